@@ -1,0 +1,160 @@
+"""States, error types and exit codes: the vocabulary every part of husk shares.
+
+This module imports nothing of husk, so anything (the CLI, the API service, the
+monitor's exit command, plugins) can import it without pulling in the engine.
+Each error class carries the CLI exit code and the HTTP status it maps to, so
+the CLI and the API service never keep tables of their own.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class State(str, enum.Enum):
+    """A container's state, as podman names them (`inspect` prints the value)."""
+
+    CONFIGURED = "configured"
+    CREATED = "created"
+    RUNNING = "running"
+    PAUSED = "paused"
+    STOPPED = "stopped"
+    EXITED = "exited"
+    REMOVING = "removing"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+#: States in which the container exists in the OCI runtime.
+IN_RUNTIME = frozenset({State.CREATED, State.RUNNING, State.PAUSED, State.STOPPED})
+
+# Exit codes of the CLI, as podman's (and chroot's / env's) conventions have them.
+EXIT_ENGINE = 125  # husk itself failed
+EXIT_CANNOT_INVOKE = 126  # the command exists but could not be run
+EXIT_NOT_FOUND = 127  # the command does not exist in the container
+
+DEFAULT_STOP_TIMEOUT = 10
+DEFAULT_STOP_SIGNAL = "SIGTERM"
+DEFAULT_IMAGE = "localhost/busybox:latest"
+
+
+class HuskError(Exception):
+    """Base of every error husk reports to a user: one line, an exit code, an HTTP status."""
+
+    exit_code = EXIT_ENGINE
+    http_status = 500
+
+    def __init__(self, message: str = "", *, exit_code: int | None = None) -> None:
+        super().__init__(message or self.default_message)
+        if exit_code is not None:
+            self.exit_code = exit_code
+
+    default_message = "internal error"
+
+
+class StateInvalid(HuskError):
+    """The operation is not allowed in the container's current state."""
+
+    http_status = 409
+    default_message = "container state improper"
+
+
+class AlreadyStopped(StateInvalid):
+    default_message = "container already stopped"
+    http_status = 304
+
+
+class AlreadyRunning(StateInvalid):
+    default_message = "container already running"
+    http_status = 304
+
+
+class NoSuchContainer(HuskError):
+    http_status = 404
+    default_message = "no such container"
+
+    @classmethod
+    def named(cls, name_or_id: str) -> "NoSuchContainer":
+        return cls(f'no container with name or ID "{name_or_id}" found: no such container')
+
+
+class NoSuchImage(HuskError):
+    http_status = 404
+    default_message = "no such image"
+
+    @classmethod
+    def named(cls, name: str) -> "NoSuchImage":
+        return cls(f"{name}: image not known")
+
+
+class NoSuchExecSession(HuskError):
+    http_status = 404
+    default_message = "no such exec session"
+
+
+class NameInUse(HuskError):
+    http_status = 409
+    default_message = "name is in use"
+
+
+class ImageInUse(HuskError):
+    http_status = 409
+    default_message = "image is in use by a container"
+
+
+class ContainerRemoved(HuskError):
+    http_status = 404
+    default_message = "container has already been removed"
+
+
+class InvalidArgument(HuskError):
+    """Bad user input: a flag value, a name, a template."""
+
+    http_status = 400
+    default_message = "invalid argument"
+
+
+class RuntimeFailure(HuskError):
+    """The OCI runtime (runc, crun, ...) reported an error."""
+
+    default_message = "OCI runtime error"
+
+
+class CommandNotFound(RuntimeFailure):
+    exit_code = EXIT_NOT_FOUND
+    default_message = "executable file not found"
+
+
+class CommandCannotInvoke(RuntimeFailure):
+    exit_code = EXIT_CANNOT_INVOKE
+    default_message = "permission denied"
+
+
+class PluginFailure(HuskError):
+    """A plugin's hook raised; the message names the plugin."""
+
+    default_message = "a plugin failed"
+
+
+class CorruptRecord(HuskError):
+    """A record in the state store failed validation."""
+
+    default_message = "corrupt record in the state store"
+
+
+class NotImplementedByPlugin(HuskError):
+    """No installed plugin provides the feature (e.g. checkpointing)."""
+
+    default_message = "no plugin provides this feature"
+
+
+class StoreBusy(HuskError):
+    default_message = "the state store is busy"
+
+
+class ContainerRunning(HuskError):
+    """Removal of a running container without force; podman exits 2 here."""
+
+    exit_code = 2
+    http_status = 409
