@@ -30,16 +30,17 @@ quietly() {
 
 [ "$(id -u)" -eq 0 ] || die "run as root (husk runs containers as root)"
 
-python=$(command -v python3) || die "python3 not found (apt-get install python3)"
-"$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
-    || die "$python is $("$python" -V 2>&1); husk needs Python >= 3.11"
-# Debian splits venv's pip bootstrap into python3-venv.
-"$python" -c 'import ensurepip, venv' 2>/dev/null || packages+=(python3-venv)
+# Debian ships venv's pip bootstrap (ensurepip) separately, in python3-venv.
+if ! command -v python3 >/dev/null; then
+    packages+=(python3 python3-venv)
+elif ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
+    packages+=(python3-venv)
+fi
 
 install_packages() {
     local missing=() package
     for package in "${packages[@]}"; do
-        dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q '^install ok installed$' \
+        [ "$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null)" = "install ok installed" ] \
             || missing+=("$package")
     done
     [ "${#missing[@]}" -eq 0 ] && return 0
@@ -102,6 +103,9 @@ build_default_image() {
 }
 
 install_packages
+python=$(command -v python3)
+"$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+    || die "$python is $("$python" -V 2>&1); husk needs Python >= 3.11"
 fix_host_quirks
 install_venv
 link_cli
