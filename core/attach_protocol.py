@@ -1,0 +1,103 @@
+"""The attach socket's protocol, and the client that speaks it.
+
+The monitor serves an AF_UNIX SOCK_SEQPACKET socket; packet boundaries are
+kept, so each packet is one message with a one-byte header:
+
+* monitor -> client: stream id (STREAM_STDOUT, STREAM_STDERR) + output bytes;
+  a TTY's output is all STREAM_STDOUT.  End of output is end of the socket.
+* client -> monitor: MSG_STDIN + bytes, MSG_CLOSE_STDIN (EOF to the
+  container), MSG_RESIZE + struct "!HH" (rows, cols).  A client ends stdin
+  with MSG_CLOSE_STDIN and never shuts down its writing side: the monitor
+  takes an empty read as "client gone".
+
+The monitor (a stdlib-only script) keeps a copy of these constants;
+tests/unit/test_attach_protocol.py checks that both agree.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import struct
+from collections.abc import Iterator
+
+STREAM_STDOUT = 1
+STREAM_STDERR = 2
+MSG_STDIN = 0
+MSG_CLOSE_STDIN = 1
+MSG_RESIZE = 2
+#: largest payload in one packet, either direction
+MAX_DATA = 32768
+
+_SOCKADDR_MAX = 107
+
+
+class AttachClient:
+    """One connection to a monitor's attach socket."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+
+    @classmethod
+    def connect(cls, path: str, timeout: float | None = None) -> "AttachClient":
+        """Connect to the attach socket at ``path`` (paths past the AF_UNIX
+        limit go through /proc/self/fd).  ``timeout`` applies to every later
+        receive and send; None blocks."""
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
+        dirfd = -1
+        try:
+            address = path
+            if len(os.fsencode(path)) > _SOCKADDR_MAX:
+                dirfd = os.open(os.path.dirname(path) or ".", os.O_PATH | os.O_CLOEXEC)
+                address = f"/proc/self/fd/{dirfd}/{os.path.basename(path)}"
+            sock.connect(address)
+        except BaseException:
+            sock.close()
+            raise
+        finally:
+            if dirfd >= 0:
+                os.close(dirfd)
+        sock.settimeout(timeout)
+        return cls(sock)
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def send_stdin(self, data: bytes) -> None:
+        """Queue ``data`` for the container's stdin (ignored by a monitor without stdin)."""
+        view = memoryview(data)
+        for start in range(0, len(view), MAX_DATA):
+            self.sock.send(bytes([MSG_STDIN]) + view[start:start + MAX_DATA])
+
+    def close_stdin(self) -> None:
+        """EOF to the container's stdin, once what was sent before is written."""
+        self.sock.send(bytes([MSG_CLOSE_STDIN]))
+
+    def resize(self, rows: int, cols: int) -> None:
+        """Set the container's terminal size (TTY containers only)."""
+        self.sock.send(bytes([MSG_RESIZE]) + struct.pack("!HH", rows, cols))
+
+    def recv(self) -> tuple[int, bytes] | None:
+        """The next (stream, data) of output, or None once the monitor closed the socket."""
+        while True:
+            try:
+                packet = self.sock.recv(MAX_DATA + 1)
+            except ConnectionResetError:  # connected while the monitor was closing
+                return None
+            if not packet:
+                return None
+            if len(packet) > 1:
+                return packet[0], packet[1:]
+
+    def __iter__(self) -> Iterator[tuple[int, bytes]]:
+        while (message := self.recv()) is not None:
+            yield message
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def __enter__(self) -> "AttachClient":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -1,0 +1,645 @@
+"""The monitor: one small process per container (or exec session), like conmon.
+
+It runs the runtime's ``create``, becomes the parent of the container's init
+(as child subreaper), holds the container's stdio, writes the k8s-file log,
+serves the attach socket and writes the exit file the moment the init dies,
+then runs the exit command (husk's cleanup).  It outlives the CLI that started
+it and never needs it alive.
+
+Its memory is paid once per container, so it runs as a plain script
+(``python -I -S monitor.py <json-config>``): no site-packages, no husk package,
+only a handful of stdlib modules.  :mod:`husk.monitor_client` starts it and
+reads its one report line; :mod:`husk.attach_protocol` is the client side of
+the attach socket.
+
+Config keys: id, create_argv, pid_file, exit_file, log_path, log_max_size,
+attach_socket, stdin, tty, exit_command, sync_fd (see ``Monitor``).
+"""
+
+import errno
+import json
+import os
+import selectors
+import signal
+import socket
+import struct
+import sys
+import time
+
+# The attach protocol, mirrored from husk/attach_protocol.py because this script
+# cannot import the husk package; tests/unit/test_attach_protocol.py checks they agree.
+STREAM_STDOUT = 1
+STREAM_STDERR = 2
+MSG_STDIN = 0
+MSG_CLOSE_STDIN = 1
+MSG_RESIZE = 2
+MAX_DATA = 32768
+
+#: a slow attach client is dropped once this much output waits for it
+CLIENT_QUEUE_LIMIT = 1 << 20
+#: after the init died, stop draining output when nothing arrived for this long
+DRAIN_IDLE_SECONDS = 2.0
+#: how long the last output may take to reach attach clients at exit
+FLUSH_SECONDS = 5.0
+PR_SET_CHILD_SUBREAPER = 36
+SOCKADDR_MAX = 107
+CHILD_DEFAULT_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGPIPE, signal.SIGCHLD)
+STREAM_NAMES = {STREAM_STDOUT: b"stdout", STREAM_STDERR: b"stderr"}
+
+
+def timestamp() -> bytes:
+    """RFC 3339 UTC with nanoseconds, as k8s-file logs carry it."""
+    seconds, nanos = divmod(time.time_ns(), 1_000_000_000)
+    return (time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + ".%09dZ" % nanos).encode()
+
+
+def k8s_records(stream: int, chunk: bytes) -> bytes:
+    """One chunk of output as k8s-file records: F for each full line, P for a trailing partial."""
+    prefix = timestamp() + b" " + STREAM_NAMES[stream] + b" "
+    lines = chunk.split(b"\n")
+    tail = lines.pop()
+    records = [prefix + b"F " + line + b"\n" for line in lines]
+    if tail:
+        records.append(prefix + b"P " + tail + b"\n")
+    return b"".join(records)
+
+
+class LogWriter:
+    """Appends k8s-file records; rotates to ``<path>.1`` past ``max_size``.
+
+    A failing write (disk full, removed directory) loses log lines but never
+    stops the monitor: output still reaches attach clients."""
+
+    def __init__(self, path: str, max_size: int) -> None:
+        self.path = path
+        self.max_size = max_size
+        self.fd = -1
+        self.size = 0
+        self._open()
+
+    def _open(self) -> None:
+        if not self.path:
+            return
+        try:
+            self.fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            self.size = os.fstat(self.fd).st_size
+        except OSError:
+            self.fd = -1
+
+    def _rotate(self) -> None:
+        os.close(self.fd)
+        self.fd = -1
+        try:
+            os.rename(self.path, self.path + ".1")
+        except OSError:
+            pass
+        self._open()
+
+    def write(self, records: bytes) -> None:
+        if self.fd < 0:
+            self._open()
+            if self.fd < 0:
+                return
+        if self.max_size and self.size and self.size + len(records) > self.max_size:
+            self._rotate()
+            if self.fd < 0:
+                return
+        view = memoryview(records)
+        try:
+            while view:
+                written = os.write(self.fd, view)
+                self.size += written
+                view = view[written:]
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+def unix_address(path: str, holder: list) -> str:
+    """An AF_UNIX address for ``path`` even past the 107-byte limit: long paths
+    go through ``/proc/<pid>/fd/<dirfd>``; the dir fd is appended to ``holder``
+    and must stay open until bind/connect is done."""
+    if len(os.fsencode(path)) <= SOCKADDR_MAX:
+        return path
+    dirfd = os.open(os.path.dirname(path) or ".", os.O_PATH | os.O_CLOEXEC)
+    holder.append(dirfd)
+    return "/proc/%d/fd/%d/%s" % (os.getpid(), dirfd, os.path.basename(path))
+
+
+def listen_unix(path: str, kind: int) -> tuple:
+    """A listening AF_UNIX socket at ``path`` with mode 0600.
+
+    Returns (socket, the address used, dir fds to close once the address is no longer needed)."""
+    holder: list = []
+    try:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+        address = unix_address(path, holder)
+        sock = socket.socket(socket.AF_UNIX, kind | socket.SOCK_CLOEXEC)
+        old_umask = os.umask(0o177)
+        try:
+            sock.bind(address)
+        finally:
+            os.umask(old_umask)
+        sock.listen(16)
+        sock.setblocking(False)
+        return sock, address, holder
+    except BaseException:
+        for fd in holder:
+            os.close(fd)
+        raise
+
+
+def spawn(argv: list, stdin: int, stdout: int, stderr: int) -> int:
+    """Start a child with the given stdio and default signal dispositions
+    (the monitor's own handlers and ignores must not leak into containers)."""
+    actions = [(os.POSIX_SPAWN_DUP2, stdin, 0), (os.POSIX_SPAWN_DUP2, stdout, 1), (os.POSIX_SPAWN_DUP2, stderr, 2)]
+    return os.posix_spawnp(argv[0], argv, os.environ, file_actions=actions,
+                           setsigdef=CHILD_DEFAULT_SIGNALS, setsigmask=())
+
+
+def exit_code(status: int) -> int:
+    """The shell's convention: the exit code, or 128 + the signal that killed it."""
+    code = os.waitstatus_to_exitcode(status)
+    return 128 - code if code < 0 else code
+
+
+def oci_log_error(path: str, offset: int) -> str:
+    """The last error message the runtime wrote to its JSON log after ``offset``."""
+    try:
+        with open(path, "rb") as log:
+            log.seek(offset)
+            lines = log.read().splitlines()
+    except OSError:
+        return ""
+    for line in reversed(lines):
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(entry, dict) and entry.get("level") in ("error", "fatal") and entry.get("msg"):
+            return str(entry["msg"])
+    return ""
+
+
+def last_output_line(output: bytes) -> str:
+    """The last non-empty line the runtime printed, without logrus decoration."""
+    lines = [line.strip() for line in output.decode(errors="replace").splitlines() if line.strip()]
+    if not lines:
+        return ""
+    line = lines[-1]
+    if 'msg="' in line:
+        line = line.split('msg="', 1)[1].rsplit('"', 1)[0].replace('\\"', '"')
+    return line
+
+
+class Monitor:
+    """The event loop.  Phases: ``create`` (runtime output is error text),
+    ``running`` (output is logged and forwarded), ``draining`` (the init died;
+    read what is left), then the exit sequence in :meth:`finish`."""
+
+    def __init__(self, config: dict) -> None:
+        self.config = config
+        self.tty = bool(config.get("tty"))
+        self.want_stdin = bool(config.get("stdin"))
+        self.sync_fd = config.get("sync_fd", -1)
+        self.selector = selectors.DefaultSelector()
+        self.handlers: dict = {}  # fd -> [on_read, on_write]
+        self.children: dict = {}  # pid -> wait status of reaped children
+        self.outputs: dict = {}  # fd -> stream id, for output we read
+        self.clients: dict = {}  # fd -> [socket, queued packets, queued bytes]
+        self.stdin_fd = -1
+        self.stdin_queue = bytearray()
+        self.stdin_close_pending = False
+        self.pty_master = -1
+        self.console = None
+        self.console_holder: list = []
+        self.listener = None
+        self.runtime_output = bytearray()
+        self.phase = "create"
+        self.create_pid = 0
+        self.container_pid = 0
+        self.log = LogWriter(config.get("log_path", ""), int(config.get("log_max_size") or 0))
+
+    # -- fd bookkeeping --------------------------------------------------------------
+    def watch(self, fd: int, on_read=None, on_write=None) -> None:
+        """Set the read/write handlers of ``fd`` (None clears one) and sync the selector."""
+        handlers = self.handlers.setdefault(fd, [None, None])
+        handlers[0] = on_read if on_read is not None else handlers[0]
+        handlers[1] = on_write if on_write is not None else handlers[1]
+        self._sync(fd)
+
+    def unwatch(self, fd: int, read: bool = False, write: bool = False) -> None:
+        handlers = self.handlers.get(fd)
+        if handlers is None:
+            return
+        if read:
+            handlers[0] = None
+        if write:
+            handlers[1] = None
+        self._sync(fd)
+
+    def _sync(self, fd: int) -> None:
+        on_read, on_write = self.handlers[fd]
+        events = (selectors.EVENT_READ if on_read else 0) | (selectors.EVENT_WRITE if on_write else 0)
+        try:
+            registered = self.selector.get_key(fd).events
+        except KeyError:
+            registered = 0
+        if not events:
+            del self.handlers[fd]
+            if registered:
+                self.selector.unregister(fd)
+        elif not registered:
+            self.selector.register(fd, events)
+        elif registered != events:
+            self.selector.modify(fd, events)
+
+    def forget(self, fd: int) -> None:
+        """Stop watching ``fd`` and close it."""
+        if fd in self.handlers:
+            self.handlers[fd] = [None, None]
+            self._sync(fd)
+        os.close(fd)
+
+    # -- start-up ----------------------------------------------------------------------
+    def start(self) -> None:
+        """Set up stdio, the attach socket and the console socket; run ``create``."""
+        reap_r, reap_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        signal.set_wakeup_fd(reap_w, warn_on_full_buffer=False)
+        signal.signal(signal.SIGCHLD, lambda signum, frame: None)
+        self.watch(reap_r, on_read=lambda: self.on_sigchld(reap_r))
+
+        self.listener, _, holder = listen_unix(self.config["attach_socket"], socket.SOCK_SEQPACKET)
+        for fd in holder:
+            os.close(fd)
+        self.watch(self.listener.fileno(), on_read=self.on_attach_connect)
+
+        argv = list(self.config["create_argv"])
+        devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+        child_fds = [devnull]
+        stdin_read = devnull
+        if self.want_stdin and not self.tty:
+            stdin_read, self.stdin_fd = os.pipe2(os.O_CLOEXEC)
+            os.set_blocking(self.stdin_fd, False)
+            child_fds.append(stdin_read)
+        for stream in (STREAM_STDOUT, STREAM_STDERR):
+            read_end, write_end = os.pipe2(os.O_CLOEXEC)
+            os.set_blocking(read_end, False)
+            self.outputs[read_end] = stream
+            self.watch(read_end, on_read=lambda fd=read_end: self.on_output(fd))
+            child_fds.append(write_end)
+        if self.tty:
+            path = self.config["attach_socket"] + ".console"
+            self.console, address, self.console_holder = listen_unix(path, socket.SOCK_STREAM)
+            self.watch(self.console.fileno(), on_read=self.on_console_connect)
+            # the runtime connects from another process: /proc/self would be its own
+            argv[-1:-1] = ["--console-socket", address]
+        self.oci_log, self.oci_log_offset = "", 0
+        if "--log" in argv:
+            self.oci_log = argv[argv.index("--log") + 1]
+            try:
+                self.oci_log_offset = os.stat(self.oci_log).st_size
+            except OSError:
+                pass
+        try:
+            self.create_pid = spawn(argv, stdin_read, child_fds[-2], child_fds[-1])
+        except OSError as exc:
+            self.fail("%s: %s" % (argv[0], exc.strerror))
+        for fd in child_fds:
+            os.close(fd)
+        self.on_sigchld(reap_r)
+
+    # -- event handlers -------------------------------------------------------------
+    def on_sigchld(self, wakeup_fd: int) -> None:
+        """Reap every child: the runtime's create, the container init, and any
+        orphan reparented to us as subreaper."""
+        try:
+            while os.read(wakeup_fd, 512):
+                pass
+        except BlockingIOError:
+            pass
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            self.children[pid] = status
+
+    def on_console_connect(self) -> None:
+        """The runtime sends the pty master over the console socket."""
+        try:
+            conn, _ = self.console.accept()
+        except BlockingIOError:
+            return
+        try:
+            conn.settimeout(10)
+            _, fds, _, _ = socket.recv_fds(conn, 1024, 4)
+        except OSError:
+            fds = []
+        finally:
+            conn.close()
+        if not fds:
+            return
+        for extra in fds[1:]:
+            os.close(extra)
+        self.pty_master = fds[0]
+        os.set_blocking(self.pty_master, False)
+        self.outputs[self.pty_master] = STREAM_STDOUT
+        self.watch(self.pty_master, on_read=lambda: self.on_output(self.pty_master))
+        if self.want_stdin:
+            self.stdin_fd = self.pty_master
+        self.close_console()
+
+    def close_console(self) -> None:
+        if self.console is None:
+            return
+        self.unwatch(self.console.fileno(), read=True)
+        self.console.close()
+        self.console = None
+        for fd in self.console_holder:
+            os.close(fd)
+        self.console_holder = []
+        try:
+            os.unlink(self.config["attach_socket"] + ".console")
+        except OSError:
+            pass
+
+    def on_output(self, fd: int) -> None:
+        try:
+            chunk = os.read(fd, MAX_DATA)
+        except BlockingIOError:
+            return
+        except OSError:  # EIO: every pty slave is closed
+            chunk = b""
+        if not chunk:
+            del self.outputs[fd]
+            if fd == self.pty_master:
+                self.unwatch(fd, read=True)  # stays open as stdin until the end
+            else:
+                self.forget(fd)
+            return
+        stream = self.outputs[fd]
+        if self.phase == "create":
+            self.runtime_output += chunk
+            del self.runtime_output[:-65536]
+            return
+        self.log.write(k8s_records(stream, chunk))
+        packet = bytes([stream]) + chunk
+        for client_fd in list(self.clients):
+            self.send_to_client(client_fd, packet)
+
+    def on_attach_connect(self) -> None:
+        try:
+            conn, _ = self.listener.accept()
+        except (BlockingIOError, ConnectionAbortedError):
+            return
+        conn.setblocking(False)
+        fd = conn.fileno()
+        self.clients[fd] = [conn, [], 0]
+        self.watch(fd, on_read=lambda: self.on_client_message(fd))
+
+    def drop_client(self, fd: int) -> None:
+        client = self.clients.pop(fd, None)
+        if client is None:
+            return
+        if fd in self.handlers:
+            self.handlers[fd] = [None, None]
+            self._sync(fd)
+        client[0].close()
+
+    def send_to_client(self, fd: int, packet: bytes) -> None:
+        client = self.clients[fd]
+        if not client[1]:
+            try:
+                client[0].send(packet)
+                return
+            except BlockingIOError:
+                pass
+            except OSError:
+                self.drop_client(fd)
+                return
+        client[1].append(packet)
+        client[2] += len(packet)
+        if client[2] > CLIENT_QUEUE_LIMIT:
+            self.drop_client(fd)
+        else:
+            self.watch(fd, on_write=lambda: self.on_client_writable(fd))
+
+    def on_client_writable(self, fd: int) -> None:
+        client = self.clients[fd]
+        queue = client[1]
+        try:
+            while queue:
+                client[0].send(queue[0])
+                client[2] -= len(queue.pop(0))
+        except BlockingIOError:
+            return
+        except OSError:
+            self.drop_client(fd)
+            return
+        self.unwatch(fd, write=True)
+
+    def on_client_message(self, fd: int) -> None:
+        conn = self.clients[fd][0]
+        try:
+            message = conn.recv(MAX_DATA + 1)
+        except BlockingIOError:
+            return
+        except OSError:
+            message = b""
+        if not message:
+            # Clients end stdin with MSG_CLOSE_STDIN; an empty read means they are gone.
+            self.drop_client(fd)
+            return
+        kind, payload = message[0], message[1:]
+        if kind == MSG_STDIN and self.stdin_fd >= 0 and not self.stdin_close_pending:
+            self.stdin_queue += payload
+            self.flush_stdin()
+        elif kind == MSG_CLOSE_STDIN and self.stdin_fd >= 0:
+            if self.tty:
+                self.stdin_queue += b"\x04"  # EOF for the line discipline
+            else:
+                self.stdin_close_pending = True
+            self.flush_stdin()
+        elif kind == MSG_RESIZE and self.pty_master >= 0 and len(payload) == 4:
+            import fcntl
+            import termios
+            rows, cols = struct.unpack("!HH", payload)
+            try:
+                fcntl.ioctl(self.pty_master, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+            except OSError:
+                pass
+
+    def flush_stdin(self) -> None:
+        try:
+            while self.stdin_queue:
+                written = os.write(self.stdin_fd, self.stdin_queue)
+                del self.stdin_queue[:written]
+        except BlockingIOError:
+            self.watch(self.stdin_fd, on_write=self.flush_stdin)
+            return
+        except OSError:  # the container closed its stdin or died
+            self.stdin_queue.clear()
+            self.stdin_close_pending = True
+        if self.stdin_fd in self.handlers:
+            self.unwatch(self.stdin_fd, write=True)
+        if self.stdin_close_pending and self.stdin_fd != self.pty_master:
+            self.forget(self.stdin_fd)
+            self.stdin_fd = -1
+
+    # -- phases -----------------------------------------------------------------------
+    def report(self, message: dict) -> None:
+        """Send the one sync line to the launcher and close the pipe."""
+        if self.sync_fd < 0:
+            return
+        data = (json.dumps(message) + "\n").encode()
+        try:
+            while data:
+                data = data[os.write(self.sync_fd, data):]
+        except OSError:
+            pass  # the launcher is gone; the container lives on regardless
+        os.close(self.sync_fd)
+        self.sync_fd = -1
+
+    def fail(self, message: str) -> None:
+        """``create`` failed: report, clean up, exit without an exit file."""
+        self.report({"error": message})
+        for fd in list(self.clients):
+            self.drop_client(fd)
+        self.close_console()
+        try:
+            os.unlink(self.config["attach_socket"])
+        except OSError:
+            pass
+        os._exit(1)
+
+    def on_create_exited(self) -> None:
+        status = self.children.pop(self.create_pid)
+        code = exit_code(status)
+        if code != 0:
+            message = oci_log_error(self.oci_log, self.oci_log_offset) if self.oci_log else ""
+            message = message or last_output_line(bytes(self.runtime_output))
+            self.fail(message or "%s create exited with code %d" % (os.path.basename(self.config["create_argv"][0]), code))
+        if self.tty and self.pty_master < 0:
+            self.on_console_connect()  # the master may still wait in the backlog
+            if self.pty_master < 0:
+                self.fail("the OCI runtime sent no terminal on the console socket")
+        self.close_console()
+        try:
+            with open(self.config["pid_file"]) as pid_file:
+                self.container_pid = int(pid_file.read().strip())
+        except (OSError, ValueError) as exc:
+            self.fail("cannot read the container's pid file %s: %s" % (self.config["pid_file"], exc))
+        self.runtime_output = bytearray()
+        self.phase = "running"
+        self.report({"pid": self.container_pid, "monitor_pid": os.getpid()})
+
+    def begin_drain(self) -> None:
+        """The init died: accept no more clients and read the output that is left."""
+        self.phase = "draining"
+        self.unwatch(self.listener.fileno(), read=True)
+        self.listener.close()
+
+    def run(self) -> None:
+        self.start()
+        while True:
+            if self.phase == "create" and self.create_pid in self.children:
+                self.on_create_exited()
+            if self.phase == "running" and self.container_pid in self.children:
+                self.begin_drain()
+            if self.phase == "draining" and not self.outputs:
+                break
+            timeout = DRAIN_IDLE_SECONDS if self.phase == "draining" else None
+            events = self.selector.select(timeout)
+            if not events and self.phase == "draining":
+                break
+            for key, mask in events:
+                handlers = self.handlers.get(key.fd)
+                if handlers and mask & selectors.EVENT_READ and handlers[0]:
+                    handlers[0]()
+                handlers = self.handlers.get(key.fd)
+                if handlers and mask & selectors.EVENT_WRITE and handlers[1]:
+                    handlers[1]()
+        self.finish()
+
+    def finish(self) -> None:
+        """Exit file, last output to clients, socket removal, exit command."""
+        code = exit_code(self.children[self.container_pid])
+        exit_file = self.config["exit_file"]
+        temporary = exit_file + ".tmp"
+        try:
+            with open(temporary, "w") as handle:
+                handle.write("%d\n" % code)
+            os.rename(temporary, exit_file)
+        except OSError:
+            pass
+        self.log.close()
+        deadline = time.monotonic() + FLUSH_SECONDS
+        for fd, (conn, queue, _) in list(self.clients.items()):
+            try:
+                for packet in queue:
+                    conn.settimeout(max(0.01, deadline - time.monotonic()))
+                    conn.send(packet)
+            except OSError:
+                pass
+            self.drop_client(fd)
+        try:
+            os.unlink(self.config["attach_socket"])
+        except OSError:
+            pass
+        command = self.config.get("exit_command") or []
+        if command:
+            devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+            try:
+                pid = spawn(list(command), devnull, devnull, devnull)
+                os.waitpid(pid, 0)
+            except (OSError, ChildProcessError):
+                pass
+        os._exit(0)
+
+
+def become_subreaper() -> None:
+    """Orphans of our subtree (the container init, once ``create`` exits) become our children."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
+
+
+def main() -> None:
+    config = json.loads(sys.argv[1])
+    # The launcher waits for this first process; the monitor lives on in the child.
+    if os.fork() != 0:
+        os._exit(0)
+    os.chdir("/")
+    for fd in (0, 1, 2):  # keep stdio numbers taken so pipes never land on them
+        try:
+            os.fstat(fd)
+        except OSError:
+            os.open(os.devnull, os.O_RDWR)
+    # Handlers, not SIG_IGN: handlers reset to default in the runtime and the
+    # container, an ignore would be inherited by them.
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, lambda signum, frame: None)
+    monitor = Monitor(config)
+    try:
+        become_subreaper()
+        monitor.run()
+    except SystemExit:
+        raise
+    except BaseException as exc:
+        monitor.report({"error": "monitor: %s: %s" % (type(exc).__name__, exc)})
+        os._exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,78 @@
+"""Starting a container's monitor and reading its report.
+
+The monitor (husk/monitor.py) runs as a plain script in a fresh interpreter:
+a forked CLI or API service would hand it descriptors (a caller's stdout pipe,
+an LMDB handle) that must not live as long as the container.  It detaches by
+forking once more; this side reaps the first process at once, then reads the
+one JSON line the monitor writes on the sync pipe when ``create`` is done.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import subprocess
+import sys
+import time
+from typing import Any
+
+from .define import CommandCannotInvoke, CommandNotFound, RuntimeFailure
+
+MONITOR_SCRIPT = os.path.join(os.path.dirname(__file__), "monitor.py")
+#: how long ``create`` may take (image on slow disk, many hooks)
+SYNC_TIMEOUT = 60.0
+
+
+def spawn_monitor(config: dict[str, Any], timeout: float = SYNC_TIMEOUT) -> dict[str, Any]:
+    """Start a monitor for ``config`` (the keys monitor.py documents; ``sync_fd``
+    is filled in here) and return its report: ``{"pid": <container init>,
+    "monitor_pid": <monitor>}``.
+
+    :raises CommandNotFound: the runtime says the command does not exist
+    :raises CommandCannotInvoke: the runtime was refused permission
+    :raises RuntimeFailure: any other failure, with the runtime's own message
+    """
+    read_end, write_end = os.pipe2(os.O_CLOEXEC)
+    try:
+        argv = [sys.executable, "-I", "-S", MONITOR_SCRIPT, json.dumps({**config, "sync_fd": write_end})]
+        try:
+            first = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL, close_fds=True, pass_fds=[write_end],
+                                     start_new_session=True)
+        finally:
+            os.close(write_end)
+        first.wait()
+        line = _read_line(read_end, timeout)
+    finally:
+        os.close(read_end)
+    if not line:
+        raise RuntimeFailure(f"the monitor of container {config.get('id', '')} exited without reporting")
+    report = json.loads(line)
+    if "error" in report:
+        raise _error_from(report["error"])
+    return report
+
+
+def _read_line(fd: int, timeout: float) -> bytes:
+    """Bytes up to the first newline or EOF; RuntimeFailure past ``timeout``."""
+    deadline = time.monotonic() + timeout
+    data = b""
+    while b"\n" not in data:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
+            raise RuntimeFailure(f"the monitor did not report within {timeout:g} s")
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            break
+        data += chunk
+    return data.split(b"\n", 1)[0]
+
+
+def _error_from(message: str) -> RuntimeFailure:
+    lower = message.lower()
+    if "not found" in lower or "no such file" in lower:
+        return CommandNotFound(message)
+    if "permission denied" in lower:
+        return CommandCannotInvoke(message)
+    return RuntimeFailure(message)
