@@ -78,6 +78,12 @@ class OCIRuntime:
         return RuntimeFailure(f"{self.name}: {message}")
 
     # -- lifecycle commands --------------------------------------------------------------
+    def create_command(self, container_id: str, bundle: str, pid_file: str, log_file: str) -> list[str]:
+        """The argv the monitor runs to create the container (it owns the stdio).
+        The runtime's own messages go to `log_file` as JSON lines."""
+        return self.command("--log", log_file, "--log-format", "json", "create",
+                            "--bundle", bundle, "--pid-file", pid_file, container_id)
+
     def start(self, container_id: str) -> None:
         self.run("start", container_id, container_id=container_id)
 

@@ -1,0 +1,145 @@
+"""podman's `inspect` document for a container, built from husk's records.
+
+The shape and the key names follow `podman container inspect` so that scripts
+and `--format` strings written for podman work unchanged.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import TYPE_CHECKING, Any
+
+from .define import State
+
+if TYPE_CHECKING:
+    from .container import Container
+
+ZERO_TIME = "0001-01-01T00:00:00Z"
+
+
+def rfc3339(epoch: float) -> str:
+    """Go's RFC3339Nano in UTC (`2026-11-28T22:06:43.123456789Z`); zero for 0."""
+    if not epoch:
+        return ZERO_TIME
+    seconds = int(epoch)
+    nanos = int(round((epoch - seconds) * 1e9))
+    if nanos >= 1_000_000_000:
+        seconds, nanos = seconds + 1, nanos - 1_000_000_000
+    stamp = datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    fraction = f".{nanos:09d}".rstrip("0") if nanos else ""
+    return f"{stamp}{fraction.rstrip('.')}Z"
+
+
+def inspect_container(ctr: "Container") -> dict[str, Any]:
+    config, st = ctr.config, ctr.state
+    paths = ctr.runtime.paths
+    image = _image(ctr)
+    command = config.command or (image.config.cmd if image and not config.entrypoint else [])
+    entrypoint = config.entrypoint or (image.config.entrypoint if image else [])
+    running = st.state is State.RUNNING
+    return {
+        "Id": config.id,
+        "Created": rfc3339(config.created),
+        "Path": (entrypoint + command)[0] if entrypoint + command else "",
+        "Args": (entrypoint + command)[1:],
+        "State": {
+            "OciVersion": "1.0.2",
+            "Status": str(st.state),
+            "Running": running,
+            "Paused": st.state is State.PAUSED,
+            "Restarting": False,
+            "OOMKilled": st.oom_killed,
+            "Dead": False,
+            "Pid": st.pid if st.state in (State.RUNNING, State.PAUSED, State.CREATED) else 0,
+            "ConmonPid": st.monitor_pid,
+            "ExitCode": st.exit_code,
+            "Error": st.error,
+            "StartedAt": rfc3339(st.started_at),
+            "FinishedAt": rfc3339(st.finished_at),
+            "Checkpointed": st.checkpointed,
+        },
+        "Image": config.image_id,
+        "ImageName": config.image_name,
+        "Rootfs": "",
+        "ResolvConfPath": f"{paths.userdata(config.id)}/resolv.conf",
+        "HostnamePath": f"{paths.userdata(config.id)}/hostname",
+        "HostsPath": f"{paths.userdata(config.id)}/hosts",
+        "StaticDir": paths.userdata(config.id),
+        "OCIConfigPath": f"{paths.userdata(config.id)}/config.json",
+        "OCIRuntime": config.runtime,
+        "ConmonPidFile": "",
+        "PidFile": paths.pid_file(config.id),
+        "Name": config.name,
+        "RestartCount": st.restart_count,
+        "Driver": "overlay",
+        "MountLabel": "",
+        "ProcessLabel": "",
+        "EffectiveCaps": None,
+        "BoundingCaps": None,
+        "ExecIDs": sorted(st.exec_sessions),
+        "GraphDriver": {"Name": "overlay", "Data": {
+            "UpperDir": f"{paths.container_dir(config.id)}/upper",
+            "WorkDir": f"{paths.container_dir(config.id)}/work",
+            "MergedDir": st.mountpoint or None}},
+        "Mounts": [{"Type": m.type, "Source": m.source, "Destination": m.destination, "Driver": "",
+                    "Mode": "", "Options": list(m.options), "RW": "ro" not in m.options,
+                    "Propagation": "rprivate" if m.type == "bind" else ""} for m in config.mounts],
+        "Dependencies": list(config.dependencies),
+        "IsInfra": False,
+        "Config": {
+            "Hostname": config.hostname or config.id[:12],
+            "Domainname": "",
+            "User": config.user or (image.config.user if image else ""),
+            "AttachStdin": False,
+            "AttachStdout": False,
+            "AttachStderr": False,
+            "Tty": config.tty,
+            "OpenStdin": config.stdin_open,
+            "StdinOnce": False,
+            "Env": _merged_env(image.config.env if image else [], config.env),
+            "Cmd": command or None,
+            "Image": config.image_name,
+            "Volumes": None,
+            "WorkingDir": config.workdir or (image.config.workdir if image else "") or "/",
+            "Entrypoint": " ".join(entrypoint),
+            "OnBuild": None,
+            "Labels": dict(config.labels) or None,
+            "Annotations": dict(config.annotations),
+            "StopSignal": config.stop_signal,
+            "StopTimeout": config.stop_timeout,
+            "CreateCommand": None,
+        },
+        "HostConfig": {
+            "Binds": [f"{m.source}:{m.destination}" + (f":{','.join(m.options)}" if m.options else "")
+                      for m in config.mounts if m.type == "bind"],
+            "NetworkMode": config.network,
+            "RestartPolicy": {"Name": config.restart_policy.name,
+                              "MaximumRetryCount": config.restart_policy.max_retries},
+            "AutoRemove": config.auto_remove,
+            "LogConfig": {"Type": config.log_driver, "Config": None,
+                          "Path": paths.log_path(config.id), "Tag": "", "Size": "0B"},
+            "ReadonlyRootfs": config.read_only,
+            "Privileged": config.privileged,
+            "CapAdd": list(config.cap_add),
+            "CapDrop": list(config.cap_drop),
+            "Tmpfs": {m.destination: ",".join(m.options) for m in config.mounts if m.type == "tmpfs"},
+            "Runtime": "oci",
+        },
+    }
+
+
+def _image(ctr: "Container"):
+    from .define import NoSuchImage
+
+    try:
+        return ctr.runtime.store.image(ctr.config.image_id)
+    except NoSuchImage:
+        return None
+
+
+def _merged_env(image_env: list[str], env: list[str]) -> list[str]:
+    merged: dict[str, str] = {}
+    for entry in [*image_env, *env]:
+        key, _, value = entry.partition("=")
+        merged[key] = value
+    return [f"{k}={v}" for k, v in merged.items()]

@@ -1,0 +1,381 @@
+"""The internal lifecycle steps.  Call every function here with the container lock held.
+
+The public API (:mod:`husk.container`) checks states; these functions do the
+work: mount the rootfs, generate the spec, start the monitor (which runs the
+runtime's `create`), start, stop, clean up, remove -- each saving the state
+and emitting its event.  Saves happen as soon as a step has changed something
+outside husk (a mount, a runtime container), so a CLI killed at any point leaves
+state that :func:`sync` can repair.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import shutil
+import signal as signal_module
+import time
+from typing import TYPE_CHECKING
+
+from .define import (IN_RUNTIME, AlreadyRunning, ContainerRunning, HuskError, NoSuchContainer,
+                     PluginFailure, State, StateInvalid)
+
+if TYPE_CHECKING:
+    from .container import Container
+
+UNKNOWN_EXIT_CODE = -1
+
+
+# -- sync ---------------------------------------------------------------------------------
+def sync(ctr: "Container", ask_runtime: bool = False) -> None:
+    """Bring the stored state in line with reality, cheaply.
+
+    The monitor's exit file says a process has exited; a dead pid without an
+    exit file means the monitor was killed, and then the runtime decides.
+    A container left `configured` with its own mount recorded was abandoned
+    mid-init by a killed CLI: its runtime leftovers and mount are released.
+    """
+    st = ctr.state
+    if st.state is State.CONFIGURED and st.mountpoint:
+        _release_abandoned_init(ctr)
+        return
+    if st.state not in (State.CREATED, State.RUNNING, State.PAUSED):
+        return
+    exit_info = read_exit_file(ctr)
+    if exit_info is None:
+        if not ask_runtime and (st.state is State.CREATED or _pid_alive(st.pid)):
+            return
+        status = (ctr.runtime.oci_runtime(ctr.config.runtime).state(ctr.id) or {}).get("status", "stopped")
+        if status != "stopped":
+            new_state = {"running": State.RUNNING, "paused": State.PAUSED, "created": State.CREATED}[status]
+            if new_state is not st.state:
+                st.state = new_state
+                ctr.save()
+            return
+        exit_info = (UNKNOWN_EXIT_CODE, time.time())
+        st.error = "the container's monitor died; its exit code is unknown"
+    _record_exit(ctr, *exit_info)
+
+
+def _record_exit(ctr: "Container", exit_code: int, finished_at: float) -> None:
+    st = ctr.state
+    st.state = State.STOPPED
+    st.exit_code = exit_code
+    st.finished_at = finished_at
+    st.pid = 0
+    ctr.save()
+    ctr.runtime.emit("died", ctr, containerExitCode=exit_code)
+
+
+def read_exit_file(ctr: "Container") -> tuple[int, float] | None:
+    """(exit code, finish time) from the monitor's exit file, or None while running."""
+    path = ctr.runtime.paths.exit_file(ctr.id)
+    try:
+        with open(path) as handle:
+            text = handle.read()
+            finished = os.fstat(handle.fileno()).st_mtime
+    except FileNotFoundError:
+        return None
+    try:
+        return int(text.strip()), finished
+    except ValueError:
+        return UNKNOWN_EXIT_CODE, finished
+
+
+def _pid_alive(pid: int) -> bool:
+    """True while `pid` exists and is not a zombie (a zombie has exited)."""
+    if pid <= 0:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            stat = handle.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return stat[stat.rindex(b")") + 2:stat.rindex(b")") + 3] not in (b"Z", b"X")
+
+
+def wait_for_exit(ctr: "Container", timeout: float | None) -> bool:
+    """Wait (through the kernel, with a pidfd) until the container's process has
+    exited and the monitor has written its exit file.  Returns False on timeout."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    exit_file = ctr.runtime.paths.exit_file(ctr.id)
+    if os.path.exists(exit_file):
+        return True
+    try:
+        pidfd = os.pidfd_open(ctr.state.pid)
+    except (ProcessLookupError, OSError):
+        pidfd = None
+    if pidfd is not None:
+        try:
+            poller = select.poll()
+            poller.register(pidfd, select.POLLIN)
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if not poller.poll(None if remaining is None else remaining * 1000):
+                return False
+        finally:
+            os.close(pidfd)
+    # The process is gone; the monitor writes the exit file right after reaping it.
+    delay = 0.0005
+    while not os.path.exists(exit_file):
+        if not _pid_alive(ctr.state.monitor_pid):
+            return True  # no monitor left to write it: sync asks the runtime
+        if deadline is not None and time.monotonic() > deadline:
+            return False
+        time.sleep(delay)
+        delay = min(delay * 2, 0.01)
+    return True
+
+
+# -- mounts -------------------------------------------------------------------------------
+def mount(ctr: "Container") -> str:
+    """Mount the container's rootfs (once: the container's own mount) and record it."""
+    from .rootfs import is_mounted, mount_overlay
+
+    st = ctr.state
+    if st.mountpoint and is_mounted(st.mountpoint):
+        return st.mountpoint
+    runtime = ctr.runtime
+    image = runtime.store.image(ctr.config.image_id)
+    lower = [runtime.paths.layer_diff(layer) for layer in reversed(image.layers)]
+    merged = mount_overlay(lower, runtime.paths.container_dir(ctr.id))
+    runtime.store.change_mount_count(ctr.id, +1)
+    st.mountpoint = merged
+    ctr.save()
+    return merged
+
+
+def unmount(ctr: "Container", force: bool = False) -> None:
+    """Drop the container's own mount; the filesystem goes when no user mount remains
+    (or at once with `force`)."""
+    from .rootfs import unmount as unmount_path
+
+    st = ctr.state
+    if not st.mountpoint:
+        return
+    store = ctr.runtime.store
+    remaining = store.change_mount_count(ctr.id, -(store.mount_count(ctr.id) if force else 1))
+    if remaining == 0:
+        unmount_path(st.mountpoint)
+    st.mountpoint = ""
+    ctr.save()
+
+
+def _release_abandoned_init(ctr: "Container") -> None:
+    backend = ctr.runtime.oci_runtime(ctr.config.runtime)
+    if backend.state(ctr.id) is not None:
+        backend.delete(ctr.id, force=True)
+    unmount(ctr)
+
+
+# -- init / start -------------------------------------------------------------------------
+def prepare_to_start(ctr: "Container", recursive: bool) -> None:
+    """Check the state for start and bring the container to `created`."""
+    state = ctr.state.state
+    if state in (State.RUNNING, State.PAUSED):
+        raise AlreadyRunning(f"container {ctr.id} is already running: container state improper")
+    if state is State.REMOVING:
+        raise StateInvalid(f"container {ctr.id} is being removed: container state improper")
+    _check_dependencies(ctr, recursive)
+    if state is not State.CREATED:
+        init(ctr)
+
+
+def _check_dependencies(ctr: "Container", recursive: bool) -> None:
+    for dependency_id in ctr.config.dependencies:
+        try:
+            dependency = ctr.runtime.container(dependency_id)
+        except NoSuchContainer:
+            raise StateInvalid(f"container {ctr.id} depends on container {dependency_id}, which does not exist") from None
+        if dependency.state.state is not State.RUNNING:
+            if not recursive:
+                raise StateInvalid(f"container {ctr.id} depends on container {dependency_id} not being in running state")
+            dependency.start(recursive=True)
+
+
+def init(ctr: "Container") -> None:
+    """Create the container in the runtime through a new monitor; state `created`."""
+    from . import spec as spec_module
+    from .monitor_client import spawn_monitor
+
+    if ctr.state.state in (State.STOPPED, State.EXITED):
+        cleanup(ctr)  # a fresh create needs the old runtime container gone
+    runtime, paths = ctr.runtime, ctr.runtime.paths
+    rootfs = mount(ctr)
+    try:
+        image = runtime.store.image(ctr.config.image_id)
+        userdata = paths.userdata(ctr.id)
+        os.makedirs(userdata, mode=0o700, exist_ok=True)
+        spec = spec_module.generate(ctr.config, image.config, rootfs, userdata)
+        runtime.plugins.pre_init(ctr, spec)
+        spec_module.write_bundle(spec, userdata)
+        backend = runtime.oci_runtime(ctr.config.runtime)
+        run_dir = paths.container_run_dir(ctr.id)
+        os.makedirs(run_dir, mode=0o700, exist_ok=True)
+        os.makedirs(paths.exits_dir, mode=0o700, exist_ok=True)
+        _remove_quietly(paths.exit_file(ctr.id))
+        _remove_quietly(paths.pid_file(ctr.id))
+        oci_log = os.path.join(userdata, "oci-log")
+        result = spawn_monitor({
+            "id": ctr.id,
+            "create_argv": backend.create_command(ctr.id, userdata, paths.pid_file(ctr.id), oci_log),
+            "pid_file": paths.pid_file(ctr.id),
+            "exit_file": paths.exit_file(ctr.id),
+            "log_path": paths.log_path(ctr.id),
+            "log_max_size": runtime.config.log_size_max,
+            "attach_socket": paths.attach_socket(ctr.id),
+            "stdin": ctr.config.stdin_open,
+            "tty": ctr.config.tty,
+            "exit_command": exit_command(ctr),
+        })
+    except BaseException as exc:
+        # Roll back to the previous state: no runtime container, no own mount.
+        unmount(ctr)
+        if isinstance(exc, HuskError):
+            ctr.state.error = str(exc)
+            ctr.save()
+        raise
+    st = ctr.state
+    st.state = State.CREATED
+    st.pid = int(result["pid"])
+    st.monitor_pid = int(result.get("monitor_pid", 0))
+    st.exit_code = 0
+    st.finished_at = 0.0
+    st.oom_killed = False
+    st.stopped_by_user = False
+    st.error = ""
+    ctr.save()
+    runtime.emit("init", ctr)
+
+
+def exit_command(ctr: "Container") -> list[str]:
+    """What the monitor runs when the container exits: husk's own cleanup."""
+    import sys
+
+    paths = ctr.runtime.paths
+    return [sys.executable, "-m", "husk", "--root", paths.root, "--runroot", paths.runroot,
+            "container", "cleanup", "--exit-command", ctr.id]
+
+
+def start(ctr: "Container") -> None:
+    """Start a created container's process; state `running`."""
+    backend = ctr.runtime.oci_runtime(ctr.config.runtime)
+    try:
+        backend.start(ctr.id)
+    except HuskError:
+        # The process may have died at start (bad executable): record what happened.
+        wait_for_exit(ctr, 1.0)
+        sync(ctr, ask_runtime=True)
+        raise
+    st = ctr.state
+    st.state = State.RUNNING
+    st.started_at = time.time()
+    ctr.save()
+    ctr.runtime.emit("start", ctr)
+    ctr.runtime.plugins.start(ctr)
+
+
+# -- stop / kill --------------------------------------------------------------------------
+def stop(ctr: "Container", timeout: int) -> None:
+    """The stop signal, then SIGKILL after `timeout`; returns once the process has exited."""
+    from .signals import parse_signal
+
+    ctr.runtime.plugins.stop(ctr, timeout)
+    backend = ctr.runtime.oci_runtime(ctr.config.runtime)
+    ctr.state.stopped_by_user = True
+    ctr.save()
+    if timeout > 0 and ctr.state.state is State.RUNNING:
+        _signal(backend, ctr, parse_signal(ctr.config.stop_signal))
+        if wait_for_exit(ctr, timeout):
+            _finish_stop(ctr)
+            return
+    _signal(backend, ctr, signal_module.SIGKILL, all_processes=True)
+    if not wait_for_exit(ctr, 30):
+        raise HuskError(f"container {ctr.id} did not exit within 30 seconds of SIGKILL")
+    _finish_stop(ctr)
+
+
+def _finish_stop(ctr: "Container") -> None:
+    sync(ctr, ask_runtime=False)
+    if ctr.state.state in (State.CREATED, State.RUNNING, State.PAUSED):
+        _record_exit(ctr, *(read_exit_file(ctr) or (UNKNOWN_EXIT_CODE, time.time())))
+    ctr.runtime.emit("stop", ctr)
+
+
+def _signal(backend, ctr: "Container", number: int, all_processes: bool = False) -> None:
+    """Signal the container; a process that has already gone is not an error."""
+    try:
+        backend.kill(ctr.id, number, all_processes)
+    except HuskError:
+        if _pid_alive(ctr.state.pid):
+            raise
+
+
+def kill(ctr: "Container", number: int) -> None:
+    backend = ctr.runtime.oci_runtime(ctr.config.runtime)
+    backend.kill(ctr.id, number)
+    ctr.state.stopped_by_user = True
+    ctr.save()
+    ctr.runtime.emit("kill", ctr, signal=number)
+
+
+# -- cleanup / remove ---------------------------------------------------------------------
+def cleanup(ctr: "Container") -> None:
+    """Delete the container from the runtime and drop its own mount; `stopped` becomes `exited`.
+
+    Plugins' cleanup failures are reported after the cleanup is complete, so a
+    broken plugin never leaks a mount or a runtime container."""
+    st = ctr.state
+    if st.state is State.EXITED and not st.mountpoint:
+        return
+    plugin_error = None
+    try:
+        ctr.runtime.plugins.cleanup(ctr)
+    except PluginFailure as exc:
+        plugin_error = exc
+    if st.state in IN_RUNTIME:
+        ctr.runtime.oci_runtime(ctr.config.runtime).delete(ctr.id, force=True)
+    unmount(ctr)
+    if st.state in (State.STOPPED, State.CREATED):
+        st.state = State.EXITED
+    st.pid = 0
+    ctr.save()
+    ctr.runtime.emit("cleanup", ctr)
+    if plugin_error is not None:
+        raise plugin_error
+
+
+def remove(ctr: "Container", force: bool, timeout: int) -> None:
+    """Stop (with force), clean up, delete every trace of the container."""
+    st = ctr.state
+    if st.state in (State.RUNNING, State.PAUSED):
+        if not force:
+            raise ContainerRunning(
+                f"cannot remove container {ctr.id} as it is {st.state} - running or paused containers "
+                "cannot be removed without force: container state improper")
+        if st.state is State.PAUSED:
+            backend = ctr.runtime.oci_runtime(ctr.config.runtime)
+            _signal(backend, ctr, signal_module.SIGKILL, all_processes=True)
+            backend.resume(ctr.id)
+        stop(ctr, timeout)
+    elif st.state is State.CREATED:
+        stop(ctr, 0)
+    cleanup(ctr)
+    st.state = State.REMOVING
+    ctr.save()
+    from .rootfs import unmount as unmount_path
+
+    paths = ctr.runtime.paths
+    unmount_path(os.path.join(paths.container_dir(ctr.id), "merged"))  # users' mounts too
+    shutil.rmtree(paths.container_dir(ctr.id), ignore_errors=True)
+    shutil.rmtree(paths.container_run_dir(ctr.id), ignore_errors=True)
+    _remove_quietly(paths.exit_file(ctr.id))
+    ctr.runtime.store.remove_container(ctr.config)
+    ctr.runtime.emit("remove", ctr)
+    _remove_quietly(paths.lock_path(ctr.id))
+
+
+def _remove_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass

@@ -1,0 +1,206 @@
+"""`husk.Runtime`: the entry point for programs (and the CLI) to husk's engine.
+
+A Runtime holds the paths, the configuration, and -- opened lazily, so that a
+command only pays for what it uses -- the state store, the plugins (pluggy and
+the backends), the OCI runtime backends and the event log.  The first touch of
+the store checks the run root's `alive` marker: when it is missing the host
+has rebooted (or the run root was wiped), and every container is refreshed
+before anything else happens.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import secrets
+import time
+from typing import TYPE_CHECKING, Any, Iterable
+
+from . import config as config_module
+from .define import IN_RUNTIME, InvalidArgument, NoSuchContainer, State
+from .lock import FileLock
+from .paths import Paths
+from .records import ContainerConfig, ContainerState, Mount, RestartPolicy
+
+if TYPE_CHECKING:
+    from .container import Container
+    from .events import EventLog
+    from .oci_runtime import OCIRuntime
+    from .plugins import Plugins
+    from .store import Store
+
+_NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+
+
+class Runtime:
+    def __init__(self, root: str | None = None, runroot: str | None = None, runtime: str | None = None,
+                 config: config_module.Config | None = None) -> None:
+        self.config = config or config_module.load()
+        self.paths = Paths(root or self.config.root, runroot or self.config.runroot)
+        self.default_runtime = runtime or self.config.runtime
+        self._store: Store | None = None
+        self._backends: dict[str, OCIRuntime] = {}
+
+    # -- lazily opened parts -------------------------------------------------------------
+    @property
+    def store(self) -> "Store":
+        if self._store is None:
+            from .store import open_store
+
+            self._store = open_store(self.paths.state_dir)
+            if not os.path.exists(self.paths.alive_marker):
+                self._refresh_after_reboot()
+        return self._store
+
+    @functools.cached_property
+    def plugins(self) -> "Plugins":
+        from .plugins import Plugins
+
+        return Plugins(self.config.plugins, self.config.disabled_plugins)
+
+    @functools.cached_property
+    def events(self) -> "EventLog":
+        from .events import EventLog
+
+        return EventLog(self.paths.events_log, self.config.events_logfile_max_size)
+
+    def oci_runtime(self, name: str | None = None) -> "OCIRuntime":
+        """The backend called `name` (default: the configured one)."""
+        name = name or self.default_runtime
+        backend = self._backends.get(name)
+        if backend is None:
+            backend_class = self.plugins.runtimes.get(name)
+            if backend_class is None:
+                known = ", ".join(sorted(self.plugins.runtimes)) or "none (install husk-runc or husk-crun)"
+                raise InvalidArgument(f"unknown OCI runtime {name!r}; available: {known}")
+            backend = self._backends[name] = backend_class(self.paths.runtime_root(name))
+        return backend
+
+    def emit(self, status: str, container: "Container | None" = None, **attributes: Any) -> None:
+        """Record an event: the one path every transition takes to report itself."""
+        from .events import Event
+
+        if container is not None:
+            attrs = {"image": container.config.image_name, "name": container.name,
+                     **container.config.labels, **{k: str(v) for k, v in attributes.items()}}
+            event = Event(id=container.id, name=container.name, image=container.config.image_name,
+                          status=status, type="container", time=time.time_ns(), attributes=attrs)
+        else:
+            event = Event(id=attributes.pop("id", ""), name=attributes.pop("name", ""),
+                          image=attributes.pop("image", ""), status=status,
+                          type=attributes.pop("type", "image"), time=time.time_ns(),
+                          attributes={k: str(v) for k, v in attributes.items()})
+        self.events.emit(event)
+
+    # -- containers ----------------------------------------------------------------------
+    def create_container(self, image: str, command: list[str] | None = None, *, name: str = "",
+                         entrypoint: list[str] | None = None, env: Iterable[str] = (),
+                         workdir: str = "", user: str = "", hostname: str = "",
+                         labels: dict[str, str] | None = None, stop_signal: str = "",
+                         stop_timeout: int | None = None, network: str = "none",
+                         read_only: bool = False, mounts: Iterable[Mount] = (),
+                         stdin_open: bool = False, tty: bool = False, auto_remove: bool = False,
+                         restart_policy: str = "no", runtime: str = "",
+                         annotations: dict[str, str] | None = None, privileged: bool = False,
+                         cap_add: Iterable[str] = (), cap_drop: Iterable[str] = ()) -> "Container":
+        """Create a container (state `configured`) from an image; nothing runs yet."""
+        from .container import Container
+        from .images import resolve_image
+        from .signals import parse_signal
+
+        image_record = resolve_image(self, image)
+        if name and not _NAME_RE.match(name):
+            raise InvalidArgument(f'container name "{name}" is invalid: names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*')
+        if stop_timeout is not None and stop_timeout < 0:
+            raise InvalidArgument(f"invalid stop timeout {stop_timeout}: must be 0 or more seconds")
+        if network not in ("none", "host"):
+            raise InvalidArgument(f"network mode {network!r} is not supported: use none or host")
+        stop_signal = stop_signal or image_record.config.stop_signal or "SIGTERM"
+        parse_signal(stop_signal)  # refuse a bad value now, not at stop time
+        backend = self.oci_runtime(runtime or None)
+        container_id = secrets.token_hex(32)
+        config = ContainerConfig(
+            id=container_id, name=name or _random_name(), created=time.time(),
+            image_id=image_record.id, image_name=image, runtime=backend.name,
+            command=list(command or []), entrypoint=list(entrypoint) if entrypoint is not None else [],
+            env=list(env), workdir=workdir, user=user, hostname=hostname, labels=dict(labels or {}),
+            annotations=dict(annotations or {}), stop_signal=stop_signal,
+            stop_timeout=self.config.stop_timeout if stop_timeout is None else stop_timeout,
+            network=network, read_only=read_only, mounts=list(mounts), stdin_open=stdin_open, tty=tty,
+            auto_remove=auto_remove, restart_policy=_restart_policy(restart_policy),
+            privileged=privileged, cap_add=list(cap_add), cap_drop=list(cap_drop))
+        if entrypoint is not None:
+            config.annotations.setdefault("husk.entrypoint-set", "true")
+        state = ContainerState()
+        self.store.add_container(config, state)
+        container = Container(self, config, state)
+        self.emit("create", container)
+        return container
+
+    def container(self, name_or_id: str) -> "Container":
+        from .container import Container
+
+        container_id = self.store.lookup_container(name_or_id)
+        return Container(self, self.store.container_config(container_id), self.store.container_state(container_id))
+
+    def containers(self) -> list["Container"]:
+        """Every container, without taking locks (ps, inspect); stale ones are repaired
+        when their lock is free, otherwise shown as the exit file says."""
+        from .container import Container
+
+        return [Container(self, config, state) for config, state in self.store.containers()]
+
+    def container_exists(self, name_or_id: str) -> bool:
+        try:
+            self.store.lookup_container(name_or_id)
+        except NoSuchContainer:
+            return False
+        return True
+
+    # -- reboot --------------------------------------------------------------------------
+    def _refresh_after_reboot(self) -> None:
+        """The run root lost its marker: nothing husk started is running any more.
+
+        Reset every container (state to configured unless exited, no pid, no
+        mount, no exec sessions), drop the mount counts, then write the marker.
+        Done under a lock so concurrent first commands refresh once."""
+        from .rootfs import is_mounted, unmount
+
+        os.makedirs(self.paths.runroot, mode=0o700, exist_ok=True)
+        with FileLock(self.paths.refresh_lock):
+            if os.path.exists(self.paths.alive_marker):
+                return
+            store = self._store
+            for config, state in list(store.containers()):
+                if state.mountpoint and is_mounted(state.mountpoint):
+                    unmount(state.mountpoint)
+                if state.state in IN_RUNTIME or state.state is State.CONFIGURED:
+                    state.state = State.CONFIGURED if state.state is not State.STOPPED else State.EXITED
+                state.pid = state.monitor_pid = 0
+                state.mountpoint = ""
+                state.exec_sessions = {}
+                store.save_state(config.id, state)
+            store.reset_mount_counts()
+            with open(self.paths.alive_marker, "w") as marker:
+                marker.write(f"{time.time()}\n")
+
+
+def _restart_policy(value: str) -> RestartPolicy:
+    name, _, retries = value.partition(":")
+    if name not in ("no", "on-failure", "always", "unless-stopped"):
+        raise InvalidArgument(f"invalid restart policy {value!r}: use no, on-failure[:N], always or unless-stopped")
+    if retries and (name != "on-failure" or not retries.isdigit()):
+        raise InvalidArgument(f"invalid restart policy {value!r}: only on-failure takes a retry count")
+    return RestartPolicy(name=name, max_retries=int(retries or 0))
+
+
+_ADJECTIVES = ("brave", "calm", "eager", "fervent", "gallant", "happy", "jolly", "keen", "lucid",
+               "merry", "nimble", "quiet", "stoic", "tender", "vivid", "witty", "zealous", "bold")
+_NOUNS = ("hopper", "lovelace", "turing", "curie", "noether", "ritchie", "thompson", "knuth",
+          "liskov", "hamilton", "torvalds", "wozniak", "babbage", "shannon", "dijkstra", "kay")
+
+
+def _random_name() -> str:
+    return f"{secrets.choice(_ADJECTIVES)}_{secrets.choice(_NOUNS)}_{secrets.token_hex(2)}"
+

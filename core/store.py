@@ -1,0 +1,225 @@
+"""The state store: typed records in one LMDB environment under the storage root.
+
+Named databases: container configs and states (separate, so a state save never
+rewrites the config), names -> id, images, image names -> id, and mount
+counts.  Every multi-record change is one write transaction, so a process
+killed mid-change leaves the old records, never half of the new ones.  The
+environment is opened lazily, once per process (py-lmdb refuses a second open
+of the same path, a forked child included), and dead readers' slots are
+cleared at open.  No write transaction is ever held across a runtime call:
+callers compute, then write.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import lmdb
+import msgspec
+
+from .define import CorruptRecord, InvalidArgument, NameInUse, NoSuchContainer, NoSuchImage
+from .records import ContainerConfig, ContainerState, ImageRecord
+
+_DATABASES = ("configs", "states", "names", "images", "image_names", "mounts")
+_INITIAL_MAP_SIZE = 1 << 32  # sparse; grown on MapFullError
+_OPEN: dict[tuple[int, str], "Store"] = {}
+
+_encode = msgspec.json.Encoder().encode
+_decoders = {
+    ContainerConfig: msgspec.json.Decoder(ContainerConfig),
+    ContainerState: msgspec.json.Decoder(ContainerState),
+    ImageRecord: msgspec.json.Decoder(ImageRecord),
+}
+
+
+def open_store(path: str) -> "Store":
+    """The process's Store for `path` (re-opened after a fork)."""
+    key = (os.getpid(), path)
+    store = _OPEN.get(key)
+    if store is None:
+        store = _OPEN[key] = Store(path)
+    return store
+
+
+class Store:
+    def __init__(self, path: str) -> None:
+        os.makedirs(path, mode=0o700, exist_ok=True)
+        self.path = path
+        self.env = lmdb.open(path, map_size=_INITIAL_MAP_SIZE, max_dbs=len(_DATABASES) + 2,
+                             sync=True, metasync=True, readahead=False)
+        self.env.reader_check()
+        self.db = {name: self.env.open_db(name.encode()) for name in _DATABASES}
+
+    # -- plumbing -----------------------------------------------------------------------
+    def _decode(self, kind, raw: bytes | None, what: str):
+        if raw is None:
+            return None
+        try:
+            return _decoders[kind].decode(raw)
+        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+            raise CorruptRecord(f"corrupt state record for {what}: {exc}") from None
+
+    def _write(self, change) -> object:
+        """Run `change(txn)` in a write transaction, growing the map when full."""
+        while True:
+            try:
+                with self.env.begin(write=True) as txn:
+                    return change(txn)
+            except lmdb.MapFullError:
+                self.env.set_mapsize(self.env.info()["map_size"] * 2)
+            except lmdb.MapResizedError:
+                self.env.set_mapsize(0)
+
+    def _get(self, db: str, key: str) -> bytes | None:
+        with self.env.begin() as txn:
+            return txn.get(key.encode(), db=self.db[db])
+
+    # -- containers ---------------------------------------------------------------------
+    def add_container(self, config: ContainerConfig, state: ContainerState) -> None:
+        """Store a new container; its name must be free (checked in the same transaction)."""
+        def change(txn):
+            if not txn.put(config.name.encode(), config.id.encode(), db=self.db["names"], overwrite=False):
+                owner = txn.get(config.name.encode(), db=self.db["names"]).decode()
+                raise NameInUse(f'the container name "{config.name}" is already in use by {owner}. '
+                                "You have to remove that container to be able to reuse that name: that name is already in use")
+            txn.put(config.id.encode(), _encode(config), db=self.db["configs"])
+            txn.put(config.id.encode(), _encode(state), db=self.db["states"])
+        self._write(change)
+
+    def save_state(self, container_id: str, state: ContainerState) -> None:
+        def change(txn):
+            if txn.get(container_id.encode(), db=self.db["configs"]) is None:
+                raise NoSuchContainer(f"container {container_id} has been removed")
+            txn.put(container_id.encode(), _encode(state), db=self.db["states"])
+        self._write(change)
+
+    def remove_container(self, config: ContainerConfig) -> None:
+        def change(txn):
+            key = config.id.encode()
+            txn.delete(key, db=self.db["configs"])
+            txn.delete(key, db=self.db["states"])
+            txn.delete(key, db=self.db["mounts"])
+            if txn.get(config.name.encode(), db=self.db["names"]) == key:
+                txn.delete(config.name.encode(), db=self.db["names"])
+        self._write(change)
+
+    def container_config(self, container_id: str) -> ContainerConfig:
+        config = self._decode(ContainerConfig, self._get("configs", container_id), f"container {container_id}")
+        if config is None:
+            raise NoSuchContainer.named(container_id)
+        return config
+
+    def container_state(self, container_id: str) -> ContainerState:
+        state = self._decode(ContainerState, self._get("states", container_id), f"container {container_id}")
+        if state is None:
+            raise NoSuchContainer.named(container_id)
+        return state
+
+    def containers(self) -> Iterator[tuple[ContainerConfig, ContainerState]]:
+        """Every container, read in one transaction (a consistent snapshot)."""
+        with self.env.begin() as txn:
+            states = txn.cursor(db=self.db["states"])
+            for key, raw in txn.cursor(db=self.db["configs"]):
+                what = f"container {key.decode()}"
+                state_raw = states.get(key)
+                yield (self._decode(ContainerConfig, raw, what),
+                       self._decode(ContainerState, state_raw, what) if state_raw else ContainerState())
+
+    def lookup_container(self, name_or_id: str) -> str:
+        """The id for a name, a full id or a unique id prefix (podman's order)."""
+        if not name_or_id or "\0" in name_or_id:
+            raise NoSuchContainer.named(name_or_id)
+        key = name_or_id.encode()
+        with self.env.begin() as txn:
+            found = txn.get(key, db=self.db["names"])
+            if found is not None:
+                return found.decode()
+            if txn.get(key, db=self.db["configs"]) is not None:
+                return name_or_id
+            cursor = txn.cursor(db=self.db["configs"])
+            matches = []
+            if cursor.set_range(key):
+                for candidate in cursor.iternext(values=False):
+                    if not candidate.startswith(key):
+                        break
+                    matches.append(candidate.decode())
+                    if len(matches) > 1:
+                        raise InvalidArgument(f'more than one result for container ID prefix "{name_or_id}"')
+        if not matches:
+            raise NoSuchContainer.named(name_or_id)
+        return matches[0]
+
+    # -- mount counts -------------------------------------------------------------------
+    def change_mount_count(self, container_id: str, delta: int) -> int:
+        """Add `delta` to the container's persistent mount count; return the new count (>= 0)."""
+        def change(txn):
+            key = container_id.encode()
+            count = max(0, int(txn.get(key, b"0", db=self.db["mounts"])) + delta)
+            if count:
+                txn.put(key, str(count).encode(), db=self.db["mounts"])
+            else:
+                txn.delete(key, db=self.db["mounts"])
+            return count
+        return self._write(change)
+
+    def mount_count(self, container_id: str) -> int:
+        return int(self._get("mounts", container_id) or b"0")
+
+    def reset_mount_counts(self) -> None:
+        self._write(lambda txn: txn.drop(self.db["mounts"], delete=False))
+
+    # -- images -------------------------------------------------------------------------
+    def put_image(self, image: ImageRecord) -> list[str]:
+        """Store an image; its names move to it from any image holding them.
+        Returns the ids of images left with no name (dangling)."""
+        def change(txn):
+            orphans = []
+            for name in image.names:
+                old = txn.get(name.encode(), db=self.db["image_names"])
+                if old is not None and old.decode() != image.id:
+                    previous = self._decode(ImageRecord, txn.get(old, db=self.db["images"]), f"image {old.decode()}")
+                    if previous is not None:
+                        previous.names = [n for n in previous.names if n != name]
+                        txn.put(old, _encode(previous), db=self.db["images"])
+                        if not previous.names:
+                            orphans.append(previous.id)
+                txn.put(name.encode(), image.id.encode(), db=self.db["image_names"])
+            txn.put(image.id.encode(), _encode(image), db=self.db["images"])
+            return orphans
+        return self._write(change)
+
+    def image(self, image_id: str) -> ImageRecord:
+        image = self._decode(ImageRecord, self._get("images", image_id), f"image {image_id}")
+        if image is None:
+            raise NoSuchImage.named(image_id)
+        return image
+
+    def images(self) -> list[ImageRecord]:
+        with self.env.begin() as txn:
+            return [self._decode(ImageRecord, raw, f"image {key.decode()}")
+                    for key, raw in txn.cursor(db=self.db["images"])]
+
+    def image_id_for_name(self, name: str) -> str | None:
+        found = self._get("image_names", name)
+        return found.decode() if found else None
+
+    def image_ids_with_prefix(self, prefix: str) -> list[str]:
+        with self.env.begin() as txn:
+            cursor = txn.cursor(db=self.db["images"])
+            if not cursor.set_range(prefix.encode()):
+                return []
+            found = []
+            for key in cursor.iternext(values=False):
+                if not key.startswith(prefix.encode()) or len(found) == 2:
+                    break
+                found.append(key.decode())
+            return found
+
+    def remove_image(self, image: ImageRecord) -> None:
+        def change(txn):
+            for name in image.names:
+                if txn.get(name.encode(), db=self.db["image_names"]) == image.id.encode():
+                    txn.delete(name.encode(), db=self.db["image_names"])
+            txn.delete(image.id.encode(), db=self.db["images"])
+        self._write(change)
