@@ -312,7 +312,13 @@ def _selector(
 
 
 def _labels(event: Event) -> dict[str, str]:
-    return {k: v for k, v in event.attributes.items() if k != EXIT_CODE_ATTRIBUTE}
+    """The attributes podman shows as such: without the exit code, and without
+    `image` / `name` copies of the event's own fields (the Docker API wants those
+    among its attributes; the human line already names them)."""
+    own = {"image": event.image, "name": event.name}
+    return {
+        k: v for k, v in event.attributes.items() if k != EXIT_CODE_ATTRIBUTE and own.get(k, object()) != v
+    }
 
 
 def format_line(event: Event) -> str:

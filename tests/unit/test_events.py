@@ -304,7 +304,7 @@ def test_format_line_matches_podman(monkeypatch):
             id=CTR_ID,
             name="foo",
             image="localhost/busybox:latest",
-            attributes={"zeta": "1", "alpha": "2", "containerExitCode": "0"},
+            attributes={"zeta": "1", "alpha": "2", "containerExitCode": "0", "image": "localhost/busybox:latest"},
             time_ns=when,
         )
         assert format_line(event) == (
@@ -330,7 +330,7 @@ def test_template_and_json_data_use_podman_names():
         id=CTR_ID,
         name="foo",
         image="img",
-        attributes={"app": "x", "containerExitCode": "137"},
+        attributes={"app": "x", "containerExitCode": "137", "name": "foo", "image": "other"},
         time_ns=1_700_000_000_500_000_000,
     )
     assert to_template_data(event) == {
@@ -341,7 +341,7 @@ def test_template_and_json_data_use_podman_names():
         "Time": 1_700_000_000,
         "TimeNano": 1_700_000_000_500_000_000,
         "Type": "container",
-        "Attributes": {"app": "x"},
+        "Attributes": {"app": "x", "image": "other"},
         "ContainerExitCode": 137,
     }
     assert json.loads(to_json_line(event)) == {
@@ -353,5 +353,5 @@ def test_template_and_json_data_use_podman_names():
         "time": 1_700_000_000,
         "timeNano": 1_700_000_000_500_000_000,
         "Type": "container",
-        "Attributes": {"app": "x"},
+        "Attributes": {"app": "x", "image": "other"},
     }
