@@ -178,6 +178,23 @@ class Container:
                 time.sleep(interval)
 
     # -- reading ------------------------------------------------------------------------
+    def sync_if_unlocked(self) -> None:
+        """For readers (ps, logs), which never wait for a lock: repair a stale
+        record when the lock is free; otherwise show what the exit file says."""
+        if not lifecycle.looks_stale(self):
+            return
+        if self.lock.acquire(blocking=False):
+            try:
+                self.reload()
+                lifecycle.sync(self)
+            finally:
+                self.lock.release()
+            return
+        exit_info = lifecycle.read_exit_file(self)
+        if exit_info is not None and self.state.state in (State.CREATED, State.RUNNING, State.PAUSED):
+            self.state.state = State.STOPPED
+            self.state.exit_code, self.state.finished_at = exit_info
+
     def inspect(self) -> dict:
         """podman's inspect document for this container."""
         from .inspect import inspect_container

@@ -6,10 +6,10 @@ and `--format` strings written for podman work unchanged.
 
 from __future__ import annotations
 
-import datetime
 from typing import TYPE_CHECKING, Any
 
 from .define import State
+from .timestamps import format_rfc3339_nano
 
 if TYPE_CHECKING:
     from .container import Container
@@ -18,16 +18,8 @@ ZERO_TIME = "0001-01-01T00:00:00Z"
 
 
 def rfc3339(epoch: float) -> str:
-    """Go's RFC3339Nano in UTC (`2026-11-28T22:06:43.123456789Z`); zero for 0."""
-    if not epoch:
-        return ZERO_TIME
-    seconds = int(epoch)
-    nanos = int(round((epoch - seconds) * 1e9))
-    if nanos >= 1_000_000_000:
-        seconds, nanos = seconds + 1, nanos - 1_000_000_000
-    stamp = datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
-    fraction = f".{nanos:09d}".rstrip("0") if nanos else ""
-    return f"{stamp}{fraction.rstrip('.')}Z"
+    """Go's RFC3339Nano in UTC; Go's zero time for 0 (never happened)."""
+    return format_rfc3339_nano(int(epoch * 1e9)) if epoch else ZERO_TIME
 
 
 def inspect_container(ctr: "Container") -> dict[str, Any]:

@@ -57,6 +57,17 @@ def sync(ctr: "Container", ask_runtime: bool = False) -> None:
     _record_exit(ctr, *exit_info)
 
 
+def looks_stale(ctr: "Container") -> bool:
+    """Whether :func:`sync` would change the record (cheap: no runtime call)."""
+    st = ctr.state
+    if st.state is State.CONFIGURED:
+        return bool(st.mountpoint)
+    if st.state not in (State.CREATED, State.RUNNING, State.PAUSED):
+        return False
+    return os.path.exists(ctr.runtime.paths.exit_file(ctr.id)) or (
+        st.state is not State.CREATED and not _pid_alive(st.pid))
+
+
 def _record_exit(ctr: "Container", exit_code: int, finished_at: float) -> None:
     st = ctr.state
     st.state = State.STOPPED

@@ -43,7 +43,7 @@ class ImageRecord(msgspec.Struct, omit_defaults=True):
     layers: list[str]
     created: float
     size: int = 0
-    config: ImageConfig = ImageConfig()
+    config: ImageConfig = msgspec.field(default_factory=ImageConfig)
     version: int = SCHEMA_VERSION
 
 
@@ -77,7 +77,7 @@ class ContainerConfig(msgspec.Struct, omit_defaults=True):
     stdin_open: bool = False
     tty: bool = False
     auto_remove: bool = False
-    restart_policy: RestartPolicy = RestartPolicy()
+    restart_policy: RestartPolicy = msgspec.field(default_factory=RestartPolicy)
     log_driver: str = "k8s-file"
     dependencies: list[str] = []
     privileged: bool = False

@@ -81,16 +81,15 @@ class Runtime:
         """Record an event: the one path every transition takes to report itself."""
         from .events import Event
 
+        attrs = {k: str(v) for k, v in attributes.items()}
         if container is not None:
             attrs = {"image": container.config.image_name, "name": container.name,
-                     **container.config.labels, **{k: str(v) for k, v in attributes.items()}}
-            event = Event(id=container.id, name=container.name, image=container.config.image_name,
-                          status=status, type="container", time=time.time_ns(), attributes=attrs)
+                     **container.config.labels, **attrs}
+            event = Event(status, type="container", id=container.id, name=container.name,
+                          image=container.config.image_name, attributes=attrs)
         else:
-            event = Event(id=attributes.pop("id", ""), name=attributes.pop("name", ""),
-                          image=attributes.pop("image", ""), status=status,
-                          type=attributes.pop("type", "image"), time=time.time_ns(),
-                          attributes={k: str(v) for k, v in attributes.items()})
+            event = Event(status, type=attrs.pop("type", "image"), id=attrs.pop("id", ""),
+                          name=attrs.pop("name", ""), image=attrs.pop("image", ""), attributes=attrs)
         self.events.emit(event)
 
     # -- containers ----------------------------------------------------------------------

@@ -1,0 +1,309 @@
+"""Container verbs: create, run, init, start, stop, kill, wait, rm, ps, inspect, logs, exists, cleanup."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ..define import HuskError, InvalidArgument, NoSuchContainer
+from . import CONTEXT
+
+pass_session = click.pass_obj
+
+
+def _create_options(function):
+    """The flags `create` and `run` share (podman's names)."""
+    options = [
+        click.option("--name", default="", help="Name of the container."),
+        click.option("--rm", "auto_remove", is_flag=True, help="Remove the container when it exits."),
+        click.option("-i", "--interactive", is_flag=True, help="Keep stdin open."),
+        click.option("-t", "--tty", is_flag=True, help="Allocate a pseudo-TTY."),
+        click.option("-e", "--env", multiple=True, help="Set an environment variable (K=V, or K from the host)."),
+        click.option("--env-file", multiple=True, help="Read environment variables from a file."),
+        click.option("-u", "--user", default="", help="Run as USER[:GROUP] (names from the image's /etc/passwd)."),
+        click.option("-w", "--workdir", default="", help="Working directory inside the container."),
+        click.option("--entrypoint", default=None, help="Override the image's entrypoint (string or JSON array)."),
+        click.option("-h", "--hostname", default="", help="Container host name."),
+        click.option("-l", "--label", multiple=True, help="Set a label (key=value)."),
+        click.option("--annotation", multiple=True, help="Set an OCI annotation (key=value)."),
+        click.option("--stop-signal", default="", help="Signal that stops the container (default SIGTERM)."),
+        click.option("--stop-timeout", type=int, default=None, help="Seconds before SIGKILL on stop (default 10)."),
+        click.option("--network", "--net", default="none", help="none or host."),
+        click.option("--read-only", is_flag=True, help="Mount the root filesystem read-only."),
+        click.option("-v", "--volume", multiple=True, help="Bind mount /host:/container[:ro]."),
+        click.option("--tmpfs", multiple=True, help="Mount a tmpfs at /path[:options]."),
+        click.option("--restart", default="no", help="Restart policy: no, on-failure[:N], always, unless-stopped."),
+        click.option("--privileged", is_flag=True, help="All capabilities, no masked paths."),
+        click.option("--cap-add", multiple=True, help="Add a capability."),
+        click.option("--cap-drop", multiple=True, help="Drop a capability."),
+        click.argument("image"),
+        click.argument("command", nargs=-1),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def _create(session, opts: dict) -> "object":
+    from .options import parse_entrypoint, parse_env, parse_labels, parse_tmpfs, parse_volume
+
+    mounts = [parse_volume(v) for v in opts["volume"]] + [parse_tmpfs(t) for t in opts["tmpfs"]]
+    return session.runtime.create_container(
+        opts["image"], list(opts["command"]), name=opts["name"],
+        entrypoint=parse_entrypoint(opts["entrypoint"]), env=parse_env(opts["env"], opts["env_file"]),
+        workdir=opts["workdir"], user=opts["user"], hostname=opts["hostname"],
+        labels=parse_labels(opts["label"]), annotations=parse_labels(opts["annotation"]),
+        stop_signal=opts["stop_signal"], stop_timeout=opts["stop_timeout"], network=opts["network"],
+        read_only=opts["read_only"], mounts=mounts, stdin_open=opts["interactive"], tty=opts["tty"],
+        auto_remove=opts["auto_remove"], restart_policy=opts["restart"], privileged=opts["privileged"],
+        cap_add=opts["cap_add"], cap_drop=opts["cap_drop"])
+
+
+@click.command(context_settings={**CONTEXT, "allow_interspersed_args": False})
+@_create_options
+@pass_session
+def create(session, **opts):
+    """Create a container from IMAGE without starting it; prints its id."""
+    click.echo(_create(session, opts).id)
+
+
+@click.command(context_settings={**CONTEXT, "allow_interspersed_args": False})
+@click.option("-d", "--detach", is_flag=True, help="Run in the background and print the container id.")
+@_create_options
+@pass_session
+def run(session, detach, **opts):
+    """Create and start a container; attached, exits with the container's exit code."""
+    ctr = _create(session, opts)
+    if detach:
+        ctr.start()
+        click.echo(ctr.id)
+        return
+    from .attach import run_attached
+
+    code = run_attached(ctr, attach_stdin=opts["interactive"])
+    raise SystemExit(code)
+
+
+@click.command(context_settings=CONTEXT)
+@click.option("-a", "--all", "all_", is_flag=True, help="Initialise every configured container.")
+@click.argument("names", nargs=-1)
+@pass_session
+def init(session, all_, names):
+    """Create containers in the OCI runtime without starting them."""
+    for name in _names(session, names, all_):
+        session.runtime.container(name).init()
+        click.echo(name)
+
+
+@click.command(context_settings=CONTEXT)
+@click.option("-a", "--attach", is_flag=True, help="Attach to the container's output.")
+@click.option("-i", "--interactive", is_flag=True, help="Attach stdin too.")
+@click.argument("names", nargs=-1, required=True)
+@pass_session
+def start(session, attach, interactive, names):
+    """Start one or more containers."""
+    if attach or interactive:
+        if len(names) != 1:
+            raise InvalidArgument("you cannot start and attach multiple containers at once")
+        from .attach import run_attached
+
+        raise SystemExit(run_attached(session.runtime.container(names[0]), attach_stdin=interactive,
+                                      remove=False))
+    _report(session, "start", list(names))
+
+
+@click.command(context_settings=CONTEXT)
+@click.option("-a", "--all", "all_", is_flag=True, help="Stop every running container.")
+@click.option("-t", "--time", "timeout", type=int, default=None, help="Seconds to wait before SIGKILL.")
+@click.option("-i", "--ignore", is_flag=True, help="Ignore containers that do not exist.")
+@click.argument("names", nargs=-1)
+@pass_session
+def stop(session, all_, timeout, ignore, names):
+    """Stop containers: the stop signal, then SIGKILL after the timeout."""
+    if timeout is not None and timeout < 0:
+        raise InvalidArgument(f"invalid timeout {timeout}: must be 0 or more seconds")
+    targets = _names(session, names, all_, states=("running", "created", "paused"))
+    _report(session, "stop", targets, timeout=timeout, ignore_missing=ignore)
+
+
+@click.command(context_settings=CONTEXT)
+@click.option("-a", "--all", "all_", is_flag=True, help="Signal every running container.")
+@click.option("-s", "--signal", "signal_", default="KILL", show_default=True, help="Signal to send.")
+@click.argument("names", nargs=-1)
+@pass_session
+def kill(session, all_, signal_, names):
+    """Send a signal to running containers."""
+    from ..signals import parse_signal
+
+    number = parse_signal(signal_)
+    _report(session, "kill", _names(session, names, all_, states=("running",)), signal=number)
+
+
+@click.command(context_settings=CONTEXT)
+@click.option("-f", "--force", is_flag=True, help="Stop running containers first; ignore missing ones.")
+@click.option("-a", "--all", "all_", is_flag=True, help="Remove every container.")
+@click.option("-v", "--volumes", is_flag=True, help="Remove anonymous volumes too (none exist yet).")
+@click.option("-t", "--time", "timeout", type=int, default=None, help="Seconds to wait before SIGKILL.")
+@click.option("-i", "--ignore", is_flag=True, help="Ignore containers that do not exist.")
+@click.argument("names", nargs=-1)
+@pass_session
+def rm(session, force, all_, volumes, timeout, ignore, names):
+    """Remove containers."""
+    if timeout is not None and timeout < 0:
+        raise InvalidArgument(f"invalid timeout {timeout}: must be 0 or more seconds")
+    _report(session, "remove", _names(session, names, all_), force=force, timeout=timeout,
+            ignore_missing=force or ignore)
+
+
+@click.command(context_settings=CONTEXT)
+@click.option("--condition", default="stopped", help="Wait for this state (stopped, exited, running, ...).")
+@click.option("-i", "--interval", default="250ms", help="Polling interval for states the kernel cannot signal.")
+@click.argument("names", nargs=-1, required=True)
+@pass_session
+def wait(session, condition, interval, names):
+    """Wait for containers to exit; print each exit code."""
+    from ..define import State
+
+    if condition not in ("stopped", "exited"):
+        try:
+            State(condition)
+        except ValueError:
+            raise InvalidArgument(f"invalid condition {condition!r}") from None
+        raise InvalidArgument(f"waiting for condition {condition!r} is not supported yet; use stopped or exited")
+    seconds = _duration(interval)
+    code = 0
+    for name in names:
+        try:
+            click.echo(session.runtime.container(name).wait_with_interval(seconds))
+        except HuskError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            code = exc.exit_code
+    raise SystemExit(code)
+
+
+@click.command(context_settings=CONTEXT)
+@click.option("-a", "--all", "all_", is_flag=True, help="Show all containers (default: running only).")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the ids.")
+@click.option("--no-trunc", is_flag=True, help="Do not truncate ids and commands.")
+@click.option("--noheading", "-n", "no_heading", is_flag=True, help="Omit the table header.")
+@click.option("-f", "--filter", "filters", multiple=True, help="Filter: name=, status=, exited=, label=, id=, ancestor=.")
+@click.option("--format", "format_", default="", help="Go template, `table ...` or json.")
+@click.option("--sort", default="created", help="Sort by created, id, image, names, status, runningfor.")
+@click.option("-l", "--latest", is_flag=True, help="Only the most recently created container.")
+@pass_session
+def ps(session, all_, quiet, no_trunc, no_heading, filters, format_, sort, latest):
+    """List containers."""
+    from .listing import list_containers
+
+    click.echo(list_containers(session.runtime, all_=all_ or bool(filters), quiet=quiet, no_trunc=no_trunc,
+                               no_heading=no_heading, filters=filters, format_=format_, sort=sort,
+                               latest=latest), nl=False)
+
+
+@click.command(context_settings=CONTEXT)
+@click.option("-f", "--format", "format_", default="", help="Go template applied to each result.")
+@click.option("-t", "--type", "type_", type=click.Choice(["container", "image", "all"]), default="all")
+@click.option("-s", "--size", is_flag=True, help="Accepted for podman compatibility.")
+@click.argument("names", nargs=-1, required=True)
+@pass_session
+def inspect(session, format_, type_, size, names):
+    """Show containers' (or images') configuration and state as JSON."""
+    from .listing import inspect_objects
+
+    output, code = inspect_objects(session.runtime, names, type_, format_)
+    click.echo(output, nl=False)
+    raise SystemExit(code)
+
+
+@click.command(context_settings=CONTEXT)
+@click.option("-f", "--follow", is_flag=True, help="Keep printing new output until the container exits.")
+@click.option("--tail", type=int, default=-1, help="Only the last N lines (-1: all).")
+@click.option("-t", "--timestamps", is_flag=True, help="Prefix each line with its time.")
+@click.option("--since", default=None, help="Only lines after this time (RFC3339, Unix time or duration).")
+@click.option("--until", default=None, help="Only lines before this time.")
+@click.argument("names", nargs=-1, required=True)
+@pass_session
+def logs(session, follow, tail, timestamps, since, until, names):
+    """Print containers' output (k8s-file logs)."""
+    from .listing import print_logs
+
+    print_logs(session.runtime, names, follow=follow, tail=tail, timestamps=timestamps, since=since, until=until)
+
+
+@click.command(context_settings=CONTEXT)
+@click.argument("name")
+@pass_session
+def exists(session, name):
+    """Exit 0 when the container exists, 1 when it does not."""
+    raise SystemExit(0 if session.runtime.container_exists(name) else 1)
+
+
+@click.command(context_settings=CONTEXT)
+@click.option("--exit-command", is_flag=True, hidden=True,
+              help="Run by a monitor when its container exits: silent, and a removed container is fine.")
+@click.option("-a", "--all", "all_", is_flag=True, help="Clean up every stopped container.")
+@click.argument("names", nargs=-1)
+@pass_session
+def cleanup(session, exit_command, all_, names):
+    """Release the mounts and runtime state of stopped containers (run on exit)."""
+    for name in _names(session, names, all_, states=("configured", "created", "stopped", "exited")):
+        try:
+            session.runtime.container(name).cleanup()
+        except NoSuchContainer:
+            if not exit_command:
+                raise
+            continue
+        except HuskError:
+            if exit_command:
+                continue
+            raise
+        if not exit_command:
+            click.echo(name)
+
+
+@click.command(context_settings=CONTEXT)
+@click.argument("names", nargs=-1, required=True)
+@pass_session
+def sync(session, names):
+    """Ask the OCI runtime for the real state of containers and record it."""
+    for name in names:
+        session.runtime.container(name).sync()
+        click.echo(name)
+
+
+# -- helpers ------------------------------------------------------------------------------
+def _names(session, names, all_, states: tuple[str, ...] | None = None) -> list[str]:
+    """The names given, or with --all the full ids of every container (in `states`)."""
+    if all_ and names:
+        raise InvalidArgument("--all and container names cannot be given together")
+    if all_:
+        return [c.id for c in session.runtime.containers() if states is None or str(c.state.state) in states]
+    if not names:
+        raise InvalidArgument("you must provide at least one container name or id")
+    return list(names)
+
+
+def _report(session, action, names, ignore_missing=False, **kwargs) -> None:
+    from .parallel import report, run_each
+
+    code = report(run_each(session, action, names, **kwargs), ignore_missing=ignore_missing)
+    if code:
+        raise SystemExit(code)
+
+
+def _duration(text: str) -> float:
+    from ..timestamps import parse_duration_ns
+
+    return parse_duration_ns(text) / 1e9
+
+
+def register(group: click.Group) -> None:
+    container_group = click.Group("container", help="Manage containers.", context_settings=CONTEXT)
+    for command in (create, run, init, start, stop, kill, rm, wait, ps, inspect, logs, exists, cleanup, sync):
+        container_group.add_command(command)
+    container_group.add_command(ps, "list")
+    container_group.add_command(ps, "ls")
+    group.add_command(container_group)
+    for command in (create, run, init, start, stop, kill, rm, wait, ps, inspect, logs):
+        group.add_command(command)

@@ -1,0 +1,149 @@
+"""Image verbs: import, images, rmi, image exists, image inspect."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ..define import HuskError, NoSuchImage
+from . import CONTEXT
+
+IMAGES_TABLE = "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedHuman}}\t{{.Size}}"
+IMAGES_HEADERS = {"ID": "IMAGE ID", "CreatedHuman": "CREATED"}
+
+
+@click.command("import", context_settings=CONTEXT)
+@click.option("-c", "--change", multiple=True, help="Apply a Dockerfile instruction (CMD, ENV, ...).")
+@click.option("-m", "--message", default="", help="Commit message for the image.")
+@click.option("-q", "--quiet", is_flag=True, help="Accepted for podman compatibility.")
+@click.argument("source")
+@click.argument("reference", required=False, default="")
+@click.pass_obj
+def import_(session, change, message, quiet, source, reference):
+    """Make an image from a rootfs tarball (SOURCE, or - for stdin); prints its id."""
+    from ..images import import_tarball
+
+    if source == "-":
+        image = import_tarball(session.runtime, sys.stdin.buffer, reference, change, message)
+    else:
+        try:
+            stream = open(source, "rb")
+        except OSError as exc:
+            raise click.ClickException(f"opening {source}: {exc.strerror}") from None
+        with stream:
+            image = import_tarball(session.runtime, stream, reference, change, message)
+    click.echo(image.id)
+
+
+@click.command(context_settings=CONTEXT)
+@click.option("-q", "--quiet", is_flag=True, help="Print only the ids.")
+@click.option("--no-trunc", is_flag=True, help="Full ids.")
+@click.option("--noheading", "-n", "no_heading", is_flag=True, help="Omit the table header.")
+@click.option("--format", "format_", default="", help="Go template, `table ...` or json.")
+@click.argument("name", required=False)
+@click.pass_obj
+def images(session, quiet, no_trunc, no_heading, format_, name):
+    """List images."""
+    import json
+    import time
+
+    from ..images import resolve_image
+    from ..template import format_rows
+    from .listing import human_duration, image_document
+
+    records = [resolve_image(session.runtime, name)] if name else session.runtime.store.images()
+    now = time.time()
+    rows = []
+    for image in sorted(records, key=lambda i: -i.created):
+        for tagged in image.names or ["<none>:<none>"]:
+            repository, _, tag = tagged.rpartition(":")
+            rows.append({"Repository": repository, "Tag": tag, "ID": image.id if no_trunc else image.id[:12],
+                         "Created": int(image.created), "CreatedHuman": f"{human_duration(now - image.created)} ago",
+                         "Size": _size(image.size), "Names": image.names, "Digest": "sha256:" + image.id})
+    if quiet:
+        click.echo("".join(dict.fromkeys(row["ID"] + "\n" for row in rows)), nl=False)
+    elif format_ == "json":
+        click.echo(json.dumps([image_document(i) for i in records], indent=4))
+    else:
+        click.echo(format_rows(format_ or IMAGES_TABLE, rows, IMAGES_HEADERS, heading=not no_heading), nl=False)
+
+
+@click.command(context_settings=CONTEXT)
+@click.option("-f", "--force", is_flag=True, help="Remove the containers using the image too.")
+@click.option("-a", "--all", "all_", is_flag=True, help="Remove every image.")
+@click.argument("names", nargs=-1)
+@click.pass_obj
+def rmi(session, force, all_, names):
+    """Remove images."""
+    from ..images import remove_image
+
+    targets = [i.id for i in session.runtime.store.images()] if all_ else list(names)
+    if not targets and not all_:
+        raise click.UsageError("image name or ID must be specified")
+    code = 0
+    for name in targets:
+        try:
+            image = remove_image(session.runtime, name, force=force)
+        except HuskError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            code = exc.exit_code if not isinstance(exc, NoSuchImage) else 1
+            continue
+        for tagged in image.names:
+            click.echo(f"Untagged: {tagged}")
+        click.echo(f"Deleted: {image.id}")
+    raise SystemExit(code)
+
+
+@click.command(context_settings=CONTEXT)
+@click.argument("name")
+@click.pass_obj
+def exists(session, name):
+    """Exit 0 when the image exists, 1 when it does not."""
+    from ..images import resolve_image
+
+    try:
+        resolve_image(session.runtime, name)
+    except NoSuchImage:
+        raise SystemExit(1) from None
+    raise SystemExit(0)
+
+
+@click.command(context_settings=CONTEXT)
+@click.option("-f", "--format", "format_", default="", help="Go template applied to each image.")
+@click.argument("names", nargs=-1, required=True)
+@click.pass_obj
+def inspect(session, format_, names):
+    """Show images' configuration as JSON."""
+    from .listing import inspect_objects
+
+    output, code = inspect_objects(session.runtime, names, "image", format_)
+    click.echo(output, nl=False)
+    raise SystemExit(code or 0)
+
+
+def _size(size: int) -> str:
+    """podman's image size: decimal units, three significant digits (`4.26 MB`)."""
+    value = float(size)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if value < 1000 or unit == "TB":
+            return f"{value:.3g} {unit}"
+        value /= 1000
+    return f"{size} B"
+
+
+def register(group: click.Group) -> None:
+    image_group = click.Group("image", help="Manage images.", context_settings=CONTEXT)
+    image_group.add_command(import_)
+    image_group.add_command(images, "list")
+    image_group.add_command(images, "ls")
+    image_group.add_command(rmi, "rm")
+    image_group.add_command(exists)
+    image_group.add_command(inspect)
+    group.add_command(image_group)
+    group.add_command(import_)
+    group.add_command(images)
+    group.add_command(rmi)
+
+
+

@@ -1,0 +1,78 @@
+"""Operations over several containers (`stop --all`, `rm -a`, `start a b c`).
+
+One container runs in this process; several go through a `multiprocess` pool
+so that slow stops overlap.  The pool uses the forkserver start method: its
+workers fork from a clean server process, so none inherits this process's LMDB
+handle (py-lmdb refuses to reuse one across a fork).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..define import EXIT_ENGINE, HuskError, NoSuchContainer
+
+#: (name as given, None or (message, exit code, whether the container was missing))
+Outcome = tuple[str, "tuple[str, int, bool] | None"]
+_MAX_WORKERS = 8
+
+
+def _stop(ctr, timeout):
+    ctr.stop_with_timeout(ctr.config.stop_timeout if timeout is None else timeout)
+
+
+def _kill(ctr, signal):
+    ctr.kill(signal)
+
+
+def _start(ctr):
+    ctr.start()
+
+
+def _remove(ctr, force, timeout):
+    ctr.remove(force=force, timeout=timeout)
+
+
+ACTIONS = {"stop": _stop, "kill": _kill, "start": _start, "remove": _remove}
+
+
+def _run_one(job: tuple[tuple, str, str, dict[str, Any]]) -> Outcome:
+    runtime_args, action, name, kwargs = job
+    from ..runtime import Runtime
+
+    try:
+        ACTIONS[action](Runtime(*runtime_args).container(name), **kwargs)
+    except HuskError as exc:
+        return name, (str(exc), exc.exit_code, isinstance(exc, NoSuchContainer))
+    return name, None
+
+
+def run_each(session, action: str, names: list[str], **kwargs: Any) -> list[Outcome]:
+    """Apply `action` to each container; return (name, error or None) in input order."""
+    runtime_args = (session.root, session.runroot, session.runtime_name)
+    jobs = [(runtime_args, action, name, kwargs) for name in names]
+    if len(jobs) <= 1:
+        return [_run_one(job) for job in jobs]
+    import multiprocess
+
+    context = multiprocess.get_context("forkserver")
+    with context.Pool(min(len(jobs), _MAX_WORKERS)) as pool:
+        return pool.map(_run_one, jobs, chunksize=1)
+
+
+def report(outcomes: list[Outcome], echo=True, ignore_missing=False) -> int:
+    """Print each success (the name as given) and each error; return the exit code."""
+    import click
+
+    code = 0
+    for name, error in outcomes:
+        if error is None:
+            if echo:
+                click.echo(name)
+            continue
+        message, exit_code, missing = error
+        if ignore_missing and missing:
+            continue
+        click.echo(f"Error: {message}", err=True)
+        code = exit_code or EXIT_ENGINE
+    return code

@@ -1,0 +1,148 @@
+"""System verbs: version, info, events."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+
+import click
+
+from .. import __version__
+from . import CONTEXT
+
+API_VERSION = "4.9.0"
+
+
+def _version_document() -> dict:
+    side = {"APIVersion": API_VERSION, "Version": __version__, "GoVersion": f"python{platform.python_version()}",
+            "GitCommit": "", "BuiltTime": "", "Built": 0, "OsArch": f"linux/{_arch()}", "Os": "linux"}
+    return {"Client": side, "Server": dict(side)}
+
+
+def _arch() -> str:
+    machine = platform.machine()
+    return {"x86_64": "amd64", "aarch64": "arm64"}.get(machine, machine)
+
+
+@click.command(context_settings=CONTEXT)
+@click.option("-f", "--format", "format_", default="", help="Go template, or json.")
+def version(format_):
+    """Show husk's version."""
+    document = _version_document()
+    if format_ == "json":
+        click.echo(json.dumps(document, indent=4))
+    elif format_:
+        from ..template import render
+
+        click.echo(render(format_, document))
+    else:
+        client = document["Client"]
+        click.echo(f"Client:       husk\nVersion:      {client['Version']}\nAPI Version:  {client['APIVersion']}\n"
+                   f"Python:       {platform.python_version()}\nOS/Arch:      {client['OsArch']}")
+
+
+def _info_document(runtime) -> dict:
+    from ..define import State
+
+    plugins = runtime.plugins
+    backends = {}
+    for name in sorted(plugins.runtimes):
+        backends[name] = runtime.oci_runtime(name).describe()
+    default = runtime.oci_runtime()
+    states = [c.state.state for c in runtime.containers()]
+    uname = os.uname()
+    return {
+        "Host": {
+            "Arch": _arch(), "Hostname": uname.nodename, "Kernel": uname.release, "OS": "linux",
+            "CgroupVersion": "v2" if os.path.exists("/sys/fs/cgroup/cgroup.controllers") else "v1",
+            "EventLogger": "file", "LogDriver": "k8s-file",
+            "OCIRuntime": {"Name": default.name, "Path": default.path, "Version": default.version(),
+                           "Package": ""},
+            "Security": {"Rootless": os.geteuid() != 0},
+        },
+        "Store": {
+            "GraphRoot": runtime.paths.root, "RunRoot": runtime.paths.runroot, "GraphDriverName": "overlay",
+            "ContainerStore": {"number": len(states), "running": states.count(State.RUNNING),
+                               "paused": states.count(State.PAUSED),
+                               "stopped": len(states) - states.count(State.RUNNING) - states.count(State.PAUSED)},
+            "ImageStore": {"number": len(runtime.store.images())},
+        },
+        "Plugins": {"Loaded": dict(sorted(plugins.versions.items())), "Failed": dict(plugins.failed)},
+        "Runtimes": backends,
+        "Version": _version_document()["Server"],
+    }
+
+
+def _yaml(value, indent: int = 0) -> str:
+    """Enough YAML for `info`'s nested mappings (podman prints info as YAML)."""
+    pad = "  " * indent
+    lines = []
+    for key, item in value.items():
+        if isinstance(item, dict):
+            lines.append(f"{pad}{key}:" + (" {}" if not item else ""))
+            if item:
+                lines.append(_yaml(item, indent + 1))
+        else:
+            lines.append(f"{pad}{key}: {json.dumps(item) if isinstance(item, (str, bool)) or item is None else item}")
+    return "\n".join(lines)
+
+
+@click.command(context_settings=CONTEXT)
+@click.option("-f", "--format", "format_", default="", help="Go template, or json.")
+@click.pass_obj
+def info(session, format_):
+    """Show the host, the store, the loaded plugins and runtimes."""
+    document = _info_document(session.runtime)
+    if format_ == "json":
+        click.echo(json.dumps(document, indent=4))
+    elif format_:
+        from ..template import render
+
+        click.echo(render(format_, document))
+    else:
+        click.echo(_yaml(document))
+
+
+@click.command(context_settings=CONTEXT)
+@click.option("--since", default=None, help="Events after this time (RFC3339, Unix time or duration).")
+@click.option("--until", default=None, help="Events before this time; the stream ends there.")
+@click.option("-f", "--filter", "filters", multiple=True, help="type=, container=, event=, label=, image=.")
+@click.option("--format", "format_", default="", help="Go template, or json.")
+@click.option("--stream/--no-stream", default=True, help="Keep streaming new events (default).")
+@click.pass_obj
+def events(session, since, until, filters, format_, stream):
+    """Show events (streams new ones until interrupted, unless --stream=false or --until)."""
+    from ..events import format_line, parse_filter_args, to_json_line, to_template_data
+    from ..timestamps import parse_time
+
+    parsed = parse_filter_args(list(filters))
+    since_t = parse_time(since) if since else None
+    until_t = parse_time(until) if until else None
+    log = session.runtime.events
+    reader = log.follow if stream else log.read
+    found = reader(since=since_t, until=until_t, filters=parsed)
+    template = None
+    if format_ and format_ != "json":
+        from ..template import compile as compile_template
+
+        template = compile_template(format_)
+    out = sys.stdout
+    for event in found:
+        if format_ == "json":
+            out.write(to_json_line(event) + "\n")
+        elif template is not None:
+            out.write(template.render(to_template_data(event)) + "\n")
+        else:
+            out.write(format_line(event) + "\n")
+        out.flush()
+
+
+def register(group: click.Group) -> None:
+    system_group = click.Group("system", help="Manage husk itself.", context_settings=CONTEXT)
+    system_group.add_command(info)
+    system_group.add_command(events)
+    group.add_command(system_group)
+    for command in (version, info, events):
+        group.add_command(command)
