@@ -112,7 +112,7 @@ def generate(config: ContainerConfig, image: ImageConfig, rootfs: str, userdata:
     _ensure_workdir(rootfs, cwd, config.id)
     caps = capability_set(config.cap_add, config.cap_drop, privileged=config.privileged)
     if user.uid == 0:
-        effective = caps
+        effective = list(caps)
     else:  # as podman: a non-root process holds only what was explicitly added
         explicit = capability_set(config.cap_add, [], privileged=False, base=())
         effective = [cap for cap in explicit if cap in caps]
@@ -127,9 +127,9 @@ def generate(config: ContainerConfig, image: ImageConfig, rootfs: str, userdata:
         "capabilities": {
             "bounding": caps,
             "effective": effective,
-            "permitted": effective,
-            "inheritable": [] if user.uid == 0 else effective,
-            "ambient": [] if user.uid == 0 else effective,
+            "permitted": list(effective),
+            "inheritable": [] if user.uid == 0 else list(effective),
+            "ambient": [] if user.uid == 0 else list(effective),
         },
         "rlimits": rlimits(host_limits),
         "noNewPrivileges": False,
@@ -147,7 +147,8 @@ def generate(config: ContainerConfig, image: ImageConfig, rootfs: str, userdata:
         "namespaces": namespaces,
         "cgroupsPath": f"{cgroup_parent}/{config.id}",
         "resources": {
-            "devices": _ALL_DEVICES if config.privileged else _DEFAULT_DEVICE_RULES,
+            # copies: a pre_init plugin may edit the spec in place
+            "devices": [dict(rule) for rule in (_ALL_DEVICES if config.privileged else _DEFAULT_DEVICE_RULES)],
             "pids": {"limit": DEFAULT_PIDS_LIMIT},
         },
     }
@@ -231,7 +232,8 @@ def capability_set(cap_add: list[str], cap_drop: list[str], *, privileged: bool,
     Names are accepted with or without ``CAP_``, in any case; ``ALL`` means every
     capability husk can grant.
     :param base: the starting set instead of the default.
-    :raises InvalidArgument: an unknown name, or one both added and dropped.
+    :raises InvalidArgument: an unknown name, one both added and dropped, one
+        outside husk's own bounding set.
     """
     added = [_cap_name(name) for name in cap_add]
     dropped = [_cap_name(name) for name in cap_drop]
@@ -246,6 +248,10 @@ def capability_set(cap_add: list[str], cap_drop: list[str], *, privileged: bool,
         base = ()
     if "ALL" in added:
         base, added = all_capabilities(), [name for name in added if name != "ALL"]
+    held = all_capabilities() if added else ()
+    for name in added:
+        if name not in held:  # the runtime would fail with a bare EPERM from capset
+            raise InvalidArgument(f'capability "{name}" cannot be granted: husk itself does not hold it')
     result = list(dict.fromkeys([*base, *added]))
     return [name for name in result if name not in dropped]
 
@@ -322,7 +328,7 @@ def build_mounts(config: ContainerConfig, userdata: str) -> list[dict[str, Any]]
         file_options += ["ro", "nosuid", "noexec", "nodev"]
     for destination, name in CONTAINER_FILES.items():
         by_destination[destination] = {"destination": destination, "type": "bind",
-                                       "source": os.path.join(userdata, name), "options": file_options}
+                                       "source": os.path.join(userdata, name), "options": list(file_options)}
     if config.read_only:
         for destination in ("/tmp", "/var/tmp", "/run"):
             by_destination[destination] = {"destination": destination, "type": "tmpfs", "source": "tmpfs",

@@ -176,6 +176,12 @@ def test_bad_capabilities_are_refused(cap_add, cap_drop, message):
         spec.capability_set(cap_add, cap_drop, privileged=False)
 
 
+def test_capability_husk_lacks_is_refused(monkeypatch):
+    monkeypatch.setattr(spec, "all_capabilities", lambda: ("CAP_CHOWN",))
+    with pytest.raises(InvalidArgument, match='^capability "CAP_NET_RAW" cannot be granted: husk itself does not hold it$'):
+        spec.capability_set(["net_raw"], [], privileged=False)
+
+
 def test_non_root_holds_only_added_capabilities(generate):
     caps = generate(make_config(user="bob"))["process"]["capabilities"]
     assert mask(caps["bounding"]) == 0x800405FB
@@ -338,6 +344,25 @@ def test_resolv_conf_drops_loopback_nameservers():
     assert spec.resolv_conf_content(host, False) == "search example.org\nnameserver 10.0.0.1\noptions edns0\n"
     assert spec.resolv_conf_content(host, True) == host
     assert spec.resolv_conf_content("nameserver 127.0.0.1\n", False) == "nameserver 8.8.8.8\nnameserver 8.8.4.4\n"
+
+
+def test_specs_share_nothing(generate):
+    """A pre_init plugin edits the spec in place: that must not leak into the next one."""
+    def scribble(value):
+        if isinstance(value, dict):
+            for item in value.values():
+                scribble(item)
+            value["scribbled"] = True
+        elif isinstance(value, list):
+            for item in value:
+                scribble(item)
+            value.append("scribbled")
+
+    configs = [make_config(user="bob", cap_add=["net_raw"]), make_config(privileged=True, read_only=True)]
+    for config in configs:
+        scribble(generate(config))
+    for config in configs:
+        assert "scribbled" not in json.dumps(generate(config))
 
 
 def test_write_bundle(generate, userdata):
