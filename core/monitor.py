@@ -6,9 +6,11 @@ serves the attach socket and writes the exit file the moment the init dies,
 then runs the exit command (husk's cleanup).  It outlives the CLI that started
 it and never needs it alive.
 
-Its memory is paid once per container, so it runs as a plain script
-(``python -I -S monitor.py <json-config>``): no site-packages, no husk package,
-only a handful of stdlib modules.  :mod:`husk.monitor_client` starts it and
+Its memory is paid once per container, so it runs in a bare interpreter
+(``python -I -S``): no site-packages, no husk package, only a handful of stdlib
+modules.  It works as a script (``python -I -S monitor.py <json-config>``);
+husk imports it from its directory instead (``monitor.main()``), which uses the
+cached bytecode and saves the compiler's heap.  :mod:`husk.monitor_client` starts it and
 reads its one report line; :mod:`husk.attach_protocol` is the client side of
 the attach socket.
 
@@ -511,8 +513,7 @@ class Monitor:
         self.sync_fd = -1
 
     def fail(self, message: str) -> None:
-        """``create`` failed: report, clean up, exit without an exit file."""
-        self.report({"error": message})
+        """``create`` failed: clean up, report, exit without an exit file."""
         for fd in list(self.clients):
             self.drop_client(fd)
         self.close_console()
@@ -520,6 +521,7 @@ class Monitor:
             os.unlink(self.config["attach_socket"])
         except OSError:
             pass
+        self.report({"error": message})
         os._exit(1)
 
     def on_create_exited(self) -> None:
