@@ -128,6 +128,21 @@ class Container:
             lifecycle.remove(self, force, self.config.stop_timeout if timeout is None else timeout)
             self._valid = False
 
+    def attach(self):
+        """Connect to the container's output (and stdin): an AttachClient.
+
+        Created or running containers only.  The lock is held just for the
+        check, never for the attach's duration."""
+        from .attach_protocol import AttachClient
+
+        with self._locked():
+            self._require(State.CREATED, State.RUNNING,
+                          message="can only attach to created or running containers")
+            client = AttachClient.connect(self.runtime.paths.attach_socket(self.id))
+            self.runtime.emit("attach", self)
+            self.runtime.plugins.attach(self)
+        return client
+
     def sync(self) -> None:
         """Ask the OCI runtime for the real state and save it when it changed."""
         with self._locked(sync=False):

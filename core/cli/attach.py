@@ -23,8 +23,7 @@ def run_attached(ctr, attach_stdin: bool, remove: bool | None = None) -> int:
     try:
         if ctr.state.state is not State.CREATED:
             ctr.init()
-        client = AttachClient.connect(ctr.runtime.paths.attach_socket(ctr.id))
-        with client:
+        with ctr.attach() as client:
             ctr.start()
             if attach_stdin:
                 threading.Thread(target=_copy_stdin, args=(client,), daemon=True).start()

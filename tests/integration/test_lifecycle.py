@@ -1,0 +1,155 @@
+"""The whole container lifecycle through the real CLI, on runc and on crun."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+
+import pytest
+
+
+def _state(husk, name):
+    return husk("inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", name, check=True).stdout.split()
+
+
+def test_run_rm_prints_output_and_exit_code(husk_rt):
+    result = husk_rt("run", "--rm", "busybox", "echo", "hello")
+    assert (result.returncode, result.stdout, result.stderr) == (0, "hello\n", "")
+    result = husk_rt("run", "--rm", "busybox", "sh", "-c", "echo out; echo err >&2; exit 3")
+    assert (result.returncode, result.stdout, result.stderr) == (3, "out\n", "err\n")
+    assert husk_rt("ps", "-aq").stdout == ""
+
+
+def test_create_init_start_stop_start_kill_rm(husk_rt):
+    cid = husk_rt("create", "--name", "life", "busybox", "sleep", "1000", check=True).stdout.strip()
+    assert re.fullmatch(r"[0-9a-f]{64}", cid)
+    assert _state(husk_rt, "life") == ["configured", "0"]
+    assert husk_rt("init", "life", check=True).stdout == "life\n"
+    assert _state(husk_rt, "life") == ["created", "0"]
+    assert husk_rt("start", "life", check=True).stdout == "life\n"
+    assert _state(husk_rt, "life") == ["running", "0"]
+    pid = int(husk_rt("inspect", "--format", "{{.State.Pid}}", "life", check=True).stdout)
+    assert os.path.exists(f"/proc/{pid}")
+    assert husk_rt("stop", "-t", "1", "life", check=True).stdout == "life\n"
+    # sleep ignores nothing: SIGTERM kills it (143)
+    assert _state(husk_rt, "life") == ["exited", "143"]
+    assert not os.path.exists(f"/proc/{pid}")
+    husk_rt("start", "life", check=True)
+    assert _state(husk_rt, "life")[0] == "running"
+    assert husk_rt("kill", "life", check=True).stdout == "life\n"
+    assert husk_rt("wait", "life", check=True).stdout == "137\n"
+    assert husk_rt("rm", "life", check=True).stdout == "life\n"
+    result = husk_rt("inspect", "life")
+    assert result.returncode == 125
+    assert husk_rt("container", "exists", "life").returncode == 1
+
+
+def test_illegal_transitions_have_podmans_messages(husk_rt):
+    husk_rt("create", "--name", "c", "busybox", "sleep", "1000", check=True)
+    result = husk_rt("kill", "c")
+    assert result.returncode == 125
+    assert "can only kill running containers" in result.stderr and "configured" in result.stderr
+    result = husk_rt("stop", "c")
+    assert result.returncode == 125 and "can only stop created or running containers" in result.stderr
+    husk_rt("start", "c", check=True)
+    result = husk_rt("init", "c")
+    assert result.returncode == 125 and "has already been created in runtime" in result.stderr
+    result = husk_rt("rm", "c")
+    assert result.returncode == 2
+    assert "cannot remove container" in result.stderr and "without force" in result.stderr
+    husk_rt("stop", "-t", "0", "c", check=True)
+    result = husk_rt("stop", "c")
+    assert result.returncode == 125 and "container already stopped" in result.stderr
+    result = husk_rt("kill", "c")
+    assert result.returncode == 125 and "can only kill running containers" in result.stderr
+
+
+def test_missing_container_errors(husk):
+    result = husk("start", "nope")
+    assert result.returncode == 125
+    assert result.stderr == 'Error: no container with name or ID "nope" found: no such container\n'
+    result = husk("rm", "-f", "nope")
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+
+
+def test_run_detached_logs_and_inspect_shape(husk_rt):
+    cid = husk_rt("run", "-d", "--name", "d", "-l", "team=blue", "busybox",
+                  "sh", "-c", "echo one; echo two >&2; sleep 1000", check=True).stdout.strip()
+    assert re.fullmatch(r"[0-9a-f]{64}", cid)
+    doc = json.loads(husk_rt("inspect", "d", check=True).stdout)[0]
+    assert doc["Id"] == cid and doc["Name"] == "d"
+    assert doc["State"]["Running"] is True and doc["State"]["Status"] == "running"
+    assert doc["OCIRuntime"] == husk_rt.runtime_name
+    assert doc["Config"]["Labels"] == {"team": "blue"}
+    assert doc["HostConfig"]["LogConfig"]["Type"] == "k8s-file"
+    log_path = doc["HostConfig"]["LogConfig"]["Path"]
+    for _ in range(100):
+        if os.path.exists(log_path) and open(log_path).read().count("\n") >= 2:
+            break
+        import time
+        time.sleep(0.05)
+    lines = open(log_path).read().splitlines()
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z stdout F one", lines[0])
+    assert lines[1].endswith(" stderr F two")
+    result = husk_rt("logs", "d", check=True)
+    assert result.stdout == "one\n" and result.stderr == "two\n"
+    ps = husk_rt("ps", "--format", "{{.Names}} {{.State}} {{.Labels}}", check=True).stdout
+    assert ps == "d running map[team:blue]\n"
+    husk_rt("rm", "-f", "-t", "0", "d", check=True)
+
+
+def test_inside_the_container(husk_rt):
+    result = husk_rt("run", "--rm", "--name", "inside", "-e", "FOO=bar", "busybox", "sh", "-c",
+                     "echo $container $TERM $HOME $FOO; cat /etc/hostname; test -f /run/.containerenv && echo env;"
+                     " grep -c inside /etc/hosts; id -u")
+    out = result.stdout.split("\n")
+    assert result.returncode == 0, result.stderr
+    assert out[0] == "husk xterm /root bar"
+    assert out[2] == "env"
+    assert out[4] == "0"
+    result = husk_rt("run", "--rm", "-u", "husk", "busybox", "sh", "-c", "id -u; echo $HOME")
+    assert result.stdout == "1000\n/home/husk\n"
+
+
+def test_exit_codes_for_bad_commands(husk_rt):
+    result = husk_rt("run", "--rm", "busybox", "/no/such/binary")
+    assert result.returncode == 127, result.stderr
+    assert result.stderr.startswith("Error: ")
+    result = husk_rt("run", "--rm", "busybox", "/etc")
+    assert result.returncode == 126, result.stderr
+    assert husk_rt("ps", "-aq").stdout == ""
+
+
+@pytest.mark.parametrize("bad", [["--stop-timeout", "-1"], ["--name", "a/b"], ["--restart", "sometimes"],
+                                 ["--stop-signal", "SIGNOPE"], ["--network", "bridge0"]])
+def test_bad_create_flags_are_one_line(husk, bad):
+    result = husk("create", *bad, "busybox", "true")
+    assert result.returncode == 125
+    assert result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1
+    assert husk("ps", "-aq").stdout == ""
+
+
+def test_name_in_use(husk):
+    husk("create", "--name", "same", "busybox", "true", check=True)
+    result = husk("create", "--name", "same", "busybox", "true")
+    assert result.returncode == 125 and "already in use" in result.stderr
+
+
+def test_stop_all_and_kill_all_echo_full_ids(husk):
+    ids = {husk("run", "-d", "busybox", "sleep", "1000", check=True).stdout.strip() for _ in range(3)}
+    result = husk("stop", "--all", "-t", "0", check=True)
+    assert set(result.stdout.split()) == ids
+    assert set(husk("ps", "-aq", "--no-trunc").stdout.split()) == ids
+    assert husk("ps", "-q").stdout == ""
+    result = husk("rm", "-a", check=True)
+    assert set(result.stdout.split()) == ids
+
+
+def test_events_record_the_lifecycle(husk):
+    husk("run", "--rm", "--name", "ev", "busybox", "true", check=True)
+    result = husk("events", "--stream=false", "--filter", "container=ev", "--format", "{{.Status}}", check=True)
+    statuses = result.stdout.split()
+    for status in ("create", "init", "start", "died", "cleanup", "remove"):
+        assert status in statuses
+    assert statuses.index("create") < statuses.index("start") < statuses.index("died") < statuses.index("remove")
