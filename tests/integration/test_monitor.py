@@ -114,7 +114,9 @@ def containers(tmp_path, request):
     runtime = request.param if hasattr(request, "param") else "runc"
 
     def make(args, name="ctr", base=None, **options) -> Container:
-        container = Container(runtime, base or tmp_path, f"{name}-{runtime}-{len(made)}", args, **options)
+        # ids name the runtime's cgroups too, so they must differ across parallel workers
+        unique_id = f"{name}-{runtime}-{os.urandom(4).hex()}"
+        container = Container(runtime, base or tmp_path, unique_id, args, **options)
         made.append(container)
         return container
 
