@@ -73,6 +73,9 @@ READONLY_PATHS = (
 #: v1 hierarchy: a caller confined to a cgroup keeps its containers inside.
 CGROUP_PARENT = "husk"
 
+#: marks a container created with --entrypoint, so an empty one still overrides the image's
+ENTRYPOINT_SET_ANNOTATION = "husk.entrypoint-set"
+
 #: files husk writes in userdata and binds into the container: destination -> file name
 CONTAINER_FILES = {
     "/etc/hosts": "hosts",
@@ -186,13 +189,13 @@ def write_bundle(spec: dict[str, Any], userdata: str) -> str:
 def resolve_args(config: ContainerConfig, image: ImageConfig) -> list[str]:
     """The process's argv, as docker and podman build it.
 
-    The container's entrypoint replaces the image's and then drops the image's
+    A container's entrypoint replaces the image's and then drops the image's
     CMD too (only the container's own command follows it); the container's
-    command replaces the image's CMD.  ``[""]`` is an entrypoint explicitly set
-    empty (`--entrypoint ""`).
+    command replaces the image's CMD.  `--entrypoint ""` sets an empty one: the
+    record marks it with the annotation ``husk.entrypoint-set`` (set at create).
     """
-    if config.entrypoint:
-        entrypoint = [] if config.entrypoint == [""] else config.entrypoint
+    if config.entrypoint or config.annotations.get(ENTRYPOINT_SET_ANNOTATION) == "true":
+        entrypoint = config.entrypoint
         command = config.command
     else:
         entrypoint = image.entrypoint

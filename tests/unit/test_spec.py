@@ -54,27 +54,31 @@ def mask(names) -> int:
 
 # -- the command ------------------------------------------------------------------------
 
-@pytest.mark.parametrize("image_entrypoint, image_cmd, entrypoint, command, expected", [
-    ([], ["sh"], [], [], ["sh"]),
-    (["/ep"], ["a"], [], [], ["/ep", "a"]),
-    (["/ep"], ["a"], [], ["b", "c"], ["/ep", "b", "c"]),
-    (["/ep"], ["a"], ["/x"], [], ["/x"]),  # --entrypoint drops the image's CMD
-    (["/ep"], ["a"], ["/x", "-v"], ["b"], ["/x", "-v", "b"]),
-    ([], ["a"], ["/x"], [], ["/x"]),
-    (["/ep"], ["a"], [""], ["b"], ["b"]),  # --entrypoint "" clears the image's
-    ([], [], [], ["b"], ["b"]),
-    (["/ep"], [], [], [], ["/ep"]),
+ENTRYPOINT_SET = {spec.ENTRYPOINT_SET_ANNOTATION: "true"}
+
+
+@pytest.mark.parametrize("image_entrypoint, image_cmd, entrypoint, command, annotations, expected", [
+    ([], ["sh"], [], [], {}, ["sh"]),
+    (["/ep"], ["a"], [], [], {}, ["/ep", "a"]),
+    (["/ep"], ["a"], [], ["b", "c"], {}, ["/ep", "b", "c"]),
+    (["/ep"], ["a"], ["/x"], [], ENTRYPOINT_SET, ["/x"]),  # --entrypoint drops the image's CMD
+    (["/ep"], ["a"], ["/x"], [], {}, ["/x"]),  # a non-empty one needs no annotation
+    (["/ep"], ["a"], ["/x", "-v"], ["b"], ENTRYPOINT_SET, ["/x", "-v", "b"]),
+    ([], ["a"], ["/x"], [], ENTRYPOINT_SET, ["/x"]),
+    (["/ep"], ["a"], [], ["b"], ENTRYPOINT_SET, ["b"]),  # --entrypoint "" clears the image's
+    ([], [], [], ["b"], {}, ["b"]),
+    (["/ep"], [], [], [], {}, ["/ep"]),
 ])
-def test_command_resolution(image_entrypoint, image_cmd, entrypoint, command, expected):
-    config = make_config(entrypoint=entrypoint, command=command)
+def test_command_resolution(image_entrypoint, image_cmd, entrypoint, command, annotations, expected):
+    config = make_config(entrypoint=entrypoint, command=command, annotations=annotations)
     image = ImageConfig(entrypoint=image_entrypoint, cmd=image_cmd)
     assert spec.resolve_args(config, image) == expected
 
 
-@pytest.mark.parametrize("image, entrypoint", [(ImageConfig(), []), (ImageConfig(cmd=["a"]), [""])])
-def test_no_command_is_refused(image, entrypoint):
+@pytest.mark.parametrize("image, annotations", [(ImageConfig(), {}), (ImageConfig(cmd=["a"]), ENTRYPOINT_SET)])
+def test_no_command_is_refused(image, annotations):
     with pytest.raises(InvalidArgument, match="^no command or entrypoint provided, and no CMD or ENTRYPOINT from image$"):
-        spec.resolve_args(make_config(command=[], entrypoint=entrypoint), image)
+        spec.resolve_args(make_config(command=[], annotations=annotations), image)
 
 
 # -- the environment --------------------------------------------------------------------
