@@ -22,7 +22,6 @@ value; ``len`` counts characters, not bytes.
 
 from __future__ import annotations
 
-
 __all__ = ["Template", "compile", "render", "format_rows", "align_columns"]
 
 # podman's report.NewWriterDefault: tabwriter minwidth 12, padding 2, pad with spaces.
@@ -35,7 +34,7 @@ _KEYWORDS = frozenset(
 )
 
 
-def render(template: str, data: Any) -> str:
+def render(template: str, data: object) -> str:
     """Render one value with a template (compiled once and cached)."""
     return compile(template).render(data)
 
@@ -127,7 +126,7 @@ class Template:
         self.source = source
         self._nodes = _Parser(source).parse()
 
-    def render(self, data: Any) -> str:
+    def render(self, data: object) -> str:
         state = _State(data)
         out: list[str] = []
         try:
@@ -571,7 +570,7 @@ class _State:
 
     __slots__ = ("variables",)
 
-    def __init__(self, data: Any) -> None:
+    def __init__(self, data: object) -> None:
         self.variables = [["$", data]]
 
 
@@ -585,7 +584,7 @@ class _Continue(Exception):
         raise _Continue()
 
 
-def _render_nodes(nodes: list, state: _State, dot: Any, out: list) -> None:
+def _render_nodes(nodes: list, state: _State, dot: object, out: list) -> None:
     for node in nodes:
         node.render(state, dot, out)
 
@@ -803,7 +802,7 @@ class _Dot:
 class _Lit:
     __slots__ = ("value", "is_nil")
 
-    def __init__(self, value: Any, is_nil: bool) -> None:
+    def __init__(self, value: object, is_nil: bool) -> None:
         self.value, self.is_nil = value, is_nil
 
     def eval(self, state, dot):
@@ -861,7 +860,7 @@ class _Call:
 _NO_ARG = object()
 
 
-def _field(value: Any, name: str) -> Any:
+def _field(value: object, name: str) -> object:
     """``value.name`` as Go's template evaluates it, for dicts and objects."""
     if isinstance(value, dict):
         return value.get(name, MISSING)
@@ -926,7 +925,7 @@ def _split_camel(name: str) -> str:
 # ---------------------------------------------------------------- Go value formatting
 
 
-def go_str(value: Any) -> str:
+def go_str(value: object) -> str:
     """Print a value as Go's fmt %v does (text/template's way of printing)."""
     if isinstance(value, str):
         return str.__str__(value)
@@ -994,7 +993,7 @@ def go_float(value: float) -> str:
     return _float_text(value, lambda exponent: exponent < -4 or exponent >= 6, 2)
 
 
-def go_type(value: Any) -> str:
+def go_type(value: object) -> str:
     """The Go type name a value would have after decoding JSON (for messages)."""
     if isinstance(value, bool):
         return "bool"
@@ -1033,7 +1032,7 @@ def go_quote(text: str) -> str:
     return "".join(out)
 
 
-def to_json(value: Any) -> str:
+def to_json(value: object) -> str:
     """Compact JSON as Go's encoder writes it (no HTML escaping, dict order kept)."""
     if isinstance(value, _HeaderText):
         return str.__str__(value)
@@ -1041,7 +1040,7 @@ def to_json(value: Any) -> str:
 
     parts: list[str] = []
 
-    def encode(item: Any) -> None:
+    def encode(item: object) -> None:
         if isinstance(item, str):
             text = encode_basestring(item)
             parts.append(text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
@@ -1122,7 +1121,7 @@ def _printf_number(fmt: str, i: int) -> tuple[int | str | None, int]:
     return (int(fmt[start:i]) if i > start else None), i
 
 
-def go_sprintf(fmt: str, *args: Any) -> str:
+def go_sprintf(fmt: str, *args: object) -> str:
     """fmt.Sprintf for the verbs templates use: v s q d t x X o b c e f g (and E F G)."""
     if not isinstance(fmt, str):
         raise _ExecError(f"wrong type for value; expected string; got {go_type(fmt)}")
@@ -1162,7 +1161,7 @@ def go_sprintf(fmt: str, *args: Any) -> str:
     return "".join(out)
 
 
-def _format_arg(flags: str, width: int | None, precision: int | None, verb: str, arg: Any) -> str:
+def _format_arg(flags: str, width: int | None, precision: int | None, verb: str, arg: object) -> str:
     if verb != "v" and isinstance(arg, (list, tuple)):
         return "[" + " ".join(_format_arg(flags, width, precision, verb, item) for item in arg) + "]"
     if verb != "v" and isinstance(arg, dict):
@@ -1245,17 +1244,17 @@ def _format_float(number: float, verb: str, flags: str, precision: int | None) -
 # ---------------------------------------------------------------- functions
 
 
-def _string_arg(value: Any) -> str:
+def _string_arg(value: object) -> str:
     return str.__str__(value) if isinstance(value, str) else go_str(value)
 
 
-def _int_arg(value: Any, name: str) -> int:
+def _int_arg(value: object, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
         raise _ExecError(f"{name}: expected an integer; got {go_type(value)}")
     return int(value)
 
 
-def _fn_index(item: Any, *indices: Any) -> Any:
+def _fn_index(item: object, *indices: object) -> object:
     for index in indices:
         if isinstance(item, (_HeaderRow, _HeaderText)):
             return item.heading_of(str(index)) if isinstance(item, _HeaderRow) else item
@@ -1274,7 +1273,7 @@ def _fn_index(item: Any, *indices: Any) -> Any:
     return item
 
 
-def _fn_len(item: Any) -> int:
+def _fn_len(item: object) -> int:
     if isinstance(item, (str, list, tuple, dict)):
         return len(item)
     if item is None or item is MISSING:
@@ -1282,7 +1281,7 @@ def _fn_len(item: Any) -> int:
     raise _ExecError(f"len of type {go_type(item)}")
 
 
-def _fn_join(items: Any, separator: Any) -> str:
+def _fn_join(items: object, separator: object) -> str:
     if isinstance(items, _HeaderText):
         return items
     if not isinstance(items, (list, tuple)):
@@ -1292,12 +1291,12 @@ def _fn_join(items: Any, separator: Any) -> str:
     return _string_arg(separator).join(_string_arg(item) for item in items)
 
 
-def _fn_split(text: Any, separator: Any) -> list[str]:
+def _fn_split(text: object, separator: object) -> list[str]:
     text, separator = _string_arg(text), _string_arg(separator)
     return text.split(separator) if separator else list(text)
 
 
-def _fn_title(text: Any) -> str:
+def _fn_title(text: object) -> str:
     """strings.Title: upper-case the first letter of each word, leave the rest alone."""
     out = []
     previous = " "
@@ -1308,16 +1307,16 @@ def _fn_title(text: Any) -> str:
     return "".join(out)
 
 
-def _fn_pad(text: Any, left: Any, right: Any) -> str:
+def _fn_pad(text: object, left: object, right: object) -> str:
     text = _string_arg(text)
     return text and " " * _int_arg(left, "pad") + text + " " * _int_arg(right, "pad")
 
 
-def _fn_truncate(text: Any, length: Any) -> str:
+def _fn_truncate(text: object, length: object) -> str:
     return _string_arg(text)[:_int_arg(length, "truncate")]
 
 
-def _fn_print(*args: Any) -> str:
+def _fn_print(*args: object) -> str:
     out = []
     for index, arg in enumerate(args):
         if index and not isinstance(arg, str) and not isinstance(args[index - 1], str):
@@ -1326,7 +1325,7 @@ def _fn_print(*args: Any) -> str:
     return "".join(out)
 
 
-def _kind(value: Any) -> str:
+def _kind(value: object) -> str:
     if isinstance(value, bool):
         return "bool"
     if isinstance(value, (int, float)):
@@ -1338,7 +1337,7 @@ def _kind(value: Any) -> str:
     return "other"
 
 
-def _fn_eq(first: Any, *others: Any) -> bool:
+def _fn_eq(first: object, *others: object) -> bool:
     first_kind = _kind(first)
     for other in others:
         other_kind = _kind(other)
@@ -1349,7 +1348,7 @@ def _fn_eq(first: Any, *others: Any) -> bool:
     return False
 
 
-def _fn_lt(first: Any, second: Any) -> bool:
+def _fn_lt(first: object, second: object) -> bool:
     kinds = (_kind(first), _kind(second))
     if kinds[0] != kinds[1]:
         raise _ExecError("incompatible types for comparison")
