@@ -1,0 +1,322 @@
+"""Unpacking an image layer (a tar, maybe compressed) into a layer directory.
+
+Python's own tarfile filters are wrong for a root filesystem: `data` refuses
+absolute symlinks and device nodes, and both `data` and `tar` strip setuid and
+sticky bits (`/tmp` 1777 would become 755).  So the tar is unpacked by a forked
+child that has chrooted into the target directory: no member, symlink or
+hardlink can reach outside it, whatever the archive built earlier.  The child
+runs tarfile with husk's own filter (:class:`_LayerFilter`), which keeps modes,
+numeric owners, mtimes, absolute symlinks, device nodes and fifos, refuses
+names that climb above the root, and turns OCI whiteouts into what overlayfs
+reads in a lower directory.
+
+The parent reads the input once (it may be a pipe), decompresses it, hashes the
+uncompressed bytes (the layer's diff_id) and streams them to the child.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import posixpath
+import shutil
+import signal
+from typing import BinaryIO
+
+from .define import HuskError, InvalidArgument
+
+CHUNK_SIZE = 1 << 20
+
+#: overlayfs's marker of an opaque directory (lower layers' entries are hidden)
+OPAQUE_XATTR = "trusted.overlay.opaque"
+_WHITEOUT_PREFIX = ".wh."
+_OPAQUE_MARKER = ".wh..wh..opq"
+#: other `.wh..wh.` names are aufs bookkeeping (hardlink dirs) and carry nothing
+_AUFS_META_PREFIX = ".wh..wh."
+
+# Magic bytes at the start of a compressed stream.
+_GZIP_MAGIC = b"\x1f\x8b"
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+_XZ_MAGIC = b"\xfd7zXZ\x00"
+_BZIP2_MAGIC = b"BZh"
+
+
+@dataclasses.dataclass(frozen=True)
+class LayerInfo:
+    """What unpacking learnt about a layer.
+
+    :param digest: ``sha256:<hex>`` of the uncompressed tar, i.e. the OCI diff_id
+    :param size: length in bytes of the uncompressed tar (what containers/storage
+        calls the uncompressed size)
+    """
+
+    digest: str
+    size: int
+
+
+class _LayerEscape(Exception):
+    """A member would land outside the layer; the message is the user's line."""
+
+
+def extract_layer(stream: BinaryIO, target_dir: str) -> LayerInfo:
+    """Unpack the layer tar read from ``stream`` into ``target_dir`` (created if missing).
+
+    The stream is read once, in chunks, and may be a pipe.  Plain tar and gzip
+    are always understood, xz and bzip2 too (the standard library has them),
+    zstd when the ``zstandard`` module is importable; the format is told by
+    magic bytes.  On any failure ``target_dir`` is removed and the error is an
+    :class:`InvalidArgument` ("invalid layer: <reason>") for a bad archive, or a
+    :class:`HuskError` for a host problem (disk full, ...).
+    """
+    os.makedirs(target_dir, exist_ok=True)
+    try:
+        return _extract_in_child(stream, target_dir)
+    except BaseException:
+        shutil.rmtree(target_dir, ignore_errors=True)
+        raise
+
+
+def _extract_in_child(stream: BinaryIO, target_dir: str) -> LayerInfo:
+    data_read, data_write = os.pipe()
+    error_read, error_write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns
+        os.close(data_write)
+        os.close(error_read)
+        _child_unpack(target_dir, data_read, error_write)
+    os.close(data_read)
+    os.close(error_write)
+    parent_error: BaseException | None = None
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        try:
+            tar_stream = _decompressing_reader(stream)
+            child_listening = True
+            while chunk := tar_stream.read(CHUNK_SIZE):
+                digest.update(chunk)
+                size += len(chunk)
+                if child_listening:
+                    child_listening = _write_all(data_write, chunk)
+        except Exception as exc:  # noqa: BLE001 - reported below, after the child's verdict
+            parent_error = exc
+        finally:
+            os.close(data_write)  # the child sees the end of the tar
+        child_error = _read_all(error_read)
+    except BaseException:
+        os.kill(pid, signal.SIGKILL)
+        raise
+    finally:
+        os.close(error_read)
+        _, status = os.waitpid(pid, 0)
+    if parent_error is not None:
+        raise _as_husk_error(parent_error) from None
+    if child_error or os.waitstatus_to_exitcode(status) != 0:
+        kind, _, message = child_error.decode(errors="replace").partition(":")
+        if kind == "invalid":
+            raise InvalidArgument(f"invalid layer: {message}")
+        raise HuskError(f"cannot unpack layer: {message or 'the unpacking process died'}")
+    return LayerInfo(digest=f"sha256:{digest.hexdigest()}", size=size)
+
+
+def _as_husk_error(exc: BaseException) -> HuskError:
+    """The parent's own failure (decompression, reading the input) as one line."""
+    if isinstance(exc, HuskError):
+        return exc
+    if isinstance(exc, EOFError):
+        return InvalidArgument("invalid layer: compressed stream is truncated")
+    if isinstance(exc, OSError) and exc.errno is not None:  # gzip.BadGzipFile has none
+        return HuskError(f"cannot read layer: {exc.strerror}")
+    return InvalidArgument(f"invalid layer: {exc}")
+
+
+def _write_all(fd: int, data: bytes) -> bool:
+    """Write everything; False once the child has gone (it failed, and says why)."""
+    view = memoryview(data)
+    try:
+        while view:
+            view = view[os.write(fd, view):]
+    except BrokenPipeError:
+        return False
+    return True
+
+
+def _read_all(fd: int) -> bytes:
+    parts = []
+    while part := os.read(fd, 65536):
+        parts.append(part)
+    return b"".join(parts)
+
+
+class _PeekedStream:
+    """A read-only stream that first returns bytes already taken from ``raw``."""
+
+    def __init__(self, head: bytes, raw: BinaryIO) -> None:
+        self._head = head
+        self._raw = raw
+
+    def read(self, size: int = -1) -> bytes:
+        if self._head:
+            if size < 0:
+                data, self._head = self._head + self._raw.read(), b""
+                return data
+            data, self._head = self._head[:size], self._head[size:]
+            return data
+        return self._raw.read(size)
+
+
+def _decompressing_reader(stream: BinaryIO):
+    """A file-like object yielding the uncompressed tar, chosen by magic bytes."""
+    head = b""
+    while len(head) < 6 and (more := stream.read(6 - len(head))):
+        head += more
+    raw = _PeekedStream(head, stream)
+    if head.startswith(_GZIP_MAGIC):
+        import gzip
+
+        return gzip.GzipFile(fileobj=raw, mode="rb")
+    if head.startswith(_ZSTD_MAGIC):
+        try:
+            import zstandard
+        except ImportError:
+            raise InvalidArgument(
+                "invalid layer: it is zstd-compressed and the zstandard module is not installed"
+            ) from None
+        return zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
+    if head.startswith(_XZ_MAGIC):
+        import lzma
+
+        return lzma.LZMAFile(raw)
+    if head.startswith(_BZIP2_MAGIC):
+        import bz2
+
+        return bz2.BZ2File(raw)
+    return raw
+
+
+# -- the child ----------------------------------------------------------------------------
+
+
+def _child_unpack(target_dir: str, data_fd: int, error_fd: int) -> None:
+    """Chroot into the layer directory and unpack the tar read from ``data_fd``.
+
+    Reports "invalid:<reason>" (a bad archive) or "error:<reason>" (a host
+    problem) on ``error_fd`` and exits non-zero on failure.
+    """
+    import tarfile
+
+    exit_code = 1
+    try:
+        # Drop every other inherited descriptor: one may be the write end of the
+        # very pipe the parent reads the layer from, which would then never end.
+        low, high = sorted((data_fd, error_fd))
+        os.closerange(3, low)
+        os.closerange(low + 1, high)
+        os.closerange(high + 1, os.sysconf("SC_OPEN_MAX"))
+        os.chroot(target_dir)
+        os.chdir("/")
+        with os.fdopen(data_fd, "rb") as tar_input:
+            layer_filter = _LayerFilter()
+            with tarfile.open(fileobj=tar_input, mode="r|", errorlevel=2) as archive:
+                archive.extractall("/", numeric_owner=True, filter=layer_filter)
+            layer_filter.finish()
+            while tar_input.read(CHUNK_SIZE):  # let the parent hash the trailing padding
+                pass
+        exit_code = 0
+    except (_LayerEscape, tarfile.TarError, EOFError, ValueError, UnicodeError) as exc:
+        os.write(error_fd, f"invalid:{exc}".encode(errors="replace"))
+    except OSError as exc:
+        where = f" ({exc.filename})" if exc.filename else ""
+        os.write(error_fd, f"error:{exc.strerror}{where}".encode(errors="replace"))
+    except BaseException as exc:  # noqa: BLE001 - the child must reach os._exit
+        os.write(error_fd, f"error:{type(exc).__name__}: {exc}".encode(errors="replace"))
+    finally:
+        os._exit(exit_code)
+
+
+def _inside_name(name: str, what: str) -> str:
+    """``name`` relative to the layer root, normalised; refuses names that climb out.
+
+    A leading "/" is dropped (tar(1) does the same): "/etc/x" lands at etc/x.
+    """
+    relative = posixpath.normpath(name.lstrip("/") or ".")
+    if relative == ".." or relative.startswith("../"):
+        raise _LayerEscape(f"{what} escapes the layer")
+    return relative
+
+
+class _LayerFilter:
+    """husk's tarfile extraction filter, run inside the chroot.
+
+    Keeps each member as it is (modes with setuid/setgid/sticky, numeric owners,
+    mtimes, absolute symlinks, devices, fifos), refuses names and hardlink
+    targets that climb above the root, and applies OCI whiteouts the way an
+    overlayfs lower directory holds them: ``.wh.<name>`` becomes a 0/0 character
+    device ``<name>``, ``.wh..wh..opq`` sets ``trusted.overlay.opaque=y`` on its
+    directory (in :meth:`finish`, after extraction).  A later member replaces an
+    earlier one at the same path (the earlier one is removed first, so a file
+    never writes through a symlink or into another hardlink's inode), except
+    that directories merge.  ``SCHILY.xattr.*`` pax records are applied too
+    (file capabilities), after ownership, since chown clears capabilities.
+    """
+
+    def __init__(self) -> None:
+        self.opaque_dirs: list[str] = []
+        self.xattrs: list[tuple[str, dict[str, bytes]]] = []
+
+    def __call__(self, member, dest_path: str):
+        import tarfile
+
+        name = _inside_name(member.name, f"member '{member.name}'")
+        parent, base = posixpath.split(name)
+        if base == _OPAQUE_MARKER:
+            self.opaque_dirs.append(parent or ".")
+            return None
+        if base.startswith(_AUFS_META_PREFIX):
+            return None
+        if base.startswith(_WHITEOUT_PREFIX):
+            hidden = posixpath.join(parent, base[len(_WHITEOUT_PREFIX):])
+            if base == _WHITEOUT_PREFIX:
+                raise _LayerEscape(f"member '{member.name}' is a whiteout of nothing")
+            if os.path.lexists("/" + hidden):
+                return None  # OCI: a whiteout hides lower layers only, not its own layer
+            whiteout = member.replace(name=hidden, mode=0, uid=0, gid=0, linkname="", deep=False)
+            whiteout.type, whiteout.devmajor, whiteout.devminor, whiteout.size = tarfile.CHRTYPE, 0, 0, 0
+            return whiteout
+        changes: dict = {"name": name}
+        if member.islnk():
+            changes["linkname"] = _inside_name(
+                member.linkname, f"hardlink '{member.name}' -> '{member.linkname}'"
+            )
+        self._make_way("/" + name, member.isdir())
+        xattrs = {
+            key[len("SCHILY.xattr."):]: value.encode("utf-8", "surrogateescape")
+            for key, value in member.pax_headers.items()
+            if key.startswith("SCHILY.xattr.") and not key.startswith("SCHILY.xattr.trusted.overlay.")
+        }
+        if xattrs:
+            self.xattrs.append(("/" + name, xattrs))
+        return member.replace(**changes, deep=False)
+
+    @staticmethod
+    def _make_way(path: str, is_dir: bool) -> None:
+        if path == "/" or not os.path.lexists(path):
+            return
+        is_real_dir = os.path.isdir(path) and not os.path.islink(path)
+        if is_dir and is_real_dir:
+            return
+        if is_real_dir:
+            shutil.rmtree(path)
+        else:
+            os.unlink(path)
+
+    def finish(self) -> None:
+        """Mark opaque directories and set recorded xattrs, once everything is in place."""
+        for directory in self.opaque_dirs:
+            path = "/" + directory if directory != "." else "/"
+            os.makedirs(path, exist_ok=True)
+            os.setxattr(path, OPAQUE_XATTR, b"y", follow_symlinks=False)
+        for path, xattrs in self.xattrs:
+            for key, value in xattrs.items():
+                os.setxattr(path, key, value, follow_symlinks=False)
