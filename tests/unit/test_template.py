@@ -1,4 +1,4 @@
-"""husk.template renders --format strings as podman and docker do.
+"""husk.template (and husk.gofmt under it) render --format strings as podman and docker do.
 
 Golden strings come from podman's and docker's documentation; expected output
 is what Go's text/template (with docker's extra functions) prints for the same
@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from husk import template
 from husk.define import InvalidArgument
+from husk.gofmt import go_sprintf
 from husk.template import align_columns, format_rows, render
 
 INSPECT = {
@@ -130,7 +131,7 @@ def test_objects_are_read_by_attribute_and_niladic_methods_are_called():
     ],
 )
 def test_printf_follows_go_fmt(fmt, args, expected):
-    assert template.go_sprintf(fmt, *args) == expected
+    assert go_sprintf(fmt, *args) == expected
 
 
 def test_printf_from_a_template():
