@@ -17,7 +17,8 @@ import sys
 import time
 from typing import Any
 
-from .define import CommandCannotInvoke, CommandNotFound, RuntimeFailure
+from .define import RuntimeFailure
+from .oci_runtime import error_for_message
 
 MONITOR_SCRIPT = os.path.join(os.path.dirname(__file__), "monitor.py")
 # Import the monitor from its cached bytecode instead of running monitor.py as a
@@ -56,7 +57,7 @@ def spawn_monitor(config: dict[str, Any], timeout: float = SYNC_TIMEOUT) -> dict
         raise RuntimeFailure(f"the monitor of container {config.get('id', '')} exited without reporting")
     report = json.loads(line)
     if "error" in report:
-        raise _error_from(report["error"])
+        raise error_for_message(report["error"])
     return report
 
 
@@ -73,12 +74,3 @@ def _read_line(fd: int, timeout: float) -> bytes:
             break
         data += chunk
     return data.split(b"\n", 1)[0]
-
-
-def _error_from(message: str) -> RuntimeFailure:
-    lower = message.lower()
-    if "not found" in lower or "no such file" in lower:
-        return CommandNotFound(message)
-    if "permission denied" in lower:
-        return CommandCannotInvoke(message)
-    return RuntimeFailure(message)

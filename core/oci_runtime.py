@@ -71,11 +71,7 @@ class OCIRuntime:
         lower = message.lower()
         if container_id and ("does not exist" in lower or "not found" in lower and "container" in lower):
             return NoSuchContainer(f"{self.name}: container {container_id} does not exist in the runtime")
-        if "no such file or directory" in lower or "executable file not found" in lower:
-            return CommandNotFound(f"{self.name}: {message}: OCI runtime attempted to invoke a command that was not found")
-        if "permission denied" in lower or "is a directory" in lower:
-            return CommandCannotInvoke(f"{self.name}: {message}: OCI permission denied")
-        return RuntimeFailure(f"{self.name}: {message}")
+        return error_for_message(f"{self.name}: {message}")
 
     # -- lifecycle commands --------------------------------------------------------------
     def create_command(self, container_id: str, bundle: str, pid_file: str, log_file: str) -> list[str]:
@@ -121,6 +117,19 @@ class OCIRuntime:
         """What `husk info` shows about this backend."""
         return {"Name": self.name, "Path": self.path, "Version": self.version(),
                 "Checkpoint": self.supports_checkpoint}
+
+
+def error_for_message(message: str) -> RuntimeFailure:
+    """The error for a runtime's message about the container's command: 127 when
+    the executable is missing, 126 when it cannot be run, else 125.  runc and crun
+    word these differently ("no such file or directory", "executable file not
+    found", "permission denied", crun's "open executable: Operation not permitted")."""
+    lower = message.lower()
+    if "no such file or directory" in lower or "not found" in lower:
+        return CommandNotFound(f"{message}: OCI runtime attempted to invoke a command that was not found")
+    if "permission denied" in lower or "operation not permitted" in lower or "is a directory" in lower:
+        return CommandCannotInvoke(f"{message}: OCI permission denied")
+    return RuntimeFailure(message)
 
 
 def _last_message(stderr: str) -> str:

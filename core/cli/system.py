@@ -110,7 +110,8 @@ def info(session, format_):
 @click.option("--until", default=None, help="Events before this time; the stream ends there.")
 @click.option("-f", "--filter", "filters", multiple=True, help="type=, container=, event=, label=, image=.")
 @click.option("--format", "format_", default="", help="Go template, or json.")
-@click.option("--stream/--no-stream", default=True, help="Keep streaming new events (default).")
+@click.option("--stream", type=click.BOOL, default=True, is_flag=False, flag_value=True,
+              help="Keep streaming new events (default); --stream=false prints what is stored and ends.")
 @click.pass_obj
 def events(session, since, until, filters, format_, stream):
     """Show events (streams new ones until interrupted, unless --stream=false or --until)."""

@@ -73,11 +73,12 @@ def test_hooks_fire_with_arguments_and_pre_init_edits_the_spec(probed):
     assert seen[1]["state"] == "created"
     assert seen[2]["pid"] > 0 and seen[2]["state"] == "running"
     assert all(c["id"] == cid and c["name"] == "p" for c in seen)
-    husk("start", "p", check=True)
-    husk("stop", "-t", "3", "p")
+    assert "cleanup" in hooks
+    husk("run", "-d", "--name", "q", "busybox", "sleep", "1000", check=True)
+    husk("stop", "-t", "3", "q", check=True)
     stops = [c for c in calls() if c["hook"] == "stop"]
-    assert stops and stops[-1]["timeout"] == 3
-    assert "cleanup" in [c["hook"] for c in calls()]
+    assert len(stops) == 1 and stops[0]["timeout"] == 3 and stops[0]["name"] == "q"
+    assert stops[0]["state"] == "running"
 
 
 def test_failing_pre_init_leaves_container_consistent(probed):

@@ -32,8 +32,8 @@ def test_create_init_start_stop_start_kill_rm(husk_rt):
     pid = int(husk_rt("inspect", "--format", "{{.State.Pid}}", "life", check=True).stdout)
     assert os.path.exists(f"/proc/{pid}")
     assert husk_rt("stop", "-t", "1", "life", check=True).stdout == "life\n"
-    # sleep ignores nothing: SIGTERM kills it (143)
-    assert _state(husk_rt, "life") == ["exited", "143"]
+    # sleep is pid 1 without a TERM handler, so the kernel ignores SIGTERM: SIGKILL after 1 s
+    assert _state(husk_rt, "life") == ["exited", "137"]
     assert not os.path.exists(f"/proc/{pid}")
     husk_rt("start", "life", check=True)
     assert _state(husk_rt, "life")[0] == "running"
@@ -43,6 +43,13 @@ def test_create_init_start_stop_start_kill_rm(husk_rt):
     result = husk_rt("inspect", "life")
     assert result.returncode == 125
     assert husk_rt("container", "exists", "life").returncode == 1
+
+
+def test_stop_sends_the_stop_signal_first(husk_rt):
+    husk_rt("run", "-d", "--name", "trap", "--stop-signal", "USR1", "busybox", "sh", "-c",
+            "trap 'exit 7' USR1; while true; do sleep 0.1; done", check=True)
+    husk_rt("stop", "-t", "20", "trap", check=True)
+    assert _state(husk_rt, "trap") == ["exited", "7"]
 
 
 def test_illegal_transitions_have_podmans_messages(husk_rt):
