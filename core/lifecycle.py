@@ -55,6 +55,8 @@ def sync(ctr: "Container", ask_runtime: bool = False) -> None:
         exit_info = (UNKNOWN_EXIT_CODE, time.time())
         st.error = "the container's monitor died; its exit code is unknown"
     _record_exit(ctr, *exit_info)
+    if not _pid_alive(st.monitor_pid):
+        cleanup(ctr)  # the monitor would have run it; with the monitor gone, do it here
 
 
 def looks_stale(ctr: "Container") -> bool:

@@ -77,7 +77,7 @@ def _kill_monitors(runroot: str) -> None:
                 cmdline = handle.read()
         except OSError:
             continue
-        if b"monitor.py" in cmdline and marker in cmdline:
+        if b"monitor" in cmdline and marker in cmdline and b"container\0cleanup" not in cmdline:
             try:
                 os.kill(int(entry), 9)
             except OSError:
