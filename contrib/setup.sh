@@ -86,6 +86,14 @@ install_venv() {
     printf '%s\n' "$wanted" >"$stamp"
 }
 
+# Editable installs leave husk's modules uncompiled, and PYTHONDONTWRITEBYTECODE
+# (set on some hosts) keeps Python from caching them: every command would
+# compile from source, which costs more than the rest of its start-up.
+# compileall skips what is already up to date.
+compile_bytecode() {
+    quietly "$venv/bin/python" -m compileall -q "$repo/core" "$repo/hooks" "$repo/plugins"
+}
+
 link_cli() {
     [ "$(readlink /usr/local/bin/husk 2>/dev/null)" = "$venv/bin/husk" ] && return 0
     ln -sfn "$venv/bin/husk" /usr/local/bin/husk
@@ -108,5 +116,6 @@ python=$(command -v python3)
     || die "$python is $("$python" -V 2>&1); husk needs Python >= 3.11"
 fix_host_quirks
 install_venv
+compile_bytecode
 link_cli
 build_default_image
