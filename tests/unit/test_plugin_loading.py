@@ -1,0 +1,254 @@
+"""Plugin loading and the typed hook facade, with fake distributions.
+
+As pluggy's own tests do, nothing is installed: ``importlib.metadata.entry_points``
+is replaced by a function returning fake entry points whose modules are written
+to a temporary directory, so these tests see exactly the plugins they made (not
+the runc and crun backends installed in the venv).
+"""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+import textwrap
+import types
+from dataclasses import dataclass
+
+import pytest
+
+from husk.config import Config
+from husk.define import InvalidArgument, NotImplementedByPlugin, PluginFailure
+from husk.hooks import spec
+from husk.oci_runtime import OCIRuntime
+from husk.plugins import Plugins
+from husk.runtime import Runtime
+
+_unique = itertools.count()
+
+FAKE_RUNTIME = '''
+from husk.hooks import hookimpl
+from husk.oci_runtime import OCIRuntime
+
+class Fake(OCIRuntime):
+    name = "{runtime}"
+    binary = "/bin/true"
+
+@hookimpl
+def husk_register_runtimes(register):
+    register("{runtime}", Fake)
+'''
+
+
+@dataclass
+class FakeDistribution:
+    version: str
+
+
+@dataclass
+class FakeEntryPoint:
+    """What Plugins reads from an entry point: name, dist (for the version), load()."""
+
+    name: str
+    value: str
+    group: str = "husk"
+    dist: FakeDistribution | None = None
+
+    def load(self):
+        import importlib
+
+        return importlib.import_module(self.value)
+
+
+@pytest.fixture
+def distributions(monkeypatch, tmp_path):
+    """install(name, source, version=...) adds a fake distribution whose entry
+    point `name` (group husk) loads a module holding `source`."""
+    import importlib.metadata
+
+    monkeypatch.syspath_prepend(str(tmp_path))
+    installed: list[FakeEntryPoint] = []
+
+    def entry_points(**params):
+        assert params == {"group": "husk"}, params
+        return list(installed)
+
+    monkeypatch.setattr(importlib.metadata, "entry_points", entry_points)
+    monkeypatch.delenv("HUSK_DISABLED_PLUGINS", raising=False)
+
+    def install(name: str, source: str, version: str = "1.0") -> str:
+        module_name = f"huskfake_{name.replace('-', '_')}_{next(_unique)}"
+        (tmp_path / f"{module_name}.py").write_text(textwrap.dedent(source))
+        installed.append(FakeEntryPoint(name, module_name, dist=FakeDistribution(version)))
+        return module_name
+
+    return install
+
+
+def _container() -> types.SimpleNamespace:
+    return types.SimpleNamespace(id="c" * 64, name="probe")
+
+
+# -- loading --------------------------------------------------------------------------------
+def test_entry_point_plugins_load_with_their_distribution_version(distributions):
+    distributions("fakert", FAKE_RUNTIME.format(runtime="fakert"), version="2.5")
+    plugins = Plugins()
+    assert plugins.versions == {"fakert": "2.5"}
+    assert plugins.failed == {}
+    assert issubclass(plugins.runtimes["fakert"], OCIRuntime)
+
+
+def test_plugin_that_fails_to_import_is_skipped_with_a_line_naming_it(distributions, capsys):
+    distributions("broken", "raise ImportError('needs libfoo')\n")
+    distributions("good", FAKE_RUNTIME.format(runtime="good"))
+    plugins = Plugins()
+    err = capsys.readouterr().err
+    assert err == "husk: plugin 'broken' failed to load and was skipped: ImportError: needs libfoo\n"
+    assert plugins.failed == {"broken": "ImportError: needs libfoo"}
+    assert "broken" not in plugins.versions
+    assert list(plugins.runtimes) == ["good"]
+
+
+def test_plugin_with_an_unknown_hook_argument_is_skipped(distributions, capsys):
+    distributions("typo", """
+        from husk.hooks import hookimpl
+
+        @hookimpl
+        def husk_start(container, spec):
+            pass
+    """)
+    plugins = Plugins()
+    assert "typo" in plugins.failed
+    assert "plugin 'typo' failed to load and was skipped: PluginValidationError" in capsys.readouterr().err
+
+
+def test_husk_disabled_plugins_blocks_an_entry_point(distributions, monkeypatch, tmp_path):
+    marker = tmp_path / "imported"
+    distributions("blocked", f"open({str(marker)!r}, 'w').close()\n")
+    distributions("kept", FAKE_RUNTIME.format(runtime="kept"))
+    monkeypatch.setenv("HUSK_DISABLED_PLUGINS", "other,blocked")
+    plugins = Plugins()
+    assert not marker.exists(), "a blocked plugin must not even be imported"
+    assert list(plugins.versions) == ["kept"] and plugins.failed == {}
+
+
+def test_config_disabled_plugins_blocks_an_entry_point(distributions):
+    distributions("one", FAKE_RUNTIME.format(runtime="one"))
+    distributions("two", FAKE_RUNTIME.format(runtime="two"))
+    plugins = Plugins(disabled=["one"])
+    assert list(plugins.runtimes) == ["two"]
+
+
+def test_config_plugins_loads_modules_by_name(distributions, tmp_path):
+    (tmp_path / "husksite.py").write_text(FAKE_RUNTIME.format(runtime="site"))
+    plugins = Plugins(extra_modules=["husksite"])
+    assert plugins.versions == {"husksite": ""}
+    assert "site" in plugins.runtimes
+
+
+def test_register_runtimes_twice_is_refused(distributions):
+    distributions("first", FAKE_RUNTIME.format(runtime="same"))
+    distributions("second", FAKE_RUNTIME.format(runtime="same"))
+    with pytest.raises(PluginFailure, match=r"plugin '(first|second)' failed in husk_register_runtimes: "
+                                            r"InvalidArgument: runtime 'same' registered twice"):
+        Plugins()
+
+
+def test_register_runtimes_refuses_an_empty_name(distributions):
+    distributions("nameless", FAKE_RUNTIME.format(runtime=""))
+    with pytest.raises(PluginFailure, match="failed in husk_register_runtimes: InvalidArgument: runtime ''"):
+        Plugins()
+
+
+def test_register_runtimes_backend_is_selected_by_name(distributions, tmp_path):
+    distributions("fakert", FAKE_RUNTIME.format(runtime="fakert"))
+    runtime = Runtime(str(tmp_path / "root"), str(tmp_path / "run"), config=Config(runtime="fakert"))
+    backend = runtime.oci_runtime()
+    assert backend.name == "fakert"
+    assert backend.state_root == str(tmp_path / "run" / "runtime" / "fakert")
+    assert runtime.oci_runtime("fakert") is backend
+    with pytest.raises(InvalidArgument, match="unknown OCI runtime 'runc'; available: fakert"):
+        runtime.oci_runtime("runc")
+
+
+def test_without_runtime_plugins_the_error_names_the_packages(distributions, tmp_path):
+    runtime = Runtime(str(tmp_path / "root"), str(tmp_path / "run"), config=Config())
+    with pytest.raises(InvalidArgument, match=r"available: none \(install husk-runc or husk-crun\)"):
+        runtime.oci_runtime()
+
+
+def test_checkpoint_and_restore_without_a_plugin_name_husk_criu(distributions):
+    plugins = Plugins()
+    with pytest.raises(NotImplementedByPlugin, match="install the husk-criu package"):
+        plugins.checkpoint(_container(), {"keep": False})
+    with pytest.raises(NotImplementedByPlugin, match="install the husk-criu package"):
+        plugins.restore(_container(), {})
+
+
+# -- the facade ---------------------------------------------------------------------------------
+HOOK_NAMES = sorted(name for name in dir(spec) if name.startswith("husk_"))
+
+
+@pytest.mark.parametrize("hook_name", [n for n in HOOK_NAMES if n != "husk_register_runtimes"])
+def test_facade_method_takes_exactly_the_spec_arguments(hook_name):
+    """The facade is the only caller of the hooks: its parameters must be the spec's."""
+    facade = inspect.signature(getattr(Plugins, hook_name.removeprefix("husk_")))
+    hook = inspect.signature(getattr(spec, hook_name))
+    assert list(facade.parameters)[1:] == list(hook.parameters)
+
+
+RECORDER = '''
+from husk.hooks import hookimpl
+
+calls = []
+
+@hookimpl
+def husk_pre_init(container, spec):
+    spec["annotations"]["seen"] = container.name
+
+@hookimpl
+def husk_start(container):
+    calls.append(("start", container.name))
+
+@hookimpl
+def husk_stop(container, timeout):
+    calls.append(("stop", timeout))
+
+@hookimpl
+def husk_attach(container):
+    calls.append(("attach", container.name))
+
+@hookimpl
+def husk_cleanup(container):
+    calls.append(("cleanup", container.name))
+    raise OSError("disk on fire")
+'''
+
+
+@pytest.fixture
+def recorder(distributions):
+    import importlib
+
+    module_name = distributions("recorder", RECORDER)
+    return Plugins(), importlib.import_module(module_name)
+
+
+def test_pre_init_hook_edits_the_spec_in_place(recorder):
+    plugins, _ = recorder
+    oci_spec = {"annotations": {}}
+    plugins.pre_init(_container(), oci_spec)
+    assert oci_spec == {"annotations": {"seen": "probe"}}
+
+
+def test_start_stop_attach_hooks_receive_the_spec_arguments(recorder):
+    plugins, module = recorder
+    plugins.start(_container())
+    plugins.stop(_container(), 7)
+    plugins.attach(_container())
+    assert module.calls == [("start", "probe"), ("stop", 7), ("attach", "probe")]
+
+
+def test_cleanup_hook_failure_names_the_plugin_and_hook(recorder):
+    plugins, module = recorder
+    with pytest.raises(PluginFailure, match=r"^plugin 'recorder' failed in husk_cleanup: OSError: disk on fire$"):
+        plugins.cleanup(_container())
+    assert module.calls == [("cleanup", "probe")]
