@@ -9,7 +9,7 @@ float, bool, None).  Standard library only; json is imported on first use.
 
 from __future__ import annotations
 
-__all__ = ["MISSING", "go_str", "go_float", "go_type", "go_quote", "go_sprintf", "to_json", "sorted_keys"]
+__all__ = ["MISSING", "GoStruct", "as_struct", "go_str", "go_float", "go_type", "go_quote", "go_sprintf", "to_json", "sorted_keys"]
 
 
 class _Missing:
@@ -25,6 +25,36 @@ class _Missing:
 
 
 MISSING = _Missing()
+
+
+class GoStruct(dict):
+    """A dict that stands for a Go struct: podman's rows and documents are structs.
+
+    Templates see the difference in two places, as with podman: a field the
+    struct does not have is an error (``can't evaluate field Nope in type
+    ...``), not ``<no value>``; and ``{{.}}`` prints ``{v1 v2 ...}`` in field
+    order, not ``map[...]``.  JSON output is unchanged (it is still a dict).
+    """
+
+    __slots__ = ("type_name",)
+
+    def __init__(self, fields: dict, type_name: str) -> None:
+        super().__init__(fields)
+        self.type_name = type_name
+
+
+def as_struct(document: dict, type_name: str, maps: frozenset = frozenset()) -> GoStruct:
+    """`document` with its nested dicts (also inside lists) as GoStructs, except the
+    values of the keys in `maps` (podman's map fields: Labels, Annotations, ...)."""
+
+    def convert(value: object, name: str) -> object:
+        if isinstance(value, dict) and name not in maps:
+            return GoStruct({k: convert(v, k) for k, v in value.items()}, name)
+        if isinstance(value, list):
+            return [convert(item, name) for item in value]
+        return value
+
+    return GoStruct({key: convert(value, key) for key, value in document.items()}, type_name)
 
 
 def go_str(value: object) -> str:
@@ -45,6 +75,8 @@ def go_str(value: object) -> str:
         return "<no value>"
     if isinstance(value, (list, tuple)):
         return "[" + " ".join([go_str(item) for item in value]) + "]"
+    if isinstance(value, GoStruct):
+        return "{" + " ".join([go_str(item) for item in value.values()]) + "}"
     if isinstance(value, dict):
         return "map[" + " ".join([f"{go_str(k)}:{go_str(value[k])}" for k in sorted_keys(value)]) + "]"
     fields = getattr(value, "__struct_fields__", None)
@@ -107,6 +139,8 @@ def go_type(value: object) -> str:
         return "string"
     if isinstance(value, (list, tuple)):
         return "[]interface {}"
+    if isinstance(value, GoStruct):
+        return value.type_name
     if isinstance(value, dict):
         return "map[string]interface {}"
     if value is None or value is MISSING:

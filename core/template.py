@@ -9,7 +9,8 @@ way of printing values, and the ``table`` prefix aligned like Go's
 text/tabwriter with podman's settings.
 
 Data is plain Python: ``.Foo`` looks up the dict key ``"Foo"`` exactly, or the
-attribute of any other object.  Only the standard library is used (json
+attribute of any other object.  A ``husk.gofmt.GoStruct`` (a dict standing for
+one of podman's structs) makes an unknown field an error, as Go does.  Only the standard library is used (json
 lazily), so ``husk ps`` pays almost nothing to import this; compiled templates
 are cached, so rendering many rows parses once.
 
@@ -22,7 +23,7 @@ value; ``len`` counts characters, not bytes.
 
 from __future__ import annotations
 
-from husk.gofmt import MISSING, go_quote, go_sprintf, go_str, go_type, sorted_keys, to_json
+from husk.gofmt import MISSING, GoStruct, go_quote, go_sprintf, go_str, go_type, sorted_keys, to_json
 
 __all__ = ["Template", "compile", "render", "format_rows", "align_columns"]
 
@@ -850,7 +851,10 @@ _NO_ARG = object()
 def _field(value: object, name: str) -> object:
     """``value.name`` as Go's template evaluates it, for dicts and objects."""
     if isinstance(value, dict):
-        return value.get(name, MISSING)
+        result = value.get(name, MISSING)
+        if result is MISSING and isinstance(value, GoStruct):
+            raise _ExecError(f"can't evaluate field {name} in type {value.type_name}")
+        return result
     if value is None or value is MISSING:
         return MISSING
     if isinstance(value, (_HeaderRow, _HeaderText)):

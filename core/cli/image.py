@@ -48,8 +48,10 @@ def images(session, quiet, no_trunc, no_heading, format_, name):
     import json
     import time
 
+    from ..gofmt import GoStruct
     from ..images import resolve_image
     from ..template import format_rows
+    from ..timestamps import format_go_time
     from .listing import human_duration, image_document
 
     records = [resolve_image(session.runtime, name)] if name else session.runtime.store.images()
@@ -58,9 +60,12 @@ def images(session, quiet, no_trunc, no_heading, format_, name):
     for image in sorted(records, key=lambda i: -i.created):
         for tagged in image.names or ["<none>:<none>"]:
             repository, _, tag = tagged.rpartition(":")
-            rows.append({"Repository": repository, "Tag": tag, "ID": image.id if no_trunc else image.id[:12],
-                         "Created": int(image.created), "CreatedHuman": f"{human_duration(now - image.created)} ago",
-                         "Size": _size(image.size), "Names": image.names, "Digest": "sha256:" + image.id})
+            rows.append(GoStruct({
+                "Repository": repository, "Tag": tag, "ID": image.id if no_trunc else image.id[:12],
+                "Created": int(image.created), "CreatedAt": format_go_time(int(image.created * 1e9)),
+                "CreatedHuman": f"{human_duration(now - image.created)} ago", "CreatedSince":
+                f"{human_duration(now - image.created)} ago", "Size": _size(image.size), "Names": image.names,
+                "Digest": "sha256:" + image.id, "Labels": dict(image.config.labels)}, "imageReporter"))
     if quiet:
         click.echo("".join(dict.fromkeys(row["ID"] + "\n" for row in rows)), nl=False)
     elif format_ == "json":

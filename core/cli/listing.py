@@ -13,6 +13,9 @@ from ..define import EXIT_ENGINE, HuskError, InvalidArgument, NoSuchContainer, S
 PS_TABLE = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.CreatedHuman}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
 PS_HEADERS = {"ID": "CONTAINER ID", "CreatedHuman": "CREATED", "CreatedAt": "CREATED AT", "RunningFor": "CREATED"}
 _PS_FILTER_KEYS = ("name", "status", "exited", "label", "id", "ancestor")
+# podman's names (see podman_state), plus "stopped" and "configured", which it accepts too
+_STATUS_VALUES = frozenset({"created", "initialized", "running", "paused", "stopped", "exited", "removing",
+                            "configured"})
 
 
 def human_duration(seconds: float) -> str:
@@ -44,31 +47,44 @@ def human_duration(seconds: float) -> str:
 
 
 def status_text(ctr, now: float) -> str:
+    """podman's STATUS column: `Up 5 seconds`, `Exited (3) 2 minutes ago`, or the
+    state's name capitalised (`Created`, `Initialized`, `Paused`, ...)."""
     st = ctr.state
     if st.state is State.RUNNING:
         return f"Up {human_duration(now - st.started_at)}"
-    if st.state is State.PAUSED:
-        return f"Up {human_duration(now - st.started_at)} (paused)"
     if st.state in (State.STOPPED, State.EXITED):
         return f"Exited ({st.exit_code}) {human_duration(now - st.finished_at)} ago"
-    if st.state is State.REMOVING:
-        return "Removing"
-    return "Created"
+    return podman_state(st.state).capitalize()
+
+
+def podman_state(state: State) -> str:
+    """The state as podman names it to users: its Configured state is Docker's
+    "created", and its Created (in the runtime, not started) is "initialized"."""
+    return {State.CONFIGURED: "created", State.CREATED: "initialized"}.get(state, str(state))
+
+
+def command_args(ctr, image) -> list[str]:
+    """The command the container runs (its entrypoint and command, or the image's)."""
+    from ..spec import resolve_args
+
+    config = ctr.config
+    try:
+        return resolve_args(config, image.config) if image else config.entrypoint + config.command
+    except HuskError:
+        return []
 
 
 def ps_row(ctr, image, no_trunc: bool, now: float) -> dict[str, Any]:
-    from ..spec import resolve_args
+    """One row of `ps`, a struct to templates (podman's psReporter): an unknown
+    field is an error, as in podman."""
+    from ..gofmt import GoStruct
     from ..timestamps import format_go_time
 
     config, st = ctr.config, ctr.state
-    try:
-        args = resolve_args(config, image.config) if image else config.entrypoint + config.command
-    except HuskError:
-        args = []
-    command = " ".join(args)
-    if not no_trunc and len(command) > 20:
+    command = " ".join(command_args(ctr, image))
+    if not no_trunc and len(command) > 17:
         command = command[:17] + "..."
-    return {
+    return GoStruct({
         "ID": config.id if no_trunc else config.id[:12],
         "Names": config.name,
         "Image": config.image_name,
@@ -79,7 +95,7 @@ def ps_row(ctr, image, no_trunc: bool, now: float) -> dict[str, Any]:
         "CreatedHuman": f"{human_duration(now - config.created)} ago",
         "RunningFor": f"{human_duration(now - config.created)} ago",
         "Status": status_text(ctr, now),
-        "State": str(st.state),
+        "State": podman_state(st.state),
         "Ports": "",
         "Labels": dict(config.labels),
         "Mounts": [m.destination for m in config.mounts],
@@ -88,7 +104,10 @@ def ps_row(ctr, image, no_trunc: bool, now: float) -> dict[str, Any]:
         "Exited": st.state in (State.STOPPED, State.EXITED),
         "Networks": [],
         "Size": "",
-    }
+        "StartedAt": int(st.started_at),
+        "ExitedAt": int(st.finished_at),
+        "AutoRemove": config.auto_remove,
+    }, "psReporter")
 
 
 def _parse_filters(filters: tuple[str, ...]) -> dict[str, list[str]]:
@@ -97,8 +116,8 @@ def _parse_filters(filters: tuple[str, ...]) -> dict[str, list[str]]:
         key, sep, value = item.partition("=")
         if not sep or key not in _PS_FILTER_KEYS:
             raise InvalidArgument(f"invalid filter {item!r}: use {', '.join(k + '=' for k in _PS_FILTER_KEYS)}")
-        if key == "status" and value not in {str(s) for s in State} | {"created", "exited"}:
-            raise InvalidArgument(f"invalid status filter {value!r}")
+        if key == "status" and value not in _STATUS_VALUES:
+            raise InvalidArgument(f"invalid status filter {value!r}: use {', '.join(sorted(_STATUS_VALUES))}")
         if key == "exited" and not value.lstrip("-").isdigit():
             raise InvalidArgument(f"invalid exited filter {value!r}: must be an exit code")
         parsed.setdefault(key, []).append(value)
@@ -112,7 +131,8 @@ def _matches(ctr, key: str, value: str) -> bool:
     if key == "id":
         return config.id.startswith(value)
     if key == "status":
-        return str(st.state) == value or (value == "exited" and st.state is State.STOPPED)
+        same = {"stopped": "exited", "configured": "created"}
+        return same.get(podman_state(st.state), podman_state(st.state)) == same.get(value, value)
     if key == "exited":
         return st.state in (State.STOPPED, State.EXITED) and st.exit_code == int(value)
     if key == "label":
@@ -126,9 +146,10 @@ def _matches(ctr, key: str, value: str) -> bool:
 def list_containers(runtime, *, all_: bool, quiet: bool, no_trunc: bool, no_heading: bool,
                     filters: tuple[str, ...], format_: str, sort: str, latest: bool) -> str:
     parsed = _parse_filters(filters)
-    sort_keys = {"created": lambda r: -r["Created"], "id": lambda r: r["ID"], "image": lambda r: r["Image"],
-                 "names": lambda r: r["Names"], "status": lambda r: r["State"],
-                 "runningfor": lambda r: -r["Created"]}
+    newest_first = lambda pair: -pair[1].config.created  # noqa: E731 - full precision, not the row's seconds
+    sort_keys = {"created": newest_first, "id": lambda pair: pair[0]["ID"], "image": lambda pair: pair[0]["Image"],
+                 "names": lambda pair: pair[0]["Names"], "status": lambda pair: pair[0]["State"],
+                 "runningfor": newest_first}
     if sort not in sort_keys:
         raise InvalidArgument(f"invalid sort key {sort!r}: use {', '.join(sort_keys)}")
     containers = [c for c in runtime.containers()]
@@ -141,23 +162,26 @@ def list_containers(runtime, *, all_: bool, quiet: bool, no_trunc: bool, no_head
         containers = sorted(containers, key=lambda c: c.config.created)[-1:]
     now = time.time()
     images = {image.id: image for image in runtime.store.images()}
-    rows = sorted((ps_row(c, images.get(c.config.image_id), no_trunc, now) for c in containers),
-                  key=sort_keys[sort])
+    pairs = sorted(((ps_row(c, images.get(c.config.image_id), no_trunc, now), c) for c in containers),
+                   key=sort_keys[sort])
+    rows = [row for row, _ in pairs]
     if quiet:
         return "".join(row["ID"] + "\n" for row in rows)
     if format_ == "json":
-        return json.dumps([_ps_json(row) for row in rows], indent=4) + "\n"
+        return json.dumps([_ps_json(row, c, images.get(c.config.image_id)) for row, c in pairs], indent=4) + "\n"
     from ..template import format_rows
 
     return format_rows(format_ or PS_TABLE, rows, PS_HEADERS, heading=not no_heading)
 
 
-def _ps_json(row: dict[str, Any]) -> dict[str, Any]:
-    return {"Id": row["ID"], "Names": [row["Names"]], "Image": row["Image"], "ImageID": row["ImageID"],
-            "Command": row["Command"].split(), "Created": row["Created"], "CreatedAt": row["CreatedHuman"],
-            "State": row["State"], "Status": row["Status"], "Exited": row["Exited"],
-            "ExitCode": row["ExitCode"], "Labels": row["Labels"] or None, "Pid": row["Pid"],
-            "Mounts": row["Mounts"], "Ports": None}
+def _ps_json(row: dict[str, Any], ctr, image) -> dict[str, Any]:
+    """podman's ListContainer JSON: the full id and command, whatever --no-trunc says."""
+    return {"AutoRemove": row["AutoRemove"], "Command": command_args(ctr, image) or None,
+            "Created": row["Created"], "CreatedAt": row["CreatedHuman"], "Exited": row["Exited"],
+            "ExitedAt": row["ExitedAt"], "ExitCode": row["ExitCode"], "Id": ctr.id,
+            "Image": row["Image"], "ImageID": row["ImageID"], "Labels": row["Labels"] or None,
+            "Mounts": row["Mounts"], "Names": [row["Names"]], "Networks": row["Networks"], "Pid": row["Pid"],
+            "Ports": None, "StartedAt": row["StartedAt"], "State": row["State"], "Status": row["Status"]}
 
 
 def image_document(image) -> dict[str, Any]:
@@ -173,8 +197,18 @@ def image_document(image) -> dict[str, Any]:
             "RootFS": {"Type": "layers", "Layers": list(image.layers)}, "Labels": cfg.labels or None}
 
 
+#: Fields of podman's inspect documents that are Go maps (any key is valid), not structs.
+_MAP_FIELDS = frozenset({"Labels", "Annotations", "Tmpfs", "Data", "Sysctls", "Attributes", "Loaded", "Failed",
+                         "Runtimes"})
+
+
 def inspect_objects(runtime, names, type_: str, format_: str) -> tuple[str, int]:
-    """Each name as a container (or image); JSON array, or the template per object."""
+    """Each name as a container (or image); JSON array, or the template per object.
+
+    A name that is neither is one error line (podman's wording) and exit 125,
+    the others are still printed; any other failure (a corrupt record) keeps
+    its own message, which names the container."""
+    from ..define import NoSuchImage
     from ..images import resolve_image
 
     documents, code = [], 0
@@ -182,30 +216,37 @@ def inspect_objects(runtime, names, type_: str, format_: str) -> tuple[str, int]
         try:
             if type_ != "image":
                 try:
-                    documents.append(runtime.container(name).inspect())
+                    documents.append(("container", runtime.container(name).inspect()))
                     continue
                 except NoSuchContainer:
                     if type_ == "container":
                         raise
-            documents.append(image_document(resolve_image(runtime, name)))
-        except HuskError as exc:
-            message = str(exc) if type_ != "all" else f'no such object: "{name}"'
+            documents.append(("image", image_document(resolve_image(runtime, name))))
+        except NoSuchImage:
+            message = f'no such object: "{name}"' if type_ == "all" else f"{name}: image not known"
             print(f"Error: {message}", file=sys.stderr)
             code = EXIT_ENGINE
+        except HuskError as exc:
+            print(f"Error: {exc}", file=sys.stderr)
+            code = EXIT_ENGINE
     if format_:
+        from ..gofmt import as_struct
         from ..template import compile as compile_template
 
         template = compile_template(format_)
-        return "".join(template.render(doc) + "\n" for doc in documents), code
-    return json.dumps(documents, indent=4) + "\n", code
+        types = {"container": "define.InspectContainerData", "image": "inspect.ImageData"}
+        return "".join(template.render(as_struct(doc, types[kind], _MAP_FIELDS)) + "\n"
+                       for kind, doc in documents), code
+    return json.dumps([doc for _, doc in documents], indent=4) + "\n", code
 
 
 def print_logs(runtime, names, *, follow: bool, tail: int, timestamps: bool, since, until) -> None:
+    from ..events import parse_until
     from ..logs import follow_log, read_log, write_lines
     from ..timestamps import parse_time
 
     since_t = parse_time(since) if since else None
-    until_t = parse_time(until) if until else None
+    until_t = parse_until(until) if until else None
     tail_n = None if tail < 0 else tail
     out, err = sys.stdout.buffer, sys.stderr.buffer
     containers = [runtime.container(name) for name in names]

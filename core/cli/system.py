@@ -34,9 +34,10 @@ def version(format_):
     if format_ == "json":
         click.echo(json.dumps(document, indent=4))
     elif format_:
+        from ..gofmt import as_struct
         from ..template import render
 
-        click.echo(render(format_, document))
+        click.echo(render(format_, as_struct(document, "define.Version")))
     else:
         client = document["Client"]
         click.echo(f"Client:       husk\nVersion:      {client['Version']}\nAPI Version:  {client['APIVersion']}\n"
@@ -98,9 +99,11 @@ def info(session, format_):
     if format_ == "json":
         click.echo(json.dumps(document, indent=4))
     elif format_:
+        from ..gofmt import as_struct
         from ..template import render
 
-        click.echo(render(format_, document))
+        maps = frozenset({"Loaded", "Failed", "Runtimes"})
+        click.echo(render(format_, as_struct(document, "define.Info", maps)))
     else:
         click.echo(_yaml(document))
 
@@ -115,12 +118,13 @@ def info(session, format_):
 @click.pass_obj
 def events(session, since, until, filters, format_, stream):
     """Show events (streams new ones until interrupted, unless --stream=false or --until)."""
-    from ..events import format_line, parse_filter_args, to_json_line, to_template_data
+    from ..events import format_line, parse_filter_args, parse_until, to_json_line, to_template_data
+    from ..gofmt import GoStruct
     from ..timestamps import parse_time
 
     parsed = parse_filter_args(list(filters))
     since_t = parse_time(since) if since else None
-    until_t = parse_time(until) if until else None
+    until_t = parse_until(until) if until else None
     log = session.runtime.events
     reader = log.follow if stream else log.read
     found = reader(since=since_t, until=until_t, filters=parsed)
@@ -134,7 +138,7 @@ def events(session, since, until, filters, format_, stream):
         if format_ == "json":
             out.write(to_json_line(event) + "\n")
         elif template is not None:
-            out.write(template.render(to_template_data(event)) + "\n")
+            out.write(template.render(GoStruct(to_template_data(event), "events.Event")) + "\n")
         else:
             out.write(format_line(event) + "\n")
         out.flush()
