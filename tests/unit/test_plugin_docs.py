@@ -123,3 +123,30 @@ def test_untested_hooks_allow_list_is_current():
         assert not tests[hook_name], (f"{hook_name} now has tests {tests[hook_name]}: "
                                       "remove it from UNTESTED_HOOKS")
         warnings.warn(f"{hook_name} has no test yet; it comes with {issue}", stacklevel=1)
+
+
+# -- the CLI reference covers every verb ------------------------------------------------------
+CLI_DOC = REPO / "docs" / "cli.md"
+
+
+def _cli_paths() -> set[str]:
+    """Every verb as a user types it: `husk ps`, `husk container ls`, ..."""
+    import click
+
+    from husk import cli
+
+    cli._register()
+    paths = set()
+    for name, command in cli.cli.commands.items():
+        if isinstance(command, click.Group):
+            paths |= {f"husk {name} {sub}" for sub, c in command.commands.items() if not c.hidden}
+        elif not command.hidden:
+            paths.add(f"husk {name}")
+    return paths
+
+
+def test_cli_doc_has_a_section_for_every_verb():
+    headings = [line for line in CLI_DOC.read_text().splitlines() if line.startswith("### ")]
+    documented = {path for line in headings for path in re.findall(r"`(husk [a-z -]+)`", line)}
+    assert sorted(_cli_paths() - documented) == [], "verbs missing from docs/cli.md headings"
+    assert sorted(documented - _cli_paths()) == [], "docs/cli.md documents verbs that do not exist"
