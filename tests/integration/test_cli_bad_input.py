@@ -1,0 +1,166 @@
+"""Bad input on the real CLI: one clear `Error: ...` line, podman's exit code, no
+traceback, and nothing changed (no image, no container, no file outside the roots)."""
+
+from __future__ import annotations
+
+import io
+import os
+import tarfile
+
+import pytest
+
+
+def _one_error(result, code: int = 125, *words: str) -> str:
+    if isinstance(result.stderr, bytes):
+        result.stderr = result.stderr.decode()
+    assert result.returncode == code, (result.returncode, result.stderr)
+    assert result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    for word in words:
+        assert word in result.stderr
+    return result.stderr
+
+
+def _tar(path, members) -> str:
+    with tarfile.open(path, "w") as tar:
+        for info, data in members:
+            if data is not None:
+                info.size = len(data)
+            tar.addfile(info, io.BytesIO(data) if data is not None else None)
+    return str(path)
+
+
+def _symlink(name: str, target: str) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type, info.linkname = tarfile.SYMTYPE, target
+    return info
+
+
+def test_bad_flags_templates_filters_and_times(husk):
+    husk("run", "-d", "--name", "keep", "busybox", "sleep", "1000", check=True)
+    _one_error(husk("ps", "--bogus"), 125, "--bogus")
+    _one_error(husk("ps", "--format", "{{.ID"), 125, "template")
+    _one_error(husk("ps", "--format", "{{.Nope}}"), 125, "Nope")
+    _one_error(husk("inspect", "--format", "{{.State.Nope}}", "keep"), 125, "Nope")
+    _one_error(husk("inspect", "--format", "{{if}}", "keep"), 125, "template")
+    _one_error(husk("images", "--format", "{{.Nope}}"), 125, "Nope")
+    _one_error(husk("ps", "--filter", "nope=1"), 125, "nope")
+    _one_error(husk("ps", "--filter", "status=sleepy"), 125, "sleepy")
+    _one_error(husk("ps", "--filter", "exited=abc"), 125, "abc")
+    _one_error(husk("ps", "--sort", "bogus"), 125, "bogus")
+    _one_error(husk("events", "--stream=false", "--filter", "bogus=1"), 125, "bogus")
+    _one_error(husk("events", "--stream=false", "--filter", "novalue"), 125, "novalue")
+    _one_error(husk("events", "--stream=false", "--since", "garbage"), 125, "garbage")
+    _one_error(husk("events", "--stream=false", "--until", "garbage"), 125, "garbage")
+    _one_error(husk("logs", "--since", "garbage", "keep"), 125, "garbage")
+    _one_error(husk("logs", "nope"), 125, "nope")
+    # state intact
+    assert husk("ps", "--format", "{{.Names}} {{.State}}", check=True).stdout == "keep running\n"
+
+
+def test_bad_run_input_creates_nothing(husk, tmp_path):
+    _one_error(husk("run", "--env-file", str(tmp_path / "missing.env"), "busybox", "true"), 125, "missing.env")
+    _one_error(husk("run", "-v", "relative:/x", "busybox", "true"), 125, "relative")
+    _one_error(husk("run", "-v", "/nonexistent-husk-dir:/x", "busybox", "true"), 125, "/nonexistent-husk-dir")
+    _one_error(husk("run", "-v", f"{tmp_path}:relative", "busybox", "true"), 125, "relative")
+    _one_error(husk("run", "--entrypoint", "[broken", "busybox"), 125, "entrypoint")
+    _one_error(husk("run", "-e", "=x", "busybox", "true"), 125)
+    _one_error(husk("run", "nosuchimage", "true"), 125, "nosuchimage")
+    assert husk("ps", "-aq", check=True).stdout == ""
+
+
+def test_config_file_with_a_syntax_error(husk, tmp_path):
+    config = tmp_path / "husk.conf"
+    config.write_text('[engine\nruntime = "runc"\n')
+    husk.extra_env["HUSK_CONFIG"] = str(config)
+    _one_error(husk("ps"), 125, str(config))
+    config.write_text('[engine]\nruntime = 5\n')
+    _one_error(husk("ps"), 125)
+    del husk.extra_env["HUSK_CONFIG"]
+    assert husk("ps", check=True).returncode == 0
+
+
+@pytest.mark.parametrize("kind", ["dotdot", "absolute-symlink", "truncated", "not-a-tar", "empty"])
+def test_bad_import_tar_makes_no_image_and_writes_nothing_outside(husk, busybox_tar, tmp_path, kind):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    if kind == "dotdot":
+        source = _tar(tmp_path / "t.tar", [(tarfile.TarInfo("ok.txt"), b"ok"),
+                                           (tarfile.TarInfo(f"../../../../..{outside}/dotdot.txt"), b"pwned")])
+    elif kind == "absolute-symlink":
+        source = _tar(tmp_path / "t.tar", [(_symlink("link", str(outside)), None),
+                                           (tarfile.TarInfo("link/pwned.txt"), b"pwned")])
+    elif kind == "truncated":
+        source = str(tmp_path / "t.tar")
+        with open(busybox_tar, "rb") as full, open(source, "wb") as cut:
+            cut.write(full.read(150_000))
+    elif kind == "not-a-tar":
+        source = str(tmp_path / "t.tar")
+        with open(source, "wb") as handle:
+            handle.write(b"this is not a tar archive\n" * 100)
+    else:
+        source = str(tmp_path / "t.tar")
+        open(source, "wb").close()
+    images_before = husk("images", "-q", check=True).stdout
+    layers_before = sorted(os.listdir(os.path.join(husk.root, "layers")))
+    if kind == "empty":
+        result = husk("import", source, "bad")
+        if result.returncode == 0:  # podman imports an empty tar as an empty image; it must at least be a clean one
+            assert husk("image", "exists", "bad").returncode == 0
+            return
+        _one_error(result)
+    else:
+        _one_error(husk("import", source, "bad"))
+    assert husk("image", "exists", "bad").returncode == 1
+    assert husk("images", "-q", check=True).stdout == images_before
+    assert sorted(os.listdir(os.path.join(husk.root, "layers"))) == layers_before
+    assert os.listdir(outside) == []
+    # and the same bytes from stdin
+    with open(source, "rb") as handle:
+        data = handle.read()
+    result = husk("import", "-", "bad", input=data)
+    if kind != "empty":
+        _one_error(result)
+        assert husk("image", "exists", "bad").returncode == 1
+    assert os.listdir(outside) == []
+    assert husk("run", "--rm", "busybox", "echo", "ok", check=True).stdout == "ok\n"
+
+
+def _corrupt_state(husk, container_id: str) -> None:
+    import lmdb
+
+    env = lmdb.open(os.path.join(husk.root, "state"), max_dbs=16)
+    try:
+        db = env.open_db(b"states")
+        with env.begin(write=True, db=db) as txn:
+            assert txn.get(container_id.encode()) is not None
+            txn.put(container_id.encode(), b"\x00garbage{")
+    finally:
+        env.close()
+
+
+def test_corrupt_state_record_is_one_clear_error_naming_the_container(husk):
+    bad = husk("create", "--name", "bad", "busybox", "true", check=True).stdout.strip()
+    husk("create", "--name", "good", "busybox", "true", check=True)
+    _corrupt_state(husk, bad)
+    _one_error(husk("inspect", "bad"), 125, bad, "corrupt")
+    _one_error(husk("inspect", "--format", "{{.Name}}", bad[:12]), 125, bad)
+    assert husk("inspect", "--format", "{{.Name}}", "good", check=True).stdout == "good\n"
+    result = husk("inspect", "--format", "{{.Name}}", "good", "bad")
+    assert result.returncode == 125 and result.stdout == "good\n" and bad in result.stderr
+    husk("start", "good", check=True)
+    assert husk("wait", "good", check=True).stdout == "0\n"
+    assert husk("image", "exists", "busybox").returncode == 0
+
+
+@pytest.mark.xfail(strict=True, reason="Store.containers() raises on the first corrupt record, so ps -a, info, "
+                   "rm -a and rm -f of it all fail (reported to the lead)")
+def test_corrupt_state_record_does_not_hide_the_other_containers(husk):
+    bad = husk("create", "--name", "bad", "busybox", "true", check=True).stdout.strip()
+    husk("create", "--name", "good", "busybox", "true", check=True)
+    _corrupt_state(husk, bad)
+    result = husk("ps", "-a", "--format", "{{.Names}}")
+    assert "good\n" in result.stdout and bad in result.stderr
+    assert husk("info", "--format", "{{.Store.GraphRoot}}").returncode == 0
+    husk("rm", "-f", "bad", check=True)
+    assert husk("ps", "-a", "--format", "{{.Names}}", check=True).stdout == "good\n"
