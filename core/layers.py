@@ -93,12 +93,11 @@ def _extract_in_child(stream: BinaryIO, target_dir: str) -> LayerInfo:
     try:
         try:
             tar_stream = _decompressing_reader(stream)
-            child_listening = True
             while chunk := tar_stream.read(CHUNK_SIZE):
                 digest.update(chunk)
                 size += len(chunk)
-                if child_listening:
-                    child_listening = _write_all(data_write, chunk)
+                if not _write_all(data_write, chunk):
+                    break  # the child failed (it reads to the end otherwise); it says why
         except Exception as exc:  # noqa: BLE001 - reported below, after the child's verdict
             parent_error = exc
         finally:
@@ -132,7 +131,7 @@ def _as_husk_error(exc: BaseException) -> HuskError:
 
 
 def _write_all(fd: int, data: bytes) -> bool:
-    """Write everything; False once the child has gone (it failed, and says why)."""
+    """Write everything; False if the reading end has gone."""
     view = memoryview(data)
     try:
         while view:
@@ -201,6 +200,9 @@ def _decompressing_reader(stream: BinaryIO):
 def _child_unpack(target_dir: str, data_fd: int, error_fd: int) -> None:
     """Chroot into the layer directory and unpack the tar read from ``data_fd``.
 
+    Paths stay relative to the working directory (the chroot's root), so that
+    even a chroot that somehow did not happen could not aim at the host's files.
+
     Reports "invalid:<reason>" (a bad archive) or "error:<reason>" (a host
     problem) on ``error_fd`` and exits non-zero on failure.
     """
@@ -219,7 +221,7 @@ def _child_unpack(target_dir: str, data_fd: int, error_fd: int) -> None:
         with os.fdopen(data_fd, "rb") as tar_input:
             layer_filter = _LayerFilter()
             with tarfile.open(fileobj=tar_input, mode="r|", errorlevel=2) as archive:
-                archive.extractall("/", numeric_owner=True, filter=layer_filter)
+                archive.extractall(".", numeric_owner=True, filter=layer_filter)
             layer_filter.finish()
             while tar_input.read(CHUNK_SIZE):  # let the parent hash the trailing padding
                 pass
@@ -258,12 +260,15 @@ class _LayerFilter:
     earlier one at the same path (the earlier one is removed first, so a file
     never writes through a symlink or into another hardlink's inode), except
     that directories merge.  ``SCHILY.xattr.*`` pax records are applied too
-    (file capabilities), after ownership, since chown clears capabilities.
+    (file capabilities), after ownership, since chown clears capabilities; and
+    symlinks get their mtimes, which tarfile leaves out.
     """
 
     def __init__(self) -> None:
         self.opaque_dirs: list[str] = []
-        self.xattrs: list[tuple[str, dict[str, bytes]]] = []
+        # set in finish(), keyed by path so that a replaced member's are dropped
+        self.xattrs: dict[str, dict[str, bytes]] = {}
+        self.symlink_mtimes: dict[str, float] = {}
 
     def __call__(self, member, dest_path: str):
         import tarfile
@@ -279,7 +284,7 @@ class _LayerFilter:
             hidden = posixpath.join(parent, base[len(_WHITEOUT_PREFIX):])
             if base == _WHITEOUT_PREFIX:
                 raise _LayerEscape(f"member '{member.name}' is a whiteout of nothing")
-            if os.path.lexists("/" + hidden):
+            if os.path.lexists(hidden):
                 return None  # OCI: a whiteout hides lower layers only, not its own layer
             whiteout = member.replace(name=hidden, mode=0, uid=0, gid=0, linkname="", deep=False)
             whiteout.type, whiteout.devmajor, whiteout.devminor, whiteout.size = tarfile.CHRTYPE, 0, 0, 0
@@ -289,19 +294,24 @@ class _LayerFilter:
             changes["linkname"] = _inside_name(
                 member.linkname, f"hardlink '{member.name}' -> '{member.linkname}'"
             )
-        self._make_way("/" + name, member.isdir())
+        path = name
+        self._make_way(path, member.isdir())
+        self.xattrs.pop(path, None)
+        self.symlink_mtimes.pop(path, None)
+        if member.issym():
+            self.symlink_mtimes[path] = member.mtime
         xattrs = {
             key[len("SCHILY.xattr."):]: value.encode("utf-8", "surrogateescape")
             for key, value in member.pax_headers.items()
             if key.startswith("SCHILY.xattr.") and not key.startswith("SCHILY.xattr.trusted.overlay.")
         }
         if xattrs:
-            self.xattrs.append(("/" + name, xattrs))
+            self.xattrs[path] = xattrs
         return member.replace(**changes, deep=False)
 
     @staticmethod
     def _make_way(path: str, is_dir: bool) -> None:
-        if path == "/" or not os.path.lexists(path):
+        if path == "." or not os.path.lexists(path):
             return
         is_real_dir = os.path.isdir(path) and not os.path.islink(path)
         if is_dir and is_real_dir:
@@ -314,9 +324,10 @@ class _LayerFilter:
     def finish(self) -> None:
         """Mark opaque directories and set recorded xattrs, once everything is in place."""
         for directory in self.opaque_dirs:
-            path = "/" + directory if directory != "." else "/"
-            os.makedirs(path, exist_ok=True)
-            os.setxattr(path, OPAQUE_XATTR, b"y", follow_symlinks=False)
-        for path, xattrs in self.xattrs:
+            os.makedirs(directory, exist_ok=True)
+            os.setxattr(directory, OPAQUE_XATTR, b"y", follow_symlinks=False)
+        for path, xattrs in self.xattrs.items():
             for key, value in xattrs.items():
                 os.setxattr(path, key, value, follow_symlinks=False)
+        for path, mtime in self.symlink_mtimes.items():
+            os.utime(path, (mtime, mtime), follow_symlinks=False)

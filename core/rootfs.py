@@ -223,10 +223,10 @@ def _child_copy(layer_fds: list[int], merged: str, error_fd: int) -> None:
 
 def _copy_layer(layer_fd: int, hardlinks: dict, directories: dict) -> None:
     if _is_opaque(layer_fd):
-        _empty_directory("/")
-    directories["/"] = (os.fstat(layer_fd), _xattrs(layer_fd))
+        _empty_directory(".")
+    directories["."] = (os.fstat(layer_fd), _xattrs(layer_fd))
     for dirpath, dirnames, filenames, dir_fd in os.fwalk(".", dir_fd=layer_fd, follow_symlinks=False):
-        dest_dir = os.path.normpath(os.path.join("/", dirpath))
+        dest_dir = os.path.normpath(dirpath)  # relative to the chroot's root, the working directory
         for name in dirnames + filenames:
             st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
             dest = os.path.join(dest_dir, name)

@@ -109,6 +109,7 @@ def test_absolute_symlink_is_kept_verbatim(target):
     tar = build_tar(entry("bin/sh", tarfile.SYMTYPE, linkname="/bin/busybox"))
     extract_layer(io.BytesIO(tar), target)
     assert os.readlink(os.path.join(target, "bin/sh")) == "/bin/busybox"
+    assert os.lstat(os.path.join(target, "bin/sh")).st_mtime == MTIME
 
 
 def test_device_nodes_and_fifos(target):
