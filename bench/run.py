@@ -1,0 +1,643 @@
+#!/usr/bin/env python3
+"""Benchmark husk against podman and the bare OCI runtime on this host.
+
+Why one script that runs all three side by side: timings on a shared machine
+drift, so husk, podman and the raw runtime (runc/crun on a prepared bundle) are
+timed in the same run, taking turns within every iteration (the order rotates
+each iteration), and only medians and their ratios are reported.  Each tool has
+its own private storage under --workdir, the same busybox rootfs (the tar that
+contrib/build-busybox-image.py writes) and the same OCI runtime.
+
+Benchmarks (``--only NAME``, repeatable):
+  run         ``run --rm --network none IMAGE true``; raw: ``RUNTIME run`` of a bundle
+  create      N creates in a row, containers per second (raw: not comparable,
+              ``RUNTIME create`` spawns a process, husk/podman create do not)
+  ps          ``ps -a`` with 200 containers present (created first in each tool)
+  inspect     ``inspect`` of one running container; raw: ``RUNTIME state``
+  restart     ``stop -t 0`` + ``start`` of a running ``sleep 1000``; raw: kill,
+              wait for stopped, delete, ``run --detach``
+  pss         the monitor's PSS per running container (husk's monitor vs conmon),
+              with 10 containers running
+  importtime  ``python -X importtime`` of the husk CLI for ``inspect`` and ``ps``
+
+Everything it created is removed at the end (``rm -af`` in each tool, then the
+workdir).  Child processes run without PYTHONDONTWRITEBYTECODE and after
+``compileall`` of husk's sources, so husk starts from cached bytecode as an
+installed husk would.
+
+Usage: bench/run.py [--iterations N] [--only NAME] [--runtime crun|runc|both] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import platform
+import shlex
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tarfile
+import time
+from dataclasses import dataclass, field
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+BUILD_IMAGE = REPO / "contrib" / "build-busybox-image.py"
+IMAGE = "localhost/busybox:latest"
+IMAGE_CHANGES = ('CMD=["sh"]', "ENV=PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+BENCHMARKS = ("run", "create", "ps", "inspect", "restart", "pss", "importtime")
+TOOLS = ("husk", "podman", "raw")
+PS_CONTAINERS = 200
+PSS_CONTAINERS = 10
+# podman raises its own RLIMIT_NPROC hard limit to at most 32768 before it starts
+# conmon, so a container asking for more fails with EPERM (seen with 4.3.1 here).
+PODMAN_NPROC_CEILING = 32768
+
+
+class BenchError(Exception):
+    """A command the benchmark depends on failed; the message says which."""
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def child_env() -> dict[str, str]:
+    """The environment for every timed command: without PYTHONDONTWRITEBYTECODE,
+    so husk uses (and writes) cached bytecode like an installed husk does."""
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
+def execute(argv: list[str], env: dict[str, str], *, check: bool = True,
+            capture: bool = False, detaches: bool = False) -> subprocess.CompletedProcess:
+    """Run ARGV; DETACHES means it leaves a process holding its stdio (``RUNTIME
+    run --detach``), so no pipe may be given to it: its error text is lost."""
+    result = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE if capture else subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL if detaches else subprocess.PIPE, text=True)
+    if check and result.returncode != 0:
+        raise BenchError("%s: exit %d: %s" % (shlex.join(argv), result.returncode, (result.stderr or "").strip()))
+    return result
+
+
+def timed(argv: list[str], env: dict[str, str], *, detaches: bool = False) -> float:
+    """Wall-clock seconds of one command, which must succeed."""
+    started = time.perf_counter()
+    execute(argv, env, detaches=detaches)
+    return time.perf_counter() - started
+
+
+@dataclass
+class Engine:
+    """husk or podman: a CLI taking podman's verbs, with its own storage."""
+
+    name: str
+    prefix: list[str]
+    env: dict[str, str]
+
+    def argv(self, *args: str) -> list[str]:
+        return [*self.prefix, *args]
+
+    def run(self, *args: str, capture: bool = False) -> subprocess.CompletedProcess:
+        return execute(self.argv(*args), self.env, capture=capture)
+
+    def time(self, *args: str) -> float:
+        return timed(self.argv(*args), self.env)
+
+    def monitor_pid(self, name: str) -> int:
+        out = self.run("inspect", "--format", "{{.State.ConmonPid}}", name, capture=True).stdout
+        return int(out.strip())
+
+    def remove_all(self) -> None:
+        execute(self.argv("rm", "-af", "-t", "0"), self.env, check=False)
+
+
+@dataclass
+class RawRuntime:
+    """runc or crun driven directly on one prepared bundle: the floor."""
+
+    binary: str
+    state_root: pathlib.Path
+    bundle: pathlib.Path
+    env: dict[str, str]
+    created: set[str] = field(default_factory=set)
+
+    def argv(self, *args: str) -> list[str]:
+        return [self.binary, "--root", str(self.state_root), *args]
+
+    def run_foreground(self, container_id: str) -> float:
+        """``run`` = create, start, wait and delete (the runtime deletes on exit)."""
+        return timed(self.argv("run", "--bundle", str(self.bundle), container_id), self.env)
+
+    def run_detached(self, container_id: str) -> float:
+        self.created.add(container_id)
+        return timed(self.argv("run", "--detach", "--bundle", str(self.bundle), container_id), self.env,
+                     detaches=True)
+
+    def state(self, container_id: str) -> dict:
+        result = execute(self.argv("state", container_id), self.env, check=False, capture=True)
+        return json.loads(result.stdout) if result.returncode == 0 else {}
+
+    def restart(self, container_id: str) -> float:
+        """What ``stop -t 0`` + ``start`` costs at the runtime: SIGKILL, wait
+        until the runtime reports it stopped, delete, run again detached."""
+        started = time.perf_counter()
+        execute(self.argv("kill", container_id, "KILL"), self.env)
+        while self.state(container_id).get("status") not in ("stopped", None):
+            time.sleep(0.001)
+        execute(self.argv("delete", container_id), self.env)
+        execute(self.argv("run", "--detach", "--bundle", str(self.bundle), container_id), self.env,
+                detaches=True)
+        return time.perf_counter() - started
+
+    def remove_all(self) -> None:
+        for container_id in sorted(self.created):
+            execute(self.argv("delete", "--force", container_id), self.env, check=False)
+        self.created.clear()
+
+
+def set_spec_args(bundle: pathlib.Path, args: list[str]) -> None:
+    config_path = bundle / "config.json"
+    spec = json.loads(config_path.read_text())
+    spec["process"]["args"] = args
+    config_path.write_text(json.dumps(spec, indent=2))
+
+
+@dataclass
+class Result:
+    """One benchmark's samples per tool, and how its figure is judged."""
+
+    name: str
+    description: str
+    unit: str
+    samples: dict[str, list[float]]
+    higher_is_better: bool = False
+    target: float | None = None  # on husk/podman, or on husk's absolute value if target_absolute
+    target_absolute: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    def median(self, tool: str) -> float | None:
+        values = self.samples.get(tool)
+        return statistics.median(values) if values else None
+
+    def ratio(self, tool: str) -> float | None:
+        husk, other = self.median("husk"), self.median(tool)
+        if husk is None or not other:
+            return None
+        return husk / other
+
+    def verdict(self) -> str:
+        if self.target is None:
+            return "-"
+        value = self.median("husk") if self.target_absolute else self.ratio("podman")
+        if value is None:
+            return "n/a"
+        ok = value >= self.target if self.higher_is_better else value <= self.target
+        return "PASS" if ok else "FAIL"
+
+    def target_text(self) -> str:
+        if self.target is None:
+            return "-"
+        op = ">=" if self.higher_is_better else "<="
+        if self.target_absolute:
+            return "husk %s %g %s" % (op, self.target, self.unit)
+        return "husk/podman %s %g" % (op, self.target)
+
+    def to_json(self) -> dict:
+        return {
+            "description": self.description, "unit": self.unit, "samples": self.samples,
+            "median": {tool: self.median(tool) for tool in TOOLS},
+            "ratio": {"husk/podman": self.ratio("podman"), "husk/raw": self.ratio("raw")},
+            "higher_is_better": self.higher_is_better, "target": self.target_text(),
+            "verdict": self.verdict(), "notes": self.notes,
+        }
+
+
+class Bench:
+    """Owns the three tools' storage for one runtime and runs the benchmarks."""
+
+    def __init__(self, args: argparse.Namespace, runtime: str) -> None:
+        self.args = args
+        self.runtime = runtime
+        self.work = pathlib.Path(args.workdir)
+        self.env = child_env()
+        husk_root, husk_runroot = self.work / "husk" / "root", self.work / "husk" / "run"
+        self.husk_global = ["--root", str(husk_root), "--runroot", str(husk_runroot), "--runtime", runtime]
+        self.husk = Engine("husk", [args.husk, *self.husk_global], self.env)
+        podman_dir = self.work / "podman"
+        podman_env = dict(self.env, CONTAINERS_CONF=str(podman_dir / "containers.conf"))
+        self.podman = Engine("podman", [
+            args.podman, "--root", str(podman_dir / "root"), "--runroot", str(podman_dir / "run"),
+            "--tmpdir", str(podman_dir / "tmp"), "--runtime", runtime,
+            "--cgroup-manager", "cgroupfs", "--events-backend", "file"], podman_env)
+        self.raw = RawRuntime(shutil.which(runtime) or runtime, self.work / "raw" / "state",
+                              self.work / "raw" / "bundle", self.env)
+        self.engines = (self.husk, self.podman)
+        self.rootfs_tar = self.work / "busybox.tar"
+
+    # --- setup and teardown -------------------------------------------------
+
+    def setup(self) -> None:
+        self.work.mkdir(parents=True, exist_ok=True)
+        execute([sys.executable, str(BUILD_IMAGE), "--tar-only", str(self.rootfs_tar)], self.env)
+        execute([self.args.python, str(BUILD_IMAGE), *self.husk_global[:4]], self.env)
+        podman_dir = self.work / "podman"
+        podman_dir.mkdir(exist_ok=True)
+        (podman_dir / "containers.conf").write_text(podman_containers_conf())
+        changes = [arg for change in IMAGE_CHANGES for arg in ("--change", change)]
+        self.podman.run("import", *changes, str(self.rootfs_tar), IMAGE)
+        self.setup_raw_bundle()
+
+    def setup_raw_bundle(self) -> None:
+        bundle = self.raw.bundle
+        (bundle / "rootfs").mkdir(parents=True, exist_ok=True)
+        self.raw.state_root.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(self.rootfs_tar) as tar:
+            tar.extractall(bundle / "rootfs", filter="fully_trusted")
+        subprocess.run([self.raw.binary, "spec"], cwd=bundle, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        spec = json.loads((bundle / "config.json").read_text())
+        spec["process"]["terminal"] = False
+        spec["root"] = {"path": "rootfs", "readonly": True}
+        (bundle / "config.json").write_text(json.dumps(spec, indent=2))
+
+    def teardown(self) -> None:
+        for engine in self.engines:
+            engine.remove_all()
+        self.raw.remove_all()
+
+    # --- helpers ----------------------------------------------------------
+
+    def rotation(self, iteration: int, tools: tuple[str, ...] = TOOLS) -> list[str]:
+        shift = iteration % len(tools)
+        return list(tools[shift:] + tools[:shift])
+
+    def engine(self, name: str) -> Engine:
+        return self.husk if name == "husk" else self.podman
+
+    # --- benchmarks -------------------------------------------------------
+
+    def bench_run(self) -> Result:
+        samples: dict[str, list[float]] = {tool: [] for tool in TOOLS}
+        set_spec_args(self.raw.bundle, ["true"])
+        for iteration in range(self.args.iterations):
+            for tool in self.rotation(iteration):
+                if tool == "raw":
+                    samples[tool].append(self.raw.run_foreground("bench-run-%d" % iteration))
+                else:
+                    samples[tool].append(self.engine(tool).time(
+                        "run", "--rm", "--network", "none", IMAGE, "true"))
+        return Result("run", "run --rm --network none IMAGE true", "s", samples, target=0.6)
+
+    def bench_create(self) -> Result:
+        count = self.args.create_count
+        samples: dict[str, list[float]] = {"husk": [], "podman": []}
+        for iteration in range(self.args.iterations):
+            for tool in self.rotation(iteration, ("husk", "podman")):
+                engine = self.engine(tool)
+                elapsed = sum(engine.time("create", "--network", "none", IMAGE, "true") for _ in range(count))
+                samples[tool].append(count / elapsed)
+                engine.run("rm", "-a")
+        return Result("create", "create throughput (%d in a row)" % count, "ctr/s", samples,
+                      higher_is_better=True, target=1.5,
+                      notes=["raw: not comparable (runtime create spawns the container's init)"])
+
+    def bench_ps(self) -> Result:
+        for engine in self.engines:
+            started = time.perf_counter()
+            for _ in range(PS_CONTAINERS):
+                engine.run("create", "--network", "none", IMAGE, "true")
+            log("  %s: created %d containers in %.1f s" % (engine.name, PS_CONTAINERS,
+                                                           time.perf_counter() - started))
+        samples: dict[str, list[float]] = {"husk": [], "podman": []}
+        for iteration in range(self.args.iterations):
+            for tool in self.rotation(iteration, ("husk", "podman")):
+                samples[tool].append(self.engine(tool).time("ps", "-a"))
+        for engine in self.engines:
+            engine.run("rm", "-a")
+        return Result("ps", "ps -a with %d containers" % PS_CONTAINERS, "s", samples, target=0.5,
+                      notes=["raw: not measured (no store of configured containers)"])
+
+    def bench_inspect(self) -> Result:
+        set_spec_args(self.raw.bundle, ["sleep", "1000"])
+        for engine in self.engines:
+            engine.run("run", "-d", "--name", "bench-inspect", "--network", "none", IMAGE, "sleep", "1000")
+        self.raw.run_detached("bench-inspect")
+        samples: dict[str, list[float]] = {tool: [] for tool in TOOLS}
+        for iteration in range(self.args.iterations):
+            for tool in self.rotation(iteration):
+                if tool == "raw":
+                    samples[tool].append(timed(self.raw.argv("state", "bench-inspect"), self.env))
+                else:
+                    samples[tool].append(self.engine(tool).time("inspect", "bench-inspect"))
+        self.teardown()
+        return Result("inspect", "inspect of one running container", "s", samples, target=1.3,
+                      notes=["raw: RUNTIME state"])
+
+    def bench_restart(self) -> Result:
+        set_spec_args(self.raw.bundle, ["sleep", "1000"])
+        for engine in self.engines:
+            engine.run("run", "-d", "--name", "bench-restart", "--network", "none", IMAGE, "sleep", "1000")
+        self.raw.run_detached("bench-restart")
+        samples: dict[str, list[float]] = {tool: [] for tool in TOOLS}
+        stops: dict[str, list[float]] = {"husk": [], "podman": []}
+        for iteration in range(self.args.iterations):
+            for tool in self.rotation(iteration):
+                if tool == "raw":
+                    samples[tool].append(self.raw.restart("bench-restart"))
+                    continue
+                engine = self.engine(tool)
+                stop = engine.time("stop", "-t", "0", "bench-restart")
+                start = engine.time("start", "bench-restart")
+                stops[tool].append(stop)
+                samples[tool].append(stop + start)
+        self.teardown()
+        notes = ["stop -t 0 alone: husk %.3f s, podman %.3f s" % (
+            statistics.median(stops["husk"]), statistics.median(stops["podman"])),
+            "raw: kill KILL, wait stopped, delete, run --detach"]
+        return Result("restart", "stop -t 0 + start (sleep 1000)", "s", samples, notes=notes)
+
+    def bench_pss(self) -> Result:
+        samples: dict[str, list[float]] = {"husk": [], "podman": []}
+        rss: dict[str, float] = {}
+        for engine in self.engines:
+            names = ["bench-pss-%d" % n for n in range(PSS_CONTAINERS)]
+            for name in names:
+                engine.run("run", "-d", "--name", name, "--network", "none", IMAGE, "sleep", "1000")
+            time.sleep(1.0)
+            pids = [engine.monitor_pid(name) for name in names]
+            for _ in range(3):
+                samples[engine.name].append(sum(smaps_rollup(pid)["Pss"] for pid in pids) / len(pids) / 1024)
+                time.sleep(0.2)
+            rss[engine.name] = sum(smaps_rollup(pid)["Rss"] for pid in pids) / len(pids) / 1024
+            engine.run("rm", "-af", "-t", "0")
+        notes = ["%d running per tool; husk: its monitor, podman: conmon; RSS per monitor: husk %.2f MiB, "
+                 "podman %.2f MiB" % (PSS_CONTAINERS, rss["husk"], rss["podman"])]
+        return Result("pss", "monitor PSS per running container", "MiB", samples,
+                      target=8.0, target_absolute=True, notes=notes)
+
+    def run_all(self, only: list[str]) -> list[Result]:
+        results = []
+        for name in BENCHMARKS:
+            if name == "importtime" or (only and name not in only):
+                continue
+            log("[%s] %s ..." % (self.runtime, name))
+            results.append(getattr(self, "bench_" + name)())
+        return results
+
+
+def smaps_rollup(pid: int) -> dict[str, int]:
+    """Fields of /proc/PID/smaps_rollup in KiB."""
+    values = {}
+    with open("/proc/%d/smaps_rollup" % pid) as rollup:
+        for line in rollup:
+            parts = line.split()
+            if len(parts) == 3 and parts[2] == "kB":
+                values[parts[0].rstrip(":")] = int(parts[1])
+    return values
+
+
+def podman_containers_conf() -> str:
+    """podman's default rlimits exceed this host's hard limits (RLIMIT_NOFILE
+    20000): clamp them as husk clamps its own, so both containers start."""
+    import resource
+    nofile = min(resource.getrlimit(resource.RLIMIT_NOFILE)[1], 1048576)
+    nproc = min(resource.getrlimit(resource.RLIMIT_NPROC)[1], PODMAN_NPROC_CEILING)
+    return ('[containers]\ndefault_ulimits = ["nofile=%d:%d", "nproc=%d:%d"]\n'
+            % (nofile, nofile, nproc, nproc))
+
+
+# --- import time ------------------------------------------------------------
+
+def import_times(args: argparse.Namespace, husk_global: list[str], verb: list[str],
+                 runs: int) -> dict:
+    """Median ``-X importtime`` figures over RUNS runs of the husk console script.
+
+    Returns the wall time, the total of top-level imports, and per module the
+    median self and cumulative microseconds.
+    """
+    env = child_env()
+    per_module: dict[str, tuple[list[int], list[int]]] = {}
+    walls, totals = [], []
+    for _ in range(runs):
+        argv = [args.python, "-X", "importtime", args.husk, *husk_global, *verb]
+        started = time.perf_counter()
+        result = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, text=True)
+        walls.append(time.perf_counter() - started)
+        if result.returncode != 0:
+            tail = [line for line in result.stderr.splitlines() if not line.startswith("import time:")]
+            raise BenchError("%s: exit %d: %s" % (shlex.join(argv), result.returncode, " ".join(tail)))
+        total = 0
+        for line in result.stderr.splitlines():
+            if not line.startswith("import time:") or "self [us]" in line:
+                continue
+            self_us, cumulative_us, name = line[len("import time:"):].split("|")
+            depth = (len(name) - len(name.lstrip())) // 2
+            module = name.strip()
+            selves, cumulatives = per_module.setdefault(module, ([], []))
+            selves.append(int(self_us))
+            cumulatives.append(int(cumulative_us))
+            if depth == 0:
+                total += int(cumulative_us)
+        totals.append(total)
+    modules = {module: {"self_us": statistics.median(selves), "cumulative_us": statistics.median(cums)}
+               for module, (selves, cums) in per_module.items()}
+    return {"command": "husk " + " ".join(verb), "wall_s": statistics.median(walls),
+            "imports_us": statistics.median(totals), "modules": modules}
+
+
+def bench_importtime(args: argparse.Namespace, bench: Bench) -> list[dict]:
+    bench.husk.run("create", "--name", "bench-importtime", "--network", "none", IMAGE, "true")
+    try:
+        return [import_times(args, bench.husk_global, verb, args.importtime_runs)
+                for verb in (["inspect", "bench-importtime"], ["ps", "-a"])]
+    finally:
+        bench.husk.run("rm", "-f", "bench-importtime")
+
+
+def top_imports(report: dict, key: str, count: int = 10) -> list[tuple[str, float]]:
+    ranked = sorted(report["modules"].items(), key=lambda item: -item[1][key])
+    return [(module, figures[key]) for module, figures in ranked[:count]]
+
+
+def top_packages(report: dict, count: int = 10) -> list[tuple[str, float]]:
+    """Self time summed per top-level package: what a lazy import would save."""
+    by_package: dict[str, float] = {}
+    for module, figures in report["modules"].items():
+        package = module.split(".")[0]
+        by_package[package] = by_package.get(package, 0) + figures["self_us"]
+    return sorted(by_package.items(), key=lambda item: -item[1])[:count]
+
+
+# --- output -----------------------------------------------------------------
+
+def version_of(argv: list[str]) -> str:
+    try:
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+    except OSError as exc:
+        return "unavailable (%s)" % exc
+    lines = (result.stdout or result.stderr).strip().splitlines()
+    return lines[0] if lines else "?"
+
+
+def header(args: argparse.Namespace, command_line: str, compiled: bool) -> list[str]:
+    return [
+        "husk benchmark  %s" % time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "command: %s" % command_line,
+        "host: %s, %s, %d CPUs, python %s" % (platform.node(), platform.release(), os.cpu_count() or 0,
+                                            platform.python_version()),
+        "husk: %s (%s)" % (version_of([args.husk, "--version"]), args.husk),
+        "podman: %s; conmon: %s" % (version_of([args.podman, "--version"]), version_of(["conmon", "--version"])),
+        "runc: %s; crun: %s" % (version_of(["runc", "--version"]), version_of(["crun", "--version"])),
+        "env: children run with PYTHONDONTWRITEBYTECODE unset%s; %s" % (
+            " (it was set in the caller's environment)" if "PYTHONDONTWRITEBYTECODE" in os.environ else "",
+            "python -m compileall -q %s/core %s/hooks ran first" % (REPO, REPO) if compiled
+            else "compileall skipped (--no-compile)"),
+        "iterations: %d, tools alternate (rotating order) within every iteration; figures are medians"
+        % args.iterations,
+    ]
+
+
+def fmt(value: float | None, unit: str) -> str:
+    if value is None:
+        return "-"
+    if unit == "s":
+        return "%.1f ms" % (value * 1000)
+    if unit == "MiB":
+        return "%.2f MiB" % value
+    return "%.1f %s" % (value, unit)
+
+
+def table(results_by_runtime: dict[str, list[Result]]) -> list[str]:
+    columns = ("runtime", "benchmark", "husk", "podman", "raw", "husk/podman", "husk/raw", "target", "")
+    rows = []
+    notes = []
+    for runtime, results in results_by_runtime.items():
+        for result in results:
+            ratio_podman, ratio_raw = result.ratio("podman"), result.ratio("raw")
+            rows.append((runtime, result.description, fmt(result.median("husk"), result.unit),
+                         fmt(result.median("podman"), result.unit), fmt(result.median("raw"), result.unit),
+                         "-" if ratio_podman is None else "%.2fx" % ratio_podman,
+                         "-" if ratio_raw is None else "%.2fx" % ratio_raw,
+                         result.target_text(), result.verdict()))
+            notes.extend("[%s] %s: %s" % (runtime, result.name, note) for note in result.notes)
+    widths = [max(len(str(row[i])) for row in (columns, *rows)) for i in range(len(columns))]
+    lines = ["  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip()
+             for row in (columns, *rows)]
+    lines.insert(1, "  ".join("-" * width for width in widths).rstrip())
+    return lines + [""] + notes
+
+
+def importtime_lines(reports: list[dict]) -> list[str]:
+    lines = []
+    for report in reports:
+        lines.append("")
+        lines.append("python -X importtime: %s  (wall %.1f ms, imports %.1f ms, median of runs)" % (
+            report["command"], report["wall_s"] * 1000, report["imports_us"] / 1000))
+        lines.append("  top 10 by self time:            top 10 by cumulative time:")
+        selves, cumulatives = top_imports(report, "self_us"), top_imports(report, "cumulative_us")
+        for (self_module, self_us), (cum_module, cum_us) in zip(selves, cumulatives):
+            lines.append("  %7.1f ms  %-20s  %7.1f ms  %s" % (self_us / 1000, self_module, cum_us / 1000, cum_module))
+        lines.append("  self time by top-level package: " + ", ".join(
+            "%s %.1f ms" % (package, us / 1000) for package, us in top_packages(report)))
+    return lines
+
+
+# --- main -------------------------------------------------------------------
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--iterations", type=int, default=10, help="samples per tool (default 10)")
+    parser.add_argument("--only", action="append", choices=BENCHMARKS, default=[],
+                        help="run only this benchmark (repeatable)")
+    parser.add_argument("--runtime", choices=("crun", "runc", "both"), default="crun",
+                        help="OCI runtime for all three tools (default crun); both = every benchmark twice")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    parser.add_argument("--create-count", type=int, default=20, help="creates in a row per sample (default 20)")
+    parser.add_argument("--importtime-runs", type=int, default=5, help="runs per importtime figure (default 5)")
+    parser.add_argument("--workdir", default="/tmp/bench-husk", help="private storage of all tools; removed at the end")
+    parser.add_argument("--husk", default=str(REPO / ".venv" / "bin" / "husk"), help="husk console script")
+    parser.add_argument("--python", default=str(REPO / ".venv" / "bin" / "python"), help="husk's interpreter")
+    parser.add_argument("--podman", default="podman")
+    parser.add_argument("--no-compile", action="store_true", help="skip compileall of husk's sources")
+    args = parser.parse_args(argv)
+    if args.iterations < 1 or args.create_count < 1 or args.importtime_runs < 1:
+        parser.error("--iterations, --create-count and --importtime-runs must be positive")
+    return args
+
+
+def remove_workdir(workdir: pathlib.Path) -> None:
+    """Unmount what is still mounted below WORKDIR (deepest first), then delete it."""
+    if not workdir.exists():
+        return
+    prefix = str(workdir.resolve()) + "/"
+    with open("/proc/self/mountinfo") as mountinfo:
+        mounts = [line.split()[4] for line in mountinfo]
+    for mountpoint in sorted((m for m in mounts if m.startswith(prefix)), key=len, reverse=True):
+        subprocess.run(["umount", "-l", mountpoint], stderr=subprocess.DEVNULL)
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+def stop_on_sigterm(signum: int, frame: object) -> None:
+    """SIGTERM ends the run like ^C: through the finally blocks that clean up."""
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
+    command_line = shlex.join([sys.executable, *sys.argv])
+    workdir = pathlib.Path(args.workdir)
+    if not args.no_compile:
+        execute([args.python, "-m", "compileall", "-q", str(REPO / "core"), str(REPO / "hooks")], child_env())
+    if shutil.which(args.podman) is None:
+        log("podman is missing: run bench/install-podman.sh first")
+        return 2
+    runtimes = ["crun", "runc"] if args.runtime == "both" else [args.runtime]
+    results_by_runtime: dict[str, list[Result]] = {}
+    imports: list[dict] = []
+    try:
+        for runtime in runtimes:
+            remove_workdir(workdir)
+            bench = Bench(args, runtime)
+            try:
+                log("[%s] setting up %s" % (runtime, workdir))
+                bench.setup()
+                results_by_runtime[runtime] = bench.run_all(args.only)
+                if (not args.only or "importtime" in args.only) and not imports:
+                    log("[%s] importtime ..." % runtime)
+                    imports = bench_importtime(args, bench)
+            finally:
+                bench.teardown()
+    except BenchError as exc:
+        log("bench: %s" % exc)
+        return 1
+    except KeyboardInterrupt:
+        log("bench: interrupted; cleaned up")
+        return 130
+    finally:
+        remove_workdir(workdir)
+    if args.json:
+        print(json.dumps({
+            "command": command_line, "header": header(args, command_line, not args.no_compile),
+            "results": {runtime: {r.name: r.to_json() for r in results}
+                        for runtime, results in results_by_runtime.items()},
+            "importtime": imports,
+        }, indent=2))
+    else:
+        print("\n".join(header(args, command_line, not args.no_compile)))
+        print()
+        print("\n".join(table(results_by_runtime)))
+        print("\n".join(importtime_lines(imports)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
