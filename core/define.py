@@ -138,9 +138,10 @@ class PluginFailure(HuskError):
 
 
 class CorruptRecord(HuskError):
-    """A record in the state store failed validation."""
+    """A record in the state store failed validation (`container_id` names whose)."""
 
     default_message = "corrupt record in the state store"
+    container_id = ""
 
 
 class NotImplementedByPlugin(HuskError):

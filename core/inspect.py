@@ -88,7 +88,7 @@ def inspect_container(ctr: "Container") -> dict[str, Any]:
             "Tty": config.tty,
             "OpenStdin": config.stdin_open,
             "StdinOnce": False,
-            "Env": _merged_env(image.config.env if image else [], config.env),
+            "Env": _process_env(ctr, image),
             "Cmd": command or None,
             "Image": config.image_name,
             "Volumes": None,
@@ -129,9 +129,18 @@ def _image(ctr: "Container"):
         return None
 
 
-def _merged_env(image_env: list[str], env: list[str]) -> list[str]:
-    merged: dict[str, str] = {}
-    for entry in [*image_env, *env]:
-        key, _, value = entry.partition("=")
-        merged[key] = value
-    return [f"{k}={v}" for k, v in merged.items()]
+def _process_env(ctr: "Container", image) -> list[str]:
+    """The environment the process gets: the bundle's, once the spec exists;
+    before that, the same merge the spec generator will do."""
+    import json
+
+    from .spec import merge_env
+
+    try:
+        with open(f"{ctr.runtime.paths.userdata(ctr.id)}/config.json", "rb") as bundle:
+            return json.load(bundle)["process"]["env"]
+    except (OSError, ValueError, KeyError):
+        pass
+    home = "/root" if ctr.config.user in ("", "0", "root") else "/"
+    return merge_env(image.config.env if image else [], ctr.config.env,
+                     hostname=ctr.config.hostname or ctr.id[:12], home=home)

@@ -221,7 +221,7 @@ def _child_unpack(target_dir: str, data_fd: int, error_fd: int) -> None:
         with os.fdopen(data_fd, "rb") as tar_input:
             layer_filter = _LayerFilter()
             with tarfile.open(fileobj=tar_input, mode="r|", errorlevel=2) as archive:
-                archive.extractall(".", numeric_owner=True, filter=layer_filter)
+                _extract_all(archive, layer_filter)
             layer_filter.finish()
             while tar_input.read(CHUNK_SIZE):  # let the parent hash the trailing padding
                 pass
@@ -235,6 +235,43 @@ def _child_unpack(target_dir: str, data_fd: int, error_fd: int) -> None:
         os.write(error_fd, f"error:{type(exc).__name__}: {exc}".encode(errors="replace"))
     finally:
         os._exit(exit_code)
+
+
+def _extract_all(archive, member_filter) -> None:
+    """`extractall(filter=...)` on every Python husk supports.
+
+    Debian 12's python3 (3.11.2) predates tarfile's extraction filters
+    (3.11.4), so there each member goes through the filter and is extracted on
+    its own, and directories get their owner, mode and mtime last, as
+    extractall does (a file written into a directory changes its mtime).
+    """
+    import tarfile
+
+    if hasattr(tarfile, "data_filter"):
+        archive.extractall(".", numeric_owner=True, filter=member_filter)
+        return
+    directories = []
+    for member in archive:
+        kept = member_filter(member, ".")
+        if kept is None:
+            continue
+        archive.extract(kept, ".", set_attrs=not kept.isdir(), numeric_owner=True)
+        if kept.isdir():
+            directories.append(kept)
+    for directory in reversed(directories):
+        archive.chown(directory, directory.name, True)
+        archive.utime(directory, directory.name)
+        archive.chmod(directory, directory.name)
+
+
+def _replaced(member, **changes):
+    """A copy of a TarInfo with some fields changed (TarInfo.replace is 3.11.4+)."""
+    import copy
+
+    clone = copy.copy(member)
+    for name, value in changes.items():
+        setattr(clone, name, value)
+    return clone
 
 
 def _inside_name(name: str, what: str) -> str:
@@ -286,7 +323,7 @@ class _LayerFilter:
                 raise _LayerEscape(f"member '{member.name}' is a whiteout of nothing")
             if os.path.lexists(hidden):
                 return None  # OCI: a whiteout hides lower layers only, not its own layer
-            whiteout = member.replace(name=hidden, mode=0, uid=0, gid=0, linkname="", deep=False)
+            whiteout = _replaced(member, name=hidden, mode=0, uid=0, gid=0, linkname="")
             whiteout.type, whiteout.devmajor, whiteout.devminor, whiteout.size = tarfile.CHRTYPE, 0, 0, 0
             return whiteout
         changes: dict = {"name": name}
@@ -307,7 +344,7 @@ class _LayerFilter:
         }
         if xattrs:
             self.xattrs[path] = xattrs
-        return member.replace(**changes, deep=False)
+        return _replaced(member, **changes)
 
     @staticmethod
     def _make_way(path: str, is_dir: bool) -> None:

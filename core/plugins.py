@@ -68,7 +68,9 @@ class Plugins:
         self.versions[self.pm.get_name(plugin)] = ""
 
     def _register_runtime(self, name: str, backend: "type[OCIRuntime]") -> None:
-        if not name or name in self.runtimes:
+        if not name:
+            raise InvalidArgument(f"a runtime backend ({backend!r}) was registered without a name")
+        if name in self.runtimes:
             raise InvalidArgument(f"runtime {name!r} registered twice")
         self.runtimes[name] = backend
 

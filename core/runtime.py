@@ -25,6 +25,7 @@ from .records import ContainerConfig, ContainerState, Mount, RestartPolicy
 
 if TYPE_CHECKING:
     from .container import Container
+    from .define import CorruptRecord
     from .events import EventLog
     from .oci_runtime import OCIRuntime
     from .plugins import Plugins
@@ -113,6 +114,8 @@ class Runtime:
             raise InvalidArgument(f'container name "{name}" is invalid: names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*')
         if stop_timeout is not None and stop_timeout < 0:
             raise InvalidArgument(f"invalid stop timeout {stop_timeout}: must be 0 or more seconds")
+        if auto_remove and restart_policy not in ("", "no"):
+            raise InvalidArgument('the --rm option conflicts with --restart, when the restartPolicy is not "" and "no"')
         if network not in ("none", "host"):
             raise InvalidArgument(f"network mode {network!r} is not supported: use none or host")
         stop_signal = stop_signal or image_record.config.stop_signal or "SIGTERM"
@@ -143,12 +146,28 @@ class Runtime:
         container_id = self.store.lookup_container(name_or_id)
         return Container(self, self.store.container_config(container_id), self.store.container_state(container_id))
 
-    def containers(self) -> list["Container"]:
-        """Every container, without taking locks (ps, inspect); stale ones are repaired
-        when their lock is free, otherwise shown as the exit file says."""
+    def containers(self, errors: "list[CorruptRecord] | None" = None) -> list["Container"]:
+        """Every container, without taking locks (ps, inspect).  Corrupt records
+        raise, or go to `errors` when given (see Store.containers)."""
         from .container import Container
 
-        return [Container(self, config, state) for config, state in self.store.containers()]
+        return [Container(self, config, state) for config, state in self.store.containers(errors)]
+
+    def purge_container(self, name_or_id: str) -> str:
+        """Remove a container whose records are corrupt: whatever of it exists in
+        the runtimes, its mounts and directories, and its records.  Returns its id."""
+        import shutil
+
+        from .rootfs import unmount
+
+        container_id = self.store.lookup_container(name_or_id)
+        for name in self.plugins.runtimes:
+            self.oci_runtime(name).delete(container_id, force=True)
+        unmount(os.path.join(self.paths.container_dir(container_id), "merged"))
+        for directory in (self.paths.container_dir(container_id), self.paths.container_run_dir(container_id)):
+            shutil.rmtree(directory, ignore_errors=True)
+        self.store.purge_container(container_id)
+        return container_id
 
     def container_exists(self, name_or_id: str) -> bool:
         try:

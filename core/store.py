@@ -58,7 +58,10 @@ class Store:
         try:
             return _decoders[kind].decode(raw)
         except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-            raise CorruptRecord(f"corrupt state record for {what}: {exc}") from None
+            error = CorruptRecord(f"corrupt state record for {what}: {exc}; `husk rm -f` removes it")
+            if what.startswith("container "):
+                error.container_id = what.split(" ", 1)[1]
+            raise error from None
 
     def _write(self, change) -> object:
         """Run `change(txn)` in a write transaction, growing the map when full."""
@@ -116,15 +119,39 @@ class Store:
             raise NoSuchContainer.named(container_id)
         return state
 
-    def containers(self) -> Iterator[tuple[ContainerConfig, ContainerState]]:
-        """Every container, read in one transaction (a consistent snapshot)."""
+    def containers(self, errors: list[CorruptRecord] | None = None
+                   ) -> Iterator[tuple[ContainerConfig, ContainerState]]:
+        """Every container, read in one transaction (a consistent snapshot).
+
+        A corrupt record raises CorruptRecord, or -- when `errors` is given --
+        is appended there and skipped, so one bad record hides no other container."""
         with self.env.begin() as txn:
             states = txn.cursor(db=self.db["states"])
             for key, raw in txn.cursor(db=self.db["configs"]):
                 what = f"container {key.decode()}"
                 state_raw = states.get(key)
-                yield (self._decode(ContainerConfig, raw, what),
-                       self._decode(ContainerState, state_raw, what) if state_raw else ContainerState())
+                try:
+                    record = (self._decode(ContainerConfig, raw, what),
+                              self._decode(ContainerState, state_raw, what) if state_raw else ContainerState())
+                except CorruptRecord as exc:
+                    if errors is None:
+                        raise
+                    errors.append(exc)
+                    continue
+                yield record
+
+    def purge_container(self, container_id: str) -> None:
+        """Delete every record of a container whose records cannot be read
+        (`rm -f` of a corrupt container): by id, and any name pointing at it."""
+        def change(txn):
+            key = container_id.encode()
+            for db in ("configs", "states", "mounts"):
+                txn.delete(key, db=self.db[db])
+            names = txn.cursor(db=self.db["names"])
+            for name, owner in list(names):
+                if owner == key:
+                    txn.delete(name, db=self.db["names"])
+        self._write(change)
 
     def lookup_container(self, name_or_id: str) -> str:
         """The id for a name, a full id or a unique id prefix (podman's order)."""

@@ -153,7 +153,7 @@ def rm(session, force, all_, volumes, timeout, ignore, names):
     if timeout is not None and timeout < 0:
         raise InvalidArgument(f"invalid timeout {timeout}: must be 0 or more seconds")
     _report(session, "remove", _names(session, names, all_), force=force, timeout=timeout,
-            ignore_missing=force or ignore)
+            ignore_missing=force or ignore, missing_exit_code=1)
 
 
 @click.command(context_settings=CONTEXT)
@@ -196,9 +196,14 @@ def ps(session, all_, quiet, no_trunc, no_heading, filters, format_, sort, lates
     """List containers."""
     from .listing import list_containers
 
+    errors: list = []
     click.echo(list_containers(session.runtime, all_=all_ or bool(filters), quiet=quiet, no_trunc=no_trunc,
                                no_heading=no_heading, filters=filters, format_=format_, sort=sort,
-                               latest=latest), nl=False)
+                               latest=latest, errors=errors), nl=False)
+    for error in errors:
+        click.echo(f"Error: {error}", err=True)
+    if errors:
+        raise SystemExit(errors[0].exit_code)
 
 
 @click.command(context_settings=CONTEXT)
@@ -278,16 +283,19 @@ def _names(session, names, all_, states: tuple[str, ...] | None = None) -> list[
     if all_ and names:
         raise InvalidArgument("--all and container names cannot be given together")
     if all_:
-        return [c.id for c in session.runtime.containers() if states is None or str(c.state.state) in states]
+        errors: list = []  # corrupt records: --all covers them too, so that rm -af clears them
+        ids = [c.id for c in session.runtime.containers(errors) if states is None or c.state.state.value in states]
+        return ids + [e.container_id for e in errors if e.container_id]
     if not names:
         raise InvalidArgument("you must provide at least one container name or id")
     return list(names)
 
 
-def _report(session, action, names, ignore_missing=False, **kwargs) -> None:
+def _report(session, action, names, ignore_missing=False, missing_exit_code=None, **kwargs) -> None:
     from .parallel import report, run_each
 
-    code = report(run_each(session, action, names, **kwargs), ignore_missing=ignore_missing)
+    code = report(run_each(session, action, names, **kwargs), ignore_missing=ignore_missing,
+                  missing_exit_code=missing_exit_code)
     if code:
         raise SystemExit(code)
 

@@ -144,7 +144,9 @@ def _matches(ctr, key: str, value: str) -> bool:
 
 
 def list_containers(runtime, *, all_: bool, quiet: bool, no_trunc: bool, no_heading: bool,
-                    filters: tuple[str, ...], format_: str, sort: str, latest: bool) -> str:
+                    filters: tuple[str, ...], format_: str, sort: str, latest: bool,
+                    errors: list | None = None) -> str:
+    """The `ps` output; corrupt records go to `errors` (see Store.containers)."""
     parsed = _parse_filters(filters)
     newest_first = lambda pair: -pair[1].config.created  # noqa: E731 - full precision, not the row's seconds
     sort_keys = {"created": newest_first, "id": lambda pair: pair[0]["ID"], "image": lambda pair: pair[0]["Image"],
@@ -152,7 +154,7 @@ def list_containers(runtime, *, all_: bool, quiet: bool, no_trunc: bool, no_head
                  "runningfor": newest_first}
     if sort not in sort_keys:
         raise InvalidArgument(f"invalid sort key {sort!r}: use {', '.join(sort_keys)}")
-    containers = [c for c in runtime.containers()]
+    containers = runtime.containers(errors)
     for ctr in containers:
         ctr.sync_if_unlocked()
     containers = [c for c in containers

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..define import EXIT_ENGINE, HuskError, NoSuchContainer
+from ..define import EXIT_ENGINE, AlreadyStopped, CorruptRecord, HuskError, NoSuchContainer
 
 #: (name as given, None or (message, exit code, whether the container was missing))
 Outcome = tuple[str, "tuple[str, int, bool] | None"]
@@ -18,7 +18,11 @@ _MAX_WORKERS = 8
 
 
 def _stop(ctr, timeout):
-    ctr.stop_with_timeout(ctr.config.stop_timeout if timeout is None else timeout)
+    """podman's CLI counts a container that is already stopped as stopped."""
+    try:
+        ctr.stop_with_timeout(ctr.config.stop_timeout if timeout is None else timeout)
+    except AlreadyStopped:
+        pass
 
 
 def _kill(ctr, signal):
@@ -40,8 +44,16 @@ def _run_one(job: tuple[tuple, str, str, dict[str, Any]]) -> Outcome:
     runtime_args, action, name, kwargs = job
     from ..runtime import Runtime
 
+    runtime = Runtime(*runtime_args)
     try:
-        ACTIONS[action](Runtime(*runtime_args).container(name), **kwargs)
+        try:
+            container = runtime.container(name)
+        except CorruptRecord:
+            if action != "remove" or not kwargs.get("force"):
+                raise
+            runtime.purge_container(name)  # rm -f is how a user gets rid of a corrupt record
+            return name, None
+        ACTIONS[action](container, **kwargs)
     except HuskError as exc:
         return name, (str(exc), exc.exit_code, isinstance(exc, NoSuchContainer))
     return name, None
@@ -60,8 +72,9 @@ def run_each(session, action: str, names: list[str], **kwargs: Any) -> list[Outc
         return pool.map(_run_one, jobs, chunksize=1)
 
 
-def report(outcomes: list[Outcome], echo=True, ignore_missing=False) -> int:
-    """Print each success (the name as given) and each error; return the exit code."""
+def report(outcomes: list[Outcome], echo=True, ignore_missing=False, missing_exit_code=None) -> int:
+    """Print each success (the name as given) and each error; return the exit code
+    (`missing_exit_code` for a missing container where podman has its own: rm's 1)."""
     import click
 
     code = 0
@@ -74,5 +87,5 @@ def report(outcomes: list[Outcome], echo=True, ignore_missing=False) -> int:
         if ignore_missing and missing:
             continue
         click.echo(f"Error: {message}", err=True)
-        code = exit_code or EXIT_ENGINE
+        code = (missing_exit_code if missing and missing_exit_code else exit_code) or EXIT_ENGINE
     return code

@@ -10,6 +10,7 @@ import sys
 import click
 
 from .. import __version__
+from ..define import HuskError
 from . import CONTEXT
 
 API_VERSION = "4.9.0"
@@ -51,15 +52,18 @@ def _info_document(runtime) -> dict:
     backends = {}
     for name in sorted(plugins.runtimes):
         backends[name] = runtime.oci_runtime(name).describe()
-    default = runtime.oci_runtime()
-    states = [c.state.state for c in runtime.containers()]
+    try:
+        default = runtime.oci_runtime().describe()
+    except HuskError as exc:  # e.g. the default runtime's plugin is disabled
+        default = {"Name": runtime.default_runtime, "Path": "", "Version": f"unavailable: {exc}"}
+    states = [c.state.state for c in runtime.containers(errors=[])]
     uname = os.uname()
     return {
         "Host": {
             "Arch": _arch(), "Hostname": uname.nodename, "Kernel": uname.release, "OS": "linux",
             "CgroupVersion": "v2" if os.path.exists("/sys/fs/cgroup/cgroup.controllers") else "v1",
             "EventLogger": "file", "LogDriver": "k8s-file",
-            "OCIRuntime": {"Name": default.name, "Path": default.path, "Version": default.version(),
+            "OCIRuntime": {"Name": default["Name"], "Path": default["Path"], "Version": default["Version"],
                            "Package": ""},
             "Security": {"Rootless": os.geteuid() != 0},
         },

@@ -124,8 +124,6 @@ def test_inspect_fields(husk, tmp_path):
     assert result.returncode == 125 and "can't evaluate field Nope" in result.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="inspect's Config.Env lacks PATH, TERM, container, HOSTNAME, HOME, which "
-                   "the spec gives the process (lead: build it with spec.merge_env)")
 def test_inspect_env_is_what_the_process_gets(husk):
     real = husk("run", "--name", "envy", "-e", "FOO=bar", "busybox", "env", check=True).stdout.split()
     shown = json.loads(husk("inspect", "--format", "{{json .Config.Env}}", "envy", check=True).stdout)

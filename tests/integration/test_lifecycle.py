@@ -8,6 +8,8 @@ import re
 
 import pytest
 
+from husk.define import AlreadyStopped
+
 
 def _state(husk, name):
     return husk("inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", name, check=True).stdout.split()
@@ -66,8 +68,10 @@ def test_illegal_transitions_have_podmans_messages(husk_rt):
     assert result.returncode == 2
     assert "cannot remove container" in result.stderr and "without force" in result.stderr
     husk_rt("stop", "-t", "0", "c", check=True)
-    result = husk_rt("stop", "c")
-    assert result.returncode == 125 and "container already stopped" in result.stderr
+    # podman's CLI counts an already stopped container as stopped (the API says "already stopped")
+    assert husk_rt("stop", "c").stdout == "c\n"
+    with pytest.raises(AlreadyStopped, match="container already stopped"):
+        husk_rt.runtime().container("c").stop()
     result = husk_rt("kill", "c")
     assert result.returncode == 125 and "can only kill running containers" in result.stderr
 
@@ -76,6 +80,8 @@ def test_missing_container_errors(husk):
     result = husk("start", "nope")
     assert result.returncode == 125
     assert result.stderr == 'Error: no container with name or ID "nope" found: no such container\n'
+    result = husk("rm", "nope")
+    assert result.returncode == 1 and "no such container" in result.stderr
     result = husk("rm", "-f", "nope")
     assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
 

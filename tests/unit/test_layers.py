@@ -49,6 +49,15 @@ def entry(name: str, kind: bytes, **attrs) -> tuple[tarfile.TarInfo, None]:
     return member(name, kind, **attrs), None
 
 
+@pytest.fixture(autouse=True, params=["tarfile-filters", "no-tarfile-filters"])
+def tarfile_flavour(request, monkeypatch):
+    """Every test twice: with tarfile's extraction filters, and as on Debian 12's
+    python3 3.11.2, which has none (husk then filters member by member)."""
+    if request.param == "no-tarfile-filters":
+        monkeypatch.delattr(tarfile, "data_filter")
+    return request.param
+
+
 @pytest.fixture
 def target(tmp_path):
     return str(tmp_path / "layer" / "diff")
