@@ -56,6 +56,9 @@ PSS_CONTAINERS = 10
 # podman raises its own RLIMIT_NPROC hard limit to at most 32768 before it starts
 # conmon, so a container asking for more fails with EPERM (seen with 4.3.1 here).
 PODMAN_NPROC_CEILING = 32768
+# podman keeps its blob-info cache here whatever --root says (``podman import``
+# writes it); removed at the end when the benchmark was the one to create it.
+PODMAN_SHARED_DIR = pathlib.Path("/var/lib/containers")
 
 
 class BenchError(Exception):
@@ -603,6 +606,7 @@ def main(argv: list[str]) -> int:
     runtimes = ["crun", "runc"] if args.runtime == "both" else [args.runtime]
     results_by_runtime: dict[str, list[Result]] = {}
     imports: list[dict] = []
+    podman_cache_existed = PODMAN_SHARED_DIR.exists()
     try:
         for runtime in runtimes:
             remove_workdir(workdir)
@@ -624,6 +628,8 @@ def main(argv: list[str]) -> int:
         return 130
     finally:
         remove_workdir(workdir)
+        if not podman_cache_existed:
+            shutil.rmtree(PODMAN_SHARED_DIR, ignore_errors=True)
     if args.json:
         print(json.dumps({
             "command": command_line, "header": header(args, command_line, not args.no_compile),
