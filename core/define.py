@@ -12,7 +12,10 @@ import enum
 
 
 class State(str, enum.Enum):
-    """A container's state, as podman names them (`inspect` prints the value)."""
+    """A container's state.  The value is what the store records; ``str()`` is
+    what users see, as podman 4 names them: `configured` shows as "created"
+    (Docker's word for a container that never ran) and `created` (in the
+    runtime, not started) as "initialized"."""
 
     CONFIGURED = "configured"
     CREATED = "created"
@@ -23,7 +26,7 @@ class State(str, enum.Enum):
     REMOVING = "removing"
 
     def __str__(self) -> str:
-        return self.value
+        return {"configured": "created", "created": "initialized"}.get(self.value, self.value)
 
 
 #: States in which the container exists in the OCI runtime.

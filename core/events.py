@@ -36,7 +36,6 @@ __all__ = [
     "parse_filter_args",
     "parse_time",
     "parse_time_ns",
-    "parse_until",
     "to_json_line",
     "to_template_data",
 ]
@@ -248,22 +247,6 @@ class EventLog:
                     return
                 if matches(event):
                     yield event
-
-
-def parse_until(value: str) -> float:
-    """An `--until` value in epoch seconds.  As in podman, a duration there means
-    that long *after* now (`events --until 10s` streams for ten seconds), where
-    `--since 10s` means before; times and Unix seconds mean themselves."""
-    from .timestamps import parse_duration_ns
-
-    text = value.strip()
-    try:
-        duration_ns = parse_duration_ns(text)
-    except ValueError:
-        duration_ns = None
-    if duration_ns is None or text.replace(".", "", 1).lstrip("-").isdigit():
-        return parse_time(value)
-    return (time.time_ns() + duration_ns) / NS_PER_SECOND
 
 
 def parse_filter_args(args: list[str]) -> dict[str, list[str]]:

@@ -51,7 +51,7 @@ def inspect_container(ctr: "Container") -> dict[str, Any]:
             "Checkpointed": st.checkpointed,
         },
         "Image": config.image_id,
-        "ImageName": config.image_name,
+        "ImageName": config.image_ref or config.image_name,
         "Rootfs": "",
         "ResolvConfPath": f"{paths.userdata(config.id)}/resolv.conf",
         "HostnamePath": f"{paths.userdata(config.id)}/hostname",

@@ -59,7 +59,7 @@ class ContainerConfig(msgspec.Struct, omit_defaults=True):
     name: str
     created: float
     image_id: str
-    image_name: str  # as the user typed it
+    image_name: str  # as the user typed it (Docker's Config.Image keeps this)
     runtime: str
     command: list[str] = []
     entrypoint: list[str] = []
@@ -81,6 +81,7 @@ class ContainerConfig(msgspec.Struct, omit_defaults=True):
     log_driver: str = "k8s-file"
     dependencies: list[str] = []
     privileged: bool = False
+    image_ref: str = ""  # the stored name it resolved to (podman's ImageName, ps's IMAGE)
     cap_add: list[str] = []
     cap_drop: list[str] = []
     version: int = SCHEMA_VERSION

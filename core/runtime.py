@@ -84,10 +84,11 @@ class Runtime:
 
         attrs = {k: str(v) for k, v in attributes.items()}
         if container is not None:
-            attrs = {"image": container.config.image_name, "name": container.name,
+            image = container.config.image_ref or container.config.image_name
+            attrs = {"image": image, "name": container.name,
                      **container.config.labels, **attrs}
             event = Event(status, type="container", id=container.id, name=container.name,
-                          image=container.config.image_name, attributes=attrs)
+                          image=image, attributes=attrs)
         else:
             event = Event(status, type=attrs.pop("type", "image"), id=attrs.pop("id", ""),
                           name=attrs.pop("name", ""), image=attrs.pop("image", ""), attributes=attrs)
@@ -124,7 +125,8 @@ class Runtime:
         container_id = secrets.token_hex(32)
         config = ContainerConfig(
             id=container_id, name=name or _random_name(), created=time.time(),
-            image_id=image_record.id, image_name=image, runtime=backend.name,
+            image_id=image_record.id, image_name=image, image_ref=_resolved_name(image, image_record.names),
+            runtime=backend.name,
             command=list(command or []), entrypoint=list(entrypoint) if entrypoint is not None else [],
             env=list(env), workdir=workdir, user=user, hostname=hostname, labels=dict(labels or {}),
             annotations=dict(annotations or {}), stop_signal=stop_signal,
@@ -202,6 +204,15 @@ class Runtime:
             store.reset_mount_counts()
             with open(self.paths.alive_marker, "w") as marker:
                 marker.write(f"{time.time()}\n")
+
+
+def _resolved_name(typed: str, names: list[str]) -> str:
+    """The image's stored name the user meant (`busybox` -> `localhost/busybox:latest`)."""
+    wanted = typed if ":" in typed.rsplit("/", 1)[-1] else typed + ":latest"
+    for name in names:
+        if name == wanted or name.endswith("/" + wanted):
+            return name
+    return names[0] if names else typed
 
 
 def _restart_policy(value: str) -> RestartPolicy:

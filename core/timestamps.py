@@ -173,3 +173,17 @@ def format_go_time(time_ns: int) -> str:
         + _trimmed_fraction(nanos)
         + f" {sign}{hours:02d}{minutes:02d} {zone}"
     )
+
+
+def parse_until(value: str) -> float:
+    """An `--until` value in epoch seconds.  As in podman, a duration there means
+    that long *after* now (`events --until 10s` streams for ten seconds), where
+    `--since 10s` means before; times and Unix seconds mean themselves."""
+    text = value.strip()
+    try:
+        duration_ns = parse_duration_ns(text)
+    except ValueError:
+        duration_ns = None
+    if duration_ns is None or text.replace(".", "", 1).lstrip("-").isdigit():
+        return parse_time(value)
+    return (time.time_ns() + duration_ns) / NS_PER_SECOND

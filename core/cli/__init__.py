@@ -63,6 +63,9 @@ def main() -> None:
         code = cli.main(prog_name="husk", standalone_mode=False)
     except click.exceptions.Abort:
         code = 130
+    except click.NoSuchOption as exc:
+        print(f"Error: unknown flag: {exc.option_name}", file=sys.stderr)
+        code = EXIT_ENGINE
     except click.ClickException as exc:
         print(f"Error: {exc.format_message()}", file=sys.stderr)
         code = EXIT_ENGINE

@@ -13,7 +13,7 @@ import sys
 import threading
 
 from ..attach_protocol import STREAM_STDERR, AttachClient
-from ..define import ContainerRemoved, NoSuchContainer, State
+from ..define import ContainerRemoved, HuskError, NoSuchContainer, State
 
 
 def run_attached(ctr, attach_stdin: bool, remove: bool | None = None) -> int:
@@ -28,13 +28,26 @@ def run_attached(ctr, attach_stdin: bool, remove: bool | None = None) -> int:
             if attach_stdin:
                 threading.Thread(target=_copy_stdin, args=(client,), daemon=True).start()
             _copy_output(client)
-        return ctr.wait()
+        code = ctr.wait()
+        if not remove:
+            _clean_up(ctr)
+        return code
     finally:
         if remove:
             try:
                 ctr.remove(force=True, timeout=0)
             except (NoSuchContainer, ContainerRemoved):
                 pass
+
+
+def _clean_up(ctr) -> None:
+    """Clean up now rather than leave it to the monitor's exit command, so the
+    state is `exited` (not `stopped`) when `run` returns, whatever a script
+    inspects next.  Whoever comes second finds nothing to do."""
+    try:
+        ctr.cleanup()
+    except HuskError:
+        pass  # restarted by its policy, or removed meanwhile: nothing to clean
 
 
 def _copy_output(client: AttachClient) -> None:

@@ -13,7 +13,7 @@ from ..define import EXIT_ENGINE, HuskError, InvalidArgument, NoSuchContainer, S
 PS_TABLE = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.CreatedHuman}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
 PS_HEADERS = {"ID": "CONTAINER ID", "CreatedHuman": "CREATED", "CreatedAt": "CREATED AT", "RunningFor": "CREATED"}
 _PS_FILTER_KEYS = ("name", "status", "exited", "label", "id", "ancestor")
-# podman's names (see podman_state), plus "stopped" and "configured", which it accepts too
+# podman's names (str(State)), plus "stopped" and "configured", which it accepts too
 _STATUS_VALUES = frozenset({"created", "initialized", "running", "paused", "stopped", "exited", "removing",
                             "configured"})
 
@@ -54,13 +54,7 @@ def status_text(ctr, now: float) -> str:
         return f"Up {human_duration(now - st.started_at)}"
     if st.state in (State.STOPPED, State.EXITED):
         return f"Exited ({st.exit_code}) {human_duration(now - st.finished_at)} ago"
-    return podman_state(st.state).capitalize()
-
-
-def podman_state(state: State) -> str:
-    """The state as podman names it to users: its Configured state is Docker's
-    "created", and its Created (in the runtime, not started) is "initialized"."""
-    return {State.CONFIGURED: "created", State.CREATED: "initialized"}.get(state, str(state))
+    return str(st.state).capitalize()
 
 
 def command_args(ctr, image) -> list[str]:
@@ -87,7 +81,7 @@ def ps_row(ctr, image, no_trunc: bool, now: float) -> dict[str, Any]:
     return GoStruct({
         "ID": config.id if no_trunc else config.id[:12],
         "Names": config.name,
-        "Image": config.image_name,
+        "Image": config.image_ref or config.image_name,
         "ImageID": config.image_id,
         "Command": command,
         "Created": int(config.created),
@@ -95,7 +89,7 @@ def ps_row(ctr, image, no_trunc: bool, now: float) -> dict[str, Any]:
         "CreatedHuman": f"{human_duration(now - config.created)} ago",
         "RunningFor": f"{human_duration(now - config.created)} ago",
         "Status": status_text(ctr, now),
-        "State": podman_state(st.state),
+        "State": str(st.state),
         "Ports": "",
         "Labels": dict(config.labels),
         "Mounts": [m.destination for m in config.mounts],
@@ -132,14 +126,14 @@ def _matches(ctr, key: str, value: str) -> bool:
         return config.id.startswith(value)
     if key == "status":
         same = {"stopped": "exited", "configured": "created"}
-        return same.get(podman_state(st.state), podman_state(st.state)) == same.get(value, value)
+        return same.get(str(st.state), str(st.state)) == same.get(value, value)
     if key == "exited":
         return st.state in (State.STOPPED, State.EXITED) and st.exit_code == int(value)
     if key == "label":
         label, sep, wanted = value.partition("=")
         return label in config.labels and (not sep or config.labels[label] == wanted)
     if key == "ancestor":
-        return config.image_name == value or config.image_id.startswith(value)
+        return value in (config.image_name, config.image_ref) or config.image_id.startswith(value)
     return False
 
 
@@ -243,7 +237,7 @@ def inspect_objects(runtime, names, type_: str, format_: str) -> tuple[str, int]
 
 
 def print_logs(runtime, names, *, follow: bool, tail: int, timestamps: bool, since, until) -> None:
-    from ..events import parse_until
+    from ..timestamps import parse_until
     from ..logs import follow_log, read_log, write_lines
     from ..timestamps import parse_time
 

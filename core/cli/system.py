@@ -122,9 +122,9 @@ def info(session, format_):
 @click.pass_obj
 def events(session, since, until, filters, format_, stream):
     """Show events (streams new ones until interrupted, unless --stream=false or --until)."""
-    from ..events import format_line, parse_filter_args, parse_until, to_json_line, to_template_data
+    from ..events import format_line, parse_filter_args, to_json_line, to_template_data
     from ..gofmt import GoStruct
-    from ..timestamps import parse_time
+    from ..timestamps import parse_time, parse_until
 
     parsed = parse_filter_args(list(filters))
     since_t = parse_time(since) if since else None

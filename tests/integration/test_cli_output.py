@@ -61,7 +61,7 @@ def test_ps_table_filters_sort_and_formats(husk):
 
     fields = husk("ps", "--format", "{{.ID}}|{{.Names}}|{{.Image}}|{{.Command}}|{{.Status}}|{{.State}}|"
                   "{{.CreatedAt}}|{{.Labels}}", check=True).stdout.strip().split("|")
-    assert fields[0] == up_id[:12] and fields[1:4] == ["up", "busybox", "sleep 1000"]
+    assert fields[0] == up_id[:12] and fields[1:4] == ["up", "localhost/busybox:latest", "sleep 1000"]
     assert fields[4].startswith("Up ") and fields[5] == "running"
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)? [+-]\d{4} \w+", fields[6])
     assert fields[7] == "map[tier:web]"
@@ -100,7 +100,7 @@ def test_inspect_fields(husk, tmp_path):
                                                       check=True).stdout.splitlines())
     assert web[:6] == ["web", "running", "true", "false", "0", web[5]] and int(web[5]) > 0
     assert re.fullmatch(RFC3339NANO, web[6]) and web[7] == "0001-01-01T00:00:00Z"
-    assert web[8:13] == ["false", "0", "busybox", "crun", "[sleep 1000]"]
+    assert web[8:13] == ["false", "0", "localhost/busybox:latest", "crun", "[sleep 1000]"]
     assert web[13:17] == ["map[app:x]", "SIGUSR1", "on-failure:3", "k8s-file"]
     assert web[17].endswith("/userdata/ctr.log") and web[17].startswith(husk.root) and web[18] == "1"
     assert re.fullmatch(r"[0-9a-f]{64}", web[19]) and re.fullmatch(r"[0-9a-f]{64}", web[20])
@@ -159,7 +159,7 @@ def test_events_text_filters_times_and_formats(husk):
     assert [s for s in statuses if s in ("create", "init", "start", "died")] == ["create", "init", "start", "died"]
     died = next(line for line in lines if " died " in line)
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)? [+-]\d{4} \w+ container died "
-                        + ev1 + r" \(image=busybox, name=ev1, team=blue\)", died)
+                        + ev1 + r" \(image=localhost/busybox:latest, name=ev1, team=blue\)", died)
 
     def statuses_of(*args):
         return husk("events", "--stream=false", "--format", "{{.Name}}:{{.Status}}", *args,
@@ -180,7 +180,7 @@ def test_events_text_filters_times_and_formats(husk):
     fields = husk("events", "--stream=false", "--filter", "event=start", "--filter", "container=ev1", "--format",
                   "{{.ID}}|{{.Image}}|{{.Status}}|{{.Name}}|{{.Time}}|{{.Attributes}}", check=True).stdout
     ident, image, status, name, when, attributes = fields.strip().split("|")
-    assert (ident, image, status, name, attributes) == (ev1, "busybox", "start", "ev1", "map[team:blue]")
+    assert (ident, image, status, name, attributes) == (ev1, "localhost/busybox:latest", "start", "ev1", "map[team:blue]")
     assert abs(int(when) - start) < 30
     records = [json.loads(line) for line in husk("events", "--stream=false", "--format", "json", "--filter",
                                                   "event=died", check=True).stdout.splitlines()]

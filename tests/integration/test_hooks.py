@@ -69,8 +69,8 @@ def test_hooks_fire_with_arguments_and_pre_init_edits_the_spec(probed):
     seen = calls()
     hooks = [c["hook"] for c in seen]
     assert hooks[:3] == ["pre_init", "attach", "start"]
-    assert seen[0]["args"] == ["sh", "-c", "echo $PROBE"] and seen[0]["state"] == "configured"
-    assert seen[1]["state"] == "created"
+    assert seen[0]["args"] == ["sh", "-c", "echo $PROBE"] and seen[0]["state"] == "created"
+    assert seen[1]["state"] == "initialized"
     assert seen[2]["pid"] > 0 and seen[2]["state"] == "running"
     assert all(c["id"] == cid and c["name"] == "p" for c in seen)
     assert "cleanup" in hooks
@@ -91,7 +91,7 @@ def test_failing_pre_init_leaves_container_consistent(probed):
     assert "probe refuses pre_init" in result.stderr
     assert result.stderr.count("\n") == 1
     status = husk("inspect", "--format", "{{.State.Status}} {{.GraphDriver.Data.MergedDir}}", "f", check=True)
-    assert status.stdout.split()[0] == "configured"
+    assert status.stdout.split()[0] == "created"  # podman's name for configured
     with open("/proc/self/mountinfo") as mounts:
         assert husk.root not in mounts.read()
     del husk.extra_env["PROBE_RAISE"]

@@ -26,9 +26,9 @@ def test_run_rm_prints_output_and_exit_code(husk_rt):
 def test_create_init_start_stop_start_kill_rm(husk_rt):
     cid = husk_rt("create", "--name", "life", "busybox", "sleep", "1000", check=True).stdout.strip()
     assert re.fullmatch(r"[0-9a-f]{64}", cid)
-    assert _state(husk_rt, "life") == ["configured", "0"]
+    assert _state(husk_rt, "life") == ["created", "0"]  # podman's name for configured
     assert husk_rt("init", "life", check=True).stdout == "life\n"
-    assert _state(husk_rt, "life") == ["created", "0"]
+    assert _state(husk_rt, "life") == ["initialized", "0"]  # podman's name for created
     assert husk_rt("start", "life", check=True).stdout == "life\n"
     assert _state(husk_rt, "life") == ["running", "0"]
     pid = int(husk_rt("inspect", "--format", "{{.State.Pid}}", "life", check=True).stdout)
@@ -58,7 +58,7 @@ def test_illegal_transitions_have_podmans_messages(husk_rt):
     husk_rt("create", "--name", "c", "busybox", "sleep", "1000", check=True)
     result = husk_rt("kill", "c")
     assert result.returncode == 125
-    assert "can only kill running containers" in result.stderr and "configured" in result.stderr
+    assert "can only kill running containers" in result.stderr and "is in state created" in result.stderr
     result = husk_rt("stop", "c")
     assert result.returncode == 125 and "can only stop created or running containers" in result.stderr
     husk_rt("start", "c", check=True)

@@ -7,10 +7,10 @@ import time
 
 import pytest
 
-from husk.cli.listing import human_duration, podman_state
+from husk.cli.listing import human_duration
 from husk.cli.options import parse_entrypoint, parse_env, parse_labels, parse_tmpfs, parse_volume
 from husk.define import InvalidArgument, State
-from husk.events import parse_until
+from husk.timestamps import parse_until
 from husk.gofmt import GoStruct, as_struct
 from husk.template import format_rows, render
 
@@ -72,7 +72,7 @@ def test_until_durations_are_after_now_as_in_podman():
 
 
 def test_podman_state_names_and_human_durations():
-    assert [podman_state(s) for s in State] == \
+    assert [str(s) for s in State] == \
         ["created", "initialized", "running", "paused", "stopped", "exited", "removing"]
     assert [human_duration(s) for s in (0.5, 1, 59, 60, 150, 3600, 7200, 86400 * 3)] == \
         ["Less than a second", "1 second", "59 seconds", "About a minute", "2 minutes", "About an hour",
