@@ -67,7 +67,7 @@ def test_cli_killed_during_run_leaves_repairable_state(husk, delay):
     # Whatever phase the CLI died in, the next commands work and repair the state.
     result = husk("ps", "-a", "--format", "{{.Names}} {{.State}}")
     assert result.returncode == 0, result.stderr
-    assert result.stdout in ("", "k configured\n", "k created\n", "k running\n"), result.stdout
+    assert result.stdout in ("", "k created\n", "k initialized\n", "k running\n"), result.stdout
     result = husk("rm", "-f", "-t", "0", "k")
     assert result.returncode == 0, result.stderr
     assert husk("ps", "-aq").stdout == ""
