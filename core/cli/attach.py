@@ -24,6 +24,7 @@ def run_attached(ctr, attach_stdin: bool, remove: bool | None = None) -> int:
         if ctr.state.state is not State.CREATED:
             ctr.init()
         with ctr.attach() as client:
+            _proxy_signals(ctr)
             ctr.start()
             if attach_stdin:
                 threading.Thread(target=_copy_stdin, args=(client,), daemon=True).start()
@@ -38,6 +39,23 @@ def run_attached(ctr, attach_stdin: bool, remove: bool | None = None) -> int:
                 ctr.remove(force=True, timeout=0)
             except (NoSuchContainer, ContainerRemoved):
                 pass
+
+
+def _proxy_signals(ctr) -> None:
+    """Forward the signals this CLI gets to the container (podman's --sig-proxy,
+    on by default): Ctrl-C or a `kill` of `husk run` reaches the process."""
+    import signal
+
+    backend = ctr.runtime.oci_runtime(ctr.config.runtime)
+
+    def forward(number, _frame) -> None:
+        try:
+            backend.kill(ctr.id, number)
+        except HuskError:
+            pass  # it has exited meanwhile
+
+    for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
+        signal.signal(number, forward)
 
 
 def _clean_up(ctr) -> None:

@@ -23,6 +23,24 @@ def test_run_rm_prints_output_and_exit_code(husk_rt):
     assert husk_rt("ps", "-aq").stdout == ""
 
 
+def test_run_interactive_forwards_stdin(husk_rt):
+    result = husk_rt("run", "-i", "--rm", "busybox", "sh", "-c", "cat; echo done", input="hi\nthere\n")
+    assert (result.returncode, result.stdout) == (0, "hi\nthere\ndone\n")
+
+
+def test_attached_run_forwards_signals(husk_rt):
+    import signal
+    import subprocess
+
+    cli = husk_rt.popen("run", "--rm", "busybox", "sh", "-c",
+                        "trap 'echo got TERM; exit 5' TERM; echo ready; while :; do sleep 0.1; done",
+                        stdout=subprocess.PIPE, text=True)
+    assert cli.stdout.readline() == "ready\n"
+    cli.send_signal(signal.SIGTERM)
+    assert cli.stdout.read() == "got TERM\n"
+    assert cli.wait(timeout=30) == 5
+
+
 def test_create_init_start_stop_start_kill_rm(husk_rt):
     cid = husk_rt("create", "--name", "life", "busybox", "sleep", "1000", check=True).stdout.strip()
     assert re.fullmatch(r"[0-9a-f]{64}", cid)
