@@ -179,16 +179,9 @@ class Container:
                 return self.state.exit_code
             if self.state.state in (State.RUNNING, State.PAUSED, State.CREATED) and self.state.pid:
                 lifecycle.wait_for_exit(self, interval if self.state.state is State.CREATED else None)
-                if self.lock.acquire(blocking=False):
-                    try:
-                        self.reload()
-                        lifecycle.sync(self)
-                    finally:
-                        self.lock.release()
-                else:
-                    exit_code = lifecycle.read_exit_file(self)
-                    if exit_code is not None:
-                        return exit_code[0]
+                self.sync_if_unlocked()
+                if self.state.state in (State.STOPPED, State.EXITED):
+                    return self.state.exit_code
             else:
                 time.sleep(interval)
 

@@ -108,15 +108,21 @@ def _split_instruction(change: str) -> tuple[str, str]:
     return key, rest[1:].strip()
 
 
+def json_string_list(value: str, what: str) -> list[str]:
+    """A JSON array of strings (the exec form of CMD, ENTRYPOINT, --entrypoint)."""
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        raise InvalidArgument(f"invalid {what}: bad JSON array") from None
+    if not isinstance(parsed, list) or not all(isinstance(p, str) for p in parsed):
+        raise InvalidArgument(f"invalid {what}: expected a JSON array of strings")
+    return parsed
+
+
 def _command_form(change: str, value: str) -> list[str]:
+    """Dockerfile's exec form (a JSON array) or shell form (run by /bin/sh -c)."""
     if value.startswith("["):
-        try:
-            parsed = json.loads(value)
-        except ValueError:
-            raise InvalidArgument(f"invalid change {change!r}: bad JSON array") from None
-        if not isinstance(parsed, list) or not all(isinstance(p, str) for p in parsed):
-            raise InvalidArgument(f"invalid change {change!r}: expected a JSON array of strings")
-        return parsed
+        return json_string_list(value, f"change {change!r}")
     return ["/bin/sh", "-c", value] if value else []
 
 

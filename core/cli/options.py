@@ -5,7 +5,6 @@ for the same inputs (one way to read `-v SRC:DST:ro`)."""
 
 from __future__ import annotations
 
-import json
 import os
 
 from ..define import InvalidArgument
@@ -84,11 +83,7 @@ def parse_entrypoint(value: str | None) -> list[str] | None:
     if value is None:
         return None
     if value.startswith("["):
-        try:
-            parsed = json.loads(value)
-        except ValueError:
-            raise InvalidArgument(f"invalid entrypoint {value!r}: bad JSON array") from None
-        if not isinstance(parsed, list) or not all(isinstance(p, str) for p in parsed):
-            raise InvalidArgument(f"invalid entrypoint {value!r}: expected a JSON array of strings")
-        return parsed
+        from ..images import json_string_list
+
+        return json_string_list(value, f"entrypoint {value!r}")
     return [value] if value else []
