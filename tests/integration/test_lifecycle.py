@@ -184,3 +184,23 @@ def test_events_record_the_lifecycle(husk):
     for status in ("create", "init", "start", "died", "cleanup", "remove"):
         assert status in statuses
     assert statuses.index("create") < statuses.index("start") < statuses.index("died") < statuses.index("remove")
+
+
+def test_config_file_sets_the_defaults(husk, tmp_path):
+    import subprocess
+
+    from husk.testing import HUSK
+
+    config = tmp_path / "husk.conf"
+    config.write_text('[engine]\nruntime = "runc"\n\n[containers]\nstop_timeout = 3\n')
+    env = {**os.environ, "HUSK_CONFIG": str(config)}
+    roots = ["--root", husk.root, "--runroot", husk.runroot]
+    subprocess.run([HUSK, *roots, "run", "-d", "--name", "conf", "busybox", "sleep", "1000"], env=env, check=True,
+                   capture_output=True)
+    shown = subprocess.run([HUSK, *roots, "inspect", "--format", "{{.OCIRuntime}} {{.Config.StopTimeout}}", "conf"],
+                           env=env, check=True, capture_output=True, text=True).stdout
+    assert shown == "runc 3\n"
+    # a flag beats the file
+    subprocess.run([HUSK, *roots, "--runtime", "crun", "create", "--name", "flag", "busybox", "true"], env=env,
+                   check=True, capture_output=True)
+    assert husk("inspect", "--format", "{{.OCIRuntime}}", "flag", check=True).stdout == "crun\n"
