@@ -8,10 +8,7 @@ and lookups try the short name against every stored name's repository.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-import shutil
 import time
 from typing import TYPE_CHECKING, BinaryIO, Iterable
 
@@ -110,6 +107,8 @@ def _split_instruction(change: str) -> tuple[str, str]:
 
 def json_string_list(value: str, what: str) -> list[str]:
     """A JSON array of strings (the exec form of CMD, ENTRYPOINT, --entrypoint)."""
+    import json
+
     try:
         parsed = json.loads(value)
     except ValueError:
@@ -129,6 +128,9 @@ def _command_form(change: str, value: str) -> list[str]:
 def import_tarball(runtime: "Runtime", stream: BinaryIO, reference: str = "",
                    changes: Iterable[str] = (), message: str = "") -> ImageRecord:
     """Make an image of one layer from a rootfs tarball (plain or compressed)."""
+    import hashlib
+    import shutil
+
     from .layers import extract_layer
 
     names = [normalize(reference)] if reference else []
@@ -161,6 +163,8 @@ def import_tarball(runtime: "Runtime", stream: BinaryIO, reference: str = "",
 def remove_image(runtime: "Runtime", name: str, force: bool = False) -> ImageRecord:
     """Remove an image; with `force`, its containers go first.  Layers no other image
     uses are deleted from disk."""
+    import shutil
+
     image = resolve_image(runtime, name)
     users = [c for c in runtime.containers() if c.config.image_id == image.id]
     if users and not force:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import select
-import shutil
 import signal as signal_module
 import time
 from typing import TYPE_CHECKING
@@ -376,6 +375,8 @@ def remove(ctr: "Container", force: bool, timeout: int) -> None:
     st.state = State.REMOVING
     ctr.save()
     from .rootfs import unmount as unmount_path
+
+    import shutil
 
     paths = ctr.runtime.paths
     unmount_path(os.path.join(paths.container_dir(ctr.id), "merged"))  # users' mounts too
