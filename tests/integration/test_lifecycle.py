@@ -204,3 +204,15 @@ def test_config_file_sets_the_defaults(husk, tmp_path):
     subprocess.run([HUSK, *roots, "--runtime", "crun", "create", "--name", "flag", "busybox", "true"], env=env,
                    check=True, capture_output=True)
     assert husk("inspect", "--format", "{{.OCIRuntime}}", "flag", check=True).stdout == "crun\n"
+
+
+def test_detached_rm_container_is_removed_by_its_monitor(husk):
+    import time
+
+    husk("run", "-d", "--rm", "--name", "gone", "busybox", "sh", "-c", "sleep 0.2", check=True)
+    deadline = time.monotonic() + 20
+    while husk("container", "exists", "gone").returncode == 0 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert husk("container", "exists", "gone").returncode == 1
+    statuses = husk("events", "--stream=false", "--format", "{{.Status}}", check=True).stdout.split()
+    assert statuses[-3:] == ["died", "cleanup", "remove"]
