@@ -19,6 +19,9 @@ from .lock import FileLock
 from .records import ContainerConfig, ContainerState
 
 if TYPE_CHECKING:
+    from typing import BinaryIO
+
+    from .exec_session import ExecProcess
     from .runtime import Runtime
 
 T = TypeVar("T")
@@ -161,6 +164,42 @@ class Container:
             finally:
                 batched._batched = False
                 self.state = batched.state
+
+    # -- exec sessions ------------------------------------------------------------------
+    def exec(self, command: list[str], *, env: list[str] = (), user: str = "", workdir: str = "",
+             tty: bool = False, privileged: bool = False, stdin: "BinaryIO | None" = None,
+             stdout: "BinaryIO | None" = None, stderr: "BinaryIO | None" = None,
+             preserve_fds: int = 0, console_size: "tuple[int, int] | None" = None) -> int:
+        """Run `command` in the running container and return its exit code.
+
+        `stdin` is copied to the command when given (binary files; None for
+        stdout/stderr discards that output).  Failing to start raises
+        CommandNotFound (exit 127), CommandCannotInvoke (126) or another
+        HuskError (125).  The lock is not held while the command runs."""
+        process = self.exec_start(command, env=env, user=user, workdir=workdir, tty=tty,
+                                  privileged=privileged, interactive=stdin is not None,
+                                  preserve_fds=preserve_fds, console_size=console_size)
+        return process.run(stdin, stdout, stderr)
+
+    def exec_start(self, command: list[str], *, env: list[str] = (), user: str = "", workdir: str = "",
+                   tty: bool = False, privileged: bool = False, interactive: bool = False,
+                   preserve_fds: int = 0, detach: bool = False,
+                   console_size: "tuple[int, int] | None" = None) -> "ExecProcess":
+        """Start `command` as a new exec session (running containers only) and
+        return it: its id, an attach client connected before the command
+        started (None with `detach`), and ``wait()`` for its exit code.
+        `env` entries are K=V (K alone: from husk's environment); `user` is
+        resolved in the container; `console_size` (rows, columns) for a TTY."""
+        from . import exec_session
+
+        exec_session.check_arguments(command, preserve_fds)
+        with self._locked():
+            self._require(State.RUNNING, message="cannot exec into container that is not running")
+            session, client = exec_session.start(
+                self, list(command), env=list(env), user=user, workdir=workdir, tty=tty,
+                privileged=privileged, interactive=interactive, preserve_fds=preserve_fds, detach=detach,
+                console_size=console_size)
+        return exec_session.ExecProcess(self, session, client)
 
     # -- waiting ------------------------------------------------------------------------
     def wait(self) -> int:

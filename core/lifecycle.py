@@ -344,6 +344,10 @@ def cleanup(ctr: "Container") -> None:
         ctr.runtime.plugins.cleanup(ctr)
     except PluginFailure as exc:
         plugin_error = exc
+    if st.exec_sessions:
+        from .exec_session import reap
+
+        reap(ctr, kill=True)
     if st.state in IN_RUNTIME:
         ctr.runtime.oci_runtime(ctr.config.runtime).delete(ctr.id, force=True)
     unmount(ctr)

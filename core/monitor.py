@@ -15,7 +15,15 @@ reads its one report line; :mod:`husk.attach_protocol` is the client side of
 the attach socket.
 
 Config keys: id, create_argv, pid_file, exit_file, log_path, log_max_size,
-attach_socket, stdin, tty, exit_command, sync_fd (see ``Monitor``).
+attach_socket, stdin, tty, exit_command, sync_fd, exec, client_fd, preserve_fds
+(see ``Monitor``).  An exec session's monitor (``exec``: true) runs the
+runtime's ``exec --detach`` as its "create", which starts the command, so
+output read before it returns belongs to the command (unless exec failed); it
+has no log (empty log_path) and no exit command; its
+``client_fd`` is the exec CLI's end of a socket pair, attached before the
+command starts so no output is lost, and slowed down to (never dropped for)
+the client's pace; ``preserve_fds`` numbers the caller's descriptors 3.. that
+the runtime passes on to the command (the monitor closes its copies).
 """
 
 import errno
@@ -204,7 +212,10 @@ def last_output_line(output: bytes) -> str:
 class Monitor:
     """The event loop.  Phases: ``create`` (runtime output is error text),
     ``running`` (output is logged and forwarded), ``draining`` (the init died;
-    read what is left), then the exit sequence in :meth:`finish`."""
+    read what is left), then the exit sequence in :meth:`finish`.
+
+    ``owner`` is the pre-connected client of an exec session (``client_fd``):
+    when it falls behind, output is paused instead of the client dropped."""
 
     def __init__(self, config: dict) -> None:
         self.config = config
@@ -227,6 +238,10 @@ class Monitor:
         self.phase = "create"
         self.create_pid = 0
         self.container_pid = 0
+        self.owner = -1
+        self.outputs_paused = False
+        self.is_exec = bool(config.get("exec"))
+        self.early_output: list = []
         self.log = LogWriter(config.get("log_path", ""), int(config.get("log_max_size") or 0))
 
     # -- fd bookkeeping --------------------------------------------------------------
@@ -282,6 +297,10 @@ class Monitor:
         for fd in holder:
             os.close(fd)
         self.watch(self.listener.fileno(), on_read=self.on_attach_connect)
+        if self.config.get("client_fd", -1) >= 0:
+            self.owner = self.config["client_fd"]
+            os.set_inheritable(self.owner, False)
+            self.add_client(socket.socket(fileno=self.owner))
 
         argv = list(self.config["create_argv"])
         devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
@@ -316,6 +335,11 @@ class Monitor:
             self.fail("%s: %s" % (argv[0], exc.strerror))
         for fd in child_fds:
             os.close(fd)
+        for fd in range(3, 3 + int(self.config.get("preserve_fds") or 0)):
+            try:
+                os.close(fd)  # the runtime has them now; our copies would keep pipes open
+            except OSError:
+                pass
         self.on_sigchld(reap_r)
 
     # -- event handlers -------------------------------------------------------------
@@ -393,7 +417,13 @@ class Monitor:
         if self.phase == "create":
             self.runtime_output += chunk
             del self.runtime_output[:-65536]
+            if self.is_exec:  # the command may already run: its output, unless exec fails
+                self.early_output.append((stream, chunk))
             return
+        self.forward(stream, chunk)
+
+    def forward(self, stream: int, chunk: bytes) -> None:
+        """Output of the container (or exec'd command): to the log and the clients."""
         self.log.write(k8s_records(stream, chunk))
         packet = bytes([stream]) + chunk
         for client_fd in list(self.clients):
@@ -404,6 +434,9 @@ class Monitor:
             conn, _ = self.listener.accept()
         except (BlockingIOError, ConnectionAbortedError):
             return
+        self.add_client(conn)
+
+    def add_client(self, conn) -> None:
         conn.setblocking(False)
         fd = conn.fileno()
         self.clients[fd] = [conn, [], 0]
@@ -413,6 +446,9 @@ class Monitor:
         client = self.clients.pop(fd, None)
         if client is None:
             return
+        if fd == self.owner:
+            self.owner = -1
+            self.pause_outputs(False)
         if fd in self.handlers:
             self.handlers[fd] = [None, None]
             self._sync(fd)
@@ -431,10 +467,24 @@ class Monitor:
                 return
         client[1].append(packet)
         client[2] += len(packet)
-        if client[2] > CLIENT_QUEUE_LIMIT:
+        if client[2] > CLIENT_QUEUE_LIMIT and fd == self.owner:
+            self.pause_outputs(True)
+            self.watch(fd, on_write=lambda: self.on_client_writable(fd))
+        elif client[2] > CLIENT_QUEUE_LIMIT:
             self.drop_client(fd)
         else:
             self.watch(fd, on_write=lambda: self.on_client_writable(fd))
+
+    def pause_outputs(self, pause: bool) -> None:
+        """Stop (or resume) reading the command's output while the owner catches up."""
+        if pause == self.outputs_paused:
+            return
+        self.outputs_paused = pause
+        for fd in self.outputs:
+            if pause:
+                self.unwatch(fd, read=True)
+            else:
+                self.watch(fd, on_read=lambda fd=fd: self.on_output(fd))
 
     def on_client_writable(self, fd: int) -> None:
         client = self.clients[fd]
@@ -449,6 +499,8 @@ class Monitor:
             self.drop_client(fd)
             return
         self.unwatch(fd, write=True)
+        if fd == self.owner:
+            self.pause_outputs(False)
 
     def on_client_message(self, fd: int) -> None:
         conn = self.clients[fd][0]
@@ -543,6 +595,9 @@ class Monitor:
             self.fail("cannot read the container's pid file %s: %s" % (self.config["pid_file"], exc))
         self.runtime_output = bytearray()
         self.phase = "running"
+        for stream, chunk in self.early_output:
+            self.forward(stream, chunk)
+        self.early_output = []
         self.report({"pid": self.container_pid, "monitor_pid": os.getpid()})
 
     def begin_drain(self) -> None:
@@ -632,6 +687,8 @@ def main() -> None:
     # container, an ignore would be inherited by them.
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, lambda signum, frame: None)
+    if config.get("sync_fd", -1) >= 0:
+        os.set_inheritable(config["sync_fd"], False)  # not into the runtime and the container
     monitor = Monitor(config)
     try:
         become_subreaper()

@@ -30,10 +30,12 @@ _BOOTSTRAP = "import sys; sys.path.append({!r}); import monitor; monitor.main()"
 SYNC_TIMEOUT = 60.0
 
 
-def spawn_monitor(config: dict[str, Any], timeout: float = SYNC_TIMEOUT) -> dict[str, Any]:
+def spawn_monitor(config: dict[str, Any], timeout: float = SYNC_TIMEOUT,
+                  pass_fds: tuple[int, ...] = ()) -> dict[str, Any]:
     """Start a monitor for ``config`` (the keys monitor.py documents; ``sync_fd``
     is filled in here) and return its report: ``{"pid": <container init>,
-    "monitor_pid": <monitor>}``.
+    "monitor_pid": <monitor>}``.  ``pass_fds`` are descriptors the monitor
+    inherits under the same numbers (an exec's ``client_fd`` and preserved fds).
 
     :raises CommandNotFound: the runtime says the command does not exist
     :raises CommandCannotInvoke: the runtime was refused permission
@@ -45,7 +47,7 @@ def spawn_monitor(config: dict[str, Any], timeout: float = SYNC_TIMEOUT) -> dict
         argv = [sys.executable, "-I", "-S", "-c", bootstrap, json.dumps({**config, "sync_fd": write_end})]
         try:
             first = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL, close_fds=True, pass_fds=[write_end],
+                                     stderr=subprocess.DEVNULL, close_fds=True, pass_fds=[write_end, *pass_fds],
                                      start_new_session=True)
         finally:
             os.close(write_end)

@@ -80,6 +80,14 @@ class OCIRuntime:
         return self.command("--log", log_file, "--log-format", "json", "create",
                             "--bundle", bundle, "--pid-file", pid_file, container_id)
 
+    def exec_command(self, container_id: str, process_file: str, pid_file: str, log_file: str,
+                     preserve_fds: int = 0) -> list[str]:
+        """The argv an exec session's monitor runs: the process (an OCI process
+        object in `process_file`) starts detached, as the monitor's child."""
+        extra = ["--preserve-fds", str(preserve_fds)] if preserve_fds else []
+        return self.command("--log", log_file, "--log-format", "json", "exec", "--detach",
+                            "--pid-file", pid_file, "--process", process_file, *extra, container_id)
+
     def start(self, container_id: str) -> None:
         self.run("start", container_id, container_id=container_id)
 

@@ -63,6 +63,14 @@ class Paths:
     def pid_file(self, container_id: str) -> str:
         return os.path.join(self.container_run_dir(container_id), "pidfile")
 
+    def exec_dir(self, container_id: str, session_id: str) -> str:
+        """An exec session's run files: attach, exit, pidfile, process.json, oci-log."""
+        return os.path.join(self.container_run_dir(container_id), "exec", session_id)
+
+    def exec_file(self, container_id: str, session_id: str, name: str) -> str:
+        """One of the files :meth:`exec_dir` lists, by name."""
+        return os.path.join(self.exec_dir(container_id, session_id), name)
+
     def runtime_root(self, runtime_name: str) -> str:
         return os.path.join(self.runroot, "runtime", runtime_name)
 

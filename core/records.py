@@ -88,9 +88,16 @@ class ContainerConfig(msgspec.Struct, omit_defaults=True):
 
 
 class ExecSession(msgspec.Struct, omit_defaults=True):
+    """A command run in the container by `exec`, and the monitor that runs it."""
+
     id: str
     command: list[str]
     pid: int = 0
+    monitor_pid: int = 0
+    tty: bool = False
+    #: started with -d: nobody waits for it, so a later reap removes its files
+    detached: bool = False
+    started_at: float = 0.0
     version: int = SCHEMA_VERSION
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from .define import InvalidArgument
 
@@ -46,6 +46,28 @@ def window_size(fd: int) -> tuple[int, int] | None:
     return size.lines, size.columns
 
 
+@contextlib.contextmanager
+def follow_window_size(fd: int, resize: Callable[[int, int], None]) -> Iterator[None]:
+    """For the block, call ``resize(rows, columns)`` whenever the terminal at `fd`
+    changes size (SIGWINCH).  Main thread only, as any signal handler; the
+    previous handler comes back afterwards."""
+    import signal
+
+    def on_winch(_number, _frame) -> None:
+        size = window_size(fd)
+        if size and all(size):
+            try:
+                resize(*size)
+            except OSError:
+                pass  # the container is gone: the attach is ending anyway
+
+    previous = signal.signal(signal.SIGWINCH, on_winch)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGWINCH, previous)
+
+
 def parse_detach_keys(text: str) -> bytes:
     """podman's --detach-keys: comma-separated keys, each one letter or `ctrl-<x>`
     (x in a-z, @, [, \\, ], ^, _).  An empty string disables detaching (b"")."""
@@ -78,8 +100,8 @@ class DetachMatcher:
     def feed(self, data: bytes) -> tuple[bytes, bool]:
         """(bytes to forward, whether the sequence was typed).  On detach, what
         came before the sequence is forwarded and what follows it is dropped."""
-        if not self.keys:
-            return data, False
+        if not self.keys or (not self.held and self.keys[0] not in data):
+            return data, False  # the common case, without a loop over every byte
         out = bytearray()
         for byte in data:
             self.held += bytes([byte])

@@ -49,9 +49,9 @@ def cli(ctx: click.Context, root, runroot, runtime_name, log_level) -> None:
 
 
 def _register() -> None:
-    from . import container, image, system
+    from . import container, exec, image, system
 
-    for module in (container, image, system):
+    for module in (container, image, system, exec):
         module.register(cli)
 
 

@@ -30,7 +30,6 @@ HOOKS = {name: getattr(spec, name) for name in dir(spec) if name.startswith("hus
 
 #: Hooks with no test yet, and the later issue that brings the core's call to them.
 UNTESTED_HOOKS = {
-    "husk_exec_session": "exec sessions (`husk exec`): the core does not call this hook yet",
     "husk_checkpoint": "checkpoint/restore (the husk-criu plugin): the core does not call this hook yet",
     "husk_restore": "checkpoint/restore (the husk-criu plugin): the core does not call this hook yet",
 }

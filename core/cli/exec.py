@@ -1,0 +1,123 @@
+"""`husk exec`: run a command in a running container (podman's flags and exit codes).
+
+The exit code is the command's; 127 when it does not exist, 126 when it cannot
+be run, 125 when husk fails.  `-d` prints the session id and leaves the
+command running.  Attached, output is copied until the command's monitor
+closes the connection; with `-i` stdin is copied too, watched for the detach
+keys, which leave the command running and exit 0.  With `-t` and `-i` on a
+terminal, the local terminal is raw for the session and its window size
+follows to the command's terminal.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from ..terminal import DEFAULT_DETACH_KEYS
+from . import CONTEXT
+
+
+@click.command("exec", context_settings={**CONTEXT, "allow_interspersed_args": False})
+@click.option("-d", "--detach", is_flag=True, help="Run the command in the background; print the session id.")
+@click.option("--detach-keys", default=DEFAULT_DETACH_KEYS, show_default=True,
+              help='Keys that detach and leave the command running ("" disables).')
+@click.option("-e", "--env", multiple=True, help="Set an environment variable (K=V, or K from the host).")
+@click.option("--env-file", multiple=True, help="Read environment variables from a file.")
+@click.option("-i", "--interactive", is_flag=True, help="Keep stdin open and copy it to the command.")
+@click.option("--privileged", is_flag=True, help="Give the command every capability.")
+@click.option("--preserve-fds", type=int, default=0, help="Pass file descriptors 3 .. 2+N on to the command.")
+@click.option("-t", "--tty", is_flag=True, help="Allocate a pseudo-TTY.")
+@click.option("-u", "--user", default="", help="Run as USER[:GROUP] (names from the container's /etc/passwd).")
+@click.option("-w", "--workdir", default="", help="Working directory inside the container.")
+@click.argument("name")
+@click.argument("command", nargs=-1)
+@click.pass_obj
+def exec_(session, detach, detach_keys, env, env_file, interactive, privileged, preserve_fds, tty, user,
+          workdir, name, command):
+    """Run COMMAND in the running container NAME; exits with the command's exit code."""
+    from ..exec_session import check_arguments
+    from ..terminal import parse_detach_keys, window_size
+    from .options import parse_env
+
+    check_arguments(list(command), preserve_fds)  # before husk opens files that could take fd 3
+    keys = parse_detach_keys(detach_keys)
+    terminal = next((fd for fd in (0, 1) if window_size(fd) is not None), None)
+    size = window_size(terminal) if tty and terminal is not None else None
+    process = session.runtime.container(name).exec_start(
+        list(command), env=parse_env(env, env_file), user=user, workdir=workdir, tty=tty,
+        privileged=privileged, interactive=interactive and not detach, preserve_fds=preserve_fds,
+        detach=detach, console_size=size)
+    if detach:
+        click.echo(process.id)
+        return
+    if _copy(process.client, stdin=interactive, raw=tty and interactive and terminal == 0,
+             terminal=terminal if tty else None, keys=keys):
+        raise SystemExit(0)
+    raise SystemExit(process.wait())
+
+
+def _copy(client, *, stdin: bool, raw: bool, terminal: int | None, keys: bytes) -> bool:
+    """Copy output (and stdin) until the output ends (False) or the user typed
+    the detach keys (True)."""
+    import contextlib
+    import selectors
+
+    from ..attach_protocol import STREAM_STDERR
+    from ..terminal import DetachMatcher, follow_window_size, raw_mode
+
+    stdout, stderr = sys.stdout.buffer, sys.stderr.buffer
+    matcher = DetachMatcher(keys)
+    with contextlib.ExitStack() as stack, selectors.PollSelector() as selector:
+        if raw:
+            stack.enter_context(raw_mode(0))
+        if terminal is not None:
+            stack.enter_context(follow_window_size(terminal, client.resize))
+        selector.register(client.sock, selectors.EVENT_READ)
+        if stdin:
+            try:
+                selector.register(0, selectors.EVENT_READ)
+            except (OSError, ValueError):
+                _quietly(client.close_stdin)  # no stdin to forward: EOF at once
+        while True:
+            for key, _ in selector.select():
+                if key.fileobj is client.sock:
+                    message = client.recv()
+                    if message is None:
+                        return False
+                    out = stderr if message[0] == STREAM_STDERR else stdout
+                    out.write(message[1])
+                    out.flush()
+                    continue
+                try:
+                    data = os.read(0, 32768)
+                except OSError:
+                    data = b""  # a hung-up terminal ends stdin as EOF does
+                if not data:
+                    selector.unregister(0)
+                    _quietly(client.close_stdin)
+                    continue
+                data, detached = matcher.feed(data)
+                if data:
+                    _quietly(client.send_stdin, data)
+                if detached:
+                    client.close()
+                    stack.close()
+                    if terminal is not None and os.isatty(1):
+                        stdout.write(b"\n")
+                        stdout.flush()
+                    return True
+
+
+def _quietly(send, *args) -> None:
+    try:
+        send(*args)
+    except OSError:
+        pass  # the monitor closed the connection: the output loop sees the end next
+
+
+def register(group: click.Group) -> None:
+    group.commands["container"].add_command(exec_)
+    group.add_command(exec_)

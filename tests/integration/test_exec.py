@@ -1,0 +1,304 @@
+"""`husk exec` and Container.exec on real runc and crun: output and exit codes,
+126/127/125, options, sessions in state, events, the hook, detached sessions,
+exec while stop, several execs at once, and a TTY driven through a real pty."""
+
+from __future__ import annotations
+
+import fcntl
+import io
+import json
+import os
+import re
+import select
+import struct
+import subprocess
+import termios
+import textwrap
+import time
+
+import pytest
+
+from husk.testing import HUSK
+
+CTRL_P, CTRL_Q = b"\x10", b"\x11"
+
+
+def _running(husk, name: str = "box") -> None:
+    husk("run", "-d", "--name", name, "busybox", "sleep", "1000", check=True)
+
+
+def _sessions(husk, name: str = "box") -> list[str]:
+    return json.loads(husk("inspect", "--format", "{{json .ExecIDs}}", name, check=True).stdout)
+
+
+def _events(husk, status: str) -> list[dict]:
+    path = os.path.join(husk.runroot, "events", "events.log")
+    if not os.path.exists(path):
+        return []
+    with open(path) as log:
+        return [e for e in map(json.loads, log) if e["status"] == status]
+
+
+def _until(condition, timeout: float = 20, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+    return value
+
+
+# -- the basics, on both runtimes -------------------------------------------------------------
+def test_exec_output_exit_code_and_options(husk_rt, tmp_path):
+    _running(husk_rt)
+    result = husk_rt("exec", "box", "sh", "-c", "echo out; echo err >&2; exit 3")
+    assert (result.returncode, result.stdout, result.stderr) == (3, "out\n", "err\n")
+    env_file = tmp_path / "env"
+    env_file.write_text("# comment\nFROM_FILE=f\nB=file\n")
+    result = husk_rt("exec", "-e", "A=1", "-e", "B=flag", "--env-file", str(env_file), "-u", "nobody",
+                     "-w", "/tmp", "box", "sh", "-c", "echo $A $B $FROM_FILE $HOME; id -u; pwd")
+    assert (result.returncode, result.stdout) == (0, "1 flag f /nonexistent\n65534\n/tmp\n")
+    # the container's own environment is the base of the exec's
+    assert husk_rt("exec", "box", "sh", "-c", "echo $PATH $HOSTNAME", check=True).stdout.split()[0] \
+        .startswith("/usr/local/sbin")
+    assert _sessions(husk_rt) == []  # an attached session is forgotten when it ends
+    # exec output never reaches the container's log
+    assert husk_rt("logs", "box", check=True).stdout == ""
+
+
+def test_exec_not_found_cannot_invoke_and_engine_errors(husk_rt):
+    _running(husk_rt)
+    result = husk_rt("exec", "box", "/no/such/command")
+    assert result.returncode == 127 and result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1
+    assert "not found" in result.stderr
+    result = husk_rt("exec", "box", "/etc/passwd")
+    assert result.returncode == 126 and "permission denied" in result.stderr.lower()
+    result = husk_rt("exec", "-u", "nosuchuser", "box", "true")
+    assert result.returncode == 125 and "nosuchuser" in result.stderr
+    result = husk_rt("exec", "box")
+    assert (result.returncode, result.stderr) == (
+        125, "Error: must provide a non-empty command to start an exec session\n")
+    assert husk_rt("inspect", "--format", "{{.State.Status}}", "box", check=True).stdout == "running\n"
+    assert _sessions(husk_rt) == []
+    assert husk_rt("exec", "box", "true").returncode == 0
+
+
+def test_exec_into_a_container_that_is_not_running(husk):
+    husk("create", "--name", "made", "busybox", "sleep", "1000", check=True)
+    husk("run", "--name", "done", "busybox", "true", check=True)
+    for name in ("made", "done"):
+        result = husk("exec", name, "true")
+        assert (result.returncode, result.stderr) == (
+            125, "Error: cannot exec into container that is not running: container state improper\n")
+    assert husk("exec", "nosuch", "true").returncode == 125
+
+
+def test_exec_interactive_copies_stdin(husk_rt):
+    _running(husk_rt)
+    result = husk_rt("exec", "-i", "box", "sh", "-c", "cat; echo done", input="one\ntwo\n")
+    assert (result.returncode, result.stdout) == (0, "one\ntwo\ndone\n")
+    # without -i the command's stdin is empty
+    assert husk_rt("exec", "box", "cat", input="ignored\n", check=True).stdout == ""
+
+
+def test_exec_privileged_grants_all_capabilities(husk_rt):
+    from husk.spec import all_capabilities
+
+    _running(husk_rt)
+    def effective(*flags):
+        out = husk_rt("exec", *flags, "box", "grep", "CapEff", "/proc/self/status", check=True).stdout
+        return int(out.split()[1], 16)
+
+    assert bin(effective()).count("1") == 11  # podman's default set
+    assert bin(effective("--privileged")).count("1") == len(all_capabilities())
+    assert effective("--privileged", "-u", "nobody") == 0  # a non-root user holds only added ones
+
+
+def test_exec_preserve_fds_passes_descriptors(husk_rt, tmp_path):
+    _running(husk_rt)
+    target = tmp_path / "fd3"
+    # a shell opens fd 3 for husk (never dup2 onto 3 here: pytest-xdist talks over it)
+    result = subprocess.run(["sh", "-c", 'exec "$@" 3>"$TARGET"', "sh", HUSK, *husk_rt.global_args, "exec",
+                             "--preserve-fds", "1", "box", "sh", "-c", "echo through fd 3 >&3"],
+                            capture_output=True, text=True, env={**husk_rt.env(), "TARGET": str(target)}, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert target.read_text() == "through fd 3\n"
+    result = husk_rt("exec", "--preserve-fds", "2", "box", "true")  # fds 3 and 4 are not open here
+    assert result.returncode == 125 and "preserve-fds" in result.stderr
+
+
+def test_exec_python_api(husk_rt):
+    from husk.define import CommandNotFound, StateInvalid
+
+    _running(husk_rt)
+    ctr = husk_rt.runtime().container("box")
+    out, err = io.BytesIO(), io.BytesIO()
+    code = ctr.exec(["sh", "-c", "cat; echo e >&2; exit 5"], stdin=io.BytesIO(b"in\n"), stdout=out, stderr=err)
+    assert (code, out.getvalue(), err.getvalue()) == (5, b"in\n", b"e\n")
+    out = io.BytesIO()
+    # crun 1.8.1 sets the initial size just after the command starts: ask a moment later
+    assert ctr.exec(["sh", "-c", "sleep 0.3; stty size"], tty=True, console_size=(31, 97), stdout=out) == 0
+    assert out.getvalue() == b"31 97\r\n"
+    with pytest.raises(CommandNotFound) as caught:
+        ctr.exec(["/nope"])
+    assert caught.value.exit_code == 127
+    process = ctr.exec_start(["sh", "-c", "echo big; head -c 3000000 /dev/zero"])
+    received = b"".join(data for _, data in process.client)  # the monitor waits for a slow reader
+    assert process.wait() == 0 and received == b"big\n" + bytes(3000000)
+    husk_rt("stop", "-t", "0", "box", check=True)
+    with pytest.raises(StateInvalid, match="cannot exec into container that is not running"):
+        ctr.exec(["true"])
+
+
+# -- sessions, events, the hook ----------------------------------------------------------------
+def test_exec_detached_prints_the_session_id_and_is_reaped(husk):
+    _running(husk)
+    result = husk("exec", "-d", "box", "sh", "-c", "sleep 0.5; touch /tmp/ran")
+    assert result.returncode == 0 and re.fullmatch(r"[0-9a-f]{64}\n", result.stdout)
+    session_id = result.stdout.strip()
+    assert _sessions(husk) == [session_id]
+    _until(lambda: husk("exec", "box", "test", "-e", "/tmp/ran").returncode == 0, what="the detached command")
+    _until(lambda: husk("exec", "box", "true").returncode == 0 and _sessions(husk) == [], what="the reap")
+    run_dir = os.path.join(husk.runroot, "containers")
+    assert not any(session_id in dirs for _, dirs, _ in os.walk(run_dir))
+    died = [e for e in _events(husk, "exec_died") if e["attributes"]["execID"] == session_id]
+    assert len(died) == 1 and died[0]["attributes"]["containerExitCode"] == "0"
+
+
+def test_exec_events_carry_the_session_id(husk):
+    _running(husk)
+    cid = husk("inspect", "--format", "{{.Id}}", "box", check=True).stdout.strip()
+    husk("exec", "box", "sh", "-c", "exit 2")
+    started, died = _events(husk, "exec"), _events(husk, "exec_died")
+    assert len(started) == 1 and len(died) == 1
+    assert started[0]["id"] == cid and died[0]["id"] == cid
+    assert started[0]["attributes"]["execID"] == died[0]["attributes"]["execID"]
+    assert died[0]["attributes"]["containerExitCode"] == "2"
+
+
+PROBE = textwrap.dedent('''
+    import json, os
+    from husk.hooks import hookimpl
+
+    @hookimpl
+    def husk_exec_session(container, session_id, command):
+        with open(os.environ["PROBE_LOG"], "a") as log:
+            log.write(json.dumps({"id": container.id, "session": session_id, "command": command,
+                                  "sessions": sorted(container.state.exec_sessions)}) + "\\n")
+        if os.environ.get("PROBE_RAISE"):
+            raise RuntimeError("probe refuses exec")
+''')
+
+
+def test_hook_exec_session_fires_with_the_session_and_command(husk, tmp_path):
+    (tmp_path / "execprobe.py").write_text(PROBE)
+    config = tmp_path / "husk.conf"
+    config.write_text('[engine]\nplugins = ["execprobe"]\n')
+    log = tmp_path / "probe.log"
+    husk.extra_env.update(PYTHONPATH=str(tmp_path), HUSK_CONFIG=str(config), PROBE_LOG=str(log))
+    _running(husk)
+    cid = husk("inspect", "--format", "{{.Id}}", "box", check=True).stdout.strip()
+    session_id = husk("exec", "-d", "box", "sleep", "1", check=True).stdout.strip()
+    calls = [json.loads(line) for line in log.read_text().splitlines()]
+    assert calls == [{"id": cid, "session": session_id, "command": ["sleep", "1"], "sessions": [session_id]}]
+    husk.extra_env["PROBE_RAISE"] = "1"
+    result = husk("exec", "box", "sh", "-c", "sleep 100")
+    assert result.returncode == 125 and "probe refuses exec" in result.stderr
+    assert session_id in _sessions(husk) and len(_sessions(husk)) == 1  # the refused one is gone
+
+
+def test_cleanup_reaps_exec_sessions(husk):
+    _running(husk)
+    session_id = husk("exec", "-d", "box", "sleep", "1000", check=True).stdout.strip()
+    assert _sessions(husk) == [session_id]
+    husk("stop", "-t", "0", "box", check=True)
+    assert _sessions(husk) == []
+    assert husk("start", "box", check=True).returncode == 0
+    assert husk("exec", "box", "true").returncode == 0 and _sessions(husk) == []
+
+
+# -- concurrency -------------------------------------------------------------------------------
+def test_exec_while_stop_does_not_wait_for_the_exec(husk_rt):
+    _running(husk_rt)
+    cli = husk_rt.popen("exec", "box", "sh", "-c", "echo started; sleep 100", stdout=subprocess.PIPE, text=True)
+    assert cli.stdout.readline() == "started\n"
+    begun = time.monotonic()
+    husk_rt("stop", "-t", "0", "box", check=True, timeout=30)
+    assert time.monotonic() - begun < 10
+    assert cli.wait(timeout=30) == 137  # killed with the container
+    assert husk_rt("inspect", "--format", "{{.State.Status}}", "box", check=True).stdout == "exited\n"
+    assert _sessions(husk_rt) == []
+
+
+def test_several_execs_at_once_in_one_container(husk):
+    _running(husk)
+    clis = [husk.popen("exec", "box", "sh", "-c", f"sleep 0.3; echo {n}; exit {n}", stdout=subprocess.PIPE,
+                       text=True) for n in range(6)]
+    _until(lambda: len(_sessions(husk)) >= 2, what="two sessions at once")
+    for n, cli in enumerate(clis):
+        assert cli.stdout.read() == f"{n}\n"
+        assert cli.wait(timeout=60) == n
+    assert _sessions(husk) == []
+    ids = [e["attributes"]["execID"] for e in _events(husk, "exec")]
+    assert len(ids) == len(set(ids)) == 6
+
+
+# -- a TTY through a real pty -------------------------------------------------------------------
+class _Pty:
+    """`husk exec ...` with a pty's slave as stdin, stdout, stderr and controlling terminal."""
+
+    def __init__(self, husk, *args: str, rows: int, cols: int) -> None:
+        self.master, self.slave = os.openpty()
+        self.resize(rows, cols)
+        self.proc = subprocess.Popen([HUSK, *husk.global_args, *args], stdin=self.slave, stdout=self.slave,
+                                     stderr=self.slave, env=husk.env(), start_new_session=True,
+                                     preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0))
+        self.output = b""
+
+    def resize(self, rows: int, cols: int) -> None:
+        """As a terminal emulator does; the kernel sends SIGWINCH to the CLI."""
+        fcntl.ioctl(self.master, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+
+    def expect(self, pattern: bytes, timeout: float = 20) -> re.Match:
+        deadline = time.monotonic() + timeout
+        while not (match := re.search(pattern, self.output)):
+            remaining = deadline - time.monotonic()
+            assert remaining > 0, f"{pattern!r} not seen in {self.output!r}"
+            if select.select([self.master], [], [], remaining)[0]:
+                self.output += os.read(self.master, 65536)
+        self.output = self.output[match.end():]
+        return match
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        os.close(self.master)
+        os.close(self.slave)
+
+
+def test_exec_tty_on_a_real_pty_follows_resize_and_detaches(husk_rt):
+    _running(husk_rt)
+    terminal = _Pty(husk_rt, "exec", "-it", "box", "sh", rows=21, cols=77)
+    try:
+        terminal.send = lambda data: os.write(terminal.master, data)
+        terminal.expect(rb"# ")  # the prompt: the initial size is set by now (crun sets it just after start)
+        terminal.send(b"tty; stty size; echo mark-$((6*7))\n")
+        assert re.fullmatch(rb"/dev/pts/\d+", terminal.expect(rb"/dev/pts/\d+").group())
+        terminal.expect(rb"21 77\r\n")
+        terminal.expect(rb"mark-42")
+        terminal.resize(45, 132)
+        time.sleep(0.2)  # SIGWINCH -> resize message -> the container's pty
+        terminal.send(b"stty size\n")
+        terminal.expect(rb"45 132\r\n")
+        terminal.send(CTRL_P + CTRL_Q)
+        assert terminal.proc.wait(timeout=20) == 0
+        assert len(_sessions(husk_rt)) == 1  # detached: the shell runs on
+        # the local terminal is back in cooked mode
+        assert termios.tcgetattr(terminal.slave)[3] & termios.ICANON
+    finally:
+        terminal.close()
+    terminal = _Pty(husk_rt, "exec", "-it", "box", "sh", "-c", "exit 9", rows=24, cols=80)
+    try:
+        assert terminal.proc.wait(timeout=20) == 9
+    finally:
+        terminal.close()
