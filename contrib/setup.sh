@@ -115,6 +115,8 @@ python=$(command -v python3)
 "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
     || die "$python is $("$python" -V 2>&1); husk needs Python >= 3.11"
 fix_host_quirks
+# Plugins' host steps (husk-criu: a criu that passes `criu check`); each is idempotent and quiet.
+for step in "$repo"/plugins/*/contrib/install-*.sh; do if [ -f "$step" ]; then bash "$step"; fi; done
 install_venv
 compile_bytecode
 link_cli
