@@ -10,11 +10,10 @@ these methods; the CLI and the API service are thin layers over them.
 from __future__ import annotations
 
 import contextlib
-import time
 from typing import TYPE_CHECKING, Callable, Iterator, TypeVar
 
 from . import lifecycle
-from .define import AlreadyStopped, ContainerRemoved, State, StateInvalid
+from .define import AlreadyStopped, ContainerRemoved, HuskError, InvalidArgument, State, StateInvalid
 from .lock import FileLock
 from .records import ContainerConfig, ContainerState
 
@@ -83,6 +82,7 @@ class Container:
         with self._locked():
             self._require(State.CONFIGURED, State.STOPPED, State.EXITED,
                           message=f"container {self.id} has already been created in runtime")
+            lifecycle._check_dependencies(self, recursive=False)
             lifecycle.init(self)
 
     def start(self, recursive: bool = False) -> None:
@@ -100,24 +100,37 @@ class Container:
         with self._locked():
             if self.state.state in (State.STOPPED, State.EXITED):
                 raise AlreadyStopped()
-            self._require(State.CREATED, State.RUNNING, message=(
+            self._require(State.CREATED, State.RUNNING, State.PAUSED, message=(
                 f"can only stop created or running containers. {self.id} is in state {self.state.state}"))
             lifecycle.stop(self, timeout)
             lifecycle.cleanup(self)
 
     def kill(self, signal: int) -> None:
-        """Send `signal` to the container's process; marks the container stopped by the user."""
+        """Send `signal` to the container's process; marks the container stopped by the user.
+        A paused container takes it when thawed, except SIGKILL, which thaws it at once."""
         with self._locked():
-            self._require(State.RUNNING, message=(
+            self._require(State.RUNNING, State.PAUSED, message=(
                 f"can only kill running containers. {self.id} is in state {self.state.state}"))
-            lifecycle.kill(self, signal)
+            if self.state.state is State.PAUSED:
+                lifecycle.kill_paused(self, signal)
+            else:
+                lifecycle.kill(self, signal)
 
-    def cleanup(self) -> None:
+    def cleanup(self, exit_of_monitor: int = 0) -> None:
         """Release what a stopped container holds (runtime state, rootfs mount);
-        removes it when it was created with --rm.  Run by the monitor on exit."""
+        removes it when it was created with --rm.  Run by the monitor on exit,
+        which is when a restart policy applies: a container that has just
+        exited (not stopped or killed by the user) may be started again instead.
+        `exit_of_monitor` (the exit command's: its parent monitor's pid) makes it
+        a no-op once the container runs under a newer monitor (re-initialised
+        meanwhile by a restart or refresh): that exit is old news."""
         with self._locked():
+            if exit_of_monitor and self.state.monitor_pid not in (0, exit_of_monitor):
+                return
             self._require(State.CONFIGURED, State.CREATED, State.STOPPED, State.EXITED,
                           message=f"container {self.id} is running or paused, refusing to clean up")
+            if lifecycle.restart_by_policy(self):
+                return
             lifecycle.cleanup(self)
             if self.config.auto_remove:
                 lifecycle.remove(self, force=True, timeout=0)
@@ -127,24 +140,69 @@ class Container:
         """Remove the container; running or paused ones only with `force` (stopped first)."""
         if self._batched:
             raise StateInvalid("a container cannot be removed inside a batch")
+        if not force:
+            self._refuse_removal_with_dependents()
         with self._locked():
             lifecycle.remove(self, force, self.config.stop_timeout if timeout is None else timeout)
             self._valid = False
 
+    # -- attach -------------------------------------------------------------------------
     def attach(self):
         """Connect to the container's output (and stdin): an AttachClient.
 
         Created or running containers only.  The lock is held just for the
-        check, never for the attach's duration."""
-        from .attach_protocol import AttachClient
-
+        check, never for the attach's duration; any number of clients may be
+        attached at once, and each gets all the output."""
         with self._locked():
             self._require(State.CREATED, State.RUNNING,
                           message="can only attach to created or running containers")
-            client = AttachClient.connect(self.runtime.paths.attach_socket(self.id))
+            return self._connect_attach()
+
+    def attach_resize(self, rows: int, cols: int) -> None:
+        """Set the size of a TTY container's terminal (no effect without a TTY)."""
+        if not (0 < rows <= 0xFFFF and 0 < cols <= 0xFFFF):
+            raise InvalidArgument(f"invalid terminal size {rows}x{cols}: rows and columns must be 1 to 65535")
+        with self._locked():
+            self._require(State.CREATED, State.RUNNING,
+                          message="can only resize created or running containers")
+            with self._attach_client("resize") as client:
+                client.resize(rows, cols)
+
+    def start_and_attach(self, recursive: bool = False, console_size: tuple[int, int] | None = None):
+        """Start the container attached: an AttachClient connected before the
+        start, so not a byte of output is lost.  `console_size` (rows, cols)
+        is set on a TTY container's terminal before its process starts."""
+        with self._locked():
+            lifecycle.prepare_to_start(self, recursive)
+            client = self._connect_attach()
+            try:
+                if console_size and self.config.tty:
+                    client.resize(*console_size)
+                lifecycle.start(self)
+            except BaseException:
+                client.close()
+                raise
+        return client
+
+    def _connect_attach(self):
+        """Connect (lock held), then emit `attach` and fire the attach hook."""
+        client = self._attach_client("attach to")
+        try:
             self.runtime.emit("attach", self)
             self.runtime.plugins.attach(self)
+        except BaseException:
+            client.close()
+            raise
         return client
+
+    def _attach_client(self, verb: str):
+        from .attach_protocol import AttachClient
+
+        try:
+            return AttachClient.connect(self.runtime.paths.attach_socket(self.id))
+        except (FileNotFoundError, ConnectionRefusedError):
+            # the process exited since the state check; its monitor is closing the socket
+            raise StateInvalid(f"can only {verb} created or running containers: container state improper") from None
 
     def sync(self) -> None:
         """Ask the OCI runtime for the real state and save it when it changed."""
@@ -207,22 +265,235 @@ class Container:
         return self.wait_with_interval(DEFAULT_WAIT_INTERVAL)
 
     def wait_with_interval(self, interval: float) -> int:
-        """Like :meth:`wait`; `interval` bounds how long a container that has not
-        been started yet is left between checks.  A started container is waited
-        for through the kernel (pidfd), not by polling."""
+        """Like :meth:`wait`.  A container with a process is waited for through the
+        kernel (inotify on its exit file, a pidfd on its monitor); `interval` only
+        bounds the re-checks of one that has not been initialised yet, which
+        otherwise wake when the state store is written."""
         if not self._valid:
             raise ContainerRemoved(f"container {self.id} has been removed")
-        while True:
-            self.reload()
-            if self.state.state in (State.STOPPED, State.EXITED):
-                return self.state.exit_code
-            if self.state.state in (State.RUNNING, State.PAUSED, State.CREATED) and self.state.pid:
-                lifecycle.wait_for_exit(self, interval if self.state.state is State.CREATED else None)
-                self.sync_if_unlocked()
+        from .waiting import StoreWatch
+
+        watch = None
+        try:
+            while True:
+                self.reload()
                 if self.state.state in (State.STOPPED, State.EXITED):
                     return self.state.exit_code
-            else:
-                time.sleep(interval)
+                if self.state.state in (State.RUNNING, State.PAUSED, State.CREATED) and self.state.pid:
+                    if not lifecycle.wait_for_exit(self, interval if self.state.state is State.CREATED else None):
+                        continue
+                    exit_info = lifecycle.read_exit_file(self)
+                    if exit_info is not None:
+                        # The exit is this run's (init removes old exit files).  Recording
+                        # it is the exit command's job; answering now is the waiter's.
+                        self.state.state = State.STOPPED
+                        self.state.exit_code, self.state.finished_at = exit_info
+                        return self.state.exit_code
+                    self.sync_if_unlocked()  # the monitor died: the runtime decides
+                    if self.state.state in (State.STOPPED, State.EXITED):
+                        return self.state.exit_code
+                elif watch is None:
+                    watch = StoreWatch(self.runtime.paths.state_dir)  # then check again: no lost wake-up
+                else:
+                    watch.wait(interval)
+        finally:
+            if watch is not None:
+                watch.close()
+
+    def wait_for_condition_with_interval(self, interval: float, condition) -> int:
+        """Block until the container is in `condition` (a State, a `wait
+        --condition` name -- podman's: `created` is configured, `initialized` is
+        created -- or several of them); returns the exit code when the condition
+        met is stopped or exited, else -1 (as podman).  Exits are waited for
+        through the kernel; other states are re-checked when the state store is
+        written or an exit file appears, and at least every `interval`."""
+        from .waiting import StoreWatch, parse_condition
+
+        if not self._valid:
+            raise ContainerRemoved(f"container {self.id} has been removed")
+        items = [condition] if isinstance(condition, (str, State)) else list(condition)
+        wanted = {item if isinstance(item, State) else parse_condition(item) for item in items}
+        if not wanted:
+            raise InvalidArgument("no condition to wait for")
+        if wanted <= {State.STOPPED, State.EXITED}:
+            return self.wait_with_interval(interval)
+        if wanted & {State.STOPPED, State.EXITED}:
+            wanted |= {State.STOPPED, State.EXITED}  # podman's waits treat both as "has exited"
+        paths = self.runtime.paths
+        with StoreWatch(paths.state_dir, paths.exits_dir) as watch:
+            while True:
+                self.reload()
+                self.sync_if_unlocked()
+                if self.state.state in wanted:
+                    return self.state.exit_code if self.state.state in (State.STOPPED, State.EXITED) else -1
+                watch.wait(interval)
+
+    # -- dependencies and refresh ---------------------------------------------------------
+    def _refuse_removal_with_dependents(self) -> None:
+        """podman's refusal to remove a container others depend on (`rm -f` removes it anyway)."""
+        from .dependencies import dependents
+
+        names = [self.runtime.store.container_config(cid).name for cid in dependents(self.runtime, self.id)]
+        if names:
+            raise StateInvalid(f"container {self.id} has dependent containers which must be removed "
+                               f"before it: {', '.join(names)}")
+
+    def refresh(self) -> None:
+        """Tear the container down to its configuration (unpause, stop, end exec
+        sessions, delete it from the runtime, unmount, reset the state) and bring
+        it back to created, running or paused as it was.  Emits `refresh`."""
+        with self._locked():
+            if self.state.state is State.REMOVING:
+                raise StateInvalid("cannot refresh containers that are being removed")
+            lifecycle.refresh(self)
+
+    # -- pause, restart, mounts, export, artifacts -------------------------------------
+    def pause(self) -> None:
+        """Freeze the container's processes (the cgroup freezer, through the OCI runtime)."""
+        with self._locked():
+            if self.state.state is State.PAUSED:
+                raise StateInvalid(f'"{self.id}" is already paused: container state improper')
+            if self.state.state is not State.RUNNING:
+                raise StateInvalid(f'"{self.state.state}" is not running, can\'t pause: container state improper')
+            lifecycle.pause(self)
+
+    def unpause(self) -> None:
+        with self._locked():
+            if self.state.state is not State.PAUSED:
+                raise StateInvalid(f'"{self.id}" is not paused, can\'t unpause: container state improper')
+            lifecycle.unpause(self)
+
+    def restart_with_timeout(self, timeout: int) -> None:
+        """Stop a running container (SIGKILL after `timeout` seconds) and start it
+        again; a created, stopped or exited one is just started.  Its dependencies
+        must be running."""
+        with self._locked():
+            lifecycle._check_dependencies(self, recursive=False)
+            self._require(State.CONFIGURED, State.CREATED, State.RUNNING, State.STOPPED, State.EXITED,
+                          message="unable to restart a container in a paused or unknown state")
+            lifecycle.restart(self, timeout)
+
+    def mount(self) -> str:
+        """Mount the root filesystem for the user (counted: each mount needs an
+        unmount); returns the merged path."""
+        with self._locked():
+            if self.state.state is State.REMOVING:
+                raise StateInvalid(f"cannot mount container {self.id} as it is being removed: container state improper")
+            return lifecycle.mount_for_user(self)
+
+    def unmount(self, force: bool = False) -> None:
+        """Drop one user mount (every user mount with `force`).  The container's
+        own mount stays while it is in the runtime, so unmounting the last mount
+        of a running, paused, created or exec-busy container is refused."""
+        with self._locked():
+            if lifecycle.users_mounts(self) == 0 and self.state.mountpoint:
+                if self.state.state in (State.RUNNING, State.PAUSED):
+                    raise StateInvalid(f"cannot unmount storage for container {self.id} as it is running or paused: "
+                                       "container state improper")
+                if self.state.exec_sessions:
+                    raise StateInvalid(f"container {self.id} has active exec sessions, refusing to unmount: "
+                                       "container state improper")
+                raise HuskError(f"can't unmount {self.id} last mount, it is still in use")
+            lifecycle.unmount_for_user(self, force)
+
+    def export(self, target) -> None:
+        """Write the root filesystem as a tar archive to `target`: a path or a
+        binary file object.  Streamed; the lock is held for the export."""
+        with self._locked():
+            if self.state.state is State.REMOVING:
+                raise StateInvalid(f"cannot export container {self.id} as it is being removed: container state improper")
+            lifecycle.export(self, target)
+
+    def add_artifact(self, name: str, data: bytes) -> None:
+        """Store `data` as the container's artifact `name` (one path component)."""
+        from . import artifacts
+
+        artifacts.add(self._artifacts_dir(), name, data)
+
+    def get_artifact(self, name: str) -> bytes:
+        from . import artifacts
+
+        return artifacts.get(self._artifacts_dir(), name)
+
+    def remove_artifact(self, name: str) -> None:
+        from . import artifacts
+
+        artifacts.remove(self._artifacts_dir(), name)
+
+    def _artifacts_dir(self) -> str:
+        """Artifacts need no lock (each file is replaced atomically), only a container."""
+        if not self._valid or not self.runtime.container_exists(self.id):
+            raise ContainerRemoved(f"container {self.id} has been removed")
+        return self.runtime.paths.artifacts(self.id)
+
+    # -- checkpoint / restore (the work is the husk-criu plugin's) ------------------------
+    def checkpoint(self, options: dict | None = None) -> None:
+        """Checkpoint the running container with the checkpoint plugin (podman's
+        ContainerCheckpointOptions as a dict: keep, keep_running, tcp_established,
+        target_file, ignore_rootfs, compression, print_stats, file_locks).
+        Without keep_running the process is gone afterwards and the container is
+        `exited` with a checkpoint to restore.  Emits `checkpoint`."""
+        import time
+
+        options = {} if options is None else options
+        with self._locked():
+            if self.state.state is not State.RUNNING:
+                raise StateInvalid(f'"{self.state.state}" is not running, cannot checkpoint: container state improper')
+            if self.config.auto_remove and not options.get("target_file"):
+                raise InvalidArgument("cannot checkpoint containers that have been started with '--rm' unless "
+                                      "'--export' is used")
+            self.runtime.plugins.checkpoint(self, options)
+            st = self.state
+            if not options.get("keep_running"):
+                lifecycle.wait_for_exit(self, 30)
+                st.stopped_by_user = True  # no restart policy brings a checkpointed process back
+                lifecycle.sync(self)
+                if st.state in (State.CREATED, State.RUNNING, State.PAUSED):
+                    lifecycle._record_exit(self, *(lifecycle.read_exit_file(self) or (0, time.time())))
+                lifecycle.cleanup(self)
+            st.checkpointed = True
+            self.save()
+            self.runtime.emit("checkpoint", self)
+
+    def restore(self, options: dict | None = None) -> None:
+        """Restore a checkpointed, exited container: the plugin runs the runtime's
+        restore under a new monitor, which adopts the process as it adopts a
+        started one.  Options: keep, tcp_established, ignore_rootfs, file_locks.
+        Emits `restore`."""
+        import time
+
+        from . import spec as spec_module
+
+        options = {} if options is None else options
+        with self._locked():
+            if self.state.state in (State.RUNNING, State.PAUSED):
+                raise StateInvalid(f"container {self.id} is running or paused, cannot restore: container state improper")
+            if not self.state.checkpointed:
+                raise StateInvalid(f"container {self.id} does not contain a checkpoint: container state improper")
+            lifecycle.cleanup(self)
+            st = self.state
+            rootfs = lifecycle.mount(self)
+            try:
+                image = self.runtime.store.image(self.config.image_id)
+                userdata = self.runtime.paths.userdata(self.id)
+                spec = spec_module.generate(self.config, image.config, rootfs, userdata)
+                self.runtime.plugins.pre_init(self, spec)
+                spec_module.write_bundle(spec, userdata)
+                self.runtime.plugins.restore(self, options)  # sets st.pid and st.monitor_pid
+            except BaseException as exc:
+                lifecycle.unmount(self)
+                if isinstance(exc, HuskError):
+                    st.error = str(exc)
+                    self.save()
+                raise
+            st.state = State.RUNNING
+            st.checkpointed = False
+            st.started_at = time.time()
+            st.exit_code, st.finished_at = 0, 0.0
+            st.stopped_by_user = st.oom_killed = False
+            st.error = ""
+            self.save()
+            self.runtime.emit("restore", self)
 
     # -- reading ------------------------------------------------------------------------
     def sync_if_unlocked(self) -> None:
@@ -247,3 +518,20 @@ class Container:
         from .inspect import inspect_container
 
         return inspect_container(self)
+
+
+def restore_imported(runtime: "Runtime", options: dict) -> Container:
+    """Restore from an exported checkpoint archive (``options["target_file"]``,
+    "-" for stdin) as a new container: the plugin unpacks the untrusted archive
+    into a new, exited, checkpointed container (its old id and name, or a new
+    id and ``options["name"]``), then it is restored like any other.  If
+    anything fails, no part of the new container remains."""
+    container = runtime.plugins.restore(None, {**options, "runtime": runtime})
+    try:
+        imported = {**options, "target_file": ""}
+        container.restore(imported)
+        options["stats"] = imported.get("stats")
+    except BaseException:
+        container.remove(force=True, timeout=0)
+        raise
+    return container

@@ -19,7 +19,7 @@ import pluggy
 
 from husk.hooks import PROJECT, spec
 
-from .define import InvalidArgument, NotImplementedByPlugin, PluginFailure
+from .define import HuskError, InvalidArgument, NotImplementedByPlugin, PluginFailure
 
 if TYPE_CHECKING:
     from .container import Container
@@ -98,13 +98,26 @@ class Plugins:
     def cleanup(self, container: "Container") -> None:
         self._call("husk_cleanup", container=container)
 
+    def _feature_call(self, hook_name: str, **kwargs: Any) -> Any:
+        """A feature plugin's own HuskError (a refused option, a bad archive) is the
+        user's message as it is; anything else names the plugin."""
+        try:
+            return self._call(hook_name, **kwargs)
+        except PluginFailure as exc:
+            if isinstance(exc.__cause__, HuskError) and not isinstance(exc.__cause__, PluginFailure):
+                raise exc.__cause__ from None
+            raise
+
     def checkpoint(self, container: "Container", options: dict[str, Any]) -> None:
-        if not self._call("husk_checkpoint", container=container, options=options):
+        if not self._feature_call("husk_checkpoint", container=container, options=options):
             raise NotImplementedByPlugin("checkpointing needs a checkpoint plugin: install the husk-criu package")
 
-    def restore(self, container: "Container", options: dict[str, Any]) -> None:
-        if not self._call("husk_restore", container=container, options=options):
+    def restore(self, container: "Container | None", options: dict[str, Any]) -> Any:
+        """With ``container`` None (an import), the plugin's answer is the new Container."""
+        result = self._feature_call("husk_restore", container=container, options=options)
+        if not result:
             raise NotImplementedByPlugin("restoring needs a checkpoint plugin: install the husk-criu package")
+        return result
 
 
 def _load_object(reference: str) -> object:

@@ -49,9 +49,9 @@ def cli(ctx: click.Context, root, runroot, runtime_name, log_level) -> None:
 
 
 def _register() -> None:
-    from . import container, exec, image, system
+    from . import attach, checkpoint, container, exec, image, ops, system
 
-    for module in (container, image, system, exec):
+    for module in (container, image, system, attach, ops, exec, checkpoint):
         module.register(cli)
 
 

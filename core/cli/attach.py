@@ -1,47 +1,195 @@
-"""Running a container attached to this terminal (`run` without -d, `start -a`).
+"""Attached containers on this terminal: `attach`, and `run`/`start -a` through run_attached.
 
-The container is initialised first, so its monitor's attach socket exists;
-we connect, and only then start it, so not a byte of early output is lost.
-Output is copied until the monitor closes the socket (the container exited);
-stdin, with -i, is copied from a thread and closed on EOF.
+`run` and `start -a` use :meth:`Container.start_and_attach`, which connects to
+the monitor's attach socket before it starts the process, so not a byte of
+early output is lost.  One loop in the main thread then copies output to
+stdout and stderr (a TTY's output is one stream, all on stdout) and stdin to
+the container, watching stdin for the detach keys; it ends when the monitor
+closes the socket (the container exited) or the user detaches.
+
+With a TTY and stdin attached, the local terminal is put in raw mode: the
+container's line discipline echoes, edits lines and turns ^C into SIGINT, so
+signals are not proxied then (podman does the same).  The container's
+terminal gets the local window size right after attaching, and again on
+every SIGWINCH.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
-import threading
 
-from ..attach_protocol import STREAM_STDERR, AttachClient
+import click
+
+from typing import TYPE_CHECKING
+
 from ..define import ContainerRemoved, HuskError, NoSuchContainer, State
+from ..terminal import DEFAULT_DETACH_KEYS
+from . import CONTEXT
 
+if TYPE_CHECKING:
+    from ..attach_protocol import AttachClient
 
-def run_attached(ctr, attach_stdin: bool, remove: bool | None = None) -> int:
-    """Start `ctr` attached; return its exit code.  Removes it afterwards when
-    `remove` (default: the container's --rm)."""
+def run_attached(ctr, attach_stdin: bool, remove: bool | None = None, sig_proxy: bool = True,
+                 detach_keys: str = DEFAULT_DETACH_KEYS) -> int:
+    """Start `ctr` attached (or attach, when it is running already, as podman's
+    `start -a` does); return its exit code, or 0 when the user detached.
+    Removes it afterwards when `remove` (default: the container's --rm)."""
+    from ..terminal import parse_detach_keys
+
     remove = ctr.config.auto_remove if remove is None else remove
+    keys = parse_detach_keys(detach_keys)
+    detached = False
     try:
-        if ctr.state.state is not State.CREATED:
-            ctr.init()
-        with ctr.attach() as client:
-            _proxy_signals(ctr)
-            ctr.start()
-            if attach_stdin:
-                threading.Thread(target=_copy_stdin, args=(client,), daemon=True).start()
-            _copy_output(client)
+        with _Session(ctr, attach_stdin, sig_proxy) as session:
+            if ctr.state.state is State.RUNNING:
+                client = session.sized(ctr.attach())
+            else:
+                client = ctr.start_and_attach(console_size=session.size())
+            detached = session.copy(client, keys)
+        if detached:
+            return 0
         code = ctr.wait()
         if not remove:
             _clean_up(ctr)
         return code
     finally:
-        if remove:
+        if remove and not detached:
             try:
                 ctr.remove(force=True, timeout=0)
             except (NoSuchContainer, ContainerRemoved):
                 pass
 
 
-def _proxy_signals(ctr) -> None:
+def attach_to(ctr, no_stdin: bool, sig_proxy: bool, detach_keys: str) -> int:
+    """`husk attach`: the container's exit code once it exits, 0 on detach."""
+    from ..terminal import parse_detach_keys
+
+    keys = parse_detach_keys(detach_keys)
+    with _Session(ctr, ctr.config.stdin_open and not no_stdin, sig_proxy) as session:
+        if session.copy(session.sized(ctr.attach()), keys):
+            return 0
+    return ctr.wait()
+
+
+class _Session:
+    """The local side of one attach: terminal mode, signal and SIGWINCH
+    handlers (all put back on exit), and the copy loop."""
+
+    def __init__(self, ctr, attach_stdin: bool, sig_proxy: bool) -> None:
+        from ..terminal import window_size
+
+        self.ctr = ctr
+        self.stdin = attach_stdin
+        self.tty = ctr.config.tty
+        self.terminal = next((fd for fd in (0, 1) if window_size(fd) is not None), None)
+        self.raw = self.tty and self.stdin and self.terminal == 0
+        self.sig_proxy = sig_proxy and not self.raw
+        self.stack = contextlib.ExitStack()
+        self.client: "AttachClient | None" = None
+
+    def __enter__(self) -> "_Session":
+        from ..terminal import raw_mode
+
+        if self.sig_proxy:
+            self.stack.enter_context(_proxied_signals(self.ctr))
+        if self.raw:
+            self.stack.enter_context(raw_mode(0))
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        try:
+            if self.client is not None:
+                self.client.close()
+        finally:
+            self.stack.close()
+
+    def size(self) -> tuple[int, int] | None:
+        """The local window size for a TTY container (None: no TTY or no terminal)."""
+        from ..terminal import window_size
+
+        if not self.tty or self.terminal is None:
+            return None
+        size = window_size(self.terminal)
+        return size if size and all(size) else None
+
+    def sized(self, client: "AttachClient") -> "AttachClient":
+        """`client`, with the container's terminal set to the local size."""
+        size = self.size()
+        if size:
+            _quietly(client.resize, *size)
+        return client
+
+    def copy(self, client: "AttachClient", keys: bytes) -> bool:
+        """Copy until the output ends (False) or the user detaches (True)."""
+        import selectors
+
+        from ..attach_protocol import STREAM_STDERR
+        from ..terminal import DetachMatcher, follow_window_size
+
+        self.client = client
+        if self.tty and self.terminal is not None:
+            self.stack.enter_context(follow_window_size(self.terminal, client.resize))
+        stdout, stderr = sys.stdout.buffer, sys.stderr.buffer
+        matcher = DetachMatcher(keys)
+        selector = selectors.PollSelector()  # poll, unlike epoll, takes a regular file as stdin
+        selector.register(client.sock, selectors.EVENT_READ)
+        if self.stdin:
+            try:
+                selector.register(0, selectors.EVENT_READ)
+            except (OSError, ValueError):
+                pass  # stdin is closed: nothing to forward
+        try:
+            while True:
+                for key, _ in selector.select():
+                    if key.fileobj is client.sock:
+                        message = client.recv()
+                        if message is None:
+                            return False
+                        stream, data = message
+                        out = stderr if stream == STREAM_STDERR else stdout
+                        out.write(data)
+                        out.flush()
+                        continue
+                    data = _read_stdin()
+                    if not data:
+                        selector.unregister(0)
+                        _quietly(client.close_stdin)
+                        continue
+                    data, detach = matcher.feed(data)
+                    if data:
+                        _quietly(client.send_stdin, data)
+                    if detach:
+                        self._after_detach()
+                        return True
+        finally:
+            selector.close()
+
+    def _after_detach(self) -> None:
+        """Leave the prompt on a line of its own (restoring the terminal first)."""
+        self.stack.close()
+        if self.terminal is not None and os.isatty(1):
+            sys.stdout.buffer.write(b"\n")
+            sys.stdout.flush()
+
+
+def _read_stdin() -> bytes:
+    try:
+        return os.read(0, 32768)
+    except OSError:
+        return b""  # a hung-up terminal ends stdin as EOF does
+
+
+def _quietly(send, *args) -> None:
+    try:
+        send(*args)
+    except OSError:
+        pass  # the monitor closed the socket: the output loop sees the end next
+
+
+@contextlib.contextmanager
+def _proxied_signals(ctr):
     """Forward the signals this CLI gets to the container (podman's --sig-proxy,
     on by default): Ctrl-C or a `kill` of `husk run` reaches the process."""
     import signal
@@ -52,10 +200,15 @@ def _proxy_signals(ctr) -> None:
         try:
             backend.kill(ctr.id, number)
         except HuskError:
-            pass  # it has exited meanwhile
+            pass  # not started yet, or exited meanwhile
 
-    for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
-        signal.signal(number, forward)
+    numbers = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
+    previous = {number: signal.signal(number, forward) for number in numbers}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def _clean_up(ctr) -> None:
@@ -68,18 +221,29 @@ def _clean_up(ctr) -> None:
         pass  # restarted by its policy, or removed meanwhile: nothing to clean
 
 
-def _copy_output(client: AttachClient) -> None:
-    stdout, stderr = sys.stdout.buffer, sys.stderr.buffer
-    for stream, data in client:
-        out = stderr if stream == STREAM_STDERR else stdout
-        out.write(data)
-        out.flush()
+# -- the verb -----------------------------------------------------------------------------
+def detach_keys_option(function):
+    return click.option("--detach-keys", default=DEFAULT_DETACH_KEYS, show_default=True,
+                        help='Keys that detach and leave the container running ("" disables).')(function)
 
 
-def _copy_stdin(client: AttachClient) -> None:
-    try:
-        while data := os.read(0, 32768):
-            client.send_stdin(data)
-        client.close_stdin()
-    except OSError:
-        pass  # the container (and so the socket) is gone
+def sig_proxy_option(function):
+    return click.option("--sig-proxy", type=click.BOOL, default=True, is_flag=False, flag_value=True,
+                        show_default=True, help="Forward the signals husk receives to the container "
+                        "(not with a TTY and stdin: ^C goes through the terminal).")(function)
+
+
+@click.command(context_settings=CONTEXT)
+@detach_keys_option
+@click.option("--no-stdin", is_flag=True, help="Do not attach stdin.")
+@sig_proxy_option
+@click.argument("name")
+@click.pass_obj
+def attach(session, detach_keys, no_stdin, sig_proxy, name):
+    """Attach to a created or running container's output (and stdin, when it was created with -i)."""
+    raise SystemExit(attach_to(session.runtime.container(name), no_stdin, sig_proxy, detach_keys))
+
+
+def register(group: click.Group) -> None:
+    group.commands["container"].add_command(attach)
+    group.add_command(attach)

@@ -8,6 +8,7 @@ import click
 
 from ..define import HuskError, InvalidArgument, NoSuchContainer
 from . import CONTEXT
+from .attach import detach_keys_option, sig_proxy_option
 
 pass_session = click.pass_obj
 
@@ -70,10 +71,15 @@ def create(session, **opts):
 
 @click.command(context_settings={**CONTEXT, "allow_interspersed_args": False})
 @click.option("-d", "--detach", is_flag=True, help="Run in the background and print the container id.")
+@detach_keys_option
+@sig_proxy_option
 @_create_options
 @pass_session
-def run(session, detach, **opts):
+def run(session, detach, detach_keys, sig_proxy, **opts):
     """Create and start a container; attached, exits with the container's exit code."""
+    from ..terminal import parse_detach_keys
+
+    parse_detach_keys(detach_keys)  # bad keys create nothing
     ctr = _create(session, opts)
     if detach:
         ctr.start()
@@ -81,7 +87,7 @@ def run(session, detach, **opts):
         return
     from .attach import run_attached
 
-    code = run_attached(ctr, attach_stdin=opts["interactive"])
+    code = run_attached(ctr, attach_stdin=opts["interactive"], sig_proxy=sig_proxy, detach_keys=detach_keys)
     raise SystemExit(code)
 
 
@@ -99,9 +105,11 @@ def init(session, all_, names):
 @click.command(context_settings=CONTEXT)
 @click.option("-a", "--attach", is_flag=True, help="Attach to the container's output.")
 @click.option("-i", "--interactive", is_flag=True, help="Attach stdin too.")
+@detach_keys_option
+@sig_proxy_option
 @click.argument("names", nargs=-1, required=True)
 @pass_session
-def start(session, attach, interactive, names):
+def start(session, attach, interactive, detach_keys, sig_proxy, names):
     """Start one or more containers."""
     if attach or interactive:
         if len(names) != 1:
@@ -109,7 +117,7 @@ def start(session, attach, interactive, names):
         from .attach import run_attached
 
         raise SystemExit(run_attached(session.runtime.container(names[0]), attach_stdin=interactive,
-                                      remove=False))
+                                      remove=False, sig_proxy=sig_proxy, detach_keys=detach_keys))
     _report(session, "start", list(names))
 
 

@@ -1,0 +1,115 @@
+"""`container checkpoint` and `container restore`: the CLI over Container.checkpoint
+and Container.restore.  The work is the husk-criu plugin's; without it, both
+verbs say which package to install and exit 125."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from ..define import HuskError, InvalidArgument
+from . import CONTEXT
+from .container import _names
+
+COMPRESSIONS = ("none", "gzip", "zstd")
+
+
+@click.command(context_settings=CONTEXT)
+@click.option("-a", "--all", "all_", is_flag=True, help="Checkpoint every running container.")
+@click.option("-k", "--keep", is_flag=True, help="Keep the CRIU images and logs (dump.log, stats).")
+@click.option("-R", "--leave-running", is_flag=True, help="Leave the container running after the checkpoint.")
+@click.option("--tcp-established", is_flag=True, help="Checkpoint established TCP connections.")
+@click.option("-e", "--export", "export", default="", help="Write the checkpoint archive to FILE (- for stdout).")
+@click.option("--ignore-rootfs", is_flag=True, help="With --export: leave the rootfs changes out of the archive.")
+@click.option("-c", "--compress", default="none", show_default=True,
+              help="Archive compression: none, gzip or zstd (zstd needs the zstd binary).")
+@click.option("--print-stats", is_flag=True, help="Print the checkpoint's statistics as JSON.")
+@click.option("--file-locks", is_flag=True, help="Checkpoint a container holding file locks.")
+@click.argument("names", nargs=-1)
+@click.pass_obj
+def checkpoint(session, all_, keep, leave_running, tcp_established, export, ignore_rootfs, compress,
+               print_stats, file_locks, names):
+    """Checkpoint running containers (CRIU, through the container's runtime)."""
+    if compress not in COMPRESSIONS:
+        raise InvalidArgument(f"invalid compression {compress!r}: use none, gzip or zstd")
+    if ignore_rootfs and not export:
+        raise InvalidArgument("--ignore-rootfs can only be used with --export")
+    targets = _names(session, names, all_, states=("running",))
+    if export and len(targets) > 1:
+        raise InvalidArgument("--export can only be used with one container")
+    options = {"keep": keep, "keep_running": leave_running, "tcp_established": tcp_established,
+               "target_file": export, "ignore_rootfs": ignore_rootfs, "compression": compress,
+               "print_stats": print_stats, "file_locks": file_locks}
+    _each(session, targets, "checkpoint", options, print_stats, echo=export != "-")
+
+
+@click.command(context_settings=CONTEXT)
+@click.option("-a", "--all", "all_", is_flag=True, help="Restore every checkpointed container.")
+@click.option("-k", "--keep", is_flag=True, help="Keep the CRIU images and logs after the restore.")
+@click.option("--tcp-established", is_flag=True, help="Restore established TCP connections.")
+@click.option("-i", "--import", "import_", default="", help="Restore from a checkpoint archive (- for stdin).")
+@click.option("-n", "--name", default="", help="With --import: restore a copy under this name (and a new id).")
+@click.option("--ignore-rootfs", is_flag=True, help="With --import: leave the archive's rootfs changes out.")
+@click.option("--ignore-static-ip", is_flag=True, help="Ignore the container's static IP (no networking yet).")
+@click.option("--ignore-static-mac", is_flag=True, help="Ignore the container's static MAC (no networking yet).")
+@click.option("--file-locks", is_flag=True, help="Restore file locks.")
+@click.option("--print-stats", is_flag=True, help="Print the restore's statistics as JSON.")
+@click.argument("names", nargs=-1)
+@click.pass_obj
+def restore(session, all_, keep, tcp_established, import_, name, ignore_rootfs, ignore_static_ip,
+            ignore_static_mac, file_locks, print_stats, names):
+    """Restore checkpointed containers, or a new one from a checkpoint archive."""
+    options = {"keep": keep, "tcp_established": tcp_established, "ignore_rootfs": ignore_rootfs,
+               "ignore_static_ip": ignore_static_ip, "ignore_static_mac": ignore_static_mac,
+               "file_locks": file_locks, "print_stats": print_stats}
+    if import_:
+        if all_ or names:
+            raise InvalidArgument("--import cannot be used with --all or container names")
+        from ..container import restore_imported
+
+        options.update(target_file=import_, name=name)
+        container = restore_imported(session.runtime, options)
+        _print_stats(options, print_stats)
+        click.echo(container.id)
+        return
+    if name:
+        raise InvalidArgument("--name can only be used with --import")
+    if ignore_rootfs:
+        raise InvalidArgument("--ignore-rootfs can only be used with --import")
+    targets = [cid for cid in _names(session, names, all_, states=("exited", "stopped"))
+               if not all_ or session.runtime.container(cid).state.checkpointed]
+    _each(session, targets, "restore", options, print_stats, echo=True)
+
+
+def _each(session, targets, action, options, print_stats, echo) -> None:
+    """Run `action` on each container in turn; one Error line per failure."""
+    code = 0
+    for target in targets:
+        try:
+            ctr = session.runtime.container(target)
+            getattr(ctr, action)(options)
+        except HuskError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            code = code or exc.exit_code
+            continue
+        _print_stats(options, print_stats)
+        options.pop("stats", None)
+        if echo:
+            click.echo(ctr.id if target == ctr.id else target)
+    if code:
+        raise SystemExit(code)
+
+
+def _print_stats(options, print_stats) -> None:
+    if print_stats and options.get("stats") is not None:
+        sys.stderr.flush()
+        click.echo(json.dumps(options["stats"], indent=4), err=options.get("target_file") == "-")
+
+
+def register(group: click.Group) -> None:
+    container_group = group.commands["container"]
+    for command in (checkpoint, restore):
+        container_group.add_command(command)
+        group.add_command(command)

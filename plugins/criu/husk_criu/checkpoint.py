@@ -1,0 +1,153 @@
+"""Checkpoint and restore through the container's OCI runtime.
+
+The CRIU images go to userdata/checkpoint, CRIU's logs (dump.log,
+restore.log, stats-dump) to userdata, as podman lays them out.  A restore is a
+`runc restore --detach` run by a new monitor in place of `create`: runc gives
+the restored process the monitor's pipes in place of the checkpointed stdio,
+and the restored init, orphaned when runc exits, is reaped by the monitor (a
+child subreaper), so logs, attach, wait and exit handling are a started
+container's.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import subprocess
+import time
+
+from husk.define import InvalidArgument, StateInvalid
+
+IMAGES = "checkpoint"
+#: what CRIU and runc leave in the work directory
+LOGS = ("dump.log", "restore.log", "stats-dump", "stats-restore")
+
+
+def image_dir(ctr) -> str:
+    return os.path.join(ctr.runtime.paths.userdata(ctr.id), IMAGES)
+
+
+def backend_for(ctr):
+    """The container's runtime, refused with a clear message when it cannot checkpoint."""
+    backend = ctr.runtime.oci_runtime(ctr.config.runtime)
+    if not backend.supports_checkpoint:
+        raise InvalidArgument(f"the OCI runtime {backend.name!r} cannot checkpoint here ({_why_not(backend)}); "
+                              "create the container with --runtime runc")
+    if shutil.which("criu") is None:
+        raise InvalidArgument("criu is not installed: run contrib/setup.sh (plugins/criu/contrib/install-criu.sh)")
+    return backend
+
+
+def _why_not(backend) -> str:
+    if backend.binary == "crun":
+        return f"{_first_line(backend.path)} was built without +CRIU"
+    return "no checkpoint support"
+
+
+@functools.cache
+def _first_line(path: str) -> str:
+    try:
+        out = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=10).stdout
+    except OSError:
+        return path
+    return out.splitlines()[0] if out else path
+
+
+def checkpoint(ctr, options: dict) -> None:
+    """Dump the running container's processes (the caller holds the lock)."""
+    if ctr.config.tty:
+        raise InvalidArgument("checkpointing a container with a terminal (-t) is not supported")
+    backend = backend_for(ctr)
+    userdata = ctr.runtime.paths.userdata(ctr.id)
+    images = image_dir(ctr)
+    shutil.rmtree(images, ignore_errors=True)
+    os.makedirs(images, mode=0o700)
+    args = ["checkpoint", "--image-path", images, "--work-path", userdata]
+    args += _flags(options, leave_running="keep_running")
+    started = time.monotonic()
+    try:
+        backend.run(*args, ctr.id, container_id=ctr.id, timeout=None)
+    except Exception as exc:
+        raise type(exc)(f"{exc} (CRIU's log: {os.path.join(userdata, 'dump.log')})") from None
+    runtime_us = int((time.monotonic() - started) * 1e6)
+    if options.get("target_file"):
+        from .archive import write_archive
+
+        write_archive(ctr, images, options["target_file"], options.get("compression") or "none",
+                      bool(options.get("ignore_rootfs")))
+    options["stats"] = _stats(ctr, runtime_us, "runtime_checkpoint_duration", "stats-dump")
+    if not options.get("keep"):
+        _remove_logs(userdata)
+
+
+def restore(ctr, options: dict) -> None:
+    """Restore under a new monitor; sets ``ctr.state.pid`` and ``monitor_pid``.
+    The caller holds the lock, has mounted the rootfs and written the bundle."""
+    from husk.lifecycle import exit_command
+    from husk.monitor_client import spawn_monitor
+
+    backend = backend_for(ctr)
+    paths = ctr.runtime.paths
+    images = image_dir(ctr)
+    if not os.path.exists(os.path.join(images, "inventory.img")):
+        raise StateInvalid(f"container {ctr.id} does not contain a checkpoint ({images}): no such file or directory")
+    userdata = paths.userdata(ctr.id)
+    os.makedirs(paths.container_run_dir(ctr.id), mode=0o700, exist_ok=True)
+    os.makedirs(paths.exits_dir, mode=0o700, exist_ok=True)
+    for stale in (paths.exit_file(ctr.id), paths.pid_file(ctr.id)):
+        if os.path.exists(stale):
+            os.unlink(stale)
+    args = ["--log", os.path.join(userdata, "oci-log"), "--log-format", "json", "restore", "--detach",
+            "--image-path", images, "--work-path", userdata, "--bundle", userdata,
+            "--pid-file", paths.pid_file(ctr.id), *_flags(options), ctr.id]
+    started = time.monotonic()
+    result = spawn_monitor({
+        "id": ctr.id,
+        "create_argv": backend.command(*args),
+        "pid_file": paths.pid_file(ctr.id),
+        "exit_file": paths.exit_file(ctr.id),
+        "log_path": paths.log_path(ctr.id),
+        "log_max_size": ctr.runtime.config.log_size_max,
+        "attach_socket": paths.attach_socket(ctr.id),
+        "stdin": ctr.config.stdin_open,
+        "tty": False,
+        "exit_command": exit_command(ctr),
+    })
+    ctr.state.pid = int(result["pid"])
+    ctr.state.monitor_pid = int(result.get("monitor_pid", 0))
+    options["stats"] = _stats(ctr, int((time.monotonic() - started) * 1e6), "runtime_restore_duration",
+                              "stats-restore")
+    if not options.get("keep"):
+        shutil.rmtree(images, ignore_errors=True)
+        _remove_logs(userdata)
+
+
+def _flags(options: dict, leave_running: str = "") -> list[str]:
+    flags = []
+    if leave_running and options.get(leave_running):
+        flags.append("--leave-running")
+    if options.get("tcp_established"):
+        flags.append("--tcp-established")
+    if options.get("file_locks"):
+        flags.append("--file-locks")
+    return flags
+
+
+def _stats(ctr, runtime_us: int, key: str, stats_file: str) -> dict:
+    """podman's --print-stats document (CRIU's own numbers when its stats file parses)."""
+    from .stats import read_stats
+
+    for directory in (ctr.runtime.paths.userdata(ctr.id), image_dir(ctr)):
+        criu = read_stats(os.path.join(directory, stats_file))
+        if criu:
+            break
+    return {"container_statistics": [{"Id": ctr.id, "Name": ctr.name, key: runtime_us, "criu_statistics": criu}]}
+
+
+def _remove_logs(userdata: str) -> None:
+    for name in LOGS:
+        try:
+            os.unlink(os.path.join(userdata, name))
+        except FileNotFoundError:
+            pass

@@ -1,0 +1,356 @@
+"""attach, start -a -i, run -it: real runc and crun, and a real pty wherever a
+terminal is involved (the CLI runs with the pty's slave as its controlling
+terminal; the test types into the master as a terminal emulator would)."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+import select
+import signal
+import struct
+import subprocess
+import termios
+import textwrap
+import time
+
+import pytest
+
+from husk.define import InvalidArgument, StateInvalid
+from husk.testing import HUSK
+
+CTRL_P, CTRL_Q = b"\x10", b"\x11"
+WAIT_FOR_GO = "while [ ! -e /x/go ]; do sleep 0.05; done; "
+
+
+def _set_size(fd: int, rows: int, cols: int) -> None:
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+
+
+def _take_terminal() -> None:
+    """In the child, after setsid: make stdin (the pty slave) the controlling terminal."""
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
+class Terminal:
+    """`husk args...` on a pty of the given size."""
+
+    def __init__(self, husk, *args: str, rows: int = 24, cols: int = 80) -> None:
+        self.master, self.slave = os.openpty()
+        _set_size(self.slave, rows, cols)
+        self.initial_modes = termios.tcgetattr(self.slave)
+        self.proc = subprocess.Popen([HUSK, *husk.global_args, *args], stdin=self.slave, stdout=self.slave,
+                                     stderr=self.slave, env=husk.env(), start_new_session=True,
+                                     preexec_fn=_take_terminal)
+        self.output = b""
+        self.position = 0
+
+    def send(self, data: bytes) -> None:
+        os.write(self.master, data)
+
+    def expect(self, pattern: bytes, timeout: float = 20) -> re.Match:
+        """Wait for `pattern` in the output after the previous match."""
+        deadline = time.monotonic() + timeout
+        while True:
+            match = re.compile(pattern).search(self.output, self.position)
+            if match:
+                self.position = match.end()
+                return match
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"{pattern!r} not seen; output so far: {self.output!r}")
+            if select.select([self.master], [], [], remaining)[0]:
+                self.output += os.read(self.master, 65536)
+
+    def resize(self, rows: int, cols: int) -> None:
+        _set_size(self.master, rows, cols)
+        self.proc.send_signal(signal.SIGWINCH)
+
+    def wait(self, timeout: float = 30) -> int:
+        return self.proc.wait(timeout=timeout)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        os.close(self.master)
+        os.close(self.slave)
+
+
+@pytest.fixture
+def terminals():
+    opened: list[Terminal] = []
+
+    def open_terminal(husk, *args, **size) -> Terminal:
+        opened.append(Terminal(husk, *args, **size))
+        return opened[-1]
+
+    yield open_terminal
+    for terminal in opened:
+        terminal.close()
+
+
+def _status(husk, name: str) -> str:
+    return husk("inspect", "--format", "{{.State.Status}}", name, check=True).stdout.strip()
+
+
+def _events(husk, status: str) -> list[dict]:
+    path = os.path.join(husk.runroot, "events", "events.log")
+    if not os.path.exists(path):
+        return []
+    with open(path) as log:
+        return [e for e in map(json.loads, log) if e["status"] == status]
+
+
+def _wait_for_attaches(husk, count: int, timeout: float = 20) -> None:
+    """Until `count` attach events are logged: each is emitted once its client is connected."""
+    deadline = time.monotonic() + timeout
+    while len(_events(husk, "attach")) < count:
+        assert time.monotonic() < deadline, "the attach clients did not connect"
+        time.sleep(0.02)
+
+
+def _wait_for_log(husk, name: str, text: str, timeout: float = 20) -> str:
+    deadline = time.monotonic() + timeout
+    while text not in (logs := husk("logs", name).stdout):
+        assert time.monotonic() < deadline, f"{text!r} not in the logs: {logs!r}"
+        time.sleep(0.05)
+    return logs
+
+
+# -- non-TTY attach -----------------------------------------------------------------------
+def test_attach_sees_new_output_on_stdout_and_stderr_separately(husk_rt, tmp_path):
+    husk_rt("run", "-d", "--name", "a", "-v", f"{tmp_path}:/x", "busybox", "sh", "-c",
+            "echo early; " + WAIT_FOR_GO + "echo out; echo err >&2; exit 4", check=True)
+    _wait_for_log(husk_rt, "a", "early")
+    cli = husk_rt.popen("attach", "a", stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _wait_for_attaches(husk_rt, 1)
+    (tmp_path / "go").touch()
+    out, err = cli.communicate(timeout=30)
+    assert (cli.returncode, out, err) == (4, b"out\n", b"err\n")  # only output after the attach
+    assert _status(husk_rt, "a") == "exited"
+
+
+def test_two_attaches_at_once_both_see_all_output_and_leave_the_lock_free(husk, tmp_path):
+    husk("run", "-d", "--name", "two", "-v", f"{tmp_path}:/x", "busybox", "sh", "-c",
+         WAIT_FOR_GO + "for i in 1 2 3; do echo line$i; echo e$i >&2; done", check=True)
+    clis = [husk.popen("attach", "--no-stdin", "two", stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            for _ in range(2)]
+    _wait_for_attaches(husk, 2)
+    # the lock is free while they are attached: sync takes it
+    assert husk("container", "sync", "two", timeout=10).returncode == 0
+    (tmp_path / "go").touch()
+    for cli in clis:
+        out, err = cli.communicate(timeout=30)
+        assert (cli.returncode, out, err) == (0, b"line1\nline2\nline3\n", b"e1\ne2\ne3\n")
+
+
+def test_stdin_through_attach(husk_rt):
+    husk_rt("run", "-d", "-i", "--name", "cat", "busybox", "sh", "-c", "cat; echo cat-done", check=True)
+    result = husk_rt("attach", "cat", input="hello\nworld\n")
+    assert (result.returncode, result.stdout, result.stderr) == (0, "hello\nworld\ncat-done\n", "")
+    assert _status(husk_rt, "cat") == "exited"
+
+
+def test_no_stdin_leaves_the_containers_stdin_alone(husk):
+    husk("run", "-d", "-i", "--name", "cat", "busybox", "cat", check=True)
+    cli = husk.popen("attach", "--no-stdin", "cat", stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    _wait_for_attaches(husk, 1)
+    cli.stdin.write(b"not for cat\n")
+    cli.stdin.close()  # EOF of ours is not the container's: cat keeps running
+    time.sleep(0.5)
+    assert cli.poll() is None and _status(husk, "cat") == "running"
+    assert husk("logs", "cat").stdout == ""
+    husk("stop", "-t", "0", "cat", check=True)
+    assert cli.wait(timeout=30) == 137
+
+
+def test_detach_keys_in_one_write_with_other_bytes(husk_rt):
+    husk_rt("run", "-d", "-i", "--name", "cat", "busybox", "cat", check=True)
+    cli = husk_rt.popen("attach", "cat", stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _wait_for_attaches(husk_rt, 1)
+    os.write(cli.stdin.fileno(), b"hello\n" + CTRL_P + CTRL_Q + b"dropped\n")
+    assert cli.wait(timeout=20) == 0
+    cli.stdin.close()
+    assert cli.stderr.read() == b""
+    assert _status(husk_rt, "cat") == "running"
+    _wait_for_log(husk_rt, "cat", "hello")
+    time.sleep(0.2)
+    assert husk_rt("logs", "cat").stdout == "hello\n"  # before the keys: sent; after: dropped
+
+
+def test_custom_detach_keys_and_the_default_ones_pass_through(husk):
+    husk("run", "-d", "-i", "--name", "cat", "busybox", "cat", check=True)
+    cli = husk.popen("attach", "--detach-keys", "ctrl-a,x", "cat", stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    _wait_for_attaches(husk, 1)
+    os.write(cli.stdin.fileno(), b"one " + CTRL_P + CTRL_Q + b"\n")
+    os.write(cli.stdin.fileno(), b"\x01")  # held back: it may start the sequence...
+    os.write(cli.stdin.fileno(), b"y\n")  # ...but does not, so it reaches cat after all
+    assert cli.stdout.readline() == b"one " + CTRL_P + CTRL_Q + b"\n"
+    assert cli.stdout.readline() == b"\x01y\n"
+    os.write(cli.stdin.fileno(), b"\x01")
+    os.write(cli.stdin.fileno(), b"x")
+    assert cli.wait(timeout=20) == 0
+    assert _status(husk, "cat") == "running"
+    bad = husk("attach", "--detach-keys", "ctrl-1", "cat")
+    assert bad.returncode == 125 and bad.stderr.startswith("Error: invalid detach keys") and bad.stderr.count("\n") == 1
+
+
+def test_attach_sig_proxy_forwards_signals_unless_disabled(husk):
+    script = "trap 'echo got TERM; exit 7' TERM; echo ready; while :; do sleep 0.1; done"
+    husk("run", "-d", "--name", "sig", "busybox", "sh", "-c", script, check=True)
+    _wait_for_log(husk, "sig", "ready")
+    quiet = husk.popen("attach", "--sig-proxy=false", "sig", stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
+    _wait_for_attaches(husk, 1)
+    quiet.send_signal(signal.SIGTERM)
+    assert quiet.wait(timeout=20) == -signal.SIGTERM
+    assert _status(husk, "sig") == "running"
+    proxy = husk.popen("attach", "sig", stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
+    _wait_for_attaches(husk, 2)
+    proxy.send_signal(signal.SIGTERM)
+    assert proxy.stdout.read() == b"got TERM\n"
+    assert proxy.wait(timeout=20) == 7
+
+
+@pytest.mark.parametrize("setup", [("create",), ("run",)])
+def test_attach_needs_a_created_or_running_container(husk, setup):
+    husk(*setup, "--name", "idle", "busybox", "true", check=True)
+    attaches = len(_events(husk, "attach"))  # `run` attaches itself
+    result = husk("attach", "idle")
+    assert (result.returncode, result.stdout) == (125, "")
+    assert result.stderr == "Error: can only attach to created or running containers: container state improper\n"
+    assert _status(husk, "idle") == ("created" if setup[0] == "create" else "exited")
+    assert len(_events(husk, "attach")) == attaches
+
+
+# -- TTY through a real pty -----------------------------------------------------------------
+def test_run_it_shell_is_interactive_on_a_terminal(husk_rt, terminals):
+    term = terminals(husk_rt, "run", "-it", "--rm", "busybox", "sh", rows=33, cols=101)
+    term.expect(rb"/ # ")
+    term.send(b"tty; stty size\r")
+    term.expect(rb"tty; stty size\r\n")  # echoed by the container's terminal
+    term.expect(rb"/dev/pts/\d+\r\n33 101\r\n")
+    term.send(b"sleep 100\r")
+    term.expect(b"sleep 100\r\n")
+    time.sleep(0.3)
+    term.send(b"\x03")  # a character in raw mode: SIGINT from the container's terminal, not ours
+    term.expect(rb"\^C")
+    term.send(b"echo alive-$?\r")
+    term.expect(rb"alive-130", timeout=10)
+    term.resize(40, 120)
+    time.sleep(0.2)
+    term.send(b"stty size\r")
+    term.expect(rb"\n40 120\r\n")
+    term.send(b"exit 3\r")
+    assert term.wait() == 3
+    restored = termios.tcgetattr(term.slave)
+    assert restored[3] & (termios.ICANON | termios.ECHO) == termios.ICANON | termios.ECHO
+    assert restored == term.initial_modes
+    assert husk_rt("ps", "-aq").stdout == ""
+
+
+def test_detach_from_a_terminal_leaves_the_container_running(husk_rt, terminals):
+    husk_rt("run", "-d", "-it", "--name", "t", "busybox", "sh", check=True)
+    term = terminals(husk_rt, "attach", "t", rows=20, cols=50)
+    term.send(b"echo hi-$((1+1)); stty size\r")
+    term.expect(rb"hi-2\r\n20 50\r\n")  # the size is sent right after attaching
+    term.send(CTRL_P)  # keys arrive one read each, as typed
+    time.sleep(0.2)
+    term.send(CTRL_Q)
+    assert term.wait() == 0
+    assert termios.tcgetattr(term.slave) == term.initial_modes
+    assert _status(husk_rt, "t") == "running"
+    again = terminals(husk_rt, "attach", "t")
+    again.send(b"exit 3\r")
+    assert again.wait() == 3
+    assert _status(husk_rt, "t") == "exited"
+
+
+def test_run_it_detach_keeps_an_rm_container_until_it_exits(husk, terminals):
+    term = terminals(husk, "run", "-it", "--rm", "--name", "keep", "busybox", "sh")
+    term.expect(rb"/ # ")
+    term.send(CTRL_P + CTRL_Q)
+    assert term.wait() == 0
+    assert _status(husk, "keep") == "running"
+    husk("stop", "-t", "0", "keep", check=True)
+    deadline = time.monotonic() + 20
+    while husk("container", "exists", "keep").returncode == 0:  # the monitor's cleanup removes it
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+
+def test_start_attach_interactive_with_a_tty(husk_rt, terminals):
+    husk_rt("create", "-it", "--name", "s", "busybox", "sh", check=True)
+    term = terminals(husk_rt, "start", "-a", "-i", "s", rows=21, cols=77)
+    term.expect(rb"/ # ")
+    term.send(b"stty size; exit 5\r")
+    term.expect(rb"\n21 77\r\n")
+    assert term.wait() == 5
+    assert _status(husk_rt, "s") == "exited"
+
+
+# -- the Python API ---------------------------------------------------------------------------
+def _read_until(client, text: bytes, timeout: float = 20) -> bytes:
+    client.sock.settimeout(timeout)
+    seen = b""
+    while text not in seen:
+        message = client.recv()
+        assert message is not None, f"{text!r} not seen: {seen!r}"
+        seen += message[1]
+    return seen
+
+
+def test_start_and_attach_and_attach_resize(husk_rt):
+    rt = husk_rt.runtime()
+    ctr = rt.create_container("busybox", ["sh", "-c", "echo first; stty size; read x; stty size"],
+                              tty=True, stdin_open=True)
+    with ctr.start_and_attach(console_size=(11, 22)) as client:
+        assert ctr.state.state.value == "running"
+        assert b"first\r\n11 22\r\n" in _read_until(client, b"11 22\r\n")  # nothing before it was lost
+        ctr.attach_resize(30, 90)
+        client.send_stdin(b"\r")
+        _read_until(client, b"30 90")
+    assert ctr.wait() == 0
+    with pytest.raises(StateInvalid, match="^can only resize created or running containers"):
+        ctr.attach_resize(30, 90)
+    with pytest.raises(StateInvalid, match="^can only attach to created or running containers"):
+        ctr.attach()
+    with pytest.raises(InvalidArgument):
+        ctr.attach_resize(0, 90)
+    assert [e["id"] for e in _events(husk_rt, "attach")] == [ctr.id]
+
+
+def test_start_and_attach_refuses_a_running_container(husk):
+    ctr = husk.runtime().create_container("busybox", ["sleep", "100"])
+    ctr.start()
+    with pytest.raises(StateInvalid, match="already running"):
+        ctr.start_and_attach()
+    ctr.stop_with_timeout(0)
+
+
+# -- the husk_attach hook ----------------------------------------------------------------------
+PROBE = textwrap.dedent('''
+    import json, os
+    from husk.hooks import hookimpl
+
+    @hookimpl
+    def husk_attach(container):
+        with open(os.environ["PROBE_LOG"], "a") as log:
+            log.write(json.dumps({"id": container.id, "state": str(container.state.state)}) + "\\n")
+''')
+
+
+def test_husk_attach_hook_fires_for_each_attach(husk, tmp_path):
+    (tmp_path / "attachprobe.py").write_text(PROBE)
+    config = tmp_path / "husk.conf"
+    config.write_text('[engine]\nplugins = ["attachprobe"]\n')
+    log = tmp_path / "probe.log"
+    husk.extra_env.update(PYTHONPATH=str(tmp_path), HUSK_CONFIG=str(config), PROBE_LOG=str(log))
+    cid = husk("run", "-d", "-i", "busybox", "cat", check=True).stdout.strip()
+    assert not log.exists()  # run -d attaches nothing
+    assert husk("attach", cid, input="x\n").returncode == 0
+    assert husk("attach", cid).returncode == 125  # exited: refused before the hook
+    calls = [json.loads(line) for line in log.read_text().splitlines()]
+    assert calls == [{"id": cid, "state": "running"}]
