@@ -14,6 +14,7 @@ Benchmarks (``--only NAME``, repeatable):
               ``RUNTIME create`` spawns a process, husk/podman create do not)
   ps          ``ps -a`` with 200 containers present (created first in each tool)
   inspect     ``inspect`` of one running container; raw: ``RUNTIME state``
+  exec        ``exec CTR true`` in a running ``sleep 1000``; raw: ``RUNTIME exec``
   restart     ``stop -t 0`` + ``start`` of a running ``sleep 1000``; raw: kill,
               wait for stopped, delete, ``run --detach``
   pss         the monitor's PSS per running container (husk's monitor vs conmon),
@@ -49,7 +50,7 @@ REPO = pathlib.Path(__file__).resolve().parent.parent
 BUILD_IMAGE = REPO / "contrib" / "build-busybox-image.py"
 IMAGE = "localhost/busybox:latest"
 IMAGE_CHANGES = ('CMD=["sh"]', "ENV=PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
-BENCHMARKS = ("run", "create", "ps", "inspect", "restart", "pss", "importtime")
+BENCHMARKS = ("run", "create", "ps", "inspect", "exec", "restart", "pss", "importtime")
 TOOLS = ("husk", "podman", "raw")
 PS_CONTAINERS = 200
 PSS_CONTAINERS = 10
@@ -342,6 +343,22 @@ class Bench:
         self.teardown()
         return Result("inspect", "inspect of one running container", "s", samples, target=1.3,
                       notes=["raw: RUNTIME state"])
+
+    def bench_exec(self) -> Result:
+        set_spec_args(self.raw.bundle, ["sleep", "1000"])
+        for engine in self.engines:
+            engine.run("run", "-d", "--name", "bench-exec", "--network", "none", IMAGE, "sleep", "1000")
+        self.raw.run_detached("bench-exec")
+        samples: dict[str, list[float]] = {tool: [] for tool in TOOLS}
+        for iteration in range(self.args.iterations):
+            for tool in self.rotation(iteration):
+                if tool == "raw":
+                    samples[tool].append(timed(self.raw.argv("exec", "bench-exec", "true"), self.env))
+                else:
+                    samples[tool].append(self.engine(tool).time("exec", "bench-exec", "true"))
+        self.teardown()
+        return Result("exec", "exec true in a running container", "s", samples, target=0.6,
+                      notes=["raw: RUNTIME exec ID true (attached, no monitor)"])
 
     def bench_restart(self) -> Result:
         set_spec_args(self.raw.bundle, ["sleep", "1000"])
