@@ -197,9 +197,9 @@ def test_hook_exec_session_fires_with_the_session_and_command(husk, tmp_path):
     husk.extra_env.update(PYTHONPATH=str(tmp_path), HUSK_CONFIG=str(config), PROBE_LOG=str(log))
     _running(husk)
     cid = husk("inspect", "--format", "{{.Id}}", "box", check=True).stdout.strip()
-    session_id = husk("exec", "-d", "box", "sleep", "1", check=True).stdout.strip()
+    session_id = husk("exec", "-d", "box", "sleep", "100", check=True).stdout.strip()
     calls = [json.loads(line) for line in log.read_text().splitlines()]
-    assert calls == [{"id": cid, "session": session_id, "command": ["sleep", "1"], "sessions": [session_id]}]
+    assert calls == [{"id": cid, "session": session_id, "command": ["sleep", "100"], "sessions": [session_id]}]
     husk.extra_env["PROBE_RAISE"] = "1"
     result = husk("exec", "box", "sh", "-c", "sleep 100")
     assert result.returncode == 125 and "probe refuses exec" in result.stderr
@@ -231,7 +231,7 @@ def test_exec_while_stop_does_not_wait_for_the_exec(husk_rt):
 
 def test_several_execs_at_once_in_one_container(husk):
     _running(husk)
-    clis = [husk.popen("exec", "box", "sh", "-c", f"sleep 0.3; echo {n}; exit {n}", stdout=subprocess.PIPE,
+    clis = [husk.popen("exec", "box", "sh", "-c", f"sleep 2; echo {n}; exit {n}", stdout=subprocess.PIPE,
                        text=True) for n in range(6)]
     _until(lambda: len(_sessions(husk)) >= 2, what="two sessions at once")
     for n, cli in enumerate(clis):
