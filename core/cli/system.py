@@ -1,4 +1,4 @@
-"""System verbs: version, info, events."""
+"""System verbs: version, info, events, system service."""
 
 from __future__ import annotations
 
@@ -148,10 +148,23 @@ def events(session, since, until, filters, format_, stream):
         out.flush()
 
 
+@click.command(context_settings=CONTEXT)
+@click.option("-t", "--time", "idle_seconds", type=int, default=5, show_default=True,
+              help="Seconds without requests before the service exits (0: never).")
+@click.argument("uri", required=False, default="unix:///run/husk/husk.sock")
+@click.pass_obj
+def service(session, idle_seconds, uri):
+    """Serve the Docker and libpod REST APIs on URI (unix:///path or tcp://host:port)."""
+    from ..api.server import serve
+
+    serve(session.runtime, uri, idle_seconds)
+
+
 def register(group: click.Group) -> None:
     system_group = click.Group("system", help="Manage husk itself.", context_settings=CONTEXT)
     system_group.add_command(info)
     system_group.add_command(events)
+    system_group.add_command(service)
     group.add_command(system_group)
     for command in (version, info, events):
         group.add_command(command)

@@ -1,0 +1,381 @@
+"""Docker Engine API routes (`/v1.NN/...` and unversioned).
+
+Handlers check their input (see :mod:`husk.api.requests`), call the engine
+through :func:`husk.api.blocking.run`, and shape the answer with
+:mod:`husk.api.documents`.  Errors are raised as HuskError and answered by
+:mod:`husk.api.errors`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+
+from aiohttp import web
+
+from ..define import HuskError, InvalidArgument, State
+from . import blocking, documents
+from .requests import CreateBody, decode_body, filters, flag, integer, string_list
+
+routes = web.RouteTableDef()
+_PREFIX = r"/v{version:[0-9]+\.[0-9]+}"
+
+
+def add_routes(app: web.Application) -> None:
+    """Every route, with and without the `/v1.NN` prefix."""
+    for route in routes:
+        for path in (route.path, _PREFIX + route.path):
+            if route.method == "GET":
+                app.router.add_get(path, route.handler)  # HEAD too (docker pings with HEAD)
+            else:
+                app.router.add_route(route.method, path, route.handler)
+
+
+def _runtime(request: web.Request):
+    return request.app["runtime"]
+
+
+def _json(document, status: int = 200) -> web.Response:
+    return web.Response(status=status, body=json.dumps(document).encode(), content_type="application/json")
+
+
+async def _container(request: web.Request):
+    return await blocking.run(_runtime(request).container, request.match_info["id"])
+
+
+# -- system ---------------------------------------------------------------------------------
+def _ping_headers() -> dict[str, str]:
+    return {"Api-Version": documents.API_VERSION, "Docker-Experimental": "false", "Ostype": "linux",
+            "Cache-Control": "no-cache, no-store, must-revalidate", "Pragma": "no-cache"}
+
+
+@routes.get("/_ping")
+async def ping(request: web.Request) -> web.Response:
+    return web.Response(text="OK", headers=_ping_headers())
+
+
+@routes.get("/version")
+async def version(request: web.Request) -> web.Response:
+    return _json(documents.version())
+
+
+@routes.get("/info")
+async def info(request: web.Request) -> web.Response:
+    return _json(await blocking.run(documents.info, _runtime(request)))
+
+
+@routes.get("/events")
+async def events(request: web.Request) -> web.StreamResponse:
+    from ..events import compile_filters
+    from ..timestamps import parse_time, parse_until
+
+    since = request.query.get("since")
+    until = request.query.get("until")
+    since_t = parse_time(since) if since else None
+    until_t = parse_until(until) if until else None
+    wanted = filters(request)
+    compile_filters(wanted)  # a bad key is a 400, before the stream starts
+    log = _runtime(request).events
+    stopping = request.app["stopping"]
+    response = web.StreamResponse(headers={"Content-Type": "application/json"})
+    await response.prepare(request)
+
+    def read(stop):
+        return log.follow(since=since_t, until=until_t, filters=wanted,
+                          should_stop=lambda: stop.is_set() or stopping.is_set())
+
+    async for event in blocking.iterate(read):
+        await response.write(json.dumps(documents.event(event)).encode() + b"\n")
+    await response.write_eof()
+    return response
+
+
+# -- containers -----------------------------------------------------------------------------
+@routes.post("/containers/create")
+async def create(request: web.Request) -> web.Response:
+    body = await decode_body(request, CreateBody)
+    name = request.query.get("name", "")
+    kwargs = _create_arguments(body)
+    ctr = await blocking.run(_runtime(request).create_container, body.image, name=name, **kwargs)
+    return _json({"Id": ctr.id, "Warnings": []}, status=201)
+
+
+def _create_arguments(body: CreateBody) -> dict:
+    from ..cli.options import parse_tmpfs, parse_volume
+
+    if not body.image:
+        raise InvalidArgument("config cannot be empty in order to create a container: no image given")
+    host = body.host_config
+    mounts = []
+    restart = "no"
+    kwargs: dict = {}
+    if host is not None:
+        mounts = [parse_volume(bind) for bind in host.binds or []]
+        mounts += [parse_tmpfs(f"{path}:{options}" if options else path) for path, options in (host.tmpfs or {}).items()]
+        if host.restart_policy is not None and host.restart_policy.name not in ("", "no"):
+            restart = host.restart_policy.name
+            if host.restart_policy.name == "on-failure" and host.restart_policy.maximum_retry_count:
+                restart += f":{host.restart_policy.maximum_retry_count}"
+        # Docker's default network is a bridge; husk has none yet, so the
+        # default (and "bridge") means no network rather than a refusal.
+        network = host.network_mode if host.network_mode in ("host", "none") else "none"
+        kwargs = {"auto_remove": host.auto_remove, "network": network, "read_only": host.readonly_rootfs,
+                  "privileged": host.privileged, "cap_add": host.cap_add or (), "cap_drop": host.cap_drop or (),
+                  "runtime": host.runtime}
+    for entry in body.env or []:
+        if not entry.partition("=")[0]:
+            raise InvalidArgument(f"invalid environment variable: {entry!r}")
+    return {"command": string_list(body.cmd), "entrypoint": string_list(body.entrypoint), "env": body.env or (),
+            "workdir": body.working_dir, "user": body.user, "hostname": body.hostname,
+            "labels": body.labels or {}, "stop_signal": body.stop_signal, "stop_timeout": body.stop_timeout,
+            "stdin_open": body.open_stdin, "tty": body.tty, "mounts": mounts, "restart_policy": restart,
+            **kwargs}
+
+
+@routes.get("/containers/json")
+async def list_containers(request: web.Request) -> web.Response:
+    all_ = flag(request, "all")
+    limit = integer(request, "limit", -1)
+    wanted = filters(request)
+    match = _container_filter(wanted)
+
+    def collect():
+        runtime = _runtime(request)
+        containers = runtime.containers(errors=[])
+        for ctr in containers:
+            ctr.sync_if_unlocked()
+        containers = [c for c in containers if (all_ or wanted or c.state.state in (State.RUNNING, State.PAUSED)) and match(c)]
+        containers.sort(key=lambda c: -c.config.created)
+        if limit is not None and limit > 0:
+            containers = containers[:limit]
+        images = {image.id: image for image in runtime.store.images()}
+        now = time.time()
+        return [documents.container_summary(c, images.get(c.config.image_id), now) for c in containers]
+
+    return _json(await blocking.run(collect))
+
+
+_DOCKER_STATES = frozenset({"created", "restarting", "running", "removing", "paused", "exited", "dead"})
+
+
+def _container_filter(wanted: dict[str, list[str]]):
+    """A predicate for Docker's container filters (values of a key OR'ed, keys AND'ed)."""
+    import re
+
+    def one(ctr, key: str, value: str) -> bool:
+        config, st = ctr.config, ctr.state
+        if key == "id":
+            return config.id.startswith(value)
+        if key == "name":
+            return re.search(value.lstrip("/"), config.name) is not None
+        if key == "status":
+            return documents.docker_state(ctr) == value
+        if key == "exited":
+            return st.state in (State.STOPPED, State.EXITED) and st.exit_code == int(value)
+        if key == "label":
+            label, sep, expected = value.partition("=")
+            return label in config.labels and (not sep or config.labels[label] == expected)
+        if key == "ancestor":
+            return value in (config.image_name, config.image_ref) or config.image_id.startswith(
+                value.removeprefix("sha256:"))
+        return False
+
+    for key, values in wanted.items():
+        if key not in ("id", "name", "status", "exited", "label", "ancestor"):
+            raise InvalidArgument(f"invalid filter '{key}'")
+        for value in values:
+            if key == "status" and value not in _DOCKER_STATES:
+                raise InvalidArgument(f"invalid filter 'status={value}'")
+            if key == "exited" and not value.lstrip("-").isdigit():
+                raise InvalidArgument(f"invalid filter 'exited={value}'")
+            if key == "name":
+                try:
+                    re.compile(value)
+                except re.error:
+                    raise InvalidArgument(f"invalid filter 'name={value}': bad regular expression") from None
+
+    return lambda ctr: all(any(one(ctr, k, v) for v in vs) for k, vs in wanted.items() if vs)
+
+
+@routes.get("/containers/{id}/json")
+async def inspect(request: web.Request) -> web.Response:
+    def read():
+        ctr = _runtime(request).container(request.match_info["id"])
+        ctr.sync_if_unlocked()
+        return documents.container_inspect(ctr)
+
+    return _json(await blocking.run(read))
+
+
+@routes.post("/containers/{id}/start")
+async def start(request: web.Request) -> web.Response:
+    ctr = await _container(request)
+    await blocking.run(_start, ctr)
+    return web.Response(status=204)
+
+
+def _start(ctr) -> None:
+    """Start; a container with AutoRemove that fails to start is removed, as
+    Docker does (`docker run --rm` waits for the removal before it exits)."""
+    try:
+        ctr.start()
+    except HuskError:
+        if ctr.config.auto_remove:
+            try:
+                ctr.remove(force=True, timeout=0)
+            except HuskError:
+                pass
+        raise
+
+
+@routes.post("/containers/{id}/stop")
+async def stop(request: web.Request) -> web.Response:
+    timeout = integer(request, "t", integer(request, "timeout"))
+    if timeout is not None and timeout < 0:
+        timeout = 0  # Docker: a negative timeout waits forever; husk kills at once rather than hang
+    ctr = await _container(request)
+    await blocking.run(ctr.stop_with_timeout, ctr.config.stop_timeout if timeout is None else timeout)
+    return web.Response(status=204)
+
+
+@routes.post("/containers/{id}/restart")
+async def restart(request: web.Request) -> web.Response:
+    timeout = integer(request, "t", integer(request, "timeout"))
+    ctr = await _container(request)
+    await blocking.run(ctr.restart_with_timeout, ctr.config.stop_timeout if timeout is None else max(timeout, 0))
+    return web.Response(status=204)
+
+
+@routes.post("/containers/{id}/kill")
+async def kill(request: web.Request) -> web.Response:
+    from ..signals import parse_signal
+
+    number = parse_signal(request.query.get("signal") or "SIGKILL")
+    ctr = await _container(request)
+    await blocking.run(ctr.kill, number)
+    return web.Response(status=204)
+
+
+@routes.post("/containers/{id}/pause")
+async def pause(request: web.Request) -> web.Response:
+    ctr = await _container(request)
+    await blocking.run(ctr.pause)
+    return web.Response(status=204)
+
+
+@routes.post("/containers/{id}/unpause")
+async def unpause(request: web.Request) -> web.Response:
+    ctr = await _container(request)
+    await blocking.run(ctr.unpause)
+    return web.Response(status=204)
+
+
+@routes.delete("/containers/{id}")
+async def remove(request: web.Request) -> web.Response:
+    force = flag(request, "force")
+    flag(request, "v")  # anonymous volumes: none exist yet, but the value must be valid
+    ctr = await _container(request)
+    await blocking.run(ctr.remove, force=force, timeout=0 if force else None)
+    return web.Response(status=204)
+
+
+@routes.post("/containers/{id}/wait")
+async def wait(request: web.Request) -> web.StreamResponse:
+    """Wait for a condition; the headers go out at once (`docker run` waits for
+    them before it sends /start), the body `{"StatusCode": N}` at the end."""
+    from .waiting import wait_for
+
+    condition = request.query.get("condition") or "not-running"
+    if condition not in ("not-running", "next-exit", "removed"):
+        raise InvalidArgument(f"invalid condition {condition!r}: use not-running, next-exit or removed")
+    since = time.time()
+    ctr = await _container(request)
+    response = web.StreamResponse(headers={"Content-Type": "application/json"})
+    await response.prepare(request)
+    code, error = await wait_for(ctr, condition, since, request.app["stopping"])
+    document = {"StatusCode": code, "Error": {"Message": error} if error else None}
+    await response.write(json.dumps(document).encode() + b"\n")
+    await response.write_eof()
+    return response
+
+
+@routes.get("/containers/{id}/logs")
+async def logs(request: web.Request) -> web.StreamResponse:
+    from .streams import stream_logs
+
+    return await stream_logs(request, await _container(request))
+
+
+@routes.post("/containers/{id}/attach")
+async def attach(request: web.Request) -> web.StreamResponse:
+    from .streams import attach as attach_stream
+
+    return await attach_stream(request, await _container(request))
+
+
+@routes.post("/containers/{id}/resize")
+async def resize(request: web.Request) -> web.Response:
+    rows, cols = integer(request, "h", 0), integer(request, "w", 0)
+    ctr = await _container(request)
+    await blocking.run(ctr.attach_resize, rows, cols)
+    return web.Response(status=200)
+
+
+# -- images ---------------------------------------------------------------------------------
+@routes.get("/images/json")
+async def list_images(request: web.Request) -> web.Response:
+    def collect():
+        runtime = _runtime(request)
+        users: dict[str, int] = {}
+        for ctr in runtime.containers(errors=[]):
+            users[ctr.config.image_id] = users.get(ctr.config.image_id, 0) + 1
+        images = sorted(runtime.store.images(), key=lambda image: -image.created)
+        return [documents.image_summary(image, users.get(image.id, 0)) for image in images]
+
+    return _json(await blocking.run(collect))
+
+
+@routes.get("/images/{name:.+}/json")
+async def inspect_image(request: web.Request) -> web.Response:
+    from ..images import resolve_image
+
+    image = await blocking.run(resolve_image, _runtime(request), request.match_info["name"])
+    return _json(documents.image_inspect(image))
+
+
+@routes.delete("/images/{name:.+}")
+async def remove_image(request: web.Request) -> web.Response:
+    from ..images import remove_image as remove
+
+    image = await blocking.run(remove, _runtime(request), request.match_info["name"], flag(request, "force"))
+    return _json([{"Untagged": name} for name in image.names] + [{"Deleted": "sha256:" + image.id}])
+
+
+@routes.post("/images/create")
+async def create_image(request: web.Request) -> web.StreamResponse:
+    """Import (`fromSrc=-`, the tar in the body, often chunked).  Pulling needs a
+    registry, which husk does not reach: a 404 that names the image."""
+    from ..define import NoSuchImage
+    from ..images import import_tarball
+
+    source = request.query.get("fromSrc")
+    if source is None:
+        wanted = request.query.get("fromImage", "")
+        tag = request.query.get("tag", "")
+        raise NoSuchImage(f"pull access denied for {wanted}{':' + tag if tag else ''}: "
+                          "husk does not pull from registries; import the image instead")
+    if source != "-":
+        raise InvalidArgument("only fromSrc=- (the tar in the request body) is supported")
+    repo, tag = request.query.get("repo", ""), request.query.get("tag", "")
+    reference = f"{repo}:{tag}" if repo and tag else repo
+    changes = request.query.getall("changes", [])
+    message = request.query.get("message", "")
+    with tempfile.TemporaryFile(dir=_runtime(request).paths.root if os.path.isdir(_runtime(request).paths.root)
+                                else None) as spool:
+        while chunk := await request.content.read(1 << 20):
+            await blocking.run(spool.write, chunk)
+        spool.seek(0)
+        image = await blocking.run(import_tarball, _runtime(request), spool, reference, changes, message)
+    return _json({"status": "sha256:" + image.id})

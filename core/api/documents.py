@@ -1,0 +1,188 @@
+"""husk's records in the Docker Engine API's JSON shapes (container list and
+inspect, image list and inspect, events, version, info).
+
+Where Docker and podman disagree the Docker API's shape wins here: names start
+with "/", `Config.Image` is what the user typed, `Config.Entrypoint` is a list,
+`HostConfig.Runtime` names the real runtime, states use Docker's words.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+from typing import TYPE_CHECKING, Any
+
+from .. import __version__
+from ..define import State
+
+if TYPE_CHECKING:
+    from ..container import Container
+    from ..events import Event
+    from ..records import ImageRecord
+    from ..runtime import Runtime
+
+#: The Docker API version husk speaks (Docker 20.10), and the oldest it accepts.
+API_VERSION = "1.41"
+MIN_API_VERSION = "1.24"
+
+_DOCKER_STATE = {State.CONFIGURED: "created", State.CREATED: "created", State.RUNNING: "running",
+                 State.PAUSED: "paused", State.STOPPED: "exited", State.EXITED: "exited",
+                 State.REMOVING: "removing"}
+
+
+def docker_state(ctr: "Container") -> str:
+    return _DOCKER_STATE[ctr.state.state]
+
+
+def status_text(ctr: "Container", now: float) -> str:
+    """Docker's Status column: `Up 5 seconds`, `Up 5 seconds (Paused)`, `Exited (0) 2 minutes ago`, `Created`."""
+    from ..cli.listing import human_duration
+
+    st = ctr.state
+    if st.state in (State.RUNNING, State.PAUSED):
+        up = f"Up {human_duration(now - st.started_at)}"
+        return up + " (Paused)" if st.state is State.PAUSED else up
+    if st.state in (State.STOPPED, State.EXITED):
+        return f"Exited ({st.exit_code}) {human_duration(now - st.finished_at)} ago"
+    return "Removal In Progress" if st.state is State.REMOVING else "Created"
+
+
+def _argv(ctr: "Container", image: "ImageRecord | None") -> list[str]:
+    from ..cli.listing import command_args
+
+    return command_args(ctr, image)
+
+
+def container_summary(ctr: "Container", image: "ImageRecord | None", now: float) -> dict[str, Any]:
+    """One entry of `GET /containers/json`."""
+    config = ctr.config
+    return {
+        "Id": config.id, "Names": ["/" + config.name], "Image": config.image_name,
+        "ImageID": "sha256:" + config.image_id, "Command": " ".join(_argv(ctr, image)),
+        "Created": int(config.created), "Ports": [], "Labels": dict(config.labels),
+        "State": docker_state(ctr), "Status": status_text(ctr, now),
+        "HostConfig": {"NetworkMode": config.network}, "NetworkSettings": {"Networks": {}},
+        "Mounts": [_mount(m) for m in config.mounts],
+    }
+
+
+def _mount(mount) -> dict[str, Any]:
+    return {"Type": mount.type, "Source": mount.source, "Destination": mount.destination, "Mode": "",
+            "RW": "ro" not in mount.options, "Propagation": "rprivate" if mount.type == "bind" else ""}
+
+
+def container_inspect(ctr: "Container") -> dict[str, Any]:
+    """`GET /containers/{id}/json`: podman's document reshaped to Docker's."""
+    doc = ctr.inspect()
+    config, st = ctr.config, ctr.state
+    state = doc["State"]
+    for podman_only in ("OciVersion", "ConmonPid", "Checkpointed"):
+        state.pop(podman_only, None)
+    state["Status"] = docker_state(ctr)
+    state["Dead"] = False
+    entrypoint = doc["Config"]["Entrypoint"]
+    doc["Config"].update({
+        "Image": config.image_name,
+        "Entrypoint": entrypoint.split(" ") if entrypoint else None,
+        "AttachStdin": config.stdin_open, "AttachStdout": True, "AttachStderr": True,
+        "StdinOnce": config.stdin_open,
+        "Labels": dict(config.labels),
+    })
+    for podman_only in ("Annotations", "CreateCommand"):
+        doc["Config"].pop(podman_only, None)
+    doc["HostConfig"].update({
+        # "json-file": what clients check before reading logs through the API
+        # (docker-py's run() returns no output for any other driver); husk's
+        # k8s-file log is served by /logs the same way.
+        "Runtime": config.runtime, "ConsoleSize": [0, 0], "LogConfig": {"Type": "json-file", "Config": {}},
+        "Binds": doc["HostConfig"]["Binds"] or None,
+        "CapAdd": list(config.cap_add) or None, "CapDrop": list(config.cap_drop) or None,
+    })
+    return {
+        "Id": config.id, "Created": doc["Created"], "Path": doc["Path"], "Args": doc["Args"],
+        "State": state, "Image": "sha256:" + config.image_id,
+        "ResolvConfPath": doc["ResolvConfPath"], "HostnamePath": doc["HostnamePath"],
+        "HostsPath": doc["HostsPath"], "LogPath": ctr.runtime.paths.log_path(config.id),
+        "Name": "/" + config.name, "RestartCount": st.restart_count, "Driver": "overlay",
+        "Platform": "linux", "MountLabel": "", "ProcessLabel": "", "AppArmorProfile": "",
+        "ExecIDs": sorted(st.exec_sessions) or None, "HostConfig": doc["HostConfig"],
+        "GraphDriver": doc["GraphDriver"], "Mounts": [_mount(m) for m in config.mounts],
+        "Config": doc["Config"],
+        "NetworkSettings": {"Bridge": "", "SandboxID": "", "Ports": {}, "Networks": {}, "IPAddress": "",
+                            "Gateway": "", "MacAddress": ""},
+    }
+
+
+def image_summary(image: "ImageRecord", containers: int) -> dict[str, Any]:
+    return {"Id": "sha256:" + image.id, "ParentId": "", "RepoTags": list(image.names) or ["<none>:<none>"],
+            "RepoDigests": [], "Created": int(image.created), "Size": image.size, "SharedSize": -1,
+            "VirtualSize": image.size, "Labels": dict(image.config.labels), "Containers": containers}
+
+
+def image_inspect(image: "ImageRecord") -> dict[str, Any]:
+    from ..inspect import rfc3339
+
+    cfg = image.config
+    return {
+        "Id": "sha256:" + image.id, "RepoTags": list(image.names), "RepoDigests": [], "Parent": "",
+        "Comment": "", "Created": rfc3339(image.created), "DockerVersion": "", "Author": "",
+        "Config": {"Cmd": cfg.cmd or None, "Entrypoint": cfg.entrypoint or None, "Env": cfg.env,
+                   "WorkingDir": cfg.workdir, "User": cfg.user, "Labels": dict(cfg.labels),
+                   "StopSignal": cfg.stop_signal or None},
+        "Architecture": _arch(), "Os": "linux", "Size": image.size, "VirtualSize": image.size,
+        "GraphDriver": {"Name": "overlay", "Data": None},
+        "RootFS": {"Type": "layers", "Layers": ["sha256:" + layer for layer in image.layers]},
+        "Metadata": {"LastTagTime": "0001-01-01T00:00:00Z"},
+    }
+
+
+def event(event: "Event") -> dict[str, Any]:
+    """One event as Docker streams it (`exitCode` is Docker's name for the died code)."""
+    from ..events import EXIT_CODE_ATTRIBUTE
+
+    attributes = {"image": event.image, "name": event.name, **event.attributes}
+    if EXIT_CODE_ATTRIBUTE in attributes:
+        attributes["exitCode"] = attributes.pop(EXIT_CODE_ATTRIBUTE)
+    return {"status": event.status, "id": event.id, "from": event.image, "Type": event.type,
+            "Action": event.status, "Actor": {"ID": event.id, "Attributes": attributes},
+            "scope": "local", "time": event.time_ns // 1_000_000_000, "timeNano": event.time_ns}
+
+
+def _arch() -> str:
+    machine = platform.machine()
+    return {"x86_64": "amd64", "aarch64": "arm64"}.get(machine, machine)
+
+
+def version() -> dict[str, Any]:
+    uname = os.uname()
+    return {
+        "Platform": {"Name": "husk"},
+        "Components": [{"Name": "husk", "Version": __version__, "Details": {"APIVersion": API_VERSION}}],
+        "Version": __version__, "ApiVersion": API_VERSION, "MinAPIVersion": MIN_API_VERSION,
+        "GitCommit": "", "GoVersion": f"python{platform.python_version()}", "Os": "linux",
+        "Arch": _arch(), "KernelVersion": uname.release, "BuildTime": "",
+    }
+
+
+def info(runtime: "Runtime") -> dict[str, Any]:
+    states = [c.state.state for c in runtime.containers(errors=[])]
+    running, paused = states.count(State.RUNNING), states.count(State.PAUSED)
+    uname = os.uname()
+    return {
+        "ID": "", "Containers": len(states), "ContainersRunning": running, "ContainersPaused": paused,
+        "ContainersStopped": len(states) - running - paused, "Images": len(runtime.store.images()),
+        "Driver": "overlay", "DriverStatus": [], "DockerRootDir": runtime.paths.root,
+        "Plugins": {"Volume": [], "Network": [], "Authorization": None, "Log": ["k8s-file"]},
+        "MemoryLimit": False, "SwapLimit": False, "CpuCfsPeriod": False, "CpuCfsQuota": False,
+        "IPv4Forwarding": False, "Debug": False, "NFd": 0, "NGoroutines": 0,
+        "SystemTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "LoggingDriver": "k8s-file", "CgroupDriver": "cgroupfs",
+        "CgroupVersion": "2" if os.path.exists("/sys/fs/cgroup/cgroup.controllers") else "1",
+        "KernelVersion": uname.release, "OperatingSystem": "husk", "OSType": "linux", "Architecture": _arch(),
+        "NCPU": os.cpu_count() or 1, "MemTotal": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"),
+        "Name": uname.nodename, "Labels": [], "ExperimentalBuild": False, "ServerVersion": __version__,
+        "Runtimes": {name: {"path": name} for name in sorted(runtime.plugins.runtimes)},
+        "DefaultRuntime": runtime.default_runtime, "Swarm": {"LocalNodeState": "inactive"},
+        "LiveRestoreEnabled": True, "Isolation": "", "SecurityOptions": [], "Warnings": [],
+    }

@@ -1,0 +1,129 @@
+"""The hijacked connection of attach (and exec start): a raw bidirectional byte stream.
+
+A Docker client asks with `Connection: Upgrade` / `Upgrade: tcp`; the answer is
+`101 Switching Protocols`, and from then on the socket carries the container's
+stdin one way and its output the other.  Without a TTY the output is
+multiplexed in 8-byte-header frames (stream id, three zero bytes, big-endian
+length); with one it is the raw bytes.
+
+aiohttp has no public hijack.  After the 101 we hand aiohttp a parser through
+`request.protocol.set_parser` (the hook its own websocket uses), which gives
+us any bytes it had already read past the request, then move the transport to
+a protocol of our own: aiohttp's would close the whole connection when the
+client half-closes (docker's CLI does, at the end of stdin) and the output
+still to come would be lost.  This depends on aiohttp internals: the major
+version is pinned and tests/integration/test_api_docker.py exercises it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+
+from aiohttp import web
+
+#: Content types Docker uses for the two shapes of stream.
+RAW_STREAM = "application/vnd.docker.raw-stream"
+MULTIPLEXED_STREAM = "application/vnd.docker.multiplexed-stream"
+STDOUT, STDERR = 1, 2
+_INCOMING_HIGH_WATER = 64  # chunks queued from the client before we stop reading
+
+
+def frame(stream: int, data: bytes) -> bytes:
+    """One multiplexed frame: header (stream, 0, 0, 0, length) and payload."""
+    return struct.pack(">BxxxL", stream, len(data)) + data
+
+
+class _TailCollector:
+    """A stand-in payload parser: collects what aiohttp read past the request."""
+
+    def __init__(self) -> None:
+        self.data = b""
+
+    def feed_data(self, data: bytes) -> tuple[bool, bytes]:
+        self.data += bytes(data)
+        return False, b""
+
+    def feed_eof(self) -> None:
+        pass
+
+
+class RawStream(asyncio.Protocol):
+    """The connection after the 101: read the client's bytes, write ours."""
+
+    def __init__(self, response: web.StreamResponse, transport: asyncio.Transport, tail: bytes) -> None:
+        self.response = response  # what the handler returns to aiohttp
+        self.transport = transport
+        self._incoming: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self._reading_paused = False
+        self._can_write = asyncio.Event()
+        self._can_write.set()
+        self.closed = asyncio.get_running_loop().create_future()
+        if tail:
+            self._incoming.put_nowait(tail)
+
+    # -- asyncio.Protocol ----------------------------------------------------------------
+    def data_received(self, data: bytes) -> None:
+        self._incoming.put_nowait(data)
+        if self._incoming.qsize() >= _INCOMING_HIGH_WATER and not self._reading_paused:
+            self._reading_paused = True
+            self.transport.pause_reading()
+
+    def eof_received(self) -> bool:
+        self._incoming.put_nowait(None)
+        return True  # a half-close ends the client's stdin, not our output
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._incoming.put_nowait(None)
+        self._can_write.set()
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+    def pause_writing(self) -> None:
+        self._can_write.clear()
+
+    def resume_writing(self) -> None:
+        self._can_write.set()
+
+    # -- for handlers --------------------------------------------------------------------
+    @property
+    def is_closed(self) -> bool:
+        return self.closed.done()
+
+    async def read(self) -> bytes | None:
+        """The client's next bytes; None at its end of input (or disconnection)."""
+        data = await self._incoming.get()
+        if self._reading_paused and self._incoming.qsize() < _INCOMING_HIGH_WATER // 2:
+            self._reading_paused = False
+            if not self.transport.is_closing():
+                self.transport.resume_reading()
+        return data
+
+    async def write(self, data: bytes) -> None:
+        """Send `data`, waiting while the client reads slower than we write."""
+        await self._can_write.wait()
+        if self.is_closed or self.transport.is_closing():
+            raise ConnectionResetError("the client went away")
+        self.transport.write(data)
+
+    def close(self) -> None:
+        """Flush what is queued, then close the connection."""
+        if not self.transport.is_closing():
+            self.transport.close()
+
+
+async def hijack(request: web.Request, content_type: str) -> RawStream:
+    """Answer 101 and take the connection over.  Call it only after every check
+    that can fail, so that errors still go out as ordinary JSON answers."""
+    response = web.StreamResponse(status=101, headers={
+        "Content-Type": content_type, "Connection": "Upgrade", "Upgrade": "tcp"})
+    await response.prepare(request)
+    protocol = request.protocol
+    protocol.keep_alive(False)
+    collector = _TailCollector()
+    protocol.set_parser(collector)
+    transport = request.transport
+    stream = RawStream(response, transport, collector.data)
+    transport.set_protocol(stream)
+    return stream
+

@@ -1,0 +1,127 @@
+"""Reading what clients send: query parameters, path parameters and JSON bodies.
+
+Every malformed value becomes InvalidArgument (400) with a message naming it,
+decided here before any engine call, so handlers only see clean values.  The
+create body is decoded into typed Structs: a field of the wrong type is refused
+with its JSON path (`Expected array, got int - at $.Cmd`), unknown fields are
+ignored as Docker ignores them.
+"""
+
+from __future__ import annotations
+
+import json
+
+import msgspec
+from aiohttp import web
+
+from ..define import InvalidArgument
+
+_TRUE = frozenset({"1", "t", "T", "true", "TRUE", "True"})
+_FALSE = frozenset({"", "0", "f", "F", "false", "FALSE", "False"})
+#: largest JSON body accepted (a create body is a few KiB)
+MAX_JSON_BODY = 4 * 1024 * 1024
+
+
+def flag(request: web.Request, name: str, default: bool = False) -> bool:
+    """A boolean query parameter as Go's strconv.ParseBool reads it."""
+    value = request.query.get(name)
+    if value is None:
+        return default
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise InvalidArgument(f"invalid value for {name}: {value!r} is not a boolean")
+
+
+def integer(request: web.Request, name: str, default: int | None = None) -> int | None:
+    value = request.query.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise InvalidArgument(f"invalid value for {name}: {value!r} is not an integer") from None
+
+
+def filters(request: web.Request) -> dict[str, list[str]]:
+    """Docker's `filters` parameter: `{"key": ["v", ...]}` or the older `{"key": {"v": true}}`."""
+    raw = request.query.get("filters")
+    if not raw:
+        return {}
+    try:
+        parsed = json.loads(raw)
+    except ValueError:
+        raise InvalidArgument(f"invalid filters: {raw!r} is not JSON") from None
+    if not isinstance(parsed, dict):
+        raise InvalidArgument("invalid filters: expected a JSON object")
+    result: dict[str, list[str]] = {}
+    for key, values in parsed.items():
+        if isinstance(values, dict):
+            values = [v for v, on in values.items() if on]
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            raise InvalidArgument(f"invalid filters: the values of {key!r} must be strings")
+        result[key] = values
+    return result
+
+
+async def decode_body(request: web.Request, kind: type):
+    """The request's JSON body as `kind`; an empty body is `kind()`."""
+    body = await request.content.read(MAX_JSON_BODY + 1)
+    if len(body) > MAX_JSON_BODY:
+        raise web.HTTPRequestEntityTooLarge(max_size=MAX_JSON_BODY, actual_size=len(body))
+    if not body.strip():
+        return kind()
+    try:
+        return msgspec.json.decode(body, type=kind)
+    except msgspec.ValidationError as exc:
+        raise InvalidArgument(f"invalid request body: {exc}") from None
+    except msgspec.DecodeError as exc:
+        raise InvalidArgument(f"invalid JSON in request body: {exc}") from None
+
+
+StrOrList = list[str] | str | None
+
+
+class RestartPolicyBody(msgspec.Struct, rename="pascal"):
+    name: str = ""
+    maximum_retry_count: int = 0
+
+
+class HostConfigBody(msgspec.Struct, rename="pascal"):
+    binds: list[str] | None = None
+    tmpfs: dict[str, str] | None = None
+    auto_remove: bool = False
+    restart_policy: RestartPolicyBody | None = None
+    network_mode: str = ""
+    readonly_rootfs: bool = False
+    privileged: bool = False
+    cap_add: list[str] | None = None
+    cap_drop: list[str] | None = None
+    runtime: str = ""
+    console_size: list[int] | None = None
+
+
+class CreateBody(msgspec.Struct, rename="pascal"):
+    """The fields of `POST /containers/create` that husk acts on."""
+
+    image: str = ""
+    cmd: StrOrList = None
+    entrypoint: StrOrList = None
+    env: list[str] | None = None
+    working_dir: str = ""
+    user: str = ""
+    hostname: str = ""
+    labels: dict[str, str] | None = None
+    stop_signal: str = ""
+    stop_timeout: int | None = None
+    tty: bool = False
+    open_stdin: bool = False
+    host_config: HostConfigBody | None = None
+
+
+def string_list(value: StrOrList) -> list[str] | None:
+    """Docker's StrSlice: a string is one element."""
+    if value is None:
+        return None
+    return [value] if isinstance(value, str) else value

@@ -1,0 +1,181 @@
+"""`husk system service`: start-up, the listening socket, idle shutdown, draining.
+
+One aiohttp application serves the Docker routes (and, under `/v*/libpod`, the
+libpod ones).  The unix socket is created 0660 (umask set around the bind, so
+there is no moment it is wider); a socket that answers is another service, and
+husk refuses to start on it; a dead one is replaced.  `--time N` stops the
+service after N idle seconds (0: never).  SIGTERM or SIGINT stop listening,
+let requests in flight finish (long streams are told to end), then exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import os
+import signal
+import socket
+import stat
+import sys
+import time
+from typing import TYPE_CHECKING
+
+from ..define import HuskError, InvalidArgument
+
+if TYPE_CHECKING:
+    from ..runtime import Runtime
+
+DEFAULT_URI = "unix:///run/husk/husk.sock"
+DEFAULT_IDLE_SECONDS = 5
+#: how long in-flight requests get to finish at shutdown
+DRAIN_SECONDS = 10.0
+#: worker threads for blocking engine calls (each wait or followed stream holds one)
+WORKER_THREADS = 128
+
+log = logging.getLogger("husk.api")
+
+
+class Activity:
+    """Requests in flight and the time the last one ended: what idle shutdown looks at."""
+
+    def __init__(self) -> None:
+        self.active = 0
+        self.last = time.monotonic()
+
+    def idle_for(self) -> float:
+        return 0.0 if self.active else time.monotonic() - self.last
+
+
+def parse_uri(uri: str) -> tuple[str, str]:
+    """("unix", path) or ("tcp", "host:port")."""
+    scheme, sep, rest = uri.partition("://")
+    if not sep or scheme not in ("unix", "tcp") or not rest:
+        raise InvalidArgument(f"invalid listen address {uri!r}: use unix:///path or tcp://host:port")
+    if scheme == "unix":
+        if not rest.startswith("/"):
+            raise InvalidArgument(f"invalid listen address {uri!r}: the socket path must be absolute")
+        return scheme, rest
+    host, _, port = rest.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise InvalidArgument(f"invalid listen address {uri!r}: use tcp://host:port")
+    return scheme, rest
+
+
+def unix_listener(path: str) -> socket.socket:
+    """A listening unix socket at `path`, mode 0660; refuses a path another service answers on."""
+    if os.path.lexists(path):
+        if not stat.S_ISSOCK(os.lstat(path).st_mode):
+            raise HuskError(f"{path} exists and is not a socket")
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            probe.connect(path)
+        except OSError:
+            os.unlink(path)  # left behind by a service that died
+        else:
+            raise HuskError(f"{path} is in use by another service")
+        finally:
+            probe.close()
+    os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+    old_umask = os.umask(0o117)
+    try:
+        listener.bind(path)
+    finally:
+        os.umask(old_umask)
+    listener.listen(128)
+    return listener
+
+
+def make_app(runtime: "Runtime"):
+    from aiohttp import web
+
+    from . import docker
+    from .errors import error_middleware
+
+    activity = Activity()
+
+    @web.middleware
+    async def track(request, handler):
+        activity.active += 1
+        try:
+            return await handler(request)
+        finally:
+            activity.active -= 1
+            activity.last = time.monotonic()
+
+    app = web.Application(middlewares=[track, error_middleware], client_max_size=4 * 1024 * 1024)
+    app["runtime"] = runtime
+    app["activity"] = activity
+    app["stopping"] = _ThreadSafeFlag()
+    docker.add_routes(app)
+    return app
+
+
+class _ThreadSafeFlag:
+    """Set once at shutdown; read by worker threads (followed logs and events, waits)."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self._event = threading.Event()
+
+    def set(self) -> None:
+        self._event.set()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+
+async def _serve(runtime: "Runtime", uri: str, idle_seconds: float) -> None:
+    from aiohttp import web
+
+    scheme, address = parse_uri(uri)
+    loop = asyncio.get_running_loop()
+    loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(WORKER_THREADS, thread_name_prefix="husk-api"))
+    app = make_app(runtime)
+    runner = web.AppRunner(app, handle_signals=False, handler_cancellation=True, shutdown_timeout=DRAIN_SECONDS,
+                           access_log=None)
+    await runner.setup()
+    if scheme == "unix":
+        listener = unix_listener(address)
+        site = web.SockSite(runner, listener)
+    else:
+        host, _, port = address.rpartition(":")
+        if host not in ("127.0.0.1", "localhost", "::1", "[::1]"):
+            print(f"WARNING: serving the API unauthenticated on {address}: anyone who can reach it is root here",
+                  file=sys.stderr)
+        site = web.TCPSite(runner, host.strip("[]"), int(port))
+    done = asyncio.Event()
+    for number in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(number, done.set)
+    await site.start()
+    try:
+        while not done.is_set():
+            try:
+                await asyncio.wait_for(done.wait(), timeout=1.0)
+            except asyncio.TimeoutError:
+                if idle_seconds and app["activity"].idle_for() >= idle_seconds:
+                    break
+    finally:
+        # Stop listening and let requests in flight finish; streams that would
+        # never end by themselves (events, followed logs, waits) are told to
+        # end halfway through the drain time, and what remains is cancelled.
+        loop.call_later(DRAIN_SECONDS / 2, app["stopping"].set)
+        await runner.cleanup()
+        if scheme == "unix":
+            try:
+                os.unlink(address)
+            except FileNotFoundError:
+                pass
+
+
+def serve(runtime: "Runtime", uri: str = DEFAULT_URI, idle_seconds: float = DEFAULT_IDLE_SECONDS) -> None:
+    """Run the service until SIGTERM/SIGINT or `idle_seconds` without requests (0: never)."""
+    parse_uri(uri)  # a bad address fails before anything starts
+    if idle_seconds < 0:
+        raise InvalidArgument(f"invalid --time {idle_seconds}: must be 0 or more seconds")
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    runtime.store  # open the store and refresh after a reboot now, not in the first request
+    runtime.plugins
+    asyncio.run(_serve(runtime, uri, idle_seconds))

@@ -1,0 +1,240 @@
+"""Container output to clients: `logs` (framed) and `attach` (hijacked, both ways).
+
+Without a TTY both use Docker's 8-byte frame per chunk (per line for logs, so
+each frame's length covers the line's newline); with a TTY, raw bytes.  Attach
+speaks to the container's monitor through its attach socket, made
+non-blocking and driven by the event loop: no thread per attached client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+
+from ..attach_protocol import MAX_DATA, MSG_CLOSE_STDIN, MSG_STDIN, STREAM_STDERR, STREAM_STDOUT, AttachClient
+from ..define import HuskError, InvalidArgument, NoSuchContainer, State, StateInvalid
+from . import blocking
+from .hijack import MULTIPLEXED_STREAM, RAW_STREAM, RawStream, frame, hijack
+from .requests import flag
+
+DEFAULT_DETACH_KEYS = "ctrl-p,ctrl-q"
+_STREAM_IDS = {"stdout": STREAM_STDOUT, "stderr": STREAM_STDERR}
+
+
+def _log_options(request: web.Request) -> dict:
+    from ..timestamps import parse_time, parse_until
+
+    tail = request.query.get("tail", "all")
+    if tail != "all" and not tail.isdigit():
+        raise InvalidArgument(f"invalid tail {tail!r}: a number of lines or \"all\"")
+    since, until = request.query.get("since", ""), request.query.get("until", "")
+    return {"tail": None if tail == "all" else int(tail),
+            "since": parse_time(since) if since not in ("", "0") else None,
+            "until": parse_until(until) if until not in ("", "0") else None}
+
+
+def _encode(line, tty: bool, timestamps: bool) -> bytes:
+    from ..timestamps import format_rfc3339_nano
+
+    data = format_rfc3339_nano(line.time_ns).encode() + b" " + line.text if timestamps else line.text
+    return data if tty else frame(_STREAM_IDS[line.stream], data)
+
+
+async def stream_logs(request: web.Request, ctr) -> web.StreamResponse:
+    from ..logs import follow_log, read_log
+
+    streams = {name for name in ("stdout", "stderr") if flag(request, name)}
+    if not streams:
+        raise InvalidArgument("Bad parameters: you must choose at least one stream")
+    follow, timestamps = flag(request, "follow"), flag(request, "timestamps")
+    options = _log_options(request)
+    tty = ctr.config.tty
+    path = ctr.runtime.paths.log_path(ctr.id)
+    stopping = request.app["stopping"]
+    response = web.StreamResponse(headers={"Content-Type": RAW_STREAM if tty else MULTIPLEXED_STREAM})
+    await response.prepare(request)
+
+    def read(stop):
+        if not follow:
+            return read_log(path, **options)
+
+        def running() -> bool:
+            if stop.is_set() or stopping.is_set():
+                return False
+            try:
+                ctr.reload()
+            except NoSuchContainer:
+                return False
+            ctr.sync_if_unlocked()
+            return ctr.state.state in (State.RUNNING, State.PAUSED, State.CREATED)
+
+        return follow_log(path, running, **options)
+
+    async for line in blocking.iterate(read):
+        if line.stream in streams:
+            await response.write(_encode(line, tty, timestamps))
+    await response.write_eof()
+    return response
+
+
+# -- attach ---------------------------------------------------------------------------------
+def parse_detach_keys(spec: str) -> bytes:
+    """Docker's detach-key notation (`ctrl-p,ctrl-q`, `a`, `ctrl-@`) as the bytes a terminal sends."""
+    if not spec:
+        return b""
+    keys = bytearray()
+    for key in spec.split(","):
+        if len(key) == 1:
+            keys.append(ord(key))
+        elif key.startswith("ctrl-") and len(key) == 6:
+            char = key[5].lower()
+            if "a" <= char <= "z":
+                keys.append(ord(char) - ord("a") + 1)
+            elif char in "@[\\]^_":  # ctrl-@ is NUL; ctrl-[ .. ctrl-_ are 27 .. 31
+                index = "@[\\]^_".index(char)
+                keys.append(26 + index if index else 0)
+            else:
+                raise InvalidArgument(f"invalid detach keys {spec!r}: unknown key {key!r}")
+        else:
+            raise InvalidArgument(f"invalid detach keys {spec!r}: unknown key {key!r}")
+    return bytes(keys)
+
+
+class DetachMatcher:
+    """Finds the detach sequence in stdin, however the client's writes split it.
+    Bytes that might begin the sequence are held back until it is clear they do not."""
+
+    def __init__(self, keys: bytes) -> None:
+        self.keys = keys
+        self.held = b""
+
+    def feed(self, data: bytes) -> tuple[bytes, bool]:
+        """(bytes to forward, whether the sequence is complete)."""
+        if not self.keys:
+            return data, False
+        out = bytearray()
+        for byte in data:
+            candidate = self.held + bytes([byte])
+            if self.keys.startswith(candidate):
+                if len(candidate) == len(self.keys):
+                    self.held = b""
+                    return bytes(out), True
+                self.held = candidate
+                continue
+            out += self.held
+            self.held = b""
+            if self.keys[0] == byte:
+                self.held = bytes([byte])
+            else:
+                out.append(byte)
+        return bytes(out), False
+
+
+async def attach(request: web.Request, ctr) -> web.StreamResponse:
+    """`POST /containers/{id}/attach`: replay the log (`logs=1`), then the live stream (`stream=1`).
+
+    A container that has not been started is created in the runtime first, so
+    not a byte of its output is missed when `/start` comes.  If that fails
+    (a bad executable), the attach still succeeds, as Docker's does: the error
+    is the one `/start` reports."""
+    live, replay = flag(request, "stream"), flag(request, "logs")
+    want = {name for name in ("stdout", "stderr") if flag(request, name)}
+    forward_stdin = flag(request, "stdin") and ctr.config.stdin_open
+    detach_keys = parse_detach_keys(request.query.get("detachKeys", DEFAULT_DETACH_KEYS))
+    tty = ctr.config.tty
+    client: AttachClient | None = None
+    if live:
+        if ctr.state.state in (State.CONFIGURED, State.STOPPED, State.EXITED):
+            try:
+                await blocking.run(ctr.init)
+            except StateInvalid:
+                pass  # started meanwhile by someone else: attach to it as it is
+            except HuskError:
+                live = False  # /start will fail the same way and say why
+        if live:
+            client = await blocking.run(ctr.attach)
+    try:
+        stream = await hijack(request, RAW_STREAM if tty else MULTIPLEXED_STREAM)
+    except BaseException:
+        if client is not None:
+            client.close()
+        raise
+    try:
+        if replay:
+            await _replay_log(stream, ctr, want, tty)
+        if client is not None:
+            await _forward(client, stream, tty, want, forward_stdin, detach_keys)
+        elif flag(request, "stream"):
+            await stream.closed  # init failed: hold the line until the client, told by /start, hangs up
+    except ConnectionResetError:
+        pass  # the client went away: everything is released below
+    finally:
+        if client is not None:
+            client.close()
+        stream.close()
+    return stream.response
+
+
+async def _replay_log(stream: RawStream, ctr, want: set[str], tty: bool) -> None:
+    from ..logs import read_log
+
+    path = ctr.runtime.paths.log_path(ctr.id)
+    async for line in blocking.iterate(lambda stop: read_log(path)):
+        if line.stream in want:
+            await stream.write(_encode(line, tty, False))
+
+
+async def _forward(client: AttachClient, stream: RawStream, tty: bool, want: set[str], forward_stdin: bool,
+                   detach_keys: bytes) -> None:
+    """Copy the monitor's output to the client and the client's input to the
+    monitor until the output ends, the client leaves, or it sends the detach keys."""
+    loop = asyncio.get_running_loop()
+    sock = client.sock
+    sock.setblocking(False)
+    wanted_ids = {_STREAM_IDS[name] for name in want}
+
+    async def output() -> None:
+        while True:
+            try:
+                packet = await loop.sock_recv(sock, MAX_DATA + 1)
+            except ConnectionResetError:
+                return
+            if not packet:
+                return
+            if len(packet) > 1 and packet[0] in wanted_ids:
+                data = packet[1:]
+                await stream.write(data if tty else frame(packet[0], data))
+
+    async def input_() -> bool:
+        """True when the client detached; False at the end of its input."""
+        matcher = DetachMatcher(detach_keys if forward_stdin else b"")
+        while (data := await stream.read()) is not None:
+            if not forward_stdin:
+                continue
+            data, detached = matcher.feed(data)
+            for start in range(0, len(data), MAX_DATA):
+                await loop.sock_sendall(sock, bytes([MSG_STDIN]) + data[start:start + MAX_DATA])
+            if detached:
+                return True
+        if forward_stdin and not stream.is_closed:
+            await loop.sock_sendall(sock, bytes([MSG_CLOSE_STDIN]))
+        return False
+
+    output_task = asyncio.ensure_future(output())
+    input_task = asyncio.ensure_future(input_())
+    try:
+        while True:
+            waiting = {output_task, stream.closed} | ({input_task} if not input_task.done() else set())
+            done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+            if output_task in done or stream.closed in done:
+                break
+            if input_task in done and (input_task.exception() is not None or input_task.result()):
+                break  # detached, or the monitor refused our input: stop here
+        if output_task.done() and output_task.exception() is not None:
+            raise output_task.exception()
+    finally:
+        for task in (output_task, input_task):
+            task.cancel()
+        await asyncio.gather(output_task, input_task, return_exceptions=True)
+
