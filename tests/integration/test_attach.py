@@ -225,6 +225,17 @@ def test_attach_needs_a_created_or_running_container(husk, setup):
     assert len(_events(husk, "attach")) == attaches
 
 
+def test_start_attach_of_a_running_container_attaches(husk):
+    husk("run", "-d", "-i", "--name", "cat", "busybox", "cat", check=True)
+    result = husk("start", "-a", "-i", "cat", input="via start\n")
+    assert (result.returncode, result.stdout, result.stderr) == (0, "via start\n", "")
+
+
+def test_run_t_without_a_terminal_is_one_stream(husk_rt):
+    result = husk_rt("run", "-t", "--rm", "busybox", "sh", "-c", "echo out; echo err >&2; exit 2", input=b"")
+    assert (result.returncode, result.stdout, result.stderr) == (2, b"out\r\nerr\r\n", b"")
+
+
 # -- TTY through a real pty -----------------------------------------------------------------
 def test_run_it_shell_is_interactive_on_a_terminal(husk_rt, terminals):
     term = terminals(husk_rt, "run", "-it", "--rm", "busybox", "sh", rows=33, cols=101)
