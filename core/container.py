@@ -282,14 +282,7 @@ class Container:
                 if self.state.state in (State.RUNNING, State.PAUSED, State.CREATED) and self.state.pid:
                     if not lifecycle.wait_for_exit(self, interval if self.state.state is State.CREATED else None):
                         continue
-                    exit_info = lifecycle.read_exit_file(self)
-                    if exit_info is not None:
-                        # The exit is this run's (init removes old exit files).  Recording
-                        # it is the exit command's job; answering now is the waiter's.
-                        self.state.state = State.STOPPED
-                        self.state.exit_code, self.state.finished_at = exit_info
-                        return self.state.exit_code
-                    self.sync_if_unlocked()  # the monitor died: the runtime decides
+                    self.sync_if_unlocked()  # records the exit, unless someone holds the lock
                     if self.state.state in (State.STOPPED, State.EXITED):
                         return self.state.exit_code
                 elif watch is None:

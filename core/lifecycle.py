@@ -11,7 +11,6 @@ state that :func:`sync` can repair.
 from __future__ import annotations
 
 import os
-import select
 import signal as signal_module
 import time
 from typing import TYPE_CHECKING
@@ -107,53 +106,39 @@ def _pid_alive(pid: int) -> bool:
 
 
 def wait_for_exit(ctr: "Container", timeout: float | None) -> bool:
-    """Wait (through the kernel, with a pidfd) until the container's process has
-    exited and the monitor has written its exit file.  Returns False on timeout."""
-    deadline = None if timeout is None else time.monotonic() + timeout
-    exit_file = ctr.runtime.paths.exit_file(ctr.id)
-    if os.path.exists(exit_file):
-        return True
-    try:
-        pidfd = os.pidfd_open(ctr.state.pid)
-    except (ProcessLookupError, OSError):
-        pidfd = None
-    if pidfd is not None:
-        try:
-            poller = select.poll()
-            poller.register(pidfd, select.POLLIN)
-            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-            if not poller.poll(None if remaining is None else remaining * 1000):
-                return False
-        finally:
-            os.close(pidfd)
-    # The process is gone; the monitor writes the exit file right after reaping it.
-    delay = 0.0005
-    while not os.path.exists(exit_file):
-        if not _pid_alive(ctr.state.monitor_pid):
-            return True  # no monitor left to write it: sync asks the runtime
-        if deadline is not None and time.monotonic() > deadline:
-            return False
-        time.sleep(delay)
-        delay = min(delay * 2, 0.01)
-    return True
+    """Wait (through the kernel: inotify on the exits directory, a pidfd on the
+    monitor) until the monitor has written the exit file, or has died without
+    writing it and the container's process has gone.  Returns False on timeout."""
+    from .waiting import wait_for_exit_file
+
+    return wait_for_exit_file(ctr.runtime.paths.exit_file(ctr.id), ctr.state.monitor_pid,
+                              ctr.state.pid, timeout)
 
 
 # -- mounts -------------------------------------------------------------------------------
 def mount(ctr: "Container") -> str:
     """Mount the container's rootfs (once: the container's own mount) and record it."""
-    from .rootfs import is_mounted, mount_overlay
+    from .rootfs import is_mounted
 
     st = ctr.state
     if st.mountpoint and is_mounted(st.mountpoint):
         return st.mountpoint
     runtime = ctr.runtime
-    image = runtime.store.image(ctr.config.image_id)
-    lower = [runtime.paths.layer_diff(layer) for layer in reversed(image.layers)]
-    merged = mount_overlay(lower, runtime.paths.container_dir(ctr.id))
+    merged = _mount_rootfs(ctr)
     runtime.store.change_mount_count(ctr.id, +1)
     st.mountpoint = merged
     ctr.save()
     return merged
+
+
+def _mount_rootfs(ctr: "Container") -> str:
+    """Mount the overlay (uncounted; an existing mount is reused); return its path."""
+    from .rootfs import mount_overlay
+
+    runtime = ctr.runtime
+    image = runtime.store.image(ctr.config.image_id)
+    lower = [runtime.paths.layer_diff(layer) for layer in reversed(image.layers)]
+    return mount_overlay(lower, runtime.paths.container_dir(ctr.id))
 
 
 def unmount(ctr: "Container", force: bool = False) -> None:
@@ -193,19 +178,28 @@ def prepare_to_start(ctr: "Container", recursive: bool) -> None:
 
 
 def _check_dependencies(ctr: "Container", recursive: bool) -> None:
+    """Every container `ctr` depends on must be running; with `recursive`, start
+    the ones that are not, dependencies first (each under its own lock)."""
+    if not ctr.config.dependencies:
+        return
+    if recursive:
+        from .dependencies import start_dependencies
+
+        start_dependencies(ctr.runtime, ctr.id)
+        return
     for dependency_id in ctr.config.dependencies:
         try:
             dependency = ctr.runtime.container(dependency_id)
         except NoSuchContainer:
             raise StateInvalid(f"container {ctr.id} depends on container {dependency_id}, which does not exist") from None
+        dependency.sync_if_unlocked()
         if dependency.state.state is not State.RUNNING:
-            if not recursive:
-                raise StateInvalid(f"container {ctr.id} depends on container {dependency_id} not being in running state")
-            dependency.start(recursive=True)
+            raise StateInvalid(f"container {ctr.id} depends on container {dependency_id} not being in running state")
 
 
-def init(ctr: "Container") -> None:
-    """Create the container in the runtime through a new monitor; state `created`."""
+def init(ctr: "Container", retain_restart_count: bool = False) -> None:
+    """Create the container in the runtime through a new monitor; state `created`.
+    A user's init or start resets the restart count; a restart by policy keeps it."""
     from . import spec as spec_module
     from .monitor_client import spawn_monitor
 
@@ -255,6 +249,8 @@ def init(ctr: "Container") -> None:
     st.oom_killed = False
     st.stopped_by_user = False
     st.error = ""
+    if not retain_restart_count:
+        st.restart_count = 0
     ctr.save()
     runtime.emit("init", ctr)
 
@@ -295,6 +291,8 @@ def stop(ctr: "Container", timeout: int) -> None:
     backend = ctr.runtime.oci_runtime(ctr.config.runtime)
     ctr.state.stopped_by_user = True
     ctr.save()
+    if ctr.state.state is State.PAUSED:
+        _thaw(ctr, backend)  # a frozen process receives no signal, not even SIGKILL
     if timeout > 0 and ctr.state.state is State.RUNNING:
         _signal(backend, ctr, parse_signal(ctr.config.stop_signal))
         if wait_for_exit(ctr, timeout):
@@ -328,6 +326,61 @@ def kill(ctr: "Container", number: int) -> None:
     ctr.state.stopped_by_user = True
     ctr.save()
     ctr.runtime.emit("kill", ctr, signal=number)
+
+
+# -- restart policy -----------------------------------------------------------------------
+def restart_by_policy(ctr: "Container") -> bool:
+    """Start a container that has just exited again when its restart policy says
+    so (see husk.restart); returns whether it did.  Only a `stopped` container
+    qualifies: `exited` means it was cleaned up already (by a user's stop, or by
+    an earlier cleanup), which must not bring it back."""
+    from .restart import should_restart
+
+    st = ctr.state
+    if st.state is not State.STOPPED or not should_restart(
+            ctr.config.restart_policy, st.exit_code, st.restart_count, st.stopped_by_user):
+        return False
+    _check_dependencies(ctr, recursive=False)
+    ctr.runtime.emit("restart", ctr)
+    st.restart_count += 1
+    ctr.save()
+    try:
+        init(ctr, retain_restart_count=True)
+        start(ctr)
+    except BaseException:
+        cleanup(ctr)
+        raise
+    return True
+
+
+# -- refresh ------------------------------------------------------------------------------
+def refresh(ctr: "Container") -> None:
+    """Podman's Refresh: take the container down to its configuration, reset its
+    state, and bring it back to created, running or paused as it was.  Exec
+    sessions end with the container's process and are not brought back."""
+    st = ctr.state
+    was = st.state
+    if st.state is State.PAUSED:
+        unpause(ctr)
+    if st.state in (State.RUNNING, State.CREATED):
+        stop(ctr, ctr.config.stop_timeout if st.state is State.RUNNING else 0)
+    cleanup(ctr)  # out of the runtime, rootfs unmounted
+    if st.state is not State.EXITED:
+        st.state = State.CONFIGURED
+    st.pid = st.monitor_pid = 0
+    st.mountpoint = ""
+    st.exec_sessions = {}
+    st.stopped_by_user = False
+    st.restart_count = 0
+    st.checkpointed = False
+    ctr.save()
+    if was in (State.CREATED, State.RUNNING, State.PAUSED):
+        init(ctr)
+    if was in (State.RUNNING, State.PAUSED):
+        start(ctr)
+    if was is State.PAUSED:
+        pause(ctr)
+    ctr.runtime.emit("refresh", ctr)
 
 
 # -- cleanup / remove ---------------------------------------------------------------------
@@ -368,11 +421,7 @@ def remove(ctr: "Container", force: bool, timeout: int) -> None:
             raise ContainerRunning(
                 f"cannot remove container {ctr.id} as it is {st.state} - running or paused containers "
                 "cannot be removed without force: container state improper")
-        if st.state is State.PAUSED:
-            backend = ctr.runtime.oci_runtime(ctr.config.runtime)
-            _signal(backend, ctr, signal_module.SIGKILL, all_processes=True)
-            backend.resume(ctr.id)
-        stop(ctr, timeout)
+        stop(ctr, timeout)  # a paused one is thawed first
     elif st.state is State.CREATED:
         stop(ctr, 0)
     cleanup(ctr)
@@ -397,3 +446,109 @@ def _remove_quietly(path: str) -> None:
         os.unlink(path)
     except FileNotFoundError:
         pass
+
+
+# -- pause / unpause / restart / users' mounts / export -----------------------------------
+def pause(ctr: "Container") -> None:
+    """Freeze every process of a running container (the runtime's cgroup freezer)."""
+    ctr.runtime.oci_runtime(ctr.config.runtime).pause(ctr.id)
+    ctr.state.state = State.PAUSED
+    ctr.save()
+    ctr.runtime.emit("pause", ctr)
+
+
+def unpause(ctr: "Container") -> None:
+    _thaw(ctr, ctr.runtime.oci_runtime(ctr.config.runtime))
+    ctr.runtime.emit("unpause", ctr)
+
+
+def _thaw(ctr: "Container", backend) -> None:
+    backend.resume(ctr.id)
+    ctr.state.state = State.RUNNING
+    ctr.save()
+
+
+def kill_paused(ctr: "Container", number: int) -> None:
+    """Signal a paused container.  The signal waits in the frozen processes until
+    they are thawed -- except SIGKILL, which a user means to end the container
+    now: the container is thawed so that it dies (the freezer holds even SIGKILL)."""
+    kill(ctr, number)
+    if number != signal_module.SIGKILL:
+        return
+    backend = ctr.runtime.oci_runtime(ctr.config.runtime)
+    try:
+        backend.resume(ctr.id)
+    except HuskError:
+        # runc thaws a container itself after SIGKILL; it may already have
+        if (backend.state(ctr.id) or {}).get("status") == "paused":
+            raise
+    ctr.state.state = State.RUNNING
+    ctr.save()
+    ctr.runtime.emit("unpause", ctr)
+
+
+def restart(ctr: "Container", timeout: int) -> None:
+    """Stop a running container (stop signal, SIGKILL after `timeout`), then start
+    it again; a container that is not running is just started.  A failed start
+    is cleaned up so that no half-created runtime container remains."""
+    ctr.runtime.emit("restart", ctr)
+    if ctr.state.state is State.RUNNING:
+        stop(ctr, timeout)
+    try:
+        if ctr.state.state is not State.CREATED:
+            init(ctr)
+        start(ctr)
+    except BaseException:
+        if ctr.state.state in (State.CREATED, State.STOPPED):
+            cleanup(ctr)
+        raise
+
+
+def users_mounts(ctr: "Container") -> int:
+    """How many of the persisted mount count are users' (`husk mount`), not the container's own."""
+    return max(0, ctr.runtime.store.mount_count(ctr.id) - (1 if ctr.state.mountpoint else 0))
+
+
+def mount_for_user(ctr: "Container") -> str:
+    """A user's mount of the rootfs (counted; the container's own mount is
+    shared when there is one); returns the merged path."""
+    merged = _mount_rootfs(ctr)
+    ctr.runtime.store.change_mount_count(ctr.id, +1)
+    ctr.runtime.emit("mount", ctr)
+    return merged
+
+
+def unmount_for_user(ctr: "Container", force: bool) -> bool:
+    """Drop one user mount (all of them with `force`); the filesystem goes with
+    the last mount.  The container's own mount is never dropped here.  Returns
+    False when there was no user mount to drop."""
+    users = users_mounts(ctr)
+    if users == 0:
+        return False
+    _drop_user_mounts(ctr, users if force else 1)
+    ctr.runtime.emit("unmount", ctr)
+    return True
+
+
+def _drop_user_mounts(ctr: "Container", count: int) -> None:
+    from .rootfs import unmount as unmount_path
+
+    if ctr.runtime.store.change_mount_count(ctr.id, -count) == 0:
+        unmount_path(os.path.join(ctr.runtime.paths.container_dir(ctr.id), "merged"))
+
+
+def export(ctr: "Container", target) -> None:
+    """Write the rootfs as a tar stream to `target` (see husk.export), mounting
+    it for the time of the export when it is not mounted."""
+    from .export import write_tar
+    from .rootfs import unmount as unmount_path
+
+    # Uncounted: the lock is held throughout, so no one else can mount meanwhile.
+    mounted_here = ctr.runtime.store.mount_count(ctr.id) == 0
+    merged = _mount_rootfs(ctr)
+    try:
+        write_tar(merged, target)
+    finally:
+        if mounted_here:
+            unmount_path(merged)
+    ctr.runtime.emit("export", ctr)

@@ -103,8 +103,11 @@ class Runtime:
                          stdin_open: bool = False, tty: bool = False, auto_remove: bool = False,
                          restart_policy: str = "no", runtime: str = "",
                          annotations: dict[str, str] | None = None, privileged: bool = False,
-                         cap_add: Iterable[str] = (), cap_drop: Iterable[str] = ()) -> "Container":
-        """Create a container (state `configured`) from an image; nothing runs yet."""
+                         cap_add: Iterable[str] = (), cap_drop: Iterable[str] = (),
+                         dependencies: Iterable[str] = ()) -> "Container":
+        """Create a container (state `configured`) from an image; nothing runs yet.
+        `dependencies` (names or ids, `--requires`) must exist; starting it
+        recursively starts them first."""
         from .container import Container
         from .images import resolve_image
         from .signals import parse_signal
@@ -121,6 +124,10 @@ class Runtime:
         stop_signal = stop_signal or image_record.config.stop_signal or "SIGTERM"
         parse_signal(stop_signal)  # refuse a bad value now, not at stop time
         backend = self.oci_runtime(runtime or None)
+        if dependencies:
+            from .dependencies import resolve
+
+            dependencies = resolve(self, list(dependencies))
         container_id = os.urandom(32).hex()
         config = ContainerConfig(
             id=container_id, name=name or _random_name(), created=time.time(),
@@ -132,7 +139,8 @@ class Runtime:
             stop_timeout=self.config.stop_timeout if stop_timeout is None else stop_timeout,
             network=network, read_only=read_only, mounts=list(mounts), stdin_open=stdin_open, tty=tty,
             auto_remove=auto_remove, restart_policy=_restart_policy(restart_policy),
-            privileged=privileged, cap_add=list(cap_add), cap_drop=list(cap_drop))
+            privileged=privileged, cap_add=list(cap_add), cap_drop=list(cap_drop),
+            dependencies=list(dependencies))
         if entrypoint is not None:
             config.annotations.setdefault("husk.entrypoint-set", "true")
         state = ContainerState()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -38,6 +39,8 @@ def _create_options(function):
         click.option("--privileged", is_flag=True, help="All capabilities, no masked paths."),
         click.option("--cap-add", multiple=True, help="Add a capability."),
         click.option("--cap-drop", multiple=True, help="Drop a capability."),
+        click.option("--requires", multiple=True,
+                     help="Containers (NAME[,NAME...]) to start before this one; they must exist."),
         click.argument("image"),
         click.argument("command", nargs=-1),
     ]
@@ -58,7 +61,8 @@ def _create(session, opts: dict) -> "object":
         stop_signal=opts["stop_signal"], stop_timeout=opts["stop_timeout"], network=opts["network"],
         read_only=opts["read_only"], mounts=mounts, stdin_open=opts["interactive"], tty=opts["tty"],
         auto_remove=opts["auto_remove"], restart_policy=opts["restart"], privileged=opts["privileged"],
-        cap_add=opts["cap_add"], cap_drop=opts["cap_drop"])
+        cap_add=opts["cap_add"], cap_drop=opts["cap_drop"],
+        dependencies=[name for value in opts["requires"] for name in value.split(",")])
 
 
 @click.command(context_settings={**CONTEXT, "allow_interspersed_args": False})
@@ -82,10 +86,15 @@ def run(session, detach, detach_keys, sig_proxy, **opts):
     parse_detach_keys(detach_keys)  # bad keys create nothing
     ctr = _create(session, opts)
     if detach:
-        ctr.start()
+        ctr.start(recursive=True)
         click.echo(ctr.id)
         return
     from .attach import run_attached
+
+    if ctr.config.dependencies:
+        from ..dependencies import start_dependencies
+
+        start_dependencies(session.runtime, ctr.id)
 
     code = run_attached(ctr, attach_stdin=opts["interactive"], sig_proxy=sig_proxy, detach_keys=detach_keys)
     raise SystemExit(code)
@@ -116,7 +125,12 @@ def start(session, attach, interactive, detach_keys, sig_proxy, names):
             raise InvalidArgument("you cannot start and attach multiple containers at once")
         from .attach import run_attached
 
-        raise SystemExit(run_attached(session.runtime.container(names[0]), attach_stdin=interactive,
+        ctr = session.runtime.container(names[0])
+        if ctr.config.dependencies:
+            from ..dependencies import start_dependencies
+
+            start_dependencies(session.runtime, ctr.id)
+        raise SystemExit(run_attached(ctr, attach_stdin=interactive,
                                       remove=False, sig_proxy=sig_proxy, detach_keys=detach_keys))
     _report(session, "start", list(names))
 
@@ -165,25 +179,25 @@ def rm(session, force, all_, volumes, timeout, ignore, names):
 
 
 @click.command(context_settings=CONTEXT)
-@click.option("--condition", default="stopped", help="Wait for this state (stopped, exited, running, ...).")
-@click.option("-i", "--interval", default="250ms", help="Polling interval for states the kernel cannot signal.")
+@click.option("--condition", multiple=True, default=("stopped",), show_default=True,
+              help="Wait for this state: created, initialized, running, paused, stopped, exited "
+                   "(podman's names; `configured` too).  Repeat for any of several.")
+@click.option("-i", "--interval", default="250ms", help="Re-check interval for states the kernel cannot signal.")
 @click.argument("names", nargs=-1, required=True)
 @pass_session
 def wait(session, condition, interval, names):
-    """Wait for containers to exit; print each exit code."""
-    from ..define import State
+    """Wait for containers to reach a condition (default: to exit); print each
+    exit code (-1 for a condition other than stopped or exited)."""
+    from ..waiting import parse_condition
 
-    if condition not in ("stopped", "exited"):
-        try:
-            State(condition)
-        except ValueError:
-            raise InvalidArgument(f"invalid condition {condition!r}") from None
-        raise InvalidArgument(f"waiting for condition {condition!r} is not supported yet; use stopped or exited")
+    conditions = [parse_condition(item) for item in condition]
     seconds = _duration(interval)
+    if seconds <= 0:
+        raise InvalidArgument(f"invalid interval {interval!r}: must be positive")
     code = 0
     for name in names:
         try:
-            click.echo(session.runtime.container(name).wait_with_interval(seconds))
+            click.echo(session.runtime.container(name).wait_for_condition_with_interval(seconds, conditions))
         except HuskError as exc:
             click.echo(f"Error: {exc}", err=True)
             code = exc.exit_code
@@ -262,7 +276,7 @@ def cleanup(session, exit_command, all_, names):
     """Release the mounts and runtime state of stopped containers (run on exit)."""
     for name in _names(session, names, all_, states=("configured", "created", "stopped", "exited")):
         try:
-            session.runtime.container(name).cleanup()
+            session.runtime.container(name).cleanup(exit_of_monitor=os.getppid() if exit_command else 0)
         except NoSuchContainer:
             if not exit_command:
                 raise
@@ -273,6 +287,16 @@ def cleanup(session, exit_command, all_, names):
             raise
         if not exit_command:
             click.echo(name)
+
+
+@click.command(context_settings=CONTEXT)
+@click.argument("names", nargs=-1, required=True)
+@pass_session
+def refresh(session, names):
+    """Tear containers down and bring them back as they were (created, running, paused)."""
+    for name in names:
+        session.runtime.container(name).refresh()
+        click.echo(name)
 
 
 @click.command(context_settings=CONTEXT)
@@ -316,7 +340,8 @@ def _duration(text: str) -> float:
 
 def register(group: click.Group) -> None:
     container_group = click.Group("container", help="Manage containers.", context_settings=CONTEXT)
-    for command in (create, run, init, start, stop, kill, rm, wait, ps, inspect, logs, exists, cleanup, sync):
+    for command in (create, run, init, start, stop, kill, rm, wait, ps, inspect, logs, exists, cleanup, sync,
+                    refresh):
         container_group.add_command(command)
     container_group.add_command(ps, "list")
     container_group.add_command(ps, "ls")

@@ -30,14 +30,19 @@ def _kill(ctr, signal):
 
 
 def _start(ctr):
-    ctr.start()
+    ctr.start(recursive=True)  # podman's `--requires`: dependencies are started first
 
 
 def _remove(ctr, force, timeout):
     ctr.remove(force=force, timeout=timeout)
 
 
-ACTIONS = {"stop": _stop, "kill": _kill, "start": _start, "remove": _remove}
+def _restart(ctr, timeout):
+    ctr.restart_with_timeout(ctr.config.stop_timeout if timeout is None else timeout)
+
+
+ACTIONS = {"stop": _stop, "kill": _kill, "start": _start, "remove": _remove, "restart": _restart,
+           "pause": lambda ctr: ctr.pause(), "unpause": lambda ctr: ctr.unpause()}
 
 
 def _run_one(job: tuple[tuple, str, str, dict[str, Any]]) -> Outcome:

@@ -66,3 +66,68 @@ def test_sync_asks_the_runtime_and_emits_an_event(runtime):
     events = [e.status for e in runtime.events.read(filters={"container": [ctr.id]})]
     assert events[-1] == "sync"
     ctr.remove(force=True, timeout=0)
+
+
+def test_sync_inside_a_batch_refreshes_on_demand(runtime):
+    import os
+    import time
+
+    ctr = runtime.create_container("busybox", ["sh", "-c", "sleep 0.3; exit 4"])
+
+    def operations(batched):
+        batched.start()
+        exit_file = runtime.paths.exit_file(batched.id)
+        deadline = time.monotonic() + 30
+        while not os.path.exists(exit_file) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert batched.state.state is State.RUNNING  # a batch does not re-sync by itself
+        batched.sync()
+        assert (batched.state.state, batched.state.exit_code) == (State.STOPPED, 4)
+        with pytest.raises(StateInvalid, match="cannot be removed inside a batch"):
+            batched.remove(force=True)
+        return "done"
+
+    assert ctr.batch(operations) == "done"
+    assert ctr.wait() == 4
+    ctr.remove()
+    assert not runtime.container_exists(ctr.id)
+
+
+def test_refresh_brings_a_container_back_as_it_was(runtime):
+    running = runtime.create_container("busybox", ["sleep", "1000"], name="running")
+    running.start()
+    old_pid = running.state.pid
+    created = runtime.create_container("busybox", ["sleep", "1000"], name="created")
+    created.init()
+    paused = runtime.create_container("busybox", ["sleep", "1000"], name="paused")
+    paused.start()
+    paused.pause()
+    exited = runtime.create_container("busybox", ["true"], name="exited")
+    exited.start()
+    exited.wait()
+    for ctr in (running, created, paused, exited):
+        ctr.refresh()
+    states = {name: runtime.container(name).state for name in ("running", "created", "paused", "exited")}
+    assert {name: st.state for name, st in states.items()} == {
+        "running": State.RUNNING, "created": State.CREATED, "paused": State.PAUSED, "exited": State.EXITED}
+    assert states["running"].pid not in (0, old_pid)
+    events = [e.status for e in runtime.events.read(filters={"container": [running.id]})]
+    tail = events[events.index("stop"):]
+    assert [e for e in tail if e in ("stop", "cleanup", "init", "start", "refresh")] == [
+        "stop", "cleanup", "init", "start", "refresh"]
+    import time
+
+    time.sleep(1)  # the old monitors' exit commands must leave the new containers alone
+    assert runtime.container("running").state.state is State.RUNNING
+    assert runtime.container("created").state.state is State.CREATED
+    for ctr in (running, created, paused, exited):
+        runtime.container(ctr.id).remove(force=True, timeout=0)
+
+
+def test_refresh_of_a_removed_container(runtime):
+    from husk.define import ContainerRemoved
+
+    ctr = runtime.create_container("busybox", ["true"])
+    ctr.remove()
+    with pytest.raises(ContainerRemoved):
+        ctr.refresh()
