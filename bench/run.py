@@ -17,6 +17,13 @@ Benchmarks (``--only NAME``, repeatable):
   exec        ``exec CTR true`` in a running ``sleep 1000``; raw: ``RUNTIME exec``
   restart     ``stop -t 0`` + ``start`` of a running ``sleep 1000``; raw: kill,
               wait for stopped, delete, ``run --detach``
+  pause       ``pause`` + ``unpause`` of a running ``sleep 1000``; raw: pause + resume
+  restartcmd  ``restart -t 0`` of a running ``sleep 1000``
+  wait        latency of ``wait`` after the exit: ``run -d sleep 0.5``, ``wait``
+              started at once; from the process's exit (a pidfd here) to ``wait``
+              returning
+  export      ``export -o FILE`` of a container with 200 MB more in its rootfs,
+              MB/s; raw: GNU tar of husk's mounted rootfs
   pss         the monitor's PSS per running container (husk's monitor vs conmon),
               with 10 containers running
   importtime  ``python -X importtime`` of the husk CLI for ``inspect`` and ``ps``
@@ -37,6 +44,7 @@ import os
 import pathlib
 import platform
 import shlex
+import select
 import shutil
 import signal
 import statistics
@@ -50,10 +58,12 @@ REPO = pathlib.Path(__file__).resolve().parent.parent
 BUILD_IMAGE = REPO / "contrib" / "build-busybox-image.py"
 IMAGE = "localhost/busybox:latest"
 IMAGE_CHANGES = ('CMD=["sh"]', "ENV=PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
-BENCHMARKS = ("run", "create", "ps", "inspect", "exec", "restart", "pss", "importtime")
+BENCHMARKS = ("run", "create", "ps", "inspect", "exec", "restart", "pause", "restartcmd", "wait", "export", "pss",
+              "importtime", "checkpoint")
 TOOLS = ("husk", "podman", "raw")
 PS_CONTAINERS = 200
 PSS_CONTAINERS = 10
+EXPORT_MB = 200
 # podman raises its own RLIMIT_NPROC hard limit to at most 32768 before it starts
 # conmon, so a container asking for more fails with EPERM (seen with 4.3.1 here).
 PODMAN_NPROC_CEILING = 32768
@@ -382,6 +392,103 @@ class Bench:
             statistics.median(stops["husk"]), statistics.median(stops["podman"])),
             "raw: kill KILL, wait stopped, delete, run --detach"]
         return Result("restart", "stop -t 0 + start (sleep 1000)", "s", samples, notes=notes)
+
+    def bench_pause(self) -> Result:
+        set_spec_args(self.raw.bundle, ["sleep", "1000"])
+        for engine in self.engines:
+            engine.run("run", "-d", "--name", "bench-pause", "--network", "none", IMAGE, "sleep", "1000")
+        self.raw.run_detached("bench-pause")
+        samples: dict[str, list[float]] = {tool: [] for tool in TOOLS}
+        for iteration in range(self.args.iterations):
+            for tool in self.rotation(iteration):
+                if tool == "raw":
+                    samples[tool].append(timed(self.raw.argv("pause", "bench-pause"), self.env)
+                                         + timed(self.raw.argv("resume", "bench-pause"), self.env))
+                else:
+                    engine = self.engine(tool)
+                    samples[tool].append(engine.time("pause", "bench-pause") + engine.time("unpause", "bench-pause"))
+        self.teardown()
+        return Result("pause", "pause + unpause (sleep 1000)", "s", samples, notes=["raw: RUNTIME pause + resume"])
+
+    def bench_restartcmd(self) -> Result:
+        for engine in self.engines:
+            engine.run("run", "-d", "--name", "bench-restartcmd", "--network", "none", IMAGE, "sleep", "1000")
+        samples: dict[str, list[float]] = {"husk": [], "podman": []}
+        for iteration in range(self.args.iterations):
+            for tool in self.rotation(iteration, ("husk", "podman")):
+                samples[tool].append(self.engine(tool).time("restart", "-t", "0", "bench-restartcmd"))
+        self.teardown()
+        return Result("restartcmd", "restart -t 0 (sleep 1000)", "s", samples,
+                      notes=["raw: see the restart benchmark (stop + start)"])
+
+    def bench_wait(self) -> Result:
+        """From the container's exit to `wait` returning: `run -d sleep 0.5`, `wait`
+        started at once, the exit seen here through a pidfd on the container's process."""
+        samples: dict[str, list[float]] = {"husk": [], "podman": []}
+        for iteration in range(self.args.iterations):
+            for tool in self.rotation(iteration, ("husk", "podman")):
+                engine = self.engine(tool)
+                name = "bench-wait-%d" % iteration
+                engine.run("run", "-d", "--name", name, "--network", "none", IMAGE, "sleep", "0.5")
+                waiter = subprocess.Popen(engine.argv("wait", name), env=engine.env,
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                pid = int(engine.run("inspect", "--format", "{{.State.Pid}}", name, capture=True).stdout)
+                try:
+                    pidfd = os.pidfd_open(pid)
+                except OSError:  # exited before we looked: this sample cannot be timed
+                    waiter.wait()
+                else:
+                    select.select([pidfd], [], [])
+                    exited = time.perf_counter()
+                    os.close(pidfd)
+                    waiter.wait()
+                    samples[tool].append(time.perf_counter() - exited)
+                engine.run("rm", "-f", "-t", "0", name)
+        self.teardown()
+        return Result("wait", "wait latency after the exit (sleep 0.5)", "s", samples,
+                      notes=["from the container process's exit (pidfd) to the wait CLI returning"])
+
+    def bench_checkpoint(self) -> Result:
+        """checkpoint + restore of a process holding 100 MB (CRIU through the
+        runtime: only runc here has CRIU support; both engines use the same criu)."""
+        hog = 'x=$(head -c 100000000 /dev/zero | tr "\\0" a); sleep 1000'
+        for engine in self.engines:
+            engine.run("run", "-d", "--name", "bench-ckpt", "--network", "none", IMAGE, "sh", "-c", hog)
+        time.sleep(3)  # the shell has filled its variable
+        samples: dict[str, list[float]] = {"husk": [], "podman": []}
+        for iteration in range(self.args.iterations):
+            for tool in self.rotation(iteration, ("husk", "podman")):
+                engine = self.engine(tool)
+                samples[tool].append(engine.time("container", "checkpoint", "bench-ckpt")
+                                     + engine.time("container", "restore", "bench-ckpt"))
+        self.teardown()
+        return Result("checkpoint", "checkpoint + restore (100 MB resident)", "s", samples, target=0.8,
+                      notes=["raw: not measured; needs --runtime runc (crun 1.8.1 has no +CRIU)"])
+
+    def bench_export(self) -> Result:
+        """MB/s of `export -o FILE` of a container whose rootfs holds EXPORT_MB
+        more (files of 5 MB and of 25 kB); raw: GNU tar of husk's mounted rootfs."""
+        fill = ("i=0; while [ $i -lt %d ]; do head -c 5242880 /dev/urandom > /big$i; i=$((i+1)); done; "
+                "mkdir /small; i=0; while [ $i -lt %d ]; do head -c 25600 /dev/urandom > /small/$i; i=$((i+1)); "
+                "done" % (EXPORT_MB * 3 // 4 // 5, EXPORT_MB // 4 * 40))
+        for engine in self.engines:
+            engine.run("run", "--name", "bench-export", "--network", "none", IMAGE, "sh", "-c", fill)
+        merged = self.husk.run("mount", "bench-export", capture=True).stdout.strip()
+        out = self.work / "export.tar"
+        samples: dict[str, list[float]] = {tool: [] for tool in TOOLS}
+        for iteration in range(self.args.iterations):
+            for tool in self.rotation(iteration):
+                if tool == "raw":
+                    elapsed = timed(["tar", "--numeric-owner", "--xattrs", "-C", merged, "-cf", str(out), "."],
+                                    self.env)
+                else:
+                    elapsed = self.engine(tool).time("export", "-o", str(out), "bench-export")
+                samples[tool].append(out.stat().st_size / 1e6 / elapsed)
+                out.unlink()
+        self.husk.run("umount", "bench-export")
+        self.teardown()
+        return Result("export", "export -o FILE of a %d MB rootfs" % EXPORT_MB, "MB/s", samples,
+                      higher_is_better=True, notes=["raw: GNU tar -cf of husk's mounted rootfs (page cache warm)"])
 
     def bench_pss(self) -> Result:
         samples: dict[str, list[float]] = {"husk": [], "podman": []}
