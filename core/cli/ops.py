@@ -1,0 +1,146 @@
+"""Container verbs that act on a container in place: pause, unpause, restart,
+mount, umount (unmount), export."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ..define import HuskError, InvalidArgument
+from . import CONTEXT
+from .container import _names, _report
+
+pass_session = click.pass_obj
+
+
+@click.command(context_settings=CONTEXT)
+@click.option("-a", "--all", "all_", is_flag=True, help="Pause every running container.")
+@click.argument("names", nargs=-1)
+@pass_session
+def pause(session, all_, names):
+    """Pause containers: freeze all their processes."""
+    _report(session, "pause", _names(session, names, all_, states=("running",)))
+
+
+@click.command(context_settings=CONTEXT)
+@click.option("-a", "--all", "all_", is_flag=True, help="Unpause every paused container.")
+@click.argument("names", nargs=-1)
+@pass_session
+def unpause(session, all_, names):
+    """Unpause paused containers."""
+    _report(session, "unpause", _names(session, names, all_, states=("paused",)))
+
+
+@click.command(context_settings=CONTEXT)
+@click.option("-a", "--all", "all_", is_flag=True, help="Restart every container.")
+@click.option("--running", is_flag=True, help="With --all: only the running containers.")
+@click.option("-t", "--time", "timeout", type=int, default=None,
+              help="Seconds to wait for the stop before SIGKILL (default: the container's stop timeout).")
+@click.argument("names", nargs=-1)
+@pass_session
+def restart(session, all_, running, timeout, names):
+    """Restart containers: stop the running ones, then start them."""
+    if timeout is not None and timeout < 0:
+        raise InvalidArgument(f"invalid timeout {timeout}: must be 0 or more seconds")
+    if running and not all_:
+        raise InvalidArgument("--running only applies with --all")
+    states = ("running",) if running else ("configured", "created", "running", "stopped", "exited")
+    _report(session, "restart", _names(session, names, all_, states=states), timeout=timeout)
+
+
+@click.command(context_settings=CONTEXT)
+@click.option("-a", "--all", "all_", is_flag=True, help="Mount every container.")
+@click.option("--no-trunc", is_flag=True, help="Do not truncate ids in the list.")
+@click.option("--format", "format_", default="", help="json: the list as JSON.")
+@click.argument("names", nargs=-1)
+@pass_session
+def mount(session, all_, no_trunc, format_, names):
+    """Mount containers' root filesystems and print where; without names, list
+    the mounted containers."""
+    if format_ not in ("", "json"):
+        raise InvalidArgument(f"unsupported format {format_!r}: only json")
+    if not names and not all_:
+        click.echo(_mounted_list(session.runtime, no_trunc, format_ == "json"), nl=False)
+        return
+    containers = _containers(session, names, all_)
+    code = 0
+    for ctr in containers:
+        try:
+            click.echo(ctr.mount())
+        except HuskError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            code = exc.exit_code
+    raise SystemExit(code)
+
+
+@click.command(context_settings=CONTEXT)
+@click.option("-a", "--all", "all_", is_flag=True, help="Unmount every container mounted by users.")
+@click.option("-f", "--force", is_flag=True, help="Drop all of a container's user mounts at once.")
+@click.argument("names", nargs=-1)
+@pass_session
+def umount(session, all_, force, names):
+    """Unmount containers' root filesystems mounted with `mount`."""
+    from ..lifecycle import users_mounts
+
+    containers = _containers(session, names, all_)
+    code = 0
+    for name, ctr in zip(names or [c.id for c in containers], containers):
+        if all_ and users_mounts(ctr) == 0:
+            continue  # only its own mount (running, say): nothing of a user's to drop
+        try:
+            ctr.unmount(force)
+        except HuskError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            code = exc.exit_code
+            continue
+        click.echo(name)
+    raise SystemExit(code)
+
+
+@click.command(context_settings=CONTEXT)
+@click.option("-o", "--output", default="", help="Write to this file (default: stdout, which must be redirected).")
+@click.argument("name")
+@pass_session
+def export(session, output, name):
+    """Export a container's root filesystem as a tar archive."""
+    ctr = session.runtime.container(name)
+    if output:
+        ctr.export(output)
+        return
+    if sys.stdout.isatty():
+        raise InvalidArgument("refusing to export to terminal. Use -o flag or redirect")
+    ctr.export(sys.stdout.buffer)
+
+
+# -- helpers ------------------------------------------------------------------------------
+def _containers(session, names, all_) -> list:
+    """Every container named (all looked up before any is acted on), or with --all every one."""
+    runtime = session.runtime
+    if all_ and not names:
+        return runtime.containers()
+    return [runtime.container(name) for name in _names(session, names, all_)]
+
+
+def _mounted_list(runtime, no_trunc: bool, as_json: bool) -> str:
+    """podman's `mount` without names: `ID  PATH` per mounted container, or JSON."""
+    import json
+    import os
+
+    rows = []
+    for ctr in sorted(runtime.containers(), key=lambda c: c.config.created):
+        if runtime.store.mount_count(ctr.id) > 0:
+            rows.append((ctr, os.path.join(runtime.paths.container_dir(ctr.id), "merged")))
+    if as_json:
+        return json.dumps([{"id": ctr.id, "Names": [ctr.name], "mountpoint": path} for ctr, path in rows],
+                          indent=1) + "\n"
+    return "".join(f"{ctr.id if no_trunc else ctr.id[:12]}  {path}\n" for ctr, path in rows)
+
+
+def register(group: click.Group) -> None:
+    container_group = group.commands["container"]
+    for command in (pause, unpause, restart, mount, umount, export):
+        container_group.add_command(command)
+        group.add_command(command)
+    container_group.add_command(umount, "unmount")
+    group.add_command(umount, "unmount")
