@@ -10,6 +10,7 @@ these methods; the CLI and the API service are thin layers over them.
 from __future__ import annotations
 
 import contextlib
+import os
 from typing import TYPE_CHECKING, Callable, Iterator, TypeVar
 
 from . import lifecycle
@@ -98,6 +99,11 @@ class Container:
     def stop_with_timeout(self, timeout: int) -> None:
         """The stop signal, then SIGKILL after `timeout` seconds (0: SIGKILL at once)."""
         with self._locked():
+            if self.state.state is State.STOPPED and not self.state.stopped_by_user:
+                # it exited on its own and the exit command has not run yet: the
+                # user's stop still means "do not restart it by policy"
+                self.state.stopped_by_user = True
+                self.save()
             if self.state.state in (State.STOPPED, State.EXITED):
                 raise AlreadyStopped()
             self._require(State.CREATED, State.RUNNING, State.PAUSED, message=(
@@ -313,7 +319,7 @@ class Container:
         if wanted & {State.STOPPED, State.EXITED}:
             wanted |= {State.STOPPED, State.EXITED}  # podman's waits treat both as "has exited"
         paths = self.runtime.paths
-        with StoreWatch(paths.state_dir, paths.exits_dir) as watch:
+        with StoreWatch(paths.state_dir, paths.exits_dir, os.path.dirname(paths.events_log)) as watch:
             while True:
                 self.reload()
                 self.sync_if_unlocked()

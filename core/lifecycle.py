@@ -342,10 +342,9 @@ def restart_by_policy(ctr: "Container") -> bool:
         return False
     _check_dependencies(ctr, recursive=False)
     ctr.runtime.emit("restart", ctr)
-    st.restart_count += 1
-    ctr.save()
     try:
-        init(ctr, retain_restart_count=True)
+        init(ctr, retain_restart_count=True)  # passes through `exited`: still the old count
+        st.restart_count += 1  # saved with the start (or by the cleanup when it fails)
         start(ctr)
     except BaseException:
         cleanup(ctr)

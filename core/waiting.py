@@ -124,8 +124,9 @@ def wait_for_exit_file(exit_file: str, monitor_pid: int, container_pid: int, tim
 
 
 class StoreWatch:
-    """Wakes a waiter when the state store's files are written (any container's
-    save) or an exit file appears, or after `interval`, whichever comes first."""
+    """Wakes a waiter when a file in one of `directories` is written -- the state
+    store (any container's save), the exits directory, the event log (every
+    transition's event) -- or after `interval`, whichever comes first."""
 
     def __init__(self, *directories: str) -> None:
         self.inotify = Inotify()
