@@ -70,7 +70,9 @@ def attach_to(ctr, no_stdin: bool, sig_proxy: bool, detach_keys: str) -> int:
     with _Session(ctr, ctr.config.stdin_open and not no_stdin, sig_proxy) as session:
         if session.copy(session.sized(ctr.attach()), keys):
             return 0
-    return ctr.wait()
+    code = ctr.wait()
+    _clean_up(ctr)
+    return code
 
 
 class _Session:
@@ -213,7 +215,7 @@ def _proxied_signals(ctr):
 
 def _clean_up(ctr) -> None:
     """Clean up now rather than leave it to the monitor's exit command, so the
-    state is `exited` (not `stopped`) when `run` returns, whatever a script
+    state is `exited` (not `stopped`) when `run` or `attach` returns, whatever a script
     inspects next.  Whoever comes second finds nothing to do."""
     try:
         ctr.cleanup()
