@@ -125,48 +125,12 @@ class _Session:
 
     def copy(self, client: "AttachClient", keys: bytes) -> bool:
         """Copy until the output ends (False) or the user detaches (True)."""
-        import selectors
-
-        from ..attach_protocol import STREAM_STDERR
-        from ..terminal import DetachMatcher, follow_window_size
-
         self.client = client
-        if self.tty and self.terminal is not None:
-            self.stack.enter_context(follow_window_size(self.terminal, client.resize))
-        stdout, stderr = sys.stdout.buffer, sys.stderr.buffer
-        matcher = DetachMatcher(keys)
-        selector = selectors.PollSelector()  # poll, unlike epoll, takes a regular file as stdin
-        selector.register(client.sock, selectors.EVENT_READ)
-        if self.stdin:
-            try:
-                selector.register(0, selectors.EVENT_READ)
-            except (OSError, ValueError):
-                pass  # stdin is closed: nothing to forward
-        try:
-            while True:
-                for key, _ in selector.select():
-                    if key.fileobj is client.sock:
-                        message = client.recv()
-                        if message is None:
-                            return False
-                        stream, data = message
-                        out = stderr if stream == STREAM_STDERR else stdout
-                        out.write(data)
-                        out.flush()
-                        continue
-                    data = _read_stdin()
-                    if not data:
-                        selector.unregister(0)
-                        _quietly(client.close_stdin)
-                        continue
-                    data, detach = matcher.feed(data)
-                    if data:
-                        _quietly(client.send_stdin, data)
-                    if detach:
-                        self._after_detach()
-                        return True
-        finally:
-            selector.close()
+        detached = copy_streams(client, stdin=self.stdin, keys=keys,
+                                window_fd=self.terminal if self.tty else None)
+        if detached:
+            self._after_detach()
+        return detached
 
     def _after_detach(self) -> None:
         """Leave the prompt on a line of its own (restoring the terminal first)."""
@@ -174,6 +138,50 @@ class _Session:
         if self.terminal is not None and os.isatty(1):
             sys.stdout.buffer.write(b"\n")
             sys.stdout.flush()
+
+
+def copy_streams(client: "AttachClient", *, stdin: bool, keys: bytes, window_fd: int | None) -> bool:
+    """The one copy loop of attach, run and exec: the connection's output to this
+    process's stdout and stderr, and (with `stdin`) stdin to the connection,
+    watched for the detach keys.  Returns False when the output ends, True when
+    the user detached.  With `window_fd`, the remote terminal follows its size."""
+    import selectors
+
+    from ..attach_protocol import STREAM_STDERR
+    from ..terminal import DetachMatcher, follow_window_size
+
+    stdout, stderr = sys.stdout.buffer, sys.stderr.buffer
+    matcher = DetachMatcher(keys)
+    # poll, unlike epoll, takes a regular file as stdin
+    with contextlib.ExitStack() as stack, selectors.PollSelector() as selector:
+        if window_fd is not None:
+            stack.enter_context(follow_window_size(window_fd, client.resize))
+        selector.register(client.sock, selectors.EVENT_READ)
+        if stdin:
+            try:
+                selector.register(0, selectors.EVENT_READ)
+            except (OSError, ValueError):
+                _quietly(client.close_stdin)  # no stdin to forward: EOF at once
+        while True:
+            for key, _ in selector.select():
+                if key.fileobj is client.sock:
+                    message = client.recv()
+                    if message is None:
+                        return False
+                    out = stderr if message[0] == STREAM_STDERR else stdout
+                    out.write(message[1])
+                    out.flush()
+                    continue
+                data = _read_stdin()
+                if not data:
+                    selector.unregister(0)
+                    _quietly(client.close_stdin)
+                    continue
+                data, detach = matcher.feed(data)
+                if data:
+                    _quietly(client.send_stdin, data)
+                if detach:
+                    return True
 
 
 def _read_stdin() -> bytes:

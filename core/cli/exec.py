@@ -61,61 +61,23 @@ def exec_(session, detach, detach_keys, env, env_file, interactive, privileged, 
 
 def _copy(client, *, stdin: bool, raw: bool, terminal: int | None, keys: bytes) -> bool:
     """Copy output (and stdin) until the output ends (False) or the user typed
-    the detach keys (True)."""
+    the detach keys (True), with the local terminal raw when `raw`."""
     import contextlib
-    import selectors
 
-    from ..attach_protocol import STREAM_STDERR
-    from ..terminal import DetachMatcher, follow_window_size, raw_mode
+    from ..terminal import raw_mode
+    from .attach import copy_streams
 
-    stdout, stderr = sys.stdout.buffer, sys.stderr.buffer
-    matcher = DetachMatcher(keys)
-    with contextlib.ExitStack() as stack, selectors.PollSelector() as selector:
+    with contextlib.ExitStack() as stack:
         if raw:
             stack.enter_context(raw_mode(0))
-        if terminal is not None:
-            stack.enter_context(follow_window_size(terminal, client.resize))
-        selector.register(client.sock, selectors.EVENT_READ)
-        if stdin:
-            try:
-                selector.register(0, selectors.EVENT_READ)
-            except (OSError, ValueError):
-                _quietly(client.close_stdin)  # no stdin to forward: EOF at once
-        while True:
-            for key, _ in selector.select():
-                if key.fileobj is client.sock:
-                    message = client.recv()
-                    if message is None:
-                        return False
-                    out = stderr if message[0] == STREAM_STDERR else stdout
-                    out.write(message[1])
-                    out.flush()
-                    continue
-                try:
-                    data = os.read(0, 32768)
-                except OSError:
-                    data = b""  # a hung-up terminal ends stdin as EOF does
-                if not data:
-                    selector.unregister(0)
-                    _quietly(client.close_stdin)
-                    continue
-                data, detached = matcher.feed(data)
-                if data:
-                    _quietly(client.send_stdin, data)
-                if detached:
-                    client.close()
-                    stack.close()
-                    if terminal is not None and os.isatty(1):
-                        stdout.write(b"\n")
-                        stdout.flush()
-                    return True
-
-
-def _quietly(send, *args) -> None:
-    try:
-        send(*args)
-    except OSError:
-        pass  # the monitor closed the connection: the output loop sees the end next
+        detached = copy_streams(client, stdin=stdin, keys=keys, window_fd=terminal)
+        if detached:
+            client.close()
+            stack.close()  # the terminal back to normal before the newline
+            if terminal is not None and os.isatty(1):
+                sys.stdout.buffer.write(b"\n")
+                sys.stdout.flush()
+        return detached
 
 
 def register(group: click.Group) -> None:
