@@ -205,11 +205,11 @@ def reap(ctr: "Container", kill: bool = False) -> int:
 
     An attached session's files stay for its caller, who reads the exit code
     after the output ends; a detached one has no caller, so they go here."""
-    from .lifecycle import _pid_alive
+    from .lifecycle import pid_alive
 
     for session in list(ctr.state.exec_sessions.values()):
         code = exit_code(ctr, session.id)
-        if code is None and _pid_alive(session.monitor_pid):
+        if code is None and pid_alive(session.monitor_pid):
             if not kill:
                 continue
             _kill(ctr, session)

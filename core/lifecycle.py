@@ -41,7 +41,7 @@ def sync(ctr: "Container", ask_runtime: bool = False) -> None:
         return
     exit_info = read_exit_file(ctr)
     if exit_info is None:
-        if not ask_runtime and (st.state is State.CREATED or _pid_alive(st.pid)):
+        if not ask_runtime and (st.state is State.CREATED or pid_alive(st.pid)):
             return
         status = (ctr.runtime.oci_runtime(ctr.config.runtime).state(ctr.id) or {}).get("status", "stopped")
         if status != "stopped":
@@ -53,7 +53,7 @@ def sync(ctr: "Container", ask_runtime: bool = False) -> None:
         exit_info = (UNKNOWN_EXIT_CODE, time.time())
         st.error = "the container's monitor died; its exit code is unknown"
     _record_exit(ctr, *exit_info)
-    if not _pid_alive(st.monitor_pid):
+    if not pid_alive(st.monitor_pid):
         cleanup(ctr)  # the monitor would have run it; with the monitor gone, do it here
 
 
@@ -65,7 +65,7 @@ def looks_stale(ctr: "Container") -> bool:
     if st.state not in (State.CREATED, State.RUNNING, State.PAUSED):
         return False
     return os.path.exists(ctr.runtime.paths.exit_file(ctr.id)) or (
-        st.state is not State.CREATED and not _pid_alive(st.pid))
+        st.state is not State.CREATED and not pid_alive(st.pid))
 
 
 def _record_exit(ctr: "Container", exit_code: int, finished_at: float) -> None:
@@ -93,7 +93,7 @@ def read_exit_file(ctr: "Container") -> tuple[int, float] | None:
         return UNKNOWN_EXIT_CODE, finished
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     """True while `pid` exists and is not a zombie (a zombie has exited)."""
     if pid <= 0:
         return False
@@ -316,7 +316,7 @@ def _signal(backend, ctr: "Container", number: int, all_processes: bool = False)
     try:
         backend.kill(ctr.id, number, all_processes)
     except HuskError:
-        if _pid_alive(ctr.state.pid):
+        if pid_alive(ctr.state.pid):
             raise
 
 
