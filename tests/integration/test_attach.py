@@ -315,14 +315,21 @@ def _read_until(client, text: bytes, timeout: float = 20) -> bytes:
 
 def test_start_and_attach_and_attach_resize(husk_rt):
     rt = husk_rt.runtime()
-    ctr = rt.create_container("busybox", ["sh", "-c", "echo first; stty size; read x; stty size"],
+    ctr = rt.create_container("busybox", ["sh", "-c", "echo first; stty size; while read x; do stty size; done"],
                               tty=True, stdin_open=True)
     with ctr.start_and_attach(console_size=(11, 22)) as client:
         assert ctr.state.state.value == "running"
         assert b"first\r\n11 22\r\n" in _read_until(client, b"11 22\r\n")  # nothing before it was lost
         ctr.attach_resize(30, 90)
-        client.send_stdin(b"\r")
-        _read_until(client, b"30 90")
+        # the resize travels on a connection of its own, so it may land after the next
+        # line of stdin: ask again until the new size shows
+        for _ in range(50):
+            client.send_stdin(b"\r")
+            if b"30 90" in _read_until(client, b" ", timeout=20):
+                break
+        else:
+            raise AssertionError("the resize never reached the container's terminal")
+        client.send_stdin(b"\x04")  # ^D: read sees EOF, the shell exits 0
     assert ctr.wait() == 0
     with pytest.raises(StateInvalid, match="^can only resize created or running containers"):
         ctr.attach_resize(30, 90)

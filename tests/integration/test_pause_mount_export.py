@@ -315,12 +315,13 @@ def test_two_mount_clis_racing_keep_the_count(husk):
 
 # -- export -------------------------------------------------------------------------------
 def test_export_streams_the_rootfs_and_reimports(husk_rt, tmp_path):
-    husk_rt("run", "--name", "e", "busybox", "sh", "-c",
+    # "ex" cannot be the prefix of a hex id, so the events filter matches this container only
+    husk_rt("run", "--name", "ex", "busybox", "sh", "-c",
             "echo data > /marker && chown 1234:5678 /marker && ln /marker /hard && ln -s marker /soft "
             "&& mkfifo /fifo", check=True)
-    merged = _merged(husk_rt, "e")
+    merged = _merged(husk_rt, "ex")
     out = tmp_path / "e.tar"
-    assert husk_rt("export", "-o", str(out), "e", check=True).stdout == ""
+    assert husk_rt("export", "-o", str(out), "ex", check=True).stdout == ""
     assert not _is_mounted(merged)  # mounted for the export only
     with tarfile.open(out) as tar:
         members = {m.name: m for m in tar}
@@ -330,12 +331,12 @@ def test_export_streams_the_rootfs_and_reimports(husk_rt, tmp_path):
     assert members["marker"].islnk() and members["marker"].linkname == "hard"  # "hard" sorts first
     assert members["soft"].issym() and members["soft"].linkname == "marker"
     assert members["fifo"].isfifo()
-    stdout = subprocess.run([*_argv(husk_rt), "export", "e"], capture_output=True, check=True).stdout
+    stdout = subprocess.run([*_argv(husk_rt), "export", "ex"], capture_output=True, check=True).stdout
     assert stdout == out.read_bytes()
     assert husk_rt("import", str(out), "localhost/exported", check=True).returncode == 0
     result = husk_rt("run", "--rm", "localhost/exported", "cat", "/marker")
     assert (result.returncode, result.stdout) == (0, "data\n")
-    assert _events(husk_rt, "e")[-2:] == ["export", "export"]
+    assert _events(husk_rt, "ex")[-2:] == ["export", "export"]
 
 
 def test_export_of_a_mounted_or_running_container_keeps_its_mounts(husk):
