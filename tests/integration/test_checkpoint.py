@@ -276,3 +276,20 @@ def test_device_node_in_rootfs_diff_is_refused(runc, tmp_path):
     result = runc("container", "restore", "--import", "-", "--name", "evil", input=rebuilt.getvalue())
     assert result.returncode == 125 and b"device node 'dev/sda'" in result.stderr
     assert runc("container", "exists", "evil").returncode == 1
+
+
+def test_restored_container_is_attachable(runc):
+    """The restored process's output reaches a new attach, as a started one's does."""
+    _counter(runc)
+    runc("container", "checkpoint", "count", check=True)
+    runc("container", "restore", "count", check=True)
+    attach = runc.popen("attach", "--no-stdin", "count", stdout=subprocess.PIPE, text=True)
+    try:
+        first = int(attach.stdout.readline())
+        second = int(attach.stdout.readline())
+        assert second == first + 1 and first > 5  # counting on, not from 1
+    finally:
+        attach.kill()
+        attach.wait()
+    assert _state(runc, "count") == "running"
+    runc("stop", "-t", "0", "count", check=True)

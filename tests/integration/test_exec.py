@@ -302,3 +302,18 @@ def test_exec_tty_on_a_real_pty_follows_resize_and_detaches(husk_rt):
         assert terminal.proc.wait(timeout=20) == 9
     finally:
         terminal.close()
+
+
+def test_pause_during_an_exec_freezes_it_too(husk_rt):
+    import time
+
+    husk_rt("run", "-d", "--name", "frozen", "busybox", "sleep", "1000", check=True)
+    cli = husk_rt.popen("exec", "frozen", "sh", "-c", "echo started; sleep 0.5; echo finished",
+                        stdout=subprocess.PIPE, text=True)
+    assert cli.stdout.readline() == "started\n"
+    husk_rt("pause", "frozen", check=True)
+    time.sleep(1.5)  # the exec's 0.5 s sleep cannot end while its cgroup is frozen
+    assert cli.poll() is None
+    husk_rt("unpause", "frozen", check=True)
+    assert (cli.stdout.read(), cli.wait(timeout=30)) == ("finished\n", 0)
+    husk_rt("rm", "-f", "-t", "0", "frozen", check=True)
