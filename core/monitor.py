@@ -26,7 +26,6 @@ the client's pace; ``preserve_fds`` numbers the caller's descriptors 3.. that
 the runtime passes on to the command (the monitor closes its copies).
 """
 
-import errno
 import json
 import os
 import selectors

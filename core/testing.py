@@ -109,18 +109,28 @@ def make_env(busybox_tar: str, runtime_name: str = "crun") -> HuskEnv:
 
 
 @pytest.fixture
-def husk(busybox_tar):
+def husk_envs(busybox_tar):
+    """A factory of HuskEnvs: `husk_envs("runc")` makes one more installation
+    (another "host"); each is cleaned up after the test."""
+    made: list[HuskEnv] = []
+
+    def make(runtime_name: str = "crun") -> HuskEnv:
+        made.append(make_env(busybox_tar, runtime_name))
+        return made[-1]
+
+    yield make
+    for env in made:
+        env.cleanup()
+        shutil.rmtree(os.path.dirname(env.root), ignore_errors=True)
+
+
+@pytest.fixture
+def husk(husk_envs):
     """A HuskEnv with its own roots (runtime crun), cleaned up after the test."""
-    env = make_env(busybox_tar)
-    yield env
-    env.cleanup()
-    shutil.rmtree(os.path.dirname(env.root), ignore_errors=True)
+    return husk_envs()
 
 
 @pytest.fixture(params=["runc", "crun"])
-def husk_rt(request, busybox_tar):
+def husk_rt(request, husk_envs):
     """Like `husk`, once with runc and once with crun."""
-    env = make_env(busybox_tar, request.param)
-    yield env
-    env.cleanup()
-    shutil.rmtree(os.path.dirname(env.root), ignore_errors=True)
+    return husk_envs(request.param)

@@ -25,7 +25,10 @@ _PREFIX = r"/v{version:[0-9]+\.[0-9]+}"
 
 def add_routes(app: web.Application) -> None:
     """Every route, with and without the `/v1.NN` prefix."""
-    for route in routes:
+    from . import execs
+
+    execs.add_table(app)
+    for route in (*routes, *execs.routes):
         for path in (route.path, _PREFIX + route.path):
             if route.method == "GET":
                 app.router.add_get(path, route.handler)  # HEAD too (docker pings with HEAD)

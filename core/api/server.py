@@ -109,6 +109,9 @@ def make_app(runtime: "Runtime"):
     app["activity"] = activity
     app["stopping"] = _ThreadSafeFlag()
     docker.add_routes(app)
+    from . import openapi
+
+    openapi.add_routes(app)
     return app
 
 

@@ -164,7 +164,7 @@ async def attach(request: web.Request, ctr) -> web.StreamResponse:
         if replay:
             await _replay_log(stream, ctr, want, tty)
         if client is not None:
-            await _forward(client, stream, tty, want, forward_stdin, detach_keys)
+            await forward(client, stream, tty, want, forward_stdin, detach_keys)
         elif flag(request, "stream"):
             await stream.closed  # init failed: hold the line until the client, told by /start, hangs up
     except ConnectionResetError:
@@ -185,10 +185,11 @@ async def _replay_log(stream: RawStream, ctr, want: set[str], tty: bool) -> None
             await stream.write(_encode(line, tty, False))
 
 
-async def _forward(client: AttachClient, stream: RawStream, tty: bool, want: set[str], forward_stdin: bool,
-                   detach_keys: bytes) -> None:
+async def forward(client: AttachClient, stream: RawStream, tty: bool, want: set[str], forward_stdin: bool,
+                   detach_keys: bytes) -> bool:
     """Copy the monitor's output to the client and the client's input to the
-    monitor until the output ends, the client leaves, or it sends the detach keys."""
+    monitor until the output ends, the client leaves, or it sends the detach keys.
+    True when it was the output that ended (the process is gone or going)."""
     loop = asyncio.get_running_loop()
     sock = client.sock
     sock.setblocking(False)
@@ -233,6 +234,7 @@ async def _forward(client: AttachClient, stream: RawStream, tty: bool, want: set
                 break  # detached, or the monitor refused our input: stop here
         if output_task.done() and output_task.exception() is not None:
             raise output_task.exception()
+        return output_task.done()
     finally:
         for task in (output_task, input_task):
             task.cancel()

@@ -5,38 +5,25 @@ between storage roots, and every refusal is one clear line."""
 
 import io
 import os
-import shutil
 import subprocess
 import tarfile
 import time
 
 import pytest
 
-from husk.testing import make_env
 
 COUNTER = "i=0; while :; do i=$((i+1)); echo $i; sleep 0.1; done"
 
 
-def _env(busybox_tar):
-    env = make_env(busybox_tar, "runc")
-    return env
+@pytest.fixture
+def runc(husk_envs):
+    return husk_envs("runc")
 
 
 @pytest.fixture
-def runc(busybox_tar):
-    env = _env(busybox_tar)
-    yield env
-    env.cleanup()
-    shutil.rmtree(os.path.dirname(env.root), ignore_errors=True)
-
-
-@pytest.fixture
-def other(busybox_tar):
+def other(husk_envs):
     """A second storage root ("another host")."""
-    env = _env(busybox_tar)
-    yield env
-    env.cleanup()
-    shutil.rmtree(os.path.dirname(env.root), ignore_errors=True)
+    return husk_envs("runc")
 
 
 def _counter(env, name="count"):

@@ -11,7 +11,6 @@ import re
 import subprocess
 import time
 
-import pytest
 
 ID12 = r"[0-9a-f]{12}"
 RFC3339NANO = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z"

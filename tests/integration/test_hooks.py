@@ -4,7 +4,6 @@ plugin loaded the way a site loads one (named in the config file)."""
 from __future__ import annotations
 
 import json
-import os
 import textwrap
 
 import pytest

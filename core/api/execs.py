@@ -1,0 +1,261 @@
+"""Docker's exec routes: create, start (hijacked), resize, inspect.
+
+Docker splits an exec in two: `create` only records what to run (an entry in
+an in-memory table, keyed by an id of its own), `start` runs it through
+:meth:`husk.Container.exec_start` and streams it with the attach forwarding of
+:mod:`husk.api.streams`.  The terminal and the output framing follow the `Tty`
+of the start body when it has one (Docker's rule; the create's otherwise).
+
+An exec always starts attached: a detached start drops its connection to the
+output at once, but the session stays one whose exit code husk keeps, so
+`/exec/{id}/json` can report it.  Nothing waits in a thread for a detached
+exec (a long one would hold up the service's shutdown): its end is noticed
+when someone asks.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+import time
+
+import msgspec
+from aiohttp import web
+
+from ..define import HuskError, InvalidArgument, NoSuchExecSession, State, StateInvalid
+from . import blocking
+from .requests import StrOrList, decode_body, integer, string_list
+
+routes = web.RouteTableDef()
+#: finished entries older than this are dropped when a new exec is created
+KEEP_FINISHED_SECONDS = 600
+
+
+class ExecCreateBody(msgspec.Struct, rename="pascal"):
+    cmd: StrOrList = None
+    attach_stdin: bool = False
+    attach_stdout: bool = False
+    attach_stderr: bool = False
+    detach_keys: str | None = None
+    tty: bool = False
+    env: list[str] | None = None
+    privileged: bool = False
+    user: str = ""
+    working_dir: str = ""
+    console_size: list[int] | None = None
+
+
+class ExecStartBody(msgspec.Struct, rename="pascal"):
+    detach: bool = False
+    tty: bool | None = None
+    console_size: list[int] | None = None
+
+
+class ExecEntry:
+    """One exec as Docker knows it: its configuration, then its process and exit code."""
+
+    def __init__(self, exec_id: str, ctr, config: ExecCreateBody) -> None:
+        self.id = exec_id
+        self.container = ctr
+        self.config = config
+        self.tty = config.tty
+        self.console_size = _console_size(config.console_size)
+        self.process = None  # the ExecProcess once started
+        self.started = False
+        self.exit_code: int | None = None
+        self.finished_at = 0.0
+        self._reaping = threading.Lock()
+
+    def finish(self, code: int) -> None:
+        self.exit_code = code
+        self.finished_at = time.time()
+
+    def reap(self) -> None:
+        """Wait for the process and keep its exit code (blocking; once, whoever asks first)."""
+        with self._reaping:
+            if self.exit_code is not None:
+                return
+            try:
+                self.finish(self.process.wait())
+            except HuskError:
+                self.finish(-1)  # its record went with the container
+
+    def refresh(self) -> None:
+        """Notice the end of a process nobody waited for (detached, or its client left)."""
+        from ..exec_session import exit_code
+
+        process = self.process
+        if process is None or self.exit_code is not None:
+            return
+        if exit_code(self.container, process.id) is None and _alive(process.session.monitor_pid):
+            return
+        self.reap()
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.exit_code is None
+
+    def document(self) -> dict:
+        config = self.config
+        command = string_list(config.cmd) or []
+        return {
+            "ID": self.id, "Running": self.running, "ExitCode": self.exit_code,
+            "ProcessConfig": {"tty": self.tty, "entrypoint": command[0] if command else "",
+                              "arguments": command[1:], "privileged": config.privileged, "user": config.user},
+            "OpenStdin": config.attach_stdin, "OpenStdout": config.attach_stdout,
+            "OpenStderr": config.attach_stderr, "CanRemove": False, "ContainerID": self.container.id,
+            "DetachKeys": config.detach_keys or "",
+            "Pid": self.process.session.pid if self.process is not None else 0,
+        }
+
+
+def _alive(pid: int) -> bool:
+    from ..lifecycle import pid_alive
+
+    return pid_alive(pid)
+
+
+def _console_size(value: list[int] | None) -> tuple[int, int] | None:
+    if not value:
+        return None
+    if len(value) != 2 or not all(0 <= n <= 0xFFFF for n in value):
+        raise InvalidArgument(f"invalid ConsoleSize {value}: [rows, columns], each 0 to 65535")
+    return (value[0], value[1]) if all(value) else None
+
+
+def add_table(app: web.Application) -> None:
+    """The in-memory table of execs, by id (Docker's execs do not outlive the daemon either)."""
+    app["execs"] = {}
+
+
+def _table(request: web.Request) -> dict[str, ExecEntry]:
+    return request.app["execs"]
+
+
+def _entry(request: web.Request) -> ExecEntry:
+    exec_id = request.match_info["id"]
+    entry = _table(request).get(exec_id)
+    if entry is None:
+        raise NoSuchExecSession(f"No such exec instance: {exec_id}")
+    return entry
+
+
+@routes.post("/containers/{id}/exec")
+async def create(request: web.Request) -> web.Response:
+    body = await decode_body(request, ExecCreateBody)
+    command = string_list(body.cmd)
+    if not command:
+        raise InvalidArgument("No exec command specified")
+    for entry in body.env or []:
+        if not entry.partition("=")[0]:
+            raise InvalidArgument(f"invalid environment variable: {entry!r}")
+    if body.detach_keys:
+        from .streams import parse_detach_keys
+
+        parse_detach_keys(body.detach_keys)
+
+    def check():
+        ctr = request.app["runtime"].container(request.match_info["id"])
+        ctr.sync_if_unlocked()
+        if ctr.state.state == State.PAUSED:
+            raise StateInvalid(f"Container {ctr.id} is paused, unpause the container before exec")
+        if ctr.state.state != State.RUNNING:
+            raise StateInvalid(f"Container {ctr.id} is not running")
+        return ctr
+
+    ctr = await blocking.run(check)
+    entry = ExecEntry(secrets.token_hex(32), ctr, body)
+    table = _table(request)
+    cutoff = time.time() - KEEP_FINISHED_SECONDS
+    for old in [e for e in table.values() if e.exit_code is not None and e.finished_at < cutoff]:
+        del table[old.id]
+    table[entry.id] = entry
+    return web.Response(status=201, body=json.dumps({"Id": entry.id}).encode(), content_type="application/json")
+
+
+@routes.post("/exec/{id}/start")
+async def start(request: web.Request) -> web.StreamResponse:
+    from .hijack import MULTIPLEXED_STREAM, RAW_STREAM, frame, hijack
+    from .streams import DEFAULT_DETACH_KEYS, forward, parse_detach_keys
+
+    body = await decode_body(request, ExecStartBody)
+    entry = _entry(request)
+    if entry.started:
+        raise StateInvalid(f"Exec command {entry.id} {'is already running' if entry.running else 'has already run'}")
+    if body.tty is not None:
+        entry.tty = body.tty
+    entry.console_size = _console_size(body.console_size) or entry.console_size
+    config = entry.config
+    entry.started = True
+    try:
+        entry.process = await blocking.run(
+            entry.container.exec_start, string_list(config.cmd), env=config.env or (), user=config.user,
+            workdir=config.working_dir, tty=entry.tty, privileged=config.privileged,
+            interactive=config.attach_stdin and not body.detach, console_size=entry.console_size)
+    except HuskError as exc:
+        entry.finish(exc.exit_code)
+        if body.detach or isinstance(exc, StateInvalid) or exc.http_status != 500:
+            raise
+        # Docker reports a command that cannot run inside the stream, and its
+        # exit code (126, 127) through /exec/{id}/json, where clients look for it.
+        stream = await hijack(request, RAW_STREAM if entry.tty else MULTIPLEXED_STREAM)
+        message = str(exc).encode() + b"\n"
+        try:
+            await stream.write(message if entry.tty else frame(2, message))
+        except ConnectionResetError:
+            pass
+        stream.close()
+        return stream.response
+    process = entry.process
+    if body.detach:
+        process.client.close()
+        process.client = None
+        return web.Response(status=200)
+    want = {name for name, on in (("stdout", config.attach_stdout), ("stderr", config.attach_stderr)) if on}
+    detach_keys = parse_detach_keys(DEFAULT_DETACH_KEYS if config.detach_keys is None else config.detach_keys)
+    try:
+        stream = await hijack(request, RAW_STREAM if entry.tty else MULTIPLEXED_STREAM)
+    except BaseException:
+        process.client.close()
+        raise
+    try:
+        ended = await forward(process.client, stream, entry.tty, want, config.attach_stdin, detach_keys)
+        if ended:  # the exit code is known before the client, which asks for it next, is let go
+            await blocking.run(entry.reap)
+    except ConnectionResetError:
+        pass
+    finally:
+        if process.client is not None and entry.exit_code is None:
+            process.client.close()
+            process.client = None
+        stream.close()
+    return stream.response
+
+
+@routes.post("/exec/{id}/resize")
+async def resize(request: web.Request) -> web.Response:
+    rows, cols = integer(request, "h", 0), integer(request, "w", 0)
+    if not (0 < rows <= 0xFFFF and 0 < cols <= 0xFFFF):
+        raise InvalidArgument(f"invalid terminal size {rows}x{cols}: rows and columns must be 1 to 65535")
+    entry = _entry(request)
+    if not entry.started:
+        entry.console_size = (rows, cols)  # applied when it starts
+        return web.Response(status=200)
+    await blocking.run(entry.refresh)
+    if not entry.running:
+        raise StateInvalid(f"Exec session {entry.id} is not running")
+    client = entry.process.client
+    if entry.tty and client is not None:
+        try:
+            client.resize(rows, cols)
+        except OSError as exc:
+            raise StateInvalid(f"Exec session {entry.id} is not running: {exc}") from None
+    return web.Response(status=200)
+
+
+@routes.get("/exec/{id}/json")
+async def inspect(request: web.Request) -> web.Response:
+    entry = _entry(request)
+    await blocking.run(entry.refresh)
+    return web.Response(body=json.dumps(entry.document()).encode(), content_type="application/json")
