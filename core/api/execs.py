@@ -15,6 +15,7 @@ when someone asks.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 import threading
@@ -63,6 +64,7 @@ class ExecEntry:
         self.console_size = _console_size(config.console_size)
         self.process = None  # the ExecProcess once started
         self.started = False
+        self.launched = asyncio.Event()  # set once a start has run (or failed to run) the process
         self.exit_code: int | None = None
         self.finished_at = 0.0
         self._reaping = threading.Lock()
@@ -188,49 +190,57 @@ async def start(request: web.Request) -> web.StreamResponse:
     entry.console_size = _console_size(body.console_size) or entry.console_size
     config = entry.config
     entry.started = True
-    try:
-        entry.process = await blocking.run(
-            entry.container.exec_start, string_list(config.cmd), env=config.env or (), user=config.user,
-            workdir=config.working_dir, tty=entry.tty, privileged=config.privileged,
-            interactive=config.attach_stdin and not body.detach, console_size=entry.console_size)
-    except HuskError as exc:
-        entry.finish(exc.exit_code)
-        if body.detach or isinstance(exc, StateInvalid) or exc.http_status != 500:
-            raise
-        # Docker reports a command that cannot run inside the stream, and its
-        # exit code (126, 127) through /exec/{id}/json, where clients look for it.
-        stream = await hijack(request, RAW_STREAM if entry.tty else MULTIPLEXED_STREAM)
-        message = str(exc).encode() + b"\n"
-        try:
-            await stream.write(message if entry.tty else frame(2, message))
-        except ConnectionResetError:
-            pass
-        stream.close()
-        return stream.response
-    process = entry.process
     if body.detach:
-        process.client.close()
+        try:
+            process = await _exec_start(entry, interactive=False)
+        except HuskError as exc:
+            entry.finish(exc.exit_code)
+            raise
+        process.client.close()  # nobody reads it; the session still records its exit code
         process.client = None
         return web.Response(status=200)
     want = {name for name, on in (("stdout", config.attach_stdout), ("stderr", config.attach_stderr)) if on}
     detach_keys = parse_detach_keys(DEFAULT_DETACH_KEYS if config.detach_keys is None else config.detach_keys)
+    # The 101 goes out before the process starts, as Docker's does: clients
+    # (docker-py) read the headers through a buffer, and output arriving in
+    # the same read as the headers would be lost in it.  Not a byte is lost
+    # here either: the session's client is connected before the command runs.
+    stream = await hijack(request, RAW_STREAM if entry.tty else MULTIPLEXED_STREAM)
+    process = None
     try:
-        stream = await hijack(request, RAW_STREAM if entry.tty else MULTIPLEXED_STREAM)
-    except BaseException:
-        process.client.close()
-        raise
-    try:
+        try:
+            process = await _exec_start(entry, interactive=config.attach_stdin)
+        except HuskError as exc:
+            # The failure goes into the stream, its exit code (126, 127)
+            # to /exec/{id}/json, where clients look for it.
+            entry.finish(exc.exit_code)
+            message = str(exc).encode() + b"\n"
+            await stream.write(message if entry.tty else frame(2, message))
+            return stream.response
         ended = await forward(process.client, stream, entry.tty, want, config.attach_stdin, detach_keys)
         if ended:  # the exit code is known before the client, which asks for it next, is let go
             await blocking.run(entry.reap)
     except ConnectionResetError:
         pass
     finally:
-        if process.client is not None and entry.exit_code is None:
+        entry.launched.set()
+        if process is not None and process.client is not None and entry.exit_code is None:
             process.client.close()
             process.client = None
         stream.close()
     return stream.response
+
+
+async def _exec_start(entry: ExecEntry, interactive: bool):
+    config = entry.config
+    try:
+        entry.process = await blocking.run(
+            entry.container.exec_start, string_list(config.cmd), env=config.env or (), user=config.user,
+            workdir=config.working_dir, tty=entry.tty, privileged=config.privileged, interactive=interactive,
+            console_size=entry.console_size)
+    finally:
+        entry.launched.set()
+    return entry.process
 
 
 @routes.post("/exec/{id}/resize")
@@ -242,6 +252,7 @@ async def resize(request: web.Request) -> web.Response:
     if not entry.started:
         entry.console_size = (rows, cols)  # applied when it starts
         return web.Response(status=200)
+    await entry.launched.wait()  # a resize sent right after the start (the docker CLI's) waits for it
     await blocking.run(entry.refresh)
     if not entry.running:
         raise StateInvalid(f"Exec session {entry.id} is not running")
