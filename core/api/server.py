@@ -87,6 +87,43 @@ def unix_listener(path: str) -> socket.socket:
     return listener
 
 
+def systemd_listener() -> socket.socket | None:
+    """The listening socket systemd passed in (socket activation), or None.
+
+    systemd sets LISTEN_PID to the service's pid and LISTEN_FDS to how many
+    sockets it passed, starting at fd 3; husk takes the first.  The variables
+    are removed so that nothing husk starts (monitors, hooks) believes them too.
+    """
+    if os.environ.get("LISTEN_PID") != str(os.getpid()) or os.environ.get("LISTEN_FDS", "0") in ("", "0"):
+        return None
+    for name in ("LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"):
+        os.environ.pop(name, None)
+    try:
+        listener = socket.socket(fileno=3)
+    except OSError as exc:
+        raise HuskError(f"socket activation: fd 3 is not a socket: {exc.strerror}") from None
+    if listener.type != socket.SOCK_STREAM:
+        raise HuskError("socket activation: fd 3 is not a stream socket (use ListenStream=)")
+    os.set_inheritable(3, False)
+    return listener
+
+
+class _OneLineProtocolErrors(logging.Filter):
+    """aiohttp logs each malformed request (bad request line, bad chunk size...)
+    with a traceback; it is the client's fault and already answered 400, so one
+    line says enough, and a client cannot fill the log with tracebacks."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from aiohttp.http_exceptions import HttpProcessingError
+
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError):
+            record.msg, record.args = "malformed request: %s", (" ".join(str(exc.message).split())[:200],)
+            record.exc_info = record.exc_text = None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
 def make_app(runtime: "Runtime"):
     from aiohttp import web
 
@@ -130,7 +167,7 @@ class _ThreadSafeFlag:
         return self._event.is_set()
 
 
-async def _serve(runtime: "Runtime", uri: str, idle_seconds: float) -> None:
+async def _serve(runtime: "Runtime", uri: str, idle_seconds: float, inherited: socket.socket | None) -> None:
     from aiohttp import web
 
     scheme, address = parse_uri(uri)
@@ -140,7 +177,9 @@ async def _serve(runtime: "Runtime", uri: str, idle_seconds: float) -> None:
     runner = web.AppRunner(app, handle_signals=False, handler_cancellation=True, shutdown_timeout=DRAIN_SECONDS,
                            access_log=None)
     await runner.setup()
-    if scheme == "unix":
+    if inherited is not None:  # systemd owns the socket: `uri` only says where it is
+        site = web.SockSite(runner, inherited)
+    elif scheme == "unix":
         listener = unix_listener(address)
         site = web.SockSite(runner, listener)
     else:
@@ -166,7 +205,7 @@ async def _serve(runtime: "Runtime", uri: str, idle_seconds: float) -> None:
         # end halfway through the drain time, and what remains is cancelled.
         loop.call_later(DRAIN_SECONDS / 2, app["stopping"].set)
         await runner.cleanup()
-        if scheme == "unix":
+        if scheme == "unix" and inherited is None:
             try:
                 os.unlink(address)
             except FileNotFoundError:
@@ -174,11 +213,16 @@ async def _serve(runtime: "Runtime", uri: str, idle_seconds: float) -> None:
 
 
 def serve(runtime: "Runtime", uri: str = DEFAULT_URI, idle_seconds: float = DEFAULT_IDLE_SECONDS) -> None:
-    """Run the service until SIGTERM/SIGINT or `idle_seconds` without requests (0: never)."""
+    """Run the service until SIGTERM/SIGINT or `idle_seconds` without requests (0: never).
+
+    Started by systemd socket activation (contrib/systemd), it serves the
+    socket it inherits instead of binding `uri`, and leaves it in place at exit.
+    """
     parse_uri(uri)  # a bad address fails before anything starts
     if idle_seconds < 0:
         raise InvalidArgument(f"invalid --time {idle_seconds}: must be 0 or more seconds")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("aiohttp.server").addFilter(_OneLineProtocolErrors())
     runtime.store  # open the store and refresh after a reboot now, not in the first request
     runtime.plugins
-    asyncio.run(_serve(runtime, uri, idle_seconds))
+    asyncio.run(_serve(runtime, uri, idle_seconds, systemd_listener()))
