@@ -304,3 +304,29 @@ def test_socket_activation_refuses_an_fd_3_that_is_no_stream_socket(base):
     assert started.process.returncode != 0
     assert "Error: socket activation: fd 3 is not a stream socket" in err.decode(), err
     assert "Traceback" not in err.decode()
+
+
+@pytest.mark.skipif(not shutil.which("systemd-socket-activate"), reason="systemd-socket-activate is not installed")
+def test_systemd_socket_activate_starts_the_service_on_first_connection(base):
+    """systemd's own activator (the same LISTEN_FDS protocol as husk.socket):
+    it listens, and the first connection execs the service, which answers it,
+    then exits after its idle time and leaves the socket file to its owner."""
+    held = os.path.join(base, "held.sock")
+    env = HuskEnv(root=os.path.join(base, "root"), runroot=os.path.join(base, "run"))
+    activator = subprocess.Popen(["systemd-socket-activate", "-l", held, HUSK, *env.global_args, "system", "service",
+                                  "--time", "1", f"unix://{os.path.join(base, 'other.sock')}"],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env.env())
+    try:
+        deadline = time.monotonic() + 10
+        while not os.path.exists(held):
+            assert activator.poll() is None and time.monotonic() < deadline, activator.stderr.read().decode()
+            time.sleep(0.05)
+        ping(held)
+        ping(held)
+        _, err = activator.communicate(timeout=30)  # the service (exec'd in its place) exits when idle
+    finally:
+        if activator.poll() is None:
+            activator.kill()
+            activator.communicate()
+    assert activator.returncode == 0 and "Traceback" not in err.decode(), err.decode()
+    assert os.path.exists(held) and not os.path.exists(os.path.join(base, "other.sock"))
