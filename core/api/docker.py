@@ -24,10 +24,11 @@ _PREFIX = r"/v{version:[0-9]+\.[0-9]+}"
 
 
 def add_routes(app: web.Application) -> None:
-    """Every route, with and without the `/v1.NN` prefix."""
-    from . import execs
+    """Every Docker route, with and without the `/v1.NN` prefix, and the libpod ones."""
+    from . import execs, libpod
 
     execs.add_table(app)
+    libpod.add_routes(app)
     for route in (*routes, *execs.routes):
         for path in (route.path, _PREFIX + route.path):
             if route.method == "GET":

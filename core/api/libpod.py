@@ -1,0 +1,272 @@
+"""The libpod API (`/v{major}.{minor}.{patch}/libpod/...`): what podman-py's
+containers and images calls use.
+
+The same engine calls as the Docker routes, in podman's shapes: the create
+body is podman's SpecGenerator (snake_case), inspect is
+:meth:`husk.Container.inspect` (podman's document), the list is `ps
+--format json`'s, wait answers the bare exit code, delete a list of reports.
+Logs, exec and the error bodies are Docker's, as podman's service does.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import msgspec
+from aiohttp import web
+
+from ..define import InvalidArgument, NoSuchImage
+from . import blocking, documents
+from .requests import decode_body, filters, flag, integer
+
+routes = web.RouteTableDef()
+PREFIX = r"/v{libpod_version:[0-9]+\.[0-9]+(?:\.[0-9]+)?}/libpod"
+#: the libpod API version husk reports (podman 4's)
+LIBPOD_API_VERSION = "4.3.1"
+
+
+def _json(document, status: int = 200) -> web.Response:
+    return web.Response(status=status, body=json.dumps(document).encode(), content_type="application/json")
+
+
+def _runtime(request: web.Request):
+    return request.app["runtime"]
+
+
+async def _container(request: web.Request):
+    return await blocking.run(_runtime(request).container, request.match_info["id"])
+
+
+# -- system ---------------------------------------------------------------------------------
+@routes.get("/_ping")
+async def ping(request: web.Request) -> web.Response:
+    return web.Response(text="OK", headers={"Libpod-API-Version": LIBPOD_API_VERSION,
+                                            "Api-Version": documents.API_VERSION,
+                                            "Libpod-Buildah-Version": "", "Cache-Control": "no-cache"})
+
+
+@routes.get("/version")
+async def version(request: web.Request) -> web.Response:
+    return _json(documents.version())
+
+
+@routes.get("/info")
+async def info(request: web.Request) -> web.Response:
+    return _json(await blocking.run(documents.info, _runtime(request)))
+
+
+# -- containers -----------------------------------------------------------------------------
+class Namespace(msgspec.Struct):
+    nsmode: str = ""
+
+
+class SpecMount(msgspec.Struct):
+    destination: str
+    source: str = ""
+    type: str = "bind"
+    options: list[str] | None = None
+
+
+class SpecGenerator(msgspec.Struct):
+    """The fields of podman's SpecGenerator that husk acts on (others are ignored)."""
+
+    image: str = ""
+    name: str = ""
+    command: list[str] | None = None
+    entrypoint: list[str] | None = None
+    env: dict[str, str] | None = None
+    work_dir: str = ""
+    user: str = ""
+    hostname: str = ""
+    labels: dict[str, str] | None = None
+    annotations: dict[str, str] | None = None
+    stop_signal: int | None = None
+    stop_timeout: int | None = None
+    terminal: bool = False
+    stdin: bool = False
+    remove: bool = False
+    privileged: bool = False
+    cap_add: list[str] | None = None
+    cap_drop: list[str] | None = None
+    oci_runtime: str = ""
+    read_only_filesystem: bool = False
+    restart_policy: str = ""
+    restart_tries: int | None = None
+    mounts: list[SpecMount] | None = None
+    netns: Namespace | None = None
+
+
+def _create_arguments(spec: SpecGenerator) -> dict:
+    from ..cli.options import parse_volume
+
+    if not spec.image:
+        raise InvalidArgument("no image given: the create body needs \"image\"")
+    mounts = []
+    for mount in spec.mounts or []:
+        if mount.type != "bind":
+            raise InvalidArgument(f"mount type {mount.type!r} is not supported here: use bind")
+        options = ",".join(mount.options or [])
+        mounts.append(parse_volume(f"{mount.source}:{mount.destination}" + (f":{options}" if options else "")))
+    restart = spec.restart_policy or "no"
+    if restart == "on-failure" and spec.restart_tries:
+        restart += f":{spec.restart_tries}"
+    network = spec.netns.nsmode if spec.netns is not None and spec.netns.nsmode in ("host", "none") else "none"
+    return {"command": spec.command, "entrypoint": spec.entrypoint, "name": spec.name,
+            "env": [f"{key}={value}" for key, value in (spec.env or {}).items()], "workdir": spec.work_dir,
+            "user": spec.user, "hostname": spec.hostname, "labels": spec.labels or {},
+            "annotations": spec.annotations or {},
+            "stop_signal": str(spec.stop_signal) if spec.stop_signal else "", "stop_timeout": spec.stop_timeout,
+            "tty": spec.terminal, "stdin_open": spec.stdin, "auto_remove": spec.remove,
+            "privileged": spec.privileged, "cap_add": spec.cap_add or (), "cap_drop": spec.cap_drop or (),
+            "runtime": spec.oci_runtime, "read_only": spec.read_only_filesystem, "restart_policy": restart,
+            "mounts": mounts, "network": network}
+
+
+@routes.post("/containers/create")
+async def create(request: web.Request) -> web.Response:
+    spec = await decode_body(request, SpecGenerator)
+    kwargs = _create_arguments(spec)
+    ctr = await blocking.run(_runtime(request).create_container, spec.image, **kwargs)
+    return _json({"Id": ctr.id, "Warnings": []}, status=201)
+
+
+@routes.get("/containers/json")
+async def list_containers(request: web.Request) -> web.Response:
+    from ..cli.listing import list_containers as listing
+
+    all_ = flag(request, "all")
+    limit = integer(request, "limit", -1)
+    wanted = tuple(f"{key}={value}" for key, values in filters(request).items() for value in values)
+
+    def collect():
+        text = listing(_runtime(request), all_=all_, quiet=False, no_trunc=True, no_heading=True,
+                       filters=wanted, format_="json", sort="created", latest=False, errors=[])
+        return json.loads(text)
+
+    rows = await blocking.run(collect)
+    return _json(rows[:limit] if limit and limit > 0 else rows)
+
+
+@routes.get("/containers/{id}/json")
+async def inspect(request: web.Request) -> web.Response:
+    def read():
+        ctr = _runtime(request).container(request.match_info["id"])
+        ctr.sync_if_unlocked()
+        return ctr.inspect()
+
+    return _json(await blocking.run(read))
+
+
+@routes.get("/containers/{id}/exists")
+async def exists(request: web.Request) -> web.Response:
+    await _container(request)
+    return web.Response(status=204)
+
+
+@routes.post("/containers/{id}/start")
+async def start(request: web.Request) -> web.Response:
+    ctr = await _container(request)
+    await blocking.run(ctr.start)
+    return web.Response(status=204)
+
+
+@routes.post("/containers/{id}/stop")
+async def stop(request: web.Request) -> web.Response:
+    timeout = integer(request, "timeout", integer(request, "t"))
+    ctr = await _container(request)
+    await blocking.run(ctr.stop_with_timeout, ctr.config.stop_timeout if timeout is None else max(timeout, 0))
+    return web.Response(status=204)
+
+
+@routes.post("/containers/{id}/kill")
+async def kill(request: web.Request) -> web.Response:
+    from ..signals import parse_signal
+
+    number = parse_signal(request.query.get("signal") or "SIGKILL")
+    ctr = await _container(request)
+    await blocking.run(ctr.kill, number)
+    return web.Response(status=204)
+
+
+#: podman's wait conditions that mean "not running" (husk waits for all of them alike)
+_STOPPED_CONDITIONS = frozenset({"stopped", "exited", "configured", "created"})
+
+
+@routes.post("/containers/{id}/wait")
+async def wait(request: web.Request) -> web.Response:
+    """The exit code, as a bare JSON number, once the container is not running."""
+    from .waiting import wait_for
+
+    conditions = request.query.getall("condition", []) or ["stopped"]
+    for condition in conditions:
+        if condition not in _STOPPED_CONDITIONS:
+            raise InvalidArgument(f"unsupported wait condition {condition!r}: use stopped or exited")
+    since = time.time()
+    ctr = await _container(request)
+    code, error = await wait_for(ctr, "not-running", since, request.app["stopping"])
+    if error:
+        raise InvalidArgument(error)
+    return _json(code)
+
+
+@routes.get("/containers/{id}/logs")
+async def logs(request: web.Request) -> web.StreamResponse:
+    from .streams import stream_logs
+
+    return await stream_logs(request, await _container(request))
+
+
+@routes.delete("/containers/{id}")
+async def remove(request: web.Request) -> web.Response:
+    force = flag(request, "force")
+    flag(request, "v")
+    timeout = integer(request, "timeout", integer(request, "t"))
+    ctr = await _container(request)
+    await blocking.run(ctr.remove, force=force, timeout=0 if force and timeout is None else timeout)
+    return _json([{"Id": ctr.id, "Err": None}])
+
+
+# -- images ---------------------------------------------------------------------------------
+@routes.get("/images/json")
+async def list_images(request: web.Request) -> web.Response:
+    def collect():
+        runtime = _runtime(request)
+        users: dict[str, int] = {}
+        for ctr in runtime.containers(errors=[]):
+            users[ctr.config.image_id] = users.get(ctr.config.image_id, 0) + 1
+        images = sorted(runtime.store.images(), key=lambda image: -image.created)
+        rows = []
+        for image in images:
+            row = documents.image_summary(image, users.get(image.id, 0))
+            row.update({"Id": image.id, "Names": list(image.names), "Digest": "sha256:" + image.id,
+                        "Dangling": not image.names})
+            rows.append(row)
+        return rows
+
+    return _json(await blocking.run(collect))
+
+
+@routes.get("/images/{name:.+}/exists")
+async def image_exists(request: web.Request) -> web.Response:
+    from ..images import resolve_image
+
+    name = request.match_info["name"]
+    try:
+        await blocking.run(resolve_image, _runtime(request), name)
+    except NoSuchImage:
+        raise NoSuchImage(f"{name}: image not known") from None
+    return web.Response(status=204)
+
+
+def add_routes(app: web.Application) -> None:
+    """Every libpod route under its versioned prefix, and Docker's exec routes there too
+    (podman's libpod exec is Docker's)."""
+    from . import execs
+
+    for route in (*routes, *execs.routes):
+        path = PREFIX + route.path
+        if route.method == "GET":
+            app.router.add_get(path, route.handler)
+        else:
+            app.router.add_route(route.method, path, route.handler)
