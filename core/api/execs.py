@@ -40,10 +40,10 @@ class ExecCreateBody(msgspec.Struct, rename="pascal"):
     attach_stderr: bool = False
     detach_keys: str | None = None
     tty: bool = False
-    env: list[str] | None = None
+    env: list[str] | dict[str, str] | None = None  # podman-py may send a map
     privileged: bool = False
     user: str = ""
-    working_dir: str = ""
+    working_dir: str | None = None  # podman-py sends null
     console_size: list[int] | None = None
 
 
@@ -146,6 +146,8 @@ def _entry(request: web.Request) -> ExecEntry:
 @routes.post("/containers/{id}/exec")
 async def create(request: web.Request) -> web.Response:
     body = await decode_body(request, ExecCreateBody)
+    if isinstance(body.env, dict):
+        body.env = [f"{key}={value}" for key, value in body.env.items()]
     command = string_list(body.cmd)
     if not command:
         raise InvalidArgument("No exec command specified")
@@ -178,7 +180,7 @@ async def create(request: web.Request) -> web.Response:
 
 @routes.post("/exec/{id}/start")
 async def start(request: web.Request) -> web.StreamResponse:
-    from .hijack import MULTIPLEXED_STREAM, RAW_STREAM, frame, hijack
+    from .hijack import MULTIPLEXED_STREAM, RAW_STREAM, frame, stream_or_hijack
     from .streams import DEFAULT_DETACH_KEYS, forward, parse_detach_keys
 
     body = await decode_body(request, ExecStartBody)
@@ -205,7 +207,7 @@ async def start(request: web.Request) -> web.StreamResponse:
     # (docker-py) read the headers through a buffer, and output arriving in
     # the same read as the headers would be lost in it.  Not a byte is lost
     # here either: the session's client is connected before the command runs.
-    stream = await hijack(request, RAW_STREAM if entry.tty else MULTIPLEXED_STREAM)
+    stream = await stream_or_hijack(request, RAW_STREAM if entry.tty else MULTIPLEXED_STREAM)
     process = None
     try:
         try:
@@ -236,7 +238,7 @@ async def _exec_start(entry: ExecEntry, interactive: bool):
     try:
         entry.process = await blocking.run(
             entry.container.exec_start, string_list(config.cmd), env=config.env or (), user=config.user,
-            workdir=config.working_dir, tty=entry.tty, privileged=config.privileged, interactive=interactive,
+            workdir=config.working_dir or "", tty=entry.tty, privileged=config.privileged, interactive=interactive,
             console_size=entry.console_size)
     finally:
         entry.launched.set()

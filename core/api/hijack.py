@@ -127,3 +127,37 @@ async def hijack(request: web.Request, content_type: str) -> RawStream:
     transport.set_protocol(stream)
     return stream
 
+
+
+class BodyStream:
+    """The same interface as :class:`RawStream` over an ordinary streamed
+    response body, for a client that asked for no upgrade (podman-py's exec
+    start): output only, no input."""
+
+    def __init__(self, response: web.StreamResponse) -> None:
+        self.response = response
+        self.closed = asyncio.get_running_loop().create_future()
+
+    @property
+    def is_closed(self) -> bool:
+        return self.closed.done()
+
+    async def read(self) -> None:
+        return None  # no stdin over a plain request
+
+    async def write(self, data: bytes) -> None:
+        await self.response.write(data)
+
+    def close(self) -> None:
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+
+async def stream_or_hijack(request: web.Request, content_type: str) -> "RawStream | BodyStream":
+    """Hijack when the client asks for it (`Upgrade: tcp`), else a streamed 200 body."""
+    if request.headers.get("Upgrade", "").lower() == "tcp" or "upgrade" in request.headers.get(
+            "Connection", "").lower():
+        return await hijack(request, content_type)
+    response = web.StreamResponse(headers={"Content-Type": content_type})
+    await response.prepare(request)
+    return BodyStream(response)

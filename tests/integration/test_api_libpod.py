@@ -57,6 +57,19 @@ def test_podman_py_stop_kill_and_list_running(api_crun):
     assert client.containers.list(all=True) == []
 
 
+def test_podman_py_exec_run(api):
+    client = _client(api)
+    container = client.containers.create("busybox", ["sleep", "300"], name="ex")
+    container.start()
+    # without demux podman-py hands back the body as it came: multiplexed frames, as from podman
+    framed = container.exec_run(["sh", "-c", "echo $X; exit 4"], environment={"X": "hi"})
+    assert framed == (4, b"\x01\x00\x00\x00\x00\x00\x00\x03hi\n")
+    code, (out, err) = container.exec_run(["sh", "-c", "echo o; echo e >&2"], demux=True)
+    assert (code, out, err) == (0, b"o\n", b"e\n")
+    assert container.exec_run(["echo", "t"], tty=True) == (0, b"t\r\n")
+    container.remove(force=True)
+
+
 def test_podman_py_images(api_crun):
     client = _client(api_crun)
     images = client.images.list()
