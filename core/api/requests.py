@@ -67,16 +67,20 @@ def filters(request: web.Request) -> dict[str, list[str]]:
 
 async def decode_body(request: web.Request, kind: type):
     """The request's JSON body as `kind`; an empty body is `kind()`."""
-    body = await request.content.read(MAX_JSON_BODY + 1)
-    if len(body) > MAX_JSON_BODY:
-        raise web.HTTPRequestEntityTooLarge(max_size=MAX_JSON_BODY, actual_size=len(body))
+    chunks, size = [], 0
+    while chunk := await request.content.read(65536):  # one read returns only what has arrived
+        size += len(chunk)
+        if size > MAX_JSON_BODY:
+            raise web.HTTPRequestEntityTooLarge(max_size=MAX_JSON_BODY, actual_size=size)
+        chunks.append(chunk)
+    body = b"".join(chunks)
     if not body.strip():
         return kind()
     try:
         return msgspec.json.decode(body, type=kind)
     except msgspec.ValidationError as exc:
         raise InvalidArgument(f"invalid request body: {exc}") from None
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise InvalidArgument(f"invalid JSON in request body: {exc}") from None
 
 

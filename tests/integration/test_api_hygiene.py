@@ -153,7 +153,7 @@ RAW_GARBAGE = {
 def test_garbage_on_the_wire_leaves_the_service_answering(service, name):
     answer = exchange(service.socket_path, RAW_GARBAGE[name])
     if answer:  # closing the connection without a word is also fine
-        assert answer.startswith(b"HTTP/1.1 "), answer[:200]
+        assert answer.startswith((b"HTTP/1.1 ", b"HTTP/1.0 ")), answer[:200]  # aiohttp answers a request it cannot parse in 1.0
         assert int(answer.split()[1]) >= 400, answer[:200]
     ping(service.socket_path)
 
@@ -205,10 +205,6 @@ BAD_REQUESTS = [
 ]
 
 
-@pytest.mark.xfail(strict=True, reason="husk.api.requests.decode_body reads with content.read(n), which returns "
-                   "what is buffered, not n bytes: a body that arrives in two pieces is cut (400 'truncated'), "
-                   "and one over MAX_JSON_BODY is not refused with 413; `await request.read()` (client_max_size) "
-                   "would do both")
 @pytest.mark.parametrize("pieces, expected", [(2, 404), (1, 413)], ids=["split body", "oversized body"])
 def test_a_body_is_read_whole(service, pieces, expected):
     size = 100 if pieces == 2 else 5 * 1024 * 1024

@@ -261,8 +261,6 @@ def test_an_oversized_body_is_a_413():
         asyncio.run(requests.decode_body(body_request(b" " * (requests.MAX_JSON_BODY + 1)), CreateBody))
 
 
-@pytest.mark.xfail(strict=True, reason="msgspec raises UnicodeDecodeError (not DecodeError) for invalid UTF-8 in "
-                   "a JSON string; husk.api.requests.decode_body lets it through: a 500 instead of a 400")
 def test_invalid_utf8_in_a_body_is_a_400():
     assert decode(b'{"Image": "\xff"}') is None
 
