@@ -17,7 +17,8 @@ import msgspec
 from aiohttp import web
 
 from ..define import InvalidArgument, NoSuchImage
-from . import blocking, documents
+from . import blocking, docker, documents
+from .docker import _container, _runtime
 from .requests import decode_body, filters, flag, integer
 
 routes = web.RouteTableDef()
@@ -28,14 +29,6 @@ LIBPOD_API_VERSION = "4.3.1"
 
 def _json(document, status: int = 200) -> web.Response:
     return web.Response(status=status, body=json.dumps(document).encode(), content_type="application/json")
-
-
-def _runtime(request: web.Request):
-    return request.app["runtime"]
-
-
-async def _container(request: web.Request):
-    return await blocking.run(_runtime(request).container, request.match_info["id"])
 
 
 # -- system ---------------------------------------------------------------------------------
@@ -171,22 +164,9 @@ async def start(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-@routes.post("/containers/{id}/stop")
-async def stop(request: web.Request) -> web.Response:
-    timeout = integer(request, "timeout", integer(request, "t"))
-    ctr = await _container(request)
-    await blocking.run(ctr.stop_with_timeout, ctr.config.stop_timeout if timeout is None else max(timeout, 0))
-    return web.Response(status=204)
-
-
-@routes.post("/containers/{id}/kill")
-async def kill(request: web.Request) -> web.Response:
-    from ..signals import parse_signal
-
-    number = parse_signal(request.query.get("signal") or "SIGKILL")
-    ctr = await _container(request)
-    await blocking.run(ctr.kill, number)
-    return web.Response(status=204)
+# stop and kill answer as the Docker routes do (podman's service shares them too)
+routes.post("/containers/{id}/stop")(docker.stop)
+routes.post("/containers/{id}/kill")(docker.kill)
 
 
 #: podman's wait conditions that mean "not running" (husk waits for all of them alike)
