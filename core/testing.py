@@ -9,11 +9,16 @@ unmounts what it mounted, so a failing test does not leak into the next one.
 
 from __future__ import annotations
 
+import http.client
+import json
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 
 import pytest
@@ -22,6 +27,9 @@ HUSK = os.path.join(os.path.dirname(sys.executable), "husk")
 BUILDER = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "contrib",
                        "build-busybox-image.py")
 IMAGE = "localhost/busybox:latest"
+DOCKER = shutil.which("docker") or "/usr/local/bin/docker"
+#: the docker CLI tests need the client binary (contrib/setup-test.sh installs it)
+needs_docker_cli = pytest.mark.skipif(not os.path.exists(DOCKER), reason="no docker CLI on this machine")
 
 
 @dataclass
@@ -134,3 +142,103 @@ def husk(husk_envs):
 def husk_rt(request, husk_envs):
     """Like `husk`, once with runc and once with crun."""
     return husk_envs(request.param)
+
+
+# -- the API service --------------------------------------------------------------------------
+class UnixHTTP(http.client.HTTPConnection):
+    """http.client over an AF_UNIX socket (the service's)."""
+
+    def __init__(self, path: str, timeout: float = 30) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self.socket_path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.socket_path)
+
+
+class ApiService:
+    """`husk system service` for one HuskEnv on its own socket, stderr kept for
+    the teardown's traceback check.  `argv_prefix` runs it through a wrapper (a
+    socket-activation shim); `uri` overrides the listening address."""
+
+    def __init__(self, env: HuskEnv, socket_path: str, idle: int = 0, argv_prefix=(), pass_fds=(),
+                 env_extra=None, uri: str = "", wait: bool = True) -> None:
+        self.env = env
+        self.socket_path = socket_path
+        self.process = subprocess.Popen([*argv_prefix, HUSK, *env.global_args, "system", "service", "--time",
+                                         str(idle), uri or f"unix://{socket_path}"],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, pass_fds=pass_fds,
+                                        env={**env.env(), **(env_extra or {})})
+        if wait:
+            self.wait_listening(socket_path)
+
+    def wait_listening(self, path: str) -> None:
+        """Until `path` accepts (the file exists a moment before the socket listens)."""
+        deadline = time.monotonic() + 15
+        while True:
+            probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                probe.connect(path)
+                return
+            except OSError:
+                assert self.process.poll() is None, self.process.stderr.read().decode()
+                assert time.monotonic() < deadline, "the service did not start listening"
+                time.sleep(0.05)
+            finally:
+                probe.close()
+
+    def request(self, method: str, path: str, body=None, headers=None):
+        """(status, response, parsed JSON or raw bytes)."""
+        conn = UnixHTTP(self.socket_path)
+        try:
+            if isinstance(body, (dict, list)):
+                body = json.dumps(body).encode()
+                headers = {"Content-Type": "application/json", **(headers or {})}
+            conn.request(method, path, body=body, headers=headers or {})
+            response = conn.getresponse()
+            data = response.read()
+            kind = response.getheader("Content-Type", "")
+            return response.status, response, json.loads(data) if "json" in kind and data else data
+        finally:
+            conn.close()
+
+    def docker(self, *args: str, input: bytes | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
+        """The real docker CLI pointed at this service."""
+        return subprocess.run([DOCKER, *args], input=input, capture_output=True, timeout=timeout,
+                              env={**os.environ, "DOCKER_HOST": f"unix://{self.socket_path}",
+                                   "DOCKER_CONFIG": os.path.dirname(self.socket_path)})
+
+    def stop(self) -> str:
+        """SIGTERM (the service drains and exits 0); returns its stderr."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            _, err = self.process.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            _, err = self.process.communicate()
+        return err.decode(errors="replace")
+
+
+def _serve(env: HuskEnv):
+    base = tempfile.mkdtemp(prefix="hapi-")  # short: AF_UNIX paths are limited to 108 bytes
+    service = ApiService(env, os.path.join(base, "s.sock"))
+    yield service
+    err = service.stop()
+    shutil.rmtree(base, ignore_errors=True)
+    assert "Traceback" not in err, err
+    assert service.process.returncode == 0, err
+
+
+@pytest.fixture(params=["crun", "runc"])
+def api(request, husk_envs):
+    """An ApiService over a fresh HuskEnv with the default image, once per runtime."""
+    yield from _serve(husk_envs(request.param))
+
+
+@pytest.fixture
+def api_crun(husk_envs):
+    """Like `api`, on crun only."""
+    yield from _serve(husk_envs("crun"))

@@ -7,7 +7,6 @@ runtime; the service's stderr is checked for tracebacks at teardown.
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import shutil
@@ -20,104 +19,7 @@ import time
 
 import pytest
 
-from husk.testing import HUSK, make_env
-
-DOCKER = shutil.which("docker") or "/usr/local/bin/docker"
-needs_docker_cli = pytest.mark.skipif(not os.path.exists(DOCKER), reason="no docker CLI on this machine")
-
-
-class UnixHTTP(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float = 30) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self.socket_path = path
-
-    def connect(self) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(self.timeout)
-        self.sock.connect(self.socket_path)
-
-
-class Service:
-    def __init__(self, env, socket_path: str, idle: int = 0) -> None:
-        self.env = env
-        self.socket_path = socket_path
-        self.process = subprocess.Popen([HUSK, *env.global_args, "system", "service", "--time", str(idle),
-                                         f"unix://{socket_path}"], stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE, env=env.env())
-        deadline = time.monotonic() + 15
-        while not self._answers():  # the file exists a moment before the socket listens
-            assert self.process.poll() is None, self.process.stderr.read().decode()
-            assert time.monotonic() < deadline, "the service did not start listening"
-            time.sleep(0.05)
-
-    def _answers(self) -> bool:
-        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            probe.connect(self.socket_path)
-            return True
-        except OSError:
-            return False
-        finally:
-            probe.close()
-
-    def request(self, method: str, path: str, body=None, headers=None):
-        """(status, headers, parsed JSON or raw bytes)."""
-        conn = UnixHTTP(self.socket_path)
-        try:
-            if isinstance(body, (dict, list)):
-                body = json.dumps(body).encode()
-                headers = {"Content-Type": "application/json", **(headers or {})}
-            conn.request(method, path, body=body, headers=headers or {})
-            response = conn.getresponse()
-            data = response.read()
-            kind = response.getheader("Content-Type", "")
-            return response.status, response, json.loads(data) if "json" in kind and data else data
-        finally:
-            conn.close()
-
-    def docker(self, *args: str, input: bytes | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
-        return subprocess.run([DOCKER, *args], input=input, capture_output=True, timeout=timeout,
-                              env={**os.environ, "DOCKER_HOST": f"unix://{self.socket_path}",
-                                   "DOCKER_CONFIG": os.path.dirname(self.socket_path)})
-
-    def stop(self) -> str:
-        """SIGTERM; returns the service's stderr."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            _, err = self.process.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            _, err = self.process.communicate()
-        return err.decode(errors="replace")
-
-
-@pytest.fixture(params=["crun", "runc"])
-def api(request, busybox_tar):
-    env = make_env(busybox_tar, request.param)
-    base = tempfile.mkdtemp(prefix="hapi-")
-    service = Service(env, os.path.join(base, "s.sock"))
-    yield service
-    err = service.stop()
-    env.cleanup()
-    shutil.rmtree(os.path.dirname(env.root), ignore_errors=True)
-    shutil.rmtree(base, ignore_errors=True)
-    assert "Traceback" not in err, err
-    assert service.process.returncode == 0, err
-
-
-@pytest.fixture
-def api_crun(busybox_tar):
-    env = make_env(busybox_tar, "crun")
-    base = tempfile.mkdtemp(prefix="hapi-")
-    service = Service(env, os.path.join(base, "s.sock"))
-    yield service
-    err = service.stop()
-    env.cleanup()
-    shutil.rmtree(os.path.dirname(env.root), ignore_errors=True)
-    shutil.rmtree(base, ignore_errors=True)
-    assert "Traceback" not in err, err
-
+from husk.testing import HUSK, ApiService, UnixHTTP, make_env, needs_docker_cli
 
 # -- version negotiation, socket hygiene ---------------------------------------------------
 def test_ping_get_and_head_carry_the_api_version(api_crun):
@@ -143,7 +45,7 @@ def test_idle_time_stops_the_service_and_removes_its_socket(busybox_tar):
     env = make_env(busybox_tar)
     base = tempfile.mkdtemp(prefix="hapi-")
     try:
-        service = Service(env, os.path.join(base, "s.sock"), idle=3)
+        service = ApiService(env, os.path.join(base, "s.sock"), idle=3)
         assert service.request("GET", "/_ping")[0] == 200
         assert service.process.wait(timeout=10) == 0
         assert not os.path.exists(service.socket_path)

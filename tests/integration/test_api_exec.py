@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from test_api_docker import api, api_crun, needs_docker_cli  # noqa: F401  (fixtures)
+from husk.testing import needs_docker_cli
 
 
 def _running(service, name: str = "box") -> str:

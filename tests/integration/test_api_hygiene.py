@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -23,7 +22,7 @@ import time
 
 import pytest
 
-from husk.testing import HUSK, HuskEnv
+from husk.testing import HUSK, ApiService, HuskEnv
 
 #: what systemd does between fork and exec: the socket to fd 3, LISTEN_* naming this pid
 ACTIVATE = ("import os, sys\n"
@@ -71,40 +70,11 @@ def ping(path: str) -> None:
     assert (status, body) == (200, b"OK")
 
 
-class Service:
-    """`husk system service` on its own roots (no image needed), stderr kept."""
-
-    def __init__(self, base: str, argv_prefix: list[str] = (), pass_fds=(), env_extra=None, uri: str = "") -> None:
-        self.env = HuskEnv(root=os.path.join(base, "root"), runroot=os.path.join(base, "run"))
-        self.socket_path = os.path.join(base, "s.sock")
-        self.process = subprocess.Popen([*argv_prefix, HUSK, *self.env.global_args, "system", "service", "--time",
-                                         "0", uri or f"unix://{self.socket_path}"],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, pass_fds=pass_fds,
-                                        env={**self.env.env(), **(env_extra or {})})
-
-    def wait_listening(self, path: str) -> None:
-        deadline = time.monotonic() + 15
-        while True:
-            probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            try:
-                probe.connect(path)
-                return
-            except OSError:
-                assert self.process.poll() is None, self.process.stderr.read().decode()
-                assert time.monotonic() < deadline, "the service did not start listening"
-                time.sleep(0.05)
-            finally:
-                probe.close()
-
-    def stop(self) -> str:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            _, err = self.process.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            _, err = self.process.communicate()
-        return err.decode(errors="replace")
+def Service(base: str, argv_prefix=(), pass_fds=(), env_extra=None) -> ApiService:
+    """The service on its own roots under `base` (no image needed), not waited for."""
+    env = HuskEnv(root=os.path.join(base, "root"), runroot=os.path.join(base, "run"))
+    return ApiService(env, os.path.join(base, "s.sock"), argv_prefix=argv_prefix, pass_fds=pass_fds,
+                      env_extra=env_extra, wait=False)
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from test_api_docker import api, api_crun  # noqa: F401  (fixtures)
 
 podman = pytest.importorskip("podman", reason="podman-py is in the test extra")
 
