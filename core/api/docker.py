@@ -23,18 +23,33 @@ routes = web.RouteTableDef()
 _PREFIX = r"/v{version:[0-9]+\.[0-9]+}"
 
 
+#: The modules whose route tables the service serves.  Each may define `routes`
+#: (Docker paths, served with and without the /v1.NN prefix) and `libpod_routes`
+#: (served under /vN.N.N/libpod); a new group of routes is a new module here.
+ROUTE_MODULES = ("docker", "execs", "libpod")
+
+
 def add_routes(app: web.Application) -> None:
-    """Every Docker route, with and without the `/v1.NN` prefix, and the libpod ones."""
+    """Every route of every module in ROUTE_MODULES."""
+    import importlib
+
     from . import execs, libpod
 
     execs.add_table(app)
-    libpod.add_routes(app)
-    for route in (*routes, *execs.routes):
-        for path in (route.path, _PREFIX + route.path):
-            if route.method == "GET":
-                app.router.add_get(path, route.handler)  # HEAD too (docker pings with HEAD)
-            else:
-                app.router.add_route(route.method, path, route.handler)
+    for name in ROUTE_MODULES:
+        module = importlib.import_module(f"{__package__}.{name}")
+        for route in getattr(module, "routes", ()):
+            _add(app, route, (route.path, _PREFIX + route.path))
+        for route in getattr(module, "libpod_routes", ()):
+            _add(app, route, (libpod.PREFIX + route.path,))
+
+
+def _add(app: web.Application, route, paths) -> None:
+    for path in paths:
+        if route.method == "GET":
+            app.router.add_get(path, route.handler)  # HEAD too (docker pings with HEAD)
+        else:
+            app.router.add_route(route.method, path, route.handler)
 
 
 def _runtime(request: web.Request):

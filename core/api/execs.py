@@ -29,6 +29,8 @@ from . import blocking
 from .requests import StrOrList, decode_body, integer, string_list
 
 routes = web.RouteTableDef()
+#: podman's libpod exec routes are Docker's, under the libpod prefix
+libpod_routes = routes
 #: finished entries older than this are dropped when a new exec is created
 KEEP_FINISHED_SECONDS = 600
 
@@ -124,6 +126,7 @@ def _console_size(value: list[int] | None) -> tuple[int, int] | None:
     if len(value) != 2 or not all(0 <= n <= 0xFFFF for n in value):
         raise InvalidArgument(f"invalid ConsoleSize {value}: [rows, columns], each 0 to 65535")
     return (value[0], value[1]) if all(value) else None
+
 
 
 def add_table(app: web.Application) -> None:

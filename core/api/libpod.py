@@ -21,7 +21,7 @@ from . import blocking, docker, documents
 from .docker import _container, _runtime
 from .requests import decode_body, filters, flag, integer
 
-routes = web.RouteTableDef()
+libpod_routes = web.RouteTableDef()
 PREFIX = r"/v{libpod_version:[0-9]+\.[0-9]+(?:\.[0-9]+)?}/libpod"
 #: the libpod API version husk reports (podman 4's)
 LIBPOD_API_VERSION = "4.3.1"
@@ -32,19 +32,19 @@ def _json(document, status: int = 200) -> web.Response:
 
 
 # -- system ---------------------------------------------------------------------------------
-@routes.get("/_ping")
+@libpod_routes.get("/_ping")
 async def ping(request: web.Request) -> web.Response:
     return web.Response(text="OK", headers={"Libpod-API-Version": LIBPOD_API_VERSION,
                                             "Api-Version": documents.API_VERSION,
                                             "Libpod-Buildah-Version": "", "Cache-Control": "no-cache"})
 
 
-@routes.get("/version")
+@libpod_routes.get("/version")
 async def version(request: web.Request) -> web.Response:
     return _json(documents.version())
 
 
-@routes.get("/info")
+@libpod_routes.get("/info")
 async def info(request: web.Request) -> web.Response:
     return _json(await blocking.run(documents.info, _runtime(request)))
 
@@ -116,7 +116,7 @@ def _create_arguments(spec: SpecGenerator) -> dict:
             "mounts": mounts, "network": network}
 
 
-@routes.post("/containers/create")
+@libpod_routes.post("/containers/create")
 async def create(request: web.Request) -> web.Response:
     spec = await decode_body(request, SpecGenerator)
     kwargs = _create_arguments(spec)
@@ -124,7 +124,7 @@ async def create(request: web.Request) -> web.Response:
     return _json({"Id": ctr.id, "Warnings": []}, status=201)
 
 
-@routes.get("/containers/json")
+@libpod_routes.get("/containers/json")
 async def list_containers(request: web.Request) -> web.Response:
     from ..cli.listing import list_containers as listing
 
@@ -141,7 +141,7 @@ async def list_containers(request: web.Request) -> web.Response:
     return _json(rows[:limit] if limit and limit > 0 else rows)
 
 
-@routes.get("/containers/{id}/json")
+@libpod_routes.get("/containers/{id}/json")
 async def inspect(request: web.Request) -> web.Response:
     def read():
         ctr = _runtime(request).container(request.match_info["id"])
@@ -151,13 +151,13 @@ async def inspect(request: web.Request) -> web.Response:
     return _json(await blocking.run(read))
 
 
-@routes.get("/containers/{id}/exists")
+@libpod_routes.get("/containers/{id}/exists")
 async def exists(request: web.Request) -> web.Response:
     await _container(request)
     return web.Response(status=204)
 
 
-@routes.post("/containers/{id}/start")
+@libpod_routes.post("/containers/{id}/start")
 async def start(request: web.Request) -> web.Response:
     ctr = await _container(request)
     await blocking.run(ctr.start)
@@ -165,15 +165,15 @@ async def start(request: web.Request) -> web.Response:
 
 
 # stop and kill answer as the Docker routes do (podman's service shares them too)
-routes.post("/containers/{id}/stop")(docker.stop)
-routes.post("/containers/{id}/kill")(docker.kill)
+libpod_routes.post("/containers/{id}/stop")(docker.stop)
+libpod_routes.post("/containers/{id}/kill")(docker.kill)
 
 
 #: podman's wait conditions that mean "not running" (husk waits for all of them alike)
 _STOPPED_CONDITIONS = frozenset({"stopped", "exited", "configured", "created"})
 
 
-@routes.post("/containers/{id}/wait")
+@libpod_routes.post("/containers/{id}/wait")
 async def wait(request: web.Request) -> web.Response:
     """The exit code, as a bare JSON number, once the container is not running."""
     from .waiting import wait_for
@@ -190,14 +190,14 @@ async def wait(request: web.Request) -> web.Response:
     return _json(code)
 
 
-@routes.get("/containers/{id}/logs")
+@libpod_routes.get("/containers/{id}/logs")
 async def logs(request: web.Request) -> web.StreamResponse:
     from .streams import stream_logs
 
     return await stream_logs(request, await _container(request))
 
 
-@routes.delete("/containers/{id}")
+@libpod_routes.delete("/containers/{id}")
 async def remove(request: web.Request) -> web.Response:
     force = flag(request, "force")
     flag(request, "v")
@@ -208,7 +208,7 @@ async def remove(request: web.Request) -> web.Response:
 
 
 # -- images ---------------------------------------------------------------------------------
-@routes.get("/images/json")
+@libpod_routes.get("/images/json")
 async def list_images(request: web.Request) -> web.Response:
     def collect():
         runtime = _runtime(request)
@@ -227,7 +227,7 @@ async def list_images(request: web.Request) -> web.Response:
     return _json(await blocking.run(collect))
 
 
-@routes.get("/images/{name:.+}/exists")
+@libpod_routes.get("/images/{name:.+}/exists")
 async def image_exists(request: web.Request) -> web.Response:
     from ..images import resolve_image
 
@@ -237,16 +237,3 @@ async def image_exists(request: web.Request) -> web.Response:
     except NoSuchImage:
         raise NoSuchImage(f"{name}: image not known") from None
     return web.Response(status=204)
-
-
-def add_routes(app: web.Application) -> None:
-    """Every libpod route under its versioned prefix, and Docker's exec routes there too
-    (podman's libpod exec is Docker's)."""
-    from . import execs
-
-    for route in (*routes, *execs.routes):
-        path = PREFIX + route.path
-        if route.method == "GET":
-            app.router.add_get(path, route.handler)
-        else:
-            app.router.add_route(route.method, path, route.handler)
