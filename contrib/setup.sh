@@ -13,20 +13,8 @@ venv="$repo/.venv"
 # nftables joins this list when husk's network setup needs it.
 packages=(runc crun busybox-static iproute2)
 
-die() { echo "setup.sh: $*" >&2; exit 1; }
-
-# Run a command with its output kept aside; show the output only if it fails.
-quietly() {
-    local log rc=0
-    log=$(mktemp)
-    "$@" >"$log" 2>&1 || rc=$?
-    if [ "$rc" -ne 0 ]; then
-        cat "$log" >&2
-        rm -f "$log"
-        die "failed (exit $rc): $*"
-    fi
-    rm -f "$log"
-}
+# shellcheck source=lib.sh
+. "$repo/contrib/lib.sh"
 
 [ "$(id -u)" -eq 0 ] || die "run as root (husk runs containers as root)"
 
@@ -36,18 +24,6 @@ if ! command -v python3 >/dev/null; then
 elif ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
     packages+=(python3-venv)
 fi
-
-install_packages() {
-    local missing=() package
-    for package in "${packages[@]}"; do
-        [ "$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null)" = "install ok installed" ] \
-            || missing+=("$package")
-    done
-    [ "${#missing[@]}" -eq 0 ] && return 0
-    export DEBIAN_FRONTEND=noninteractive
-    quietly apt-get update
-    quietly apt-get install -y --no-install-recommends "${missing[@]}"
-}
 
 # Host quirks:
 # - cgroups in hybrid mode (a tmpfs at /sys/fs/cgroup with v1 hierarchies and
@@ -110,7 +86,7 @@ build_default_image() {
     esac
 }
 
-install_packages
+apt_install "${packages[@]}"
 python=$(command -v python3)
 "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
     || die "$python is $("$python" -V 2>&1); husk needs Python >= 3.11"

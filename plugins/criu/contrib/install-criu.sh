@@ -21,33 +21,11 @@ sha256=f80a66cb3726bb2116266d4759ce3bcbfab7abdb6b6d430bf20dd41911717afe
 build_packages=(gcc make pkg-config libc6-dev libprotobuf-dev libprotobuf-c-dev protobuf-c-compiler
                 libnl-3-dev libcap-dev libnet1-dev xz-utils)
 
-die() { echo "install-criu.sh: $*" >&2; exit 1; }
-
-quietly() {
-    local log rc=0
-    log=$(mktemp)
-    "$@" >"$log" 2>&1 || rc=$?
-    if [ "$rc" -ne 0 ]; then
-        tail -n 40 "$log" >&2
-        rm -f "$log"
-        die "failed (exit $rc): $*"
-    fi
-    rm -f "$log"
-}
+# die, quietly, apt_install: husk's shared set-up helpers
+# shellcheck source=../../../contrib/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../../contrib/lib.sh"
 
 criu_works() { command -v criu >/dev/null && criu check >/dev/null 2>&1; }
-
-apt_install() {
-    local missing=() package
-    for package in "$@"; do
-        [ "$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null)" = "install ok installed" ] \
-            || missing+=("$package")
-    done
-    [ "${#missing[@]}" -eq 0 ] && return 0
-    export DEBIAN_FRONTEND=noninteractive
-    quietly apt-get update
-    quietly apt-get install -y --no-install-recommends "${missing[@]}"
-}
 
 # The Debian archive URIs apt is configured with (deb822 .sources and one-line lists).
 mirrors() {
