@@ -7,7 +7,6 @@ data decoded from JSON.
 
 import subprocess
 import sys
-import time
 
 import pytest
 from hypothesis import given
@@ -322,19 +321,18 @@ def test_align_columns_uses_elastic_tabstops():
     assert align_columns("a\t\tc\n", min_width=0, padding=1) == "a  c\n"
 
 
-def test_two_hundred_rows_render_quickly():
+def test_two_hundred_rows_render_as_one_aligned_table():
+    """The shape `ps -a` renders (its speed is measured by bench/run.py, not here)."""
     rows = [
         {"ID": f"{i:012x}", "Image": "busybox", "Command": "sh", "CreatedAt": "now", "Status": "Up", "Names": f"c{i}"}
         for i in range(200)
     ]
     fmt = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.CreatedAt}}\t{{.Status}}\t{{.Names}}"
-    best = float("inf")
-    for _ in range(5):
-        start = time.perf_counter()
-        out = format_rows(fmt, rows, {"ID": "CONTAINER ID"})
-        best = min(best, time.perf_counter() - start)
-    assert out.count("\n") == 201
-    assert best < 0.010
+    lines = format_rows(fmt, rows, {"ID": "CONTAINER ID"}).splitlines()
+    assert len(lines) == 201
+    assert lines[0].split() == ["CONTAINER", "ID", "IMAGE", "COMMAND", "CREATED", "AT", "STATUS", "NAMES"]
+    assert {line.index("busybox") for line in lines[1:]} == {lines[0].index("IMAGE")}
+    assert lines[-1].split() == ["0000000000c7", "busybox", "sh", "now", "Up", "c199"]
 
 
 def test_import_pulls_in_nothing_heavy():
