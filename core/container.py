@@ -432,8 +432,6 @@ class Container:
         target_file, ignore_rootfs, compression, print_stats, file_locks).
         Without keep_running the process is gone afterwards and the container is
         `exited` with a checkpoint to restore.  Emits `checkpoint`."""
-        import time
-
         options = {} if options is None else options
         with self._locked():
             if self.state.state is not State.RUNNING:
@@ -441,58 +439,20 @@ class Container:
             if self.config.auto_remove and not options.get("target_file"):
                 raise InvalidArgument("cannot checkpoint containers that have been started with '--rm' unless "
                                       "'--export' is used")
-            self.runtime.plugins.checkpoint(self, options)
-            st = self.state
-            if not options.get("keep_running"):
-                lifecycle.wait_for_exit(self, 30)
-                st.stopped_by_user = True  # no restart policy brings a checkpointed process back
-                lifecycle.sync(self)
-                if st.state in (State.CREATED, State.RUNNING, State.PAUSED):
-                    lifecycle._record_exit(self, *(lifecycle.read_exit_file(self) or (0, time.time())))
-                lifecycle.cleanup(self)
-            st.checkpointed = True
-            self.save()
-            self.runtime.emit("checkpoint", self)
+            lifecycle.checkpoint(self, options)
 
     def restore(self, options: dict | None = None) -> None:
         """Restore a checkpointed, exited container: the plugin runs the runtime's
         restore under a new monitor, which adopts the process as it adopts a
         started one.  Options: keep, tcp_established, ignore_rootfs, file_locks.
         Emits `restore`."""
-        import time
-
-        from . import spec as spec_module
-
         options = {} if options is None else options
         with self._locked():
             if self.state.state in (State.RUNNING, State.PAUSED):
                 raise StateInvalid(f"container {self.id} is running or paused, cannot restore: container state improper")
             if not self.state.checkpointed:
                 raise StateInvalid(f"container {self.id} does not contain a checkpoint: container state improper")
-            lifecycle.cleanup(self)
-            st = self.state
-            rootfs = lifecycle.mount(self)
-            try:
-                image = self.runtime.store.image(self.config.image_id)
-                userdata = self.runtime.paths.userdata(self.id)
-                spec = spec_module.generate(self.config, image.config, rootfs, userdata)
-                self.runtime.plugins.pre_init(self, spec)
-                spec_module.write_bundle(spec, userdata)
-                self.runtime.plugins.restore(self, options)  # sets st.pid and st.monitor_pid
-            except BaseException as exc:
-                lifecycle.unmount(self)
-                if isinstance(exc, HuskError):
-                    st.error = str(exc)
-                    self.save()
-                raise
-            st.state = State.RUNNING
-            st.checkpointed = False
-            st.started_at = time.time()
-            st.exit_code, st.finished_at = 0, 0.0
-            st.stopped_by_user = st.oom_killed = False
-            st.error = ""
-            self.save()
-            self.runtime.emit("restore", self)
+            lifecycle.restore(self, options)
 
     # -- reading ------------------------------------------------------------------------
     def sync_if_unlocked(self) -> None:

@@ -10,6 +10,7 @@ state that :func:`sync` can repair.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal as signal_module
 import time
@@ -200,20 +201,13 @@ def _check_dependencies(ctr: "Container", recursive: bool) -> None:
 def init(ctr: "Container", retain_restart_count: bool = False) -> None:
     """Create the container in the runtime through a new monitor; state `created`.
     A user's init or start resets the restart count; a restart by policy keeps it."""
-    from . import spec as spec_module
     from .monitor_client import spawn_monitor
 
     if ctr.state.state in (State.STOPPED, State.EXITED):
         cleanup(ctr)  # a fresh create needs the old runtime container gone
     runtime, paths = ctr.runtime, ctr.runtime.paths
-    rootfs = mount(ctr)
-    try:
-        image = runtime.store.image(ctr.config.image_id)
-        userdata = paths.userdata(ctr.id)
-        os.makedirs(userdata, mode=0o700, exist_ok=True)
-        spec = spec_module.generate(ctr.config, image.config, rootfs, userdata)
-        runtime.plugins.pre_init(ctr, spec)
-        spec_module.write_bundle(spec, userdata)
+    with _unmounted_on_failure(ctr):
+        userdata = _write_bundle(ctr, mount(ctr))
         backend = runtime.oci_runtime(ctr.config.runtime)
         run_dir = paths.container_run_dir(ctr.id)
         os.makedirs(run_dir, mode=0o700, exist_ok=True)
@@ -233,13 +227,6 @@ def init(ctr: "Container", retain_restart_count: bool = False) -> None:
             "tty": ctr.config.tty,
             "exit_command": exit_command(ctr),
         })
-    except BaseException as exc:
-        # Roll back to the previous state: no runtime container, no own mount.
-        unmount(ctr)
-        if isinstance(exc, HuskError):
-            ctr.state.error = str(exc)
-            ctr.save()
-        raise
     st = ctr.state
     st.state = State.CREATED
     st.pid = int(result["pid"])
@@ -253,6 +240,34 @@ def init(ctr: "Container", retain_restart_count: bool = False) -> None:
         st.restart_count = 0
     ctr.save()
     runtime.emit("init", ctr)
+
+
+def _write_bundle(ctr: "Container", rootfs: str) -> str:
+    """Write the OCI bundle (the spec from config and image, as the pre_init
+    hooks leave it) for a start or a restore; returns the bundle directory."""
+    from . import spec as spec_module
+
+    userdata = ctr.runtime.paths.userdata(ctr.id)
+    os.makedirs(userdata, mode=0o700, exist_ok=True)
+    image = ctr.runtime.store.image(ctr.config.image_id)
+    spec = spec_module.generate(ctr.config, image.config, rootfs, userdata)
+    ctr.runtime.plugins.pre_init(ctr, spec)
+    spec_module.write_bundle(spec, userdata)
+    return userdata
+
+
+@contextlib.contextmanager
+def _unmounted_on_failure(ctr: "Container"):
+    """Roll a failed init or restore back to the previous state: no runtime
+    container, no mount of its own, the error kept in the record."""
+    try:
+        yield
+    except BaseException as exc:
+        unmount(ctr)
+        if isinstance(exc, HuskError):
+            ctr.state.error = str(exc)
+            ctr.save()
+        raise
 
 
 def exit_command(ctr: "Container") -> list[str]:
@@ -551,3 +566,39 @@ def export(ctr: "Container", target) -> None:
         if mounted_here:
             unmount_path(merged)
     ctr.runtime.emit("export", ctr)
+
+
+# -- checkpoint / restore (the CRIU work is the checkpoint plugin's) ------------------------
+def checkpoint(ctr: "Container", options: dict) -> None:
+    """Checkpoint through the plugin; unless the process keeps running, record
+    its end like any exit (never restarted by policy) and mark the checkpoint."""
+    ctr.runtime.plugins.checkpoint(ctr, options)
+    st = ctr.state
+    if not options.get("keep_running"):
+        wait_for_exit(ctr, 30)
+        st.stopped_by_user = True  # no restart policy brings a checkpointed process back
+        sync(ctr)
+        if st.state in (State.CREATED, State.RUNNING, State.PAUSED):
+            _record_exit(ctr, *(read_exit_file(ctr) or (0, time.time())))
+        cleanup(ctr)
+    st.checkpointed = True
+    ctr.save()
+    ctr.runtime.emit("checkpoint", ctr)
+
+
+def restore(ctr: "Container", options: dict) -> None:
+    """Rebuild the bundle (fresh mount and spec, pre_init hooks) and let the
+    plugin restore the process under a new monitor; the container is running."""
+    cleanup(ctr)
+    with _unmounted_on_failure(ctr):
+        _write_bundle(ctr, mount(ctr))
+        ctr.runtime.plugins.restore(ctr, options)  # sets st.pid and st.monitor_pid
+    st = ctr.state
+    st.state = State.RUNNING
+    st.checkpointed = False
+    st.started_at = time.time()
+    st.exit_code, st.finished_at = 0, 0.0
+    st.stopped_by_user = st.oom_killed = False
+    st.error = ""
+    ctr.save()
+    ctr.runtime.emit("restore", ctr)
