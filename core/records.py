@@ -45,6 +45,9 @@ class ImageRecord(msgspec.Struct, omit_defaults=True):
     size: int = 0
     config: ImageConfig = msgspec.field(default_factory=ImageConfig)
     version: int = SCHEMA_VERSION
+    #: the image's config as Docker and OCI write it; `id` is its sha256, so a
+    #: saved archive carries these exact bytes (empty for images stored before)
+    config_json: str = ""
 
 
 class RestartPolicy(msgspec.Struct, omit_defaults=True):

@@ -243,6 +243,20 @@ class Store:
                 found.append(key.decode())
             return found
 
+    def untag_image(self, image_id: str, names: list[str]) -> ImageRecord:
+        """Take `names` off an image (record and name index in one transaction)."""
+        def change(txn):
+            image = self._decode(ImageRecord, txn.get(image_id.encode(), db=self.db["images"]), f"image {image_id}")
+            if image is None:
+                raise NoSuchImage.named(image_id)
+            image.names = [n for n in image.names if n not in names]
+            for name in names:
+                if txn.get(name.encode(), db=self.db["image_names"]) == image_id.encode():
+                    txn.delete(name.encode(), db=self.db["image_names"])
+            txn.put(image_id.encode(), _encode(image), db=self.db["images"])
+            return image
+        return self._write(change)
+
     def remove_image(self, image: ImageRecord) -> None:
         def change(txn):
             for name in image.names:

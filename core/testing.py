@@ -242,3 +242,9 @@ def api(request, husk_envs):
 def api_crun(husk_envs):
     """Like `api`, on crun only."""
     yield from _serve(husk_envs("crun"))
+
+
+@pytest.fixture
+def api_runc(husk_envs):
+    """Like `api`, on runc only (the runtime that checkpoints with CRIU here)."""
+    yield from _serve(husk_envs("runc"))

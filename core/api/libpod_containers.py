@@ -1,0 +1,165 @@
+"""The libpod container routes beyond the basics of :mod:`husk.api.libpod`:
+restart, pause, unpause, init, attach, resize, checkpoint, restore, events.
+
+Most are the Docker routes' handlers under the libpod prefix, as in podman's
+service.  Checkpoint and restore call :meth:`husk.Container.checkpoint`,
+:meth:`husk.Container.restore` and :func:`husk.container.restore_imported`
+(the husk-criu plugin's work) and answer podman's reports; the exported
+archive goes out as the response body, an imported one comes in as the
+request body.  Both pass through a spool file under the storage root, because
+the plugin reads and writes archives by path (and a checkpoint must finish
+before its archive is complete).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+
+from aiohttp import web
+
+from ..define import InvalidArgument, State, StateInvalid
+from . import blocking, docker
+from .docker import _container, _json, _runtime
+from .requests import flag
+
+libpod_routes = web.RouteTableDef()
+_CHUNK = 1 << 20
+
+# podman's service answers these with its Docker-compatible handlers too
+libpod_routes.post("/containers/{id}/restart")(docker.restart)
+libpod_routes.post("/containers/{id}/pause")(docker.pause)
+libpod_routes.post("/containers/{id}/unpause")(docker.unpause)
+libpod_routes.post("/containers/{id}/attach")(docker.attach)
+libpod_routes.post("/containers/{id}/resize")(docker.resize)
+
+
+@libpod_routes.post("/containers/{id}/init")
+async def init(request: web.Request) -> web.Response:
+    """Create the container in the runtime; 304 when it already is (podman's answer)."""
+    ctr = await _container(request)
+    try:
+        await blocking.run(ctr.init)
+    except StateInvalid:
+        await blocking.run(ctr.reload)
+        if ctr.state.state in (State.CREATED, State.RUNNING, State.PAUSED):
+            return web.Response(status=304)
+        raise
+    return web.Response(status=204)
+
+
+@libpod_routes.get("/events")
+async def events(request: web.Request) -> web.StreamResponse:
+    """Docker's event stream (podman's libpod events have the same shape);
+    `stream=false` answers the events recorded so far (from the start of the
+    log unless `since` says otherwise) and ends, as podman's does."""
+    if not flag(request, "stream", default=True):
+        import time
+
+        query = request.query.copy()
+        query.setdefault("since", "0")
+        query.setdefault("until", f"{time.time():.9f}")
+        request = request.clone(rel_url=request.rel_url.with_query(query))
+    return await docker.events(request)
+
+
+# -- checkpoint / restore -------------------------------------------------------------------
+def _spool_dir(request: web.Request) -> str | None:
+    """Spool files go under the storage root (the archive can be as large as the
+    container's memory; /tmp is often a small tmpfs)."""
+    root = _runtime(request).paths.root
+    return root if os.path.isdir(root) else None
+
+
+@contextlib.contextmanager
+def _spool_path(request: web.Request, prefix: str):
+    """A fresh file's path, removed afterwards whatever happens."""
+    fd, path = tempfile.mkstemp(prefix=prefix, dir=_spool_dir(request))
+    os.close(fd)
+    try:
+        yield path
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+
+
+def _report(ctr, options: dict, duration_key: str) -> dict:
+    """podman's CheckpointReport / RestoreReport: the id, the runtime's duration
+    in microseconds and CRIU's statistics (from the plugin's stats document)."""
+    stats = (options.get("stats") or {}).get("container_statistics") or [{}]
+    return {"Id": ctr.id, duration_key: stats[0].get(duration_key, 0),
+            "criu_statistics": stats[0].get("criu_statistics")}
+
+
+@libpod_routes.post("/containers/{id}/checkpoint")
+async def checkpoint(request: web.Request) -> web.StreamResponse:
+    """Checkpoint; with `export=true` the answer is the checkpoint archive (an
+    uncompressed tar, as podman's service sends), else the report."""
+    export = flag(request, "export")
+    options = {"keep": flag(request, "keep"), "keep_running": flag(request, "leaveRunning"),
+               "tcp_established": flag(request, "tcpEstablished"), "ignore_rootfs": flag(request, "ignoreRootFS"),
+               "print_stats": flag(request, "printStats"), "file_locks": flag(request, "fileLocks"),
+               "compression": "none", "target_file": ""}
+    if options["ignore_rootfs"] and not export:
+        raise InvalidArgument("ignoreRootFS can only be used with export")
+    ctr = await _container(request)
+    if not export:
+        await blocking.run(ctr.checkpoint, options)
+        return _json(_report(ctr, options, "runtime_checkpoint_duration"))
+    with _spool_path(request, ".checkpoint-") as path:
+        options["target_file"] = path
+        await blocking.run(ctr.checkpoint, options)
+        with open(path, "rb") as archive:
+            response = web.StreamResponse(headers={"Content-Type": "application/x-tar"})
+            response.content_length = os.fstat(archive.fileno()).st_size
+            await response.prepare(request)
+            while chunk := await blocking.run(archive.read, _CHUNK):
+                await response.write(chunk)
+        await response.write_eof()
+    return response
+
+
+def _restore_options(request: web.Request) -> dict:
+    return {"keep": flag(request, "keep"), "tcp_established": flag(request, "tcpEstablished"),
+            "ignore_rootfs": flag(request, "ignoreRootFS"), "ignore_static_ip": flag(request, "ignoreStaticIP"),
+            "ignore_static_mac": flag(request, "ignoreStaticMAC"), "file_locks": flag(request, "fileLocks"),
+            "print_stats": flag(request, "printStats")}
+
+
+@libpod_routes.post("/containers/{id}/restore")
+async def restore(request: web.Request) -> web.Response:
+    """Restore the checkpointed container; with `import=true` a new container
+    from the archive in the body (the path's name is then ignored, as podman's
+    bindings send a placeholder there)."""
+    options = _restore_options(request)
+    if flag(request, "import"):
+        return await _restore_import(request, options)
+    if request.query.get("name"):
+        raise InvalidArgument("name can only be used with import")
+    if options["ignore_rootfs"]:
+        raise InvalidArgument("ignoreRootFS can only be used with import")
+    ctr = await _container(request)
+    await blocking.run(ctr.restore, options)
+    return _json(_report(ctr, options, "runtime_restore_duration"))
+
+
+@libpod_routes.post("/containers/restore")
+async def restore_import(request: web.Request) -> web.Response:
+    """`POST /containers/restore?import=true&name=`: the import without a placeholder name."""
+    if not flag(request, "import"):
+        raise InvalidArgument("without a container in the path, restore needs import=true and the archive "
+                              "in the request body")
+    return await _restore_import(request, _restore_options(request))
+
+
+async def _restore_import(request: web.Request, options: dict) -> web.Response:
+    from ..container import restore_imported
+
+    with _spool_path(request, ".restore-") as path:
+        with open(path, "wb") as spool:
+            while chunk := await request.content.read(_CHUNK):
+                await blocking.run(spool.write, chunk)
+        options.update(target_file=path, name=request.query.get("name", ""))
+        ctr = await blocking.run(restore_imported, _runtime(request), options)
+    return _json(_report(ctr, options, "runtime_restore_duration"))
