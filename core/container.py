@@ -403,6 +403,77 @@ class Container:
                 raise StateInvalid(f"cannot export container {self.id} as it is being removed: container state improper")
             lifecycle.export(self, target)
 
+    # -- copying files in and out (husk cp, the archive API) ----------------------------
+    def _copy_state_check(self, verb: str) -> None:
+        if self.state.state is State.REMOVING:
+            raise StateInvalid(f"cannot {verb} container {self.id} as it is being removed: container state improper")
+
+    def _copy_location(self, merged: str, path: str) -> tuple[str, str]:
+        """(root, path in it) for `path`: the rootfs or a bind mount's source."""
+        from . import copying
+        from .spec import build_mounts
+
+        mounts = build_mounts(self.config, self.runtime.paths.userdata(self.id))
+        binds = [(m["destination"], m["source"]) for m in mounts if m["type"] == "bind"]
+        return copying.locate(merged, binds, path)
+
+    def stat_path(self, path: str):
+        """The :class:`husk.copying.PathStat` of `path` inside the container
+        (a final symlink not followed).  :raises NoSuchPath: nothing there."""
+        import posixpath
+
+        from . import copying
+
+        with self._locked():
+            self._copy_state_check("copy from")
+            with lifecycle.rootfs_mounted(self) as merged:
+                root, inner = self._copy_location(merged, path)
+                return copying.stat_path(root, inner, posixpath.basename(posixpath.normpath("/" + path)) or "/")
+
+    def copy_from(self, path: str, target: "BinaryIO", *, follow_link: bool = False, name: str | None = None):
+        """Write `path` inside the container (all of it, for a directory) as a
+        tar stream to `target`; returns its PathStat.  Works in any state but
+        removing; the rootfs is mounted for the copy when it is not."""
+        import posixpath
+
+        from . import copying
+
+        with self._locked():
+            self._copy_state_check("copy from")
+            with lifecycle.rootfs_mounted(self) as merged:
+                root, inner = self._copy_location(merged, path)
+                if name is None and inner != path and not path.endswith("/."):
+                    name = posixpath.basename(posixpath.normpath("/" + path))  # a file bind's own name
+                return copying.write_archive(root, inner, target, follow_link=follow_link, name=name)
+
+    def copy_to(self, path: str, stream: "BinaryIO", *, chown: str | None = None,
+                no_overwrite_dir_non_dir: bool = False) -> None:
+        """Unpack the tar read from `stream` into the directory `path` inside
+        the container (chrooted: nothing lands outside its root).
+
+        :param chown: a user spec (`""` for root, or the container's user)
+            resolved in the container; every member gets its uid/gid.  None
+            keeps the archive's owners.
+        :raises NoSuchPath: the directory is missing.
+        :raises InvalidArgument: a corrupt or refused archive (device nodes
+            unless the container is privileged).
+        """
+        from . import copying
+
+        with self._locked():
+            self._copy_state_check("copy to")
+            with lifecycle.rootfs_mounted(self) as merged:
+                owner = None
+                if chown is not None:
+                    from .users import resolve_user
+
+                    user = resolve_user(merged, chown)
+                    owner = (user.uid, user.gid)
+                root, inner = self._copy_location(merged, path)
+                copying.extract_archive(root, inner, stream, owner=owner,
+                                        no_overwrite_dir_non_dir=no_overwrite_dir_non_dir,
+                                        allow_devices=self.config.privileged)
+
     def add_artifact(self, name: str, data: bytes) -> None:
         """Store `data` as the container's artifact `name` (one path component)."""
         from . import artifacts

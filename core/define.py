@@ -162,3 +162,10 @@ class ContainerRunning(HuskError):
 
     exit_code = 2
     http_status = 409
+
+
+class NoSuchPath(HuskError):
+    """A path missing inside a container (`husk cp`, the archive API)."""
+
+    http_status = 404
+    default_message = "no such file or directory"

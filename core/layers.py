@@ -77,14 +77,36 @@ def extract_layer(stream: BinaryIO, target_dir: str) -> LayerInfo:
         raise
 
 
-def _extract_in_child(stream: BinaryIO, target_dir: str) -> LayerInfo:
+def extract_tree(stream: BinaryIO, root: str, *, workdir: str = ".", check=None, what: str = "archive") -> None:
+    """Unpack a tar of plain files (`.wh.` names are no whiteouts here) under
+    `workdir` of `root`, in a child chrooted into `root` as layers are; `husk cp` uses it.
+
+    :param check: called in the child with each member (names as in the archive)
+        before it is extracted; returns the member to extract (maybe changed) or
+        raises ValueError to refuse the archive.
+    :raises InvalidArgument: a bad or refused archive ("invalid <what>: ...").
+    """
+    def make_filter():
+        return _TreeFilter(check)
+
+    _extract_in_child(stream, root, workdir=workdir, make_filter=make_filter, what=what)
+
+
+def _extract_in_child(stream: BinaryIO, target_dir: str, *, workdir: str = ".", make_filter=None,
+                      what: str = "layer") -> LayerInfo:
+    """Unpack in a child chrooted into `target_dir`, relative to `workdir` inside it.
+
+    :param make_filter: builds the member filter (default :class:`_LayerFilter`);
+        `husk cp` passes one without whiteouts.
+    :param what: names the archive in error messages ("invalid <what>: ...").
+    """
     data_read, data_write = os.pipe()
     error_read, error_write = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: never returns
         os.close(data_write)
         os.close(error_read)
-        _child_unpack(target_dir, data_read, error_write)
+        _child_unpack(target_dir, data_read, error_write, workdir, make_filter or _LayerFilter)
     os.close(data_read)
     os.close(error_write)
     parent_error: BaseException | None = None
@@ -110,24 +132,24 @@ def _extract_in_child(stream: BinaryIO, target_dir: str) -> LayerInfo:
         os.close(error_read)
         _, status = os.waitpid(pid, 0)
     if parent_error is not None:
-        raise _as_husk_error(parent_error) from None
+        raise _as_husk_error(parent_error, what) from None
     if child_error or os.waitstatus_to_exitcode(status) != 0:
         kind, _, message = child_error.decode(errors="replace").partition(":")
         if kind == "invalid":
-            raise InvalidArgument(f"invalid layer: {message}")
-        raise HuskError(f"cannot unpack layer: {message or 'the unpacking process died'}")
+            raise InvalidArgument(f"invalid {what}: {message}")
+        raise HuskError(f"cannot unpack {what}: {message or 'the unpacking process died'}")
     return LayerInfo(digest=f"sha256:{digest.hexdigest()}", size=size)
 
 
-def _as_husk_error(exc: BaseException) -> HuskError:
+def _as_husk_error(exc: BaseException, what: str = "layer") -> HuskError:
     """The parent's own failure (decompression, reading the input) as one line."""
     if isinstance(exc, HuskError):
         return exc
     if isinstance(exc, EOFError):
-        return InvalidArgument("invalid layer: compressed stream is truncated")
+        return InvalidArgument(f"invalid {what}: compressed stream is truncated")
     if isinstance(exc, OSError) and exc.errno is not None:  # gzip.BadGzipFile has none
-        return HuskError(f"cannot read layer: {exc.strerror}")
-    return InvalidArgument(f"invalid layer: {exc}")
+        return HuskError(f"cannot read {what}: {exc.strerror}")
+    return InvalidArgument(f"invalid {what}: {exc}")
 
 
 def _write_all(fd: int, data: bytes) -> bool:
@@ -197,7 +219,7 @@ def _decompressing_reader(stream: BinaryIO):
 # -- the child ----------------------------------------------------------------------------
 
 
-def _child_unpack(target_dir: str, data_fd: int, error_fd: int) -> None:
+def _child_unpack(target_dir: str, data_fd: int, error_fd: int, workdir: str, make_filter) -> None:
     """Chroot into the layer directory and unpack the tar read from ``data_fd``.
 
     Paths stay relative to the working directory (the chroot's root), so that
@@ -218,8 +240,9 @@ def _child_unpack(target_dir: str, data_fd: int, error_fd: int) -> None:
         os.closerange(high + 1, os.sysconf("SC_OPEN_MAX"))
         os.chroot(target_dir)
         os.chdir("/")
+        os.chdir(workdir)  # inside the chroot: its symlinks resolve within it
         with os.fdopen(data_fd, "rb") as tar_input:
-            layer_filter = _LayerFilter()
+            layer_filter = make_filter()
             with tarfile.open(fileobj=tar_input, mode="r|", errorlevel=2) as archive:
                 _extract_all(archive, layer_filter)
             layer_filter.finish()
@@ -307,25 +330,15 @@ class _LayerFilter:
         self.xattrs: dict[str, dict[str, bytes]] = {}
         self.symlink_mtimes: dict[str, float] = {}
 
-    def __call__(self, member, dest_path: str):
-        import tarfile
+    #: a layer's `.wh.` entries are whiteouts; a tar copied into a container
+    #: (`husk cp`) holds them as plain files
+    applies_whiteouts = True
 
+    def __call__(self, member, dest_path: str):
         name = _inside_name(member.name, f"member '{member.name}'")
         parent, base = posixpath.split(name)
-        if base == _OPAQUE_MARKER:
-            self.opaque_dirs.append(parent or ".")
-            return None
-        if base.startswith(_AUFS_META_PREFIX):
-            return None
-        if base.startswith(_WHITEOUT_PREFIX):
-            hidden = posixpath.join(parent, base[len(_WHITEOUT_PREFIX):])
-            if base == _WHITEOUT_PREFIX:
-                raise _LayerEscape(f"member '{member.name}' is a whiteout of nothing")
-            if os.path.lexists(hidden):
-                return None  # OCI: a whiteout hides lower layers only, not its own layer
-            whiteout = _replaced(member, name=hidden, mode=0, uid=0, gid=0, linkname="")
-            whiteout.type, whiteout.devmajor, whiteout.devminor, whiteout.size = tarfile.CHRTYPE, 0, 0, 0
-            return whiteout
+        if self.applies_whiteouts and base.startswith(_WHITEOUT_PREFIX):
+            return self._whiteout(member, parent, base)
         changes: dict = {"name": name}
         if member.islnk():
             changes["linkname"] = _inside_name(
@@ -345,6 +358,24 @@ class _LayerFilter:
         if xattrs:
             self.xattrs[path] = xattrs
         return _replaced(member, **changes)
+
+    def _whiteout(self, member, parent: str, base: str):
+        """What a `.wh.` member becomes: an opaque mark, nothing, or a 0/0 device."""
+        import tarfile
+
+        if base == _OPAQUE_MARKER:
+            self.opaque_dirs.append(parent or ".")
+            return None
+        if base.startswith(_AUFS_META_PREFIX):
+            return None
+        hidden = posixpath.join(parent, base[len(_WHITEOUT_PREFIX):])
+        if base == _WHITEOUT_PREFIX:
+            raise _LayerEscape(f"member '{member.name}' is a whiteout of nothing")
+        if os.path.lexists(hidden):
+            return None  # OCI: a whiteout hides lower layers only, not its own layer
+        whiteout = _replaced(member, name=hidden, mode=0, uid=0, gid=0, linkname="")
+        whiteout.type, whiteout.devmajor, whiteout.devminor, whiteout.size = tarfile.CHRTYPE, 0, 0, 0
+        return whiteout
 
     @staticmethod
     def _make_way(path: str, is_dir: bool) -> None:
@@ -368,3 +399,18 @@ class _LayerFilter:
                 os.setxattr(path, key, value, follow_symlinks=False)
         for path, mtime in self.symlink_mtimes.items():
             os.utime(path, (mtime, mtime), follow_symlinks=False)
+
+
+class _TreeFilter(_LayerFilter):
+    """:class:`_LayerFilter` without whiteouts, after a caller's own check."""
+
+    applies_whiteouts = False
+
+    def __init__(self, check) -> None:
+        super().__init__()
+        self.check = check
+
+    def __call__(self, member, dest_path: str):
+        if self.check is not None:
+            member = self.check(member)
+        return super().__call__(member, dest_path)

@@ -555,17 +555,26 @@ def export(ctr: "Container", target) -> None:
     """Write the rootfs as a tar stream to `target` (see husk.export), mounting
     it for the time of the export when it is not mounted."""
     from .export import write_tar
+
+    with rootfs_mounted(ctr) as merged:
+        write_tar(merged, target)
+    ctr.runtime.emit("export", ctr)
+
+
+@contextlib.contextmanager
+def rootfs_mounted(ctr: "Container"):
+    """The merged rootfs path, mounted for the time of the block when it was
+    not mounted (export, copy).  Uncounted: the caller holds the lock
+    throughout, so no one else can mount meanwhile."""
     from .rootfs import unmount as unmount_path
 
-    # Uncounted: the lock is held throughout, so no one else can mount meanwhile.
     mounted_here = ctr.runtime.store.mount_count(ctr.id) == 0
     merged = _mount_rootfs(ctr)
     try:
-        write_tar(merged, target)
+        yield merged
     finally:
         if mounted_here:
             unmount_path(merged)
-    ctr.runtime.emit("export", ctr)
 
 
 # -- checkpoint / restore (the CRIU work is the checkpoint plugin's) ------------------------

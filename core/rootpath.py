@@ -72,6 +72,15 @@ def _walk(rootfs: str, path: str, *, make_dirs: bool = False, mode: int = 0o755)
             os.close(fd)
 
 
+def open_path(rootfs: str, path: str) -> int:
+    """An O_PATH descriptor of `path` resolved inside `rootfs` (every symlink
+    followed, within it); the caller closes it.
+
+    :raises OSError: ENOENT for a missing component, ENOTDIR, ELOOP.
+    """
+    return _walk(rootfs, path)
+
+
 def read_text(rootfs: str, path: str) -> str | None:
     """The content of the file at `path` inside `rootfs`, or None when there is none.
 
