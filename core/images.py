@@ -1,4 +1,4 @@
-"""Images: names, import of a rootfs tarball, removal.
+"""Images: names and tags, import of a rootfs tarball, removal.
 
 An image is a list of layers (unpacked once under the storage root, shared by
 every image that has them) plus its config.  Names are normalised as podman
@@ -8,7 +8,6 @@ and lookups try the short name against every stored name's repository.
 
 from __future__ import annotations
 
-import os
 import time
 from typing import TYPE_CHECKING, BinaryIO, Iterable
 
@@ -128,36 +127,124 @@ def _command_form(change: str, value: str) -> list[str]:
 def import_tarball(runtime: "Runtime", stream: BinaryIO, reference: str = "",
                    changes: Iterable[str] = (), message: str = "") -> ImageRecord:
     """Make an image of one layer from a rootfs tarball (plain or compressed)."""
-    import hashlib
-    import shutil
-
-    from .layers import extract_layer
+    from .layer_store import stage_layer
 
     names = [normalize(reference)] if reference else []
     config = parse_changes(changes)
-    layers_root = os.path.join(runtime.paths.root, "layers")
-    os.makedirs(layers_root, mode=0o700, exist_ok=True)
-    staging = os.path.join(layers_root, f".import-{os.getpid()}-{time.monotonic_ns()}")
-    os.makedirs(staging, mode=0o700)
-    try:
-        info = extract_layer(stream, os.path.join(staging, "diff"))
-        layer_id = info.digest
-        final = runtime.paths.layer_dir(layer_id)
-        try:
-            os.rename(staging, final)
-        except OSError:  # the same layer is already there: keep the existing copy
-            if not os.path.isdir(final):
-                raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    layer = stage_layer(runtime, stream)
+    layer.commit()
     created = time.time()
-    config_blob = msgspec.json.encode({"layers": [layer_id], "config": config, "created": created,
-                                       "comment": message})
-    image = ImageRecord(id=hashlib.sha256(config_blob).hexdigest(), names=names, layers=[layer_id],
-                        created=created, size=info.size, config=config)
+    history = [{"created": _rfc3339(created), "created_by": "husk import", "comment": message}]
+    config_json = config_blob(config, [layer.digest], created, history)
+    image = ImageRecord(id=image_id(config_json), names=names, layers=[layer.digest], created=created,
+                        size=layer.size, config=config, config_json=config_json.decode())
     runtime.store.put_image(image)
     runtime.emit("import", id=image.id, name=names[0] if names else "", image=image.id, type="image")
     return image
+
+
+# -- the image config as Docker and OCI write it --------------------------------------------
+def image_id(config_json: bytes) -> str:
+    """An image's id: the sha256 of its config's bytes, as Docker computes it."""
+    import hashlib
+
+    return hashlib.sha256(config_json).hexdigest()
+
+
+def _rfc3339(epoch: float) -> str:
+    from .timestamps import format_rfc3339_nano
+
+    return format_rfc3339_nano(int(epoch * 1e9))
+
+
+def config_blob(config: ImageConfig, layers: list[str], created: float, history: list[dict]) -> bytes:
+    """The OCI image config (Docker's field names) for husk's ImageConfig."""
+    import json
+    import platform
+
+    machine = platform.machine()
+    run = {"Env": config.env or None, "Cmd": config.cmd or None, "Entrypoint": config.entrypoint or None,
+           "WorkingDir": config.workdir, "User": config.user, "Labels": config.labels or None}
+    if config.stop_signal:
+        run["StopSignal"] = config.stop_signal
+    document = {"architecture": {"x86_64": "amd64", "aarch64": "arm64"}.get(machine, machine),
+                "config": run, "created": _rfc3339(created), "history": history, "os": "linux",
+                "rootfs": {"type": "layers", "diff_ids": list(layers)}}
+    return json.dumps(document, separators=(",", ":")).encode()
+
+
+# -- names ----------------------------------------------------------------------------------
+def tag_image(runtime: "Runtime", name: str, targets: Iterable[str]) -> ImageRecord:
+    """Add names to an image (normalised as :func:`normalize` does); a name another
+    image holds moves to this one, as podman's and Docker's tag do."""
+    wanted = [normalize(target) for target in targets]
+    if not wanted:
+        raise InvalidArgument("at least one target name must be given")
+    image = resolve_image(runtime, name)
+    image.names = list(dict.fromkeys([*image.names, *wanted]))
+    runtime.store.put_image(image)
+    for target in wanted:
+        runtime.emit("tag", id=image.id, name=target, image=image.id, type="image")
+    return image
+
+
+def untag_image(runtime: "Runtime", name: str, targets: Iterable[str] = ()) -> list[str]:
+    """Take names off an image (every name when none is given); the image stays,
+    maybe dangling.  Returns the names removed."""
+    image = resolve_image(runtime, name)
+    removing = [normalize(target) for target in targets] or list(image.names)
+    for target in removing:
+        if target not in image.names:
+            raise NoSuchImage(f"{target}: tag not known")
+    runtime.store.untag_image(image.id, removing)
+    for target in removing:
+        runtime.emit("untag", id=image.id, name=target, image=image.id, type="image")
+    return removing
+
+
+def image_history(runtime: "Runtime", name: str) -> list[dict]:
+    """The image's history, newest step first, in Docker's shape (`Id` is the
+    image's for the newest step, `<missing>` for the others, as Docker answers
+    for steps that are not images of their own)."""
+    import json
+
+    from .timestamps import parse_rfc3339_ns
+
+    image = resolve_image(runtime, name)
+    steps = json.loads(image.config_json).get("history") or [] if image.config_json else []
+    sizes = iter(_layer_sizes(runtime, image))
+    rows = []
+    for step in steps:
+        try:
+            created = parse_rfc3339_ns(step.get("created") or "") // 1_000_000_000
+        except ValueError:
+            created = 0
+        rows.append({"Id": "<missing>", "Created": created, "CreatedBy": step.get("created_by", ""),
+                     "Tags": None, "Size": 0 if step.get("empty_layer") else next(sizes, 0),
+                     "Comment": step.get("comment", "")})
+    if not rows:
+        rows = [{"Id": "<missing>", "Created": int(image.created), "CreatedBy": "", "Tags": None,
+                 "Size": image.size, "Comment": ""}]
+    rows.reverse()
+    rows[0].update(Id="sha256:" + image.id, Tags=list(image.names) or None)
+    return rows
+
+
+def _layer_sizes(runtime: "Runtime", image: ImageRecord) -> list[int]:
+    """Each layer's archive size (the uncompressed size for an image of one layer)."""
+    import os
+
+    from .layer_store import ARCHIVE_NAME
+
+    if len(image.layers) == 1:
+        return [image.size]
+    sizes = []
+    for layer in image.layers:
+        try:
+            sizes.append(os.path.getsize(os.path.join(runtime.paths.layer_dir(layer), ARCHIVE_NAME)))
+        except OSError:
+            sizes.append(0)
+    return sizes
 
 
 def remove_image(runtime: "Runtime", name: str, force: bool = False) -> ImageRecord:

@@ -1,0 +1,145 @@
+"""Image verbs for names, archives and history: tag, untag, save, load, history."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from . import CONTEXT
+
+
+@click.command(context_settings=CONTEXT)
+@click.argument("source")
+@click.argument("targets", nargs=-1, required=True)
+@click.pass_obj
+def tag(session, source, targets):
+    """Add names (TARGET...) to the image SOURCE."""
+    from ..images import tag_image
+
+    tag_image(session.runtime, source, targets)
+
+
+@click.command(context_settings=CONTEXT)
+@click.argument("image")
+@click.argument("names", nargs=-1)
+@click.pass_obj
+def untag(session, image, names):
+    """Remove names from IMAGE (all of them when no NAME is given)."""
+    from ..images import untag_image
+
+    untag_image(session.runtime, image, names)
+
+
+@click.command(context_settings=CONTEXT)
+@click.option("-o", "--output", default="", help="Write to this file (default: stdout, if not a terminal).")
+@click.option("--format", "format_", default="docker-archive", show_default=True,
+              help="Archive format (docker-archive is the only one).")
+@click.option("-m", "--multi-image-archive", is_flag=True, help="Accepted: every archive may hold several images.")
+@click.option("-q", "--quiet", is_flag=True, help="Accepted for podman compatibility.")
+@click.argument("images", nargs=-1, required=True)
+@click.pass_obj
+def save(session, output, format_, multi_image_archive, quiet, images):
+    """Save images to a docker-archive tar (what `docker load` and `husk load` read)."""
+    from ..define import InvalidArgument
+    from ..image_archive import save_images
+
+    if format_ != "docker-archive":
+        raise InvalidArgument(f"unsupported format {format_!r}: husk saves docker-archive")
+    if not output:
+        if sys.stdout.isatty():
+            raise InvalidArgument("refusing to save to terminal. Use -o flag or redirect")
+        save_images(session.runtime, images, sys.stdout.buffer)
+        sys.stdout.buffer.flush()
+        return
+    # a temporary name in the same directory: a failed save leaves no half archive
+    partial = os.path.join(os.path.dirname(os.path.abspath(output)), f".{os.path.basename(output)}.{os.getpid()}")
+    try:
+        with open(partial, "wb") as stream:
+            save_images(session.runtime, images, stream)
+        os.rename(partial, output)
+    except OSError as exc:
+        raise click.ClickException(f"writing {output}: {exc.strerror}") from None
+    finally:
+        if os.path.exists(partial):
+            os.unlink(partial)
+
+
+@click.command(context_settings=CONTEXT)
+@click.option("-i", "--input", "input_", default="", help="Read from this file (default: stdin).")
+@click.option("-q", "--quiet", is_flag=True, help="Accepted for podman compatibility.")
+@click.pass_obj
+def load(session, input_, quiet):
+    """Load images from a docker-archive tar (`docker save`'s, `husk save`'s)."""
+    from ..define import InvalidArgument
+    from ..image_archive import load_images
+
+    if not input_:
+        if sys.stdin.isatty():
+            raise InvalidArgument("cannot read from terminal, use command-line redirection or the --input flag")
+        loaded = load_images(session.runtime, sys.stdin.buffer)
+    else:
+        try:
+            stream = open(input_, "rb")
+        except OSError as exc:
+            raise click.ClickException(f"opening {input_}: {exc.strerror}") from None
+        with stream:
+            loaded = load_images(session.runtime, stream)
+    from ..images import normalize
+
+    for item in loaded:
+        for name in [normalize(t) for t in item.archive_tags] or ["sha256:" + item.image.id]:
+            click.echo(f"Loaded image: {name}")
+
+
+HISTORY_TABLE = "table {{.ID}}\t{{.Created}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}"
+HISTORY_HEADERS = {"ID": "ID", "CreatedBy": "CREATED BY"}
+
+
+@click.command(context_settings=CONTEXT)
+@click.option("-q", "--quiet", is_flag=True, help="Print only the ids.")
+@click.option("--no-trunc", is_flag=True, help="Do not truncate ids and commands.")
+@click.option("-H", "--human", is_flag=True, default=True, help="Accepted: sizes and dates are human-readable.")
+@click.option("--format", "format_", default="", help="Go template, `table ...` or json.")
+@click.argument("image")
+@click.pass_obj
+def history(session, quiet, no_trunc, human, format_, image):
+    """Show the steps an image was made by, newest first."""
+    import json
+    import time
+
+    from ..gofmt import GoStruct
+    from ..images import image_history
+    from ..template import format_rows
+    from .image import _size
+    from .listing import human_duration
+
+    steps = image_history(session.runtime, image)
+    if format_ == "json":
+        click.echo(json.dumps([{"id": s["Id"].removeprefix("sha256:"), "created": s["Created"],
+                                "createdBy": s["CreatedBy"], "size": s["Size"], "comment": s["Comment"],
+                                "tags": s["Tags"]} for s in steps], indent=4))
+        return
+    now = time.time()
+    rows = []
+    for step in steps:
+        ident = step["Id"].removeprefix("sha256:")
+        created_by = step["CreatedBy"]
+        if not no_trunc and len(created_by) > 45:
+            created_by = created_by[:42] + "..."
+        rows.append(GoStruct({"ID": ident if no_trunc or ident == "<missing>" else ident[:12],
+                              "Created": f"{human_duration(now - step['Created'])} ago",
+                              "CreatedBy": created_by, "Size": _size(step["Size"]),
+                              "Comment": step["Comment"], "Tags": step["Tags"]}, "historyReporter"))
+    if quiet:
+        click.echo("".join(row["ID"] + "\n" for row in rows), nl=False)
+    else:
+        click.echo(format_rows(format_ or HISTORY_TABLE, rows, HISTORY_HEADERS), nl=False)
+
+
+def register(group: click.Group) -> None:
+    image_group = group.commands["image"]
+    for command in (tag, untag, save, load, history):
+        image_group.add_command(command)
+        group.add_command(command)

@@ -1,0 +1,157 @@
+"""tag, untag, save, load and history on the CLI: archives round-trip with the
+same image id and run, and bad or malicious archives are one error line that
+stores nothing."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tarfile
+
+import pytest
+
+IMAGE = "localhost/busybox:latest"
+
+
+def _image_id(husk, name: str = "busybox") -> str:
+    return husk("image", "inspect", "--format", "{{.Id}}", name, check=True).stdout.strip()
+
+
+def test_tag_and_untag(husk):
+    image_id = _image_id(husk)
+    assert husk("tag", "busybox", "mine:1", "quay.io/x/y").returncode == 0
+    rows = husk("images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}", check=True).stdout.split("\n")
+    assert sorted(filter(None, rows)) == sorted(f"{n} {image_id[:12]}" for n in
+                                                (IMAGE, "localhost/mine:1", "quay.io/x/y:latest"))
+    assert husk("run", "--rm", "mine:1", "echo", "tagged", check=True).stdout == "tagged\n"
+    assert husk("image", "untag", "busybox", "mine:1").returncode == 0
+    assert husk("image", "exists", "mine:1").returncode == 1
+    missing = husk("untag", "busybox", "mine:1")
+    assert (missing.returncode, missing.stderr) == (125, "Error: localhost/mine:1: tag not known\n")
+    assert husk("untag", "busybox").returncode == 0  # every name: the image stays, dangling
+    assert husk("images", "--format", "{{.Repository}} {{.ID}}", check=True).stdout == f"<none> {image_id[:12]}\n"
+    bad = husk("tag", image_id, "Upper")
+    assert bad.returncode == 125 and bad.stderr.startswith("Error: invalid reference format")
+    unknown = husk("tag", "nosuch", "x")
+    assert (unknown.returncode, unknown.stderr) == (125, "Error: nosuch: image not known\n")
+
+
+def test_save_rmi_load_runs_with_the_same_id(husk, tmp_path):
+    image_id = _image_id(husk)
+    husk("tag", "busybox", "second:2", check=True)
+    archive = str(tmp_path / "x.tar")
+    assert husk("save", "-o", archive, "busybox", "second:2", check=True).stdout == ""
+    with tarfile.open(archive) as tar:
+        manifest = json.load(tar.extractfile("manifest.json"))
+        names = tar.getnames()
+    assert manifest == [{"Config": f"{image_id}.json", "RepoTags": [IMAGE, "localhost/second:2"],
+                         "Layers": manifest[0]["Layers"]}]
+    assert set(names) == {"manifest.json", "repositories", f"{image_id}.json", *manifest[0]["Layers"]}
+    husk("rmi", "busybox", check=True)
+    assert husk("images", "-q", check=True).stdout == ""
+    loaded = husk("load", "-i", archive, check=True)
+    assert loaded.stdout == f"Loaded image: {IMAGE}\nLoaded image: localhost/second:2\n"
+    assert _image_id(husk) == image_id
+    assert husk("run", "--rm", "second:2", "echo", "from the archive", check=True).stdout == "from the archive\n"
+    # stdout | stdin; a second load of the same image keeps its names
+    saved = husk("save", "busybox", input=b"")
+    assert saved.returncode == 0 and saved.stdout[257:262] == b"ustar"
+    again = husk("image", "load", input=saved.stdout)
+    assert (again.returncode, again.stdout) == (0, f"Loaded image: {IMAGE}\n".encode())
+    assert _image_id(husk, "second:2") == image_id
+    history = husk("history", "--format", "json", "busybox", check=True).stdout
+    assert json.loads(history)[0]["id"] == image_id
+
+
+def test_save_by_id_has_no_name_and_load_reports_the_id(husk):
+    image_id = _image_id(husk)
+    saved = husk("save", image_id[:12], input=b"")
+    husk("rmi", image_id, check=True)
+    loaded = husk("load", input=saved.stdout)
+    assert loaded.stdout == f"Loaded image: sha256:{image_id}\n".encode()
+    assert husk("images", "--format", "{{.Repository}}", check=True).stdout == "<none>\n"
+
+
+def test_save_refuses_a_terminal_and_unknown_images(husk, tmp_path):
+    import pty
+    import subprocess
+
+    from husk.testing import HUSK
+
+    leader, follower = pty.openpty()
+    try:
+        result = subprocess.run([HUSK, *husk.global_args, "save", "busybox"], stdout=follower,
+                                stderr=subprocess.PIPE, timeout=30, env=husk.env())
+    finally:
+        os.close(follower)
+        os.close(leader)
+    assert (result.returncode, result.stderr) == (125, b"Error: refusing to save to terminal. "
+                                                       b"Use -o flag or redirect\n")
+    target = tmp_path / "none.tar"
+    unknown = husk("save", "-o", str(target), "busybox", "nosuch")
+    assert (unknown.returncode, unknown.stderr) == (125, "Error: nosuch: image not known\n")
+    assert os.listdir(tmp_path) == []  # no half archive left behind
+
+
+# -- bad archives ---------------------------------------------------------------------------
+def _tar(members: dict[str, bytes], links: dict[str, str] | None = None) -> bytes:
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        for name, target in (links or {}).items():
+            info = tarfile.TarInfo(name)
+            info.type, info.linkname = tarfile.SYMTYPE, target
+            tar.addfile(info)
+    return out.getvalue()
+
+
+def _archive(layer: bytes, layer_path: str = "l.tar", diff_id: str | None = None, extra=None, links=None) -> bytes:
+    import hashlib
+
+    diff_id = diff_id or "sha256:" + hashlib.sha256(layer).hexdigest()
+    config = json.dumps({"os": "linux", "rootfs": {"type": "layers", "diff_ids": [diff_id]}}).encode()
+    manifest = json.dumps([{"Config": "c.json", "RepoTags": ["evil:1"], "Layers": [layer_path]}]).encode()
+    return _tar({"c.json": config, "manifest.json": manifest, "l.tar": layer, **(extra or {})}, links)
+
+
+def bad_archives() -> dict[str, tuple[bytes, str]]:
+    """name -> (archive, the error line's tail)."""
+    escaping_layer = _tar({"../../escaped": b"x"})
+    good_layer = _tar({"etc/hello": b"hi\n"})
+    good = _archive(good_layer)
+    return {
+        "not a tar": (b"garbage" * 100, "invalid image archive: not a tar archive"),
+        "no manifest": (_tar({"x": b"1"}), "invalid image archive: no manifest.json"),
+        "missing layer": (_archive(good_layer, layer_path="nope.tar"), "'nope.tar' is named in manifest.json but "
+                          "is not in the archive"),
+        "bad json": (_tar({"manifest.json": b"[{"}), "invalid image archive: manifest.json: "),
+        "wrong shape": (_tar({"manifest.json": b'{"Config": 1}'}), "invalid image archive: manifest.json: "),
+        "empty manifest": (_tar({"manifest.json": b"[]"}), "manifest.json lists no image"),
+        "dotdot member": (_archive(good_layer, extra={"../evil": b"x"}), "member '../evil' points outside"),
+        "dotdot layer path": (_archive(good_layer, layer_path="../../etc/passwd"),
+                              "path '../../etc/passwd' points outside the archive"),
+        "absolute layer path": (_archive(good_layer, layer_path="/etc/passwd"), "points outside the archive"),
+        "symlink out": (_archive(good_layer, layer_path="s.tar", links={"s.tar": "../../etc/shadow"}),
+                        "symlink '../../etc/shadow' points outside the archive"),
+        "escaping layer": (_archive(escaping_layer), "escapes the layer"),
+        "digest mismatch": (_archive(good_layer, diff_id="sha256:" + "0" * 64), "the config says sha256:000"),
+        "truncated": (good[: len(good) // 2], "invalid image archive: "),
+    }
+
+
+@pytest.mark.parametrize("case", sorted(bad_archives()))
+def test_bad_archives_are_one_error_and_store_nothing(husk, case):
+    data, message = bad_archives()[case]
+    before = husk("images", "--no-trunc", check=True).stdout
+    layers = sorted(os.listdir(os.path.join(husk.root, "layers")))
+    result = husk("load", input=data)
+    stderr = result.stderr.decode()
+    assert result.returncode == 125, stderr
+    assert stderr.startswith("Error: invalid ") and message in stderr and stderr.count("\n") == 1, stderr
+    assert husk("images", "--no-trunc", check=True).stdout == before
+    assert sorted(os.listdir(os.path.join(husk.root, "layers"))) == layers
+    assert not os.path.exists("/escaped") and husk("image", "exists", "evil:1").returncode == 1
