@@ -446,14 +446,14 @@ class Container:
                     name = posixpath.basename(posixpath.normpath("/" + path))  # a file bind's own name
                 return copying.write_archive(root, inner, target, follow_link=follow_link, name=name)
 
-    def copy_to(self, path: str, stream: "BinaryIO", *, chown: str | None = None,
+    def copy_to(self, path: str, stream: "BinaryIO", *, chown: bool = False,
                 no_overwrite_dir_non_dir: bool = False) -> None:
         """Unpack the tar read from `stream` into the directory `path` inside
         the container (chrooted: nothing lands outside its root).
 
-        :param chown: a user spec (`""` for root, or the container's user)
-            resolved in the container; every member gets its uid/gid.  None
-            keeps the archive's owners.
+        :param chown: every member gets the uid/gid of the container's user
+            (its --user, else the image's USER, else root) as resolved in the
+            container; otherwise the archive's owners are kept.
         :raises NoSuchPath: the directory is missing.
         :raises InvalidArgument: a corrupt or refused archive (device nodes
             unless the container is privileged).
@@ -464,10 +464,11 @@ class Container:
             self._copy_state_check("copy to")
             with lifecycle.rootfs_mounted(self) as merged:
                 owner = None
-                if chown is not None:
+                if chown:
                     from .users import resolve_user
 
-                    user = resolve_user(merged, chown)
+                    user = resolve_user(merged, self.config.user or self.runtime.store.image(
+                        self.config.image_id).config.user)
                     owner = (user.uid, user.gid)
                 root, inner = self._copy_location(merged, path)
                 copying.extract_archive(root, inner, stream, owner=owner,

@@ -26,7 +26,7 @@ _PREFIX = r"/v{version:[0-9]+\.[0-9]+}"
 #: The modules whose route tables the service serves.  Each may define `routes`
 #: (Docker paths, served with and without the /v1.NN prefix) and `libpod_routes`
 #: (served under /vN.N.N/libpod); a new group of routes is a new module here.
-ROUTE_MODULES = ("docker", "execs", "libpod", "libpod_containers", "images")
+ROUTE_MODULES = ("docker", "execs", "libpod", "libpod_containers", "images", "files")
 
 
 def add_routes(app: web.Application) -> None:

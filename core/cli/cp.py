@@ -64,13 +64,6 @@ def _split_argument(argument: str) -> tuple[str, str]:
     return name, path or "/"
 
 
-def _container_user(ctr) -> str:
-    """The user the container's process runs as (its own --user, else the image's)."""
-    if ctr.config.user:
-        return ctr.config.user
-    return ctr.runtime.store.image(ctr.config.image_id).config.user
-
-
 def _container_to_host(ctr, path: str, destination: str, archive: bool, follow_link: bool) -> None:
     if destination == "-":
         ctr.copy_from(path, sys.stdout.buffer, follow_link=follow_link)
@@ -113,9 +106,8 @@ def _host_target(destination: str, source_is_dir: bool, contents_only: bool) -> 
 
 
 def _host_to_container(ctr, source: str, path: str, archive: bool, follow_link: bool) -> None:
-    chown = _container_user(ctr) if archive else None
     if source == "-":
-        ctr.copy_to(path, sys.stdin.buffer, chown=chown)
+        ctr.copy_to(path, sys.stdin.buffer, chown=archive)
         return
     from ..copying import write_archive
 
@@ -127,7 +119,7 @@ def _host_to_container(ctr, source: str, path: str, archive: bool, follow_link: 
         name = "."
     host_path = os.path.abspath(source) + ("/." if source.endswith("/.") else "")
     _piped(lambda out: write_archive("/", host_path, out, follow_link=follow_link, name=name),
-           lambda stream: ctr.copy_to(into, stream, chown=chown))
+           lambda stream: ctr.copy_to(into, stream, chown=archive))
 
 
 def _container_target(ctr, path: str, source_is_dir: bool) -> tuple[str, str | None]:

@@ -1,0 +1,155 @@
+"""Files in and out of containers: the archive routes `docker cp` uses, and export.
+
+`HEAD`/`GET`/`PUT /containers/{id}/archive` and `GET /containers/{id}/export`
+(Docker's and libpod's) call :meth:`husk.Container.stat_path`,
+:meth:`~husk.Container.copy_from`, :meth:`~husk.Container.copy_to` and
+:meth:`~husk.Container.export`, the same engine calls as `husk cp` and `husk
+export`.  Nothing is held in memory: a tar going out is written by the engine
+into a pipe that the handler drains into the response; a tar coming in is
+read from the request body (chunked or not) by the engine's thread, a chunk
+at a time, and unpacked by the chrooted child as it arrives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import os
+
+from aiohttp import web
+
+from ..define import InvalidArgument
+from . import blocking
+from .docker import _container
+from .requests import flag
+
+routes = web.RouteTableDef()
+libpod_routes = web.RouteTableDef()
+
+log = logging.getLogger("husk.api")
+
+STAT_HEADER = "X-Docker-Container-Path-Stat"
+_CHUNK = 1 << 16
+
+
+def _path(request: web.Request) -> str:
+    path = request.query.get("path", "")
+    if not path:
+        raise InvalidArgument("path is required: ?path=/dir/in/container")
+    return path
+
+
+def _stat_header(path_stat) -> str:
+    return base64.b64encode(json.dumps(path_stat.docker()).encode()).decode()
+
+
+@routes.get("/containers/{id}/archive")
+@libpod_routes.get("/containers/{id}/archive")
+async def get_archive(request: web.Request) -> web.StreamResponse:
+    """The path's stat in a header (HEAD: only that), then the tar."""
+    path = _path(request)
+    ctr = await _container(request)
+    path_stat = await blocking.run(ctr.stat_path, path)
+    headers = {STAT_HEADER: _stat_header(path_stat)}
+    if request.method == "HEAD":
+        return web.Response(status=200, headers=headers)
+    return await _stream_tar(request, headers, lambda out: ctr.copy_from(path, out))
+
+
+@routes.put("/containers/{id}/archive")
+async def put_archive(request: web.Request) -> web.Response:
+    """Docker's: `copyUIDGID` chowns to the container's user, `noOverwriteDirNonDir`
+    refuses to swap a directory for a file or the reverse."""
+    return await _put(request, chown=flag(request, "copyUIDGID"))
+
+
+@libpod_routes.put("/containers/{id}/archive")
+async def put_archive_libpod(request: web.Request) -> web.Response:
+    """podman's: `chown` (default true) chowns to the container's user."""
+    return await _put(request, chown=flag(request, "chown", True))
+
+
+async def _put(request: web.Request, chown: bool) -> web.Response:
+    path = _path(request)
+    no_overwrite = flag(request, "noOverwriteDirNonDir")
+    ctr = await _container(request)
+    body = _BodyReader(request, asyncio.get_running_loop())
+    try:
+        await blocking.run(ctr.copy_to, path, body, chown=chown, no_overwrite_dir_non_dir=no_overwrite)
+    finally:
+        body.stop()
+    return web.Response(status=200)
+
+
+@routes.get("/containers/{id}/export")
+@libpod_routes.get("/containers/{id}/export")
+async def export(request: web.Request) -> web.StreamResponse:
+    ctr = await _container(request)
+    return await _stream_tar(request, {}, ctr.export)
+
+
+class _BodyReader:
+    """The request body as a blocking file object, read from the engine's thread."""
+
+    def __init__(self, request: web.Request, loop: asyncio.AbstractEventLoop) -> None:
+        self.content = request.content
+        self.loop = loop
+        self.stopped = False
+
+    def read(self, size: int = -1) -> bytes:
+        if self.stopped:
+            return b""
+        if size < 0:
+            parts = []
+            while part := self.read(_CHUNK):
+                parts.append(part)
+            return b"".join(parts)
+        return asyncio.run_coroutine_threadsafe(self.content.read(size), self.loop).result()
+
+    def stop(self) -> None:
+        self.stopped = True
+
+
+async def _stream_tar(request: web.Request, headers: dict[str, str], produce) -> web.StreamResponse:
+    """Run `produce(binary_file)` in the thread pool and stream what it writes.
+
+    The status goes out with the first bytes, so a failure before any (the
+    export's tar missing, the path gone since the stat) is still a JSON error.
+    A failure later can only cut the stream: the connection is closed without
+    the chunked body's end, which clients report as a truncated body.  A client
+    that leaves closes the pipe, and the engine's writes fail at once."""
+    read_fd, write_fd = os.pipe()
+    loop = asyncio.get_running_loop()
+
+    def run() -> None:
+        try:
+            with os.fdopen(write_fd, "wb") as out:
+                produce(out)
+        except BrokenPipeError:
+            pass  # the reader is gone: the client left
+
+    producer = loop.run_in_executor(None, run)
+    # retrieved here so that an abandoned failure is never logged as unhandled
+    producer.add_done_callback(lambda future: future.cancelled() or future.exception())
+    reader = os.fdopen(read_fd, "rb", buffering=0)
+    try:
+        chunk = await blocking.run(reader.read, _CHUNK)
+        if not chunk:
+            await producer  # its error, if any, is the answer
+        response = web.StreamResponse(headers={**headers, "Content-Type": "application/x-tar"})
+        await response.prepare(request)
+        while chunk:
+            await response.write(chunk)
+            chunk = await blocking.run(reader.read, _CHUNK)
+        try:
+            await producer
+        except Exception as exc:  # noqa: BLE001 - past the headers: only cutting the stream is left
+            log.warning("%s %s cut short: %s", request.method, request.path, exc)
+            request.transport.close()
+            return response
+        await response.write_eof()
+        return response
+    finally:
+        reader.close()
