@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+
+import msgspec
 from typing import TYPE_CHECKING, Callable, Iterator, TypeVar
 
 from . import lifecycle
@@ -67,8 +69,10 @@ class Container:
             self.lock.release()
 
     def reload(self) -> None:
-        """Re-read the state from the store (raises NoSuchContainer once removed)."""
+        """Re-read the state -- and the config, which rename and update may
+        have rewritten -- from the store (raises NoSuchContainer once removed)."""
         self.state = self.runtime.store.container_state(self.id)
+        self.config = self.runtime.store.container_config(self.id)
 
     def save(self) -> None:
         self.runtime.store.save_state(self.id, self.state)
@@ -525,6 +529,70 @@ class Container:
             if not self.state.checkpointed:
                 raise StateInvalid(f"container {self.id} does not contain a checkpoint: container state improper")
             lifecycle.restore(self, options)
+
+    # -- rename, top, update -------------------------------------------------------------
+    def rename(self, new_name: str) -> None:
+        """Give the container a new name, in any state but being removed.  The
+        name must be valid and free; it is claimed in the store transaction
+        that frees the old one, so of two renames to one name exactly one
+        wins (the other gets NameInUse).  Emits `rename`."""
+        from .runtime import check_name
+
+        check_name(new_name)
+        with self._locked():
+            if self.state.state is State.REMOVING:
+                raise StateInvalid(f"cannot rename container {self.id} as it is being removed: "
+                                   "container state improper")
+            old_name = self.config.name
+            if new_name == old_name:
+                raise InvalidArgument(f"renaming a container with the same name as its current name: {new_name}")
+            config = msgspec.structs.replace(self.config, name=new_name)
+            self.runtime.store.rewrite_config(config, old_name=old_name)
+            self.config = config
+            self.runtime.emit("rename", self, oldName=old_name)
+
+    def top(self, descriptors: "list[str] | tuple[str, ...] | None" = None) -> "tuple[list[str], list[list[str]]]":
+        """The container's processes as (titles, rows of strings), one row per
+        process in its cgroup (exec sessions too).  `descriptors`: podman's
+        format descriptors (`pid`, `user`, `args`, ... see :mod:`husk.top`)
+        or ps(1)'s `-ef`, `aux`, `-o LIST`; none: podman's default columns.
+        Running (or paused) containers only."""
+        from . import top
+
+        top.columns(descriptors)  # a bad descriptor is refused whatever the state
+        with self._locked():
+            self._require(State.RUNNING, State.PAUSED, message="can only top running containers")
+            pid, rootfs = self.state.pid, self.state.mountpoint
+        return top.processes(pid, rootfs, descriptors)
+
+    def update(self, *, memory: "str | int | None" = None, cpus: "str | float | None" = None,
+               nano_cpus: int | None = None, cpu_shares: int | None = None, pids_limit: int | None = None,
+               restart_policy: str | None = None) -> None:
+        """Change the resource limits and/or the restart policy; None leaves a
+        value as it is (values as :func:`husk.resources.limits` takes them).
+        A container in the runtime (created, running, paused) gets the new
+        limits at once, through the OCI runtime's `update`; the record keeps
+        them, so every later start has them.  Emits `update`."""
+        from . import resources
+        from .runtime import parse_restart_policy
+
+        policy = parse_restart_policy(restart_policy) if restart_policy is not None else None
+        with self._locked():
+            if self.state.state is State.REMOVING:
+                raise StateInvalid(f"cannot update container {self.id} as it is being removed: "
+                                   "container state improper")
+            limits = resources.limits(self.config.resources, memory=memory, cpus=cpus, nano_cpus=nano_cpus,
+                                      cpu_shares=cpu_shares, pids_limit=pids_limit)
+            if policy is not None and policy.name != "no" and self.config.auto_remove:
+                raise InvalidArgument('the --rm option conflicts with --restart, when the restartPolicy is not "" '
+                                      'and "no"')
+            config = msgspec.structs.replace(self.config, resources=limits,
+                                             restart_policy=policy or self.config.restart_policy)
+            if limits != self.config.resources and self.state.state in (State.CREATED, State.RUNNING, State.PAUSED):
+                self.runtime.oci_runtime(self.config.runtime).update(self.id, resources.update_document(limits))
+            self.runtime.store.rewrite_config(config)
+            self.config = config
+            self.runtime.emit("update", self)
 
     # -- reading ------------------------------------------------------------------------
     def sync_if_unlocked(self) -> None:

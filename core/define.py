@@ -39,6 +39,7 @@ EXIT_NOT_FOUND = 127  # the command does not exist in the container
 
 DEFAULT_STOP_TIMEOUT = 10
 DEFAULT_STOP_SIGNAL = "SIGTERM"
+DEFAULT_PIDS_LIMIT = 2048  # podman's default --pids-limit
 DEFAULT_IMAGE = "localhost/busybox:latest"
 
 

@@ -116,6 +116,10 @@ def inspect_container(ctr: "Container") -> dict[str, Any]:
             "CapDrop": list(config.cap_drop),
             "Tmpfs": {m.destination: ",".join(m.options) for m in config.mounts if m.type == "tmpfs"},
             "Runtime": "oci",
+            "Memory": config.resources.memory,
+            "NanoCpus": config.resources.nano_cpus,
+            "CpuShares": config.resources.cpu_shares,
+            "PidsLimit": config.resources.pids_limit,
         },
     }
 

@@ -52,11 +52,12 @@ class OCIRuntime:
         """The argv for a runtime subcommand (the monitor runs `create` itself)."""
         return [self.path, *self.global_args(), *args]
 
-    def run(self, *args: str, container_id: str = "", timeout: float | None = 60) -> str:
-        """Run a subcommand; return its stdout.  Errors become husk errors with
-        the runtime's own last line of stderr."""
+    def run(self, *args: str, container_id: str = "", timeout: float | None = 60, input: str | None = None) -> str:
+        """Run a subcommand (`input` on its stdin); return its stdout.  Errors
+        become husk errors with the runtime's own last line of stderr."""
         try:
-            proc = subprocess.run(self.command(*args), capture_output=True, text=True, timeout=timeout)
+            proc = subprocess.run(self.command(*args), capture_output=True, text=True, timeout=timeout,
+                                  input=input)
         except FileNotFoundError:
             raise RuntimeFailure(f"OCI runtime {self.name!r} not found at {self.path}") from None
         except subprocess.TimeoutExpired:
@@ -107,6 +108,11 @@ class OCIRuntime:
 
     def resume(self, container_id: str) -> None:
         self.run("resume", container_id, container_id=container_id)
+
+    def update(self, container_id: str, resources: dict[str, Any]) -> None:
+        """Change the live cgroup limits (an OCI LinuxResources document; runc
+        and crun both read it from stdin with `update --resources -`)."""
+        self.run("update", "--resources", "-", container_id, container_id=container_id, input=json.dumps(resources))
 
     def state(self, container_id: str) -> dict[str, Any] | None:
         """The runtime's `state` of the container, or None when it does not know it."""

@@ -3,15 +3,16 @@
 Every record is a msgspec Struct with a schema `version`; the store decodes with
 the type, so a record that does not match (garbage, a truncated write, a field of
 the wrong type) is refused as CorruptRecord instead of half-loading.  A
-container is two records: its config, written once at create, and its state,
-rewritten at each transition -- so a state save never rewrites the config.
+container is two records: its config, written at create (and rewritten only
+by rename and update), and its state, rewritten at each transition -- so a
+state save never rewrites the config.
 """
 
 from __future__ import annotations
 
 import msgspec
 
-from .define import DEFAULT_STOP_SIGNAL, DEFAULT_STOP_TIMEOUT, State
+from .define import DEFAULT_PIDS_LIMIT, DEFAULT_STOP_SIGNAL, DEFAULT_STOP_TIMEOUT, State
 
 SCHEMA_VERSION = 1
 
@@ -55,6 +56,16 @@ class RestartPolicy(msgspec.Struct, omit_defaults=True):
     max_retries: int = 0
 
 
+class Resources(msgspec.Struct, omit_defaults=True):
+    """Cgroup limits (`--memory`, `--cpus`, `--cpu-shares`, `--pids-limit`); 0 is no limit.
+    Checked and converted by :mod:`husk.resources`; `update` may change them."""
+
+    memory: int = 0  # bytes
+    nano_cpus: int = 0  # 1e-9 CPUs (a CFS quota)
+    cpu_shares: int = 0  # relative weight; 0: the kernel's default
+    pids_limit: int = DEFAULT_PIDS_LIMIT
+
+
 class ContainerConfig(msgspec.Struct, omit_defaults=True):
     """Everything fixed at create time.  The OCI spec is generated from this."""
 
@@ -87,6 +98,7 @@ class ContainerConfig(msgspec.Struct, omit_defaults=True):
     image_ref: str = ""  # the stored name it resolved to (podman's ImageName, ps's IMAGE)
     cap_add: list[str] = []
     cap_drop: list[str] = []
+    resources: Resources = msgspec.field(default_factory=Resources)
     version: int = SCHEMA_VERSION
 
 

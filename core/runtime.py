@@ -20,7 +20,7 @@ from . import config as config_module
 from .define import IN_RUNTIME, InvalidArgument, NoSuchContainer, State
 from .lock import FileLock
 from .paths import Paths
-from .records import ContainerConfig, ContainerState, Mount, RestartPolicy
+from .records import ContainerConfig, ContainerState, Mount, Resources, RestartPolicy
 
 if TYPE_CHECKING:
     from .container import Container
@@ -104,17 +104,18 @@ class Runtime:
                          restart_policy: str = "no", runtime: str = "",
                          annotations: dict[str, str] | None = None, privileged: bool = False,
                          cap_add: Iterable[str] = (), cap_drop: Iterable[str] = (),
-                         dependencies: Iterable[str] = ()) -> "Container":
+                         dependencies: Iterable[str] = (), resources: "Resources | None" = None) -> "Container":
         """Create a container (state `configured`) from an image; nothing runs yet.
         `dependencies` (names or ids, `--requires`) must exist; starting it
-        recursively starts them first."""
+        recursively starts them first.  `resources`: cgroup limits (see
+        :func:`husk.resources.limits`; the default: podman's pids limit, nothing else)."""
         from .container import Container
         from .images import resolve_image
         from .signals import parse_signal
 
         image_record = resolve_image(self, image)
-        if name and not _NAME_RE.match(name):
-            raise InvalidArgument(f'container name "{name}" is invalid: names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*')
+        if name:
+            check_name(name)
         if stop_timeout is not None and stop_timeout < 0:
             raise InvalidArgument(f"invalid stop timeout {stop_timeout}: must be 0 or more seconds")
         if auto_remove and restart_policy not in ("", "no"):
@@ -138,9 +139,9 @@ class Runtime:
             annotations=dict(annotations or {}), stop_signal=stop_signal,
             stop_timeout=self.config.stop_timeout if stop_timeout is None else stop_timeout,
             network=network, read_only=read_only, mounts=list(mounts), stdin_open=stdin_open, tty=tty,
-            auto_remove=auto_remove, restart_policy=_restart_policy(restart_policy),
+            auto_remove=auto_remove, restart_policy=parse_restart_policy(restart_policy),
             privileged=privileged, cap_add=list(cap_add), cap_drop=list(cap_drop),
-            dependencies=list(dependencies))
+            dependencies=list(dependencies), resources=resources or Resources())
         if entrypoint is not None:
             config.annotations.setdefault("husk.entrypoint-set", "true")
         state = ContainerState()
@@ -222,7 +223,14 @@ def _resolved_name(typed: str, names: list[str]) -> str:
     return names[0] if names else typed
 
 
-def _restart_policy(value: str) -> RestartPolicy:
+def check_name(name: str) -> None:
+    """Refuse a container name podman would refuse (create, rename)."""
+    if not _NAME_RE.match(name):
+        raise InvalidArgument(f'container name "{name}" is invalid: names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*')
+
+
+def parse_restart_policy(value: str) -> RestartPolicy:
+    """`--restart`'s value (no, on-failure[:N], always, unless-stopped) as a record."""
     name, _, retries = value.partition(":")
     if name not in ("no", "on-failure", "always", "unless-stopped"):
         raise InvalidArgument(f"invalid restart policy {value!r}: use no, on-failure[:N], always or unless-stopped")

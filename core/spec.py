@@ -23,7 +23,7 @@ import stat
 from collections.abc import Mapping
 from typing import Any
 
-from . import __version__, rootpath, users
+from . import __version__, resources, rootpath, users
 from .define import InvalidArgument
 from .records import ContainerConfig, ImageConfig, Mount
 
@@ -53,7 +53,6 @@ _KNOWN_CAPABILITIES = frozenset("CAP_" + name for name in CAPABILITY_NAMES)
 
 #: podman's rootful defaults; each is clamped to the host's hard limit
 DEFAULT_RLIMITS = {"RLIMIT_NOFILE": 1048576, "RLIMIT_NPROC": 4194304}
-DEFAULT_PIDS_LIMIT = 2048
 DEFAULT_UMASK = 0o022
 SHM_SIZE = "65536k"
 
@@ -152,7 +151,7 @@ def generate(config: ContainerConfig, image: ImageConfig, rootfs: str, userdata:
         "resources": {
             # copies: a pre_init plugin may edit the spec in place
             "devices": [dict(rule) for rule in (_ALL_DEVICES if config.privileged else _DEFAULT_DEVICE_RULES)],
-            "pids": {"limit": DEFAULT_PIDS_LIMIT},
+            **resources.oci_resources(config.resources),
         },
     }
     if config.privileged:

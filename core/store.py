@@ -97,6 +97,25 @@ class Store:
             txn.put(container_id.encode(), _encode(state), db=self.db["states"])
         self._write(change)
 
+    def rewrite_config(self, config: ContainerConfig, old_name: str = "") -> None:
+        """Replace a container's config (rename, update).  A changed name
+        (`old_name` given) is claimed in the same transaction that frees the
+        old one, so of two renames to one name exactly one wins."""
+        def change(txn):
+            key = config.id.encode()
+            if txn.get(key, db=self.db["configs"]) is None:
+                raise NoSuchContainer(f"container {config.id} has been removed")
+            if old_name and old_name != config.name:
+                if not txn.put(config.name.encode(), key, db=self.db["names"], overwrite=False):
+                    owner = txn.get(config.name.encode(), db=self.db["names"]).decode()
+                    raise NameInUse(f'the container name "{config.name}" is already in use by {owner}. '
+                                    "You have to remove that container to be able to reuse that name: "
+                                    "that name is already in use")
+                if txn.get(old_name.encode(), db=self.db["names"]) == key:
+                    txn.delete(old_name.encode(), db=self.db["names"])
+            txn.put(key, _encode(config), db=self.db["configs"])
+        self._write(change)
+
     def remove_container(self, config: ContainerConfig) -> None:
         def change(txn):
             key = config.id.encode()

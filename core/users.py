@@ -95,6 +95,21 @@ def _number(text: str, what: str) -> int:
     return value
 
 
+def user_names(rootfs: str) -> dict[int, str]:
+    """uid -> name from the rootfs's /etc/passwd (the first name of a uid wins, as getpwuid)."""
+    names: dict[int, str] = {}
+    for entry in _passwd(rootfs):
+        names.setdefault(entry.uid, entry.name)
+    return names
+
+
+def group_names(rootfs: str) -> dict[int, str]:
+    names: dict[int, str] = {}
+    for entry in _groups(rootfs):
+        names.setdefault(entry.gid, entry.name)
+    return names
+
+
 def _passwd(rootfs: str) -> list[_PasswdEntry]:
     """Entries of /etc/passwd; malformed lines are skipped, as libc does."""
     entries = []

@@ -26,7 +26,7 @@ _PREFIX = r"/v{version:[0-9]+\.[0-9]+}"
 #: The modules whose route tables the service serves.  Each may define `routes`
 #: (Docker paths, served with and without the /v1.NN prefix) and `libpod_routes`
 #: (served under /vN.N.N/libpod); a new group of routes is a new module here.
-ROUTE_MODULES = ("docker", "execs", "libpod", "libpod_containers", "images", "files")
+ROUTE_MODULES = ("docker", "execs", "libpod", "libpod_containers", "images", "changes", "files")
 
 
 def add_routes(app: web.Application) -> None:
@@ -142,7 +142,7 @@ def _create_arguments(body: CreateBody) -> dict:
         network = host.network_mode if host.network_mode in ("host", "none") else "none"
         kwargs = {"auto_remove": host.auto_remove, "network": network, "read_only": host.readonly_rootfs,
                   "privileged": host.privileged, "cap_add": host.cap_add or (), "cap_drop": host.cap_drop or (),
-                  "runtime": host.runtime}
+                  "runtime": host.runtime, "resources": _resources(host)}
     for entry in body.env or []:
         if not entry.partition("=")[0]:
             raise InvalidArgument(f"invalid environment variable: {entry!r}")
@@ -151,6 +151,14 @@ def _create_arguments(body: CreateBody) -> dict:
             "labels": body.labels or {}, "stop_signal": body.stop_signal, "stop_timeout": body.stop_timeout,
             "stdin_open": body.open_stdin, "tty": body.tty, "mounts": mounts, "restart_policy": restart,
             **kwargs}
+
+
+def _resources(host):
+    """HostConfig's Memory, NanoCpus, CpuShares and PidsLimit (0: none; no PidsLimit: the default)."""
+    from ..resources import limits
+
+    return limits(memory=host.memory, nano_cpus=host.nano_cpus, cpu_shares=host.cpu_shares,
+                  pids_limit=host.pids_limit)
 
 
 @routes.get("/containers/json")

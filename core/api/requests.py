@@ -104,6 +104,10 @@ class HostConfigBody(msgspec.Struct, rename="pascal"):
     cap_drop: list[str] | None = None
     runtime: str = ""
     console_size: list[int] | None = None
+    memory: int = 0
+    nano_cpus: int = 0
+    cpu_shares: int = 0
+    pids_limit: int | None = None
 
 
 class CreateBody(msgspec.Struct, rename="pascal"):

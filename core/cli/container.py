@@ -9,6 +9,7 @@ import click
 from ..define import HuskError, InvalidArgument, NoSuchContainer
 from . import CONTEXT
 from .attach import detach_keys_option, sig_proxy_option
+from .changes import resource_options
 
 pass_session = click.pass_obj
 
@@ -45,10 +46,11 @@ def _create_options(function):
     ]
     for option in reversed(options):
         function = option(function)
-    return function
+    return resource_options(function)
 
 
 def _create(session, opts: dict) -> "object":
+    from .changes import resource_limits
     from .options import parse_entrypoint, parse_env, parse_labels, parse_tmpfs, parse_volume
 
     mounts = [parse_volume(v) for v in opts["volume"]] + [parse_tmpfs(t) for t in opts["tmpfs"]]
@@ -61,7 +63,8 @@ def _create(session, opts: dict) -> "object":
         read_only=opts["read_only"], mounts=mounts, stdin_open=opts["interactive"], tty=opts["tty"],
         auto_remove=opts["auto_remove"], restart_policy=opts["restart"], privileged=opts["privileged"],
         cap_add=opts["cap_add"], cap_drop=opts["cap_drop"],
-        dependencies=[name for value in opts["requires"] for name in value.split(",")])
+        dependencies=[name for value in opts["requires"] for name in value.split(",")],
+        resources=resource_limits(opts))
 
 
 @click.command(context_settings={**CONTEXT, "allow_interspersed_args": False})
