@@ -1,5 +1,5 @@
 """The libpod container routes beyond the basics of :mod:`husk.api.libpod`:
-restart, pause, unpause, init, attach, resize, checkpoint, restore, events.
+restart, pause, unpause, init, attach, resize, checkpoint, restore, prune, events.
 
 Most are the Docker routes' handlers under the libpod prefix, as in podman's
 service.  Checkpoint and restore call :meth:`husk.Container.checkpoint`,
@@ -22,7 +22,7 @@ from aiohttp import web
 from ..define import InvalidArgument, State, StateInvalid
 from . import blocking, docker
 from .docker import _container, _json, _runtime
-from .requests import flag
+from .requests import filters, flag
 
 libpod_routes = web.RouteTableDef()
 _CHUNK = 1 << 20
@@ -163,3 +163,14 @@ async def _restore_import(request: web.Request, options: dict) -> web.Response:
         options.update(target_file=path, name=request.query.get("name", ""))
         ctr = await blocking.run(restore_imported, _runtime(request), options)
     return _json(_report(ctr, options, "runtime_restore_duration"))
+
+
+# -- prune ----------------------------------------------------------------------------------
+@libpod_routes.post("/containers/prune")
+async def prune(request: web.Request) -> web.Response:
+    """Remove the containers that are not running: podman's reports, one per
+    container tried (`Err` says why one could not be removed)."""
+    from ..prune import prune_containers
+
+    reports = await blocking.run(prune_containers, _runtime(request), filters(request))
+    return _json([{"Id": r.id, "Size": r.size, "Err": r.error or None} for r in reports])

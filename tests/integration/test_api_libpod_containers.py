@@ -177,7 +177,7 @@ def test_events_through_podman_py(api_crun):
     events = [e for e in client.events(since=since, until=until, decode=True)
               if e["Actor"]["Attributes"].get("name") == "ev"]
     actions = [e["Action"] for e in events]
-    assert actions.index("create") < actions.index("start") < actions.index("died"), actions
+    assert actions.index("create") < actions.index("init") < actions.index("start"), actions
     assert all(e["Type"] == "container" and e["id"] == container.id for e in events)
     # stream=false ends with what has been recorded (no until needed)
     response = client.api.get("/events", params={"stream": False}, timeout=10)
@@ -270,3 +270,20 @@ def test_restore_of_a_garbage_archive(api_runc, body):
     assert not [name for name in os.listdir(api_runc.env.root) if name.startswith(".restore-")]
     keep.remove()
     assert client.ping() is True
+
+
+def test_prune_through_podman_py(api_crun):
+    client = _client(api_crun)
+    done = client.containers.create("busybox", ["true"], name="done", labels={"k": "v"})
+    done.start()
+    done.wait()
+    other = client.containers.create("busybox", ["true"], name="other")
+    running = _counter(client, "running")
+    assert client.containers.prune(filters={"label": "k=v"}) == {"ContainersDeleted": [done.id],
+                                                                   "SpaceReclaimed": 0}
+    result = client.containers.prune()
+    assert result["ContainersDeleted"] == [other.id]
+    assert [c.name for c in client.containers.list(all=True)] == ["running"]
+    status, _, document = api_crun.request("POST", f"{LIBPOD}/containers/prune?filters=%7B%22name%22%3A%5B%22x%22%5D%7D")
+    assert status == 400 and "invalid filter" in document["message"]
+    running.remove(force=True)
