@@ -98,6 +98,8 @@ class ContainerConfig(msgspec.Struct, omit_defaults=True):
     image_ref: str = ""  # the stored name it resolved to (podman's ImageName, ps's IMAGE)
     cap_add: list[str] = []
     cap_drop: list[str] = []
+    #: [rows, columns] of a TTY container's terminal when its process starts (Docker's ConsoleSize)
+    console_size: list[int] = []
     resources: Resources = msgspec.field(default_factory=Resources)
     version: int = SCHEMA_VERSION
 

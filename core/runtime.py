@@ -104,11 +104,15 @@ class Runtime:
                          restart_policy: str = "no", runtime: str = "",
                          annotations: dict[str, str] | None = None, privileged: bool = False,
                          cap_add: Iterable[str] = (), cap_drop: Iterable[str] = (),
-                         dependencies: Iterable[str] = (), resources: "Resources | None" = None) -> "Container":
+                         dependencies: Iterable[str] = (),
+                         console_size: tuple[int, int] | None = None,
+                         resources: "Resources | None" = None) -> "Container":
         """Create a container (state `configured`) from an image; nothing runs yet.
         `dependencies` (names or ids, `--requires`) must exist; starting it
-        recursively starts them first.  `resources`: cgroup limits (see
-        :func:`husk.resources.limits`; the default: podman's pids limit, nothing else)."""
+        recursively starts them first.  `console_size` (rows, columns) is the
+        size of a TTY container's terminal when its process starts.
+        `resources`: cgroup limits (see :func:`husk.resources.limits`; the
+        default: podman's pids limit, nothing else)."""
         from .container import Container
         from .images import resolve_image
         from .signals import parse_signal
@@ -122,6 +126,8 @@ class Runtime:
             raise InvalidArgument('the --rm option conflicts with --restart, when the restartPolicy is not "" and "no"')
         if network not in ("none", "host"):
             raise InvalidArgument(f"network mode {network!r} is not supported: use none or host")
+        if console_size is not None and not (len(console_size) == 2 and all(0 <= n <= 0xFFFF for n in console_size)):
+            raise InvalidArgument(f"invalid console size {list(console_size)}: [rows, columns], each 0 to 65535")
         stop_signal = stop_signal or image_record.config.stop_signal or "SIGTERM"
         parse_signal(stop_signal)  # refuse a bad value now, not at stop time
         backend = self.oci_runtime(runtime or None)
@@ -141,7 +147,9 @@ class Runtime:
             network=network, read_only=read_only, mounts=list(mounts), stdin_open=stdin_open, tty=tty,
             auto_remove=auto_remove, restart_policy=parse_restart_policy(restart_policy),
             privileged=privileged, cap_add=list(cap_add), cap_drop=list(cap_drop),
-            dependencies=list(dependencies), resources=resources or Resources())
+            dependencies=list(dependencies),
+            console_size=list(console_size) if console_size and all(console_size) else [],
+            resources=resources or Resources())
         if entrypoint is not None:
             config.annotations.setdefault("husk.entrypoint-set", "true")
         state = ContainerState()
@@ -234,7 +242,7 @@ def parse_restart_policy(value: str) -> RestartPolicy:
     name, _, retries = value.partition(":")
     if name not in ("no", "on-failure", "always", "unless-stopped"):
         raise InvalidArgument(f"invalid restart policy {value!r}: use no, on-failure[:N], always or unless-stopped")
-    if retries and (name != "on-failure" or not retries.isdigit()):
+    if retries and (name != "on-failure" or not (retries.isascii() and retries.isdigit() and len(retries) <= 9)):
         raise InvalidArgument(f"invalid restart policy {value!r}: only on-failure takes a retry count")
     return RestartPolicy(name=name, max_retries=int(retries or 0))
 

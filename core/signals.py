@@ -8,10 +8,11 @@ from .define import InvalidArgument
 
 
 def parse_signal(value: str | int) -> int:
-    """The signal number for a name or number; InvalidArgument for anything else."""
+    """The signal number for a name or number; InvalidArgument for anything else
+    (ASCII digits only: str.isdigit() is also true of '²', which int() refuses)."""
     text = str(value).strip().upper()
-    if text.isdigit():
-        number = int(text)
+    if text.isascii() and text.isdigit():
+        number = int(text) if len(text) <= 3 else 0
         if 0 < number < signal.NSIG:
             return number
     else:

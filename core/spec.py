@@ -138,6 +138,8 @@ def generate(config: ContainerConfig, image: ImageConfig, rootfs: str, userdata:
     }
     if user.additional_gids:
         process["user"]["additionalGids"] = user.additional_gids
+    if config.tty and config.console_size:  # the runtime sizes the terminal before the process runs
+        process["consoleSize"] = {"height": config.console_size[0], "width": config.console_size[1]}
 
     namespaces = [{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}]
     if not host_network:

@@ -69,14 +69,16 @@ def follow_window_size(fd: int, resize: Callable[[int, int], None]) -> Iterator[
 
 
 def parse_detach_keys(text: str) -> bytes:
-    """podman's --detach-keys: comma-separated keys, each one letter or `ctrl-<x>`
-    (x in a-z, @, [, \\, ], ^, _).  An empty string disables detaching (b"")."""
+    """podman's --detach-keys (and Docker's detachKeys): comma-separated keys,
+    each one ASCII character or `ctrl-<x>` (x in a-z, @, [, \\, ], ^, _).  An
+    empty string disables detaching (b"").  Anything else, a character that is
+    not one byte included, is InvalidArgument."""
     if text == "":
         return b""
     keys = bytearray()
     for key in text.split(","):
         lower = key.lower()
-        if len(key) == 1 and key.isascii() and key.isalpha():
+        if len(key) == 1 and key.isascii():  # one byte, as Go's len(key) == 1
             keys.append(ord(key))
         elif lower.startswith("ctrl-") and len(key) == 6 and key[5].isascii() and key[5].isalpha():
             keys.append(ord(lower[5]) - ord("a") + 1)

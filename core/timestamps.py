@@ -15,6 +15,9 @@ import time
 from .define import InvalidArgument
 
 NS_PER_SECOND = 1_000_000_000
+#: Go's int64: Unix seconds and durations (in nanoseconds) past it are errors there, and here
+#: (a 400-digit number would otherwise overflow the float of `parse_time`)
+_INT64_MAX = 2**63 - 1
 
 # Go's time.ParseDuration units, in nanoseconds.
 _DURATION_UNITS = {
@@ -117,7 +120,9 @@ def parse_duration_ns(text: str) -> int:
         scale = _DURATION_UNITS[unit]
         total += int(whole or "0") * scale
         if fraction:
-            total += int(fraction) * scale // 10 ** len(fraction)
+            total += int(fraction[:18]) * scale // 10 ** len(fraction[:18])
+        if total > _INT64_MAX:
+            raise ValueError(f"duration {text!r} out of range")
     return sign * total
 
 
@@ -136,6 +141,8 @@ def parse_time_ns(value: str, *, now_ns: int | None = None) -> int:
     whole, dot, fraction = text.partition(".")
     if whole.isascii() and whole.lstrip("-").isdigit() and (not dot or (fraction.isascii() and fraction.isdigit() and len(fraction) <= 9)):
         sign = -1 if whole.startswith("-") else 1
+        if len(whole) > 20 or abs(int(whole)) > _INT64_MAX:
+            raise InvalidArgument(f'invalid time "{value}": Unix seconds out of range')
         return int(whole) * NS_PER_SECOND + sign * int(fraction.ljust(9, "0") or "0")
     try:
         duration_ns = parse_duration_ns(text)

@@ -56,7 +56,7 @@ def resolve_user(rootfs: str, user: str) -> ExecUser:
     user_part, has_group, group_part = user.partition(":")
     passwd = _passwd(rootfs)
     entry: _PasswdEntry | None
-    if user_part == "" or user_part.isdigit():
+    if user_part == "" or (user_part.isascii() and user_part.isdigit()):
         uid = _number(user_part or "0", "user")
         entry = next((e for e in passwd if e.uid == uid), None)
     else:
@@ -67,7 +67,7 @@ def resolve_user(rootfs: str, user: str) -> ExecUser:
 
     groups: list[_GroupEntry] | None = None
     if has_group and group_part:
-        if group_part.isdigit():
+        if group_part.isascii() and group_part.isdigit():  # not "²": int() refuses it
             gid = _number(group_part, "group")
         else:
             groups = _groups(rootfs)
@@ -89,7 +89,7 @@ def resolve_user(rootfs: str, user: str) -> ExecUser:
 
 
 def _number(text: str, what: str) -> int:
-    value = int(text)
+    value = int(text) if len(text) <= 20 else MAX_ID + 1  # past 4300 digits int() refuses
     if value > MAX_ID:
         raise InvalidArgument(f"{what} id {text} is out of range (at most {MAX_ID})")
     return value

@@ -17,7 +17,7 @@ from aiohttp import web
 
 from ..define import HuskError, InvalidArgument, State
 from . import blocking, documents
-from .requests import CreateBody, decode_body, filters, flag, integer, string_list
+from .requests import CreateBody, console_size, decode_body, filters, flag, integer, string_list
 
 routes = web.RouteTableDef()
 _PREFIX = r"/v{version:[0-9]+\.[0-9]+}"
@@ -94,7 +94,7 @@ async def events(request: web.Request) -> web.StreamResponse:
     until = request.query.get("until")
     since_t = parse_time(since) if since else None
     until_t = parse_until(until) if until else None
-    wanted = filters(request)
+    wanted = _event_filters(filters(request))
     compile_filters(wanted)  # a bad key is a 400, before the stream starts
     log = _runtime(request).events
     stopping = request.app["stopping"]
@@ -109,6 +109,14 @@ async def events(request: web.Request) -> web.StreamResponse:
         await response.write(json.dumps(documents.event(event)).encode() + b"\n")
     await response.write_eof()
     return response
+
+
+def _event_filters(wanted: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Docker's event names in `event=` filters as husk records them (`die` is `died`);
+    both names match, so a podman-minded client is not refused."""
+    husk_names = {docker: husk for husk, docker in documents.DOCKER_EVENT_ACTIONS.items()}
+    return {key: [name for value in values for name in (value, husk_names.get(value)) if name]
+            if key.lower() in ("event", "status") else values for key, values in wanted.items()}
 
 
 # -- containers -----------------------------------------------------------------------------
@@ -142,7 +150,8 @@ def _create_arguments(body: CreateBody) -> dict:
         network = host.network_mode if host.network_mode in ("host", "none") else "none"
         kwargs = {"auto_remove": host.auto_remove, "network": network, "read_only": host.readonly_rootfs,
                   "privileged": host.privileged, "cap_add": host.cap_add or (), "cap_drop": host.cap_drop or (),
-                  "runtime": host.runtime, "resources": _resources(host)}
+                  "runtime": host.runtime, "console_size": console_size(host.console_size),
+                  "resources": _resources(host)}
     for entry in body.env or []:
         if not entry.partition("=")[0]:
             raise InvalidArgument(f"invalid environment variable: {entry!r}")
@@ -215,8 +224,10 @@ def _container_filter(wanted: dict[str, list[str]]):
         for value in values:
             if key == "status" and value not in _DOCKER_STATES:
                 raise InvalidArgument(f"invalid filter 'status={value}'")
-            if key == "exited" and not value.lstrip("-").isdigit():
-                raise InvalidArgument(f"invalid filter 'exited={value}'")
+            if key == "exited":
+                from ..cli.listing import parse_exited
+
+                parse_exited(value)
             if key == "name":
                 try:
                     re.compile(value)

@@ -95,7 +95,7 @@ def container_inspect(ctr: "Container") -> dict[str, Any]:
         # "json-file": what clients check before reading logs through the API
         # (docker-py's run() returns no output for any other driver); husk's
         # k8s-file log is served by /logs the same way.
-        "Runtime": config.runtime, "ConsoleSize": [0, 0], "LogConfig": {"Type": "json-file", "Config": {}},
+        "Runtime": config.runtime, "ConsoleSize": config.console_size or [0, 0], "LogConfig": {"Type": "json-file", "Config": {}},
         "Binds": doc["HostConfig"]["Binds"] or None,
         "CapAdd": list(config.cap_add) or None, "CapDrop": list(config.cap_drop) or None,
     })
@@ -137,6 +137,11 @@ def image_inspect(image: "ImageRecord") -> dict[str, Any]:
     }
 
 
+#: Docker's names for husk's container event statuses
+#: (`docker events` shows `die` and `destroy`)
+DOCKER_EVENT_ACTIONS = {"died": "die", "remove": "destroy"}
+
+
 def event(event: "Event") -> dict[str, Any]:
     """One event as Docker streams it (`exitCode` is Docker's name for the died code)."""
     from ..events import EXIT_CODE_ATTRIBUTE
@@ -144,8 +149,9 @@ def event(event: "Event") -> dict[str, Any]:
     attributes = {"image": event.image, "name": event.name, **event.attributes}
     if EXIT_CODE_ATTRIBUTE in attributes:
         attributes["exitCode"] = attributes.pop(EXIT_CODE_ATTRIBUTE)
-    return {"status": event.status, "id": event.id, "from": event.image, "Type": event.type,
-            "Action": event.status, "Actor": {"ID": event.id, "Attributes": attributes},
+    action = DOCKER_EVENT_ACTIONS.get(event.status, event.status) if event.type == "container" else event.status
+    return {"status": action, "id": event.id, "from": event.image, "Type": event.type,
+            "Action": action, "Actor": {"ID": event.id, "Attributes": attributes},
             "scope": "local", "time": event.time_ns // 1_000_000_000, "timeNano": event.time_ns}
 
 

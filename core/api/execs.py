@@ -26,7 +26,7 @@ from aiohttp import web
 
 from ..define import HuskError, InvalidArgument, NoSuchExecSession, State, StateInvalid
 from . import blocking
-from .requests import StrOrList, decode_body, integer, string_list
+from .requests import StrOrList, console_size, decode_body, integer, string_list
 
 routes = web.RouteTableDef()
 #: podman's libpod exec routes are Docker's, under the libpod prefix
@@ -63,7 +63,7 @@ class ExecEntry:
         self.container = ctr
         self.config = config
         self.tty = config.tty
-        self.console_size = _console_size(config.console_size)
+        self.console_size = console_size(config.console_size)
         self.process = None  # the ExecProcess once started
         self.started = False
         self.launched = asyncio.Event()  # set once a start has run (or failed to run) the process
@@ -119,13 +119,6 @@ def _alive(pid: int) -> bool:
 
     return pid_alive(pid)
 
-
-def _console_size(value: list[int] | None) -> tuple[int, int] | None:
-    if not value:
-        return None
-    if len(value) != 2 or not all(0 <= n <= 0xFFFF for n in value):
-        raise InvalidArgument(f"invalid ConsoleSize {value}: [rows, columns], each 0 to 65535")
-    return (value[0], value[1]) if all(value) else None
 
 
 
@@ -192,7 +185,7 @@ async def start(request: web.Request) -> web.StreamResponse:
         raise StateInvalid(f"Exec command {entry.id} {'is already running' if entry.running else 'has already run'}")
     if body.tty is not None:
         entry.tty = body.tty
-    entry.console_size = _console_size(body.console_size) or entry.console_size
+    entry.console_size = console_size(body.console_size) or entry.console_size
     config = entry.config
     entry.started = True
     if body.detach:
@@ -206,10 +199,9 @@ async def start(request: web.Request) -> web.StreamResponse:
         return web.Response(status=200)
     want = {name for name, on in (("stdout", config.attach_stdout), ("stderr", config.attach_stderr)) if on}
     detach_keys = parse_detach_keys(DEFAULT_DETACH_KEYS if config.detach_keys is None else config.detach_keys)
-    # The 101 goes out before the process starts, as Docker's does: clients
-    # (docker-py) read the headers through a buffer, and output arriving in
-    # the same read as the headers would be lost in it.  Not a byte is lost
-    # here either: the session's client is connected before the command runs.
+    # The 101 goes out (and is read: see hijack) before the process starts,
+    # as Docker's does.  Not a byte of output is lost: the session's client
+    # is connected before the command runs.
     stream = await stream_or_hijack(request, RAW_STREAM if entry.tty else MULTIPLEXED_STREAM)
     process = None
     try:

@@ -27,6 +27,8 @@ RAW_STREAM = "application/vnd.docker.raw-stream"
 MULTIPLEXED_STREAM = "application/vnd.docker.multiplexed-stream"
 STDOUT, STDERR = 1, 2
 _INCOMING_HIGH_WATER = 64  # chunks queued from the client before we stop reading
+#: longest wait for a client to read the 101 before the stream starts anyway
+_HEADERS_READ_TIMEOUT = 1.0
 
 
 def frame(stream: int, data: bytes) -> bytes:
@@ -125,7 +127,37 @@ async def hijack(request: web.Request, content_type: str) -> RawStream:
     transport = request.transport
     stream = RawStream(response, transport, collector.data)
     transport.set_protocol(stream)
+    await _headers_read(transport)
     return stream
+
+
+async def _headers_read(transport: asyncio.Transport) -> None:
+    """Wait until the client has read the 101 (its bytes left our socket's
+    queue).  docker-py reads the headers through a buffered file and then
+    reads the stream from the raw socket: anything sent in time to land in the
+    same read as the headers is lost in that buffer (a replayed log, the
+    output of a busy container).  On a unix socket the queue empties when the
+    client reads; over TCP, when the client's kernel has the bytes, which is
+    weaker but still spaces the writes."""
+    import fcntl
+    import struct
+    import termios
+
+    sock = transport.get_extra_info("socket")
+    if sock is None:
+        return
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + _HEADERS_READ_TIMEOUT
+    pause = 0.0005
+    while loop.time() < deadline and not transport.is_closing():
+        try:
+            queued = struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0"))[0]
+        except OSError:
+            return
+        if queued == 0 and transport.get_write_buffer_size() == 0:
+            return
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, 0.01)
 
 
 

@@ -51,8 +51,8 @@ def filters(request: web.Request) -> dict[str, list[str]]:
         return {}
     try:
         parsed = json.loads(raw)
-    except ValueError:
-        raise InvalidArgument(f"invalid filters: {raw!r} is not JSON") from None
+    except (ValueError, RecursionError):  # nesting past the interpreter's depth is RecursionError
+        raise InvalidArgument(f"invalid filters: {raw[:100]!r} is not JSON") from None
     if not isinstance(parsed, dict):
         raise InvalidArgument("invalid filters: expected a JSON object")
     result: dict[str, list[str]] = {}
@@ -126,6 +126,15 @@ class CreateBody(msgspec.Struct, rename="pascal"):
     tty: bool = False
     open_stdin: bool = False
     host_config: HostConfigBody | None = None
+
+
+def console_size(value: list[int] | None) -> tuple[int, int] | None:
+    """Docker's ConsoleSize `[rows, columns]` (create and exec bodies); None when unset or zero."""
+    if not value:
+        return None
+    if len(value) != 2 or not all(0 <= n <= 0xFFFF for n in value):
+        raise InvalidArgument(f"invalid ConsoleSize {value}: [rows, columns], each 0 to 65535")
+    return (value[0], value[1]) if all(value) else None
 
 
 def string_list(value: StrOrList) -> list[str] | None:

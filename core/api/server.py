@@ -57,7 +57,7 @@ def parse_uri(uri: str) -> tuple[str, str]:
             raise InvalidArgument(f"invalid listen address {uri!r}: the socket path must be absolute")
         return scheme, rest
     host, _, port = rest.rpartition(":")
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+    if not host or not (port.isascii() and port.isdigit() and len(port) <= 5) or not 0 < int(port) < 65536:
         raise InvalidArgument(f"invalid listen address {uri!r}: use tcp://host:port")
     return scheme, rest
 

@@ -14,11 +14,12 @@ from aiohttp import web
 
 from ..attach_protocol import MAX_DATA, MSG_CLOSE_STDIN, MSG_STDIN, STREAM_STDERR, STREAM_STDOUT, AttachClient
 from ..define import HuskError, InvalidArgument, NoSuchContainer, State, StateInvalid
+# Docker's detach-key notation is podman's (moby's term.ToBytes): one parser and matcher for both.
+from ..terminal import DEFAULT_DETACH_KEYS, DetachMatcher, parse_detach_keys
 from . import blocking
 from .hijack import MULTIPLEXED_STREAM, RAW_STREAM, RawStream, frame, hijack
 from .requests import flag
 
-DEFAULT_DETACH_KEYS = "ctrl-p,ctrl-q"
 _STREAM_IDS = {"stdout": STREAM_STDOUT, "stderr": STREAM_STDERR}
 
 
@@ -26,7 +27,7 @@ def _log_options(request: web.Request) -> dict:
     from ..timestamps import parse_time, parse_until
 
     tail = request.query.get("tail", "all")
-    if tail != "all" and not tail.isdigit():
+    if tail != "all" and not (tail.isascii() and tail.isdigit() and len(tail) <= 18):
         raise InvalidArgument(f"invalid tail {tail!r}: a number of lines or \"all\"")
     since, until = request.query.get("since", ""), request.query.get("until", "")
     return {"tail": None if tail == "all" else int(tail),
@@ -79,58 +80,6 @@ async def stream_logs(request: web.Request, ctr) -> web.StreamResponse:
 
 
 # -- attach ---------------------------------------------------------------------------------
-def parse_detach_keys(spec: str) -> bytes:
-    """Docker's detach-key notation (`ctrl-p,ctrl-q`, `a`, `ctrl-@`) as the bytes a terminal sends."""
-    if not spec:
-        return b""
-    keys = bytearray()
-    for key in spec.split(","):
-        if len(key) == 1:
-            keys.append(ord(key))
-        elif key.startswith("ctrl-") and len(key) == 6:
-            char = key[5].lower()
-            if "a" <= char <= "z":
-                keys.append(ord(char) - ord("a") + 1)
-            elif char in "@[\\]^_":  # ctrl-@ is NUL; ctrl-[ .. ctrl-_ are 27 .. 31
-                index = "@[\\]^_".index(char)
-                keys.append(26 + index if index else 0)
-            else:
-                raise InvalidArgument(f"invalid detach keys {spec!r}: unknown key {key!r}")
-        else:
-            raise InvalidArgument(f"invalid detach keys {spec!r}: unknown key {key!r}")
-    return bytes(keys)
-
-
-class DetachMatcher:
-    """Finds the detach sequence in stdin, however the client's writes split it.
-    Bytes that might begin the sequence are held back until it is clear they do not."""
-
-    def __init__(self, keys: bytes) -> None:
-        self.keys = keys
-        self.held = b""
-
-    def feed(self, data: bytes) -> tuple[bytes, bool]:
-        """(bytes to forward, whether the sequence is complete)."""
-        if not self.keys:
-            return data, False
-        out = bytearray()
-        for byte in data:
-            candidate = self.held + bytes([byte])
-            if self.keys.startswith(candidate):
-                if len(candidate) == len(self.keys):
-                    self.held = b""
-                    return bytes(out), True
-                self.held = candidate
-                continue
-            out += self.held
-            self.held = b""
-            if self.keys[0] == byte:
-                self.held = bytes([byte])
-            else:
-                out.append(byte)
-        return bytes(out), False
-
-
 async def attach(request: web.Request, ctr) -> web.StreamResponse:
     """`POST /containers/{id}/attach`: replay the log (`logs=1`), then the live stream (`stream=1`).
 
@@ -208,7 +157,12 @@ async def forward(client: AttachClient, stream: RawStream, tty: bool, want: set[
                 await stream.write(data if tty else frame(packet[0], data))
 
     async def input_() -> bool:
-        """True when the client detached; False at the end of its input."""
+        """True when the client detached; False at the end of its input.
+
+        As in Docker, the end of the input closes the process's stdin only
+        without a TTY.  With one it ends the attach and leaves the terminal
+        open: the docker CLI handles the detach keys itself and just hangs up,
+        and an EOF there would end the shell it meant to leave running."""
         matcher = DetachMatcher(detach_keys if forward_stdin else b"")
         while (data := await stream.read()) is not None:
             if not forward_stdin:
@@ -218,7 +172,11 @@ async def forward(client: AttachClient, stream: RawStream, tty: bool, want: set[
                 await loop.sock_sendall(sock, bytes([MSG_STDIN]) + data[start:start + MAX_DATA])
             if detached:
                 return True
-        if forward_stdin and not stream.is_closed:
+        if not forward_stdin:
+            return False
+        if tty:
+            return True
+        if not stream.is_closed:
             await loop.sock_sendall(sock, bytes([MSG_CLOSE_STDIN]))
         return False
 

@@ -104,6 +104,15 @@ def ps_row(ctr, image, no_trunc: bool, now: float) -> dict[str, Any]:
     }, "psReporter")
 
 
+def parse_exited(value: str) -> int:
+    """An `exited=` filter value as Go's strconv.Atoi reads it: ASCII digits with
+    an optional sign (str.isdigit() alone would pass '²', which int() refuses)."""
+    digits = value[1:] if value[:1] in ("+", "-") else value
+    if not (0 < len(digits) <= 18 and digits.isascii() and digits.isdigit()):
+        raise InvalidArgument(f"invalid exited filter {value!r}: must be an exit code")
+    return int(value)
+
+
 def _parse_filters(filters: tuple[str, ...]) -> dict[str, list[str]]:
     parsed: dict[str, list[str]] = {}
     for item in filters:
@@ -112,8 +121,8 @@ def _parse_filters(filters: tuple[str, ...]) -> dict[str, list[str]]:
             raise InvalidArgument(f"invalid filter {item!r}: use {', '.join(k + '=' for k in _PS_FILTER_KEYS)}")
         if key == "status" and value not in _STATUS_VALUES:
             raise InvalidArgument(f"invalid status filter {value!r}: use {', '.join(sorted(_STATUS_VALUES))}")
-        if key == "exited" and not value.lstrip("-").isdigit():
-            raise InvalidArgument(f"invalid exited filter {value!r}: must be an exit code")
+        if key == "exited":
+            parse_exited(value)
         parsed.setdefault(key, []).append(value)
     return parsed
 
