@@ -132,7 +132,7 @@ def image_inspect(image: "ImageRecord") -> dict[str, Any]:
                    "StopSignal": cfg.stop_signal or None},
         "Architecture": _arch(), "Os": "linux", "Size": image.size, "VirtualSize": image.size,
         "GraphDriver": {"Name": "overlay", "Data": None},
-        "RootFS": {"Type": "layers", "Layers": ["sha256:" + layer for layer in image.layers]},
+        "RootFS": {"Type": "layers", "Layers": list(image.layers)},  # diff_ids: "sha256:..." already
         "Metadata": {"LastTagTime": "0001-01-01T00:00:00Z"},
     }
 

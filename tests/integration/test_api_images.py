@@ -48,6 +48,8 @@ def test_docker_cli_tag_save_rmi_load_run(api, tmp_path):
 def test_docker_sdk_tag_save_load(api_crun):
     client = docker.DockerClient(base_url=f"unix://{api_crun.socket_path}")
     image = client.images.get("busybox")
+    layers = image.attrs["RootFS"]["Layers"]
+    assert len(layers) == 1 and layers[0].startswith("sha256:") and len(layers[0]) == 71, layers
     assert image.tag("sdk/box", "v1") is True
     assert sorted(client.images.get("sdk/box:v1").tags) == ["localhost/busybox:latest", "localhost/sdk/box:v1"]
     data = b"".join(image.save())  # by id: an archive without names
