@@ -199,3 +199,19 @@ def test_console_size_is_checked_at_create(api_crun):
     assert api_crun.request("POST", "/containers/create", {"Image": "busybox", "HostConfig": {
         "ConsoleSize": [70000, 5]}})[0] == 400
     assert api_crun.request("GET", "/containers/json?all=1")[2] == []
+
+
+def test_detach_from_docker_exec_it_leaves_the_command_running(api_crun, terminals):
+    assert api_crun.docker("run", "-d", "--name", "box", "busybox", "sleep", "300").returncode == 0
+    shell = terminals(api_crun, "exec", "-it", "box", "sh")
+    shell.expect(rb"# ")
+    shell.type(b"echo $$ > /tmp/exec-shell\r")
+    shell.type(b"echo written\r")
+    shell.expect(rb"\r\nwritten\r\n")
+    shell.type(b"\x10\x11")
+    # the docker CLI's own way out of an exec (as against Docker too): the
+    # escape sequence is its error, exit 1
+    assert shell.exit_code() == 1 and b"read escape sequence" in shell.seen, shell.seen
+    time.sleep(0.5)  # an EOF sent to the shell on the hang-up would end it within this
+    check = api_crun.docker("exec", "box", "sh", "-c", 'kill -0 "$(cat /tmp/exec-shell)" && echo alive')
+    assert check.stdout == b"alive\n", check
