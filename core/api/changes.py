@@ -150,22 +150,20 @@ class LinuxResources(msgspec.Struct, forbid_unknown_fields=True):
     pids: _Limit | None = None
 
 
-@libpod_routes.post("/containers/{id}/update")
-async def libpod_update(request: web.Request) -> web.Response:
-    """podman's: the resources in the body (absent: unchanged), the restart
-    policy in `restartPolicy` and `restartRetries`; answers 201 with the id."""
+def resource_arguments(body: LinuxResources) -> dict:
+    """The engine's keyword arguments (:func:`husk.resources.limits`') for a
+    LinuxResources document: libpod's update body and its create body's
+    `resource_limits`.  -1 is "no limit", as in the OCI spec."""
     from .. import resources
 
-    body = await decode_body(request, LinuxResources)
-    retries = integer(request, "restartRetries", 0)
-    restart = restart_policy_value(request.query.get("restartPolicy", ""), retries)
-    kwargs: dict = {"restart_policy": restart}
+    kwargs: dict = {}
     if body.memory is not None and body.memory.limit is not None:
         kwargs["memory"] = 0 if body.memory.limit == -1 else resources.check_memory(body.memory.limit)
-    if body.pids is not None:
+    if body.pids is not None and body.pids.limit is not None:
         kwargs["pids_limit"] = body.pids.limit
     if body.cpu is not None:
-        kwargs["cpu_shares"] = body.cpu.shares
+        if body.cpu.shares is not None:
+            kwargs["cpu_shares"] = body.cpu.shares
         if body.cpu.quota is not None:
             period = body.cpu.period or resources.CPU_PERIOD
             if period <= 0:
@@ -173,6 +171,16 @@ async def libpod_update(request: web.Request) -> web.Response:
             kwargs["nano_cpus"] = 0 if body.cpu.quota == -1 else body.cpu.quota * 1_000_000_000 // period
         elif body.cpu.period is not None:
             raise InvalidArgument("a cpu period without a quota: give both")
+    return kwargs
+
+
+@libpod_routes.post("/containers/{id}/update")
+async def libpod_update(request: web.Request) -> web.Response:
+    """podman's: the resources in the body (absent: unchanged), the restart
+    policy in `restartPolicy` and `restartRetries`; answers 201 with the id."""
+    body = await decode_body(request, LinuxResources)
+    retries = integer(request, "restartRetries", 0)
+    restart = restart_policy_value(request.query.get("restartPolicy", ""), retries)
     ctr = await _container(request)
-    await blocking.run(ctr.update, **kwargs)
+    await blocking.run(ctr.update, restart_policy=restart, **resource_arguments(body))
     return _json(ctr.id, status=201)

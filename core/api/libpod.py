@@ -18,6 +18,7 @@ from aiohttp import web
 
 from ..define import InvalidArgument, NoSuchImage
 from . import blocking, docker, documents
+from .changes import LinuxResources
 from .docker import _container, _runtime
 from .requests import decode_body, filters, flag, integer
 
@@ -88,6 +89,7 @@ class SpecGenerator(msgspec.Struct):
     restart_tries: int | None = None
     mounts: list[SpecMount] | None = None
     netns: Namespace | None = None
+    resource_limits: LinuxResources | None = None
 
 
 def _create_arguments(spec: SpecGenerator) -> dict:
@@ -113,7 +115,15 @@ def _create_arguments(spec: SpecGenerator) -> dict:
             "tty": spec.terminal, "stdin_open": spec.stdin, "auto_remove": spec.remove,
             "privileged": spec.privileged, "cap_add": spec.cap_add or (), "cap_drop": spec.cap_drop or (),
             "runtime": spec.oci_runtime, "read_only": spec.read_only_filesystem, "restart_policy": restart,
-            "mounts": mounts, "network": network}
+            "mounts": mounts, "network": network, "resources": _resources(spec.resource_limits)}
+
+
+def _resources(limits: LinuxResources | None):
+    """podman's resource_limits (an OCI LinuxResources document) as husk's limits."""
+    from ..resources import limits as make_limits
+    from .changes import resource_arguments
+
+    return make_limits(**resource_arguments(limits)) if limits is not None else None
 
 
 @libpod_routes.post("/containers/create")

@@ -142,6 +142,19 @@ def test_podman_py_rename_top_update(api):
         with pytest.raises(podman.errors.APIError) as refused:
             ctr.update(blockio={"weight": 5})
         assert refused.value.status_code == 400 and "blockIO" in str(refused.value)
+        limited = client.containers.create("busybox", ["sleep", "60"], mem_limit="48m", pids_limit=33,
+                                           cpu_quota=20000, cpu_period=100000, cpu_shares=700)
+        limited.start()
+        limited.reload()
+        host = limited.attrs["HostConfig"]
+        assert (host["Memory"], host["PidsLimit"], host["NanoCpus"], host["CpuShares"]) == \
+            (48 << 20, 33, 200_000_000, 700)
+        pid = limited.attrs["State"]["Pid"]
+        assert cgroup_file(pid, "memory", "memory.limit_in_bytes") == str(48 << 20)
+        assert cgroup_file(pid, "cpu", "cpu.cfs_quota_us") == "20000"
+        with pytest.raises(podman.errors.APIError) as refused:
+            client.containers.create("busybox", mem_limit="1k")
+        assert refused.value.status_code == 400
     finally:
         client.close()
 
