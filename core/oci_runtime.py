@@ -1,7 +1,7 @@
 """The runtime interface: the OCI command-line runtimes (runc, crun, runsc, kata).
 
 They all speak the same CLI (`create`, `start`, `state`, `kill`, `delete`,
-`pause`, `resume`, `exec`), so this base class does the common work and a
+`pause`, `resume`, `exec`, `update`), so this base class does the common work and a
 plugin subclass adds only what differs (global flags, feature probes).  The
 class holds no state logic: it runs a command and reports what the runtime said.
 Every runtime command goes through :meth:`OCIRuntime.run`, the one path for it.

@@ -95,8 +95,8 @@ class UpdateBody(msgspec.Struct, rename="pascal"):
     blkio_weight: int = 0
 
 
-_UNSUPPORTED = ("CpuPeriod", "CpuQuota", "CpuRealtimePeriod", "CpuRealtimeRuntime", "CpusetCpus", "CpusetMems",
-                "MemoryReservation", "MemorySwap", "KernelMemory", "BlkioWeight")
+_UNSUPPORTED = frozenset({"cpu_period", "cpu_quota", "cpu_realtime_period", "cpu_realtime_runtime", "cpuset_cpus",
+                          "cpuset_mems", "memory_reservation", "memory_swap", "kernel_memory", "blkio_weight"})
 
 
 def restart_policy_value(name: str, retries: int) -> str | None:
@@ -115,10 +115,10 @@ def restart_policy_value(name: str, retries: int) -> str | None:
 @routes.post("/containers/{id}/update")
 async def update(request: web.Request) -> web.Response:
     body = await decode_body(request, UpdateBody)
-    for field in _UNSUPPORTED:
-        attribute = "".join("_" + c.lower() if c.isupper() else c for c in field).lstrip("_")
-        if getattr(body, attribute):
-            raise InvalidArgument(f"{field} is not supported by husk: use Memory, NanoCpus, CpuShares, PidsLimit")
+    for field in msgspec.structs.fields(UpdateBody):
+        if field.name in _UNSUPPORTED and getattr(body, field.name):
+            raise InvalidArgument(f"{field.encode_name} is not supported by husk: "
+                                  "use Memory, NanoCpus, CpuShares, PidsLimit")
     for field, value in (("Memory", body.memory), ("NanoCpus", body.nano_cpus), ("CpuShares", body.cpu_shares)):
         if value < 0:
             raise InvalidArgument(f"invalid {field} {value}: must be 0 or more")
