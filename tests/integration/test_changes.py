@@ -138,6 +138,7 @@ def test_rename_in_every_state_and_the_old_name_is_free(husk_rt):
     husk_rt("container", "rename", "b", "c", check=True)  # running
     husk_rt("pause", "c", check=True)
     husk_rt("rename", "c", "d", check=True)  # paused
+    assert husk_rt("top", "d", "state,args", check=True).stdout.splitlines()[1].split() == ["D", "sleep", "60"]
     husk_rt("unpause", "d", check=True)
     husk_rt("stop", "-t", "0", "d", check=True)
     husk_rt("rename", "d", "e", check=True)  # exited
