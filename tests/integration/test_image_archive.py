@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import tarfile
 
 import pytest
@@ -156,3 +157,48 @@ def test_bad_archives_are_one_error_and_store_nothing(husk, case):
     assert husk(*listing, check=True).stdout == before
     assert sorted(os.listdir(os.path.join(husk.root, "layers"))) == layers
     assert not os.path.exists("/escaped") and husk("image", "exists", "evil:1").returncode == 1
+
+
+PODMAN = shutil.which("podman")
+
+
+@pytest.mark.skipif(PODMAN is None, reason="podman (the reference) is not installed here")
+def test_podman_loads_husk_archives_and_husk_loads_podmans(husk, tmp_path, busybox_tar):
+    """The format is podman's docker-archive both ways: podman's layout (a
+    `<v1id>/layer.tar` symlink to the layer, `json`, `VERSION`) loads here, and
+    podman loads husk's; the image id is the same on both sides."""
+    import subprocess
+
+    import tempfile
+
+    runroot = tempfile.mkdtemp(prefix="hpr-")  # podman refuses a runroot longer than 50 characters
+    podman = [PODMAN, "--root", str(tmp_path / "proot"), "--runroot", runroot, "--storage-driver", "vfs"]
+    try:
+        _podman_round_trip(husk, tmp_path, busybox_tar, podman)
+    finally:
+        shutil.rmtree(runroot, ignore_errors=True)
+
+
+def _podman_round_trip(husk, tmp_path, busybox_tar, podman):
+    import subprocess
+
+    imported = subprocess.run([*podman, "import", busybox_tar, "pbox:1"], capture_output=True, text=True,
+                              timeout=120)
+    assert imported.returncode == 0, imported.stderr
+    podman_id = subprocess.run([*podman, "image", "inspect", "--format", "{{.Id}}", "pbox:1"], check=True,
+                               capture_output=True, text=True, timeout=60).stdout.strip()
+    subprocess.run([*podman, "save", "--format", "docker-archive", "-o", str(tmp_path / "p.tar"), "pbox:1"],
+                   check=True, capture_output=True, timeout=120)
+    with tarfile.open(tmp_path / "p.tar") as tar:
+        assert any(member.issym() for member in tar.getmembers())  # the layout with a symlinked layer
+    assert husk("load", "-i", str(tmp_path / "p.tar"), check=True).stdout == "Loaded image: localhost/pbox:1\n"
+    assert _image_id(husk, "pbox:1") == podman_id
+    assert husk("run", "--rm", "pbox:1", "echo", "from podman", check=True).stdout == "from podman\n"
+
+    husk("save", "-o", str(tmp_path / "h.tar"), "busybox", check=True)
+    loaded = subprocess.run([*podman, "load", "-i", str(tmp_path / "h.tar")], capture_output=True, text=True,
+                            timeout=120)
+    assert loaded.returncode == 0 and f"Loaded image: {IMAGE}" in loaded.stdout, loaded.stderr
+    inspected = subprocess.run([*podman, "image", "inspect", "--format", "{{.Id}}", IMAGE], check=True,
+                               capture_output=True, text=True, timeout=60).stdout.strip()
+    assert inspected == _image_id(husk)
