@@ -89,7 +89,7 @@ def save_images(runtime: "Runtime", names: Iterable[str], out: BinaryIO) -> None
     import tarfile
     import time
 
-    from .images import resolve_image
+    from .images import resolve_image, stored_name
     from .layer_store import layer_archive
 
     entries: list[dict] = []
@@ -100,7 +100,8 @@ def save_images(runtime: "Runtime", names: Iterable[str], out: BinaryIO) -> None
         if not image.config_json:
             raise HuskError(f"image {image.id[:12]} has no stored config (it was stored by an older husk): "
                             "import it again to save it")
-        tags = [stored for stored in image.names if _names_image(runtime, name, stored)]
+        named = stored_name(image, name)
+        tags = [named] if named else []
         configs[image.id] = image.config_json.encode()
         for layer in image.layers:
             layers[layer] = layer_archive(runtime, layer)
@@ -134,18 +135,6 @@ def save_images(runtime: "Runtime", names: Iterable[str], out: BinaryIO) -> None
                 repositories.setdefault(repo, {})[version] = entry["Layers"][-1].removesuffix(".tar")
         add("manifest.json", _json(entries))
         add("repositories", _json(repositories))
-
-
-def _names_image(runtime: "Runtime", name: str, stored: str) -> bool:
-    """Whether the user's `name` means the stored name `stored` (not its id)."""
-    from .images import normalize
-
-    try:
-        wanted = normalize(name)
-    except InvalidArgument:
-        return False
-    short = name if ":" in name.rsplit("/", 1)[-1] else name + ":latest"
-    return stored in (name, wanted) or ("/" not in name and stored.rsplit("/", 1)[-1] == short)
 
 
 def _hex(digest: str) -> str:

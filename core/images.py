@@ -8,6 +8,7 @@ and lookups try the short name against every stored name's repository.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import TYPE_CHECKING, BinaryIO, Iterable
 
@@ -247,12 +248,42 @@ def _layer_sizes(runtime: "Runtime", image: ImageRecord) -> list[int]:
     return sizes
 
 
-def remove_image(runtime: "Runtime", name: str, force: bool = False) -> ImageRecord:
+def stored_name(image: ImageRecord, name: str) -> str | None:
+    """The name of `image` that the user's `name` means (as typed, normalised, or a
+    short name), or None when `name` is an id or an id prefix."""
+    try:
+        normalised = normalize(name)
+    except InvalidArgument:
+        return None
+    if name in image.names or normalised in image.names:
+        return name if name in image.names else normalised
+    if "/" not in name:
+        short = name if ":" in name else name + ":latest"
+        return next((stored for stored in image.names if stored.rsplit("/", 1)[-1] == short), None)
+    return None
+
+
+@dataclasses.dataclass
+class ImageRemoval:
+    """What a removal did: the names taken off, and whether the image itself went."""
+
+    image: ImageRecord
+    untagged: list[str]
+    deleted: bool
+
+
+def remove_image(runtime: "Runtime", name: str, force: bool = False) -> ImageRemoval:
     """Remove an image; with `force`, its containers go first.  Layers no other image
-    uses are deleted from disk."""
+    uses are deleted from disk.  An image named by one of several names only loses
+    that name, as podman's and Docker's rmi do; named by id, it goes whole."""
     import shutil
 
     image = resolve_image(runtime, name)
+    named = stored_name(image, name)
+    if named is not None and len(image.names) > 1:
+        runtime.store.untag_image(image.id, [named])
+        runtime.emit("untag", id=image.id, name=named, image=image.id, type="image")
+        return ImageRemoval(image, [named], deleted=False)
     users = [c for c in runtime.containers() if c.config.image_id == image.id]
     if users and not force:
         raise ImageInUse(f"image used by {users[0].id}: image is in use by a container: "
@@ -265,4 +296,4 @@ def remove_image(runtime: "Runtime", name: str, force: bool = False) -> ImageRec
         if layer not in still_used:
             shutil.rmtree(runtime.paths.layer_dir(layer), ignore_errors=True)
     runtime.emit("remove", id=image.id, name=name, image=image.id, type="image")
-    return image
+    return ImageRemoval(image, list(image.names), deleted=True)

@@ -387,8 +387,9 @@ async def inspect_image(request: web.Request) -> web.Response:
 async def remove_image(request: web.Request) -> web.Response:
     from ..images import remove_image as remove
 
-    image = await blocking.run(remove, _runtime(request), request.match_info["name"], flag(request, "force"))
-    return _json([{"Untagged": name} for name in image.names] + [{"Deleted": "sha256:" + image.id}])
+    removal = await blocking.run(remove, _runtime(request), request.match_info["name"], flag(request, "force"))
+    return _json([{"Untagged": name} for name in removal.untagged] +
+                 ([{"Deleted": "sha256:" + removal.image.id}] if removal.deleted else []))
 
 
 @routes.post("/images/create")

@@ -132,7 +132,7 @@ def _remove_report(runtime, names: list[str], force: bool) -> dict:
     report: dict = {"Deleted": [], "Untagged": [], "Errors": [], "ExitCode": 0}
     for name in names:
         try:
-            image = remove_image(runtime, name, force=force)
+            removal = remove_image(runtime, name, force=force)
         except NoSuchImage as exc:
             report["Errors"].append(str(exc))
             report["ExitCode"] = 1
@@ -141,8 +141,9 @@ def _remove_report(runtime, names: list[str], force: bool) -> dict:
             report["Errors"].append(str(exc))
             report["ExitCode"] = exc.exit_code
             continue
-        report["Untagged"] += image.names
-        report["Deleted"].append(image.id)
+        report["Untagged"] += removal.untagged
+        if removal.deleted:
+            report["Deleted"].append(removal.image.id)
     return report
 
 
@@ -163,8 +164,9 @@ async def libpod_remove(request: web.Request) -> web.Response:
     image in use a 409, as podman's service answers."""
     from ..images import remove_image
 
-    image = await blocking.run(remove_image, _runtime(request), request.match_info["name"], flag(request, "force"))
-    return _json({"Deleted": [image.id], "Untagged": list(image.names), "Errors": [], "ExitCode": 0})
+    removal = await blocking.run(remove_image, _runtime(request), request.match_info["name"], flag(request, "force"))
+    return _json({"Deleted": [removal.image.id] if removal.deleted else [], "Untagged": removal.untagged,
+                  "Errors": [], "ExitCode": 0})
 
 
 @libpod_routes.post("/images/import")

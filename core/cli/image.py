@@ -89,14 +89,15 @@ def rmi(session, force, all_, names):
     code = 0
     for name in targets:
         try:
-            image = remove_image(session.runtime, name, force=force)
+            removal = remove_image(session.runtime, name, force=force)
         except HuskError as exc:
             click.echo(f"Error: {exc}", err=True)
             code = exc.exit_code if not isinstance(exc, NoSuchImage) else 1
             continue
-        for tagged in image.names:
+        for tagged in removal.untagged:
             click.echo(f"Untagged: {tagged}")
-        click.echo(f"Deleted: {image.id}")
+        if removal.deleted:
+            click.echo(f"Deleted: {removal.image.id}")
     raise SystemExit(code)
 
 

@@ -111,7 +111,11 @@ def test_docker_save_of_several_and_chunked_load(api_crun):
     with tarfile.open(fileobj=io.BytesIO(data)) as tar:
         manifest = json.load(tar.extractfile("manifest.json"))
     assert manifest[0]["RepoTags"] == ["localhost/busybox:latest", "localhost/two:2"]
-    api_crun.env("rmi", "-f", "busybox", check=True)
+    status, _, body = api_crun.request("DELETE", "/images/two:2")  # one of two names: untagged only
+    assert (status, body) == (200, [{"Untagged": "localhost/two:2"}])
+    image_id = api_crun.env("image", "inspect", "--format", "{{.Id}}", "busybox", check=True).stdout.strip()
+    status, _, body = api_crun.request("DELETE", f"/images/{image_id}")
+    assert (status, body) == (200, [{"Untagged": "localhost/busybox:latest"}, {"Deleted": f"sha256:{image_id}"}])
     chunks = iter([data[i:i + 65536] for i in range(0, len(data), 65536)])
     conn = UnixHTTP(api_crun.socket_path)
     conn.request("POST", "/v1.41/images/load?quiet=0", body=chunks)  # an iterator: sent chunked

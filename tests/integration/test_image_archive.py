@@ -38,6 +38,17 @@ def test_tag_and_untag(husk):
     assert (unknown.returncode, unknown.stderr) == (125, "Error: nosuch: image not known\n")
 
 
+def test_rmi_of_one_of_several_names_only_untags(husk):
+    image_id = _image_id(husk)
+    husk("tag", "busybox", "other", check=True)
+    removed = husk("rmi", "other")
+    assert (removed.returncode, removed.stdout) == (0, "Untagged: localhost/other:latest\n")
+    assert _image_id(husk) == image_id
+    removed = husk("rmi", "busybox")  # the last name: the image goes
+    assert removed.stdout == f"Untagged: {IMAGE}\nDeleted: {image_id}\n"
+    assert husk("images", "-q", check=True).stdout == ""
+
+
 def test_save_rmi_load_runs_with_the_same_id(husk, tmp_path):
     image_id = _image_id(husk)
     husk("tag", "busybox", "second:2", check=True)
@@ -49,7 +60,7 @@ def test_save_rmi_load_runs_with_the_same_id(husk, tmp_path):
     assert manifest == [{"Config": f"{image_id}.json", "RepoTags": [IMAGE, "localhost/second:2"],
                          "Layers": manifest[0]["Layers"]}]
     assert set(names) == {"manifest.json", "repositories", f"{image_id}.json", *manifest[0]["Layers"]}
-    husk("rmi", "busybox", check=True)
+    husk("rmi", image_id, check=True)
     assert husk("images", "-q", check=True).stdout == ""
     loaded = husk("load", "-i", archive, check=True)
     assert loaded.stdout == f"Loaded image: {IMAGE}\nLoaded image: localhost/second:2\n"
