@@ -57,7 +57,7 @@ def _runtime(request: web.Request):
 
 
 def _json(document, status: int = 200) -> web.Response:
-    return web.Response(status=status, body=json.dumps(document).encode(), content_type="application/json")
+    return web.Response(status=status, body=documents.encode(document), content_type="application/json")
 
 
 async def _container(request: web.Request):

@@ -192,3 +192,21 @@ def info(runtime: "Runtime") -> dict[str, Any]:
         "DefaultRuntime": runtime.default_runtime, "Swarm": {"LocalNodeState": "inactive"},
         "LiveRestoreEnabled": True, "Isolation": "", "SecurityOptions": [], "Warnings": [],
     }
+
+
+def encode(document: Any) -> bytes:
+    """A response document as JSON bytes.
+
+    msgspec rather than json.dumps: the container list is the largest document
+    built per request (about 0.4 KB a container), and json.dumps took a quarter
+    of its time, on the event loop.  A lone surrogate (a path that is not
+    UTF-8, decoded with surrogateescape) is refused by msgspec; json.dumps
+    escapes it, so such a document still gets an answer."""
+    import msgspec
+
+    try:
+        return msgspec.json.encode(document)
+    except UnicodeEncodeError:
+        import json
+
+        return json.dumps(document).encode()
