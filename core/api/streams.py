@@ -9,6 +9,7 @@ non-blocking and driven by the event loop: no thread per attached client.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 
 from aiohttp import web
 
@@ -21,6 +22,8 @@ from .hijack import MULTIPLEXED_STREAM, RAW_STREAM, RawStream, frame, hijack
 from .requests import flag
 
 _STREAM_IDS = {"stdout": STREAM_STDOUT, "stderr": STREAM_STDERR}
+#: tries at a log snapshot that meets the live stream exactly (see _attach_at_log_end)
+_REPLAY_JOIN_ATTEMPTS = 10
 
 
 def _log_options(request: web.Request) -> dict:
@@ -93,6 +96,7 @@ async def attach(request: web.Request, ctr) -> web.StreamResponse:
     detach_keys = parse_detach_keys(request.query.get("detachKeys", DEFAULT_DETACH_KEYS))
     tty = ctr.config.tty
     client: AttachClient | None = None
+    log_lines = None
     if live:
         if ctr.state.state in (State.CONFIGURED, State.STOPPED, State.EXITED):
             try:
@@ -101,7 +105,9 @@ async def attach(request: web.Request, ctr) -> web.StreamResponse:
                 pass  # started meanwhile by someone else: attach to it as it is
             except HuskError:
                 live = False  # /start will fail the same way and say why
-        if live:
+        if live and replay:
+            client, log_lines = await blocking.run(_attach_at_log_end, ctr)
+        elif live:
             client = await blocking.run(ctr.attach)
     try:
         stream = await hijack(request, RAW_STREAM if tty else MULTIPLEXED_STREAM)
@@ -111,7 +117,7 @@ async def attach(request: web.Request, ctr) -> web.StreamResponse:
         raise
     try:
         if replay:
-            await _replay_log(stream, ctr, want, tty)
+            await _replay_log(stream, ctr, want, tty, log_lines)
         if client is not None:
             await forward(client, stream, tty, want, forward_stdin, detach_keys)
         elif flag(request, "stream"):
@@ -125,13 +131,79 @@ async def attach(request: web.Request, ctr) -> web.StreamResponse:
     return stream.response
 
 
-async def _replay_log(stream: RawStream, ctr, want: set[str], tty: bool) -> None:
+async def _replay_log(stream: RawStream, ctr, want: set[str], tty: bool, lines=None) -> None:
     from ..logs import read_log
 
     path = ctr.runtime.paths.log_path(ctr.id)
-    async for line in blocking.iterate(lambda stop: read_log(path)):
+    async for line in blocking.iterate(lambda stop: read_log(path) if lines is None else lines):
         if line.stream in want:
             await stream.write(_encode(line, tty, False))
+
+
+def _attach_at_log_end(ctr) -> "tuple[AttachClient, Iterator]":
+    """An attach connection and the log's lines, meeting exactly: every chunk
+    of output is in the replay or in the live stream, never both or neither.
+
+    The monitor logs a chunk, then sends it to the clients it has accepted.
+    So: note the log's size, connect, wait until the monitor has read a no-op
+    from us (it has accepted us), open the log's snapshot, and check the size
+    again.  Unchanged, nothing was logged meanwhile: the snapshot holds what
+    came before, the connection gets everything after.  Changed (a busy
+    container), try again on a new connection; after the last try a few
+    chunks may show twice, as before this check."""
+    import itertools
+
+    from ..logs import read_log
+
+    path = ctr.runtime.paths.log_path(ctr.id)
+    before = _log_identity(path)
+    client = ctr.attach()
+    for attempt in range(_REPLAY_JOIN_ATTEMPTS):
+        _wait_accepted(client)
+        lines = read_log(path)
+        first = next(lines, None)  # the first read opens the snapshot
+        if _log_identity(path) == before or attempt == _REPLAY_JOIN_ATTEMPTS - 1:
+            break
+        before = _log_identity(path)
+        try:
+            fresh = AttachClient.connect(ctr.runtime.paths.attach_socket(ctr.id))
+        except OSError:
+            break  # the container is exiting: its output is ending anyway
+        client.close()
+        client = fresh
+    return client, itertools.chain(() if first is None else (first,), lines)
+
+
+def _log_identity(path: str) -> tuple[int, int] | None:
+    import os
+
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return info.st_ino, info.st_size
+
+
+def _wait_accepted(client: AttachClient, timeout: float = 2.0) -> None:
+    """Send the monitor a message it ignores (a resize without a size) and wait
+    until it has read it: our bytes leave the socket's queue only then."""
+    import fcntl
+    import struct
+    import termios
+    import time
+
+    from ..attach_protocol import MSG_RESIZE
+
+    deadline = time.monotonic() + timeout
+    try:
+        client.sock.send(bytes([MSG_RESIZE]))
+        while time.monotonic() < deadline:
+            queued = struct.unpack("i", fcntl.ioctl(client.sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0"))[0]
+            if queued == 0:
+                return
+            time.sleep(0.0005)
+    except OSError:
+        pass  # the monitor is gone: nothing more will come live
 
 
 async def forward(client: AttachClient, stream: RawStream, tty: bool, want: set[str], forward_stdin: bool,
