@@ -221,7 +221,8 @@ def write_archive(rootfs: str, path: str, target: BinaryIO, *, follow_link: bool
         with tarfile.open(fileobj=target, mode="w|", format=tarfile.PAX_FORMAT) as archive:
             writer = _TreeWriter(archive)
             if resolved.base == ".":
-                writer.add_directory(os.dup(resolved.parent_fd), top, os.fstat(resolved.parent_fd))
+                directory = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=resolved.parent_fd)
+                writer.add_directory(directory, top, os.fstat(directory))
             else:
                 writer.add(resolved.parent_fd, resolved.base, top)
     finally:

@@ -27,6 +27,8 @@ from typing import BinaryIO
 from .define import HuskError, InvalidArgument
 
 CHUNK_SIZE = 1 << 20
+#: the modules the unpacking child imports (see _extract_in_child)
+_CHILD_IMPORTS = ("copy", "tarfile")
 
 #: overlayfs's marker of an opaque directory (lower layers' entries are hidden)
 OPAQUE_XATTR = "trusted.overlay.opaque"
@@ -100,6 +102,15 @@ def _extract_in_child(stream: BinaryIO, target_dir: str, *, workdir: str = ".", 
         `husk cp` passes one without whiteouts.
     :param what: names the archive in error messages ("invalid <what>: ...").
     """
+    # What the child imports is imported here first: a module that another
+    # thread is importing at the moment of the fork stays locked in the child
+    # for ever (`husk cp` archives in a thread while this unpacks; the service
+    # runs many requests at once).
+    import importlib
+
+    for module in _CHILD_IMPORTS:
+        importlib.import_module(module)
+
     data_read, data_write = os.pipe()
     error_read, error_write = os.pipe()
     pid = os.fork()

@@ -64,12 +64,15 @@ def test_cp_both_ways(husk_rt, tmp_path, running):
     husk("cp", "c:/tmp/tree", str(tmp_path / "back"), check=True)      # out, as a new name
     husk("cp", "c:/etc/passwd", str(tmp_path), check=True)             # out, into a directory
     husk("cp", "c:/tmp/renamed", str(tmp_path / "one"), check=True)    # out, over a file
+    husk("cp", "c:/tmp/tree/.", str(tmp_path / "contents"), check=True)  # a directory's contents
+    husk("cp", str(tmp_path / "tree" / "."), "c:/tmp/tree2", check=True)
 
     assert (tmp_path / "back" / "sub" / "f").read_text() == "deep\n"
+    assert (tmp_path / "contents" / "sub" / "f").read_text() == "deep\n"
     assert (tmp_path / "passwd").read_text().startswith("root:x:0:0:")
     assert (tmp_path / "one").read_text() == "one\n"
     listing = tarfile.open(fileobj=io.BytesIO(husk("cp", "c:/tmp", "-", input=b"").stdout)).getnames()
-    assert {"tmp/tree/sub/f", "tmp/renamed"} <= set(listing)
+    assert {"tmp/tree/sub/f", "tmp/renamed", "tmp/tree2/sub/f"} <= set(listing)
     if running:
         assert husk("exec", "c", "cat", "/tmp/tree/sub/f", check=True).stdout == "deep\n"
         assert husk("exec", "c", "stat", "-c", "%u:%g", "/tmp/renamed", check=True).stdout == "0:0\n"
