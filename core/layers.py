@@ -308,14 +308,14 @@ def _replaced(member, **changes):
     return clone
 
 
-def _inside_name(name: str, what: str) -> str:
+def _inside_name(name: str, what: str, root: str = "layer") -> str:
     """``name`` relative to the layer root, normalised; refuses names that climb out.
 
     A leading "/" is dropped (tar(1) does the same): "/etc/x" lands at etc/x.
     """
     relative = posixpath.normpath(name.lstrip("/") or ".")
     if relative == ".." or relative.startswith("../"):
-        raise _LayerEscape(f"{what} escapes the layer")
+        raise _LayerEscape(f"{what} escapes the {root}")
     return relative
 
 
@@ -344,16 +344,18 @@ class _LayerFilter:
     #: a layer's `.wh.` entries are whiteouts; a tar copied into a container
     #: (`husk cp`) holds them as plain files
     applies_whiteouts = True
+    #: what the error calls the directory a name must stay in
+    root_word = "layer"
 
     def __call__(self, member, dest_path: str):
-        name = _inside_name(member.name, f"member '{member.name}'")
+        name = _inside_name(member.name, f"member '{member.name}'", self.root_word)
         parent, base = posixpath.split(name)
         if self.applies_whiteouts and base.startswith(_WHITEOUT_PREFIX):
             return self._whiteout(member, parent, base)
         changes: dict = {"name": name}
         if member.islnk():
             changes["linkname"] = _inside_name(
-                member.linkname, f"hardlink '{member.name}' -> '{member.linkname}'"
+                member.linkname, f"hardlink '{member.name}' -> '{member.linkname}'", self.root_word
             )
         path = name
         self._make_way(path, member.isdir())
@@ -416,6 +418,7 @@ class _TreeFilter(_LayerFilter):
     """:class:`_LayerFilter` without whiteouts, after a caller's own check."""
 
     applies_whiteouts = False
+    root_word = "destination directory"
 
     def __init__(self, check) -> None:
         super().__init__()
