@@ -140,16 +140,19 @@ async def _stream_tar(request: web.Request, headers: dict[str, str], produce) ->
             await producer  # its error, if any, is the answer
         response = web.StreamResponse(headers={**headers, "Content-Type": "application/x-tar"})
         await response.prepare(request)
-        while chunk:
-            await response.write(chunk)
-            chunk = await blocking.run(reader.read, _CHUNK)
         try:
-            await producer
-        except Exception as exc:  # noqa: BLE001 - past the headers: only cutting the stream is left
-            log.warning("%s %s cut short: %s", request.method, request.path, exc)
-            request.transport.close()
-            return response
-        await response.write_eof()
+            while chunk:
+                await response.write(chunk)
+                chunk = await blocking.run(reader.read, _CHUNK)
+            try:
+                await producer
+            except Exception as exc:  # noqa: BLE001 - past the headers: only cutting the stream is left
+                log.warning("%s %s cut short: %s", request.method, request.path, exc)
+                request.transport.close()
+                return response
+            await response.write_eof()
+        except ConnectionResetError:
+            pass  # the client left; closing the pipe below stops the engine's writes
         return response
     finally:
         reader.close()

@@ -234,6 +234,8 @@ def test_libpod_archive_routes(api_crun):
 
 def test_a_client_leaving_an_export_frees_the_container(api_crun):
     _run(api_crun, "sleep", "300")
+    big = _tar(_member("big", bytes(32 << 20)))  # far more than the socket buffers hold
+    assert api_crun.request("PUT", "/containers/c/archive?path=/tmp", body=big)[0] == 200
     conn = UnixHTTP(api_crun.socket_path)
     conn.request("GET", "/containers/c/export")
     response = conn.getresponse()
