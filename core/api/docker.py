@@ -16,6 +16,7 @@ import time
 from aiohttp import web
 
 from ..define import HuskError, InvalidArgument, State
+from ..filters import container_filter
 from . import blocking, documents
 from .requests import CreateBody, console_size, decode_body, filters, flag, integer, string_list
 
@@ -175,7 +176,7 @@ async def list_containers(request: web.Request) -> web.Response:
     all_ = flag(request, "all")
     limit = integer(request, "limit", -1)
     wanted = filters(request)
-    match = _container_filter(wanted)
+    match = container_filter(wanted, documents.docker_state)
 
     def collect():
         runtime = _runtime(request)
@@ -191,50 +192,6 @@ async def list_containers(request: web.Request) -> web.Response:
         return [documents.container_summary(c, images.get(c.config.image_id), now) for c in containers]
 
     return _json(await blocking.run(collect))
-
-
-_DOCKER_STATES = frozenset({"created", "restarting", "running", "removing", "paused", "exited", "dead"})
-
-
-def _container_filter(wanted: dict[str, list[str]]):
-    """A predicate for Docker's container filters (values of a key OR'ed, keys AND'ed)."""
-    import re
-
-    def one(ctr, key: str, value: str) -> bool:
-        config, st = ctr.config, ctr.state
-        if key == "id":
-            return config.id.startswith(value)
-        if key == "name":
-            return re.search(value.lstrip("/"), config.name) is not None
-        if key == "status":
-            return documents.docker_state(ctr) == value
-        if key == "exited":
-            return st.state in (State.STOPPED, State.EXITED) and st.exit_code == int(value)
-        if key == "label":
-            label, sep, expected = value.partition("=")
-            return label in config.labels and (not sep or config.labels[label] == expected)
-        if key == "ancestor":
-            return value in (config.image_name, config.image_ref) or config.image_id.startswith(
-                value.removeprefix("sha256:"))
-        return False
-
-    for key, values in wanted.items():
-        if key not in ("id", "name", "status", "exited", "label", "ancestor"):
-            raise InvalidArgument(f"invalid filter '{key}'")
-        for value in values:
-            if key == "status" and value not in _DOCKER_STATES:
-                raise InvalidArgument(f"invalid filter 'status={value}'")
-            if key == "exited":
-                from ..cli.listing import parse_exited
-
-                parse_exited(value)
-            if key == "name":
-                try:
-                    re.compile(value)
-                except re.error:
-                    raise InvalidArgument(f"invalid filter 'name={value}': bad regular expression") from None
-
-    return lambda ctr: all(any(one(ctr, k, v) for v in vs) for k, vs in wanted.items() if vs)
 
 
 @routes.get("/containers/{id}/json")

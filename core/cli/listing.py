@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import json
-import re
 import sys
 import time
 from typing import Any
 
 from ..define import EXIT_ENGINE, HuskError, InvalidArgument, NoSuchContainer, State
+from ..filters import KEYS, container_filter
 
 PS_TABLE = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.CreatedHuman}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
 PS_HEADERS = {"ID": "CONTAINER ID", "CreatedHuman": "CREATED", "CreatedAt": "CREATED AT", "RunningFor": "CREATED"}
-_PS_FILTER_KEYS = ("name", "status", "exited", "label", "id", "ancestor")
-# podman's names (str(State)), plus "stopped" and "configured", which it accepts too
-_STATUS_VALUES = frozenset({"created", "initialized", "running", "paused", "stopped", "exited", "removing",
-                            "configured"})
 
 
 def human_duration(seconds: float) -> str:
@@ -104,53 +100,22 @@ def ps_row(ctr, image, no_trunc: bool, now: float) -> dict[str, Any]:
     }, "psReporter")
 
 
-def parse_exited(value: str) -> int:
-    """An `exited=` filter value as Go's strconv.Atoi reads it: ASCII digits with
-    an optional sign (str.isdigit() alone would pass '²', which int() refuses)."""
-    digits = value[1:] if value[:1] in ("+", "-") else value
-    if not (0 < len(digits) <= 18 and digits.isascii() and digits.isdigit()):
-        raise InvalidArgument(f"invalid exited filter {value!r}: must be an exit code")
-    return int(value)
-
-
 def _parse_filters(filters: tuple[str, ...]) -> dict[str, list[str]]:
+    """`--filter KEY=VALUE` flags as the filters' dict (checked by husk.filters)."""
     parsed: dict[str, list[str]] = {}
     for item in filters:
         key, sep, value = item.partition("=")
-        if not sep or key not in _PS_FILTER_KEYS:
-            raise InvalidArgument(f"invalid filter {item!r}: use {', '.join(k + '=' for k in _PS_FILTER_KEYS)}")
-        if key == "status" and value not in _STATUS_VALUES:
-            raise InvalidArgument(f"invalid status filter {value!r}: use {', '.join(sorted(_STATUS_VALUES))}")
-        if key == "exited":
-            parse_exited(value)
+        if not sep:
+            raise InvalidArgument(f"invalid filter {item!r}: use {', '.join(k + '=' for k in KEYS)}")
         parsed.setdefault(key, []).append(value)
     return parsed
-
-
-def _matches(ctr, key: str, value: str) -> bool:
-    config, st = ctr.config, ctr.state
-    if key == "name":
-        return re.search(value, config.name) is not None
-    if key == "id":
-        return config.id.startswith(value)
-    if key == "status":
-        same = {"stopped": "exited", "configured": "created"}
-        return same.get(str(st.state), str(st.state)) == same.get(value, value)
-    if key == "exited":
-        return st.state in (State.STOPPED, State.EXITED) and st.exit_code == int(value)
-    if key == "label":
-        label, sep, wanted = value.partition("=")
-        return label in config.labels and (not sep or config.labels[label] == wanted)
-    if key == "ancestor":
-        return value in (config.image_name, config.image_ref) or config.image_id.startswith(value)
-    return False
 
 
 def list_containers(runtime, *, all_: bool, quiet: bool, no_trunc: bool, no_heading: bool,
                     filters: tuple[str, ...], format_: str, sort: str, latest: bool,
                     errors: list | None = None) -> str:
     """The `ps` output; corrupt records go to `errors` (see Store.containers)."""
-    parsed = _parse_filters(filters)
+    match = container_filter(_parse_filters(filters))
     newest_first = lambda pair: -pair[1].config.created  # noqa: E731 - full precision, not the row's seconds
     sort_keys = {"created": newest_first, "id": lambda pair: pair[0]["ID"], "image": lambda pair: pair[0]["Image"],
                  "names": lambda pair: pair[0]["Names"], "status": lambda pair: pair[0]["State"],
@@ -162,7 +127,7 @@ def list_containers(runtime, *, all_: bool, quiet: bool, no_trunc: bool, no_head
         ctr.sync_if_unlocked()
     containers = [c for c in containers
                   if (all_ or c.state.state is State.RUNNING)
-                  and all(any(_matches(c, k, v) for v in vs) for k, vs in parsed.items())]
+                  and match(c)]
     if latest:
         containers = sorted(containers, key=lambda c: c.config.created)[-1:]
     now = time.time()

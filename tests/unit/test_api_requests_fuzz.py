@@ -22,9 +22,11 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from husk.api import requests
-from husk.api.docker import _container_filter, _create_arguments
+from husk.api.docker import _create_arguments
+from husk.api.documents import docker_state
 from husk.api.requests import CreateBody
 from husk.define import HuskError
+from husk.filters import container_filter
 
 settings.register_profile("api-fuzz", max_examples=300, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
@@ -119,7 +121,7 @@ def test_filters_are_a_dict_of_string_lists_or_a_400(raw):
     if result is not None:
         assert all(isinstance(k, str) and isinstance(v, list) and all(isinstance(s, str) for s in v)
                    for k, v in result.items())
-        parsed_or_client_error(_container_filter, result)
+        parsed_or_client_error(container_filter, result, docker_state)
 
 
 @pytest.mark.parametrize("raw", ["[" * 100_000, '{"a":' * 100_000])
@@ -135,7 +137,7 @@ def test_deeply_nested_filters_are_a_400(raw):
 def test_container_filters_accept_only_what_they_can_match(wanted):
     """A filter set that is accepted must not fail later, while containers are
     matched (where an error would be a 500): `exited` values must be integers."""
-    if parsed_or_client_error(_container_filter, wanted) is not None:
+    if parsed_or_client_error(container_filter, wanted, docker_state) is not None:
         for value in wanted.get("exited", []):
             int(value)
 
@@ -259,7 +261,7 @@ def _exited_filter_then_match(value: str) -> None:
     from husk.define import State
 
     ctr = SimpleNamespace(config=SimpleNamespace(), state=SimpleNamespace(state=State.EXITED, exit_code=0))
-    return _container_filter({"exited": [value]})(ctr)
+    return container_filter({"exited": [value]}, docker_state)(ctr)
 
 
 def _signal(value: str):
