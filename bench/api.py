@@ -309,16 +309,17 @@ def report(args: argparse.Namespace, cases: list[Case], command_line: str, load:
     errors = ["%s c=%d %s: %d non-200 answers, %d reconnects" % (case.name, case.concurrency, name, s.errors,
                                                                    s.reconnects)
               for case in cases for name, s in case.samples.items() if s.errors or s.reconnects]
-    client = max((s.per_request(s.client_cpu) for case in cases for s in case.samples.values()), default=0.0)
-    lines += ["", "load generator: at most %.3f ms of CPU per request (all clients)" % client] + errors
+    client = ["%s c=%d %s %.3f" % (case.name, case.concurrency, name, s.per_request(s.client_cpu))
+              for case in cases for name, s in case.samples.items()]
+    lines += ["", "load generator CPU ms per request: " + ", ".join(client)] + errors
     return lines
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=float, default=5.0, help="measured seconds per case, service and round")
+    parser.add_argument("--duration", type=float, default=3.0, help="measured seconds per case, service and round")
     parser.add_argument("--warmup", type=float, default=1.0, help="unmeasured seconds before each measurement")
-    parser.add_argument("--rounds", type=int, default=2, help="rounds of every case (default 2)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of every case (default 3)")
     parser.add_argument("--concurrency", default="1,4", help="comma-separated client counts (default 1,4)")
     parser.add_argument("--only", action="append", choices=[name for name, _, _ in CASES], default=[],
                         help="run only this case (repeatable)")
