@@ -61,6 +61,16 @@ class Terminal:
         self.seen += data
         return bool(data)
 
+    def _drain(self) -> None:
+        while select.select([self.fd], [], [], 0)[0]:
+            try:
+                data = os.read(self.fd, 65536)
+            except OSError:
+                return
+            if not data:
+                return
+            self.seen += data
+
     def type(self, keys: bytes) -> None:
         os.write(self.fd, keys)
 
@@ -78,6 +88,7 @@ class Terminal:
         while time.monotonic() < deadline:
             pid, status = os.waitpid(self.pid, os.WNOHANG)
             if pid:
+                self._drain()  # what it wrote last may still wait in the pty
                 os.close(self.fd)
                 return os.waitstatus_to_exitcode(status)
             self._read(0.1)
