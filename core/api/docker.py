@@ -19,6 +19,7 @@ from ..define import HuskError, InvalidArgument, State
 from ..filters import container_filter
 from . import blocking, documents
 from .requests import CreateBody, console_size, decode_body, filters, flag, integer, string_list
+from .keys import RUNTIME, STOPPING
 
 routes = web.RouteTableDef()
 _PREFIX = r"/v{version:[0-9]+\.[0-9]+}"
@@ -54,7 +55,7 @@ def _add(app: web.Application, route, paths) -> None:
 
 
 def _runtime(request: web.Request):
-    return request.app["runtime"]
+    return request.app[RUNTIME]
 
 
 def _json(document, status: int = 200) -> web.Response:
@@ -98,7 +99,7 @@ async def events(request: web.Request) -> web.StreamResponse:
     wanted = _event_filters(filters(request))
     compile_filters(wanted)  # a bad key is a 400, before the stream starts
     log = _runtime(request).events
-    stopping = request.app["stopping"]
+    stopping = request.app[STOPPING]
     response = web.StreamResponse(headers={"Content-Type": "application/json"})
     await response.prepare(request)
 
@@ -289,7 +290,7 @@ async def wait(request: web.Request) -> web.StreamResponse:
     ctr = await _container(request)
     response = web.StreamResponse(headers={"Content-Type": "application/json"})
     await response.prepare(request)
-    code, error = await wait_for(ctr, condition, since, request.app["stopping"])
+    code, error = await wait_for(ctr, condition, since, request.app[STOPPING])
     document = {"StatusCode": code, "Error": {"Message": error} if error else None}
     await response.write(json.dumps(document).encode() + b"\n")
     await response.write_eof()

@@ -27,6 +27,7 @@ from aiohttp import web
 from ..define import HuskError, InvalidArgument, NoSuchExecSession, State, StateInvalid
 from . import blocking
 from .requests import StrOrList, console_size, decode_body, integer, string_list
+from .keys import EXECS, RUNTIME
 
 routes = web.RouteTableDef()
 #: podman's libpod exec routes are Docker's, under the libpod prefix
@@ -124,11 +125,11 @@ def _alive(pid: int) -> bool:
 
 def add_table(app: web.Application) -> None:
     """The in-memory table of execs, by id (Docker's execs do not outlive the daemon either)."""
-    app["execs"] = {}
+    app[EXECS] = {}
 
 
 def _table(request: web.Request) -> dict[str, ExecEntry]:
-    return request.app["execs"]
+    return request.app[EXECS]
 
 
 def _entry(request: web.Request) -> ExecEntry:
@@ -156,7 +157,7 @@ async def create(request: web.Request) -> web.Response:
         parse_detach_keys(body.detach_keys)
 
     def check():
-        ctr = request.app["runtime"].container(request.match_info["id"])
+        ctr = request.app[RUNTIME].container(request.match_info["id"])
         ctr.sync_if_unlocked()
         if ctr.state.state == State.PAUSED:
             raise StateInvalid(f"Container {ctr.id} is paused, unpause the container before exec")

@@ -130,6 +130,7 @@ def make_app(runtime: "Runtime"):
 
     from . import docker
     from .errors import error_middleware
+    from .keys import ACTIVITY, RUNTIME, STOPPING
 
     activity = Activity()
 
@@ -143,9 +144,9 @@ def make_app(runtime: "Runtime"):
             activity.last = time.monotonic()
 
     app = web.Application(middlewares=[track, error_middleware], client_max_size=4 * 1024 * 1024)
-    app["runtime"] = runtime
-    app["activity"] = activity
-    app["stopping"] = _ThreadSafeFlag()
+    app[RUNTIME] = runtime
+    app[ACTIVITY] = activity
+    app[STOPPING] = _ThreadSafeFlag()
     docker.add_routes(app)
     from . import openapi
 
@@ -170,6 +171,8 @@ class _ThreadSafeFlag:
 
 async def _serve(runtime: "Runtime", uri: str, idle_seconds: float, inherited: socket.socket | None) -> None:
     from aiohttp import web
+
+    from .keys import ACTIVITY, STOPPING
 
     scheme, address = parse_uri(uri)
     loop = asyncio.get_running_loop()
@@ -202,13 +205,13 @@ async def _serve(runtime: "Runtime", uri: str, idle_seconds: float, inherited: s
             try:
                 await asyncio.wait_for(done.wait(), timeout=1.0)
             except asyncio.TimeoutError:
-                if idle_seconds and app["activity"].idle_for() >= idle_seconds:
+                if idle_seconds and app[ACTIVITY].idle_for() >= idle_seconds:
                     break
     finally:
         # Stop listening and let requests in flight finish; streams that would
         # never end by themselves (events, followed logs, waits) are told to
         # end halfway through the drain time, and what remains is cancelled.
-        loop.call_later(DRAIN_SECONDS / 2, app["stopping"].set)
+        loop.call_later(DRAIN_SECONDS / 2, app[STOPPING].set)
         await runner.cleanup()
         if scheme == "unix" and inherited is None:
             try:

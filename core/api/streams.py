@@ -20,6 +20,7 @@ from ..terminal import DEFAULT_DETACH_KEYS, DetachMatcher, parse_detach_keys
 from . import blocking
 from .hijack import MULTIPLEXED_STREAM, RAW_STREAM, RawStream, frame, hijack
 from .requests import flag
+from .keys import STOPPING
 
 _STREAM_IDS = {"stdout": STREAM_STDOUT, "stderr": STREAM_STDERR}
 #: tries at a log snapshot that meets the live stream exactly (see _attach_at_log_end)
@@ -55,7 +56,7 @@ async def stream_logs(request: web.Request, ctr) -> web.StreamResponse:
     options = _log_options(request)
     tty = ctr.config.tty
     path = ctr.runtime.paths.log_path(ctr.id)
-    stopping = request.app["stopping"]
+    stopping = request.app[STOPPING]
     response = web.StreamResponse(headers={"Content-Type": RAW_STREAM if tty else MULTIPLEXED_STREAM})
     await response.prepare(request)
 

@@ -1,0 +1,14 @@
+"""The objects the service's handlers share, as typed aiohttp application keys."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+#: the husk.Runtime every handler works on
+RUNTIME = web.AppKey("runtime", object)
+#: requests in flight and the time of the last one (the idle shutdown reads it)
+ACTIVITY = web.AppKey("activity", object)
+#: set once at shutdown; followed logs, event streams and waits end on it
+STOPPING = web.AppKey("stopping", object)
+#: the exec sessions, by id (they live as long as the service, as Docker's do)
+EXECS = web.AppKey("execs", dict)
