@@ -144,6 +144,21 @@ def husk_rt(request, husk_envs):
     return husk_envs(request.param)
 
 
+
+def build_tar(*members) -> bytes:
+    """A PAX tar of (tarfile.TarInfo, data) pairs (data None for what is no
+    regular file): the crafted and hostile archives tests feed husk."""
+    import io
+    import tarfile
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
+        for info, data in members:
+            if data is not None:
+                info.size = len(data)
+            archive.addfile(info, io.BytesIO(data) if data is not None else None)
+    return buffer.getvalue()
+
 # -- the API service --------------------------------------------------------------------------
 class UnixHTTP(http.client.HTTPConnection):
     """http.client over an AF_UNIX socket (the service's)."""

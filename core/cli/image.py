@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 
 import click
 
@@ -24,15 +23,10 @@ def import_(session, change, message, quiet, source, reference):
     """Make an image from a rootfs tarball (SOURCE, or - for stdin); prints its id."""
     from ..images import import_tarball
 
-    if source == "-":
-        image = import_tarball(session.runtime, sys.stdin.buffer, reference, change, message)
-    else:
-        try:
-            stream = open(source, "rb")
-        except OSError as exc:
-            raise click.ClickException(f"opening {source}: {exc.strerror}") from None
-        with stream:
-            image = import_tarball(session.runtime, stream, reference, change, message)
+    from .options import open_input
+
+    with open_input(source) as stream:
+        image = import_tarball(session.runtime, stream, reference, change, message)
     click.echo(image.id)
 
 

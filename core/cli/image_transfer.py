@@ -72,20 +72,11 @@ def save(session, output, format_, multi_image_archive, quiet, images):
 @click.pass_obj
 def load(session, input_, quiet):
     """Load images from a docker-archive tar (`docker save`'s, `husk save`'s)."""
-    from ..define import InvalidArgument
     from ..image_archive import load_images
+    from .options import open_input
 
-    if not input_:
-        if sys.stdin.isatty():
-            raise InvalidArgument("cannot read from terminal, use command-line redirection or the --input flag")
-        loaded = load_images(session.runtime, sys.stdin.buffer)
-    else:
-        try:
-            stream = open(input_, "rb")
-        except OSError as exc:
-            raise click.ClickException(f"opening {input_}: {exc.strerror}") from None
-        with stream:
-            loaded = load_images(session.runtime, stream)
+    with open_input(input_ or None, " or the --input flag") as stream:
+        loaded = load_images(session.runtime, stream)
     from ..images import normalize
 
     for item in loaded:

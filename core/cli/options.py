@@ -5,7 +5,9 @@ for the same inputs (one way to read `-v SRC:DST:ro`)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+from typing import BinaryIO, Iterator
 
 from ..define import InvalidArgument
 from ..records import Mount
@@ -87,3 +89,25 @@ def parse_entrypoint(value: str | None) -> list[str] | None:
 
         return json_string_list(value, f"entrypoint {value!r}")
     return [value] if value else []
+
+
+@contextlib.contextmanager
+def open_input(path: str | None, hint: str = "") -> Iterator[BinaryIO]:
+    """The file at `path` for reading, or stdin when `path` is None or "-".
+    A terminal on stdin is refused (an archive is never typed in); `hint`
+    names the flag that would give a file instead."""
+    import sys
+
+    import click
+
+    if path in (None, "-"):
+        if sys.stdin.isatty():
+            raise InvalidArgument("cannot read from terminal, use command-line redirection" + hint)
+        yield sys.stdin.buffer
+        return
+    try:
+        stream = open(path, "rb")
+    except OSError as exc:
+        raise click.ClickException(f"opening {path}: {exc.strerror}") from None
+    with stream:
+        yield stream

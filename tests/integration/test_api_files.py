@@ -12,17 +12,7 @@ import tarfile
 
 import pytest
 
-from husk.testing import UnixHTTP, needs_docker_cli
-
-
-def _tar(*members: tuple[tarfile.TarInfo, bytes | None]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as archive:
-        for info, data in members:
-            if data is not None:
-                info.size = len(data)
-            archive.addfile(info, io.BytesIO(data) if data is not None else None)
-    return buffer.getvalue()
+from husk.testing import UnixHTTP, build_tar, needs_docker_cli
 
 
 def _member(name: str, data: bytes | None = b"", kind=tarfile.REGTYPE, linkname: str = ""):
@@ -63,7 +53,7 @@ def test_docker_cp_both_ways_and_export(api, tmp_path):
     assert out.returncode == 0, out.stderr
     assert api.docker("exec", "c", "cat", "/tmp/dir/sub/f").stdout == b"in a dir\n"
 
-    out = api.docker("cp", "-", "c:/tmp", input=_tar(_member("from-stdin", b"piped\n")))
+    out = api.docker("cp", "-", "c:/tmp", input=build_tar(_member("from-stdin", b"piped\n")))
     assert out.returncode == 0, out.stderr
     assert api.docker("exec", "c", "cat", "/tmp/from-stdin").stdout == b"piped\n"
 
@@ -97,7 +87,7 @@ def test_docker_sdk_archives_and_export(api, running):
     container = client.containers.run("busybox", ["sleep", "300"], detach=True)
     if not running:
         container.stop(timeout=0)
-    assert container.put_archive("/tmp", _tar(_member("sdk/put.txt", b"from the sdk\n")))
+    assert container.put_archive("/tmp", build_tar(_member("sdk/put.txt", b"from the sdk\n")))
     chunks, stat = container.get_archive("/tmp/sdk")
     assert stat["name"] == "sdk" and stat["mode"] & (1 << 31)  # Go's os.ModeDir
     assert _files(b"".join(chunks)) == {"sdk/put.txt": b"from the sdk\n"}
@@ -120,12 +110,12 @@ def test_podman_py_archives_and_export(api):
     client = podman.PodmanClient(base_url=f"unix://{api.socket_path}")
     _run(api, "sleep", "300")
     container = client.containers.get("c")
-    assert container.put_archive("/tmp", _tar(_member("podman.txt", b"from podman-py\n")))
+    assert container.put_archive("/tmp", build_tar(_member("podman.txt", b"from podman-py\n")))
     chunks, stat = container.get_archive("/tmp/podman.txt")
     assert stat["name"] == "podman.txt" and stat["size"] == len(b"from podman-py\n")
     assert _files(b"".join(chunks)) == {"podman.txt": b"from podman-py\n"}
     assert _files(b"".join(container.export()))["tmp/podman.txt"] == b"from podman-py\n"
-    assert not container.put_archive("/no/such/dir", _tar(_member("x", b"x")))
+    assert not container.put_archive("/no/such/dir", build_tar(_member("x", b"x")))
 
 
 # -- raw HTTP ---------------------------------------------------------------------------------
@@ -146,16 +136,16 @@ def test_head_reports_the_stat_and_404s(api_crun):
             assert "nosuch" in body["message"]
     status, _, body = api_crun.request("GET", "/containers/c/archive")
     assert status == 400 and body["message"].startswith("path is required")
-    status, _, body = api_crun.request("PUT", "/containers/c/archive?path=/no/dir", body=_tar(_member("x", b"x")))
+    status, _, body = api_crun.request("PUT", "/containers/c/archive?path=/no/dir", body=build_tar(_member("x", b"x")))
     assert status == 404 and "/no/dir" in body["message"]
-    status, _, body = api_crun.request("PUT", "/containers/c/archive?path=/etc/passwd", body=_tar(_member("x")))
+    status, _, body = api_crun.request("PUT", "/containers/c/archive?path=/etc/passwd", body=build_tar(_member("x")))
     assert status == 400 and body["message"] == "extraction point is not a directory: /etc/passwd"
 
 
 def test_put_streams_a_chunked_body(api_crun):
     _run(api_crun, "sleep", "300")
     big = os.urandom(3 << 20)
-    archive = _tar(_member("big.bin", big))
+    archive = build_tar(_member("big.bin", big))
     conn = UnixHTTP(api_crun.socket_path)
     try:
         conn.request("PUT", "/containers/c/archive?path=/tmp",
@@ -185,7 +175,7 @@ def test_malicious_put_is_refused_or_stays_inside(api_crun, kind):
     created = api_crun.request("POST", "/containers/create?name=c", {"Image": "busybox", "Cmd": ["true"]})
     assert created[0] == 201
     marker = f"husk-api-cp-{kind}-{os.getpid()}"
-    archive = _tar(*MALICIOUS[kind](marker))
+    archive = build_tar(*MALICIOUS[kind](marker))
     if kind == "truncated":
         archive = archive[:20_000]
     with open("/etc/passwd", "rb") as host:
@@ -205,7 +195,7 @@ def test_malicious_put_is_refused_or_stays_inside(api_crun, kind):
 
 def test_a_path_through_a_symlink_stays_inside_the_root(api_crun):
     _run(api_crun, "sleep", "300")
-    links = _tar(_member("up", kind=tarfile.SYMTYPE, linkname="../../../../../../../.."),
+    links = build_tar(_member("up", kind=tarfile.SYMTYPE, linkname="../../../../../../../.."),
                  _member("pw", kind=tarfile.SYMTYPE, linkname="/../../../etc/passwd"))
     assert api_crun.request("PUT", "/containers/c/archive?path=/tmp", body=links)[0] == 200
     status, response, _ = api_crun.request("HEAD", "/containers/c/archive?path=/tmp/pw")
@@ -223,7 +213,7 @@ def test_libpod_archive_routes(api_crun):
     _run(api_crun, "sleep", "300")
     prefix = "/v4.0.0/libpod/containers/c"
     status, _, body = api_crun.request("PUT", f"{prefix}/archive?path=/tmp",
-                                       body=_tar(_member("lp.txt", b"libpod\n")))
+                                       body=build_tar(_member("lp.txt", b"libpod\n")))
     assert status == 200, body
     status, response, body = api_crun.request("GET", f"{prefix}/archive?path=/tmp/lp.txt")
     assert status == 200 and _files(body) == {"lp.txt": b"libpod\n"}
@@ -234,7 +224,7 @@ def test_libpod_archive_routes(api_crun):
 
 def test_a_client_leaving_an_export_frees_the_container(api_crun):
     _run(api_crun, "sleep", "300")
-    big = _tar(_member("big", bytes(32 << 20)))  # far more than the socket buffers hold
+    big = build_tar(_member("big", bytes(32 << 20)))  # far more than the socket buffers hold
     assert api_crun.request("PUT", "/containers/c/archive?path=/tmp", body=big)[0] == 200
     conn = UnixHTTP(api_crun.socket_path)
     conn.request("GET", "/containers/c/export")

@@ -9,16 +9,7 @@ import tarfile
 
 import pytest
 
-
-def _tar(*members) -> bytes:
-    """A tar of (TarInfo, data or None) pairs."""
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
-        for info, data in members:
-            if data is not None:
-                info.size = len(data)
-            archive.addfile(info, io.BytesIO(data) if data is not None else None)
-    return buffer.getvalue()
+from husk.testing import build_tar
 
 
 def _file(name: str, data: bytes, **fields) -> tuple:
@@ -84,7 +75,7 @@ def test_cp_both_ways(husk_rt, tmp_path, running):
 
 def test_cp_stdin_stdout_and_ownership(husk, tmp_path):
     husk("create", "--name", "c", "busybox", "true", check=True)
-    data = _tar(_file("a/b.txt", b"bee\n", uid=1234, gid=4321, mode=0o640), _file(".wh.kept", b"w\n"))
+    data = build_tar(_file("a/b.txt", b"bee\n", uid=1234, gid=4321, mode=0o640), _file(".wh.kept", b"w\n"))
     result = husk("cp", "-", "c:/tmp", input=data)
     assert result.returncode == 0, _stderr(result)
     out = tarfile.open(fileobj=io.BytesIO(husk("cp", "c:/tmp/a/b.txt", "-", input=b"").stdout))
@@ -117,7 +108,7 @@ def test_cp_follows_symlinks_only_inside_the_root(husk, tmp_path):
     """A link to / or to ../../.. inside the container means the container's
     root; copying through it never reads or writes the host's files."""
     husk("create", "--name", "c", "busybox", "true", check=True)
-    links = _tar(_link("tmp/up", "../../../../../../"), _link("tmp/abs", "/etc"),
+    links = build_tar(_link("tmp/up", "../../../../../../"), _link("tmp/abs", "/etc"),
                  _link("tmp/hostpw", "/../../../../etc/passwd"))
     assert husk("cp", "-", "c:/", input=links).returncode == 0
     # reading through the links gets the container's files
@@ -129,7 +120,7 @@ def test_cp_follows_symlinks_only_inside_the_root(husk, tmp_path):
     assert "etc/passwd" in listed and "etc/shadow" not in listed  # busybox has no shadow; the host has
     # writing through them lands in the container's root
     marker = f"husk-cp-escape-{os.getpid()}"
-    result = husk("cp", "-", "c:/tmp/up/tmp", input=_tar(_file(marker, b"x")))
+    result = husk("cp", "-", "c:/tmp/up/tmp", input=build_tar(_file(marker, b"x")))
     assert result.returncode == 0, _stderr(result)
     assert not os.path.exists(f"/tmp/{marker}")
     assert husk("cp", f"c:/tmp/{marker}", "-", input=b"").returncode == 0
@@ -158,7 +149,7 @@ def test_cp_malicious_tars_stay_inside_the_root(husk, kind):
     members = MALICIOUS[kind](marker)
     with open("/etc/passwd", "rb") as host:
         host_passwd = host.read()
-    result = husk("cp", "-", "c:/tmp", input=_tar(*members))
+    result = husk("cp", "-", "c:/tmp", input=build_tar(*members))
     assert not os.path.exists(f"/tmp/{marker}")
     with open("/etc/passwd", "rb") as host:
         assert host.read() == host_passwd

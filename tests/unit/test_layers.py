@@ -15,6 +15,7 @@ import pytest
 
 from husk.define import InvalidArgument
 from husk.layers import OPAQUE_XATTR, extract_layer
+from husk.testing import build_tar
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="unpacking chroots into the layer: needs root")
 
@@ -29,16 +30,6 @@ def member(name: str, kind: bytes = tarfile.REGTYPE, **attrs) -> tarfile.TarInfo
     for key, value in attrs.items():
         setattr(info, key, value)
     return info
-
-
-def build_tar(*entries: tuple[tarfile.TarInfo, bytes | None]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
-        for info, data in entries:
-            if data is not None:
-                info.size = len(data)
-            archive.addfile(info, io.BytesIO(data) if data is not None else None)
-    return buffer.getvalue()
 
 
 def regular(name: str, data: bytes = b"data\n", **attrs) -> tuple[tarfile.TarInfo, bytes]:
