@@ -27,6 +27,8 @@ RAW_STREAM = "application/vnd.docker.raw-stream"
 MULTIPLEXED_STREAM = "application/vnd.docker.multiplexed-stream"
 STDOUT, STDERR = 1, 2
 _INCOMING_HIGH_WATER = 64  # chunks queued from the client before we stop reading
+#: seconds between checks that a half-closed client is still there
+_HANG_UP_POLL = 1.0
 #: longest wait for a client to read the 101 before the stream starts anyway
 _HEADERS_READ_TIMEOUT = 1.0
 
@@ -53,14 +55,17 @@ class _TailCollector:
 class RawStream(asyncio.Protocol):
     """The connection after the 101: read the client's bytes, write ours."""
 
-    def __init__(self, response: web.StreamResponse, transport: asyncio.Transport, tail: bytes) -> None:
+    def __init__(self, response: web.StreamResponse, transport: asyncio.Transport, tail: bytes,
+                 replaced: asyncio.Protocol) -> None:
         self.response = response  # what the handler returns to aiohttp
         self.transport = transport
+        self._replaced = replaced  # aiohttp's protocol, told when the connection ends
         self._incoming: asyncio.Queue[bytes | None] = asyncio.Queue()
         self._reading_paused = False
         self._can_write = asyncio.Event()
         self._can_write.set()
         self.closed = asyncio.get_running_loop().create_future()
+        self._hang_up_check: asyncio.TimerHandle | None = None
         if tail:
             self._incoming.put_nowait(tail)
 
@@ -73,13 +78,31 @@ class RawStream(asyncio.Protocol):
 
     def eof_received(self) -> bool:
         self._incoming.put_nowait(None)
+        self._watch_hang_up()
         return True  # a half-close ends the client's stdin, not our output
 
+    def _watch_hang_up(self) -> None:
+        """After the client's half-close, notice when it is gone altogether
+        (its process ended) and let the connection go then, not at our next
+        write, which a silent container may never make.  The socket says so
+        only when asked (no more reads come after an EOF): ask now and then."""
+        if self.closed.done():
+            return
+        if _peer_hung_up(self.transport):
+            self.transport.close()  # connection_lost follows
+        else:
+            self._hang_up_check = asyncio.get_running_loop().call_later(_HANG_UP_POLL, self._watch_hang_up)
+
     def connection_lost(self, exc: Exception | None) -> None:
+        if self._hang_up_check is not None:
+            self._hang_up_check.cancel()
         self._incoming.put_nowait(None)
         self._can_write.set()
         if not self.closed.done():
             self.closed.set_result(None)
+        # aiohttp's handler of this connection waits for its end too (it
+        # would otherwise stay, with its task, until the service stops)
+        self._replaced.connection_lost(exc)
 
     def pause_writing(self) -> None:
         self._can_write.clear()
@@ -114,6 +137,20 @@ class RawStream(asyncio.Protocol):
             self.transport.close()
 
 
+def _peer_hung_up(transport: asyncio.Transport) -> bool:
+    """Whether the other end closed both directions (POLLHUP).  A unix socket
+    tells a closed peer from a half-closed one this way; TCP does not (a FIN is
+    a FIN), so there the connection ends at the next write that fails."""
+    import select
+
+    sock = transport.get_extra_info("socket")
+    if sock is None:
+        return False
+    poller = select.poll()
+    poller.register(sock.fileno(), select.POLLHUP)
+    return any(events & select.POLLHUP for _, events in poller.poll(0))
+
+
 async def hijack(request: web.Request, content_type: str) -> RawStream:
     """Answer 101 and take the connection over.  Call it only after every check
     that can fail, so that errors still go out as ordinary JSON answers."""
@@ -125,7 +162,7 @@ async def hijack(request: web.Request, content_type: str) -> RawStream:
     collector = _TailCollector()
     protocol.set_parser(collector)
     transport = request.transport
-    stream = RawStream(response, transport, collector.data)
+    stream = RawStream(response, transport, collector.data, protocol)
     transport.set_protocol(stream)
     await _headers_read(transport)
     return stream

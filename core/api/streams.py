@@ -122,7 +122,8 @@ async def attach(request: web.Request, ctr) -> web.StreamResponse:
         if client is not None:
             await forward(client, stream, tty, want, forward_stdin, detach_keys)
         elif flag(request, "stream"):
-            await stream.closed  # init failed: hold the line until the client, told by /start, hangs up
+            while await stream.read() is not None:  # init failed: hold the line until the client,
+                pass                                # told by /start, hangs up
     except ConnectionResetError:
         pass  # the client went away: everything is released below
     finally:

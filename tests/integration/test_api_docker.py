@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-from husk.testing import HUSK, ApiService, UnixHTTP, make_env, needs_docker_cli
+from husk.testing import DOCKER, HUSK, ApiService, UnixHTTP, make_env, needs_docker_cli
 
 # -- version negotiation, socket hygiene ---------------------------------------------------
 def test_ping_get_and_head_carry_the_api_version(api_crun):
@@ -88,6 +88,31 @@ def test_docker_run_missing_binary_exits_127_and_is_removed(api):
     assert result.returncode == 127, result.stderr
     assert b"executable file not found" in result.stderr
     assert api.docker("ps", "-aq").stdout == b""
+
+
+@needs_docker_cli
+def test_clients_that_are_gone_leave_no_request_behind(husk_envs):
+    """A `docker run` whose start fails, and a `docker attach` killed while
+    the container is silent, leave nothing in flight: the service goes idle
+    and exits by itself (a held request would keep it up)."""
+    base = tempfile.mkdtemp(prefix="hapi-")
+    try:
+        service = ApiService(husk_envs("crun"), os.path.join(base, "s.sock"), idle=2)
+        assert service.docker("run", "busybox", "/no/such/binary").returncode == 127
+        script = "while [ ! -e /tmp/quiet ]; do echo tick; sleep 0.2; done; exec sleep 300"
+        assert service.docker("run", "-d", "--name", "quiet", "busybox", "sh", "-c", script).returncode == 0
+        attach = subprocess.Popen([DOCKER, "attach", "--no-stdin", "quiet"], stdout=subprocess.PIPE,
+                                  env={**os.environ, "DOCKER_HOST": f"unix://{service.socket_path}",
+                                       "DOCKER_CONFIG": base})
+        assert attach.stdout.readline() == b"tick\n"  # attached
+        assert service.docker("exec", "quiet", "touch", "/tmp/quiet").returncode == 0
+        time.sleep(0.5)  # the last tick is out; from now on the container is silent
+        attach.kill()
+        attach.wait()
+        assert service.process.wait(timeout=30) == 0
+        assert "Traceback" not in service.process.stderr.read().decode()
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
 
 
 @needs_docker_cli
