@@ -94,12 +94,13 @@ def test_sync_inside_a_batch_refreshes_on_demand(runtime):
 
 
 def test_refresh_brings_a_container_back_as_it_was(runtime):
-    running = runtime.create_container("busybox", ["sleep", "1000"], name="running")
+    # refresh stops what runs, with the stop timeout: sleep as pid 1 ignores SIGTERM
+    running = runtime.create_container("busybox", ["sleep", "1000"], name="running", stop_timeout=1)
     running.start()
     old_pid = running.state.pid
     created = runtime.create_container("busybox", ["sleep", "1000"], name="created")
     created.init()
-    paused = runtime.create_container("busybox", ["sleep", "1000"], name="paused")
+    paused = runtime.create_container("busybox", ["sleep", "1000"], name="paused", stop_timeout=1)
     paused.start()
     paused.pause()
     exited = runtime.create_container("busybox", ["true"], name="exited")
