@@ -116,6 +116,41 @@ def test_clients_that_are_gone_leave_no_request_behind(husk_envs):
 
 
 @needs_docker_cli
+def test_the_docker_cli_over_tcp_on_loopback(husk_envs):
+    """`system service tcp://127.0.0.1:PORT`: the same API over TCP, hijacked
+    streams included (stdin's end is a TCP half-close there)."""
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    base = tempfile.mkdtemp(prefix="hapi-")
+    service = ApiService(husk_envs("crun"), os.path.join(base, "unused.sock"), uri=f"tcp://127.0.0.1:{port}",
+                         wait=False)
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert service.process.poll() is None and time.monotonic() < deadline, "not listening"
+                time.sleep(0.05)
+        env = {**os.environ, "DOCKER_HOST": f"tcp://127.0.0.1:{port}", "DOCKER_CONFIG": base}
+
+        def docker(*args, input=None):
+            return subprocess.run([DOCKER, *args], input=input, capture_output=True, timeout=60, env=env)
+
+        assert docker("run", "--rm", "busybox", "echo", "hi").stdout == b"hi\n"
+        piped = docker("run", "--rm", "-i", "busybox", "sh", "-c", "cat; exit 4", input=b"through tcp\n")
+        assert (piped.returncode, piped.stdout) == (4, b"through tcp\n")
+        assert not os.path.exists(service.socket_path)
+    finally:
+        err = service.stop()
+        shutil.rmtree(base, ignore_errors=True)
+    assert service.process.returncode == 0 and "Traceback" not in err, err
+
+
+@needs_docker_cli
 def test_docker_detached_lifecycle(api):
     script = 'trap "echo got-hup" HUP; echo started; while true; do sleep 0.1; done'
     run = api.docker("run", "-d", "--name", "web", "busybox", "sh", "-c", script)
