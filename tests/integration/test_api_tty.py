@@ -138,7 +138,7 @@ def test_docker_run_it_session(api, terminals):
     a resize, and the exit code of `exit 3`."""
     first = terminals(api, "run", "--rm", "-it", "busybox", "stty", "size", rows=33, cols=101)
     assert first.expect(rb"(\d+ \d+)\r\n").group(1) == b"33 101"
-    assert first.exit_code() == 0
+    assert first.exit_code() == 0, first.seen
 
     shell = terminals(api, "run", "-it", "--name", "tty", "busybox", "sh", rows=30, cols=100)
     shell.expect(rb"# ")
@@ -173,7 +173,7 @@ def test_detach_with_ctrl_p_ctrl_q_then_attach_again(api, terminals):
     first.type(b"echo started\r")
     first.expect(rb"\r\nstarted\r\n")
     first.type(b"\x10\x11")
-    assert first.exit_code() == 0
+    assert first.exit_code() == 0, first.seen
     time.sleep(0.5)  # a wrongly closed stdin ends the shell within this
     assert api.docker("inspect", "-f", "{{.State.Running}}", "kept").stdout == b"true\n"
 
