@@ -11,22 +11,17 @@ set, never accepted and ignored.
 
 from __future__ import annotations
 
-import json
 
 import msgspec
 from aiohttp import web
 
 from ..define import InvalidArgument
 from . import blocking
-from .docker import _container
+from .docker import _container, _json
 from .requests import decode_body, integer
 
 routes = web.RouteTableDef()
 libpod_routes = web.RouteTableDef()
-
-
-def _json(document, status: int = 200) -> web.Response:
-    return web.Response(status=status, body=json.dumps(document).encode(), content_type="application/json")
 
 
 # -- rename ---------------------------------------------------------------------------------

@@ -16,7 +16,6 @@ when someone asks.
 from __future__ import annotations
 
 import asyncio
-import json
 import secrets
 import threading
 import time
@@ -26,6 +25,7 @@ from aiohttp import web
 
 from ..define import HuskError, InvalidArgument, NoSuchExecSession, State, StateInvalid
 from . import blocking
+from .docker import _json
 from .requests import StrOrList, console_size, decode_body, integer, string_list
 from .keys import EXECS, RUNTIME
 
@@ -172,7 +172,7 @@ async def create(request: web.Request) -> web.Response:
     for old in [e for e in table.values() if e.exit_code is not None and e.finished_at < cutoff]:
         del table[old.id]
     table[entry.id] = entry
-    return web.Response(status=201, body=json.dumps({"Id": entry.id}).encode(), content_type="application/json")
+    return _json({"Id": entry.id}, status=201)
 
 
 @routes.post("/exec/{id}/start")
@@ -267,4 +267,4 @@ async def resize(request: web.Request) -> web.Response:
 async def inspect(request: web.Request) -> web.Response:
     entry = _entry(request)
     await blocking.run(entry.refresh)
-    return web.Response(body=json.dumps(entry.document()).encode(), content_type="application/json")
+    return _json(entry.document())

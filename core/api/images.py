@@ -18,17 +18,13 @@ from aiohttp import web
 
 from ..define import InvalidArgument
 from . import blocking
-from .docker import _runtime
+from .docker import _json, _runtime
 from .requests import flag
 
 routes = web.RouteTableDef()
 libpod_routes = web.RouteTableDef()
 
 _CHUNK = 1 << 20
-
-
-def _json(document, status: int = 200) -> web.Response:
-    return web.Response(status=status, body=json.dumps(document).encode(), content_type="application/json")
 
 
 def _spool_file(request: web.Request):

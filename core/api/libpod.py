@@ -19,7 +19,7 @@ from aiohttp import web
 from ..define import InvalidArgument, NoSuchImage
 from . import blocking, docker, documents
 from .changes import LinuxResources
-from .docker import _container, _runtime
+from .docker import _container, _json, _runtime
 from .requests import decode_body, filters, flag, integer
 from .keys import STOPPING
 
@@ -27,10 +27,6 @@ libpod_routes = web.RouteTableDef()
 PREFIX = r"/v{libpod_version:[0-9]+\.[0-9]+(?:\.[0-9]+)?}/libpod"
 #: the libpod API version husk reports (podman 4's)
 LIBPOD_API_VERSION = "4.3.1"
-
-
-def _json(document, status: int = 200) -> web.Response:
-    return web.Response(status=status, body=json.dumps(document).encode(), content_type="application/json")
 
 
 # -- system ---------------------------------------------------------------------------------
@@ -41,14 +37,9 @@ async def ping(request: web.Request) -> web.Response:
                                             "Libpod-Buildah-Version": "", "Cache-Control": "no-cache"})
 
 
-@libpod_routes.get("/version")
-async def version(request: web.Request) -> web.Response:
-    return _json(documents.version())
-
-
-@libpod_routes.get("/info")
-async def info(request: web.Request) -> web.Response:
-    return _json(await blocking.run(documents.info, _runtime(request)))
+# version and info answer as Docker's (podman's service shares them too)
+libpod_routes.get("/version")(docker.version)
+libpod_routes.get("/info")(docker.info)
 
 
 # -- containers -----------------------------------------------------------------------------
