@@ -4,7 +4,6 @@ verbs say which package to install and exit 125."""
 
 from __future__ import annotations
 
-import json
 import sys
 
 import click
@@ -103,6 +102,8 @@ def _each(session, targets, action, options, print_stats, echo) -> None:
 
 
 def _print_stats(options, print_stats) -> None:
+    import json
+
     if print_stats and options.get("stats") is not None:
         sys.stderr.flush()
         click.echo(json.dumps(options["stats"], indent=4), err=options.get("target_file") == "-")
