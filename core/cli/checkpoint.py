@@ -5,6 +5,7 @@ verbs say which package to install and exit 125."""
 from __future__ import annotations
 
 import sys
+import time
 
 import click
 
@@ -69,9 +70,12 @@ def restore(session, all_, keep, tcp_established, import_, name, ignore_rootfs, 
         from ..container import restore_imported
 
         options.update(target_file=import_, name=name)
+        began = time.monotonic()
         container = restore_imported(session.runtime, options)
-        _print_stats(options, print_stats)
-        click.echo(container.id)
+        if print_stats:
+            _print_stats("restore", _entries(options, ""), began, to_stderr=False)
+        else:
+            click.echo(container.id)
         return
     if name:
         raise InvalidArgument("--name can only be used with --import")
@@ -83,8 +87,11 @@ def restore(session, all_, keep, tcp_established, import_, name, ignore_rootfs, 
 
 
 def _each(session, targets, action, options, print_stats, echo) -> None:
-    """Run `action` on each container in turn; one Error line per failure."""
+    """Run `action` on each container in turn; one Error line per failure.
+    With --print-stats, podman's report of them all replaces the names."""
     code = 0
+    began = time.monotonic()
+    statistics: list[dict] = []
     for target in targets:
         try:
             ctr = session.runtime.container(target)
@@ -93,20 +100,32 @@ def _each(session, targets, action, options, print_stats, echo) -> None:
             click.echo(f"Error: {exc}", err=True)
             code = code or exc.exit_code
             continue
-        _print_stats(options, print_stats)
-        options.pop("stats", None)
-        if echo:
+        if print_stats:
+            statistics += _entries(options, target)
+        elif echo:
             click.echo(ctr.id if target == ctr.id else target)
+    if print_stats:
+        _print_stats(action, statistics, began, to_stderr=options.get("target_file") == "-")
     if code:
         raise SystemExit(code)
 
 
-def _print_stats(options, print_stats) -> None:
+def _entries(options: dict, raw_input: str) -> list[dict]:
+    """The plugin's statistics of one container, named as the user named it."""
+    stats = options.pop("stats", None) or {}
+    return [{"Id": entry["Id"], "RawInput": raw_input,
+             **{key: value for key, value in entry.items() if key not in ("Id", "Name")}}
+            for entry in stats.get("container_statistics", [])]
+
+
+def _print_stats(action: str, statistics: list[dict], began: float, to_stderr: bool) -> None:
+    """podman's document: the whole command's duration (µs), then each container's."""
     import json
 
-    if print_stats and options.get("stats") is not None:
-        sys.stderr.flush()
-        click.echo(json.dumps(options["stats"], indent=4), err=options.get("target_file") == "-")
+    document = {f"podman_{action}_duration": int((time.monotonic() - began) * 1e6),
+                "container_statistics": statistics}
+    sys.stderr.flush()
+    click.echo(json.dumps(document, indent=4), err=to_stderr)
 
 
 def register(group: click.Group) -> None:

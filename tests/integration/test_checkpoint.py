@@ -4,6 +4,7 @@ one (logs, exec, checkpoint again, stop, wait), archives move containers
 between storage roots, and every refusal is one clear line."""
 
 import io
+import json
 import os
 import subprocess
 import tarfile
@@ -89,7 +90,12 @@ def test_checkpoint_and_restore_continue_the_counter(runc):
 
 def test_leave_running_keeps_the_process(runc):
     _counter(runc)
-    runc("container", "checkpoint", "--leave-running", "count", check=True)
+    stats = runc("container", "checkpoint", "--leave-running", "--print-stats", "count", check=True)
+    report = json.loads(stats.stdout)  # podman's report, and nothing else on stdout
+    assert report["podman_checkpoint_duration"] > 0
+    [entry] = report["container_statistics"]
+    assert (entry["RawInput"], entry["runtime_checkpoint_duration"] > 0) == ("count", True)
+    assert "criu_statistics" in entry
     assert _state(runc, "count") == "running"
     was = _last(runc, "count")
     _wait_for_count(runc, "count", was + 2)
