@@ -127,6 +127,29 @@ def go_float(value: float) -> str:
     return _float_text(value, lambda exponent: exponent < -4 or exponent >= 6, 2)
 
 
+def go_duration(ns: int) -> str:
+    """Go's time.Duration.String(): `0s`, `750ms`, `1.5µs`, `1.5207s`, `2m0s`, `1h0m5s`."""
+    if ns == 0:
+        return "0s"
+    sign, ns = ("-", -ns) if ns < 0 else ("", ns)
+    if ns < 1_000_000_000:
+        for unit, size, width in (("ms", 1_000_000, 6), ("µs", 1_000, 3), ("ns", 1, 0)):
+            if ns >= size:
+                whole, fraction = divmod(ns, size)
+                return f"{sign}{whole}{_fraction(fraction, width)}{unit}"
+    seconds, fraction = divmod(ns, 1_000_000_000)
+    minutes, seconds = divmod(seconds, 60)
+    hours, minutes = divmod(minutes, 60)
+    text = f"{seconds}{_fraction(fraction, 9)}s"
+    if hours:
+        return f"{sign}{hours}h{minutes}m{text}"
+    return f"{sign}{minutes}m{text}" if minutes else sign + text
+
+
+def _fraction(value: int, width: int) -> str:
+    return "." + f"{value:0{width}d}".rstrip("0") if value else ""
+
+
 def go_type(value: object) -> str:
     """The Go type name a value would have after decoding JSON (for messages)."""
     if isinstance(value, bool):

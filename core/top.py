@@ -16,6 +16,7 @@ import time
 from typing import Callable
 
 from .define import InvalidArgument, StateInvalid
+from .gofmt import go_duration
 
 #: podman top's columns when no descriptor is given
 DEFAULT_DESCRIPTORS = ("user", "pid", "ppid", "pcpu", "etime", "tty", "time", "args")
@@ -124,7 +125,7 @@ Column = Callable[[_Clock, Process], str]
 DESCRIPTORS: dict[str, tuple[str, Column]] = {
     "args": ("COMMAND", lambda c, p: _args(p)),
     "comm": ("COMMAND", lambda c, p: p.comm),
-    "etime": ("ELAPSED", lambda c, p: _elapsed(c.elapsed(p))),
+    "etime": ("ELAPSED", lambda c, p: go_duration(int(c.elapsed(p) * 1e9))),
     "group": ("GROUP", lambda c, p: c.groups.get(p.gid, str(p.gid))),
     "hgroup": ("HGROUP", lambda c, p: c.host_groups.get(p.gid, str(p.gid))),
     "hpid": ("HPID", lambda c, p: str(p.host_pid)),
@@ -139,7 +140,7 @@ DESCRIPTORS: dict[str, tuple[str, Column]] = {
     "ruser": ("RUSER", lambda c, p: c.users.get(p.real_uid, str(p.real_uid))),
     "state": ("STATE", lambda c, p: p.state),
     "stime": ("STIME", _start_time),
-    "time": ("TIME", lambda c, p: _clock_time(c.cpu_seconds(p))),
+    "time": ("TIME", lambda c, p: go_duration(int(round(c.cpu_seconds(p) * 1e9)))),
     "tty": ("TTY", lambda c, p: _tty(p)),
     "user": ("USER", lambda c, p: c.users.get(p.uid, str(p.uid))),
     "vsz": ("VSZ", lambda c, p: str(p.vsize // 1024)),
@@ -153,13 +154,15 @@ _AIX = {"%C": "pcpu", "%G": "group", "%P": "ppid", "%U": "user", "%a": "args", "
 _PS_EF: list[tuple[str, Column]] = [
     ("UID", DESCRIPTORS["huser"][1]), ("PID", DESCRIPTORS["hpid"][1]),
     ("PPID", lambda c, p: str(p.host_ppid)), ("C", lambda c, p: str(int(_pcpu(c, p)))),
-    ("STIME", _start_time), ("TTY", DESCRIPTORS["tty"][1]), ("TIME", DESCRIPTORS["time"][1]),
+    ("STIME", _start_time), ("TTY", DESCRIPTORS["tty"][1]), ("TIME", lambda c, p: _clock_time(c.cpu_seconds(p))),
     ("CMD", DESCRIPTORS["args"][1]),
 ]
 #: ps(1)'s `-o` runs on the host (as docker top runs it): host pids and names
 _HOST_VIEW: dict[str, tuple[str, Column]] = {
     "pid": ("PID", DESCRIPTORS["hpid"][1]), "ppid": ("PPID", lambda c, p: str(p.host_ppid)),
     "user": ("USER", DESCRIPTORS["huser"][1]), "group": ("GROUP", DESCRIPTORS["hgroup"][1]),
+    "etime": ("ELAPSED", lambda c, p: _elapsed(c.elapsed(p))),
+    "time": ("TIME", lambda c, p: _clock_time(c.cpu_seconds(p))),
 }
 #: `ps aux`
 _PS_AUX: list[tuple[str, Column]] = [

@@ -5,6 +5,7 @@ container's cgroup files (this host: cgroup v1)."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 
 import pytest
@@ -191,6 +192,9 @@ def test_top_shows_the_containers_processes_with_podmans_columns(husk_rt):
     rows = _table(husk_rt("top", "t", check=True).stdout)
     assert rows[0] == ["USER", "PID", "PPID", "%CPU", "ELAPSED", "TTY", "TIME", "COMMAND"]
     assert rows[1][:3] == ["root", "1", "0"] and rows[1][-2:] == ["sleep", "60"]
+    # ELAPSED and TIME are Go durations in podman's columns (`1.52s`, `0s`)
+    go_duration = r"(\d+m)?\d+(\.\d+)?(s|ms|µs)"
+    assert re.fullmatch(go_duration, rows[1][4]) and re.fullmatch(go_duration, rows[1][6]), rows[1]
     # an exec session's process is in the container's cgroup too
     husk_rt("exec", "-d", "t", "sleep", "30", check=True)
     rows = _table(husk_rt("container", "top", "t", "pid", "ppid", "user", "comm", check=True).stdout)
@@ -205,6 +209,7 @@ def test_top_with_ps_arguments_shows_host_pids(husk_rt):
     rows = _table(husk_rt("top", "t", "-ef", check=True).stdout)
     assert rows[0] == ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"]
     assert rows[1][1] == str(pid) and rows[1][-2:] == ["sleep", "60"]
+    assert rows[1][6] == "00:00:00"  # ps's own TIME format, as docker top shows it
     rows = _table(husk_rt("top", "t", "-o", "pid,user,hpid,args", check=True).stdout)
     assert rows[1][0] == str(pid) and rows[1][2] == str(pid)
     # descriptors without ps's -o are the container's view: its pid, its /etc/passwd

@@ -342,3 +342,15 @@ def test_import_pulls_in_nothing_heavy():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("ns, text", [
+    (0, "0s"), (1, "1ns"), (1500, "1.5µs"), (10_000_000, "10ms"), (750_000_000, "750ms"),
+    (1_520_700_018, "1.520700018s"), (120 * 10**9, "2m0s"), (3605 * 10**9, "1h0m5s"),
+    (90061 * 10**9, "25h1m1s"), (-1500, "-1.5µs"),
+])
+def test_go_duration_prints_as_go_does(ns, text):
+    """podman top's ELAPSED and TIME columns are Go durations."""
+    from husk.gofmt import go_duration
+
+    assert go_duration(ns) == text
