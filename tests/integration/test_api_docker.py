@@ -54,6 +54,33 @@ def test_idle_time_stops_the_service_and_removes_its_socket(busybox_tar):
         shutil.rmtree(base, ignore_errors=True)
 
 
+def test_a_killed_service_leaves_containers_running_and_the_next_one_takes_over(husk_envs):
+    """kill -9 of the service mid-stream: its containers run on (their monitors
+    are their own), the dead socket is replaced by the next service, which
+    sees and stops them, and their exit codes are right."""
+    env = husk_envs("crun")
+    base = tempfile.mkdtemp(prefix="hapi-")
+    path = os.path.join(base, "s.sock")
+    try:
+        first = ApiService(env, path)
+        script = "trap 'exit 3' TERM; while true; do echo tick; sleep 0.2; done"
+        assert first.docker("run", "-d", "--name", "survivor", "busybox", "sh", "-c", script).returncode == 0
+        conn = UnixHTTP(path)
+        conn.request("POST", "/containers/survivor/wait")
+        assert conn.getresponse().status == 200  # a wait in flight
+        first.process.kill()
+        first.process.wait()
+        assert os.path.exists(path)  # nobody removed the socket
+        second = ApiService(env, path)
+        assert second.docker("ps", "--format", "{{.Names}} {{.State}}").stdout == b"survivor running\n"
+        assert second.docker("stop", "survivor").returncode == 0
+        assert second.docker("inspect", "-f", "{{.State.ExitCode}}", "survivor").stdout == b"3\n"
+        err = second.stop()
+        assert second.process.returncode == 0 and "Traceback" not in err, err
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
 def test_sigterm_lets_a_request_in_flight_finish(api_crun):
     created = api_crun.request("POST", "/containers/create", {"Image": "busybox", "Cmd": ["sleep", "1"]})[2]
     assert api_crun.request("POST", f"/containers/{created['Id']}/start")[0] == 204
