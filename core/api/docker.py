@@ -9,8 +9,6 @@ through :func:`husk.api.blocking.run`, and shape the answer with
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 
 from aiohttp import web
@@ -356,6 +354,7 @@ async def create_image(request: web.Request) -> web.StreamResponse:
     registry, which husk does not reach: a 404 that names the image."""
     from ..define import NoSuchImage
     from ..images import import_tarball
+    from .spool import receive, spool_file
 
     source = request.query.get("fromSrc")
     if source is None:
@@ -369,10 +368,7 @@ async def create_image(request: web.Request) -> web.StreamResponse:
     reference = f"{repo}:{tag}" if repo and tag else repo
     changes = request.query.getall("changes", [])
     message = request.query.get("message", "")
-    with tempfile.TemporaryFile(dir=_runtime(request).paths.root if os.path.isdir(_runtime(request).paths.root)
-                                else None) as spool:
-        while chunk := await request.content.read(1 << 20):
-            await blocking.run(spool.write, chunk)
-        spool.seek(0)
+    with spool_file(_runtime(request)) as spool:
+        await receive(request, spool)
         image = await blocking.run(import_tarball, _runtime(request), spool, reference, changes, message)
     return _json({"status": "sha256:" + image.id})

@@ -11,8 +11,6 @@ error with its status rather than a tar cut short under a 200.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 
 from aiohttp import web
 
@@ -20,27 +18,18 @@ from ..define import InvalidArgument
 from . import blocking
 from .docker import _json, _runtime
 from .requests import flag
+from .spool import receive, send, spool_file
 
 routes = web.RouteTableDef()
 libpod_routes = web.RouteTableDef()
-
-_CHUNK = 1 << 20
-
-
-def _spool_file(request: web.Request):
-    root = _runtime(request).paths.root
-    os.makedirs(root, mode=0o700, exist_ok=True)
-    return tempfile.TemporaryFile(dir=root)
 
 
 async def _load_body(request: web.Request):
     """The request body (a docker-archive tar, maybe chunked) spooled, then loaded."""
     from ..image_archive import load_images
 
-    with _spool_file(request) as spool:
-        while chunk := await request.content.read(_CHUNK):
-            await blocking.run(spool.write, chunk)
-        await blocking.run(spool.seek, 0)
+    with spool_file(_runtime(request)) as spool:
+        await receive(request, spool)
         return await blocking.run(load_images, _runtime(request), spool)
 
 
@@ -50,15 +39,10 @@ async def _save_response(request: web.Request, names: list[str]) -> web.StreamRe
 
     if not names:
         raise InvalidArgument("no image names given")
-    with _spool_file(request) as spool:
+    with spool_file(_runtime(request)) as spool:
         await blocking.run(save_images, _runtime(request), names, spool)
         await blocking.run(spool.seek, 0)
-        response = web.StreamResponse(headers={"Content-Type": "application/x-tar"})
-        await response.prepare(request)
-        while chunk := await blocking.run(spool.read, _CHUNK):
-            await response.write(chunk)
-    await response.write_eof()
-    return response
+        return await send(request, spool)
 
 
 def _reference(request: web.Request, required: bool = True) -> str:
@@ -174,10 +158,8 @@ async def libpod_import(request: web.Request) -> web.Response:
     reference = request.query.get("reference", "")
     changes = request.query.getall("changes", [])
     message = request.query.get("message", "")
-    with _spool_file(request) as spool:
-        while chunk := await request.content.read(_CHUNK):
-            await blocking.run(spool.write, chunk)
-        await blocking.run(spool.seek, 0)
+    with spool_file(_runtime(request)) as spool:
+        await receive(request, spool)
         image = await blocking.run(import_tarball, _runtime(request), spool, reference, changes, message)
     return _json({"Id": image.id})
 

@@ -13,9 +13,7 @@ before its archive is complete).
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
 
 from aiohttp import web
 
@@ -23,9 +21,9 @@ from ..define import InvalidArgument, State, StateInvalid
 from . import blocking, docker
 from .docker import _container, _json, _runtime
 from .requests import filters, flag
+from .spool import receive, send, spool_path
 
 libpod_routes = web.RouteTableDef()
-_CHUNK = 1 << 20
 
 # podman's service answers these with its Docker-compatible handlers too
 libpod_routes.post("/containers/{id}/restart")(docker.restart)
@@ -65,25 +63,6 @@ async def events(request: web.Request) -> web.StreamResponse:
 
 
 # -- checkpoint / restore -------------------------------------------------------------------
-def _spool_dir(request: web.Request) -> str | None:
-    """Spool files go under the storage root (the archive can be as large as the
-    container's memory; /tmp is often a small tmpfs)."""
-    root = _runtime(request).paths.root
-    return root if os.path.isdir(root) else None
-
-
-@contextlib.contextmanager
-def _spool_path(request: web.Request, prefix: str):
-    """A fresh file's path, removed afterwards whatever happens."""
-    fd, path = tempfile.mkstemp(prefix=prefix, dir=_spool_dir(request))
-    os.close(fd)
-    try:
-        yield path
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(path)
-
-
 def _report(ctr, options: dict, duration_key: str) -> dict:
     """podman's CheckpointReport / RestoreReport: the id, the runtime's duration
     in microseconds and CRIU's statistics (from the plugin's stats document)."""
@@ -107,17 +86,11 @@ async def checkpoint(request: web.Request) -> web.StreamResponse:
     if not export:
         await blocking.run(ctr.checkpoint, options)
         return _json(_report(ctr, options, "runtime_checkpoint_duration"))
-    with _spool_path(request, ".checkpoint-") as path:
+    with spool_path(_runtime(request), ".checkpoint-") as path:
         options["target_file"] = path
         await blocking.run(ctr.checkpoint, options)
         with open(path, "rb") as archive:
-            response = web.StreamResponse(headers={"Content-Type": "application/x-tar"})
-            response.content_length = os.fstat(archive.fileno()).st_size
-            await response.prepare(request)
-            while chunk := await blocking.run(archive.read, _CHUNK):
-                await response.write(chunk)
-        await response.write_eof()
-    return response
+            return await send(request, archive, {"Content-Length": str(os.fstat(archive.fileno()).st_size)})
 
 
 def _restore_options(request: web.Request) -> dict:
@@ -156,10 +129,9 @@ async def restore_import(request: web.Request) -> web.Response:
 async def _restore_import(request: web.Request, options: dict) -> web.Response:
     from ..container import restore_imported
 
-    with _spool_path(request, ".restore-") as path:
+    with spool_path(_runtime(request), ".restore-") as path:
         with open(path, "wb") as spool:
-            while chunk := await request.content.read(_CHUNK):
-                await blocking.run(spool.write, chunk)
+            await receive(request, spool)
         options.update(target_file=path, name=request.query.get("name", ""))
         ctr = await blocking.run(restore_imported, _runtime(request), options)
     return _json(_report(ctr, options, "runtime_restore_duration"))
