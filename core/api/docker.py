@@ -252,18 +252,19 @@ async def kill(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-@routes.post("/containers/{id}/pause")
-async def pause(request: web.Request) -> web.Response:
-    ctr = await _container(request)
-    await blocking.run(ctr.pause)
-    return web.Response(status=204)
+def container_action(method: str):
+    """A handler calling the Container method `method` (no arguments): 204."""
+    async def handler(request: web.Request) -> web.Response:
+        ctr = await _container(request)
+        await blocking.run(getattr(ctr, method))
+        return web.Response(status=204)
+
+    handler.__name__ = method
+    return handler
 
 
-@routes.post("/containers/{id}/unpause")
-async def unpause(request: web.Request) -> web.Response:
-    ctr = await _container(request)
-    await blocking.run(ctr.unpause)
-    return web.Response(status=204)
+pause = routes.post("/containers/{id}/pause")(container_action("pause"))
+unpause = routes.post("/containers/{id}/unpause")(container_action("unpause"))
 
 
 @routes.delete("/containers/{id}")

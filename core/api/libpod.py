@@ -159,16 +159,12 @@ async def exists(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-@libpod_routes.post("/containers/{id}/start")
-async def start(request: web.Request) -> web.Response:
-    ctr = await _container(request)
-    await blocking.run(ctr.start)
-    return web.Response(status=204)
-
-
-# stop and kill answer as the Docker routes do (podman's service shares them too)
+# start without Docker's AutoRemove clean-up; stop, kill and logs answer as the
+# Docker routes do (podman's service shares them too)
+libpod_routes.post("/containers/{id}/start")(docker.container_action("start"))
 libpod_routes.post("/containers/{id}/stop")(docker.stop)
 libpod_routes.post("/containers/{id}/kill")(docker.kill)
+libpod_routes.get("/containers/{id}/logs")(docker.logs)
 
 
 #: podman's wait conditions that mean "not running" (husk waits for all of them alike)
@@ -190,13 +186,6 @@ async def wait(request: web.Request) -> web.Response:
     if error:
         raise InvalidArgument(error)
     return _json(code)
-
-
-@libpod_routes.get("/containers/{id}/logs")
-async def logs(request: web.Request) -> web.StreamResponse:
-    from .streams import stream_logs
-
-    return await stream_logs(request, await _container(request))
 
 
 @libpod_routes.delete("/containers/{id}")
