@@ -159,6 +159,66 @@ def build_tar(*members) -> bytes:
             archive.addfile(info, io.BytesIO(data) if data is not None else None)
     return buffer.getvalue()
 
+
+class PtyTerminal:
+    """A command (`argv`) on a pty of its own, the pty's slave its stdio and
+    controlling terminal; the test types into the master and reads it, as a
+    terminal emulator would."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], rows: int = 24, cols: int = 80) -> None:
+        import fcntl
+        import termios
+
+        self.master, self.slave = os.openpty()
+        _set_window(self.slave, rows, cols)
+        self.initial_modes = termios.tcgetattr(self.slave)
+        self.proc = subprocess.Popen(argv, stdin=self.slave, stdout=self.slave, stderr=self.slave, env=env,
+                                     start_new_session=True,
+                                     preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0))
+        self.output = b""
+        self.position = 0  # where the next expect() starts looking
+
+    def send(self, data: bytes) -> None:
+        os.write(self.master, data)
+
+    def expect(self, pattern: bytes, timeout: float = 20):
+        """Wait for `pattern` in the output after the previous match; the match."""
+        import re
+        import select
+
+        deadline = time.monotonic() + timeout
+        while not (match := re.compile(pattern).search(self.output, self.position)):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"{pattern!r} not seen; output so far: {self.output!r}")
+            if select.select([self.master], [], [], remaining)[0]:
+                self.output += os.read(self.master, 65536)
+        self.position = match.end()
+        return match
+
+    def resize(self, rows: int, cols: int) -> None:
+        """A new window size, and SIGWINCH to the command."""
+        _set_window(self.master, rows, cols)
+        self.proc.send_signal(signal.SIGWINCH)
+
+    def wait(self, timeout: float = 30) -> int:
+        return self.proc.wait(timeout=timeout)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        os.close(self.master)
+        os.close(self.slave)
+
+
+def _set_window(fd: int, rows: int, cols: int) -> None:
+    import fcntl
+    import struct
+    import termios
+
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+
 # -- the API service --------------------------------------------------------------------------
 class UnixHTTP(http.client.HTTPConnection):
     """http.client over an AF_UNIX socket (the service's)."""

@@ -4,13 +4,9 @@ terminal; the test types into the master as a terminal emulator would)."""
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
-import re
-import select
 import signal
-import struct
 import subprocess
 import termios
 import textwrap
@@ -19,72 +15,19 @@ import time
 import pytest
 
 from husk.define import InvalidArgument, StateInvalid
-from husk.testing import HUSK
+from husk.testing import HUSK, PtyTerminal
 
 CTRL_P, CTRL_Q = b"\x10", b"\x11"
 WAIT_FOR_GO = "while [ ! -e /x/go ]; do sleep 0.05; done; "
 
 
-def _set_size(fd: int, rows: int, cols: int) -> None:
-    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
-
-
-def _take_terminal() -> None:
-    """In the child, after setsid: make stdin (the pty slave) the controlling terminal."""
-    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
-
-
-class Terminal:
-    """`husk args...` on a pty of the given size."""
-
-    def __init__(self, husk, *args: str, rows: int = 24, cols: int = 80) -> None:
-        self.master, self.slave = os.openpty()
-        _set_size(self.slave, rows, cols)
-        self.initial_modes = termios.tcgetattr(self.slave)
-        self.proc = subprocess.Popen([HUSK, *husk.global_args, *args], stdin=self.slave, stdout=self.slave,
-                                     stderr=self.slave, env=husk.env(), start_new_session=True,
-                                     preexec_fn=_take_terminal)
-        self.output = b""
-        self.position = 0
-
-    def send(self, data: bytes) -> None:
-        os.write(self.master, data)
-
-    def expect(self, pattern: bytes, timeout: float = 20) -> re.Match:
-        """Wait for `pattern` in the output after the previous match."""
-        deadline = time.monotonic() + timeout
-        while True:
-            match = re.compile(pattern).search(self.output, self.position)
-            if match:
-                self.position = match.end()
-                return match
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise AssertionError(f"{pattern!r} not seen; output so far: {self.output!r}")
-            if select.select([self.master], [], [], remaining)[0]:
-                self.output += os.read(self.master, 65536)
-
-    def resize(self, rows: int, cols: int) -> None:
-        _set_size(self.master, rows, cols)
-        self.proc.send_signal(signal.SIGWINCH)
-
-    def wait(self, timeout: float = 30) -> int:
-        return self.proc.wait(timeout=timeout)
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        os.close(self.master)
-        os.close(self.slave)
-
-
 @pytest.fixture
 def terminals():
-    opened: list[Terminal] = []
+    """`terminals(husk, *args, rows=, cols=)`: `husk args...` on a pty; closed at the end."""
+    opened: list[PtyTerminal] = []
 
-    def open_terminal(husk, *args, **size) -> Terminal:
-        opened.append(Terminal(husk, *args, **size))
+    def open_terminal(husk, *args, **size) -> PtyTerminal:
+        opened.append(PtyTerminal([HUSK, *husk.global_args, *args], husk.env(), **size))
         return opened[-1]
 
     yield open_terminal

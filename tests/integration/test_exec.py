@@ -4,13 +4,10 @@ exec while stop, several execs at once, and a TTY driven through a real pty."""
 
 from __future__ import annotations
 
-import fcntl
 import io
 import json
 import os
 import re
-import select
-import struct
 import subprocess
 import termios
 import textwrap
@@ -18,7 +15,7 @@ import time
 
 import pytest
 
-from husk.testing import HUSK
+from husk.testing import HUSK, PtyTerminal
 
 CTRL_P, CTRL_Q = b"\x10", b"\x11"
 
@@ -243,44 +240,10 @@ def test_several_execs_at_once_in_one_container(husk):
 
 
 # -- a TTY through a real pty -------------------------------------------------------------------
-class _Pty:
-    """`husk exec ...` with a pty's slave as stdin, stdout, stderr and controlling terminal."""
-
-    def __init__(self, husk, *args: str, rows: int, cols: int) -> None:
-        self.master, self.slave = os.openpty()
-        self.resize(rows, cols)
-        self.proc = subprocess.Popen([HUSK, *husk.global_args, *args], stdin=self.slave, stdout=self.slave,
-                                     stderr=self.slave, env=husk.env(), start_new_session=True,
-                                     preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0))
-        self.output = b""
-
-    def resize(self, rows: int, cols: int) -> None:
-        """As a terminal emulator does; the kernel sends SIGWINCH to the CLI."""
-        fcntl.ioctl(self.master, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
-
-    def expect(self, pattern: bytes, timeout: float = 20) -> re.Match:
-        deadline = time.monotonic() + timeout
-        while not (match := re.search(pattern, self.output)):
-            remaining = deadline - time.monotonic()
-            assert remaining > 0, f"{pattern!r} not seen in {self.output!r}"
-            if select.select([self.master], [], [], remaining)[0]:
-                self.output += os.read(self.master, 65536)
-        self.output = self.output[match.end():]
-        return match
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        os.close(self.master)
-        os.close(self.slave)
-
-
 def test_exec_tty_on_a_real_pty_follows_resize_and_detaches(husk_rt):
     _running(husk_rt)
-    terminal = _Pty(husk_rt, "exec", "-it", "box", "sh", rows=21, cols=77)
+    terminal = PtyTerminal([HUSK, *husk_rt.global_args, "exec", "-it", "box", "sh"], husk_rt.env(), rows=21, cols=77)
     try:
-        terminal.send = lambda data: os.write(terminal.master, data)
         terminal.expect(rb"# ")  # the prompt: the initial size is set by now (crun sets it just after start)
         terminal.send(b"tty; stty size; echo mark-$((6*7))\n")
         assert re.fullmatch(rb"/dev/pts/\d+", terminal.expect(rb"/dev/pts/\d+").group())
@@ -297,7 +260,7 @@ def test_exec_tty_on_a_real_pty_follows_resize_and_detaches(husk_rt):
         assert termios.tcgetattr(terminal.slave)[3] & termios.ICANON
     finally:
         terminal.close()
-    terminal = _Pty(husk_rt, "exec", "-it", "box", "sh", "-c", "exit 9", rows=24, cols=80)
+    terminal = PtyTerminal([HUSK, *husk_rt.global_args, "exec", "-it", "box", "sh", "-c", "exit 9"], husk_rt.env())
     try:
         assert terminal.proc.wait(timeout=20) == 9
     finally:
