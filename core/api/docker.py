@@ -321,15 +321,17 @@ async def resize(request: web.Request) -> web.Response:
 # -- images ---------------------------------------------------------------------------------
 @routes.get("/images/json")
 async def list_images(request: web.Request) -> web.Response:
-    def collect():
-        runtime = _runtime(request)
-        users: dict[str, int] = {}
-        for ctr in runtime.containers(errors=[]):
-            users[ctr.config.image_id] = users.get(ctr.config.image_id, 0) + 1
-        images = sorted(runtime.store.images(), key=lambda image: -image.created)
-        return [documents.image_summary(image, users.get(image.id, 0)) for image in images]
+    rows = await blocking.run(image_summaries, _runtime(request))
+    return _json([row for _, row in rows])
 
-    return _json(await blocking.run(collect))
+
+def image_summaries(runtime) -> list[tuple]:
+    """(image, Docker's summary row) newest first, each with the count of its containers."""
+    users: dict[str, int] = {}
+    for ctr in runtime.containers(errors=[]):
+        users[ctr.config.image_id] = users.get(ctr.config.image_id, 0) + 1
+    images = sorted(runtime.store.images(), key=lambda image: -image.created)
+    return [(image, documents.image_summary(image, users.get(image.id, 0))) for image in images]
 
 
 @routes.get("/images/{name:.+}/json")

@@ -202,14 +202,9 @@ async def remove(request: web.Request) -> web.Response:
 @libpod_routes.get("/images/json")
 async def list_images(request: web.Request) -> web.Response:
     def collect():
-        runtime = _runtime(request)
-        users: dict[str, int] = {}
-        for ctr in runtime.containers(errors=[]):
-            users[ctr.config.image_id] = users.get(ctr.config.image_id, 0) + 1
-        images = sorted(runtime.store.images(), key=lambda image: -image.created)
+        """Docker's rows with podman's extra fields."""
         rows = []
-        for image in images:
-            row = documents.image_summary(image, users.get(image.id, 0))
+        for image, row in docker.image_summaries(_runtime(request)):
             row.update({"Id": image.id, "Names": list(image.names), "Digest": "sha256:" + image.id,
                         "Dangling": not image.names})
             rows.append(row)
