@@ -57,6 +57,14 @@ class HuskEnv:
             raise AssertionError(f"husk {' '.join(args)} exited {result.returncode}: {result.stderr}")
         return result
 
+    def events(self, status: str) -> list[dict]:
+        """The recorded events (the events log's JSON lines) of one status."""
+        path = os.path.join(self.runroot, "events", "events.log")
+        if not os.path.exists(path):
+            return []
+        with open(path) as log:
+            return [event for event in map(json.loads, log) if event["status"] == status]
+
     def popen(self, *args: str, **kwargs) -> subprocess.Popen:
         return subprocess.Popen([HUSK, *self.global_args, *args], env=self.env(), **kwargs)
 

@@ -39,18 +39,10 @@ def _status(husk, name: str) -> str:
     return husk("inspect", "--format", "{{.State.Status}}", name, check=True).stdout.strip()
 
 
-def _events(husk, status: str) -> list[dict]:
-    path = os.path.join(husk.runroot, "events", "events.log")
-    if not os.path.exists(path):
-        return []
-    with open(path) as log:
-        return [e for e in map(json.loads, log) if e["status"] == status]
-
-
 def _wait_for_attaches(husk, count: int, timeout: float = 20) -> None:
     """Until `count` attach events are logged: each is emitted once its client is connected."""
     deadline = time.monotonic() + timeout
-    while len(_events(husk, "attach")) < count:
+    while len(husk.events("attach")) < count:
         assert time.monotonic() < deadline, "the attach clients did not connect"
         time.sleep(0.02)
 
@@ -160,12 +152,12 @@ def test_attach_sig_proxy_forwards_signals_unless_disabled(husk):
 @pytest.mark.parametrize("setup", [("create",), ("run",)])
 def test_attach_needs_a_created_or_running_container(husk, setup):
     husk(*setup, "--name", "idle", "busybox", "true", check=True)
-    attaches = len(_events(husk, "attach"))  # `run` attaches itself
+    attaches = len(husk.events("attach"))  # `run` attaches itself
     result = husk("attach", "idle")
     assert (result.returncode, result.stdout) == (125, "")
     assert result.stderr == "Error: can only attach to created or running containers: container state improper\n"
     assert _status(husk, "idle") == ("created" if setup[0] == "create" else "exited")
-    assert len(_events(husk, "attach")) == attaches
+    assert len(husk.events("attach")) == attaches
 
 
 def test_start_attach_of_a_running_container_attaches(husk):
@@ -280,7 +272,7 @@ def test_start_and_attach_and_attach_resize(husk_rt):
         ctr.attach()
     with pytest.raises(InvalidArgument):
         ctr.attach_resize(0, 90)
-    assert [e["id"] for e in _events(husk_rt, "attach")] == [ctr.id]
+    assert [e["id"] for e in husk_rt.events("attach")] == [ctr.id]
 
 
 def test_start_and_attach_refuses_a_running_container(husk):

@@ -28,14 +28,6 @@ def _sessions(husk, name: str = "box") -> list[str]:
     return json.loads(husk("inspect", "--format", "{{json .ExecIDs}}", name, check=True).stdout)
 
 
-def _events(husk, status: str) -> list[dict]:
-    path = os.path.join(husk.runroot, "events", "events.log")
-    if not os.path.exists(path):
-        return []
-    with open(path) as log:
-        return [e for e in map(json.loads, log) if e["status"] == status]
-
-
 def _until(condition, timeout: float = 20, what: str = "condition"):
     deadline = time.monotonic() + timeout
     while not (value := condition()):
@@ -157,7 +149,7 @@ def test_exec_detached_prints_the_session_id_and_is_reaped(husk):
     _until(lambda: husk("exec", "box", "true").returncode == 0 and _sessions(husk) == [], what="the reap")
     run_dir = os.path.join(husk.runroot, "containers")
     assert not any(session_id in dirs for _, dirs, _ in os.walk(run_dir))
-    died = [e for e in _events(husk, "exec_died") if e["attributes"]["execID"] == session_id]
+    died = [e for e in husk.events("exec_died") if e["attributes"]["execID"] == session_id]
     assert len(died) == 1 and died[0]["attributes"]["containerExitCode"] == "0"
 
 
@@ -165,7 +157,7 @@ def test_exec_events_carry_the_session_id(husk):
     _running(husk)
     cid = husk("inspect", "--format", "{{.Id}}", "box", check=True).stdout.strip()
     husk("exec", "box", "sh", "-c", "exit 2")
-    started, died = _events(husk, "exec"), _events(husk, "exec_died")
+    started, died = husk.events("exec"), husk.events("exec_died")
     assert len(started) == 1 and len(died) == 1
     assert started[0]["id"] == cid and died[0]["id"] == cid
     assert started[0]["attributes"]["execID"] == died[0]["attributes"]["execID"]
@@ -235,7 +227,7 @@ def test_several_execs_at_once_in_one_container(husk):
         assert cli.stdout.read() == f"{n}\n"
         assert cli.wait(timeout=60) == n
     assert _sessions(husk) == []
-    ids = [e["attributes"]["execID"] for e in _events(husk, "exec")]
+    ids = [e["attributes"]["execID"] for e in husk.events("exec")]
     assert len(ids) == len(set(ids)) == 6
 
 
