@@ -373,12 +373,14 @@ def user_mount_spec(mount: Mount) -> dict[str, Any]:
 
 
 def _default_mounts(privileged: bool) -> list[dict[str, Any]]:
+    """podman 4.3's default mounts, options as it writes them (its runtime-tools
+    defaults plus its own: /dev noexec, /sys/fs/cgroup and a privileged /sys rprivate)."""
     sys_mode = "rw" if privileged else "ro"
     return [
         {"destination": "/proc", "type": "proc", "source": "proc",
          "options": ["nosuid", "noexec", "nodev"]},
         {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
-         "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+         "options": ["nosuid", "noexec", "strictatime", "mode=755", "size=65536k"]},
         {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
          "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
         {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
@@ -386,9 +388,9 @@ def _default_mounts(privileged: bool) -> list[dict[str, Any]]:
         {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
          "options": ["nosuid", "noexec", "nodev"]},
         {"destination": "/sys", "type": "sysfs", "source": "sysfs",
-         "options": ["nosuid", "noexec", "nodev", sys_mode]},
+         "options": (["rprivate"] if privileged else []) + ["nosuid", "noexec", "nodev", sys_mode]},
         {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
-         "options": ["nosuid", "noexec", "nodev", "relatime", sys_mode]},
+         "options": ["rprivate", "nosuid", "noexec", "nodev", "relatime", sys_mode]},
     ]
 
 

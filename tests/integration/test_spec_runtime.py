@@ -169,6 +169,16 @@ def test_masked_and_read_only_paths(run, runtime):
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)
+def test_dev_is_noexec_and_cgroup_private(run, runtime):
+    """podman's /dev is noexec; /sys/fs/cgroup is rprivate (no shared: peer group)."""
+    code, output = run(runtime, "grep -E ' /(dev|sys/fs/cgroup) ' /proc/self/mountinfo")
+    assert code == 0, output
+    fields = {line.split()[4]: line.split() for line in output.splitlines()}
+    assert {"nosuid", "noexec"} <= set(fields["/dev"][5].split(",")), output
+    assert not any(field.startswith("shared:") for field in fields["/sys/fs/cgroup"][6:]), output
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
 def test_host_network_and_workdir(run, runtime):
     code, output = run(runtime, "readlink /proc/self/ns/net; hostname; pwd", network="host", workdir="/srv/app")
     assert code == 0, output

@@ -202,7 +202,7 @@ def test_privileged(generate, userdata):
     assert generated["linux"]["resources"]["devices"] == [{"allow": True, "access": "rwm"}]
     assert any(device["path"] == "/dev/null" for device in generated["linux"]["devices"])
     sys_mount = next(m for m in generated["mounts"] if m["destination"] == "/sys")
-    assert "rw" in sys_mount["options"]
+    assert sys_mount["options"] == ["rprivate", "nosuid", "noexec", "nodev", "rw"]
     with open(os.path.join(userdata, ".containerenv")) as file:
         content = file.read()
     assert content.startswith('engine="husk-') and f'id="{CONTAINER_ID}"\n' in content
@@ -243,6 +243,8 @@ def test_default_mounts(generate, userdata):
     assert "size=65536k" in mounts["/dev/shm"]["options"] and "noexec" in mounts["/dev/shm"]["options"]
     assert "newinstance" in mounts["/dev/pts"]["options"] and "gid=5" in mounts["/dev/pts"]["options"]
     assert "ro" in mounts["/sys"]["options"] and "ro" in mounts["/sys/fs/cgroup"]["options"]
+    assert mounts["/dev"]["options"] == ["nosuid", "noexec", "strictatime", "mode=755", "size=65536k"]
+    assert mounts["/sys/fs/cgroup"]["options"] == ["rprivate", "nosuid", "noexec", "nodev", "relatime", "ro"]
     assert mounts["/etc/hosts"]["source"] == os.path.join(userdata, "hosts")
     assert "ro" not in mounts["/etc/hosts"]["options"]
 
