@@ -32,9 +32,11 @@ def sync(ctr: "Container", ask_runtime: bool = False) -> None:
     The monitor's exit file says a process has exited; a dead pid without an
     exit file means the monitor was killed, and then the runtime decides.
     A container left `configured` with its own mount recorded was abandoned
-    mid-init by a killed CLI: its runtime leftovers and mount are released.
+    mid-init by a killed CLI: its runtime leftovers and mount are released,
+    and so is the mount of an export or copy whose process was killed.
     """
     st = ctr.state
+    release_temporary_mount(ctr)
     if st.state is State.CONFIGURED and st.mountpoint:
         _release_abandoned_init(ctr)
         return
@@ -61,6 +63,8 @@ def sync(ctr: "Container", ask_runtime: bool = False) -> None:
 def looks_stale(ctr: "Container") -> bool:
     """Whether :func:`sync` would change the record (cheap: no runtime call)."""
     st = ctr.state
+    if os.path.exists(ctr.runtime.paths.temporary_mount(ctr.id)):
+        return True
     if st.state is State.CONFIGURED:
         return bool(st.mountpoint)
     if st.state not in (State.CREATED, State.RUNNING, State.PAUSED):
@@ -247,8 +251,10 @@ def _write_bundle(ctr: "Container", rootfs: str) -> str:
     hooks leave it) for a start or a restore; returns the bundle directory."""
     from . import spec as spec_module
 
+    from .paths import make_private_dirs
+
     userdata = ctr.runtime.paths.userdata(ctr.id)
-    os.makedirs(userdata, mode=0o700, exist_ok=True)
+    make_private_dirs(userdata)
     image = ctr.runtime.store.image(ctr.config.image_id)
     spec = spec_module.generate(ctr.config, image.config, rootfs, userdata)
     ctr.runtime.plugins.pre_init(ctr, spec)
@@ -565,16 +571,37 @@ def export(ctr: "Container", target) -> None:
 def rootfs_mounted(ctr: "Container"):
     """The merged rootfs path, mounted for the time of the block when it was
     not mounted (export, copy).  Uncounted: the caller holds the lock
-    throughout, so no one else can mount meanwhile."""
+    throughout, so no one else can mount meanwhile.  A marker in the run
+    directory stands for the mount while it is held, so that a holder killed
+    mid-export (the lock goes with it) leaves a mount the next holder of the
+    lock releases (:func:`release_temporary_mount`)."""
     from .rootfs import unmount as unmount_path
 
     mounted_here = ctr.runtime.store.mount_count(ctr.id) == 0
+    marker = ctr.runtime.paths.temporary_mount(ctr.id)
+    if mounted_here:
+        os.makedirs(os.path.dirname(marker), mode=0o700, exist_ok=True)
+        open(marker, "w").close()
     merged = _mount_rootfs(ctr)
     try:
         yield merged
     finally:
         if mounted_here:
             unmount_path(merged)
+            _remove_quietly(marker)
+
+
+def release_temporary_mount(ctr: "Container") -> None:
+    """Under the lock: an export's or copy's mount whose holder died (its marker
+    is left) is dropped, unless a counted mount has taken it over since."""
+    from .rootfs import unmount as unmount_path
+
+    marker = ctr.runtime.paths.temporary_mount(ctr.id)
+    if not os.path.exists(marker):
+        return
+    if ctr.runtime.store.mount_count(ctr.id) == 0:
+        unmount_path(os.path.join(ctr.runtime.paths.container_dir(ctr.id), "merged"))
+    _remove_quietly(marker)
 
 
 # -- checkpoint / restore (the CRIU work is the checkpoint plugin's) ------------------------

@@ -51,8 +51,7 @@ def mount_overlay(lower_dirs: list[str], container_dir: str, driver: str = OVERL
     if driver not in DRIVERS:
         raise HuskError(f"unknown storage driver {driver!r}: expected one of {', '.join(DRIVERS)}")
     paths = {name: os.path.join(container_dir, name) for name in ("upper", "work", "merged")}
-    for path in paths.values():
-        os.makedirs(path, exist_ok=True)
+    _make_directories(container_dir, paths, lower_dirs)
     merged = paths["merged"]
     if is_mounted(merged) or os.listdir(merged):  # mounted, or a vfs copy already made
         return merged
@@ -65,6 +64,24 @@ def mount_overlay(lower_dirs: list[str], container_dir: str, driver: str = OVERL
                 raise HuskError(f"cannot mount the rootfs at {merged}: {exc.strerror}") from None
     _copy_layers(lower_dirs, merged)
     return merged
+
+
+def _make_directories(container_dir: str, paths: dict[str, str], lower_dirs: list[str]) -> None:
+    """The container's directory, private (0700: the rootfs may hold setuid files
+    its root made, see husk.paths), and in it `work` and `merged` 0700 and `upper`
+    with the mode of the top layer's root, because overlayfs shows the upper
+    directory's mode as the container's `/` (a container running as a user
+    other than root must be able to traverse it), as podman does."""
+    from .paths import make_private_dirs
+
+    make_private_dirs(container_dir)
+    upper_mode = stat.S_IMODE(os.stat(lower_dirs[0]).st_mode) if lower_dirs else 0o755
+    for name, mode in (("upper", upper_mode), ("work", 0o700), ("merged", 0o700)):
+        try:
+            os.mkdir(paths[name], mode)
+        except FileExistsError:
+            continue
+        os.chmod(paths[name], mode)  # the umask took bits off
 
 
 def unmount(path: str) -> None:

@@ -48,6 +48,7 @@ class Runtime:
         if self._store is None:
             from .store import open_store
 
+            self.paths.make_private()
             self._store = open_store(self.paths.state_dir)
             if not os.path.exists(self.paths.alive_marker):
                 self._refresh_after_reboot()
