@@ -10,6 +10,12 @@ kept, so each packet is one message with a one-byte header:
   with MSG_CLOSE_STDIN and never shuts down its writing side: the monitor
   takes an empty read as "client gone".
 
+Stdin is flow-controlled: while the container does not read its stdin, the
+monitor does not read the client that sent it, so the client's sends block
+(or, non-blocking, wait for the socket to be writable).  A client that also
+reads output must therefore never block on a send: the container may be
+waiting for its output to be read before it reads more input.
+
 The monitor (a stdlib-only script) keeps a copy of these constants;
 tests/unit/test_attach_protocol.py checks that both agree.
 """
@@ -30,6 +36,15 @@ MSG_RESIZE = 2
 MAX_DATA = 32768
 
 _SOCKADDR_MAX = 107
+
+#: the packet that ends the container's stdin
+CLOSE_STDIN_PACKET = bytes([MSG_CLOSE_STDIN])
+
+
+def stdin_packets(data: bytes) -> list[bytes]:
+    """``data`` as MSG_STDIN packets of at most MAX_DATA bytes each."""
+    view = memoryview(data)
+    return [bytes([MSG_STDIN]) + view[start:start + MAX_DATA] for start in range(0, len(view), MAX_DATA)]
 
 
 class AttachClient:
@@ -64,14 +79,25 @@ class AttachClient:
         return self.sock.fileno()
 
     def send_stdin(self, data: bytes) -> None:
-        """Queue ``data`` for the container's stdin (ignored by a monitor without stdin)."""
-        view = memoryview(data)
-        for start in range(0, len(view), MAX_DATA):
-            self.sock.send(bytes([MSG_STDIN]) + view[start:start + MAX_DATA])
+        """Send ``data`` to the container's stdin (ignored by a monitor without
+        stdin), blocking while the container does not read it."""
+        for packet in stdin_packets(data):
+            self.sock.send(packet)
 
     def close_stdin(self) -> None:
         """EOF to the container's stdin, once what was sent before is written."""
-        self.sock.send(bytes([MSG_CLOSE_STDIN]))
+        self.sock.send(CLOSE_STDIN_PACKET)
+
+    def send_ready(self, packets: list[bytes]) -> None:
+        """Send packets from the front of ``packets`` (removing them) as long
+        as the monitor takes them without blocking; what is left waits for the
+        socket to be writable.  For a blocking socket (no timeout)."""
+        try:
+            while packets:
+                self.sock.send(packets[0], socket.MSG_DONTWAIT)
+                del packets[0]
+        except BlockingIOError:
+            pass
 
     def resize(self, rows: int, cols: int) -> None:
         """Set the container's terminal size (TTY containers only)."""

@@ -229,6 +229,7 @@ class Monitor:
         self.stdin_fd = -1
         self.stdin_queue = bytearray()
         self.stdin_close_pending = False
+        self.stdin_held: set = set()  # clients not read while their input waits for the container
         self.pty_master = -1
         self.console = None
         self.console_holder: list = []
@@ -448,6 +449,7 @@ class Monitor:
         if fd == self.owner:
             self.owner = -1
             self.pause_outputs(False)
+        self.stdin_held.discard(fd)
         if fd in self.handlers:
             self.handlers[fd] = [None, None]
             self._sync(fd)
@@ -531,6 +533,12 @@ class Monitor:
                 fcntl.ioctl(self.pty_master, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
             except OSError:
                 pass
+        if self.stdin_queue:
+            # Backpressure: the container is not reading its stdin.  Read no more
+            # from this client until it does; its writes then block in its socket,
+            # and the monitor holds at most one packet per client.
+            self.stdin_held.add(fd)
+            self.unwatch(fd, read=True)
 
     def flush_stdin(self) -> None:
         try:
@@ -545,6 +553,9 @@ class Monitor:
             self.stdin_close_pending = True
         if self.stdin_fd in self.handlers:
             self.unwatch(self.stdin_fd, write=True)
+        for fd in self.stdin_held:
+            self.watch(fd, on_read=lambda fd=fd: self.on_client_message(fd))
+        self.stdin_held.clear()
         if self.stdin_close_pending and self.stdin_fd != self.pty_master:
             self.forget(self.stdin_fd)
             self.stdin_fd = -1

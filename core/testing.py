@@ -244,14 +244,15 @@ class UnixHTTP(http.client.HTTPConnection):
 class ApiService:
     """`husk system service` for one HuskEnv on its own socket, stderr kept for
     the teardown's traceback check.  `argv_prefix` runs it through a wrapper (a
-    socket-activation shim); `uri` overrides the listening address."""
+    socket-activation shim); `uri` overrides the listening address; `options`
+    are more flags of `system service`."""
 
     def __init__(self, env: HuskEnv, socket_path: str, idle: int = 0, argv_prefix=(), pass_fds=(),
-                 env_extra=None, uri: str = "", wait: bool = True) -> None:
+                 env_extra=None, uri: str = "", wait: bool = True, options=()) -> None:
         self.env = env
         self.socket_path = socket_path
         self.process = subprocess.Popen([*argv_prefix, HUSK, *env.global_args, "system", "service", "--time",
-                                         str(idle), uri or f"unix://{socket_path}"],
+                                         str(idle), *options, uri or f"unix://{socket_path}"],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, pass_fds=pass_fds,
                                         env={**env.env(), **(env_extra or {})})
         if wait:
@@ -286,6 +287,25 @@ class ApiService:
             return response.status, response, json.loads(data) if "json" in kind and data else data
         finally:
             conn.close()
+
+    def hijack(self, path: str, body: dict | None = None) -> tuple[socket.socket, bytes]:
+        """POST `path` asking for the upgrade (`Upgrade: tcp`), as docker clients
+        do; the socket after the 101 and what came after its headers."""
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(15)
+        sock.connect(self.socket_path)
+        payload = json.dumps(body).encode() if body is not None else b""
+        kind = "Content-Type: application/json\r\n" if body is not None else ""
+        sock.sendall(f"POST {path} HTTP/1.1\r\nHost: d\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n{kind}"
+                     f"Content-Length: {len(payload)}\r\n\r\n".encode() + payload)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = sock.recv(4096)
+            assert chunk, data
+            data += chunk
+        head, _, rest = data.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 101"), head
+        return sock, rest
 
     def docker(self, *args: str, input: bytes | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
         """The real docker CLI pointed at this service."""

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 from aiohttp import web
 
-from ..attach_protocol import MAX_DATA, MSG_CLOSE_STDIN, MSG_STDIN, STREAM_STDERR, STREAM_STDOUT, AttachClient
+from ..attach_protocol import CLOSE_STDIN_PACKET, MAX_DATA, STREAM_STDERR, STREAM_STDOUT, AttachClient, stdin_packets
 from ..define import HuskError, InvalidArgument, NoSuchContainer, State, StateInvalid
 # Docker's detach-key notation is podman's (moby's term.ToBytes): one parser and matcher for both.
 from ..terminal import DEFAULT_DETACH_KEYS, DetachMatcher, parse_detach_keys
@@ -212,7 +212,12 @@ async def forward(client: AttachClient, stream: RawStream, tty: bool, want: set[
                    detach_keys: bytes) -> bool:
     """Copy the monitor's output to the client and the client's input to the
     monitor until the output ends, the client leaves, or it sends the detach keys.
-    True when it was the output that ended (the process is gone or going)."""
+    True when it was the output that ended (the process is gone or going).
+
+    The detach keys count only with a TTY, as in Docker: without one the
+    input is data, every byte of it.  Input goes to the monitor as fast as the
+    process reads it (the monitor stops taking it meanwhile, and then so do
+    we: the client's writes wait), while output keeps flowing."""
     loop = asyncio.get_running_loop()
     sock = client.sock
     sock.setblocking(False)
@@ -237,13 +242,13 @@ async def forward(client: AttachClient, stream: RawStream, tty: bool, want: set[
         without a TTY.  With one it ends the attach and leaves the terminal
         open: the docker CLI handles the detach keys itself and just hangs up,
         and an EOF there would end the shell it meant to leave running."""
-        matcher = DetachMatcher(detach_keys if forward_stdin else b"")
+        matcher = DetachMatcher(detach_keys if forward_stdin and tty else b"")
         while (data := await stream.read()) is not None:
             if not forward_stdin:
                 continue
             data, detached = matcher.feed(data)
-            for start in range(0, len(data), MAX_DATA):
-                await loop.sock_sendall(sock, bytes([MSG_STDIN]) + data[start:start + MAX_DATA])
+            for packet in stdin_packets(data):
+                await loop.sock_sendall(sock, packet)
             if detached:
                 return True
         if not forward_stdin:
@@ -251,7 +256,7 @@ async def forward(client: AttachClient, stream: RawStream, tty: bool, want: set[
         if tty:
             return True
         if not stream.is_closed:
-            await loop.sock_sendall(sock, bytes([MSG_CLOSE_STDIN]))
+            await loop.sock_sendall(sock, CLOSE_STDIN_PACKET)
         return False
 
     output_task = asyncio.ensure_future(output())

@@ -4,8 +4,9 @@
 the monitor's attach socket before it starts the process, so not a byte of
 early output is lost.  One loop in the main thread then copies output to
 stdout and stderr (a TTY's output is one stream, all on stdout) and stdin to
-the container, watching stdin for the detach keys; it ends when the monitor
-closes the socket (the container exited) or the user detaches.
+the container (watched for the detach keys only when the local terminal is
+raw; piped input is data); it ends when the monitor closes the socket (the
+container exited) or the user detaches.
 
 With a TTY and stdin attached, the local terminal is put in raw mode: the
 container's line discipline echoes, edits lines and turns ^C into SIGINT, so
@@ -126,7 +127,8 @@ class _Session:
     def copy(self, client: "AttachClient", keys: bytes) -> bool:
         """Copy until the output ends (False) or the user detaches (True)."""
         self.client = client
-        detached = copy_streams(client, stdin=self.stdin, keys=keys,
+        # detach keys only from a raw terminal: piped input is data (see copy_streams)
+        detached = copy_streams(client, stdin=self.stdin, keys=keys if self.raw else b"",
                                 window_fd=self.terminal if self.tty else None)
         if detached:
             self._after_detach()
@@ -143,15 +145,27 @@ class _Session:
 def copy_streams(client: "AttachClient", *, stdin: bool, keys: bytes, window_fd: int | None) -> bool:
     """The one copy loop of attach, run and exec: the connection's output to this
     process's stdout and stderr, and (with `stdin`) stdin to the connection,
-    watched for the detach keys.  Returns False when the output ends, True when
-    the user detached.  With `window_fd`, the remote terminal follows its size."""
+    watched for the detach keys `keys` (b"": every byte is data).  Returns
+    False when the output ends, True when the user detached.  With
+    `window_fd`, the remote terminal follows its size.
+
+    Callers pass the keys only when the local terminal is raw (a TTY
+    container, stdin attached and a terminal), as podman and Docker watch for
+    them only there: piped or redirected input is data, whatever its bytes.
+
+    Stdin is read only once the monitor has taken what was read before (it
+    stops taking input while the container does not read it): output keeps
+    flowing meanwhile, and the writer of a pipe into us waits, as it would
+    for the container itself."""
     import selectors
 
-    from ..attach_protocol import STREAM_STDERR
+    from ..attach_protocol import CLOSE_STDIN_PACKET, STREAM_STDERR, stdin_packets
     from ..terminal import DetachMatcher, follow_window_size
 
     stdout, stderr = sys.stdout.buffer, sys.stderr.buffer
     matcher = DetachMatcher(keys)
+    outgoing: list[bytes] = []  # stdin packets the monitor has not taken yet
+    reading = stdin
     # poll, unlike epoll, takes a regular file as stdin
     with contextlib.ExitStack() as stack, selectors.PollSelector() as selector:
         if window_fd is not None:
@@ -161,10 +175,18 @@ def copy_streams(client: "AttachClient", *, stdin: bool, keys: bytes, window_fd:
             try:
                 selector.register(0, selectors.EVENT_READ)
             except (OSError, ValueError):
-                _quietly(client.close_stdin)  # no stdin to forward: EOF at once
+                reading = False  # no stdin to forward: EOF at once
+                outgoing.append(CLOSE_STDIN_PACKET)
         while True:
-            for key, _ in selector.select():
+            if outgoing:
+                _send(client, outgoing)
+            _watch(selector, client.sock, selectors.EVENT_READ | (selectors.EVENT_WRITE if outgoing else 0))
+            if stdin:
+                _watch(selector, 0, selectors.EVENT_READ if reading and not outgoing else 0)
+            for key, events in selector.select():
                 if key.fileobj is client.sock:
+                    if not events & selectors.EVENT_READ:
+                        continue  # writable: sent at the top of the loop
                     message = client.recv()
                     if message is None:
                         return False
@@ -174,14 +196,37 @@ def copy_streams(client: "AttachClient", *, stdin: bool, keys: bytes, window_fd:
                     continue
                 data = _read_stdin()
                 if not data:
-                    selector.unregister(0)
-                    _quietly(client.close_stdin)
+                    reading = False
+                    outgoing.append(CLOSE_STDIN_PACKET)
                     continue
                 data, detach = matcher.feed(data)
-                if data:
-                    _quietly(client.send_stdin, data)
+                outgoing += stdin_packets(data)
                 if detach:
+                    _send(client, outgoing)  # what came before the keys, as far as it goes now
                     return True
+
+
+def _send(client: "AttachClient", outgoing: list[bytes]) -> None:
+    try:
+        client.send_ready(outgoing)
+    except OSError:
+        outgoing.clear()  # the monitor closed the socket: the output loop sees the end next
+
+
+def _watch(selector, fileobj, events: int) -> None:
+    """Watch `fileobj` for `events` (0: not at all), whatever it was watched for before."""
+    try:
+        current = selector.get_key(fileobj).events
+    except KeyError:
+        current = 0
+    if events == current:
+        return
+    if not events:
+        selector.unregister(fileobj)
+    elif not current:
+        selector.register(fileobj, events)
+    else:
+        selector.modify(fileobj, events)
 
 
 def _read_stdin() -> bytes:

@@ -3,10 +3,10 @@
 The exit code is the command's; 127 when it does not exist, 126 when it cannot
 be run, 125 when husk fails.  `-d` prints the session id and leaves the
 command running.  Attached, output is copied until the command's monitor
-closes the connection; with `-i` stdin is copied too, watched for the detach
-keys, which leave the command running and exit 0.  With `-t` and `-i` on a
-terminal, the local terminal is raw for the session and its window size
-follows to the command's terminal.
+closes the connection; with `-i` stdin is copied too.  With `-t` and `-i` on a
+terminal, the local terminal is raw for the session, its window size follows
+to the command's terminal, and the detach keys leave the command running and
+exit 0; anywhere else (a pipe, no `-t`) every byte of stdin is data.
 """
 
 from __future__ import annotations
@@ -70,7 +70,8 @@ def _copy(client, *, stdin: bool, raw: bool, terminal: int | None, keys: bytes) 
     with contextlib.ExitStack() as stack:
         if raw:
             stack.enter_context(raw_mode(0))
-        detached = copy_streams(client, stdin=stdin, keys=keys, window_fd=terminal)
+        # detach keys only from a raw terminal: piped input is data (see copy_streams)
+        detached = copy_streams(client, stdin=stdin, keys=keys if raw else b"", window_fd=terminal)
         if detached:
             client.close()
             stack.close()  # the terminal back to normal before the newline

@@ -5,7 +5,6 @@ starts, /exec/{id}/json once the process is gone, 409 on a stopped container).
 
 from __future__ import annotations
 
-import json
 import socket
 import struct
 import time
@@ -25,21 +24,7 @@ def _running(service, name: str = "box") -> str:
 
 def _start_hijacked(service, exec_id: str, body: dict) -> tuple[socket.socket, bytes]:
     """POST /exec/{id}/start with Upgrade; returns the socket and what came after the headers."""
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.settimeout(15)
-    sock.connect(service.socket_path)
-    payload = json.dumps(body).encode()
-    sock.sendall(f"POST /v1.41/exec/{exec_id}/start HTTP/1.1\r\nHost: d\r\nConnection: Upgrade\r\n"
-                 f"Upgrade: tcp\r\nContent-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n"
-                 .encode() + payload)
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(4096)
-        assert chunk, data
-        data += chunk
-    head, _, rest = data.partition(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.1 101"), head
-    return sock, rest
+    return service.hijack(f"/v1.41/exec/{exec_id}/start", body)
 
 
 def _read_all(sock: socket.socket, data: bytes) -> bytes:
