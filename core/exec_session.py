@@ -48,7 +48,9 @@ def start(ctr: "Container", command: list[str], *, env: list[str] = (), user: st
     from .attach_protocol import AttachClient
     from .monitor_client import spawn_monitor
     from .records import ExecSession
+    from .runtime import check_env
 
+    check_env(env)
     reap(ctr)
     paths = ctr.runtime.paths
     session_id = secrets.token_hex(32)

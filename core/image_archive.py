@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, BinaryIO, Iterable
 import msgspec
 
 from .define import HuskError, InvalidArgument
+from .paths import check_digest
 
 if TYPE_CHECKING:
     import tarfile
@@ -249,12 +250,19 @@ def _decode(data: bytes, kind, what: str):
 
 
 def _register(runtime: "Runtime", archive, members, manifest: list[ManifestEntry]) -> list[LoadedImage]:
-    """Stage every layer, check every digest, then store layers and images."""
+    """Stage every layer, check every digest, then store layers and images.
+
+    Nothing the archive claims is taken on its word: a diff_id must be a sha256
+    digest before it names anything (it becomes a directory in the layer
+    store), every layer is hashed, even one whose diff_id is stored already
+    (the stored copy is used only when the archive's bytes are that layer),
+    and the image id is the digest of the config's bytes, which must match a
+    digest the config's member name carries."""
     from .images import image_id, normalize
-    from .layer_store import layer_present, stage_layer
     from .records import ImageConfig, ImageRecord
 
     staged: dict[str, object] = {}
+    verified: set[str] = set()
     loaded: list[LoadedImage] = []
     try:
         for entry in manifest:
@@ -265,17 +273,20 @@ def _register(runtime: "Runtime", archive, members, manifest: list[ManifestEntry
                                f"manifest.json {len(entry.layers)}")
             if config.os not in ("linux", ""):
                 raise _invalid(f"{entry.config} is an image for {config.os!r}, not linux")
+            claimed = _named_digest(entry.config)
+            if claimed is not None and claimed != image_id(config_json):
+                raise _invalid(f"{entry.config} has digest sha256:{image_id(config_json)}, its name says {claimed}")
+            for diff_id in config.rootfs.diff_ids:
+                try:
+                    check_digest(diff_id, "diff_id")
+                except InvalidArgument as exc:
+                    raise _invalid(f"{entry.config}: {exc}") from None
             size = 0
             for path, diff_id in zip(entry.layers, config.rootfs.diff_ids):
-                member = _member(archive, members, path)
-                if diff_id not in staged and not layer_present(runtime, diff_id):
-                    try:
-                        layer = stage_layer(runtime, archive.extractfile(member))
-                    except InvalidArgument as exc:
-                        raise _invalid(f"layer '{path}': {exc}") from None
-                    staged[layer.digest] = layer
-                    if layer.digest != diff_id:
-                        raise _invalid(f"layer '{path}' has digest {layer.digest}, the config says {diff_id}")
+                if diff_id not in verified:
+                    _verify_layer(runtime, archive.extractfile(_member(archive, members, path)), path, diff_id,
+                                  staged)
+                    verified.add(diff_id)
                 size += _layer_size(runtime, staged, diff_id)
             try:
                 names = [normalize(tag) for tag in entry.repo_tags or []]
@@ -301,6 +312,33 @@ def _register(runtime: "Runtime", archive, members, manifest: list[ManifestEntry
         runtime.emit("load", id=item.image.id, name=item.image.names[0] if item.image.names else "",
                      image=item.image.id, type="image")
     return loaded
+
+
+def _verify_layer(runtime: "Runtime", stream: BinaryIO, path: str, diff_id: str, staged: dict) -> None:
+    """Hash the layer `path` (unpacking it into `staged` unless stored already)
+    and refuse it unless its digest is `diff_id`."""
+    from .layer_store import layer_present, stage_layer
+    from .layers import layer_digest
+
+    try:
+        if layer_present(runtime, diff_id):
+            digest = layer_digest(stream).digest
+        else:
+            layer = stage_layer(runtime, stream)
+            staged[layer.digest] = layer
+            digest = layer.digest
+    except InvalidArgument as exc:
+        raise _invalid(f"layer '{path}': {exc}") from None
+    if digest != diff_id:
+        raise _invalid(f"layer '{path}' has digest {digest}, the config says {diff_id}")
+
+
+def _named_digest(name: str) -> str | None:
+    """The digest a member name carries (`<hex>.json`, `blobs/sha256/<hex>`), if any."""
+    base = posixpath.basename(name).removesuffix(".json")
+    if len(base) == 64 and all(c in "0123456789abcdef" for c in base):
+        return base
+    return None
 
 
 def _layer_size(runtime: "Runtime", staged: dict, diff_id: str) -> int:

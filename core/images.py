@@ -9,6 +9,7 @@ and lookups try the short name against every stored name's repository.
 from __future__ import annotations
 
 import dataclasses
+import posixpath
 import time
 from typing import TYPE_CHECKING, BinaryIO, Iterable
 
@@ -16,35 +17,30 @@ import msgspec
 
 from .define import ImageInUse, InvalidArgument, NoSuchImage
 from .records import ImageConfig, ImageRecord
+from .reference import check_reference
 
 if TYPE_CHECKING:
     from .runtime import Runtime
 
 
 def normalize(reference: str) -> str:
-    """`busybox` -> `localhost/busybox:latest`; `quay.io/x/y` -> `quay.io/x/y:latest`."""
-    if not reference or any(c.isspace() for c in reference) or reference != reference.strip("/:"):
-        raise InvalidArgument(f"invalid reference format: {reference!r}")
+    """`busybox` -> `localhost/busybox:latest`; `quay.io/x/y` -> `quay.io/x/y:latest`.
+    Anything the reference grammar refuses (:mod:`husk.reference`) is an InvalidArgument."""
+    check_reference(reference)
     first, _, rest = reference.partition("/")
-    if not rest or ("." not in first and ":" not in first and first != "localhost"):
+    if not rest or ("." not in first and ":" not in first and first != "localhost" and first == first.lower()):
         reference = f"localhost/{reference}"
     last = reference.rsplit("/", 1)[1]
     if "@" not in last and ":" not in last:
         reference += ":latest"
-    repo = reference.rsplit(":", 1)[0] if "@" not in last else reference.split("@")[0]
-    if repo != repo.lower():
-        raise InvalidArgument(f"invalid reference format: repository name must be lowercase: {reference!r}")
     return reference
 
 
 def resolve_image(runtime: "Runtime", name: str) -> ImageRecord:
-    """The image a user means by `name`: a stored name, a (prefix of an) id, or a short name."""
+    """The image a user means by `name`: a stored name, a (prefix of an) id, or a short name.
+    A name the reference grammar refuses is an InvalidArgument, whatever is stored."""
     store = runtime.store
-    candidates = [name]
-    try:
-        candidates.append(normalize(name))
-    except InvalidArgument:
-        pass
+    candidates = [name, normalize(name)]
     for candidate in candidates:
         image_id = store.image_id_for_name(candidate)
         if image_id:
@@ -75,6 +71,9 @@ def parse_changes(changes: Iterable[str], base: ImageConfig | None = None) -> Im
             name, sep, val = value.partition("=") if "=" in value.split(" ", 1)[0] else value.partition(" ")
             if not name or not sep:
                 raise InvalidArgument(f"invalid change {change!r}: ENV needs NAME=value")
+            from .runtime import check_env
+
+            check_env([value])
             config.env = [e for e in config.env if e.partition("=")[0] != name] + [f"{name}={val}"]
         elif key == "LABEL":
             name, sep, val = value.partition("=")
@@ -82,7 +81,11 @@ def parse_changes(changes: Iterable[str], base: ImageConfig | None = None) -> Im
                 raise InvalidArgument(f"invalid change {change!r}: LABEL needs key=value")
             config.labels[name] = val.strip('"')
         elif key == "WORKDIR":
-            config.workdir = value
+            # relative to the WORKDIR before it, as in a Dockerfile; a container's
+            # working directory must be absolute, so a relative one is refused now
+            config.workdir = posixpath.join(config.workdir, value) if value else ""
+            if value and not config.workdir.startswith("/"):
+                raise InvalidArgument(f"invalid change {change!r}: WORKDIR must be an absolute path")
         elif key == "USER":
             config.user = value
         elif key == "STOPSIGNAL":
@@ -251,10 +254,7 @@ def _layer_sizes(runtime: "Runtime", image: ImageRecord) -> list[int]:
 def stored_name(image: ImageRecord, name: str) -> str | None:
     """The name of `image` that the user's `name` means (as typed, normalised, or a
     short name), or None when `name` is an id or an id prefix."""
-    try:
-        normalised = normalize(name)
-    except InvalidArgument:
-        return None
+    normalised = normalize(name)
     if name in image.names or normalised in image.names:
         return name if name in image.names else normalised
     if "/" not in name:
@@ -293,7 +293,12 @@ def remove_image(runtime: "Runtime", name: str, force: bool = False) -> ImageRem
     runtime.store.remove_image(image)
     still_used = {layer for other in runtime.store.images() for layer in other.layers}
     for layer in image.layers:
-        if layer not in still_used:
-            shutil.rmtree(runtime.paths.layer_dir(layer), ignore_errors=True)
+        if layer in still_used:
+            continue
+        try:
+            directory = runtime.paths.layer_dir(layer)
+        except InvalidArgument:
+            continue  # stored before ids were checked: whatever it names is not husk's to delete
+        shutil.rmtree(directory, ignore_errors=True)
     runtime.emit("remove", id=image.id, name=name, image=image.id, type="image")
     return ImageRemoval(image, list(image.names), deleted=True)

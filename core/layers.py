@@ -79,6 +79,22 @@ def extract_layer(stream: BinaryIO, target_dir: str) -> LayerInfo:
         raise
 
 
+def layer_digest(stream: BinaryIO) -> LayerInfo:
+    """The diff_id and size of a layer tar (plain or compressed) without unpacking
+    it: what a load checks of a layer it already has, instead of trusting the
+    archive's word for it."""
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        tar_stream = _decompressing_reader(stream)
+        while chunk := tar_stream.read(CHUNK_SIZE):
+            digest.update(chunk)
+            size += len(chunk)
+    except Exception as exc:  # noqa: BLE001 - any decompressor's error, as one line
+        raise _as_husk_error(exc) from None
+    return LayerInfo(digest=f"sha256:{digest.hexdigest()}", size=size)
+
+
 def extract_tree(stream: BinaryIO, root: str, *, workdir: str = ".", check=None, what: str = "archive") -> None:
     """Unpack a tar of plain files (`.wh.` names are no whiteouts here) under
     `workdir` of `root`, in a child chrooted into `root` as layers are; `husk cp` uses it.

@@ -121,6 +121,7 @@ class Runtime:
         image_record = resolve_image(self, image)
         if name:
             check_name(name)
+        check_env(env)
         if stop_timeout is not None and stop_timeout < 0:
             raise InvalidArgument(f"invalid stop timeout {stop_timeout}: must be 0 or more seconds")
         if auto_remove and restart_policy not in ("", "no"):
@@ -236,6 +237,14 @@ def check_name(name: str) -> None:
     """Refuse a container name podman would refuse (create, rename)."""
     if not _NAME_RE.match(name):
         raise InvalidArgument(f'container name "{name}" is invalid: names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*')
+
+
+def check_env(entries: Iterable[str]) -> None:
+    """Refuse an environment entry holding a NUL byte: execve would cut it there
+    without a word (`A=b<NUL>c` would run as `A=b`)."""
+    for entry in entries:
+        if "\0" in entry:
+            raise InvalidArgument(f"invalid environment variable {entry!r}: it contains a NUL byte")
 
 
 def parse_restart_policy(value: str) -> RestartPolicy:
