@@ -46,8 +46,11 @@ async def error_middleware(request: web.Request, handler):
             return web.Response(status=304)
         return json_error(exc.http_status, _message(exc))
     except web.HTTPException as exc:
-        if exc.status >= 400:  # aiohttp's own: unknown route, wrong method, body too large
-            return json_error(exc.status, exc.reason if exc.status != 404 else f"page not found: {request.path}")
+        if exc.status >= 400:  # aiohttp's own (unknown route, wrong method, body too large) and a stalled body
+            response = json_error(exc.status, exc.reason if exc.status != 404 else f"page not found: {request.path}")
+            if not request.content.at_eof():
+                response.force_close()  # the rest of the body is not worth waiting for
+            return response
         raise
     except (ConnectionResetError, BrokenPipeError):
         raise

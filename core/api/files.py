@@ -6,8 +6,9 @@
 :meth:`~husk.Container.export`, the same engine calls as `husk cp` and `husk
 export`.  Nothing is held in memory: a tar going out is written by the engine
 into a pipe that the handler drains into the response; a tar coming in is
-read from the request body (chunked or not) by the engine's thread, a chunk
-at a time, and unpacked by the chrooted child as it arrives.
+spooled to disk first (with the service's idle timeout on a stalled client),
+and only then given to the engine, which holds the container's lock: a client
+that stops sending halfway never blocks a `stop` of the container.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import os
 from aiohttp import web
 
 from ..define import InvalidArgument
-from . import blocking
+from . import blocking, spool
 from .docker import _container
 from .requests import flag
 
@@ -75,11 +76,9 @@ async def _put(request: web.Request, chown: bool) -> web.Response:
     path = _path(request)
     no_overwrite = flag(request, "noOverwriteDirNonDir")
     ctr = await _container(request)
-    body = _BodyReader(request, asyncio.get_running_loop())
-    try:
+    with spool.spool_file(ctr.runtime) as body:
+        await spool.receive(request, body)  # before the engine call: a stalled client holds no lock
         await blocking.run(ctr.copy_to, path, body, chown=chown, no_overwrite_dir_non_dir=no_overwrite)
-    finally:
-        body.stop()
     return web.Response(status=200)
 
 
@@ -88,28 +87,6 @@ async def _put(request: web.Request, chown: bool) -> web.Response:
 async def export(request: web.Request) -> web.StreamResponse:
     ctr = await _container(request)
     return await _stream_tar(request, {}, ctr.export)
-
-
-class _BodyReader:
-    """The request body as a blocking file object, read from the engine's thread."""
-
-    def __init__(self, request: web.Request, loop: asyncio.AbstractEventLoop) -> None:
-        self.content = request.content
-        self.loop = loop
-        self.stopped = False
-
-    def read(self, size: int = -1) -> bytes:
-        if self.stopped:
-            return b""
-        if size < 0:
-            parts = []
-            while part := self.read(_CHUNK):
-                parts.append(part)
-            return b"".join(parts)
-        return asyncio.run_coroutine_threadsafe(self.content.read(size), self.loop).result()
-
-    def stop(self) -> None:
-        self.stopped = True
 
 
 async def _stream_tar(request: web.Request, headers: dict[str, str], produce) -> web.StreamResponse:

@@ -15,6 +15,9 @@ import msgspec
 from aiohttp import web
 
 from ..define import InvalidArgument
+from .connections import read_body
+from .guards import check_json_content_type
+from .keys import BODY_TIMEOUT
 
 _TRUE = frozenset({"1", "t", "T", "true", "TRUE", "True"})
 _FALSE = frozenset({"", "0", "f", "F", "false", "FALSE", "False"})
@@ -68,7 +71,8 @@ def filters(request: web.Request) -> dict[str, list[str]]:
 async def decode_body(request: web.Request, kind: type):
     """The request's JSON body as `kind`; an empty body is `kind()`."""
     chunks, size = [], 0
-    while chunk := await request.content.read(65536):  # one read returns only what has arrived
+    timeout = request.app[BODY_TIMEOUT]
+    while chunk := await read_body(request, 65536, timeout):  # one read returns only what has arrived
         size += len(chunk)
         if size > MAX_JSON_BODY:
             raise web.HTTPRequestEntityTooLarge(max_size=MAX_JSON_BODY, actual_size=size)
@@ -76,6 +80,7 @@ async def decode_body(request: web.Request, kind: type):
     body = b"".join(chunks)
     if not body.strip():
         return kind()
+    check_json_content_type(request)
     try:
         return msgspec.json.decode(body, type=kind)
     except msgspec.ValidationError as exc:

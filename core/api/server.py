@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
 import gc
 import logging
 import os
@@ -31,10 +32,33 @@ DEFAULT_URI = "unix:///run/husk/husk.sock"
 DEFAULT_IDLE_SECONDS = 5
 #: how long in-flight requests get to finish at shutdown
 DRAIN_SECONDS = 10.0
+#: how long the rest of a refused request's body is read (and dropped) before the connection is closed
+LINGER_SECONDS = 1.0
 #: worker threads for blocking engine calls (each wait or followed stream holds one)
 WORKER_THREADS = 128
 
 log = logging.getLogger("husk.api")
+
+
+@dataclasses.dataclass(frozen=True)
+class ServiceOptions:
+    """What `husk system service` was told beyond where to listen (see docs/cli.md)."""
+
+    #: origins whose requests (browsers' `Origin` header) are served; `*`: any; empty: none
+    cors: frozenset[str] = frozenset()
+    #: serve TCP beyond loopback, without authentication
+    insecure_tcp: bool = False
+    header_timeout: float = 10.0
+    idle_timeout: float = 60.0
+    max_connections: int = 4096
+
+    def check(self) -> None:
+        for name in ("header_timeout", "idle_timeout"):
+            if not getattr(self, name) > 0:
+                raise InvalidArgument(f"invalid --{name.replace('_', '-')} {getattr(self, name)}: "
+                                      "must be more than 0 seconds")
+        if self.max_connections < 1:
+            raise InvalidArgument(f"invalid --max-connections {self.max_connections}: must be 1 or more")
 
 
 class Activity:
@@ -125,12 +149,13 @@ class _OneLineProtocolErrors(logging.Filter):
         return True
 
 
-def make_app(runtime: "Runtime"):
+def make_app(runtime: "Runtime", options: ServiceOptions = ServiceOptions(), middlewares=()):
     from aiohttp import web
 
     from . import docker
     from .errors import error_middleware
-    from .keys import ACTIVITY, RUNTIME, STOPPING
+    from .guards import add_origin_guard
+    from .keys import ACTIVITY, BODY_TIMEOUT, RUNTIME, STOPPING
 
     activity = Activity()
 
@@ -143,10 +168,12 @@ def make_app(runtime: "Runtime"):
             activity.active -= 1
             activity.last = time.monotonic()
 
-    app = web.Application(middlewares=[track, error_middleware], client_max_size=4 * 1024 * 1024)
+    app = web.Application(middlewares=[*middlewares, track, error_middleware], client_max_size=4 * 1024 * 1024)
+    add_origin_guard(app, options.cors)
     app[RUNTIME] = runtime
     app[ACTIVITY] = activity
     app[STOPPING] = _ThreadSafeFlag()
+    app[BODY_TIMEOUT] = options.idle_timeout
     docker.add_routes(app)
     from . import openapi
 
@@ -169,33 +196,33 @@ class _ThreadSafeFlag:
         return self._event.is_set()
 
 
-async def _serve(runtime: "Runtime", uri: str, idle_seconds: float, inherited: socket.socket | None) -> None:
+async def _serve(runtime: "Runtime", uri: str, idle_seconds: float, inherited: socket.socket | None,
+                 options: ServiceOptions) -> None:
     from aiohttp import web
 
+    from .connections import Doorman
     from .keys import ACTIVITY, STOPPING
 
     scheme, address = parse_uri(uri)
     loop = asyncio.get_running_loop()
     loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(WORKER_THREADS, thread_name_prefix="husk-api"))
-    app = make_app(runtime)
+    doorman = Doorman(options.header_timeout, options.max_connections)
+    app = make_app(runtime, options, [doorman.middleware])
     runner = web.AppRunner(app, handle_signals=False, handler_cancellation=True, shutdown_timeout=DRAIN_SECONDS,
-                           access_log=None)
+                           access_log=None, keepalive_timeout=options.idle_timeout,
+                           lingering_time=LINGER_SECONDS)
     await runner.setup()
+    doorman.server = runner.server
     if inherited is not None:  # systemd owns the socket: `uri` only says where it is
-        site = web.SockSite(runner, inherited)
+        listening = await loop.create_server(doorman, sock=inherited)
     elif scheme == "unix":
-        listener = unix_listener(address)
-        site = web.SockSite(runner, listener)
+        listening = await loop.create_server(doorman, sock=unix_listener(address))
     else:
         host, _, port = address.rpartition(":")
-        if host not in ("127.0.0.1", "localhost", "::1", "[::1]"):
-            print(f"WARNING: serving the API unauthenticated on {address}: anyone who can reach it is root here",
-                  file=sys.stderr)
-        site = web.TCPSite(runner, host.strip("[]"), int(port))
+        listening = await loop.create_server(doorman, host.strip("[]"), int(port), reuse_address=True)
     done = asyncio.Event()
     for number in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(number, done.set)
-    await site.start()
     # Everything loaded so far (modules, the app, the store) lives as long as
     # the service: frozen, it is left out of the collector's full passes, which
     # otherwise walk it every few dozen requests and add milliseconds to them.
@@ -212,6 +239,7 @@ async def _serve(runtime: "Runtime", uri: str, idle_seconds: float, inherited: s
         # never end by themselves (events, followed logs, waits) are told to
         # end halfway through the drain time, and what remains is cancelled.
         loop.call_later(DRAIN_SECONDS / 2, app[STOPPING].set)
+        listening.close()
         await runner.cleanup()
         if scheme == "unix" and inherited is None:
             try:
@@ -220,17 +248,24 @@ async def _serve(runtime: "Runtime", uri: str, idle_seconds: float, inherited: s
                 pass
 
 
-def serve(runtime: "Runtime", uri: str = DEFAULT_URI, idle_seconds: float = DEFAULT_IDLE_SECONDS) -> None:
+def serve(runtime: "Runtime", uri: str = DEFAULT_URI, idle_seconds: float = DEFAULT_IDLE_SECONDS,
+          options: ServiceOptions = ServiceOptions()) -> None:
     """Run the service until SIGTERM/SIGINT or `idle_seconds` without requests (0: never).
 
     Started by systemd socket activation (contrib/systemd), it serves the
     socket it inherits instead of binding `uri`, and leaves it in place at exit.
     """
-    parse_uri(uri)  # a bad address fails before anything starts
+    scheme, address = parse_uri(uri)  # a bad address fails before anything starts
     if idle_seconds < 0:
         raise InvalidArgument(f"invalid --time {idle_seconds}: must be 0 or more seconds")
+    options.check()
+    inherited = systemd_listener()
+    if scheme == "tcp" and inherited is None:
+        from .guards import check_tcp_host
+
+        check_tcp_host(address.rpartition(":")[0], options.insecure_tcp)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("aiohttp.server").addFilter(_OneLineProtocolErrors())
     runtime.store  # open the store and refresh after a reboot now, not in the first request
     runtime.plugins
-    asyncio.run(_serve(runtime, uri, idle_seconds, systemd_listener()))
+    asyncio.run(_serve(runtime, uri, idle_seconds, inherited, options))

@@ -18,6 +18,8 @@ from typing import BinaryIO, Iterator
 from aiohttp import web
 
 from . import blocking
+from .connections import read_body
+from .keys import BODY_TIMEOUT
 
 _CHUNK = 1 << 20
 
@@ -44,8 +46,11 @@ def spool_path(runtime, prefix: str) -> Iterator[str]:
 
 
 async def receive(request: web.Request, spool: BinaryIO) -> None:
-    """The request body (chunked or not) into `spool`, which is rewound."""
-    while chunk := await request.content.read(_CHUNK):
+    """The request body (chunked or not) into `spool`, which is rewound.  A
+    client that stalls is an error once it has sent nothing for the service's
+    idle timeout (see husk.api.connections.read_body)."""
+    timeout = request.app[BODY_TIMEOUT]
+    while chunk := await read_body(request, _CHUNK, timeout):
         await blocking.run(spool.write, chunk)
     await blocking.run(spool.seek, 0)
 

@@ -151,13 +151,26 @@ def events(session, since, until, filters, format_, stream):
 @click.command(context_settings=CONTEXT)
 @click.option("-t", "--time", "idle_seconds", type=int, default=5, show_default=True,
               help="Seconds without requests before the service exits (0: never).")
+@click.option("--cors", default="",
+              help="Serve requests from these web origins (comma-separated; *: any). Others are refused.")
+@click.option("--insecure-tcp", is_flag=True,
+              help="Allow tcp:// beyond loopback: no authentication, whoever connects is root.")
+@click.option("--header-timeout", type=float, default=10.0, show_default=True,
+              help="Seconds a new connection has to send a whole request head.")
+@click.option("--idle-timeout", type=float, default=60.0, show_default=True,
+              help="Seconds a connection may wait between requests, or a request body may stall.")
+@click.option("--max-connections", type=int, default=4096, show_default=True,
+              help="Connections served at once; more are answered 503.")
 @click.argument("uri", required=False, default="unix:///run/husk/husk.sock")
 @click.pass_obj
-def service(session, idle_seconds, uri):
+def service(session, idle_seconds, cors, insecure_tcp, header_timeout, idle_timeout, max_connections, uri):
     """Serve the Docker and libpod REST APIs on URI (unix:///path or tcp://host:port)."""
-    from ..api.server import serve
+    from ..api.guards import parse_cors
+    from ..api.server import ServiceOptions, serve
 
-    serve(session.runtime, uri, idle_seconds)
+    options = ServiceOptions(cors=parse_cors(cors), insecure_tcp=insecure_tcp, header_timeout=header_timeout,
+                             idle_timeout=idle_timeout, max_connections=max_connections)
+    serve(session.runtime, uri, idle_seconds, options)
 
 
 def register(group: click.Group) -> None:
