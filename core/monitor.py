@@ -24,6 +24,10 @@ has no log (empty log_path) and no exit command; its
 command starts so no output is lost, and slowed down to (never dropped for)
 the client's pace; ``preserve_fds`` numbers the caller's descriptors 3.. that
 the runtime passes on to the command (the monitor closes its copies).
+
+Stdin is flow-controlled: a client whose input the container has not read
+yet is not read either (its writes wait in its socket), so the monitor never
+holds more than one packet of input per client.
 """
 
 import json

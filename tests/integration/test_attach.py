@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import termios
@@ -102,35 +103,57 @@ def test_no_stdin_leaves_the_containers_stdin_alone(husk):
     assert cli.wait(timeout=30) == 137
 
 
-def test_detach_keys_in_one_write_with_other_bytes(husk_rt):
-    husk_rt("run", "-d", "-i", "--name", "cat", "busybox", "cat", check=True)
-    cli = husk_rt.popen("attach", "cat", stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+# A TTY container whose terminal passes every byte as it is, both ways (stty raw),
+# so what the attached terminal sends shows exactly in the output and the log.
+RAW_CAT = ("busybox", "sh", "-c", "stty raw -echo; echo ready; cat")
+
+
+def test_detach_keys_in_one_write_with_other_bytes(husk_rt, terminals):
+    husk_rt("run", "-d", "-it", "--name", "cat", *RAW_CAT, check=True)
+    _wait_for_log(husk_rt, "cat", "ready")
+    term = terminals(husk_rt, "attach", "cat")
     _wait_for_attaches(husk_rt, 1)
-    os.write(cli.stdin.fileno(), b"hello\n" + CTRL_P + CTRL_Q + b"dropped\n")
-    assert cli.wait(timeout=20) == 0
-    cli.stdin.close()
-    assert cli.stderr.read() == b""
+    term.send(b"hello\n" + CTRL_P + CTRL_Q + b"dropped\n")
+    assert term.wait() == 0
     assert _status(husk_rt, "cat") == "running"
     _wait_for_log(husk_rt, "cat", "hello")
     time.sleep(0.2)
-    assert husk_rt("logs", "cat").stdout == "hello\n"  # before the keys: sent; after: dropped
+    assert husk_rt("logs", "cat").stdout == "ready\nhello\n"  # before the keys: sent; after: dropped
 
 
-def test_custom_detach_keys_and_the_default_ones_pass_through(husk):
-    husk("run", "-d", "-i", "--name", "cat", "busybox", "cat", check=True)
-    cli = husk.popen("attach", "--detach-keys", "ctrl-a,x", "cat", stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+def test_custom_detach_keys_and_the_default_ones_pass_through(husk, terminals):
+    husk("run", "-d", "-it", "--name", "cat", *RAW_CAT, check=True)
+    _wait_for_log(husk, "cat", "ready")
+    term = terminals(husk, "attach", "--detach-keys", "ctrl-a,x", "cat")
     _wait_for_attaches(husk, 1)
-    os.write(cli.stdin.fileno(), b"one " + CTRL_P + CTRL_Q + b"\n")
-    os.write(cli.stdin.fileno(), b"\x01")  # held back: it may start the sequence...
-    os.write(cli.stdin.fileno(), b"y\n")  # ...but does not, so it reaches cat after all
-    assert cli.stdout.readline() == b"one " + CTRL_P + CTRL_Q + b"\n"
-    assert cli.stdout.readline() == b"\x01y\n"
-    os.write(cli.stdin.fileno(), b"\x01")
-    os.write(cli.stdin.fileno(), b"x")
-    assert cli.wait(timeout=20) == 0
+    term.send(b"one " + CTRL_P + CTRL_Q + b"\n")
+    term.expect(re.escape(b"one " + CTRL_P + CTRL_Q + b"\n"))
+    term.send(b"\x01")  # held back: it may start the sequence...
+    time.sleep(0.2)
+    term.send(b"y\n")  # ...but does not, so it reaches cat after all
+    term.expect(re.escape(b"\x01y\n"))
+    term.send(b"\x01")
+    time.sleep(0.2)
+    term.send(b"x")
+    assert term.wait() == 0
     assert _status(husk, "cat") == "running"
     bad = husk("attach", "--detach-keys", "ctrl-1", "cat")
     assert bad.returncode == 125 and bad.stderr.startswith("Error: invalid detach keys") and bad.stderr.count("\n") == 1
+
+
+def test_detach_keys_without_a_raw_terminal_are_data(husk):
+    """Piped into a TTY container, or typed into a non-TTY one: no detaching (podman, Docker)."""
+    husk("run", "-d", "-it", "--name", "tty", *RAW_CAT, check=True)
+    _wait_for_log(husk, "tty", "ready")
+    husk("run", "-d", "-i", "--name", "pipe", "busybox", "cat", check=True)
+    for name in ("tty", "pipe"):
+        cli = husk.popen("attach", name, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        os.write(cli.stdin.fileno(), b"a" + CTRL_P + CTRL_Q + b"b\n")
+        assert cli.stdout.readline() == b"a" + CTRL_P + CTRL_Q + b"b\n"
+        assert cli.poll() is None
+        cli.kill()
+        cli.wait()
+    assert _status(husk, "tty") == _status(husk, "pipe") == "running"
 
 
 def test_attach_sig_proxy_forwards_signals_unless_disabled(husk):
