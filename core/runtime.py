@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from .plugins import Plugins
     from .store import Store
 
-_NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+_NAME_RE = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")  # fullmatch: `$` would let a trailing newline in
 
 
 class Runtime:
@@ -234,9 +234,12 @@ def _resolved_name(typed: str, names: list[str]) -> str:
 
 
 def check_name(name: str) -> None:
-    """Refuse a container name podman would refuse (create, rename)."""
-    if not _NAME_RE.match(name):
-        raise InvalidArgument(f'container name "{name}" is invalid: names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*')
+    """Refuse a container name podman would refuse (create, rename, a restored
+    checkpoint's --name): the one place that says what a name may be.  No
+    length limit, as in podman (the store keys a long name by its digest)."""
+    if not _NAME_RE.fullmatch(name):
+        shown = name.encode("unicode_escape").decode("ascii")  # one line, whatever the name holds
+        raise InvalidArgument(f'container name "{shown}" is invalid: names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*')
 
 
 def check_env(entries: Iterable[str]) -> None:

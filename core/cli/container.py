@@ -51,14 +51,14 @@ def _create_options(function):
 
 def _create(session, opts: dict) -> "object":
     from .changes import resource_limits
-    from .options import parse_entrypoint, parse_env, parse_labels, parse_tmpfs, parse_volume
+    from .options import parse_annotations, parse_entrypoint, parse_env, parse_labels, parse_tmpfs, parse_volume
 
     mounts = [parse_volume(v) for v in opts["volume"]] + [parse_tmpfs(t) for t in opts["tmpfs"]]
     return session.runtime.create_container(
         opts["image"], list(opts["command"]), name=opts["name"],
         entrypoint=parse_entrypoint(opts["entrypoint"]), env=parse_env(opts["env"], opts["env_file"]),
         workdir=opts["workdir"], user=opts["user"], hostname=opts["hostname"],
-        labels=parse_labels(opts["label"]), annotations=parse_labels(opts["annotation"]),
+        labels=parse_labels(opts["label"]), annotations=parse_annotations(opts["annotation"]),
         stop_signal=opts["stop_signal"], stop_timeout=opts["stop_timeout"], network=opts["network"],
         read_only=opts["read_only"], mounts=mounts, stdin_open=opts["interactive"], tty=opts["tty"],
         auto_remove=opts["auto_remove"], restart_policy=opts["restart"], privileged=opts["privileged"],

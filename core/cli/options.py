@@ -43,13 +43,30 @@ def parse_env(values: tuple[str, ...], env_files: tuple[str, ...]) -> list[str]:
 
 
 def parse_labels(values: tuple[str, ...]) -> dict[str, str]:
+    """`--label KEY[=VALUE]`: podman's rule, a key is required, the value may be left out."""
     labels = {}
     for value in values:
         key, _, val = value.partition("=")
         if not key:
-            raise InvalidArgument(f"invalid label {value!r}: expected key=value")
+            raise InvalidArgument(f"invalid label format: {_quoted(value)}")
         labels[key] = val
     return labels
+
+
+def parse_annotations(values: tuple[str, ...]) -> dict[str, str]:
+    """`--annotation KEY=VALUE`: podman's rule, the `=` is required."""
+    annotations = {}
+    for value in values:
+        key, equals, val = value.partition("=")
+        if not equals:
+            raise InvalidArgument("annotations must be formatted KEY=VALUE")
+        annotations[key] = val
+    return annotations
+
+
+def _quoted(value: str) -> str:
+    """Go's %q of a string, near enough: one line whatever it holds."""
+    return '"' + value.encode("unicode_escape").decode("ascii").replace('"', '\\"') + '"'
 
 
 def parse_volume(value: str) -> Mount:

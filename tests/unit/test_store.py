@@ -88,3 +88,87 @@ def test_parallel_writers_from_processes(tmp_path):
     from husk.store import open_store
 
     assert len(list(open_store(path).containers())) == 100
+
+
+_FILL_SMALL_MAP = r"""
+import sys, threading
+from husk import store as store_module
+from husk.records import ContainerConfig, ContainerState
+store_module._INITIAL_MAP_SIZE = 64 * 1024  # full after a few records: every writer grows it
+path, base = sys.argv[1], int(sys.argv[2])
+store = store_module.open_store(path)
+errors = []
+
+def config(n):
+    return ContainerConfig(id=f"{n:064x}", name=f"n{n}", created=1.0, image_id="i" * 64,
+                           image_name="busybox", labels={"pad": "x" * 2000}, runtime="crun")
+
+def writer(first):
+    try:
+        for n in range(first, first + 30):
+            store.add_container(config(n), ContainerState())
+    except Exception as exc:
+        errors.append(repr(exc))
+
+def reader(stop):
+    try:
+        while not stop.wait(0.001):
+            for config, _ in store.containers():
+                assert store.lookup_container(config.name) == config.id
+    except Exception as exc:
+        errors.append(repr(exc))
+
+stop = threading.Event()
+readers = [threading.Thread(target=reader, args=(stop,)) for _ in range(3)]
+writers = [threading.Thread(target=writer, args=(base + 1000 * i,)) for i in range(3)]
+for thread in readers + writers:
+    thread.start()
+for thread in writers:
+    thread.join()
+stop.set()
+for thread in readers:
+    thread.join()
+print("\n".join(errors))
+sys.exit(1 if errors else 0)
+"""
+
+
+def test_a_small_map_filled_from_threads_and_processes(tmp_path):
+    """Threads read while others grow the map (LMDB forbids set_mapsize with a
+    transaction open in the process), and two processes grow it under each
+    other (reads and writes meet MapResizedError).  Each process runs in a
+    child of its own, so a crash of LMDB is a failure, not a dead test run."""
+    import subprocess
+    import sys
+
+    path = str(tmp_path / "state")
+    children = [subprocess.Popen([sys.executable, "-c", _FILL_SMALL_MAP, path, str(base)],
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                for base in (0, 10000)]
+    try:
+        for child in children:
+            output = child.communicate(timeout=60)[0]
+            assert child.returncode == 0, output
+    finally:
+        for child in children:
+            child.kill()
+            child.wait()
+    assert len(list(Store(path).containers())) == 2 * 3 * 30
+
+
+def test_names_past_lmdbs_key_limit_are_stored(store):
+    """LMDB keys stop at 511 bytes; podman does not limit names (nor ids typed by hand)."""
+    long, longer = "n" * 600, "n" * 601
+    store.add_container(_config("ab" * 32, long), ContainerState())
+    assert store.lookup_container(long) == "ab" * 32
+    with pytest.raises(NameInUse):
+        store.add_container(_config("cd" * 32, long), ContainerState())
+    with pytest.raises(NoSuchContainer):
+        store.lookup_container(longer)
+    store.rewrite_config(_config("ab" * 32, longer), old_name=long)
+    assert store.lookup_container(longer) == "ab" * 32
+    store.remove_container(_config("ab" * 32, longer))
+    with pytest.raises(NoSuchContainer):
+        store.lookup_container(longer)
+    store.put_image(ImageRecord(id="ef" * 32, names=["x" * 700], layers=[], created=1.0))
+    assert store.image_id_for_name("x" * 700) == "ef" * 32 and store.image_ids_with_prefix("e" * 70) == []

@@ -287,11 +287,9 @@ def _adopt(runtime, staging: str, options: dict):
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise InvalidArgument(f"invalid checkpoint archive: config.json: {exc}") from None
     if options.get("name"):
-        import re
+        from husk.runtime import check_name
 
-        if not re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*", options["name"]):
-            raise InvalidArgument(f'container name "{options["name"]}" is invalid: names must match '
-                                  "[a-zA-Z0-9][a-zA-Z0-9_.-]*")
+        check_name(options["name"])
         config.id, config.name = os.urandom(32).hex(), options["name"]
     elif not re_id(config.id):
         raise InvalidArgument("invalid checkpoint archive: config.json has a malformed container id")
