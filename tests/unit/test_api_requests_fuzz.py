@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from husk.api import requests
 from husk.api.docker import _create_arguments
 from husk.api.documents import docker_state
+from husk.api.keys import BODY_TIMEOUT
 from husk.api.requests import CreateBody
 from husk.define import HuskError
 from husk.filters import container_filter
@@ -73,8 +74,9 @@ class BufferedBody:
 
 
 def body_request(body: bytes):
-    """What decode_body uses of a request: its content stream."""
-    return type("Request", (), {"content": BufferedBody(body)})()
+    """What decode_body uses of a request: its content stream, its (absent)
+    Content-Type, and the service's body timeout."""
+    return type("Request", (), {"content": BufferedBody(body), "headers": {}, "app": {BODY_TIMEOUT: 60.0}})()
 
 
 def decode(body: bytes, kind=CreateBody):
