@@ -151,6 +151,8 @@ def bad_archives() -> dict[str, tuple[bytes, str]]:
                         "symlink '../../etc/shadow' points outside the archive"),
         "escaping layer": (_archive(escaping_layer), "escapes the layer"),
         "digest mismatch": (_archive(good_layer, diff_id="sha256:" + "0" * 64), "the config says sha256:000"),
+        "diff_id a path": (_archive(good_layer, diff_id="/srv/victim"), "invalid diff_id '/srv/victim'"),
+        "diff_id climbing": (_archive(good_layer, diff_id="sha256:../" + "0" * 61), "invalid diff_id 'sha256:../"),
         "truncated": (good[: len(good) // 2], "invalid image archive: "),
     }
 
