@@ -64,8 +64,11 @@ class Paths:
         """
         for path in (self.root, os.path.join(self.root, "containers"), os.path.join(self.root, "layers"),
                      self.runroot, os.path.join(self.runroot, "containers")):
-            make_private_dirs(path)
-            mode = os.stat(path).st_mode & 0o777
+            try:
+                mode = os.stat(path).st_mode & 0o777
+            except FileNotFoundError:
+                make_private_dirs(path)
+                continue
             if mode & 0o077:
                 os.chmod(path, mode & 0o700)
 
