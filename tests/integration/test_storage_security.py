@@ -7,7 +7,6 @@ released by whoever comes next."""
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import signal
@@ -18,6 +17,7 @@ import tarfile
 import pytest
 
 from husk.rootfs import is_mounted
+from husk.testing import build_tar
 
 NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
 
@@ -84,13 +84,7 @@ def test_roots_left_open_are_tightened_at_start_up(husk):
 
 # -- archives -------------------------------------------------------------------------------
 def _tar(members: dict[str, bytes]) -> bytes:
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w") as tar:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return out.getvalue()
+    return build_tar(*((tarfile.TarInfo(name), data) for name, data in members.items()))
 
 
 def _archive(layer: bytes, diff_id: str, config_name: str = "c.json", tag: str = "evil:1") -> bytes:
