@@ -132,7 +132,8 @@ async def _restore_import(request: web.Request, options: dict) -> web.Response:
     with spool_path(_runtime(request), ".restore-") as path:
         with open(path, "wb") as spool:
             await receive(request, spool)
-        options.update(target_file=path, name=request.query.get("name", ""))
+        options.update(target_file=path, name=request.query.get("name", ""),
+                       import_privileged=flag(request, "importPrivileged"))
         ctr = await blocking.run(restore_imported, _runtime(request), options)
     return _json(_report(ctr, options, "runtime_restore_duration"))
 

@@ -52,13 +52,16 @@ def checkpoint(session, all_, keep, leave_running, tcp_established, export, igno
 @click.option("-i", "--import", "import_", default="", help="Restore from a checkpoint archive (- for stdin).")
 @click.option("-n", "--name", default="", help="With --import: restore a copy under this name (and a new id).")
 @click.option("--ignore-rootfs", is_flag=True, help="With --import: leave the archive's rootfs changes out.")
+@click.option("--import-privileged", is_flag=True,
+              help="With --import: restore the archive's privileges (privileged, added capabilities, "
+                   "host binds, host network); only for an archive you trust.")
 @click.option("--ignore-static-ip", is_flag=True, help="Ignore the container's static IP (no networking yet).")
 @click.option("--ignore-static-mac", is_flag=True, help="Ignore the container's static MAC (no networking yet).")
 @click.option("--file-locks", is_flag=True, help="Restore file locks.")
 @click.option("--print-stats", is_flag=True, help="Print the restore's statistics as JSON.")
 @click.argument("names", nargs=-1)
 @click.pass_obj
-def restore(session, all_, keep, tcp_established, import_, name, ignore_rootfs, ignore_static_ip,
+def restore(session, all_, keep, tcp_established, import_, name, ignore_rootfs, import_privileged, ignore_static_ip,
             ignore_static_mac, file_locks, print_stats, names):
     """Restore checkpointed containers, or a new one from a checkpoint archive."""
     options = {"keep": keep, "tcp_established": tcp_established, "ignore_rootfs": ignore_rootfs,
@@ -69,7 +72,7 @@ def restore(session, all_, keep, tcp_established, import_, name, ignore_rootfs, 
             raise InvalidArgument("--import cannot be used with --all or container names")
         from ..container import restore_imported
 
-        options.update(target_file=import_, name=name)
+        options.update(target_file=import_, name=name, import_privileged=import_privileged)
         began = time.monotonic()
         container = restore_imported(session.runtime, options)
         if print_stats:
@@ -81,6 +84,8 @@ def restore(session, all_, keep, tcp_established, import_, name, ignore_rootfs, 
         raise InvalidArgument("--name can only be used with --import")
     if ignore_rootfs:
         raise InvalidArgument("--ignore-rootfs can only be used with --import")
+    if import_privileged:
+        raise InvalidArgument("--import-privileged can only be used with --import")
     targets = [cid for cid in _names(session, names, all_, states=("exited", "stopped"))
                if not all_ or session.runtime.container(cid).state.checkpointed]
     _each(session, targets, "restore", options, print_stats, echo=True)

@@ -8,8 +8,11 @@ network status, its log, CRIU's images under checkpoint/, and the rootfs diff
 An imported archive is untrusted: only those names, only regular files (and
 the checkpoint/ directory), sizes within the free space, the marker first and
 right; the rootfs diff is unpacked by husk.layers (chrooted, no escaping
-names or links) after its headers were checked for device nodes.  Any
-problem is one InvalidArgument, and the staging directory goes away.
+names or links) after its headers were checked for device nodes; the config
+is held to what `husk create` accepts, and privileges (privileged, added
+capabilities, host binds, the host's network) come back only with
+--import-privileged.  Any problem is one InvalidArgument, and the staging
+directory goes away.
 """
 
 from __future__ import annotations
@@ -293,6 +296,7 @@ def _adopt(runtime, staging: str, options: dict):
         config.id, config.name = os.urandom(32).hex(), options["name"]
     elif not re_id(config.id):
         raise InvalidArgument("invalid checkpoint archive: config.json has a malformed container id")
+    _check_config(config, options.get("import_privileged", False))
     if runtime.container_exists(config.id) or runtime.container_exists(config.name):
         raise NameInUse(f"a container named {config.name!r} or with id {config.id[:12]} already exists "
                         "in this storage; restore a copy with --name NEW")
@@ -331,6 +335,52 @@ def _adopt(runtime, staging: str, options: dict):
     container = Container(runtime, config, runtime.store.container_state(config.id))
     runtime.emit("create", container)
     return container
+
+
+def _check_config(config, import_privileged: bool) -> None:
+    """Hold an archive's config.json to what `husk create` accepts from flags,
+    and refuse what would give the new container more than a default one has
+    (privileged, added capabilities, host binds, the host's network) unless the
+    user passed --import-privileged: an archive is a file anybody can edit, and
+    restoring it as it says would hand root on the host to whoever wrote it."""
+    from husk.cli.options import parse_tmpfs, parse_volume
+    from husk.runtime import check_env, check_name, parse_restart_policy
+    from husk.signals import parse_signal
+    from husk.spec import capability_set
+
+    try:
+        if not re_id(config.image_id):
+            raise InvalidArgument("malformed image id")
+        check_name(config.name)
+        check_env(config.env)
+        parse_signal(config.stop_signal)
+        policy = config.restart_policy
+        parse_restart_policy(policy.name + (f":{policy.max_retries}" if policy.max_retries else ""))
+        if config.network not in ("none", "host"):
+            raise InvalidArgument(f"network mode {config.network!r} is not supported")
+        capability_set(config.cap_add, config.cap_drop, privileged=config.privileged)
+        for dependency in config.dependencies:
+            if not re_id(dependency):
+                check_name(dependency)
+        for mount in config.mounts:
+            options = f":{','.join(mount.options)}" if mount.options else ""
+            if mount.type == "bind":
+                expected = parse_volume(f"{mount.source}:{mount.destination}{options}")
+            elif mount.type == "tmpfs" and mount.source == "tmpfs":
+                expected = parse_tmpfs(f"{mount.destination}{options}")
+            else:
+                expected = None
+            if expected != mount:
+                raise InvalidArgument(f"mount on {mount.destination!r} is not one -v or --tmpfs makes")
+    except InvalidArgument as exc:
+        raise InvalidArgument(f"invalid checkpoint archive: config.json: {exc}") from None
+    elevated = (["privileged"] if config.privileged else []) + \
+        [f"--cap-add {name}" for name in config.cap_add] + \
+        [f"a bind of {m.source}" for m in config.mounts if m.type == "bind"] + \
+        (["the host's network"] if config.network == "host" else [])
+    if elevated and not import_privileged:
+        raise InvalidArgument(f"the checkpoint archive asks for {', '.join(elevated)}: "
+                              "restore it with --import-privileged only if you trust who made it")
 
 
 def re_id(value: str) -> bool:
