@@ -322,7 +322,8 @@ def _adopt(runtime, staging: str, options: dict):
         os.mkdir(upper, 0o755)
     paths = runtime.paths
     container_dir = paths.container_dir(config.id)
-    os.makedirs(paths.userdata(config.id), mode=0o700)
+    os.mkdir(container_dir, 0o700)  # private, as husk.paths says why
+    os.mkdir(paths.userdata(config.id), 0o700)
     try:
         os.rename(upper, os.path.join(container_dir, "upper"))
         os.rename(os.path.join(staging, "checkpoint"), os.path.join(paths.userdata(config.id), "checkpoint"))
