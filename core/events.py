@@ -31,6 +31,7 @@ from .timestamps import NS_PER_SECOND, format_go_time, parse_time, parse_time_ns
 __all__ = [
     "Event",
     "EventLog",
+    "EventTail",
     "compile_filters",
     "format_line",
     "parse_filter_args",
@@ -213,40 +214,90 @@ class EventLog:
         passes `until`, or when `should_stop()` returns true.  Filters are
         validated by this call (InvalidArgument).
         """
-        matches = _selector(since, until, filters)
-        return self._follow(matches, since is not None, until, should_stop, poll_interval)
+        tail = self.tail(since, until, filters)
+        return self._follow(tail, should_stop, poll_interval)
 
-    def _follow(
+    def tail(
         self,
-        matches: Callable[[Event], bool],
-        from_history: bool,
-        until: float | None,
-        should_stop: Callable[[], bool] | None,
-        poll_interval: float,
-    ) -> Iterator[Event]:
-        until_ns = None if until is None else int(until * NS_PER_SECOND)
+        since: float | None = None,
+        until: float | None = None,
+        filters: Mapping[str, list[str]] | None = None,
+    ) -> "EventTail":
+        """An `EventTail` of this log: what `follow` polls, for a caller that
+        waits its own way (the API service waits on inotify).  Filters are
+        validated by this call (InvalidArgument)."""
+        return EventTail(self.path, _selector(since, until, filters), since is not None, until)
 
-        def finished() -> bool:
-            if until_ns is not None and time.time_ns() > until_ns:
-                return True
-            return should_stop is not None and should_stop()
+    @staticmethod
+    def _follow(tail: "EventTail", should_stop: Callable[[], bool] | None, poll_interval: float) -> Iterator[Event]:
+        with tail:
+            yield from tail.backlog()
+            while not tail.ended:
+                events = tail.new()
+                yield from events
+                if events:
+                    continue
+                if should_stop is not None and should_stop():
+                    yield from tail.new()
+                    return
+                time.sleep(poll_interval)
 
-        with RotatingFile(self.path) as log_file:
-            if not from_history:
-                log_file.skip_to_end()
-            else:
-                for line in log_file.forward():
-                    event = Event.from_json(line)
-                    if event is not None and matches(event):
-                        yield event
-            for line in log_file.follow(finished, poll_interval):
+
+class EventTail:
+    """The events log from a point on, read when the caller asks: `backlog()`
+    once (the stored events from `since`, if it was given), then `new()`
+    whenever the log may have grown, until `ended` (the clock passed `until`,
+    or an event at or after it was read).  The snapshot is taken at creation,
+    so an event appended after it is in `new()`, never lost or doubled."""
+
+    def __init__(self, path: str, matches: Callable[[Event], bool], from_history: bool,
+                 until: float | None) -> None:
+        self.file = RotatingFile(path)
+        self.matches = matches
+        self.from_history = from_history
+        self.until_ns = None if until is None else int(until * NS_PER_SECOND)
+        self._past_until = False
+        if not from_history:
+            self.file.skip_to_end()
+
+    def backlog(self) -> Iterator[Event]:
+        if self.from_history:
+            for line in self.file.forward():
+                event = Event.from_json(line)
+                if event is not None and self.matches(event):
+                    yield event
+
+    def new(self) -> list[Event]:
+        """The matching events appended since the last call; [] only once caught up."""
+        events: list[Event] = []
+        while not events and not self._past_until and (lines := self.file.read_new()):
+            for line in lines:
                 event = Event.from_json(line)
                 if event is None:
                     continue
-                if until_ns is not None and event.time_ns >= until_ns:
-                    return
-                if matches(event):
-                    yield event
+                if self.until_ns is not None and event.time_ns >= self.until_ns:
+                    self._past_until = True
+                    break
+                if self.matches(event):
+                    events.append(event)
+        return events
+
+    @property
+    def ended(self) -> bool:
+        return self._past_until or (self.until_ns is not None and time.time_ns() > self.until_ns)
+
+    def seconds_left(self) -> float | None:
+        """Until `until` (None: no end)."""
+        return None if self.until_ns is None else max(0.0, (self.until_ns - time.time_ns()) / NS_PER_SECOND)
+
+    def close(self) -> None:
+        self.file.close()
+
+    def __enter__(self) -> "EventTail":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
 
 def parse_filter_args(args: list[str]) -> dict[str, list[str]]:

@@ -199,28 +199,73 @@ def follow_log(
     still pending at the end are yielded without a newline.  Polls every
     `poll_interval` seconds while idle.
     """
-    since_ns, until_ns = _to_ns(since), _to_ns(until)
-    joiner = _Joiner()
-
-    def finished() -> bool:
-        return (until_ns is not None and time.time_ns() > until_ns) or not is_running()
-
-    with RotatingFile(path) as log_file:
-        for line in _initial_lines(log_file, joiner, tail):
-            if _in_window(line, since_ns, until_ns):
-                yield line
-        for raw in log_file.follow(finished, poll_interval):
-            record = _parse_record(raw)
-            line = joiner.feed(record) if record is not None else None
-            if line is None:
+    with LogFollower(path, tail=tail, since=since, until=until) as follower:
+        yield from follower.initial()
+        while not follower.ended:
+            lines = follower.new()
+            yield from lines
+            if lines:
                 continue
-            if until_ns is not None and line.time_ns >= until_ns:
-                return
-            if _in_window(line, since_ns, until_ns):
+            if not is_running():
+                yield from follower.new()
+                break
+            time.sleep(poll_interval)
+        yield from follower.rest()
+
+
+class LogFollower:
+    """A container's log from a point on, read when the caller asks:
+    `initial()` once (the lines there now: all, the last `tail`, from
+    `since`), then `new()` whenever the log may have grown ([] only once caught
+    up), until `ended` (the clock passed `until`); `rest()` gives the partial
+    lines pending at the end.  `follow_log` polls it; the API service waits on
+    inotify instead."""
+
+    def __init__(self, path: str, *, tail: int | None = None, since: float | None = None,
+                 until: float | None = None) -> None:
+        self.file = RotatingFile(path)
+        self.tail = tail
+        self.since_ns, self.until_ns = _to_ns(since), _to_ns(until)
+        self.joiner = _Joiner()
+        self._past_until = False
+
+    def initial(self) -> Iterator[LogLine]:
+        for line in _initial_lines(self.file, self.joiner, self.tail):
+            if _in_window(line, self.since_ns, self.until_ns):
                 yield line
-    for line in joiner.flush():
-        if _in_window(line, since_ns, until_ns):
-            yield line
+
+    def new(self) -> list[LogLine]:
+        lines: list[LogLine] = []
+        while not lines and not self._past_until and (raws := self.file.read_new()):
+            for raw in raws:
+                record = _parse_record(raw)
+                line = self.joiner.feed(record) if record is not None else None
+                if line is None:
+                    continue
+                if self.until_ns is not None and line.time_ns >= self.until_ns:
+                    self._past_until = True
+                    break
+                if _in_window(line, self.since_ns, self.until_ns):
+                    lines.append(line)
+        return lines
+
+    @property
+    def ended(self) -> bool:
+        return self._past_until or (self.until_ns is not None and time.time_ns() > self.until_ns)
+
+    def rest(self) -> list[LogLine]:
+        if self._past_until:
+            return []
+        return [line for line in self.joiner.flush() if _in_window(line, self.since_ns, self.until_ns)]
+
+    def close(self) -> None:
+        self.file.close()
+
+    def __enter__(self) -> "LogFollower":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
 
 def write_lines(lines: Iterable[LogLine], out_stdout: BinaryIO, out_stderr: BinaryIO, timestamps: bool) -> None:

@@ -45,7 +45,10 @@ class RotatingFile:
                 os.close(self._old)
                 self._old = None
         self._old_end = self._complete_end(self._old)
+        #: where the snapshot of `path` ends, then how far `read_new` has read
         self._current_end = self._complete_end(self._current)
+        #: bytes after the last newline read: a record still being written
+        self._pending = b""
 
     def __enter__(self) -> "RotatingFile":
         return self
@@ -96,38 +99,47 @@ class RotatingFile:
         """Records written after the snapshot, as they come, across rotations.
 
         Polls every `poll_interval` seconds while idle (polling rather than
-        inotify: it needs no ctypes, and works on any filesystem).  Ends when
-        `should_stop()` is true and one more look finds no new data; a caller
-        may also simply stop iterating.  Two rotations within one poll lose the
-        generation in between; with a 1 MB limit that takes a flood of writes.
+        inotify: it needs no ctypes, and works on any filesystem; the API
+        service waits on inotify instead and calls `read_new` itself).  Ends
+        when `should_stop()` is true and one more look finds no new data; a
+        caller may also simply stop iterating.
         """
-        fd = self._current
-        offset = self._current_end
-        pending = b""
         while True:
-            if fd is None:
-                fd = _open_or_none(self.path)
-                offset, pending = 0, b""
-                self._current = fd
-            got_data = False
-            if fd is not None:
-                while chunk := os.pread(fd, _FORWARD_CHUNK, offset):
-                    got_data = True
-                    offset += len(chunk)
-                    *records, pending = (pending + chunk).split(b"\n")
-                    yield from records
-                if self._rotated_away(fd):
-                    # The old generation is complete: whatever it held was read above.
-                    os.close(fd)
-                    fd = self._current = None
-                    continue
-            if got_data:
+            records = self.read_new()
+            yield from records
+            if records:
                 continue
             if should_stop():
-                if fd is not None and os.fstat(fd).st_size > offset:
-                    continue
+                yield from self.read_new()
                 return
             time.sleep(poll_interval)
+
+    def read_new(self) -> list[bytes]:
+        """The complete records written since the snapshot or the last call, at
+        most about one chunk's worth ([] once caught up); never blocks.
+
+        A rotation is followed to the new file once the old one is read to its
+        end.  Two rotations between calls lose the generation in between; with
+        a 1 MB limit that takes a flood of writes.
+        """
+        while True:
+            if self._current is None:
+                self._current = _open_or_none(self.path)
+                self._current_end, self._pending = 0, b""
+                if self._current is None:
+                    return []
+            chunk = os.pread(self._current, _FORWARD_CHUNK, self._current_end)
+            if chunk:
+                self._current_end += len(chunk)
+                *records, self._pending = (self._pending + chunk).split(b"\n")
+                if records:
+                    return records
+                continue  # one record longer than a chunk: read on to its end
+            if not self._rotated_away(self._current):
+                return []
+            # The old generation is complete: whatever it held was read above.
+            os.close(self._current)
+            self._current = None
 
     def _rotated_away(self, fd: int) -> bool:
         try:

@@ -51,9 +51,31 @@ class Inotify:
         if self.fd < 0:
             raise _errno_error("inotify_init1")
 
-    def watch(self, directory: str, mask: int) -> None:
-        if _inotify_calls().inotify_add_watch(self.fd, os.fsencode(directory), mask) < 0:
+    def watch(self, directory: str, mask: int) -> int:
+        """Watch `directory`; returns the watch descriptor its events carry."""
+        wd = _inotify_calls().inotify_add_watch(self.fd, os.fsencode(directory), mask)
+        if wd < 0:
             raise _errno_error(directory)
+        return wd
+
+    def unwatch(self, wd: int) -> None:
+        _inotify_calls().inotify_rm_watch(self.fd, wd)  # fails only for a watch already gone
+
+    def read_watches(self) -> set[int]:
+        """The watch descriptors of the queued events (emptying the queue)."""
+        import struct
+
+        watches = set()
+        try:
+            while data := os.read(self.fd, 65536):
+                offset = 0
+                while offset < len(data):  # struct inotify_event: wd, mask, cookie, len, then the name
+                    wd, _mask, _cookie, length = struct.unpack_from("iIII", data, offset)
+                    watches.add(wd)
+                    offset += 16 + length
+        except BlockingIOError:
+            pass
+        return watches
 
     def fileno(self) -> int:
         return self.fd

@@ -9,6 +9,7 @@ through :func:`husk.api.blocking.run`, and shape the answer with
 from __future__ import annotations
 
 import json
+import os
 import time
 
 from aiohttp import web
@@ -17,7 +18,7 @@ from ..define import HuskError, InvalidArgument, State
 from ..filters import container_filter
 from . import blocking, documents
 from .requests import CreateBody, console_size, decode_body, filters, flag, integer, string_list
-from .keys import RUNTIME, STOPPING
+from .keys import RUNTIME, WATCHER
 
 routes = web.RouteTableDef()
 _PREFIX = r"/v{version:[0-9]+\.[0-9]+}"
@@ -97,18 +98,26 @@ async def events(request: web.Request) -> web.StreamResponse:
     wanted = _event_filters(filters(request))
     compile_filters(wanted)  # a bad key is a 400, before the stream starts
     log = _runtime(request).events
-    stopping = request.app[STOPPING]
+    watcher = request.app[WATCHER]
     response = web.StreamResponse(headers={"Content-Type": "application/json"})
     await response.prepare(request)
-
-    def read(stop):
-        return log.follow(since=since_t, until=until_t, filters=wanted,
-                          should_stop=lambda: stop.is_set() or stopping.is_set())
-
-    async for event in blocking.iterate(read):
-        await response.write(json.dumps(documents.event(event)).encode() + b"\n")
+    # Subscribed before the tail's snapshot: nothing appended in between is missed.
+    with watcher.subscribe(os.path.dirname(log.path)) as changes, log.tail(since_t, until_t, wanted) as tail:
+        if since_t is not None:  # the stored events: up to the whole log, read in a worker thread
+            async for event in blocking.iterate(lambda stop: tail.backlog()):
+                await response.write(_event_line(event))
+        while not tail.ended and not watcher.stopped:
+            found = tail.new()
+            for event in found:
+                await response.write(_event_line(event))
+            if not found:
+                await changes.wait(tail.seconds_left())
     await response.write_eof()
     return response
+
+
+def _event_line(event) -> bytes:
+    return json.dumps(documents.event(event)).encode() + b"\n"
 
 
 def _event_filters(wanted: dict[str, list[str]]) -> dict[str, list[str]]:
@@ -289,7 +298,7 @@ async def wait(request: web.Request) -> web.StreamResponse:
     ctr = await _container(request)
     response = web.StreamResponse(headers={"Content-Type": "application/json"})
     await response.prepare(request)
-    code, error = await wait_for(ctr, condition, since, request.app[STOPPING])
+    code, error = await wait_for(ctr, condition, since, request.app[WATCHER])
     document = {"StatusCode": code, "Error": {"Message": error} if error else None}
     await response.write(json.dumps(document).encode() + b"\n")
     await response.write_eof()

@@ -21,7 +21,7 @@ from . import blocking, docker, documents
 from .changes import LinuxResources
 from .docker import _container, _json, _runtime
 from .requests import decode_body, filters, flag, integer
-from .keys import STOPPING
+from .keys import WATCHER
 
 libpod_routes = web.RouteTableDef()
 PREFIX = r"/v{libpod_version:[0-9]+\.[0-9]+(?:\.[0-9]+)?}/libpod"
@@ -182,7 +182,7 @@ async def wait(request: web.Request) -> web.Response:
             raise InvalidArgument(f"unsupported wait condition {condition!r}: use stopped or exited")
     since = time.time()
     ctr = await _container(request)
-    code, error = await wait_for(ctr, "not-running", since, request.app[STOPPING])
+    code, error = await wait_for(ctr, "not-running", since, request.app[WATCHER])
     if error:
         raise InvalidArgument(error)
     return _json(code)

@@ -34,7 +34,7 @@ DEFAULT_IDLE_SECONDS = 5
 DRAIN_SECONDS = 10.0
 #: how long the rest of a refused request's body is read (and dropped) before the connection is closed
 LINGER_SECONDS = 1.0
-#: worker threads for blocking engine calls (each wait or followed stream holds one)
+#: worker threads for blocking engine calls (waits and streams hold none: see husk.api.watch)
 WORKER_THREADS = 128
 
 log = logging.getLogger("husk.api")
@@ -155,7 +155,8 @@ def make_app(runtime: "Runtime", options: ServiceOptions = ServiceOptions(), mid
     from . import docker
     from .errors import error_middleware
     from .guards import add_origin_guard
-    from .keys import ACTIVITY, BODY_TIMEOUT, RUNTIME, STOPPING
+    from .keys import ACTIVITY, BODY_TIMEOUT, RUNTIME, WATCHER
+    from .watch import Watcher
 
     activity = Activity()
 
@@ -172,7 +173,9 @@ def make_app(runtime: "Runtime", options: ServiceOptions = ServiceOptions(), mid
     add_origin_guard(app, options.cors)
     app[RUNTIME] = runtime
     app[ACTIVITY] = activity
-    app[STOPPING] = _ThreadSafeFlag()
+    app[WATCHER] = watcher = Watcher()
+    app.on_startup.append(watcher.start)
+    app.on_cleanup.append(watcher.close)
     app[BODY_TIMEOUT] = options.idle_timeout
     docker.add_routes(app)
     from . import openapi
@@ -181,27 +184,12 @@ def make_app(runtime: "Runtime", options: ServiceOptions = ServiceOptions(), mid
     return app
 
 
-class _ThreadSafeFlag:
-    """Set once at shutdown; read by worker threads (followed logs and events, waits)."""
-
-    def __init__(self) -> None:
-        import threading
-
-        self._event = threading.Event()
-
-    def set(self) -> None:
-        self._event.set()
-
-    def is_set(self) -> bool:
-        return self._event.is_set()
-
-
 async def _serve(runtime: "Runtime", uri: str, idle_seconds: float, inherited: socket.socket | None,
                  options: ServiceOptions) -> None:
     from aiohttp import web
 
     from .connections import Doorman
-    from .keys import ACTIVITY, STOPPING
+    from .keys import ACTIVITY, WATCHER
 
     scheme, address = parse_uri(uri)
     loop = asyncio.get_running_loop()
@@ -238,7 +226,7 @@ async def _serve(runtime: "Runtime", uri: str, idle_seconds: float, inherited: s
         # Stop listening and let requests in flight finish; streams that would
         # never end by themselves (events, followed logs, waits) are told to
         # end halfway through the drain time, and what remains is cancelled.
-        loop.call_later(DRAIN_SECONDS / 2, app[STOPPING].set)
+        loop.call_later(DRAIN_SECONDS / 2, app[WATCHER].stop)
         listening.close()
         await runner.cleanup()
         if scheme == "unix" and inherited is None:

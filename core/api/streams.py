@@ -9,6 +9,8 @@ non-blocking and driven by the event loop: no thread per attached client.
 from __future__ import annotations
 
 import asyncio
+import os
+import time
 from collections.abc import Iterator
 
 from aiohttp import web
@@ -20,9 +22,11 @@ from ..terminal import DEFAULT_DETACH_KEYS, DetachMatcher, parse_detach_keys
 from . import blocking
 from .hijack import MULTIPLEXED_STREAM, RAW_STREAM, RawStream, frame, hijack
 from .requests import flag
-from .keys import STOPPING
+from .keys import WATCHER
 
 _STREAM_IDS = {"stdout": STREAM_STDOUT, "stderr": STREAM_STDERR}
+#: how often a followed log re-reads its container's state when nothing woke it
+_RECHECK_SECONDS = 5.0
 #: tries at a log snapshot that meets the live stream exactly (see _attach_at_log_end)
 _REPLAY_JOIN_ATTEMPTS = 10
 
@@ -47,7 +51,7 @@ def _encode(line, tty: bool, timestamps: bool) -> bytes:
 
 
 async def stream_logs(request: web.Request, ctr) -> web.StreamResponse:
-    from ..logs import follow_log, read_log
+    from ..logs import read_log
 
     streams = {name for name in ("stdout", "stderr") if flag(request, name)}
     if not streams:
@@ -56,31 +60,58 @@ async def stream_logs(request: web.Request, ctr) -> web.StreamResponse:
     options = _log_options(request)
     tty = ctr.config.tty
     path = ctr.runtime.paths.log_path(ctr.id)
-    stopping = request.app[STOPPING]
     response = web.StreamResponse(headers={"Content-Type": RAW_STREAM if tty else MULTIPLEXED_STREAM})
     await response.prepare(request)
 
-    def read(stop):
-        if not follow:
-            return read_log(path, **options)
+    async def send(lines) -> None:
+        for line in lines:
+            if line.stream in streams:
+                await response.write(_encode(line, tty, timestamps))
 
-        def running() -> bool:
-            if stop.is_set() or stopping.is_set():
-                return False
-            try:
-                ctr.reload()
-            except NoSuchContainer:
-                return False
-            ctr.sync_if_unlocked()
-            return ctr.state.state in (State.RUNNING, State.PAUSED, State.CREATED)
-
-        return follow_log(path, running, **options)
-
-    async for line in blocking.iterate(read):
-        if line.stream in streams:
-            await response.write(_encode(line, tty, timestamps))
+    if follow:
+        await _follow_log(request.app[WATCHER], ctr, path, options, send)
+    else:
+        async for line in blocking.iterate(lambda stop: read_log(path, **options)):
+            await send((line,))
     await response.write_eof()
     return response
+
+
+async def _follow_log(watcher, ctr, path: str, options: dict, send) -> None:
+    """The log's lines, then new ones as the monitor writes them, until the
+    container is no longer running (or `until`, or the service stops).  Woken
+    by the log's directory and the exits directory (husk.api.watch); the
+    container's state is read (in a worker thread) only when a wake brought
+    no new line, and at least every _RECHECK_SECONDS."""
+    from ..logs import LogFollower
+
+    directories = [ctr.runtime.paths.exits_dir]
+    if os.path.isdir(os.path.dirname(path)):  # not made here: the container may be gone
+        directories.append(os.path.dirname(path))
+    with watcher.subscribe(*directories) as changes, LogFollower(path, **options) as follower:
+        async for line in blocking.iterate(lambda stop: follower.initial()):  # up to the whole log
+            await send((line,))
+        while not follower.ended and not watcher.stopped:
+            lines = follower.new()
+            await send(lines)
+            if lines:
+                continue
+            if not await blocking.run(_running, ctr):
+                await send(follower.new())
+                break
+            until = options["until"]
+            await changes.wait(_RECHECK_SECONDS if until is None else min(_RECHECK_SECONDS,
+                                                                          max(0.0, until - time.time())))
+        await send(follower.rest())
+
+
+def _running(ctr) -> bool:
+    try:
+        ctr.reload()
+    except NoSuchContainer:
+        return False
+    ctr.sync_if_unlocked()
+    return ctr.state.state in (State.RUNNING, State.PAUSED, State.CREATED)
 
 
 # -- attach ---------------------------------------------------------------------------------
