@@ -11,7 +11,8 @@ ctr:/etc/hostname ./x` archives `hostname`, a rename archives the new name).
 In: the tar is unpacked by :func:`husk.layers.extract_tree`, in a child
 chrooted into the root and standing in the destination directory, so no
 member name, symlink or hardlink can reach outside the root whatever the
-archive built before it.
+archive built before it.  It is staged first and moved into place only when
+all of it unpacked: a refused archive leaves nothing of itself behind.
 
 The stat is Docker's `X-Docker-Container-Path-Stat` document: the mode is Go's
 os.FileMode (permission bits plus type and special bits high up).

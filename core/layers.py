@@ -17,11 +17,13 @@ uncompressed bytes (the layer's diff_id) and streams them to the child.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import hashlib
 import os
 import posixpath
 import shutil
 import signal
+import stat
 from typing import BinaryIO
 
 from .define import HuskError, InvalidArgument
@@ -29,6 +31,8 @@ from .define import HuskError, InvalidArgument
 CHUNK_SIZE = 1 << 20
 #: the modules the unpacking child imports (see _extract_in_child)
 _CHILD_IMPORTS = ("copy", "tarfile")
+#: errors of unpacking that the archive's own members cause
+_ARCHIVE_ERRNOS = frozenset({errno.EEXIST, errno.ENOTDIR, errno.EISDIR, errno.ELOOP, errno.ENOENT, errno.ENOTEMPTY})
 
 #: overlayfs's marker of an opaque directory (lower layers' entries are hidden)
 OPAQUE_XATTR = "trusted.overlay.opaque"
@@ -270,17 +274,27 @@ def _child_unpack(target_dir: str, data_fd: int, error_fd: int, workdir: str, ma
         os.chdir(workdir)  # inside the chroot: its symlinks resolve within it
         with os.fdopen(data_fd, "rb") as tar_input:
             layer_filter = make_filter()
-            with tarfile.open(fileobj=tar_input, mode="r|", errorlevel=2) as archive:
-                _extract_all(archive, layer_filter)
-            layer_filter.finish()
+            layer_filter.begin()
+            try:
+                with tarfile.open(fileobj=tar_input, mode="r|", errorlevel=2) as archive:
+                    _extract_all(archive, layer_filter)
+                layer_filter.finish()
+            except BaseException:
+                layer_filter.abort()
+                raise
             while tar_input.read(CHUNK_SIZE):  # let the parent hash the trailing padding
                 pass
         exit_code = 0
     except (_LayerEscape, tarfile.TarError, EOFError, ValueError, UnicodeError) as exc:
         os.write(error_fd, f"invalid:{exc}".encode(errors="replace"))
+    except KeyError as exc:  # tarfile: a hardlink to a member the stream never had
+        os.write(error_fd, f"invalid:{exc.args[0] if exc.args else exc}".encode(errors="replace"))
     except OSError as exc:
+        # What members do to each other (a file under a file or dangling link,
+        # a directory over a file) is the archive's fault; the rest the host's.
+        kind = "invalid" if exc.errno in _ARCHIVE_ERRNOS else "error"
         where = f" ({exc.filename})" if exc.filename else ""
-        os.write(error_fd, f"error:{exc.strerror}{where}".encode(errors="replace"))
+        os.write(error_fd, f"{kind}:{exc.strerror}{where}".encode(errors="replace"))
     except BaseException as exc:  # noqa: BLE001 - the child must reach os._exit
         os.write(error_fd, f"error:{type(exc).__name__}: {exc}".encode(errors="replace"))
     finally:
@@ -418,6 +432,12 @@ class _LayerFilter:
         else:
             os.unlink(path)
 
+    def begin(self) -> None:
+        """Before the first member (a layer is unpacked where it stays)."""
+
+    def abort(self) -> None:
+        """After a failure (a failed layer's directory is removed by the parent)."""
+
     def finish(self) -> None:
         """Mark opaque directories and set recorded xattrs, once everything is in place."""
         for directory in self.opaque_dirs:
@@ -431,7 +451,13 @@ class _LayerFilter:
 
 
 class _TreeFilter(_LayerFilter):
-    """:class:`_LayerFilter` without whiteouts, after a caller's own check."""
+    """:class:`_LayerFilter` without whiteouts, after a caller's own check, and
+    all or nothing: members land in a staging directory inside the destination
+    (same filesystem), and only a complete, conflict-free archive is moved into
+    place.  A refused archive leaves nothing of itself.  So that nothing is
+    written outside the staging directory before the end, a member below a
+    symlink of the same archive is refused, and a hardlink may point only at
+    an earlier member."""
 
     applies_whiteouts = False
     root_word = "destination directory"
@@ -439,8 +465,86 @@ class _TreeFilter(_LayerFilter):
     def __init__(self, check) -> None:
         super().__init__()
         self.check = check
+        self.staging = ""
+        self.explicit_dirs: set[str] = set()
+
+    def begin(self) -> None:
+        self.staging = f".husk-cp-{os.urandom(8).hex()}"
+        os.mkdir(self.staging, 0o700)
+
+    def abort(self) -> None:
+        shutil.rmtree(self.staging, ignore_errors=True)
 
     def __call__(self, member, dest_path: str):
         if self.check is not None:
-            member = self.check(member)
-        return super().__call__(member, dest_path)
+            member = self.check(member)  # sees the destination as it is now
+        name = _inside_name(member.name, f"member '{member.name}'", self.root_word)
+        parts = name.split("/") if name != "." else []
+        for depth in range(1, len(parts)):
+            if os.path.islink(posixpath.join(self.staging, *parts[:depth])):
+                raise ValueError(f"member '{member.name}' is below the archive's own symlink "
+                                 f"'{'/'.join(parts[:depth])}'")
+        changes = {"name": posixpath.join(self.staging, name)}
+        if member.islnk():
+            target = _inside_name(member.linkname, f"hardlink '{member.name}' -> '{member.linkname}'",
+                                  self.root_word)
+            if not os.path.lexists(posixpath.join(self.staging, target)):
+                raise ValueError(f"hardlink '{member.name}' -> '{member.linkname}': no such member before it")
+            changes["linkname"] = posixpath.join(self.staging, target)
+        if member.isdir():
+            self.explicit_dirs.add(name)
+        return super().__call__(_replaced(member, **changes), dest_path)
+
+    def finish(self) -> None:
+        super().finish()
+        self._check_merge(self.staging, ".")
+        self._merge(self.staging, ".")
+        os.rmdir(self.staging)
+
+    def _check_merge(self, staged: str, target: str) -> None:
+        """Refuse, before anything moves, a directory the archive only implies
+        (`a/f` without `a/`) where the destination has a non-directory."""
+        for entry in os.listdir(staged):
+            source, dest = os.path.join(staged, entry), os.path.join(target, entry)
+            if os.path.isdir(source) and not os.path.islink(source) and os.path.lexists(dest):
+                if self._merges(source, dest):
+                    self._check_merge(source, dest)
+                elif self._relative(source) not in self.explicit_dirs:
+                    raise ValueError(f"cannot make directory '{self._relative(source)}': "
+                                     "the destination has a non-directory there")
+
+    def _merges(self, source: str, dest: str) -> bool:
+        """A staged directory merges into a destination directory (through a
+        symlink only when the archive did not name the directory itself, as
+        unpacking in place would)."""
+        if self._relative(source) in self.explicit_dirs:
+            return os.path.isdir(dest) and not os.path.islink(dest)
+        return os.path.isdir(dest)
+
+    def _merge(self, staged: str, target: str) -> None:
+        """Move the staged tree into place: a directory merges into one there,
+        anything else replaces what is there."""
+        for entry in os.listdir(staged):
+            source, dest = os.path.join(staged, entry), os.path.join(target, entry)
+            if os.path.isdir(source) and not os.path.islink(source) and self._merges(source, dest):
+                attributes = os.lstat(source)
+                self._merge(source, dest)
+                if self._relative(source) in self.explicit_dirs:
+                    _set_attributes(dest, attributes)
+                os.rmdir(source)
+                continue
+            self._make_way(dest, False)
+            os.rename(source, dest)
+        if staged == self.staging and "." in self.explicit_dirs:
+            _set_attributes(".", os.lstat(staged))
+
+    def _relative(self, staged_path: str) -> str:
+        return os.path.relpath(staged_path, self.staging)
+
+
+def _set_attributes(directory: str, attributes: os.stat_result) -> None:
+    """Give an existing directory a staged one's owner, mode and times, as
+    unpacking a directory member over it in place would."""
+    os.chown(directory, attributes.st_uid, attributes.st_gid)
+    os.chmod(directory, stat.S_IMODE(attributes.st_mode))
+    os.utime(directory, ns=(attributes.st_atime_ns, attributes.st_mtime_ns))

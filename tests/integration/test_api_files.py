@@ -184,11 +184,7 @@ def test_malicious_put_is_refused_or_stays_inside(api_crun, kind):
     assert not os.path.exists(f"/tmp/{marker}")
     with open("/etc/passwd", "rb") as host:
         assert host.read() == host_passwd
-    if kind == "symlink-then-write":  # the link resolves in the container's root: /tmp there
-        assert status == 200, body
-        assert api_crun.request("HEAD", f"/containers/c/archive?path=/tmp/{marker}")[0] == 200
-    else:
-        assert status == 400 and body["message"].startswith("invalid archive: "), body
+    assert status == 400 and body["message"].startswith("invalid archive: "), body
     assert api_crun.request("GET", "/containers/json?all=1")[0] == 200  # still serving
     assert _mounts_under(api_crun.env.root) == []  # the created container's rootfs was unmounted
 
