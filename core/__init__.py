@@ -11,7 +11,7 @@ Attributes are imported on first use, so `import husk` costs almost nothing.
 
 __version__ = "0.1.0"
 
-_LAZY = {"Runtime": "husk.runtime", "Container": "husk.container", "define": "husk.define"}
+_LAZY = {"Runtime": "husk.engine.runtime", "Container": "husk.engine.container", "define": "husk.define"}
 
 
 def __getattr__(name):

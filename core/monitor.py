@@ -10,8 +10,8 @@ Its memory is paid once per container, so it runs in a bare interpreter
 (``python -I -S``): no site-packages, no husk package, only a handful of stdlib
 modules.  It works as a script (``python -I -S monitor.py <json-config>``);
 husk imports it from its directory instead (``monitor.main()``), which uses the
-cached bytecode and saves the compiler's heap.  :mod:`husk.monitor_client` starts it and
-reads its one report line; :mod:`husk.attach_protocol` is the client side of
+cached bytecode and saves the compiler's heap.  :mod:`husk.engine.monitor_client` starts it and
+reads its one report line; :mod:`husk.engine.attach_protocol` is the client side of
 the attach socket.
 
 Config keys: id, create_argv, pid_file, exit_file, log_path, log_max_size,

@@ -69,7 +69,7 @@ class HuskEnv:
         return subprocess.Popen([HUSK, *self.global_args, *args], env=self.env(), **kwargs)
 
     def runtime(self):
-        from husk.runtime import Runtime
+        from husk.engine.runtime import Runtime
 
         return Runtime(self.root, self.runroot, self.runtime_name)
 

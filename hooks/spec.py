@@ -1,7 +1,7 @@
 """Hook specifications: one per lifecycle transition, plus backend registration.
 
 The core calls each lifecycle hook at its transition, with the container lock
-held.  The ``container`` argument is the public :class:`husk.container.Container`;
+held.  The ``container`` argument is the public :class:`husk.engine.container.Container`;
 plugins may read it (``container.id``, ``container.name``, ``container.config``,
 ``container.state``) but change the container only through its methods outside
 a hook.  An exception raised by a hook is reported as a PluginFailure naming the
@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any, Callable
 from . import hookspec
 
 if TYPE_CHECKING:
-    from husk.container import Container
-    from husk.oci_runtime import OCIRuntime
+    from husk.engine.container import Container
+    from husk.engine.oci_runtime import OCIRuntime
 
 
 @hookspec
@@ -27,7 +27,7 @@ def husk_register_runtimes(register: Callable[[str, "type[OCIRuntime]"], None]) 
     Called once when the plugin manager is set up.  Call
     ``register(name, backend_class)`` for each backend; ``name`` is what users
     pass to ``--runtime``.  ``backend_class`` subclasses
-    :class:`husk.oci_runtime.OCIRuntime`.  The return value is ignored.
+    :class:`husk.engine.oci_runtime.OCIRuntime`.  The return value is ignored.
     """
 
 

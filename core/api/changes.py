@@ -146,10 +146,10 @@ class LinuxResources(msgspec.Struct, forbid_unknown_fields=True):
 
 
 def resource_arguments(body: LinuxResources) -> dict:
-    """The engine's keyword arguments (:func:`husk.resources.limits`') for a
+    """The engine's keyword arguments (:func:`husk.engine.resources.limits`') for a
     LinuxResources document: libpod's update body and its create body's
     `resource_limits`.  -1 is "no limit", as in the OCI spec."""
-    from .. import resources
+    from ..engine import resources
 
     kwargs: dict = {}
     if body.memory is not None and body.memory.limit is not None:

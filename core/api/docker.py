@@ -15,7 +15,7 @@ import time
 from aiohttp import web
 
 from ..define import HuskError, InvalidArgument, State
-from ..filters import container_filter
+from ..presentation.filters import container_filter
 from . import blocking, documents
 from .requests import CreateBody, console_size, decode_body, filters, flag, integer, string_list
 from .keys import RUNTIME, WATCHER
@@ -88,8 +88,8 @@ async def info(request: web.Request) -> web.Response:
 
 @routes.get("/events")
 async def events(request: web.Request) -> web.StreamResponse:
-    from ..events import compile_filters
-    from ..timestamps import parse_time, parse_until
+    from ..state.events import compile_filters
+    from ..formats.timestamps import parse_time, parse_until
 
     since = request.query.get("since")
     until = request.query.get("until")
@@ -173,7 +173,7 @@ def _create_arguments(body: CreateBody) -> dict:
 
 def _resources(host):
     """HostConfig's Memory, NanoCpus, CpuShares and PidsLimit (0: none; no PidsLimit: the default)."""
-    from ..resources import limits
+    from ..engine.resources import limits
 
     return limits(memory=host.memory, nano_cpus=host.nano_cpus, cpu_shares=host.cpu_shares,
                   pids_limit=host.pids_limit)
@@ -253,7 +253,7 @@ async def restart(request: web.Request) -> web.Response:
 
 @routes.post("/containers/{id}/kill")
 async def kill(request: web.Request) -> web.Response:
-    from ..signals import parse_signal
+    from ..formats.signals import parse_signal
 
     number = parse_signal(request.query.get("signal") or "SIGKILL")
     ctr = await _container(request)
@@ -345,7 +345,7 @@ def image_summaries(runtime) -> list[tuple]:
 
 @routes.get("/images/{name:.+}/json")
 async def inspect_image(request: web.Request) -> web.Response:
-    from ..images import resolve_image
+    from ..storage.images import resolve_image
 
     image = await blocking.run(resolve_image, _runtime(request), request.match_info["name"])
     return _json(documents.image_inspect(image))
@@ -353,7 +353,7 @@ async def inspect_image(request: web.Request) -> web.Response:
 
 @routes.delete("/images/{name:.+}")
 async def remove_image(request: web.Request) -> web.Response:
-    from ..images import remove_image as remove
+    from ..storage.images import remove_image as remove
 
     removal = await blocking.run(remove, _runtime(request), request.match_info["name"], flag(request, "force"))
     return _json([{"Untagged": name} for name in removal.untagged] +
@@ -365,7 +365,7 @@ async def create_image(request: web.Request) -> web.StreamResponse:
     """Import (`fromSrc=-`, the tar in the body, often chunked).  Pulling needs a
     registry, which husk does not reach: a 404 that names the image."""
     from ..define import NoSuchImage
-    from ..images import import_tarball
+    from ..storage.images import import_tarball
     from .spool import receive, spool_file
 
     source = request.query.get("fromSrc")

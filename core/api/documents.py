@@ -17,10 +17,10 @@ from .. import __version__
 from ..define import State
 
 if TYPE_CHECKING:
-    from ..container import Container
-    from ..events import Event
-    from ..records import ImageRecord
-    from ..runtime import Runtime
+    from ..engine.container import Container
+    from ..state.events import Event
+    from ..state.records import ImageRecord
+    from ..engine.runtime import Runtime
 
 #: The Docker API version husk speaks (Docker 20.10), and the oldest it accepts.
 API_VERSION = "1.41"
@@ -121,7 +121,7 @@ def image_summary(image: "ImageRecord", containers: int) -> dict[str, Any]:
 
 
 def image_inspect(image: "ImageRecord") -> dict[str, Any]:
-    from ..inspect import rfc3339
+    from ..engine.inspect import rfc3339
 
     cfg = image.config
     return {
@@ -144,7 +144,7 @@ DOCKER_EVENT_ACTIONS = {"died": "die", "remove": "destroy"}
 
 def event(event: "Event") -> dict[str, Any]:
     """One event as Docker streams it (`exitCode` is Docker's name for the died code)."""
-    from ..events import EXIT_CODE_ATTRIBUTE
+    from ..state.events import EXIT_CODE_ATTRIBUTE
 
     attributes = {"image": event.image, "name": event.name, **event.attributes}
     if EXIT_CODE_ATTRIBUTE in attributes:

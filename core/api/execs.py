@@ -88,7 +88,7 @@ class ExecEntry:
 
     def refresh(self) -> None:
         """Notice the end of a process nobody waited for (detached, or its client left)."""
-        from ..exec_session import exit_code
+        from ..engine.exec_session import exit_code
 
         process = self.process
         if process is None or self.exit_code is not None:
@@ -116,7 +116,7 @@ class ExecEntry:
 
 
 def _alive(pid: int) -> bool:
-    from ..lifecycle import pid_alive
+    from ..engine.lifecycle import pid_alive
 
     return pid_alive(pid)
 

@@ -26,7 +26,7 @@ libpod_routes = web.RouteTableDef()
 
 async def _load_body(request: web.Request):
     """The request body (a docker-archive tar, maybe chunked) spooled, then loaded."""
-    from ..image_archive import load_images
+    from ..storage.image_archive import load_images
 
     with spool_file(_runtime(request)) as spool:
         await receive(request, spool)
@@ -35,7 +35,7 @@ async def _load_body(request: web.Request):
 
 async def _save_response(request: web.Request, names: list[str]) -> web.StreamResponse:
     """Save the images to a spool file, then stream it as the answer."""
-    from ..image_archive import save_images
+    from ..storage.image_archive import save_images
 
     if not names:
         raise InvalidArgument("no image names given")
@@ -58,7 +58,7 @@ def _reference(request: web.Request, required: bool = True) -> str:
 # -- Docker ---------------------------------------------------------------------------------
 @routes.post("/images/{name:.+}/tag")
 async def tag(request: web.Request) -> web.Response:
-    from ..images import tag_image
+    from ..storage.images import tag_image
 
     await blocking.run(tag_image, _runtime(request), request.match_info["name"], [_reference(request)])
     return web.Response(status=201)
@@ -89,7 +89,7 @@ async def load(request: web.Request) -> web.Response:
 
 @routes.get("/images/{name:.+}/history")
 async def history(request: web.Request) -> web.Response:
-    from ..images import image_history
+    from ..storage.images import image_history
 
     return _json(await blocking.run(image_history, _runtime(request), request.match_info["name"]))
 
@@ -98,7 +98,7 @@ async def history(request: web.Request) -> web.Response:
 @libpod_routes.get("/images/{name:.+}/json")
 async def libpod_inspect(request: web.Request) -> web.Response:
     from ..cli.listing import image_document
-    from ..images import resolve_image
+    from ..storage.images import resolve_image
 
     image = await blocking.run(resolve_image, _runtime(request), request.match_info["name"])
     return _json(image_document(image))
@@ -107,7 +107,7 @@ async def libpod_inspect(request: web.Request) -> web.Response:
 def _remove_report(runtime, names: list[str], force: bool) -> dict:
     """podman's ImageRemoveReport: what went, what failed, an exit code."""
     from ..define import HuskError, NoSuchImage
-    from ..images import remove_image
+    from ..storage.images import remove_image
 
     report: dict = {"Deleted": [], "Untagged": [], "Errors": [], "ExitCode": 0}
     for name in names:
@@ -142,7 +142,7 @@ async def libpod_remove_many(request: web.Request) -> web.Response:
 async def libpod_remove(request: web.Request) -> web.Response:
     """One image: an unknown one is a 404 (podman-py raises ImageNotFound), an
     image in use a 409, as podman's service answers."""
-    from ..images import remove_image
+    from ..storage.images import remove_image
 
     removal = await blocking.run(remove_image, _runtime(request), request.match_info["name"], flag(request, "force"))
     return _json({"Deleted": [removal.image.id] if removal.deleted else [], "Untagged": removal.untagged,
@@ -151,7 +151,7 @@ async def libpod_remove(request: web.Request) -> web.Response:
 
 @libpod_routes.post("/images/import")
 async def libpod_import(request: web.Request) -> web.Response:
-    from ..images import import_tarball
+    from ..storage.images import import_tarball
 
     if request.query.get("url"):
         raise InvalidArgument("husk imports only the tar in the request body, not a url")
@@ -172,7 +172,7 @@ async def libpod_tag(request: web.Request) -> web.Response:
 @libpod_routes.post("/images/{name:.+}/untag")
 async def libpod_untag(request: web.Request) -> web.Response:
     """Without repo, every name goes (podman's untag of all)."""
-    from ..images import untag_image
+    from ..storage.images import untag_image
 
     reference = _reference(request, required=False)
     await blocking.run(untag_image, _runtime(request), request.match_info["name"],
@@ -183,7 +183,7 @@ async def libpod_untag(request: web.Request) -> web.Response:
 @libpod_routes.post("/images/load")
 async def libpod_load(request: web.Request) -> web.Response:
     """podman's ImageLoadReport: the names loaded (the id for an unnamed image)."""
-    from ..images import normalize
+    from ..storage.images import normalize
 
     loaded = await _load_body(request)
     names = []

@@ -112,7 +112,7 @@ def _create_arguments(spec: SpecGenerator) -> dict:
 
 def _resources(limits: LinuxResources | None):
     """podman's resource_limits (an OCI LinuxResources document) as husk's limits."""
-    from ..resources import limits as make_limits
+    from ..engine.resources import limits as make_limits
     from .changes import resource_arguments
 
     return make_limits(**resource_arguments(limits)) if limits is not None else None
@@ -215,7 +215,7 @@ async def list_images(request: web.Request) -> web.Response:
 
 @libpod_routes.get("/images/{name:.+}/exists")
 async def image_exists(request: web.Request) -> web.Response:
-    from ..images import resolve_image
+    from ..storage.images import resolve_image
 
     name = request.match_info["name"]
     try:

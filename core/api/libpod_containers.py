@@ -3,7 +3,7 @@ restart, pause, unpause, init, attach, resize, checkpoint, restore, prune, event
 
 Most are the Docker routes' handlers under the libpod prefix, as in podman's
 service.  Checkpoint and restore call :meth:`husk.Container.checkpoint`,
-:meth:`husk.Container.restore` and :func:`husk.container.restore_imported`
+:meth:`husk.Container.restore` and :func:`husk.engine.container.restore_imported`
 (the husk-criu plugin's work) and answer podman's reports; the exported
 archive goes out as the response body, an imported one comes in as the
 request body.  Both pass through a spool file under the storage root, because
@@ -127,7 +127,7 @@ async def restore_import(request: web.Request) -> web.Response:
 
 
 async def _restore_import(request: web.Request, options: dict) -> web.Response:
-    from ..container import restore_imported
+    from ..engine.container import restore_imported
 
     with spool_path(_runtime(request), ".restore-") as path:
         with open(path, "wb") as spool:
@@ -143,7 +143,7 @@ async def _restore_import(request: web.Request, options: dict) -> web.Response:
 async def prune(request: web.Request) -> web.Response:
     """Remove the containers that are not running: podman's reports, one per
     container tried (`Err` says why one could not be removed)."""
-    from ..prune import prune_containers
+    from ..engine.prune import prune_containers
 
     reports = await blocking.run(prune_containers, _runtime(request), filters(request))
     return _json([{"Id": r.id, "Size": r.size, "Err": r.error or None} for r in reports])

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 from ..define import HuskError, InvalidArgument
 
 if TYPE_CHECKING:
-    from ..runtime import Runtime
+    from ..engine.runtime import Runtime
 
 DEFAULT_URI = "unix:///run/husk/husk.sock"
 DEFAULT_IDLE_SECONDS = 5

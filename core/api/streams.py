@@ -15,10 +15,10 @@ from collections.abc import Iterator
 
 from aiohttp import web
 
-from ..attach_protocol import CLOSE_STDIN_PACKET, MAX_DATA, STREAM_STDERR, STREAM_STDOUT, AttachClient, stdin_packets
+from ..engine.attach_protocol import CLOSE_STDIN_PACKET, MAX_DATA, STREAM_STDERR, STREAM_STDOUT, AttachClient, stdin_packets
 from ..define import HuskError, InvalidArgument, NoSuchContainer, State, StateInvalid
 # Docker's detach-key notation is podman's (moby's term.ToBytes): one parser and matcher for both.
-from ..terminal import DEFAULT_DETACH_KEYS, DetachMatcher, parse_detach_keys
+from ..presentation.terminal import DEFAULT_DETACH_KEYS, DetachMatcher, parse_detach_keys
 from . import blocking
 from .hijack import MULTIPLEXED_STREAM, RAW_STREAM, RawStream, frame, hijack
 from .requests import flag
@@ -32,7 +32,7 @@ _REPLAY_JOIN_ATTEMPTS = 10
 
 
 def _log_options(request: web.Request) -> dict:
-    from ..timestamps import parse_time, parse_until
+    from ..formats.timestamps import parse_time, parse_until
 
     tail = request.query.get("tail", "all")
     if tail != "all" and not (tail.isascii() and tail.isdigit() and len(tail) <= 18):
@@ -44,14 +44,14 @@ def _log_options(request: web.Request) -> dict:
 
 
 def _encode(line, tty: bool, timestamps: bool) -> bytes:
-    from ..timestamps import format_rfc3339_nano
+    from ..formats.timestamps import format_rfc3339_nano
 
     data = format_rfc3339_nano(line.time_ns).encode() + b" " + line.text if timestamps else line.text
     return data if tty else frame(_STREAM_IDS[line.stream], data)
 
 
 async def stream_logs(request: web.Request, ctr) -> web.StreamResponse:
-    from ..logs import read_log
+    from ..engine.logs import read_log
 
     streams = {name for name in ("stdout", "stderr") if flag(request, name)}
     if not streams:
@@ -83,7 +83,7 @@ async def _follow_log(watcher, ctr, path: str, options: dict, send) -> None:
     by the log's directory and the exits directory (husk.api.watch); the
     container's state is read (in a worker thread) only when a wake brought
     no new line, and at least every _RECHECK_SECONDS."""
-    from ..logs import LogFollower
+    from ..engine.logs import LogFollower
 
     directories = [ctr.runtime.paths.exits_dir]
     if os.path.isdir(os.path.dirname(path)):  # not made here: the container may be gone
@@ -165,7 +165,7 @@ async def attach(request: web.Request, ctr) -> web.StreamResponse:
 
 
 async def _replay_log(stream: RawStream, ctr, want: set[str], tty: bool, lines=None) -> None:
-    from ..logs import read_log
+    from ..engine.logs import read_log
 
     path = ctr.runtime.paths.log_path(ctr.id)
     async for line in blocking.iterate(lambda stop: read_log(path) if lines is None else lines):
@@ -186,7 +186,7 @@ def _attach_at_log_end(ctr) -> "tuple[AttachClient, Iterator]":
     chunks may show twice, as before this check."""
     import itertools
 
-    from ..logs import read_log
+    from ..engine.logs import read_log
 
     path = ctr.runtime.paths.log_path(ctr.id)
     before = _log_identity(path)
@@ -225,7 +225,7 @@ def _wait_accepted(client: AttachClient, timeout: float = 2.0) -> None:
     import termios
     import time
 
-    from ..attach_protocol import MSG_RESIZE
+    from ..engine.attach_protocol import MSG_RESIZE
 
     deadline = time.monotonic() + timeout
     try:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import os
 
-from ..waiting import IN_CLOSE_WRITE, IN_CREATE, IN_MODIFY, IN_MOVED_TO, Inotify
+from ..engine.waiting import IN_CLOSE_WRITE, IN_CREATE, IN_MODIFY, IN_MOVED_TO, Inotify
 
 _MASK = IN_MODIFY | IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE
 #: the watch descriptor of IN_Q_OVERFLOW: events were lost, wake everyone

@@ -29,7 +29,7 @@ class Session:
     @property
     def runtime(self):
         if self._runtime is None:
-            from ..runtime import Runtime
+            from ..engine.runtime import Runtime
 
             self._runtime = Runtime(self.root, self.runroot, self.runtime_name)
         return self._runtime

@@ -26,18 +26,18 @@ import click
 from typing import TYPE_CHECKING
 
 from ..define import ContainerRemoved, HuskError, NoSuchContainer, State
-from ..terminal import DEFAULT_DETACH_KEYS
+from ..presentation.terminal import DEFAULT_DETACH_KEYS
 from . import CONTEXT
 
 if TYPE_CHECKING:
-    from ..attach_protocol import AttachClient
+    from ..engine.attach_protocol import AttachClient
 
 def run_attached(ctr, attach_stdin: bool, remove: bool | None = None, sig_proxy: bool = True,
                  detach_keys: str = DEFAULT_DETACH_KEYS) -> int:
     """Start `ctr` attached (or attach, when it is running already, as podman's
     `start -a` does); return its exit code, or 0 when the user detached.
     Removes it afterwards when `remove` (default: the container's --rm)."""
-    from ..terminal import parse_detach_keys
+    from ..presentation.terminal import parse_detach_keys
 
     remove = ctr.config.auto_remove if remove is None else remove
     keys = parse_detach_keys(detach_keys)
@@ -65,7 +65,7 @@ def run_attached(ctr, attach_stdin: bool, remove: bool | None = None, sig_proxy:
 
 def attach_to(ctr, no_stdin: bool, sig_proxy: bool, detach_keys: str) -> int:
     """`husk attach`: the container's exit code once it exits, 0 on detach."""
-    from ..terminal import parse_detach_keys
+    from ..presentation.terminal import parse_detach_keys
 
     keys = parse_detach_keys(detach_keys)
     with _Session(ctr, ctr.config.stdin_open and not no_stdin, sig_proxy) as session:
@@ -81,7 +81,7 @@ class _Session:
     handlers (all put back on exit), and the copy loop."""
 
     def __init__(self, ctr, attach_stdin: bool, sig_proxy: bool) -> None:
-        from ..terminal import window_size
+        from ..presentation.terminal import window_size
 
         self.ctr = ctr
         self.stdin = attach_stdin
@@ -93,7 +93,7 @@ class _Session:
         self.client: "AttachClient | None" = None
 
     def __enter__(self) -> "_Session":
-        from ..terminal import raw_mode
+        from ..presentation.terminal import raw_mode
 
         if self.sig_proxy:
             self.stack.enter_context(_proxied_signals(self.ctr))
@@ -110,7 +110,7 @@ class _Session:
 
     def size(self) -> tuple[int, int] | None:
         """The local window size for a TTY container (None: no TTY or no terminal)."""
-        from ..terminal import window_size
+        from ..presentation.terminal import window_size
 
         if not self.tty or self.terminal is None:
             return None
@@ -159,8 +159,8 @@ def copy_streams(client: "AttachClient", *, stdin: bool, keys: bytes, window_fd:
     for the container itself."""
     import selectors
 
-    from ..attach_protocol import CLOSE_STDIN_PACKET, STREAM_STDERR, stdin_packets
-    from ..terminal import DetachMatcher, follow_window_size
+    from ..engine.attach_protocol import CLOSE_STDIN_PACKET, STREAM_STDERR, stdin_packets
+    from ..presentation.terminal import DetachMatcher, follow_window_size
 
     stdout, stderr = sys.stdout.buffer, sys.stderr.buffer
     matcher = DetachMatcher(keys)

@@ -12,7 +12,7 @@ pass_session = click.pass_obj
 
 def resource_options(function):
     """`--memory`, `--cpus`, `--cpu-shares`, `--pids-limit`: create, run and update share them.
-    Values stay strings here; :func:`husk.resources.limits` checks them."""
+    Values stay strings here; :func:`husk.engine.resources.limits` checks them."""
     options = [
         click.option("-m", "--memory", default=None,
                      help="Memory limit: a number with an optional unit b, k, m, g (e.g. 64m); 0: none."),
@@ -27,7 +27,7 @@ def resource_options(function):
 
 def resource_limits(opts: dict):
     """The Resources record for create's resource flags (None: the defaults)."""
-    from ..resources import limits
+    from ..engine.resources import limits
 
     given = {key: opts[key] for key in ("memory", "cpus", "cpu_shares", "pids_limit") if opts.get(key) is not None}
     return limits(**given) if given else None

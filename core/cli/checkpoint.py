@@ -70,7 +70,7 @@ def restore(session, all_, keep, tcp_established, import_, name, ignore_rootfs, 
     if import_:
         if all_ or names:
             raise InvalidArgument("--import cannot be used with --all or container names")
-        from ..container import restore_imported
+        from ..engine.container import restore_imported
 
         options.update(target_file=import_, name=name, import_privileged=import_privileged)
         began = time.monotonic()

@@ -83,7 +83,7 @@ def create(session, **opts):
 @pass_session
 def run(session, detach, detach_keys, sig_proxy, **opts):
     """Create and start a container; attached, exits with the container's exit code."""
-    from ..terminal import parse_detach_keys
+    from ..presentation.terminal import parse_detach_keys
 
     parse_detach_keys(detach_keys)  # bad keys create nothing
     ctr = _create(session, opts)
@@ -94,7 +94,7 @@ def run(session, detach, detach_keys, sig_proxy, **opts):
     from .attach import run_attached
 
     if ctr.config.dependencies:
-        from ..dependencies import start_dependencies
+        from ..engine.dependencies import start_dependencies
 
         start_dependencies(session.runtime, ctr.id)
 
@@ -129,7 +129,7 @@ def start(session, attach, interactive, detach_keys, sig_proxy, names):
 
         ctr = session.runtime.container(names[0])
         if ctr.config.dependencies:
-            from ..dependencies import start_dependencies
+            from ..engine.dependencies import start_dependencies
 
             start_dependencies(session.runtime, ctr.id)
         raise SystemExit(run_attached(ctr, attach_stdin=interactive,
@@ -158,7 +158,7 @@ def stop(session, all_, timeout, ignore, names):
 @pass_session
 def kill(session, all_, signal_, names):
     """Send a signal to running containers."""
-    from ..signals import parse_signal
+    from ..formats.signals import parse_signal
 
     number = parse_signal(signal_)
     _report(session, "kill", _names(session, names, all_, states=("running",)), signal=number)
@@ -190,7 +190,7 @@ def rm(session, force, all_, volumes, timeout, ignore, names):
 def wait(session, condition, interval, names):
     """Wait for containers to reach a condition (default: to exit); print each
     exit code (-1 for a condition other than stopped or exited)."""
-    from ..waiting import parse_condition
+    from ..engine.waiting import parse_condition
 
     conditions = [parse_condition(item) for item in condition]
     seconds = _duration(interval)
@@ -335,7 +335,7 @@ def _report(session, action, names, ignore_missing=False, missing_exit_code=None
 
 
 def _duration(text: str) -> float:
-    from ..timestamps import parse_duration_ns
+    from ..formats.timestamps import parse_duration_ns
 
     return parse_duration_ns(text) / 1e9
 

@@ -3,8 +3,8 @@
 Either side is `CONTAINER:PATH`, a host path, or `-` (a tar on stdin, or
 written to stdout).  The container side goes through
 :meth:`husk.Container.copy_from` / :meth:`~husk.Container.copy_to`; the host
-side is archived with :func:`husk.copying.write_archive` (the host's `/` as
-the root) and unpacked with :func:`husk.layers.extract_tree`, chrooted into
+side is archived with :func:`husk.storage.copying.write_archive` (the host's `/` as
+the root) and unpacked with :func:`husk.storage.layers.extract_tree`, chrooted into
 the host directory, so a container's files cannot land anywhere else.  The
 two ends are joined by a pipe, a thread writing while the caller reads, so
 nothing is held in memory.
@@ -68,7 +68,7 @@ def _container_to_host(ctr, path: str, destination: str, archive: bool, follow_l
     if destination == "-":
         ctr.copy_from(path, sys.stdout.buffer, follow_link=follow_link)
         return
-    from ..layers import extract_tree
+    from ..storage.layers import extract_tree
 
     source = ctr.stat_path(path)
     if follow_link and source.link_target:
@@ -109,7 +109,7 @@ def _host_to_container(ctr, source: str, path: str, archive: bool, follow_link: 
     if source == "-":
         ctr.copy_to(path, sys.stdin.buffer, chown=archive)
         return
-    from ..copying import write_archive
+    from ..storage.copying import write_archive
 
     if not os.path.lexists(source):
         raise NoSuchPath(f"{source}: no such file or directory")

@@ -16,7 +16,7 @@ import sys
 
 import click
 
-from ..terminal import DEFAULT_DETACH_KEYS
+from ..presentation.terminal import DEFAULT_DETACH_KEYS
 from . import CONTEXT
 
 
@@ -38,8 +38,8 @@ from . import CONTEXT
 def exec_(session, detach, detach_keys, env, env_file, interactive, privileged, preserve_fds, tty, user,
           workdir, name, command):
     """Run COMMAND in the running container NAME; exits with the command's exit code."""
-    from ..exec_session import check_arguments
-    from ..terminal import parse_detach_keys, window_size
+    from ..engine.exec_session import check_arguments
+    from ..presentation.terminal import parse_detach_keys, window_size
     from .options import parse_env
 
     check_arguments(list(command), preserve_fds)  # before husk opens files that could take fd 3
@@ -64,7 +64,7 @@ def _copy(client, *, stdin: bool, raw: bool, terminal: int | None, keys: bytes) 
     the detach keys (True), with the local terminal raw when `raw`."""
     import contextlib
 
-    from ..terminal import raw_mode
+    from ..presentation.terminal import raw_mode
     from .attach import copy_streams
 
     with contextlib.ExitStack() as stack:

@@ -21,7 +21,7 @@ IMAGES_HEADERS = {"ID": "IMAGE ID", "CreatedHuman": "CREATED"}
 @click.pass_obj
 def import_(session, change, message, quiet, source, reference):
     """Make an image from a rootfs tarball (SOURCE, or - for stdin); prints its id."""
-    from ..images import import_tarball
+    from ..storage.images import import_tarball
 
     from .options import open_input
 
@@ -42,10 +42,10 @@ def images(session, quiet, no_trunc, no_heading, format_, name):
     import json
     import time
 
-    from ..gofmt import GoStruct
-    from ..images import resolve_image
-    from ..template import format_rows
-    from ..timestamps import format_go_time
+    from ..formats.gofmt import GoStruct
+    from ..storage.images import resolve_image
+    from ..formats.template import format_rows
+    from ..formats.timestamps import format_go_time
     from .listing import human_duration, image_document
 
     records = [resolve_image(session.runtime, name)] if name else session.runtime.store.images()
@@ -75,7 +75,7 @@ def images(session, quiet, no_trunc, no_heading, format_, name):
 @click.pass_obj
 def rmi(session, force, all_, names):
     """Remove images."""
-    from ..images import remove_image
+    from ..storage.images import remove_image
 
     targets = [i.id for i in session.runtime.store.images()] if all_ else list(names)
     if not targets and not all_:
@@ -100,7 +100,7 @@ def rmi(session, force, all_, names):
 @click.pass_obj
 def exists(session, name):
     """Exit 0 when the image exists, 1 when it does not."""
-    from ..images import resolve_image
+    from ..storage.images import resolve_image
 
     try:
         resolve_image(session.runtime, name)

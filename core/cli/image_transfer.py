@@ -16,7 +16,7 @@ from . import CONTEXT
 @click.pass_obj
 def tag(session, source, targets):
     """Add names (TARGET...) to the image SOURCE."""
-    from ..images import tag_image
+    from ..storage.images import tag_image
 
     tag_image(session.runtime, source, targets)
 
@@ -27,7 +27,7 @@ def tag(session, source, targets):
 @click.pass_obj
 def untag(session, image, names):
     """Remove names from IMAGE (all of them when no NAME is given)."""
-    from ..images import untag_image
+    from ..storage.images import untag_image
 
     untag_image(session.runtime, image, names)
 
@@ -43,7 +43,7 @@ def untag(session, image, names):
 def save(session, output, format_, multi_image_archive, quiet, images):
     """Save images to a docker-archive tar (what `docker load` and `husk load` read)."""
     from ..define import InvalidArgument
-    from ..image_archive import save_images
+    from ..storage.image_archive import save_images
 
     if format_ != "docker-archive":
         raise InvalidArgument(f"unsupported format {format_!r}: husk saves docker-archive")
@@ -72,12 +72,12 @@ def save(session, output, format_, multi_image_archive, quiet, images):
 @click.pass_obj
 def load(session, input_, quiet):
     """Load images from a docker-archive tar (`docker save`'s, `husk save`'s)."""
-    from ..image_archive import load_images
+    from ..storage.image_archive import load_images
     from .options import open_input
 
     with open_input(input_ or None, " or the --input flag") as stream:
         loaded = load_images(session.runtime, stream)
-    from ..images import normalize
+    from ..storage.images import normalize
 
     for item in loaded:
         for name in [normalize(t) for t in item.archive_tags] or ["sha256:" + item.image.id]:
@@ -100,9 +100,9 @@ def history(session, quiet, no_trunc, human, format_, image):
     import json
     import time
 
-    from ..gofmt import GoStruct
-    from ..images import image_history
-    from ..template import format_rows
+    from ..formats.gofmt import GoStruct
+    from ..storage.images import image_history
+    from ..formats.template import format_rows
     from .image import _size
     from .listing import human_duration
 

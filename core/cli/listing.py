@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 from ..define import EXIT_ENGINE, HuskError, InvalidArgument, NoSuchContainer, State
-from ..filters import KEYS, container_filter
+from ..presentation.filters import KEYS, container_filter
 
 PS_TABLE = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.CreatedHuman}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
 PS_HEADERS = {"ID": "CONTAINER ID", "CreatedHuman": "CREATED", "CreatedAt": "CREATED AT", "RunningFor": "CREATED"}
@@ -55,7 +55,7 @@ def status_text(ctr, now: float) -> str:
 
 def command_args(ctr, image) -> list[str]:
     """The command the container runs (its entrypoint and command, or the image's)."""
-    from ..spec import resolve_args
+    from ..engine.spec import resolve_args
 
     config = ctr.config
     try:
@@ -67,8 +67,8 @@ def command_args(ctr, image) -> list[str]:
 def ps_row(ctr, image, no_trunc: bool, now: float) -> dict[str, Any]:
     """One row of `ps`, a struct to templates (podman's psReporter): an unknown
     field is an error, as in podman."""
-    from ..gofmt import GoStruct
-    from ..timestamps import format_go_time
+    from ..formats.gofmt import GoStruct
+    from ..formats.timestamps import format_go_time
 
     config, st = ctr.config, ctr.state
     command = " ".join(command_args(ctr, image))
@@ -101,7 +101,7 @@ def ps_row(ctr, image, no_trunc: bool, now: float) -> dict[str, Any]:
 
 
 def _parse_filters(filters: tuple[str, ...]) -> dict[str, list[str]]:
-    """`--filter KEY=VALUE` flags as the filters' dict (checked by husk.filters)."""
+    """`--filter KEY=VALUE` flags as the filters' dict (checked by husk.presentation.filters)."""
     parsed: dict[str, list[str]] = {}
     for item in filters:
         key, sep, value = item.partition("=")
@@ -139,7 +139,7 @@ def list_containers(runtime, *, all_: bool, quiet: bool, no_trunc: bool, no_head
         return "".join(row["ID"] + "\n" for row in rows)
     if format_ == "json":
         return json.dumps([_ps_json(row, c, images.get(c.config.image_id)) for row, c in pairs], indent=4) + "\n"
-    from ..template import format_rows
+    from ..formats.template import format_rows
 
     return format_rows(format_ or PS_TABLE, rows, PS_HEADERS, heading=not no_heading)
 
@@ -155,7 +155,7 @@ def _ps_json(row: dict[str, Any], ctr, image) -> dict[str, Any]:
 
 
 def image_document(image) -> dict[str, Any]:
-    from ..inspect import rfc3339
+    from ..engine.inspect import rfc3339
 
     cfg = image.config
     return {"Id": image.id, "Digest": "sha256:" + image.id, "RepoTags": list(image.names), "RepoDigests": [],
@@ -179,7 +179,7 @@ def inspect_objects(runtime, names, type_: str, format_: str) -> tuple[str, int]
     the others are still printed; any other failure (a corrupt record) keeps
     its own message, which names the container."""
     from ..define import NoSuchImage
-    from ..images import resolve_image
+    from ..storage.images import resolve_image
 
     documents, code = [], 0
     for name in names:
@@ -200,8 +200,8 @@ def inspect_objects(runtime, names, type_: str, format_: str) -> tuple[str, int]
             print(f"Error: {exc}", file=sys.stderr)
             code = EXIT_ENGINE
     if format_:
-        from ..gofmt import as_struct
-        from ..template import compile as compile_template
+        from ..formats.gofmt import as_struct
+        from ..formats.template import compile as compile_template
 
         template = compile_template(format_)
         types = {"container": "define.InspectContainerData", "image": "inspect.ImageData"}
@@ -211,9 +211,9 @@ def inspect_objects(runtime, names, type_: str, format_: str) -> tuple[str, int]
 
 
 def print_logs(runtime, names, *, follow: bool, tail: int, timestamps: bool, since, until) -> None:
-    from ..timestamps import parse_until
-    from ..logs import follow_log, read_log, write_lines
-    from ..timestamps import parse_time
+    from ..formats.timestamps import parse_until
+    from ..engine.logs import follow_log, read_log, write_lines
+    from ..formats.timestamps import parse_time
 
     since_t = parse_time(since) if since else None
     until_t = parse_until(until) if until else None

@@ -81,7 +81,7 @@ def mount(session, all_, no_trunc, format_, names):
 @pass_session
 def umount(session, all_, force, names):
     """Unmount containers' root filesystems mounted with `mount`."""
-    from ..lifecycle import users_mounts
+    from ..engine.lifecycle import users_mounts
 
     containers = _containers(session, names, all_)
     code = 0

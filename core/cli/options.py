@@ -10,7 +10,7 @@ import os
 from typing import BinaryIO, Iterator
 
 from ..define import InvalidArgument
-from ..records import Mount
+from ..state.records import Mount
 
 _VOLUME_OPTIONS = {"ro", "rw", "z", "Z", "rbind", "bind", "private", "rprivate", "shared", "rshared",
                    "slave", "rslave", "nosuid", "suid", "nodev", "dev", "noexec", "exec"}
@@ -102,7 +102,7 @@ def parse_entrypoint(value: str | None) -> list[str] | None:
     if value is None:
         return None
     if value.startswith("["):
-        from ..images import json_string_list
+        from ..storage.images import json_string_list
 
         return json_string_list(value, f"entrypoint {value!r}")
     return [value] if value else []

@@ -47,7 +47,7 @@ ACTIONS = {"stop": _stop, "kill": _kill, "start": _start, "remove": _remove, "re
 
 def _run_one(job: tuple[tuple, str, str, dict[str, Any]]) -> Outcome:
     runtime_args, action, name, kwargs = job
-    from ..runtime import Runtime
+    from ..engine.runtime import Runtime
 
     runtime = Runtime(*runtime_args)
     try:

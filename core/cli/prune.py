@@ -1,4 +1,4 @@
-"""`container prune`: the CLI over husk.prune.prune_containers (podman's verb,
+"""`container prune`: the CLI over husk.engine.prune.prune_containers (podman's verb,
 flags, prompt and output: the removed ids, one a line)."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ WARNING = "WARNING! This will remove all non running containers."
 @click.pass_obj
 def prune(session, force, filters):
     """Remove every container that is not running."""
-    from ..prune import prune_containers
+    from ..engine.prune import prune_containers
 
     wanted: dict[str, list[str]] = {}
     for item in filters:

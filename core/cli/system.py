@@ -35,8 +35,8 @@ def version(format_):
     if format_ == "json":
         click.echo(json.dumps(document, indent=4))
     elif format_:
-        from ..gofmt import as_struct
-        from ..template import render
+        from ..formats.gofmt import as_struct
+        from ..formats.template import render
 
         click.echo(render(format_, as_struct(document, "define.Version")))
     else:
@@ -103,8 +103,8 @@ def info(session, format_):
     if format_ == "json":
         click.echo(json.dumps(document, indent=4))
     elif format_:
-        from ..gofmt import as_struct
-        from ..template import render
+        from ..formats.gofmt import as_struct
+        from ..formats.template import render
 
         maps = frozenset({"Loaded", "Failed", "Runtimes"})
         click.echo(render(format_, as_struct(document, "define.Info", maps)))
@@ -122,9 +122,9 @@ def info(session, format_):
 @click.pass_obj
 def events(session, since, until, filters, format_, stream):
     """Show events (streams new ones until interrupted, unless --stream=false or --until)."""
-    from ..events import format_line, parse_filter_args, to_json_line, to_template_data
-    from ..gofmt import GoStruct
-    from ..timestamps import parse_time, parse_until
+    from ..state.events import format_line, parse_filter_args, to_json_line, to_template_data
+    from ..formats.gofmt import GoStruct
+    from ..formats.timestamps import parse_time, parse_until
 
     parsed = parse_filter_args(list(filters))
     since_t = parse_time(since) if since else None
@@ -134,7 +134,7 @@ def events(session, since, until, filters, format_, stream):
     found = reader(since=since_t, until=until_t, filters=parsed)
     template = None
     if format_ and format_ != "json":
-        from ..template import compile as compile_template
+        from ..formats.template import compile as compile_template
 
         template = compile_template(format_)
     out = sys.stdout

@@ -90,7 +90,7 @@ def test_exec_interactive_copies_stdin(husk_rt):
 
 
 def test_exec_privileged_grants_all_capabilities(husk_rt):
-    from husk.spec import all_capabilities
+    from husk.engine.spec import all_capabilities
 
     _running(husk_rt)
     def effective(*flags):

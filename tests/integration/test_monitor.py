@@ -13,9 +13,9 @@ import time
 
 import pytest
 
-from husk.attach_protocol import STREAM_STDERR, STREAM_STDOUT, AttachClient
+from husk.engine.attach_protocol import STREAM_STDERR, STREAM_STDOUT, AttachClient
 from husk.define import CommandCannotInvoke, CommandNotFound
-from husk.monitor_client import MONITOR_SCRIPT, spawn_monitor
+from husk.engine.monitor_client import MONITOR_SCRIPT, spawn_monitor
 
 RUNTIMES = [pytest.param(name, marks=pytest.mark.skipif(not shutil.which(name), reason=f"{name} not installed"))
             for name in ("runc", "crun")]
@@ -278,7 +278,7 @@ def test_tty_stdin_close_sends_eof(containers):
 def test_monitor_outlives_its_launcher(containers):
     ctr = containers(["sh", "-c", "read line; echo got $line"], stdin=True)
     launcher = subprocess.run(
-        [sys.executable, "-c", "import json, sys; from husk.monitor_client import MONITOR_SCRIPT, spawn_monitor; "
+        [sys.executable, "-c", "import json, sys; from husk.engine.monitor_client import MONITOR_SCRIPT, spawn_monitor; "
          "print(json.dumps(spawn_monitor(json.loads(sys.argv[1]))))", json.dumps(ctr.config)],
         capture_output=True, text=True, timeout=60, check=True, env=os.environ)
     ctr.report = json.loads(launcher.stdout)

@@ -273,7 +273,7 @@ def test_umount_force_and_all(husk):
 
 def test_umount_refusals_and_mount_of_a_removing_container(husk):
     from husk.define import State
-    from husk.records import ExecSession
+    from husk.state.records import ExecSession
 
     cid = husk("create", "--name", "i", "busybox", "sleep", "1000", check=True).stdout.strip()
     husk("init", "i", check=True)

@@ -1,4 +1,4 @@
-"""husk.rootfs: real overlay mounts (and the copying fallback) of layers unpacked by husk.layers."""
+"""husk.storage.rootfs: real overlay mounts (and the copying fallback) of layers unpacked by husk.storage.layers."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import tarfile
 import pytest
 
 from husk.define import HuskError
-from husk.layers import extract_layer
-from husk.rootfs import is_mounted, mount_overlay, unmount
+from husk.storage.layers import extract_layer
+from husk.storage.rootfs import is_mounted, mount_overlay, unmount
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="mounting needs root")
 

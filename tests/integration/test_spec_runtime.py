@@ -13,8 +13,8 @@ import uuid
 
 import pytest
 
-from husk import spec
-from husk.records import ContainerConfig, ImageConfig, Mount
+from husk.engine import spec
+from husk.state.records import ContainerConfig, ImageConfig, Mount
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="running containers needs root")
 

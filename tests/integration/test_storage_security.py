@@ -16,7 +16,7 @@ import tarfile
 
 import pytest
 
-from husk.rootfs import is_mounted
+from husk.storage.rootfs import is_mounted
 from husk.testing import build_tar
 
 NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]

@@ -27,7 +27,7 @@ from husk.api.documents import docker_state
 from husk.api.keys import BODY_TIMEOUT
 from husk.api.requests import CreateBody
 from husk.define import HuskError
-from husk.filters import container_filter
+from husk.presentation.filters import container_filter
 
 settings.register_profile("api-fuzz", max_examples=300, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
@@ -153,7 +153,7 @@ def test_container_filters_accept_only_what_they_can_match(wanted):
 @example("sigterm")
 @example("RTMIN+3")
 def test_signals_are_a_number_or_a_400(value):
-    from husk.signals import parse_signal
+    from husk.formats.signals import parse_signal
 
     result = parsed_or_client_error(parse_signal, value)
     assert result is None or (isinstance(result, int) and 0 < result < 128)
@@ -167,7 +167,7 @@ def test_signals_are_a_number_or_a_400(value):
 @example("-1s")
 @example("1.5")
 def test_times_are_a_number_or_a_400(value):
-    from husk.timestamps import parse_time, parse_until
+    from husk.formats.timestamps import parse_time, parse_until
 
     for parse in (parse_time, parse_until):
         result = parsed_or_client_error(parse, value)
@@ -191,7 +191,7 @@ def test_detach_keys_are_bytes_or_a_400(value):
 @given(st.dictionaries(st.sampled_from(["container", "event", "image", "label", "type", "since", "bogus"]),
                        st.lists(st.text(), max_size=3), max_size=3))
 def test_event_filters_compile_or_are_a_400(wanted):
-    from husk.events import compile_filters
+    from husk.state.events import compile_filters
 
     parsed_or_client_error(compile_filters, wanted)
 
@@ -267,7 +267,7 @@ def _exited_filter_then_match(value: str) -> None:
 
 
 def _signal(value: str):
-    from husk.signals import parse_signal
+    from husk.formats.signals import parse_signal
 
     return parse_signal(value)
 
@@ -279,13 +279,13 @@ def _detach_keys(value: str):
 
 
 def _time(value: str):
-    from husk.timestamps import parse_time
+    from husk.formats.timestamps import parse_time
 
     return parse_time(value)
 
 
 def _time_until(value: str):
-    from husk.timestamps import parse_until
+    from husk.formats.timestamps import parse_until
 
     return parse_until(value)
 

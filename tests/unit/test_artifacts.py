@@ -9,11 +9,11 @@ import threading
 
 import pytest
 
-from husk.artifacts import NoSuchArtifact
-from husk.container import Container
+from husk.engine.artifacts import NoSuchArtifact
+from husk.engine.container import Container
 from husk.define import ContainerRemoved, InvalidArgument
-from husk.records import ContainerConfig, ContainerState
-from husk.runtime import Runtime
+from husk.state.records import ContainerConfig, ContainerState
+from husk.engine.runtime import Runtime
 
 
 @pytest.fixture

@@ -6,7 +6,8 @@ import os
 import re
 import signal
 
-from husk import attach_protocol, monitor
+from husk.engine import attach_protocol
+from husk import monitor
 
 PROTOCOL_NAMES = ("STREAM_STDOUT", "STREAM_STDERR", "MSG_STDIN", "MSG_CLOSE_STDIN", "MSG_RESIZE", "MAX_DATA")
 

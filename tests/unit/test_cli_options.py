@@ -10,9 +10,9 @@ import pytest
 from husk.cli.listing import human_duration
 from husk.cli.options import parse_entrypoint, parse_env, parse_labels, parse_tmpfs, parse_volume
 from husk.define import InvalidArgument, State
-from husk.timestamps import parse_until
-from husk.gofmt import GoStruct, as_struct
-from husk.template import format_rows, render
+from husk.formats.timestamps import parse_until
+from husk.formats.gofmt import GoStruct, as_struct
+from husk.formats.template import format_rows, render
 
 
 def test_env_files_first_then_flags_and_host_lookups(tmp_path, monkeypatch):

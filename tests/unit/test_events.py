@@ -1,4 +1,4 @@
-"""husk.events: the file events log, its filters, times, rotation and following."""
+"""husk.state.events: the file events log, its filters, times, rotation and following."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import time
 import pytest
 
 from husk.define import InvalidArgument
-from husk.events import (
+from husk.state.events import (
     Event,
     EventLog,
     compile_filters,
@@ -152,7 +152,7 @@ def test_parse_time_rfc3339(text, expected):
 
 
 def test_parse_time_keeps_nanoseconds_and_rejects_garbage():
-    from husk.timestamps import parse_duration_ns, parse_time_ns
+    from husk.formats.timestamps import parse_duration_ns, parse_time_ns
 
     assert parse_time_ns("2026-11-28T22:06:43.123456789Z") % NS == 123456789
     assert parse_time_ns("1700000000.000000001") == 1_700_000_000 * NS + 1

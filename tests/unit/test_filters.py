@@ -1,4 +1,4 @@
-"""husk.filters: the container filters the CLI and both APIs share."""
+"""husk.presentation.filters: the container filters the CLI and both APIs share."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from husk.api.documents import docker_state
 from husk.define import InvalidArgument, State
-from husk.filters import container_filter
+from husk.presentation.filters import container_filter
 
 
 def _ctr(state=State.EXITED, exit_code=0, name="web-1", labels=None):

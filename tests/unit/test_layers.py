@@ -1,4 +1,4 @@
-"""husk.layers: layer tars built in memory, unpacked for real (chroot needs root)."""
+"""husk.storage.layers: layer tars built in memory, unpacked for real (chroot needs root)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import uuid
 import pytest
 
 from husk.define import InvalidArgument
-from husk.layers import OPAQUE_XATTR, extract_layer
+from husk.storage.layers import OPAQUE_XATTR, extract_layer
 from husk.testing import build_tar
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="unpacking chroots into the layer: needs root")

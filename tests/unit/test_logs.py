@@ -1,4 +1,4 @@
-"""husk.logs: reading, tailing and following the k8s-file container log."""
+"""husk.engine.logs: reading, tailing and following the k8s-file container log."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import time
 
 import pytest
 
-from husk import rotatingfile
-from husk.logs import LogLine, encode_record, follow_log, read_log, write_lines
-from husk.timestamps import parse_time
+from husk.state import rotatingfile
+from husk.engine.logs import LogLine, encode_record, follow_log, read_log, write_lines
+from husk.formats.timestamps import parse_time
 
 NS = 1_000_000_000
 T0 = 1_795_903_603 * NS  # 2026-11-28T22:06:43Z

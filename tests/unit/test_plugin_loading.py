@@ -16,18 +16,18 @@ from dataclasses import dataclass
 
 import pytest
 
-from husk.config import Config
+from husk.engine.config import Config
 from husk.define import InvalidArgument, NotImplementedByPlugin, PluginFailure
 from husk.hooks import spec
-from husk.oci_runtime import OCIRuntime
-from husk.plugins import Plugins
-from husk.runtime import Runtime
+from husk.engine.oci_runtime import OCIRuntime
+from husk.engine.plugins import Plugins
+from husk.engine.runtime import Runtime
 
 _unique = itertools.count()
 
 FAKE_RUNTIME = '''
 from husk.hooks import hookimpl
-from husk.oci_runtime import OCIRuntime
+from husk.engine.oci_runtime import OCIRuntime
 
 class Fake(OCIRuntime):
     name = "{runtime}"

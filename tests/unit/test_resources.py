@@ -1,4 +1,4 @@
-"""Resource limit values (husk.resources) and top's column choice (husk.top): pure logic."""
+"""Resource limit values (husk.engine.resources) and top's column choice (husk.engine.top): pure logic."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import os
 
 import pytest
 
-from husk import resources, top
+from husk.engine import resources, top
 from husk.define import InvalidArgument
-from husk.records import Resources
+from husk.state.records import Resources
 
 
 @pytest.mark.parametrize("text, expected", [

@@ -1,11 +1,11 @@
-"""The restart-policy decision (husk.restart.should_restart), podman's rules."""
+"""The restart-policy decision (husk.engine.restart.should_restart), podman's rules."""
 
 from __future__ import annotations
 
 import pytest
 
-from husk.records import RestartPolicy
-from husk.restart import should_restart
+from husk.state.records import RestartPolicy
+from husk.engine.restart import should_restart
 
 
 @pytest.mark.parametrize("name", ["always", "unless-stopped"])

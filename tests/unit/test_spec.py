@@ -1,4 +1,4 @@
-"""husk.spec: the OCI spec a container config turns into, checked against
+"""husk.engine.spec: the OCI spec a container config turns into, checked against
 podman's defaults.  The runtimes' side of it is in
 tests/integration/test_spec_runtime.py."""
 
@@ -10,9 +10,9 @@ import resource
 
 import pytest
 
-from husk import spec
+from husk.engine import spec
 from husk.define import InvalidArgument
-from husk.records import ContainerConfig, ImageConfig, Mount
+from husk.state.records import ContainerConfig, ImageConfig, Mount
 
 CONTAINER_ID = "0123456789abcdef" * 4
 HOST_LIMITS = {"RLIMIT_NOFILE": 20000, "RLIMIT_NPROC": resource.RLIM_INFINITY}

@@ -7,8 +7,8 @@ import multiprocessing
 import pytest
 
 from husk.define import CorruptRecord, InvalidArgument, NameInUse, NoSuchContainer
-from husk.records import ContainerConfig, ContainerState, ImageRecord
-from husk.store import Store
+from husk.state.records import ContainerConfig, ContainerState, ImageRecord
+from husk.state.store import Store
 
 
 def _config(cid: str, name: str) -> ContainerConfig:
@@ -85,15 +85,15 @@ def test_parallel_writers_from_processes(tmp_path):
     for worker in workers:
         worker.join()
         assert worker.exitcode == 0
-    from husk.store import open_store
+    from husk.state.store import open_store
 
     assert len(list(open_store(path).containers())) == 100
 
 
 _FILL_SMALL_MAP = r"""
 import sys, threading
-from husk import store as store_module
-from husk.records import ContainerConfig, ContainerState
+from husk.state import store as store_module
+from husk.state.records import ContainerConfig, ContainerState
 store_module._INITIAL_MAP_SIZE = 64 * 1024  # full after a few records: every writer grows it
 path, base = sys.argv[1], int(sys.argv[2])
 store = store_module.open_store(path)

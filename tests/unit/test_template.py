@@ -1,4 +1,4 @@
-"""husk.template (and husk.gofmt under it) render --format strings as podman and docker do.
+"""husk.formats.template (and husk.formats.gofmt under it) render --format strings as podman and docker do.
 
 Golden strings come from podman's and docker's documentation; expected output
 is what Go's text/template (with docker's extra functions) prints for the same
@@ -12,10 +12,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from husk import template
+from husk.formats import template
 from husk.define import InvalidArgument
-from husk.gofmt import go_sprintf
-from husk.template import align_columns, format_rows, render
+from husk.formats.gofmt import go_sprintf
+from husk.formats.template import align_columns, format_rows, render
 
 INSPECT = {
     "Id": "3f1a2b",
@@ -337,7 +337,7 @@ def test_two_hundred_rows_render_as_one_aligned_table():
 
 def test_import_pulls_in_nothing_heavy():
     code = (
-        "import sys; before = set(sys.modules); import husk.template; "
+        "import sys; before = set(sys.modules); import husk.formats.template; "
         "print(sorted(m for m in set(sys.modules) - before if not m.startswith('husk')))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -351,6 +351,6 @@ def test_import_pulls_in_nothing_heavy():
 ])
 def test_go_duration_prints_as_go_does(ns, text):
     """podman top's ELAPSED and TIME columns are Go durations."""
-    from husk.gofmt import go_duration
+    from husk.formats.gofmt import go_duration
 
     assert go_duration(ns) == text

@@ -8,7 +8,7 @@ import pty
 import pytest
 
 from husk.define import InvalidArgument
-from husk.terminal import DetachMatcher, parse_detach_keys, raw_mode, window_size
+from husk.presentation.terminal import DetachMatcher, parse_detach_keys, raw_mode, window_size
 
 
 def test_parse_detach_keys_podman_forms():

@@ -1,4 +1,4 @@
-"""husk.users and husk.rootpath: --user forms against a rootfs's passwd and group
+"""husk.engine.users and husk.storage.rootpath: --user forms against a rootfs's passwd and group
 files, and lookups that an image's symlinks cannot lead out of the rootfs."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ import os
 
 import pytest
 
-from husk import rootpath
+from husk.storage import rootpath
 from husk.define import InvalidArgument
-from husk.users import ExecUser, resolve_user
+from husk.engine.users import ExecUser, resolve_user
 
 PASSWD = """\
 root:x:0:0:root:/root:/bin/sh

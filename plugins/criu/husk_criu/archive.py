@@ -7,7 +7,7 @@ network status, its log, CRIU's images under checkpoint/, and the rootfs diff
 
 An imported archive is untrusted: only those names, only regular files (and
 the checkpoint/ directory), sizes within the free space, the marker first and
-right; the rootfs diff is unpacked by husk.layers (chrooted, no escaping
+right; the rootfs diff is unpacked by husk.storage.layers (chrooted, no escaping
 names or links) after its headers were checked for device nodes; the config
 is held to what `husk create` accepts, and privileges (privileged, added
 capabilities, host binds, the host's network) come back only with
@@ -117,7 +117,7 @@ def _add_file(tar: tarfile.TarFile, name: str, path: str) -> None:
 
 def _write_upper_tar(upper: str, target: str) -> None:
     """The upper dir as a layer tar: overlay whiteouts (0/0 character devices,
-    the opaque xattr) become OCI whiteouts, which husk.layers turns back."""
+    the opaque xattr) become OCI whiteouts, which husk.storage.layers turns back."""
     with tarfile.open(target, "w", format=tarfile.PAX_FORMAT) as tar:
         for directory, dirs, files in os.walk(upper):
             relative = os.path.relpath(directory, upper)
@@ -232,7 +232,7 @@ def _check_member(member: tarfile.TarInfo, seen: set[str], free: int) -> str:
 
 def _decompressed(raw):
     """(reader of the plain tar, zstd process or None), told by magic bytes."""
-    from husk.layers import _PeekedStream
+    from husk.storage.layers import _PeekedStream
 
     head = raw.read(4)
     stream = _PeekedStream(head, raw)
@@ -279,10 +279,10 @@ def _adopt(runtime, staging: str, options: dict):
     """Make the staged archive a container of this storage root."""
     import msgspec
 
-    from husk.container import Container
+    from husk.engine.container import Container
     from husk.define import NoSuchImage
-    from husk.layers import extract_layer
-    from husk.records import ContainerConfig, ContainerState
+    from husk.storage.layers import extract_layer
+    from husk.state.records import ContainerConfig, ContainerState
 
     try:
         with open(os.path.join(staging, "config.json"), "rb") as handle:
@@ -290,7 +290,7 @@ def _adopt(runtime, staging: str, options: dict):
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise InvalidArgument(f"invalid checkpoint archive: config.json: {exc}") from None
     if options.get("name"):
-        from husk.runtime import check_name
+        from husk.engine.runtime import check_name
 
         check_name(options["name"])
         config.id, config.name = os.urandom(32).hex(), options["name"]
@@ -303,7 +303,7 @@ def _adopt(runtime, staging: str, options: dict):
     try:
         runtime.store.image(config.image_id)
     except NoSuchImage:  # another storage root: the same image under its name
-        from husk.images import resolve_image
+        from husk.storage.images import resolve_image
 
         try:
             config.image_id = resolve_image(runtime, config.image_ref or config.image_name).id
@@ -322,7 +322,7 @@ def _adopt(runtime, staging: str, options: dict):
         os.mkdir(upper, 0o755)
     paths = runtime.paths
     container_dir = paths.container_dir(config.id)
-    os.mkdir(container_dir, 0o700)  # private, as husk.paths says why
+    os.mkdir(container_dir, 0o700)  # private, as husk.state.paths says why
     os.mkdir(paths.userdata(config.id), 0o700)
     try:
         os.rename(upper, os.path.join(container_dir, "upper"))
@@ -345,9 +345,9 @@ def _check_config(config, import_privileged: bool) -> None:
     user passed --import-privileged: an archive is a file anybody can edit, and
     restoring it as it says would hand root on the host to whoever wrote it."""
     from husk.cli.options import parse_tmpfs, parse_volume
-    from husk.runtime import check_env, check_name, parse_restart_policy
-    from husk.signals import parse_signal
-    from husk.spec import capability_set
+    from husk.engine.runtime import check_env, check_name, parse_restart_policy
+    from husk.formats.signals import parse_signal
+    from husk.engine.spec import capability_set
 
     try:
         if not re_id(config.image_id):

@@ -84,8 +84,8 @@ def checkpoint(ctr, options: dict) -> None:
 def restore(ctr, options: dict) -> None:
     """Restore under a new monitor; sets ``ctr.state.pid`` and ``monitor_pid``.
     The caller holds the lock, has mounted the rootfs and written the bundle."""
-    from husk.lifecycle import exit_command
-    from husk.monitor_client import spawn_monitor
+    from husk.engine.lifecycle import exit_command
+    from husk.engine.monitor_client import spawn_monitor
 
     backend = backend_for(ctr)
     paths = ctr.runtime.paths

@@ -11,7 +11,7 @@ import os
 import subprocess
 
 from husk.hooks import hookimpl
-from husk.oci_runtime import OCIRuntime, probe_binary
+from husk.engine.oci_runtime import OCIRuntime, probe_binary
 
 
 class Crun(OCIRuntime):

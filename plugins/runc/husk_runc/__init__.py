@@ -7,7 +7,7 @@ which husk probes (runc has the subcommand; CRIU must be installed to use it).
 import shutil
 
 from husk.hooks import hookimpl
-from husk.oci_runtime import OCIRuntime, probe_binary
+from husk.engine.oci_runtime import OCIRuntime, probe_binary
 
 
 class Runc(OCIRuntime):

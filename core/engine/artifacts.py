@@ -1,0 +1,61 @@
+"""Per-container artifact files: small named blobs that travel with a container
+(plugins keep checkpoint metadata and the like there), in its `userdata/artifacts`.
+
+A name is one path component: anything that could reach outside the artifact
+directory (`..`, `/`, NUL, an empty name, `.`) is refused, so a caller passing
+user input cannot read or overwrite another file.  Writes go to a temporary
+file that is renamed into place, so a reader never sees half an artifact.
+"""
+
+from __future__ import annotations
+
+import os
+
+from ..define import HuskError, InvalidArgument
+
+ARTIFACT_MODE = 0o740  # as podman's
+
+
+class NoSuchArtifact(HuskError):
+    http_status = 404
+    default_message = "no such artifact"
+
+
+def artifact_path(directory: str, name: str) -> str:
+    """The path of artifact `name` in `directory`; InvalidArgument when it would escape."""
+    if not isinstance(name, str) or name in ("", ".", "..") or "/" in name or "\0" in name:
+        raise InvalidArgument(f"invalid artifact name {name!r}: it must be one path component")
+    return os.path.join(directory, name)
+
+
+def add(directory: str, name: str, data: bytes) -> None:
+    path = artifact_path(directory, name)
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    temporary = os.path.join(directory, f".{name}.{os.getpid()}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, ARTIFACT_MODE)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(temporary, ARTIFACT_MODE)  # whatever the umask
+        os.rename(temporary, path)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        raise
+
+
+def get(directory: str, name: str) -> bytes:
+    try:
+        with open(artifact_path(directory, name), "rb") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        raise NoSuchArtifact(f"no artifact named {name!r}") from None
+
+
+def remove(directory: str, name: str) -> None:
+    try:
+        os.unlink(artifact_path(directory, name))
+    except FileNotFoundError:
+        raise NoSuchArtifact(f"no artifact named {name!r}") from None

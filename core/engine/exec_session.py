@@ -1,0 +1,317 @@
+"""Exec sessions: commands run in a running container (`husk exec`).
+
+Each session gets a monitor of its own (husk/monitor.py) whose "create" is the
+runtime's ``exec --detach --process process.json``: the monitor becomes the
+parent of the exec'd process, holds its stdio, serves an attach socket and
+writes the session's exit file the moment it dies.  An exec's output never
+goes to the container's log.  An attached caller hands the monitor its end of
+a socket pair as an already-connected client, so not a byte the command
+prints before the caller reads is lost.
+
+:func:`start`, :func:`forget` and :func:`reap` run with the container lock
+held.  :meth:`ExecProcess.wait` runs without it -- the lock is never held
+while the command runs, so `stop` never waits for an exec -- and takes it
+only to forget the session.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal as signal_module
+import socket
+import time
+from typing import TYPE_CHECKING, BinaryIO
+
+from ..define import InvalidArgument, NoSuchContainer, PluginFailure, RuntimeFailure
+
+if TYPE_CHECKING:
+    from .attach_protocol import AttachClient
+    from .container import Container
+    from ..state.records import ExecSession
+
+
+def start(ctr: "Container", command: list[str], *, env: list[str] = (), user: str = "", workdir: str = "",
+          tty: bool = False, privileged: bool = False, interactive: bool = False, preserve_fds: int = 0,
+          detach: bool = False, console_size: tuple[int, int] | None = None
+          ) -> tuple["ExecSession", "AttachClient | None"]:
+    """Start `command` in the running container `ctr` as a new session.
+
+    Returns the session's record and, unless `detach`, an attach connection
+    made before the command started.
+    :raises CommandNotFound: (127) the runtime found no such executable
+    :raises CommandCannotInvoke: (126) it exists but cannot be run
+    :raises HuskError: (125) anything else, with the runtime's message
+    """
+    from .attach_protocol import AttachClient
+    from .monitor_client import spawn_monitor
+    from ..state.records import ExecSession
+    from .runtime import check_env
+
+    check_env(env)
+    reap(ctr)
+    paths = ctr.runtime.paths
+    session_id = secrets.token_hex(32)
+    while session_id in ctr.state.exec_sessions:
+        session_id = secrets.token_hex(32)
+    directory = paths.exec_dir(ctr.id, session_id)
+    os.makedirs(directory, mode=0o700)
+
+    def file(name: str) -> str:
+        return paths.exec_file(ctr.id, session_id, name)
+
+    mine = theirs = None
+    try:
+        process = build_process(ctr, command, env=env, user=user, workdir=workdir, tty=tty,
+                                privileged=privileged, console_size=console_size)
+        with open(os.open(file("process.json"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
+            json.dump(process, out)
+        backend = ctr.runtime.oci_runtime(ctr.config.runtime)
+        config = {
+            "id": f"{ctr.id} exec {session_id}",
+            "create_argv": backend.exec_command(ctr.id, file("process.json"), file("pidfile"), file("oci-log"),
+                                                preserve_fds),
+            "pid_file": file("pidfile"),
+            "exit_file": file("exit"),
+            "log_path": "",
+            "attach_socket": file("attach"),
+            "stdin": interactive,
+            "tty": tty,
+            "exit_command": [],
+            "exec": True,
+            "preserve_fds": preserve_fds,
+        }
+        if not detach:
+            mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            config["client_fd"] = theirs.fileno()
+        report = spawn_monitor(config, pass_fds=tuple(range(3, 3 + preserve_fds)) +
+                               ((theirs.fileno(),) if theirs else ()))
+    except BaseException:
+        if mine is not None:
+            mine.close()
+        shutil.rmtree(directory, ignore_errors=True)
+        raise
+    finally:
+        if theirs is not None:
+            theirs.close()
+    session = ExecSession(id=session_id, command=list(command), pid=int(report["pid"]),
+                          monitor_pid=int(report.get("monitor_pid", 0)), tty=tty, detached=detach,
+                          started_at=time.time())
+    ctr.state.exec_sessions[session_id] = session
+    ctr.save()
+    ctr.runtime.emit("exec", ctr, execID=session_id)
+    try:
+        ctr.runtime.plugins.exec_session(ctr, session_id, list(command))
+    except PluginFailure:
+        _kill(ctr, session)
+        forget(ctr, session_id)
+        if mine is not None:
+            mine.close()
+        raise
+    return session, (AttachClient(mine) if mine is not None else None)
+
+
+def check_arguments(command: list[str], preserve_fds: int) -> None:
+    """Refuse an empty command, and preserved fds (the caller's 3 .. 2+N) that
+    are not open.  The CLI calls this first, before husk opens files of its own."""
+    if not command:
+        raise InvalidArgument("must provide a non-empty command to start an exec session")
+    if preserve_fds < 0:
+        raise InvalidArgument(f"invalid --preserve-fds {preserve_fds}: must be 0 or more")
+    for fd in range(3, 3 + preserve_fds):
+        try:
+            os.fstat(fd)
+        except OSError:
+            raise InvalidArgument(f"file descriptor {fd} is not available - the preserve-fds option "
+                                  f"requires that all file descriptors between 3 and {2 + preserve_fds}, "
+                                  "inclusive, be available") from None
+
+
+def build_process(ctr: "Container", command: list[str], *, env: list[str] = (), user: str = "",
+                  workdir: str = "", tty: bool = False, privileged: bool = False,
+                  console_size: tuple[int, int] | None = None) -> dict:
+    """The OCI process object of an exec: the container's own process (from its
+    bundle's config.json) with the exec's args, environment, user, working
+    directory, terminal and capabilities.  `user` is resolved in the rootfs the
+    container runs on; a new user also gets its HOME (unless `env` sets one)."""
+    from . import spec as spec_module
+    from .users import resolve_user
+
+    with open(os.path.join(ctr.runtime.paths.userdata(ctr.id), "config.json")) as handle:
+        spec = json.load(handle)
+    process = spec["process"]
+    process["args"] = list(command)
+    process["terminal"] = tty
+    process.pop("consoleSize", None)
+    if tty and console_size and all(console_size):
+        process["consoleSize"] = {"height": console_size[0], "width": console_size[1]}
+    extra_env = list(env)
+    if user:
+        resolved = resolve_user(spec["root"]["path"], user)
+        process["user"] = {"uid": resolved.uid, "gid": resolved.gid,
+                           "umask": process["user"].get("umask", spec_module.DEFAULT_UMASK)}
+        if resolved.additional_gids:
+            process["user"]["additionalGids"] = resolved.additional_gids
+        extra_env.insert(0, f"HOME={resolved.home}")
+    if extra_env:
+        process["env"] = spec_module.merge_env(process.get("env", []), extra_env,
+                                               hostname=spec.get("hostname", ""), home="/")
+    if workdir:
+        if not workdir.startswith("/"):
+            raise InvalidArgument(f"workdir {workdir!r} is not an absolute path")
+        process["cwd"] = workdir
+    if user or privileged:
+        process["capabilities"] = _capabilities(ctr, process["user"]["uid"], privileged)
+    return process
+
+
+def _capabilities(ctr: "Container", uid: int, privileged: bool) -> dict[str, list[str]]:
+    """The container's capability rules for an exec as `uid`; `privileged` bounds
+    it by every capability husk holds.  As for the container's own process, a
+    non-root user holds only the capabilities added explicitly."""
+    from .spec import capability_set
+
+    config = ctr.config
+    bounding = capability_set(config.cap_add, config.cap_drop, privileged=privileged or config.privileged)
+    if uid == 0:
+        held = list(bounding)
+    else:
+        held = [cap for cap in capability_set(config.cap_add, [], privileged=False, base=()) if cap in bounding]
+    return {"bounding": bounding, "effective": held, "permitted": list(held),
+            "inheritable": [] if uid == 0 else list(held), "ambient": [] if uid == 0 else list(held)}
+
+
+# -- finishing ----------------------------------------------------------------------------
+def exit_code(ctr: "Container", session_id: str) -> int | None:
+    """The session's exit code from its monitor's exit file, None while it runs."""
+    try:
+        with open(ctr.runtime.paths.exec_file(ctr.id, session_id, "exit")) as handle:
+            return int(handle.read().strip())
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def forget(ctr: "Container", session_id: str, remove_files: bool = True) -> None:
+    """Drop the session from the container's state (and its run files)."""
+    if ctr.state.exec_sessions.pop(session_id, None) is not None:
+        ctr.save()
+    if remove_files:
+        shutil.rmtree(ctr.runtime.paths.exec_dir(ctr.id, session_id), ignore_errors=True)
+
+
+def reap(ctr: "Container", kill: bool = False) -> int:
+    """Forget the sessions that have ended (with `kill`: every session, killing
+    the processes still running); returns how many remain.
+
+    An attached session's files stay for its caller, who reads the exit code
+    after the output ends; a detached one has no caller, so they go here."""
+    from .lifecycle import pid_alive
+
+    for session in list(ctr.state.exec_sessions.values()):
+        code = exit_code(ctr, session.id)
+        if code is None and pid_alive(session.monitor_pid):
+            if not kill:
+                continue
+            _kill(ctr, session)
+        if code is not None:
+            ctr.runtime.emit("exec_died", ctr, execID=session.id, containerExitCode=code)
+        forget(ctr, session.id, remove_files=session.detached)
+    return len(ctr.state.exec_sessions)
+
+
+def _kill(ctr: "Container", session: "ExecSession") -> None:
+    """SIGKILL the session's process, if that pid still is a process of this
+    container (its cgroup names the container), never a recycled pid."""
+    try:
+        with open(f"/proc/{session.pid}/cgroup") as handle:
+            if ctr.id not in handle.read():
+                return
+        os.kill(session.pid, signal_module.SIGKILL)
+    except (OSError, ValueError):
+        pass
+
+
+def _wait_for_pid(pid: int) -> None:
+    """Block until process `pid` (not our child) has exited."""
+    import select
+
+    try:
+        pidfd = os.pidfd_open(pid)
+    except OSError:
+        return  # gone already
+    try:
+        poller = select.poll()
+        poller.register(pidfd, select.POLLIN)
+        poller.poll()
+    finally:
+        os.close(pidfd)
+
+
+class ExecProcess:
+    """A started exec session as its caller holds it: the session's `id`, the
+    attach connection `client` (None when detached), and :meth:`wait`."""
+
+    def __init__(self, ctr: "Container", session: "ExecSession", client: "AttachClient | None") -> None:
+        self.container = ctr
+        self.session = session
+        self.client = client
+
+    @property
+    def id(self) -> str:
+        return self.session.id
+
+    def wait(self) -> int:
+        """Wait for the command to exit and return its exit code (128 + signal
+        when killed); forgets the session.  Output not read from `client` by
+        then is dropped.  The container lock is taken only at the end.
+
+        :raises RuntimeFailure: the session's monitor died without an exit code
+        """
+        if self.client is not None:
+            self.client.close()
+            self.client = None
+        _wait_for_pid(self.session.monitor_pid)
+        ctr = self.container
+        code = exit_code(ctr, self.id)
+        try:
+            with ctr._locked(sync=False):
+                if self.id in ctr.state.exec_sessions and code is not None:
+                    ctr.runtime.emit("exec_died", ctr, execID=self.id, containerExitCode=code)
+                forget(ctr, self.id)
+        except NoSuchContainer:
+            pass  # removed meanwhile, and its run files with it
+        if code is None:
+            raise RuntimeFailure(f"exec session {self.id}: its monitor died without recording an exit code")
+        return code
+
+    def run(self, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None,
+            stderr: BinaryIO | None = None) -> int:
+        """Copy `stdin` (read to its end, then closed) to the command and its
+        output to `stdout`/`stderr` (None discards; a TTY's output is all
+        stdout), then :meth:`wait`."""
+        import threading
+
+        from .attach_protocol import STREAM_STDERR
+
+        client = self.client
+        if client is not None:
+            if stdin is not None:
+                threading.Thread(target=_copy_stdin, args=(stdin, client), daemon=True).start()
+            for stream, data in client:
+                out = stderr if stream == STREAM_STDERR else stdout
+                if out is not None:
+                    out.write(data)
+                    out.flush()
+        return self.wait()
+
+
+def _copy_stdin(stdin: BinaryIO, client: "AttachClient") -> None:
+    read = getattr(stdin, "read1", stdin.read)  # what is there, not a full buffer
+    try:
+        while data := read(32768):
+            client.send_stdin(data)
+        client.close_stdin()
+    except (OSError, ValueError):
+        pass  # the command ended (and the socket with it), or stdin was closed

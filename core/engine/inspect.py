@@ -1,0 +1,150 @@
+"""podman's `inspect` document for a container, built from husk's records.
+
+The shape and the key names follow `podman container inspect` so that scripts
+and `--format` strings written for podman work unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..define import State
+from ..formats.timestamps import format_rfc3339_nano
+
+if TYPE_CHECKING:
+    from .container import Container
+
+ZERO_TIME = "0001-01-01T00:00:00Z"
+
+
+def rfc3339(epoch: float) -> str:
+    """Go's RFC3339Nano in UTC; Go's zero time for 0 (never happened)."""
+    return format_rfc3339_nano(int(epoch * 1e9)) if epoch else ZERO_TIME
+
+
+def inspect_container(ctr: "Container") -> dict[str, Any]:
+    config, st = ctr.config, ctr.state
+    paths = ctr.runtime.paths
+    image = _image(ctr)
+    command = config.command or (image.config.cmd if image and not config.entrypoint else [])
+    entrypoint = config.entrypoint or (image.config.entrypoint if image else [])
+    running = st.state is State.RUNNING
+    return {
+        "Id": config.id,
+        "Created": rfc3339(config.created),
+        "Path": (entrypoint + command)[0] if entrypoint + command else "",
+        "Args": (entrypoint + command)[1:],
+        "State": {
+            "OciVersion": "1.0.2",
+            "Status": str(st.state),
+            "Running": running,
+            "Paused": st.state is State.PAUSED,
+            "Restarting": False,
+            "OOMKilled": st.oom_killed,
+            "Dead": False,
+            "Pid": st.pid if st.state in (State.RUNNING, State.PAUSED, State.CREATED) else 0,
+            "ConmonPid": st.monitor_pid,
+            "ExitCode": st.exit_code,
+            "Error": st.error,
+            "StartedAt": rfc3339(st.started_at),
+            "FinishedAt": rfc3339(st.finished_at),
+            "Checkpointed": st.checkpointed,
+        },
+        "Image": config.image_id,
+        "ImageName": config.image_ref or config.image_name,
+        "Rootfs": "",
+        "ResolvConfPath": f"{paths.userdata(config.id)}/resolv.conf",
+        "HostnamePath": f"{paths.userdata(config.id)}/hostname",
+        "HostsPath": f"{paths.userdata(config.id)}/hosts",
+        "StaticDir": paths.userdata(config.id),
+        "OCIConfigPath": f"{paths.userdata(config.id)}/config.json",
+        "OCIRuntime": config.runtime,
+        "ConmonPidFile": "",
+        "PidFile": paths.pid_file(config.id),
+        "Name": config.name,
+        "RestartCount": st.restart_count,
+        "Driver": "overlay",
+        "MountLabel": "",
+        "ProcessLabel": "",
+        "EffectiveCaps": None,
+        "BoundingCaps": None,
+        "ExecIDs": sorted(st.exec_sessions),
+        "GraphDriver": {"Name": "overlay", "Data": {
+            "UpperDir": f"{paths.container_dir(config.id)}/upper",
+            "WorkDir": f"{paths.container_dir(config.id)}/work",
+            "MergedDir": st.mountpoint or None}},
+        "Mounts": [{"Type": m.type, "Source": m.source, "Destination": m.destination, "Driver": "",
+                    "Mode": "", "Options": list(m.options), "RW": "ro" not in m.options,
+                    "Propagation": "rprivate" if m.type == "bind" else ""} for m in config.mounts],
+        "Dependencies": list(config.dependencies),
+        "IsInfra": False,
+        "Config": {
+            "Hostname": config.hostname or config.id[:12],
+            "Domainname": "",
+            "User": config.user or (image.config.user if image else ""),
+            "AttachStdin": False,
+            "AttachStdout": False,
+            "AttachStderr": False,
+            "Tty": config.tty,
+            "OpenStdin": config.stdin_open,
+            "StdinOnce": False,
+            "Env": _process_env(ctr, image),
+            "Cmd": command or None,
+            "Image": config.image_name,
+            "Volumes": None,
+            "WorkingDir": config.workdir or (image.config.workdir if image else "") or "/",
+            "Entrypoint": " ".join(entrypoint),
+            "OnBuild": None,
+            "Labels": dict(config.labels) or None,
+            "Annotations": dict(config.annotations),
+            "StopSignal": config.stop_signal,
+            "StopTimeout": config.stop_timeout,
+            "CreateCommand": None,
+        },
+        "HostConfig": {
+            "Binds": [f"{m.source}:{m.destination}" + (f":{','.join(m.options)}" if m.options else "")
+                      for m in config.mounts if m.type == "bind"],
+            "NetworkMode": config.network,
+            "RestartPolicy": {"Name": config.restart_policy.name,
+                              "MaximumRetryCount": config.restart_policy.max_retries},
+            "AutoRemove": config.auto_remove,
+            "LogConfig": {"Type": config.log_driver, "Config": None,
+                          "Path": paths.log_path(config.id), "Tag": "", "Size": "0B"},
+            "ReadonlyRootfs": config.read_only,
+            "Privileged": config.privileged,
+            "CapAdd": list(config.cap_add),
+            "CapDrop": list(config.cap_drop),
+            "Tmpfs": {m.destination: ",".join(m.options) for m in config.mounts if m.type == "tmpfs"},
+            "Runtime": "oci",
+            "Memory": config.resources.memory,
+            "NanoCpus": config.resources.nano_cpus,
+            "CpuShares": config.resources.cpu_shares,
+            "PidsLimit": config.resources.pids_limit,
+        },
+    }
+
+
+def _image(ctr: "Container"):
+    from ..define import NoSuchImage
+
+    try:
+        return ctr.runtime.store.image(ctr.config.image_id)
+    except NoSuchImage:
+        return None
+
+
+def _process_env(ctr: "Container", image) -> list[str]:
+    """The environment the process gets: the bundle's, once the spec exists;
+    before that, the same merge the spec generator will do."""
+    import json
+
+    from .spec import merge_env
+
+    try:
+        with open(f"{ctr.runtime.paths.userdata(ctr.id)}/config.json", "rb") as bundle:
+            return json.load(bundle)["process"]["env"]
+    except (OSError, ValueError, KeyError):
+        pass
+    home = "/root" if ctr.config.user in ("", "0", "root") else "/"
+    return merge_env(image.config.env if image else [], ctr.config.env,
+                     hostname=ctr.config.hostname or ctr.id[:12], home=home)

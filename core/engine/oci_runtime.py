@@ -1,0 +1,175 @@
+"""The runtime interface: the OCI command-line runtimes (runc, crun, runsc, kata).
+
+They all speak the same CLI (`create`, `start`, `state`, `kill`, `delete`,
+`pause`, `resume`, `exec`, `update`), so this base class does the common work and a
+plugin subclass adds only what differs (global flags, feature probes).  The
+class holds no state logic: it runs a command and reports what the runtime said.
+Every runtime command goes through :meth:`OCIRuntime.run`, the one path for it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from typing import Any
+
+from ..define import CommandCannotInvoke, CommandNotFound, NoSuchContainer, RuntimeFailure
+
+
+class OCIRuntime:
+    """Base of every OCI-CLI backend.  Subclasses set :attr:`name` and :attr:`binary`."""
+
+    #: what users pass to --runtime
+    name = ""
+    #: executable name (looked up in PATH) or absolute path
+    binary = ""
+    #: whether the runtime can checkpoint with CRIU (probed by the plugin)
+    supports_checkpoint = False
+
+    def __init__(self, state_root: str) -> None:
+        """:param state_root: the runtime's own --root, under husk's run root,
+        so that two husk run roots (test workers, users) never share runtime state."""
+        self.state_root = state_root
+        self.path = shutil.which(self.binary) or self.binary
+
+    # -- what differs between runtimes -------------------------------------------------
+    def global_args(self) -> list[str]:
+        """Flags placed before the subcommand.  runc and crun both take --root."""
+        return ["--root", self.state_root]
+
+    def version(self) -> str:
+        """The runtime's version line, for `husk info` and inspect."""
+        try:
+            out = subprocess.run([self.path, "--version"], capture_output=True, text=True, timeout=10)
+        except OSError as exc:
+            return f"unavailable ({exc.strerror})"
+        return out.stdout.splitlines()[0] if out.stdout else "unknown"
+
+    # -- the one path that runs a runtime command ----------------------------------------
+    def command(self, *args: str) -> list[str]:
+        """The argv for a runtime subcommand (the monitor runs `create` itself)."""
+        return [self.path, *self.global_args(), *args]
+
+    def run(self, *args: str, container_id: str = "", timeout: float | None = 60, input: str | None = None) -> str:
+        """Run a subcommand (`input` on its stdin); return its stdout.  Errors
+        become husk errors with the runtime's own last line of stderr."""
+        try:
+            proc = subprocess.run(self.command(*args), capture_output=True, text=True, timeout=timeout,
+                                  input=input)
+        except FileNotFoundError:
+            raise RuntimeFailure(f"OCI runtime {self.name!r} not found at {self.path}") from None
+        except subprocess.TimeoutExpired:
+            raise RuntimeFailure(f"{self.name} {args[0]} timed out after {timeout} s") from None
+        if proc.returncode != 0:
+            raise self.error_from(proc.stderr, container_id)
+        return proc.stdout
+
+    def error_from(self, stderr: str, container_id: str = "") -> Exception:
+        """Turn a runtime's stderr into the husk error a user should see."""
+        message = _last_message(stderr) or f"{self.name} failed"
+        lower = message.lower()
+        if container_id and ("does not exist" in lower or "not found" in lower and "container" in lower):
+            return NoSuchContainer(f"{self.name}: container {container_id} does not exist in the runtime")
+        return error_for_message(f"{self.name}: {message}")
+
+    # -- lifecycle commands --------------------------------------------------------------
+    def create_command(self, container_id: str, bundle: str, pid_file: str, log_file: str) -> list[str]:
+        """The argv the monitor runs to create the container (it owns the stdio).
+        The runtime's own messages go to `log_file` as JSON lines."""
+        return self.command("--log", log_file, "--log-format", "json", "create",
+                            "--bundle", bundle, "--pid-file", pid_file, container_id)
+
+    def exec_command(self, container_id: str, process_file: str, pid_file: str, log_file: str,
+                     preserve_fds: int = 0) -> list[str]:
+        """The argv an exec session's monitor runs: the process (an OCI process
+        object in `process_file`) starts detached, as the monitor's child."""
+        extra = ["--preserve-fds", str(preserve_fds)] if preserve_fds else []
+        return self.command("--log", log_file, "--log-format", "json", "exec", "--detach",
+                            "--pid-file", pid_file, "--process", process_file, *extra, container_id)
+
+    def start(self, container_id: str) -> None:
+        self.run("start", container_id, container_id=container_id)
+
+    def kill(self, container_id: str, signal: int, all_processes: bool = False) -> None:
+        args = ["kill"] + (["--all"] if all_processes else []) + [container_id, str(signal)]
+        self.run(*args, container_id=container_id)
+
+    def delete(self, container_id: str, force: bool = False) -> None:
+        """Delete the container from the runtime; a container it does not know is fine."""
+        try:
+            self.run("delete", *(["--force"] if force else []), container_id, container_id=container_id)
+        except NoSuchContainer:
+            pass
+
+    def pause(self, container_id: str) -> None:
+        self.run("pause", container_id, container_id=container_id)
+
+    def resume(self, container_id: str) -> None:
+        self.run("resume", container_id, container_id=container_id)
+
+    def update(self, container_id: str, resources: dict[str, Any]) -> None:
+        """Change the live cgroup limits (an OCI LinuxResources document; runc
+        and crun both read it from stdin with `update --resources -`)."""
+        self.run("update", "--resources", "-", container_id, container_id=container_id, input=json.dumps(resources))
+
+    def state(self, container_id: str) -> dict[str, Any] | None:
+        """The runtime's `state` of the container, or None when it does not know it."""
+        try:
+            out = self.run("state", container_id, container_id=container_id, timeout=30)
+        except NoSuchContainer:
+            return None
+        except RuntimeFailure as exc:
+            # runc 1.1 says "container does not exist"; be tolerant of other wordings.
+            if "not exist" in str(exc) or "no such" in str(exc).lower():
+                return None
+            raise
+        return json.loads(out)
+
+    def describe(self) -> dict[str, Any]:
+        """What `husk info` shows about this backend."""
+        return {"Name": self.name, "Path": self.path, "Version": self.version(),
+                "Checkpoint": self.supports_checkpoint}
+
+
+def error_for_message(message: str) -> RuntimeFailure:
+    """The error for a runtime's message about the container's command: 127 when
+    the executable is missing, 126 when it cannot be run, else 125.  runc and crun
+    word these differently ("no such file or directory", "executable file not
+    found", "permission denied", crun's "open executable: Operation not permitted")."""
+    lower = message.lower()
+    if "no such file or directory" in lower or "not found" in lower:
+        return CommandNotFound(f"{message}: OCI runtime attempted to invoke a command that was not found")
+    if "permission denied" in lower or "operation not permitted" in lower or "is a directory" in lower:
+        return CommandCannotInvoke(f"{message}: OCI permission denied")
+    return RuntimeFailure(message)
+
+
+def _last_message(stderr: str) -> str:
+    """The useful part of a runtime's error output.
+
+    runc logs JSON-ish `level=error msg="..."` lines; crun prints `crun: ...`.
+    Keep the last non-empty line and strip the logging decoration.
+    """
+    lines = [line.strip() for line in stderr.strip().splitlines() if line.strip()]
+    if not lines:
+        return ""
+    line = lines[-1]
+    if line.startswith("{"):
+        try:
+            line = json.loads(line).get("msg", line)
+        except ValueError:
+            pass
+    marker = 'msg="'
+    if marker in line:
+        line = line.split(marker, 1)[1].rsplit('"', 1)[0].replace('\\"', '"')
+    for prefix in ("crun: ", "runc: ", "Error: ", "ERRO[0000] "):
+        if line.startswith(prefix):
+            line = line[len(prefix):]
+    return line
+
+
+def probe_binary(binary: str) -> bool:
+    """Whether `binary` is installed; plugins use it to skip registering absent runtimes."""
+    return shutil.which(binary) is not None or os.path.isabs(binary) and os.access(binary, os.X_OK)

@@ -1,0 +1,273 @@
+"""`husk.Runtime`: the entry point for programs (and the CLI) to husk's engine.
+
+A Runtime holds the paths, the configuration, and -- opened lazily, so that a
+command only pays for what it uses -- the state store, the plugins (pluggy and
+the backends), the OCI runtime backends and the event log.  The first touch of
+the store checks the run root's `alive` marker: when it is missing the host
+has rebooted (or the run root was wiped), and every container is refreshed
+before anything else happens.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import time
+from typing import TYPE_CHECKING, Any, Iterable
+
+from . import config as config_module
+from ..define import IN_RUNTIME, InvalidArgument, NoSuchContainer, State
+from ..state.lock import FileLock
+from ..state.paths import Paths
+from ..state.records import ContainerConfig, ContainerState, Mount, Resources, RestartPolicy
+
+if TYPE_CHECKING:
+    from .container import Container
+    from ..define import CorruptRecord
+    from ..state.events import EventLog
+    from .oci_runtime import OCIRuntime
+    from .plugins import Plugins
+    from ..state.store import Store
+
+_NAME_RE = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")  # fullmatch: `$` would let a trailing newline in
+
+
+class Runtime:
+    def __init__(self, root: str | None = None, runroot: str | None = None, runtime: str | None = None,
+                 config: config_module.Config | None = None) -> None:
+        self.config = config or config_module.load()
+        self.paths = Paths(root or self.config.root, runroot or self.config.runroot)
+        self.default_runtime = runtime or self.config.runtime
+        self._store: Store | None = None
+        self._backends: dict[str, OCIRuntime] = {}
+
+    # -- lazily opened parts -------------------------------------------------------------
+    @property
+    def store(self) -> "Store":
+        if self._store is None:
+            from ..state.store import open_store
+
+            self.paths.make_private()
+            self._store = open_store(self.paths.state_dir)
+            if not os.path.exists(self.paths.alive_marker):
+                self._refresh_after_reboot()
+        return self._store
+
+    @functools.cached_property
+    def plugins(self) -> "Plugins":
+        from .plugins import Plugins
+
+        return Plugins(self.config.plugins, self.config.disabled_plugins)
+
+    @functools.cached_property
+    def events(self) -> "EventLog":
+        from ..state.events import EventLog
+
+        return EventLog(self.paths.events_log, self.config.events_logfile_max_size)
+
+    def oci_runtime(self, name: str | None = None) -> "OCIRuntime":
+        """The backend called `name` (default: the configured one)."""
+        name = name or self.default_runtime
+        backend = self._backends.get(name)
+        if backend is None:
+            backend_class = self.plugins.runtimes.get(name)
+            if backend_class is None:
+                known = ", ".join(sorted(self.plugins.runtimes)) or "none (install husk-runc or husk-crun)"
+                raise InvalidArgument(f"unknown OCI runtime {name!r}; available: {known}")
+            backend = self._backends[name] = backend_class(self.paths.runtime_root(name))
+        return backend
+
+    def emit(self, status: str, container: "Container | None" = None, **attributes: Any) -> None:
+        """Record an event: the one path every transition takes to report itself."""
+        from ..state.events import Event
+
+        attrs = {k: str(v) for k, v in attributes.items()}
+        if container is not None:
+            image = container.config.image_ref or container.config.image_name
+            attrs = {"image": image, "name": container.name,
+                     **container.config.labels, **attrs}
+            event = Event(status, type="container", id=container.id, name=container.name,
+                          image=image, attributes=attrs)
+        else:
+            event = Event(status, type=attrs.pop("type", "image"), id=attrs.pop("id", ""),
+                          name=attrs.pop("name", ""), image=attrs.pop("image", ""), attributes=attrs)
+        self.events.emit(event)
+
+    # -- containers ----------------------------------------------------------------------
+    def create_container(self, image: str, command: list[str] | None = None, *, name: str = "",
+                         entrypoint: list[str] | None = None, env: Iterable[str] = (),
+                         workdir: str = "", user: str = "", hostname: str = "",
+                         labels: dict[str, str] | None = None, stop_signal: str = "",
+                         stop_timeout: int | None = None, network: str = "none",
+                         read_only: bool = False, mounts: Iterable[Mount] = (),
+                         stdin_open: bool = False, tty: bool = False, auto_remove: bool = False,
+                         restart_policy: str = "no", runtime: str = "",
+                         annotations: dict[str, str] | None = None, privileged: bool = False,
+                         cap_add: Iterable[str] = (), cap_drop: Iterable[str] = (),
+                         dependencies: Iterable[str] = (),
+                         console_size: tuple[int, int] | None = None,
+                         resources: "Resources | None" = None) -> "Container":
+        """Create a container (state `configured`) from an image; nothing runs yet.
+        `dependencies` (names or ids, `--requires`) must exist; starting it
+        recursively starts them first.  `console_size` (rows, columns) is the
+        size of a TTY container's terminal when its process starts.
+        `resources`: cgroup limits (see :func:`husk.engine.resources.limits`; the
+        default: podman's pids limit, nothing else)."""
+        from .container import Container
+        from ..storage.images import resolve_image
+        from ..formats.signals import parse_signal
+
+        image_record = resolve_image(self, image)
+        if name:
+            check_name(name)
+        check_env(env)
+        if stop_timeout is not None and stop_timeout < 0:
+            raise InvalidArgument(f"invalid stop timeout {stop_timeout}: must be 0 or more seconds")
+        if auto_remove and restart_policy not in ("", "no"):
+            raise InvalidArgument('the --rm option conflicts with --restart, when the restartPolicy is not "" and "no"')
+        if network not in ("none", "host"):
+            raise InvalidArgument(f"network mode {network!r} is not supported: use none or host")
+        if console_size is not None and not (len(console_size) == 2 and all(0 <= n <= 0xFFFF for n in console_size)):
+            raise InvalidArgument(f"invalid console size {list(console_size)}: [rows, columns], each 0 to 65535")
+        stop_signal = stop_signal or image_record.config.stop_signal or "SIGTERM"
+        parse_signal(stop_signal)  # refuse a bad value now, not at stop time
+        backend = self.oci_runtime(runtime or None)
+        if dependencies:
+            from .dependencies import resolve
+
+            dependencies = resolve(self, list(dependencies))
+        container_id = os.urandom(32).hex()
+        config = ContainerConfig(
+            id=container_id, name=name or _random_name(), created=time.time(),
+            image_id=image_record.id, image_name=image, image_ref=_resolved_name(image, image_record.names),
+            runtime=backend.name,
+            command=list(command or []), entrypoint=list(entrypoint) if entrypoint is not None else [],
+            env=list(env), workdir=workdir, user=user, hostname=hostname, labels=dict(labels or {}),
+            annotations=dict(annotations or {}), stop_signal=stop_signal,
+            stop_timeout=self.config.stop_timeout if stop_timeout is None else stop_timeout,
+            network=network, read_only=read_only, mounts=list(mounts), stdin_open=stdin_open, tty=tty,
+            auto_remove=auto_remove, restart_policy=parse_restart_policy(restart_policy),
+            privileged=privileged, cap_add=list(cap_add), cap_drop=list(cap_drop),
+            dependencies=list(dependencies),
+            console_size=list(console_size) if console_size and all(console_size) else [],
+            resources=resources or Resources())
+        if entrypoint is not None:
+            config.annotations.setdefault("husk.entrypoint-set", "true")
+        state = ContainerState()
+        self.store.add_container(config, state)
+        container = Container(self, config, state)
+        self.emit("create", container)
+        return container
+
+    def container(self, name_or_id: str) -> "Container":
+        from .container import Container
+
+        container_id = self.store.lookup_container(name_or_id)
+        return Container(self, self.store.container_config(container_id), self.store.container_state(container_id))
+
+    def containers(self, errors: "list[CorruptRecord] | None" = None) -> list["Container"]:
+        """Every container, without taking locks (ps, inspect).  Corrupt records
+        raise, or go to `errors` when given (see Store.containers)."""
+        from .container import Container
+
+        return [Container(self, config, state) for config, state in self.store.containers(errors)]
+
+    def purge_container(self, name_or_id: str) -> str:
+        """Remove a container whose records are corrupt: whatever of it exists in
+        the runtimes, its mounts and directories, and its records.  Returns its id."""
+        import shutil
+
+        from ..storage.rootfs import unmount
+
+        container_id = self.store.lookup_container(name_or_id)
+        for name in self.plugins.runtimes:
+            self.oci_runtime(name).delete(container_id, force=True)
+        unmount(os.path.join(self.paths.container_dir(container_id), "merged"))
+        for directory in (self.paths.container_dir(container_id), self.paths.container_run_dir(container_id)):
+            shutil.rmtree(directory, ignore_errors=True)
+        self.store.purge_container(container_id)
+        return container_id
+
+    def container_exists(self, name_or_id: str) -> bool:
+        try:
+            self.store.lookup_container(name_or_id)
+        except NoSuchContainer:
+            return False
+        return True
+
+    # -- reboot --------------------------------------------------------------------------
+    def _refresh_after_reboot(self) -> None:
+        """The run root lost its marker: nothing husk started is running any more.
+
+        Reset every container (state to configured unless exited, no pid, no
+        mount, no exec sessions), drop the mount counts, then write the marker.
+        Done under a lock so concurrent first commands refresh once."""
+        from ..storage.rootfs import is_mounted, unmount
+
+        os.makedirs(self.paths.runroot, mode=0o700, exist_ok=True)
+        with FileLock(self.paths.refresh_lock):
+            if os.path.exists(self.paths.alive_marker):
+                return
+            store = self._store
+            for config, state in list(store.containers()):
+                if state.mountpoint and is_mounted(state.mountpoint):
+                    unmount(state.mountpoint)
+                if state.state in IN_RUNTIME or state.state is State.CONFIGURED:
+                    state.state = State.CONFIGURED if state.state is not State.STOPPED else State.EXITED
+                state.pid = state.monitor_pid = 0
+                state.mountpoint = ""
+                state.exec_sessions = {}
+                store.save_state(config.id, state)
+            store.reset_mount_counts()
+            with open(self.paths.alive_marker, "w") as marker:
+                marker.write(f"{time.time()}\n")
+
+
+def _resolved_name(typed: str, names: list[str]) -> str:
+    """The image's stored name the user meant (`busybox` -> `localhost/busybox:latest`)."""
+    wanted = typed if ":" in typed.rsplit("/", 1)[-1] else typed + ":latest"
+    for name in names:
+        if name == wanted or name.endswith("/" + wanted):
+            return name
+    return names[0] if names else typed
+
+
+def check_name(name: str) -> None:
+    """Refuse a container name podman would refuse (create, rename, a restored
+    checkpoint's --name): the one place that says what a name may be.  No
+    length limit, as in podman (the store keys a long name by its digest)."""
+    if not _NAME_RE.fullmatch(name):
+        shown = name.encode("unicode_escape").decode("ascii")  # one line, whatever the name holds
+        raise InvalidArgument(f'container name "{shown}" is invalid: names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*')
+
+
+def check_env(entries: Iterable[str]) -> None:
+    """Refuse an environment entry holding a NUL byte: execve would cut it there
+    without a word (`A=b<NUL>c` would run as `A=b`)."""
+    for entry in entries:
+        if "\0" in entry:
+            raise InvalidArgument(f"invalid environment variable {entry!r}: it contains a NUL byte")
+
+
+def parse_restart_policy(value: str) -> RestartPolicy:
+    """`--restart`'s value (no, on-failure[:N], always, unless-stopped) as a record."""
+    name, _, retries = value.partition(":")
+    if name not in ("no", "on-failure", "always", "unless-stopped"):
+        raise InvalidArgument(f"invalid restart policy {value!r}: use no, on-failure[:N], always or unless-stopped")
+    if retries and (name != "on-failure" or not (retries.isascii() and retries.isdigit() and len(retries) <= 9)):
+        raise InvalidArgument(f"invalid restart policy {value!r}: only on-failure takes a retry count")
+    return RestartPolicy(name=name, max_retries=int(retries or 0))
+
+
+_ADJECTIVES = ("brave", "calm", "eager", "fervent", "gallant", "happy", "jolly", "keen", "lucid",
+               "merry", "nimble", "quiet", "stoic", "tender", "vivid", "witty", "zealous", "bold")
+_NOUNS = ("hopper", "lovelace", "turing", "curie", "noether", "ritchie", "thompson", "knuth",
+          "liskov", "hamilton", "torvalds", "wozniak", "babbage", "shannon", "dijkstra", "kay")
+
+
+def _random_name() -> str:
+    """adjective_noun_xxxx, like podman's; os.urandom because `secrets` costs 4 ms to import."""
+    entropy = os.urandom(4)
+    return f"{_ADJECTIVES[entropy[0] % len(_ADJECTIVES)]}_{_NOUNS[entropy[1] % len(_NOUNS)]}_{entropy[2:].hex()}"
+

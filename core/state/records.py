@@ -1,0 +1,137 @@
+"""Typed records kept in the state store.
+
+Every record is a msgspec Struct with a schema `version`; the store decodes with
+the type, so a record that does not match (garbage, a truncated write, a field of
+the wrong type) is refused as CorruptRecord instead of half-loading.  A
+container is two records: its config, written at create (and rewritten only
+by rename and update), and its state, rewritten at each transition -- so a
+state save never rewrites the config.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from ..define import DEFAULT_PIDS_LIMIT, DEFAULT_STOP_SIGNAL, DEFAULT_STOP_TIMEOUT, State
+
+SCHEMA_VERSION = 1
+
+
+class Mount(msgspec.Struct, omit_defaults=True):
+    """One OCI mount: `-v` binds and `--tmpfs` end up here."""
+
+    destination: str
+    type: str = "bind"
+    source: str = ""
+    options: list[str] = []
+
+
+class ImageConfig(msgspec.Struct, omit_defaults=True):
+    """What an image says about how to run it (the OCI image config's `config`)."""
+
+    cmd: list[str] = []
+    entrypoint: list[str] = []
+    env: list[str] = []
+    workdir: str = ""
+    user: str = ""
+    labels: dict[str, str] = {}
+    stop_signal: str = ""
+
+
+class ImageRecord(msgspec.Struct, omit_defaults=True):
+    id: str
+    names: list[str]
+    layers: list[str]
+    created: float
+    size: int = 0
+    config: ImageConfig = msgspec.field(default_factory=ImageConfig)
+    version: int = SCHEMA_VERSION
+    #: the image's config as Docker and OCI write it; `id` is its sha256, so a
+    #: saved archive carries these exact bytes (empty for images stored before)
+    config_json: str = ""
+
+
+class RestartPolicy(msgspec.Struct, omit_defaults=True):
+    name: str = "no"
+    max_retries: int = 0
+
+
+class Resources(msgspec.Struct, omit_defaults=True):
+    """Cgroup limits (`--memory`, `--cpus`, `--cpu-shares`, `--pids-limit`); 0 is no limit.
+    Checked and converted by :mod:`husk.engine.resources`; `update` may change them."""
+
+    memory: int = 0  # bytes
+    nano_cpus: int = 0  # 1e-9 CPUs (a CFS quota)
+    cpu_shares: int = 0  # relative weight; 0: the kernel's default
+    pids_limit: int = DEFAULT_PIDS_LIMIT
+
+
+class ContainerConfig(msgspec.Struct, omit_defaults=True):
+    """Everything fixed at create time.  The OCI spec is generated from this."""
+
+    id: str
+    name: str
+    created: float
+    image_id: str
+    image_name: str  # as the user typed it (Docker's Config.Image keeps this)
+    runtime: str
+    command: list[str] = []
+    entrypoint: list[str] = []
+    env: list[str] = []
+    workdir: str = ""
+    user: str = ""
+    hostname: str = ""
+    labels: dict[str, str] = {}
+    annotations: dict[str, str] = {}
+    stop_signal: str = DEFAULT_STOP_SIGNAL
+    stop_timeout: int = DEFAULT_STOP_TIMEOUT
+    network: str = "none"
+    read_only: bool = False
+    mounts: list[Mount] = []
+    stdin_open: bool = False
+    tty: bool = False
+    auto_remove: bool = False
+    restart_policy: RestartPolicy = msgspec.field(default_factory=RestartPolicy)
+    log_driver: str = "k8s-file"
+    dependencies: list[str] = []
+    privileged: bool = False
+    image_ref: str = ""  # the stored name it resolved to (podman's ImageName, ps's IMAGE)
+    cap_add: list[str] = []
+    cap_drop: list[str] = []
+    #: [rows, columns] of a TTY container's terminal when its process starts (Docker's ConsoleSize)
+    console_size: list[int] = []
+    resources: Resources = msgspec.field(default_factory=Resources)
+    version: int = SCHEMA_VERSION
+
+
+class ExecSession(msgspec.Struct, omit_defaults=True):
+    """A command run in the container by `exec`, and the monitor that runs it."""
+
+    id: str
+    command: list[str]
+    pid: int = 0
+    monitor_pid: int = 0
+    tty: bool = False
+    #: started with -d: nobody waits for it, so a later reap removes its files
+    detached: bool = False
+    started_at: float = 0.0
+    version: int = SCHEMA_VERSION
+
+
+class ContainerState(msgspec.Struct, omit_defaults=True):
+    """What changes as the container lives.  Reset by refresh after a reboot."""
+
+    state: State = State.CONFIGURED
+    pid: int = 0
+    monitor_pid: int = 0
+    exit_code: int = 0
+    started_at: float = 0.0
+    finished_at: float = 0.0
+    oom_killed: bool = False
+    stopped_by_user: bool = False
+    mountpoint: str = ""
+    restart_count: int = 0
+    exec_sessions: dict[str, ExecSession] = {}
+    checkpointed: bool = False
+    error: str = ""
+    version: int = SCHEMA_VERSION

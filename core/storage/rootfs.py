@@ -1,0 +1,332 @@
+"""A container's root filesystem: an overlay of its image's layers, or a copy of them.
+
+The overlay driver mounts the layer directories (read-only, lower) under the
+container's own ``upper`` directory at ``merged``.  mount(2) is called through
+ctypes rather than by running /bin/mount: measured here (kernel 6.18, ext4),
+a mount plus unmount takes about 0.3 ms through the syscall against about
+3 ms for /bin/mount plus /bin/umount, and ctypes costs about 1 ms to import,
+once.  Where overlayfs is unavailable (no overlay module, or an upper file
+system it cannot sit on) the ``vfs`` driver copies the layers into ``merged``
+once, applying their whiteouts, and unmounting is then a no-op.
+"""
+
+from __future__ import annotations
+
+import errno
+import functools
+import os
+import re
+import shutil
+import stat
+
+from ..define import HuskError
+
+OVERLAY = "overlay"
+VFS = "vfs"
+DRIVERS = (OVERLAY, VFS)
+
+MNT_DETACH = 2
+UMOUNT_NOFOLLOW = 8
+#: mount(2) errors meaning "overlay cannot work here" rather than "you asked wrongly"
+_OVERLAY_UNAVAILABLE = (errno.ENODEV, errno.EINVAL)
+#: characters that overlayfs's option parser would take as separators
+_OPTION_SEPARATORS = (",", ":", "\\")
+_OPAQUE_XATTR = "trusted.overlay.opaque"
+_OVERLAY_XATTR_PREFIX = "trusted.overlay."
+
+
+def mount_overlay(lower_dirs: list[str], container_dir: str, driver: str = OVERLAY) -> str:
+    """Make the container's root filesystem at ``container_dir/merged``; return that path.
+
+    :param lower_dirs: the layers' ``diff`` directories, top-most first (overlay's order)
+    :param container_dir: holds ``upper``, ``work`` and ``merged`` (created if missing)
+    :param driver: ``"overlay"`` mounts overlayfs, falling back to ``"vfs"`` when the
+        kernel or the upper file system cannot do overlay; ``"vfs"`` copies the layers.
+
+    Calling it again on a mounted (or already copied) rootfs returns the same path.
+    The overlay options must fit in one page (about 45 layers with absolute paths
+    under /var/lib/husk); beyond that the layers are named relative to their common
+    parent, which allows about 55; more is refused.
+    """
+    if driver not in DRIVERS:
+        raise HuskError(f"unknown storage driver {driver!r}: expected one of {', '.join(DRIVERS)}")
+    paths = {name: os.path.join(container_dir, name) for name in ("upper", "work", "merged")}
+    _make_directories(container_dir, paths, lower_dirs)
+    merged = paths["merged"]
+    if is_mounted(merged) or os.listdir(merged):  # mounted, or a vfs copy already made
+        return merged
+    if driver == OVERLAY:
+        try:
+            _mount_overlayfs(lower_dirs, paths["upper"], paths["work"], merged)
+            return merged
+        except OSError as exc:
+            if exc.errno not in _OVERLAY_UNAVAILABLE:
+                raise HuskError(f"cannot mount the rootfs at {merged}: {exc.strerror}") from None
+    _copy_layers(lower_dirs, merged)
+    return merged
+
+
+def _make_directories(container_dir: str, paths: dict[str, str], lower_dirs: list[str]) -> None:
+    """The container's directory, private (0700: the rootfs may hold setuid files
+    its root made, see husk.state.paths), and in it `work` and `merged` 0700 and `upper`
+    with the mode of the top layer's root, because overlayfs shows the upper
+    directory's mode as the container's `/` (a container running as a user
+    other than root must be able to traverse it), as podman does."""
+    from ..state.paths import make_private_dirs
+
+    make_private_dirs(container_dir)
+    upper_mode = stat.S_IMODE(os.stat(lower_dirs[0]).st_mode) if lower_dirs else 0o755
+    for name, mode in (("upper", upper_mode), ("work", 0o700), ("merged", 0o700)):
+        try:
+            os.mkdir(paths[name], mode)
+        except FileExistsError:
+            continue
+        os.chmod(paths[name], mode)  # the umask took bits off
+
+
+def unmount(path: str) -> None:
+    """Unmount ``path``; detach it lazily if it is busy.  Not mounted (or a vfs copy): nothing."""
+    try:
+        _umount2(path, UMOUNT_NOFOLLOW)
+    except OSError as exc:
+        if exc.errno in (errno.EINVAL, errno.ENOENT):
+            return
+        if exc.errno != errno.EBUSY:
+            raise HuskError(f"cannot unmount {path}: {exc.strerror}") from None
+        try:
+            _umount2(path, UMOUNT_NOFOLLOW | MNT_DETACH)
+        except OSError as detach_exc:
+            raise HuskError(f"cannot unmount {path}: {detach_exc.strerror}") from None
+
+
+def is_mounted(path: str) -> bool:
+    """Whether something is mounted at ``path`` (read from /proc/self/mountinfo)."""
+    wanted = os.fsencode(os.path.realpath(path))
+    with open("/proc/self/mountinfo", "rb") as mountinfo:
+        for line in mountinfo:
+            mount_point = line.split(b" ", 5)[4]
+            if _unescape_mountinfo(mount_point) == wanted:
+                return True
+    return False
+
+
+def _unescape_mountinfo(field: bytes) -> bytes:
+    # the kernel writes space, tab, newline and backslash as \ooo
+    return re.sub(rb"\\([0-7]{3})", lambda match: bytes([int(match.group(1), 8)]), field)
+
+
+# -- overlayfs ----------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=1)
+def _libc():
+    import ctypes
+
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _check(result: int, path: str) -> None:
+    if result != 0:
+        import ctypes
+
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code), path)
+
+
+def _mount(source: str, target: str, fstype: str, options: str) -> None:
+    result = _libc().mount(source.encode(), os.fsencode(target), fstype.encode(), 0, os.fsencode(options))
+    _check(result, target)
+
+
+def _umount2(target: str, flags: int) -> None:
+    _check(_libc().umount2(os.fsencode(target), flags), target)
+
+
+def _overlay_options(lower: list[str], upper: str, work: str) -> str:
+    return f"lowerdir={':'.join(lower)},upperdir={upper},workdir={work}"
+
+
+def _mount_overlayfs(lower_dirs: list[str], upper: str, work: str, merged: str) -> None:
+    if not lower_dirs:
+        raise HuskError("cannot mount an overlay without layers")
+    lower_dirs = [os.path.abspath(path) for path in lower_dirs]
+    upper, work = os.path.abspath(upper), os.path.abspath(work)
+    for path in (*lower_dirs, upper, work):
+        if any(char in path for char in _OPTION_SEPARATORS):
+            raise HuskError(f"cannot use {path!r} in an overlay: it contains one of {' '.join(_OPTION_SEPARATORS)}")
+    page_size = os.sysconf("SC_PAGESIZE")
+    options = _overlay_options(lower_dirs, upper, work)
+    if len(os.fsencode(options)) < page_size:
+        _mount(OVERLAY, merged, OVERLAY, options)
+        return
+    layers_root = os.path.commonpath(lower_dirs)
+    relative = [os.path.relpath(path, layers_root) for path in lower_dirs]
+    options = _overlay_options(relative, upper, work)
+    if len(os.fsencode(options)) >= page_size:
+        raise HuskError(f"too many layers ({len(lower_dirs)}) for one overlay mount")
+    _mount_from(layers_root, merged, options)
+
+
+def _mount_from(directory: str, merged: str, options: str) -> None:
+    """Mount in a child whose working directory is ``directory``, so relative
+    lowerdirs resolve there; chdir in this process would move every thread."""
+    _libc()  # load before forking
+    pid = os.fork()
+    if pid == 0:
+        code = errno.EIO
+        try:
+            os.chdir(directory)
+            _mount(OVERLAY, merged, OVERLAY, options)
+            code = 0
+        except OSError as exc:
+            code = exc.errno or errno.EIO
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        raise OSError(code if code > 0 else errno.EIO, os.strerror(code if code > 0 else errno.EIO), merged)
+
+
+# -- the vfs driver -----------------------------------------------------------------------
+
+
+def _copy_layers(lower_dirs: list[str], merged: str) -> None:
+    """Copy the layers, bottom-most first, into ``merged``, in a child chrooted there
+    so that no symlink in the tree being built can lead a write outside it.
+
+    Whiteouts (0/0 character devices) delete what lower layers put at their path;
+    an opaque directory empties what lower layers put in it.  Owners, modes,
+    mtimes, xattrs (but overlay's own), devices, fifos and hardlinks are kept.
+    On failure ``merged`` is left empty.
+    """
+    layer_fds = [os.open(path, os.O_RDONLY | os.O_DIRECTORY) for path in reversed(lower_dirs)]
+    error_read, error_write = os.pipe()
+    try:
+        pid = os.fork()
+        if pid == 0:
+            os.close(error_read)
+            _child_copy(layer_fds, merged, error_write)
+        os.close(error_write)
+        with os.fdopen(error_read, "rb") as error_pipe:
+            message = error_pipe.read().decode(errors="replace")
+        _, status = os.waitpid(pid, 0)
+    finally:
+        for fd in layer_fds:
+            os.close(fd)
+    if message or os.waitstatus_to_exitcode(status) != 0:
+        _empty_directory(merged)
+        raise HuskError(f"cannot copy the layers into {merged}: {message or 'the copying process died'}")
+
+
+def _child_copy(layer_fds: list[int], merged: str, error_fd: int) -> None:
+    exit_code = 1
+    try:
+        os.chroot(merged)
+        os.chdir("/")
+        hardlinks: dict[tuple[int, int], str] = {}
+        directories: dict[str, tuple[os.stat_result, dict[str, bytes]]] = {}
+        for layer_fd in layer_fds:
+            _copy_layer(layer_fd, hardlinks, directories)
+        for path, (st, xattrs) in directories.items():
+            _set_attributes(path, st, xattrs)
+        exit_code = 0
+    except BaseException as exc:  # noqa: BLE001 - the child must reach os._exit
+        detail = f"{exc.strerror} ({exc.filename})" if isinstance(exc, OSError) else f"{type(exc).__name__}: {exc}"
+        os.write(error_fd, detail.encode(errors="replace"))
+    finally:
+        os._exit(exit_code)
+
+
+def _copy_layer(layer_fd: int, hardlinks: dict, directories: dict) -> None:
+    if _is_opaque(layer_fd):
+        _empty_directory(".")
+    directories["."] = (os.fstat(layer_fd), _xattrs(layer_fd))
+    for dirpath, dirnames, filenames, dir_fd in os.fwalk(".", dir_fd=layer_fd, follow_symlinks=False):
+        dest_dir = os.path.normpath(dirpath)  # relative to the chroot's root, the working directory
+        for name in dirnames + filenames:
+            st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+            dest = os.path.join(dest_dir, name)
+            if stat.S_ISDIR(st.st_mode):
+                _copy_directory(name, dir_fd, dest, st, directories)
+            elif stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:  # overlay's whiteout
+                _remove(dest)
+            else:
+                _remove(dest)
+                _copy_non_directory(name, dir_fd, dest, st, hardlinks)
+
+
+def _copy_directory(name: str, dir_fd: int, dest: str, st: os.stat_result, directories: dict) -> None:
+    if not (os.path.isdir(dest) and not os.path.islink(dest)):
+        _remove(dest)
+        os.mkdir(dest, 0o700)
+    fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=dir_fd)
+    try:
+        if _is_opaque(fd):
+            _empty_directory(dest)
+        directories[dest] = (st, _xattrs(fd))
+    finally:
+        os.close(fd)
+
+
+def _copy_non_directory(name: str, dir_fd: int, dest: str, st: os.stat_result, hardlinks: dict) -> None:
+    kind = stat.S_IFMT(st.st_mode)
+    xattrs: dict[str, bytes] = {}
+    if kind == stat.S_IFREG:
+        inode = (st.st_dev, st.st_ino)
+        if st.st_nlink > 1 and inode in hardlinks and os.path.lexists(hardlinks[inode]):
+            os.link(hardlinks[inode], dest, follow_symlinks=False)
+            return
+        hardlinks[inode] = dest
+        source_fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=dir_fd)
+        try:
+            dest_fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+            try:
+                offset = 0
+                while offset < st.st_size and (sent := os.sendfile(dest_fd, source_fd, offset, st.st_size - offset)):
+                    offset += sent
+            finally:
+                os.close(dest_fd)
+            xattrs = _xattrs(source_fd)
+        finally:
+            os.close(source_fd)
+    elif kind == stat.S_IFLNK:
+        os.symlink(os.readlink(name, dir_fd=dir_fd), dest)
+    elif kind in (stat.S_IFCHR, stat.S_IFBLK, stat.S_IFIFO):
+        os.mknod(dest, st.st_mode, st.st_rdev)
+    else:  # sockets are not content
+        return
+    _set_attributes(dest, st, xattrs)
+
+
+def _set_attributes(path: str, st: os.stat_result, xattrs: dict[str, bytes]) -> None:
+    # chown first: it clears setuid bits and file capabilities set before it
+    os.chown(path, st.st_uid, st.st_gid, follow_symlinks=False)
+    if not stat.S_ISLNK(st.st_mode):
+        os.chmod(path, stat.S_IMODE(st.st_mode))
+    for key, value in xattrs.items():
+        os.setxattr(path, key, value, follow_symlinks=False)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)
+
+
+def _xattrs(fd: int) -> dict[str, bytes]:
+    return {key: os.getxattr(fd, key) for key in os.listxattr(fd) if not key.startswith(_OVERLAY_XATTR_PREFIX)}
+
+
+def _is_opaque(fd: int) -> bool:
+    try:
+        return os.getxattr(fd, _OPAQUE_XATTR) == b"y"
+    except OSError:
+        return False
+
+
+def _remove(path: str) -> None:
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path)
+    elif os.path.lexists(path):
+        os.unlink(path)
+
+
+def _empty_directory(path: str) -> None:
+    for name in os.listdir(path):
+        _remove(os.path.join(path, name))
