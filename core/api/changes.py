@@ -17,7 +17,7 @@ from aiohttp import web
 
 from ..define import InvalidArgument
 from . import blocking
-from .docker import _container, _json
+from .responses import json_response, request_container
 from .requests import decode_body, integer
 
 routes = web.RouteTableDef()
@@ -29,7 +29,7 @@ async def _rename(request: web.Request) -> web.Response:
     name = request.query.get("name", "")
     if not name:
         raise InvalidArgument("a new name is required: ?name=NEW_NAME")
-    ctr = await _container(request)
+    ctr = await request_container(request)
     await blocking.run(ctr.rename, name.removeprefix("/"))  # Docker's names may come with their "/"
     return web.Response(status=204)
 
@@ -57,9 +57,9 @@ async def libpod_top(request: web.Request) -> web.Response:
 
 
 async def _top(request: web.Request, descriptors: list[str]) -> web.Response:
-    ctr = await _container(request)
+    ctr = await request_container(request)
     titles, rows = await blocking.run(ctr.top, descriptors)
-    return _json({"Titles": titles, "Processes": rows})
+    return json_response({"Titles": titles, "Processes": rows})
 
 
 # -- update ---------------------------------------------------------------------------------
@@ -121,9 +121,9 @@ async def update(request: web.Request) -> web.Response:
     kwargs = {"memory": body.memory or None, "nano_cpus": body.nano_cpus or None,
               "cpu_shares": body.cpu_shares or None, "pids_limit": body.pids_limit,
               "restart_policy": restart_policy_value(policy.name, policy.maximum_retry_count) if policy else None}
-    ctr = await _container(request)
+    ctr = await request_container(request)
     await blocking.run(ctr.update, **kwargs)
-    return _json({"Warnings": []})
+    return json_response({"Warnings": []})
 
 
 class _Limit(msgspec.Struct, forbid_unknown_fields=True):
@@ -176,6 +176,6 @@ async def libpod_update(request: web.Request) -> web.Response:
     body = await decode_body(request, LinuxResources)
     retries = integer(request, "restartRetries", 0)
     restart = restart_policy_value(request.query.get("restartPolicy", ""), retries)
-    ctr = await _container(request)
+    ctr = await request_container(request)
     await blocking.run(ctr.update, restart_policy=restart, **resource_arguments(body))
-    return _json(ctr.id, status=201)
+    return json_response(ctr.id, status=201)

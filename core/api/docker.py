@@ -17,52 +17,11 @@ from aiohttp import web
 from ..define import HuskError, InvalidArgument, State
 from ..presentation.filters import container_filter
 from . import blocking, documents
+from .responses import json_response, request_container, request_runtime
 from .requests import CreateBody, console_size, decode_body, filters, flag, integer, string_list
-from .keys import RUNTIME, WATCHER
+from .keys import WATCHER
 
 routes = web.RouteTableDef()
-_PREFIX = r"/v{version:[0-9]+\.[0-9]+}"
-
-
-#: The modules whose route tables the service serves.  Each may define `routes`
-#: (Docker paths, served with and without the /v1.NN prefix) and `libpod_routes`
-#: (served under /vN.N.N/libpod); a new group of routes is a new module here.
-ROUTE_MODULES = ("docker", "execs", "libpod", "libpod_containers", "images", "changes", "files")
-
-
-def add_routes(app: web.Application) -> None:
-    """Every route of every module in ROUTE_MODULES."""
-    import importlib
-
-    from . import execs, libpod
-
-    execs.add_table(app)
-    for name in ROUTE_MODULES:
-        module = importlib.import_module(f"{__package__}.{name}")
-        for route in getattr(module, "routes", ()):
-            _add(app, route, (route.path, _PREFIX + route.path))
-        for route in getattr(module, "libpod_routes", ()):
-            _add(app, route, (libpod.PREFIX + route.path,))
-
-
-def _add(app: web.Application, route, paths) -> None:
-    for path in paths:
-        if route.method == "GET":
-            app.router.add_get(path, route.handler)  # HEAD too (docker pings with HEAD)
-        else:
-            app.router.add_route(route.method, path, route.handler)
-
-
-def _runtime(request: web.Request):
-    return request.app[RUNTIME]
-
-
-def _json(document, status: int = 200) -> web.Response:
-    return web.Response(status=status, body=documents.encode(document), content_type="application/json")
-
-
-async def _container(request: web.Request):
-    return await blocking.run(_runtime(request).container, request.match_info["id"])
 
 
 # -- system ---------------------------------------------------------------------------------
@@ -78,12 +37,12 @@ async def ping(request: web.Request) -> web.Response:
 
 @routes.get("/version")
 async def version(request: web.Request) -> web.Response:
-    return _json(documents.version())
+    return json_response(documents.version())
 
 
 @routes.get("/info")
 async def info(request: web.Request) -> web.Response:
-    return _json(await blocking.run(documents.info, _runtime(request)))
+    return json_response(await blocking.run(documents.info, request_runtime(request)))
 
 
 @routes.get("/events")
@@ -97,7 +56,7 @@ async def events(request: web.Request) -> web.StreamResponse:
     until_t = parse_until(until) if until else None
     wanted = _event_filters(filters(request))
     compile_filters(wanted)  # a bad key is a 400, before the stream starts
-    log = _runtime(request).events
+    log = request_runtime(request).events
     watcher = request.app[WATCHER]
     response = web.StreamResponse(headers={"Content-Type": "application/json"})
     await response.prepare(request)
@@ -134,8 +93,8 @@ async def create(request: web.Request) -> web.Response:
     body = await decode_body(request, CreateBody)
     name = request.query.get("name", "")
     kwargs = _create_arguments(body)
-    ctr = await blocking.run(_runtime(request).create_container, body.image, name=name, **kwargs)
-    return _json({"Id": ctr.id, "Warnings": []}, status=201)
+    ctr = await blocking.run(request_runtime(request).create_container, body.image, name=name, **kwargs)
+    return json_response({"Id": ctr.id, "Warnings": []}, status=201)
 
 
 def _create_arguments(body: CreateBody) -> dict:
@@ -187,7 +146,7 @@ async def list_containers(request: web.Request) -> web.Response:
     match = container_filter(wanted, documents.docker_state)
 
     def collect():
-        runtime = _runtime(request)
+        runtime = request_runtime(request)
         containers = runtime.containers(errors=[])
         for ctr in containers:
             ctr.sync_if_unlocked()
@@ -199,22 +158,22 @@ async def list_containers(request: web.Request) -> web.Response:
         now = time.time()
         return [documents.container_summary(c, images.get(c.config.image_id), now) for c in containers]
 
-    return _json(await blocking.run(collect))
+    return json_response(await blocking.run(collect))
 
 
 @routes.get("/containers/{id}/json")
 async def inspect(request: web.Request) -> web.Response:
     def read():
-        ctr = _runtime(request).container(request.match_info["id"])
+        ctr = request_runtime(request).container(request.match_info["id"])
         ctr.sync_if_unlocked()
         return documents.container_inspect(ctr)
 
-    return _json(await blocking.run(read))
+    return json_response(await blocking.run(read))
 
 
 @routes.post("/containers/{id}/start")
 async def start(request: web.Request) -> web.Response:
-    ctr = await _container(request)
+    ctr = await request_container(request)
     await blocking.run(_start, ctr)
     return web.Response(status=204)
 
@@ -238,7 +197,7 @@ async def stop(request: web.Request) -> web.Response:
     timeout = integer(request, "t", integer(request, "timeout"))
     if timeout is not None and timeout < 0:
         timeout = 0  # Docker: a negative timeout waits forever; husk kills at once rather than hang
-    ctr = await _container(request)
+    ctr = await request_container(request)
     await blocking.run(ctr.stop_with_timeout, ctr.config.stop_timeout if timeout is None else timeout)
     return web.Response(status=204)
 
@@ -246,7 +205,7 @@ async def stop(request: web.Request) -> web.Response:
 @routes.post("/containers/{id}/restart")
 async def restart(request: web.Request) -> web.Response:
     timeout = integer(request, "t", integer(request, "timeout"))
-    ctr = await _container(request)
+    ctr = await request_container(request)
     await blocking.run(ctr.restart_with_timeout, ctr.config.stop_timeout if timeout is None else max(timeout, 0))
     return web.Response(status=204)
 
@@ -256,7 +215,7 @@ async def kill(request: web.Request) -> web.Response:
     from ..formats.signals import parse_signal
 
     number = parse_signal(request.query.get("signal") or "SIGKILL")
-    ctr = await _container(request)
+    ctr = await request_container(request)
     await blocking.run(ctr.kill, number)
     return web.Response(status=204)
 
@@ -264,7 +223,7 @@ async def kill(request: web.Request) -> web.Response:
 def container_action(method: str):
     """A handler calling the Container method `method` (no arguments): 204."""
     async def handler(request: web.Request) -> web.Response:
-        ctr = await _container(request)
+        ctr = await request_container(request)
         await blocking.run(getattr(ctr, method))
         return web.Response(status=204)
 
@@ -280,7 +239,7 @@ unpause = routes.post("/containers/{id}/unpause")(container_action("unpause"))
 async def remove(request: web.Request) -> web.Response:
     force = flag(request, "force")
     flag(request, "v")  # anonymous volumes: none exist yet, but the value must be valid
-    ctr = await _container(request)
+    ctr = await request_container(request)
     await blocking.run(ctr.remove, force=force, timeout=0 if force else None)
     return web.Response(status=204)
 
@@ -295,7 +254,7 @@ async def wait(request: web.Request) -> web.StreamResponse:
     if condition not in ("not-running", "next-exit", "removed"):
         raise InvalidArgument(f"invalid condition {condition!r}: use not-running, next-exit or removed")
     since = time.time()
-    ctr = await _container(request)
+    ctr = await request_container(request)
     response = web.StreamResponse(headers={"Content-Type": "application/json"})
     await response.prepare(request)
     code, error = await wait_for(ctr, condition, since, request.app[WATCHER])
@@ -309,20 +268,20 @@ async def wait(request: web.Request) -> web.StreamResponse:
 async def logs(request: web.Request) -> web.StreamResponse:
     from .streams import stream_logs
 
-    return await stream_logs(request, await _container(request))
+    return await stream_logs(request, await request_container(request))
 
 
 @routes.post("/containers/{id}/attach")
 async def attach(request: web.Request) -> web.StreamResponse:
     from .streams import attach as attach_stream
 
-    return await attach_stream(request, await _container(request))
+    return await attach_stream(request, await request_container(request))
 
 
 @routes.post("/containers/{id}/resize")
 async def resize(request: web.Request) -> web.Response:
     rows, cols = integer(request, "h", 0), integer(request, "w", 0)
-    ctr = await _container(request)
+    ctr = await request_container(request)
     await blocking.run(ctr.attach_resize, rows, cols)
     return web.Response(status=200)
 
@@ -330,8 +289,8 @@ async def resize(request: web.Request) -> web.Response:
 # -- images ---------------------------------------------------------------------------------
 @routes.get("/images/json")
 async def list_images(request: web.Request) -> web.Response:
-    rows = await blocking.run(image_summaries, _runtime(request))
-    return _json([row for _, row in rows])
+    rows = await blocking.run(image_summaries, request_runtime(request))
+    return json_response([row for _, row in rows])
 
 
 def image_summaries(runtime) -> list[tuple]:
@@ -347,16 +306,16 @@ def image_summaries(runtime) -> list[tuple]:
 async def inspect_image(request: web.Request) -> web.Response:
     from ..storage.images import resolve_image
 
-    image = await blocking.run(resolve_image, _runtime(request), request.match_info["name"])
-    return _json(documents.image_inspect(image))
+    image = await blocking.run(resolve_image, request_runtime(request), request.match_info["name"])
+    return json_response(documents.image_inspect(image))
 
 
 @routes.delete("/images/{name:.+}")
 async def remove_image(request: web.Request) -> web.Response:
     from ..storage.images import remove_image as remove
 
-    removal = await blocking.run(remove, _runtime(request), request.match_info["name"], flag(request, "force"))
-    return _json([{"Untagged": name} for name in removal.untagged] +
+    removal = await blocking.run(remove, request_runtime(request), request.match_info["name"], flag(request, "force"))
+    return json_response([{"Untagged": name} for name in removal.untagged] +
                  ([{"Deleted": "sha256:" + removal.image.id}] if removal.deleted else []))
 
 
@@ -380,7 +339,7 @@ async def create_image(request: web.Request) -> web.StreamResponse:
     reference = f"{repo}:{tag}" if repo and tag else repo
     changes = request.query.getall("changes", [])
     message = request.query.get("message", "")
-    with spool_file(_runtime(request)) as spool:
+    with spool_file(request_runtime(request)) as spool:
         await receive(request, spool)
-        image = await blocking.run(import_tarball, _runtime(request), spool, reference, changes, message)
-    return _json({"status": "sha256:" + image.id})
+        image = await blocking.run(import_tarball, request_runtime(request), spool, reference, changes, message)
+    return json_response({"status": "sha256:" + image.id})

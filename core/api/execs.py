@@ -25,7 +25,7 @@ from aiohttp import web
 
 from ..define import HuskError, InvalidArgument, NoSuchExecSession, State, StateInvalid
 from . import blocking
-from .docker import _json
+from .responses import json_response
 from .requests import StrOrList, console_size, decode_body, integer, string_list
 from .keys import EXECS, RUNTIME
 
@@ -123,7 +123,7 @@ def _alive(pid: int) -> bool:
 
 
 
-def add_table(app: web.Application) -> None:
+def setup(app: web.Application) -> None:
     """The in-memory table of execs, by id (Docker's execs do not outlive the daemon either)."""
     app[EXECS] = {}
 
@@ -172,7 +172,7 @@ async def create(request: web.Request) -> web.Response:
     for old in [e for e in table.values() if e.exit_code is not None and e.finished_at < cutoff]:
         del table[old.id]
     table[entry.id] = entry
-    return _json({"Id": entry.id}, status=201)
+    return json_response({"Id": entry.id}, status=201)
 
 
 @routes.post("/exec/{id}/start")
@@ -267,4 +267,4 @@ async def resize(request: web.Request) -> web.Response:
 async def inspect(request: web.Request) -> web.Response:
     entry = _entry(request)
     await blocking.run(entry.refresh)
-    return _json(entry.document())
+    return json_response(entry.document())

@@ -23,7 +23,7 @@ from aiohttp import web
 
 from ..define import InvalidArgument
 from . import blocking, spool
-from .docker import _container
+from .responses import request_container
 from .requests import flag
 
 routes = web.RouteTableDef()
@@ -51,7 +51,7 @@ def _stat_header(path_stat) -> str:
 async def get_archive(request: web.Request) -> web.StreamResponse:
     """The path's stat in a header (HEAD: only that), then the tar."""
     path = _path(request)
-    ctr = await _container(request)
+    ctr = await request_container(request)
     path_stat = await blocking.run(ctr.stat_path, path)
     headers = {STAT_HEADER: _stat_header(path_stat)}
     if request.method == "HEAD":
@@ -75,7 +75,7 @@ async def put_archive_libpod(request: web.Request) -> web.Response:
 async def _put(request: web.Request, chown: bool) -> web.Response:
     path = _path(request)
     no_overwrite = flag(request, "noOverwriteDirNonDir")
-    ctr = await _container(request)
+    ctr = await request_container(request)
     with spool.spool_file(ctr.runtime) as body:
         await spool.receive(request, body)  # before the engine call: a stalled client holds no lock
         await blocking.run(ctr.copy_to, path, body, chown=chown, no_overwrite_dir_non_dir=no_overwrite)
@@ -85,7 +85,7 @@ async def _put(request: web.Request, chown: bool) -> web.Response:
 @routes.get("/containers/{id}/export")
 @libpod_routes.get("/containers/{id}/export")
 async def export(request: web.Request) -> web.StreamResponse:
-    ctr = await _container(request)
+    ctr = await request_container(request)
     return await _stream_tar(request, {}, ctr.export)
 
 

@@ -16,7 +16,7 @@ from aiohttp import web
 
 from ..define import InvalidArgument
 from . import blocking
-from .docker import _json, _runtime
+from .responses import json_response, request_runtime
 from .requests import flag
 from .spool import receive, send, spool_file
 
@@ -28,9 +28,9 @@ async def _load_body(request: web.Request):
     """The request body (a docker-archive tar, maybe chunked) spooled, then loaded."""
     from ..storage.image_archive import load_images
 
-    with spool_file(_runtime(request)) as spool:
+    with spool_file(request_runtime(request)) as spool:
         await receive(request, spool)
-        return await blocking.run(load_images, _runtime(request), spool)
+        return await blocking.run(load_images, request_runtime(request), spool)
 
 
 async def _save_response(request: web.Request, names: list[str]) -> web.StreamResponse:
@@ -39,8 +39,8 @@ async def _save_response(request: web.Request, names: list[str]) -> web.StreamRe
 
     if not names:
         raise InvalidArgument("no image names given")
-    with spool_file(_runtime(request)) as spool:
-        await blocking.run(save_images, _runtime(request), names, spool)
+    with spool_file(request_runtime(request)) as spool:
+        await blocking.run(save_images, request_runtime(request), names, spool)
         await blocking.run(spool.seek, 0)
         return await send(request, spool)
 
@@ -60,7 +60,7 @@ def _reference(request: web.Request, required: bool = True) -> str:
 async def tag(request: web.Request) -> web.Response:
     from ..storage.images import tag_image
 
-    await blocking.run(tag_image, _runtime(request), request.match_info["name"], [_reference(request)])
+    await blocking.run(tag_image, request_runtime(request), request.match_info["name"], [_reference(request)])
     return web.Response(status=201)
 
 
@@ -91,7 +91,7 @@ async def load(request: web.Request) -> web.Response:
 async def history(request: web.Request) -> web.Response:
     from ..storage.images import image_history
 
-    return _json(await blocking.run(image_history, _runtime(request), request.match_info["name"]))
+    return json_response(await blocking.run(image_history, request_runtime(request), request.match_info["name"]))
 
 
 # -- libpod ---------------------------------------------------------------------------------
@@ -100,8 +100,8 @@ async def libpod_inspect(request: web.Request) -> web.Response:
     from ..cli.listing import image_document
     from ..storage.images import resolve_image
 
-    image = await blocking.run(resolve_image, _runtime(request), request.match_info["name"])
-    return _json(image_document(image))
+    image = await blocking.run(resolve_image, request_runtime(request), request.match_info["name"])
+    return json_response(image_document(image))
 
 
 def _remove_report(runtime, names: list[str], force: bool) -> dict:
@@ -132,10 +132,10 @@ async def libpod_remove_many(request: web.Request) -> web.Response:
     force, all_ = flag(request, "force"), flag(request, "all")
     names = request.query.getall("images", [])
     if all_:
-        names = [image.id for image in await blocking.run(_runtime(request).store.images)]
+        names = [image.id for image in await blocking.run(request_runtime(request).store.images)]
     elif not names:
         raise InvalidArgument("image name or ID must be specified (images=...) or all=true")
-    return _json(await blocking.run(_remove_report, _runtime(request), names, force))
+    return json_response(await blocking.run(_remove_report, request_runtime(request), names, force))
 
 
 @libpod_routes.delete("/images/{name:.+}")
@@ -144,8 +144,8 @@ async def libpod_remove(request: web.Request) -> web.Response:
     image in use a 409, as podman's service answers."""
     from ..storage.images import remove_image
 
-    removal = await blocking.run(remove_image, _runtime(request), request.match_info["name"], flag(request, "force"))
-    return _json({"Deleted": [removal.image.id] if removal.deleted else [], "Untagged": removal.untagged,
+    removal = await blocking.run(remove_image, request_runtime(request), request.match_info["name"], flag(request, "force"))
+    return json_response({"Deleted": [removal.image.id] if removal.deleted else [], "Untagged": removal.untagged,
                   "Errors": [], "ExitCode": 0})
 
 
@@ -158,10 +158,10 @@ async def libpod_import(request: web.Request) -> web.Response:
     reference = request.query.get("reference", "")
     changes = request.query.getall("changes", [])
     message = request.query.get("message", "")
-    with spool_file(_runtime(request)) as spool:
+    with spool_file(request_runtime(request)) as spool:
         await receive(request, spool)
-        image = await blocking.run(import_tarball, _runtime(request), spool, reference, changes, message)
-    return _json({"Id": image.id})
+        image = await blocking.run(import_tarball, request_runtime(request), spool, reference, changes, message)
+    return json_response({"Id": image.id})
 
 
 @libpod_routes.post("/images/{name:.+}/tag")
@@ -175,7 +175,7 @@ async def libpod_untag(request: web.Request) -> web.Response:
     from ..storage.images import untag_image
 
     reference = _reference(request, required=False)
-    await blocking.run(untag_image, _runtime(request), request.match_info["name"],
+    await blocking.run(untag_image, request_runtime(request), request.match_info["name"],
                        [reference] if reference else [])
     return web.Response(status=201)
 
@@ -189,7 +189,7 @@ async def libpod_load(request: web.Request) -> web.Response:
     names = []
     for item in loaded:
         names += [normalize(tag) for tag in item.archive_tags] or ["sha256:" + item.image.id]
-    return _json({"Names": names})
+    return json_response({"Names": names})
 
 
 @libpod_routes.get("/images/{name:.+}/get")

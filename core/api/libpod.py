@@ -19,12 +19,11 @@ from aiohttp import web
 from ..define import InvalidArgument, NoSuchImage
 from . import blocking, docker, documents
 from .changes import LinuxResources
-from .docker import _container, _json, _runtime
+from .responses import json_response, request_container, request_runtime
 from .requests import decode_body, filters, flag, integer
 from .keys import WATCHER
 
 libpod_routes = web.RouteTableDef()
-PREFIX = r"/v{libpod_version:[0-9]+\.[0-9]+(?:\.[0-9]+)?}/libpod"
 #: the libpod API version husk reports (podman 4's)
 LIBPOD_API_VERSION = "4.3.1"
 
@@ -122,8 +121,8 @@ def _resources(limits: LinuxResources | None):
 async def create(request: web.Request) -> web.Response:
     spec = await decode_body(request, SpecGenerator)
     kwargs = _create_arguments(spec)
-    ctr = await blocking.run(_runtime(request).create_container, spec.image, **kwargs)
-    return _json({"Id": ctr.id, "Warnings": []}, status=201)
+    ctr = await blocking.run(request_runtime(request).create_container, spec.image, **kwargs)
+    return json_response({"Id": ctr.id, "Warnings": []}, status=201)
 
 
 @libpod_routes.get("/containers/json")
@@ -135,27 +134,27 @@ async def list_containers(request: web.Request) -> web.Response:
     wanted = tuple(f"{key}={value}" for key, values in filters(request).items() for value in values)
 
     def collect():
-        text = listing(_runtime(request), all_=all_, quiet=False, no_trunc=True, no_heading=True,
+        text = listing(request_runtime(request), all_=all_, quiet=False, no_trunc=True, no_heading=True,
                        filters=wanted, format_="json", sort="created", latest=False, errors=[])
         return json.loads(text)
 
     rows = await blocking.run(collect)
-    return _json(rows[:limit] if limit and limit > 0 else rows)
+    return json_response(rows[:limit] if limit and limit > 0 else rows)
 
 
 @libpod_routes.get("/containers/{id}/json")
 async def inspect(request: web.Request) -> web.Response:
     def read():
-        ctr = _runtime(request).container(request.match_info["id"])
+        ctr = request_runtime(request).container(request.match_info["id"])
         ctr.sync_if_unlocked()
         return ctr.inspect()
 
-    return _json(await blocking.run(read))
+    return json_response(await blocking.run(read))
 
 
 @libpod_routes.get("/containers/{id}/exists")
 async def exists(request: web.Request) -> web.Response:
-    await _container(request)
+    await request_container(request)
     return web.Response(status=204)
 
 
@@ -181,11 +180,11 @@ async def wait(request: web.Request) -> web.Response:
         if condition not in _STOPPED_CONDITIONS:
             raise InvalidArgument(f"unsupported wait condition {condition!r}: use stopped or exited")
     since = time.time()
-    ctr = await _container(request)
+    ctr = await request_container(request)
     code, error = await wait_for(ctr, "not-running", since, request.app[WATCHER])
     if error:
         raise InvalidArgument(error)
-    return _json(code)
+    return json_response(code)
 
 
 @libpod_routes.delete("/containers/{id}")
@@ -193,9 +192,9 @@ async def remove(request: web.Request) -> web.Response:
     force = flag(request, "force")
     flag(request, "v")
     timeout = integer(request, "timeout", integer(request, "t"))
-    ctr = await _container(request)
+    ctr = await request_container(request)
     await blocking.run(ctr.remove, force=force, timeout=0 if force and timeout is None else timeout)
-    return _json([{"Id": ctr.id, "Err": None}])
+    return json_response([{"Id": ctr.id, "Err": None}])
 
 
 # -- images ---------------------------------------------------------------------------------
@@ -204,13 +203,13 @@ async def list_images(request: web.Request) -> web.Response:
     def collect():
         """Docker's rows with podman's extra fields."""
         rows = []
-        for image, row in docker.image_summaries(_runtime(request)):
+        for image, row in docker.image_summaries(request_runtime(request)):
             row.update({"Id": image.id, "Names": list(image.names), "Digest": "sha256:" + image.id,
                         "Dangling": not image.names})
             rows.append(row)
         return rows
 
-    return _json(await blocking.run(collect))
+    return json_response(await blocking.run(collect))
 
 
 @libpod_routes.get("/images/{name:.+}/exists")
@@ -219,7 +218,7 @@ async def image_exists(request: web.Request) -> web.Response:
 
     name = request.match_info["name"]
     try:
-        await blocking.run(resolve_image, _runtime(request), name)
+        await blocking.run(resolve_image, request_runtime(request), name)
     except NoSuchImage:
         raise NoSuchImage(f"{name}: image not known") from None
     return web.Response(status=204)

@@ -19,7 +19,7 @@ from aiohttp import web
 
 from ..define import InvalidArgument, State, StateInvalid
 from . import blocking, docker
-from .docker import _container, _json, _runtime
+from .responses import json_response, request_container, request_runtime
 from .requests import filters, flag
 from .spool import receive, send, spool_path
 
@@ -36,7 +36,7 @@ libpod_routes.post("/containers/{id}/resize")(docker.resize)
 @libpod_routes.post("/containers/{id}/init")
 async def init(request: web.Request) -> web.Response:
     """Create the container in the runtime; 304 when it already is (podman's answer)."""
-    ctr = await _container(request)
+    ctr = await request_container(request)
     try:
         await blocking.run(ctr.init)
     except StateInvalid:
@@ -82,11 +82,11 @@ async def checkpoint(request: web.Request) -> web.StreamResponse:
                "compression": "none", "target_file": ""}
     if options["ignore_rootfs"] and not export:
         raise InvalidArgument("ignoreRootFS can only be used with export")
-    ctr = await _container(request)
+    ctr = await request_container(request)
     if not export:
         await blocking.run(ctr.checkpoint, options)
-        return _json(_report(ctr, options, "runtime_checkpoint_duration"))
-    with spool_path(_runtime(request), ".checkpoint-") as path:
+        return json_response(_report(ctr, options, "runtime_checkpoint_duration"))
+    with spool_path(request_runtime(request), ".checkpoint-") as path:
         options["target_file"] = path
         await blocking.run(ctr.checkpoint, options)
         with open(path, "rb") as archive:
@@ -112,9 +112,9 @@ async def restore(request: web.Request) -> web.Response:
         raise InvalidArgument("name can only be used with import")
     if options["ignore_rootfs"]:
         raise InvalidArgument("ignoreRootFS can only be used with import")
-    ctr = await _container(request)
+    ctr = await request_container(request)
     await blocking.run(ctr.restore, options)
-    return _json(_report(ctr, options, "runtime_restore_duration"))
+    return json_response(_report(ctr, options, "runtime_restore_duration"))
 
 
 @libpod_routes.post("/containers/restore")
@@ -129,13 +129,13 @@ async def restore_import(request: web.Request) -> web.Response:
 async def _restore_import(request: web.Request, options: dict) -> web.Response:
     from ..engine.container import restore_imported
 
-    with spool_path(_runtime(request), ".restore-") as path:
+    with spool_path(request_runtime(request), ".restore-") as path:
         with open(path, "wb") as spool:
             await receive(request, spool)
         options.update(target_file=path, name=request.query.get("name", ""),
                        import_privileged=flag(request, "importPrivileged"))
-        ctr = await blocking.run(restore_imported, _runtime(request), options)
-    return _json(_report(ctr, options, "runtime_restore_duration"))
+        ctr = await blocking.run(restore_imported, request_runtime(request), options)
+    return json_response(_report(ctr, options, "runtime_restore_duration"))
 
 
 # -- prune ----------------------------------------------------------------------------------
@@ -145,5 +145,5 @@ async def prune(request: web.Request) -> web.Response:
     container tried (`Err` says why one could not be removed)."""
     from ..engine.prune import prune_containers
 
-    reports = await blocking.run(prune_containers, _runtime(request), filters(request))
-    return _json([{"Id": r.id, "Size": r.size, "Err": r.error or None} for r in reports])
+    reports = await blocking.run(prune_containers, request_runtime(request), filters(request))
+    return json_response([{"Id": r.id, "Size": r.size, "Err": r.error or None} for r in reports])

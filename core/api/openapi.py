@@ -15,7 +15,8 @@ from aiohttp import web
 DOCUMENT = Path(__file__).with_name("openapi.json")
 
 
-def add_routes(app: web.Application) -> None:
+def setup(app: web.Application) -> None:
+    """Serve the document (unversioned only, as it names the versioned paths itself)."""
     app.router.add_get("/openapi.json", serve_document)
 
 

@@ -152,7 +152,6 @@ class _OneLineProtocolErrors(logging.Filter):
 def make_app(runtime: "Runtime", options: ServiceOptions = ServiceOptions(), middlewares=()):
     from aiohttp import web
 
-    from . import docker
     from .errors import error_middleware
     from .guards import add_origin_guard
     from .keys import ACTIVITY, BODY_TIMEOUT, RUNTIME, WATCHER
@@ -177,11 +176,40 @@ def make_app(runtime: "Runtime", options: ServiceOptions = ServiceOptions(), mid
     app.on_startup.append(watcher.start)
     app.on_cleanup.append(watcher.close)
     app[BODY_TIMEOUT] = options.idle_timeout
-    docker.add_routes(app)
-    from . import openapi
-
-    openapi.add_routes(app)
+    add_routes(app)
     return app
+
+
+#: The route table: the modules whose routes the service serves.  A module may
+#: define `routes` (Docker paths, served with and without the /v1.NN prefix),
+#: `libpod_routes` (served under /vN.N.N/libpod) and `setup(app)` (its shared
+#: objects).  A new group of routes is a new module named here; route modules
+#: never import one another's registration.
+ROUTE_MODULES = ("docker", "execs", "libpod", "libpod_containers", "images", "changes", "files", "openapi")
+DOCKER_PREFIX = r"/v{version:[0-9]+\.[0-9]+}"
+LIBPOD_PREFIX = r"/v{libpod_version:[0-9]+\.[0-9]+(?:\.[0-9]+)?}/libpod"
+
+
+def add_routes(app) -> None:
+    """Every route of every module in ROUTE_MODULES."""
+    import importlib
+
+    for name in ROUTE_MODULES:
+        module = importlib.import_module(f"{__package__}.{name}")
+        if hasattr(module, "setup"):
+            module.setup(app)
+        for route in getattr(module, "routes", ()):
+            _add(app, route, (route.path, DOCKER_PREFIX + route.path))
+        for route in getattr(module, "libpod_routes", ()):
+            _add(app, route, (LIBPOD_PREFIX + route.path,))
+
+
+def _add(app, route, paths) -> None:
+    for path in paths:
+        if route.method == "GET":
+            app.router.add_get(path, route.handler)  # HEAD too (docker pings with HEAD)
+        else:
+            app.router.add_route(route.method, path, route.handler)
 
 
 async def _serve(runtime: "Runtime", uri: str, idle_seconds: float, inherited: socket.socket | None,
