@@ -98,7 +98,7 @@ async def create(request: web.Request) -> web.Response:
 
 
 def _create_arguments(body: CreateBody) -> dict:
-    from ..cli.options import parse_tmpfs, parse_volume
+    from ..presentation.mounts import parse_tmpfs, parse_volume
 
     if not body.image:
         raise InvalidArgument("config cannot be empty in order to create a container: no image given")

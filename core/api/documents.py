@@ -37,7 +37,7 @@ def docker_state(ctr: "Container") -> str:
 
 def status_text(ctr: "Container", now: float) -> str:
     """Docker's Status column: `Up 5 seconds`, `Up 5 seconds (Paused)`, `Exited (0) 2 minutes ago`, `Created`."""
-    from ..cli.listing import human_duration
+    from ..formats.timestamps import human_duration
 
     st = ctr.state
     if st.state in (State.RUNNING, State.PAUSED):
@@ -48,18 +48,14 @@ def status_text(ctr: "Container", now: float) -> str:
     return "Removal In Progress" if st.state is State.REMOVING else "Created"
 
 
-def _argv(ctr: "Container", image: "ImageRecord | None") -> list[str]:
-    from ..cli.listing import command_args
-
-    return command_args(ctr, image)
-
-
 def container_summary(ctr: "Container", image: "ImageRecord | None", now: float) -> dict[str, Any]:
     """One entry of `GET /containers/json`."""
+    from ..presentation.ps import command_args
+
     config = ctr.config
     return {
         "Id": config.id, "Names": ["/" + config.name], "Image": config.image_name,
-        "ImageID": "sha256:" + config.image_id, "Command": " ".join(_argv(ctr, image)),
+        "ImageID": "sha256:" + config.image_id, "Command": " ".join(command_args(ctr, image)),
         "Created": int(config.created), "Ports": [], "Labels": dict(config.labels),
         "State": docker_state(ctr), "Status": status_text(ctr, now),
         "HostConfig": {"NetworkMode": config.network}, "NetworkSettings": {"Networks": {}},

@@ -97,7 +97,7 @@ async def history(request: web.Request) -> web.Response:
 # -- libpod ---------------------------------------------------------------------------------
 @libpod_routes.get("/images/{name:.+}/json")
 async def libpod_inspect(request: web.Request) -> web.Response:
-    from ..cli.listing import image_document
+    from ..presentation.images import image_document
     from ..storage.images import resolve_image
 
     image = await blocking.run(resolve_image, request_runtime(request), request.match_info["name"])

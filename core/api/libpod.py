@@ -10,7 +10,6 @@ Logs, exec and the error bodies are Docker's, as podman's service does.
 
 from __future__ import annotations
 
-import json
 import time
 
 import msgspec
@@ -84,7 +83,7 @@ class SpecGenerator(msgspec.Struct):
 
 
 def _create_arguments(spec: SpecGenerator) -> dict:
-    from ..cli.options import parse_volume
+    from ..presentation.mounts import parse_volume
 
     if not spec.image:
         raise InvalidArgument("no image given: the create body needs \"image\"")
@@ -127,16 +126,15 @@ async def create(request: web.Request) -> web.Response:
 
 @libpod_routes.get("/containers/json")
 async def list_containers(request: web.Request) -> web.Response:
-    from ..cli.listing import list_containers as listing
+    from ..presentation.ps import ps_document, select_containers
 
     all_ = flag(request, "all")
     limit = integer(request, "limit", -1)
-    wanted = tuple(f"{key}={value}" for key, values in filters(request).items() for value in values)
+    wanted = filters(request)
 
     def collect():
-        text = listing(request_runtime(request), all_=all_, quiet=False, no_trunc=True, no_heading=True,
-                       filters=wanted, format_="json", sort="created", latest=False, errors=[])
-        return json.loads(text)
+        entries = select_containers(request_runtime(request), all_=all_, filters=wanted, no_trunc=True, errors=[])
+        return [ps_document(*entry) for entry in entries]
 
     rows = await blocking.run(collect)
     return json_response(rows[:limit] if limit and limit > 0 else rows)

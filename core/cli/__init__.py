@@ -15,8 +15,8 @@ import sys
 import click
 
 from ..define import EXIT_ENGINE, HuskError
+from .common import CONTEXT
 
-CONTEXT = {"help_option_names": ["--help"], "max_content_width": 100}
 
 
 class Session:

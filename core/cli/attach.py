@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 from ..define import ContainerRemoved, HuskError, NoSuchContainer, State
 from ..presentation.terminal import DEFAULT_DETACH_KEYS
-from . import CONTEXT
+from .common import CONTEXT
 
 if TYPE_CHECKING:
     from ..engine.attach_protocol import AttachClient

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from . import CONTEXT
+from .common import CONTEXT
 
 pass_session = click.pass_obj
 

@@ -10,8 +10,7 @@ import time
 import click
 
 from ..define import HuskError, InvalidArgument
-from . import CONTEXT
-from .container import _names
+from .common import CONTEXT, names_or_all
 
 COMPRESSIONS = ("none", "gzip", "zstd")
 
@@ -36,7 +35,7 @@ def checkpoint(session, all_, keep, leave_running, tcp_established, export, igno
         raise InvalidArgument(f"invalid compression {compress!r}: use none, gzip or zstd")
     if ignore_rootfs and not export:
         raise InvalidArgument("--ignore-rootfs can only be used with --export")
-    targets = _names(session, names, all_, states=("running",))
+    targets = names_or_all(session, names, all_, states=("running",))
     if export and len(targets) > 1:
         raise InvalidArgument("--export can only be used with one container")
     options = {"keep": keep, "keep_running": leave_running, "tcp_established": tcp_established,
@@ -86,7 +85,7 @@ def restore(session, all_, keep, tcp_established, import_, name, ignore_rootfs, 
         raise InvalidArgument("--ignore-rootfs can only be used with --import")
     if import_privileged:
         raise InvalidArgument("--import-privileged can only be used with --import")
-    targets = [cid for cid in _names(session, names, all_, states=("exited", "stopped"))
+    targets = [cid for cid in names_or_all(session, names, all_, states=("exited", "stopped"))
                if not all_ or session.runtime.container(cid).state.checkpointed]
     _each(session, targets, "restore", options, print_stats, echo=True)
 

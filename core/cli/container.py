@@ -7,7 +7,7 @@ import os
 import click
 
 from ..define import HuskError, InvalidArgument, NoSuchContainer
-from . import CONTEXT
+from .common import CONTEXT, names_or_all, run_and_report
 from .attach import detach_keys_option, sig_proxy_option
 from .changes import resource_options
 
@@ -51,7 +51,8 @@ def _create_options(function):
 
 def _create(session, opts: dict) -> "object":
     from .changes import resource_limits
-    from .options import parse_annotations, parse_entrypoint, parse_env, parse_labels, parse_tmpfs, parse_volume
+    from ..presentation.mounts import parse_tmpfs, parse_volume
+    from .options import parse_annotations, parse_entrypoint, parse_env, parse_labels
 
     mounts = [parse_volume(v) for v in opts["volume"]] + [parse_tmpfs(t) for t in opts["tmpfs"]]
     return session.runtime.create_container(
@@ -108,7 +109,7 @@ def run(session, detach, detach_keys, sig_proxy, **opts):
 @pass_session
 def init(session, all_, names):
     """Create containers in the OCI runtime without starting them."""
-    for name in _names(session, names, all_):
+    for name in names_or_all(session, names, all_):
         session.runtime.container(name).init()
         click.echo(name)
 
@@ -134,7 +135,7 @@ def start(session, attach, interactive, detach_keys, sig_proxy, names):
             start_dependencies(session.runtime, ctr.id)
         raise SystemExit(run_attached(ctr, attach_stdin=interactive,
                                       remove=False, sig_proxy=sig_proxy, detach_keys=detach_keys))
-    _report(session, "start", list(names))
+    run_and_report(session, "start", list(names))
 
 
 @click.command(context_settings=CONTEXT)
@@ -147,8 +148,8 @@ def stop(session, all_, timeout, ignore, names):
     """Stop containers: the stop signal, then SIGKILL after the timeout."""
     if timeout is not None and timeout < 0:
         raise InvalidArgument(f"invalid timeout {timeout}: must be 0 or more seconds")
-    targets = _names(session, names, all_, states=("running", "created", "paused"))
-    _report(session, "stop", targets, timeout=timeout, ignore_missing=ignore)
+    targets = names_or_all(session, names, all_, states=("running", "created", "paused"))
+    run_and_report(session, "stop", targets, timeout=timeout, ignore_missing=ignore)
 
 
 @click.command(context_settings=CONTEXT)
@@ -161,7 +162,7 @@ def kill(session, all_, signal_, names):
     from ..formats.signals import parse_signal
 
     number = parse_signal(signal_)
-    _report(session, "kill", _names(session, names, all_, states=("running",)), signal=number)
+    run_and_report(session, "kill", names_or_all(session, names, all_, states=("running",)), signal=number)
 
 
 @click.command(context_settings=CONTEXT)
@@ -176,7 +177,7 @@ def rm(session, force, all_, volumes, timeout, ignore, names):
     """Remove containers."""
     if timeout is not None and timeout < 0:
         raise InvalidArgument(f"invalid timeout {timeout}: must be 0 or more seconds")
-    _report(session, "remove", _names(session, names, all_), force=force, timeout=timeout,
+    run_and_report(session, "remove", names_or_all(session, names, all_), force=force, timeout=timeout,
             ignore_missing=force or ignore, missing_exit_code=1)
 
 
@@ -276,7 +277,7 @@ def exists(session, name):
 @pass_session
 def cleanup(session, exit_command, all_, names):
     """Release the mounts and runtime state of stopped containers (run on exit)."""
-    for name in _names(session, names, all_, states=("configured", "created", "stopped", "exited")):
+    for name in names_or_all(session, names, all_, states=("configured", "created", "stopped", "exited")):
         try:
             session.runtime.container(name).cleanup(exit_of_monitor=os.getppid() if exit_command else 0)
         except NoSuchContainer:
@@ -312,28 +313,6 @@ def sync(session, names):
 
 
 # -- helpers ------------------------------------------------------------------------------
-def _names(session, names, all_, states: tuple[str, ...] | None = None) -> list[str]:
-    """The names given, or with --all the full ids of every container (in `states`)."""
-    if all_ and names:
-        raise InvalidArgument("--all and container names cannot be given together")
-    if all_:
-        errors: list = []  # corrupt records: --all covers them too, so that rm -af clears them
-        ids = [c.id for c in session.runtime.containers(errors) if states is None or c.state.state.value in states]
-        return ids + [e.container_id for e in errors if e.container_id]
-    if not names:
-        raise InvalidArgument("you must provide at least one container name or id")
-    return list(names)
-
-
-def _report(session, action, names, ignore_missing=False, missing_exit_code=None, **kwargs) -> None:
-    from .parallel import report, run_each
-
-    code = report(run_each(session, action, names, **kwargs), ignore_missing=ignore_missing,
-                  missing_exit_code=missing_exit_code)
-    if code:
-        raise SystemExit(code)
-
-
 def _duration(text: str) -> float:
     from ..formats.timestamps import parse_duration_ns
 

@@ -20,7 +20,7 @@ import threading
 import click
 
 from ..define import InvalidArgument, NoSuchPath
-from . import CONTEXT
+from .common import CONTEXT
 
 pass_session = click.pass_obj
 

@@ -17,7 +17,7 @@ import sys
 import click
 
 from ..presentation.terminal import DEFAULT_DETACH_KEYS
-from . import CONTEXT
+from .common import CONTEXT
 
 
 @click.command("exec", context_settings={**CONTEXT, "allow_interspersed_args": False})

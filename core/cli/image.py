@@ -6,7 +6,7 @@ from __future__ import annotations
 import click
 
 from ..define import HuskError, NoSuchImage
-from . import CONTEXT
+from .common import CONTEXT
 
 IMAGES_TABLE = "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedHuman}}\t{{.Size}}"
 IMAGES_HEADERS = {"ID": "IMAGE ID", "CreatedHuman": "CREATED"}
@@ -46,7 +46,8 @@ def images(session, quiet, no_trunc, no_heading, format_, name):
     from ..storage.images import resolve_image
     from ..formats.template import format_rows
     from ..formats.timestamps import format_go_time
-    from .listing import human_duration, image_document
+    from ..formats.timestamps import human_duration
+    from ..presentation.images import image_document
 
     records = [resolve_image(session.runtime, name)] if name else session.runtime.store.images()
     now = time.time()

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from . import CONTEXT
+from .common import CONTEXT
 
 
 @click.command(context_settings=CONTEXT)
@@ -104,7 +104,7 @@ def history(session, quiet, no_trunc, human, format_, image):
     from ..storage.images import image_history
     from ..formats.template import format_rows
     from .image import _size
-    from .listing import human_duration
+    from ..formats.timestamps import human_duration
 
     steps = image_history(session.runtime, image)
     if format_ == "json":

@@ -1,103 +1,16 @@
-"""What `ps`, `inspect` and `logs` print: rows, filters, podman's human times."""
+"""What `ps`, `inspect` and `logs` print (the rows and documents come from
+:mod:`husk.presentation`; this module prints them)."""
 
 from __future__ import annotations
 
 import json
 import sys
-import time
-from typing import Any
 
 from ..define import EXIT_ENGINE, HuskError, InvalidArgument, NoSuchContainer, State
-from ..presentation.filters import KEYS, container_filter
+from ..presentation.filters import KEYS
 
 PS_TABLE = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.CreatedHuman}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
 PS_HEADERS = {"ID": "CONTAINER ID", "CreatedHuman": "CREATED", "CreatedAt": "CREATED AT", "RunningFor": "CREATED"}
-
-
-def human_duration(seconds: float) -> str:
-    """Docker's HumanDuration: `Less than a second`, `5 seconds`, `About a minute`, `3 hours`..."""
-    seconds = int(seconds)
-    if seconds < 1:
-        return "Less than a second"
-    if seconds == 1:
-        return "1 second"
-    if seconds < 60:
-        return f"{seconds} seconds"
-    minutes = seconds // 60
-    if minutes == 1:
-        return "About a minute"
-    if minutes < 60:
-        return f"{minutes} minutes"
-    hours = round(seconds / 3600)
-    if hours == 1:
-        return "About an hour"
-    if hours < 48:
-        return f"{hours} hours"
-    if hours < 24 * 7 * 2:
-        return f"{hours // 24} days"
-    if hours < 24 * 30 * 2:
-        return f"{hours // 24 // 7} weeks"
-    if hours < 24 * 365 * 2:
-        return f"{hours // 24 // 30} months"
-    return f"{hours // 24 // 365} years"
-
-
-def status_text(ctr, now: float) -> str:
-    """podman's STATUS column: `Up 5 seconds`, `Exited (3) 2 minutes ago`, or the
-    state's name capitalised (`Created`, `Initialized`, `Paused`, ...)."""
-    st = ctr.state
-    if st.state is State.RUNNING:
-        return f"Up {human_duration(now - st.started_at)}"
-    if st.state in (State.STOPPED, State.EXITED):
-        return f"Exited ({st.exit_code}) {human_duration(now - st.finished_at)} ago"
-    return str(st.state).capitalize()
-
-
-def command_args(ctr, image) -> list[str]:
-    """The command the container runs (its entrypoint and command, or the image's)."""
-    from ..engine.spec import resolve_args
-
-    config = ctr.config
-    try:
-        return resolve_args(config, image.config) if image else config.entrypoint + config.command
-    except HuskError:
-        return []
-
-
-def ps_row(ctr, image, no_trunc: bool, now: float) -> dict[str, Any]:
-    """One row of `ps`, a struct to templates (podman's psReporter): an unknown
-    field is an error, as in podman."""
-    from ..formats.gofmt import GoStruct
-    from ..formats.timestamps import format_go_time
-
-    config, st = ctr.config, ctr.state
-    command = " ".join(command_args(ctr, image))
-    if not no_trunc and len(command) > 17:
-        command = command[:17] + "..."
-    return GoStruct({
-        "ID": config.id if no_trunc else config.id[:12],
-        "Names": config.name,
-        "Image": config.image_ref or config.image_name,
-        "ImageID": config.image_id,
-        "Command": command,
-        "Created": int(config.created),
-        "CreatedAt": format_go_time(int(config.created * 1e9)),
-        "CreatedHuman": f"{human_duration(now - config.created)} ago",
-        "RunningFor": f"{human_duration(now - config.created)} ago",
-        "Status": status_text(ctr, now),
-        "State": str(st.state),
-        "Ports": "",
-        "Labels": dict(config.labels),
-        "Mounts": [m.destination for m in config.mounts],
-        "Pid": st.pid,
-        "ExitCode": st.exit_code,
-        "Exited": st.state in (State.STOPPED, State.EXITED),
-        "Networks": [],
-        "Size": "",
-        "StartedAt": int(st.started_at),
-        "ExitedAt": int(st.finished_at),
-        "AutoRemove": config.auto_remove,
-    }, "psReporter")
 
 
 def _parse_filters(filters: tuple[str, ...]) -> dict[str, list[str]]:
@@ -115,56 +28,18 @@ def list_containers(runtime, *, all_: bool, quiet: bool, no_trunc: bool, no_head
                     filters: tuple[str, ...], format_: str, sort: str, latest: bool,
                     errors: list | None = None) -> str:
     """The `ps` output; corrupt records go to `errors` (see Store.containers)."""
-    match = container_filter(_parse_filters(filters))
-    newest_first = lambda pair: -pair[1].config.created  # noqa: E731 - full precision, not the row's seconds
-    sort_keys = {"created": newest_first, "id": lambda pair: pair[0]["ID"], "image": lambda pair: pair[0]["Image"],
-                 "names": lambda pair: pair[0]["Names"], "status": lambda pair: pair[0]["State"],
-                 "runningfor": newest_first}
-    if sort not in sort_keys:
-        raise InvalidArgument(f"invalid sort key {sort!r}: use {', '.join(sort_keys)}")
-    containers = runtime.containers(errors)
-    for ctr in containers:
-        ctr.sync_if_unlocked()
-    containers = [c for c in containers
-                  if (all_ or c.state.state is State.RUNNING)
-                  and match(c)]
-    if latest:
-        containers = sorted(containers, key=lambda c: c.config.created)[-1:]
-    now = time.time()
-    images = {image.id: image for image in runtime.store.images()}
-    pairs = sorted(((ps_row(c, images.get(c.config.image_id), no_trunc, now), c) for c in containers),
-                   key=sort_keys[sort])
-    rows = [row for row, _ in pairs]
+    from ..presentation.ps import ps_document, select_containers
+
+    entries = select_containers(runtime, all_=all_, filters=_parse_filters(filters), sort=sort, latest=latest,
+                                no_trunc=no_trunc, errors=errors)
+    rows = [row for row, _, _ in entries]
     if quiet:
         return "".join(row["ID"] + "\n" for row in rows)
     if format_ == "json":
-        return json.dumps([_ps_json(row, c, images.get(c.config.image_id)) for row, c in pairs], indent=4) + "\n"
+        return json.dumps([ps_document(*entry) for entry in entries], indent=4) + "\n"
     from ..formats.template import format_rows
 
     return format_rows(format_ or PS_TABLE, rows, PS_HEADERS, heading=not no_heading)
-
-
-def _ps_json(row: dict[str, Any], ctr, image) -> dict[str, Any]:
-    """podman's ListContainer JSON: the full id and command, whatever --no-trunc says."""
-    return {"AutoRemove": row["AutoRemove"], "Command": command_args(ctr, image) or None,
-            "Created": row["Created"], "CreatedAt": row["CreatedHuman"], "Exited": row["Exited"],
-            "ExitedAt": row["ExitedAt"], "ExitCode": row["ExitCode"], "Id": ctr.id,
-            "Image": row["Image"], "ImageID": row["ImageID"], "Labels": row["Labels"] or None,
-            "Mounts": row["Mounts"], "Names": [row["Names"]], "Networks": row["Networks"], "Pid": row["Pid"],
-            "Ports": None, "StartedAt": row["StartedAt"], "State": row["State"], "Status": row["Status"]}
-
-
-def image_document(image) -> dict[str, Any]:
-    from ..engine.inspect import rfc3339
-
-    cfg = image.config
-    return {"Id": image.id, "Digest": "sha256:" + image.id, "RepoTags": list(image.names), "RepoDigests": [],
-            "Created": rfc3339(image.created), "Size": image.size, "VirtualSize": image.size,
-            "Config": {"Cmd": cfg.cmd or None, "Entrypoint": cfg.entrypoint or None, "Env": cfg.env,
-                       "WorkingDir": cfg.workdir, "User": cfg.user, "Labels": cfg.labels or None,
-                       "StopSignal": cfg.stop_signal},
-            "Architecture": "amd64", "Os": "linux",
-            "RootFS": {"Type": "layers", "Layers": list(image.layers)}, "Labels": cfg.labels or None}
 
 
 #: Fields of podman's inspect documents that are Go maps (any key is valid), not structs.
@@ -179,6 +54,7 @@ def inspect_objects(runtime, names, type_: str, format_: str) -> tuple[str, int]
     the others are still printed; any other failure (a corrupt record) keeps
     its own message, which names the container."""
     from ..define import NoSuchImage
+    from ..presentation.images import image_document
     from ..storage.images import resolve_image
 
     documents, code = [], 0

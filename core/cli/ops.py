@@ -8,8 +8,7 @@ import sys
 import click
 
 from ..define import HuskError, InvalidArgument
-from . import CONTEXT
-from .container import _names, _report
+from .common import CONTEXT, names_or_all, run_and_report
 
 pass_session = click.pass_obj
 
@@ -20,7 +19,7 @@ pass_session = click.pass_obj
 @pass_session
 def pause(session, all_, names):
     """Pause containers: freeze all their processes."""
-    _report(session, "pause", _names(session, names, all_, states=("running",)))
+    run_and_report(session, "pause", names_or_all(session, names, all_, states=("running",)))
 
 
 @click.command(context_settings=CONTEXT)
@@ -29,7 +28,7 @@ def pause(session, all_, names):
 @pass_session
 def unpause(session, all_, names):
     """Unpause paused containers."""
-    _report(session, "unpause", _names(session, names, all_, states=("paused",)))
+    run_and_report(session, "unpause", names_or_all(session, names, all_, states=("paused",)))
 
 
 @click.command(context_settings=CONTEXT)
@@ -46,7 +45,7 @@ def restart(session, all_, running, timeout, names):
     if running and not all_:
         raise InvalidArgument("--running only applies with --all")
     states = ("running",) if running else ("configured", "created", "running", "stopped", "exited")
-    _report(session, "restart", _names(session, names, all_, states=states), timeout=timeout)
+    run_and_report(session, "restart", names_or_all(session, names, all_, states=states), timeout=timeout)
 
 
 @click.command(context_settings=CONTEXT)
@@ -119,7 +118,7 @@ def _containers(session, names, all_) -> list:
     runtime = session.runtime
     if all_ and not names:
         return runtime.containers()
-    return [runtime.container(name) for name in _names(session, names, all_)]
+    return [runtime.container(name) for name in names_or_all(session, names, all_)]
 
 
 def _mounted_list(runtime, no_trunc: bool, as_json: bool) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import click
 
 from ..define import InvalidArgument
-from . import CONTEXT
+from .common import CONTEXT
 
 WARNING = "WARNING! This will remove all non running containers."
 

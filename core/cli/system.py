@@ -11,7 +11,7 @@ import click
 
 from .. import __version__
 from ..define import HuskError
-from . import CONTEXT
+from .common import CONTEXT
 
 API_VERSION = "4.9.0"
 

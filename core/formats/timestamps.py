@@ -194,3 +194,31 @@ def parse_until(value: str) -> float:
     if duration_ns is None or text.replace(".", "", 1).lstrip("-").isdigit():
         return parse_time(value)
     return (time.time_ns() + duration_ns) / NS_PER_SECOND
+
+
+def human_duration(seconds: float) -> str:
+    """Docker's HumanDuration: `Less than a second`, `5 seconds`, `About a minute`, `3 hours`..."""
+    seconds = int(seconds)
+    if seconds < 1:
+        return "Less than a second"
+    if seconds == 1:
+        return "1 second"
+    if seconds < 60:
+        return f"{seconds} seconds"
+    minutes = seconds // 60
+    if minutes == 1:
+        return "About a minute"
+    if minutes < 60:
+        return f"{minutes} minutes"
+    hours = round(seconds / 3600)
+    if hours == 1:
+        return "About an hour"
+    if hours < 48:
+        return f"{hours} hours"
+    if hours < 24 * 7 * 2:
+        return f"{hours // 24} days"
+    if hours < 24 * 30 * 2:
+        return f"{hours // 24 // 7} weeks"
+    if hours < 24 * 365 * 2:
+        return f"{hours // 24 // 30} months"
+    return f"{hours // 24 // 365} years"

@@ -7,8 +7,9 @@ import time
 
 import pytest
 
-from husk.cli.listing import human_duration
-from husk.cli.options import parse_entrypoint, parse_env, parse_labels, parse_tmpfs, parse_volume
+from husk.cli.options import parse_entrypoint, parse_env, parse_labels
+from husk.formats.timestamps import human_duration
+from husk.presentation.mounts import parse_tmpfs, parse_volume
 from husk.define import InvalidArgument, State
 from husk.formats.timestamps import parse_until
 from husk.formats.gofmt import GoStruct, as_struct

@@ -1,0 +1,31 @@
+"""What every verb module shares: click's context settings, the names a verb
+acts on, and running one action over several containers."""
+
+from __future__ import annotations
+
+from ..define import InvalidArgument
+
+CONTEXT = {"help_option_names": ["--help"], "max_content_width": 100}
+
+
+def names_or_all(session, names, all_, states: tuple[str, ...] | None = None) -> list[str]:
+    """The names given, or with --all the full ids of every container (in `states`)."""
+    if all_ and names:
+        raise InvalidArgument("--all and container names cannot be given together")
+    if all_:
+        errors: list = []  # corrupt records: --all covers them too, so that rm -af clears them
+        ids = [c.id for c in session.runtime.containers(errors) if states is None or c.state.state.value in states]
+        return ids + [e.container_id for e in errors if e.container_id]
+    if not names:
+        raise InvalidArgument("you must provide at least one container name or id")
+    return list(names)
+
+
+def run_and_report(session, action, names, ignore_missing=False, missing_exit_code=None, **kwargs) -> None:
+    """`action` on each container (see :mod:`husk.cli.parallel`), errors reported; exits with the code."""
+    from .parallel import report, run_each
+
+    code = report(run_each(session, action, names, **kwargs), ignore_missing=ignore_missing,
+                  missing_exit_code=missing_exit_code)
+    if code:
+        raise SystemExit(code)

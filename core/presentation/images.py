@@ -1,0 +1,23 @@
+"""podman's `image inspect` document, shown by `husk image inspect` and the
+libpod API's image inspect alike."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..state.records import ImageRecord
+
+
+def image_document(image: "ImageRecord") -> dict[str, Any]:
+    """podman's ImageData for one image."""
+    from .inspect import rfc3339
+
+    cfg = image.config
+    return {"Id": image.id, "Digest": "sha256:" + image.id, "RepoTags": list(image.names), "RepoDigests": [],
+            "Created": rfc3339(image.created), "Size": image.size, "VirtualSize": image.size,
+            "Config": {"Cmd": cfg.cmd or None, "Entrypoint": cfg.entrypoint or None, "Env": cfg.env,
+                       "WorkingDir": cfg.workdir, "User": cfg.user, "Labels": cfg.labels or None,
+                       "StopSignal": cfg.stop_signal},
+            "Architecture": "amd64", "Os": "linux",
+            "RootFS": {"Type": "layers", "Layers": list(image.layers)}, "Labels": cfg.labels or None}
