@@ -117,7 +117,7 @@ def image_summary(image: "ImageRecord", containers: int) -> dict[str, Any]:
 
 
 def image_inspect(image: "ImageRecord") -> dict[str, Any]:
-    from ..engine.inspect import rfc3339
+    from ..formats.timestamps import rfc3339
 
     cfg = image.config
     return {

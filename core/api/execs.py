@@ -116,7 +116,7 @@ class ExecEntry:
 
 
 def _alive(pid: int) -> bool:
-    from ..engine.lifecycle import pid_alive
+    from ..engine.processes import pid_alive
 
     return pid_alive(pid)
 

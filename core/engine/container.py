@@ -536,7 +536,7 @@ class Container:
         name must be valid and free; it is claimed in the store transaction
         that frees the old one, so of two renames to one name exactly one
         wins (the other gets NameInUse).  Emits `rename`."""
-        from .runtime import check_name
+        from .names import check_name
 
         check_name(new_name)
         with self._locked():
@@ -574,7 +574,7 @@ class Container:
         limits at once, through the OCI runtime's `update`; the record keeps
         them, so every later start has them.  Emits `update`."""
         from . import resources
-        from .runtime import parse_restart_policy
+        from .restart import parse_restart_policy
 
         policy = parse_restart_policy(restart_policy) if restart_policy is not None else None
         with self._locked():

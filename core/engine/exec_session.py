@@ -48,7 +48,7 @@ def start(ctr: "Container", command: list[str], *, env: list[str] = (), user: st
     from .attach_protocol import AttachClient
     from .monitor_client import spawn_monitor
     from ..state.records import ExecSession
-    from .runtime import check_env
+    from ..formats.environment import check_env
 
     check_env(env)
     reap(ctr)
@@ -207,7 +207,7 @@ def reap(ctr: "Container", kill: bool = False) -> int:
 
     An attached session's files stay for its caller, who reads the exit code
     after the output ends; a detached one has no caller, so they go here."""
-    from .lifecycle import pid_alive
+    from .processes import pid_alive
 
     for session in list(ctr.state.exec_sessions.values()):
         code = exit_code(ctr, session.id)

@@ -9,17 +9,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..define import State
-from ..formats.timestamps import format_rfc3339_nano
+from ..formats.timestamps import rfc3339
 
 if TYPE_CHECKING:
     from .container import Container
-
-ZERO_TIME = "0001-01-01T00:00:00Z"
-
-
-def rfc3339(epoch: float) -> str:
-    """Go's RFC3339Nano in UTC; Go's zero time for 0 (never happened)."""
-    return format_rfc3339_nano(int(epoch * 1e9)) if epoch else ZERO_TIME
 
 
 def inspect_container(ctr: "Container") -> dict[str, Any]:

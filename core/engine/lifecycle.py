@@ -17,7 +17,8 @@ import time
 from typing import TYPE_CHECKING
 
 from ..define import (IN_RUNTIME, AlreadyRunning, ContainerRunning, HuskError, NoSuchContainer,
-                      PluginFailure, State, StateInvalid)
+                       PluginFailure, State, StateInvalid)
+from .processes import pid_alive
 
 if TYPE_CHECKING:
     from .container import Container
@@ -96,18 +97,6 @@ def read_exit_file(ctr: "Container") -> tuple[int, float] | None:
         return int(text.strip()), finished
     except ValueError:
         return UNKNOWN_EXIT_CODE, finished
-
-
-def pid_alive(pid: int) -> bool:
-    """True while `pid` exists and is not a zombie (a zombie has exited)."""
-    if pid <= 0:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            stat = handle.read()
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    return stat[stat.rindex(b")") + 2:stat.rindex(b")") + 3] not in (b"Z", b"X")
 
 
 def wait_for_exit(ctr: "Container", timeout: float | None) -> bool:

@@ -15,6 +15,7 @@ the monitor's exit command cleans a container up.  The rules are podman's:
 
 from __future__ import annotations
 
+from ..define import InvalidArgument
 from ..state.records import RestartPolicy
 
 POLICIES = ("no", "on-failure", "always", "unless-stopped")
@@ -30,3 +31,13 @@ def should_restart(policy: RestartPolicy, exit_code: int, restart_count: int, st
             return False
         return policy.max_retries <= 0 or restart_count < policy.max_retries
     return True
+
+
+def parse_restart_policy(value: str) -> RestartPolicy:
+    """`--restart`'s value (no, on-failure[:N], always, unless-stopped) as a record."""
+    name, _, retries = value.partition(":")
+    if name not in POLICIES:
+        raise InvalidArgument(f"invalid restart policy {value!r}: use no, on-failure[:N], always or unless-stopped")
+    if retries and (name != "on-failure" or not (retries.isascii() and retries.isdigit() and len(retries) <= 9)):
+        raise InvalidArgument(f"invalid restart policy {value!r}: only on-failure takes a retry count")
+    return RestartPolicy(name=name, max_retries=int(retries or 0))

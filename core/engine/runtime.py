@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import os
-import re
 import time
 from typing import TYPE_CHECKING, Any, Iterable
 
@@ -20,7 +19,10 @@ from . import config as config_module
 from ..define import IN_RUNTIME, InvalidArgument, NoSuchContainer, State
 from ..state.lock import FileLock
 from ..state.paths import Paths
-from ..state.records import ContainerConfig, ContainerState, Mount, Resources, RestartPolicy
+from ..state.records import ContainerConfig, ContainerState, Mount, Resources
+from ..formats.environment import check_env
+from .names import check_name
+from .restart import parse_restart_policy
 
 if TYPE_CHECKING:
     from .container import Container
@@ -30,7 +32,6 @@ if TYPE_CHECKING:
     from .plugins import Plugins
     from ..state.store import Store
 
-_NAME_RE = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")  # fullmatch: `$` would let a trailing newline in
 
 
 class Runtime:
@@ -231,33 +232,6 @@ def _resolved_name(typed: str, names: list[str]) -> str:
         if name == wanted or name.endswith("/" + wanted):
             return name
     return names[0] if names else typed
-
-
-def check_name(name: str) -> None:
-    """Refuse a container name podman would refuse (create, rename, a restored
-    checkpoint's --name): the one place that says what a name may be.  No
-    length limit, as in podman (the store keys a long name by its digest)."""
-    if not _NAME_RE.fullmatch(name):
-        shown = name.encode("unicode_escape").decode("ascii")  # one line, whatever the name holds
-        raise InvalidArgument(f'container name "{shown}" is invalid: names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*')
-
-
-def check_env(entries: Iterable[str]) -> None:
-    """Refuse an environment entry holding a NUL byte: execve would cut it there
-    without a word (`A=b<NUL>c` would run as `A=b`)."""
-    for entry in entries:
-        if "\0" in entry:
-            raise InvalidArgument(f"invalid environment variable {entry!r}: it contains a NUL byte")
-
-
-def parse_restart_policy(value: str) -> RestartPolicy:
-    """`--restart`'s value (no, on-failure[:N], always, unless-stopped) as a record."""
-    name, _, retries = value.partition(":")
-    if name not in ("no", "on-failure", "always", "unless-stopped"):
-        raise InvalidArgument(f"invalid restart policy {value!r}: use no, on-failure[:N], always or unless-stopped")
-    if retries and (name != "on-failure" or not (retries.isascii() and retries.isdigit() and len(retries) <= 9)):
-        raise InvalidArgument(f"invalid restart policy {value!r}: only on-failure takes a retry count")
-    return RestartPolicy(name=name, max_retries=int(retries or 0))
 
 
 _ADJECTIVES = ("brave", "calm", "eager", "fervent", "gallant", "happy", "jolly", "keen", "lucid",

@@ -222,3 +222,11 @@ def human_duration(seconds: float) -> str:
     if hours < 24 * 365 * 2:
         return f"{hours // 24 // 30} months"
     return f"{hours // 24 // 365} years"
+
+
+ZERO_TIME = "0001-01-01T00:00:00Z"
+
+
+def rfc3339(epoch: float) -> str:
+    """Go's RFC3339Nano in UTC; Go's zero time for 0 (never happened)."""
+    return format_rfc3339_nano(int(epoch * 1e9)) if epoch else ZERO_TIME

@@ -11,7 +11,7 @@ if TYPE_CHECKING:
 
 def image_document(image: "ImageRecord") -> dict[str, Any]:
     """podman's ImageData for one image."""
-    from .inspect import rfc3339
+    from ..formats.timestamps import rfc3339
 
     cfg = image.config
     return {"Id": image.id, "Digest": "sha256:" + image.id, "RepoTags": list(image.names), "RepoDigests": [],

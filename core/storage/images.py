@@ -71,7 +71,7 @@ def parse_changes(changes: Iterable[str], base: ImageConfig | None = None) -> Im
             name, sep, val = value.partition("=") if "=" in value.split(" ", 1)[0] else value.partition(" ")
             if not name or not sep:
                 raise InvalidArgument(f"invalid change {change!r}: ENV needs NAME=value")
-            from ..engine.runtime import check_env
+            from ..formats.environment import check_env
 
             check_env([value])
             config.env = [e for e in config.env if e.partition("=")[0] != name] + [f"{name}={val}"]

@@ -290,7 +290,7 @@ def _adopt(runtime, staging: str, options: dict):
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise InvalidArgument(f"invalid checkpoint archive: config.json: {exc}") from None
     if options.get("name"):
-        from husk.engine.runtime import check_name
+        from husk.engine.names import check_name
 
         check_name(options["name"])
         config.id, config.name = os.urandom(32).hex(), options["name"]
@@ -344,8 +344,10 @@ def _check_config(config, import_privileged: bool) -> None:
     (privileged, added capabilities, host binds, the host's network) unless the
     user passed --import-privileged: an archive is a file anybody can edit, and
     restoring it as it says would hand root on the host to whoever wrote it."""
-    from husk.cli.options import parse_tmpfs, parse_volume
-    from husk.engine.runtime import check_env, check_name, parse_restart_policy
+    from husk.presentation.mounts import parse_tmpfs, parse_volume
+    from husk.engine.names import check_name
+    from husk.engine.restart import parse_restart_policy
+    from husk.formats.environment import check_env
     from husk.formats.signals import parse_signal
     from husk.engine.spec import capability_set
 
