@@ -86,8 +86,17 @@ def husk_checkpoint(container: "Container", options: dict[str, Any]) -> bool | N
 
 
 @hookspec(firstresult=True)
-def husk_restore(container: "Container", options: dict[str, Any]) -> bool | None:
-    """Restore a checkpointed container; same protocol as :func:`husk_checkpoint`."""
+def husk_restore(container: "Container | None", options: dict[str, Any]) -> "bool | Container | None":
+    """Restore a checkpointed container; same protocol as :func:`husk_checkpoint`.
+
+    :param container: the container to restore, locked, its rootfs mounted and
+        its bundle written; or None for an import (``restore --import``), where
+        the plugin makes a new container from the archive ``options["target_file"]``
+        with :meth:`husk.Runtime.adopt_container` (``options["runtime"]`` is the
+        Runtime) and returns it instead of True.
+    :param options: the seed's ContainerRestoreOptions as a dict (``keep``,
+        ``tcp_established``, ``name``, ``ignore_rootfs``, ...).
+    """
 
 
 @hookspec

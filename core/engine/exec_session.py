@@ -46,7 +46,7 @@ def start(ctr: "Container", command: list[str], *, env: list[str] = (), user: st
     :raises HuskError: (125) anything else, with the runtime's message
     """
     from .attach_protocol import AttachClient
-    from .monitor_client import spawn_monitor
+    from .monitor_client import ExecMonitor, launch_monitor
     from ..state.records import ExecSession
     from ..formats.environment import check_env
 
@@ -69,25 +69,13 @@ def start(ctr: "Container", command: list[str], *, env: list[str] = (), user: st
         with open(os.open(file("process.json"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
             json.dump(process, out)
         backend = ctr.runtime.oci_runtime(ctr.config.runtime)
-        config = {
-            "id": f"{ctr.id} exec {session_id}",
-            "create_argv": backend.exec_command(ctr.id, file("process.json"), file("pidfile"), file("oci-log"),
-                                                preserve_fds),
-            "pid_file": file("pidfile"),
-            "exit_file": file("exit"),
-            "log_path": "",
-            "attach_socket": file("attach"),
-            "stdin": interactive,
-            "tty": tty,
-            "exit_command": [],
-            "exec": True,
-            "preserve_fds": preserve_fds,
-        }
         if not detach:
             mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-            config["client_fd"] = theirs.fileno()
-        report = spawn_monitor(config, pass_fds=tuple(range(3, 3 + preserve_fds)) +
-                               ((theirs.fileno(),) if theirs else ()))
+        session_monitor = ExecMonitor(session_id, file, interactive, preserve_fds,
+                                      theirs.fileno() if theirs else -1)
+        report = launch_monitor(ctr, backend.exec_command(ctr.id, file("process.json"), file("pidfile"),
+                                                          file("oci-log"), preserve_fds),
+                                tty=tty, exec_session=session_monitor)
     except BaseException:
         if mine is not None:
             mine.close()
@@ -96,8 +84,8 @@ def start(ctr: "Container", command: list[str], *, env: list[str] = (), user: st
     finally:
         if theirs is not None:
             theirs.close()
-    session = ExecSession(id=session_id, command=list(command), pid=int(report["pid"]),
-                          monitor_pid=int(report.get("monitor_pid", 0)), tty=tty, detached=detach,
+    session = ExecSession(id=session_id, command=list(command), pid=report.pid,
+                          monitor_pid=report.monitor_pid, tty=tty, detached=detach,
                           started_at=time.time())
     ctr.state.exec_sessions[session_id] = session
     ctr.save()

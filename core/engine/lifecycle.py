@@ -194,7 +194,7 @@ def _check_dependencies(ctr: "Container", recursive: bool) -> None:
 def init(ctr: "Container", retain_restart_count: bool = False) -> None:
     """Create the container in the runtime through a new monitor; state `created`.
     A user's init or start resets the restart count; a restart by policy keeps it."""
-    from .monitor_client import spawn_monitor
+    from .monitor_client import launch_monitor
 
     if ctr.state.state in (State.STOPPED, State.EXITED):
         cleanup(ctr)  # a fresh create needs the old runtime container gone
@@ -202,28 +202,11 @@ def init(ctr: "Container", retain_restart_count: bool = False) -> None:
     with _unmounted_on_failure(ctr):
         userdata = _write_bundle(ctr, mount(ctr))
         backend = runtime.oci_runtime(ctr.config.runtime)
-        run_dir = paths.container_run_dir(ctr.id)
-        os.makedirs(run_dir, mode=0o700, exist_ok=True)
-        os.makedirs(paths.exits_dir, mode=0o700, exist_ok=True)
-        _remove_quietly(paths.exit_file(ctr.id))
-        _remove_quietly(paths.pid_file(ctr.id))
         oci_log = os.path.join(userdata, "oci-log")
-        result = spawn_monitor({
-            "id": ctr.id,
-            "create_argv": backend.create_command(ctr.id, userdata, paths.pid_file(ctr.id), oci_log),
-            "pid_file": paths.pid_file(ctr.id),
-            "exit_file": paths.exit_file(ctr.id),
-            "log_path": paths.log_path(ctr.id),
-            "log_max_size": runtime.config.log_size_max,
-            "attach_socket": paths.attach_socket(ctr.id),
-            "stdin": ctr.config.stdin_open,
-            "tty": ctr.config.tty,
-            "exit_command": exit_command(ctr),
-        })
+        report = launch_monitor(ctr, backend.create_command(ctr.id, userdata, paths.pid_file(ctr.id), oci_log))
     st = ctr.state
     st.state = State.CREATED
-    st.pid = int(result["pid"])
-    st.monitor_pid = int(result.get("monitor_pid", 0))
+    st.pid, st.monitor_pid = report.pid, report.monitor_pid
     st.exit_code = 0
     st.finished_at = 0.0
     st.oom_killed = False
@@ -263,15 +246,6 @@ def _unmounted_on_failure(ctr: "Container"):
             ctr.state.error = str(exc)
             ctr.save()
         raise
-
-
-def exit_command(ctr: "Container") -> list[str]:
-    """What the monitor runs when the container exits: husk's own cleanup."""
-    import sys
-
-    paths = ctr.runtime.paths
-    return [sys.executable, "-m", "husk", "--root", paths.root, "--runroot", paths.runroot,
-            "container", "cleanup", "--exit-command", ctr.id]
 
 
 def start(ctr: "Container") -> None:

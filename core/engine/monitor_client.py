@@ -9,16 +9,20 @@ one JSON line the monitor writes on the sync pipe when ``create`` is done.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import select
 import subprocess
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 from ..define import RuntimeFailure
 from .oci_runtime import error_for_message
+
+if TYPE_CHECKING:
+    from .container import Container
 
 MONITOR_SCRIPT = os.path.join(os.path.dirname(os.path.dirname(__file__)), "monitor.py")
 # Import the monitor from its cached bytecode instead of running monitor.py as a
@@ -76,3 +80,94 @@ def _read_line(fd: int, timeout: float) -> bytes:
             break
         data += chunk
     return data.split(b"\n", 1)[0]
+
+
+@dataclasses.dataclass
+class MonitorConfig:
+    """What a monitor is told (the keys monitor.py documents), typed: the one
+    place that writes a monitor's configuration.  :func:`launch_monitor` fills
+    it in for a container or an exec session."""
+
+    id: str
+    #: the runtime command the monitor runs as its "create" (create, exec --detach, restore --detach)
+    create_argv: list[str]
+    pid_file: str
+    exit_file: str
+    attach_socket: str
+    #: the k8s-file log (empty: none, as for an exec session) and its rotation size
+    log_path: str = ""
+    log_max_size: int = 0
+    stdin: bool = False
+    tty: bool = False
+    #: run when the process has exited (husk's cleanup; none for an exec session)
+    exit_command: list[str] = dataclasses.field(default_factory=list)
+    exec: bool = False
+    #: descriptors 3.. of the caller that the runtime passes on to an exec'd command
+    preserve_fds: int = 0
+    #: an attached exec client's end of a socket pair (-1: none)
+    client_fd: int = -1
+
+
+class MonitorReport(NamedTuple):
+    """What a monitor reports once ``create`` is done."""
+
+    pid: int  #: the container's (or exec'd command's) process
+    monitor_pid: int
+
+
+def exit_command(container: "Container") -> list[str]:
+    """What a container's monitor runs when the container exits: husk's own cleanup."""
+    paths = container.runtime.paths
+    return [sys.executable, "-m", "husk", "--root", paths.root, "--runroot", paths.runroot,
+            "container", "cleanup", "--exit-command", container.id]
+
+
+def launch_monitor(container: "Container", create_argv: list[str], *, tty: bool | None = None,
+                   exec_session: "ExecMonitor | None" = None) -> MonitorReport:
+    """Start the monitor of ``container`` (init, restore) or of one of its exec
+    sessions, running ``create_argv``, and wait for its report.
+
+    For the container itself: its pid, exit, log and attach files, its stdin
+    and tty (``tty`` overrides, as a restore without a terminal does), husk's
+    cleanup as exit command; stale exit and pid files are removed first.  For
+    an exec session: the session's files, no log and no exit command.
+
+    :raises CommandNotFound, CommandCannotInvoke, RuntimeFailure: as :func:`spawn_monitor`
+    """
+    paths = container.runtime.paths
+    if exec_session is not None:
+        config = MonitorConfig(
+            id=f"{container.id} exec {exec_session.session_id}", create_argv=create_argv,
+            pid_file=exec_session.file("pidfile"), exit_file=exec_session.file("exit"),
+            attach_socket=exec_session.file("attach"), stdin=exec_session.interactive,
+            tty=bool(tty), exec=True, preserve_fds=exec_session.preserve_fds, client_fd=exec_session.client_fd)
+        pass_fds = tuple(range(3, 3 + exec_session.preserve_fds))
+        pass_fds += (exec_session.client_fd,) if exec_session.client_fd >= 0 else ()
+    else:
+        os.makedirs(paths.container_run_dir(container.id), mode=0o700, exist_ok=True)
+        os.makedirs(paths.exits_dir, mode=0o700, exist_ok=True)
+        for stale in (paths.exit_file(container.id), paths.pid_file(container.id)):
+            try:
+                os.unlink(stale)
+            except FileNotFoundError:
+                pass
+        config = MonitorConfig(
+            id=container.id, create_argv=create_argv, pid_file=paths.pid_file(container.id),
+            exit_file=paths.exit_file(container.id), attach_socket=paths.attach_socket(container.id),
+            log_path=paths.log_path(container.id), log_max_size=container.runtime.config.log_size_max,
+            stdin=container.config.stdin_open, tty=container.config.tty if tty is None else tty,
+            exit_command=exit_command(container))
+        pass_fds = ()
+    report = spawn_monitor(dataclasses.asdict(config), pass_fds=pass_fds)
+    return MonitorReport(int(report["pid"]), int(report.get("monitor_pid", 0)))
+
+
+class ExecMonitor(NamedTuple):
+    """An exec session's side of :func:`launch_monitor`."""
+
+    session_id: str
+    #: the path of one of the session's files (``file("exit")``)
+    file: Callable[[str], str]
+    interactive: bool
+    preserve_fds: int = 0
+    client_fd: int = -1

@@ -155,7 +155,15 @@ class Runtime:
             resources=resources or Resources())
         if entrypoint is not None:
             config.annotations.setdefault("husk.entrypoint-set", "true")
-        state = ContainerState()
+        return self.adopt_container(config, ContainerState())
+
+    def adopt_container(self, config: ContainerConfig, state: ContainerState) -> "Container":
+        """Record a container made elsewhere (create above; a checkpoint archive's
+        import, whose files the caller has put in place) and emit its `create`.
+
+        :raises NameInUse: the id or the name is taken (nothing is recorded)"""
+        from .container import Container
+
         self.store.add_container(config, state)
         container = Container(self, config, state)
         self.emit("create", container)

@@ -201,6 +201,16 @@ def _read_all(fd: int) -> bytes:
     return b"".join(parts)
 
 
+def peek_stream(stream: BinaryIO, size: int) -> tuple[bytes, BinaryIO]:
+    """The first ``size`` bytes of ``stream`` (fewer at its end), and a stream
+    that reads from the start again: how a reader tells a compression by its
+    magic bytes without seeking (pipes and sockets cannot)."""
+    head = b""
+    while len(head) < size and (more := stream.read(size - len(head))):
+        head += more
+    return head, _PeekedStream(head, stream)
+
+
 class _PeekedStream:
     """A read-only stream that first returns bytes already taken from ``raw``."""
 
@@ -220,10 +230,7 @@ class _PeekedStream:
 
 def _decompressing_reader(stream: BinaryIO):
     """A file-like object yielding the uncompressed tar, chosen by magic bytes."""
-    head = b""
-    while len(head) < 6 and (more := stream.read(6 - len(head))):
-        head += more
-    raw = _PeekedStream(head, stream)
+    head, raw = peek_stream(stream, 6)
     if head.startswith(_GZIP_MAGIC):
         import gzip
 

@@ -232,10 +232,9 @@ def _check_member(member: tarfile.TarInfo, seen: set[str], free: int) -> str:
 
 def _decompressed(raw):
     """(reader of the plain tar, zstd process or None), told by magic bytes."""
-    from husk.storage.layers import _PeekedStream
+    from husk.storage.layers import peek_stream
 
-    head = raw.read(4)
-    stream = _PeekedStream(head, raw)
+    head, stream = peek_stream(raw, 4)
     if head.startswith(b"\x1f\x8b"):
         import gzip
 
@@ -279,10 +278,10 @@ def _adopt(runtime, staging: str, options: dict):
     """Make the staged archive a container of this storage root."""
     import msgspec
 
-    from husk.engine.container import Container
-    from husk.define import NoSuchImage
-    from husk.storage.layers import extract_layer
+    from husk.define import NoSuchImage, State
+    from husk.engine.names import check_name
     from husk.state.records import ContainerConfig, ContainerState
+    from husk.storage.layers import extract_layer
 
     try:
         with open(os.path.join(staging, "config.json"), "rb") as handle:
@@ -290,8 +289,6 @@ def _adopt(runtime, staging: str, options: dict):
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise InvalidArgument(f"invalid checkpoint archive: config.json: {exc}") from None
     if options.get("name"):
-        from husk.engine.names import check_name
-
         check_name(options["name"])
         config.id, config.name = os.urandom(32).hex(), options["name"]
     elif not re_id(config.id):
@@ -329,13 +326,10 @@ def _adopt(runtime, staging: str, options: dict):
         os.rename(os.path.join(staging, "checkpoint"), os.path.join(paths.userdata(config.id), "checkpoint"))
         if os.path.exists(os.path.join(staging, "container.log")):
             os.rename(os.path.join(staging, "container.log"), paths.log_path(config.id))
-        runtime.store.add_container(config, ContainerState(checkpointed=True, state=_exited()))
+        return runtime.adopt_container(config, ContainerState(checkpointed=True, state=State.EXITED))
     except BaseException:
         shutil.rmtree(container_dir, ignore_errors=True)
         raise
-    container = Container(runtime, config, runtime.store.container_state(config.id))
-    runtime.emit("create", container)
-    return container
 
 
 def _check_config(config, import_privileged: bool) -> None:
@@ -388,9 +382,3 @@ def _check_config(config, import_privileged: bool) -> None:
 
 def re_id(value: str) -> bool:
     return len(value) == 64 and all(c in "0123456789abcdef" for c in value)
-
-
-def _exited():
-    from husk.define import State
-
-    return State.EXITED

@@ -84,8 +84,7 @@ def checkpoint(ctr, options: dict) -> None:
 def restore(ctr, options: dict) -> None:
     """Restore under a new monitor; sets ``ctr.state.pid`` and ``monitor_pid``.
     The caller holds the lock, has mounted the rootfs and written the bundle."""
-    from husk.engine.lifecycle import exit_command
-    from husk.engine.monitor_client import spawn_monitor
+    from husk.engine.monitor_client import launch_monitor
 
     backend = backend_for(ctr)
     paths = ctr.runtime.paths
@@ -93,29 +92,12 @@ def restore(ctr, options: dict) -> None:
     if not os.path.exists(os.path.join(images, "inventory.img")):
         raise StateInvalid(f"container {ctr.id} does not contain a checkpoint ({images}): no such file or directory")
     userdata = paths.userdata(ctr.id)
-    os.makedirs(paths.container_run_dir(ctr.id), mode=0o700, exist_ok=True)
-    os.makedirs(paths.exits_dir, mode=0o700, exist_ok=True)
-    for stale in (paths.exit_file(ctr.id), paths.pid_file(ctr.id)):
-        if os.path.exists(stale):
-            os.unlink(stale)
     args = ["--log", os.path.join(userdata, "oci-log"), "--log-format", "json", "restore", "--detach",
             "--image-path", images, "--work-path", userdata, "--bundle", userdata,
             "--pid-file", paths.pid_file(ctr.id), *_flags(options), ctr.id]
     started = time.monotonic()
-    result = spawn_monitor({
-        "id": ctr.id,
-        "create_argv": backend.command(*args),
-        "pid_file": paths.pid_file(ctr.id),
-        "exit_file": paths.exit_file(ctr.id),
-        "log_path": paths.log_path(ctr.id),
-        "log_max_size": ctr.runtime.config.log_size_max,
-        "attach_socket": paths.attach_socket(ctr.id),
-        "stdin": ctr.config.stdin_open,
-        "tty": False,
-        "exit_command": exit_command(ctr),
-    })
-    ctr.state.pid = int(result["pid"])
-    ctr.state.monitor_pid = int(result.get("monitor_pid", 0))
+    report = launch_monitor(ctr, backend.command(*args), tty=False)
+    ctr.state.pid, ctr.state.monitor_pid = report.pid, report.monitor_pid
     options["stats"] = _stats(ctr, int((time.monotonic() - started) * 1e6), "runtime_restore_duration",
                               "stats-restore")
     if not options.get("keep"):
