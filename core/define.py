@@ -58,10 +58,19 @@ class HuskError(Exception):
 
 
 class StateInvalid(HuskError):
-    """The operation is not allowed in the container's current state."""
+    """The operation is not allowed in the container's current state.
+
+    A message gets podman's ": container state improper" appended here (its
+    ErrCtrStateInvalid wraps every such error); ``improper=False`` keeps a
+    message as it is (Docker's own wording in the API, dependency errors)."""
 
     http_status = 409
     default_message = "container state improper"
+
+    def __init__(self, message: str = "", *, exit_code: int | None = None, improper: bool = True) -> None:
+        if message and improper:
+            message += ": " + StateInvalid.default_message
+        super().__init__(message, exit_code=exit_code)
 
 
 class AlreadyStopped(StateInvalid):

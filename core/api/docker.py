@@ -195,10 +195,8 @@ def _start(ctr) -> None:
 @routes.post("/containers/{id}/stop")
 async def stop(request: web.Request) -> web.Response:
     timeout = integer(request, "t", integer(request, "timeout"))
-    if timeout is not None and timeout < 0:
-        timeout = 0  # Docker: a negative timeout waits forever; husk kills at once rather than hang
     ctr = await request_container(request)
-    await blocking.run(ctr.stop_with_timeout, ctr.config.stop_timeout if timeout is None else timeout)
+    await blocking.run(ctr.stop, timeout)
     return web.Response(status=204)
 
 
@@ -206,7 +204,7 @@ async def stop(request: web.Request) -> web.Response:
 async def restart(request: web.Request) -> web.Response:
     timeout = integer(request, "t", integer(request, "timeout"))
     ctr = await request_container(request)
-    await blocking.run(ctr.restart_with_timeout, ctr.config.stop_timeout if timeout is None else max(timeout, 0))
+    await blocking.run(ctr.restart, timeout)
     return web.Response(status=204)
 
 

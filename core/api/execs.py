@@ -160,9 +160,9 @@ async def create(request: web.Request) -> web.Response:
         ctr = request.app[RUNTIME].container(request.match_info["id"])
         ctr.sync_if_unlocked()
         if ctr.state.state == State.PAUSED:
-            raise StateInvalid(f"Container {ctr.id} is paused, unpause the container before exec")
+            raise StateInvalid(f"Container {ctr.id} is paused, unpause the container before exec", improper=False)
         if ctr.state.state != State.RUNNING:
-            raise StateInvalid(f"Container {ctr.id} is not running")
+            raise StateInvalid(f"Container {ctr.id} is not running", improper=False)
         return ctr
 
     ctr = await blocking.run(check)
@@ -183,7 +183,8 @@ async def start(request: web.Request) -> web.StreamResponse:
     body = await decode_body(request, ExecStartBody)
     entry = _entry(request)
     if entry.started:
-        raise StateInvalid(f"Exec command {entry.id} {'is already running' if entry.running else 'has already run'}")
+        raise StateInvalid(f"Exec command {entry.id} {'is already running' if entry.running else 'has already run'}",
+                           improper=False)
     if body.tty is not None:
         entry.tty = body.tty
     entry.console_size = console_size(body.console_size) or entry.console_size
@@ -253,13 +254,13 @@ async def resize(request: web.Request) -> web.Response:
     await entry.launched.wait()  # a resize sent right after the start (the docker CLI's) waits for it
     await blocking.run(entry.refresh)
     if not entry.running:
-        raise StateInvalid(f"Exec session {entry.id} is not running")
+        raise StateInvalid(f"Exec session {entry.id} is not running", improper=False)
     client = entry.process.client
     if entry.tty and client is not None:
         try:
             client.resize(rows, cols)
         except OSError as exc:
-            raise StateInvalid(f"Exec session {entry.id} is not running: {exc}") from None
+            raise StateInvalid(f"Exec session {entry.id} is not running: {exc}", improper=False) from None
     return web.Response(status=200)
 
 

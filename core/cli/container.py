@@ -146,8 +146,9 @@ def start(session, attach, interactive, detach_keys, sig_proxy, names):
 @pass_session
 def stop(session, all_, timeout, ignore, names):
     """Stop containers: the stop signal, then SIGKILL after the timeout."""
-    if timeout is not None and timeout < 0:
-        raise InvalidArgument(f"invalid timeout {timeout}: must be 0 or more seconds")
+    from ..engine.container import check_timeout
+
+    check_timeout(timeout)  # once, before any container is touched
     targets = names_or_all(session, names, all_, states=("running", "created", "paused"))
     run_and_report(session, "stop", targets, timeout=timeout, ignore_missing=ignore)
 
@@ -175,8 +176,9 @@ def kill(session, all_, signal_, names):
 @pass_session
 def rm(session, force, all_, volumes, timeout, ignore, names):
     """Remove containers."""
-    if timeout is not None and timeout < 0:
-        raise InvalidArgument(f"invalid timeout {timeout}: must be 0 or more seconds")
+    from ..engine.container import check_timeout
+
+    check_timeout(timeout)  # once, before any container is touched
     run_and_report(session, "remove", names_or_all(session, names, all_), force=force, timeout=timeout,
             ignore_missing=force or ignore, missing_exit_code=1)
 
@@ -200,7 +202,7 @@ def wait(session, condition, interval, names):
     code = 0
     for name in names:
         try:
-            click.echo(session.runtime.container(name).wait_for_condition_with_interval(seconds, conditions))
+            click.echo(session.runtime.container(name).wait(conditions, interval=seconds))
         except HuskError as exc:
             click.echo(f"Error: {exc}", err=True)
             code = exc.exit_code

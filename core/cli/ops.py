@@ -40,8 +40,9 @@ def unpause(session, all_, names):
 @pass_session
 def restart(session, all_, running, timeout, names):
     """Restart containers: stop the running ones, then start them."""
-    if timeout is not None and timeout < 0:
-        raise InvalidArgument(f"invalid timeout {timeout}: must be 0 or more seconds")
+    from ..engine.container import check_timeout
+
+    check_timeout(timeout)  # once, before any container is touched
     if running and not all_:
         raise InvalidArgument("--running only applies with --all")
     states = ("running",) if running else ("configured", "created", "running", "stopped", "exited")

@@ -20,7 +20,7 @@ _MAX_WORKERS = 8
 def _stop(ctr, timeout):
     """podman's CLI counts a container that is already stopped as stopped."""
     try:
-        ctr.stop_with_timeout(ctr.config.stop_timeout if timeout is None else timeout)
+        ctr.stop(timeout)
     except AlreadyStopped:
         pass
 
@@ -38,7 +38,7 @@ def _remove(ctr, force, timeout):
 
 
 def _restart(ctr, timeout):
-    ctr.restart_with_timeout(ctr.config.stop_timeout if timeout is None else timeout)
+    ctr.restart(timeout)
 
 
 ACTIONS = {"stop": _stop, "kill": _kill, "start": _start, "remove": _remove, "restart": _restart,

@@ -30,6 +30,12 @@ T = TypeVar("T")
 DEFAULT_WAIT_INTERVAL = 0.25
 
 
+def check_timeout(timeout: int | None) -> None:
+    """A stop timeout is None (the container's own) or 0 or more seconds."""
+    if timeout is not None and timeout < 0:
+        raise InvalidArgument(f"invalid timeout {timeout}: must be 0 or more seconds")
+
+
 class Container:
     def __init__(self, runtime: "Runtime", config: ContainerConfig, state: ContainerState) -> None:
         self.runtime = runtime
@@ -79,7 +85,7 @@ class Container:
 
     def _require(self, *states: State, message: str) -> None:
         if self.state.state not in states:
-            raise StateInvalid(f"{message}: container state improper")
+            raise StateInvalid(message)
 
     # -- lifecycle ----------------------------------------------------------------------
     def init(self) -> None:
@@ -96,12 +102,16 @@ class Container:
             lifecycle.prepare_to_start(self, recursive)
             lifecycle.start(self)
 
-    def stop(self) -> None:
-        """Stop with the container's own stop timeout."""
-        self.stop_with_timeout(self.config.stop_timeout)
+    def _stop_timeout(self, timeout: int | None) -> int:
+        """The one rule for stop timeouts: None is the container's own, 0 or more
+        seconds is that, a negative one is refused (as the CLI and the API see it)."""
+        check_timeout(timeout)
+        return self.config.stop_timeout if timeout is None else timeout
 
-    def stop_with_timeout(self, timeout: int) -> None:
-        """The stop signal, then SIGKILL after `timeout` seconds (0: SIGKILL at once)."""
+    def stop(self, timeout: int | None = None) -> None:
+        """The stop signal, then SIGKILL after `timeout` seconds (None: the
+        container's stop timeout; 0: SIGKILL at once)."""
+        timeout = self._stop_timeout(timeout)
         with self._locked():
             if self.state.state is State.STOPPED and not self.state.stopped_by_user:
                 # it exited on its own and the exit command has not run yet: the
@@ -147,13 +157,15 @@ class Container:
                 self._valid = False
 
     def remove(self, force: bool = False, timeout: int | None = None) -> None:
-        """Remove the container; running or paused ones only with `force` (stopped first)."""
+        """Remove the container; running or paused ones only with `force` (stopped
+        first, SIGKILL after `timeout` seconds: None is the container's stop timeout)."""
+        timeout = self._stop_timeout(timeout)
         if self._batched:
-            raise StateInvalid("a container cannot be removed inside a batch")
+            raise StateInvalid("a container cannot be removed inside a batch", improper=False)
         if not force:
             self._refuse_removal_with_dependents()
         with self._locked():
-            lifecycle.remove(self, force, self.config.stop_timeout if timeout is None else timeout)
+            lifecycle.remove(self, force, timeout)
             self._valid = False
 
     # -- attach -------------------------------------------------------------------------
@@ -212,7 +224,7 @@ class Container:
             return AttachClient.connect(self.runtime.paths.attach_socket(self.id))
         except (FileNotFoundError, ConnectionRefusedError):
             # the process exited since the state check; its monitor is closing the socket
-            raise StateInvalid(f"can only {verb} created or running containers: container state improper") from None
+            raise StateInvalid(f"can only {verb} created or running containers") from None
 
     def sync(self) -> None:
         """Ask the OCI runtime for the real state and save it when it changed."""
@@ -270,15 +282,21 @@ class Container:
         return exec_session.ExecProcess(self, session, client)
 
     # -- waiting ------------------------------------------------------------------------
-    def wait(self) -> int:
-        """Block until the container has exited; return its exit code."""
-        return self.wait_with_interval(DEFAULT_WAIT_INTERVAL)
+    def wait(self, condition=None, interval: float = DEFAULT_WAIT_INTERVAL) -> int:
+        """Block until the container has exited and return its exit code; or,
+        with `condition` (a State, a `wait --condition` name -- podman's:
+        `created` is configured, `initialized` is created -- or several of
+        them), until it is in one of them: the exit code when the condition met
+        is stopped or exited, else -1 (as podman).
 
-    def wait_with_interval(self, interval: float) -> int:
-        """Like :meth:`wait`.  A container with a process is waited for through the
-        kernel (inotify on its exit file, a pidfd on its monitor); `interval` only
-        bounds the re-checks of one that has not been initialised yet, which
-        otherwise wake when the state store is written."""
+        Exits are waited for through the kernel (inotify on the exit file, a
+        pidfd on the monitor); other states are re-checked when the state store
+        is written or an exit file appears, and at least every `interval` seconds."""
+        if condition is None:
+            return self._wait_for_exit(interval)
+        return self._wait_for_condition(condition, interval)
+
+    def _wait_for_exit(self, interval: float) -> int:
         if not self._valid:
             raise ContainerRemoved(f"container {self.id} has been removed")
         from .waiting import StoreWatch
@@ -303,13 +321,7 @@ class Container:
             if watch is not None:
                 watch.close()
 
-    def wait_for_condition_with_interval(self, interval: float, condition) -> int:
-        """Block until the container is in `condition` (a State, a `wait
-        --condition` name -- podman's: `created` is configured, `initialized` is
-        created -- or several of them); returns the exit code when the condition
-        met is stopped or exited, else -1 (as podman).  Exits are waited for
-        through the kernel; other states are re-checked when the state store is
-        written or an exit file appears, and at least every `interval`."""
+    def _wait_for_condition(self, condition, interval: float) -> int:
         from .waiting import StoreWatch, parse_condition
 
         if not self._valid:
@@ -319,7 +331,7 @@ class Container:
         if not wanted:
             raise InvalidArgument("no condition to wait for")
         if wanted <= {State.STOPPED, State.EXITED}:
-            return self.wait_with_interval(interval)
+            return self._wait_for_exit(interval)
         if wanted & {State.STOPPED, State.EXITED}:
             wanted |= {State.STOPPED, State.EXITED}  # podman's waits treat both as "has exited"
         paths = self.runtime.paths
@@ -339,7 +351,7 @@ class Container:
         names = [self.runtime.store.container_config(cid).name for cid in dependents(self.runtime, self.id)]
         if names:
             raise StateInvalid(f"container {self.id} has dependent containers which must be removed "
-                               f"before it: {', '.join(names)}")
+                               f"before it: {', '.join(names)}", improper=False)
 
     def refresh(self) -> None:
         """Tear the container down to its configuration (unpause, stop, end exec
@@ -347,7 +359,7 @@ class Container:
         it back to created, running or paused as it was.  Emits `refresh`."""
         with self._locked():
             if self.state.state is State.REMOVING:
-                raise StateInvalid("cannot refresh containers that are being removed")
+                raise StateInvalid("cannot refresh containers that are being removed", improper=False)
             lifecycle.refresh(self)
 
     # -- pause, restart, mounts, export, artifacts -------------------------------------
@@ -355,21 +367,22 @@ class Container:
         """Freeze the container's processes (the cgroup freezer, through the OCI runtime)."""
         with self._locked():
             if self.state.state is State.PAUSED:
-                raise StateInvalid(f'"{self.id}" is already paused: container state improper')
+                raise StateInvalid(f'"{self.id}" is already paused')
             if self.state.state is not State.RUNNING:
-                raise StateInvalid(f'"{self.state.state}" is not running, can\'t pause: container state improper')
+                raise StateInvalid(f'"{self.state.state}" is not running, can\'t pause')
             lifecycle.pause(self)
 
     def unpause(self) -> None:
         with self._locked():
             if self.state.state is not State.PAUSED:
-                raise StateInvalid(f'"{self.id}" is not paused, can\'t unpause: container state improper')
+                raise StateInvalid(f'"{self.id}" is not paused, can\'t unpause')
             lifecycle.unpause(self)
 
-    def restart_with_timeout(self, timeout: int) -> None:
-        """Stop a running container (SIGKILL after `timeout` seconds) and start it
-        again; a created, stopped or exited one is just started.  Its dependencies
-        must be running."""
+    def restart(self, timeout: int | None = None) -> None:
+        """Stop a running container (SIGKILL after `timeout` seconds; None: its stop
+        timeout) and start it again; a created, stopped or exited one is just
+        started.  Its dependencies must be running."""
+        timeout = self._stop_timeout(timeout)
         with self._locked():
             lifecycle._check_dependencies(self, recursive=False)
             self._require(State.CONFIGURED, State.CREATED, State.RUNNING, State.STOPPED, State.EXITED,
@@ -381,7 +394,7 @@ class Container:
         unmount); returns the merged path."""
         with self._locked():
             if self.state.state is State.REMOVING:
-                raise StateInvalid(f"cannot mount container {self.id} as it is being removed: container state improper")
+                raise StateInvalid(f"cannot mount container {self.id} as it is being removed")
             return lifecycle.mount_for_user(self)
 
     def unmount(self, force: bool = False) -> None:
@@ -391,11 +404,9 @@ class Container:
         with self._locked():
             if lifecycle.users_mounts(self) == 0 and self.state.mountpoint:
                 if self.state.state in (State.RUNNING, State.PAUSED):
-                    raise StateInvalid(f"cannot unmount storage for container {self.id} as it is running or paused: "
-                                       "container state improper")
+                    raise StateInvalid(f"cannot unmount storage for container {self.id} as it is running or paused")
                 if self.state.exec_sessions:
-                    raise StateInvalid(f"container {self.id} has active exec sessions, refusing to unmount: "
-                                       "container state improper")
+                    raise StateInvalid(f"container {self.id} has active exec sessions, refusing to unmount")
                 raise HuskError(f"can't unmount {self.id} last mount, it is still in use")
             lifecycle.unmount_for_user(self, force)
 
@@ -404,13 +415,13 @@ class Container:
         binary file object.  Streamed; the lock is held for the export."""
         with self._locked():
             if self.state.state is State.REMOVING:
-                raise StateInvalid(f"cannot export container {self.id} as it is being removed: container state improper")
+                raise StateInvalid(f"cannot export container {self.id} as it is being removed")
             lifecycle.export(self, target)
 
     # -- copying files in and out (husk cp, the archive API) ----------------------------
     def _copy_state_check(self, verb: str) -> None:
         if self.state.state is State.REMOVING:
-            raise StateInvalid(f"cannot {verb} container {self.id} as it is being removed: container state improper")
+            raise StateInvalid(f"cannot {verb} container {self.id} as it is being removed")
 
     def _copy_location(self, merged: str, path: str) -> tuple[str, str]:
         """(root, path in it) for `path`: the rootfs or a bind mount's source."""
@@ -511,7 +522,7 @@ class Container:
         options = {} if options is None else options
         with self._locked():
             if self.state.state is not State.RUNNING:
-                raise StateInvalid(f'"{self.state.state}" is not running, cannot checkpoint: container state improper')
+                raise StateInvalid(f'"{self.state.state}" is not running, cannot checkpoint')
             if self.config.auto_remove and not options.get("target_file"):
                 raise InvalidArgument("cannot checkpoint containers that have been started with '--rm' unless "
                                       "'--export' is used")
@@ -525,9 +536,9 @@ class Container:
         options = {} if options is None else options
         with self._locked():
             if self.state.state in (State.RUNNING, State.PAUSED):
-                raise StateInvalid(f"container {self.id} is running or paused, cannot restore: container state improper")
+                raise StateInvalid(f"container {self.id} is running or paused, cannot restore")
             if not self.state.checkpointed:
-                raise StateInvalid(f"container {self.id} does not contain a checkpoint: container state improper")
+                raise StateInvalid(f"container {self.id} does not contain a checkpoint")
             lifecycle.restore(self, options)
 
     # -- rename, top, update -------------------------------------------------------------
@@ -541,8 +552,7 @@ class Container:
         check_name(new_name)
         with self._locked():
             if self.state.state is State.REMOVING:
-                raise StateInvalid(f"cannot rename container {self.id} as it is being removed: "
-                                   "container state improper")
+                raise StateInvalid(f"cannot rename container {self.id} as it is being removed")
             old_name = self.config.name
             if new_name == old_name:
                 raise InvalidArgument(f"renaming a container with the same name as its current name: {new_name}")
@@ -579,8 +589,7 @@ class Container:
         policy = parse_restart_policy(restart_policy) if restart_policy is not None else None
         with self._locked():
             if self.state.state is State.REMOVING:
-                raise StateInvalid(f"cannot update container {self.id} as it is being removed: "
-                                   "container state improper")
+                raise StateInvalid(f"cannot update container {self.id} as it is being removed")
             limits = resources.limits(self.config.resources, memory=memory, cpus=cpus, nano_cpus=nano_cpus,
                                       cpu_shares=cpu_shares, pids_limit=pids_limit)
             if policy is not None and policy.name != "no" and self.config.auto_remove:

@@ -50,7 +50,8 @@ def start_order(runtime: "Runtime", container_id: str) -> list[str]:
             return
         if current in path:
             cycle = path[path.index(current):] + [current]
-            raise StateInvalid("dependency cycle between containers: " + " -> ".join(c[:12] for c in cycle))
+            raise StateInvalid("dependency cycle between containers: " + " -> ".join(c[:12] for c in cycle),
+                               improper=False)
         path.append(current)
         try:
             config = runtime.store.container_config(current)
@@ -58,7 +59,7 @@ def start_order(runtime: "Runtime", container_id: str) -> list[str]:
             if len(path) == 1:
                 raise
             raise StateInvalid(f"container {path[-2]} depends on container {current}, "
-                               "which does not exist") from None
+                               "which does not exist", improper=False) from None
         for dependency in config.dependencies:
             visit(dependency)
         path.pop()

@@ -163,9 +163,9 @@ def prepare_to_start(ctr: "Container", recursive: bool) -> None:
     """Check the state for start and bring the container to `created`."""
     state = ctr.state.state
     if state in (State.RUNNING, State.PAUSED):
-        raise AlreadyRunning(f"container {ctr.id} is already running: container state improper")
+        raise AlreadyRunning(f"container {ctr.id} is already running")
     if state is State.REMOVING:
-        raise StateInvalid(f"container {ctr.id} is being removed: container state improper")
+        raise StateInvalid(f"container {ctr.id} is being removed")
     _check_dependencies(ctr, recursive)
     if state is not State.CREATED:
         init(ctr)
@@ -185,10 +185,12 @@ def _check_dependencies(ctr: "Container", recursive: bool) -> None:
         try:
             dependency = ctr.runtime.container(dependency_id)
         except NoSuchContainer:
-            raise StateInvalid(f"container {ctr.id} depends on container {dependency_id}, which does not exist") from None
+            raise StateInvalid(f"container {ctr.id} depends on container {dependency_id}, which does not exist",
+                               improper=False) from None
         dependency.sync_if_unlocked()
         if dependency.state.state is not State.RUNNING:
-            raise StateInvalid(f"container {ctr.id} depends on container {dependency_id} not being in running state")
+            raise StateInvalid(f"container {ctr.id} depends on container {dependency_id} not being in running state",
+                               improper=False)
 
 
 def init(ctr: "Container", retain_restart_count: bool = False) -> None:

@@ -233,7 +233,7 @@ def processes(pid: int, rootfs: str, descriptors: list[str] | tuple[str, ...] | 
     try:
         pids = cgroup_procs(pid)
     except (FileNotFoundError, ProcessLookupError):
-        raise StateInvalid("can only top running containers: container state improper") from None
+        raise StateInvalid("can only top running containers") from None
     clock = _Clock(rootfs)
     procs = []
     for host_pid in pids:

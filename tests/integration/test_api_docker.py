@@ -307,3 +307,13 @@ def test_a_client_leaving_mid_stream_frees_everything(api_crun):
         time.sleep(0.1)
     assert api_crun.request("GET", f"/containers/{container_id}/json")[2]["State"]["Running"] is True
     assert api_crun.request("DELETE", f"/containers/{container_id}?force=1")[0] == 204
+
+
+def test_a_negative_stop_timeout_is_refused_as_the_cli_refuses_it(api_crun):
+    api_crun.env("create", "--name", "neg", "busybox", "sleep", "100", check=True)
+    api_crun.env("start", "neg", check=True)
+    for action in ("stop", "restart"):
+        status, _, body = api_crun.request("POST", f"/containers/neg/{action}?t=-1")
+        assert status == 400 and body["message"] == "invalid timeout -1: must be 0 or more seconds"
+    assert api_crun.env("inspect", "--format", "{{.State.Status}}", "neg").stdout.strip() == "running"
+    api_crun.env("rm", "-f", "-t", "0", "neg", check=True)

@@ -303,7 +303,7 @@ def test_start_and_attach_refuses_a_running_container(husk):
     ctr.start()
     with pytest.raises(StateInvalid, match="already running"):
         ctr.start_and_attach()
-    ctr.stop_with_timeout(0)
+    ctr.stop(0)
 
 
 # -- the husk_attach hook ----------------------------------------------------------------------

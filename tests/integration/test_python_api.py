@@ -31,7 +31,7 @@ def test_batch_runs_several_operations_under_one_lock(runtime):
         batched.start()
         batched.sync()
         assert batched.state.state is State.RUNNING
-        batched.stop_with_timeout(0)
+        batched.stop(0)
         with pytest.raises(StateInvalid, match="cannot be removed inside a batch"):
             batched.remove()
         return batched.state.exit_code
@@ -43,7 +43,7 @@ def test_batch_runs_several_operations_under_one_lock(runtime):
     ctr.remove()
 
 
-def test_wait_with_interval_covers_a_container_started_later(runtime):
+def test_wait_covers_a_container_started_later(runtime):
     import threading
     import time
 
@@ -52,7 +52,7 @@ def test_wait_with_interval_covers_a_container_started_later(runtime):
                                                          runtime.default_runtime).container(ctr.id).start())
     starter.start()
     began = time.monotonic()
-    assert ctr.wait_with_interval(0.05) == 0
+    assert ctr.wait(interval=0.05) == 0
     assert time.monotonic() - began >= 0.3
     starter.join()
     ctr.remove()
@@ -132,3 +132,13 @@ def test_refresh_of_a_removed_container(runtime):
     ctr.remove()
     with pytest.raises(ContainerRemoved):
         ctr.refresh()
+
+
+def test_a_negative_timeout_is_refused_by_every_verb_with_one_message(runtime):
+    from husk.define import InvalidArgument
+
+    ctr = runtime.create_container("busybox", ["true"], name="negative")
+    for call in (lambda: ctr.stop(-1), lambda: ctr.restart(-1), lambda: ctr.remove(timeout=-1)):
+        with pytest.raises(InvalidArgument, match=r"^invalid timeout -1: must be 0 or more seconds$"):
+            call()
+    assert runtime.container("negative").state.state is State.CONFIGURED

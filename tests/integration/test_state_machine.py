@@ -73,11 +73,11 @@ class ContainerMachine(RuleBasedStateMachine):
     @rule()
     def stop(self):
         if self.model == EXITED:
-            self._expect(lambda: self.ctr.stop_with_timeout(0), AlreadyStopped, None)
+            self._expect(lambda: self.ctr.stop(0), AlreadyStopped, None)
         elif self.model == State.CONFIGURED.value:
-            self._expect(lambda: self.ctr.stop_with_timeout(0), StateInvalid, None)
+            self._expect(lambda: self.ctr.stop(0), StateInvalid, None)
         else:
-            self._expect(lambda: self.ctr.stop_with_timeout(0), None, EXITED)
+            self._expect(lambda: self.ctr.stop(0), None, EXITED)
             self.exit_code = SIGKILLED
 
     @precondition(lambda self: self.model != GONE)
@@ -93,7 +93,7 @@ class ContainerMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.model == EXITED)
     @rule()
     def wait(self):
-        assert self.ctr.wait_with_interval(0.05) == self.exit_code
+        assert self.ctr.wait(interval=0.05) == self.exit_code
 
     @precondition(lambda self: self.model != GONE)
     @rule()

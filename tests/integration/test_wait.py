@@ -94,13 +94,13 @@ def test_wait_for_paused_through_the_api(runtime):
         paused_at.append(time.monotonic())
     pauser = threading.Timer(0.2, pause)
     pauser.start()
-    assert ctr.wait_for_condition_with_interval(10.0, State.PAUSED) == -1
+    assert ctr.wait(State.PAUSED, interval=10.0) == -1
     returned = time.monotonic()
     pauser.join()
     # woken by the store write, not by the 10 s interval
     assert returned - paused_at[0] < 4.0
     with pytest.raises(InvalidArgument):
-        ctr.wait_for_condition_with_interval(0.1, "nonsense")
+        ctr.wait("nonsense", interval=0.1)
     ctr.remove(force=True, timeout=0)
 
 
@@ -110,7 +110,7 @@ def test_wait_on_a_container_that_is_never_started_wakes_on_the_store(runtime):
     starter = threading.Timer(0.2, lambda: other.container(ctr.id).start())
     starter.start()
     began = time.monotonic()
-    assert ctr.wait_with_interval(10.0) == 0
+    assert ctr.wait(interval=10.0) == 0
     assert time.monotonic() - began < 5.0
     starter.join()
 

@@ -90,7 +90,8 @@ def restore(ctr, options: dict) -> None:
     paths = ctr.runtime.paths
     images = image_dir(ctr)
     if not os.path.exists(os.path.join(images, "inventory.img")):
-        raise StateInvalid(f"container {ctr.id} does not contain a checkpoint ({images}): no such file or directory")
+        raise StateInvalid(f"container {ctr.id} does not contain a checkpoint ({images}): no such file or directory",
+                           improper=False)
     userdata = paths.userdata(ctr.id)
     args = ["--log", os.path.join(userdata, "oci-log"), "--log-format", "json", "restore", "--detach",
             "--image-path", images, "--work-path", userdata, "--bundle", userdata,
