@@ -47,7 +47,7 @@ def run_attached(ctr, attach_stdin: bool, remove: bool | None = None, sig_proxy:
             if ctr.state.state is State.RUNNING:
                 client = session.sized(ctr.attach())
             else:
-                client = ctr.start_and_attach(console_size=session.size())
+                client = ctr.start_and_attach(recursive=True, console_size=session.size())
             detached = session.copy(client, keys)
         if detached:
             return 0

@@ -94,11 +94,6 @@ def run(session, detach, detach_keys, sig_proxy, **opts):
         return
     from .attach import run_attached
 
-    if ctr.config.dependencies:
-        from ..engine.dependencies import start_dependencies
-
-        start_dependencies(session.runtime, ctr.id)
-
     code = run_attached(ctr, attach_stdin=opts["interactive"], sig_proxy=sig_proxy, detach_keys=detach_keys)
     raise SystemExit(code)
 
@@ -129,10 +124,6 @@ def start(session, attach, interactive, detach_keys, sig_proxy, names):
         from .attach import run_attached
 
         ctr = session.runtime.container(names[0])
-        if ctr.config.dependencies:
-            from ..engine.dependencies import start_dependencies
-
-            start_dependencies(session.runtime, ctr.id)
         raise SystemExit(run_attached(ctr, attach_stdin=interactive,
                                       remove=False, sig_proxy=sig_proxy, detach_keys=detach_keys))
     run_and_report(session, "start", list(names))

@@ -16,7 +16,9 @@ import msgspec
 from typing import TYPE_CHECKING, Callable, Iterator, TypeVar
 
 from . import lifecycle
-from ..define import AlreadyStopped, ContainerRemoved, HuskError, InvalidArgument, State, StateInvalid
+from .dependencies import check_dependencies
+from ..define import (AlreadyRunning, AlreadyStopped, ContainerRemoved, ContainerRunning, HuskError, InvalidArgument,
+                      State, StateInvalid)
 from ..state.lock import FileLock
 from ..state.records import ContainerConfig, ContainerState
 
@@ -93,13 +95,13 @@ class Container:
         with self._locked():
             self._require(State.CONFIGURED, State.STOPPED, State.EXITED,
                           message=f"container {self.id} has already been created in runtime")
-            lifecycle._check_dependencies(self, recursive=False)
+            check_dependencies(self, recursive=False)
             lifecycle.init(self)
 
     def start(self, recursive: bool = False) -> None:
         """Start the container, initialising it first when needed."""
         with self._locked():
-            lifecycle.prepare_to_start(self, recursive)
+            self._prepare_to_start(recursive)
             lifecycle.start(self)
 
     def _stop_timeout(self, timeout: int | None) -> int:
@@ -107,6 +109,17 @@ class Container:
         seconds is that, a negative one is refused (as the CLI and the API see it)."""
         check_timeout(timeout)
         return self.config.stop_timeout if timeout is None else timeout
+
+    def _prepare_to_start(self, recursive: bool) -> None:
+        """start's state checks (and its dependencies'), then init when needed."""
+        state = self.state.state
+        if state in (State.RUNNING, State.PAUSED):
+            raise AlreadyRunning(f"container {self.id} is already running")
+        if state is State.REMOVING:
+            raise StateInvalid(f"container {self.id} is being removed")
+        check_dependencies(self, recursive)
+        if state is not State.CREATED:
+            lifecycle.init(self)
 
     def stop(self, timeout: int | None = None) -> None:
         """The stop signal, then SIGKILL after `timeout` seconds (None: the
@@ -153,7 +166,7 @@ class Container:
                 return
             lifecycle.cleanup(self)
             if self.config.auto_remove:
-                lifecycle.remove(self, force=True, timeout=0)
+                lifecycle.remove(self, timeout=0)
                 self._valid = False
 
     def remove(self, force: bool = False, timeout: int | None = None) -> None:
@@ -165,7 +178,11 @@ class Container:
         if not force:
             self._refuse_removal_with_dependents()
         with self._locked():
-            lifecycle.remove(self, force, timeout)
+            if self.state.state in (State.RUNNING, State.PAUSED) and not force:
+                raise ContainerRunning(
+                    f"cannot remove container {self.id} as it is {self.state.state} - running or paused containers "
+                    "cannot be removed without force: container state improper")
+            lifecycle.remove(self, timeout)
             self._valid = False
 
     # -- attach -------------------------------------------------------------------------
@@ -195,7 +212,7 @@ class Container:
         start, so not a byte of output is lost.  `console_size` (rows, cols)
         is set on a TTY container's terminal before its process starts."""
         with self._locked():
-            lifecycle.prepare_to_start(self, recursive)
+            self._prepare_to_start(recursive)
             client = self._connect_attach()
             try:
                 if console_size and self.config.tty:
@@ -384,7 +401,7 @@ class Container:
         started.  Its dependencies must be running."""
         timeout = self._stop_timeout(timeout)
         with self._locked():
-            lifecycle._check_dependencies(self, recursive=False)
+            check_dependencies(self, recursive=False)
             self._require(State.CONFIGURED, State.CREATED, State.RUNNING, State.STOPPED, State.EXITED,
                           message="unable to restart a container in a paused or unknown state")
             lifecycle.restart(self, timeout)
@@ -597,11 +614,7 @@ class Container:
                                       'and "no"')
             config = msgspec.structs.replace(self.config, resources=limits,
                                              restart_policy=policy or self.config.restart_policy)
-            if limits != self.config.resources and self.state.state in (State.CREATED, State.RUNNING, State.PAUSED):
-                self.runtime.oci_runtime(self.config.runtime).update(self.id, resources.update_document(limits))
-            self.runtime.store.rewrite_config(config)
-            self.config = config
-            self.runtime.emit("update", self)
+            lifecycle.update(self, config)
 
     # -- reading ------------------------------------------------------------------------
     def sync_if_unlocked(self) -> None:

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..define import InvalidArgument, NoSuchContainer, StateInvalid
+from ..define import InvalidArgument, NoSuchContainer, State, StateInvalid
 
 if TYPE_CHECKING:
+    from .container import Container
     from .runtime import Runtime
 
 
@@ -74,7 +75,7 @@ def start_order(runtime: "Runtime", container_id: str) -> list[str]:
 def start_dependencies(runtime: "Runtime", container_id: str) -> None:
     """Start every container `container_id` depends on that is not running, in
     :func:`start_order` (`start` and `run` do this before the container itself)."""
-    from ..define import AlreadyRunning, State
+    from ..define import AlreadyRunning
 
     for dependency_id in start_order(runtime, container_id):
         dependency = runtime.container(dependency_id)
@@ -90,3 +91,23 @@ def start_dependencies(runtime: "Runtime", container_id: str) -> None:
 def dependents(runtime: "Runtime", container_id: str) -> list[str]:
     """The ids of the containers that depend directly on `container_id`."""
     return [config.id for config, _ in runtime.store.containers(errors=[]) if container_id in config.dependencies]
+
+
+def check_dependencies(container: "Container", recursive: bool) -> None:
+    """Every container `container` depends on must be running; with `recursive`, start
+    the ones that are not, dependencies first (each under its own lock)."""
+    if not container.config.dependencies:
+        return
+    if recursive:
+        start_dependencies(container.runtime, container.id)
+        return
+    for dependency_id in container.config.dependencies:
+        try:
+            dependency = container.runtime.container(dependency_id)
+        except NoSuchContainer:
+            raise StateInvalid(f"container {container.id} depends on container {dependency_id}, "
+                               "which does not exist", improper=False) from None
+        dependency.sync_if_unlocked()
+        if dependency.state.state is not State.RUNNING:
+            raise StateInvalid(f"container {container.id} depends on container {dependency_id} "
+                               "not being in running state", improper=False)

@@ -1,4 +1,5 @@
-"""The internal lifecycle steps.  Call every function here with the container lock held.
+"""The internal lifecycle steps.  Call every function here with the container lock held,
+after the public API's state checks (:mod:`husk.engine.container`), which the steps assume.
 
 The public API (:mod:`husk.engine.container`) checks states; these functions do the
 work: mount the rootfs, generate the spec, start the monitor (which runs the
@@ -16,11 +17,11 @@ import signal as signal_module
 import time
 from typing import TYPE_CHECKING
 
-from ..define import (IN_RUNTIME, AlreadyRunning, ContainerRunning, HuskError, NoSuchContainer,
-                       PluginFailure, State, StateInvalid)
+from ..define import IN_RUNTIME, HuskError, PluginFailure, State
 from .processes import pid_alive
 
 if TYPE_CHECKING:
+    from ..state.records import ContainerConfig
     from .container import Container
 
 UNKNOWN_EXIT_CODE = -1
@@ -159,40 +160,6 @@ def _release_abandoned_init(ctr: "Container") -> None:
 
 
 # -- init / start -------------------------------------------------------------------------
-def prepare_to_start(ctr: "Container", recursive: bool) -> None:
-    """Check the state for start and bring the container to `created`."""
-    state = ctr.state.state
-    if state in (State.RUNNING, State.PAUSED):
-        raise AlreadyRunning(f"container {ctr.id} is already running")
-    if state is State.REMOVING:
-        raise StateInvalid(f"container {ctr.id} is being removed")
-    _check_dependencies(ctr, recursive)
-    if state is not State.CREATED:
-        init(ctr)
-
-
-def _check_dependencies(ctr: "Container", recursive: bool) -> None:
-    """Every container `ctr` depends on must be running; with `recursive`, start
-    the ones that are not, dependencies first (each under its own lock)."""
-    if not ctr.config.dependencies:
-        return
-    if recursive:
-        from .dependencies import start_dependencies
-
-        start_dependencies(ctr.runtime, ctr.id)
-        return
-    for dependency_id in ctr.config.dependencies:
-        try:
-            dependency = ctr.runtime.container(dependency_id)
-        except NoSuchContainer:
-            raise StateInvalid(f"container {ctr.id} depends on container {dependency_id}, which does not exist",
-                               improper=False) from None
-        dependency.sync_if_unlocked()
-        if dependency.state.state is not State.RUNNING:
-            raise StateInvalid(f"container {ctr.id} depends on container {dependency_id} not being in running state",
-                               improper=False)
-
-
 def init(ctr: "Container", retain_restart_count: bool = False) -> None:
     """Create the container in the runtime through a new monitor; state `created`.
     A user's init or start resets the restart count; a restart by policy keeps it."""
@@ -326,7 +293,9 @@ def restart_by_policy(ctr: "Container") -> bool:
     if st.state is not State.STOPPED or not should_restart(
             ctr.config.restart_policy, st.exit_code, st.restart_count, st.stopped_by_user):
         return False
-    _check_dependencies(ctr, recursive=False)
+    from .dependencies import check_dependencies
+
+    check_dependencies(ctr, recursive=False)
     ctr.runtime.emit("restart", ctr)
     try:
         init(ctr, retain_restart_count=True)  # passes through `exited`: still the old count
@@ -398,14 +367,11 @@ def cleanup(ctr: "Container") -> None:
         raise plugin_error
 
 
-def remove(ctr: "Container", force: bool, timeout: int) -> None:
-    """Stop (with force), clean up, delete every trace of the container."""
+def remove(ctr: "Container", timeout: int) -> None:
+    """Stop (a running or paused container: the caller has checked `force`),
+    clean up, delete every trace of the container."""
     st = ctr.state
     if st.state in (State.RUNNING, State.PAUSED):
-        if not force:
-            raise ContainerRunning(
-                f"cannot remove container {ctr.id} as it is {st.state} - running or paused containers "
-                "cannot be removed without force: container state improper")
         stop(ctr, timeout)  # a paused one is thawed first
     elif st.state is State.CREATED:
         stop(ctr, 0)
@@ -424,6 +390,18 @@ def remove(ctr: "Container", force: bool, timeout: int) -> None:
     ctr.runtime.store.remove_container(ctr.config)
     ctr.runtime.emit("remove", ctr)
     _remove_quietly(paths.lock_path(ctr.id))
+
+
+def update(ctr: "Container", config: "ContainerConfig") -> None:
+    """Record `config` (new limits or restart policy); a container in the runtime
+    gets the new limits at once, through the OCI runtime's `update`."""
+    from . import resources
+
+    if config.resources != ctr.config.resources and ctr.state.state in (State.CREATED, State.RUNNING, State.PAUSED):
+        ctr.runtime.oci_runtime(ctr.config.runtime).update(ctr.id, resources.update_document(config.resources))
+    ctr.runtime.store.rewrite_config(config)
+    ctr.config = config
+    ctr.runtime.emit("update", ctr)
 
 
 def _remove_quietly(path: str) -> None:
