@@ -190,14 +190,10 @@ def wait(session, condition, interval, names):
     seconds = _duration(interval)
     if seconds <= 0:
         raise InvalidArgument(f"invalid interval {interval!r}: must be positive")
-    code = 0
-    for name in names:
-        try:
-            click.echo(session.runtime.container(name).wait(conditions, interval=seconds))
-        except HuskError as exc:
-            click.echo(f"Error: {exc}", err=True)
-            code = exc.exit_code
-    raise SystemExit(code)
+    from .parallel import report, run_here
+
+    raise SystemExit(report(run_here(names, lambda name: session.runtime.container(name).wait(
+        conditions, interval=seconds))))
 
 
 @click.command(context_settings=CONTEXT)
@@ -285,24 +281,22 @@ def cleanup(session, exit_command, all_, names):
             click.echo(name)
 
 
-@click.command(context_settings=CONTEXT)
-@click.argument("names", nargs=-1, required=True)
-@pass_session
-def refresh(session, names):
-    """Tear containers down and bring them back as they were (created, running, paused)."""
-    for name in names:
-        session.runtime.container(name).refresh()
-        click.echo(name)
+def _each_named(verb: str, method: str, help: str) -> click.Command:
+    """A verb that calls `method` of each container named, printing each name."""
+    @click.command(verb, context_settings=CONTEXT, help=help)
+    @click.argument("names", nargs=-1, required=True)
+    @pass_session
+    def command(session, names):
+        for name in names:
+            getattr(session.runtime.container(name), method)()
+            click.echo(name)
+
+    return command
 
 
-@click.command(context_settings=CONTEXT)
-@click.argument("names", nargs=-1, required=True)
-@pass_session
-def sync(session, names):
-    """Ask the OCI runtime for the real state of containers and record it."""
-    for name in names:
-        session.runtime.container(name).sync()
-        click.echo(name)
+refresh = _each_named("refresh", "refresh",
+                      "Tear containers down and bring them back as they were (created, running, paused).")
+sync = _each_named("sync", "sync", "Ask the OCI runtime for the real state of containers and record it.")
 
 
 # -- helpers ------------------------------------------------------------------------------

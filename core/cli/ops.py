@@ -7,28 +7,27 @@ import sys
 
 import click
 
-from ..define import HuskError, InvalidArgument
+from ..define import InvalidArgument
 from .common import CONTEXT, names_or_all, run_and_report
 
 pass_session = click.pass_obj
 
 
-@click.command(context_settings=CONTEXT)
-@click.option("-a", "--all", "all_", is_flag=True, help="Pause every running container.")
-@click.argument("names", nargs=-1)
-@pass_session
-def pause(session, all_, names):
-    """Pause containers: freeze all their processes."""
-    run_and_report(session, "pause", names_or_all(session, names, all_, states=("running",)))
+def _each_in_state(verb: str, state: str, help: str, all_help: str) -> click.Command:
+    """A verb run on the containers named, or with --all on every one in `state`."""
+    @click.command(verb, context_settings=CONTEXT, help=help)
+    @click.option("-a", "--all", "all_", is_flag=True, help=all_help)
+    @click.argument("names", nargs=-1)
+    @pass_session
+    def command(session, all_, names):
+        run_and_report(session, verb, names_or_all(session, names, all_, states=(state,)))
+
+    return command
 
 
-@click.command(context_settings=CONTEXT)
-@click.option("-a", "--all", "all_", is_flag=True, help="Unpause every paused container.")
-@click.argument("names", nargs=-1)
-@pass_session
-def unpause(session, all_, names):
-    """Unpause paused containers."""
-    run_and_report(session, "unpause", names_or_all(session, names, all_, states=("paused",)))
+pause = _each_in_state("pause", "running", "Pause containers: freeze all their processes.",
+                       "Pause every running container.")
+unpause = _each_in_state("unpause", "paused", "Unpause paused containers.", "Unpause every paused container.")
 
 
 @click.command(context_settings=CONTEXT)
@@ -63,15 +62,9 @@ def mount(session, all_, no_trunc, format_, names):
     if not names and not all_:
         click.echo(_mounted_list(session.runtime, no_trunc, format_ == "json"), nl=False)
         return
-    containers = _containers(session, names, all_)
-    code = 0
-    for ctr in containers:
-        try:
-            click.echo(ctr.mount())
-        except HuskError as exc:
-            click.echo(f"Error: {exc}", err=True)
-            code = exc.exit_code
-    raise SystemExit(code)
+    from .parallel import report, run_here
+
+    raise SystemExit(report(run_here(_containers(session, names, all_), lambda ctr: ctr.mount())))
 
 
 @click.command(context_settings=CONTEXT)
@@ -81,21 +74,18 @@ def mount(session, all_, no_trunc, format_, names):
 @pass_session
 def umount(session, all_, force, names):
     """Unmount containers' root filesystems mounted with `mount`."""
-    from ..engine.lifecycle import users_mounts
+    from .parallel import report, run_here
 
     containers = _containers(session, names, all_)
-    code = 0
-    for name, ctr in zip(names or [c.id for c in containers], containers):
-        if all_ and users_mounts(ctr) == 0:
-            continue  # only its own mount (running, say): nothing of a user's to drop
-        try:
-            ctr.unmount(force)
-        except HuskError as exc:
-            click.echo(f"Error: {exc}", err=True)
-            code = exc.exit_code
-            continue
-        click.echo(name)
-    raise SystemExit(code)
+    # with --all, skip those with only their own mount (running, say): nothing of a user's to drop
+    pairs = [(name, ctr) for name, ctr in zip(names or [c.id for c in containers], containers)
+             if not (all_ and ctr.user_mounts() == 0)]
+
+    def unmount(pair) -> str:
+        pair[1].unmount(force)
+        return pair[0]
+
+    raise SystemExit(report(run_here(pairs, unmount)))
 
 
 @click.command(context_settings=CONTEXT)

@@ -8,7 +8,7 @@ handle (py-lmdb refuses to reuse one across a fork).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterable, Iterator
 
 from ..define import EXIT_ENGINE, AlreadyStopped, CorruptRecord, HuskError, NoSuchContainer
 
@@ -60,8 +60,23 @@ def _run_one(job: tuple[tuple, str, str, dict[str, Any]]) -> Outcome:
             return name, None
         ACTIONS[action](container, **kwargs)
     except HuskError as exc:
-        return name, (str(exc), exc.exit_code, isinstance(exc, NoSuchContainer))
+        return _failed(name, exc)
     return name, None
+
+
+def _failed(name: str, exc: HuskError) -> Outcome:
+    return name, (str(exc), exc.exit_code, isinstance(exc, NoSuchContainer))
+
+
+def run_here(items, action) -> Iterator[Outcome]:
+    """Apply `action` to each item in this process, in order, as :func:`report`
+    asks for them, so each line is printed as soon as it is known (wait's codes,
+    mount's paths: what `action` returns)."""
+    for item in items:
+        try:
+            yield str(action(item)), None
+        except HuskError as exc:
+            yield _failed(str(item), exc)
 
 
 def run_each(session, action: str, names: list[str], **kwargs: Any) -> list[Outcome]:
@@ -77,8 +92,8 @@ def run_each(session, action: str, names: list[str], **kwargs: Any) -> list[Outc
         return pool.map(_run_one, jobs, chunksize=1)
 
 
-def report(outcomes: list[Outcome], echo=True, ignore_missing=False, missing_exit_code=None) -> int:
-    """Print each success (the name as given) and each error; return the exit code
+def report(outcomes: Iterable[Outcome], echo=True, ignore_missing=False, missing_exit_code=None) -> int:
+    """Print each success (the name as given, or run_here's line) and each error; return the exit code
     (`missing_exit_code` for a missing container where podman has its own: rm's 1)."""
     import click
 

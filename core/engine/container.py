@@ -414,6 +414,10 @@ class Container:
                 raise StateInvalid(f"cannot mount container {self.id} as it is being removed")
             return lifecycle.mount_for_user(self)
 
+    def user_mounts(self) -> int:
+        """How many mounts users hold (`husk mount`), besides the container's own."""
+        return lifecycle.users_mounts(self)
+
     def unmount(self, force: bool = False) -> None:
         """Drop one user mount (every user mount with `force`).  The container's
         own mount stays while it is in the runtime, so unmounting the last mount
