@@ -120,11 +120,11 @@ smoke_test() {
         if ! out=$("$husk" container checkpoint "$name" 2>&1 && "$husk" container restore "$name" 2>&1); then
             log=$(grep -o "[^ ]*/[a-z]*\.log" <<<"$out" | tail -n 1 || true)
             if [ -n "$log" ] && [ -f "$log" ]; then
-                cp "$log" "/tmp/$name-$(basename "$log")"
-                log="/tmp/$name-$(basename "$log")"
+                cp "$log" "/tmp/husk-setup-smoke-$(basename "$log")"
+                log="/tmp/husk-setup-smoke-$(basename "$log")"
             fi
             "$husk" rm -f "$name" >/dev/null 2>&1 || true
-            die "smoke test: husk-criu: checkpoint/restore on runc failed: $(tail -n 1 <<<"$out")${log:+ | $log: $(grep -E 'Error|error' "$log" | tail -n 1)}"
+            die "smoke test: husk-criu: checkpoint/restore on runc failed: $(tail -n 1 <<<"$out")${log:+ | $log: $(grep -E 'Error|error' "$log" | grep -vE '(Dumping|Restoring) FAILED' | tail -n 1)}"
         fi
         "$husk" rm -f "$name" >/dev/null 2>&1 || true
         report+=("checkpoint ok")
