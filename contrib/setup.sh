@@ -11,7 +11,7 @@
 # contrib/test.sh makes the editable .venv that development and tests use.
 #
 # Safe to run any number of times: each step checks first and does nothing
-# when already done, so a re-run takes about two seconds (the smoke test).
+# when already done, so a re-run takes a few seconds (mostly the smoke test).
 # Prints one line per step that does work; a failing step prints its output
 # and exits non-zero. HUSK_SETUP_NO_LINK=1 leaves /usr/local/bin/husk alone
 # (for a second checkout on a host whose `husk` is another one's).
