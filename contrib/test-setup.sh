@@ -41,11 +41,15 @@ install_venv() {
         editables+=(-e "${plugin%/}")
     done
     wanted=$(cd "$repo" && sha256sum setup.cfg pyproject.toml plugins/*/setup.cfg plugins/*/pyproject.toml 2>/dev/null)
-    if [ -x "$venv/bin/python" ] && [ -x "$venv/bin/pytest" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$wanted" ]; then
+    if [ -x "$venv/bin/pytest" ] && [ "$(readlink -f "$venv/bin/python")" = "$(readlink -f "$python")" ] \
+        && [ "$(cat "$stamp" 2>/dev/null)" = "$wanted" ]; then
         return 0
     fi
-    if [ ! -x "$venv/bin/python" ]; then
+    # The tests run on the interpreter users get: a .venv made from another
+    # python (pyenv's, say) is made again.
+    if [ ! -x "$venv/bin/python" ] || [ "$(readlink -f "$venv/bin/python")" != "$(readlink -f "$python")" ]; then
         step "creating .venv (editable, with the test tools) from $python"
+        rm -rf "$venv"
         quietly "$python" -m venv "$venv"
     fi
     step "installing husk and its plugins editable into .venv"
