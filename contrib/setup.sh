@@ -1,29 +1,31 @@
 #!/bin/bash
-# Set up a Debian 12/13 host, as root, to run husk from this checkout:
-# host packages, host quirks, a venv at <repo>/.venv with husk and every plugin
-# installed editable, /usr/local/bin/husk, and the default image.
+# Set up a Debian 12/13 host, as root, to run husk from this checkout: host
+# packages (contrib/packages.txt and each plugin's), host quirks, each plugin's
+# host step, a venv at <repo>/.venv-user with husk and every plugin installed
+# (a regular install, refreshed when the sources change), /usr/local/bin/husk,
+# the default image, and a smoke test of every runtime plugin.
+#
+# The venv is made from Debian's /usr/bin/python3, whatever python3 is first
+# on PATH: that is the interpreter a Debian user has. A regular install keeps
+# setuptools' editable finder off husk's start-up (it cost 16 of 33 ms);
+# contrib/test.sh makes the editable .venv that development and tests use.
 #
 # Safe to run any number of times: each step checks first and does nothing
-# when already done, so a re-run takes about a second. Quiet unless a step
-# fails; then it prints that step's output and exits non-zero.
+# when already done, so a re-run takes a few seconds (mostly the smoke test).
+# Prints one line per step that does work; a failing step prints its output
+# and exits non-zero. HUSK_SETUP_NO_LINK=1 leaves /usr/local/bin/husk alone
+# (for a second checkout on a host whose `husk` is another one's).
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-venv="$repo/.venv"
-# nftables joins this list when husk's network setup needs it.
-packages=(runc crun busybox-static iproute2)
+venv="$repo/.venv-user"
+python=/usr/bin/python3
+husk="$venv/bin/husk"
 
 # shellcheck source=lib.sh
 . "$repo/contrib/lib.sh"
 
 [ "$(id -u)" -eq 0 ] || die "run as root (husk runs containers as root)"
-
-# Debian ships venv's pip bootstrap (ensurepip) separately, in python3-venv.
-if ! command -v python3 >/dev/null; then
-    packages+=(python3 python3-venv)
-elif ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
-    packages+=(python3-venv)
-fi
 
 # Host quirks:
 # - cgroups in hybrid mode (a tmpfs at /sys/fs/cgroup with v1 hierarchies and
@@ -39,61 +41,106 @@ fix_host_quirks() {
     local controllers=/sys/fs/cgroup/unified/cgroup.controllers controller
     [ -r "$controllers" ] || return 0
     for controller in $(cat "$controllers"); do
+        step "moving the $controller cgroup controller off cgroup v2 (hybrid mode)"
         mkdir -p "/sys/fs/cgroup/$controller"
         quietly mount -t cgroup -o "$controller" cgroup "/sys/fs/cgroup/$controller"
     done
 }
 
-# The stamp records which packaging files the venv was installed from, so a
-# re-run skips pip unless a setup.cfg changed or a plugin was added.
+# What the installed copy was built from: the packaging files and every
+# source file of husk and its plugins, so an edit is picked up by a re-run.
+source_digest() {
+    (cd "$repo" && find setup.cfg pyproject.toml core hooks plugins \
+        -name '*.egg-info' -prune -o -name __pycache__ -prune -o -name contrib -prune -o \
+        -type f \( -name '*.py' -o -name '*.cfg' -o -name '*.toml' -o -name '*.json' \) -print \
+        | LC_ALL=C sort | xargs sha256sum | sha256sum)
+}
+
+# A regular (non-editable) install of husk and every plugin distribution.
 install_venv() {
-    local stamp="$venv/.husk-setup-stamp" wanted plugin
-    local editables=(-e "$repo[test]")
+    local stamp="$venv/.husk-setup-stamp" wanted plugin dists=("$repo")
     for plugin in "$repo"/plugins/*/; do
         [ -f "$plugin/setup.cfg" ] || [ -f "$plugin/pyproject.toml" ] || continue
-        editables+=(-e "${plugin%/}")
+        dists+=("${plugin%/}")
     done
-    wanted=$(cd "$repo" && sha256sum setup.cfg pyproject.toml plugins/*/setup.cfg plugins/*/pyproject.toml 2>/dev/null)
-    if [ -x "$venv/bin/python" ] && [ -x "$venv/bin/husk" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$wanted" ]; then
+    wanted=$(source_digest)
+    if [ -x "$venv/bin/python" ] && [ -x "$husk" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$wanted" ]; then
         return 0
     fi
-    [ -x "$venv/bin/python" ] || quietly "$python" -m venv "$venv"
-    quietly "$venv/bin/python" -m pip install --disable-pip-version-check "${editables[@]}"
+    if [ ! -x "$venv/bin/python" ] || [ "$(readlink -f "$venv/bin/python")" != "$(readlink -f "$python")" ]; then
+        step "creating .venv-user from $python"
+        rm -rf "$venv"
+        quietly "$python" -m venv "$venv"
+        # wheel lets pip build the local distributions without an isolated build env each time
+        quietly "$venv/bin/python" -m pip install --disable-pip-version-check wheel
+    fi
+    step "installing husk and its plugins into .venv-user (${#dists[@]} distributions)"
+    # A regular install: pip builds and copies the local distributions (they
+    # are always reinstalled), compiles their bytecode, and leaves no finder.
+    quietly "$venv/bin/python" -m pip install --disable-pip-version-check --no-build-isolation "${dists[@]}"
+    rm -rf "$repo"/build "$repo"/plugins/*/build
     printf '%s\n' "$wanted" >"$stamp"
 }
 
-# Editable installs leave husk's modules uncompiled, and PYTHONDONTWRITEBYTECODE
-# (set on some hosts) keeps Python from caching them: every command would
-# compile from source, which costs more than the rest of its start-up.
-# compileall skips what is already up to date.
-compile_bytecode() {
-    quietly "$venv/bin/python" -m compileall -q "$repo/core" "$repo/hooks" "$repo/plugins"
-}
-
 link_cli() {
-    [ "$(readlink /usr/local/bin/husk 2>/dev/null)" = "$venv/bin/husk" ] && return 0
-    ln -sfn "$venv/bin/husk" /usr/local/bin/husk
+    [ "${HUSK_SETUP_NO_LINK:-}" = 1 ] && return 0
+    [ "$(readlink /usr/local/bin/husk 2>/dev/null)" = "$husk" ] && return 0
+    step "linking /usr/local/bin/husk"
+    ln -sfn "$husk" /usr/local/bin/husk
 }
 
 build_default_image() {
     local rc=0
-    "$venv/bin/husk" image exists localhost/busybox:latest >/dev/null 2>&1 || rc=$?
+    "$husk" image exists localhost/busybox:latest >/dev/null 2>&1 || rc=$?
     case "$rc" in
         0) ;;
-        1) quietly "$venv/bin/python" "$repo/contrib/build-busybox-image.py" ;;
-        *) "$venv/bin/husk" image exists localhost/busybox:latest || true
+        1) step "building the default image localhost/busybox:latest"
+           quietly "$venv/bin/python" "$repo/contrib/build-busybox-image.py" ;;
+        *) "$husk" image exists localhost/busybox:latest || true
            die "husk image exists failed (exit $rc)" ;;
     esac
 }
 
+# A real container on each runtime plugin, and a checkpoint plus restore on
+# runc when husk-criu is loaded: about two seconds. A failure names the
+# plugin, what failed, and the line of the log to read.
+smoke_test() {
+    local loaded report=() name="husk-setup-smoke-$$" out log
+    loaded=$("$husk" info --format '{{range $name, $v := .Plugins.Loaded}}{{$name}} {{end}}') \
+        || die "smoke test: husk info failed"
+    for runtime in crun runc; do
+        [[ " $loaded " == *" $runtime "* ]] || die "smoke test: plugin husk-$runtime is not loaded (husk info)"
+        out=$("$husk" --runtime "$runtime" run --rm busybox true 2>&1) \
+            || die "smoke test: husk-$runtime: \`husk --runtime $runtime run --rm busybox true\` failed: $(tail -n 1 <<<"$out")"
+        report+=("$runtime ok")
+    done
+    if [[ " $loaded " == *" criu "* ]]; then
+        "$husk" --runtime runc run -d --name "$name" busybox sleep 60 >/dev/null 2>&1 \
+            || die "smoke test: husk-runc: \`husk --runtime runc run -d\` failed"
+        if ! out=$("$husk" container checkpoint "$name" 2>&1 && "$husk" container restore "$name" 2>&1); then
+            log=$(grep -o "[^ ]*/[a-z]*\.log" <<<"$out" | tail -n 1 || true)
+            if [ -n "$log" ] && [ -f "$log" ]; then
+                cp "$log" "/tmp/husk-setup-smoke-$(basename "$log")"
+                log="/tmp/husk-setup-smoke-$(basename "$log")"
+            fi
+            "$husk" rm -f "$name" >/dev/null 2>&1 || true
+            die "smoke test: husk-criu: checkpoint/restore on runc failed: $(tail -n 1 <<<"$out")${log:+ | $log: $(grep -E 'Error|error' "$log" | grep -vE '(Dumping|Restoring) FAILED' | tail -n 1)}"
+        fi
+        "$husk" rm -f "$name" >/dev/null 2>&1 || true
+        report+=("checkpoint ok")
+    fi
+    local IFS=,
+    step "smoke test:${report[*]/#/ }"
+}
+
+mapfile -t packages < <(read_packages "$repo/contrib/packages.txt" "$repo"/plugins/*/contrib/packages.txt)
 apt_install "${packages[@]}"
-python=$(command -v python3)
 "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
     || die "$python is $("$python" -V 2>&1); husk needs Python >= 3.11"
 fix_host_quirks
-# Plugins' host steps (husk-criu: a criu that passes `criu check`); each is idempotent and quiet.
-for step in "$repo"/plugins/*/contrib/install-*.sh; do if [ -f "$step" ]; then bash "$step"; fi; done
+# Plugins' host steps (husk-criu: a criu that passes `criu check`); each is idempotent.
+for script in "$repo"/plugins/*/contrib/install-*.sh; do if [ -f "$script" ]; then bash "$script"; fi; done
 install_venv
-compile_bytecode
 link_cli
 build_default_image
+smoke_test

@@ -62,11 +62,14 @@ def _info_document(runtime) -> dict:
         "Host": {
             "Arch": _arch(), "Hostname": uname.nodename, "Kernel": uname.release, "OS": "linux",
             "CgroupVersion": "v2" if os.path.exists("/sys/fs/cgroup/cgroup.controllers") else "v1",
+            "CgroupMode": _cgroup_mode(), "CRIU": _criu(),
             "EventLogger": "file", "LogDriver": "k8s-file",
             "OCIRuntime": {"Name": default["Name"], "Path": default["Path"], "Version": default["Version"],
                            "Package": ""},
             "Security": {"Rootless": os.geteuid() != 0},
         },
+        "Python": {"Version": platform.python_version(), "Executable": sys.executable,
+                   "Interpreter": os.path.realpath(sys.executable)},
         "Store": {
             "GraphRoot": runtime.paths.root, "RunRoot": runtime.paths.runroot, "GraphDriverName": "overlay",
             "ContainerStore": {"number": len(states), "running": states.count(State.RUNNING),
@@ -78,6 +81,37 @@ def _info_document(runtime) -> dict:
         "Runtimes": backends,
         "Version": _version_document()["Server"],
     }
+
+
+def _cgroup_mode() -> str:
+    """unified (v2 only), hybrid (v1 hierarchies plus a v2 one at unified/) or legacy (v1 only)."""
+    if os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
+        return "unified"
+    return "hybrid" if os.path.exists("/sys/fs/cgroup/unified/cgroup.controllers") else "legacy"
+
+
+def _criu() -> dict:
+    """CRIU's path, version and whether `criu check` passes here, for a bug report."""
+    import shutil
+    import subprocess
+
+    path = shutil.which("criu")
+    if path is None:
+        return {"Path": "", "Version": "", "Checkpoints": "no: criu is not installed"}
+    try:
+        version = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=10).stdout
+        check = subprocess.run([path, "check"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return {"Path": path, "Version": "", "Checkpoints": f"no: {exc}"}
+    version = version.split("Version:", 1)[-1].split()[0] if "Version:" in version else version.strip()
+    if os.geteuid() != 0:
+        verdict = "unknown: criu check needs root"
+    elif check.returncode == 0:
+        verdict = "yes"
+    else:
+        lines = (check.stderr + check.stdout).strip().splitlines()
+        verdict = f"no: {lines[-1] if lines else f'criu check exited {check.returncode}'}"
+    return {"Path": path, "Version": version, "Checkpoints": verdict}
 
 
 def _yaml(value, indent: int = 0) -> str:

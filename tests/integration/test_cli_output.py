@@ -7,8 +7,10 @@ script would parse, against podman's formats.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
+import sys
 import time
 
 
@@ -138,6 +140,10 @@ def test_info_and_version(husk):
     assert all(document["Plugins"]["Loaded"][name] for name in ("runc", "crun"))
     assert "1.8.1" in document["Runtimes"]["crun"]["Version"] and "runc" in document["Runtimes"]["runc"]["Version"]
     assert document["Store"]["ImageStore"]["number"] == 1
+    # host facts for bug reports: cgroup mode, CRIU and whether it checkpoints, the interpreter
+    assert document["Host"]["CgroupMode"] in ("unified", "hybrid", "legacy")
+    assert set(document["Host"]["CRIU"]) == {"Path", "Version", "Checkpoints"}
+    assert os.path.samefile(document["Python"]["Executable"], sys.executable)
     assert "OCIRuntime:" in husk("info", check=True).stdout
     client, server = husk("version", "--format", "{{.Client.Version}} {{.Server.Version}}",
                           check=True).stdout.split()
