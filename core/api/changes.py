@@ -29,8 +29,8 @@ async def _rename(request: web.Request) -> web.Response:
     name = request.query.get("name", "")
     if not name:
         raise InvalidArgument("a new name is required: ?name=NEW_NAME")
-    ctr = await request_container(request)
-    await blocking.run(ctr.rename, name.removeprefix("/"))  # Docker's names may come with their "/"
+    container = await request_container(request)
+    await blocking.run(container.rename, name.removeprefix("/"))  # Docker's names may come with their "/"
     return web.Response(status=204)
 
 
@@ -57,8 +57,8 @@ async def libpod_top(request: web.Request) -> web.Response:
 
 
 async def _top(request: web.Request, descriptors: list[str]) -> web.Response:
-    ctr = await request_container(request)
-    titles, rows = await blocking.run(ctr.top, descriptors)
+    container = await request_container(request)
+    titles, rows = await blocking.run(container.top, descriptors)
     return json_response({"Titles": titles, "Processes": rows})
 
 
@@ -121,8 +121,8 @@ async def update(request: web.Request) -> web.Response:
     kwargs = {"memory": body.memory or None, "nano_cpus": body.nano_cpus or None,
               "cpu_shares": body.cpu_shares or None, "pids_limit": body.pids_limit,
               "restart_policy": restart_policy_value(policy.name, policy.maximum_retry_count) if policy else None}
-    ctr = await request_container(request)
-    await blocking.run(ctr.update, **kwargs)
+    container = await request_container(request)
+    await blocking.run(container.update, **kwargs)
     return json_response({"Warnings": []})
 
 
@@ -176,6 +176,6 @@ async def libpod_update(request: web.Request) -> web.Response:
     body = await decode_body(request, LinuxResources)
     retries = integer(request, "restartRetries", 0)
     restart = restart_policy_value(request.query.get("restartPolicy", ""), retries)
-    ctr = await request_container(request)
-    await blocking.run(ctr.update, restart_policy=restart, **resource_arguments(body))
-    return json_response(ctr.id, status=201)
+    container = await request_container(request)
+    await blocking.run(container.update, restart_policy=restart, **resource_arguments(body))
+    return json_response(container.id, status=201)

@@ -8,6 +8,8 @@ through :func:`husk.api.blocking.run`, and shape the answer with
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import json
 import os
 import time
@@ -20,6 +22,10 @@ from . import blocking, documents
 from .responses import json_response, request_container, request_runtime
 from .requests import CreateBody, console_size, decode_body, filters, flag, integer, string_list
 from .keys import WATCHER
+
+if TYPE_CHECKING:
+    from ..engine.container import Container
+    from ..engine.runtime import Runtime
 
 routes = web.RouteTableDef()
 
@@ -93,8 +99,8 @@ async def create(request: web.Request) -> web.Response:
     body = await decode_body(request, CreateBody)
     name = request.query.get("name", "")
     kwargs = _create_arguments(body)
-    ctr = await blocking.run(request_runtime(request).create_container, body.image, name=name, **kwargs)
-    return json_response({"Id": ctr.id, "Warnings": []}, status=201)
+    container = await blocking.run(request_runtime(request).create_container, body.image, name=name, **kwargs)
+    return json_response({"Id": container.id, "Warnings": []}, status=201)
 
 
 def _create_arguments(body: CreateBody) -> dict:
@@ -148,8 +154,8 @@ async def list_containers(request: web.Request) -> web.Response:
     def collect():
         runtime = request_runtime(request)
         containers = runtime.containers(errors=[])
-        for ctr in containers:
-            ctr.sync_if_unlocked()
+        for container in containers:
+            container.sync_if_unlocked()
         containers = [c for c in containers if (all_ or wanted or c.state.state in (State.RUNNING, State.PAUSED)) and match(c)]
         containers.sort(key=lambda c: -c.config.created)
         if limit is not None and limit > 0:
@@ -164,29 +170,29 @@ async def list_containers(request: web.Request) -> web.Response:
 @routes.get("/containers/{id}/json")
 async def inspect(request: web.Request) -> web.Response:
     def read():
-        ctr = request_runtime(request).container(request.match_info["id"])
-        ctr.sync_if_unlocked()
-        return documents.container_inspect(ctr)
+        container = request_runtime(request).container(request.match_info["id"])
+        container.sync_if_unlocked()
+        return documents.container_inspect(container)
 
     return json_response(await blocking.run(read))
 
 
 @routes.post("/containers/{id}/start")
 async def start(request: web.Request) -> web.Response:
-    ctr = await request_container(request)
-    await blocking.run(_start, ctr)
+    container = await request_container(request)
+    await blocking.run(_start, container)
     return web.Response(status=204)
 
 
-def _start(ctr) -> None:
+def _start(container: "Container") -> None:
     """Start; a container with AutoRemove that fails to start is removed, as
     Docker does (`docker run --rm` waits for the removal before it exits)."""
     try:
-        ctr.start()
+        container.start()
     except HuskError:
-        if ctr.config.auto_remove:
+        if container.config.auto_remove:
             try:
-                ctr.remove(force=True, timeout=0)
+                container.remove(force=True, timeout=0)
             except HuskError:
                 pass
         raise
@@ -195,16 +201,16 @@ def _start(ctr) -> None:
 @routes.post("/containers/{id}/stop")
 async def stop(request: web.Request) -> web.Response:
     timeout = integer(request, "t", integer(request, "timeout"))
-    ctr = await request_container(request)
-    await blocking.run(ctr.stop, timeout)
+    container = await request_container(request)
+    await blocking.run(container.stop, timeout)
     return web.Response(status=204)
 
 
 @routes.post("/containers/{id}/restart")
 async def restart(request: web.Request) -> web.Response:
     timeout = integer(request, "t", integer(request, "timeout"))
-    ctr = await request_container(request)
-    await blocking.run(ctr.restart, timeout)
+    container = await request_container(request)
+    await blocking.run(container.restart, timeout)
     return web.Response(status=204)
 
 
@@ -213,16 +219,16 @@ async def kill(request: web.Request) -> web.Response:
     from ..formats.signals import parse_signal
 
     number = parse_signal(request.query.get("signal") or "SIGKILL")
-    ctr = await request_container(request)
-    await blocking.run(ctr.kill, number)
+    container = await request_container(request)
+    await blocking.run(container.kill, number)
     return web.Response(status=204)
 
 
 def container_action(method: str):
     """A handler calling the Container method `method` (no arguments): 204."""
     async def handler(request: web.Request) -> web.Response:
-        ctr = await request_container(request)
-        await blocking.run(getattr(ctr, method))
+        container = await request_container(request)
+        await blocking.run(getattr(container, method))
         return web.Response(status=204)
 
     handler.__name__ = method
@@ -237,8 +243,8 @@ unpause = routes.post("/containers/{id}/unpause")(container_action("unpause"))
 async def remove(request: web.Request) -> web.Response:
     force = flag(request, "force")
     flag(request, "v")  # anonymous volumes: none exist yet, but the value must be valid
-    ctr = await request_container(request)
-    await blocking.run(ctr.remove, force=force, timeout=0 if force else None)
+    container = await request_container(request)
+    await blocking.run(container.remove, force=force, timeout=0 if force else None)
     return web.Response(status=204)
 
 
@@ -252,10 +258,10 @@ async def wait(request: web.Request) -> web.StreamResponse:
     if condition not in ("not-running", "next-exit", "removed"):
         raise InvalidArgument(f"invalid condition {condition!r}: use not-running, next-exit or removed")
     since = time.time()
-    ctr = await request_container(request)
+    container = await request_container(request)
     response = web.StreamResponse(headers={"Content-Type": "application/json"})
     await response.prepare(request)
-    code, error = await wait_for(ctr, condition, since, request.app[WATCHER])
+    code, error = await wait_for(container, condition, since, request.app[WATCHER])
     document = {"StatusCode": code, "Error": {"Message": error} if error else None}
     await response.write(json.dumps(document).encode() + b"\n")
     await response.write_eof()
@@ -279,8 +285,8 @@ async def attach(request: web.Request) -> web.StreamResponse:
 @routes.post("/containers/{id}/resize")
 async def resize(request: web.Request) -> web.Response:
     rows, cols = integer(request, "h", 0), integer(request, "w", 0)
-    ctr = await request_container(request)
-    await blocking.run(ctr.attach_resize, rows, cols)
+    container = await request_container(request)
+    await blocking.run(container.attach_resize, rows, cols)
     return web.Response(status=200)
 
 
@@ -291,11 +297,11 @@ async def list_images(request: web.Request) -> web.Response:
     return json_response([row for _, row in rows])
 
 
-def image_summaries(runtime) -> list[tuple]:
+def image_summaries(runtime: "Runtime") -> list[tuple]:
     """(image, Docker's summary row) newest first, each with the count of its containers."""
     users: dict[str, int] = {}
-    for ctr in runtime.containers(errors=[]):
-        users[ctr.config.image_id] = users.get(ctr.config.image_id, 0) + 1
+    for container in runtime.containers(errors=[]):
+        users[container.config.image_id] = users.get(container.config.image_id, 0) + 1
     images = sorted(runtime.store.images(), key=lambda image: -image.created)
     return [(image, documents.image_summary(image, users.get(image.id, 0))) for image in images]
 

@@ -31,15 +31,15 @@ _DOCKER_STATE = {State.CONFIGURED: "created", State.CREATED: "created", State.RU
                  State.REMOVING: "removing"}
 
 
-def docker_state(ctr: "Container") -> str:
-    return _DOCKER_STATE[ctr.state.state]
+def docker_state(container: "Container") -> str:
+    return _DOCKER_STATE[container.state.state]
 
 
-def status_text(ctr: "Container", now: float) -> str:
+def status_text(container: "Container", now: float) -> str:
     """Docker's Status column: `Up 5 seconds`, `Up 5 seconds (Paused)`, `Exited (0) 2 minutes ago`, `Created`."""
     from ..formats.timestamps import human_duration
 
-    st = ctr.state
+    st = container.state
     if st.state in (State.RUNNING, State.PAUSED):
         up = f"Up {human_duration(now - st.started_at)}"
         return up + " (Paused)" if st.state is State.PAUSED else up
@@ -48,16 +48,16 @@ def status_text(ctr: "Container", now: float) -> str:
     return "Removal In Progress" if st.state is State.REMOVING else "Created"
 
 
-def container_summary(ctr: "Container", image: "ImageRecord | None", now: float) -> dict[str, Any]:
+def container_summary(container: "Container", image: "ImageRecord | None", now: float) -> dict[str, Any]:
     """One entry of `GET /containers/json`."""
     from ..presentation.ps import command_args
 
-    config = ctr.config
+    config = container.config
     return {
         "Id": config.id, "Names": ["/" + config.name], "Image": config.image_name,
-        "ImageID": "sha256:" + config.image_id, "Command": " ".join(command_args(ctr, image)),
+        "ImageID": "sha256:" + config.image_id, "Command": " ".join(command_args(container, image)),
         "Created": int(config.created), "Ports": [], "Labels": dict(config.labels),
-        "State": docker_state(ctr), "Status": status_text(ctr, now),
+        "State": docker_state(container), "Status": status_text(container, now),
         "HostConfig": {"NetworkMode": config.network}, "NetworkSettings": {"Networks": {}},
         "Mounts": [_mount(m) for m in config.mounts],
     }
@@ -68,14 +68,14 @@ def _mount(mount) -> dict[str, Any]:
             "RW": "ro" not in mount.options, "Propagation": "rprivate" if mount.type == "bind" else ""}
 
 
-def container_inspect(ctr: "Container") -> dict[str, Any]:
+def container_inspect(container: "Container") -> dict[str, Any]:
     """`GET /containers/{id}/json`: podman's document reshaped to Docker's."""
-    doc = ctr.inspect()
-    config, st = ctr.config, ctr.state
+    doc = container.inspect()
+    config, st = container.config, container.state
     state = doc["State"]
     for podman_only in ("OciVersion", "ConmonPid", "Checkpointed"):
         state.pop(podman_only, None)
-    state["Status"] = docker_state(ctr)
+    state["Status"] = docker_state(container)
     state["Dead"] = False
     entrypoint = doc["Config"]["Entrypoint"]
     doc["Config"].update({
@@ -99,7 +99,7 @@ def container_inspect(ctr: "Container") -> dict[str, Any]:
         "Id": config.id, "Created": doc["Created"], "Path": doc["Path"], "Args": doc["Args"],
         "State": state, "Image": "sha256:" + config.image_id,
         "ResolvConfPath": doc["ResolvConfPath"], "HostnamePath": doc["HostnamePath"],
-        "HostsPath": doc["HostsPath"], "LogPath": ctr.runtime.paths.log_path(config.id),
+        "HostsPath": doc["HostsPath"], "LogPath": container.runtime.paths.log_path(config.id),
         "Name": "/" + config.name, "RestartCount": st.restart_count, "Driver": "overlay",
         "Platform": "linux", "MountLabel": "", "ProcessLabel": "", "AppArmorProfile": "",
         "ExecIDs": sorted(st.exec_sessions) or None, "HostConfig": doc["HostConfig"],

@@ -15,6 +15,8 @@ when someone asks.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import asyncio
 import secrets
 import threading
@@ -28,6 +30,9 @@ from . import blocking
 from .responses import json_response
 from .requests import StrOrList, console_size, decode_body, integer, string_list
 from .keys import EXECS, RUNTIME
+
+if TYPE_CHECKING:
+    from ..engine.container import Container
 
 routes = web.RouteTableDef()
 #: podman's libpod exec routes are Docker's, under the libpod prefix
@@ -59,9 +64,9 @@ class ExecStartBody(msgspec.Struct, rename="pascal"):
 class ExecEntry:
     """One exec as Docker knows it: its configuration, then its process and exit code."""
 
-    def __init__(self, exec_id: str, ctr, config: ExecCreateBody) -> None:
+    def __init__(self, exec_id: str, container: "Container", config: ExecCreateBody) -> None:
         self.id = exec_id
-        self.container = ctr
+        self.container = container
         self.config = config
         self.tty = config.tty
         self.console_size = console_size(config.console_size)
@@ -157,16 +162,16 @@ async def create(request: web.Request) -> web.Response:
         parse_detach_keys(body.detach_keys)
 
     def check():
-        ctr = request.app[RUNTIME].container(request.match_info["id"])
-        ctr.sync_if_unlocked()
-        if ctr.state.state == State.PAUSED:
-            raise StateInvalid(f"Container {ctr.id} is paused, unpause the container before exec", improper=False)
-        if ctr.state.state != State.RUNNING:
-            raise StateInvalid(f"Container {ctr.id} is not running", improper=False)
-        return ctr
+        container = request.app[RUNTIME].container(request.match_info["id"])
+        container.sync_if_unlocked()
+        if container.state.state == State.PAUSED:
+            raise StateInvalid(f"Container {container.id} is paused, unpause the container before exec", improper=False)
+        if container.state.state != State.RUNNING:
+            raise StateInvalid(f"Container {container.id} is not running", improper=False)
+        return container
 
-    ctr = await blocking.run(check)
-    entry = ExecEntry(secrets.token_hex(32), ctr, body)
+    container = await blocking.run(check)
+    entry = ExecEntry(secrets.token_hex(32), container, body)
     table = _table(request)
     cutoff = time.time() - KEEP_FINISHED_SECONDS
     for old in [e for e in table.values() if e.exit_code is not None and e.finished_at < cutoff]:

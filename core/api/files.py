@@ -51,12 +51,12 @@ def _stat_header(path_stat) -> str:
 async def get_archive(request: web.Request) -> web.StreamResponse:
     """The path's stat in a header (HEAD: only that), then the tar."""
     path = _path(request)
-    ctr = await request_container(request)
-    path_stat = await blocking.run(ctr.stat_path, path)
+    container = await request_container(request)
+    path_stat = await blocking.run(container.stat_path, path)
     headers = {STAT_HEADER: _stat_header(path_stat)}
     if request.method == "HEAD":
         return web.Response(status=200, headers=headers)
-    return await _stream_tar(request, headers, lambda out: ctr.copy_from(path, out))
+    return await _stream_tar(request, headers, lambda out: container.copy_from(path, out))
 
 
 @routes.put("/containers/{id}/archive")
@@ -75,18 +75,18 @@ async def put_archive_libpod(request: web.Request) -> web.Response:
 async def _put(request: web.Request, chown: bool) -> web.Response:
     path = _path(request)
     no_overwrite = flag(request, "noOverwriteDirNonDir")
-    ctr = await request_container(request)
-    with spool.spool_file(ctr.runtime) as body:
+    container = await request_container(request)
+    with spool.spool_file(container.runtime) as body:
         await spool.receive(request, body)  # before the engine call: a stalled client holds no lock
-        await blocking.run(ctr.copy_to, path, body, chown=chown, no_overwrite_dir_non_dir=no_overwrite)
+        await blocking.run(container.copy_to, path, body, chown=chown, no_overwrite_dir_non_dir=no_overwrite)
     return web.Response(status=200)
 
 
 @routes.get("/containers/{id}/export")
 @libpod_routes.get("/containers/{id}/export")
 async def export(request: web.Request) -> web.StreamResponse:
-    ctr = await request_container(request)
-    return await _stream_tar(request, {}, ctr.export)
+    container = await request_container(request)
+    return await _stream_tar(request, {}, container.export)
 
 
 async def _stream_tar(request: web.Request, headers: dict[str, str], produce) -> web.StreamResponse:

@@ -10,6 +10,8 @@ error with its status rather than a tar cut short under a 200.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import json
 
 from aiohttp import web
@@ -19,6 +21,9 @@ from . import blocking
 from .responses import json_response, request_runtime
 from .requests import flag
 from .spool import receive, send, spool_file
+
+if TYPE_CHECKING:
+    from ..engine.runtime import Runtime
 
 routes = web.RouteTableDef()
 libpod_routes = web.RouteTableDef()
@@ -104,7 +109,7 @@ async def libpod_inspect(request: web.Request) -> web.Response:
     return json_response(image_document(image))
 
 
-def _remove_report(runtime, names: list[str], force: bool) -> dict:
+def _remove_report(runtime: "Runtime", names: list[str], force: bool) -> dict:
     """podman's ImageRemoveReport: what went, what failed, an exit code."""
     from ..define import HuskError, NoSuchImage
     from ..storage.images import remove_image

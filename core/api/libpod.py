@@ -120,8 +120,8 @@ def _resources(limits: LinuxResources | None):
 async def create(request: web.Request) -> web.Response:
     spec = await decode_body(request, SpecGenerator)
     kwargs = _create_arguments(spec)
-    ctr = await blocking.run(request_runtime(request).create_container, spec.image, **kwargs)
-    return json_response({"Id": ctr.id, "Warnings": []}, status=201)
+    container = await blocking.run(request_runtime(request).create_container, spec.image, **kwargs)
+    return json_response({"Id": container.id, "Warnings": []}, status=201)
 
 
 @libpod_routes.get("/containers/json")
@@ -143,9 +143,9 @@ async def list_containers(request: web.Request) -> web.Response:
 @libpod_routes.get("/containers/{id}/json")
 async def inspect(request: web.Request) -> web.Response:
     def read():
-        ctr = request_runtime(request).container(request.match_info["id"])
-        ctr.sync_if_unlocked()
-        return ctr.inspect()
+        container = request_runtime(request).container(request.match_info["id"])
+        container.sync_if_unlocked()
+        return container.inspect()
 
     return json_response(await blocking.run(read))
 
@@ -178,8 +178,8 @@ async def wait(request: web.Request) -> web.Response:
         if condition not in _STOPPED_CONDITIONS:
             raise InvalidArgument(f"unsupported wait condition {condition!r}: use stopped or exited")
     since = time.time()
-    ctr = await request_container(request)
-    code, error = await wait_for(ctr, "not-running", since, request.app[WATCHER])
+    container = await request_container(request)
+    code, error = await wait_for(container, "not-running", since, request.app[WATCHER])
     if error:
         raise InvalidArgument(error)
     return json_response(code)
@@ -190,9 +190,9 @@ async def remove(request: web.Request) -> web.Response:
     force = flag(request, "force")
     flag(request, "v")
     timeout = integer(request, "timeout", integer(request, "t"))
-    ctr = await request_container(request)
-    await blocking.run(ctr.remove, force=force, timeout=0 if force and timeout is None else timeout)
-    return json_response([{"Id": ctr.id, "Err": None}])
+    container = await request_container(request)
+    await blocking.run(container.remove, force=force, timeout=0 if force and timeout is None else timeout)
+    return json_response([{"Id": container.id, "Err": None}])
 
 
 # -- images ---------------------------------------------------------------------------------

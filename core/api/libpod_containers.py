@@ -13,6 +13,8 @@ before its archive is complete).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import os
 
 from aiohttp import web
@@ -22,6 +24,9 @@ from . import blocking, docker
 from .responses import json_response, request_container, request_runtime
 from .requests import filters, flag
 from .spool import receive, send, spool_path
+
+if TYPE_CHECKING:
+    from ..engine.container import Container
 
 libpod_routes = web.RouteTableDef()
 
@@ -36,12 +41,12 @@ libpod_routes.post("/containers/{id}/resize")(docker.resize)
 @libpod_routes.post("/containers/{id}/init")
 async def init(request: web.Request) -> web.Response:
     """Create the container in the runtime; 304 when it already is (podman's answer)."""
-    ctr = await request_container(request)
+    container = await request_container(request)
     try:
-        await blocking.run(ctr.init)
+        await blocking.run(container.init)
     except StateInvalid:
-        await blocking.run(ctr.reload)
-        if ctr.state.state in (State.CREATED, State.RUNNING, State.PAUSED):
+        await blocking.run(container.reload)
+        if container.state.state in (State.CREATED, State.RUNNING, State.PAUSED):
             return web.Response(status=304)
         raise
     return web.Response(status=204)
@@ -63,11 +68,11 @@ async def events(request: web.Request) -> web.StreamResponse:
 
 
 # -- checkpoint / restore -------------------------------------------------------------------
-def _report(ctr, options: dict, duration_key: str) -> dict:
+def _report(container: "Container", options: dict, duration_key: str) -> dict:
     """podman's CheckpointReport / RestoreReport: the id, the runtime's duration
     in microseconds and CRIU's statistics (from the plugin's stats document)."""
     stats = (options.get("stats") or {}).get("container_statistics") or [{}]
-    return {"Id": ctr.id, duration_key: stats[0].get(duration_key, 0),
+    return {"Id": container.id, duration_key: stats[0].get(duration_key, 0),
             "criu_statistics": stats[0].get("criu_statistics")}
 
 
@@ -82,13 +87,13 @@ async def checkpoint(request: web.Request) -> web.StreamResponse:
                "compression": "none", "target_file": ""}
     if options["ignore_rootfs"] and not export:
         raise InvalidArgument("ignoreRootFS can only be used with export")
-    ctr = await request_container(request)
+    container = await request_container(request)
     if not export:
-        await blocking.run(ctr.checkpoint, options)
-        return json_response(_report(ctr, options, "runtime_checkpoint_duration"))
+        await blocking.run(container.checkpoint, options)
+        return json_response(_report(container, options, "runtime_checkpoint_duration"))
     with spool_path(request_runtime(request), ".checkpoint-") as path:
         options["target_file"] = path
-        await blocking.run(ctr.checkpoint, options)
+        await blocking.run(container.checkpoint, options)
         with open(path, "rb") as archive:
             return await send(request, archive, {"Content-Length": str(os.fstat(archive.fileno()).st_size)})
 
@@ -112,9 +117,9 @@ async def restore(request: web.Request) -> web.Response:
         raise InvalidArgument("name can only be used with import")
     if options["ignore_rootfs"]:
         raise InvalidArgument("ignoreRootFS can only be used with import")
-    ctr = await request_container(request)
-    await blocking.run(ctr.restore, options)
-    return json_response(_report(ctr, options, "runtime_restore_duration"))
+    container = await request_container(request)
+    await blocking.run(container.restore, options)
+    return json_response(_report(container, options, "runtime_restore_duration"))
 
 
 @libpod_routes.post("/containers/restore")
@@ -134,8 +139,8 @@ async def _restore_import(request: web.Request, options: dict) -> web.Response:
             await receive(request, spool)
         options.update(target_file=path, name=request.query.get("name", ""),
                        import_privileged=flag(request, "importPrivileged"))
-        ctr = await blocking.run(restore_imported, request_runtime(request), options)
-    return json_response(_report(ctr, options, "runtime_restore_duration"))
+        container = await blocking.run(restore_imported, request_runtime(request), options)
+    return json_response(_report(container, options, "runtime_restore_duration"))
 
 
 # -- prune ----------------------------------------------------------------------------------

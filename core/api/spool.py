@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from typing import BinaryIO, Iterator
+from typing import TYPE_CHECKING, BinaryIO, Iterator
 
 from aiohttp import web
 
@@ -21,21 +21,24 @@ from . import blocking
 from .connections import read_body
 from .keys import BODY_TIMEOUT
 
+if TYPE_CHECKING:
+    from ..engine.runtime import Runtime
+
 _CHUNK = 1 << 20
 
 
-def _directory(runtime) -> str:
+def _directory(runtime: "Runtime") -> str:
     root = runtime.paths.root
     os.makedirs(root, mode=0o700, exist_ok=True)
     return root
 
 
-def spool_file(runtime) -> BinaryIO:
+def spool_file(runtime: "Runtime") -> BinaryIO:
     return tempfile.TemporaryFile(dir=_directory(runtime))
 
 
 @contextlib.contextmanager
-def spool_path(runtime, prefix: str) -> Iterator[str]:
+def spool_path(runtime: "Runtime", prefix: str) -> Iterator[str]:
     fd, path = tempfile.mkstemp(prefix=prefix, dir=_directory(runtime))
     os.close(fd)
     try:

@@ -8,6 +8,8 @@ non-blocking and driven by the event loop: no thread per attached client.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import asyncio
 import os
 import time
@@ -23,6 +25,9 @@ from . import blocking
 from .hijack import MULTIPLEXED_STREAM, RAW_STREAM, RawStream, frame, hijack
 from .requests import flag
 from .keys import WATCHER
+
+if TYPE_CHECKING:
+    from ..engine.container import Container
 
 _STREAM_IDS = {"stdout": STREAM_STDOUT, "stderr": STREAM_STDERR}
 #: how often a followed log re-reads its container's state when nothing woke it
@@ -50,7 +55,7 @@ def _encode(line, tty: bool, timestamps: bool) -> bytes:
     return data if tty else frame(_STREAM_IDS[line.stream], data)
 
 
-async def stream_logs(request: web.Request, ctr) -> web.StreamResponse:
+async def stream_logs(request: web.Request, container: "Container") -> web.StreamResponse:
     from ..engine.logs import read_log
 
     streams = {name for name in ("stdout", "stderr") if flag(request, name)}
@@ -58,8 +63,8 @@ async def stream_logs(request: web.Request, ctr) -> web.StreamResponse:
         raise InvalidArgument("Bad parameters: you must choose at least one stream")
     follow, timestamps = flag(request, "follow"), flag(request, "timestamps")
     options = _log_options(request)
-    tty = ctr.config.tty
-    path = ctr.runtime.paths.log_path(ctr.id)
+    tty = container.config.tty
+    path = container.runtime.paths.log_path(container.id)
     response = web.StreamResponse(headers={"Content-Type": RAW_STREAM if tty else MULTIPLEXED_STREAM})
     await response.prepare(request)
 
@@ -69,7 +74,7 @@ async def stream_logs(request: web.Request, ctr) -> web.StreamResponse:
                 await response.write(_encode(line, tty, timestamps))
 
     if follow:
-        await _follow_log(request.app[WATCHER], ctr, path, options, send)
+        await _follow_log(request.app[WATCHER], container, path, options, send)
     else:
         async for line in blocking.iterate(lambda stop: read_log(path, **options)):
             await send((line,))
@@ -77,7 +82,7 @@ async def stream_logs(request: web.Request, ctr) -> web.StreamResponse:
     return response
 
 
-async def _follow_log(watcher, ctr, path: str, options: dict, send) -> None:
+async def _follow_log(watcher, container: "Container", path: str, options: dict, send) -> None:
     """The log's lines, then new ones as the monitor writes them, until the
     container is no longer running (or `until`, or the service stops).  Woken
     by the log's directory and the exits directory (husk.api.watch); the
@@ -85,7 +90,7 @@ async def _follow_log(watcher, ctr, path: str, options: dict, send) -> None:
     no new line, and at least every _RECHECK_SECONDS."""
     from ..engine.logs import LogFollower
 
-    directories = [ctr.runtime.paths.exits_dir]
+    directories = [container.runtime.paths.exits_dir]
     if os.path.isdir(os.path.dirname(path)):  # not made here: the container may be gone
         directories.append(os.path.dirname(path))
     with watcher.subscribe(*directories) as changes, LogFollower(path, **options) as follower:
@@ -96,7 +101,7 @@ async def _follow_log(watcher, ctr, path: str, options: dict, send) -> None:
             await send(lines)
             if lines:
                 continue
-            if not await blocking.run(_running, ctr):
+            if not await blocking.run(_running, container):
                 await send(follower.new())
                 break
             until = options["until"]
@@ -105,17 +110,17 @@ async def _follow_log(watcher, ctr, path: str, options: dict, send) -> None:
         await send(follower.rest())
 
 
-def _running(ctr) -> bool:
+def _running(container: "Container") -> bool:
     try:
-        ctr.reload()
+        container.reload()
     except NoSuchContainer:
         return False
-    ctr.sync_if_unlocked()
-    return ctr.state.state in (State.RUNNING, State.PAUSED, State.CREATED)
+    container.sync_if_unlocked()
+    return container.state.state in (State.RUNNING, State.PAUSED, State.CREATED)
 
 
 # -- attach ---------------------------------------------------------------------------------
-async def attach(request: web.Request, ctr) -> web.StreamResponse:
+async def attach(request: web.Request, container: "Container") -> web.StreamResponse:
     """`POST /containers/{id}/attach`: replay the log (`logs=1`), then the live stream (`stream=1`).
 
     A container that has not been started is created in the runtime first, so
@@ -124,23 +129,23 @@ async def attach(request: web.Request, ctr) -> web.StreamResponse:
     is the one `/start` reports."""
     live, replay = flag(request, "stream"), flag(request, "logs")
     want = {name for name in ("stdout", "stderr") if flag(request, name)}
-    forward_stdin = flag(request, "stdin") and ctr.config.stdin_open
+    forward_stdin = flag(request, "stdin") and container.config.stdin_open
     detach_keys = parse_detach_keys(request.query.get("detachKeys", DEFAULT_DETACH_KEYS))
-    tty = ctr.config.tty
+    tty = container.config.tty
     client: AttachClient | None = None
     log_lines = None
     if live:
-        if ctr.state.state in (State.CONFIGURED, State.STOPPED, State.EXITED):
+        if container.state.state in (State.CONFIGURED, State.STOPPED, State.EXITED):
             try:
-                await blocking.run(ctr.init)
+                await blocking.run(container.init)
             except StateInvalid:
                 pass  # started meanwhile by someone else: attach to it as it is
             except HuskError:
                 live = False  # /start will fail the same way and say why
         if live and replay:
-            client, log_lines = await blocking.run(_attach_at_log_end, ctr)
+            client, log_lines = await blocking.run(_attach_at_log_end, container)
         elif live:
-            client = await blocking.run(ctr.attach)
+            client = await blocking.run(container.attach)
     try:
         stream = await hijack(request, RAW_STREAM if tty else MULTIPLEXED_STREAM)
     except BaseException:
@@ -149,7 +154,7 @@ async def attach(request: web.Request, ctr) -> web.StreamResponse:
         raise
     try:
         if replay:
-            await _replay_log(stream, ctr, want, tty, log_lines)
+            await _replay_log(stream, container, want, tty, log_lines)
         if client is not None:
             await forward(client, stream, tty, want, forward_stdin, detach_keys)
         elif flag(request, "stream"):
@@ -164,16 +169,16 @@ async def attach(request: web.Request, ctr) -> web.StreamResponse:
     return stream.response
 
 
-async def _replay_log(stream: RawStream, ctr, want: set[str], tty: bool, lines=None) -> None:
+async def _replay_log(stream: RawStream, container: "Container", want: set[str], tty: bool, lines=None) -> None:
     from ..engine.logs import read_log
 
-    path = ctr.runtime.paths.log_path(ctr.id)
+    path = container.runtime.paths.log_path(container.id)
     async for line in blocking.iterate(lambda stop: read_log(path) if lines is None else lines):
         if line.stream in want:
             await stream.write(_encode(line, tty, False))
 
 
-def _attach_at_log_end(ctr) -> "tuple[AttachClient, Iterator]":
+def _attach_at_log_end(container: "Container") -> "tuple[AttachClient, Iterator]":
     """An attach connection and the log's lines, meeting exactly: every chunk
     of output is in the replay or in the live stream, never both or neither.
 
@@ -188,9 +193,9 @@ def _attach_at_log_end(ctr) -> "tuple[AttachClient, Iterator]":
 
     from ..engine.logs import read_log
 
-    path = ctr.runtime.paths.log_path(ctr.id)
+    path = container.runtime.paths.log_path(container.id)
     before = _log_identity(path)
-    client = ctr.attach()
+    client = container.attach()
     for attempt in range(_REPLAY_JOIN_ATTEMPTS):
         _wait_accepted(client)
         lines = read_log(path)
@@ -199,7 +204,7 @@ def _attach_at_log_end(ctr) -> "tuple[AttachClient, Iterator]":
             break
         before = _log_identity(path)
         try:
-            fresh = AttachClient.connect(ctr.runtime.paths.attach_socket(ctr.id))
+            fresh = AttachClient.connect(container.runtime.paths.attach_socket(container.id))
         except OSError:
             break  # the container is exiting: its output is ending anyway
         client.close()

@@ -10,35 +10,40 @@ loop (husk.api.watch): no thread is held while the container runs.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import os
 
 from ..define import NoSuchContainer, State
 from . import blocking
 from .watch import Watcher
 
+if TYPE_CHECKING:
+    from ..engine.container import Container
+
 _STILL_RUNNING = (State.CREATED, State.RUNNING, State.PAUSED)
 
 
-async def wait_for(ctr, condition: str, since: float, watcher: Watcher) -> tuple[int, str]:
+async def wait_for(container: "Container", condition: str, since: float, watcher: Watcher) -> tuple[int, str]:
     """(exit code, error message) once `condition` holds for `ctr`.
 
     not-running: now if the container is not running, else at its exit;
     next-exit: at the next exit after `since`; removed: once removed, with the
     code of its last exit.  The service stopping ends the wait with a message."""
     try:
-        state = await blocking.run(_current_state, ctr)
+        state = await blocking.run(_current_state, container)
     except NoSuchContainer:
-        return ctr.state.exit_code, ""
-    last_code = ctr.state.exit_code
+        return container.state.exit_code, ""
+    last_code = container.state.exit_code
     if condition == "not-running" and state not in _STILL_RUNNING:
         return last_code, ""
-    log = ctr.runtime.events
+    log = container.runtime.events
     with watcher.subscribe(os.path.dirname(log.path)) as changes:
-        with log.tail(since=since, filters={"container": [ctr.id]}) as tail:
+        with log.tail(since=since, filters={"container": [container.id]}) as tail:
             events = await blocking.run(list, tail.backlog())
             while True:
                 for event in events:
-                    if event.id != ctr.id:
+                    if event.id != container.id:
                         continue
                     if event.status == "died":
                         code = event.attributes.get("containerExitCode", "")
@@ -54,7 +59,7 @@ async def wait_for(ctr, condition: str, since: float, watcher: Watcher) -> tuple
                     await changes.wait()
 
 
-def _current_state(ctr) -> State:
-    ctr.reload()
-    ctr.sync_if_unlocked()
-    return ctr.state.state
+def _current_state(container: "Container") -> State:
+    container.reload()
+    container.sync_if_unlocked()
+    return container.state.state

@@ -31,48 +31,49 @@ from .common import CONTEXT
 
 if TYPE_CHECKING:
     from ..engine.attach_protocol import AttachClient
+    from ..engine.container import Container
 
-def run_attached(ctr, attach_stdin: bool, remove: bool | None = None, sig_proxy: bool = True,
+def run_attached(container: "Container", attach_stdin: bool, remove: bool | None = None, sig_proxy: bool = True,
                  detach_keys: str = DEFAULT_DETACH_KEYS) -> int:
     """Start `ctr` attached (or attach, when it is running already, as podman's
     `start -a` does); return its exit code, or 0 when the user detached.
     Removes it afterwards when `remove` (default: the container's --rm)."""
     from ..presentation.terminal import parse_detach_keys
 
-    remove = ctr.config.auto_remove if remove is None else remove
+    remove = container.config.auto_remove if remove is None else remove
     keys = parse_detach_keys(detach_keys)
     detached = False
     try:
-        with _Session(ctr, attach_stdin, sig_proxy) as session:
-            if ctr.state.state is State.RUNNING:
-                client = session.sized(ctr.attach())
+        with _Session(container, attach_stdin, sig_proxy) as session:
+            if container.state.state is State.RUNNING:
+                client = session.sized(container.attach())
             else:
-                client = ctr.start_and_attach(recursive=True, console_size=session.size())
+                client = container.start_and_attach(recursive=True, console_size=session.size())
             detached = session.copy(client, keys)
         if detached:
             return 0
-        code = ctr.wait()
+        code = container.wait()
         if not remove:
-            _clean_up(ctr)
+            _clean_up(container)
         return code
     finally:
         if remove and not detached:
             try:
-                ctr.remove(force=True, timeout=0)
+                container.remove(force=True, timeout=0)
             except (NoSuchContainer, ContainerRemoved):
                 pass
 
 
-def attach_to(ctr, no_stdin: bool, sig_proxy: bool, detach_keys: str) -> int:
+def attach_to(container: "Container", no_stdin: bool, sig_proxy: bool, detach_keys: str) -> int:
     """`husk attach`: the container's exit code once it exits, 0 on detach."""
     from ..presentation.terminal import parse_detach_keys
 
     keys = parse_detach_keys(detach_keys)
-    with _Session(ctr, ctr.config.stdin_open and not no_stdin, sig_proxy) as session:
-        if session.copy(session.sized(ctr.attach()), keys):
+    with _Session(container, container.config.stdin_open and not no_stdin, sig_proxy) as session:
+        if session.copy(session.sized(container.attach()), keys):
             return 0
-    code = ctr.wait()
-    _clean_up(ctr)
+    code = container.wait()
+    _clean_up(container)
     return code
 
 
@@ -80,12 +81,12 @@ class _Session:
     """The local side of one attach: terminal mode, signal and SIGWINCH
     handlers (all put back on exit), and the copy loop."""
 
-    def __init__(self, ctr, attach_stdin: bool, sig_proxy: bool) -> None:
+    def __init__(self, container: "Container", attach_stdin: bool, sig_proxy: bool) -> None:
         from ..presentation.terminal import window_size
 
-        self.ctr = ctr
+        self.container = container
         self.stdin = attach_stdin
-        self.tty = ctr.config.tty
+        self.tty = container.config.tty
         self.terminal = next((fd for fd in (0, 1) if window_size(fd) is not None), None)
         self.raw = self.tty and self.stdin and self.terminal == 0
         self.sig_proxy = sig_proxy and not self.raw
@@ -96,7 +97,7 @@ class _Session:
         from ..presentation.terminal import raw_mode
 
         if self.sig_proxy:
-            self.stack.enter_context(_proxied_signals(self.ctr))
+            self.stack.enter_context(_proxied_signals(self.container))
         if self.raw:
             self.stack.enter_context(raw_mode(0))
         return self
@@ -244,16 +245,16 @@ def _quietly(send, *args) -> None:
 
 
 @contextlib.contextmanager
-def _proxied_signals(ctr):
+def _proxied_signals(container: "Container"):
     """Forward the signals this CLI gets to the container (podman's --sig-proxy,
     on by default): Ctrl-C or a `kill` of `husk run` reaches the process."""
     import signal
 
-    backend = ctr.runtime.oci_runtime(ctr.config.runtime)
+    backend = container.runtime.oci_runtime(container.config.runtime)
 
     def forward(number, _frame) -> None:
         try:
-            backend.kill(ctr.id, number)
+            backend.kill(container.id, number)
         except HuskError:
             pass  # not started yet, or exited meanwhile
 
@@ -266,12 +267,12 @@ def _proxied_signals(ctr):
             signal.signal(number, handler)
 
 
-def _clean_up(ctr) -> None:
+def _clean_up(container: "Container") -> None:
     """Clean up now rather than leave it to the monitor's exit command, so the
     state is `exited` (not `stopped`) when `run` or `attach` returns, whatever a script
     inspects next.  Whoever comes second finds nothing to do."""
     try:
-        ctr.cleanup()
+        container.cleanup()
     except HuskError:
         pass  # restarted by its policy, or removed meanwhile: nothing to clean
 

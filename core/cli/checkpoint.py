@@ -98,8 +98,8 @@ def _each(session, targets, action, options, print_stats, echo) -> None:
     statistics: list[dict] = []
     for target in targets:
         try:
-            ctr = session.runtime.container(target)
-            getattr(ctr, action)(options)
+            container = session.runtime.container(target)
+            getattr(container, action)(options)
         except HuskError as exc:
             click.echo(f"Error: {exc}", err=True)
             code = code or exc.exit_code
@@ -107,7 +107,7 @@ def _each(session, targets, action, options, print_stats, echo) -> None:
         if print_stats:
             statistics += _entries(options, target)
         elif echo:
-            click.echo(ctr.id if target == ctr.id else target)
+            click.echo(container.id if target == container.id else target)
     if print_stats:
         _print_stats(action, statistics, began, to_stderr=options.get("target_file") == "-")
     if code:

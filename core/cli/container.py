@@ -87,14 +87,14 @@ def run(session, detach, detach_keys, sig_proxy, **opts):
     from ..presentation.terminal import parse_detach_keys
 
     parse_detach_keys(detach_keys)  # bad keys create nothing
-    ctr = _create(session, opts)
+    container = _create(session, opts)
     if detach:
-        ctr.start(recursive=True)
-        click.echo(ctr.id)
+        container.start(recursive=True)
+        click.echo(container.id)
         return
     from .attach import run_attached
 
-    code = run_attached(ctr, attach_stdin=opts["interactive"], sig_proxy=sig_proxy, detach_keys=detach_keys)
+    code = run_attached(container, attach_stdin=opts["interactive"], sig_proxy=sig_proxy, detach_keys=detach_keys)
     raise SystemExit(code)
 
 
@@ -123,8 +123,8 @@ def start(session, attach, interactive, detach_keys, sig_proxy, names):
             raise InvalidArgument("you cannot start and attach multiple containers at once")
         from .attach import run_attached
 
-        ctr = session.runtime.container(names[0])
-        raise SystemExit(run_attached(ctr, attach_stdin=interactive,
+        container = session.runtime.container(names[0])
+        raise SystemExit(run_attached(container, attach_stdin=interactive,
                                       remove=False, sig_proxy=sig_proxy, detach_keys=detach_keys))
     run_and_report(session, "start", list(names))
 

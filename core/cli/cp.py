@@ -12,6 +12,8 @@ nothing is held in memory.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import os
 import posixpath
 import sys
@@ -21,6 +23,9 @@ import click
 
 from ..define import InvalidArgument, NoSuchPath
 from .common import CONTEXT
+
+if TYPE_CHECKING:
+    from ..engine.container import Container
 
 pass_session = click.pass_obj
 
@@ -43,11 +48,11 @@ def cp(session, archive, follow_link, source, destination):
     if not src_ctr and not dst_ctr:
         raise InvalidArgument(f"invalid arguments {source}, {destination}: one of them must be CONTAINER:PATH")
     if src_ctr:
-        ctr = session.runtime.container(src_ctr)
-        _container_to_host(ctr, src_path, dst_path, archive, follow_link)
+        container = session.runtime.container(src_ctr)
+        _container_to_host(container, src_path, dst_path, archive, follow_link)
     else:
-        ctr = session.runtime.container(dst_ctr)
-        _host_to_container(ctr, src_path, dst_path, archive, follow_link)
+        container = session.runtime.container(dst_ctr)
+        _host_to_container(container, src_path, dst_path, archive, follow_link)
 
 
 def _split_argument(argument: str) -> tuple[str, str]:
@@ -64,15 +69,15 @@ def _split_argument(argument: str) -> tuple[str, str]:
     return name, path or "/"
 
 
-def _container_to_host(ctr, path: str, destination: str, archive: bool, follow_link: bool) -> None:
+def _container_to_host(container: "Container", path: str, destination: str, archive: bool, follow_link: bool) -> None:
     if destination == "-":
-        ctr.copy_from(path, sys.stdout.buffer, follow_link=follow_link)
+        container.copy_from(path, sys.stdout.buffer, follow_link=follow_link)
         return
     from ..storage.layers import extract_tree
 
-    source = ctr.stat_path(path)
+    source = container.stat_path(path)
     if follow_link and source.link_target:
-        source = ctr.stat_path(source.link_target)
+        source = container.stat_path(source.link_target)
     into, name = _host_target(destination, source.is_dir, path.endswith("/."))
     owner = (os.getuid(), os.getgid()) if archive else None
 
@@ -82,7 +87,7 @@ def _container_to_host(ctr, path: str, destination: str, archive: bool, follow_l
             member.uname = member.gname = ""
         return member
 
-    _piped(lambda out: ctr.copy_from(path, out, follow_link=follow_link, name=name),
+    _piped(lambda out: container.copy_from(path, out, follow_link=follow_link, name=name),
            lambda stream: extract_tree(stream, into, check=rename_and_own, what="archive"))
 
 
@@ -105,32 +110,32 @@ def _host_target(destination: str, source_is_dir: bool, contents_only: bool) -> 
     return parent, os.path.basename(destination.rstrip("/"))
 
 
-def _host_to_container(ctr, source: str, path: str, archive: bool, follow_link: bool) -> None:
+def _host_to_container(container: "Container", source: str, path: str, archive: bool, follow_link: bool) -> None:
     if source == "-":
-        ctr.copy_to(path, sys.stdin.buffer, chown=archive)
+        container.copy_to(path, sys.stdin.buffer, chown=archive)
         return
     from ..storage.copying import write_archive
 
     if not os.path.lexists(source):
         raise NoSuchPath(f"{source}: no such file or directory")
     source_is_dir = os.path.isdir(source) if follow_link or not os.path.islink(source) else False
-    into, name = _container_target(ctr, path, source_is_dir)
+    into, name = _container_target(container, path, source_is_dir)
     if source.endswith("/.") and name is None:
         name = "."
     host_path = os.path.abspath(source) + ("/." if source.endswith("/.") else "")
     _piped(lambda out: write_archive("/", host_path, out, follow_link=follow_link, name=name),
-           lambda stream: ctr.copy_to(into, stream, chown=archive))
+           lambda stream: container.copy_to(into, stream, chown=archive))
 
 
-def _container_target(ctr, path: str, source_is_dir: bool) -> tuple[str, str | None]:
+def _container_target(container: "Container", path: str, source_is_dir: bool) -> tuple[str, str | None]:
     """(container directory to unpack into, name for the copied item)."""
     try:
-        target = ctr.stat_path(path)
+        target = container.stat_path(path)
     except NoSuchPath:
         target = None
     if target is not None:
         if target.link_target:
-            target = ctr.stat_path(target.link_target)
+            target = container.stat_path(target.link_target)
         if target.is_dir:
             return path, None
         if source_is_dir:

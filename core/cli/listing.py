@@ -3,11 +3,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import json
 import sys
 
 from ..define import EXIT_ENGINE, HuskError, InvalidArgument, NoSuchContainer, State
 from ..presentation.filters import KEYS
+
+if TYPE_CHECKING:
+    from ..engine.runtime import Runtime
 
 PS_TABLE = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.CreatedHuman}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
 PS_HEADERS = {"ID": "CONTAINER ID", "CreatedHuman": "CREATED", "CreatedAt": "CREATED AT", "RunningFor": "CREATED"}
@@ -24,7 +29,7 @@ def _parse_filters(filters: tuple[str, ...]) -> dict[str, list[str]]:
     return parsed
 
 
-def list_containers(runtime, *, all_: bool, quiet: bool, no_trunc: bool, no_heading: bool,
+def list_containers(runtime: "Runtime", *, all_: bool, quiet: bool, no_trunc: bool, no_heading: bool,
                     filters: tuple[str, ...], format_: str, sort: str, latest: bool,
                     errors: list | None = None) -> str:
     """The `ps` output; corrupt records go to `errors` (see Store.containers)."""
@@ -47,7 +52,7 @@ _MAP_FIELDS = frozenset({"Labels", "Annotations", "Tmpfs", "Data", "Sysctls", "A
                          "Runtimes"})
 
 
-def inspect_objects(runtime, names, type_: str, format_: str) -> tuple[str, int]:
+def inspect_objects(runtime: "Runtime", names, type_: str, format_: str) -> tuple[str, int]:
     """Each name as a container (or image); JSON array, or the template per object.
 
     A name that is neither is one error line (podman's wording) and exit 125,
@@ -86,7 +91,7 @@ def inspect_objects(runtime, names, type_: str, format_: str) -> tuple[str, int]
     return json.dumps([doc for _, doc in documents], indent=4) + "\n", code
 
 
-def print_logs(runtime, names, *, follow: bool, tail: int, timestamps: bool, since, until) -> None:
+def print_logs(runtime: "Runtime", names, *, follow: bool, tail: int, timestamps: bool, since, until) -> None:
     from ..formats.timestamps import parse_until
     from ..engine.logs import follow_log, read_log, write_lines
     from ..formats.timestamps import parse_time
@@ -96,19 +101,19 @@ def print_logs(runtime, names, *, follow: bool, tail: int, timestamps: bool, sin
     tail_n = None if tail < 0 else tail
     out, err = sys.stdout.buffer, sys.stderr.buffer
     containers = [runtime.container(name) for name in names]
-    for ctr in containers:
-        path = runtime.paths.log_path(ctr.id)
+    for container in containers:
+        path = runtime.paths.log_path(container.id)
         if follow:
-            def running(ctr=ctr) -> bool:
-                ctr.reload()
-                ctr.sync_if_unlocked()
-                return ctr.state.state in (State.RUNNING, State.PAUSED, State.CREATED)
+            def running(container=container) -> bool:
+                container.reload()
+                container.sync_if_unlocked()
+                return container.state.state in (State.RUNNING, State.PAUSED, State.CREATED)
 
             lines = follow_log(path, running, tail=tail_n, since=since_t, until=until_t)
         else:
             lines = read_log(path, tail=tail_n, since=since_t, until=until_t)
         if len(containers) > 1:
-            lines = _prefixed(lines, ctr.id[:12])
+            lines = _prefixed(lines, container.id[:12])
         write_lines(lines, out, err, timestamps)
 
 

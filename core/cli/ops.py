@@ -3,12 +3,17 @@ mount, umount (unmount), export."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import sys
 
 import click
 
 from ..define import InvalidArgument
 from .common import CONTEXT, names_or_all, run_and_report
+
+if TYPE_CHECKING:
+    from ..engine.runtime import Runtime
 
 pass_session = click.pass_obj
 
@@ -64,7 +69,7 @@ def mount(session, all_, no_trunc, format_, names):
         return
     from .parallel import report, run_here
 
-    raise SystemExit(report(run_here(_containers(session, names, all_), lambda ctr: ctr.mount())))
+    raise SystemExit(report(run_here(_containers(session, names, all_), lambda container: container.mount())))
 
 
 @click.command(context_settings=CONTEXT)
@@ -78,8 +83,8 @@ def umount(session, all_, force, names):
 
     containers = _containers(session, names, all_)
     # with --all, skip those with only their own mount (running, say): nothing of a user's to drop
-    pairs = [(name, ctr) for name, ctr in zip(names or [c.id for c in containers], containers)
-             if not (all_ and ctr.user_mounts() == 0)]
+    pairs = [(name, container) for name, container in zip(names or [c.id for c in containers], containers)
+             if not (all_ and container.user_mounts() == 0)]
 
     def unmount(pair) -> str:
         pair[1].unmount(force)
@@ -94,13 +99,13 @@ def umount(session, all_, force, names):
 @pass_session
 def export(session, output, name):
     """Export a container's root filesystem as a tar archive."""
-    ctr = session.runtime.container(name)
+    container = session.runtime.container(name)
     if output:
-        ctr.export(output)
+        container.export(output)
         return
     if sys.stdout.isatty():
         raise InvalidArgument("refusing to export to terminal. Use -o flag or redirect")
-    ctr.export(sys.stdout.buffer)
+    container.export(sys.stdout.buffer)
 
 
 # -- helpers ------------------------------------------------------------------------------
@@ -112,19 +117,20 @@ def _containers(session, names, all_) -> list:
     return [runtime.container(name) for name in names_or_all(session, names, all_)]
 
 
-def _mounted_list(runtime, no_trunc: bool, as_json: bool) -> str:
+def _mounted_list(runtime: "Runtime", no_trunc: bool, as_json: bool) -> str:
     """podman's `mount` without names: `ID  PATH` per mounted container, or JSON."""
     import json
     import os
 
     rows = []
-    for ctr in sorted(runtime.containers(), key=lambda c: c.config.created):
-        if runtime.store.mount_count(ctr.id) > 0:
-            rows.append((ctr, os.path.join(runtime.paths.container_dir(ctr.id), "merged")))
+    for container in sorted(runtime.containers(), key=lambda c: c.config.created):
+        if runtime.store.mount_count(container.id) > 0:
+            rows.append((container, os.path.join(runtime.paths.container_dir(container.id), "merged")))
     if as_json:
-        return json.dumps([{"id": ctr.id, "Names": [ctr.name], "mountpoint": path} for ctr, path in rows],
+        return json.dumps([{"id": container.id, "Names": [container.name], "mountpoint": path}
+                           for container, path in rows],
                           indent=1) + "\n"
-    return "".join(f"{ctr.id if no_trunc else ctr.id[:12]}  {path}\n" for ctr, path in rows)
+    return "".join(f"{container.id if no_trunc else container.id[:12]}  {path}\n" for container, path in rows)
 
 
 def register(group: click.Group) -> None:

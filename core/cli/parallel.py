@@ -8,41 +8,44 @@ handle (py-lmdb refuses to reuse one across a fork).
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from ..define import EXIT_ENGINE, AlreadyStopped, CorruptRecord, HuskError, NoSuchContainer
+
+if TYPE_CHECKING:
+    from ..engine.container import Container
 
 #: (name as given, None or (message, exit code, whether the container was missing))
 Outcome = tuple[str, "tuple[str, int, bool] | None"]
 _MAX_WORKERS = 8
 
 
-def _stop(ctr, timeout):
+def _stop(container: "Container", timeout):
     """podman's CLI counts a container that is already stopped as stopped."""
     try:
-        ctr.stop(timeout)
+        container.stop(timeout)
     except AlreadyStopped:
         pass
 
 
-def _kill(ctr, signal):
-    ctr.kill(signal)
+def _kill(container: "Container", signal):
+    container.kill(signal)
 
 
-def _start(ctr):
-    ctr.start(recursive=True)  # podman's `--requires`: dependencies are started first
+def _start(container: "Container"):
+    container.start(recursive=True)  # podman's `--requires`: dependencies are started first
 
 
-def _remove(ctr, force, timeout):
-    ctr.remove(force=force, timeout=timeout)
+def _remove(container: "Container", force, timeout):
+    container.remove(force=force, timeout=timeout)
 
 
-def _restart(ctr, timeout):
-    ctr.restart(timeout)
+def _restart(container: "Container", timeout):
+    container.restart(timeout)
 
 
 ACTIONS = {"stop": _stop, "kill": _kill, "start": _start, "remove": _remove, "restart": _restart,
-           "pause": lambda ctr: ctr.pause(), "unpause": lambda ctr: ctr.unpause()}
+           "pause": lambda container: container.pause(), "unpause": lambda container: container.unpause()}
 
 
 def _run_one(job: tuple[tuple, str, str, dict[str, Any]]) -> Outcome:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import json
 import os
 import platform
@@ -12,6 +14,9 @@ import click
 from .. import __version__
 from ..define import HuskError
 from .common import CONTEXT
+
+if TYPE_CHECKING:
+    from ..engine.runtime import Runtime
 
 API_VERSION = "4.9.0"
 
@@ -45,7 +50,7 @@ def version(format_):
                    f"Python:       {platform.python_version()}\nOS/Arch:      {client['OsArch']}")
 
 
-def _info_document(runtime) -> dict:
+def _info_document(runtime: "Runtime") -> dict:
     from ..define import State
 
     plugins = runtime.plugins

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from ..state.records import ExecSession
 
 
-def start(ctr: "Container", command: list[str], *, env: list[str] = (), user: str = "", workdir: str = "",
+def start(container: "Container", command: list[str], *, env: list[str] = (), user: str = "", workdir: str = "",
           tty: bool = False, privileged: bool = False, interactive: bool = False, preserve_fds: int = 0,
           detach: bool = False, console_size: tuple[int, int] | None = None
           ) -> tuple["ExecSession", "AttachClient | None"]:
@@ -51,29 +51,29 @@ def start(ctr: "Container", command: list[str], *, env: list[str] = (), user: st
     from ..formats.environment import check_env
 
     check_env(env)
-    reap(ctr)
-    paths = ctr.runtime.paths
+    reap(container)
+    paths = container.runtime.paths
     session_id = secrets.token_hex(32)
-    while session_id in ctr.state.exec_sessions:
+    while session_id in container.state.exec_sessions:
         session_id = secrets.token_hex(32)
-    directory = paths.exec_dir(ctr.id, session_id)
+    directory = paths.exec_dir(container.id, session_id)
     os.makedirs(directory, mode=0o700)
 
     def file(name: str) -> str:
-        return paths.exec_file(ctr.id, session_id, name)
+        return paths.exec_file(container.id, session_id, name)
 
     mine = theirs = None
     try:
-        process = build_process(ctr, command, env=env, user=user, workdir=workdir, tty=tty,
+        process = build_process(container, command, env=env, user=user, workdir=workdir, tty=tty,
                                 privileged=privileged, console_size=console_size)
         with open(os.open(file("process.json"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
             json.dump(process, out)
-        backend = ctr.runtime.oci_runtime(ctr.config.runtime)
+        backend = container.runtime.oci_runtime(container.config.runtime)
         if not detach:
             mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         session_monitor = ExecMonitor(session_id, file, interactive, preserve_fds,
                                       theirs.fileno() if theirs else -1)
-        report = launch_monitor(ctr, backend.exec_command(ctr.id, file("process.json"), file("pidfile"),
+        report = launch_monitor(container, backend.exec_command(container.id, file("process.json"), file("pidfile"),
                                                           file("oci-log"), preserve_fds),
                                 tty=tty, exec_session=session_monitor)
     except BaseException:
@@ -87,14 +87,14 @@ def start(ctr: "Container", command: list[str], *, env: list[str] = (), user: st
     session = ExecSession(id=session_id, command=list(command), pid=report.pid,
                           monitor_pid=report.monitor_pid, tty=tty, detached=detach,
                           started_at=time.time())
-    ctr.state.exec_sessions[session_id] = session
-    ctr.save()
-    ctr.runtime.emit("exec", ctr, execID=session_id)
+    container.state.exec_sessions[session_id] = session
+    container.save()
+    container.runtime.emit("exec", container, execID=session_id)
     try:
-        ctr.runtime.plugins.exec_session(ctr, session_id, list(command))
+        container.runtime.plugins.exec_session(container, session_id, list(command))
     except PluginFailure:
-        _kill(ctr, session)
-        forget(ctr, session_id)
+        _kill(container, session)
+        forget(container, session_id)
         if mine is not None:
             mine.close()
         raise
@@ -117,7 +117,7 @@ def check_arguments(command: list[str], preserve_fds: int) -> None:
                                   "inclusive, be available") from None
 
 
-def build_process(ctr: "Container", command: list[str], *, env: list[str] = (), user: str = "",
+def build_process(container: "Container", command: list[str], *, env: list[str] = (), user: str = "",
                   workdir: str = "", tty: bool = False, privileged: bool = False,
                   console_size: tuple[int, int] | None = None) -> dict:
     """The OCI process object of an exec: the container's own process (from its
@@ -127,7 +127,7 @@ def build_process(ctr: "Container", command: list[str], *, env: list[str] = (), 
     from . import spec as spec_module
     from .users import resolve_user
 
-    with open(os.path.join(ctr.runtime.paths.userdata(ctr.id), "config.json")) as handle:
+    with open(os.path.join(container.runtime.paths.userdata(container.id), "config.json")) as handle:
         spec = json.load(handle)
     process = spec["process"]
     process["args"] = list(command)
@@ -151,17 +151,17 @@ def build_process(ctr: "Container", command: list[str], *, env: list[str] = (), 
             raise InvalidArgument(f"workdir {workdir!r} is not an absolute path")
         process["cwd"] = workdir
     if user or privileged:
-        process["capabilities"] = _capabilities(ctr, process["user"]["uid"], privileged)
+        process["capabilities"] = _capabilities(container, process["user"]["uid"], privileged)
     return process
 
 
-def _capabilities(ctr: "Container", uid: int, privileged: bool) -> dict[str, list[str]]:
+def _capabilities(container: "Container", uid: int, privileged: bool) -> dict[str, list[str]]:
     """The container's capability rules for an exec as `uid`; `privileged` bounds
     it by every capability husk holds.  As for the container's own process, a
     non-root user holds only the capabilities added explicitly."""
     from .spec import capability_set
 
-    config = ctr.config
+    config = container.config
     bounding = capability_set(config.cap_add, config.cap_drop, privileged=privileged or config.privileged)
     if uid == 0:
         held = list(bounding)
@@ -172,24 +172,24 @@ def _capabilities(ctr: "Container", uid: int, privileged: bool) -> dict[str, lis
 
 
 # -- finishing ----------------------------------------------------------------------------
-def exit_code(ctr: "Container", session_id: str) -> int | None:
+def exit_code(container: "Container", session_id: str) -> int | None:
     """The session's exit code from its monitor's exit file, None while it runs."""
     try:
-        with open(ctr.runtime.paths.exec_file(ctr.id, session_id, "exit")) as handle:
+        with open(container.runtime.paths.exec_file(container.id, session_id, "exit")) as handle:
             return int(handle.read().strip())
     except (FileNotFoundError, ValueError):
         return None
 
 
-def forget(ctr: "Container", session_id: str, remove_files: bool = True) -> None:
+def forget(container: "Container", session_id: str, remove_files: bool = True) -> None:
     """Drop the session from the container's state (and its run files)."""
-    if ctr.state.exec_sessions.pop(session_id, None) is not None:
-        ctr.save()
+    if container.state.exec_sessions.pop(session_id, None) is not None:
+        container.save()
     if remove_files:
-        shutil.rmtree(ctr.runtime.paths.exec_dir(ctr.id, session_id), ignore_errors=True)
+        shutil.rmtree(container.runtime.paths.exec_dir(container.id, session_id), ignore_errors=True)
 
 
-def reap(ctr: "Container", kill: bool = False) -> int:
+def reap(container: "Container", kill: bool = False) -> int:
     """Forget the sessions that have ended (with `kill`: every session, killing
     the processes still running); returns how many remain.
 
@@ -197,24 +197,24 @@ def reap(ctr: "Container", kill: bool = False) -> int:
     after the output ends; a detached one has no caller, so they go here."""
     from .processes import pid_alive
 
-    for session in list(ctr.state.exec_sessions.values()):
-        code = exit_code(ctr, session.id)
+    for session in list(container.state.exec_sessions.values()):
+        code = exit_code(container, session.id)
         if code is None and pid_alive(session.monitor_pid):
             if not kill:
                 continue
-            _kill(ctr, session)
+            _kill(container, session)
         if code is not None:
-            ctr.runtime.emit("exec_died", ctr, execID=session.id, containerExitCode=code)
-        forget(ctr, session.id, remove_files=session.detached)
-    return len(ctr.state.exec_sessions)
+            container.runtime.emit("exec_died", container, execID=session.id, containerExitCode=code)
+        forget(container, session.id, remove_files=session.detached)
+    return len(container.state.exec_sessions)
 
 
-def _kill(ctr: "Container", session: "ExecSession") -> None:
+def _kill(container: "Container", session: "ExecSession") -> None:
     """SIGKILL the session's process, if that pid still is a process of this
     container (its cgroup names the container), never a recycled pid."""
     try:
         with open(f"/proc/{session.pid}/cgroup") as handle:
-            if ctr.id not in handle.read():
+            if container.id not in handle.read():
                 return
         os.kill(session.pid, signal_module.SIGKILL)
     except (OSError, ValueError):
@@ -241,8 +241,8 @@ class ExecProcess:
     """A started exec session as its caller holds it: the session's `id`, the
     attach connection `client` (None when detached), and :meth:`wait`."""
 
-    def __init__(self, ctr: "Container", session: "ExecSession", client: "AttachClient | None") -> None:
-        self.container = ctr
+    def __init__(self, container: "Container", session: "ExecSession", client: "AttachClient | None") -> None:
+        self.container = container
         self.session = session
         self.client = client
 
@@ -261,13 +261,13 @@ class ExecProcess:
             self.client.close()
             self.client = None
         _wait_for_pid(self.session.monitor_pid)
-        ctr = self.container
-        code = exit_code(ctr, self.id)
+        container = self.container
+        code = exit_code(container, self.id)
         try:
-            with ctr._locked(sync=False):
-                if self.id in ctr.state.exec_sessions and code is not None:
-                    ctr.runtime.emit("exec_died", ctr, execID=self.id, containerExitCode=code)
-                forget(ctr, self.id)
+            with container._locked(sync=False):
+                if self.id in container.state.exec_sessions and code is not None:
+                    container.runtime.emit("exec_died", container, execID=self.id, containerExitCode=code)
+                forget(container, self.id)
         except NoSuchContainer:
             pass  # removed meanwhile, and its run files with it
         if code is None:

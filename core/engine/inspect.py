@@ -15,10 +15,10 @@ if TYPE_CHECKING:
     from .container import Container
 
 
-def inspect_container(ctr: "Container") -> dict[str, Any]:
-    config, st = ctr.config, ctr.state
-    paths = ctr.runtime.paths
-    image = _image(ctr)
+def inspect_container(container: "Container") -> dict[str, Any]:
+    config, st = container.config, container.state
+    paths = container.runtime.paths
+    image = _image(container)
     command = config.command or (image.config.cmd if image and not config.entrypoint else [])
     entrypoint = config.entrypoint or (image.config.entrypoint if image else [])
     running = st.state is State.RUNNING
@@ -81,7 +81,7 @@ def inspect_container(ctr: "Container") -> dict[str, Any]:
             "Tty": config.tty,
             "OpenStdin": config.stdin_open,
             "StdinOnce": False,
-            "Env": _process_env(ctr, image),
+            "Env": _process_env(container, image),
             "Cmd": command or None,
             "Image": config.image_name,
             "Volumes": None,
@@ -117,16 +117,16 @@ def inspect_container(ctr: "Container") -> dict[str, Any]:
     }
 
 
-def _image(ctr: "Container"):
+def _image(container: "Container"):
     from ..define import NoSuchImage
 
     try:
-        return ctr.runtime.store.image(ctr.config.image_id)
+        return container.runtime.store.image(container.config.image_id)
     except NoSuchImage:
         return None
 
 
-def _process_env(ctr: "Container", image) -> list[str]:
+def _process_env(container: "Container", image) -> list[str]:
     """The environment the process gets: the bundle's, once the spec exists;
     before that, the same merge the spec generator will do."""
     import json
@@ -134,10 +134,10 @@ def _process_env(ctr: "Container", image) -> list[str]:
     from .spec import merge_env
 
     try:
-        with open(f"{ctr.runtime.paths.userdata(ctr.id)}/config.json", "rb") as bundle:
+        with open(f"{container.runtime.paths.userdata(container.id)}/config.json", "rb") as bundle:
             return json.load(bundle)["process"]["env"]
     except (OSError, ValueError, KeyError):
         pass
-    home = "/root" if ctr.config.user in ("", "0", "root") else "/"
-    return merge_env(image.config.env if image else [], ctr.config.env,
-                     hostname=ctr.config.hostname or ctr.id[:12], home=home)
+    home = "/root" if container.config.user in ("", "0", "root") else "/"
+    return merge_env(image.config.env if image else [], container.config.env,
+                     hostname=container.config.hostname or container.id[:12], home=home)

@@ -23,12 +23,13 @@ from .processes import pid_alive
 if TYPE_CHECKING:
     from ..state.records import ContainerConfig
     from .container import Container
+    from .oci_runtime import OCIRuntime
 
 UNKNOWN_EXIT_CODE = -1
 
 
 # -- sync ---------------------------------------------------------------------------------
-def sync(ctr: "Container", ask_runtime: bool = False) -> None:
+def sync(container: "Container", ask_runtime: bool = False) -> None:
     """Bring the stored state in line with reality, cheaply.
 
     The monitor's exit file says a process has exited; a dead pid without an
@@ -37,57 +38,58 @@ def sync(ctr: "Container", ask_runtime: bool = False) -> None:
     mid-init by a killed CLI: its runtime leftovers and mount are released,
     and so is the mount of an export or copy whose process was killed.
     """
-    st = ctr.state
-    release_temporary_mount(ctr)
+    st = container.state
+    release_temporary_mount(container)
     if st.state is State.CONFIGURED and st.mountpoint:
-        _release_abandoned_init(ctr)
+        _release_abandoned_init(container)
         return
     if st.state not in (State.CREATED, State.RUNNING, State.PAUSED):
         return
-    exit_info = read_exit_file(ctr)
+    exit_info = read_exit_file(container)
     if exit_info is None:
         if not ask_runtime and (st.state is State.CREATED or pid_alive(st.pid)):
             return
-        status = (ctr.runtime.oci_runtime(ctr.config.runtime).state(ctr.id) or {}).get("status", "stopped")
+        backend = container.runtime.oci_runtime(container.config.runtime)
+        status = (backend.state(container.id) or {}).get("status", "stopped")
         if status != "stopped":
             new_state = {"running": State.RUNNING, "paused": State.PAUSED, "created": State.CREATED}[status]
             if new_state is not st.state:
                 st.state = new_state
-                ctr.save()
+                container.save()
             return
         exit_info = (UNKNOWN_EXIT_CODE, time.time())
         st.error = "the container's monitor died; its exit code is unknown"
-    _record_exit(ctr, *exit_info)
+    _record_exit(container, *exit_info)
     if not pid_alive(st.monitor_pid):
-        cleanup(ctr)  # the monitor would have run it; with the monitor gone, do it here
+        cleanup(container)  # the monitor would have run it; with the monitor gone, do it here
 
 
-def looks_stale(ctr: "Container") -> bool:
+def looks_stale(container: "Container") -> bool:
     """Whether :func:`sync` would change the record (cheap: no runtime call)."""
-    st = ctr.state
-    if os.path.exists(ctr.runtime.paths.temporary_mount(ctr.id)):
+    st = container.state
+    if os.path.exists(container.runtime.paths.temporary_mount(container.id)):
         return True
     if st.state is State.CONFIGURED:
         return bool(st.mountpoint)
     if st.state not in (State.CREATED, State.RUNNING, State.PAUSED):
         return False
-    return os.path.exists(ctr.runtime.paths.exit_file(ctr.id)) or (
+    return os.path.exists(container.runtime.paths.exit_file(container.id)) or (
         st.state is not State.CREATED and not pid_alive(st.pid))
 
 
-def _record_exit(ctr: "Container", exit_code: int, finished_at: float) -> None:
-    st = ctr.state
+def _record_exit(container: "Container", exit_code: int, finished_at: float) -> None:
+    st = container.state
     st.state = State.STOPPED
     st.exit_code = exit_code
     st.finished_at = finished_at
     st.pid = 0
-    ctr.save()
-    ctr.runtime.emit("died", ctr, containerExitCode=exit_code)
+    container.save()
+    container.runtime.emit("died", container, containerExitCode=exit_code)
 
 
-def read_exit_file(ctr: "Container") -> tuple[int, float] | None:
+def read_exit_file(container: "Container") -> tuple[int, float] | None:
     """(exit code, finish time) from the monitor's exit file, or None while running."""
-    path = ctr.runtime.paths.exit_file(ctr.id)
+    path = container.runtime.paths.exit_file(container.id)
     try:
         with open(path) as handle:
             text = handle.read()
@@ -100,80 +102,81 @@ def read_exit_file(ctr: "Container") -> tuple[int, float] | None:
         return UNKNOWN_EXIT_CODE, finished
 
 
-def wait_for_exit(ctr: "Container", timeout: float | None) -> bool:
+def wait_for_exit(container: "Container", timeout: float | None) -> bool:
     """Wait (through the kernel: inotify on the exits directory, a pidfd on the
     monitor) until the monitor has written the exit file, or has died without
     writing it and the container's process has gone.  Returns False on timeout."""
     from .waiting import wait_for_exit_file
 
-    return wait_for_exit_file(ctr.runtime.paths.exit_file(ctr.id), ctr.state.monitor_pid,
-                              ctr.state.pid, timeout)
+    return wait_for_exit_file(container.runtime.paths.exit_file(container.id), container.state.monitor_pid,
+                              container.state.pid, timeout)
 
 
 # -- mounts -------------------------------------------------------------------------------
-def mount(ctr: "Container") -> str:
+def mount(container: "Container") -> str:
     """Mount the container's rootfs (once: the container's own mount) and record it."""
     from ..storage.rootfs import is_mounted
 
-    st = ctr.state
+    st = container.state
     if st.mountpoint and is_mounted(st.mountpoint):
         return st.mountpoint
-    runtime = ctr.runtime
-    merged = _mount_rootfs(ctr)
-    runtime.store.change_mount_count(ctr.id, +1)
+    runtime = container.runtime
+    merged = _mount_rootfs(container)
+    runtime.store.change_mount_count(container.id, +1)
     st.mountpoint = merged
-    ctr.save()
+    container.save()
     return merged
 
 
-def _mount_rootfs(ctr: "Container") -> str:
+def _mount_rootfs(container: "Container") -> str:
     """Mount the overlay (uncounted; an existing mount is reused); return its path."""
     from ..storage.rootfs import mount_overlay
 
-    runtime = ctr.runtime
-    image = runtime.store.image(ctr.config.image_id)
+    runtime = container.runtime
+    image = runtime.store.image(container.config.image_id)
     lower = [runtime.paths.layer_diff(layer) for layer in reversed(image.layers)]
-    return mount_overlay(lower, runtime.paths.container_dir(ctr.id))
+    return mount_overlay(lower, runtime.paths.container_dir(container.id))
 
 
-def unmount(ctr: "Container", force: bool = False) -> None:
+def unmount(container: "Container", force: bool = False) -> None:
     """Drop the container's own mount; the filesystem goes when no user mount remains
     (or at once with `force`)."""
     from ..storage.rootfs import unmount as unmount_path
 
-    st = ctr.state
+    st = container.state
     if not st.mountpoint:
         return
-    store = ctr.runtime.store
-    remaining = store.change_mount_count(ctr.id, -(store.mount_count(ctr.id) if force else 1))
+    store = container.runtime.store
+    remaining = store.change_mount_count(container.id, -(store.mount_count(container.id) if force else 1))
     if remaining == 0:
         unmount_path(st.mountpoint)
     st.mountpoint = ""
-    ctr.save()
+    container.save()
 
 
-def _release_abandoned_init(ctr: "Container") -> None:
-    backend = ctr.runtime.oci_runtime(ctr.config.runtime)
-    if backend.state(ctr.id) is not None:
-        backend.delete(ctr.id, force=True)
-    unmount(ctr)
+def _release_abandoned_init(container: "Container") -> None:
+    backend = container.runtime.oci_runtime(container.config.runtime)
+    if backend.state(container.id) is not None:
+        backend.delete(container.id, force=True)
+    unmount(container)
 
 
 # -- init / start -------------------------------------------------------------------------
-def init(ctr: "Container", retain_restart_count: bool = False) -> None:
+def init(container: "Container", retain_restart_count: bool = False) -> None:
     """Create the container in the runtime through a new monitor; state `created`.
     A user's init or start resets the restart count; a restart by policy keeps it."""
     from .monitor_client import launch_monitor
 
-    if ctr.state.state in (State.STOPPED, State.EXITED):
-        cleanup(ctr)  # a fresh create needs the old runtime container gone
-    runtime, paths = ctr.runtime, ctr.runtime.paths
-    with _unmounted_on_failure(ctr):
-        userdata = _write_bundle(ctr, mount(ctr))
-        backend = runtime.oci_runtime(ctr.config.runtime)
+    if container.state.state in (State.STOPPED, State.EXITED):
+        cleanup(container)  # a fresh create needs the old runtime container gone
+    runtime, paths = container.runtime, container.runtime.paths
+    with _unmounted_on_failure(container):
+        userdata = _write_bundle(container, mount(container))
+        backend = runtime.oci_runtime(container.config.runtime)
         oci_log = os.path.join(userdata, "oci-log")
-        report = launch_monitor(ctr, backend.create_command(ctr.id, userdata, paths.pid_file(ctr.id), oci_log))
-    st = ctr.state
+        create = backend.create_command(container.id, userdata, paths.pid_file(container.id), oci_log)
+        report = launch_monitor(container, create)
+    st = container.state
     st.state = State.CREATED
     st.pid, st.monitor_pid = report.pid, report.monitor_pid
     st.exit_code = 0
@@ -183,142 +186,142 @@ def init(ctr: "Container", retain_restart_count: bool = False) -> None:
     st.error = ""
     if not retain_restart_count:
         st.restart_count = 0
-    ctr.save()
-    runtime.emit("init", ctr)
+    container.save()
+    runtime.emit("init", container)
 
 
-def _write_bundle(ctr: "Container", rootfs: str) -> str:
+def _write_bundle(container: "Container", rootfs: str) -> str:
     """Write the OCI bundle (the spec from config and image, as the pre_init
     hooks leave it) for a start or a restore; returns the bundle directory."""
     from . import spec as spec_module
 
     from ..state.paths import make_private_dirs
 
-    userdata = ctr.runtime.paths.userdata(ctr.id)
+    userdata = container.runtime.paths.userdata(container.id)
     make_private_dirs(userdata)
-    image = ctr.runtime.store.image(ctr.config.image_id)
-    spec = spec_module.generate(ctr.config, image.config, rootfs, userdata)
-    ctr.runtime.plugins.pre_init(ctr, spec)
+    image = container.runtime.store.image(container.config.image_id)
+    spec = spec_module.generate(container.config, image.config, rootfs, userdata)
+    container.runtime.plugins.pre_init(container, spec)
     spec_module.write_bundle(spec, userdata)
     return userdata
 
 
 @contextlib.contextmanager
-def _unmounted_on_failure(ctr: "Container"):
+def _unmounted_on_failure(container: "Container"):
     """Roll a failed init or restore back to the previous state: no runtime
     container, no mount of its own, the error kept in the record."""
     try:
         yield
     except BaseException as exc:
-        unmount(ctr)
+        unmount(container)
         if isinstance(exc, HuskError):
-            ctr.state.error = str(exc)
-            ctr.save()
+            container.state.error = str(exc)
+            container.save()
         raise
 
 
-def start(ctr: "Container") -> None:
+def start(container: "Container") -> None:
     """Start a created container's process; state `running`."""
-    backend = ctr.runtime.oci_runtime(ctr.config.runtime)
+    backend = container.runtime.oci_runtime(container.config.runtime)
     try:
-        backend.start(ctr.id)
+        backend.start(container.id)
     except HuskError:
         # The process may have died at start (bad executable): record what happened.
-        wait_for_exit(ctr, 1.0)
-        sync(ctr, ask_runtime=True)
+        wait_for_exit(container, 1.0)
+        sync(container, ask_runtime=True)
         raise
-    st = ctr.state
+    st = container.state
     st.state = State.RUNNING
     st.started_at = time.time()
-    ctr.save()
-    ctr.runtime.emit("start", ctr)
-    ctr.runtime.plugins.start(ctr)
+    container.save()
+    container.runtime.emit("start", container)
+    container.runtime.plugins.start(container)
 
 
 # -- stop / kill --------------------------------------------------------------------------
-def stop(ctr: "Container", timeout: int) -> None:
+def stop(container: "Container", timeout: int) -> None:
     """The stop signal, then SIGKILL after `timeout`; returns once the process has exited."""
     from ..formats.signals import parse_signal
 
-    ctr.runtime.plugins.stop(ctr, timeout)
-    backend = ctr.runtime.oci_runtime(ctr.config.runtime)
-    ctr.state.stopped_by_user = True
-    ctr.save()
-    if ctr.state.state is State.PAUSED:
-        _thaw(ctr, backend)  # a frozen process receives no signal, not even SIGKILL
-    if timeout > 0 and ctr.state.state is State.RUNNING:
-        _signal(backend, ctr, parse_signal(ctr.config.stop_signal))
-        if wait_for_exit(ctr, timeout):
-            _finish_stop(ctr)
+    container.runtime.plugins.stop(container, timeout)
+    backend = container.runtime.oci_runtime(container.config.runtime)
+    container.state.stopped_by_user = True
+    container.save()
+    if container.state.state is State.PAUSED:
+        _thaw(container, backend)  # a frozen process receives no signal, not even SIGKILL
+    if timeout > 0 and container.state.state is State.RUNNING:
+        _signal(container, backend, parse_signal(container.config.stop_signal))
+        if wait_for_exit(container, timeout):
+            _finish_stop(container)
             return
-    _signal(backend, ctr, signal_module.SIGKILL, all_processes=True)
-    if not wait_for_exit(ctr, 30):
-        raise HuskError(f"container {ctr.id} did not exit within 30 seconds of SIGKILL")
-    _finish_stop(ctr)
+    _signal(container, backend, signal_module.SIGKILL, all_processes=True)
+    if not wait_for_exit(container, 30):
+        raise HuskError(f"container {container.id} did not exit within 30 seconds of SIGKILL")
+    _finish_stop(container)
 
 
-def _finish_stop(ctr: "Container") -> None:
-    sync(ctr, ask_runtime=False)
-    if ctr.state.state in (State.CREATED, State.RUNNING, State.PAUSED):
-        _record_exit(ctr, *(read_exit_file(ctr) or (UNKNOWN_EXIT_CODE, time.time())))
-    ctr.runtime.emit("stop", ctr)
+def _finish_stop(container: "Container") -> None:
+    sync(container, ask_runtime=False)
+    if container.state.state in (State.CREATED, State.RUNNING, State.PAUSED):
+        _record_exit(container, *(read_exit_file(container) or (UNKNOWN_EXIT_CODE, time.time())))
+    container.runtime.emit("stop", container)
 
 
-def _signal(backend, ctr: "Container", number: int, all_processes: bool = False) -> None:
+def _signal(container: "Container", backend: "OCIRuntime", number: int, all_processes: bool = False) -> None:
     """Signal the container; a process that has already gone is not an error."""
     try:
-        backend.kill(ctr.id, number, all_processes)
+        backend.kill(container.id, number, all_processes)
     except HuskError:
-        if pid_alive(ctr.state.pid):
+        if pid_alive(container.state.pid):
             raise
 
 
-def kill(ctr: "Container", number: int) -> None:
-    backend = ctr.runtime.oci_runtime(ctr.config.runtime)
-    backend.kill(ctr.id, number)
-    ctr.state.stopped_by_user = True
-    ctr.save()
-    ctr.runtime.emit("kill", ctr, signal=number)
+def kill(container: "Container", number: int) -> None:
+    backend = container.runtime.oci_runtime(container.config.runtime)
+    backend.kill(container.id, number)
+    container.state.stopped_by_user = True
+    container.save()
+    container.runtime.emit("kill", container, signal=number)
 
 
 # -- restart policy -----------------------------------------------------------------------
-def restart_by_policy(ctr: "Container") -> bool:
+def restart_by_policy(container: "Container") -> bool:
     """Start a container that has just exited again when its restart policy says
     so (see husk.engine.restart); returns whether it did.  Only a `stopped` container
     qualifies: `exited` means it was cleaned up already (by a user's stop, or by
     an earlier cleanup), which must not bring it back."""
     from .restart import should_restart
 
-    st = ctr.state
+    st = container.state
     if st.state is not State.STOPPED or not should_restart(
-            ctr.config.restart_policy, st.exit_code, st.restart_count, st.stopped_by_user):
+            container.config.restart_policy, st.exit_code, st.restart_count, st.stopped_by_user):
         return False
     from .dependencies import check_dependencies
 
-    check_dependencies(ctr, recursive=False)
-    ctr.runtime.emit("restart", ctr)
+    check_dependencies(container, recursive=False)
+    container.runtime.emit("restart", container)
     try:
-        init(ctr, retain_restart_count=True)  # passes through `exited`: still the old count
+        init(container, retain_restart_count=True)  # passes through `exited`: still the old count
         st.restart_count += 1  # saved with the start (or by the cleanup when it fails)
-        start(ctr)
+        start(container)
     except BaseException:
-        cleanup(ctr)
+        cleanup(container)
         raise
     return True
 
 
 # -- refresh ------------------------------------------------------------------------------
-def refresh(ctr: "Container") -> None:
+def refresh(container: "Container") -> None:
     """Podman's Refresh: take the container down to its configuration, reset its
     state, and bring it back to created, running or paused as it was.  Exec
     sessions end with the container's process and are not brought back."""
-    st = ctr.state
+    st = container.state
     was = st.state
     if st.state is State.PAUSED:
-        unpause(ctr)
+        unpause(container)
     if st.state in (State.RUNNING, State.CREATED):
-        stop(ctr, ctr.config.stop_timeout if st.state is State.RUNNING else 0)
-    cleanup(ctr)  # out of the runtime, rootfs unmounted
+        stop(container, container.config.stop_timeout if st.state is State.RUNNING else 0)
+    cleanup(container)  # out of the runtime, rootfs unmounted
     if st.state is not State.EXITED:
         st.state = State.CONFIGURED
     st.pid = st.monitor_pid = 0
@@ -327,81 +330,83 @@ def refresh(ctr: "Container") -> None:
     st.stopped_by_user = False
     st.restart_count = 0
     st.checkpointed = False
-    ctr.save()
+    container.save()
     if was in (State.CREATED, State.RUNNING, State.PAUSED):
-        init(ctr)
+        init(container)
     if was in (State.RUNNING, State.PAUSED):
-        start(ctr)
+        start(container)
     if was is State.PAUSED:
-        pause(ctr)
-    ctr.runtime.emit("refresh", ctr)
+        pause(container)
+    container.runtime.emit("refresh", container)
 
 
 # -- cleanup / remove ---------------------------------------------------------------------
-def cleanup(ctr: "Container") -> None:
+def cleanup(container: "Container") -> None:
     """Delete the container from the runtime and drop its own mount; `stopped` becomes `exited`.
 
     Plugins' cleanup failures are reported after the cleanup is complete, so a
     broken plugin never leaks a mount or a runtime container."""
-    st = ctr.state
+    st = container.state
     if st.state is State.EXITED and not st.mountpoint:
         return
     plugin_error = None
     try:
-        ctr.runtime.plugins.cleanup(ctr)
+        container.runtime.plugins.cleanup(container)
     except PluginFailure as exc:
         plugin_error = exc
     if st.exec_sessions:
         from .exec_session import reap
 
-        reap(ctr, kill=True)
+        reap(container, kill=True)
     if st.state in IN_RUNTIME:
-        ctr.runtime.oci_runtime(ctr.config.runtime).delete(ctr.id, force=True)
-    unmount(ctr)
+        container.runtime.oci_runtime(container.config.runtime).delete(container.id, force=True)
+    unmount(container)
     if st.state in (State.STOPPED, State.CREATED):
         st.state = State.EXITED
     st.pid = 0
-    ctr.save()
-    ctr.runtime.emit("cleanup", ctr)
+    container.save()
+    container.runtime.emit("cleanup", container)
     if plugin_error is not None:
         raise plugin_error
 
 
-def remove(ctr: "Container", timeout: int) -> None:
+def remove(container: "Container", timeout: int) -> None:
     """Stop (a running or paused container: the caller has checked `force`),
     clean up, delete every trace of the container."""
-    st = ctr.state
+    st = container.state
     if st.state in (State.RUNNING, State.PAUSED):
-        stop(ctr, timeout)  # a paused one is thawed first
+        stop(container, timeout)  # a paused one is thawed first
     elif st.state is State.CREATED:
-        stop(ctr, 0)
-    cleanup(ctr)
+        stop(container, 0)
+    cleanup(container)
     st.state = State.REMOVING
-    ctr.save()
+    container.save()
     from ..storage.rootfs import unmount as unmount_path
 
     import shutil
 
-    paths = ctr.runtime.paths
-    unmount_path(os.path.join(paths.container_dir(ctr.id), "merged"))  # users' mounts too
-    shutil.rmtree(paths.container_dir(ctr.id), ignore_errors=True)
-    shutil.rmtree(paths.container_run_dir(ctr.id), ignore_errors=True)
-    _remove_quietly(paths.exit_file(ctr.id))
-    ctr.runtime.store.remove_container(ctr.config)
-    ctr.runtime.emit("remove", ctr)
-    _remove_quietly(paths.lock_path(ctr.id))
+    paths = container.runtime.paths
+    unmount_path(os.path.join(paths.container_dir(container.id), "merged"))  # users' mounts too
+    shutil.rmtree(paths.container_dir(container.id), ignore_errors=True)
+    shutil.rmtree(paths.container_run_dir(container.id), ignore_errors=True)
+    _remove_quietly(paths.exit_file(container.id))
+    container.runtime.store.remove_container(container.config)
+    container.runtime.emit("remove", container)
+    _remove_quietly(paths.lock_path(container.id))
 
 
-def update(ctr: "Container", config: "ContainerConfig") -> None:
+def update(container: "Container", config: "ContainerConfig") -> None:
     """Record `config` (new limits or restart policy); a container in the runtime
     gets the new limits at once, through the OCI runtime's `update`."""
     from . import resources
 
-    if config.resources != ctr.config.resources and ctr.state.state in (State.CREATED, State.RUNNING, State.PAUSED):
-        ctr.runtime.oci_runtime(ctr.config.runtime).update(ctr.id, resources.update_document(config.resources))
-    ctr.runtime.store.rewrite_config(config)
-    ctr.config = config
-    ctr.runtime.emit("update", ctr)
+    in_runtime = container.state.state in (State.CREATED, State.RUNNING, State.PAUSED)
+    if config.resources != container.config.resources and in_runtime:
+        backend = container.runtime.oci_runtime(container.config.runtime)
+        backend.update(container.id, resources.update_document(config.resources))
+    container.runtime.store.rewrite_config(config)
+    container.config = config
+    container.runtime.emit("update", container)
 
 
 def _remove_quietly(path: str) -> None:
@@ -412,106 +417,106 @@ def _remove_quietly(path: str) -> None:
 
 
 # -- pause / unpause / restart / users' mounts / export -----------------------------------
-def pause(ctr: "Container") -> None:
+def pause(container: "Container") -> None:
     """Freeze every process of a running container (the runtime's cgroup freezer)."""
-    ctr.runtime.oci_runtime(ctr.config.runtime).pause(ctr.id)
-    ctr.state.state = State.PAUSED
-    ctr.save()
-    ctr.runtime.emit("pause", ctr)
+    container.runtime.oci_runtime(container.config.runtime).pause(container.id)
+    container.state.state = State.PAUSED
+    container.save()
+    container.runtime.emit("pause", container)
 
 
-def unpause(ctr: "Container") -> None:
-    _thaw(ctr, ctr.runtime.oci_runtime(ctr.config.runtime))
-    ctr.runtime.emit("unpause", ctr)
+def unpause(container: "Container") -> None:
+    _thaw(container, container.runtime.oci_runtime(container.config.runtime))
+    container.runtime.emit("unpause", container)
 
 
-def _thaw(ctr: "Container", backend) -> None:
-    backend.resume(ctr.id)
-    ctr.state.state = State.RUNNING
-    ctr.save()
+def _thaw(container: "Container", backend: "OCIRuntime") -> None:
+    backend.resume(container.id)
+    container.state.state = State.RUNNING
+    container.save()
 
 
-def kill_paused(ctr: "Container", number: int) -> None:
+def kill_paused(container: "Container", number: int) -> None:
     """Signal a paused container.  The signal waits in the frozen processes until
     they are thawed -- except SIGKILL, which a user means to end the container
     now: the container is thawed so that it dies (the freezer holds even SIGKILL)."""
-    kill(ctr, number)
+    kill(container, number)
     if number != signal_module.SIGKILL:
         return
-    backend = ctr.runtime.oci_runtime(ctr.config.runtime)
+    backend = container.runtime.oci_runtime(container.config.runtime)
     try:
-        backend.resume(ctr.id)
+        backend.resume(container.id)
     except HuskError:
         # runc thaws a container itself after SIGKILL; it may already have
-        if (backend.state(ctr.id) or {}).get("status") == "paused":
+        if (backend.state(container.id) or {}).get("status") == "paused":
             raise
-    ctr.state.state = State.RUNNING
-    ctr.save()
-    ctr.runtime.emit("unpause", ctr)
+    container.state.state = State.RUNNING
+    container.save()
+    container.runtime.emit("unpause", container)
 
 
-def restart(ctr: "Container", timeout: int) -> None:
+def restart(container: "Container", timeout: int) -> None:
     """Stop a running container (stop signal, SIGKILL after `timeout`), then start
     it again; a container that is not running is just started.  A failed start
     is cleaned up so that no half-created runtime container remains."""
-    ctr.runtime.emit("restart", ctr)
-    if ctr.state.state is State.RUNNING:
-        stop(ctr, timeout)
+    container.runtime.emit("restart", container)
+    if container.state.state is State.RUNNING:
+        stop(container, timeout)
     try:
-        if ctr.state.state is not State.CREATED:
-            init(ctr)
-        start(ctr)
+        if container.state.state is not State.CREATED:
+            init(container)
+        start(container)
     except BaseException:
-        if ctr.state.state in (State.CREATED, State.STOPPED):
-            cleanup(ctr)
+        if container.state.state in (State.CREATED, State.STOPPED):
+            cleanup(container)
         raise
 
 
-def users_mounts(ctr: "Container") -> int:
+def users_mounts(container: "Container") -> int:
     """How many of the persisted mount count are users' (`husk mount`), not the container's own."""
-    return max(0, ctr.runtime.store.mount_count(ctr.id) - (1 if ctr.state.mountpoint else 0))
+    return max(0, container.runtime.store.mount_count(container.id) - (1 if container.state.mountpoint else 0))
 
 
-def mount_for_user(ctr: "Container") -> str:
+def mount_for_user(container: "Container") -> str:
     """A user's mount of the rootfs (counted; the container's own mount is
     shared when there is one); returns the merged path."""
-    merged = _mount_rootfs(ctr)
-    ctr.runtime.store.change_mount_count(ctr.id, +1)
-    ctr.runtime.emit("mount", ctr)
+    merged = _mount_rootfs(container)
+    container.runtime.store.change_mount_count(container.id, +1)
+    container.runtime.emit("mount", container)
     return merged
 
 
-def unmount_for_user(ctr: "Container", force: bool) -> bool:
+def unmount_for_user(container: "Container", force: bool) -> bool:
     """Drop one user mount (all of them with `force`); the filesystem goes with
     the last mount.  The container's own mount is never dropped here.  Returns
     False when there was no user mount to drop."""
-    users = users_mounts(ctr)
+    users = users_mounts(container)
     if users == 0:
         return False
-    _drop_user_mounts(ctr, users if force else 1)
-    ctr.runtime.emit("unmount", ctr)
+    _drop_user_mounts(container, users if force else 1)
+    container.runtime.emit("unmount", container)
     return True
 
 
-def _drop_user_mounts(ctr: "Container", count: int) -> None:
+def _drop_user_mounts(container: "Container", count: int) -> None:
     from ..storage.rootfs import unmount as unmount_path
 
-    if ctr.runtime.store.change_mount_count(ctr.id, -count) == 0:
-        unmount_path(os.path.join(ctr.runtime.paths.container_dir(ctr.id), "merged"))
+    if container.runtime.store.change_mount_count(container.id, -count) == 0:
+        unmount_path(os.path.join(container.runtime.paths.container_dir(container.id), "merged"))
 
 
-def export(ctr: "Container", target) -> None:
+def export(container: "Container", target) -> None:
     """Write the rootfs as a tar stream to `target` (see husk.storage.export), mounting
     it for the time of the export when it is not mounted."""
     from ..storage.export import write_tar
 
-    with rootfs_mounted(ctr) as merged:
+    with rootfs_mounted(container) as merged:
         write_tar(merged, target)
-    ctr.runtime.emit("export", ctr)
+    container.runtime.emit("export", container)
 
 
 @contextlib.contextmanager
-def rootfs_mounted(ctr: "Container"):
+def rootfs_mounted(container: "Container"):
     """The merged rootfs path, mounted for the time of the block when it was
     not mounted (export, copy).  Uncounted: the caller holds the lock
     throughout, so no one else can mount meanwhile.  A marker in the run
@@ -520,12 +525,12 @@ def rootfs_mounted(ctr: "Container"):
     lock releases (:func:`release_temporary_mount`)."""
     from ..storage.rootfs import unmount as unmount_path
 
-    mounted_here = ctr.runtime.store.mount_count(ctr.id) == 0
-    marker = ctr.runtime.paths.temporary_mount(ctr.id)
+    mounted_here = container.runtime.store.mount_count(container.id) == 0
+    marker = container.runtime.paths.temporary_mount(container.id)
     if mounted_here:
         os.makedirs(os.path.dirname(marker), mode=0o700, exist_ok=True)
         open(marker, "w").close()
-    merged = _mount_rootfs(ctr)
+    merged = _mount_rootfs(container)
     try:
         yield merged
     finally:
@@ -534,50 +539,50 @@ def rootfs_mounted(ctr: "Container"):
             _remove_quietly(marker)
 
 
-def release_temporary_mount(ctr: "Container") -> None:
+def release_temporary_mount(container: "Container") -> None:
     """Under the lock: an export's or copy's mount whose holder died (its marker
     is left) is dropped, unless a counted mount has taken it over since."""
     from ..storage.rootfs import unmount as unmount_path
 
-    marker = ctr.runtime.paths.temporary_mount(ctr.id)
+    marker = container.runtime.paths.temporary_mount(container.id)
     if not os.path.exists(marker):
         return
-    if ctr.runtime.store.mount_count(ctr.id) == 0:
-        unmount_path(os.path.join(ctr.runtime.paths.container_dir(ctr.id), "merged"))
+    if container.runtime.store.mount_count(container.id) == 0:
+        unmount_path(os.path.join(container.runtime.paths.container_dir(container.id), "merged"))
     _remove_quietly(marker)
 
 
 # -- checkpoint / restore (the CRIU work is the checkpoint plugin's) ------------------------
-def checkpoint(ctr: "Container", options: dict) -> None:
+def checkpoint(container: "Container", options: dict) -> None:
     """Checkpoint through the plugin; unless the process keeps running, record
     its end like any exit (never restarted by policy) and mark the checkpoint."""
-    ctr.runtime.plugins.checkpoint(ctr, options)
-    st = ctr.state
+    container.runtime.plugins.checkpoint(container, options)
+    st = container.state
     if not options.get("keep_running"):
-        wait_for_exit(ctr, 30)
+        wait_for_exit(container, 30)
         st.stopped_by_user = True  # no restart policy brings a checkpointed process back
-        sync(ctr)
+        sync(container)
         if st.state in (State.CREATED, State.RUNNING, State.PAUSED):
-            _record_exit(ctr, *(read_exit_file(ctr) or (0, time.time())))
-        cleanup(ctr)
+            _record_exit(container, *(read_exit_file(container) or (0, time.time())))
+        cleanup(container)
     st.checkpointed = True
-    ctr.save()
-    ctr.runtime.emit("checkpoint", ctr)
+    container.save()
+    container.runtime.emit("checkpoint", container)
 
 
-def restore(ctr: "Container", options: dict) -> None:
+def restore(container: "Container", options: dict) -> None:
     """Rebuild the bundle (fresh mount and spec, pre_init hooks) and let the
     plugin restore the process under a new monitor; the container is running."""
-    cleanup(ctr)
-    with _unmounted_on_failure(ctr):
-        _write_bundle(ctr, mount(ctr))
-        ctr.runtime.plugins.restore(ctr, options)  # sets st.pid and st.monitor_pid
-    st = ctr.state
+    cleanup(container)
+    with _unmounted_on_failure(container):
+        _write_bundle(container, mount(container))
+        container.runtime.plugins.restore(container, options)  # sets st.pid and st.monitor_pid
+    st = container.state
     st.state = State.RUNNING
     st.checkpointed = False
     st.started_at = time.time()
     st.exit_code, st.finished_at = 0, 0.0
     st.stopped_by_user = st.oom_killed = False
     st.error = ""
-    ctr.save()
-    ctr.runtime.emit("restore", ctr)
+    container.save()
+    container.runtime.emit("restore", container)

@@ -36,13 +36,13 @@ def prune_containers(runtime: "Runtime", filters: dict[str, list[str]] | None = 
     stuck container does not keep the others."""
     match = _matcher(filters or {})
     reports = []
-    for ctr in runtime.containers(errors=[]):
-        ctr.sync_if_unlocked()
-        if ctr.state.state not in PRUNABLE or not match(ctr):
+    for container in runtime.containers(errors=[]):
+        container.sync_if_unlocked()
+        if container.state.state not in PRUNABLE or not match(container):
             continue
-        report = PruneReport(ctr.id, _writable_size(runtime, ctr.id))
+        report = PruneReport(container.id, _writable_size(runtime, container.id))
         try:
-            ctr.remove()
+            container.remove()
         except NoSuchContainer:
             continue  # removed meanwhile by someone else
         except HuskError as exc:
@@ -59,16 +59,16 @@ def _matcher(filters: dict[str, list[str]]):
             raise InvalidArgument(f"invalid filter {key!r}: prune filters are until, label and label!")
     untils = [parse_time(value) for value in filters.get("until", [])]
 
-    def labelled(ctr: "Container", value: str) -> bool:
+    def labelled(container: "Container", value: str) -> bool:
         key, sep, wanted = value.partition("=")
-        labels = ctr.config.labels
+        labels = container.config.labels
         return key in labels and (not sep or labels[key] == wanted)
 
-    def match(ctr: "Container") -> bool:
-        created = ctr.config.created
+    def match(container: "Container") -> bool:
+        created = container.config.created
         return (all(created < until for until in untils)
-                and all(labelled(ctr, value) for value in filters.get("label", []))
-                and not any(labelled(ctr, value) for value in filters.get("label!", [])))
+                and all(labelled(container, value) for value in filters.get("label", []))
+                and not any(labelled(container, value) for value in filters.get("label!", [])))
 
     return match
 

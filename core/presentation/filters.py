@@ -56,14 +56,14 @@ def container_filter(wanted: dict[str, list[str]],
                     raise InvalidArgument(f"invalid name filter {value!r}: bad regular expression") from None
     status_of = docker_state or _podman_status
 
-    def one(ctr: "Container", key: str, value: str) -> bool:
-        config, st = ctr.config, ctr.state
+    def one(container: "Container", key: str, value: str) -> bool:
+        config, st = container.config, container.state
         if key == "id":
             return config.id.startswith(value)
         if key == "name":
             return re.search(value.lstrip("/") if docker else value, config.name) is not None
         if key == "status":
-            return status_of(ctr) == _PODMAN_SAME.get(value, value)
+            return status_of(container) == _PODMAN_SAME.get(value, value)
         if key == "exited":
             return st.state in (State.STOPPED, State.EXITED) and st.exit_code == int(value)
         if key == "label":
@@ -72,10 +72,10 @@ def container_filter(wanted: dict[str, list[str]],
         return value in (config.image_name, config.image_ref) or config.image_id.startswith(
             value.removeprefix("sha256:"))  # ancestor
 
-    return lambda ctr: all(any(one(ctr, k, v) for v in vs) for k, vs in wanted.items() if vs)
+    return lambda container: all(any(one(container, k, v) for v in vs) for k, vs in wanted.items() if vs)
 
 
-def _podman_status(ctr: "Container") -> str:
-    name = str(ctr.state.state)
+def _podman_status(container: "Container") -> str:
+    name = str(container.state.state)
     return _PODMAN_SAME.get(name, name)
 

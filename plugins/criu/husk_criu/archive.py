@@ -37,22 +37,22 @@ OPAQUE = ".wh..wh..opq"
 
 
 # -- export -------------------------------------------------------------------------------
-def write_archive(ctr, images: str, target: str, compression: str, ignore_rootfs: bool) -> None:
+def write_archive(container, images: str, target: str, compression: str, ignore_rootfs: bool) -> None:
     import msgspec
 
-    paths = ctr.runtime.paths
-    userdata = paths.userdata(ctr.id)
+    paths = container.runtime.paths
+    userdata = paths.userdata(container.id)
     diff = os.path.join(userdata, "rootfs-diff.tar")
     if not ignore_rootfs:
-        _write_upper_tar(os.path.join(paths.container_dir(ctr.id), "upper"), diff)
+        _write_upper_tar(os.path.join(paths.container_dir(container.id), "upper"), diff)
     try:
         with _output(target, compression) as out, tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
             _add_bytes(tar, VERSION_NAME, VERSION)
-            _add_bytes(tar, "config.json", msgspec.json.encode(ctr.config))
+            _add_bytes(tar, "config.json", msgspec.json.encode(container.config))
             _add_file(tar, "spec.json", os.path.join(userdata, "config.json"))
             _add_bytes(tar, "network.status", b"{}\n")
-            if os.path.exists(paths.log_path(ctr.id)):
-                _add_file(tar, "container.log", paths.log_path(ctr.id))
+            if os.path.exists(paths.log_path(container.id)):
+                _add_file(tar, "container.log", paths.log_path(container.id))
             tar.addfile(_info("checkpoint", tarfile.DIRTYPE, 0))
             for name in sorted(os.listdir(images)):
                 _add_file(tar, f"checkpoint/{name}", os.path.join(images, name))

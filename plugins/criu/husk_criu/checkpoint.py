@@ -24,13 +24,13 @@ IMAGES = "checkpoint"
 LOGS = ("dump.log", "restore.log", "stats-dump", "stats-restore")
 
 
-def image_dir(ctr) -> str:
-    return os.path.join(ctr.runtime.paths.userdata(ctr.id), IMAGES)
+def image_dir(container) -> str:
+    return os.path.join(container.runtime.paths.userdata(container.id), IMAGES)
 
 
-def backend_for(ctr):
+def backend_for(container):
     """The container's runtime, refused with a clear message when it cannot checkpoint."""
-    backend = ctr.runtime.oci_runtime(ctr.config.runtime)
+    backend = container.runtime.oci_runtime(container.config.runtime)
     if not backend.supports_checkpoint:
         raise InvalidArgument(f"the OCI runtime {backend.name!r} cannot checkpoint here ({_why_not(backend)}); "
                               "create the container with --runtime runc")
@@ -54,52 +54,53 @@ def _first_line(path: str) -> str:
     return out.splitlines()[0] if out else path
 
 
-def checkpoint(ctr, options: dict) -> None:
+def checkpoint(container, options: dict) -> None:
     """Dump the running container's processes (the caller holds the lock)."""
-    if ctr.config.tty:
+    if container.config.tty:
         raise InvalidArgument("checkpointing a container with a terminal (-t) is not supported")
-    backend = backend_for(ctr)
-    userdata = ctr.runtime.paths.userdata(ctr.id)
-    images = image_dir(ctr)
+    backend = backend_for(container)
+    userdata = container.runtime.paths.userdata(container.id)
+    images = image_dir(container)
     shutil.rmtree(images, ignore_errors=True)
     os.makedirs(images, mode=0o700)
     args = ["checkpoint", "--image-path", images, "--work-path", userdata]
     args += _flags(options, leave_running="keep_running")
     started = time.monotonic()
     try:
-        backend.run(*args, ctr.id, container_id=ctr.id, timeout=None)
+        backend.run(*args, container.id, container_id=container.id, timeout=None)
     except Exception as exc:
         raise type(exc)(f"{exc} (CRIU's log: {os.path.join(userdata, 'dump.log')})") from None
     runtime_us = int((time.monotonic() - started) * 1e6)
     if options.get("target_file"):
         from .archive import write_archive
 
-        write_archive(ctr, images, options["target_file"], options.get("compression") or "none",
+        write_archive(container, images, options["target_file"], options.get("compression") or "none",
                       bool(options.get("ignore_rootfs")))
-    options["stats"] = _stats(ctr, runtime_us, "runtime_checkpoint_duration", "stats-dump")
+    options["stats"] = _stats(container, runtime_us, "runtime_checkpoint_duration", "stats-dump")
     if not options.get("keep"):
         _remove_logs(userdata)
 
 
-def restore(ctr, options: dict) -> None:
+def restore(container, options: dict) -> None:
     """Restore under a new monitor; sets ``ctr.state.pid`` and ``monitor_pid``.
     The caller holds the lock, has mounted the rootfs and written the bundle."""
     from husk.engine.monitor_client import launch_monitor
 
-    backend = backend_for(ctr)
-    paths = ctr.runtime.paths
-    images = image_dir(ctr)
+    backend = backend_for(container)
+    paths = container.runtime.paths
+    images = image_dir(container)
     if not os.path.exists(os.path.join(images, "inventory.img")):
-        raise StateInvalid(f"container {ctr.id} does not contain a checkpoint ({images}): no such file or directory",
+        raise StateInvalid(f"container {container.id} does not contain a checkpoint ({images}): "
+                           "no such file or directory",
                            improper=False)
-    userdata = paths.userdata(ctr.id)
+    userdata = paths.userdata(container.id)
     args = ["--log", os.path.join(userdata, "oci-log"), "--log-format", "json", "restore", "--detach",
             "--image-path", images, "--work-path", userdata, "--bundle", userdata,
-            "--pid-file", paths.pid_file(ctr.id), *_flags(options), ctr.id]
+            "--pid-file", paths.pid_file(container.id), *_flags(options), container.id]
     started = time.monotonic()
-    report = launch_monitor(ctr, backend.command(*args), tty=False)
-    ctr.state.pid, ctr.state.monitor_pid = report.pid, report.monitor_pid
-    options["stats"] = _stats(ctr, int((time.monotonic() - started) * 1e6), "runtime_restore_duration",
+    report = launch_monitor(container, backend.command(*args), tty=False)
+    container.state.pid, container.state.monitor_pid = report.pid, report.monitor_pid
+    options["stats"] = _stats(container, int((time.monotonic() - started) * 1e6), "runtime_restore_duration",
                               "stats-restore")
     if not options.get("keep"):
         shutil.rmtree(images, ignore_errors=True)
@@ -117,15 +118,16 @@ def _flags(options: dict, leave_running: str = "") -> list[str]:
     return flags
 
 
-def _stats(ctr, runtime_us: int, key: str, stats_file: str) -> dict:
+def _stats(container, runtime_us: int, key: str, stats_file: str) -> dict:
     """podman's --print-stats document (CRIU's own numbers when its stats file parses)."""
     from .stats import read_stats
 
-    for directory in (ctr.runtime.paths.userdata(ctr.id), image_dir(ctr)):
+    for directory in (container.runtime.paths.userdata(container.id), image_dir(container)):
         criu = read_stats(os.path.join(directory, stats_file))
         if criu:
             break
-    return {"container_statistics": [{"Id": ctr.id, "Name": ctr.name, key: runtime_us, "criu_statistics": criu}]}
+    return {"container_statistics": [{"Id": container.id, "Name": container.name, key: runtime_us,
+                                      "criu_statistics": criu}]}
 
 
 def _remove_logs(userdata: str) -> None:
