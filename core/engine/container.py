@@ -16,7 +16,6 @@ import msgspec
 from typing import TYPE_CHECKING, Callable, Iterator, TypeVar
 
 from . import lifecycle
-from .dependencies import check_dependencies
 from ..define import (AlreadyRunning, AlreadyStopped, ContainerRemoved, ContainerRunning, HuskError, InvalidArgument,
                       State, StateInvalid)
 from ..state.lock import FileLock
@@ -92,6 +91,8 @@ class Container:
     # -- lifecycle ----------------------------------------------------------------------
     def init(self) -> None:
         """Create the container in the OCI runtime (state `created`), without starting it."""
+        from .dependencies import check_dependencies
+
         with self._locked():
             self._require(State.CONFIGURED, State.STOPPED, State.EXITED,
                           message=f"container {self.id} has already been created in runtime")
@@ -117,6 +118,8 @@ class Container:
             raise AlreadyRunning(f"container {self.id} is already running")
         if state is State.REMOVING:
             raise StateInvalid(f"container {self.id} is being removed")
+        from .dependencies import check_dependencies
+
         check_dependencies(self, recursive)
         if state is not State.CREATED:
             lifecycle.init(self)
@@ -399,6 +402,8 @@ class Container:
         """Stop a running container (SIGKILL after `timeout` seconds; None: its stop
         timeout) and start it again; a created, stopped or exited one is just
         started.  Its dependencies must be running."""
+        from .dependencies import check_dependencies
+
         timeout = self._stop_timeout(timeout)
         with self._locked():
             check_dependencies(self, recursive=False)

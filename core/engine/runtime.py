@@ -20,9 +20,6 @@ from ..define import IN_RUNTIME, InvalidArgument, NoSuchContainer, State
 from ..state.lock import FileLock
 from ..state.paths import Paths
 from ..state.records import ContainerConfig, ContainerState, Mount, Resources
-from ..formats.environment import check_env
-from .names import check_name
-from .restart import parse_restart_policy
 
 if TYPE_CHECKING:
     from .container import Container
@@ -117,7 +114,10 @@ class Runtime:
         default: podman's pids limit, nothing else)."""
         from .container import Container
         from ..storage.images import resolve_image
+        from ..formats.environment import check_env
         from ..formats.signals import parse_signal
+        from .names import check_name
+        from .restart import parse_restart_policy
 
         image_record = resolve_image(self, image)
         if name:
