@@ -179,3 +179,16 @@ class NoSuchPath(HuskError):
 
     http_status = 404
     default_message = "no such file or directory"
+
+
+class NoSuchNetwork(HuskError):
+    """A network name or id that no network has (podman: "network not found")."""
+    http_status = 404
+
+
+class NetworkExists(HuskError):
+    http_status = 409
+
+
+class NetworkInUse(HuskError):
+    http_status = 409

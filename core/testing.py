@@ -40,6 +40,9 @@ class HuskEnv:
     runroot: str
     runtime_name: str = "crun"
     extra_env: dict[str, str] = field(default_factory=dict)
+    #: this installation's own /22 (see :func:`_network_config`): its default
+    #: network is the first /24, `subnet(1..3)` are for networks a test makes
+    net_block: str = ""
 
     @property
     def global_args(self) -> list[str]:
@@ -68,10 +71,31 @@ class HuskEnv:
     def popen(self, *args: str, **kwargs) -> subprocess.Popen:
         return subprocess.Popen([HUSK, *self.global_args, *args], env=self.env(), **kwargs)
 
+    @property
+    def config_file(self) -> str:
+        """This installation's husk.conf (found through XDG_CONFIG_HOME, so a
+        test's own HUSK_CONFIG adds to it)."""
+        return os.path.join(os.path.dirname(self.root), "config", "husk", "husk.conf")
+
+    def subnet(self, index: int) -> str:
+        """The `index`th /24 of this installation's block (0 is its default network's)."""
+        import ipaddress
+
+        return str(list(ipaddress.ip_network(self.net_block).subnets(new_prefix=24))[index])
+
+    def bridge(self, index: int) -> str:
+        """A bridge name of this installation's own (0 is its default network's)."""
+        return f"hk{os.path.basename(os.path.dirname(self.root))[-8:]}{index}"[-15:]
+
+    def network_args(self, index: int) -> list[str]:
+        """`network create` flags for a network of this installation's own."""
+        return ["--subnet", self.subnet(index), "--interface-name", self.bridge(index)]
+
     def runtime(self):
+        from husk.engine.config import load
         from husk.engine.runtime import Runtime
 
-        return Runtime(self.root, self.runroot, self.runtime_name)
+        return Runtime(self.root, self.runroot, self.runtime_name, config=load([self.config_file]))
 
     def cleanup(self) -> None:
         """Remove every container and unmount everything under the roots."""
@@ -80,6 +104,54 @@ class HuskEnv:
         _kill_monitors(self.runroot)
         _unmount_under(self.root)
         _unmount_under(self.runroot)
+
+    def network_leaks(self) -> list[str]:
+        """What networking left behind once every container is gone: network
+        namespaces, this installation's bridges, firewall rules for its
+        subnets, networks other than the default.  Only asked when a network
+        backend ran here (it has a directory in the run root)."""
+        if not os.path.isdir(os.path.join(self.runroot, "network")):
+            return []
+        leaks = [f"netns {name}" for name in _listdir(os.path.join(self.runroot, "netns"))]
+        leaks += [f"bridge {name}" for name in _listdir("/sys/class/net") if name.startswith(self.bridge(0)[:-1])]
+        networks = self("network", "ls", "-q").stdout.split()
+        leaks += [f"network {name}" for name in networks if name != "podman"]
+        if leaks[-1:] and leaks[-1].startswith("network "):
+            self("network", "prune", "-f")
+        rules = subprocess.run(["iptables-save"], capture_output=True, text=True).stdout
+        prefix = self.net_block.rsplit(".", 2)[0] + "."  # 10.x.
+        third = {str(int(self.net_block.split(".")[2]) + i) for i in range(4)}
+        leaks += [f"rule {line}" for line in rules.splitlines()
+                  if any(f"{prefix}{octet}." in line for octet in third)]
+        return leaks
+
+
+def _listdir(path: str) -> list[str]:
+    try:
+        return sorted(os.listdir(path))
+    except FileNotFoundError:
+        return []
+
+
+def _network_config(base: str) -> tuple[str, str]:
+    """(a /22 of 10.128.0.0/10 that no host route touches, husk.conf text that
+    makes its first /24 the default network, on a bridge of its own): parallel
+    installations must not share podman0 and 10.88.0.0/16 with separate IPAM."""
+    import ipaddress
+    import random
+
+    with open("/proc/net/route") as handle:
+        routes = [ipaddress.ip_network((ipaddress.IPv4Address(int(f[1], 16).to_bytes(4, "little")),
+                                        bin(int(f[7], 16)).count("1")), strict=False)
+                  for f in (line.split() for line in list(handle)[1:]) if int(f[7], 16)]
+    blocks = list(ipaddress.ip_network("10.128.0.0/10").subnets(new_prefix=22))
+    while True:
+        block = random.choice(blocks)
+        if not any(block.overlaps(route) for route in routes):
+            break
+    bridge = f"hk{os.path.basename(base)[-8:]}0"[-15:]
+    first = next(block.subnets(new_prefix=24))
+    return str(block), f'[network]\ndefault_subnet = "{first}"\ndefault_interface = "{bridge}"\n'
 
 
 def _kill_monitors(runroot: str) -> None:
@@ -119,7 +191,12 @@ def make_env(busybox_tar: str, runtime_name: str = "crun") -> HuskEnv:
     """A fresh husk installation with the busybox image imported.  Run roots are
     short paths under /tmp: AF_UNIX socket paths are limited to 108 bytes."""
     base = tempfile.mkdtemp(prefix="husk-")
-    env = HuskEnv(root=os.path.join(base, "root"), runroot=os.path.join(base, "run"), runtime_name=runtime_name)
+    block, config = _network_config(base)
+    os.makedirs(os.path.join(base, "config", "husk"))
+    with open(os.path.join(base, "config", "husk", "husk.conf"), "w") as handle:
+        handle.write(config)
+    env = HuskEnv(root=os.path.join(base, "root"), runroot=os.path.join(base, "run"), runtime_name=runtime_name,
+                  extra_env={"XDG_CONFIG_HOME": os.path.join(base, "config")}, net_block=block)
     env("import", "--change", 'CMD=["sh"]', busybox_tar, IMAGE, check=True)
     return env
 
@@ -135,9 +212,12 @@ def husk_envs(busybox_tar):
         return made[-1]
 
     yield make
+    leaks = []
     for env in made:
         env.cleanup()
+        leaks += env.network_leaks()
         shutil.rmtree(os.path.dirname(env.root), ignore_errors=True)
+    assert not leaks, f"the test left networking behind: {leaks}"
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from . import hookspec
 if TYPE_CHECKING:
     from husk.engine.container import Container
     from husk.engine.oci_runtime import OCIRuntime
+    from husk.network.backend import NetworkBackend
 
 
 @hookspec
@@ -28,6 +29,18 @@ def husk_register_runtimes(register: Callable[[str, "type[OCIRuntime]"], None]) 
     ``register(name, backend_class)`` for each backend; ``name`` is what users
     pass to ``--runtime``.  ``backend_class`` subclasses
     :class:`husk.engine.oci_runtime.OCIRuntime`.  The return value is ignored.
+    """
+
+
+@hookspec
+def husk_register_network_backends(register: Callable[[str, "type[NetworkBackend]"], None]) -> None:
+    """Register network backends (what connects a container's network namespace
+    to its networks; see husk.network.backend).
+
+    Called the first time husk needs a backend.  Call ``register(name,
+    backend_class)`` for each; ``backend_class`` subclasses
+    :class:`husk.network.backend.NetworkBackend`, and ``name`` is what husk.conf's
+    ``[network] backend`` selects.  The return value is ignored.
     """
 
 

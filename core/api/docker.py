@@ -119,21 +119,55 @@ def _create_arguments(body: CreateBody) -> dict:
             restart = host.restart_policy.name
             if host.restart_policy.name == "on-failure" and host.restart_policy.maximum_retry_count:
                 restart += f":{host.restart_policy.maximum_retry_count}"
-        # Docker's default network is a bridge; husk has none yet, so the
-        # default (and "bridge") means no network rather than a refusal.
-        network = host.network_mode if host.network_mode in ("host", "none") else "none"
-        kwargs = {"auto_remove": host.auto_remove, "network": network, "read_only": host.readonly_rootfs,
+        kwargs = {"auto_remove": host.auto_remove, "read_only": host.readonly_rootfs,
                   "privileged": host.privileged, "cap_add": host.cap_add or (), "cap_drop": host.cap_drop or (),
                   "runtime": host.runtime, "console_size": console_size(host.console_size),
                   "resources": _resources(host)}
     for entry in body.env or []:
         if not entry.partition("=")[0]:
             raise InvalidArgument(f"invalid environment variable: {entry!r}")
+    kwargs.update(_network_arguments(body))
     return {"command": string_list(body.cmd), "entrypoint": string_list(body.entrypoint), "env": body.env or (),
             "workdir": body.working_dir, "user": body.user, "hostname": body.hostname,
             "labels": body.labels or {}, "stop_signal": body.stop_signal, "stop_timeout": body.stop_timeout,
             "stdin_open": body.open_stdin, "tty": body.tty, "mounts": mounts, "restart_policy": restart,
             **kwargs}
+
+
+def _network_arguments(body: CreateBody) -> dict:
+    """NetworkMode (`bridge` and `default` are the default network), the
+    endpoints' static addresses and aliases, PortBindings and PublishAllPorts."""
+    from ..network.ports import parse_publish
+
+    host = body.host_config
+    mode = host.network_mode if host is not None else ""
+    endpoints = (body.networking_config.endpoints_config if body.networking_config else None) or {}
+    names = [n for n in endpoints if n not in ("bridge", "default")]
+    network = "bridge" if mode in ("", "default", "bridge") else mode
+    if names and network == "bridge":
+        network = names
+    elif network not in ("bridge", "host", "none"):
+        network = [network, *[n for n in names if n != network]]
+    first = next((e for e in endpoints.values() if e is not None), None)
+    ipam = first.i_p_a_m_config if first is not None and first.i_p_a_m_config else None
+    ports = []
+    for key, bindings in ((host.port_bindings or {}) if host is not None else {}).items():
+        port, _, protocol = key.partition("/")
+        for binding in bindings or [{}]:
+            binding_ip = getattr(binding, "host_ip", None) or ""
+            address = f"[{binding_ip}]" if ":" in binding_ip else binding_ip
+            host_port = getattr(binding, "host_port", None) or ""
+            ports += parse_publish(f"{address}:{host_port}:{port}/{protocol or 'tcp'}")
+    if host is not None and host.publish_all_ports:
+        published = {(m.container_port, m.protocol) for m in ports}
+        for key in body.exposed_ports or {}:
+            port, _, protocol = key.partition("/")
+            if (int(port), protocol or "tcp") not in published:
+                ports += parse_publish(f"{port}/{protocol or 'tcp'}")
+    return {"network": network, "ports": ports,
+            "static_ips": [ip for ip in (ipam.i_pv4_address, ipam.i_pv6_address) if ip] if ipam else [],
+            "static_mac": body.mac_address or (first.mac_address or "" if first is not None else ""),
+            "aliases": list(first.aliases or []) if first is not None else []}
 
 
 def _resources(host):

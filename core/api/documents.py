@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from .. import __version__
 from ..define import State
+from ..engine.networking import network_settings
+from ..network.ports import docker_ports
 
 if TYPE_CHECKING:
     from ..engine.container import Container
@@ -48,6 +50,23 @@ def status_text(container: "Container", now: float) -> str:
     return "Removal In Progress" if st.state is State.REMOVING else "Created"
 
 
+def _network_mode(container: "Container") -> str:
+    """Docker's NetworkMode: `bridge` for the default network, else the first network's name."""
+    from ..engine.networking import network_names, uses_networks
+
+    if not uses_networks(container):
+        return container.config.network
+    first = network_names(container)[0]
+    return "bridge" if first == container.runtime.config.default_network else first
+
+
+def _summary_ports(mappings) -> list[dict[str, Any]]:
+    from ..network.ports import each_port
+
+    return [{"IP": host_ip or "0.0.0.0", "PrivatePort": port, "PublicPort": host_port, "Type": protocol}
+            for port, protocol, host_ip, host_port in each_port(mappings)]
+
+
 def container_summary(container: "Container", image: "ImageRecord | None", now: float) -> dict[str, Any]:
     """One entry of `GET /containers/json`."""
     from ..presentation.ps import command_args
@@ -56,9 +75,10 @@ def container_summary(container: "Container", image: "ImageRecord | None", now: 
     return {
         "Id": config.id, "Names": ["/" + config.name], "Image": config.image_name,
         "ImageID": "sha256:" + config.image_id, "Command": " ".join(command_args(container, image)),
-        "Created": int(config.created), "Ports": [], "Labels": dict(config.labels),
+        "Created": int(config.created), "Ports": _summary_ports(config.ports), "Labels": dict(config.labels),
         "State": docker_state(container), "Status": status_text(container, now),
-        "HostConfig": {"NetworkMode": config.network}, "NetworkSettings": {"Networks": {}},
+        "HostConfig": {"NetworkMode": _network_mode(container)},
+        "NetworkSettings": {"Networks": network_settings(container, docker_names=True)["Networks"]},
         "Mounts": [_mount(m) for m in config.mounts],
     }
 
@@ -94,6 +114,7 @@ def container_inspect(container: "Container") -> dict[str, Any]:
         "Runtime": config.runtime, "ConsoleSize": config.console_size or [0, 0], "LogConfig": {"Type": "json-file", "Config": {}},
         "Binds": doc["HostConfig"]["Binds"] or None,
         "CapAdd": list(config.cap_add) or None, "CapDrop": list(config.cap_drop) or None,
+        "NetworkMode": _network_mode(container), "PortBindings": docker_ports(config.ports),
     })
     return {
         "Id": config.id, "Created": doc["Created"], "Path": doc["Path"], "Args": doc["Args"],
@@ -105,8 +126,7 @@ def container_inspect(container: "Container") -> dict[str, Any]:
         "ExecIDs": sorted(st.exec_sessions) or None, "HostConfig": doc["HostConfig"],
         "GraphDriver": doc["GraphDriver"], "Mounts": [_mount(m) for m in config.mounts],
         "Config": doc["Config"],
-        "NetworkSettings": {"Bridge": "", "SandboxID": "", "Ports": {}, "Networks": {}, "IPAddress": "",
-                            "Gateway": "", "MacAddress": ""},
+        "NetworkSettings": network_settings(container, docker_names=True),
     }
 
 

@@ -52,6 +52,20 @@ class SpecMount(msgspec.Struct):
     options: list[str] | None = None
 
 
+class PortMappingBody(msgspec.Struct):
+    container_port: int = 0
+    host_port: int = 0
+    host_ip: str = ""
+    protocol: str = ""
+    range: int = 0
+
+
+class PerNetworkBody(msgspec.Struct):
+    aliases: list[str] | None = None
+    static_ips: list[str] | None = None
+    static_mac: str = ""
+
+
 class SpecGenerator(msgspec.Struct):
     """The fields of podman's SpecGenerator that husk acts on (others are ignored)."""
 
@@ -79,6 +93,8 @@ class SpecGenerator(msgspec.Struct):
     restart_tries: int | None = None
     mounts: list[SpecMount] | None = None
     netns: Namespace | None = None
+    portmappings: list[PortMappingBody] | None = None
+    networks: dict[str, PerNetworkBody] | None = None
     resource_limits: LinuxResources | None = None
 
 
@@ -96,7 +112,7 @@ def _create_arguments(spec: SpecGenerator) -> dict:
     restart = spec.restart_policy or "no"
     if restart == "on-failure" and spec.restart_tries:
         restart += f":{spec.restart_tries}"
-    network = spec.netns.nsmode if spec.netns is not None and spec.netns.nsmode in ("host", "none") else "none"
+    network, ports, first = _network(spec)
     return {"command": spec.command, "entrypoint": spec.entrypoint, "name": spec.name,
             "env": [f"{key}={value}" for key, value in (spec.env or {}).items()], "workdir": spec.work_dir,
             "user": spec.user, "hostname": spec.hostname, "labels": spec.labels or {},
@@ -105,7 +121,33 @@ def _create_arguments(spec: SpecGenerator) -> dict:
             "tty": spec.terminal, "stdin_open": spec.stdin, "auto_remove": spec.remove,
             "privileged": spec.privileged, "cap_add": spec.cap_add or (), "cap_drop": spec.cap_drop or (),
             "runtime": spec.oci_runtime, "read_only": spec.read_only_filesystem, "restart_policy": restart,
-            "mounts": mounts, "network": network, "resources": _resources(spec.resource_limits)}
+            "mounts": mounts, "network": network, "ports": ports, "static_ips": list(first.static_ips or []),
+            "static_mac": first.static_mac, "aliases": list(first.aliases or []),
+            "resources": _resources(spec.resource_limits)}
+
+
+def _network(spec: SpecGenerator):
+    """netns.nsmode (bridge, none, host; "" is the default) with the named
+    networks, port mappings (a host port of 0 is a free one) and the first
+    network's static addresses and aliases."""
+    from ..network.ports import parse_publish
+    from ..state.records import PortMapping
+
+    mode = spec.netns.nsmode if spec.netns is not None and spec.netns.nsmode else None
+    names = list(spec.networks or {})
+    network = names if names and mode in (None, "bridge") else mode
+    ports = []
+    for m in spec.portmappings or []:
+        protocol = m.protocol or "tcp"
+        if m.host_port:
+            ports.append(PortMapping(container_port=m.container_port, host_port=m.host_port, host_ip=m.host_ip,
+                                     protocol=protocol, range=m.range or 1))
+        else:
+            address = f"[{m.host_ip}]" if ":" in m.host_ip else m.host_ip
+            span = f"-{m.container_port + m.range - 1}" if m.range > 1 else ""
+            ports += parse_publish(f"{address}::{m.container_port}{span}/{protocol}")
+    first = next(iter((spec.networks or {}).values()), PerNetworkBody())
+    return network, ports, first
 
 
 def _resources(limits: LinuxResources | None):

@@ -97,6 +97,26 @@ class RestartPolicyBody(msgspec.Struct, rename="pascal"):
     maximum_retry_count: int = 0
 
 
+class PortBindingBody(msgspec.Struct, rename="pascal"):
+    host_ip: str | None = None
+    host_port: str | None = None
+
+
+class EndpointIPAMConfigBody(msgspec.Struct, rename="pascal"):
+    i_pv4_address: str | None = msgspec.field(default=None, name="IPv4Address")
+    i_pv6_address: str | None = msgspec.field(default=None, name="IPv6Address")
+
+
+class EndpointSettingsBody(msgspec.Struct, rename="pascal"):
+    i_p_a_m_config: EndpointIPAMConfigBody | None = msgspec.field(default=None, name="IPAMConfig")
+    aliases: list[str] | None = None
+    mac_address: str | None = None
+
+
+class NetworkingConfigBody(msgspec.Struct, rename="pascal"):
+    endpoints_config: dict[str, EndpointSettingsBody | None] | None = None
+
+
 class HostConfigBody(msgspec.Struct, rename="pascal"):
     binds: list[str] | None = None
     tmpfs: dict[str, str] | None = None
@@ -113,6 +133,8 @@ class HostConfigBody(msgspec.Struct, rename="pascal"):
     nano_cpus: int = 0
     cpu_shares: int = 0
     pids_limit: int | None = None
+    port_bindings: dict[str, list[PortBindingBody] | None] | None = None
+    publish_all_ports: bool = False
 
 
 class CreateBody(msgspec.Struct, rename="pascal"):
@@ -131,6 +153,9 @@ class CreateBody(msgspec.Struct, rename="pascal"):
     tty: bool = False
     open_stdin: bool = False
     host_config: HostConfigBody | None = None
+    exposed_ports: dict[str, dict] | None = None
+    networking_config: NetworkingConfigBody | None = None
+    mac_address: str = ""
 
 
 def console_size(value: list[int] | None) -> tuple[int, int] | None:

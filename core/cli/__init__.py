@@ -49,9 +49,11 @@ def cli(ctx: click.Context, root, runroot, runtime_name, log_level) -> None:
 
 
 def _register() -> None:
-    from . import attach, changes, checkpoint, container, cp, exec, image, image_transfer, ops, prune, system
+    from . import (attach, changes, checkpoint, container, cp, exec, image, image_transfer, network, ops, prune,
+                   system)
 
-    for module in (container, image, image_transfer, system, attach, ops, exec, checkpoint, changes, cp, prune):
+    for module in (container, image, image_transfer, system, attach, ops, exec, checkpoint, changes, cp, prune,
+                   network):
         module.register(cli)
 
 

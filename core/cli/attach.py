@@ -247,16 +247,24 @@ def _quietly(send, *args) -> None:
 @contextlib.contextmanager
 def _proxied_signals(container: "Container"):
     """Forward the signals this CLI gets to the container (podman's --sig-proxy,
-    on by default): Ctrl-C or a `kill` of `husk run` reaches the process."""
-    import signal
+    on by default): Ctrl-C or a `kill` of `husk run` reaches the process.
 
-    backend = container.runtime.oci_runtime(container.config.runtime)
+    Each signal goes through `Container.kill` (the lock, the state check, the
+    kill event, stopped-by-user, as podman's proxy does), from a thread with its
+    own handle on the container: the handler interrupts the main thread, which
+    may hold the container's lock at that moment, and one handle's lock and
+    state are not to be shared between threads."""
+    import signal
+    import threading
+
+    def kill(number: int) -> None:
+        try:
+            container.runtime.container(container.id).kill(number)
+        except HuskError:
+            pass  # not started yet, exited meanwhile, or removed
 
     def forward(number, _frame) -> None:
-        try:
-            backend.kill(container.id, number)
-        except HuskError:
-            pass  # not started yet, or exited meanwhile
+        threading.Thread(target=kill, args=(number,), name=f"sig-proxy-{number}").start()
 
     numbers = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
     previous = {number: signal.signal(number, forward) for number in numbers}

@@ -31,7 +31,13 @@ def _create_options(function):
         click.option("--annotation", multiple=True, help="Set an OCI annotation (key=value)."),
         click.option("--stop-signal", default="", help="Signal that stops the container (default SIGTERM)."),
         click.option("--stop-timeout", type=int, default=None, help="Seconds before SIGKILL on stop (default 10)."),
-        click.option("--network", "--net", default="none", help="none or host."),
+        click.option("--network", "--net", multiple=True,
+                     help="bridge (the default network), none, host, or network names (default: bridge)."),
+        click.option("-p", "--publish", multiple=True, help="Publish [ip:][hostPort:]containerPort[/protocol]."),
+        click.option("--ip", default="", help="Static IPv4 address on the network."),
+        click.option("--ip6", default="", help="Static IPv6 address on the network."),
+        click.option("--mac-address", default="", help="Static MAC address on the network."),
+        click.option("--network-alias", multiple=True, help="DNS name of the container on its network."),
         click.option("--read-only", is_flag=True, help="Mount the root filesystem read-only."),
         click.option("-v", "--volume", multiple=True, help="Bind mount /host:/container[:ro]."),
         click.option("--tmpfs", multiple=True, help="Mount a tmpfs at /path[:options]."),
@@ -53,6 +59,7 @@ def _create(session, opts: dict) -> "object":
     from .changes import resource_limits
     from ..presentation.mounts import parse_tmpfs, parse_volume
     from .options import parse_annotations, parse_entrypoint, parse_env, parse_labels
+    from ..network.ports import parse_publish
 
     mounts = [parse_volume(v) for v in opts["volume"]] + [parse_tmpfs(t) for t in opts["tmpfs"]]
     return session.runtime.create_container(
@@ -60,7 +67,10 @@ def _create(session, opts: dict) -> "object":
         entrypoint=parse_entrypoint(opts["entrypoint"]), env=parse_env(opts["env"], opts["env_file"]),
         workdir=opts["workdir"], user=opts["user"], hostname=opts["hostname"],
         labels=parse_labels(opts["label"]), annotations=parse_annotations(opts["annotation"]),
-        stop_signal=opts["stop_signal"], stop_timeout=opts["stop_timeout"], network=opts["network"],
+        stop_signal=opts["stop_signal"], stop_timeout=opts["stop_timeout"],
+        network=list(opts["network"]) or None, ports=[m for p in opts["publish"] for m in parse_publish(p)],
+        static_ips=[ip for ip in (opts["ip"], opts["ip6"]) if ip], static_mac=opts["mac_address"],
+        aliases=opts["network_alias"],
         read_only=opts["read_only"], mounts=mounts, stdin_open=opts["interactive"], tty=opts["tty"],
         auto_remove=opts["auto_remove"], restart_policy=opts["restart"], privileged=opts["privileged"],
         cap_add=opts["cap_add"], cap_drop=opts["cap_drop"],

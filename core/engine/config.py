@@ -16,6 +16,13 @@ Example::
     [containers]
     stop_timeout = 10
     log_size_max = 0            # bytes; 0 = unlimited
+    netns = "bridge"            # default --network: bridge, none or host
+
+    [network]
+    network_backend = "netavark" # the network backend plugin ("": the one installed)
+    default_network = "podman"  # the default network: its name, subnet and bridge
+    default_subnet = "10.88.0.0/16"
+    default_interface = "podman0"
 """
 
 from __future__ import annotations
@@ -37,6 +44,11 @@ class Config:
         self.events_logfile_max_size = 1_000_000
         self.stop_timeout = DEFAULT_STOP_TIMEOUT
         self.log_size_max = 0
+        self.netns = "bridge"  # the network mode of a container created without --network
+        self.network_backend = ""  # by name; "" is the only (or first) one installed
+        self.default_network = "podman"
+        self.default_subnet = "10.88.0.0/16"
+        self.default_interface = "podman0"  # the default network's bridge
         for key, value in overrides.items():
             if not hasattr(self, key):
                 raise TypeError(f"unknown config key {key!r}")
@@ -45,7 +57,8 @@ class Config:
 
 _SECTIONS = {
     "engine": ("runtime", "root", "runroot", "plugins", "disabled_plugins", "events_logfile_max_size"),
-    "containers": ("stop_timeout", "log_size_max"),
+    "containers": ("stop_timeout", "log_size_max", "netns"),
+    "network": ("network_backend", "default_network", "default_subnet", "default_interface"),
 }
 
 

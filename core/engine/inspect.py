@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..define import State
 from ..formats.timestamps import rfc3339
+from .networking import network_settings
 
 if TYPE_CHECKING:
     from .container import Container
@@ -69,6 +70,7 @@ def inspect_container(container: "Container") -> dict[str, Any]:
         "Mounts": [{"Type": m.type, "Source": m.source, "Destination": m.destination, "Driver": "",
                     "Mode": "", "Options": list(m.options), "RW": "ro" not in m.options,
                     "Propagation": "rprivate" if m.type == "bind" else ""} for m in config.mounts],
+        "NetworkSettings": network_settings(container),
         "Dependencies": list(config.dependencies),
         "IsInfra": False,
         "Config": {

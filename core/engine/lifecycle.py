@@ -18,6 +18,7 @@ import time
 from typing import TYPE_CHECKING
 
 from ..define import IN_RUNTIME, HuskError, PluginFailure, State
+from . import networking
 from .processes import pid_alive
 
 if TYPE_CHECKING:
@@ -158,6 +159,7 @@ def _release_abandoned_init(container: "Container") -> None:
     backend = container.runtime.oci_runtime(container.config.runtime)
     if backend.state(container.id) is not None:
         backend.delete(container.id, force=True)
+    networking.teardown(container)
     unmount(container)
 
 
@@ -171,7 +173,10 @@ def init(container: "Container", retain_restart_count: bool = False) -> None:
         cleanup(container)  # a fresh create needs the old runtime container gone
     runtime, paths = container.runtime, container.runtime.paths
     with _unmounted_on_failure(container):
-        userdata = _write_bundle(container, mount(container))
+        rootfs = mount(container)
+        if networking.uses_networks(container):
+            networking.setup(container)
+        userdata = _write_bundle(container, rootfs)
         backend = runtime.oci_runtime(container.config.runtime)
         oci_log = os.path.join(userdata, "oci-log")
         create = backend.create_command(container.id, userdata, paths.pid_file(container.id), oci_log)
@@ -201,6 +206,7 @@ def _write_bundle(container: "Container", rootfs: str) -> str:
     make_private_dirs(userdata)
     image = container.runtime.store.image(container.config.image_id)
     spec = spec_module.generate(container.config, image.config, rootfs, userdata)
+    networking.prepare_bundle(container, spec, userdata)
     container.runtime.plugins.pre_init(container, spec)
     spec_module.write_bundle(spec, userdata)
     return userdata
@@ -209,10 +215,12 @@ def _write_bundle(container: "Container", rootfs: str) -> str:
 @contextlib.contextmanager
 def _unmounted_on_failure(container: "Container"):
     """Roll a failed init or restore back to the previous state: no runtime
-    container, no mount of its own, the error kept in the record."""
+    container, no network namespace or mount of its own, the error kept in the record."""
     try:
         yield
     except BaseException as exc:
+        with contextlib.suppress(HuskError):
+            networking.teardown(container)
         unmount(container)
         if isinstance(exc, HuskError):
             container.state.error = str(exc)
@@ -347,7 +355,7 @@ def cleanup(container: "Container") -> None:
     Plugins' cleanup failures are reported after the cleanup is complete, so a
     broken plugin never leaks a mount or a runtime container."""
     st = container.state
-    if st.state is State.EXITED and not st.mountpoint:
+    if st.state is State.EXITED and not st.mountpoint and not st.netns:
         return
     plugin_error = None
     try:
@@ -360,6 +368,10 @@ def cleanup(container: "Container") -> None:
         reap(container, kill=True)
     if st.state in IN_RUNTIME:
         container.runtime.oci_runtime(container.config.runtime).delete(container.id, force=True)
+    try:
+        networking.teardown(container)
+    except HuskError as exc:
+        plugin_error = plugin_error or exc
     unmount(container)
     if st.state in (State.STOPPED, State.CREATED):
         st.state = State.EXITED
@@ -381,6 +393,7 @@ def remove(container: "Container", timeout: int) -> None:
     cleanup(container)
     st.state = State.REMOVING
     container.save()
+    networking.release(container)
     from ..storage.rootfs import unmount as unmount_path
 
     import shutil
@@ -575,7 +588,10 @@ def restore(container: "Container", options: dict) -> None:
     plugin restore the process under a new monitor; the container is running."""
     cleanup(container)
     with _unmounted_on_failure(container):
-        _write_bundle(container, mount(container))
+        rootfs = mount(container)
+        if networking.uses_networks(container):
+            networking.setup(container, bool(options.get("ignore_static_ip")), bool(options.get("ignore_static_mac")))
+        _write_bundle(container, rootfs)
         container.runtime.plugins.restore(container, options)  # sets st.pid and st.monitor_pid
     st = container.state
     st.state = State.RUNNING

@@ -10,6 +10,7 @@ reported on stderr by name and left out, so one broken plugin never stops husk.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import sys
@@ -24,6 +25,7 @@ from ..define import HuskError, InvalidArgument, NotImplementedByPlugin, PluginF
 if TYPE_CHECKING:
     from .container import Container
     from .oci_runtime import OCIRuntime
+    from ..network.backend import NetworkBackend
 
 
 class Plugins:
@@ -70,6 +72,20 @@ class Plugins:
         if name in self.runtimes:
             raise InvalidArgument(f"runtime {name!r} registered twice")
         self.runtimes[name] = backend
+
+    @functools.cached_property
+    def network_backends(self) -> dict[str, "type[NetworkBackend]"]:
+        """Network backends by name, asked for on first use (most commands need none)."""
+        backends: dict[str, type[NetworkBackend]] = {}
+
+        def register(name: str, backend: "type[NetworkBackend]") -> None:
+            if not name:
+                raise InvalidArgument(f"a network backend ({backend!r}) was registered without a name")
+            if name in backends:
+                raise InvalidArgument(f"network backend {name!r} registered twice")
+            backends[name] = backend
+        self._call("husk_register_network_backends", register=register)
+        return backends
 
     def _call(self, hook_name: str, **kwargs: Any) -> Any:
         hook = getattr(self.pm.hook, hook_name)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 import time
 from typing import TYPE_CHECKING, Any, Iterable
 
@@ -19,7 +20,10 @@ from . import config as config_module
 from ..define import IN_RUNTIME, InvalidArgument, NoSuchContainer, State
 from ..state.lock import FileLock
 from ..state.paths import Paths
-from ..state.records import ContainerConfig, ContainerState, Mount, Resources
+from ..state.records import ContainerConfig, ContainerState, Mount, PortMapping, Resources
+from ..formats.environment import check_env
+from .names import check_name
+from .restart import parse_restart_policy
 
 if TYPE_CHECKING:
     from .container import Container
@@ -97,7 +101,9 @@ class Runtime:
                          entrypoint: list[str] | None = None, env: Iterable[str] = (),
                          workdir: str = "", user: str = "", hostname: str = "",
                          labels: dict[str, str] | None = None, stop_signal: str = "",
-                         stop_timeout: int | None = None, network: str = "none",
+                         stop_timeout: int | None = None, network: "str | list[str] | None" = None,
+                         ports: "Iterable[PortMapping]" = (), static_ips: Iterable[str] = (),
+                         static_mac: str = "", aliases: Iterable[str] = (),
                          read_only: bool = False, mounts: Iterable[Mount] = (),
                          stdin_open: bool = False, tty: bool = False, auto_remove: bool = False,
                          restart_policy: str = "no", runtime: str = "",
@@ -111,13 +117,14 @@ class Runtime:
         recursively starts them first.  `console_size` (rows, columns) is the
         size of a TTY container's terminal when its process starts.
         `resources`: cgroup limits (see :func:`husk.engine.resources.limits`; the
-        default: podman's pids limit, nothing else)."""
+        default: podman's pids limit, nothing else).
+        `network`: `bridge` (the default network), `none`, `host` or network
+        names (None: the config's `netns`); `ports` (see
+        :func:`husk.network.ports.parse_publish`), `static_ips`, `static_mac`
+        and `aliases` apply to the (first) network."""
         from .container import Container
         from ..storage.images import resolve_image
-        from ..formats.environment import check_env
         from ..formats.signals import parse_signal
-        from .names import check_name
-        from .restart import parse_restart_policy
 
         image_record = resolve_image(self, image)
         if name:
@@ -127,8 +134,7 @@ class Runtime:
             raise InvalidArgument(f"invalid stop timeout {stop_timeout}: must be 0 or more seconds")
         if auto_remove and restart_policy not in ("", "no"):
             raise InvalidArgument('the --rm option conflicts with --restart, when the restartPolicy is not "" and "no"')
-        if network not in ("none", "host"):
-            raise InvalidArgument(f"network mode {network!r} is not supported: use none or host")
+        network, networks = self._networks(network, ports, static_ips, static_mac, aliases)
         if console_size is not None and not (len(console_size) == 2 and all(0 <= n <= 0xFFFF for n in console_size)):
             raise InvalidArgument(f"invalid console size {list(console_size)}: [rows, columns], each 0 to 65535")
         stop_signal = stop_signal or image_record.config.stop_signal or "SIGTERM"
@@ -147,7 +153,7 @@ class Runtime:
             env=list(env), workdir=workdir, user=user, hostname=hostname, labels=dict(labels or {}),
             annotations=dict(annotations or {}), stop_signal=stop_signal,
             stop_timeout=self.config.stop_timeout if stop_timeout is None else stop_timeout,
-            network=network, read_only=read_only, mounts=list(mounts), stdin_open=stdin_open, tty=tty,
+            network=network, networks=networks, ports=list(ports), read_only=read_only, mounts=list(mounts), stdin_open=stdin_open, tty=tty,
             auto_remove=auto_remove, restart_policy=parse_restart_policy(restart_policy),
             privileged=privileged, cap_add=list(cap_add), cap_drop=list(cap_drop),
             dependencies=list(dependencies),
@@ -156,6 +162,27 @@ class Runtime:
         if entrypoint is not None:
             config.annotations.setdefault("husk.entrypoint-set", "true")
         return self.adopt_container(config, ContainerState())
+
+    def _networks(self, network, ports, static_ips, static_mac, aliases) -> "tuple[str, dict]":
+        """The network mode and the networks joined, checked as podman checks them."""
+        from ..network.networks import parse_mode
+        from ..state.records import NetworkAttachment
+
+        mode, names = parse_mode(self.config.netns if network is None else network)
+        attachment = NetworkAttachment(static_ips=list(static_ips), static_mac=static_mac, aliases=list(aliases))
+        if mode != "bridge":
+            if ports or static_ips or static_mac or aliases:
+                raise InvalidArgument(f"published ports, static addresses and aliases need bridge networking, "
+                                      f"not network mode {mode}: invalid argument")
+            return mode, {}
+        from .networking import lookup
+
+        for name in names:
+            lookup(self, name)  # an unknown network is refused now, not at start
+        if not names and attachment == NetworkAttachment():
+            return mode, {}
+        names = names or [self.config.default_network]
+        return mode, {name: attachment if i == 0 else NetworkAttachment() for i, name in enumerate(names)}
 
     def adopt_container(self, config: ContainerConfig, state: ContainerState) -> "Container":
         """Record a container made elsewhere (create above; a checkpoint archive's
@@ -228,9 +255,22 @@ class Runtime:
                 state.mountpoint = ""
                 state.exec_sessions = {}
                 store.save_state(config.id, state)
+                if state.netns:  # firewall rules outlive a namespace; a real reboot flushed them anyway
+                    self._tear_down_network(config, state)
             store.reset_mount_counts()
             with open(self.paths.alive_marker, "w") as marker:
                 marker.write(f"{time.time()}\n")
+
+
+    def _tear_down_network(self, config: ContainerConfig, state: ContainerState) -> None:
+        from ..define import HuskError
+        from .container import Container
+        from .networking import teardown
+
+        try:
+            teardown(Container(self, config, state))
+        except HuskError as exc:
+            print(f"husk: tearing down the network of container {config.id}: {exc}", file=sys.stderr)
 
 
 def _resolved_name(typed: str, names: list[str]) -> str:

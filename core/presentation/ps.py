@@ -42,8 +42,10 @@ def command_args(container: "Container", image: "ImageRecord | None") -> list[st
 def ps_row(container: "Container", image: "ImageRecord | None", no_trunc: bool, now: float) -> dict[str, Any]:
     """One row of `ps`, a struct to templates (podman's psReporter): an unknown
     field is an error, as in podman."""
+    from ..engine.networking import network_names, uses_networks
     from ..formats.gofmt import GoStruct
     from ..formats.timestamps import format_go_time
+    from ..network.ports import ps_text
 
     config, st = container.config, container.state
     command = " ".join(command_args(container, image))
@@ -61,13 +63,13 @@ def ps_row(container: "Container", image: "ImageRecord | None", no_trunc: bool, 
         "RunningFor": f"{human_duration(now - config.created)} ago",
         "Status": status_text(container, now),
         "State": str(st.state),
-        "Ports": "",
+        "Ports": ps_text(config.ports),
         "Labels": dict(config.labels),
         "Mounts": [m.destination for m in config.mounts],
         "Pid": st.pid,
         "ExitCode": st.exit_code,
         "Exited": st.state in (State.STOPPED, State.EXITED),
-        "Networks": [],
+        "Networks": network_names(container) if uses_networks(container) else [],
         "Size": "",
         "StartedAt": int(st.started_at),
         "ExitedAt": int(st.finished_at),

@@ -140,6 +140,16 @@ class Paths:
     def runtime_root(self, runtime_name: str) -> str:
         return os.path.join(self.runroot, "runtime", runtime_name)
 
+    def netns(self, container_id: str) -> str:
+        """The container's network namespace, bind-mounted on this file."""
+        return os.path.join(self.runroot, "netns", _check_id(container_id, "container id"))
+
+    def network_backend_dir(self, name: str) -> str:
+        """A network backend's own transient files (netavark: aardvark-dns's configuration)."""
+        if not re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*", name):
+            raise InvalidArgument(f"invalid network backend name {name!r}")
+        return os.path.join(self.runroot, "network", name)
+
     @property
     def events_log(self) -> str:
         return os.path.join(self.runroot, "events", "events.log")

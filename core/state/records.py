@@ -66,6 +66,45 @@ class Resources(msgspec.Struct, omit_defaults=True):
     pids_limit: int = DEFAULT_PIDS_LIMIT
 
 
+class PortMapping(msgspec.Struct, omit_defaults=True):
+    """One published port (`-p`): the host's address and port to the container's
+    port, `range` ports from there (netavark's port mapping)."""
+
+    container_port: int
+    host_port: int
+    host_ip: str = ""
+    protocol: str = "tcp"
+    range: int = 1
+
+
+class NetworkAttachment(msgspec.Struct, omit_defaults=True):
+    """How a container joins one network (`--ip`, `--mac-address`,
+    `--network-alias`, `network connect`); empty: husk's choices."""
+
+    static_ips: list[str] = []
+    static_mac: str = ""
+    aliases: list[str] = []
+    interface_name: str = ""
+
+
+class NetAddress(msgspec.Struct, omit_defaults=True):
+    ipnet: str  # the address with its prefix length, 10.88.0.2/16
+    gateway: str | None = None
+
+
+class NetInterface(msgspec.Struct, omit_defaults=True):
+    mac_address: str = ""
+    subnets: list[NetAddress] | None = None
+
+
+class NetworkStatus(msgspec.Struct, omit_defaults=True):
+    """A network backend's answer for one network (see husk.network.backend)."""
+
+    interfaces: dict[str, NetInterface] | None = None
+    dns_server_ips: list[str] | None = None
+    dns_search_domains: list[str] | None = None
+
+
 class ContainerConfig(msgspec.Struct, omit_defaults=True):
     """Everything fixed at create time.  The OCI spec is generated from this."""
 
@@ -85,7 +124,10 @@ class ContainerConfig(msgspec.Struct, omit_defaults=True):
     annotations: dict[str, str] = {}
     stop_signal: str = DEFAULT_STOP_SIGNAL
     stop_timeout: int = DEFAULT_STOP_TIMEOUT
-    network: str = "none"
+    network: str = "none"  # bridge, none or host
+    #: bridge mode: the networks joined, in order (empty: the default network)
+    networks: dict[str, NetworkAttachment] = {}
+    ports: list[PortMapping] = []
     read_only: bool = False
     mounts: list[Mount] = []
     stdin_open: bool = False
@@ -134,4 +176,7 @@ class ContainerState(msgspec.Struct, omit_defaults=True):
     exec_sessions: dict[str, ExecSession] = {}
     checkpointed: bool = False
     error: str = ""
+    #: the container's network namespace file (husk's own), while it has one
+    netns: str = ""
+    network_status: dict[str, NetworkStatus] = {}
     version: int = SCHEMA_VERSION

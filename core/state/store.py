@@ -34,7 +34,7 @@ import msgspec
 from ..define import CorruptRecord, InvalidArgument, NameInUse, NoSuchContainer, NoSuchImage
 from .records import ContainerConfig, ContainerState, ImageRecord
 
-_DATABASES = ("configs", "states", "names", "images", "image_names", "mounts")
+_DATABASES = ("configs", "states", "names", "images", "image_names", "mounts", "networks", "leases")
 _INITIAL_MAP_SIZE = 1 << 32  # sparse; grown on MapFullError
 _OPEN: dict[tuple[int, str], "Store"] = {}
 _MAX_KEY = 511  # LMDB's default maximum key size (env.max_key_size())
@@ -146,6 +146,12 @@ class Store:
             if self._map_size == seen:
                 self.env.set_mapsize(size)
                 self._map_size = self.env.info()["map_size"]
+
+    def transaction(self, body: Callable[..., _T], write: bool = False) -> _T:
+        """`body(txn)` in one transaction, for rooms that keep records of their own
+        here (husk.network: "networks", "leases"); it may run twice (after the
+        map grew), so it must only read and write the store."""
+        return self._transaction(body, write)
 
     def _write(self, change: Callable[..., _T]) -> _T:
         return self._transaction(change, write=True)

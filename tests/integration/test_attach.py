@@ -167,9 +167,12 @@ def test_attach_sig_proxy_forwards_signals_unless_disabled(husk):
     assert _status(husk, "sig") == "running"
     proxy = husk.popen("attach", "sig", stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
     _wait_for_attaches(husk, 2)
+    assert husk.events("kill") == []
     proxy.send_signal(signal.SIGTERM)
     assert proxy.stdout.read() == b"got TERM\n"
     assert proxy.wait(timeout=20) == 7
+    # forwarded through Container.kill, as podman's proxy does: a kill event, stopped by the user
+    assert len(husk.events("kill")) == 1
 
 
 @pytest.mark.parametrize("setup", [("create",), ("run",)])
