@@ -45,6 +45,9 @@ def _create_options(function):
         click.option("--privileged", is_flag=True, help="All capabilities, no masked paths."),
         click.option("--cap-add", multiple=True, help="Add a capability."),
         click.option("--cap-drop", multiple=True, help="Drop a capability."),
+        click.option("--security-opt", multiple=True,
+                     help="seccomp=unconfined|PATH, no-new-privileges, apparmor=, label=, mask=, unmask=, proc-opts=."),
+        click.option("--seccomp-policy", default="default", help="default, or image (the image's profile label)."),
         click.option("--requires", multiple=True,
                      help="Containers (NAME[,NAME...]) to start before this one; they must exist."),
         click.argument("image"),
@@ -73,9 +76,15 @@ def _create(session, opts: dict) -> "object":
         aliases=opts["network_alias"],
         read_only=opts["read_only"], mounts=mounts, stdin_open=opts["interactive"], tty=opts["tty"],
         auto_remove=opts["auto_remove"], restart_policy=opts["restart"], privileged=opts["privileged"],
-        cap_add=opts["cap_add"], cap_drop=opts["cap_drop"],
+        cap_add=_split(opts["cap_add"]), cap_drop=_split(opts["cap_drop"]),
+        security_opt=opts["security_opt"], seccomp_policy=opts["seccomp_policy"],
         dependencies=[name for value in opts["requires"] for name in value.split(",")],
         resources=resource_limits(opts))
+
+
+def _split(values: tuple[str, ...]) -> list[str]:
+    """`--cap-add A,B --cap-add C` as podman reads it: one list."""
+    return [item for value in values for item in value.split(",") if item]
 
 
 @click.command(context_settings={**CONTEXT, "allow_interspersed_args": False})

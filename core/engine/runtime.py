@@ -111,11 +111,14 @@ class Runtime:
                          cap_add: Iterable[str] = (), cap_drop: Iterable[str] = (),
                          dependencies: Iterable[str] = (),
                          console_size: tuple[int, int] | None = None,
-                         resources: "Resources | None" = None) -> "Container":
+                         resources: "Resources | None" = None,
+                         security_opt: Iterable[str] = (), seccomp_policy: str = "default") -> "Container":
         """Create a container (state `configured`) from an image; nothing runs yet.
         `dependencies` (names or ids, `--requires`) must exist; starting it
         recursively starts them first.  `console_size` (rows, columns) is the
         size of a TTY container's terminal when its process starts.
+        `security_opt` and `seccomp_policy`: podman's `--security-opt` values and
+        `--seccomp-policy` (see :func:`husk.engine.security.parse`).
         `resources`: cgroup limits (see :func:`husk.engine.resources.limits`; the
         default: podman's pids limit, nothing else).
         `network`: `bridge` (the default network), `none`, `host` or network
@@ -137,6 +140,10 @@ class Runtime:
         network, networks = self._networks(network, ports, static_ips, static_mac, aliases)
         if console_size is not None and not (len(console_size) == 2 and all(0 <= n <= 0xFFFF for n in console_size)):
             raise InvalidArgument(f"invalid console size {list(console_size)}: [rows, columns], each 0 to 65535")
+        from . import security, spec
+
+        spec.capability_set(list(cap_add), list(cap_drop), privileged=privileged)  # unknown names fail now
+        security_record = security.parse(security_opt, seccomp_policy)
         stop_signal = stop_signal or image_record.config.stop_signal or "SIGTERM"
         parse_signal(stop_signal)  # refuse a bad value now, not at stop time
         backend = self.oci_runtime(runtime or None)
@@ -158,7 +165,7 @@ class Runtime:
             privileged=privileged, cap_add=list(cap_add), cap_drop=list(cap_drop),
             dependencies=list(dependencies),
             console_size=list(console_size) if console_size and all(console_size) else [],
-            resources=resources or Resources())
+            resources=resources or Resources(), security=security_record)
         if entrypoint is not None:
             config.annotations.setdefault("husk.entrypoint-set", "true")
         return self.adopt_container(config, ContainerState())

@@ -10,7 +10,8 @@ hard limits, and a privileged container gets the capabilities husk itself holds.
 /etc/hostname, /etc/resolv.conf and /run/.containerenv into its userdata dir and
 bind-mounts them.  It is called at every init, so they are regenerated each time.
 
-No seccomp profile is set yet (podman applies its default one): a later issue.
+The confinement (seccomp filter, masked and read-only paths, no_new_privs)
+comes from :mod:`husk.engine.security`, as podman sets it.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .. import __version__
-from . import resources, users
+from . import resources, security, users
 from ..storage import rootpath
 from ..define import InvalidArgument
 from ..state.records import ContainerConfig, ImageConfig, Mount
@@ -57,17 +58,6 @@ _KNOWN_CAPABILITIES = frozenset("CAP_" + name for name in CAPABILITY_NAMES)
 DEFAULT_RLIMITS = {"RLIMIT_NOFILE": 1048576, "RLIMIT_NPROC": 4194304}
 DEFAULT_UMASK = 0o022
 SHM_SIZE = "65536k"
-
-MASKED_PATHS = (
-    "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
-    "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
-    "/sys/firmware", "/sys/fs/selinux", "/sys/dev/block",
-    "/sys/devices/virtual/powercap",
-)
-READONLY_PATHS = (
-    "/proc/asound", "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
-    "/proc/sysrq-trigger",
-)
 
 #: where a container's cgroup goes (cgroupfs manager).  Relative, so runc and
 #: crun both nest it under the cgroup of the process that runs them, in every
@@ -106,7 +96,8 @@ def generate(config: ContainerConfig, image: ImageConfig, rootfs: str, userdata:
     :param host_limits: hard limits by rlimit name (``"RLIMIT_NOFILE"``), to
         clamp the defaults to; None reads this process's own.
     :raises InvalidArgument: no command, unknown user, group or capability,
-        a missing bind source, a working directory that is not a directory.
+        a missing bind source, a working directory that is not a directory, a
+        seccomp profile that no longer loads.
     """
     host_network = config.network == "host"
     hostname = config.hostname or (os.uname().nodename if host_network else config.id[:12])
@@ -136,7 +127,6 @@ def generate(config: ContainerConfig, image: ImageConfig, rootfs: str, userdata:
             "ambient": [] if user.uid == 0 else list(effective),
         },
         "rlimits": rlimits(host_limits),
-        "noNewPrivileges": False,
     }
     if user.additional_gids:
         process["user"]["additionalGids"] = user.additional_gids
@@ -160,11 +150,8 @@ def generate(config: ContainerConfig, image: ImageConfig, rootfs: str, userdata:
     }
     if config.privileged:
         linux["devices"] = _host_devices()
-    else:
-        linux["maskedPaths"] = list(MASKED_PATHS)
-        linux["readonlyPaths"] = list(READONLY_PATHS)
 
-    return {
+    spec = {
         "ociVersion": OCI_VERSION,
         "process": process,
         "root": {"path": rootfs, "readonly": config.read_only},
@@ -173,6 +160,8 @@ def generate(config: ContainerConfig, image: ImageConfig, rootfs: str, userdata:
         "annotations": dict(config.annotations),
         "linux": linux,
     }
+    security.apply(spec, config.security, privileged=config.privileged, image_labels=image.labels)
+    return spec
 
 
 def write_bundle(spec: dict[str, Any], userdata: str) -> str:

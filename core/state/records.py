@@ -105,6 +105,20 @@ class NetworkStatus(msgspec.Struct, omit_defaults=True):
     dns_search_domains: list[str] | None = None
 
 
+class Security(msgspec.Struct, omit_defaults=True):
+    """`--security-opt` and `--seccomp-policy`, parsed (husk.engine.security)."""
+
+    #: "" podman's default profile, "unconfined", or a profile file's absolute path
+    seccomp: str = ""
+    seccomp_policy: str = "default"
+    no_new_privileges: bool = False
+    apparmor: str = ""
+    labels: list[str] = []
+    mask: list[str] = []
+    unmask: list[str] = []
+    proc_opts: list[str] = []
+
+
 class ContainerConfig(msgspec.Struct, omit_defaults=True):
     """Everything fixed at create time.  The OCI spec is generated from this."""
 
@@ -143,6 +157,7 @@ class ContainerConfig(msgspec.Struct, omit_defaults=True):
     #: [rows, columns] of a TTY container's terminal when its process starts (Docker's ConsoleSize)
     console_size: list[int] = []
     resources: Resources = msgspec.field(default_factory=Resources)
+    security: Security = msgspec.field(default_factory=Security)
     version: int = SCHEMA_VERSION
 
 
