@@ -431,3 +431,220 @@ def api_crun(husk_envs):
 def api_runc(husk_envs):
     """Like `api`, on runc only (the runtime that checkpoints with CRIU here)."""
     yield from _serve(husk_envs("runc"))
+
+
+# -- a local registry (Debian's docker-registry, distribution 2.8) ------------------------------
+REGISTRY_BINARY = "/usr/bin/docker-registry"
+needs_registry = pytest.mark.skipif(not os.path.exists(REGISTRY_BINARY),
+                                    reason="no docker-registry (contrib/test-packages.txt)")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def self_signed_certificate(directory: str, name: str, key_type: str = "ec") -> tuple[str, str]:
+    """A certificate for 127.0.0.1 and localhost (its own CA), made by openssl."""
+    cert, key = os.path.join(directory, f"{name}.crt"), os.path.join(directory, f"{name}.key")
+    algorithm = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"] if key_type == "ec" else \
+        ["-newkey", "rsa:2048"]
+    subprocess.run(["openssl", "req", "-x509", *algorithm, "-nodes", "-keyout", key, "-out", cert, "-days", "2",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+                   check=True, capture_output=True)
+    return cert, key
+
+
+def _b64url(data: bytes) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+class TokenServer:
+    """The bearer flow's token server, in a thread: Basic credentials in, a JWT
+    (RS256, signed by openssl, its certificate in `x5c`) granting the asked
+    scopes out; wrong or missing credentials get 401."""
+
+    SERVICE, ISSUER = "husk-test-registry", "husk-test-issuer"
+
+    def __init__(self, directory: str, user: str, password: str, tls: tuple[str, str]) -> None:
+        import http.server
+        import ssl
+        import threading
+
+        self.user, self.password, self.requests = user, password, []
+        self.cert, self.key = self_signed_certificate(directory, "token-signer", "rsa")
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                server.requests.append(self.path)
+                status, body = server.answer(self.path, self.headers.get("Authorization", ""))
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(*tls)
+        self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
+        self.realm = f"https://127.0.0.1:{self.httpd.server_address[1]}/token"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def answer(self, path: str, authorization: str) -> tuple[int, bytes]:
+        import base64
+        import urllib.parse
+
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(path).query)
+        expected = "Basic " + base64.b64encode(f"{self.user}:{self.password}".encode()).decode()
+        if authorization != expected:
+            return 401, b'{"errors":[{"code":"UNAUTHORIZED","message":"bad credentials"}]}'
+        access = []
+        for scope in query.get("scope", []):
+            kind, _, rest = scope.partition(":")
+            name, _, actions = rest.rpartition(":")
+            access.append({"type": kind, "name": name, "actions": actions.split(",")})
+        return 200, json.dumps({"token": self.sign(access)}).encode()
+
+    def sign(self, access: list[dict]) -> str:
+        import base64
+        import time
+
+        with open(self.cert) as stream:
+            der = base64.b64decode("".join(l for l in stream.read().splitlines() if "-----" not in l))
+        now = int(time.time())
+        header = {"typ": "JWT", "alg": "RS256", "x5c": [base64.b64encode(der).decode()]}
+        claims = {"iss": self.ISSUER, "sub": self.user, "aud": self.SERVICE, "exp": now + 600, "nbf": now - 10,
+                  "iat": now, "jti": os.urandom(8).hex(), "access": access}
+        signing_input = f"{_b64url(json.dumps(header).encode())}.{_b64url(json.dumps(claims).encode())}"
+        signature = subprocess.run(["openssl", "dgst", "-sha256", "-sign", self.key], input=signing_input.encode(),
+                                   capture_output=True, check=True).stdout
+        return f"{signing_input}.{_b64url(signature)}"
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@dataclass
+class LocalRegistry:
+    """A docker-registry on 127.0.0.1 with a self-signed certificate.
+
+    `host` is `127.0.0.1:PORT`; `cert_dir` holds its CA as `ca.crt` (for
+    `--cert-dir`); `auth` is "none", "basic" (htpasswd) or "token" (the bearer
+    flow through a :class:`TokenServer`), with `user`/`password`."""
+
+    host: str
+    cert_dir: str
+    auth: str
+    directory: str
+    process: subprocess.Popen
+    user: str = "husk"
+    password: str = "s3cret-pw"
+    token_server: TokenServer | None = None
+
+    def trust(self, env: "HuskEnv") -> "HuskEnv":
+        """Make `env` trust this registry as podman would: its CA under the
+        user's certs.d (HOME is the env's own) and a registries.conf of its own."""
+        home = os.path.join(os.path.dirname(env.root), "home")
+        certs = os.path.join(home, ".config", "containers", "certs.d", self.host)
+        os.makedirs(certs, exist_ok=True)
+        shutil.copy(os.path.join(self.cert_dir, "ca.crt"), certs)
+        conf = os.path.join(home, "registries.conf")
+        if not os.path.exists(conf):
+            with open(conf, "w") as stream:
+                stream.write(f'unqualified-search-registries = ["{self.host}"]\n')
+        env.extra_env.update(HOME=home, CONTAINERS_REGISTRIES_CONF=conf,
+                             REGISTRY_AUTH_FILE=os.path.join(home, "auth.json"))
+        return env
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        if self.token_server:
+            self.token_server.stop()
+
+
+def start_registry(directory: str, auth: str = "none") -> LocalRegistry:
+    """Start docker-registry in `directory` (storage, certificates, config) and
+    wait until it answers; the caller stops it."""
+    import ssl
+    import urllib.request
+
+    os.makedirs(directory, exist_ok=True)
+    cert, key = self_signed_certificate(directory, "server")
+    cert_dir = os.path.join(directory, "certs")
+    os.makedirs(cert_dir, exist_ok=True)
+    shutil.copy(cert, os.path.join(cert_dir, "ca.crt"))
+    port = _free_port()
+    registry = LocalRegistry(f"127.0.0.1:{port}", cert_dir, auth, directory, None)  # type: ignore[arg-type]
+    auth_section = ""
+    if auth == "basic":
+        import warnings
+
+        with warnings.catch_warnings():  # crypt goes in Python 3.13; bcrypt is what distribution reads
+            warnings.simplefilter("ignore", DeprecationWarning)
+            import crypt
+
+            hashed = crypt.crypt(registry.password, crypt.mksalt(crypt.METHOD_BLOWFISH))
+        htpasswd = os.path.join(directory, "htpasswd")
+        with open(htpasswd, "w") as stream:
+            stream.write(f"{registry.user}:{hashed}\n")
+        auth_section = f"auth:\n  htpasswd:\n    realm: husk-test\n    path: {htpasswd}\n"
+    elif auth == "token":
+        registry.token_server = TokenServer(directory, registry.user, registry.password, (cert, key))
+        auth_section = (f"auth:\n  token:\n    realm: {registry.token_server.realm}\n"
+                        f"    service: {TokenServer.SERVICE}\n    issuer: {TokenServer.ISSUER}\n"
+                        f"    rootcertbundle: {registry.token_server.cert}\n")
+    config = os.path.join(directory, "config.yml")
+    with open(config, "w") as stream:
+        stream.write(f"version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n"
+                     f"storage:\n  filesystem:\n    rootdirectory: {directory}/data\n  delete:\n    enabled: true\n"
+                     f"http:\n  addr: 127.0.0.1:{port}\n  tls:\n    certificate: {cert}\n    key: {key}\n"
+                     f"{auth_section}")
+    log = open(os.path.join(directory, "registry.log"), "wb")
+    registry.process = subprocess.Popen([REGISTRY_BINARY, "serve", config], stdout=log, stderr=log,
+                                        start_new_session=True)
+    log.close()
+    context = ssl.create_default_context(cafile=cert)
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            urllib.request.urlopen(f"https://{registry.host}/v2/", context=context, timeout=2)
+            break
+        except urllib.error.HTTPError:
+            break  # 401: up, and asking for credentials
+        except OSError:
+            if registry.process.poll() is not None or time.monotonic() > deadline:
+                registry.stop()
+                with open(os.path.join(directory, "registry.log"), errors="replace") as stream:
+                    raise RuntimeError(f"docker-registry did not start: {stream.read()[-2000:]}") from None
+            time.sleep(0.05)
+    return registry
+
+
+@pytest.fixture(params=["none", "basic", "token"])
+def registry_any_auth(request, tmp_path):
+    """A local registry, once without auth, once with htpasswd, once behind a token server."""
+    registry = start_registry(str(tmp_path / "registry"), request.param)
+    yield registry
+    registry.stop()
+
+
+@pytest.fixture
+def registry(tmp_path):
+    """A local registry without auth, stopped after the test."""
+    registry = start_registry(str(tmp_path / "registry"))
+    yield registry
+    registry.stop()

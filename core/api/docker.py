@@ -359,18 +359,16 @@ async def remove_image(request: web.Request) -> web.Response:
 
 @routes.post("/images/create")
 async def create_image(request: web.Request) -> web.StreamResponse:
-    """Import (`fromSrc=-`, the tar in the body, often chunked).  Pulling needs a
-    registry, which husk does not reach: a 404 that names the image."""
-    from ..define import NoSuchImage
+    """Pull (`fromImage`, see :func:`husk.api.registry.docker_pull`) or import
+    (`fromSrc=-`, the tar in the body, often chunked)."""
     from ..storage.images import import_tarball
     from .spool import receive, spool_file
 
     source = request.query.get("fromSrc")
     if source is None:
-        wanted = request.query.get("fromImage", "")
-        tag = request.query.get("tag", "")
-        raise NoSuchImage(f"pull access denied for {wanted}{':' + tag if tag else ''}: "
-                          "husk does not pull from registries; import the image instead")
+        from .registry import docker_pull
+
+        return await docker_pull(request, request.query.get("fromImage", ""), request.query.get("tag", ""))
     if source != "-":
         raise InvalidArgument("only fromSrc=- (the tar in the request body) is supported")
     repo, tag = request.query.get("repo", ""), request.query.get("tag", "")

@@ -14,10 +14,19 @@ def image_document(image: "ImageRecord") -> dict[str, Any]:
     from ..formats.timestamps import rfc3339
 
     cfg = image.config
-    return {"Id": image.id, "Digest": "sha256:" + image.id, "RepoTags": list(image.names), "RepoDigests": [],
+    return {"Id": image.id, "Digest": image.digest or "sha256:" + image.id, "RepoTags": list(image.names),
+            "RepoDigests": repo_digests(image),
             "Created": rfc3339(image.created), "Size": image.size, "VirtualSize": image.size,
             "Config": {"Cmd": cfg.cmd or None, "Entrypoint": cfg.entrypoint or None, "Env": cfg.env,
                        "WorkingDir": cfg.workdir, "User": cfg.user, "Labels": cfg.labels or None,
                        "StopSignal": cfg.stop_signal},
             "Architecture": "amd64", "Os": "linux",
             "RootFS": {"Type": "layers", "Layers": list(image.layers)}, "Labels": cfg.labels or None}
+
+
+def repo_digests(image: "ImageRecord") -> list[str]:
+    """`repository@digest` for each name of an image that came from (or went to) a registry."""
+    if not image.digest:
+        return []
+    repositories = (name.partition("@")[0] if "@" in name else name.rpartition(":")[0] for name in image.names)
+    return list(dict.fromkeys(f"{repository}@{image.digest}" for repository in repositories))

@@ -259,7 +259,6 @@ def _register(runtime: "Runtime", archive, members, manifest: list[ManifestEntry
     and the image id is the digest of the config's bytes, which must match a
     digest the config's member name carries."""
     from .images import image_id, normalize
-    from ..state.records import ImageConfig, ImageRecord
 
     staged: dict[str, object] = {}
     verified: set[str] = set()
@@ -292,13 +291,7 @@ def _register(runtime: "Runtime", archive, members, manifest: list[ManifestEntry
                 names = [normalize(tag) for tag in entry.repo_tags or []]
             except InvalidArgument as exc:
                 raise _invalid(f"manifest.json: {exc}") from None
-            run = config.config or _RunConfig()
-            image = ImageRecord(
-                id=image_id(config_json), names=names, layers=list(config.rootfs.diff_ids),
-                created=_created(config.created), size=size, config_json=config_json.decode(),
-                config=ImageConfig(cmd=run.cmd or [], entrypoint=run.entrypoint or [], env=run.env or [],
-                                   workdir=run.working_dir, user=run.user, labels=run.labels or {},
-                                   stop_signal=run.stop_signal))
+            image = _record(config, config_json, names, size)
             loaded.append(LoadedImage(image, list(entry.repo_tags or [])))
         for layer in staged.values():
             layer.commit()
@@ -307,7 +300,7 @@ def _register(runtime: "Runtime", archive, members, manifest: list[ManifestEntry
         for layer in staged.values():
             layer.discard()
     for item in loaded:
-        item.image = _merge(runtime, item.image)
+        item.image = merge_stored(runtime, item.image)
         runtime.store.put_image(item.image)
         runtime.emit("load", id=item.image.id, name=item.image.names[0] if item.image.names else "",
                      image=item.image.id, type="image")
@@ -349,8 +342,34 @@ def _layer_size(runtime: "Runtime", staged: dict, diff_id: str) -> int:
     return os.path.getsize(layer_archive(runtime, diff_id))
 
 
-def _merge(runtime: "Runtime", image: "ImageRecord") -> "ImageRecord":
-    """An image loaded again keeps the names it had, plus the archive's."""
+def _record(config: _Config, config_json: bytes, names: list[str], size: int) -> "ImageRecord":
+    from .images import image_id
+    from ..state.records import ImageConfig, ImageRecord
+
+    run = config.config or _RunConfig()
+    return ImageRecord(
+        id=image_id(config_json), names=names, layers=list(config.rootfs.diff_ids),
+        created=_created(config.created), size=size, config_json=config_json.decode(),
+        config=ImageConfig(cmd=run.cmd or [], entrypoint=run.entrypoint or [], env=run.env or [],
+                           workdir=run.working_dir, user=run.user, labels=run.labels or {},
+                           stop_signal=run.stop_signal))
+
+
+def config_record(config_json: bytes, names: list[str], size: int) -> "ImageRecord":
+    """The ImageRecord an image config's bytes describe (a pull's); InvalidArgument
+    for a config that is malformed or names a diff_id that is no sha256 digest."""
+    try:
+        config = msgspec.json.decode(config_json, type=_Config)
+        config_json.decode()
+    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError) as exc:
+        raise InvalidArgument(f"malformed image config: {exc}") from None
+    for diff_id in config.rootfs.diff_ids:
+        check_digest(diff_id, "diff_id")
+    return _record(config, config_json, names, size)
+
+
+def merge_stored(runtime: "Runtime", image: "ImageRecord") -> "ImageRecord":
+    """An image stored again (loaded, pulled) keeps the names it had, plus the new ones."""
     from ..define import NoSuchImage
 
     try:

@@ -1,0 +1,111 @@
+"""Verbs on a container's changes: commit, diff (container diff, image diff)."""
+
+from __future__ import annotations
+
+import click
+
+from .common import CONTEXT
+
+
+@click.command(context_settings=CONTEXT)
+@click.option("-a", "--author", default="", help="Author of the image.")
+@click.option("-c", "--change", multiple=True, help="Apply a Dockerfile instruction (CMD, ENV, ...).")
+@click.option("-f", "--format", "format_", default="oci", show_default=True, help="Image format: oci or docker.")
+@click.option("-m", "--message", default="", help="Commit message.")
+@click.option("-p/--pause", "--pause/--no-pause", default=True, show_default=True,
+              help="Pause the container while its changes are read.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the image id.")
+@click.option("--squash", is_flag=True, help="Not supported: the changes are always one new layer.")
+@click.argument("container")
+@click.argument("image", required=False, default="")
+@click.pass_obj
+def commit(session, author, change, format_, message, pause, quiet, squash, container, image):
+    """Make an image of CONTAINER's changes (a new layer over its image); prints the id."""
+    import sys
+
+    from ..define import InvalidArgument
+    from ..engine.commit import commit as commit_container
+
+    if squash:
+        raise InvalidArgument("--squash is not supported: husk commits the changes as one new layer")
+    target = session.runtime.container(container)
+    if not quiet:
+        print("Getting image source signatures", file=sys.stderr)
+    record = commit_container(target, image, changes=change, message=message, author=author, pause=pause,
+                              format_=format_)
+    if not quiet:
+        print("Writing manifest to image destination", file=sys.stderr)
+    click.echo(record.id)
+
+
+def _print_changes(found: list[tuple[str, str]], format_: str) -> None:
+    if format_ == "json":
+        import json
+
+        kinds = {"A": "added", "C": "changed", "D": "deleted"}
+        document: dict[str, list[str]] = {}
+        for kind, path in found:
+            document.setdefault(kinds[kind], []).append(path)
+        click.echo(json.dumps(document, indent=4))
+        return
+    if format_:
+        from ..define import InvalidArgument
+
+        raise InvalidArgument(f"unsupported format {format_!r}: json")
+    for kind, path in found:
+        click.echo(f"{kind} {path}")
+
+
+def _container_changes(session, name):
+    from ..storage.commit import container_changes
+
+    container = session.runtime.container(name)
+    return container_changes(session.runtime, container.id, container.config.image_id)
+
+
+def _image_changes(session, name):
+    from ..storage.commit import image_changes
+    from ..storage.images import resolve_image
+
+    return image_changes(session.runtime, resolve_image(session.runtime, name))
+
+
+@click.command(context_settings=CONTEXT)
+@click.option("--format", "format_", default="", help="json, or the default A/C/D lines.")
+@click.argument("name")
+@click.pass_obj
+def diff(session, format_, name):
+    """Changes of a container (or of an image's top layer): A added, C changed, D deleted."""
+    from ..define import NoSuchContainer
+
+    try:
+        found = _container_changes(session, name)
+    except NoSuchContainer:
+        found = _image_changes(session, name)
+    _print_changes(found, format_)
+
+
+@click.command("diff", context_settings=CONTEXT)
+@click.option("--format", "format_", default="", help="json, or the default A/C/D lines.")
+@click.argument("name")
+@click.pass_obj
+def container_diff(session, format_, name):
+    """Changes of a container: A added, C changed, D deleted."""
+    _print_changes(_container_changes(session, name), format_)
+
+
+@click.command("diff", context_settings=CONTEXT)
+@click.option("--format", "format_", default="", help="json, or the default A/C/D lines.")
+@click.argument("name")
+@click.pass_obj
+def image_diff(session, format_, name):
+    """What an image's top layer changes: A added, C changed, D deleted."""
+    _print_changes(_image_changes(session, name), format_)
+
+
+def register(group: click.Group) -> None:
+    group.add_command(commit)
+    group.add_command(diff)
+    group.commands["container"].add_command(commit)
+    group.commands["container"].add_command(container_diff)
+    group.commands["image"].add_command(image_diff)

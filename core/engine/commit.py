@@ -1,0 +1,43 @@
+"""Committing a container: its settings merged into its image's, `--change`s
+on top, the container paused while its changes are read (podman's `--pause`,
+on by default), then :func:`husk.storage.commit.commit_image`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Iterable
+
+from ..define import InvalidArgument
+
+if TYPE_CHECKING:
+    from ..state.records import ImageRecord
+    from .container import Container
+
+
+def commit(container: "Container", reference: str = "", *, changes: Iterable[str] = (), message: str = "",
+           author: str = "", pause: bool = True, format_: str = "oci") -> "ImageRecord":
+    from ..state.records import ImageConfig
+    from ..storage.commit import commit_image
+    from ..storage.images import parse_changes
+
+    if format_ not in ("oci", "docker"):
+        raise InvalidArgument(f"unrecognized image type {format_!r}: oci or docker")
+    runtime = container.runtime
+    base = runtime.store.image(container.config.image_id)
+    own = container.config
+    names = {entry.partition("=")[0] for entry in own.env}
+    merged = ImageConfig(
+        cmd=list(own.command) or list(base.config.cmd),
+        entrypoint=list(own.entrypoint) or list(base.config.entrypoint),
+        env=[e for e in base.config.env if e.partition("=")[0] not in names] + list(own.env),
+        workdir=own.workdir or base.config.workdir, user=own.user or base.config.user,
+        labels={**base.config.labels, **own.labels}, stop_signal=base.config.stop_signal)
+    config = parse_changes(changes, merged)
+    container.sync()
+    paused = pause and container.state.state.value == "running"
+    if paused:
+        container.pause()
+    try:
+        return commit_image(runtime, container.id, base, config, reference, message, author)
+    finally:
+        if paused:
+            container.unpause()

@@ -1,0 +1,178 @@
+"""`husk commit` and `husk diff`: a container's changes, read from its overlay
+`upper` directory.
+
+overlayfs keeps a container's changes in `upper`: new and changed files as
+they are, a deleted one as a whiteout (a character device 0/0), a directory
+whose lower contents are hidden with the `trusted.overlay.opaque` xattr.  A
+commit writes them as an OCI layer (whiteouts become `.wh.NAME`, opaque
+directories get `.wh..wh..opq`), stores it as any layer is stored (unpacked
+by the chrooted child, so the same rules hold), and registers an image whose
+config is the base image's with the container's settings and `--change`s.
+
+The container may have put anything in `upper`: the walk never follows a
+symlink, and each file is opened with O_NOFOLLOW relative to its directory's
+descriptor, so a path swapped for a symlink mid-walk cannot make husk read a
+host file into the image.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tarfile
+import tempfile
+import time
+from typing import TYPE_CHECKING, Iterable
+
+from ..define import HuskError
+
+if TYPE_CHECKING:
+    from ..engine.runtime import Runtime
+    from ..state.records import ImageConfig, ImageRecord
+
+OPAQUE_XATTR = "trusted.overlay.opaque"
+
+
+def upper_dir(runtime: "Runtime", container_id: str) -> str:
+    path = os.path.join(runtime.paths.container_dir(container_id), "upper")
+    if not os.path.isdir(path):
+        raise HuskError(f"container {container_id[:12]} has no overlay upper directory: commit and diff "
+                        "read changes from overlayfs (husk's copying fallback keeps none)")
+    return path
+
+
+def _is_whiteout(st: os.stat_result) -> bool:
+    return stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
+
+
+def _is_opaque(dir_fd: int, name: str) -> bool:
+    try:
+        return os.getxattr(f"/proc/self/fd/{dir_fd}/{name}", OPAQUE_XATTR, follow_symlinks=False) == b"y"
+    except OSError:
+        return False
+
+
+def _walk(upper: str):
+    """(relative path, name, stat, dir_fd) of everything in `upper`, parents first, no symlink followed."""
+    for directory, dirnames, filenames, dir_fd in os.fwalk(upper, follow_symlinks=False):
+        relative = os.path.relpath(directory, upper)
+        for name in sorted(dirnames + filenames):
+            st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+            yield ("" if relative == "." else relative + "/") + name, name, st, dir_fd
+        dirnames.sort()
+
+
+def changes(runtime: "Runtime", upper: str, lower_layers: list[str]) -> list[tuple[str, str]]:
+    """podman's `diff` of a directory in overlay form (a container's upper, or an
+    image's top layer) over `lower_layers`: ("A"|"C"|"D", "/path"), sorted by
+    path.  "C" when a lower layer has the path (or it is an opaque directory),
+    "A" when it is new."""
+    lowers = [runtime.paths.layer_diff(layer) for layer in lower_layers]
+
+    def in_lower(path: str) -> bool:
+        return any(os.path.lexists(os.path.join(lower, path)) for lower in lowers)
+
+    found = []
+    for path, name, st, dir_fd in _walk(upper):
+        if _is_whiteout(st):
+            found.append(("D", "/" + path))
+        elif in_lower(path) or _is_opaque(dir_fd, name):
+            found.append(("C", "/" + path))
+        else:
+            found.append(("A", "/" + path))
+    return sorted(found, key=lambda change: change[1])
+
+
+def container_changes(runtime: "Runtime", container_id: str, image_id: str) -> list[tuple[str, str]]:
+    return changes(runtime, upper_dir(runtime, container_id), runtime.store.image(image_id).layers)
+
+
+def image_changes(runtime: "Runtime", image: "ImageRecord") -> list[tuple[str, str]]:
+    """What the image's top layer changes over the layers below it."""
+    if not image.layers:
+        return []
+    return changes(runtime, runtime.paths.layer_diff(image.layers[-1]), image.layers[:-1])
+
+
+def _write_layer(upper: str, out) -> None:
+    """The upper directory as an OCI layer tar (PAX, numeric owners)."""
+    hardlinks: dict[tuple[int, int], str] = {}
+    with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as archive:
+        for path, name, st, dir_fd in _walk(upper):
+            parent, _, base = path.rpartition("/")
+            if _is_whiteout(st):
+                info = tarfile.TarInfo((parent + "/" if parent else "") + ".wh." + base)
+                info.mtime = int(st.st_mtime)
+                archive.addfile(info)
+                continue
+            info = tarfile.TarInfo(path)
+            info.mode, info.uid, info.gid, info.mtime = stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, int(st.st_mtime)
+            if stat.S_ISDIR(st.st_mode):
+                info.type = tarfile.DIRTYPE
+                archive.addfile(info)
+                if _is_opaque(dir_fd, name):
+                    marker = tarfile.TarInfo(path + "/.wh..wh..opq")
+                    marker.mtime = info.mtime
+                    archive.addfile(marker)
+            elif stat.S_ISLNK(st.st_mode):
+                info.type, info.linkname = tarfile.SYMTYPE, os.readlink(name, dir_fd=dir_fd)
+                archive.addfile(info)
+            elif stat.S_ISREG(st.st_mode):
+                key = (st.st_dev, st.st_ino)
+                if st.st_nlink > 1 and key in hardlinks:
+                    info.type, info.linkname = tarfile.LNKTYPE, hardlinks[key]
+                    archive.addfile(info)
+                    continue
+                hardlinks[key] = path
+                fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+                with os.fdopen(fd, "rb") as stream:
+                    opened = os.fstat(fd)
+                    if (opened.st_dev, opened.st_ino) != key:
+                        raise HuskError(f"{path} changed while it was committed")
+                    info.size = opened.st_size
+                    archive.addfile(info, stream)
+            elif stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
+                info.type = tarfile.CHRTYPE if stat.S_ISCHR(st.st_mode) else tarfile.BLKTYPE
+                info.devmajor, info.devminor = os.major(st.st_rdev), os.minor(st.st_rdev)
+                archive.addfile(info)
+            elif stat.S_ISFIFO(st.st_mode):
+                info.type = tarfile.FIFOTYPE
+                archive.addfile(info)
+            # sockets are not archived (as tar and podman do)
+
+
+def commit_image(runtime: "Runtime", container_id: str, base: "ImageRecord", config: "ImageConfig",
+                 reference: str = "", message: str = "", author: str = "") -> "ImageRecord":
+    """A new image: `base` plus the container's changes as one more layer, with `config`.
+    The caller keeps the container from changing meanwhile (pauses it)."""
+    import json
+
+    from .images import _rfc3339, config_blob, image_id, normalize
+    from .layer_store import stage_layer
+    from ..state.records import ImageRecord
+
+    names = [normalize(reference)] if reference else []
+    upper = upper_dir(runtime, container_id)
+    with tempfile.TemporaryFile(dir=runtime.paths.root) as spool:
+        _write_layer(upper, spool)
+        spool.seek(0)
+        layer = stage_layer(runtime, spool)
+    try:
+        layer.commit()
+    except BaseException:
+        layer.discard()
+        raise
+    created = time.time()
+    history = json.loads(base.config_json).get("history") or [] if base.config_json else []
+    history = [*history, {"created": _rfc3339(created), "created_by": "husk commit", "author": author,
+                          "comment": message}]
+    layers = [*base.layers, layer.digest]
+    document = json.loads(config_blob(config, layers, created, history))
+    if author:
+        document["author"] = author
+    config_json = json.dumps(document, separators=(",", ":")).encode()
+    image = ImageRecord(id=image_id(config_json), names=names, layers=layers, created=created,
+                        size=base.size + layer.size, config=config, config_json=config_json.decode())
+    runtime.store.put_image(image)
+    runtime.emit("commit", id=image.id, name=names[0] if names else "", image=image.id, type="image")
+    return image

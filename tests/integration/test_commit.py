@@ -1,0 +1,33 @@
+"""commit and diff: a container's changes read from its overlay upper directory."""
+
+import json
+
+from husk.testing import IMAGE
+
+
+def test_diff_and_commit(husk):
+    husk("run", "-d", "--name", "c1", IMAGE, "sh", "-c",
+         "echo new > /newfile; rm /bin/ls; mkdir -p /etc/x; ln -s /etc/shadow /link; sleep 100", check=True)
+    husk("exec", "c1", "true", check=True)
+    lines = husk("diff", "c1", check=True).stdout.splitlines()
+    assert {"A /newfile", "D /bin/ls", "C /bin", "A /etc/x", "A /link"} <= set(lines)
+    document = json.loads(husk("container", "diff", "--format", "json", "c1", check=True).stdout)
+    assert "/bin/ls" in document["deleted"] and "/newfile" in document["added"]
+    committed = husk("commit", "-q", "-c", "ENV=FOO=bar", "-m", "msg", "-a", "me", "c1", "localhost/committed:1")
+    assert committed.returncode == 0, committed.stderr
+    image_id = committed.stdout.strip()
+    assert len(image_id) == 64
+    assert husk("ps", "-q", "--filter", "status=running", check=True).stdout.strip()  # unpaused again
+    run = husk("run", "--rm", "localhost/committed:1", "sh", "-c",
+               "cat /newfile; test -e /bin/ls || echo gone; readlink /link; echo $FOO", check=True)
+    assert run.stdout == "new\ngone\n/etc/shadow\nbar\n"
+    assert "D /bin/ls" in husk("image", "diff", "localhost/committed:1", check=True).stdout
+    history = husk("history", "--format", "{{.CreatedBy}} {{.Comment}}", "localhost/committed:1", check=True)
+    assert history.stdout.splitlines()[0] == "husk commit msg"
+    inspect = json.loads(husk("image", "inspect", "localhost/committed:1", check=True).stdout)[0]
+    assert len(inspect["RootFS"]["Layers"]) == 2
+
+
+def test_commit_of_a_missing_container(husk):
+    result = husk("commit", "nope", "localhost/x")
+    assert result.returncode == 125 and result.stderr.count("\n") == 1, result.stderr

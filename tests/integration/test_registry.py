@@ -1,0 +1,331 @@
+"""Images from registries, against Debian's docker-registry (the `registry*`
+fixtures of husk.testing): pull, run/create --pull, push, login/logout,
+search, OCI layouts, interoperability with skopeo and podman both ways, and
+hostile registries that get a clear error and leave the store as it was."""
+
+import base64
+import gzip
+import hashlib
+import http.server
+import io
+import json
+import os
+import shutil
+import ssl
+import subprocess
+import tarfile
+import tempfile
+import threading
+
+import pytest
+
+from husk.testing import IMAGE, ApiService, UnixHTTP, build_tar, needs_docker_cli, needs_registry, self_signed_certificate
+
+pytestmark = needs_registry
+
+
+def seed(husk, registry, name="busybox:latest") -> str:
+    """skopeo copies husk's busybox (a docker-archive husk saved) into the registry;
+    the manifest digest the registry holds."""
+    archive = os.path.join(os.path.dirname(husk.root), "seed.tar")
+    husk("save", "-o", archive, IMAGE, check=True)
+    creds = ["--dest-creds", f"{registry.user}:{registry.password}"] if registry.auth != "none" else []
+    subprocess.run(["skopeo", "copy", "-q", "--dest-cert-dir", registry.cert_dir, *creds, f"docker-archive:{archive}",
+                    f"docker://{registry.host}/{name}"], check=True, capture_output=True, timeout=60)
+    creds = ["--creds", f"{registry.user}:{registry.password}"] if registry.auth != "none" else []
+    inspect = subprocess.run(["skopeo", "inspect", "--cert-dir", registry.cert_dir, *creds,
+                              f"docker://{registry.host}/{name}"], check=True, capture_output=True, timeout=60)
+    return json.loads(inspect.stdout)["Digest"]
+
+
+def _store_listing(husk) -> list[str]:
+    return sorted(os.listdir(os.path.join(husk.root, "layers")))
+
+
+def test_run_pulls_a_missing_image(husk, registry_any_auth):
+    """The done-when line: `husk run --rm REGISTRY/busybox:latest echo hi`, with each kind of auth."""
+    registry = registry_any_auth
+    registry.trust(husk)
+    seed(husk, registry)
+    reference = f"{registry.host}/busybox:latest"
+    if registry.auth != "none":
+        refused = husk("run", "--rm", reference, "echo", "hi")
+        assert refused.returncode == 125 and "authentication required" in refused.stderr, refused.stderr
+        wrong = husk("login", "-u", registry.user, "--password-stdin", registry.host, input="nope\n")
+        assert wrong.returncode == 125 and wrong.stderr.count("\n") == 1, wrong.stderr
+        login = husk("login", "-u", registry.user, "--password-stdin", registry.host, input=registry.password + "\n")
+        assert login.returncode == 0 and "Login Succeeded!" in login.stdout, login.stderr
+        with open(husk.extra_env["REGISTRY_AUTH_FILE"]) as stream:
+            assert registry.host in json.load(stream)["auths"]
+    result = husk("run", "--rm", reference, "echo", "hi")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "hi\n"
+    assert f"Trying to pull {reference}..." in result.stderr
+    if registry.auth != "none":
+        assert husk("logout", registry.host).stdout == f"Removed login credentials for {registry.host}\n"
+        assert husk("logout", registry.host).returncode == 125
+
+
+def test_pull_agrees_with_skopeo_and_shares_layers(husk, registry):
+    registry.trust(husk)
+    digest = seed(husk, registry)
+    local_id = husk("images", "-q", "--no-trunc", IMAGE, check=True).stdout.split()[0].removeprefix("sha256:")
+    layers_before = _store_listing(husk)
+    pulled = husk("pull", "-q", f"{registry.host}/busybox", check=True)
+    assert pulled.stdout == local_id + "\n" and pulled.stderr == ""  # the same config: the same image id
+    assert _store_listing(husk) == layers_before  # its layer was stored already: shared, not fetched again
+    inspect = json.loads(husk("image", "inspect", f"{registry.host}/busybox", check=True).stdout)[0]
+    assert inspect["Digest"] == digest
+    assert f"{registry.host}/busybox@{digest}" in inspect["RepoDigests"]
+
+
+def test_concurrent_pulls_and_pull_policies(husk_envs, registry):
+    seeding = registry.trust(husk_envs())
+    seed(seeding, registry)
+    husk = registry.trust(husk_envs())
+    husk("rmi", IMAGE, check=True)
+    reference = f"{registry.host}/busybox:latest"
+    pulls = [husk.popen("pull", "-q", reference, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(3)]
+    outputs = [p.communicate(timeout=60) for p in pulls]
+    assert [p.returncode for p in pulls] == [0, 0, 0], outputs
+    assert len({out for out, _ in outputs}) == 1
+    assert [d for d in _store_listing(husk) if not d.startswith(".")] and \
+        not [d for d in _store_listing(husk) if d.startswith(".stage")]
+    never = husk("run", "--rm", "--pull", "never", f"{registry.host}/absent:1", "true")
+    assert never.returncode == 125 and "image not known" in never.stderr, never.stderr
+    always = husk("create", "--pull", "always", "-q", reference)
+    assert always.returncode == 0 and "Trying to pull" not in always.stderr, always.stderr
+    newer = husk("create", "--pull=newer", reference)
+    assert newer.returncode == 0 and "Trying to pull" not in newer.stderr, newer.stderr
+    short = husk("create", "busybox")  # the registry is the env's unqualified-search registry
+    assert short.returncode == 0, short.stderr
+    missing = husk("pull", f"{registry.host}/absent:1")
+    assert missing.returncode == 125
+    assert missing.stderr.splitlines()[-1] == (f"Error: initializing source docker://{registry.host}/absent:1: "
+                                               f"reading manifest 1 in {registry.host}/absent: manifest unknown")
+
+
+def test_tls_is_verified(husk, registry):
+    seed(husk, registry)  # husk has not been told of the registry's CA
+    refused = husk("pull", f"{registry.host}/busybox")
+    assert refused.returncode == 125 and "failed to verify certificate" in refused.stderr, refused.stderr
+    assert husk("pull", "-q", "--cert-dir", registry.cert_dir, f"{registry.host}/busybox").returncode == 0
+    assert husk("pull", "-q", "--tls-verify=false", f"{registry.host}/busybox").returncode == 0
+
+
+def _podman(root, *args, **kwargs):
+    """podman on roots of its own (short: its run root may not pass 50 characters)."""
+    return subprocess.run(["podman", "--root", os.path.join(root, "root"), "--runroot", os.path.join(root, "run"),
+                           "--cgroup-manager", "cgroupfs", "--events-backend", "none", *args],
+                          capture_output=True, text=True, timeout=120, **kwargs)
+
+
+def _host_ulimits() -> list[str]:
+    """podman's default limits (and the host's own hard ones) may be more than this
+    host lets a container's root raise to; lower ones can always be set."""
+    return ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"]
+
+
+def test_push_then_podman_pulls_and_runs(husk, registry, tmp_path):
+    registry.trust(husk)
+    target = f"{registry.host}/pushed/bb:1"
+    digest_file = tmp_path / "digest"
+    pushed = husk("push", "--digestfile", str(digest_file), IMAGE, f"docker://{target}")
+    assert pushed.returncode == 0, pushed.stderr
+    again = husk("push", IMAGE, target, check=True)  # every blob is there already
+    assert "skipped: already exists" in again.stderr
+    digest = digest_file.read_text()
+    podman_root = tempfile.mkdtemp(prefix="podman-", dir="/tmp")
+    try:
+        pull = _podman(podman_root, "pull", "--cert-dir", registry.cert_dir, target)
+        assert pull.returncode == 0, pull.stderr
+        inspect = _podman(podman_root, "image", "inspect", "--format", "{{.Digest}}", target)
+        assert inspect.stdout.strip() == digest
+        run = _podman(podman_root, "run", "--rm", "--network", "none", *_host_ulimits(), target,
+                      "echo", "hi")
+        assert run.stdout == "hi\n", run.stderr
+    finally:
+        _podman(podman_root, "system", "reset", "--force")
+        shutil.rmtree(podman_root, ignore_errors=True)
+    search = husk("search", "--format", "{{.Name}}", f"{registry.host}/push", check=True)
+    assert search.stdout == f"{registry.host}/pushed/bb\n"
+
+
+def test_oci_archive_round_trip(husk, tmp_path):
+    archive = tmp_path / "bb.tar"
+    husk("push", IMAGE, f"oci-archive:{archive}:v1", check=True)
+    inspect = subprocess.run(["skopeo", "inspect", f"oci-archive:{archive}:v1"], capture_output=True, text=True)
+    assert inspect.returncode == 0, inspect.stderr
+    other = husk("pull", "-q", f"oci-archive:{archive}:v1")
+    assert other.returncode == 0, other.stderr
+    husk("push", IMAGE, f"dir:{tmp_path / 'dir'}", check=True)
+    assert subprocess.run(["skopeo", "inspect", f"dir:{tmp_path / 'dir'}"], capture_output=True).returncode == 0
+
+
+@needs_docker_cli
+def test_docker_cli_pulls_pushes_and_logs_in_through_the_api(husk_envs, registry_any_auth):
+    registry = registry_any_auth
+    husk = husk_envs()
+    registry.trust(husk)
+    seed(husk, registry)
+    base = tempfile.mkdtemp(prefix="hreg-")
+    service = ApiService(husk, os.path.join(base, "s.sock"))
+    try:
+        reference = f"{registry.host}/busybox:latest"
+        if registry.auth != "none":
+            login = service.docker("login", "-u", registry.user, "--password-stdin", registry.host,
+                                   input=registry.password.encode())
+            assert login.returncode == 0 and b"Login Succeeded" in login.stdout, login.stderr
+        pulled = service.docker("pull", reference)
+        assert pulled.returncode == 0, pulled.stderr
+        assert b"Pull complete" in pulled.stdout or b"Already exists" in pulled.stdout, pulled.stdout
+        missing = service.docker("pull", f"{registry.host}/absent:1")
+        assert missing.returncode == 1 and b"manifest unknown" in missing.stderr, missing.stderr
+        assert service.docker("tag", reference, f"{registry.host}/via-docker:1").returncode == 0
+        pushed = service.docker("push", f"{registry.host}/via-docker:1")
+        assert pushed.returncode == 0 and b"1: digest: sha256:" in pushed.stdout, pushed.stderr
+        connection = UnixHTTP(service.socket_path)
+        credentials = json.dumps({"username": registry.user, "password": registry.password}).encode()
+        connection.request("POST", f"/v4.3.0/libpod/images/pull?reference={reference}",
+                           headers={"X-Registry-Auth": base64.urlsafe_b64encode(credentials).decode()})
+        response = connection.getresponse()
+        lines = [json.loads(line) for line in response.read().splitlines()]
+        connection.close()
+        assert response.status == 200 and lines[0] == {"stream": f"Trying to pull {reference}...\n"}
+        assert len(lines[-1]["id"]) == 64 and lines[-1]["images"] == [lines[-1]["id"]]
+    finally:
+        assert "Traceback" not in service.stop()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+# -- hostile registries ------------------------------------------------------------------------
+def _image(layer: bytes):
+    """(manifest, config, blob) of an image of one gzipped layer."""
+    blob = gzip.compress(layer)
+    config = json.dumps({"architecture": "amd64", "os": "linux", "config": {"Cmd": ["sh"]},
+                         "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(layer).hexdigest()]}}
+                        ).encode()
+    manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                           "digest": "sha256:" + hashlib.sha256(config).hexdigest(), "size": len(config)},
+                "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                            "digest": "sha256:" + hashlib.sha256(blob).hexdigest(), "size": len(blob)}]}
+    return manifest, config, blob
+
+
+def _hello_layer() -> bytes:
+    info = tarfile.TarInfo("hello")
+    info.size = 2
+    return build_tar((info, b"hi"))
+
+
+class HostileRegistry:
+    """A TLS server that answers /v2/ paths as `routes` say: bytes, or a callable
+    writing the answer itself (for cut and endless streams)."""
+
+    def __init__(self, tmp_path, routes: dict) -> None:
+        cert, key = self_signed_certificate(str(tmp_path), "hostile")
+        self.cert_dir = str(tmp_path / "hostile-ca")
+        os.makedirs(self.cert_dir)
+        os.link(cert, os.path.join(self.cert_dir, "ca.crt"))
+        owner = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                answer = routes.get(self.path.split("?")[0])
+                if answer is None:
+                    self.send_response(404)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                elif callable(answer):
+                    answer(self)
+                else:
+                    self.send_response(200)
+                    if b'"schemaVersion"' in answer[:40]:
+                        self.send_header("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+                    self.send_header("Content-Length", str(len(answer)))
+                    self.end_headers()
+                    self.wfile.write(answer)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        self.server.daemon_threads = True
+        self.host = f"127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        owner.routes = routes
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _truncated(data: bytes):
+    def answer(handler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Length", str(len(data)))
+        handler.end_headers()
+        handler.wfile.write(data[: len(data) // 2])
+        handler.close_connection = True
+    return answer
+
+
+def _endless(handler) -> None:
+    handler.send_response(200)
+    handler.send_header("Transfer-Encoding", "chunked")
+    handler.end_headers()
+    chunk = b"\0" * 65536
+    try:
+        while True:
+            handler.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+    except OSError:
+        pass
+
+
+def _routes(manifest: dict, config: bytes, blob: bytes, blob_answer=None) -> dict:
+    body = json.dumps(manifest).encode()
+    return {"/v2/": b"{}", "/v2/evil/manifests/latest": body,
+            f"/v2/evil/blobs/{manifest['config']['digest']}": config,
+            f"/v2/evil/blobs/{manifest['layers'][0]['digest']}": blob_answer or blob}
+
+
+def _hostile_cases():
+    manifest, config, blob = _image(_hello_layer())
+    outside = json.loads(json.dumps(manifest))
+    outside["layers"][0]["digest"] = "sha256:../../../../etc"
+    escape = tarfile.TarInfo("../escaped")
+    escape.size = 1
+    dotdot_manifest, dotdot_config, dotdot_blob = _image(build_tar((escape, b"x")))
+    return {
+        "bad digest": (_routes(manifest, config, blob, blob_answer=bytes(len(blob))), "digest mismatch"),
+        "truncated": (_routes(manifest, config, blob, blob_answer=_truncated(blob)), "truncated stream"),
+        "outside the store": (_routes(outside, config, blob), "invalid layer digest"),
+        "dotdot layer": (_routes(dotdot_manifest, dotdot_config, dotdot_blob), "invalid layer"),
+        "endless blob": (_routes(manifest, config, blob, blob_answer=_endless), "larger than"),
+        "endless manifest": ({"/v2/evil/manifests/latest": _endless}, "larger than"),
+    }
+
+
+@pytest.mark.parametrize("case", list(_hostile_cases()))
+def test_hostile_registry(husk, tmp_path, case):
+    routes, message = _hostile_cases()[case]
+    server = HostileRegistry(tmp_path, routes)
+    try:
+        before = _store_listing(husk)
+        images = husk("images", "-q", check=True).stdout
+        result = husk("pull", "--cert-dir", server.cert_dir, f"{server.host}/evil", timeout=120)
+    finally:
+        server.stop()
+    assert result.returncode == 125, result.stderr
+    error = [line for line in result.stderr.splitlines() if line.startswith("Error")]
+    assert len(error) == 1 and message in error[0], result.stderr
+    assert "Traceback" not in result.stderr
+    assert _store_listing(husk) == before  # nothing half-stored, no staging left
+    assert husk("images", "-q", check=True).stdout == images
+    assert not os.path.exists("/etc/escaped") and not os.path.exists(os.path.join(husk.root, "escaped"))
