@@ -14,11 +14,12 @@ ROOMS = {
     "formats": set(),
     "state": {"formats"},
     "storage": {"formats", "state"},
-    "engine": {"formats", "state", "storage"},
-    "presentation": {"formats", "state", "storage", "engine"},
-    "api": {"formats", "state", "storage", "engine", "presentation"},
+    "network": {"formats", "state"},
+    "engine": {"formats", "state", "storage", "network"},
+    "presentation": {"formats", "state", "storage", "network", "engine"},
+    "api": {"formats", "state", "storage", "network", "engine", "presentation"},
     # `husk system service` starts the API service: the one arrow between the front ends
-    "cli": {"formats", "state", "storage", "engine", "presentation", "api"},
+    "cli": {"formats", "state", "storage", "network", "engine", "presentation", "api"},
 }
 
 

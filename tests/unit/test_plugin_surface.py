@@ -65,7 +65,7 @@ def test_every_listed_name_exists():
 
 def test_plugins_are_found():
     names = {package.name for package in _packages()}
-    assert {"husk_runc", "husk_crun", "husk_criu", "husk_example"} <= names
+    assert {"husk_runc", "husk_crun", "husk_criu", "husk_netavark", "husk_example"} <= names
 
 
 @pytest.mark.parametrize("package", _packages(), ids=lambda path: path.name)

@@ -1,0 +1,135 @@
+"""Published ports: `-p` as users write it, and as ps, port and inspect show it.
+
+``-p [ip:][hostPort:]containerPort[/tcp|udp|sctp]``, where either port may be a
+range (``8000-8009:80-89``); an IPv6 host address goes in brackets.  No host
+port means a free one chosen at create (podman's `-p 80`).
+"""
+
+from __future__ import annotations
+
+import socket
+
+from ..define import InvalidArgument
+from ..state.records import PortMapping
+
+PROTOCOLS = ("tcp", "udp", "sctp")
+
+
+def parse_publish(spec: str) -> list[PortMapping]:
+    """One `-p` value as port mappings (random host ports filled in)."""
+    text, _, protocols = spec.partition("/")
+    protocols = protocols or "tcp"
+    for protocol in protocols.split(","):
+        if protocol not in PROTOCOLS:
+            raise InvalidArgument(f'invalid protocol "{protocol}" in "{spec}": must be tcp, udp or sctp')
+    host_ip = ""
+    if text.startswith("["):
+        host_ip, sep, text = text[1:].partition("]")
+        if not sep or not text.startswith(":"):
+            raise InvalidArgument(f'invalid IP address in "{spec}"')
+        text = text[1:]
+        parts = text.split(":")
+    else:
+        parts = text.split(":")
+        if len(parts) == 3:
+            host_ip = parts.pop(0)
+    if len(parts) > 2 or not parts[-1]:
+        raise InvalidArgument(f'invalid port format "{spec}"')
+    if host_ip:
+        _check_ip(host_ip, spec)
+    container_first, count = _port_range(parts[-1], spec)
+    host_first = 0
+    if len(parts) == 2 and parts[0]:
+        host_first, host_count = _port_range(parts[0], spec)
+        if host_count != count:
+            raise InvalidArgument(f'host and container port ranges must be the same length in "{spec}"')
+    mappings = []
+    for protocol in protocols.split(","):
+        port = host_first or free_port(host_ip, protocol)
+        if not host_first and count > 1:
+            mappings += [PortMapping(container_port=container_first + i, host_port=free_port(host_ip, protocol),
+                                     host_ip=host_ip, protocol=protocol) for i in range(count)]
+            continue
+        mappings.append(PortMapping(container_port=container_first, host_port=port, host_ip=host_ip,
+                                    protocol=protocol, range=count))
+    return mappings
+
+
+def _check_ip(ip: str, spec: str) -> None:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(ip)
+    except ValueError:
+        raise InvalidArgument(f'invalid IP address "{ip}" in "{spec}"') from None
+
+
+def _port_range(text: str, spec: str) -> tuple[int, int]:
+    first, _, last = text.partition("-")
+    try:
+        low, high = int(first), int(last or first)
+    except ValueError:
+        raise InvalidArgument(f'invalid port "{text}" in "{spec}"') from None
+    if not 1 <= low <= high <= 65535:
+        raise InvalidArgument(f'invalid port "{text}" in "{spec}": ports are 1-65535')
+    return low, high - low + 1
+
+
+def free_port(host_ip: str = "", protocol: str = "tcp") -> int:
+    """A port the kernel says is free now (podman's choice of a random host port)."""
+    kind = socket.SOCK_DGRAM if protocol == "udp" else socket.SOCK_STREAM
+    family = socket.AF_INET6 if ":" in host_ip else socket.AF_INET
+    with socket.socket(family, kind) as probe:
+        probe.bind((host_ip or "", 0))
+        return probe.getsockname()[1]
+
+
+def check_free(mappings: list[PortMapping]) -> None:
+    """Refuse a host port that something on the host holds already, as podman
+    does at start (it binds each one)."""
+    for mapping in mappings:
+        for offset in range(mapping.range):
+            port = mapping.host_port + offset
+            kind = socket.SOCK_DGRAM if mapping.protocol == "udp" else socket.SOCK_STREAM
+            family = socket.AF_INET6 if ":" in mapping.host_ip else socket.AF_INET
+            if mapping.protocol == "sctp":
+                continue
+            with socket.socket(family, kind) as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                try:
+                    probe.bind((mapping.host_ip or "", port))
+                except OSError as exc:
+                    family_digit = "6" if family == socket.AF_INET6 else "4"
+                    raise InvalidArgument(
+                        f"cannot listen on the {mapping.protocol.upper()} port: listen {mapping.protocol}"
+                        f"{family_digit} {mapping.host_ip}:{port}: bind: {(exc.strerror or str(exc)).lower()}"
+                    ) from None
+
+
+def each_port(mappings: list[PortMapping]):
+    """(container port, protocol, host ip, host port) for every port of every mapping."""
+    for m in mappings:
+        for i in range(m.range):
+            yield m.container_port + i, m.protocol, m.host_ip, m.host_port + i
+
+
+def ps_text(mappings: list[PortMapping]) -> str:
+    """podman ps's PORTS: ``0.0.0.0:8080->80/tcp, 127.0.0.1:9000-9001->90-91/udp``."""
+    parts = []
+    for m in mappings:
+        host = m.host_ip or "0.0.0.0"
+        if m.range > 1:
+            parts.append(f"{host}:{m.host_port}-{m.host_port + m.range - 1}->"
+                         f"{m.container_port}-{m.container_port + m.range - 1}/{m.protocol}")
+        else:
+            parts.append(f"{host}:{m.host_port}->{m.container_port}/{m.protocol}")
+    return ", ".join(parts)
+
+
+def docker_ports(mappings: list[PortMapping]) -> dict[str, list[dict[str, str]]]:
+    """Docker's NetworkSettings.Ports: {"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}]}."""
+    ports: dict[str, list[dict[str, str]]] = {}
+    for container_port, protocol, host_ip, host_port in each_port(mappings):
+        ports.setdefault(f"{container_port}/{protocol}", []).append(
+            {"HostIp": host_ip or "0.0.0.0", "HostPort": str(host_port)})
+    return ports

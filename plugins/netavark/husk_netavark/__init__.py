@@ -1,0 +1,115 @@
+"""netavark, podman's network tool, as husk's network backend.
+
+netavark wires a network namespace to bridge or macvlan networks, writes the
+firewall rules (masquerade, port forwarding) and starts aardvark-dns for
+networks with DNS.  It reads one JSON document on stdin (the container, its
+networks' definitions and its addresses: husk does the IPAM) and answers the
+status of each network.  Debian installs it in /usr/lib/podman, off PATH, so
+it is found as podman finds its helper binaries: the `helper_binaries_dir`
+list of containers.conf, else podman's default list.
+"""
+
+from __future__ import annotations
+
+import functools
+import glob
+import json
+import os
+import subprocess
+
+from husk.define import HuskError
+from husk.hooks import hookimpl
+from husk.network.backend import NetworkBackend
+
+#: podman's default helper_binaries_dir (containers.conf)
+DEFAULT_HELPER_DIRS = ("/usr/local/libexec/podman", "/usr/local/lib/podman", "/usr/libexec/podman", "/usr/lib/podman")
+
+
+def containers_conf_files() -> list[str]:
+    """containers.conf in the order podman reads it (later keys win)."""
+    files = ["/usr/share/containers/containers.conf", "/etc/containers/containers.conf",
+             *sorted(glob.glob("/etc/containers/containers.conf.d/*.conf"))]
+    if os.environ.get("CONTAINERS_CONF"):
+        files.append(os.environ["CONTAINERS_CONF"])
+    return files
+
+
+@functools.cache
+def helper_dirs() -> tuple[str, ...]:
+    """The last `[engine] helper_binaries_dir` set in containers.conf, else podman's default."""
+    import tomllib
+
+    found = None
+    for path in containers_conf_files():
+        try:
+            with open(path, "rb") as handle:
+                dirs = tomllib.load(handle).get("engine", {}).get("helper_binaries_dir")
+        except (OSError, ValueError):
+            continue
+        if isinstance(dirs, list) and all(isinstance(d, str) for d in dirs):
+            found = tuple(dirs)
+    return found or DEFAULT_HELPER_DIRS
+
+
+def find_helper(name: str) -> str | None:
+    """The first executable `name` in the helper directories."""
+    for directory in helper_dirs():
+        path = os.path.join(directory, name)
+        if os.access(path, os.X_OK) and os.path.isfile(path):
+            return path
+    return None
+
+
+class Netavark(NetworkBackend):
+    name = "netavark"
+
+    def __init__(self, run_dir: str) -> None:
+        super().__init__(run_dir)
+        self.binary = find_helper("netavark") or ""
+        self.aardvark = find_helper("aardvark-dns") or ""
+
+    def _run(self, verb: str, netns: str, options: dict) -> str:
+        if not self.binary:
+            raise HuskError("netavark was not found in the helper binary directories "
+                            f"({', '.join(helper_dirs())}): install the netavark package")
+        argv = [self.binary, "--config", self.run_dir, "--rootless", "false"]
+        if self.aardvark:
+            argv += ["--aardvark-binary", self.aardvark]
+        os.makedirs(self.run_dir, mode=0o700, exist_ok=True)
+        done = subprocess.run([*argv, verb, netns], input=json.dumps(options).encode(), capture_output=True,
+                              timeout=120)
+        if done.returncode != 0:
+            raise HuskError(f"netavark {verb}: {_error_text(done.stdout, done.stderr)}")
+        return done.stdout.decode()
+
+    def setup(self, netns: str, options: dict) -> dict:
+        return json.loads(self._run("setup", netns, options))
+
+    def teardown(self, netns: str, options: dict) -> None:
+        """netavark stops at an interface that is gone (a namespace made again
+        empty after a reboot or a crash) before it removes the firewall rules;
+        placeholder veths with the interfaces' names let it go on (they go
+        with the namespace)."""
+        try:
+            self._run("teardown", netns, options)
+        except HuskError as exc:
+            if "No such device" not in str(exc):
+                raise
+            for index, per_network in enumerate(options["networks"].values()):
+                subprocess.run(["nsenter", f"--net={netns}", "ip", "link", "add", per_network["interface_name"],
+                                "type", "veth", "peer", "name", f"husk-gone{index}"], capture_output=True, timeout=30)
+            self._run("teardown", netns, options)
+
+
+def _error_text(stdout: bytes, stderr: bytes) -> str:
+    """netavark's error: a JSON {"error": ...} on stdout, else its stderr's last line."""
+    try:
+        return json.loads(stdout)["error"]
+    except (ValueError, KeyError, TypeError):
+        lines = [line for line in stderr.decode(errors="replace").splitlines() if line.strip()]
+        return lines[-1] if lines else "failed"
+
+
+@hookimpl
+def husk_register_network_backends(register):
+    register(Netavark.name, Netavark)

@@ -1,0 +1,219 @@
+"""Networks on real runtimes: the default bridge, published ports, DNS between
+containers, the network verbs, crashes and reboots.  Traffic goes only to
+loopback and to namespaces and bridges the test made; each installation has
+its own subnets and bridges (husk.testing), and the `husk_envs` fixture fails
+a test that leaves a namespace, bridge, rule or network behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+
+IMAGE = "busybox"
+HTTPD = "echo served > /tmp/i; exec httpd -f -p 80 -h /tmp"
+
+
+def _get(host: str, port: int, timeout: float = 10) -> bytes:
+    """GET /i from a busybox httpd, retried while the server starts."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=2) as conn:
+                conn.sendall(b"GET /i HTTP/1.0\r\n\r\n")
+                data = b""
+                while chunk := conn.recv(4096):
+                    data += chunk
+            if data:
+                return data.split(b"\r\n\r\n", 1)[-1]
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError(f"nothing served on {host}:{port}")
+        time.sleep(0.1)
+
+
+def _inspect(husk, name: str, template: str) -> str:
+    return husk("inspect", "-f", template, name, check=True).stdout.strip()
+
+
+def test_default_network_files_as_podman_writes_them(husk_rt):
+    result = husk_rt("run", "--rm", "--network", "bridge", "--hostname", "box", "--name", "named", IMAGE,
+                     "sh", "-c", "cat /etc/hosts; echo ---; cat /etc/resolv.conf; echo ---; ip addr show eth0")
+    assert result.returncode == 0, result.stderr
+    hosts, resolv, addr = result.stdout.split("---\n")
+    gateway = husk_rt.subnet(0).replace(".0/24", ".1")
+    address = husk_rt.subnet(0).replace(".0/24", ".2")
+    with open("/etc/hosts") as host_file:
+        assert hosts == host_file.read().rstrip("\n") + f"\n{gateway}\thost.containers.internal\n{address}\tbox named\n"
+    assert "nameserver 127." not in resolv
+    assert f"inet {address}/24" in addr
+
+
+def test_ps_inspect_and_port_show_published_ports(husk_rt):
+    husk_rt("run", "-d", "--name", "web", "-p", "127.0.0.1::80", IMAGE, "sh", "-c", HTTPD, check=True)
+    mapped = husk_rt("port", "web", check=True).stdout.strip()
+    assert mapped.startswith("80/tcp -> 127.0.0.1:")
+    port = int(mapped.rsplit(":", 1)[1])
+    assert _get("127.0.0.1", port) == b"served\n"
+    assert husk_rt("ps", "--format", "{{.Ports}}", check=True).stdout.strip() == f"127.0.0.1:{port}->80/tcp"
+    settings = json.loads(_inspect(husk_rt, "web", "{{json .NetworkSettings}}"))
+    assert settings["Ports"] == {"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(port)}]}
+    assert settings["IPAddress"] == husk_rt.subnet(0).replace(".0/24", ".2")
+    assert list(settings["Networks"]) == ["podman"]
+    assert os.path.exists(settings["SandboxKey"])
+    husk_rt("rm", "-f", "-t", "0", "web", check=True)
+    assert not os.path.exists(settings["SandboxKey"])
+
+
+def test_published_port_reaches_from_a_namespace_the_test_made(husk, tmp_path):
+    """-p on every address: reachable on the host side of a veth into a test namespace."""
+    host_ip, peer_ip = husk.subnet(3).replace(".0/24", ".1"), husk.subnet(3).replace(".0/24", ".2")
+    name = f"hkv{os.getpid() % 100000}"
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        subprocess.run(["ip", "link", "add", name, "type", "veth", "peer", "name", "eth9", "netns", name], check=True)
+        subprocess.run(["ip", "addr", "add", f"{host_ip}/24", "dev", name], check=True)
+        subprocess.run(["ip", "link", "set", name, "up"], check=True)
+        subprocess.run(["ip", "-n", name, "addr", "add", f"{peer_ip}/24", "dev", "eth9"], check=True)
+        subprocess.run(["ip", "-n", name, "link", "set", "eth9", "up"], check=True)
+        husk("run", "-d", "--name", "web", "-p", "18980:80", IMAGE, "sh", "-c", HTTPD, check=True)
+        fetch = ("import socket,sys,time\n"
+                 "for _ in range(100):\n"
+                 "    try:\n"
+                 f"        c=socket.create_connection(('{host_ip}',18980),timeout=2); break\n"
+                 "    except OSError: time.sleep(0.1)\n"
+                 "c.sendall(b'GET /i HTTP/1.0\\r\\n\\r\\n'); d=b''\n"
+                 "while (x:=c.recv(4096)): d+=x\n"
+                 "sys.stdout.write(d.split(b'\\r\\n\\r\\n',1)[-1].decode())\n")
+        done = subprocess.run(["ip", "netns", "exec", name, "python3", "-c", fetch], capture_output=True, text=True,
+                              timeout=60)
+        assert done.stdout == "served\n", done.stderr
+    finally:
+        husk("rm", "-f", "-t", "0", "web")
+        subprocess.run(["ip", "link", "del", name], capture_output=True)
+        subprocess.run(["ip", "netns", "del", name], capture_output=True)
+
+
+def test_a_taken_port_is_refused_at_start_and_the_container_stays(husk):
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        husk("create", "--name", "web", "-p", f"127.0.0.1:{port}:80", IMAGE, "true", check=True)
+        result = husk("start", "web")
+        assert result.returncode == 125
+        assert (f"cannot listen on the TCP port: listen tcp4 127.0.0.1:{port}: bind: address already in use"
+                in result.stderr)
+    assert _inspect(husk, "web", "{{.State.Status}}") == "created"
+    assert husk("start", "web").returncode == 0
+
+
+def test_dns_between_containers_on_a_named_network(husk_rt):
+    husk_rt("network", "create", *husk_rt.network_args(1), "named", check=True)
+    try:
+        husk_rt("run", "-d", "--name", "server", "--network", "named", "--network-alias", "web", IMAGE,
+                "sh", "-c", HTTPD, check=True)
+        for name in ("server", "web"):
+            result = husk_rt("run", "--rm", "--network", "named", IMAGE, "wget", "-qO-", f"http://{name}/i")
+            assert result.stdout == "served\n", result.stderr
+    finally:
+        husk_rt("rm", "-af", "-t", "0")
+        husk_rt("network", "rm", "named")
+
+
+def test_static_ip_and_a_taken_one(husk):
+    wanted = husk.subnet(0).replace(".0/24", ".9")
+    husk("run", "-d", "--name", "one", "--ip", wanted, IMAGE, "sleep", "100", check=True)
+    assert _inspect(husk, "one", "{{.NetworkSettings.IPAddress}}") == wanted
+    husk("create", "--name", "two", "--ip", wanted, IMAGE, "true", check=True)
+    result = husk("start", "two")
+    assert result.returncode == 125
+    assert f"requested ip address {wanted} is already allocated to container ID" in result.stderr
+    husk("rm", "-f", "-t", "0", "one", check=True)
+    assert husk("start", "two").returncode == 0  # the address was freed with its container
+
+
+def test_killed_monitor_and_container_leave_nothing_behind(husk_rt):
+    husk_rt("run", "-d", "--name", "k", "-p", "127.0.0.1::80", IMAGE, "sleep", "1000", check=True)
+    pid, monitor = (int(_inspect(husk_rt, "k", t)) for t in ("{{.State.Pid}}", "{{.State.ConmonPid}}"))
+    os.kill(monitor, signal.SIGKILL)
+    os.kill(pid, signal.SIGKILL)
+    time.sleep(0.3)
+    assert "Exited" in husk_rt("ps", "-a", "--format", "{{.Status}}", check=True).stdout
+    assert os.listdir(os.path.join(husk_rt.runroot, "netns")) == []
+    assert not os.path.exists(f"/sys/class/net/{husk_rt.bridge(0)}")
+
+
+def test_a_reboot_tears_down_networks(husk):
+    from husk.testing import _kill_monitors, _unmount_under
+
+    husk("run", "-d", "--name", "r", "-p", "127.0.0.1::80", IMAGE, "sleep", "1000", check=True)
+    pid = int(_inspect(husk, "r", "{{.State.Pid}}"))
+    _kill_monitors(husk.runroot)
+    os.kill(pid, signal.SIGKILL)
+    _unmount_under(husk.runroot)
+    subprocess.run(["rm", "-rf", husk.runroot], check=True)
+    assert husk("ps", "-a", "--format", "{{.Names}} {{.State}}", check=True).stdout == "r created\n"
+    rules = subprocess.run(["iptables-save"], capture_output=True, text=True).stdout
+    assert husk.subnet(0).rsplit(".", 1)[0] + "." not in rules
+    assert not os.path.exists(f"/sys/class/net/{husk.bridge(0)}")
+    husk("start", "r", check=True)  # and it comes back with a network
+    assert _inspect(husk, "r", "{{.NetworkSettings.IPAddress}}") == husk.subnet(0).replace(".0/24", ".2")
+
+
+def test_network_verbs_as_podman(husk):
+    created = husk("network", "create", *husk.network_args(1), "--label", "a=b", "n1")
+    assert (created.returncode, created.stdout) == (0, "n1\n")
+    again = husk("network", "create", *husk.network_args(2), "n1")
+    assert (again.returncode, again.stderr) == (125, "Error: network name n1 already used: network already exists\n")
+    ipvlan = husk("network", "create", "--driver", "ipvlan", "n2")
+    assert (ipvlan.returncode, ipvlan.stderr) == (125, "Error: unsupported driver ipvlan: invalid argument\n")
+    assert husk("network", "ls", "-q").stdout == "n1\npodman\n"
+    table = husk("network", "ls", check=True).stdout.splitlines()
+    assert table[0].split() == ["NETWORK", "ID", "NAME", "DRIVER"]
+    assert husk("network", "ls", "--filter", "label=a=b", "--format", "{{.Name}}").stdout == "n1\n"
+    document = json.loads(husk("network", "inspect", "n1", check=True).stdout)[0]
+    assert document["subnets"] == [{"subnet": husk.subnet(1), "gateway": husk.subnet(1).replace(".0/24", ".1")}]
+    assert (document["network_interface"], document["dns_enabled"], document["labels"]) == (
+        husk.bridge(1), True, {"a": "b"})
+    assert husk("network", "exists", "n1").returncode == 0
+    assert husk("network", "exists", "nope").returncode == 1
+    missing = husk("network", "inspect", "nope")
+    assert missing.returncode == 125 and "unable to find network with name or ID nope" in missing.stderr
+    husk("run", "-d", "--name", "user", "--network", "n1", IMAGE, "sleep", "100", check=True)
+    busy = husk("network", "rm", "n1")
+    assert busy.returncode != 0 and "has associated containers with it" in busy.stderr
+    assert husk("network", "rm", "-f", "-t", "0", "n1").stdout == "n1\n"
+    assert husk("ps", "-aq").stdout == ""
+    gone = husk("network", "rm", "n1")
+    assert gone.returncode == 1
+    husk("network", "create", *husk.network_args(2), "n3", check=True)
+    assert husk("network", "prune", "-f").stdout == "n3\n"
+
+
+def test_connect_and_disconnect_a_running_container(husk):
+    husk("network", "create", *husk.network_args(1), "extra", check=True)
+    try:
+        husk("run", "-d", "--name", "c", IMAGE, "sleep", "100", check=True)
+        husk("network", "connect", "extra", "c", check=True)
+        assert "eth1" in husk("exec", "c", "ip", "addr", "show", "eth1", check=True).stdout
+        networks = json.loads(_inspect(husk, "c", "{{json .NetworkSettings.Networks}}"))
+        assert sorted(networks) == ["extra", "podman"]
+        assert networks["extra"]["IPAddress"] == husk.subnet(1).replace(".0/24", ".2")
+        husk("network", "disconnect", "extra", "c", check=True)
+        assert husk("exec", "c", "ip", "addr", "show", "eth1").returncode != 0
+    finally:
+        husk("rm", "-af", "-t", "0")
+        husk("network", "rm", "extra")
+
+
+def test_network_none_and_host_are_unchanged(husk):
+    assert husk("run", "--rm", "--network", "none", IMAGE, "ls", "/sys/class/net").stdout == "lo\n"
+    refused = husk("run", "--rm", "--network", "none", "-p", "80", IMAGE, "true")
+    assert refused.returncode == 125 and "need bridge networking" in refused.stderr
