@@ -462,6 +462,22 @@ def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
+def serve_https(handler, cert: str, key: str):
+    """A threading HTTPS server on 127.0.0.1 (a free port) serving `handler` in a
+    daemon thread; the caller calls `shutdown()` and `server_close()`."""
+    import http.server
+    import ssl
+    import threading
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
 class TokenServer:
     """The bearer flow's token server, in a thread: Basic credentials in, a JWT
     (RS256, signed by openssl, its certificate in `x5c`) granting the asked
@@ -471,8 +487,6 @@ class TokenServer:
 
     def __init__(self, directory: str, user: str, password: str, tls: tuple[str, str]) -> None:
         import http.server
-        import ssl
-        import threading
 
         self.user, self.password, self.requests = user, password, []
         self.cert, self.key = self_signed_certificate(directory, "token-signer", "rsa")
@@ -491,12 +505,8 @@ class TokenServer:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(*tls)
-        self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
+        self.httpd = serve_https(Handler, *tls)
         self.realm = f"https://127.0.0.1:{self.httpd.server_address[1]}/token"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
     def answer(self, path: str, authorization: str) -> tuple[int, bytes]:
         import base64

@@ -131,22 +131,20 @@ async def _streamed(request: web.Request, work, render, finish, fail) -> web.Str
     return response
 
 
-def _docker_render(kind: str, **info):
-    if kind == "message":
-        return None
-    short = info["digest"][7:19]
-    if kind == "start":
-        return {"status": "Pulling fs layer", "progressDetail": {}, "id": short}
-    return _docker_layer(kind, short, info)
+def _docker_renderer(starting: str):
+    """Docker's per-layer messages; a layer starts as `starting` ("Pulling fs layer", "Preparing")."""
+    def render(kind: str, **info):
+        if kind == "message":
+            return None
+        short = info["digest"][7:19]
+        if kind == "start":
+            return {"status": starting, "progressDetail": {}, "id": short}
+        return _docker_layer(kind, short, info)
+    return render
 
 
-def _docker_push_render(kind: str, **info):
-    if kind == "message":
-        return None
-    short = info["digest"][7:19]
-    if kind == "start":
-        return {"status": "Preparing", "progressDetail": {}, "id": short}
-    return _docker_layer(kind, short, info)
+_docker_render = _docker_renderer("Pulling fs layer")
+_docker_push_render = _docker_renderer("Preparing")
 
 
 def _docker_layer(kind: str, short: str, info: dict) -> dict:

@@ -70,37 +70,29 @@ def _image_changes(session, name):
     return image_changes(session.runtime, resolve_image(session.runtime, name))
 
 
-@click.command(context_settings=CONTEXT)
-@click.option("--format", "format_", default="", help="json, or the default A/C/D lines.")
-@click.argument("name")
-@click.pass_obj
-def diff(session, format_, name):
-    """Changes of a container (or of an image's top layer): A added, C changed, D deleted."""
+def _diff_command(name: str, changes_of, doc: str):
+    @click.command(name, context_settings=CONTEXT, help=doc)
+    @click.option("--format", "format_", default="", help="json, or the default A/C/D lines.")
+    @click.argument("name")
+    @click.pass_obj
+    def command(session, format_, name):
+        _print_changes(changes_of(session, name), format_)
+    return command
+
+
+def _any_changes(session, name):
     from ..define import NoSuchContainer
 
     try:
-        found = _container_changes(session, name)
+        return _container_changes(session, name)
     except NoSuchContainer:
-        found = _image_changes(session, name)
-    _print_changes(found, format_)
+        return _image_changes(session, name)
 
 
-@click.command("diff", context_settings=CONTEXT)
-@click.option("--format", "format_", default="", help="json, or the default A/C/D lines.")
-@click.argument("name")
-@click.pass_obj
-def container_diff(session, format_, name):
-    """Changes of a container: A added, C changed, D deleted."""
-    _print_changes(_container_changes(session, name), format_)
-
-
-@click.command("diff", context_settings=CONTEXT)
-@click.option("--format", "format_", default="", help="json, or the default A/C/D lines.")
-@click.argument("name")
-@click.pass_obj
-def image_diff(session, format_, name):
-    """What an image's top layer changes: A added, C changed, D deleted."""
-    _print_changes(_image_changes(session, name), format_)
+diff = _diff_command("diff", _any_changes,
+                     "Changes of a container (or of an image's top layer): A added, C changed, D deleted.")
+container_diff = _diff_command("diff", _container_changes, "Changes of a container: A added, C changed, D deleted.")
+image_diff = _diff_command("diff", _image_changes, "What an image's top layer changes: A added, C changed, D deleted.")
 
 
 def register(group: click.Group) -> None:

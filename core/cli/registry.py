@@ -38,18 +38,22 @@ def _credentials(creds: str | None) -> tuple[str, str] | None:
     return user, password
 
 
+AUTHFILE = click.option("--authfile", help="Path of the auth.json to use (default: podman's).")
+CERT_DIR = click.option("--cert-dir", help="Directory of *.crt CAs and *.cert/*.key client pairs for TLS.")
+TLS_VERIFY = click.option("--tls-verify", "tls_verify", metavar="BOOL", is_flag=False, flag_value="true", default=None,
+                          help="Require HTTPS and verify certificates (default: as registries.conf says).")
+
+
+def connection_options(function):
+    """--authfile, --cert-dir and --tls-verify, as every registry verb takes them."""
+    return AUTHFILE(CERT_DIR(TLS_VERIFY(function)))
+
+
 def transfer_options(function):
     """The flags pull and push share with podman."""
-    for option in reversed([
-        click.option("--authfile", help="Path of the auth.json to read (default: podman's)."),
-        click.option("--cert-dir", help="Directory of *.crt CAs and *.cert/*.key client pairs for TLS."),
-        click.option("--creds", help="USER[:PASSWORD] for the registry (instead of auth.json)."),
-        click.option("--tls-verify", "tls_verify", metavar="BOOL", is_flag=False, flag_value="true", default=None,
-                     help="Require HTTPS and verify certificates (default: as registries.conf says)."),
-        click.option("-q", "--quiet", is_flag=True, help="Print nothing but the result."),
-    ]):
-        function = option(function)
-    return function
+    function = click.option("-q", "--quiet", is_flag=True, help="Print nothing but the result.")(function)
+    function = click.option("--creds", help="USER[:PASSWORD] for the registry (instead of auth.json).")(function)
+    return connection_options(function)
 
 
 class TerminalProgress:
@@ -155,9 +159,7 @@ def create_pull_options(function):
         click.option("--pull", "pull_policy", default="missing", show_default=True,
                      help="Pull the image: always, missing, never, newer."),
         click.option("-q", "--quiet", "pull_quiet", is_flag=True, help="Print no pull progress."),
-        click.option("--authfile", help="Path of the auth.json to read (default: podman's)."),
-        click.option("--tls-verify", "tls_verify", metavar="BOOL", is_flag=False, flag_value="true", default=None,
-                     help="Require HTTPS and verify certificates when pulling."),
+        AUTHFILE, TLS_VERIFY,
         click.option("--platform", default="", help="OS/ARCH[/VARIANT] to pull from a manifest list."),
         click.option("--arch", default="", help="Architecture to pull from a manifest list."),
         click.option("--os", "os_", default="", help="OS to pull from a manifest list."),
@@ -241,10 +243,7 @@ def _login_key(registry: str | None) -> str:
 @click.option("-u", "--username", default="", help="Username for the registry.")
 @click.option("-p", "--password", default="", help="Password for the registry (prefer --password-stdin).")
 @click.option("--password-stdin", is_flag=True, help="Read the password from stdin.")
-@click.option("--authfile", help="Path of the auth.json to write (default: podman's).")
-@click.option("--cert-dir", help="Directory of *.crt CAs and *.cert/*.key client pairs for TLS.")
-@click.option("--tls-verify", "tls_verify", metavar="BOOL", is_flag=False, flag_value="true", default=None,
-              help="Require HTTPS and verify certificates.")
+@connection_options
 @click.option("--get-login", is_flag=True, help="Print the user logged in to REGISTRY.")
 @click.option("-v", "--verbose", is_flag=True, help="Print the path of the auth file written.")
 @click.argument("registry", required=False)
@@ -286,7 +285,7 @@ def login(session, username, password, password_stdin, authfile, cert_dir, tls_v
 
 @click.command(context_settings=CONTEXT)
 @click.option("-a", "--all", "all_", is_flag=True, help="Remove the credentials of every registry.")
-@click.option("--authfile", help="Path of the auth.json to change (default: podman's).")
+@AUTHFILE
 @click.argument("registry", required=False)
 @click.pass_obj
 def logout(session, all_, authfile, registry):
@@ -309,10 +308,7 @@ def logout(session, all_, authfile, registry):
 @click.option("--list-tags", is_flag=True, help="List the tags of the repository TERM names.")
 @click.option("--format", "format_", default="", help="Go template for each result (.Name, .Description, .Tag).")
 @click.option("--no-trunc", is_flag=True, help="Do not shorten descriptions.")
-@click.option("--authfile", help="Path of the auth.json to read (default: podman's).")
-@click.option("--cert-dir", help="Directory of *.crt CAs and *.cert/*.key client pairs for TLS.")
-@click.option("--tls-verify", "tls_verify", metavar="BOOL", is_flag=False, flag_value="true", default=None,
-              help="Require HTTPS and verify certificates.")
+@connection_options
 @click.argument("term")
 @click.pass_obj
 def search(session, limit, list_tags, format_, no_trunc, authfile, cert_dir, tls_verify, term):

@@ -168,14 +168,7 @@ def normalize_key(key: str) -> str:
 
 
 def _read_auths(path: str) -> dict[str, dict]:
-    try:
-        with open(path, encoding="utf-8") as stream:
-            document = json.load(stream)
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as exc:
-        raise HuskError(f"reading auth file {path!r}: {exc}") from None
-    auths = document.get("auths") if isinstance(document, dict) else None
+    auths = _whole(path).get("auths")
     return auths if isinstance(auths, dict) else {}
 
 

@@ -11,15 +11,14 @@ import io
 import json
 import os
 import shutil
-import ssl
 import subprocess
 import tarfile
 import tempfile
-import threading
 
 import pytest
 
-from husk.testing import IMAGE, ApiService, UnixHTTP, build_tar, needs_docker_cli, needs_registry, self_signed_certificate
+from husk.testing import (IMAGE, ApiService, UnixHTTP, build_tar, needs_docker_cli, needs_registry, self_signed_certificate,
+                          serve_https)
 
 pytestmark = needs_registry
 
@@ -228,7 +227,6 @@ class HostileRegistry:
         self.cert_dir = str(tmp_path / "hostile-ca")
         os.makedirs(self.cert_dir)
         os.link(cert, os.path.join(self.cert_dir, "ca.crt"))
-        owner = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
@@ -252,14 +250,8 @@ class HostileRegistry:
                     self.end_headers()
                     self.wfile.write(answer)
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(cert, key)
-        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
-        self.server.daemon_threads = True
+        self.server = serve_https(Handler, cert, key)
         self.host = f"127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        owner.routes = routes
 
     def stop(self) -> None:
         self.server.shutdown()
