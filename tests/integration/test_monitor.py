@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import marshal
 import os
 import re
 import shutil
@@ -15,7 +16,7 @@ import pytest
 
 from husk.engine.attach_protocol import STREAM_STDERR, STREAM_STDOUT, AttachClient
 from husk.define import CommandCannotInvoke, CommandNotFound
-from husk.engine.monitor_client import MONITOR_SCRIPT, spawn_monitor
+from husk.engine.monitor_client import MONITOR_SCRIPT, encode_config, spawn_monitor
 
 RUNTIMES = [pytest.param(name, marks=pytest.mark.skipif(not shutil.which(name), reason=f"{name} not installed"))
             for name in ("runc", "crun")]
@@ -293,12 +294,12 @@ def test_monitor_outlives_its_launcher(containers):
 def test_runs_as_a_plain_script(containers):
     ctr = containers(["sh", "-c", "echo scripted"])
     read_end, write_end = os.pipe()
-    subprocess.run([sys.executable, "-I", "-S", MONITOR_SCRIPT, json.dumps({**ctr.config, "sync_fd": write_end})],
+    subprocess.run([sys.executable, "-I", "-S", MONITOR_SCRIPT, encode_config({**ctr.config, "sync_fd": write_end})],
                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                    pass_fds=[write_end], start_new_session=True, check=True, timeout=30)
     os.close(write_end)
     with os.fdopen(read_end) as sync:
-        ctr.report = json.loads(sync.readline())
+        ctr.report = marshal.loads(bytes.fromhex(sync.readline()))
     ctr.start()
     assert ctr.wait_exit() == "0\n"
     assert ctr.log_lines()[0].endswith(" stdout F scripted")
