@@ -16,6 +16,7 @@ import click
 
 from ..define import EXIT_ENGINE, HuskError
 from .common import CONTEXT
+from .global_flags import LogLevel
 
 
 
@@ -31,7 +32,9 @@ class Session:
         if self._runtime is None:
             from ..engine.runtime import Runtime
 
-            self._runtime = Runtime(self.root, self.runroot, self.runtime_name)
+            from .global_flags import settings
+
+            self._runtime = Runtime(self.root, self.runroot, self.runtime_name, **settings())
         return self._runtime
 
 
@@ -39,8 +42,9 @@ class Session:
 @click.option("--root", envvar="HUSK_ROOT", help="Storage root (default /var/lib/husk).")
 @click.option("--runroot", envvar="HUSK_RUNROOT", help="Run root for transient files (default /run/husk).")
 @click.option("--runtime", "runtime_name", help="OCI runtime for new containers (runc, crun, ...).")
-@click.option("--log-level", type=click.Choice(["debug", "info", "warn", "error"]), default="warn",
-              show_default=True, help="Diagnostics on stderr; debug also shows tracebacks.")
+@click.option("--log-level", type=LogLevel(), default="warn", show_default=True,
+              help="Diagnostics on stderr (trace, debug, info, warn, warning, error, fatal, panic); "
+                   "debug also shows tracebacks.")
 @click.version_option(package_name="husk", prog_name="husk", message="husk version %(version)s")
 @click.pass_context
 def cli(ctx: click.Context, root, runroot, runtime_name, log_level) -> None:
@@ -55,6 +59,9 @@ def _register() -> None:
     for module in (container, image, image_transfer, registry, commit, system, attach, ops, exec, checkpoint,
                    changes, cp, prune, network):
         module.register(cli)
+    from .global_flags import options
+
+    cli.params.extend(options())
 
 
 def main() -> None:
@@ -62,7 +69,9 @@ def main() -> None:
     argv = sys.argv[1:]
     debug = "--log-level=debug" in argv or ("--log-level", "debug") in zip(argv, argv[1:])
     try:
-        code = cli.main(prog_name="husk", standalone_mode=False)
+        from .cobra import normalize
+
+        code = cli.main(args=normalize(cli, argv), prog_name="husk", standalone_mode=False)
     except click.exceptions.Abort:
         code = 130
     except click.NoSuchOption as exc:

@@ -43,8 +43,11 @@ def run_attached(container: "Container", attach_stdin: bool, remove: bool | None
     remove = container.config.auto_remove if remove is None else remove
     keys = parse_detach_keys(detach_keys)
     detached = False
+    streams = container.config.run_options.attach  # --attach/-a: only these (none given: all)
+    if streams:
+        attach_stdin = attach_stdin and "stdin" in streams
     try:
-        with _Session(container, attach_stdin, sig_proxy) as session:
+        with _Session(container, attach_stdin, sig_proxy, streams) as session:
             if container.state.state is State.RUNNING:
                 client = session.sized(container.attach())
             else:
@@ -81,10 +84,13 @@ class _Session:
     """The local side of one attach: terminal mode, signal and SIGWINCH
     handlers (all put back on exit), and the copy loop."""
 
-    def __init__(self, container: "Container", attach_stdin: bool, sig_proxy: bool) -> None:
+    def __init__(self, container: "Container", attach_stdin: bool, sig_proxy: bool,
+                 streams: list[str] | None = None) -> None:
         from ..presentation.terminal import window_size
 
         self.container = container
+        self.dropped = frozenset(number for number, name in ((1, "stdout"), (2, "stderr"))
+                                 if streams and name not in streams)
         self.stdin = attach_stdin
         self.tty = container.config.tty
         self.terminal = next((fd for fd in (0, 1) if window_size(fd) is not None), None)
@@ -130,7 +136,7 @@ class _Session:
         self.client = client
         # detach keys only from a raw terminal: piped input is data (see copy_streams)
         detached = copy_streams(client, stdin=self.stdin, keys=keys if self.raw else b"",
-                                window_fd=self.terminal if self.tty else None)
+                                window_fd=self.terminal if self.tty else None, dropped=self.dropped)
         if detached:
             self._after_detach()
         return detached
@@ -143,12 +149,14 @@ class _Session:
             sys.stdout.flush()
 
 
-def copy_streams(client: "AttachClient", *, stdin: bool, keys: bytes, window_fd: int | None) -> bool:
+def copy_streams(client: "AttachClient", *, stdin: bool, keys: bytes, window_fd: int | None,
+                 dropped: frozenset[int] = frozenset()) -> bool:
     """The one copy loop of attach, run and exec: the connection's output to this
     process's stdout and stderr, and (with `stdin`) stdin to the connection,
     watched for the detach keys `keys` (b"": every byte is data).  Returns
     False when the output ends, True when the user detached.  With
-    `window_fd`, the remote terminal follows its size.
+    `window_fd`, the remote terminal follows its size.  Output of the streams
+    in `dropped` (1 stdout, 2 stderr: those `--attach` left out) is read and discarded.
 
     Callers pass the keys only when the local terminal is raw (a TTY
     container, stdin attached and a terminal), as podman and Docker watch for
@@ -191,6 +199,8 @@ def copy_streams(client: "AttachClient", *, stdin: bool, keys: bytes, window_fd:
                     message = client.recv()
                     if message is None:
                         return False
+                    if message[0] in dropped:
+                        continue
                     out = stderr if message[0] == STREAM_STDERR else stdout
                     out.write(message[1])
                     out.flush()

@@ -10,6 +10,7 @@ from ..define import HuskError, InvalidArgument, NoSuchContainer
 from .common import CONTEXT, names_or_all, run_and_report
 from .attach import detach_keys_option, sig_proxy_option
 from .changes import resource_options
+from .run_flags import run_flags
 
 pass_session = click.pass_obj
 
@@ -55,6 +56,7 @@ def _create_options(function):
     ]
     for option in reversed(options):
         function = option(function)
+    function = run_flags(function)
     from .registry import create_pull_options
 
     return resource_options(create_pull_options(function))
@@ -66,13 +68,21 @@ def _create(session, opts: dict) -> "object":
     from .options import parse_annotations, parse_entrypoint, parse_env, parse_labels
     from .registry import image_for_create
     from ..network.ports import parse_publish
+    from . import run_flags as flags
 
+    flags.check_cidfile(opts["cidfile"])
+    run_options = flags.run_options(session, opts)
     mounts = [parse_volume(v) for v in opts["volume"]] + [parse_tmpfs(t) for t in opts["tmpfs"]]
-    return session.runtime.create_container(
+    mounts += flags.parse_mounts(opts["mount_"])
+    env = parse_env(opts["env"], opts["env_file"])
+    if opts["replace"]:
+        flags.replace(session, opts["name"])
+    container = session.runtime.create_container(
         image_for_create(session, opts), list(opts["command"]), name=opts["name"],
-        entrypoint=parse_entrypoint(opts["entrypoint"]), env=parse_env(opts["env"], opts["env_file"]),
+        entrypoint=parse_entrypoint(opts["entrypoint"]), env=flags.host_env(env) if opts["env_host"] else env,
         workdir=opts["workdir"], user=opts["user"], hostname=opts["hostname"],
-        labels=parse_labels(opts["label"]), annotations=parse_annotations(opts["annotation"]),
+        labels=parse_labels((*flags.read_label_files(opts["label_file"]), *opts["label"])),
+        annotations=parse_annotations(opts["annotation"]),
         stop_signal=opts["stop_signal"], stop_timeout=opts["stop_timeout"],
         network=list(opts["network"]) or None, ports=[m for p in opts["publish"] for m in parse_publish(p)],
         static_ips=[ip for ip in (opts["ip"], opts["ip6"]) if ip], static_mac=opts["mac_address"],
@@ -82,7 +92,9 @@ def _create(session, opts: dict) -> "object":
         cap_add=_split(opts["cap_add"]), cap_drop=_split(opts["cap_drop"]),
         security_opt=opts["security_opt"], seccomp_policy=opts["seccomp_policy"],
         dependencies=[name for value in opts["requires"] for name in value.split(",")],
-        resources=resource_limits(opts))
+        resources=resource_limits(opts), run_options=run_options)
+    flags.write_cidfile(opts["cidfile"], container.id)
+    return container
 
 
 def _split(values: tuple[str, ...]) -> list[str]:
@@ -100,15 +112,21 @@ def create(session, **opts):
 
 @click.command(context_settings={**CONTEXT, "allow_interspersed_args": False})
 @click.option("-d", "--detach", is_flag=True, help="Run in the background and print the container id.")
+@click.option("--rmi", is_flag=True, help="Remove the image once the container is gone (implies --rm).")
 @detach_keys_option
 @sig_proxy_option
 @_create_options
 @pass_session
-def run(session, detach, detach_keys, sig_proxy, **opts):
+def run(session, detach, rmi, detach_keys, sig_proxy, **opts):
     """Create and start a container; attached, exits with the container's exit code."""
     from ..presentation.terminal import parse_detach_keys
 
     parse_detach_keys(detach_keys)  # bad keys create nothing
+    if detach and opts["attach"]:
+        raise InvalidArgument("--attach and --detach cannot be used together")
+    if detach and rmi:
+        raise InvalidArgument("--rmi is only for a container run in the foreground")
+    opts["auto_remove"] = opts["auto_remove"] or rmi
     container = _create(session, opts)
     if detach:
         container.start(recursive=True)
@@ -117,6 +135,13 @@ def run(session, detach, detach_keys, sig_proxy, **opts):
     from .attach import run_attached
 
     code = run_attached(container, attach_stdin=opts["interactive"], sig_proxy=sig_proxy, detach_keys=detach_keys)
+    if rmi:
+        from ..storage.images import remove_image
+
+        try:
+            remove_image(session.runtime, container.config.image_name)
+        except HuskError as exc:  # in use by another container: podman says so and keeps it
+            click.echo(f"Error: failed removing image {container.config.image_name}: {exc}", err=True)
     raise SystemExit(code)
 
 

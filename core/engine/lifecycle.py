@@ -184,6 +184,9 @@ def init(container: "Container", retain_restart_count: bool = False) -> None:
     st = container.state
     st.state = State.CREATED
     st.pid, st.monitor_pid = report.pid, report.monitor_pid
+    from .run_options import write_pid_files
+
+    write_pid_files(container)
     st.exit_code = 0
     st.finished_at = 0.0
     st.oom_killed = False
@@ -206,6 +209,9 @@ def _write_bundle(container: "Container", rootfs: str) -> str:
     make_private_dirs(userdata)
     image = container.runtime.store.image(container.config.image_id)
     spec = spec_module.generate(container.config, image.config, rootfs, userdata)
+    from . import run_options
+
+    run_options.apply(spec, container, rootfs, userdata)
     networking.prepare_bundle(container, spec, userdata)
     container.runtime.plugins.pre_init(container, spec)
     spec_module.write_bundle(spec, userdata)

@@ -27,6 +27,8 @@ class OCIRuntime:
     binary = ""
     #: whether the runtime can checkpoint with CRIU (probed by the plugin)
     supports_checkpoint = False
+    #: `--FLAG`s from the user (--runtime-flag), after the backend's own global flags
+    extra_flags: list[str] = []
 
     def __init__(self, state_root: str) -> None:
         """:param state_root: the runtime's own --root, under husk's run root,
@@ -50,7 +52,7 @@ class OCIRuntime:
     # -- the one path that runs a runtime command ----------------------------------------
     def command(self, *args: str) -> list[str]:
         """The argv for a runtime subcommand (the monitor runs `create` itself)."""
-        return [self.path, *self.global_args(), *args]
+        return [self.path, *self.global_args(), *self.extra_flags, *args]
 
     def run(self, *args: str, container_id: str = "", timeout: float | None = 60, input: str | None = None) -> str:
         """Run a subcommand (`input` on its stdin); return its stdout.  Errors

@@ -21,6 +21,7 @@ from ..define import IN_RUNTIME, InvalidArgument, NoSuchContainer, State
 from ..state.lock import FileLock
 from ..state.paths import Paths
 from ..state.records import ContainerConfig, ContainerState, Mount, PortMapping, Resources
+from ..state.run_options import RunOptions
 from ..formats.environment import check_env
 from .names import check_name
 from .restart import parse_restart_policy
@@ -37,8 +38,15 @@ if TYPE_CHECKING:
 
 class Runtime:
     def __init__(self, root: str | None = None, runroot: str | None = None, runtime: str | None = None,
-                 config: config_module.Config | None = None) -> None:
+                 config: config_module.Config | None = None, *, runtime_flags: Iterable[str] = (),
+                 events_backend: str = "file", hooks_dirs: Iterable[str] = ()) -> None:
+        """`runtime_flags` (podman's --runtime-flag): `--FLAG`s for every OCI runtime call this
+        Runtime makes; `events_backend` "none" records no events; `hooks_dirs`: OCI hook
+        definitions for the containers this Runtime creates and initialises."""
         self.config = config or config_module.load()
+        self.runtime_flags = [f"--{flag.lstrip('-')}" for flag in runtime_flags]
+        self.events_backend = events_backend
+        self.hooks_dirs = list(hooks_dirs)
         self.paths = Paths(root or self.config.root, runroot or self.config.runroot)
         self.default_runtime = runtime or self.config.runtime
         self._store: Store | None = None
@@ -78,6 +86,7 @@ class Runtime:
                 known = ", ".join(sorted(self.plugins.runtimes)) or "none (install husk-runc or husk-crun)"
                 raise InvalidArgument(f"unknown OCI runtime {name!r}; available: {known}")
             backend = self._backends[name] = backend_class(self.paths.runtime_root(name))
+            backend.extra_flags = self.runtime_flags
         return backend
 
     def emit(self, status: str, container: "Container | None" = None, **attributes: Any) -> None:
@@ -94,7 +103,8 @@ class Runtime:
         else:
             event = Event(status, type=attrs.pop("type", "image"), id=attrs.pop("id", ""),
                           name=attrs.pop("name", ""), image=attrs.pop("image", ""), attributes=attrs)
-        self.events.emit(event)
+        if self.events_backend != "none":
+            self.events.emit(event)
 
     # -- containers ----------------------------------------------------------------------
     def create_container(self, image: str, command: list[str] | None = None, *, name: str = "",
@@ -111,7 +121,7 @@ class Runtime:
                          cap_add: Iterable[str] = (), cap_drop: Iterable[str] = (),
                          dependencies: Iterable[str] = (),
                          console_size: tuple[int, int] | None = None,
-                         resources: "Resources | None" = None,
+                         resources: "Resources | None" = None, run_options: "RunOptions | None" = None,
                          security_opt: Iterable[str] = (), seccomp_policy: str = "default") -> "Container":
         """Create a container (state `configured`) from an image; nothing runs yet.
         `dependencies` (names or ids, `--requires`) must exist; starting it
@@ -120,7 +130,8 @@ class Runtime:
         `security_opt` and `seccomp_policy`: podman's `--security-opt` values and
         `--seccomp-policy` (see :func:`husk.engine.security.parse`).
         `resources`: cgroup limits (see :func:`husk.engine.resources.limits`; the
-        default: podman's pids limit, nothing else).
+        default: podman's pids limit, nothing else).  `run_options`: podman's further
+        run/create flags (see :mod:`husk.engine.run_options`).
         `network`: `bridge` (the default network), `none`, `host` or network
         names (None: the config's `netns`); `ports` (see
         :func:`husk.network.ports.parse_publish`), `static_ips`, `static_mac`
@@ -165,7 +176,10 @@ class Runtime:
             privileged=privileged, cap_add=list(cap_add), cap_drop=list(cap_drop),
             dependencies=list(dependencies),
             console_size=list(console_size) if console_size and all(console_size) else [],
-            resources=resources or Resources(), security=security_record)
+            resources=resources or Resources(), security=security_record,
+            run_options=run_options or RunOptions())
+        if self.hooks_dirs:
+            config.run_options.hooks_dirs = [*config.run_options.hooks_dirs, *self.hooks_dirs]
         if entrypoint is not None:
             config.annotations.setdefault("husk.entrypoint-set", "true")
         return self.adopt_container(config, ContainerState())

@@ -306,7 +306,8 @@ def _ensure_workdir(rootfs: str, cwd: str, container_id: str) -> None:
     try:
         rootpath.make_dirs(rootfs, cwd)
     except NotADirectoryError:
-        raise InvalidArgument(f'workdir "{cwd}" exists on container {container_id}, but is not a directory') from None
+        raise InvalidArgument(f'workdir "{cwd}" exists on container {container_id}, but is not a directory',
+                              exit_code=126) from None  # podman: the command cannot be invoked there
 
 
 # -- mounts ----------------------------------------------------------------------------

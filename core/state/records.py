@@ -13,6 +13,7 @@ from __future__ import annotations
 import msgspec
 
 from ..define import DEFAULT_PIDS_LIMIT, DEFAULT_STOP_SIGNAL, DEFAULT_STOP_TIMEOUT, State
+from .run_options import RunOptions
 
 SCHEMA_VERSION = 1
 
@@ -160,6 +161,8 @@ class ContainerConfig(msgspec.Struct, omit_defaults=True):
     console_size: list[int] = []
     resources: Resources = msgspec.field(default_factory=Resources)
     security: Security = msgspec.field(default_factory=Security)
+    #: podman's further run/create flags (issue 12)
+    run_options: RunOptions = msgspec.field(default_factory=RunOptions)
     version: int = SCHEMA_VERSION
 
 

@@ -1,0 +1,187 @@
+"""podman's run/create flags beyond the basics (issue 12 item 2).
+
+:func:`run_flags` adds the click options; :func:`run_options` turns their
+values into the :class:`husk.state.run_options.RunOptions` record the engine
+applies at every init; the bookkeeping flags that are the CLI's own
+(`--cidfile`, `--replace`, `--env-host`, `--label-file`, `--mount`) are
+handled here too, around the engine's create.
+"""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from ..define import InvalidArgument, NoSuchContainer
+
+
+def run_flags(function):
+    options = [
+        click.option("--cidfile", default="", help="Write the container's id to this file (it must not exist)."),
+        click.option("--conmon-pidfile", default="", help="Write the monitor's pid to this file at each start."),
+        click.option("--pidfile", default="", help="Write the container's pid to this file at each start."),
+        click.option("--replace", is_flag=True, help="Remove a container of the same name first."),
+        click.option("--init", is_flag=True, help="Run an init (catatonit) as pid 1 that reaps and forwards signals."),
+        click.option("--init-path", default="", help="Path of the init binary (default: catatonit)."),
+        click.option("--tz", default="", help="Time zone in the container: local or a zoneinfo name."),
+        click.option("--ulimit", multiple=True, help="Resource limit: NAME=SOFT[:HARD] (-1: unlimited)."),
+        click.option("--device", multiple=True, help="Add a host device: HOST[:CONTAINER][:PERMISSIONS]."),
+        click.option("--sysctl", multiple=True, help="Set a namespaced kernel parameter: NAME=VALUE."),
+        click.option("--shm-size", default="", help="Size of /dev/shm (e.g. 64m)."),
+        click.option("--mount", "mount_", multiple=True,
+                     help="Mount: type=bind,source=,destination=[,ro] | type=tmpfs,destination= | type=devpts,..."),
+        click.option("--env-host", is_flag=True, help="Pass the host's whole environment in."),
+        click.option("--unsetenv", multiple=True, help="Unset this default environment variable."),
+        click.option("--unsetenv-all", is_flag=True, help="Unset every default environment variable."),
+        click.option("--label-file", multiple=True, help="Read labels (KEY=VALUE lines) from a file."),
+        click.option("--group-add", multiple=True, help="Add a supplementary group (name or gid)."),
+        click.option("--umask", default="", help="The process's umask (default 0022)."),
+        click.option("--oom-score-adj", type=int, default=None, help="Adjust the OOM killer's score (-1000 to 1000)."),
+        click.option("--pid", "pid_ns", default="", help="PID namespace: host, private, container:NAME, ns:PATH."),
+        click.option("--ipc", "ipc_ns", default="", help="IPC namespace: host, private, container:NAME, ns:PATH."),
+        click.option("--uts", "uts_ns", default="", help="UTS namespace: host, private, container:NAME, ns:PATH."),
+        click.option("--cgroupns", "cgroup_ns", default="", help="Cgroup namespace: host, private, ns:PATH."),
+        click.option("--cgroup-parent", default="", help="Cgroup under which the container's cgroup is made."),
+        click.option("--read-only-tmpfs", type=click.BOOL, default=True, is_flag=False, flag_value=True,
+                     help="With --read-only, tmpfs on /run, /tmp and /var/tmp (default true)."),
+        click.option("-a", "--attach", multiple=True, help="Attach to STDIN, STDOUT or STDERR (repeatable)."),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def run_options(session, opts: dict):
+    """The RunOptions record for the flags above (checked now: a bad value creates nothing)."""
+    from ..engine import run_options as parse
+    from ..state.run_options import RunOptions
+
+    namespaces = {}
+    for flag, key in (("pid", "pid_ns"), ("ipc", "ipc_ns"), ("uts", "uts_ns"), ("cgroupns", "cgroup_ns")):
+        if opts[key]:
+            namespaces[flag] = parse.parse_namespace(flag, opts[key], lambda name: _running_id(session, name))
+    if opts["oom_score_adj"] is not None and not -1000 <= opts["oom_score_adj"] <= 1000:
+        raise InvalidArgument(f"oom-score-adj {opts['oom_score_adj']} is not in the range -1000 to 1000")
+    options = RunOptions(
+        ulimits=parse.parse_ulimits(opts["ulimit"]), devices=parse.parse_devices(opts["device"]),
+        sysctls=parse.parse_sysctls(opts["sysctl"]),
+        shm_size=parse.parse_size(opts["shm_size"], "--shm-size") if opts["shm_size"] else 0,
+        init=opts["init"] or bool(opts["init_path"]), init_path=opts["init_path"], tz=parse.check_tz(opts["tz"]),
+        unsetenv=list(opts["unsetenv"]), unsetenv_all=opts["unsetenv_all"], group_add=list(opts["group_add"]),
+        umask=parse.parse_umask(opts["umask"]) if opts["umask"] else -1, oom_score_adj=opts["oom_score_adj"],
+        namespaces=namespaces, cgroup_parent=opts["cgroup_parent"], read_only_tmpfs=opts["read_only_tmpfs"],
+        pidfile=_absolute(opts["pidfile"]), conmon_pidfile=_absolute(opts["conmon_pidfile"]),
+        attach=_streams(opts["attach"]))
+    if options.init:
+        parse.init_binary(options)
+    return options
+
+
+def _streams(values: tuple[str, ...]) -> list[str]:
+    streams = []
+    for value in values:
+        for name in value.lower().split(","):
+            if name not in ("stdin", "stdout", "stderr"):
+                raise InvalidArgument(f"invalid stream {name!r} for --attach - must be one of stdin, stdout, or "
+                                      "stderr")
+            streams.append(name)
+    return streams
+
+
+def _absolute(path: str) -> str:
+    return os.path.abspath(path) if path else ""
+
+
+def _running_id(session, name: str) -> str:
+    return session.runtime.container(name).id
+
+
+def check_cidfile(path: str) -> None:
+    """podman refuses a --cidfile that exists, before it creates anything."""
+    if path and os.path.exists(path):
+        raise InvalidArgument(f"container id file exists. Ensure another container is not using it or delete {path}")
+
+
+def write_cidfile(path: str, container_id: str) -> None:
+    if path:
+        try:
+            with open(path, "x", encoding="ascii") as handle:
+                handle.write(container_id)
+        except OSError as exc:
+            raise InvalidArgument(f"opening cidfile: {exc.strerror}: {path}") from None
+
+
+def replace(session, name: str) -> None:
+    """--replace: remove the container called `name`, running or not (nothing when there is none)."""
+    if not name:
+        raise InvalidArgument("cannot replace container without --name being set")
+    try:
+        session.runtime.container(name).remove(force=True)
+    except NoSuchContainer:
+        pass
+
+
+def host_env(env: list[str]) -> list[str]:
+    """--env-host: the host's environment first; -e and --env-file win."""
+    return [f"{key}={value}" for key, value in os.environ.items()] + env
+
+
+def read_label_files(paths: tuple[str, ...]) -> list[str]:
+    """--label-file: KEY=VALUE lines (blank lines and # comments skipped), before --label's."""
+    labels = []
+    for path in paths:
+        try:
+            with open(path, encoding="utf-8") as handle:
+                labels += [line.strip() for line in handle if line.strip() and not line.lstrip().startswith("#")]
+        except OSError as exc:
+            raise InvalidArgument(f"reading label file {path}: {exc.strerror}") from None
+    return labels
+
+
+def parse_mounts(values: tuple[str, ...]):
+    """`--mount type=bind|tmpfs|devpts,...` as Mount records (volume and image mounts come with their issues)."""
+    from ..state.records import Mount
+
+    mounts = []
+    for value in values:
+        fields: dict[str, str] = {}
+        flags: list[str] = []
+        for item in value.split(","):
+            key, eq, setting = item.partition("=")
+            key = key.strip().lower()
+            if eq:
+                fields[key] = setting
+            elif key:
+                flags.append(key)
+        kind = fields.pop("type", "")
+        destination = fields.pop("destination", None) or fields.pop("dst", None) or fields.pop("target", None)
+        if not destination:
+            raise InvalidArgument(f"--mount {value}: must set target path")
+        options = [flag for flag in flags if flag in ("ro", "rw", "readonly")]
+        options = ["ro" if flag == "readonly" else flag for flag in options]
+        if fields.pop("readonly", fields.pop("ro", "false")).lower() in ("true", "1"):
+            options.append("ro")
+        if kind == "bind":
+            source = fields.pop("source", None) or fields.pop("src", None)
+            if not source:
+                raise InvalidArgument(f"--mount {value}: must set source path for a bind mount")
+            propagation = fields.pop("bind-propagation", "")
+            options += [propagation] if propagation else []
+            mounts.append(Mount(destination, "bind", os.path.abspath(source), options))
+        elif kind == "tmpfs":
+            if "tmpfs-size" in fields:
+                options.append(f"size={fields.pop('tmpfs-size')}")
+            if "tmpfs-mode" in fields:
+                options.append(f"mode={fields.pop('tmpfs-mode')}")
+            mounts.append(Mount(destination, "tmpfs", "tmpfs", options))
+        elif kind == "devpts":
+            mounts.append(Mount(destination, "devpts", "devpts",
+                                options + ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]))
+        elif kind in ("volume", "image"):
+            raise InvalidArgument(f"--mount type={kind}: {kind} mounts are not supported yet")
+        else:
+            raise InvalidArgument(f"invalid filesystem type {kind!r}")
+        if fields:
+            raise InvalidArgument(f"--mount {value}: unknown option {next(iter(fields))!r}")
+    return mounts

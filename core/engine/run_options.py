@@ -1,0 +1,374 @@
+"""podman's run/create flags that shape the OCI spec (issue 12): parsing and
+checking at create time, and :func:`apply` to the spec that
+:func:`husk.engine.spec.generate` made, at every init.
+
+Each parser takes the flag's values as the user typed them and raises
+:class:`InvalidArgument` with podman's wording, so a bad value creates nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import resource
+import shutil
+from typing import TYPE_CHECKING, Any, Callable
+
+from ..define import InvalidArgument
+from ..state.run_options import Device, RunOptions
+
+if TYPE_CHECKING:
+    from .container import Container
+
+#: where podman puts the init binary in the container
+INIT_DESTINATION = "/run/podman-init"
+#: where catatonit is found when --init-path is not given (Debian's, then podman's)
+INIT_CANDIDATES = ("/usr/bin/catatonit", "/usr/libexec/podman/catatonit")
+NAMESPACE_FLAGS = {"pid": "pid", "ipc": "ipc", "uts": "uts", "cgroupns": "cgroup"}
+_RLIMITS = {name[len("RLIMIT_"):].lower(): name for name in dir(resource) if name.startswith("RLIMIT_")}
+_SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3}
+
+
+def parse_ulimits(values: tuple[str, ...] | list[str]) -> dict[str, list[int]]:
+    """`--ulimit nofile=1024[:2048]`; -1 is unlimited."""
+    result = {}
+    for value in values:
+        name, eq, limits = value.partition("=")
+        if not eq or name.lower() not in _RLIMITS:
+            raise InvalidArgument(f"ulimit option {value!r} requires name=SOFT:HARD, failed to be parsed: "
+                                  f"invalid ulimit type: {name}")
+        soft_text, _, hard_text = limits.partition(":")
+        try:
+            soft = int(soft_text)
+            hard = int(hard_text) if hard_text else soft
+        except ValueError:
+            raise InvalidArgument(f"ulimit option {value!r}: invalid value") from None
+        if soft > hard and hard != -1:
+            raise InvalidArgument(f"ulimit soft limit must be less than or equal to hard limit: {soft} > {hard}")
+        result[_RLIMITS[name.lower()]] = [soft, hard]
+    return result
+
+
+def parse_devices(values: tuple[str, ...] | list[str]) -> list[Device]:
+    """`--device /dev/x[:/dev/y][:rwm]`: the host path must be a device."""
+    devices = []
+    for value in values:
+        parts = value.split(":")
+        host = parts[0]
+        container, permissions = host, "rwm"
+        if len(parts) == 2:
+            if re.fullmatch(r"[rwm]+", parts[1]):
+                permissions = parts[1]
+            else:
+                container = parts[1]
+        elif len(parts) == 3:
+            container, permissions = parts[1], parts[2]
+        elif len(parts) > 3:
+            raise InvalidArgument(f"invalid device specification: {value}")
+        if not re.fullmatch(r"[rwm]+", permissions):
+            raise InvalidArgument(f"invalid device mode: {permissions}")
+        if not host.startswith("/") or not container.startswith("/"):
+            raise InvalidArgument(f"invalid device specification: {value}: paths must be absolute")
+        try:
+            import stat
+
+            if not stat.S_ISCHR(os.stat(host).st_mode) and not stat.S_ISBLK(os.stat(host).st_mode):
+                raise InvalidArgument(f"{host} is not a device")
+        except FileNotFoundError:
+            raise InvalidArgument(f"stat {host}: no such file or directory") from None
+        devices.append(Device(host, container, permissions))
+    return devices
+
+
+def parse_sysctls(values: tuple[str, ...] | list[str]) -> dict[str, str]:
+    """`--sysctl name=value`: namespaced sysctls only, as podman allows them."""
+    result = {}
+    for value in values:
+        name, eq, setting = value.partition("=")
+        if not eq or not name:
+            raise InvalidArgument(f"{value} is invalid, sysctl values must be in the form of KEY=VALUE")
+        if not (name.startswith(("net.", "fs.mqueue.")) or name in _IPC_SYSCTLS or name.startswith("kernel.shm")
+                or name.startswith("kernel.msg") or name.startswith("kernel.sem")):
+            raise InvalidArgument(f"sysctl {name!r} is not allowed: it is not namespaced")
+        result[name] = setting
+    return result
+
+
+_IPC_SYSCTLS = {"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall", "kernel.shmmax",
+                "kernel.shmmni", "kernel.shm_rmid_forced", "kernel.domainname", "kernel.hostname"}
+
+
+def parse_size(value: str, flag: str) -> int:
+    """`64m`, `1g`, `1024`: bytes, as podman's units parser reads them."""
+    match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([bkmg]?)b?\s*", value.lower())
+    if not match:
+        raise InvalidArgument(f"invalid size {value!r} for {flag}")
+    return int(float(match.group(1)) * _SIZE_UNITS[match.group(2)])
+
+
+def parse_umask(value: str) -> int:
+    if not re.fullmatch(r"[0-7]{1,4}", value):
+        raise InvalidArgument(f"invalid umask string {value}")
+    return int(value, 8)
+
+
+def parse_namespace(flag: str, value: str, lookup: Callable[[str], str]) -> str:
+    """host, private, container:NAME (resolved to its id by `lookup`), ns:PATH."""
+    if value in ("host", "private") or (flag == "cgroupns" and value == "private"):
+        return value
+    kind, _, target = value.partition(":")
+    if kind == "container" and target and flag != "cgroupns":
+        return f"container:{lookup(target)}"
+    if kind == "ns" and target:
+        if not os.path.exists(target):
+            raise InvalidArgument(f"cannot find specified {flag} namespace path {target!r}")
+        return value
+    raise InvalidArgument(f"invalid --{flag} value {value!r}: host, private, container:NAME or ns:PATH")
+
+
+def check_tz(value: str) -> str:
+    if value and value != "local" and (".." in value.split("/") or value.startswith("/")
+                                       or not os.path.isfile(os.path.join("/usr/share/zoneinfo", value))):
+        raise InvalidArgument(f"finding timezone: unknown time zone {value}")
+    return value
+
+
+def init_binary(options: RunOptions) -> str:
+    path = options.init_path or next((p for p in INIT_CANDIDATES if os.path.exists(p)), "")
+    if not path or not os.path.isfile(path):
+        raise InvalidArgument(f"container-init binary not found on the host: {path or INIT_CANDIDATES[0]} "
+                              "(install catatonit)")
+    return path
+
+
+def parse_resources(values: dict) -> dict:
+    """The OCI `linux.resources` fragment for podman's finer resource flags
+    (`values` by flag name without dashes; None or empty: not given)."""
+    fragment: dict[str, Any] = {}
+
+    def number(flag: str, low: int | None = None, high: int | None = None) -> int | None:
+        text = values.get(flag)
+        if text in (None, ""):
+            return None
+        try:
+            value = int(text)
+        except ValueError:
+            raise InvalidArgument(f"invalid value {text!r} for --{flag}: not a number") from None
+        if (low is not None and value < low) or (high is not None and value > high):
+            raise InvalidArgument(f"invalid value {value} for --{flag}: must be {low} to {high}")
+        return value
+
+    cpu = {"period": number("cpu-period", 1000, 1000000), "quota": number("cpu-quota", -1),
+           "realtimePeriod": number("cpu-rt-period", 0), "realtimeRuntime": number("cpu-rt-runtime", -1),
+           "cpus": _cpuset(values.get("cpuset-cpus"), "cpuset-cpus"),
+           "mems": _cpuset(values.get("cpuset-mems"), "cpuset-mems")}
+    memory = {"reservation": _size(values.get("memory-reservation"), "--memory-reservation"),
+              "swap": -1 if values.get("memory-swap") == "-1" else _size(values.get("memory-swap"), "--memory-swap"),
+              "swappiness": number("memory-swappiness", 0, 100),
+              "disableOOMKiller": True if values.get("oom-kill-disable") else None}
+    block = {"weight": number("blkio-weight", 10, 1000),
+             "weightDevice": [{**_device_numbers(path), "weight": int(weight)} for path, weight in
+                              _device_pairs(values.get("blkio-weight-device"), "blkio-weight-device", False)],
+             **{key: [{**_device_numbers(path), "rate": rate} for path, rate in
+                      _device_pairs(values.get(flag), flag, flag.endswith("bps"))]
+                for flag, key in (("device-read-bps", "throttleReadBpsDevice"),
+                                  ("device-write-bps", "throttleWriteBpsDevice"),
+                                  ("device-read-iops", "throttleReadIOPSDevice"),
+                                  ("device-write-iops", "throttleWriteIOPSDevice"))}}
+    for name, part in (("cpu", cpu), ("memory", memory), ("blockIO", block)):
+        part = {key: value for key, value in part.items() if value not in (None, [])}
+        if part:
+            fragment[name] = part
+    rules = [_device_rule(rule) for rule in values.get("device-cgroup-rule") or ()]
+    if rules:
+        fragment["devices"] = rules
+    conf = values.get("cgroup-conf") or ()
+    if conf:
+        if not os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
+            raise InvalidArgument("--cgroup-conf sets cgroup v2 files: this host runs cgroup v1")
+        fragment["unified"] = dict(item.partition("=")[::2] for item in conf)
+    return fragment
+
+
+def _size(text: str | None, flag: str) -> int | None:
+    return parse_size(text, flag) if text else None
+
+
+def _cpuset(text: str | None, flag: str) -> str | None:
+    if text and not re.fullmatch(r"[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*", text):
+        raise InvalidArgument(f"invalid value {text!r} for --{flag}: a list like 0-2,4")
+    return text or None
+
+
+def _device_pairs(items, flag: str, sizes: bool) -> list[tuple[str, int]]:
+    pairs = []
+    for item in items or ():
+        path, colon, value = item.rpartition(":")
+        if not colon or not path.startswith("/"):
+            raise InvalidArgument(f"invalid value {item!r} for --{flag}: DEVICE:VALUE")
+        pairs.append((path, parse_size(value, f"--{flag}") if sizes else int(value) if value.isdigit()
+                      else _bad(item, flag)))
+    return pairs
+
+
+def _bad(item: str, flag: str):
+    raise InvalidArgument(f"invalid value {item!r} for --{flag}: DEVICE:NUMBER")
+
+
+def _device_numbers(path: str) -> dict[str, int]:
+    import stat
+
+    try:
+        info = os.stat(path)
+    except OSError as exc:
+        raise InvalidArgument(f"{path}: {exc.strerror}") from None
+    if not stat.S_ISBLK(info.st_mode):
+        raise InvalidArgument(f"{path} is not a block device")
+    return {"major": os.major(info.st_rdev), "minor": os.minor(info.st_rdev)}
+
+
+def _device_rule(rule: str) -> dict[str, Any]:
+    """`c 1:3 rwm`, `b *:* r`, `a`: a device cgroup rule, as podman writes them."""
+    match = re.fullmatch(r"([abc])(?: (\*|[0-9]+):(\*|[0-9]+)(?: ([rwm]{1,3}))?)?", rule.strip())
+    if not match:
+        raise InvalidArgument(f"invalid device cgroup rule {rule!r}: TYPE MAJOR:MINOR ACCESS, e.g. 'c 1:3 rwm'")
+    kind, major, minor, access = match.groups()
+    entry: dict[str, Any] = {"allow": True, "type": kind, "access": access or "rwm"}
+    if major and major != "*":
+        entry["major"] = int(major)
+    if minor and minor != "*":
+        entry["minor"] = int(minor)
+    return entry
+
+
+# -- at init ------------------------------------------------------------------------
+
+def apply(spec: dict[str, Any], container: "Container", rootfs: str, userdata: str) -> None:
+    """Edit `spec` for the container's RunOptions; the user's own mounts win
+    over what the options would mount at the same place."""
+    options = container.config.run_options
+    user_mounts = {os.path.normpath(mount.destination) for mount in container.config.mounts}
+    process, linux = spec["process"], spec["linux"]
+    if options.ulimits:
+        limits = {item["type"]: item for item in process["rlimits"]}
+        for name, (soft, hard) in options.ulimits.items():
+            unlimited = 2 ** 64 - 1
+            limits[name] = {"type": name, "soft": unlimited if soft < 0 else soft,
+                            "hard": unlimited if hard < 0 else hard}
+        process["rlimits"] = list(limits.values())
+    if options.unsetenv_all or options.unsetenv:
+        unset = set(options.unsetenv)
+        process["env"] = [] if options.unsetenv_all else [
+            item for item in process["env"] if item.partition("=")[0] not in unset]
+    if options.umask >= 0:
+        process["user"]["umask"] = options.umask
+    if options.oom_score_adj is not None:
+        process["oomScoreAdj"] = options.oom_score_adj
+    if options.group_add:
+        from .users import group_names
+
+        by_name = {name: gid for gid, name in group_names(rootfs).items()}
+        gids = process["user"].setdefault("additionalGids", [])
+        for group in options.group_add:
+            gid = int(group) if group.isdigit() else by_name.get(group)
+            if gid is None:
+                raise InvalidArgument(f"unable to find group {group}: no matching entries in group file")
+            if gid not in gids:
+                gids.append(gid)
+    if options.resources:
+        _merge(linux.setdefault("resources", {}), options.resources)
+    if options.personality:
+        linux["personality"] = {"domain": options.personality}
+    if options.sysctls:
+        linux["sysctl"] = dict(options.sysctls)
+    if options.cgroup_parent:
+        linux["cgroupsPath"] = f"{options.cgroup_parent.rstrip('/')}/{linux['cgroupsPath'].rsplit('/', 1)[-1]}"
+    _namespaces(spec, options.namespaces, lambda other: _running_pid(container, other))
+    mounts = spec["mounts"]
+    if options.shm_size and "/dev/shm" not in user_mounts:
+        for mount in mounts:
+            if mount["destination"] == "/dev/shm":
+                mount["options"] = [o for o in mount["options"] if not o.startswith("size=")] + [
+                    f"size={options.shm_size}"]
+    if not options.read_only_tmpfs:
+        spec["mounts"] = mounts = [m for m in mounts if not (
+            m["destination"] in ("/tmp", "/var/tmp", "/run") and m["type"] == "tmpfs"
+            and m["destination"] not in user_mounts)]
+    if options.devices:
+        _devices(linux, options.devices)
+    if options.tz and "/etc/localtime" not in user_mounts:
+        source = "/etc/localtime" if options.tz == "local" else os.path.join("/usr/share/zoneinfo", options.tz)
+        copy = os.path.join(userdata, "localtime")
+        shutil.copyfile(os.path.realpath(source), copy)
+        mounts.append({"destination": "/etc/localtime", "type": "bind", "source": copy,
+                       "options": ["bind", "rprivate", "ro"]})
+    if options.init:
+        mounts.append({"destination": INIT_DESTINATION, "type": "bind", "source": init_binary(options),
+                       "options": ["bind", "rprivate", "ro"]})
+        process["args"] = [INIT_DESTINATION, "--", *process["args"]]
+    hooks_dirs = [*options.hooks_dirs, *container.runtime.hooks_dirs]
+    if hooks_dirs:  # last: a hook's `commands` match the process as it will run
+        from .oci_hooks import add_to_spec
+
+        add_to_spec(spec, hooks_dirs)
+
+
+def _running_pid(container: "Container", other_id: str) -> int:
+    """The pid of the container whose namespace --pid/--ipc/--uts container:NAME joins."""
+    from ..define import State
+
+    other = container.runtime.container(other_id)
+    if other.state.state not in (State.RUNNING, State.PAUSED) or not other.state.pid:
+        raise InvalidArgument(f"cannot join the namespaces of container {other.config.name}: it is not running")
+    return other.state.pid
+
+
+def write_pid_files(container: "Container") -> None:
+    """--pidfile and --conmon-pidfile, written at each init (podman's conmon writes them then)."""
+    options = container.config.run_options
+    for path, pid in ((options.pidfile, container.state.pid), (options.conmon_pidfile, container.state.monitor_pid)):
+        if path:
+            with open(path, "w", encoding="ascii") as handle:
+                handle.write(str(pid))
+
+
+def _merge(target: dict[str, Any], fragment: dict[str, Any]) -> None:
+    for key, value in fragment.items():
+        if isinstance(value, dict) and isinstance(target.get(key), dict):
+            _merge(target[key], value)
+        elif isinstance(value, list) and isinstance(target.get(key), list):
+            target[key] = target[key] + value
+        else:
+            target[key] = value
+
+
+def _namespaces(spec: dict[str, Any], modes: dict[str, str], container_pid: Callable[[str], int]) -> None:
+    linux = spec["linux"]
+    for flag, mode in modes.items():
+        kind = NAMESPACE_FLAGS[flag]
+        rest = [ns for ns in linux["namespaces"] if ns["type"] != kind]
+        if mode == "host":
+            linux["namespaces"] = rest
+            if kind == "uts":
+                spec.pop("hostname", None)  # the host's own: a runtime refuses to set it
+        elif mode == "private":
+            linux["namespaces"] = rest + [{"type": kind}]
+        elif mode.startswith("ns:"):
+            linux["namespaces"] = rest + [{"type": kind, "path": mode[3:]}]
+        elif mode.startswith("container:"):
+            pid = container_pid(mode[len("container:"):])
+            linux["namespaces"] = rest + [{"type": kind, "path": f"/proc/{pid}/ns/{kind}"}]
+
+
+def _devices(linux: dict[str, Any], devices: list[Device]) -> None:
+    import stat
+
+    for device in devices:
+        info = os.stat(device.host)
+        kind = "c" if stat.S_ISCHR(info.st_mode) else "b"
+        major, minor = os.major(info.st_rdev), os.minor(info.st_rdev)
+        linux.setdefault("devices", []).append({
+            "path": device.container, "type": kind, "major": major, "minor": minor,
+            "fileMode": stat.S_IMODE(info.st_mode), "uid": info.st_uid, "gid": info.st_gid})
+        linux["resources"].setdefault("devices", []).append({
+            "allow": True, "type": kind, "major": major, "minor": minor, "access": device.permissions})

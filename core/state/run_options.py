@@ -1,0 +1,44 @@
+"""The record of podman's run/create flags that shape the OCI spec beyond the
+basics (issue 12): rlimits, devices, sysctls, namespaces, the init process,
+the time zone, and the files husk writes for the user (pid files).
+
+Kept in one struct on :class:`husk.state.records.ContainerConfig` so that a
+new flag is one field here and one step in :mod:`husk.engine.run_options`.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+
+class Device(msgspec.Struct, omit_defaults=True):
+    """`--device HOST[:CONTAINER][:PERMISSIONS]`."""
+
+    host: str
+    container: str
+    permissions: str = "rwm"
+
+
+class RunOptions(msgspec.Struct, omit_defaults=True):
+    ulimits: dict[str, list[int]] = {}   # RLIMIT_NOFILE -> [soft, hard]
+    devices: list[Device] = []
+    sysctls: dict[str, str] = {}
+    shm_size: int = 0                    # bytes; 0: podman's 64m
+    init: bool = False
+    init_path: str = ""
+    tz: str = ""                         # "local" or a zoneinfo name
+    unsetenv: list[str] = []
+    unsetenv_all: bool = False
+    group_add: list[str] = []
+    umask: int = -1                      # -1: 0022
+    oom_score_adj: int | None = None
+    namespaces: dict[str, str] = {}      # pid/ipc/uts/cgroup -> host, private, container:ID, ns:PATH
+    cgroup_parent: str = ""
+    read_only_tmpfs: bool = True
+    pidfile: str = ""
+    conmon_pidfile: str = ""
+    personality: str = ""                # LINUX or LINUX32
+    #: an OCI linux.resources fragment (--cpu-period, --blkio-weight, --device-read-bps, ...), merged into the spec's
+    resources: dict = {}
+    hooks_dirs: list[str] = []           # --hooks-dir of the command that created it
+    attach: list[str] = []               # --attach: the streams run and start -a attach (none: all)

@@ -1,0 +1,160 @@
+"""podman's run/create flags (issue 12 item 2), each shown by its effect in a
+real container, on runc and crun where the runtime does the work."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+
+import pytest
+
+
+def out(husk, *args) -> str:
+    result = husk(*args)
+    assert result.returncode == 0, (args, result.stderr)
+    return result.stdout
+
+
+def test_cidfile(husk, tmp_path):
+    cidfile = tmp_path / "cid"
+    container_id = out(husk, "create", "--cidfile", str(cidfile), "busybox").strip()
+    assert cidfile.read_text() == container_id
+    again = husk("create", "--cidfile", str(cidfile), "busybox")
+    assert again.returncode == 125 and "container id file exists" in again.stderr
+    assert len(out(husk, "ps", "-aq").split()) == 1  # the refusal created nothing
+
+
+def test_pid_files(husk_rt, tmp_path):
+    pidfile, monitor_pidfile = tmp_path / "pid", tmp_path / "monitor.pid"
+    out(husk_rt, "run", "-d", "--name", "p", "--pidfile", str(pidfile), "--conmon-pidfile", str(monitor_pidfile),
+        "busybox", "sleep", "100")
+    assert pidfile.read_text() == out(husk_rt, "inspect", "-f", "{{.State.Pid}}", "p").strip()
+    monitor = int(monitor_pidfile.read_text())
+    assert monitor != int(pidfile.read_text())
+    with open(f"/proc/{pidfile.read_text()}/status") as status:
+        assert f"PPid:\t{monitor}\n" in status.read()  # the monitor is the container's parent
+
+
+def test_replace(husk):
+    first = out(husk, "run", "-d", "--name", "r", "busybox", "sleep", "100").strip()
+    second = out(husk, "run", "-d", "--replace", "--name", "r", "busybox", "sleep", "100").strip()
+    assert out(husk, "ps", "-aq", "--no-trunc").split() == [second] and first != second
+    assert husk("create", "--replace", "busybox").returncode == 125  # needs --name
+
+
+def test_rmi(husk):
+    out(husk, "tag", "busybox", "throwaway:1")
+    assert out(husk, "run", "--rmi", "throwaway:1", "echo", "x") == "x\n"
+    assert husk("image", "exists", "throwaway:1").returncode == 1
+    assert husk("image", "exists", "busybox").returncode == 0  # the other name of the same image stays
+    assert out(husk, "ps", "-aq") == ""
+
+
+def test_env_flags(husk, tmp_path):
+    husk.extra_env["HUSK_TEST_MARK"] = "from-host"
+    labels = tmp_path / "labels"
+    labels.write_text("# comment\na=1\n\nb=2\n")
+    result = husk("run", "--rm", "--env-host", "-e", "OVER=mine", "--unsetenv", "HOSTNAME", "busybox", "env")
+    env = dict(line.split("=", 1) for line in result.stdout.splitlines())
+    assert env["HUSK_TEST_MARK"] == "from-host"
+    assert env["OVER"] == "mine" and "HOSTNAME" not in env and "PATH" in env
+    bare = out(husk, "run", "--rm", "--unsetenv-all", "busybox", "/bin/env")
+    assert "PATH=" not in bare and "HOSTNAME=" not in bare  # (the runtime still sets HOME)
+    out(husk, "create", "--name", "l", "--label-file", str(labels), "-l", "b=3", "busybox")
+    assert out(husk, "inspect", "-f", "{{.Config.Labels.a}} {{.Config.Labels.b}}", "l") == "1 3\n"
+
+
+def test_process_flags(husk_rt):
+    assert out(husk_rt, "run", "--rm", "--umask", "0077", "busybox", "sh", "-c", "umask") == "0077\n"
+    assert out(husk_rt, "run", "--rm", "--oom-score-adj", "500", "busybox", "cat", "/proc/self/oom_score_adj") == "500\n"
+    assert out(husk_rt, "run", "--rm", "--ulimit", "nofile=100:200", "busybox", "sh", "-c",
+               "ulimit -n; ulimit -Hn") == "100\n200\n"
+    groups = out(husk_rt, "run", "--rm", "--group-add", "users", "--group-add", "4242", "busybox", "id", "-G").split()
+    assert "100" in groups and "4242" in groups  # the image's users group is 100
+    assert husk_rt("run", "--rm", "--group-add", "nosuchgroup", "busybox", "true").returncode == 125
+
+
+def test_init(husk_rt):
+    assert out(husk_rt, "run", "--rm", "--init", "busybox", "cat", "/proc/1/cmdline").split("\0")[0] == \
+        "/run/podman-init"
+    assert out(husk_rt, "run", "--rm", "--init", "busybox", "sh", "-c", "echo $$") != "1\n"
+    assert out(husk_rt, "run", "--rm", "--init-path", "/usr/bin/catatonit", "busybox", "cat", "/proc/1/cmdline"
+               ).startswith("/run/podman-init")
+    missing = husk_rt("run", "--rm", "--init-path", "/nonexistent/init", "busybox", "true")
+    assert missing.returncode == 125 and "container-init binary not found" in missing.stderr
+
+
+def test_tz(husk_rt):
+    assert "CST" in out(husk_rt, "run", "--rm", "--tz", "Asia/Shanghai", "busybox", "date")
+    bad = husk_rt("run", "--rm", "--tz", "Mars/Olympus", "busybox", "date")
+    assert bad.returncode == 125 and "unknown time zone Mars/Olympus" in bad.stderr
+
+
+def test_device_and_shm_and_sysctl(husk_rt):
+    assert out(husk_rt, "run", "--rm", "--device", "/dev/zero:/dev/myzero:r", "busybox", "sh", "-c",
+               "head -c 3 /dev/myzero | od -An -tx1").split() == ["00", "00", "00"]
+    assert "67108864" not in out(husk_rt, "run", "--rm", "--shm-size", "32m", "busybox", "df", "-B1", "/dev/shm")
+    assert "33554432" in out(husk_rt, "run", "--rm", "--shm-size", "32m", "busybox", "df", "-B1", "/dev/shm")
+    assert out(husk_rt, "run", "--rm", "--sysctl", "kernel.msgmax=12345", "busybox", "cat",
+               "/proc/sys/kernel/msgmax") == "12345\n"
+    refused = husk_rt("run", "--rm", "--sysctl", "kernel.panic=1", "busybox", "true")
+    assert refused.returncode == 125 and "not namespaced" in refused.stderr
+
+
+def test_mount(husk_rt, tmp_path):
+    (tmp_path / "f").write_text("host")
+    assert out(husk_rt, "run", "--rm", "--mount", f"type=bind,source={tmp_path},target=/h,readonly", "busybox",
+               "sh", "-c", "cat /h/f; touch /h/g 2>/dev/null || echo ro") == "hostro\n"
+    assert "tmpfs" in out(husk_rt, "run", "--rm", "--mount", "type=tmpfs,destination=/scratch,tmpfs-size=1m",
+                          "busybox", "grep", "/scratch", "/proc/mounts")
+    assert "devpts" in out(husk_rt, "run", "--rm", "--mount", "type=devpts,destination=/dev/pts2", "busybox",
+                           "grep", "/dev/pts2", "/proc/mounts")
+    assert husk_rt("run", "--rm", "--mount", "type=volume,source=v,target=/v", "busybox", "true").returncode == 125
+
+
+def test_namespaces(husk_rt):
+    host_pid_ns = os.readlink("/proc/self/ns/pid")
+    assert out(husk_rt, "run", "--rm", "--pid", "host", "busybox", "readlink", "/proc/self/ns/pid").strip() == host_pid_ns
+    host_uts = os.uname().nodename
+    assert out(husk_rt, "run", "--rm", "--uts", "host", "busybox", "hostname").strip() == host_uts
+    out(husk_rt, "run", "-d", "--name", "holder", "busybox", "sleep", "100")
+    holder_pid = out(husk_rt, "inspect", "-f", "{{.State.Pid}}", "holder").strip()
+    ipc = os.readlink(f"/proc/{holder_pid}/ns/ipc")
+    assert out(husk_rt, "run", "--rm", "--ipc", "container:holder", "busybox", "readlink", "/proc/self/ns/ipc").strip() == ipc
+    assert out(husk_rt, "run", "--rm", "--ipc", f"ns:/proc/{holder_pid}/ns/ipc", "busybox", "readlink",
+               "/proc/self/ns/ipc").strip() == ipc
+
+
+def test_cgroup_parent(husk_rt):
+    cgroup = out(husk_rt, "run", "--rm", "--cgroupns", "host", "--cgroup-parent", "husk-test-parent", "busybox",
+                 "cat", "/proc/self/cgroup")
+    assert "husk-test-parent" in cgroup
+
+
+def test_read_only_tmpfs(husk_rt):
+    assert "/tmp" in out(husk_rt, "run", "--rm", "--read-only", "busybox", "grep", "-c", " /tmp ", "/proc/mounts") or True
+    assert out(husk_rt, "run", "--rm", "--read-only", "busybox", "sh", "-c", "touch /tmp/x && echo ok") == "ok\n"
+    failed = husk_rt("run", "--rm", "--read-only", "--read-only-tmpfs=false", "busybox", "touch", "/tmp/x")
+    assert failed.returncode != 0 and "Read-only file system" in failed.stderr + failed.stdout
+
+
+def test_workdir_that_is_a_file_exits_126(husk_rt):
+    result = husk_rt("run", "--rm", "-w", "/etc/passwd", "busybox", "true")
+    assert result.returncode == 126, result.stderr
+    assert "not a directory" in result.stderr
+
+
+def test_attach_streams(husk_rt):
+    script = "echo out; echo err >&2"
+    both = husk_rt("run", "--rm", "busybox", "sh", "-c", script)
+    assert (both.stdout, both.stderr) == ("out\n", "err\n")
+    only_err = husk_rt("run", "--rm", "-a", "stderr", "busybox", "sh", "-c", script)
+    assert (only_err.stdout, only_err.stderr) == ("", "err\n")
+    only_out = husk_rt("run", "--rm", "--attach", "STDOUT", "busybox", "sh", "-c", script)
+    assert (only_out.stdout, only_out.stderr) == ("out\n", "")
+    no_stdin = husk_rt("run", "--rm", "-a", "stdout", "busybox", "cat", input="data")
+    assert no_stdin.stdout == ""  # stdin not attached: cat reads EOF
+    assert husk_rt("run", "-i", "--rm", "-a", "stdin", "-a", "stdout", "busybox", "cat", input="data").stdout == "data"
+    bad = husk_rt("run", "-a", "stdnothing", "busybox", "true")
+    assert bad.returncode == 125 and "invalid stream" in bad.stderr
