@@ -192,3 +192,36 @@ class NetworkExists(HuskError):
 
 class NetworkInUse(HuskError):
     http_status = 409
+
+
+class NoSuchVolume(HuskError):
+    """`volume rm` exits 1 here, as podman does; `inspect` and the rest 125."""
+
+    http_status = 404
+    default_message = "no such volume"
+
+    @classmethod
+    def named(cls, name: str) -> "NoSuchVolume":
+        return cls(f'no volume with name "{name}" found: no such volume')
+
+
+class VolumeExists(HuskError):
+    http_status = 409
+    default_message = "volume already exists"
+
+
+class VolumeInUse(HuskError):
+    """Removing a volume a container uses, without force; podman exits 2 here."""
+
+    exit_code = 2
+    http_status = 409
+    default_message = "volume is being used"
+
+
+class NoSuchSecret(HuskError):
+    http_status = 404
+    default_message = "no such secret"
+
+    @classmethod
+    def named(cls, name: str) -> "NoSuchSecret":
+        return cls(f'no secret with name or id "{name}": no such secret')

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from husk.engine.container import Container
     from husk.engine.oci_runtime import OCIRuntime
     from husk.network.backend import NetworkBackend
+    from husk.volumes.driver import VolumeDriver
 
 
 @hookspec
@@ -41,6 +42,18 @@ def husk_register_network_backends(register: Callable[[str, "type[NetworkBackend
     backend_class)`` for each; ``backend_class`` subclasses
     :class:`husk.network.backend.NetworkBackend`, and ``name`` is what husk.conf's
     ``[network] backend`` selects.  The return value is ignored.
+    """
+
+
+@hookspec
+def husk_register_volume_drivers(register: Callable[[str, "type[VolumeDriver]"], None]) -> None:
+    """Register volume drivers.
+
+    Called the first time husk needs a volume driver.  Call
+    ``register(name, driver_class)`` for each driver; ``name`` is what users
+    pass to ``volume create --driver``.  ``driver_class`` subclasses
+    :class:`husk.volumes.driver.VolumeDriver`.  husk's own ``local`` driver is
+    registered through this hook too.  The return value is ignored.
     """
 
 

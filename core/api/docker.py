@@ -113,16 +113,22 @@ def _create_arguments(body: CreateBody) -> dict:
     restart = "no"
     kwargs: dict = {}
     if host is not None:
-        mounts = [parse_volume(bind) for bind in host.binds or []]
+        if host.volume_driver not in ("", "local"):
+            raise InvalidArgument(f"volume driver {host.volume_driver!r} is not supported: use local")
+        mounts += [parse_volume(bind) for bind in host.binds or []]
+        mounts += [_docker_mount(mount) for mount in host.mounts or []]
         mounts += [parse_tmpfs(f"{path}:{options}" if options else path) for path, options in (host.tmpfs or {}).items()]
+        kwargs["volumes_from"] = host.volumes_from or ()
         if host.restart_policy is not None and host.restart_policy.name not in ("", "no"):
             restart = host.restart_policy.name
             if host.restart_policy.name == "on-failure" and host.restart_policy.maximum_retry_count:
                 restart += f":{host.restart_policy.maximum_retry_count}"
-        kwargs = {"auto_remove": host.auto_remove, "read_only": host.readonly_rootfs,
+        kwargs |= {"auto_remove": host.auto_remove, "read_only": host.readonly_rootfs,
                   "privileged": host.privileged, "cap_add": host.cap_add or (), "cap_drop": host.cap_drop or (),
                   "runtime": host.runtime, "console_size": console_size(host.console_size),
                   "resources": _resources(host)}
+    taken = {m.destination for m in mounts}  # the SDK lists a bind's target in Config.Volumes too
+    mounts += [m for m in map(parse_volume, sorted(body.volumes or {})) if m.destination not in taken]
     for entry in body.env or []:
         if not entry.partition("=")[0]:
             raise InvalidArgument(f"invalid environment variable: {entry!r}")
@@ -168,6 +174,26 @@ def _network_arguments(body: CreateBody) -> dict:
             "static_ips": [ip for ip in (ipam.i_pv4_address, ipam.i_pv6_address) if ip] if ipam else [],
             "static_mac": body.mac_address or (first.mac_address or "" if first is not None else ""),
             "aliases": list(first.aliases or []) if first is not None else []}
+
+
+def _docker_mount(mount) -> "Mount":
+    """HostConfig.Mounts: volume (named or anonymous), bind and tmpfs."""
+    from ..presentation.mounts import parse_tmpfs, parse_volume, parse_volume_mount
+
+    if mount.type == "volume":
+        fields = {"dst": mount.target, "src": mount.source}
+        if mount.read_only:
+            fields["ro"] = "true"
+        if mount.volume_options is not None and mount.volume_options.no_copy:
+            fields["volume-nocopy"] = "true"
+        return parse_volume_mount(fields, f"{mount.source}:{mount.target}")
+    if mount.type == "bind":
+        if not mount.source.startswith("/"):
+            raise InvalidArgument(f"invalid mount config for type \"bind\": invalid mount path: {mount.source!r}")
+        return parse_volume(f"{mount.source}:{mount.target}" + (":ro" if mount.read_only else ""))
+    if mount.type == "tmpfs":
+        return parse_tmpfs(mount.target)
+    raise InvalidArgument(f"mount type {mount.type!r} is not supported: use volume, bind or tmpfs")
 
 
 def _resources(host):
@@ -275,10 +301,9 @@ unpause = routes.post("/containers/{id}/unpause")(container_action("unpause"))
 
 @routes.delete("/containers/{id}")
 async def remove(request: web.Request) -> web.Response:
-    force = flag(request, "force")
-    flag(request, "v")  # anonymous volumes: none exist yet, but the value must be valid
+    force, volumes = flag(request, "force"), flag(request, "v")
     container = await request_container(request)
-    await blocking.run(container.remove, force=force, timeout=0 if force else None)
+    await blocking.run(container.remove, force=force, timeout=0 if force else None, volumes=volumes)
     return web.Response(status=204)
 
 

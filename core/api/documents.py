@@ -79,13 +79,17 @@ def container_summary(container: "Container", image: "ImageRecord | None", now: 
         "State": docker_state(container), "Status": status_text(container, now),
         "HostConfig": {"NetworkMode": _network_mode(container)},
         "NetworkSettings": {"Networks": network_settings(container, docker_names=True)["Networks"]},
-        "Mounts": [_mount(m) for m in config.mounts],
+        "Mounts": [_mount(container, m) for m in config.mounts],
     }
 
 
-def _mount(mount) -> dict[str, Any]:
-    return {"Type": mount.type, "Source": mount.source, "Destination": mount.destination, "Mode": "",
-            "RW": "ro" not in mount.options, "Propagation": "rprivate" if mount.type == "bind" else ""}
+def _mount(container: "Container", mount) -> dict[str, Any]:
+    """Docker's MountPoint: podman's entry without Options."""
+    from ..engine.volume_mounts import mount_document
+
+    document = mount_document(container.runtime, mount)
+    del document["Options"]
+    return document
 
 
 def container_inspect(container: "Container") -> dict[str, Any]:
@@ -124,7 +128,7 @@ def container_inspect(container: "Container") -> dict[str, Any]:
         "Name": "/" + config.name, "RestartCount": st.restart_count, "Driver": "overlay",
         "Platform": "linux", "MountLabel": "", "ProcessLabel": "", "AppArmorProfile": "",
         "ExecIDs": sorted(st.exec_sessions) or None, "HostConfig": doc["HostConfig"],
-        "GraphDriver": doc["GraphDriver"], "Mounts": [_mount(m) for m in config.mounts],
+        "GraphDriver": doc["GraphDriver"], "Mounts": [_mount(container, m) for m in config.mounts],
         "Config": doc["Config"],
         "NetworkSettings": network_settings(container, docker_names=True),
     }

@@ -66,6 +66,14 @@ class PerNetworkBody(msgspec.Struct):
     static_mac: str = ""
 
 
+class NamedVolume(msgspec.Struct, rename={"name": "Name", "dest": "Dest", "options": "Options"}):
+    """SpecGenerator.volumes: a named volume (empty Name: an anonymous one)."""
+
+    dest: str
+    name: str = ""
+    options: list[str] | None = None
+
+
 class SpecGenerator(msgspec.Struct):
     """The fields of podman's SpecGenerator that husk acts on (others are ignored)."""
 
@@ -92,6 +100,8 @@ class SpecGenerator(msgspec.Struct):
     restart_policy: str = ""
     restart_tries: int | None = None
     mounts: list[SpecMount] | None = None
+    volumes: list[NamedVolume] | None = None
+    volumes_from: list[str] | None = None
     netns: Namespace | None = None
     portmappings: list[PortMappingBody] | None = None
     networks: dict[str, PerNetworkBody] | None = None
@@ -109,6 +119,12 @@ def _create_arguments(spec: SpecGenerator) -> dict:
             raise InvalidArgument(f"mount type {mount.type!r} is not supported here: use bind")
         options = ",".join(mount.options or [])
         mounts.append(parse_volume(f"{mount.source}:{mount.destination}" + (f":{options}" if options else "")))
+    for volume in spec.volumes or []:
+        options = ",".join(volume.options or [])
+        source = f"{volume.name}:" if volume.name else ""
+        if source.startswith(("/", ".")):
+            raise InvalidArgument(f"invalid volume name {volume.name!r}")
+        mounts.append(parse_volume(f"{source}{volume.dest}" + (f":{options}" if options else "")))
     restart = spec.restart_policy or "no"
     if restart == "on-failure" and spec.restart_tries:
         restart += f":{spec.restart_tries}"
@@ -123,7 +139,8 @@ def _create_arguments(spec: SpecGenerator) -> dict:
             "runtime": spec.oci_runtime, "read_only": spec.read_only_filesystem, "restart_policy": restart,
             "mounts": mounts, "network": network, "ports": ports, "static_ips": list(first.static_ips or []),
             "static_mac": first.static_mac, "aliases": list(first.aliases or []),
-            "resources": _resources(spec.resource_limits)}
+            "resources": _resources(spec.resource_limits),
+            "volumes_from": spec.volumes_from or ()}
 
 
 def _network(spec: SpecGenerator):
@@ -229,11 +246,11 @@ async def wait(request: web.Request) -> web.Response:
 
 @libpod_routes.delete("/containers/{id}")
 async def remove(request: web.Request) -> web.Response:
-    force = flag(request, "force")
-    flag(request, "v")
+    force, volumes = flag(request, "force"), flag(request, "v")
     timeout = integer(request, "timeout", integer(request, "t"))
     container = await request_container(request)
-    await blocking.run(container.remove, force=force, timeout=0 if force and timeout is None else timeout)
+    await blocking.run(container.remove, force=force, timeout=0 if force and timeout is None else timeout,
+                       volumes=volumes)
     return json_response([{"Id": container.id, "Err": None}])
 
 

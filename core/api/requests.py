@@ -117,8 +117,25 @@ class NetworkingConfigBody(msgspec.Struct, rename="pascal"):
     endpoints_config: dict[str, EndpointSettingsBody | None] | None = None
 
 
+class VolumeOptionsBody(msgspec.Struct, rename="pascal"):
+    no_copy: bool = False
+
+
+class MountBody(msgspec.Struct, rename="pascal"):
+    """One of HostConfig.Mounts (Docker's `--mount`)."""
+
+    type: str = "volume"
+    source: str = ""
+    target: str = ""
+    read_only: bool = False
+    volume_options: VolumeOptionsBody | None = None
+
+
 class HostConfigBody(msgspec.Struct, rename="pascal"):
     binds: list[str] | None = None
+    mounts: list[MountBody] | None = None
+    volumes_from: list[str] | None = None
+    volume_driver: str = ""
     tmpfs: dict[str, str] | None = None
     auto_remove: bool = False
     restart_policy: RestartPolicyBody | None = None
@@ -152,6 +169,7 @@ class CreateBody(msgspec.Struct, rename="pascal"):
     stop_timeout: int | None = None
     tty: bool = False
     open_stdin: bool = False
+    volumes: dict[str, dict] | None = None
     host_config: HostConfigBody | None = None
     exposed_ports: dict[str, dict] | None = None
     networking_config: NetworkingConfigBody | None = None

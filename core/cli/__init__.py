@@ -54,10 +54,11 @@ def cli(ctx: click.Context, root, runroot, runtime_name, log_level) -> None:
 
 def _register() -> None:
     from . import (attach, changes, checkpoint, commit, container, cp, exec, image, image_transfer, network, ops,
-                   prune, registry, system)
+                   prune, registry, secret, system, volume)
 
     for module in (container, image, image_transfer, registry, commit, system, attach, ops, exec, checkpoint,
-                   changes, cp, prune, network):
+                   changes, cp, prune, network,
+                   volume, secret):
         module.register(cli)
     from .global_flags import options
 

@@ -40,8 +40,12 @@ def _create_options(function):
         click.option("--mac-address", default="", help="Static MAC address on the network."),
         click.option("--network-alias", multiple=True, help="DNS name of the container on its network."),
         click.option("--read-only", is_flag=True, help="Mount the root filesystem read-only."),
-        click.option("-v", "--volume", multiple=True, help="Bind mount /host:/container[:ro]."),
+        click.option("-v", "--volume", multiple=True,
+                     help="Bind mount /host:/ctr[:opts], mount volume NAME:/ctr[:opts], or an anonymous volume /ctr."),
         click.option("--tmpfs", multiple=True, help="Mount a tmpfs at /path[:options]."),
+        click.option("--volumes-from", multiple=True, help="Mount the volumes of CONTAINER[:ro|rw]."),
+        click.option("--secret", "secrets", multiple=True,
+                     help="Give the container a secret: NAME[,type=mount|env,target=,uid=,gid=,mode=]."),
         click.option("--restart", default="no", help="Restart policy: no, on-failure[:N], always, unless-stopped."),
         click.option("--privileged", is_flag=True, help="All capabilities, no masked paths."),
         click.option("--cap-add", multiple=True, help="Add a capability."),
@@ -92,7 +96,7 @@ def _create(session, opts: dict) -> "object":
         cap_add=_split(opts["cap_add"]), cap_drop=_split(opts["cap_drop"]),
         security_opt=opts["security_opt"], seccomp_policy=opts["seccomp_policy"],
         dependencies=[name for value in opts["requires"] for name in value.split(",")],
-        resources=resource_limits(opts), run_options=run_options)
+        resources=resource_limits(opts), run_options=run_options, volumes_from=opts["volumes_from"], secrets=opts["secrets"])
     flags.write_cidfile(opts["cidfile"], container.id)
     return container
 
@@ -207,7 +211,7 @@ def kill(session, all_, signal_, names):
 @click.command(context_settings=CONTEXT)
 @click.option("-f", "--force", is_flag=True, help="Stop running containers first; ignore missing ones.")
 @click.option("-a", "--all", "all_", is_flag=True, help="Remove every container.")
-@click.option("-v", "--volumes", is_flag=True, help="Remove anonymous volumes too (none exist yet).")
+@click.option("-v", "--volumes", is_flag=True, help="Remove the containers' anonymous volumes too.")
 @click.option("-t", "--time", "timeout", type=int, default=None, help="Seconds to wait before SIGKILL.")
 @click.option("-i", "--ignore", is_flag=True, help="Ignore containers that do not exist.")
 @click.argument("names", nargs=-1)
@@ -218,7 +222,7 @@ def rm(session, force, all_, volumes, timeout, ignore, names):
 
     check_timeout(timeout)  # once, before any container is touched
     run_and_report(session, "remove", names_or_all(session, names, all_), force=force, timeout=timeout,
-            ignore_missing=force or ignore, missing_exit_code=1)
+                   volumes=volumes, ignore_missing=force or ignore, missing_exit_code=1)
 
 
 @click.command(context_settings=CONTEXT)

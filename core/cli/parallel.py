@@ -36,8 +36,8 @@ def _start(container: "Container"):
     container.start(recursive=True)  # podman's `--requires`: dependencies are started first
 
 
-def _remove(container: "Container", force, timeout):
-    container.remove(force=force, timeout=timeout)
+def _remove(container: "Container", force, timeout, volumes=False):
+    container.remove(force=force, timeout=timeout, volumes=volumes)
 
 
 def _restart(container: "Container", timeout):

@@ -169,12 +169,13 @@ class Container:
                 return
             lifecycle.cleanup(self)
             if self.config.auto_remove:
-                lifecycle.remove(self, timeout=0)
+                lifecycle.remove(self, timeout=0, volumes=True)  # podman's --rm takes anonymous volumes too
                 self._valid = False
 
-    def remove(self, force: bool = False, timeout: int | None = None) -> None:
+    def remove(self, force: bool = False, timeout: int | None = None, volumes: bool = False) -> None:
         """Remove the container; running or paused ones only with `force` (stopped
-        first, SIGKILL after `timeout` seconds: None is the container's stop timeout)."""
+        first, SIGKILL after `timeout` seconds: None is the container's stop timeout).
+        `volumes` removes its anonymous volumes that no other container uses (`rm -v`)."""
         timeout = self._stop_timeout(timeout)
         if self._batched:
             raise StateInvalid("a container cannot be removed inside a batch", improper=False)
@@ -185,7 +186,7 @@ class Container:
                 raise ContainerRunning(
                     f"cannot remove container {self.id} as it is {self.state.state} - running or paused containers "
                     "cannot be removed without force: container state improper")
-            lifecycle.remove(self, timeout)
+            lifecycle.remove(self, timeout, volumes=volumes)
             self._valid = False
 
     # -- attach -------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from ..define import State
 from ..formats.timestamps import rfc3339
 from .networking import network_settings
+from .volume_mounts import mount_document
 
 if TYPE_CHECKING:
     from .container import Container
@@ -67,9 +68,7 @@ def inspect_container(container: "Container") -> dict[str, Any]:
             "UpperDir": f"{paths.container_dir(config.id)}/upper",
             "WorkDir": f"{paths.container_dir(config.id)}/work",
             "MergedDir": st.mountpoint or None}},
-        "Mounts": [{"Type": m.type, "Source": m.source, "Destination": m.destination, "Driver": "",
-                    "Mode": "", "Options": list(m.options), "RW": "ro" not in m.options,
-                    "Propagation": "rprivate" if m.type == "bind" else ""} for m in config.mounts],
+        "Mounts": [mount_document(container.runtime, m) for m in config.mounts],
         "NetworkSettings": network_settings(container),
         "Dependencies": list(config.dependencies),
         "IsInfra": False,
@@ -98,7 +97,7 @@ def inspect_container(container: "Container") -> dict[str, Any]:
         },
         "HostConfig": {
             "Binds": [f"{m.source}:{m.destination}" + (f":{','.join(m.options)}" if m.options else "")
-                      for m in config.mounts if m.type == "bind"],
+                      for m in config.mounts if m.type in ("bind", "volume")],
             "NetworkMode": config.network,
             "RestartPolicy": {"Name": config.restart_policy.name,
                               "MaximumRetryCount": config.restart_policy.max_retries},
@@ -130,14 +129,16 @@ def _image(container: "Container"):
 
 def _process_env(container: "Container", image) -> list[str]:
     """The environment the process gets: the bundle's, once the spec exists;
-    before that, the same merge the spec generator will do."""
+    before that, the same merge the spec generator will do.  Secrets given as
+    environment variables are left out: a value is never shown."""
     import json
 
     from .spec import merge_env
 
+    secret = {use.target for use in container.config.secrets if use.type == "env"}
     try:
         with open(f"{container.runtime.paths.userdata(container.id)}/config.json", "rb") as bundle:
-            return json.load(bundle)["process"]["env"]
+            return [e for e in json.load(bundle)["process"]["env"] if e.partition("=")[0] not in secret]
     except (OSError, ValueError, KeyError):
         pass
     home = "/root" if container.config.user in ("", "0", "root") else "/"

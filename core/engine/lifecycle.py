@@ -126,6 +126,9 @@ def mount(container: "Container") -> str:
     runtime.store.change_mount_count(container.id, +1)
     st.mountpoint = merged
     container.save()
+    from .volume_mounts import acquire
+
+    acquire(container, merged)  # after the save: a crash leaves a user that sync releases
     return merged
 
 
@@ -144,9 +147,12 @@ def unmount(container: "Container", force: bool = False) -> None:
     (or at once with `force`)."""
     from ..storage.rootfs import unmount as unmount_path
 
+    from .volume_mounts import release
+
     st = container.state
     if not st.mountpoint:
         return
+    release(container)
     store = container.runtime.store
     remaining = store.change_mount_count(container.id, -(store.mount_count(container.id) if force else 1))
     if remaining == 0:
@@ -202,13 +208,15 @@ def _write_bundle(container: "Container", rootfs: str) -> str:
     """Write the OCI bundle (the spec from config and image, as the pre_init
     hooks leave it) for a start or a restore; returns the bundle directory."""
     from . import spec as spec_module
+    from .secrets import spec_config as with_secrets
+    from .volume_mounts import spec_config
 
     from ..state.paths import make_private_dirs
 
     userdata = container.runtime.paths.userdata(container.id)
     make_private_dirs(userdata)
     image = container.runtime.store.image(container.config.image_id)
-    spec = spec_module.generate(container.config, image.config, rootfs, userdata)
+    spec = spec_module.generate(with_secrets(container, spec_config(container)), image.config, rootfs, userdata)
     from . import run_options
 
     run_options.apply(spec, container, rootfs, userdata)
@@ -379,6 +387,9 @@ def cleanup(container: "Container") -> None:
     except HuskError as exc:
         plugin_error = plugin_error or exc
     unmount(container)
+    from .secrets import discard
+
+    discard(container)
     if st.state in (State.STOPPED, State.CREATED):
         st.state = State.EXITED
     st.pid = 0
@@ -388,9 +399,12 @@ def cleanup(container: "Container") -> None:
         raise plugin_error
 
 
-def remove(container: "Container", timeout: int) -> None:
+def remove(container: "Container", timeout: int, volumes: bool = False) -> None:
     """Stop (a running or paused container: the caller has checked `force`),
-    clean up, delete every trace of the container."""
+    clean up, delete every trace of the container; with `volumes`, its
+    anonymous volumes no other container uses too."""
+    from .volume_mounts import anonymous_volumes, remove_volumes
+
     st = container.state
     if st.state in (State.RUNNING, State.PAUSED):
         stop(container, timeout)  # a paused one is thawed first
@@ -409,9 +423,11 @@ def remove(container: "Container", timeout: int) -> None:
     shutil.rmtree(paths.container_dir(container.id), ignore_errors=True)
     shutil.rmtree(paths.container_run_dir(container.id), ignore_errors=True)
     _remove_quietly(paths.exit_file(container.id))
+    anonymous = anonymous_volumes(container.runtime, container.config) if volumes else []
     container.runtime.store.remove_container(container.config)
     container.runtime.emit("remove", container)
     _remove_quietly(paths.lock_path(container.id))
+    remove_volumes(container.runtime, anonymous)
 
 
 def update(container: "Container", config: "ContainerConfig") -> None:

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from .container import Container
     from .oci_runtime import OCIRuntime
     from ..network.backend import NetworkBackend
+    from ..volumes.driver import VolumeDriver
 
 
 class Plugins:
@@ -86,6 +87,24 @@ class Plugins:
             backends[name] = backend
         self._call("husk_register_network_backends", register=register)
         return backends
+
+    @functools.cached_property
+    def volume_drivers(self) -> dict[str, "type[VolumeDriver]"]:
+        """Volume drivers by name, asked for on first use; husk's own `local` is
+        registered through the hook like any plugin's."""
+        from ..volumes import local
+
+        self.pm.register(local, name="husk.volumes.local")
+        drivers: dict[str, type[VolumeDriver]] = {}
+
+        def register(name: str, driver: "type[VolumeDriver]") -> None:
+            if not name:
+                raise InvalidArgument(f"a volume driver ({driver!r}) was registered without a name")
+            if name in drivers:
+                raise InvalidArgument(f"volume driver {name!r} registered twice")
+            drivers[name] = driver
+        self._call("husk_register_volume_drivers", register=register)
+        return drivers
 
     def _call(self, hook_name: str, **kwargs: Any) -> Any:
         hook = getattr(self.pm.hook, hook_name)

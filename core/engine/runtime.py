@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from .oci_runtime import OCIRuntime
     from .plugins import Plugins
     from ..state.store import Store
+    from ..volumes.manager import Volumes
 
 
 
@@ -69,6 +70,13 @@ class Runtime:
         from .plugins import Plugins
 
         return Plugins(self.config.plugins, self.config.disabled_plugins)
+
+    @functools.cached_property
+    def volumes(self) -> "Volumes":
+        """Volumes: records, drivers, use counts (see husk.volumes.manager)."""
+        from ..volumes.manager import Volumes
+
+        return Volumes(self.store, self.paths, self.plugins.volume_drivers)
 
     @functools.cached_property
     def events(self) -> "EventLog":
@@ -122,7 +130,8 @@ class Runtime:
                          dependencies: Iterable[str] = (),
                          console_size: tuple[int, int] | None = None,
                          resources: "Resources | None" = None, run_options: "RunOptions | None" = None,
-                         security_opt: Iterable[str] = (), seccomp_policy: str = "default") -> "Container":
+                         security_opt: Iterable[str] = (), seccomp_policy: str = "default",
+                         volumes_from: Iterable[str] = (), secrets: Iterable[str] = ()) -> "Container":
         """Create a container (state `configured`) from an image; nothing runs yet.
         `dependencies` (names or ids, `--requires`) must exist; starting it
         recursively starts them first.  `console_size` (rows, columns) is the
@@ -135,7 +144,10 @@ class Runtime:
         `network`: `bridge` (the default network), `none`, `host` or network
         names (None: the config's `netns`); `ports` (see
         :func:`husk.network.ports.parse_publish`), `static_ips`, `static_mac`
-        and `aliases` apply to the (first) network."""
+        and `aliases` apply to the (first) network.  `mounts` of type `volume`
+        name a volume (made when missing) or none (an anonymous one);
+        `volumes_from` (`CTR[:ro|rw]`) copies other containers' volumes and binds.
+        `secrets`: `--secret` values (see husk.engine.secrets.parse_secret)."""
         from .container import Container
         from ..storage.images import resolve_image
         from ..formats.signals import parse_signal
@@ -162,6 +174,12 @@ class Runtime:
             from .dependencies import resolve
 
             dependencies = resolve(self, list(dependencies))
+        from .secrets import parse_secret
+        from .volume_mounts import remove_volumes, resolve_for_create
+
+        secret_uses = [parse_secret(self, value) for value in secrets]
+
+        mounts, anonymous = resolve_for_create(self, mounts, image_record.config, volumes_from)
         container_id = os.urandom(32).hex()
         config = ContainerConfig(
             id=container_id, name=name or _random_name(), created=time.time(),
@@ -177,12 +195,16 @@ class Runtime:
             dependencies=list(dependencies),
             console_size=list(console_size) if console_size and all(console_size) else [],
             resources=resources or Resources(), security=security_record,
-            run_options=run_options or RunOptions())
+            run_options=run_options or RunOptions(), secrets=secret_uses)
         if self.hooks_dirs:
             config.run_options.hooks_dirs = [*config.run_options.hooks_dirs, *self.hooks_dirs]
         if entrypoint is not None:
             config.annotations.setdefault("husk.entrypoint-set", "true")
-        return self.adopt_container(config, ContainerState())
+        try:
+            return self.adopt_container(config, ContainerState())
+        except BaseException:
+            remove_volumes(self, anonymous)
+            raise
 
     def _networks(self, network, ports, static_ips, static_mac, aliases) -> "tuple[str, dict]":
         """The network mode and the networks joined, checked as podman checks them."""
@@ -279,6 +301,7 @@ class Runtime:
                 if state.netns:  # firewall rules outlive a namespace; a real reboot flushed them anyway
                     self._tear_down_network(config, state)
             store.reset_mount_counts()
+            store.reset_volume_users()
             with open(self.paths.alive_marker, "w") as marker:
                 marker.write(f"{time.time()}\n")
 

@@ -18,6 +18,7 @@ from ..define import InvalidArgument
 
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 _ID = re.compile(r"[0-9a-f]{64}")
+_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")  # a volume driver's
 
 
 def check_digest(value: str, what: str = "digest") -> str:
@@ -96,7 +97,25 @@ class Paths:
     def artifacts(self, container_id: str) -> str:
         return os.path.join(self.userdata(container_id), "artifacts")
 
+    def volume_driver_dir(self, driver: str) -> str:
+        """A volume driver's own directory: `volumes` for local (podman's
+        `volumes/NAME/_data`), `volume-drivers/NAME` for a plugin's."""
+        if driver == "local":
+            return os.path.join(self.root, "volumes")
+        if not _NAME.fullmatch(driver):
+            raise InvalidArgument(f"invalid volume driver name {driver!r}")
+        return os.path.join(self.root, "volume-drivers", driver)
+
+    @property
+    def secrets_dir(self) -> str:
+        """Secrets' values, one 0600 file per secret id."""
+        return os.path.join(self.root, "secrets", "filedriver")
+
     # run root
+    @property
+    def volumes_lock(self) -> str:
+        return os.path.join(self.runroot, "locks", "volumes.lock")
+
     @property
     def alive_marker(self) -> str:
         return os.path.join(self.runroot, "alive")

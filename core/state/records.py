@@ -37,6 +37,8 @@ class ImageConfig(msgspec.Struct, omit_defaults=True):
     user: str = ""
     labels: dict[str, str] = {}
     stop_signal: str = ""
+    #: the image's VOLUME entries: each gets an anonymous volume at create
+    volumes: list[str] = []
 
 
 class ImageRecord(msgspec.Struct, omit_defaults=True):
@@ -52,6 +54,48 @@ class ImageRecord(msgspec.Struct, omit_defaults=True):
     config_json: str = ""
     #: the digest of the manifest it was pulled or pushed as (its RepoDigests), if any
     digest: str = ""
+
+
+class VolumeRecord(msgspec.Struct, omit_defaults=True):
+    """A volume (see husk.volumes).  `users` is its use count as a set: the
+    containers holding it mounted; `user_mounts` counts `volume mount`s."""
+
+    name: str
+    driver: str
+    created: float
+    labels: dict[str, str] = {}
+    options: dict[str, str] = {}
+    anonymous: bool = False
+    uid: int = -1
+    gid: int = -1
+    #: true until the first container mounts it (then an empty volume gets the image's content)
+    needs_copy_up: bool = True
+    users: list[str] = []
+    user_mounts: int = 0
+    version: int = SCHEMA_VERSION
+
+
+class SecretRecord(msgspec.Struct, omit_defaults=True):
+    """A secret's record; its value is kept apart, in a 0600 file (see husk.engine.secrets)."""
+
+    id: str
+    name: str
+    created: float
+    driver: str = "file"
+    labels: dict[str, str] = {}
+    version: int = SCHEMA_VERSION
+
+
+class SecretUse(msgspec.Struct, omit_defaults=True):
+    """`--secret NAME[,type=mount|env,target=,uid=,gid=,mode=]`: how a container gets a secret."""
+
+    id: str
+    name: str
+    type: str = "mount"
+    target: str = ""
+    uid: int = 0
+    gid: int = 0
+    mode: int = 0o444
 
 
 class RestartPolicy(msgspec.Struct, omit_defaults=True):
@@ -163,6 +207,7 @@ class ContainerConfig(msgspec.Struct, omit_defaults=True):
     security: Security = msgspec.field(default_factory=Security)
     #: podman's further run/create flags (issue 12)
     run_options: RunOptions = msgspec.field(default_factory=RunOptions)
+    secrets: list[SecretUse] = []
     version: int = SCHEMA_VERSION
 
 

@@ -31,10 +31,11 @@ from typing import TypeVar
 import lmdb
 import msgspec
 
-from ..define import CorruptRecord, InvalidArgument, NameInUse, NoSuchContainer, NoSuchImage
-from .records import ContainerConfig, ContainerState, ImageRecord
+from ..define import (CorruptRecord, InvalidArgument, NameInUse, NoSuchContainer, NoSuchImage, NoSuchVolume,
+                      VolumeExists)
+from .records import ContainerConfig, ContainerState, ImageRecord, SecretRecord, VolumeRecord
 
-_DATABASES = ("configs", "states", "names", "images", "image_names", "mounts", "networks", "leases")
+_DATABASES = ("configs", "states", "names", "images", "image_names", "mounts", "networks", "leases", "volumes", "secrets")
 _INITIAL_MAP_SIZE = 1 << 32  # sparse; grown on MapFullError
 _OPEN: dict[tuple[int, str], "Store"] = {}
 _MAX_KEY = 511  # LMDB's default maximum key size (env.max_key_size())
@@ -45,6 +46,8 @@ _decoders = {
     ContainerConfig: msgspec.json.Decoder(ContainerConfig),
     ContainerState: msgspec.json.Decoder(ContainerState),
     ImageRecord: msgspec.json.Decoder(ImageRecord),
+    VolumeRecord: msgspec.json.Decoder(VolumeRecord),
+    SecretRecord: msgspec.json.Decoder(SecretRecord),
 }
 
 
@@ -367,3 +370,56 @@ class Store:
                     txn.delete(_key(name), db=self.db["image_names"])
             txn.delete(image.id.encode(), db=self.db["images"])
         self._write(change)
+
+    # -- volumes (names are checked by husk.volumes.names before they get here) ----------
+    def add_volume(self, volume: VolumeRecord) -> None:
+        def change(txn):
+            if not txn.put(volume.name.encode(), _encode(volume), db=self.db["volumes"], overwrite=False):
+                raise VolumeExists(f"volume with name {volume.name} already exists: volume already exists")
+        self._write(change)
+
+    def save_volume(self, volume: VolumeRecord) -> None:
+        self._write(lambda txn: txn.put(volume.name.encode(), _encode(volume), db=self.db["volumes"]))
+
+    def volume(self, name: str) -> VolumeRecord:
+        raw = self._get("volumes", name) if name and "\0" not in name else None
+        volume = self._decode(VolumeRecord, raw, f"volume {name}")
+        if volume is None:
+            raise NoSuchVolume.named(name)
+        return volume
+
+    def volume_exists(self, name: str) -> bool:
+        return bool(name) and "\0" not in name and self._get("volumes", name) is not None
+
+    def volumes(self) -> list[VolumeRecord]:
+        records = self._transaction(lambda txn: list(txn.cursor(db=self.db["volumes"])))
+        return [self._decode(VolumeRecord, raw, f"volume {key.decode()}") for key, raw in records]
+
+    def remove_volume(self, name: str) -> None:
+        self._write(lambda txn: txn.delete(name.encode(), db=self.db["volumes"]))
+
+    def reset_volume_users(self) -> None:
+        """After a reboot nothing holds a volume mounted."""
+        def change(txn):
+            for key, raw in list(txn.cursor(db=self.db["volumes"])):
+                volume = self._decode(VolumeRecord, raw, f"volume {key.decode()}")
+                volume.users, volume.user_mounts = [], 0
+                txn.put(key, _encode(volume), db=self.db["volumes"])
+        self._write(change)
+
+    # -- secrets (the records; the values are files, see husk.engine.secrets) ---------------
+    def add_secret(self, secret: SecretRecord) -> None:
+        """Store a new secret; its name must be free (checked in the same transaction)."""
+        def change(txn):
+            for _, raw in txn.cursor(db=self.db["secrets"]):
+                if self._decode(SecretRecord, raw, "secret").name == secret.name:
+                    raise NameInUse(f"{secret.name}: secret name in use")
+            txn.put(secret.id.encode(), _encode(secret), db=self.db["secrets"])
+        self._write(change)
+
+    def secrets(self) -> list[SecretRecord]:
+        records = self._transaction(lambda txn: list(txn.cursor(db=self.db["secrets"])))
+        return [self._decode(SecretRecord, raw, f"secret {key.decode()}") for key, raw in records]
+
+    def remove_secret(self, secret_id: str) -> None:
+        self._write(lambda txn: txn.delete(secret_id.encode(), db=self.db["secrets"]))

@@ -60,7 +60,7 @@ def resolve_image(runtime: "Runtime", name: str) -> ImageRecord:
 
 def parse_changes(changes: Iterable[str], base: ImageConfig | None = None) -> ImageConfig:
     """Apply Dockerfile-style `--change` instructions (CMD, ENTRYPOINT, ENV, WORKDIR,
-    LABEL, USER, STOPSIGNAL), as `KEY=value` or `KEY value`."""
+    LABEL, USER, STOPSIGNAL, VOLUME), as `KEY=value` or `KEY value`."""
     config = msgspec.structs.replace(base or ImageConfig())
     config.env, config.labels = list(config.env), dict(config.labels)
     for change in changes:
@@ -93,9 +93,14 @@ def parse_changes(changes: Iterable[str], base: ImageConfig | None = None) -> Im
 
             parse_signal(value)
             config.stop_signal = value
+        elif key == "VOLUME":
+            paths = json_string_list(value, f"change {change!r}") if value.startswith("[") else value.split()
+            if not paths or not all(p.startswith("/") for p in paths):
+                raise InvalidArgument(f"invalid change {change!r}: VOLUME needs absolute paths")
+            config.volumes = sorted(set(config.volumes) | set(paths))
         else:
             raise InvalidArgument(f"invalid change {change!r}: {key} is not supported "
-                                  "(CMD, ENTRYPOINT, ENV, LABEL, STOPSIGNAL, USER, WORKDIR are)")
+                                  "(CMD, ENTRYPOINT, ENV, LABEL, STOPSIGNAL, USER, VOLUME, WORKDIR are)")
     return config
 
 
@@ -171,6 +176,8 @@ def config_blob(config: ImageConfig, layers: list[str], created: float, history:
            "WorkingDir": config.workdir, "User": config.user, "Labels": config.labels or None}
     if config.stop_signal:
         run["StopSignal"] = config.stop_signal
+    if config.volumes:
+        run["Volumes"] = {path: {} for path in config.volumes}
     document = {"architecture": {"x86_64": "amd64", "aarch64": "arm64"}.get(machine, machine),
                 "config": run, "created": _rfc3339(created), "history": history, "os": "linux",
                 "rootfs": {"type": "layers", "diff_ids": list(layers)}}

@@ -60,7 +60,7 @@ def test_bad_flags_templates_filters_and_times(husk):
 
 def test_bad_run_input_creates_nothing(husk, tmp_path):
     _one_error(husk("run", "--env-file", str(tmp_path / "missing.env"), "busybox", "true"), 125, "missing.env")
-    _one_error(husk("run", "-v", "relative:/x", "busybox", "true"), 125, "relative")
+    _one_error(husk("run", "-v", "bad/name:/x", "busybox", "true"), 125, "names must match")
     _one_error(husk("run", "-v", "/nonexistent-husk-dir:/x", "busybox", "true"), 125, "/nonexistent-husk-dir")
     _one_error(husk("run", "-v", f"{tmp_path}:relative", "busybox", "true"), 125, "relative")
     _one_error(husk("run", "--entrypoint", "[broken", "busybox"), 125, "entrypoint")

@@ -39,11 +39,19 @@ def test_missing_env_file_names_it(tmp_path):
 def test_volumes(tmp_path):
     mount = parse_volume(f"{tmp_path}/:/data/:ro,Z")
     assert (mount.source, mount.destination, mount.type, mount.options) == (str(tmp_path), "/data", "bind", ["ro"])
-    for bad, words in [("relative:/x", "named volumes"), (f"{tmp_path}:x", "must be absolute"),
+    for bad, words in [(f"{tmp_path}:x", "must be absolute"), ("-bad:/x", "names must match"),
                        ("/nonexistent-husk-dir:/x", "/nonexistent-husk-dir"), (f"{tmp_path}:/x:bogus", "bogus"),
-                       ("/only", "expected"), ("a:b:c:d", "expected")]:
+                       (":/x", "cannot be empty"), ("only", "must be absolute"), ("a:b:c:d", "expected")]:
         with pytest.raises(InvalidArgument, match=words):
             parse_volume(bad)
+
+
+def test_named_and_anonymous_volumes():
+    named = parse_volume("data:/var/lib/db/:ro,nocopy")
+    assert (named.type, named.source, named.destination, named.options) == ("volume", "data", "/var/lib/db",
+                                                                              ["ro", "nocopy"])
+    anonymous = parse_volume("/scratch")
+    assert (anonymous.type, anonymous.source, anonymous.destination) == ("volume", "", "/scratch")
 
 
 def test_tmpfs_labels_entrypoint():

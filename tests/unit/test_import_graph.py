@@ -15,11 +15,12 @@ ROOMS = {
     "state": {"formats"},
     "storage": {"formats", "state"},
     "network": {"formats", "state"},
-    "engine": {"formats", "state", "storage", "network"},
-    "presentation": {"formats", "state", "storage", "network", "engine"},
-    "api": {"formats", "state", "storage", "network", "engine", "presentation"},
+    "volumes": {"formats", "state", "storage"},
+    "engine": {"formats", "state", "storage", "network", "volumes"},
+    "presentation": {"formats", "state", "storage", "network", "engine", "volumes"},
+    "api": {"formats", "state", "storage", "network", "engine", "presentation", "volumes"},
     # `husk system service` starts the API service: the one arrow between the front ends
-    "cli": {"formats", "state", "storage", "network", "engine", "presentation", "api"},
+    "cli": {"formats", "state", "storage", "network", "engine", "presentation", "api", "volumes"},
 }
 
 

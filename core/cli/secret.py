@@ -1,0 +1,138 @@
+"""`secret create/ls/inspect/rm/exists`: podman's verbs (exists beyond 4.3).
+A secret's value is read here and handed to the engine; no verb prints it."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import click
+
+from ..define import EXIT_ENGINE, HuskError, InvalidArgument
+from ..presentation.secrets import secret_document
+from .common import CONTEXT
+
+LS_TABLE = "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.CreatedAt}}\t{{.UpdatedAt}}"
+LS_HEADERS = {"CreatedAt": "CREATED", "UpdatedAt": "UPDATED"}
+
+
+@click.command(context_settings=CONTEXT)
+@click.option("-d", "--driver", default="file", show_default=True, help="Secret driver (file).")
+@click.option("--env", is_flag=True, help="SOURCE names an environment variable holding the value.")
+@click.option("-l", "--label", "labels", multiple=True, help="Label KEY=VALUE.")
+@click.argument("name")
+@click.argument("source")
+@click.pass_obj
+def create(session, driver, env, labels, name, source):
+    """Create a secret from a file, - (stdin) or, with --env, an environment variable."""
+    from ..engine import secrets
+    from .options import open_input, parse_labels
+
+    if env:
+        if source not in os.environ:
+            raise InvalidArgument(f"cannot create store secret data: environment variable {source} is not set")
+        data = os.environ[source].encode()
+    else:
+        with open_input(source) as stream:
+            data = stream.read(secrets.MAX_SIZE + 1)
+    click.echo(secrets.create(session.runtime, name, data, driver=driver, labels=parse_labels(labels)).id)
+
+
+@click.command("ls", context_settings=CONTEXT)
+@click.option("--format", "format_", default="", help="Go template, or json.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the ids.")
+@click.option("-n", "--noheading", is_flag=True, help="No header row.")
+@click.pass_obj
+def ls(session, format_, quiet, noheading):
+    """List secrets."""
+    import time
+
+    from ..formats.timestamps import human_duration
+
+    secrets = sorted(session.runtime.store.secrets(), key=lambda s: s.created)
+    if quiet:
+        click.echo("".join(s.id + "\n" for s in secrets), nl=False)
+        return
+    if format_ == "json":
+        click.echo(json.dumps([secret_document(s) for s in secrets], indent=4))
+        return
+    from ..formats.template import format_rows
+
+    now = time.time()
+    rows = [{"ID": s.id, "Name": s.name, "Driver": s.driver, "Labels": dict(s.labels),
+             "CreatedAt": human_duration(now - s.created) + " ago",
+             "UpdatedAt": human_duration(now - s.created) + " ago"} for s in secrets]
+    click.echo(format_rows(format_ or LS_TABLE, rows, LS_HEADERS, heading=not noheading), nl=False)
+
+
+@click.command(context_settings=CONTEXT)
+@click.option("-f", "--format", "format_", default="", help="Go template, or json.")
+@click.argument("names", nargs=-1, required=True)
+@click.pass_obj
+def inspect(session, format_, names):
+    """Show secrets' details (never their values)."""
+    from ..engine import secrets
+
+    documents, code = [], 0
+    for name in names:
+        try:
+            documents.append(secret_document(secrets.lookup(session.runtime, name)))
+        except HuskError as exc:
+            print(f"Error: inspecting secret: {exc}", file=sys.stderr)
+            code = EXIT_ENGINE
+    if format_ and format_ != "json":
+        from ..formats.gofmt import as_struct
+        from ..formats.template import compile as compile_template
+
+        template = compile_template(format_)
+        click.echo("".join(template.render(as_struct(d, "secrets.SecretInfoReport", {"Labels", "Options"})) + "\n"
+                           for d in documents), nl=False)
+    else:
+        click.echo(json.dumps(documents, indent=4))
+    if code:
+        raise SystemExit(code)
+
+
+@click.command(context_settings=CONTEXT)
+@click.option("-a", "--all", "all_", is_flag=True, help="Remove every secret.")
+@click.argument("names", nargs=-1)
+@click.pass_obj
+def rm(session, all_, names):
+    """Remove secrets; prints their ids."""
+    from ..engine import secrets
+
+    if all_ == bool(names):
+        raise InvalidArgument("`podman secret rm` requires one argument, or --all" if not names else
+                              "--all and secret names cannot be given together")
+    code = 0
+    for name in [s.id for s in session.runtime.store.secrets()] if all_ else names:
+        try:
+            click.echo(secrets.remove(session.runtime, name).id)
+        except HuskError as exc:
+            print(f"Error: {exc}", file=sys.stderr)
+            code = exc.exit_code
+    if code:
+        raise SystemExit(code)
+
+
+@click.command(context_settings=CONTEXT)
+@click.argument("name")
+@click.pass_obj
+def exists(session, name):
+    """Exit 0 when the secret exists, 1 when not (beyond podman 4.3)."""
+    from ..define import NoSuchSecret
+    from ..engine import secrets
+
+    try:
+        secrets.lookup(session.runtime, name)
+    except NoSuchSecret:
+        raise SystemExit(1)
+
+
+def register(group: click.Group) -> None:
+    secret_group = click.Group("secret", help="Manage secrets.", context_settings=CONTEXT)
+    for command in (create, ls, inspect, rm, exists):
+        secret_group.add_command(command)
+    secret_group.add_command(ls, "list")
+    group.add_command(secret_group)

@@ -1,0 +1,203 @@
+"""A container's volumes: made at create, mounted with the rootfs, released with it.
+
+At create, ``-v NAME:/dst`` names a volume (made when missing, as podman
+does), ``-v /dst`` and the image's ``VOLUME`` entries make anonymous ones,
+and ``--volumes-from`` copies another container's volumes and binds.  The
+container's configuration keeps them as mounts of type ``volume`` whose
+source is the volume's name.  Whenever the container's own rootfs mount is
+taken (init, restore) its volumes are acquired and empty new ones get the
+image's content (copy-up); when that mount is dropped they are released.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Iterable
+
+from ..define import InvalidArgument, NoSuchVolume
+from ..state.records import Mount
+
+if TYPE_CHECKING:
+    from ..state.records import ContainerConfig, ImageConfig
+    from .container import Container
+    from .runtime import Runtime
+
+#: options of a volume mount that husk acts on and the runtime never sees
+_VOLUME_ONLY_OPTIONS = frozenset({"copy", "nocopy", "U", "z", "Z"})
+
+
+def resolve_for_create(runtime: "Runtime", mounts: Iterable[Mount], image: "ImageConfig",
+                       volumes_from: Iterable[str] = ()) -> tuple[list[Mount], list[str]]:
+    """The create-time mounts with every volume made or found, and the names of
+    the anonymous volumes made here (to undo on a failed create)."""
+    resolved: list[Mount] = []
+    made: list[str] = []
+    try:
+        for value in volumes_from:
+            resolved.extend(_mounts_from(runtime, value))
+        for mount in mounts:
+            if mount.type == "volume":
+                mount = _volume_mount(runtime, mount, made)
+            resolved = [m for m in resolved if m.destination != mount.destination] + [mount]
+        taken = {m.destination for m in resolved}
+        for destination in image.volumes:
+            destination = os.path.normpath(destination)
+            if destination.startswith("/") and destination not in taken:
+                resolved.append(_volume_mount(runtime, Mount(destination=destination, type="volume"), made))
+                taken.add(destination)
+    except BaseException:
+        remove_volumes(runtime, made)
+        raise
+    return resolved, made
+
+
+def _volume_mount(runtime: "Runtime", mount: Mount, made: list[str]) -> Mount:
+    if not mount.source:
+        volume = runtime.volumes.create(anonymous=True)
+        made.append(volume.name)
+    elif not runtime.volumes.exists(mount.source):
+        runtime.volumes.create(mount.source, ignore=True)
+    return Mount(destination=mount.destination, type="volume",
+                 source=mount.source or made[-1], options=list(mount.options))
+
+
+def _mounts_from(runtime: "Runtime", value: str) -> list[Mount]:
+    """`--volumes-from CTR[:ro|rw]`: its volumes and binds (not its tmpfs), ro/rw as asked."""
+    name, _, mode = value.partition(":")
+    if mode not in ("", "ro", "rw"):
+        raise InvalidArgument(f"invalid options {mode!r} for --volumes-from: only ro and rw are allowed")
+    config = runtime.container(name).config
+    found = []
+    for mount in config.mounts:
+        if mount.type not in ("volume", "bind"):
+            continue
+        options = [o for o in mount.options if o not in ("ro", "rw")] if mode else list(mount.options)
+        if mode:
+            options.append(mode)
+        found.append(Mount(destination=mount.destination, type=mount.type, source=mount.source, options=options))
+    return found
+
+
+def volume_names(config: "ContainerConfig") -> list[str]:
+    return list(dict.fromkeys(m.source for m in config.mounts if m.type == "volume"))
+
+
+def acquire(container: "Container", rootfs: str) -> None:
+    """Mount the container's volumes for it; copy the image's content into new empty ones."""
+    names = volume_names(container.config)
+    if not names:
+        return
+    volumes = container.runtime.volumes
+    volumes.acquire(container.id, names)
+    try:
+        for mount in container.config.mounts:
+            if mount.type == "volume" and "nocopy" not in mount.options:
+                volumes.copy_up(mount.source, rootfs, mount.destination)
+            if mount.type == "volume" and "U" in mount.options:
+                _chown_to_user(container, rootfs, mount.source)
+    except BaseException:
+        volumes.release(container.id, names)
+        raise
+
+
+def _chown_to_user(container: "Container", rootfs: str, name: str) -> None:
+    """`:U`: the volume's directory belongs to the container's user."""
+    from .users import resolve_user
+
+    user = resolve_user(rootfs, container.config.user)
+    volumes = container.runtime.volumes
+    os.chown(volumes.path(volumes.get(name)), user.uid, user.gid)
+
+
+def release(container: "Container") -> None:
+    names = volume_names(container.config)
+    if names:
+        container.runtime.volumes.release(container.id, names)
+
+
+def spec_config(container: "Container") -> "ContainerConfig":
+    """The container's config with each volume mount as the bind mount the
+    runtime is given (the volume's host directory)."""
+    import msgspec
+
+    volumes = container.runtime.volumes
+    mounts = []
+    for mount in container.config.mounts:
+        if mount.type == "volume":
+            source = volumes.path(volumes.get(mount.source))
+            mount = Mount(destination=mount.destination, type="bind", source=source,
+                          options=[o for o in mount.options if o not in _VOLUME_ONLY_OPTIONS])
+        mounts.append(mount)
+    return msgspec.structs.replace(container.config, mounts=mounts)
+
+
+def anonymous_volumes(runtime: "Runtime", config: "ContainerConfig") -> list[str]:
+    """The container's anonymous volumes that no other container uses (`rm -v`)."""
+    names = []
+    for name in volume_names(config):
+        try:
+            volume = runtime.volumes.get(name)
+        except NoSuchVolume:
+            continue
+        if volume.anonymous and runtime.volumes.containers_using(name) in ([], [config.id]):
+            names.append(name)
+    return names
+
+
+def remove_volumes(runtime: "Runtime", names: Iterable[str]) -> None:
+    """Remove volumes that may have gone already (quietly)."""
+    from ..define import VolumeInUse
+
+    for name in names:
+        try:
+            runtime.volumes.remove(name)
+        except (NoSuchVolume, VolumeInUse):
+            pass
+
+
+def remove_volume(runtime: "Runtime", name: str, force: bool = False, timeout: int | None = None) -> None:
+    """`volume rm`: with `force`, the containers using the volume are removed
+    first (stopped, SIGKILL after `timeout`), as podman does."""
+    volume = runtime.volumes.get(name)
+    if force:
+        for container_id in runtime.volumes.containers_using(volume.name):
+            runtime.container(container_id).remove(force=True, timeout=timeout)
+    runtime.volumes.remove(volume.name)
+
+
+def export_volume(runtime: "Runtime", name: str, target) -> None:
+    """The volume's content as a tar stream, mounted for the time of the export."""
+    from ..storage.copying import write_archive
+
+    path = runtime.volumes.mount_for_user(name)
+    try:
+        write_archive(path, "/.", target)
+    finally:
+        runtime.volumes.unmount_for_user(name)
+
+
+def import_volume(runtime: "Runtime", name: str, stream) -> None:
+    """Unpack a tar stream into the volume (nothing in it may escape the volume)."""
+    from ..storage.copying import extract_archive
+
+    path = runtime.volumes.mount_for_user(name)
+    try:
+        extract_archive(path, "/", stream)
+    finally:
+        runtime.volumes.unmount_for_user(name)
+
+
+def mount_document(runtime: "Runtime", mount: Mount) -> dict:
+    """One entry of inspect's `Mounts` (podman's and Docker's fields alike): a
+    volume shows its name, driver and host directory."""
+    document = {"Type": mount.type, "Source": mount.source, "Destination": mount.destination, "Driver": "",
+                "Mode": "", "Options": [o for o in mount.options if o not in _VOLUME_ONLY_OPTIONS],
+                "RW": "ro" not in mount.options, "Propagation": "rprivate" if mount.type == "bind" else ""}
+    if mount.type == "volume":
+        document["Name"] = mount.source
+        try:
+            volume = runtime.volumes.get(mount.source)
+            document["Source"], document["Driver"] = runtime.volumes.path(volume), volume.driver
+        except NoSuchVolume:
+            document["Source"] = ""
+    return document

@@ -1,0 +1,17 @@
+"""What the CLI and both APIs show of a secret: podman's document, never the value."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..formats.timestamps import rfc3339
+
+if TYPE_CHECKING:
+    from ..state.records import SecretRecord
+
+
+def secret_document(secret: "SecretRecord") -> dict[str, Any]:
+    """podman's SecretInfoReport (Docker's Secret shape, with `Version` added by the Docker API)."""
+    return {"ID": secret.id, "CreatedAt": rfc3339(secret.created), "UpdatedAt": rfc3339(secret.created),
+            "Spec": {"Name": secret.name, "Driver": {"Name": secret.driver, "Options": {"path": ""}},
+                     "Labels": dict(secret.labels)}}
