@@ -94,6 +94,14 @@ def options(security: Security) -> list[str]:
     return result
 
 
+def relaxed(security: Security) -> list[str]:
+    """What `security` gives up of the default confinement, as the options that
+    say so: a restored checkpoint archive needs --import-privileged for any."""
+    weaker = [option for option in options(security)
+              if option.startswith(("seccomp=", "apparmor=", "unmask=", "proc-opts="))]
+    return weaker + (["--seccomp-policy=image"] if security.seccomp_policy == "image" else [])
+
+
 def _paths(value: str, key: str) -> list[str]:
     paths = value.split(":")
     for path in paths:

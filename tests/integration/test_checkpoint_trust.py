@@ -64,6 +64,16 @@ def test_privileges_in_an_archive_are_refused(husk_envs, archive):
         _refused(env, _edited(archive, **{key: value}), "--import-privileged")
 
 
+@pytest.mark.parametrize("security, shown", [
+    ({"seccomp": "unconfined"}, "seccomp=unconfined"),
+    ({"unmask": ["ALL"]}, "unmask=ALL"),
+    ({"proc_opts": ["rw"]}, "proc-opts=rw"),
+    ({"seccomp_policy": "image"}, "--seccomp-policy=image"),
+])
+def test_a_weaker_confinement_in_an_archive_is_refused(husk_envs, archive, security, shown):
+    _refused(husk_envs("runc"), _edited(archive, security=security), shown, "--import-privileged")
+
+
 def test_import_privileged_restores_them(husk_envs, archive):
     env = husk_envs("runc")
     env("container", "restore", "--import", "-", "--import-privileged", "--name", "trusted",
@@ -88,6 +98,9 @@ def test_import_privileged_restores_them(husk_envs, archive):
     ({"mounts": [{"destination": "/x", "type": "proc", "source": "proc"}]}, "not one -v or --tmpfs makes"),
     ({"mounts": [{"destination": "x", "type": "tmpfs", "source": "tmpfs"}]}, "must be absolute"),
     ({"dependencies": ["../x"]}, "is invalid"),
+    ({"security": {"seccomp": "/nonexistent.json"}}, "opening seccomp profile failed"),
+    ({"security": {"seccomp_policy": "nope"}}, "invalid seccomp policy"),
+    ({"security": {"mask": ["relative"]}}, "must be an absolute path"),
 ])
 def test_what_create_would_refuse_is_refused(husk_envs, archive, changes, message):
     """Even with --import-privileged: that flag restores privileges, not nonsense."""

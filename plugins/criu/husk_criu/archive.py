@@ -335,7 +335,8 @@ def _adopt(runtime, staging: str, options: dict):
 def _check_config(config, import_privileged: bool) -> None:
     """Hold an archive's config.json to what `husk create` accepts from flags,
     and refuse what would give the new container more than a default one has
-    (privileged, added capabilities, host binds, the host's network) unless the
+    (privileged, added capabilities, host binds, the host's network, a weaker
+    seccomp filter, AppArmor profile, masks or /proc options) unless the
     user passed --import-privileged: an archive is a file anybody can edit, and
     restoring it as it says would hand root on the host to whoever wrote it."""
     from husk.presentation.mounts import parse_tmpfs, parse_volume
@@ -344,6 +345,7 @@ def _check_config(config, import_privileged: bool) -> None:
     from husk.formats.environment import check_env
     from husk.formats.signals import parse_signal
     from husk.engine.spec import capability_set
+    from husk.engine import security
 
     try:
         if not re_id(config.image_id):
@@ -356,6 +358,7 @@ def _check_config(config, import_privileged: bool) -> None:
         if config.network not in ("none", "host"):
             raise InvalidArgument(f"network mode {config.network!r} is not supported")
         capability_set(config.cap_add, config.cap_drop, privileged=config.privileged)
+        security.parse(security.options(config.security), config.security.seccomp_policy)
         for dependency in config.dependencies:
             if not re_id(dependency):
                 check_name(dependency)
@@ -374,7 +377,8 @@ def _check_config(config, import_privileged: bool) -> None:
     elevated = (["privileged"] if config.privileged else []) + \
         [f"--cap-add {name}" for name in config.cap_add] + \
         [f"a bind of {m.source}" for m in config.mounts if m.type == "bind"] + \
-        (["the host's network"] if config.network == "host" else [])
+        (["the host's network"] if config.network == "host" else []) + \
+        security.relaxed(config.security)
     if elevated and not import_privileged:
         raise InvalidArgument(f"the checkpoint archive asks for {', '.join(elevated)}: "
                               "restore it with --import-privileged only if you trust who made it")
