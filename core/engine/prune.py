@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
-from ..define import HuskError, InvalidArgument, NoSuchContainer, State
+from ..define import HuskError, NoSuchContainer, State
 
 if TYPE_CHECKING:
     from .container import Container
@@ -52,25 +52,10 @@ def prune_containers(runtime: "Runtime", filters: dict[str, list[str]] | None = 
 
 
 def _matcher(filters: dict[str, list[str]]):
-    from ..formats.timestamps import parse_time
+    from ..storage.image_prune import prune_matcher
 
-    for key in filters:
-        if key not in FILTER_KEYS:
-            raise InvalidArgument(f"invalid filter {key!r}: prune filters are until, label and label!")
-    untils = [parse_time(value) for value in filters.get("until", [])]
-
-    def labelled(container: "Container", value: str) -> bool:
-        key, sep, wanted = value.partition("=")
-        labels = container.config.labels
-        return key in labels and (not sep or labels[key] == wanted)
-
-    def match(container: "Container") -> bool:
-        created = container.config.created
-        return (all(created < until for until in untils)
-                and all(labelled(container, value) for value in filters.get("label", []))
-                and not any(labelled(container, value) for value in filters.get("label!", [])))
-
-    return match
+    match = prune_matcher(filters, FILTER_KEYS)
+    return lambda container: match(container.config.created, container.config.labels)
 
 
 def _writable_size(runtime: "Runtime", container_id: str) -> int:

@@ -34,11 +34,9 @@ OPAQUE_XATTR = "trusted.overlay.opaque"
 
 
 def upper_dir(runtime: "Runtime", container_id: str) -> str:
-    path = os.path.join(runtime.paths.container_dir(container_id), "upper")
-    if not os.path.isdir(path):
-        raise HuskError(f"container {container_id[:12]} has no overlay upper directory: commit and diff "
-                        "read changes from overlayfs (husk's copying fallback keeps none)")
-    return path
+    """The container's overlay upper directory; a container never mounted has none
+    yet, and no changes (the walk of a missing directory yields nothing)."""
+    return os.path.join(runtime.paths.container_dir(container_id), "upper")
 
 
 def _is_whiteout(st: os.stat_result) -> bool:
@@ -54,6 +52,8 @@ def _is_opaque(dir_fd: int, name: str) -> bool:
 
 def _walk(upper: str):
     """(relative path, name, stat, dir_fd) of everything in `upper`, parents first, no symlink followed."""
+    if not os.path.isdir(upper):
+        return
     for directory, dirnames, filenames, dir_fd in os.fwalk(upper, follow_symlinks=False):
         relative = os.path.relpath(directory, upper)
         for name in sorted(dirnames + filenames):

@@ -8,7 +8,7 @@ from husk.testing import IMAGE
 def test_diff_and_commit(husk):
     husk("run", "-d", "--name", "c1", IMAGE, "sh", "-c",
          "echo new > /newfile; rm /bin/ls; mkdir -p /etc/x; ln -s /etc/shadow /link; sleep 100", check=True)
-    husk("exec", "c1", "true", check=True)
+    husk("exec", "c1", "sh", "-c", "while [ ! -L /link ]; do sleep 0.05; done", check=True)  # its changes are made
     lines = husk("diff", "c1", check=True).stdout.splitlines()
     assert {"A /newfile", "D /bin/ls", "C /bin", "A /etc/x", "A /link"} <= set(lines)
     document = json.loads(husk("container", "diff", "--format", "json", "c1", check=True).stdout)
@@ -31,3 +31,14 @@ def test_diff_and_commit(husk):
 def test_commit_of_a_missing_container(husk):
     result = husk("commit", "nope", "localhost/x")
     assert result.returncode == 125 and result.stderr.count("\n") == 1, result.stderr
+
+
+def test_image_prune(husk):
+    dangling = husk("commit", "-q", husk("create", IMAGE, check=True).stdout.strip(), check=True).stdout.strip()
+    used = husk("images", "-q", "--no-trunc", IMAGE, check=True).stdout.strip().removeprefix("sha256:")
+    assert husk("image", "prune", "-f", "--filter", "label=none").stdout == ""
+    assert husk("image", "prune", "-f", check=True).stdout == dangling + "\n"
+    refused = husk("image", "prune", "-f", "--filter", "bogus=1")
+    assert refused.returncode == 125 and "invalid filter" in refused.stderr
+    assert husk("image", "prune", "-af", check=True).stdout == ""  # busybox is used by the container
+    assert husk("images", "-q", "--no-trunc", check=True).stdout.strip().removeprefix("sha256:") == used
