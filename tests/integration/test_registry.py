@@ -76,6 +76,12 @@ def test_pull_agrees_with_skopeo_and_shares_layers(husk, registry):
     inspect = json.loads(husk("image", "inspect", f"{registry.host}/busybox", check=True).stdout)[0]
     assert inspect["Digest"] == digest
     assert f"{registry.host}/busybox@{digest}" in inspect["RepoDigests"]
+    husk("push", "-q", IMAGE, f"{registry.host}/busybox:two", check=True)
+    every = husk("pull", "-q", "--all-tags", f"{registry.host}/busybox", check=True)
+    assert every.stdout.splitlines() == [local_id, local_id]  # latest and two
+    assert husk("image", "exists", f"{registry.host}/busybox:two").returncode == 0
+    refused = husk("pull", "-a", f"{registry.host}/busybox:latest")
+    assert refused.returncode == 125 and "--all-tags" in refused.stderr
 
 
 def test_concurrent_pulls_and_pull_policies(husk_envs, registry):
@@ -143,6 +149,16 @@ def test_push_then_podman_pulls_and_runs(husk, registry, tmp_path):
         run = _podman(podman_root, "run", "--rm", "--network", "none", *_host_ulimits(), target,
                       "echo", "hi")
         assert run.stdout == "hi\n", run.stderr
+        # and back: podman pushes what it pulled under another name, husk pulls and runs it
+        back = f"{registry.host}/from-podman:2"
+        podman_digest = tmp_path / "podman-digest"
+        push = _podman(podman_root, "push", "--cert-dir", registry.cert_dir, "--digestfile", str(podman_digest),
+                       target, f"docker://{back}")
+        assert push.returncode == 0, push.stderr
+        husk("rmi", "-f", IMAGE, check=True)
+        assert husk("run", "--rm", back, "echo", "back").stdout == "back\n"
+        inspect = json.loads(husk("image", "inspect", back, check=True).stdout)[0]
+        assert inspect["Digest"] == podman_digest.read_text().strip()
     finally:
         _podman(podman_root, "system", "reset", "--force")
         shutil.rmtree(podman_root, ignore_errors=True)
