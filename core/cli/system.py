@@ -62,6 +62,9 @@ def _info_document(runtime: "Runtime") -> dict:
     except HuskError as exc:  # e.g. the default runtime's plugin is disabled
         default = {"Name": runtime.default_runtime, "Path": "", "Version": f"unavailable: {exc}"}
     states = [c.state.state for c in runtime.containers(errors=[])]
+    from ..engine import security
+    from ..engine.spec import DEFAULT_CAPABILITIES
+
     uname = os.uname()
     return {
         "Host": {
@@ -71,7 +74,7 @@ def _info_document(runtime: "Runtime") -> dict:
             "EventLogger": "file", "LogDriver": "k8s-file",
             "OCIRuntime": {"Name": default["Name"], "Path": default["Path"], "Version": default["Version"],
                            "Package": ""},
-            "Security": {"Rootless": os.geteuid() != 0},
+            "Security": security.host_document(DEFAULT_CAPABILITIES),
         },
         "Python": {"Version": platform.python_version(), "Executable": sys.executable,
                    "Interpreter": os.path.realpath(sys.executable)},

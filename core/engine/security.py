@@ -119,6 +119,19 @@ def apparmor_enabled() -> bool:
         return False
 
 
+def host_document(default_capabilities: Iterable[str]) -> dict[str, Any]:
+    """`husk info`'s Host.Security: what confinement this host gives containers
+    (podman's host.security, in husk's spelling)."""
+    try:
+        with open("/proc/self/status") as file:
+            seccomp_enabled = any(line.startswith("Seccomp:") for line in file)
+    except OSError:
+        seccomp_enabled = False
+    return {"AppArmorEnabled": apparmor_enabled(), "Capabilities": ",".join(default_capabilities),
+            "Rootless": os.geteuid() != 0, "SeccompEnabled": seccomp_enabled,
+            "SeccompProfilePath": seccomp.DEFAULT_PROFILE, "SELinuxEnabled": False}
+
+
 def apply(spec: dict[str, Any], security: Security, *, privileged: bool, image_labels: dict[str, str]) -> None:
     """Set the spec's seccomp filter, no_new_privs, masked and read-only paths
     and /proc options from `security`, in place.

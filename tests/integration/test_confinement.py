@@ -115,7 +115,7 @@ def podman(busybox_tar, tmp_path_factory):
 
 
 def _husk(husk, *args: str) -> tuple[int, str]:
-    result = husk("run", "--rm", *args)
+    result = husk("run", "--rm", "--network", "none", *args)
     return result.returncode, result.stdout + result.stderr
 
 
@@ -229,3 +229,13 @@ def test_a_named_apparmor_profile_is_refused_where_the_kernel_has_none(husk):
     result = husk("create", "--security-opt", "apparmor=foo", IMAGE, "true")
     assert (result.returncode, result.stderr) == (
         125, 'Error: apparmor profile "foo" specified, but Apparmor is not enabled on this system\n')
+
+
+def test_info_says_what_confinement_the_host_gives(husk):
+    from husk.engine.security import apparmor_enabled
+
+    shown = json.loads(husk("info", "--format", "json", check=True).stdout)["Host"]["Security"]
+    assert shown == {"AppArmorEnabled": apparmor_enabled(), "Rootless": False, "SeccompEnabled": True,
+                     "SeccompProfilePath": "/usr/share/containers/seccomp.json", "SELinuxEnabled": False,
+                     "Capabilities": "CAP_CHOWN,CAP_DAC_OVERRIDE,CAP_FOWNER,CAP_FSETID,CAP_KILL,CAP_NET_BIND_SERVICE,"
+                                     "CAP_SETFCAP,CAP_SETGID,CAP_SETPCAP,CAP_SETUID,CAP_SYS_CHROOT"}
