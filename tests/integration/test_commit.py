@@ -2,7 +2,7 @@
 
 import json
 
-from husk.testing import IMAGE
+from husk.testing import IMAGE, needs_docker_cli
 
 
 def test_diff_and_commit(husk):
@@ -42,3 +42,23 @@ def test_image_prune(husk):
     assert refused.returncode == 125 and "invalid filter" in refused.stderr
     assert husk("image", "prune", "-af", check=True).stdout == ""  # busybox is used by the container
     assert husk("images", "-q", "--no-trunc", check=True).stdout.strip().removeprefix("sha256:") == used
+
+
+@needs_docker_cli
+def test_commit_and_prune_through_the_api(api):
+    created = api.docker("create", IMAGE, "sh", "-c", "echo x > /made")
+    assert created.returncode == 0, created.stderr
+    container = created.stdout.decode().strip()
+    assert api.docker("start", container).returncode == 0
+    api.docker("wait", container)
+    committed = api.docker("commit", "-m", "via docker", container, "localhost/via-api:1")
+    assert committed.returncode == 0 and committed.stdout.decode().startswith("sha256:"), committed.stderr
+    status, _, body = api.request("POST", f"/v4.3.0/libpod/commit?container={container}&repo=localhost/lp&tag=2")
+    assert status == 200 and len(body["Id"]) == 64
+    ran = api.docker("run", "--rm", "localhost/via-api:1", "cat", "/made")
+    assert ran.stdout == b"x\n", ran.stderr
+    dangling = api.request("POST", f"/v4.3.0/libpod/commit?container={container}")[2]["Id"]
+    status, _, body = api.request("POST", "/v1.41/images/prune")
+    assert status == 200 and body["ImagesDeleted"] == [{"Deleted": "sha256:" + dangling}]
+    status, _, body = api.request("POST", "/v1.41/images/prune?filters=" + '{"bogus":["1"]}')
+    assert status == 400
