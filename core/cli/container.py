@@ -11,6 +11,7 @@ from .common import CONTEXT, names_or_all, run_and_report
 from .attach import detach_keys_option, sig_proxy_option
 from .changes import resource_options
 from .run_flags import run_flags
+from .targets import selectors, targets
 
 pass_session = click.pass_obj
 
@@ -151,11 +152,12 @@ def run(session, detach, rmi, detach_keys, sig_proxy, **opts):
 
 @click.command(context_settings=CONTEXT)
 @click.option("-a", "--all", "all_", is_flag=True, help="Initialise every configured container.")
+@selectors()
 @click.argument("names", nargs=-1)
 @pass_session
-def init(session, all_, names):
+def init(session, all_, latest, names):
     """Create containers in the OCI runtime without starting them."""
-    for name in names_or_all(session, names, all_):
+    for name in targets(session, names, all_=all_, latest=latest):
         session.runtime.container(name).init()
         click.echo(name)
 
@@ -165,10 +167,16 @@ def init(session, all_, names):
 @click.option("-i", "--interactive", is_flag=True, help="Attach stdin too.")
 @detach_keys_option
 @sig_proxy_option
-@click.argument("names", nargs=-1, required=True)
+@click.option("--all", "all_", is_flag=True, help="Start every container, whatever its state.")
+@selectors(filter_=True, filter_short="-f")
+@click.argument("names", nargs=-1)
 @pass_session
-def start(session, attach, interactive, detach_keys, sig_proxy, names):
+def start(session, attach, interactive, detach_keys, sig_proxy, all_, latest, filters, names):
     """Start one or more containers."""
+    names = targets(session, names, all_=all_, latest=latest, filters=filters,
+                    states=("configured", "created", "stopped", "exited"))
+    if not names:
+        return  # --all or --filter chose none
     if attach or interactive:
         if len(names) != 1:
             raise InvalidArgument("you cannot start and attach multiple containers at once")
@@ -184,28 +192,32 @@ def start(session, attach, interactive, detach_keys, sig_proxy, names):
 @click.option("-a", "--all", "all_", is_flag=True, help="Stop every running container.")
 @click.option("-t", "--time", "timeout", type=int, default=None, help="Seconds to wait before SIGKILL.")
 @click.option("-i", "--ignore", is_flag=True, help="Ignore containers that do not exist.")
+@selectors(cidfile=True, filter_=True, filter_short="-f")
 @click.argument("names", nargs=-1)
 @pass_session
-def stop(session, all_, timeout, ignore, names):
+def stop(session, all_, timeout, ignore, latest, cidfiles, filters, names):
     """Stop containers: the stop signal, then SIGKILL after the timeout."""
     from ..engine.container import check_timeout
 
     check_timeout(timeout)  # once, before any container is touched
-    targets = names_or_all(session, names, all_, states=("running", "created", "paused"))
-    run_and_report(session, "stop", targets, timeout=timeout, ignore_missing=ignore)
+    chosen = targets(session, names, all_=all_, latest=latest, cidfiles=cidfiles, filters=filters,
+                     states=("running", "created", "paused"))
+    run_and_report(session, "stop", chosen, timeout=timeout, ignore_missing=ignore)
 
 
 @click.command(context_settings=CONTEXT)
 @click.option("-a", "--all", "all_", is_flag=True, help="Signal every running container.")
 @click.option("-s", "--signal", "signal_", default="KILL", show_default=True, help="Signal to send.")
+@selectors(cidfile=True)
 @click.argument("names", nargs=-1)
 @pass_session
-def kill(session, all_, signal_, names):
+def kill(session, all_, signal_, latest, cidfiles, names):
     """Send a signal to running containers."""
     from ..formats.signals import parse_signal
 
     number = parse_signal(signal_)
-    run_and_report(session, "kill", names_or_all(session, names, all_, states=("running",)), signal=number)
+    run_and_report(session, "kill", targets(session, names, all_=all_, latest=latest, cidfiles=cidfiles,
+                                            states=("running",)), signal=number)
 
 
 @click.command(context_settings=CONTEXT)
@@ -214,15 +226,24 @@ def kill(session, all_, signal_, names):
 @click.option("-v", "--volumes", is_flag=True, help="Remove the containers' anonymous volumes too.")
 @click.option("-t", "--time", "timeout", type=int, default=None, help="Seconds to wait before SIGKILL.")
 @click.option("-i", "--ignore", is_flag=True, help="Ignore containers that do not exist.")
+@click.option("--depend", is_flag=True, help="Remove the containers that depend on these first.")
+@selectors(cidfile=True, filter_=True)
 @click.argument("names", nargs=-1)
 @pass_session
-def rm(session, force, all_, volumes, timeout, ignore, names):
+def rm(session, force, all_, volumes, timeout, ignore, depend, latest, cidfiles, filters, names):
     """Remove containers."""
     from ..engine.container import check_timeout
 
     check_timeout(timeout)  # once, before any container is touched
-    run_and_report(session, "remove", names_or_all(session, names, all_), force=force, timeout=timeout,
-                   volumes=volumes, ignore_missing=force or ignore, missing_exit_code=1)
+    chosen = targets(session, names, all_=all_, latest=latest, cidfiles=cidfiles, filters=filters,
+                     need_one=not filters)
+    if depend:
+        from .targets import with_dependents
+
+        chosen = with_dependents(session, chosen)
+    for batch in ([[one] for one in chosen] if depend else [chosen]):  # --depend: one at a time, dependents first
+        run_and_report(session, "remove", batch, force=force, timeout=timeout,
+                       volumes=volumes, ignore_missing=force or ignore, missing_exit_code=1)
 
 
 @click.command(context_settings=CONTEXT)
@@ -230,14 +251,16 @@ def rm(session, force, all_, volumes, timeout, ignore, names):
               help="Wait for this state: created, initialized, running, paused, stopped, exited "
                    "(podman's names; `configured` too).  Repeat for any of several.")
 @click.option("-i", "--interval", default="250ms", help="Re-check interval for states the kernel cannot signal.")
-@click.argument("names", nargs=-1, required=True)
+@selectors()
+@click.argument("names", nargs=-1)
 @pass_session
-def wait(session, condition, interval, names):
+def wait(session, condition, interval, latest, names):
     """Wait for containers to reach a condition (default: to exit); print each
     exit code (-1 for a condition other than stopped or exited)."""
     from ..engine.waiting import parse_condition
 
     conditions = [parse_condition(item) for item in condition]
+    names = targets(session, names, latest=latest)
     seconds = _duration(interval)
     if seconds <= 0:
         raise InvalidArgument(f"invalid interval {interval!r}: must be positive")
@@ -275,12 +298,14 @@ def ps(session, all_, quiet, no_trunc, no_heading, filters, format_, sort, lates
 @click.option("-f", "--format", "format_", default="", help="Go template applied to each result.")
 @click.option("-t", "--type", "type_", type=click.Choice(["container", "image", "all"]), default="all")
 @click.option("-s", "--size", is_flag=True, help="Accepted for podman compatibility.")
-@click.argument("names", nargs=-1, required=True)
+@selectors()
+@click.argument("names", nargs=-1)
 @pass_session
-def inspect(session, format_, type_, size, names):
+def inspect(session, format_, type_, size, latest, names):
     """Show containers' (or images') configuration and state as JSON."""
     from .listing import inspect_objects
 
+    names = targets(session, names, latest=latest) if latest or not names else names
     output, code = inspect_objects(session.runtime, names, type_, format_)
     click.echo(output, nl=False)
     raise SystemExit(code)
@@ -292,12 +317,14 @@ def inspect(session, format_, type_, size, names):
 @click.option("-t", "--timestamps", is_flag=True, help="Prefix each line with its time.")
 @click.option("--since", default=None, help="Only lines after this time (RFC3339, Unix time or duration).")
 @click.option("--until", default=None, help="Only lines before this time.")
-@click.argument("names", nargs=-1, required=True)
+@selectors()
+@click.argument("names", nargs=-1)
 @pass_session
-def logs(session, follow, tail, timestamps, since, until, names):
+def logs(session, follow, tail, timestamps, since, until, latest, names):
     """Print containers' output (k8s-file logs)."""
     from .listing import print_logs
 
+    names = targets(session, names, latest=latest)
     print_logs(session.runtime, names, follow=follow, tail=tail, timestamps=timestamps, since=since, until=until)
 
 

@@ -11,6 +11,7 @@ import click
 
 from ..define import InvalidArgument
 from .common import CONTEXT, names_or_all, run_and_report
+from .targets import selectors, targets
 
 if TYPE_CHECKING:
     from ..engine.runtime import Runtime
@@ -22,10 +23,12 @@ def _each_in_state(verb: str, state: str, help: str, all_help: str) -> click.Com
     """A verb run on the containers named, or with --all on every one in `state`."""
     @click.command(verb, context_settings=CONTEXT, help=help)
     @click.option("-a", "--all", "all_", is_flag=True, help=all_help)
+    @selectors(cidfile=True, filter_=True, filter_short="-f")
     @click.argument("names", nargs=-1)
     @pass_session
-    def command(session, all_, names):
-        run_and_report(session, verb, names_or_all(session, names, all_, states=(state,)))
+    def command(session, all_, latest, cidfiles, filters, names):
+        run_and_report(session, verb, targets(session, names, all_=all_, latest=latest, cidfiles=cidfiles,
+                                              filters=filters, states=(state,)))
 
     return command
 
@@ -40,9 +43,10 @@ unpause = _each_in_state("unpause", "paused", "Unpause paused containers.", "Unp
 @click.option("--running", is_flag=True, help="With --all: only the running containers.")
 @click.option("-t", "--time", "timeout", type=int, default=None,
               help="Seconds to wait for the stop before SIGKILL (default: the container's stop timeout).")
+@selectors(cidfile=True, filter_=True, filter_short="-f")
 @click.argument("names", nargs=-1)
 @pass_session
-def restart(session, all_, running, timeout, names):
+def restart(session, all_, running, timeout, latest, cidfiles, filters, names):
     """Restart containers: stop the running ones, then start them."""
     from ..engine.container import check_timeout
 
@@ -50,7 +54,8 @@ def restart(session, all_, running, timeout, names):
     if running and not all_:
         raise InvalidArgument("--running only applies with --all")
     states = ("running",) if running else ("configured", "created", "running", "stopped", "exited")
-    run_and_report(session, "restart", names_or_all(session, names, all_, states=states), timeout=timeout)
+    run_and_report(session, "restart", targets(session, names, all_=all_, latest=latest, cidfiles=cidfiles,
+                                               filters=filters, states=states), timeout=timeout)
 
 
 @click.command(context_settings=CONTEXT)
