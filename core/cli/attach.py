@@ -62,7 +62,7 @@ def run_attached(container: "Container", attach_stdin: bool, remove: bool | None
     finally:
         if remove and not detached:
             try:
-                container.remove(force=True, timeout=0)
+                container.remove(force=True, timeout=0, volumes=True)  # --rm: anonymous volumes too, as podman
             except (NoSuchContainer, ContainerRemoved):
                 pass
 

@@ -140,7 +140,7 @@ def read_label_files(paths: tuple[str, ...]) -> list[str]:
 
 
 def parse_mounts(values: tuple[str, ...]):
-    """`--mount type=bind|tmpfs|devpts,...` as Mount records (volume and image mounts come with their issues)."""
+    """`--mount type=bind|tmpfs|devpts|volume,...` as Mount records (image mounts come with their issue)."""
     from ..state.records import Mount
 
     mounts = []
@@ -178,7 +178,16 @@ def parse_mounts(values: tuple[str, ...]):
         elif kind == "devpts":
             mounts.append(Mount(destination, "devpts", "devpts",
                                 options + ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]))
-        elif kind in ("volume", "image"):
+        elif kind == "volume":
+            from ..presentation.mounts import parse_volume_mount
+
+            wanted = {**{flag: "" for flag in flags if flag not in ("ro", "rw", "readonly")}, **fields,
+                      "dst": destination}
+            if "ro" in options:
+                wanted["ro"] = "true"
+            mounts.append(parse_volume_mount(wanted, value))  # it refuses what it does not know
+            continue
+        elif kind == "image":
             raise InvalidArgument(f"--mount type={kind}: {kind} mounts are not supported yet")
         else:
             raise InvalidArgument(f"invalid filesystem type {kind!r}")

@@ -55,6 +55,16 @@ def test_copy_up_anonymous_volumes_and_rm_v(husk_rt):
     assert sorted(husk("volume", "ls", "-q", check=True).stdout.split()) == ["empty", "etc"]
 
 
+def test_mount_type_volume_and_rm_takes_anonymous_volumes(husk_rt):
+    husk = husk_rt
+    out = husk("run", "--rm", "--mount", "type=volume,src=mv,dst=/data,ro", "--mount", "type=volume,dst=/anon",
+               "busybox", "sh", "-c", "grep -E ' /(data|anon) ' /proc/mounts | cut -d' ' -f2,4", check=True).stdout
+    assert [line.split(",")[0] for line in out.splitlines()] == ["/data ro", "/anon rw"]
+    assert husk("volume", "ls", "-q", check=True).stdout == "mv\n"  # --rm took the anonymous one
+    bad = husk("run", "--rm", "--mount", "type=volume,src=mv,dst=/d,bogus=1", "busybox", "true")
+    assert bad.returncode == 125 and "bogus" in bad.stderr
+
+
 def test_image_volume_entries_get_anonymous_volumes(husk, busybox_tar):
     husk("import", "--change", "VOLUME /data", "--change", 'CMD ["sh"]', busybox_tar, "localhost/withvol", check=True)
     husk("run", "--name", "v", "withvol", "sh", "-c", "grep ' /data ' /proc/mounts", check=True)
