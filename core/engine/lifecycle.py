@@ -382,10 +382,7 @@ def cleanup(container: "Container") -> None:
         reap(container, kill=True)
     if st.state in IN_RUNTIME:
         container.runtime.oci_runtime(container.config.runtime).delete(container.id, force=True)
-    try:
-        networking.teardown(container)
-    except HuskError as exc:
-        plugin_error = plugin_error or exc
+    networking.teardown(container)
     unmount(container)
     from .secrets import discard
 

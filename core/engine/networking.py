@@ -10,6 +10,7 @@ next cleanup (sync after a crash, refresh after a reboot) tears down.
 from __future__ import annotations
 
 import os
+import sys
 from typing import TYPE_CHECKING
 
 from ..define import HuskError, NotImplementedByPlugin
@@ -34,9 +35,7 @@ def default_network(runtime: "Runtime") -> "Network":
     from ..network.networks import default_network as make
 
     config = runtime.config
-    network = make(config.default_subnet, config.default_interface)
-    network.name = config.default_network
-    return network
+    return make(config.default_network, config.default_subnet, config.default_interface)
 
 
 def lookup(runtime: "Runtime", name: str) -> "Network":
@@ -136,14 +135,14 @@ def setup(container: "Container", ignore_static_ip: bool = False, ignore_static_
 def teardown(container: "Container") -> None:
     """Disconnect and remove the namespace (a no-op without one).  After a
     reboot the namespace is gone, but rules the backend wrote may not be: the
-    backend tears down a fresh empty namespace then."""
+    backend tears down a fresh empty namespace then.  A backend's failure is
+    a warning on stderr, as in podman: cleanup, rm and refresh must finish."""
     from ..network import netns
 
     st = container.state
     if not st.netns:
         return
     path = st.netns
-    error = None
     # the networks it is connected to; all it was to join when setup never answered
     names = list(st.network_status) or (network_names(container) if uses_networks(container) else [])
     try:
@@ -152,13 +151,11 @@ def teardown(container: "Container") -> None:
         if names:
             backend(container.runtime).teardown(path, options(container, names))
     except HuskError as exc:
-        error = exc
+        print(f"Warning: tearing down the network of container {container.id}: {exc}", file=sys.stderr)
     netns.remove(path)
     st.netns = ""
     st.network_status = {}
     container.save()
-    if error is not None:
-        raise error
 
 
 def release(container: "Container") -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import os
-import sys
 import time
 from typing import TYPE_CHECKING, Any, Iterable
 
@@ -307,14 +306,10 @@ class Runtime:
 
 
     def _tear_down_network(self, config: ContainerConfig, state: ContainerState) -> None:
-        from ..define import HuskError
         from .container import Container
         from .networking import teardown
 
-        try:
-            teardown(Container(self, config, state))
-        except HuskError as exc:
-            print(f"husk: tearing down the network of container {config.id}: {exc}", file=sys.stderr)
+        teardown(Container(self, config, state))
 
 
 def _resolved_name(typed: str, names: list[str]) -> str:

@@ -79,9 +79,15 @@ def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds // 10**9)) + f".{seconds % 10**9:09d}Z"
 
 
-def default_network(subnet: str = DEFAULT_SUBNET, interface: str = DEFAULT_INTERFACE) -> Network:
+def default_network(name: str = DEFAULT_NAME, subnet: str = DEFAULT_SUBNET,
+                    interface: str = DEFAULT_INTERFACE) -> Network:
+    """The default network.  Its id is podman's (sha256 of the name) with
+    podman's settings; configured otherwise, it is another network with an id
+    of its own (netavark names firewall chains after the id, so two husks with
+    different default networks must not share one)."""
     net = ipaddress.ip_network(subnet)
-    return Network(name=DEFAULT_NAME, id=hashlib.sha256(DEFAULT_NAME.encode()).hexdigest(), driver="bridge",
+    settings = name if (subnet, interface) == (DEFAULT_SUBNET, DEFAULT_INTERFACE) else f"{name}/{net}/{interface}"
+    return Network(name=name, id=hashlib.sha256(settings.encode()).hexdigest(), driver="bridge",
                    network_interface=interface, created=_now(),
                    subnets=[Subnet(subnet=str(net), gateway=str(net.network_address + 1))],
                    ipv6_enabled=net.version == 6, ipam_options={"driver": "host-local"})

@@ -87,17 +87,22 @@ class Netavark(NetworkBackend):
 
     def teardown(self, netns: str, options: dict) -> None:
         """netavark stops at an interface that is gone (a namespace made again
-        empty after a reboot or a crash) before it removes the firewall rules;
-        placeholder veths with the interfaces' names let it go on (they go
-        with the namespace)."""
+        empty after a reboot or a crash, a bridge removed with the previous
+        container) before it removes the firewall rules; placeholders with the
+        interfaces' names let it go on (veths go with the namespace, and
+        netavark removes a bridge left empty)."""
         try:
             self._run("teardown", netns, options)
         except HuskError as exc:
             if "No such device" not in str(exc):
                 raise
-            for index, per_network in enumerate(options["networks"].values()):
+            for index, (name, per_network) in enumerate(options["networks"].items()):
                 subprocess.run(["nsenter", f"--net={netns}", "ip", "link", "add", per_network["interface_name"],
                                 "type", "veth", "peer", "name", f"husk-gone{index}"], capture_output=True, timeout=30)
+                bridge = options["network_info"][name].get("network_interface")
+                if options["network_info"][name].get("driver") == "bridge" and bridge and not os.path.exists(
+                        f"/sys/class/net/{bridge}"):
+                    subprocess.run(["ip", "link", "add", bridge, "type", "bridge"], capture_output=True, timeout=30)
             self._run("teardown", netns, options)
 
 
