@@ -345,7 +345,7 @@ def _check_config(config, import_privileged: bool) -> None:
     from husk.formats.environment import check_env
     from husk.formats.signals import parse_signal
     from husk.engine.spec import capability_set
-    from husk.engine import security
+    from husk.engine.security import options as security_options, parse as parse_security, relaxed
 
     try:
         if not re_id(config.image_id):
@@ -358,7 +358,7 @@ def _check_config(config, import_privileged: bool) -> None:
         if config.network not in ("none", "host"):
             raise InvalidArgument(f"network mode {config.network!r} is not supported")
         capability_set(config.cap_add, config.cap_drop, privileged=config.privileged)
-        security.parse(security.options(config.security), config.security.seccomp_policy)
+        parse_security(security_options(config.security), config.security.seccomp_policy)
         for dependency in config.dependencies:
             if not re_id(dependency):
                 check_name(dependency)
@@ -378,7 +378,7 @@ def _check_config(config, import_privileged: bool) -> None:
         [f"--cap-add {name}" for name in config.cap_add] + \
         [f"a bind of {m.source}" for m in config.mounts if m.type == "bind"] + \
         (["the host's network"] if config.network == "host" else []) + \
-        security.relaxed(config.security)
+        relaxed(config.security)
     if elevated and not import_privileged:
         raise InvalidArgument(f"the checkpoint archive asks for {', '.join(elevated)}: "
                               "restore it with --import-privileged only if you trust who made it")
