@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import json
+import os
 import sys
 
 from ..define import EXIT_ENGINE, HuskError, InvalidArgument, NoSuchContainer, State
@@ -30,21 +31,49 @@ def _parse_filters(filters: tuple[str, ...]) -> dict[str, list[str]]:
 
 
 def list_containers(runtime: "Runtime", *, all_: bool, quiet: bool, no_trunc: bool, no_heading: bool,
-                    filters: tuple[str, ...], format_: str, sort: str, latest: bool,
-                    errors: list | None = None) -> str:
-    """The `ps` output; corrupt records go to `errors` (see Store.containers)."""
+                    filters: tuple[str, ...], format_: str, sort: str, latest: bool, last: int = -1,
+                    namespaces: bool = False, errors: list | None = None) -> str:
+    """The `ps` output; corrupt records go to `errors` (see Store.containers).
+    `last` >= 0: only the containers created last; `namespaces`: rows carry
+    podman's --ns fields (each namespace's inode number)."""
     from ..presentation.ps import ps_document, select_containers
 
     entries = select_containers(runtime, all_=all_, filters=_parse_filters(filters), sort=sort, latest=latest,
                                 no_trunc=no_trunc, errors=errors)
+    if last >= 0:
+        newest = sorted(entries, key=lambda entry: entry[1].config.created)[len(entries) - last:] if last else []
+        entries = [entry for entry in entries if entry in newest]
     rows = [row for row, _, _ in entries]
+    if namespaces:
+        for row, container, _ in entries:
+            row.update(_namespace_fields(container.state.pid))
     if quiet:
         return "".join(row["ID"] + "\n" for row in rows)
     if format_ == "json":
         return json.dumps([ps_document(*entry) for entry in entries], indent=4) + "\n"
     from ..formats.template import format_rows
 
-    return format_rows(format_ or PS_TABLE, rows, PS_HEADERS, heading=not no_heading)
+    return format_rows(format_ or PS_TABLE, rows, {**PS_HEADERS, **NS_HEADERS}, heading=not no_heading)
+
+
+#: `ps --ns`: podman's columns
+NS_TABLE = ("table {{.ID}}\t{{.Names}}\t{{.Pid}}\t{{.Cgroupns}}\t{{.IPC}}\t{{.MNT}}\t{{.NET}}\t{{.PIDNS}}"
+            "\t{{.UserNS}}\t{{.UTS}}")
+NS_HEADERS = {"Cgroupns": "CGROUPNS", "PIDNS": "PIDNS", "UserNS": "USERNS"}
+_NS_FIELDS = {"Cgroupns": "cgroup", "IPC": "ipc", "MNT": "mnt", "NET": "net", "PIDNS": "pid", "UserNS": "user",
+              "UTS": "uts"}
+
+
+def _namespace_fields(pid: int) -> dict[str, str]:
+    """The inode numbers of a running process's namespaces (empty when it is not running)."""
+    fields = {}
+    for field, kind in _NS_FIELDS.items():
+        try:
+            link = os.readlink(f"/proc/{pid}/ns/{kind}") if pid else ""
+        except OSError:
+            link = ""
+        fields[field] = link.partition("[")[2].rstrip("]")
+    return fields
 
 
 #: Fields of podman's inspect documents that are Go maps (any key is valid), not structs.
@@ -89,6 +118,18 @@ def inspect_objects(runtime: "Runtime", names, type_: str, format_: str) -> tupl
         return "".join(template.render(as_struct(doc, types[kind], _MAP_FIELDS)) + "\n"
                        for kind, doc in documents), code
     return json.dumps([doc for _, doc in documents], indent=4) + "\n", code
+
+
+def documents_text(documents: list[dict], format_: str, struct: str, map_fields=frozenset({"Labels", "Options"})) -> str:
+    """Inspect documents as podman prints them: a JSON array, or `format_` (a Go
+    template) once per document; `struct` is the Go type the template sees."""
+    if not format_ or format_ == "json":
+        return json.dumps(documents, indent=4) + "\n"
+    from ..formats.gofmt import as_struct
+    from ..formats.template import compile as compile_template
+
+    template = compile_template(format_)
+    return "".join(template.render(as_struct(d, struct, map_fields)) + "\n" for d in documents)
 
 
 def print_logs(runtime: "Runtime", names, *, follow: bool, tail: int, timestamps: bool, since, until) -> None:

@@ -96,15 +96,9 @@ def inspect(session, all_, format_, names):
         except NoSuchVolume:
             print(f"Error: inspecting object: no such volume {name}", file=sys.stderr)
             code = EXIT_ENGINE
-    if format_ and format_ != "json":
-        from ..formats.gofmt import as_struct
-        from ..formats.template import compile as compile_template
+    from .listing import documents_text
 
-        template = compile_template(format_)
-        click.echo("".join(template.render(as_struct(d, "define.InspectVolumeData", {"Labels", "Options"})) + "\n"
-                           for d in documents), nl=False)
-    else:
-        click.echo(json.dumps(documents, indent=4))
+    click.echo(documents_text(documents, format_, "define.InspectVolumeData"), nl=False)
     if code:
         raise SystemExit(code)
 
