@@ -35,18 +35,22 @@ def untag(session, image, names):
 @click.command(context_settings=CONTEXT)
 @click.option("-o", "--output", default="", help="Write to this file (default: stdout, if not a terminal).")
 @click.option("--format", "format_", default="docker-archive", show_default=True,
-              help="Archive format (docker-archive is the only one).")
+              help="docker-archive, oci-archive or oci-dir (the OCI ones: one image).")
 @click.option("-m", "--multi-image-archive", is_flag=True, help="Accepted: every archive may hold several images.")
 @click.option("-q", "--quiet", is_flag=True, help="Accepted for podman compatibility.")
 @click.argument("images", nargs=-1, required=True)
 @click.pass_obj
 def save(session, output, format_, multi_image_archive, quiet, images):
-    """Save images to a docker-archive tar (what `docker load` and `husk load` read)."""
+    """Save images to a docker-archive tar (what `docker load` and `husk load` read),
+    or one image as an OCI layout (`--format oci-archive`, `oci-dir`)."""
     from ..define import InvalidArgument
     from ..storage.image_archive import save_images
 
+    if format_ in ("oci-archive", "oci-dir"):
+        _save_oci(session, format_, output, images)
+        return
     if format_ != "docker-archive":
-        raise InvalidArgument(f"unsupported format {format_!r}: husk saves docker-archive")
+        raise InvalidArgument(f"unsupported format {format_!r}: docker-archive, oci-archive or oci-dir")
     if not output:
         if sys.stdout.isatty():
             raise InvalidArgument("refusing to save to terminal. Use -o flag or redirect")
@@ -66,17 +70,62 @@ def save(session, output, format_, multi_image_archive, quiet, images):
             os.unlink(partial)
 
 
+def _save_oci(session, format_: str, output: str, images) -> None:
+    """`save --format oci-archive|oci-dir`: what `push IMAGE oci-archive:OUTPUT` writes."""
+    import shutil
+    import tempfile
+
+    from ..define import InvalidArgument
+    from ..storage.push import push
+
+    if len(images) != 1:
+        raise InvalidArgument(f"{format_} holds one image: use docker-archive for several")
+    image = images[0]
+    tag = image if "/" in image and not image.startswith("sha256:") else ""
+    transport = "oci-archive" if format_ == "oci-archive" else "oci"
+    if output:
+        push(session.runtime, image, f"{transport}:{output}" + (f":{tag}" if tag else ""))
+        return
+    if format_ == "oci-dir":
+        raise InvalidArgument("oci-dir needs -o DIRECTORY")
+    if sys.stdout.isatty():
+        raise InvalidArgument("refusing to save to terminal. Use -o flag or redirect")
+    with tempfile.TemporaryDirectory(dir=session.runtime.paths.root) as spool:
+        path = os.path.join(spool, "image.tar")
+        push(session.runtime, image, f"oci-archive:{path}" + (f":{tag}" if tag else ""))
+        with open(path, "rb") as stream:
+            shutil.copyfileobj(stream, sys.stdout.buffer, 1 << 20)
+    sys.stdout.buffer.flush()
+
+
 @click.command(context_settings=CONTEXT)
 @click.option("-i", "--input", "input_", default="", help="Read from this file (default: stdin).")
 @click.option("-q", "--quiet", is_flag=True, help="Accepted for podman compatibility.")
 @click.pass_obj
 def load(session, input_, quiet):
-    """Load images from a docker-archive tar (`docker save`'s, `husk save`'s)."""
+    """Load images from a docker-archive tar (`docker save`'s, `husk save`'s) or an oci-archive."""
+    import shutil
+
     from ..storage.image_archive import load_images
+    from ..storage.oci_layout import is_oci_archive
     from .options import open_input
 
-    with open_input(input_ or None, " or the --input flag") as stream:
-        loaded = load_images(session.runtime, stream)
+    import tempfile
+
+    with open_input(input_ or None, " or the --input flag") as stream, \
+            tempfile.TemporaryDirectory(dir=session.runtime.paths.root) as spool:
+        path = input_ if input_ and input_ != "-" else os.path.join(spool, "input.tar")
+        if path != input_:  # stdin: spooled, to tell an oci-archive from a docker-archive
+            with open(path, "wb") as out:
+                shutil.copyfileobj(stream, out, 1 << 20)
+        if is_oci_archive(path):
+            from ..storage.pull import pull
+
+            for image in pull(session.runtime, f"oci-archive:{path}"):
+                click.echo(f"Loaded image: {image.names[0] if image.names else 'sha256:' + image.id}")
+            return
+        with open(path, "rb") as archive:
+            loaded = load_images(session.runtime, archive)
     from ..storage.images import normalize
 
     for item in loaded:

@@ -66,6 +66,15 @@ def write_layout(prepared: "PreparedImage", path: str, tag: str, archive: bool =
         json.dump({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests}, out)
 
 
+def is_oci_archive(path: str) -> bool:
+    """Whether `path` is a tar holding an OCI layout (an `oci-layout` member)."""
+    try:
+        with tarfile.open(path, "r:*") as archive:
+            return any(os.path.normpath(m.name) == "oci-layout" for m in archive.getmembers())
+    except (tarfile.TarError, OSError, EOFError):
+        return False
+
+
 class _FileBlob:
     """A blob read from a file, hashed and held to its size like a registry's (see BlobReader)."""
 
@@ -128,8 +137,9 @@ class LayoutSource:
             raise InvalidArgument(f"invalid OCI layout {self.path!r}: {name} is larger than {limit} bytes")
         return data
 
-    def index_entry(self, tag: str) -> str:
-        """The manifest digest `tag` names in index.json (the only one when no tag is given)."""
+    def index_entry(self, tag: str) -> tuple[str, str]:
+        """The manifest digest `tag` names in index.json (the only one when no tag is
+        given), and the entry's ref name."""
         try:
             manifests = json.loads(self._small("index.json", JSON_LIMIT)).get("manifests") or []
         except (ValueError, AttributeError):
@@ -138,7 +148,8 @@ class LayoutSource:
                   (not tag or (m.get("annotations") or {}).get(REF_NAME) == tag)]
         if not chosen or (not tag and len(chosen) > 1):
             raise NoSuchImage(f"{self.path}: no image {'tagged ' + repr(tag) if tag else '(several: name one)'}")
-        return check_digest(chosen[0].get("digest", ""), "manifest digest")
+        ref_name = str((chosen[0].get("annotations") or {}).get(REF_NAME, ""))
+        return check_digest(chosen[0].get("digest", ""), "manifest digest"), ref_name
 
     def _blob_name(self, digest: str) -> str:
         return f"blobs/sha256/{check_digest(digest, 'blob digest')[7:]}"
@@ -174,14 +185,14 @@ class LayoutSource:
 class DirSource(LayoutSource):
     """skopeo's `dir:` layout: manifest.json and each blob by its hex digest."""
 
-    def index_entry(self, tag: str) -> str:
-        return "sha256:" + hashlib.sha256(self._small("manifest.json", JSON_LIMIT)).hexdigest()
+    def index_entry(self, tag: str) -> tuple[str, str]:
+        return "sha256:" + hashlib.sha256(self._small("manifest.json", JSON_LIMIT)).hexdigest(), ""
 
     def _blob_name(self, digest: str) -> str:
         return check_digest(digest, "blob digest")[7:]
 
     def get_manifest(self, repository: str, reference: str) -> tuple[bytes, str, str]:
-        if reference == self.index_entry(""):
+        if reference == self.index_entry("")[0]:
             data = self._small("manifest.json", JSON_LIMIT)
             try:
                 media_type = json.loads(data).get("mediaType", "")

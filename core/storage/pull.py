@@ -388,17 +388,16 @@ class _layer_lock:
 
 def pull_local(runtime, transport: str, location: str, platform, progress):
     """`husk pull oci-archive:PATH[:TAG]` (and oci:, dir:): the image stored under the
-    tag when it is a full reference, with no name otherwise."""
+    tag, or the entry's ref name, when it is a full reference; with no name otherwise."""
     from .images import normalize
     from .oci_layout import DirSource, LayoutSource
 
     path, _, tag = location.partition(":")
     source = DirSource(path) if transport == "dir" else LayoutSource(path)
     try:
-        name = ""
-        if tag and "/" in tag:
-            name = normalize(tag)
-        return fetch_image(runtime, source, "", source.index_entry(tag), name, platform, progress,
+        digest, ref_name = source.index_entry(tag)
+        name = next((normalize(n) for n in (tag, ref_name) if "/" in n), "")
+        return fetch_image(runtime, source, "", digest, name, platform, progress,
                            where=f"{transport}:{path}", event="pull")
     finally:
         source.close()

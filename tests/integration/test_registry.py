@@ -173,6 +173,13 @@ def test_oci_archive_round_trip(husk, tmp_path):
     assert inspect.returncode == 0, inspect.stderr
     other = husk("pull", "-q", f"oci-archive:{archive}:v1")
     assert other.returncode == 0, other.stderr
+    saved = tmp_path / "saved.tar"
+    husk("save", "--format", "oci-archive", "-o", str(saved), IMAGE, check=True)
+    assert subprocess.run(["skopeo", "inspect", f"oci-archive:{saved}"], capture_output=True).returncode == 0
+    husk("rmi", "-f", IMAGE, check=True)
+    with open(saved, "rb") as stream:
+        loaded = husk("load", input=stream.read())
+    assert loaded.returncode == 0 and loaded.stdout == f"Loaded image: {IMAGE}\n".encode(), loaded.stderr
     husk("push", IMAGE, f"dir:{tmp_path / 'dir'}", check=True)
     assert subprocess.run(["skopeo", "inspect", f"dir:{tmp_path / 'dir'}"], capture_output=True).returncode == 0
 
