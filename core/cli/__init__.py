@@ -6,17 +6,96 @@ both at the top level (`husk ps`) and under its group (`husk container ps`), as
 podman does.  Errors are one line on stderr, `Error: <message>`, with the exit
 code the error carries (125 engine, 126 cannot invoke, 127 not found); a
 traceback appears only with `--log-level debug`.
+
+Start-up is most of what a short command costs, so a command imports only the
+module of its verb (:class:`LazyGroup`: click's documented way to load
+subcommands lazily) and `--version` reads husk's own `__version__` rather than
+asking importlib.metadata (about 20 ms).
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import click
 
+from .. import __version__
 from ..define import EXIT_ENGINE, HuskError
 from .common import CONTEXT
 from .global_flags import LogLevel
+
+#: every verb module, in registration order (a module adding to a group comes
+#: after the module that makes the group)
+MODULES = ("container", "image", "image_transfer", "registry", "commit", "system", "attach", "ops", "exec",
+           "checkpoint", "changes", "cp", "prune", "network", "volume", "secret")
+#: group -> the modules adding to it, the one making it first
+GROUPS = {
+    "container": ("container", "attach", "ops", "exec", "checkpoint", "changes", "cp", "prune", "commit", "network"),
+    "image": ("image", "image_transfer", "registry", "commit", "prune"),
+    "system": ("system",),
+    "network": ("network",),
+    "volume": ("volume",),
+    "secret": ("secret",),
+}
+#: top-level verb -> its module.  A verb missing here still works (every module
+#: is then loaded); tests/unit/test_cli_lazy.py keeps this complete.
+VERBS = {
+    **dict.fromkeys(("create", "run", "init", "start", "stop", "kill", "rm", "wait", "ps", "inspect", "logs"),
+                    "container"),
+    **dict.fromkeys(("import", "images", "rmi"), "image"),
+    **dict.fromkeys(("tag", "untag", "save", "load", "history"), "image_transfer"),
+    **dict.fromkeys(("pull", "push", "login", "logout", "search"), "registry"),
+    **dict.fromkeys(("commit", "diff"), "commit"),
+    **dict.fromkeys(("version", "info", "events"), "system"),
+    "attach": "attach", "exec": "exec", "cp": "cp", "port": "network",
+    **dict.fromkeys(("pause", "unpause", "restart", "mount", "umount", "unmount", "export"), "ops"),
+    **dict.fromkeys(("checkpoint", "restore"), "checkpoint"),
+    **dict.fromkeys(("rename", "top", "update"), "changes"),
+}
+_loaded: set[str] = set()
+
+
+def load(modules) -> None:
+    """Register the verb modules named (and the modules making their groups)."""
+    needed = set(modules)
+    for members in GROUPS.values():
+        if needed & set(members[1:]):
+            needed.add(members[0])
+    for name in MODULES:
+        if name in needed and name not in _loaded:
+            _loaded.add(name)
+            importlib.import_module(f"{__name__}.{name}").register(cli)
+
+
+class _Verbs(dict):
+    """The top-level commands: looking up a name not registered yet loads its
+    module (click's ``get_command``, and anything else resolving a verb, looks up here)."""
+
+    def __missing__(self, name):
+        load(GROUPS.get(name) or ([VERBS[name]] if name in VERBS else MODULES))
+        if name not in self:
+            raise KeyError(name)
+        return dict.get(self, name)
+
+    def get(self, name, default=None):
+        try:
+            return self[name]
+        except KeyError:
+            return default
+
+
+class LazyGroup(click.Group):
+    """The top-level group: a verb's module is imported when the verb is looked
+    up; listing the verbs (`--help`) loads them all."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.commands = _Verbs(self.commands)
+
+    def list_commands(self, ctx):
+        load(MODULES)
+        return super().list_commands(ctx)
 
 
 
@@ -38,35 +117,38 @@ class Session:
         return self._runtime
 
 
-@click.group(context_settings=CONTEXT)
+@click.group(cls=LazyGroup, context_settings=CONTEXT)
 @click.option("--root", envvar="HUSK_ROOT", help="Storage root (default /var/lib/husk).")
 @click.option("--runroot", envvar="HUSK_RUNROOT", help="Run root for transient files (default /run/husk).")
 @click.option("--runtime", "runtime_name", help="OCI runtime for new containers (runc, crun, ...).")
 @click.option("--log-level", type=LogLevel(), default="warn", show_default=True,
               help="Diagnostics on stderr (trace, debug, info, warn, warning, error, fatal, panic); "
                    "debug also shows tracebacks.")
-@click.version_option(package_name="husk", prog_name="husk", message="husk version %(version)s")
+@click.version_option(__version__, prog_name="husk", message="husk version %(version)s")
 @click.pass_context
 def cli(ctx: click.Context, root, runroot, runtime_name, log_level) -> None:
     """husk: manage containers on real OCI runtimes, without a daemon."""
     ctx.obj = Session(root, runroot, runtime_name, log_level)
 
 
-def _register() -> None:
-    from . import (attach, changes, checkpoint, commit, container, cp, exec, image, image_transfer, network, ops,
-                   prune, registry, secret, system, volume)
-
-    for module in (container, image, image_transfer, registry, commit, system, attach, ops, exec, checkpoint,
-                   changes, cp, prune, network,
-                   volume, secret):
-        module.register(cli)
+def _global_flags() -> None:
+    """Add podman's other global flags to the root command (once)."""
     from .global_flags import options
 
-    cli.params.extend(options())
+    if "_global_flags" not in _loaded:
+        _loaded.add("_global_flags")
+        cli.params.extend(options())
+
+
+def _register() -> None:
+    """Every verb and the global flags: for what walks the whole command tree
+    (the docs and conformance tests); a command loads only its own verb."""
+    _global_flags()
+    load(MODULES)
 
 
 def main() -> None:
-    _register()
+    _global_flags()
     argv = sys.argv[1:]
     debug = "--log-level=debug" in argv or ("--log-level", "debug") in zip(argv, argv[1:])
     try:

@@ -1,0 +1,94 @@
+"""The CLI's start-up budget, as module lists rather than times (issue 20).
+
+Python's start-up is most of what a short husk command costs, and a heavy
+import that creeps into a common path is easy to miss in a timing on a busy
+machine.  So each verb here is run in a fresh interpreter that writes
+``sys.modules`` when it exits, and the test fails when a module that verb must
+not need was imported: the API service's aiohttp, importlib.metadata (the
+entry-point scan, `--version`), the worker pool on single-container verbs,
+pluggy and the plugins on read-only verbs.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from husk.testing import IMAGE
+
+#: written to the file named by argv[1] at exit: every module the command imported
+RECORDER = """
+import atexit, sys
+out = sys.argv.pop(1)
+def write():
+    with open(out, "w") as handle:
+        handle.write("\\n".join(sorted(sys.modules)))
+atexit.register(write)
+sys.argv[0] = "husk"
+from husk.cli import main
+main()
+"""
+
+#: nowhere in the CLI's single-container paths (the API service, the worker pool, netlink)
+LIFECYCLE = ("aiohttp", "multiprocess", "dill", "pyroute2", "yarl", "multidict")
+#: nor in a read-only verb: the entry-point scan (`--version` used to pay for it)
+EVERYWHERE = LIFECYCLE + ("importlib.metadata",)
+#: read-only verbs do not load plugins (they read records, never call a runtime's hooks)
+PLUGINS = ("pluggy", "husk_runc", "husk_crun", "husk_criu", "husk.hooks", "husk.engine.plugins")
+
+READ_ONLY = [
+    ["--version"],
+    ["version"],
+    ["ps"],
+    ["ps", "-a"],
+    ["ps", "-a", "--format", "{{.Names}}"],
+    ["inspect", "budget"],
+    ["container", "inspect", "budget"],
+    ["container", "exists", "budget"],
+    ["images"],
+    ["logs", "budget"],
+]
+SINGLE = [
+    ["run", "--rm", "--network", "none", IMAGE, "true"],
+    ["start", "budget"],
+    ["stop", "-t", "0", "budget"],
+    ["rm", "-f", "budget"],
+]
+
+
+def modules_after(husk, tmp_path, args: list[str]) -> set[str]:
+    out = tmp_path / "modules"
+    result = subprocess.run([sys.executable, "-c", RECORDER, str(out), *husk.global_args, *args],
+                            capture_output=True, text=True, env=husk.env(), timeout=60)
+    assert result.returncode == 0, result.stderr
+    return set(out.read_text().split())
+
+
+def heavy(modules: set[str], names: tuple[str, ...]) -> list[str]:
+    return sorted(m for m in modules for name in names if m == name or m.startswith(name + "."))
+
+
+@pytest.fixture
+def budget(husk):
+    husk("create", "--name", "budget", "--network", "none", IMAGE, "true", check=True)
+    return husk
+
+
+@pytest.mark.parametrize("args", READ_ONLY, ids=" ".join)
+def test_read_only_verbs_stay_light(budget, tmp_path, args):
+    modules = modules_after(budget, tmp_path, args)
+    assert heavy(modules, EVERYWHERE + PLUGINS) == []
+
+
+def test_single_container_verbs_need_no_pool_and_no_api(budget, tmp_path):
+    for args in SINGLE:
+        modules = modules_after(budget, tmp_path, args)
+        assert heavy(modules, LIFECYCLE) == [], args
+
+
+@pytest.mark.xfail(strict=True, reason="pluggy 1.x imports importlib.metadata itself; a lifecycle verb avoids it "
+                                       "only once plugins load from a registry without pluggy (issue 20)")
+def test_run_without_importlib_metadata(budget, tmp_path):
+    assert heavy(modules_after(budget, tmp_path, SINGLE[0]), ("importlib.metadata",)) == []

@@ -1,0 +1,60 @@
+"""The CLI loads only the module of the verb being run (issue 20): its index of
+verbs (husk.cli.VERBS, GROUPS) must say where every verb lives, or that verb
+costs a load of every module."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from husk import cli
+
+#: prints {"top": [top-level names], "groups": {group: [sub-commands]}, "modules": [husk.cli modules
+#: imported], "loaded": [verb modules registered]}
+PROBE = """
+import json, sys
+from husk import cli
+cli.load(json.loads(sys.argv[1]))
+print(json.dumps({
+    "top": sorted(cli.cli.commands),
+    "groups": {name: sorted(c.commands) for name, c in cli.cli.commands.items() if hasattr(c, "commands")},
+    "modules": sorted(m for m in sys.modules if m.startswith("husk.cli.")),
+    "loaded": sorted(cli._loaded),
+}))
+"""
+
+
+def probe(modules) -> dict:
+    out = subprocess.run([sys.executable, "-c", PROBE, json.dumps(list(modules))], capture_output=True, text=True,
+                         check=True).stdout
+    return json.loads(out)
+
+
+@pytest.fixture(scope="module")
+def everything() -> dict:
+    return probe(cli.MODULES)
+
+
+def test_every_top_level_verb_is_indexed_with_its_module(everything):
+    groups_made = set(cli.GROUPS)
+    found = {}
+    for module in cli.MODULES:
+        base = set(probe([m for group in cli.GROUPS.values() if module in group[1:] for m in group[:1]])["top"])
+        found.update(dict.fromkeys(set(probe([module])["top"]) - base - groups_made, module))
+    assert found == cli.VERBS
+
+
+def test_every_group_is_complete_with_its_modules(everything):
+    assert sorted(everything["groups"]) == sorted(cli.GROUPS)
+    for group, modules in cli.GROUPS.items():
+        assert probe(modules)["groups"][group] == everything["groups"][group], group
+
+
+def test_a_verb_loads_only_its_module():
+    pause = probe([cli.VERBS["pause"]])
+    assert pause["loaded"] == ["container", "ops"]
+    assert not {"husk.cli.network", "husk.cli.volume", "husk.cli.system", "husk.cli.image"} & set(pause["modules"])
+    assert probe([cli.VERBS["images"]])["loaded"] == ["image"]
