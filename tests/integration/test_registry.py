@@ -220,6 +220,33 @@ def test_docker_cli_pulls_pushes_and_logs_in_through_the_api(husk_envs, registry
         shutil.rmtree(base, ignore_errors=True)
 
 
+def test_sdks_pull_and_push(husk_envs, registry):
+    """podman-py's images.pull/push and the docker SDK's images.pull/push against the service."""
+    import docker
+    import podman
+
+    husk = husk_envs()
+    registry.trust(husk)
+    seed(husk, registry)
+    base = tempfile.mkdtemp(prefix="hsdk-")
+    service = ApiService(husk, os.path.join(base, "s.sock"))
+    try:
+        client = podman.PodmanClient(base_url=f"unix://{service.socket_path}")
+        image = client.images.pull(f"{registry.host}/busybox", tag="latest")
+        assert f"{registry.host}/busybox:latest" in image.tags
+        assert image.tag(f"{registry.host}/from-podman-py", "1")
+        pushed = client.images.push(f"{registry.host}/from-podman-py", tag="1")
+        assert "error" not in str(pushed).lower(), pushed
+        sdk = docker.DockerClient(base_url=f"unix://{service.socket_path}")
+        pulled = sdk.images.pull(f"{registry.host}/from-podman-py", tag="1")
+        assert pulled.id == "sha256:" + image.id.removeprefix("sha256:")
+        output = sdk.images.push(f"{registry.host}/from-podman-py", tag="1")
+        assert "digest: sha256:" in output, output
+    finally:
+        assert "Traceback" not in service.stop()
+        shutil.rmtree(base, ignore_errors=True)
+
+
 # -- hostile registries ------------------------------------------------------------------------
 def _image(layer: bytes):
     """(manifest, config, blob) of an image of one gzipped layer."""
