@@ -1,7 +1,8 @@
 """`image prune`: images no container uses, dangling ones (no name) or with
 `-a` every one, narrowed by podman's prune filters; then layers that no image
-lists (what an interrupted pull left) once they are an hour old, so a pull
-still running keeps the layers it has stored but not yet registered."""
+lists (what an interrupted pull left) and staging directories (what a killed
+one left) once they are an hour old, so a pull still running keeps the layers
+it has stored but not yet registered."""
 
 from __future__ import annotations
 
@@ -75,7 +76,8 @@ def _remove_orphan_layers(runtime: "Runtime") -> None:
         return
     now = time.time()
     for entry in entries:
-        if entry in listed or len(entry) != 64 or not all(c in "0123456789abcdef" for c in entry):
+        staging = entry.startswith(".stage-")  # a pull or load killed mid-layer left it
+        if not staging and (entry in listed or len(entry) != 64 or not all(c in "0123456789abcdef" for c in entry)):
             continue
         path = os.path.join(layers_root, entry)
         try:

@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
+import threading
 
 import pytest
 
@@ -352,6 +353,44 @@ def _hostile_cases():
         "endless blob": (_routes(manifest, config, blob, blob_answer=_endless), "larger than"),
         "endless manifest": ({"/v2/evil/manifests/latest": _endless}, "larger than"),
     }
+
+
+def test_interrupted_pull_leaves_nothing(husk, tmp_path):
+    """^C in the middle of a layer: no image, no staging directory; the next pull works."""
+    import signal
+    import time
+
+    manifest, config, blob = _image(_hello_layer())
+    release = threading.Event()
+
+    def slow(handler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Length", str(len(blob)))
+        handler.end_headers()
+        handler.wfile.write(blob[:10])
+        handler.wfile.flush()
+        release.wait(30)
+        handler.wfile.write(blob[10:])
+
+    server = HostileRegistry(tmp_path, _routes(manifest, config, blob, blob_answer=slow))
+    try:
+        before = _store_listing(husk)
+        pull = husk.popen("pull", "--cert-dir", server.cert_dir, f"{server.host}/evil",
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 20
+        while not any(d.startswith(".stage") for d in _store_listing(husk)):
+            assert time.monotonic() < deadline and pull.poll() is None
+            time.sleep(0.05)
+        pull.send_signal(signal.SIGINT)
+        _, err = pull.communicate(timeout=30)
+        assert pull.returncode != 0 and b"Traceback" not in err, err
+        assert _store_listing(husk) == before
+        release.set()
+        again = husk("pull", "-q", "--cert-dir", server.cert_dir, f"{server.host}/evil", timeout=60)
+        assert again.returncode == 0, again.stderr
+    finally:
+        release.set()
+        server.stop()
 
 
 @pytest.mark.parametrize("case", list(_hostile_cases()))
