@@ -274,20 +274,41 @@ def wait(session, condition, interval, latest, names):
 @click.option("-a", "--all", "all_", is_flag=True, help="Show all containers (default: running only).")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the ids.")
 @click.option("--no-trunc", is_flag=True, help="Do not truncate ids and commands.")
-@click.option("--noheading", "-n", "no_heading", is_flag=True, help="Omit the table header.")
+@click.option("--noheading", "no_heading", is_flag=True, help="Omit the table header.")
 @click.option("-f", "--filter", "filters", multiple=True, help="Filter: name=, status=, exited=, label=, id=, ancestor=.")
 @click.option("--format", "format_", default="", help="Go template, `table ...` or json.")
 @click.option("--sort", default="created", help="Sort by created, id, image, names, status, runningfor.")
 @click.option("-l", "--latest", is_flag=True, help="Only the most recently created container.")
+@click.option("-n", "--last", type=int, default=-1, help="The N containers created last (all states).")
+@click.option("--ns", is_flag=True, help="Show each container's namespaces (inode numbers).")
+@click.option("--sync", is_flag=True, help="Ask the OCI runtime for each container's state first (taking its lock).")
+@click.option("--external", is_flag=True,
+              help="Also containers other tools made in husk's storage (there are none: husk's store is its own).")
+@click.option("-w", "--watch", type=int, default=0, help="Print the list again every N seconds.")
 @pass_session
-def ps(session, all_, quiet, no_trunc, no_heading, filters, format_, sort, latest):
+def ps(session, all_, quiet, no_trunc, no_heading, filters, format_, sort, latest, last, ns, sync, external, watch):
     """List containers."""
-    from .listing import list_containers
+    from .listing import NS_TABLE, list_containers
 
-    errors: list = []
-    click.echo(list_containers(session.runtime, all_=all_ or bool(filters), quiet=quiet, no_trunc=no_trunc,
-                               no_heading=no_heading, filters=filters, format_=format_, sort=sort,
-                               latest=latest, errors=errors), nl=False)
+    if watch < 0:
+        raise InvalidArgument("--watch must be a positive number of seconds")
+    if ns and not format_:
+        format_ = NS_TABLE
+    while True:
+        if sync:
+            for container in session.runtime.containers():
+                container.sync()
+        errors: list = []
+        listing = list_containers(session.runtime, all_=all_ or bool(filters) or last >= 0, quiet=quiet,
+                                  no_trunc=no_trunc, no_heading=no_heading, filters=filters, format_=format_,
+                                  sort=sort, latest=latest, last=last, namespaces=ns, errors=errors)
+        if not watch:
+            break
+        click.echo("\033[H\033[2J" + listing, nl=False, color=True)  # clear the screen, print again, as podman
+        import time
+
+        time.sleep(watch)
+    click.echo(listing, nl=False)
     for error in errors:
         click.echo(f"Error: {error}", err=True)
     if errors:
