@@ -338,15 +338,18 @@ def inspect(session, format_, type_, size, latest, names):
 @click.option("-t", "--timestamps", is_flag=True, help="Prefix each line with its time.")
 @click.option("--since", default=None, help="Only lines after this time (RFC3339, Unix time or duration).")
 @click.option("--until", default=None, help="Only lines before this time.")
+@click.option("-n", "--names", "by_name", is_flag=True, help="Prefix each line with its container's name.")
+@click.option("--color", is_flag=True, help="Each container's prefix in a colour of its own.")
 @selectors()
 @click.argument("names", nargs=-1)
 @pass_session
-def logs(session, follow, tail, timestamps, since, until, latest, names):
+def logs(session, follow, tail, timestamps, since, until, by_name, color, latest, names):
     """Print containers' output (k8s-file logs)."""
     from .listing import print_logs
 
     names = targets(session, names, latest=latest)
-    print_logs(session.runtime, names, follow=follow, tail=tail, timestamps=timestamps, since=since, until=until)
+    print_logs(session.runtime, names, follow=follow, tail=tail, timestamps=timestamps, since=since, until=until,
+               by_name=by_name, color=color)
 
 
 @click.command(context_settings=CONTEXT)

@@ -72,9 +72,12 @@ def images(session, quiet, no_trunc, no_heading, format_, name):
 @click.command(context_settings=CONTEXT)
 @click.option("-f", "--force", is_flag=True, help="Remove the containers using the image too.")
 @click.option("-a", "--all", "all_", is_flag=True, help="Remove every image.")
+@click.option("-i", "--ignore", is_flag=True, help="Ignore images that do not exist.")
+@click.option("--no-prune", is_flag=True,
+              help="Keep dangling parent images: what husk always does (its images have no parents).")
 @click.argument("names", nargs=-1)
 @click.pass_obj
-def rmi(session, force, all_, names):
+def rmi(session, force, all_, ignore, no_prune, names):
     """Remove images."""
     from ..storage.images import remove_image
 
@@ -86,6 +89,8 @@ def rmi(session, force, all_, names):
         try:
             removal = remove_image(session.runtime, name, force=force)
         except HuskError as exc:
+            if ignore and isinstance(exc, NoSuchImage):
+                continue
             click.echo(f"Error: {exc}", err=True)
             code = exc.exit_code if not isinstance(exc, NoSuchImage) else 1
             continue

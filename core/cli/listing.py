@@ -132,7 +132,10 @@ def documents_text(documents: list[dict], format_: str, struct: str, map_fields=
     return "".join(template.render(as_struct(d, struct, map_fields)) + "\n" for d in documents)
 
 
-def print_logs(runtime: "Runtime", names, *, follow: bool, tail: int, timestamps: bool, since, until) -> None:
+def print_logs(runtime: "Runtime", names, *, follow: bool, tail: int, timestamps: bool, since, until,
+               by_name: bool = False, color: bool = False) -> None:
+    """Each container's log; lines are prefixed with the container's short id when
+    there are several (its name with `by_name`, and coloured with `color`, as podman's)."""
     from ..formats.timestamps import parse_until
     from ..engine.logs import follow_log, read_log, write_lines
     from ..formats.timestamps import parse_time
@@ -153,9 +156,16 @@ def print_logs(runtime: "Runtime", names, *, follow: bool, tail: int, timestamps
             lines = follow_log(path, running, tail=tail_n, since=since_t, until=until_t)
         else:
             lines = read_log(path, tail=tail_n, since=since_t, until=until_t)
-        if len(containers) > 1:
-            lines = _prefixed(lines, container.id[:12])
+        if len(containers) > 1 or by_name:
+            prefix = container.name if by_name else container.id[:12]
+            if color:
+                prefix = f"\033[{_COLORS[containers.index(container) % len(_COLORS)]}m{prefix}\033[0m"
+            lines = _prefixed(lines, prefix)
         write_lines(lines, out, err, timestamps)
+
+
+#: ANSI colours for `logs --color`, one per container in turn
+_COLORS = (32, 33, 34, 35, 36, 31)
 
 
 def _prefixed(lines, prefix: str):

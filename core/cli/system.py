@@ -161,8 +161,10 @@ def info(session, format_):
 @click.option("--format", "format_", default="", help="Go template, or json.")
 @click.option("--stream", type=click.BOOL, default=True, is_flag=False, flag_value=True,
               help="Keep streaming new events (default); --stream=false prints what is stored and ends.")
+@click.option("--no-trunc", type=click.BOOL, default=True, is_flag=False, flag_value=True,
+              help="Full ids (default); --no-trunc=false: 12 characters.")
 @click.pass_obj
-def events(session, since, until, filters, format_, stream):
+def events(session, since, until, filters, format_, stream, no_trunc):
     """Show events (streams new ones until interrupted, unless --stream=false or --until)."""
     from ..state.events import format_line, parse_filter_args, to_json_line, to_template_data
     from ..formats.gofmt import GoStruct
@@ -181,6 +183,8 @@ def events(session, since, until, filters, format_, stream):
         template = compile_template(format_)
     out = sys.stdout
     for event in found:
+        if not no_trunc and len(event.id) == 64:
+            event.id = event.id[:12]
         if format_ == "json":
             out.write(to_json_line(event) + "\n")
         elif template is not None:
