@@ -18,8 +18,8 @@ import threading
 
 import pytest
 
-from husk.testing import (IMAGE, ApiService, UnixHTTP, build_tar, needs_docker_cli, needs_registry, self_signed_certificate,
-                          serve_https)
+from husk.testing import (HUSK, IMAGE, ApiService, PtyTerminal, UnixHTTP, build_tar, needs_docker_cli,
+                          needs_registry, self_signed_certificate, serve_https)
 
 pytestmark = needs_registry
 
@@ -109,6 +109,22 @@ def test_concurrent_pulls_and_pull_policies(husk_envs, registry):
     assert missing.returncode == 125
     assert missing.stderr.splitlines()[-1] == (f"Error: initializing source docker://{registry.host}/absent:1: "
                                                f"reading manifest 1 in {registry.host}/absent: manifest unknown")
+
+
+def test_progress_on_a_terminal(husk, registry):
+    """On a terminal a pull draws a line per layer, redrawn in place; the id goes last."""
+    registry.trust(husk)
+    seed(husk, registry)
+    husk("rmi", IMAGE, check=True)  # its layer goes with it: the pull fetches it
+    terminal = PtyTerminal([HUSK, *husk.global_args, "pull", f"{registry.host}/busybox"], husk.env())
+    try:
+        terminal.expect(rb"Trying to pull ")
+        terminal.expect(rb"Copying blob [0-9a-f]{12} done")
+        terminal.expect(rb"\x1b\[1A")  # the bar was redrawn in place
+        terminal.expect(rb"[0-9a-f]{64}")
+        assert terminal.wait() == 0
+    finally:
+        terminal.close()
 
 
 def test_tls_is_verified(husk, registry):
