@@ -125,7 +125,7 @@ def _create_arguments(body: CreateBody) -> dict:
                 restart += f":{host.restart_policy.maximum_retry_count}"
         kwargs |= {"auto_remove": host.auto_remove, "read_only": host.readonly_rootfs,
                   "privileged": host.privileged, "cap_add": host.cap_add or (), "cap_drop": host.cap_drop or (),
-                  "runtime": host.runtime, "console_size": console_size(host.console_size),
+                  "security_opt": host.security_opt or (), "runtime": host.runtime, "console_size": console_size(host.console_size),
                   "resources": _resources(host)}
     taken = {m.destination for m in mounts}  # the SDK lists a bind's target in Config.Volumes too
     mounts += [m for m in map(parse_volume, sorted(body.volumes or {})) if m.destination not in taken]

@@ -118,6 +118,7 @@ def container_inspect(container: "Container") -> dict[str, Any]:
         "Runtime": config.runtime, "ConsoleSize": config.console_size or [0, 0], "LogConfig": {"Type": "json-file", "Config": {}},
         "Binds": doc["HostConfig"]["Binds"] or None,
         "CapAdd": list(config.cap_add) or None, "CapDrop": list(config.cap_drop) or None,
+        "SecurityOpt": doc["HostConfig"]["SecurityOpt"] or None,
         "NetworkMode": _network_mode(container), "PortBindings": docker_ports(config.ports),
     })
     return {

@@ -95,6 +95,14 @@ class SpecGenerator(msgspec.Struct):
     privileged: bool = False
     cap_add: list[str] | None = None
     cap_drop: list[str] | None = None
+    seccomp_policy: str = "default"
+    seccomp_profile_path: str = ""
+    no_new_privileges: bool = False
+    apparmor_profile: str = ""
+    selinux_opts: list[str] | None = None
+    mask: str = ""
+    unmask: str = ""
+    procfs_opts: list[str] | None = None
     oci_runtime: str = ""
     read_only_filesystem: bool = False
     restart_policy: str = ""
@@ -136,11 +144,21 @@ def _create_arguments(spec: SpecGenerator) -> dict:
             "stop_signal": str(spec.stop_signal) if spec.stop_signal else "", "stop_timeout": spec.stop_timeout,
             "tty": spec.terminal, "stdin_open": spec.stdin, "auto_remove": spec.remove,
             "privileged": spec.privileged, "cap_add": spec.cap_add or (), "cap_drop": spec.cap_drop or (),
+            "security_opt": _security_options(spec), "seccomp_policy": spec.seccomp_policy or "default",
             "runtime": spec.oci_runtime, "read_only": spec.read_only_filesystem, "restart_policy": restart,
             "mounts": mounts, "network": network, "ports": ports, "static_ips": list(first.static_ips or []),
             "static_mac": first.static_mac, "aliases": list(first.aliases or []),
             "resources": _resources(spec.resource_limits),
             "volumes_from": spec.volumes_from or ()}
+
+
+def _security_options(spec: SpecGenerator) -> list[str]:
+    """podman's spec generator fields as the `--security-opt` values they stand for."""
+    pairs = [("seccomp", spec.seccomp_profile_path), ("apparmor", spec.apparmor_profile), ("mask", spec.mask),
+             ("unmask", spec.unmask), ("proc-opts", ",".join(spec.procfs_opts or []))]
+    return ([f"{key}={value}" for key, value in pairs if value]
+            + [f"label={value}" for value in spec.selinux_opts or []]
+            + (["no-new-privileges"] if spec.no_new_privileges else []))
 
 
 def _network(spec: SpecGenerator):

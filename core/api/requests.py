@@ -144,6 +144,7 @@ class HostConfigBody(msgspec.Struct, rename="pascal"):
     privileged: bool = False
     cap_add: list[str] | None = None
     cap_drop: list[str] | None = None
+    security_opt: list[str] | None = None
     runtime: str = ""
     console_size: list[int] | None = None
     memory: int = 0

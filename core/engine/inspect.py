@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..define import State
 from ..formats.timestamps import rfc3339
+from . import security
 from .networking import network_settings
 from .volume_mounts import mount_document
 
@@ -108,6 +109,7 @@ def inspect_container(container: "Container") -> dict[str, Any]:
             "Privileged": config.privileged,
             "CapAdd": list(config.cap_add),
             "CapDrop": list(config.cap_drop),
+            "SecurityOpt": security.options(config.security),
             "Tmpfs": {m.destination: ",".join(m.options) for m in config.mounts if m.type == "tmpfs"},
             "Runtime": "oci",
             "Memory": config.resources.memory,

@@ -239,3 +239,36 @@ def test_info_says_what_confinement_the_host_gives(husk):
                      "SeccompProfilePath": "/usr/share/containers/seccomp.json", "SELinuxEnabled": False,
                      "Capabilities": "CAP_CHOWN,CAP_DAC_OVERRIDE,CAP_FOWNER,CAP_FSETID,CAP_KILL,CAP_NET_BIND_SERVICE,"
                                      "CAP_SETFCAP,CAP_SETGID,CAP_SETPCAP,CAP_SETUID,CAP_SYS_CHROOT"}
+
+
+# -- the APIs ------------------------------------------------------------------------------
+
+def test_docker_security_opt_through_the_api(api_crun):
+    """HostConfig.SecurityOpt (the docker CLI's --security-opt) and inspect's
+    HostConfig.SecurityOpt; a bad option is a 400 naming it."""
+    if shutil.which("docker") is None:
+        pytest.skip("the docker CLI is not installed")
+    result = api_crun.docker("run", "--rm", "--security-opt", "seccomp=unconfined",
+                             "--security-opt", "no-new-privileges", "busybox",
+                             "grep", "-E", "^(NoNewPrivs|Seccomp):", "/proc/self/status")
+    assert (result.returncode, result.stdout) == (0, b"NoNewPrivs:\t1\nSeccomp:\t0\n"), result.stderr
+    assert api_crun.docker("create", "--name", "c", "--security-opt", "unmask=/proc/keys", "busybox").returncode == 0
+    shown = api_crun.docker("inspect", "--format", "{{json .HostConfig.SecurityOpt}}", "c").stdout
+    assert json.loads(shown) == ["unmask=/proc/keys"]
+    status, _, body = api_crun.request("POST", "/containers/create",
+                                       {"Image": "busybox", "HostConfig": {"SecurityOpt": ["bogus"]}})
+    assert (status, body["message"]) == (400, 'invalid --security-opt 1: "bogus"')
+
+
+def test_libpod_security_fields(api_crun):
+    """podman's spec generator fields: seccomp_profile_path, no_new_privileges, mask, unmask, procfs_opts."""
+    status, _, body = api_crun.request("POST", "/v4.3.0/libpod/containers/create", {
+        "image": "busybox", "command": ["true"], "seccomp_profile_path": "unconfined", "no_new_privileges": True,
+        "mask": "/proc/cpuinfo", "unmask": "/proc/keys", "procfs_opts": ["hidepid=2"], "selinux_opts": ["disable"]})
+    assert status == 201, body
+    status, _, shown = api_crun.request("GET", f"/v4.3.0/libpod/containers/{body['Id']}/json")
+    assert shown["HostConfig"]["SecurityOpt"] == ["seccomp=unconfined", "label=disable", "no-new-privileges",
+                                                  "mask=/proc/cpuinfo", "unmask=/proc/keys", "proc-opts=hidepid=2"]
+    status, _, body = api_crun.request("POST", "/v4.3.0/libpod/containers/create",
+                                       {"image": "busybox", "seccomp_policy": "nope"})
+    assert (status, body["message"]) == (400, 'invalid seccomp policy "nope": valid policies are ["default" "image"]')
