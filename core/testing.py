@@ -233,6 +233,25 @@ def husk_rt(request, husk_envs):
 
 
 
+def http_body(host: str, port: int, path: str = "/i", timeout: float = 10) -> bytes:
+    """The body of `GET path` (HTTP/1.0), retried while the server (a container
+    behind a published port, say) starts; AssertionError after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=2) as conn:
+                conn.sendall(f"GET {path} HTTP/1.0\r\n\r\n".encode())
+                data = b""
+                while chunk := conn.recv(4096):
+                    data += chunk
+            if data:
+                return data.split(b"\r\n\r\n", 1)[-1]
+        except OSError:
+            pass
+        assert time.monotonic() < deadline, f"nothing served on {host}:{port}"
+        time.sleep(0.1)
+
+
 def build_tar(*members) -> bytes:
     """A PAX tar of (tarfile.TarInfo, data) pairs (data None for what is no
     regular file): the crafted and hostile archives tests feed husk."""

@@ -10,7 +10,7 @@ import msgspec
 from aiohttp import web
 
 from . import blocking
-from .requests import decode_body, flag
+from .requests import EndpointIPAMConfigBody, EndpointSettingsBody, decode_body, flag
 from .responses import json_response, request_runtime
 
 if TYPE_CHECKING:
@@ -46,20 +46,9 @@ class NetworkCreateBody(msgspec.Struct, rename="pascal"):
     check_duplicate: bool = False
 
 
-class EndpointIPAMBody(msgspec.Struct, rename="pascal"):
-    i_pv4_address: str | None = msgspec.field(default=None, name="IPv4Address")
-    i_pv6_address: str | None = msgspec.field(default=None, name="IPv6Address")
-
-
-class EndpointBody(msgspec.Struct, rename="pascal"):
-    i_p_a_m_config: EndpointIPAMBody | None = msgspec.field(default=None, name="IPAMConfig")
-    aliases: list[str] | None = None
-    mac_address: str | None = None
-
-
 class ConnectBody(msgspec.Struct, rename="pascal"):
     container: str = ""
-    endpoint_config: EndpointBody | None = None
+    endpoint_config: EndpointSettingsBody | None = None
     force: bool = False
 
 
@@ -163,8 +152,8 @@ async def connect(request: web.Request) -> web.Response:
 
     runtime = request_runtime(request)
     body = await decode_body(request, ConnectBody)
-    endpoint = body.endpoint_config or EndpointBody()
-    ipam = endpoint.i_p_a_m_config or EndpointIPAMBody()
+    endpoint = body.endpoint_config or EndpointSettingsBody()
+    ipam = endpoint.i_p_a_m_config or EndpointIPAMConfigBody()
 
     def act():
         networking.connect(runtime.container(body.container), husk_name(runtime, request.match_info["name"]),

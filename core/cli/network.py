@@ -102,14 +102,11 @@ def inspect(session, format_, names):
         except HuskError as exc:
             print(f"Error: inspecting object: network {name}: {exc}", file=sys.stderr)
             code = EXIT_ENGINE
-    if format_:
-        from ..formats.gofmt import as_struct
-        from ..formats.template import compile as compile_template
+    if format_ and format_ != "json":
+        from .listing import documents_text
 
-        template = compile_template(format_)
-        click.echo("".join(template.render(as_struct(doc, "types.Network", {})) + "\n" for doc in documents),
-                   nl=False)
-    else:
+        click.echo(documents_text(documents, format_, "types.Network", frozenset({"labels", "options"})), nl=False)
+    else:  # podman indents network documents by five
         click.echo(json.dumps(documents, indent=5))
     raise SystemExit(code)
 

@@ -5,33 +5,15 @@ from __future__ import annotations
 
 import json
 import socket
-import time
 
 import pytest
 
-from husk.testing import needs_docker_cli
+from husk.testing import http_body, needs_docker_cli
 
 docker = pytest.importorskip("docker")
 podman = pytest.importorskip("podman")
 
 HTTPD = "echo served > /tmp/i; exec httpd -f -p 80 -h /tmp"
-
-
-def _fetch(port: int) -> bytes:
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=2) as conn:
-                conn.sendall(b"GET /i HTTP/1.0\r\n\r\n")
-                data = b""
-                while chunk := conn.recv(4096):
-                    data += chunk
-            if data:
-                return data.split(b"\r\n\r\n", 1)[-1]
-        except OSError:
-            pass
-        assert time.monotonic() < deadline, f"nothing served on 127.0.0.1:{port}"
-        time.sleep(0.1)
 
 
 @needs_docker_cli
@@ -46,7 +28,7 @@ def test_docker_cli_networks_and_published_port(api):
                      "sh", "-c", HTTPD)
     assert run.returncode == 0, run.stderr
     port = int(api.docker("port", "w", "80/tcp").stdout.decode().strip().rsplit(":", 1)[1])
-    assert _fetch(port) == b"served\n"
+    assert http_body("127.0.0.1", port) == b"served\n"
     document = json.loads(api.docker("network", "inspect", "web").stdout)[0]
     assert document["IPAM"]["Config"] == [{"Subnet": env.subnet(1), "Gateway": env.subnet(1).replace(".0/24", ".1")}]
     assert [c["Name"] for c in document["Containers"].values()] == ["w"]
@@ -71,7 +53,7 @@ def test_docker_sdk_network_and_ports(api_crun):
         container.reload()
         binding = container.attrs["NetworkSettings"]["Ports"]["80/tcp"][0]
         assert binding["HostIp"] == "127.0.0.1"
-        assert _fetch(int(binding["HostPort"])) == b"served\n"
+        assert http_body("127.0.0.1", int(binding["HostPort"])) == b"served\n"
         assert container.attrs["NetworkSettings"]["Networks"]["sdknet"]["IPAddress"] == env.subnet(2).replace(
             ".0/24", ".2")
         network.reload()
@@ -105,6 +87,6 @@ def test_podman_py_run_with_a_published_port(api_crun):
     try:
         container.reload()
         assert container.attrs["NetworkSettings"]["Ports"]["80/tcp"] == [{"HostIp": "127.0.0.1", "HostPort": str(port)}]
-        assert _fetch(port) == b"served\n"
+        assert http_body("127.0.0.1", port) == b"served\n"
     finally:
         container.remove(force=True)

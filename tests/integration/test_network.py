@@ -13,29 +13,10 @@ import socket
 import subprocess
 import time
 
-import pytest
+from husk.testing import http_body
 
 IMAGE = "busybox"
 HTTPD = "echo served > /tmp/i; exec httpd -f -p 80 -h /tmp"
-
-
-def _get(host: str, port: int, timeout: float = 10) -> bytes:
-    """GET /i from a busybox httpd, retried while the server starts."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with socket.create_connection((host, port), timeout=2) as conn:
-                conn.sendall(b"GET /i HTTP/1.0\r\n\r\n")
-                data = b""
-                while chunk := conn.recv(4096):
-                    data += chunk
-            if data:
-                return data.split(b"\r\n\r\n", 1)[-1]
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            raise AssertionError(f"nothing served on {host}:{port}")
-        time.sleep(0.1)
 
 
 def _inspect(husk, name: str, template: str) -> str:
@@ -60,7 +41,7 @@ def test_ps_inspect_and_port_show_published_ports(husk_rt):
     mapped = husk_rt("port", "web", check=True).stdout.strip()
     assert mapped.startswith("80/tcp -> 127.0.0.1:")
     port = int(mapped.rsplit(":", 1)[1])
-    assert _get("127.0.0.1", port) == b"served\n"
+    assert http_body("127.0.0.1", port) == b"served\n"
     assert husk_rt("ps", "--format", "{{.Ports}}", check=True).stdout.strip() == f"127.0.0.1:{port}->80/tcp"
     settings = json.loads(_inspect(husk_rt, "web", "{{json .NetworkSettings}}"))
     assert settings["Ports"] == {"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(port)}]}
