@@ -35,9 +35,10 @@ def import_(session, change, message, quiet, source, reference):
 @click.option("--no-trunc", is_flag=True, help="Full ids.")
 @click.option("--noheading", "-n", "no_heading", is_flag=True, help="Omit the table header.")
 @click.option("--format", "format_", default="", help="Go template, `table ...` or json.")
+@click.option("--digests", is_flag=True, help="Show the manifest digest each image was pulled or pushed as.")
 @click.argument("name", required=False)
 @click.pass_obj
-def images(session, quiet, no_trunc, no_heading, format_, name):
+def images(session, quiet, no_trunc, no_heading, format_, digests, name):
     """List images."""
     import json
     import time
@@ -54,19 +55,22 @@ def images(session, quiet, no_trunc, no_heading, format_, name):
     rows = []
     for image in sorted(records, key=lambda i: -i.created):
         for tagged in image.names or ["<none>:<none>"]:
-            repository, _, tag = tagged.rpartition(":")
+            repository, at, _ = tagged.partition("@")  # pulled by digest: no tag
+            repository, tag = (repository, "<none>") if at else tagged.rpartition(":")[::2]
             rows.append(GoStruct({
                 "Repository": repository, "Tag": tag, "ID": image.id if no_trunc else image.id[:12],
                 "Created": int(image.created), "CreatedAt": format_go_time(int(image.created * 1e9)),
                 "CreatedHuman": f"{human_duration(now - image.created)} ago", "CreatedSince":
                 f"{human_duration(now - image.created)} ago", "Size": _size(image.size), "Names": image.names,
-                "Digest": "sha256:" + image.id, "Labels": dict(image.config.labels)}, "imageReporter"))
+                "Digest": image.digest or "sha256:" + image.id, "Labels": dict(image.config.labels)},
+                "imageReporter"))
     if quiet:
         click.echo("".join(dict.fromkeys(row["ID"] + "\n" for row in rows)), nl=False)
     elif format_ == "json":
         click.echo(json.dumps([image_document(i) for i in records], indent=4))
     else:
-        click.echo(format_rows(format_ or IMAGES_TABLE, rows, IMAGES_HEADERS, heading=not no_heading), nl=False)
+        table = IMAGES_TABLE.replace("\t{{.ID}}", "\t{{.Digest}}\t{{.ID}}") if digests else IMAGES_TABLE
+        click.echo(format_rows(format_ or table, rows, IMAGES_HEADERS, heading=not no_heading), nl=False)
 
 
 @click.command(context_settings=CONTEXT)

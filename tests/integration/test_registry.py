@@ -77,6 +77,11 @@ def test_pull_agrees_with_skopeo_and_shares_layers(husk, registry):
     inspect = json.loads(husk("image", "inspect", f"{registry.host}/busybox", check=True).stdout)[0]
     assert inspect["Digest"] == digest
     assert f"{registry.host}/busybox@{digest}" in inspect["RepoDigests"]
+    listed = husk("images", "--digests", "--format", "{{.Repository}} {{.Tag}} {{.Digest}}", check=True)
+    assert f"{registry.host}/busybox latest {digest}" in listed.stdout.splitlines()
+    by_digest = husk("pull", "-q", f"{registry.host}/busybox@{digest}", check=True)
+    assert by_digest.stdout == local_id + "\n"
+    assert f"{registry.host}/busybox <none>" in husk("images", "--format", "{{.Repository}} {{.Tag}}").stdout
     husk("push", "-q", IMAGE, f"{registry.host}/busybox:two", check=True)
     every = husk("pull", "-q", "--all-tags", f"{registry.host}/busybox", check=True)
     assert every.stdout.splitlines() == [local_id, local_id]  # latest and two
