@@ -58,6 +58,9 @@ done
 (mkdir /sys/fs/cgroup/husk-probe) 2>/dev/null && echo "sys writable" || echo "sys read-only"
 (touch /proc/sysrq-trigger) 2>/dev/null && echo "sysrq writable" || echo "sysrq read-only"
 ls -A /dev | sort | tr '\n' ' '; echo
+for device in /dev/null /dev/zero /dev/full /dev/random /dev/urandom /dev/tty /dev/fuse; do
+    [ -e "$device" ] && { (: < "$device") 2>/dev/null && echo "$device opens" || echo "$device refused"; }
+done
 while read -r _ _ _ _ point options rest; do
     [ "$point" = / ] && continue
     echo "mount $point $options ${rest#*- }" | cut -d' ' -f1-4
@@ -176,11 +179,13 @@ def test_the_filter_is_podmans_for_the_capabilities(husk, busybox_tar, tmp_path,
     ["--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",
      "--security-opt", "label=disable"],
     ["--security-opt", "proc-opts=hidepid=2,nosuid"],
+    ["--device", "/dev/fuse"],
 ], ids=["default", "privileged", "read-only", "no-caps", "all-caps", "nnp", "unmask-all", "mask", "unconfined",
-        "proc-opts"])
+        "proc-opts", "device"])
 def test_husk_confines_as_podman_does(husk_rt, podman, options):
     """Capabilities, no_new_privs, seccomp, masked and read-only paths, writable
-    /proc/sys and /sys, devices and mount flags: the same as podman's."""
+    /proc/sys and /sys, devices (which exist, which open: --device keeps the
+    default rules) and mount flags: the same as podman's."""
     husk_code, husk_report = _husk(husk_rt, *options, IMAGE, "sh", "-c", REPORT)
     podman_code, podman_report = podman(husk_rt.runtime_name, *options, "pbox:1", "sh", "-c", REPORT)
     assert husk_code == podman_code == 0, (husk_report, podman_report)
