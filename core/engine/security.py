@@ -10,6 +10,8 @@ This host family has neither SELinux nor AppArmor in its kernel: `label=...`
 is accepted and has no effect (as podman does without SELinux), and
 `apparmor=unconfined` is the only AppArmor value accepted when the kernel has
 no AppArmor (podman refuses a named profile with the message used here).
+Where the kernel has AppArmor, a container gets podman's default profile
+(:mod:`husk.engine.apparmor`) or the one it names.
 """
 
 from __future__ import annotations
@@ -133,8 +135,8 @@ def host_document(default_capabilities: Iterable[str]) -> dict[str, Any]:
 
 
 def apply(spec: dict[str, Any], security: Security, *, privileged: bool, image_labels: dict[str, str]) -> None:
-    """Set the spec's seccomp filter, no_new_privs, masked and read-only paths
-    and /proc options from `security`, in place.
+    """Set the spec's seccomp filter, AppArmor profile, no_new_privs, masked and
+    read-only paths and /proc options from `security`, in place.
 
     The filter is built for the spec's bounding set, so it must be called after
     the capabilities are final.  A privileged container gets no filter and no
@@ -155,6 +157,12 @@ def apply(spec: dict[str, Any], security: Security, *, privileged: bool, image_l
         for mount in spec["mounts"]:
             if mount["destination"] == "/proc" and mount["type"] == "proc":
                 mount["options"] = list(security.proc_opts)
+    if not privileged and security.apparmor != "unconfined" and apparmor_enabled():
+        from . import apparmor
+
+        if not security.apparmor:
+            apparmor.ensure_loaded()
+        process["apparmorProfile"] = security.apparmor or apparmor.DEFAULT_PROFILE
     profile = seccomp_profile(security, privileged=privileged, image_labels=image_labels,
                               capabilities=process["capabilities"]["bounding"])
     if profile is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 
 import pytest
 
@@ -195,3 +196,36 @@ def test_the_image_policy_takes_the_image_labels_profile():
     security.apply(spec, security.parse([], "image"), privileged=False,
                    image_labels={seccomp.IMAGE_LABEL: label})
     assert spec["linux"]["seccomp"]["defaultAction"] == "SCMP_ACT_LOG"
+
+
+# -- AppArmor --------------------------------------------------------------------------
+
+@pytest.mark.skipif(shutil.which("apparmor_parser") is None, reason="apparmor is not installed (test-packages.txt)")
+def test_the_default_apparmor_profile_parses():
+    """apparmor_parser -Q: parsed, nothing loaded (these kernels have no AppArmor)."""
+    from husk.engine import apparmor
+
+    text = apparmor.profile_text()
+    assert text.count("profile containers-default-0.50.1 ") == 1 and "deny mount," in text
+    result = apparmor.parse_only(text)
+    assert result.returncode == 0, result.stderr
+    assert apparmor.parse_only(text.replace("deny mount,", "deny mount")).returncode != 0
+
+
+def test_apparmor_where_the_kernel_has_it(monkeypatch):
+    """The default profile is loaded and named; a named one is used as it is;
+    unconfined and privileged get none (the kernel part is not testable here)."""
+    from husk.engine import apparmor
+
+    loaded = []
+    monkeypatch.setattr(security, "apparmor_enabled", lambda: True)
+    monkeypatch.setattr(apparmor, "ensure_loaded", lambda: loaded.append(True))
+    for record, privileged, expected in [(Security(seccomp="unconfined"), False, "containers-default-0.50.1"),
+                                         (Security(seccomp="unconfined", apparmor="mine"), False, "mine"),
+                                         (Security(seccomp="unconfined", apparmor="unconfined"), False, None),
+                                         (Security(), True, None)]:
+        spec = _spec()
+        security.apply(spec, record, privileged=privileged, image_labels={})
+        assert spec["process"].get("apparmorProfile") == expected
+    assert loaded == [True]
+    assert security.parse(["apparmor=mine"]).apparmor == "mine"
