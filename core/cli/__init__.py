@@ -129,6 +129,9 @@ class Session:
 def cli(ctx: click.Context, root, runroot, runtime_name, log_level) -> None:
     """husk: manage containers on real OCI runtimes, without a daemon."""
     ctx.obj = Session(root, runroot, runtime_name, log_level)
+    from .global_flags import configure_logging
+
+    configure_logging(log_level)
 
 
 def _global_flags() -> None:

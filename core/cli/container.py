@@ -132,6 +132,11 @@ def run(session, detach, rmi, detach_keys, sig_proxy, **opts):
     if detach and rmi:
         raise InvalidArgument("--rmi is only for a container run in the foreground")
     opts["auto_remove"] = opts["auto_remove"] or rmi
+    if opts["tty"] and opts["interactive"] and not os.isatty(0):
+        import logging
+
+        logging.getLogger("husk").warning("The input device is not a TTY. The --tty and --interactive flags "
+                                          "might not work properly")
     container = _create(session, opts)
     if detach:
         container.start(recursive=True)
@@ -213,11 +218,25 @@ def stop(session, all_, timeout, ignore, latest, cidfiles, filters, names):
 @pass_session
 def kill(session, all_, signal_, latest, cidfiles, names):
     """Send a signal to running containers."""
-    from ..formats.signals import parse_signal
-
-    number = parse_signal(signal_)
+    number = _kill_signal(signal_)
     run_and_report(session, "kill", targets(session, names, all_=all_, latest=latest, cidfiles=cidfiles,
                                             states=("running",)), signal=number)
+
+
+def _kill_signal(text: str) -> int:
+    """A signal as podman's kill reads it: a name, or a number whose sign it ignores, 1 to 64."""
+    import re
+
+    from ..formats.signals import parse_signal
+
+    if re.fullmatch(r"-?[0-9]+", text.strip()):
+        number = abs(int(text))
+        if number == 0:
+            raise InvalidArgument(f"invalid signal: {text}")
+        if number > 64:
+            raise InvalidArgument("valid signals are 1 through 64")
+        return number
+    return parse_signal(text)
 
 
 @click.command(context_settings=CONTEXT)

@@ -153,3 +153,23 @@ def settings(ctx: click.Context | None = None) -> dict:
     """What the global flags asked of the engine: runtime_flags, events_backend, hooks_dirs."""
     ctx = ctx or click.get_current_context(silent=True)
     return ctx.meta.get(META, {}) if ctx is not None else {}
+
+
+def configure_logging(level: str) -> None:
+    """The engine's warnings on stderr as podman's logrus writes them on a
+    terminal (`WARN[0010] message`: the level, then the seconds since start)."""
+    import logging
+    import time
+
+    started = time.monotonic()
+
+    class _Logrus(logging.Formatter):
+        def format(self, record: logging.LogRecord) -> str:
+            name = {"WARNING": "WARN", "CRITICAL": "FATA"}.get(record.levelname, record.levelname[:4])
+            return f"{name}[{int(time.monotonic() - started):04d}] {record.getMessage()}"
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(_Logrus())
+    logger = logging.getLogger("husk")
+    logger.handlers[:] = [handler]
+    logger.setLevel({"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING}.get(level, logging.ERROR))

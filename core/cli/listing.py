@@ -115,7 +115,9 @@ def inspect_objects(runtime: "Runtime", names, type_: str, format_: str) -> tupl
 
         template = compile_template(format_)
         types = {"container": "define.InspectContainerData", "image": "inspect.ImageData"}
-        return "".join(template.render(as_struct(doc, types[kind], _MAP_FIELDS)) + "\n"
+        # podman's Go structs call the field ID (its JSON name is Id): templates say {{.ID}}
+        return "".join(template.render(as_struct({**doc, "ID": doc["Id"]} if "Id" in doc else doc, types[kind],
+                                                 _MAP_FIELDS)) + "\n"
                        for kind, doc in documents), code
     return json.dumps([doc for _, doc in documents], indent=4) + "\n", code
 

@@ -276,6 +276,11 @@ def stop(container: "Container", timeout: int) -> None:
         if wait_for_exit(container, timeout):
             _finish_stop(container)
             return
+        import logging
+
+        logging.getLogger("husk").warning(
+            "StopSignal %s failed to stop container %s in %d seconds, resorting to SIGKILL",
+            container.config.stop_signal, container.name, timeout)
     _signal(container, backend, signal_module.SIGKILL, all_processes=True)
     if not wait_for_exit(container, 30):
         raise HuskError(f"container {container.id} did not exit within 30 seconds of SIGKILL")
