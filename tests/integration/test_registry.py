@@ -4,6 +4,7 @@ search, OCI layouts, interoperability with skopeo and podman both ways, and
 hostile registries that get a clear error and leave the store as it was."""
 
 import base64
+import contextlib
 import gzip
 import hashlib
 import http.server
@@ -108,6 +109,12 @@ def test_concurrent_pulls_and_pull_policies(husk_envs, registry):
     assert always.returncode == 0 and "Trying to pull" not in always.stderr, always.stderr
     newer = husk("create", "--pull=newer", reference)
     assert newer.returncode == 0 and "Trying to pull" not in newer.stderr, newer.stderr
+    changed = seeding("commit", "-q", seeding("create", "-q", IMAGE, "touch", "/x", check=True).stdout.strip(),
+                      check=True).stdout.strip()
+    seeding("push", "-q", changed, reference, check=True)  # the tag moves to another manifest
+    newer = husk("create", "--pull=newer", reference)
+    assert newer.returncode == 0 and "Trying to pull" in newer.stderr, newer.stderr
+    assert husk("images", "-q", "--no-trunc", reference, check=True).stdout.strip().endswith(changed)
     short = husk("create", "busybox")  # the registry is the env's unqualified-search registry
     assert short.returncode == 0, short.stderr
     missing = husk("pull", f"{registry.host}/absent:1")
@@ -206,15 +213,24 @@ def test_oci_archive_round_trip(husk, tmp_path):
     assert subprocess.run(["skopeo", "inspect", f"dir:{tmp_path / 'dir'}"], capture_output=True).returncode == 0
 
 
-@needs_docker_cli
-def test_docker_cli_pulls_pushes_and_logs_in_through_the_api(husk_envs, registry_any_auth):
-    registry = registry_any_auth
-    husk = husk_envs()
+@contextlib.contextmanager
+def _service_of(husk, registry):
+    """`husk system service` for an env that trusts `registry`, which holds busybox."""
     registry.trust(husk)
     seed(husk, registry)
     base = tempfile.mkdtemp(prefix="hreg-")
     service = ApiService(husk, os.path.join(base, "s.sock"))
     try:
+        yield service
+    finally:
+        assert "Traceback" not in service.stop()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@needs_docker_cli
+def test_docker_cli_pulls_pushes_and_logs_in_through_the_api(husk_envs, registry_any_auth):
+    registry = registry_any_auth
+    with _service_of(husk_envs(), registry) as service:
         reference = f"{registry.host}/busybox:latest"
         if registry.auth != "none":
             login = service.docker("login", "-u", registry.user, "--password-stdin", registry.host,
@@ -237,9 +253,6 @@ def test_docker_cli_pulls_pushes_and_logs_in_through_the_api(husk_envs, registry
         connection.close()
         assert response.status == 200 and lines[0] == {"stream": f"Trying to pull {reference}...\n"}
         assert len(lines[-1]["id"]) == 64 and lines[-1]["images"] == [lines[-1]["id"]]
-    finally:
-        assert "Traceback" not in service.stop()
-        shutil.rmtree(base, ignore_errors=True)
 
 
 def test_sdks_pull_and_push(husk_envs, registry):
@@ -247,12 +260,7 @@ def test_sdks_pull_and_push(husk_envs, registry):
     import docker
     import podman
 
-    husk = husk_envs()
-    registry.trust(husk)
-    seed(husk, registry)
-    base = tempfile.mkdtemp(prefix="hsdk-")
-    service = ApiService(husk, os.path.join(base, "s.sock"))
-    try:
+    with _service_of(husk_envs(), registry) as service:
         client = podman.PodmanClient(base_url=f"unix://{service.socket_path}")
         image = client.images.pull(f"{registry.host}/busybox", tag="latest")
         assert f"{registry.host}/busybox:latest" in image.tags
@@ -264,9 +272,6 @@ def test_sdks_pull_and_push(husk_envs, registry):
         assert pulled.id == "sha256:" + image.id.removeprefix("sha256:")
         output = sdk.images.push(f"{registry.host}/from-podman-py", tag="1")
         assert "digest: sha256:" in output, output
-    finally:
-        assert "Traceback" not in service.stop()
-        shutil.rmtree(base, ignore_errors=True)
 
 
 # -- hostile registries ------------------------------------------------------------------------
