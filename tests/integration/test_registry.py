@@ -300,6 +300,7 @@ class HostileRegistry:
     writing the answer itself (for cut and endless streams)."""
 
     def __init__(self, tmp_path, routes: dict) -> None:
+        os.makedirs(tmp_path, exist_ok=True)
         cert, key = self_signed_certificate(str(tmp_path), "hostile")
         self.cert_dir = str(tmp_path / "hostile-ca")
         os.makedirs(self.cert_dir)
@@ -417,6 +418,76 @@ def test_interrupted_pull_leaves_nothing(husk, tmp_path):
     finally:
         release.set()
         server.stop()
+
+
+def test_flaky_registry_is_retried_resumed_and_redirected(husk, tmp_path):
+    """A 503 is retried, a blob cut mid-stream resumes with Range, a redirect to
+    another host is followed without the registry's credentials."""
+    manifest, config, blob = _image(_hello_layer())
+    seen = {"manifest": 0, "ranges": [], "elsewhere": []}
+    expected = "Basic " + base64.b64encode(b"u:p").decode()
+
+    def with_auth(answer):
+        def check(handler) -> None:
+            if handler.headers.get("Authorization") != expected:
+                handler.send_response(401)
+                handler.send_header("WWW-Authenticate", 'Basic realm="test"')
+                handler.send_header("Content-Length", "0")
+                handler.end_headers()
+                return
+            answer(handler)
+        return check
+
+    def flaky_manifest(handler) -> None:
+        seen["manifest"] += 1
+        body = json.dumps(manifest).encode()
+        handler.send_response(503 if seen["manifest"] == 1 else 200)
+        handler.send_header("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
+
+    def cut_then_resume(handler) -> None:
+        wanted = handler.headers.get("Range", "")
+        seen["ranges"].append(wanted)
+        if not wanted:
+            _truncated(blob)(handler)
+            return
+        start = int(wanted.removeprefix("bytes=").rstrip("-"))
+        handler.send_response(206)
+        handler.send_header("Content-Range", f"bytes {start}-{len(blob) - 1}/{len(blob)}")
+        handler.send_header("Content-Length", str(len(blob) - start))
+        handler.end_headers()
+        handler.wfile.write(blob[start:])
+
+    def elsewhere(handler) -> None:
+        seen["elsewhere"].append(handler.headers.get("Authorization"))
+        handler.send_response(200)
+        handler.send_header("Content-Length", str(len(config)))
+        handler.end_headers()
+        handler.wfile.write(config)
+
+    storage = HostileRegistry(tmp_path / "storage", {"/config": elsewhere})
+
+    def redirect(handler) -> None:
+        handler.send_response(307)
+        handler.send_header("Location", f"https://{storage.host}/config")
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
+
+    routes = {"/v2/evil/manifests/latest": with_auth(flaky_manifest),
+              f"/v2/evil/blobs/{manifest['config']['digest']}": with_auth(redirect),
+              f"/v2/evil/blobs/{manifest['layers'][0]['digest']}": with_auth(cut_then_resume)}
+    server = HostileRegistry(tmp_path / "registry", routes)
+    shutil.copy(os.path.join(storage.cert_dir, "ca.crt"), os.path.join(server.cert_dir, "storage.crt"))
+    try:
+        result = husk("pull", "-q", "--creds", "u:p", "--cert-dir", server.cert_dir, f"{server.host}/evil")
+    finally:
+        server.stop()
+        storage.stop()
+    assert result.returncode == 0, result.stderr
+    assert seen["manifest"] >= 2 and seen["ranges"][0] == "" and seen["ranges"][1].startswith("bytes=")
+    assert seen["elsewhere"] == [None]  # the registry's credentials stayed with the registry
 
 
 @pytest.mark.parametrize("case", list(_hostile_cases()))
