@@ -16,6 +16,31 @@ import click
 from ..define import InvalidArgument, NoSuchContainer
 
 
+#: cgroup settings podman takes on run and create, one value each (see husk.engine.run_options.parse_resources)
+_RESOURCE_FLAGS = (
+    ("cpu-period", "CFS period in microseconds (1000 to 1000000)."),
+    ("cpu-quota", "CFS quota in microseconds per period (-1: none)."),
+    ("cpu-rt-period", "Realtime period in microseconds."),
+    ("cpu-rt-runtime", "Realtime runtime in microseconds per period."),
+    ("cpuset-cpus", "CPUs the container may run on (0-3, 0,1)."),
+    ("cpuset-mems", "Memory nodes the container may use (0-3, 0,1)."),
+    ("memory-reservation", "Memory soft limit (e.g. 32m)."),
+    ("memory-swap", "Memory plus swap limit (e.g. 128m; -1: unlimited)."),
+    ("memory-swappiness", "Swappiness, 0 to 100."),
+    ("blkio-weight", "Block IO weight, 10 to 1000."),
+)
+#: the repeatable ones
+_RESOURCE_LISTS = (
+    ("blkio-weight-device", "Block IO weight of a device: DEVICE:WEIGHT."),
+    ("device-read-bps", "Read rate limit of a device: DEVICE:RATE (e.g. 1mb)."),
+    ("device-write-bps", "Write rate limit of a device: DEVICE:RATE."),
+    ("device-read-iops", "Read operations per second of a device: DEVICE:N."),
+    ("device-write-iops", "Write operations per second of a device: DEVICE:N."),
+    ("device-cgroup-rule", "Allow devices in the device cgroup: 'c 1:3 rwm'."),
+    ("cgroup-conf", "A cgroup v2 file's value: KEY=VALUE."),
+)
+
+
 def run_flags(function):
     options = [
         click.option("--cidfile", default="", help="Write the container's id to this file (it must not exist)."),
@@ -45,6 +70,10 @@ def run_flags(function):
         click.option("--cgroup-parent", default="", help="Cgroup under which the container's cgroup is made."),
         click.option("--read-only-tmpfs", type=click.BOOL, default=True, is_flag=False, flag_value=True,
                      help="With --read-only, tmpfs on /run, /tmp and /var/tmp (default true)."),
+        click.option("--personality", default="", help="Execution domain: LINUX or LINUX32."),
+        *[click.option(f"--{flag}", default=None, help=text) for flag, text in _RESOURCE_FLAGS],
+        *[click.option(f"--{flag}", multiple=True, help=text) for flag, text in _RESOURCE_LISTS],
+        click.option("--oom-kill-disable", is_flag=True, help="Do not let the OOM killer kill the container."),
         click.option("-a", "--attach", multiple=True, help="Attach to STDIN, STDOUT or STDERR (repeatable)."),
     ]
     for option in reversed(options):
@@ -72,10 +101,20 @@ def run_options(session, opts: dict):
         umask=parse.parse_umask(opts["umask"]) if opts["umask"] else -1, oom_score_adj=opts["oom_score_adj"],
         namespaces=namespaces, cgroup_parent=opts["cgroup_parent"], read_only_tmpfs=opts["read_only_tmpfs"],
         pidfile=_absolute(opts["pidfile"]), conmon_pidfile=_absolute(opts["conmon_pidfile"]),
-        attach=_streams(opts["attach"]))
+        attach=_streams(opts["attach"]), personality=_personality(opts["personality"]),
+        resources=parse.parse_resources({flag: opts[flag.replace("-", "_")] for flag, _ in
+                                         (*_RESOURCE_FLAGS, *_RESOURCE_LISTS, ("oom-kill-disable", ""))}))
+    if options.resources.get("memory", {}).get("swap") not in (None, -1) and not opts.get("memory"):
+        raise InvalidArgument("you must provide a memory limit when specifying memory swap (--memory)")
     if options.init:
         parse.init_binary(options)
     return options
+
+
+def _personality(value: str) -> str:
+    if value and value.upper() not in ("LINUX", "LINUX32"):
+        raise InvalidArgument(f"invalid personality {value!r}: LINUX or LINUX32")
+    return value.upper()
 
 
 def _streams(values: tuple[str, ...]) -> list[str]:

@@ -175,6 +175,9 @@ def parse_resources(values: dict) -> dict:
                                   ("device-write-bps", "throttleWriteBpsDevice"),
                                   ("device-read-iops", "throttleReadIOPSDevice"),
                                   ("device-write-iops", "throttleWriteIOPSDevice"))}}
+    if (block["weight"] is not None or block["weightDevice"]) and not _host_has_block_weights():
+        raise InvalidArgument("--blkio-weight: this host's block IO controller has no weights (no BFQ or CFQ "
+                              "scheduler)")
     for name, part in (("cpu", cpu), ("memory", memory), ("blockIO", block)):
         part = {key: value for key, value in part.items() if value not in (None, [])}
         if part:
@@ -188,6 +191,11 @@ def parse_resources(values: dict) -> dict:
             raise InvalidArgument("--cgroup-conf sets cgroup v2 files: this host runs cgroup v1")
         fragment["unified"] = dict(item.partition("=")[::2] for item in conf)
     return fragment
+
+
+def _host_has_block_weights() -> bool:
+    return any(os.path.exists(os.path.join("/sys/fs/cgroup", path)) for path in (
+        "blkio/blkio.weight", "blkio/blkio.bfq.weight", "io.weight", "io.bfq.weight"))
 
 
 def _size(text: str | None, flag: str) -> int | None:
@@ -278,6 +286,8 @@ def apply(spec: dict[str, Any], container: "Container", rootfs: str, userdata: s
     if options.resources:
         _merge(linux.setdefault("resources", {}), options.resources)
     if options.personality:
+        if container.config.runtime == "runc":  # runc 1.1 drops linux.personality without a word
+            raise InvalidArgument("--personality: runc 1.1 ignores it; use --runtime crun")
         linux["personality"] = {"domain": options.personality}
     if options.sysctls:
         linux["sysctl"] = dict(options.sysctls)

@@ -158,3 +158,33 @@ def test_attach_streams(husk_rt):
     assert husk_rt("run", "-i", "--rm", "-a", "stdin", "-a", "stdout", "busybox", "cat", input="data").stdout == "data"
     bad = husk_rt("run", "-a", "stdnothing", "busybox", "true")
     assert bad.returncode == 125 and "invalid stream" in bad.stderr
+
+
+def test_cgroup_resources(husk_rt):
+    """The finer cgroup flags, read back from the container's own cgroup (cgroup v1 here)."""
+    script = ("cd /sys/fs/cgroup; cat cpu/cpu.cfs_period_us cpu/cpu.cfs_quota_us cpuset/cpuset.cpus "
+              "memory/memory.memsw.limit_in_bytes memory/memory.soft_limit_in_bytes memory/memory.swappiness; "
+              "grep oom_kill_disable memory/memory.oom_control; grep 'c 1:3' devices/devices.list; "
+              "cat blkio/blkio.throttle.read_bps_device blkio/blkio.throttle.write_iops_device")
+    if not os.path.exists("/sys/fs/cgroup/cpu/cpu.cfs_period_us"):
+        pytest.skip("cgroup v1 files: this host runs cgroup v2")
+    disk = next(path for path in ("/dev/vda", "/dev/sda", "/dev/nvme0n1") if os.path.exists(path))
+    major_minor = f"{os.major(os.stat(disk).st_rdev)}:{os.minor(os.stat(disk).st_rdev)}"
+    lines = out(husk_rt, "run", "--rm", "--cpu-period", "50000", "--cpu-quota", "25000", "--cpuset-cpus", "0",
+                "--memory", "64m", "--memory-swap", "128m", "--memory-reservation", "32m", "--memory-swappiness",
+                "10", "--oom-kill-disable", "--device-cgroup-rule", "c 1:3 rwm", "--device-read-bps",
+                f"{disk}:1mb", "--device-write-iops", f"{disk}:100", "busybox", "sh", "-c", script).splitlines()
+    assert lines == ["50000", "25000", "0", "134217728", "33554432", "10", "oom_kill_disable 1", "c 1:3 rwm",
+                     f"{major_minor} 1048576", f"{major_minor} 100"]
+    refused = husk_rt("create", "--memory-swap", "128m", "busybox")
+    assert refused.returncode == 125 and "memory limit" in refused.stderr
+    conf = husk_rt("create", "--cgroup-conf", "memory.high=1m", "busybox")
+    assert conf.returncode == 125 and "cgroup v1" in conf.stderr
+
+
+def test_personality(husk_rt):
+    result = husk_rt("run", "--rm", "--personality", "LINUX32", "busybox", "uname", "-m")
+    if husk_rt.runtime_name == "runc":
+        assert result.returncode == 125 and "use --runtime crun" in result.stderr
+    else:
+        assert result.stdout == "i686\n"
