@@ -337,6 +337,7 @@ class RegistryClient:
         target = split.path + (f"?{split.query}" if split.query else "")
         for attempt in range(_RETRIES + 1):
             connection = self._connection(split.scheme, split.netloc)
+            reused = connection.sock is not None  # an idle keep-alive the server may have closed
             try:
                 data = body() if callable(body) else body
                 connection.request(method, target, body=data, headers={"User-Agent": "husk", **headers})
@@ -351,7 +352,7 @@ class RegistryClient:
                 raise RegistryError(f"pinging container registry {split.netloc}: {_tls_reason(exc)}") from None
             except (OSError, http.client.HTTPException) as exc:
                 self._drop(split.scheme, split.netloc)
-                if attempt < _RETRIES and idempotent:
+                if attempt < _RETRIES and (idempotent or (reused and attempt == 0)):
                     time.sleep(0.2 * 2 ** attempt)
                     continue
                 raise RegistryError(f"pinging container registry {split.netloc}: {exc or type(exc).__name__}") \
