@@ -84,7 +84,7 @@ def _create(session, opts: dict) -> "object":
         flags.replace(session, opts["name"])
     container = session.runtime.create_container(
         image_for_create(session, opts), list(opts["command"]), name=opts["name"],
-        entrypoint=parse_entrypoint(opts["entrypoint"]), env=flags.host_env(env) if opts["env_host"] else env,
+        entrypoint=parse_entrypoint(opts["entrypoint"]), env=flags.host_env(env, opts["env_host"], opts["http_proxy"]),
         workdir=opts["workdir"], user=opts["user"], hostname=opts["hostname"],
         labels=parse_labels((*flags.read_label_files(opts["label_file"]), *opts["label"])),
         annotations=parse_annotations(opts["annotation"]),

@@ -57,6 +57,10 @@ def run_flags(function):
         click.option("--mount", "mount_", multiple=True,
                      help="Mount: type=bind,source=,destination=[,ro] | type=tmpfs,destination= | type=devpts,..."),
         click.option("--env-host", is_flag=True, help="Pass the host's whole environment in."),
+        click.option("--env-merge", multiple=True,
+                     help="Set a variable from the image's: NAME=VALUE where VALUE may say ${NAME} (or ${OTHER})."),
+        click.option("--http-proxy", type=click.BOOL, default=True, is_flag=False, flag_value=True,
+                     help="Pass the host's proxy variables (http_proxy, https_proxy, ftp_proxy, no_proxy) in."),
         click.option("--unsetenv", multiple=True, help="Unset this default environment variable."),
         click.option("--unsetenv-all", is_flag=True, help="Unset every default environment variable."),
         click.option("--label-file", multiple=True, help="Read labels (KEY=VALUE lines) from a file."),
@@ -101,7 +105,7 @@ def run_options(session, opts: dict):
         umask=parse.parse_umask(opts["umask"]) if opts["umask"] else -1, oom_score_adj=opts["oom_score_adj"],
         namespaces=namespaces, cgroup_parent=opts["cgroup_parent"], read_only_tmpfs=opts["read_only_tmpfs"],
         pidfile=_absolute(opts["pidfile"]), conmon_pidfile=_absolute(opts["conmon_pidfile"]),
-        attach=_streams(opts["attach"]), personality=_personality(opts["personality"]),
+        attach=_streams(opts["attach"]), env_merge=[_env_entry(item) for item in opts["env_merge"]], personality=_personality(opts["personality"]),
         resources=parse.parse_resources({flag: opts[flag.replace("-", "_")] for flag, _ in
                                          (*_RESOURCE_FLAGS, *_RESOURCE_LISTS, ("oom-kill-disable", ""))}))
     if options.resources.get("memory", {}).get("swap") not in (None, -1) and not opts.get("memory"):
@@ -161,9 +165,22 @@ def replace(session, name: str) -> None:
         pass
 
 
-def host_env(env: list[str]) -> list[str]:
-    """--env-host: the host's environment first; -e and --env-file win."""
-    return [f"{key}={value}" for key, value in os.environ.items()] + env
+def host_env(env: list[str], everything: bool, proxies: bool) -> list[str]:
+    """--env-host: the host's environment first; --http-proxy (podman's default):
+    the host's proxy variables first; -e and --env-file win either way."""
+    names = os.environ if everything else [name for name in PROXY_VARIABLES if name in os.environ] if proxies else []
+    return [f"{name}={os.environ[name]}" for name in names] + env
+
+
+#: what --http-proxy passes on, as podman does
+PROXY_VARIABLES = ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "ftp_proxy", "FTP_PROXY", "no_proxy",
+                   "NO_PROXY")
+
+
+def _env_entry(item: str) -> str:
+    if "=" not in item or item.startswith("="):
+        raise InvalidArgument(f"invalid --env-merge {item!r}: NAME=VALUE")
+    return item
 
 
 def read_label_files(paths: tuple[str, ...]) -> list[str]:

@@ -264,6 +264,8 @@ def apply(spec: dict[str, Any], container: "Container", rootfs: str, userdata: s
             limits[name] = {"type": name, "soft": unlimited if soft < 0 else soft,
                             "hard": unlimited if hard < 0 else hard}
         process["rlimits"] = list(limits.values())
+    if options.env_merge:
+        process["env"] = merge_env(process["env"], options.env_merge)
     if options.unsetenv_all or options.unsetenv:
         unset = set(options.unsetenv)
         process["env"] = [] if options.unsetenv_all else [
@@ -321,6 +323,15 @@ def apply(spec: dict[str, Any], container: "Container", rootfs: str, userdata: s
         from .oci_hooks import add_to_spec
 
         add_to_spec(spec, hooks_dirs)
+
+
+def merge_env(env: list[str], merges: list[str]) -> list[str]:
+    """--env-merge: each NAME=VALUE set, its ${VAR}s taken from the environment as it is (the image's and -e's)."""
+    current = dict(item.partition("=")[::2] for item in env)
+    for item in merges:
+        name, _, value = item.partition("=")
+        current[name] = re.sub(r"\$\{(\w+)\}", lambda match: current.get(match.group(1), ""), value)
+    return [f"{name}={value}" for name, value in current.items()]
 
 
 def _running_pid(container: "Container", other_id: str) -> int:

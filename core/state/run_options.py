@@ -41,4 +41,5 @@ class RunOptions(msgspec.Struct, omit_defaults=True):
     #: an OCI linux.resources fragment (--cpu-period, --blkio-weight, --device-read-bps, ...), merged into the spec's
     resources: dict = {}
     hooks_dirs: list[str] = []           # --hooks-dir of the command that created it
+    env_merge: list[str] = []            # NAME=VALUE with ${NAME} from the environment before it
     attach: list[str] = []               # --attach: the streams run and start -a attach (none: all)

@@ -188,3 +188,14 @@ def test_personality(husk_rt):
         assert result.returncode == 125 and "use --runtime crun" in result.stderr
     else:
         assert result.stdout == "i686\n"
+
+
+def test_env_merge_and_http_proxy(husk):
+    merged = out(husk, "run", "--rm", "-e", "A=one", "--env-merge", "PATH=/opt/bin:${PATH}", "--env-merge",
+                 "B=${A}-two", "busybox", "sh", "-c", "echo $PATH $B")
+    assert merged == "/opt/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin one-two\n"
+    husk.extra_env.update(http_proxy="http://proxy:3128", NO_PROXY="localhost")
+    assert out(husk, "run", "--rm", "busybox", "sh", "-c", "echo $http_proxy $NO_PROXY") == \
+        "http://proxy:3128 localhost\n"
+    assert out(husk, "run", "--rm", "--http-proxy=false", "busybox", "sh", "-c", "echo ${http_proxy:-none}") == "none\n"
+    assert out(husk, "run", "--rm", "-e", "http_proxy=mine", "busybox", "sh", "-c", "echo $http_proxy") == "mine\n"
