@@ -84,9 +84,11 @@ async def checkpoint(request: web.Request) -> web.StreamResponse:
     options = {"keep": flag(request, "keep"), "keep_running": flag(request, "leaveRunning"),
                "tcp_established": flag(request, "tcpEstablished"), "ignore_rootfs": flag(request, "ignoreRootFS"),
                "print_stats": flag(request, "printStats"), "file_locks": flag(request, "fileLocks"),
-               "compression": "none", "target_file": ""}
+               "ignore_volumes": flag(request, "ignoreVolumes"), "compression": "none", "target_file": ""}
     if options["ignore_rootfs"] and not export:
         raise InvalidArgument("ignoreRootFS can only be used with export")
+    if options["ignore_volumes"] and not export:
+        raise InvalidArgument("ignoreVolumes can only be used with export")
     container = await request_container(request)
     if not export:
         await blocking.run(container.checkpoint, options)
@@ -102,7 +104,7 @@ def _restore_options(request: web.Request) -> dict:
     return {"keep": flag(request, "keep"), "tcp_established": flag(request, "tcpEstablished"),
             "ignore_rootfs": flag(request, "ignoreRootFS"), "ignore_static_ip": flag(request, "ignoreStaticIP"),
             "ignore_static_mac": flag(request, "ignoreStaticMAC"), "file_locks": flag(request, "fileLocks"),
-            "print_stats": flag(request, "printStats")}
+            "print_stats": flag(request, "printStats"), "ignore_volumes": flag(request, "ignoreVolumes")}
 
 
 @libpod_routes.post("/containers/{id}/restore")
@@ -117,6 +119,8 @@ async def restore(request: web.Request) -> web.Response:
         raise InvalidArgument("name can only be used with import")
     if options["ignore_rootfs"]:
         raise InvalidArgument("ignoreRootFS can only be used with import")
+    if options["ignore_volumes"]:
+        raise InvalidArgument("ignoreVolumes can only be used with import")
     container = await request_container(request)
     await blocking.run(container.restore, options)
     return json_response(_report(container, options, "runtime_restore_duration"))

@@ -22,24 +22,28 @@ COMPRESSIONS = ("none", "gzip", "zstd")
 @click.option("--tcp-established", is_flag=True, help="Checkpoint established TCP connections.")
 @click.option("-e", "--export", "export", default="", help="Write the checkpoint archive to FILE (- for stdout).")
 @click.option("--ignore-rootfs", is_flag=True, help="With --export: leave the rootfs changes out of the archive.")
+@click.option("--ignore-volumes", is_flag=True, help="With --export: leave the volumes' content out of the archive.")
 @click.option("-c", "--compress", default="none", show_default=True,
               help="Archive compression: none, gzip or zstd (zstd needs the zstd binary).")
 @click.option("--print-stats", is_flag=True, help="Print the checkpoint's statistics as JSON.")
 @click.option("--file-locks", is_flag=True, help="Checkpoint a container holding file locks.")
 @click.argument("names", nargs=-1)
 @click.pass_obj
-def checkpoint(session, all_, keep, leave_running, tcp_established, export, ignore_rootfs, compress,
+def checkpoint(session, all_, keep, leave_running, tcp_established, export, ignore_rootfs, ignore_volumes, compress,
                print_stats, file_locks, names):
     """Checkpoint running containers (CRIU, through the container's runtime)."""
     if compress not in COMPRESSIONS:
         raise InvalidArgument(f"invalid compression {compress!r}: use none, gzip or zstd")
     if ignore_rootfs and not export:
         raise InvalidArgument("--ignore-rootfs can only be used with --export")
+    if ignore_volumes and not export:
+        raise InvalidArgument("--ignore-volumes can only be used with --export")
     targets = names_or_all(session, names, all_, states=("running",))
     if export and len(targets) > 1:
         raise InvalidArgument("--export can only be used with one container")
     options = {"keep": keep, "keep_running": leave_running, "tcp_established": tcp_established,
-               "target_file": export, "ignore_rootfs": ignore_rootfs, "compression": compress,
+               "target_file": export, "ignore_rootfs": ignore_rootfs, "ignore_volumes": ignore_volumes,
+               "compression": compress,
                "print_stats": print_stats, "file_locks": file_locks}
     _each(session, targets, "checkpoint", options, print_stats, echo=export != "-")
 
@@ -51,6 +55,7 @@ def checkpoint(session, all_, keep, leave_running, tcp_established, export, igno
 @click.option("-i", "--import", "import_", default="", help="Restore from a checkpoint archive (- for stdin).")
 @click.option("-n", "--name", default="", help="With --import: restore a copy under this name (and a new id).")
 @click.option("--ignore-rootfs", is_flag=True, help="With --import: leave the archive's rootfs changes out.")
+@click.option("--ignore-volumes", is_flag=True, help="With --import: leave the archive's volume content out.")
 @click.option("--import-privileged", is_flag=True,
               help="With --import: restore the archive's privileges (privileged, added capabilities, "
                    "host binds, host network); only for an archive you trust.")
@@ -60,10 +65,11 @@ def checkpoint(session, all_, keep, leave_running, tcp_established, export, igno
 @click.option("--print-stats", is_flag=True, help="Print the restore's statistics as JSON.")
 @click.argument("names", nargs=-1)
 @click.pass_obj
-def restore(session, all_, keep, tcp_established, import_, name, ignore_rootfs, import_privileged, ignore_static_ip,
-            ignore_static_mac, file_locks, print_stats, names):
+def restore(session, all_, keep, tcp_established, import_, name, ignore_rootfs, ignore_volumes, import_privileged,
+            ignore_static_ip, ignore_static_mac, file_locks, print_stats, names):
     """Restore checkpointed containers, or a new one from a checkpoint archive."""
     options = {"keep": keep, "tcp_established": tcp_established, "ignore_rootfs": ignore_rootfs,
+               "ignore_volumes": ignore_volumes,
                "ignore_static_ip": ignore_static_ip, "ignore_static_mac": ignore_static_mac,
                "file_locks": file_locks, "print_stats": print_stats}
     if import_:
@@ -83,6 +89,8 @@ def restore(session, all_, keep, tcp_established, import_, name, ignore_rootfs, 
         raise InvalidArgument("--name can only be used with --import")
     if ignore_rootfs:
         raise InvalidArgument("--ignore-rootfs can only be used with --import")
+    if ignore_volumes:
+        raise InvalidArgument("--ignore-volumes can only be used with --import")
     if import_privileged:
         raise InvalidArgument("--import-privileged can only be used with --import")
     targets = [cid for cid in names_or_all(session, names, all_, states=("exited", "stopped"))

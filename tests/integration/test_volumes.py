@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import textwrap
+import tarfile
 import time
 
 import pytest
@@ -231,3 +232,36 @@ def test_register_volume_drivers_a_plugin_driver_keeps_volumes(husk, tmp_path):
     assert log.read_text().split("\n")[:-1] == ["create pv", "mount pv", "unmount pv", "remove pv"]
     unknown = husk("volume", "create", "--driver", "nosuch", "x")
     assert unknown.returncode == 125 and "no volume plugin with name nosuch available" in unknown.stderr
+
+
+def test_checkpoint_restore_with_volumes_and_ignore_volumes(husk_envs, tmp_path):
+    """runc (Debian's crun has no CRIU): a restore mounts the volumes again; an
+    exported archive carries their content unless --ignore-volumes, and an
+    import makes them (refusing to pour content into a volume that exists)."""
+    husk = husk_envs("runc")
+    husk("run", "-d", "--name", "ck", "--network", "none", "-v", "data:/data", "busybox", "sh", "-c",
+         "echo before > /data/f; sleep 1000", check=True)
+    time.sleep(0.5)
+    result = husk("container", "checkpoint", "ck")
+    if result.returncode != 0 and "criu" in result.stderr.lower():
+        pytest.skip(f"no checkpointing here: {result.stderr.strip()}")
+    assert result.returncode == 0, result.stderr
+    assert _inspect(husk, "data")["MountCount"] == 0
+    husk("container", "restore", "ck", check=True)
+    assert _inspect(husk, "data")["MountCount"] == 1
+    assert husk("exec", "ck", "cat", "/data/f", check=True).stdout == "before\n"
+    full, bare = tmp_path / "full.tar", tmp_path / "bare.tar"
+    husk("container", "checkpoint", "-R", "--export", str(full), "ck", check=True)
+    husk("container", "checkpoint", "-R", "--export", str(bare), "--ignore-volumes", "ck", check=True)
+    with tarfile.open(full) as tar:
+        assert "volumes/data.tar" in tar.getnames()
+    with tarfile.open(bare) as tar:
+        assert not [n for n in tar.getnames() if n.startswith("volumes")]
+    refused = husk("container", "restore", "--import", str(full), "--name", "copy")
+    assert refused.returncode == 125 and "volume with name data already exists" in refused.stderr
+    husk("container", "restore", "--import", str(full), "--name", "copy", "--ignore-volumes", check=True)
+    husk("rm", "-f", "ck", "copy", check=True)
+    husk("volume", "rm", "data", check=True)
+    husk("container", "restore", "--import", str(full), "--name", "copy2", check=True)
+    assert husk("exec", "copy2", "cat", "/data/f", check=True).stdout == "before\n"
+    assert husk("container", "checkpoint", "--ignore-volumes", "copy2").returncode == 125

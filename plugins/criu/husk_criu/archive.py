@@ -2,8 +2,10 @@
 
 A tar (plain, gzip, or zstd through the zstd binary) whose first member is the
 version marker, then the container's config, the OCI spec it ran with, the
-network status, its log, CRIU's images under checkpoint/, and the rootfs diff
-(the overlay upper dir, as a layer tar with OCI whiteouts) unless ignored.
+network status, its log, CRIU's images under checkpoint/, the rootfs diff
+(the overlay upper dir, as a layer tar with OCI whiteouts) unless ignored, and
+the content of each volume the container uses as volumes/NAME.tar unless
+ignored (podman's --ignore-volumes).
 
 An imported archive is untrusted: only those names, only regular files (and
 the checkpoint/ directory), sizes within the free space, the marker first and
@@ -18,6 +20,7 @@ directory goes away.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -32,12 +35,14 @@ VERSION = b"husk-checkpoint 1\n"
 SMALL_MEMBERS = {"config.json", "spec.json", "network.status"}
 LARGE_MEMBERS = {"container.log", "rootfs-diff.tar"}
 SMALL_LIMIT = 1 << 20
+VOLUME_MEMBER = re.compile(r"volumes/([a-zA-Z0-9][a-zA-Z0-9_.-]*)\.tar")
 WHITEOUT = ".wh."
 OPAQUE = ".wh..wh..opq"
 
 
 # -- export -------------------------------------------------------------------------------
-def write_archive(container, images: str, target: str, compression: str, ignore_rootfs: bool) -> None:
+def write_archive(container, images: str, target: str, compression: str, ignore_rootfs: bool,
+                  ignore_volumes: bool = False) -> None:
     import msgspec
 
     paths = container.runtime.paths
@@ -58,11 +63,31 @@ def write_archive(container, images: str, target: str, compression: str, ignore_
                 _add_file(tar, f"checkpoint/{name}", os.path.join(images, name))
             if not ignore_rootfs:
                 _add_file(tar, "rootfs-diff.tar", diff)
+            if not ignore_volumes:
+                _add_volumes(tar, container, userdata)
     except BrokenPipeError:
         raise HuskError("the checkpoint archive's reader went away") from None
     finally:
         if os.path.exists(diff):
             os.unlink(diff)
+
+
+def _add_volumes(tar: tarfile.TarFile, container, userdata: str) -> None:
+    """Each volume's content (the volume is mounted: the container was running)."""
+    names = list(dict.fromkeys(m.source for m in container.config.mounts if m.type == "volume"))
+    if not names:
+        return
+    tar.addfile(_info("volumes", tarfile.DIRTYPE, 0))
+    volumes = container.runtime.volumes
+    spool = os.path.join(userdata, "volume.tar")
+    try:
+        for name in names:
+            with tarfile.open(spool, "w", format=tarfile.PAX_FORMAT) as content:
+                content.add(volumes.path(volumes.get(name)), arcname=".")
+            _add_file(tar, f"volumes/{name}.tar", spool)
+    finally:
+        if os.path.exists(spool):
+            os.unlink(spool)
 
 
 class _output:
@@ -209,13 +234,14 @@ def _check_member(member: tarfile.TarInfo, seen: set[str], free: int) -> str:
     if name in seen:
         raise InvalidArgument(f"invalid checkpoint archive: member '{name}' appears twice")
     parts = name.split("/")
-    allowed = (name in SMALL_MEMBERS or name in LARGE_MEMBERS or name == VERSION_NAME or name == "checkpoint"
+    allowed = (name in SMALL_MEMBERS or name in LARGE_MEMBERS or name == VERSION_NAME
+               or name in ("checkpoint", "volumes") or VOLUME_MEMBER.fullmatch(name)
                or (len(parts) == 2 and parts[0] == "checkpoint" and parts[1] not in ("", ".", "..")))
     if not allowed:
         raise InvalidArgument(f"invalid checkpoint archive: unexpected member '{name}'")
-    if name == "checkpoint":
+    if name in ("checkpoint", "volumes"):
         if not member.isdir():
-            raise InvalidArgument("invalid checkpoint archive: 'checkpoint' is not a directory")
+            raise InvalidArgument(f"invalid checkpoint archive: '{name}' is not a directory")
     elif not member.isreg():
         kind = ("a device node" if member.ischr() or member.isblk() else "a link" if member.issym() or member.islnk()
                 else "not a regular file")
@@ -224,7 +250,7 @@ def _check_member(member: tarfile.TarInfo, seen: set[str], free: int) -> str:
     if member.size > limit:
         raise InvalidArgument(f"invalid checkpoint archive: member '{name}' claims {member.size} bytes, "
                               f"more than the {limit} allowed")
-    if parts[0] == "checkpoint" and len(parts) == 2 and "checkpoint" not in seen:
+    if parts[0] in ("checkpoint", "volumes") and len(parts) == 2 and parts[0] not in seen:
         raise InvalidArgument(f"invalid checkpoint archive: '{name}' comes before its directory")
     seen.add(name)
     return name
@@ -308,6 +334,7 @@ def _adopt(runtime, staging: str, options: dict):
             raise InvalidArgument(f"the archive's image {config.image_ref or config.image_name} "
                                   f"({config.image_id[:12]}) is not in this storage") from None
     runtime.oci_runtime(config.runtime)  # a runtime this host does not have is refused now
+    _restore_volumes(runtime, config, staging, bool(options.get("ignore_volumes")))
     config.auto_remove = False  # a restored copy outlives its restore
     diff = os.path.join(staging, "rootfs-diff.tar")
     upper = os.path.join(staging, "upper")
@@ -330,6 +357,26 @@ def _adopt(runtime, staging: str, options: dict):
     except BaseException:
         shutil.rmtree(container_dir, ignore_errors=True)
         raise
+
+
+def _restore_volumes(runtime, config, staging: str, ignore_volumes: bool) -> None:
+    """Make the volumes the container uses: with the archive's content (unless
+    ignored), which may not land in a volume that exists already; empty when
+    the archive has none.  Unpacked as a layer is: chrooted, nothing escapes."""
+    from husk.storage.layers import extract_layer
+
+    names = list(dict.fromkeys(m.source for m in config.mounts if m.type == "volume"))
+    archived = {name for name in names if os.path.exists(os.path.join(staging, "volumes", f"{name}.tar"))}
+    if not ignore_volumes:
+        for name in sorted(archived):
+            if runtime.volumes.exists(name):
+                raise InvalidArgument(f"volume with name {name} already exists. Use --ignore-volumes to not "
+                                      "restore content of volumes")
+    for name in names:
+        volume = runtime.volumes.create(name, ignore=True)
+        if name in archived and not ignore_volumes:
+            with open(os.path.join(staging, "volumes", f"{name}.tar"), "rb") as handle:
+                extract_layer(handle, runtime.volumes.path(volume))
 
 
 def _check_config(config, import_privileged: bool) -> None:
@@ -368,6 +415,8 @@ def _check_config(config, import_privileged: bool) -> None:
                 expected = parse_volume(f"{mount.source}:{mount.destination}{options}")
             elif mount.type == "tmpfs" and mount.source == "tmpfs":
                 expected = parse_tmpfs(f"{mount.destination}{options}")
+            elif mount.type == "volume" and mount.source:
+                expected = parse_volume(f"{mount.source}:{mount.destination}{options}")
             else:
                 expected = None
             if expected != mount:

@@ -75,7 +75,7 @@ def checkpoint(container, options: dict) -> None:
         from .archive import write_archive
 
         write_archive(container, images, options["target_file"], options.get("compression") or "none",
-                      bool(options.get("ignore_rootfs")))
+                      bool(options.get("ignore_rootfs")), bool(options.get("ignore_volumes")))
     options["stats"] = _stats(container, runtime_us, "runtime_checkpoint_duration", "stats-dump")
     if not options.get("keep"):
         _remove_logs(userdata)
