@@ -145,7 +145,7 @@ def exceptions() -> dict[tuple[str, str], str]:
     if len(section) == 2:
         for line in section[1].split("\n#", 1)[0].splitlines():
             cells = [cell.strip().strip("`") for cell in line.strip().strip("|").split("|")]
-            if len(cells) == 3 and cells[1].startswith("--"):
+            if len(cells) == 3 and re.fullmatch(r"--[a-z][a-z0-9-]*", cells[1]):
                 for verb in cells[0].split(", "):
                     result[(verb.strip("`") if verb != "(global)" else "", cells[1])] = cells[2]
     return result
