@@ -372,9 +372,11 @@ def logs(session, follow, tail, timestamps, since, until, by_name, color, latest
 
 
 @click.command(context_settings=CONTEXT)
+@click.option("--external", is_flag=True,
+              help="Count containers other tools made in husk's storage too (there are none: the answer is the same).")
 @click.argument("name")
 @pass_session
-def exists(session, name):
+def exists(session, external, name):
     """Exit 0 when the container exists, 1 when it does not."""
     raise SystemExit(0 if session.runtime.container_exists(name) else 1)
 
@@ -383,11 +385,15 @@ def exists(session, name):
 @click.option("--exit-command", is_flag=True, hidden=True,
               help="Run by a monitor when its container exits: silent, and a removed container is fine.")
 @click.option("-a", "--all", "all_", is_flag=True, help="Clean up every stopped container.")
+@click.option("--rm", "remove", is_flag=True, help="Then remove the container.")
+@click.option("--rmi", is_flag=True, help="Then remove the container's image (implies --rm).")
+@selectors()
 @click.argument("names", nargs=-1)
 @pass_session
-def cleanup(session, exit_command, all_, names):
+def cleanup(session, exit_command, all_, remove, rmi, latest, names):
     """Release the mounts and runtime state of stopped containers (run on exit)."""
-    for name in names_or_all(session, names, all_, states=("configured", "created", "stopped", "exited")):
+    for name in targets(session, names, all_=all_, latest=latest,
+                        states=("configured", "created", "stopped", "exited")):
         try:
             session.runtime.container(name).cleanup(exit_of_monitor=os.getppid() if exit_command else 0)
         except NoSuchContainer:
@@ -398,6 +404,13 @@ def cleanup(session, exit_command, all_, names):
             if exit_command:
                 continue
             raise
+        if remove or rmi:
+            container = session.runtime.container(name)
+            container.remove()
+            if rmi:
+                from ..storage.images import remove_image
+
+                remove_image(session.runtime, container.config.image_name)
         if not exit_command:
             click.echo(name)
 

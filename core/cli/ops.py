@@ -62,11 +62,13 @@ def restart(session, all_, running, timeout, latest, cidfiles, filters, names):
 @click.option("-a", "--all", "all_", is_flag=True, help="Mount every container.")
 @click.option("--no-trunc", is_flag=True, help="Do not truncate ids in the list.")
 @click.option("--format", "format_", default="", help="json: the list as JSON.")
+@selectors()
 @click.argument("names", nargs=-1)
 @pass_session
-def mount(session, all_, no_trunc, format_, names):
+def mount(session, all_, no_trunc, format_, latest, names):
     """Mount containers' root filesystems and print where; without names, list
     the mounted containers."""
+    names = targets(session, names, latest=True) if latest else names
     if format_ not in ("", "json"):
         raise InvalidArgument(f"unsupported format {format_!r}: only json")
     if not names and not all_:
@@ -80,12 +82,14 @@ def mount(session, all_, no_trunc, format_, names):
 @click.command(context_settings=CONTEXT)
 @click.option("-a", "--all", "all_", is_flag=True, help="Unmount every container mounted by users.")
 @click.option("-f", "--force", is_flag=True, help="Drop all of a container's user mounts at once.")
+@selectors()
 @click.argument("names", nargs=-1)
 @pass_session
-def umount(session, all_, force, names):
+def umount(session, all_, force, latest, names):
     """Unmount containers' root filesystems mounted with `mount`."""
     from .parallel import report, run_here
 
+    names = targets(session, names, latest=True) if latest else names
     containers = _containers(session, names, all_)
     # with --all, skip those with only their own mount (running, say): nothing of a user's to drop
     pairs = [(name, container) for name, container in zip(names or [c.id for c in containers], containers)

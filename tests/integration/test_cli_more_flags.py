@@ -1,0 +1,36 @@
+"""More of podman's verb flags (issue 12 item 3): mount/umount --latest,
+container exists --external, container cleanup --rm/--rmi/--latest."""
+
+from __future__ import annotations
+
+import os
+
+
+def test_mount_umount_latest(husk):
+    husk("create", "--network", "none", "--name", "older", "busybox", check=True)
+    husk("create", "--network", "none", "--name", "newer", "busybox", check=True)
+    path = husk("mount", "-l").stdout.strip()
+    assert os.path.isdir(os.path.join(path, "bin"))
+    listed = husk("mount", "--no-trunc").stdout
+    newer_id = husk("inspect", "-f", "{{.Id}}", "newer").stdout.strip()
+    assert newer_id in listed and path in listed
+    husk("umount", "--latest", check=True)
+    assert husk("mount").stdout == ""
+
+
+def test_container_exists_external(husk):
+    husk("create", "--network", "none", "--name", "here", "busybox", check=True)
+    assert husk("container", "exists", "--external", "here").returncode == 0
+    assert husk("container", "exists", "--external", "nothere").returncode == 1
+
+
+def test_container_cleanup_rm_rmi_latest(husk):
+    husk("run", "--network", "none", "--name", "done", "busybox", "true", check=True)
+    assert husk("container", "cleanup", "--rm", "done").stdout == "done\n"
+    assert husk("container", "exists", "done").returncode == 1
+    husk("tag", "busybox", "gone:1", check=True)
+    husk("run", "--network", "none", "--name", "last", "gone:1", "true", check=True)
+    husk("container", "cleanup", "--latest", "--rmi", check=True)
+    assert husk("container", "exists", "last").returncode == 1
+    assert husk("image", "exists", "gone:1").returncode == 1
+    assert husk("image", "exists", "busybox").returncode == 0
