@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import textwrap
 import tarfile
 import time
@@ -265,3 +266,24 @@ def test_checkpoint_restore_with_volumes_and_ignore_volumes(husk_envs, tmp_path)
     husk("container", "restore", "--import", str(full), "--name", "copy2", check=True)
     assert husk("exec", "copy2", "cat", "/data/f", check=True).stdout == "before\n"
     assert husk("container", "checkpoint", "--ignore-volumes", "copy2").returncode == 125
+
+
+def test_local_bind_and_ext4_image_options_and_U(husk, tmp_path):
+    host_dir = tmp_path / "hostdir"
+    host_dir.mkdir()
+    husk("volume", "create", "--opt", "type=bind", "--opt", f"device={host_dir}", "bv", check=True)
+    husk("run", "--rm", "-v", "bv:/b", "busybox", "sh", "-c", "echo via-bind > /b/f", check=True)
+    assert (host_dir / "f").read_text() == "via-bind\n"
+    assert not _mounted(_inspect(husk, "bv")["Mountpoint"])
+    image = tmp_path / "ext4.img"
+    with open(image, "wb") as handle:
+        handle.truncate(8 << 20)
+    subprocess.run(["mkfs.ext4", "-q", "-F", str(image)], check=True)
+    husk("volume", "create", "--opt", "type=ext4", "--opt", f"device={image}", "--opt", "o=loop", "ev", check=True)
+    out = husk("run", "--rm", "-v", "ev:/e", "busybox", "sh", "-c", "grep ' /e ' /proc/mounts | cut -d' ' -f3",
+               check=True).stdout
+    assert out == "ext4\n"
+    assert not _mounted(_inspect(husk, "ev")["Mountpoint"])
+    owned = husk("run", "--rm", "-u", "1000:1001", "-v", "uv:/u:U", "busybox", "stat", "-c", "%u:%g", "/u",
+                 check=True).stdout
+    assert owned == "1000:1001\n"
