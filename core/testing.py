@@ -83,6 +83,16 @@ class HuskEnv:
 
         return str(list(ipaddress.ip_network(self.net_block).subnets(new_prefix=24))[index])
 
+    def net_name(self, name: str) -> str:
+        """A network name of this installation's own: netavark names firewall
+        chains and aardvark-dns files after network names, so installations
+        running at once must not share one."""
+        return f"{name}-{os.path.basename(os.path.dirname(self.root))[-8:]}"
+
+    @property
+    def default_network(self) -> str:
+        return self.net_name("podman")
+
     def bridge(self, index: int) -> str:
         """A bridge name of this installation's own (0 is its default network's)."""
         return f"hk{os.path.basename(os.path.dirname(self.root))[-8:]}{index}"[-15:]
@@ -115,7 +125,7 @@ class HuskEnv:
         leaks = [f"netns {name}" for name in _listdir(os.path.join(self.runroot, "netns"))]
         leaks += [f"bridge {name}" for name in _listdir("/sys/class/net") if name.startswith(self.bridge(0)[:-1])]
         networks = self("network", "ls", "-q").stdout.split()
-        leaks += [f"network {name}" for name in networks if name != "podman"]
+        leaks += [f"network {name}" for name in networks if name != self.default_network]
         if leaks[-1:] and leaks[-1].startswith("network "):
             self("network", "prune", "-f")
         rules = subprocess.run(["iptables-save"], capture_output=True, text=True).stdout
@@ -135,8 +145,9 @@ def _listdir(path: str) -> list[str]:
 
 def _network_config(base: str) -> tuple[str, str]:
     """(a /22 of 10.128.0.0/10 that no host route touches, husk.conf text that
-    makes its first /24 the default network, on a bridge of its own): parallel
-    installations must not share podman0 and 10.88.0.0/16 with separate IPAM."""
+    makes its first /24 the default network, on a bridge and under a name of
+    its own): parallel installations must not share podman0 and 10.88.0.0/16
+    with separate IPAM, nor netavark's chains named after the network."""
     import ipaddress
     import random
 
@@ -151,7 +162,8 @@ def _network_config(base: str) -> tuple[str, str]:
             break
     bridge = f"hk{os.path.basename(base)[-8:]}0"[-15:]
     first = next(block.subnets(new_prefix=24))
-    return str(block), f'[network]\ndefault_subnet = "{first}"\ndefault_interface = "{bridge}"\n'
+    return str(block), (f'[network]\ndefault_network = "podman-{os.path.basename(base)[-8:]}"\n'
+                        f'default_subnet = "{first}"\ndefault_interface = "{bridge}"\n')
 
 
 def _kill_monitors(runroot: str) -> None:

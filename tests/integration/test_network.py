@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -46,7 +47,7 @@ def test_ps_inspect_and_port_show_published_ports(husk_rt):
     settings = json.loads(_inspect(husk_rt, "web", "{{json .NetworkSettings}}"))
     assert settings["Ports"] == {"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(port)}]}
     assert settings["IPAddress"] == husk_rt.subnet(0).replace(".0/24", ".2")
-    assert list(settings["Networks"]) == ["podman"]
+    assert list(settings["Networks"]) == [husk_rt.default_network]
     assert os.path.exists(settings["SandboxKey"])
     husk_rt("rm", "-f", "-t", "0", "web", check=True)
     assert not os.path.exists(settings["SandboxKey"])
@@ -96,16 +97,17 @@ def test_a_taken_port_is_refused_at_start_and_the_container_stays(husk):
 
 
 def test_dns_between_containers_on_a_named_network(husk_rt):
-    husk_rt("network", "create", *husk_rt.network_args(1), "named", check=True)
+    named = husk_rt.net_name("named")
+    husk_rt("network", "create", *husk_rt.network_args(1), named, check=True)
     try:
-        husk_rt("run", "-d", "--name", "server", "--network", "named", "--network-alias", "web", IMAGE,
+        husk_rt("run", "-d", "--name", "server", "--network", named, "--network-alias", "web", IMAGE,
                 "sh", "-c", HTTPD, check=True)
         for name in ("server", "web"):
-            result = husk_rt("run", "--rm", "--network", "named", IMAGE, "wget", "-qO-", f"http://{name}/i")
+            result = husk_rt("run", "--rm", "--network", named, IMAGE, "wget", "-qO-", f"http://{name}/i")
             assert result.stdout == "served\n", result.stderr
     finally:
         husk_rt("rm", "-af", "-t", "0")
-        husk_rt("network", "rm", "named")
+        husk_rt("network", "rm", named)
 
 
 def test_static_ip_and_a_taken_one(husk):
@@ -149,52 +151,68 @@ def test_a_reboot_tears_down_networks(husk):
 
 
 def test_network_verbs_as_podman(husk):
-    created = husk("network", "create", *husk.network_args(1), "--label", "a=b", "n1")
-    assert (created.returncode, created.stdout) == (0, "n1\n")
-    again = husk("network", "create", *husk.network_args(2), "n1")
-    assert (again.returncode, again.stderr) == (125, "Error: network name n1 already used: network already exists\n")
+    n1, n3 = husk.net_name("n1"), husk.net_name("n3")
+    created = husk("network", "create", *husk.network_args(1), "--label", "a=b", n1)
+    assert (created.returncode, created.stdout) == (0, f"{n1}\n")
+    again = husk("network", "create", *husk.network_args(2), n1)
+    assert (again.returncode, again.stderr) == (125, f"Error: network name {n1} already used: network already exists\n")
     ipvlan = husk("network", "create", "--driver", "ipvlan", "n2")
     assert (ipvlan.returncode, ipvlan.stderr) == (125, "Error: unsupported driver ipvlan: invalid argument\n")
-    assert husk("network", "ls", "-q").stdout == "n1\npodman\n"
+    assert husk("network", "ls", "-q").stdout == "".join(f"{n}\n" for n in sorted([n1, husk.default_network]))
     table = husk("network", "ls", check=True).stdout.splitlines()
     assert table[0].split() == ["NETWORK", "ID", "NAME", "DRIVER"]
-    assert husk("network", "ls", "--filter", "label=a=b", "--format", "{{.Name}}").stdout == "n1\n"
-    document = json.loads(husk("network", "inspect", "n1", check=True).stdout)[0]
+    assert husk("network", "ls", "--filter", "label=a=b", "--format", "{{.Name}}").stdout == f"{n1}\n"
+    document = json.loads(husk("network", "inspect", n1, check=True).stdout)[0]
     assert document["subnets"] == [{"subnet": husk.subnet(1), "gateway": husk.subnet(1).replace(".0/24", ".1")}]
     assert (document["network_interface"], document["dns_enabled"], document["labels"]) == (
         husk.bridge(1), True, {"a": "b"})
-    assert husk("network", "exists", "n1").returncode == 0
+    assert husk("network", "exists", n1).returncode == 0
     assert husk("network", "exists", "nope").returncode == 1
     missing = husk("network", "inspect", "nope")
     assert missing.returncode == 125 and "unable to find network with name or ID nope" in missing.stderr
-    husk("run", "-d", "--name", "user", "--network", "n1", IMAGE, "sleep", "100", check=True)
-    busy = husk("network", "rm", "n1")
+    husk("run", "-d", "--name", "user", "--network", n1, IMAGE, "sleep", "100", check=True)
+    busy = husk("network", "rm", n1)
     assert busy.returncode != 0 and "has associated containers with it" in busy.stderr
-    assert husk("network", "rm", "-f", "-t", "0", "n1").stdout == "n1\n"
+    assert husk("network", "rm", "-f", "-t", "0", n1).stdout == f"{n1}\n"
     assert husk("ps", "-aq").stdout == ""
-    gone = husk("network", "rm", "n1")
+    gone = husk("network", "rm", n1)
     assert gone.returncode == 1
-    husk("network", "create", *husk.network_args(2), "n3", check=True)
-    assert husk("network", "prune", "-f").stdout == "n3\n"
+    husk("network", "create", *husk.network_args(2), n3, check=True)
+    assert husk("network", "prune", "-f").stdout == f"{n3}\n"
 
 
 def test_connect_and_disconnect_a_running_container(husk):
-    husk("network", "create", *husk.network_args(1), "extra", check=True)
+    extra = husk.net_name("extra")
+    husk("network", "create", *husk.network_args(1), extra, check=True)
     try:
         husk("run", "-d", "--name", "c", IMAGE, "sleep", "100", check=True)
-        husk("network", "connect", "extra", "c", check=True)
+        husk("network", "connect", extra, "c", check=True)
         assert "eth1" in husk("exec", "c", "ip", "addr", "show", "eth1", check=True).stdout
         networks = json.loads(_inspect(husk, "c", "{{json .NetworkSettings.Networks}}"))
-        assert sorted(networks) == ["extra", "podman"]
-        assert networks["extra"]["IPAddress"] == husk.subnet(1).replace(".0/24", ".2")
-        husk("network", "disconnect", "extra", "c", check=True)
+        assert sorted(networks) == sorted([extra, husk.default_network])
+        assert networks[extra]["IPAddress"] == husk.subnet(1).replace(".0/24", ".2")
+        husk("network", "disconnect", extra, "c", check=True)
         assert husk("exec", "c", "ip", "addr", "show", "eth1").returncode != 0
     finally:
         husk("rm", "-af", "-t", "0")
-        husk("network", "rm", "extra")
+        husk("network", "rm", extra)
 
 
 def test_network_none_and_host_are_unchanged(husk):
     assert husk("run", "--rm", "--network", "none", IMAGE, "ls", "/sys/class/net").stdout == "lo\n"
     refused = husk("run", "--rm", "--network", "none", "-p", "80", IMAGE, "true")
     assert refused.returncode == 125 and "need bridge networking" in refused.stderr
+
+
+def test_reload_brings_back_flushed_port_rules(husk):
+    husk("run", "-d", "--name", "web", "-p", "127.0.0.1::80", IMAGE, "sh", "-c", HTTPD, check=True)
+    port = int(husk("port", "web", check=True).stdout.strip().rsplit(":", 1)[1])
+    assert http_body("127.0.0.1", port) == b"served\n"
+    rules = [line for line in subprocess.run(["iptables", "-t", "nat", "-S"], capture_output=True,
+                                             text=True).stdout.splitlines() if f"{port}" in line]
+    assert rules
+    for rule in rules:  # only this container's port rules: what a firewall reload would lose
+        subprocess.run(["iptables", "-t", "nat", *shlex.split("-D" + rule[2:])], check=True)
+    assert husk("network", "reload", "web", check=True).stdout.strip() == _inspect(husk, "web", "{{.Id}}")
+    assert http_body("127.0.0.1", port) == b"served\n"
+    husk("rm", "-f", "-t", "0", "web", check=True)
