@@ -66,6 +66,16 @@ class PerNetworkBody(msgspec.Struct):
     static_mac: str = ""
 
 
+class SpecSecret(msgspec.Struct):
+    """SpecGenerator.secrets: a secret mounted as a file (podman-py's `secrets=`)."""
+
+    source: str
+    target: str = ""
+    uid: int = 0
+    gid: int = 0
+    mode: int = 0
+
+
 class NamedVolume(msgspec.Struct, rename={"name": "Name", "dest": "Dest", "options": "Options"}):
     """SpecGenerator.volumes: a named volume (empty Name: an anonymous one)."""
 
@@ -110,6 +120,8 @@ class SpecGenerator(msgspec.Struct):
     mounts: list[SpecMount] | None = None
     volumes: list[NamedVolume] | None = None
     volumes_from: list[str] | None = None
+    secrets: list[SpecSecret] | None = None
+    secret_env: dict[str, str] | None = None
     netns: Namespace | None = None
     portmappings: list[PortMappingBody] | None = None
     networks: dict[str, PerNetworkBody] | None = None
@@ -149,7 +161,18 @@ def _create_arguments(spec: SpecGenerator) -> dict:
             "mounts": mounts, "network": network, "ports": ports, "static_ips": list(first.static_ips or []),
             "static_mac": first.static_mac, "aliases": list(first.aliases or []),
             "resources": _resources(spec.resource_limits),
-            "volumes_from": spec.volumes_from or ()}
+            "volumes_from": spec.volumes_from or (), "secrets": _secrets(spec)}
+
+
+def _secrets(spec: SpecGenerator) -> list[str]:
+    """SpecGenerator's secrets (files) and secret_env (variable -> secret) as `--secret` values."""
+    values = []
+    for secret in spec.secrets or []:
+        value = f"{secret.source},type=mount,uid={secret.uid},gid={secret.gid}"
+        value += f",target={secret.target}" if secret.target else ""
+        values.append(value + (f",mode={secret.mode:o}" if secret.mode else ""))
+    values += [f"{name},type=env,target={variable}" for variable, name in (spec.secret_env or {}).items()]
+    return values
 
 
 def _security_options(spec: SpecGenerator) -> list[str]:

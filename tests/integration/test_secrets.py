@@ -114,3 +114,16 @@ def test_secrets_api(api_crun):
     assert api_crun.request("DELETE", "/secrets/apisecret")[0] == 204
     status, _, body = api_crun.request("POST", "/secrets/create", {"Name": "x", "Data": "not base64!"})
     assert status == 400
+
+
+def test_podman_py_container_with_secrets(api_crun):
+    client = podman.PodmanClient(base_url=f"http+unix://{api_crun.socket_path}")
+    client.secrets.create("pp", VALUE.encode())
+    container = client.containers.create(
+        "busybox", ["sh", "-c", 'cat /etc/pp.key; echo; printf %s "$PP" | md5sum'], name="pps",
+        secrets=[{"source": "pp", "target": "/etc/pp.key", "mode": 0o400}], secret_env={"PP": "pp"})
+    container.start()
+    assert container.wait() == 0
+    logs = b"".join(container.logs()).decode()
+    assert logs == f"{VALUE}\n{hashlib.md5(VALUE.encode()).hexdigest()}  -\n"
+    assert VALUE not in json.dumps(client.containers.get("pps").attrs)
