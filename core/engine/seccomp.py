@@ -23,7 +23,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-import platform
 from typing import Any
 
 from ..define import InvalidArgument
@@ -52,7 +51,7 @@ _OPERATORS = frozenset({"SCMP_CMP_NE", "SCMP_CMP_LT", "SCMP_CMP_LE", "SCMP_CMP_E
 
 def host_arch() -> str:
     """This machine's architecture as Go (and so a profile) names it."""
-    machine = platform.machine()
+    machine = os.uname().machine
     return _GOARCH.get(machine, machine)
 
 

@@ -16,7 +16,6 @@ Where the kernel has AppArmor, a container gets podman's default profile
 
 from __future__ import annotations
 
-import fnmatch
 import os
 from collections.abc import Iterable
 from typing import Any
@@ -191,5 +190,7 @@ def _unmasked(path: str, patterns: list[str]) -> bool:
 def _match(pattern: str, path: str) -> bool:
     """Go's filepath.Match, as podman matches unmask patterns: a wildcard never
     crosses a ``/`` (``/sys/*`` unmasks /sys/firmware, not /sys/fs/selinux)."""
+    import fnmatch  # only with unmask=: it imports re
+
     wanted, parts = pattern.split("/"), path.split("/")
     return len(wanted) == len(parts) and all(map(fnmatch.fnmatchcase, parts, wanted))
