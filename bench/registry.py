@@ -83,9 +83,16 @@ def make_layout(path: str, layers: int, total_mb: int) -> None:
                   out)
 
 
-def _timed(argv: list[str], env: dict | None = None) -> float:
+def _env() -> dict[str, str]:
+    """Children use (and write) cached bytecode, as an installed husk does (see bench/run.py)."""
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
+def _timed(argv: list[str]) -> float:
     start = time.perf_counter()
-    result = subprocess.run(argv, capture_output=True, text=True, env=env)
+    result = subprocess.run(argv, capture_output=True, text=True, env=_env())
     elapsed = time.perf_counter() - start
     if result.returncode != 0:
         raise SystemExit(f"{' '.join(argv)} failed: {result.stderr.strip()[-500:]}")
@@ -122,7 +129,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--size", type=int, default=200, help="total MB of the layers, uncompressed")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
+    import compileall
+
+    import husk
     from husk.testing import start_registry
+
+    compileall.compile_dir(os.path.dirname(husk.__file__), quiet=1)
 
     workdir = tempfile.mkdtemp(prefix="husk-bench-registry-")
     registry = start_registry(os.path.join(workdir, "registry"))

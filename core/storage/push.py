@@ -263,7 +263,8 @@ def _to_registry(runtime: "Runtime", prepared: PreparedImage, target: str, optio
 
     def send(blob: Blob) -> None:
         short = blob.digest[7:19]
-        if client.blob_exists(ref.repository, blob.digest):
+        # a mount answers for a blob the target has as well: no HEAD first then
+        if not mount_from and client.blob_exists(ref.repository, blob.digest):
             progress.layer_done(blob.digest, "Already exists")
             progress.message(f"Copying blob {short} skipped: already exists")
             return
