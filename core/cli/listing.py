@@ -134,6 +134,21 @@ def documents_text(documents: list[dict], format_: str, struct: str, map_fields=
     return "".join(template.render(as_struct(d, struct, map_fields)) + "\n" for d in documents)
 
 
+def print_inspected(names, document_of, format_: str, struct: str, error_prefix: str = "") -> None:
+    """`document_of(name)` for each name, printed as :func:`documents_text` does;
+    a name that fails is one `Error:` line and makes the exit code 125."""
+    documents, code = [], 0
+    for name in names:
+        try:
+            documents.append(document_of(name))
+        except HuskError as exc:
+            print(f"Error: {error_prefix}{exc}", file=sys.stderr)
+            code = EXIT_ENGINE
+    sys.stdout.write(documents_text(documents, format_, struct))
+    if code:
+        raise SystemExit(code)
+
+
 def print_logs(runtime: "Runtime", names, *, follow: bool, tail: int, timestamps: bool, since, until,
                by_name: bool = False, color: bool = False) -> None:
     """Each container's log; lines are prefixed with the container's short id when

@@ -74,18 +74,10 @@ def inspect(session, format_, names):
     """Show secrets' details (never their values)."""
     from ..engine import secrets
 
-    documents, code = [], 0
-    for name in names:
-        try:
-            documents.append(secret_document(secrets.lookup(session.runtime, name)))
-        except HuskError as exc:
-            print(f"Error: inspecting secret: {exc}", file=sys.stderr)
-            code = EXIT_ENGINE
-    from .listing import documents_text
+    from .listing import print_inspected
 
-    click.echo(documents_text(documents, format_, "secrets.SecretInfoReport"), nl=False)
-    if code:
-        raise SystemExit(code)
+    print_inspected(names, lambda name: secret_document(secrets.lookup(session.runtime, name)), format_,
+                    "secrets.SecretInfoReport", "inspecting secret: ")
 
 
 @click.command(context_settings=CONTEXT)

@@ -89,18 +89,16 @@ def inspect(session, all_, format_, names):
     runtime = session.runtime
     if not all_ and not names:
         raise InvalidArgument("provide one or more volume names or use --all")
-    documents, code = [], 0
-    for name in ([v.name for v in runtime.volumes.list()] if all_ else names):
-        try:
-            documents.append(podman_document(runtime, runtime.volumes.get(name)))
-        except NoSuchVolume:
-            print(f"Error: inspecting object: no such volume {name}", file=sys.stderr)
-            code = EXIT_ENGINE
-    from .listing import documents_text
+    from .listing import print_inspected
 
-    click.echo(documents_text(documents, format_, "define.InspectVolumeData"), nl=False)
-    if code:
-        raise SystemExit(code)
+    def document_of(name: str) -> dict:
+        try:
+            return podman_document(runtime, runtime.volumes.get(name))
+        except NoSuchVolume:
+            raise NoSuchVolume(f"inspecting object: no such volume {name}") from None
+
+    print_inspected([v.name for v in runtime.volumes.list()] if all_ else names, document_of, format_,
+                    "define.InspectVolumeData")
 
 
 @click.command(context_settings=CONTEXT)
