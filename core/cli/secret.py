@@ -9,7 +9,7 @@ import sys
 
 import click
 
-from ..define import EXIT_ENGINE, HuskError, InvalidArgument
+from ..define import HuskError, InvalidArgument
 from ..presentation.secrets import secret_document
 from .common import CONTEXT
 

@@ -9,7 +9,7 @@ import sys
 
 import click
 
-from ..define import EXIT_ENGINE, HuskError, InvalidArgument, NoSuchVolume, VolumeInUse
+from ..define import HuskError, InvalidArgument, NoSuchVolume, VolumeInUse
 from .common import CONTEXT
 
 LS_TABLE = "table {{.Driver}}\t{{.Name}}"
