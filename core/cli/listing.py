@@ -163,6 +163,9 @@ def print_logs(runtime: "Runtime", names, *, follow: bool, tail: int, timestamps
     out, err = sys.stdout.buffer, sys.stderr.buffer
     containers = [runtime.container(name) for name in names]
     for container in containers:
+        if container.config.log_driver == "none":
+            raise InvalidArgument("this container is using the 'none' log driver, cannot read logs: "
+                                  "this container is not logging output")
         path = runtime.paths.log_path(container.id)
         if follow:
             def running(container=container) -> bool:

@@ -78,6 +78,8 @@ def run_flags(function):
         *[click.option(f"--{flag}", default=None, help=text) for flag, text in _RESOURCE_FLAGS],
         *[click.option(f"--{flag}", multiple=True, help=text) for flag, text in _RESOURCE_LISTS],
         click.option("--oom-kill-disable", is_flag=True, help="Do not let the OOM killer kill the container."),
+        click.option("--log-driver", default="", help="k8s-file (default), json-file (the same, as podman), none."),
+        click.option("--log-opt", multiple=True, help="Log option: path=FILE, max-size=SIZE, tag=NAME."),
         click.option("-a", "--attach", multiple=True, help="Attach to STDIN, STDOUT or STDERR (repeatable)."),
     ]
     for option in reversed(options):
@@ -105,7 +107,8 @@ def run_options(session, opts: dict):
         umask=parse.parse_umask(opts["umask"]) if opts["umask"] else -1, oom_score_adj=opts["oom_score_adj"],
         namespaces=namespaces, cgroup_parent=opts["cgroup_parent"], read_only_tmpfs=opts["read_only_tmpfs"],
         pidfile=_absolute(opts["pidfile"]), conmon_pidfile=_absolute(opts["conmon_pidfile"]),
-        attach=_streams(opts["attach"]), env_merge=[_env_entry(item) for item in opts["env_merge"]], personality=_personality(opts["personality"]),
+        attach=_streams(opts["attach"]), log_driver=_log_driver(opts["log_driver"]),
+        **_log_options(opts["log_opt"]), env_merge=[_env_entry(item) for item in opts["env_merge"]], personality=_personality(opts["personality"]),
         resources=parse.parse_resources({flag: opts[flag.replace("-", "_")] for flag, _ in
                                          (*_RESOURCE_FLAGS, *_RESOURCE_LISTS, ("oom-kill-disable", ""))}))
     if options.resources.get("memory", {}).get("swap") not in (None, -1) and not opts.get("memory"):
@@ -113,6 +116,35 @@ def run_options(session, opts: dict):
     if options.init:
         parse.init_binary(options)
     return options
+
+
+def _log_driver(value: str) -> str:
+    """podman's log drivers: what husk's monitor writes (k8s-file; json-file is its alias, as in podman)
+    or none; journald and passthrough are refused, saying why."""
+    if value in ("journald", "passthrough"):
+        why = ("husk's monitor writes the container's log itself and does not send it to the journal"
+               if value == "journald" else "husk's monitor always holds the container's stdio (attach, logs)")
+        raise InvalidArgument(f"--log-driver {value}: {why}; use k8s-file or none")
+    if value not in ("", "k8s-file", "json-file", "none"):
+        raise InvalidArgument(f"invalid log driver: {value}: use k8s-file, json-file or none")
+    return value
+
+
+def _log_options(values: tuple[str, ...]) -> dict:
+    from ..engine.run_options import parse_size
+
+    result: dict = {}
+    for value in values:
+        key, eq, setting = value.partition("=")
+        if key == "path" and eq and setting:
+            result["log_path"] = os.path.abspath(setting)
+        elif key == "max-size" and eq:
+            result["log_max_size"] = parse_size(setting, "--log-opt max-size")
+        elif key == "tag" and eq:
+            result["log_tag"] = setting
+        else:
+            raise InvalidArgument(f"--log-opt {value}: unknown log option (path=, max-size=, tag=)")
+    return result
 
 
 def _personality(value: str) -> str:

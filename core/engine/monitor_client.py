@@ -160,7 +160,8 @@ def launch_monitor(container: "Container", create_argv: list[str], *, tty: bool 
         config = MonitorConfig(
             id=container.id, create_argv=create_argv, pid_file=paths.pid_file(container.id),
             exit_file=paths.exit_file(container.id), attach_socket=paths.attach_socket(container.id),
-            log_path=paths.log_path(container.id), log_max_size=container.runtime.config.log_size_max,
+            log_path="" if container.config.log_driver == "none" else paths.log_path(container.id),
+            log_max_size=container.config.run_options.log_max_size or container.runtime.config.log_size_max,
             stdin=container.config.stdin_open, tty=container.config.tty if tty is None else tty,
             exit_command=exit_command(container))
         pass_fds = ()

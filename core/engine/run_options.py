@@ -270,6 +270,13 @@ def apply(spec: dict[str, Any], container: "Container", rootfs: str, userdata: s
         unset = set(options.unsetenv)
         process["env"] = [] if options.unsetenv_all else [
             item for item in process["env"] if item.partition("=")[0] not in unset]
+    if options.log_path:  # readers look at the usual place: it points at the user's file
+        usual = container.runtime.paths.log_path(container.id)
+        if not os.path.islink(usual):
+            os.makedirs(os.path.dirname(options.log_path), exist_ok=True)
+            if os.path.exists(usual):
+                os.unlink(usual)
+            os.symlink(options.log_path, usual)
     if options.umask >= 0:
         process["user"]["umask"] = options.umask
     if options.oom_score_adj is not None:

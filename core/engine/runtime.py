@@ -197,6 +197,8 @@ class Runtime:
             run_options=run_options or RunOptions(), secrets=secret_uses)
         if self.hooks_dirs:
             config.run_options.hooks_dirs = [*config.run_options.hooks_dirs, *self.hooks_dirs]
+        if config.run_options.log_driver:
+            config.log_driver = config.run_options.log_driver
         if entrypoint is not None:
             config.annotations.setdefault("husk.entrypoint-set", "true")
         try:

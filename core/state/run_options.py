@@ -42,4 +42,8 @@ class RunOptions(msgspec.Struct, omit_defaults=True):
     resources: dict = {}
     hooks_dirs: list[str] = []           # --hooks-dir of the command that created it
     env_merge: list[str] = []            # NAME=VALUE with ${NAME} from the environment before it
+    log_driver: str = ""                 # --log-driver (recorded as the container's log_driver)
+    log_path: str = ""                   # --log-opt path= (k8s-file)
+    log_max_size: int = 0                # --log-opt max-size= (bytes; 0: the config's)
+    log_tag: str = ""                    # --log-opt tag=
     attach: list[str] = []               # --attach: the streams run and start -a attach (none: all)

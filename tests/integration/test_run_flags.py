@@ -199,3 +199,26 @@ def test_env_merge_and_http_proxy(husk):
         "http://proxy:3128 localhost\n"
     assert out(husk, "run", "--rm", "--http-proxy=false", "busybox", "sh", "-c", "echo ${http_proxy:-none}") == "none\n"
     assert out(husk, "run", "--rm", "-e", "http_proxy=mine", "busybox", "sh", "-c", "echo $http_proxy") == "mine\n"
+
+
+def test_log_driver_and_options(husk_rt, tmp_path):
+    assert out(husk_rt, "run", "--name", "quiet", "--log-driver", "none", "busybox", "echo", "hi") == "hi\n"
+    unreadable = husk_rt("logs", "quiet")
+    assert unreadable.returncode == 125 and "'none' log driver" in unreadable.stderr
+    assert out(husk_rt, "inspect", "-f", "{{.HostConfig.LogConfig.Type}}", "quiet") == "none\n"
+    log = tmp_path / "logs" / "own.log"
+    out(husk_rt, "run", "--name", "own", "--log-driver", "json-file", "--log-opt", f"path={log}", "--log-opt",
+        "tag=web", "busybox", "echo", "hello")
+    assert log.read_text().endswith(" stdout F hello\n")  # k8s-file lines, as podman's json-file
+    assert out(husk_rt, "logs", "own") == "hello\n"
+    assert out(husk_rt, "inspect", "-f", "{{.HostConfig.LogConfig.Path}} {{.HostConfig.LogConfig.Tag}}", "own") == \
+        f"{log} web\n"
+    out(husk_rt, "run", "--name", "small", "--log-opt", "max-size=2k", "busybox", "sh", "-c",
+        "i=0; while [ $i -lt 400 ]; do echo line-$i; i=$((i+1)); [ $((i % 40)) = 0 ] && sleep 0.05; done; true")
+    path = out(husk_rt, "inspect", "-f", "{{.HostConfig.LogConfig.Path}}", "small").strip()
+    assert os.path.getsize(path) <= 2048 and os.path.exists(path + ".1")  # rotated at 2 KiB
+    assert out(husk_rt, "logs", "small").splitlines()[-1] == "line-399"
+    for driver, words in (("journald", "journal"), ("passthrough", "stdio"), ("syslog", "invalid log driver")):
+        refused = husk_rt("create", "--log-driver", driver, "busybox")
+        assert refused.returncode == 125 and words in refused.stderr
+    assert husk_rt("create", "--log-opt", "color=red", "busybox").returncode == 125
