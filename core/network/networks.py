@@ -151,6 +151,23 @@ def remove(store, name: str) -> None:
 
 
 # -- creating -------------------------------------------------------------------------------
+def check_attachment(name: str, attachment) -> None:
+    """Refuse what `--network NAME --ip ... --mac-address ... --network-alias ...`
+    could not have made (a checkpoint archive's networks)."""
+    check_name(name)
+    try:
+        for ip in attachment.static_ips:
+            ipaddress.ip_address(ip)
+    except ValueError as exc:
+        raise InvalidArgument(f"network {name}: {exc}") from None
+    if attachment.static_mac and not re.fullmatch(r"([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}", attachment.static_mac):
+        raise InvalidArgument(f"network {name}: invalid MAC address {attachment.static_mac!r}")
+    if attachment.interface_name and not re.fullmatch(r"[a-zA-Z0-9_.-]{1,15}", attachment.interface_name):
+        raise InvalidArgument(f"network {name}: invalid interface name {attachment.interface_name!r}")
+    for alias in attachment.aliases:
+        check_name(alias)
+
+
 def check_name(name: str) -> str:
     if not _NAME.fullmatch(name or ""):
         raise InvalidArgument(f"network name {name} invalid: names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*: "

@@ -75,6 +75,18 @@ def _port_range(text: str, spec: str) -> tuple[int, int]:
     return low, high - low + 1
 
 
+def check_mapping(mapping: PortMapping) -> PortMapping:
+    """Refuse a port mapping that `-p` could not have made (a checkpoint archive's, say)."""
+    if mapping.protocol not in PROTOCOLS:
+        raise InvalidArgument(f'invalid protocol "{mapping.protocol}": must be tcp, udp or sctp')
+    if mapping.host_ip:
+        _check_ip(mapping.host_ip, mapping.host_ip)
+    for first in (mapping.container_port, mapping.host_port):
+        if not (1 <= first and mapping.range >= 1 and first + mapping.range - 1 <= 65535):
+            raise InvalidArgument(f"invalid port {first} (range {mapping.range}): ports are 1-65535")
+    return mapping
+
+
 def free_port(host_ip: str = "", protocol: str = "tcp") -> int:
     """A port the kernel says is free now (podman's choice of a random host port)."""
     kind = socket.SOCK_DGRAM if protocol == "udp" else socket.SOCK_STREAM

@@ -393,6 +393,8 @@ def _check_config(config, import_privileged: bool) -> None:
     from husk.formats.signals import parse_signal
     from husk.engine.spec import capability_set
     from husk.engine.security import options as security_options, parse as parse_security, relaxed
+    from husk.network.networks import check_attachment
+    from husk.network.ports import check_mapping
 
     try:
         if not re_id(config.image_id):
@@ -402,8 +404,12 @@ def _check_config(config, import_privileged: bool) -> None:
         parse_signal(config.stop_signal)
         policy = config.restart_policy
         parse_restart_policy(policy.name + (f":{policy.max_retries}" if policy.max_retries else ""))
-        if config.network not in ("none", "host"):
+        if config.network not in ("none", "host", "bridge"):
             raise InvalidArgument(f"network mode {config.network!r} is not supported")
+        for network_name, attachment in config.networks.items():
+            check_attachment(network_name, attachment)
+        for mapping in config.ports:
+            check_mapping(mapping)
         capability_set(config.cap_add, config.cap_drop, privileged=config.privileged)
         parse_security(security_options(config.security), config.security.seccomp_policy)
         for dependency in config.dependencies:
