@@ -268,6 +268,7 @@ class Monitor:
         self.phase = "create"
         self.create_pid = 0
         self.container_pid = 0
+        self.deadline = None  # run --timeout: when the container is killed (monotonic seconds)
         self.owner = -1
         self.outputs_paused = False
         self.is_exec = bool(config.get("exec"))
@@ -635,6 +636,8 @@ class Monitor:
             self.fail("cannot read the container's pid file %s: %s" % (self.config["pid_file"], exc))
         self.runtime_output = bytearray()
         self.phase = "running"
+        if int(self.config.get("timeout") or 0) > 0:
+            self.deadline = time.monotonic() + int(self.config["timeout"])
         for stream, chunk in self.early_output:
             self.forward(stream, chunk)
         self.early_output = []
@@ -656,6 +659,12 @@ class Monitor:
             if self.phase == "draining" and not self.outputs:
                 break
             timeout = DRAIN_IDLE_SECONDS if self.phase == "draining" else None
+            if self.deadline is not None and self.phase == "running":
+                timeout = max(0.0, self.deadline - time.monotonic())
+                if not timeout:  # run --timeout: its time is up, as conmon's --timeout
+                    self.deadline = None
+                    os.kill(self.container_pid, signal.SIGKILL)
+                    continue
             events = self.poller.poll(-1 if timeout is None else timeout)
             if not events and self.phase == "draining":
                 break

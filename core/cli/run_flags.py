@@ -80,6 +80,7 @@ def run_flags(function):
         click.option("--oom-kill-disable", is_flag=True, help="Do not let the OOM killer kill the container."),
         click.option("--log-driver", default="", help="k8s-file (default), json-file (the same, as podman), none."),
         click.option("--log-opt", multiple=True, help="Log option: path=FILE, max-size=SIZE, tag=NAME."),
+        click.option("--timeout", type=int, default=0, help="Kill the container after it ran this many seconds."),
         click.option("-a", "--attach", multiple=True, help="Attach to STDIN, STDOUT or STDERR (repeatable)."),
     ]
     for option in reversed(options):
@@ -107,7 +108,7 @@ def run_options(session, opts: dict):
         umask=parse.parse_umask(opts["umask"]) if opts["umask"] else -1, oom_score_adj=opts["oom_score_adj"],
         namespaces=namespaces, cgroup_parent=opts["cgroup_parent"], read_only_tmpfs=opts["read_only_tmpfs"],
         pidfile=_absolute(opts["pidfile"]), conmon_pidfile=_absolute(opts["conmon_pidfile"]),
-        attach=_streams(opts["attach"]), log_driver=_log_driver(opts["log_driver"]),
+        attach=_streams(opts["attach"]), timeout=_timeout(opts["timeout"]), log_driver=_log_driver(opts["log_driver"]),
         **_log_options(opts["log_opt"]), env_merge=[_env_entry(item) for item in opts["env_merge"]], personality=_personality(opts["personality"]),
         resources=parse.parse_resources({flag: opts[flag.replace("-", "_")] for flag, _ in
                                          (*_RESOURCE_FLAGS, *_RESOURCE_LISTS, ("oom-kill-disable", ""))}))
@@ -116,6 +117,12 @@ def run_options(session, opts: dict):
     if options.init:
         parse.init_binary(options)
     return options
+
+
+def _timeout(value: int) -> int:
+    if value < 0:
+        raise InvalidArgument(f"invalid --timeout {value}: a number of seconds (0: no limit)")
+    return value
 
 
 def _log_driver(value: str) -> str:

@@ -103,6 +103,8 @@ class MonitorConfig:
     #: the k8s-file log (empty: none, as for an exec session) and its rotation size
     log_path: str = ""
     log_max_size: int = 0
+    #: seconds the container may run (run --timeout); then it is killed; 0: no limit
+    timeout: int = 0
     stdin: bool = False
     tty: bool = False
     #: run when the process has exited (husk's cleanup; none for an exec session)
@@ -162,6 +164,7 @@ def launch_monitor(container: "Container", create_argv: list[str], *, tty: bool 
             exit_file=paths.exit_file(container.id), attach_socket=paths.attach_socket(container.id),
             log_path="" if container.config.log_driver == "none" else paths.log_path(container.id),
             log_max_size=container.config.run_options.log_max_size or container.runtime.config.log_size_max,
+            timeout=container.config.run_options.timeout,
             stdin=container.config.stdin_open, tty=container.config.tty if tty is None else tty,
             exit_command=exit_command(container))
         pass_fds = ()

@@ -46,4 +46,5 @@ class RunOptions(msgspec.Struct, omit_defaults=True):
     log_path: str = ""                   # --log-opt path= (k8s-file)
     log_max_size: int = 0                # --log-opt max-size= (bytes; 0: the config's)
     log_tag: str = ""                    # --log-opt tag=
+    timeout: int = 0                     # --timeout: seconds it may run, then it is killed; 0: no limit
     attach: list[str] = []               # --attach: the streams run and start -a attach (none: all)

@@ -222,3 +222,11 @@ def test_log_driver_and_options(husk_rt, tmp_path):
         refused = husk_rt("create", "--log-driver", driver, "busybox")
         assert refused.returncode == 125 and words in refused.stderr
     assert husk_rt("create", "--log-opt", "color=red", "busybox").returncode == 125
+
+
+def test_timeout(husk_rt):
+    started = time.monotonic()
+    result = husk_rt("run", "--rm", "--timeout", "2", "busybox", "sleep", "60")
+    assert result.returncode == 137 and 1.5 < time.monotonic() - started < 20
+    assert out(husk_rt, "run", "--rm", "--timeout", "30", "busybox", "echo", "in time") == "in time\n"
+    assert husk_rt("create", "--timeout", "-1", "busybox").returncode == 125
