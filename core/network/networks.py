@@ -259,7 +259,7 @@ def parse_mode(values: list[str] | str) -> tuple[str, list[str]]:
     items = [v for value in ([values] if isinstance(values, str) else values) for v in value.split(",") if v]
     if not items:
         return "bridge", []
-    special = [v for v in items if v in ("none", "host", "bridge", "private") or ":" in v]
+    special = [v for v in items if v in ("none", "host", "bridge", "private", "slirp4netns", "pasta") or ":" in v]
     if special and len(items) > 1:
         raise InvalidArgument(f"network mode {special[0]} cannot be combined with other networks: invalid argument")
     if special:
