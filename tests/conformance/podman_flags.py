@@ -40,7 +40,7 @@ OWNERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
                        "--variant", "--platform", "--quiet")),
     "14 images": (("images", "image list", "image ls"), ("--digests",)),
     "16 volumes": (("*",), ("--volumes-from", "--secret", "--volumepath", "--ignore-volumes")),
-    "17 pods": (("*",), ("--pod", "--pod-id-file")),
+    "17 pods": (("*",), ("--pod", "--pod-id-file", "--init-ctr")),
     "17 remote": (("",), ("--url", "--connection", "--remote", "--identity", "--ssh")),
     "18 security": (("*",), ("--security-opt", "--userns", "--uidmap", "--gidmap", "--subuidname",
                              "--subgidname", "--seccomp-policy")),
