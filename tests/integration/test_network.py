@@ -216,3 +216,18 @@ def test_reload_brings_back_flushed_port_rules(husk):
     assert husk("network", "reload", "web", check=True).stdout.strip() == _inspect(husk, "web", "{{.Id}}")
     assert http_body("127.0.0.1", port) == b"served\n"
     husk("rm", "-f", "-t", "0", "web", check=True)
+
+
+def test_restore_keeps_the_address_and_mac_unless_told(husk_envs):
+    runc = husk_envs("runc")
+    runc("run", "-d", "--name", "c", IMAGE, "sleep", "1000", check=True)
+    addresses = _inspect(runc, "c", "{{.NetworkSettings.IPAddress}} {{.NetworkSettings.MacAddress}}")
+    runc("container", "checkpoint", "c", check=True)
+    assert os.listdir(os.path.join(runc.runroot, "netns")) == []
+    runc("container", "restore", "c", check=True)
+    assert _inspect(runc, "c", "{{.NetworkSettings.IPAddress}} {{.NetworkSettings.MacAddress}}") == addresses
+    runc("container", "checkpoint", "c", check=True)
+    runc("container", "restore", "--ignore-static-mac", "c", check=True)
+    ip, mac = _inspect(runc, "c", "{{.NetworkSettings.IPAddress}} {{.NetworkSettings.MacAddress}}").split()
+    assert ip == addresses.split()[0] and mac != addresses.split()[1]
+    runc("rm", "-f", "-t", "0", "c", check=True)
