@@ -60,7 +60,8 @@ def test_every_listed_name_exists():
             importlib.import_module(name.removesuffix(".*"))
             continue
         module = importlib.import_module(module_name)
-        assert hasattr(module, attribute), f"docs/plugins.md lists {name}, which does not exist"
+        if not hasattr(module, attribute):  # a submodule is imported, not an attribute yet
+            importlib.import_module(name)
 
 
 def test_plugins_are_found():
@@ -69,7 +70,8 @@ def test_plugins_are_found():
 
 
 @pytest.mark.parametrize("package", _packages(), ids=lambda path: path.name)
-def test_plugin_imports_only_the_surface(package):
+def test_plugin_imports_only_the_surface(package, monkeypatch):
+    monkeypatch.syspath_prepend(str(package.parent))  # contrib/examples are not installed in the test venv
     surface = _surface()
     wrong = [f"{path.relative_to(REPO)}:{line}: {name}"
              for path in sorted(package.rglob("*.py")) for line, name in _imported_names(path)
