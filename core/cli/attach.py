@@ -311,10 +311,14 @@ def sig_proxy_option(function):
 @detach_keys_option
 @click.option("--no-stdin", is_flag=True, help="Do not attach stdin.")
 @sig_proxy_option
-@click.argument("name")
+@click.option("-l", "--latest", is_flag=True, help="Attach to the container created last.")
+@click.argument("name", required=False)
 @click.pass_obj
-def attach(session, detach_keys, no_stdin, sig_proxy, name):
+def attach(session, detach_keys, no_stdin, sig_proxy, latest, name):
     """Attach to a created or running container's output (and stdin, when it was created with -i)."""
+    from .targets import targets
+
+    name = targets(session, [name] if name else [], latest=latest)[0]
     raise SystemExit(attach_to(session.runtime.container(name), no_stdin, sig_proxy, detach_keys))
 
 

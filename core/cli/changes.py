@@ -43,14 +43,20 @@ def rename(session, container, new_name):
 
 
 @click.command(context_settings={**CONTEXT, "ignore_unknown_options": True, "allow_interspersed_args": False})
-@click.argument("container")
+@click.option("-l", "--latest", is_flag=True, help="The container created last (every argument is a descriptor).")
+@click.argument("container", required=False)
 @click.argument("descriptors", nargs=-1, type=click.UNPROCESSED)
 @pass_session
-def top(session, container, descriptors):
+def top(session, latest, container, descriptors):
     """Show the processes of a running CONTAINER.  DESCRIPTORS: podman's format
     descriptors (pid, ppid, user, group, args, comm, etime, time, stime, tty,
     pcpu, vsz, rss, nice, state, pgid, hpid, huser, hgroup, ruser, rgroup), or
     ps arguments -ef, aux, -o LIST."""
+    from .targets import latest_container, targets
+
+    if latest:  # CONTAINER was the first descriptor
+        container, descriptors = latest_container(session), (*([container] if container else []), *descriptors)
+    container = targets(session, [container] if container else [])[0]
     titles, rows = session.runtime.container(container).top(list(descriptors))
     click.echo(format_table(titles, rows), nl=False)
 

@@ -32,12 +32,17 @@ from .common import CONTEXT
 @click.option("-t", "--tty", is_flag=True, help="Allocate a pseudo-TTY.")
 @click.option("-u", "--user", default="", help="Run as USER[:GROUP] (names from the container's /etc/passwd).")
 @click.option("-w", "--workdir", default="", help="Working directory inside the container.")
+@click.option("-l", "--latest", is_flag=True, help="In the container created last (every argument is the command).")
 @click.argument("name")
 @click.argument("command", nargs=-1)
 @click.pass_obj
 def exec_(session, detach, detach_keys, env, env_file, interactive, privileged, preserve_fds, tty, user,
-          workdir, name, command):
+          workdir, latest, name, command):
     """Run COMMAND in the running container NAME; exits with the command's exit code."""
+    if latest:  # NAME was the command's first word
+        from .targets import latest_container
+
+        name, command = latest_container(session), (name, *command)
     from ..engine.exec_session import check_arguments
     from ..presentation.terminal import parse_detach_keys, window_size
     from .options import parse_env

@@ -34,3 +34,16 @@ def test_container_cleanup_rm_rmi_latest(husk):
     assert husk("container", "exists", "last").returncode == 1
     assert husk("image", "exists", "gone:1").returncode == 1
     assert husk("image", "exists", "busybox").returncode == 0
+
+
+def test_latest_on_exec_top_attach(husk):
+    husk("run", "-d", "--network", "none", "--name", "first", "busybox", "sleep", "100", check=True)
+    husk("run", "-d", "--network", "none", "--name", "second", "busybox", "sh", "-c",
+         "echo attached-output; sleep 2; echo later", check=True)
+    assert husk("exec", "-l", "hostname").stdout.strip() == \
+        husk("inspect", "-f", "{{.Config.Hostname}}", "second").stdout.strip()
+    top = husk("top", "-l", "pid", "args").stdout.splitlines()
+    assert top[0].split() == ["PID", "COMMAND"] and "echo attached-output" in top[1]
+    assert husk("top").returncode == 125
+    attached = husk("attach", "--latest", "--no-stdin")
+    assert attached.returncode == 0 and "later" in attached.stdout
