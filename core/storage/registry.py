@@ -32,6 +32,7 @@ import http.client
 import json
 import os
 import re
+import socket
 import ssl
 import threading
 import time
@@ -352,7 +353,8 @@ class RegistryClient:
                 raise RegistryError(f"pinging container registry {split.netloc}: {_tls_reason(exc)}") from None
             except (OSError, http.client.HTTPException) as exc:
                 self._drop(split.scheme, split.netloc)
-                if attempt < _RETRIES and (idempotent or (reused and attempt == 0)):
+                if attempt < _RETRIES and (idempotent or (reused and attempt == 0)) \
+                        and not isinstance(exc, socket.gaierror):  # an unknown host stays unknown
                     time.sleep(0.2 * 2 ** attempt)
                     continue
                 raise RegistryError(f"pinging container registry {split.netloc}: {exc or type(exc).__name__}") \
