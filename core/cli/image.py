@@ -36,9 +36,14 @@ def import_(session, change, message, quiet, source, reference):
 @click.option("--noheading", "-n", "no_heading", is_flag=True, help="Omit the table header.")
 @click.option("--format", "format_", default="", help="Go template, `table ...` or json.")
 @click.option("--digests", is_flag=True, help="Show the manifest digest each image was pulled or pushed as.")
+@click.option("-a", "--all", "all_", is_flag=True,
+              help="Intermediate images too (husk makes none: the list is the same).")
+@click.option("-f", "--filter", "filters", multiple=True,
+              help="id=, reference=PATTERN, before=IMAGE, since=IMAGE, label=K[=V], dangling=BOOL, containers=BOOL.")
+@click.option("--sort", default="created", help="created (default), id, repository, size or tag.")
 @click.argument("name", required=False)
 @click.pass_obj
-def images(session, quiet, no_trunc, no_heading, format_, digests, name):
+def images(session, quiet, no_trunc, no_heading, format_, digests, all_, filters, sort, name):
     """List images."""
     import json
     import time
@@ -50,7 +55,10 @@ def images(session, quiet, no_trunc, no_heading, format_, digests, name):
     from ..formats.timestamps import human_duration
     from ..presentation.images import image_document
 
+    from ..presentation.image_filters import image_filter, reference_rows, sort_rows
+
     records = [resolve_image(session.runtime, name)] if name else session.runtime.store.images()
+    records = [image for image in records if image_filter(session.runtime, filters)(image)]
     now = time.time()
     rows = []
     for image in sorted(records, key=lambda i: -i.created):
@@ -64,6 +72,7 @@ def images(session, quiet, no_trunc, no_heading, format_, digests, name):
                 f"{human_duration(now - image.created)} ago", "Size": _size(image.size), "Names": image.names,
                 "Digest": image.digest or "sha256:" + image.id, "Labels": dict(image.config.labels)},
                 "imageReporter"))
+    rows = sort_rows(reference_rows(rows, filters), sort, {image.id if no_trunc else image.id[:12]: image.size for image in records})
     if quiet:
         click.echo("".join(dict.fromkeys(row["ID"] + "\n" for row in rows)), nl=False)
     elif format_ == "json":
