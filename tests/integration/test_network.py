@@ -231,3 +231,14 @@ def test_restore_keeps_the_address_and_mac_unless_told(husk_envs):
     ip, mac = _inspect(runc, "c", "{{.NetworkSettings.IPAddress}} {{.NetworkSettings.MacAddress}}").split()
     assert ip == addresses.split()[0] and mac != addresses.split()[1]
     runc("rm", "-f", "-t", "0", "c", check=True)
+
+
+def test_twenty_containers_started_at_once_get_twenty_addresses(husk):
+    starting = [husk.popen("run", "-d", "--name", f"p{i}", IMAGE, "sleep", "1000", stdout=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE) for i in range(20)]
+    errors = [p.communicate(timeout=180)[1] for p in starting]
+    assert [p.returncode for p in starting] == [0] * 20, errors
+    addresses = husk("inspect", "-f", "{{.NetworkSettings.IPAddress}}", *[f"p{i}" for i in range(20)],
+                     check=True).stdout.split()
+    assert len(set(addresses)) == 20 and all(a.startswith(husk.subnet(0).rsplit(".", 1)[0]) for a in addresses)
+    husk("rm", "-af", "-t", "0", check=True)
