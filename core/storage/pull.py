@@ -175,9 +175,16 @@ def newer_available(image: "ImageRecord", options: PullOptions) -> bool:
         ref = parse_remote(name)
         client = client_for(ref.registry, load_registries_conf(), options, ref.name)
         remote = client.manifest_digest(ref.repository, ref.reference)
+        if remote is None or remote == image.digest:
+            return False
+        # an index's digest is not the platform manifest's the image was pulled as: look inside
+        data, media_type, _ = client.get_manifest(ref.repository, remote)
+        manifest = _decode_manifest(data, name)
+        if (manifest.mediaType or media_type) in (OCI_INDEX, MANIFEST_LIST):
+            return _choose(manifest.manifests or [], options.platform, name) != image.digest
     except HuskError:
         return False
-    return remote is not None and remote != image.digest
+    return True
 
 
 def _pull_one(runtime: "Runtime", ref: RemoteRef, conf, options: PullOptions, progress: Progress) -> "ImageRecord":
