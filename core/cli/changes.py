@@ -69,20 +69,33 @@ def format_table(titles: list[str], rows: list[list[str]]) -> str:
                    for row in table)
 
 
+def _update_flags(function):
+    from .run_flags import update_flags
+
+    return update_flags(function)
+
+
 @click.command(context_settings=CONTEXT)
 @resource_options
+@_update_flags
 @click.option("--restart", default=None, help="Restart policy: no, on-failure[:N], always, unless-stopped.")
 @click.argument("container")
 @pass_session
-def update(session, memory, cpus, cpu_shares, pids_limit, restart, container):
+def update(session, memory, cpus, cpu_shares, pids_limit, restart, container, **finer):
     """Change CONTAINER's resource limits (applied at once when it runs) or
     its restart policy; prints its id."""
     from ..define import InvalidArgument
+    from .run_flags import resource_fragment
 
-    if all(value is None for value in (memory, cpus, cpu_shares, pids_limit, restart)):
-        raise InvalidArgument("nothing to update: give --memory, --cpus, --cpu-shares, --pids-limit or --restart")
+    fragment = resource_fragment(finer)
+    if all(value is None for value in (memory, cpus, cpu_shares, pids_limit, restart)) and not fragment:
+        raise InvalidArgument("nothing to update: give --memory, --cpus, --cpu-shares, --pids-limit, --restart "
+                              "or another resource flag")
     ctr = session.runtime.container(container)
-    ctr.update(memory=memory, cpus=cpus, cpu_shares=cpu_shares, pids_limit=pids_limit, restart_policy=restart)
+    if fragment.get("memory", {}).get("swap") not in (None, -1) and not (memory or ctr.config.resources.memory):
+        raise InvalidArgument("you must provide a memory limit when specifying memory swap (--memory)")
+    ctr.update(memory=memory, cpus=cpus, cpu_shares=cpu_shares, pids_limit=pids_limit, restart_policy=restart,
+               finer=fragment)
     click.echo(ctr.id)
 
 

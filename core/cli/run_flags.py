@@ -88,6 +88,28 @@ def run_flags(function):
     return function
 
 
+#: the ones `update` takes too, as podman's update does
+UPDATE_FLAGS = tuple(flag for flag, _ in (*_RESOURCE_FLAGS, *_RESOURCE_LISTS)
+                     if flag not in ("device-cgroup-rule", "cgroup-conf"))
+
+
+def update_flags(function):
+    """podman's finer resource flags on `update`."""
+    for flag, text in reversed((*_RESOURCE_FLAGS, *_RESOURCE_LISTS)):
+        if flag in UPDATE_FLAGS:
+            many = (flag, text) in _RESOURCE_LISTS
+            function = click.option(f"--{flag}", multiple=many, default=() if many else None, help=text)(function)
+    return function
+
+
+def resource_fragment(opts: dict) -> dict:
+    """The OCI resources fragment for the finer flags among `opts` (empty: none given)."""
+    from ..engine.run_options import parse_resources
+
+    return parse_resources({flag: opts.get(flag.replace("-", "_")) for flag in (*UPDATE_FLAGS, "oom-kill-disable",
+                                                                                "device-cgroup-rule", "cgroup-conf")})
+
+
 def run_options(session, opts: dict):
     """The RunOptions record for the flags above (checked now: a bad value creates nothing)."""
     from ..engine import run_options as parse

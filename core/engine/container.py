@@ -604,9 +604,11 @@ class Container:
 
     def update(self, *, memory: "str | int | None" = None, cpus: "str | float | None" = None,
                nano_cpus: int | None = None, cpu_shares: int | None = None, pids_limit: int | None = None,
-               restart_policy: str | None = None) -> None:
+               restart_policy: str | None = None, finer: dict | None = None) -> None:
         """Change the resource limits and/or the restart policy; None leaves a
-        value as it is (values as :func:`husk.engine.resources.limits` takes them).
+        value as it is (values as :func:`husk.engine.resources.limits` takes them;
+        `finer`: an OCI linux.resources fragment of the run/create flags such as
+        --cpu-period, merged into the container's, see :func:`husk.engine.run_options.parse_resources`).
         A container in the runtime (created, running, paused) gets the new
         limits at once, through the OCI runtime's `update`; the record keeps
         them, so every later start has them.  Emits `update`."""
@@ -624,6 +626,11 @@ class Container:
                                       'and "no"')
             config = msgspec.structs.replace(self.config, resources=limits,
                                              restart_policy=policy or self.config.restart_policy)
+            if finer:
+                from .run_options import merged
+
+                config.run_options = msgspec.structs.replace(
+                    config.run_options, resources=merged(config.run_options.resources, finer))
             lifecycle.update(self, config)
 
     # -- reading ------------------------------------------------------------------------

@@ -437,10 +437,16 @@ def update(container: "Container", config: "ContainerConfig") -> None:
     gets the new limits at once, through the OCI runtime's `update`."""
     from . import resources
 
+    from .run_options import merged
+
     in_runtime = container.state.state in (State.CREATED, State.RUNNING, State.PAUSED)
-    if config.resources != container.config.resources and in_runtime:
+    finer = config.run_options.resources
+    if in_runtime and (config.resources != container.config.resources
+                       or finer != container.config.run_options.resources):
         backend = container.runtime.oci_runtime(container.config.runtime)
-        backend.update(container.id, resources.update_document(config.resources))
+        document = merged(resources.update_document(config.resources), finer)
+        document.pop("devices", None)  # the runtimes' update does not take device rules
+        backend.update(container.id, document)
     container.runtime.store.rewrite_config(config)
     container.config = config
     container.runtime.emit("update", container)

@@ -360,6 +360,15 @@ def write_pid_files(container: "Container") -> None:
                 handle.write(str(pid))
 
 
+def merged(base: dict[str, Any], fragment: dict[str, Any]) -> dict[str, Any]:
+    """A copy of `base` with `fragment` merged in (nested dicts merged, lists appended)."""
+    import copy
+
+    result = copy.deepcopy(base)
+    _merge(result, fragment)
+    return result
+
+
 def _merge(target: dict[str, Any], fragment: dict[str, Any]) -> None:
     for key, value in fragment.items():
         if isinstance(value, dict) and isinstance(target.get(key), dict):

@@ -230,3 +230,23 @@ def test_timeout(husk_rt):
     assert result.returncode == 137 and 1.5 < time.monotonic() - started < 20
     assert out(husk_rt, "run", "--rm", "--timeout", "30", "busybox", "echo", "in time") == "in time\n"
     assert husk_rt("create", "--timeout", "-1", "busybox").returncode == 125
+
+
+def test_update_finer_resources(husk_rt):
+    if not os.path.exists("/sys/fs/cgroup/cpu/cpu.cfs_period_us"):
+        pytest.skip("cgroup v1 files: this host runs cgroup v2")
+    disk = next(path for path in ("/dev/vda", "/dev/sda", "/dev/nvme0n1") if os.path.exists(path))
+    out(husk_rt, "run", "-d", "--name", "u", "busybox", "sleep", "100")
+    refused = husk_rt("update", "--memory-swap", "128m", "u")
+    assert refused.returncode == 125 and "memory limit" in refused.stderr
+    out(husk_rt, "update", "--cpu-period", "50000", "--cpu-quota", "20000", "--memory", "64m", "--memory-swap",
+        "128m", "--memory-reservation", "16m", "--device-read-bps", f"{disk}:2mb", "u")
+    script = ("cd /sys/fs/cgroup; cat cpu/cpu.cfs_period_us cpu/cpu.cfs_quota_us memory/memory.memsw.limit_in_bytes "
+              "memory/memory.soft_limit_in_bytes")
+    live = ["50000", "20000", "134217728", "16777216"]
+    assert out(husk_rt, "exec", "u", "sh", "-c", script).split() == live  # at once
+    out(husk_rt, "restart", "-t", "0", "u")  # and recorded for every later start (runc's update skips throttles)
+    assert out(husk_rt, "exec", "u", "sh", "-c", script + "; cat blkio/blkio.throttle.read_bps_device").split()[:4] == \
+        live
+    assert out(husk_rt, "exec", "u", "cat", "/sys/fs/cgroup/blkio/blkio.throttle.read_bps_device").split()[-1] == \
+        "2097152"
