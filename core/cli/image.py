@@ -16,17 +16,21 @@ IMAGES_HEADERS = {"ID": "IMAGE ID", "CreatedHuman": "CREATED"}
 @click.option("-c", "--change", multiple=True, help="Apply a Dockerfile instruction (CMD, ENV, ...).")
 @click.option("-m", "--message", default="", help="Commit message for the image.")
 @click.option("-q", "--quiet", is_flag=True, help="Accepted for podman compatibility.")
+@click.option("--arch", default="", help="The image's architecture (default: this host's).")
+@click.option("--os", "os_", default="", help="The image's operating system (default: linux).")
+@click.option("--variant", default="", help="The image's architecture variant (e.g. v7).")
 @click.argument("source")
 @click.argument("reference", required=False, default="")
 @click.pass_obj
-def import_(session, change, message, quiet, source, reference):
+def import_(session, change, message, quiet, arch, os_, variant, source, reference):
     """Make an image from a rootfs tarball (SOURCE, or - for stdin); prints its id."""
     from ..storage.images import import_tarball
 
     from .options import open_input
 
     with open_input(source) as stream:
-        image = import_tarball(session.runtime, stream, reference, change, message)
+        image = import_tarball(session.runtime, stream, reference, change, message,
+                               {"architecture": arch, "os": os_, "variant": variant})
     click.echo(image.id)
 
 

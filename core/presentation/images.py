@@ -20,8 +20,22 @@ def image_document(image: "ImageRecord") -> dict[str, Any]:
             "Config": {"Cmd": cfg.cmd or None, "Entrypoint": cfg.entrypoint or None, "Env": cfg.env,
                        "WorkingDir": cfg.workdir, "User": cfg.user, "Labels": cfg.labels or None,
                        "StopSignal": cfg.stop_signal},
-            "Architecture": "amd64", "Os": "linux",
+            **_platform(image),
             "RootFS": {"Type": "layers", "Layers": list(image.layers)}, "Labels": cfg.labels or None}
+
+
+def _platform(image: "ImageRecord") -> dict[str, str]:
+    """Architecture, Os (and Variant when it has one) as the image's config says them."""
+    import json
+
+    try:
+        document = json.loads(image.config_json) if image.config_json else {}
+    except ValueError:
+        document = {}
+    fields = {"Architecture": document.get("architecture") or "amd64", "Os": document.get("os") or "linux"}
+    if document.get("variant"):
+        fields["Variant"] = document["variant"]
+    return fields
 
 
 def repo_digests(image: "ImageRecord") -> list[str]:

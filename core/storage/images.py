@@ -134,8 +134,9 @@ def _command_form(change: str, value: str) -> list[str]:
 
 
 def import_tarball(runtime: "Runtime", stream: BinaryIO, reference: str = "",
-                   changes: Iterable[str] = (), message: str = "") -> ImageRecord:
-    """Make an image of one layer from a rootfs tarball (plain or compressed)."""
+                   changes: Iterable[str] = (), message: str = "", platform: dict | None = None) -> ImageRecord:
+    """Make an image of one layer from a rootfs tarball (plain or compressed); `platform`:
+    the config's architecture, os and variant when they are not this host's (import --arch ...)."""
     from .layer_store import stage_layer
 
     names = [normalize(reference)] if reference else []
@@ -144,7 +145,7 @@ def import_tarball(runtime: "Runtime", stream: BinaryIO, reference: str = "",
     layer.commit()
     created = time.time()
     history = [{"created": _rfc3339(created), "created_by": "husk import", "comment": message}]
-    config_json = config_blob(config, [layer.digest], created, history)
+    config_json = config_blob(config, [layer.digest], created, history, platform)
     image = ImageRecord(id=image_id(config_json), names=names, layers=[layer.digest], created=created,
                         size=layer.size, config=config, config_json=config_json.decode())
     runtime.store.put_image(image)
@@ -166,7 +167,8 @@ def _rfc3339(epoch: float) -> str:
     return format_rfc3339_nano(int(epoch * 1e9))
 
 
-def config_blob(config: ImageConfig, layers: list[str], created: float, history: list[dict]) -> bytes:
+def config_blob(config: ImageConfig, layers: list[str], created: float, history: list[dict],
+                image_platform: dict | None = None) -> bytes:
     """The OCI image config (Docker's field names) for husk's ImageConfig."""
     import json
     import platform
@@ -181,6 +183,7 @@ def config_blob(config: ImageConfig, layers: list[str], created: float, history:
     document = {"architecture": {"x86_64": "amd64", "aarch64": "arm64"}.get(machine, machine),
                 "config": run, "created": _rfc3339(created), "history": history, "os": "linux",
                 "rootfs": {"type": "layers", "diff_ids": list(layers)}}
+    document.update({key: value for key, value in (image_platform or {}).items() if value})
     return json.dumps(document, separators=(",", ":")).encode()
 
 

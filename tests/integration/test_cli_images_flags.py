@@ -31,3 +31,12 @@ def test_images_filter_sort_all(husk, tmp_path):
     assert repositories(husk, "--sort", "created")[0] == "localhost/alpha:2"
     assert husk("images", "--sort", "colour").returncode == 125
     assert husk("images", "-f", "shape=round").returncode == 125
+
+
+def test_import_platform(husk, tmp_path):
+    tar = tmp_path / "root.tar"
+    husk("export", "-o", str(tar), husk("create", "busybox", check=True).stdout.strip(), check=True)
+    husk("import", "--arch", "arm", "--variant", "v7", "--os", "linux", str(tar), "armbox:1", check=True)
+    assert husk("image", "inspect", "-f", "{{.Architecture}} {{.Os}} {{.Variant}}", "armbox:1").stdout == \
+        "arm linux v7\n"
+    assert husk("image", "inspect", "-f", "{{.Architecture}} {{.Os}}", "busybox").stdout == "amd64 linux\n"
