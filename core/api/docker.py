@@ -144,6 +144,7 @@ def _network_arguments(body: CreateBody) -> dict:
     """NetworkMode (`bridge` and `default` are the default network), the
     endpoints' static addresses and aliases, PortBindings and PublishAllPorts."""
     from ..network.ports import parse_publish
+    from ..state.records import HostFiles
 
     host = body.host_config
     mode = host.network_mode if host is not None else ""
@@ -170,7 +171,10 @@ def _network_arguments(body: CreateBody) -> dict:
             port, _, protocol = key.partition("/")
             if (int(port), protocol or "tcp") not in published:
                 ports += parse_publish(f"{port}/{protocol or 'tcp'}")
-    return {"network": network, "ports": ports,
+    host_files = HostFiles(dns_servers=list(host.dns or []), dns_search=list(host.dns_search or []),
+                           dns_options=list(host.dns_options or []),
+                           add_hosts=list(host.extra_hosts or [])) if host is not None else None
+    return {"network": network, "ports": ports, "host_files": host_files,
             "static_ips": [ip for ip in (ipam.i_pv4_address, ipam.i_pv6_address) if ip] if ipam else [],
             "static_mac": body.mac_address or (first.mac_address or "" if first is not None else ""),
             "aliases": list(first.aliases or []) if first is not None else []}

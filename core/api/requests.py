@@ -153,6 +153,10 @@ class HostConfigBody(msgspec.Struct, rename="pascal"):
     pids_limit: int | None = None
     port_bindings: dict[str, list[PortBindingBody] | None] | None = None
     publish_all_ports: bool = False
+    dns: list[str] | None = None
+    dns_search: list[str] | None = None
+    dns_options: list[str] | None = None
+    extra_hosts: list[str] | None = None
 
 
 class CreateBody(msgspec.Struct, rename="pascal"):

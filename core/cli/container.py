@@ -40,6 +40,11 @@ def _create_options(function):
         click.option("--ip6", default="", help="Static IPv6 address on the network."),
         click.option("--mac-address", default="", help="Static MAC address on the network."),
         click.option("--network-alias", multiple=True, help="DNS name of the container on its network."),
+        click.option("--dns", multiple=True, help="DNS server for /etc/resolv.conf (replaces the host's)."),
+        click.option("--dns-search", multiple=True, help="DNS search domain (replaces the host's; . for none)."),
+        click.option("--dns-option", "--dns-opt", "dns_option", multiple=True, help="resolv.conf option."),
+        click.option("--add-host", multiple=True, help="Add HOST:IP to /etc/hosts."),
+        click.option("--no-hosts", is_flag=True, help="Keep the image's /etc/hosts."),
         click.option("--read-only", is_flag=True, help="Mount the root filesystem read-only."),
         click.option("-v", "--volume", multiple=True,
                      help="Bind mount /host:/ctr[:opts], mount volume NAME:/ctr[:opts], or an anonymous volume /ctr."),
@@ -73,6 +78,7 @@ def _create(session, opts: dict) -> "object":
     from .options import parse_annotations, parse_entrypoint, parse_env, parse_labels
     from .registry import image_for_create
     from ..network.ports import parse_publish
+    from ..state.records import HostFiles
     from . import run_flags as flags
 
     flags.check_cidfile(opts["cidfile"])
@@ -92,6 +98,9 @@ def _create(session, opts: dict) -> "object":
         network=list(opts["network"]) or None, ports=[m for p in opts["publish"] for m in parse_publish(p)],
         static_ips=[ip for ip in (opts["ip"], opts["ip6"]) if ip], static_mac=opts["mac_address"],
         aliases=opts["network_alias"],
+        host_files=HostFiles(dns_servers=list(opts["dns"]), dns_search=list(opts["dns_search"]),
+                             dns_options=list(opts["dns_option"]), add_hosts=list(opts["add_host"]),
+                             no_hosts=opts["no_hosts"]),
         read_only=opts["read_only"], mounts=mounts, stdin_open=opts["interactive"], tty=opts["tty"],
         auto_remove=opts["auto_remove"], restart_policy=opts["restart"], privileged=opts["privileged"],
         cap_add=_split(opts["cap_add"]), cap_drop=_split(opts["cap_drop"]),

@@ -167,8 +167,9 @@ def release(container: "Container") -> None:
 
 def prepare_bundle(container: "Container", spec: dict, userdata: str) -> None:
     """Point the spec at the container's namespace and write /etc/hosts and
-    /etc/resolv.conf as podman writes them for a container on networks."""
-    st = container.state
+    /etc/resolv.conf as podman writes them for a container on networks
+    (`--no-hosts`: the image's own /etc/hosts)."""
+    st, host_files = container.state, container.config.host_files
     if not st.netns:
         return
     for namespace in spec["linux"]["namespaces"]:
@@ -177,16 +178,24 @@ def prepare_bundle(container: "Container", spec: dict, userdata: str) -> None:
     # containers.conf's default_sysctls: ping without CAP_NET_RAW, as in podman
     spec["linux"].setdefault("sysctl", {}).setdefault("net.ipv4.ping_group_range", "0 0")
     hostname = container.config.hostname or container.id[:12]
-    _write(userdata, "hosts", hosts_content(_read("/etc/hosts"), hostname, container.config.name, st.network_status))
-    _write(userdata, "resolv.conf", resolv_conf(_read("/etc/resolv.conf"), st.network_status))
+    if host_files.no_hosts:
+        spec["mounts"] = [m for m in spec["mounts"] if m["destination"] != "/etc/hosts"]
+    else:
+        _write(userdata, "hosts", hosts_content(_read("/etc/hosts"), hostname, container.config.name,
+                                                st.network_status, host_files.add_hosts))
+    _write(userdata, "resolv.conf", resolv_conf(_read("/etc/resolv.conf"), st.network_status, host_files))
 
 
-def hosts_content(base: str, hostname: str, name: str, status: dict) -> str:
-    """podman's: the host's /etc/hosts, the gateway as host.containers.internal,
-    then the container's first address with its hostname and name."""
+def hosts_content(base: str, hostname: str, name: str, status: dict, add_hosts: list[str] = ()) -> str:
+    """podman's: the host's /etc/hosts, the `--add-host` entries, the gateway
+    as host.containers.internal, then the container's first address with its
+    hostname and name."""
     lines = base if not base or base.endswith("\n") else base + "\n"
+    for entry in add_hosts:
+        host, _, ip = entry.partition(":")
+        lines += f"{ip}\t{host}\n"
     addresses = [(a.ipnet.split("/")[0], a.gateway) for network in status.values()
-                 for interface in network.interfaces.values() for a in interface.subnets]
+                 for interface in (network.interfaces or {}).values() for a in interface.subnets or []]
     gateway = next((gw for _, gw in addresses if gw), "")
     if gateway:
         lines += f"{gateway}\thost.containers.internal\n"
@@ -196,25 +205,33 @@ def hosts_content(base: str, hostname: str, name: str, status: dict) -> str:
     return lines
 
 
-def resolv_conf(host: str, status: dict) -> str:
-    """The host's resolv.conf without loopback nameservers; a network with DNS
-    puts its servers (aardvark-dns) first and its search domain."""
+def resolv_conf(host: str, status: dict, host_files=None) -> str:
+    """The host's resolv.conf without loopback nameservers, as it is when
+    nothing changes it.  A network with DNS puts its servers (aardvark-dns)
+    first and its search domain; `--dns`, `--dns-search` (`.`: none) and
+    `--dns-option` replace the host's servers, domains and options."""
     from .spec import resolv_conf_content
 
-    servers = [ip for network in status.values() for ip in network.dns_server_ips]
-    domains = [d for network in status.values() for d in network.dns_search_domains]
+    servers = [ip for network in status.values() for ip in network.dns_server_ips or []]
+    domains = [d for network in status.values() for d in network.dns_search_domains or []]
     text = resolv_conf_content(host, host_network=False)
-    if not servers:
+    wanted = host_files if host_files is not None and (
+        host_files.dns_servers or host_files.dns_search or host_files.dns_options) else None
+    if not servers and wanted is None:
         return text
-    out, searched = [f"nameserver {ip}" for ip in dict.fromkeys(servers)], False
-    for line in text.splitlines():
-        fields = line.split()
-        if fields[:1] == ["search"]:
-            line, searched = " ".join(["search", *dict.fromkeys(domains + fields[1:])]), True
-        out.append(line)
-    if not searched and domains:
-        out.insert(0, "search " + " ".join(dict.fromkeys(domains)))
-    return "\n".join(out) + "\n"
+    fields = [line.split() for line in text.splitlines()]
+    host_servers = [f[1] for f in fields if f[:1] == ["nameserver"] and len(f) > 1]
+    host_search = [d for f in fields if f[:1] == ["search"] for d in f[1:]]
+    host_options = [o for f in fields if f[:1] == ["options"] for o in f[1:]]
+    if wanted is not None:
+        host_servers = wanted.dns_servers or host_servers
+        host_search = [d for d in wanted.dns_search if d != "."] if wanted.dns_search else host_search
+        host_options = wanted.dns_options or host_options
+    search = list(dict.fromkeys(domains + host_search))
+    lines = [f"search {' '.join(search)}"] if search else []
+    lines += [f"nameserver {ip}" for ip in dict.fromkeys(servers + host_servers)]
+    lines += [f"options {' '.join(host_options)}"] if host_options else []
+    return "\n".join(lines) + "\n"
 
 
 def _read(path: str) -> str:

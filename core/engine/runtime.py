@@ -19,7 +19,7 @@ from . import config as config_module
 from ..define import IN_RUNTIME, InvalidArgument, NoSuchContainer, State
 from ..state.lock import FileLock
 from ..state.paths import Paths
-from ..state.records import ContainerConfig, ContainerState, Mount, PortMapping, Resources
+from ..state.records import ContainerConfig, ContainerState, HostFiles, Mount, PortMapping, Resources
 from ..state.run_options import RunOptions
 from ..formats.environment import check_env
 from .names import check_name
@@ -121,6 +121,7 @@ class Runtime:
                          stop_timeout: int | None = None, network: "str | list[str] | None" = None,
                          ports: "Iterable[PortMapping]" = (), static_ips: Iterable[str] = (),
                          static_mac: str = "", aliases: Iterable[str] = (),
+                         host_files: "HostFiles | None" = None,
                          read_only: bool = False, mounts: Iterable[Mount] = (),
                          stdin_open: bool = False, tty: bool = False, auto_remove: bool = False,
                          restart_policy: str = "no", runtime: str = "",
@@ -143,7 +144,8 @@ class Runtime:
         `network`: `bridge` (the default network), `none`, `host` or network
         names (None: the config's `netns`); `ports` (see
         :func:`husk.network.ports.parse_publish`), `static_ips`, `static_mac`
-        and `aliases` apply to the (first) network.  `mounts` of type `volume`
+        and `aliases` apply to the (first) network; `host_files`: --dns,
+        --add-host and their kind (bridge networking only).  `mounts` of type `volume`
         name a volume (made when missing) or none (an anonymous one);
         `volumes_from` (`CTR[:ro|rw]`) copies other containers' volumes and binds.
         `secrets`: `--secret` values (see husk.engine.secrets.parse_secret)."""
@@ -160,6 +162,14 @@ class Runtime:
         if auto_remove and restart_policy not in ("", "no"):
             raise InvalidArgument('the --rm option conflicts with --restart, when the restartPolicy is not "" and "no"')
         network, networks = self._networks(network, ports, static_ips, static_mac, aliases)
+        host_files = host_files or HostFiles()
+        if host_files != HostFiles():
+            from ..network.networks import check_host_files
+
+            if network != "bridge":
+                raise InvalidArgument(f"--dns, --dns-search, --dns-option, --add-host and --no-hosts need bridge "
+                                      f"networking, not network mode {network}: invalid argument")
+            check_host_files(host_files)
         if console_size is not None and not (len(console_size) == 2 and all(0 <= n <= 0xFFFF for n in console_size)):
             raise InvalidArgument(f"invalid console size {list(console_size)}: [rows, columns], each 0 to 65535")
         from . import security, spec
@@ -188,7 +198,8 @@ class Runtime:
             env=list(env), workdir=workdir, user=user, hostname=hostname, labels=dict(labels or {}),
             annotations=dict(annotations or {}), stop_signal=stop_signal,
             stop_timeout=self.config.stop_timeout if stop_timeout is None else stop_timeout,
-            network=network, networks=networks, ports=list(ports), read_only=read_only, mounts=list(mounts), stdin_open=stdin_open, tty=tty,
+            network=network, networks=networks, ports=list(ports), host_files=host_files,
+            read_only=read_only, mounts=list(mounts), stdin_open=stdin_open, tty=tty,
             auto_remove=auto_remove, restart_policy=parse_restart_policy(restart_policy),
             privileged=privileged, cap_add=list(cap_add), cap_drop=list(cap_drop),
             dependencies=list(dependencies),

@@ -168,6 +168,26 @@ def check_attachment(name: str, attachment) -> None:
         check_name(alias)
 
 
+def check_host_files(host_files) -> None:
+    """podman's checks of --dns, --dns-search and --add-host values."""
+    for server in host_files.dns_servers:
+        try:
+            ipaddress.ip_address(server)
+        except ValueError:
+            raise InvalidArgument(f"{server} is not an ip address") from None
+    for entry in host_files.add_hosts:
+        host, sep, ip = entry.partition(":")
+        try:
+            if not sep or not host:
+                raise ValueError
+            ipaddress.ip_address(ip)
+        except ValueError:
+            raise InvalidArgument(f'invalid IP address in add-host: "{ip if sep else entry}"') from None
+    for text in [*host_files.dns_search, *host_files.dns_options]:
+        if not text or any(c.isspace() for c in text):
+            raise InvalidArgument(f"invalid DNS search domain or option {text!r}")
+
+
 def check_name(name: str) -> str:
     if not _NAME.fullmatch(name or ""):
         raise InvalidArgument(f"network name {name} invalid: names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*: "

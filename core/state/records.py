@@ -134,6 +134,17 @@ class NetworkAttachment(msgspec.Struct, omit_defaults=True):
     interface_name: str = ""
 
 
+class HostFiles(msgspec.Struct, omit_defaults=True):
+    """What `--dns`, `--dns-search`, `--dns-option`, `--add-host` and
+    `--no-hosts` make of /etc/resolv.conf and /etc/hosts (bridge networking)."""
+
+    dns_servers: list[str] = []
+    dns_search: list[str] = []
+    dns_options: list[str] = []
+    add_hosts: list[str] = []  # HOST:IP, checked at create
+    no_hosts: bool = False
+
+
 class NetAddress(msgspec.Struct, omit_defaults=True):
     ipnet: str  # the address with its prefix length, 10.88.0.2/16
     gateway: str | None = None
@@ -189,6 +200,7 @@ class ContainerConfig(msgspec.Struct, omit_defaults=True):
     #: bridge mode: the networks joined, in order (empty: the default network)
     networks: dict[str, NetworkAttachment] = {}
     ports: list[PortMapping] = []
+    host_files: HostFiles = msgspec.field(default_factory=HostFiles)
     read_only: bool = False
     mounts: list[Mount] = []
     stdin_open: bool = False

@@ -93,3 +93,11 @@ def test_podman_py_run_with_a_published_port(api_crun):
         assert http_body("127.0.0.1", port) == b"served\n"
     finally:
         container.remove(force=True)
+
+
+@needs_docker_cli
+def test_docker_run_dns_and_extra_hosts(api_crun):
+    done = api_crun.docker("run", "--rm", "--dns", "10.1.2.3", "--add-host", "db:10.9.9.9", "busybox",
+                           "sh", "-c", "cat /etc/resolv.conf /etc/hosts")
+    assert done.returncode == 0, done.stderr
+    assert b"nameserver 10.1.2.3\n" in done.stdout and b"10.9.9.9\tdb\n" in done.stdout

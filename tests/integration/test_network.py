@@ -242,3 +242,18 @@ def test_twenty_containers_started_at_once_get_twenty_addresses(husk):
                      check=True).stdout.split()
     assert len(set(addresses)) == 20 and all(a.startswith(husk.subnet(0).rsplit(".", 1)[0]) for a in addresses)
     husk("rm", "-af", "-t", "0", check=True)
+
+
+def test_dns_flags_and_add_host_as_podman_writes_them(husk):
+    result = husk("run", "--rm", "--dns", "10.1.2.3", "--dns-search", "example.test", "--dns-option", "ndots:2",
+                  "--add-host", "db:10.9.9.9", IMAGE, "sh", "-c", "cat /etc/resolv.conf; echo ---; cat /etc/hosts")
+    assert result.returncode == 0, result.stderr
+    resolv, hosts = result.stdout.split("---\n")
+    assert resolv == "search example.test\nnameserver 10.1.2.3\noptions ndots:2\n"
+    assert "10.9.9.9\tdb\n" in hosts and hosts.index("db") < hosts.index("host.containers.internal")
+    own = husk("run", "--rm", "--no-hosts", IMAGE, "cat", "/etc/hosts")
+    assert "host.containers.internal" not in own.stdout
+    bad = husk("run", "--rm", "--add-host", "db", IMAGE, "true")
+    assert (bad.returncode, bad.stderr) == (125, 'Error: invalid IP address in add-host: "db"\n')
+    refused = husk("run", "--rm", "--network", "none", "--dns", "10.1.2.3", IMAGE, "true")
+    assert refused.returncode == 125 and "need bridge networking" in refused.stderr
