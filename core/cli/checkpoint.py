@@ -10,7 +10,8 @@ import time
 import click
 
 from ..define import HuskError, InvalidArgument
-from .common import CONTEXT, names_or_all
+from .common import CONTEXT
+from .targets import targets as select
 
 COMPRESSIONS = ("none", "gzip", "zstd")
 
@@ -27,10 +28,11 @@ COMPRESSIONS = ("none", "gzip", "zstd")
               help="Archive compression: none, gzip or zstd (zstd needs the zstd binary).")
 @click.option("--print-stats", is_flag=True, help="Print the checkpoint's statistics as JSON.")
 @click.option("--file-locks", is_flag=True, help="Checkpoint a container holding file locks.")
+@click.option("-l", "--latest", is_flag=True, help="Checkpoint the container created last.")
 @click.argument("names", nargs=-1)
 @click.pass_obj
 def checkpoint(session, all_, keep, leave_running, tcp_established, export, ignore_rootfs, ignore_volumes, compress,
-               print_stats, file_locks, names):
+               print_stats, file_locks, latest, names):
     """Checkpoint running containers (CRIU, through the container's runtime)."""
     if compress not in COMPRESSIONS:
         raise InvalidArgument(f"invalid compression {compress!r}: use none, gzip or zstd")
@@ -38,7 +40,7 @@ def checkpoint(session, all_, keep, leave_running, tcp_established, export, igno
         raise InvalidArgument("--ignore-rootfs can only be used with --export")
     if ignore_volumes and not export:
         raise InvalidArgument("--ignore-volumes can only be used with --export")
-    targets = names_or_all(session, names, all_, states=("running",))
+    targets = select(session, names, all_=all_, latest=latest, states=("running",))
     if export and len(targets) > 1:
         raise InvalidArgument("--export can only be used with one container")
     options = {"keep": keep, "keep_running": leave_running, "tcp_established": tcp_established,
@@ -63,10 +65,11 @@ def checkpoint(session, all_, keep, leave_running, tcp_established, export, igno
 @click.option("--ignore-static-mac", is_flag=True, help="Ignore the container's static MAC (no networking yet).")
 @click.option("--file-locks", is_flag=True, help="Restore file locks.")
 @click.option("--print-stats", is_flag=True, help="Print the restore's statistics as JSON.")
+@click.option("-l", "--latest", is_flag=True, help="Restore the container created last.")
 @click.argument("names", nargs=-1)
 @click.pass_obj
 def restore(session, all_, keep, tcp_established, import_, name, ignore_rootfs, ignore_volumes, import_privileged,
-            ignore_static_ip, ignore_static_mac, file_locks, print_stats, names):
+            ignore_static_ip, ignore_static_mac, file_locks, print_stats, latest, names):
     """Restore checkpointed containers, or a new one from a checkpoint archive."""
     options = {"keep": keep, "tcp_established": tcp_established, "ignore_rootfs": ignore_rootfs,
                "ignore_volumes": ignore_volumes,
@@ -93,7 +96,7 @@ def restore(session, all_, keep, tcp_established, import_, name, ignore_rootfs, 
         raise InvalidArgument("--ignore-volumes can only be used with --import")
     if import_privileged:
         raise InvalidArgument("--import-privileged can only be used with --import")
-    targets = [cid for cid in names_or_all(session, names, all_, states=("exited", "stopped"))
+    targets = [cid for cid in select(session, names, all_=all_, latest=latest, states=("exited", "stopped"))
                if not all_ or session.runtime.container(cid).state.checkpointed]
     _each(session, targets, "restore", options, print_stats, echo=True)
 

@@ -47,3 +47,17 @@ def test_latest_on_exec_top_attach(husk):
     assert husk("top").returncode == 125
     attached = husk("attach", "--latest", "--no-stdin")
     assert attached.returncode == 0 and "later" in attached.stdout
+
+
+def test_checkpoint_restore_latest(husk):
+    """runc checkpoints (Debian's crun has no CRIU)."""
+    husk("run", "-d", "--runtime", "runc", "--network", "none", "--name", "older", "busybox", "sleep", "100",
+         check=True)
+    husk("run", "-d", "--runtime", "runc", "--network", "none", "--name", "cp", "busybox", "sh", "-c",
+         "i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep 0.1; done", check=True)
+    result = husk("container", "checkpoint", "-l")
+    assert result.returncode == 0, result.stderr
+    assert husk("inspect", "-f", "{{.State.Status}}", "cp").stdout.strip() == "exited"
+    assert husk("inspect", "-f", "{{.State.Status}}", "older").stdout.strip() == "running"
+    husk("container", "restore", "--latest", check=True)
+    assert husk("inspect", "-f", "{{.State.Status}}", "cp").stdout.strip() == "running"
