@@ -81,6 +81,11 @@ def run_flags(function):
         click.option("--log-driver", default="", help="k8s-file (default), json-file (the same, as podman), none."),
         click.option("--log-opt", multiple=True, help="Log option: path=FILE, max-size=SIZE, tag=NAME."),
         click.option("--timeout", type=int, default=0, help="Kill the container after it ran this many seconds."),
+        click.option("--passwd", type=click.BOOL, default=True, is_flag=False, flag_value=True,
+                     help="Add an /etc/passwd entry for a --user the image does not have (default true)."),
+        click.option("--passwd-entry", default="",
+                     help="The entry --passwd adds: $USERNAME, $UID, $GID, $NAME and $HOME are filled in."),
+        click.option("--hostuser", multiple=True, help="Add this host user's /etc/passwd entry (repeatable)."),
         click.option("-a", "--attach", multiple=True, help="Attach to STDIN, STDOUT or STDERR (repeatable)."),
     ]
     for option in reversed(options):
@@ -130,7 +135,8 @@ def run_options(session, opts: dict):
         umask=parse.parse_umask(opts["umask"]) if opts["umask"] else -1, oom_score_adj=opts["oom_score_adj"],
         namespaces=namespaces, cgroup_parent=opts["cgroup_parent"], read_only_tmpfs=opts["read_only_tmpfs"],
         pidfile=_absolute(opts["pidfile"]), conmon_pidfile=_absolute(opts["conmon_pidfile"]),
-        attach=_streams(opts["attach"]), timeout=_timeout(opts["timeout"]), log_driver=_log_driver(opts["log_driver"]),
+        attach=_streams(opts["attach"]), passwd=opts["passwd"], passwd_entry=opts["passwd_entry"],
+        hostuser=[_host_user(name) for name in opts["hostuser"]], timeout=_timeout(opts["timeout"]), log_driver=_log_driver(opts["log_driver"]),
         **_log_options(opts["log_opt"]), env_merge=[_env_entry(item) for item in opts["env_merge"]], personality=_personality(opts["personality"]),
         resources=parse.parse_resources({flag: opts[flag.replace("-", "_")] for flag, _ in
                                          (*_RESOURCE_FLAGS, *_RESOURCE_LISTS, ("oom-kill-disable", ""))}))
@@ -139,6 +145,16 @@ def run_options(session, opts: dict):
     if options.init:
         parse.init_binary(options)
     return options
+
+
+def _host_user(name: str) -> str:
+    import pwd
+
+    try:
+        pwd.getpwnam(name) if not name.isdigit() else pwd.getpwuid(int(name))
+    except KeyError:
+        raise InvalidArgument(f"--hostuser {name}: no such user on the host") from None
+    return name
 
 
 def _timeout(value: int) -> int:

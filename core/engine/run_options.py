@@ -277,6 +277,7 @@ def apply(spec: dict[str, Any], container: "Container", rootfs: str, userdata: s
             if os.path.exists(usual):
                 os.unlink(usual)
             os.symlink(options.log_path, usual)
+    _passwd(spec, options, rootfs, userdata, user_mounts)
     if options.umask >= 0:
         process["user"]["umask"] = options.umask
     if options.oom_score_adj is not None:
@@ -358,6 +359,42 @@ def write_pid_files(container: "Container") -> None:
         if path:
             with open(path, "w", encoding="ascii") as handle:
                 handle.write(str(pid))
+
+
+#: podman's default --passwd-entry
+DEFAULT_PASSWD_ENTRY = "$USERNAME:*:$UID:$GID:$NAME:$HOME:/bin/sh"
+
+
+def _passwd(spec: dict[str, Any], options: RunOptions, rootfs: str, userdata: str, user_mounts: set[str]) -> None:
+    """--hostuser and --passwd(-entry): the image's /etc/passwd with entries added, bound over it."""
+    if "/etc/passwd" in user_mounts:
+        return
+    import pwd
+
+    from ..storage import rootpath
+
+    text = rootpath.read_text(rootfs, "/etc/passwd") or ""
+    uids = {line.split(":")[2] for line in text.splitlines() if line.count(":") >= 6}
+    extra = []
+    for name in options.hostuser:
+        entry = pwd.getpwuid(int(name)) if name.isdigit() else pwd.getpwnam(name)
+        if str(entry.pw_uid) not in uids:
+            extra.append(":".join((entry.pw_name, "x", str(entry.pw_uid), str(entry.pw_gid), entry.pw_gecos,
+                                   entry.pw_dir, entry.pw_shell)))
+            uids.add(str(entry.pw_uid))
+    user = spec["process"]["user"]
+    if options.passwd and str(user["uid"]) not in uids and (options.passwd_entry or user["uid"] != 0):
+        values = {"USERNAME": str(user["uid"]), "UID": str(user["uid"]), "GID": str(user["gid"]),
+                  "NAME": "container user", "HOME": spec["process"].get("cwd") or "/"}
+        extra.append(re.sub(r"\$(USERNAME|UID|GID|NAME|HOME)", lambda match: values[match.group(1)],
+                            options.passwd_entry or DEFAULT_PASSWD_ENTRY))
+    if not extra:
+        return
+    path = os.path.join(userdata, "passwd")
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text + ("" if not text or text.endswith("\n") else "\n") + "\n".join(extra) + "\n")
+    spec["mounts"].append({"destination": "/etc/passwd", "type": "bind", "source": path,
+                           "options": ["bind", "rprivate", "ro"]})
 
 
 def merged(base: dict[str, Any], fragment: dict[str, Any]) -> dict[str, Any]:

@@ -47,4 +47,7 @@ class RunOptions(msgspec.Struct, omit_defaults=True):
     log_max_size: int = 0                # --log-opt max-size= (bytes; 0: the config's)
     log_tag: str = ""                    # --log-opt tag=
     timeout: int = 0                     # --timeout: seconds it may run, then it is killed; 0: no limit
+    passwd: bool = True                  # --passwd: an /etc/passwd entry for a --user the image lacks
+    passwd_entry: str = ""               # --passwd-entry: its template ($USERNAME $UID $GID $NAME $HOME)
+    hostuser: list[str] = []             # --hostuser: host users' entries added to /etc/passwd
     attach: list[str] = []               # --attach: the streams run and start -a attach (none: all)

@@ -250,3 +250,20 @@ def test_update_finer_resources(husk_rt):
         live
     assert out(husk_rt, "exec", "u", "cat", "/sys/fs/cgroup/blkio/blkio.throttle.read_bps_device").split()[-1] == \
         "2097152"
+
+
+def test_passwd_flags(husk_rt):
+    assert out(husk_rt, "run", "--rm", "--user", "1234:1234", "busybox", "sh", "-c", "tail -1 /etc/passwd; whoami") \
+        == "1234:*:1234:1234:container user:/:/bin/sh\n1234\n"
+    assert out(husk_rt, "run", "--rm", "--user", "1234", "--passwd-entry",
+               "$USERNAME:x:$UID:$GID:custom:/home/$USERNAME:/bin/false", "busybox", "tail", "-1", "/etc/passwd") \
+        == "1234:x:1234:0:custom:/home/1234:/bin/false\n"
+    assert out(husk_rt, "run", "--rm", "--user", "1234", "--passwd=false", "busybox", "sh", "-c",
+               "grep -c 1234 /etc/passwd || true") == "0\n"
+    import pwd
+
+    sys_entry = pwd.getpwnam("sys")
+    assert out(husk_rt, "run", "--rm", "--hostuser", "sys", "busybox", "tail", "-1", "/etc/passwd") == \
+        f"sys:x:{sys_entry.pw_uid}:{sys_entry.pw_gid}:{sys_entry.pw_gecos}:{sys_entry.pw_dir}:{sys_entry.pw_shell}\n"
+    missing = husk_rt("create", "--hostuser", "no-such-host-user", "busybox")
+    assert missing.returncode == 125 and "no such user on the host" in missing.stderr
