@@ -35,10 +35,12 @@ pass_session = click.pass_obj
               help="Chown copied files to the primary uid/gid of the destination (the container's user, "
                    "or the caller on the host).")
 @click.option("-L", "--follow-link", is_flag=True, help="Copy what a final symlink in SRC points to.")
+@click.option("--overwrite", is_flag=True,
+              help="Into a container: let a directory replace a non-directory and the reverse (refused by default).")
 @click.argument("source")
 @click.argument("destination")
 @pass_session
-def cp(session, archive, follow_link, source, destination):
+def cp(session, archive, follow_link, overwrite, source, destination):
     """Copy files between a container and the host: SRC and DEST are
     CONTAINER:PATH, a host path, or - (a tar archive on stdin or to stdout)."""
     src_ctr, src_path = _split_argument(source)
@@ -52,7 +54,7 @@ def cp(session, archive, follow_link, source, destination):
         _container_to_host(container, src_path, dst_path, archive, follow_link)
     else:
         container = session.runtime.container(dst_ctr)
-        _host_to_container(container, src_path, dst_path, archive, follow_link)
+        _host_to_container(container, src_path, dst_path, archive, follow_link, overwrite)
 
 
 def _split_argument(argument: str) -> tuple[str, str]:
@@ -110,9 +112,10 @@ def _host_target(destination: str, source_is_dir: bool, contents_only: bool) -> 
     return parent, os.path.basename(destination.rstrip("/"))
 
 
-def _host_to_container(container: "Container", source: str, path: str, archive: bool, follow_link: bool) -> None:
+def _host_to_container(container: "Container", source: str, path: str, archive: bool, follow_link: bool,
+                       overwrite: bool = False) -> None:
     if source == "-":
-        container.copy_to(path, sys.stdin.buffer, chown=archive)
+        container.copy_to(path, sys.stdin.buffer, chown=archive, no_overwrite_dir_non_dir=not overwrite)
         return
     from ..storage.copying import write_archive
 
@@ -124,7 +127,7 @@ def _host_to_container(container: "Container", source: str, path: str, archive: 
         name = "."
     host_path = os.path.abspath(source) + ("/." if source.endswith("/.") else "")
     _piped(lambda out: write_archive("/", host_path, out, follow_link=follow_link, name=name),
-           lambda stream: container.copy_to(into, stream, chown=archive))
+           lambda stream: container.copy_to(into, stream, chown=archive, no_overwrite_dir_non_dir=not overwrite))
 
 
 def _container_target(container: "Container", path: str, source_is_dir: bool) -> tuple[str, str | None]:

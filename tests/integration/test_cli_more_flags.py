@@ -39,7 +39,7 @@ def test_container_cleanup_rm_rmi_latest(husk):
 def test_latest_on_exec_top_attach(husk):
     husk("run", "-d", "--network", "none", "--name", "first", "busybox", "sleep", "100", check=True)
     husk("run", "-d", "--network", "none", "--name", "second", "busybox", "sh", "-c",
-         "echo attached-output; sleep 2; echo later", check=True)
+         "echo attached-output; sleep 8; echo later", check=True)
     assert husk("exec", "-l", "hostname").stdout.strip() == \
         husk("inspect", "-f", "{{.Config.Hostname}}", "second").stdout.strip()
     top = husk("top", "-l", "pid", "args").stdout.splitlines()
@@ -61,3 +61,16 @@ def test_checkpoint_restore_latest(husk):
     assert husk("inspect", "-f", "{{.State.Status}}", "older").stdout.strip() == "running"
     husk("container", "restore", "--latest", check=True)
     assert husk("inspect", "-f", "{{.State.Status}}", "cp").stdout.strip() == "running"
+
+
+def test_cp_overwrite(husk, tmp_path):
+    (tmp_path / "etc" / "passwd").mkdir(parents=True)
+    (tmp_path / "etc" / "passwd" / "f").write_text("x")
+    husk("create", "--network", "none", "--name", "cpx", "busybox", check=True)
+    refused = husk("cp", str(tmp_path / "etc"), "cpx:/")
+    assert refused.returncode == 125 and "cannot overwrite non-directory" in refused.stderr
+    husk("cp", "--overwrite", str(tmp_path / "etc"), "cpx:/", check=True)
+    out = tmp_path / "back"
+    out.mkdir()
+    husk("cp", "cpx:/etc/passwd/f", str(out), check=True)
+    assert (out / "f").read_text() == "x"
