@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+from husk.testing import HUSK
 
 COUNTER = "i=0; while :; do i=$((i+1)); echo $i; sleep 0.1; done"
 
@@ -106,10 +107,10 @@ def test_leave_running_keeps_the_process(runc):
 def test_export_import_across_storage_roots_in_one_pipeline(runc, other):
     _counter(runc)
     runc("exec", "count", "sh", "-c", "echo changed > /marker", check=True)
-    source = subprocess.Popen(["husk", *runc.global_args, "container", "checkpoint", "--export", "-", "count"],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    target = subprocess.run(["husk", *other.global_args, "container", "restore", "--import", "-"],
-                            stdin=source.stdout, capture_output=True, text=True, timeout=60)
+    source = subprocess.Popen([HUSK, *runc.global_args, "container", "checkpoint", "--export", "-", "count"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=runc.env())
+    target = subprocess.run([HUSK, *other.global_args, "container", "restore", "--import", "-"],
+                            stdin=source.stdout, capture_output=True, text=True, timeout=60, env=other.env())
     source.stdout.close()
     assert source.wait(timeout=60) == 0, source.stderr.read()
     assert target.returncode == 0, target.stderr
