@@ -75,7 +75,8 @@ class Runtime:
         """Volumes: records, drivers, use counts (see husk.volumes.manager)."""
         from ..volumes.manager import Volumes
 
-        return Volumes(self.store, self.paths, self.plugins.volume_drivers)
+        return Volumes(self.store, self.paths, self.plugins.volume_drivers,
+                       emit=lambda status, name: self.emit(status, type="volume", name=name))
 
     @functools.cached_property
     def events(self) -> "EventLog":

@@ -17,7 +17,7 @@ import contextlib
 import os
 import subprocess
 import time
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 from ..define import InvalidArgument, NoSuchContainer, NoSuchVolume, VolumeInUse
 from ..state.lock import FileLock
@@ -32,8 +32,10 @@ if TYPE_CHECKING:
 
 
 class Volumes:
-    def __init__(self, store: "Store", paths: "Paths", drivers: dict[str, type]) -> None:
-        self.store, self.paths, self._driver_classes = store, paths, drivers
+    def __init__(self, store: "Store", paths: "Paths", drivers: dict[str, type],
+                 emit: Callable[[str, str], None] = lambda status, name: None) -> None:
+        """`emit(status, name)` records a volume event (create, remove, mount, unmount)."""
+        self.store, self.paths, self._driver_classes, self._emit = store, paths, drivers, emit
         self._drivers: dict[str, "VolumeDriver"] = {}
 
     # -- drivers ------------------------------------------------------------------------
@@ -86,6 +88,7 @@ class Volumes:
             except BaseException:
                 backend.remove(record)
                 raise
+        self._emit("create", record.name)
         return record
 
     def get(self, name: str) -> VolumeRecord:
@@ -113,6 +116,7 @@ class Volumes:
             self._unmount_all(volume)
             self.driver(volume.driver).remove(volume)
             self.store.remove_volume(volume.name)
+        self._emit("remove", volume.name)
 
     def _unmount_all(self, volume: VolumeRecord) -> None:
         if volume.users or volume.user_mounts:
@@ -130,7 +134,9 @@ class Volumes:
                 self.driver(volume.driver).remove(volume)
                 self.store.remove_volume(volume.name)
                 removed.append(volume)
-            return removed
+        for volume in removed:
+            self._emit("remove", volume.name)
+        return removed
 
     # -- the use count ------------------------------------------------------------------
     def acquire(self, container_id: str, names: list[str]) -> dict[str, str]:
@@ -191,7 +197,8 @@ class Volumes:
                 self.driver(volume.driver).mount(volume)
             volume.user_mounts += 1
             self.store.save_volume(volume)
-            return self.path(volume)
+        self._emit("mount", name)
+        return self.path(volume)
 
     def unmount_for_user(self, name: str) -> None:
         with self._locked():
@@ -203,6 +210,7 @@ class Volumes:
             if not volume.users and not volume.user_mounts:
                 self.driver(volume.driver).unmount(volume)
             self.store.save_volume(volume)
+        self._emit("unmount", name)
 
     # -- copy-up ------------------------------------------------------------------------
     def copy_up(self, name: str, rootfs: str, destination: str) -> None:

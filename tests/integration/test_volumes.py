@@ -145,6 +145,10 @@ def test_verbs_messages_and_exit_codes(husk):
     assert husk("volume", "prune", "-f", check=True).stdout == "two\n"
     assert husk("volume", "rm", "-f", "one", check=True).stdout == "one\n"
     assert husk("ps", "-aq").stdout == ""  # -f removed its container first
+    events = husk("events", "--stream=false", "--filter", "type=volume", check=True).stdout.splitlines()
+    assert [line.split()[-3:] for line in events] == [
+        ["volume", "create", "one"], ["volume", "create", "two"], ["volume", "remove", "two"],
+        ["volume", "remove", "one"]]
 
 
 def test_uid_gid_export_import_mount(husk, tmp_path):
