@@ -148,8 +148,10 @@ def unix_address(path: str, holder: list) -> str:
     return "/proc/%d/fd/%d/%s" % (os.getpid(), dirfd, os.path.basename(path))
 
 
-def listen_unix(path: str, kind: int) -> tuple:
-    """A listening AF_UNIX socket at ``path`` with mode 0600.
+def listen_unix(path: str, kind: int, mode: int = 0o600, backlog: int = 16) -> tuple:
+    """A listening, non-blocking AF_UNIX socket at ``path`` with ``mode``
+    (set through the umask, so no other user can connect before a chmod).
+    The API service binds its socket here too: one way to bind, long paths included.
 
     Returns (socket, the address used, dir fds to close once the address is no longer needed)."""
     holder: list = []
@@ -160,12 +162,12 @@ def listen_unix(path: str, kind: int) -> tuple:
             pass
         address = unix_address(path, holder)
         sock = socket.socket(socket.AF_UNIX, kind | socket.SOCK_CLOEXEC)
-        old_umask = os.umask(0o177)
+        old_umask = os.umask(0o777 & ~mode)
         try:
             sock.bind(address)
         finally:
             os.umask(old_umask)
-        sock.listen(16)
+        sock.listen(backlog)
         sock.setblocking(False)
         return sock, address, holder
     except BaseException:

@@ -102,14 +102,12 @@ def unix_listener(path: str) -> socket.socket:
         finally:
             probe.close()
     os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
-    old_umask = os.umask(0o117)
-    try:
-        listener.bind(path)
-    finally:
-        os.umask(old_umask)
-    listener.listen(128)
-    return listener
+    from ..monitor import listen_unix
+
+    bound, _, holder = listen_unix(path, socket.SOCK_STREAM, mode=0o660, backlog=128)
+    for dirfd in holder:
+        os.close(dirfd)
+    return socket.socket(fileno=bound.detach())  # the monitor's is the bare C socket type
 
 
 def systemd_listener() -> socket.socket | None:

@@ -18,7 +18,8 @@ ROOMS = {
     "volumes": {"formats", "state", "storage"},
     "engine": {"formats", "state", "storage", "network", "volumes"},
     "presentation": {"formats", "state", "storage", "network", "engine", "volumes"},
-    "api": {"formats", "state", "storage", "network", "engine", "presentation", "volumes"},
+    "api": {"formats", "state", "storage", "network", "engine", "presentation", "volumes",
+            "monitor"},  # the stdlib-only leaf's unix-socket binding
     # `husk system service` starts the API service: the one arrow between the front ends
     "cli": {"formats", "state", "storage", "network", "engine", "presentation", "api", "volumes"},
 }
