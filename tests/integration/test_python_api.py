@@ -10,7 +10,7 @@ from husk.define import AlreadyStopped, State, StateInvalid
 
 @pytest.fixture
 def runtime(husk_rt):
-    return husk.Runtime(husk_rt.root, husk_rt.runroot, husk_rt.runtime_name)
+    return husk_rt.runtime()  # with the installation's husk.conf (its own default network)
 
 
 def test_create_start_wait_remove(runtime):
@@ -49,7 +49,8 @@ def test_wait_covers_a_container_started_later(runtime):
 
     ctr = runtime.create_container("busybox", ["true"])
     starter = threading.Timer(0.3, lambda: husk.Runtime(runtime.paths.root, runtime.paths.runroot,
-                                                         runtime.default_runtime).container(ctr.id).start())
+                                                         runtime.default_runtime,
+                                                         config=runtime.config).container(ctr.id).start())
     starter.start()
     began = time.monotonic()
     assert ctr.wait(interval=0.05) == 0
