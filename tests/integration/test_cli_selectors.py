@@ -12,7 +12,8 @@ def names(husk, *flags) -> list[str]:
 
 def test_start_all_filter_latest(husk):
     for name in ("a", "b", "c"):
-        husk("create", "--name", name, "-l", f"group={'x' if name != 'c' else 'y'}", "busybox", "sleep", "100",
+        group = "x" if name != "c" else "y"
+        husk("create", "--network", "none", "--name", name, "-l", f"group={group}", "busybox", "sleep", "100",
              check=True)
     husk("start", "--filter", "label=group=x", check=True)
     assert names(husk) == ["a", "b"]
