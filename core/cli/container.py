@@ -72,7 +72,7 @@ def _create_options(function):
     return resource_options(create_pull_options(function))
 
 
-def _create(session, opts: dict) -> "object":
+def _create(session, opts: dict, preserve_fds: int = 0) -> "object":
     from .changes import resource_limits
     from ..presentation.mounts import parse_tmpfs, parse_volume
     from .options import parse_annotations, parse_entrypoint, parse_env, parse_labels
@@ -83,6 +83,7 @@ def _create(session, opts: dict) -> "object":
 
     flags.check_cidfile(opts["cidfile"])
     run_options = flags.run_options(session, opts)
+    run_options.preserve_fds = preserve_fds
     mounts = [parse_volume(v) for v in opts["volume"]] + [parse_tmpfs(t) for t in opts["tmpfs"]]
     mounts += flags.parse_mounts(opts["mount_"])
     env = parse_env(opts["env"], opts["env_file"])
@@ -127,13 +128,17 @@ def create(session, **opts):
 @click.command(context_settings={**CONTEXT, "allow_interspersed_args": False})
 @click.option("-d", "--detach", is_flag=True, help="Run in the background and print the container id.")
 @click.option("--rmi", is_flag=True, help="Remove the image once the container is gone (implies --rm).")
+@click.option("--preserve-fds", type=int, default=0, help="Pass the descriptors 3 to 2+N on to the container.")
 @detach_keys_option
 @sig_proxy_option
 @_create_options
 @pass_session
-def run(session, detach, rmi, detach_keys, sig_proxy, **opts):
+def run(session, detach, rmi, preserve_fds, detach_keys, sig_proxy, **opts):
     """Create and start a container; attached, exits with the container's exit code."""
+    from ..engine.exec_session import check_arguments
     from ..presentation.terminal import parse_detach_keys
+
+    check_arguments(list(opts["command"]) or ["-"], preserve_fds)  # before husk opens files that could take fd 3
 
     parse_detach_keys(detach_keys)  # bad keys create nothing
     if detach and opts["attach"]:
@@ -146,7 +151,7 @@ def run(session, detach, rmi, detach_keys, sig_proxy, **opts):
 
         logging.getLogger("husk").warning("The input device is not a TTY. The --tty and --interactive flags "
                                           "might not work properly")
-    container = _create(session, opts)
+    container = _create(session, opts, preserve_fds=preserve_fds)
     if detach:
         container.start(recursive=True)
         click.echo(container.id)

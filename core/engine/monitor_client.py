@@ -166,10 +166,25 @@ def launch_monitor(container: "Container", create_argv: list[str], *, tty: bool 
             log_max_size=container.config.run_options.log_max_size or container.runtime.config.log_size_max,
             timeout=container.config.run_options.timeout,
             stdin=container.config.stdin_open, tty=container.config.tty if tty is None else tty,
-            exit_command=exit_command(container))
-        pass_fds = ()
+            exit_command=exit_command(container), preserve_fds=_preserved(container, create_argv))
+        pass_fds = tuple(range(3, 3 + config.preserve_fds))
     report = spawn_monitor(dataclasses.asdict(config), pass_fds=pass_fds)
     return MonitorReport(int(report["pid"]), int(report.get("monitor_pid", 0)))
+
+
+def _preserved(container: "Container", create_argv: list[str]) -> int:
+    """run --preserve-fds N: the caller's descriptors 3.. go to the container, when this
+    process still holds them (the run that created it; not a later start)."""
+    count = container.config.run_options.preserve_fds
+    if not count:
+        return 0
+    try:
+        for fd in range(3, 3 + count):
+            os.fstat(fd)
+    except OSError:
+        return 0
+    create_argv[-1:-1] = ["--preserve-fds", str(count)]
+    return count
 
 
 class ExecMonitor(NamedTuple):

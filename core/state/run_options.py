@@ -50,4 +50,5 @@ class RunOptions(msgspec.Struct, omit_defaults=True):
     passwd: bool = True                  # --passwd: an /etc/passwd entry for a --user the image lacks
     passwd_entry: str = ""               # --passwd-entry: its template ($USERNAME $UID $GID $NAME $HOME)
     hostuser: list[str] = []             # --hostuser: host users' entries added to /etc/passwd
+    preserve_fds: int = 0                # run --preserve-fds: the caller's fds 3.. passed on at the first start
     attach: list[str] = []               # --attach: the streams run and start -a attach (none: all)

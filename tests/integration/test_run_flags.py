@@ -9,6 +9,8 @@ import time
 
 import pytest
 
+from husk.testing import HUSK
+
 
 def out(husk, *args) -> str:
     result = husk(*args)
@@ -267,3 +269,17 @@ def test_passwd_flags(husk_rt):
         f"sys:x:{sys_entry.pw_uid}:{sys_entry.pw_gid}:{sys_entry.pw_gecos}:{sys_entry.pw_dir}:{sys_entry.pw_shell}\n"
     missing = husk_rt("create", "--hostuser", "no-such-host-user", "busybox")
     assert missing.returncode == 125 and "no such user on the host" in missing.stderr
+
+
+def test_preserve_fds(husk_rt, tmp_path):
+    data = tmp_path / "fd3"
+    data.write_text("from-fd3\n")
+    import shlex
+
+    command = " ".join(shlex.quote(word) for word in (HUSK, *husk_rt.global_args, "run", "--rm", "--preserve-fds",
+                                                       "1", "busybox", "cat", "/proc/self/fd/3"))
+    result = subprocess.run(["sh", "-c", f"exec {command} 3<{shlex.quote(str(data))}"], stdin=subprocess.DEVNULL,
+                            capture_output=True, text=True, timeout=60, env=husk_rt.env())
+    assert result.stdout == "from-fd3\n", result.stderr
+    closed = husk_rt("run", "--rm", "--preserve-fds", "2", "busybox", "true")
+    assert closed.returncode == 125 and "file descriptor" in closed.stderr
