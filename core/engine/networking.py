@@ -65,7 +65,10 @@ def options(container: "Container", names: list[str] | None = None) -> dict:
 
     config, runtime = container.config, container.runtime
     networks, info = {}, {}
-    joined = network_names(container)
+    # the networks set up, in order, when there are any: a process whose config
+    # names another default network (an exit command started without the
+    # creator's husk.conf) must still tear down eth0 on the network it is on
+    joined = list(container.state.network_status) or network_names(container)
     for name in names or joined:
         index = joined.index(name) if name in joined else len(joined)
         network = lookup(runtime, name)
