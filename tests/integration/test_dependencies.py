@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-import husk as husk_module
 from husk.define import NoSuchContainer, State, StateInvalid
 
 
@@ -50,7 +49,7 @@ def test_init_and_api_start_need_running_dependencies(husk_rt):
     result = husk_rt("init", "app")
     assert result.returncode == 125
     assert result.stderr == f"Error: container {_id(husk_rt, 'app')} depends on container {db} not being in running state\n"
-    runtime = husk_module.Runtime(husk_rt.root, husk_rt.runroot, husk_rt.runtime_name)
+    runtime = husk_rt.runtime()
     app = runtime.container("app")
     with pytest.raises(StateInvalid, match="not being in running state"):
         app.start()
@@ -89,7 +88,7 @@ def test_rm_force_removes_a_dependency_and_start_then_says_it_is_gone(husk):
 def test_a_dependency_cycle_is_refused_at_start(husk):
     """Create cannot make a cycle (a dependency exists before its dependent);
     a record that has one anyway is refused at start, not deadlocked on."""
-    runtime = husk_module.Runtime(husk.root, husk.runroot, husk.runtime_name)
+    runtime = husk.runtime()
     a = runtime.create_container("busybox", ["sleep", "1000"], name="a")
     b = runtime.create_container("busybox", ["sleep", "1000"], name="b", dependencies=["a"])
     config = runtime.store.container_config(a.id)
@@ -107,6 +106,6 @@ def test_a_dependency_cycle_is_refused_at_start(husk):
 
 
 def test_api_create_with_a_missing_dependency(husk):
-    runtime = husk_module.Runtime(husk.root, husk.runroot, husk.runtime_name)
+    runtime = husk.runtime()
     with pytest.raises(NoSuchContainer):
         runtime.create_container("busybox", ["true"], dependencies=["missing"])

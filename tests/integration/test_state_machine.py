@@ -16,7 +16,6 @@ import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
 
-import husk as husk_module
 from husk.define import AlreadyRunning, AlreadyStopped, ContainerRunning, State, StateInvalid
 from husk.testing import make_env
 
@@ -34,7 +33,7 @@ class ContainerMachine(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        self.runtime = husk_module.Runtime(self.env.root, self.env.runroot, self.env.runtime_name)
+        self.runtime = self.env.runtime()
         self.ctr = None
         self.model = GONE
         self.exit_code = 0

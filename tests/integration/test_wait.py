@@ -14,7 +14,7 @@ from husk.define import InvalidArgument, State
 
 @pytest.fixture
 def runtime(husk_rt):
-    return husk_module.Runtime(husk_rt.root, husk_rt.runroot, husk_rt.runtime_name)
+    return husk_rt.runtime()
 
 
 def test_wait_returns_soon_after_the_exit_file(runtime):
@@ -86,7 +86,8 @@ def test_bad_wait_input(husk, args, message):
 def test_wait_for_paused_through_the_api(runtime):
     ctr = runtime.create_container("busybox", ["sleep", "1000"])
     ctr.start()
-    other = husk_module.Runtime(runtime.paths.root, runtime.paths.runroot, runtime.default_runtime)
+    other = husk_module.Runtime(runtime.paths.root, runtime.paths.runroot, runtime.default_runtime,
+                                config=runtime.config)
     paused_at = []
 
     def pause():
@@ -106,7 +107,8 @@ def test_wait_for_paused_through_the_api(runtime):
 
 def test_wait_on_a_container_that_is_never_started_wakes_on_the_store(runtime):
     ctr = runtime.create_container("busybox", ["true"])
-    other = husk_module.Runtime(runtime.paths.root, runtime.paths.runroot, runtime.default_runtime)
+    other = husk_module.Runtime(runtime.paths.root, runtime.paths.runroot, runtime.default_runtime,
+                                config=runtime.config)
     starter = threading.Timer(0.2, lambda: other.container(ctr.id).start())
     starter.start()
     began = time.monotonic()
