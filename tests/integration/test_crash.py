@@ -76,6 +76,19 @@ def test_cli_killed_during_run_leaves_repairable_state(husk, delay):
     assert husk("run", "--rm", "--name", "k", "busybox", "true").returncode == 0
 
 
+def _kill_husk_processes(runroot: str) -> None:
+    """SIGKILL every process whose command line names `runroot` (husk's own, as a reboot would)."""
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                if runroot.encode() in handle.read().split(b"\0"):
+                    os.kill(int(entry), signal.SIGKILL)
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            pass
+
+
 def _reboot(husk):
     """What a reboot leaves: no processes, no mounts, an empty run root.  Monitors
     go first, so none of them sees its container die and cleans up after it."""
@@ -85,6 +98,7 @@ def _reboot(husk):
     _kill_monitors(husk.runroot)
     for pid in pids:
         os.kill(pid, signal.SIGKILL)
+    _kill_husk_processes(husk.runroot)  # an exit command still cleaning up writes into the run root
     _unmount_under(husk.root)
     _unmount_under(husk.runroot)
     shutil.rmtree(husk.runroot)

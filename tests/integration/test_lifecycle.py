@@ -193,7 +193,7 @@ def test_config_file_sets_the_defaults(husk, tmp_path):
 
     config = tmp_path / "husk.conf"
     config.write_text('[engine]\nruntime = "runc"\n\n[containers]\nstop_timeout = 3\n')
-    env = {**os.environ, "HUSK_CONFIG": str(config)}
+    env = {**husk.env(), "HUSK_CONFIG": str(config)}  # over the installation's own husk.conf
     roots = ["--root", husk.root, "--runroot", husk.runroot]
     subprocess.run([HUSK, *roots, "run", "-d", "--name", "conf", "busybox", "sleep", "1000"], env=env, check=True,
                    capture_output=True)

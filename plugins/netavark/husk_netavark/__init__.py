@@ -76,8 +76,15 @@ class Netavark(NetworkBackend):
         if self.aardvark:
             argv += ["--aardvark-binary", self.aardvark]
         os.makedirs(self.run_dir, mode=0o700, exist_ok=True)
-        done = subprocess.run([*argv, verb, netns], input=json.dumps(options).encode(), capture_output=True,
-                              timeout=120)
+        # One netavark at a time per installation, as podman runs it: a teardown
+        # decides whether it was the bridge's last user from what it sees, and two
+        # at once both keep (or both drop) the network's firewall rules.
+        import fcntl
+
+        with open(os.path.join(self.run_dir, "netavark.lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            done = subprocess.run([*argv, verb, netns], input=json.dumps(options).encode(), capture_output=True,
+                                  timeout=120)
         if done.returncode != 0:
             raise HuskError(f"netavark {verb}: {_error_text(done.stdout, done.stderr)}")
         return done.stdout.decode()
