@@ -22,11 +22,12 @@ _ARCHIVE: list[bytes] = []
 
 @pytest.fixture
 def archive(tmp_path, husk_envs):
-    """An exported checkpoint of a plain sleeping container (made once: every
+    """An exported checkpoint of a plain sleeping container without networks (the
+    privileges test moves it to the host network; made once: every
     test's storage holds the same busybox image)."""
     if not _ARCHIVE:
         env = husk_envs("runc")
-        env("run", "-d", "--name", "plain", "busybox", "sleep", "1000", check=True)
+        env("run", "-d", "--network", "none", "--name", "plain", "busybox", "sleep", "1000", check=True)
         env("container", "checkpoint", "--export", str(tmp_path / "plain.tar"), "plain", check=True)
         _ARCHIVE.append((tmp_path / "plain.tar").read_bytes())
     return _ARCHIVE[0]
