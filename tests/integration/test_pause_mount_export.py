@@ -280,7 +280,8 @@ def test_umount_refusals_and_mount_of_a_removing_container(husk):
     result = husk("umount", "i")
     assert (result.returncode, result.stderr) == (125, f"Error: can't unmount {cid} last mount, it is still in use\n")
     ctr = husk.runtime().container("i")
-    ctr.state.exec_sessions = {"e1": ExecSession(id="e1", command=["sh"])}
+    session_id = "e1" * 32  # exec session ids are 64 hex digits, like the files named after them
+    ctr.state.exec_sessions = {session_id: ExecSession(id=session_id, command=["sh"])}
     ctr.save()
     result = husk("umount", "i")
     assert (result.returncode, result.stderr) == (125, f"Error: container {cid} has active exec sessions, "
