@@ -113,9 +113,18 @@ class Store:
         self.env = lmdb.open(path, map_size=_INITIAL_MAP_SIZE, max_dbs=len(_DATABASES) + 2,
                              sync=True, metasync=True, readahead=False)
         self.env.reader_check()
-        self.db = {name: self.env.open_db(name.encode()) for name in _DATABASES}
+        self.db = {name: self._open_db(name) for name in _DATABASES}
         self._map_lock = _MapLock()
         self._map_size = self.env.info()["map_size"]
+
+    def _open_db(self, name: str):
+        """open_db, after adopting the size on disk if another process has grown
+        the map since this one was opened (no other thread has the store yet)."""
+        try:
+            return self.env.open_db(name.encode())
+        except lmdb.MapResizedError:
+            self.env.set_mapsize(0)
+            return self.env.open_db(name.encode())
 
     # -- plumbing -----------------------------------------------------------------------
     def _decode(self, kind, raw: bytes | None, what: str):
