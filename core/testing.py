@@ -167,8 +167,10 @@ def _network_config(base: str) -> tuple[str, str]:
 
 
 def _kill_monitors(runroot: str) -> None:
-    """Monitors still running for this run root (their argv names it)."""
+    """Monitors still running for this run root (their argv names it: as text, or
+    inside the hex of the marshalled configuration that monitors are started with)."""
     marker = runroot.encode()
+    hex_marker = marker.hex().encode()
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -177,7 +179,8 @@ def _kill_monitors(runroot: str) -> None:
                 cmdline = handle.read()
         except OSError:
             continue
-        if b"monitor" in cmdline and marker in cmdline and b"container\0cleanup" not in cmdline:
+        if (b"monitor" in cmdline and (marker in cmdline or hex_marker in cmdline)
+                and b"container\0cleanup" not in cmdline):
             try:
                 os.kill(int(entry), 9)
             except OSError:

@@ -77,13 +77,15 @@ def test_cli_killed_during_run_leaves_repairable_state(husk, delay):
 
 
 def _kill_husk_processes(runroot: str) -> None:
-    """SIGKILL every process whose command line names `runroot` (husk's own, as a reboot would)."""
+    """SIGKILL every process whose command line names `runroot` (husk's exit
+    commands), as a reboot would."""
+    prefix = runroot.encode()
     for entry in os.listdir("/proc"):
         if not entry.isdigit() or int(entry) == os.getpid():
             continue
         try:
             with open(f"/proc/{entry}/cmdline", "rb") as handle:
-                if runroot.encode() in handle.read().split(b"\0"):
+                if prefix in handle.read().split(b"\0"):
                     os.kill(int(entry), signal.SIGKILL)
         except (FileNotFoundError, ProcessLookupError, PermissionError):
             pass
@@ -101,7 +103,13 @@ def _reboot(husk):
     _kill_husk_processes(husk.runroot)  # an exit command still cleaning up writes into the run root
     _unmount_under(husk.root)
     _unmount_under(husk.runroot)
-    shutil.rmtree(husk.runroot)
+    for _ in range(50):  # a killed process's last write may still land
+        try:
+            shutil.rmtree(husk.runroot)
+            break
+        except OSError:
+            time.sleep(0.1)
+    assert not os.path.exists(husk.runroot)
 
 
 def test_empty_run_root_refreshes_every_container(husk_rt):
