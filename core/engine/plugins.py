@@ -77,16 +77,7 @@ class Plugins:
     @functools.cached_property
     def network_backends(self) -> dict[str, "type[NetworkBackend]"]:
         """Network backends by name, asked for on first use (most commands need none)."""
-        backends: dict[str, type[NetworkBackend]] = {}
-
-        def register(name: str, backend: "type[NetworkBackend]") -> None:
-            if not name:
-                raise InvalidArgument(f"a network backend ({backend!r}) was registered without a name")
-            if name in backends:
-                raise InvalidArgument(f"network backend {name!r} registered twice")
-            backends[name] = backend
-        self._call("husk_register_network_backends", register=register)
-        return backends
+        return self._registry("husk_register_network_backends", "network backend")
 
     @functools.cached_property
     def volume_drivers(self) -> dict[str, "type[VolumeDriver]"]:
@@ -95,16 +86,21 @@ class Plugins:
         from ..volumes import local
 
         self.pm.register(local, name="husk.volumes.local")
-        drivers: dict[str, type[VolumeDriver]] = {}
+        return self._registry("husk_register_volume_drivers", "volume driver")
 
-        def register(name: str, driver: "type[VolumeDriver]") -> None:
+    def _registry(self, hook_name: str, kind: str) -> dict[str, type]:
+        """What the plugins register through `hook_name`'s `register(name, cls)`
+        callback, by name; an empty or repeated name is refused."""
+        registered: dict[str, type] = {}
+
+        def register(name: str, cls: type) -> None:
             if not name:
-                raise InvalidArgument(f"a volume driver ({driver!r}) was registered without a name")
-            if name in drivers:
-                raise InvalidArgument(f"volume driver {name!r} registered twice")
-            drivers[name] = driver
-        self._call("husk_register_volume_drivers", register=register)
-        return drivers
+                raise InvalidArgument(f"a {kind} ({cls!r}) was registered without a name")
+            if name in registered:
+                raise InvalidArgument(f"{kind} {name!r} registered twice")
+            registered[name] = cls
+        self._call(hook_name, register=register)
+        return registered
 
     def _call(self, hook_name: str, **kwargs: Any) -> Any:
         hook = getattr(self.pm.hook, hook_name)
