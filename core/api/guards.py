@@ -64,6 +64,17 @@ def add_origin_guard(app: web.Application, allowed: frozenset[str]) -> None:
         app.on_response_prepare.append(add_cors)
 
 
+@web.middleware
+async def http_1_only(request: web.Request, handler):
+    """Close, unanswered, a request that is not HTTP/1.x: a request line with no
+    version parses (depending on aiohttp's parser build) as HTTP/0.9, and the
+    answer would go out as `HTTP/0.9 200` with headers, which no client reads."""
+    if request.version.major != 1:
+        request.transport.close()
+        raise web.HTTPBadRequest()
+    return await handler(request)
+
+
 def check_json_content_type(request: web.Request) -> None:
     """A JSON body must say so, or say nothing (podman's remote client sends no
     Content-Type): `text/plain` is what a web page can send without asking."""

@@ -151,7 +151,7 @@ def make_app(runtime: "Runtime", options: ServiceOptions = ServiceOptions(), mid
     from aiohttp import web
 
     from .errors import error_middleware
-    from .guards import add_origin_guard
+    from .guards import add_origin_guard, http_1_only
     from .keys import ACTIVITY, BODY_TIMEOUT, RUNTIME, WATCHER
     from .watch import Watcher
 
@@ -168,6 +168,7 @@ def make_app(runtime: "Runtime", options: ServiceOptions = ServiceOptions(), mid
 
     app = web.Application(middlewares=[*middlewares, track, error_middleware], client_max_size=4 * 1024 * 1024)
     add_origin_guard(app, options.cors)
+    app.middlewares.insert(0, http_1_only)
     app[RUNTIME] = runtime
     app[ACTIVITY] = activity
     app[WATCHER] = watcher = Watcher()
