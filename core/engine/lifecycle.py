@@ -27,6 +27,9 @@ if TYPE_CHECKING:
     from .oci_runtime import OCIRuntime
 
 UNKNOWN_EXIT_CODE = -1
+#: how long an explicit sync waits for a live monitor to write the exit file
+#: of a process that has gone (it drains output for up to 2 s of quiet first)
+MONITOR_FINISH_SECONDS = 5.0
 
 
 # -- sync ---------------------------------------------------------------------------------
@@ -47,6 +50,12 @@ def sync(container: "Container", ask_runtime: bool = False) -> None:
     if st.state not in (State.CREATED, State.RUNNING, State.PAUSED):
         return
     exit_info = read_exit_file(container)
+    if exit_info is None and pid_alive(st.monitor_pid) and not pid_alive(st.pid):
+        # the process has gone and its monitor, alive, drains the last output
+        # before it writes the exit file: the code is coming, not unknown
+        if not ask_runtime or not wait_for_exit(container, MONITOR_FINISH_SECONDS):
+            return
+        exit_info = read_exit_file(container)
     if exit_info is None:
         if not ask_runtime and (st.state is State.CREATED or pid_alive(st.pid)):
             return

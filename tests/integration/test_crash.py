@@ -49,6 +49,26 @@ def test_killed_monitor_then_ps_and_stop_tell_the_truth(husk_rt):
     assert _mounts_under(husk_rt.root) == []
 
 
+def test_a_slow_monitor_is_waited_for_not_declared_dead(husk_rt):
+    """A process that has gone while its monitor, alive, has not yet written the
+    exit file (it drains the last output first): readers keep the container
+    running, an explicit sync waits, and the real exit code is recorded -- not
+    -1 with "monitor died" (the docker SDK's wait saw -1 under load)."""
+    husk_rt("run", "-d", "--name", "slow", "busybox", "sh", "-c", "sleep 0.5; exit 4", check=True)
+    monitor = int(_inspect(husk_rt, "slow", "{{.State.ConmonPid}}"))
+    pid = int(_inspect(husk_rt, "slow", "{{.State.Pid}}"))
+    os.kill(monitor, signal.SIGSTOP)  # it cannot reap nor write the exit file
+    try:
+        assert _wait_until(lambda: open(f"/proc/{pid}/stat").read().split(") ")[1][0] == "Z")
+        assert husk_rt("ps", "-a", "--format", "{{.Names}} {{.State}}").stdout == "slow running\n"
+        assert _inspect(husk_rt, "slow", "{{.State.Status}}") == "running"
+    finally:
+        os.kill(monitor, signal.SIGCONT)
+    assert husk_rt("wait", "slow").stdout == "4\n"
+    assert _inspect(husk_rt, "slow", "{{.State.ExitCode}} {{.State.Error}}") == "4"
+    husk_rt("rm", "slow", check=True)
+
+
 def test_killed_monitor_of_running_container_stop_still_works(husk):
     husk("run", "-d", "--name", "s", "busybox", "sleep", "1000", check=True)
     os.kill(int(_inspect(husk, "s", "{{.State.ConmonPid}}")), signal.SIGKILL)
