@@ -22,7 +22,7 @@ import stat
 import tarfile
 import tempfile
 import time
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Collection
 
 from ..define import HuskError
 
@@ -50,30 +50,35 @@ def _is_opaque(dir_fd: int, name: str) -> bool:
         return False
 
 
-def _walk(upper: str):
-    """(relative path, name, stat, dir_fd) of everything in `upper`, parents first, no symlink followed."""
+def _walk(upper: str, placeholders: Collection[str] = ()):
+    """(relative path, name, stat, dir_fd) of everything in `upper`, parents first, no symlink followed.
+    A non-directory at one of `placeholders` (relative paths) is left out: see :func:`commit_image`."""
     if not os.path.isdir(upper):
         return
     for directory, dirnames, filenames, dir_fd in os.fwalk(upper, follow_symlinks=False):
         relative = os.path.relpath(directory, upper)
         for name in sorted(dirnames + filenames):
+            path = ("" if relative == "." else relative + "/") + name
             st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
-            yield ("" if relative == "." else relative + "/") + name, name, st, dir_fd
+            if path in placeholders and not stat.S_ISDIR(st.st_mode):
+                continue
+            yield path, name, st, dir_fd
         dirnames.sort()
 
 
-def changes(runtime: "Runtime", upper: str, lower_layers: list[str]) -> list[tuple[str, str]]:
+def changes(runtime: "Runtime", upper: str, lower_layers: list[str],
+            placeholders: Collection[str] = ()) -> list[tuple[str, str]]:
     """podman's `diff` of a directory in overlay form (a container's upper, or an
     image's top layer) over `lower_layers`: ("A"|"C"|"D", "/path"), sorted by
     path.  "C" when a lower layer has the path (or it is an opaque directory),
-    "A" when it is new."""
+    "A" when it is new; `placeholders` as for :func:`commit_image`."""
     lowers = [runtime.paths.layer_diff(layer) for layer in lower_layers]
 
     def in_lower(path: str) -> bool:
         return any(os.path.lexists(os.path.join(lower, path)) for lower in lowers)
 
     found = []
-    for path, name, st, dir_fd in _walk(upper):
+    for path, name, st, dir_fd in _walk(upper, placeholders):
         if _is_whiteout(st):
             found.append(("D", "/" + path))
         elif in_lower(path) or _is_opaque(dir_fd, name):
@@ -84,7 +89,28 @@ def changes(runtime: "Runtime", upper: str, lower_layers: list[str]) -> list[tup
 
 
 def container_changes(runtime: "Runtime", container_id: str, image_id: str) -> list[tuple[str, str]]:
-    return changes(runtime, upper_dir(runtime, container_id), runtime.store.image(image_id).layers)
+    return changes(runtime, upper_dir(runtime, container_id), runtime.store.image(image_id).layers,
+                   generated_targets(runtime, container_id))
+
+
+def generated_targets(runtime: "Runtime", container_id: str) -> frozenset[str]:
+    """Where husk binds the files it generates for the container (hosts, hostname,
+    resolv.conf, .containerenv, secrets), relative to the rootfs, as its bundle
+    says.  The runtime leaves an empty mount target at each in the upper
+    directory: no change the user made, so `diff` hides it and `commit` leaves it
+    out (as docker does; podman 4.3 commits the empty files).  A file the user
+    writes there goes to the bound file, never into the image."""
+    import json
+
+    userdata = runtime.paths.userdata(container_id)
+    own = (userdata + "/", runtime.paths.container_run_dir(container_id) + "/")
+    try:
+        with open(os.path.join(userdata, "config.json"), "rb") as bundle:
+            mounts = json.load(bundle).get("mounts") or []
+    except FileNotFoundError:
+        return frozenset()
+    return frozenset(os.path.normpath(m["destination"]).lstrip("/") for m in mounts
+                     if m.get("type") == "bind" and str(m.get("source", "")).startswith(own))
 
 
 def image_changes(runtime: "Runtime", image: "ImageRecord") -> list[tuple[str, str]]:
@@ -94,11 +120,11 @@ def image_changes(runtime: "Runtime", image: "ImageRecord") -> list[tuple[str, s
     return changes(runtime, runtime.paths.layer_diff(image.layers[-1]), image.layers[:-1])
 
 
-def _write_layer(upper: str, out) -> None:
+def _write_layer(upper: str, out, placeholders: Collection[str] = ()) -> None:
     """The upper directory as an OCI layer tar (PAX, numeric owners)."""
     hardlinks: dict[tuple[int, int], str] = {}
     with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as archive:
-        for path, name, st, dir_fd in _walk(upper):
+        for path, name, st, dir_fd in _walk(upper, placeholders):
             parent, _, base = path.rpartition("/")
             if _is_whiteout(st):
                 info = tarfile.TarInfo((parent + "/" if parent else "") + ".wh." + base)
@@ -143,7 +169,8 @@ def _write_layer(upper: str, out) -> None:
 
 def commit_image(runtime: "Runtime", container_id: str, base: "ImageRecord", config: "ImageConfig",
                  reference: str = "", message: str = "", author: str = "") -> "ImageRecord":
-    """A new image: `base` plus the container's changes as one more layer, with `config`.
+    """A new image: `base` plus the container's changes as one more layer, with `config`,
+    without the mount targets of :func:`generated_targets`.
     The caller keeps the container from changing meanwhile (pauses it)."""
     import json
 
@@ -154,7 +181,7 @@ def commit_image(runtime: "Runtime", container_id: str, base: "ImageRecord", con
     names = [normalize(reference)] if reference else []
     upper = upper_dir(runtime, container_id)
     with tempfile.TemporaryFile(dir=runtime.paths.root) as spool:
-        _write_layer(upper, spool)
+        _write_layer(upper, spool, generated_targets(runtime, container_id))
         spool.seek(0)
         layer = stage_layer(runtime, spool)
     try:

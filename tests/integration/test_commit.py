@@ -62,3 +62,45 @@ def test_commit_and_prune_through_the_api(api):
     assert status == 200 and body["ImagesDeleted"] == [{"Deleted": "sha256:" + dangling}]
     status, _, body = api.request("POST", "/v1.41/images/prune?filters=" + '{"bogus":["1"]}')
     assert status == 400
+
+
+def _top_layer_members(husk, image, tmp_path) -> dict[str, bytes]:
+    """The committed image's last layer as `save` writes it: path -> content ("" for a non-file)."""
+    import tarfile
+
+    archive = tmp_path / "saved.tar"
+    husk("save", "-o", str(archive), image, check=True)
+    with tarfile.open(archive) as outer:
+        manifest = json.load(outer.extractfile("manifest.json"))
+        with tarfile.open(fileobj=outer.extractfile(manifest[0]["Layers"][-1])) as layer:
+            return {m.name: layer.extractfile(m).read() if m.isfile() else b"" for m in layer.getmembers()}
+
+
+def test_commit_leaves_out_the_files_husk_binds(husk_rt, tmp_path):
+    """/etc/hosts, /etc/hostname, /etc/resolv.conf, /run/.containerenv and a
+    mounted secret are bound from husk's own files: the runtime's empty mount
+    targets in the upper directory are neither in `diff` nor in the image, and
+    what the container writes to them goes to the bound files."""
+    husk = husk_rt
+    husk("secret", "create", "token", "-", input="s3cr3t-value", check=True)
+    husk("run", "--name", "w", "--secret", "token", "--secret", "token,type=env,target=TOKEN", IMAGE, "sh", "-c",
+         "echo 10.9.9.9 extra >> /etc/hosts; echo mine > /etc/motd", check=True)
+    assert not {"/etc/hosts", "/etc/hostname", "/etc/resolv.conf", "/run/.containerenv", "/run/secrets/token"} \
+        & {line[2:] for line in husk("diff", "w", check=True).stdout.splitlines()}
+    husk("commit", "-q", "w", "localhost/placeholders:1", check=True)
+    members = _top_layer_members(husk, "localhost/placeholders:1", tmp_path)
+    assert members["etc/motd"] == b"mine\n"
+    assert not {"etc/hosts", "etc/hostname", "etc/resolv.conf", "run/.containerenv", "run/secrets/token"} & set(members)
+    assert all(b"s3cr3t-value" not in content for content in members.values())
+    assert "s3cr3t-value" not in husk("image", "inspect", "localhost/placeholders:1", check=True).stdout
+    ran = husk("run", "--rm", "localhost/placeholders:1", "sh", "-c",
+               "cat /etc/motd; grep -c extra /etc/hosts; test -e /run/secrets/token || echo no-secret", check=False)
+    assert ran.stdout == "mine\n0\nno-secret\n", ran.stderr
+
+
+def test_commit_keeps_a_file_the_user_owns_at_a_bound_path(husk, tmp_path):
+    """With --no-hosts on a network husk's /etc/hosts is not bound: what the
+    container wrote there is a change of its own and committed (as podman)."""
+    husk("run", "--name", "nh", "--no-hosts", IMAGE, "sh", "-c", "echo 10.1.1.1 mine > /etc/hosts", check=True)
+    husk("commit", "-q", "nh", "localhost/nohosts:1", check=True)
+    assert _top_layer_members(husk, "localhost/nohosts:1", tmp_path).get("etc/hosts") == b"10.1.1.1 mine\n"
