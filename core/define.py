@@ -225,3 +225,12 @@ class NoSuchSecret(HuskError):
     @classmethod
     def named(cls, name: str) -> "NoSuchSecret":
         return cls(f'no secret with name or id "{name}": no such secret')
+
+
+class NoSuchPod(HuskError):
+    http_status = 404
+    default_message = "no such pod"
+
+    @classmethod
+    def named(cls, name_or_id: str) -> "NoSuchPod":
+        return cls(f'no pod with name or ID {name_or_id} found: no such pod')

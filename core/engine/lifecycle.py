@@ -230,6 +230,10 @@ def _write_bundle(container: "Container", rootfs: str) -> str:
 
     run_options.apply(spec, container, rootfs, userdata)
     networking.prepare_bundle(container, spec, userdata)
+    if container.config.pod:
+        from .pods import join_spec
+
+        join_spec(container, spec)
     container.runtime.plugins.pre_init(container, spec)
     spec_module.write_bundle(spec, userdata)
     return userdata

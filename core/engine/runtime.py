@@ -22,7 +22,7 @@ from ..state.paths import Paths
 from ..state.records import ContainerConfig, ContainerState, HostFiles, Mount, PortMapping, Resources
 from ..state.run_options import RunOptions
 from ..formats.environment import check_env
-from .names import check_name
+from .names import check_name, random_name as _random_name
 from .restart import parse_restart_policy
 
 if TYPE_CHECKING:
@@ -132,7 +132,8 @@ class Runtime:
                          console_size: tuple[int, int] | None = None,
                          resources: "Resources | None" = None, run_options: "RunOptions | None" = None,
                          security_opt: Iterable[str] = (), seccomp_policy: str = "default",
-                         volumes_from: Iterable[str] = (), secrets: Iterable[str] = ()) -> "Container":
+                         volumes_from: Iterable[str] = (), secrets: Iterable[str] = (),
+                         pod: str = "") -> "Container":
         """Create a container (state `configured`) from an image; nothing runs yet.
         `dependencies` (names or ids, `--requires`) must exist; starting it
         recursively starts them first.  `console_size` (rows, columns) is the
@@ -149,7 +150,8 @@ class Runtime:
         --add-host and their kind (bridge networking only).  `mounts` of type `volume`
         name a volume (made when missing) or none (an anonymous one);
         `volumes_from` (`CTR[:ro|rw]`) copies other containers' volumes and binds.
-        `secrets`: `--secret` values (see husk.engine.secrets.parse_secret)."""
+        `secrets`: `--secret` values (see husk.engine.secrets.parse_secret).
+        `pod`: the pod (name or id) it joins (see husk.engine.pods.join)."""
         from .container import Container
         from ..storage.images import resolve_image
         from ..formats.signals import parse_signal
@@ -213,6 +215,10 @@ class Runtime:
             config.log_driver = config.run_options.log_driver
         if entrypoint is not None:
             config.annotations.setdefault("husk.entrypoint-set", "true")
+        if pod:
+            from .pods import join
+
+            join(self, config, pod)
         try:
             return self.adopt_container(config, ContainerState())
         except BaseException:
@@ -333,16 +339,3 @@ def _resolved_name(typed: str, names: list[str]) -> str:
         if name == wanted or name.endswith("/" + wanted):
             return name
     return names[0] if names else typed
-
-
-_ADJECTIVES = ("brave", "calm", "eager", "fervent", "gallant", "happy", "jolly", "keen", "lucid",
-               "merry", "nimble", "quiet", "stoic", "tender", "vivid", "witty", "zealous", "bold")
-_NOUNS = ("hopper", "lovelace", "turing", "curie", "noether", "ritchie", "thompson", "knuth",
-          "liskov", "hamilton", "torvalds", "wozniak", "babbage", "shannon", "dijkstra", "kay")
-
-
-def _random_name() -> str:
-    """adjective_noun_xxxx, like podman's; os.urandom because `secrets` costs 4 ms to import."""
-    entropy = os.urandom(4)
-    return f"{_ADJECTIVES[entropy[0] % len(_ADJECTIVES)]}_{_NOUNS[entropy[1] % len(_NOUNS)]}_{entropy[2:].hex()}"
-

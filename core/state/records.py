@@ -220,6 +220,24 @@ class ContainerConfig(msgspec.Struct, omit_defaults=True):
     #: podman's further run/create flags (issue 12)
     run_options: RunOptions = msgspec.field(default_factory=RunOptions)
     secrets: list[SecretUse] = []
+    #: the id of the pod it belongs to (its infra container's namespaces are its own; see husk.engine.pods)
+    pod: str = ""
+    version: int = SCHEMA_VERSION
+
+
+class PodRecord(msgspec.Struct, omit_defaults=True):
+    """A pod (see husk.engine.pods): a name for a group of containers that share
+    the namespaces (`share`) their infra container holds.  Its members are the
+    containers whose config names it; its state is theirs (never stored)."""
+
+    id: str
+    name: str
+    created: float
+    infra_id: str = ""  # none with --infra=false
+    share: list[str] = []  # net, ipc, uts, pid, cgroup
+    hostname: str = ""
+    labels: dict[str, str] = {}
+    exit_policy: str = "continue"  # or stop: the pod stops once its last member has exited
     version: int = SCHEMA_VERSION
 
 

@@ -31,11 +31,11 @@ from typing import TypeVar
 import lmdb
 import msgspec
 
-from ..define import (CorruptRecord, InvalidArgument, NameInUse, NoSuchContainer, NoSuchImage, NoSuchVolume,
+from ..define import (CorruptRecord, InvalidArgument, NameInUse, NoSuchContainer, NoSuchImage, NoSuchPod, NoSuchVolume,
                       VolumeExists)
-from .records import ContainerConfig, ContainerState, ImageRecord, SecretRecord, VolumeRecord
+from .records import ContainerConfig, ContainerState, ImageRecord, PodRecord, SecretRecord, VolumeRecord
 
-_DATABASES = ("configs", "states", "names", "images", "image_names", "mounts", "networks", "leases", "volumes", "secrets")
+_DATABASES = ("configs", "states", "names", "images", "image_names", "mounts", "networks", "leases", "volumes", "secrets", "pods")
 _INITIAL_MAP_SIZE = 1 << 32  # sparse; grown on MapFullError
 _OPEN: dict[tuple[int, str], "Store"] = {}
 _MAX_KEY = 511  # LMDB's default maximum key size (env.max_key_size())
@@ -48,6 +48,7 @@ _decoders = {
     ImageRecord: msgspec.json.Decoder(ImageRecord),
     VolumeRecord: msgspec.json.Decoder(VolumeRecord),
     SecretRecord: msgspec.json.Decoder(SecretRecord),
+    PodRecord: msgspec.json.Decoder(PodRecord),
 }
 
 
@@ -432,3 +433,48 @@ class Store:
 
     def remove_secret(self, secret_id: str) -> None:
         self._write(lambda txn: txn.delete(secret_id.encode(), db=self.db["secrets"]))
+
+    # -- pods (their members are the containers whose config names them) -------------------
+    def add_pod(self, pod: PodRecord) -> None:
+        """Store a new pod; its name must be free among pods and containers, as in podman
+        (checked in the same transaction)."""
+        def change(txn):
+            taken = txn.get(_key(pod.name), db=self.db["names"]) is not None or any(
+                self._decode(PodRecord, raw, "pod").name == pod.name for _, raw in txn.cursor(db=self.db["pods"]))
+            if taken:
+                raise NameInUse(f'adding pod to state: name "{pod.name}" is in use: pod already exists')
+            txn.put(pod.id.encode(), _encode(pod), db=self.db["pods"])
+        self._write(change)
+
+    def save_pod(self, pod: PodRecord) -> None:
+        def change(txn):
+            if txn.get(pod.id.encode(), db=self.db["pods"]) is None:
+                raise NoSuchPod.named(pod.id)
+            txn.put(pod.id.encode(), _encode(pod), db=self.db["pods"])
+        self._write(change)
+
+    def pod(self, pod_id: str) -> PodRecord:
+        pod = self._decode(PodRecord, self._get("pods", pod_id), f"pod {pod_id}")
+        if pod is None:
+            raise NoSuchPod.named(pod_id)
+        return pod
+
+    def pods(self) -> list[PodRecord]:
+        records = self._transaction(lambda txn: list(txn.cursor(db=self.db["pods"])))
+        return [self._decode(PodRecord, raw, f"pod {key.decode()}") for key, raw in records]
+
+    def lookup_pod(self, name_or_id: str) -> str:
+        """The id for a pod's name, full id or unique id prefix (podman's order)."""
+        pods = self.pods() if name_or_id and "\0" not in name_or_id else []
+        for pod in pods:
+            if name_or_id in (pod.name, pod.id):
+                return pod.id
+        matches = [pod.id for pod in pods if pod.id.startswith(name_or_id)]
+        if len(matches) > 1:
+            raise InvalidArgument(f'more than one result for pod ID prefix "{name_or_id}"')
+        if not matches:
+            raise NoSuchPod.named(name_or_id)
+        return matches[0]
+
+    def remove_pod(self, pod_id: str) -> None:
+        self._write(lambda txn: txn.delete(pod_id.encode(), db=self.db["pods"]))
