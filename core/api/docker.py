@@ -142,7 +142,8 @@ def _create_arguments(body: CreateBody) -> dict:
 
 def _network_arguments(body: CreateBody) -> dict:
     """NetworkMode (`bridge` and `default` are the default network), the
-    endpoints' static addresses and aliases, PortBindings and PublishAllPorts."""
+    endpoints' static addresses and aliases, PortBindings, ExposedPorts and
+    PublishAllPorts (the image's exposed ports too, as Docker publishes them)."""
     from ..network.ports import parse_publish
     from ..state.records import HostFiles
 
@@ -165,16 +166,11 @@ def _network_arguments(body: CreateBody) -> dict:
             address = f"[{binding_ip}]" if ":" in binding_ip else binding_ip
             host_port = getattr(binding, "host_port", None) or ""
             ports += parse_publish(f"{address}:{host_port}:{port}/{protocol or 'tcp'}")
-    if host is not None and host.publish_all_ports:
-        published = {(m.container_port, m.protocol) for m in ports}
-        for key in body.exposed_ports or {}:
-            port, _, protocol = key.partition("/")
-            if (int(port), protocol or "tcp") not in published:
-                ports += parse_publish(f"{port}/{protocol or 'tcp'}")
     host_files = HostFiles(dns_servers=list(host.dns or []), dns_search=list(host.dns_search or []),
                            dns_options=list(host.dns_options or []),
                            add_hosts=list(host.extra_hosts or [])) if host is not None else None
-    return {"network": network, "ports": ports, "host_files": host_files,
+    return {"network": network, "ports": ports, "host_files": host_files, "expose": list(body.exposed_ports or {}),
+            "publish_all": host is not None and host.publish_all_ports,
             "static_ips": [ip for ip in (ipam.i_pv4_address, ipam.i_pv6_address) if ip] if ipam else [],
             "static_mac": body.mac_address or (first.mac_address or "" if first is not None else ""),
             "aliases": list(first.aliases or []) if first is not None else []}

@@ -108,6 +108,7 @@ def container_inspect(container: "Container") -> dict[str, Any]:
         "AttachStdin": config.stdin_open, "AttachStdout": True, "AttachStderr": True,
         "StdinOnce": config.stdin_open,
         "Labels": dict(config.labels),
+        "ExposedPorts": {key: {} for key in config.exposed_ports} or None,
     })
     for podman_only in ("Annotations", "CreateCommand"):
         doc["Config"].pop(podman_only, None)

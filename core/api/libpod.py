@@ -124,6 +124,9 @@ class SpecGenerator(msgspec.Struct):
     secret_env: dict[str, str] | None = None
     netns: Namespace | None = None
     portmappings: list[PortMappingBody] | None = None
+    #: podman's `-P` and `--expose` (port -> protocol)
+    publish_image_ports: bool = False
+    expose: dict[str, str] | None = None
     networks: dict[str, PerNetworkBody] | None = None
     resource_limits: LinuxResources | None = None
 
@@ -149,7 +152,8 @@ def _create_arguments(spec: SpecGenerator) -> dict:
     if restart == "on-failure" and spec.restart_tries:
         restart += f":{spec.restart_tries}"
     network, ports, first = _network(spec)
-    return {"command": spec.command, "entrypoint": spec.entrypoint, "name": spec.name,
+    expose = [f"{port}/{protocol or 'tcp'}" for port, protocol in (spec.expose or {}).items()]
+    return {"expose": expose, "publish_all": spec.publish_image_ports,"command": spec.command, "entrypoint": spec.entrypoint, "name": spec.name,
             "env": [f"{key}={value}" for key, value in (spec.env or {}).items()], "workdir": spec.work_dir,
             "user": spec.user, "hostname": spec.hostname, "labels": spec.labels or {},
             "annotations": spec.annotations or {},

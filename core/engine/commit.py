@@ -30,7 +30,8 @@ def commit(container: "Container", reference: str = "", *, changes: Iterable[str
         entrypoint=list(own.entrypoint) or list(base.config.entrypoint),
         env=[e for e in base.config.env if e.partition("=")[0] not in names] + list(own.env),
         workdir=own.workdir or base.config.workdir, user=own.user or base.config.user,
-        labels={**base.config.labels, **own.labels}, stop_signal=base.config.stop_signal)
+        labels={**base.config.labels, **own.labels}, stop_signal=base.config.stop_signal,
+        exposed_ports=sorted(set(base.config.exposed_ports) | set(own.exposed_ports)))
     config = parse_changes(changes, merged)
     container.sync()
     paused = pause and container.state.state.value == "running"

@@ -169,10 +169,13 @@ def release(container: "Container") -> None:
 
 
 def prepare_bundle(container: "Container", spec: dict, userdata: str) -> None:
-    """Point the spec at the container's namespace and write /etc/hosts and
-    /etc/resolv.conf as podman writes them for a container on networks
-    (`--no-hosts`: the image's own /etc/hosts)."""
+    """Point the spec at the container's namespace (or the one it joins) and
+    write /etc/hosts and /etc/resolv.conf as podman writes them for a container
+    on networks (`--no-hosts`: the image's own /etc/hosts)."""
     st, host_files = container.state, container.config.host_files
+    if container.config.network.partition(":")[0] in ("container", "ns"):
+        _join_namespace(container, spec)
+        return
     if not st.netns:
         return
     for namespace in spec["linux"]["namespaces"]:
@@ -187,6 +190,28 @@ def prepare_bundle(container: "Container", spec: dict, userdata: str) -> None:
         _write(userdata, "hosts", hosts_content(_read("/etc/hosts"), hostname, container.config.name,
                                                 st.network_status, host_files.add_hosts))
     _write(userdata, "resolv.conf", resolv_conf(_read("/etc/resolv.conf"), st.network_status, host_files))
+
+
+def _join_namespace(container: "Container", spec: dict) -> None:
+    """`--network ns:PATH` and `container:ID`: the runtime joins that network
+    namespace; with a container's, its /etc/hosts and /etc/resolv.conf are
+    bound too, as podman shares them."""
+    kind, _, target = container.config.network.partition(":")
+    path = target
+    if kind == "container":
+        from ..define import InvalidArgument, State
+
+        other = container.runtime.container(target)
+        if other.state.state not in (State.RUNNING, State.PAUSED) or not other.state.pid:
+            raise InvalidArgument(f"cannot join the network namespace of container {other.config.name}: "
+                                  "it is not running")
+        path = other.state.netns or f"/proc/{other.state.pid}/ns/net"
+        theirs = container.runtime.paths.userdata(other.id)
+        for mount in spec["mounts"]:
+            if mount["destination"] in ("/etc/hosts", "/etc/resolv.conf"):
+                mount["source"] = os.path.join(theirs, os.path.basename(mount["destination"]))
+    spec["linux"]["namespaces"] = [ns for ns in spec["linux"]["namespaces"] if ns["type"] != "network"] + [
+        {"type": "network", "path": path}]
 
 
 def hosts_content(base: str, hostname: str, name: str, status: dict, add_hosts: list[str] = ()) -> str:
@@ -417,7 +442,7 @@ def network_settings(container: "Container", docker_names: bool = False) -> dict
             "IPPrefixLen": first["IPPrefixLen"], "IPv6Gateway": first["IPv6Gateway"],
             "GlobalIPv6Address": first["GlobalIPv6Address"], "GlobalIPv6PrefixLen": first["GlobalIPv6PrefixLen"],
             "MacAddress": first["MacAddress"], "Bridge": "", "SandboxID": "", "HairpinMode": False,
-            "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0, "Ports": docker_ports(config.ports),
+            "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0, "Ports": docker_ports(config.ports, config.exposed_ports),
             "SandboxKey": st.netns, "Networks": networks}
 
 

@@ -122,6 +122,7 @@ class Runtime:
                          stop_timeout: int | None = None, network: "str | list[str] | None" = None,
                          ports: "Iterable[PortMapping]" = (), static_ips: Iterable[str] = (),
                          static_mac: str = "", aliases: Iterable[str] = (),
+                         expose: Iterable[str] = (), publish_all: bool = False,
                          host_files: "HostFiles | None" = None,
                          read_only: bool = False, mounts: Iterable[Mount] = (),
                          stdin_open: bool = False, tty: bool = False, auto_remove: bool = False,
@@ -143,10 +144,13 @@ class Runtime:
         `resources`: cgroup limits (see :func:`husk.engine.resources.limits`; the
         default: podman's pids limit, nothing else).  `run_options`: podman's further
         run/create flags (see :mod:`husk.engine.run_options`).
-        `network`: `bridge` (the default network), `none`, `host` or network
-        names (None: the config's `netns`); `ports` (see
+        `network`: `bridge` (the default network), `none`, `host`,
+        `container:NAME` (its network namespace, /etc/hosts and resolv.conf; it
+        becomes a dependency), `ns:PATH`, or network names (None: the config's `netns`); `ports` (see
         :func:`husk.network.ports.parse_publish`), `static_ips`, `static_mac`
-        and `aliases` apply to the (first) network; `host_files`: --dns,
+        and `aliases` apply to the (first) network; `expose`: more ports to
+        expose (`--expose` values), and `publish_all` publishes every exposed
+        port (the image's too) that `ports` does not on a free host port (`-P`); `host_files`: --dns,
         --add-host and their kind (bridge networking only).  `mounts` of type `volume`
         name a volume (made when missing) or none (an anonymous one);
         `volumes_from` (`CTR[:ro|rw]`) copies other containers' volumes and binds.
@@ -164,6 +168,13 @@ class Runtime:
             raise InvalidArgument(f"invalid stop timeout {stop_timeout}: must be 0 or more seconds")
         if auto_remove and restart_policy not in ("", "no"):
             raise InvalidArgument('the --rm option conflicts with --restart, when the restartPolicy is not "" and "no"')
+        from ..formats.exposed import parse_expose
+
+        exposed = parse_expose([*image_record.config.exposed_ports, *expose])
+        if publish_all:
+            from ..network.ports import publish_all as publish
+
+            ports = [*ports, *publish(exposed, list(ports))]
         network, networks = self._networks(network, ports, static_ips, static_mac, aliases)
         host_files = host_files or HostFiles()
         if host_files != HostFiles():
@@ -182,6 +193,8 @@ class Runtime:
         stop_signal = stop_signal or image_record.config.stop_signal or "SIGTERM"
         parse_signal(stop_signal)  # refuse a bad value now, not at stop time
         backend = self.oci_runtime(runtime or None)
+        if network.startswith("container:"):  # started first, as podman does with its namespace's owner
+            dependencies = [*dependencies, network.partition(":")[2]]
         if dependencies:
             from .dependencies import resolve
 
@@ -201,7 +214,7 @@ class Runtime:
             env=list(env), workdir=workdir, user=user, hostname=hostname, labels=dict(labels or {}),
             annotations=dict(annotations or {}), stop_signal=stop_signal,
             stop_timeout=self.config.stop_timeout if stop_timeout is None else stop_timeout,
-            network=network, networks=networks, ports=list(ports), host_files=host_files,
+            network=network, networks=networks, ports=list(ports), exposed_ports=exposed, host_files=host_files,
             read_only=read_only, mounts=list(mounts), stdin_open=stdin_open, tty=tty,
             auto_remove=auto_remove, restart_policy=parse_restart_policy(restart_policy),
             privileged=privileged, cap_add=list(cap_add), cap_drop=list(cap_drop),
@@ -236,6 +249,10 @@ class Runtime:
             if ports or static_ips or static_mac or aliases:
                 raise InvalidArgument(f"published ports, static addresses and aliases need bridge networking, "
                                       f"not network mode {mode}: invalid argument")
+            if mode.partition(":")[0] in ("container", "ns"):
+                from .run_options import parse_namespace
+
+                mode = parse_namespace("network", mode, self.store.lookup_container)
             return mode, {}
         from .networking import lookup
 

@@ -55,6 +55,17 @@ def parse_publish(spec: str) -> list[PortMapping]:
     return mappings
 
 
+def publish_all(exposed: list[str], mappings: list[PortMapping]) -> list[PortMapping]:
+    """`-P`: every exposed port ("80/tcp") that no `-p` publishes, on a free host port."""
+    published = {(port, protocol) for port, protocol, _, _ in each_port(mappings)}
+    found = []
+    for key in exposed:
+        port, _, protocol = key.partition("/")
+        if (int(port), protocol) not in published:
+            found.append(PortMapping(container_port=int(port), host_port=free_port("", protocol), protocol=protocol))
+    return found
+
+
 def _check_ip(ip: str, spec: str) -> None:
     import ipaddress
 
@@ -138,10 +149,11 @@ def ps_text(mappings: list[PortMapping]) -> str:
     return ", ".join(parts)
 
 
-def docker_ports(mappings: list[PortMapping]) -> dict[str, list[dict[str, str]]]:
-    """Docker's NetworkSettings.Ports: {"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}]}."""
-    ports: dict[str, list[dict[str, str]]] = {}
+def docker_ports(mappings: list[PortMapping], exposed: list[str] = ()) -> dict[str, list[dict[str, str]] | None]:
+    """Docker's NetworkSettings.Ports: {"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}]};
+    an `exposed` port that nothing publishes is null, as podman and Docker show it."""
+    ports: dict[str, list[dict[str, str]] | None] = {key: None for key in exposed}
     for container_port, protocol, host_ip, host_port in each_port(mappings):
-        ports.setdefault(f"{container_port}/{protocol}", []).append(
-            {"HostIp": host_ip or "0.0.0.0", "HostPort": str(host_port)})
+        ports[f"{container_port}/{protocol}"] = (ports.get(f"{container_port}/{protocol}") or []) + [
+            {"HostIp": host_ip or "0.0.0.0", "HostPort": str(host_port)}]
     return ports

@@ -19,7 +19,8 @@ def image_document(image: "ImageRecord") -> dict[str, Any]:
             "Created": rfc3339(image.created), "Size": image.size, "VirtualSize": image.size,
             "Config": {"Cmd": cfg.cmd or None, "Entrypoint": cfg.entrypoint or None, "Env": cfg.env,
                        "WorkingDir": cfg.workdir, "User": cfg.user, "Labels": cfg.labels or None,
-                       "StopSignal": cfg.stop_signal},
+                       "StopSignal": cfg.stop_signal,
+                       **({"ExposedPorts": {key: {} for key in cfg.exposed_ports}} if cfg.exposed_ports else {})},
             **_platform(image),
             "RootFS": {"Type": "layers", "Layers": list(image.layers)}, "Labels": cfg.labels or None}
 

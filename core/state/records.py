@@ -39,6 +39,8 @@ class ImageConfig(msgspec.Struct, omit_defaults=True):
     stop_signal: str = ""
     #: the image's VOLUME entries: each gets an anonymous volume at create
     volumes: list[str] = []
+    #: the image's EXPOSE entries ("80/tcp"): what `-P` publishes
+    exposed_ports: list[str] = []
 
 
 class ImageRecord(msgspec.Struct, omit_defaults=True):
@@ -200,6 +202,8 @@ class ContainerConfig(msgspec.Struct, omit_defaults=True):
     #: bridge mode: the networks joined, in order (empty: the default network)
     networks: dict[str, NetworkAttachment] = {}
     ports: list[PortMapping] = []
+    #: the image's and `--expose`'s ports ("80/tcp"), published or not (inspect shows them)
+    exposed_ports: list[str] = []
     host_files: HostFiles = msgspec.field(default_factory=HostFiles)
     read_only: bool = False
     mounts: list[Mount] = []

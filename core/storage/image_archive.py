@@ -62,6 +62,7 @@ class _RunConfig(msgspec.Struct, rename="pascal"):
     labels: dict[str, str] | None = None
     stop_signal: str = ""
     volumes: dict[str, dict] | None = None
+    exposed_ports: dict[str, dict] | None = None
 
 
 class _Config(msgspec.Struct):
@@ -353,7 +354,8 @@ def _record(config: _Config, config_json: bytes, names: list[str], size: int) ->
         created=_created(config.created), size=size, config_json=config_json.decode(),
         config=ImageConfig(cmd=run.cmd or [], entrypoint=run.entrypoint or [], env=run.env or [],
                            workdir=run.working_dir, user=run.user, labels=run.labels or {},
-                           stop_signal=run.stop_signal, volumes=sorted(run.volumes or {})))
+                           stop_signal=run.stop_signal, volumes=sorted(run.volumes or {}),
+                           exposed_ports=sorted(run.exposed_ports or {})))
 
 
 def config_record(config_json: bytes, names: list[str], size: int) -> "ImageRecord":

@@ -60,7 +60,7 @@ def resolve_image(runtime: "Runtime", name: str) -> ImageRecord:
 
 def parse_changes(changes: Iterable[str], base: ImageConfig | None = None) -> ImageConfig:
     """Apply Dockerfile-style `--change` instructions (CMD, ENTRYPOINT, ENV, WORKDIR,
-    LABEL, USER, STOPSIGNAL, VOLUME), as `KEY=value` or `KEY value`."""
+    LABEL, USER, STOPSIGNAL, VOLUME, EXPOSE), as `KEY=value` or `KEY value`."""
     config = msgspec.structs.replace(base or ImageConfig())
     config.env, config.labels = list(config.env), dict(config.labels)
     for change in changes:
@@ -98,9 +98,13 @@ def parse_changes(changes: Iterable[str], base: ImageConfig | None = None) -> Im
             if not paths or not all(p.startswith("/") for p in paths):
                 raise InvalidArgument(f"invalid change {change!r}: VOLUME needs absolute paths")
             config.volumes = sorted(set(config.volumes) | set(paths))
+        elif key == "EXPOSE":
+            from ..formats.exposed import parse_expose
+
+            config.exposed_ports = sorted(set(config.exposed_ports) | set(parse_expose(value.split())))
         else:
             raise InvalidArgument(f"invalid change {change!r}: {key} is not supported "
-                                  "(CMD, ENTRYPOINT, ENV, LABEL, STOPSIGNAL, USER, VOLUME, WORKDIR are)")
+                                  "(CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, STOPSIGNAL, USER, VOLUME, WORKDIR are)")
     return config
 
 
@@ -180,6 +184,8 @@ def config_blob(config: ImageConfig, layers: list[str], created: float, history:
         run["StopSignal"] = config.stop_signal
     if config.volumes:
         run["Volumes"] = {path: {} for path in config.volumes}
+    if config.exposed_ports:
+        run["ExposedPorts"] = {port: {} for port in config.exposed_ports}
     document = {"architecture": {"x86_64": "amd64", "aarch64": "arm64"}.get(machine, machine),
                 "config": run, "created": _rfc3339(created), "history": history, "os": "linux",
                 "rootfs": {"type": "layers", "diff_ids": list(layers)}}
