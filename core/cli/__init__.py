@@ -28,10 +28,11 @@ from .global_flags import LogLevel
 #: every verb module, in registration order (a module adding to a group comes
 #: after the module that makes the group)
 MODULES = ("container", "image", "image_transfer", "registry", "commit", "system", "attach", "ops", "exec",
-           "checkpoint", "changes", "cp", "prune", "network", "volume", "secret")
+           "checkpoint", "changes", "cp", "prune", "network", "volume", "secret", "stats", "health")
 #: group -> the modules adding to it, the one making it first
 GROUPS = {
-    "container": ("container", "attach", "ops", "exec", "checkpoint", "changes", "cp", "prune", "commit", "network"),
+    "container": ("container", "attach", "ops", "exec", "checkpoint", "changes", "cp", "prune", "commit", "network",
+                  "stats"),
     "image": ("image", "image_transfer", "registry", "commit", "prune"),
     "system": ("system",),
     "network": ("network",),
@@ -48,7 +49,7 @@ VERBS = {
     **dict.fromkeys(("pull", "push", "login", "logout", "search"), "registry"),
     **dict.fromkeys(("commit", "diff"), "commit"),
     **dict.fromkeys(("version", "info", "events"), "system"),
-    "attach": "attach", "exec": "exec", "cp": "cp", "port": "network",
+    "attach": "attach", "exec": "exec", "healthcheck": "health", "cp": "cp", "port": "network", "stats": "stats",
     **dict.fromkeys(("pause", "unpause", "restart", "mount", "umount", "unmount", "export"), "ops"),
     **dict.fromkeys(("checkpoint", "restore"), "checkpoint"),
     **dict.fromkeys(("rename", "top", "update"), "changes"),
