@@ -28,17 +28,16 @@ from .global_flags import LogLevel
 #: every verb module, in registration order (a module adding to a group comes
 #: after the module that makes the group)
 MODULES = ("container", "image", "image_transfer", "registry", "commit", "system", "attach", "ops", "exec",
-           "checkpoint", "changes", "cp", "prune", "network", "volume", "secret", "stats", "health", "pod")
+           "checkpoint", "changes", "cp", "prune", "network", "volume", "secret", "stats", "health", "build")
 #: group -> the modules adding to it, the one making it first
 GROUPS = {
     "container": ("container", "attach", "ops", "exec", "checkpoint", "changes", "cp", "prune", "commit", "network",
                   "stats"),
-    "image": ("image", "image_transfer", "registry", "commit", "prune"),
+    "image": ("image", "image_transfer", "registry", "commit", "prune", "build"),
     "system": ("system",),
     "network": ("network",),
     "volume": ("volume",),
     "secret": ("secret",),
-    "pod": ("pod",),
 }
 #: top-level verb -> its module.  A verb missing here still works (every module
 #: is then loaded); tests/unit/test_cli_lazy.py keeps this complete.
@@ -49,6 +48,7 @@ VERBS = {
     **dict.fromkeys(("tag", "untag", "save", "load", "history"), "image_transfer"),
     **dict.fromkeys(("pull", "push", "login", "logout", "search"), "registry"),
     **dict.fromkeys(("commit", "diff"), "commit"),
+    "build": "build",
     **dict.fromkeys(("version", "info", "events"), "system"),
     "attach": "attach", "exec": "exec", "healthcheck": "health", "cp": "cp", "port": "network", "stats": "stats",
     **dict.fromkeys(("pause", "unpause", "restart", "mount", "umount", "unmount", "export"), "ops"),

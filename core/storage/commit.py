@@ -29,6 +29,7 @@ from ..define import HuskError
 if TYPE_CHECKING:
     from ..engine.runtime import Runtime
     from ..state.records import ImageConfig, ImageRecord
+    from .layer_store import StagedLayer
 
 OPAQUE_XATTR = "trusted.overlay.opaque"
 
@@ -167,6 +168,23 @@ def _write_layer(upper: str, out, placeholders: Collection[str] = ()) -> None:
             # sockets are not archived (as tar and podman do)
 
 
+def commit_layer(runtime: "Runtime", container_id: str) -> "StagedLayer":
+    """The container's changes (without the mount targets of :func:`generated_targets`)
+    stored as a layer; the returned layer is committed already (its `digest` and `size`)."""
+    from .layer_store import stage_layer
+
+    with tempfile.TemporaryFile(dir=runtime.paths.root) as spool:
+        _write_layer(upper_dir(runtime, container_id), spool, generated_targets(runtime, container_id))
+        spool.seek(0)
+        layer = stage_layer(runtime, spool)
+    try:
+        layer.commit()
+    except BaseException:
+        layer.discard()
+        raise
+    return layer
+
+
 def commit_image(runtime: "Runtime", container_id: str, base: "ImageRecord", config: "ImageConfig",
                  reference: str = "", message: str = "", author: str = "") -> "ImageRecord":
     """A new image: `base` plus the container's changes as one more layer, with `config`,
@@ -175,20 +193,10 @@ def commit_image(runtime: "Runtime", container_id: str, base: "ImageRecord", con
     import json
 
     from .images import _rfc3339, config_blob, image_id, normalize
-    from .layer_store import stage_layer
     from ..state.records import ImageRecord
 
     names = [normalize(reference)] if reference else []
-    upper = upper_dir(runtime, container_id)
-    with tempfile.TemporaryFile(dir=runtime.paths.root) as spool:
-        _write_layer(upper, spool, generated_targets(runtime, container_id))
-        spool.seek(0)
-        layer = stage_layer(runtime, spool)
-    try:
-        layer.commit()
-    except BaseException:
-        layer.discard()
-        raise
+    layer = commit_layer(runtime, container_id)
     created = time.time()
     history = json.loads(base.config_json).get("history") or [] if base.config_json else []
     history = [*history, {"created": _rfc3339(created), "created_by": "husk commit", "author": author,

@@ -18,10 +18,12 @@ ROOMS = {
     "volumes": {"formats", "state", "storage"},
     "engine": {"formats", "state", "storage", "network", "volumes"},
     "presentation": {"formats", "state", "storage", "network", "engine", "volumes"},
-    "api": {"formats", "state", "storage", "network", "engine", "presentation", "volumes",
+    # husk build: RUN runs containers (the engine); the front ends call it
+    "build": {"formats", "state", "storage", "network", "engine", "volumes"},
+    "api": {"formats", "state", "storage", "network", "engine", "presentation", "volumes", "build",
             "monitor"},  # the stdlib-only leaf's unix-socket binding
     # `husk system service` starts the API service: the one arrow between the front ends
-    "cli": {"formats", "state", "storage", "network", "engine", "presentation", "api", "volumes"},
+    "cli": {"formats", "state", "storage", "network", "engine", "presentation", "api", "volumes", "build"},
 }
 
 

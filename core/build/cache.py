@@ -1,0 +1,47 @@
+"""The layer cache: a step's key -> the image state it produced.
+
+A key is the sha256 of the parent step's key (the base image's id for the
+first), the instruction with its arguments expanded, the build args RUN
+sees, and for COPY/ADD the checksums of every file read.  The value is the
+whole state after the step (layers, config, history), so a warm rebuild
+yields the very same image id.  Entries are small JSON files under
+`<root>/build-cache`, written atomically; an entry whose layers are gone
+(removed with their last image) is a miss."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+
+_KEY = re.compile(r"^[0-9a-f]{64}$")
+
+
+def step_key(*parts) -> str:
+    return hashlib.sha256(json.dumps(parts, separators=(",", ":"), sort_keys=True).encode()).hexdigest()
+
+
+class Cache:
+    def __init__(self, root: str) -> None:
+        self.directory = os.path.join(root, "build-cache")
+
+    def _path(self, key: str) -> str:
+        if not _KEY.match(key):
+            raise ValueError(f"bad cache key {key!r}")
+        return os.path.join(self.directory, key)
+
+    def get(self, key: str) -> dict | None:
+        try:
+            with open(self._path(key), "rb") as file:
+                return json.load(file)
+        except (OSError, ValueError):
+            return None
+
+    def put(self, key: str, value: dict) -> None:
+        os.makedirs(self.directory, mode=0o700, exist_ok=True)
+        path = self._path(key)
+        temporary = f"{path}.{os.getpid()}.tmp"
+        with open(temporary, "w") as file:
+            json.dump(value, file, separators=(",", ":"))
+        os.replace(temporary, path)

@@ -1,0 +1,83 @@
+"""`husk build` (and `husk image build`): an image from a Containerfile (see husk.build)."""
+
+from __future__ import annotations
+
+import click
+
+from .common import CONTEXT
+
+
+def _pairs(values, what: str, from_environment: bool = False) -> dict[str, str]:
+    import os
+
+    from ..define import InvalidArgument
+
+    pairs = {}
+    for value in values:
+        key, sep, val = value.partition("=")
+        if not key:
+            raise InvalidArgument(f"invalid {what} {value!r}: KEY=VALUE")
+        if not sep:
+            if not from_environment:
+                raise InvalidArgument(f"invalid {what} {value!r}: KEY=VALUE")
+            if key not in os.environ:
+                continue
+            val = os.environ[key]
+        pairs[key] = val
+    return pairs
+
+
+@click.command(context_settings=CONTEXT)
+@click.option("-t", "--tag", multiple=True, help="Name the image (may be given several times).")
+@click.option("-f", "--file", "file_", default="", help="The Containerfile (default: Containerfile or "
+              "Dockerfile in the context); may lie outside the context.")
+@click.option("--build-arg", multiple=True, help="KEY=VALUE for an ARG (KEY alone: from the environment).")
+@click.option("--label", multiple=True, help="KEY=VALUE label of the image.")
+@click.option("--target", default="", help="Build up to this stage (by name).")
+@click.option("--no-cache", is_flag=True, help="Do not use cached layers (they are still written).")
+@click.option("--layers", type=click.BOOL, default=True, is_flag=False, flag_value=True, show_default=True,
+              help="Cache each step's result (--layers=false: no cache at all).")
+@click.option("--format", "format_", envvar="BUILDAH_FORMAT", default="oci", show_default=True,
+              help="Image format: oci or docker.")
+@click.option("--iidfile", default="", help="Write the image id to this file.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the image id.")
+@click.option("--network", default="host", show_default=True, help="Network of RUN containers: host or none.")
+@click.option("--pull", default="missing", help="Accepted; images are used as stored (no pull yet).")
+@click.option("--rm/--no-rm", "remove", default=True, help="Accepted: RUN containers are always removed.")
+@click.option("--force-rm", type=click.BOOL, default=False, is_flag=False, flag_value=True,
+              help="Accepted: RUN containers are always removed, even after a failure.")
+@click.argument("context", required=False, default=".")
+@click.pass_obj
+def build(session, tag, file_, build_arg, label, target, no_cache, layers, format_, iidfile, quiet, network,
+          pull, remove, force_rm, context):
+    """Build an image from a Containerfile and a context (a directory, or `-`: a tar on stdin)."""
+    import sys
+
+    from ..build import build as run_build
+    from ..build.builder import Options, Output
+    from ..define import InvalidArgument
+
+    if network not in ("host", "none"):
+        raise InvalidArgument(f"unsupported build network {network!r}: host or none")
+    options = Options(tags=list(tag), build_args=_pairs(build_arg, "build arg", from_environment=True),
+                      labels=_pairs(label, "label"), target=target, no_cache=no_cache, layers=layers,
+                      format=format_, network=network, quiet=quiet)
+
+    def raw(data: bytes) -> None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+
+    def line(text: str) -> None:
+        print(text, flush=True)
+
+    image_id = run_build(session.runtime, context, options, Output(line, raw), containerfile=file_,
+                         stdin=sys.stdin.buffer)
+    if iidfile:
+        with open(iidfile, "w") as file:
+            file.write(f"sha256:{image_id}")
+    print(image_id, flush=True)
+
+
+def register(group: click.Group) -> None:
+    group.add_command(build)
+    group.commands["image"].add_command(build)
