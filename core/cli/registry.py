@@ -40,6 +40,7 @@ def _credentials(creds: str | None) -> tuple[str, str] | None:
 
 AUTHFILE = click.option("--authfile", help="Path of the auth.json to use (default: podman's).")
 CERT_DIR = click.option("--cert-dir", help="Directory of *.crt CAs and *.cert/*.key client pairs for TLS.")
+CREDS = click.option("--creds", help="USER[:PASSWORD] for the registry (instead of auth.json).")
 TLS_VERIFY = click.option("--tls-verify", "tls_verify", metavar="BOOL", is_flag=False, flag_value="true", default=None,
                           help="Require HTTPS and verify certificates (default: as registries.conf says).")
 
@@ -52,8 +53,7 @@ def connection_options(function):
 def transfer_options(function):
     """The flags pull and push share with podman."""
     function = click.option("-q", "--quiet", is_flag=True, help="Print nothing but the result.")(function)
-    function = click.option("--creds", help="USER[:PASSWORD] for the registry (instead of auth.json).")(function)
-    return connection_options(function)
+    return connection_options(CREDS(function))
 
 
 class TerminalProgress:
@@ -159,7 +159,7 @@ def create_pull_options(function):
         click.option("--pull", "pull_policy", default="missing", show_default=True,
                      help="Pull the image: always, missing, never, newer."),
         click.option("-q", "--quiet", "pull_quiet", is_flag=True, help="Print no pull progress."),
-        AUTHFILE, TLS_VERIFY,
+        AUTHFILE, CERT_DIR, TLS_VERIFY, CREDS,
         click.option("--platform", default="", help="OS/ARCH[/VARIANT] to pull from a manifest list."),
         click.option("--arch", default="", help="Architecture to pull from a manifest list."),
         click.option("--os", "os_", default="", help="OS to pull from a manifest list."),
@@ -172,7 +172,8 @@ def create_pull_options(function):
 def image_for_create(session, opts: dict) -> str:
     """The image run/create use, pulled first as their flags say."""
     return ensure_image(session, opts["image"], opts["pull_policy"], quiet=opts["pull_quiet"],
-                        tls_verify=opts["tls_verify"], authfile=opts["authfile"], platform=opts["platform"],
+                        tls_verify=opts["tls_verify"], authfile=opts["authfile"], cert_dir=opts["cert_dir"],
+                        creds=opts["creds"], platform=opts["platform"],
                         arch=opts["arch"], os_=opts["os_"], variant=opts["variant"])
 
 

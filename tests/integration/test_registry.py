@@ -20,7 +20,7 @@ import threading
 import pytest
 
 from husk.testing import (HUSK, IMAGE, ApiService, PtyTerminal, UnixHTTP, build_tar, needs_docker_cli,
-                          needs_registry, self_signed_certificate, serve_https)
+                          needs_registry, self_signed_certificate, serve_https, start_registry)
 
 pytestmark = needs_registry
 
@@ -507,3 +507,35 @@ def test_hostile_registry(husk, tmp_path, case):
     assert _store_listing(husk) == before  # nothing half-stored, no staging left
     assert husk("images", "-q", check=True).stdout == images
     assert not os.path.exists("/etc/escaped") and not os.path.exists(os.path.join(husk.root, "escaped"))
+
+
+def test_run_and_create_pull_with_creds_authfile_and_tls_flags(husk_rt, tmp_path):
+    """run/create pull a missing image with --creds, --authfile, --tls-verify
+    and --cert-dir, from a registry with htpasswd auth whose CA husk was not told of."""
+    husk = husk_rt
+    registry = start_registry(str(tmp_path / "registry"), "basic")
+    try:
+        seed(husk, registry)
+        before = _store_listing(husk)
+        reference = f"{registry.host}/busybox:latest"
+        creds = f"{registry.user}:{registry.password}"
+        untrusted = husk("run", "--rm", "--creds", creds, reference, "echo", "hi")
+        assert untrusted.returncode == 125 and "failed to verify certificate" in untrusted.stderr, untrusted.stderr
+        anonymous = husk("create", "--tls-verify=false", reference)
+        assert anonymous.returncode == 125 and "authentication required" in anonymous.stderr, anonymous.stderr
+        wrong = husk("run", "--rm", "--tls-verify=false", "--creds", f"{registry.user}:nope", reference, "true")
+        assert wrong.returncode == 125 and wrong.stderr.count("Error: ") == 1, wrong.stderr
+        assert "authentication required" in wrong.stderr and "Traceback" not in wrong.stderr
+        assert _store_listing(husk) == before  # nothing stored by the refused pulls
+        ran = husk("run", "--rm", "-q", "--tls-verify=false", "--creds", creds, reference, "echo", "hi")
+        assert (ran.returncode, ran.stdout) == (0, "hi\n"), ran.stderr
+        husk("rmi", reference, check=True)
+        authfile = tmp_path / "auth.json"
+        token = base64.b64encode(creds.encode()).decode()
+        authfile.write_text(json.dumps({"auths": {registry.host: {"auth": token}}}))
+        created = husk("create", "-q", "--cert-dir", registry.cert_dir, "--authfile", str(authfile), reference,
+                       "echo", "made")
+        assert created.returncode == 0, created.stderr
+        assert husk("start", "-a", created.stdout.strip(), check=True).stdout == "made\n"
+    finally:
+        registry.stop()

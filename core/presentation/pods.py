@@ -1,0 +1,155 @@
+"""What `pod ps` and `pod inspect` show, and the libpod API's pod documents:
+podman's pod list report (rows and JSON), its filters, and its pod inspect
+document, from a pod and its containers (husk.engine.pods)."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import TYPE_CHECKING, Any, Callable
+
+from ..define import InvalidArgument
+from ..formats.timestamps import human_duration, rfc3339
+
+if TYPE_CHECKING:
+    from ..engine.container import Container
+    from ..engine.pods import Pod
+
+PS_HEADERS = {"ID": "POD ID", "Id": "POD ID", "InfraID": "INFRA ID", "InfraId": "INFRA ID",
+              "NumberOfContainers": "# OF CONTAINERS", "ContainerNames": "NAMES", "ContainerIds": "IDS",
+              "ContainerStatuses": "STATUS"}
+FILTER_KEYS = ("id", "name", "label", "status", "ctr-names", "ctr-ids", "ctr-status", "ctr-number", "network", "until")
+SORT_KEYS = ("created", "id", "name", "number", "status")
+
+
+def ps_table(ctr_names: bool = False, ctr_ids: bool = False, ctr_status: bool = False) -> str:
+    """podman's default `pod ps` table: the containers' names, ids or states replace their count."""
+    last = ("{{.ContainerNames}}" if ctr_names else "{{.ContainerIds}}" if ctr_ids
+            else "{{.ContainerStatuses}}" if ctr_status else "{{.NumberOfContainers}}")
+    return "table {{.ID}}\t{{.Name}}\t{{.Status}}\t{{.Created}}\t{{.InfraID}}\t" + last
+
+
+def ps_row(pod: "Pod", containers: list["Container"], no_trunc: bool, now: float) -> dict[str, Any]:
+    """One `pod ps` row, a struct to templates (podman's ListPodReporter)."""
+    from ..formats.gofmt import GoStruct
+
+    def short(value: str) -> str:
+        return value if no_trunc else value[:12]
+
+    record = pod.record
+    return GoStruct({
+        "Id": record.id, "ID": short(record.id), "Name": record.name, "Status": pod.status(containers),
+        "Created": f"{human_duration(now - record.created)} ago", "CreatedAt": rfc3339(record.created),
+        "InfraId": record.infra_id, "InfraID": short(record.infra_id),
+        "NumberOfContainers": len(containers),
+        "ContainerNames": ",".join(c.name for c in containers),
+        "ContainerIds": ",".join(short(c.id) for c in containers),
+        "ContainerStatuses": ",".join(str(c.state.state) for c in containers),
+        "Labels": dict(record.labels), "Networks": _networks(pod), "Cgroup": "", "Namespace": "",
+    }, "ListPodReporter")
+
+
+def ps_document(pod: "Pod", containers: list["Container"]) -> dict[str, Any]:
+    """podman's ListPodsReport (`pod ps --format json`, the libpod pod list)."""
+    record = pod.record
+    return {"Cgroup": "", "Containers": [{"Id": c.id, "Names": c.name, "Status": str(c.state.state),
+                                         "RestartCount": c.state.restart_count} for c in containers],
+            "Created": rfc3339(record.created), "Id": record.id, "InfraId": record.infra_id,
+            "Name": record.name, "Namespace": "", "Networks": _networks(pod), "Status": pod.status(containers),
+            "Labels": dict(record.labels)}
+
+
+def _networks(pod: "Pod") -> list[str]:
+    from ..engine.networking import network_names, uses_networks
+
+    infra = pod.infra()
+    return network_names(infra) if infra is not None and uses_networks(infra) else []
+
+
+def pod_filter(filters: dict[str, list[str]]) -> Callable[["Pod", list["Container"]], bool]:
+    """podman's `pod ps --filter`: every key must match, any value of a key may."""
+    from ..formats.timestamps import parse_until
+
+    for key in filters:
+        if key not in FILTER_KEYS:
+            raise InvalidArgument(f"{key} is an invalid filter")
+
+    def matches(key: str, value: str, pod: "Pod", containers: list["Container"]) -> bool:
+        record = pod.record
+        if key == "id":
+            return record.id.startswith(value)
+        if key == "name":
+            return re.search(value, record.name) is not None
+        if key == "label":
+            name, sep, wanted = value.partition("=")
+            return name in record.labels and (not sep or record.labels[name] == wanted)
+        if key == "status":
+            return pod.status(containers).lower() == value.lower()
+        if key == "ctr-names":
+            return any(c.name == value for c in containers)
+        if key == "ctr-ids":
+            return any(c.id.startswith(value) for c in containers)
+        if key == "ctr-status":
+            return any(str(c.state.state) == value for c in containers)
+        if key == "ctr-number":
+            return str(len(containers)) == value
+        if key == "network":
+            return value in _networks(pod)
+        return record.created < parse_until(value)  # until
+
+    def keep(pod: "Pod", containers: list["Container"]) -> bool:
+        return all(any(matches(key, value, pod, containers) for value in values) for key, values in filters.items())
+    return keep
+
+
+def select_pods(runtime, filters: dict[str, list[str]], sort: str = "created", latest: bool = False,
+                no_trunc: bool = False) -> list[tuple[dict[str, Any], "Pod", list["Container"]]]:
+    """The pods a listing shows, each with its row and containers (newest first, as podman sorts by created)."""
+    from ..engine.pods import all_pods
+
+    if sort not in SORT_KEYS:
+        raise InvalidArgument(f"invalid option for --sort, options are: {', '.join(SORT_KEYS)}")
+    keep = pod_filter(filters)
+    now = time.time()
+    entries = []
+    for pod in all_pods(runtime):
+        containers = pod.containers()
+        if keep(pod, containers):
+            entries.append((ps_row(pod, containers, no_trunc, now), pod, containers))
+    if latest:
+        entries = sorted(entries, key=lambda e: e[1].record.created)[-1:]
+    order = {"created": lambda e: -e[1].record.created, "id": lambda e: e[1].id, "name": lambda e: e[1].name,
+             "number": lambda e: len(e[2]), "status": lambda e: e[0]["Status"]}[sort]
+    return sorted(entries, key=order)
+
+
+def inspect_document(pod: "Pod") -> dict[str, Any]:
+    """podman 4.3's pod inspect document."""
+    record = pod.record
+    containers = pod.containers()
+    infra = pod.infra()
+    document: dict[str, Any] = {
+        "Id": record.id, "Name": record.name, "Created": rfc3339(record.created), "CreateCommand": None,
+        "ExitPolicy": record.exit_policy, "State": pod.status(containers), "Hostname": record.hostname,
+    }
+    if record.labels:
+        document["Labels"] = dict(record.labels)
+    document.update({"CreateCgroup": False, "CgroupParent": "", "CgroupPath": "",
+                     "CreateInfra": bool(record.infra_id), "InfraContainerID": record.infra_id})
+    if infra is not None:
+        config = infra.config
+        bindings: dict[str, list[dict[str, str]]] = {}
+        for mapping in config.ports:
+            for offset in range(mapping.range):
+                bindings.setdefault(f"{mapping.container_port + offset}/{mapping.protocol}", []).append(
+                    {"HostIp": mapping.host_ip, "HostPort": str(mapping.host_port + offset)})
+        files = config.host_files
+        document["InfraConfig"] = {
+            "PortBindings": bindings, "HostNetwork": config.network == "host", "StaticIP": "", "StaticMAC": "",
+            "NoManageResolvConf": False, "DNSServer": files.dns_servers or None, "DNSSearch": files.dns_search or None,
+            "DNSOption": files.dns_options or None, "NoManageHosts": files.no_hosts, "HostAdd": files.add_hosts or None,
+            "Networks": list(config.networks) or None, "NetworkOptions": None,
+            "pid_ns": "private", "userns": "host", "uts_ns": "private"}
+    document.update({"SharedNamespaces": list(record.share) or None, "NumContainers": len(containers),
+                     "Containers": [{"Id": c.id, "Name": c.name, "State": str(c.state.state)} for c in containers]})
+    return document
