@@ -270,6 +270,7 @@ class Monitor:
         self.phase = "create"
         self.create_pid = 0
         self.container_pid = 0
+        self.exit_pid = 0
         self.deadline = None  # run --timeout: when the container is killed (monotonic seconds)
         self.owner = -1
         self.outputs_paused = False
@@ -380,7 +381,7 @@ class Monitor:
         """Reap every child: the runtime's create, the container init, and any
         orphan reparented to us as subreaper."""
         try:
-            while os.read(wakeup_fd, 512):
+            while wakeup_fd >= 0 and os.read(wakeup_fd, 512):
                 pass
         except BlockingIOError:
             pass
@@ -633,8 +634,12 @@ class Monitor:
         self.close_console()
         try:
             with open(self.config["pid_file"]) as pid_file:
-                self.container_pid = int(pid_file.read().strip())
-        except (OSError, ValueError) as exc:
+                pids = pid_file.read().split()
+            self.container_pid = int(pids[0])
+            # a second pid: the process whose exit is the container's (a shim
+            # backend's waiter, which asks the shim, the init's parent)
+            self.exit_pid = int(pids[1]) if len(pids) > 1 else self.container_pid
+        except (OSError, ValueError, IndexError) as exc:
             self.fail("cannot read the container's pid file %s: %s" % (self.config["pid_file"], exc))
         self.runtime_output = bytearray()
         self.phase = "running"
@@ -656,7 +661,7 @@ class Monitor:
         while True:
             if self.phase == "create" and self.create_pid in self.children:
                 self.on_create_exited()
-            if self.phase == "running" and self.container_pid in self.children:
+            if self.phase == "running" and self.exit_pid in self.children:
                 self.begin_drain()
             if self.phase == "draining" and not self.outputs:
                 break
@@ -683,7 +688,7 @@ class Monitor:
 
     def finish(self) -> None:
         """Exit file, last output to clients, socket removal, exit command."""
-        code = exit_code(self.children[self.container_pid])
+        code = exit_code(self.children[self.exit_pid])
         exit_file = self.config["exit_file"]
         temporary = exit_file + ".tmp"
         try:
@@ -714,6 +719,7 @@ class Monitor:
                 os.waitpid(pid, 0)
             except (OSError, ChildProcessError):
                 pass
+        self.on_sigchld(-1)  # orphans that died meanwhile (a shim the cleanup shut down)
         os._exit(0)
 
 

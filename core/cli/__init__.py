@@ -28,7 +28,7 @@ from .global_flags import LogLevel
 #: every verb module, in registration order (a module adding to a group comes
 #: after the module that makes the group)
 MODULES = ("container", "image", "image_transfer", "registry", "commit", "system", "attach", "ops", "exec",
-           "checkpoint", "changes", "cp", "prune", "network", "volume", "secret", "stats", "health", "build")
+           "checkpoint", "changes", "cp", "prune", "network", "volume", "secret", "stats", "health", "pod", "build")
 #: group -> the modules adding to it, the one making it first
 GROUPS = {
     "container": ("container", "attach", "ops", "exec", "checkpoint", "changes", "cp", "prune", "commit", "network",
@@ -38,6 +38,7 @@ GROUPS = {
     "network": ("network",),
     "volume": ("volume",),
     "secret": ("secret",),
+    "pod": ("pod",),
 }
 #: top-level verb -> its module.  A verb missing here still works (every module
 #: is then loaded); tests/unit/test_cli_lazy.py keeps this complete.

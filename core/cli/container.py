@@ -63,6 +63,8 @@ def _create_options(function):
         click.option("--seccomp-policy", default="default", help="default, or image (the image's profile label)."),
         click.option("--requires", multiple=True,
                      help="Containers (NAME[,NAME...]) to start before this one; they must exist."),
+        click.option("--pod", default="", help="Join this pod (NAME or id), or make it: new:NAME."),
+        click.option("--pod-id-file", default="", help="Join the pod whose id this file holds."),
         click.argument("image"),
         click.argument("command", nargs=-1),
     ]
@@ -91,13 +93,16 @@ def _create(session, opts: dict, preserve_fds: int = 0) -> "object":
     env = parse_env(opts["env"], opts["env_file"])
     if opts["replace"]:
         flags.replace(session, opts["name"])
+    from .pod import pod_option
+
+    pod = pod_option(session, opts)
     container = session.runtime.create_container(
         image_for_create(session, opts), list(opts["command"]), name=opts["name"],
         entrypoint=parse_entrypoint(opts["entrypoint"]), env=flags.host_env(env, opts["env_host"], opts["http_proxy"]),
         workdir=opts["workdir"], user=opts["user"], hostname=opts["hostname"],
         labels=parse_labels((*flags.read_label_files(opts["label_file"]), *opts["label"])),
         annotations=parse_annotations(opts["annotation"]),
-        stop_signal=opts["stop_signal"], stop_timeout=opts["stop_timeout"],
+        stop_signal=opts["stop_signal"], stop_timeout=opts["stop_timeout"], pod=pod,
         network=list(opts["network"]) or None, ports=[m for p in opts["publish"] for m in parse_publish(p)],
         static_ips=[ip for ip in (opts["ip"], opts["ip6"]) if ip], static_mac=opts["mac_address"],
         aliases=opts["network_alias"], expose=opts["expose"], publish_all=opts["publish_all"],
@@ -316,19 +321,23 @@ def wait(session, condition, interval, latest, names):
 @click.option("-l", "--latest", is_flag=True, help="Only the most recently created container.")
 @click.option("-n", "--last", type=int, default=-1, help="The N containers created last (all states).")
 @click.option("--ns", is_flag=True, help="Show each container's namespaces (inode numbers).")
+@click.option("-p", "--pod", is_flag=True, help="Show each container's pod (its id and name).")
 @click.option("--sync", is_flag=True, help="Ask the OCI runtime for each container's state first (taking its lock).")
 @click.option("--external", is_flag=True,
               help="Also containers other tools made in husk's storage (there are none: husk's store is its own).")
 @click.option("-w", "--watch", type=int, default=0, help="Print the list again every N seconds.")
 @pass_session
-def ps(session, all_, quiet, no_trunc, no_heading, filters, format_, sort, latest, last, ns, sync, external, watch):
+def ps(session, all_, quiet, no_trunc, no_heading, filters, format_, sort, latest, last, ns, pod, sync, external,
+       watch):
     """List containers."""
-    from .listing import NS_TABLE, list_containers
+    from .listing import NS_TABLE, PS_TABLE, list_containers
 
     if watch < 0:
         raise InvalidArgument("--watch must be a positive number of seconds")
     if ns and not format_:
         format_ = NS_TABLE
+    if pod and not format_:
+        format_ = PS_TABLE + "\t{{.Pod}}\t{{.PodName}}"
     while True:
         if sync:
             for container in session.runtime.containers():

@@ -16,7 +16,8 @@ if TYPE_CHECKING:
     from ..engine.runtime import Runtime
 
 PS_TABLE = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.CreatedHuman}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
-PS_HEADERS = {"ID": "CONTAINER ID", "CreatedHuman": "CREATED", "CreatedAt": "CREATED AT", "RunningFor": "CREATED"}
+PS_HEADERS = {"ID": "CONTAINER ID", "CreatedHuman": "CREATED", "CreatedAt": "CREATED AT", "RunningFor": "CREATED",
+              "Pod": "POD ID", "PodName": "PODNAME"}
 
 
 def _parse_filters(filters: tuple[str, ...]) -> dict[str, list[str]]:

@@ -12,6 +12,7 @@ from ..define import State
 from ..formats.timestamps import rfc3339
 from . import security
 from .networking import network_settings
+from .pods import is_infra
 from .volume_mounts import mount_document
 
 if TYPE_CHECKING:
@@ -72,7 +73,8 @@ def inspect_container(container: "Container") -> dict[str, Any]:
         "Mounts": [mount_document(container.runtime, m) for m in config.mounts],
         "NetworkSettings": network_settings(container),
         "Dependencies": list(config.dependencies),
-        "IsInfra": False,
+        "Pod": config.pod,
+        "IsInfra": is_infra(container),
         "Config": {
             "Hostname": config.hostname or config.id[:12],
             "Domainname": "",

@@ -329,3 +329,22 @@ def join_spec(container: "Container", spec: dict) -> None:
                 shared = os.path.join(userdata, os.path.basename(mount["destination"]))
                 if os.path.exists(shared):
                     mount["source"] = shared
+
+
+def is_infra(container: "Container") -> bool:
+    """Whether the container is its pod's infra container (inspect's IsInfra)."""
+    return bool(container.config.pod) and _record(container.runtime, container.config.pod).infra_id == container.id
+
+
+def pod_name(runtime: "Runtime", pod_id: str) -> str:
+    """The name of the pod `pod_id` ("" for none, or one removed meanwhile)."""
+    return _record(runtime, pod_id).name if pod_id else ""
+
+
+def _record(runtime: "Runtime", pod_id: str) -> PodRecord:
+    from ..define import NoSuchPod
+
+    try:
+        return runtime.store.pod(pod_id)
+    except NoSuchPod:
+        return PodRecord(id=pod_id, name="", created=0.0)

@@ -43,6 +43,7 @@ def ps_row(container: "Container", image: "ImageRecord | None", no_trunc: bool, 
     """One row of `ps`, a struct to templates (podman's psReporter): an unknown
     field is an error, as in podman."""
     from ..engine.networking import network_names, uses_networks
+    from ..engine.pods import pod_name
     from ..formats.gofmt import GoStruct
     from ..formats.timestamps import format_go_time
     from ..network.ports import ps_text
@@ -74,6 +75,8 @@ def ps_row(container: "Container", image: "ImageRecord | None", no_trunc: bool, 
         "StartedAt": int(st.started_at),
         "ExitedAt": int(st.finished_at),
         "AutoRemove": config.auto_remove,
+        "Pod": config.pod if no_trunc else config.pod[:12],
+        "PodName": pod_name(container.runtime, config.pod),
     }, "psReporter")
 
 
@@ -118,4 +121,5 @@ def ps_document(row: dict[str, Any], container: "Container", image: "ImageRecord
             "ExitedAt": row["ExitedAt"], "ExitCode": row["ExitCode"], "Id": container.id,
             "Image": row["Image"], "ImageID": row["ImageID"], "Labels": row["Labels"] or None,
             "Mounts": row["Mounts"], "Names": [row["Names"]], "Networks": row["Networks"], "Pid": row["Pid"],
-            "Ports": None, "StartedAt": row["StartedAt"], "State": row["State"], "Status": row["Status"]}
+            "Ports": None, "StartedAt": row["StartedAt"], "State": row["State"], "Status": row["Status"],
+            "Pod": container.config.pod, "PodName": row["PodName"]}
