@@ -51,6 +51,22 @@ def test_network_modes():
     assert parse_mode(["none"]) == ("none", [])
     assert parse_mode("a,b") == ("bridge", ["a", "b"])
     assert parse_mode(["a", "b", "a"]) == ("bridge", ["a", "b"])
-    for bad in (["host", "a"], ["container:x"], ["ns:/proc/1/ns/net"], ["bad name"], ["slirp4netns"]):
+    assert parse_mode(["container:x"]) == ("container:x", [])
+    assert parse_mode("ns:/proc/1/ns/net") == ("ns:/proc/1/ns/net", [])
+    for bad in (["host", "a"], ["container:x", "a"], ["container:"], ["ns:"], ["bad name"], ["slirp4netns"]):
         with pytest.raises(InvalidArgument):
             parse_mode(bad)
+
+
+def test_expose_values_and_publish_all():
+    from husk.formats.exposed import parse_expose
+    from husk.network.ports import publish_all
+
+    assert parse_expose(["80", "90-91/udp", "80/tcp", "53/SCTP"]) == ["80/tcp", "90/udp", "91/udp", "53/sctp"]
+    for bad in ("80/icmp", "0", "70000", "x", "9-8"):
+        with pytest.raises(InvalidArgument):
+            parse_expose([bad])
+    published = parse_publish("127.0.0.1:8080:80")
+    added = publish_all(["80/tcp", "81/tcp", "81/udp"], published)
+    assert [(m.container_port, m.protocol, m.host_ip, m.range) for m in added] == [(81, "tcp", "", 1), (81, "udp", "", 1)]
+    assert all(1024 < m.host_port <= 65535 for m in added)
