@@ -106,6 +106,7 @@ def _create(session, opts: dict, preserve_fds: int = 0) -> "object":
         network=list(opts["network"]) or None, ports=[m for p in opts["publish"] for m in parse_publish(p)],
         static_ips=[ip for ip in (opts["ip"], opts["ip6"]) if ip], static_mac=opts["mac_address"],
         aliases=opts["network_alias"], expose=opts["expose"], publish_all=opts["publish_all"],
+        image_volume=opts["image_volume"],
         host_files=HostFiles(dns_servers=list(opts["dns"]), dns_search=list(opts["dns_search"]),
                              dns_options=list(opts["dns_option"]), add_hosts=list(opts["add_host"]),
                              no_hosts=opts["no_hosts"]),

@@ -87,6 +87,14 @@ def run_flags(function):
                      help="The entry --passwd adds: $USERNAME, $UID, $GID, $NAME and $HOME are filled in."),
         click.option("--hostuser", multiple=True, help="Add this host user's /etc/passwd entry (repeatable)."),
         click.option("-a", "--attach", multiple=True, help="Attach to STDIN, STDOUT or STDERR (repeatable)."),
+        click.option("--chrootdirs", multiple=True,
+                     help="A chroot directory in the container: it gets /etc/hosts and /etc/resolv.conf too."),
+        click.option("--systemd", default="true",
+                     help="true (systemd's mounts for an init/systemd command), always, or false."),
+        click.option("--sdnotify", default="conmon",
+                     help="conmon (husk tells NOTIFY_SOCKET READY), container (the container does), ignore."),
+        click.option("--cgroups", default="enabled", help="enabled, no-conmon, split, or disabled (crun)."),
+        click.option("--image-volume", default="bind", help="The image's VOLUMEs: bind (volumes), tmpfs, ignore."),
     ]
     for option in reversed(options):
         function = option(function)
@@ -138,6 +146,10 @@ def run_options(session, opts: dict):
         attach=_streams(opts["attach"]), passwd=opts["passwd"], passwd_entry=opts["passwd_entry"],
         hostuser=[_host_user(name) for name in opts["hostuser"]], timeout=_timeout(opts["timeout"]), log_driver=_log_driver(opts["log_driver"]),
         **_log_options(opts["log_opt"]), env_merge=[_env_entry(item) for item in opts["env_merge"]], personality=_personality(opts["personality"]),
+        chrootdirs=[_absolute_in_container(d, "--chrootdirs") for d in opts["chrootdirs"]],
+        systemd=parse.choose("systemd", opts["systemd"].lower(), ("true", "false", "always")),
+        sdnotify=parse.choose("sdnotify", opts["sdnotify"], ("conmon", "container", "ignore")),
+        cgroups=parse.choose("cgroups", opts["cgroups"], ("enabled", "disabled", "no-conmon", "split")),
         resources=parse.parse_resources({flag: opts[flag.replace("-", "_")] for flag, _ in
                                          (*_RESOURCE_FLAGS, *_RESOURCE_LISTS, ("oom-kill-disable", ""))}))
     if options.resources.get("memory", {}).get("swap") not in (None, -1) and not opts.get("memory"):
@@ -145,6 +157,12 @@ def run_options(session, opts: dict):
     if options.init:
         parse.init_binary(options)
     return options
+
+
+def _absolute_in_container(path: str, flag: str) -> str:
+    if not path.startswith("/"):
+        raise InvalidArgument(f"{flag} {path!r}: must be an absolute path in the container")
+    return os.path.normpath(path)
 
 
 def _host_user(name: str) -> str:

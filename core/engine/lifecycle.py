@@ -195,6 +195,8 @@ def init(container: "Container", retain_restart_count: bool = False) -> None:
         backend = runtime.oci_runtime(container.config.runtime)
         oci_log = os.path.join(userdata, "oci-log")
         create = backend.create_command(container.id, userdata, paths.pid_file(container.id), oci_log)
+        if container.config.run_options.cgroups == "disabled":  # crun's global flag (checked at create)
+            create = _without_cgroups(create)
         report = launch_monitor(container, create)
     st = container.state
     st.state = State.CREATED
@@ -255,6 +257,14 @@ def _unmounted_on_failure(container: "Container"):
         raise
 
 
+def _without_cgroups(argv: list[str]) -> list[str]:
+    """crun's create argv with `--cgroup-manager disabled` in place of the backend's manager."""
+    if "--cgroup-manager" in argv:
+        at = argv.index("--cgroup-manager")
+        return [*argv[:at + 1], "disabled", *argv[at + 2:]]
+    return [argv[0], "--cgroup-manager", "disabled", *argv[1:]]
+
+
 def start(container: "Container") -> None:
     """Start a created container's process; state `running`."""
     backend = container.runtime.oci_runtime(container.config.runtime)
@@ -269,6 +279,9 @@ def start(container: "Container") -> None:
     st.state = State.RUNNING
     st.started_at = time.time()
     container.save()
+    from .run_options import notify_ready
+
+    notify_ready(container.config.run_options, st.monitor_pid)
     container.runtime.emit("start", container)
     container.runtime.plugins.start(container)
 

@@ -126,6 +126,41 @@ def parse_namespace(flag: str, value: str, lookup: Callable[[str], str]) -> str:
     raise InvalidArgument(f"invalid --{flag} value {value!r}: host, private, container:NAME or ns:PATH")
 
 
+#: the commands `--systemd true` takes for systemd (podman's list, and any `.../systemd`)
+SYSTEMD_COMMANDS = ("/sbin/init", "/usr/sbin/init", "/usr/local/sbin/init")
+#: podman's tmpfs mounts for a systemd container
+_SYSTEMD_TMPFS = {"/run": ["rw", "rprivate", "nosuid", "nodev", "tmpcopyup"],
+                  "/run/lock": ["rw", "rprivate", "nosuid", "nodev", "tmpcopyup"],
+                  "/tmp": ["rw", "rprivate", "nosuid", "nodev", "tmpcopyup"],
+                  "/var/log/journal": ["rw", "rprivate", "nosuid", "nodev"]}
+#: where a container given the caller's notify socket (`--sdnotify container`) finds it, as in podman
+NOTIFY_DESTINATION = "/run/notify/notify.sock"
+
+
+def choose(flag: str, value: str, choices: tuple[str, ...]) -> str:
+    """One of a flag's fixed values, with podman's message otherwise."""
+    if value not in choices:
+        raise InvalidArgument(f"invalid --{flag} value {value!r}: must be one of {', '.join(choices)}")
+    return value
+
+
+def is_systemd(mode: str, args: list[str]) -> bool:
+    """`--systemd`: always, never (false), or (true) when the command is init or systemd."""
+    if mode != "true":
+        return mode == "always"
+    return bool(args) and (args[0] in SYSTEMD_COMMANDS or os.path.basename(args[0]) == "systemd")
+
+
+def check_cgroups(mode: str, runtime_name: str) -> str:
+    """`--cgroups`: enabled, no-conmon and split are what husk does anyway (the
+    monitor has no cgroup of its own; the container's is made under the caller's);
+    disabled needs crun's `--cgroup-manager=disabled`."""
+    choose("cgroups", mode, ("enabled", "disabled", "no-conmon", "split"))
+    if mode == "disabled" and runtime_name != "crun":
+        raise InvalidArgument(f"cannot disable cgroups with the {runtime_name} runtime: --cgroups=disabled needs crun")
+    return mode
+
+
 def check_tz(value: str) -> str:
     if value and value != "local" and (".." in value.split("/") or value.startswith("/")
                                        or not os.path.isfile(os.path.join("/usr/share/zoneinfo", value))):
@@ -255,6 +290,7 @@ def apply(spec: dict[str, Any], container: "Container", rootfs: str, userdata: s
     """Edit `spec` for the container's RunOptions; the user's own mounts win
     over what the options would mount at the same place."""
     options = container.config.run_options
+    notify_socket()  # out of the environment before the monitor and runtime start
     user_mounts = {os.path.normpath(mount.destination) for mount in container.config.mounts}
     process, linux = spec["process"], spec["linux"]
     if options.ulimits:
@@ -326,11 +362,91 @@ def apply(spec: dict[str, Any], container: "Container", rootfs: str, userdata: s
         mounts.append({"destination": INIT_DESTINATION, "type": "bind", "source": init_binary(options),
                        "options": ["bind", "rprivate", "ro"]})
         process["args"] = [INIT_DESTINATION, "--", *process["args"]]
+    _systemd(spec, options, user_mounts)
+    _chrootdirs(spec, options, rootfs)
+    _sdnotify(spec, options)
+    if options.cgroups == "disabled":
+        linux.pop("cgroupsPath", None)
+        linux.pop("resources", None)
     hooks_dirs = [*options.hooks_dirs, *container.runtime.hooks_dirs]
     if hooks_dirs:  # last: a hook's `commands` match the process as it will run
         from .oci_hooks import add_to_spec
 
         add_to_spec(spec, hooks_dirs)
+
+
+def _systemd(spec: dict[str, Any], options: RunOptions, user_mounts: set[str]) -> None:
+    """podman's set-up for a systemd init: tmpfs on /run, /run/lock, /tmp and
+    /var/log/journal, a writable cgroup tree, and container=podman (its stop
+    signal, SIGRTMIN+3, is chosen at create)."""
+    if not is_systemd(options.systemd, spec["process"]["args"]):
+        return
+    mounts = [m for m in spec["mounts"] if m["destination"] not in _SYSTEMD_TMPFS or m["destination"] in user_mounts]
+    for destination, tmpfs_options in _SYSTEMD_TMPFS.items():
+        if destination not in user_mounts:
+            mounts.append({"destination": destination, "type": "tmpfs", "source": "tmpfs",
+                           "options": list(tmpfs_options)})
+    for mount in mounts:
+        if mount["destination"] == "/sys/fs/cgroup":
+            mount["options"] = [o for o in mount["options"] if o != "ro"] + ["rw"]
+    spec["mounts"] = mounts
+    spec["process"]["env"] = merge_env(spec["process"]["env"], ["container=podman"])
+
+
+def _chrootdirs(spec: dict[str, Any], options: RunOptions, rootfs: str) -> None:
+    """`--chrootdirs`: each directory that exists gets the container's
+    /etc/hosts and /etc/resolv.conf at its own etc/, as podman binds them."""
+    sources = {m["destination"]: m["source"] for m in spec["mounts"]
+               if m["destination"] in ("/etc/hosts", "/etc/resolv.conf") and m["type"] == "bind"}
+    for directory in options.chrootdirs:
+        if not os.path.isdir(os.path.join(rootfs, directory.lstrip("/"))):
+            continue
+        for destination, source in sources.items():
+            spec["mounts"].append({"destination": os.path.join(directory, destination.lstrip("/")),
+                                   "type": "bind", "source": source, "options": ["bind", "rprivate"]})
+
+
+def _sdnotify(spec: dict[str, Any], options: RunOptions) -> None:
+    """`--sdnotify container`: the caller's NOTIFY_SOCKET is bound into the
+    container, which tells systemd READY itself (conmon and ignore: see
+    husk.engine.lifecycle)."""
+    socket_path = notify_socket()
+    if options.sdnotify != "container" or not socket_path.startswith("/"):
+        return
+    spec["mounts"].append({"destination": NOTIFY_DESTINATION, "type": "bind", "source": socket_path,
+                           "options": ["bind", "rprivate"]})
+    spec["process"]["env"] = merge_env(spec["process"]["env"], [f"NOTIFY_SOCKET={NOTIFY_DESTINATION}"])
+
+
+_NOTIFY_SOCKET: list[str] = []
+
+
+def notify_socket() -> str:
+    """The caller's NOTIFY_SOCKET, taken out of this process's environment the
+    first time: the runtimes must not see it (runc would wait for READY
+    itself), as podman hides it from them."""
+    if not _NOTIFY_SOCKET:
+        _NOTIFY_SOCKET.append(os.environ.pop("NOTIFY_SOCKET", ""))
+    return _NOTIFY_SOCKET[0]
+
+
+def notify_ready(options: RunOptions, monitor_pid: int) -> None:
+    """`--sdnotify conmon` (the default): once the container runs, tell the
+    caller's systemd (NOTIFY_SOCKET) READY=1 with the monitor as MAINPID, as
+    podman's conmon does.  Nothing without NOTIFY_SOCKET."""
+    import socket
+
+    path = notify_socket()
+    if options.sdnotify != "conmon" or not path:
+        return
+    address = "\0" + path[1:] if path.startswith("@") else path
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as notify:
+        try:
+            notify.sendto(f"MAINPID={monitor_pid}\nREADY=1\n".encode(), address)
+        except OSError as exc:
+            import logging
+
+            logging.getLogger("husk").warning("sd-notify %s: %s", path, exc)
 
 
 def merge_env(env: list[str], merges: list[str]) -> list[str]:

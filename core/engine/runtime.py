@@ -19,7 +19,7 @@ from . import config as config_module
 from ..define import IN_RUNTIME, InvalidArgument, NoSuchContainer, State
 from ..state.lock import FileLock
 from ..state.paths import Paths
-from ..state.records import ContainerConfig, ContainerState, HostFiles, Mount, PortMapping, Resources
+from ..state.records import ContainerConfig, ContainerState, HostFiles, ImageConfig, Mount, PortMapping, Resources
 from ..state.run_options import RunOptions
 from ..formats.environment import check_env
 from .names import check_name, random_name as _random_name
@@ -122,7 +122,7 @@ class Runtime:
                          stop_timeout: int | None = None, network: "str | list[str] | None" = None,
                          ports: "Iterable[PortMapping]" = (), static_ips: Iterable[str] = (),
                          static_mac: str = "", aliases: Iterable[str] = (),
-                         expose: Iterable[str] = (), publish_all: bool = False,
+                         expose: Iterable[str] = (), publish_all: bool = False, image_volume: str = "bind",
                          host_files: "HostFiles | None" = None,
                          read_only: bool = False, mounts: Iterable[Mount] = (),
                          stdin_open: bool = False, tty: bool = False, auto_remove: bool = False,
@@ -155,6 +155,10 @@ class Runtime:
         name a volume (made when missing) or none (an anonymous one);
         `volumes_from` (`CTR[:ro|rw]`) copies other containers' volumes and binds.
         `secrets`: `--secret` values (see husk.engine.secrets.parse_secret).
+        `image_volume`: what the image's VOLUMEs become: `bind` (anonymous
+        volumes), `tmpfs` or `ignore` (nothing).
+        `healthcheck`: the health check's settings over the image's HEALTHCHECK
+        (see :func:`husk.engine.health.from_flags`).
         `pod`: the pod (name or id) it joins (see husk.engine.pods.join)."""
         from .container import Container
         from ..storage.images import resolve_image
@@ -190,6 +194,7 @@ class Runtime:
 
         spec.capability_set(list(cap_add), list(cap_drop), privileged=privileged)  # unknown names fail now
         security_record = security.parse(security_opt, seccomp_policy)
+        stop_signal_given = stop_signal
         stop_signal = stop_signal or image_record.config.stop_signal or "SIGTERM"
         parse_signal(stop_signal)  # refuse a bad value now, not at stop time
         backend = self.oci_runtime(runtime or None)
@@ -204,7 +209,7 @@ class Runtime:
 
         secret_uses = [parse_secret(self, value) for value in secrets]
 
-        mounts, anonymous = resolve_for_create(self, mounts, image_record.config, volumes_from)
+        mounts, anonymous = resolve_for_create(self, mounts, image_record.config, volumes_from, image_volume)
         container_id = os.urandom(32).hex()
         config = ContainerConfig(
             id=container_id, name=name or _random_name(), created=time.time(),
@@ -228,6 +233,7 @@ class Runtime:
             config.log_driver = config.run_options.log_driver
         if entrypoint is not None:
             config.annotations.setdefault("husk.entrypoint-set", "true")
+        self._systemd_settings(config, image_record.config, explicit_signal=bool(stop_signal_given))
         if pod:
             from .pods import join
 
@@ -237,6 +243,21 @@ class Runtime:
         except BaseException:
             remove_volumes(self, anonymous)
             raise
+
+    @staticmethod
+    def _systemd_settings(config: ContainerConfig, image: ImageConfig, explicit_signal: bool) -> None:
+        """--cgroups checked against the runtime; a systemd container (--systemd)
+        stops with SIGRTMIN+3 unless told otherwise, as podman's does."""
+        from .run_options import check_cgroups, is_systemd
+        from .spec import resolve_args
+
+        check_cgroups(config.run_options.cgroups, config.runtime)
+        try:
+            args = resolve_args(config, image)
+        except InvalidArgument:
+            args = []
+        if not explicit_signal and is_systemd(config.run_options.systemd, args):
+            config.stop_signal = "SIGRTMIN+3"
 
     def _networks(self, network, ports, static_ips, static_mac, aliases) -> "tuple[str, dict]":
         """The network mode and the networks joined, checked as podman checks them."""

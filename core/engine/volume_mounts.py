@@ -27,9 +27,13 @@ _VOLUME_ONLY_OPTIONS = frozenset({"copy", "nocopy", "U", "z", "Z"})
 
 
 def resolve_for_create(runtime: "Runtime", mounts: Iterable[Mount], image: "ImageConfig",
-                       volumes_from: Iterable[str] = ()) -> tuple[list[Mount], list[str]]:
+                       volumes_from: Iterable[str] = (), image_volume: str = "bind") -> tuple[list[Mount], list[str]]:
     """The create-time mounts with every volume made or found, and the names of
-    the anonymous volumes made here (to undo on a failed create)."""
+    the anonymous volumes made here (to undo on a failed create).  The image's
+    VOLUMEs (`--image-volume`): `bind`, an anonymous volume each; `tmpfs`, a
+    tmpfs each; `ignore`, nothing."""
+    if image_volume not in ("bind", "tmpfs", "ignore"):
+        raise InvalidArgument(f"invalid image volume type {image_volume!r}: bind, tmpfs or ignore")
     resolved: list[Mount] = []
     made: list[str] = []
     try:
@@ -40,10 +44,12 @@ def resolve_for_create(runtime: "Runtime", mounts: Iterable[Mount], image: "Imag
                 mount = _volume_mount(runtime, mount, made)
             resolved = [m for m in resolved if m.destination != mount.destination] + [mount]
         taken = {m.destination for m in resolved}
-        for destination in image.volumes:
+        for destination in image.volumes if image_volume != "ignore" else ():
             destination = os.path.normpath(destination)
             if destination.startswith("/") and destination not in taken:
-                resolved.append(_volume_mount(runtime, Mount(destination=destination, type="volume"), made))
+                resolved.append(Mount(destination=destination, type="tmpfs", source="tmpfs")
+                                if image_volume == "tmpfs" else
+                                _volume_mount(runtime, Mount(destination=destination, type="volume"), made))
                 taken.add(destination)
     except BaseException:
         remove_volumes(runtime, made)

@@ -17,6 +17,11 @@ def parse_signal(value: str | int) -> int:
             return number
     else:
         name = text if text.startswith("SIG") else "SIG" + text
+        base, sign, offset = name.partition("+") if "+" in name else name.partition("-")
+        if base in ("SIGRTMIN", "SIGRTMAX") and sign and offset.isascii() and offset.isdigit():
+            number = (signal.SIGRTMIN + int(offset)) if sign == "+" else (signal.SIGRTMAX - int(offset))
+            if signal.SIGRTMIN <= number <= signal.SIGRTMAX:  # RTMIN+3: systemd's stop signal
+                return int(number)
         number = getattr(signal.Signals, name, None) if name.isidentifier() else None
         if isinstance(number, signal.Signals):
             return int(number)

@@ -52,3 +52,7 @@ class RunOptions(msgspec.Struct, omit_defaults=True):
     hostuser: list[str] = []             # --hostuser: host users' entries added to /etc/passwd
     preserve_fds: int = 0                # run --preserve-fds: the caller's fds 3.. passed on at the first start
     attach: list[str] = []               # --attach: the streams run and start -a attach (none: all)
+    chrootdirs: list[str] = []           # --chrootdirs: directories that get /etc/hosts and resolv.conf too
+    systemd: str = "true"                # --systemd: true (for a systemd/init command), always, false
+    sdnotify: str = "conmon"             # --sdnotify: conmon (the monitor says READY), container, ignore
+    cgroups: str = "enabled"             # --cgroups: enabled, no-conmon, disabled (crun only)
