@@ -1,0 +1,191 @@
+"""containerd-shim-runc-v2 driven by husk without containerd (plugins/shimv2):
+the ttrpc client on its own, then husk's lifecycle, exec, stdio, terminals,
+pause, update, and a shim killed with -9, through `--runtime io.containerd.runc.v2`."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from husk.testing import HUSK, PtyTerminal
+
+SHIM_RUNTIME = "io.containerd.runc.v2"
+SHIM_BINARY = "/usr/bin/containerd-shim-runc-v2"
+
+pytestmark = pytest.mark.skipif(not os.access(SHIM_BINARY, os.X_OK),
+                                reason="containerd-shim-runc-v2 is not installed (Debian's containerd)")
+
+
+@pytest.fixture
+def husk_shim(husk_envs):
+    return husk_envs(SHIM_RUNTIME)
+
+
+def _until(condition, timeout: float = 30, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+    return value
+
+
+def _shim_pids(marker: str) -> list[int]:
+    """Shim daemons whose bundle (their working directory) is under `marker`."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        try:
+            if (entry.isdigit() and os.readlink(f"/proc/{entry}/exe").endswith("containerd-shim-runc-v2")
+                    and os.readlink(f"/proc/{entry}/cwd").startswith(marker)):
+                pids.append(int(entry))
+        except OSError:
+            pass
+    return pids
+
+
+# -- the client alone ---------------------------------------------------------------------
+DRIVER = textwrap.dedent('''
+    """Create, start, wait for and delete a container through the shim; print what came back.
+    A subreaper of its own, so that it reaps the shim daemon it starts."""
+    import ctypes, json, os, select, sys
+    from husk_shimv2 import shim
+
+    ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)
+    bundle, address, cid = sys.argv[1:4]
+    for name in ("log", "out", "err"):
+        os.mkfifo(os.path.join(bundle, name))
+    fds = {name: os.open(os.path.join(bundle, name), os.O_RDONLY | os.O_NONBLOCK) for name in ("log", "out", "err")}
+    socket_address, service = shim.start_shim(shim_binary := sys.argv[4], "husk-test", address, cid, bundle)
+    result = {"service": service}
+    with shim.Task(socket_address, service, cid) as task:
+        result["pid"] = task.create(bundle, ("", bundle + "/out", bundle + "/err"), False,
+                                    shim.runc_options(os.path.join(os.path.dirname(bundle), "runc")))
+        result["created"] = task.state()["status"]
+        shim_pid = task.connect()["shim_pid"]
+        stream = task.send_wait()
+        with shim.Task(socket_address, service, cid) as other:
+            result["started"] = other.start() == result["pid"]
+        result["exit"] = task.wait_reply(stream)
+        result["stopped"] = task.state()["status"]
+        output = {}
+        for name in ("out", "err"):
+            data = b""
+            while select.select([fds[name]], [], [], 10)[0]:
+                chunk = os.read(fds[name], 4096)
+                if not chunk:
+                    break
+                data += chunk
+            output[name] = data.decode()
+        result.update(output)
+        result["deleted"] = task.delete()
+        task.shutdown()
+    os.waitpid(shim_pid, 0)  # the shim daemon is our child: we are its subreaper
+    result["socket_left"] = os.path.exists(shim.ttrpc.socket_path(socket_address))
+    print(json.dumps(result))
+''')
+
+
+def test_the_ttrpc_client_runs_a_container_through_the_shim(tmp_path, busybox_tar):
+    cid = f"shimtest{os.getpid()}x{time.monotonic_ns()}"
+    bundle = tmp_path / cid  # the shim wants the bundle named after the container
+    rootfs = bundle / "rootfs"
+    rootfs.mkdir(parents=True)
+    subprocess.run(["tar", "-xf", busybox_tar, "-C", str(rootfs)], check=True)
+    subprocess.run(["runc", "spec"], cwd=bundle, check=True)
+    spec = json.loads((bundle / "config.json").read_text())
+    spec["process"].update(terminal=False, args=["sh", "-c", "echo out; echo err >&2; exit 7"])
+    spec["root"] = {"path": str(rootfs)}
+    spec["linux"]["cgroupsPath"] = f"/husk-test-{cid}"
+    (bundle / "config.json").write_text(json.dumps(spec))
+    (tmp_path / "driver.py").write_text(DRIVER)
+    proc = subprocess.run([sys.executable, str(tmp_path / "driver.py"), str(bundle), str(tmp_path / "ctd.sock"), cid,
+                           SHIM_BINARY], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["service"] == "containerd.task.v2.Task"  # Debian 12's shim is built on containerd 1.6
+    assert result["pid"] > 0 and result["created"] == "created" and result["started"]
+    assert (result["exit"], result["stopped"], result["deleted"]) == (7, "stopped", 7)
+    assert (result["out"], result["err"]) == ("out\n", "err\n")
+    assert not result["socket_left"]
+    assert not _shim_pids(str(tmp_path))
+
+
+# -- husk through the shim -------------------------------------------------------------------
+def test_run_output_exit_code_and_stdin(husk_shim):
+    result = husk_shim("run", "--rm", "busybox", "sh", "-c", "echo out; echo err >&2; exit 3")
+    assert (result.returncode, result.stdout, result.stderr) == (3, "out\n", "err\n")
+    result = husk_shim("run", "-i", "--rm", "busybox", "sh", "-c", "cat; echo done", input="hi\nthere\n")
+    assert (result.returncode, result.stdout) == (0, "hi\nthere\ndone\n")
+    assert husk_shim("run", "--rm", "busybox", "nosuchcommand").returncode == 127
+    assert husk_shim("ps", "-aq").stdout == ""
+    assert not _shim_pids(husk_shim.runroot)
+
+
+def test_lifecycle_exec_pause_update_stop(husk_shim):
+    husk_shim("run", "-d", "--name", "box", "busybox", "sleep", "1000", check=True)
+    pid = int(husk_shim("inspect", "--format", "{{.State.Pid}}", "box", check=True).stdout)
+    assert os.readlink(f"/proc/{pid}/exe").endswith("busybox")  # the container's init, not the waiter
+    assert len(_shim_pids(husk_shim.runroot)) == 1
+
+    result = husk_shim("exec", "box", "sh", "-c", "echo in; echo err >&2; exit 5")
+    assert (result.returncode, result.stdout, result.stderr) == (5, "in\n", "err\n")
+    result = husk_shim("exec", "box", "nosuchcommand")
+    assert result.returncode == 127 and "not found" in result.stderr
+    assert husk_shim("exec", "-i", "box", "cat", input="typed\n").stdout == "typed\n"
+    cli = subprocess.run(["sh", "-c", 'exec "$@" 3</dev/null', "sh", HUSK, *husk_shim.global_args, "exec",
+                          "--preserve-fds", "1", "box", "true"], capture_output=True, text=True, env=husk_shim.env(),
+                         timeout=60)
+    stderr = cli.stderr
+    assert cli.returncode == 125 and "cannot pass descriptors" in stderr and "--preserve-fds" in stderr
+
+    husk_shim("pause", "box", check=True)
+    assert husk_shim("inspect", "--format", "{{.State.Status}}", "box").stdout == "paused\n"
+    husk_shim("unpause", "box", check=True)
+    husk_shim("update", "--pids-limit", "77", "box", check=True)
+    assert husk_shim("exec", "box", "cat", "/sys/fs/cgroup/pids/pids.max").stdout.strip() in ("77", "")
+
+    husk_shim("stop", "-t", "1", "box", check=True)
+    assert husk_shim("inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", "box").stdout == "exited 137\n"
+    assert not _shim_pids(husk_shim.runroot)
+    husk_shim("start", "box", check=True)  # a new shim for the new run
+    assert husk_shim("inspect", "--format", "{{.State.Status}}", "box").stdout == "running\n"
+    husk_shim("rm", "-f", "box", check=True)
+    _until(lambda: not _shim_pids(husk_shim.runroot), what="the shim to go")
+
+
+def test_a_terminal_through_the_shim(husk_shim):
+    terminal = PtyTerminal([HUSK, *husk_shim.global_args, "run", "--rm", "-it", "busybox", "sh"], husk_shim.env(),
+                           rows=30, cols=100)
+    try:
+        terminal.expect(rb"# ")
+        terminal.send(b"stty size; tty\r")
+        terminal.expect(rb"30 100")
+        terminal.expect(rb"/dev/pts/0")
+        terminal.resize(40, 120)
+        terminal.send(b"stty size\r")
+        terminal.expect(rb"40 120")
+        terminal.send(b"exit 6\r")
+        assert terminal.wait() == 6
+    finally:
+        terminal.close()
+
+
+def test_a_shim_killed_with_sigkill_is_cleaned_up(husk_shim):
+    husk_shim("run", "-d", "--name", "box", "busybox", "sleep", "1000", check=True)
+    pid = int(husk_shim("inspect", "--format", "{{.State.Pid}}", "box", check=True).stdout)
+    [shim_pid] = _shim_pids(husk_shim.runroot)
+    os.kill(shim_pid, signal.SIGKILL)
+    # the shim's own `delete` action kills what it left; the container is then exited
+    _until(lambda: husk_shim("inspect", "--format", "{{.State.Status}}", "box").stdout == "exited\n",
+           what="the container to be recorded as exited")
+    _until(lambda: not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z",
+           what="the container's init to die")
+    assert husk_shim("start", "box").returncode == 0
+    assert husk_shim("inspect", "--format", "{{.State.Status}}", "box").stdout == "running\n"
+    husk_shim("rm", "-f", "box", check=True)

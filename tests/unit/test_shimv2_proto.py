@@ -1,0 +1,103 @@
+"""The shim v2 plugin's wire formats: protobuf, ttrpc framing, the shim's bootstrap output."""
+
+import json
+
+import pytest
+
+from husk_shimv2 import proto, shim, ttrpc
+
+
+@pytest.mark.parametrize("value, encoded", [
+    (0, b"\x00"), (1, b"\x01"), (127, b"\x7f"), (128, b"\x80\x01"), (300, b"\xac\x02"),
+    ((1 << 64) - 1, b"\xff" * 9 + b"\x01"),
+    (-1, b"\xff" * 9 + b"\x01"),  # negative ints are 64-bit two's complement
+])
+def test_varints_encode_as_protobuf_does(value, encoded):
+    assert proto.varint(value) == encoded
+    assert proto.read_varint(encoded + b"rest", 0) == (value % (1 << 64), len(encoded))
+
+
+def test_a_message_encodes_field_by_field_and_leaves_defaults_out():
+    # CreateTaskRequest{id: "c1", terminal: true, stdout: "/f"}; empty, zero and false fields omitted
+    message = proto.encode([(1, "c1"), (2, ""), (4, True), (5, None), (6, "/f"), (9, 0), (3, False)])
+    assert message == b"\x0a\x02c1" + b"\x20\x01" + b"\x32\x02/f"
+    assert proto.decode(message) == {1: [b"c1"], 4: [1], 6: [b"/f"]}
+
+
+def test_nested_messages_and_any():
+    options = shim.runc_options("/run/x")
+    encoded = proto.encode([(10, options)])
+    outer = proto.decode(encoded)
+    any_fields = proto.decode(outer[10][0])
+    assert proto.text(any_fields, 1) == "containerd.runc.v1.Options"
+    assert proto.text(proto.decode(proto.first(any_fields, 2)), 7) == "/run/x"
+
+
+def test_kata_options_carry_the_config_path():
+    fields = proto.decode(proto.encode(shim.kata_options("/etc/kata/configuration.toml")))
+    assert proto.text(fields, 1) == "runtimeoptions.v1.Options"
+    assert proto.text(proto.decode(proto.first(fields, 2)), 2) == "/etc/kata/configuration.toml"
+
+
+def test_decoding_skips_fixed_width_fields_and_keeps_the_last_scalar():
+    data = bytes([0x09]) + (7).to_bytes(8, "little") + bytes([0x15]) + (9).to_bytes(4, "little") + b"\x18\x01\x18\x02"
+    fields = proto.decode(data)
+    assert fields[1] == [7] and fields[2] == [9] and proto.first(fields, 3) == 2
+
+
+@pytest.mark.parametrize("data", [
+    b"\x80",                # varint cut short
+    b"\x0a\x05abc",          # length past the end
+    b"\x0b",                 # group wire type
+    b"\x00\x01",             # field number 0
+    b"\xff" * 11,            # overlong varint
+    b"\x09\x01\x02",         # fixed64 cut short
+])
+def test_malformed_messages_are_refused(data):
+    with pytest.raises(ValueError):
+        proto.decode(data)
+
+
+def test_ttrpc_request_and_header():
+    body = ttrpc.request("containerd.task.v2.Task", "State", b"\x0a\x02c1")
+    fields = proto.decode(body)
+    assert (proto.text(fields, 1), proto.text(fields, 2), proto.first(fields, 3)) == (
+        "containerd.task.v2.Task", "State", b"\x0a\x02c1")
+    header = ttrpc.header(len(body), 3, ttrpc.TYPE_REQUEST)
+    assert len(header) == ttrpc.HEADER_SIZE
+    assert header[:4] == len(body).to_bytes(4, "big") and header[4:8] == b"\0\0\0\3" and header[8:] == b"\1\0"
+    assert ttrpc.parse_header(header) == (len(body), 3, 1, 0)
+
+
+def test_ttrpc_response_payload_and_error_status():
+    assert ttrpc.response_payload(proto.encode([(2, b"\x08\x2a")])) == b"\x08\x2a"
+    status = proto.encode([(1, ttrpc.NOT_FOUND), (2, "container c1: not found")])
+    with pytest.raises(ttrpc.TtrpcError) as caught:
+        ttrpc.response_payload(proto.encode([(1, status)]))
+    assert caught.value.code == ttrpc.NOT_FOUND and str(caught.value) == "container c1: not found"
+
+
+def test_ttrpc_socket_paths():
+    assert ttrpc.socket_path("unix:///run/containerd/s/ab\n") == "/run/containerd/s/ab"
+    assert ttrpc.socket_path("/run/x.sock") == "/run/x.sock"
+    with pytest.raises(ValueError):
+        ttrpc.socket_path("vsock://3:1024")
+
+
+def test_bootstrap_outputs_of_the_three_containerd_generations():
+    # up to 1.7: a plain address (task v2)
+    assert shim.parse_bootstrap(b"unix:///run/containerd/s/0123\n") == ("unix:///run/containerd/s/0123",
+                                                                        shim.SERVICE_V2)
+    # 2.0 to 2.2: JSON (task v3)
+    document = json.dumps({"version": 3, "address": "unix:///run/s/1", "protocol": "ttrpc"}).encode()
+    assert shim.parse_bootstrap(document) == ("unix:///run/s/1", shim.SERVICE_V3)
+    # 2.3 on: a protobuf BootstrapResult whose string field is the address
+    result = proto.encode([(1, 3), (2, "unix:///run/s/2"), (3, "ttrpc")])
+    assert shim.parse_bootstrap(result) == ("unix:///run/s/2", shim.SERVICE_V3)
+
+
+@pytest.mark.parametrize("output", [b"", b"garbage", b'{"version": 3}',
+                                    json.dumps({"version": 3, "address": "x", "protocol": "grpc"}).encode()])
+def test_bootstrap_without_a_ttrpc_address_is_refused(output):
+    with pytest.raises(shim.ShimError):
+        shim.parse_bootstrap(output)
