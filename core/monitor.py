@@ -63,6 +63,18 @@ PR_SET_CHILD_SUBREAPER = 36
 SOCKADDR_MAX = 107
 CHILD_DEFAULT_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGPIPE, signal.SIGCHLD)
 STREAM_NAMES = {STREAM_STDOUT: b"stdout", STREAM_STDERR: b"stderr"}
+#: armed fault points (husk/faults.py's table, read the same way: this script
+#: cannot import husk); ``kill`` kills the monitor, any other action fails the step
+FAULTS = {name: action for name, _, action in
+          (entry.strip().rpartition(":") for entry in os.environ.get("HUSK_FAULT", "").split(",")) if name}
+
+
+def fault(name: str) -> None:
+    action = FAULTS.get(name)
+    if action == "kill":
+        os.kill(os.getpid(), signal.SIGKILL)
+    if action is not None:
+        raise OSError(28, "No space left on device (fault %s)" % name)
 
 
 def timestamp() -> bytes:
@@ -692,9 +704,11 @@ class Monitor:
         exit_file = self.config["exit_file"]
         temporary = exit_file + ".tmp"
         try:
+            fault("monitor.exit-file.before")
             with open(temporary, "w") as handle:
                 handle.write("%d\n" % code)
             os.rename(temporary, exit_file)
+            fault("monitor.exit-file.after")
         except OSError:
             pass
         self.log.close()

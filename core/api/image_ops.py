@@ -18,7 +18,8 @@ libpod_routes = web.RouteTableDef()
 
 
 async def _commit(request: web.Request) -> str:
-    """Commit `container` as `repo:tag` (query), with `changes`, `comment`, `author`, `pause`."""
+    """Commit `container` as `repo:tag` (query), with `changes`, `comment`, `author`, `pause`,
+    `squash` (libpod's)."""
     from ..engine.commit import commit
 
     runtime = request_runtime(request)
@@ -30,7 +31,8 @@ async def _commit(request: web.Request) -> str:
     container = await blocking.run(runtime.container, name)
     image = await blocking.run(commit, container, reference, changes=request.query.getall("changes", []),
                                message=request.query.get("comment", ""), author=request.query.get("author", ""),
-                               pause=flag(request, "pause", True), format_=request.query.get("format", "oci"))
+                               pause=flag(request, "pause", True), format_=request.query.get("format", "oci"),
+                               squash=flag(request, "squash", False))
     return image.id
 
 

@@ -15,7 +15,7 @@ from .common import CONTEXT
 @click.option("-p/--pause", "--pause/--no-pause", default=True, show_default=True,
               help="Pause the container while its changes are read.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the image id.")
-@click.option("--squash", is_flag=True, help="Not supported: the changes are always one new layer.")
+@click.option("--squash", is_flag=True, help="Make the whole root filesystem the image's only layer.")
 @click.argument("container")
 @click.argument("image", required=False, default="")
 @click.pass_obj
@@ -23,16 +23,13 @@ def commit(session, author, change, format_, message, pause, quiet, squash, cont
     """Make an image of CONTAINER's changes (a new layer over its image); prints the id."""
     import sys
 
-    from ..define import InvalidArgument
     from ..engine.commit import commit as commit_container
 
-    if squash:
-        raise InvalidArgument("--squash is not supported: husk commits the changes as one new layer")
     target = session.runtime.container(container)
     if not quiet:
         print("Getting image source signatures", file=sys.stderr)
     record = commit_container(target, image, changes=change, message=message, author=author, pause=pause,
-                              format_=format_)
+                              format_=format_, squash=squash)
     if not quiet:
         print("Writing manifest to image destination", file=sys.stderr)
     click.echo(record.id)

@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from ..faults import fault
 from .common import CONTEXT
 
 
@@ -61,7 +62,9 @@ def save(session, output, format_, multi_image_archive, quiet, images):
     partial = os.path.join(os.path.dirname(os.path.abspath(output)), f".{os.path.basename(output)}.{os.getpid()}")
     try:
         with open(partial, "wb") as stream:
+            fault("save.archive.before")
             save_images(session.runtime, images, stream)
+            fault("save.archive.after")
         os.rename(partial, output)
     except OSError as exc:
         raise click.ClickException(f"writing {output}: {exc.strerror}") from None

@@ -1,6 +1,7 @@
 """Committing a container: its settings merged into its image's, `--change`s
 on top, the container paused while its changes are read (podman's `--pause`,
-on by default), then :func:`husk.storage.commit.commit_image`."""
+on by default), then :func:`husk.storage.commit.commit_image` (with
+`--squash`, of the container's rootfs, mounted meanwhile)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ if TYPE_CHECKING:
 
 
 def commit(container: "Container", reference: str = "", *, changes: Iterable[str] = (), message: str = "",
-           author: str = "", pause: bool = True, format_: str = "oci") -> "ImageRecord":
+           author: str = "", pause: bool = True, format_: str = "oci", squash: bool = False) -> "ImageRecord":
     from ..state.records import ImageConfig
     from ..storage.commit import commit_image
     from ..storage.images import parse_changes
@@ -34,11 +35,16 @@ def commit(container: "Container", reference: str = "", *, changes: Iterable[str
         exposed_ports=sorted(set(base.config.exposed_ports) | set(own.exposed_ports)))
     config = parse_changes(changes, merged)
     container.sync()
-    paused = pause and container.state.state.value == "running"
-    if paused:
-        container.pause()
+    rootfs = container.mount() if squash else ""  # --squash: the whole rootfs, one layer
     try:
-        return commit_image(runtime, container.id, base, config, reference, message, author)
-    finally:
+        paused = pause and container.state.state.value == "running"
         if paused:
-            container.unpause()
+            container.pause()
+        try:
+            return commit_image(runtime, container.id, base, config, reference, message, author, rootfs)
+        finally:
+            if paused:
+                container.unpause()
+    finally:
+        if squash:
+            container.unmount()

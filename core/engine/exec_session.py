@@ -26,6 +26,7 @@ import time
 from typing import TYPE_CHECKING, BinaryIO
 
 from ..define import InvalidArgument, NoSuchContainer, PluginFailure, RuntimeFailure
+from ..faults import fault
 
 if TYPE_CHECKING:
     from .attach_protocol import AttachClient
@@ -73,9 +74,11 @@ def start(container: "Container", command: list[str], *, env: list[str] = (), us
             mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         session_monitor = ExecMonitor(session_id, file, interactive, preserve_fds,
                                       theirs.fileno() if theirs else -1)
+        fault("exec.monitor.before")
         report = launch_monitor(container, backend.exec_command(container.id, file("process.json"), file("pidfile"),
                                                           file("oci-log"), preserve_fds),
                                 tty=tty, exec_session=session_monitor)
+        fault("exec.monitor.after")
     except BaseException:
         if mine is not None:
             mine.close()
@@ -89,6 +92,7 @@ def start(container: "Container", command: list[str], *, env: list[str] = (), us
                           started_at=time.time())
     container.state.exec_sessions[session_id] = session
     container.save()
+    fault("exec.record.after")
     container.runtime.emit("exec", container, execID=session_id)
     try:
         container.runtime.plugins.exec_session(container, session_id, list(command))

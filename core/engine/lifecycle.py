@@ -18,6 +18,7 @@ import time
 from typing import TYPE_CHECKING
 
 from ..define import IN_RUNTIME, HuskError, PluginFailure, State
+from ..faults import fault
 from . import networking
 from .processes import pid_alive
 
@@ -38,13 +39,14 @@ def sync(container: "Container", ask_runtime: bool = False) -> None:
 
     The monitor's exit file says a process has exited; a dead pid without an
     exit file means the monitor was killed, and then the runtime decides.
-    A container left `configured` with its own mount recorded was abandoned
-    mid-init by a killed CLI: its runtime leftovers and mount are released,
-    and so is the mount of an export or copy whose process was killed.
+    A container left `configured` or `exited` with its own mount recorded was
+    abandoned mid-init or mid-restore by a killed CLI: its runtime leftovers
+    and mount are released, and so is the mount of an export or copy whose
+    process was killed.
     """
     st = container.state
     release_temporary_mount(container)
-    if st.state is State.CONFIGURED and st.mountpoint:
+    if st.state in (State.CONFIGURED, State.EXITED) and st.mountpoint:
         _release_abandoned_init(container)
         return
     if st.state not in (State.CREATED, State.RUNNING, State.PAUSED):
@@ -79,7 +81,7 @@ def looks_stale(container: "Container") -> bool:
     st = container.state
     if os.path.exists(container.runtime.paths.temporary_mount(container.id)):
         return True
-    if st.state is State.CONFIGURED:
+    if st.state in (State.CONFIGURED, State.EXITED):
         return bool(st.mountpoint)
     if st.state not in (State.CREATED, State.RUNNING, State.PAUSED):
         return False
@@ -171,9 +173,23 @@ def unmount(container: "Container", force: bool = False) -> None:
 
 
 def _release_abandoned_init(container: "Container") -> None:
+    """Undo an init or restore whose CLI died: the runtime's container (its
+    monitor, still alive, writes an exit file once it is gone: that file is
+    waited for and removed, or it would end the next start at once), the
+    network namespace, the mount."""
+    from .processes import monitor_of
+
     backend = container.runtime.oci_runtime(container.config.runtime)
-    if backend.state(container.id) is not None:
+    found = backend.state(container.id)
+    if found is not None:
+        pid = int(found.get("pid") or 0)
+        monitor = monitor_of(pid)
         backend.delete(container.id, force=True)
+        if monitor:
+            from .waiting import wait_for_exit_file
+
+            wait_for_exit_file(container.runtime.paths.exit_file(container.id), monitor, pid, 10)
+        _remove_quietly(container.runtime.paths.exit_file(container.id))
     networking.teardown(container)
     unmount(container)
 
@@ -188,16 +204,23 @@ def init(container: "Container", retain_restart_count: bool = False) -> None:
         cleanup(container)  # a fresh create needs the old runtime container gone
     runtime, paths = container.runtime, container.runtime.paths
     with _unmounted_on_failure(container):
+        fault("init.mount.before")
         rootfs = mount(container)
+        fault("init.mount.after")
         if networking.uses_networks(container):
+            fault("init.netns.before")
             networking.setup(container)
+            fault("init.network-setup.after")
         userdata = _write_bundle(container, rootfs)
+        fault("init.bundle.after")
         backend = runtime.oci_runtime(container.config.runtime)
         oci_log = os.path.join(userdata, "oci-log")
         create = backend.create_command(container.id, userdata, paths.pid_file(container.id), oci_log)
         if container.config.run_options.cgroups == "disabled":  # crun's global flag (checked at create)
             create = _without_cgroups(create)
+        fault("init.monitor.before")
         report = launch_monitor(container, create)
+        fault("init.monitor.after")
     st = container.state
     st.state = State.CREATED
     st.pid, st.monitor_pid = report.pid, report.monitor_pid
@@ -212,6 +235,7 @@ def init(container: "Container", retain_restart_count: bool = False) -> None:
     if not retain_restart_count:
         st.restart_count = 0
     container.save()
+    fault("init.record.after")
     runtime.emit("init", container)
 
 
@@ -269,7 +293,9 @@ def start(container: "Container") -> None:
     """Start a created container's process; state `running`."""
     backend = container.runtime.oci_runtime(container.config.runtime)
     try:
+        fault("start.runtime.before")
         backend.start(container.id)
+        fault("start.runtime.after")
     except HuskError:
         # The process may have died at start (bad executable): record what happened.
         wait_for_exit(container, 1.0)
@@ -279,6 +305,7 @@ def start(container: "Container") -> None:
     st.state = State.RUNNING
     st.started_at = time.time()
     container.save()
+    fault("start.record.after")
     from .run_options import notify_ready
 
     notify_ready(container.config.run_options, st.monitor_pid)
@@ -295,6 +322,7 @@ def stop(container: "Container", timeout: int) -> None:
     backend = container.runtime.oci_runtime(container.config.runtime)
     container.state.stopped_by_user = True
     container.save()
+    fault("stop.record.after")
     if container.state.state is State.PAUSED:
         _thaw(container, backend)  # a frozen process receives no signal, not even SIGKILL
     if timeout > 0 and container.state.state is State.RUNNING:
@@ -308,6 +336,7 @@ def stop(container: "Container", timeout: int) -> None:
             "StopSignal %s failed to stop container %s in %d seconds, resorting to SIGKILL",
             container.config.stop_signal, container.name, timeout)
     _signal(container, backend, signal_module.SIGKILL, all_processes=True)
+    fault("stop.signal.after")
     if not wait_for_exit(container, 30):
         raise HuskError(f"container {container.id} did not exit within 30 seconds of SIGKILL")
     _finish_stop(container)
@@ -317,6 +346,7 @@ def _finish_stop(container: "Container") -> None:
     sync(container, ask_runtime=False)
     if container.state.state in (State.CREATED, State.RUNNING, State.PAUSED):
         _record_exit(container, *(read_exit_file(container) or (UNKNOWN_EXIT_CODE, time.time())))
+    fault("stop.exit-record.after")
     container.runtime.emit("stop", container)
 
 
@@ -412,9 +442,13 @@ def cleanup(container: "Container") -> None:
 
         reap(container, kill=True)
     if st.state in IN_RUNTIME:
+        fault("cleanup.runtime-delete.before")
         container.runtime.oci_runtime(container.config.runtime).delete(container.id, force=True)
+        fault("cleanup.runtime-delete.after")
     networking.teardown(container)
+    fault("cleanup.network-teardown.after")
     unmount(container)
+    fault("cleanup.unmount.after")
     from .secrets import discard
 
     discard(container)
@@ -422,6 +456,7 @@ def cleanup(container: "Container") -> None:
         st.state = State.EXITED
     st.pid = 0
     container.save()
+    fault("cleanup.record.after")
     container.runtime.emit("cleanup", container)
     if plugin_error is not None:
         raise plugin_error
@@ -441,6 +476,7 @@ def remove(container: "Container", timeout: int, volumes: bool = False) -> None:
     cleanup(container)
     st.state = State.REMOVING
     container.save()
+    fault("remove.record.after")
     networking.release(container)
     from ..storage.rootfs import unmount as unmount_path
 
@@ -451,8 +487,10 @@ def remove(container: "Container", timeout: int, volumes: bool = False) -> None:
     shutil.rmtree(paths.container_dir(container.id), ignore_errors=True)
     shutil.rmtree(paths.container_run_dir(container.id), ignore_errors=True)
     _remove_quietly(paths.exit_file(container.id))
+    fault("remove.files.after")
     anonymous = anonymous_volumes(container.runtime, container.config) if volumes else []
     container.runtime.store.remove_container(container.config)
+    fault("remove.records-deleted.after")
     container.runtime.emit("remove", container)
     _remove_quietly(paths.lock_path(container.id))
     remove_volumes(container.runtime, anonymous)
@@ -625,7 +663,9 @@ def release_temporary_mount(container: "Container") -> None:
 def checkpoint(container: "Container", options: dict) -> None:
     """Checkpoint through the plugin; unless the process keeps running, record
     its end like any exit (never restarted by policy) and mark the checkpoint."""
+    fault("checkpoint.dump.before")
     container.runtime.plugins.checkpoint(container, options)
+    fault("checkpoint.dump.after")
     st = container.state
     if not options.get("keep_running"):
         wait_for_exit(container, 30)
@@ -636,6 +676,7 @@ def checkpoint(container: "Container", options: dict) -> None:
         cleanup(container)
     st.checkpointed = True
     container.save()
+    fault("checkpoint.record.after")
     container.runtime.emit("checkpoint", container)
 
 
@@ -645,10 +686,13 @@ def restore(container: "Container", options: dict) -> None:
     cleanup(container)
     with _unmounted_on_failure(container):
         rootfs = mount(container)
+        fault("restore.mount.after")
         if networking.uses_networks(container):
             networking.setup(container, bool(options.get("ignore_static_ip")), bool(options.get("ignore_static_mac")))
         _write_bundle(container, rootfs)
+        fault("restore.runtime.before")
         container.runtime.plugins.restore(container, options)  # sets st.pid and st.monitor_pid
+        fault("restore.runtime.after")
     st = container.state
     st.state = State.RUNNING
     st.checkpointed = False
@@ -657,4 +701,5 @@ def restore(container: "Container", options: dict) -> None:
     st.stopped_by_user = st.oom_killed = False
     st.error = ""
     container.save()
+    fault("restore.record.after")
     container.runtime.emit("restore", container)

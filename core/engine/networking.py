@@ -14,6 +14,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from ..define import HuskError, NotImplementedByPlugin
+from ..faults import fault
 
 if TYPE_CHECKING:
     from ..network.backend import NetworkBackend
@@ -124,6 +125,7 @@ def setup(container: "Container", ignore_static_ip: bool = False, ignore_static_
     netns.create(path)
     st.netns = path
     container.save()
+    fault("init.netns.after")
     try:
         answer = chosen.setup(path, document_)
         st.network_status = msgspec.convert(answer, dict[str, NetworkStatus])

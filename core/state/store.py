@@ -33,6 +33,7 @@ import msgspec
 
 from ..define import (CorruptRecord, InvalidArgument, NameInUse, NoSuchContainer, NoSuchImage, NoSuchPod, NoSuchVolume,
                       VolumeExists)
+from ..faults import fault
 from .records import ContainerConfig, ContainerState, ImageRecord, PodRecord, SecretRecord, VolumeRecord
 
 _DATABASES = ("configs", "states", "names", "images", "image_names", "mounts", "networks", "leases", "volumes", "secrets", "pods")
@@ -182,7 +183,9 @@ class Store:
                                 "You have to remove that container to be able to reuse that name: that name is already in use")
             txn.put(config.id.encode(), _encode(config), db=self.db["configs"])
             txn.put(config.id.encode(), _encode(state), db=self.db["states"])
+        fault("create.record.before")
         self._write(change)
+        fault("create.record.after")
 
     def save_state(self, container_id: str, state: ContainerState) -> None:
         def change(txn):

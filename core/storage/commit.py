@@ -168,13 +168,22 @@ def _write_layer(upper: str, out, placeholders: Collection[str] = ()) -> None:
             # sockets are not archived (as tar and podman do)
 
 
-def commit_layer(runtime: "Runtime", container_id: str) -> "StagedLayer":
+def commit_layer(runtime: "Runtime", container_id: str, squash_from: str = "",
+                 lower_layers: Collection[str] = ()) -> "StagedLayer":
     """The container's changes (without the mount targets of :func:`generated_targets`)
-    stored as a layer; the returned layer is committed already (its `digest` and `size`)."""
+    stored as a layer; the returned layer is committed already (its `digest` and `size`).
+    With `squash_from` (the container's mounted rootfs over `lower_layers`) the
+    layer is the whole root filesystem instead (`commit --squash`)."""
     from .layer_store import stage_layer
 
+    upper = upper_dir(runtime, container_id)
+    placeholders = generated_targets(runtime, container_id)
+    if squash_from:  # a mount target over a file of the image's is the image's file
+        lowers = [runtime.paths.layer_diff(layer) for layer in lower_layers]
+        placeholders = frozenset(path for path in placeholders if os.path.lexists(os.path.join(upper, path))
+                                 and not any(os.path.lexists(os.path.join(lower, path)) for lower in lowers))
     with tempfile.TemporaryFile(dir=runtime.paths.root) as spool:
-        _write_layer(upper_dir(runtime, container_id), spool, generated_targets(runtime, container_id))
+        _write_layer(squash_from or upper, spool, placeholders)
         spool.seek(0)
         layer = stage_layer(runtime, spool)
     try:
@@ -186,9 +195,10 @@ def commit_layer(runtime: "Runtime", container_id: str) -> "StagedLayer":
 
 
 def commit_image(runtime: "Runtime", container_id: str, base: "ImageRecord", config: "ImageConfig",
-                 reference: str = "", message: str = "", author: str = "") -> "ImageRecord":
+                 reference: str = "", message: str = "", author: str = "", squash_from: str = "") -> "ImageRecord":
     """A new image: `base` plus the container's changes as one more layer, with `config`,
-    without the mount targets of :func:`generated_targets`.
+    without the mount targets of :func:`generated_targets`; with `squash_from`
+    (the container's mounted rootfs), that rootfs as the image's only layer.
     The caller keeps the container from changing meanwhile (pauses it)."""
     import json
 
@@ -196,18 +206,18 @@ def commit_image(runtime: "Runtime", container_id: str, base: "ImageRecord", con
     from ..state.records import ImageRecord
 
     names = [normalize(reference)] if reference else []
-    layer = commit_layer(runtime, container_id)
+    layer = commit_layer(runtime, container_id, squash_from, base.layers)
     created = time.time()
-    history = json.loads(base.config_json).get("history") or [] if base.config_json else []
-    history = [*history, {"created": _rfc3339(created), "created_by": "husk commit", "author": author,
-                          "comment": message}]
-    layers = [*base.layers, layer.digest]
+    history = json.loads(base.config_json).get("history") or [] if base.config_json and not squash_from else []
+    history = [*history, {"created": _rfc3339(created), "created_by": "husk commit --squash" if squash_from else "husk commit",
+                          "author": author, "comment": message}]
+    layers = [layer.digest] if squash_from else [*base.layers, layer.digest]
     document = json.loads(config_blob(config, layers, created, history))
     if author:
         document["author"] = author
     config_json = json.dumps(document, separators=(",", ":")).encode()
     image = ImageRecord(id=image_id(config_json), names=names, layers=layers, created=created,
-                        size=base.size + layer.size, config=config, config_json=config_json.decode())
+                        size=layer.size + (0 if squash_from else base.size), config=config, config_json=config_json.decode())
     runtime.store.put_image(image)
     runtime.emit("commit", id=image.id, name=names[0] if names else "", image=image.id, type="image")
     return image

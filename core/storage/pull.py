@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from ..define import HuskError, InvalidArgument, NoSuchImage
+from ..faults import fault
 from ..state.paths import check_digest
 from .registry import (MANIFEST_LIST, MANIFEST_V2, OCI_INDEX, OCI_MANIFEST, RegistryClient, RegistryError,
                        RemoteRef, TLSOptions, certs_dir_for, parse_remote)
@@ -244,13 +245,16 @@ def fetch_image(runtime: "Runtime", source, repository: str, reference: str, nam
         raise RegistryError(f"{where}: the config lists {len(image.layers)} layers, the manifest "
                             f"{len(manifest.layers)}")
     image.size = _fetch_layers(runtime, source, repository, list(zip(manifest.layers, image.layers)), progress)
+    fault("pull.blobs.after")
     progress.message(f"Copying config {config_digest[7:19]} done")
     progress.message("Writing manifest to image destination")
     image.digest = digest
     from .image_archive import merge_stored
 
     image = merge_stored(runtime, image)
+    fault("pull.record.before")
     runtime.store.put_image(image)
+    fault("pull.record.after")
     runtime.emit(event, id=image.id, name=name, image=image.id, type="image")
     progress.message("Storing signatures")
     return image

@@ -104,3 +104,24 @@ def test_commit_keeps_a_file_the_user_owns_at_a_bound_path(husk, tmp_path):
     husk("run", "--name", "nh", "--no-hosts", IMAGE, "sh", "-c", "echo 10.1.1.1 mine > /etc/hosts", check=True)
     husk("commit", "-q", "nh", "localhost/nohosts:1", check=True)
     assert _top_layer_members(husk, "localhost/nohosts:1", tmp_path).get("etc/hosts") == b"10.1.1.1 mine\n"
+
+
+def test_commit_squash(husk_rt, tmp_path):
+    """--squash: the container's whole root filesystem as the image's only layer,
+    deletions applied, still without the files husk binds; a running container works too."""
+    husk = husk_rt
+    husk("run", "-d", "--name", "sq", IMAGE, "sh", "-c", "echo kept > /kept; rm /bin/ls; touch /ready; sleep 100",
+         check=True)
+    husk("exec", "sq", "sh", "-c", "while [ ! -e /ready ]; do sleep 0.05; done", check=True)
+    husk("commit", "-q", "--squash", "sq", "localhost/squashed:1", check=True)
+    assert husk("ps", "-q", "--filter", "status=running", check=True).stdout.strip()  # unpaused again
+    assert "running or paused" in husk("unmount", "sq").stderr  # no user mount left: the squash's went
+    inspect = json.loads(husk("image", "inspect", "localhost/squashed:1", check=True).stdout)[0]
+    assert len(inspect["RootFS"]["Layers"]) == 1
+    assert [h["created_by"] for h in inspect.get("History", [])] in ([], ["husk commit --squash"])
+    members = _top_layer_members(husk, "localhost/squashed:1", tmp_path)
+    assert members["kept"] == b"kept\n" and "bin/sh" in members and "bin/ls" not in members
+    assert not any(name.rpartition("/")[2].startswith(".wh.") for name in members)
+    assert not {"etc/hostname", "run/.containerenv"} & set(members)
+    ran = husk("run", "--rm", "localhost/squashed:1", "sh", "-c", "cat /kept; test -e /bin/ls || echo gone", check=True)
+    assert ran.stdout == "kept\ngone\n"
