@@ -166,11 +166,12 @@ def _network_config(base: str) -> tuple[str, str]:
                         f'default_subnet = "{first}"\ndefault_interface = "{bridge}"\n')
 
 
-def _kill_monitors(runroot: str) -> None:
-    """Monitors still running for this run root (their argv names it: as text, or
-    inside the hex of the marshalled configuration that monitors are started with)."""
+def find_monitors(runroot: str) -> list[int]:
+    """Pids of the monitors running for this run root (their argv names it: as text,
+    or inside the hex of the marshalled configuration that monitors are started with)."""
     marker = runroot.encode()
     hex_marker = marker.hex().encode()
+    found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -181,10 +182,17 @@ def _kill_monitors(runroot: str) -> None:
             continue
         if (b"monitor" in cmdline and (marker in cmdline or hex_marker in cmdline)
                 and b"container\0cleanup" not in cmdline):
-            try:
-                os.kill(int(entry), 9)
-            except OSError:
-                pass
+            found.append(int(entry))
+    return found
+
+
+def _kill_monitors(runroot: str) -> None:
+    """SIGKILL the monitors still running for this run root."""
+    for pid in find_monitors(runroot):
+        try:
+            os.kill(pid, 9)
+        except OSError:
+            pass
 
 
 def _unmount_under(path: str) -> None:
