@@ -28,13 +28,14 @@ from .global_flags import LogLevel
 #: every verb module, in registration order (a module adding to a group comes
 #: after the module that makes the group)
 MODULES = ("container", "image", "image_transfer", "registry", "commit", "system", "attach", "ops", "exec",
-           "checkpoint", "changes", "cp", "prune", "network", "volume", "secret", "stats", "health", "pod", "build")
+           "checkpoint", "changes", "cp", "prune", "network", "volume", "secret", "stats", "disk", "health", "pod",
+           "build")
 #: group -> the modules adding to it, the one making it first
 GROUPS = {
     "container": ("container", "attach", "ops", "exec", "checkpoint", "changes", "cp", "prune", "commit", "network",
                   "stats"),
     "image": ("image", "image_transfer", "registry", "commit", "prune", "build"),
-    "system": ("system",),
+    "system": ("system", "disk"),
     "network": ("network",),
     "volume": ("volume",),
     "secret": ("secret",),

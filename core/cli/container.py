@@ -327,9 +327,10 @@ def wait(session, condition, interval, latest, names):
 @click.option("--external", is_flag=True,
               help="Also containers other tools made in husk's storage (there are none: husk's store is its own).")
 @click.option("-w", "--watch", type=int, default=0, help="Print the list again every N seconds.")
+@click.option("-s", "--size", is_flag=True, help="Each container's size (writable layer, and whole root filesystem).")
 @pass_session
 def ps(session, all_, quiet, no_trunc, no_heading, filters, format_, sort, latest, last, ns, pod, sync, external,
-       watch):
+       watch, size):
     """List containers."""
     from .listing import NS_TABLE, PS_TABLE, list_containers
 
@@ -346,7 +347,7 @@ def ps(session, all_, quiet, no_trunc, no_heading, filters, format_, sort, lates
         errors: list = []
         listing = list_containers(session.runtime, all_=all_ or bool(filters) or last >= 0, quiet=quiet,
                                   no_trunc=no_trunc, no_heading=no_heading, filters=filters, format_=format_,
-                                  sort=sort, latest=latest, last=last, namespaces=ns, errors=errors)
+                                  sort=sort, latest=latest, last=last, namespaces=ns, size=size, errors=errors)
         if not watch:
             break
         click.echo("\033[H\033[2J" + listing, nl=False, color=True)  # clear the screen, print again, as podman
@@ -363,7 +364,7 @@ def ps(session, all_, quiet, no_trunc, no_heading, filters, format_, sort, lates
 @click.command(context_settings=CONTEXT)
 @click.option("-f", "--format", "format_", default="", help="Go template applied to each result.")
 @click.option("-t", "--type", "type_", type=click.Choice(["container", "image", "all"]), default="all")
-@click.option("-s", "--size", is_flag=True, help="Accepted for podman compatibility.")
+@click.option("-s", "--size", is_flag=True, help="Containers' SizeRw and SizeRootFs too.")
 @selectors()
 @click.argument("names", nargs=-1)
 @pass_session
@@ -372,7 +373,7 @@ def inspect(session, format_, type_, size, latest, names):
     from .listing import inspect_objects
 
     names = targets(session, names, latest=latest) if latest or not names else names
-    output, code = inspect_objects(session.runtime, names, type_, format_)
+    output, code = inspect_objects(session.runtime, names, type_, format_, size)
     click.echo(output, nl=False)
     raise SystemExit(code)
 

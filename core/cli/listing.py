@@ -33,10 +33,11 @@ def _parse_filters(filters: tuple[str, ...]) -> dict[str, list[str]]:
 
 def list_containers(runtime: "Runtime", *, all_: bool, quiet: bool, no_trunc: bool, no_heading: bool,
                     filters: tuple[str, ...], format_: str, sort: str, latest: bool, last: int = -1,
-                    namespaces: bool = False, errors: list | None = None) -> str:
+                    namespaces: bool = False, size: bool = False, errors: list | None = None) -> str:
     """The `ps` output; corrupt records go to `errors` (see Store.containers).
     `last` >= 0: only the containers created last; `namespaces`: rows carry
-    podman's --ns fields (each namespace's inode number)."""
+    podman's --ns fields (each namespace's inode number); `size`: rows carry
+    the writable layer's size and the root filesystem's (SIZE column)."""
     from ..presentation.ps import ps_document, select_containers
 
     entries = select_containers(runtime, all_=all_, filters=_parse_filters(filters), sort=sort, latest=latest,
@@ -48,13 +49,26 @@ def list_containers(runtime: "Runtime", *, all_: bool, quiet: bool, no_trunc: bo
     if namespaces:
         for row, container, _ in entries:
             row.update(_namespace_fields(container.state.pid))
+    sizes = {}
+    if size and not quiet:
+        from ..engine.disk_usage import container_sizes
+        from ..formats.units import human_size
+
+        for row, container, _ in entries:
+            sizes[container.id] = rw, rootfs = container_sizes(runtime, container)
+            row["Size"] = f"{human_size(rw)} (virtual {human_size(rootfs)})"
     if quiet:
         return "".join(row["ID"] + "\n" for row in rows)
     if format_ == "json":
-        return json.dumps([ps_document(*entry) for entry in entries], indent=4) + "\n"
+        documents = [ps_document(*entry) for entry in entries]
+        for document, (_, container, _) in zip(documents, entries):
+            if container.id in sizes:
+                document["Size"] = dict(zip(("rwSize", "rootFsSize"), sizes[container.id]))
+        return json.dumps(documents, indent=4) + "\n"
     from ..formats.template import format_rows
 
-    return format_rows(format_ or PS_TABLE, rows, {**PS_HEADERS, **NS_HEADERS}, heading=not no_heading)
+    return format_rows(format_ or (PS_TABLE + "\t{{.Size}}" if size else PS_TABLE), rows,
+                       {**PS_HEADERS, **NS_HEADERS}, heading=not no_heading)
 
 
 #: `ps --ns`: podman's columns
@@ -82,8 +96,9 @@ _MAP_FIELDS = frozenset({"Labels", "Annotations", "Tmpfs", "Data", "Sysctls", "A
                          "Runtimes"})
 
 
-def inspect_objects(runtime: "Runtime", names, type_: str, format_: str) -> tuple[str, int]:
+def inspect_objects(runtime: "Runtime", names, type_: str, format_: str, size: bool = False) -> tuple[str, int]:
     """Each name as a container (or image); JSON array, or the template per object.
+    `size`: containers' documents carry SizeRw and SizeRootFs (podman's --size).
 
     A name that is neither is one error line (podman's wording) and exit 125,
     the others are still printed; any other failure (a corrupt record) keeps
@@ -97,7 +112,13 @@ def inspect_objects(runtime: "Runtime", names, type_: str, format_: str) -> tupl
         try:
             if type_ != "image":
                 try:
-                    documents.append(("container", runtime.container(name).inspect()))
+                    container = runtime.container(name)
+                    document = container.inspect()
+                    if size:
+                        from ..engine.disk_usage import container_sizes
+
+                        document["SizeRw"], document["SizeRootFs"] = container_sizes(runtime, container)
+                    documents.append(("container", document))
                     continue
                 except NoSuchContainer:
                     if type_ == "container":
@@ -116,9 +137,11 @@ def inspect_objects(runtime: "Runtime", names, type_: str, format_: str) -> tupl
 
         template = compile_template(format_)
         types = {"container": "define.InspectContainerData", "image": "inspect.ImageData"}
-        # podman's Go structs call the field ID (its JSON name is Id): templates say {{.ID}}
-        return "".join(template.render(as_struct({**doc, "ID": doc["Id"]} if "Id" in doc else doc, types[kind],
-                                                 _MAP_FIELDS)) + "\n"
+        # podman's Go structs call the field ID (its JSON name is Id): templates say {{.ID}};
+        # a container's sizes are fields without --size too (JSON leaves them out: omitempty)
+        unsized = {"container": {"SizeRw": None, "SizeRootFs": 0}, "image": {}}
+        return "".join(template.render(as_struct({**unsized[kind], **doc, "ID": doc["Id"]} if "Id" in doc else doc,
+                                                 types[kind], _MAP_FIELDS)) + "\n"
                        for kind, doc in documents), code
     return json.dumps([doc for _, doc in documents], indent=4) + "\n", code
 

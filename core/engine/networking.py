@@ -332,11 +332,19 @@ def remove_network(runtime: "Runtime", name: str, force: bool = False, timeout: 
 
 
 def prune_networks(runtime: "Runtime", filters: dict[str, list[str]]) -> list[str]:
-    """`network prune`: the networks no container uses, never the default one."""
+    """`network prune`: the networks no container uses, never the default one
+    (`until` and `label!` as the other prunes take them, for `system prune`)."""
+    from ..formats.timestamps import parse_time
+    from ..storage.image_prune import prune_matcher
+
+    keys = ("until", "label!")
+    match = prune_matcher({k: v for k, v in filters.items() if k in keys}, keys)
     used = {name for c in runtime.containers() if uses_networks(c) for name in network_names(c)}
     pruned = []
-    for network in list_networks(runtime, filters):
-        if network.name != runtime.config.default_network and network.name not in used:
+    for network in list_networks(runtime, {k: v for k, v in filters.items() if k not in keys}):
+        created = parse_time(network.created) if network.created else 0.0
+        if network.name != runtime.config.default_network and network.name not in used and \
+                match(created, network.labels):
             remove_network(runtime, network.name)
             pruned.append(network.name)
     return pruned
