@@ -114,6 +114,11 @@ smoke_test() {
             || die "smoke test: husk-$runtime: \`husk --runtime $runtime run --rm busybox true\` failed: $(tail -n 1 <<<"$out")"
         report+=("$runtime ok")
     done
+    if [[ " $loaded " == *" shimv2 "* ]]; then
+        out=$("$husk" --runtime io.containerd.runc.v2 run --rm busybox true 2>&1) \
+            || die "smoke test: husk-shimv2: \`husk --runtime io.containerd.runc.v2 run --rm busybox true\` failed: $(tail -n 1 <<<"$out")"
+        report+=("io.containerd.runc.v2 ok")
+    fi
     if [[ " $loaded " == *" criu "* ]]; then
         "$husk" --runtime runc run -d --name "$name" busybox sleep 60 >/dev/null 2>&1 \
             || die "smoke test: husk-runc: \`husk --runtime runc run -d\` failed"
@@ -133,8 +138,24 @@ smoke_test() {
     step "smoke test:${report[*]/#/ }"
 }
 
+# husk-shimv2 needs containerd's shims, never its daemon: a shim already on the
+# host (Docker's containerd.io ships one) is used as it is, and a containerd
+# daemon that installing the package enabled or started is disabled and stopped.
+systemd_state() { [ -d /run/systemd/system ] && systemctl "$1" containerd.service 2>/dev/null || true; }
+shim_host_state() { echo "$(systemd_state is-active) $(systemd_state is-enabled)"; }
+containerd_before=$(shim_host_state)
+
 mapfile -t packages < <(read_packages "$repo/contrib/packages.txt" "$repo"/plugins/*/contrib/packages.txt)
+if command -v containerd-shim-runc-v2 >/dev/null \
+        && [ "$(dpkg-query -W -f='${Status}' containerd 2>/dev/null)" != "install ok installed" ]; then
+    mapfile -t packages < <(printf '%s\n' "${packages[@]}" | grep -vx containerd)
+fi
 apt_install "${packages[@]}"
+if [ "$(shim_host_state)" != "$containerd_before" ] && [ "$containerd_before" != "active enabled" ]; then
+    step "stopping and disabling the containerd daemon the containerd package started (husk runs its shims alone)"
+    [ "${containerd_before%% *}" = active ] || quietly systemctl stop containerd.service
+    [ "${containerd_before##* }" = enabled ] || quietly systemctl disable containerd.service
+fi
 "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
     || die "$python is $("$python" -V 2>&1); husk needs Python >= 3.11"
 fix_host_quirks

@@ -112,6 +112,7 @@ class HuskEnv:
         subprocess.run([HUSK, *self.global_args, "rm", "-af", "-t", "0"], capture_output=True, timeout=120,
                        env=self.env())
         _kill_monitors(self.runroot)
+        _kill_shims(self.runroot)
         _unmount_under(self.root)
         _unmount_under(self.runroot)
 
@@ -195,6 +196,17 @@ def _kill_monitors(runroot: str) -> None:
             pass
 
 
+def _kill_shims(runroot: str) -> None:
+    """SIGKILL shim daemons (containerd-shim-*) still serving a bundle under this run root."""
+    for entry in os.listdir("/proc"):
+        try:
+            if (entry.isdigit() and os.path.basename(os.readlink(f"/proc/{entry}/exe")).startswith("containerd-shim")
+                    and os.readlink(f"/proc/{entry}/cwd").startswith(runroot + "/")):
+                os.kill(int(entry), 9)
+        except OSError:
+            pass
+
+
 def _unmount_under(path: str) -> None:
     with open("/proc/self/mountinfo") as handle:
         points = [line.split()[4] for line in handle]
@@ -249,9 +261,32 @@ def husk(husk_envs):
     return husk_envs()
 
 
-@pytest.fixture(params=["runc", "crun"])
+#: the runtime backends husk ships, by the binary each needs
+RUNTIME_BINARIES = {"runc": "runc", "crun": "crun", "io.containerd.runc.v2": "containerd-shim-runc-v2"}
+#: what `husk_rt` runs each test on; HUSK_TEST_RUNTIMES (comma-separated names)
+#: chooses others, as `HUSK_TEST_RUNTIMES=io.containerd.runc.v2` runs a suite on the shim
+RT_RUNTIMES = os.environ.get("HUSK_TEST_RUNTIMES", "runc,crun").split(",")
+
+
+def needs_runtime(name: str) -> None:
+    """Skip the test, saying why, when the runtime `name` is not installed."""
+    binary = RUNTIME_BINARIES.get(name, name)
+    if shutil.which(binary) is None:
+        pytest.skip(f"runtime {name} is not installed ({binary} not found)")
+
+
+@pytest.fixture(params=RT_RUNTIMES)
 def husk_rt(request, husk_envs):
-    """Like `husk`, once with runc and once with crun."""
+    """Like `husk`, once with runc and once with crun (or HUSK_TEST_RUNTIMES's)."""
+    needs_runtime(request.param)
+    return husk_envs(request.param)
+
+
+@pytest.fixture(params=list(RUNTIME_BINARIES))
+def husk_any_rt(request, husk_envs):
+    """Like `husk`, once on every runtime backend husk ships (containerd's runc
+    shim included), each skipped with the reason where it is not installed."""
+    needs_runtime(request.param)
     return husk_envs(request.param)
 
 
