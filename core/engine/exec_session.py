@@ -202,7 +202,15 @@ def reap(container: "Container", kill: bool = False) -> int:
     from .processes import pid_alive
 
     for session in list(container.state.exec_sessions.values()):
-        code = exit_code(container, session.id)
+        try:
+            code = exit_code(container, session.id)
+        except InvalidArgument:
+            # a corrupt record: an id that names no files; its process ends with
+            # the container (or now, with `kill`), the record is dropped either way
+            if kill:
+                _kill(container, session)
+            forget(container, session.id, remove_files=False)
+            continue
         if code is None and pid_alive(session.monitor_pid):
             if not kill:
                 continue

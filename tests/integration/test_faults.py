@@ -202,3 +202,23 @@ def _check_image_operation(env, operation: str, tmp_path) -> None:
         assert result.returncode == 0, result.stderr
         env("pull", f"oci-archive:{archive}:localhost/busybox:latest", check=True)
     assert env("images", "--format", "{{.Repository}}:{{.Tag}}", check=True).stdout == "localhost/busybox:latest\n"
+
+
+def test_rm_force_purges_a_record_with_a_malformed_exec_session_id(husk):
+    """A corrupt record (an exec session id that is no id: the paths refuse it)
+    is still removed with everything it holds: process, mount, network."""
+    from husk.state.records import ExecSession
+
+    husk("run", "-d", "--name", "bad", *SLEEPER, check=True)
+    ctr = husk.runtime().container("bad")
+    ctr.state.exec_sessions = {"../e1": ExecSession(id="../e1", command=["sh"], pid=ctr.state.pid)}
+    ctr.save()
+    ids = [ctr.id]
+    result = husk("rm", "-f", "-t", "0", "bad")
+    assert (result.returncode, result.stderr) == (0, ""), result.stderr
+    assert _records(husk) == {}
+    assert _runtime_list(husk) == []
+    assert _wait_until(lambda: find_monitors(husk.runroot) == [])
+    assert _wait_until(lambda: _container_processes(ids) == [])
+    assert _mounts_under(husk.root) == []
+    assert husk.network_leaks() == []
