@@ -414,11 +414,22 @@ def exists(session, external, name):
 @click.option("-a", "--all", "all_", is_flag=True, help="Clean up every stopped container.")
 @click.option("--rm", "remove", is_flag=True, help="Then remove the container.")
 @click.option("--rmi", is_flag=True, help="Then remove the container's image (implies --rm).")
+@click.option("--exec", "exec_id", default="", help="Clean up this ended exec session instead of the container.")
 @selectors()
 @click.argument("names", nargs=-1)
 @pass_session
-def cleanup(session, exit_command, all_, remove, rmi, latest, names):
+def cleanup(session, exit_command, all_, remove, rmi, exec_id, latest, names):
     """Release the mounts and runtime state of stopped containers (run on exit)."""
+    if exec_id:
+        if all_ or remove or rmi or len(names) + bool(latest) != 1:
+            raise InvalidArgument("--exec cleans up one container's session: one container, without --all, "
+                                  "--rm and --rmi")
+        from ..engine.exec_session import cleanup_session
+
+        container = session.runtime.container(targets(session, names, latest=latest)[0])
+        cleanup_session(container, exec_id)
+        click.echo(container.id)
+        return
     for name in targets(session, names, all_=all_, latest=latest,
                         states=("configured", "created", "stopped", "exited")):
         try:

@@ -315,3 +315,24 @@ def _copy_stdin(stdin: BinaryIO, client: "AttachClient") -> None:
         client.close_stdin()
     except (OSError, ValueError):
         pass  # the command ended (and the socket with it), or stdin was closed
+
+
+def cleanup_session(container: "Container", session_id: str) -> None:
+    """`container cleanup --exec ID`: forget an exec session that has ended, with
+    its run files (what the exit command of podman's exec sessions does)."""
+    from ..define import NoSuchExecSession, StateInvalid
+
+    def clean(c: "Container") -> None:
+        if session_id not in c.state.exec_sessions:
+            raise NoSuchExecSession(f"no exec session with ID {session_id} found in container {c.id}: "
+                                    "no such exec session")
+        if exit_code(c, session_id) is None and _running(c.state.exec_sessions[session_id]):
+            raise StateInvalid(f"cannot clean up exec session {session_id} as it is running")
+        forget(c, session_id)
+    container.batch(clean)
+
+
+def _running(session: "ExecSession") -> bool:
+    from .processes import pid_alive
+
+    return pid_alive(session.monitor_pid)
