@@ -1,0 +1,238 @@
+"""husk build: real builds (each RUN in a real container on runc and crun) from the busybox image."""
+
+import io
+import json
+import os
+import tarfile
+
+from husk.testing import IMAGE, build_tar
+
+
+def _context(tmp_path, containerfile: str, files: dict | None = None) -> str:
+    root = tmp_path / "ctx"
+    root.mkdir(exist_ok=True)
+    (root / "Containerfile").write_text(containerfile)
+    for name, data in (files or {}).items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data if isinstance(data, bytes) else data.encode())
+    return str(root)
+
+
+def _from_stdin(husk, context: bytes, *args: str):
+    """`husk build ARGS -` with `context` (a tar) on stdin; output as text."""
+    result = husk("build", *args, "-", input=context, timeout=120)
+    result.stdout, result.stderr = result.stdout.decode(), result.stderr.decode()
+    return result
+
+
+def _leftovers(husk) -> tuple[str, list[str]]:
+    """(containers, image names or ids) that exist: a build leaves no container and no intermediate image."""
+    containers = husk("ps", "-aq", check=True).stdout
+    images = husk("images", "-a", "--format", "{{.Repository}}", check=True).stdout.split()
+    return containers, sorted(images)
+
+
+def _config(husk, name: str) -> dict:
+    return json.loads(husk("image", "inspect", name, check=True).stdout)[0]
+
+
+def test_a_build_runs_copies_and_sets_the_config(husk_rt, tmp_path):
+    husk = husk_rt
+    context = _context(tmp_path, f"""\
+ARG BASE={IMAGE}
+FROM ${{BASE}}
+ARG GREETING=hello
+ENV A=1 B="two words"
+RUN echo "run says $GREETING $A $B" && mkdir -p /out && echo built > /out/x
+COPY a.txt /tmp/
+COPY dir /data
+WORKDIR /work/sub
+USER 1000:1000
+LABEL org.test=yes
+EXPOSE 80 90/udp
+VOLUME /vol
+STOPSIGNAL SIGINT
+HEALTHCHECK --interval=5s --retries=2 CMD true
+ENTRYPOINT ["/bin/sh", "-c"]
+CMD ["cat /tmp/a.txt"]
+""", {"a.txt": "from the context\n", "dir/e/f": "deep\n"})
+    result = husk("build", "-t", "app", "-t", "localhost/other:2", "--iidfile", str(tmp_path / "iid"), context)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "STEP 1/15: FROM ${BASE}"
+    assert "STEP 4/15: RUN echo \"run says $GREETING $A $B\" && mkdir -p /out && echo built > /out/x" in lines
+    assert "run says hello 1 two words" in lines
+    assert "COMMIT app" in lines and "Successfully tagged localhost/app:latest" in lines
+    assert "Successfully tagged localhost/other:2" in lines
+    image_id = lines[-1]
+    assert len(image_id) == 64 and lines[-4] == f"--> {image_id[:12]}"
+    assert (tmp_path / "iid").read_text() == f"sha256:{image_id}"
+    inspect = _config(husk, "localhost/app")
+    config = inspect["Config"]
+    assert inspect["Id"].removeprefix("sha256:") == image_id
+    assert "A=1" in config["Env"] and "B=two words" in config["Env"]
+    assert not any(entry.startswith("GREETING=") for entry in config["Env"])  # ARG is no ENV
+    assert config["WorkingDir"] == "/work/sub" and config["User"] == "1000:1000"
+    assert config["Labels"]["org.test"] == "yes"
+    assert config["Entrypoint"] == ["/bin/sh", "-c"] and config["Cmd"] == ["cat /tmp/a.txt"]
+    assert config["StopSignal"] == "SIGINT"
+    run = husk("run", "--rm", "--user", "0", "localhost/app",
+               "cat /tmp/a.txt /data/e/f /out/x; stat -c %a /tmp; pwd", check=True)
+    assert run.stdout == "from the context\ndeep\nbuilt\n1777\n/work/sub\n"  # /tmp keeps its 1777
+    history = husk("history", "--format", "{{.CreatedBy}}", "localhost/app", check=True).stdout.splitlines()
+    assert history[0] == '/bin/sh -c #(nop) CMD ["cat /tmp/a.txt"]'
+    assert "/bin/sh -c #(nop) COPY a.txt /tmp/" in history
+    assert _leftovers(husk) == ("", sorted(["localhost/app", "localhost/other", "localhost/busybox"]))
+
+
+def test_the_cache(husk, tmp_path):
+    containerfile = f"FROM {IMAGE}\nRUN echo first > /first\nCOPY a.txt /a.txt\nRUN cat /a.txt > /copy\nCMD [\"sh\"]\n"
+    context = _context(tmp_path, containerfile, {"a.txt": "one\n", "other.txt": "x"})
+    cold = husk("build", "-t", "cached", context, check=True).stdout.splitlines()
+    assert not any("Using cache" in line for line in cold)
+    warm = husk("build", "-t", "cached", context, check=True).stdout.splitlines()
+    assert warm[-1] == cold[-1]  # the very same image
+    assert sum("--> Using cache" in line for line in warm) == 4
+    (tmp_path / "ctx" / "other.txt").write_text("not copied")  # a file no step reads: still all cached
+    assert husk("build", context, check=True).stdout.splitlines()[-1] == cold[-1]
+    (tmp_path / "ctx" / "a.txt").write_text("two\n")
+    changed = husk("build", "-t", "cached", context, check=True).stdout.splitlines()
+    step = {line.split(":")[0]: i for i, line in enumerate(changed) if line.startswith("STEP")}
+    assert changed[step["STEP 2/5"] + 1].startswith("--> Using cache")  # before the COPY: cached
+    assert not changed[step["STEP 3/5"] + 1].startswith("--> Using cache")  # from the COPY on: rebuilt
+    assert not changed[step["STEP 4/5"] + 1].startswith("--> Using cache")
+    assert husk("run", "--rm", "cached", "cat", "/copy", check=True).stdout == "two\n"
+    no_cache = husk("build", "--no-cache", context, check=True).stdout
+    assert "Using cache" not in no_cache
+    assert "Using cache" not in husk("build", "--layers=false", context, check=True).stdout
+    args = husk("build", "--build-arg", "UNUSED=1", context, check=True).stdout
+    assert "[Warning] one or more build args were not consumed: [UNUSED]" in args
+
+
+def test_a_failing_run_stops_the_build_and_keeps_the_cache(husk_rt, tmp_path):
+    husk = husk_rt
+    context = _context(tmp_path, f"FROM {IMAGE}\nRUN echo before > /b\nRUN echo boom; exit 3\nRUN echo never\n")
+    result = husk("build", "-t", "failing", context)
+    assert result.returncode == 3, result.stderr
+    assert "boom" in result.stdout and "never" not in result.stdout
+    assert result.stderr == 'Error: building at STEP "RUN echo boom; exit 3": while running runtime: exit status 3\n'
+    assert _leftovers(husk) == ("", ["localhost/busybox"])
+    with open(os.path.join(context, "Containerfile"), "w") as file:
+        file.write(f"FROM {IMAGE}\nRUN echo before > /b\nRUN echo fixed\n")
+    again = husk("build", context, check=True).stdout.splitlines()
+    assert again[again.index("STEP 2/3: RUN echo before > /b") + 1].startswith("--> Using cache")
+
+
+def test_multi_stage_builds_only_what_the_target_needs(husk, tmp_path):
+    context = _context(tmp_path, f"""\
+FROM {IMAGE} AS builder
+RUN echo compiled > /artifact
+FROM {IMAGE} AS unused
+RUN echo this stage is never built; exit 1
+FROM scratch
+COPY --from=builder /artifact /artifact
+COPY --from=0 /bin/busybox /bin/busybox
+CMD ["/bin/busybox", "cat", "/artifact"]
+""")
+    result = husk("build", "-t", "multi", context)
+    assert result.returncode == 0, result.stderr
+    assert "never built" not in result.stdout
+    assert "[1/3] STEP 1/2: FROM localhost/busybox:latest AS builder" in result.stdout
+    assert "[3/3] STEP 1/4: FROM scratch" in result.stdout
+    assert husk("run", "--rm", "multi", check=True).stdout == "compiled\n"
+    assert len(_config(husk, "multi")["RootFS"]["Layers"]) == 2
+    target = husk("build", "--target", "builder", "-t", "only-builder", context)
+    assert target.returncode == 0, target.stderr
+    assert "scratch" not in target.stdout
+    assert husk("run", "--rm", "only-builder", "cat", "/artifact", check=True).stdout == "compiled\n"
+    missing = husk("build", "--target", "nope", context)
+    assert missing.returncode == 125 and missing.stderr.count("\n") == 1
+
+
+def test_dockerignore_and_a_containerfile_outside_the_context(husk, tmp_path):
+    context = _context(tmp_path, "", {
+        ".dockerignore": "*.md\n!README.md\nsecret/\n**/*.tmp\n",
+        "README.md": "r", "NOTES.md": "n", "secret/key": "k", "keep/a.txt": "a", "keep/b.tmp": "b", "c.tmp": "c"})
+    outside = tmp_path / "elsewhere.Containerfile"
+    outside.write_text(f"FROM {IMAGE}\nCOPY . /ctx/\n")
+    husk("build", "-f", str(outside), "-t", "ignored", context, check=True)
+    listing = husk("run", "--rm", "ignored", "sh", "-c", "cd /ctx && find . -type f | sort", check=True).stdout
+    assert listing.split() == ["./.dockerignore", "./Containerfile", "./README.md", "./keep/a.txt"]
+
+
+def test_hostile_contexts_never_escape(husk, tmp_path):
+    context = _context(tmp_path, "", {"dir/real": "inside\n"})
+    os.symlink("/etc/shadow", os.path.join(context, "shadow"))
+    os.symlink("/etc", os.path.join(context, "dir", "etc"))
+    for containerfile, message in [(f"FROM {IMAGE}\nCOPY shadow /x\n", "no such file or directory"),
+                                   (f"FROM {IMAGE}\nCOPY ../../../../etc/passwd /x\n", "no such file or directory"),
+                                   (f"FROM {IMAGE}\nCOPY dir/etc/passwd /x\n", "no such file or directory")]:
+        (tmp_path / "ctx" / "Containerfile").write_text(containerfile)
+        result = husk("build", context)
+        assert result.returncode == 125 and message in result.stderr, result.stderr
+        assert result.stderr.count("\n") == 1
+    (tmp_path / "ctx" / "Containerfile").write_text(f"FROM {IMAGE}\nCOPY dir /dir\n")
+    husk("build", "-t", "links", context, check=True)
+    shown = husk("run", "--rm", "links", "sh", "-c", "readlink /dir/etc; cat /dir/real", check=True).stdout
+    assert shown == "/etc\ninside\n"  # the symlink itself is copied, never what it points to on the host
+    escaping = build_tar((_info("Containerfile"), f"FROM {IMAGE}\n".encode()), (_info("../evil"), b"x"))
+    result = _from_stdin(husk, escaping)
+    assert result.returncode == 125 and "evil" in result.stderr, result.stderr
+    device = tarfile.TarInfo("null")
+    device.type, device.devmajor, device.devminor = tarfile.CHRTYPE, 1, 3
+    result = _from_stdin(husk, build_tar((_info("Containerfile"), f"FROM {IMAGE}\n".encode()), (device, None)))
+    assert result.returncode == 125 and "device nodes" in result.stderr, result.stderr
+
+
+def _info(name: str) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.mode = 0o644
+    return info
+
+
+def test_a_context_on_stdin_add_of_an_archive_chown_chmod_heredocs(husk, tmp_path):
+    inner = io.BytesIO()
+    with tarfile.open(fileobj=inner, mode="w:gz") as archive:
+        data = b"unpacked\n"
+        member = tarfile.TarInfo("pkg/file")
+        member.size, member.mode = len(data), 0o640
+        archive.addfile(member, io.BytesIO(data))
+    containerfile = f"""\
+# escape=`
+FROM {IMAGE}
+ARG NAME
+ENV GREETING=${{NAME:-nobody}} MARK=${{NAME:+set}}
+ADD pkg.tar.gz /opt/
+COPY --chown=1:2 --chmod=600 plain /plain
+COPY <<EOT /from-heredoc
+hello $GREETING
+EOT
+RUN <<EOF
+echo "$GREETING[$MARK]" > /greeting
+EOF
+RUN echo one `
+    two > /continued
+"""
+    context = build_tar((_info("Containerfile"), containerfile.encode()), (_info("pkg.tar.gz"), inner.getvalue()),
+                        (_info("plain"), b"p"))
+    result = _from_stdin(husk, context, "-t", "stdin")
+    assert result.returncode == 0, result.stderr
+    shown = husk("run", "--rm", "stdin", "sh", "-c",
+                 "cat /opt/pkg/file /from-heredoc /greeting /continued; stat -c '%u:%g %a' /plain /opt/pkg/file",
+                 check=True).stdout
+    assert shown == "unpacked\nhello $GREETING\nnobody[]\none two\n1:2 600\n0:0 640\n"
+    named = _from_stdin(husk, context, "--build-arg", "NAME=ann", "-q")
+    assert named.returncode == 0 and len(named.stdout.split()) == 1, named.stderr  # --quiet: only the id
+    assert husk("run", "--rm", named.stdout.strip(), "cat", "/greeting", check=True).stdout == "ann[set]\n"
+
+
+def test_syntax_errors_and_a_missing_context(husk, tmp_path):
+    context = _context(tmp_path, f"FROM {IMAGE}\nFOO bar\n")
+    result = husk("build", context)
+    assert (result.returncode, result.stderr) == (125, "Error: Containerfile:2: unknown instruction: FOO\n")
+    result = husk("build", str(tmp_path / "nothing-here"))
+    assert result.returncode == 125 and result.stderr.count("\n") == 1
+    (tmp_path / "ctx" / "Containerfile").write_text("FROM localhost/no-such-image\n")
+    result = husk("build", context)
+    assert result.returncode == 125 and result.stderr.count("\n") == 1, result.stderr
