@@ -129,6 +129,8 @@ class SpecGenerator(msgspec.Struct):
     expose: dict[str, str] | None = None
     networks: dict[str, PerNetworkBody] | None = None
     resource_limits: LinuxResources | None = None
+    #: the pod it joins (name or id)
+    pod: str = ""
 
 
 def _create_arguments(spec: SpecGenerator) -> dict:
@@ -165,7 +167,7 @@ def _create_arguments(spec: SpecGenerator) -> dict:
             "mounts": mounts, "network": network, "ports": ports, "static_ips": list(first.static_ips or []),
             "static_mac": first.static_mac, "aliases": list(first.aliases or []),
             "resources": _resources(spec.resource_limits),
-            "volumes_from": spec.volumes_from or (), "secrets": _secrets(spec)}
+            "volumes_from": spec.volumes_from or (), "secrets": _secrets(spec), "pod": spec.pod}
 
 
 def _secrets(spec: SpecGenerator) -> list[str]:

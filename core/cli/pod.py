@@ -240,17 +240,15 @@ def rm(session, all_, latest, id_files, force, ignore, timeout, names):
 @pass_session
 def prune(session, force):
     """Remove every stopped or exited pod and its containers."""
-    from ..engine.pods import all_pods
+    from ..engine.pods import prune as prune_pods
 
     if not force:
         click.echo(PRUNE_WARNING)
         if not click.confirm("Are you sure you want to continue? [y/N]", default=False, show_default=False,
                              prompt_suffix=" "):
             return
-    for pod in all_pods(session.runtime):
-        if pod.status() in ("Exited", "Stopped"):
-            pod.remove(force=True)
-            click.echo(pod.id)
+    for pod_id in prune_pods(session.runtime):
+        click.echo(pod_id)
 
 
 @click.command("ps", context_settings=CONTEXT)

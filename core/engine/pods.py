@@ -331,6 +331,16 @@ def join_spec(container: "Container", spec: dict) -> None:
                     mount["source"] = shared
 
 
+def prune(runtime: "Runtime") -> list[str]:
+    """Remove every stopped or exited pod and its containers (podman's pod prune); their ids."""
+    removed = []
+    for pod in all_pods(runtime):
+        if pod.status() in ("Exited", "Stopped"):
+            pod.remove(force=True)
+            removed.append(pod.id)
+    return removed
+
+
 def is_infra(container: "Container") -> bool:
     """Whether the container is its pod's infra container (inspect's IsInfra)."""
     return bool(container.config.pod) and _record(container.runtime, container.config.pod).infra_id == container.id

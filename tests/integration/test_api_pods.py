@@ -1,0 +1,66 @@
+"""libpod's /pods routes through podman-py's pods API and raw HTTP, on runc
+and crun: create (with a container joining through the libpod create body),
+list, inspect, exists, start, stop, restart, kill, pause, unpause, top, remove
+and prune."""
+
+from __future__ import annotations
+
+import podman
+
+PREFIX = "/v4.3.1/libpod"
+
+
+def test_podman_py_pods(api):
+    client = podman.PodmanClient(base_url=f"http+unix://{api.socket_path}")
+    pod = client.pods.create("pp", labels={"k": "v"}, netns={"nsmode": "none"})
+    assert pod.name == "pp" and len(pod.id) == 64
+    assert client.pods.exists("pp") and not client.pods.exists("nope")
+    assert [p.name for p in client.pods.list(filters={"label": "k=v"})] == ["pp"]
+    assert client.pods.list(filters={"name": "other"}) == []
+    status, _, body = api.request("POST", f"{PREFIX}/containers/create", {
+        "image": "busybox", "command": ["sleep", "600"], "name": "member", "pod": "pp", "stop_timeout": 0})
+    assert status == 201, body
+    pod.start()
+    document = client.pods.get("pp").attrs
+    assert document["State"] == "Running" and document["NumContainers"] == 2
+    assert {c["Name"] for c in document["Containers"]} == {f"{pod.id[:12]}-infra", "member"}
+    listed = client.pods.list()[0].attrs
+    assert listed["Status"] == "Running" and listed["InfraId"] == document["InfraContainerID"]
+    top = pod.top()
+    assert any("sleep 600" in " ".join(row) for row in top["Processes"]) and "PID" in top["Titles"]
+    pod.pause()
+    assert client.pods.get("pp").attrs["State"] == "Paused"
+    pod.unpause()
+    pod.restart()
+    assert client.pods.get("pp").attrs["State"] == "Running"
+    assert api.request("POST", f"{PREFIX}/pods/pp/start")[0] == 304
+    pod.kill()
+    status, _, report = api.request("POST", f"{PREFIX}/pods/pp/stop?t=0")
+    assert status in (200, 304), report
+    assert client.pods.get("pp").attrs["State"] in ("Exited", "Stopped")
+    assert client.pods.prune()["PodsDeleted"] == [pod.id]
+    assert not client.pods.exists("pp")
+    assert api.request("GET", f"{PREFIX}/containers/member/exists")[0] == 404
+
+
+def test_pod_routes_refuse_and_report_like_podman(api):
+    status, _, body = api.request("POST", f"{PREFIX}/pods/create", {"name": "rp", "netns": {"nsmode": "none"}})
+    assert status == 201 and len(body["Id"]) == 64
+    assert api.request("POST", f"{PREFIX}/pods/create", {"name": "rp"})[0] == 409
+    assert api.request("POST", f"{PREFIX}/pods/create", {"name": "bad", "shared_namespaces": ["mnt"]})[0] == 400
+    assert api.request("GET", f"{PREFIX}/pods/nope/json")[0] == 404
+    assert api.request("POST", f"{PREFIX}/pods/nope/start")[0] == 404
+    assert api.request("GET", f"{PREFIX}/pods/nope/exists")[0] == 404
+    status, _, body = api.request("POST", f"{PREFIX}/containers/create", {
+        "image": "busybox", "command": ["sleep", "600"], "name": "busy", "pod": "rp"})
+    assert status == 201, body
+    status, _, report = api.request("POST", f"{PREFIX}/pods/rp/start")
+    assert status == 200 and report == {"Errs": [], "Id": body_id(api, "rp")}
+    assert api.request("DELETE", f"{PREFIX}/pods/rp")[0] == 409  # running: force needed
+    status, _, report = api.request("DELETE", f"{PREFIX}/pods/rp?force=true&timeout=0")
+    assert status == 200 and report["Err"] is None
+    assert api.request("GET", f"{PREFIX}/containers/json?all=true")[2] == []
+
+
+def body_id(api, name: str) -> str:
+    return api.request("GET", f"{PREFIX}/pods/{name}/json")[2]["Id"]
