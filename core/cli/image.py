@@ -163,6 +163,9 @@ def register(group: click.Group) -> None:
     image_group.add_command(rmi, "rm")
     image_group.add_command(exists)
     image_group.add_command(inspect)
+    from .image_fs import add_to
+
+    add_to(image_group)
     group.add_command(image_group)
     group.add_command(import_)
     group.add_command(images)

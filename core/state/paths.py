@@ -106,6 +106,10 @@ class Paths:
             raise InvalidArgument(f"invalid volume driver name {driver!r}")
         return os.path.join(self.root, "volume-drivers", driver)
 
+    def image_mount_dir(self, image_id: str) -> str:
+        """Where `image mount` mounts an image (``merged``), with an empty directory beside it."""
+        return os.path.join(self.root, "image-mounts", _check_id(image_id, "image id"))
+
     @property
     def secrets_dir(self) -> str:
         """Secrets' values, one 0600 file per secret id."""

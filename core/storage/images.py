@@ -307,6 +307,9 @@ def remove_image(runtime: "Runtime", name: str, force: bool = False) -> ImageRem
     for container in users:
         container.remove(force=True, timeout=0)
     runtime.store.remove_image(image)
+    from .image_mount import unmount_image
+
+    unmount_image(runtime, image.id)  # as podman's rmi: a mounted image goes too
     still_used = {layer for other in runtime.store.images() for layer in other.layers}
     for layer in image.layers:
         if layer in still_used:

@@ -142,15 +142,34 @@ def _umount2(target: str, flags: int) -> None:
     _check(_libc().umount2(os.fsencode(target), flags), target)
 
 
+def mount_read_only(lower_dirs: list[str], directory: str) -> str:
+    """The layers (top-most first) as a read-only overlay at ``directory/merged``
+    (no upper directory; below a single layer an empty one, as overlayfs wants
+    two lowers then); the same path when it is mounted already.  Needs overlayfs."""
+    from ..state.paths import make_private_dirs
+
+    make_private_dirs(directory)
+    merged, empty = os.path.join(directory, "merged"), os.path.join(directory, "empty")
+    for path in (merged, empty):
+        os.makedirs(path, mode=0o700, exist_ok=True)
+    if not is_mounted(merged):
+        try:
+            _mount_overlayfs(lower_dirs + [empty] * (len(lower_dirs) == 1), "", "", merged)
+        except OSError as exc:
+            raise HuskError(f"cannot mount the image at {merged}: {exc.strerror}") from None
+    return merged
+
+
 def _overlay_options(lower: list[str], upper: str, work: str) -> str:
-    return f"lowerdir={':'.join(lower)},upperdir={upper},workdir={work}"
+    """overlayfs's options; without `upper` (and `work`) a read-only overlay."""
+    return f"lowerdir={':'.join(lower)}" + (f",upperdir={upper},workdir={work}" if upper else "")
 
 
 def _mount_overlayfs(lower_dirs: list[str], upper: str, work: str, merged: str) -> None:
     if not lower_dirs:
         raise HuskError("cannot mount an overlay without layers")
     lower_dirs = [os.path.abspath(path) for path in lower_dirs]
-    upper, work = os.path.abspath(upper), os.path.abspath(work)
+    upper, work = (os.path.abspath(upper), os.path.abspath(work)) if upper else ("", "")
     for path in (*lower_dirs, upper, work):
         if any(char in path for char in _OPTION_SEPARATORS):
             raise HuskError(f"cannot use {path!r} in an overlay: it contains one of {' '.join(_OPTION_SEPARATORS)}")

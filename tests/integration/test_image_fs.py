@@ -1,0 +1,76 @@
+"""image mount / unmount (read-only overlays of an image's layers, podman's
+output) and image tree (podman 4.3's layout)."""
+
+import json
+import os
+
+import pytest
+
+from husk.testing import IMAGE
+
+
+@pytest.fixture
+def layered(husk):
+    """husk with a second image: busybox plus one committed layer; image mounts undone after."""
+    husk("run", "--name", "base", "--network", "none", IMAGE, "sh", "-c", "echo layer > /added", check=True)
+    husk("commit", "-q", "base", "localhost/layered:1", check=True)
+    yield husk
+    husk("image", "unmount", "-a")
+
+
+def _is_mount_point(path: str) -> bool:
+    with open("/proc/self/mountinfo") as mountinfo:
+        return any(line.split()[4] == path for line in mountinfo)
+
+
+def test_image_mount_and_unmount(layered):
+    husk = layered
+    path = husk("image", "mount", "localhost/layered:1", check=True).stdout.strip()
+    assert _is_mount_point(path)
+    assert husk("image", "mount", "localhost/layered:1", check=True).stdout.strip() == path  # one mount
+    with open(os.path.join(path, "added")) as stream:
+        assert stream.read() == "layer\n"
+    assert os.path.exists(os.path.join(path, "bin", "sh"))
+    with pytest.raises(OSError) as refused:
+        open(os.path.join(path, "new"), "w")
+    assert refused.value.strerror == "Read-only file system"
+    single = husk("image", "mount", IMAGE, check=True).stdout.strip()  # one layer: an empty lower below it
+    assert os.path.exists(os.path.join(single, "bin", "sh")) and not os.path.exists(os.path.join(single, "added"))
+    listing = husk("image", "mount", check=True).stdout.splitlines()
+    assert sorted(listing) == sorted([f"{IMAGE}  {single}", f"localhost/layered:1       {path}"])
+    document = json.loads(husk("image", "mount", "--format", "json", check=True).stdout)
+    assert {(d["Repositories"][0], d["mountpoint"]) for d in document} == {(IMAGE, single),
+                                                                            ("localhost/layered:1", path)}
+    unknown = husk("image", "unmount", "nope", "localhost/layered:1")
+    assert (unknown.returncode, unknown.stdout, unknown.stderr) == (125, "", "Error: nope: image not known\n")
+    assert _is_mount_point(path)  # nothing done
+    layered_id = json.loads(husk("image", "inspect", "localhost/layered:1", check=True).stdout)[0]["Id"]
+    assert husk("image", "umount", "localhost/layered:1", check=True).stdout == layered_id + "\n"
+    assert not _is_mount_point(path)
+    assert husk("image", "mount", check=True).stdout == f"{IMAGE}  {single}\n"
+    assert husk("image", "mount", "nope").returncode == 125
+    assert husk("image", "mount", "--format", "{{.ID}}").returncode == 125
+    husk("image", "mount", "localhost/layered:1", check=True)
+    husk("rm", "base", check=True)
+    husk("rmi", "localhost/layered:1", check=True)  # as podman: a mounted image is unmounted and removed
+    assert not _is_mount_point(path)
+    assert husk("image", "unmount", "-a", check=True).stdout.split() == [
+        json.loads(husk("image", "inspect", IMAGE, check=True).stdout)[0]["Id"]]
+    assert not _is_mount_point(single)
+
+
+def test_image_tree(layered):
+    husk = layered
+    layers = json.loads(husk("image", "inspect", "localhost/layered:1", check=True).stdout)[0]["RootFS"]["Layers"]
+    base, top = (layer.removeprefix("sha256:")[:12] for layer in layers)
+    lines = husk("image", "tree", "localhost/layered:1", check=True).stdout.splitlines()
+    image_id = husk("images", "-q", "localhost/layered:1", check=True).stdout.strip()
+    assert lines[:4] == [f"Image ID: {image_id}", "Tags:     [localhost/layered:1]", lines[2], "Image Layers"]
+    assert lines[2].startswith("Size:     ") and lines[2].endswith("B")
+    assert lines[4].startswith(f"├── ID: {base} Size: ") and lines[4].endswith(f" Top Layer of: [{IMAGE}]")
+    assert lines[5].startswith(f"└── ID: {top} Size: ") and lines[5].endswith(" Top Layer of: [localhost/layered:1]")
+    assert len(lines) == 6
+    required = husk("image", "tree", "--whatrequires", IMAGE, check=True).stdout.splitlines()
+    assert [line[:20] for line in required[4:]] == [f"├── ID: {base}", f"└── ID: {top}"]
+    missing = husk("image", "tree", "nope")
+    assert (missing.returncode, missing.stderr) == (125, "Error: nope: image not known\n")
