@@ -171,6 +171,10 @@ class Container:
             if self.config.auto_remove:
                 lifecycle.remove(self, timeout=0, volumes=True)  # podman's --rm takes anonymous volumes too
                 self._valid = False
+        if self.config.pod:  # after the lock: stopping the pod takes its infra container's
+            from .pods import apply_exit_policy
+
+            apply_exit_policy(self)
 
     def remove(self, force: bool = False, timeout: int | None = None, volumes: bool = False) -> None:
         """Remove the container; running or paused ones only with `force` (stopped

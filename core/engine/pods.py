@@ -331,6 +331,24 @@ def join_spec(container: "Container", spec: dict) -> None:
                     mount["source"] = shared
 
 
+def apply_exit_policy(container: "Container") -> None:
+    """`--exit-policy stop`: once the last member of its pod has exited (run by
+    the member's cleanup), the infra container is stopped too, as podman does."""
+    record = _record(container.runtime, container.config.pod)
+    if record.exit_policy != "stop" or not record.infra_id or container.id == record.infra_id:
+        return
+    pod = Pod(container.runtime, record)
+    containers = pod.containers()
+    if any(c.state.state in (State.RUNNING, State.PAUSED) for c in containers if c.id != record.infra_id):
+        return
+    infra = pod.infra()
+    if infra is not None and infra.state.state in (State.RUNNING, State.PAUSED, State.CREATED):
+        try:
+            infra.stop()
+        except (AlreadyStopped, NoSuchContainer):
+            pass
+
+
 def prune(runtime: "Runtime") -> list[str]:
     """Remove every stopped or exited pod and its containers (podman's pod prune); their ids."""
     removed = []

@@ -185,3 +185,17 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def test_exit_policy_stop_stops_the_pod_when_its_last_container_exits(husk_rt):
+    husk_rt("pod", "create", "--name", "once", "--network", "none", "--exit-policy", "stop", check=True)
+    assert _pod_inspect(husk_rt, "once")["ExitPolicy"] == "stop"
+    husk_rt("run", "--pod", "once", "--name", "job", IMAGE, "true", check=True)
+    deadline = time.monotonic() + 60
+    while _pod_status(husk_rt, "once") != "Exited":  # the infra container went with the last member
+        assert time.monotonic() < deadline, husk_rt("ps", "-a").stdout
+        time.sleep(0.2)
+    husk_rt("pod", "create", "--name", "stays", "--network", "none", check=True)
+    husk_rt("run", "--pod", "stays", IMAGE, "true", check=True)
+    assert _pod_status(husk_rt, "stays") == "Degraded"  # continue (the default): the infra container runs on
+    husk_rt("pod", "rm", "-a", "-f", "-t", "0", check=True)
