@@ -185,7 +185,7 @@ def make_app(runtime: "Runtime", options: ServiceOptions = ServiceOptions(), mid
 #: objects).  A new group of routes is a new module named here; route modules
 #: never import one another's registration.
 ROUTE_MODULES = ("docker", "execs", "libpod", "libpod_containers", "images", "changes", "files", "registry",
-                 "image_ops", "networks", "volumes", "stats", "disk",
+                 "image_ops", "build", "networks", "volumes", "stats", "disk",
                  "secrets", "pods", "openapi")
 DOCKER_PREFIX = r"/v{version:[0-9]+\.[0-9]+}"
 LIBPOD_PREFIX = r"/v{libpod_version:[0-9]+\.[0-9]+(?:\.[0-9]+)?}/libpod"

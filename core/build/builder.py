@@ -15,6 +15,7 @@ import dataclasses
 import json
 import os
 import posixpath
+import threading
 import time
 from typing import TYPE_CHECKING, Callable
 
@@ -37,6 +38,12 @@ class StepFailed(HuskError):
     """A RUN whose command failed: the exit code is the command's."""
 
 
+class BuildCancelled(HuskError):
+    """The build's client went away (or it was interrupted): it stopped and cleaned up."""
+
+    default_message = "the build was cancelled"
+
+
 @dataclasses.dataclass
 class Options:
     tags: list[str] = dataclasses.field(default_factory=list)
@@ -48,6 +55,8 @@ class Options:
     format: str = "oci"
     network: str = "host"
     quiet: bool = False
+    #: set by the API when its client has gone: the build stops at the next step or output
+    cancelled: threading.Event | None = None
 
 
 @dataclasses.dataclass
@@ -239,7 +248,12 @@ class Builder:
         parsed = parse(f"FROM scratch\n{text}\n", f"{self.filename}:{where.line} (ONBUILD)")
         return parsed.instructions[1]
 
+    def _check_cancelled(self) -> None:
+        if self.options.cancelled is not None and self.options.cancelled.is_set():
+            raise BuildCancelled()
+
     def _say(self, text: str) -> None:
+        self._check_cancelled()
         if not self.options.quiet:
             self.out.line(text)
 
@@ -501,19 +515,44 @@ class Builder:
         container = self.runtime.create_container(
             image_id, argv, entrypoint=[], env=build_env, network=network,
             name=f"husk-build-{os.urandom(6).hex()}", labels={"io.husk.build": "true"})
+        watcher = self._kill_when_cancelled(container)
         try:
             client = container.start_and_attach()
             with client:
                 for _stream, data in client:
+                    self._check_cancelled()
                     if not self.options.quiet:
                         self.out.raw(data)
+            self._check_cancelled()
             code = container.wait()
             if code != 0:
                 raise StepFailed(f'building at STEP "{instruction.original.splitlines()[0]}": '
                                  f"while running runtime: exit status {code}", exit_code=code or 125)
             return commit_layer(self.runtime, container.id)
         finally:
+            watcher.set()
             container.remove(force=True, timeout=0, volumes=True)
+
+    def _kill_when_cancelled(self, container) -> threading.Event:
+        """A thread that kills the RUN container if the build is cancelled while it runs
+        (the output loop blocks until the container writes or exits); set the returned event when done."""
+        done = threading.Event()
+        cancelled = self.options.cancelled
+        if cancelled is None:
+            return done
+
+        def watch() -> None:
+            while not done.is_set():
+                if cancelled.wait(0.5):
+                    if not done.is_set():
+                        try:
+                            container.kill(9)
+                        except HuskError:
+                            pass  # not running any more
+                    return
+
+        threading.Thread(target=watch, daemon=True).start()
+        return done
 
     # -- COPY, ADD, WORKDIR's directory -----------------------------------------------------
     def _sources(self, instruction: Instruction, env: dict[str, str], stages: list[Stage]):
