@@ -50,8 +50,6 @@ def _only(key: str, allowed: tuple[str, ...], why: str, invalid: str = ""):
     """A flag husk honours for `allowed` values (what it does anyway) and refuses otherwise, saying why."""
     def callback(ctx: click.Context, param: click.Parameter, value):
         if value is None or value in allowed:
-            if value is not None and key == "events_backend":
-                ctx.meta.setdefault(META, {})[key] = value
             return
         if invalid and value not in invalid.split():
             raise InvalidArgument(f'"{value}" is not a valid {key.replace("_", " ")}')
@@ -106,10 +104,9 @@ def options() -> list[click.Option]:
     return [
         click.Option(["--runtime-flag"], multiple=True, expose_value=False, callback=_store("runtime_flags"),
                      help="Add a global flag for the OCI runtime (`debug`, `log-format=json`): --FLAG."),
-        click.Option(["--events-backend"], expose_value=False, help="file (default) or none.",
-                     callback=_only("events_backend", ("file", "none"),
-                                    "husk keeps events in its own log file: use file or none",
-                                    invalid="file none journald")),
+        click.Option(["--events-backend"], expose_value=False,
+                     help="file (default), or none: record no events (`events` then refuses).",
+                     callback=_events_backend),
         click.Option(["--cgroup-manager"], expose_value=False, help="cgroupfs, the only one husk drives.",
                      callback=_only("cgroup_manager", ("cgroupfs",),
                                     "husk places containers' cgroups itself (cgroupfs); it does not "
@@ -133,6 +130,23 @@ def options() -> list[click.Option]:
         click.Option(["--syslog"], is_flag=True, expose_value=False, callback=_syslog,
                      help="Send husk's error messages to syslog as well."),
     ]
+
+
+#: where a running systemd journal listens
+JOURNAL_SOCKET = "/run/systemd/journal/socket"
+
+
+def _events_backend(ctx: click.Context, param: click.Parameter, value) -> None:
+    """file or none; journald is refused, saying why (no journal here, or husk's own log)."""
+    if value in ("file", "none"):
+        ctx.meta.setdefault(META, {})["events_backend"] = value
+    elif value == "journald":
+        why = ("husk records events in its own log file, not the journal: use file or none"
+               if os.path.exists(JOURNAL_SOCKET) else
+               f"no systemd journal is running on this host ({JOURNAL_SOCKET} is missing): use file or none")
+        raise InvalidArgument(f"--events-backend journald: {why}")
+    elif value is not None:
+        raise InvalidArgument(f'"{value}" is not a valid events backend')
 
 
 def _refuse(why: str, allowed: tuple[str, ...] = ()):

@@ -48,11 +48,11 @@ ACTIONS = {"stop": _stop, "kill": _kill, "start": _start, "remove": _remove, "re
            "pause": lambda container: container.pause(), "unpause": lambda container: container.unpause()}
 
 
-def _run_one(job: tuple[tuple, str, str, dict[str, Any]]) -> Outcome:
-    runtime_args, action, name, kwargs = job
+def _run_one(job: tuple[tuple, dict[str, Any], str, str, dict[str, Any]]) -> Outcome:
+    runtime_args, settings, action, name, kwargs = job
     from ..engine.runtime import Runtime
 
-    runtime = Runtime(*runtime_args)
+    runtime = Runtime(*runtime_args, **settings)
     try:
         try:
             container = runtime.container(name)
@@ -84,8 +84,11 @@ def run_here(items, action) -> Iterator[Outcome]:
 
 def run_each(session, action: str, names: list[str], **kwargs: Any) -> list[Outcome]:
     """Apply `action` to each container; return (name, error or None) in input order."""
+    from .global_flags import settings
+
     runtime_args = (session.root, session.runroot, session.runtime_name)
-    jobs = [(runtime_args, action, name, kwargs) for name in names]
+    # the global flags' settings too (--events-backend, --runtime-flag, --hooks-dir), as the session's Runtime has them
+    jobs = [(runtime_args, dict(settings()), action, name, kwargs) for name in names]
     if len(jobs) <= 1:
         return [_run_one(job) for job in jobs]
     import multiprocess

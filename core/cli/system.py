@@ -71,7 +71,7 @@ def _info_document(runtime: "Runtime") -> dict:
             "Arch": _arch(), "Hostname": uname.nodename, "Kernel": uname.release, "OS": "linux",
             "CgroupVersion": "v2" if os.path.exists("/sys/fs/cgroup/cgroup.controllers") else "v1",
             "CgroupMode": _cgroup_mode(), "CRIU": _criu(),
-            "EventLogger": "file", "LogDriver": "k8s-file",
+            "EventLogger": runtime.events_backend, "LogDriver": "k8s-file",
             "OCIRuntime": {"Name": default["Name"], "Path": default["Path"], "Version": default["Version"],
                            "Package": ""},
             "Security": security.host_document(DEFAULT_CAPABILITIES),

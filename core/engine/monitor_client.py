@@ -124,9 +124,11 @@ class MonitorReport(NamedTuple):
 
 
 def exit_command(container: "Container") -> list[str]:
-    """What a container's monitor runs when the container exits: husk's own cleanup."""
+    """What a container's monitor runs when the container exits: husk's own cleanup
+    (with `--events-backend none` when this Runtime records no events, as podman's)."""
     paths = container.runtime.paths
-    return [sys.executable, "-m", "husk", "--root", paths.root, "--runroot", paths.runroot,
+    quiet = ["--events-backend", "none"] if container.runtime.events_backend == "none" else []
+    return [sys.executable, "-m", "husk", "--root", paths.root, "--runroot", paths.runroot, *quiet,
             "container", "cleanup", "--exit-command", container.id]
 
 

@@ -80,7 +80,11 @@ class Runtime:
 
     @functools.cached_property
     def events(self) -> "EventLog":
+        """The events log to read (InvalidArgument with the "none" backend, which records nothing)."""
         from ..state.events import EventLog
+
+        if self.events_backend == "none":
+            raise InvalidArgument('cannot read events with the "none" backend')
 
         return EventLog(self.paths.events_log, self.config.events_logfile_max_size)
 

@@ -40,7 +40,7 @@ def test_global_flags_after_the_verb(husk):
 @pytest.mark.parametrize("flags, words", [
     (["--cgroup-manager", "systemd"], "cgroupfs"),
     (["--cgroup-manager", "bogus"], '"bogus" is not a valid cgroup manager'),
-    (["--events-backend", "journald"], "own log file"),
+    (["--events-backend", "journald"], "use file or none"),
     (["--events-backend", "bogus"], '"bogus" is not a valid events backend'),
     (["--storage-driver", "vfs"], "overlay"),
     (["--storage-opt", "overlay.mountopt=nodev"], "takes no options"),
