@@ -184,6 +184,7 @@ class Container:
         if self._batched:
             raise StateInvalid("a container cannot be removed inside a batch", improper=False)
         if not force:
+            self._refuse_removal_of_infra()
             self._refuse_removal_with_dependents()
         with self._locked():
             if self.state.state in (State.RUNNING, State.PAUSED) and not force:
@@ -369,6 +370,14 @@ class Container:
                 watch.wait(interval)
 
     # -- dependencies and refresh ---------------------------------------------------------
+    def _refuse_removal_of_infra(self) -> None:
+        """podman's refusal to remove a pod's infra container (`pod rm` does; `rm -f` removes it anyway)."""
+        from .pods import is_infra
+
+        if is_infra(self):
+            raise StateInvalid(f"container {self.id} is the infra container of pod {self.config.pod} and cannot be "
+                               "removed without removing the pod", improper=False)
+
     def _refuse_removal_with_dependents(self) -> None:
         """podman's refusal to remove a container others depend on (`rm -f` removes it anyway)."""
         from .dependencies import dependents

@@ -128,11 +128,13 @@ class Pod:
             raise NoSuchContainer(f"no containers in pod {self.id} have no dependencies, cannot start pod: "
                                   "no such container")
         self._each(containers, lambda c: c.start(recursive=True), skip=(AlreadyRunning,), verb="starting")
+        self._emit("start")
 
     def stop(self, timeout: int | None = None) -> None:
         """Stop the members, then the infra container (each with its own stop timeout unless given)."""
         self._each(self._downwards(), lambda c: c.stop(timeout), skip=(AlreadyStopped,), verb="stopping",
                    only=(State.CREATED, State.RUNNING, State.PAUSED))
+        self._emit("stop")
 
     def restart(self, timeout: int | None = None) -> None:
         self.stop(timeout)
@@ -141,12 +143,15 @@ class Pod:
     def kill(self, signal: int) -> None:
         """Signal every running container (members first)."""
         self._each(self._downwards(), lambda c: c.kill(signal), verb="killing", only=(State.RUNNING, State.PAUSED))
+        self._emit("kill")
 
     def pause(self) -> None:
         self._each(self.containers(), lambda c: c.pause(), verb="pausing", only=(State.RUNNING,))
+        self._emit("pause")
 
     def unpause(self) -> None:
         self._each(self.containers(), lambda c: c.unpause(), verb="unpausing", only=(State.PAUSED,))
+        self._emit("unpause")
 
     def remove(self, force: bool = False, timeout: int | None = None) -> None:
         """Remove every container (members, then the infra container) and the record.
@@ -164,7 +169,11 @@ class Pod:
             except NoSuchContainer:
                 pass
         self.runtime.store.remove_pod(self.id)
-        self.runtime.emit("remove", type="pod", id=self.id, name=self.name)
+        self._emit("remove")
+
+    def _emit(self, status: str) -> None:
+        """A pod event (podman's type=pod: create, start, stop, kill, pause, unpause, remove)."""
+        self.runtime.emit(status, type="pod", id=self.id, name=self.name)
 
     def _downwards(self) -> list["Container"]:
         containers = self.containers()

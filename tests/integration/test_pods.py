@@ -199,3 +199,17 @@ def test_exit_policy_stop_stops_the_pod_when_its_last_container_exits(husk_rt):
     husk_rt("run", "--pod", "stays", IMAGE, "true", check=True)
     assert _pod_status(husk_rt, "stays") == "Degraded"  # continue (the default): the infra container runs on
     husk_rt("pod", "rm", "-a", "-f", "-t", "0", check=True)
+
+
+def test_pod_events_and_the_infra_container_refuses_rm(husk):
+    pod_id = husk("pod", "create", "--name", "ev", "--network", "none", check=True).stdout.strip()
+    infra = _pod_inspect(husk, "ev")["InfraContainerID"]
+    refused = husk("rm", infra)
+    assert refused.returncode == 125
+    assert f"is the infra container of pod {pod_id} and cannot be removed without removing the pod" in refused.stderr
+    husk("pod", "start", "ev", check=True)
+    husk("pod", "stop", "-t", "0", "ev", check=True)
+    husk("pod", "rm", "ev", check=True)
+    statuses = [e["status"] for e in husk.events("create") + husk.events("start") + husk.events("stop")
+                + husk.events("remove") if e.get("type") == "pod" and e.get("id") == pod_id]
+    assert sorted(statuses) == ["create", "remove", "start", "stop"]
