@@ -238,8 +238,8 @@ class Builder:
                 raise
             except InvalidArgument as exc:
                 raise InvalidArgument(f"{self.filename}:{instruction.line}: {instruction.cmd}: {exc}") from None
-            if number < len(steps) or not last:
-                self._say(f"--> {state.image_id()[:12]}")
+            if instruction.cmd != "FROM" and (number < len(steps) or not last):
+                self._say(f"--> {state.image_id()[:11]}")
         return state
 
     def _trigger(self, text: str, where: Instruction) -> Instruction:
@@ -659,7 +659,7 @@ class Builder:
         store.put_image(record)  # a name another image holds moves to this one
         if record.id in self.intermediates:
             self.intermediates.remove(record.id)
-        self._say(f"--> {record.id[:12]}")
+        self._say(f"--> {record.id[:11]}")
         for name in names:
             self._say(f"Successfully tagged {name}")
         self.runtime.emit("build", id=record.id, name=names[0] if names else "", image=record.id, type="image")

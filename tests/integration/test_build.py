@@ -66,7 +66,7 @@ CMD ["cat /tmp/a.txt"]
     assert "COMMIT app" in lines and "Successfully tagged localhost/app:latest" in lines
     assert "Successfully tagged localhost/other:2" in lines
     image_id = lines[-1]
-    assert len(image_id) == 64 and lines[-4] == f"--> {image_id[:12]}"
+    assert len(image_id) == 64 and lines[-4] == f"--> {image_id[:11]}"
     assert (tmp_path / "iid").read_text() == f"sha256:{image_id}"
     inspect = _config(husk, "localhost/app")
     config = inspect["Config"]
