@@ -19,7 +19,7 @@ from ..define import InvalidArgument, NoSuchImage
 from . import blocking, docker, documents
 from .changes import LinuxResources
 from .responses import json_response, request_container, request_runtime
-from .requests import decode_body, filters, flag, integer
+from .requests import Namespace, PortMappingBody, decode_body, filters, flag, integer
 from .keys import WATCHER
 
 libpod_routes = web.RouteTableDef()
@@ -41,23 +41,11 @@ libpod_routes.get("/info")(docker.info)
 
 
 # -- containers -----------------------------------------------------------------------------
-class Namespace(msgspec.Struct):
-    nsmode: str = ""
-
-
 class SpecMount(msgspec.Struct):
     destination: str
     source: str = ""
     type: str = "bind"
     options: list[str] | None = None
-
-
-class PortMappingBody(msgspec.Struct):
-    container_port: int = 0
-    host_port: int = 0
-    host_ip: str = ""
-    protocol: str = ""
-    range: int = 0
 
 
 class PerNetworkBody(msgspec.Struct):
@@ -194,22 +182,13 @@ def _network(spec: SpecGenerator):
     """netns.nsmode (bridge, none, host; "" is the default) with the named
     networks, port mappings (a host port of 0 is a free one) and the first
     network's static addresses and aliases."""
-    from ..network.ports import parse_publish
-    from ..state.records import PortMapping
+    from ..network.ports import libpod_mapping
 
     mode = spec.netns.nsmode if spec.netns is not None and spec.netns.nsmode else None
     names = list(spec.networks or {})
     network = names if names and mode in (None, "bridge") else mode
-    ports = []
-    for m in spec.portmappings or []:
-        protocol = m.protocol or "tcp"
-        if m.host_port:
-            ports.append(PortMapping(container_port=m.container_port, host_port=m.host_port, host_ip=m.host_ip,
-                                     protocol=protocol, range=m.range or 1))
-        else:
-            address = f"[{m.host_ip}]" if ":" in m.host_ip else m.host_ip
-            span = f"-{m.container_port + m.range - 1}" if m.range > 1 else ""
-            ports += parse_publish(f"{address}::{m.container_port}{span}/{protocol}")
+    ports = [port for m in spec.portmappings or []
+             for port in libpod_mapping(m.container_port, m.host_port, m.host_ip, m.protocol, m.range)]
     first = next(iter((spec.networks or {}).values()), PerNetworkBody())
     return network, ports, first
 

@@ -16,25 +16,13 @@ from aiohttp import web
 
 from ..define import HuskError
 from . import blocking
-from .requests import decode_body, filters, flag, integer
+from .requests import Namespace, PortMappingBody, decode_body, filters, flag, integer
 from .responses import json_response, request_runtime
 
 if TYPE_CHECKING:
     from ..engine.pods import Pod
 
 libpod_routes = web.RouteTableDef()
-
-
-class _Namespace(msgspec.Struct):
-    nsmode: str = ""
-
-
-class _PortMapping(msgspec.Struct):
-    container_port: int = 0
-    host_port: int = 0
-    host_ip: str = ""
-    protocol: str = ""
-    range: int = 0
 
 
 class PodSpec(msgspec.Struct):
@@ -48,9 +36,9 @@ class PodSpec(msgspec.Struct):
     infra_name: str = ""
     shared_namespaces: list[str] | None = None
     exit_policy: str = ""
-    netns: _Namespace | None = None
+    netns: Namespace | None = None
     networks: dict[str, dict] | None = msgspec.field(default=None, name="Networks")
-    portmappings: list[_PortMapping] | None = None
+    portmappings: list[PortMappingBody] | None = None
     dns_server: list[str] | None = None
     dns_search: list[str] | None = None
     dns_option: list[str] | None = None
@@ -60,20 +48,14 @@ class PodSpec(msgspec.Struct):
 
 def _create(request: web.Request, spec: PodSpec) -> "Pod":
     from ..engine.pods import create_pod
-    from ..network.ports import parse_publish
-    from ..state.records import HostFiles, PortMapping
+    from ..network.ports import libpod_mapping
+    from ..state.records import HostFiles
 
     mode = spec.netns.nsmode if spec.netns is not None and spec.netns.nsmode else None
     names = list(spec.networks or {})
     network = names if names and mode in (None, "bridge") else mode
-    ports = []
-    for m in spec.portmappings or []:
-        protocol = m.protocol or "tcp"
-        if m.host_port:
-            ports.append(PortMapping(container_port=m.container_port, host_port=m.host_port, host_ip=m.host_ip,
-                                     protocol=protocol, range=m.range or 1))
-        else:
-            ports += parse_publish(f"{m.host_ip}::{m.container_port}/{protocol}")
+    ports = [port for m in spec.portmappings or []
+             for port in libpod_mapping(m.container_port, m.host_port, m.host_ip, m.protocol, m.range)]
     host_files = HostFiles(dns_servers=list(spec.dns_server or []), dns_search=list(spec.dns_search or []),
                            dns_options=list(spec.dns_option or []), add_hosts=list(spec.hostadd or []),
                            no_hosts=spec.no_manage_hosts)

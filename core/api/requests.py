@@ -195,3 +195,19 @@ def string_list(value: StrOrList) -> list[str] | None:
     if value is None:
         return None
     return [value] if isinstance(value, str) else value
+
+
+class Namespace(msgspec.Struct):
+    """libpod's namespace setting (SpecGenerator's and PodSpecGenerator's `netns`)."""
+
+    nsmode: str = ""
+
+
+class PortMappingBody(msgspec.Struct):
+    """One of libpod's `portmappings` (see husk.network.ports.libpod_mapping)."""
+
+    container_port: int = 0
+    host_port: int = 0
+    host_ip: str = ""
+    protocol: str = ""
+    range: int = 0

@@ -71,17 +71,12 @@ def _each(session, names, operation, missing_code: int = 125, ignore: bool = Fal
         raise SystemExit(code)
 
 
-def _pairs(values: tuple[str, ...]) -> dict[str, str]:
-    from .options import parse_labels
-
-    return parse_labels(values)
-
-
 def create_from_flags(session, opts: dict, name: str = ""):
     """A pod from `pod create`'s flags (and `--pod new:NAME`'s container flags)."""
     from ..engine.pods import create_pod
     from ..network.ports import parse_publish
     from ..state.records import HostFiles
+    from .options import parse_labels
 
     infra_command = None
     if opts.get("infra_command"):
@@ -92,7 +87,7 @@ def create_from_flags(session, opts: dict, name: str = ""):
     return create_pod(
         session.runtime, name, infra=opts.get("infra", True), infra_command=infra_command,
         infra_name=opts.get("infra_name", ""), share=opts.get("share"), hostname=opts.get("hostname", ""),
-        labels=_pairs(opts.get("label", ())), exit_policy=opts.get("exit_policy", "continue"), network=network,
+        labels=parse_labels(opts.get("label", ())), exit_policy=opts.get("exit_policy", "continue"), network=network,
         ports=[m for p in opts.get("publish", ()) for m in parse_publish(p)],
         host_files=HostFiles(dns_servers=list(opts.get("dns", ())), dns_search=list(opts.get("dns_search", ())),
                              dns_options=list(opts.get("dns_option", ())), add_hosts=list(opts.get("add_host", ())),
@@ -181,13 +176,20 @@ def stop(session, all_, latest, id_files, ignore, timeout, names):
     _each(session, _pods(session, names, all_, latest, id_files), lambda pod: pod.stop(timeout), ignore=ignore)
 
 
-@click.command(context_settings=CONTEXT)
-@_all_option
-@click.argument("names", nargs=-1)
-@pass_session
-def restart(session, all_, latest, names):
-    """Stop and start pods again."""
-    _each(session, _pods(session, names, all_, latest), lambda pod: pod.restart())
+def _whole_pod_verb(name: str, help_text: str) -> click.Command:
+    """A verb that calls the Pod method of its name on each pod."""
+    @click.command(name, context_settings=CONTEXT, help=help_text)
+    @_all_option
+    @click.argument("names", nargs=-1)
+    @pass_session
+    def command(session, all_, latest, names):
+        _each(session, _pods(session, names, all_, latest), lambda pod: getattr(pod, name)())
+    return command
+
+
+restart = _whole_pod_verb("restart", "Stop and start pods again.")
+pause = _whole_pod_verb("pause", "Pause every running container of pods.")
+unpause = _whole_pod_verb("unpause", "Unpause every paused container of pods.")
 
 
 @click.command(context_settings=CONTEXT)
@@ -201,24 +203,6 @@ def kill(session, all_, latest, signal_, names):
 
     number = parse_signal(signal_)
     _each(session, _pods(session, names, all_, latest), lambda pod: pod.kill(number))
-
-
-@click.command(context_settings=CONTEXT)
-@_all_option
-@click.argument("names", nargs=-1)
-@pass_session
-def pause(session, all_, latest, names):
-    """Pause every running container of pods."""
-    _each(session, _pods(session, names, all_, latest), lambda pod: pod.pause())
-
-
-@click.command(context_settings=CONTEXT)
-@_all_option
-@click.argument("names", nargs=-1)
-@pass_session
-def unpause(session, all_, latest, names):
-    """Unpause every paused container of pods."""
-    _each(session, _pods(session, names, all_, latest), lambda pod: pod.unpause())
 
 
 @click.command(context_settings=CONTEXT)

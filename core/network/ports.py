@@ -55,6 +55,19 @@ def parse_publish(spec: str) -> list[PortMapping]:
     return mappings
 
 
+def libpod_mapping(container_port: int, host_port: int = 0, host_ip: str = "", protocol: str = "",
+                   count: int = 0) -> list[PortMapping]:
+    """One of the libpod API's `portmappings` (containers' and pods'): a host
+    port of 0 is a free one, as with `-p PORT`."""
+    protocol = protocol or "tcp"
+    if host_port:
+        return [PortMapping(container_port=container_port, host_port=host_port, host_ip=host_ip, protocol=protocol,
+                            range=count or 1)]
+    address = f"[{host_ip}]" if ":" in host_ip else host_ip
+    span = f"-{container_port + count - 1}" if count > 1 else ""
+    return parse_publish(f"{address}::{container_port}{span}/{protocol}")
+
+
 def publish_all(exposed: list[str], mappings: list[PortMapping]) -> list[PortMapping]:
     """`-P`: every exposed port ("80/tcp") that no `-p` publishes, on a free host port."""
     published = {(port, protocol) for port, protocol, _, _ in each_port(mappings)}
