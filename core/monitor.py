@@ -20,8 +20,8 @@ reads its one report line; :mod:`husk.engine.attach_protocol` is the client side
 the attach socket.
 
 Config keys: id, create_argv, pid_file, exit_file, log_path, log_max_size,
-attach_socket, stdin, tty, exit_command, sync_fd, exec, client_fd, preserve_fds
-(see ``Monitor``).  An exec session's monitor (``exec``: true) runs the
+attach_socket, stdin, tty, exit_command, sync_fd, exec, client_fd, preserve_fds,
+health_argv, health_interval (see ``Monitor``).  An exec session's monitor (``exec``: true) runs the
 runtime's ``exec --detach`` as its "create", which starts the command, so
 output read before it returns belongs to the command (unless exec failed); it
 has no log (empty log_path) and no exit command; its
@@ -29,6 +29,12 @@ has no log (empty log_path) and no exit command; its
 command starts so no output is lost, and slowed down to (never dropped for)
 the client's pace; ``preserve_fds`` numbers the caller's descriptors 3.. that
 the runtime passes on to the command (the monitor closes its copies).
+
+Health checks: while the container runs, ``health_argv`` (``husk healthcheck
+run ID``, which does the check and records it) is started ``health_interval``
+seconds after the previous one ended, never two at once.  The monitor only
+starts and reaps it; a check still running when the container exits is left
+to finish on its own (it may be the one stopping the container).
 
 Stdin is flow-controlled: a client whose input the container has not read
 yet is not read either (its writes wait in its socket), so the monitor never
@@ -289,6 +295,10 @@ class Monitor:
         self.is_exec = bool(config.get("exec"))
         self.early_output: list = []
         self.log = LogWriter(config.get("log_path", ""), int(config.get("log_max_size") or 0))
+        self.health_argv = list(config.get("health_argv") or [])
+        self.health_interval = float(config.get("health_interval") or 0)
+        self.health_pid = 0
+        self.health_due = 0.0  # monotonic seconds
 
     # -- fd bookkeeping --------------------------------------------------------------
     def watch(self, fd: int, on_read=None, on_write=None) -> None:
@@ -657,6 +667,7 @@ class Monitor:
         self.phase = "running"
         if int(self.config.get("timeout") or 0) > 0:
             self.deadline = time.monotonic() + int(self.config["timeout"])
+        self.health_due = time.monotonic() + self.health_interval
         for stream, chunk in self.early_output:
             self.forward(stream, chunk)
         self.early_output = []
@@ -684,6 +695,8 @@ class Monitor:
                     self.deadline = None
                     os.kill(self.container_pid, signal.SIGKILL)
                     continue
+            if self.health_argv and self.phase == "running":
+                timeout = self.health_timer(timeout)
             events = self.poller.poll(-1 if timeout is None else timeout)
             if not events and self.phase == "draining":
                 break
@@ -697,6 +710,27 @@ class Monitor:
                 if handlers and mask & ~select.EPOLLIN and handlers[1]:
                     handlers[1]()
         self.finish()
+
+    def health_timer(self, timeout):
+        """Reap the last check, start the next when it is due; the poll timeout
+        until then.  Reaped exec monitors (orphans of checks) are forgotten."""
+        if self.health_pid:
+            if self.health_pid not in self.children:
+                return timeout
+            self.health_pid = 0
+            self.children = {pid: status for pid, status in self.children.items() if pid == self.container_pid}
+            self.health_due = time.monotonic() + self.health_interval
+        wait = self.health_due - time.monotonic()
+        if wait <= 0:
+            devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+            try:
+                self.health_pid = spawn(self.health_argv, devnull, devnull, devnull)
+            except OSError:
+                self.health_due = time.monotonic() + self.health_interval
+            finally:
+                os.close(devnull)
+            wait = self.health_interval
+        return wait if timeout is None else min(timeout, wait)
 
     def finish(self) -> None:
         """Exit file, last output to clients, socket removal, exit command."""

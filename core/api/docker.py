@@ -133,6 +133,13 @@ def _create_arguments(body: CreateBody) -> dict:
         if not entry.partition("=")[0]:
             raise InvalidArgument(f"invalid environment variable: {entry!r}")
     kwargs.update(_network_arguments(body))
+    if body.healthcheck is not None:
+        from ..engine.health import from_config
+
+        check = body.healthcheck
+        kwargs["healthcheck"] = from_config(check.test or [], interval=check.interval or 0,
+                                            timeout=check.timeout or 0, start_period=check.start_period or 0,
+                                            retries=check.retries or 0)
     return {"command": string_list(body.cmd), "entrypoint": string_list(body.entrypoint), "env": body.env or (),
             "workdir": body.working_dir, "user": body.user, "hostname": body.hostname,
             "labels": body.labels or {}, "stop_signal": body.stop_signal, "stop_timeout": body.stop_timeout,
@@ -314,13 +321,17 @@ async def wait(request: web.Request) -> web.StreamResponse:
     from .waiting import wait_for
 
     condition = request.query.get("condition") or "not-running"
-    if condition not in ("not-running", "next-exit", "removed"):
-        raise InvalidArgument(f"invalid condition {condition!r}: use not-running, next-exit or removed")
+    if condition not in ("not-running", "next-exit", "removed", "healthy", "unhealthy"):
+        raise InvalidArgument(f"invalid condition {condition!r}: use not-running, next-exit, removed, healthy "
+                              "or unhealthy")
     since = time.time()
     container = await request_container(request)
     response = web.StreamResponse(headers={"Content-Type": "application/json"})
     await response.prepare(request)
-    code, error = await wait_for(container, condition, since, request.app[WATCHER])
+    if condition in ("healthy", "unhealthy"):  # husk's extension: the health check's status
+        code, error = await blocking.run(container.wait, condition), ""
+    else:
+        code, error = await wait_for(container, condition, since, request.app[WATCHER])
     document = {"StatusCode": code, "Error": {"Message": error} if error else None}
     await response.write(json.dumps(document).encode() + b"\n")
     await response.write_eof()

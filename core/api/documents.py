@@ -44,7 +44,12 @@ def status_text(container: "Container", now: float) -> str:
     st = container.state
     if st.state in (State.RUNNING, State.PAUSED):
         up = f"Up {human_duration(now - st.started_at)}"
-        return up + " (Paused)" if st.state is State.PAUSED else up
+        if st.state is State.PAUSED:
+            return up + " (Paused)"
+        from ..engine.health import status
+
+        health = status(container)
+        return f"{up} (health: starting)" if health == "starting" else f"{up} ({health})" if health else up
     if st.state in (State.STOPPED, State.EXITED):
         return f"Exited ({st.exit_code}) {human_duration(now - st.finished_at)} ago"
     return "Removal In Progress" if st.state is State.REMOVING else "Created"
@@ -101,6 +106,9 @@ def container_inspect(container: "Container") -> dict[str, Any]:
         state.pop(podman_only, None)
     state["Status"] = docker_state(container)
     state["Dead"] = False
+    if config.healthcheck is None:
+        del state["Health"]  # Docker shows it only for a container with a check
+    doc["Config"].pop("HealthcheckOnFailureAction", None)
     entrypoint = doc["Config"]["Entrypoint"]
     doc["Config"].update({
         "Image": config.image_name,
@@ -160,8 +168,8 @@ def image_inspect(image: "ImageRecord") -> dict[str, Any]:
 
 
 #: Docker's names for husk's container event statuses
-#: (`docker events` shows `die` and `destroy`)
-DOCKER_EVENT_ACTIONS = {"died": "die", "remove": "destroy"}
+#: (`docker events` shows `die`, `destroy` and `exec_die`)
+DOCKER_EVENT_ACTIONS = {"died": "die", "remove": "destroy", "exec_died": "exec_die"}
 
 
 def event(event: "Event") -> dict[str, Any]:
@@ -172,6 +180,8 @@ def event(event: "Event") -> dict[str, Any]:
     if EXIT_CODE_ATTRIBUTE in attributes:
         attributes["exitCode"] = attributes.pop(EXIT_CODE_ATTRIBUTE)
     action = DOCKER_EVENT_ACTIONS.get(event.status, event.status) if event.type == "container" else event.status
+    if action == "health_status":  # Docker's action carries the status: "health_status: healthy"
+        action = f"health_status: {attributes.pop('health_status', '')}"
     return {"status": action, "id": event.id, "from": event.image, "Type": event.type,
             "Action": action, "Actor": {"ID": event.id, "Attributes": attributes},
             "scope": "local", "time": event.time_ns // 1_000_000_000, "timeNano": event.time_ns}

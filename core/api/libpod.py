@@ -251,6 +251,8 @@ libpod_routes.get("/containers/{id}/logs")(docker.logs)
 
 #: podman's wait conditions that mean "not running" (husk waits for all of them alike)
 _STOPPED_CONDITIONS = frozenset({"stopped", "exited", "configured", "created"})
+#: the health check's status (see husk.engine.health): the container's own wait
+_HEALTH_CONDITIONS = frozenset({"healthy", "unhealthy"})
 
 
 @libpod_routes.post("/containers/{id}/wait")
@@ -260,10 +262,13 @@ async def wait(request: web.Request) -> web.Response:
 
     conditions = request.query.getall("condition", []) or ["stopped"]
     for condition in conditions:
-        if condition not in _STOPPED_CONDITIONS:
-            raise InvalidArgument(f"unsupported wait condition {condition!r}: use stopped or exited")
+        if condition not in _STOPPED_CONDITIONS | _HEALTH_CONDITIONS:
+            raise InvalidArgument(f"unsupported wait condition {condition!r}: use stopped, exited, healthy "
+                                  "or unhealthy")
     since = time.time()
     container = await request_container(request)
+    if set(conditions) & _HEALTH_CONDITIONS:
+        return json_response(await blocking.run(container.wait, conditions))
     code, error = await wait_for(container, "not-running", since, request.app[WATCHER])
     if error:
         raise InvalidArgument(error)

@@ -159,6 +159,16 @@ class HostConfigBody(msgspec.Struct, rename="pascal"):
     extra_hosts: list[str] | None = None
 
 
+class HealthcheckBody(msgspec.Struct, rename="pascal"):
+    """Docker's HealthConfig: times in nanoseconds, 0 (or null) for the default."""
+
+    test: list[str] | None = None
+    interval: int | None = None
+    timeout: int | None = None
+    start_period: int | None = None
+    retries: int | None = None
+
+
 class CreateBody(msgspec.Struct, rename="pascal"):
     """The fields of `POST /containers/create` that husk acts on."""
 
@@ -179,6 +189,7 @@ class CreateBody(msgspec.Struct, rename="pascal"):
     exposed_ports: dict[str, dict] | None = None
     networking_config: NetworkingConfigBody | None = None
     mac_address: str = ""
+    healthcheck: HealthcheckBody | None = None
 
 
 def console_size(value: list[int] | None) -> tuple[int, int] | None:

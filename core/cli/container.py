@@ -71,6 +71,9 @@ def _create_options(function):
     for option in reversed(options):
         function = option(function)
     function = run_flags(function)
+    from .health import health_flags
+
+    function = health_flags(function)
     from .registry import create_pull_options
 
     return resource_options(create_pull_options(function))
@@ -88,6 +91,9 @@ def _create(session, opts: dict, preserve_fds: int = 0) -> "object":
     flags.check_cidfile(opts["cidfile"])
     run_options = flags.run_options(session, opts)
     run_options.preserve_fds = preserve_fds
+    from .health import health_settings
+
+    healthcheck = health_settings(opts)
     mounts = [parse_volume(v) for v in opts["volume"]] + [parse_tmpfs(t) for t in opts["tmpfs"]]
     mounts += flags.parse_mounts(opts["mount_"])
     env = parse_env(opts["env"], opts["env_file"])
@@ -115,7 +121,8 @@ def _create(session, opts: dict, preserve_fds: int = 0) -> "object":
         cap_add=_split(opts["cap_add"]), cap_drop=_split(opts["cap_drop"]),
         security_opt=opts["security_opt"], seccomp_policy=opts["seccomp_policy"],
         dependencies=[name for value in opts["requires"] for name in value.split(",")],
-        resources=resource_limits(opts), run_options=run_options, volumes_from=opts["volumes_from"], secrets=opts["secrets"])
+        resources=resource_limits(opts), run_options=run_options, volumes_from=opts["volumes_from"], secrets=opts["secrets"],
+        healthcheck=healthcheck)
     flags.write_cidfile(opts["cidfile"], container.id)
     return container
 

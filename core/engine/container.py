@@ -311,9 +311,10 @@ class Container:
     def wait(self, condition=None, interval: float = DEFAULT_WAIT_INTERVAL) -> int:
         """Block until the container has exited and return its exit code; or,
         with `condition` (a State, a `wait --condition` name -- podman's:
-        `created` is configured, `initialized` is created -- or several of
-        them), until it is in one of them: the exit code when the condition met
-        is stopped or exited, else -1 (as podman).
+        `created` is configured, `initialized` is created; `healthy` and
+        `unhealthy`, the health check's status -- or several of them), until
+        it is in one of them: the exit code when the condition met is stopped
+        or exited, else -1 (as podman).
 
         Exits are waited for through the kernel (inotify on the exit file, a
         pidfd on the monitor); other states are re-checked when the state store
@@ -365,7 +366,9 @@ class Container:
             while True:
                 self.reload()
                 self.sync_if_unlocked()
-                if self.state.state in wanted:
+                health = self.state.health
+                if self.state.state in wanted or (health is not None and self.state.state is State.RUNNING
+                                                  and health.status in wanted):
                     return self.state.exit_code if self.state.state in (State.STOPPED, State.EXITED) else -1
                 watch.wait(interval)
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..define import State
 from ..formats.timestamps import rfc3339
-from . import security
+from . import health, security
 from .networking import network_settings
 from .pods import is_infra
 from .volume_mounts import mount_document
@@ -45,6 +45,7 @@ def inspect_container(container: "Container") -> dict[str, Any]:
             "Error": st.error,
             "StartedAt": rfc3339(st.started_at),
             "FinishedAt": rfc3339(st.finished_at),
+            "Health": health.state_document(st.health),
             "Checkpointed": st.checkpointed,
         },
         "Image": config.image_id,
@@ -96,6 +97,8 @@ def inspect_container(container: "Container") -> dict[str, Any]:
             "Annotations": dict(config.annotations),
             "StopSignal": config.stop_signal,
             "StopTimeout": config.stop_timeout,
+            **({"Healthcheck": health.config_document(config.healthcheck),
+                "HealthcheckOnFailureAction": config.healthcheck.on_failure} if config.healthcheck else {}),
             "CreateCommand": None,
         },
         "HostConfig": {

@@ -304,6 +304,9 @@ def start(container: "Container") -> None:
     st = container.state
     st.state = State.RUNNING
     st.started_at = time.time()
+    from ..state.records import Health
+
+    st.health = Health() if container.config.healthcheck is not None else None
     container.save()
     fault("start.record.after")
     from .run_options import notify_ready

@@ -114,6 +114,9 @@ class MonitorConfig:
     preserve_fds: int = 0
     #: an attached exec client's end of a socket pair (-1: none)
     client_fd: int = -1
+    #: the health check: the command the monitor runs every ``health_interval`` seconds (none: no checks)
+    health_argv: list[str] = dataclasses.field(default_factory=list)
+    health_interval: float = 0.0
 
 
 class MonitorReport(NamedTuple):
@@ -123,13 +126,17 @@ class MonitorReport(NamedTuple):
     monitor_pid: int
 
 
-def exit_command(container: "Container") -> list[str]:
-    """What a container's monitor runs when the container exits: husk's own cleanup
-    (with `--events-backend none` when this Runtime records no events, as podman's)."""
+def husk_command(container: "Container", *args: str) -> list[str]:
+    """A husk CLI command on the container's storage, for its monitor to run
+    (with `--events-backend none` when this Runtime records no events, as podman's exit command)."""
     paths = container.runtime.paths
     quiet = ["--events-backend", "none"] if container.runtime.events_backend == "none" else []
-    return [sys.executable, "-m", "husk", "--root", paths.root, "--runroot", paths.runroot, *quiet,
-            "container", "cleanup", "--exit-command", container.id]
+    return [sys.executable, "-m", "husk", "--root", paths.root, "--runroot", paths.runroot, *quiet, *args]
+
+
+def exit_command(container: "Container") -> list[str]:
+    """What a container's monitor runs when the container exits: husk's own cleanup."""
+    return husk_command(container, "container", "cleanup", "--exit-command", container.id)
 
 
 def launch_monitor(container: "Container", create_argv: list[str], *, tty: bool | None = None,
@@ -168,10 +175,23 @@ def launch_monitor(container: "Container", create_argv: list[str], *, tty: bool 
             log_max_size=container.config.run_options.log_max_size or container.runtime.config.log_size_max,
             timeout=container.config.run_options.timeout,
             stdin=container.config.stdin_open, tty=container.config.tty if tty is None else tty,
-            exit_command=exit_command(container), preserve_fds=_preserved(container, create_argv))
+            exit_command=exit_command(container), preserve_fds=_preserved(container, create_argv),
+            **_health_checks(container))
         pass_fds = tuple(range(3, 3 + config.preserve_fds))
     report = spawn_monitor(dataclasses.asdict(config), pass_fds=pass_fds)
     return MonitorReport(int(report["pid"]), int(report.get("monitor_pid", 0)))
+
+
+def _health_checks(container: "Container") -> dict[str, Any]:
+    """The monitor's part of the health check (see husk.engine.health): the
+    command it runs every interval; nothing without a check or with interval 0."""
+    from .health import NS, is_defined
+
+    check = container.config.healthcheck
+    if not is_defined(check) or check.interval <= 0:
+        return {}
+    return {"health_argv": husk_command(container, "healthcheck", "run", container.id),
+            "health_interval": check.interval / NS}
 
 
 def _preserved(container: "Container", create_argv: list[str]) -> int:

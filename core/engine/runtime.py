@@ -138,6 +138,7 @@ class Runtime:
                          resources: "Resources | None" = None, run_options: "RunOptions | None" = None,
                          security_opt: Iterable[str] = (), seccomp_policy: str = "default",
                          volumes_from: Iterable[str] = (), secrets: Iterable[str] = (),
+                         healthcheck: "dict | None" = None,
                          pod: str = "") -> "Container":
         """Create a container (state `configured`) from an image; nothing runs yet.
         `dependencies` (names or ids, `--requires`) must exist; starting it
@@ -159,6 +160,8 @@ class Runtime:
         name a volume (made when missing) or none (an anonymous one);
         `volumes_from` (`CTR[:ro|rw]`) copies other containers' volumes and binds.
         `secrets`: `--secret` values (see husk.engine.secrets.parse_secret).
+        `healthcheck`: the health check's settings over the image's HEALTHCHECK
+        (see :func:`husk.engine.health.from_flags`).
         `image_volume`: what the image's VOLUMEs become: `bind` (anonymous
         volumes), `tmpfs` or `ignore` (nothing).
         `healthcheck`: the health check's settings over the image's HEALTHCHECK
@@ -208,6 +211,7 @@ class Runtime:
             from .dependencies import resolve
 
             dependencies = resolve(self, list(dependencies))
+        from .health import resolve as resolve_healthcheck
         from .secrets import parse_secret
         from .volume_mounts import remove_volumes, resolve_for_create
 
@@ -230,7 +234,8 @@ class Runtime:
             dependencies=list(dependencies),
             console_size=list(console_size) if console_size and all(console_size) else [],
             resources=resources or Resources(), security=security_record,
-            run_options=run_options or RunOptions(), secrets=secret_uses)
+            run_options=run_options or RunOptions(), secrets=secret_uses,
+            healthcheck=resolve_healthcheck(healthcheck or {}, image_record))
         if self.hooks_dirs:
             config.run_options.hooks_dirs = [*config.run_options.hooks_dirs, *self.hooks_dirs]
         if config.run_options.log_driver:

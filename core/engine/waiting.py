@@ -178,21 +178,25 @@ class StoreWatch:
 
 #: podman's names for states (what `ps` and `inspect` show), then husk's own values
 _CONDITION_NAMES = {"created": "configured", "initialized": "created"}
-_NOT_TRACKED = ("healthy", "unhealthy", "stopping", "unknown")
+_NOT_TRACKED = ("stopping", "unknown")
+#: conditions on the health check's status (husk's extension: podman 4.3 lacks them)
+HEALTH_CONDITIONS = ("healthy", "unhealthy")
 
 
 def parse_condition(text: str):
     """A `wait --condition` value as a State: podman's names first (`created` is a
     container that never ran, `initialized` one created in the runtime), then
-    husk's state values (`configured`, ...)."""
+    husk's state values (`configured`, ...); `healthy` and `unhealthy` stay
+    strings: the health check's status (see husk.engine.health)."""
     from ..define import InvalidArgument, State
 
     name = text.strip().lower()
+    if name in HEALTH_CONDITIONS:
+        return name
     if name in _NOT_TRACKED:
-        raise InvalidArgument(f"waiting for condition {text!r} is not supported: husk has no health checks "
-                              "and no stopping state")
+        raise InvalidArgument(f"waiting for condition {text!r} is not supported: husk has no stopping state")
     try:
         return State(_CONDITION_NAMES.get(name, name))
     except ValueError:
         raise InvalidArgument(f"invalid condition {text!r}: use created, initialized, running, paused, "
-                              "stopped, exited (or configured)") from None
+                              "stopped, exited, healthy, unhealthy (or configured)") from None

@@ -16,7 +16,9 @@ from ..define import InvalidArgument, State
 if TYPE_CHECKING:
     from ..engine.container import Container
 
-KEYS = ("name", "status", "exited", "label", "id", "ancestor")
+KEYS = ("name", "status", "exited", "label", "id", "ancestor", "health")
+#: `health=`: a running container's check status, or none (no check)
+HEALTH_VALUES = ("starting", "healthy", "unhealthy", "none")
 # podman's names (str(State)), plus "stopped" and "configured", which it accepts too
 PODMAN_STATUSES = frozenset({"created", "initialized", "running", "paused", "stopped", "exited", "removing",
                              "configured"})
@@ -49,6 +51,8 @@ def container_filter(wanted: dict[str, list[str]],
                 raise InvalidArgument(f"invalid status filter {value!r}: use {', '.join(sorted(statuses))}")
             if key == "exited":
                 parse_exited(value)
+            if key == "health" and value not in HEALTH_VALUES:
+                raise InvalidArgument(f"invalid health filter {value!r}: use {', '.join(HEALTH_VALUES)}")
             if key == "name":
                 try:
                     re.compile(value)
@@ -66,6 +70,11 @@ def container_filter(wanted: dict[str, list[str]],
             return status_of(container) == _PODMAN_SAME.get(value, value)
         if key == "exited":
             return st.state in (State.STOPPED, State.EXITED) and st.exit_code == int(value)
+        if key == "health":
+            from ..engine.health import is_defined, status
+
+            return (status(container) == value if value != "none"
+                    else not is_defined(config.healthcheck))
         if key == "label":
             label, sep, expected = value.partition("=")
             return label in config.labels and (not sep or config.labels[label] == expected)

@@ -22,7 +22,10 @@ def status_text(container: "Container", now: float) -> str:
     state's name capitalised (`Created`, `Initialized`, `Paused`, ...)."""
     st = container.state
     if st.state is State.RUNNING:
-        return f"Up {human_duration(now - st.started_at)}"
+        from ..engine.health import status
+
+        health = status(container)
+        return f"Up {human_duration(now - st.started_at)}" + (f" ({health})" if health else "")
     if st.state in (State.STOPPED, State.EXITED):
         return f"Exited ({st.exit_code}) {human_duration(now - st.finished_at)} ago"
     return str(st.state).capitalize()

@@ -179,6 +179,39 @@ class Security(msgspec.Struct, omit_defaults=True):
     proc_opts: list[str] = []
 
 
+class Healthcheck(msgspec.Struct, omit_defaults=True):
+    """A container's health check (`--health-*` or the image's HEALTHCHECK, see
+    husk.engine.health); times in nanoseconds, as Docker's and podman's configs."""
+
+    #: ["CMD-SHELL", "shell command"] or ["CMD", "exec", "form"]
+    test: list[str]
+    interval: int = 30_000_000_000  # 0: no scheduled checks (`healthcheck run` still works)
+    timeout: int = 30_000_000_000
+    start_period: int = 0
+    retries: int = 3
+    on_failure: str = "none"  # none, kill, restart, stop
+
+
+class HealthResult(msgspec.Struct):
+    """One check: when it ran (Unix seconds), its exit code (-1: timed out) and output."""
+
+    start: float
+    end: float
+    exit_code: int
+    output: str
+
+
+class Health(msgspec.Struct, omit_defaults=True):
+    """The health of a running container: reset to `starting` at each start."""
+
+    status: str = "starting"  # starting, healthy, unhealthy
+    failing_streak: int = 0
+    #: the last five checks, oldest first
+    log: list[HealthResult] = []
+    #: a check has succeeded since the start (which ends the start period)
+    succeeded: bool = False
+
+
 class ContainerConfig(msgspec.Struct, omit_defaults=True):
     """Everything fixed at create time.  The OCI spec is generated from this."""
 
@@ -224,6 +257,7 @@ class ContainerConfig(msgspec.Struct, omit_defaults=True):
     #: podman's further run/create flags (issue 12)
     run_options: RunOptions = msgspec.field(default_factory=RunOptions)
     secrets: list[SecretUse] = []
+    healthcheck: Healthcheck | None = None
     #: the id of the pod it belongs to (its infra container's namespaces are its own; see husk.engine.pods)
     pod: str = ""
     version: int = SCHEMA_VERSION
@@ -278,4 +312,6 @@ class ContainerState(msgspec.Struct, omit_defaults=True):
     #: the container's network namespace file (husk's own), while it has one
     netns: str = ""
     network_status: dict[str, NetworkStatus] = {}
+    #: the health check's results while it runs (None: no health check)
+    health: Health | None = None
     version: int = SCHEMA_VERSION
