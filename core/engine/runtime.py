@@ -160,8 +160,6 @@ class Runtime:
         name a volume (made when missing) or none (an anonymous one);
         `volumes_from` (`CTR[:ro|rw]`) copies other containers' volumes and binds.
         `secrets`: `--secret` values (see husk.engine.secrets.parse_secret).
-        `healthcheck`: the health check's settings over the image's HEALTHCHECK
-        (see :func:`husk.engine.health.from_flags`).
         `image_volume`: what the image's VOLUMEs become: `bind` (anonymous
         volumes), `tmpfs` or `ignore` (nothing).
         `healthcheck`: the health check's settings over the image's HEALTHCHECK
