@@ -206,7 +206,7 @@ def ensure_image(session, reference: str, policy: str = "missing", *, quiet: boo
 @click.option("-f", "--format", "format_", default="oci", show_default=True,
               type=click.Choice(["oci", "v2s2"]), help="Manifest type of the destination.")
 @click.option("--compression-format", default="gzip", show_default=True,
-              help="Compression of layers stored uncompressed (gzip).")
+              help="gzip (layers stored uncompressed are gzipped) or zstd (every layer as zstd; needs --format oci).")
 @click.option("--digestfile", help="Write the manifest's digest to this file.")
 @click.option("--remove-signatures", is_flag=True, help="Accepted: husk copies no signatures.")
 @click.argument("image")

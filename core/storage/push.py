@@ -4,9 +4,10 @@ directory or archive in the ecosystem's layouts (`dir:`, `oci:`, `oci-archive:`,
 
 Each layer's blob is its stored archive as it arrived (a pulled layer pushes
 back as the same bytes, so manifests and digests agree with the registry it
-came from); a layer stored uncompressed (import, build) is gzipped on the way
-(`--compression-format`), into a temporary file, since the manifest needs its
-digest and size first.  To a registry, blobs the repository has already are
+came from); a layer stored uncompressed (import, build) is compressed on the
+way (`--compression-format`, gzip or zstd; with zstd a gzip layer is
+recompressed, as podman does), into a temporary file, since the manifest needs
+its digest and size first.  To a registry, blobs the repository has already are
 skipped (HEAD) and one stored in another repository of the same registry is
 mounted rather than sent; the manifest goes last, so a registry never holds a
 tag that points at missing blobs.
@@ -95,15 +96,36 @@ def _hash_file(path: str) -> tuple[str, int]:
     return "sha256:" + digest.hexdigest(), size
 
 
-def _gzip_to_temporary(runtime: "Runtime", path: str) -> tuple[str, str, int]:
-    """Gzip a plain layer tar into a private temporary file: (path, digest, size)."""
+def _zstandard():
+    try:
+        import zstandard
+    except ImportError:
+        raise HuskError("zstd compression needs the zstandard Python module (pip install zstandard)") from None
+    return zstandard
+
+
+def _open_plain(path: str, stored: str):
+    """The layer archive at `path` as its plain tar stream."""
+    if stored == "gzip":
+        import gzip
+
+        return gzip.open(path, "rb")
+    if stored == "zstd":
+        return _zstandard().ZstdDecompressor().stream_reader(open(path, "rb"), closefd=True)
+    return open(path, "rb")
+
+
+def _compress_to_temporary(runtime: "Runtime", path: str, stored: str, compression: str) -> tuple[str, str, int]:
+    """The layer archive at `path` (compressed as `stored` says) as a `compression`
+    (gzip or zstd) blob in a private temporary file: (path, digest, size)."""
     import zlib
 
     fd, target = tempfile.mkstemp(prefix=".push-", dir=os.path.join(runtime.paths.root, "layers"))
     digest, size = hashlib.sha256(), 0
-    compressor = zlib.compressobj(6, zlib.DEFLATED, 31)
+    compressor = (_zstandard().ZstdCompressor(level=3).compressobj() if compression == "zstd"
+                  else zlib.compressobj(6, zlib.DEFLATED, 31))
     try:
-        with os.fdopen(fd, "wb") as out, open(path, "rb") as stream:
+        with os.fdopen(fd, "wb") as out, _open_plain(path, stored) as stream:
             def write(data: bytes) -> None:
                 nonlocal size
                 digest.update(data)
@@ -129,9 +151,10 @@ def prepare(runtime: "Runtime", image: "ImageRecord", manifest_format: str = "oc
 
     if manifest_format not in _CONFIG_MEDIA:
         raise InvalidArgument(f"unsupported manifest format {manifest_format!r}: oci or v2s2")
-    if compression != "gzip":
-        raise InvalidArgument(f"unsupported compression format {compression!r}: husk compresses with gzip "
-                              "(layers stored zstd-compressed are pushed as they are)")
+    if compression not in ("gzip", "zstd"):
+        raise InvalidArgument(f"unsupported compression format {compression!r}: gzip or zstd")
+    if (manifest_format, compression) not in _MEDIA:
+        raise InvalidArgument("zstd-compressed layers need an OCI manifest: use --format oci")
     if not image.config_json:
         raise HuskError(f"image {image.id[:12]} has no stored config (it was stored by an older husk): "
                         "import it again to push it")
@@ -140,12 +163,11 @@ def prepare(runtime: "Runtime", image: "ImageRecord", manifest_format: str = "oc
     def layer(diff_id: str) -> Blob:
         path = layer_archive(runtime, diff_id)
         stored = _compression(path)
-        if stored == "" or (stored == "zstd" and manifest_format == "v2s2"):
-            if stored == "zstd":
-                raise InvalidArgument("a zstd layer cannot be pushed as v2s2: use --format oci")
-            path, digest, size = _gzip_to_temporary(runtime, path)
+        # recompressed: a plain one, any for zstd, a zstd one for v2s2; else sent as it is stored
+        if stored == "" or (stored != compression and (compression == "zstd" or manifest_format == "v2s2")):
+            path, digest, size = _compress_to_temporary(runtime, path, stored, compression)
             temporary.append(path)
-            stored = "gzip"
+            stored = compression
         else:
             digest, size = remembered_blob_digest(runtime, diff_id), os.path.getsize(path)
             if not digest:

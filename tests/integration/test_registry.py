@@ -539,3 +539,42 @@ def test_run_and_create_pull_with_creds_authfile_and_tls_flags(husk_rt, tmp_path
         assert husk("start", "-a", created.stdout.strip(), check=True).stdout == "made\n"
     finally:
         registry.stop()
+
+
+def test_push_zstd_then_podman_and_husk_pull_and_run(husk_envs, registry, tmp_path):
+    """push --compression-format zstd: every layer (the stored plain one and a
+    gzip one pulled back) goes as tar+zstd in an OCI manifest; podman pulls and
+    runs it, and so does a second husk (runc) that pulls it fresh."""
+    husk = registry.trust(husk_envs("crun"))
+    gzip_target, target = f"{registry.host}/gz/bb:1", f"{registry.host}/zstd/bb:1"
+    husk("push", "-q", IMAGE, gzip_target, check=True)
+    layout = tmp_path / "layout"
+    husk("push", "-q", "--compression-format", "zstd", IMAGE, f"oci:{layout}:z", check=True)  # the plain layer
+    index = json.loads((layout / "index.json").read_text())
+    oci_manifest = json.loads((layout / "blobs" / "sha256" / index["manifests"][0]["digest"][7:]).read_text())
+    blob = oci_manifest["layers"][0]
+    assert blob["mediaType"].endswith("tar+zstd")
+    assert (layout / "blobs" / "sha256" / blob["digest"][7:]).read_bytes()[:4] == b"\x28\xb5\x2f\xfd"
+    husk("rmi", "-f", IMAGE, check=True)
+    husk("pull", "-q", gzip_target, check=True)  # its layer is stored gzip-compressed now
+    refused = husk("push", "--compression-format", "zstd", "--format", "v2s2", gzip_target, target)
+    assert refused.returncode == 125 and "--format oci" in refused.stderr, refused.stderr
+    assert husk("push", "--compression-format", "xz", gzip_target, target).returncode == 125
+    pushed = husk("push", "--compression-format", "zstd", gzip_target, target)
+    assert pushed.returncode == 0, pushed.stderr
+    raw = subprocess.run(["skopeo", "inspect", "--raw", "--cert-dir", registry.cert_dir, f"docker://{target}"],
+                         check=True, capture_output=True, timeout=60)
+    manifest = json.loads(raw.stdout)
+    assert [layer["mediaType"] for layer in manifest["layers"]] == ["application/vnd.oci.image.layer.v1.tar+zstd"]
+    podman_root = tempfile.mkdtemp(prefix="podman-", dir="/tmp")
+    try:
+        pull = _podman(podman_root, "pull", "--cert-dir", registry.cert_dir, target)
+        assert pull.returncode == 0, pull.stderr
+        run = _podman(podman_root, "run", "--rm", "--network", "none", *_host_ulimits(), target, "echo", "zstd")
+        assert run.stdout == "zstd\n", run.stderr
+    finally:
+        _podman(podman_root, "system", "reset", "--force")
+        shutil.rmtree(podman_root, ignore_errors=True)
+    other = registry.trust(husk_envs("runc"))
+    ran = other("run", "--rm", "-q", target, "echo", "fresh")
+    assert (ran.returncode, ran.stdout) == (0, "fresh\n"), ran.stderr
