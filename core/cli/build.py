@@ -70,12 +70,24 @@ def build(session, tag, file_, build_arg, label, target, no_cache, layers, forma
     def line(text: str) -> None:
         print(text, flush=True)
 
+    _interrupt_on_sigterm()
     image_id = run_build(session.runtime, context, options, Output(line, raw), containerfile=file_,
                          stdin=sys.stdin.buffer)
     if iidfile:
         with open(iidfile, "w") as file:
             file.write(f"sha256:{image_id}")
     print(image_id, flush=True)
+
+
+def _interrupt_on_sigterm() -> None:
+    """SIGTERM stops a build as Ctrl-C does (KeyboardInterrupt, exit 130), so its step's
+    container, mounts and intermediate images are cleaned up on the way out."""
+    import signal
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 def register(group: click.Group) -> None:

@@ -3,7 +3,11 @@
 import io
 import json
 import os
+import signal
+import subprocess
 import tarfile
+
+import pytest
 
 from husk.testing import IMAGE, build_tar
 
@@ -236,3 +240,26 @@ def test_syntax_errors_and_a_missing_context(husk, tmp_path):
     (tmp_path / "ctx" / "Containerfile").write_text("FROM localhost/no-such-image\n")
     result = husk("build", context)
     assert result.returncode == 125 and result.stderr.count("\n") == 1, result.stderr
+
+
+@pytest.mark.parametrize("signal_number", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupted_build_cleans_up(husk, tmp_path, signal_number):
+    context = _context(tmp_path, f"FROM {IMAGE}\nRUN echo started; sleep 600\n")
+    process = husk.popen("build", context, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        seen = b""
+        while b"started" not in seen:
+            line = process.stdout.readline()
+            assert line, seen + process.stderr.read()
+            seen += line
+        process.send_signal(signal_number)
+        assert process.wait(timeout=60) == 130
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        process.stdout.close()
+        process.stderr.close()
+    assert _leftovers(husk) == ("", ["localhost/busybox"])
+    with open("/proc/self/mountinfo") as mounts:
+        assert not [line for line in mounts if husk.root in line]
