@@ -76,10 +76,26 @@ class OCIRuntime:
             return NoSuchContainer(f"{self.name}: container {container_id} does not exist in the runtime")
         return error_for_message(f"{self.name}: {message}")
 
+    def features(self) -> dict[str, Any]:
+        """What the runtime supports (`features`, else `--version`), cached by
+        the binary's path and mtime in its state directory (see husk.engine.runtime_features)."""
+        from .runtime_features import probe
+
+        return probe(self.path, self.state_root)
+
+    def check_bundle(self, bundle: str) -> None:
+        """Refuse, before anything is created, a bundle's spec that needs what
+        the runtime's features say it lacks (a namespace, a hook stage)."""
+        from .runtime_features import check_spec
+
+        with open(os.path.join(bundle, "config.json")) as handle:
+            check_spec(self.features(), json.load(handle), self.name)
+
     # -- lifecycle commands --------------------------------------------------------------
     def create_command(self, container_id: str, bundle: str, pid_file: str, log_file: str) -> list[str]:
         """The argv the monitor runs to create the container (it owns the stdio).
         The runtime's own messages go to `log_file` as JSON lines."""
+        self.check_bundle(bundle)
         return self.command("--log", log_file, "--log-format", "json", "create",
                             "--bundle", bundle, "--pid-file", pid_file, container_id)
 
@@ -132,7 +148,7 @@ class OCIRuntime:
     def describe(self) -> dict[str, Any]:
         """What `husk info` shows about this backend."""
         return {"Name": self.name, "Path": self.path, "Version": self.version(),
-                "Checkpoint": self.supports_checkpoint}
+                "Checkpoint": self.supports_checkpoint, "Features": self.features()}
 
 
 def error_for_message(message: str) -> RuntimeFailure:

@@ -44,8 +44,6 @@ OWNERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "17 remote": (("",), ("--url", "--connection", "--remote", "--identity", "--ssh")),
     "18 security": (("*",), ("--security-opt", "--userns", "--uidmap", "--gidmap", "--subuidname",
                              "--subgidname", "--seccomp-policy")),
-    "21 health/stats": (("*",), ("--health-cmd", "--health-interval", "--health-on-failure", "--health-retries",
-                                 "--health-start-period", "--health-timeout", "--no-healthcheck")),
 }
 
 
@@ -54,7 +52,6 @@ VERB_OWNERS = {"network": "13 networking", "port": "13 networking", "pull": "14 
                "push": "14 registries", "search": "14 registries", "login": "14 registries",
                "logout": "14 registries", "commit": "14 images", "diff": "14 images",
                "build": "15 build", "volume": "16 volumes", "secret": "16 volumes", "pod": "17 pods",
-               "healthcheck": "21 health/stats",
                "image prune": "14 images", "image mount": "14 images", "image unmount": "14 images"}
 
 

@@ -1,4 +1,4 @@
-"""The whole container lifecycle through the real CLI, on runc and on crun."""
+"""The whole container lifecycle through the real CLI, on runc, crun and the runc shim."""
 
 from __future__ import annotations
 
@@ -9,6 +9,15 @@ import re
 import pytest
 
 from husk.define import AlreadyStopped
+from husk.testing import RUNTIME_BINARIES, needs_runtime
+
+
+@pytest.fixture(params=list(RUNTIME_BINARIES))
+def husk_rt(request, husk_envs):
+    """The lifecycle on every runtime backend husk ships: runc, crun, and runc
+    under containerd's shim (io.containerd.runc.v2), skipped where not installed."""
+    needs_runtime(request.param)
+    return husk_envs(request.param)
 
 
 def _state(husk, name):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -189,3 +190,53 @@ def test_a_shim_killed_with_sigkill_is_cleaned_up(husk_shim):
     assert husk_shim("start", "box").returncode == 0
     assert husk_shim("inspect", "--format", "{{.State.Status}}", "box").stdout == "running\n"
     husk_shim("rm", "-f", "box", check=True)
+
+
+# -- kata: refused with what is missing; its options through the same code ------------------
+@pytest.mark.skipif(os.path.exists("/dev/vhost-vsock") and shutil.which("containerd-shim-kata-v2") is not None,
+                    reason="kata is installed here")
+def test_kata_is_refused_with_what_is_missing(husk):
+    result = husk("--runtime", "kata", "run", "--name", "vm", "busybox", "true")
+    assert result.returncode == 125
+    assert result.stderr.startswith("Error: runtime kata cannot run here: missing ")
+    assert "containerd-shim-kata-v2" in result.stderr and "/dev/vhost-vsock" in result.stderr
+    assert result.stderr.count("\n") == 1  # one line, no traceback
+    # nothing was created in a runtime: the container can be removed, or run on runc
+    assert husk("inspect", "--format", "{{.State.Status}}", "vm").stdout == "created\n"
+    husk("rm", "vm", check=True)
+    info = json.loads(husk("info", "--format", "json", check=True).stdout)
+    for name in ("kata", "io.containerd.kata.v2"):
+        assert any("containerd-shim-kata-v2" in item for item in info["Runtimes"][name]["Missing"])
+
+
+KATA_ON_RUNC = textwrap.dedent('''
+    """kata's backend with the runc shim standing in for containerd-shim-kata-v2."""
+    from husk.hooks import hookimpl
+    from husk_shimv2.backend import KataShim
+
+    class KataOnRunc(KataShim):
+        name = "kata-on-runc"
+        binary = "/usr/bin/containerd-shim-runc-v2"
+        config_path = __import__("os").environ["KATA_TEST_CONFIG"]
+
+        def missing(self):
+            return []
+
+    @hookimpl
+    def husk_register_runtimes(register):
+        register(KataOnRunc.name, KataOnRunc)
+''')
+
+
+def test_kata_options_reach_the_shim(husk, tmp_path):
+    """kata's Create carries runtimeoptions.v1.Options{config_path}: the runc
+    shim, which does not know that type, names it in its refusal."""
+    (tmp_path / "kata_on_runc.py").write_text(KATA_ON_RUNC)
+    (tmp_path / "configuration.toml").write_text("[hypervisor.qemu]\npath = \"/usr/bin/true\"\n")
+    (tmp_path / "husk.conf").write_text('[engine]\nplugins = ["kata_on_runc"]\n')
+    husk.extra_env.update(PYTHONPATH=str(tmp_path), HUSK_CONFIG=str(tmp_path / "husk.conf"),
+                          KATA_TEST_CONFIG=str(tmp_path / "configuration.toml"))
+    result = husk("--runtime", "kata-on-runc", "run", "--rm", "busybox", "true")
+    assert result.returncode != 0  # (127: husk reads the shim's "not found" as a missing command)
+    assert "type with url runtimeoptions.v1.Options: not found" in result.stderr
+    assert not _shim_pids(husk.runroot)  # the waiter shut the shim down

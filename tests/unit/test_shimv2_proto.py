@@ -101,3 +101,19 @@ def test_bootstrap_outputs_of_the_three_containerd_generations():
 def test_bootstrap_without_a_ttrpc_address_is_refused(output):
     with pytest.raises(shim.ShimError):
         shim.parse_bootstrap(output)
+
+
+def test_kata_names_its_config_and_what_is_missing(tmp_path, monkeypatch):
+    from husk_shimv2 import backend
+
+    config = tmp_path / "configuration.toml"
+    config.write_text('[hypervisor.qemu]\npath = "/nonexistent/qemu-system-x86_64"\n')
+    monkeypatch.setattr(backend, "KATA_CONFIGS", ("/nonexistent/configuration.toml", str(config)))
+    kata = backend.Kata(str(tmp_path / "state"))
+    assert kata.config_path == str(config)
+    any_fields = proto.decode(proto.encode(kata.options()))
+    assert proto.text(proto.decode(proto.first(any_fields, 2)), 2) == str(config)
+    missing = kata.missing()
+    assert any("/nonexistent/qemu-system-x86_64" in item for item in missing)
+    monkeypatch.setattr(backend, "KATA_CONFIGS", ("/nonexistent/configuration.toml",))
+    assert any("configuration.toml" in item for item in kata.missing())

@@ -53,7 +53,12 @@ class ShimRuntime(OCIRuntime):
         config = {"binary": self.path, "namespace": NAMESPACE, "address": self.address, **config}
         return [sys.executable, "-I", "-S", WAITER, marshal.dumps(config).hex()]
 
+    def features(self) -> dict:
+        """A shim has no `features` command (a subclass may probe what it runs)."""
+        return {"Source": "none"}
+
     def create_command(self, container_id: str, bundle: str, pid_file: str, log_file: str) -> list[str]:
+        self.check_bundle(bundle)
         os.makedirs(self.state_root, mode=0o700, exist_ok=True)
         return self.waiter_command({"id": container_id, "bundle": self.bundle(container_id), "userdata": bundle,
                                     "pid_file": pid_file, "options": self.options()})
@@ -206,3 +211,91 @@ class RuncShim(ShimRuntime):
 
     def options(self) -> list:
         return shim.runc_options(os.path.join(self.state_root, "runc"))
+
+    def features(self) -> dict:
+        """runc's, as the shim runs runc (probed and cached as runc's own are)."""
+        from husk.engine.runtime_features import probe
+
+        runc = shutil.which("runc")
+        return probe(runc, self.state_root) if runc else {"Source": "unavailable"}
+
+
+#: where Kata Containers looks for its configuration, in its own order
+KATA_CONFIGS = ("/etc/kata-containers/configuration.toml",
+                "/usr/share/defaults/kata-containers/configuration.toml",
+                "/opt/kata/share/defaults/kata-containers/configuration.toml")
+
+
+class KataShim(ShimRuntime):
+    """Kata Containers 2/3 (``containerd-shim-kata-v2``): a VM per container.
+
+    Registered whether or not it is installed, so that ``--runtime kata``
+    and ``husk info`` say what is missing: the shim, a configuration.toml,
+    its hypervisor, /dev/kvm and /dev/vhost-vsock (the VM's agent talks vsock)."""
+
+    name = "io.containerd.kata.v2"
+    binary = "containerd-shim-kata-v2"
+
+    @property
+    def config_path(self) -> str:
+        return next((path for path in KATA_CONFIGS if os.path.isfile(path)), "")
+
+    def options(self) -> list:
+        return shim.kata_options(self.config_path)
+
+    def missing(self) -> list[str]:
+        """What this host lacks to run kata, one phrase each (empty: nothing)."""
+        from husk.engine.oci_runtime import probe_binary
+
+        missing = []
+        if not probe_binary(self.binary):
+            missing.append(f"the shim {self.binary} (not in PATH: install Kata Containers 3, which Debian 12 lacks)")
+        config = self.config_path
+        if not config:
+            missing.append(f"a kata configuration.toml (none of {', '.join(KATA_CONFIGS)})")
+        else:
+            hypervisor = _kata_hypervisor(config)
+            if hypervisor and not os.access(hypervisor, os.X_OK):
+                missing.append(f"the hypervisor {hypervisor} that {config} names")
+        for device, what in (("/dev/kvm", "KVM"), ("/dev/vhost-vsock", "modprobe vhost_vsock")):
+            if not os.path.exists(device):
+                missing.append(f"{device} ({what})")
+        return missing
+
+    def refuse_if_missing(self) -> None:
+        missing = self.missing()
+        if missing:
+            raise RuntimeFailure(f"runtime {self.name} cannot run here: missing {'; '.join(missing)}")
+
+    def create_command(self, container_id: str, bundle: str, pid_file: str, log_file: str) -> list[str]:
+        self.refuse_if_missing()
+        return super().create_command(container_id, bundle, pid_file, log_file)
+
+    def version(self) -> str:
+        from husk.engine.oci_runtime import probe_binary
+
+        return super().version() if probe_binary(self.binary) else "not installed"
+
+    def describe(self) -> dict:
+        return {**super().describe(), "ConfigPath": self.config_path, "Missing": self.missing()}
+
+
+class Kata(KataShim):
+    """``--runtime kata``: the same as io.containerd.kata.v2."""
+
+    name = "kata"
+
+
+def _kata_hypervisor(config: str) -> str:
+    """The hypervisor binary a kata configuration.toml names (``[hypervisor.NAME] path``)."""
+    import tomllib
+
+    try:
+        with open(config, "rb") as handle:
+            document = tomllib.load(handle)
+    except (OSError, tomllib.TOMLDecodeError):
+        return ""
+    for settings in (document.get("hypervisor") or {}).values():
+        if isinstance(settings, dict) and isinstance(settings.get("path"), str):
+            return settings["path"]
+    return ""
