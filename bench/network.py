@@ -53,8 +53,12 @@ def make_tools(work: pathlib.Path, runtime: str) -> list[Tool]:
     config.mkdir(parents=True)
     (config / "husk.conf").write_text('[network]\ndefault_subnet = "10.231.30.0/24"\n'
                                       'default_interface = "huskbench0"\n')
+    # bytecode as an installed husk has it: a shell with PYTHONDONTWRITEBYTECODE=1 (these
+    # machines') would recompile every module edited since its .pyc, in every process
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
     husk = Tool("husk", [str(HUSK), "--root", str(work / "husk"), "--runroot", str(work / "husk-run"),
-                         "--runtime", runtime], {**os.environ, "XDG_CONFIG_HOME": str(work / "husk-config")})
+                         "--runtime", runtime], {**env, "XDG_CONFIG_HOME": str(work / "husk-config"),
+                                                 "PYTHONPYCACHEPREFIX": str(work / "pycache")})
     # podman asks for rlimits above this host's hard limits unless told otherwise
     nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     nproc = min(resource.getrlimit(resource.RLIMIT_NPROC)[1], 32768)

@@ -61,20 +61,25 @@ def checkpoint(session, all_, keep, leave_running, tcp_established, export, igno
 @click.option("--import-privileged", is_flag=True,
               help="With --import: restore the archive's privileges (privileged, added capabilities, "
                    "host binds, host network); only for an archive you trust.")
-@click.option("--ignore-static-ip", is_flag=True, help="Ignore the container's static IP (no networking yet).")
-@click.option("--ignore-static-mac", is_flag=True, help="Ignore the container's static MAC (no networking yet).")
+@click.option("--ignore-static-ip", is_flag=True, help="Give the container a new IP address.")
+@click.option("--ignore-static-mac", is_flag=True, help="Give the container a new MAC address.")
 @click.option("--file-locks", is_flag=True, help="Restore file locks.")
+@click.option("-p", "--publish", multiple=True, help="Publish these ports instead of the container's (as run -p).")
 @click.option("--print-stats", is_flag=True, help="Print the restore's statistics as JSON.")
 @click.option("-l", "--latest", is_flag=True, help="Restore the container created last.")
 @click.argument("names", nargs=-1)
 @click.pass_obj
 def restore(session, all_, keep, tcp_established, import_, name, ignore_rootfs, ignore_volumes, import_privileged,
-            ignore_static_ip, ignore_static_mac, file_locks, print_stats, latest, names):
+            ignore_static_ip, ignore_static_mac, file_locks, publish, print_stats, latest, names):
     """Restore checkpointed containers, or a new one from a checkpoint archive."""
     options = {"keep": keep, "tcp_established": tcp_established, "ignore_rootfs": ignore_rootfs,
                "ignore_volumes": ignore_volumes,
                "ignore_static_ip": ignore_static_ip, "ignore_static_mac": ignore_static_mac,
                "file_locks": file_locks, "print_stats": print_stats}
+    if publish:
+        from ..network.ports import parse_publish
+
+        options["publish"] = [m for value in publish for m in parse_publish(value)]
     if import_:
         if all_ or names:
             raise InvalidArgument("--import cannot be used with --all or container names")

@@ -685,11 +685,14 @@ def checkpoint(container: "Container", options: dict) -> None:
 
 def restore(container: "Container", options: dict) -> None:
     """Rebuild the bundle (fresh mount and spec, pre_init hooks) and let the
-    plugin restore the process under a new monitor; the container is running."""
+    plugin restore the process under a new monitor; the container is running.
+    `options["publish"]` (port mappings) replaces its published ports."""
     cleanup(container)
     with _unmounted_on_failure(container):
         rootfs = mount(container)
         fault("restore.mount.after")
+        if options.get("publish") is not None:
+            networking.republish(container, options["publish"])
         if networking.uses_networks(container):
             networking.setup(container, bool(options.get("ignore_static_ip")), bool(options.get("ignore_static_mac")))
         _write_bundle(container, rootfs)

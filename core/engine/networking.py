@@ -137,6 +137,20 @@ def setup(container: "Container", ignore_static_ip: bool = False, ignore_static_
     container.save()
 
 
+def republish(container: "Container", ports: list) -> None:
+    """`restore --publish`: the container's published ports from now on (bridge networking only)."""
+    import msgspec
+
+    from ..define import InvalidArgument
+
+    if not uses_networks(container):
+        raise InvalidArgument(f"--publish needs bridge networking, not network mode {container.config.network}: "
+                              "invalid argument")
+    config = msgspec.structs.replace(container.config, ports=list(ports))
+    container.runtime.store.rewrite_config(config)
+    container.config = config
+
+
 def teardown(container: "Container") -> None:
     """Disconnect and remove the namespace (a no-op without one).  After a
     reboot the namespace is gone, but rules the backend wrote may not be: the

@@ -92,3 +92,58 @@ def test_network_ns_path_joins_a_namespace_the_test_made(husk_rt):
         subprocess.run(["ip", "netns", "del", name], check=True)
     refused = husk_rt("create", "--network", "ns:/run/netns/hk-none-such", IMAGE, "true")
     assert refused.returncode == 125 and "cannot find specified network namespace path" in refused.stderr
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_restore_publish_replaces_the_ports(husk_envs):
+    """restore --publish (issue 13 item 7), on runc (crun here cannot checkpoint)."""
+    import socket
+
+    runc = husk_envs("runc")
+    old, new = _free_port(), _free_port()
+    runc("run", "-d", "--name", "c", "-p", f"127.0.0.1:{old}:80", IMAGE, "sleep", "1000", check=True)
+    runc("container", "checkpoint", "c", check=True)
+    runc("container", "restore", "--publish", f"127.0.0.1:{new}:80", "c", check=True)
+    assert runc("port", "c", check=True).stdout == f"80/tcp -> 127.0.0.1:{new}\n"
+    runc("exec", "-d", "c", "sh", "-c", HTTPD, check=True)
+    assert http_body("127.0.0.1", new, timeout=60) == b"served\n"
+    with socket.socket() as probe:  # the old port's forwarding went with the old set-up
+        probe.settimeout(5)
+        assert probe.connect_ex(("127.0.0.1", old)) != 0
+    runc("rm", "-f", "-t", "0", "c", check=True)
+    runc("run", "-d", "--name", "none", "--network", "none", IMAGE, "sleep", "1000", check=True)
+    runc("container", "checkpoint", "none", check=True)
+    refused = runc("container", "restore", "--publish", "8080:80", "none")
+    assert refused.returncode == 125 and "--publish needs bridge networking" in refused.stderr
+    runc("rm", "-f", "-t", "0", "none", check=True)
+
+
+def test_tcp_established_is_refused_where_criu_cannot_dump_tcp(husk_envs):
+    """On Linux >= 6.16 with CRIU < 4.2, CRIU fails on every TCP socket
+    (SO_PASSCRED is refused on them): --tcp-established says so before freezing
+    anything, and a dump that fails on a socket says why."""
+    import pytest
+    from husk_criu.checkpoint import inet_sockets_blocked
+
+    if not inet_sockets_blocked():
+        pytest.skip("CRIU can dump TCP sockets on this host")
+    runc = husk_envs("runc")
+    runc("run", "-d", "--name", "web", IMAGE, "sh", "-c", HTTPD, check=True)
+    refused = runc("container", "checkpoint", "--tcp-established", "web")
+    assert refused.returncode == 125
+    assert refused.stderr.startswith("Error: --tcp-established: CRIU ") and "criu#2718" in refused.stderr
+    assert _inspect(runc, "web", "{{.State.Status}}") == "running"
+    for _ in range(600):  # httpd listening: its socket is what CRIU cannot read
+        if runc("exec", "web", "sh", "-c", "netstat -ltn | grep -q ':80 '").returncode == 0:
+            break
+    failed = runc("container", "checkpoint", "web")
+    assert failed.returncode != 0 and "criu#2718" in failed.stderr
+    assert _inspect(runc, "web", "{{.State.Status}}") == "running"
+    runc("rm", "-f", "-t", "0", "web", check=True)

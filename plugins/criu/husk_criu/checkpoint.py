@@ -54,11 +54,45 @@ def _first_line(path: str) -> str:
     return out.splitlines()[0] if out else path
 
 
+#: why CRIU fails on every TCP/UDP socket here, when it does (see :func:`inet_sockets_blocked`)
+INET_SOCKETS_BLOCKED = ("CRIU {version} cannot checkpoint TCP or UDP sockets on Linux {kernel}: since 6.16 the "
+                        "kernel refuses SO_PASSCRED and SO_PASSSEC on them, which CRIU before 4.2 reads for every "
+                        "socket (checkpoint-restore/criu#2718); upgrade CRIU")
+
+
+@functools.cache
+def inet_sockets_blocked() -> str:
+    """The reason CRIU cannot dump an inet socket on this host ("" when it can):
+    the kernel refuses SO_PASSCRED on an AF_INET socket and CRIU is older than 4.2."""
+    import errno
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.getsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED)
+            return ""
+        except OSError as exc:
+            if exc.errno != errno.EOPNOTSUPP:
+                return ""
+    version = _first_line(shutil.which("criu") or "criu").removeprefix("Version: ").strip()
+    try:
+        numbers = tuple(int(part) for part in version.split(".")[:2])
+    except ValueError:
+        return ""
+    if numbers >= (4, 2):
+        return ""
+    return INET_SOCKETS_BLOCKED.format(version=version, kernel=os.uname().release)
+
+
 def checkpoint(container, options: dict) -> None:
-    """Dump the running container's processes (the caller holds the lock)."""
+    """Dump the running container's processes (the caller holds the lock).
+    `--tcp-established` is refused before anything is frozen where CRIU cannot
+    dump a TCP socket at all (see :func:`inet_sockets_blocked`)."""
     if container.config.tty:
         raise InvalidArgument("checkpointing a container with a terminal (-t) is not supported")
     backend = backend_for(container)
+    if options.get("tcp_established") and inet_sockets_blocked():
+        raise InvalidArgument(f"--tcp-established: {inet_sockets_blocked()}")
     userdata = container.runtime.paths.userdata(container.id)
     images = image_dir(container)
     shutil.rmtree(images, ignore_errors=True)
@@ -69,7 +103,9 @@ def checkpoint(container, options: dict) -> None:
     try:
         backend.run(*args, container.id, container_id=container.id, timeout=None)
     except Exception as exc:
-        raise type(exc)(f"{exc} (CRIU's log: {os.path.join(userdata, 'dump.log')})") from None
+        log = os.path.join(userdata, "dump.log")
+        why = f"; {inet_sockets_blocked()}" if _says(log, "Can't get 1:16 opt") and inet_sockets_blocked() else ""
+        raise type(exc)(f"{exc} (CRIU's log: {log}){why}") from None
     runtime_us = int((time.monotonic() - started) * 1e6)
     if options.get("target_file"):
         from .archive import write_archive
@@ -105,6 +141,14 @@ def restore(container, options: dict) -> None:
     if not options.get("keep"):
         shutil.rmtree(images, ignore_errors=True)
         _remove_logs(userdata)
+
+
+def _says(log: str, text: str) -> bool:
+    try:
+        with open(log, errors="replace") as handle:
+            return text in handle.read()
+    except OSError:
+        return False
 
 
 def _flags(options: dict, leave_running: str = "") -> list[str]:
