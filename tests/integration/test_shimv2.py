@@ -240,3 +240,21 @@ def test_kata_options_reach_the_shim(husk, tmp_path):
     assert result.returncode != 0  # (127: husk reads the shim's "not found" as a missing command)
     assert "type with url runtimeoptions.v1.Options: not found" in result.stderr
     assert not _shim_pids(husk.runroot)  # the waiter shut the shim down
+
+
+def test_a_killed_monitor_and_shim_are_repaired_by_the_next_command(husk_shim):
+    husk_shim("run", "-d", "--name", "box", "busybox", "sleep", "1000", check=True)
+    monitor, pid = map(int, husk_shim("inspect", "--format", "{{.State.ConmonPid}} {{.State.Pid}}", "box",
+                                      check=True).stdout.split())
+    [shim_pid] = _shim_pids(husk_shim.runroot)
+    os.kill(monitor, signal.SIGKILL)
+    os.kill(shim_pid, signal.SIGKILL)
+    # nobody records the exit now; the next command finds the shim dead and runs its delete action
+    _until(lambda: husk_shim("ps", "-a", "--format", "{{.Status}}").stdout.startswith("Exited"),
+           what="ps to show the container exited")
+    _until(lambda: not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z",
+           what="the container's init to die")
+    husk_shim("start", "box", check=True)
+    assert husk_shim("inspect", "--format", "{{.State.Status}}", "box").stdout == "running\n"
+    husk_shim("rm", "-f", "-t", "0", "box", check=True)
+    _until(lambda: not _shim_pids(husk_shim.runroot), what="the shim to go")
