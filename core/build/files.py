@@ -240,7 +240,7 @@ class Placement:
 def write_layer(runtime: "Runtime", rootfs: str, sources: list[Source], placement: Placement) -> "StagedLayer":
     """The layer that puts `sources` at `placement.dest` (absolute) in the image whose
     root filesystem is mounted at `rootfs`; committed, so its digest can be used."""
-    from ..storage.layer_store import stage_layer
+    from ..storage.layer_store import store_layer
 
     dest = placement.dest
     into_dir = dest.endswith("/") or len(sources) > 1 or any(s.is_dir or s.archive for s in sources)
@@ -260,13 +260,7 @@ def write_layer(runtime: "Runtime", rootfs: str, sources: list[Source], placemen
                     target = posixpath.join(real_dest, source.name) if into_dir else real_dest
                     writer.add(source.entries[0], target, source.root)
         spool.seek(0)
-        layer = stage_layer(runtime, spool)
-    try:
-        layer.commit()
-    except BaseException:
-        layer.discard()
-        raise
-    return layer
+        return store_layer(runtime, spool)
 
 
 class _LayerWriter:

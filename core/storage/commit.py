@@ -174,7 +174,7 @@ def commit_layer(runtime: "Runtime", container_id: str, squash_from: str = "",
     stored as a layer; the returned layer is committed already (its `digest` and `size`).
     With `squash_from` (the container's mounted rootfs over `lower_layers`) the
     layer is the whole root filesystem instead (`commit --squash`)."""
-    from .layer_store import stage_layer
+    from .layer_store import store_layer
 
     upper = upper_dir(runtime, container_id)
     placeholders = generated_targets(runtime, container_id)
@@ -185,13 +185,7 @@ def commit_layer(runtime: "Runtime", container_id: str, squash_from: str = "",
     with tempfile.TemporaryFile(dir=runtime.paths.root) as spool:
         _write_layer(squash_from or upper, spool, placeholders)
         spool.seek(0)
-        layer = stage_layer(runtime, spool)
-    try:
-        layer.commit()
-    except BaseException:
-        layer.discard()
-        raise
-    return layer
+        return store_layer(runtime, spool)
 
 
 def commit_image(runtime: "Runtime", container_id: str, base: "ImageRecord", config: "ImageConfig",

@@ -80,6 +80,18 @@ def stage_layer(runtime: "Runtime", stream: BinaryIO) -> StagedLayer:
     return StagedLayer(runtime, staging, info.digest, info.size)
 
 
+def store_layer(runtime: "Runtime", stream: BinaryIO) -> StagedLayer:
+    """:func:`stage_layer`, then the layer moved into place (dropped again if that fails):
+    for a layer husk writes itself, checked as it is written."""
+    layer = stage_layer(runtime, stream)
+    try:
+        layer.commit()
+    except BaseException:
+        layer.discard()
+        raise
+    return layer
+
+
 def layer_archive(runtime: "Runtime", layer_id: str) -> str:
     """The path of a stored layer's archive; HuskError when the layer has none
     (stored by a husk that did not keep archives)."""
