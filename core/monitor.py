@@ -57,6 +57,7 @@ STREAM_STDERR = 2
 MSG_STDIN = 0
 MSG_CLOSE_STDIN = 1
 MSG_RESIZE = 2
+MSG_PACE = 3
 MAX_DATA = 32768
 
 #: a slow attach client is dropped once this much output waits for it
@@ -262,8 +263,10 @@ class Monitor:
     ``running`` (output is logged and forwarded), ``draining`` (the init died;
     read what is left), then the exit sequence in :meth:`finish`.
 
-    ``owner`` is the pre-connected client of an exec session (``client_fd``):
-    when it falls behind, output is paused instead of the client dropped."""
+    ``owner`` is the pre-connected client of an exec session (``client_fd``),
+    or the first client of a container that asked with MSG_PACE (the CLI's
+    run, start -a and attach, the API's attach): when it falls behind, output
+    is paused instead of the client dropped."""
 
     def __init__(self, config: dict) -> None:
         self.config = config
@@ -581,6 +584,8 @@ class Monitor:
             else:
                 self.stdin_close_pending = True
             self.flush_stdin()
+        elif kind == MSG_PACE and self.owner < 0:
+            self.owner = fd
         elif kind == MSG_RESIZE and self.pty_master >= 0 and len(payload) == 4:
             import fcntl
             import termios

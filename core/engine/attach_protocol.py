@@ -6,7 +6,10 @@ kept, so each packet is one message with a one-byte header:
 * monitor -> client: stream id (STREAM_STDOUT, STREAM_STDERR) + output bytes;
   a TTY's output is all STREAM_STDOUT.  End of output is end of the socket.
 * client -> monitor: MSG_STDIN + bytes, MSG_CLOSE_STDIN (EOF to the
-  container), MSG_RESIZE + struct "!HH" (rows, cols).  A client ends stdin
+  container), MSG_RESIZE + struct "!HH" (rows, cols), MSG_PACE (pace the
+  output to me: the first client that asks is never dropped for lagging
+  behind; the container's output waits for it instead, as an exec session's
+  caller's does; others are dropped once 1 MiB waits for them).  A client ends stdin
   with MSG_CLOSE_STDIN and never shuts down its writing side: the monitor
   takes an empty read as "client gone".
 
@@ -32,6 +35,7 @@ STREAM_STDERR = 2
 MSG_STDIN = 0
 MSG_CLOSE_STDIN = 1
 MSG_RESIZE = 2
+MSG_PACE = 3
 #: largest payload in one packet, either direction
 MAX_DATA = 32768
 
@@ -98,6 +102,11 @@ class AttachClient:
                 del packets[0]
         except BlockingIOError:
             pass
+
+    def pace(self) -> None:
+        """Ask the monitor to slow the output down to this client's pace
+        rather than drop it when it lags (no output is lost to it)."""
+        self.sock.send(bytes([MSG_PACE]))
 
     def resize(self, rows: int, cols: int) -> None:
         """Set the container's terminal size (TTY containers only)."""

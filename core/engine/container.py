@@ -233,9 +233,12 @@ class Container:
         return client
 
     def _connect_attach(self):
-        """Connect (lock held), then emit `attach` and fire the attach hook."""
+        """Connect (lock held) as the client the output is paced to (when it is
+        the first to ask: see husk.engine.attach_protocol), then emit `attach`
+        and fire the attach hook."""
         client = self._attach_client("attach to")
         try:
+            client.pace()
             self.runtime.emit("attach", self)
             self.runtime.plugins.attach(self)
         except BaseException:
