@@ -22,8 +22,11 @@ API_VERSION = "4.9.0"
 
 
 def _version_document() -> dict:
+    from ..presentation.host_info import build_time
+
+    built, built_time = build_time()
     side = {"APIVersion": API_VERSION, "Version": __version__, "GoVersion": f"python{platform.python_version()}",
-            "GitCommit": "", "BuiltTime": "", "Built": 0, "OsArch": f"linux/{_arch()}", "Os": "linux"}
+            "GitCommit": "", "BuiltTime": built_time, "Built": built, "OsArch": f"linux/{_arch()}", "Os": "linux"}
     return {"Client": side, "Server": dict(side)}
 
 
@@ -46,8 +49,10 @@ def version(format_):
         click.echo(render(format_, as_struct(document, "define.Version")))
     else:
         client = document["Client"]
+        # podman's lines, in its order (its Go Version line: the Python husk runs on)
         click.echo(f"Client:       husk\nVersion:      {client['Version']}\nAPI Version:  {client['APIVersion']}\n"
-                   f"Python:       {platform.python_version()}\nOS/Arch:      {client['OsArch']}")
+                   f"Go Version:   {client['GoVersion']}\nBuilt:        {client['BuiltTime']}\n"
+                   f"OS/Arch:      {client['OsArch']}")
 
 
 def _info_document(runtime: "Runtime") -> dict:
@@ -131,6 +136,9 @@ def _yaml(value, indent: int = 0) -> str:
             lines.append(f"{pad}{key}:" + (" {}" if not item else ""))
             if item:
                 lines.append(_yaml(item, indent + 1))
+        elif isinstance(item, list):  # podman's block sequences (CgroupControllers, Plugins.Volume)
+            lines.append(f"{pad}{key}:" + ("" if item else " []"))
+            lines += [f"{pad}  - {json.dumps(entry) if isinstance(entry, str) else entry}" for entry in item]
         else:
             lines.append(f"{pad}{key}: {json.dumps(item) if isinstance(item, (str, bool)) or item is None else item}")
     return "\n".join(lines)
@@ -141,15 +149,18 @@ def _yaml(value, indent: int = 0) -> str:
 @click.pass_obj
 def info(session, format_):
     """Show the host, the store, the loaded plugins and runtimes."""
+    from ..presentation.host_info import podman_info_fields, with_go_names
+
     document = _info_document(session.runtime)
+    podman_info_fields(session.runtime, document)
     if format_ == "json":
         click.echo(json.dumps(document, indent=4))
     elif format_:
         from ..formats.gofmt import as_struct
         from ..formats.template import render
 
-        maps = frozenset({"Loaded", "Failed", "Runtimes"})
-        click.echo(render(format_, as_struct(document, "define.Info", maps)))
+        maps = frozenset({"Loaded", "Failed", "Runtimes", "GraphStatus", "GraphOptions", "Registries"})
+        click.echo(render(format_, as_struct(with_go_names(document), "define.Info", maps)))
     else:
         click.echo(_yaml(document))
 

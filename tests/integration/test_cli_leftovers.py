@@ -35,3 +35,38 @@ def test_cleanup_exec_forgets_an_ended_session_and_refuses_a_running_one(husk_rt
     assert both.returncode == 125 and "--exec cleans up one container's session" in both.stderr
     husk_rt("umount", "c", check=True)
     husk_rt("rm", "-f", "-t", "0", "c", check=True)
+
+
+def test_info_templates_and_version_lines_as_podmans(husk):
+    """podman's own `info` templates give the same host facts on husk (issue 12 item 6)."""
+    import subprocess
+
+    template = ("{{.Host.Distribution.Distribution}}|{{.Host.Distribution.Version}}|{{.Host.Distribution.Codename}}|"
+                "{{.Host.Kernel}}|{{.Host.CPUs}}|{{.Host.CgroupsVersion}}|{{.Host.CgroupControllers}}|"
+                "{{.Host.CgroupManager}}|{{.Host.Arch}}|{{.Host.OS}}|{{.Host.Hostname}}|{{.Host.MemTotal}}|"
+                "{{.Host.SwapTotal}}|{{.Host.Security.SECCOMPEnabled}}|{{.Host.Security.Rootless}}|"
+                "{{.Host.NetworkBackend}}|{{.Host.OCIRuntime.Name}}|{{.Host.OCIRuntime.Path}}|{{.Store.GraphDriverName}}|"
+                "{{index .Store.GraphStatus \"Backing Filesystem\"}}|{{.Plugins.Network}}|{{.Version.OsArch}}")
+    import shutil
+    import tempfile
+
+    short = tempfile.mkdtemp(prefix="hkpi")  # podman wants a run root under 50 characters
+    try:
+        podman = subprocess.run(["podman", "--root", os.path.join(short, "r"), "--runroot", os.path.join(short, "u"),
+                                 "--runtime", "crun", "info", "--format", template],
+                                capture_output=True, text=True, timeout=120)
+    finally:
+        subprocess.run(["umount", "-l", os.path.join(short, "r", "overlay")], capture_output=True)
+        shutil.rmtree(short, ignore_errors=True)
+    assert podman.returncode == 0, podman.stderr
+    ours = husk("info", "--format", template, check=True).stdout
+    assert ours == podman.stdout
+    store = husk("info", "--format", "{{.Store.GraphRoot}} {{.Store.RunRoot}} {{.Store.ContainerStore.Number}} "
+                 "{{.Store.ImageStore.Number}} {{.Plugins.Volume}}", check=True).stdout
+    assert store == f"{husk.root} {husk.runroot} 0 1 [local]\n"
+    assert "CgroupControllers:\n    - " in husk("info", check=True).stdout  # YAML, as podman prints it
+    labels = lambda text: [line.split(":", 1)[0] for line in text.splitlines()]  # noqa: E731
+    podman_version = subprocess.run(["podman", "version"], capture_output=True, text=True, timeout=60, check=True)
+    assert labels(husk("version", check=True).stdout) == labels(podman_version.stdout)
+    built = husk("version", "--format", "{{.Client.Built}} {{.Client.BuiltTime}}", check=True).stdout.split(" ", 1)
+    assert int(built[0]) > 0 and time.strftime("%Y", time.localtime(int(built[0]))) in built[1]
