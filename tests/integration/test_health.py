@@ -67,6 +67,16 @@ def test_a_check_turns_healthy_then_unhealthy(husk_rt):
     assert {"healthy", "unhealthy"} <= statuses
 
 
+def test_checks_resume_after_a_refresh(husk):
+    """refresh (as after a reboot) brings the container back under a new monitor, which runs the checks."""
+    husk("run", "-d", "--name", "hc-refresh", "--health-cmd", "true", "--health-interval", "1s", IMAGE,
+         "sleep", "600", check=True)
+    before = _until(lambda: _inspect(husk, "hc-refresh"), lambda d: d["State"]["Health"]["Status"] == "healthy")
+    husk("container", "refresh", "hc-refresh", check=True)
+    after = _until(lambda: _inspect(husk, "hc-refresh"), lambda d: d["State"]["Health"]["Status"] == "healthy")
+    assert after["State"]["ConmonPid"] != before["State"]["ConmonPid"]  # (the start reset the health to starting)
+
+
 def test_a_hung_check_is_killed_at_its_timeout(husk):
     husk("run", "-d", "--name", "hc-hang", "--health-cmd", "sleep 600", "--health-timeout", "1s",
          "--health-interval", "disable", IMAGE, "sleep", "600", check=True)
@@ -143,6 +153,9 @@ def test_the_docker_sdk_sees_state_health(api_crun):
         assert "(healthy)" in client.api.containers(filters={"name": "hc-sdk"})[0]["Status"]
         plain = client.containers.create(IMAGE, ["true"], name="hc-sdk-plain")
         assert "Health" not in plain.attrs["State"]
+        actions = {event["Action"] for event in client.events(
+            since=int(time.time()) - 600, until=int(time.time()) + 1, decode=True, filters={"container": "hc-sdk"})}
+        assert {"health_status: healthy", "exec_die"} <= actions  # each check is an exec session
     finally:
         container.remove(force=True)
         client.close()
