@@ -229,17 +229,29 @@ async def list_containers(request: web.Request) -> web.Response:
             containers = containers[:limit]
         images = {image.id: image for image in runtime.store.images()}
         now = time.time()
-        return [documents.container_summary(c, images.get(c.config.image_id), now) for c in containers]
+        return [_sized(runtime, c, documents.container_summary(c, images.get(c.config.image_id), now), size)
+                for c in containers]
 
+    size = flag(request, "size")
     return json_response(await blocking.run(collect))
+
+
+def _sized(runtime: "Runtime", container: "Container", document: dict, size: bool) -> dict:
+    """`document` with SizeRw and SizeRootFs (Docker's `size=true`)."""
+    if size:
+        from ..engine.disk_usage import container_sizes
+
+        document["SizeRw"], document["SizeRootFs"] = container_sizes(runtime, container)
+    return document
 
 
 @routes.get("/containers/{id}/json")
 async def inspect(request: web.Request) -> web.Response:
     def read():
-        container = request_runtime(request).container(request.match_info["id"])
+        runtime = request_runtime(request)
+        container = runtime.container(request.match_info["id"])
         container.sync_if_unlocked()
-        return documents.container_inspect(container)
+        return _sized(runtime, container, documents.container_inspect(container), flag(request, "size"))
 
     return json_response(await blocking.run(read))
 

@@ -164,3 +164,15 @@ def test_docker_sdk_df(api):
     client = docker.DockerClient(base_url=f"unix://{api.socket_path}", timeout=60)
     usage = client.df()
     assert usage["LayersSize"] > 0 and len(usage["Images"]) == 1
+
+
+@needs_docker_cli
+def test_docker_ps_and_inspect_size(api):
+    assert api.docker("run", "--name", "w", "busybox", "sh", "-c",
+                      "dd if=/dev/zero of=/f bs=1M count=2 2>/dev/null").returncode == 0
+    result = api.docker("ps", "-a", "-s", "--format", "{{.Size}}")
+    assert result.returncode == 0 and result.stdout.decode().startswith("2.1"), result
+    assert "(virtual " in result.stdout.decode()
+    status, _, body = api.request("GET", "/v1.41/containers/w/json?size=1")
+    assert status == 200 and body["SizeRootFs"] > body["SizeRw"] > 2 * 2**20
+    assert "SizeRw" not in api.request("GET", "/v1.41/containers/w/json")[2]

@@ -89,7 +89,7 @@ def test_stats_cpu_of_a_busy_container(husk_rt):
         assert time.monotonic() < deadline, nanos
         time.sleep(0.2)
     cpu = float(husk_rt("stats", "--no-stream", "--format", "{{.CPU}}", "busy", check=True).stdout)
-    assert cpu > 1.0  # since its start (the first report's window); a loaded host still gives it some
+    assert cpu > 0.1  # since its start (the first report's window); a loaded host still gives it some
 
 
 def test_stats_selection_and_refusals(husk):
