@@ -370,8 +370,8 @@ class Container:
                 self.reload()
                 self.sync_if_unlocked()
                 health = self.state.health
-                if self.state.state in wanted or (health is not None and self.state.state is State.RUNNING
-                                                  and health.status in wanted):
+                if self.state.state in wanted or self.state.shown() in wanted or (
+                        health is not None and self.state.state is State.RUNNING and health.status in wanted):
                     return self.state.exit_code if self.state.state in (State.STOPPED, State.EXITED) else -1
                 watch.wait(interval)
 

@@ -33,7 +33,7 @@ def inspect_container(container: "Container") -> dict[str, Any]:
         "Args": (entrypoint + command)[1:],
         "State": {
             "OciVersion": "1.0.2",
-            "Status": str(st.state),
+            "Status": st.shown(),
             "Running": running,
             "Paused": st.state is State.PAUSED,
             "Restarting": False,

@@ -92,6 +92,7 @@ def looks_stale(container: "Container") -> bool:
 def _record_exit(container: "Container", exit_code: int, finished_at: float) -> None:
     st = container.state
     st.state = State.STOPPED
+    st.stopping = False
     st.exit_code = exit_code
     st.finished_at = finished_at
     st.pid = 0
@@ -324,6 +325,7 @@ def stop(container: "Container", timeout: int) -> None:
     container.runtime.plugins.stop(container, timeout)
     backend = container.runtime.oci_runtime(container.config.runtime)
     container.state.stopped_by_user = True
+    container.state.stopping = container.state.state is State.RUNNING  # until the exit is recorded
     container.save()
     fault("stop.record.after")
     if container.state.state is State.PAUSED:

@@ -178,7 +178,7 @@ class StoreWatch:
 
 #: podman's names for states (what `ps` and `inspect` show), then husk's own values
 _CONDITION_NAMES = {"created": "configured", "initialized": "created"}
-_NOT_TRACKED = ("stopping", "unknown")
+_NOT_TRACKED = ("unknown",)
 #: conditions on the health check's status (husk's extension: podman 4.3 lacks them)
 HEALTH_CONDITIONS = ("healthy", "unhealthy")
 
@@ -187,14 +187,16 @@ def parse_condition(text: str):
     """A `wait --condition` value as a State: podman's names first (`created` is a
     container that never ran, `initialized` one created in the runtime), then
     husk's state values (`configured`, ...); `healthy` and `unhealthy` stay
-    strings: the health check's status (see husk.engine.health)."""
+    strings: the health check's status (see husk.engine.health), and so does
+    `stopping` (a running container that a stop waits on)."""
     from ..define import InvalidArgument, State
 
     name = text.strip().lower()
-    if name in HEALTH_CONDITIONS:
+    if name in (*HEALTH_CONDITIONS, "stopping"):  # "stopping": a running container a stop waits on
         return name
     if name in _NOT_TRACKED:
-        raise InvalidArgument(f"waiting for condition {text!r} is not supported: husk has no stopping state")
+        raise InvalidArgument(f"waiting for condition {text!r} is not supported: husk records no unknown "
+                              "state")
     try:
         return State(_CONDITION_NAMES.get(name, name))
     except ValueError:

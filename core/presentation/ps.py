@@ -21,6 +21,8 @@ def status_text(container: "Container", now: float) -> str:
     """podman's STATUS column: `Up 5 seconds`, `Exited (3) 2 minutes ago`, or the
     state's name capitalised (`Created`, `Initialized`, `Paused`, ...)."""
     st = container.state
+    if st.stopping and st.state is State.RUNNING:
+        return "Stopping"
     if st.state is State.RUNNING:
         from ..engine.health import status
 
@@ -66,7 +68,7 @@ def ps_row(container: "Container", image: "ImageRecord | None", no_trunc: bool, 
         "CreatedHuman": f"{human_duration(now - config.created)} ago",
         "RunningFor": f"{human_duration(now - config.created)} ago",
         "Status": status_text(container, now),
-        "State": str(st.state),
+        "State": st.shown(),
         "Ports": ps_text(config.ports),
         "Labels": dict(config.labels),
         "Mounts": [m.destination for m in config.mounts],

@@ -304,6 +304,8 @@ class ContainerState(msgspec.Struct, omit_defaults=True):
     finished_at: float = 0.0
     oom_killed: bool = False
     stopped_by_user: bool = False
+    #: a stop is waiting for the process to exit: podman's `stopping` state (see :meth:`shown`)
+    stopping: bool = False
     mountpoint: str = ""
     restart_count: int = 0
     exec_sessions: dict[str, ExecSession] = {}
@@ -315,3 +317,7 @@ class ContainerState(msgspec.Struct, omit_defaults=True):
     #: the health check's results while it runs (None: no health check)
     health: Health | None = None
     version: int = SCHEMA_VERSION
+
+    def shown(self) -> str:
+        """The state as podman shows it: `stopping` while a stop waits, else the state's name."""
+        return "stopping" if self.stopping and self.state is State.RUNNING else str(self.state)

@@ -70,3 +70,26 @@ def test_info_templates_and_version_lines_as_podmans(husk):
     assert labels(husk("version", check=True).stdout) == labels(podman_version.stdout)
     built = husk("version", "--format", "{{.Client.Built}} {{.Client.BuiltTime}}", check=True).stdout.split(" ", 1)
     assert int(built[0]) > 0 and time.strftime("%Y", time.localtime(int(built[0]))) in built[1]
+
+
+def test_stop_shows_the_stopping_state_while_it_waits(husk_rt):
+    """podman's `stopping`: inspect, ps and `wait --condition stopping` see it
+    while a stop waits for a process that ignores its stop signal."""
+    import signal
+    import subprocess
+
+    husk_rt("run", "-d", "--name", "s", IMAGE, "sleep", "1000", check=True)  # pid 1 ignores SIGTERM
+    pid = int(husk_rt("inspect", "-f", "{{.State.Pid}}", "s", check=True).stdout)
+    stopping = husk_rt.popen("stop", "-t", "600", "s", stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert husk_rt("wait", "--condition", "stopping", "s", timeout=120).stdout == "-1\n"
+        assert husk_rt("inspect", "-f", "{{.State.Status}}", "s", check=True).stdout == "stopping\n"
+        assert husk_rt("ps", "--format", "{{.State}} {{.Status}}", check=True).stdout == "stopping Stopping\n"
+    finally:
+        os.kill(pid, signal.SIGKILL)  # the stop then sees the exit (a `kill` would wait for the stop's lock)
+        out, err = stopping.communicate(timeout=120)
+    assert (stopping.returncode, out, "resorting to SIGKILL" in err) == (0, "s\n", False)
+    assert husk_rt("inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", "s", check=True).stdout == "exited 137\n"
+    husk_rt("start", "s", check=True)
+    assert husk_rt("inspect", "-f", "{{.State.Status}}", "s", check=True).stdout == "running\n"
+    husk_rt("rm", "-f", "-t", "0", "s", check=True)
