@@ -40,6 +40,7 @@ GROUPS = {
     "volume": ("volume",),
     "secret": ("secret",),
     "pod": ("pod",),
+    "healthcheck": ("health",),
     "generate": ("generate",),
     "kube": ("generate",),
 }
@@ -54,7 +55,7 @@ VERBS = {
     **dict.fromkeys(("commit", "diff"), "commit"),
     "build": "build",
     **dict.fromkeys(("version", "info", "events"), "system"),
-    "attach": "attach", "exec": "exec", "healthcheck": "health", "cp": "cp", "port": "network", "stats": "stats",
+    "attach": "attach", "exec": "exec", "cp": "cp", "port": "network", "stats": "stats",
     **dict.fromkeys(("pause", "unpause", "restart", "mount", "umount", "unmount", "export"), "ops"),
     **dict.fromkeys(("checkpoint", "restore"), "checkpoint"),
     **dict.fromkeys(("rename", "top", "update"), "changes"),
