@@ -1,7 +1,7 @@
 """`husk cp`: copy files between a container and the host (podman's cp).
 
 Either side is `CONTAINER:PATH`, a host path, or `-` (a tar on stdin, or
-written to stdout).  The container side goes through
+written to stdout); both sides may be containers.  The container side goes through
 :meth:`husk.Container.copy_from` / :meth:`~husk.Container.copy_to`; the host
 side is archived with :func:`husk.storage.copying.write_archive` (the host's `/` as
 the root) and unpacked with :func:`husk.storage.layers.extract_tree`, chrooted into
@@ -46,7 +46,9 @@ def cp(session, archive, follow_link, overwrite, source, destination):
     src_ctr, src_path = _split_argument(source)
     dst_ctr, dst_path = _split_argument(destination)
     if src_ctr and dst_ctr:
-        raise InvalidArgument("copying between containers is not supported: copy through the host")
+        _container_to_container(session.runtime.container(src_ctr), src_path, session.runtime.container(dst_ctr),
+                                dst_path, archive, follow_link, overwrite)
+        return
     if not src_ctr and not dst_ctr:
         raise InvalidArgument(f"invalid arguments {source}, {destination}: one of them must be CONTAINER:PATH")
     if src_ctr:
@@ -128,6 +130,35 @@ def _host_to_container(container: "Container", source: str, path: str, archive: 
     host_path = os.path.abspath(source) + ("/." if source.endswith("/.") else "")
     _piped(lambda out: write_archive("/", host_path, out, follow_link=follow_link, name=name),
            lambda stream: container.copy_to(into, stream, chown=archive, no_overwrite_dir_non_dir=not overwrite))
+
+
+def _container_to_container(source: "Container", path: str, target: "Container", destination: str, archive: bool,
+                            follow_link: bool, overwrite: bool) -> None:
+    """One container's files into another's (or the same one's), by the rules of
+    a copy into a container.  Within one container the archive is spooled first:
+    the copy out and the copy in each hold the container's lock."""
+    import tempfile
+
+    stat = source.stat_path(path)
+    if follow_link and stat.link_target:
+        stat = source.stat_path(stat.link_target)
+    into, name = _container_target(target, destination, stat.is_dir)
+    if path.endswith("/.") and name is None:
+        name = "."
+
+    def produce(out) -> None:
+        source.copy_from(path, out, follow_link=follow_link, name=name)
+
+    def consume(stream) -> None:
+        target.copy_to(into, stream, chown=archive, no_overwrite_dir_non_dir=not overwrite)
+
+    if source.id != target.id:
+        _piped(produce, consume)
+        return
+    with tempfile.TemporaryFile() as spool:  # 0600 and unlinked: only this process sees it
+        produce(spool)
+        spool.seek(0)
+        consume(spool)
 
 
 def _container_target(container: "Container", path: str, source_is_dir: bool) -> tuple[str, str | None]:
