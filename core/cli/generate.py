@@ -12,15 +12,16 @@ from .common import CONTEXT
 @click.command("kube", context_settings=CONTEXT)
 @click.option("-s", "--service", is_flag=True, help="Add a Service for the published ports.")
 @click.option("-f", "--filename", default="", help="Write the YAML to this file (default: stdout).")
+@click.option("-t", "--type", "kind", default="pod", help="pod, or deployment (beyond podman 4.3).")
 @click.argument("names", nargs=-1)
 @click.pass_obj
-def kube(session, service, filename, names):
-    """Print Kubernetes YAML (a Pod) for PODs or CONTAINERs."""
+def kube(session, service, filename, kind, names):
+    """Print Kubernetes YAML for PODs, CONTAINERs and VOLUMEs."""
     from ..presentation.kube import generate
 
     if not names:
-        raise InvalidArgument("you must provide at least one container or pod name or id")
-    text = generate(session.runtime, list(names), service=service)
+        raise InvalidArgument("you must provide at least one container, pod or volume name or id")
+    text = generate(session.runtime, list(names), service=service, kind=kind)
     if filename:
         with open(filename, "w", encoding="utf-8") as handle:
             handle.write(text)

@@ -8,7 +8,9 @@ environment the user gave, the working directory, published ports (the pod's
 are its infra container's), limits, the security context, binds as hostPath
 volumes, named volumes as persistentVolumeClaims, tmpfs as memory emptyDirs,
 --add-host and --dns as hostAliases and dnsConfig, the restart policy.
-`--service` adds a NodePort Service for the published ports.
+`--service` adds a NodePort Service for the published ports; a named volume
+becomes a PersistentVolumeClaim; `--type deployment` wraps each Pod in a
+Deployment.
 
 Every document is valid for the Kubernetes version :data:`KUBERNETES_VERSION`
 names (the tests check it with kubernetes-validate in strict mode)."""
@@ -34,14 +36,18 @@ HEADER = ("# Save the output of this file and use kubectl create -f to import\n"
 _RESTART = {"no": "Never", "": "Never", "always": "Always", "unless-stopped": "Always", "on-failure": "OnFailure"}
 
 
-def generate(runtime: "Runtime", names: list[str], service: bool = False) -> str:
-    """The YAML for pods and containers named (a pod's name wins over a container's)."""
+def generate(runtime: "Runtime", names: list[str], service: bool = False, kind: str = "pod") -> str:
+    """The YAML for the pods, containers and volumes named (a pod's name wins
+    over a container's, a container's over a volume's); `kind` "deployment"
+    wraps each Pod in a Deployment (beyond podman 4.3)."""
     import yaml
 
     from ..define import NoSuchContainer, NoSuchPod
     from ..engine.pods import get_pod
 
-    documents, loose = [], []
+    if kind not in ("pod", "deployment"):
+        raise InvalidArgument(f"invalid type {kind!r}: pod or deployment")
+    pods, loose, claims = [], [], []
     for name in names:
         try:
             pod = get_pod(runtime, name)
@@ -49,21 +55,51 @@ def generate(runtime: "Runtime", names: list[str], service: bool = False) -> str
             try:
                 loose.append(runtime.container(name))
             except NoSuchContainer:
-                raise NoSuchContainer(f"{name} does not refer to a container or pod: no pod with name or ID "
-                                      f"{name} found: no such pod") from None
+                if not runtime.volumes.exists(name):
+                    raise NoSuchContainer(f"{name} does not refer to a container, pod or volume: no pod with name "
+                                          f"or ID {name} found: no such pod") from None
+                claims.append(claim_document(runtime.volumes.get(name)))
             continue
         members = [c for c in pod.containers() if c.id != pod.record.infra_id]
         if not members:
             raise InvalidArgument(f"pod {pod.name} only has an infra container: nothing to generate")
-        documents.append(pod_document(pod.name, pod.record.created, members, pod.infra(), pod.record.labels,
-                                      pod.record.hostname))
+        pods.append(pod_document(pod.name, pod.record.created, members, pod.infra(), pod.record.labels,
+                                 pod.record.hostname))
     if loose:
         if any(c.config.pod for c in loose):
             raise InvalidArgument("a container of a pod is generated with its pod: name the pod instead")
-        documents.append(pod_document(f"{loose[0].name}-pod", loose[0].config.created, loose, None, {}, ""))
-    if service:
-        documents += [service_document(d) for d in documents if _published(d)]
+        pods.append(pod_document(f"{loose[0].name}-pod", loose[0].config.created, loose, None, {}, ""))
+    services = [service_document(d) for d in pods if _published(d)] if service else []
+    documents = claims + [deployment_document(d) if kind == "deployment" else d for d in pods] + services
     return HEADER + "---\n".join(yaml.safe_dump(d, sort_keys=True, default_flow_style=False) for d in documents)
+
+
+def claim_document(volume) -> dict[str, Any]:
+    """A named volume as a PersistentVolumeClaim (its driver and options as podman's annotations)."""
+    annotations = {"volume.podman.io/driver": volume.driver}
+    for key, value in volume.options.items():
+        annotations[f"volume.podman.io/{'mount-options' if key == 'o' else key}"] = value
+    if volume.uid >= 0:
+        annotations["volume.podman.io/uid"] = str(volume.uid)
+    if volume.gid >= 0:
+        annotations["volume.podman.io/gid"] = str(volume.gid)
+    metadata: dict[str, Any] = {"name": volume.name, "creationTimestamp": rfc3339(volume.created),
+                                "annotations": annotations}
+    if volume.labels:
+        metadata["labels"] = dict(volume.labels)
+    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": metadata,
+            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}
+
+
+def deployment_document(pod: dict[str, Any]) -> dict[str, Any]:
+    """A Pod document as a one-replica Deployment (its template restarts Always, as Kubernetes requires)."""
+    name, labels = pod["metadata"]["name"], pod["metadata"]["labels"]
+    return {"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": f"{name}-deployment", "creationTimestamp": pod["metadata"]["creationTimestamp"],
+                         "labels": dict(labels)},
+            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": labels["app"]}},
+                     "template": {"metadata": {"name": name, "labels": dict(labels)},
+                                  "spec": {**pod["spec"], "restartPolicy": "Always"}}}}
 
 
 def pod_document(name: str, created: float, containers: list["Container"], infra: "Container | None",

@@ -69,5 +69,26 @@ def test_containers_outside_pods_become_one_pod(husk):
     assert pod["spec"]["restartPolicy"] == "Never"
     assert "args" not in pod["spec"]["containers"][1]  # the image's CMD: nothing to say
     missing = husk("generate", "kube", "nope")
-    assert missing.returncode == 125 and "nope does not refer to a container or pod" in missing.stderr
+    assert missing.returncode == 125 and "nope does not refer to a container, pod or volume" in missing.stderr
     assert husk("generate", "kube").returncode == 125
+
+
+def test_volumes_become_claims_and_deployments_wrap_the_pod(husk):
+    husk("volume", "create", "--label", "k=v", "-o", "type=tmpfs", "-o", "device=tmpfs", "-o", "o=size=1m", "cache",
+         check=True)
+    (claim,) = _documents(husk("generate", "kube", "cache", check=True).stdout)
+    assert claim["kind"] == "PersistentVolumeClaim" and claim["metadata"]["name"] == "cache"
+    assert claim["metadata"]["labels"] == {"k": "v"}
+    assert claim["metadata"]["annotations"] == {"volume.podman.io/driver": "local", "volume.podman.io/type": "tmpfs",
+                                                "volume.podman.io/device": "tmpfs",
+                                                "volume.podman.io/mount-options": "size=1m"}
+    husk("pod", "create", "--name", "dep", "--network", "none", check=True)
+    husk("create", "--pod", "dep", "--name", "worker", "-v", "cache:/cache", IMAGE, "sleep", "600", check=True)
+    claim, deployment = _documents(husk("generate", "kube", "--type", "deployment", "cache", "dep", check=True).stdout)
+    assert deployment["kind"] == "Deployment" and deployment["metadata"]["name"] == "dep-deployment"
+    assert deployment["spec"]["selector"] == {"matchLabels": {"app": "dep"}}
+    template = deployment["spec"]["template"]
+    assert template["spec"]["restartPolicy"] == "Always"
+    assert template["spec"]["containers"][0]["name"] == "worker"
+    assert husk("generate", "kube", "--type", "job", "dep").returncode == 125
+    husk("pod", "rm", "-f", "-t", "0", "dep", check=True)

@@ -72,9 +72,9 @@ def test_wait_condition_names_are_podmans(husk):
 
 @pytest.mark.parametrize("args, message", [
     (["--condition", "bogus"], "Error: invalid condition 'bogus': use created, initialized, running, paused, "
-                               "stopped, exited (or configured)\n"),
-    (["--condition", "healthy"], "Error: waiting for condition 'healthy' is not supported: husk has no health "
-                                 "checks and no stopping state\n"),
+                               "stopped, exited, healthy, unhealthy (or configured)\n"),
+    (["--condition", "unknown"], "Error: waiting for condition 'unknown' is not supported: husk records no "
+                                 "unknown state\n"),
     (["--interval", "0s"], "Error: invalid interval '0s': must be positive\n"),
 ])
 def test_bad_wait_input(husk, args, message):
