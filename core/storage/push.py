@@ -38,6 +38,8 @@ _MEDIA = {  # (format, compression) -> layer media type
 _CONFIG_MEDIA = {"oci": "application/vnd.oci.image.config.v1+json",
                  "v2s2": "application/vnd.docker.container.image.v1+json"}
 TRANSPORTS = ("docker", "dir", "oci", "oci-archive", "docker-archive")
+#: blobs sent (or mounted) at once, each thread on its own connection
+UPLOADS = 4
 
 
 @dataclasses.dataclass
@@ -297,7 +299,7 @@ def _to_registry(runtime: "Runtime", prepared: PreparedImage, target: str, optio
         progress.message(f"Copying blob {short} done")
 
     try:
-        with ThreadPoolExecutor(max_workers=4) as pool:
+        with ThreadPoolExecutor(max_workers=UPLOADS) as pool:
             list(pool.map(send, prepared.layers))
         send(prepared.config)
         progress.message(f"Copying config {prepared.config.digest[7:19]} done")
