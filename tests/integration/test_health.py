@@ -133,7 +133,7 @@ def test_healthcheck_run_refusals_and_bad_flags(husk):
                            (["--health-cmd", "true", "--health-interval", "soon"], "invalid healthcheck-interval")):
         result = husk("create", *flags, IMAGE)
         assert result.returncode == 125 and message in result.stderr and "Traceback" not in result.stderr
-    result = husk("wait", "--condition", "stopping", "hc-none")
+    result = husk("wait", "--condition", "unknown", "hc-none")
     assert result.returncode == 125 and "not supported" in result.stderr
     assert husk("ps", "-a", "-q").stdout.count("\n") == 3  # nothing created by the refusals
 
