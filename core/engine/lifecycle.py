@@ -174,25 +174,32 @@ def unmount(container: "Container", force: bool = False) -> None:
 
 
 def _release_abandoned_init(container: "Container") -> None:
-    """Undo an init or restore whose CLI died: the runtime's container (its
-    monitor, still alive, writes an exit file once it is gone: that file is
-    waited for and removed, or it would end the next start at once), the
+    """Undo an init or restore whose CLI died: the runtime's container, the
     network namespace, the mount."""
+    _release_runtime_container(container)
+    networking.teardown(container)
+    unmount(container)
+
+
+def _release_runtime_container(container: "Container") -> None:
+    """Delete the container from the runtime if the runtime has it (an init or
+    restore that failed, or was abandoned, after its monitor created it).  Its
+    monitor, when alive, writes an exit file once the process is gone: that
+    file is waited for and removed, or it would end the next start at once."""
     from .processes import monitor_of
 
     backend = container.runtime.oci_runtime(container.config.runtime)
     found = backend.state(container.id)
-    if found is not None:
-        pid = int(found.get("pid") or 0)
-        monitor = monitor_of(pid)
-        backend.delete(container.id, force=True)
-        if monitor:
-            from .waiting import wait_for_exit_file
+    if found is None:
+        return
+    pid = int(found.get("pid") or 0)
+    monitor = monitor_of(pid)
+    backend.delete(container.id, force=True)
+    if monitor:
+        from .waiting import wait_for_exit_file
 
-            wait_for_exit_file(container.runtime.paths.exit_file(container.id), monitor, pid, 10)
-        _remove_quietly(container.runtime.paths.exit_file(container.id))
-    networking.teardown(container)
-    unmount(container)
+        wait_for_exit_file(container.runtime.paths.exit_file(container.id), monitor, pid, 10)
+    _remove_quietly(container.runtime.paths.exit_file(container.id))
 
 
 # -- init / start -------------------------------------------------------------------------
@@ -273,6 +280,8 @@ def _unmounted_on_failure(container: "Container"):
     try:
         yield
     except BaseException as exc:
+        with contextlib.suppress(HuskError):
+            _release_runtime_container(container)  # the monitor may have created it
         with contextlib.suppress(HuskError):
             networking.teardown(container)
         unmount(container)

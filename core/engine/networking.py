@@ -155,7 +155,9 @@ def teardown(container: "Container") -> None:
     """Disconnect and remove the namespace (a no-op without one).  After a
     reboot the namespace is gone, but rules the backend wrote may not be: the
     backend tears down a fresh empty namespace then.  A backend's failure is
-    a warning on stderr, as in podman: cleanup, rm and refresh must finish."""
+    a warning on stderr, as in podman: cleanup, rm and refresh must finish;
+    none when the setup never answered (killed or failed before or during
+    it: the backend then complains of rules it never wrote)."""
     from ..network import netns
 
     st = container.state
@@ -170,7 +172,8 @@ def teardown(container: "Container") -> None:
         if names:
             backend(container.runtime).teardown(path, options(container, names))
     except HuskError as exc:
-        print(f"Warning: tearing down the network of container {container.id}: {exc}", file=sys.stderr)
+        if st.network_status:  # set up: a failure may leave something behind
+            print(f"Warning: tearing down the network of container {container.id}: {exc}", file=sys.stderr)
     netns.remove(path)
     st.netns = ""
     st.network_status = {}
