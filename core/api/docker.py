@@ -134,12 +134,7 @@ def _create_arguments(body: CreateBody) -> dict:
             raise InvalidArgument(f"invalid environment variable: {entry!r}")
     kwargs.update(_network_arguments(body))
     if body.healthcheck is not None:
-        from ..engine.health import from_config
-
-        check = body.healthcheck
-        kwargs["healthcheck"] = from_config(check.test or [], interval=check.interval or 0,
-                                            timeout=check.timeout or 0, start_period=check.start_period or 0,
-                                            retries=check.retries or 0)
+        kwargs["healthcheck"] = body.healthcheck.settings()
     return {"command": string_list(body.cmd), "entrypoint": string_list(body.entrypoint), "env": body.env or (),
             "workdir": body.working_dir, "user": body.user, "hostname": body.hostname,
             "labels": body.labels or {}, "stop_signal": body.stop_signal, "stop_timeout": body.stop_timeout,

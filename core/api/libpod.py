@@ -19,7 +19,7 @@ from ..define import InvalidArgument, NoSuchImage
 from . import blocking, docker, documents
 from .changes import LinuxResources
 from .responses import json_response, request_container, request_runtime
-from .requests import Namespace, PortMappingBody, decode_body, filters, flag, integer
+from .requests import HealthcheckBody, Namespace, PortMappingBody, decode_body, filters, flag, integer
 from .keys import WATCHER
 
 libpod_routes = web.RouteTableDef()
@@ -119,6 +119,8 @@ class SpecGenerator(msgspec.Struct):
     resource_limits: LinuxResources | None = None
     #: the pod it joins (name or id)
     pod: str = ""
+    #: podman's Schema2HealthConfig (Docker's HealthConfig)
+    healthconfig: HealthcheckBody | None = None
 
 
 def _create_arguments(spec: SpecGenerator) -> dict:
@@ -155,7 +157,8 @@ def _create_arguments(spec: SpecGenerator) -> dict:
             "mounts": mounts, "network": network, "ports": ports, "static_ips": list(first.static_ips or []),
             "static_mac": first.static_mac, "aliases": list(first.aliases or []),
             "resources": _resources(spec.resource_limits),
-            "volumes_from": spec.volumes_from or (), "secrets": _secrets(spec), "pod": spec.pod}
+            "volumes_from": spec.volumes_from or (), "secrets": _secrets(spec), "pod": spec.pod,
+            "healthcheck": spec.healthconfig.settings() if spec.healthconfig else None}
 
 
 def _secrets(spec: SpecGenerator) -> list[str]:

@@ -168,6 +168,13 @@ class HealthcheckBody(msgspec.Struct, rename="pascal"):
     start_period: int | None = None
     retries: int | None = None
 
+    def settings(self) -> dict:
+        """The check as the engine's create takes it (see husk.engine.health.from_config)."""
+        from ..engine.health import from_config
+
+        return from_config(self.test or [], interval=self.interval or 0, timeout=self.timeout or 0,
+                           start_period=self.start_period or 0, retries=self.retries or 0)
+
 
 class CreateBody(msgspec.Struct, rename="pascal"):
     """The fields of `POST /containers/create` that husk acts on."""

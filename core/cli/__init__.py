@@ -29,7 +29,7 @@ from .global_flags import LogLevel
 #: after the module that makes the group)
 MODULES = ("container", "image", "image_transfer", "registry", "commit", "system", "attach", "ops", "exec",
            "checkpoint", "changes", "cp", "prune", "network", "volume", "secret", "stats", "disk", "health", "pod",
-           "build", "generate")
+           "build", "kube")
 #: group -> the modules adding to it, the one making it first
 GROUPS = {
     "container": ("container", "attach", "ops", "exec", "checkpoint", "changes", "cp", "prune", "commit", "network",
@@ -41,8 +41,9 @@ GROUPS = {
     "secret": ("secret",),
     "pod": ("pod",),
     "healthcheck": ("health",),
-    "generate": ("generate",),
-    "kube": ("generate",),
+    "generate": ("kube",),
+    "kube": ("kube",),
+    "play": ("kube",),
 }
 #: top-level verb -> its module.  A verb missing here still works (every module
 #: is then loaded); tests/unit/test_cli_lazy.py keeps this complete.

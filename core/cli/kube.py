@@ -1,5 +1,6 @@
-"""`generate kube` (and `kube generate`): pods and containers as Kubernetes YAML
-(see husk.presentation.kube)."""
+"""`generate kube` (`kube generate`): pods, containers and volumes as Kubernetes
+YAML (husk.presentation.kube); `kube play` (`play kube`) and `kube down`: the
+YAML run as pods, and removed again (husk.presentation.kube_play)."""
 
 from __future__ import annotations
 
@@ -29,10 +30,66 @@ def kube(session, service, filename, kind, names):
         click.echo(text, nl=False)
 
 
+def _documents(path: str) -> list[dict]:
+    from ..presentation.kube_play import read_documents
+    from .options import open_input
+
+    with open_input(path) as stream:
+        return read_documents(stream)
+
+
+def _print_down(session, documents) -> None:
+    from ..presentation.kube_play import down as take_down
+
+    removed = take_down(session.runtime, documents)
+    click.echo("Pods stopped:\n" + "".join(f"{pod_id}\n" for pod_id in removed)
+               + "Pods removed:\n" + "".join(f"{pod_id}\n" for pod_id in removed), nl=False)
+
+
+@click.command("play", context_settings=CONTEXT)
+@click.option("--replace", is_flag=True, help="Remove the pods the YAML makes first.")
+@click.option("--down", is_flag=True, help="Remove the pods the YAML made, instead.")
+@click.option("--start", type=click.BOOL, default=True, is_flag=False, flag_value=True,
+              help="Start the pods (default true).")
+@click.option("--network", "--net", multiple=True, help="The pods' network (as pod create's --network).")
+@click.argument("file")
+@click.pass_obj
+def play(session, replace, down, start, network, file):
+    """Make (and start) the pods, containers and volumes of Kubernetes YAML (FILE, or - for stdin)."""
+    from ..presentation.kube_play import play as play_documents
+
+    documents = _documents(file)
+    if down:
+        _print_down(session, documents)
+        return
+    if replace:
+        from ..presentation.kube_play import down as take_down
+
+        take_down(session.runtime, documents)
+    made = play_documents(session.runtime, documents, start=start, network=list(network) or None)
+    text = "".join(f"{heading}:\n" + "".join(f"{item}\n" for item in made[key])
+                   for heading, key in (("Volumes", "Volumes"), ("Pod", "Pods"), ("Containers", "Containers"))
+                   if made[key])
+    click.echo(text + "\n", nl=False)
+
+
+@click.command("down", context_settings=CONTEXT)
+@click.argument("file")
+@click.pass_obj
+def down_command(session, file):
+    """Remove the pods (and their containers) that Kubernetes YAML made."""
+    _print_down(session, _documents(file))
+
+
 def register(group: click.Group) -> None:
     generate_group = click.Group("generate", help="Generate structured data.", context_settings=CONTEXT)
     generate_group.add_command(kube)
     group.add_command(generate_group)
-    kube_group = click.Group("kube", help="Kubernetes YAML.", context_settings=CONTEXT)
+    play_group = click.Group("play", help="Play Kubernetes YAML.", context_settings=CONTEXT)
+    play_group.add_command(play, "kube")
+    group.add_command(play_group)
+    kube_group = click.Group("kube", help="Kubernetes YAML: generate, play, down.", context_settings=CONTEXT)
     kube_group.add_command(kube, "generate")
+    kube_group.add_command(play)
+    kube_group.add_command(down_command)
     group.add_command(kube_group)
