@@ -169,3 +169,15 @@ def test_the_wait_routes_take_healthy(api_crun, route):
     status, _, document = api_crun.request("POST", route)
     assert status == 200, document
     assert document == -1 or document["StatusCode"] == -1
+
+
+def test_the_libpod_create_body_takes_healthconfig(api_crun):
+    status, _, created = api_crun.request("POST", "/v4.3.1/libpod/containers/create", {
+        "image": IMAGE, "command": ["sleep", "600"], "healthconfig": {"Test": ["CMD", "true"], "Retries": 4}})
+    assert status == 201, created
+    status, _, document = api_crun.request("GET", f"/v4.3.1/libpod/containers/{created['Id']}/json")
+    assert document["Config"]["Healthcheck"] == {"Test": ["CMD", "true"], "Interval": 30_000_000_000,
+                                                 "Timeout": 30_000_000_000, "Retries": 4}
+    status, _, refused = api_crun.request("POST", "/v4.3.1/libpod/containers/create", {
+        "image": IMAGE, "healthconfig": {"Test": ["SOMETIMES", "true"]}})
+    assert status >= 400 and "unknown Test type" in refused["message"]
