@@ -291,7 +291,8 @@ def read_label_files(paths: tuple[str, ...]) -> list[str]:
 
 
 def parse_mounts(values: tuple[str, ...]):
-    """`--mount type=bind|tmpfs|devpts|volume,...` as Mount records (image mounts come with their issue)."""
+    """`--mount type=bind|tmpfs|devpts|volume|image,...` as Mount records (an image
+    mount's source is the image as typed, resolved at create)."""
     from ..state.records import Mount
 
     mounts = []
@@ -339,7 +340,13 @@ def parse_mounts(values: tuple[str, ...]):
             mounts.append(parse_volume_mount(wanted, value))  # it refuses what it does not know
             continue
         elif kind == "image":
-            raise InvalidArgument(f"--mount type={kind}: {kind} mounts are not supported yet")
+            source = fields.pop("source", None) or fields.pop("src", None)
+            if not source:
+                raise InvalidArgument(f"--mount {value}: must set source image for an image mount")
+            writable = fields.pop("rw", fields.pop("readwrite", "true" if "rw" in options else "false")).lower()
+            if writable not in ("true", "false", "1", "0"):
+                raise InvalidArgument(f"--mount {value}: rw must be true or false")
+            mounts.append(Mount(destination, "image", source, ["rw" if writable in ("true", "1") else "ro"]))
         else:
             raise InvalidArgument(f"invalid filesystem type {kind!r}")
         if fields:

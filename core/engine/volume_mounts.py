@@ -7,6 +7,9 @@ container's configuration keeps them as mounts of type ``volume`` whose
 source is the volume's name.  Whenever the container's own rootfs mount is
 taken (init, restore) its volumes are acquired and empty new ones get the
 image's content (copy-up); when that mount is dropped they are released.
+``--mount type=image`` mounts are held the same way: the image (by id) is
+mounted for the container alone, read-only or with its own upper directory
+(``rw=true``), and bound into it.
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ def resolve_for_create(runtime: "Runtime", mounts: Iterable[Mount], image: "Imag
         for mount in mounts:
             if mount.type == "volume":
                 mount = _volume_mount(runtime, mount, made)
+            elif mount.type == "image":
+                mount = _image_mount(runtime, mount)
             resolved = [m for m in resolved if m.destination != mount.destination] + [mount]
         taken = {m.destination for m in resolved}
         for destination in image.volumes if image_volume != "ignore" else ():
@@ -67,6 +72,50 @@ def _volume_mount(runtime: "Runtime", mount: Mount, made: list[str]) -> Mount:
                  source=mount.source or made[-1], options=list(mount.options))
 
 
+def _image_mount(runtime: "Runtime", mount: Mount) -> Mount:
+    """`--mount type=image,source=IMG`: the image held by its id (it cannot be
+    swapped for another by a later tag, and rmi sees it is in use)."""
+    from ..storage.images import resolve_image
+
+    image = resolve_image(runtime, mount.source)
+    return Mount(destination=os.path.normpath(mount.destination), type="image", source=image.id,
+                 options=list(mount.options))
+
+
+def _image_mount_dir(container: "Container", mount: Mount) -> str:
+    """The container's own mount of an image: ``CONTAINER/image-mounts/KEY`` (merged,
+    and for `rw` its upper directory, which lives as long as the container)."""
+    import hashlib
+
+    key = hashlib.sha256(mount.destination.encode()).hexdigest()[:16]
+    return os.path.join(container.runtime.paths.container_dir(container.id), "image-mounts", key)
+
+
+def _mount_images(container: "Container") -> None:
+    """Mount each `type=image` mount's image for the container: read-only (an
+    overlay without upper) or, with rw=true, with an upper of its own."""
+    from ..storage.rootfs import mount_overlay, mount_read_only
+
+    runtime = container.runtime
+    for mount in container.config.mounts:
+        if mount.type == "image":
+            layers = runtime.store.image(mount.source).layers
+            lowers = [runtime.paths.layer_diff(layer) for layer in reversed(layers)]
+            directory = _image_mount_dir(container, mount)
+            if "rw" in mount.options:
+                mount_overlay(lowers, directory)
+            else:
+                mount_read_only(lowers, directory)
+
+
+def _unmount_images(container: "Container") -> None:
+    from ..storage.rootfs import unmount
+
+    for mount in container.config.mounts:
+        if mount.type == "image":
+            unmount(os.path.join(_image_mount_dir(container, mount), "merged"))
+
+
 def _mounts_from(runtime: "Runtime", value: str) -> list[Mount]:
     """`--volumes-from CTR[:ro|rw]`: its volumes and binds (not its tmpfs), ro/rw as asked."""
     name, _, mode = value.partition(":")
@@ -89,7 +138,9 @@ def volume_names(config: "ContainerConfig") -> list[str]:
 
 
 def acquire(container: "Container", rootfs: str) -> None:
-    """Mount the container's volumes for it; copy the image's content into new empty ones."""
+    """Mount the container's volumes and image mounts for it; copy the image's
+    content into new empty volumes."""
+    _mount_images(container)
     names = volume_names(container.config)
     if not names:
         return
@@ -116,14 +167,15 @@ def _chown_to_user(container: "Container", rootfs: str, name: str) -> None:
 
 
 def release(container: "Container") -> None:
+    _unmount_images(container)
     names = volume_names(container.config)
     if names:
         container.runtime.volumes.release(container.id, names)
 
 
 def spec_config(container: "Container") -> "ContainerConfig":
-    """The container's config with each volume mount as the bind mount the
-    runtime is given (the volume's host directory)."""
+    """The container's config with each volume and image mount as the bind
+    mount the runtime is given (the volume's host directory, the image's mount)."""
     import msgspec
 
     volumes = container.runtime.volumes
@@ -133,6 +185,9 @@ def spec_config(container: "Container") -> "ContainerConfig":
             source = volumes.path(volumes.get(mount.source))
             mount = Mount(destination=mount.destination, type="bind", source=source,
                           options=[o for o in mount.options if o not in _VOLUME_ONLY_OPTIONS])
+        elif mount.type == "image":
+            mount = Mount(destination=mount.destination, type="bind", options=["rbind", *mount.options],
+                          source=os.path.join(_image_mount_dir(container, mount), "merged"))
         mounts.append(mount)
     return msgspec.structs.replace(container.config, mounts=mounts)
 

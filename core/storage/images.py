@@ -300,7 +300,8 @@ def remove_image(runtime: "Runtime", name: str, force: bool = False) -> ImageRem
         runtime.store.untag_image(image.id, [named])
         runtime.emit("untag", id=image.id, name=named, image=image.id, type="image")
         return ImageRemoval(image, [named], deleted=False)
-    users = [c for c in runtime.containers() if c.config.image_id == image.id]
+    users = [c for c in runtime.containers() if c.config.image_id == image.id
+             or any(m.type == "image" and m.source == image.id for m in c.config.mounts)]
     if users and not force:
         raise ImageInUse(f"image used by {users[0].id}: image is in use by a container: "
                          "consider listing external containers and force-removing image", exit_code=2)

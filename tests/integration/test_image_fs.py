@@ -74,3 +74,35 @@ def test_image_tree(layered):
     assert [line[:20] for line in required[4:]] == [f"├── ID: {base}", f"└── ID: {top}"]
     missing = husk("image", "tree", "nope")
     assert (missing.returncode, missing.stderr) == (125, "Error: nope: image not known\n")
+
+
+def test_mount_type_image(husk_rt):
+    """--mount type=image: the image's rootfs read-only in the container (as
+    podman), or with rw=true writable through an upper of the container's own;
+    the image is in use meanwhile, and nothing stays mounted after rm."""
+    husk = husk_rt
+    husk("run", "--name", "src", "--network", "none", IMAGE, "sh", "-c", "echo from-image > /marker", check=True)
+    husk("commit", "-q", "src", "localhost/content:1", check=True)
+    ro = husk("run", "--rm", "--network", "none", "--mount", "type=image,source=localhost/content:1,destination=/img",
+              IMAGE, "sh", "-c", "cat /img/marker; touch /img/new 2>/dev/null || echo read-only")
+    assert (ro.returncode, ro.stdout) == (0, "from-image\nread-only\n"), ro.stderr
+    husk("run", "--name", "rw", "--network", "none", "--mount",
+         "type=image,src=localhost/content:1,dst=/img,rw=true", IMAGE, "sh", "-c",
+         "cat /img/marker; echo more >> /img/log; cat /img/log", check=True)
+    again = husk("start", "-a", "rw", check=True).stdout  # the rw mount's changes are the container's
+    assert again == "from-image\nmore\nmore\n"
+    mounts = json.loads(husk("inspect", "--format", "{{json .Mounts}}", "rw", check=True).stdout)
+    image_id = json.loads(husk("image", "inspect", "localhost/content:1", check=True).stdout)[0]["Id"]
+    assert [(m["Type"], m["Source"], m["Destination"], m["RW"]) for m in mounts] == [("image", image_id, "/img", True)]
+    in_use = husk("rmi", "localhost/content:1")
+    assert in_use.returncode == 2 and "in use by a container" in in_use.stderr
+    fresh = husk("run", "--rm", "--network", "none", "--mount", "type=image,source=localhost/content:1,target=/img",
+                 IMAGE, "sh", "-c", "test -e /img/log || echo untouched", check=True)
+    assert fresh.stdout == "untouched\n"  # the image itself is unchanged
+    husk("rm", "rw", check=True)
+    with open("/proc/self/mountinfo") as mountinfo:
+        assert not [line for line in mountinfo if husk.root in line and "image-mounts" in line]
+    for bad in ("type=image,destination=/x", "type=image,source=nope,destination=/x",
+                "type=image,source=localhost/content:1,destination=/x,rw=maybe"):
+        refused = husk("run", "--rm", "--mount", bad, IMAGE, "true")
+        assert refused.returncode == 125 and refused.stderr.count("\n") == 1, (bad, refused.stderr)
