@@ -55,6 +55,8 @@ class Options:
     format: str = "oci"
     network: str = "host"
     quiet: bool = False
+    #: `--secret id=ID,src=FILE`: ID -> the file RUN --mount=type=secret binds
+    secrets: dict[str, str] = dataclasses.field(default_factory=dict)
     #: set by the API when its client has gone: the build stops at the next step or output
     cancelled: threading.Event | None = None
 
@@ -138,6 +140,13 @@ def _exposed(ports: list[str]) -> list[str]:
     return found
 
 
+def _mount_sources(instruction: Instruction) -> list[str]:
+    """The `from=` of a RUN's `--mount`s: stages it needs built first."""
+    from .mounts import parse
+
+    return [parse(value).get("from", "") for value in instruction.flag_values("mount")]
+
+
 def _env_dict(config: dict) -> dict[str, str]:
     return dict(entry.partition("=")[::2] for entry in config.get("Env") or [])
 
@@ -212,6 +221,8 @@ class Builder:
             needed.add(stage.index)
             refs = [expand(stage.base, self.meta_args, self.escape)]
             refs += [i.flag("from") for i in stage.instructions if i.cmd == "COPY" and i.flag("from")]
+            refs += [mount_from for i in stage.instructions if i.cmd == "RUN"
+                     for mount_from in _mount_sources(i) if mount_from]
             for ref in refs:
                 found = self._stage_ref(stages, ref, stage.index)
                 if found:
@@ -300,13 +311,30 @@ class Builder:
                 elif name in self.meta_args:
                     self.stage_args[name] = self.meta_args[name]
             return state  # ARG is no layer and no history entry (as buildah records it)
-        reads = None
-        if cmd in ("COPY", "ADD"):
-            reads = self._sources(instruction, env, stages)
-        summary = self._summary(instruction, env)
-        extra = [s.checksum_fields() for s in reads[0]] if reads else None
-        run_args = sorted(self.stage_args.items()) if cmd == "RUN" else None
-        key = step_key(state.key, summary, extra, run_args)
+        reads = run_mounts = None
+        try:
+            if cmd in ("COPY", "ADD"):
+                reads = self._sources(instruction, env, stages)
+            summary = self._summary(instruction, env)
+            extra = [s.checksum_fields() for s in reads[0]] if reads else None
+            run_args = sorted(self.stage_args.items()) if cmd == "RUN" else None
+            run_mounts = self._run_mounts(instruction, state, stages) if cmd == "RUN" else None
+            return self._keyed_step(instruction, state, env, summary, reads, run_mounts,
+                                    step_key(state.key, summary, extra, run_args, run_mounts and run_mounts.key))
+        finally:
+            if run_mounts is not None:
+                run_mounts.close()
+            if reads and reads[2] is not None:  # COPY --from's mounted source
+                reads[2].__exit__(None, None, None)
+
+    def _run_mounts(self, instruction: Instruction, state: State, stages: list[Stage]):
+        from . import mounts
+
+        return mounts.prepare(self, instruction.flag_values("mount"), state.config.get("WorkingDir") or "/", stages)
+
+    def _keyed_step(self, instruction: Instruction, state: State, env: dict[str, str], summary: str, reads,
+                    run_mounts, key: str) -> State:
+        cmd = instruction.cmd
         if self.options.layers and not self.options.no_cache:
             cached = self.cache.get(key)
             if cached is not None and self._layers_present(cached["layers"]):
@@ -319,7 +347,7 @@ class Builder:
         new = State(list(state.layers), config, list(state.history), key, state.size, state.platform)
         created_by = f"/bin/sh -c #(nop) {summary}"
         if cmd == "RUN":
-            layer = self._run(instruction, state, env)
+            layer = self._run(instruction, state, run_mounts)
             created_by = f"/bin/sh -c {summary[4:]}" if not instruction.json else summary
             self._add_layer(new, layer)
         elif cmd in ("COPY", "ADD"):
@@ -504,7 +532,7 @@ class Builder:
             text = instruction.original.split(None, 1)[1]
         return [*shell, text]
 
-    def _run(self, instruction: Instruction, state: State, env: dict[str, str]):
+    def _run(self, instruction: Instruction, state: State, run_mounts):
         from ..storage.commit import commit_layer
 
         argv = self._run_argv(instruction, state.config)
@@ -514,7 +542,7 @@ class Builder:
         network = instruction.flag("network") or self.options.network
         container = self.runtime.create_container(
             image_id, argv, entrypoint=[], env=build_env, network=network,
-            name=f"husk-build-{os.urandom(6).hex()}", labels={"io.husk.build": "true"})
+            name=f"husk-build-{os.urandom(6).hex()}", labels={"io.husk.build": "true"}, mounts=run_mounts.mounts)
         watcher = self._kill_when_cancelled(container)
         try:
             client = container.start_and_attach()
@@ -528,7 +556,7 @@ class Builder:
             if code != 0:
                 raise StepFailed(f'building at STEP "{instruction.original.splitlines()[0]}": '
                                  f"while running runtime: exit status {code}", exit_code=code or 125)
-            return commit_layer(self.runtime, container.id)
+            return commit_layer(self.runtime, container.id, mount_targets=run_mounts.targets)
         finally:
             watcher.set()
             container.remove(force=True, timeout=0, volumes=True)
@@ -555,6 +583,17 @@ class Builder:
         return done
 
     # -- COPY, ADD, WORKDIR's directory -----------------------------------------------------
+    def source_layers(self, origin: str, stages: list[Stage]) -> tuple[list[str], str]:
+        """(the layers, a cache key) of what `--from=` names: a built stage (name or index) or an image."""
+        stage = self._stage_ref(stages, origin, len(stages))
+        state = self.stage_results.get(stage.index) if stage else None
+        if state is not None:
+            return state.layers, state.key
+        from ..storage.images import resolve_image
+
+        image = resolve_image(self.runtime, origin)
+        return list(image.layers), image.id
+
     def _sources(self, instruction: Instruction, env: dict[str, str], stages: list[Stage]):
         """(the sources, the root they come from) of a COPY or ADD."""
         from . import files
@@ -568,17 +607,8 @@ class Builder:
         *names, dest = words
         origin = instruction.flag("from")
         if origin:
-            origin = expand(origin, env, self.escape)
-            stage = self._stage_ref(stages, origin, len(stages))
-            state = self.stage_results.get(stage.index) if stage else None
-            if state is None:
-                from ..storage.images import resolve_image
-
-                image = resolve_image(self.runtime, origin)
-                layers = list(image.layers)
-            else:
-                layers = state.layers
-            mount = _Mounted(self.runtime, layers)
+            layers, _key = self.source_layers(expand(origin, env, self.escape), stages)
+            mount = Mounted(self.runtime, layers)
             root = mount.__enter__()
             try:
                 sources = [s for name in names for s in files.gather(root, name, [], keep_owner=True)]
@@ -602,33 +632,29 @@ class Builder:
         user = resolve_user(rootfs, expand(chown, env, self.escape))
         return user.uid, user.gid
 
-    def _copy(self, instruction: Instruction, state: State, env: dict[str, str], sources, dest, source_mount):
+    def _copy(self, instruction: Instruction, state: State, env: dict[str, str], sources, dest, _source_mount):
         from . import files
 
-        try:
-            chmod = instruction.flag("chmod")
-            mode = None
-            if chmod:
-                try:
-                    mode = int(chmod, 8)
-                except ValueError:
-                    raise InvalidArgument(f"invalid chmod {chmod!r}: an octal mode") from None
-            workdir = state.config.get("WorkingDir") or "/"
-            target = posixpath.join(workdir, dest)
-            if dest.endswith("/") or dest in (".", "./"):
-                target = target.rstrip("/") + "/"
-            with _Mounted(self.runtime, state.layers) as rootfs:
-                placement = files.Placement(target, self._owner(instruction, env, rootfs), mode)
-                return files.write_layer(self.runtime, rootfs, sources, placement)
-        finally:
-            if source_mount is not None:
-                source_mount.__exit__(None, None, None)
+        chmod = instruction.flag("chmod")
+        mode = None
+        if chmod:
+            try:
+                mode = int(chmod, 8)
+            except ValueError:
+                raise InvalidArgument(f"invalid chmod {chmod!r}: an octal mode") from None
+        workdir = state.config.get("WorkingDir") or "/"
+        target = posixpath.join(workdir, dest)
+        if dest.endswith("/") or dest in (".", "./"):
+            target = target.rstrip("/") + "/"
+        with Mounted(self.runtime, state.layers) as rootfs:
+            placement = files.Placement(target, self._owner(instruction, env, rootfs), mode)
+            return files.write_layer(self.runtime, rootfs, sources, placement)
 
     def _workdir_layer(self, state: State, workdir: str):
         """A layer making WORKDIR's directory when the image lacks it (Docker makes it)."""
         from . import files
 
-        with _Mounted(self.runtime, state.layers) as rootfs:
+        with Mounted(self.runtime, state.layers) as rootfs:
             real = files._resolve(rootfs, workdir)
             if not real or files._is_dir(rootfs, real):
                 return None
@@ -666,7 +692,7 @@ class Builder:
         return record.id
 
 
-class _Mounted:
+class Mounted:
     """An image's layers mounted (overlay) at a private temporary directory, for reading."""
 
     def __init__(self, runtime: "Runtime", layers: list[str]) -> None:

@@ -41,6 +41,7 @@ def _pairs(values, what: str, from_environment: bool = False) -> dict[str, str]:
               help="Image format: oci or docker.")
 @click.option("--iidfile", default="", help="Write the image id to this file.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the image id.")
+@click.option("--secret", multiple=True, help="id=ID,src=FILE (or env=VAR): for RUN --mount=type=secret.")
 @click.option("--network", default="host", show_default=True, help="Network of RUN containers: host or none.")
 @click.option("--pull", default="missing", help="Accepted; images are used as stored (no pull yet).")
 @click.option("--rm/--no-rm", "remove", default=True, help="Accepted: RUN containers are always removed.")
@@ -48,8 +49,8 @@ def _pairs(values, what: str, from_environment: bool = False) -> dict[str, str]:
               help="Accepted: RUN containers are always removed, even after a failure.")
 @click.argument("context", required=False, default=".")
 @click.pass_obj
-def build(session, tag, file_, build_arg, label, target, no_cache, layers, format_, iidfile, quiet, network,
-          pull, remove, force_rm, context):
+def build(session, tag, file_, build_arg, label, target, no_cache, layers, format_, iidfile, quiet, secret,
+          network, pull, remove, force_rm, context):
     """Build an image from a Containerfile and a context (a directory, or `-`: a tar on stdin)."""
     import sys
 
@@ -61,7 +62,7 @@ def build(session, tag, file_, build_arg, label, target, no_cache, layers, forma
         raise InvalidArgument(f"unsupported build network {network!r}: host or none")
     options = Options(tags=list(tag), build_args=_pairs(build_arg, "build arg", from_environment=True),
                       labels=_pairs(label, "label"), target=target, no_cache=no_cache, layers=layers,
-                      format=format_, network=network, quiet=quiet)
+                      format=format_, network=network, quiet=quiet, secrets=_secrets(secret))
 
     def raw(data: bytes) -> None:
         sys.stdout.buffer.write(data)
@@ -77,6 +78,35 @@ def build(session, tag, file_, build_arg, label, target, no_cache, layers, forma
         with open(iidfile, "w") as file:
             file.write(f"sha256:{image_id}")
     print(image_id, flush=True)
+
+
+def _secrets(values) -> dict[str, str]:
+    """`--secret id=ID,src=FILE` or `id=ID,env=VAR` (kept in a private file for the build's life)."""
+    import os
+    import tempfile
+
+    from ..define import InvalidArgument
+
+    secrets = {}
+    for value in values:
+        fields = dict(item.partition("=")[::2] for item in value.split(","))
+        secret_id = fields.get("id") or os.path.basename(fields.get("src", ""))
+        if fields.get("env"):
+            if fields["env"] not in os.environ:
+                raise InvalidArgument(f"secret {secret_id!r}: environment variable {fields['env']} is not set")
+            handle = tempfile.NamedTemporaryFile("w", prefix="husk-secret-")  # 0600, gone at exit
+            handle.write(os.environ[fields["env"]])
+            handle.flush()
+            _KEPT.append(handle)
+            fields["src"] = handle.name
+        if not secret_id or not fields.get("src") or not os.path.isfile(fields["src"]):
+            raise InvalidArgument(f"invalid secret {value!r}: id=ID,src=FILE (an existing file) or id=ID,env=VAR")
+        secrets[secret_id] = os.path.abspath(fields["src"])
+    return secrets
+
+
+#: the temporary files of env= secrets, open until the build's process exits
+_KEPT: list = []
 
 
 def _interrupt_on_sigterm() -> None:

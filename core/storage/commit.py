@@ -169,15 +169,16 @@ def _write_layer(upper: str, out, placeholders: Collection[str] = ()) -> None:
 
 
 def commit_layer(runtime: "Runtime", container_id: str, squash_from: str = "",
-                 lower_layers: Collection[str] = ()) -> "StagedLayer":
-    """The container's changes (without the mount targets of :func:`generated_targets`)
-    stored as a layer; the returned layer is committed already (its `digest` and `size`).
+                 lower_layers: Collection[str] = (), mount_targets: Collection[str] = ()) -> "StagedLayer":
+    """The container's changes (without the mount targets of :func:`generated_targets`,
+    nor `mount_targets`: a build step's own mounts) stored as a layer; the returned
+    layer is committed already (its `digest` and `size`).
     With `squash_from` (the container's mounted rootfs over `lower_layers`) the
     layer is the whole root filesystem instead (`commit --squash`)."""
     from .layer_store import store_layer
 
     upper = upper_dir(runtime, container_id)
-    placeholders = generated_targets(runtime, container_id)
+    placeholders = generated_targets(runtime, container_id) | frozenset(mount_targets)
     if squash_from:  # a mount target over a file of the image's is the image's file
         lowers = [runtime.paths.layer_diff(layer) for layer in lower_layers]
         placeholders = frozenset(path for path in placeholders if os.path.lexists(os.path.join(upper, path))

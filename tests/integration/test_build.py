@@ -263,3 +263,35 @@ def test_an_interrupted_build_cleans_up(husk, tmp_path, signal_number):
     assert _leftovers(husk) == ("", ["localhost/busybox"])
     with open("/proc/self/mountinfo") as mounts:
         assert not [line for line in mounts if husk.root in line]
+
+
+def test_run_mounts_bind_cache_tmpfs_secret(husk_rt, tmp_path):
+    husk = husk_rt
+    secret = tmp_path / "token"
+    secret.write_text("s3cr3t-value")
+    context = _context(tmp_path, f"""\
+FROM {IMAGE} AS stage
+RUN echo from-stage > /staged
+FROM {IMAGE}
+RUN --mount=type=bind,source=data.txt,target=/mnt/data.txt cat /mnt/data.txt > /copied
+RUN --mount=type=cache,target=/cache echo x >> /cache/log && wc -l < /cache/log > /cachecount
+RUN --mount=type=tmpfs,target=/scratch touch /scratch/x && ls /scratch > /tmpfslist
+RUN --mount=type=secret,id=tok,required cp /run/secrets/tok /dev/null && echo seen > /secretseen
+RUN --mount=type=bind,from=stage,source=/staged,target=/s cat /s > /fromstage
+""", {"data.txt": "from the context\n"})
+    husk("build", "-t", "mounts", "--secret", f"id=tok,src={secret}", context, check=True)
+    shown = husk("run", "--rm", "mounts", "sh", "-c",
+                 "cat /copied /cachecount /tmpfslist /secretseen /fromstage; find /mnt /scratch /cache /run/secrets -mindepth 1",
+                 check=True).stdout
+    assert shown == "from the context\n1\nx\nseen\nfrom-stage\n"  # the mount points are empty
+    husk("build", "--no-cache", "-t", "mounts", "--secret", f"id=tok,src={secret}", context, check=True)
+    assert husk("run", "--rm", "mounts", "cat", "/cachecount", check=True).stdout == "2\n"  # the cache persists
+    layers = os.path.join(husk.root, "layers")
+    for layer in os.listdir(layers):
+        with open(os.path.join(layers, layer, "layer.tar"), "rb") as archive:
+            assert b"s3cr3t-value" not in archive.read()
+    missing = husk("build", "--no-cache", context)
+    assert missing.returncode == 125 and "secret 'tok' is required" in missing.stderr, missing.stderr
+    assert _leftovers(husk)[0] == ""
+    with open("/proc/self/mountinfo") as mounts:
+        assert not [line for line in mounts if husk.root in line]
