@@ -45,9 +45,10 @@ def import_(session, change, message, quiet, arch, os_, variant, source, referen
 @click.option("-f", "--filter", "filters", multiple=True,
               help="id=, reference=PATTERN, before=IMAGE, since=IMAGE, label=K[=V], dangling=BOOL, containers=BOOL.")
 @click.option("--sort", default="created", help="created (default), id, repository, size or tag.")
+@click.option("--history", is_flag=True, help="Show the names each image has had (a HISTORY column).")
 @click.argument("name", required=False)
 @click.pass_obj
-def images(session, quiet, no_trunc, no_heading, format_, digests, all_, filters, sort, name):
+def images(session, quiet, no_trunc, no_heading, format_, digests, all_, filters, sort, history, name):
     """List images."""
     import json
     import time
@@ -74,15 +75,20 @@ def images(session, quiet, no_trunc, no_heading, format_, digests, all_, filters
                 "Created": int(image.created), "CreatedAt": format_go_time(int(image.created * 1e9)),
                 "CreatedHuman": f"{human_duration(now - image.created)} ago", "CreatedSince":
                 f"{human_duration(now - image.created)} ago", "Size": _size(image.size), "Names": image.names,
-                "Digest": image.digest or "sha256:" + image.id, "Labels": dict(image.config.labels)},
+                "Digest": image.digest or "sha256:" + image.id, "Labels": dict(image.config.labels),
+                "History": ", ".join(image.names_history)},
                 "imageReporter"))
     rows = sort_rows(reference_rows(rows, filters), sort, {image.id if no_trunc else image.id[:12]: image.size for image in records})
     if quiet:
         click.echo("".join(dict.fromkeys(row["ID"] + "\n" for row in rows)), nl=False)
     elif format_ == "json":
-        click.echo(json.dumps([image_document(i) for i in records], indent=4))
+        documents = [image_document(i) for i in records]
+        for document in documents if history else ():
+            document["History"] = document["NamesHistory"]
+        click.echo(json.dumps(documents, indent=4))
     else:
         table = IMAGES_TABLE.replace("\t{{.ID}}", "\t{{.Digest}}\t{{.ID}}") if digests else IMAGES_TABLE
+        table += "\t{{.History}}" if history else ""
         click.echo(format_rows(format_ or table, rows, IMAGES_HEADERS, heading=not no_heading), nl=False)
 
 

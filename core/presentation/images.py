@@ -15,7 +15,7 @@ def image_document(image: "ImageRecord") -> dict[str, Any]:
 
     cfg = image.config
     return {"Id": image.id, "Digest": image.digest or "sha256:" + image.id, "RepoTags": list(image.names),
-            "RepoDigests": repo_digests(image),
+            "RepoDigests": repo_digests(image), "NamesHistory": list(image.names_history),
             "Created": rfc3339(image.created), "Size": image.size, "VirtualSize": image.size,
             "Config": {"Cmd": cfg.cmd or None, "Entrypoint": cfg.entrypoint or None, "Env": cfg.env,
                        "WorkingDir": cfg.workdir, "User": cfg.user, "Labels": cfg.labels or None,

@@ -56,6 +56,8 @@ class ImageRecord(msgspec.Struct, omit_defaults=True):
     config_json: str = ""
     #: the digest of the manifest it was pulled or pushed as (its RepoDigests), if any
     digest: str = ""
+    #: every name it has had, most recent first (podman's NamesHistory; kept by Store.put_image)
+    names_history: list[str] = []
 
 
 class VolumeRecord(msgspec.Struct, omit_defaults=True):

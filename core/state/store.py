@@ -317,9 +317,14 @@ class Store:
 
     # -- images -------------------------------------------------------------------------
     def put_image(self, image: ImageRecord) -> list[str]:
-        """Store an image; its names move to it from any image holding them.
-        Returns the ids of images left with no name (dangling)."""
+        """Store an image; its names move to it from any image holding them, and
+        are added to its names history (newest first; an image losing a name keeps
+        it there).  Returns the ids of images left with no name (dangling)."""
         def change(txn):
+            stored = txn.get(image.id.encode(), db=self.db["images"])
+            before = self._decode(ImageRecord, stored, f"image {image.id}") if stored is not None else None
+            earlier = (before.names_history or before.names) if before is not None else image.names_history
+            image.names_history = list(dict.fromkeys([*reversed(image.names), *earlier]))
             orphans = []
             for name in image.names:
                 old = txn.get(_key(name), db=self.db["image_names"])

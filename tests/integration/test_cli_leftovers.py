@@ -1,7 +1,9 @@
-"""Issue 12's leftover verb flags on real runtimes: `container cleanup --exec`."""
+"""Issue 12's leftovers on real runtimes: `container cleanup --exec`, info and
+version in podman's shape, stop's `stopping` state, `images --history`."""
 
 from __future__ import annotations
 
+import json
 import os
 import time
 
@@ -93,3 +95,21 @@ def test_stop_shows_the_stopping_state_while_it_waits(husk_rt):
     husk_rt("start", "s", check=True)
     assert husk_rt("inspect", "-f", "{{.State.Status}}", "s", check=True).stdout == "running\n"
     husk_rt("rm", "-f", "-t", "0", "s", check=True)
+
+
+def test_images_history_shows_the_names_an_image_has_had(husk, busybox_tar):
+    """images --history (issue 12 item 3): names newest first, kept when a name moves away."""
+    first = husk("import", busybox_tar, "localhost/one:1", check=True).stdout.strip()
+    husk("tag", "localhost/one:1", "two:2", check=True)
+    husk("untag", "localhost/one:1", "localhost/one:1", check=True)
+    table = husk("images", "--history", "--filter", f"id={first}", check=True).stdout.splitlines()
+    assert table[0].split()[-1] == "HISTORY"
+    assert table[1].endswith("localhost/two:2, localhost/one:1")
+    second = husk("import", "--change", "LABEL a=b", busybox_tar, "localhost/two:2", check=True).stdout.strip()
+    assert second != first
+    shown = husk("images", "--history", "--format", "{{.ID}} {{.History}}", "--no-trunc", check=True).stdout
+    assert f"{first} localhost/two:2, localhost/one:1\n" in shown and f"{second} localhost/two:2\n" in shown
+    assert husk("image", "inspect", "-f", "{{.NamesHistory}}", first, check=True).stdout == (
+        "[localhost/two:2 localhost/one:1]\n")
+    documents = json.loads(husk("images", "--history", "--format", "json", check=True).stdout)
+    assert {d["Id"]: d["History"] for d in documents}[second] == ["localhost/two:2"]
