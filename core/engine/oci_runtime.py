@@ -107,6 +107,20 @@ class OCIRuntime:
         return self.command("--log", log_file, "--log-format", "json", "exec", "--detach",
                             "--pid-file", pid_file, "--process", process_file, *extra, container_id)
 
+    def checkpoint(self, container_id: str, image_path: str, work_path: str, flags: list[str]) -> None:
+        """Dump the container with CRIU into `image_path` (CRIU's logs in
+        `work_path`); `flags`: --leave-running, --tcp-established, --file-locks."""
+        self.run("checkpoint", "--image-path", image_path, "--work-path", work_path, *flags, container_id,
+                 container_id=container_id, timeout=None)
+
+    def restore_command(self, container_id: str, bundle: str, image_path: str, pid_file: str, log_file: str,
+                        flags: list[str]) -> list[str]:
+        """The argv a monitor runs in place of create to restore a checkpoint
+        (detached: the restored init is the monitor's, as after create)."""
+        return self.command("--log", log_file, "--log-format", "json", "restore", "--detach",
+                            "--image-path", image_path, "--work-path", bundle, "--bundle", bundle,
+                            "--pid-file", pid_file, *flags, container_id)
+
     def start(self, container_id: str) -> None:
         self.run("start", container_id, container_id=container_id)
 

@@ -123,6 +123,10 @@ def test_run_output_exit_code_and_stdin(husk_shim):
     assert (result.returncode, result.stdout, result.stderr) == (3, "out\n", "err\n")
     result = husk_shim("run", "-i", "--rm", "busybox", "sh", "-c", "cat; echo done", input="hi\nthere\n")
     assert (result.returncode, result.stdout) == (0, "hi\nthere\ndone\n")
+    # output before input, more of each than the pipes and fifos hold: no deadlock, nothing lost
+    result = husk_shim("run", "-i", "--rm", "busybox", "sh", "-c", "head -c 300000 /dev/zero; wc -c",
+                       input=b"x" * 1_000_000, timeout=120)
+    assert (result.returncode, len(result.stdout), result.stdout[-8:]) == (0, 300008, b"1000000\n")
     assert husk_shim("run", "--rm", "busybox", "nosuchcommand").returncode == 127
     assert husk_shim("ps", "-aq").stdout == ""
     assert not _shim_pids(husk_shim.runroot)
@@ -145,6 +149,7 @@ def test_lifecycle_exec_pause_update_stop(husk_shim):
     stderr = cli.stderr
     assert cli.returncode == 125 and "cannot pass descriptors" in stderr and "--preserve-fds" in stderr
 
+    assert husk_shim("stats", "--no-stream", "--format", "{{.PIDs}}", "box", check=True).stdout == "1\n"
     husk_shim("pause", "box", check=True)
     assert husk_shim("inspect", "--format", "{{.State.Status}}", "box").stdout == "paused\n"
     husk_shim("unpause", "box", check=True)
@@ -258,3 +263,28 @@ def test_a_killed_monitor_and_shim_are_repaired_by_the_next_command(husk_shim):
     assert husk_shim("inspect", "--format", "{{.State.Status}}", "box").stdout == "running\n"
     husk_shim("rm", "-f", "-t", "0", "box", check=True)
     _until(lambda: not _shim_pids(husk_shim.runroot), what="the shim to go")
+
+
+@pytest.mark.skipif(shutil.which("criu") is None, reason="criu is not installed")
+def test_checkpoint_and_restore_through_the_shim(husk_shim):
+    """Checkpoint is the shim's Checkpoint; restore a Create naming the images, restored at Start."""
+    husk_shim("run", "-d", "--name", "count", "busybox", "sh", "-c",
+              "i=0; while :; do i=$((i+1)); echo $i; sleep 0.1; done", check=True)
+
+    def last() -> int:
+        lines = husk_shim("logs", "count", check=True).stdout.split()
+        return int(lines[-1]) if lines else 0
+
+    _until(lambda: last() > 5, what="the counter")
+    assert husk_shim("container", "checkpoint", "count").returncode == 0
+    assert husk_shim("inspect", "--format", "{{.State.Status}}", "count").stdout == "exited\n"
+    was = last()
+    _until(lambda: not _shim_pids(husk_shim.runroot), what="the checkpointed container's shim to go")
+    result = husk_shim("container", "restore", "--tcp-established", "count")
+    assert result.returncode == 125 and "cannot restore with --tcp-established" in result.stderr
+    assert husk_shim("container", "restore", "count").returncode == 0
+    assert husk_shim("inspect", "--format", "{{.State.Status}}", "count").stdout == "running\n"
+    _until(lambda: last() > was + 3, what="the restored counter")
+    values = [int(x) for x in husk_shim("logs", "count", check=True).stdout.split()]
+    assert values.count(1) == 1, "the counter restarted instead of continuing"
+    husk_shim("rm", "-f", "-t", "0", "count", check=True)

@@ -97,11 +97,9 @@ def checkpoint(container, options: dict) -> None:
     images = image_dir(container)
     shutil.rmtree(images, ignore_errors=True)
     os.makedirs(images, mode=0o700)
-    args = ["checkpoint", "--image-path", images, "--work-path", userdata]
-    args += _flags(options, leave_running="keep_running")
     started = time.monotonic()
     try:
-        backend.run(*args, container.id, container_id=container.id, timeout=None)
+        backend.checkpoint(container.id, images, userdata, _flags(options, leave_running="keep_running"))
     except Exception as exc:
         log = os.path.join(userdata, "dump.log")
         why = f"; {inet_sockets_blocked()}" if _says(log, "Can't get 1:16 opt") and inet_sockets_blocked() else ""
@@ -130,11 +128,10 @@ def restore(container, options: dict) -> None:
                            "no such file or directory",
                            improper=False)
     userdata = paths.userdata(container.id)
-    args = ["--log", os.path.join(userdata, "oci-log"), "--log-format", "json", "restore", "--detach",
-            "--image-path", images, "--work-path", userdata, "--bundle", userdata,
-            "--pid-file", paths.pid_file(container.id), *_flags(options), container.id]
+    argv = backend.restore_command(container.id, userdata, images, paths.pid_file(container.id),
+                                   os.path.join(userdata, "oci-log"), _flags(options))
     started = time.monotonic()
-    report = launch_monitor(container, backend.command(*args), tty=False)
+    report = launch_monitor(container, argv, tty=False)
     container.state.pid, container.state.monitor_pid = report.pid, report.monitor_pid
     options["stats"] = _stats(container, int((time.monotonic() - started) * 1e6), "runtime_restore_duration",
                               "stats-restore")

@@ -33,7 +33,7 @@ class ShimRuntime(OCIRuntime):
         super().__init__(state_root)
         self.address = os.path.join(state_root, "containerd.sock")
 
-    def options(self) -> list | None:
+    def options(self, criu_work_path: str = "") -> list | None:
         """The runtime options (a protobuf Any) sent with Create."""
         return None
 
@@ -62,6 +62,23 @@ class ShimRuntime(OCIRuntime):
         os.makedirs(self.state_root, mode=0o700, exist_ok=True)
         return self.waiter_command({"id": container_id, "bundle": self.bundle(container_id), "userdata": bundle,
                                     "pid_file": pid_file, "options": self.options()})
+
+    def restore_command(self, container_id: str, bundle: str, image_path: str, pid_file: str, log_file: str,
+                        flags: list[str]) -> list[str]:
+        """A create whose CreateTaskRequest names the checkpoint: the shim restores it at Start."""
+        refused = [flag for flag in flags if flag in ("--tcp-established", "--file-locks")]
+        if refused:
+            raise InvalidArgument(f"the {self.name} runtime cannot restore with {refused[0]}: "
+                                  "the shim does not pass it to runc restore")
+        self.check_bundle(bundle)
+        return self.waiter_command({"id": container_id, "bundle": self.bundle(container_id), "userdata": bundle,
+                                    "pid_file": pid_file, "options": self.options(bundle),
+                                    "checkpoint": image_path})
+
+    def checkpoint(self, container_id: str, image_path: str, work_path: str, flags: list[str]) -> None:
+        self.call(container_id, "checkpoint", image_path, shim.runc_checkpoint_options(
+            "--leave-running" in flags, "--tcp-established" in flags, "--file-locks" in flags, image_path,
+            work_path))
 
     def exec_command(self, container_id: str, process_file: str, pid_file: str, log_file: str,
                      preserve_fds: int = 0) -> list[str]:
@@ -209,8 +226,12 @@ class RuncShim(ShimRuntime):
     name = "io.containerd.runc.v2"
     binary = "containerd-shim-runc-v2"
 
-    def options(self) -> list:
-        return shim.runc_options(os.path.join(self.state_root, "runc"))
+    @property
+    def supports_checkpoint(self) -> bool:  # type: ignore[override]
+        return shutil.which("criu") is not None
+
+    def options(self, criu_work_path: str = "") -> list:
+        return shim.runc_options(os.path.join(self.state_root, "runc"), criu_work_path)
 
     def features(self) -> dict:
         """runc's, as the shim runs runc (probed and cached as runc's own are)."""
@@ -240,7 +261,7 @@ class KataShim(ShimRuntime):
     def config_path(self) -> str:
         return next((path for path in KATA_CONFIGS if os.path.isfile(path)), "")
 
-    def options(self) -> list:
+    def options(self, criu_work_path: str = "") -> list:
         return shim.kata_options(self.config_path)
 
     def missing(self) -> list[str]:

@@ -18,6 +18,7 @@ SERVICE_V3 = "containerd.task.v3.Task"
 STATUSES = {1: "created", 2: "running", 3: "stopped", 4: "paused", 5: "paused"}
 
 RUNC_OPTIONS = "containerd.runc.v1.Options"
+RUNC_CHECKPOINT_OPTIONS = "containerd.runc.v1.CheckpointOptions"
 KATA_OPTIONS = "runtimeoptions.v1.Options"
 #: how containerd's typeurl names spec types it carries as JSON
 SPEC_TYPE = "types.containerd.io/opencontainers/runtime-spec/1/"
@@ -226,9 +227,18 @@ class Task:
             pass
 
 
-def runc_options(root: str) -> list:
-    """containerd.runc.v1.Options{root = 7} as an Any: runc's state stays under husk's run root."""
-    return proto.any_message(RUNC_OPTIONS, proto.encode([(7, root)]))
+def runc_options(root: str, criu_work_path: str = "") -> list:
+    """containerd.runc.v1.Options{root = 7, criu_work_path = 11} as an Any:
+    runc's state stays under husk's run root, CRIU's restore log in husk's userdata."""
+    return proto.any_message(RUNC_OPTIONS, proto.encode([(7, root), (11, criu_work_path)]))
+
+
+def runc_checkpoint_options(leave_running: bool, open_tcp: bool, file_locks: bool, image_path: str,
+                            work_path: str) -> list:
+    """containerd.runc.v1.CheckpointOptions{exit = 1, open_tcp = 2, file_locks = 5,
+    image_path = 8, work_path = 9} as an Any."""
+    return proto.any_message(RUNC_CHECKPOINT_OPTIONS, proto.encode(
+        [(1, not leave_running), (2, open_tcp), (5, file_locks), (8, image_path), (9, work_path)]))
 
 
 def kata_options(config_path: str) -> list:

@@ -16,8 +16,8 @@ shim's ``delete`` action (which kills what is left) and exits with its status.
 It imports only the standard library's C modules and its siblings: it costs
 memory per container, as the monitor does.  The configuration (a marshal
 dump, as hex) is written by :mod:`husk_shimv2.backend`: binary, namespace,
-address, id, bundle, userdata, pid_file, options, and for an exec: exec_id,
-process_file.
+address, id, bundle, userdata, pid_file, options, checkpoint (a restore's
+images), and for an exec: exec_id, process_file.
 """
 
 import marshal
@@ -82,7 +82,7 @@ class Stdio:
         if self.paths[0]:
             make_fifo(self.paths[0])
             # read-write: opening does not wait for the shim, and the fifo never sees EOF from us
-            self.stdin = os.open(self.paths[0], os.O_RDWR | os.O_CLOEXEC)
+            self.stdin = os.open(self.paths[0], os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
 
     def remove(self) -> None:
         for path in self.paths:
@@ -102,6 +102,8 @@ class Waiter:
         self.exec_id = exec_id
         self.log_fd = log_fd
         self.source = 0  # what feeds the container's stdin (our stdin, or the pty)
+        self.pending = bytearray()  # input the container has not taken yet
+        self.eof = False
         self.sinks = {1: 1, 2: 2}
         self.pty = -1
 
@@ -121,6 +123,7 @@ class Waiter:
         self.winch_r, winch_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         signal.set_wakeup_fd(winch_w, warn_on_full_buffer=False)
         signal.signal(signal.SIGWINCH, lambda signum, frame: None)
+        self.resize()  # a size set before the slave was our terminal sent no SIGWINCH
 
     def resize(self) -> None:
         import fcntl
@@ -133,6 +136,8 @@ class Waiter:
             pass
         size = fcntl.ioctl(self.pty, termios.TIOCGWINSZ, b"\0" * 8)
         rows, cols = int.from_bytes(size[0:2], sys.byteorder), int.from_bytes(size[2:4], sys.byteorder)
+        if not rows or not cols:
+            return
         try:
             with self.task() as task:
                 task.resize(cols, rows, self.exec_id)
@@ -167,7 +172,11 @@ class Waiter:
             watch.append(self.winch_r)
         status = None
         while status is None:
-            for fd in select.select(watch, [], [])[0]:
+            writable = [self.stdio.stdin] if self.pending else []
+            ready, can_write, _ = select.select(watch, writable, [])
+            if can_write and not self.flush_stdin() and not self.eof:
+                watch.append(self.source)  # all written: read the client's input again
+            for fd in ready:
                 if fd == waiting.client.fileno():
                     try:
                         status = waiting.wait_reply(wait_stream)
@@ -181,8 +190,9 @@ class Waiter:
                         watch.remove(fd)
                         del readers[fd]
                 elif fd == self.source:
-                    if not self.feed_stdin():
-                        watch.remove(fd)
+                    watch.remove(fd)
+                    if self.feed_stdin():
+                        watch.append(fd)
                 elif self.pty >= 0 and fd == self.winch_r:
                     self.resize()
         waiting.close()
@@ -190,15 +200,35 @@ class Waiter:
         return status
 
     def feed_stdin(self) -> bool:
+        """Input from the monitor into the stdin fifo; whether to keep reading
+        (False at EOF, and while input waits for the container to read it:
+        then output keeps flowing, so a container that writes before it
+        reads never deadlocks against us)."""
         try:
             data = os.read(self.source, CHUNK)
+        except BlockingIOError:
+            return True
         except OSError:
             data = b""
         if not data:
+            self.eof = True
+            return self.flush_stdin() and False
+        self.pending += data
+        return not self.flush_stdin()
+
+    def flush_stdin(self) -> bool:
+        """Write what input waits; whether some still does.  At EOF with
+        nothing left, the container's stdin is closed."""
+        try:
+            while self.pending:
+                del self.pending[:os.write(self.stdio.stdin, self.pending)]
+        except BlockingIOError:
+            return True
+        except OSError:
+            self.pending.clear()
+        if self.eof and self.stdio.stdin >= 0:
             self.close_stdin()
-            return False
-        os.write(self.stdio.stdin, data)  # blocking: the container's pace is the client's
-        return True
+        return False
 
     def copy(self, fd: int, sink: int) -> bool:
         try:
@@ -305,7 +335,10 @@ def main() -> None:
                                                config["id"], bundle)
             with shim.Task(address, service, config["id"]) as task:
                 try:
-                    pid = task.create(bundle, stdio.paths, terminal, config.get("options"))
+                    pid = task.create(bundle, stdio.paths, terminal, config.get("options"),
+                                      config.get("checkpoint", ""))
+                    if config.get("checkpoint"):  # the shim restores at Start: running, as after runc restore
+                        pid = task.start()
                 except BaseException:
                     task.shutdown()  # no task, no shim: nothing is left to delete
                     raise
