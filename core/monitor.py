@@ -723,7 +723,8 @@ class Monitor:
             if self.health_pid not in self.children:
                 return timeout
             self.health_pid = 0
-            self.children = {pid: status for pid, status in self.children.items() if pid == self.container_pid}
+            self.children = {pid: status for pid, status in self.children.items()
+                             if pid in (self.container_pid, self.exit_pid)}
             self.health_due = time.monotonic() + self.health_interval
         wait = self.health_due - time.monotonic()
         if wait <= 0:
