@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Callable
 from ..define import HuskError, InvalidArgument, NoSuchImage
 from .cache import Cache, step_key
 from .parsing import Containerfile, Instruction, SyntaxProblem
+from .mounted import Mounted
 from .words import expand, expand_words
 
 if TYPE_CHECKING:
@@ -690,33 +691,3 @@ class Builder:
             self._say(f"Successfully tagged {name}")
         self.runtime.emit("build", id=record.id, name=names[0] if names else "", image=record.id, type="image")
         return record.id
-
-
-class Mounted:
-    """An image's layers mounted (overlay) at a private temporary directory, for reading."""
-
-    def __init__(self, runtime: "Runtime", layers: list[str]) -> None:
-        self.runtime, self.layers, self.directory = runtime, layers, ""
-
-    def __enter__(self) -> str:
-        import tempfile
-
-        from ..storage.rootfs import mount_overlay
-
-        parent = os.path.join(self.runtime.paths.root, "build-tmp")
-        os.makedirs(parent, mode=0o700, exist_ok=True)
-        self.directory = tempfile.mkdtemp(dir=parent)
-        if not self.layers:
-            os.mkdir(os.path.join(self.directory, "merged"), 0o755)
-            return os.path.join(self.directory, "merged")
-        lowers = [self.runtime.paths.layer_diff(layer) for layer in reversed(self.layers)]
-        return mount_overlay(lowers, self.directory)
-
-    def __exit__(self, *exc_info) -> None:
-        import shutil
-
-        from ..storage.rootfs import unmount
-
-        merged = os.path.join(self.directory, "merged")
-        unmount(merged)
-        shutil.rmtree(self.directory, ignore_errors=True)

@@ -130,7 +130,7 @@ def _bind_root(builder, origin: str, stages, prepared: RunMounts):
         return builder.context.root, builder.context.patterns
     layers, key = builder.source_layers(origin, stages)
     prepared.key.append(key)
-    from .builder import Mounted
+    from .mounted import Mounted
 
     mount = Mounted(builder.runtime, layers)
     root = mount.__enter__()
