@@ -52,13 +52,17 @@ def _print_down(session, documents) -> None:
 @click.option("--start", type=click.BOOL, default=True, is_flag=False, flag_value=True,
               help="Start the pods (default true).")
 @click.option("--network", "--net", multiple=True, help="The pods' network (as pod create's --network).")
+@click.option("--configmap", multiple=True, help="YAML file(s) of ConfigMaps the pods' environment refers to.")
 @click.argument("file")
 @click.pass_obj
-def play(session, replace, down, start, network, file):
+def play(session, replace, down, start, network, configmap, file):
     """Make (and start) the pods, containers and volumes of Kubernetes YAML (FILE, or - for stdin)."""
     from ..presentation.kube_play import play as play_documents
 
     documents = _documents(file)
+    configmaps = [d for path in configmap for value in path.split(",") for d in _documents(value)]
+    if any(d["kind"] != "ConfigMap" for d in configmaps):
+        raise InvalidArgument("--configmap: the files may hold only ConfigMap documents")
     if down:
         _print_down(session, documents)
         return
@@ -66,7 +70,8 @@ def play(session, replace, down, start, network, file):
         from ..presentation.kube_play import down as take_down
 
         take_down(session.runtime, documents)
-    made = play_documents(session.runtime, documents, start=start, network=list(network) or None)
+    made = play_documents(session.runtime, documents, start=start, network=list(network) or None,
+                          configmaps=configmaps)
     text = "".join(f"{heading}:\n" + "".join(f"{item}\n" for item in made[key])
                    for heading, key in (("Volumes", "Volumes"), ("Pod", "Pods"), ("Containers", "Containers"))
                    if made[key])

@@ -350,9 +350,59 @@ def logs(session, container, follow, tail, timestamps, since, until, by_name, co
                since=since, until=until, by_name=by_name, color=color)
 
 
+@click.command(context_settings=CONTEXT)
+@click.option("-a", "--all", "all_", is_flag=True, help="Every running pod (the default without names).")
+@click.option("--format", "format_", default="", help="Go template (.Pod .CID .Name .CPU .MemUsage .Mem .NetIO "
+                                                     ".BlockIO .PIDS), or json.")
+@click.option("-i", "--interval", type=int, default=5, show_default=True, help="Seconds between reports.")
+@click.option("-l", "--latest", is_flag=True, help="The pod created last.")
+@click.option("--no-reset", is_flag=True, help="Do not clear the screen between reports.")
+@click.option("--no-stream", is_flag=True, help="One report, then exit.")
+@click.argument("names", nargs=-1)
+@pass_session
+def stats(session, all_, format_, interval, latest, no_reset, no_stream, names):
+    """Show the resource usage of pods' containers (podman's pod stats)."""
+    import time
+
+    from ..engine.pods import all_pods, get_pod
+    from ..engine.stats import sample
+    from ..formats.template import format_rows
+    from ..presentation.pods import STATS_HEADERS, STATS_TABLE, stats_row
+    from ..presentation.stats import podman_report, podman_row
+    from .stats import CLEAR
+
+    if interval < 1:
+        raise InvalidArgument("invalid interval, must be a positive number greater zero")
+    wanted = _pods(session, names, latest=latest) if names or latest else None
+    pods = [get_pod(session.runtime, name) for name in wanted] if wanted else None
+    redraw = sys.stdout.isatty() and not no_reset and not no_stream
+    previous: dict = {}
+    while True:
+        rows, current = [], {}
+        for pod in pods if pods is not None else all_pods(session.runtime):
+            for container in pod.containers():
+                if container.state.state.value in ("running", "paused"):
+                    current[container.id] = sample(container)
+                    row = podman_row(podman_report(container, current[container.id], previous.get(container.id)))
+                    rows.append(stats_row(pod, row))
+        previous = current
+        if redraw:
+            sys.stdout.write(CLEAR)
+        if format_ == "json":
+            sys.stdout.write(json.dumps([dict(row) for row in rows], indent=4) + "\n")
+        else:
+            sys.stdout.write(format_rows(format_ if format_ and format_ != "table" else STATS_TABLE, rows,
+                                         STATS_HEADERS))
+        sys.stdout.flush()
+        if no_stream:
+            return
+        time.sleep(interval)
+
+
 def register(group: click.Group) -> None:
     pod_group = click.Group("pod", help="Manage pods.", context_settings=CONTEXT)
-    for command in (create, start, stop, restart, kill, pause, unpause, rm, prune, ps, inspect, exists, top, logs):
+    for command in (create, start, stop, restart, kill, pause, unpause, rm, prune, ps, inspect, exists, top, logs,
+                    stats):
         pod_group.add_command(command)
     pod_group.add_command(ps, "ls")
     pod_group.add_command(ps, "list")

@@ -16,7 +16,7 @@ from ..define import InvalidArgument, State
 if TYPE_CHECKING:
     from ..engine.container import Container
 
-KEYS = ("name", "status", "exited", "label", "id", "ancestor", "health")
+KEYS = ("name", "status", "exited", "label", "id", "ancestor", "health", "pod")
 #: `health=`: a running container's check status, or none (no check)
 HEALTH_VALUES = ("starting", "healthy", "unhealthy", "none")
 # podman's names (str(State)), plus "stopped" and "configured", which it accepts too
@@ -75,6 +75,10 @@ def container_filter(wanted: dict[str, list[str]],
 
             return (status(container) == value if value != "none"
                     else not is_defined(config.healthcheck))
+        if key == "pod":  # its pod's name or id (prefix)
+            from ..engine.pods import pod_name
+
+            return bool(config.pod) and (config.pod.startswith(value) or pod_name(container.runtime, config.pod) == value)
         if key == "label":
             label, sep, expected = value.partition("=")
             return label in config.labels and (not sep or config.labels[label] == expected)

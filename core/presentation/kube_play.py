@@ -5,8 +5,11 @@ documents: a Pod becomes a pod (its ports, hostAliases, dnsConfig, hostname
 and hostNetwork are the pod's) with a container `POD-CONTAINER` for each of
 its containers; a Deployment's template becomes the pod `NAME-pod-0` (one
 replica); a PersistentVolumeClaim becomes a volume (its driver and options
-from podman's `volume.podman.io/...` annotations), made when missing.  Other
-kinds are refused with one line, before anything is made.  `kube down`
+from podman's `volume.podman.io/...` annotations), made when missing.
+ConfigMaps and Secrets (in the YAML, or ConfigMaps from `--configmap` files)
+give containers environment variables (`env[].valueFrom.configMapKeyRef` and
+`secretKeyRef`, `envFrom[].configMapRef` and `secretRef`).  Other kinds are
+refused with one line, before anything is made.  `kube down`
 removes the pods the same YAML made (volumes stay, as in podman).
 """
 
@@ -20,7 +23,7 @@ from ..define import InvalidArgument, NoSuchPod
 if TYPE_CHECKING:
     from ..engine.runtime import Runtime
 
-KINDS = ("Pod", "Deployment", "PersistentVolumeClaim")
+KINDS = ("Pod", "Deployment", "PersistentVolumeClaim", "ConfigMap", "Secret")
 _RESTART = {"Always": "always", "OnFailure": "on-failure", "Never": "no"}
 _UNITS = {"": 1, "k": 1000, "M": 1000 ** 2, "G": 1000 ** 3, "T": 1000 ** 4,
           "Ki": 1024, "Mi": 1024 ** 2, "Gi": 1024 ** 3, "Ti": 1024 ** 4}
@@ -51,10 +54,12 @@ def pod_name(document: dict[str, Any]) -> str:
 
 
 def play(runtime: "Runtime", documents: list[dict[str, Any]], *, start: bool = True,
-         network: list[str] | None = None) -> dict[str, list[str]]:
+         network: list[str] | None = None, configmaps: list[dict[str, Any]] = ()) -> dict[str, list[str]]:
     """Make the volumes, pods and containers; start the pods unless told not
-    to.  Returns what was made: {"Volumes": names, "Pods": ids, "Containers": ids}."""
+    to.  `configmaps`: ConfigMap documents from elsewhere (`--configmap`).
+    Returns what was made: {"Volumes": names, "Pods": ids, "Containers": ids}."""
     made: dict[str, list[str]] = {"Volumes": [], "Pods": [], "Containers": []}
+    sources = _sources([*documents, *configmaps])
     for document in documents:
         if document["kind"] == "PersistentVolumeClaim":
             name = _metadata(document).get("name") or ""
@@ -72,7 +77,7 @@ def play(runtime: "Runtime", documents: list[dict[str, Any]], *, start: bool = T
             spec = document["spec"] if document["kind"] == "Pod" else document["spec"]["template"]["spec"]
             labels = (_metadata(document).get("labels") if document["kind"] == "Pod"
                       else document["spec"]["template"].get("metadata", {}).get("labels")) or {}
-            pod, containers = _play_pod(runtime, pod_name(document), spec, labels, network)
+            pod, containers = _play_pod(runtime, pod_name(document), spec, labels, network, sources)
             made["Pods"].append(pod.id)
             made["Containers"] += containers
             if start:
@@ -100,7 +105,58 @@ def _metadata(document: dict[str, Any]) -> dict[str, Any]:
     return document.get("metadata") or {}
 
 
-def _play_pod(runtime: "Runtime", name: str, spec: dict[str, Any], labels: dict, network: list[str] | None):
+def _sources(documents: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, str]]:
+    """The ConfigMaps' and Secrets' data by (kind, name); a Secret's `data` is base64."""
+    import base64
+    import binascii
+
+    found = {}
+    for document in documents:
+        kind = document.get("kind")
+        if kind not in ("ConfigMap", "Secret"):
+            continue
+        data = {str(k): str(v) for k, v in (document.get("data") or {}).items()}
+        if kind == "Secret":
+            try:
+                data = {k: base64.b64decode(v, validate=True).decode() for k, v in data.items()}
+            except (binascii.Error, UnicodeDecodeError):
+                raise InvalidArgument(f"secret {_metadata(document).get('name')}: data is not base64 text") from None
+            data.update({str(k): str(v) for k, v in (document.get("stringData") or {}).items()})
+        found[(kind, _metadata(document).get("name") or "")] = data
+    return found
+
+
+def _env(container: dict[str, Any], sources: dict) -> list[str]:
+    """A container's environment: `env` values and references, after `envFrom`'s (as Kubernetes orders them)."""
+    def source(kind: str, name: str, optional: bool) -> dict[str, str]:
+        if (kind, name) not in sources and not optional:
+            raise InvalidArgument(f"{kind} {name!r} is not defined (in the YAML or --configmap)")
+        return sources.get((kind, name), {})
+
+    env = {}
+    for item in container.get("envFrom") or []:
+        ref = item.get("configMapRef") or item.get("secretRef") or {}
+        kind = "ConfigMap" if "configMapRef" in item else "Secret"
+        prefix = item.get("prefix", "")
+        env.update({prefix + k: v for k, v in source(kind, ref.get("name", ""), ref.get("optional", False)).items()})
+    for item in container.get("env") or []:
+        if "valueFrom" not in item:
+            env[item["name"]] = str(item.get("value", ""))
+            continue
+        ref = item["valueFrom"].get("configMapKeyRef") or item["valueFrom"].get("secretKeyRef")
+        if ref is None:
+            raise InvalidArgument(f"env {item['name']}: only configMapKeyRef and secretKeyRef are supported in valueFrom")
+        kind = "ConfigMap" if "configMapKeyRef" in item["valueFrom"] else "Secret"
+        data = source(kind, ref.get("name", ""), ref.get("optional", False))
+        if ref.get("key") in data:
+            env[item["name"]] = data[ref["key"]]
+        elif not ref.get("optional", False):
+            raise InvalidArgument(f"env {item['name']}: {kind} {ref.get('name')!r} has no key {ref.get('key')!r}")
+    return [f"{name}={value}" for name, value in env.items()]
+
+
+def _play_pod(runtime: "Runtime", name: str, spec: dict[str, Any], labels: dict, network: list[str] | None,
+              sources: dict):
     """The pod of one Pod spec and its containers (the pod is removed again when a container cannot be made)."""
     from ..engine.pods import create_pod
     from ..network.ports import libpod_mapping
@@ -125,7 +181,8 @@ def _play_pod(runtime: "Runtime", name: str, spec: dict[str, Any], labels: dict,
     try:
         for container in containers:
             made.append(_play_container(runtime, pod.id, name, container, volumes,
-                                        _RESTART.get(spec.get("restartPolicy", "Always"), "always")).id)
+                                        _RESTART.get(spec.get("restartPolicy", "Always"), "always"),
+                                        _env(container, sources)).id)
     except BaseException:
         pod.remove(force=True, timeout=0)
         raise
@@ -133,16 +190,11 @@ def _play_pod(runtime: "Runtime", name: str, spec: dict[str, Any], labels: dict,
 
 
 def _play_container(runtime: "Runtime", pod_id: str, pod: str, container: dict[str, Any], volumes: dict,
-                    restart: str):
+                    restart: str, env: list[str]):
     from ..engine.resources import limits as make_limits
 
     if not container.get("image"):
         raise InvalidArgument(f"container {container.get('name')} in pod {pod} has no image")
-    env = []
-    for item in container.get("env") or []:
-        if "valueFrom" in item:
-            raise InvalidArgument(f"env {item['name']}: valueFrom (ConfigMaps, Secrets) is not supported yet")
-        env.append(f"{item['name']}={item.get('value', '')}")
     limits = (container.get("resources") or {}).get("limits") or {}
     resources = None
     if limits:

@@ -153,3 +153,18 @@ def inspect_document(pod: "Pod") -> dict[str, Any]:
     document.update({"SharedNamespaces": list(record.share) or None, "NumContainers": len(containers),
                      "Containers": [{"Id": c.id, "Name": c.name, "State": str(c.state.state)} for c in containers]})
     return document
+
+
+STATS_TABLE = ("table {{.Pod}}\t{{.CID}}\t{{.Name}}\t{{.CPU}}\t{{.MemUsage}}\t{{.Mem}}\t{{.NetIO}}\t{{.BlockIO}}"
+               "\t{{.PIDS}}")
+STATS_HEADERS = {"Pod": "POD", "CID": "CID", "Name": "NAME", "CPU": "CPU %", "MemUsage": "MEM USAGE/ LIMIT",
+                 "Mem": "MEM %", "NetIO": "NET IO", "BlockIO": "BLOCK IO", "PIDS": "PIDS"}
+
+
+def stats_row(pod: "Pod", row: dict[str, Any]) -> dict[str, Any]:
+    """podman's PodStatsReport for one container's `stats` row (husk.presentation.stats.podman_row)."""
+    from ..formats.gofmt import GoStruct
+
+    return GoStruct({"CPU": row["CPUPerc"], "MemUsage": row["MemUsage"], "MemUsageBytes": row["MemUsageBytes"],
+                     "Mem": row["MemPerc"], "NetIO": row["NetIO"], "BlockIO": row["BlockIO"], "PIDS": row["PIDS"],
+                     "Pod": pod.id[:12], "CID": row["ID"], "Name": row["Name"]}, "entities.PodStatsReport")

@@ -80,9 +80,9 @@ def test_play_without_start_and_refusals(husk, tmp_path):
                 check=True).stdout.split() == ["created", str(32 * 1024 * 1024), "250000000"]
     husk("kube", "down", str(path), check=True)
     bad = tmp_path / "bad.yaml"
-    bad.write_text(yaml.safe_dump_all([pod, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}]))
+    bad.write_text(yaml.safe_dump_all([pod, {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "j"}}]))
     refused = husk("kube", "play", str(bad))
-    assert refused.returncode == 125 and "kind 'ConfigMap' is not supported" in refused.stderr
+    assert refused.returncode == 125 and "kind 'Job' is not supported" in refused.stderr
     broken = tmp_path / "broken.yaml"
     broken.write_text("kind: Pod\n  spec: [\n")
     assert husk("kube", "play", str(broken)).returncode == 125
@@ -92,3 +92,32 @@ def test_play_without_start_and_refusals(husk, tmp_path):
     refused = husk("kube", "play", str(path))
     assert refused.returncode == 125 and "'nope' of pod idle is not defined" in refused.stderr
     assert husk("pod", "ps", "-q", check=True).stdout == "" and husk("ps", "-aq", check=True).stdout == ""
+
+
+def test_configmaps_and_secrets_give_the_environment(husk, tmp_path):
+    settings = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"},
+                "data": {"MODE": "prod", "LEVEL": "3"}}
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "creds"},
+              "data": {"password": "czNjcjN0"}, "stringData": {"user": "app"}}
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "envs"},
+           "spec": {"restartPolicy": "Never", "containers": [{
+               "name": "show", "image": "localhost/busybox:latest", "command": ["sleep"], "args": ["600"],
+               "envFrom": [{"configMapRef": {"name": "settings"}, "prefix": "CFG_"}],
+               "env": [{"name": "PASSWORD", "valueFrom": {"secretKeyRef": {"name": "creds", "key": "password"}}},
+                       {"name": "USER_NAME", "valueFrom": {"secretKeyRef": {"name": "creds", "key": "user"}}},
+                       {"name": "EXTRA", "valueFrom": {"configMapKeyRef": {"name": "more", "key": "extra"}}},
+                       {"name": "PLAIN", "value": "x"}]}]}}
+    for document in (settings, secret, pod):
+        kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
+    path, extra = tmp_path / "envs.yaml", tmp_path / "more.yaml"
+    path.write_text(yaml.safe_dump_all([settings, secret, pod]))
+    extra.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "more"},
+                                     "data": {"extra": "from-file"}}))
+    missing = husk("kube", "play", "--start=false", str(path))
+    assert missing.returncode == 125 and "ConfigMap 'more' is not defined" in missing.stderr
+    assert husk("pod", "exists", "envs").returncode == 1  # nothing left behind
+    husk("kube", "play", "--start=false", "--configmap", str(extra), str(path), check=True)
+    env = json.loads(husk("inspect", "-f", "{{json .Config.Env}}", "envs-show", check=True).stdout)
+    for entry in ("CFG_MODE=prod", "CFG_LEVEL=3", "PASSWORD=s3cr3t", "USER_NAME=app", "EXTRA=from-file", "PLAIN=x"):
+        assert entry in env
+    husk("kube", "down", str(path), check=True)

@@ -213,3 +213,17 @@ def test_pod_events_and_the_infra_container_refuses_rm(husk):
     statuses = [e["status"] for e in husk.events("create") + husk.events("start") + husk.events("stop")
                 + husk.events("remove") if e.get("type") == "pod" and e.get("id") == pod_id]
     assert sorted(statuses) == ["create", "remove", "start", "stop"]
+
+
+def test_pod_stats_and_ps_filter_pod(husk):
+    pod_id = husk("pod", "create", "--name", "measured", "--network", "none", check=True).stdout.strip()
+    husk("run", "-d", "--pod", "measured", "--name", "busy", IMAGE, "sleep", "600", check=True)
+    husk("create", "--name", "outsider", "--network", "none", IMAGE, "true", check=True)
+    rows = husk("pod", "stats", "--no-stream", "--format", "{{.Pod}} {{.Name}} {{.PIDS}}", "measured",
+                check=True).stdout.splitlines()
+    assert sorted(rows) == sorted([f"{pod_id[:12]} {pod_id[:12]}-infra 1", f"{pod_id[:12]} busy 1"])
+    assert husk("pod", "stats", "--no-stream", "nope").returncode == 125
+    names = husk("ps", "-a", "--filter", "pod=measured", "--format", "{{.Names}}", check=True).stdout.split()
+    assert sorted(names) == sorted(["busy", f"{pod_id[:12]}-infra"])
+    assert husk("ps", "-a", "--filter", f"pod={pod_id[:8]}", "-q", check=True).stdout.count("\n") == 2
+    husk("pod", "rm", "-f", "-t", "0", "measured", check=True)
