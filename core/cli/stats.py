@@ -73,14 +73,8 @@ def stats(session, all_, format_, interval, latest, no_reset, no_stream, no_trun
 
 
 def _selected(runtime, names, all_) -> list:
-    if names:
-        found = []
-        for name in names:
-            try:
-                found.append(runtime.container(name))
-            except NoSuchContainer:
-                continue  # removed since: dropped from the report
-        return found
+    if names:  # one removed since the last round ends the stream with its error, as podman's
+        return [runtime.container(name) for name in names]
     containers = runtime.containers(errors=[])
     if not all_:
         for container in containers:

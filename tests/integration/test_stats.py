@@ -127,6 +127,18 @@ def test_stats_streams_reports_and_redraws_on_a_terminal(husk):
         proc.kill()
         proc.wait()
         proc.stdout.close()
+    # a named container removed meanwhile ends the stream with its error
+    proc = husk.popen("stats", "--interval", "1", "live", stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().startswith("ID ")
+        husk("rm", "-f", "-t", "0", "live", check=True)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 125 and 'no container with name or ID "live" found' in err, err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    husk("run", "-d", "--name", "live", "--network", "none", "busybox", "sleep", "600", check=True)
     # a terminal: each report clears the screen and starts at the top
     terminal = PtyTerminal([HUSK, *husk.global_args, "stats", "--interval", "1", "live"], husk.env())
     try:
