@@ -41,6 +41,14 @@ def _json_map(request: web.Request, name: str) -> dict[str, str]:
     return {str(key): "" if value is None else str(value) for key, value in document.items()}
 
 
+def _pull_policy(request: web.Request) -> str:
+    """Docker's `pull` (a boolean: always) or libpod's (a policy name)."""
+    value = request.query.get("pull", "")
+    if value in ("always", "missing", "never", "newer"):
+        return value
+    return "always" if value and flag(request, "pull") else "missing"
+
+
 def _options(request: web.Request, cancelled: threading.Event):
     from ..build.builder import Options
 
@@ -56,7 +64,7 @@ def _options(request: web.Request, cancelled: threading.Event):
                    target=request.query.get("target", ""), no_cache=flag(request, "nocache"),
                    layers=flag(request, "layers", True), format=request.query.get("outputformat", "docker")
                    if request.query.get("outputformat") in ("oci", "docker") else "docker",
-                   network=network, quiet=flag(request, "q"), cancelled=cancelled)
+                   network=network, quiet=flag(request, "q"), cancelled=cancelled, pull=_pull_policy(request))
 
 
 async def _build(request: web.Request) -> web.StreamResponse:

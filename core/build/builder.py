@@ -56,6 +56,8 @@ class Options:
     format: str = "oci"
     network: str = "host"
     quiet: bool = False
+    #: `--pull`: when a FROM image is pulled (always, missing, never, newer)
+    pull: str = "missing"
     #: `--secret id=ID,src=FILE`: ID -> the file RUN --mount=type=secret binds
     secrets: dict[str, str] = dataclasses.field(default_factory=dict)
     #: set by the API when its client has gone: the build stops at the next step or output
@@ -274,8 +276,6 @@ class Builder:
         return {**self.stage_args, **_env_dict(state.config)}
 
     def _from(self, instruction: Instruction, stages: list[Stage], index: int) -> State:
-        from ..storage.images import resolve_image
-
         name = expand(instruction.args[0], self.meta_args, self.escape)
         earlier = self._stage_ref(stages, name, index)
         if earlier is not None:
@@ -288,7 +288,7 @@ class Builder:
             return State([], {}, [], step_key("scratch"), 0,
                          {"architecture": {"x86_64": "amd64", "aarch64": "arm64"}.get(machine, machine),
                           "os": "linux"})
-        image = resolve_image(self.runtime, name)
+        image = self._base_image(name)
         document = json.loads(image.config_json) if image.config_json else {}
         if not document:
             from ..storage.images import config_blob
@@ -297,6 +297,31 @@ class Builder:
         platform_fields = {k: document[k] for k in ("architecture", "os", "variant") if document.get(k)}
         return State(list(image.layers), document.get("config") or {}, document.get("history") or [],
                      step_key("image", image.id), image.size, platform_fields)
+
+    def _base_image(self, name: str):
+        """FROM's image: stored, or pulled as `--pull` says (podman's policies)."""
+        from ..storage.images import resolve_image
+        from ..storage.pull import Progress, PullOptions, newer_available, pull
+
+        policy = self.options.pull
+        if policy not in ("always", "missing", "never", "newer"):
+            raise InvalidArgument(f"invalid pull policy {policy!r}: always, missing, never or newer")
+        local = None
+        if policy != "always":
+            try:
+                local = resolve_image(self.runtime, name)
+            except NoSuchImage:
+                if policy == "never":
+                    raise
+        if local is not None and (policy != "newer" or not newer_available(local, PullOptions())):
+            return local
+        builder = self
+
+        class Report(Progress):
+            def message(self, text: str) -> None:
+                builder._say(text)
+
+        return pull(self.runtime, name, PullOptions(), Report())[0]
 
     # -- one step -------------------------------------------------------------------------
     def _step(self, instruction: Instruction, state: State, stages: list[Stage]) -> State:

@@ -43,7 +43,8 @@ def _pairs(values, what: str, from_environment: bool = False) -> dict[str, str]:
 @click.option("-q", "--quiet", is_flag=True, help="Print only the image id.")
 @click.option("--secret", multiple=True, help="id=ID,src=FILE (or env=VAR): for RUN --mount=type=secret.")
 @click.option("--network", default="host", show_default=True, help="Network of RUN containers: host or none.")
-@click.option("--pull", default="missing", help="Accepted; images are used as stored (no pull yet).")
+@click.option("--pull", is_flag=False, flag_value="always", default="missing", show_default=True,
+              help="Pull FROM images: always (--pull alone, true), missing (false), never, newer.")
 @click.option("--rm/--no-rm", "remove", default=True, help="Accepted: RUN containers are always removed.")
 @click.option("--force-rm", type=click.BOOL, default=False, is_flag=False, flag_value=True,
               help="Accepted: RUN containers are always removed, even after a failure.")
@@ -62,7 +63,8 @@ def build(session, tag, file_, build_arg, label, target, no_cache, layers, forma
         raise InvalidArgument(f"unsupported build network {network!r}: host or none")
     options = Options(tags=list(tag), build_args=_pairs(build_arg, "build arg", from_environment=True),
                       labels=_pairs(label, "label"), target=target, no_cache=no_cache, layers=layers,
-                      format=format_, network=network, quiet=quiet, secrets=_secrets(secret))
+                      format=format_, network=network, quiet=quiet, secrets=_secrets(secret),
+                      pull={"true": "always", "false": "missing"}.get(pull.lower(), pull.lower()))
 
     def raw(data: bytes) -> None:
         sys.stdout.buffer.write(data)

@@ -9,7 +9,7 @@ import tarfile
 
 import pytest
 
-from husk.testing import IMAGE, build_tar
+from husk.testing import IMAGE, build_tar, needs_registry, start_registry
 
 
 def _context(tmp_path, containerfile: str, files: dict | None = None) -> str:
@@ -295,3 +295,24 @@ RUN --mount=type=bind,from=stage,source=/staged,target=/s cat /s > /fromstage
     assert _leftovers(husk)[0] == ""
     with open("/proc/self/mountinfo") as mounts:
         assert not [line for line in mounts if husk.root in line]
+
+
+@needs_registry
+def test_from_pulls_a_missing_image(husk, tmp_path):
+    registry = start_registry(str(tmp_path / "registry"))
+    try:
+        registry.trust(husk)
+        archive = str(tmp_path / "seed.tar")
+        husk("save", "-o", archive, IMAGE, check=True)
+        subprocess.run(["skopeo", "copy", "-q", "--dest-cert-dir", registry.cert_dir, f"docker-archive:{archive}",
+                        f"docker://{registry.host}/base:1"], check=True, capture_output=True, timeout=60)
+        context = _context(tmp_path, f"FROM {registry.host}/base:1\nRUN echo on-the-pulled-image > /x\n")
+        never = husk("build", "--pull=never", context)
+        assert never.returncode == 125 and never.stderr.count("\n") == 1, never.stderr
+        built = husk("build", "-t", "on-pulled", context)
+        assert built.returncode == 0, built.stderr
+        assert f"Trying to pull {registry.host}/base:1..." in built.stdout
+        assert husk("run", "--rm", "on-pulled", "cat", "/x", check=True).stdout == "on-the-pulled-image\n"
+        assert husk("image", "exists", f"{registry.host}/base:1").returncode == 0
+    finally:
+        registry.stop()
