@@ -53,12 +53,16 @@ def _print_down(session, documents) -> None:
               help="Start the pods (default true).")
 @click.option("--network", "--net", multiple=True, help="The pods' network (as pod create's --network).")
 @click.option("--configmap", multiple=True, help="YAML file(s) of ConfigMaps the pods' environment refers to.")
+@click.option("--log-driver", default="", help="The containers' log driver: k8s-file (default), json-file, none.")
 @click.argument("file")
 @click.pass_obj
-def play(session, replace, down, start, network, configmap, file):
+def play(session, replace, down, start, network, configmap, log_driver, file):
     """Make (and start) the pods, containers and volumes of Kubernetes YAML (FILE, or - for stdin)."""
     from ..presentation.kube_play import play as play_documents
 
+    from .run_flags import _log_driver
+
+    _log_driver(log_driver)
     documents = _documents(file)
     configmaps = [d for path in configmap for value in path.split(",") for d in _documents(value)]
     if any(d["kind"] != "ConfigMap" for d in configmaps):
@@ -71,7 +75,7 @@ def play(session, replace, down, start, network, configmap, file):
 
         take_down(session.runtime, documents)
     made = play_documents(session.runtime, documents, start=start, network=list(network) or None,
-                          configmaps=configmaps)
+                          configmaps=configmaps, log_driver=log_driver)
     text = "".join(f"{heading}:\n" + "".join(f"{item}\n" for item in made[key])
                    for heading, key in (("Volumes", "Volumes"), ("Pod", "Pods"), ("Containers", "Containers"))
                    if made[key])

@@ -54,9 +54,11 @@ def pod_name(document: dict[str, Any]) -> str:
 
 
 def play(runtime: "Runtime", documents: list[dict[str, Any]], *, start: bool = True,
-         network: list[str] | None = None, configmaps: list[dict[str, Any]] = ()) -> dict[str, list[str]]:
+         network: list[str] | None = None, configmaps: list[dict[str, Any]] = (),
+         log_driver: str = "") -> dict[str, list[str]]:
     """Make the volumes, pods and containers; start the pods unless told not
-    to.  `configmaps`: ConfigMap documents from elsewhere (`--configmap`).
+    to.  `configmaps`: ConfigMap documents from elsewhere (`--configmap`);
+    `log_driver`: the containers' (`--log-driver`, checked by the caller).
     Returns what was made: {"Volumes": names, "Pods": ids, "Containers": ids}."""
     made: dict[str, list[str]] = {"Volumes": [], "Pods": [], "Containers": []}
     sources = _sources([*documents, *configmaps])
@@ -77,7 +79,7 @@ def play(runtime: "Runtime", documents: list[dict[str, Any]], *, start: bool = T
             spec = document["spec"] if document["kind"] == "Pod" else document["spec"]["template"]["spec"]
             labels = (_metadata(document).get("labels") if document["kind"] == "Pod"
                       else document["spec"]["template"].get("metadata", {}).get("labels")) or {}
-            pod, containers = _play_pod(runtime, pod_name(document), spec, labels, network, sources)
+            pod, containers = _play_pod(runtime, pod_name(document), spec, labels, network, sources, log_driver)
             made["Pods"].append(pod.id)
             made["Containers"] += containers
             if start:
@@ -156,7 +158,7 @@ def _env(container: dict[str, Any], sources: dict) -> list[str]:
 
 
 def _play_pod(runtime: "Runtime", name: str, spec: dict[str, Any], labels: dict, network: list[str] | None,
-              sources: dict):
+              sources: dict, log_driver: str):
     """The pod of one Pod spec and its containers (the pod is removed again when a container cannot be made)."""
     from ..engine.pods import create_pod
     from ..network.ports import libpod_mapping
@@ -182,7 +184,7 @@ def _play_pod(runtime: "Runtime", name: str, spec: dict[str, Any], labels: dict,
         for container in containers:
             made.append(_play_container(runtime, pod.id, name, container, volumes,
                                         _RESTART.get(spec.get("restartPolicy", "Always"), "always"),
-                                        _env(container, sources)).id)
+                                        _env(container, sources), log_driver).id)
     except BaseException:
         pod.remove(force=True, timeout=0)
         raise
@@ -190,8 +192,9 @@ def _play_pod(runtime: "Runtime", name: str, spec: dict[str, Any], labels: dict,
 
 
 def _play_container(runtime: "Runtime", pod_id: str, pod: str, container: dict[str, Any], volumes: dict,
-                    restart: str, env: list[str]):
+                    restart: str, env: list[str], log_driver: str):
     from ..engine.resources import limits as make_limits
+    from ..state.run_options import RunOptions
 
     if not container.get("image"):
         raise InvalidArgument(f"container {container.get('name')} in pod {pod} has no image")
@@ -212,7 +215,8 @@ def _play_container(runtime: "Runtime", pod_id: str, pod: str, container: dict[s
         stdin_open=bool(container.get("stdin")), privileged=bool(security.get("privileged")),
         read_only=bool(security.get("readOnlyRootFilesystem")), cap_add=list(capabilities.get("add") or []),
         cap_drop=list(capabilities.get("drop") or []), resources=resources, restart_policy=restart,
-        mounts=[_mount(volumes, mount, pod) for mount in container.get("volumeMounts") or []], pod=pod_id)
+        mounts=[_mount(volumes, mount, pod) for mount in container.get("volumeMounts") or []], pod=pod_id,
+        run_options=RunOptions(log_driver=log_driver))
 
 
 def _mount(volumes: dict, mount: dict[str, Any], pod: str):

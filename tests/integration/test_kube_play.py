@@ -75,9 +75,11 @@ def test_play_without_start_and_refusals(husk, tmp_path):
                 "resources": {"limits": {"memory": "32Mi", "cpu": "250m"}}}]}}
     path = tmp_path / "idle.yaml"
     path.write_text(yaml.safe_dump(pod))
-    husk("kube", "play", "--start=false", str(path), check=True)
-    assert husk("inspect", "-f", "{{.State.Status}} {{.HostConfig.Memory}} {{.HostConfig.NanoCpus}}", "idle-one",
-                check=True).stdout.split() == ["created", str(32 * 1024 * 1024), "250000000"]
+    assert husk("kube", "play", "--log-driver", "journald", str(path)).returncode == 125
+    husk("kube", "play", "--start=false", "--log-driver", "none", str(path), check=True)
+    template = "{{.State.Status}} {{.HostConfig.Memory}} {{.HostConfig.NanoCpus}} {{.HostConfig.LogConfig.Type}}"
+    assert husk("inspect", "-f", template, "idle-one", check=True).stdout.split() == [
+        "created", str(32 * 1024 * 1024), "250000000", "none"]
     husk("kube", "down", str(path), check=True)
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump_all([pod, {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "j"}}]))
