@@ -79,7 +79,14 @@ async def docker_inspect(request: web.Request) -> web.Response:
 
 @routes.delete("/volumes/{name}")
 async def docker_remove(request: web.Request) -> web.Response:
-    await blocking.run(_remove, request)
+    """Docker's: with `force`, a volume that is not there is no error (204)."""
+    from ..define import NoSuchVolume
+
+    try:
+        await blocking.run(_remove, request)
+    except NoSuchVolume:
+        if not flag(request, "force"):
+            raise
     return web.Response(status=204)
 
 

@@ -111,3 +111,40 @@ def test_libpod_create_with_named_and_anonymous_volumes(api_crun):
     assert api_crun.request("DELETE", "/v4.3.1/libpod/containers/lp?v=true")[0] == 200
     names = [v["Name"] for v in api_crun.request("GET", "/v4.3.1/libpod/volumes/json")[2]]
     assert names == ["named"]  # the anonymous one went with the container
+
+
+def test_docker_sdk_volume_api_paths(api_crun):
+    """The docker SDK's own volume tests' paths: low-level and model calls, the
+    errors it expects, prune's report, dangling filters, driver options."""
+    sdk = docker.DockerClient(base_url=f"unix://{api_crun.socket_path}", timeout=30)
+    created = sdk.api.create_volume("lowlevel", driver="local", driver_opts={"type": "tmpfs", "device": "tmpfs"},
+                                    labels={"suite": "sdk"})
+    assert (created["Name"], created["Driver"], created["Labels"]) == ("lowlevel", "local", {"suite": "sdk"})
+    assert created["Options"] == {"type": "tmpfs", "device": "tmpfs"}
+    assert sdk.api.inspect_volume("lowlevel")["Name"] == "lowlevel"
+    listed = sdk.api.volumes()
+    assert [v["Name"] for v in listed["Volumes"]] == ["lowlevel"] and listed["Warnings"] in (None, [])
+    assert sdk.api.volumes(filters={"name": "lowlevel"})["Volumes"][0]["Name"] == "lowlevel"
+    with pytest.raises(docker.errors.NotFound):
+        sdk.api.inspect_volume("nope")
+    with pytest.raises(docker.errors.NotFound):
+        sdk.api.remove_volume("nope")
+    with pytest.raises(docker.errors.APIError):
+        sdk.api.create_volume("baddriver", driver="no-such-driver")
+    # forced, a missing volume is no error (Docker's and podman's compat answer; the SDK's
+    # remove_volume(force=True) never sends the parameter, so raw HTTP here)
+    assert api_crun.request("DELETE", "/v1.41/volumes/nope?force=true")[0] == 204
+    used = sdk.volumes.create("used")
+    container = sdk.containers.create("busybox", ["true"], volumes={"used": {"bind": "/u", "mode": "rw"}})
+    assert [v.name for v in sdk.volumes.list(filters={"dangling": True})] == ["lowlevel"]
+    assert [v.name for v in sdk.volumes.list(filters={"dangling": False})] == ["used"]
+    with pytest.raises(docker.errors.APIError) as in_use:
+        used.remove()
+    assert in_use.value.status_code == 409
+    used.reload()
+    assert used.attrs["Name"] == "used"
+    report = sdk.volumes.prune()
+    assert report["VolumesDeleted"] == ["lowlevel"] and isinstance(report["SpaceReclaimed"], int)
+    container.remove()
+    used.remove(force=True)
+    assert sdk.volumes.list() == []
