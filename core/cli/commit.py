@@ -57,6 +57,11 @@ def _container_changes(session, name):
     from ..storage.commit import container_changes
 
     container = session.runtime.container(name)
+    if container.config.rootfs:
+        from ..define import InvalidArgument
+
+        raise InvalidArgument(f"cannot list the changes of container {container.name}: it runs a --rootfs "
+                              "directory, not an image")
     return container_changes(session.runtime, container.id, container.config.image_id)
 
 

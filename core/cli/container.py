@@ -103,7 +103,7 @@ def _create(session, opts: dict, preserve_fds: int = 0) -> "object":
 
     pod = pod_option(session, opts)
     container = session.runtime.create_container(
-        image_for_create(session, opts), list(opts["command"]), name=opts["name"],
+        opts["image"] if opts["rootfs"] else image_for_create(session, opts), list(opts["command"]), name=opts["name"],
         entrypoint=parse_entrypoint(opts["entrypoint"]), env=flags.host_env(env, opts["env_host"], opts["http_proxy"]),
         workdir=opts["workdir"], user=opts["user"], hostname=opts["hostname"],
         labels=parse_labels((*flags.read_label_files(opts["label_file"]), *opts["label"])),
@@ -112,7 +112,7 @@ def _create(session, opts: dict, preserve_fds: int = 0) -> "object":
         network=list(opts["network"]) or None, ports=[m for p in opts["publish"] for m in parse_publish(p)],
         static_ips=[ip for ip in (opts["ip"], opts["ip6"]) if ip], static_mac=opts["mac_address"],
         aliases=opts["network_alias"], expose=opts["expose"], publish_all=opts["publish_all"],
-        image_volume=opts["image_volume"],
+        image_volume=opts["image_volume"], rootfs=opts["rootfs"],
         host_files=HostFiles(dns_servers=list(opts["dns"]), dns_search=list(opts["dns_search"]),
                              dns_options=list(opts["dns_option"]), add_hosts=list(opts["add_host"]),
                              no_hosts=opts["no_hosts"]),

@@ -95,6 +95,8 @@ def run_flags(function):
                      help="conmon (husk tells NOTIFY_SOCKET READY), container (the container does), ignore."),
         click.option("--cgroups", default="enabled", help="enabled, no-conmon, split, or disabled (crun)."),
         click.option("--image-volume", default="bind", help="The image's VOLUMEs: bind (volumes), tmpfs, ignore."),
+        click.option("--rootfs", is_flag=True,
+                     help="IMAGE is a directory to run as the root filesystem (DIR:O: under an overlay)."),
     ]
     for option in reversed(options):
         function = option(function)

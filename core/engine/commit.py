@@ -23,6 +23,9 @@ def commit(container: "Container", reference: str = "", *, changes: Iterable[str
     if format_ not in ("oci", "docker"):
         raise InvalidArgument(f"unrecognized image type {format_!r}: oci or docker")
     runtime = container.runtime
+    if container.config.rootfs:
+        raise InvalidArgument(f"cannot commit container {container.name}: it runs a --rootfs directory, not an "
+                              "image (export it and import the archive)")
     base = runtime.store.image(container.config.image_id)
     own = container.config
     names = {entry.partition("=")[0] for entry in own.env}

@@ -528,8 +528,7 @@ class Container:
                 if chown:
                     from .users import resolve_user
 
-                    user = resolve_user(merged, self.config.user or self.runtime.store.image(
-                        self.config.image_id).config.user)
+                    user = resolve_user(merged, self.config.user or lifecycle.image_config(self).user)
                     owner = (user.uid, user.gid)
                 root, inner = self._copy_location(merged, path)
                 copying.extract_archive(root, inner, stream, owner=owner,

@@ -129,6 +129,8 @@ def inspect_container(container: "Container") -> dict[str, Any]:
 def _image(container: "Container"):
     from ..define import NoSuchImage
 
+    if not container.config.image_id:  # --rootfs: no image
+        return None
     try:
         return container.runtime.store.image(container.config.image_id)
     except NoSuchImage:

@@ -23,7 +23,7 @@ from . import networking
 from .processes import pid_alive
 
 if TYPE_CHECKING:
-    from ..state.records import ContainerConfig
+    from ..state.records import ContainerConfig, ImageConfig
     from .container import Container
     from .oci_runtime import OCIRuntime
 
@@ -148,10 +148,25 @@ def _mount_rootfs(container: "Container") -> str:
     """Mount the overlay (uncounted; an existing mount is reused); return its path."""
     from ..storage.rootfs import mount_overlay
 
-    runtime = container.runtime
-    image = runtime.store.image(container.config.image_id)
+    runtime, config = container.runtime, container.config
+    if config.rootfs and not config.rootfs_overlay:
+        from ..storage.rootfs import bind_rootfs
+
+        return bind_rootfs(config.rootfs, runtime.paths.container_dir(container.id))
+    if config.rootfs:
+        return mount_overlay([config.rootfs], runtime.paths.container_dir(container.id))
+    image = runtime.store.image(config.image_id)
     lower = [runtime.paths.layer_diff(layer) for layer in reversed(image.layers)]
     return mount_overlay(lower, runtime.paths.container_dir(container.id))
+
+
+def image_config(container: "Container") -> "ImageConfig":
+    """What the container's image says about running it (nothing, for a `--rootfs` container)."""
+    from ..state.records import ImageConfig
+
+    if container.config.rootfs:
+        return ImageConfig()
+    return container.runtime.store.image(container.config.image_id).config
 
 
 def unmount(container: "Container", force: bool = False) -> None:
@@ -258,8 +273,8 @@ def _write_bundle(container: "Container", rootfs: str) -> str:
 
     userdata = container.runtime.paths.userdata(container.id)
     make_private_dirs(userdata)
-    image = container.runtime.store.image(container.config.image_id)
-    spec = spec_module.generate(with_secrets(container, spec_config(container)), image.config, rootfs, userdata)
+    spec = spec_module.generate(with_secrets(container, spec_config(container)), image_config(container), rootfs,
+                                userdata)
     from . import run_options
 
     run_options.apply(spec, container, rootfs, userdata)

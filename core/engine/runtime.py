@@ -19,7 +19,8 @@ from . import config as config_module
 from ..define import IN_RUNTIME, InvalidArgument, NoSuchContainer, State
 from ..state.lock import FileLock
 from ..state.paths import Paths
-from ..state.records import ContainerConfig, ContainerState, HostFiles, ImageConfig, Mount, PortMapping, Resources
+from ..state.records import (ContainerConfig, ContainerState, HostFiles, ImageConfig, ImageRecord, Mount, PortMapping,
+                             Resources)
 from ..state.run_options import RunOptions
 from ..formats.environment import check_env
 from .names import check_name, random_name as _random_name
@@ -127,6 +128,7 @@ class Runtime:
                          ports: "Iterable[PortMapping]" = (), static_ips: Iterable[str] = (),
                          static_mac: str = "", aliases: Iterable[str] = (),
                          expose: Iterable[str] = (), publish_all: bool = False, image_volume: str = "bind",
+                         rootfs: bool = False,
                          host_files: "HostFiles | None" = None,
                          read_only: bool = False, mounts: Iterable[Mount] = (),
                          stdin_open: bool = False, tty: bool = False, auto_remove: bool = False,
@@ -162,6 +164,9 @@ class Runtime:
         `secrets`: `--secret` values (see husk.engine.secrets.parse_secret).
         `image_volume`: what the image's VOLUMEs become: `bind` (anonymous
         volumes), `tmpfs` or `ignore` (nothing).
+        `rootfs`: `image` is a host directory, `DIR` or `DIR:O`, run as the root
+        filesystem (podman's `--rootfs`): bound as it is (the container writes
+        into it), or with `:O` under an overlay of the container's own.
         `healthcheck`: the health check's settings over the image's HEALTHCHECK
         (see :func:`husk.engine.health.from_flags`).
         `pod`: the pod (name or id) it joins (see husk.engine.pods.join)."""
@@ -169,7 +174,7 @@ class Runtime:
         from ..storage.images import resolve_image
         from ..formats.signals import parse_signal
 
-        image_record = resolve_image(self, image)
+        image_record, rootfs_dir, overlay = _rootfs(image) if rootfs else (resolve_image(self, image), "", False)
         if name:
             check_name(name)
         check_env(env)
@@ -220,6 +225,7 @@ class Runtime:
         config = ContainerConfig(
             id=container_id, name=name or _random_name(), created=time.time(),
             image_id=image_record.id, image_name=image, image_ref=_resolved_name(image, image_record.names),
+            rootfs=rootfs_dir, rootfs_overlay=overlay,
             runtime=backend.name,
             command=list(command or []), entrypoint=list(entrypoint) if entrypoint is not None else [],
             env=list(env), workdir=workdir, user=user, hostname=hostname, labels=dict(labels or {}),
@@ -375,6 +381,17 @@ class Runtime:
         from .networking import teardown
 
         teardown(Container(self, config, state))
+
+
+def _rootfs(value: str) -> tuple[ImageRecord, str, bool]:
+    """`--rootfs DIR[:O]`: an empty stand-in image record, the directory, and the overlay flag."""
+    directory, overlay = (value[:-2], True) if value.endswith(":O") else (value, False)
+    directory = os.path.abspath(directory)
+    if not os.path.isdir(directory):
+        raise InvalidArgument(f"invalid --rootfs {value!r}: {directory} is not a directory")
+    if directory == "/":
+        raise InvalidArgument("invalid --rootfs '/': the host's root filesystem cannot be a container's")
+    return ImageRecord(id="", names=[], layers=[], created=0.0), directory, overlay
 
 
 def _resolved_name(typed: str, names: list[str]) -> str:

@@ -256,6 +256,10 @@ class ContainerConfig(msgspec.Struct, omit_defaults=True):
     console_size: list[int] = []
     resources: Resources = msgspec.field(default_factory=Resources)
     security: Security = msgspec.field(default_factory=Security)
+    #: `--rootfs DIR[:O]`: a host directory as the root filesystem (no image; image_id is "")
+    rootfs: str = ""
+    #: with `:O`: an overlay on it (changes in the container's own upper directory)
+    rootfs_overlay: bool = False
     #: podman's further run/create flags (issue 12)
     run_options: RunOptions = msgspec.field(default_factory=RunOptions)
     secrets: list[SecretUse] = []

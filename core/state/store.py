@@ -341,6 +341,8 @@ class Store:
         return self._write(change)
 
     def image(self, image_id: str) -> ImageRecord:
+        if not image_id:  # a --rootfs container's (LMDB refuses an empty key)
+            raise NoSuchImage("the container has no image: it runs a --rootfs directory")
         image = self._decode(ImageRecord, self._get("images", image_id), f"image {image_id}")
         if image is None:
             raise NoSuchImage.named(image_id)

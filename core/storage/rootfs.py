@@ -142,6 +142,18 @@ def _umount2(target: str, flags: int) -> None:
     _check(_libc().umount2(os.fsencode(target), flags), target)
 
 
+def bind_rootfs(directory: str, container_dir: str) -> str:
+    """`--rootfs DIR`: the directory itself at ``container_dir/merged`` (a
+    recursive bind: the container writes into it, as podman's does)."""
+    merged = os.path.join(container_dir, "merged")
+    os.makedirs(merged, mode=0o700, exist_ok=True)
+    if not is_mounted(merged):
+        _MS_BIND, _MS_REC = 4096, 16384
+        result = _libc().mount(os.fsencode(directory), os.fsencode(merged), None, _MS_BIND | _MS_REC, None)
+        _check(result, merged)
+    return merged
+
+
 def mount_read_only(lower_dirs: list[str], directory: str) -> str:
     """The layers (top-most first) as a read-only overlay at ``directory/merged``
     (no upper directory; below a single layer an empty one, as overlayfs wants

@@ -118,3 +118,28 @@ def test_image_volume_bind_tmpfs_and_ignore(husk_rt):
     bad = husk_rt("create", "--image-volume", "nfs", image, "true")
     assert bad.returncode == 125 and "invalid image volume type 'nfs'" in bad.stderr
     assert os.path.exists(husk_rt.root)
+
+
+def test_rootfs_runs_a_directory_in_place_or_under_an_overlay(husk_rt, busybox_tar, tmp_path):
+    """--rootfs DIR (podman's): the container writes into DIR; DIR:O keeps it unchanged."""
+    import subprocess
+
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    subprocess.run(["tar", "-xf", busybox_tar, "-C", str(tree)], check=True)
+    written = husk_rt("run", "--rm", "--rootfs", str(tree), "sh", "-c", "echo hi > /written; cat /etc/hostname")
+    assert written.returncode == 0, written.stderr
+    assert (tree / "written").read_text() == "hi\n"
+    over = husk_rt("run", "--rm", "--rootfs", f"{tree}:O", "sh", "-c", "echo x > /over; cat /written")
+    assert (over.returncode, over.stdout) == (0, "hi\n"), over.stderr
+    assert not (tree / "over").exists()
+    husk_rt("create", "--name", "dir", "--rootfs", str(tree), "cat", "/written", check=True)
+    assert husk_rt("inspect", "-f", "{{.ImageName}}|{{.Image}}", "dir", check=True).stdout == f"{tree}|\n"
+    assert husk_rt("start", "-a", "dir", check=True).stdout == "hi\n"
+    assert husk_rt("ps", "-a", "--format", "{{.Image}}", check=True).stdout == f"{tree}\n"
+    refused = husk_rt("commit", "dir", "dirimage")
+    assert refused.returncode == 125 and "it runs a --rootfs directory" in refused.stderr
+    husk_rt("rm", "dir", check=True)
+    assert (tree / "written").exists()  # rm leaves the directory as it is
+    missing = husk_rt("run", "--rm", "--rootfs", str(tmp_path / "none"), "true")
+    assert missing.returncode == 125 and "is not a directory" in missing.stderr
