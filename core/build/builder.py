@@ -143,6 +143,16 @@ def _exposed(ports: list[str]) -> list[str]:
     return found
 
 
+def check_platform(spec: str) -> None:
+    """FROM --platform: only the host's platform can run RUN steps here."""
+    from ..storage.pull import Platform
+
+    wanted, host = Platform.parse(spec), Platform.parse()
+    if (wanted.os, wanted.architecture) != (host.os, host.architecture):
+        raise InvalidArgument(f"platform {spec!r} is not this host's ({host.os}/{host.architecture}): "
+                              "building for another platform is not supported")
+
+
 def _mount_sources(instruction: Instruction) -> list[str]:
     """The `from=` of a RUN's `--mount`s: stages it needs built first."""
     from .mounts import parse
@@ -277,6 +287,9 @@ class Builder:
 
     def _from(self, instruction: Instruction, stages: list[Stage], index: int) -> State:
         name = expand(instruction.args[0], self.meta_args, self.escape)
+        platform_flag = instruction.flag("platform")
+        if platform_flag:
+            check_platform(expand(platform_flag, self.meta_args, self.escape))
         earlier = self._stage_ref(stages, name, index)
         if earlier is not None:
             base = self.stage_results[earlier.index]
@@ -350,7 +363,7 @@ class Builder:
         finally:
             if run_mounts is not None:
                 run_mounts.close()
-            if reads and reads[2] is not None:  # COPY --from's mounted source
+            if reads and reads[2] is not None:  # COPY --from's mounted source, ADD's downloads
                 reads[2].__exit__(None, None, None)
 
     def _run_mounts(self, instruction: Instruction, state: State, stages: list[Stage]):
@@ -642,12 +655,25 @@ class Builder:
                 mount.__exit__(None, None, None)
                 raise
             return sources, dest, mount
-        if instruction.cmd == "ADD" and any("://" in name for name in names):
-            raise InvalidArgument("ADD of a URL is not supported yet")
-        archives = instruction.cmd == "ADD"
-        sources = [s for name in names for s in files.gather(self.context.root, name, self.context.patterns,
-                                                             archives=archives)]
-        return sources, dest, None
+        urls = [name for name in names if instruction.cmd == "ADD" and "://" in name]
+        downloads = None
+        if urls:
+            from .download import Downloads
+
+            downloads = Downloads(os.path.join(self.runtime.paths.root, "build-tmp"))
+        try:
+            sources = []
+            for name in names:
+                if name in urls:
+                    sources += files.gather(downloads.root, downloads.fetch(name), [])
+                else:
+                    sources += files.gather(self.context.root, name, self.context.patterns,
+                                            archives=instruction.cmd == "ADD")
+        except BaseException:
+            if downloads is not None:
+                downloads.close()
+            raise
+        return sources, dest, downloads
 
     def _owner(self, instruction: Instruction, env: dict[str, str], rootfs: str) -> tuple[int, int] | None:
         chown = instruction.flag("chown")

@@ -32,6 +32,8 @@ def _pairs(values, what: str, from_environment: bool = False) -> dict[str, str]:
 @click.option("-f", "--file", "file_", default="", help="The Containerfile (default: Containerfile or "
               "Dockerfile in the context); may lie outside the context.")
 @click.option("--build-arg", multiple=True, help="KEY=VALUE for an ARG (KEY alone: from the environment).")
+@click.option("--build-arg-file", multiple=True, help="A file of KEY=VALUE lines (# comments) for ARGs.")
+@click.option("--platform", default="", help="Accepted when it is the host's platform (OS/ARCH).")
 @click.option("--label", multiple=True, help="KEY=VALUE label of the image.")
 @click.option("--target", default="", help="Build up to this stage (by name).")
 @click.option("--no-cache", is_flag=True, help="Do not use cached layers (they are still written).")
@@ -50,7 +52,7 @@ def _pairs(values, what: str, from_environment: bool = False) -> dict[str, str]:
               help="Accepted: RUN containers are always removed, even after a failure.")
 @click.argument("context", required=False, default=".")
 @click.pass_obj
-def build(session, tag, file_, build_arg, label, target, no_cache, layers, format_, iidfile, quiet, secret,
+def build(session, tag, file_, build_arg, build_arg_file, platform, label, target, no_cache, layers, format_, iidfile, quiet, secret,
           network, pull, remove, force_rm, context):
     """Build an image from a Containerfile and a context (a directory, or `-`: a tar on stdin)."""
     import sys
@@ -61,7 +63,12 @@ def build(session, tag, file_, build_arg, label, target, no_cache, layers, forma
 
     if network not in ("host", "none"):
         raise InvalidArgument(f"unsupported build network {network!r}: host or none")
-    options = Options(tags=list(tag), build_args=_pairs(build_arg, "build arg", from_environment=True),
+    if platform:
+        from ..build.builder import check_platform
+
+        check_platform(platform)
+    build_args = {**_arg_files(build_arg_file), **_pairs(build_arg, "build arg", from_environment=True)}
+    options = Options(tags=list(tag), build_args=build_args,
                       labels=_pairs(label, "label"), target=target, no_cache=no_cache, layers=layers,
                       format=format_, network=network, quiet=quiet, secrets=_secrets(secret),
                       pull={"true": "always", "false": "missing"}.get(pull.lower(), pull.lower()))
@@ -80,6 +87,16 @@ def build(session, tag, file_, build_arg, label, target, no_cache, layers, forma
         with open(iidfile, "w") as file:
             file.write(f"sha256:{image_id}")
     print(image_id, flush=True)
+
+
+def _arg_files(paths) -> dict[str, str]:
+    """`--build-arg-file`: KEY=VALUE lines, blank lines and `#` comments skipped (an
+    extension beyond podman 4.3, as later podman reads it); `--build-arg` wins."""
+    lines = []
+    for path in paths:
+        with open(path, encoding="utf-8") as file:
+            lines += [line.strip() for line in file if line.strip() and not line.lstrip().startswith("#")]
+    return _pairs(lines, "build arg", from_environment=True)
 
 
 def _secrets(values) -> dict[str, str]:

@@ -316,3 +316,47 @@ def test_from_pulls_a_missing_image(husk, tmp_path):
         assert husk("image", "exists", f"{registry.host}/base:1").returncode == 0
     finally:
         registry.stop()
+
+
+def test_add_of_a_url_over_loopback(husk, tmp_path):
+    import functools
+    import http.server
+    import threading
+
+    served = tmp_path / "served"
+    served.mkdir()
+    (served / "tool.txt").write_text("downloaded\n")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/tool.txt"
+        context = _context(tmp_path, f"FROM {IMAGE}\nADD {url} /dl/\nADD {url} /renamed\n")
+        husk("build", "-t", "fetched", context, check=True)
+        shown = husk("run", "--rm", "fetched", "sh", "-c", "cat /dl/tool.txt /renamed; stat -c %a /dl/tool.txt",
+                     check=True).stdout
+        assert shown == "downloaded\ndownloaded\n600\n"
+        assert husk("build", context, check=True).stdout.count("--> Using cache") == 2
+        (served / "tool.txt").write_text("changed\n")
+        assert "--> Using cache" not in husk("build", context, check=True).stdout
+        (tmp_path / "ctx" / "Containerfile").write_text(f"FROM {IMAGE}\nADD {url}.missing /x\n")
+        missing = husk("build", context)
+        assert missing.returncode == 125 and "HTTP 404" in missing.stderr, missing.stderr
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert not os.listdir(os.path.join(husk.root, "build-tmp"))
+
+
+def test_build_arg_files_and_platforms(husk, tmp_path):
+    host = husk("info", "--format", "{{.Host.Arch}}", check=True).stdout.strip()
+    context = _context(tmp_path, f"FROM --platform=linux/{host} {IMAGE}\nARG A\nARG B\nLABEL a=$A b=$B\n")
+    (tmp_path / "args").write_text("# build args\nA=from-file\n\nB=file\n")
+    husk("build", "-t", "args", "--build-arg-file", str(tmp_path / "args"), "--build-arg", "B=flag", context,
+         check=True)
+    assert _config(husk, "args")["Config"]["Labels"] == {"a": "from-file", "b": "flag"}
+    other = husk("build", "--platform", "linux/s390x", context)
+    assert other.returncode == 125 and "not this host's" in other.stderr and other.stderr.count("\n") == 1
+    (tmp_path / "ctx" / "Containerfile").write_text(f"FROM --platform=linux/s390x {IMAGE}\n")
+    assert husk("build", context).returncode == 125
