@@ -54,11 +54,13 @@ def test_a_slow_monitor_is_waited_for_not_declared_dead(husk_rt):
     exit file (it drains the last output first): readers keep the container
     running, an explicit sync waits, and the real exit code is recorded -- not
     -1 with "monitor died" (the docker SDK's wait saw -1 under load)."""
-    husk_rt("run", "-d", "--name", "slow", "busybox", "sh", "-c", "sleep 0.5; exit 4", check=True)
+    husk_rt("run", "-d", "--name", "slow", "busybox", "sh", "-c",
+            "until [ -f /tmp/go ]; do sleep 0.05; done; exit 4", check=True)
     monitor = int(_inspect(husk_rt, "slow", "{{.State.ConmonPid}}"))
     pid = int(_inspect(husk_rt, "slow", "{{.State.Pid}}"))
     os.kill(monitor, signal.SIGSTOP)  # it cannot reap nor write the exit file
     try:
+        open(f"/proc/{pid}/root/tmp/go", "w").close()
         assert _wait_until(lambda: open(f"/proc/{pid}/stat").read().split(") ")[1][0] == "Z")
         assert husk_rt("ps", "-a", "--format", "{{.Names}} {{.State}}").stdout == "slow running\n"
         assert _inspect(husk_rt, "slow", "{{.State.Status}}") == "running"
