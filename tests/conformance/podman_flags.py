@@ -52,6 +52,7 @@ VERB_OWNERS = {"network": "13 networking", "port": "13 networking", "pull": "14 
                "push": "14 registries", "search": "14 registries", "login": "14 registries",
                "logout": "14 registries", "commit": "14 images", "diff": "14 images",
                "build": "15 build", "volume": "16 volumes", "secret": "16 volumes", "pod": "17 pods",
+               "play kube": "17 pods", "kube": "17 pods", "generate kube": "17 pods",
                "image prune": "14 images", "image mount": "14 images", "image unmount": "14 images"}
 
 
