@@ -99,3 +99,19 @@ def test_libpod_stats_reports(api):
     finally:
         conn.close()
     assert api.request("DELETE", "/v4.0.0/libpod/containers/lp?force=true")[0] == 200
+
+
+def test_podman_py_stats_and_df(api):
+    podman = pytest.importorskip("podman", reason="podman-py is in the test extra")
+    client = podman.PodmanClient(base_url=f"unix://{api.socket_path}")
+    container = client.containers.create("busybox", ["sleep", "600"], name="ppy")
+    container.start()
+    report = json.loads(container.stats(stream=False))
+    assert report["Error"] is None and report["Stats"][0]["Name"] == "ppy" and report["Stats"][0]["PIDs"] == 1
+    stream = container.stats(stream=True, decode=True)
+    assert next(stream)["Stats"][0]["ContainerID"] == container.id
+    stream.close()
+    usage = client.df()
+    assert [image["Repository"] for image in usage["Images"]] == ["localhost/busybox"]
+    assert [entry["Names"] for entry in usage["Containers"]] == ["ppy"]
+    container.remove(force=True)
