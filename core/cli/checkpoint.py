@@ -28,12 +28,21 @@ COMPRESSIONS = ("none", "gzip", "zstd")
               help="Archive compression: none, gzip or zstd (zstd needs the zstd binary).")
 @click.option("--print-stats", is_flag=True, help="Print the checkpoint's statistics as JSON.")
 @click.option("--file-locks", is_flag=True, help="Checkpoint a container holding file locks.")
+@click.option("--create-image", default="", help="Store the checkpoint as an image of one layer (restore IMAGE).")
 @click.option("-l", "--latest", is_flag=True, help="Checkpoint the container created last.")
 @click.argument("names", nargs=-1)
 @click.pass_obj
 def checkpoint(session, all_, keep, leave_running, tcp_established, export, ignore_rootfs, ignore_volumes, compress,
-               print_stats, file_locks, latest, names):
+               print_stats, file_locks, create_image, latest, names):
     """Checkpoint running containers (CRIU, through the container's runtime)."""
+    if create_image:
+        if export or all_ or len(names) + bool(latest) != 1:
+            raise InvalidArgument("--create-image checkpoints one container, without --export and --all")
+        _checkpoint_image(session, select(session, names, latest=latest, states=("running",))[0], create_image,
+                          {"keep": keep, "keep_running": leave_running, "tcp_established": tcp_established,
+                           "ignore_rootfs": ignore_rootfs, "ignore_volumes": ignore_volumes,
+                           "file_locks": file_locks, "compression": "none"})
+        return
     if compress not in COMPRESSIONS:
         raise InvalidArgument(f"invalid compression {compress!r}: use none, gzip or zstd")
     if ignore_rootfs and not export:
@@ -93,8 +102,15 @@ def restore(session, all_, keep, tcp_established, import_, name, ignore_rootfs, 
         else:
             click.echo(container.id)
         return
+    images = [target for target in names if _checkpoint_image_record(session, target) is not None]
+    if images:  # podman's `restore IMAGE`: a checkpoint image, as an archive to import
+        if all_ or latest or len(names) != 1:
+            raise InvalidArgument("a checkpoint image is restored on its own: one IMAGE, without --all and --latest")
+        options["import_privileged"] = import_privileged
+        _restore_image(session, images[0], options, name, print_stats)
+        return
     if name:
-        raise InvalidArgument("--name can only be used with --import")
+        raise InvalidArgument("--name can only be used with --import or a checkpoint image")
     if ignore_rootfs:
         raise InvalidArgument("--ignore-rootfs can only be used with --import")
     if ignore_volumes:
@@ -104,6 +120,68 @@ def restore(session, all_, keep, tcp_established, import_, name, ignore_rootfs, 
     targets = [cid for cid in select(session, names, all_=all_, latest=latest, states=("exited", "stopped"))
                if not all_ or session.runtime.container(cid).state.checkpointed]
     _each(session, targets, "restore", options, print_stats, echo=True)
+
+
+#: the labels podman puts on a checkpoint image (`checkpoint --create-image`)
+CHECKPOINT_NAME_LABEL = "io.podman.annotations.checkpoint.name"
+
+
+def _checkpoint_image(session, target: str, reference: str, options: dict) -> None:
+    """`checkpoint --create-image IMAGE`: the export archive, as the one layer of
+    a new image (podman's checkpoint image), labelled with the container's name,
+    image and runtime; `restore IMAGE` makes a container of it again."""
+    import os
+    import shutil
+    import tempfile
+
+    from ..storage.images import import_tarball
+
+    container = session.runtime.container(target)
+    work = tempfile.mkdtemp(prefix="husk-checkpoint-image-")  # 0700: only root reads the dump
+    try:
+        archive = os.path.join(work, "checkpoint.tar")
+        container.checkpoint({**options, "target_file": archive})
+        config = container.config
+        labels = {CHECKPOINT_NAME_LABEL: config.name, "io.podman.annotations.checkpoint.rawImageName": config.image_name,
+                  "io.podman.annotations.checkpoint.rawImageID": config.image_id,
+                  "io.podman.annotations.checkpoint.runtime.name": config.runtime}
+        with open(archive, "rb") as stream:
+            image = import_tarball(session.runtime, stream, reference,
+                                   [f"LABEL {key}={value}" for key, value in labels.items()],
+                                   f"checkpoint of container {config.name}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    click.echo(image.id)
+
+
+def _checkpoint_image_record(session, name: str):
+    """The checkpoint image `name` names, if it is one (and no container has that name)."""
+    from ..define import NoSuchImage
+    from ..storage.images import resolve_image
+
+    if session.runtime.container_exists(name):
+        return None
+    try:
+        image = resolve_image(session.runtime, name)
+    except (NoSuchImage, InvalidArgument):
+        return None
+    return image if CHECKPOINT_NAME_LABEL in image.config.labels and len(image.layers) == 1 else None
+
+
+def _restore_image(session, name: str, options: dict, new_name: str, print_stats: bool) -> None:
+    """`restore IMAGE`: a container again from a checkpoint image's layer (its
+    archive, untrusted like any), under its old name or `--name`."""
+    from ..engine.container import restore_imported
+    from ..storage.layer_store import layer_archive
+
+    image = _checkpoint_image_record(session, name)
+    options.update(target_file=layer_archive(session.runtime, image.layers[0]), name=new_name)
+    began = time.monotonic()
+    container = restore_imported(session.runtime, options)
+    if print_stats:
+        _print_stats("restore", _entries(options, ""), began, to_stderr=False)
+    else:
+        click.echo(container.id)
 
 
 def _each(session, targets, action, options, print_stats, echo) -> None:
