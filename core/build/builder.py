@@ -56,6 +56,8 @@ class Options:
     format: str = "oci"
     network: str = "host"
     quiet: bool = False
+    #: how many independent stages may build at once
+    jobs: int = 2
     #: `--pull`: when a FROM image is pulled (always, missing, never, newer)
     pull: str = "missing"
     #: `--secret id=ID,src=FILE`: ID -> the file RUN --mount=type=secret binds
@@ -174,21 +176,27 @@ class Builder:
         self.used_args: set[str] = set()
         self.stage_results: dict[int, State] = {}
         self.intermediates: list[str] = []
+        #: what one stage's steps share (its ARGs, whether it set CMD): stages may run on threads of their own
+        self._stage = threading.local()
+        #: stops every stage at its next step (the API's client gone, another stage failed, Ctrl-C)
+        self.cancel = options.cancelled or threading.Event()
 
     # -- the whole build --------------------------------------------------------------------
     def build(self) -> str:
         meta, stages = split_stages(self.file)
         self.meta_args = self._meta_args(meta)
         target = self._target(stages)
-        needed = self._needed(stages, target)
+        needs = self._dependencies(stages)
+        needed, pending = set(), [target.index]
+        while pending:
+            index = pending.pop()
+            if index not in needed:
+                needed.add(index)
+                pending += needs[index]
         multi = len(needed) > 1
         try:
-            for stage in stages:
-                if stage.index not in needed:
-                    continue
-                prefix = f"[{stage.index + 1}/{len(stages)}] " if multi else ""
-                state = self._run_stage(stage, stages, prefix, last=stage.index == target.index)
-                self.stage_results[stage.index] = state
+            self._run_stages(stages, [stage for stage in stages if stage.index in needed], needs,
+                             len(stages) if multi else 0, target.index)
             final = self._commit(self.stage_results[target.index])
         finally:
             self._drop_intermediates()
@@ -196,6 +204,33 @@ class Builder:
         if unused and not self.options.quiet:
             self.out.line(f"[Warning] one or more build args were not consumed: [{' '.join(unused)}]")
         return final
+
+    def _run_stages(self, all_stages: list[Stage], stages: list[Stage], needs: dict[int, set[int]], count: int,
+                    target: int) -> None:
+        """Each stage once the stages it needs are built, up to `options.jobs` at a time.
+        A stage waits only for stages of lower index, and the pool takes stages in
+        index order, so a waiting stage's dependencies are running or done already."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        futures: dict[int, object] = {}
+
+        def run(stage: Stage) -> None:
+            for index in needs[stage.index]:
+                futures[index].result()
+            prefix = f"[{stage.index + 1}/{count}] " if count else ""
+            self.stage_results[stage.index] = self._run_stage(stage, all_stages, prefix, last=stage.index == target)
+
+        pool = ThreadPoolExecutor(max_workers=max(1, self.options.jobs), thread_name_prefix="husk-build")
+        try:
+            for stage in stages:
+                futures[stage.index] = pool.submit(run, stage)
+            for stage in stages:
+                futures[stage.index].result()
+        except BaseException:
+            self.cancel.set()  # the other stages stop at their next step; their containers are killed
+            raise
+        finally:
+            pool.shutdown(wait=True)
 
     def _meta_args(self, meta: list[Instruction]) -> dict[str, str]:
         values: dict[str, str] = {}
@@ -224,29 +259,23 @@ class Builder:
             return stages[int(name)]
         return None
 
-    def _needed(self, stages: list[Stage], target: Stage) -> set[int]:
-        needed: set[int] = set()
-        pending = [target]
-        while pending:
-            stage = pending.pop()
-            if stage.index in needed:
-                continue
-            needed.add(stage.index)
+    def _dependencies(self, stages: list[Stage]) -> dict[int, set[int]]:
+        """Each stage's index -> the stages it needs built first (its FROM, COPY --from, RUN --mount from=)."""
+        needs: dict[int, set[int]] = {}
+        for stage in stages:
             refs = [expand(stage.base, self.meta_args, self.escape)]
             refs += [i.flag("from") for i in stage.instructions if i.cmd == "COPY" and i.flag("from")]
             refs += [mount_from for i in stage.instructions if i.cmd == "RUN"
                      for mount_from in _mount_sources(i) if mount_from]
-            for ref in refs:
-                found = self._stage_ref(stages, ref, stage.index)
-                if found:
-                    pending.append(found)
-        return needed
+            found = (self._stage_ref(stages, ref, stage.index) for ref in refs)
+            needs[stage.index] = {other.index for other in found if other is not None}
+        return needs
 
     # -- one stage ------------------------------------------------------------------------
     def _run_stage(self, stage: Stage, stages: list[Stage], prefix: str, last: bool) -> State:
         steps = [stage.line, *stage.instructions]
-        self.stage_args: dict[str, str] = {}
-        self.cmd_set = False
+        self._stage.args = {}
+        self._stage.cmd_set = False
         state: State | None = None
         for number, instruction in enumerate(steps, 1):
             self._say(f"{prefix}STEP {number}/{len(steps)}: {instruction.original.splitlines()[0]}"
@@ -273,7 +302,7 @@ class Builder:
         return parsed.instructions[1]
 
     def _check_cancelled(self) -> None:
-        if self.options.cancelled is not None and self.options.cancelled.is_set():
+        if self.cancel.is_set():
             raise BuildCancelled()
 
     def _say(self, text: str) -> None:
@@ -283,7 +312,7 @@ class Builder:
 
     def _env(self, state: State) -> dict[str, str]:
         """What variables expand to in this step: the stage's ARGs, its ENV over them."""
-        return {**self.stage_args, **_env_dict(state.config)}
+        return {**self._stage.args, **_env_dict(state.config)}
 
     def _from(self, instruction: Instruction, stages: list[Stage], index: int) -> State:
         name = expand(instruction.args[0], self.meta_args, self.escape)
@@ -344,11 +373,11 @@ class Builder:
             for name, default in self._arg_pairs(instruction, env):
                 if name in self.options.build_args:
                     self.used_args.add(name)
-                    self.stage_args[name] = self.options.build_args[name]
+                    self._stage.args[name] = self.options.build_args[name]
                 elif default is not None:
-                    self.stage_args[name] = default
+                    self._stage.args[name] = default
                 elif name in self.meta_args:
-                    self.stage_args[name] = self.meta_args[name]
+                    self._stage.args[name] = self.meta_args[name]
             return state  # ARG is no layer and no history entry (as buildah records it)
         reads = run_mounts = None
         try:
@@ -356,7 +385,7 @@ class Builder:
                 reads = self._sources(instruction, env, stages)
             summary = self._summary(instruction, env)
             extra = [s.checksum_fields() for s in reads[0]] if reads else None
-            run_args = sorted(self.stage_args.items()) if cmd == "RUN" else None
+            run_args = sorted(self._stage.args.items()) if cmd == "RUN" else None
             run_mounts = self._run_mounts(instruction, state, stages) if cmd == "RUN" else None
             return self._keyed_step(instruction, state, env, summary, reads, run_mounts,
                                     step_key(state.key, summary, extra, run_args, run_mounts and run_mounts.key))
@@ -410,7 +439,7 @@ class Builder:
 
     def _after(self, instruction: Instruction) -> None:
         if instruction.cmd == "CMD":
-            self.cmd_set = True
+            self._stage.cmd_set = True
 
     def _layers_present(self, layers: list[str]) -> bool:
         from ..storage.layer_store import layer_present
@@ -473,7 +502,7 @@ class Builder:
             config["Cmd"] = self._shell_form(instruction, config)
         elif cmd == "ENTRYPOINT":
             config["Entrypoint"] = self._shell_form(instruction, config)
-            if not self.cmd_set:
+            if not self._stage.cmd_set:
                 config["Cmd"] = None
         elif cmd == "WORKDIR":
             path = expand(" ".join(instruction.args), env, self.escape)
@@ -577,7 +606,7 @@ class Builder:
         argv = self._run_argv(instruction, state.config)
         image_id = self._register(state)
         own_env = _env_dict(state.config)
-        build_env = [f"{k}={v}" for k, v in self.stage_args.items() if k not in own_env]
+        build_env = [f"{k}={v}" for k, v in self._stage.args.items() if k not in own_env]
         network = instruction.flag("network") or self.options.network
         container = self.runtime.create_container(
             image_id, argv, entrypoint=[], env=build_env, network=network,
@@ -604,9 +633,7 @@ class Builder:
         """A thread that kills the RUN container if the build is cancelled while it runs
         (the output loop blocks until the container writes or exits); set the returned event when done."""
         done = threading.Event()
-        cancelled = self.options.cancelled
-        if cancelled is None:
-            return done
+        cancelled = self.cancel
 
         def watch() -> None:
             while not done.is_set():

@@ -280,7 +280,8 @@ class _LayerWriter:
             full = os.path.join(self.rootfs, parent)
             if _is_dir(self.rootfs, parent):
                 st = os.lstat(full)
-                info.mode, info.uid, info.gid, info.mtime = stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, int(st.st_mtime)
+                info.mode, info.mtime = stat.S_IMODE(st.st_mode), int(st.st_mtime)
+                info.uid, info.gid = st.st_uid, st.st_gid
             else:
                 info.mode, info.mtime = 0o755, int(time.time())
                 if self.placement.owner:

@@ -43,6 +43,8 @@ def _pairs(values, what: str, from_environment: bool = False) -> dict[str, str]:
               help="Image format: oci or docker.")
 @click.option("--iidfile", default="", help="Write the image id to this file.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the image id.")
+@click.option("--jobs", type=click.IntRange(1), default=2, show_default=True,
+              help="How many independent stages may build at once.")
 @click.option("--secret", multiple=True, help="id=ID,src=FILE (or env=VAR): for RUN --mount=type=secret.")
 @click.option("--network", default="host", show_default=True, help="Network of RUN containers: host or none.")
 @click.option("--pull", is_flag=False, flag_value="always", default="missing", show_default=True,
@@ -52,8 +54,8 @@ def _pairs(values, what: str, from_environment: bool = False) -> dict[str, str]:
               help="Accepted: RUN containers are always removed, even after a failure.")
 @click.argument("context", required=False, default=".")
 @click.pass_obj
-def build(session, tag, file_, build_arg, build_arg_file, platform, label, target, no_cache, layers, format_, iidfile, quiet, secret,
-          network, pull, remove, force_rm, context):
+def build(session, tag, file_, build_arg, build_arg_file, platform, label, target, no_cache, layers, format_,
+          iidfile, quiet, jobs, secret, network, pull, remove, force_rm, context):
     """Build an image from a Containerfile and a context (a directory, or `-`: a tar on stdin)."""
     import sys
 
@@ -70,7 +72,7 @@ def build(session, tag, file_, build_arg, build_arg_file, platform, label, targe
     build_args = {**_arg_files(build_arg_file), **_pairs(build_arg, "build arg", from_environment=True)}
     options = Options(tags=list(tag), build_args=build_args,
                       labels=_pairs(label, "label"), target=target, no_cache=no_cache, layers=layers,
-                      format=format_, network=network, quiet=quiet, secrets=_secrets(secret),
+                      format=format_, network=network, quiet=quiet, secrets=_secrets(secret), jobs=jobs,
                       pull={"true": "always", "false": "missing"}.get(pull.lower(), pull.lower()))
 
     def raw(data: bytes) -> None:

@@ -10,9 +10,8 @@ if TYPE_CHECKING:
     from ..state.records import SecretRecord
 
 
-def secret_document(secret: "SecretRecord", path: str) -> dict[str, Any]:
-    """podman's SecretInfoReport (Docker's Secret shape, with `Version` added by
-    the Docker API); `path` is the file driver's directory, as podman shows it."""
+def secret_document(secret: "SecretRecord") -> dict[str, Any]:
+    """podman's SecretInfoReport (Docker's Secret shape, with `Version` added by the Docker API)."""
     return {"ID": secret.id, "CreatedAt": rfc3339(secret.created), "UpdatedAt": rfc3339(secret.created),
-            "Spec": {"Name": secret.name, "Driver": {"Name": secret.driver, "Options": {"path": path}},
+            "Spec": {"Name": secret.name, "Driver": {"Name": secret.driver, "Options": {"path": ""}},
                      "Labels": dict(secret.labels)}}

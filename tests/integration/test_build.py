@@ -281,7 +281,8 @@ RUN --mount=type=bind,from=stage,source=/staged,target=/s cat /s > /fromstage
 """, {"data.txt": "from the context\n"})
     husk("build", "-t", "mounts", "--secret", f"id=tok,src={secret}", context, check=True)
     shown = husk("run", "--rm", "mounts", "sh", "-c",
-                 "cat /copied /cachecount /tmpfslist /secretseen /fromstage; find /mnt /scratch /cache /run/secrets -mindepth 1",
+                 "cat /copied /cachecount /tmpfslist /secretseen /fromstage; "
+                 "find /mnt /scratch /cache /run/secrets -mindepth 1",
                  check=True).stdout
     assert shown == "from the context\n1\nx\nseen\nfrom-stage\n"  # the mount points are empty
     husk("build", "--no-cache", "-t", "mounts", "--secret", f"id=tok,src={secret}", context, check=True)
@@ -360,3 +361,22 @@ def test_build_arg_files_and_platforms(husk, tmp_path):
     assert other.returncode == 125 and "not this host's" in other.stderr and other.stderr.count("\n") == 1
     (tmp_path / "ctx" / "Containerfile").write_text(f"FROM --platform=linux/s390x {IMAGE}\n")
     assert husk("build", context).returncode == 125
+
+
+def test_independent_stages_build_at_once(husk, tmp_path):
+    """Each stage's RUN waits (60 s at most) for a file the other one writes in a
+    shared cache mount: the build succeeds only when the two run at the same time."""
+    wait = "for i in $(seq 600); do [ -e /c/{0} ] && break; sleep 0.1; done; [ -e /c/{0} ] && echo {1} > /{1}"
+    context = _context(tmp_path, f"""\
+FROM {IMAGE} AS left
+RUN --mount=type=cache,id=meet,target=/c touch /c/left && {wait.format("right", "left")}
+FROM {IMAGE} AS right
+RUN --mount=type=cache,id=meet,target=/c touch /c/right && {wait.format("left", "right")}
+FROM {IMAGE}
+COPY --from=left /left /left
+COPY --from=right /right /right
+""")
+    result = husk("build", "-t", "parallel", context, timeout=180)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert husk("run", "--rm", "parallel", "cat", "/left", "/right", check=True).stdout == "left\nright\n"
+    assert _leftovers(husk) == ("", ["localhost/busybox", "localhost/parallel"])
