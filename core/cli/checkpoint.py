@@ -92,15 +92,8 @@ def restore(session, all_, keep, tcp_established, import_, name, ignore_rootfs, 
     if import_:
         if all_ or names:
             raise InvalidArgument("--import cannot be used with --all or container names")
-        from ..engine.container import restore_imported
-
         options.update(target_file=import_, name=name, import_privileged=import_privileged)
-        began = time.monotonic()
-        container = restore_imported(session.runtime, options)
-        if print_stats:
-            _print_stats("restore", _entries(options, ""), began, to_stderr=False)
-        else:
-            click.echo(container.id)
+        _restore_archive(session, options, print_stats)
         return
     images = [target for target in names if _checkpoint_image_record(session, target) is not None]
     if images:  # podman's `restore IMAGE`: a checkpoint image, as an archive to import
@@ -171,11 +164,17 @@ def _checkpoint_image_record(session, name: str):
 def _restore_image(session, name: str, options: dict, new_name: str, print_stats: bool) -> None:
     """`restore IMAGE`: a container again from a checkpoint image's layer (its
     archive, untrusted like any), under its old name or `--name`."""
-    from ..engine.container import restore_imported
     from ..storage.layer_store import layer_archive
 
     image = _checkpoint_image_record(session, name)
     options.update(target_file=layer_archive(session.runtime, image.layers[0]), name=new_name)
+    _restore_archive(session, options, print_stats)
+
+
+def _restore_archive(session, options: dict, print_stats: bool) -> None:
+    """A new container from the checkpoint archive `options["target_file"]`; prints its id (or the stats)."""
+    from ..engine.container import restore_imported
+
     began = time.monotonic()
     container = restore_imported(session.runtime, options)
     if print_stats:

@@ -21,12 +21,18 @@ def parse_expose(values: Iterable[str]) -> list[str]:
         protocol = protocol.lower() or "tcp"
         if protocol not in PROTOCOLS:
             raise InvalidArgument(f'invalid protocol "{protocol}" in expose "{value}": must be tcp, udp or sctp')
-        first, _, last = ports.partition("-")
-        try:
-            low, high = int(first), int(last or first)
-        except ValueError:
-            raise InvalidArgument(f'invalid port "{ports}" in expose "{value}"') from None
-        if not 1 <= low <= high <= 65535:
-            raise InvalidArgument(f'invalid port "{ports}" in expose "{value}": ports are 1-65535')
-        keys += [f"{port}/{protocol}" for port in range(low, high + 1)]
+        low, count = port_range(ports, f'expose "{value}"')
+        keys += [f"{port}/{protocol}" for port in range(low, low + count)]
     return list(dict.fromkeys(keys))
+
+
+def port_range(text: str, where: str) -> tuple[int, int]:
+    """`80` or `8000-8009`: (first port, how many); InvalidArgument naming `where` else."""
+    first, _, last = text.partition("-")
+    try:
+        low, high = int(first), int(last or first)
+    except ValueError:
+        raise InvalidArgument(f'invalid port "{text}" in {where}') from None
+    if not 1 <= low <= high <= 65535:
+        raise InvalidArgument(f'invalid port "{text}" in {where}: ports are 1-65535')
+    return low, high - low + 1

@@ -89,14 +89,9 @@ def _check_ip(ip: str, spec: str) -> None:
 
 
 def _port_range(text: str, spec: str) -> tuple[int, int]:
-    first, _, last = text.partition("-")
-    try:
-        low, high = int(first), int(last or first)
-    except ValueError:
-        raise InvalidArgument(f'invalid port "{text}" in "{spec}"') from None
-    if not 1 <= low <= high <= 65535:
-        raise InvalidArgument(f'invalid port "{text}" in "{spec}": ports are 1-65535')
-    return low, high - low + 1
+    from ..formats.exposed import port_range
+
+    return port_range(text, f'"{spec}"')
 
 
 def check_mapping(mapping: PortMapping) -> PortMapping:

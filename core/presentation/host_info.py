@@ -7,6 +7,7 @@ reads, no subprocess.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from typing import TYPE_CHECKING, Any
@@ -78,11 +79,10 @@ def build_time() -> tuple[int, str]:
 
 
 def _read(path: str) -> str:
-    try:
-        with open(path) as handle:
-            return handle.read()
-    except OSError:
-        return ""
+    """A small /proc or /etc file's text; "" where there is none."""
+    with contextlib.suppress(OSError), open(path) as handle:
+        return handle.read()
+    return ""
 
 
 def _distribution() -> dict[str, str]:
