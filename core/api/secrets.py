@@ -26,8 +26,12 @@ class DockerSecretBody(msgspec.Struct, rename="pascal"):
     driver: dict | None = None
 
 
-def _docker(secret) -> dict:
-    return {**secret_document(secret), "Version": {"Index": 1}}
+def _document(request: web.Request, secret) -> dict:
+    return secret_document(secret, request_runtime(request).paths.secrets_dir)
+
+
+def _docker(request: web.Request, secret) -> dict:
+    return {**_document(request, secret), "Version": {"Index": 1}}
 
 
 def _create(request: web.Request, name: str, data: bytes, driver: str, labels) -> dict:
@@ -55,7 +59,7 @@ def _all(request: web.Request) -> list:
 # -- Docker -----------------------------------------------------------------------------------
 @routes.get("/secrets")
 async def docker_list(request: web.Request) -> web.Response:
-    return json_response([_docker(s) for s in await blocking.run(_all, request)])
+    return json_response([_docker(request, s) for s in await blocking.run(_all, request)])
 
 
 @routes.post("/secrets/create")
@@ -71,7 +75,7 @@ async def docker_create(request: web.Request) -> web.Response:
 
 @routes.get("/secrets/{id}")
 async def docker_inspect(request: web.Request) -> web.Response:
-    return json_response(_docker(await blocking.run(_lookup, request, "id")))
+    return json_response(_docker(request, await blocking.run(_lookup, request, "id")))
 
 
 @routes.delete("/secrets/{id}")
@@ -83,7 +87,7 @@ async def docker_remove(request: web.Request) -> web.Response:
 # -- libpod -----------------------------------------------------------------------------------
 @libpod_routes.get("/secrets/json")
 async def libpod_list(request: web.Request) -> web.Response:
-    return json_response([secret_document(s) for s in await blocking.run(_all, request)])
+    return json_response([_document(request, s) for s in await blocking.run(_all, request)])
 
 
 @libpod_routes.post("/secrets/create")
@@ -97,7 +101,7 @@ async def libpod_create(request: web.Request) -> web.Response:
 
 @libpod_routes.get("/secrets/{name}/json")
 async def libpod_inspect(request: web.Request) -> web.Response:
-    return json_response(secret_document(await blocking.run(_lookup, request, "name")))
+    return json_response(_document(request, await blocking.run(_lookup, request, "name")))
 
 
 @libpod_routes.get("/secrets/{name}/exists")

@@ -146,11 +146,13 @@ def inspect_objects(runtime: "Runtime", names, type_: str, format_: str, size: b
     return json.dumps([doc for _, doc in documents], indent=4) + "\n", code
 
 
-def documents_text(documents: list[dict], format_: str, struct: str, map_fields=frozenset({"Labels", "Options"})) -> str:
-    """Inspect documents as podman prints them: a JSON array, or `format_` (a Go
-    template) once per document; `struct` is the Go type the template sees."""
+def documents_text(documents: list[dict], format_: str, struct: str, map_fields=frozenset({"Labels", "Options"}),
+                   indent: int = 4) -> str:
+    """Inspect documents as podman prints them: a JSON array (`indent` spaces a
+    level: podman's volume inspect has 5), or `format_` (a Go template) once per
+    document; `struct` is the Go type the template sees."""
     if not format_ or format_ == "json":
-        return json.dumps(documents, indent=4) + "\n"
+        return json.dumps(documents, indent=indent) + "\n"
     from ..formats.gofmt import as_struct
     from ..formats.template import compile as compile_template
 
@@ -158,7 +160,7 @@ def documents_text(documents: list[dict], format_: str, struct: str, map_fields=
     return "".join(template.render(as_struct(d, struct, map_fields)) + "\n" for d in documents)
 
 
-def print_inspected(names, document_of, format_: str, struct: str, error_prefix: str = "") -> None:
+def print_inspected(names, document_of, format_: str, struct: str, error_prefix: str = "", indent: int = 4) -> None:
     """`document_of(name)` for each name, printed as :func:`documents_text` does;
     a name that fails is one `Error:` line and makes the exit code 125."""
     documents, code = [], 0
@@ -168,7 +170,7 @@ def print_inspected(names, document_of, format_: str, struct: str, error_prefix:
         except HuskError as exc:
             print(f"Error: {error_prefix}{exc}", file=sys.stderr)
             code = EXIT_ENGINE
-    sys.stdout.write(documents_text(documents, format_, struct))
+    sys.stdout.write(documents_text(documents, format_, struct, indent=indent))
     if code:
         raise SystemExit(code)
 

@@ -55,7 +55,8 @@ def ls(session, format_, quiet, noheading):
         click.echo("".join(s.id + "\n" for s in secrets), nl=False)
         return
     if format_ == "json":
-        click.echo(json.dumps([secret_document(s) for s in secrets], indent=4))
+        path = session.runtime.paths.secrets_dir
+        click.echo(json.dumps([secret_document(s, path) for s in secrets], indent=4))
         return
     from ..formats.template import format_rows
 
@@ -76,7 +77,8 @@ def inspect(session, format_, names):
 
     from .listing import print_inspected
 
-    print_inspected(names, lambda name: secret_document(secrets.lookup(session.runtime, name)), format_,
+    path = session.runtime.paths.secrets_dir
+    print_inspected(names, lambda name: secret_document(secrets.lookup(session.runtime, name), path), format_,
                     "secrets.SecretInfoReport", "inspecting secret: ")
 
 

@@ -5,6 +5,7 @@ exist, 2 for one in use)."""
 from __future__ import annotations
 
 import json
+import re
 import sys
 
 import click
@@ -69,8 +70,9 @@ def ls(session, filters, format_, quiet, noheading):
         click.echo("".join(v.name + "\n" for v in volumes), nl=False)
         return
     documents = [podman_document(runtime, v) for v in volumes]
-    if format_ == "json":
-        click.echo(json.dumps(documents, indent=4))
+    if format_ == "json":  # podman's: two spaces, an empty map as an empty indented line
+        text = json.dumps(documents, indent=2)
+        click.echo(re.sub(r"^( *)(.*)\{\}", lambda m: f"{m[1]}{m[2]}{{\n{m[1]}  \n{m[1]}}}", text, flags=re.M))
         return
     from ..formats.template import format_rows
 
@@ -98,7 +100,7 @@ def inspect(session, all_, format_, names):
             raise NoSuchVolume(f"inspecting object: no such volume {name}") from None
 
     print_inspected([v.name for v in runtime.volumes.list()] if all_ else names, document_of, format_,
-                    "define.InspectVolumeData")
+                    "define.InspectVolumeData", indent=5)  # podman 4.3 indents volume inspect by 5
 
 
 @click.command(context_settings=CONTEXT)

@@ -10,8 +10,9 @@ if TYPE_CHECKING:
     from ..state.records import SecretRecord
 
 
-def secret_document(secret: "SecretRecord") -> dict[str, Any]:
-    """podman's SecretInfoReport (Docker's Secret shape, with `Version` added by the Docker API)."""
+def secret_document(secret: "SecretRecord", path: str) -> dict[str, Any]:
+    """podman's SecretInfoReport (Docker's Secret shape, with `Version` added by
+    the Docker API); `path` is the file driver's directory, as podman shows it."""
     return {"ID": secret.id, "CreatedAt": rfc3339(secret.created), "UpdatedAt": rfc3339(secret.created),
-            "Spec": {"Name": secret.name, "Driver": {"Name": secret.driver, "Options": {"path": ""}},
+            "Spec": {"Name": secret.name, "Driver": {"Name": secret.driver, "Options": {"path": path}},
                      "Labels": dict(secret.labels)}}

@@ -21,8 +21,8 @@ def podman_document(runtime: "Runtime", volume: "VolumeRecord") -> dict[str, Any
     """`volume inspect` (and libpod's API): podman 4.3's fields, empty ones left out as it does."""
     document: dict[str, Any] = {
         "Name": volume.name, "Driver": volume.driver, "Mountpoint": runtime.volumes.path(volume),
-        "CreatedAt": rfc3339(volume.created), "Labels": dict(volume.labels), "Scope": "local",
-        "Options": dict(volume.options)}
+        "CreatedAt": rfc3339(volume.created), "Labels": dict(sorted(volume.labels.items())), "Scope": "local",
+        "Options": dict(sorted(volume.options.items()))}  # Go maps: keys in order
     if volume.uid >= 0:
         document["UID"] = volume.uid
     if volume.gid >= 0:
@@ -39,8 +39,9 @@ def podman_document(runtime: "Runtime", volume: "VolumeRecord") -> dict[str, Any
 
 def docker_document(runtime: "Runtime", volume: "VolumeRecord") -> dict[str, Any]:
     """Docker's Volume object."""
-    return {"CreatedAt": rfc3339(volume.created), "Driver": volume.driver, "Labels": dict(volume.labels),
-            "Mountpoint": runtime.volumes.path(volume), "Name": volume.name, "Options": dict(volume.options),
+    return {"CreatedAt": rfc3339(volume.created), "Driver": volume.driver, "Labels": dict(sorted(volume.labels.items())),
+            "Mountpoint": runtime.volumes.path(volume), "Name": volume.name,
+            "Options": dict(sorted(volume.options.items())),
             "Scope": "local"}
 
 
