@@ -100,15 +100,19 @@ def test_on_failure_restart_restarts_the_container(husk_rt):
 
 
 def test_start_period_and_on_failure_stop(husk):
-    """Failures in the start period are logged, not counted; stop acts on unhealthy."""
-    for name, period in (("hc-period", "600s"), ("hc-stop", "0s")):
+    """Failures in the start period are logged, not counted; stop and kill act on unhealthy."""
+    for name, period, action in (("hc-period", "600s", "stop"), ("hc-stop", "0s", "stop"),
+                                 ("hc-kill", "0s", "kill")):
         husk("run", "-d", "--name", name, "--health-cmd", "false", "--health-interval", "1s", "--health-retries",
-             "1", "--health-start-period", period, "--health-on-failure", "stop", IMAGE, "sleep", "600", check=True)
+             "1", "--health-start-period", period, "--health-on-failure", action, IMAGE, "sleep", "600", check=True)
     health = _until(lambda: _inspect(husk, "hc-period")["State"]["Health"], lambda h: len(h["Log"] or []) >= 2)
     assert (health["Status"], health["FailingStreak"]) == ("starting", 0)
     assert "(starting)" in husk("ps", "--filter", "name=hc-period", "--format", "{{.Status}}").stdout
-    document = _until(lambda: _inspect(husk, "hc-stop"), lambda d: not d["State"]["Running"])
-    assert (document["State"]["Health"]["Status"], document["State"]["Health"]["FailingStreak"]) == ("unhealthy", 1)
+    for name in ("hc-stop", "hc-kill"):
+        document = _until(lambda: _inspect(husk, name), lambda d: not d["State"]["Running"])
+        assert (document["State"]["Health"]["Status"], document["State"]["Health"]["FailingStreak"]) == (
+            "unhealthy", 1)
+    assert _inspect(husk, "hc-kill")["State"]["ExitCode"] == 137
 
 
 def test_healthcheck_run_refusals_and_bad_flags(husk):
