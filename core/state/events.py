@@ -45,6 +45,8 @@ DEFAULT_MAX_SIZE = 1_000_000
 
 #: The attribute that carries a `died` event's exit code; podman keeps it apart from the labels.
 EXIT_CODE_ATTRIBUTE = "containerExitCode"
+#: The attribute of a `health_status` event (podman's Event.HealthStatus), also kept apart.
+HEALTH_ATTRIBUTE = "health_status"
 
 #: Filter keys `husk events --filter` accepts, mapped to the key they are grouped under.
 FILTER_KEYS = {
@@ -368,7 +370,8 @@ def _labels(event: Event) -> dict[str, str]:
     among its attributes; the human line already names them)."""
     own = {"image": event.image, "name": event.name}
     return {
-        k: v for k, v in event.attributes.items() if k != EXIT_CODE_ATTRIBUTE and own.get(k, object()) != v
+        k: v for k, v in event.attributes.items()
+        if k not in (EXIT_CODE_ATTRIBUTE, HEALTH_ATTRIBUTE) and own.get(k, object()) != v
     }
 
 
@@ -381,6 +384,8 @@ def format_line(event: Event) -> str:
     when = format_go_time(event.time_ns)
     if event.type == "container":
         details = [f"image={event.image}", f"name={event.name}"]
+        if HEALTH_ATTRIBUTE in event.attributes:
+            details.append(f"{HEALTH_ATTRIBUTE}={event.attributes[HEALTH_ATTRIBUTE]}")
         details += [f"{k}={v}" for k, v in sorted(_labels(event).items())]
         return f"{when} {event.type} {event.status} {event.id} ({', '.join(details)})"
     if event.type == "image":
@@ -409,6 +414,8 @@ def to_template_data(event: Event) -> dict[str, object]:
     exit_code = event.attributes.get(EXIT_CODE_ATTRIBUTE)
     if exit_code is not None and exit_code.lstrip("-").isdigit():
         data["ContainerExitCode"] = int(exit_code)
+    if HEALTH_ATTRIBUTE in event.attributes:
+        data["HealthStatus"] = event.attributes[HEALTH_ATTRIBUTE]
     return data
 
 
@@ -425,6 +432,8 @@ def to_json_line(event: Event) -> str:
     record["time"] = data["Time"]
     record["timeNano"] = data["TimeNano"]
     record["Type"] = data["Type"]
+    if "HealthStatus" in data:
+        record["health_status"] = data["HealthStatus"]
     if data["Attributes"]:
         record["Attributes"] = data["Attributes"]
     return json.dumps(record, separators=(",", ":"))

@@ -134,3 +134,18 @@ def test_wait_conditions():
     assert parse_condition("stopping") == "stopping"  # podman's state while a stop waits
     with pytest.raises(InvalidArgument, match="'unknown' is not supported"):
         parse_condition("unknown")
+
+
+def test_health_status_event_shapes():
+    """podman's line and JSON (health_status beside the labels, not among them), Docker's action."""
+    from husk.api.documents import event as docker_event
+    from husk.state.events import Event, format_line, to_json_line
+
+    event = Event("health_status", id="c" * 64, name="web", image="img",
+                  attributes={"image": "img", "name": "web", "health_status": "healthy", "tier": "db"})
+    assert format_line(event).endswith(f"container health_status {'c' * 64} "
+                                       "(image=img, name=web, health_status=healthy, tier=db)")
+    record = json.loads(to_json_line(event))
+    assert (record["health_status"], record["Attributes"]) == ("healthy", {"tier": "db"})
+    assert docker_event(event)["Action"] == "health_status: healthy"
+    assert docker_event(Event("exec_died", id="c" * 64, attributes={"execID": "e"}))["Action"] == "exec_die"
