@@ -29,12 +29,18 @@ COMPRESSIONS = ("none", "gzip", "zstd")
 @click.option("--print-stats", is_flag=True, help="Print the checkpoint's statistics as JSON.")
 @click.option("--file-locks", is_flag=True, help="Checkpoint a container holding file locks.")
 @click.option("--create-image", default="", help="Store the checkpoint as an image of one layer (restore IMAGE).")
+@click.option("-P", "--pre-checkpoint", is_flag=True,
+              help="Dump only the memory, leaving the container running (where CRIU tracks dirty memory).")
+@click.option("--with-previous", is_flag=True, help="Dump only what changed since the --pre-checkpoint.")
 @click.option("-l", "--latest", is_flag=True, help="Checkpoint the container created last.")
 @click.argument("names", nargs=-1)
 @click.pass_obj
 def checkpoint(session, all_, keep, leave_running, tcp_established, export, ignore_rootfs, ignore_volumes, compress,
-               print_stats, file_locks, create_image, latest, names):
+               print_stats, file_locks, create_image, pre_checkpoint, with_previous, latest, names):
     """Checkpoint running containers (CRIU, through the container's runtime)."""
+    if pre_checkpoint and (with_previous or export or create_image):
+        raise InvalidArgument("--pre-checkpoint dumps memory only: not with --with-previous, --export or "
+                              "--create-image")
     if create_image:
         if export or all_ or len(names) + bool(latest) != 1:
             raise InvalidArgument("--create-image checkpoints one container, without --export and --all")
@@ -52,8 +58,8 @@ def checkpoint(session, all_, keep, leave_running, tcp_established, export, igno
     targets = select(session, names, all_=all_, latest=latest, states=("running",))
     if export and len(targets) > 1:
         raise InvalidArgument("--export can only be used with one container")
-    options = {"keep": keep, "keep_running": leave_running, "tcp_established": tcp_established,
-               "target_file": export, "ignore_rootfs": ignore_rootfs, "ignore_volumes": ignore_volumes,
+    options = {"keep": keep, "keep_running": leave_running or pre_checkpoint, "tcp_established": tcp_established,
+               "pre_checkpoint": pre_checkpoint, "with_previous": with_previous, "target_file": export, "ignore_rootfs": ignore_rootfs, "ignore_volumes": ignore_volumes,
                "compression": compress,
                "print_stats": print_stats, "file_locks": file_locks}
     _each(session, targets, "checkpoint", options, print_stats, echo=export != "-")

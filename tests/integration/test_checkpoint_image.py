@@ -51,3 +51,31 @@ def test_checkpoint_image_and_restore_from_it(husk_envs):
     assert both.returncode == 125 and "--create-image checkpoints one container" in both.stderr
     runc("rm", "-f", "-t", "0", "c", "copy", check=True)
     runc("rmi", "ckpt:1", check=True)
+
+
+def test_pre_checkpoint_and_with_previous(husk_envs):
+    """--pre-checkpoint dumps the memory with the container running on, and
+    --with-previous the rest; where CRIU cannot track dirty memory (this
+    kernel has no soft-dirty bits), both are refused before anything is dumped."""
+    from husk_criu.checkpoint import dirty_tracking_off
+
+    runc = husk_envs("runc")
+    runc("run", "-d", "--name", "c", "busybox", "sh", "-c", COUNTER, check=True)
+    _wait_for_count(runc, "c", 1)
+    pre = runc("container", "checkpoint", "--pre-checkpoint", "c")
+    if dirty_tracking_off():
+        assert pre.returncode == 125
+        assert pre.stderr == f"Error: --pre-checkpoint: {dirty_tracking_off()}\n"
+        refused = runc("container", "checkpoint", "--with-previous", "c")
+        assert refused.returncode == 125 and "--with-previous: CRIU's dirty memory tracking is off" in refused.stderr
+        assert runc("inspect", "-f", "{{.State.Status}}", "c", check=True).stdout == "running\n"
+    else:
+        assert pre.returncode == 0, pre.stderr
+        assert runc("inspect", "-f", "{{.State.Status}}", "c", check=True).stdout == "running\n"
+        runc("container", "checkpoint", "--with-previous", "c", check=True)
+        at_checkpoint = _count(runc, "c")
+        runc("container", "restore", "c", check=True)
+        assert _wait_for_count(runc, "c", at_checkpoint) > at_checkpoint
+    both = runc("container", "checkpoint", "--pre-checkpoint", "--with-previous", "c")
+    assert both.returncode == 125 and "--pre-checkpoint dumps memory only" in both.stderr
+    runc("rm", "-f", "-t", "0", "c", check=True)

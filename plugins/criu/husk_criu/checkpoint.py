@@ -84,22 +84,57 @@ def inet_sockets_blocked() -> str:
     return INET_SOCKETS_BLOCKED.format(version=version, kernel=os.uname().release)
 
 
+#: where `--pre-checkpoint` dumps the memory (podman's layout), beside IMAGES
+PRE_IMAGES = "pre-checkpoint"
+
+
+@functools.cache
+def dirty_tracking_off() -> str:
+    """Why CRIU cannot pre-dump memory here ("" when it can): it needs the
+    kernel's soft-dirty bits, which `criu check --feature mem_dirty_track` tests."""
+    criu = shutil.which("criu")
+    if criu is None:
+        return "criu is not installed"
+    done = subprocess.run([criu, "check", "--feature", "mem_dirty_track"], capture_output=True, text=True,
+                          timeout=60)
+    if done.returncode == 0:
+        return ""
+    return ("CRIU's dirty memory tracking is off on this kernel (criu check --feature mem_dirty_track: "
+            "no soft-dirty bits), so memory cannot be pre-dumped here")
+
+
 def checkpoint(container, options: dict) -> None:
     """Dump the running container's processes (the caller holds the lock).
     `--tcp-established` is refused before anything is frozen where CRIU cannot
-    dump a TCP socket at all (see :func:`inet_sockets_blocked`)."""
+    dump a TCP socket at all (see :func:`inet_sockets_blocked`).
+    `pre_checkpoint` dumps only the memory, into userdata/pre-checkpoint, the
+    container running on; `with_previous` then dumps only what changed since.
+    Both are refused where CRIU cannot track dirty memory."""
     if container.config.tty:
         raise InvalidArgument("checkpointing a container with a terminal (-t) is not supported")
     backend = backend_for(container)
     if options.get("tcp_established") and inet_sockets_blocked():
         raise InvalidArgument(f"--tcp-established: {inet_sockets_blocked()}")
+    flags = _flags(options, leave_running="keep_running")
     userdata = container.runtime.paths.userdata(container.id)
     images = image_dir(container)
+    if options.get("pre_checkpoint") or options.get("with_previous"):
+        flag = "--pre-checkpoint" if options.get("pre_checkpoint") else "--with-previous"
+        if dirty_tracking_off():
+            raise InvalidArgument(f"{flag}: {dirty_tracking_off()}")
+        previous = os.path.join(userdata, PRE_IMAGES)
+        if options.get("pre_checkpoint"):
+            images, flags = previous, [*flags, "--pre-dump"]
+        elif not os.path.exists(os.path.join(previous, "inventory.img")):
+            raise InvalidArgument(f"--with-previous: container {container.id} has no pre-checkpoint "
+                                  "(checkpoint --pre-checkpoint first)")
+        else:
+            flags = [*flags, "--parent-path", os.path.join("..", PRE_IMAGES)]
     shutil.rmtree(images, ignore_errors=True)
     os.makedirs(images, mode=0o700)
     started = time.monotonic()
     try:
-        backend.checkpoint(container.id, images, userdata, _flags(options, leave_running="keep_running"))
+        backend.checkpoint(container.id, images, userdata, flags)
     except Exception as exc:
         log = os.path.join(userdata, "dump.log")
         why = f"; {inet_sockets_blocked()}" if _says(log, "Can't get 1:16 opt") and inet_sockets_blocked() else ""
