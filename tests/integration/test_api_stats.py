@@ -104,7 +104,7 @@ def test_libpod_stats_reports(api):
 def test_podman_py_stats_and_df(api):
     podman = pytest.importorskip("podman", reason="podman-py is in the test extra")
     client = podman.PodmanClient(base_url=f"unix://{api.socket_path}")
-    container = client.containers.create("busybox", ["sleep", "600"], name="ppy")
+    container = client.containers.create("busybox", ["sleep", "600"], name="ppy", network_mode="none")
     container.start()
     report = json.loads(container.stats(stream=False))
     assert report["Error"] is None and report["Stats"][0]["Name"] == "ppy" and report["Stats"][0]["PIDs"] == 1
