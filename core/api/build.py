@@ -64,7 +64,8 @@ def _options(request: web.Request, cancelled: threading.Event):
                    target=request.query.get("target", ""), no_cache=flag(request, "nocache"),
                    layers=flag(request, "layers", True), format=request.query.get("outputformat", "docker")
                    if request.query.get("outputformat") in ("oci", "docker") else "docker",
-                   network=network, quiet=flag(request, "q"), cancelled=cancelled, pull=_pull_policy(request))
+                   network=network, quiet=flag(request, "q"), cancelled=cancelled, pull=_pull_policy(request),
+                   squash=flag(request, "squash"))
 
 
 async def _build(request: web.Request) -> web.StreamResponse:

@@ -56,6 +56,9 @@ class Options:
     format: str = "oci"
     network: str = "host"
     quiet: bool = False
+    #: `--squash`: the target stage's new layers as one; `--squash-all`: the whole image as one layer
+    squash: bool = False
+    squash_all: bool = False
     #: how many independent stages may build at once
     jobs: int = 2
     #: `--pull`: when a FROM image is pulled (always, missing, never, newer)
@@ -176,6 +179,8 @@ class Builder:
         self.used_args: set[str] = set()
         self.stage_results: dict[int, State] = {}
         self.intermediates: list[str] = []
+        #: each stage's FROM: (how many layers, how many history entries) its base has
+        self.stage_bases: dict[int, tuple[int, int]] = {}
         #: what one stage's steps share (its ARGs, whether it set CMD): stages may run on threads of their own
         self._stage = threading.local()
         #: stops every stage at its next step (the API's client gone, another stage failed, Ctrl-C)
@@ -197,7 +202,7 @@ class Builder:
         try:
             self._run_stages(stages, [stage for stage in stages if stage.index in needed], needs,
                              len(stages) if multi else 0, target.index)
-            final = self._commit(self.stage_results[target.index])
+            final = self._commit(self._squashed(self.stage_results[target.index], target.index))
         finally:
             self._drop_intermediates()
         unused = sorted(set(self.options.build_args) - self.used_args - set(PREDEFINED_ARGS))
@@ -283,6 +288,7 @@ class Builder:
             try:
                 if instruction.cmd == "FROM":
                     state = self._from(instruction, stages, stage.index)
+                    self.stage_bases[stage.index] = (len(state.layers), len(state.history))
                     for trigger in state.config.pop("OnBuild", None) or []:
                         state = self._step(self._trigger(trigger, instruction), state, stages)
                 else:
@@ -740,6 +746,34 @@ class Builder:
             entry = files.Entry("", "dir", 0o755, mtime=time.time())
             return files.write_layer(self.runtime, rootfs, [files.Source("", "", True, [entry])],
                                      files.Placement(workdir))
+
+    def _squashed(self, state: State, index: int) -> State:
+        """The target's new layers as one (`--squash`, and `--layers=false` as buildah
+        commits once), or the whole image as one (`--squash-all`); history entries
+        stay, all but the last marked empty."""
+        from ..storage.commit import squash_layers
+
+        squash_all = self.options.squash_all
+        if not (squash_all or self.options.squash or not self.options.layers):
+            return state
+        layer_count, history_count = (0, 0) if squash_all else self.stage_bases[index]
+        base, new = state.layers[:layer_count], state.layers[layer_count:]
+        if len(new) < 2:
+            return state
+        self._check_cancelled()
+        layer = squash_layers(self.runtime, base, new)
+        history = [dict(entry, empty_layer=True) for entry in state.history[history_count:]]
+        history[-1].pop("empty_layer")
+        return dataclasses.replace(state, layers=[*base, layer.digest], history=state.history[:history_count] + history,
+                                   size=sum(self._layer_size(layer_id) for layer_id in base) + layer.size)
+
+    def _layer_size(self, layer_id: str) -> int:
+        from ..storage.layer_store import ARCHIVE_NAME
+
+        try:
+            return os.path.getsize(os.path.join(self.runtime.paths.layer_dir(layer_id), ARCHIVE_NAME))
+        except OSError:
+            return 0
 
     # -- the end --------------------------------------------------------------------------
     def _commit(self, state: State) -> str:

@@ -43,6 +43,8 @@ def _pairs(values, what: str, from_environment: bool = False) -> dict[str, str]:
               help="Image format: oci or docker.")
 @click.option("--iidfile", default="", help="Write the image id to this file.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the image id.")
+@click.option("--squash", is_flag=True, help="The new layers of the target stage as one layer.")
+@click.option("--squash-all", is_flag=True, help="The whole image as one layer.")
 @click.option("--jobs", type=click.IntRange(1), default=2, show_default=True,
               help="How many independent stages may build at once.")
 @click.option("--secret", multiple=True, help="id=ID,src=FILE (or env=VAR): for RUN --mount=type=secret.")
@@ -55,7 +57,7 @@ def _pairs(values, what: str, from_environment: bool = False) -> dict[str, str]:
 @click.argument("context", required=False, default=".")
 @click.pass_obj
 def build(session, tag, file_, build_arg, build_arg_file, platform, label, target, no_cache, layers, format_,
-          iidfile, quiet, jobs, secret, network, pull, remove, force_rm, context):
+          iidfile, quiet, squash, squash_all, jobs, secret, network, pull, remove, force_rm, context):
     """Build an image from a Containerfile and a context (a directory, or `-`: a tar on stdin)."""
     import sys
 
@@ -73,6 +75,7 @@ def build(session, tag, file_, build_arg, build_arg_file, platform, label, targe
     options = Options(tags=list(tag), build_args=build_args,
                       labels=_pairs(label, "label"), target=target, no_cache=no_cache, layers=layers,
                       format=format_, network=network, quiet=quiet, secrets=_secrets(secret), jobs=jobs,
+                      squash=squash, squash_all=squash_all,
                       pull={"true": "always", "false": "missing"}.get(pull.lower(), pull.lower()))
 
     def raw(data: bytes) -> None:

@@ -189,6 +189,37 @@ def commit_layer(runtime: "Runtime", container_id: str, squash_from: str = "",
         return store_layer(runtime, spool)
 
 
+def squash_layers(runtime: "Runtime", base_layers: list[str], layers: list[str]) -> "StagedLayer":
+    """`layers` (bottom-most first) as one layer over `base_layers`: applied in
+    turn (whiteouts and opaque directories included) onto an overlay of the base,
+    whose upper directory is then that one layer (`build --squash`, `--layers=false`;
+    with no base, `--squash-all`)."""
+    import shutil
+
+    from .layer_store import store_layer
+    from .rootfs import _copy_layers, mount_overlay, unmount
+
+    directory = tempfile.mkdtemp(dir=runtime.paths.root, prefix="squash-")
+    try:
+        upper = os.path.join(directory, "upper")
+        if base_layers:
+            merged = mount_overlay([runtime.paths.layer_diff(layer) for layer in reversed(base_layers)], directory)
+        else:
+            merged = upper
+            os.mkdir(upper, 0o755)
+        try:
+            _copy_layers([runtime.paths.layer_diff(layer) for layer in reversed(layers)], merged)
+        finally:
+            if base_layers:
+                unmount(merged)
+        with tempfile.TemporaryFile(dir=runtime.paths.root) as spool:
+            _write_layer(upper, spool)
+            spool.seek(0)
+            return store_layer(runtime, spool)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
 def commit_image(runtime: "Runtime", container_id: str, base: "ImageRecord", config: "ImageConfig",
                  reference: str = "", message: str = "", author: str = "", squash_from: str = "") -> "ImageRecord":
     """A new image: `base` plus the container's changes as one more layer, with `config`,

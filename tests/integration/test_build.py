@@ -380,3 +380,19 @@ COPY --from=right /right /right
     assert result.returncode == 0, result.stdout + result.stderr
     assert husk("run", "--rm", "parallel", "cat", "/left", "/right", check=True).stdout == "left\nright\n"
     assert _leftovers(husk) == ("", ["localhost/busybox", "localhost/parallel"])
+
+
+def test_squash_squash_all_and_layers_false(husk_rt, tmp_path):
+    husk = husk_rt
+    context = _context(tmp_path, f"FROM {IMAGE}\nRUN echo a > /a\nRUN rm /bin/ls\nRUN echo b > /b\nCOPY f /f\n",
+                       {"f": "file\n"})
+    check = "cat /a /b /f; test -e /bin/ls || echo no-ls; stat -c %a /tmp"
+    for flags, layers in ((["--squash"], 2), (["--squash-all"], 1), (["--layers=false"], 2), ([], 5)):
+        name = f"squashed{len(flags) and flags[0].strip('-=').replace('=', '-')}"
+        husk("build", *flags, "-t", name, context, check=True)
+        inspect = _config(husk, name)
+        assert len(inspect["RootFS"]["Layers"]) == layers, flags
+        assert husk("run", "--rm", name, "sh", "-c", check, check=True).stdout == "a\nb\nfile\nno-ls\n1777\n"
+        history = husk("history", "--format", "{{.CreatedBy}}", name, check=True).stdout.splitlines()
+        assert history[0] == "/bin/sh -c #(nop) COPY f /f", flags
+    assert _leftovers(husk)[0] == ""
