@@ -208,3 +208,16 @@ async def libpod_save(request: web.Request) -> web.StreamResponse:
 @libpod_routes.get("/images/{name:.+}/history")
 async def libpod_history(request: web.Request) -> web.Response:
     return await history(request)
+
+
+@libpod_routes.get("/images/{name:.+}/tree")
+async def libpod_tree(request: web.Request) -> web.Response:
+    """podman's ImageTreeReport: `image tree`'s text (`whatrequires` as its flag)."""
+    from ..presentation.image_tree import tree_text
+    from ..storage.images import resolve_image
+
+    def tree() -> str:
+        runtime = request_runtime(request)
+        return tree_text(runtime, resolve_image(runtime, request.match_info["name"]), flag(request, "whatrequires"))
+
+    return json_response({"Tree": await blocking.run(tree)})

@@ -71,36 +71,6 @@ def image_unmount(session, all_, force, names):
         click.echo(image.id)
 
 
-def tree_text(runtime, image, what_requires: bool = False) -> str:
-    """podman 4.3's `image tree`: the image's id, tags and size, then its layers
-    bottom first, each marked with the images it is the top layer of.  With
-    `what_requires`, its top layer and the layers of the images built on it."""
-    from ..formats.units import human_size
-    from ..storage.images import _layer_sizes
-
-    images = runtime.store.images()
-    sizes: dict[str, int] = {}
-    for other in images:
-        sizes.update(zip(other.layers, _layer_sizes(runtime, other)))
-    if what_requires:
-        depth = len(image.layers)
-        layers = image.layers[-1:] + list(dict.fromkeys(
-            layer for other in sorted(images, key=lambda o: len(o.layers))
-            if other.layers[:depth] == image.layers for layer in other.layers[depth:]))
-    else:
-        layers = image.layers
-    lines = [f"Image ID: {image.id[:12]}", f"Tags:     [{' '.join(image.names)}]",
-             f"Size:     {human_size(image.size)}", "Image Layers"]
-    for number, layer in enumerate(layers):
-        branch = "└── " if number == len(layers) - 1 else "├── "
-        line = f"{branch}ID: {layer.removeprefix('sha256:')[:12]} Size: {human_size(sizes.get(layer, 0)):>7}"
-        tops = [name for other in images if other.layers and other.layers[-1] == layer for name in other.names]
-        if tops:
-            line += f" Top Layer of: [{' '.join(tops)}]"
-        lines.append(line)
-    return "\n".join(lines) + "\n"
-
-
 @click.command("tree", context_settings=CONTEXT)
 @click.option("--whatrequires", "what_requires", is_flag=True,
               help="Show the image's top layer and the layers of the images built on it.")
@@ -108,6 +78,7 @@ def tree_text(runtime, image, what_requires: bool = False) -> str:
 @click.pass_obj
 def image_tree(session, what_requires, name):
     """Print an image's layers as a tree, with the images each is the top layer of."""
+    from ..presentation.image_tree import tree_text
     from ..storage.images import resolve_image
 
     click.echo(tree_text(session.runtime, resolve_image(session.runtime, name), what_requires), nl=False)

@@ -232,7 +232,7 @@ def image_history(runtime: "Runtime", name: str) -> list[dict]:
 
     image = resolve_image(runtime, name)
     steps = json.loads(image.config_json).get("history") or [] if image.config_json else []
-    sizes = iter(_layer_sizes(runtime, image))
+    sizes = iter(layer_sizes(runtime, image))
     rows = []
     for step in steps:
         try:
@@ -250,7 +250,7 @@ def image_history(runtime: "Runtime", name: str) -> list[dict]:
     return rows
 
 
-def _layer_sizes(runtime: "Runtime", image: ImageRecord) -> list[int]:
+def layer_sizes(runtime: "Runtime", image: ImageRecord) -> list[int]:
     """Each layer's archive size (the uncompressed size for an image of one layer)."""
     import os
 

@@ -106,3 +106,12 @@ def test_mount_type_image(husk_rt):
                 "type=image,source=localhost/content:1,destination=/x,rw=maybe"):
         refused = husk("run", "--rm", "--mount", bad, IMAGE, "true")
         assert refused.returncode == 125 and refused.stderr.count("\n") == 1, (bad, refused.stderr)
+
+
+def test_libpod_image_tree(api_crun):
+    status, _, body = api_crun.request("GET", "/v4.3.1/libpod/images/busybox/tree")
+    assert status == 200 and body["Tree"].startswith("Image ID: ")
+    assert body["Tree"].splitlines()[1] == f"Tags:     [{IMAGE}]" and "└── ID: " in body["Tree"]
+    status, _, body = api_crun.request("GET", "/v4.3.1/libpod/images/busybox/tree?whatrequires=true")
+    assert status == 200 and body["Tree"].count("ID: ") == 2  # the image's line and its one layer
+    assert api_crun.request("GET", "/v4.3.1/libpod/images/nope/tree")[0] == 404
