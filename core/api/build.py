@@ -68,7 +68,7 @@ def _options(request: web.Request, cancelled: threading.Event):
                    squash=flag(request, "squash"))
 
 
-async def _build(request: web.Request) -> web.StreamResponse:
+async def _build(request: web.Request, libpod: bool = False) -> web.StreamResponse:
     from ..build import build
     from ..build.builder import Output
 
@@ -89,7 +89,7 @@ async def _build(request: web.Request) -> web.StreamResponse:
         def work() -> str:
             try:
                 return build(runtime, "-", options, output, containerfile=request.query.get("dockerfile", ""),
-                             stdin=spool, outside_ok=False)
+                             stdin=spool, outside_ok=False, fallback=libpod)
             finally:
                 loop.call_soon_threadsafe(queue.put_nowait, _DONE)
 
@@ -104,8 +104,9 @@ async def _build(request: web.Request) -> web.StreamResponse:
             except HuskError as exc:
                 message = str(exc)
                 documents = [{"errorDetail": {"code": exc.exit_code, "message": message}, "error": message}]
-            else:
-                shown = f"sha256:{image_id}" if options.quiet else f"Successfully built {image_id[:12]}"
+            else:  # podman's clients take the id from a line of its own, docker's from aux or these
+                shown = image_id if libpod else f"sha256:{image_id}" if options.quiet \
+                    else f"Successfully built {image_id[:12]}"
                 documents = [{"aux": {"ID": f"sha256:{image_id}"}}, {"stream": shown + "\n"}]
             for document in documents:
                 await response.write(json.dumps(document).encode() + b"\n")
@@ -127,5 +128,6 @@ async def docker_build(request: web.Request) -> web.StreamResponse:
 
 @libpod_routes.post("/build")
 async def libpod_build(request: web.Request) -> web.StreamResponse:
-    """libpod's build: the same parameters (and layers, outputformat), the same stream."""
-    return await _build(request)
+    """libpod's build: the same parameters (and layers, outputformat), the same stream,
+    the image's id on a line of its own at the end (as podman-py reads it)."""
+    return await _build(request, libpod=True)

@@ -19,9 +19,11 @@ if TYPE_CHECKING:
 
 
 def build(runtime: "Runtime", location: str, options: "Options", output: "Output", *,
-          containerfile: str = "", stdin: BinaryIO | None = None, outside_ok: bool = True) -> str:
+          containerfile: str = "", stdin: BinaryIO | None = None, outside_ok: bool = True,
+          fallback: bool = False) -> str:
     """Build the image of `location` (a context directory, a tar file, or `-`: a tar
-    on `stdin`) and return its id; what the CLI and the API both call."""
+    on `stdin`) and return its id; what the CLI and the API both call (see
+    :func:`husk.build.context.read_containerfile` for `outside_ok` and `fallback`)."""
     import os
 
     from .builder import Builder
@@ -34,6 +36,6 @@ def build(runtime: "Runtime", location: str, options: "Options", output: "Output
         raise InvalidArgument(f"unrecognized image type {options.format!r}: oci or docker")
     scratch = os.path.join(runtime.paths.root, "build-tmp")
     with open_context(location, stdin, scratch, containerfile) as context:
-        text, name = read_containerfile(context, containerfile, outside_ok)
+        text, name = read_containerfile(context, containerfile, outside_ok, fallback)
         parsed = parse(text, name)
         return Builder(runtime, parsed, name, context, options, output).build()

@@ -81,12 +81,14 @@ def open_context(location: str, stdin: BinaryIO | None, scratch_dir: str, contai
     return Context(root, read_patterns(root, os.path.basename(containerfile)), temporary)
 
 
-def read_containerfile(context: Context, name: str = "", outside_ok: bool = True) -> tuple[str, str]:
+def read_containerfile(context: Context, name: str = "", outside_ok: bool = True,
+                       fallback: bool = False) -> tuple[str, str]:
     """(text, the name to report) of the Containerfile: `name` as a path
     (from the working directory; `outside_ok` is the CLI's --file, which may
     lie outside the context) or inside the context, else the context's
-    Containerfile or Dockerfile.  Inside the context it is read without
-    leaving it."""
+    Containerfile or Dockerfile (also when `name` is missing and `fallback`:
+    libpod's, whose clients name a file they do not send).  Inside the context
+    it is read without leaving it."""
     from ..storage.rootpath import read_text
 
     if name == "-":
@@ -94,7 +96,7 @@ def read_containerfile(context: Context, name: str = "", outside_ok: bool = True
     if name and outside_ok and not context.temporary and os.path.isfile(name):
         with open(name, encoding="utf-8", errors="replace") as file:
             return file.read(), name
-    for candidate in [name] if name else DEFAULT_FILES:
+    for candidate in [*([name] if name else []), *(DEFAULT_FILES if fallback or not name else ())]:
         text = read_text(context.root, candidate)
         if text is not None:
             return text, candidate

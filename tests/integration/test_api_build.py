@@ -95,3 +95,16 @@ def test_a_syntax_error_is_an_error_line(api_crun):
     lines = [json.loads(line) for line in body.splitlines()] if isinstance(body, bytes) else [body]
     assert status == 200
     assert lines[-1]["errorDetail"] == {"code": 125, "message": "Dockerfile:2: unknown instruction: NOPE"}
+
+
+def test_podman_py_builds_through_libpod(api_crun, tmp_path):
+    podman = pytest.importorskip("podman")
+    client = podman.PodmanClient(base_url=f"unix://{api_crun.socket_path}")
+    try:
+        context = _context_dir(tmp_path, f"FROM {IMAGE}\nRUN echo libpod > /l\nCMD [\"cat\", \"/l\"]\n")
+        image, logs = client.images.build(path=context, tag="localhost/pp:1")
+        assert "localhost/pp:1" in image.tags
+        assert any(b"STEP 2/3: RUN echo libpod > /l" in line for line in logs)
+        assert api_crun.env("run", "--rm", "localhost/pp:1", check=True).stdout == "libpod\n"
+    finally:
+        client.close()
