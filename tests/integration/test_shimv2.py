@@ -129,7 +129,7 @@ def test_run_output_exit_code_and_stdin(husk_shim):
     assert (result.returncode, len(result.stdout), result.stdout[-8:]) == (0, 300008, b"1000000\n")
     assert husk_shim("run", "--rm", "busybox", "nosuchcommand").returncode == 127
     assert husk_shim("ps", "-aq").stdout == ""
-    assert not _shim_pids(husk_shim.runroot)
+    _until(lambda: not _shim_pids(husk_shim.runroot), what="the shims to go")
 
 
 def test_lifecycle_exec_pause_update_stop(husk_shim):
@@ -158,7 +158,7 @@ def test_lifecycle_exec_pause_update_stop(husk_shim):
 
     husk_shim("stop", "-t", "1", "box", check=True)
     assert husk_shim("inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", "box").stdout == "exited 137\n"
-    assert not _shim_pids(husk_shim.runroot)
+    _until(lambda: not _shim_pids(husk_shim.runroot), what="the stopped container's shim to go")
     husk_shim("start", "box", check=True)  # a new shim for the new run
     assert husk_shim("inspect", "--format", "{{.State.Status}}", "box").stdout == "running\n"
     husk_shim("rm", "-f", "box", check=True)
@@ -244,7 +244,7 @@ def test_kata_options_reach_the_shim(husk, tmp_path):
     result = husk("--runtime", "kata-on-runc", "run", "--rm", "busybox", "true")
     assert result.returncode != 0  # (127: husk reads the shim's "not found" as a missing command)
     assert "type with url runtimeoptions.v1.Options: not found" in result.stderr
-    assert not _shim_pids(husk.runroot)  # the waiter shut the shim down
+    _until(lambda: not _shim_pids(husk.runroot), what="the shim to go")  # the waiter shut it down
 
 
 def test_a_killed_monitor_and_shim_are_repaired_by_the_next_command(husk_shim):
