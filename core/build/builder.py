@@ -215,27 +215,34 @@ class Builder:
         """Each stage once the stages it needs are built, up to `options.jobs` at a time.
         A stage waits only for stages of lower index, and the pool takes stages in
         index order, so a waiting stage's dependencies are running or done already."""
-        from concurrent.futures import ThreadPoolExecutor
+        from concurrent.futures import ThreadPoolExecutor, wait
 
-        futures: dict[int, object] = {}
+        futures: dict = {}
 
         def run(stage: Stage) -> None:
-            for index in needs[stage.index]:
-                futures[index].result()
-            prefix = f"[{stage.index + 1}/{count}] " if count else ""
-            self.stage_results[stage.index] = self._run_stage(stage, all_stages, prefix, last=stage.index == target)
+            try:
+                for index in needs[stage.index]:
+                    futures[index].result()
+                prefix = f"[{stage.index + 1}/{count}] " if count else ""
+                self.stage_results[stage.index] = self._run_stage(stage, all_stages, prefix,
+                                                                  last=stage.index == target)
+            except BaseException:
+                self.cancel.set()  # the other stages stop at their next step; their containers are killed
+                raise
 
         pool = ThreadPoolExecutor(max_workers=max(1, self.options.jobs), thread_name_prefix="husk-build")
         try:
             for stage in stages:
                 futures[stage.index] = pool.submit(run, stage)
-            for stage in stages:
-                futures[stage.index].result()
-        except BaseException:
-            self.cancel.set()  # the other stages stop at their next step; their containers are killed
+            wait(futures.values())
+        except BaseException:  # Ctrl-C here, in the main thread
+            self.cancel.set()
             raise
         finally:
             pool.shutdown(wait=True)
+        errors = [future.exception() for future in futures.values() if future.exception() is not None]
+        if errors:  # the failure itself, not the cancellations it caused
+            raise next((error for error in errors if not isinstance(error, BuildCancelled)), errors[0])
 
     def _meta_args(self, meta: list[Instruction]) -> dict[str, str]:
         values: dict[str, str] = {}

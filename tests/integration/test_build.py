@@ -396,3 +396,19 @@ def test_squash_squash_all_and_layers_false(husk_rt, tmp_path):
         history = husk("history", "--format", "{{.CreatedBy}}", name, check=True).stdout.splitlines()
         assert history[0] == "/bin/sh -c #(nop) COPY f /f", flags
     assert _leftovers(husk)[0] == ""
+
+
+def test_a_failing_stage_stops_the_stages_running_beside_it(husk, tmp_path):
+    context = _context(tmp_path, f"""\
+FROM {IMAGE} AS slow
+RUN echo slow started; sleep 600
+FROM {IMAGE} AS failing
+RUN exit 5
+FROM {IMAGE}
+COPY --from=slow /etc/hostname /a
+COPY --from=failing /etc/hostname /b
+""")
+    result = husk("build", context, timeout=180)
+    assert result.returncode == 5, result.stderr
+    assert result.stderr == 'Error: building at STEP "RUN exit 5": while running runtime: exit status 5\n'
+    assert _leftovers(husk) == ("", ["localhost/busybox"])
