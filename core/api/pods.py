@@ -44,6 +44,9 @@ class PodSpec(msgspec.Struct):
     dns_option: list[str] | None = None
     hostadd: list[str] | None = None
     no_manage_hosts: bool = False
+    cgroup_parent: str = ""
+    #: an OCI LinuxResources document: memory.limit, cpu.quota and cpu.period are the pod's limits
+    resource_limits: dict | None = None
 
 
 def _create(request: web.Request, spec: PodSpec) -> "Pod":
@@ -60,10 +63,15 @@ def _create(request: web.Request, spec: PodSpec) -> "Pod":
                            dns_options=list(spec.dns_option or []), add_hosts=list(spec.hostadd or []),
                            no_hosts=spec.no_manage_hosts)
     share = ",".join(spec.shared_namespaces) if spec.shared_namespaces is not None else None
+    limits = spec.resource_limits or {}
+    memory = (limits.get("memory") or {}).get("limit")
+    cpu = limits.get("cpu") or {}
+    cpus = cpu["quota"] / (cpu.get("period") or 100_000) if cpu.get("quota") else None
     return create_pod(request_runtime(request), spec.name, infra=not spec.no_infra,
                       infra_command=spec.infra_command, infra_name=spec.infra_name, share=share,
                       hostname=spec.hostname, labels=spec.labels, exit_policy=spec.exit_policy or "continue",
-                      network=network, ports=ports, host_files=host_files)
+                      network=network, ports=ports, host_files=host_files, cgroup_parent=spec.cgroup_parent,
+                      memory=memory, cpus=cpus)
 
 
 def _pod(request: web.Request) -> "Pod":

@@ -91,7 +91,8 @@ def create_from_flags(session, opts: dict, name: str = ""):
         ports=[m for p in opts.get("publish", ()) for m in parse_publish(p)],
         host_files=HostFiles(dns_servers=list(opts.get("dns", ())), dns_search=list(opts.get("dns_search", ())),
                              dns_options=list(opts.get("dns_option", ())), add_hosts=list(opts.get("add_host", ())),
-                             no_hosts=opts.get("no_hosts", False)))
+                             no_hosts=opts.get("no_hosts", False)),
+        cgroup_parent=opts.get("cgroup_parent", ""), memory=opts.get("memory"), cpus=opts.get("cpus"))
 
 
 def write_id_file(path: str, pod_id: str) -> None:
@@ -122,6 +123,10 @@ def write_id_file(path: str, pod_id: str) -> None:
 @click.option("-l", "--label", multiple=True, help="Set a label (key=value).")
 @click.option("--pod-id-file", default="", help="Write the pod's id to this file.")
 @click.option("--replace", is_flag=True, help="Remove a pod of the same name first.")
+@click.option("--cgroup-parent", default="", help="The parent of the pod's own cgroup (default husk_pods, when "
+                                                  "--memory or --cpus is given).")
+@click.option("-m", "--memory", default=None, help="Memory limit of the pod's containers together (e.g. 256m).")
+@click.option("--cpus", default=None, help="CPUs the pod's containers may use together (e.g. 1.5).")
 @click.option("--exit-policy", default="continue", help="continue, or stop: stop the pod when its last container "
                                                         "exits.")
 @click.argument("name_arg", required=False, default="")

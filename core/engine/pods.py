@@ -29,6 +29,7 @@ from ..define import (AlreadyRunning, AlreadyStopped, HuskError, InvalidArgument
                       StateInvalid)
 from ..state.lock import FileLock
 from ..state.records import PodRecord
+from . import pod_cgroup
 from .names import NAME_PATTERN, random_name
 
 if TYPE_CHECKING:
@@ -168,6 +169,7 @@ class Pod:
                 container.remove(force=True, timeout=timeout, volumes=True)
             except NoSuchContainer:
                 pass
+        pod_cgroup.remove(self.record)
         self.runtime.store.remove_pod(self.id)
         self._emit("remove")
 
@@ -237,10 +239,14 @@ def status(states: Iterable[State]) -> str:
 def create_pod(runtime: "Runtime", name: str = "", *, infra: bool = True, infra_command: list[str] | None = None,
                infra_name: str = "", share: str | None = None, hostname: str = "", labels: dict | None = None,
                exit_policy: str = "continue", network: "str | list[str] | None" = None, ports=(),
-               host_files=None, runtime_name: str = "") -> Pod:
+               host_files=None, runtime_name: str = "", cgroup_parent: str = "", memory: "str | int | None" = None,
+               cpus: "str | float | None" = None) -> Pod:
     """Make a pod (and its infra container, `configured`: nothing runs yet).
     `network`, `ports` and `host_files` are the infra container's (see
-    Runtime.create_container); they need an infra container, as in podman."""
+    Runtime.create_container); they need an infra container, as in podman.
+    `cgroup_parent`, `memory` and `cpus` give the pod a cgroup of its own
+    that holds its containers and their shared limits (husk.engine.pod_cgroup)."""
+    from .resources import limits
     from ..state.records import HostFiles
 
     if name and not NAME_PATTERN.fullmatch(name):
@@ -256,8 +262,10 @@ def create_pod(runtime: "Runtime", name: str = "", *, infra: bool = True, infra_
                                   "or to set a pod's network, DNS, hosts or hostname")
         shared = []
     pod_id = os.urandom(32).hex()
+    resources = limits(memory=memory, cpus=cpus)
     record = PodRecord(id=pod_id, name=name or random_name(), created=time.time(), share=shared,
-                       hostname=hostname, labels=dict(labels or {}), exit_policy=exit_policy)
+                       hostname=hostname, labels=dict(labels or {}), exit_policy=exit_policy,
+                       cgroup_parent=cgroup_parent, memory=resources.memory, nano_cpus=resources.nano_cpus)
     runtime.store.add_pod(record)
     try:
         if infra:
@@ -292,6 +300,8 @@ def join(runtime: "Runtime", config, pod_name_or_id: str) -> None:
 
     record = runtime.store.pod(runtime.store.lookup_pod(pod_name_or_id))
     config.pod = record.id
+    if pod_cgroup.wanted(record):
+        config.run_options.cgroup_parent = pod_cgroup.path(record)
     if not record.infra_id:
         return
     if "net" in record.share:
@@ -313,9 +323,11 @@ def join(runtime: "Runtime", config, pod_name_or_id: str) -> None:
 def join_spec(container: "Container", spec: dict) -> None:
     """Point a member's OCI spec at the namespaces its pod's infra container
     holds (`/proc/PID/ns/KIND`; the network: the infra container's namespace
-    file), and bind the infra container's /etc/hosts and /etc/resolv.conf."""
+    file), and bind the infra container's /etc/hosts and /etc/resolv.conf.
+    For every container of a pod with a cgroup of its own, make that first."""
     runtime = container.runtime
     record = runtime.store.pod(container.config.pod)
+    pod_cgroup.ensure(record)
     if not record.infra_id or record.infra_id == container.id:
         return
     infra = runtime.container(record.infra_id)

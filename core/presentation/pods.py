@@ -9,6 +9,7 @@ import time
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..define import InvalidArgument
+from ..engine.resources import CPU_PERIOD
 from ..formats.timestamps import human_duration, rfc3339
 
 if TYPE_CHECKING:
@@ -134,8 +135,17 @@ def inspect_document(pod: "Pod") -> dict[str, Any]:
     }
     if record.labels:
         document["Labels"] = dict(record.labels)
-    document.update({"CreateCgroup": False, "CgroupParent": "", "CgroupPath": "",
-                     "CreateInfra": bool(record.infra_id), "InfraContainerID": record.infra_id})
+    from ..engine import pod_cgroup
+
+    own = pod_cgroup.wanted(record)
+    document.update({"CreateCgroup": own,
+                     "CgroupParent": "/" + (record.cgroup_parent or pod_cgroup.DEFAULT_PARENT).strip("/") if own else "",
+                     "CgroupPath": pod_cgroup.path(record) if own else ""})
+    if record.nano_cpus:
+        document.update({"CPUPeriod": CPU_PERIOD, "CPUQuota": record.nano_cpus * CPU_PERIOD // 1_000_000_000})
+    if record.memory:
+        document["MemoryLimit"] = record.memory
+    document.update({"CreateInfra": bool(record.infra_id), "InfraContainerID": record.infra_id})
     if infra is not None:
         config = infra.config
         bindings: dict[str, list[dict[str, str]]] = {}

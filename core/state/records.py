@@ -282,6 +282,10 @@ class PodRecord(msgspec.Struct, omit_defaults=True):
     hostname: str = ""
     labels: dict[str, str] = {}
     exit_policy: str = "continue"  # or stop: the pod stops once its last member has exited
+    #: the pod's own cgroup (see husk.engine.pod_cgroup): its parent, and the limits its containers share
+    cgroup_parent: str = ""
+    memory: int = 0  # bytes; 0: no limit
+    nano_cpus: int = 0  # 1e-9 CPUs; 0: no limit
     version: int = SCHEMA_VERSION
 
 

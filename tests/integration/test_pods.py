@@ -227,3 +227,43 @@ def test_pod_stats_and_ps_filter_pod(husk):
     assert sorted(names) == sorted(["busy", f"{pod_id[:12]}-infra"])
     assert husk("ps", "-a", "--filter", f"pod={pod_id[:8]}", "-q", check=True).stdout.count("\n") == 2
     husk("pod", "rm", "-f", "-t", "0", "measured", check=True)
+
+
+def _cgroup_roots() -> list[str]:
+    if os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
+        return ["/sys/fs/cgroup"]
+    return [os.path.join("/sys/fs/cgroup", name) for name in os.listdir("/sys/fs/cgroup")]
+
+
+def test_a_pods_own_cgroup_holds_its_containers_and_their_limits(husk_rt):
+    parent = f"husk-test-{os.getpid()}-{husk_rt.runtime_name}"
+    try:
+        pod_id = husk_rt("pod", "create", "--name", "limited", "--network", "none", "--cgroup-parent", parent,
+                         "--memory", "64m", "--cpus", "0.5", check=True).stdout.strip()
+        document = _pod_inspect(husk_rt, "limited")
+        assert (document["CreateCgroup"], document["CgroupParent"], document["CgroupPath"]) == (
+            True, f"/{parent}", f"/{parent}/{pod_id}")
+        assert (document["MemoryLimit"], document["CPUQuota"], document["CPUPeriod"]) == (64 << 20, 50000, 100000)
+        husk_rt("run", "-d", "--pod", "limited", "--name", "inside", IMAGE, "sleep", "600", check=True)
+        pid = int(_inspect(husk_rt, "inside", "{{.State.Pid}}"))
+        with open(f"/proc/{pid}/cgroup") as handle:
+            paths = {line.split(":")[1]: line.strip().split(":", 2)[2] for line in handle}
+        if os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
+            assert paths[""].startswith(f"/{parent}/{pod_id}/")
+            with open(f"/sys/fs/cgroup/{parent}/{pod_id}/memory.max") as handle:
+                assert handle.read().strip() == str(64 << 20)
+        else:
+            assert paths["memory"].startswith(f"/{parent}/{pod_id}/")
+            with open(f"/sys/fs/cgroup/memory/{parent}/{pod_id}/memory.limit_in_bytes") as handle:
+                assert handle.read().strip() == str(64 << 20)
+            with open(f"/sys/fs/cgroup/cpu/{parent}/{pod_id}/cpu.cfs_quota_us") as handle:
+                assert handle.read().strip() == "50000"
+        husk_rt("pod", "rm", "-f", "-t", "0", "limited", check=True)
+        assert not any(os.path.exists(os.path.join(root, parent, pod_id)) for root in _cgroup_roots())
+    finally:
+        husk_rt("pod", "rm", "-a", "-f", "-t", "0")
+        for root in _cgroup_roots():
+            try:
+                os.rmdir(os.path.join(root, parent))
+            except OSError:
+                pass
