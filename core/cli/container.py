@@ -34,7 +34,7 @@ def _create_options(function):
         click.option("--stop-signal", default="", help="Signal that stops the container (default SIGTERM)."),
         click.option("--stop-timeout", type=int, default=None, help="Seconds before SIGKILL on stop (default 10)."),
         click.option("--network", "--net", multiple=True,
-                     help="bridge (the default network), none, host, or network names (default: bridge)."),
+                     help="bridge (the default network), none, host, container:NAME, ns:PATH, or network names."),
         click.option("-p", "--publish", multiple=True, help="Publish [ip:][hostPort:]containerPort[/protocol]."),
         click.option("-P", "--publish-all", is_flag=True, help="Publish every exposed port on a free host port."),
         click.option("--expose", multiple=True, help="Expose PORT[-PORT][/protocol] (published by -P)."),

@@ -137,13 +137,22 @@ def inspect_objects(runtime: "Runtime", names, type_: str, format_: str, size: b
 
         template = compile_template(format_)
         types = {"container": "define.InspectContainerData", "image": "inspect.ImageData"}
-        # podman's Go structs call the field ID (its JSON name is Id): templates say {{.ID}};
-        # a container's sizes are fields without --size too (JSON leaves them out: omitempty)
-        unsized = {"container": {"SizeRw": None, "SizeRootFs": 0}, "image": {}}
-        return "".join(template.render(as_struct({**unsized[kind], **doc, "ID": doc["Id"]} if "Id" in doc else doc,
-                                                 types[kind], _MAP_FIELDS)) + "\n"
+        return "".join(template.render(as_struct(_go_fields(kind, doc), types[kind], _MAP_FIELDS)) + "\n"
                        for kind, doc in documents), code
     return json.dumps([doc for _, doc in documents], indent=4) + "\n", code
+
+
+def _go_fields(kind: str, doc: dict) -> dict:
+    """What podman's Go structs show templates beyond their JSON: the field ID
+    (its JSON name is Id); a container's sizes without --size too (JSON leaves
+    them out: omitempty); State.Healthcheck, podman's old name of State.Health
+    (a method of its struct, kept for old templates)."""
+    if "Id" not in doc:
+        return doc
+    if kind == "image":
+        return {**doc, "ID": doc["Id"]}
+    return {"SizeRw": None, "SizeRootFs": 0, **doc, "ID": doc["Id"],
+            "State": {**doc["State"], "Healthcheck": doc["State"]["Health"]}}
 
 
 def documents_text(documents: list[dict], format_: str, struct: str, map_fields=frozenset({"Labels", "Options"}),
