@@ -38,7 +38,7 @@ def _pairs(values, what: str, from_environment: bool = False) -> dict[str, str]:
 @click.option("--target", default="", help="Build up to this stage (by name).")
 @click.option("--no-cache", is_flag=True, help="Do not use cached layers (they are still written).")
 @click.option("--layers", type=click.BOOL, default=True, is_flag=False, flag_value=True, show_default=True,
-              help="Cache each step's result (--layers=false: no cache at all).")
+              help="Cache each step's result (--layers=false: no cache, the new content as one layer).")
 @click.option("--format", "format_", envvar="BUILDAH_FORMAT", default="oci", show_default=True,
               help="Image format: oci or docker.")
 @click.option("--iidfile", default="", help="Write the image id to this file.")
