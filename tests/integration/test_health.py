@@ -75,6 +75,8 @@ def test_checks_resume_after_a_refresh(husk):
     husk("container", "refresh", "hc-refresh", check=True)
     after = _until(lambda: _inspect(husk, "hc-refresh"), lambda d: d["State"]["Health"]["Status"] == "healthy")
     assert after["State"]["ConmonPid"] != before["State"]["ConmonPid"]  # (the start reset the health to starting)
+    # podman's old name in templates (a method of its struct; the JSON has only Health)
+    assert husk("inspect", "--format", "{{.State.Healthcheck.Status}}", "hc-refresh").stdout == "healthy\n"
 
 
 def test_a_hung_check_is_killed_at_its_timeout(husk):
