@@ -145,14 +145,15 @@ def inspect_objects(runtime: "Runtime", names, type_: str, format_: str, size: b
 def _go_fields(kind: str, doc: dict) -> dict:
     """What podman's Go structs show templates beyond their JSON: the field ID
     (its JSON name is Id); a container's sizes without --size too (JSON leaves
-    them out: omitempty); State.Healthcheck, podman's old name of State.Health
-    (a method of its struct, kept for old templates)."""
+    them out: omitempty) and Config.Healthcheck (nil); State.Healthcheck,
+    podman's old name of State.Health (a method of its struct, kept for old templates)."""
     if "Id" not in doc:
         return doc
     if kind == "image":
         return {**doc, "ID": doc["Id"]}
     return {"SizeRw": None, "SizeRootFs": 0, **doc, "ID": doc["Id"],
-            "State": {**doc["State"], "Healthcheck": doc["State"]["Health"]}}
+            "State": {**doc["State"], "Healthcheck": doc["State"]["Health"]},
+            "Config": {"Healthcheck": None, **doc["Config"]}}
 
 
 def documents_text(documents: list[dict], format_: str, struct: str, map_fields=frozenset({"Labels", "Options"}),

@@ -187,3 +187,17 @@ def test_the_libpod_create_body_takes_healthconfig(api_crun):
     status, _, refused = api_crun.request("POST", "/v4.3.1/libpod/containers/create", {
         "image": IMAGE, "healthconfig": {"Test": ["SOMETIMES", "true"]}})
     assert status >= 400 and "unknown Test type" in refused["message"]
+
+
+def test_the_images_healthcheck_applies_unless_overridden(husk, tmp_path):
+    (tmp_path / "Dockerfile").write_text(f"FROM {IMAGE}\nHEALTHCHECK --interval=1s --retries=2 CMD test -e /etc/passwd\n")
+    husk("build", "-q", "-t", "localhost/hc-image:latest", str(tmp_path), check=True, timeout=120)
+    husk("run", "-d", "--name", "hc-image", "localhost/hc-image:latest", "sleep", "600", check=True)
+    husk("create", "--name", "hc-off", "--no-healthcheck", "localhost/hc-image:latest", check=True)
+    husk("create", "--name", "hc-over", "--health-timeout", "5s", "localhost/hc-image:latest", check=True)
+    assert _inspect(husk, "hc-over")["Config"]["Healthcheck"] == {
+        "Test": ["CMD-SHELL", "test -e /etc/passwd"], "Interval": 1_000_000_000, "Timeout": 5_000_000_000,
+        "Retries": 2}
+    assert "Healthcheck" not in _inspect(husk, "hc-off")["Config"]
+    assert husk("inspect", "--format", "{{.Config.Healthcheck}}", "hc-off").stdout == "<nil>\n"
+    assert husk("wait", "--condition", "healthy", "hc-image", timeout=DEADLINE).stdout == "-1\n"
