@@ -24,7 +24,7 @@ attach_socket, stdin, tty, exit_command, sync_fd, exec, client_fd, preserve_fds,
 health_argv, health_interval (see ``Monitor``).  An exec session's monitor (``exec``: true) runs the
 runtime's ``exec --detach`` as its "create", which starts the command, so
 output read before it returns belongs to the command (unless exec failed); it
-has no log (empty log_path) and no exit command; its
+has no log (empty log_path) and an exit command only when detached; its
 ``client_fd`` is the exec CLI's end of a socket pair, attached before the
 command starts so no output is lost, and slowed down to (never dropped for)
 the client's pace; ``preserve_fds`` numbers the caller's descriptors 3.. that

@@ -47,7 +47,7 @@ def start(container: "Container", command: list[str], *, env: list[str] = (), us
     :raises HuskError: (125) anything else, with the runtime's message
     """
     from .attach_protocol import AttachClient
-    from .monitor_client import ExecMonitor, launch_monitor
+    from .monitor_client import ExecMonitor, husk_command, launch_monitor
     from ..state.records import ExecSession
     from ..formats.environment import check_env
 
@@ -72,8 +72,10 @@ def start(container: "Container", command: list[str], *, env: list[str] = (), us
         backend = container.runtime.oci_runtime(container.config.runtime)
         if not detach:
             mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        # nobody waits for a detached session: its monitor's exit command forgets it (and emits exec_died)
+        cleanup = husk_command(container, "container", "cleanup", "--exec", session_id, container.id)
         session_monitor = ExecMonitor(session_id, file, interactive, preserve_fds,
-                                      theirs.fileno() if theirs else -1)
+                                      theirs.fileno() if theirs else -1, tuple(cleanup) if detach else ())
         fault("exec.monitor.before")
         report = launch_monitor(container, backend.exec_command(container.id, file("process.json"), file("pidfile"),
                                                           file("oci-log"), preserve_fds),
@@ -326,8 +328,11 @@ def cleanup_session(container: "Container", session_id: str) -> None:
         if session_id not in c.state.exec_sessions:
             raise NoSuchExecSession(f"no exec session with ID {session_id} found in container {c.id}: "
                                     "no such exec session")
-        if exit_code(c, session_id) is None and _running(c.state.exec_sessions[session_id]):
+        code = exit_code(c, session_id)
+        if code is None and _running(c.state.exec_sessions[session_id]):
             raise StateInvalid(f"cannot clean up exec session {session_id} as it is running")
+        if code is not None:
+            c.runtime.emit("exec_died", c, execID=session_id, containerExitCode=code)
         forget(c, session_id)
     container.batch(clean)
 

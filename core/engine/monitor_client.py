@@ -147,7 +147,8 @@ def launch_monitor(container: "Container", create_argv: list[str], *, tty: bool 
     For the container itself: its pid, exit, log and attach files, its stdin
     and tty (``tty`` overrides, as a restore without a terminal does), husk's
     cleanup as exit command; stale exit and pid files are removed first.  For
-    an exec session: the session's files, no log and no exit command.
+    an exec session: the session's files, no log, and the session's exit
+    command (a detached one's cleanup; none for an attached one, whose caller cleans up).
 
     :raises CommandNotFound, CommandCannotInvoke, RuntimeFailure: as :func:`spawn_monitor`
     """
@@ -157,7 +158,8 @@ def launch_monitor(container: "Container", create_argv: list[str], *, tty: bool 
             id=f"{container.id} exec {exec_session.session_id}", create_argv=create_argv,
             pid_file=exec_session.file("pidfile"), exit_file=exec_session.file("exit"),
             attach_socket=exec_session.file("attach"), stdin=exec_session.interactive,
-            tty=bool(tty), exec=True, preserve_fds=exec_session.preserve_fds, client_fd=exec_session.client_fd)
+            tty=bool(tty), exec=True, preserve_fds=exec_session.preserve_fds, client_fd=exec_session.client_fd,
+            exit_command=list(exec_session.exit_command))
         pass_fds = tuple(range(3, 3 + exec_session.preserve_fds))
         pass_fds += (exec_session.client_fd,) if exec_session.client_fd >= 0 else ()
     else:
@@ -218,3 +220,5 @@ class ExecMonitor(NamedTuple):
     interactive: bool
     preserve_fds: int = 0
     client_fd: int = -1
+    #: a detached session's cleanup (forget it, emit exec_died), run when it ends
+    exit_command: tuple[str, ...] = ()

@@ -80,13 +80,14 @@ def test_stats_of_a_stopped_container_and_bad_input(api):
 
 def test_libpod_stats_reports(api):
     assert api.request("POST", "/v4.0.0/libpod/containers/create",
-                       {"image": "busybox", "name": "lp", "command": ["sleep", "600"]})[0] == 201
+                       {"image": "busybox", "name": "lp", "command": ["sleep", "600"],
+                        "netns": {"nsmode": "none"}})[0] == 201
     assert api.request("POST", "/v4.0.0/libpod/containers/lp/start")[0] == 204
     status, _, body = api.request("GET", "/v4.0.0/libpod/containers/stats?stream=false")
-    assert status == 200 and body["Error"] is None
+    assert status == 200 and body["Error"] is None, body
     [report] = body["Stats"]
-    assert report["Name"] == "lp" and report["PIDs"] == 1 and report["MemUsage"] > 0 and report["MemLimit"] > 0
-    assert report["CPUNano"] > 0 and report["SystemNano"] > 0
+    assert report["Name"] == "lp" and report["PIDs"] == 1 and report["MemUsage"] > 0 and report["MemLimit"] > 0, body
+    assert report["CPUNano"] > 0 and report["SystemNano"] > 0, body
     # streamed every interval
     conn = UnixHTTP(api.socket_path)
     try:
@@ -94,8 +95,8 @@ def test_libpod_stats_reports(api):
         response = conn.getresponse()
         assert response.status == 200
         reports = [json.loads(response.readline()) for _ in range(2)]
-        assert [r["Stats"][0]["Name"] for r in reports] == ["lp", "lp"]
-        assert reports[1]["Stats"][0]["SystemNano"] > reports[0]["Stats"][0]["SystemNano"]
+        assert [r["Stats"][0]["Name"] for r in reports] == ["lp", "lp"], reports
+        assert reports[1]["Stats"][0]["SystemNano"] > reports[0]["Stats"][0]["SystemNano"], reports
     finally:
         conn.close()
     assert api.request("DELETE", "/v4.0.0/libpod/containers/lp?force=true")[0] == 200
