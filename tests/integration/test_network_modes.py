@@ -147,3 +147,23 @@ def test_tcp_established_is_refused_where_criu_cannot_dump_tcp(husk_envs):
     assert failed.returncode != 0 and "criu#2718" in failed.stderr
     assert _inspect(runc, "web", "{{.State.Status}}") == "running"
     runc("rm", "-f", "-t", "0", "web", check=True)
+
+
+def test_docker_sdk_publish_all_ports_publishes_the_images_exposed_ports(api_crun):
+    """HostConfig.PublishAllPorts: the image's EXPOSE and Config.ExposedPorts, as Docker publishes them."""
+    import docker
+
+    env = api_crun.env
+    _exposing_image(env)
+    client = docker.DockerClient(base_url=f"unix://{api_crun.socket_path}", timeout=60)
+    container = client.containers.run("exposing:1", ["sh", "-c", HTTPD], detach=True, publish_all_ports=True,
+                                      ports={"90/udp": None})
+    try:
+        container.reload()
+        ports = container.attrs["NetworkSettings"]["Ports"]
+        assert sorted(ports) == ["80/tcp", "90/udp"]
+        assert container.attrs["Config"]["ExposedPorts"] == {"80/tcp": {}, "90/udp": {}}
+        host_port = int(ports["80/tcp"][0]["HostPort"])
+        assert http_body("127.0.0.1", host_port, timeout=60) == b"served\n"
+    finally:
+        container.remove(force=True)
