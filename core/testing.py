@@ -187,6 +187,17 @@ def find_monitors(runroot: str) -> list[int]:
     return found
 
 
+def wait_until(predicate, timeout: float = 60.0, interval: float = 0.1) -> bool:
+    """Poll `predicate` until it holds or `timeout` passes (generous: tests run
+    on loaded machines); returns its last answer."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return bool(predicate())
+
+
 def _kill_monitors(runroot: str) -> None:
     """SIGKILL the monitors still running for this run root."""
     for pid in find_monitors(runroot):

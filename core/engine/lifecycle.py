@@ -344,14 +344,24 @@ def start(container: "Container") -> None:
 # -- stop / kill --------------------------------------------------------------------------
 def stop(container: "Container", timeout: int) -> None:
     """The stop signal, then SIGKILL after `timeout`; returns once the process has exited."""
-    from ..formats.signals import parse_signal
-
     container.runtime.plugins.stop(container, timeout)
     backend = container.runtime.oci_runtime(container.config.runtime)
     container.state.stopped_by_user = True
     container.state.stopping = container.state.state is State.RUNNING  # until the exit is recorded
     container.save()
-    fault("stop.record.after")
+    try:
+        fault("stop.record.after")
+        _stop_process(container, backend, timeout)
+    except BaseException:
+        if container.state.stopping:  # the stop failed: the process runs on, not "stopping" for ever
+            container.state.stopping = False
+            container.save()
+        raise
+
+
+def _stop_process(container: "Container", backend: "OCIRuntime", timeout: int) -> None:
+    from ..formats.signals import parse_signal
+
     if container.state.state is State.PAUSED:
         _thaw(container, backend)  # a frozen process receives no signal, not even SIGKILL
     if timeout > 0 and container.state.state is State.RUNNING:

@@ -7,14 +7,14 @@ export/restore of a process that holds the data only in memory."""
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import subprocess
 import tarfile
-import time
 
 import pytest
 
-from husk.testing import ApiService, HUSK, needs_docker_cli
+from husk.testing import ApiService, HUSK, needs_docker_cli, wait_until
 
 SIZE = 4 << 20
 
@@ -34,15 +34,6 @@ def _raw(env, *args: str, input: bytes | None = None, timeout: float = 120) -> s
                             env=env.env())
     assert result.returncode == 0, result.stderr.decode(errors="replace")
     return result
-
-
-def _wait_until(predicate, timeout: float = 60.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return predicate()
 
 
 def _put(env, container: str, blob: bytes, tmp_path, path: str = "/data") -> None:
@@ -80,7 +71,7 @@ def test_cp_both_ways(husk, data, tmp_path):
     husk("cp", "c:/data", str(out), check=True)
     assert _sha(out.read_bytes()) == _sha(data)
     stream = _raw(husk, "cp", "c:/data", "-").stdout  # a tar stream on stdout
-    with tarfile.open(fileobj=__import__("io").BytesIO(stream)) as archive:
+    with tarfile.open(fileobj=io.BytesIO(stream)) as archive:
         assert _sha(archive.extractfile("data").read()) == _sha(data)
 
 
@@ -116,13 +107,13 @@ def test_checkpoint_export_and_restore_of_data_in_memory(husk_envs, data, tmp_pa
     source("create", "--name", "m", "--network", "none", "busybox", "sh", "-c", HOLDER, check=True)
     _put(source, "m", data, tmp_path)
     source("start", "m", check=True)
-    assert _wait_until(lambda: source("exec", "m", "test", "-e", "/held").returncode == 0)
+    assert wait_until(lambda: source("exec", "m", "test", "-e", "/held").returncode == 0)
     archive = tmp_path / "checkpoint.tar.gz"
     source("container", "checkpoint", "--export", str(archive), "m", check=True)
     source("rm", "m", check=True)
     target("container", "restore", "--import", str(archive), check=True)
     target("exec", "m", "touch", "/go", check=True)
-    assert _wait_until(lambda: target("exec", "m", "test", "-e", "/out").returncode == 0)
+    assert wait_until(lambda: target("exec", "m", "test", "-e", "/out").returncode == 0)
     out = tmp_path / "out.bin"
     target("cp", "m:/out", str(out), check=True)
     assert _sha(out.read_bytes()) == _sha(data)
