@@ -15,7 +15,7 @@ exit command (``husk container cleanup``) is faulted as well, which is a crash
 husk must survive as much as the CLI's own.
 
 :data:`POINTS` declares every point, named ``OPERATION.STEP.before|after``.
-tests/unit/test_faults.py checks that it matches the ``fault(...)`` calls in
+tests/unit/test_fault_points.py checks that it matches the ``fault(...)`` calls in
 the sources (so a new point cannot be left out), and
 tests/integration/test_faults.py runs each one through the operation its
 first word names, then checks that the next ordinary commands repair
