@@ -201,3 +201,13 @@ def test_the_images_healthcheck_applies_unless_overridden(husk, tmp_path):
     assert "Healthcheck" not in _inspect(husk, "hc-off")["Config"]
     assert husk("inspect", "--format", "{{.Config.Healthcheck}}", "hc-off").stdout == "<nil>\n"
     assert husk("wait", "--condition", "healthy", "hc-image", timeout=DEADLINE).stdout == "-1\n"
+
+
+def test_a_detached_exec_emits_exec_died_when_it_ends(husk_rt):
+    """Nobody waits for `exec -d`: its monitor's exit command forgets the session and emits exec_died."""
+    husk_rt("run", "-d", "--name", "hc-exec", IMAGE, "sleep", "600", check=True)
+    session = husk_rt("exec", "-d", "hc-exec", "sh", "-c", "exit 3", check=True).stdout.strip()
+    died = _until(lambda: [e for e in husk_rt.events("exec_died") if e["attributes"].get("execID") == session],
+                  lambda found: found)
+    assert died[0]["attributes"]["containerExitCode"] == "3"
+    assert _until(lambda: _inspect(husk_rt, "hc-exec")["ExecIDs"], lambda ids: ids == []) == []
