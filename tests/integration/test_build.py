@@ -412,3 +412,43 @@ COPY --from=failing /etc/hostname /b
     assert result.returncode == 5, result.stderr
     assert result.stderr == 'Error: building at STEP "RUN exit 5": while running runtime: exit status 5\n'
     assert _leftovers(husk) == ("", ["localhost/busybox"])
+
+
+def _saved_config(husk, tmp_path, name: str) -> dict:
+    """The image's config JSON as `husk save` writes it (every field Docker's format has)."""
+    archive = tmp_path / f"{name.replace('/', '_')}.tar"
+    husk("save", "-o", str(archive), name, check=True)
+    with tarfile.open(archive) as tar:
+        manifest = json.load(tar.extractfile("manifest.json"))
+        return json.load(tar.extractfile(manifest[0]["Config"]))
+
+
+def test_shell_healthcheck_onbuild_and_entrypoint_semantics(husk, tmp_path):
+    context = _context(tmp_path, f"""\
+FROM {IMAGE}
+SHELL ["/bin/sh", "-ec"]
+RUN echo "shell is $0" > /shell
+HEALTHCHECK --interval=5s --timeout=3s --retries=2 CMD ["true"]
+ONBUILD RUN echo triggered > /onbuild
+VOLUME ["/data"]
+CMD ["from-cmd"]
+ENTRYPOINT ["/bin/echo"]
+RUN --network=none cat /proc/net/dev | grep -c : > /interfaces
+""")
+    husk("build", "-t", "parent", context, check=True)
+    config = _saved_config(husk, tmp_path, "localhost/parent")["config"]
+    assert config["Shell"] == ["/bin/sh", "-ec"]
+    assert config["Healthcheck"] == {"Test": ["CMD", "true"], "Interval": 5_000_000_000, "Timeout": 3_000_000_000,
+                                     "Retries": 2}
+    assert config["OnBuild"] == ["RUN echo triggered > /onbuild"]
+    assert config["Volumes"] == {"/data": {}}
+    assert config["Entrypoint"] == ["/bin/echo"] and config["Cmd"] == ["from-cmd"]  # CMD set in this stage stays
+    shown = husk("run", "--rm", "--entrypoint", "", "parent", "cat", "/shell", "/interfaces", check=True).stdout
+    assert shown == "shell is /bin/sh\n1\n"  # the SHELL ran the RUN; --network=none: only lo
+    (tmp_path / "ctx" / "Containerfile").write_text("FROM localhost/parent\nENTRYPOINT [\"/bin/cat\"]\n")
+    child = husk("build", "-t", "child", context, check=True)
+    assert "STEP 1/2: FROM localhost/parent" in child.stdout
+    child_config = _saved_config(husk, tmp_path, "localhost/child")["config"]
+    assert "OnBuild" not in child_config or not child_config["OnBuild"]  # triggers run once, not inherited
+    assert child_config.get("Cmd") is None  # ENTRYPOINT drops an inherited CMD
+    assert husk("run", "--rm", "child", "/onbuild", check=True).stdout == "triggered\n"
