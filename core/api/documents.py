@@ -159,12 +159,27 @@ def image_inspect(image: "ImageRecord") -> dict[str, Any]:
         "Comment": "", "Created": rfc3339(image.created), "DockerVersion": "", "Author": "",
         "Config": {"Cmd": cfg.cmd or None, "Entrypoint": cfg.entrypoint or None, "Env": cfg.env,
                    "WorkingDir": cfg.workdir, "User": cfg.user, "Labels": dict(cfg.labels),
-                   "StopSignal": cfg.stop_signal or None},
+                   "StopSignal": cfg.stop_signal or None, **_config_extras(image)},
         "Architecture": _arch(), "Os": "linux", "Size": image.size, "VirtualSize": image.size,
         "GraphDriver": {"Name": "overlay", "Data": None},
         "RootFS": {"Type": "layers", "Layers": list(image.layers)},  # diff_ids: "sha256:..." already
         "Metadata": {"LastTagTime": "0001-01-01T00:00:00Z"},
     }
+
+
+#: what Docker's image inspect shows of an image config beyond husk's ImageConfig (a built image's)
+_CONFIG_EXTRAS = ("ExposedPorts", "Volumes", "Healthcheck", "OnBuild", "Shell")
+
+
+def _config_extras(image: "ImageRecord") -> dict[str, Any]:
+    """Those of _CONFIG_EXTRAS the image's config JSON has."""
+    import json
+
+    try:
+        config = (json.loads(image.config_json) if image.config_json else {}).get("config") or {}
+    except ValueError:
+        return {}
+    return {key: config[key] for key in _CONFIG_EXTRAS if config.get(key)}
 
 
 #: Docker's names for husk's container event statuses

@@ -24,19 +24,21 @@ def _context_dir(tmp_path, containerfile: str, files: dict | None = None) -> str
 
 @needs_docker_cli
 def test_docker_build_with_the_classic_builder(api, tmp_path):
-    context = _context_dir(tmp_path, f'FROM {IMAGE}\nARG X=def\nRUN echo "run sees $X"\nCOPY f /f\nCMD ["cat", "/f"]\n',
+    context = _context_dir(tmp_path, f'FROM {IMAGE}\nARG X=def\nRUN echo "run sees $X"\nCOPY f /f\nCMD ["cat", "/f"]\n'
+                                     "HEALTHCHECK CMD true\nEXPOSE 80\n",
                            {"f": "copied\n"})
     env_build = ("build", "--build-arg", "X=given", "-t", "dapp", "--label", "a=b", "--iidfile",
                  str(tmp_path / "iid"), context)
     result = api.docker(*env_build, timeout=120)
     out = result.stdout.decode()
     assert result.returncode == 0, result.stderr.decode()
-    assert "STEP 3/5: RUN echo \"run sees $X\"" in out and "run sees given" in out
+    assert "STEP 3/7: RUN echo \"run sees $X\"" in out and "run sees given" in out
     image_id = (tmp_path / "iid").read_text()
     assert f"Successfully built {image_id[7:19]}" in out
     assert api.docker("run", "--rm", "dapp", timeout=60).stdout == b"copied\n"
-    labels = json.loads(api.docker("image", "inspect", "dapp").stdout)[0]["Config"]["Labels"]
-    assert labels["a"] == "b"
+    config = json.loads(api.docker("image", "inspect", "dapp").stdout)[0]["Config"]
+    assert config["Labels"]["a"] == "b"
+    assert config["Healthcheck"]["Test"] == ["CMD-SHELL", "true"] and config["ExposedPorts"] == {"80/tcp": {}}
     quiet = api.docker("build", "-q", context, timeout=120)
     shown = quiet.stdout.decode().split()
     assert len(shown) == 1 and shown[0].startswith("sha256:") and len(shown[0]) == 71, shown
