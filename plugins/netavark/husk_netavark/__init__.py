@@ -60,6 +60,11 @@ def find_helper(name: str) -> str | None:
     return None
 
 
+#: serialises every netavark run on the host (see Netavark._run); in a
+#: directory only root can write (not /run/lock, where anyone may plant a symlink)
+HOST_LOCK_DIR = "/run/husk"
+
+
 class Netavark(NetworkBackend):
     name = "netavark"
 
@@ -76,12 +81,15 @@ class Netavark(NetworkBackend):
         if self.aardvark:
             argv += ["--aardvark-binary", self.aardvark]
         os.makedirs(self.run_dir, mode=0o700, exist_ok=True)
-        # One netavark at a time per installation, as podman runs it: a teardown
-        # decides whether it was the bridge's last user from what it sees, and two
-        # at once both keep (or both drop) the network's firewall rules.
+        # One netavark at a time on the host: a teardown decides whether it was
+        # the bridge's last user from what it sees, and two at once both keep (or
+        # both drop) the network's firewall rules; and netavarks of different
+        # installations (other run roots) edit the one firewall of the host, where
+        # concurrent edits left network rules behind under load.
         import fcntl
 
-        with open(os.path.join(self.run_dir, "netavark.lock"), "a") as lock:
+        os.makedirs(HOST_LOCK_DIR, mode=0o700, exist_ok=True)
+        with open(os.path.join(HOST_LOCK_DIR, "netavark.lock"), "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             done = subprocess.run([*argv, verb, netns], input=json.dumps(options).encode(), capture_output=True,
                                   timeout=120)
