@@ -102,6 +102,9 @@ class _FileBlob:
     def close(self) -> None:
         self.stream.close()
 
+    def interrupt(self) -> None:
+        """Nothing to wake: a file read does not stall (the pull's progress callback stops it)."""
+
 
 class LayoutSource:
     """An OCI layout (a directory, or a tar that is read in place) as a source of

@@ -302,19 +302,22 @@ def _fetch_layers(runtime: "Runtime", source, repository: str,
     from concurrent.futures import ThreadPoolExecutor
 
     abort = threading.Event()
+    readers: list = []  # the streams in flight, interrupted on the first failure (or ^C)
     unique = list({diff_id: (descriptor, diff_id) for descriptor, diff_id in layers}.values())
     with ThreadPoolExecutor(max_workers=PARALLEL_LAYERS) as pool:
-        futures = [pool.submit(_fetch_layer, runtime, source, repository, d, diff_id, progress, abort)
-                   for d, diff_id in unique]
         try:
+            futures = [pool.submit(_fetch_layer, runtime, source, repository, d, diff_id, progress, abort, readers)
+                       for d, diff_id in unique]
             sizes = dict(future.result() for future in futures)
         finally:
             abort.set()
+            for reader in list(readers):  # a stalled registry must not keep the others waiting
+                reader.interrupt()
     return sum(sizes[diff_id] for _, diff_id in layers)
 
 
 def _fetch_layer(runtime: "Runtime", source, repository: str, descriptor: Descriptor,
-                 diff_id: str, progress: Progress, abort: threading.Event) -> tuple[str, int]:
+                 diff_id: str, progress: Progress, abort: threading.Event, readers: list) -> tuple[str, int]:
     from .layer_store import layer_archive, layer_present, stage_layer
 
     short = descriptor.digest[7:19]
@@ -331,6 +334,9 @@ def _fetch_layer(runtime: "Runtime", source, repository: str, descriptor: Descri
 
         progress.layer_start(descriptor.digest, descriptor.size)
         reader = source.blob_reader(repository, descriptor.digest, descriptor.size, progress=advance)
+        readers.append(reader)
+        if abort.is_set():  # aborted after the others were interrupted
+            raise HuskError("pull aborted")
         try:
             try:
                 staged = stage_layer(runtime, reader)

@@ -193,6 +193,7 @@ class Response:
     headers: http.client.HTTPMessage
     raw: http.client.HTTPResponse
     url: str
+    sock: socket.socket | None = None  # the connection's, to interrupt a read blocked in another thread
 
     def body(self, limit: int = JSON_LIMIT) -> bytes:
         length = self.headers.get("Content-Length")
@@ -212,6 +213,14 @@ class Response:
 
     def close(self) -> None:
         self.raw.close()
+
+    def interrupt(self) -> None:
+        """Wake a read of this body blocked in another thread (it sees the end)."""
+        try:
+            if self.sock is not None:
+                self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
 
 class RegistryClient:
@@ -362,6 +371,7 @@ class RegistryClient:
             try:
                 data = body() if callable(body) else body
                 connection.request(method, target, body=data, headers={"User-Agent": "husk", **headers})
+                sock = connection.sock  # before getresponse, which drops it when the server will close
                 raw = connection.getresponse()
             except ssl.SSLError as exc:
                 self._drop(split.scheme, split.netloc)
@@ -385,7 +395,7 @@ class RegistryClient:
                     continue
                 raise RegistryError(f"pinging container registry {split.netloc}: {exc or type(exc).__name__}") \
                     from None
-            response = Response(raw.status, raw.headers, raw, urllib.parse.urlunsplit(split))
+            response = Response(raw.status, raw.headers, raw, urllib.parse.urlunsplit(split), sock)
             if idempotent and attempt < _RETRIES and (raw.status == 429 or raw.status >= 500):
                 raw.close()
                 self._drop(split.scheme, split.netloc)
@@ -558,6 +568,7 @@ class BlobReader:
         self._hash = hashlib.sha256()
         self._response: Response | None = None
         self._resumes = 0
+        self._interrupted = False
 
     def _open(self) -> None:
         headers = {"Range": f"bytes={self.offset}-"} if self.offset else {}
@@ -578,8 +589,13 @@ class BlobReader:
         want = self.limit + 1 - self.offset if size < 0 else min(size, self.limit + 1 - self.offset)
         chunks = []
         while want > 0:
+            if self._interrupted:
+                raise HuskError("pull aborted")
             if self._response is None:
                 self._open()
+                if self._interrupted:  # interrupted while opening: interrupt() had no socket to wake
+                    self.close()
+                    raise HuskError("pull aborted")
             try:
                 data = self._response.raw.read(min(want, _CHUNK))
             except (OSError, http.client.HTTPException) as exc:
@@ -604,9 +620,19 @@ class BlobReader:
                                 f"{'its descriptor says' if self.size >= 0 else f'{self.limit} bytes'}")
         return b"".join(chunks)
 
+    def interrupt(self) -> None:
+        """Stop the stream from another thread (a pull aborted): a read blocked on a
+        stalled registry returns, and this read and every later one raise."""
+        self._interrupted = True
+        response = self._response
+        if response is not None:
+            response.interrupt()
+
     def _cut(self, exc: BaseException | None) -> None:
         """The stream broke (or ended before the size): reopen from the offset, a few times."""
         self.close()
+        if self._interrupted:
+            raise HuskError("pull aborted")
         self._resumes += 1
         if self._resumes > _RETRIES:
             reason = f": {exc}" if exc else f" after {self.offset} of {self.size} bytes"

@@ -402,8 +402,11 @@ def test_interrupted_pull_leaves_nothing(husk, tmp_path):
     server = HostileRegistry(tmp_path, _routes(manifest, config, blob, blob_answer=slow))
     try:
         before = _store_listing(husk)
+        # SIGINT as at a terminal: a background job's or an xdist worker's children inherit
+        # it ignored, and Python then leaves it ignored (the pull went on, under -n 2)
         pull = husk.popen("pull", "--cert-dir", server.cert_dir, f"{server.host}/evil",
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         deadline = time.monotonic() + 20
         while not any(d.startswith(".stage") for d in _store_listing(husk)):
             assert time.monotonic() < deadline and pull.poll() is None
