@@ -29,13 +29,13 @@ from .global_flags import LogLevel
 #: after the module that makes the group)
 MODULES = ("container", "image", "image_transfer", "registry", "commit", "system", "attach", "ops", "exec",
            "checkpoint", "changes", "cp", "prune", "network", "volume", "secret", "stats", "disk", "health", "pod",
-           "build", "kube")
+           "build", "kube", "connections")
 #: group -> the modules adding to it, the one making it first
 GROUPS = {
     "container": ("container", "attach", "ops", "exec", "checkpoint", "changes", "cp", "prune", "commit", "network",
                   "stats"),
     "image": ("image", "image_transfer", "registry", "commit", "prune", "build"),
-    "system": ("system", "disk"),
+    "system": ("system", "disk", "connections"),
     "network": ("network",),
     "volume": ("volume",),
     "secret": ("secret",),
@@ -104,6 +104,15 @@ class LazyGroup(click.Group):
     def list_commands(self, ctx):
         load(MODULES)
         return super().list_commands(ctx)
+
+    def get_command(self, ctx, name):
+        """With a remote flag (--url, --connection, --remote), the verb's remote version (husk.cli.remote)."""
+        local = super().get_command(ctx, name)
+        if not ctx.meta.get("husk.remote", {}).get("on"):
+            return local
+        from .remote import command
+
+        return command(name, local)
 
 
 

@@ -7,9 +7,10 @@ the root command.  What the engine needs from them (runtime flags, the events
 backend) is kept in the click context's `meta`, which the Session reads when
 it builds the Runtime.
 
-Flags of other issues' features (`--network-cmd-path`, `--network-config-dir`,
-`--volumepath`, `--url`, `--connection`, `--remote`, `--identity`) come with
-those features.
+`--url`, `--connection`, `--remote` and `--identity` make the command a client
+of an API service (husk.cli.remote).  Flags of other issues' features
+(`--network-cmd-path`, `--network-config-dir`, `--volumepath`) come with those
+features.
 """
 
 from __future__ import annotations
@@ -129,7 +130,27 @@ def options() -> list[click.Option]:
                      help="Print nothing on stdout."),
         click.Option(["--syslog"], is_flag=True, expose_value=False, callback=_syslog,
                      help="Send husk's error messages to syslog as well."),
+        click.Option(["--url"], envvar="CONTAINER_HOST", expose_value=False, callback=_remote("url"),
+                     help="Be a client of the API service at unix:///PATH, tcp://HOST:PORT or "
+                          "ssh://USER@HOST[:PORT]/PATH/TO/SOCKET."),
+        click.Option(["--connection"], envvar="CONTAINER_CONNECTION", expose_value=False,
+                     callback=_remote("connection"), help="Be a client of this `system connection`."),
+        click.Option(["--remote"], is_flag=True, expose_value=False, callback=_remote("remote"),
+                     help="Be a client of the default connection (or the local service's socket)."),
+        click.Option(["--identity"], expose_value=False, callback=_remote("identity"),
+                     help="ssh key file for an ssh:// destination."),
     ]
+
+
+def _remote(key: str):
+    """The remote flags, kept where husk.cli.remote reads them; any of them but --identity makes the command remote."""
+    def callback(ctx: click.Context, param: click.Parameter, value):
+        if value:
+            remote = ctx.meta.setdefault("husk.remote", {})
+            remote[key] = value
+            if key != "identity":
+                remote["on"] = True
+    return callback
 
 
 #: where a running systemd journal listens

@@ -1,0 +1,319 @@
+"""The CLI as a client of an API service (`--url`, `--connection`, `--remote`).
+
+When a remote flag is given, :class:`husk.cli.LazyGroup` answers each verb
+with the command of the same name here, which speaks the libpod API that
+`husk system service` (or podman's) serves; a verb without a remote version
+says so in one line (exit 125).  Output goes through the same printers as the
+local verbs (husk.cli.listing, husk.formats.template).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from urllib.parse import quote, urlencode
+
+import click
+
+from ..define import EXIT_ENGINE, HuskError, InvalidArgument
+from .common import CONTEXT
+
+META = "husk.remote"
+#: the libpod API's path prefix (podman 4's)
+LIBPOD = "/v4.0.0/libpod"
+
+
+class ServiceError(HuskError):
+    """What the service answered with an error status: its message, and 125
+    (or podman's 1 for a missing container where the local verb says 1)."""
+
+
+class Client:
+    """Requests to one service; the channel (an ssh tunnel) closes with the command."""
+
+    def __init__(self, uri: str, identity: str = "") -> None:
+        from .remote_transport import Channel
+
+        self.channel = Channel(uri, identity)
+        self.uri = uri
+
+    def open(self, method: str, path: str, query: dict | None = None, body=None, timeout: float | None = 300):
+        """The response, its status checked (an error status raises ServiceError)."""
+        from .remote_transport import Connection, RemoteError
+
+        conn = Connection(self.channel, timeout=timeout)
+        target = LIBPOD + path + ("?" + urlencode(query, doseq=True) if query else "")
+        payload = json.dumps(body).encode() if body is not None else None
+        try:
+            conn.request(method, target, body=payload,
+                         headers={"Content-Type": "application/json"} if payload is not None else {})
+            response = conn.getresponse()
+        except (OSError, ValueError) as exc:
+            conn.close()
+            if isinstance(exc, RemoteError):
+                raise
+            raise RemoteError(f"unable to connect to {self.uri}: {exc}") from None
+        if response.status >= 400:
+            data = response.read()
+            conn.close()
+            try:
+                message = json.loads(data).get("message") or data.decode()
+            except ValueError:
+                message = data.decode(errors="replace").strip()
+            raise ServiceError(message or f"HTTP {response.status}", exit_code=EXIT_ENGINE,
+                               ) from None
+        return response
+
+    def json(self, method: str, path: str, query: dict | None = None, body=None):
+        response = self.open(method, path, query, body)
+        data = response.read()
+        return json.loads(data) if data else None
+
+    def close(self) -> None:
+        self.channel.close()
+
+
+def client() -> Client:
+    """The command's client, made once from the remote flags (closed when the command ends)."""
+    ctx = click.get_current_context()
+    root = ctx.find_root()
+    settings = root.meta[META]
+    if "client" not in settings:
+        uri, identity = destination(settings)
+        settings["client"] = made = Client(uri, identity)
+        root.call_on_close(made.close)
+    return settings["client"]
+
+
+def destination(settings: dict) -> tuple[str, str]:
+    """(URI, identity) from --url, or --connection / the default connection."""
+    identity = settings.get("identity", "")
+    if settings.get("url"):
+        return settings["url"], identity
+    from .connections import load
+
+    connections, default = load()
+    name = settings.get("connection") or default
+    if not name:
+        return "unix:///run/husk/husk.sock", identity  # `husk system service`'s default
+    if name not in connections:
+        raise InvalidArgument(f'connection "{name}" not found')
+    entry = connections[name]
+    return entry["URI"], identity or entry.get("Identity", "")
+
+
+def path(kind: str, name: str, action: str = "") -> str:
+    return f"/{kind}/{quote(name, safe='')}" + (f"/{action}" if action else "")
+
+
+# -- the verbs -----------------------------------------------------------------------------
+@click.command(context_settings=CONTEXT)
+@click.option("-a", "--all", "all_", is_flag=True, help="All containers, not only running ones.")
+@click.option("-q", "--quiet", is_flag=True, help="Only the IDs.")
+@click.option("--no-trunc", is_flag=True, help="Full IDs.")
+@click.option("-n", "--noheading", "no_heading", is_flag=True, help="No header row.")
+@click.option("--format", "format_", default="", help="Go template, or json.")
+def ps(all_, quiet, no_trunc, no_heading, format_):
+    """List the service's containers."""
+    from ..formats.template import format_rows
+    from .listing import PS_HEADERS, PS_TABLE
+
+    documents = client().json("GET", "/containers/json", {"all": str(all_).lower()})
+    if format_ == "json":
+        click.echo(json.dumps(documents, indent=4))
+        return
+    rows = [_ps_row(doc, no_trunc) for doc in documents]
+    if quiet:
+        click.echo("".join(row["ID"] + "\n" for row in rows), nl=False)
+        return
+    click.echo(format_rows(format_ or PS_TABLE, rows, PS_HEADERS, heading=not no_heading), nl=False)
+
+
+def _ps_row(doc: dict, no_trunc: bool) -> dict:
+    """The `ps` row of a libpod list document (the fields of husk's local rows that it carries)."""
+    command = " ".join(doc.get("Command") or [])
+    if not no_trunc and len(command) > 17:
+        command = command[:17] + "..."
+    return {"ID": doc["Id"] if no_trunc else doc["Id"][:12], "Image": doc.get("Image", ""), "Command": command,
+            "CreatedHuman": doc.get("CreatedAt", ""), "Status": doc.get("Status", ""), "Ports": "",
+            "Names": ",".join(doc.get("Names") or []), "State": doc.get("State", ""),
+            "Labels": doc.get("Labels") or {}, "Pod": doc.get("Pod", ""), "PodName": doc.get("PodName", "")}
+
+
+@click.command(context_settings={**CONTEXT, "allow_interspersed_args": False})
+@click.option("-d", "--detach", is_flag=True, help="Print the ID and leave the container running.")
+@click.option("--name", default="", help="The container's name.")
+@click.option("--rm", "remove", is_flag=True, help="Remove the container when it exits.")
+@click.option("-e", "--env", multiple=True, help="KEY=VALUE in the container's environment.")
+@click.option("--entrypoint", default=None, help="Override the image's entrypoint.")
+@click.option("-w", "--workdir", default="", help="Working directory in the container.")
+@click.option("-u", "--user", default="", help="User in the container.")
+@click.argument("image")
+@click.argument("command", nargs=-1)
+def run(detach, name, remove, env, entrypoint, workdir, user, image, command):
+    """Run a command in a new container on the service."""
+    service = client()
+    spec = {"image": image, "name": name, "remove": remove and detach, "work_dir": workdir, "user": user,
+            "env": dict(item.partition("=")[::2] for item in env) or None, "command": list(command) or None,
+            "entrypoint": [entrypoint] if entrypoint is not None else None}
+    try:
+        created = service.json("POST", "/containers/create", body=spec)
+    except ServiceError as exc:
+        if "image" not in str(exc).lower():
+            raise
+        _pull(service, image, quiet=False, out=sys.stderr)
+        created = service.json("POST", "/containers/create", body=spec)
+    ident = created["Id"]
+    service.open("POST", path("containers", ident, "start")).read()
+    if detach:
+        click.echo(ident)
+        return
+    _copy_logs(service, ident, follow=True)
+    code = service.json("POST", path("containers", ident, "wait"), {"condition": "stopped"})
+    if remove:
+        service.open("DELETE", path("containers", ident), {"force": "true"}).read()
+    raise SystemExit(code)
+
+
+def _copy_logs(service: Client, ident: str, follow: bool) -> None:
+    """The container's log to our stdout and stderr (docker's multiplexed frames, or raw for a terminal)."""
+    response = service.open("GET", path("containers", ident, "logs"),
+                            {"stdout": "true", "stderr": "true", "follow": str(follow).lower()}, timeout=None)
+    outs = {1: sys.stdout.buffer, 2: sys.stderr.buffer}
+    if "multiplexed" not in response.getheader("Content-Type", ""):
+        while chunk := response.read1(65536):
+            outs[1].write(chunk)
+            outs[1].flush()
+        return
+    while len(header := response.read(8)) == 8:
+        data = response.read(int.from_bytes(header[4:], "big"))
+        out = outs.get(header[0], outs[1])
+        out.write(data)
+        out.flush()
+
+
+@click.command(context_settings=CONTEXT)
+@click.option("-f", "--follow", is_flag=True, help="Keep printing until the container stops.")
+@click.argument("name")
+def logs(follow, name):
+    """Print a container's log."""
+    _copy_logs(client(), name, follow)
+
+
+@click.command(context_settings=CONTEXT)
+@click.option("-f", "--format", "format_", default="", help="Go template applied to each result.")
+@click.argument("names", nargs=-1, required=True)
+def inspect(format_, names):
+    """Show containers' (or images') configuration and state as JSON."""
+    from .listing import print_inspected
+
+    service = client()
+
+    def document(name: str) -> dict:
+        try:
+            return service.json("GET", path("containers", name, "json"))
+        except ServiceError:
+            try:
+                return service.json("GET", path("images", name, "json"))
+            except ServiceError:
+                raise ServiceError(f"no such object: \"{name}\"") from None
+
+    print_inspected(names, document, format_, "define.InspectContainerData")
+
+
+def _each(names, action) -> None:
+    """`action(name)` for each name: the name on stdout, or one Error line (exit 125 at the end)."""
+    code = 0
+    for name in names:
+        try:
+            action(name)
+            click.echo(name)
+        except ServiceError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            code = exc.exit_code
+    if code:
+        raise SystemExit(code)
+
+
+@click.command(context_settings=CONTEXT)
+@click.option("-t", "--time", "timeout", type=int, default=None, help="Seconds before SIGKILL.")
+@click.argument("names", nargs=-1, required=True)
+def stop(timeout, names):
+    """Stop containers."""
+    service = client()
+    query = {"timeout": timeout} if timeout is not None else None
+    _each(names, lambda name: service.open("POST", path("containers", name, "stop"), query).read())
+
+
+@click.command(context_settings=CONTEXT)
+@click.option("-f", "--force", is_flag=True, help="Stop running containers first.")
+@click.argument("names", nargs=-1, required=True)
+def rm(force, names):
+    """Remove containers."""
+    service = client()
+    _each(names, lambda name: service.open("DELETE", path("containers", name), {"force": str(force).lower()}).read())
+
+
+@click.command(context_settings=CONTEXT)
+@click.option("-q", "--quiet", is_flag=True, help="Only the IDs.")
+@click.option("--format", "format_", default="", help="Go template, or json.")
+@click.option("-n", "--noheading", "no_heading", is_flag=True, help="No header row.")
+def images(quiet, format_, no_heading):
+    """List the service's images."""
+    from ..formats.template import format_rows
+
+    documents = client().json("GET", "/images/json")
+    if format_ == "json":
+        click.echo(json.dumps(documents, indent=4))
+        return
+    rows = []
+    for doc in documents:
+        for name in doc.get("Names") or ["<none>:<none>"]:
+            repository, _, tag = name.rpartition(":")
+            rows.append({"ID": doc["Id"][:12], "Repository": repository, "Tag": tag, "Size": doc.get("Size", 0)})
+    if quiet:
+        click.echo("".join(dict.fromkeys(row["ID"] + "\n" for row in rows)), nl=False)
+        return
+    click.echo(format_rows(format_ or "table {{.Repository}}\t{{.Tag}}\t{{.ID}}", rows,
+                           {"ID": "IMAGE ID"}, heading=not no_heading), nl=False)
+
+
+@click.command(context_settings=CONTEXT)
+@click.option("-q", "--quiet", is_flag=True, help="Only the image's ID.")
+@click.argument("reference")
+def pull(quiet, reference):
+    """Pull an image into the service's store."""
+    _pull(client(), reference, quiet, sys.stdout)
+
+
+def _pull(service: Client, reference: str, quiet: bool, out) -> None:
+    """libpod's pull: progress lines (to `out` unless quiet), then the image's ID on stdout."""
+    response = service.open("POST", "/images/pull", {"reference": reference, "quiet": str(quiet).lower()},
+                            timeout=None)
+    ident = ""
+    for line in response:
+        message = json.loads(line)
+        if message.get("error"):
+            raise ServiceError(message["error"])
+        if message.get("stream") and not quiet:
+            out.write(message["stream"])
+        ident = message.get("id") or ident
+    if out is sys.stdout or quiet:
+        click.echo(ident)
+
+
+COMMANDS = {command.name: command for command in (ps, run, logs, inspect, stop, rm, images, pull)}
+
+
+def command(name: str, local: click.Command | None) -> click.Command | None:
+    """The remote version of a verb; for a verb that has none, a command saying so."""
+    if name in COMMANDS:
+        return COMMANDS[name]
+    if local is None:
+        return None
+
+    @click.command(name, context_settings={**CONTEXT, "ignore_unknown_options": True})
+    @click.argument("args", nargs=-1, type=click.UNPROCESSED)
+    def unsupported(args):
+        raise InvalidArgument(f"{name} is not supported remotely yet (run it on the service's host)")
+    return unsupported

@@ -1,0 +1,205 @@
+"""The CLI as a client (`--url`, `--connection`, `--remote`) of husk's own
+API service: over its unix socket, and over ssh through a real sshd started on
+a free loopback port with its own host key, authorized key and known_hosts
+(never the host's sshd)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+from husk.testing import HUSK, IMAGE
+
+SSHD = "/usr/sbin/sshd"
+
+
+def client(service, *args: str, env_extra=None, timeout: float = 120) -> subprocess.CompletedProcess:
+    """husk as a client: no --root or --runroot, the service's installation's config dir."""
+    return subprocess.run([HUSK, *args], capture_output=True, text=True, timeout=timeout,
+                          env={**service.env.env(), **(env_extra or {})})
+
+
+def test_remote_verbs_over_the_unix_socket(api_crun):
+    url = ["--url", f"unix://{api_crun.socket_path}"]
+    ran = client(api_crun, *url, "run", "--name", "rr1", IMAGE, "sh", "-c", "echo out; echo err >&2; exit 3")
+    assert (ran.returncode, ran.stdout, ran.stderr) == (3, "out\n", "err\n")
+    started = client(api_crun, *url, "run", "-d", "--name", "rr2", IMAGE, "sleep", "600")
+    assert started.returncode == 0, started.stderr
+    ident = started.stdout.strip()
+    assert len(ident) == 64
+    listed = client(api_crun, *url, "ps")
+    assert listed.stdout.splitlines()[0].split() == ["CONTAINER", "ID", "IMAGE", "COMMAND", "CREATED", "STATUS",
+                                                    "PORTS", "NAMES"]
+    assert [line.split()[-1] for line in listed.stdout.splitlines()[1:]] == ["rr2"]
+    every = client(api_crun, *url, "ps", "-a", "--format", "{{.Names}} {{.State}}")
+    assert sorted(every.stdout.splitlines()) == ["rr1 exited", "rr2 running"]
+    # what the service's own installation sees
+    assert api_crun.env("inspect", "--format", "{{.State.Status}}", "rr2").stdout == "running\n"
+    inspected = client(api_crun, *url, "inspect", "--format", "{{.Id}} {{.State.ExitCode}}", "rr1")
+    assert inspected.stdout.split()[1] == "3"
+    assert client(api_crun, *url, "logs", "rr1").stdout == "out\n"
+    stopped = client(api_crun, *url, "stop", "-t", "0", "rr2")
+    assert (stopped.returncode, stopped.stdout) == (0, "rr2\n"), stopped.stderr
+    removed = client(api_crun, *url, "rm", "rr1", "rr2", "nope")
+    assert removed.returncode == 125
+    assert removed.stdout == "rr1\nrr2\n"
+    assert removed.stderr.strip().splitlines() == ['Error: no container with name or ID "nope" found: '
+                                                   'no such container']
+    assert client(api_crun, *url, "ps", "-aq").stdout == ""
+    images = client(api_crun, *url, "images")
+    assert images.stdout.splitlines()[1].split()[:2] == ["localhost/busybox", "latest"]
+    missing = client(api_crun, *url, "inspect", "nope")
+    assert (missing.returncode, missing.stderr) == (125, 'Error: no such object: "nope"\n')
+
+
+def test_a_verb_without_a_remote_version_says_so(api_crun):
+    done = client(api_crun, "--url", f"unix://{api_crun.socket_path}", "exec", "x", "ls")
+    assert (done.returncode, done.stdout) == (125, "")
+    assert done.stderr == "Error: exec is not supported remotely yet (run it on the service's host)\n"
+
+
+@pytest.mark.parametrize("uri, message", [
+    ("unix:///nonexistent/s.sock", "Error: unable to connect to unix:///nonexistent/s.sock: No such file or directory"),
+    ("http://x", "Error: invalid connection URI 'http://x': use unix:///PATH, tcp://HOST:PORT or "
+                 "ssh://USER@HOST[:PORT]/PATH/TO/SOCKET"),
+])
+def test_bad_destinations_are_one_line(husk, uri, message):
+    done = subprocess.run([HUSK, "--url", uri, "ps"], capture_output=True, text=True, timeout=60, env=husk.env())
+    assert (done.returncode, done.stderr.strip()) == (125, message)
+
+
+def test_system_connection_add_ls_default_rename_rm(husk):
+    def connection(*args):
+        done = husk("system", "connection", *args)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    connection("add", "one", "unix:///tmp/one.sock")
+    connection("add", "--identity", "/k/id", "two", "ssh://root@127.0.0.1:2222/run/husk/husk.sock")
+    assert connection("ls").splitlines() == [
+        "NAME        URI                                           IDENTITY    DEFAULT",
+        "one         unix:///tmp/one.sock                                      true",
+        "two         ssh://root@127.0.0.1:2222/run/husk/husk.sock  /k/id       false"]
+    connection("default", "two")
+    connection("rename", "two", "deux")
+    assert connection("ls", "--format", "{{.Name}} {{.Default}}").splitlines() == ["deux true", "one false"]
+    connection("rm", "deux")
+    assert connection("ls", "--format", "{{.Name}} {{.Default}}").splitlines() == ["one true"]
+    bad = husk("system", "connection", "default", "nope")
+    assert (bad.returncode, bad.stderr) == (125, 'Error: connection "nope" not found\n')
+    bad = husk("system", "connection", "add", "x", "ftp://h")
+    assert bad.returncode == 125 and bad.stderr.startswith("Error: invalid connection URI 'ftp://h'")
+
+
+class Sshd:
+    """sshd on a free loopback port, with its own host key, one authorized key
+    (the client's, `identity`) and a known_hosts file holding the host key."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        keygen = ["ssh-keygen", "-q", "-t", "ed25519", "-N", ""]
+        subprocess.run([*keygen, "-f", f"{base}/host_key"], check=True, timeout=60)
+        subprocess.run([*keygen, "-f", f"{base}/id"], check=True, timeout=60)
+        self.identity = f"{base}/id"
+        shutil.copy(f"{base}/id.pub", f"{base}/authorized_keys")
+        os.makedirs("/run/sshd", mode=0o755, exist_ok=True)  # sshd's privilege separation directory
+        self.process: subprocess.Popen | None = None
+        for _ in range(20):  # the free port may be taken by another test before sshd binds it
+            self.port = _free_port()
+            with open(f"{base}/sshd_config", "w") as config:
+                config.write(f"ListenAddress 127.0.0.1\nHostKey {base}/host_key\nPidFile {base}/sshd.pid\n"
+                             f"AuthorizedKeysFile {base}/authorized_keys\nPermitRootLogin prohibit-password\n"
+                             "PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n"
+                             "StrictModes no\nAllowStreamLocalForwarding yes\nLogLevel ERROR\n")
+            self.process = subprocess.Popen([SSHD, "-D", "-e", "-f", f"{base}/sshd_config", "-p", str(self.port)],
+                                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                            stderr=subprocess.PIPE)
+            if self._banner():
+                break
+            self.stop()
+        else:
+            raise AssertionError("sshd did not start")
+        with open(f"{base}/host_key.pub") as key:
+            kind, blob = key.read().split()[:2]
+        with open(f"{base}/known_hosts", "w") as known:
+            known.write(f"[127.0.0.1]:{self.port} {kind} {blob}\n")
+
+    def _banner(self) -> bool:
+        """Until sshd answers with its banner (True), or exits (False: the port was taken)."""
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                return False
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=10) as probe:
+                    if probe.recv(4).startswith(b"SSH-"):
+                        return True
+            except OSError:
+                time.sleep(0.05)
+        return False
+
+    def ssh_config(self, directory: str, known_hosts: str) -> None:
+        """husk's own ssh config (XDG_CONFIG_HOME/husk/ssh_config): this known_hosts file only."""
+        os.makedirs(os.path.join(directory, "husk"), exist_ok=True)
+        with open(os.path.join(directory, "husk", "ssh_config"), "w") as config:
+            config.write(f"UserKnownHostsFile {known_hosts}\nGlobalKnownHostsFile /dev/null\n")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+        if self.process is not None:
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+            self.process.stderr.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def sshd():
+    if not os.path.exists(SSHD) or shutil.which("ssh") is None:
+        pytest.skip("openssh-server and openssh-client are in contrib/test-packages.txt")
+    base = tempfile.mkdtemp(prefix="hssh-")
+    server = Sshd(base)
+    yield server
+    server.stop()
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def test_remote_over_ssh_with_an_identity_and_known_hosts(api_crun, sshd):
+    config_dir = api_crun.env.env()["XDG_CONFIG_HOME"]
+    sshd.ssh_config(config_dir, f"{sshd.base}/known_hosts")
+    url = f"ssh://root@127.0.0.1:{sshd.port}{api_crun.socket_path}"
+    added = client(api_crun, "system", "connection", "add", "--identity", sshd.identity, "lo", url)
+    assert added.returncode == 0, added.stderr
+    ran = client(api_crun, "--connection", "lo", "run", "--name", "viassh", IMAGE, "sh", "-c", "echo hi; exit 4")
+    assert (ran.returncode, ran.stdout) == (4, "hi\n"), ran.stderr
+    listed = client(api_crun, "--remote", "ps", "-a", "--format", "{{.Names}}")  # lo is the default
+    assert listed.stdout == "viassh\n", listed.stderr
+    direct = client(api_crun, "--url", url, "--identity", sshd.identity, "rm", "viassh")
+    assert (direct.returncode, direct.stdout) == (0, "viassh\n"), direct.stderr
+    # a host key that known_hosts does not hold is refused, in one line
+    empty = f"{sshd.base}/empty_known_hosts"
+    open(empty, "w").close()
+    sshd.ssh_config(config_dir, empty)
+    refused = client(api_crun, "--connection", "lo", "ps")
+    assert refused.returncode == 125
+    assert refused.stderr.startswith(f"Error: unable to connect to {url}: ssh: "), refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    # no key: BatchMode never asks for a password
+    sshd.ssh_config(config_dir, f"{sshd.base}/known_hosts")
+    no_key = client(api_crun, "--url", url, "--identity", f"{sshd.base}/host_key", "ps")
+    assert no_key.returncode == 125 and "Permission denied" in no_key.stderr, no_key.stderr
