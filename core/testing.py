@@ -43,6 +43,8 @@ class HuskEnv:
     #: this installation's own /22 (see :func:`_network_config`): its default
     #: network is the first /24, `subnet(1..3)` are for networks a test makes
     net_block: str = ""
+    #: filesystems mounted for this installation alone (its small roots), unmounted last
+    mounts: list[str] = field(default_factory=list)
 
     @property
     def global_args(self) -> list[str]:
@@ -115,6 +117,8 @@ class HuskEnv:
         _kill_shims(self.runroot)
         _unmount_under(self.root)
         _unmount_under(self.runroot)
+        for point in reversed(self.mounts):
+            subprocess.run(["umount", "-l", point], capture_output=True)
 
     def network_leaks(self) -> list[str]:
         """What networking left behind once every container is gone: network
@@ -233,9 +237,11 @@ def busybox_tar(tmp_path_factory) -> str:
     return path
 
 
-def make_env(busybox_tar: str, runtime_name: str = "crun") -> HuskEnv:
+def make_env(busybox_tar: str, runtime_name: str = "crun", sizes: tuple[str, str] | None = None) -> HuskEnv:
     """A fresh husk installation with the busybox image imported.  Run roots are
-    short paths under /tmp: AF_UNIX socket paths are limited to 108 bytes."""
+    short paths under /tmp: AF_UNIX socket paths are limited to 108 bytes.
+    `sizes` (storage root's, run root's: "16m") puts each root on a tmpfs of
+    that size, for tests of full disks."""
     base = tempfile.mkdtemp(prefix="husk-")
     block, config = _network_config(base)
     os.makedirs(os.path.join(base, "config", "husk"))
@@ -243,6 +249,10 @@ def make_env(busybox_tar: str, runtime_name: str = "crun") -> HuskEnv:
         handle.write(config)
     env = HuskEnv(root=os.path.join(base, "root"), runroot=os.path.join(base, "run"), runtime_name=runtime_name,
                   extra_env={"XDG_CONFIG_HOME": os.path.join(base, "config")}, net_block=block)
+    for path, size in zip((env.root, env.runroot), sizes or ()):
+        os.makedirs(path, mode=0o700)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", path], check=True)
+        env.mounts.append(path)
     env("import", "--change", 'CMD=["sh"]', busybox_tar, IMAGE, check=True)
     return env
 
@@ -253,8 +263,8 @@ def husk_envs(busybox_tar):
     (another "host"); each is cleaned up after the test."""
     made: list[HuskEnv] = []
 
-    def make(runtime_name: str = "crun") -> HuskEnv:
-        made.append(make_env(busybox_tar, runtime_name))
+    def make(runtime_name: str = "crun", sizes: tuple[str, str] | None = None) -> HuskEnv:
+        made.append(make_env(busybox_tar, runtime_name, sizes))
         return made[-1]
 
     yield make

@@ -703,8 +703,21 @@ def checkpoint(container: "Container", options: dict) -> None:
     """Checkpoint through the plugin; unless the process keeps running, record
     its end like any exit (never restarted by policy) and mark the checkpoint."""
     fault("checkpoint.dump.before")
-    container.runtime.plugins.checkpoint(container, options)
+    try:
+        container.runtime.plugins.checkpoint(container, options)
+    except Exception:
+        if not options.get("dumped"):  # nothing taken: the container is as it was
+            raise
+        _checkpointed(container, options)  # the export failed after the dump: restorable from the local one
+        raise
     fault("checkpoint.dump.after")
+    _checkpointed(container, options)
+    fault("checkpoint.record.after")
+    container.runtime.emit("checkpoint", container)
+
+
+def _checkpointed(container: "Container", options: dict) -> None:
+    """Record a taken dump: the process's end (unless it keeps running) and the checkpoint."""
     st = container.state
     if not options.get("keep_running"):
         wait_for_exit(container, 30)
@@ -715,8 +728,6 @@ def checkpoint(container: "Container", options: dict) -> None:
         cleanup(container)
     st.checkpointed = True
     container.save()
-    fault("checkpoint.record.after")
-    container.runtime.emit("checkpoint", container)
 
 
 def restore(container: "Container", options: dict) -> None:

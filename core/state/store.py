@@ -152,6 +152,10 @@ class Store:
                 self._resize(seen, seen * 2)
             except lmdb.MapResizedError:
                 self._resize(seen, 0)
+            except lmdb.DiskError as exc:  # the file system is full: the old records stay, say so in one line
+                import errno
+
+                raise OSError(errno.ENOSPC, f"writing the state store: {exc}", self.path) from None
 
     def _resize(self, seen: int, size: int) -> None:
         """Set the map size (0: adopt the one on disk) with no transaction open,

@@ -65,8 +65,12 @@ def write_archive(container, images: str, target: str, compression: str, ignore_
                 _add_file(tar, "rootfs-diff.tar", diff)
             if not ignore_volumes:
                 _add_volumes(tar, container, userdata)
-    except BrokenPipeError:
-        raise HuskError("the checkpoint archive's reader went away") from None
+    except BaseException as exc:  # a full disk, say: no half archive is left to be taken for a whole one
+        if target != "-" and os.path.exists(target):
+            os.unlink(target)
+        if isinstance(exc, BrokenPipeError):
+            raise HuskError("the checkpoint archive's reader went away") from None
+        raise
     finally:
         if os.path.exists(diff):
             os.unlink(diff)

@@ -140,6 +140,7 @@ def checkpoint(container, options: dict) -> None:
         why = f"; {inet_sockets_blocked()}" if _says(log, "Can't get 1:16 opt") and inet_sockets_blocked() else ""
         raise type(exc)(f"{exc} (CRIU's log: {log}){why}") from None
     runtime_us = int((time.monotonic() - started) * 1e6)
+    options["dumped"] = True  # husk records the checkpoint even if the export below fails
     if options.get("target_file"):
         from .archive import write_archive
 

@@ -1,0 +1,280 @@
+"""Full disks and descriptor limits (issue 22, section 3).
+
+Each installation here has its storage root and run root on small tmpfs
+mounts (`husk_envs(sizes=...)`).  A test fills one with a filler file, runs
+the operation, and checks that it fails with one line (exit 125, no
+traceback), that the store stays readable and unchanged where the operation
+would have added to it, and that the operation works again once the filler
+is gone.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+import subprocess
+import time
+
+import pytest
+
+from husk.testing import ApiService, needs_registry, wait_until
+
+SIZES = ("32m", "8m")
+
+
+@pytest.fixture
+def small(husk_envs):
+    """An installation on a 32 MiB storage root and an 8 MiB run root."""
+    return husk_envs("crun", SIZES)
+
+
+def fill(directory: str) -> str:
+    """Fill the file system of `directory` to the last block; the filler's path."""
+    path = os.path.join(directory, "filler")
+    with open(path, "ab", buffering=0) as out:
+        for size in (1 << 20, 4096, 1):
+            try:
+                while True:
+                    out.write(b"\0" * size)
+            except OSError as exc:
+                assert exc.errno == errno.ENOSPC, exc
+    return path
+
+
+def fails_in_one_line(result) -> None:
+    assert result.returncode == 125, (result.returncode, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert lines and lines[-1].startswith("Error: ") and "Traceback" not in result.stderr, result.stderr
+    assert "no space left on device" in result.stderr.lower() and "internal error" not in result.stderr, result.stderr
+
+
+def readable(husk) -> None:
+    """`ps -a`, `images` and `volume ls` answer (the store is readable)."""
+    for verb in (["ps", "-a"], ["images"], ["volume", "ls"]):
+        result = husk(*verb)
+        assert result.returncode == 0 and "Traceback" not in result.stderr, (verb, result.stderr)
+
+
+def layers(husk) -> list[str]:
+    return sorted(os.listdir(os.path.join(husk.root, "layers")))
+
+
+def test_run_on_a_full_storage_root(small):
+    filler = fill(small.root)
+    fails_in_one_line(small("run", "--rm", "localhost/busybox", "true"))
+    readable(small)
+    os.unlink(filler)
+    assert small("run", "--rm", "localhost/busybox", "echo", "ok", check=True).stdout == "ok\n"
+
+
+def test_run_on_a_full_run_root(small):
+    filler = fill(small.runroot)
+    fails_in_one_line(small("run", "--rm", "localhost/busybox", "true"))
+    readable(small)
+    os.unlink(filler)
+    assert small("run", "--rm", "localhost/busybox", "echo", "ok", check=True).stdout == "ok\n"
+
+
+def test_a_chatty_containers_log_on_a_full_storage_root(small):
+    """The log (userdata/ctr.log, in the storage root) stops growing while the
+    disk is full; the container and its monitor go on, and logging resumes."""
+    name = "chatty"
+    small("run", "-d", "--name", name, "localhost/busybox", "sh", "-c",
+          "i=0; while true; do echo line $i; i=$((i+1)); sleep 0.01; done", check=True)
+    assert wait_until(lambda: "line 3" in small("logs", name).stdout)
+    filler = fill(small.root)
+    time.sleep(1)  # lines written while the disk is full are lost, as with podman's k8s-file
+    assert small("inspect", "-f", "{{.State.Running}}", name, check=True).stdout.strip() == "true"
+    readable(small)
+    os.unlink(filler)
+    seen = small("logs", name, check=True).stdout.count("\n")
+    assert wait_until(lambda: small("logs", name).stdout.count("\n") > seen + 5)
+    small("stop", "-t", "0", name, check=True)
+
+
+def test_commit_on_a_full_storage_root(small):
+    small("run", "--name", "c", "localhost/busybox", "sh", "-c", "head -c 2000000 /dev/urandom > /data",
+          check=True)
+    before = layers(small)
+    filler = fill(small.root)
+    fails_in_one_line(small("commit", "c", "localhost/committed"))
+    readable(small)
+    assert layers(small) == before
+    assert small("image", "exists", "localhost/committed").returncode == 1
+    os.unlink(filler)
+    small("commit", "c", "localhost/committed", check=True)
+    assert small("run", "--rm", "localhost/committed", "wc", "-c", "/data", check=True).stdout.split()[0] == \
+        "2000000"
+
+
+def test_load_on_a_full_storage_root(small, tmp_path):
+    small("run", "--name", "c", "localhost/busybox", "sh", "-c", "head -c 2000000 /dev/urandom > /data",
+          check=True)
+    small("commit", "c", "localhost/saved", check=True)
+    archive = str(tmp_path / "saved.tar")
+    small("save", "-o", archive, "localhost/saved", check=True)
+    small("rm", "c", check=True)
+    small("rmi", "localhost/saved", check=True)
+    before = layers(small)
+    filler = fill(small.root)
+    fails_in_one_line(small("load", "-i", archive))
+    readable(small)
+    assert layers(small) == before
+    os.unlink(filler)
+    small("load", "-i", archive, check=True)
+    assert small("run", "--rm", "localhost/saved", "wc", "-c", "/data", check=True).stdout.split()[0] == "2000000"
+
+
+@needs_registry
+def test_pull_on_a_full_storage_root(small, registry, tmp_path):
+    registry.trust(small)
+    small("run", "--name", "c", "localhost/busybox", "sh", "-c", "head -c 2000000 /dev/urandom > /data",
+          check=True)
+    small("commit", "c", "localhost/pushed", check=True)
+    reference = f"{registry.host}/pushed:latest"
+    small("push", "--cert-dir", registry.cert_dir, "localhost/pushed", reference, check=True)
+    small("rm", "c", check=True)
+    small("rmi", "localhost/pushed", check=True)
+    before = layers(small)
+    filler = fill(small.root)
+    fails_in_one_line(small("pull", "-q", reference))
+    readable(small)
+    assert layers(small) == before
+    os.unlink(filler)
+    small("pull", "-q", reference, check=True)
+    assert small("run", "--rm", reference, "wc", "-c", "/data", check=True).stdout.split()[0] == "2000000"
+
+
+def test_checkpoint_export_to_a_full_target(husk_envs, tmp_path):
+    husk = husk_envs("runc")
+    target = str(tmp_path / "target")
+    os.makedirs(target)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs", target], check=True)
+    try:
+        husk("run", "-d", "--name", "ck", "localhost/busybox", "sh", "-c",
+             "head -c 3000000 /dev/urandom > /tmp/x; sleep 1000", check=True)
+        assert wait_until(lambda: husk("exec", "ck", "test", "-s", "/tmp/x").returncode == 0)
+        archive = os.path.join(target, "ck.tar.gz")
+        fails_in_one_line(husk("container", "checkpoint", "--export", archive, "ck"))
+        assert not os.path.exists(archive)
+        readable(husk)
+        subprocess.run(["umount", target], check=True)
+        # the dump was taken before the export failed: the container is checkpointed, and restores
+        husk("container", "restore", "ck", check=True)
+        assert husk("exec", "ck", "test", "-s", "/tmp/x").returncode == 0
+        husk("container", "checkpoint", "--export", archive, "ck", check=True)
+        assert os.path.getsize(archive) > 0
+    finally:
+        subprocess.run(["umount", "-l", target], capture_output=True)
+
+
+def test_the_state_store_on_a_full_disk_fails_cleanly(tmp_path):
+    """A state write on a full file system is one OSError (ENOSPC), and the
+    records committed before it are all there, then and once space is freed."""
+    script = r"""
+import errno, os, sys
+import husk.state.store as store_module
+store_module._INITIAL_MAP_SIZE = 64 * 1024  # full after a few records: the map grows on the way
+from husk.state.records import SecretRecord
+from husk.state.store import Store
+store = Store(sys.argv[1])
+done = 0
+try:
+    while True:
+        store.add_secret(SecretRecord(id=f"{done:064x}", name=f"s{done}", created=0.0, labels={"pad": "x" * 4000}))
+        done += 1
+except OSError as exc:
+    assert exc.errno == errno.ENOSPC, exc
+print(done)
+"""
+    mount = str(tmp_path / "small")
+    os.makedirs(mount)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m,mode=0700", "tmpfs", mount], check=True)
+    try:
+        import sys
+
+        result = subprocess.run([sys.executable, "-c", script, os.path.join(mount, "state")], capture_output=True,
+                                text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+        written = int(result.stdout)
+        assert written > 50
+        check = r"""
+import sys
+from husk.state.store import Store
+store = Store(sys.argv[1])
+print(len(store.secrets()))
+"""
+        count = subprocess.run([sys.executable, "-c", check, os.path.join(mount, "state")], capture_output=True,
+                               text=True, timeout=60)
+        assert count.returncode == 0 and int(count.stdout) == written, count.stderr
+    finally:
+        subprocess.run(["umount", "-l", mount], capture_output=True)
+
+
+# -- RLIMIT_NOFILE at 1024 ------------------------------------------------------------------------
+LIMIT = ["prlimit", "--nofile=1024:1024"]
+
+
+def test_run_and_exec_with_1024_descriptors(husk):
+    run = subprocess.run([*LIMIT, "--", *_cli(husk), "run", "-d", "--name", "lim", "localhost/busybox", "sleep",
+                          "1000"], capture_output=True, text=True, env=husk.env(), timeout=60)
+    assert run.returncode == 0, run.stderr
+    execd = subprocess.run([*LIMIT, "--", *_cli(husk), "exec", "lim", "echo", "ok"], capture_output=True, text=True,
+                           env=husk.env(), timeout=60)
+    assert execd.returncode == 0 and execd.stdout == "ok\n", execd.stderr
+    husk("stop", "-t", "0", "lim", check=True)
+
+
+def _cli(husk) -> list[str]:
+    from husk.testing import HUSK
+
+    return [HUSK, *husk.global_args]
+
+
+def test_the_service_with_1024_descriptors_answers_503_past_its_cap(husk):
+    """The default cap (4096) does not fit 1024 descriptors: the service lowers
+    it, serves up to it, answers 503 past it, and serves again once freed."""
+    service = ApiService(husk, _short_socket(), argv_prefix=[*LIMIT, "--"])
+    held = []
+    try:
+        assert service.request("GET", "/_ping")[0] == 200
+        status, _, created = service.request("POST", "/v1.41/containers/create?name=svc",
+                                             {"Image": "localhost/busybox", "Cmd": ["echo", "hi"]})
+        assert status == 201, created
+        while True:
+            conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            conn.settimeout(30)
+            conn.connect(service.socket_path)
+            held.append(conn)
+            if len(held) % 50 == 0 or len(held) > 240:
+                answer = _ask(conn)
+                if answer.startswith(b"HTTP/1.1 503"):
+                    break
+                assert answer.startswith(b"HTTP/1.1 200"), answer
+            assert len(held) < 1000, "no 503 before 1000 connections"
+        assert service.process.poll() is None
+    finally:
+        for conn in held:
+            conn.close()
+    assert wait_until(lambda: service.request("GET", "/_ping")[0] == 200, timeout=30)
+    assert service.request("POST", "/v1.41/containers/svc/start")[0] == 204
+    err = service.stop()
+    assert "Traceback" not in err and service.process.returncode == 0, err
+
+
+def _short_socket() -> str:
+    import tempfile
+
+    return os.path.join(tempfile.mkdtemp(prefix="hfd-"), "s.sock")
+
+
+def _ask(conn: socket.socket) -> bytes:
+    conn.sendall(b"GET /_ping HTTP/1.1\r\nHost: husk\r\n\r\n")
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    return data
