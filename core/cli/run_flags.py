@@ -72,6 +72,11 @@ def run_flags(function):
         click.option("--uts", "uts_ns", default="", help="UTS namespace: host, private, container:NAME, ns:PATH."),
         click.option("--cgroupns", "cgroup_ns", default="", help="Cgroup namespace: host, private, ns:PATH."),
         click.option("--cgroup-parent", default="", help="Cgroup under which the container's cgroup is made."),
+        click.option("--userns", default="", help="User namespace: host, auto[:size=N] (keep-id, nomap: rootless)."),
+        click.option("--uidmap", multiple=True, help="CONTAINER:HOST:SIZE uid mapping in a new user namespace."),
+        click.option("--gidmap", multiple=True, help="CONTAINER:HOST:SIZE gid mapping in a new user namespace."),
+        click.option("--subuidname", default="", help="Map the uids of this /etc/subuid user's ranges."),
+        click.option("--subgidname", default="", help="Map the gids of this /etc/subgid user's ranges."),
         click.option("--read-only-tmpfs", type=click.BOOL, default=True, is_flag=False, flag_value=True,
                      help="With --read-only, tmpfs on /run, /tmp and /var/tmp (default true)."),
         click.option("--personality", default="", help="Execution domain: LINUX or LINUX32."),
@@ -152,6 +157,7 @@ def run_options(session, opts: dict):
         systemd=parse.choose("systemd", opts["systemd"].lower(), ("true", "false", "always")),
         sdnotify=parse.choose("sdnotify", opts["sdnotify"], ("conmon", "container", "ignore")),
         cgroups=parse.choose("cgroups", opts["cgroups"], ("enabled", "disabled", "no-conmon", "split")),
+        **_user_namespace(session, opts),
         resources=parse.parse_resources({flag: opts[flag.replace("-", "_")] for flag, _ in
                                          (*_RESOURCE_FLAGS, *_RESOURCE_LISTS, ("oom-kill-disable", ""))}))
     if options.resources.get("memory", {}).get("swap") not in (None, -1) and not opts.get("memory"):
@@ -159,6 +165,19 @@ def run_options(session, opts: dict):
     if options.init:
         parse.init_binary(options)
     return options
+
+
+def _user_namespace(session, opts: dict) -> dict:
+    """uid_mappings/gid_mappings for --userns, --uidmap, --gidmap, --subuidname, --subgidname."""
+    from ..engine.userns import resolve
+
+    taken = []
+    if opts["userns"].startswith("auto"):
+        taken = [mapping for container in session.runtime.containers()
+                 for mapping in container.config.run_options.uid_mappings]
+    uids, gids = resolve(opts["userns"], list(opts["uidmap"]), list(opts["gidmap"]), opts["subuidname"],
+                         opts["subgidname"], taken)
+    return {"uid_mappings": uids, "gid_mappings": gids}
 
 
 def _absolute_in_container(path: str, flag: str) -> str:

@@ -135,6 +135,11 @@ def mount(container: "Container") -> str:
         return st.mountpoint
     runtime = container.runtime
     merged = _mount_rootfs(container)
+    options = container.config.run_options
+    if options.uid_mappings:
+        from .userns import prepare
+
+        prepare(runtime.paths.container_dir(container.id), merged, options.uid_mappings, options.gid_mappings)
     runtime.store.change_mount_count(container.id, +1)
     st.mountpoint = merged
     container.save()

@@ -340,6 +340,10 @@ def apply(spec: dict[str, Any], container: "Container", rootfs: str, userdata: s
     if options.cgroup_parent:
         linux["cgroupsPath"] = f"{options.cgroup_parent.rstrip('/')}/{linux['cgroupsPath'].rsplit('/', 1)[-1]}"
     _namespaces(spec, options.namespaces, lambda other: _running_pid(container, other))
+    if options.uid_mappings:
+        from .userns import add_to_spec
+
+        add_to_spec(spec, options.uid_mappings, options.gid_mappings)
     mounts = spec["mounts"]
     if options.shm_size and "/dev/shm" not in user_mounts:
         for mount in mounts:

@@ -63,6 +63,7 @@ class Paths:
         mounts and pivots into the rootfs before the process drops privileges,
         and the process never walks the host path to it.
         """
+        searchable = (self.root, os.path.join(self.root, "containers"))  # 0711 for user namespaces (husk.engine.userns)
         for path in (self.root, os.path.join(self.root, "containers"), os.path.join(self.root, "layers"),
                      self.runroot, os.path.join(self.runroot, "containers")):
             try:
@@ -70,7 +71,7 @@ class Paths:
             except FileNotFoundError:
                 make_private_dirs(path)
                 continue
-            if mode & 0o077:
+            if mode & 0o077 and not (mode & 0o077 == 0o011 and path in searchable):
                 os.chmod(path, mode & 0o700)
 
     # storage root

@@ -56,3 +56,5 @@ class RunOptions(msgspec.Struct, omit_defaults=True):
     systemd: str = "true"                # --systemd: true (for a systemd/init command), always, false
     sdnotify: str = "conmon"             # --sdnotify: conmon (the monitor says READY), container, ignore
     cgroups: str = "enabled"             # --cgroups: enabled, no-conmon, disabled (crun only)
+    uid_mappings: list[list[int]] = []   # --userns/--uidmap/--subuidname: [container, host, size]; []: the host's
+    gid_mappings: list[list[int]] = []   # --gidmap/--subgidname (or the uid mappings)

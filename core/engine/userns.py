@@ -1,0 +1,218 @@
+"""User namespaces for rootful containers (issue 18): `--userns`, `--uidmap`,
+`--gidmap`, `--subuidname` and `--subgidname`, as podman 4.3 reads them.
+
+A mapping is recorded on the container as lists of [container id, host id,
+size] and turned into the OCI spec's user namespace and linux.uidMappings /
+gidMappings.  The root filesystem must then be owned by the mapped ids: husk
+chowns the container's own overlay view once per mapping (the overlay copies
+the metadata up; the shared layers stay untouched) and records the mapping it
+applied, so a restart does not walk the tree again.  Idmapped mounts would
+avoid the copy-up, but runc 1.1 (this project's runc) cannot take the rootfs
+as an idmapped mount, so one way is used for both runtimes.
+
+The container's directory is 0700 and owned by root like every other one, so
+the mapped root could not reach its rootfs or its bundle files: it is given to
+the container's root (host id of container uid 0) instead, still 0700, and
+the storage root and its `containers` directory get the search bit only for
+that purpose (0711: no listing; each container's own directory stays 0700).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from typing import Iterable
+
+from ..define import HuskError, InvalidArgument
+
+SUBUID, SUBGID = "/etc/subuid", "/etc/subgid"
+#: the user whose /etc/subuid ranges `--userns=auto` takes ids from (podman's)
+AUTO_USER = "containers"
+#: podman's smallest `--userns=auto` range
+AUTO_MIN_SIZE = 1024
+#: the file in the container's directory naming the mapping its rootfs was chowned to
+_APPLIED = "idmap"
+
+
+def parse_map(values: Iterable[str], flag: str) -> list[list[int]]:
+    """`--uidmap`/`--gidmap` CONTAINER:HOST:SIZE entries (podman's check and message)."""
+    result = []
+    for value in values:
+        parts = value.split(":")
+        if len(parts) != 3 or not all(part.isdigit() for part in parts) or int(parts[2]) == 0:
+            what = "UID" if flag == "--uidmap" else "GID"
+            raise InvalidArgument(f'initializing ID mappings: {what} setting is malformed expected '
+                                  f'["uint32:uint32:uint32"]: ["{value}"]')
+        result.append([int(part) for part in parts])
+    return result
+
+
+def sub_ranges(name: str, path: str) -> list[tuple[int, int]]:
+    """The (start, size) ranges of user `name` in /etc/subuid or /etc/subgid
+    (by name, or by uid when the file names the user by number, as podman)."""
+    import pwd
+
+    keys = {name}
+    try:
+        keys.add(str(pwd.getpwnam(name).pw_uid))
+    except KeyError:
+        pass
+    ranges = []
+    try:
+        with open(path) as handle:
+            for line in handle:
+                fields = line.strip().split(":")
+                if len(fields) == 3 and fields[0] in keys and fields[1].isdigit() and fields[2].isdigit():
+                    ranges.append((int(fields[1]), int(fields[2])))
+    except FileNotFoundError:
+        pass
+    if not ranges:
+        raise InvalidArgument(f'no subuid ranges found for user "{name}" in {path}')
+    return ranges
+
+
+def _whole(ranges: list[tuple[int, int]]) -> list[list[int]]:
+    """Ranges laid one after the other from container id 0."""
+    result, inside = [], 0
+    for start, size in ranges:
+        result.append([inside, start, size])
+        inside += size
+    return result
+
+
+def resolve(userns: str, uidmap: list[str], gidmap: list[str], subuidname: str, subgidname: str,
+            taken: list[list[int]]) -> tuple[list[list[int]], list[list[int]]]:
+    """The (uid mappings, gid mappings) for the flags; ([], []) means the host's
+    user namespace.  `taken`: the host uid ranges of the store's other containers
+    (`auto` picks a range that overlaps none)."""
+    explicit = bool(uidmap or gidmap or subuidname or subgidname)
+    if userns and explicit:
+        raise InvalidArgument("--userns and --uidmap/--gidmap/--subuidname/--subgidname are mutually exclusive")
+    if explicit:
+        uids = parse_map(uidmap, "--uidmap") or (_whole(sub_ranges(subuidname, SUBUID)) if subuidname else [])
+        gids = parse_map(gidmap, "--gidmap") or (_whole(sub_ranges(subgidname, SUBGID)) if subgidname else [])
+        return (uids or gids), (gids or uids)  # podman: one given, the other is the same
+    mode, _, options = userns.partition(":")
+    if mode in ("", "host"):
+        return [], []
+    if mode in ("keep-id", "nomap"):
+        raise InvalidArgument(f"{mode} is only supported in rootless mode")
+    if mode == "auto":
+        return _auto(options, taken)
+    raise InvalidArgument(f"invalid --userns {userns!r}: host, auto[:size=N], keep-id or nomap "
+                          "(keep-id and nomap are rootless-only)")
+
+
+def _auto(options: str, taken: list[list[int]]) -> tuple[list[list[int]], list[list[int]]]:
+    size = AUTO_MIN_SIZE
+    for option in filter(None, options.split(",")):
+        key, _, value = option.partition("=")
+        if key != "size" or not value.isdigit() or int(value) == 0:
+            raise InvalidArgument(f"invalid --userns=auto option {option!r}: size=N")
+        size = int(value)
+    try:
+        uid_ranges, gid_ranges = sub_ranges(AUTO_USER, SUBUID), sub_ranges(AUTO_USER, SUBGID)
+    except InvalidArgument as exc:
+        raise InvalidArgument(f"cannot find mappings for --userns=auto: {exc}") from None
+    busy = sorted((host, host + count) for _, host, count in taken)
+    for start, count in uid_ranges:
+        candidate = start
+        for low, high in busy:
+            if candidate + size <= low or candidate >= high:
+                continue
+            candidate = high
+        if candidate + size <= start + count and any(low <= candidate and candidate + size <= low + n
+                                                     for low, n in gid_ranges):
+            return [[0, candidate, size]], [[0, candidate, size]]
+    raise InvalidArgument("creating container storage: could not find enough available IDs")
+
+
+def host_id(mappings: list[list[int]], inside: int) -> int:
+    """The host id of container id `inside` (the overflow id 65534 when unmapped)."""
+    for container, host, size in mappings:
+        if container <= inside < container + size:
+            return host + inside - container
+    return 65534
+
+
+# -- at init --------------------------------------------------------------------
+
+def add_to_spec(spec: dict, uids: list[list[int]], gids: list[list[int]]) -> None:
+    """A new user namespace with the mappings."""
+    linux = spec["linux"]
+    linux["namespaces"] = [ns for ns in linux["namespaces"] if ns["type"] != "user"] + [{"type": "user"}]
+    linux["uidMappings"] = [{"containerID": c, "hostID": h, "size": s} for c, h, s in uids]
+    linux["gidMappings"] = [{"containerID": c, "hostID": h, "size": s} for c, h, s in gids]
+
+
+def prepare(container_dir: str, rootfs: str, uids: list[list[int]], gids: list[list[int]]) -> None:
+    """Give the rootfs to the mapped ids (once per mapping) and the container's
+    directory to its mapped root, so the runtime inside the namespace reaches both."""
+    marker = os.path.join(container_dir, _APPLIED)
+    wanted = repr((uids, gids))
+    try:
+        with open(marker) as handle:
+            applied = handle.read()
+    except FileNotFoundError:
+        applied = repr(([[0, 0, 2 ** 32 - 1]], [[0, 0, 2 ** 32 - 1]]))
+    if applied != wanted:
+        before = eval_mapping(applied)
+        _shift_tree(rootfs, before, (uids, gids))
+        with open(marker + ".tmp", "w") as handle:
+            handle.write(wanted)
+        os.replace(marker + ".tmp", marker)
+    root_uid, root_gid = host_id(uids, 0), host_id(gids, 0)
+    containers = os.path.dirname(container_dir)
+    _check_reachable(os.path.dirname(os.path.dirname(containers)))
+    for parent in (os.path.dirname(containers), containers):  # the storage root and its containers/
+        if stat.S_IMODE(os.stat(parent).st_mode) != 0o711:
+            os.chmod(parent, 0o711)
+    for path in (container_dir, os.path.join(container_dir, "userdata")):
+        if os.path.isdir(path):
+            os.chown(path, root_uid, root_gid)
+
+
+def _check_reachable(directory: str) -> None:
+    """The storage root's ancestors must let others search them (as /var/lib
+    does), or the mapped root fails deep in the runtime with EACCES."""
+    while True:
+        if not os.stat(directory).st_mode & stat.S_IXOTH:
+            raise HuskError(f"a user namespace needs the storage root's parent directories searchable by "
+                            f"other users: {directory} is not (chmod o+x)")
+        if directory == "/":
+            return
+        directory = os.path.dirname(directory)
+
+
+def eval_mapping(text: str) -> tuple[list[list[int]], list[list[int]]]:
+    import ast
+
+    return ast.literal_eval(text)
+
+
+def _container_id(mappings: list[list[int]], host: int) -> int:
+    for container, start, size in mappings:
+        if start <= host < start + size:
+            return container + host - start
+    return host
+
+
+def _shift_tree(rootfs: str, before: tuple, after: tuple) -> None:
+    """Chown every file from the ids of mapping `before` to those of `after`
+    (modes restored: a chown drops the setuid and setgid bits)."""
+    (old_uids, old_gids), (new_uids, new_gids) = before, after
+
+    def shift(path: str) -> None:
+        st = os.lstat(path)
+        uid = host_id(new_uids, _container_id(old_uids, st.st_uid))
+        gid = host_id(new_gids, _container_id(old_gids, st.st_gid))
+        if (uid, gid) == (st.st_uid, st.st_gid):
+            return
+        os.lchown(path, uid, gid)
+        if not stat.S_ISLNK(st.st_mode) and st.st_mode & (stat.S_ISUID | stat.S_ISGID):
+            os.chmod(path, stat.S_IMODE(st.st_mode))
+
+    shift(rootfs)
+    for directory, dirs, files in os.walk(rootfs):
+        for name in dirs + files:
+            shift(os.path.join(directory, name))

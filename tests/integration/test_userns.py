@@ -1,0 +1,125 @@
+"""User namespaces for rootful containers (issue 18 item 3): --uidmap, --gidmap,
+--userns=auto, --subuidname; the rootfs owned by the mapped ids; the storage
+root still closed to other host users; podman 4.3's refusals."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import stat
+import subprocess
+
+import pytest
+
+from husk.testing import wait_until
+
+NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+#: the /etc/subuid and /etc/subgid entry --userns=auto takes ids from (podman's user "containers")
+AUTO_ENTRY = "containers:3000000000:1000000\n"
+
+
+@pytest.fixture
+def mapped(husk_rt):
+    """The roots' parent searchable by others, as /var/lib is (the mapped root walks the path)."""
+    os.chmod(os.path.dirname(husk_rt.root), 0o755)
+    return husk_rt
+
+
+@pytest.fixture(scope="session")
+def auto_ids():
+    """A "containers" range in /etc/subuid and /etc/subgid (added once, under a
+    lock, if the host has none; left in place: other workers may be using it)."""
+    with open("/tmp/husk-test-subid.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        for path in ("/etc/subuid", "/etc/subgid"):
+            text = open(path).read() if os.path.exists(path) else ""
+            if not any(line.startswith("containers:") for line in text.splitlines()):
+                with open(path, "a") as handle:
+                    handle.write(("" if text.endswith("\n") or not text else "\n") + AUTO_ENTRY)
+
+
+def _host_ids(pid: int) -> tuple[str, str]:
+    status = dict(line.split(":", 1) for line in open(f"/proc/{pid}/status").read().splitlines() if ":" in line)
+    return status["Uid"].split()[0], status["Gid"].split()[0]
+
+
+def _pid(husk, name: str) -> int:
+    return int(husk("inspect", "--format", "{{.State.Pid}}", name, check=True).stdout.strip())
+
+
+def test_uidmap_root_inside_is_the_mapped_id_outside(mapped):
+    husk = mapped
+    husk("run", "-d", "--name", "u", "--network", "none", "--uidmap", "0:200000:65536", "--gidmap",
+         "0:300000:65536", "busybox", "sh", "-c", "touch /tmp/made; echo ready > /tmp/ready; sleep 600",
+         check=True)
+    pid = _pid(husk, "u")
+    assert _host_ids(pid) == ("200000", "300000")
+    inside = husk("exec", "u", "sh", "-c", "id -u; id -g; stat -c %u:%g /bin/busybox", check=True).stdout.split()
+    assert inside == ["0", "0", "0:0"]
+    cid = husk("inspect", "--format", "{{.Id}}", "u", check=True).stdout.strip()
+    container = os.path.join(husk.root, "containers", cid)
+    assert wait_until(lambda: os.path.exists(os.path.join(container, "upper/tmp/ready")))
+    made = os.stat(os.path.join(container, "upper/tmp/made"))
+    assert (made.st_uid, made.st_gid) == (200000, 300000)
+    busybox = os.stat(os.path.join(container, "merged/bin/busybox"))
+    assert (busybox.st_uid, busybox.st_gid) == (200000, 300000)
+    # the shared layer is untouched; other host users still reach nothing
+    layers = os.path.join(husk.root, "layers")
+    layer = os.path.join(layers, os.listdir(layers)[0], "diff/bin/busybox")
+    assert os.stat(layer).st_uid == 0
+    assert stat.S_IMODE(os.stat(container).st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(layers).st_mode) == 0o700
+    # the storage root is search-only now (0711): names can be tried, nothing listed or read
+    script = 'for p; do ls "$p" >/dev/null 2>&1 && echo "$p"; done; true'
+    state = os.path.join(husk.root, "state")
+    targets = [husk.root, os.path.join(husk.root, "containers"), container, os.path.join(container, "merged/bin/sh"),
+               os.path.dirname(layer), state, os.path.join(state, os.listdir(state)[0])]
+    reached = subprocess.run([*NOBODY, "sh", "-c", script, "sh", *targets], capture_output=True, text=True,
+                             check=True).stdout.split()
+    assert reached == []
+    husk("rm", "-f", "-t", "0", "u", check=True)
+    # a store opened again keeps the search-only bits (no listing) the mapped root needs
+    husk("ps", check=True)
+    assert stat.S_IMODE(os.stat(husk.root).st_mode) == 0o711
+
+
+def test_restart_and_no_userns_containers_alongside(mapped):
+    husk = mapped
+    husk("create", "--name", "m", "--network", "none", "--uidmap", "0:200000:65536", "busybox",
+         "sh", "-c", "stat -c %u /bin/busybox; id -u", check=True)
+    for _ in range(2):  # the second start finds the rootfs chowned already
+        husk("start", "m", check=True)
+        assert husk("wait", "m", check=True).stdout.strip() == "0"
+        assert husk("logs", "m", check=True).stdout.split()[-2:] == ["0", "0"]
+    plain = husk("run", "--rm", "--network", "none", "busybox", "id", "-u", check=True)
+    assert plain.stdout == "0\n"
+
+
+def test_userns_auto_picks_free_ranges(mapped, auto_ids):
+    husk = mapped
+    pids = []
+    for name in ("a1", "a2"):
+        husk("run", "-d", "--name", name, "--network", "none", "--userns", "auto", "busybox", "sleep", "600",
+             check=True)
+        pids.append(_pid(husk, name))
+    first, second = (int(_host_ids(pid)[0]) for pid in pids)
+    assert first >= 3000000000 and second >= 3000000000
+    assert abs(first - second) >= 1024
+    assert husk("exec", "a1", "id", "-u", check=True).stdout == "0\n"
+    husk("rm", "-f", "-t", "0", "a1", "a2", check=True)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--userns", "keep-id"], "keep-id is only supported in rootless mode"),
+    (["--userns", "nomap"], "nomap is only supported in rootless mode"),
+    (["--uidmap", "bad"], 'UID setting is malformed expected ["uint32:uint32:uint32"]: ["bad"]'),
+    (["--userns", "auto", "--uidmap", "0:1:1"],
+     "--userns and --uidmap/--gidmap/--subuidname/--subgidname are mutually exclusive"),
+    (["--subuidname", "husk-no-such-user"], 'no subuid ranges found for user "husk-no-such-user" in /etc/subuid'),
+    (["--userns", "bogus"], "invalid --userns"),
+])
+def test_refusals(husk, args, message):
+    result = husk("create", *args, "busybox", "true")
+    assert result.returncode == 125, result.stderr
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert husk("ps", "-aq", check=True).stdout == ""
