@@ -59,12 +59,23 @@ def connection():
 @connection.command(context_settings=CONTEXT)
 @click.option("--identity", default="", help="ssh key file for an ssh:// destination.")
 @click.option("-d", "--default", "make_default", is_flag=True, help="Make it the default connection.")
+@click.option("-p", "--port", type=int, default=None, help="ssh port of a USER@HOST destination (default 22).")
+@click.option("--socket-path", default="", help="The service's socket on a USER@HOST destination "
+                                                "(default /run/husk/husk.sock).")
 @click.argument("name")
 @click.argument("destination")
-def add(identity, make_default, name, destination):
-    """Record a destination: unix:///PATH, tcp://HOST:PORT or ssh://USER@HOST[:PORT]/PATH/TO/SOCKET."""
+def add(identity, make_default, port, socket_path, name, destination):
+    """Record a destination: unix:///PATH, tcp://HOST:PORT, ssh://USER@HOST[:PORT]/PATH/TO/SOCKET,
+    or USER@HOST with --port and --socket-path."""
     from .remote_transport import parse
 
+    if socket_path and not socket_path.startswith("/"):
+        raise InvalidArgument(f"--socket-path {socket_path}: not an absolute path")
+    if "://" not in destination:
+        destination = (f"ssh://{destination}" + (f":{port}" if port else "")
+                       + (socket_path or "/run/husk/husk.sock"))
+    elif port is not None or socket_path:
+        raise InvalidArgument("--port and --socket-path go with a USER@HOST destination, not a URI")
     parse(destination)
     connections, default = load()
     entry = {"URI": destination}
@@ -75,7 +86,7 @@ def add(identity, make_default, name, destination):
 
 
 @connection.command("list", context_settings=CONTEXT)
-@click.option("--format", "format_", default="", help="Go template, or json.")
+@click.option("-f", "--format", "format_", default="", help="Go template, or json.")
 @click.option("-q", "--quiet", is_flag=True, help="Only the names.")
 def list_(format_, quiet):
     """List the connections (alias: ls)."""

@@ -93,6 +93,8 @@ def test_system_connection_add_ls_default_rename_rm(husk):
     assert connection("ls", "--format", "{{.Name}} {{.Default}}").splitlines() == ["one true"]
     bad = husk("system", "connection", "default", "nope")
     assert (bad.returncode, bad.stderr) == (125, 'Error: connection "nope" not found\n')
+    connection("add", "-p", "2200", "--socket-path", "/run/s.sock", "three", "me@example.org")
+    assert connection("ls", "--format", "{{.URI}}").splitlines()[1] == "ssh://me@example.org:2200/run/s.sock"
     bad = husk("system", "connection", "add", "x", "ftp://h")
     assert bad.returncode == 125 and bad.stderr.startswith("Error: invalid connection URI 'ftp://h'")
 
