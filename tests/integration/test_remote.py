@@ -205,3 +205,31 @@ def test_remote_over_ssh_with_an_identity_and_known_hosts(api_crun, sshd):
     sshd.ssh_config(config_dir, f"{sshd.base}/known_hosts")
     no_key = client(api_crun, "--url", url, "--identity", f"{sshd.base}/host_key", "ps")
     assert no_key.returncode == 125 and "Permission denied" in no_key.stderr, no_key.stderr
+
+
+def test_remote_over_tcp_through_container_host(husk_envs):
+    """tcp:// on loopback, the destination from $CONTAINER_HOST (podman's), `run --rm` attached."""
+    from husk.testing import ApiService
+
+    port = _free_port()
+    base = tempfile.mkdtemp(prefix="hapi-")
+    service = ApiService(husk_envs("crun"), os.path.join(base, "unused.sock"), uri=f"tcp://127.0.0.1:{port}",
+                         wait=False)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=5).close()
+                break
+            except OSError:
+                assert service.process.poll() is None and time.monotonic() < deadline, "not listening"
+                time.sleep(0.05)
+        host = {"CONTAINER_HOST": f"tcp://127.0.0.1:{port}"}
+        ran = client(service, "run", "--rm", "-e", "WHO=tcp", IMAGE, "sh", "-c", "echo $WHO", env_extra=host)
+        assert (ran.returncode, ran.stdout) == (0, "tcp\n"), ran.stderr
+        assert client(service, "ps", "-aq", env_extra=host).stdout == ""
+        assert service.env("ps", "-aq").stdout == ""
+    finally:
+        err = service.stop()
+        shutil.rmtree(base, ignore_errors=True)
+    assert service.process.returncode == 0 and "Traceback" not in err, err
