@@ -283,7 +283,8 @@ def husk(husk_envs):
 
 
 #: the runtime backends husk ships, by the binary each needs
-RUNTIME_BINARIES = {"runc": "runc", "crun": "crun", "io.containerd.runc.v2": "containerd-shim-runc-v2"}
+RUNTIME_BINARIES = {"runc": "runc", "crun": "crun", "io.containerd.runc.v2": "containerd-shim-runc-v2",
+                    "runsc": "runsc"}
 #: what `husk_rt` runs each test on; HUSK_TEST_RUNTIMES (comma-separated names)
 #: chooses others, as `HUSK_TEST_RUNTIMES=io.containerd.runc.v2` runs a suite on the shim
 RT_RUNTIMES = os.environ.get("HUSK_TEST_RUNTIMES", "runc,crun").split(",")
@@ -306,7 +307,7 @@ def husk_rt(request, husk_envs):
 @pytest.fixture(params=list(RUNTIME_BINARIES))
 def husk_any_rt(request, husk_envs):
     """Like `husk`, once on every runtime backend husk ships (containerd's runc
-    shim included), each skipped with the reason where it is not installed."""
+    shim and gVisor's runsc included), each skipped with the reason where it is not installed."""
     needs_runtime(request.param)
     return husk_envs(request.param)
 
