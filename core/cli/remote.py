@@ -122,20 +122,38 @@ def ps(all_, quiet, no_trunc, no_heading, format_):
     if format_ == "json":
         click.echo(json.dumps(documents, indent=4))
         return
-    rows = [_ps_row(doc, no_trunc) for doc in documents]
+    import time
+
+    now = time.time()
+    rows = [_ps_row(doc, no_trunc, now) for doc in documents]
     if quiet:
         click.echo("".join(row["ID"] + "\n" for row in rows), nl=False)
         return
     click.echo(format_rows(format_ or PS_TABLE, rows, PS_HEADERS, heading=not no_heading), nl=False)
 
 
-def _ps_row(doc: dict, no_trunc: bool) -> dict:
-    """The `ps` row of a libpod list document (the fields of husk's local rows that it carries)."""
+def _ps_row(doc: dict, no_trunc: bool, now: float) -> dict:
+    """The `ps` row of a libpod list document (the fields of husk's local rows that it carries).
+    podman's service leaves CreatedAt and Status empty and gives Created as RFC 3339 (husk's: epoch
+    seconds), so both columns are made here from Created, State, StartedAt, ExitedAt and ExitCode."""
+    from ..formats.timestamps import human_duration, parse_rfc3339_ns
+
     command = " ".join(doc.get("Command") or [])
     if not no_trunc and len(command) > 17:
         command = command[:17] + "..."
+    created = doc.get("Created") or 0
+    created = parse_rfc3339_ns(created) / 1e9 if isinstance(created, str) else created
+    state = doc.get("State", "")
+    if doc.get("Status"):  # husk's own (health and Stopping included)
+        status = doc["Status"]
+    elif state == "running":
+        status = f"Up {human_duration(now - doc.get('StartedAt', now))}"
+    elif state in ("exited", "stopped"):
+        status = f"Exited ({doc.get('ExitCode', 0)}) {human_duration(now - doc.get('ExitedAt', now))} ago"
+    else:
+        status = state.capitalize()
     return {"ID": doc["Id"] if no_trunc else doc["Id"][:12], "Image": doc.get("Image", ""), "Command": command,
-            "CreatedHuman": doc.get("CreatedAt", ""), "Status": doc.get("Status", ""), "Ports": "",
+            "CreatedHuman": f"{human_duration(now - created)} ago", "Status": status, "Ports": "",
             "Names": ",".join(doc.get("Names") or []), "State": doc.get("State", ""),
             "Labels": doc.get("Labels") or {}, "Pod": doc.get("Pod", ""), "PodName": doc.get("PodName", "")}
 

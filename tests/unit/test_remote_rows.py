@@ -1,0 +1,33 @@
+"""Remote `ps` rows from libpod list documents: podman's service leaves
+CreatedAt and Status empty and writes Created in RFC 3339 (husk's service
+fills Status and writes epoch seconds)."""
+
+from husk.cli.remote import _ps_row
+from husk.cli.remote_transport import Target, parse
+
+NOW = 1_800_000_000.0
+
+
+def _doc(**fields):
+    return {"Id": "a" * 64, "Image": "busybox", "Command": ["sleep", "1000000000000"], "Names": ["x"],
+            "Created": NOW - 120, "State": "created", "Status": "", **fields}
+
+
+def test_podman_documents_get_their_columns_made():
+    row = _ps_row(_doc(Created="2027-01-15T08:00:00.5Z", State="exited", ExitCode=3, ExitedAt=NOW - 7200),
+                  False, NOW)
+    assert (row["ID"], row["Command"], row["Status"]) == ("a" * 12, "sleep 10000000000...", "Exited (3) 2 hours ago")
+    assert row["CreatedHuman"].endswith(" ago")
+    assert _ps_row(_doc(State="running", StartedAt=NOW - 5), True, NOW)["Status"] == "Up 5 seconds"
+
+
+def test_husk_documents_keep_their_status():
+    row = _ps_row(_doc(State="running", Status="Up 5 seconds (healthy)"), True, NOW)
+    assert (row["ID"], row["Status"], row["CreatedHuman"]) == ("a" * 64, "Up 5 seconds (healthy)", "2 minutes ago")
+
+
+def test_destinations_parse():
+    assert parse("ssh://me@h:2200/run/s.sock") == Target("ssh", path="/run/s.sock", host="h", port=2200, user="me")
+    assert parse("ssh://h/run/s.sock").port == 22
+    assert parse("tcp://127.0.0.1:8080") == Target("tcp", host="127.0.0.1", port=8080)
+    assert parse("unix:///run/husk/husk.sock") == Target("unix", path="/run/husk/husk.sock")
