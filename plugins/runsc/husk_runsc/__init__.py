@@ -5,7 +5,7 @@ what differs, each measured with Debian 12's runsc 0.0~20221219:
 
 - **Platform.**  How the sandbox traps the container's system calls: KVM
   where /dev/kvm really works, else ptrace.  Chosen by a trial run, never
-  assumed (see :mod:`husk_runsc.platform`): on a nested hypervisor /dev/kvm
+  assumed (see :mod:`husk_runsc.probe`): on a nested hypervisor /dev/kvm
   opens but a KVM sandbox never starts.
 - **Network.**  runsc's own network stack ("sandbox") refuses to start on this
   build even in a fresh network namespace ("cannot run with network enabled
@@ -27,7 +27,7 @@ from husk.define import InvalidArgument, RuntimeFailure
 from husk.engine.oci_runtime import OCIRuntime, probe_binary
 from husk.hooks import hookimpl
 
-from .platform import platform
+from .probe import platform
 
 
 class Runsc(OCIRuntime):

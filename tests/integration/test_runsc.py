@@ -1,0 +1,84 @@
+"""gVisor's runsc backend (plugins/runsc): the lifecycle in a gVisor sandbox,
+what it refuses, and the platform probe.  Few and cheap on purpose: the
+lifecycle suite runs over runsc with HUSK_TEST_RUNTIMES=runsc."""
+
+import os
+import stat
+
+import pytest
+
+from husk.testing import needs_runtime
+
+
+def test_run_exit_code_and_output(husk_any_rt):
+    """The same container on every installed runtime, gVisor's included."""
+    result = husk_any_rt("run", "--rm", "busybox", "sh", "-c", "echo out; echo err >&2; exit 3")
+    assert (result.returncode, result.stdout, result.stderr) == (3, "out\n", "err\n")
+
+
+@pytest.fixture
+def runsc_env(husk_envs):
+    needs_runtime("runsc")
+    return husk_envs("runsc")
+
+
+def test_lifecycle_in_the_sandbox(runsc_env):
+    """run -d, exec, pause/unpause, attach, kill: inside gVisor's kernel
+    (its /proc/version is gVisor's, not the host's), on husk's bridge."""
+    env = runsc_env
+    env("run", "-d", "--name", "g1", "busybox", "sh", "-c", "trap 'exit 7' TERM; while :; do echo tick; sleep 0.2; done",
+        check=True)
+    with open("/proc/version") as host:
+        assert env("exec", "g1", "cat", "/proc/version", check=True).stdout != host.read()
+    assert "inet 10." in env("exec", "g1", "ip", "-4", "addr", check=True).stdout
+    assert env("exec", "g1", "sh", "-c", "exit 5").returncode == 5
+    env("pause", "g1", check=True)
+    assert env("inspect", "-f", "{{.State.Status}}", "g1", check=True).stdout == "paused\n"
+    env("unpause", "g1", check=True)
+    attach = env.popen("attach", "g1", stdout=-1, stderr=-1)
+    try:
+        assert attach.stdout.readline() == b"tick\n"  # attached: the output flows
+        env("kill", "--signal", "TERM", "g1", check=True)
+        assert attach.wait(timeout=60) == 7
+    finally:
+        if attach.poll() is None:
+            attach.kill()
+            attach.wait()
+    assert env("wait", "g1", timeout=60).stdout == "7\n"
+    env("rm", "g1", check=True)
+
+
+def test_refusals(runsc_env):
+    """What gVisor cannot do here: one line, exit 125, the container unharmed."""
+    env = runsc_env
+    env("run", "-d", "--name", "g2", "--network", "none", "busybox", "sleep", "300", check=True)
+    for args in (("update", "--memory", "64m", "g2"), ("checkpoint", "g2"),
+                 ("exec", "--preserve-fds", "1", "g2", "true")):
+        result = env(*args)
+        assert result.returncode == 125, (args, result.stderr)
+        assert len(result.stderr.strip().splitlines()) == 1 and result.stderr.startswith("Error: "), result.stderr
+    assert env("inspect", "-f", "{{.State.Status}}", "g2", check=True).stdout == "running\n"
+    env("rm", "-f", "-t", "0", "g2", check=True)
+
+
+def test_platform_probe(tmp_path, monkeypatch):
+    """kvm only when a KVM sandbox really exits 0 in time (a hang is killed
+    whole), cached per binary: a changed binary is probed again."""
+    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        pytest.skip("no usable /dev/kvm: the probe answers ptrace without a trial")
+    from husk_runsc import probe
+
+    monkeypatch.setattr(probe, "CACHE", str(tmp_path / "cache.json"))
+    monkeypatch.setattr(probe, "TRIAL_SECONDS", 2)
+    fake = tmp_path / "runsc"
+
+    def answer(script: str) -> str:
+        fake.write_text(f"#!/bin/sh\n{script}\n")
+        fake.chmod(stat.S_IRWXU)
+        os.utime(fake, ns=(0, os.stat(fake).st_mtime_ns + 10**9))
+        probe.platform.cache_clear()
+        return probe.platform(str(fake))
+
+    assert answer("exit 0") == "kvm"
+    assert answer("sleep 600 & wait") == "ptrace"
+    assert answer("exit 1") == "ptrace"
