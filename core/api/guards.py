@@ -6,7 +6,8 @@ being meant to -- a web page in a browser on this host (any request with an
 `Origin` header, which browsers always send on a cross-site POST, unless the
 origin is one the user allowed with `--cors`), and a JSON body a browser can
 send without a preflight (`Content-Type: text/plain`) -- and listens on TCP
-beyond loopback only when told, loudly, that it is meant.
+beyond loopback only with client certificates (`--tls-client-ca`) or when
+told, loudly, that it is meant.
 """
 
 from __future__ import annotations
@@ -83,13 +84,16 @@ def check_json_content_type(request: web.Request) -> None:
         raise InvalidArgument(f"unsupported Content-Type header ({kind[:100]}): must be 'application/json'")
 
 
-def check_tcp_host(host: str, insecure: bool) -> None:
-    """Warn on every TCP listener; refuse one beyond loopback unless `insecure`."""
+def check_tcp_host(host: str, insecure: bool, client_certificates: bool = False) -> None:
+    """Warn on every TCP listener without client certificates (mutual TLS, the
+    only authentication there is); refuse one beyond loopback unless `insecure`."""
+    if client_certificates:
+        return
     loopback = host == "localhost" or _is_loopback(host)
     if not loopback and not insecure:
         raise InvalidArgument(f"refusing to serve the API on {host}, which is not loopback: it has no "
                               "authentication, so anyone who can connect is root on this host; "
-                              "pass --insecure-tcp if that is meant")
+                              "serve it with --tls-cert, --tls-key and --tls-client-ca, or pass --insecure-tcp if that is meant")
     print(f"WARNING: the API on tcp://{host} has no authentication: anyone who can connect "
           f"{'from this host ' if loopback else ''}is root here", file=sys.stderr)
 

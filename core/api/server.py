@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING
 from ..define import HuskError, InvalidArgument
 
 if TYPE_CHECKING:
+    import ssl
+
     from ..engine.runtime import Runtime
 
 DEFAULT_URI = "unix:///run/husk/husk.sock"
@@ -51,8 +53,17 @@ class ServiceOptions:
     header_timeout: float = 10.0
     idle_timeout: float = 60.0
     max_connections: int = 4096
+    #: TLS on a tcp:// listener: the server's certificate and key (PEM files)
+    tls_cert: str = ""
+    tls_key: str = ""
+    #: CA whose client certificates are required (mutual TLS: the only authentication)
+    tls_client_ca: str = ""
 
     def check(self) -> None:
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise InvalidArgument("--tls-cert and --tls-key go together")
+        if self.tls_client_ca and not self.tls_cert:
+            raise InvalidArgument("--tls-client-ca needs --tls-cert and --tls-key")
         for name in ("header_timeout", "idle_timeout"):
             if not getattr(self, name) > 0:
                 raise InvalidArgument(f"invalid --{name.replace('_', '-')} {getattr(self, name)}: "
@@ -214,7 +225,7 @@ def _add(app, route, paths) -> None:
 
 
 async def _serve(runtime: "Runtime", uri: str, idle_seconds: float, inherited: socket.socket | None,
-                 options: ServiceOptions) -> None:
+                 options: ServiceOptions, tls: "ssl.SSLContext | None") -> None:
     from aiohttp import web
 
     from .connections import Doorman
@@ -230,13 +241,18 @@ async def _serve(runtime: "Runtime", uri: str, idle_seconds: float, inherited: s
                            lingering_time=LINGER_SECONDS)
     await runner.setup()
     doorman.server = runner.server
+    accept = doorman
+    if tls is not None:
+        from .tls import protocol_factory
+
+        accept = protocol_factory(doorman, tls, options.header_timeout)
     if inherited is not None:  # systemd owns the socket: `uri` only says where it is
-        listening = await loop.create_server(doorman, sock=inherited)
+        listening = await loop.create_server(accept, sock=inherited)
     elif scheme == "unix":
         listening = await loop.create_server(doorman, sock=unix_listener(address))
     else:
         host, _, port = address.rpartition(":")
-        listening = await loop.create_server(doorman, host.strip("[]"), int(port), reuse_address=True)
+        listening = await loop.create_server(accept, host.strip("[]"), int(port), reuse_address=True)
     done = asyncio.Event()
     for number in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(number, done.set)
@@ -277,12 +293,19 @@ def serve(runtime: "Runtime", uri: str = DEFAULT_URI, idle_seconds: float = DEFA
         raise InvalidArgument(f"invalid --time {idle_seconds}: must be 0 or more seconds")
     options.check()
     inherited = systemd_listener()
+    if options.tls_cert and scheme != "tcp":
+        raise InvalidArgument(f"--tls-cert needs a tcp:// listener, not {uri}")
+    tls = None
+    if options.tls_cert:
+        from .tls import context
+
+        tls = context(options.tls_cert, options.tls_key, options.tls_client_ca)
     if scheme == "tcp" and inherited is None:
         from .guards import check_tcp_host
 
-        check_tcp_host(address.rpartition(":")[0], options.insecure_tcp)
+        check_tcp_host(address.rpartition(":")[0], options.insecure_tcp, bool(options.tls_client_ca))
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("aiohttp.server").addFilter(_OneLineProtocolErrors())
     runtime.store  # open the store and refresh after a reboot now, not in the first request
     runtime.plugins
-    asyncio.run(_serve(runtime, uri, idle_seconds, inherited, options))
+    asyncio.run(_serve(runtime, uri, idle_seconds, inherited, options, tls))

@@ -212,6 +212,10 @@ def events(session, since, until, filters, format_, stream, no_trunc):
               help="Serve requests from these web origins (comma-separated; *: any). Others are refused.")
 @click.option("--insecure-tcp", is_flag=True,
               help="Allow tcp:// beyond loopback: no authentication, whoever connects is root.")
+@click.option("--tls-cert", default="", help="tcp:// over TLS: the server's certificate (PEM).")
+@click.option("--tls-key", default="", help="tcp:// over TLS: the server's private key (PEM).")
+@click.option("--tls-client-ca", default="",
+              help="Require client certificates signed by this CA (PEM): mutual TLS, as dockerd --tlsverify.")
 @click.option("--header-timeout", type=float, default=10.0, show_default=True,
               help="Seconds a new connection has to send a whole request head.")
 @click.option("--idle-timeout", type=float, default=60.0, show_default=True,
@@ -220,13 +224,15 @@ def events(session, since, until, filters, format_, stream, no_trunc):
               help="Connections served at once; more are answered 503.")
 @click.argument("uri", required=False, default="unix:///run/husk/husk.sock")
 @click.pass_obj
-def service(session, idle_seconds, cors, insecure_tcp, header_timeout, idle_timeout, max_connections, uri):
+def service(session, idle_seconds, cors, insecure_tcp, tls_cert, tls_key, tls_client_ca, header_timeout,
+            idle_timeout, max_connections, uri):
     """Serve the Docker and libpod REST APIs on URI (unix:///path or tcp://host:port)."""
     from ..api.guards import parse_cors
     from ..api.server import ServiceOptions, serve
 
     options = ServiceOptions(cors=parse_cors(cors), insecure_tcp=insecure_tcp, header_timeout=header_timeout,
-                             idle_timeout=idle_timeout, max_connections=max_connections)
+                             idle_timeout=idle_timeout, max_connections=max_connections, tls_cert=tls_cert,
+                             tls_key=tls_key, tls_client_ca=tls_client_ca)
     serve(session.runtime, uri, idle_seconds, options)
 
 

@@ -129,7 +129,8 @@ def test_tcp_beyond_loopback_is_refused_without_the_flag(husk):
     assert result.returncode == 125
     assert result.stderr.splitlines() == [
         "Error: refusing to serve the API on 0.0.0.0, which is not loopback: it has no authentication, so "
-        "anyone who can connect is root on this host; pass --insecure-tcp if that is meant"]
+        "anyone who can connect is root on this host; serve it with --tls-cert, --tls-key and --tls-client-ca, "
+        "or pass --insecure-tcp if that is meant"]
     assert husk("system", "service", "--cors", "evil.example", "unix:///nonexistent/s").returncode == 125
 
 
