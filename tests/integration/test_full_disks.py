@@ -50,14 +50,20 @@ def fails_in_one_line(result) -> None:
 
 
 def readable(husk) -> None:
-    """`ps -a`, `images` and `volume ls` answer (the store is readable)."""
+    """`ps -a`, `images` and `volume ls` answer (the store is readable), and
+    each container directory in the storage root has its record and back."""
     for verb in (["ps", "-a"], ["images"], ["volume", "ls"]):
         result = husk(*verb)
         assert result.returncode == 0 and "Traceback" not in result.stderr, (verb, result.stderr)
+    directory = os.path.join(husk.root, "containers")
+    on_disk = sorted(os.listdir(directory)) if os.path.isdir(directory) else []
+    assert on_disk == sorted(husk("ps", "-aq", "--no-trunc", check=True).stdout.split())
 
 
 def layers(husk) -> list[str]:
-    return sorted(os.listdir(os.path.join(husk.root, "layers")))
+    """The storage root's entries and its layers (a half-written layer or spool would show)."""
+    top = [name for name in os.listdir(husk.root) if name != "filler"]
+    return sorted(top) + sorted(os.listdir(os.path.join(husk.root, "layers")))
 
 
 def test_run_on_a_full_storage_root(small):
@@ -124,6 +130,20 @@ def test_load_on_a_full_storage_root(small, tmp_path):
     os.unlink(filler)
     small("load", "-i", archive, check=True)
     assert small("run", "--rm", "localhost/saved", "wc", "-c", "/data", check=True).stdout.split()[0] == "2000000"
+
+
+def test_build_on_a_full_storage_root(small, tmp_path):
+    (tmp_path / "Containerfile").write_text("FROM localhost/busybox\nRUN head -c 2000000 /dev/urandom > /data\n"
+                                            "COPY f /f\n")
+    (tmp_path / "f").write_bytes(os.urandom(100000))
+    before = layers(small)
+    filler = fill(small.root)
+    fails_in_one_line(small("build", "-q", "-t", "localhost/built", str(tmp_path)))
+    readable(small)
+    assert layers(small) == before and small("image", "exists", "localhost/built").returncode == 1
+    os.unlink(filler)
+    small("build", "-q", "-t", "localhost/built", str(tmp_path), check=True)
+    assert small("run", "--rm", "localhost/built", "wc", "-c", "/data", check=True).stdout.split()[0] == "2000000"
 
 
 @needs_registry
