@@ -66,16 +66,9 @@ def layers(husk) -> list[str]:
     return sorted(top) + sorted(os.listdir(os.path.join(husk.root, "layers")))
 
 
-def test_run_on_a_full_storage_root(small):
-    filler = fill(small.root)
-    fails_in_one_line(small("run", "--rm", "localhost/busybox", "true"))
-    readable(small)
-    os.unlink(filler)
-    assert small("run", "--rm", "localhost/busybox", "echo", "ok", check=True).stdout == "ok\n"
-
-
-def test_run_on_a_full_run_root(small):
-    filler = fill(small.runroot)
+@pytest.mark.parametrize("full", ["root", "runroot"])
+def test_run_on_a_full_root(small, full):
+    filler = fill(getattr(small, full))
     fails_in_one_line(small("run", "--rm", "localhost/busybox", "true"))
     readable(small)
     os.unlink(filler)
