@@ -186,19 +186,20 @@ def run(detach, name, remove, env, entrypoint, workdir, user, image, command):
     if detach:
         click.echo(ident)
         return
-    _copy_logs(service, ident, follow=True)
+    _copy_logs(service, ident, follow=True, tty=False)
     code = service.json("POST", path("containers", ident, "wait"), {"condition": "stopped"})
     if remove:
         service.open("DELETE", path("containers", ident), {"force": "true"}).read()
     raise SystemExit(code)
 
 
-def _copy_logs(service: Client, ident: str, follow: bool) -> None:
-    """The container's log to our stdout and stderr (docker's multiplexed frames, or raw for a terminal)."""
+def _copy_logs(service: Client, ident: str, follow: bool, tty: bool) -> None:
+    """The container's log to our stdout and stderr: docker's multiplexed frames, or raw for a
+    container with a terminal (known from its configuration: podman's service labels both alike)."""
     response = service.open("GET", path("containers", ident, "logs"),
                             {"stdout": "true", "stderr": "true", "follow": str(follow).lower()}, timeout=None)
     outs = {1: sys.stdout.buffer, 2: sys.stderr.buffer}
-    if "multiplexed" not in response.getheader("Content-Type", ""):
+    if tty:
         while chunk := response.read1(65536):
             outs[1].write(chunk)
             outs[1].flush()
@@ -215,7 +216,9 @@ def _copy_logs(service: Client, ident: str, follow: bool) -> None:
 @click.argument("name")
 def logs(follow, name):
     """Print a container's log."""
-    _copy_logs(client(), name, follow)
+    service = client()
+    config = service.json("GET", path("containers", name, "json"))["Config"]
+    _copy_logs(service, name, follow, tty=bool(config.get("Tty")))
 
 
 @click.command(context_settings=CONTEXT)

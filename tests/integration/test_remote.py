@@ -233,3 +233,66 @@ def test_remote_over_tcp_through_container_host(husk_envs):
         err = service.stop()
         shutil.rmtree(base, ignore_errors=True)
     assert service.process.returncode == 0 and "Traceback" not in err, err
+
+
+@pytest.fixture
+def podman_service(busybox_tar):
+    """podman 4.3's `system service` on a socket of its own, over a private store (vfs) holding
+    busybox; containers.conf gives its containers no network and rlimits this host allows."""
+    podman = shutil.which("podman")
+    if podman is None:
+        pytest.skip("podman (the reference) is in contrib/test-packages.txt")
+    base = tempfile.mkdtemp(prefix="hpod-")  # podman refuses a long run root
+    with open(f"{base}/containers.conf", "w") as conf:
+        conf.write('[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]\nnetns = "none"\n')
+    env = {**os.environ, "CONTAINERS_CONF": f"{base}/containers.conf", "XDG_CONFIG_HOME": f"{base}/config"}
+    argv = [podman, "--root", f"{base}/root", "--runroot", f"{base}/run", "--storage-driver", "vfs",
+            "--cgroup-manager", "cgroupfs", "--events-backend", "file"]
+    imported = subprocess.run([*argv, "import", "--change", 'CMD=["sh"]', busybox_tar, IMAGE],
+                              capture_output=True, text=True, timeout=120, env=env)
+    assert imported.returncode == 0, imported.stderr
+    sock = f"{base}/p.sock"
+    process = subprocess.Popen([*argv, "system", "service", "--time", "0", f"unix://{sock}"], env=env,
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with socket.socket(socket.AF_UNIX) as probe:
+                    probe.connect(sock)
+                break
+            except OSError:
+                assert process.poll() is None and time.monotonic() < deadline, "podman's service did not listen"
+                time.sleep(0.05)
+        yield sock, env
+    finally:
+        subprocess.run([*argv, "rm", "-af", "-t", "0"], capture_output=True, timeout=120, env=env)
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_husk_drives_podmans_service(podman_service):
+    """The two ends were written separately: husk's client against podman 4.3's service."""
+    sock, env = podman_service
+
+    def remote(*args):
+        return subprocess.run([HUSK, "--url", f"unix://{sock}", *args], capture_output=True, text=True,
+                              timeout=120, env=env)
+
+    ran = remote("run", "--name", "pa", IMAGE, "sh", "-c", "echo out; echo err >&2; exit 3")
+    assert (ran.returncode, ran.stdout, ran.stderr) == (3, "out\n", "err\n")
+    assert remote("run", "-d", "--name", "pb", IMAGE, "sleep", "600").returncode == 0
+    listed = remote("ps", "-a", "--format", "{{.Names}} {{.State}} {{.Status}}")
+    assert sorted(line.split()[:3] for line in listed.stdout.splitlines()) == [["pa", "exited", "Exited"],
+                                                                             ["pb", "running", "Up"]]
+    assert remote("inspect", "--format", "{{.State.Status}}", "pb").stdout == "running\n"
+    logs = remote("logs", "pa")
+    assert (logs.stdout, logs.stderr) == ("out\n", "err\n")
+    assert remote("stop", "-t", "0", "pb").stdout == "pb\n"
+    assert remote("rm", "pa", "pb").stdout == "pa\npb\n"
+    assert remote("images", "--format", "{{.Repository}}:{{.Tag}}").stdout == IMAGE + "\n"
