@@ -40,6 +40,9 @@ def backend_for(container):
 
 
 def _why_not(backend) -> str:
+    """A backend's own reason (its `checkpoint_refusal`, as runsc's), else crun's build, else none known."""
+    if getattr(backend, "checkpoint_refusal", ""):
+        return backend.checkpoint_refusal
     if backend.binary == "crun":
         return f"{_first_line(backend.path)} was built without +CRIU"
     return "no checkpoint support"
