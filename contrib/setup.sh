@@ -102,7 +102,8 @@ build_default_image() {
 }
 
 # A real container on each runtime plugin, and a checkpoint plus restore on
-# runc when husk-criu is loaded: about two seconds. A failure names the
+# runc when husk-criu is loaded: about two seconds (ten more after a boot,
+# when runsc's platform is probed once). A failure names the
 # plugin, what failed, and the line of the log to read.
 smoke_test() {
     local loaded report=() name="husk-setup-smoke-$$" out log
@@ -118,6 +119,11 @@ smoke_test() {
         out=$("$husk" --runtime io.containerd.runc.v2 run --rm busybox true 2>&1) \
             || die "smoke test: husk-shimv2: \`husk --runtime io.containerd.runc.v2 run --rm busybox true\` failed: $(tail -n 1 <<<"$out")"
         report+=("io.containerd.runc.v2 ok")
+    fi
+    if [[ " $loaded " == *" runsc "* ]]; then
+        out=$("$husk" --runtime runsc run --rm busybox true 2>&1) \
+            || die "smoke test: husk-runsc: \`husk --runtime runsc run --rm busybox true\` failed: $(tail -n 1 <<<"$out")"
+        report+=("runsc ok")
     fi
     if [[ " $loaded " == *" criu "* ]]; then
         "$husk" --runtime runc run -d --name "$name" busybox sleep 60 >/dev/null 2>&1 \
