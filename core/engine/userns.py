@@ -7,8 +7,9 @@ gidMappings.  The root filesystem must then be owned by the mapped ids: husk
 chowns the container's own overlay view once per mapping (the overlay copies
 the metadata up; the shared layers stay untouched) and records the mapping it
 applied, so a restart does not walk the tree again.  Idmapped mounts would
-avoid the copy-up, but runc 1.1 (this project's runc) cannot take the rootfs
-as an idmapped mount, so one way is used for both runtimes.
+avoid the copy-up, but the kernel here (6.18) refuses MOUNT_ATTR_IDMAP on an
+overlay mount (EINVAL); idmapping each layer under the overlay would work
+(measured on ext4) and is not done yet.
 
 The container's directory is 0700 and owned by root like every other one, so
 the mapped root could not reach its rootfs or its bundle files: it is given to
