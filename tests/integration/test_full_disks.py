@@ -75,6 +75,19 @@ def test_run_on_a_full_root(small, full):
     assert small("run", "--rm", "localhost/busybox", "echo", "ok", check=True).stdout == "ok\n"
 
 
+def test_a_container_that_fills_its_upper_layer(small):
+    """The container's own writes fill the storage root (its upper layer is
+    there): the container gets ENOSPC, husk records its exit, and `rm` frees
+    the space."""
+    result = small("run", "--name", "filler", "localhost/busybox", "sh", "-c",
+                   "dd if=/dev/zero of=/fill bs=1M; echo done")
+    assert result.returncode == 0 and "No space left on device" in result.stderr, result.stderr
+    assert small("inspect", "-f", "{{.State.Status}}", "filler", check=True).stdout.strip() == "exited"
+    readable(small)
+    small("rm", "filler", check=True)
+    assert small("run", "--rm", "localhost/busybox", "echo", "ok", check=True).stdout == "ok\n"
+
+
 def test_a_chatty_containers_log_on_a_full_storage_root(small):
     """The log (userdata/ctr.log, in the storage root) stops growing while the
     disk is full; the container and its monitor go on, and logging resumes."""
