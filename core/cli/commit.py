@@ -62,6 +62,9 @@ def _container_changes(session, name):
 
         raise InvalidArgument(f"cannot list the changes of container {container.name}: it runs a --rootfs "
                               "directory, not an image")
+    from ..engine.userns import refuse_chowned
+
+    refuse_chowned(container.config, "list the changes of")
     return container_changes(session.runtime, container.id, container.config.image_id)
 
 

@@ -26,6 +26,9 @@ def commit(container: "Container", reference: str = "", *, changes: Iterable[str
     if container.config.rootfs:
         raise InvalidArgument(f"cannot commit container {container.name}: it runs a --rootfs directory, not an "
                               "image (export it and import the archive)")
+    from .userns import refuse_chowned
+
+    refuse_chowned(container.config, "commit")
     base = runtime.store.image(container.config.image_id)
     own = container.config
     names = {entry.partition("=")[0] for entry in own.env}

@@ -660,7 +660,9 @@ def export(container: "Container", target) -> None:
     """Write the rootfs as a tar stream to `target` (see husk.storage.export), mounting
     it for the time of the export when it is not mounted."""
     from ..storage.export import write_tar
+    from .userns import refuse_chowned
 
+    refuse_chowned(container.config, "export")
     with rootfs_mounted(container) as merged:
         write_tar(merged, target)
     container.runtime.emit("export", container)

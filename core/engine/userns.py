@@ -136,6 +136,14 @@ def host_id(mappings: list[list[int]], inside: int) -> int:
     return 65534
 
 
+def refuse_chowned(config, action: str) -> None:
+    """Commit, export and diff would see the chowned rootfs (every file changed,
+    owned by the host's ids): refused until ids are shifted back on the way out."""
+    if config.run_options.uid_mappings:
+        raise InvalidArgument(f"cannot {action} container {config.name}: it runs in a user namespace and its "
+                              "root filesystem is chowned to the mapped ids (not supported yet)")
+
+
 # -- at init --------------------------------------------------------------------
 
 def add_to_spec(spec: dict, uids: list[list[int]], gids: list[list[int]]) -> None:

@@ -123,3 +123,13 @@ def test_refusals(husk, args, message):
     assert result.returncode == 125, result.stderr
     assert message in result.stderr and "Traceback" not in result.stderr
     assert husk("ps", "-aq", check=True).stdout == ""
+
+
+def test_commit_export_and_diff_are_refused_not_wrong(husk):
+    """The chowned rootfs would commit every file, owned by host ids: refused (not done yet)."""
+    husk("create", "--name", "c", "--uidmap", "0:200000:65536", "busybox", "true", check=True)
+    for args in (["commit", "c", "img"], ["export", "-o", os.devnull, "c"], ["diff", "c"]):
+        result = husk(*args)
+        assert result.returncode == 125, (args, result.stderr)
+        assert "runs in a user namespace" in result.stderr and "Traceback" not in result.stderr
+    assert "localhost/img" not in husk("images", check=True).stdout
