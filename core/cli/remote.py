@@ -243,12 +243,13 @@ def inspect(format_, names):
 
 
 def _each(names, action) -> None:
-    """`action(name)` for each name: the name on stdout, or one Error line (exit 125 at the end)."""
+    """`action(name)` for each name: what it returns (the name when it returns bytes or None) on
+    stdout, or one Error line (exit 125 at the end)."""
     code = 0
     for name in names:
         try:
-            action(name)
-            click.echo(name)
+            said = action(name)
+            click.echo(name if said is None or isinstance(said, bytes) else said)
         except ServiceError as exc:
             click.echo(f"Error: {exc}", err=True)
             code = exc.exit_code
@@ -273,6 +274,53 @@ def rm(force, names):
     """Remove containers."""
     service = client()
     _each(names, lambda name: service.open("DELETE", path("containers", name), {"force": str(force).lower()}).read())
+
+
+def _action(name: str, doc: str) -> click.Command:
+    """A verb that POSTs /containers/NAME/ACTION for each name (start, restart, pause, unpause)."""
+    @click.command(name, context_settings=CONTEXT, help=doc)
+    @click.argument("names", nargs=-1, required=True)
+    def verb(names):
+        service = client()
+        _each(names, lambda each: service.open("POST", path("containers", each, name)).read())
+    return verb
+
+
+start = _action("start", "Start containers.")
+restart = _action("restart", "Restart containers.")
+pause = _action("pause", "Pause containers.")
+unpause = _action("unpause", "Unpause containers.")
+
+
+@click.command(context_settings=CONTEXT)
+@click.option("-s", "--signal", "signal_", default="KILL", show_default=True, help="The signal to send.")
+@click.argument("names", nargs=-1, required=True)
+def kill(signal_, names):
+    """Send a signal to containers."""
+    service = client()
+    _each(names, lambda name: service.open("POST", path("containers", name, "kill"), {"signal": signal_}).read())
+
+
+@click.command(context_settings=CONTEXT)
+@click.argument("names", nargs=-1, required=True)
+def wait(names):
+    """Print each container's exit code once it stops."""
+    service = client()
+    _each(names, lambda name: str(service.json("POST", path("containers", name, "wait"), {"condition": "stopped"})))
+
+
+@click.command(context_settings=CONTEXT)
+@click.option("-f", "--force", is_flag=True, help="Remove the image's containers too.")
+@click.argument("names", nargs=-1, required=True)
+def rmi(force, names):
+    """Remove images: podman's Untagged: and Deleted: lines."""
+    service = client()
+
+    def remove(name: str) -> str:
+        report = service.json("DELETE", path("images", name), {"force": str(force).lower()})
+        return "\n".join([f"Untagged: {each}" for each in report.get("Untagged") or []]
+                         + [f"Deleted: {each}" for each in report.get("Deleted") or []])
+    _each(names, remove)
 
 
 @click.command(context_settings=CONTEXT)
@@ -323,7 +371,8 @@ def _pull(service: Client, reference: str, quiet: bool, out) -> None:
         click.echo(ident)
 
 
-COMMANDS = {command.name: command for command in (ps, run, logs, inspect, stop, rm, images, pull)}
+COMMANDS = {command.name: command for command in (ps, run, logs, inspect, start, stop, restart, kill, wait, pause,
+                                                   unpause, rm, images, pull, rmi)}
 
 
 def command(name: str, local: click.Command | None) -> click.Command | None:

@@ -58,6 +58,26 @@ def test_remote_verbs_over_the_unix_socket(api_crun):
     assert (missing.returncode, missing.stderr) == (125, 'Error: no such object: "nope"\n')
 
 
+def test_remote_start_pause_kill_wait_and_rmi(api_crun):
+    url = ["--url", f"unix://{api_crun.socket_path}"]
+    assert client(api_crun, *url, "run", "-d", "--name", "rk", IMAGE, "sleep", "600").returncode == 0
+    for verb, state in (("pause", "paused"), ("unpause", "running")):
+        done = client(api_crun, *url, verb, "rk")
+        assert (done.returncode, done.stdout) == (0, "rk\n"), done.stderr
+        assert api_crun.env("inspect", "--format", "{{.State.Status}}", "rk").stdout == state + "\n"
+    killed = client(api_crun, *url, "kill", "-s", "KILL", "rk")
+    assert (killed.returncode, killed.stdout) == (0, "rk\n"), killed.stderr
+    waited = client(api_crun, *url, "wait", "rk", "nope")
+    assert (waited.returncode, waited.stdout) == (125, "137\n"), waited.stderr
+    started = client(api_crun, *url, "start", "rk")
+    assert (started.returncode, started.stdout) == (0, "rk\n"), started.stderr
+    assert api_crun.env("inspect", "--format", "{{.State.Status}}", "rk").stdout == "running\n"
+    assert client(api_crun, *url, "rm", "-f", "rk").returncode == 0
+    api_crun.env("tag", IMAGE, "localhost/other:1", check=True)
+    removed = client(api_crun, *url, "rmi", "localhost/other:1")
+    assert (removed.returncode, removed.stdout) == (0, "Untagged: localhost/other:1\n"), removed.stderr
+
+
 def test_a_verb_without_a_remote_version_says_so(api_crun):
     done = client(api_crun, "--url", f"unix://{api_crun.socket_path}", "exec", "x", "ls")
     assert (done.returncode, done.stdout) == (125, "")
