@@ -40,9 +40,6 @@ def backend_for(container):
 
 
 def _why_not(backend) -> str:
-    """A backend's own reason (its `checkpoint_refusal`, as runsc's), else crun's build, else none known."""
-    if getattr(backend, "checkpoint_refusal", ""):
-        return backend.checkpoint_refusal
     if backend.binary == "crun":
         return f"{_first_line(backend.path)} was built without +CRIU"
     return "no checkpoint support"
@@ -138,6 +135,8 @@ def checkpoint(container, options: dict) -> None:
     started = time.monotonic()
     try:
         backend.checkpoint(container.id, images, userdata, flags)
+    except InvalidArgument:
+        raise  # a backend's refusal (runsc's), before CRIU ran: no log to read
     except Exception as exc:
         log = os.path.join(userdata, "dump.log")
         why = f"; {inet_sockets_blocked()}" if _says(log, "Can't get 1:16 opt") and inet_sockets_blocked() else ""
@@ -162,7 +161,8 @@ def restore(container, options: dict) -> None:
     backend = backend_for(container)
     paths = container.runtime.paths
     images = image_dir(container)
-    if not os.path.exists(os.path.join(images, "inventory.img")):
+    # a backend with images of its own names their index file (runsc: checkpoint.img)
+    if not os.path.exists(os.path.join(images, getattr(backend, "checkpoint_image", "inventory.img"))):
         raise StateInvalid(f"container {container.id} does not contain a checkpoint ({images}): "
                            "no such file or directory",
                            improper=False)

@@ -9,19 +9,29 @@ what differs, each measured with Debian 12's runsc 0.0~20221219:
   opens but a KVM sandbox never starts.
 - **Network.**  runsc's own network stack ("sandbox") refuses to start on this
   build even in a fresh network namespace ("cannot run with network enabled
-  in root network namespace").  So husk runs runsc with ``--network=host``:
-  the sandbox uses the kernel's sockets *of the namespace husk gave it*, so
-  bridge (netavark's veth and address), ``--network none`` (only lo) and
-  ``--network host`` all mean what they mean with runc.
+  in root network namespace").  So a container on a network (a bridge, whose
+  namespace husk made, or the host's) runs with ``--network=host``: the
+  sandbox uses the kernel's sockets *of the namespace husk gave it*, so the
+  bridge's address and ``--network host`` mean what they mean with runc.  A
+  ``--network none`` container runs with runsc's ``--network=none`` (gVisor's
+  stack, loopback only), the one mode gVisor can checkpoint.
+- **Checkpoint and restore** are runsc's own (``checkpoint --image-path``, an
+  image of the whole sandbox, ``checkpoint.img``) behind husk's checkpoint
+  verbs (husk-criu drives them), for ``--network none`` containers.  CRIU's
+  options are refused, ``--leave-running`` too: runsc's stops the sandbox
+  and restores it, and that stop times out here ("context deadline
+  exceeded"), leaving the container exited.
 - **Refused:** ``update`` (runsc has no such subcommand), ``exec
-  --preserve-fds`` (its exec has no such flag), checkpoint and restore
-  (:attr:`Runsc.checkpoint_refusal`).  Each is one line and exit 125.
+  --preserve-fds`` (its exec has no such flag), a checkpoint of a container on
+  a network.  Each is one line and exit 125.
 - **Created, never started:** runsc will not signal it; :meth:`Runsc.kill`
   destroys the sandbox instead.
 """
 
 from __future__ import annotations
 
+import json
+import os
 from typing import Any
 
 from husk.define import InvalidArgument, RuntimeFailure
@@ -35,16 +45,41 @@ class Runsc(OCIRuntime):
     name = "runsc"
     binary = "runsc"
 
-    #: why husk's checkpoint verbs refuse runsc (husk-criu shows it)
-    checkpoint_refusal = ("runsc writes its own image format, not the CRIU images husk restores, and refuses to "
-                          "checkpoint a sandbox on the host's network stack, the only one this runsc starts with")
+    supports_checkpoint = True
+    #: the file runsc's checkpoint writes into the image directory (CRIU's is inventory.img)
+    checkpoint_image = "checkpoint.img"
 
     def global_args(self) -> list[str]:
-        return [*super().global_args(), f"--platform={platform(self.path)}", "--network=host"]
+        return [*super().global_args(), f"--platform={platform(self.path)}"]
+
+    def create_command(self, container_id: str, bundle: str, pid_file: str, log_file: str) -> list[str]:
+        return _with_network(super().create_command(container_id, bundle, pid_file, log_file), bundle)
+
+    def start(self, container_id: str) -> None:
+        """runsc sets the sandbox's network up at `start`, by the --network
+        given there, so it must be the one the sandbox was created with."""
+        state = self.state(container_id)
+        network = _network(state["bundle"]) if state and state.get("bundle") else "host"
+        self.run(f"--network={network}", "start", container_id, container_id=container_id)
+
+    def restore_command(self, container_id: str, bundle: str, image_path: str, pid_file: str, log_file: str,
+                        flags: list[str]) -> list[str]:
+        _refuse_criu_flags("restore", flags)
+        argv = super().restore_command(container_id, bundle, image_path, pid_file, log_file, flags)
+        return _with_network(argv, bundle)
+
+    def checkpoint(self, container_id: str, image_path: str, work_path: str, flags: list[str]) -> None:
+        """`work_path` is the container's bundle (husk-criu passes its userdata)."""
+        if _network(work_path) != "none":
+            raise InvalidArgument("runsc can checkpoint only a container run with --network none: gVisor "
+                                  "refuses to checkpoint a sandbox on the host's network stack, which runs "
+                                  "husk's bridge and host networks under this runsc")
+        _refuse_criu_flags("checkpoint", flags)
+        super().checkpoint(container_id, image_path, work_path, flags)
 
     def describe(self) -> dict[str, Any]:
-        """`husk info` shows the probed platform and the network mode too."""
-        return {**super().describe(), "Platform": platform(self.path), "Network": "host (in husk's namespace)"}
+        """`husk info` shows the probed platform too."""
+        return {**super().describe(), "Platform": platform(self.path)}
 
     def exec_command(self, container_id: str, process_file: str, pid_file: str, log_file: str,
                      preserve_fds: int = 0) -> list[str]:
@@ -79,6 +114,29 @@ class Runsc(OCIRuntime):
                 raise
             if self.state(container_id) is not None:
                 super().delete(container_id, force=True)
+
+
+def _network(bundle: str) -> str:
+    """runsc's --network for the container of `bundle`: "none" for a network
+    namespace of its own with nothing in it (husk's --network none), else
+    "host" (the namespace husk set up, or the host's)."""
+    with open(os.path.join(bundle, "config.json")) as handle:
+        namespaces = (json.load(handle).get("linux") or {}).get("namespaces") or []
+    for namespace in namespaces:
+        if namespace.get("type") == "network":
+            return "host" if namespace.get("path") else "none"
+    return "host"
+
+
+def _with_network(argv: list[str], bundle: str) -> list[str]:
+    """`argv` (a runsc command line) with the container's --network flag among the global ones."""
+    return [argv[0], f"--network={_network(bundle)}", *argv[1:]]
+
+
+def _refuse_criu_flags(verb: str, flags: list[str]) -> None:
+    options = [flag for flag in flags if flag.startswith("--")]
+    if options:
+        raise InvalidArgument(f"runsc cannot {verb} with {', '.join(options)}")
 
 
 @hookimpl
