@@ -157,18 +157,18 @@ def add_to_spec(spec: dict, uids: list[list[int]], gids: list[list[int]]) -> Non
 def prepare(container_dir: str, rootfs: str, uids: list[list[int]], gids: list[list[int]]) -> None:
     """Give the rootfs to the mapped ids (once per mapping) and the container's
     directory to its mapped root, so the runtime inside the namespace reaches both."""
+    import json
+
     marker = os.path.join(container_dir, _APPLIED)
-    wanted = repr((uids, gids))
     try:
         with open(marker) as handle:
-            applied = handle.read()
+            before = json.load(handle)
     except FileNotFoundError:
-        applied = repr(([[0, 0, 2 ** 32 - 1]], [[0, 0, 2 ** 32 - 1]]))
-    if applied != wanted:
-        before = eval_mapping(applied)
+        before = [[[0, 0, 2 ** 32 - 1]], [[0, 0, 2 ** 32 - 1]]]  # as the layers hold them
+    if before != [uids, gids]:
         _shift_tree(rootfs, before, (uids, gids))
         with open(marker + ".tmp", "w") as handle:
-            handle.write(wanted)
+            json.dump([uids, gids], handle)
         os.replace(marker + ".tmp", marker)
     root_uid, root_gid = host_id(uids, 0), host_id(gids, 0)
     containers = os.path.dirname(container_dir)
@@ -191,12 +191,6 @@ def _check_reachable(directory: str) -> None:
         if directory == "/":
             return
         directory = os.path.dirname(directory)
-
-
-def eval_mapping(text: str) -> tuple[list[list[int]], list[list[int]]]:
-    import ast
-
-    return ast.literal_eval(text)
 
 
 def _container_id(mappings: list[list[int]], host: int) -> int:
