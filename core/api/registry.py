@@ -225,7 +225,7 @@ def _libpod_render(kind: str, **info):
 @libpod_routes.post("/images/pull")
 async def libpod_pull(request: web.Request) -> web.StreamResponse:
     """podman's pull: a stream of {"stream"} lines, then {"images", "id"}, or {"error"}."""
-    from ..storage.pull import pull
+    from ..storage.pull import pull, stored_for_policy
 
     reference = request.query.get("reference", "")
     if not reference:
@@ -233,12 +233,17 @@ async def libpod_pull(request: web.Request) -> web.StreamResponse:
     quiet = flag(request, "quiet")
     options = _options(request)
     runtime = request_runtime(request)
+    policy = request.query.get("policy", "always")  # podman-remote's run asks with `missing`
 
     def finish(images):
         ids = [image.id for image in images]
         return [{"images": ids, "id": ids[-1]}]
 
-    return await _streamed(request, lambda progress: pull(runtime, reference, options, progress),
+    def pull_unless_stored(progress):
+        stored = stored_for_policy(runtime, reference, policy, options)
+        return [stored] if stored is not None else pull(runtime, reference, options, progress)
+
+    return await _streamed(request, pull_unless_stored,
                            (lambda kind, **info: None) if quiet else _libpod_render, finish,
                            lambda exc: [{"error": str(exc)}])
 

@@ -11,8 +11,6 @@ import click
 
 from .common import CONTEXT
 
-PULL_POLICIES = ("always", "missing", "never", "newer")
-
 
 def _tls_verify(value: str | None) -> bool | None:
     if value is None:
@@ -181,21 +179,10 @@ def ensure_image(session, reference: str, policy: str = "missing", *, quiet: boo
     """What run and create do before creating: pull `reference` as `--pull`
     says (always, missing, never, newer); returns the image to create from
     (what the user typed when it is stored, else the name it was pulled as)."""
-    from ..define import InvalidArgument, NoSuchImage
-    from ..storage.images import resolve_image
-    from ..storage.pull import Progress, newer_available, pull as pull_image
+    from ..storage.pull import Progress, pull as pull_image, stored_for_policy
 
-    if policy not in PULL_POLICIES:
-        raise InvalidArgument(f"invalid pull policy {policy!r}: expected one of {', '.join(PULL_POLICIES)}")
     runtime = session.runtime
-    local = None
-    if policy != "always":
-        try:
-            local = resolve_image(runtime, reference)
-        except NoSuchImage:
-            if policy == "never":
-                raise
-    if local is not None and (policy != "newer" or not newer_available(local, _pull_options(**flags))):
+    if stored_for_policy(runtime, reference, policy, _pull_options(**flags)) is not None:
         return reference
     images = pull_image(runtime, reference, _pull_options(**flags), Progress() if quiet else TerminalProgress())
     return images[0].names[0] if images[0].names else images[0].id

@@ -316,3 +316,22 @@ def test_husk_drives_podmans_service(podman_service):
     assert remote("stop", "-t", "0", "pb").stdout == "pb\n"
     assert remote("rm", "pa", "pb").stdout == "pa\npb\n"
     assert remote("images", "--format", "{{.Repository}}:{{.Tag}}").stdout == IMAGE + "\n"
+
+
+def test_libpod_pull_honours_the_policy(api_crun):
+    """podman-remote's run asks `/images/pull?policy=missing` first: a stored image is
+    the answer, with no registry asked (localhost has none)."""
+    status, _, data = api_crun.request("POST", f"/v4.0.0/libpod/images/pull?reference={IMAGE}&policy=missing")
+    answer = _last(data)
+    assert status == 200 and answer["id"] == api_crun.env("inspect", "--format", "{{.Id}}", IMAGE).stdout.strip()
+    status, _, data = api_crun.request("POST", "/v4.0.0/libpod/images/pull?reference=localhost/nope&policy=never")
+    assert "no such image: localhost/nope" in str(_last(data)).lower(), data
+    status, _, data = api_crun.request("POST", f"/v4.0.0/libpod/images/pull?reference={IMAGE}&policy=sometimes")
+    assert "invalid pull policy 'sometimes'" in str(_last(data)), data
+
+
+def _last(data):
+    """The last message of a pull's stream (the test client parses a one-message stream itself)."""
+    import json
+
+    return data if isinstance(data, dict) else json.loads(data.splitlines()[-1])
