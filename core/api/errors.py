@@ -7,6 +7,7 @@ a malformed body, a bug -- becomes one JSON answer; the service never dies of it
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 
@@ -55,5 +56,7 @@ async def error_middleware(request: web.Request, handler):
     except (ConnectionResetError, BrokenPipeError):
         raise
     except Exception as exc:  # a bug: answer 500, keep serving, log where it was
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):  # the host's disk, not a bug
+            return json_error(500, exc.strerror + (f": {exc.filename}" if exc.filename else ""))
         log.exception("internal error in %s %s", request.method, request.path)
         return json_error(500, f"internal error: {type(exc).__name__}: {exc}")

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 import socket
 import subprocess
+import tempfile
 import time
 
 import pytest
@@ -238,6 +240,28 @@ print(len(store.secrets()))
         subprocess.run(["umount", "-l", mount], capture_output=True)
 
 
+def test_the_service_on_a_full_storage_root(small):
+    """The API answers a full disk with a 500 naming it (not an internal error,
+    no traceback in the service's log) and serves on once space is freed."""
+    base = tempfile.mkdtemp(prefix="hfd-")
+    service = ApiService(small, os.path.join(base, "s.sock"))
+    try:
+        filler = fill(small.root)
+        status, _, body = service.request("POST", "/v1.41/containers/create?name=api",
+                                          {"Image": "localhost/busybox", "Cmd": ["true"]})
+        assert status == 500 and "no space left on device" in body["message"].lower(), body
+        assert "internal error" not in body["message"], body
+        assert service.request("GET", "/v1.41/containers/json?all=1")[0] == 200
+        os.unlink(filler)
+        status, _, body = service.request("POST", "/v1.41/containers/create?name=api",
+                                          {"Image": "localhost/busybox", "Cmd": ["true"]})
+        assert status == 201, body
+    finally:
+        err = service.stop()
+        shutil.rmtree(base, ignore_errors=True)
+    assert "Traceback" not in err and service.process.returncode == 0, err
+
+
 # -- RLIMIT_NOFILE at 1024 ------------------------------------------------------------------------
 LIMIT = ["prlimit", "--nofile=1024:1024"]
 
@@ -262,9 +286,6 @@ def _cli(husk) -> list[str]:
 def limited_service(husk):
     """`system service` under a hard descriptor limit of 1024, stopped (and
     checked for tracebacks) after the test."""
-    import shutil
-    import tempfile
-
     base = tempfile.mkdtemp(prefix="hfd-")  # short: AF_UNIX paths are limited to 108 bytes
     service = ApiService(husk, os.path.join(base, "s.sock"), argv_prefix=[*LIMIT, "--"],
                          options=("--header-timeout", "600"))  # idle connections are held, not timed out
