@@ -106,8 +106,19 @@ def path(kind: str, name: str, action: str = "") -> str:
     return f"/{kind}/{quote(name, safe='')}" + (f"/{action}" if action else "")
 
 
+class RemoteCommand(click.Command):
+    """A remote verb: a flag it lacks (that the local verb may have) is `unknown flag: -p (not supported
+    remotely yet)`, 125, rather than a bare `unknown flag` that would look like a typo."""
+
+    def parse_args(self, ctx, args):
+        try:
+            return super().parse_args(ctx, args)
+        except click.NoSuchOption as exc:
+            raise InvalidArgument(f"unknown flag: {exc.option_name} (not supported remotely yet)") from None
+
+
 # -- the verbs -----------------------------------------------------------------------------
-@click.command(context_settings=CONTEXT)
+@click.command(cls=RemoteCommand, context_settings=CONTEXT)
 @click.option("-a", "--all", "all_", is_flag=True, help="All containers, not only running ones.")
 @click.option("-q", "--quiet", is_flag=True, help="Only the IDs.")
 @click.option("--no-trunc", is_flag=True, help="Full IDs.")
@@ -158,7 +169,7 @@ def _ps_row(doc: dict, no_trunc: bool, now: float) -> dict:
             "Labels": doc.get("Labels") or {}, "Pod": doc.get("Pod", ""), "PodName": doc.get("PodName", "")}
 
 
-@click.command(context_settings={**CONTEXT, "allow_interspersed_args": False})
+@click.command(cls=RemoteCommand, context_settings={**CONTEXT, "allow_interspersed_args": False})
 @click.option("-d", "--detach", is_flag=True, help="Print the ID and leave the container running.")
 @click.option("--name", default="", help="The container's name.")
 @click.option("--rm", "remove", is_flag=True, help="Remove the container when it exits.")
@@ -211,7 +222,7 @@ def _copy_logs(service: Client, ident: str, follow: bool, tty: bool) -> None:
         out.flush()
 
 
-@click.command(context_settings=CONTEXT)
+@click.command(cls=RemoteCommand, context_settings=CONTEXT)
 @click.option("-f", "--follow", is_flag=True, help="Keep printing until the container stops.")
 @click.argument("name")
 def logs(follow, name):
@@ -221,7 +232,7 @@ def logs(follow, name):
     _copy_logs(service, name, follow, tty=bool(config.get("Tty")))
 
 
-@click.command(context_settings=CONTEXT)
+@click.command(cls=RemoteCommand, context_settings=CONTEXT)
 @click.option("-f", "--format", "format_", default="", help="Go template applied to each result.")
 @click.argument("names", nargs=-1, required=True)
 def inspect(format_, names):
@@ -257,7 +268,7 @@ def _each(names, action) -> None:
         raise SystemExit(code)
 
 
-@click.command(context_settings=CONTEXT)
+@click.command(cls=RemoteCommand, context_settings=CONTEXT)
 @click.option("-t", "--time", "timeout", type=int, default=None, help="Seconds before SIGKILL.")
 @click.argument("names", nargs=-1, required=True)
 def stop(timeout, names):
@@ -267,7 +278,7 @@ def stop(timeout, names):
     _each(names, lambda name: service.open("POST", path("containers", name, "stop"), query).read())
 
 
-@click.command(context_settings=CONTEXT)
+@click.command(cls=RemoteCommand, context_settings=CONTEXT)
 @click.option("-f", "--force", is_flag=True, help="Stop running containers first.")
 @click.argument("names", nargs=-1, required=True)
 def rm(force, names):
@@ -278,7 +289,7 @@ def rm(force, names):
 
 def _action(name: str, doc: str) -> click.Command:
     """A verb that POSTs /containers/NAME/ACTION for each name (start, restart, pause, unpause)."""
-    @click.command(name, context_settings=CONTEXT, help=doc)
+    @click.command(name, cls=RemoteCommand, context_settings=CONTEXT, help=doc)
     @click.argument("names", nargs=-1, required=True)
     def verb(names):
         service = client()
@@ -292,7 +303,7 @@ pause = _action("pause", "Pause containers.")
 unpause = _action("unpause", "Unpause containers.")
 
 
-@click.command(context_settings=CONTEXT)
+@click.command(cls=RemoteCommand, context_settings=CONTEXT)
 @click.option("-s", "--signal", "signal_", default="KILL", show_default=True, help="The signal to send.")
 @click.argument("names", nargs=-1, required=True)
 def kill(signal_, names):
@@ -301,7 +312,7 @@ def kill(signal_, names):
     _each(names, lambda name: service.open("POST", path("containers", name, "kill"), {"signal": signal_}).read())
 
 
-@click.command(context_settings=CONTEXT)
+@click.command(cls=RemoteCommand, context_settings=CONTEXT)
 @click.argument("names", nargs=-1, required=True)
 def wait(names):
     """Print each container's exit code once it stops."""
@@ -309,7 +320,7 @@ def wait(names):
     _each(names, lambda name: str(service.json("POST", path("containers", name, "wait"), {"condition": "stopped"})))
 
 
-@click.command(context_settings=CONTEXT)
+@click.command(cls=RemoteCommand, context_settings=CONTEXT)
 @click.option("-f", "--force", is_flag=True, help="Remove the image's containers too.")
 @click.argument("names", nargs=-1, required=True)
 def rmi(force, names):
@@ -323,7 +334,7 @@ def rmi(force, names):
     _each(names, remove)
 
 
-@click.command(context_settings=CONTEXT)
+@click.command(cls=RemoteCommand, context_settings=CONTEXT)
 @click.option("-q", "--quiet", is_flag=True, help="Only the IDs.")
 @click.option("--format", "format_", default="", help="Go template, or json.")
 @click.option("-n", "--noheading", "no_heading", is_flag=True, help="No header row.")
@@ -347,7 +358,7 @@ def images(quiet, format_, no_heading):
                            {"ID": "IMAGE ID"}, heading=not no_heading), nl=False)
 
 
-@click.command(context_settings=CONTEXT)
+@click.command(cls=RemoteCommand, context_settings=CONTEXT)
 @click.option("-q", "--quiet", is_flag=True, help="Only the image's ID.")
 @click.argument("reference")
 def pull(quiet, reference):

@@ -82,6 +82,8 @@ def test_a_verb_without_a_remote_version_says_so(api_crun):
     done = client(api_crun, "--url", f"unix://{api_crun.socket_path}", "exec", "x", "ls")
     assert (done.returncode, done.stdout) == (125, "")
     assert done.stderr == "Error: exec is not supported remotely yet (run it on the service's host)\n"
+    flag = client(api_crun, "--url", f"unix://{api_crun.socket_path}", "run", "-p", "80:80", IMAGE, "true")
+    assert (flag.returncode, flag.stderr) == (125, "Error: unknown flag: -p (not supported remotely yet)\n")
 
 
 @pytest.mark.parametrize("uri, message", [
