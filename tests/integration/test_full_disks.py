@@ -90,6 +90,21 @@ def test_a_container_that_fills_its_upper_layer(small):
     assert small("run", "--rm", "localhost/busybox", "echo", "ok", check=True).stdout == "ok\n"
 
 
+def test_rm_and_rmi_free_a_full_storage_root(small):
+    """The way out of a full disk is husk's own: `rm` and `rmi` work on it."""
+    small("run", "--name", "big", "localhost/busybox", "sh", "-c", "head -c 4000000 /dev/urandom > /data",
+          check=True)
+    small("commit", "big", "localhost/big", check=True)
+    filler = fill(small.root)
+    try:
+        small("rm", "big", check=True)
+        small("rmi", "localhost/big", check=True)
+        readable(small)
+        assert small("run", "--rm", "localhost/busybox", "echo", "ok", check=True).stdout == "ok\n"
+    finally:
+        os.unlink(filler)
+
+
 def test_a_chatty_containers_log_on_a_full_storage_root(small):
     """The log (userdata/ctr.log, in the storage root) stops growing while the
     disk is full; the container and its monitor go on, and logging resumes."""
