@@ -10,6 +10,7 @@ local verbs (husk.cli.listing, husk.formats.template).
 from __future__ import annotations
 
 import json
+import os
 import sys
 from urllib.parse import quote, urlencode
 
@@ -171,6 +172,7 @@ def _ps_row(doc: dict, no_trunc: bool, now: float) -> dict:
 
 @click.command(cls=RemoteCommand, context_settings={**CONTEXT, "allow_interspersed_args": False})
 @click.option("-d", "--detach", is_flag=True, help="Print the ID and leave the container running.")
+@click.option("-i", "--interactive", is_flag=True, help="Our stdin to the container's (without a terminal).")
 @click.option("--name", default="", help="The container's name.")
 @click.option("--rm", "remove", is_flag=True, help="Remove the container when it exits.")
 @click.option("-e", "--env", multiple=True, help="KEY=VALUE in the container's environment.")
@@ -179,10 +181,11 @@ def _ps_row(doc: dict, no_trunc: bool, now: float) -> dict:
 @click.option("-u", "--user", default="", help="User in the container.")
 @click.argument("image")
 @click.argument("command", nargs=-1)
-def run(detach, name, remove, env, entrypoint, workdir, user, image, command):
+def run(detach, interactive, name, remove, env, entrypoint, workdir, user, image, command):
     """Run a command in a new container on the service."""
     service = client()
     spec = {"image": image, "name": name, "remove": remove and detach, "work_dir": workdir, "user": user,
+            "stdin": interactive,
             "env": dict(item.partition("=")[::2] for item in env) or None, "command": list(command) or None,
             "entrypoint": [entrypoint] if entrypoint is not None else None}
     try:
@@ -193,15 +196,89 @@ def run(detach, name, remove, env, entrypoint, workdir, user, image, command):
         _pull(service, image, quiet=False, out=sys.stderr)
         created = service.json("POST", "/containers/create", body=spec)
     ident = created["Id"]
+    stream = _attach(service, ident) if interactive and not detach else None
     service.open("POST", path("containers", ident, "start")).read()
     if detach:
         click.echo(ident)
         return
-    _copy_logs(service, ident, follow=True, tty=False)
+    if stream is not None:
+        _pump(*stream)
+    else:
+        _copy_logs(service, ident, follow=True, tty=False)
     code = service.json("POST", path("containers", ident, "wait"), {"condition": "stopped"})
     if remove:
         service.open("DELETE", path("containers", ident), {"force": "true"}).read()
     raise SystemExit(code)
+
+
+def _attach(service: Client, ident: str):
+    """The container's stdin, stdout and stderr on a hijacked connection (`Upgrade: tcp`, as
+    podman's and docker's clients ask), made before the start so no output is missed:
+    (the socket, what arrived after the response's head)."""
+    sock = service.channel.connect(timeout=None)
+    target = f"{LIBPOD}{path('containers', ident, 'attach')}?stream=true&stdin=true&stdout=true&stderr=true"
+    sock.sendall(f"POST {target} HTTP/1.1\r\nHost: d\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n"
+                 "Content-Length: 0\r\n\r\n".encode())
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            sock.close()
+            raise ServiceError("the service closed the attach connection")
+        data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    status = head.split(b"\r\n", 1)[0]
+    if b" 101 " not in status + b" " and b" 200 " not in status + b" ":
+        sock.close()
+        raise ServiceError(f"attach refused: {status.decode(errors='replace')} {rest.decode(errors='replace')}")
+    return sock, rest
+
+
+def _pump(sock, pending: bytes) -> None:
+    """Our stdin into the connection (half-closed at its end) while its multiplexed frames go to our
+    stdout and stderr, until the container closes them."""
+    import socket
+    import threading
+
+    def feed() -> None:
+        try:
+            while chunk := os.read(0, 65536):
+                sock.sendall(chunk)
+            sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+    threading.Thread(target=feed, daemon=True).start()
+    reader = _Frames(sock, pending)
+    outs = {1: sys.stdout.buffer, 2: sys.stderr.buffer}
+    while (frame := reader.next()) is not None:
+        out = outs.get(frame[0], outs[1])
+        out.write(frame[1])
+        out.flush()
+    sock.close()
+
+
+class _Frames:
+    """Docker's multiplexed frames (8-byte head: stream, 0, 0, 0, length) from a socket."""
+
+    def __init__(self, sock, pending: bytes) -> None:
+        self.sock, self.buffer = sock, pending
+
+    def _take(self, count: int) -> bytes | None:
+        while len(self.buffer) < count:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                return None
+            self.buffer += chunk
+        taken, self.buffer = self.buffer[:count], self.buffer[count:]
+        return taken
+
+    def next(self) -> tuple[int, bytes] | None:
+        head = self._take(8)
+        if head is None:
+            return None
+        body = self._take(int.from_bytes(head[4:], "big"))
+        return None if body is None else (head[0], body)
 
 
 def _copy_logs(service: Client, ident: str, follow: bool, tty: bool) -> None:

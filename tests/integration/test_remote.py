@@ -302,9 +302,9 @@ def test_husk_drives_podmans_service(podman_service):
     """The two ends were written separately: husk's client against podman 4.3's service."""
     sock, env = podman_service
 
-    def remote(*args):
+    def remote(*args, input=None):
         return subprocess.run([HUSK, "--url", f"unix://{sock}", *args], capture_output=True, text=True,
-                              timeout=120, env=env)
+                              timeout=120, env=env, input=input)
 
     ran = remote("run", "--name", "pa", IMAGE, "sh", "-c", "echo out; echo err >&2; exit 3")
     assert (ran.returncode, ran.stdout, ran.stderr) == (3, "out\n", "err\n")
@@ -318,6 +318,8 @@ def test_husk_drives_podmans_service(podman_service):
     assert remote("stop", "-t", "0", "pb").stdout == "pb\n"
     assert remote("rm", "pa", "pb").stdout == "pa\npb\n"
     assert remote("images", "--format", "{{.Repository}}:{{.Tag}}").stdout == IMAGE + "\n"
+    piped = remote("run", "-i", "--rm", IMAGE, "sh", "-c", "tr a-z A-Z; exit 6", input="to podman\n")
+    assert (piped.returncode, piped.stdout) == (6, "TO PODMAN\n"), piped.stderr
 
 
 def test_libpod_pull_honours_the_policy(api_crun):
@@ -337,3 +339,12 @@ def _last(data):
     import json
 
     return data if isinstance(data, dict) else json.loads(data.splitlines()[-1])
+
+
+def test_remote_run_interactive_pipes_stdin(api_crun):
+    url = ["--url", f"unix://{api_crun.socket_path}"]
+    done = subprocess.run([HUSK, *url, "run", "-i", "--rm", IMAGE, "sh", "-c", "tr a-z A-Z; echo done >&2; exit 5"],
+                          input="through the socket\n", capture_output=True, text=True, timeout=120,
+                          env=api_crun.env.env())
+    assert (done.returncode, done.stdout, done.stderr) == (5, "THROUGH THE SOCKET\n", "done\n")
+    assert api_crun.env("ps", "-aq").stdout == ""
