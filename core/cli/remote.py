@@ -464,12 +464,23 @@ COMMANDS = {command.name: command for command in (ps, run, logs, inspect, start,
 
 
 def command(name: str, local: click.Command | None) -> click.Command | None:
-    """The remote version of a verb; for a verb that has none, a command saying so."""
+    """The remote version of a verb; for a verb that has none, a command saying so.  Of `system`,
+    `connection` stays local (it manages this host's destinations, as with podman --remote)."""
     if name in COMMANDS:
         return COMMANDS[name]
     if local is None:
         return None
+    if name == "system":
+        group = click.Group("system", context_settings=CONTEXT, help=local.help)
+        group.add_command(local.commands["connection"])
+        for sub in local.commands:
+            if sub != "connection":
+                group.add_command(_unsupported(f"system {sub}"), sub)
+        return group
+    return _unsupported(name)
 
+
+def _unsupported(name: str) -> click.Command:
     @click.command(name, context_settings={**CONTEXT, "ignore_unknown_options": True})
     @click.argument("args", nargs=-1, type=click.UNPROCESSED)
     def unsupported(args):

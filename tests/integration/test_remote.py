@@ -82,6 +82,11 @@ def test_a_verb_without_a_remote_version_says_so(api_crun):
     done = client(api_crun, "--url", f"unix://{api_crun.socket_path}", "exec", "x", "ls")
     assert (done.returncode, done.stdout) == (125, "")
     assert done.stderr == "Error: exec is not supported remotely yet (run it on the service's host)\n"
+    prune = client(api_crun, "--url", f"unix://{api_crun.socket_path}", "system", "prune", "-f")
+    assert (prune.returncode, prune.stderr) == (125, "Error: system prune is not supported remotely yet (run it "
+                                                     "on the service's host)\n")
+    listed = client(api_crun, "--url", f"unix://{api_crun.socket_path}", "system", "connection", "ls")
+    assert (listed.returncode, listed.stdout.split()) == (0, ["NAME", "URI", "IDENTITY", "DEFAULT"]), listed.stderr
     flag = client(api_crun, "--url", f"unix://{api_crun.socket_path}", "run", "-p", "80:80", IMAGE, "true")
     assert (flag.returncode, flag.stderr) == (125, "Error: unknown flag: -p (not supported remotely yet)\n")
 
@@ -348,3 +353,25 @@ def test_remote_run_interactive_pipes_stdin(api_crun):
                           env=api_crun.env.env())
     assert (done.returncode, done.stdout, done.stderr) == (5, "THROUGH THE SOCKET\n", "done\n")
     assert api_crun.env("ps", "-aq").stdout == ""
+
+
+def test_remote_logs_follow_until_the_container_exits(api_crun):
+    url = ["--url", f"unix://{api_crun.socket_path}"]
+    script = "echo first; while [ ! -e /tmp/go ]; do sleep 0.1; done; echo second"
+    assert client(api_crun, *url, "run", "-d", "--name", "rf", IMAGE, "sh", "-c", script).returncode == 0
+    follower = subprocess.Popen([HUSK, *url, "logs", "-f", "rf"], stdout=subprocess.PIPE, text=True,
+                                env=api_crun.env.env())
+    import threading
+
+    guard = threading.Timer(120, follower.kill)  # a hung follower fails the test instead of blocking it
+    guard.start()
+    try:
+        assert follower.stdout.readline() == "first\n"
+        api_crun.env("exec", "rf", "touch", "/tmp/go", check=True)
+        rest, _ = follower.communicate(timeout=120)
+    finally:
+        guard.cancel()
+        if follower.poll() is None:
+            follower.kill()
+            follower.wait()
+    assert (follower.returncode, rest) == (0, "second\n")
