@@ -459,8 +459,36 @@ def _pull(service: Client, reference: str, quiet: bool, out) -> None:
         click.echo(ident)
 
 
+@click.command(cls=RemoteCommand, context_settings=CONTEXT)
+@click.option("-f", "--format", "format_", default="", help="Go template, or json.")
+def version(format_):
+    """This client's version and the service's."""
+    from .system import _version_document, side_text
+
+    document = _version_document()
+    served = client().json("GET", "/version")
+    engine = next(iter(served.get("Components") or []), {})
+    details = engine.get("Details") or {}  # the libpod API's version is its engine's, not Docker's ApiVersion
+    document["Server"] = {"APIVersion": details.get("APIVersion") or served.get("ApiVersion", ""),
+                          "Version": served.get("Version", ""), "GoVersion": served.get("GoVersion", ""),
+                          "BuiltTime": details.get("BuildTime") or served.get("BuildTime", ""),
+                          "OsArch": f"{served.get('Os', '')}/{served.get('Arch', '')}", "Os": served.get("Os", ""),
+                          "GitCommit": served.get("GitCommit", ""), "Built": 0}
+    if format_ == "json":
+        click.echo(json.dumps(document, indent=4))
+    elif format_:
+        from ..formats.gofmt import as_struct
+        from ..formats.template import render
+
+        click.echo(render(format_, as_struct(document, "define.Version")))
+    else:
+        name = engine.get("Name") or "husk"
+        click.echo(side_text("Client", "husk", document["Client"]) + "\n\n"
+                   + side_text("Server", name, document["Server"]))
+
+
 COMMANDS = {command.name: command for command in (ps, run, logs, inspect, start, stop, restart, kill, wait, pause,
-                                                   unpause, rm, images, pull, rmi)}
+                                                   unpause, rm, images, pull, rmi, version)}
 
 
 def command(name: str, local: click.Command | None) -> click.Command | None:

@@ -48,11 +48,14 @@ def version(format_):
 
         click.echo(render(format_, as_struct(document, "define.Version")))
     else:
-        client = document["Client"]
-        # podman's lines, in its order (its Go Version line: the Python husk runs on)
-        click.echo(f"Client:       husk\nVersion:      {client['Version']}\nAPI Version:  {client['APIVersion']}\n"
-                   f"Go Version:   {client['GoVersion']}\nBuilt:        {client['BuiltTime']}\n"
-                   f"OS/Arch:      {client['OsArch']}")
+        click.echo(side_text("Client", "husk", document["Client"]))
+
+
+def side_text(title: str, name: str, side: dict) -> str:
+    """One side of `version`, podman's lines in its order (its Go Version line: the Python husk runs
+    on); a remote `version` prints the service's side after the client's."""
+    return (f"{title + ':':<14}{name}\nVersion:      {side['Version']}\nAPI Version:  {side['APIVersion']}\n"
+            f"Go Version:   {side['GoVersion']}\nBuilt:        {side['BuiltTime']}\nOS/Arch:      {side['OsArch']}")
 
 
 def _info_document(runtime: "Runtime") -> dict:

@@ -78,6 +78,16 @@ def test_remote_start_pause_kill_wait_and_rmi(api_crun):
     assert (removed.returncode, removed.stdout) == (0, "Untagged: localhost/other:1\n"), removed.stderr
 
 
+def test_remote_version_shows_the_client_and_the_service(api_crun):
+    done = client(api_crun, "--url", f"unix://{api_crun.socket_path}", "version")
+    assert done.returncode == 0, done.stderr
+    client_side, server_side = done.stdout.split("\n\n")
+    assert client_side.splitlines()[0].split() == ["Client:", "husk"]
+    assert server_side.splitlines()[0].split() == ["Server:", "husk"]
+    assert [line.split(":")[0] for line in server_side.splitlines()] == [
+        "Server", "Version", "API Version", "Go Version", "Built", "OS/Arch"]
+
+
 def test_a_verb_without_a_remote_version_says_so(api_crun):
     done = client(api_crun, "--url", f"unix://{api_crun.socket_path}", "exec", "x", "ls")
     assert (done.returncode, done.stdout) == (125, "")
