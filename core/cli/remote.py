@@ -9,6 +9,7 @@ local verbs (husk.cli.listing, husk.formats.template).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -172,7 +173,8 @@ def _ps_row(doc: dict, no_trunc: bool, now: float) -> dict:
 
 @click.command(cls=RemoteCommand, context_settings={**CONTEXT, "allow_interspersed_args": False})
 @click.option("-d", "--detach", is_flag=True, help="Print the ID and leave the container running.")
-@click.option("-i", "--interactive", is_flag=True, help="Our stdin to the container's (without a terminal).")
+@click.option("-i", "--interactive", is_flag=True, help="Our stdin to the container's.")
+@click.option("-t", "--tty", is_flag=True, help="A terminal for the container (ours raw, its size followed).")
 @click.option("--name", default="", help="The container's name.")
 @click.option("--rm", "remove", is_flag=True, help="Remove the container when it exits.")
 @click.option("-e", "--env", multiple=True, help="KEY=VALUE in the container's environment.")
@@ -181,11 +183,11 @@ def _ps_row(doc: dict, no_trunc: bool, now: float) -> dict:
 @click.option("-u", "--user", default="", help="User in the container.")
 @click.argument("image")
 @click.argument("command", nargs=-1)
-def run(detach, interactive, name, remove, env, entrypoint, workdir, user, image, command):
+def run(detach, interactive, tty, name, remove, env, entrypoint, workdir, user, image, command):
     """Run a command in a new container on the service."""
     service = client()
     spec = {"image": image, "name": name, "remove": remove and detach, "work_dir": workdir, "user": user,
-            "stdin": interactive,
+            "stdin": interactive, "terminal": tty,
             "env": dict(item.partition("=")[::2] for item in env) or None, "command": list(command) or None,
             "entrypoint": [entrypoint] if entrypoint is not None else None}
     try:
@@ -196,15 +198,17 @@ def run(detach, interactive, name, remove, env, entrypoint, workdir, user, image
         _pull(service, image, quiet=False, out=sys.stderr)
         created = service.json("POST", "/containers/create", body=spec)
     ident = created["Id"]
-    stream = _attach(service, ident) if interactive and not detach else None
+    stream = _attach(service, ident) if (interactive or tty) and not detach else None
     service.open("POST", path("containers", ident, "start")).read()
     if detach:
         click.echo(ident)
         return
-    if stream is not None:
-        _pump(*stream)
-    else:
+    if stream is None:
         _copy_logs(service, ident, follow=True, tty=False)
+    elif tty:
+        _terminal(service, ident, *stream, interactive)
+    else:
+        _pump(*stream, interactive, tty=False)
     code = service.json("POST", path("containers", ident, "wait"), {"condition": "stopped"})
     if remove:
         service.open("DELETE", path("containers", ident), {"force": "true"}).read()
@@ -234,9 +238,32 @@ def _attach(service: Client, ident: str):
     return sock, rest
 
 
-def _pump(sock, pending: bytes) -> None:
-    """Our stdin into the connection (half-closed at its end) while its multiplexed frames go to our
-    stdout and stderr, until the container closes them."""
+def _terminal(service: Client, ident: str, sock, pending: bytes, interactive: bool) -> None:
+    """`run -t`: our terminal raw while attached, the container's terminal sized as ours and
+    following it (SIGWINCH)."""
+    from ..presentation.terminal import follow_window_size, raw_mode, window_size
+
+    def resize(rows: int, cols: int) -> None:
+        try:
+            service.open("POST", path("containers", ident, "resize"), {"h": rows, "w": cols}).read()
+        except HuskError:
+            pass  # the container is gone: the attach is ending anyway
+
+    size = window_size(0) or window_size(1)
+    if size and all(size):
+        resize(*size)
+    with raw_mode(0) if interactive else _nothing(), follow_window_size(1, resize):
+        _pump(sock, pending, interactive, tty=True)
+
+
+@contextlib.contextmanager
+def _nothing():
+    yield
+
+
+def _pump(sock, pending: bytes, interactive: bool, tty: bool) -> None:
+    """Our stdin into the connection (half-closed at its end; only with -i) while what the container
+    writes goes to our stdout and stderr (multiplexed frames; raw from a terminal), until it ends."""
     import socket
     import threading
 
@@ -248,9 +275,17 @@ def _pump(sock, pending: bytes) -> None:
         except OSError:
             pass
 
-    threading.Thread(target=feed, daemon=True).start()
-    reader = _Frames(sock, pending)
+    if interactive:
+        threading.Thread(target=feed, daemon=True).start()
     outs = {1: sys.stdout.buffer, 2: sys.stderr.buffer}
+    if tty:
+        outs[1].write(pending)
+        while data := sock.recv(65536):
+            outs[1].write(data)
+            outs[1].flush()
+        sock.close()
+        return
+    reader = _Frames(sock, pending)
     while (frame := reader.next()) is not None:
         out = outs.get(frame[0], outs[1])
         out.write(frame[1])

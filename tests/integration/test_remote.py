@@ -385,3 +385,19 @@ def test_remote_logs_follow_until_the_container_exits(api_crun):
             follower.kill()
             follower.wait()
     assert (follower.returncode, rest) == (0, "second\n")
+
+
+def test_remote_run_it_gets_a_terminal_of_our_size(api_crun):
+    from husk.testing import PtyTerminal
+
+    terminal = PtyTerminal([HUSK, "--url", f"unix://{api_crun.socket_path}", "run", "-it", "--rm", IMAGE, "sh"],
+                           api_crun.env.env(), rows=21, cols=77)
+    try:
+        terminal.send(b"stty size; echo $((6*7))\r")
+        terminal.expect(rb"21 77\r\n")
+        terminal.expect(rb"42\r\n")
+        terminal.send(b"exit 9\r")
+        assert terminal.wait(timeout=120) == 9
+    finally:
+        terminal.close()
+    assert api_crun.env("ps", "-aq").stdout == ""
