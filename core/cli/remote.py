@@ -216,13 +216,19 @@ def run(detach, interactive, tty, name, remove, env, entrypoint, workdir, user, 
 
 
 def _attach(service: Client, ident: str):
-    """The container's stdin, stdout and stderr on a hijacked connection (`Upgrade: tcp`, as
-    podman's and docker's clients ask), made before the start so no output is missed:
-    (the socket, what arrived after the response's head)."""
+    """The container's stdin, stdout and stderr on a hijacked connection, made before the start
+    so no output is missed."""
+    return _hijack(service, f"{path('containers', ident, 'attach')}?stream=true&stdin=true&stdout=true&stderr=true")
+
+
+def _hijack(service: Client, target: str, body: dict | None = None):
+    """POST `target` asking for the connection (`Upgrade: tcp`, as podman's and docker's clients
+    do): (the socket, what arrived after the response's head)."""
     sock = service.channel.connect(timeout=None)
-    target = f"{LIBPOD}{path('containers', ident, 'attach')}?stream=true&stdin=true&stdout=true&stderr=true"
-    sock.sendall(f"POST {target} HTTP/1.1\r\nHost: d\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n"
-                 "Content-Length: 0\r\n\r\n".encode())
+    payload = json.dumps(body).encode() if body is not None else b""
+    kind = "Content-Type: application/json\r\n" if body is not None else ""
+    sock.sendall(f"POST {LIBPOD}{target} HTTP/1.1\r\nHost: d\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n{kind}"
+                 f"Content-Length: {len(payload)}\r\n\r\n".encode() + payload)
     data = b""
     while b"\r\n\r\n" not in data:
         chunk = sock.recv(65536)
@@ -238,14 +244,14 @@ def _attach(service: Client, ident: str):
     return sock, rest
 
 
-def _terminal(service: Client, ident: str, sock, pending: bytes, interactive: bool) -> None:
-    """`run -t`: our terminal raw while attached, the container's terminal sized as ours and
-    following it (SIGWINCH)."""
+def _terminal(service: Client, ident: str, sock, pending: bytes, interactive: bool, kind: str = "containers") -> None:
+    """`run -t`, `exec -t`: our terminal raw while attached, the container's (or exec's) terminal
+    sized as ours and following it (SIGWINCH)."""
     from ..presentation.terminal import follow_window_size, raw_mode, window_size
 
     def resize(rows: int, cols: int) -> None:
         try:
-            service.open("POST", path("containers", ident, "resize"), {"h": rows, "w": cols}).read()
+            service.open("POST", path(kind, ident, "resize"), {"h": rows, "w": cols}).read()
         except HuskError:
             pass  # the container is gone: the attach is ending anyway
 
@@ -332,6 +338,32 @@ def _copy_logs(service: Client, ident: str, follow: bool, tty: bool) -> None:
         out = outs.get(header[0], outs[1])
         out.write(data)
         out.flush()
+
+
+@click.command(cls=RemoteCommand, context_settings={**CONTEXT, "allow_interspersed_args": False})
+@click.option("-i", "--interactive", is_flag=True, help="Our stdin to the process's.")
+@click.option("-t", "--tty", is_flag=True, help="A terminal for the process (ours raw, its size followed).")
+@click.option("-e", "--env", multiple=True, help="KEY=VALUE in the process's environment.")
+@click.option("-w", "--workdir", default="", help="Working directory of the process.")
+@click.option("-u", "--user", default="", help="User of the process.")
+@click.argument("container")
+@click.argument("command", nargs=-1, required=True)
+def exec_(interactive, tty, env, workdir, user, container, command):
+    """Run a process in a running container on the service; its exit code is ours."""
+    service = client()
+    created = service.json("POST", path("containers", container, "exec"), body={
+        "Cmd": list(command), "Env": list(env), "WorkingDir": workdir, "User": user, "Tty": tty,
+        "AttachStdin": interactive, "AttachStdout": True, "AttachStderr": True})
+    ident = created["Id"]
+    sock, pending = _hijack(service, path("exec", ident, "start"), {"Detach": False, "Tty": tty})
+    if tty:
+        _terminal(service, ident, sock, pending, interactive, kind="exec")
+    else:
+        _pump(sock, pending, interactive, tty=False)
+    raise SystemExit(service.json("GET", path("exec", ident, "json")).get("ExitCode") or 0)
+
+
+exec_.name = "exec"
 
 
 @click.command(cls=RemoteCommand, context_settings=CONTEXT)
@@ -523,7 +555,7 @@ def version(format_):
 
 
 COMMANDS = {command.name: command for command in (ps, run, logs, inspect, start, stop, restart, kill, wait, pause,
-                                                   unpause, rm, images, pull, rmi, version)}
+                                                   unpause, rm, images, pull, rmi, version, exec_)}
 
 
 def command(name: str, local: click.Command | None) -> click.Command | None:

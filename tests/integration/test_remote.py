@@ -89,9 +89,9 @@ def test_remote_version_shows_the_client_and_the_service(api_crun):
 
 
 def test_a_verb_without_a_remote_version_says_so(api_crun):
-    done = client(api_crun, "--url", f"unix://{api_crun.socket_path}", "exec", "x", "ls")
+    done = client(api_crun, "--url", f"unix://{api_crun.socket_path}", "cp", "x:/a", "b")
     assert (done.returncode, done.stdout) == (125, "")
-    assert done.stderr == "Error: exec is not supported remotely yet (run it on the service's host)\n"
+    assert done.stderr == "Error: cp is not supported remotely yet (run it on the service's host)\n"
     prune = client(api_crun, "--url", f"unix://{api_crun.socket_path}", "system", "prune", "-f")
     assert (prune.returncode, prune.stderr) == (125, "Error: system prune is not supported remotely yet (run it "
                                                      "on the service's host)\n")
@@ -328,6 +328,8 @@ def test_husk_drives_podmans_service(podman_service):
     assert sorted(line.split()[:3] for line in listed.stdout.splitlines()) == [["pa", "exited", "Exited"],
                                                                              ["pb", "running", "Up"]]
     assert remote("inspect", "--format", "{{.State.Status}}", "pb").stdout == "running\n"
+    execed = remote("exec", "-i", "pb", "sh", "-c", "cat; exit 2", input="exec in podman\n")
+    assert (execed.returncode, execed.stdout) == (2, "exec in podman\n"), execed.stderr
     logs = remote("logs", "pa")
     assert (logs.stdout, logs.stderr) == ("out\n", "err\n")
     assert remote("stop", "-t", "0", "pb").stdout == "pb\n"
@@ -401,3 +403,21 @@ def test_remote_run_it_gets_a_terminal_of_our_size(api_crun):
     finally:
         terminal.close()
     assert api_crun.env("ps", "-aq").stdout == ""
+
+
+def test_remote_exec_with_stdin_and_with_a_terminal(api_crun):
+    from husk.testing import PtyTerminal
+
+    url = ["--url", f"unix://{api_crun.socket_path}"]
+    assert client(api_crun, *url, "run", "-d", "--name", "rx", IMAGE, "sleep", "600").returncode == 0
+    piped = subprocess.run([HUSK, *url, "exec", "-i", "-e", "X=1", "rx", "sh", "-c", "tr a-z A-Z; echo $X >&2; exit 7"],
+                           input="into exec\n", capture_output=True, text=True, timeout=120, env=api_crun.env.env())
+    assert (piped.returncode, piped.stdout, piped.stderr) == (7, "INTO EXEC\n", "1\n")
+    terminal = PtyTerminal([HUSK, *url, "exec", "-it", "rx", "sh"], api_crun.env.env(), rows=19, cols=66)
+    try:
+        terminal.send(b"stty size\r")
+        terminal.expect(rb"19 66\r\n")
+        terminal.send(b"exit 8\r")
+        assert terminal.wait(timeout=120) == 8
+    finally:
+        terminal.close()
