@@ -1,18 +1,35 @@
 """The example plugin, run by real husk through the husk.testing fixtures.
 
-Install the plugin first (``pip install -e .`` in this directory) so that its
-entry point is found, then run ``pytest`` here.
+Loaded the way a site loads a plugin without installing it (named in the
+config file, on PYTHONPATH), so the project's suite runs these tests too;
+installed (``pip install -e .``), its entry point loads it the same way.
 """
 
 import json
 import os
+import pathlib
+import sys
 
-from husk_example import ANNOTATION
+import pytest
+
+HERE = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(HERE))
+from husk_example import ANNOTATION  # noqa: E402  (found through HERE)
+
+
+@pytest.fixture
+def husk(husk, tmp_path):
+    config = tmp_path / "husk.conf"
+    config.write_text('[engine]\nplugins = ["husk_example"]\n')
+    pythonpath = os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")]))
+    husk.extra_env.update(PYTHONPATH=pythonpath, HUSK_CONFIG=str(config))
+    return husk
 
 
 def test_plugin_is_loaded(husk):
     loaded = husk("info", "--format", "json", check=True).stdout
-    assert "example" in json.loads(loaded)["Plugins"]["Loaded"]
+    # named by its entry point when installed, by its module when named in the config
+    assert {"example", "husk_example"} & set(json.loads(loaded)["Plugins"]["Loaded"])
 
 
 def test_pre_init_sets_the_greeting_and_annotation(husk):
