@@ -112,7 +112,7 @@ def test_mount(husk_rt, tmp_path):
                           "busybox", "grep", "/scratch", "/proc/mounts")
     assert "devpts" in out(husk_rt, "run", "--rm", "--mount", "type=devpts,destination=/dev/pts2", "busybox",
                            "grep", "/dev/pts2", "/proc/mounts")
-    assert husk_rt("run", "--rm", "--mount", "type=image,source=busybox,target=/v", "busybox", "true").returncode == 125
+    assert husk_rt("run", "--rm", "--mount", "type=bogus,source=busybox,target=/v", "busybox", "true").returncode == 125
 
 
 def test_namespaces(husk_rt):
