@@ -106,7 +106,7 @@ async def libpod_inspect(request: web.Request) -> web.Response:
     from ..storage.images import resolve_image
 
     image = await blocking.run(resolve_image, request_runtime(request), request.match_info["name"])
-    return json_response(image_document(image))
+    return json_response(image_document(image, request_runtime(request).paths))
 
 
 def _remove_report(runtime: "Runtime", names: list[str], force: bool) -> dict:

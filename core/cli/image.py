@@ -82,7 +82,7 @@ def images(session, quiet, no_trunc, no_heading, format_, digests, all_, filters
     if quiet:
         click.echo("".join(dict.fromkeys(row["ID"] + "\n" for row in rows)), nl=False)
     elif format_ == "json":
-        documents = [image_document(i) for i in records]
+        documents = [image_document(i, session.runtime.paths) for i in records]
         for document in documents if history else ():
             document["History"] = document["NamesHistory"]
         click.echo(json.dumps(documents, indent=4))

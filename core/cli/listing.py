@@ -123,7 +123,7 @@ def inspect_objects(runtime: "Runtime", names, type_: str, format_: str, size: b
                 except NoSuchContainer:
                     if type_ == "container":
                         raise
-            documents.append(("image", image_document(resolve_image(runtime, name))))
+            documents.append(("image", image_document(resolve_image(runtime, name), runtime.paths)))
         except NoSuchImage:
             message = f'no such object: "{name}"' if type_ == "all" else f"{name}: image not known"
             print(f"Error: {message}", file=sys.stderr)

@@ -6,37 +6,82 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ..state.paths import Paths
     from ..state.records import ImageRecord
 
 
-def image_document(image: "ImageRecord") -> dict[str, Any]:
-    """podman's ImageData for one image."""
+def image_document(image: "ImageRecord", paths: "Paths") -> dict[str, Any]:
+    """podman's ImageData for one image (`paths`: where its layers are, for GraphDriver)."""
     from ..formats.timestamps import rfc3339
 
     cfg = image.config
+    stored = _stored_config(image)
     return {"Id": image.id, "Digest": image.digest or "sha256:" + image.id, "RepoTags": list(image.names),
-            "RepoDigests": repo_digests(image), "NamesHistory": list(image.names_history),
-            "Created": rfc3339(image.created), "Size": image.size, "VirtualSize": image.size,
+            "RepoDigests": repo_digests(image), "Parent": "", "Comment": _comment(stored),
+            "Created": rfc3339(image.created),
             "Config": {"Cmd": cfg.cmd or None, "Entrypoint": cfg.entrypoint or None, "Env": cfg.env,
                        "WorkingDir": cfg.workdir, "User": cfg.user, "Labels": cfg.labels or None,
                        "StopSignal": cfg.stop_signal,
                        **({"ExposedPorts": {key: {} for key in cfg.exposed_ports}} if cfg.exposed_ports else {})},
-            **_platform(image),
-            "RootFS": {"Type": "layers", "Layers": list(image.layers)}, "Labels": cfg.labels or None}
+            "Version": _text(stored.get("docker_version")), "Author": _text(stored.get("author")),
+            **_platform(stored), "Size": image.size, "VirtualSize": image.size,
+            "GraphDriver": _graph_driver(image, paths),
+            "RootFS": {"Type": "layers", "Layers": list(image.layers)}, "Labels": cfg.labels or None,
+            "Annotations": {}, "ManifestType": _manifest_type(stored), "User": cfg.user,
+            "History": _history(stored), "NamesHistory": list(image.names_history)}
 
 
-def _platform(image: "ImageRecord") -> dict[str, str]:
-    """Architecture, Os (and Variant when it has one) as the image's config says them."""
+def _graph_driver(image: "ImageRecord", paths: "Paths") -> dict[str, Any]:
+    """podman's overlay view of an image: the top layer as UpperDir, the rest below."""
+    diffs = [paths.layer_diff(layer) for layer in reversed(image.layers)]
+    data = {"UpperDir": diffs[0], **({"LowerDir": ":".join(diffs[1:])} if diffs[1:] else {})} if diffs else None
+    return {"Name": "overlay", "Data": data}
+
+
+def _stored_config(image: "ImageRecord") -> dict[str, Any]:
+    """The image's config as it was stored (Docker's or OCI's JSON), {} if none."""
     import json
 
     try:
         document = json.loads(image.config_json) if image.config_json else {}
     except ValueError:
-        document = {}
-    fields = {"Architecture": document.get("architecture") or "amd64", "Os": document.get("os") or "linux"}
-    if document.get("variant"):
-        fields["Variant"] = document["variant"]
+        return {}
+    return document if isinstance(document, dict) else {}
+
+
+def _comment(stored: dict[str, Any]) -> str:
+    """Docker's top-level comment, else the first history entry's (as podman reads it)."""
+    history = _history(stored)
+    return _text(stored.get("comment")) or (_text(history[0].get("comment")) if history else "")
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _platform(stored: dict[str, Any]) -> dict[str, str]:
+    """Architecture, Os (and Variant when it has one) as the image's config says them."""
+    fields = {"Architecture": _text(stored.get("architecture")) or "amd64", "Os": _text(stored.get("os")) or "linux"}
+    if _text(stored.get("variant")):
+        fields["Variant"] = stored["variant"]
     return fields
+
+
+def _manifest_type(stored: dict[str, Any]) -> str:
+    """Docker's schema 2 for a config that Docker's tools wrote (they add
+    `container_config` or `docker_version`, which OCI's config has not), else OCI's."""
+    if "container_config" in stored or "docker_version" in stored:
+        return "application/vnd.docker.distribution.manifest.v2+json"
+    return "application/vnd.oci.image.manifest.v1+json"
+
+
+def _history(stored: dict[str, Any]) -> list[dict[str, Any]]:
+    """The config's history entries, in podman's (OCI's) field names."""
+    entries = stored.get("history")
+    if not isinstance(entries, list):
+        return []
+    keys = ("created", "created_by", "author", "comment", "empty_layer")
+    return [{key: entry[key] for key in keys if key in entry} for entry in entries if isinstance(entry, dict)]
 
 
 def repo_digests(image: "ImageRecord") -> list[str]:

@@ -206,6 +206,14 @@ def _podman_round_trip(husk, tmp_path, busybox_tar, podman):
         assert any(member.issym() for member in tar.getmembers())  # the layout with a symlinked layer
     assert husk("load", "-i", str(tmp_path / "p.tar"), check=True).stdout == "Loaded image: localhost/pbox:1\n"
     assert _image_id(husk, "pbox:1") == podman_id
+    theirs = json.loads(subprocess.run([*podman, "image", "inspect", "pbox:1"], check=True, capture_output=True,
+                                       text=True, timeout=60).stdout)[0]
+    mine = json.loads(husk("image", "inspect", "pbox:1", check=True).stdout)[0]
+    assert set(theirs) - set(mine) == set()  # every field of podman's image inspect
+    for field in ("Id", "Parent", "Comment", "Version", "Author", "Architecture", "Os", "User", "ManifestType"):
+        assert mine[field] == theirs[field], field
+    assert [entry.get("created_by") for entry in mine["History"]] == [
+        entry.get("created_by") for entry in theirs["History"]]
     assert husk("run", "--rm", "pbox:1", "echo", "from podman", check=True).stdout == "from podman\n"
 
     husk("save", "-o", str(tmp_path / "h.tar"), "busybox", check=True)
