@@ -29,6 +29,7 @@ from .rotatingfile import RotatingFile
 from ..formats.timestamps import NS_PER_SECOND, format_go_time, parse_time, parse_time_ns
 
 __all__ = [
+    "ROTATION",
     "Event",
     "EventLog",
     "EventTail",
@@ -42,6 +43,8 @@ __all__ = [
 ]
 
 DEFAULT_MAX_SIZE = 1_000_000
+#: the status of the system event that begins a rotated events file (podman's)
+ROTATION = "log-rotation"
 
 #: The attribute that carries a `died` event's exit code; podman keeps it apart from the labels.
 EXIT_CODE_ATTRIBUTE = "containerExitCode"
@@ -174,12 +177,20 @@ class EventLog:
             return os.open(path, flags, 0o600)
 
     def _rotate_if_full(self) -> None:
-        """With the lock held exclusively: rename the file if it is (still) too big."""
+        """With the lock held exclusively: rename the file if it is (still) too
+        big, and begin the new one with podman's `system log-rotation` event
+        (named by the file), which `events` shows as podman's does."""
         try:
-            if os.stat(self.path).st_size > self.max_size:
-                os.replace(self.path, self.path + ".1")
+            if os.stat(self.path).st_size <= self.max_size:
+                return
+            os.replace(self.path, self.path + ".1")
         except FileNotFoundError:
-            pass
+            return
+        log_fd = self._open(self.path, os.O_WRONLY | os.O_APPEND)
+        try:
+            os.write(log_fd, (Event(ROTATION, type="system", name=self.path).to_json() + "\n").encode())
+        finally:
+            os.close(log_fd)
 
     def read(
         self,

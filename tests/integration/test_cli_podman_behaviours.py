@@ -37,3 +37,17 @@ def test_image_inspect_id(husk):
     image_id = husk("images", "-q", "--no-trunc", "busybox").stdout.strip().removeprefix("sha256:")
     assert husk("image", "inspect", "--format", "{{.ID}}", "busybox").stdout.strip().removeprefix("sha256:") == \
         image_id
+
+
+def test_the_events_log_rotates_and_keeps_the_rotation_event(husk, tmp_path):
+    config = tmp_path / "husk.conf"
+    config.write_text("[engine]\nevents_logfile_max_size = 2000\n")
+    husk.extra_env["HUSK_CONFIG"] = str(config)
+    for index in range(8):  # create and remove: about 300 bytes each
+        husk("create", "--name", f"r{index}", "--network", "none", "busybox", "true", check=True)
+        husk("rm", f"r{index}", check=True)
+    log = f"{husk.runroot}/events/events.log"
+    assert 0 < len(open(log + ".1").read()) and len(open(log).read()) < 2000
+    shown = husk("events", "--stream=false", "--filter", "type=system", "--format", "{{.Type}} {{.Status}} {{.Name}}",
+                 check=True).stdout.splitlines()
+    assert shown and set(shown) == {f"system log-rotation {log}"}
