@@ -39,6 +39,9 @@ from .records import ContainerConfig, ContainerState, ImageRecord, PodRecord, Se
 _DATABASES = ("configs", "states", "names", "images", "image_names", "mounts", "networks", "leases", "volumes", "secrets", "pods")
 _INITIAL_MAP_SIZE = 1 << 32  # sparse; grown on MapFullError
 _OPEN: dict[tuple[int, str], "Store"] = {}
+#: one opening at a time: LMDB refuses a second open of one environment in a
+#: process, and threads (a build's parallel stages) may ask at once
+_OPENING = threading.Lock()
 _MAX_KEY = 511  # LMDB's default maximum key size (env.max_key_size())
 _T = TypeVar("_T")
 
@@ -58,7 +61,10 @@ def open_store(path: str) -> "Store":
     key = (os.getpid(), path)
     store = _OPEN.get(key)
     if store is None:
-        store = _OPEN[key] = Store(path)
+        with _OPENING:
+            store = _OPEN.get(key)
+            if store is None:
+                store = _OPEN[key] = Store(path)
     return store
 
 

@@ -172,3 +172,29 @@ def test_names_past_lmdbs_key_limit_are_stored(store):
         store.lookup_container(longer)
     store.put_image(ImageRecord(id="ef" * 32, names=["x" * 700], layers=[], created=1.0))
     assert store.image_id_for_name("x" * 700) == "ef" * 32 and store.image_ids_with_prefix("e" * 70) == []
+
+
+def test_threads_opening_one_store_at_once_share_it(tmp_path):
+    """LMDB refuses a second open of one environment in a process: threads that
+    ask at the same moment (a build's parallel stages) get the one Store."""
+    import threading
+
+    from husk.state.store import open_store
+
+    path = str(tmp_path / "state")
+    barrier = threading.Barrier(8)
+    stores, errors = [], []
+
+    def opener():
+        barrier.wait()
+        try:
+            stores.append(open_store(path))
+        except Exception as exc:  # noqa: BLE001 - what a thread raised is the finding
+            errors.append(exc)
+
+    threads = [threading.Thread(target=opener) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert errors == [] and len(stores) == 8 and all(store is stores[0] for store in stores)
