@@ -168,10 +168,14 @@ def _entry_points() -> list[tuple[str, str, str]]:
     cache directory, keyed by the path and mtime of each sys.path directory:
     installing or removing a distribution changes its directory's mtime."""
     import json
+    import zlib
 
     key = [[path, os.stat(path).st_mtime_ns] for path in sys.path if path and os.path.isdir(path)]
     cache_dir = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "husk")
-    cache_path = os.path.join(cache_dir, "entry-points.json")
+    # a file per sys.path: interpreters started differently (the husk script,
+    # `python -m husk`, a test's `python -c`) would otherwise overwrite each other's
+    digest = "%08x" % zlib.crc32(json.dumps([path for path, _ in key]).encode())
+    cache_path = os.path.join(cache_dir, f"entry-points-{digest}.json")
     try:
         with open(cache_path, "rb") as handle:
             cached = json.load(handle)

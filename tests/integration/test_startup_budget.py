@@ -95,5 +95,6 @@ def test_run_without_importlib_metadata(budget, tmp_path):
     """The entry-point scan is cached (husk.engine.plugins): once the cache is
     warm, as after any earlier lifecycle command, `run` never imports
     importlib.metadata (pluggy imports it only for its own version)."""
+    budget.extra_env["XDG_CACHE_HOME"] = str(tmp_path / "cache")  # this test's own cache
     modules_after(budget, tmp_path, SINGLE[0])  # warms the cache for this interpreter's sys.path
     assert heavy(modules_after(budget, tmp_path, SINGLE[0]), ("importlib.metadata",)) == []
