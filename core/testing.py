@@ -127,6 +127,7 @@ class HuskEnv:
         backend ran here (it has a directory in the run root)."""
         if not os.path.isdir(os.path.join(self.runroot, "network")):
             return []
+        _wait_for_processes_of(self.runroot)  # an exit command may still be tearing a network down
         leaks = [f"netns {name}" for name in _listdir(os.path.join(self.runroot, "netns"))]
         leaks += [f"bridge {name}" for name in _listdir("/sys/class/net") if name.startswith(self.bridge(0)[:-1])]
         networks = self("network", "ls", "-q").stdout.split()
@@ -209,6 +210,28 @@ def _kill_monitors(runroot: str) -> None:
             os.kill(pid, 9)
         except OSError:
             pass
+
+
+def _wait_for_processes_of(runroot: str, timeout: float = 60.0) -> None:
+    """Until no process but this one names `runroot` on its command line (a
+    container's exit command, and the netavark it runs, finishing a teardown)."""
+    needle = runroot.encode()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        busy = False
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit() or int(entry) == os.getpid():
+                continue
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                    busy = needle in handle.read()
+            except OSError:
+                continue
+            if busy:
+                break
+        if not busy:
+            return
+        time.sleep(0.05)
 
 
 def _kill_shims(runroot: str) -> None:
