@@ -85,14 +85,13 @@ class Netavark(NetworkBackend):
         # the bridge's last user from what it sees, and two at once both keep (or
         # both drop) the network's firewall rules; and netavarks of different
         # installations (other run roots) edit the one firewall of the host, where
-        # concurrent edits left network rules behind under load.
-        import fcntl
-
+        # concurrent edits left network rules behind under load.  flock(1) holds
+        # the lock until netavark ends, even when this husk is killed mid-run (an
+        # orphaned setup beside the next teardown re-added rules it had removed),
+        # and -o keeps it from aardvark-dns, which netavark leaves running.
         os.makedirs(HOST_LOCK_DIR, mode=0o700, exist_ok=True)
-        with open(os.path.join(HOST_LOCK_DIR, "netavark.lock"), "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            done = subprocess.run([*argv, verb, netns], input=json.dumps(options).encode(), capture_output=True,
-                                  timeout=120)
+        done = subprocess.run(["flock", "-o", os.path.join(HOST_LOCK_DIR, "netavark.lock"), *argv, verb, netns],
+                              input=json.dumps(options).encode(), capture_output=True, timeout=120)
         if done.returncode != 0:
             raise HuskError(f"netavark {verb}: {_error_text(done.stdout, done.stderr)}")
         return done.stdout.decode()
