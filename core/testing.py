@@ -134,11 +134,7 @@ class HuskEnv:
         leaks += [f"network {name}" for name in networks if name != self.default_network]
         if leaks[-1:] and leaks[-1].startswith("network "):
             self("network", "prune", "-f")
-        rules = subprocess.run(["iptables-save"], capture_output=True, text=True).stdout
-        prefix = self.net_block.rsplit(".", 2)[0] + "."  # 10.x.
-        third = {str(int(self.net_block.split(".")[2]) + i) for i in range(4)}
-        leaks += [f"rule {line}" for line in rules.splitlines()
-                  if any(f"{prefix}{octet}." in line for octet in third)]
+        leaks += [f"rule {line}" for line in _rules_naming(self.net_block)]
         return leaks
 
 
@@ -147,6 +143,14 @@ def _listdir(path: str) -> list[str]:
         return sorted(os.listdir(path))
     except FileNotFoundError:
         return []
+
+
+def _rules_naming(block: str) -> list[str]:
+    """The host's firewall rules that name an address of `block` (a /22)."""
+    rules = subprocess.run(["iptables-save"], capture_output=True, text=True).stdout
+    prefix = block.rsplit(".", 2)[0] + "."  # 10.x.
+    third = {str(int(block.split(".")[2]) + i) for i in range(4)}
+    return [line for line in rules.splitlines() if any(f"{prefix}{octet}." in line for octet in third)]
 
 
 def _network_config(base: str) -> tuple[str, str]:
@@ -164,7 +168,8 @@ def _network_config(base: str) -> tuple[str, str]:
     blocks = list(ipaddress.ip_network("10.128.0.0/10").subnets(new_prefix=22))
     while True:
         block = random.choice(blocks)
-        if not any(block.overlaps(route) for route in routes):
+        # rules an earlier run left (a killed suite) must not pass for this installation's leak
+        if not any(block.overlaps(route) for route in routes) and not _rules_naming(str(block)):
             break
     bridge = f"hk{os.path.basename(base)[-8:]}0"[-15:]
     first = next(block.subnets(new_prefix=24))
