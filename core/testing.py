@@ -79,6 +79,16 @@ class HuskEnv:
         test's own HUSK_CONFIG adds to it)."""
         return os.path.join(os.path.dirname(self.root), "config", "husk", "husk.conf")
 
+    def load_plugin(self, directory: str, module: str, **env: str) -> None:
+        """Load the plugin `module` from `directory` as a site loads one it has
+        not installed: named in a config file, found on PYTHONPATH.  `env` adds
+        to the environment of the commands (a probe's log file, say)."""
+        config = os.path.join(os.path.dirname(self.root), "plugins.conf")
+        with open(config, "w") as handle:
+            handle.write(f"[engine]\nplugins = {json.dumps([module])}\n")
+        pythonpath = os.pathsep.join(filter(None, [directory, self.env().get("PYTHONPATH")]))
+        self.extra_env.update(PYTHONPATH=pythonpath, HUSK_CONFIG=config, **env)
+
     def subnet(self, index: int) -> str:
         """The `index`th /24 of this installation's block (0 is its default network's)."""
         import ipaddress

@@ -323,10 +323,8 @@ PROBE = textwrap.dedent('''
 
 def test_husk_attach_hook_fires_for_each_attach(husk, tmp_path):
     (tmp_path / "attachprobe.py").write_text(PROBE)
-    config = tmp_path / "husk.conf"
-    config.write_text('[engine]\nplugins = ["attachprobe"]\n')
     log = tmp_path / "probe.log"
-    husk.extra_env.update(PYTHONPATH=str(tmp_path), HUSK_CONFIG=str(config), PROBE_LOG=str(log))
+    husk.load_plugin(str(tmp_path), "attachprobe", PROBE_LOG=str(log))
     cid = husk("run", "-d", "-i", "busybox", "cat", check=True).stdout.strip()
     assert not log.exists()  # run -d attaches nothing
     assert husk("attach", cid, input="x\n").returncode == 0

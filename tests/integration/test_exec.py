@@ -180,10 +180,8 @@ PROBE = textwrap.dedent('''
 
 def test_hook_exec_session_fires_with_the_session_and_command(husk, tmp_path):
     (tmp_path / "execprobe.py").write_text(PROBE)
-    config = tmp_path / "husk.conf"
-    config.write_text('[engine]\nplugins = ["execprobe"]\n')
     log = tmp_path / "probe.log"
-    husk.extra_env.update(PYTHONPATH=str(tmp_path), HUSK_CONFIG=str(config), PROBE_LOG=str(log))
+    husk.load_plugin(str(tmp_path), "execprobe", PROBE_LOG=str(log))
     _running(husk)
     cid = husk("inspect", "--format", "{{.Id}}", "box", check=True).stdout.strip()
     session_id = husk("exec", "-d", "box", "sleep", "100", check=True).stdout.strip()

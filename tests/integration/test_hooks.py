@@ -49,10 +49,8 @@ PROBE = textwrap.dedent('''
 @pytest.fixture
 def probed(husk, tmp_path):
     (tmp_path / "huskprobe.py").write_text(PROBE)
-    config = tmp_path / "husk.conf"
-    config.write_text('[engine]\nplugins = ["huskprobe"]\n')
     log = tmp_path / "probe.log"
-    husk.extra_env.update(PYTHONPATH=str(tmp_path), HUSK_CONFIG=str(config), PROBE_LOG=str(log))
+    husk.load_plugin(str(tmp_path), "huskprobe", PROBE_LOG=str(log))
 
     def calls():
         return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []

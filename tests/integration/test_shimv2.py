@@ -238,9 +238,7 @@ def test_kata_options_reach_the_shim(husk, tmp_path):
     shim, which does not know that type, names it in its refusal."""
     (tmp_path / "kata_on_runc.py").write_text(KATA_ON_RUNC)
     (tmp_path / "configuration.toml").write_text("[hypervisor.qemu]\npath = \"/usr/bin/true\"\n")
-    (tmp_path / "husk.conf").write_text('[engine]\nplugins = ["kata_on_runc"]\n')
-    husk.extra_env.update(PYTHONPATH=str(tmp_path), HUSK_CONFIG=str(tmp_path / "husk.conf"),
-                          KATA_TEST_CONFIG=str(tmp_path / "configuration.toml"))
+    husk.load_plugin(str(tmp_path), "kata_on_runc", KATA_TEST_CONFIG=str(tmp_path / "configuration.toml"))
     result = husk("--runtime", "kata-on-runc", "run", "--rm", "busybox", "true")
     assert result.returncode != 0  # (127: husk reads the shim's "not found" as a missing command)
     assert "type with url runtimeoptions.v1.Options: not found" in result.stderr

@@ -223,11 +223,8 @@ DRIVER = textwrap.dedent('''
 
 def test_register_volume_drivers_a_plugin_driver_keeps_volumes(husk, tmp_path):
     (tmp_path / "huskvolprobe.py").write_text(DRIVER)
-    config = tmp_path / "husk.conf"
-    config.write_text('[engine]\nplugins = ["huskvolprobe"]\n')
     log = tmp_path / "probe.log"
-    pythonpath = os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))
-    husk.extra_env.update(PYTHONPATH=pythonpath, HUSK_CONFIG=str(config), PROBE_LOG=str(log))
+    husk.load_plugin(str(tmp_path), "huskvolprobe", PROBE_LOG=str(log))
     husk("volume", "create", "--driver", "probe", "pv", check=True)
     assert _inspect(husk, "pv")["Driver"] == "probe"
     husk("run", "--rm", "-v", "pv:/data", "busybox", "sh", "-c", "echo p > /data/p", check=True)

@@ -18,11 +18,8 @@ from husk_example import ANNOTATION  # noqa: E402  (found through HERE)
 
 
 @pytest.fixture
-def husk(husk, tmp_path):
-    config = tmp_path / "husk.conf"
-    config.write_text('[engine]\nplugins = ["husk_example"]\n')
-    pythonpath = os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")]))
-    husk.extra_env.update(PYTHONPATH=pythonpath, HUSK_CONFIG=str(config))
+def husk(husk):
+    husk.load_plugin(str(HERE), "husk_example")
     return husk
 
 

@@ -15,11 +15,8 @@ HERE = pathlib.Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
-def husk_with_driver(husk, tmp_path):
-    config = tmp_path / "husk.conf"
-    config.write_text('[engine]\nplugins = ["husk_imagefile"]\n')
-    pythonpath = os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")]))
-    husk.extra_env.update(PYTHONPATH=pythonpath, HUSK_CONFIG=str(config))
+def husk_with_driver(husk):
+    husk.load_plugin(str(HERE), "husk_imagefile")
     return husk
 
 
