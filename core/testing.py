@@ -187,24 +187,26 @@ def _network_config(base: str) -> tuple[str, str]:
                         f'default_subnet = "{first}"\ndefault_interface = "{bridge}"\n')
 
 
+def processes(what: str = "cmdline"):
+    """(pid, the bytes of /proc/PID/`what`) of every other process, skipping
+    those gone between the listing and the read."""
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) != os.getpid():
+            try:
+                with open(f"/proc/{entry}/{what}", "rb") as handle:
+                    yield int(entry), handle.read()
+            except OSError:
+                continue
+
+
 def find_monitors(runroot: str) -> list[int]:
     """Pids of the monitors running for this run root (their argv names it: as text,
     or inside the hex of the marshalled configuration that monitors are started with)."""
     marker = runroot.encode()
     hex_marker = marker.hex().encode()
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as handle:
-                cmdline = handle.read()
-        except OSError:
-            continue
-        if (b"monitor" in cmdline and (marker in cmdline or hex_marker in cmdline)
-                and b"container\0cleanup" not in cmdline):
-            found.append(int(entry))
-    return found
+    return [pid for pid, cmdline in processes()
+            if b"monitor" in cmdline and (marker in cmdline or hex_marker in cmdline)
+            and b"container\0cleanup" not in cmdline]
 
 
 def wait_until(predicate, timeout: float = 60.0, interval: float = 0.1) -> bool:
@@ -228,34 +230,19 @@ def _kill_monitors(runroot: str) -> None:
 
 
 def _wait_for_processes_of(runroot: str, timeout: float = 60.0) -> None:
-    """Until no process but this one names `runroot` on its command line (a
+    """Until no other process names `runroot` on its command line (a
     container's exit command, and the netavark it runs, finishing a teardown)."""
     needle = runroot.encode()
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        busy = False
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit() or int(entry) == os.getpid():
-                continue
-            try:
-                with open(f"/proc/{entry}/cmdline", "rb") as handle:
-                    busy = needle in handle.read()
-            except OSError:
-                continue
-            if busy:
-                break
-        if not busy:
-            return
-        time.sleep(0.05)
+    wait_until(lambda: not any(needle in cmdline for _, cmdline in processes()), timeout, interval=0.05)
 
 
 def _kill_shims(runroot: str) -> None:
     """SIGKILL shim daemons (containerd-shim-*) still serving a bundle under this run root."""
-    for entry in os.listdir("/proc"):
+    for pid, _ in processes():
         try:
-            if (entry.isdigit() and os.path.basename(os.readlink(f"/proc/{entry}/exe")).startswith("containerd-shim")
-                    and os.readlink(f"/proc/{entry}/cwd").startswith(runroot + "/")):
-                os.kill(int(entry), 9)
+            if (os.path.basename(os.readlink(f"/proc/{pid}/exe")).startswith("containerd-shim")
+                    and os.readlink(f"/proc/{pid}/cwd").startswith(runroot + "/")):
+                os.kill(pid, 9)
         except OSError:
             pass
 

@@ -101,16 +101,14 @@ def test_cli_killed_during_run_leaves_repairable_state(husk, delay):
 def _kill_husk_processes(runroot: str) -> None:
     """SIGKILL every process whose command line names `runroot` (husk's exit
     commands), as a reboot would."""
-    prefix = runroot.encode()
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as handle:
-                if prefix in handle.read().split(b"\0"):
-                    os.kill(int(entry), signal.SIGKILL)
-        except (FileNotFoundError, ProcessLookupError, PermissionError):
-            pass
+    from husk.testing import processes
+
+    for pid, cmdline in processes():
+        if runroot.encode() in cmdline.split(b"\0"):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
 
 def _reboot(husk):

@@ -27,7 +27,7 @@ import subprocess
 import pytest
 
 from husk import faults
-from husk.testing import find_monitors, wait_until
+from husk.testing import find_monitors, processes, wait_until
 
 SLEEPER = ["busybox", "sleep", "1000"]
 ARCHIVE = "{tmp}/image.tar"
@@ -102,18 +102,7 @@ def _mounts_under(path: str) -> list[str]:
 
 def _container_processes(ids) -> list[int]:
     """Processes whose cgroup names one of the containers."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/cgroup") as handle:
-                text = handle.read()
-        except OSError:
-            continue
-        if any(cid in text for cid in ids):
-            found.append(int(entry))
-    return found
+    return [pid for pid, cgroup in processes("cgroup") if any(cid.encode() in cgroup for cid in ids)]
 
 
 def _check_consistent(env) -> dict[str, str]:
