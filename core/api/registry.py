@@ -225,7 +225,8 @@ def _libpod_render(kind: str, **info):
 @libpod_routes.post("/images/pull")
 async def libpod_pull(request: web.Request) -> web.StreamResponse:
     """podman's pull: a stream of {"stream"} lines, then {"images", "id"}, or {"error"}."""
-    from ..storage.pull import pull, stored_for_policy
+    from ..storage.pull import pull
+    from ..storage.pull_policy import stored_for_policy
 
     reference = request.query.get("reference", "")
     if not reference:
@@ -240,7 +241,7 @@ async def libpod_pull(request: web.Request) -> web.StreamResponse:
         return [{"images": ids, "id": ids[-1]}]
 
     def pull_unless_stored(progress):
-        stored = stored_for_policy(runtime, reference, policy, options)
+        stored = stored_for_policy(runtime, reference, policy, lambda: options)
         return [stored] if stored is not None else pull(runtime, reference, options, progress)
 
     return await _streamed(request, pull_unless_stored,

@@ -179,11 +179,13 @@ def ensure_image(session, reference: str, policy: str = "missing", *, quiet: boo
     """What run and create do before creating: pull `reference` as `--pull`
     says (always, missing, never, newer); returns the image to create from
     (what the user typed when it is stored, else the name it was pulled as)."""
-    from ..storage.pull import Progress, pull as pull_image, stored_for_policy
+    from ..storage.pull_policy import stored_for_policy
 
     runtime = session.runtime
-    if stored_for_policy(runtime, reference, policy, _pull_options(**flags)) is not None:
+    if stored_for_policy(runtime, reference, policy, lambda: _pull_options(**flags)) is not None:
         return reference
+    from ..storage.pull import Progress, pull as pull_image
+
     images = pull_image(runtime, reference, _pull_options(**flags), Progress() if quiet else TerminalProgress())
     return images[0].names[0] if images[0].names else images[0].id
 

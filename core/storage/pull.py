@@ -162,28 +162,6 @@ def client_for(registry: str, conf, options: PullOptions, name: str, insecure: b
                           tls=TLSOptions(verify=verify, cert_dir=certs_dir_for(registry, options.cert_dir)))
 
 
-#: podman's pull policies (`--pull`, the libpod pull's `policy`)
-PULL_POLICIES = ("always", "missing", "never", "newer")
-
-
-def stored_for_policy(runtime, reference: str, policy: str, options: PullOptions) -> "ImageRecord | None":
-    """The stored image that makes a pull under `policy` unneeded, or None (pull);
-    `never` with nothing stored is NoSuchImage."""
-    from .images import resolve_image
-
-    if policy not in PULL_POLICIES:
-        raise InvalidArgument(f"invalid pull policy {policy!r}: expected one of {', '.join(PULL_POLICIES)}")
-    if policy == "always":
-        return None
-    try:
-        local = resolve_image(runtime, reference)
-    except NoSuchImage:
-        if policy == "never":
-            raise
-        return None
-    return None if policy == "newer" and newer_available(local, options) else local
-
-
 def newer_available(image: "ImageRecord", options: PullOptions) -> bool:
     """`--pull newer`: whether the registry's manifest for the image's name differs
     from the one it was pulled as; an image that came from no registry, or a
