@@ -3,6 +3,7 @@ output) and image tree (podman 4.3's layout)."""
 
 import json
 import os
+import re
 
 import pytest
 
@@ -74,6 +75,31 @@ def test_image_tree(layered):
     assert [line[:20] for line in required[4:]] == [f"├── ID: {base}", f"└── ID: {top}"]
     missing = husk("image", "tree", "nope")
     assert (missing.returncode, missing.stderr) == (125, "Error: nope: image not known\n")
+
+
+def test_image_tree_whatrequires_draws_podmans_tree(husk):
+    """--whatrequires draws the layers of the images built on an image as podman
+    4.3 draws them (its output for the same family of images, ids masked): each
+    layer's children under it, oldest image first; a base layer's beside it."""
+    def commit(base: str, name: str) -> None:
+        husk("run", "--name", name, "--network", "none", base, "sh", "-c", f"echo {name} > /{name}", check=True)
+        husk("commit", "-q", name, f"localhost/{name}", check=True)
+        husk("rm", name, check=True)
+
+    for base, name in ((IMAGE, "child1"), ("localhost/child1", "grand1"), (IMAGE, "child2"),
+                       ("localhost/child1", "grand2"), ("localhost/grand1", "ggg")):
+        commit(base, name)
+
+    def shape(name: str) -> list[str]:
+        text = husk("image", "tree", "--whatrequires", name, check=True).stdout
+        return [re.sub(r"ID: [0-9a-f]{12} Size: +\S+ Top Layer of: ", "", line) for line in text.splitlines()[4:]]
+
+    assert shape(IMAGE) == [f"├── [{IMAGE}]", "├── [localhost/child1:latest]", "│   ├── [localhost/grand1:latest]",
+                            "│   │   └── [localhost/ggg:latest]", "│   └── [localhost/grand2:latest]",
+                            "└── [localhost/child2:latest]"]
+    assert shape("localhost/child1") == ["└── [localhost/child1:latest]", "    ├── [localhost/grand1:latest]",
+                                         "    │   └── [localhost/ggg:latest]", "    └── [localhost/grand2:latest]"]
+    assert shape("localhost/ggg") == ["└── [localhost/ggg:latest]"]
 
 
 def test_mount_type_image(husk_rt):
