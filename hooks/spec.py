@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from . import hookspec
 
 if TYPE_CHECKING:
+    from husk.engine.config import Config
     from husk.engine.container import Container
     from husk.engine.oci_runtime import OCIRuntime
     from husk.network.backend import NetworkBackend
@@ -23,13 +24,17 @@ if TYPE_CHECKING:
 
 
 @hookspec
-def husk_register_runtimes(register: Callable[[str, "type[OCIRuntime]"], None]) -> None:
+def husk_register_runtimes(register: Callable[[str, "type[OCIRuntime]"], None], config: "Config") -> None:
     """Register OCI runtime backends.
 
     Called once when the plugin manager is set up.  Call
     ``register(name, backend_class)`` for each backend; ``name`` is what users
     pass to ``--runtime``.  ``backend_class`` subclasses
-    :class:`husk.engine.oci_runtime.OCIRuntime`.  The return value is ignored.
+    :class:`husk.engine.oci_runtime.OCIRuntime`.  ``config`` is husk's
+    configuration, read-only: ``config.plugin_settings(NAME)`` is the plugin's
+    own ``[plugins.NAME]`` table of husk.conf (runtimes named there, say).  An
+    implementation may leave ``config`` out of its signature.  The return
+    value is ignored.
     """
 
 

@@ -23,6 +23,9 @@ Example::
     default_network = "podman"  # the default network: its name, subnet and bridge
     default_subnet = "10.88.0.0/16"
     default_interface = "podman0"
+
+    [plugins.shimv2.runtimes.myshim]  # a plugin's own table: config.plugin_settings("shimv2")
+    shim = "/usr/local/bin/containerd-shim-mine-v2"
 """
 
 from __future__ import annotations
@@ -49,10 +52,18 @@ class Config:
         self.default_network = "podman"
         self.default_subnet = "10.88.0.0/16"
         self.default_interface = "podman0"  # the default network's bridge
+        #: plugin name -> its ``[plugins.NAME]`` table (see :meth:`plugin_settings`)
+        self.plugin_tables: dict[str, dict] = {}
         for key, value in overrides.items():
             if not hasattr(self, key):
                 raise TypeError(f"unknown config key {key!r}")
             setattr(self, key, value)
+
+    def plugin_settings(self, name: str) -> dict:
+        """The ``[plugins.NAME]`` table of husk.conf (empty when there is none):
+        a plugin's own settings, which the plugin checks itself.  Later files
+        override earlier ones key by key, as for husk's own sections."""
+        return self.plugin_tables.get(name, {})
 
 
 _SECTIONS = {
@@ -103,3 +114,8 @@ def _apply(config: Config, path: str, raw: bytes) -> None:
             if not isinstance(value, expected) or isinstance(value, bool) and expected is not bool:
                 raise InvalidArgument(f"config file {path}: {section}.{key} must be a {expected.__name__}")
             setattr(config, key, value)
+    tables = data.get("plugins", {})
+    if not isinstance(tables, dict) or not all(isinstance(table, dict) for table in tables.values()):
+        raise InvalidArgument(f"config file {path}: [plugins] must hold one table per plugin ([plugins.NAME])")
+    for name, table in tables.items():
+        config.plugin_tables[name] = {**config.plugin_tables.get(name, {}), **table}

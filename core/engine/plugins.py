@@ -23,6 +23,7 @@ from husk.hooks import PROJECT, spec
 from ..define import HuskError, InvalidArgument, NotImplementedByPlugin, PluginFailure
 
 if TYPE_CHECKING:
+    from .config import Config
     from .container import Container
     from .oci_runtime import OCIRuntime
     from ..network.backend import NetworkBackend
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 
 
 class Plugins:
-    def __init__(self, extra_modules: list[str] = (), disabled: list[str] = ()) -> None:
+    def __init__(self, extra_modules: list[str] = (), disabled: list[str] = (), config: "Config | None" = None) -> None:
         self.pm = pluggy.PluginManager(PROJECT)
         self.pm.add_hookspecs(spec)
         blocked = set(disabled) | {n for n in os.environ.get("HUSK_DISABLED_PLUGINS", "").split(",") if n}
@@ -44,7 +45,11 @@ class Plugins:
         for module_name in extra_modules:
             self._load(module_name, lambda m=module_name: importlib.import_module(m), "")
         self.runtimes: dict[str, type[OCIRuntime]] = {}
-        self._call("husk_register_runtimes", register=self._register_runtime)
+        if config is None:
+            from .config import Config
+
+            config = Config()
+        self._call("husk_register_runtimes", register=self._register_runtime, config=config)
 
     def _load_entry_points(self, blocked: set[str]) -> None:
         for name, value, version in _entry_points():

@@ -69,7 +69,7 @@ class Runtime:
     def plugins(self) -> "Plugins":
         from .plugins import Plugins
 
-        return Plugins(self.config.plugins, self.config.disabled_plugins)
+        return Plugins(self.config.plugins, self.config.disabled_plugins, self.config)
 
     @functools.cached_property
     def volumes(self) -> "Volumes":

@@ -286,3 +286,34 @@ def test_checkpoint_and_restore_through_the_shim(husk_shim):
     values = [int(x) for x in husk_shim("logs", "count", check=True).stdout.split()]
     assert values.count(1) == 1, "the counter restarted instead of continuing"
     husk_shim("rm", "-f", "-t", "0", "count", check=True)
+
+
+# -- a shim named in husk.conf ----------------------------------------------------------------
+def test_a_shim_named_in_husk_conf_is_a_runtime(husk, tmp_path):
+    """[plugins.shimv2.runtimes.NAME] makes any shim binary a runtime: here the
+    runc shim under another name, with runc's options (its state under husk's run root)."""
+    shim = tmp_path / "containerd-shim-mine-v2"
+    shim.symlink_to(SHIM_BINARY)
+    with open(husk.config_file, "a") as handle:
+        handle.write(f'\n[plugins.shimv2.runtimes.mine]\nshim = "{shim}"\noptions = "runc"\n'
+                     f'[plugins.shimv2.runtimes.absent]\nshim = "{tmp_path}/containerd-shim-absent-v2"\n')
+    result = husk("--runtime", "mine", "run", "--rm", "busybox", "sh", "-c", "echo hello; exit 3")
+    assert (result.returncode, result.stdout) == (3, "hello\n")
+    husk("--runtime", "mine", "run", "-d", "--name", "box", "busybox", "sleep", "1000", check=True)
+    assert husk("exec", "box", "echo", "in").stdout == "in\n"
+    assert os.path.isdir(os.path.join(husk.runroot, "runtime", "mine", "runc"))  # runc's options reached it
+    husk("rm", "-f", "-t", "0", "box", check=True)
+    _until(lambda: not _shim_pids(husk.runroot), what="the shim to go")
+    info = json.loads(husk("info", "--format", "json", check=True).stdout)
+    assert "mine" in info["Runtimes"]
+    result = husk("--runtime", "absent", "run", "--rm", "busybox", "true")
+    assert result.returncode == 125 and result.stderr.count("\n") == 1
+    assert "containerd-shim-absent-v2 is not installed" in result.stderr
+
+
+def test_a_bad_shim_table_in_husk_conf_is_one_line(husk):
+    with open(husk.config_file, "a") as handle:
+        handle.write('\n[plugins.shimv2.runtimes."../up"]\nshim = "x"\n')
+    result = husk("info")
+    assert result.returncode == 125 and result.stderr.count("\n") == 1
+    assert "[plugins.shimv2.runtimes.../up]" in result.stderr

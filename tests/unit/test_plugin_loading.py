@@ -252,3 +252,32 @@ def test_cleanup_hook_failure_names_the_plugin_and_hook(recorder):
     with pytest.raises(PluginFailure, match=r"^plugin 'recorder' failed in husk_cleanup: OSError: disk on fire$"):
         plugins.cleanup(_container())
     assert module.calls == [("cleanup", "probe")]
+
+
+CONFIGURED_RUNTIMES = '''
+from husk.hooks import hookimpl
+from husk.engine.oci_runtime import OCIRuntime
+
+@hookimpl
+def husk_register_runtimes(register, config):
+    for name, binary in config.plugin_settings("{plugin}").get("runtimes", {{}}).items():
+        register(name, type(name, (OCIRuntime,), {{"name": name, "binary": binary}}))
+'''
+
+
+def test_register_runtimes_sees_the_plugins_own_config_table(distributions, tmp_path):
+    """husk.conf's [plugins.NAME] reaches husk_register_runtimes; later files override key by key."""
+    from husk.engine.config import load
+
+    distributions("confplug", CONFIGURED_RUNTIMES.format(plugin="confplug"))
+    first, second = tmp_path / "a.conf", tmp_path / "b.conf"
+    first.write_text('[plugins.confplug]\nruntimes = {one = "/bin/true"}\nother = 1\n')
+    second.write_text('[plugins.confplug]\nruntimes = {two = "/bin/false"}\n')
+    config = load([str(first), str(second)])
+    assert config.plugin_settings("confplug") == {"runtimes": {"two": "/bin/false"}, "other": 1}
+    assert config.plugin_settings("absent") == {}
+    assert list(Plugins(config=config).runtimes) == ["two"]
+    assert list(Plugins().runtimes) == []  # no config: the defaults, no tables
+    (tmp_path / "bad.conf").write_text('plugins = ["x"]\n')
+    with pytest.raises(InvalidArgument, match=r"bad.conf: \[plugins\] must hold one table per plugin"):
+        load([str(tmp_path / "bad.conf")])

@@ -11,6 +11,7 @@ into its socket's name, so two husk run roots never share a shim.
 
 import marshal
 import os
+import re
 import select
 import shutil
 import sys
@@ -58,6 +59,10 @@ class ShimRuntime(OCIRuntime):
         return {"Source": "none"}
 
     def create_command(self, container_id: str, bundle: str, pid_file: str, log_file: str) -> list[str]:
+        from husk.engine.oci_runtime import probe_binary
+
+        if not probe_binary(self.path):
+            raise RuntimeFailure(f"runtime {self.name}: the shim {self.binary} is not installed (not in PATH)")
         self.check_bundle(bundle)
         os.makedirs(self.state_root, mode=0o700, exist_ok=True)
         return self.waiter_command({"id": container_id, "bundle": self.bundle(container_id), "userdata": bundle,
@@ -320,3 +325,44 @@ def _kata_hypervisor(config: str) -> str:
         if isinstance(settings, dict) and isinstance(settings.get("path"), str):
             return settings["path"]
     return ""
+
+
+#: what a shim named in husk.conf is sent with Create, by its ``options`` setting
+OPTION_KINDS = {"runc": RuncShim, "kata": KataShim, "none": ShimRuntime}
+#: a runtime name: it names a directory of the run root
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+def configured_runtimes(settings: dict) -> dict[str, type]:
+    """Backends for the shims husk.conf names, by ``--runtime`` name::
+
+        [plugins.shimv2.runtimes.NAME]
+        shim = "/usr/local/bin/containerd-shim-mine-v2"  # a path, or a name in PATH
+        options = "runc"   # what Create sends: "runc", "kata" or "none" (the default)
+        config_path = "/etc/mine/configuration.toml"     # with options = "kata"
+
+    InvalidArgument, naming the setting, for anything else."""
+    unknown = set(settings) - {"runtimes"}
+    runtimes = settings.get("runtimes", {})
+    if unknown or not isinstance(runtimes, dict):
+        raise InvalidArgument("husk.conf [plugins.shimv2]: only [plugins.shimv2.runtimes.NAME] tables are known")
+    backends = {}
+    for name, table in runtimes.items():
+        here = f"husk.conf [plugins.shimv2.runtimes.{name}]"
+        if not _NAME.fullmatch(name) or not isinstance(table, dict):
+            raise InvalidArgument(f"{here}: a runtime is a table named with letters, digits, '.', '_' and '-'")
+        unknown = set(table) - {"shim", "options", "config_path"}
+        if unknown:
+            raise InvalidArgument(f"{here}: unknown key {sorted(unknown)[0]}")
+        binary, kind = table.get("shim"), table.get("options", "none")
+        if not isinstance(binary, str) or not binary:
+            raise InvalidArgument(f"{here}: shim must name the shim's binary")
+        if kind not in OPTION_KINDS:
+            raise InvalidArgument(f"{here}: options must be one of {', '.join(OPTION_KINDS)}")
+        members = {"name": name, "binary": binary}
+        if "config_path" in table:
+            if kind != "kata" or not isinstance(table["config_path"], str):
+                raise InvalidArgument(f"{here}: config_path (a path) goes with options = \"kata\"")
+            members["config_path"] = table["config_path"]
+        backends[name] = type(f"Configured{OPTION_KINDS[kind].__name__}", (OPTION_KINDS[kind],), members)
+    return backends
