@@ -303,7 +303,7 @@ class Container:
 
         exec_session.check_arguments(command, preserve_fds)
         with self._locked():
-            self._require(State.RUNNING, message="cannot exec into container that is not running")
+            self._require(State.RUNNING, message="can only create exec sessions on running containers")
             session, client = exec_session.start(
                 self, list(command), env=list(env), user=user, workdir=workdir, tty=tty,
                 privileged=privileged, interactive=interactive, preserve_fds=preserve_fds, detach=detach,

@@ -77,7 +77,7 @@ def test_exec_into_a_container_that_is_not_running(husk):
     for name in ("made", "done"):
         result = husk("exec", name, "true")
         assert (result.returncode, result.stderr) == (
-            125, "Error: cannot exec into container that is not running: container state improper\n")
+            125, "Error: can only create exec sessions on running containers: container state improper\n")
     assert husk("exec", "nosuch", "true").returncode == 125
 
 
@@ -134,7 +134,7 @@ def test_exec_python_api(husk_rt):
     received = b"".join(data for _, data in process.client)  # the monitor waits for a slow reader
     assert process.wait() == 0 and received == b"big\n" + bytes(3000000)
     husk_rt("stop", "-t", "0", "box", check=True)
-    with pytest.raises(StateInvalid, match="cannot exec into container that is not running"):
+    with pytest.raises(StateInvalid, match="can only create exec sessions on running containers"):
         ctr.exec(["true"])
 
 
