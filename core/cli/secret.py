@@ -54,15 +54,14 @@ def ls(session, format_, quiet, noheading):
     if quiet:
         click.echo("".join(s.id + "\n" for s in secrets), nl=False)
         return
-    if format_ == "json":
+    if format_ == "json":  # podman 4.3 prints the word itself, once a secret (a bug later podmans fixed so)
         path = session.runtime.paths.secrets_dir
         click.echo(json.dumps([secret_document(s, path) for s in secrets], indent=4))
         return
     from ..formats.template import format_rows
 
     now = time.time()
-    rows = [{"ID": s.id, "Name": s.name, "Driver": s.driver, "Labels": dict(s.labels),
-             "CreatedAt": human_duration(now - s.created) + " ago",
+    rows = [{"ID": s.id, "Name": s.name, "Driver": s.driver, "CreatedAt": human_duration(now - s.created) + " ago",
              "UpdatedAt": human_duration(now - s.created) + " ago"} for s in secrets]
     click.echo(format_rows(format_ or LS_TABLE, rows, LS_HEADERS, heading=not noheading), nl=False)
 
