@@ -33,6 +33,21 @@ from __future__ import annotations
 import os
 from ..define import DEFAULT_STOP_TIMEOUT, InvalidArgument
 
+#: set (to the user's host uid) in every process of a rootless husk once it is
+#: inside the user's namespace, where its euid is 0 (husk.engine.rootless)
+ROOTLESS_ENV = "_HUSK_ROOTLESS_UID"
+
+
+def is_rootless() -> bool:
+    """Whether husk runs for an unprivileged user (before or after joining its namespace)."""
+    return os.geteuid() != 0 or ROOTLESS_ENV in os.environ
+
+
+def uses_cgroups() -> bool:
+    """podman's --cgroups rule: a rootless container on a cgroup v1 or hybrid host gets no
+    cgroup at all (the user cannot write there); its limits are ignored, with podman's warning."""
+    return not is_rootless() or os.path.exists("/sys/fs/cgroup/cgroup.controllers")
+
 
 class Config:
     """The defaults, overridden key by key by the files (a plain class: the
@@ -42,6 +57,10 @@ class Config:
         self.runtime = "crun"
         self.root = "/var/lib/husk"
         self.runroot = "/run/husk"
+        if is_rootless():  # podman's rootless places (husk.engine.rootless)
+            from .rootless import default_root, default_runroot
+
+            self.root, self.runroot = default_root(), default_runroot()
         self.plugins: list[str] = []
         self.disabled_plugins: list[str] = []
         self.events_logfile_max_size = 1_000_000

@@ -89,6 +89,11 @@ def looks_stale(container: "Container") -> bool:
         st.state is not State.CREATED and not pid_alive(st.pid))
 
 
+#: a file in the container's userdata that a runtime backend creates when the
+#: kernel's OOM killer struck the container (podman's conmon writes one too)
+OOM_MARKER = "oom"
+
+
 def _record_exit(container: "Container", exit_code: int, finished_at: float) -> None:
     st = container.state
     st.state = State.STOPPED
@@ -96,7 +101,14 @@ def _record_exit(container: "Container", exit_code: int, finished_at: float) -> 
     st.exit_code = exit_code
     st.finished_at = finished_at
     st.pid = 0
+    try:  # taken once: the next run of the container starts without it
+        os.unlink(os.path.join(container.runtime.paths.userdata(container.id), OOM_MARKER))
+        st.oom_killed = True
+    except FileNotFoundError:
+        pass
     container.save()
+    if st.oom_killed:
+        container.runtime.emit("oom", container)
     container.runtime.emit("died", container, containerExitCode=exit_code)
 
 
@@ -379,7 +391,10 @@ def _stop_process(container: "Container", backend: "OCIRuntime", timeout: int) -
         logging.getLogger("husk").warning(
             "StopSignal %s failed to stop container %s in %d seconds, resorting to SIGKILL",
             container.config.stop_signal, container.name, timeout)
-    _signal(container, backend, signal_module.SIGKILL, all_processes=True)
+    from .config import uses_cgroups
+
+    # every process of the cgroup; without one (rootless on v1), pid 1's death ends its pid namespace
+    _signal(container, backend, signal_module.SIGKILL, all_processes=uses_cgroups())
     fault("stop.signal.after")
     if not wait_for_exit(container, 30):
         raise HuskError(f"container {container.id} did not exit within 30 seconds of SIGKILL")

@@ -49,6 +49,10 @@ class Runtime:
         self.events_backend = events_backend
         self.hooks_dirs = list(hooks_dirs)
         self.paths = Paths(root or self.config.root, runroot or self.config.runroot)
+        if config_module.is_rootless():  # an unprivileged user: into its own namespaces first
+            from .rootless import enter
+
+            enter(self.paths.runroot)
         self.default_runtime = runtime or self.config.runtime
         self._store: Store | None = None
         self._backends: dict[str, OCIRuntime] = {}

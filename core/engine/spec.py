@@ -26,6 +26,7 @@ from typing import Any
 
 from .. import __version__
 from . import resources, security, users
+from .config import uses_cgroups
 from ..storage import rootpath
 from ..define import InvalidArgument
 from ..state.records import ContainerConfig, ImageConfig, Mount
@@ -150,6 +151,9 @@ def generate(config: ContainerConfig, image: ImageConfig, rootfs: str, userdata:
     }
     if config.privileged:
         linux["devices"] = _host_devices()
+    if not uses_cgroups():
+        del linux["cgroupsPath"]
+        linux["resources"] = {}
 
     spec = {
         "ociVersion": OCI_VERSION,
