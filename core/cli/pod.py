@@ -367,22 +367,19 @@ def logs(session, container, follow, tail, timestamps, since, until, by_name, co
 @pass_session
 def stats(session, all_, format_, interval, latest, no_reset, no_stream, names):
     """Show the resource usage of pods' containers (podman's pod stats)."""
-    import time
-
     from ..engine.pods import all_pods, get_pod
     from ..engine.stats import sample
     from ..formats.template import format_rows
     from ..presentation.pods import STATS_HEADERS, STATS_TABLE, stats_row
     from ..presentation.stats import podman_report, podman_row
-    from .stats import CLEAR
+    from .stats import stream_reports
 
     if interval < 1:
         raise InvalidArgument("invalid interval, must be a positive number greater zero")
     wanted = _pods(session, names, latest=latest) if names or latest else None
     pods = [get_pod(session.runtime, name) for name in wanted] if wanted else None
-    redraw = sys.stdout.isatty() and not no_reset and not no_stream
-    previous: dict = {}
-    while True:
+
+    def report(previous: dict) -> tuple[list, dict]:
         rows, current = [], {}
         for pod in pods if pods is not None else all_pods(session.runtime):
             for container in pod.containers():
@@ -390,18 +387,14 @@ def stats(session, all_, format_, interval, latest, no_reset, no_stream, names):
                     current[container.id] = sample(container)
                     row = podman_row(podman_report(container, current[container.id], previous.get(container.id)))
                     rows.append(stats_row(pod, row))
-        previous = current
-        if redraw:
-            sys.stdout.write(CLEAR)
+        return rows, current
+
+    def render(rows: list) -> str:
         if format_ == "json":
-            sys.stdout.write(json.dumps([dict(row) for row in rows], indent=4) + "\n")
-        else:
-            sys.stdout.write(format_rows(format_ if format_ and format_ != "table" else STATS_TABLE, rows,
-                                         STATS_HEADERS))
-        sys.stdout.flush()
-        if no_stream:
-            return
-        time.sleep(interval)
+            return json.dumps([dict(row) for row in rows], indent=4) + "\n"
+        return format_rows(format_ if format_ and format_ != "table" else STATS_TABLE, rows, STATS_HEADERS)
+
+    stream_reports(report, render, interval, no_stream, no_reset)
 
 
 def register(group: click.Group) -> None:

@@ -52,9 +52,8 @@ def stats(session, all_, format_, interval, latest, no_reset, no_stream, no_trun
             runtime.container(name)
         except NoSuchContainer as exc:
             raise NoSuchContainer(f"unable to get list of containers: unable to look up container {name}: {exc}")
-    redraw = sys.stdout.isatty() and not no_reset and not no_stream
-    previous: dict = {}
-    while True:
+
+    def report(previous: dict) -> tuple[list, dict]:
         containers = _selected(runtime, names, all_)
         current = {container.id: sample(container) for container in containers}
         rows = [podman_row(podman_report(container, current[container.id], previous.get(container.id)))
@@ -62,10 +61,23 @@ def stats(session, all_, format_, interval, latest, no_reset, no_stream, no_trun
         if no_trunc:
             for row in rows:
                 row["ID"] = row["ContainerID"]
-        previous = current
+        return rows, current
+
+    stream_reports(report, lambda rows: _render(rows, format_), interval, no_stream, no_reset)
+
+
+def stream_reports(report, render, interval: int, no_stream: bool, no_reset: bool) -> None:
+    """Print a report every `interval` seconds until interrupted (one with
+    --no-stream); on a terminal each replaces the last.  `report(previous
+    samples)` gives the rows and this round's samples (CPU % is the change
+    between two rounds)."""
+    redraw = sys.stdout.isatty() and not no_reset and not no_stream
+    previous: dict = {}
+    while True:
+        rows, previous = report(previous)
         if redraw:
             sys.stdout.write(CLEAR)
-        sys.stdout.write(_render(rows, format_))
+        sys.stdout.write(render(rows))
         sys.stdout.flush()
         if no_stream:
             return
