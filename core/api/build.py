@@ -19,8 +19,8 @@ from aiohttp import web
 
 from ..define import HuskError, InvalidArgument
 from . import blocking
-from .requests import flag
-from .responses import request_runtime
+from .requests import filters, flag
+from .responses import json_response, request_runtime
 from .spool import receive, spool_file
 
 routes = web.RouteTableDef()
@@ -131,3 +131,14 @@ async def libpod_build(request: web.Request) -> web.StreamResponse:
     """libpod's build: the same parameters (and layers, outputformat), the same stream,
     the image's id on a line of its own at the end (as podman-py reads it)."""
     return await _build(request, libpod=True)
+
+
+@routes.post("/build/prune")
+async def docker_build_prune(request: web.Request) -> web.Response:
+    """Docker's build cache prune (`docker builder prune`, `docker system prune`): the
+    dangling entries, or every one with `all`, matching `filters` (husk.build.usage)."""
+    from ..build.usage import prune_build_cache
+
+    removed, freed = await blocking.run(prune_build_cache, request_runtime(request), flag(request, "all"),
+                                        filters(request))
+    return json_response({"CachesDeleted": removed, "SpaceReclaimed": freed})

@@ -23,7 +23,9 @@ def _usage(request: web.Request):
 @routes.get("/system/df")
 async def docker_df(request: web.Request) -> web.Response:
     """LayersSize (every layer once), Images, Containers (with SizeRw and SizeRootFs),
-    Volumes (with UsageData), BuildCache (husk keeps none)."""
+    Volumes (with UsageData), BuildCache (husk.build.usage: the entries, none in use)."""
+    from ..build.usage import build_cache_usage
+    from ..formats.timestamps import rfc3339
     from ..presentation.volumes import docker_document
 
     runtime = request_runtime(request)
@@ -45,8 +47,12 @@ async def docker_df(request: web.Request) -> web.Response:
         volumes = [{**docker_document(runtime, entry.volume), "UsageData": {"Size": entry.size,
                                                                              "RefCount": entry.links}}
                    for entry in usage.volumes]
+        cache = build_cache_usage(runtime)
+        build_cache = [{"ID": r.id, "Parent": "", "Parents": None, "Type": r.kind, "Description": r.description,
+                        "InUse": False, "Shared": False, "Size": r.size, "CreatedAt": rfc3339(r.created),
+                        "LastUsedAt": rfc3339(r.created), "UsageCount": 1} for r in cache.records]
         return {"LayersSize": usage.layers_size, "Images": image_rows, "Containers": containers,
-                "Volumes": volumes, "BuildCache": []}
+                "Volumes": volumes, "BuildCache": build_cache, "BuilderSize": cache.size}
 
     return json_response(await blocking.run(collect))
 

@@ -36,6 +36,7 @@ GROUPS = {
                   "stats"),
     "image": ("image", "image_transfer", "registry", "commit", "prune", "build"),
     "system": ("system", "disk", "connections"),
+    "builder": ("disk",),
     "network": ("network",),
     "volume": ("volume",),
     "secret": ("secret",),

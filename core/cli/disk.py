@@ -17,8 +17,10 @@ IMAGES_TABLE = ("table {{.Repository}}\t{{.Tag}}\t{{.ImageID}}\t{{.Created}}\t{{
 CONTAINERS_TABLE = ("table {{.ContainerID}}\t{{.Image}}\t{{.Command}}\t{{.LocalVolumes}}\t{{.Size}}\t{{.Created}}"
                     "\t{{.Status}}\t{{.Names}}")
 VOLUMES_TABLE = "table {{.VolumeName}}\t{{.Links}}\t{{.Size}}"
+CACHE_TABLE = "table {{.CacheID}}\t{{.CacheType}}\t{{.Size}}\t{{.Created}}\t{{.LastUsed}}\t{{.Usage}}\t{{.Shared}}"
 HEADERS = {"ImageID": "IMAGE ID", "ContainerID": "CONTAINER ID", "LocalVolumes": "LOCAL VOLUMES",
-           "SharedSize": "SHARED SIZE", "UniqueSize": "UNIQUE SIZE", "VolumeName": "VOLUME NAME"}
+           "SharedSize": "SHARED SIZE", "UniqueSize": "UNIQUE SIZE", "VolumeName": "VOLUME NAME",
+           "CacheID": "CACHE ID", "CacheType": "CACHE TYPE", "LastUsed": "LAST USED"}
 
 
 def _reclaimable(reclaimable: int, size: int) -> str:
@@ -27,8 +29,10 @@ def _reclaimable(reclaimable: int, size: int) -> str:
     return f"{human_size(reclaimable)} ({int(reclaimable * 100 / size) if size else 0}%)"
 
 
-def summary(usage) -> list[dict]:
-    """podman's three rows: Images, Containers, Local Volumes (raw numbers too, for JSON)."""
+def summary(usage, cache) -> list[dict]:
+    """podman's three rows, Images, Containers, Local Volumes, and Docker's fourth,
+    Build Cache (husk.build.usage; nothing in it is active between builds); raw
+    numbers too, for JSON."""
     from ..formats.units import human_size
 
     rows = []
@@ -38,7 +42,8 @@ def summary(usage) -> list[dict]:
             ("Containers", usage.containers, sum(1 for c in usage.containers if c.active),
              sum(c.size_rw for c in usage.containers), sum(c.size_rw for c in usage.containers if not c.active)),
             ("Local Volumes", usage.volumes, sum(1 for v in usage.volumes if v.links),
-             sum(v.size for v in usage.volumes), sum(v.size for v in usage.volumes if not v.links))):
+             sum(v.size for v in usage.volumes), sum(v.size for v in usage.volumes if not v.links)),
+            ("Build Cache", cache.records, 0, cache.size, cache.reclaimable)):
         rows.append({"Type": kind, "Total": len(entries), "Active": active, "Size": human_size(size),
                      "Reclaimable": _reclaimable(reclaimable, size), "RawSize": size,
                      "RawReclaimable": reclaimable})
@@ -51,25 +56,26 @@ def summary(usage) -> list[dict]:
 @click.option("-v", "--verbose", is_flag=True, help="Each image, container and volume.")
 @click.pass_obj
 def df(session, format_, verbose):
-    """Show the disk space images, containers and volumes use."""
+    """Show the disk space images, containers, volumes and the build cache use."""
+    from ..build.usage import build_cache_usage
     from ..engine.disk_usage import disk_usage
     from ..formats.gofmt import GoStruct
     from ..formats.template import format_rows
 
     if format_ and verbose:
         raise InvalidArgument("cannot combine --format and --verbose flags")
-    usage = disk_usage(session.runtime)
+    usage, cache = disk_usage(session.runtime), build_cache_usage(session.runtime)
     if verbose:
-        sys.stdout.write(_verbose(session.runtime, usage))
+        sys.stdout.write(_verbose(usage, cache))
         return
-    rows = summary(usage)
+    rows = summary(usage, cache)
     if format_ == "json":
         sys.stdout.write(json.dumps(rows, indent=4) + "\n")
         return
     sys.stdout.write(format_rows(format_ or DF_TABLE, [GoStruct(row, "system.dfSummary") for row in rows], HEADERS))
 
 
-def _verbose(runtime, usage) -> str:
+def _verbose(usage, cache) -> str:
     from ..formats.gofmt import GoStruct
     from ..formats.template import format_rows
     from ..formats.timestamps import human_duration
@@ -98,9 +104,14 @@ def _verbose(runtime, usage) -> str:
             "Status": entry.container.state.state.value, "Names": config.name}, "system.dfContainer"))
     volumes = [GoStruct({"VolumeName": e.volume.name, "Links": e.links, "Size": human_size(e.size)},
                         "system.dfVolume") for e in sorted(usage.volumes, key=lambda e: e.volume.name)]
+    entries = [GoStruct({"CacheID": r.id[:12], "CacheType": r.kind, "Size": human_size(r.size),
+                         "Created": human_duration(now - r.created) + " ago",
+                         "LastUsed": human_duration(now - r.created) + " ago", "Usage": 1, "Shared": "false"},
+                        "system.dfBuildCache") for r in sorted(cache.records, key=lambda r: -r.created)]
     return ("Images space usage:\n\n" + format_rows(IMAGES_TABLE, images, HEADERS)
             + "\nContainers space usage:\n\n" + format_rows(CONTAINERS_TABLE, containers, HEADERS)
-            + "\nLocal Volumes space usage:\n\n" + format_rows(VOLUMES_TABLE, volumes, HEADERS))
+            + "\nLocal Volumes space usage:\n\n" + format_rows(VOLUMES_TABLE, volumes, HEADERS)
+            + "\nBuild Cache space usage:\n\n" + format_rows(CACHE_TABLE, entries, HEADERS))
 
 
 def prune_warning(all_: bool, volumes: bool) -> str:
@@ -122,8 +133,9 @@ def prune_warning(all_: bool, volumes: bool) -> str:
 @click.option("--volumes", is_flag=True, help="Remove volumes no container uses, too.")
 @click.pass_obj
 def prune(session, all_, force, filters, volumes):
-    """Remove stopped containers, unused networks, dangling (or, with -a, unused) images and, with --volumes,
-    unused volumes."""
+    """Remove stopped containers, unused networks, dangling (or, with -a, unused) images, the dangling
+    (with -a, all) build cache and, with --volumes, unused volumes."""
+    from ..build.usage import prune_build_cache
     from ..engine.disk_usage import disk_usage
     from ..engine.networking import prune_networks
     from ..engine.prune import prune_containers
@@ -154,8 +166,10 @@ def prune(session, all_, force, filters, volumes):
         keep = volume_filter(runtime, wanted, PRUNE_KEYS)
         _section("Deleted Volumes", [v.name for v in runtime.volumes.prune(lambda v: not keep(v))])
     _section("Deleted Images", prune_images(runtime, all_, wanted))
+    cache_ids, cache_freed = prune_build_cache(runtime, all_, wanted)
+    _section("Deleted Build Cache", cache_ids)
     after = disk_usage(runtime)
-    click.echo(f"Total reclaimed space: {human_size(max(_total(before) - _total(after), 0))}")
+    click.echo(f"Total reclaimed space: {human_size(max(_total(before) - _total(after), 0) + cache_freed)}")
     if code:
         raise SystemExit(code)
 
@@ -171,7 +185,37 @@ def _section(title: str, names: list[str]) -> None:
             click.echo(name)
 
 
+@click.group("builder", context_settings=CONTEXT)
+def builder():
+    """Manage the build cache."""
+
+
+@builder.command("prune", context_settings=CONTEXT)
+@click.option("-a", "--all", "all_", is_flag=True, help="Remove every build cache entry, not only dangling ones.")
+@click.option("-f", "--force", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--filter", "filters", multiple=True, help="Only entries matching until=TIME.")
+@click.option("--external", is_flag=True, help="Data other tools left in husk's storage: there is none (as for "
+              "ps --external), so the same.")
+@click.pass_obj
+def builder_prune(session, all_, force, filters, external):
+    """Remove the build cache: dangling entries (their layers held by no image), or all of it with -a
+    (Docker's `builder prune`)."""
+    from ..build.usage import prune_build_cache
+    from ..formats.units import human_size
+    from .prune import _confirmed, _filters
+
+    wanted = _filters(filters)
+    warning = "WARNING! This will remove all build cache." if all_ else \
+        "WARNING! This will remove all dangling build cache."
+    if not _confirmed(force, warning):
+        return
+    removed, freed = prune_build_cache(session.runtime, all_, wanted)
+    _section("Deleted build cache objects:", removed)
+    click.echo(f"Total reclaimed space: {human_size(freed)}")
+
+
 def register(group: click.Group) -> None:
     system_group = group.commands["system"]
     system_group.add_command(df)
     system_group.add_command(prune)
+    group.add_command(builder)

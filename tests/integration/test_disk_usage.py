@@ -50,11 +50,11 @@ def test_system_df_agrees_with_du(husk_rt):
     assert close(volumes["RawSize"], du(mountpoint)) and volumes["RawSize"] > 3 * 2**20
     table = husk_rt("system", "df", check=True).stdout.splitlines()
     assert table[0].split() == ["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"]
-    assert [line.split()[0] for line in table[1:]] == ["Images", "Containers", "Local"]
+    assert [line.split()[0] for line in table[1:]] == ["Images", "Containers", "Local", "Build"]
     assert table[2].split()[4].endswith("MB") and table[2].split()[5] == "(" + str(
         int(containers["RawReclaimable"] * 100 / containers["RawSize"])) + "%)"
     out = husk_rt("system", "df", "--format", "{{.Type}}:{{.Total}}", check=True).stdout
-    assert out == "Images:1\nContainers:2\nLocal Volumes:1\n"
+    assert out == "Images:1\nContainers:2\nLocal Volumes:1\nBuild Cache:0\n"
     verbose = husk_rt("system", "df", "-v", check=True).stdout
     assert verbose.startswith("Images space usage:\n\nREPOSITORY ")
     assert "\nContainers space usage:\n\nCONTAINER ID " in verbose and "\nLocal Volumes space usage:\n\n" in verbose
@@ -62,6 +62,49 @@ def test_system_df_agrees_with_du(husk_rt):
     result = husk_rt("system", "df", "-v", "--format", "json")
     assert (result.returncode, result.stderr) == (125, "Error: cannot combine --format and --verbose flags\n")
 
+
+
+def test_build_cache_row_prune_and_du(husk, tmp_path):
+    """A two-stage build leaves the first stage's RUN layer held by no image: the Build Cache
+    row counts it (with the entries and a RUN cache mount) as du does; prune frees it."""
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "Containerfile").write_text(
+        "FROM busybox AS one\n"
+        "RUN --mount=type=cache,target=/cache dd if=/dev/zero of=/cache/c bs=1k count=200 2>/dev/null "
+        "&& dd if=/dev/zero of=/a bs=1k count=600 2>/dev/null\n"
+        "FROM busybox\nCOPY --from=one /a /b\nRUN echo hi > /c\n")
+    husk("build", "-t", "localhost/cached:1", str(context), check=True, timeout=300)
+    root = husk.root
+    image_layers = set(json.loads(husk("image", "inspect", "--format", "{{json .RootFS.Layers}}",
+                                       "localhost/cached:1", check=True).stdout))
+    held = {layer.removeprefix("sha256:") for layer in image_layers}
+    orphans = [os.path.join(root, "layers", name) for name in os.listdir(os.path.join(root, "layers"))
+               if name not in held and len(name) == 64]
+    assert len(orphans) == 1 and du(*orphans) > 600 * 1024  # stage one's RUN layer
+    cache_dirs = [os.path.join(root, "build-cache"), os.path.join(root, "build-cache-mounts")]
+    row = df(husk)["Build Cache"]
+    assert close(row["RawSize"], du(*cache_dirs, *orphans)) and row["RawSize"] > 800 * 1024
+    assert row["Active"] == 0 and row["RawReclaimable"] == row["RawSize"]
+    entries = len(os.listdir(cache_dirs[0])) + len(os.listdir(cache_dirs[1]))
+    assert row["Total"] == entries
+    verbose = husk("system", "df", "-v", check=True).stdout
+    section = verbose.split("\nBuild Cache space usage:\n\n")[1].splitlines()
+    assert section[0].split()[:4] == ["CACHE", "ID", "CACHE", "TYPE"] and len(section) == 1 + entries
+    assert any(" exec.cachemount " in line for line in section)
+    # the default prune takes only the dangling entries (those naming stage one's layer) and the layer
+    result = husk("builder", "prune", "-f", "--external", check=True)  # nothing of other tools: the same
+    assert result.stdout.startswith("Deleted build cache objects:\n")
+    assert not any(os.path.exists(path) for path in orphans)
+    after = df(husk)["Build Cache"]
+    assert 0 < after["Total"] < entries and after["RawSize"] < 300 * 1024  # the cache mount stays
+    assert close(after["RawSize"], du(*cache_dirs))
+    # system prune -a takes the rest, the cache mount included
+    result = husk("system", "prune", "-f", "-a", check=True)
+    assert "Deleted Build Cache" in result.stdout.splitlines()
+    assert df(husk)["Build Cache"]["Total"] == 0 and os.listdir(cache_dirs[1]) == []
+    result = husk("builder", "prune", "--filter", "nope=1", "-f")
+    assert result.returncode == 125 and result.stderr.startswith("Error: invalid filter 'nope'")
 
 def test_shared_layers_count_once(husk):
     husk("run", "--name", "base", "busybox", "sh", "-c", "dd if=/dev/zero of=/extra bs=1M count=2 2>/dev/null",
@@ -136,7 +179,7 @@ def test_system_prune(husk):
 def test_api_system_df(api):
     assert api.request("POST", "/v1.41/containers/create?name=c", {"Image": "busybox", "Cmd": ["true"]})[0] == 201
     status, _, body = api.request("GET", "/v1.41/system/df")
-    assert status == 200 and body["BuildCache"] == []
+    assert status == 200 and body["BuildCache"] == [] and body["BuilderSize"] == 0
     assert close(body["LayersSize"], du(os.path.join(api.env.root, "layers")))
     [image] = body["Images"]
     assert image["Containers"] == 1 and image["Size"] == body["LayersSize"] and image["SharedSize"] == 0
@@ -176,3 +219,26 @@ def test_docker_ps_and_inspect_size(api):
     status, _, body = api.request("GET", "/v1.41/containers/w/json?size=1")
     assert status == 200 and body["SizeRootFs"] > body["SizeRw"] > 2 * 2**20
     assert "SizeRw" not in api.request("GET", "/v1.41/containers/w/json")[2]
+
+
+@needs_docker_cli
+def test_docker_build_cache_df_and_prune(api, tmp_path):
+    """docker's Build Cache row comes from /system/df's BuildCache; `docker builder prune`
+    (POST /build/prune) removes it."""
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "Dockerfile").write_text("FROM busybox AS one\nRUN dd if=/dev/zero of=/a bs=1k count=300 2>/dev/null\n"
+                                        "FROM busybox\nCOPY --from=one /a /b\n")
+    assert api.docker("build", "-t", "dcached", str(context), timeout=300).returncode == 0
+    status, _, body = api.request("GET", "/v1.41/system/df")
+    assert status == 200 and len(body["BuildCache"]) >= 2
+    assert {entry["Type"] for entry in body["BuildCache"]} == {"regular"}
+    assert body["BuilderSize"] > 300 * 1024 and not any(entry["InUse"] for entry in body["BuildCache"])
+    rows = {line.split()[0]: line.split() for line in api.docker("system", "df").stdout.decode().splitlines()[1:]}
+    assert rows["Build"][2] == str(len(body["BuildCache"]))  # Build Cache TOTAL
+    result = api.docker("builder", "prune", "-f")
+    assert result.returncode == 0 and "Total reclaimed space:" in result.stdout.decode(), result
+    status, _, after = api.request("GET", "/v1.41/system/df")
+    assert 0 < len(after["BuildCache"]) < len(body["BuildCache"]) and after["BuilderSize"] < 300 * 1024
+    assert api.docker("builder", "prune", "-f", "-a").returncode == 0
+    assert api.request("GET", "/v1.41/system/df")[2]["BuildCache"] == []
