@@ -3,9 +3,49 @@ acts on, and running one action over several containers."""
 
 from __future__ import annotations
 
+import click
+
 from ..define import InvalidArgument
 
 CONTEXT = {"help_option_names": ["--help"], "max_content_width": 100}
+
+
+class DeferredOptions(click.Command):
+    """A command whose bulk of options is built when first asked for (parsing
+    it, its help), not when its module is imported: `create` and `run` have
+    some 150 options each, and the module's other verbs (ps, inspect, rm) do not
+    pay for building them.  The options come after the command's other
+    parameters, in the order the decorators would have given them."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._deferred = getattr(self.callback, "__husk_deferred_options__", None)
+
+    @property
+    def params(self) -> list:
+        if getattr(self, "_deferred", None) is not None:
+            decorate, self._deferred = self._deferred, None
+
+            def holder() -> None:
+                """Collects the options (click's decorators memo them on the function)."""
+
+            decorate(holder)
+            self._params.extend(reversed(getattr(holder, "__click_params__", [])))
+        return self._params
+
+    @params.setter
+    def params(self, value: list) -> None:
+        self._params = value
+
+
+def deferred(decorate):
+    """Mark a command's callback: DECORATE (a stack of click options) is applied
+    by :class:`DeferredOptions` when the options are first needed."""
+    def mark(function):
+        function.__husk_deferred_options__ = decorate
+        return function
+
+    return mark
 
 
 def names_or_all(session, names, all_, states: tuple[str, ...] | None = None) -> list[str]:

@@ -7,17 +7,21 @@ import os
 import click
 
 from ..define import HuskError, InvalidArgument, NoSuchContainer
-from .common import CONTEXT, names_or_all, run_and_report
+from .common import CONTEXT, DeferredOptions, deferred, names_or_all, run_and_report
 from .attach import detach_keys_option, sig_proxy_option
-from .changes import resource_options
-from .run_flags import run_flags
 from .targets import selectors, targets
 
 pass_session = click.pass_obj
 
 
 def _create_options(function):
-    """The flags `create` and `run` share (podman's names)."""
+    """The flags `create` and `run` share (podman's names); applied when the
+    command is parsed (DeferredOptions), so other verbs do not build them."""
+    from .changes import resource_options
+    from .health import health_flags
+    from .registry import create_pull_options
+    from .run_flags import run_flags
+
     options = [
         click.option("--name", default="", help="Name of the container."),
         click.option("--rm", "auto_remove", is_flag=True, help="Remove the container when it exits."),
@@ -70,13 +74,7 @@ def _create_options(function):
     ]
     for option in reversed(options):
         function = option(function)
-    function = run_flags(function)
-    from .health import health_flags
-
-    function = health_flags(function)
-    from .registry import create_pull_options
-
-    return resource_options(create_pull_options(function))
+    return resource_options(create_pull_options(health_flags(run_flags(function))))
 
 
 def _create(session, opts: dict, preserve_fds: int = 0) -> "object":
@@ -132,21 +130,21 @@ def _split(values: tuple[str, ...]) -> list[str]:
     return [item for value in values for item in value.split(",") if item]
 
 
-@click.command(context_settings={**CONTEXT, "allow_interspersed_args": False})
-@_create_options
+@click.command(cls=DeferredOptions, context_settings={**CONTEXT, "allow_interspersed_args": False})
+@deferred(_create_options)
 @pass_session
 def create(session, **opts):
     """Create a container from IMAGE without starting it; prints its id."""
     click.echo(_create(session, opts).id)
 
 
-@click.command(context_settings={**CONTEXT, "allow_interspersed_args": False})
+@click.command(cls=DeferredOptions, context_settings={**CONTEXT, "allow_interspersed_args": False})
 @click.option("-d", "--detach", is_flag=True, help="Run in the background and print the container id.")
 @click.option("--rmi", is_flag=True, help="Remove the image once the container is gone (implies --rm).")
 @click.option("--preserve-fds", type=int, default=0, help="Pass the descriptors 3 to 2+N on to the container.")
 @detach_keys_option
 @sig_proxy_option
-@_create_options
+@deferred(_create_options)
 @pass_session
 def run(session, detach, rmi, preserve_fds, detach_keys, sig_proxy, **opts):
     """Create and start a container; attached, exits with the container's exit code."""

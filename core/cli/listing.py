@@ -104,8 +104,6 @@ def inspect_objects(runtime: "Runtime", names, type_: str, format_: str, size: b
     the others are still printed; any other failure (a corrupt record) keeps
     its own message, which names the container."""
     from ..define import NoSuchImage
-    from ..presentation.images import image_document
-    from ..storage.images import resolve_image
 
     documents, code = [], 0
     for name in names:
@@ -123,6 +121,9 @@ def inspect_objects(runtime: "Runtime", names, type_: str, format_: str, size: b
                 except NoSuchContainer:
                     if type_ == "container":
                         raise
+            from ..presentation.images import image_document  # not before: a container's inspect is the hot path
+            from ..storage.images import resolve_image
+
             documents.append(("image", image_document(resolve_image(runtime, name), runtime.paths)))
         except NoSuchImage:
             message = f'no such object: "{name}"' if type_ == "all" else f"{name}: image not known"

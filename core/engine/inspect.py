@@ -12,7 +12,6 @@ from ..define import State
 from ..formats.timestamps import rfc3339
 from . import health, security
 from .networking import network_settings
-from .pods import is_infra
 from .volume_mounts import mount_document
 
 if TYPE_CHECKING:
@@ -75,7 +74,7 @@ def inspect_container(container: "Container") -> dict[str, Any]:
         "NetworkSettings": network_settings(container),
         "Dependencies": list(config.dependencies),
         "Pod": config.pod,
-        "IsInfra": is_infra(container),
+        "IsInfra": _is_infra(container),
         "Config": {
             "Hostname": config.hostname or config.id[:12],
             "Domainname": "",
@@ -126,6 +125,16 @@ def inspect_container(container: "Container") -> dict[str, Any]:
     }
 
 
+def _is_infra(container: "Container") -> bool:
+    """Only a container in a pod can be its infra: the pods module (tarfile,
+    cgroups) is not imported for the others (inspect is a hot path)."""
+    if not container.config.pod:
+        return False
+    from .pods import is_infra
+
+    return is_infra(container)
+
+
 def _image(container: "Container"):
     from ..define import NoSuchImage
 
@@ -143,14 +152,14 @@ def _process_env(container: "Container", image) -> list[str]:
     environment variables are left out: a value is never shown."""
     import json
 
-    from .spec import merge_env
-
     secret = {use.target for use in container.config.secrets if use.type == "env"}
     try:
         with open(f"{container.runtime.paths.userdata(container.id)}/config.json", "rb") as bundle:
             return [e for e in json.load(bundle)["process"]["env"] if e.partition("=")[0] not in secret]
     except (OSError, ValueError, KeyError):
         pass
+    from .spec import merge_env
+
     home = "/root" if container.config.user in ("", "0", "root") else "/"
     return merge_env(image.config.env if image else [], container.config.env,
                      hostname=container.config.hostname or container.id[:12], home=home)

@@ -452,10 +452,15 @@ def reload(container: "Container") -> None:
 def network_settings(container: "Container", docker_names: bool = False) -> dict:
     """inspect's NetworkSettings, as podman fills it: the first address at the
     top, every network under Networks.  `docker_names`: the default network is
-    called `bridge` (what Docker clients know)."""
-    from ..network.ports import docker_ports
-
+    called `bridge` (what Docker clients know).  The ports module (sockets) is
+    imported only for a container with ports: inspect is a hot path."""
     config, st = container.config, container.state
+    if config.ports or config.exposed_ports:
+        from ..network.ports import docker_ports
+
+        ports = docker_ports(config.ports, config.exposed_ports)
+    else:
+        ports = {}
     networks = {}
     for name in network_names(container) if uses_networks(container) else []:
         entry = _endpoint(st.network_status.get(name))
@@ -469,7 +474,7 @@ def network_settings(container: "Container", docker_names: bool = False) -> dict
             "IPPrefixLen": first["IPPrefixLen"], "IPv6Gateway": first["IPv6Gateway"],
             "GlobalIPv6Address": first["GlobalIPv6Address"], "GlobalIPv6PrefixLen": first["GlobalIPv6PrefixLen"],
             "MacAddress": first["MacAddress"], "Bridge": "", "SandboxID": "", "HairpinMode": False,
-            "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0, "Ports": docker_ports(config.ports, config.exposed_ports),
+            "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0, "Ports": ports,
             "SandboxKey": st.netns, "Networks": networks}
 
 
