@@ -66,7 +66,8 @@ class Config:
         self.events_logfile_max_size = 1_000_000
         self.stop_timeout = DEFAULT_STOP_TIMEOUT
         self.log_size_max = 0
-        self.netns = "bridge"  # the network mode of a container created without --network
+        # the network mode of a container created without --network (rootless: podman's slirp4netns)
+        self.netns = "slirp4netns" if is_rootless() else "bridge"
         self.network_backend = ""  # by name; "" is the only (or first) one installed
         self.default_network = "podman"
         self.default_subnet = "10.88.0.0/16"

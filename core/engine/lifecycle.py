@@ -235,7 +235,7 @@ def init(container: "Container", retain_restart_count: bool = False) -> None:
         fault("init.mount.before")
         rootfs = mount(container)
         fault("init.mount.after")
-        if networking.uses_networks(container):
+        if networking.needs_setup(container):
             fault("init.netns.before")
             networking.setup(container)
             fault("init.network-setup.after")
@@ -750,7 +750,7 @@ def restore(container: "Container", options: dict) -> None:
         fault("restore.mount.after")
         if options.get("publish") is not None:
             networking.republish(container, options["publish"])
-        if networking.uses_networks(container):
+        if networking.needs_setup(container):
             networking.setup(container, bool(options.get("ignore_static_ip")), bool(options.get("ignore_static_mac")))
         _write_bundle(container, rootfs)
         fault("restore.runtime.before")

@@ -27,6 +27,16 @@ def uses_networks(container: "Container") -> bool:
     return container.config.network == "bridge"
 
 
+def uses_usermode(container: "Container") -> bool:
+    """`--network slirp4netns` or `pasta` (husk.network.usermode)."""
+    return container.config.network.partition(":")[0] in ("slirp4netns", "pasta")
+
+
+def needs_setup(container: "Container") -> bool:
+    """Whether init makes the container a network namespace of husk's own (and connects it)."""
+    return uses_networks(container) or uses_usermode(container)
+
+
 def network_names(container: "Container") -> list[str]:
     """The container's networks, in the order it joined them (the default one when none was named)."""
     return list(container.config.networks) or [container.runtime.config.default_network]
@@ -111,6 +121,9 @@ def setup(container: "Container", ignore_static_ip: bool = False, ignore_static_
     from ..state.records import NetworkStatus
 
     st = container.state
+    if uses_usermode(container):
+        _setup_usermode(container)
+        return
     chosen = backend(container.runtime)
     if ignore_static_ip:
         from ..network import ipam
@@ -135,6 +148,21 @@ def setup(container: "Container", ignore_static_ip: bool = False, ignore_static_
             raise HuskError(f"network backend {chosen.name} answered an invalid status: {exc}") from None
         raise
     container.save()
+
+
+def _setup_usermode(container: "Container") -> None:
+    """A namespace of husk's own, connected by slirp4netns or pasta; a failure leaves nothing behind."""
+    from ..network import netns, usermode
+
+    path = container.runtime.paths.netns(container.id)
+    netns.create(path)
+    container.state.netns = path
+    container.save()
+    try:
+        usermode.start(container.config.network, path, container.runtime.paths.container_run_dir(container.id))
+    except BaseException:
+        teardown(container)
+        raise
 
 
 def republish(container: "Container", ports: list) -> None:
@@ -174,6 +202,10 @@ def teardown(container: "Container") -> None:
     except HuskError as exc:
         if st.network_status:  # set up: a failure may leave something behind
             print(f"Warning: tearing down the network of container {container.id}: {exc}", file=sys.stderr)
+    if uses_usermode(container):
+        from ..network import usermode
+
+        usermode.stop(container.runtime.paths.container_run_dir(container.id))
     netns.remove(path)
     st.netns = ""
     st.network_status = {}

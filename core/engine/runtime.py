@@ -287,11 +287,16 @@ class Runtime:
             if ports or static_ips or static_mac or aliases:
                 raise InvalidArgument(f"published ports, static addresses and aliases need bridge networking, "
                                       f"not network mode {mode}: invalid argument")
+            if mode.partition(":")[0] == "pasta" and not config_module.is_rootless():
+                raise InvalidArgument("pasta networking is only supported for rootless mode")  # podman 4.4's
             if mode.partition(":")[0] in ("container", "ns"):
                 from .run_options import parse_namespace
 
                 mode = parse_namespace("network", mode, self.store.lookup_container)
             return mode, {}
+        if config_module.is_rootless():
+            raise InvalidArgument("rootless containers cannot join bridge networks (husk has no rootless network "
+                                  "namespace yet): use --network slirp4netns, pasta, none or host")
         from .networking import lookup
 
         for name in names:

@@ -275,8 +275,9 @@ def _free_bridge(taken: list[Network]) -> str:
 
 def parse_mode(values: list[str] | str) -> tuple[str, list[str]]:
     """`--network` values as (mode, named networks): `bridge` (the default
-    network), `none`, `host`, `container:NAME`, `ns:PATH` (the caller resolves
-    both), or network names (one flag each, or a comma list)."""
+    network), `none`, `host`, `slirp4netns[:OPTIONS]`, `pasta[:OPTIONS]`,
+    `container:NAME`, `ns:PATH` (the caller resolves both), or network names
+    (one flag each, or a comma list)."""
     items = [v for value in ([values] if isinstance(values, str) else values) for v in value.split(",") if v]
     if not items:
         return "bridge", []
@@ -288,9 +289,8 @@ def parse_mode(values: list[str] | str) -> tuple[str, list[str]]:
         kind, _, target = mode.partition(":")
         if kind in ("container", "ns") and target:
             return mode, []
-        if kind in ("slirp4netns", "pasta"):
-            raise InvalidArgument(f"network mode {mode} is not supported yet: use bridge, none, host, "
-                                  "container:NAME, ns:PATH or network names")
+        if kind in ("slirp4netns", "pasta"):  # user-mode networking (husk.network.usermode)
+            return mode, []
         if mode not in ("none", "host", "bridge"):
             raise InvalidArgument(f'invalid network mode "{mode}": invalid argument')
         return mode, []

@@ -53,7 +53,9 @@ def test_network_modes():
     assert parse_mode(["a", "b", "a"]) == ("bridge", ["a", "b"])
     assert parse_mode(["container:x"]) == ("container:x", [])
     assert parse_mode("ns:/proc/1/ns/net") == ("ns:/proc/1/ns/net", [])
-    for bad in (["host", "a"], ["container:x", "a"], ["container:"], ["ns:"], ["bad name"], ["slirp4netns"]):
+    assert parse_mode(["slirp4netns"]) == ("slirp4netns", [])
+    assert parse_mode("pasta") == ("pasta", [])
+    for bad in (["host", "a"], ["container:x", "a"], ["container:"], ["ns:"], ["bad name"], ["slirp4netns", "a"]):
         with pytest.raises(InvalidArgument):
             parse_mode(bad)
 

@@ -1,0 +1,96 @@
+"""User-mode networking: `--network slirp4netns` and `--network pasta` (issue 18).
+
+A rootless user cannot make veths or bridges, so podman connects a rootless
+container's network namespace to the host through a program in user space:
+slirp4netns (podman 4.3's default) or pasta (Debian's passt).  Either opens a
+tap device in the namespace and forwards its traffic through ordinary sockets
+of the host.  husk starts it at init, in a session of its own so that it
+outlives the command, with the namespace husk made (husk.network.netns), and
+keeps its pid (and its output) in the container's run directory; cleanup kills it.
+
+Both need /dev/net/tun.  On hosts that deny it to unprivileged users (mode
+0600, as on these machines) they fail with `open("/dev/net/tun"): Permission
+denied`; the error then says that this is the cause and what works instead.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+
+from ..define import HuskError
+
+KINDS = ("slirp4netns", "pasta")
+PID_FILE = "usermode-net.pid"
+#: the network slirp4netns gives the container (its gateway .2, its DNS forwarder .3), as podman's default
+SLIRP_DNS = "10.0.2.3"
+
+
+def start(mode: str, netns_path: str, run_dir: str) -> None:
+    """Connect the namespace at `netns_path` with the program `mode` names (its options after a colon
+    are not supported yet); returns once the tap device is up."""
+    kind, _, options = mode.partition(":")
+    if options:
+        raise HuskError(f"--network {kind}: options ({options}) are not supported yet")
+    program = shutil.which(kind)
+    if program is None:
+        package = "slirp4netns" if kind == "slirp4netns" else "passt"
+        raise HuskError(f"--network {kind}: {kind} is not installed (Debian's {package} package)")
+    os.makedirs(run_dir, mode=0o700, exist_ok=True)
+    log = os.path.join(run_dir, "usermode-net.log")
+    pid_file = os.path.join(run_dir, PID_FILE)
+    with open(log, "wb") as out:
+        if kind == "pasta":  # pasta forks itself into the background once the namespace is configured
+            argv = [program, "--config-net", "--quiet", "--pid", pid_file, "--netns", netns_path]
+            code = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+                                  start_new_session=True).returncode
+            if code == 0:
+                return
+        else:
+            ready_r, ready_w = os.pipe()
+            argv = [program, "--configure", "--mtu=65520", "--disable-host-loopback", "--enable-sandbox",
+                    "--enable-seccomp", f"--ready-fd={ready_w}", "--netns-type=path", netns_path, "tap0"]
+            process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out, pass_fds=(ready_w,),
+                                       start_new_session=True)
+            os.close(ready_w)
+            with os.fdopen(ready_r, "rb") as ready:
+                answered = ready.read(1) == b"1"  # EOF: it exited before configuring the device
+            if answered:
+                with open(pid_file, "w") as handle:
+                    handle.write(str(process.pid))
+                return
+            process.kill()
+            process.wait()
+    raise HuskError(_failure(kind, log))
+
+
+def _failure(kind: str, log: str) -> str:
+    """One line: what the program said, and the cause when it is the tun device."""
+    with open(log, errors="replace") as handle:
+        said = "; ".join(line.strip() for line in handle  # less the noise: warnings, pasta's lost syslog lines
+                         if line.strip() and not line.startswith(("WARNING", "Failed to send")))
+    message = f"{kind} failed: {said or 'no reason given'}"
+    if "/dev/net/tun" in said or "open tun" in said:  # slirp4netns's words, pasta's
+        message += (" (this user may not open /dev/net/tun, which user-mode networking needs: "
+                    "use --network none or --network host)")
+    return message
+
+
+def stop(run_dir: str) -> None:
+    """Kill the program that serves the container's namespace, if one does."""
+    pid_file = os.path.join(run_dir, PID_FILE)
+    try:
+        with open(pid_file) as handle:
+            pid = int(handle.read().strip())
+        os.unlink(pid_file)
+    except (OSError, ValueError):
+        return
+    try:
+        with open(f"/proc/{pid}/comm") as handle:
+            if handle.read().strip() not in ("slirp4netns", "pasta", "passt"):
+                return  # gone, and its pid reused
+        os.kill(pid, signal.SIGTERM)
+    except (FileNotFoundError, ProcessLookupError):
+        pass
