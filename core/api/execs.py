@@ -182,7 +182,7 @@ async def create(request: web.Request) -> web.Response:
 
 @routes.post("/exec/{id}/start")
 async def start(request: web.Request) -> web.StreamResponse:
-    from .hijack import MULTIPLEXED_STREAM, RAW_STREAM, frame, stream_or_hijack
+    from .hijack import MULTIPLEXED_STREAM, RAW_STREAM, frame, hijack
     from .streams import DEFAULT_DETACH_KEYS, forward, parse_detach_keys
 
     body = await decode_body(request, ExecStartBody)
@@ -209,7 +209,7 @@ async def start(request: web.Request) -> web.StreamResponse:
     # The 101 goes out (and is read: see hijack) before the process starts,
     # as Docker's does.  Not a byte of output is lost: the session's client
     # is connected before the command runs.
-    stream = await stream_or_hijack(request, RAW_STREAM if entry.tty else MULTIPLEXED_STREAM)
+    stream = await hijack(request, RAW_STREAM if entry.tty else MULTIPLEXED_STREAM)
     process = None
     try:
         try:

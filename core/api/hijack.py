@@ -151,11 +151,25 @@ def _peer_hung_up(transport: asyncio.Transport) -> bool:
     return any(events & select.POLLHUP for _, events in poller.poll(0))
 
 
+class _Unframed(web.StreamResponse):
+    """A 200 whose body is the raw connection until it closes: no chunked encoding (aiohttp's
+    own switch, as its websocket response uses)."""
+
+    _length_check = False
+
+
 async def hijack(request: web.Request, content_type: str) -> RawStream:
-    """Answer 101 and take the connection over.  Call it only after every check
-    that can fail, so that errors still go out as ordinary JSON answers."""
-    response = web.StreamResponse(status=101, headers={
-        "Content-Type": content_type, "Connection": "Upgrade", "Upgrade": "tcp"})
+    """Answer 101 when the client asked for the upgrade (`Upgrade: tcp`), else 200 with no
+    framing (as Docker's and podman's services do: podman-remote's exec start asks for no
+    upgrade and reads the socket raw, podman-py reads a body that ends with the connection),
+    and take the connection over.  Call it only after every check that can fail, so that
+    errors still go out as ordinary JSON answers."""
+    if request.headers.get("Upgrade", "").lower() == "tcp" or "upgrade" in request.headers.get(
+            "Connection", "").lower():
+        response = web.StreamResponse(status=101, headers={
+            "Content-Type": content_type, "Connection": "Upgrade", "Upgrade": "tcp"})
+    else:
+        response = _Unframed(status=200, headers={"Content-Type": content_type, "Connection": "close"})
     await response.prepare(request)
     protocol = request.protocol
     protocol.keep_alive(False)
@@ -197,36 +211,3 @@ async def _headers_read(transport: asyncio.Transport) -> None:
         pause = min(pause * 2, 0.01)
 
 
-
-class BodyStream:
-    """The same interface as :class:`RawStream` over an ordinary streamed
-    response body, for a client that asked for no upgrade (podman-py's exec
-    start): output only, no input."""
-
-    def __init__(self, response: web.StreamResponse) -> None:
-        self.response = response
-        self.closed = asyncio.get_running_loop().create_future()
-
-    @property
-    def is_closed(self) -> bool:
-        return self.closed.done()
-
-    async def read(self) -> None:
-        return None  # no stdin over a plain request
-
-    async def write(self, data: bytes) -> None:
-        await self.response.write(data)
-
-    def close(self) -> None:
-        if not self.closed.done():
-            self.closed.set_result(None)
-
-
-async def stream_or_hijack(request: web.Request, content_type: str) -> "RawStream | BodyStream":
-    """Hijack when the client asks for it (`Upgrade: tcp`), else a streamed 200 body."""
-    if request.headers.get("Upgrade", "").lower() == "tcp" or "upgrade" in request.headers.get(
-            "Connection", "").lower():
-        return await hijack(request, content_type)
-    response = web.StreamResponse(headers={"Content-Type": content_type})
-    await response.prepare(request)
-    return BodyStream(response)

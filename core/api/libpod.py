@@ -15,7 +15,8 @@ import time
 import msgspec
 from aiohttp import web
 
-from ..define import InvalidArgument, NoSuchImage
+from ..define import InvalidArgument, NoSuchImage, State
+from ..formats.timestamps import rfc3339
 from . import blocking, docker, documents
 from .changes import LinuxResources
 from .responses import json_response, request_container, request_runtime
@@ -35,8 +36,23 @@ async def ping(request: web.Request) -> web.Response:
                                             "Libpod-Buildah-Version": "", "Cache-Control": "no-cache"})
 
 
-# version and info answer as Docker's (podman's service shares them too)
-libpod_routes.get("/version")(docker.version)
+@libpod_routes.get("/version")
+async def version(request: web.Request) -> web.Response:
+    """Docker's document, its engine component named as podman's client looks it up ("Podman
+    Engine", whose Details carry the libpod API's version: podman --remote prints that, not
+    Docker's ApiVersion); the platform's name says it is husk."""
+    from .. import __version__
+
+    document = documents.version()
+    document["BuildTime"] = "1970-01-01T00:00:00Z"  # Go's client parses it as RFC 3339
+    document["Components"] = [{"Name": "Podman Engine", "Version": __version__, "Details": {
+        "APIVersion": LIBPOD_API_VERSION, "MinAPIVersion": "4.0.0", "Arch": document["Arch"],
+        "BuildTime": document["BuildTime"], "Experimental": "false", "GitCommit": "",
+        "GoVersion": document["GoVersion"], "KernelVersion": document["KernelVersion"], "Os": "linux"}}]
+    return json_response(document)
+
+
+# info answers as Docker's (podman's service shares it too)
 libpod_routes.get("/info")(docker.info)
 
 
@@ -221,8 +237,15 @@ async def list_containers(request: web.Request) -> web.Response:
     wanted = filters(request)
 
     def collect():
+        """`ps --format json`'s documents in the service's shape: Created in RFC 3339 (podman's
+        ListContainer.Created is a time; its CLI prints epoch seconds) and Status only the health
+        check's (podman's client makes the column from State and the times, and adds Status)."""
+        from ..engine.health import status as health
+
         entries = select_containers(request_runtime(request), all_=all_, filters=wanted, no_trunc=True, errors=[])
-        return [ps_document(*entry) for entry in entries]
+        return [{**ps_document(row, container, image), "Created": rfc3339(container.config.created),
+                 "Status": health(container) if container.state.state is State.RUNNING else ""}
+                for row, container, image in entries]
 
     rows = await blocking.run(collect)
     return json_response(rows[:limit] if limit and limit > 0 else rows)
@@ -231,9 +254,14 @@ async def list_containers(request: web.Request) -> web.Response:
 @libpod_routes.get("/containers/{id}/json")
 async def inspect(request: web.Request) -> web.Response:
     def read():
+        """The CLI's document, with Config.StopSignal as podman's libpod shape has it: a number."""
+        from ..formats.signals import parse_signal
+
         container = request_runtime(request).container(request.match_info["id"])
         container.sync_if_unlocked()
-        return container.inspect()
+        document = container.inspect()
+        document["Config"]["StopSignal"] = int(parse_signal(document["Config"]["StopSignal"] or "SIGTERM"))
+        return document
 
     return json_response(await blocking.run(read))
 

@@ -37,15 +37,16 @@ _REPLAY_JOIN_ATTEMPTS = 10
 
 
 def _log_options(request: web.Request) -> dict:
-    from ..formats.timestamps import parse_time, parse_until
+    from ..formats.timestamps import ZERO_TIME, parse_time, parse_until
 
     tail = request.query.get("tail", "all")
-    if tail != "all" and not (tail.isascii() and tail.isdigit() and len(tail) <= 18):
+    if tail != "all" and tail != "-1" and not (tail.isascii() and tail.isdigit() and len(tail) <= 18):
         raise InvalidArgument(f"invalid tail {tail!r}: a number of lines or \"all\"")
     since, until = request.query.get("since", ""), request.query.get("until", "")
-    return {"tail": None if tail == "all" else int(tail),
-            "since": parse_time(since) if since not in ("", "0") else None,
-            "until": parse_until(until) if until not in ("", "0") else None}
+    unset = ("", "0", ZERO_TIME)  # podman-remote sends Go's zero time for "not given"
+    return {"tail": None if tail in ("all", "-1") else int(tail),  # -1: podman-remote's "all"
+            "since": parse_time(since) if since not in unset else None,
+            "until": parse_until(until) if until not in unset else None}
 
 
 def _encode(line, tty: bool, timestamps: bool) -> bytes:

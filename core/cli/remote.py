@@ -147,8 +147,8 @@ def ps(all_, quiet, no_trunc, no_heading, format_):
 
 def _ps_row(doc: dict, no_trunc: bool, now: float) -> dict:
     """The `ps` row of a libpod list document (the fields of husk's local rows that it carries).
-    podman's service leaves CreatedAt and Status empty and gives Created as RFC 3339 (husk's: epoch
-    seconds), so both columns are made here from Created, State, StartedAt, ExitedAt and ExitCode."""
+    The services leave CreatedAt empty, Status is only the health check's and Created is RFC 3339,
+    so both columns are made here from Created, State, StartedAt, ExitedAt and ExitCode."""
     from ..formats.timestamps import human_duration, parse_rfc3339_ns
 
     command = " ".join(doc.get("Command") or [])
@@ -157,14 +157,14 @@ def _ps_row(doc: dict, no_trunc: bool, now: float) -> dict:
     created = doc.get("Created") or 0
     created = parse_rfc3339_ns(created) / 1e9 if isinstance(created, str) else created
     state = doc.get("State", "")
-    if doc.get("Status"):  # husk's own (health and Stopping included)
-        status = doc["Status"]
-    elif state == "running":
+    if state == "running":
         status = f"Up {human_duration(now - doc.get('StartedAt', now))}"
     elif state in ("exited", "stopped"):
         status = f"Exited ({doc.get('ExitCode', 0)}) {human_duration(now - doc.get('ExitedAt', now))} ago"
     else:
         status = state.capitalize()
+    if doc.get("Status"):  # the health check's, as podman's client shows it
+        status += f" ({doc['Status']})"
     return {"ID": doc["Id"] if no_trunc else doc["Id"][:12], "Image": doc.get("Image", ""), "Command": command,
             "CreatedHuman": f"{human_duration(now - created)} ago", "Status": status, "Ports": "",
             "Names": ",".join(doc.get("Names") or []), "State": doc.get("State", ""),
@@ -549,7 +549,8 @@ def version(format_):
 
         click.echo(render(format_, as_struct(document, "define.Version")))
     else:
-        name = engine.get("Name") or "husk"
+        # husk's service names its engine component as podman's client looks it up; its platform says husk
+        name = "husk" if (served.get("Platform") or {}).get("Name") == "husk" else engine.get("Name") or "husk"
         click.echo(side_text("Client", "husk", document["Client"]) + "\n\n"
                    + side_text("Server", name, document["Server"]))
 

@@ -421,3 +421,41 @@ def test_remote_exec_with_stdin_and_with_a_terminal(api_crun):
         assert terminal.wait(timeout=120) == 8
     finally:
         terminal.close()
+
+
+def test_podman_remote_drives_husks_service(api_crun):
+    """podman 4.3 as the client of husk's service (the other direction of the test above):
+    run, ps, logs, inspect (StopSignal a number, as libpod's shape has it), exec, stop, rm, version."""
+    podman = shutil.which("podman")
+    if podman is None:
+        pytest.skip("podman (the reference) is in contrib/test-packages.txt")
+
+    def remote(*args, input=None):
+        return subprocess.run([podman, "--remote", "--url", f"unix://{api_crun.socket_path}", *args], input=input,
+                              capture_output=True, text=True, timeout=120, env=api_crun.env.env())
+
+    ran = remote("run", "--name", "pr1", IMAGE, "sh", "-c", "echo out; echo err >&2; exit 3")
+    assert (ran.returncode, ran.stdout, ran.stderr) == (3, "out\n", "err\n")
+    started = remote("run", "-d", "--name", "pr2", IMAGE, "sh", "-c", "echo up; echo e >&2; sleep 600")
+    assert started.returncode == 0, started.stderr
+    listed = remote("ps", "-a", "--format", "{{.Names}} {{.Status}}")
+    assert listed.returncode == 0, listed.stderr
+    assert sorted(line.split()[:2] for line in listed.stdout.splitlines()) == [["pr1", "Exited"], ["pr2", "Up"]]
+    assert "Less than a second ago (" not in listed.stdout  # Status is only the health check's
+    created = remote("ps", "-a", "--format", "{{.CreatedAt}}").stdout.splitlines()
+    assert all(line.startswith("20") for line in created), created  # an RFC 3339 time, parsed
+    logs = remote("logs", "pr1")
+    assert (logs.returncode, logs.stdout, logs.stderr) == (0, "out\n", "err\n")
+    assert remote("logs", "--tail", "1", "pr1").stderr == "err\n"
+    inspected = remote("inspect", "--format", "{{.Config.StopSignal}} {{.State.ExitCode}} {{.Name}}", "pr1")
+    assert (inspected.returncode, inspected.stdout) == (0, "15 3 pr1\n"), inspected.stderr
+    execed = remote("exec", "pr2", "sh", "-c", "echo x; echo y >&2; exit 4")
+    assert (execed.returncode, execed.stdout, execed.stderr) == (4, "x\n", "y\n")
+    piped = remote("exec", "-i", "pr2", "tr", "a-z", "A-Z", input="piped\n")
+    assert (piped.returncode, piped.stdout) == (0, "PIPED\n"), piped.stderr
+    assert remote("stop", "-t", "0", "pr2").stdout == "pr2\n"
+    removed = remote("rm", "pr1", "pr2")
+    assert removed.returncode == 0 and len(removed.stdout.split()) == 2, removed.stderr
+    assert api_crun.env("ps", "-aq").stdout == ""
+    server = remote("version", "--format", "{{.Server.APIVersion}}")
+    assert (server.returncode, server.stdout) == (0, "4.3.1\n"), server.stderr

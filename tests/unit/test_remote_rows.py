@@ -1,6 +1,6 @@
-"""Remote `ps` rows from libpod list documents: podman's service leaves
-CreatedAt and Status empty and writes Created in RFC 3339 (husk's service
-fills Status and writes epoch seconds)."""
+"""Remote `ps` rows from libpod list documents: the services (podman's and
+husk's) leave CreatedAt empty, write Created in RFC 3339 and put only the
+health check's status in Status."""
 
 from husk.cli.remote import _ps_row
 from husk.cli.remote_transport import Target, parse
@@ -21,8 +21,8 @@ def test_podman_documents_get_their_columns_made():
     assert _ps_row(_doc(State="running", StartedAt=NOW - 5), True, NOW)["Status"] == "Up 5 seconds"
 
 
-def test_husk_documents_keep_their_status():
-    row = _ps_row(_doc(State="running", Status="Up 5 seconds (healthy)"), True, NOW)
+def test_the_health_status_follows_the_state():
+    row = _ps_row(_doc(State="running", StartedAt=NOW - 5, Status="healthy"), True, NOW)
     assert (row["ID"], row["Status"], row["CreatedHuman"]) == ("a" * 64, "Up 5 seconds (healthy)", "2 minutes ago")
 
 
