@@ -89,6 +89,11 @@ def looks_stale(container: "Container") -> bool:
         st.state is not State.CREATED and not pid_alive(st.pid))
 
 
+#: a file in the container's userdata that a runtime backend creates when the
+#: kernel's OOM killer struck the container (podman's conmon writes one too)
+OOM_MARKER = "oom"
+
+
 def _record_exit(container: "Container", exit_code: int, finished_at: float) -> None:
     st = container.state
     st.state = State.STOPPED
@@ -96,7 +101,14 @@ def _record_exit(container: "Container", exit_code: int, finished_at: float) -> 
     st.exit_code = exit_code
     st.finished_at = finished_at
     st.pid = 0
+    try:  # taken once: the next run of the container starts without it
+        os.unlink(os.path.join(container.runtime.paths.userdata(container.id), OOM_MARKER))
+        st.oom_killed = True
+    except FileNotFoundError:
+        pass
     container.save()
+    if st.oom_killed:
+        container.runtime.emit("oom", container)
     container.runtime.emit("died", container, containerExitCode=exit_code)
 
 

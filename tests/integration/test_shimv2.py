@@ -317,3 +317,23 @@ def test_a_bad_shim_table_in_husk_conf_is_one_line(husk):
     result = husk("info")
     assert result.returncode == 125 and result.stderr.count("\n") == 1
     assert "[plugins.shimv2.runtimes.../up]" in result.stderr
+
+
+# -- the shim's events: served at $TTRPC_ADDRESS --------------------------------------------
+def test_an_oom_kill_under_the_shim_is_husks_oom(husk_shim):
+    """The shim's /tasks/oom event reaches the container's waiter (which serves
+    the events address): inspect says OOMKilled, and husk records an oom event."""
+    result = husk_shim("run", "--name", "hog", "--memory", "16m", "busybox", "tail", "/dev/zero", timeout=120)
+    assert result.returncode == 137, result.stderr
+    assert husk_shim("inspect", "--format", "{{.State.OOMKilled}}", "hog").stdout == "true\n"
+    assert [event["name"] for event in husk_shim.events("oom")] == ["hog"]
+    assert not os.path.exists(os.path.join(husk_shim.runroot, "runtime", SHIM_RUNTIME, _id(husk_shim, "hog"),
+                                           "events")), "the events socket outlived its waiter"
+    # a run that ends without the OOM killer is not OOMKilled
+    husk_shim("run", "--name", "fine", "busybox", "true", check=True)
+    assert husk_shim("inspect", "--format", "{{.State.OOMKilled}}", "fine").stdout == "false\n"
+    husk_shim("rm", "-f", "-t", "0", "hog", "fine", check=True)
+
+
+def _id(husk_env, name: str) -> str:
+    return husk_env("inspect", "--format", "{{.Id}}", name, check=True).stdout.strip()

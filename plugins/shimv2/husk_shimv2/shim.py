@@ -65,9 +65,11 @@ def parse_bootstrap(output: bytes) -> tuple:
     raise ShimError("the shim printed no address: %r" % output[:200])
 
 
-def run_action(binary: str, action: list, namespace: str, address: str, container_id: str, bundle: str) -> bytes:
+def run_action(binary: str, action: list, namespace: str, address: str, container_id: str, bundle: str,
+               env: dict = None) -> bytes:
     """Run ``SHIM -namespace NS -address ADDR -publish-binary BIN -id ID ACTION...``
-    in ``bundle``; its stdout, or ShimError with its last line of stderr.
+    in ``bundle`` (with ``env`` added to the environment); its stdout, or
+    ShimError with its last line of stderr.
     Without ``subprocess``: the waiter forks off this process, and what it
     imports stays in every container's waiter."""
     argv = [binary, "-namespace", namespace, "-address", address, "-publish-binary", "/bin/false",
@@ -81,7 +83,7 @@ def run_action(binary: str, action: list, namespace: str, address: str, containe
             os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
             os.dup2(out_w, 1)
             os.dup2(err_w, 2)
-            os.execv(binary, argv)
+            os.execve(binary, argv, {**os.environ, **(env or {})})
         finally:
             os._exit(127)
     os.close(out_w)
@@ -109,11 +111,15 @@ def run_action(binary: str, action: list, namespace: str, address: str, containe
     return bytes(output[out_r])
 
 
-def start_shim(binary: str, namespace: str, address: str, container_id: str, bundle: str) -> tuple:
+def start_shim(binary: str, namespace: str, address: str, container_id: str, bundle: str,
+               events_address: str = "") -> tuple:
     """Run ``SHIM start`` in ``bundle`` (whose name must be the id); the shim
-    daemon it leaves behind is reparented to the nearest subreaper.  Returns
-    (socket address, task service), also kept in the bundle's address file."""
-    result = parse_bootstrap(run_action(binary, ["start"], namespace, address, container_id, bundle))
+    daemon it leaves behind is reparented to the nearest subreaper, and sends
+    its events to ``events_address`` (``$TTRPC_ADDRESS``; none: it logs that
+    and carries on).  Returns (socket address, task service), also kept in
+    the bundle's address file."""
+    env = {"TTRPC_ADDRESS": events_address} if events_address else None
+    result = parse_bootstrap(run_action(binary, ["start"], namespace, address, container_id, bundle, env))
     with open(os.path.join(bundle, ADDRESS_FILE), "w") as handle:
         handle.write("%s\n%s\n" % result)
     return result

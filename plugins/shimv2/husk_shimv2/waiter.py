@@ -25,15 +25,20 @@ import os
 import select
 import stat
 import sys
+import time
 
 if __name__ == "__main__":  # run as a script: import the siblings through the package
     sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-from husk_shimv2 import shim, ttrpc  # noqa: E402
+from husk_shimv2 import events, proto, shim, ttrpc  # noqa: E402
 
 CHUNK = 32768
 #: after the exit, stop copying output once nothing arrived for this long
 DRAIN_IDLE_SECONDS = 2.0
+#: after the exit, how long to wait for the shim's exit event (an OOM event comes before it)
+EXIT_EVENT_SECONDS = 10.0
+#: the file in husk's userdata that tells husk the OOM killer struck (husk.engine.lifecycle)
+OOM_MARKER = "oom"
 FIFO_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC
 
 
@@ -96,8 +101,11 @@ class Stdio:
 class Waiter:
     """The long-lived half: copies stdio and waits for the exit."""
 
-    def __init__(self, config: dict, stdio: Stdio, exec_id: str, log_fd: int) -> None:
+    def __init__(self, config: dict, stdio: Stdio, exec_id: str, log_fd: int,
+                 event_server: "events.EventServer" = None) -> None:
         self.config = config
+        self.events = event_server  # the init's waiter serves the shim's events; an exec's does not
+        self.events_seen = self.exit_event_seen = False
         self.stdio = stdio
         self.exec_id = exec_id
         self.log_fd = log_fd
@@ -173,11 +181,14 @@ class Waiter:
         status = None
         while status is None:
             writable = [self.stdio.stdin] if self.pending else []
-            ready, can_write, _ = select.select(watch, writable, [])
+            event_fds = self.events.fds() if self.events else []
+            ready, can_write, _ = select.select(watch + event_fds, writable, [])
             if can_write and not self.flush_stdin() and not self.eof:
                 watch.append(self.source)  # all written: read the client's input again
             for fd in ready:
-                if fd == waiting.client.fileno():
+                if fd in event_fds:
+                    self.on_events(fd)
+                elif fd == waiting.client.fileno():
                     try:
                         status = waiting.wait_reply(wait_stream)
                     except (OSError, ttrpc.TtrpcError):
@@ -197,7 +208,38 @@ class Waiter:
                     self.resize()
         waiting.close()
         self.drain(readers)
+        self.await_exit_event()
         return status
+
+    def on_events(self, fd: int) -> None:
+        """What the shim sent to our events socket: an OOM of the container
+        leaves husk its marker; its exit event is the last one we wait for."""
+        for topic, fields in self.events.on_ready(fd):
+            self.events_seen = True
+            if proto.text(fields, 1) != self.config["id"]:
+                continue
+            if topic == events.TOPIC_OOM:
+                marker = os.path.join(self.config["userdata"], OOM_MARKER)
+                os.close(os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
+            elif topic == events.TOPIC_EXIT and proto.text(fields, 2) in ("", self.config["id"]):
+                self.exit_event_seen = True
+
+    def await_exit_event(self) -> None:
+        """The init has exited: its OOM event, if any, may still be on its way
+        (the shim sends events apart from Wait's answer).  The exit event comes
+        after it, so wait for that, when the shim sends events at all."""
+        if not self.events:
+            return
+        deadline = time.monotonic() + EXIT_EVENT_SECONDS
+        while self.events_seen and not self.exit_event_seen and time.monotonic() < deadline:
+            event_fds = self.events.fds()
+            for fd in select.select(event_fds, [], [], max(0.0, deadline - time.monotonic()))[0]:
+                self.on_events(fd)
+        self.events.close()
+        try:
+            os.unlink(os.path.join(self.config["bundle"], events.SOCKET))
+        except OSError:
+            pass
 
     def feed_stdin(self) -> bool:
         """Input from the monitor into the stdin fifo; whether to keep reading
@@ -317,6 +359,7 @@ def main() -> None:
             with open(config["process_file"], "rb") as handle:
                 process = handle.read()
             log_fd = -1
+            event_server = None
             task = shim.Task(*shim.read_address(bundle), config["id"])
             try:
                 task.exec(exec_id, stdio.paths, terminal, process)
@@ -331,8 +374,9 @@ def main() -> None:
             prepare_bundle(config)
             log_fd = os.open(os.path.join(bundle, "log"), FIFO_FLAGS)
             stdio = Stdio(bundle, "", want_stdin, terminal)
+            event_server = events.EventServer(bundle)
             address, service = shim.start_shim(config["binary"], config["namespace"], config["address"],
-                                               config["id"], bundle)
+                                               config["id"], bundle, events.SOCKET)
             with shim.Task(address, service, config["id"]) as task:
                 try:
                     pid = task.create(bundle, stdio.paths, terminal, config.get("options"),
@@ -354,7 +398,7 @@ def main() -> None:
             handle.write("%d\n%d\n" % (pid, waiter_pid))
         os.rename(config["pid_file"] + ".tmp", config["pid_file"])
         os._exit(0)
-    waiter = Waiter(config, stdio, exec_id, log_fd)
+    waiter = Waiter(config, stdio, exec_id, log_fd, event_server)
     if slave >= 0:
         waiter.use_pty(slave)
     status = waiter.run()
