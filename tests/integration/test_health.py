@@ -79,6 +79,31 @@ def test_checks_resume_after_a_refresh(husk):
     assert husk("inspect", "--format", "{{.State.Healthcheck.Status}}", "hc-refresh").stdout == "healthy\n"
 
 
+
+def test_checks_resume_after_a_reboot(husk_rt):
+    """After a reboot (no processes, no mounts, an empty run root: test_crash's simulation)
+    the first command refreshes every container; starting the container brings its checks
+    back under its new monitor."""
+    from test_crash import _reboot  # the same directory (rootdir imports)
+
+    name = "hc-reboot"
+    husk_rt("run", "-d", "--name", name, "--health-cmd", "test -f /tmp/ok", "--health-interval", "1s", IMAGE,
+            "sh", "-c", "touch /tmp/ok; exec sleep 600", check=True)
+    before = _until(lambda: _inspect(husk_rt, name), lambda d: d["State"]["Health"]["Status"] == "healthy")
+    _reboot(husk_rt)
+    result = husk_rt("ps", "-a", "--format", "{{.Names}} {{.State}}")
+    assert (result.returncode, result.stdout) == (0, f"{name} created\n"), result.stderr
+    run = husk_rt("healthcheck", "run", name)  # not running: podman's refusal, no check
+    assert run.returncode == 125 and "is not running" in run.stderr, run
+    husk_rt("start", name, check=True)
+    after = _until(lambda: _inspect(husk_rt, name),
+                   lambda d: d["State"]["Health"]["Status"] == "healthy"
+                   and d["State"]["Health"]["Log"][-1] != before["State"]["Health"]["Log"][-1])
+    assert after["State"]["ConmonPid"] not in (0, before["State"]["ConmonPid"])
+    husk_rt("exec", name, "rm", "/tmp/ok", check=True)  # the resumed checks see the change
+    _until(lambda: _inspect(husk_rt, name)["State"]["Health"]["Status"], lambda status: status == "unhealthy")
+
+
 def test_a_hung_check_is_killed_at_its_timeout(husk):
     husk("run", "-d", "--name", "hc-hang", "--health-cmd", "sleep 600", "--health-timeout", "1s",
          "--health-interval", "disable", IMAGE, "sleep", "600", check=True)
