@@ -225,13 +225,18 @@ def events(session, since, until, filters, format_, stream, no_trunc):
               help="Seconds a connection may wait between requests, or a request body may stall.")
 @click.option("--max-connections", type=int, default=4096, show_default=True,
               help="Connections served at once; more are answered 503.")
-@click.argument("uri", required=False, default="unix:///run/husk/husk.sock")
+@click.argument("uri", required=False)
 @click.pass_obj
 def service(session, idle_seconds, cors, insecure_tcp, tls_cert, tls_key, tls_client_ca, header_timeout,
             idle_timeout, max_connections, uri):
-    """Serve the Docker and libpod REST APIs on URI (unix:///path or tcp://host:port)."""
+    """Serve the Docker and libpod REST APIs on URI (unix:///path or tcp://host:port; default
+    unix:///run/husk/husk.sock, a rootless user's unix://$XDG_RUNTIME_DIR/husk/husk.sock)."""
     from ..api.guards import parse_cors
-    from ..api.server import ServiceOptions, serve
+    from ..api.server import DEFAULT_URI, ServiceOptions, serve
+    from ..engine.config import is_rootless
+
+    if not uri:  # a rootless user's own socket, in its run root
+        uri = f"unix://{os.path.join(session.runtime.paths.runroot, 'husk.sock')}" if is_rootless() else DEFAULT_URI
 
     options = ServiceOptions(cors=parse_cors(cors), insecure_tcp=insecure_tcp, header_timeout=header_timeout,
                              idle_timeout=idle_timeout, max_connections=max_connections, tls_cert=tls_cert,

@@ -565,6 +565,7 @@ class Container:
         Without keep_running the process is gone afterwards and the container is
         `exited` with a checkpoint to restore.  Emits `checkpoint`."""
         options = {} if options is None else options
+        _refuse_rootless("checkpointing")
         with self._locked():
             if self.state.state is not State.RUNNING:
                 raise StateInvalid(f'"{self.state.state}" is not running, cannot checkpoint')
@@ -579,6 +580,7 @@ class Container:
         started one.  Options: keep, tcp_established, ignore_rootfs, file_locks.
         Emits `restore`."""
         options = {} if options is None else options
+        _refuse_rootless("restoring")
         with self._locked():
             if self.state.state in (State.RUNNING, State.PAUSED):
                 raise StateInvalid(f"container {self.id} is running or paused, cannot restore")
@@ -676,12 +678,21 @@ class Container:
         return inspect_container(self)
 
 
+def _refuse_rootless(doing: str) -> None:
+    """CRIU needs root: podman refuses a rootless checkpoint or restore with these words."""
+    from .config import is_rootless
+
+    if is_rootless():
+        raise HuskError(f"{doing} a container requires root")
+
+
 def restore_imported(runtime: "Runtime", options: dict) -> Container:
     """Restore from an exported checkpoint archive (``options["target_file"]``,
     "-" for stdin) as a new container: the plugin unpacks the untrusted archive
     into a new, exited, checkpointed container (its old id and name, or a new
     id and ``options["name"]``), then it is restored like any other.  If
     anything fails, no part of the new container remains."""
+    _refuse_rootless("restoring")
     container = runtime.plugins.restore(None, {**options, "runtime": runtime})
     try:
         imported = {**options, "target_file": ""}

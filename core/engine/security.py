@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from . import seccomp
+from .config import is_rootless
 from ..define import InvalidArgument
 from ..state.records import Security
 
@@ -129,7 +130,7 @@ def host_document(default_capabilities: Iterable[str]) -> dict[str, Any]:
     except OSError:
         seccomp_enabled = False
     return {"AppArmorEnabled": apparmor_enabled(), "Capabilities": ",".join(default_capabilities),
-            "Rootless": os.geteuid() != 0, "SeccompEnabled": seccomp_enabled,
+            "Rootless": is_rootless(), "SeccompEnabled": seccomp_enabled,
             "SeccompProfilePath": seccomp.DEFAULT_PROFILE, "SELinuxEnabled": False}
 
 
