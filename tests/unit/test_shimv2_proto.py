@@ -117,3 +117,43 @@ def test_kata_names_its_config_and_what_is_missing(tmp_path, monkeypatch):
     assert any("/nonexistent/qemu-system-x86_64" in item for item in missing)
     monkeypatch.setattr(backend, "KATA_CONFIGS", ("/nonexistent/configuration.toml",))
     assert any("configuration.toml" in item for item in kata.missing())
+
+
+FAKE_SHIM_2_3 = '''#!{python}
+"""A shim built on containerd 2.3 as far as its start goes: BootstrapParams on
+stdin (matching -id and -namespace) or the refusal, a BootstrapResult out."""
+import json, os, sys
+sys.path.insert(0, {package!r})
+from husk_shimv2 import proto
+args = sys.argv[1:]
+data = sys.stdin.buffer.read()
+if not data:
+    sys.stderr.write("containerd-shim-fake-v2: shim was started through the deprecated API but was built "
+                     "against the new API; if you upgraded containerd, you may need to restart the daemon")
+    sys.exit(1)
+params = proto.decode(data)
+assert proto.text(params, 1) == args[args.index("-id") + 1] and proto.text(params, 2) == args[args.index("-namespace") + 1]
+with open("params.txt", "w") as handle:
+    json.dump({{number: [v.decode() for v in values] for number, values in params.items()}}, handle)
+sys.stdout.buffer.write(proto.encode([(1, 3), (2, "unix:///run/fake.sock"), (3, "ttrpc")]))
+'''
+
+
+def test_a_shim_built_on_containerd_2_3_gets_bootstrap_params_on_stdin(tmp_path):
+    """Asked plainly first (what older shims want), it refuses; asked again with
+    BootstrapParams{instance_id, namespace, ttrpc address, grpc address, binary}."""
+    import os
+    import sys
+
+    binary = tmp_path / "containerd-shim-fake-v2"
+    binary.write_text(FAKE_SHIM_2_3.format(python=sys.executable,
+                                           package=os.path.dirname(os.path.dirname(proto.__file__))))
+    binary.chmod(0o755)
+    bundle = tmp_path / "c1"
+    bundle.mkdir()
+    assert shim.start_shim(str(binary), "husk", "/run/x/containerd.sock", "c1", str(bundle), "events") == \
+        ("unix:///run/fake.sock", shim.SERVICE_V3)
+    params = json.loads((bundle / "params.txt").read_text())
+    assert params == {"1": ["c1"], "2": ["husk"], "5": ["events"], "6": ["/run/x/containerd.sock"],
+                      "7": ["/bin/false"]}
+    assert shim.read_address(str(bundle)) == ("unix:///run/fake.sock", shim.SERVICE_V3)

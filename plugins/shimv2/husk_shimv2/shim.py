@@ -27,6 +27,10 @@ SPEC_TYPE = "types.containerd.io/opencontainers/runtime-spec/1/"
 ADDRESS_FILE = "husk-shim-address"
 #: how long a shim action (start, delete) may take
 ACTION_SECONDS = 60
+#: what a shim built on containerd 2.3 or later says when its start gets no BootstrapParams
+NEEDS_BOOTSTRAP = "started through the deprecated API"
+#: the -publish-binary: containerd's own, which shims no longer run (events go to $TTRPC_ADDRESS)
+PUBLISH_BINARY = "/bin/false"
 
 
 class ShimError(Exception):
@@ -39,8 +43,9 @@ def parse_bootstrap(output: bytes) -> tuple:
 
     Three formats: a plain ``unix://`` address (shims built on containerd up
     to 1.7: task v2), JSON ``{"version": 3, "address": ..., "protocol":
-    "ttrpc"}`` (2.0 to 2.2: task v3), and a protobuf BootstrapResult (2.3 on:
-    task v3), where the address is the string field that is one."""
+    "ttrpc"}`` (2.0 to 2.2: task v3), and a protobuf
+    ``containerd.runtime.bootstrap.v1.BootstrapResult{version = 1, address =
+    2, protocol = 3}`` (2.3 on), which says the same as the JSON."""
     text = output.strip()
     if text.startswith(b"{"):
         import json  # only for shims built on containerd 2.x
@@ -56,36 +61,53 @@ def parse_bootstrap(output: bytes) -> tuple:
         return text.decode(), SERVICE_V2
     try:
         fields = proto.decode(output)
-    except ValueError:
-        fields = {}
-    for values in fields.values():
-        for value in values:
-            if isinstance(value, bytes) and value.startswith((b"unix://", b"/")):
-                return value.decode(), SERVICE_V3
-    raise ShimError("the shim printed no address: %r" % output[:200])
+        version, address, protocol = int(proto.first(fields, 1)), proto.text(fields, 2), proto.text(fields, 3)
+    except (ValueError, TypeError, AttributeError):  # the last two: a field of the wrong wire type
+        raise ShimError("the shim printed no address: %r" % output[:200]) from None
+    if not address.startswith(("unix://", "/")):
+        raise ShimError("the shim printed no address: %r" % output[:200])
+    if protocol not in ("", "ttrpc"):
+        raise ShimError("the shim speaks %s, not ttrpc" % protocol)
+    return address, SERVICE_V3 if version >= 3 else SERVICE_V2
+
+
+def bootstrap_params(namespace: str, address: str, container_id: str, events_address: str) -> bytes:
+    """What a shim built on containerd 2.3 or later reads on its start's stdin:
+    ``containerd.runtime.bootstrap.v1.BootstrapParams{instance_id = 1,
+    namespace = 2, containerd_ttrpc_address = 5, containerd_grpc_address = 6,
+    containerd_binary = 7}`` (id and namespace must match the command line;
+    log level INFO, no extensions: the runtime options go with Create, and no
+    socket_dir: the shim's default, as older shims have)."""
+    return proto.encode([(1, container_id), (2, namespace), (5, events_address), (6, address),
+                         (7, PUBLISH_BINARY)])
 
 
 def run_action(binary: str, action: list, namespace: str, address: str, container_id: str, bundle: str,
-               env: dict = None) -> bytes:
+               env: dict = None, stdin: bytes = b"") -> bytes:
     """Run ``SHIM -namespace NS -address ADDR -publish-binary BIN -id ID ACTION...``
-    in ``bundle`` (with ``env`` added to the environment); its stdout, or
-    ShimError with its last line of stderr.
+    in ``bundle`` (with ``env`` added to the environment, ``stdin`` as its
+    input: at most a pipe's buffer); its stdout, or ShimError with its last
+    line of stderr.
     Without ``subprocess``: the waiter forks off this process, and what it
     imports stays in every container's waiter."""
-    argv = [binary, "-namespace", namespace, "-address", address, "-publish-binary", "/bin/false",
+    argv = [binary, "-namespace", namespace, "-address", address, "-publish-binary", PUBLISH_BINARY,
             "-id", container_id, *action]
     out_r, out_w = os.pipe2(os.O_CLOEXEC)
     err_r, err_w = os.pipe2(os.O_CLOEXEC)
+    in_r, in_w = os.pipe2(os.O_CLOEXEC)
+    os.write(in_w, stdin)
+    os.close(in_w)
     pid = os.fork()
     if pid == 0:
         try:
             os.chdir(bundle)
-            os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+            os.dup2(in_r, 0)
             os.dup2(out_w, 1)
             os.dup2(err_w, 2)
             os.execve(binary, argv, {**os.environ, **(env or {})})
         finally:
             os._exit(127)
+    os.close(in_r)
     os.close(out_w)
     os.close(err_w)
     output = {out_r: bytearray(), err_r: bytearray()}
@@ -117,9 +139,21 @@ def start_shim(binary: str, namespace: str, address: str, container_id: str, bun
     daemon it leaves behind is reparented to the nearest subreaper, and sends
     its events to ``events_address`` (``$TTRPC_ADDRESS``; none: it logs that
     and carries on).  Returns (socket address, task service), also kept in
-    the bundle's address file."""
+    the bundle's address file.
+
+    A shim built on containerd 2.3 or later refuses a start without
+    BootstrapParams on its stdin, and older ones would take them for runtime
+    options and fail: so the start is plain, and asked again with them when
+    the shim says it wants them."""
     env = {"TTRPC_ADDRESS": events_address} if events_address else None
-    result = parse_bootstrap(run_action(binary, ["start"], namespace, address, container_id, bundle, env))
+    try:
+        output = run_action(binary, ["start"], namespace, address, container_id, bundle, env)
+    except ShimError as exc:  # built on containerd 2.3 or later: it wants BootstrapParams
+        if NEEDS_BOOTSTRAP not in str(exc):
+            raise
+        output = run_action(binary, ["start"], namespace, address, container_id, bundle, env,
+                            bootstrap_params(namespace, address, container_id, events_address))
+    result = parse_bootstrap(output)
     with open(os.path.join(bundle, ADDRESS_FILE), "w") as handle:
         handle.write("%s\n%s\n" % result)
     return result
