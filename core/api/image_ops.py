@@ -17,9 +17,9 @@ routes = web.RouteTableDef()
 libpod_routes = web.RouteTableDef()
 
 
-async def _commit(request: web.Request) -> str:
+async def _commit(request: web.Request, format_: str = "oci") -> str:
     """Commit `container` as `repo:tag` (query), with `changes`, `comment`, `author`, `pause`,
-    `squash` (libpod's)."""
+    `squash` and `format` (libpod's; Docker's /commit makes Docker's format)."""
     from ..engine.commit import commit
 
     runtime = request_runtime(request)
@@ -31,14 +31,14 @@ async def _commit(request: web.Request) -> str:
     container = await blocking.run(runtime.container, name)
     image = await blocking.run(commit, container, reference, changes=request.query.getall("changes", []),
                                message=request.query.get("comment", ""), author=request.query.get("author", ""),
-                               pause=flag(request, "pause", True), format_=request.query.get("format", "oci"),
+                               pause=flag(request, "pause", True), format_=request.query.get("format", format_),
                                squash=flag(request, "squash", False))
     return image.id
 
 
 @routes.post("/commit")
 async def docker_commit(request: web.Request) -> web.Response:
-    return json_response({"Id": "sha256:" + await _commit(request)}, status=201)
+    return json_response({"Id": "sha256:" + await _commit(request, "docker")}, status=201)
 
 
 @libpod_routes.post("/commit")

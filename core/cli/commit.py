@@ -25,6 +25,10 @@ def commit(session, author, change, format_, message, pause, quiet, squash, cont
 
     from ..engine.commit import commit as commit_container
 
+    if message and format_ != "docker":
+        from ..define import InvalidArgument
+
+        raise InvalidArgument("messages are only compatible with the docker image format (-f docker)")
     target = session.runtime.container(container)
     if not quiet:
         print("Getting image source signatures", file=sys.stderr)

@@ -106,7 +106,8 @@ def _save_oci(session, format_: str, output: str, images) -> None:
 @click.option("-q", "--quiet", is_flag=True, help="Accepted for podman compatibility.")
 @click.pass_obj
 def load(session, input_, quiet):
-    """Load images from a docker-archive tar (`docker save`'s, `husk save`'s) or an oci-archive."""
+    """Load images from a docker-archive tar (`docker save`'s, `husk save`'s), an
+    oci-archive, or an OCI layout directory (`save --format oci-dir`'s)."""
     import shutil
 
     from ..storage.image_archive import load_images
@@ -115,6 +116,10 @@ def load(session, input_, quiet):
 
     import tempfile
 
+    if input_ and os.path.isdir(input_):
+        _load_oci(session, f"oci:{input_}")
+        return
+    os.makedirs(session.runtime.paths.root, mode=0o700, exist_ok=True)  # the spool's home on a fresh root
     with open_input(input_ or None, " or the --input flag") as stream, \
             tempfile.TemporaryDirectory(dir=session.runtime.paths.root) as spool:
         path = input_ if input_ and input_ != "-" else os.path.join(spool, "input.tar")
@@ -122,10 +127,7 @@ def load(session, input_, quiet):
             with open(path, "wb") as out:
                 shutil.copyfileobj(stream, out, 1 << 20)
         if is_oci_archive(path):
-            from ..storage.pull import pull
-
-            for image in pull(session.runtime, f"oci-archive:{path}"):
-                click.echo(f"Loaded image: {image.names[0] if image.names else 'sha256:' + image.id}")
+            _load_oci(session, f"oci-archive:{path}")
             return
         with open(path, "rb") as archive:
             loaded = load_images(session.runtime, archive)
@@ -134,6 +136,14 @@ def load(session, input_, quiet):
     for item in loaded:
         for name in [normalize(t) for t in item.archive_tags] or ["sha256:" + item.image.id]:
             click.echo(f"Loaded image: {name}")
+
+
+def _load_oci(session, source: str) -> None:
+    """An OCI layout's images, pulled from `oci:DIR` or `oci-archive:FILE`."""
+    from ..storage.pull import pull
+
+    for image in pull(session.runtime, source):
+        click.echo(f"Loaded image: {image.names[0] if image.names else 'sha256:' + image.id}")
 
 
 HISTORY_TABLE = "table {{.ID}}\t{{.Created}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}"

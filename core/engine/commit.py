@@ -21,7 +21,7 @@ def commit(container: "Container", reference: str = "", *, changes: Iterable[str
     from ..storage.images import parse_changes
 
     if format_ not in ("oci", "docker"):
-        raise InvalidArgument(f"unrecognized image type {format_!r}: oci or docker")
+        raise InvalidArgument(f'unrecognized image format "{format_}"')
     runtime = container.runtime
     if container.config.rootfs:
         raise InvalidArgument(f"cannot commit container {container.name}: it runs a --rootfs directory, not an "
@@ -47,7 +47,8 @@ def commit(container: "Container", reference: str = "", *, changes: Iterable[str
         if paused:
             container.pause()
         try:
-            return commit_image(runtime, container.id, base, config, reference, message, author, rootfs)
+            return commit_image(runtime, container.id, base, config, reference, message, author, rootfs,
+                                docker=format_ == "docker")
         finally:
             if paused:
                 container.unpause()

@@ -221,10 +221,14 @@ def squash_layers(runtime: "Runtime", base_layers: list[str], layers: list[str])
 
 
 def commit_image(runtime: "Runtime", container_id: str, base: "ImageRecord", config: "ImageConfig",
-                 reference: str = "", message: str = "", author: str = "", squash_from: str = "") -> "ImageRecord":
+                 reference: str = "", message: str = "", author: str = "", squash_from: str = "",
+                 docker: bool = False) -> "ImageRecord":
     """A new image: `base` plus the container's changes as one more layer, with `config`,
     without the mount targets of :func:`generated_targets`; with `squash_from`
     (the container's mounted rootfs), that rootfs as the image's only layer.
+    `docker` makes a Docker-format config (podman's `--format docker`): the
+    message as its top-level `comment`, and `container_config`, which is what
+    marks a config as Docker's (its ManifestType, see husk.presentation.images).
     The caller keeps the container from changing meanwhile (pauses it)."""
     import json
 
@@ -241,6 +245,10 @@ def commit_image(runtime: "Runtime", container_id: str, base: "ImageRecord", con
     document = json.loads(config_blob(config, layers, created, history))
     if author:
         document["author"] = author
+    if docker:
+        document["container_config"] = document.get("config", {})
+        if message:
+            document["comment"] = message
     config_json = json.dumps(document, separators=(",", ":")).encode()
     image = ImageRecord(id=image_id(config_json), names=names, layers=layers, created=created,
                         size=layer.size + (0 if squash_from else base.size), config=config, config_json=config_json.decode())

@@ -13,7 +13,8 @@ def test_diff_and_commit(husk):
     assert {"A /newfile", "D /bin/ls", "C /bin", "A /etc/x", "A /link"} <= set(lines)
     document = json.loads(husk("container", "diff", "--format", "json", "c1", check=True).stdout)
     assert "/bin/ls" in document["deleted"] and "/newfile" in document["added"]
-    committed = husk("commit", "-q", "-c", "ENV=FOO=bar", "-m", "msg", "-a", "me", "c1", "localhost/committed:1")
+    committed = husk("commit", "-q", "-f", "docker", "-c", "ENV=FOO=bar", "-m", "msg", "-a", "me", "c1",
+                     "localhost/committed:1")
     assert committed.returncode == 0, committed.stderr
     image_id = committed.stdout.strip()
     assert len(image_id) == 64
