@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from typing import Any
+from typing import Any, Callable
 
 from ..define import InvalidArgument
 
@@ -27,14 +27,17 @@ NAMESPACE_NAMES = {"network": "network", "mount": "mount", "pid": "pid", "ipc": 
                    "user": "user", "cgroup": "cgroup", "time": "time"}
 
 
-def probe(binary: str, cache_dir: str) -> dict[str, Any]:
-    """The runtime's features as `husk info` shows them (see :func:`summarize`),
-    from the cache when the binary is unchanged."""
+def probe(binary: str, cache_dir: str, arguments: tuple[str, ...] = ("features", "--version"),
+          summarizer: "Callable[..., dict[str, Any]] | None" = None) -> dict[str, Any]:
+    """The runtime's features as `husk info` shows them, from the cache when
+    the binary is unchanged.  By default the OCI way (:func:`summarize` of
+    ``features`` and ``--version``); a backend whose runtime says it otherwise
+    names its own commands and a ``summarizer(*their outputs)``."""
     try:
         stat = os.stat(binary)
     except OSError:
         return {"Source": "unavailable"}
-    key = {"path": binary, "mtime_ns": stat.st_mtime_ns, "size": stat.st_size}
+    key = {"path": binary, "mtime_ns": stat.st_mtime_ns, "size": stat.st_size, "arguments": list(arguments)}
     cache = os.path.join(cache_dir, CACHE_FILE)
     try:
         with open(cache) as handle:
@@ -43,7 +46,7 @@ def probe(binary: str, cache_dir: str) -> dict[str, Any]:
             return cached["features"]
     except (OSError, ValueError):
         pass
-    features = summarize(_run(binary, "features"), _run(binary, "--version"))
+    features = (summarizer or summarize)(*(_run(binary, argument) for argument in arguments))
     try:
         os.makedirs(cache_dir, mode=0o700, exist_ok=True)
         temporary = f"{cache}.{os.getpid()}.tmp"

@@ -20,6 +20,10 @@ def test_info_describes_every_runtime(husk_any_rt):
     assert described["Name"] == husk_any_rt.runtime_name and described["Version"], described
     if husk_any_rt.runtime_name == "runsc":
         assert described["Platform"] in ("kvm", "ptrace"), described
+        # no OCI `features`: probed from `runsc help` and `--version`
+        features = described["Features"]
+        assert features["Source"] == "help" and "checkpoint" in features["Subcommands"], features
+        assert features["Update"] is ("update" in features["Subcommands"]) and features["OCIVersion"], features
 
 
 @pytest.fixture

@@ -67,3 +67,42 @@ def test_probes_are_cached_by_path_and_mtime(tmp_path):
     probe(str(binary), str(cache))
     assert len(counter.read_text().split()) == 4
     assert probe(str(tmp_path / "missing"), str(cache)) == {"Source": "unavailable"}
+
+
+RUNSC_HELP = """Usage: runsc <flags> <subcommand> <subcommand args>
+
+Subcommands:
+\tcheckpoint       checkpoint current state of container (experimental)
+\tcreate           create a secure container
+\trestore          restore a saved state of container (experimental)
+\tstart            start a secure container
+
+Subcommands for debug:
+\tdebug            shows a variety of debug information
+\tupdate           (not a main subcommand: left out)
+"""
+
+
+def test_runsc_features_come_from_its_help_and_version():
+    """runsc has no `features`: `runsc help` lists its subcommands, `--version` the OCI spec."""
+    from husk_runsc.probe import summarize as runsc_summary
+
+    summary = runsc_summary(RUNSC_HELP, "runsc version 0.0~20221219.0\nspec: 1.0.2-dev\n")
+    assert summary == {"Source": "help", "Subcommands": ["checkpoint", "create", "restore", "start"],
+                       "Update": False, "Checkpoint": True, "OCIVersion": "1.0.2-dev"}
+    without = runsc_summary(RUNSC_HELP.replace("\trestore", "\tresume"), "")
+    assert without["Checkpoint"] is False and "OCIVersion" not in without
+    assert runsc_summary("", "") == {"Source": "help"}  # nothing said: nothing refused
+
+
+def test_a_backend_probes_with_its_own_commands(tmp_path):
+    """probe(arguments=..., summarizer=...) runs the backend's commands, cached apart from the OCI probe's."""
+    binary = tmp_path / "fakerunsc"
+    binary.write_text(f"#!/bin/sh\necho \"$1\" >> {tmp_path / 'calls'}\necho \"said $1\"\n")
+    binary.chmod(0o755)
+    cache = str(tmp_path / "state")
+    got = probe(str(binary), cache, ("help", "--version"), lambda *outputs: {"Source": "own", "Said": list(outputs)})
+    assert got == {"Source": "own", "Said": ["said help\n", "said --version\n"]}
+    assert probe(str(binary), cache, ("help", "--version"), lambda *outputs: {}) == got  # cached
+    assert probe(str(binary), cache)["Source"] == "--version"  # other commands: probed again
+    assert (tmp_path / "calls").read_text().split() == ["help", "--version", "features", "--version"]

@@ -21,7 +21,10 @@ what differs, each measured with Debian 12's runsc 0.0~20221219:
   options are refused, ``--leave-running`` too: runsc's stops the sandbox
   and restores it, and that stop times out here ("context deadline
   exceeded"), leaving the container exited.
-- **Refused:** ``update`` (runsc has no such subcommand), ``exec
+- **Features, probed:** runsc has no OCI ``features`` command; what it can
+  do is what ``runsc help`` lists (see :mod:`husk_runsc.probe`): ``update``
+  and checkpoint/restore are refused when it does not list them.
+- **Refused:** ``update`` (this runsc lists no such subcommand), ``exec
   --preserve-fds`` (its exec has no such flag), a checkpoint of a container on
   a network.  Each is one line and exit 125.
 - **Created, never started:** runsc will not signal it; :meth:`Runsc.kill`
@@ -38,16 +41,25 @@ from husk.define import InvalidArgument, RuntimeFailure
 from husk.engine.oci_runtime import OCIRuntime, probe_binary
 from husk.hooks import hookimpl
 
-from .probe import platform
+from husk.engine.runtime_features import probe as probe_features  # (husk_runsc.probe is the submodule)
+
+from .probe import FEATURE_ARGUMENTS, platform, summarize
 
 
 class Runsc(OCIRuntime):
     name = "runsc"
     binary = "runsc"
 
-    supports_checkpoint = True
     #: the file runsc's checkpoint writes into the image directory (CRIU's is inventory.img)
     checkpoint_image = "checkpoint.img"
+
+    def features(self) -> dict[str, Any]:
+        """What `runsc help` and `--version` say (cached as runc's features are)."""
+        return probe_features(self.path, self.state_root, FEATURE_ARGUMENTS, summarize)
+
+    @property
+    def supports_checkpoint(self) -> bool:  # type: ignore[override]
+        return self.features().get("Checkpoint") is not False
 
     def global_args(self) -> list[str]:
         return [*super().global_args(), f"--platform={platform(self.path)}"]
@@ -70,6 +82,8 @@ class Runsc(OCIRuntime):
 
     def checkpoint(self, container_id: str, image_path: str, work_path: str, flags: list[str]) -> None:
         """`work_path` is the container's bundle (husk-criu passes its userdata)."""
+        if not self.supports_checkpoint:
+            raise InvalidArgument("this runsc cannot checkpoint: `runsc help` lists no checkpoint and restore")
         if _network(work_path) != "none":
             raise InvalidArgument("runsc can checkpoint only a container run with --network none: gVisor "
                                   "refuses to checkpoint a sandbox on the host's network stack, which runs "
@@ -88,7 +102,10 @@ class Runsc(OCIRuntime):
         return super().exec_command(container_id, process_file, pid_file, log_file)
 
     def update(self, container_id: str, resources: dict[str, Any]) -> None:
-        raise InvalidArgument("runsc cannot change a running container's resources (it has no update command)")
+        if self.features().get("Update") is False:
+            raise InvalidArgument("runsc cannot change a running container's resources "
+                                  "(`runsc help` lists no update command)")
+        super().update(container_id, resources)
 
     def kill(self, container_id: str, signal: int, all_processes: bool = False) -> None:
         """runsc refuses to signal a container that was created and never

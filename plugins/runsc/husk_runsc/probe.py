@@ -1,4 +1,13 @@
-"""Which gVisor platform works on this host: kvm or ptrace, by a trial run.
+"""What this runsc can do: its subcommands (:func:`summarize`) and which
+gVisor platform works on this host (:func:`platform`).
+
+runsc has no OCI ``features`` command (``runsc features`` is an unknown
+subcommand, exit 128): what it can do is what ``runsc help`` (the listing
+``--help`` prints, but on stdout) names, and ``--version`` says its version
+and the OCI spec it implements.  husk's feature probe runs both and caches
+the summary by the binary's path, mtime and size, as for runc's.
+
+The platform, kvm or ptrace, is found by a trial run.
 
 /dev/kvm being there and opening proves little: under a nested hypervisor
 (a PVM guest, say) it opens, and a KVM sandbox then hangs for good.  So the
@@ -71,3 +80,31 @@ def _kvm_runs(binary: str) -> bool:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
             return False
+
+
+#: what husk runs for runsc's features (see husk.engine.runtime_features.probe)
+FEATURE_ARGUMENTS = ("help", "--version")
+
+
+def summarize(help_output: str, version_output: str) -> dict:
+    """runsc's features as `husk info` shows them: Subcommands (the main
+    section of `runsc help`, not its debug, helper or internal ones),
+    Checkpoint (checkpoint and restore both there), Update, OCIVersion (the
+    ``spec:`` line of ``--version``).  What runsc did not say is left out."""
+    subcommands: list[str] = []
+    in_section = False
+    for line in help_output.splitlines():
+        if line.strip() == "Subcommands:":
+            in_section = True
+        elif in_section and line.startswith("\t") and line.split():
+            subcommands.append(line.split()[0])
+        elif in_section and subcommands:
+            break
+    summary: dict = {"Source": "help"}
+    if subcommands:
+        summary.update(Subcommands=subcommands, Update="update" in subcommands,
+                       Checkpoint="checkpoint" in subcommands and "restore" in subcommands)
+    spec = [line.split(":", 1)[1].strip() for line in version_output.splitlines() if line.startswith("spec:")]
+    if spec:
+        summary["OCIVersion"] = spec[0]
+    return summary
