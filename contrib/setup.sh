@@ -27,6 +27,32 @@ husk="$venv/bin/husk"
 
 [ "$(id -u)" -eq 0 ] || die "run as root (husk runs containers as root)"
 
+# `setup.sh --rootless USER`: only let USER run rootless husk (after a full
+# set-up): the rootless packages (in packages.txt), and 65536 subordinate uids
+# and gids in /etc/subuid and /etc/subgid unless USER has some in both, from
+# the first free id above every range listed (at least 100000). A lock keeps
+# two of these from picking the same range.
+give_subordinate_ids() {
+    local user=$1 uid start end
+    uid=$(id -u "$user" 2>/dev/null) || die "no such user: $user"
+    apt_install uidmap slirp4netns passt catatonit
+    exec 9>/run/lock/husk-subids.lock
+    flock 9
+    if grep -qE "^($user|$uid):" /etc/subuid 2>/dev/null && grep -qE "^($user|$uid):" /etc/subgid 2>/dev/null; then
+        return 0
+    fi
+    read -r start end < <(cat /etc/subuid /etc/subgid 2>/dev/null | awk -F: '
+        NF == 3 && $2 + $3 > top { top = $2 + $3 }
+        END { if (top < 100000) top = 100000; printf "%.0f %.0f\n", top, top + 65535 }')
+    step "giving $user subordinate ids $start-$end (/etc/subuid, /etc/subgid)"
+    quietly usermod --add-subuids "$start-$end" --add-subgids "$start-$end" "$user"
+}
+if [ "${1:-}" = --rootless ]; then
+    [ $# -eq 2 ] || die "usage: $0 --rootless USER"
+    give_subordinate_ids "$2"
+    exit 0
+fi
+
 # Host quirks:
 # - cgroups in hybrid mode (a tmpfs at /sys/fs/cgroup with v1 hierarchies and
 #   a v2 one at unified/): crun refuses to run while any controller is on the

@@ -1,0 +1,254 @@
+"""Rootless husk (issue 18 item 4): a user the fixture creates (subordinate ids
+from `contrib/setup.sh --rootless USER`) runs husk without root: its own
+storage and run root, a user namespace through newuidmap/newgidmap, native
+overlay inside it, no cgroups on this hybrid host, `--network none` (these
+machines deny users /dev/net/tun, so slirp4netns and pasta can only fail here,
+naming the cause), and podman's refusals of what needs root."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import tempfile
+
+import pytest
+
+from husk.testing import HUSK, IMAGE, RT_RUNTIMES, wait_until
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+class User:
+    """An unprivileged user of this test module, and husk run as that user."""
+
+    def __init__(self, name: str, home: str) -> None:
+        entry = pwd.getpwnam(name)
+        self.name, self.home, self.uid, self.gid = name, home, entry.pw_uid, entry.pw_gid
+        self.runtime_dir = os.path.join(home, "run")
+        self.runroots = {os.path.join(self.runtime_dir, "husk")}
+
+    def env(self, runtime_dir: bool = True) -> dict[str, str]:
+        env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": self.home, "USER": self.name, "LOGNAME": self.name,
+               "LANG": "C.UTF-8"}
+        if runtime_dir:
+            env["XDG_RUNTIME_DIR"] = self.runtime_dir
+        return env
+
+    def argv(self, *args: str) -> list[str]:
+        return ["setpriv", f"--reuid={self.uid}", f"--regid={self.gid}", "--init-groups", *args]
+
+    def husk(self, *args: str, runtime: str = "crun", check: bool = False, timeout: float = 120,
+             runtime_dir: bool = True, input: str | None = None) -> subprocess.CompletedProcess:
+        result = subprocess.run(self.argv(HUSK, "--runtime", runtime, *args), capture_output=True, text=True,
+                                timeout=timeout, env=self.env(runtime_dir), cwd=self.home, input=input)
+        if check and result.returncode != 0:
+            raise AssertionError(f"husk {' '.join(args)} exited {result.returncode}: {result.stderr}")
+        return result
+
+    def processes(self) -> list[int]:
+        """Every process running as this user (its pause process, monitors, containers' roots)."""
+        pids = []
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    if os.stat(f"/proc/{entry}").st_uid == self.uid:
+                        pids.append(int(entry))
+                except FileNotFoundError:
+                    pass
+        return pids
+
+
+@pytest.fixture(scope="module")
+def user():
+    """A new user (home under /tmp), given subordinate ids by setup.sh, with the busybox image loaded;
+    removed afterwards with every process it left."""
+    name = f"huskrl{os.getpid()}"
+    home = tempfile.mkdtemp(prefix=f"husk-{name}-", dir="/tmp")
+    os.chmod(home, 0o755)
+    subprocess.run(["useradd", "--no-create-home", "--home-dir", home, "--shell", "/bin/sh",
+                    "-K", "SUB_UID_COUNT=0", "-K", "SUB_GID_COUNT=0", name], check=True, capture_output=True)
+    try:
+        setup = subprocess.run(["bash", os.path.join(REPO, "contrib", "setup.sh"), "--rootless", name],
+                               capture_output=True, text=True, timeout=300)
+        assert setup.returncode == 0, setup.stderr
+        entry = pwd.getpwnam(name)
+        os.chown(home, entry.pw_uid, entry.pw_gid)
+        made = User(name, home)
+        os.makedirs(made.runtime_dir, mode=0o700)
+        os.chown(made.runtime_dir, made.uid, made.gid)
+        tar = os.path.join(home, "busybox.tar")
+        subprocess.run([HUSK, "save", "-o", tar, IMAGE], check=True, capture_output=True)
+        os.chown(tar, made.uid, made.gid)
+        made.husk("load", "-i", tar, check=True)
+        yield made
+    finally:
+        _remove_user(name, home)
+
+
+def _remove_user(name: str, home: str) -> None:
+    try:
+        uid = pwd.getpwnam(name).pw_uid
+    except KeyError:
+        return
+    leftover = User(name, home)
+    leftover.husk("rm", "-af", "-t", "0", timeout=120)
+    leftover.husk("rm", "-af", "-t", "0", runtime_dir=False, timeout=120)
+    for pid in leftover.processes():  # the pause processes (their namespaces and mounts go with them)
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    assert wait_until(lambda: not leftover.processes(), timeout=60)
+    subprocess.run(["userdel", name], capture_output=True)
+    shutil.rmtree(home, ignore_errors=True)
+    shutil.rmtree(f"/tmp/husk-run-{uid}", ignore_errors=True)
+
+
+@pytest.fixture(params=RT_RUNTIMES)
+def runtime(request):
+    return request.param
+
+
+def test_setup_gives_subordinate_ids(user):
+    """setup.sh --rootless gave the user a range in both files, and a second run changes nothing."""
+    for path in ("/etc/subuid", "/etc/subgid"):
+        lines = [line for line in open(path).read().splitlines() if line.startswith(f"{user.name}:")]
+        assert len(lines) == 1 and lines[0].endswith(":65536"), lines
+    before = open("/etc/subuid").read()
+    again = subprocess.run(["bash", os.path.join(REPO, "contrib", "setup.sh"), "--rootless", user.name],
+                           capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and open("/etc/subuid").read() == before
+
+
+def test_run_rm(user, runtime):
+    """`run --rm` prints and leaves nothing; root inside is the user on the host; the user's ranges follow."""
+    result = user.husk("run", "--rm", "--network", "none", IMAGE, "sh", "-c", "echo hi; id -u; cat /proc/self/uid_map",
+                       runtime=runtime)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[:2] == ["hi", "0"]
+    start = next(line for line in open("/etc/subuid").read().splitlines() if line.startswith(f"{user.name}:"))
+    assert lines[2].split() == ["0", str(user.uid), "1"]
+    assert lines[3].split() == ["1", start.split(":")[1], "65536"]
+    assert user.husk("ps", "-aq").stdout == ""
+
+
+def test_places(user):
+    """Storage in ~/.local/share/husk and the run root in $XDG_RUNTIME_DIR/husk, both the user's and 0700;
+    without XDG_RUNTIME_DIR, a private /tmp/husk-run-UID."""
+    info = user.husk("info", "--format", "{{.Store.GraphRoot}} {{.Store.RunRoot}} {{.Host.Security.Rootless}}",
+                     check=True).stdout.split()
+    assert info == [os.path.join(user.home, ".local", "share", "husk"), os.path.join(user.runtime_dir, "husk"), "true"]
+    for path in info[:2]:
+        status = os.stat(path)
+        assert (status.st_uid, status.st_mode & 0o777) == (user.uid, 0o700)
+    result = user.husk("run", "--rm", "--network", "none", IMAGE, "true", runtime_dir=False)
+    assert result.returncode == 0, result.stderr
+    status = os.stat(f"/tmp/husk-run-{user.uid}")
+    assert (status.st_uid, status.st_mode & 0o777) == (user.uid, 0o700)
+
+
+def test_lifecycle(user, runtime):
+    """run -d, exec, ps, logs, stop, rm as the user; the container's root is the user's uid on the host."""
+    name = f"life-{runtime}"
+    run = user.husk("run", "-d", "--name", name, "--network", "none", IMAGE, "sh", "-c", "echo started; sleep 600",
+                    runtime=runtime)
+    assert run.returncode == 0, run.stderr
+    try:
+        assert wait_until(lambda: "started" in user.husk("logs", name).stdout)
+        executed = user.husk("exec", name, "sh", "-c", "echo in-exec; id -u")
+        assert executed.stdout.split() == ["in-exec", "0"], executed.stderr
+        assert user.husk("ps", "--format", "{{.Names}} {{.State}}").stdout.split() == [name, "running"]
+        pid = int(user.husk("inspect", "--format", "{{.State.Pid}}", name, check=True).stdout)
+        with open(f"/proc/{pid}/status") as handle:
+            uids = next(line for line in handle if line.startswith("Uid:")).split()[1:]
+        assert set(uids) == {str(user.uid)}
+        stop = user.husk("stop", "-t", "1", name)
+        assert stop.returncode == 0, stop.stderr
+        assert user.husk("ps", "-a", "--format", "{{.Names}} {{.State}}").stdout.split() == [name, "exited"]
+    finally:
+        removed = user.husk("rm", "-f", "-t", "0", name)
+    assert removed.returncode == 0, removed.stderr
+    assert user.husk("ps", "-aq").stdout == ""
+
+
+def test_volumes(user):
+    """A named volume and a bind mount of the user's own directory; files root writes belong to the user."""
+    shared = os.path.join(user.home, "shared")
+    os.makedirs(shared, exist_ok=True)
+    os.chown(shared, user.uid, user.gid)
+    wrote = user.husk("run", "--rm", "--network", "none", "-v", "rlvol:/data", "-v", f"{shared}:/shared", IMAGE,
+                      "sh", "-c", "echo kept > /data/f; echo bound > /shared/g")
+    assert wrote.returncode == 0, wrote.stderr
+    read = user.husk("run", "--rm", "--network", "none", "-v", "rlvol:/data", IMAGE, "cat", "/data/f")
+    assert read.stdout == "kept\n", read.stderr
+    status = os.stat(os.path.join(shared, "g"))
+    assert status.st_uid == user.uid and open(os.path.join(shared, "g")).read() == "bound\n"
+    assert "rlvol" in user.husk("volume", "ls", "-q").stdout.split()
+    assert user.husk("volume", "rm", "rlvol").returncode == 0
+
+
+def test_network_needs_tun(user):
+    """The default network (slirp4netns, podman's) and pasta fail on /dev/net/tun, and the error says so;
+    nothing is left behind."""
+    if os.stat("/dev/net/tun").st_mode & 0o006:
+        pytest.skip("this host lets users open /dev/net/tun")
+    for args in ([], ["--network", "slirp4netns"], ["--network", "pasta"]):
+        result = user.husk("run", "--rm", *args, IMAGE, "true")
+        assert result.returncode == 125
+        assert "/dev/net/tun" in result.stderr and "use --network none" in result.stderr, result.stderr
+    assert user.husk("ps", "-aq").stdout == ""
+    assert os.listdir(os.path.join(user.runtime_dir, "husk", "netns")) == []
+
+
+def test_refusals(user):
+    """What cannot work rootless is refused as podman refuses it (or warned and ignored, as podman does)."""
+    bridge = user.husk("run", "--rm", "--network", "bridge", IMAGE, "true")
+    assert bridge.returncode == 125 and "rootless containers cannot join bridge networks" in bridge.stderr
+    limited = user.husk("run", "--rm", "--network", "none", "--memory", "64m", IMAGE, "echo", "ran")
+    assert limited.returncode == 0 and limited.stdout == "ran\n"
+    assert "Resource limits are not supported and ignored on cgroups V1 rootless systems" in limited.stderr
+    created = user.husk("run", "-d", "--name", "cp", "--network", "none", IMAGE, "sleep", "600", runtime="runc")
+    assert created.returncode == 0, created.stderr
+    try:
+        refused = user.husk("container", "checkpoint", "cp", runtime="runc")
+        assert refused.returncode == 125 and "checkpointing a container requires root" in refused.stderr
+    finally:
+        assert user.husk("rm", "-f", "-t", "0", "cp").returncode == 0
+
+
+def test_api_service_on_the_users_socket(user):
+    """`system service` as the user listens on $XDG_RUNTIME_DIR/husk/husk.sock, owned by the user."""
+    import http.client
+    import socket
+
+    service = subprocess.Popen(user.argv(HUSK, "system", "service", "--time", "0"), env=user.env(), cwd=user.home,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    path = os.path.join(user.runtime_dir, "husk", "husk.sock")
+    try:
+        assert wait_until(lambda: os.path.exists(path) or service.poll() is not None, timeout=60)
+        assert os.stat(path).st_uid == user.uid
+
+        class Connection(http.client.HTTPConnection):
+            def connect(self):
+                self.sock = socket.socket(socket.AF_UNIX)
+                self.sock.connect(path)
+
+        connection = Connection("localhost", timeout=30)
+        connection.request("GET", "/_ping")
+        assert connection.getresponse().read() == b"OK"
+    finally:
+        service.terminate()
+        service.wait(timeout=60)
+
+
+def test_root_is_unaffected():
+    """husk run as root keeps its own places: nothing rootless leaks into the rootful defaults."""
+    from husk.engine.config import Config, is_rootless
+
+    assert not is_rootless()
+    config = Config()
+    assert (config.root, config.runroot, config.netns) == ("/var/lib/husk", "/run/husk", "bridge")
