@@ -6,14 +6,23 @@ plugin when one raises.  Loading is guarded: a plugin that fails to import is
 reported on stderr by name and left out, so one broken plugin never stops husk.
 ``HUSK_DISABLED_PLUGINS`` (comma separated) and the config's
 ``disabled_plugins`` block entry points by name.
+
+Loading every plugin costs a lifecycle command 15-30 ms, and most commands
+(pause, unpause, kill, ...) need only the backend of their container's
+runtime.  So each full load writes down which plugin registered which runtime
+(a hint beside the entry-point cache), and :func:`hinted_runtime` imports that
+one plugin and asks it alone; a hint that no longer holds falls back to the
+full load.
 """
 
 from __future__ import annotations
 
 import functools
 import importlib
+import inspect
 import os
 import sys
+import types
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -34,15 +43,18 @@ class Plugins:
     def __init__(self, extra_modules: list[str] = (), disabled: list[str] = (), config: "Config | None" = None) -> None:
         self.pm = pluggy.PluginManager(PROJECT)
         self.pm.add_hookspecs(spec)
-        blocked = set(disabled) | {n for n in os.environ.get("HUSK_DISABLED_PLUGINS", "").split(",") if n}
+        blocked = _blocked(disabled)
         for name in blocked:
             self.pm.set_blocked(name)
         #: plugin name -> distribution version (or "" for modules named in config)
         self.versions: dict[str, str] = {}
         #: plugin name -> why it failed to load
         self.failed: dict[str, str] = {}
+        #: plugin name -> what loads it ("module:attr", or a module named in config)
+        self._references: dict[str, str] = {}
         self._load_entry_points(blocked)
         for module_name in extra_modules:
+            self._references[module_name] = module_name
             self._load(module_name, lambda m=module_name: importlib.import_module(m), "")
         self.runtimes: dict[str, type[OCIRuntime]] = {}
         if config is None:
@@ -50,11 +62,13 @@ class Plugins:
 
             config = Config()
         self._call("husk_register_runtimes", register=self._register_runtime, config=config)
+        _save_runtime_hints(self._runtime_hints(), _hint_context(extra_modules, blocked))
 
     def _load_entry_points(self, blocked: set[str]) -> None:
         for name, value, version in _entry_points():
             if name in blocked or self.pm.get_plugin(name) is not None:
                 continue
+            self._references[name] = value
             self._load(name, lambda value=value: _load_object(value), version)
 
     def _load(self, name: str, loader, version: str) -> None:
@@ -78,6 +92,21 @@ class Plugins:
         if name in self.runtimes:
             raise InvalidArgument(f"runtime {name!r} registered twice")
         self.runtimes[name] = backend
+
+    def _runtime_hints(self) -> dict[str, list[str]]:
+        """runtime name -> [plugin name, reference] of the plugin whose package
+        holds the backend class (left out when that is not one plugin)."""
+        packages: dict[str, list[str]] = {}
+        for name, plugin in self.pm.list_name_plugin():
+            if name in self._references:
+                module = plugin.__name__ if isinstance(plugin, types.ModuleType) else type(plugin).__module__
+                packages.setdefault(module.partition(".")[0], []).append(name)
+        hints = {}
+        for runtime, backend in self.runtimes.items():
+            owners = packages.get(backend.__module__.partition(".")[0], [])
+            if len(owners) == 1:
+                hints[runtime] = [owners[0], self._references[owners[0]]]
+        return hints
 
     @functools.cached_property
     def network_backends(self) -> dict[str, "type[NetworkBackend]"]:
@@ -156,6 +185,53 @@ class Plugins:
         return result
 
 
+def hinted_runtime(name: str, extra_modules: list[str] = (), disabled: list[str] = (),
+                   config: "Config | None" = None) -> "type[OCIRuntime] | None":
+    """The backend class called `name`, from the one plugin that registered it
+    at the last full load, imported and asked alone (no plugin manager, no other
+    plugin).  None when there is no hint or it no longer holds (the plugin is
+    blocked now, fails, or did not register `name` this time): the caller then
+    loads every plugin, which also reports what went wrong."""
+    context = _hint_context(extra_modules, _blocked(disabled))
+    hint = (_read_cache("runtimes", context) or {}).get(name)
+    if not hint or hint[0] in context["blocked"]:
+        return None
+    try:
+        impl = getattr(_load_object(hint[1]), f"{PROJECT}_register_runtimes", None)
+        marks = getattr(impl, f"{PROJECT}_impl", None)
+        if marks is None or any(marks.get(key) for key in ("wrapper", "hookwrapper", "specname")):
+            return None
+        found: dict[str, type] = {}
+        given = {"register": found.__setitem__, "config": config}
+        code = impl.__code__
+        wanted = code.co_varnames[:code.co_argcount][1 if inspect.ismethod(impl) else 0:]
+        if not set(wanted) <= set(given):
+            return None
+        if "config" in wanted and config is None:
+            from .config import Config
+
+            given["config"] = Config()
+        impl(**{argument: given[argument] for argument in wanted})
+    except Exception:  # the full load names the plugin and the failure
+        return None
+    return found.get(name)
+
+
+def _blocked(disabled) -> set[str]:
+    return set(disabled) | {n for n in os.environ.get("HUSK_DISABLED_PLUGINS", "").split(",") if n}
+
+
+def _hint_context(extra_modules, blocked: set[str]) -> dict:
+    """What else decides which plugin registers a runtime: a hint made under
+    other config modules or other blocked plugins is not used."""
+    return {"extra": list(extra_modules), "blocked": sorted(blocked)}
+
+
+def _save_runtime_hints(hints: dict, context: dict) -> None:
+    if _read_cache("runtimes", context) != hints:
+        _write_cache("runtimes", context, hints)
+
+
 def _load_object(reference: str) -> object:
     """What an entry point's "module:attr" names (importlib.metadata itself costs 20 ms to import)."""
     module_name, _, attribute = reference.partition(":")
@@ -169,37 +245,59 @@ def _entry_points() -> list[tuple[str, str, str]]:
     """(name, "module:attr", distribution version) of every entry point in group "husk".
 
     Asking importlib.metadata scans every installed distribution (about 20 ms,
-    paid by each lifecycle command), so the answer is cached in the user's
-    cache directory, keyed by the path and mtime of each sys.path directory:
-    installing or removing a distribution changes its directory's mtime."""
+    paid by each lifecycle command), so the answer is cached (see _cache_file)."""
+    cached = _read_cache("entry-points", None)
+    if cached is not None:
+        return [tuple(entry) for entry in cached]
+    from importlib.metadata import entry_points
+
+    entries = [(e.name, e.value, e.dist.version if e.dist else "") for e in entry_points(group=PROJECT)]
+    _write_cache("entry-points", None, entries)
+    return entries
+
+
+def _cache_file(kind: str) -> tuple[str, list]:
+    """The cache file of `kind` in the user's cache directory, and its key: the
+    path and mtime of each sys.path directory (installing or removing a
+    distribution changes its directory's mtime).  A file per sys.path:
+    interpreters started differently (the husk script, `python -m husk`, a
+    test's `python -c`) would otherwise overwrite each other's."""
     import json
     import zlib
 
     key = [[path, os.stat(path).st_mtime_ns] for path in sys.path if path and os.path.isdir(path)]
     cache_dir = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "husk")
-    # a file per sys.path: interpreters started differently (the husk script,
-    # `python -m husk`, a test's `python -c`) would otherwise overwrite each other's
     digest = "%08x" % zlib.crc32(json.dumps([path for path, _ in key]).encode())
-    cache_path = os.path.join(cache_dir, f"entry-points-{digest}.json")
+    return os.path.join(cache_dir, f"{kind}-{digest}.json"), key
+
+
+def _read_cache(kind: str, context) -> Any:
+    """The cached value of `kind` made under this key and `context`, or None."""
+    import json
+
+    path, key = _cache_file(kind)
     try:
-        with open(cache_path, "rb") as handle:
+        with open(path, "rb") as handle:
             cached = json.load(handle)
-        if cached["key"] == key:
-            return [tuple(entry) for entry in cached["entries"]]
+        if cached["key"] == key and cached.get("context") == context:
+            return cached["entries"]
     except (OSError, ValueError, KeyError, TypeError):
         pass
-    from importlib.metadata import entry_points
+    return None
 
-    entries = [(e.name, e.value, e.dist.version if e.dist else "") for e in entry_points(group=PROJECT)]
+
+def _write_cache(kind: str, context, entries) -> None:
+    import json
+
+    path, key = _cache_file(kind)
     try:
-        os.makedirs(cache_dir, exist_ok=True)
-        temporary = f"{cache_path}.{os.getpid()}"
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        temporary = f"{path}.{os.getpid()}"
         with open(temporary, "w") as handle:
-            json.dump({"key": key, "entries": entries}, handle)
-        os.replace(temporary, cache_path)
+            json.dump({"key": key, "context": context, "entries": entries}, handle)
+        os.replace(temporary, path)
     except OSError:
         pass  # a read-only home: scan every time
-    return entries
 
 
 def _plugin_that_raised(hook, exc: BaseException) -> str:

@@ -94,11 +94,18 @@ class Runtime:
         return EventLog(self.paths.events_log, self.config.events_logfile_max_size)
 
     def oci_runtime(self, name: str | None = None) -> "OCIRuntime":
-        """The backend called `name` (default: the configured one)."""
+        """The backend called `name` (default: the configured one).  Until some
+        command needs every plugin, only the plugin that provides it is loaded
+        (husk.engine.plugins.hinted_runtime)."""
         name = name or self.default_runtime
         backend = self._backends.get(name)
         if backend is None:
-            backend_class = self.plugins.runtimes.get(name)
+            backend_class = None
+            if "plugins" not in self.__dict__:
+                from .plugins import hinted_runtime
+
+                backend_class = hinted_runtime(name, self.config.plugins, self.config.disabled_plugins, self.config)
+            backend_class = backend_class or self.plugins.runtimes.get(name)
             if backend_class is None:
                 known = ", ".join(sorted(self.plugins.runtimes)) or "none (install husk-runc or husk-crun)"
                 raise InvalidArgument(f"unknown OCI runtime {name!r}; available: {known}")

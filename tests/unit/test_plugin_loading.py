@@ -281,3 +281,67 @@ def test_register_runtimes_sees_the_plugins_own_config_table(distributions, tmp_
     (tmp_path / "bad.conf").write_text('plugins = ["x"]\n')
     with pytest.raises(InvalidArgument, match=r"bad.conf: \[plugins\] must hold one table per plugin"):
         load([str(tmp_path / "bad.conf")])
+
+
+# -- the runtime hint: a command needing one backend loads one plugin --------------------------
+CONDITIONAL_RUNTIME = '''
+import os
+from husk.hooks import hookimpl
+from husk.engine.oci_runtime import OCIRuntime
+
+class Fake(OCIRuntime):
+    name = "{runtime}"
+    binary = "/bin/true"
+
+@hookimpl
+def husk_register_runtimes(register, config):
+    if not os.environ.get("HUSK_TEST_NO_{runtime}"):
+        register("{runtime}", Fake)
+'''
+
+
+@pytest.fixture
+def hints(distributions, monkeypatch, tmp_path):
+    """An own cache directory (the hints live beside the entry-point cache)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    return distributions
+
+
+def test_a_full_load_leaves_a_hint_that_loads_only_the_runtime_s_plugin(hints):
+    import sys
+
+    from husk.engine.plugins import hinted_runtime
+
+    wanted = hints("wanted", CONDITIONAL_RUNTIME.format(runtime="wanted"))
+    other = hints("other", FAKE_RUNTIME.format(runtime="other"))
+    assert hinted_runtime("wanted") is None  # no full load yet: no hint
+    Plugins()
+    sys.modules.pop(wanted), sys.modules.pop(other)
+    backend = hinted_runtime("wanted", config=Config())
+    assert backend.name == "wanted" and backend.__module__ == wanted
+    assert other not in sys.modules
+
+
+def test_a_hint_that_no_longer_holds_is_not_used(hints, monkeypatch):
+    from husk.engine.plugins import hinted_runtime
+
+    hints("gone", CONDITIONAL_RUNTIME.format(runtime="gone"))
+    Plugins()
+    assert hinted_runtime("gone") is not None
+    monkeypatch.setenv("HUSK_TEST_NO_gone", "1")  # the plugin does not register it any more
+    assert hinted_runtime("gone") is None
+    monkeypatch.delenv("HUSK_TEST_NO_gone")
+    monkeypatch.setenv("HUSK_DISABLED_PLUGINS", "gone")  # blocked since
+    assert hinted_runtime("gone") is None
+    assert hinted_runtime("never-registered") is None
+
+
+def test_a_runtime_whose_hint_fails_falls_back_to_the_full_load(hints, monkeypatch, tmp_path):
+    hints("flaky", CONDITIONAL_RUNTIME.format(runtime="flaky"))
+    hints("steady", FAKE_RUNTIME.format(runtime="steady"))
+    runtime = Runtime(str(tmp_path / "root"), str(tmp_path / "run"), config=Config())
+    Plugins()
+    monkeypatch.setenv("HUSK_TEST_NO_flaky", "1")
+    with pytest.raises(InvalidArgument, match="unknown OCI runtime 'flaky'; available: steady"):
+        runtime.oci_runtime("flaky")
+    assert runtime.oci_runtime("steady").name == "steady"
