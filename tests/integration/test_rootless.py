@@ -252,3 +252,19 @@ def test_root_is_unaffected():
     assert not is_rootless()
     config = Config()
     assert (config.root, config.runroot, config.netns) == ("/var/lib/husk", "/run/husk", "bridge")
+
+
+def test_slirp4netns_wiring(husk_rt):
+    """Where /dev/net/tun may be opened (root here), --network slirp4netns connects the container:
+    tap0 configured by slirp4netns (its address and route); the program is gone with the container."""
+    name = "slirp"
+    run = husk_rt("run", "-d", "--name", name, "--network", "slirp4netns", IMAGE, "sleep", "600")
+    assert run.returncode == 0, run.stderr
+    pid_file = os.path.join(husk_rt.runroot, "containers", run.stdout.strip(), "usermode-net.pid")
+    slirp = int(open(pid_file).read())
+    assert open(f"/proc/{slirp}/comm").read().strip() == "slirp4netns"
+    address = husk_rt("exec", name, "ip", "-4", "-o", "addr", "show", "tap0")
+    assert "inet 10.0.2.100/24" in address.stdout, address.stderr
+    assert "default via 10.0.2.2 dev tap0" in husk_rt("exec", name, "ip", "route").stdout
+    assert husk_rt("rm", "-f", "-t", "0", name).returncode == 0
+    assert wait_until(lambda: not os.path.exists(f"/proc/{slirp}"), timeout=30)
