@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import shutil
 import signal as signal_module
 import socket
@@ -54,9 +53,9 @@ def start(container: "Container", command: list[str], *, env: list[str] = (), us
     check_env(env)
     reap(container)
     paths = container.runtime.paths
-    session_id = secrets.token_hex(32)
+    session_id = os.urandom(32).hex()  # secrets.token_hex, without importing hmac and OpenSSL
     while session_id in container.state.exec_sessions:
-        session_id = secrets.token_hex(32)
+        session_id = os.urandom(32).hex()
     directory = paths.exec_dir(container.id, session_id)
     os.makedirs(directory, mode=0o700)
 
