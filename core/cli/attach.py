@@ -46,13 +46,15 @@ def run_attached(container: "Container", attach_stdin: bool, remove: bool | None
     streams = container.config.run_options.attach  # --attach/-a: only these (none given: all)
     if streams:
         attach_stdin = attach_stdin and "stdin" in streams
+    client = None
     try:
         with _Session(container, attach_stdin, sig_proxy, streams) as session:
             if container.state.state is State.RUNNING:
                 client = session.sized(container.attach())
             else:
-                client = container.start_and_attach(recursive=True, console_size=session.size())
+                client = container.start_and_attach(recursive=True, console_size=session.size(), cleans_up=True)
             detached = session.copy(client, keys)
+            session.client = None  # closed below, after the cleanup its monitor waits for
         if detached:
             return 0
         code = container.wait()
@@ -65,6 +67,8 @@ def run_attached(container: "Container", attach_stdin: bool, remove: bool | None
                 container.remove(force=True, timeout=0, volumes=True)  # --rm: anonymous volumes too, as podman
             except (NoSuchContainer, ContainerRemoved):
                 pass
+        if client is not None:
+            client.close()
 
 
 def attach_to(container: "Container", no_stdin: bool, sig_proxy: bool, detach_keys: str) -> int:

@@ -11,7 +11,10 @@ kept, so each packet is one message with a one-byte header:
   behind; the container's output waits for it instead, as an exec session's
   caller's does; others are dropped once 1 MiB waits for them).  A client ends stdin
   with MSG_CLOSE_STDIN and never shuts down its writing side: the monitor
-  takes an empty read as "client gone".
+  takes an empty read as "client gone".  MSG_CLEANUP (I clean up or remove
+  the container once it has exited): the monitor then ends the output with a
+  shutdown of its side instead of a close, and waits for this client to hang
+  up before it decides whether its exit command has work left.
 
 Stdin is flow-controlled: while the container does not read its stdin, the
 monitor does not read the client that sent it, so the client's sends block
@@ -36,6 +39,7 @@ MSG_STDIN = 0
 MSG_CLOSE_STDIN = 1
 MSG_RESIZE = 2
 MSG_PACE = 3
+MSG_CLEANUP = 4
 #: largest payload in one packet, either direction
 MAX_DATA = 32768
 
@@ -107,6 +111,11 @@ class AttachClient:
         """Ask the monitor to slow the output down to this client's pace
         rather than drop it when it lags (no output is lost to it)."""
         self.sock.send(bytes([MSG_PACE]))
+
+    def promise_cleanup(self) -> None:
+        """Tell the monitor that this client cleans up after the exit: it waits
+        for this connection to close (keep it open until the cleanup is done)."""
+        self.sock.send(bytes([MSG_CLEANUP]))
 
     def resize(self, rows: int, cols: int) -> None:
         """Set the container's terminal size (TTY containers only)."""

@@ -81,8 +81,9 @@ class Container:
         self.state = self.runtime.store.container_state(self.id)
         self.config = self.runtime.store.container_config(self.id)
 
-    def save(self) -> None:
-        self.runtime.store.save_state(self.id, self.state)
+    def save(self, mount_delta: int = 0) -> None:
+        """Store the state (and, in the same transaction, a change of the mount count)."""
+        self.runtime.store.save_state(self.id, self.state, mount_delta)
 
     def _require(self, *states: State, message: str) -> None:
         if self.state.state not in states:
@@ -216,14 +217,20 @@ class Container:
             with self._attach_client("resize") as client:
                 client.resize(rows, cols)
 
-    def start_and_attach(self, recursive: bool = False, console_size: tuple[int, int] | None = None):
+    def start_and_attach(self, recursive: bool = False, console_size: tuple[int, int] | None = None,
+                         cleans_up: bool = False):
         """Start the container attached: an AttachClient connected before the
         start, so not a byte of output is lost.  `console_size` (rows, cols)
-        is set on a TTY container's terminal before its process starts."""
+        is set on a TTY container's terminal before its process starts.
+        `cleans_up`: the caller cleans up (or removes) the container after its
+        exit and closes the client only then; its monitor waits for that and
+        skips its exit command when nothing is left for it."""
         with self._locked():
             self._prepare_to_start(recursive)
             client = self._connect_attach()
             try:
+                if cleans_up:
+                    client.promise_cleanup()
                 if console_size and self.config.tty:
                     client.resize(*console_size)
                 lifecycle.start(self)

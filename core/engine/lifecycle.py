@@ -152,9 +152,8 @@ def mount(container: "Container") -> str:
         from .userns import prepare
 
         prepare(runtime.paths.container_dir(container.id), merged, options.uid_mappings, options.gid_mappings)
-    runtime.store.change_mount_count(container.id, +1)
     st.mountpoint = merged
-    container.save()
+    container.save(mount_delta=+1)
     from .volume_mounts import acquire
 
     acquire(container, merged)  # after the save: a crash leaves a user that sync releases
@@ -189,20 +188,30 @@ def image_config(container: "Container") -> "ImageConfig":
 def unmount(container: "Container", force: bool = False) -> None:
     """Drop the container's own mount; the filesystem goes when no user mount remains
     (or at once with `force`)."""
+    delta = _drop_mount(container, force)
+    if delta:
+        container.save(mount_delta=delta)
+
+
+def _drop_mount(container: "Container", force: bool = False) -> int:
+    """:func:`unmount` without the save: the change of the mount count that the
+    caller saves with the state (0: the container held no mount).  A crash
+    before that save leaves the mount recorded, and the next unmount, finding
+    nothing mounted, just records it.  The lock keeps the count still meanwhile."""
     from ..storage.rootfs import unmount as unmount_path
 
     from .volume_mounts import release
 
     st = container.state
     if not st.mountpoint:
-        return
+        return 0
     release(container)
-    store = container.runtime.store
-    remaining = store.change_mount_count(container.id, -(store.mount_count(container.id) if force else 1))
-    if remaining == 0:
+    count = container.runtime.store.mount_count(container.id)
+    dropped = max(count if force else 1, 1)
+    if count - dropped <= 0:
         unmount_path(st.mountpoint)
     st.mountpoint = ""
-    container.save()
+    return -dropped
 
 
 def _release_abandoned_init(container: "Container") -> None:
@@ -506,7 +515,7 @@ def cleanup(container: "Container") -> None:
         fault("cleanup.runtime-delete.after")
     networking.teardown(container)
     fault("cleanup.network-teardown.after")
-    unmount(container)
+    mount_delta = _drop_mount(container)  # saved below, with the rest
     fault("cleanup.unmount.after")
     from .secrets import discard
 
@@ -514,8 +523,12 @@ def cleanup(container: "Container") -> None:
     if st.state in (State.STOPPED, State.CREATED):
         st.state = State.EXITED
     st.pid = 0
-    container.save()
+    container.save(mount_delta=mount_delta)
     fault("cleanup.record.after")
+    if not container.config.auto_remove and not container.config.pod:
+        # the monitor's exit command has nothing left (a --rm container's removes
+        # it, a pod container's applies the pod's exit policy): see husk/monitor.py
+        _remove_quietly(container.runtime.paths.cleanup_marker(container.id))
     container.runtime.emit("cleanup", container)
     if plugin_error is not None:
         raise plugin_error

@@ -117,6 +117,10 @@ class MonitorConfig:
     #: the health check: the command the monitor runs every ``health_interval`` seconds (none: no checks)
     health_argv: list[str] = dataclasses.field(default_factory=list)
     health_interval: float = 0.0
+    #: the container's lock, taken before deciding whether the exit command has work left
+    lock_path: str = ""
+    #: the file whose absence says it has none (see husk.state.paths.cleanup_marker)
+    cleanup_marker: str = ""
 
 
 class MonitorReport(NamedTuple):
@@ -178,6 +182,7 @@ def launch_monitor(container: "Container", create_argv: list[str], *, tty: bool 
             timeout=container.config.run_options.timeout,
             stdin=container.config.stdin_open, tty=container.config.tty if tty is None else tty,
             exit_command=exit_command(container), preserve_fds=_preserved(container, create_argv),
+            lock_path=paths.lock_path(container.id), cleanup_marker=paths.cleanup_marker(container.id),
             **_health_checks(container))
         pass_fds = tuple(range(3, 3 + config.preserve_fds))
     report = spawn_monitor(dataclasses.asdict(config), pass_fds=pass_fds)

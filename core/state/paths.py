@@ -147,6 +147,11 @@ class Paths:
         (see husk.engine.lifecycle.rootfs_mounted)."""
         return os.path.join(self.container_run_dir(container_id), "temporary-mount")
 
+    def cleanup_marker(self, container_id: str) -> str:
+        """Made by the container's monitor at its start, removed by the cleanup that
+        leaves its exit command nothing to do (see husk/monitor.py)."""
+        return os.path.join(self.container_run_dir(container_id), "cleanup-pending")
+
     def attach_socket(self, container_id: str) -> str:
         return os.path.join(self.container_run_dir(container_id), "attach")
 

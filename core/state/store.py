@@ -197,11 +197,16 @@ class Store:
         self._write(change)
         fault("create.record.after")
 
-    def save_state(self, container_id: str, state: ContainerState) -> None:
+    def save_state(self, container_id: str, state: ContainerState, mount_delta: int = 0) -> None:
+        """Store the container's state; with `mount_delta`, change its mount
+        count in the same transaction (one fsync for a mount or an unmount and
+        the state that records it)."""
         def change(txn):
             if txn.get(container_id.encode(), db=self.db["configs"]) is None:
                 raise NoSuchContainer(f"container {container_id} has been removed")
             txn.put(container_id.encode(), _encode(state), db=self.db["states"])
+            if mount_delta:
+                self._change_mount_count(txn, container_id, mount_delta)
         self._write(change)
 
     def rewrite_config(self, config: ContainerConfig, old_name: str = "") -> None:
@@ -309,15 +314,16 @@ class Store:
     # -- mount counts -------------------------------------------------------------------
     def change_mount_count(self, container_id: str, delta: int) -> int:
         """Add `delta` to the container's persistent mount count; return the new count (>= 0)."""
-        def change(txn):
-            key = container_id.encode()
-            count = max(0, int(txn.get(key, b"0", db=self.db["mounts"])) + delta)
-            if count:
-                txn.put(key, str(count).encode(), db=self.db["mounts"])
-            else:
-                txn.delete(key, db=self.db["mounts"])
-            return count
-        return self._write(change)
+        return self._write(lambda txn: self._change_mount_count(txn, container_id, delta))
+
+    def _change_mount_count(self, txn, container_id: str, delta: int) -> int:
+        key = container_id.encode()
+        count = max(0, int(txn.get(key, b"0", db=self.db["mounts"])) + delta)
+        if count:
+            txn.put(key, str(count).encode(), db=self.db["mounts"])
+        else:
+            txn.delete(key, db=self.db["mounts"])
+        return count
 
     def mount_count(self, container_id: str) -> int:
         return int(self._get("mounts", container_id) or b"0")
