@@ -27,6 +27,7 @@ from .words import expand, expand_words
 
 if TYPE_CHECKING:
     from ..engine.runtime import Runtime
+    from ..storage.pull import PullOptions
     from .context import Context
 
 #: the ARGs Docker defines without a declaration
@@ -65,6 +66,13 @@ class Options:
     pull: str = "missing"
     #: `--secret id=ID,src=FILE`: ID -> the file RUN --mount=type=secret binds
     secrets: dict[str, str] = dataclasses.field(default_factory=dict)
+    #: `--cache-from` / `--cache-to`: repositories holding steps' results tagged with their keys
+    cache_from: list[str] = dataclasses.field(default_factory=list)
+    cache_to: list[str] = dataclasses.field(default_factory=list)
+    #: how to reach registries (FROM's pulls, the cache's): TLS, certificates, credentials
+    registry: "PullOptions | None" = None
+    #: `--annotation KEY=VALUE`: the image manifest's annotations (pushed with the image)
+    annotations: dict[str, str] = dataclasses.field(default_factory=dict)
     #: set by the API when its client has gone: the build stops at the next step or output
     cancelled: threading.Event | None = None
 
@@ -368,7 +376,8 @@ class Builder:
             except NoSuchImage:
                 if policy == "never":
                     raise
-        if local is not None and (policy != "newer" or not newer_available(local, PullOptions())):
+        if local is not None and (policy != "newer" or not newer_available(local, self.options.registry
+                                                                             or PullOptions())):
             return local
         builder = self
 
@@ -376,7 +385,7 @@ class Builder:
             def message(self, text: str) -> None:
                 builder._say(text)
 
-        return pull(self.runtime, name, PullOptions(), Report())[0]
+        return pull(self.runtime, name, self.options.registry, Report())[0]
 
     # -- one step -------------------------------------------------------------------------
     def _step(self, instruction: Instruction, state: State, stages: list[Stage]) -> State:
@@ -418,10 +427,17 @@ class Builder:
         cmd = instruction.cmd
         if self.options.layers and not self.options.no_cache:
             cached = self.cache.get(key)
+            if (cached is None or not self._layers_present(cached["layers"])) and self.options.cache_from:
+                from . import remote_cache
+
+                cached = remote_cache.fetch(self, key)
+                if cached is not None:
+                    self.cache.put(key, cached)
             if cached is not None and self._layers_present(cached["layers"]):
                 new = State(cached["layers"], cached["config"], cached["history"], key, cached["size"],
                             cached.get("platform") or state.platform)
                 self._say(f"--> Using cache {new.image_id()}")
+                self._cache_to(new)
                 self._after(instruction)
                 return new
         config = json.loads(json.dumps(state.config))
@@ -447,8 +463,16 @@ class Builder:
         new.history.append(entry)
         if self.options.layers:
             self.cache.put(key, new.as_cached())
+            self._cache_to(new)
         self._after(instruction)
         return new
+
+    def _cache_to(self, state: State) -> None:
+        """`--cache-to`: every step's result, built or found in a cache, goes to the repositories."""
+        if self.options.cache_to:
+            from . import remote_cache
+
+            remote_cache.store(self, state)
 
     def _after(self, instruction: Instruction) -> None:
         if instruction.cmd == "CMD":
@@ -802,6 +826,7 @@ class Builder:
         except NoSuchImage:
             existing = None
         record.names = list(dict.fromkeys([*(existing.names if existing else []), *names]))
+        record.annotations = {**(existing.annotations if existing else {}), **self.options.annotations}
         store.put_image(record)  # a name another image holds moves to this one
         if record.id in self.intermediates:
             self.intermediates.remove(record.id)

@@ -5,6 +5,10 @@ from __future__ import annotations
 import click
 
 from .common import CONTEXT
+from .registry import AUTHFILE, CERT_DIR, CREDS, TLS_VERIFY
+
+#: podman's isolations: husk runs every RUN step as a container on the OCI runtime
+ISOLATIONS = ("oci", "chroot", "rootless")
 
 
 def _pairs(values, what: str, from_environment: bool = False) -> dict[str, str]:
@@ -54,19 +58,31 @@ def _pairs(values, what: str, from_environment: bool = False) -> dict[str, str]:
 @click.option("--rm/--no-rm", "remove", default=True, help="Accepted: RUN containers are always removed.")
 @click.option("--force-rm", type=click.BOOL, default=False, is_flag=False, flag_value=True,
               help="Accepted: RUN containers are always removed, even after a failure.")
+@click.option("--annotation", multiple=True, help="KEY=VALUE annotation of the image's OCI manifest.")
+@click.option("--cache-from", multiple=True, help="A repository to pull cached steps from (tagged with their keys).")
+@click.option("--cache-to", multiple=True, help="A repository to push each built step to (tagged with its key).")
+@click.option("--isolation", envvar="BUILDAH_ISOLATION", default="oci", show_default=True,
+              help="How RUN steps are isolated: oci (a container on the OCI runtime) is the one husk has.")
+@AUTHFILE
+@CERT_DIR
+@CREDS
+@TLS_VERIFY
 @click.argument("context", required=False, default=".")
 @click.pass_obj
 def build(session, tag, file_, build_arg, build_arg_file, platform, label, target, no_cache, layers, format_,
-          iidfile, quiet, squash, squash_all, jobs, secret, network, pull, remove, force_rm, context):
+          iidfile, quiet, squash, squash_all, jobs, secret, network, pull, remove, force_rm, annotation, cache_from,
+          cache_to, isolation, authfile, cert_dir, creds, tls_verify, context):
     """Build an image from a Containerfile and a context (a directory, or `-`: a tar on stdin)."""
     import sys
 
     from ..build import build as run_build
     from ..build.builder import Options, Output
     from ..define import InvalidArgument
+    from .registry import _pull_options
 
     if network not in ("host", "none"):
         raise InvalidArgument(f"unsupported build network {network!r}: host or none")
+    _check_isolation(isolation)
     if platform:
         from ..build.builder import check_platform
 
@@ -76,7 +92,11 @@ def build(session, tag, file_, build_arg, build_arg_file, platform, label, targe
                       labels=_pairs(label, "label"), target=target, no_cache=no_cache, layers=layers,
                       format=format_, network=network, quiet=quiet, secrets=_secrets(secret), jobs=jobs,
                       squash=squash, squash_all=squash_all,
-                      pull={"true": "always", "false": "missing"}.get(pull.lower(), pull.lower()))
+                      pull={"true": "always", "false": "missing"}.get(pull.lower(), pull.lower()),
+                      annotations=_pairs(annotation, "annotation"), cache_from=list(cache_from),
+                      cache_to=list(cache_to),
+                      registry=_pull_options(tls_verify=tls_verify, cert_dir=cert_dir, authfile=authfile,
+                                             creds=creds))
 
     def raw(data: bytes) -> None:
         sys.stdout.buffer.write(data)
@@ -92,6 +112,18 @@ def build(session, tag, file_, build_arg, build_arg_file, platform, label, targe
         with open(iidfile, "w") as file:
             file.write(f"sha256:{image_id}")
     print(image_id, flush=True)
+
+
+def _check_isolation(isolation: str) -> None:
+    """`--isolation` (or BUILDAH_ISOLATION): oci, the only one husk has, or podman's others refused, saying why."""
+    from ..define import InvalidArgument
+
+    if isolation == "oci":
+        return
+    if isolation in ISOLATIONS:
+        raise InvalidArgument(f"--isolation {isolation}: husk runs each RUN step as a container on the OCI "
+                              "runtime; only oci isolation is supported")
+    raise InvalidArgument(f"unrecognized isolation type {isolation!r}: oci, chroot or rootless")
 
 
 def _arg_files(paths) -> dict[str, str]:

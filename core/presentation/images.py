@@ -27,7 +27,7 @@ def image_document(image: "ImageRecord", paths: "Paths") -> dict[str, Any]:
             **_platform(stored), "Size": image.size, "VirtualSize": image.size,
             "GraphDriver": _graph_driver(image, paths),
             "RootFS": {"Type": "layers", "Layers": list(image.layers)}, "Labels": cfg.labels or None,
-            "Annotations": {}, "ManifestType": _manifest_type(stored), "User": cfg.user,
+            "Annotations": dict(image.annotations), "ManifestType": _manifest_type(stored), "User": cfg.user,
             "History": _history(stored), "NamesHistory": list(image.names_history)}
 
 

@@ -58,6 +58,8 @@ class ImageRecord(msgspec.Struct, omit_defaults=True):
     digest: str = ""
     #: every name it has had, most recent first (podman's NamesHistory; kept by Store.put_image)
     names_history: list[str] = []
+    #: the OCI manifest's annotations (`build --annotation`; a pull's manifest's), pushed with it
+    annotations: dict[str, str] = {}
 
 
 class VolumeRecord(msgspec.Struct, omit_defaults=True):

@@ -55,6 +55,7 @@ class _Manifest(msgspec.Struct):
     config: Descriptor | None = None
     layers: list[Descriptor] | None = None
     manifests: list[Descriptor] | None = None
+    annotations: dict[str, str] | None = None
 
 
 @dataclasses.dataclass
@@ -249,6 +250,7 @@ def fetch_image(runtime: "Runtime", source, repository: str, reference: str, nam
     progress.message(f"Copying config {config_digest[7:19]} done")
     progress.message("Writing manifest to image destination")
     image.digest = digest
+    image.annotations = dict(manifest.annotations or {})
     from .image_archive import merge_stored
 
     image = merge_stored(runtime, image)

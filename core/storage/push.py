@@ -190,6 +190,8 @@ def prepare(runtime: "Runtime", image: "ImageRecord", manifest_format: str = "oc
     document = {"schemaVersion": 2, "mediaType": media_type,
                 "config": {"mediaType": config.media_type, "digest": config.digest, "size": config.size},
                 "layers": [{"mediaType": b.media_type, "digest": b.digest, "size": b.size} for b in layers]}
+    if image.annotations and manifest_format == "oci":  # v2s2 manifests have no annotations
+        document["annotations"] = dict(image.annotations)
     manifest = json.dumps(document, separators=(",", ":")).encode()
     return PreparedImage(image, layers, config, manifest, media_type, temporary)
 

@@ -300,8 +300,8 @@ class RegistryClient:
     def _answer(self, challenge: str, scope: str) -> bool:
         """Take up a 401's challenge; False when there is nothing more to try."""
         scheme, params = parse_challenge(challenge)
-        if scheme == "basic":
-            if not self.credentials or self._basic:
+        if scheme == "basic":  # (another thread may have set _basic meanwhile: still worth the retry)
+            if not self.credentials:
                 return False
             self._basic = True
             return True

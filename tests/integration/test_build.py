@@ -452,3 +452,64 @@ RUN --network=none cat /proc/net/dev | grep -c : > /interfaces
     assert "OnBuild" not in child_config or not child_config["OnBuild"]  # triggers run once, not inherited
     assert child_config.get("Cmd") is None  # ENTRYPOINT drops an inherited CMD
     assert husk("run", "--rm", "child", "/onbuild", check=True).stdout == "triggered\n"
+
+
+@needs_registry
+def test_cache_to_and_from_a_registry_with_its_credentials(husk, tmp_path):
+    """--cache-to pushes each built step tagged with its key, --cache-from pulls it back when
+    the local cache misses (the RUN does not run again: same output, same image id). The
+    registry asks for a password and has its own CA: --creds, --authfile, --cert-dir and
+    --tls-verify=false each reach it, and without them the build is refused."""
+    import base64
+
+    registry = start_registry(str(tmp_path / "registry"), "basic")
+    try:
+        creds = f"{registry.user}:{registry.password}"
+        context = _context(tmp_path, f"FROM {IMAGE}\nRUN cat /proc/sys/kernel/random/uuid > /stamp\nCOPY f /f\n",
+                           {"f": "copied\n"})
+        cache = f"{registry.host}/cache"
+        refused = husk("build", "--cache-to", cache, context, timeout=300)  # no CA, no credentials
+        assert refused.returncode == 125 and refused.stderr.startswith("Error: "), refused.stderr
+        first = husk("build", "-t", "one", "--cache-to", cache, "--creds", creds, "--cert-dir", registry.cert_dir,
+                     "--annotation", "org.test.note=kept", "-q", context, timeout=300)
+        assert first.returncode == 0, first.stderr
+        one = first.stdout.split()[-1]
+        stamp = husk("run", "--rm", "one", "cat", "/stamp", check=True).stdout
+        tags = subprocess.run(["skopeo", "list-tags", "--cert-dir", registry.cert_dir, "--creds", creds,
+                               f"docker://{cache}"], capture_output=True, text=True, timeout=60)
+        assert tags.returncode == 0, tags.stderr
+        assert len(json.loads(tags.stdout)["Tags"]) == 2  # the RUN's and the COPY's
+        assert json.loads(husk("image", "inspect", "--format", "{{json .Annotations}}", "one",
+                               check=True).stdout) == {"org.test.note": "kept"}
+        # nothing local is left: the image, and the cache with it
+        husk("rmi", "one", check=True)
+        husk("builder", "prune", "-a", "-f", check=True)
+        auth = tmp_path / "auth.json"
+        auth.write_text(json.dumps({"auths": {registry.host: {"auth": base64.b64encode(creds.encode()).decode()}}}))
+        second = husk("build", "-t", "two", "--cache-from", cache, "--authfile", str(auth), "--tls-verify=false",
+                      "--annotation", "org.test.note=again", context, timeout=300)
+        assert second.returncode == 0, second.stderr
+        assert second.stdout.count("--> Using cache ") == 2, second.stdout
+        assert second.stdout.splitlines()[-1] == one
+        assert husk("run", "--rm", "two", "cat", "/stamp", check=True).stdout == stamp
+        names = husk("images", "-a", "--format", "{{.Repository}}", check=True).stdout.split()
+        assert not [name for name in names if name.startswith(registry.host)]  # cache images are not kept
+        husk("push", "--creds", creds, "--cert-dir", registry.cert_dir, "two", f"{registry.host}/annotated:1",
+             check=True, timeout=120)
+        manifest = subprocess.run(["skopeo", "inspect", "--raw", "--cert-dir", registry.cert_dir, "--creds", creds,
+                                   f"docker://{registry.host}/annotated:1"], capture_output=True, text=True, timeout=60)
+        assert json.loads(manifest.stdout)["annotations"] == {"org.test.note": "again"}, manifest.stderr
+    finally:
+        registry.stop()
+
+
+def test_isolation_other_than_oci_is_refused(husk, tmp_path):
+    context = _context(tmp_path, f"FROM {IMAGE}\n")
+    for args, env in ((["--isolation", "chroot"], {}), ([], {"BUILDAH_ISOLATION": "rootless"})):
+        husk.extra_env.update(env)
+        result = husk("build", *args, context)
+        husk.extra_env.pop("BUILDAH_ISOLATION", None)
+        assert result.returncode == 125
+        assert result.stderr == (f"Error: --isolation {args[1] if args else 'rootless'}: husk runs each RUN step as "
+                                 "a container on the OCI runtime; only oci isolation is supported\n")
+    assert husk("build", "--isolation", "oci", "-q", context).returncode == 0
