@@ -9,7 +9,6 @@ section names another subnet or bridge (the tests give each husk its own).
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 import os
 import re
@@ -85,6 +84,8 @@ def default_network(name: str = DEFAULT_NAME, subnet: str = DEFAULT_SUBNET,
     podman's settings; configured otherwise, it is another network with an id
     of its own (netavark names firewall chains after the id, so two husks with
     different default networks must not share one)."""
+    import hashlib  # here: OpenSSL's _hashlib is a few ms of every run's start-up otherwise
+
     net = ipaddress.ip_network(subnet)
     settings = name if (subnet, interface) == (DEFAULT_SUBNET, DEFAULT_INTERFACE) else f"{name}/{net}/{interface}"
     return Network(name=name, id=hashlib.sha256(settings.encode()).hexdigest(), driver="bridge",
