@@ -276,8 +276,8 @@ class Runtime:
     def _systemd_settings(config: ContainerConfig, image: ImageConfig, explicit_signal: bool) -> None:
         """--cgroups checked against the runtime; a systemd container (--systemd)
         stops with SIGRTMIN+3 unless told otherwise, as podman's does."""
+        from .process_args import resolve_args
         from .run_options import check_cgroups, is_systemd
-        from .spec import resolve_args
 
         check_cgroups(config.run_options.cgroups, config.runtime)
         try:

@@ -27,6 +27,7 @@ from typing import Any
 from .. import __version__
 from . import resources, security, users
 from .config import uses_cgroups
+from .process_args import ENTRYPOINT_SET_ANNOTATION, resolve_args
 from ..storage import rootpath
 from ..define import InvalidArgument
 from ..state.records import ContainerConfig, ImageConfig, Mount
@@ -64,9 +65,6 @@ SHM_SIZE = "65536k"
 #: crun both nest it under the cgroup of the process that runs them, in every
 #: v1 hierarchy: a caller confined to a cgroup keeps its containers inside.
 CGROUP_PARENT = "husk"
-
-#: marks a container created with --entrypoint, so an empty one still overrides the image's
-ENTRYPOINT_SET_ANNOTATION = "husk.entrypoint-set"
 
 #: files husk writes in userdata and binds into the container: destination -> file name
 CONTAINER_FILES = {
@@ -181,26 +179,6 @@ def write_bundle(spec: dict[str, Any], userdata: str) -> str:
 
 
 # -- process ---------------------------------------------------------------------------
-
-def resolve_args(config: ContainerConfig, image: ImageConfig) -> list[str]:
-    """The process's argv, as docker and podman build it.
-
-    A container's entrypoint replaces the image's and then drops the image's
-    CMD too (only the container's own command follows it); the container's
-    command replaces the image's CMD.  `--entrypoint ""` sets an empty one: the
-    record marks it with the annotation ``husk.entrypoint-set`` (set at create).
-    """
-    if config.entrypoint or config.annotations.get(ENTRYPOINT_SET_ANNOTATION) == "true":
-        entrypoint = config.entrypoint
-        command = config.command
-    else:
-        entrypoint = image.entrypoint
-        command = config.command or image.cmd
-    args = [*entrypoint, *command]
-    if not args:
-        raise InvalidArgument("no command or entrypoint provided, and no CMD or ENTRYPOINT from image")
-    return args
-
 
 def merge_env(image_env: list[str], container_env: list[str], *, hostname: str, home: str) -> list[str]:
     """The process environment: defaults, then the image's, then the container's

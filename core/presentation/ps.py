@@ -35,7 +35,7 @@ def status_text(container: "Container", now: float) -> str:
 
 def command_args(container: "Container", image: "ImageRecord | None") -> list[str]:
     """The command the container runs (its entrypoint and command, or the image's)."""
-    from ..engine.spec import resolve_args
+    from ..engine.process_args import resolve_args
 
     config = container.config
     try:
@@ -48,10 +48,8 @@ def ps_row(container: "Container", image: "ImageRecord | None", no_trunc: bool, 
     """One row of `ps`, a struct to templates (podman's psReporter): an unknown
     field is an error, as in podman."""
     from ..engine.networking import network_names, uses_networks
-    from ..engine.pods import pod_name
     from ..formats.gofmt import GoStruct
     from ..formats.timestamps import format_go_time
-    from ..network.ports import ps_text
 
     config, st = container.config, container.state
     command = " ".join(command_args(container, image))
@@ -69,7 +67,7 @@ def ps_row(container: "Container", image: "ImageRecord | None", no_trunc: bool, 
         "RunningFor": f"{human_duration(now - config.created)} ago",
         "Status": status_text(container, now),
         "State": st.shown(),
-        "Ports": ps_text(config.ports),
+        "Ports": _ports(config.ports),
         "Labels": dict(config.labels),
         "Mounts": [m.destination for m in config.mounts],
         "Pid": st.pid,
@@ -81,8 +79,26 @@ def ps_row(container: "Container", image: "ImageRecord | None", no_trunc: bool, 
         "ExitedAt": int(st.finished_at),
         "AutoRemove": config.auto_remove,
         "Pod": config.pod if no_trunc else config.pod[:12],
-        "PodName": pod_name(container.runtime, config.pod),
+        "PodName": _pod_name(container),
     }, "psReporter")
+
+
+def _ports(mappings) -> str:
+    """The PORTS column; the ports module (sockets) only for a container that has some."""
+    if not mappings:
+        return ""
+    from ..network.ports import ps_text
+
+    return ps_text(mappings)
+
+
+def _pod_name(container: "Container") -> str:
+    """The pods module (tarfile, cgroups) only for a container in a pod."""
+    if not container.config.pod:
+        return ""
+    from ..engine.pods import pod_name
+
+    return pod_name(container.runtime, container.config.pod)
 
 
 def _newest_first(entry) -> float:

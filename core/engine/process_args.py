@@ -1,0 +1,38 @@
+"""A container's argv from its record and its image's config.
+
+Apart from the spec generator (husk.engine.spec, a large module) because
+`ps`, `inspect` and `create` need the argv too, and they are hot paths that
+must not import the whole spec machinery for it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..define import InvalidArgument
+
+if TYPE_CHECKING:
+    from ..state.records import ContainerConfig, ImageConfig
+
+#: marks a container created with --entrypoint, so an empty one still overrides the image's
+ENTRYPOINT_SET_ANNOTATION = "husk.entrypoint-set"
+
+
+def resolve_args(config: "ContainerConfig", image: "ImageConfig") -> list[str]:
+    """The process's argv, as docker and podman build it.
+
+    A container's entrypoint replaces the image's and then drops the image's
+    CMD too (only the container's own command follows it); the container's
+    command replaces the image's CMD.  `--entrypoint ""` sets an empty one: the
+    record marks it with the annotation ``husk.entrypoint-set`` (set at create).
+    """
+    if config.entrypoint or config.annotations.get(ENTRYPOINT_SET_ANNOTATION) == "true":
+        entrypoint = config.entrypoint
+        command = config.command
+    else:
+        entrypoint = image.entrypoint
+        command = config.command or image.cmd
+    args = [*entrypoint, *command]
+    if not args:
+        raise InvalidArgument("no command or entrypoint provided, and no CMD or ENTRYPOINT from image")
+    return args
