@@ -272,9 +272,16 @@ async def exists(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-# start without Docker's AutoRemove clean-up; stop, kill and logs answer as the
-# Docker routes do (podman's service shares them too)
-libpod_routes.post("/containers/{id}/start")(docker.container_action("start"))
+@libpod_routes.post("/containers/{id}/start")
+async def start(request: web.Request) -> web.Response:
+    """Start the container and, first, what it depends on (a pod's infra container, --requires),
+    as podman's service and the CLI do; without Docker's AutoRemove clean-up."""
+    container = await request_container(request)
+    await blocking.run(lambda: container.start(recursive=True))
+    return web.Response(status=204)
+
+
+# stop, kill and logs answer as the Docker routes do (podman's service shares them too)
 libpod_routes.post("/containers/{id}/stop")(docker.stop)
 libpod_routes.post("/containers/{id}/kill")(docker.kill)
 libpod_routes.get("/containers/{id}/logs")(docker.logs)

@@ -27,7 +27,10 @@ LIBPOD = "/v4.0.0/libpod"
 
 class ServiceError(HuskError):
     """What the service answered with an error status: its message, and 125
-    (or podman's 1 for a missing container where the local verb says 1)."""
+    (or podman's 1 for a missing container where the local verb says 1);
+    `status` is the HTTP status (0: an error inside a stream)."""
+
+    status = 0
 
 
 class Client:
@@ -45,10 +48,15 @@ class Client:
 
         conn = Connection(self.channel, timeout=timeout)
         target = LIBPOD + path + ("?" + urlencode(query, doseq=True) if query else "")
-        payload = json.dumps(body).encode() if body is not None else None
+        headers = {}
+        if body is None:
+            payload = None
+        elif isinstance(body, bytes) or hasattr(body, "read"):  # an archive (cp, build), sent as it is
+            payload, headers["Content-Type"] = body, "application/x-tar"
+        else:
+            payload, headers["Content-Type"] = json.dumps(body).encode(), "application/json"
         try:
-            conn.request(method, target, body=payload,
-                         headers={"Content-Type": "application/json"} if payload is not None else {})
+            conn.request(method, target, body=payload, headers=headers)
             response = conn.getresponse()
         except (OSError, ValueError) as exc:
             conn.close()
@@ -62,8 +70,9 @@ class Client:
                 message = json.loads(data).get("message") or data.decode()
             except ValueError:
                 message = data.decode(errors="replace").strip()
-            raise ServiceError(message or f"HTTP {response.status}", exit_code=EXIT_ENGINE,
-                               ) from None
+            error = ServiceError(message or f"HTTP {response.status}", exit_code=EXIT_ENGINE)
+            error.status = response.status
+            raise error from None
         return response
 
     def json(self, method: str, path: str, query: dict | None = None, body=None):
@@ -171,33 +180,52 @@ def _ps_row(doc: dict, no_trunc: bool, now: float) -> dict:
             "Labels": doc.get("Labels") or {}, "Pod": doc.get("Pod", ""), "PodName": doc.get("PodName", "")}
 
 
-@click.command(cls=RemoteCommand, context_settings={**CONTEXT, "allow_interspersed_args": False})
-@click.option("-d", "--detach", is_flag=True, help="Print the ID and leave the container running.")
-@click.option("-i", "--interactive", is_flag=True, help="Our stdin to the container's.")
-@click.option("-t", "--tty", is_flag=True, help="A terminal for the container (ours raw, its size followed).")
-@click.option("--name", default="", help="The container's name.")
-@click.option("--rm", "remove", is_flag=True, help="Remove the container when it exits.")
-@click.option("-e", "--env", multiple=True, help="KEY=VALUE in the container's environment.")
-@click.option("--entrypoint", default=None, help="Override the image's entrypoint.")
-@click.option("-w", "--workdir", default="", help="Working directory in the container.")
-@click.option("-u", "--user", default="", help="User in the container.")
-@click.argument("image")
-@click.argument("command", nargs=-1)
-def run(detach, interactive, tty, name, remove, env, entrypoint, workdir, user, image, command):
-    """Run a command in a new container on the service."""
-    service = client()
-    spec = {"image": image, "name": name, "remove": remove and detach, "work_dir": workdir, "user": user,
-            "stdin": interactive, "terminal": tty,
-            "env": dict(item.partition("=")[::2] for item in env) or None, "command": list(command) or None,
-            "entrypoint": [entrypoint] if entrypoint is not None else None}
+def _container_options(function):
+    """The flags `run` and `create` have remotely."""
+    for option in reversed([
+            click.option("-i", "--interactive", is_flag=True, help="Our stdin to the container's."),
+            click.option("-t", "--tty", is_flag=True, help="A terminal for the container (ours raw, its size followed)."),
+            click.option("--name", default="", help="The container's name."),
+            click.option("--rm", "remove", is_flag=True, help="Remove the container when it exits."),
+            click.option("-e", "--env", multiple=True, help="KEY=VALUE in the container's environment."),
+            click.option("--entrypoint", default=None, help="Override the image's entrypoint."),
+            click.option("-w", "--workdir", default="", help="Working directory in the container."),
+            click.option("-u", "--user", default="", help="User in the container."),
+            click.option("-p", "--publish", multiple=True, help="HOST_PORT:CONTAINER_PORT[/PROTOCOL] to publish."),
+            click.option("--pod", default="", help="Join this pod on the service."),
+            click.argument("image"), click.argument("command", nargs=-1)]):
+        function = option(function)
+    return function
+
+
+def _create(service: "Client", options: dict, auto_remove: bool) -> str:
+    """The container made on the service (its image pulled there first if it is missing): its ID."""
+    from ..network.ports import parse_publish
+
+    ports = [{"container_port": m.container_port, "host_port": m.host_port, "host_ip": m.host_ip,
+              "protocol": m.protocol, "range": m.range} for value in options["publish"] for m in parse_publish(value)]
+    spec = {"image": options["image"], "name": options["name"], "remove": auto_remove, "work_dir": options["workdir"],
+            "user": options["user"], "stdin": options["interactive"], "terminal": options["tty"],
+            "env": dict(item.partition("=")[::2] for item in options["env"]) or None,
+            "command": list(options["command"]) or None, "pod": options["pod"], "portmappings": ports or None,
+            "entrypoint": [options["entrypoint"]] if options["entrypoint"] is not None else None}
     try:
-        created = service.json("POST", "/containers/create", body=spec)
+        return service.json("POST", "/containers/create", body=spec)["Id"]
     except ServiceError as exc:
         if "image" not in str(exc).lower():
             raise
-        _pull(service, image, quiet=False, out=sys.stderr)
-        created = service.json("POST", "/containers/create", body=spec)
-    ident = created["Id"]
+    _pull(service, options["image"], quiet=False, out=sys.stderr)
+    return service.json("POST", "/containers/create", body=spec)["Id"]
+
+
+@click.command(cls=RemoteCommand, context_settings={**CONTEXT, "allow_interspersed_args": False})
+@click.option("-d", "--detach", is_flag=True, help="Print the ID and leave the container running.")
+@_container_options
+def run(detach, **options):
+    """Run a command in a new container on the service."""
+    service = client()
+    interactive, tty, remove = options["interactive"], options["tty"], options["remove"]
+    ident = _create(service, options, auto_remove=remove and detach)
     stream = _attach(service, ident) if (interactive or tty) and not detach else None
     service.open("POST", path("containers", ident, "start")).read()
     if detach:
@@ -213,6 +241,13 @@ def run(detach, interactive, tty, name, remove, env, entrypoint, workdir, user, 
     if remove:
         service.open("DELETE", path("containers", ident), {"force": "true"}).read()
     raise SystemExit(code)
+
+
+@click.command(cls=RemoteCommand, context_settings={**CONTEXT, "allow_interspersed_args": False})
+@_container_options
+def create(**options):
+    """Create a container on the service (not started); its ID on stdout."""
+    click.echo(_create(client(), options, auto_remove=options["remove"]))
 
 
 def _attach(service: Client, ident: str):
@@ -555,15 +590,18 @@ def version(format_):
                    + side_text("Server", name, document["Server"]))
 
 
-COMMANDS = {command.name: command for command in (ps, run, logs, inspect, start, stop, restart, kill, wait, pause,
+COMMANDS = {command.name: command for command in (ps, run, create, logs, inspect, start, stop, restart, kill, wait, pause,
                                                    unpause, rm, images, pull, rmi, version, exec_)}
 
 
 def command(name: str, local: click.Command | None) -> click.Command | None:
     """The remote version of a verb; for a verb that has none, a command saying so.  Of `system`,
     `connection` stays local (it manages this host's destinations, as with podman --remote)."""
-    if name in COMMANDS:
-        return COMMANDS[name]
+    from . import remote_containers, remote_objects
+
+    found = {**COMMANDS, **remote_containers.COMMANDS, **remote_objects.COMMANDS}.get(name)
+    if found is not None:
+        return found
     if local is None:
         return None
     if name == "system":

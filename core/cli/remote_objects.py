@@ -1,0 +1,389 @@
+"""Remote verbs on the service's other objects (see :mod:`husk.cli.remote`): the pod, network,
+volume and secret groups, and build and push, as podman-remote has them.  Lists and inspects
+print the service's libpod documents through the local verbs' tables and templates.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+import click
+
+from ..define import InvalidArgument
+from .common import CONTEXT
+from .remote import RemoteCommand, ServiceError, _each, client, path
+
+
+def _group(name: str, doc: str, *commands: click.Command) -> click.Group:
+    group = click.Group(name, help=doc, context_settings=CONTEXT)
+    for command in commands:
+        group.add_command(command)
+    return group
+
+
+def _ls(kind: str, table: str, headers: dict, row, key: str = "Name", query=None):
+    """A group's `ls`: the service's list as a table, a template, JSON or names (-q)."""
+    @click.command("ls", cls=RemoteCommand, context_settings=CONTEXT, help=f"List the service's {kind}s.")
+    @click.option("--format", "format_", default="", help="Go template, table, or json.")
+    @click.option("-q", "--quiet", is_flag=True, help="Only the names (ids for pods and secrets).")
+    @click.option("-n", "--noheading", "no_heading", is_flag=True, help="No header row.")
+    def ls(format_, quiet, no_heading):
+        from ..formats.template import format_rows
+
+        documents = client().json("GET", f"/{kind}s/json", query)
+        if quiet:
+            click.echo("".join(str(doc[key]) + "\n" for doc in documents), nl=False)
+        elif format_ == "json":
+            click.echo(json.dumps(documents, indent=4))
+        else:
+            now = time.time()
+            rows = [row(doc, now) for doc in documents]
+            click.echo(format_rows(table if format_ in ("", "table") else format_, rows, headers,
+                                   heading=not no_heading), nl=False)
+    return ls
+
+
+def _inspect(kind: str, struct: str, indent: int = 4, message: str = "",
+             maps=frozenset({"Labels", "Options"})) -> click.Command:
+    """A group's `inspect`: the service's documents as the local verb prints them (`maps`: the
+    fields a template sees as maps)."""
+    @click.command("inspect", cls=RemoteCommand, context_settings=CONTEXT, help=f"Show {kind}s as JSON.")
+    @click.option("-f", "--format", "format_", default="", help="Go template, or json.")
+    @click.argument("names", nargs=-1, required=True)
+    def inspect(format_, names):
+        from .listing import documents_text
+
+        service, documents, code = client(), [], 0
+        for name in names:
+            try:
+                documents.append(service.json("GET", path(f"{kind}s", name, "json")))
+            except ServiceError as exc:
+                click.echo(f"Error: {message}{exc}", err=True)
+                code = exc.exit_code
+        sys.stdout.write(documents_text(documents, format_, struct, maps, indent=indent))
+        if code:
+            raise SystemExit(code)
+    return inspect
+
+
+def _exists(kind: str) -> click.Command:
+    @click.command("exists", cls=RemoteCommand, context_settings=CONTEXT, help=f"Exit 0 if the {kind} exists, else 1.")
+    @click.argument("name")
+    def exists(name):
+        try:
+            client().open("GET", path(f"{kind}s", name, "exists")).read()
+        except ServiceError:
+            raise SystemExit(1) from None
+    return exists
+
+
+def _human(when: str, now: float) -> str:
+    from ..formats.timestamps import human_duration, parse_rfc3339_ns
+
+    return f"{human_duration(now - parse_rfc3339_ns(when) / 1e9)} ago" if when else ""
+
+
+# -- pods -----------------------------------------------------------------------------------
+def _pod_row(doc: dict, now: float) -> dict:
+    containers = doc.get("Containers") or []
+    return {"ID": doc["Id"][:12], "Id": doc["Id"], "Name": doc.get("Name", ""), "Status": doc.get("Status", ""),
+            "Created": _human(doc.get("Created", ""), now), "CreatedAt": doc.get("Created", ""),
+            "InfraID": (doc.get("InfraId") or "")[:12], "InfraId": doc.get("InfraId") or "",
+            "NumberOfContainers": len(containers), "ContainerNames": ",".join(c["Names"] for c in containers),
+            "ContainerIds": ",".join(c["Id"][:12] for c in containers),
+            "ContainerStatuses": ",".join(c["Status"] for c in containers), "Labels": doc.get("Labels") or {},
+            "Networks": doc.get("Networks") or []}
+
+
+@click.command("create", cls=RemoteCommand, context_settings=CONTEXT)
+@click.option("--name", default="", help="The pod's name.")
+@click.option("--infra/--no-infra", default=True, help="An infra container holding the shared namespaces.")
+@click.option("--share", default=None, help="Namespaces the containers share (net, ipc, uts, pid, cgroup).")
+@click.option("--hostname", default="", help="The pod's hostname.")
+@click.option("--label", "labels", multiple=True, help="KEY=VALUE label.")
+@click.option("-p", "--publish", multiple=True, help="HOST_PORT:CONTAINER_PORT[/PROTOCOL] on the infra container.")
+def pod_create(name, infra, share, hostname, labels, publish):
+    """Create a pod on the service; its ID on stdout."""
+    from ..network.ports import parse_publish
+
+    mappings = [{"container_port": m.container_port, "host_port": m.host_port, "host_ip": m.host_ip,
+                 "protocol": m.protocol, "range": m.range} for value in publish for m in parse_publish(value)]
+    spec = {"name": name, "no_infra": not infra, "hostname": hostname, "portmappings": mappings or None,
+            "labels": dict(label.partition("=")[::2] for label in labels) or None,
+            "shared_namespaces": share.split(",") if share is not None else None}
+    click.echo(client().json("POST", "/pods/create", body=spec)["Id"])
+
+
+def _pod_action(action: str, doc: str, *, signal: bool = False, timeout: bool = False) -> click.Command:
+    """`pod start|stop|...`: the pod's ID a pod (podman's), or its errors."""
+    @click.command(action, cls=RemoteCommand, context_settings=CONTEXT, help=doc)
+    @click.argument("names", nargs=-1, required=True)
+    def verb(names, **options):
+        service = client()
+        query = {key: value for key, value in (("signal", options.get("signal_")), ("t", options.get("time")))
+                 if value is not None}
+
+        def act(name: str):
+            response = service.open("POST", path("pods", name, action), query)
+            data = response.read()
+            return json.loads(data)["Id"] if data else service.json("GET", path("pods", name, "json"))["Id"]
+        _each(names, act)
+    if signal:
+        verb = click.option("-s", "--signal", "signal_", default="KILL", show_default=True,
+                            help="The signal to send.")(verb)
+    if timeout:
+        verb = click.option("-t", "--time", type=int, default=None, help="Seconds before SIGKILL.")(verb)
+    return verb
+
+
+@click.command("rm", cls=RemoteCommand, context_settings=CONTEXT)
+@click.option("-f", "--force", is_flag=True, help="Stop running containers first.")
+@click.argument("names", nargs=-1, required=True)
+def pod_rm(force, names):
+    """Remove pods and their containers."""
+    service = client()
+    _each(names, lambda name: service.json("DELETE", path("pods", name), {"force": str(force).lower()})["Id"])
+
+
+@click.command("top", cls=RemoteCommand, context_settings={**CONTEXT, "ignore_unknown_options": True})
+@click.argument("pod")
+@click.argument("descriptors", nargs=-1, type=click.UNPROCESSED)
+def pod_top(pod, descriptors):
+    """The processes of a pod's containers."""
+    from .changes import format_table
+
+    answer = client().json("GET", path("pods", pod, "top"), {"ps_args": ",".join(descriptors)} if descriptors else None)
+    click.echo(format_table(answer["Titles"], answer["Processes"]), nl=False)
+
+
+@click.command("prune", cls=RemoteCommand, context_settings=CONTEXT)
+@click.option("-f", "--force", is_flag=True, help="Do not ask (remotely, never asked).")
+def pod_prune(force):
+    """Remove the service's stopped pods."""
+    for report in client().json("POST", "/pods/prune") or []:
+        click.echo(report["Id"])
+
+
+def _pods() -> click.Group:
+    from ..presentation.pods import PS_HEADERS, ps_table
+
+    ps = _ls("pod", ps_table(), PS_HEADERS, _pod_row, key="Id")
+    ps.name = "ps"
+    verbs = [_pod_action("start", "Start pods."), _pod_action("stop", "Stop pods.", timeout=True),
+             _pod_action("restart", "Restart pods."), _pod_action("kill", "Kill pods.", signal=True),
+             _pod_action("pause", "Pause pods."), _pod_action("unpause", "Unpause pods.")]
+    group = _group("pod", "Manage the service's pods.", pod_create, ps, pod_rm, pod_top, pod_prune, *verbs,
+                   _inspect("pod", "define.InspectPodData"), _exists("pod"))
+    group.add_command(ps, "ls")
+    return group
+
+
+# -- networks -------------------------------------------------------------------------------
+@click.command("create", cls=RemoteCommand, context_settings=CONTEXT)
+@click.option("-d", "--driver", default="bridge", show_default=True, help="bridge or macvlan.")
+@click.option("--subnet", multiple=True, help="A subnet in CIDR form.")
+@click.option("--gateway", multiple=True, help="The gateway of a --subnet.")
+@click.option("--internal", is_flag=True, help="No route out of the network.")
+@click.option("--disable-dns", is_flag=True, help="No DNS server for the network.")
+@click.option("--label", "labels", multiple=True, help="KEY=VALUE label.")
+@click.argument("name", required=False, default="")
+def network_create(driver, subnet, gateway, internal, disable_dns, labels, name):
+    """Create a network on the service; its name on stdout."""
+    subnets = [{"subnet": each, "gateway": gateway[index] if index < len(gateway) else ""}
+               for index, each in enumerate(subnet)]
+    body = {"name": name, "driver": driver, "internal": internal, "dns_enabled": not disable_dns,
+            "subnets": subnets or None, "labels": dict(label.partition("=")[::2] for label in labels) or None}
+    click.echo(client().json("POST", "/networks/create", body=body)["name"])
+
+
+def _network_row(doc: dict, now: float) -> dict:
+    return {"ID": doc.get("id", "")[:12], "Name": doc.get("name", ""), "Driver": doc.get("driver", ""),
+            "Labels": doc.get("labels") or {}, "Options": doc.get("options") or {},
+            "Internal": doc.get("internal", False), "IPv6Enabled": doc.get("ipv6_enabled", False),
+            "DNSEnabled": doc.get("dns_enabled", False), "NetworkInterface": doc.get("network_interface", ""),
+            "Created": doc.get("created", "")}
+
+
+@click.command("rm", cls=RemoteCommand, context_settings=CONTEXT)
+@click.option("-f", "--force", is_flag=True, help="Remove the containers using it too.")
+@click.argument("names", nargs=-1, required=True)
+def network_rm(force, names):
+    """Remove networks."""
+    service = client()
+    _each(names, lambda name: service.json("DELETE", path("networks", name), {"force": str(force).lower()})[0]["Name"])
+
+
+def _network_link(action: str, doc: str, key: str) -> click.Command:
+    """connect's body names the container `container`, disconnect's `Container` (podman's shapes)."""
+    @click.command(action, cls=RemoteCommand, context_settings=CONTEXT, help=doc)
+    @click.argument("network")
+    @click.argument("container")
+    def verb(network, container):
+        client().open("POST", path("networks", network, action), body={key: container}).read()
+    return verb
+
+
+@click.command("prune", cls=RemoteCommand, context_settings=CONTEXT)
+@click.option("-f", "--force", is_flag=True, help="Do not ask (remotely, never asked).")
+def network_prune(force):
+    """Remove the service's unused networks."""
+    for report in client().json("POST", "/networks/prune") or []:
+        click.echo(report["Name"])
+
+
+def _networks() -> click.Group:
+    from .network import NETWORKS_HEADERS, NETWORKS_TABLE
+
+    return _group("network", "Manage the service's networks.", network_create, network_rm, network_prune,
+                  _ls("network", NETWORKS_TABLE, NETWORKS_HEADERS, _network_row, key="name"),
+                  _inspect("network", "types.Network", indent=5, maps=frozenset({"labels", "options"})),
+                  _exists("network"), _network_link("connect", "Connect a container to a network.", "container"),
+                  _network_link("disconnect", "Disconnect a container from a network.", "Container"))
+
+
+# -- volumes --------------------------------------------------------------------------------
+@click.command("create", cls=RemoteCommand, context_settings=CONTEXT)
+@click.option("-d", "--driver", default="local", show_default=True, help="The volume driver.")
+@click.option("-o", "--opt", "opts", multiple=True, help="KEY=VALUE driver option.")
+@click.option("-l", "--label", "labels", multiple=True, help="KEY=VALUE label.")
+@click.argument("name", required=False, default="")
+def volume_create(driver, opts, labels, name):
+    """Create a volume on the service; its name on stdout."""
+    body = {"Name": name, "Driver": driver, "Options": dict(opt.partition("=")[::2] for opt in opts),
+            "Labels": dict(label.partition("=")[::2] for label in labels)}
+    click.echo(client().json("POST", "/volumes/create", body=body)["Name"])
+
+
+@click.command("rm", cls=RemoteCommand, context_settings=CONTEXT)
+@click.option("-f", "--force", is_flag=True, help="Remove the containers using it too.")
+@click.argument("names", nargs=-1, required=True)
+def volume_rm(force, names):
+    """Remove volumes."""
+    service = client()
+    _each(names, lambda name: service.open("DELETE", path("volumes", name), {"force": str(force).lower()}).read())
+
+
+@click.command("prune", cls=RemoteCommand, context_settings=CONTEXT)
+@click.option("-f", "--force", is_flag=True, help="Do not ask (remotely, never asked).")
+def volume_prune(force):
+    """Remove the service's unused volumes."""
+    for report in client().json("POST", "/volumes/prune") or []:
+        click.echo(report["Id"])
+
+
+def _volumes() -> click.Group:
+    from .volume import LS_HEADERS, LS_TABLE
+
+    return _group("volume", "Manage the service's volumes.", volume_create, volume_rm, volume_prune,
+                  _ls("volume", LS_TABLE, LS_HEADERS, lambda doc, now: doc),
+                  _inspect("volume", "define.InspectVolumeData", indent=5), _exists("volume"))
+
+
+# -- secrets --------------------------------------------------------------------------------
+@click.command("create", cls=RemoteCommand, context_settings=CONTEXT)
+@click.option("-d", "--driver", default="file", show_default=True, help="The secret driver.")
+@click.argument("name")
+@click.argument("source")
+def secret_create(driver, name, source):
+    """Create a secret on the service from a file (- for stdin); its ID on stdout."""
+    if source == "-":
+        data = sys.stdin.buffer.read()
+    else:
+        try:
+            with open(source, "rb") as handle:
+                data = handle.read()
+        except OSError as exc:
+            raise InvalidArgument(f"reading secret file {source}: {exc.strerror}") from None
+    click.echo(client().json("POST", "/secrets/create", {"name": name, "driver": driver}, body=data)["ID"])
+
+
+@click.command("rm", cls=RemoteCommand, context_settings=CONTEXT)
+@click.argument("names", nargs=-1, required=True)
+def secret_rm(names):
+    """Remove secrets: each one's ID."""
+    service = client()
+
+    def remove(name: str) -> str:
+        ident = service.json("GET", path("secrets", name, "json"))["ID"]
+        service.open("DELETE", path("secrets", name)).read()
+        return ident
+    _each(names, remove)
+
+
+def _secret_row(doc: dict, now: float) -> dict:
+    spec = doc.get("Spec") or {}
+    return {"ID": doc["ID"], "Name": spec.get("Name", ""), "Driver": (spec.get("Driver") or {}).get("Name", ""),
+            "CreatedAt": _human(doc.get("CreatedAt", ""), now), "UpdatedAt": _human(doc.get("UpdatedAt", ""), now)}
+
+
+def _secrets() -> click.Group:
+    from .secret import LS_HEADERS, LS_TABLE
+
+    return _group("secret", "Manage the service's secrets.", secret_create, secret_rm,
+                  _ls("secret", LS_TABLE, LS_HEADERS, _secret_row, key="ID"),
+                  _inspect("secret", "secrets.SecretInfoReport", message="inspecting secret: "), _exists("secret"))
+
+
+# -- build and push -------------------------------------------------------------------------
+@click.command(cls=RemoteCommand, context_settings=CONTEXT)
+@click.option("-t", "--tag", multiple=True, help="Name the image (may be given several times).")
+@click.option("-f", "--file", "file_", default="", help="The Containerfile, relative to the context.")
+@click.option("--build-arg", multiple=True, help="KEY=VALUE for an ARG.")
+@click.option("--label", multiple=True, help="KEY=VALUE label of the image.")
+@click.option("--target", default="", help="Build up to this stage (by name).")
+@click.option("--no-cache", is_flag=True, help="Do not use cached layers.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the image id.")
+@click.argument("context", default=".")
+def build(tag, file_, build_arg, label, target, no_cache, quiet, context):
+    """Build an image on the service from CONTEXT (a directory here, sent as a tar)."""
+    import tempfile
+
+    from ..storage.copying import write_archive
+
+    if not os.path.isdir(context):
+        raise InvalidArgument(f"context must be a directory: {context}")
+    query = {"t": list(tag), "dockerfile": file_, "target": target, "nocache": str(no_cache).lower(),
+             "q": str(quiet).lower(), "buildargs": json.dumps(dict(a.partition("=")[::2] for a in build_arg)),
+             "labels": json.dumps(dict(each.partition("=")[::2] for each in label))}
+    with tempfile.TemporaryFile() as spool:
+        write_archive("/", os.path.abspath(context) + "/.", spool, name=".")
+        spool.seek(0)
+        response = client().open("POST", "/build", query, body=spool, timeout=None)
+        ident = ""
+        for line in response:
+            message = json.loads(line)
+            if message.get("error"):
+                raise ServiceError(message["error"])
+            if message.get("stream"):
+                ident = message["stream"].strip() or ident
+                if not quiet:
+                    sys.stdout.write(message["stream"])
+                    sys.stdout.flush()
+    if quiet:
+        click.echo(ident)
+
+
+@click.command(cls=RemoteCommand, context_settings=CONTEXT)
+@click.option("--tls-verify", type=click.BOOL, default=True, is_flag=False, flag_value=True,
+              help="Require HTTPS and a verified certificate.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
+@click.argument("image")
+@click.argument("destination", required=False, default="")
+def push(tls_verify, quiet, image, destination):
+    """Push an image from the service's store to a registry."""
+    response = client().open("POST", path("images", image, "push"),
+                             {"destination": destination or image, "tlsVerify": str(tls_verify).lower()},
+                             timeout=None)
+    for line in response:
+        message = json.loads(line)
+        if message.get("error"):
+            raise ServiceError(message["error"])
+        if message.get("stream") and not quiet:
+            sys.stderr.write(message["stream"])
+
+
+COMMANDS = {"pod": _pods(), "network": _networks(), "volume": _volumes(), "secret": _secrets(),
+            "build": build, "push": push}

@@ -1,0 +1,152 @@
+"""The remote verbs beyond the basics (husk.cli.remote_containers, husk.cli.remote_objects):
+create, attach, cp, port, top, stats, events, build, push and the pod, network, volume and
+secret groups, each as a client of husk's own service over its unix socket."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+
+import pytest
+
+from husk.testing import HUSK, IMAGE, ApiService, needs_registry
+
+
+def client(service, *args: str, input=None, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([HUSK, "--url", f"unix://{service.socket_path}", *args], input=input,
+                          capture_output=True, text=True, timeout=timeout, env=service.env.env())
+
+
+def ok(done: subprocess.CompletedProcess) -> str:
+    assert done.returncode == 0, (done.args, done.stdout, done.stderr)
+    return done.stdout
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_remote_create_attach_top_and_port(api_crun):
+    ident = ok(client(api_crun, "create", "-i", "--name", "ra", IMAGE, "sh", "-c", "read x; echo got $x; exit 5"))
+    assert len(ident.strip()) == 64
+    assert api_crun.env("inspect", "--format", "{{.State.Status}}", "ra").stdout == "created\n"
+    ok(client(api_crun, "start", "ra"))
+    attached = client(api_crun, "attach", "ra", input="hello\n")
+    assert (attached.returncode, attached.stdout) == (5, "got hello\n"), attached.stderr
+    port = _free_port()
+    ok(client(api_crun, "run", "-d", "--name", "rp", "-p", f"{port}:80", IMAGE, "sleep", "600"))
+    assert client(api_crun, "port", "rp").stdout == f"80/tcp -> 0.0.0.0:{port}\n"
+    assert client(api_crun, "port", "rp", "80").stdout == f"0.0.0.0:{port}\n"
+    top = ok(client(api_crun, "top", "rp", "pid", "args")).splitlines()
+    assert top[0].split() == ["PID", "COMMAND"] and top[1].split() == ["1", "sleep", "600"]
+    ok(client(api_crun, "rm", "-f", "ra", "rp"))
+
+
+def test_remote_cp_both_ways(api_crun, tmp_path):
+    ok(client(api_crun, "run", "-d", "--name", "rc", IMAGE, "sleep", "600"))
+    (tmp_path / "f.txt").write_text("data\n")
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "g").write_text("inner\n")
+    ok(client(api_crun, "cp", str(tmp_path / "f.txt"), "rc:/tmp/"))
+    ok(client(api_crun, "cp", str(tmp_path / "d"), "rc:/tmp/dd"))
+    assert api_crun.env("exec", "rc", "cat", "/tmp/f.txt", "/tmp/dd/g").stdout == "data\ninner\n"
+    out = tmp_path / "out"
+    out.mkdir()
+    ok(client(api_crun, "cp", "rc:/tmp/dd", str(out)))
+    ok(client(api_crun, "cp", "rc:/tmp/dd", str(out / "new")))
+    ok(client(api_crun, "cp", "rc:/tmp/f.txt", str(out / "renamed")))
+    ok(client(api_crun, "cp", "rc:/tmp/dd/.", str(out)))
+    found = sorted(os.path.relpath(os.path.join(top, name), out) for top, dirs, files in os.walk(out)
+                   for name in dirs + files)
+    assert found == ["dd", "dd/g", "g", "new", "new/g", "renamed"]
+    assert (out / "new" / "g").read_text() == "inner\n"
+    missing = client(api_crun, "cp", "rc:/nope", str(out))
+    assert missing.returncode == 125 and len(missing.stderr.splitlines()) == 1, missing.stderr
+    both = client(api_crun, "cp", str(out), str(out))
+    assert both.returncode == 125 and "CONTAINER:PATH" in both.stderr
+    ok(client(api_crun, "rm", "-f", "rc"))
+
+
+def test_remote_stats_and_events(api_crun):
+    ok(client(api_crun, "run", "-d", "--name", "rs", IMAGE, "sleep", "600"))
+    stats = ok(client(api_crun, "stats", "--no-stream", "--format", "{{.Name}} {{.PIDs}}", "rs"))
+    assert stats == "rs 1\n"
+    events = ok(client(api_crun, "events", "--stream=false", "--filter", "container=rs",
+                       "--format", "{{.Status}} {{.Name}}"))
+    assert events.splitlines()[:3] == ["create rs", "init rs", "start rs"]
+    ok(client(api_crun, "rm", "-f", "rs"))
+    line = ok(client(api_crun, "events", "--stream=false", "--filter", "event=remove"))
+    assert line.strip().endswith("(image=localhost/busybox:latest, name=rs)") and " container remove " in line
+
+
+def test_remote_pod_network_volume_and_secret_groups(api_crun):
+    pod = ok(client(api_crun, "pod", "create", "--name", "rpod")).strip()
+    ok(client(api_crun, "run", "-d", "--pod", "rpod", "--name", "inpod", IMAGE, "sleep", "600"))
+    assert ok(client(api_crun, "pod", "ps", "--format", "{{.Name}} {{.Status}} {{.NumberOfContainers}}")) \
+        == "rpod Running 2\n"
+    assert ok(client(api_crun, "pod", "inspect", "--format", "{{.Name}} {{.NumContainers}}", "rpod")) == "rpod 2\n"
+    assert "sleep 600" in ok(client(api_crun, "pod", "top", "rpod"))
+    assert ok(client(api_crun, "pod", "stop", "-t", "0", "rpod")) == pod + "\n"
+    assert api_crun.env("inspect", "--format", "{{.State.Status}}", "inpod").stdout.strip() in ("exited", "stopped")
+    assert client(api_crun, "pod", "exists", "rpod").returncode == 0
+    assert client(api_crun, "pod", "exists", "nope").returncode == 1
+    assert ok(client(api_crun, "pod", "rm", "-f", "rpod")) == pod + "\n"
+    assert client(api_crun, "ps", "-aq").stdout == ""
+
+    assert ok(client(api_crun, "network", "create", "rnet")) == "rnet\n"
+    assert "rnet" in ok(client(api_crun, "network", "ls", "--format", "{{.Name}}")).split()
+    ok(client(api_crun, "run", "-d", "--name", "nc", IMAGE, "sleep", "600"))
+    ok(client(api_crun, "network", "connect", "rnet", "nc"))
+    assert "rnet" in api_crun.env("inspect", "--format", "{{.NetworkSettings.Networks}}", "nc").stdout
+    ok(client(api_crun, "network", "disconnect", "rnet", "nc"))
+    ok(client(api_crun, "rm", "-f", "nc"))
+    assert ok(client(api_crun, "network", "rm", "rnet")) == "rnet\n"
+
+    assert ok(client(api_crun, "volume", "create", "rvol")) == "rvol\n"
+    assert ok(client(api_crun, "volume", "ls")).splitlines() == ["DRIVER      VOLUME NAME", "local       rvol"]
+    assert ok(client(api_crun, "volume", "inspect", "--format", "{{.Name}} {{.Driver}}", "rvol")) == "rvol local\n"
+    assert ok(client(api_crun, "volume", "rm", "rvol")) == "rvol\n"
+
+    secret = ok(client(api_crun, "secret", "create", "rsec", "-", input="s3cret")).strip()
+    assert ok(client(api_crun, "secret", "ls", "--format", "{{.ID}} {{.Name}}")) == f"{secret} rsec\n"
+    assert ok(client(api_crun, "secret", "inspect", "--format", "{{.Spec.Name}}", "rsec")) == "rsec\n"
+    assert ok(client(api_crun, "secret", "rm", "rsec")) == secret + "\n"
+    missing = client(api_crun, "secret", "inspect", "rsec")
+    assert missing.returncode == 125 and missing.stderr.startswith("Error: inspecting secret: ")
+
+
+def test_remote_build_sends_the_context(api_crun, tmp_path):
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "Containerfile").write_text(f"FROM {IMAGE}\nCOPY f.txt /f.txt\nRUN cat /f.txt\n")
+    (context / "f.txt").write_text("built remotely\n")
+    built = ok(client(api_crun, "build", "-t", "localhost/rbuilt:1", str(context), timeout=300))
+    assert "built remotely\n" in built and "STEP 3/3" in built
+    quiet = ok(client(api_crun, "build", "-q", "-t", "localhost/rbuilt:2", str(context), timeout=300)).strip()
+    assert quiet == api_crun.env("inspect", "--format", "{{.Id}}", "localhost/rbuilt:2").stdout.strip()
+    ran = client(api_crun, "run", "--rm", "localhost/rbuilt:1", "cat", "/f.txt")
+    assert (ran.returncode, ran.stdout) == (0, "built remotely\n"), ran.stderr
+
+
+@needs_registry
+def test_remote_push_to_a_registry(husk_envs, registry):
+    env = registry.trust(husk_envs("crun"))
+    base = tempfile.mkdtemp(prefix="hapi-")
+    service = ApiService(env, os.path.join(base, "s.sock"))
+    try:
+        target = f"{registry.host}/remote/bb:1"
+        pushed = client(service, "push", IMAGE, f"docker://{target}", timeout=300)
+        assert pushed.returncode == 0, pushed.stderr
+        env("rmi", IMAGE, check=True)
+        pulled = client(service, "pull", "-q", target, timeout=300)
+        assert pulled.returncode == 0, pulled.stderr
+    finally:
+        err = service.stop()
+        shutil.rmtree(base, ignore_errors=True)
+    assert "Traceback" not in err, err
+
