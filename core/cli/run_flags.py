@@ -168,16 +168,21 @@ def run_options(session, opts: dict):
 
 
 def _user_namespace(session, opts: dict) -> dict:
-    """uid_mappings/gid_mappings for --userns, --uidmap, --gidmap, --subuidname, --subgidname."""
-    from ..engine.userns import resolve
+    """uid_mappings/gid_mappings for --userns, --uidmap, --gidmap, --subuidname, --subgidname, and the
+    --userns mode as given.  `auto` is checked here and given its range at create, under the store's
+    lock for it (husk.engine.userns.adopt_auto); keep-id and nomap read the rootless namespace."""
+    from ..engine.userns import check_auto, resolve
 
-    taken = []
-    if opts["userns"].startswith("auto"):
-        taken = [mapping for container in session.runtime.containers()
-                 for mapping in container.config.run_options.uid_mappings]
-    uids, gids = resolve(opts["userns"], list(opts["uidmap"]), list(opts["gidmap"]), opts["subuidname"],
-                         opts["subgidname"], taken)
-    return {"uid_mappings": uids, "gid_mappings": gids}
+    userns = opts["userns"]
+    if userns.startswith("auto") and not (opts["uidmap"] or opts["gidmap"] or opts["subuidname"]
+                                          or opts["subgidname"]):
+        check_auto(userns.partition(":")[2])
+        return {"userns": userns}
+    if userns in ("keep-id", "nomap"):
+        session.runtime  # a rootless user's namespace joined: its maps say how many ids there are
+    uids, gids = resolve(userns, list(opts["uidmap"]), list(opts["gidmap"]), opts["subuidname"],
+                         opts["subgidname"], [])
+    return {"uid_mappings": uids, "gid_mappings": gids, "userns": userns}
 
 
 def _absolute_in_container(path: str, flag: str) -> str:

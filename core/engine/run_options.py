@@ -337,13 +337,18 @@ def apply(spec: dict[str, Any], container: "Container", rootfs: str, userdata: s
         linux["personality"] = {"domain": options.personality}
     if options.sysctls:
         linux["sysctl"] = dict(options.sysctls)
-    if options.cgroup_parent:
+    if options.cgroup_parent and "cgroupsPath" in linux:  # none without cgroups (rootless on v1)
         linux["cgroupsPath"] = f"{options.cgroup_parent.rstrip('/')}/{linux['cgroupsPath'].rsplit('/', 1)[-1]}"
     _namespaces(spec, options.namespaces, lambda other: _running_pid(container, other))
     if options.uid_mappings:
         from .userns import add_to_spec
 
         add_to_spec(spec, options.uid_mappings, options.gid_mappings)
+        if options.userns == "keep-id" and not container.config.user:  # podman: the user's own ids inside
+            from .userns import keep_id_user
+
+            user = spec["process"]["user"]
+            user["uid"], user["gid"] = keep_id_user(options.uid_mappings, options.gid_mappings)
     mounts = spec["mounts"]
     if options.shm_size and "/dev/shm" not in user_mounts:
         for mount in mounts:

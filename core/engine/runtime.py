@@ -267,6 +267,10 @@ class Runtime:
 
             join(self, config, pod)
         try:
+            if config.run_options.userns.startswith("auto") and not config.run_options.uid_mappings:
+                from .userns import adopt_auto
+
+                return adopt_auto(self, config)
             return self.adopt_container(config, ContainerState())
         except BaseException:
             remove_volumes(self, anonymous)

@@ -22,9 +22,14 @@ from __future__ import annotations
 
 import os
 import stat
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 from ..define import HuskError, InvalidArgument
+
+if TYPE_CHECKING:
+    from ..state.records import ContainerConfig
+    from .container import Container
+    from .runtime import Runtime
 
 SUBUID, SUBGID = "/etc/subuid", "/etc/subgid"
 #: the user whose /etc/subuid ranges `--userns=auto` takes ids from (podman's)
@@ -97,20 +102,107 @@ def resolve(userns: str, uidmap: list[str], gidmap: list[str], subuidname: str, 
     if mode in ("", "host"):
         return [], []
     if mode in ("keep-id", "nomap"):
-        raise InvalidArgument(f"{mode} is only supported in rootless mode")
+        from .config import is_rootless
+
+        if not is_rootless() or options:
+            raise InvalidArgument(f"{mode} is only supported in rootless mode" if not is_rootless()
+                                  else f"invalid --userns={userns}: {mode} takes no options")
+        return _keep_id() if mode == "keep-id" else _nomap()
+    if mode == "private":
+        raise InvalidArgument("must provide at least one UID or GID mapping to configure a user namespace")
     if mode == "auto":
         return _auto(options, taken)
-    raise InvalidArgument(f"invalid --userns {userns!r}: host, auto[:size=N], keep-id or nomap "
-                          "(keep-id and nomap are rootless-only)")
+    raise InvalidArgument(f"unrecognized namespace mode {userns} passed")
 
 
-def _auto(options: str, taken: list[list[int]]) -> tuple[list[list[int]], list[list[int]]]:
+def _own_extents() -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """The (first id, count) extents of the user namespace husk runs in, for uids and gids (a rootless
+    user's: its own id as 0, then each subordinate range)."""
+    extents = []
+    for kind in ("uid", "gid"):
+        with open(f"/proc/self/{kind}_map") as handle:
+            extents.append(sorted((int(line.split()[0]), int(line.split()[2])) for line in handle if line.strip()))
+    return extents[0], extents[1]
+
+
+def _fitted(mappings: list[list[int]], extents: list[tuple[int, int]]) -> list[list[int]]:
+    """`mappings` cut where the namespace's extents meet: the kernel refuses a line of a child's map that
+    spans two lines of its parent's."""
+    result = []
+    for container, host, size in mappings:
+        for first, count in extents:
+            low, high = max(host, first), min(host + size, first + count)
+            if low < high:
+                result.append([container + low - host, low, high - low])
+    return sorted(result)
+
+
+def _keep_id() -> tuple[list[list[int]], list[list[int]]]:
+    """podman's keep-id: the user's own uid and gid are the same inside (they are 0 of the namespace husk
+    runs in), container ids below them are that namespace's 1..N, the rest map to themselves."""
+    import pwd
+
+    from .rootless import host_uid
+
+    uid = host_uid()
+    try:
+        gid = pwd.getpwuid(uid).pw_gid
+    except KeyError:
+        gid = uid
+    maps = []
+    for own, extents in zip((uid, gid), _own_extents()):
+        size = sum(count for _, count in extents)
+        if own >= size:
+            raise InvalidArgument(f"keep-id: the user namespace has only {size} ids, not enough to map id {own} "
+                                  "(add subordinate ids: contrib/setup.sh --rootless USER)")
+        wanted = [[0, 1, own], [own, 0, 1], [own + 1, own + 1, size - own - 1]]
+        maps.append(_fitted([entry for entry in wanted if entry[2]], extents))
+    return maps[0], maps[1]
+
+
+def _nomap() -> tuple[list[list[int]], list[list[int]]]:
+    """podman's nomap: only the user's subordinate ids, from container id 0; the user's own id is not mapped."""
+    maps = []
+    for extents in _own_extents():
+        size = sum(count for _, count in extents)
+        if size < 2:
+            raise InvalidArgument("nomap: the user has no subordinate ids (contrib/setup.sh --rootless USER)")
+        maps.append(_fitted([[0, 1, size - 1]], extents))
+    return maps[0], maps[1]
+
+
+def keep_id_user(uids: list[list[int]], gids: list[list[int]]) -> tuple[int, int]:
+    """The container's uid and gid that keep-id maps to the user (the runtime's own ids)."""
+    return next(c for c, h, _ in uids if h == 0), next(c for c, h, _ in gids if h == 0)
+
+
+def check_auto(options: str) -> int:
+    """The size `--userns=auto[:size=N]` asks for (podman's smallest by default)."""
     size = AUTO_MIN_SIZE
     for option in filter(None, options.split(",")):
         key, _, value = option.partition("=")
         if key != "size" or not value.isdigit() or int(value) == 0:
             raise InvalidArgument(f"invalid --userns=auto option {option!r}: size=N")
         size = int(value)
+    return size
+
+
+def adopt_auto(runtime: "Runtime", config: "ContainerConfig") -> "Container":
+    """Record a `--userns=auto` container with a range no other container of the store holds: the
+    others' ranges are read and the new one recorded under one lock, so two creates at once cannot
+    both pick the same free range."""
+    from ..state.lock import FileLock
+    from ..state.records import ContainerState
+
+    with FileLock(os.path.join(runtime.paths.root, "userns-auto.lock")):
+        taken = [mapping for container in runtime.containers() for mapping in container.config.run_options.uid_mappings]
+        options = config.run_options
+        options.uid_mappings, options.gid_mappings = resolve(options.userns, [], [], "", "", taken)
+        return runtime.adopt_container(config, ContainerState())
+
+
+def _auto(options: str, taken: list[list[int]]) -> tuple[list[list[int]], list[list[int]]]:
+    size = check_auto(options)
     try:
         uid_ranges, gid_ranges = sub_ranges(AUTO_USER, SUBUID), sub_ranges(AUTO_USER, SUBGID)
     except InvalidArgument as exc:
@@ -171,6 +263,8 @@ def prepare(container_dir: str, rootfs: str, uids: list[list[int]], gids: list[l
             json.dump([uids, gids], handle)
         os.replace(marker + ".tmp", marker)
     root_uid, root_gid = host_id(uids, 0), host_id(gids, 0)
+    if any(host == 0 for _, host, _ in uids):  # husk's own uid is mapped (keep-id): the runtime reaches all
+        return
     containers = os.path.dirname(container_dir)
     _check_reachable(os.path.dirname(os.path.dirname(containers)))
     for parent in (os.path.dirname(containers), containers):  # the storage root and its containers/

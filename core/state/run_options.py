@@ -58,3 +58,4 @@ class RunOptions(msgspec.Struct, omit_defaults=True):
     cgroups: str = "enabled"             # --cgroups: enabled, no-conmon, disabled (crun only)
     uid_mappings: list[list[int]] = []   # --userns/--uidmap/--subuidname: [container, host, size]; []: the host's
     gid_mappings: list[list[int]] = []   # --gidmap/--subgidname (or the uid mappings)
+    userns: str = ""                     # --userns as given: "", host, auto[:size=N], keep-id, nomap

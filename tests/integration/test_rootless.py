@@ -191,6 +191,25 @@ def test_volumes(user):
     assert user.husk("volume", "rm", "rlvol").returncode == 0
 
 
+def test_userns_keep_id_and_nomap(user, runtime):
+    """keep-id: the user's own uid and gid inside, and what it writes to a bind is the user's; nomap: the
+    user's own id is not mapped at all, only its subordinate ids."""
+    shared = os.path.join(user.home, f"keep-{runtime}")
+    os.makedirs(shared, exist_ok=True)
+    os.chown(shared, user.uid, user.gid)
+    keep = user.husk("run", "--rm", "--network", "none", "--userns", "keep-id", "-v", f"{shared}:/shared", IMAGE,
+                     "sh", "-c", "id -u; id -g; touch /shared/mine", runtime=runtime)
+    assert keep.returncode == 0, keep.stderr
+    assert keep.stdout.split() == [str(user.uid), str(user.gid)]
+    assert os.stat(os.path.join(shared, "mine")).st_uid == user.uid
+    nomap = user.husk("run", "--rm", "--network", "none", "--userns", "nomap", IMAGE, "sh", "-c",
+                      "id -u; cat /proc/self/uid_map", runtime=runtime)
+    assert nomap.returncode == 0, nomap.stderr
+    lines = nomap.stdout.splitlines()
+    assert lines[0] == "0"
+    assert [line.split()[:2] for line in lines[1:]] == [["0", "1"]]  # container 0 is the first subordinate id
+
+
 def test_network_needs_tun(user):
     """The default network (slirp4netns, podman's) and pasta fail on /dev/net/tun, and the error says so;
     nothing is left behind."""

@@ -116,7 +116,8 @@ def test_userns_auto_picks_free_ranges(mapped, auto_ids):
     (["--userns", "auto", "--uidmap", "0:1:1"],
      "--userns and --uidmap/--gidmap/--subuidname/--subgidname are mutually exclusive"),
     (["--subuidname", "husk-no-such-user"], 'no subuid ranges found for user "husk-no-such-user" in /etc/subuid'),
-    (["--userns", "bogus"], "invalid --userns"),
+    (["--userns", "bogus"], "unrecognized namespace mode bogus passed"),
+    (["--userns", "private"], "must provide at least one UID or GID mapping to configure a user namespace"),
 ])
 def test_refusals(husk, args, message):
     result = husk("create", *args, "busybox", "true")
@@ -133,3 +134,15 @@ def test_commit_export_and_diff_are_refused_not_wrong(husk):
         assert result.returncode == 125, (args, result.stderr)
         assert "runs in a user namespace" in result.stderr and "Traceback" not in result.stderr
     assert "localhost/img" not in husk("images", check=True).stdout
+
+
+def test_concurrent_auto_creates_get_distinct_ranges(husk, auto_ids):
+    """Regression: creates at the same time each read the others' ranges before any had recorded its
+    own, and several picked the same range; the range is now chosen and recorded under one lock."""
+    creates = [husk.popen("create", "--name", f"auto{i}", "--userns", "auto", "busybox", "true",
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for i in range(6)]
+    for create in creates:
+        assert create.wait(timeout=120) == 0, create.stderr.read()
+    starts = [c.config.run_options.uid_mappings[0][1] for c in husk.runtime().containers()]
+    assert len(starts) == 6
+    assert all(abs(a - b) >= 1024 for i, a in enumerate(starts) for b in starts[i + 1:]), sorted(starts)
