@@ -105,9 +105,20 @@ def build(session, tag, file_, build_arg, build_arg_file, platform, label, targe
     def line(text: str) -> None:
         print(text, flush=True)
 
+    view = None
+    if sys.stdout.isatty() and not quiet:
+        from .build_view import CompactView
+
+        view = CompactView(sys.stdout)
     _interrupt_on_sigterm()
-    image_id = run_build(session.runtime, context, options, Output(line, raw), containerfile=file_,
-                         stdin=sys.stdin.buffer)
+    try:
+        image_id = run_build(session.runtime, context, options,
+                             Output(view.line, view.raw) if view else Output(line, raw), containerfile=file_,
+                             stdin=sys.stdin.buffer)
+    except BaseException:
+        if view is not None:
+            view.failed()
+        raise
     if iidfile:
         with open(iidfile, "w") as file:
             file.write(f"sha256:{image_id}")

@@ -513,3 +513,49 @@ def test_isolation_other_than_oci_is_refused(husk, tmp_path):
         assert result.stderr == (f"Error: --isolation {args[1] if args else 'rootless'}: husk runs each RUN step as "
                                  "a container on the OCI runtime; only oci isolation is supported\n")
     assert husk("build", "--isolation", "oci", "-q", context).returncode == 0
+
+
+def _screen(output: bytes) -> list[str]:
+    """What a terminal shows after `output`: lines, with the cursor-up and clear-line
+    sequences the compact view uses applied (colours dropped)."""
+    import re
+
+    lines, row = [""], 0
+    for token in re.split(rb"(\x1b\[[0-9;]*[A-Za-z]|\r?\n)", output):
+        if token in (b"\n", b"\r\n"):
+            row += 1
+            if row == len(lines):
+                lines.append("")
+        elif token == b"\x1b[1A":
+            row = max(row - 1, 0)
+        elif token == b"\x1b[2K":
+            lines[row] = ""
+        elif token and not token.startswith(b"\x1b"):
+            lines[row] += token.decode(errors="replace")
+    return [line for line in lines[:row] if line]
+
+
+def test_a_terminal_gets_the_compact_progress_view(husk, tmp_path):
+    from husk.testing import HUSK, PtyTerminal
+
+    context = _context(tmp_path, f"FROM {IMAGE}\nRUN for i in 1 2 3 4 5 6 7 8; do echo noisy-$i; done\n"
+                                 "RUN echo last words; exit 3\n")
+    terminal = PtyTerminal([HUSK, *husk.global_args, "build", context], husk.env())
+    try:
+        terminal.expect(rb"exit status 3", timeout=240)
+        assert terminal.wait(timeout=60) == 3
+        terminal.expect(rb"$")
+    finally:
+        terminal.close()
+    screen = _screen(terminal.output)
+    # the step lines stay, the first RUN's output was shown in the window and erased, the
+    # failing step's whole output stays
+    assert screen[:2] == [f"STEP 1/3: FROM {IMAGE}",
+                          "STEP 2/3: RUN for i in 1 2 3 4 5 6 7 8; do echo noisy-$i; done"]
+    assert not [line for line in screen if "noisy-" in line and "STEP" not in line]
+    assert "STEP 3/3: RUN echo last words; exit 3" in screen
+    assert screen[-2:] == ["last words", 'Error: building at STEP "RUN echo last words; exit 3": while running '
+                                         "runtime: exit status 3"]
+    assert b"\x1b[1A\x1b[2K" in terminal.output  # a window was drawn and erased
+    plain = husk("build", "--no-cache", context)  # not a terminal: podman's plain stream, every line
+    assert "noisy-8\n" in plain.stdout and "\x1b" not in plain.stdout
