@@ -158,7 +158,7 @@ def _process_env(container: "Container", image) -> list[str]:
             return [e for e in json.load(bundle)["process"]["env"] if e.partition("=")[0] not in secret]
     except (OSError, ValueError, KeyError):
         pass
-    from .spec import merge_env
+    from .process_args import merge_env
 
     home = "/root" if container.config.user in ("", "0", "root") else "/"
     return merge_env(image.config.env if image else [], container.config.env,

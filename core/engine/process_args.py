@@ -1,18 +1,21 @@
-"""A container's argv from its record and its image's config.
+"""A container's argv and environment from its record and its image's config.
 
 Apart from the spec generator (husk.engine.spec, a large module) because
-`ps`, `inspect` and `create` need the argv too, and they are hot paths that
+`ps`, `inspect` and `create` need them too, and they are hot paths that
 must not import the whole spec machinery for it.
 """
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 from ..define import InvalidArgument
 
 if TYPE_CHECKING:
     from ..state.records import ContainerConfig, ImageConfig
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 #: marks a container created with --entrypoint, so an empty one still overrides the image's
 ENTRYPOINT_SET_ANNOTATION = "husk.entrypoint-set"
@@ -36,3 +39,24 @@ def resolve_args(config: "ContainerConfig", image: "ImageConfig") -> list[str]:
     if not args:
         raise InvalidArgument("no command or entrypoint provided, and no CMD or ENTRYPOINT from image")
     return args
+
+
+def merge_env(image_env: list[str], container_env: list[str], *, hostname: str, home: str) -> list[str]:
+    """The process environment: defaults, then the image's, then the container's
+    (a later value wins by name); HOSTNAME and HOME are added unless set.
+
+    An entry without ``=`` takes its value from husk's own environment, and is
+    dropped when husk has none (as `-e NAME` does).
+    """
+    merged = {"PATH": DEFAULT_PATH, "TERM": "xterm", "container": "husk"}
+    for entry in (*image_env, *container_env):
+        name, has_value, value = entry.partition("=")
+        if not name:
+            raise InvalidArgument(f"invalid environment variable {entry!r}: no name")
+        if has_value:
+            merged[name] = value
+        elif name in os.environ:
+            merged[name] = os.environ[name]
+    merged.setdefault("HOSTNAME", hostname)
+    merged.setdefault("HOME", home)
+    return [f"{name}={value}" for name, value in merged.items()]

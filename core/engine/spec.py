@@ -27,13 +27,12 @@ from typing import Any
 from .. import __version__
 from . import resources, security, users
 from .config import uses_cgroups
-from .process_args import ENTRYPOINT_SET_ANNOTATION, resolve_args
+from .process_args import DEFAULT_PATH, ENTRYPOINT_SET_ANNOTATION, merge_env, resolve_args
 from ..storage import rootpath
 from ..define import InvalidArgument
 from ..state.records import ContainerConfig, ImageConfig, Mount
 
 OCI_VERSION = "1.0.2"
-DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 #: podman's default capability set (CapEff 00000000800405fb)
 DEFAULT_CAPABILITIES = (
@@ -179,27 +178,6 @@ def write_bundle(spec: dict[str, Any], userdata: str) -> str:
 
 
 # -- process ---------------------------------------------------------------------------
-
-def merge_env(image_env: list[str], container_env: list[str], *, hostname: str, home: str) -> list[str]:
-    """The process environment: defaults, then the image's, then the container's
-    (a later value wins by name); HOSTNAME and HOME are added unless set.
-
-    An entry without ``=`` takes its value from husk's own environment, and is
-    dropped when husk has none (as `-e NAME` does).
-    """
-    merged = {"PATH": DEFAULT_PATH, "TERM": "xterm", "container": "husk"}
-    for entry in (*image_env, *container_env):
-        name, has_value, value = entry.partition("=")
-        if not name:
-            raise InvalidArgument(f"invalid environment variable {entry!r}: no name")
-        if has_value:
-            merged[name] = value
-        elif name in os.environ:
-            merged[name] = os.environ[name]
-    merged.setdefault("HOSTNAME", hostname)
-    merged.setdefault("HOME", home)
-    return [f"{name}={value}" for name, value in merged.items()]
-
 
 def capability_set(cap_add: list[str], cap_drop: list[str], *, privileged: bool,
                    base: tuple[str, ...] | None = None) -> list[str]:

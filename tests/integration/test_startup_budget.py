@@ -6,7 +6,10 @@ machine.  So each verb here is run in a fresh interpreter that writes
 ``sys.modules`` when it exits, and the test fails when a module that verb must
 not need was imported: the API service's aiohttp, importlib.metadata (the
 entry-point scan, `--version`), the worker pool on single-container verbs,
-pluggy and the plugins on read-only verbs.
+pluggy and the plugins on read-only verbs, the spec generator and the pods
+module (tarfile) on the listing verbs, create's 150 options on the verbs
+sharing its module, and every plugin but the container's runtime's on pause
+and unpause.
 """
 
 from __future__ import annotations
@@ -40,6 +43,11 @@ LIFECYCLE = ("aiohttp", "multiprocess", "dill", "pyroute2", "yarl", "multidict")
 EVERYWHERE = LIFECYCLE + ("importlib.metadata",)
 #: read-only verbs do not load plugins (they read records, never call a runtime's hooks)
 PLUGINS = ("pluggy", "husk_runc", "husk_crun", "husk_criu", "husk.hooks", "husk.engine.plugins")
+#: nor what only creating and starting need: the spec generator, pods (tarfile), create's
+#: options (husk.cli.run_flags), the image store's writers
+READING = ("husk.engine.spec", "husk.engine.pods", "tarfile", "husk.cli.run_flags", "husk.storage.pull")
+#: every plugin shipped with husk: pause and unpause load only their runtime's
+SHIPPED_PLUGINS = ("husk_runc", "husk_crun", "husk_criu", "husk_netavark", "husk_runsc", "husk_shimv2")
 
 READ_ONLY = [
     ["--version"],
@@ -83,6 +91,8 @@ def budget(husk):
 def test_read_only_verbs_stay_light(budget, tmp_path, args):
     modules = modules_after(budget, tmp_path, args)
     assert heavy(modules, EVERYWHERE + PLUGINS) == []
+    if args[0] != "container":  # a group loads every module of its group (run_flags with create)
+        assert heavy(modules, READING) == []
 
 
 def test_single_container_verbs_need_no_pool_and_no_api(budget, tmp_path):
@@ -98,3 +108,17 @@ def test_run_without_importlib_metadata(budget, tmp_path):
     budget.extra_env["XDG_CACHE_HOME"] = str(tmp_path / "cache")  # this test's own cache
     modules_after(budget, tmp_path, SINGLE[0])  # warms the cache for this interpreter's sys.path
     assert heavy(modules_after(budget, tmp_path, SINGLE[0]), ("importlib.metadata",)) == []
+
+
+def test_pause_and_unpause_load_only_their_runtime_s_plugin(budget, tmp_path):
+    """Once a full load has left its hint (husk.engine.plugins.hinted_runtime),
+    pause and unpause import the plugin of the container's runtime and no
+    other, and neither the spec generator nor the network modules."""
+    budget.extra_env["XDG_CACHE_HOME"] = str(tmp_path / "cache")  # this test's own cache and hint
+    modules_after(budget, tmp_path, ["run", "-d", "--name", "paused", "--network", "none", IMAGE, "sleep", "300"])
+    own = "husk_" + budget.runtime_name
+    for verb in ("pause", "unpause"):
+        modules = modules_after(budget, tmp_path, [verb, "paused"])
+        assert own in modules, verb
+        assert heavy(modules, tuple(p for p in SHIPPED_PLUGINS if p != own)) == [], verb
+        assert heavy(modules, LIFECYCLE + ("husk.engine.spec", "husk.network", "importlib.metadata")) == [], verb
