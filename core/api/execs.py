@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import asyncio
+import contextlib
 import secrets
 import threading
 import time
@@ -229,6 +230,12 @@ async def start(request: web.Request) -> web.StreamResponse:
     finally:
         entry.launched.set()
         if process is not None and process.client is not None and entry.exit_code is None:
+            if stream.is_closed and config.attach_stdin:
+                # The client is gone (a reset, not a half-close): nobody can attach to an exec
+                # again, so its input is over, as Docker's is.  Left open, a command reading its
+                # stdin would run for ever.
+                with contextlib.suppress(OSError):
+                    process.client.close_stdin()
             process.client.close()
             process.client = None
         stream.close()
