@@ -27,6 +27,10 @@ class OCIRuntime:
     binary = ""
     #: whether the runtime can checkpoint with CRIU (probed by the plugin)
     supports_checkpoint = False
+    #: the file that says an image directory holds this runtime's checkpoint (CRIU's index)
+    checkpoint_image = "inventory.img"
+    #: whether its checkpoint images hold the container's id (no restore under another: import --name)
+    checkpoint_keeps_id = False
     #: `--FLAG`s from the user (--runtime-flag), after the backend's own global flags
     extra_flags: list[str] = []
 

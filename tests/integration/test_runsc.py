@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import stat
+import tarfile
 
 import pytest
 
@@ -101,6 +102,41 @@ def test_checkpoint_restore(runsc_env):
     assert wait_until(lambda: env("exec", "g4", "cat", "/tmp/born").returncode == 0)
     assert env("exec", "g4", "cat", "/tmp/born", check=True).stdout == born
     env("rm", "-f", "-t", "0", "g4", check=True)
+
+
+def test_checkpoint_export_and_import(runsc_env, tmp_path):
+    """A runsc checkpoint exported to an archive (gVisor's checkpoint.img inside)
+    is imported (under its own id: the image keeps it) and restored: the same
+    sandbox state.  An archive without its runtime's images is refused."""
+    env = runsc_env
+    env("run", "-d", "--name", "g5", "--network", "none", "busybox", "sh", "-c",
+        "born=$(date +%s%N); while :; do echo $born > /tmp/born; sleep 0.1; done", check=True)
+    assert wait_until(lambda: env("exec", "g5", "cat", "/tmp/born").returncode == 0)
+    born = env("exec", "g5", "cat", "/tmp/born", check=True).stdout
+    archive = tmp_path / "g5.tar"
+    env("checkpoint", "--export", str(archive), "g5", check=True, timeout=120)
+    with tarfile.open(archive) as tar:
+        assert "checkpoint/checkpoint.img" in tar.getnames()
+    # gVisor's image keeps the container's id: a copy under another (--name) is refused
+    result = env("restore", "--import", str(archive), "--name", "g6")
+    assert result.returncode == 125 and result.stderr.count("\n") == 1, result.stderr
+    assert "cannot restore a checkpoint under another container id (--name)" in result.stderr
+    env("rm", "g5", check=True)
+    env("restore", "--import", str(archive), check=True, timeout=120)
+    assert env("inspect", "-f", "{{.State.Status}} {{.OCIRuntime}}", "g5", check=True).stdout == \
+        "running runsc\n"
+    env("exec", "g5", "rm", "/tmp/born", check=True)
+    assert wait_until(lambda: env("exec", "g5", "cat", "/tmp/born").stdout == born)  # not born again
+    env("rm", "-f", "-t", "0", "g5", check=True, timeout=120)
+    stripped = tmp_path / "stripped.tar"  # the same archive without gVisor's image
+    with tarfile.open(archive) as source, tarfile.open(stripped, "w") as target:
+        for member in source:
+            if member.name != "checkpoint/checkpoint.img":
+                target.addfile(member, source.extractfile(member) if member.isreg() else None)
+    result = env("restore", "--import", str(stripped), "--name", "g7")
+    assert result.returncode == 125 and result.stderr.count("\n") == 1, result.stderr
+    assert "no checkpoint/checkpoint.img (what runtime runsc checkpoints)" in result.stderr
+    assert env("container", "exists", "g7").returncode == 1
 
 
 def test_remove_a_created_container(runsc_env):

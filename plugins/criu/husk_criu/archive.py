@@ -226,7 +226,7 @@ def _unpack(raw, staging: str) -> None:
             process.wait()
     if not seen:
         raise InvalidArgument("invalid checkpoint archive: empty")
-    for required in ("config.json", "checkpoint/inventory.img"):
+    for required in ("config.json", "checkpoint"):
         if required not in seen:
             raise InvalidArgument(f"invalid checkpoint archive: no {required}")
 
@@ -318,6 +318,14 @@ def _adopt(runtime, staging: str, options: dict):
             config = msgspec.json.decode(handle.read(), type=ContainerConfig)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise InvalidArgument(f"invalid checkpoint archive: config.json: {exc}") from None
+    backend = runtime.oci_runtime(config.runtime)  # a runtime this host does not have is refused now
+    image_index = f"checkpoint/{backend.checkpoint_image}"  # CRIU's inventory.img, or the backend's own
+    if not os.path.isfile(os.path.join(staging, image_index)):
+        raise InvalidArgument(f"invalid checkpoint archive: no {image_index} "
+                              f"(what runtime {config.runtime} checkpoints)")
+    if options.get("name") and backend.checkpoint_keeps_id:
+        raise InvalidArgument(f"runtime {config.runtime} cannot restore a checkpoint under another container id "
+                              "(--name): its images keep the id they were taken with; import it without --name")
     if options.get("name"):
         check_name(options["name"])
         config.id, config.name = os.urandom(32).hex(), options["name"]
@@ -337,7 +345,6 @@ def _adopt(runtime, staging: str, options: dict):
         except NoSuchImage:
             raise InvalidArgument(f"the archive's image {config.image_ref or config.image_name} "
                                   f"({config.image_id[:12]}) is not in this storage") from None
-    runtime.oci_runtime(config.runtime)  # a runtime this host does not have is refused now
     _restore_volumes(runtime, config, staging, bool(options.get("ignore_volumes")))
     config.auto_remove = False  # a restored copy outlives its restore
     diff = os.path.join(staging, "rootfs-diff.tar")

@@ -24,6 +24,10 @@ IMAGES = "checkpoint"
 LOGS = ("dump.log", "restore.log", "stats-dump", "stats-restore")
 
 
+#: the index file of CRIU's images (a backend with images of its own names another: OCIRuntime.checkpoint_image)
+CRIU_INDEX = "inventory.img"
+
+
 def image_dir(container) -> str:
     return os.path.join(container.runtime.paths.userdata(container.id), IMAGES)
 
@@ -34,7 +38,7 @@ def backend_for(container):
     if not backend.supports_checkpoint:
         raise InvalidArgument(f"the OCI runtime {backend.name!r} cannot checkpoint here ({_why_not(backend)}); "
                               "create the container with --runtime runc")
-    if shutil.which("criu") is None:
+    if backend.checkpoint_image == CRIU_INDEX and shutil.which("criu") is None:
         raise InvalidArgument("criu is not installed: run contrib/setup.sh (plugins/criu/contrib/install-criu.sh)")
     return backend
 
@@ -161,8 +165,7 @@ def restore(container, options: dict) -> None:
     backend = backend_for(container)
     paths = container.runtime.paths
     images = image_dir(container)
-    # a backend with images of its own names their index file (runsc: checkpoint.img)
-    if not os.path.exists(os.path.join(images, getattr(backend, "checkpoint_image", "inventory.img"))):
+    if not os.path.exists(os.path.join(images, backend.checkpoint_image)):
         raise StateInvalid(f"container {container.id} does not contain a checkpoint ({images}): "
                            "no such file or directory",
                            improper=False)

@@ -17,7 +17,9 @@ what differs, each measured with Debian 12's runsc 0.0~20221219:
   stack, loopback only), the one mode gVisor can checkpoint.
 - **Checkpoint and restore** are runsc's own (``checkpoint --image-path``, an
   image of the whole sandbox, ``checkpoint.img``) behind husk's checkpoint
-  verbs (husk-criu drives them), for ``--network none`` containers.  CRIU's
+  verbs (husk-criu drives them), for ``--network none`` containers; an
+  ``--export``ed archive is ``--import``ed under its own id (not ``--name``:
+  the image keeps the id).  CRIU's
   options are refused, ``--leave-running`` too: runsc's stops the sandbox
   and restores it, and that stop times out here ("context deadline
   exceeded"), leaving the container exited.
@@ -52,6 +54,9 @@ class Runsc(OCIRuntime):
 
     #: the file runsc's checkpoint writes into the image directory (CRIU's is inventory.img)
     checkpoint_image = "checkpoint.img"
+    #: gVisor's image keeps the container's id: restored under another (an import
+    #: with --name), `kill --all` finds none of its processes (measured)
+    checkpoint_keeps_id = True
 
     def features(self) -> dict[str, Any]:
         """What `runsc help` and `--version` say (cached as runc's features are)."""
