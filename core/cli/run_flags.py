@@ -325,10 +325,13 @@ def parse_mounts(values: tuple[str, ...]):
     for value in values:
         fields: dict[str, str] = {}
         flags: list[str] = []
+        volume_opts: list[str] = []  # volume-opt=KEY=VALUE may repeat
         for item in value.split(","):
             key, eq, setting = item.partition("=")
             key = key.strip().lower()
-            if eq:
+            if key == "volume-opt" and eq:
+                volume_opts.append(setting)
+            elif eq:
                 fields[key] = setting
             elif key:
                 flags.append(key)
@@ -363,7 +366,7 @@ def parse_mounts(values: tuple[str, ...]):
                       "dst": destination}
             if "ro" in options:
                 wanted["ro"] = "true"
-            mounts.append(parse_volume_mount(wanted, value))  # it refuses what it does not know
+            mounts.append(parse_volume_mount(wanted, value, volume_opts))  # it refuses what it does not know
             continue
         elif kind == "image":
             source = fields.pop("source", None) or fields.pop("src", None)

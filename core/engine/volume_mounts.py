@@ -63,13 +63,18 @@ def resolve_for_create(runtime: "Runtime", mounts: Iterable[Mount], image: "Imag
 
 
 def _volume_mount(runtime: "Runtime", mount: Mount, made: list[str]) -> Mount:
+    """The volume a mount names, made when missing (with the mount's
+    `volume-opt=K=V` options as the driver's, as podman does; they are dropped
+    from the mount: an existing volume keeps its own)."""
+    driver_options = dict(o.removeprefix("volume-opt=").split("=", 1) for o in mount.options
+                          if o.startswith("volume-opt="))
     if not mount.source:
-        volume = runtime.volumes.create(anonymous=True)
+        volume = runtime.volumes.create(anonymous=True, options=driver_options)
         made.append(volume.name)
     elif not runtime.volumes.exists(mount.source):
-        runtime.volumes.create(mount.source, ignore=True)
-    return Mount(destination=mount.destination, type="volume",
-                 source=mount.source or made[-1], options=list(mount.options))
+        runtime.volumes.create(mount.source, options=driver_options, ignore=True)
+    return Mount(destination=mount.destination, type="volume", source=mount.source or made[-1],
+                 options=[o for o in mount.options if not o.startswith("volume-opt=")])
 
 
 def _image_mount(runtime: "Runtime", mount: Mount) -> Mount:
@@ -183,8 +188,10 @@ def spec_config(container: "Container") -> "ContainerConfig":
     for mount in container.config.mounts:
         if mount.type == "volume":
             source = volumes.path(volumes.get(mount.source))
-            mount = Mount(destination=mount.destination, type="bind", source=source,
-                          options=[o for o in mount.options if o not in _VOLUME_ONLY_OPTIONS])
+            options = [o for o in mount.options if o not in _VOLUME_ONLY_OPTIONS]
+            # podman's default for a volume: nosuid and nodev, unless suid or dev is asked for
+            options += [flag for flag in ("nosuid", "nodev") if flag not in options and flag[2:] not in options]
+            mount = Mount(destination=mount.destination, type="bind", source=source, options=options)
         elif mount.type == "image":
             mount = Mount(destination=mount.destination, type="bind", options=["rbind", *mount.options],
                           source=os.path.join(_image_mount_dir(container, mount), "merged"))

@@ -5,6 +5,7 @@ libpod's mounts): one way to read `-v SRC:DST:ro`."""
 from __future__ import annotations
 
 import os
+from typing import Iterable
 
 from ..define import InvalidArgument
 from ..state.records import Mount
@@ -43,9 +44,11 @@ def parse_volume(value: str) -> Mount:
                  options=[o for o in options if o not in ("z", "Z", "U", "copy", "nocopy")])
 
 
-def parse_volume_mount(fields: dict[str, str], value: str) -> Mount:
-    """`--mount type=volume,src=NAME,dst=/ctr[,ro][,volume-nocopy]` (its fields
-    already split); no src: an anonymous volume."""
+def parse_volume_mount(fields: dict[str, str], value: str, volume_opts: Iterable[str] = ()) -> Mount:
+    """`--mount type=volume,src=NAME,dst=/ctr[,ro][,volume-nocopy][,volume-opt=K=V]...`
+    (its fields already split); no src: an anonymous volume.  Each volume-opt is
+    kept as a `volume-opt=K=V` option: the driver's options for a volume this
+    mount makes (see husk.engine.volume_mounts), never given to the runtime."""
     destination = fields.get("dst") or fields.get("destination") or fields.get("target") or ""
     source = fields.get("src") or fields.get("source") or ""
     if not destination.startswith("/"):
@@ -62,8 +65,12 @@ def parse_volume_mount(fields: dict[str, str], value: str) -> Mount:
             options.append("U")
         elif key in _VOLUME_OPTIONS and not item:
             options.append(key)
-        elif key not in ("ro", "readonly", "volume-nocopy", "U", "chown", "volume-opt", "volume-label"):
+        elif key not in ("ro", "readonly", "volume-nocopy", "U", "chown", "volume-label"):
             raise InvalidArgument(f"invalid mount option {key!r} in {value!r}")
+    for option in volume_opts:
+        if "=" not in option:
+            raise InvalidArgument(f"invalid mount option 'volume-opt={option}' in {value!r}: KEY=VALUE expected")
+        options.append(f"volume-opt={option}")
     if source:
         check_volume_name(source)
     return Mount(destination=os.path.normpath(destination), type="volume", source=source, options=options)
