@@ -43,6 +43,23 @@ def is_rootless() -> bool:
     return os.geteuid() != 0 or ROOTLESS_ENV in os.environ
 
 
+def host_uid() -> int:
+    """The rootless user's id on the host (the euid, before husk.engine.rootless.enter)."""
+    return int(os.environ.get(ROOTLESS_ENV) or os.geteuid())
+
+
+def default_root() -> str:
+    """podman's rootless storage: $XDG_DATA_HOME/husk, ~/.local/share/husk by default."""
+    data = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return os.path.join(data, "husk")
+
+
+def default_runroot() -> str:
+    """A rootless run root: $XDG_RUNTIME_DIR/husk, or a private /tmp/husk-run-UID when that is unset."""
+    runtime_dir = os.environ.get("XDG_RUNTIME_DIR")
+    return os.path.join(runtime_dir, "husk") if runtime_dir else f"/tmp/husk-run-{host_uid()}"
+
+
 def uses_cgroups() -> bool:
     """podman's --cgroups rule: a rootless container on a cgroup v1 or hybrid host gets no
     cgroup at all (the user cannot write there); its limits are ignored, with podman's warning."""
@@ -57,9 +74,7 @@ class Config:
         self.runtime = "crun"
         self.root = "/var/lib/husk"
         self.runroot = "/run/husk"
-        if is_rootless():  # podman's rootless places (husk.engine.rootless)
-            from .rootless import default_root, default_runroot
-
+        if is_rootless():  # podman's rootless places
             self.root, self.runroot = default_root(), default_runroot()
         self.plugins: list[str] = []
         self.disabled_plugins: list[str] = []

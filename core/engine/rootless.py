@@ -27,7 +27,7 @@ import shutil
 import subprocess
 import sys
 
-from ..define import HuskError
+from ..define import HuskError, InvalidArgument
 from .config import ROOTLESS_ENV
 
 _CLONE_NEWNS = 0x00020000
@@ -36,39 +36,6 @@ _MS_REC, _MS_PRIVATE = 0x4000, 1 << 18
 
 SINGLE_MAPPING_WARNING = ("WARNING: Using rootless single mapping into the namespace. This might break some "
                           "images. Check /etc/subuid and /etc/subgid for adding sub*ids if not using a network user")
-
-
-def host_uid() -> int:
-    """The rootless user's id on the host (our own euid before :func:`enter`)."""
-    return int(os.environ.get(ROOTLESS_ENV) or os.geteuid())
-
-
-def default_root() -> str:
-    """podman's rootless storage: $XDG_DATA_HOME/husk, ~/.local/share/husk by default."""
-    data = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
-    return os.path.join(data, "husk")
-
-
-def default_runroot() -> str:
-    """$XDG_RUNTIME_DIR/husk, or a private directory in /tmp (``/tmp/husk-run-UID``) when that is unset."""
-    runtime_dir = os.environ.get("XDG_RUNTIME_DIR")
-    if runtime_dir:
-        return os.path.join(runtime_dir, "husk")
-    return f"/tmp/husk-run-{host_uid()}"
-
-
-def subordinate_ranges(path: str, name: str, uid: int) -> list[tuple[int, int]]:
-    """The (start, count) ranges `path` (/etc/subuid or /etc/subgid) gives the user, by name or by id."""
-    ranges = []
-    try:
-        with open(path) as handle:
-            for line in handle:
-                fields = line.strip().split(":")
-                if len(fields) == 3 and fields[0] in (name, str(uid)) and fields[1].isdigit() and fields[2].isdigit():
-                    ranges.append((int(fields[1]), int(fields[2])))
-    except FileNotFoundError:
-        pass
-    return ranges
 
 
 def enter(runroot: str) -> None:
@@ -176,12 +143,16 @@ def _write_maps(pid: int, uid: int, gid: int) -> None:
     only the user's own ids, with podman's warning, when the user has none."""
     import pwd
 
+    from .userns import SUBGID, SUBUID, sub_ranges
+
     try:
         name = pwd.getpwuid(uid).pw_name
     except KeyError:
         name = str(uid)
-    subuids = subordinate_ranges("/etc/subuid", name, uid)
-    subgids = subordinate_ranges("/etc/subgid", name, uid)
+    try:
+        subuids, subgids = sub_ranges(name, SUBUID), sub_ranges(name, SUBGID)
+    except InvalidArgument:  # none in one of the files
+        subuids = subgids = []
     if not subuids or not subgids:
         print(SINGLE_MAPPING_WARNING, file=sys.stderr)
         with open(f"/proc/{pid}/setgroups", "w") as handle:

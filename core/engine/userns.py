@@ -142,7 +142,7 @@ def _keep_id() -> tuple[list[list[int]], list[list[int]]]:
     runs in), container ids below them are that namespace's 1..N, the rest map to themselves."""
     import pwd
 
-    from .rootless import host_uid
+    from .config import host_uid
 
     uid = host_uid()
     try:
