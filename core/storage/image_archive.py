@@ -83,16 +83,17 @@ class LoadedImage:
 
 
 # -- save -----------------------------------------------------------------------------------
-def save_images(runtime: "Runtime", names: Iterable[str], out: BinaryIO) -> None:
+def save_images(runtime: "Runtime", names: Iterable[str], out: BinaryIO, as_name: str = "") -> None:
     """Write the named images as one docker-archive tar to `out` (may be a pipe).
 
     An image named by a name is saved with that name (its stored form); one
-    named by id is saved with no name, as Docker does."""
+    named by id is saved with no name, as Docker does.  `as_name` names the
+    archive's image instead (`push IMAGE docker-archive:PATH:NAME`)."""
     import io
     import tarfile
     import time
 
-    from .images import resolve_image, stored_name
+    from .images import normalize, resolve_image, stored_name
     from .layer_store import layer_archive
 
     entries: list[dict] = []
@@ -103,7 +104,7 @@ def save_images(runtime: "Runtime", names: Iterable[str], out: BinaryIO) -> None
         if not image.config_json:
             raise HuskError(f"image {image.id[:12]} has no stored config (it was stored by an older husk): "
                             "import it again to save it")
-        named = stored_name(image, name)
+        named = normalize(as_name) if as_name else stored_name(image, name)
         tags = [named] if named else []
         configs[image.id] = image.config_json.encode()
         for layer in image.layers:

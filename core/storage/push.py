@@ -218,7 +218,7 @@ def push(runtime: "Runtime", source: str, destination: str = "", *, options: "Pu
         from .image_archive import save_images
 
         path, _, name = target.partition(":")
-        _write_atomically(path, lambda out: save_images(runtime, [source], out))
+        _write_atomically(path, lambda out: save_images(runtime, [source], out, name))
         return ""
     prepared = prepare(runtime, image, manifest_format, compression)
     try:
