@@ -157,3 +157,47 @@ def test_a_shim_built_on_containerd_2_3_gets_bootstrap_params_on_stdin(tmp_path)
     assert params == {"1": ["c1"], "2": ["husk"], "5": ["events"], "6": ["/run/x/containerd.sock"],
                       "7": ["/bin/false"]}
     assert shim.read_address(str(bundle)) == ("unix:///run/fake.sock", shim.SERVICE_V3)
+
+
+def test_the_events_server_answers_forward_and_returns_the_event(tmp_path):
+    """What a shim sends to $TTRPC_ADDRESS: a Forward (here in two pieces) is
+    answered with an empty Response and its event returned; another method
+    gets UNIMPLEMENTED.  The socket is reached by its name in the bundle."""
+    import os
+    import socket
+
+    from husk_shimv2 import events
+
+    server = events.EventServer(str(tmp_path))
+    oom = proto.encode([(1, [(2, "husk"), (3, "/tasks/oom"),
+                                 (4, [(1, "containerd.events.TaskOOM"), (2, proto.encode([(1, "c1")]))])])])
+    forward = ttrpc.request(events.SERVICE, "Forward", oom)
+    client = socket.socket(socket.AF_UNIX)
+    client.settimeout(10)
+    cwd = os.getcwd()
+    os.chdir(tmp_path)  # as the shim dials it: relative to its bundle
+    try:
+        client.connect(events.SOCKET)
+    finally:
+        os.chdir(cwd)
+    got = server.on_ready(server.listener.fileno())
+    assert got == [] and len(server.fds()) == 2
+    frame = ttrpc.header(len(forward), 1, ttrpc.TYPE_REQUEST) + forward
+    client.sendall(frame[:7])
+    assert server.on_ready(server.fds()[1]) == []  # half a header: nothing yet
+    client.sendall(frame[7:])
+    [(topic, fields)] = server.on_ready(server.fds()[1])
+    assert topic == "/tasks/oom" and proto.text(fields, 1) == "c1"
+    length, stream, kind, _ = ttrpc.parse_header(client.recv(ttrpc.HEADER_SIZE))
+    assert (stream, kind) == (1, ttrpc.TYPE_RESPONSE) and ttrpc.response_payload(client.recv(length) if length else b"") == b""
+    other = ttrpc.request(events.SERVICE, "Subscribe", b"")
+    client.sendall(ttrpc.header(len(other), 3, ttrpc.TYPE_REQUEST) + other)
+    assert server.on_ready(server.fds()[1]) == []
+    length, stream, _, _ = ttrpc.parse_header(client.recv(ttrpc.HEADER_SIZE))
+    with pytest.raises(ttrpc.TtrpcError) as error:
+        ttrpc.response_payload(client.recv(length))
+    assert stream == 3 and error.value.code == events.UNIMPLEMENTED
+    client.close()
+    server.on_ready(server.fds()[1])  # the shim went away: its connection is dropped
+    assert server.fds() == [server.listener.fileno()]
+    server.close()
