@@ -10,7 +10,9 @@ through fifos, and forks.  The parent writes the pid file -- the init's pid,
 then the child's -- and exits: "create" is done.  The child is the process
 the monitor waits for: it carries stdio between the monitor's pipes (or a
 pty of its own, for a terminal) and the fifos, asks the shim to ``Wait``, and
-exits with the container's exit code.  When the shim dies, it runs the
+exits with the container's exit code.  The init's waiter also serves the
+shim's events (:mod:`husk_shimv2.events`): an OOM kill leaves husk its
+``oom`` marker in the userdata directory.  When the shim dies, it runs the
 shim's ``delete`` action (which kills what is left) and exits with its status.
 
 It imports only the standard library's C modules and its siblings: it costs
