@@ -201,3 +201,19 @@ def test_api_search_push_and_prune(husk_envs, registry, prefix):
             assert status in (400, 500) and b"bogus" in body, body
         finally:
             connection.close()
+
+
+def test_registries_conf_insecure_skips_verification(husk, registry, tmp_path):
+    """`insecure = true` for a registry whose CA husk was not told of: pulls
+    work without --tls-verify=false; without it they are refused."""
+    seed(husk, registry)
+    conf = tmp_path / "registries.conf"
+    husk.extra_env["CONTAINERS_REGISTRIES_CONF"] = str(conf)
+    husk.extra_env["HOME"] = str(tmp_path / "home")  # no certs.d of the user's
+    reference = f"{registry.host}/busybox:latest"
+    conf.write_text("")
+    refused = husk("pull", "-q", reference)
+    assert refused.returncode == 125 and "failed to verify certificate" in refused.stderr, refused.stderr
+    conf.write_text(f'[[registry]]\nlocation = "{registry.host}"\ninsecure = true\n')
+    pulled = husk("pull", "-q", reference)
+    assert pulled.returncode == 0, pulled.stderr
