@@ -30,6 +30,11 @@ Benchmarks (``--only NAME``, repeatable):
               with 10 containers running
   importtime  ``python -X importtime`` of the husk CLI for ``inspect`` and ``ps``
 
+create, ps, inspect and pause also time, once in every iteration, the floor of
+any click CLI in husk's interpreter (``python -c 'import click'``: Python's
+start-up and click's import, what no change inside husk can remove) and show it
+beside podman's figure, so the tables say how far a target is from reachable.
+
 Everything it created is removed at the end (``rm -af`` in each tool, then the
 workdir).  Child processes run without PYTHONDONTWRITEBYTECODE and after
 ``compileall`` of husk's sources, so husk starts from cached bytecode as an
@@ -72,6 +77,8 @@ PODMAN_NPROC_CEILING = 32768
 # podman keeps its blob-info cache here whatever --root says (``podman import``
 # writes it); removed at the end when the benchmark was the one to create it.
 PODMAN_SHARED_DIR = pathlib.Path("/var/lib/containers")
+#: a click CLI's least start-up in husk's interpreter (see the module's docstring)
+FLOOR_ARGS = ("-c", "import click")
 
 
 class BenchError(Exception):
@@ -197,6 +204,8 @@ class Result:
     target: float | None = None  # on husk/podman, or on husk's absolute value if target_absolute
     target_absolute: bool = False
     notes: list[str] = field(default_factory=list)
+    #: the floor (FLOOR_ARGS) in this result's unit, or None when not measured
+    floor: float | None = None
 
     def median(self, tool: str) -> float | None:
         values = self.samples.get(tool)
@@ -231,8 +240,22 @@ class Result:
             "median": {tool: self.median(tool) for tool in TOOLS},
             "ratio": {"husk/podman": self.ratio("podman"), "husk/raw": self.ratio("raw")},
             "higher_is_better": self.higher_is_better, "target": self.target_text(),
-            "verdict": self.verdict(), "notes": self.notes,
+            "verdict": self.verdict(), "notes": self.notes, "floor": self.floor,
         }
+
+    def floor_text(self) -> str:
+        """The floor and its ratio to podman (what husk/podman could be at best)."""
+        podman = self.median("podman")
+        if self.floor is None or not podman:
+            return ""
+        return "%s (%.2fx podman)" % (fmt(self.floor, self.unit), self.floor / podman)
+
+    def set_floor(self, seconds: list[float], commands: int) -> None:
+        """From floor samples: `commands` husk invocations per sample (a rate: one per item)."""
+        median = statistics.median(seconds)
+        self.floor = 1 / median if self.unit == "ctr/s" else median * commands
+        self.notes.append("floor (python -c 'import click' x %d, same turns): %s" % (
+            1 if self.unit == "ctr/s" else commands, self.floor_text()))
 
 
 class Bench:
@@ -299,6 +322,10 @@ class Bench:
     def engine(self, name: str) -> Engine:
         return self.husk if name == "husk" else self.podman
 
+    def floor(self) -> float:
+        """One sample of the floor: Python's start-up and click's import."""
+        return timed([self.args.python, *FLOOR_ARGS], self.env)
+
     # --- benchmarks -------------------------------------------------------
 
     def bench_run(self) -> Result:
@@ -316,15 +343,19 @@ class Bench:
     def bench_create(self) -> Result:
         count = self.args.create_count
         samples: dict[str, list[float]] = {"husk": [], "podman": []}
+        floors = []
         for iteration in range(self.args.iterations):
             for tool in self.rotation(iteration, ("husk", "podman")):
                 engine = self.engine(tool)
                 elapsed = sum(engine.time("create", "--network", "none", IMAGE, "true") for _ in range(count))
                 samples[tool].append(count / elapsed)
                 engine.run("rm", "-a")
-        return Result("create", "create throughput (%d in a row)" % count, "ctr/s", samples,
-                      higher_is_better=True, target=1.5,
-                      notes=["raw: not comparable (runtime create spawns the container's init)"])
+            floors.append(self.floor())
+        result = Result("create", "create throughput (%d in a row)" % count, "ctr/s", samples,
+                        higher_is_better=True, target=1.5,
+                        notes=["raw: not comparable (runtime create spawns the container's init)"])
+        result.set_floor(floors, 1)
+        return result
 
     def bench_ps(self) -> Result:
         for engine in self.engines:
@@ -334,13 +365,17 @@ class Bench:
             log("  %s: created %d containers in %.1f s" % (engine.name, PS_CONTAINERS,
                                                            time.perf_counter() - started))
         samples: dict[str, list[float]] = {"husk": [], "podman": []}
+        floors = []
         for iteration in range(self.args.iterations):
             for tool in self.rotation(iteration, ("husk", "podman")):
                 samples[tool].append(self.engine(tool).time("ps", "-a"))
+            floors.append(self.floor())
         for engine in self.engines:
             engine.run("rm", "-a")
-        return Result("ps", "ps -a with %d containers" % PS_CONTAINERS, "s", samples, target=0.5,
-                      notes=["raw: not measured (no store of configured containers)"])
+        result = Result("ps", "ps -a with %d containers" % PS_CONTAINERS, "s", samples, target=0.5,
+                        notes=["raw: not measured (no store of configured containers)"])
+        result.set_floor(floors, 1)
+        return result
 
     def bench_rmall(self) -> Result:
         """``rm -a -f`` of PS_CONTAINERS created containers and one running
@@ -362,15 +397,19 @@ class Bench:
             engine.run("run", "-d", "--name", "bench-inspect", "--network", "none", IMAGE, "sleep", "1000")
         self.raw.run_detached("bench-inspect")
         samples: dict[str, list[float]] = {tool: [] for tool in TOOLS}
+        floors = []
         for iteration in range(self.args.iterations):
             for tool in self.rotation(iteration):
                 if tool == "raw":
                     samples[tool].append(timed(self.raw.argv("state", "bench-inspect"), self.env))
                 else:
                     samples[tool].append(self.engine(tool).time("inspect", "bench-inspect"))
+            floors.append(self.floor())
         self.teardown()
-        return Result("inspect", "inspect of one running container", "s", samples, target=1.0,
-                      notes=["raw: RUNTIME state"])
+        result = Result("inspect", "inspect of one running container", "s", samples, target=1.0,
+                        notes=["raw: RUNTIME state"])
+        result.set_floor(floors, 1)
+        return result
 
     def bench_exec(self) -> Result:
         set_spec_args(self.raw.bundle, ["sleep", "1000"])
@@ -417,6 +456,7 @@ class Bench:
             engine.run("run", "-d", "--name", "bench-pause", "--network", "none", IMAGE, "sleep", "1000")
         self.raw.run_detached("bench-pause")
         samples: dict[str, list[float]] = {tool: [] for tool in TOOLS}
+        floors = []
         for iteration in range(self.args.iterations):
             for tool in self.rotation(iteration):
                 if tool == "raw":
@@ -425,9 +465,12 @@ class Bench:
                 else:
                     engine = self.engine(tool)
                     samples[tool].append(engine.time("pause", "bench-pause") + engine.time("unpause", "bench-pause"))
+            floors.append(self.floor())
         self.teardown()
-        return Result("pause", "pause + unpause (sleep 1000)", "s", samples, target=1.0,
-                      notes=["raw: RUNTIME pause + resume"])
+        result = Result("pause", "pause + unpause (sleep 1000)", "s", samples, target=1.0,
+                        notes=["raw: RUNTIME pause + resume"])
+        result.set_floor(floors, 2)
+        return result
 
     def bench_restartcmd(self) -> Result:
         for engine in self.engines:
@@ -701,6 +744,11 @@ def readme_table(results_by_runtime: dict[str, list[Result]]) -> list[str]:
                 fmt(result.median("podman"), result.unit), fmt(result.median("raw"), result.unit),
                 "-" if ratio is None else "%.2fx" % ratio, target))
         lines.append("")
+        floors = ["%s: %s" % (result.description, result.floor_text()) for result in results if result.floor_text()]
+        if floors:
+            lines += ["Floor of a click CLI in husk's interpreter (`python -c 'import click'`, timed in the same "
+                      "turns; the best husk could reach without leaving click and Python):", ""]
+            lines += ["- %s" % floor for floor in floors] + [""]
     return lines
 
 
@@ -729,8 +777,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--runtime", choices=("crun", "runc", "both"), default="crun",
                         help="OCI runtime for all three tools (default crun); both = every benchmark twice")
     parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
-    parser.add_argument("--readme", action="store_true",
-                        help="also print the table in README.md's Performance format")
+    parser.add_argument("--readme", "--table", action="store_true",
+                        help="also print the table in README.md's Performance format, with the floors")
     parser.add_argument("--create-count", type=int, default=20, help="creates in a row per sample (default 20)")
     parser.add_argument("--importtime-runs", type=int, default=5, help="runs per importtime figure (default 5)")
     parser.add_argument("--workdir", default="/tmp/bench-husk", help="private storage of all tools; removed at the end")
