@@ -113,10 +113,13 @@ def _create_arguments(body: CreateBody) -> dict:
     restart = "no"
     kwargs: dict = {}
     if host is not None:
-        if host.volume_driver not in ("", "local"):
-            raise InvalidArgument(f"volume driver {host.volume_driver!r} is not supported: use local")
         mounts += [parse_volume(bind) for bind in host.binds or []]
         mounts += [_docker_mount(mount) for mount in host.mounts or []]
+        if host.volume_driver not in ("", "local"):  # the driver of the volumes this create makes
+            import msgspec
+
+            mounts = [msgspec.structs.replace(m, options=[*m.options, f"volume-driver={host.volume_driver}"])
+                      if m.type == "volume" else m for m in mounts]
         mounts += [parse_tmpfs(f"{path}:{options}" if options else path) for path, options in (host.tmpfs or {}).items()]
         kwargs["volumes_from"] = host.volumes_from or ()
         if host.restart_policy is not None and host.restart_policy.name not in ("", "no"):

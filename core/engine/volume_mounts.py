@@ -62,19 +62,26 @@ def resolve_for_create(runtime: "Runtime", mounts: Iterable[Mount], image: "Imag
     return resolved, made
 
 
+#: mount options that say how a volume the mount makes is made, never given to the runtime
+_MAKING_OPTIONS = ("volume-opt=", "volume-driver=")
+
+
 def _volume_mount(runtime: "Runtime", mount: Mount, made: list[str]) -> Mount:
     """The volume a mount names, made when missing (with the mount's
-    `volume-opt=K=V` options as the driver's, as podman does; they are dropped
-    from the mount: an existing volume keeps its own)."""
+    `volume-opt=K=V` options as the driver's and `volume-driver=NAME` as its
+    driver, as podman does for `--mount` and Docker's HostConfig.VolumeDriver;
+    they are dropped from the mount: an existing volume keeps its own)."""
     driver_options = dict(o.removeprefix("volume-opt=").split("=", 1) for o in mount.options
                           if o.startswith("volume-opt="))
+    driver = next((o.removeprefix("volume-driver=") for o in mount.options if o.startswith("volume-driver=")),
+                  "local")
     if not mount.source:
-        volume = runtime.volumes.create(anonymous=True, options=driver_options)
+        volume = runtime.volumes.create(driver=driver, anonymous=True, options=driver_options)
         made.append(volume.name)
     elif not runtime.volumes.exists(mount.source):
-        runtime.volumes.create(mount.source, options=driver_options, ignore=True)
+        runtime.volumes.create(mount.source, driver=driver, options=driver_options, ignore=True)
     return Mount(destination=mount.destination, type="volume", source=mount.source or made[-1],
-                 options=[o for o in mount.options if not o.startswith("volume-opt=")])
+                 options=[o for o in mount.options if not o.startswith(_MAKING_OPTIONS)])
 
 
 def _image_mount(runtime: "Runtime", mount: Mount) -> Mount:

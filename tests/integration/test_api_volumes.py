@@ -4,6 +4,7 @@ HTTP (Docker's /volumes and libpod's /libpod/volumes)."""
 from __future__ import annotations
 
 import json
+import os
 
 import docker
 import podman
@@ -148,3 +149,37 @@ def test_docker_sdk_volume_api_paths(api_crun):
     container.remove()
     used.remove(force=True)
     assert sdk.volumes.list() == []
+
+
+def test_host_config_volume_driver_makes_volumes_with_a_plugin_driver(husk_envs, tmp_path):
+    """HostConfig.VolumeDriver names the driver of the volumes a create makes
+    (a plugin's, loaded by the service); an unknown driver is a 400 and makes nothing."""
+    import shutil
+    import tempfile
+
+    from husk.testing import ApiService
+    from test_volumes import DRIVER  # same directory (rootdir imports)
+
+    husk = husk_envs()
+    (tmp_path / "huskvolprobe.py").write_text(DRIVER)
+    husk.load_plugin(str(tmp_path), "huskvolprobe", PROBE_LOG=str(tmp_path / "probe.log"))
+    base = tempfile.mkdtemp(prefix="hvd-")
+    service = ApiService(husk, os.path.join(base, "s.sock"))
+    try:
+        sdk = docker.DockerClient(base_url=f"unix://{service.socket_path}", timeout=30)
+        container = sdk.containers.create("busybox", ["sh", "-c", "echo p > /data/p"], volume_driver="probe",
+                                          volumes={"pv": {"bind": "/data", "mode": "rw"}})
+        assert sdk.volumes.get("pv").attrs["Driver"] == "probe"
+        container.start()
+        assert container.wait()["StatusCode"] == 0
+        assert open(os.path.join(husk.root, "volume-drivers", "probe", "pv", "p")).read() == "p\n"
+        with pytest.raises(docker.errors.APIError) as unknown:
+            sdk.containers.create("busybox", ["true"], volume_driver="nosuch", volumes={"nv": {"bind": "/n"}})
+        assert unknown.value.status_code in (400, 404) and "nosuch" in str(unknown.value)
+        assert [v.name for v in sdk.volumes.list()] == ["pv"]
+        container.remove()
+        os.unlink(os.path.join(husk.root, "volume-drivers", "probe", "pv", "p"))
+        sdk.volumes.get("pv").remove()
+    finally:
+        assert "Traceback" not in service.stop()
+        shutil.rmtree(base, ignore_errors=True)
