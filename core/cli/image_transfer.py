@@ -153,7 +153,8 @@ HISTORY_HEADERS = {"ID": "ID", "CreatedBy": "CREATED BY"}
 @click.command(context_settings=CONTEXT)
 @click.option("-q", "--quiet", is_flag=True, help="Print only the ids.")
 @click.option("--no-trunc", is_flag=True, help="Do not truncate ids and commands.")
-@click.option("-H", "--human", is_flag=True, default=True, help="Accepted: sizes and dates are human-readable.")
+@click.option("-H", "--human/--no-human", default=True,
+              help="Dates as durations (default; --human=false: RFC 3339 times, as podman 4.3).")
 @click.option("--format", "format_", default="", help="Go template, `table ...` or json.")
 @click.argument("image")
 @click.pass_obj
@@ -181,14 +182,23 @@ def history(session, quiet, no_trunc, human, format_, image):
         created_by = step["CreatedBy"]
         if not no_trunc and len(created_by) > 45:
             created_by = created_by[:42] + "..."
+        created = f"{human_duration(now - step['Created'])} ago" if human else _rfc3339_seconds(step["Created"])
         rows.append(GoStruct({"ID": ident if no_trunc or ident == "<missing>" else ident[:12],
-                              "Created": f"{human_duration(now - step['Created'])} ago",
+                              "Created": created,
                               "CreatedBy": created_by, "Size": _size(step["Size"]),
                               "Comment": step["Comment"], "Tags": step["Tags"]}, "historyReporter"))
     if quiet:
         click.echo("".join(row["ID"] + "\n" for row in rows), nl=False)
     else:
         click.echo(format_rows(format_ or HISTORY_TABLE, rows, HISTORY_HEADERS), nl=False)
+
+
+def _rfc3339_seconds(epoch: float) -> str:
+    """Go's time.RFC3339 in local time (`2026-12-04T23:57:00Z`, `...+02:00`)."""
+    import datetime
+
+    text = datetime.datetime.fromtimestamp(epoch).astimezone().isoformat(timespec="seconds")
+    return text.removesuffix("+00:00") + "Z" if text.endswith("+00:00") else text
 
 
 def register(group: click.Group) -> None:

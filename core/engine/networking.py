@@ -68,9 +68,10 @@ def backend(runtime: "Runtime") -> "NetworkBackend":
     return backends[name](runtime.paths.network_backend_dir(name))
 
 
-def options(container: "Container", names: list[str] | None = None) -> dict:
+def options(container: "Container", names: list[str] | None = None, dynamic: bool = False) -> dict:
     """The backend's document for this container (see husk.network.backend) on
-    `names` (default: its networks), taking its addresses (its leases, else new ones)."""
+    `names` (default: its networks), taking its addresses (its leases, else new ones;
+    `dynamic`: new ones even where `--ip` asked for one, as `restore --ignore-static-ip`)."""
     from ..network import ipam
     from ..network.networks import document
 
@@ -84,7 +85,7 @@ def options(container: "Container", names: list[str] | None = None) -> dict:
         index = joined.index(name) if name in joined else len(joined)
         network = lookup(runtime, name)
         wanted = config.networks.get(name)
-        static = list(wanted.static_ips) if wanted else []
+        static = list(wanted.static_ips) if wanted and not dynamic else []
         per = {"interface_name": (wanted.interface_name if wanted and wanted.interface_name else f"eth{index}"),
                "static_ips": ipam.allocate(runtime.store, network, container.id, static),
                "static_mac": wanted.static_mac if wanted and wanted.static_mac else stable_mac(container.id, network.id)}
@@ -129,7 +130,7 @@ def setup(container: "Container", ignore_static_ip: bool = False, ignore_static_
         from ..network import ipam
 
         ipam.release(container.runtime.store, container.id)
-    document_ = options(container)
+    document_ = options(container, dynamic=ignore_static_ip)
     if ignore_static_mac:
         for per in document_["networks"].values():
             per.pop("static_mac", None)

@@ -211,7 +211,8 @@ def parse_resources(values: dict) -> dict:
                                   ("device-read-iops", "throttleReadIOPSDevice"),
                                   ("device-write-iops", "throttleWriteIOPSDevice"))}}
     if (block["weight"] is not None or block["weightDevice"]) and not _host_has_block_weights():
-        raise InvalidArgument("--blkio-weight: this host's block IO controller has no weights (no BFQ or CFQ "
+        flag = "--blkio-weight" if block["weight"] is not None else "--blkio-weight-device"
+        raise InvalidArgument(f"{flag}: this host's block IO controller has no weights (no BFQ or CFQ "
                               "scheduler)")
     for name, part in (("cpu", cpu), ("memory", memory), ("blockIO", block)):
         part = {key: value for key, value in part.items() if value not in (None, [])}
@@ -523,7 +524,9 @@ def _passwd(spec: dict[str, Any], options: RunOptions, rootfs: str, userdata: st
 
 
 def merged(base: dict[str, Any], fragment: dict[str, Any]) -> dict[str, Any]:
-    """A copy of `base` with `fragment` merged in (nested dicts merged, lists appended)."""
+    """A copy of `base` with `fragment` merged in (nested dicts merged, lists appended,
+    except that a device's weight or throttle replaces the one it had: `update
+    --device-read-iops DEV:N` twice leaves one rate for DEV, as podman's)."""
     import copy
 
     result = copy.deepcopy(base)
@@ -536,9 +539,17 @@ def _merge(target: dict[str, Any], fragment: dict[str, Any]) -> None:
         if isinstance(value, dict) and isinstance(target.get(key), dict):
             _merge(target[key], value)
         elif isinstance(value, list) and isinstance(target.get(key), list):
-            target[key] = target[key] + value
+            replaced = {_device_setting(entry) for entry in value} - {None}
+            target[key] = [entry for entry in target[key] if _device_setting(entry) not in replaced] + value
         else:
             target[key] = value
+
+
+def _device_setting(entry: Any) -> tuple[int, int] | None:
+    """(major, minor) of a block IO entry (a weight or a rate of one device); None for others."""
+    if isinstance(entry, dict) and ("rate" in entry or "weight" in entry) and "major" in entry:
+        return entry["major"], entry.get("minor")
+    return None
 
 
 def _namespaces(spec: dict[str, Any], modes: dict[str, str], container_pid: Callable[[str], int]) -> None:
