@@ -54,11 +54,18 @@ def _print_down(session, documents) -> None:
 @click.option("--network", "--net", multiple=True, help="The pods' network (as pod create's --network).")
 @click.option("--configmap", multiple=True, help="YAML file(s) of ConfigMaps the pods' environment refers to.")
 @click.option("--log-driver", default="", help="The containers' log driver: k8s-file (default), json-file, none.")
+@click.option("--build/--no-build", default=None,
+              help="Build every image that has a directory of its name (with a Containerfile) in the context "
+                   "directory; by default only missing ones; --build=false: never.")
+@click.option("--context-dir", default="", help="Where the images' directories are (default: beside FILE).")
+@click.option("-q", "--quiet", is_flag=True, help="No pull or build progress.")
 @click.argument("file")
 @click.pass_obj
-def play(session, replace, down, start, network, configmap, log_driver, file):
+def play(session, replace, down, start, network, configmap, log_driver, build, context_dir, quiet, file):
     """Make (and start) the pods, containers and volumes of Kubernetes YAML (FILE, or - for stdin)."""
-    from ..presentation.kube_play import play as play_documents
+    import os
+
+    from ..presentation.kube_play import images, play as play_documents
 
     from .run_flags import _log_driver
 
@@ -74,12 +81,59 @@ def play(session, replace, down, start, network, configmap, log_driver, file):
         from ..presentation.kube_play import down as take_down
 
         take_down(session.runtime, documents)
+    directory = context_dir or os.path.dirname(os.path.abspath(file)) if file != "-" else context_dir or "."
+    for image in images(documents):
+        _image(session, image, directory, build, quiet)
     made = play_documents(session.runtime, documents, start=start, network=list(network) or None,
                           configmaps=configmaps, log_driver=log_driver)
     text = "".join(f"{heading}:\n" + "".join(f"{item}\n" for item in made[key])
-                   for heading, key in (("Volumes", "Volumes"), ("Pod", "Pods"), ("Containers", "Containers"))
+                   for heading, key in (("Secrets", "Secrets"), ("Volumes", "Volumes"), ("Pod", "Pods"),
+                                        ("Containers", "Containers"))
                    if made[key])
     click.echo(text + "\n", nl=False)
+
+
+def _image(session, image: str, directory: str, build: bool | None, quiet: bool) -> None:
+    """Ready `image` as podman 4.3's kube play does: built from DIRECTORY/NAME (NAME: the image's
+    last path component without its tag, holding a Containerfile or Dockerfile) when --build, or
+    when it is missing and --build is not false; else pulled when missing."""
+    import os
+
+    from ..define import NoSuchImage
+    from ..storage.images import resolve_image
+    from .registry import ensure_image
+
+    base = image.rsplit("/", 1)[-1].split("@", 1)[0].split(":", 1)[0]
+    context = os.path.join(directory, base)
+    buildable = bool(base) and any(os.path.isfile(os.path.join(context, name))
+                                   for name in ("Containerfile", "Dockerfile"))
+    try:
+        resolve_image(session.runtime, image)
+        missing = False
+    except NoSuchImage:
+        missing = True
+    if buildable and (build or (build is None and missing)):
+        _build(session, image, context, quiet)
+    elif missing:
+        ensure_image(session, image, quiet=quiet)
+
+
+def _build(session, image: str, context: str, quiet: bool) -> None:
+    import sys
+
+    from ..build import build as run_build
+    from ..build.builder import Options, Output
+
+    def line(text: str) -> None:
+        if not quiet:
+            print(text, file=sys.stderr, flush=True)
+
+    def raw(data: bytes) -> None:
+        if not quiet:
+            sys.stderr.buffer.write(data)
+            sys.stderr.buffer.flush()
+
+    run_build(session.runtime, context, Options(tags=[image], quiet=quiet), Output(line, raw))
 
 
 @click.command("down", context_settings=CONTEXT)

@@ -17,6 +17,7 @@ import click
 from ..define import InvalidArgument, NoSuchPath
 from .common import CONTEXT
 from .remote import RemoteCommand, ServiceError, _hijack, _pump, _terminal, client, path
+from .system import events_options
 
 
 @click.command(cls=RemoteCommand, context_settings=CONTEXT)
@@ -101,38 +102,27 @@ def stats(all_, no_stream, format_, interval, names):
 
 
 @click.command(cls=RemoteCommand, context_settings=CONTEXT)
-@click.option("--since", default=None, help="Events after this time (RFC3339, Unix time or duration).")
-@click.option("--until", default=None, help="Events before this time; the stream ends there.")
-@click.option("-f", "--filter", "filters", multiple=True, help="type=, container=, event=, label=, image=.")
-@click.option("--format", "format_", default="", help="Go template, or json.")
-@click.option("--stream", type=click.BOOL, default=True, is_flag=False, flag_value=True,
-              help="Keep streaming new events (default); --stream=false prints what is stored and ends.")
-def events(since, until, filters, format_, stream):
+@events_options
+def events(since, until, filters, format_, stream, no_trunc):
     """The service's events, as the local verb prints them."""
-    from ..formats.gofmt import GoStruct
-    from ..state.events import Event, format_line, parse_filter_args, to_json_line, to_template_data
+    from ..state.events import parse_filter_args
+    from .system import print_events
 
     query = {"stream": str(stream).lower(), "filters": json.dumps(parse_filter_args(list(filters)))}
     query.update({key: value for key, value in (("since", since), ("until", until)) if value})
-    template = None
-    if format_ and format_ != "json":
-        from ..formats.template import compile as compile_template
+    print_events(map(_event, client().open("GET", "/events", query, timeout=None)), format_, no_trunc)
 
-        template = compile_template(format_)
-    for line in client().open("GET", "/events", query, timeout=None):
-        document = json.loads(line)
-        attributes = dict((document.get("Actor") or {}).get("Attributes") or {})
-        event = Event(_PODMAN_STATUS.get(document.get("Action", ""), document.get("Action", "")),
-                      type=document.get("Type", ""), id=document.get("id") or "",
-                      name=attributes.pop("name", ""), image=attributes.pop("image", ""),
-                      attributes=attributes, time_ns=document.get("timeNano"))
-        if format_ == "json":
-            click.echo(to_json_line(event))
-        elif template is not None:
-            click.echo(template.render(GoStruct(to_template_data(event), "events.Event")))
-        else:
-            click.echo(format_line(event))
-        sys.stdout.flush()
+
+def _event(line: bytes):
+    """One of the service's events (Docker's shape) as husk's Event."""
+    from ..state.events import Event
+
+    document = json.loads(line)
+    attributes = dict((document.get("Actor") or {}).get("Attributes") or {})
+    action = document.get("Action", "")
+    return Event(_PODMAN_STATUS.get(action, action), type=document.get("Type", ""), id=document.get("id") or "",
+                 name=attributes.pop("name", ""), image=attributes.pop("image", ""), attributes=attributes,
+                 time_ns=document.get("timeNano"))
 
 
 #: the service's events are Docker's: their actions as podman names them

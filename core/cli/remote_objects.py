@@ -80,6 +80,16 @@ def _exists(kind: str) -> click.Command:
     return exists
 
 
+def _prune(kind: str, key: str) -> click.Command:
+    """A group's `prune`: what the service removed, one a line (its `key`)."""
+    @click.command("prune", cls=RemoteCommand, context_settings=CONTEXT, help=f"Remove the service's unused {kind}s.")
+    @click.option("-f", "--force", is_flag=True, help="Do not ask (remotely, never asked).")
+    def prune(force):
+        for report in client().json("POST", f"/{kind}s/prune") or []:
+            click.echo(report[key])
+    return prune
+
+
 def _human(when: str, now: float) -> str:
     from ..formats.timestamps import human_duration, parse_rfc3339_ns
 
@@ -159,14 +169,6 @@ def pod_top(pod, descriptors):
     click.echo(format_table(answer["Titles"], answer["Processes"]), nl=False)
 
 
-@click.command("prune", cls=RemoteCommand, context_settings=CONTEXT)
-@click.option("-f", "--force", is_flag=True, help="Do not ask (remotely, never asked).")
-def pod_prune(force):
-    """Remove the service's stopped pods."""
-    for report in client().json("POST", "/pods/prune") or []:
-        click.echo(report["Id"])
-
-
 def _pods() -> click.Group:
     from ..presentation.pods import PS_HEADERS, ps_table
 
@@ -175,7 +177,7 @@ def _pods() -> click.Group:
     verbs = [_pod_action("start", "Start pods."), _pod_action("stop", "Stop pods.", timeout=True),
              _pod_action("restart", "Restart pods."), _pod_action("kill", "Kill pods.", signal=True),
              _pod_action("pause", "Pause pods."), _pod_action("unpause", "Unpause pods.")]
-    group = _group("pod", "Manage the service's pods.", pod_create, ps, pod_rm, pod_top, pod_prune, *verbs,
+    group = _group("pod", "Manage the service's pods.", pod_create, ps, pod_rm, pod_top, _prune("pod", "Id"), *verbs,
                    _inspect("pod", "define.InspectPodData"), _exists("pod"))
     group.add_command(ps, "ls")
     return group
@@ -226,18 +228,10 @@ def _network_link(action: str, doc: str, key: str) -> click.Command:
     return verb
 
 
-@click.command("prune", cls=RemoteCommand, context_settings=CONTEXT)
-@click.option("-f", "--force", is_flag=True, help="Do not ask (remotely, never asked).")
-def network_prune(force):
-    """Remove the service's unused networks."""
-    for report in client().json("POST", "/networks/prune") or []:
-        click.echo(report["Name"])
-
-
 def _networks() -> click.Group:
     from .network import NETWORKS_HEADERS, NETWORKS_TABLE
 
-    return _group("network", "Manage the service's networks.", network_create, network_rm, network_prune,
+    return _group("network", "Manage the service's networks.", network_create, network_rm, _prune("network", "Name"),
                   _ls("network", NETWORKS_TABLE, NETWORKS_HEADERS, _network_row, key="name"),
                   _inspect("network", "types.Network", indent=5, maps=frozenset({"labels", "options"})),
                   _exists("network"), _network_link("connect", "Connect a container to a network.", "container"),
@@ -266,18 +260,10 @@ def volume_rm(force, names):
     _each(names, lambda name: service.open("DELETE", path("volumes", name), {"force": str(force).lower()}).read())
 
 
-@click.command("prune", cls=RemoteCommand, context_settings=CONTEXT)
-@click.option("-f", "--force", is_flag=True, help="Do not ask (remotely, never asked).")
-def volume_prune(force):
-    """Remove the service's unused volumes."""
-    for report in client().json("POST", "/volumes/prune") or []:
-        click.echo(report["Id"])
-
-
 def _volumes() -> click.Group:
     from .volume import LS_HEADERS, LS_TABLE
 
-    return _group("volume", "Manage the service's volumes.", volume_create, volume_rm, volume_prune,
+    return _group("volume", "Manage the service's volumes.", volume_create, volume_rm, _prune("volume", "Id"),
                   _ls("volume", LS_TABLE, LS_HEADERS, lambda doc, now: doc),
                   _inspect("volume", "define.InspectVolumeData", indent=5), _exists("volume"))
 

@@ -168,20 +168,28 @@ def info(session, format_):
         click.echo(_yaml(document))
 
 
+def events_options(function):
+    """The flags of `events`, local and remote (husk.cli.remote_containers)."""
+    for option in reversed([
+            click.option("--since", default=None, help="Events after this time (RFC3339, Unix time or duration)."),
+            click.option("--until", default=None, help="Events before this time; the stream ends there."),
+            click.option("-f", "--filter", "filters", multiple=True,
+                         help="type=, container=, event=, label=, image=."),
+            click.option("--format", "format_", default="", help="Go template, or json."),
+            click.option("--stream", type=click.BOOL, default=True, is_flag=False, flag_value=True,
+                         help="Keep streaming new events (default); --stream=false prints what is stored and ends."),
+            click.option("--no-trunc", type=click.BOOL, default=True, is_flag=False, flag_value=True,
+                         help="Full ids (default); --no-trunc=false: 12 characters.")]):
+        function = option(function)
+    return function
+
+
 @click.command(context_settings=CONTEXT)
-@click.option("--since", default=None, help="Events after this time (RFC3339, Unix time or duration).")
-@click.option("--until", default=None, help="Events before this time; the stream ends there.")
-@click.option("-f", "--filter", "filters", multiple=True, help="type=, container=, event=, label=, image=.")
-@click.option("--format", "format_", default="", help="Go template, or json.")
-@click.option("--stream", type=click.BOOL, default=True, is_flag=False, flag_value=True,
-              help="Keep streaming new events (default); --stream=false prints what is stored and ends.")
-@click.option("--no-trunc", type=click.BOOL, default=True, is_flag=False, flag_value=True,
-              help="Full ids (default); --no-trunc=false: 12 characters.")
+@events_options
 @click.pass_obj
 def events(session, since, until, filters, format_, stream, no_trunc):
     """Show events (streams new ones until interrupted, unless --stream=false or --until)."""
-    from ..state.events import format_line, parse_filter_args, to_json_line, to_template_data
-    from ..formats.gofmt import GoStruct
+    from ..state.events import parse_filter_args
     from ..formats.timestamps import parse_time, parse_until
 
     parsed = parse_filter_args(list(filters))
@@ -189,7 +197,14 @@ def events(session, since, until, filters, format_, stream, no_trunc):
     until_t = parse_until(until) if until else None
     log = session.runtime.events
     reader = log.follow if stream else log.read
-    found = reader(since=since_t, until=until_t, filters=parsed)
+    print_events(reader(since=since_t, until=until_t, filters=parsed), format_, no_trunc)
+
+
+def print_events(found, format_: str, no_trunc: bool) -> None:
+    """Events as podman prints them (its line, json, or a template), each flushed as it comes."""
+    from ..state.events import format_line, to_json_line, to_template_data
+    from ..formats.gofmt import GoStruct
+
     template = None
     if format_ and format_ != "json":
         from ..formats.template import compile as compile_template

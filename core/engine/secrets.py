@@ -84,6 +84,11 @@ def _checked_id(secret_id: str) -> str:
     return secret_id
 
 
+def value(runtime: "Runtime", secret: SecretRecord) -> bytes:
+    """A secret's data (kube play reads the Secret documents it stored)."""
+    return _value(runtime, SecretUse(id=secret.id, name=secret.name))
+
+
 def _value(runtime: "Runtime", use: SecretUse) -> bytes:
     try:
         with open(os.path.join(runtime.paths.secrets_dir, _checked_id(use.id)), "rb") as handle:

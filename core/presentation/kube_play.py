@@ -8,9 +8,14 @@ replica); a PersistentVolumeClaim becomes a volume (its driver and options
 from podman's `volume.podman.io/...` annotations), made when missing.
 ConfigMaps and Secrets (in the YAML, or ConfigMaps from `--configmap` files)
 give containers environment variables (`env[].valueFrom.configMapKeyRef` and
-`secretKeyRef`, `envFrom[].configMapRef` and `secretRef`).  Other kinds are
-refused with one line, before anything is made.  `kube down`
-removes the pods the same YAML made (volumes stay, as in podman).
+`secretKeyRef`, `envFrom[].configMapRef` and `secretRef`) and files (`configMap`
+and `secret` volumes: a named volume of the ConfigMap's or Secret's name holding
+a file a key).  A Secret document is also stored as a husk secret of its name
+(the document as JSON, as podman 4.3 stores it), and a `secretKeyRef` the YAML
+does not define is looked up there.  A Deployment makes `replicas` pods
+(`NAME-pod-0`, `NAME-pod-1`, ..., podman 4.3's names).  Other kinds are
+refused with one line, before anything is made.  `kube down` removes the pods
+the same YAML made (volumes and secrets stay, as in podman 4.3).
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ if TYPE_CHECKING:
 
 KINDS = ("Pod", "Deployment", "PersistentVolumeClaim", "ConfigMap", "Secret")
 _RESTART = {"Always": "always", "OnFailure": "on-failure", "Never": "no"}
+#: the label of the volumes kube play writes ConfigMaps and Secrets into (only those are rewritten)
+_FILES_LABEL = "io.husk.kube.files"
 _UNITS = {"": 1, "k": 1000, "M": 1000 ** 2, "G": 1000 ** 3, "T": 1000 ** 4,
           "Ki": 1024, "Mi": 1024 ** 2, "Gi": 1024 ** 3, "Ti": 1024 ** 4}
 
@@ -45,12 +52,33 @@ def read_documents(stream: BinaryIO) -> list[dict[str, Any]]:
     return documents
 
 
-def pod_name(document: dict[str, Any]) -> str:
-    """The pod a Pod or Deployment document makes."""
+def pod_names(document: dict[str, Any]) -> list[str]:
+    """The pods a Pod or Deployment document makes (a Deployment's: one a replica)."""
     name = _metadata(document).get("name") or ""
     if not name:
         raise InvalidArgument(f"a {document['kind']} without metadata.name")
-    return name if document["kind"] == "Pod" else f"{name}-pod-0"
+    if document["kind"] == "Pod":
+        return [name]
+    replicas = (document.get("spec") or {}).get("replicas", 1)
+    if not isinstance(replicas, int) or isinstance(replicas, bool) or not 0 <= replicas <= 1000:
+        raise InvalidArgument(f"deployment {name}: replicas must be a number from 0 to 1000")
+    return [f"{name}-pod-{index}" for index in range(replicas)]
+
+
+def images(documents: list[dict[str, Any]]) -> list[str]:
+    """The images the documents' containers run, each once (to pull or build before playing)."""
+    found = []
+    for document in documents:
+        if document["kind"] in ("Pod", "Deployment"):
+            for container in _pod_spec(document).get("containers") or []:
+                if container.get("image") and container["image"] not in found:
+                    found.append(container["image"])
+    return found
+
+
+def _pod_spec(document: dict[str, Any]) -> dict[str, Any]:
+    return (document.get("spec") or {}) if document["kind"] == "Pod" else \
+        (((document.get("spec") or {}).get("template") or {}).get("spec") or {})
 
 
 def play(runtime: "Runtime", documents: list[dict[str, Any]], *, start: bool = True,
@@ -59,9 +87,9 @@ def play(runtime: "Runtime", documents: list[dict[str, Any]], *, start: bool = T
     """Make the volumes, pods and containers; start the pods unless told not
     to.  `configmaps`: ConfigMap documents from elsewhere (`--configmap`);
     `log_driver`: the containers' (`--log-driver`, checked by the caller).
-    Returns what was made: {"Volumes": names, "Pods": ids, "Containers": ids}."""
-    made: dict[str, list[str]] = {"Volumes": [], "Pods": [], "Containers": []}
-    sources = _sources([*documents, *configmaps])
+    Returns what was made: {"Volumes": names, "Pods": ids, "Containers": ids, "Secrets": ids}."""
+    made: dict[str, list[str]] = {"Volumes": [], "Pods": [], "Containers": [], "Secrets": []}
+    sources = _Sources(runtime, [*documents, *configmaps])
     for document in documents:
         if document["kind"] == "PersistentVolumeClaim":
             name = _metadata(document).get("name") or ""
@@ -76,14 +104,18 @@ def play(runtime: "Runtime", documents: list[dict[str, Any]], *, start: bool = T
                 made["Volumes"].append(name)
     for document in documents:
         if document["kind"] in ("Pod", "Deployment"):
-            spec = document["spec"] if document["kind"] == "Pod" else document["spec"]["template"]["spec"]
+            spec = _pod_spec(document)
             labels = (_metadata(document).get("labels") if document["kind"] == "Pod"
                       else document["spec"]["template"].get("metadata", {}).get("labels")) or {}
-            pod, containers = _play_pod(runtime, pod_name(document), spec, labels, network, sources, log_driver)
-            made["Pods"].append(pod.id)
-            made["Containers"] += containers
-            if start:
-                pod.start()
+            for name in pod_names(document):
+                pod, containers = _play_pod(runtime, name, spec, labels, network, sources, log_driver)
+                made["Pods"].append(pod.id)
+                made["Containers"] += containers
+                if start:
+                    pod.start()
+    for document in documents:  # once the pods are made: a YAML that fails stores nothing
+        if document["kind"] == "Secret":
+            made["Secrets"].append(_store_secret(runtime, document))
     return made
 
 
@@ -94,12 +126,13 @@ def down(runtime: "Runtime", documents: list[dict[str, Any]]) -> list[str]:
     removed = []
     for document in documents:
         if document["kind"] in ("Pod", "Deployment"):
-            try:
-                pod = get_pod(runtime, pod_name(document))
-            except NoSuchPod:
-                continue
-            pod.remove(force=True, timeout=0)
-            removed.append(pod.id)
+            for name in pod_names(document):
+                try:
+                    pod = get_pod(runtime, name)
+                except NoSuchPod:
+                    continue
+                pod.remove(force=True, timeout=0)
+                removed.append(pod.id)
     return removed
 
 
@@ -107,33 +140,73 @@ def _metadata(document: dict[str, Any]) -> dict[str, Any]:
     return document.get("metadata") or {}
 
 
-def _sources(documents: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, str]]:
-    """The ConfigMaps' and Secrets' data by (kind, name); a Secret's `data` is base64."""
+class _Sources:
+    """The ConfigMaps' and Secrets' data by (kind, name): the documents' (a Secret's `data` is
+    base64), then, for a Secret, the husk secret of that name that an earlier play stored."""
+
+    def __init__(self, runtime: "Runtime", documents: list[dict[str, Any]]) -> None:
+        self.runtime = runtime
+        self.found = {(d["kind"], _metadata(d).get("name") or ""): _data(d) for d in documents
+                      if d.get("kind") in ("ConfigMap", "Secret")}
+
+    def get(self, kind: str, name: str, optional: bool = False) -> dict[str, str]:
+        if (kind, name) not in self.found and kind == "Secret":
+            self.found[(kind, name)] = self._stored(name)
+        if self.found.get((kind, name)) is None:
+            if not optional:
+                raise InvalidArgument(f"{kind} {name!r} is not defined (in the YAML or --configmap)")
+            return {}
+        return self.found[(kind, name)]
+
+    def _stored(self, name: str) -> dict[str, str] | None:
+        import yaml
+
+        from ..define import NoSuchSecret
+        from ..engine.secrets import lookup, value
+
+        try:
+            document = yaml.safe_load(value(self.runtime, lookup(self.runtime, name)))
+        except (NoSuchSecret, yaml.YAMLError):
+            return None
+        if not isinstance(document, dict) or document.get("kind") != "Secret":
+            return None  # a secret of the same name that kube play did not store
+        return _data(document)
+
+
+def _data(document: dict[str, Any]) -> dict[str, str]:
     import base64
     import binascii
 
-    found = {}
-    for document in documents:
-        kind = document.get("kind")
-        if kind not in ("ConfigMap", "Secret"):
-            continue
-        data = {str(k): str(v) for k, v in (document.get("data") or {}).items()}
-        if kind == "Secret":
-            try:
-                data = {k: base64.b64decode(v, validate=True).decode() for k, v in data.items()}
-            except (binascii.Error, UnicodeDecodeError):
-                raise InvalidArgument(f"secret {_metadata(document).get('name')}: data is not base64 text") from None
-            data.update({str(k): str(v) for k, v in (document.get("stringData") or {}).items()})
-        found[(kind, _metadata(document).get("name") or "")] = data
-    return found
+    data = {str(k): str(v) for k, v in (document.get("data") or {}).items()}
+    if document.get("kind") == "Secret":
+        try:
+            data = {k: base64.b64decode(v, validate=True).decode() for k, v in data.items()}
+        except (binascii.Error, UnicodeDecodeError):
+            raise InvalidArgument(f"secret {_metadata(document).get('name')}: data is not base64 text") from None
+        data.update({str(k): str(v) for k, v in (document.get("stringData") or {}).items()})
+    return data
 
 
-def _env(container: dict[str, Any], sources: dict) -> list[str]:
+def _store_secret(runtime: "Runtime", document: dict[str, Any]) -> str:
+    """A Secret document as the husk secret of its name (the document as JSON, podman 4.3's
+    form); one that an earlier play stored is replaced.  Its id."""
+    import json
+
+    from ..define import NoSuchSecret
+    from ..engine import secrets
+
+    name = _metadata(document).get("name") or ""
+    _data(document)  # bad base64 is refused before anything is stored
+    try:
+        secrets.remove(runtime, name)
+    except NoSuchSecret:
+        pass
+    return secrets.create(runtime, name, json.dumps(document).encode(), labels={"io.husk.kube": "true"}).id
+
+
+def _env(container: dict[str, Any], sources: _Sources) -> list[str]:
     """A container's environment: `env` values and references, after `envFrom`'s (as Kubernetes orders them)."""
-    def source(kind: str, name: str, optional: bool) -> dict[str, str]:
-        if (kind, name) not in sources and not optional:
-            raise InvalidArgument(f"{kind} {name!r} is not defined (in the YAML or --configmap)")
-        return sources.get((kind, name), {})
+    source = sources.get
 
     env = {}
     for item in container.get("envFrom") or []:
@@ -158,7 +231,7 @@ def _env(container: dict[str, Any], sources: dict) -> list[str]:
 
 
 def _play_pod(runtime: "Runtime", name: str, spec: dict[str, Any], labels: dict, network: list[str] | None,
-              sources: dict, log_driver: str):
+              sources: _Sources, log_driver: str):
     """The pod of one Pod spec and its containers (the pod is removed again when a container cannot be made)."""
     from ..engine.pods import create_pod
     from ..network.ports import libpod_mapping
@@ -184,7 +257,7 @@ def _play_pod(runtime: "Runtime", name: str, spec: dict[str, Any], labels: dict,
         for container in containers:
             made.append(_play_container(runtime, pod.id, name, container, volumes,
                                         _RESTART.get(spec.get("restartPolicy", "Always"), "always"),
-                                        _env(container, sources), log_driver).id)
+                                        sources, log_driver).id)
     except BaseException:
         pod.remove(force=True, timeout=0)
         raise
@@ -192,7 +265,7 @@ def _play_pod(runtime: "Runtime", name: str, spec: dict[str, Any], labels: dict,
 
 
 def _play_container(runtime: "Runtime", pod_id: str, pod: str, container: dict[str, Any], volumes: dict,
-                    restart: str, env: list[str], log_driver: str):
+                    restart: str, sources: _Sources, log_driver: str):
     from ..engine.resources import limits as make_limits
     from ..state.run_options import RunOptions
 
@@ -210,16 +283,17 @@ def _play_container(runtime: "Runtime", pod_id: str, pod: str, container: dict[s
         user += f":{security['runAsGroup']}"
     return runtime.create_container(
         container["image"], list(container.get("args") or []), name=f"{pod}-{container['name']}",
-        entrypoint=list(container["command"]) if "command" in container else None, env=env,
+        entrypoint=list(container["command"]) if "command" in container else None, env=_env(container, sources),
         workdir=container.get("workingDir", ""), user=user, tty=bool(container.get("tty")),
         stdin_open=bool(container.get("stdin")), privileged=bool(security.get("privileged")),
         read_only=bool(security.get("readOnlyRootFilesystem")), cap_add=list(capabilities.get("add") or []),
         cap_drop=list(capabilities.get("drop") or []), resources=resources, restart_policy=restart,
-        mounts=[_mount(volumes, mount, pod) for mount in container.get("volumeMounts") or []], pod=pod_id,
+        mounts=[_mount(runtime, volumes, mount, pod, sources) for mount in container.get("volumeMounts") or []],
+        pod=pod_id,
         run_options=RunOptions(log_driver=log_driver))
 
 
-def _mount(volumes: dict, mount: dict[str, Any], pod: str):
+def _mount(runtime: "Runtime", volumes: dict, mount: dict[str, Any], pod: str, sources: _Sources):
     from .mounts import parse_tmpfs, parse_volume
 
     volume = volumes.get(mount.get("name"))
@@ -234,7 +308,53 @@ def _mount(volumes: dict, mount: dict[str, Any], pod: str):
     if "emptyDir" in volume:
         medium = (volume["emptyDir"] or {}).get("medium")
         return parse_tmpfs(destination) if medium == "Memory" else parse_volume(destination)
-    raise InvalidArgument(f"volume {volume['name']!r}: only hostPath, persistentVolumeClaim and emptyDir are supported")
+    for key, kind, name_key in (("configMap", "ConfigMap", "name"), ("secret", "Secret", "secretName")):
+        if key in volume:
+            ref = volume[key] or {}
+            name = str(ref.get(name_key) or "")
+            volume_name = _files_volume(runtime, name, sources.get(kind, name, bool(ref.get("optional"))),
+                                        ref.get("items"))
+            return parse_volume(f"{volume_name}:{destination}{suffix}")
+    raise InvalidArgument(f"volume {volume['name']!r}: only hostPath, persistentVolumeClaim, emptyDir, configMap "
+                          "and secret are supported")
+
+
+def _files_volume(runtime: "Runtime", name: str, data: dict[str, str], items) -> str:
+    """The named volume (made when missing) holding a file a key, or a file a listed item at its
+    `path`: podman's configMap and secret volumes, named as the ConfigMap or Secret (with
+    `items`, the name and a digest of them: two selections of one source are two volumes).  It
+    is written afresh (files of keys no longer there removed); a file name is one path
+    component (never `..`), and what is there already (a container may have put a symlink) is
+    unlinked, never followed.  The volume's name."""
+    import hashlib
+    import json
+    import os
+    import stat
+
+    chosen = {str(item.get("key")): str(item.get("path") or item.get("key")) for item in items or []}
+    files = {chosen.get(key, key): text for key, text in data.items() if not chosen or key in chosen}
+    for file_name in files:
+        if not file_name or "/" in file_name or file_name in (".", ".."):
+            raise InvalidArgument(f"volume {name}: invalid file name {file_name!r} (one path component)")
+    if chosen:
+        name += "-" + hashlib.sha256(json.dumps(chosen, sort_keys=True).encode()).hexdigest()[:12]
+    volume = runtime.volumes.create(name, labels={_FILES_LABEL: "true"}, ignore=True)
+    if _FILES_LABEL not in volume.labels:
+        raise InvalidArgument(f"volume {name} exists and kube play did not make it: its files are not replaced")
+    directory = os.open(runtime.volumes.path(volume), os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    try:
+        for entry in os.listdir(directory):  # every file goes (directories a container made stay)
+            if not stat.S_ISDIR(os.stat(entry, dir_fd=directory, follow_symlinks=False).st_mode):
+                os.unlink(entry, dir_fd=directory)
+        for file_name, text in files.items():
+            fd = os.open(file_name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644, dir_fd=directory)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+    except OSError as exc:
+        raise InvalidArgument(f"volume {name}: {exc.filename or ''}: {exc.strerror}") from None
+    finally:
+        os.close(directory)
+    return name
 
 
 def _bytes(quantity) -> int:
