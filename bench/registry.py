@@ -10,7 +10,8 @@ iteration, in turns whose order rotates:
   push   ``push`` of the pulled image back under a new name (a fresh repository
          each time, so every blob is sent).
 
-Medians and the husk/podman ratio are printed.  Why husk is faster: layers are
+Medians and the husk/podman ratio are printed, with the load average at the
+start and the end (the machine may be shared: compare ratios, not times).  Why husk is faster: layers are
 downloaded a few at once and each is unpacked while it streams (one pass:
 network -> sha256 -> gunzip -> tar, no temporary blob file), where podman
 4.3 downloads every blob to a temporary file first and applies layers one by
@@ -99,6 +100,12 @@ def _timed(argv: list[str]) -> float:
     return elapsed
 
 
+def _loadavg() -> str:
+    """The 1-minute load average (/proc/loadavg), printed with the figures."""
+    with open("/proc/loadavg") as stream:
+        return stream.read().split()[0]
+
+
 class Tool:
     def __init__(self, name: str, workdir: str, cert_dir: str) -> None:
         self.name, self.workdir, self.cert_dir, self.count = name, workdir, cert_dir, 0
@@ -136,6 +143,7 @@ def main(argv: list[str]) -> int:
 
     compileall.compile_dir(os.path.dirname(husk.__file__), quiet=1)
 
+    load_before = _loadavg()
     workdir = tempfile.mkdtemp(prefix="husk-bench-registry-")
     registry = start_registry(os.path.join(workdir, "registry"))
     tools = [Tool("husk", workdir, registry.cert_dir), Tool("podman", workdir, registry.cert_dir)]
@@ -158,11 +166,13 @@ def main(argv: list[str]) -> int:
             tool.reset()
         registry.stop()
         shutil.rmtree(workdir, ignore_errors=True)
+    load = {"start": load_before, "end": _loadavg()}
     report = {name: {op: statistics.median(values) for op, values in ops.items()} for name, ops in times.items()}
     if args.json:
-        print(json.dumps({"times": times, "medians": report}, indent=2))
+        print(json.dumps({"times": times, "medians": report, "loadavg": load}, indent=2))
         return 0
-    print(f"{args.layers} layers, {args.size} MB uncompressed, {args.iterations} iterations (medians, seconds)")
+    print(f"{args.layers} layers, {args.size} MB uncompressed, {args.iterations} iterations (medians, seconds); "
+          f"load average {load['start']} at the start, {load['end']} at the end")
     print(f"{'':6} {'husk':>8} {'podman':>8} {'ratio':>7}")
     for op in ("pull", "push"):
         husk, podman = report["husk"][op], report["podman"][op]
