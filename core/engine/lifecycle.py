@@ -492,13 +492,17 @@ def refresh(container: "Container") -> None:
 
 
 # -- cleanup / remove ---------------------------------------------------------------------
-def cleanup(container: "Container") -> None:
-    """Delete the container from the runtime and drop its own mount; `stopped` becomes `exited`.
+def cleanup(container: "Container", removing: bool = False) -> None:
+    """Delete the container from the runtime and drop its own mount; `stopped` becomes `exited`
+    (`removing`, for :func:`remove`: `removing`, in the same write).
 
     Plugins' cleanup failures are reported after the cleanup is complete, so a
-    broken plugin never leaks a mount or a runtime container."""
+    broken plugin never leaks a mount or a runtime container (nor lets a removal go on)."""
     st = container.state
     if st.state is State.EXITED and not st.mountpoint and not st.netns:
+        if removing:
+            st.state = State.REMOVING
+            container.save()
         return
     plugin_error = None
     try:
@@ -513,15 +517,17 @@ def cleanup(container: "Container") -> None:
         fault("cleanup.runtime-delete.before")
         container.runtime.oci_runtime(container.config.runtime).delete(container.id, force=True)
         fault("cleanup.runtime-delete.after")
-    networking.teardown(container)
+    networking.teardown(container, save=False)  # saved below, with the rest
     fault("cleanup.network-teardown.after")
-    mount_delta = _drop_mount(container)  # saved below, with the rest
+    mount_delta = _drop_mount(container)  # saved below too
     fault("cleanup.unmount.after")
     from .secrets import discard
 
     discard(container)
     if st.state in (State.STOPPED, State.CREATED):
         st.state = State.EXITED
+    if removing and plugin_error is None:
+        st.state = State.REMOVING
     st.pid = 0
     container.save(mount_delta=mount_delta)
     fault("cleanup.record.after")
@@ -545,9 +551,7 @@ def remove(container: "Container", timeout: int, volumes: bool = False) -> None:
         stop(container, timeout)  # a paused one is thawed first
     elif st.state is State.CREATED:
         stop(container, 0)
-    cleanup(container)
-    st.state = State.REMOVING
-    container.save()
+    cleanup(container, removing=True)  # `removing` is saved with the cleanup's record
     fault("remove.record.after")
     networking.release(container)
     from ..storage.rootfs import unmount as unmount_path

@@ -114,7 +114,13 @@ def stable_mac(container_id: str, network_id: str) -> str:
 
 def setup(container: "Container", ignore_static_ip: bool = False, ignore_static_mac: bool = False) -> None:
     """Make the namespace and connect it; a failure leaves nothing behind.
-    A restore may drop the container's addresses and MACs for new ones."""
+    A restore may drop the container's addresses and MACs for new ones.
+
+    The namespace is recorded before the backend runs (a crash then leaves
+    something that teardown removes); the status it answers is saved by the
+    caller (init and restore save once the monitor has reported: one fsync
+    less).  Unsaved, a teardown disconnects from every network the container
+    was to join, as after a setup that never answered."""
     import msgspec
 
     from ..network import netns
@@ -148,7 +154,6 @@ def setup(container: "Container", ignore_static_ip: bool = False, ignore_static_
         if isinstance(exc, msgspec.ValidationError):
             raise HuskError(f"network backend {chosen.name} answered an invalid status: {exc}") from None
         raise
-    container.save()
 
 
 def _setup_usermode(container: "Container") -> None:
@@ -180,8 +185,9 @@ def republish(container: "Container", ports: list) -> None:
     container.config = config
 
 
-def teardown(container: "Container") -> None:
-    """Disconnect and remove the namespace (a no-op without one).  After a
+def teardown(container: "Container", save: bool = True) -> None:
+    """Disconnect and remove the namespace (a no-op without one); `save`
+    False leaves the record to the caller's next save (cleanup's).  After a
     reboot the namespace is gone, but rules the backend wrote may not be: the
     backend tears down a fresh empty namespace then.  A backend's failure is
     a warning on stderr, as in podman: cleanup, rm and refresh must finish;
@@ -210,7 +216,8 @@ def teardown(container: "Container") -> None:
     netns.remove(path)
     st.netns = ""
     st.network_status = {}
-    container.save()
+    if save:
+        container.save()
 
 
 def release(container: "Container") -> None:
