@@ -180,6 +180,14 @@ def _user_namespace(session, opts: dict) -> dict:
         return {"userns": userns}
     if userns in ("keep-id", "nomap"):
         session.runtime  # a rootless user's namespace joined: its maps say how many ids there are
+    if userns.startswith("container:") and not (opts["uidmap"] or opts["gidmap"] or opts["subuidname"]
+                                               or opts["subgidname"]):
+        other = session.runtime.container(userns.partition(":")[2])  # its maps, its namespace at init
+        options = other.config.run_options
+        if not options.uid_mappings:
+            raise InvalidArgument(f"container {other.config.name} has no user namespace of its own to share")
+        return {"uid_mappings": list(options.uid_mappings), "gid_mappings": list(options.gid_mappings),
+                "userns": f"container:{other.id}"}
     uids, gids = resolve(userns, list(opts["uidmap"]), list(opts["gidmap"]), opts["subuidname"],
                          opts["subgidname"], [])
     return {"uid_mappings": uids, "gid_mappings": gids, "userns": userns}

@@ -344,7 +344,13 @@ def apply(spec: dict[str, Any], container: "Container", rootfs: str, userdata: s
     if options.uid_mappings:
         from .userns import add_to_spec
 
-        add_to_spec(spec, options.uid_mappings, options.gid_mappings)
+        kind, _, target = options.userns.partition(":")
+        path = ""  # --userns=ns:PATH and container:ID join that namespace, whose maps were recorded
+        if kind == "ns":
+            path = target
+        elif kind == "container":
+            path = f"/proc/{_running_pid(container, target)}/ns/user"
+        add_to_spec(spec, options.uid_mappings, options.gid_mappings, path)
         if options.userns == "keep-id" and not container.config.user:  # podman: the user's own ids inside
             from .userns import keep_id_user
 

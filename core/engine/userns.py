@@ -38,6 +38,7 @@ AUTO_USER = "containers"
 AUTO_MIN_SIZE = 1024
 #: the file in the container's directory naming the mapping its rootfs was chowned to
 _APPLIED = "idmap"
+_CLONE_NEWUSER = 0x10000000
 
 
 def parse_map(values: Iterable[str], flag: str) -> list[list[int]]:
@@ -110,9 +111,45 @@ def resolve(userns: str, uidmap: list[str], gidmap: list[str], subuidname: str, 
         return _keep_id() if mode == "keep-id" else _nomap()
     if mode == "private":
         raise InvalidArgument("must provide at least one UID or GID mapping to configure a user namespace")
+    if mode == "ns":
+        return namespace_maps(options)
     if mode == "auto":
         return _auto(options, taken)
     raise InvalidArgument(f"unrecognized namespace mode {userns} passed")
+
+
+def namespace_maps(path: str) -> tuple[list[list[int]], list[list[int]]]:
+    """The uid and gid maps of the user namespace at `path` (`--userns=ns:PATH`), read by a child that
+    joins it: a process reading its own maps sees its namespace's ids as the parent namespace knows them."""
+    import ctypes
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as exc:
+        raise InvalidArgument(f"cannot find specified user namespace path: stat {path}: "
+                              f"{os.strerror(exc.errno).lower()}") from None
+    setns = ctypes.CDLL(None, use_errno=True).setns
+    read_end, write_end = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child only reads two files and exits
+        try:
+            if setns(fd, _CLONE_NEWUSER) == 0:
+                with open("/proc/self/uid_map") as uids, open("/proc/self/gid_map") as gids:
+                    os.write(write_end, (uids.read() + "--\n" + gids.read()).encode())
+        finally:
+            os._exit(0)
+    os.close(fd)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as answer:
+        text = answer.read().decode()
+    os.waitpid(child, 0)
+    if "--\n" not in text:
+        raise InvalidArgument(f"{path} is not a user namespace husk can join")
+    uids, gids = ([[int(field) for field in line.split()] for line in part.splitlines() if line.strip()]
+                  for part in text.split("--\n"))
+    if uids == [[0, 0, 2 ** 32 - 1]]:
+        raise InvalidArgument(f"--userns=ns:{path}: that is the host's user namespace (use --userns=host)")
+    return uids, gids
 
 
 def _own_extents() -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
@@ -238,10 +275,11 @@ def refuse_chowned(config, action: str) -> None:
 
 # -- at init --------------------------------------------------------------------
 
-def add_to_spec(spec: dict, uids: list[list[int]], gids: list[list[int]]) -> None:
-    """A new user namespace with the mappings."""
+def add_to_spec(spec: dict, uids: list[list[int]], gids: list[list[int]], path: str = "") -> None:
+    """A new user namespace with the mappings, or the one at `path` (which has them)."""
     linux = spec["linux"]
-    linux["namespaces"] = [ns for ns in linux["namespaces"] if ns["type"] != "user"] + [{"type": "user"}]
+    linux["namespaces"] = [ns for ns in linux["namespaces"] if ns["type"] != "user"] + [
+        {"type": "user", "path": path} if path else {"type": "user"}]
     linux["uidMappings"] = [{"containerID": c, "hostID": h, "size": s} for c, h, s in uids]
     linux["gidMappings"] = [{"containerID": c, "hostID": h, "size": s} for c, h, s in gids]
 

@@ -146,3 +146,26 @@ def test_concurrent_auto_creates_get_distinct_ranges(husk, auto_ids):
     starts = [c.config.run_options.uid_mappings[0][1] for c in husk.runtime().containers()]
     assert len(starts) == 6
     assert all(abs(a - b) >= 1024 for i, a in enumerate(starts) for b in starts[i + 1:]), sorted(starts)
+
+
+def test_userns_ns_path_and_container(mapped):
+    """--userns=ns:PATH and container:NAME join another container's user namespace: the same ids
+    outside, the same namespace; a missing path and a container without one are refused."""
+    husk = mapped
+    husk("run", "-d", "--name", "owner", "--network", "none", "--uidmap", "0:210000:65536", "busybox", "sleep", "600",
+         check=True)
+    owner = _pid(husk, "owner")
+    for name, userns in (("by-path", f"ns:/proc/{owner}/ns/user"), ("by-name", "container:owner")):
+        husk("run", "-d", "--name", name, "--network", "none", "--userns", userns, "busybox", "sleep", "600",
+             check=True)
+        pid = _pid(husk, name)
+        assert os.readlink(f"/proc/{pid}/ns/user") == os.readlink(f"/proc/{owner}/ns/user")
+        assert _host_ids(pid) == ("210000", "210000")
+        assert husk("exec", name, "sh", "-c", "touch /made; stat -c %u /made", check=True).stdout == "0\n"
+    missing = husk("create", "--userns", "ns:/husk-no-such-ns", "busybox", "true")
+    assert missing.returncode == 125
+    assert "cannot find specified user namespace path: stat /husk-no-such-ns: no such file" in missing.stderr
+    husk("create", "--name", "plain", "busybox", "true", check=True)
+    shared = husk("create", "--userns", "container:plain", "busybox", "true")
+    assert shared.returncode == 125 and "has no user namespace of its own" in shared.stderr
+    husk("rm", "-f", "-t", "0", "owner", "by-path", "by-name", "plain", check=True)
