@@ -287,3 +287,16 @@ def test_slirp4netns_wiring(husk_rt):
     assert "default via 10.0.2.2 dev tap0" in husk_rt("exec", name, "ip", "route").stdout
     assert husk_rt("rm", "-f", "-t", "0", name).returncode == 0
     assert wait_until(lambda: not os.path.exists(f"/proc/{slirp}"), timeout=30)
+
+
+def test_pull_from_the_local_registry(user, husk, registry):
+    """The user pulls (over the host's loopback: the user's namespace keeps the host's network) an image
+    root pushed, and runs it."""
+    reference = f"{registry.host}/rootless/busybox:pulled"
+    pushed = husk("push", "--tls-verify=false", IMAGE, reference)
+    assert pushed.returncode == 0, pushed.stderr
+    pulled = user.husk("pull", "--tls-verify=false", reference)
+    assert pulled.returncode == 0, pulled.stderr
+    ran = user.husk("run", "--rm", "--network", "none", reference, "echo", "from-registry")
+    assert ran.stdout == "from-registry\n", ran.stderr
+    assert user.husk("rmi", reference).returncode == 0
