@@ -5,6 +5,7 @@ $XDG_RUNTIME_DIR/containers/auth.json, registries.conf's blocked registries,
 mirrors and short-name aliases, push to docker-archive: and as v2s2, and the
 search, push and prune routes of Docker's and libpod's API."""
 
+import base64
 import gzip
 import hashlib
 import io
@@ -12,6 +13,7 @@ import json
 import os
 import subprocess
 import tarfile
+import urllib.parse
 
 import pytest
 from test_registry import _service_of, seed  # same directory (rootdir imports)
@@ -107,7 +109,7 @@ def test_get_login_docker_config_and_xdg_auth_file(husk, tmp_path):
         assert refused.returncode == 125 and "authentication required" in refused.stderr, refused.stderr
         # docker's own file, read when no auth.json names the registry
         os.makedirs(os.path.join(home, ".docker"))
-        token = __import__("base64").b64encode(f"{registry.user}:{registry.password}".encode()).decode()
+        token = base64.b64encode(f"{registry.user}:{registry.password}".encode()).decode()
         with open(os.path.join(home, ".docker", "config.json"), "w") as stream:
             json.dump({"auths": {registry.host: {"auth": token}}}, stream)
         assert husk("pull", "-q", reference).returncode == 0
@@ -217,3 +219,27 @@ def test_registries_conf_insecure_skips_verification(husk, registry, tmp_path):
     conf.write_text(f'[[registry]]\nlocation = "{registry.host}"\ninsecure = true\n')
     pulled = husk("pull", "-q", reference)
     assert pulled.returncode == 0, pulled.stderr
+
+
+def test_push_asks_a_cross_repository_mount(husk, tmp_path):
+    """An image pulled from repository A of a registry, pushed to repository B of
+    the same registry, asks for its blobs to be mounted from A: the token the
+    push asks the bearer server for covers pulling from A as well as pushing to B."""
+    registry = start_registry(str(tmp_path / "registry"), "token")
+    try:
+        registry.trust(husk)
+        seed(husk, registry, "origin/bb:1")
+        creds = ["--creds", f"{registry.user}:{registry.password}"]
+        husk("rmi", "-a", "-f", check=True)
+        husk("pull", "-q", *creds, f"{registry.host}/origin/bb:1", check=True)
+        registry.token_server.requests.clear()
+        husk("push", "-q", *creds, f"{registry.host}/origin/bb:1", f"{registry.host}/copy/bb:1", check=True)
+        scopes = [scope for path in registry.token_server.requests
+                  for scope in urllib.parse.parse_qs(path.partition("?")[2]).get("scope", [])]
+        assert "repository:copy/bb:pull,push" in scopes and "repository:origin/bb:pull" in scopes, scopes
+        raw = subprocess.run(["skopeo", "inspect", "--cert-dir", registry.cert_dir, "--creds",
+                              f"{registry.user}:{registry.password}", f"docker://{registry.host}/copy/bb:1"],
+                             capture_output=True, timeout=60)
+        assert raw.returncode == 0, raw.stderr
+    finally:
+        registry.stop()
