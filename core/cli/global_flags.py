@@ -153,19 +153,16 @@ def _remote(key: str):
     return callback
 
 
-#: where a running systemd journal listens
-JOURNAL_SOCKET = "/run/systemd/journal/socket"
-
-
 def _events_backend(ctx: click.Context, param: click.Parameter, value) -> None:
-    """file or none; journald is refused, saying why (no journal here, or husk's own log)."""
-    if value in ("file", "none"):
+    """file, none, or journald where a journal runs (refused, saying why, where none does)."""
+    if value == "journald":
+        from ..state.journal import JOURNAL_SOCKET, journal_running
+
+        if not journal_running():
+            raise InvalidArgument(f"--events-backend journald: no systemd journal is running on this host "
+                                  f"({JOURNAL_SOCKET} is missing): use file or none")
+    if value in ("file", "none", "journald"):
         ctx.meta.setdefault(META, {})["events_backend"] = value
-    elif value == "journald":
-        why = ("husk records events in its own log file, not the journal: use file or none"
-               if os.path.exists(JOURNAL_SOCKET) else
-               f"no systemd journal is running on this host ({JOURNAL_SOCKET} is missing): use file or none")
-        raise InvalidArgument(f"--events-backend journald: {why}")
     elif value is not None:
         raise InvalidArgument(f'"{value}" is not a valid events backend')
 

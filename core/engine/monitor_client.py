@@ -132,10 +132,11 @@ class MonitorReport(NamedTuple):
 
 def husk_command(container: "Container", *args: str) -> list[str]:
     """A husk CLI command on the container's storage, for its monitor to run
-    (with `--events-backend none` when this Runtime records no events, as podman's exit command)."""
+    (with this Runtime's `--events-backend` when it is not the default file, as podman's exit command)."""
     paths = container.runtime.paths
-    quiet = ["--events-backend", "none"] if container.runtime.events_backend == "none" else []
-    return [sys.executable, "-m", "husk", "--root", paths.root, "--runroot", paths.runroot, *quiet, *args]
+    backend = container.runtime.events_backend
+    events = ["--events-backend", backend] if backend != "file" else []
+    return [sys.executable, "-m", "husk", "--root", paths.root, "--runroot", paths.runroot, *events, *args]
 
 
 def exit_command(container: "Container") -> list[str]:

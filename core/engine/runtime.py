@@ -42,7 +42,8 @@ class Runtime:
                  config: config_module.Config | None = None, *, runtime_flags: Iterable[str] = (),
                  events_backend: str = "file", hooks_dirs: Iterable[str] = ()) -> None:
         """`runtime_flags` (podman's --runtime-flag): `--FLAG`s for every OCI runtime call this
-        Runtime makes; `events_backend` "none" records no events; `hooks_dirs`: OCI hook
+        Runtime makes; `events_backend` "none" records no events, "journald" sends them to the
+        systemd journal too (husk.state.journal); `hooks_dirs`: OCI hook
         definitions for the containers this Runtime creates and initialises."""
         self.config = config or config_module.load()
         self.runtime_flags = [f"--{flag.lstrip('-')}" for flag in runtime_flags]
@@ -129,6 +130,10 @@ class Runtime:
                           name=attrs.pop("name", ""), image=attrs.pop("image", ""), attributes=attrs)
         if self.events_backend != "none":
             self.events.emit(event)
+        if self.events_backend == "journald":
+            from ..state.journal import send
+
+            send(event)
 
     # -- containers ----------------------------------------------------------------------
     def create_container(self, image: str, command: list[str] | None = None, *, name: str = "",

@@ -1,14 +1,21 @@
 """`--events-backend`: none records nothing (the container's own cleanup
-included) and `events` says so; journald is refused with the reason."""
+included) and `events` says so; journald sends the events to a running
+journal (one of the test's own, in a private mount namespace) and is refused
+with the reason where none runs."""
 
 from __future__ import annotations
 
+import json
 import os
+import shlex
+import subprocess
 import time
 
 import pytest
 
-from husk.cli.global_flags import JOURNAL_SOCKET
+from husk.state.journal import JOURNAL_SOCKET
+
+JOURNALD = "/lib/systemd/systemd-journald"
 
 
 def gone(husk, name: str, timeout: float = 120) -> None:
@@ -45,3 +52,44 @@ def test_journald_without_a_journal_is_refused(husk):
     assert (result.returncode, result.stderr) == (
         125, f"Error: --events-backend journald: no systemd journal is running on this host ({JOURNAL_SOCKET} "
              "is missing): use file or none\n")
+
+
+@pytest.mark.skipif(not os.access(JOURNALD, os.X_OK), reason="systemd-journald is not installed")
+def test_journald_backend_sends_podmans_fields_to_a_running_journal(husk, tmp_path):
+    """A journal of the test's own: journald started in a private mount namespace, over
+    tmpfs at /run/systemd, /run/log and /var/log/journal, so the host's stay untouched;
+    husk, its monitor and its exit command run in that namespace and find its socket."""
+    from husk.testing import HUSK
+
+    husk_cmd = shlex.join([HUSK, *husk.global_args,
+                           "--events-backend", "journald"])
+    out = tmp_path / "journal.json"
+    script = f"""
+set -e
+mount -t tmpfs none /run/systemd
+mkdir -p /run/log && mount -t tmpfs none /run/log
+if [ -d /var/log/journal ]; then mount -t tmpfs none /var/log/journal; fi
+{JOURNALD} & journald=$!
+trap 'kill $journald; wait $journald || true' EXIT
+i=0; while [ ! -S {JOURNAL_SOCKET} ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
+{husk_cmd} run --rm --name jd --label tier=web busybox true
+{husk_cmd} events --stream=false --filter container=jd --format '{{{{.Status}}}}'
+journalctl --sync || true
+i=0; until journalctl --no-pager -o json SYSLOG_IDENTIFIER=husk PODMAN_NAME=jd PODMAN_EVENT=remove | grep -q .; do
+  [ $i -lt 300 ] || exit 9; sleep 0.1; i=$((i+1)); done
+journalctl --no-pager -o json SYSLOG_IDENTIFIER=husk PODMAN_NAME=jd > {shlex.quote(str(out))}
+"""
+    result = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script], capture_output=True,
+                            text=True, timeout=300, env=husk.env())
+    assert result.returncode == 0, result.stderr
+    assert {"create", "start", "died", "remove"} <= set(result.stdout.split())  # husk's own log as well
+    entries = [json.loads(line) for line in out.read_text().splitlines()]
+    by_event = {entry["PODMAN_EVENT"]: entry for entry in entries}
+    assert {"create", "start", "died", "remove"} <= set(by_event)
+    died = by_event["died"]
+    assert (died["PODMAN_TYPE"], died["PODMAN_IMAGE"], died["PODMAN_EXIT_CODE"]) == (
+        "container", "localhost/busybox:latest", "0")
+    assert len(died["PODMAN_ID"]) == 64 and json.loads(died["PODMAN_LABELS"]) == {"tier": "web"}
+    assert died["MESSAGE"].endswith(f"container died {died['PODMAN_ID']} (image=localhost/busybox:latest, "
+                                    "name=jd, tier=web)")
+    assert died["PRIORITY"] == "6" and died["PODMAN_TIME"].endswith("Z")
