@@ -65,3 +65,33 @@ def test_secret_driver_and_value_out_of_the_debug_log(husk):
                "s,type=env,target=S", IMAGE, "sh", "-c", 'cat /run/secrets/s; echo "$S"')
     assert ran.stdout == f"{value}{value}\n", ran.stderr
     assert value not in ran.stderr
+
+
+def test_a_mounted_volume_stays_until_its_last_user_stops(husk_rt):
+    """A `type=tmpfs` volume is mounted by its first container and unmounted
+    after its last one, not before."""
+    husk = husk_rt
+    husk("volume", "create", "--opt", "type=tmpfs", "--opt", "device=tmpfs", "shared", check=True)
+    path = json.loads(husk("volume", "inspect", "shared", check=True).stdout)[0]["Mountpoint"]
+
+    def mounted() -> bool:
+        with open("/proc/self/mountinfo") as mountinfo:
+            return any(line.split()[4] == path for line in mountinfo)
+
+    for name in ("first", "second"):
+        husk("run", "-d", "--name", name, "--network", "none", "-v", "shared:/s", IMAGE, "sleep", "1000", check=True)
+    husk("exec", "first", "sh", "-c", "echo both > /s/f", check=True)
+    assert husk("exec", "second", "cat", "/s/f", check=True).stdout == "both\n"
+    husk("stop", "-t", "0", "first", check=True)
+    assert mounted() and husk("exec", "second", "cat", "/s/f", check=True).stdout == "both\n"
+    husk("stop", "-t", "0", "second", check=True)
+    assert not mounted()
+    husk("rm", "first", "second", check=True)
+
+
+def test_secret_uid_gid_and_mode(husk_rt):
+    husk = husk_rt
+    husk("secret", "create", "owned", "-", input="v", check=True)
+    out = husk("run", "--rm", "--network", "none", "--secret", "owned,uid=1,gid=2,mode=0440", IMAGE,
+               "stat", "-c", "%u %g %a", "/run/secrets/owned", check=True).stdout
+    assert out == "1 2 440\n"
