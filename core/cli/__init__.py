@@ -56,7 +56,7 @@ VERBS = {
     **dict.fromkeys(("pull", "push", "login", "logout", "search"), "registry"),
     **dict.fromkeys(("commit", "diff"), "commit"),
     "build": "build",
-    **dict.fromkeys(("version", "info", "events"), "system"),
+    **dict.fromkeys(("version", "info", "events", "unshare"), "system"),
     "attach": "attach", "exec": "exec", "cp": "cp", "port": "network", "stats": "stats",
     **dict.fromkeys(("pause", "unpause", "restart", "mount", "umount", "unmount", "export"), "ops"),
     **dict.fromkeys(("checkpoint", "restore"), "checkpoint"),

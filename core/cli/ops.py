@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import os
 import sys
 
 import click
@@ -68,6 +69,10 @@ def restart(session, all_, running, timeout, latest, cidfiles, filters, names):
 def mount(session, all_, no_trunc, format_, latest, names):
     """Mount containers' root filesystems and print where; without names, list
     the mounted containers."""
+    from ..engine.config import ROOTLESS_ENV, is_rootless
+
+    if is_rootless() and ROOTLESS_ENV not in os.environ:  # the mount would be in the user's namespace only
+        raise InvalidArgument('cannot run command "husk mount" in rootless mode, must execute `husk unshare` first')
     names = targets(session, names, latest=True) if latest else names
     if format_ not in ("", "json"):
         raise InvalidArgument(f"unsupported format {format_!r}: only json")

@@ -259,11 +259,35 @@ def service(session, idle_seconds, cors, insecure_tcp, tls_cert, tls_key, tls_cl
     serve(session.runtime, uri, idle_seconds, options)
 
 
+@click.command("unshare", context_settings={**CONTEXT, "ignore_unknown_options": True,
+                                             "allow_interspersed_args": False})
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+@click.pass_obj
+def unshare(session, command):
+    """Run COMMAND (default: $SHELL) in the rootless user's namespace, as its root: where husk's mounts
+    are and its files are the namespace's (podman's unshare; CONTAINERS_GRAPHROOT and
+    CONTAINERS_RUNROOT name the roots)."""
+    from ..engine.config import is_rootless
+
+    if not is_rootless():
+        raise HuskError("please use unshare with rootless")
+    paths = session.runtime.paths  # joins the namespace
+    argv = list(command) or [os.environ.get("SHELL") or "/bin/sh"]
+    env = {**os.environ, "CONTAINERS_GRAPHROOT": paths.root, "CONTAINERS_RUNROOT": paths.runroot}
+    sys.stdout.flush()
+    try:
+        os.execvpe(argv[0], argv, env)
+    except FileNotFoundError:
+        raise HuskError(f"exec: {argv[0]}: executable file not found in $PATH", exit_code=127) from None
+    except PermissionError:
+        raise HuskError(f"exec: {argv[0]}: permission denied", exit_code=126) from None
+
+
 def register(group: click.Group) -> None:
     system_group = click.Group("system", help="Manage husk itself.", context_settings=CONTEXT)
     system_group.add_command(info)
     system_group.add_command(events)
     system_group.add_command(service)
     group.add_command(system_group)
-    for command in (version, info, events):
+    for command in (version, info, events, unshare):
         group.add_command(command)

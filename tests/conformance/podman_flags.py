@@ -53,7 +53,8 @@ VERB_OWNERS = {"network": "13 networking", "port": "13 networking", "pull": "14 
                "logout": "14 registries", "commit": "14 images", "diff": "14 images",
                "build": "15 build", "volume": "16 volumes", "secret": "16 volumes", "pod": "17 pods",
                "play kube": "17 pods", "kube": "17 pods", "generate kube": "17 pods",
-               "image prune": "14 images", "image mount": "14 images", "image unmount": "14 images"}
+               "image prune": "14 images", "image mount": "14 images", "image unmount": "14 images",
+               "unshare": "18 security"}  # unshare --rootless-netns: husk has no rootless network namespace
 
 
 @dataclass

@@ -300,3 +300,22 @@ def test_pull_from_the_local_registry(user, husk, registry):
     ran = user.husk("run", "--rm", "--network", "none", reference, "echo", "from-registry")
     assert ran.stdout == "from-registry\n", ran.stderr
     assert user.husk("rmi", reference).returncode == 0
+
+
+def test_unshare_and_mount(user):
+    """`husk mount` is refused outside `husk unshare` (its mount is in the user's namespace only), as
+    podman refuses it; inside, the user is root and sees the mounted rootfs; root may not unshare."""
+    assert user.husk("run", "-d", "--name", "mnt", "--network", "none", IMAGE, "sleep", "600").returncode == 0
+    try:
+        outside = user.husk("mount", "mnt")
+        assert outside.returncode == 125
+        assert 'cannot run command "husk mount" in rootless mode, must execute `husk unshare` first' in outside.stderr
+        inside = user.husk("unshare", "sh", "-c", f'id -u; ls "$({HUSK} mount mnt)/bin/busybox"; {HUSK} umount mnt')
+        assert inside.returncode == 0, inside.stderr
+        assert inside.stdout.split()[0] == "0" and inside.stdout.split()[1].endswith("/merged/bin/busybox")
+        missing = user.husk("unshare", "husk-no-such-command")
+        assert missing.returncode == 127 and "executable file not found" in missing.stderr
+    finally:
+        assert user.husk("rm", "-f", "-t", "0", "mnt").returncode == 0
+    as_root = subprocess.run([HUSK, "unshare", "true"], capture_output=True, text=True)
+    assert as_root.returncode == 125 and "please use unshare with rootless" in as_root.stderr
