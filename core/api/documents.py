@@ -151,16 +151,22 @@ def image_summary(image: "ImageRecord", containers: int) -> dict[str, Any]:
 
 
 def image_inspect(image: "ImageRecord") -> dict[str, Any]:
+    """Docker's image inspect; comment, author, version and platform as the stored config says."""
     from ..formats.timestamps import rfc3339
+    from ..presentation.images import config_fields, repo_digests
 
     cfg = image.config
+    fields = config_fields(image)
     return {
-        "Id": "sha256:" + image.id, "RepoTags": list(image.names), "RepoDigests": [], "Parent": "",
-        "Comment": "", "Created": rfc3339(image.created), "DockerVersion": "", "Author": "",
+        "Id": "sha256:" + image.id, "RepoTags": list(image.names), "RepoDigests": repo_digests(image),
+        "Parent": "", "Comment": fields["Comment"], "Created": rfc3339(image.created),
+        "DockerVersion": fields["DockerVersion"], "Author": fields["Author"],
         "Config": {"Cmd": cfg.cmd or None, "Entrypoint": cfg.entrypoint or None, "Env": cfg.env,
                    "WorkingDir": cfg.workdir, "User": cfg.user, "Labels": dict(cfg.labels),
                    "StopSignal": cfg.stop_signal or None, **_config_extras(image)},
-        "Architecture": _arch(), "Os": "linux", "Size": image.size, "VirtualSize": image.size,
+        "Architecture": fields["Architecture"], "Os": fields["Os"],
+        **({"Variant": fields["Variant"]} if "Variant" in fields else {}), "Size": image.size,
+        "VirtualSize": image.size,
         "GraphDriver": {"Name": "overlay", "Data": None},
         "RootFS": {"Type": "layers", "Layers": list(image.layers)},  # diff_ids: "sha256:..." already
         "Metadata": {"LastTagTime": "0001-01-01T00:00:00Z"},

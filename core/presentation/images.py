@@ -31,6 +31,14 @@ def image_document(image: "ImageRecord", paths: "Paths") -> dict[str, Any]:
             "History": _history(stored), "NamesHistory": list(image.names_history)}
 
 
+def config_fields(image: "ImageRecord") -> dict[str, str]:
+    """What an image's stored config says that Docker's inspect shows too: its
+    comment, author, Docker version and platform (Architecture, Os, Variant)."""
+    stored = _stored_config(image)
+    return {"Comment": _comment(stored), "Author": _text(stored.get("author")),
+            "DockerVersion": _text(stored.get("docker_version")), **_platform(stored)}
+
+
 def _graph_driver(image: "ImageRecord", paths: "Paths") -> dict[str, Any]:
     """podman's overlay view of an image: the top layer as UpperDir, the rest below."""
     diffs = [paths.layer_diff(layer) for layer in reversed(image.layers)]

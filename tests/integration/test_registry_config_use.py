@@ -243,3 +243,38 @@ def test_push_asks_a_cross_repository_mount(husk, tmp_path):
         assert raw.returncode == 0, raw.stderr
     finally:
         registry.stop()
+
+
+def test_docker_sdk_image_api_paths(husk_envs, registry):
+    """The docker SDK's low-level image calls, as its own image tests make them:
+    a streamed push and pull (Docker's progress lines and aux digest), quiet
+    listing, history, commit with message and author, inspect's RepoDigests,
+    prune of unused images and search."""
+    import docker
+
+    with _service_of(husk_envs(), registry) as service:
+        api = docker.APIClient(base_url=f"unix://{service.socket_path}", timeout=60)
+        target = f"{registry.host}/sdk/bb"
+        assert api.tag(IMAGE, target, "1")
+        pushed = list(api.push(target, tag="1", stream=True, decode=True))
+        digest = pushed[-1]["aux"]["Digest"]
+        assert pushed[-1]["aux"]["Tag"] == "1" and pushed[-2] == {"status": f"1: digest: {digest}"}, pushed[-3:]
+        service.env("rmi", f"{target}:1", check=True)
+        pulled = list(api.pull(target, tag="1", stream=True, decode=True))
+        assert {"status": f"Digest: {digest}"} in pulled, pulled
+        assert pulled[-1] == {"status": f"Status: Downloaded newer image for {target}:1"}, pulled[-2:]
+        assert f"{target}@{digest}" in api.inspect_image(f"{target}:1")["RepoDigests"]
+        image_id = api.inspect_image(IMAGE)["Id"]
+        assert image_id in api.images(quiet=True)
+        assert api.history(f"{target}:1")[0]["Id"] == image_id
+        container = api.create_container(IMAGE, ["touch", "/made"])
+        committed = api.commit(container["Id"], repository="localhost/sdk-commit", tag="1", message="msg",
+                               author="Ann")
+        document = api.inspect_image("localhost/sdk-commit:1")
+        assert (document["Id"], document["Comment"], document["Author"]) == (committed["Id"], "msg", "Ann")
+        assert (document["Architecture"], document["Os"]) == ("amd64", "linux")
+        api.remove_container(container["Id"])
+        report = api.prune_images(filters={"dangling": False})  # every image no container uses
+        assert {"Deleted": committed["Id"]} in report["ImagesDeleted"], report
+        assert api.images(quiet=True) == []
+        assert [row["name"] for row in api.search(f"{registry.host}/sdk")] == [f"{registry.host}/sdk/bb"]
