@@ -61,7 +61,8 @@ def enter(runroot: str) -> None:
 
 
 def _alive(pidfile: str, uid: int) -> int | None:
-    """The pause process's pid when it still runs: ours, in a user namespace other than ours."""
+    """The pause process's pid when it still runs: ours, in a user namespace other than ours, and not
+    a zombie (whose mount namespace is gone already)."""
     try:
         with open(pidfile) as handle:
             pid = int(handle.read().strip())
@@ -69,6 +70,7 @@ def _alive(pidfile: str, uid: int) -> int | None:
             return None
         if os.readlink(f"/proc/{pid}/ns/user") == os.readlink("/proc/self/ns/user"):
             return None
+        os.readlink(f"/proc/{pid}/ns/mnt")
     except (OSError, ValueError):
         return None
     return pid

@@ -319,3 +319,45 @@ def test_unshare_and_mount(user):
         assert user.husk("rm", "-f", "-t", "0", "mnt").returncode == 0
     as_root = subprocess.run([HUSK, "unshare", "true"], capture_output=True, text=True)
     assert as_root.returncode == 125 and "please use unshare with rootless" in as_root.stderr
+
+
+def test_a_killed_pause_process_is_replaced(user):
+    """With no container running, a pause process that died is replaced by the next command."""
+    pid_file = os.path.join(user.runtime_dir, "husk", "pause.pid")
+    assert user.husk("ps", "-aq").returncode == 0
+    old = int(open(pid_file).read())
+    os.kill(old, signal.SIGKILL)
+    assert wait_until(lambda: _dead(old), timeout=30)
+    result = user.husk("run", "--rm", "--network", "none", IMAGE, "echo", "again")
+    assert result.stdout == "again\n", result.stderr
+    assert int(open(pid_file).read()) != old
+
+
+def _dead(pid: int) -> bool:
+    """Gone, or a zombie its parent has not reaped yet."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rpartition(")")[2].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def test_a_user_without_subordinate_ids_gets_a_single_mapping(user):
+    """Without /etc/subuid ranges, the namespace maps only the user's own id, with podman's warning."""
+    name = f"huskrs{os.getpid()}"
+    home = tempfile.mkdtemp(prefix=f"husk-{name}-", dir="/tmp")
+    os.chmod(home, 0o755)
+    subprocess.run(["useradd", "--no-create-home", "--home-dir", home, "--shell", "/bin/sh",
+                    "-K", "SUB_UID_COUNT=0", "-K", "SUB_GID_COUNT=0", name], check=True, capture_output=True)
+    try:
+        single = User(name, home)
+        os.chown(home, single.uid, single.gid)
+        os.makedirs(single.runtime_dir, mode=0o700)
+        os.chown(single.runtime_dir, single.uid, single.gid)
+        mapped = single.husk("unshare", "cat", "/proc/self/uid_map", "/proc/self/gid_map")
+        assert mapped.returncode == 0, mapped.stderr
+        assert "Using rootless single mapping into the namespace" in mapped.stderr
+        assert [line.split() for line in mapped.stdout.splitlines()] == [["0", str(single.uid), "1"],
+                                                                          ["0", str(single.gid), "1"]]
+    finally:
+        _remove_user(name, home)
