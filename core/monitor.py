@@ -533,6 +533,16 @@ class Monitor:
             self._sync(fd)
         client[0].close()
 
+    def client_gone(self, fd: int) -> None:
+        """A client we can no longer write to: what it sent before it went still
+        counts (an API exec whose caller reset the connection ends its stdin so),
+        then it is dropped."""
+        for _ in range(64):
+            if fd not in self.clients:
+                return
+            self.on_client_message(fd)
+        self.drop_client(fd)
+
     def send_to_client(self, fd: int, packet: bytes) -> None:
         client = self.clients[fd]
         if not client[1]:
@@ -542,7 +552,7 @@ class Monitor:
             except BlockingIOError:
                 pass
             except OSError:
-                self.drop_client(fd)
+                self.client_gone(fd)
                 return
         client[1].append(packet)
         client[2] += len(packet)
@@ -575,7 +585,7 @@ class Monitor:
         except BlockingIOError:
             return
         except OSError:
-            self.drop_client(fd)
+            self.client_gone(fd)
             return
         self.unwatch(fd, write=True)
         if fd == self.owner:
@@ -586,6 +596,12 @@ class Monitor:
         try:
             message = conn.recv(MAX_DATA + 1)
         except BlockingIOError:
+            return
+        except ConnectionResetError:
+            # A client that closed with our output unread: the kernel reports the reset
+            # before the packets it sent last (a datagram socket's rule), such as its
+            # stdin's end; the error is cleared by this report, the packets follow.
+            self.on_client_message(fd)
             return
         except OSError:
             message = b""
