@@ -230,7 +230,7 @@ async def start(request: web.Request) -> web.StreamResponse:
     finally:
         entry.launched.set()
         if process is not None and process.client is not None and entry.exit_code is None:
-            if stream.is_closed and config.attach_stdin:
+            if config.attach_stdin and (stream.is_closed or stream.transport.is_closing()):
                 # The client is gone (a reset, not a half-close): nobody can attach to an exec
                 # again, so its input is over, as Docker's is.  Left open, a command reading its
                 # stdin would run for ever.

@@ -250,7 +250,7 @@ def _cut_hijacks(port: int, cid: str) -> None:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
             conn.request("POST", f"/containers/{cid}/exec", body=json.dumps(
                 # chatter until stdin ends: the cut must close the session's stdin
-                {"Cmd": ["sh", "-c", "yes exec-chatter & cat >/dev/null; kill $!"], "AttachStdout": True,
+                {"Cmd": ["sh", "-c", "yes exec-chatter & cat >/dev/null; kill $!; wait"], "AttachStdout": True,
                  "AttachStdin": True}), headers={"Content-Type": "application/json"})
             response = conn.getresponse()
             exec_id = json.loads(response.read())["Id"]
@@ -338,12 +338,14 @@ def test_an_exec_whose_client_resets_gets_the_end_of_its_input(husk, tcp_service
     cid = husk("inspect", "--format", "{{.Id}}", "r", check=True).stdout.strip()
     conn = http.client.HTTPConnection("127.0.0.1", tcp_service.port, timeout=30)
     conn.request("POST", f"/containers/{cid}/exec", headers={"Content-Type": "application/json"}, body=json.dumps(
-        {"Cmd": ["sh", "-c", "echo started; cat >/dev/null"], "AttachStdout": True, "AttachStdin": True}))
+        # output that never stops: the monitor finds the client gone when writing to it
+        {"Cmd": ["sh", "-c", "yes started & cat >/dev/null; kill $!; wait"], "AttachStdout": True,
+         "AttachStdin": True}))
     exec_id = json.loads(conn.getresponse().read())["Id"]
     conn.close()
     sock = _hijack(tcp_service.port, f"/exec/{exec_id}/start", json.dumps({"Detach": False}).encode())
     data = b""
-    while b"started" not in data:
-        data += sock.recv(4096)
+    while len(data) < 65536:
+        data += sock.recv(65536)
     _reset(sock)
     assert wait_until(lambda: len(_container_processes([cid])) == 1, timeout=60), "the exec's cat lived on"
