@@ -21,7 +21,7 @@ the attach socket.
 
 Config keys: id, create_argv, pid_file, exit_file, log_path, log_max_size,
 attach_socket, stdin, tty, exit_command, sync_fd, exec, client_fd, preserve_fds,
-health_argv, health_interval, lock_path, cleanup_marker (see ``Monitor``).  An exec session's monitor (``exec``: true) runs the
+health_argv, health_interval, lock_path, cleanup_marker, oom_marker (see ``Monitor``).  An exec session's monitor (``exec``: true) runs the
 runtime's ``exec --detach`` as its "create", which starts the command, so
 output read before it returns belongs to the command (unless exec failed); it
 has no log (empty log_path) and an exit command only when detached; its
@@ -46,6 +46,17 @@ husk's commands do) and runs the exit command only when the marker is still
 there and the lock file was not removed with the container.  Every doubt
 (a killed CLI, a marker left behind) runs it: the exit command repairs, and
 is idempotent.
+
+OOM kills: the monitor sees the init's exit first, while the container's
+cgroup is still there (the runtime's delete, in the exit command, removes
+it).  The kernel counts the OOM killer's kills per memory cgroup (v1:
+``oom_kill`` in memory.oom_control, v2: in memory.events); the monitor finds
+that file from /proc/PID/cgroup of the init when ``create`` is done, reads
+the count then and at the exit, and creates ``oom_marker`` before the exit
+file when it grew: husk's exit recording takes the marker (as a shim
+backend's), so any process of the container killed for memory makes it
+OOMKilled, as in podman.  The count at start keeps a cgroup the container
+shares (none of its own: rootless on v1) from reporting older kills.
 
 Stdin is flow-controlled: a client whose input the container has not read
 yet is not read either (its writes wait in its socket), so the monitor never
@@ -240,6 +251,34 @@ def exit_code(status: int) -> int:
     return 128 - code if code < 0 else code
 
 
+def oom_counter(pid: int) -> str:
+    """The file counting OOM kills in the memory cgroup of ``pid`` ("": none found)."""
+    try:
+        with open("/proc/%d/cgroup" % pid) as handle:
+            entries = [line.split(":", 2) for line in handle.read().splitlines()]
+    except OSError:
+        return ""
+    for _, controllers, path in entries:
+        if "memory" in controllers.split(","):  # v1 (a hybrid host's memory is there)
+            return "/sys/fs/cgroup/%s%s/memory.oom_control" % (controllers, path)
+    for hierarchy, _, path in entries:
+        if hierarchy == "0":
+            return "/sys/fs/cgroup%s/memory.events" % path
+    return ""
+
+
+def oom_kills(path: str) -> int:
+    """The ``oom_kill`` count of a memory.oom_control or memory.events file (0 when unreadable)."""
+    try:
+        with open(path) as handle:
+            for line in handle.read().splitlines():
+                if line.startswith("oom_kill "):
+                    return int(line[9:])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
 def oci_log_error(path: str, offset: int) -> str:
     """The last error message the runtime wrote to its JSON log after ``offset``
     (a failure path: json is imported only here)."""
@@ -317,6 +356,8 @@ class Monitor:
         self.health_interval = float(config.get("health_interval") or 0)
         self.health_pid = 0
         self.health_due = 0.0  # monotonic seconds
+        self.oom_counter = ""  # the file counting the container's OOM kills, and its count at start
+        self.oom_kills = 0
 
     # -- fd bookkeeping --------------------------------------------------------------
     def watch(self, fd: int, on_read=None, on_write=None) -> None:
@@ -705,6 +746,9 @@ class Monitor:
             self.exit_pid = int(pids[1]) if len(pids) > 1 else self.container_pid
         except (OSError, ValueError, IndexError) as exc:
             self.fail("cannot read the container's pid file %s: %s" % (self.config["pid_file"], exc))
+        if self.config.get("oom_marker"):
+            self.oom_counter = oom_counter(self.container_pid)
+            self.oom_kills = oom_kills(self.oom_counter)
         self.runtime_output = bytearray()
         self.phase = "running"
         if int(self.config.get("timeout") or 0) > 0:
@@ -776,8 +820,13 @@ class Monitor:
         return wait if timeout is None else min(timeout, wait)
 
     def finish(self) -> None:
-        """Exit file, last output to clients, socket removal, exit command."""
+        """OOM marker, exit file, last output to clients, socket removal, exit command."""
         code = exit_code(self.children[self.exit_pid])
+        if self.oom_counter and oom_kills(self.oom_counter) > self.oom_kills:
+            try:
+                os.close(os.open(self.config["oom_marker"], os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
+            except OSError:
+                pass
         exit_file = self.config["exit_file"]
         temporary = exit_file + ".tmp"
         try:

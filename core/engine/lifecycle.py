@@ -89,11 +89,6 @@ def looks_stale(container: "Container") -> bool:
         st.state is not State.CREATED and not pid_alive(st.pid))
 
 
-#: a file in the container's userdata that a runtime backend creates when the
-#: kernel's OOM killer struck the container (podman's conmon writes one too)
-OOM_MARKER = "oom"
-
-
 def _record_exit(container: "Container", exit_code: int, finished_at: float) -> None:
     st = container.state
     st.state = State.STOPPED
@@ -102,7 +97,7 @@ def _record_exit(container: "Container", exit_code: int, finished_at: float) -> 
     st.finished_at = finished_at
     st.pid = 0
     try:  # taken once: the next run of the container starts without it
-        os.unlink(os.path.join(container.runtime.paths.userdata(container.id), OOM_MARKER))
+        os.unlink(container.runtime.paths.oom_marker(container.id))
         st.oom_killed = True
     except FileNotFoundError:
         pass

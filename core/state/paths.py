@@ -92,6 +92,12 @@ class Paths:
     def userdata(self, container_id: str) -> str:
         return os.path.join(self.container_dir(container_id), "userdata")
 
+    def oom_marker(self, container_id: str) -> str:
+        """Made when the kernel's OOM killer struck the container, by its monitor
+        (plain OCI runtimes) or a runtime backend (the shim's waiter), as
+        podman's conmon makes one; taken when the exit is recorded."""
+        return os.path.join(self.userdata(container_id), "oom")
+
     def log_path(self, container_id: str) -> str:
         return os.path.join(self.userdata(container_id), "ctr.log")
 
