@@ -160,12 +160,16 @@ def _setup_usermode(container: "Container") -> None:
     """A namespace of husk's own, connected by slirp4netns or pasta; a failure leaves nothing behind."""
     from ..network import netns, usermode
 
+    from ..network.ports import check_free
+
+    check_free(container.config.ports)
     path = container.runtime.paths.netns(container.id)
     netns.create(path)
     container.state.netns = path
     container.save()
     try:
-        usermode.start(container.config.network, path, container.runtime.paths.container_run_dir(container.id))
+        usermode.start(container.config.network, path, container.runtime.paths.container_run_dir(container.id),
+                       container.config.ports)
     except BaseException:
         teardown(container)
         raise

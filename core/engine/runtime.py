@@ -304,9 +304,9 @@ class Runtime:
         mode, names = parse_mode(self.config.netns if network is None else network)
         attachment = NetworkAttachment(static_ips=list(static_ips), static_mac=static_mac, aliases=list(aliases))
         if mode != "bridge":
-            if ports or static_ips or static_mac or aliases:
+            if (ports and mode != "slirp4netns") or static_ips or static_mac or aliases:
                 raise InvalidArgument(f"published ports, static addresses and aliases need bridge networking, "
-                                      f"not network mode {mode}: invalid argument")
+                                      f"not network mode {mode}: invalid argument")  # slirp4netns forwards ports
             if mode.partition(":")[0] == "pasta" and not config_module.is_rootless():
                 raise InvalidArgument("pasta networking is only supported for rootless mode")  # podman 4.4's
             if mode.partition(":")[0] in ("container", "ns"):

@@ -20,20 +20,26 @@ import shutil
 import signal
 import subprocess
 
+from typing import TYPE_CHECKING
+
 from ..define import HuskError
 
-KINDS = ("slirp4netns", "pasta")
+if TYPE_CHECKING:
+    from ..state.records import PortMapping
+
 PID_FILE = "usermode-net.pid"
-#: the network slirp4netns gives the container (its gateway .2, its DNS forwarder .3), as podman's default
-SLIRP_DNS = "10.0.2.3"
+API_SOCKET = "slirp4netns.sock"
 
 
-def start(mode: str, netns_path: str, run_dir: str) -> None:
+def start(mode: str, netns_path: str, run_dir: str, ports: "list[PortMapping]" = ()) -> None:
     """Connect the namespace at `netns_path` with the program `mode` names (its options after a colon
-    are not supported yet); returns once the tap device is up."""
+    are not supported yet) and forward the published `ports` (slirp4netns only); returns once the tap
+    device is up and the ports forwarded."""
     kind, _, options = mode.partition(":")
     if options:
         raise HuskError(f"--network {kind}: options ({options}) are not supported yet")
+    if ports and kind == "pasta":
+        raise HuskError("--network pasta: published ports are not supported yet (use slirp4netns)")
     program = shutil.which(kind)
     if program is None:
         package = "slirp4netns" if kind == "slirp4netns" else "passt"
@@ -52,18 +58,53 @@ def start(mode: str, netns_path: str, run_dir: str) -> None:
             ready_r, ready_w = os.pipe()
             argv = [program, "--configure", "--mtu=65520", "--disable-host-loopback", "--enable-sandbox",
                     "--enable-seccomp", f"--ready-fd={ready_w}", "--netns-type=path", netns_path, "tap0"]
+            if ports:  # relative: the run directory's path may be too long for a unix socket's
+                argv[1:1] = [f"--api-socket={API_SOCKET}"]
             process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out, pass_fds=(ready_w,),
-                                       start_new_session=True)
+                                       start_new_session=True, cwd=run_dir)
             os.close(ready_w)
             with os.fdopen(ready_r, "rb") as ready:
                 answered = ready.read(1) == b"1"  # EOF: it exited before configuring the device
             if answered:
                 with open(pid_file, "w") as handle:
                     handle.write(str(process.pid))
+                try:
+                    _forward(run_dir, ports)
+                except BaseException:
+                    stop(run_dir)
+                    raise
                 return
             process.kill()
             process.wait()
     raise HuskError(_failure(kind, log))
+
+
+def _forward(run_dir: str, ports: "list[PortMapping]") -> None:
+    """Ask slirp4netns (its API socket, one JSON request a connection) to forward each published port
+    from the host to the container's address."""
+    import json
+    import socket
+
+    directory = os.open(run_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for mapping in ports:
+            if mapping.protocol not in ("tcp", "udp"):
+                raise HuskError(f"--network slirp4netns: cannot publish {mapping.protocol} ports")
+            for offset in range(mapping.range):
+                request = {"execute": "add_hostfwd", "arguments": {
+                    "proto": mapping.protocol, "host_addr": mapping.host_ip or "0.0.0.0",
+                    "host_port": mapping.host_port + offset, "guest_port": mapping.container_port + offset}}
+                with socket.socket(socket.AF_UNIX) as connection:
+                    connection.settimeout(30)
+                    connection.connect(f"/proc/self/fd/{directory}/{API_SOCKET}")
+                    connection.sendall(json.dumps(request).encode())
+                    connection.shutdown(socket.SHUT_WR)
+                    answer = json.loads(connection.makefile("rb").read() or b"{}")
+                if "error" in answer or "return" not in answer:
+                    raise HuskError(f"slirp4netns: publishing port {mapping.host_port + offset}: "
+                                    f"{answer.get('error', {}).get('desc', 'no answer')}")
+    finally:
+        os.close(directory)
 
 
 def _failure(kind: str, log: str) -> str:

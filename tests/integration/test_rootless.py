@@ -275,10 +275,20 @@ def test_root_is_unaffected():
 
 def test_slirp4netns_wiring(husk_rt):
     """Where /dev/net/tun may be opened (root here), --network slirp4netns connects the container:
-    tap0 configured by slirp4netns (its address and route); the program is gone with the container."""
+    tap0 configured by slirp4netns (its address and route), a published port forwarded through its
+    API socket; the program is gone with the container."""
+    import socket
+
+    from husk.testing import http_body
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
     name = "slirp"
-    run = husk_rt("run", "-d", "--name", name, "--network", "slirp4netns", IMAGE, "sleep", "600")
+    run = husk_rt("run", "-d", "--name", name, "--network", "slirp4netns", "-p", f"127.0.0.1:{port}:80", IMAGE,
+                  "sh", "-c", "echo through-slirp > /tmp/i; exec httpd -f -p 80 -h /tmp")
     assert run.returncode == 0, run.stderr
+    assert http_body("127.0.0.1", port, timeout=60) == b"through-slirp\n"
     pid_file = os.path.join(husk_rt.runroot, "containers", run.stdout.strip(), "usermode-net.pid")
     slirp = int(open(pid_file).read())
     assert open(f"/proc/{slirp}/comm").read().strip() == "slirp4netns"
