@@ -103,6 +103,8 @@ class MonitorConfig:
     #: the k8s-file log (empty: none, as for an exec session) and its rotation size
     log_path: str = ""
     log_max_size: int = 0
+    #: --log-driver journald: the journal fields of every line (empty: nothing to the journal)
+    journal: dict = dataclasses.field(default_factory=dict)
     #: seconds the container may run (run --timeout); then it is killed; 0: no limit
     timeout: int = 0
     stdin: bool = False
@@ -182,6 +184,7 @@ def launch_monitor(container: "Container", create_argv: list[str], *, tty: bool 
             exit_file=paths.exit_file(container.id), attach_socket=paths.attach_socket(container.id),
             log_path="" if container.config.log_driver == "none" else paths.log_path(container.id),
             log_max_size=container.config.run_options.log_max_size or container.runtime.config.log_size_max,
+            journal=_journal_fields(container),
             timeout=container.config.run_options.timeout,
             stdin=container.config.stdin_open, tty=container.config.tty if tty is None else tty,
             exit_command=exit_command(container), preserve_fds=_preserved(container, create_argv),
@@ -190,6 +193,18 @@ def launch_monitor(container: "Container", create_argv: list[str], *, tty: bool 
         pass_fds = tuple(range(3, 3 + config.preserve_fds))
     report = spawn_monitor(dataclasses.asdict(config), pass_fds=pass_fds)
     return MonitorReport(int(report["pid"]), int(report.get("monitor_pid", 0)))
+
+
+def _journal_fields(container: "Container") -> dict[str, str]:
+    """The fields conmon gives a journald log's entries (none without --log-driver journald)."""
+    if container.config.log_driver != "journald":
+        return {}
+    fields = {"CONTAINER_ID": container.id[:12], "CONTAINER_ID_FULL": container.id,
+              "CONTAINER_NAME": container.name}
+    tag = container.config.run_options.log_tag
+    if tag:
+        fields.update(CONTAINER_TAG=tag, SYSLOG_IDENTIFIER=tag)
+    return fields
 
 
 def _health_checks(container: "Container") -> dict[str, Any]:
