@@ -7,6 +7,7 @@ naming the cause), and podman's refusals of what needs root."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
@@ -61,31 +62,36 @@ class User:
         return pids
 
 
-@pytest.fixture(scope="module")
-def user():
-    """A new user (home under /tmp), given subordinate ids by setup.sh, with the busybox image loaded;
-    removed afterwards with every process it left."""
-    name = f"huskrl{os.getpid()}"
+@contextlib.contextmanager
+def new_user(name: str):
+    """A new user without subordinate ids, its home and $XDG_RUNTIME_DIR under /tmp; removed afterwards
+    with every process it left."""
     home = tempfile.mkdtemp(prefix=f"husk-{name}-", dir="/tmp")
     os.chmod(home, 0o755)
     subprocess.run(["useradd", "--no-create-home", "--home-dir", home, "--shell", "/bin/sh",
                     "-K", "SUB_UID_COUNT=0", "-K", "SUB_GID_COUNT=0", name], check=True, capture_output=True)
     try:
-        setup = subprocess.run(["bash", os.path.join(REPO, "contrib", "setup.sh"), "--rootless", name],
-                               capture_output=True, text=True, timeout=300)
-        assert setup.returncode == 0, setup.stderr
-        entry = pwd.getpwnam(name)
-        os.chown(home, entry.pw_uid, entry.pw_gid)
         made = User(name, home)
+        os.chown(home, made.uid, made.gid)
         os.makedirs(made.runtime_dir, mode=0o700)
         os.chown(made.runtime_dir, made.uid, made.gid)
-        tar = os.path.join(home, "busybox.tar")
+        yield made
+    finally:
+        _remove_user(name, home)
+
+
+@pytest.fixture(scope="module")
+def user():
+    """A new user given subordinate ids by setup.sh, with the busybox image loaded."""
+    with new_user(f"huskrl{os.getpid()}") as made:
+        setup = subprocess.run(["bash", os.path.join(REPO, "contrib", "setup.sh"), "--rootless", made.name],
+                               capture_output=True, text=True, timeout=300)
+        assert setup.returncode == 0, setup.stderr
+        tar = os.path.join(made.home, "busybox.tar")
         subprocess.run([HUSK, "save", "-o", tar, IMAGE], check=True, capture_output=True)
         os.chown(tar, made.uid, made.gid)
         made.husk("load", "-i", tar, check=True)
         yield made
-    finally:
-        _remove_user(name, home)
 
 
 def _remove_user(name: str, home: str) -> None:
@@ -352,22 +358,11 @@ def _dead(pid: int) -> bool:
         return True
 
 
-def test_a_user_without_subordinate_ids_gets_a_single_mapping(user):
+def test_a_user_without_subordinate_ids_gets_a_single_mapping():
     """Without /etc/subuid ranges, the namespace maps only the user's own id, with podman's warning."""
-    name = f"huskrs{os.getpid()}"
-    home = tempfile.mkdtemp(prefix=f"husk-{name}-", dir="/tmp")
-    os.chmod(home, 0o755)
-    subprocess.run(["useradd", "--no-create-home", "--home-dir", home, "--shell", "/bin/sh",
-                    "-K", "SUB_UID_COUNT=0", "-K", "SUB_GID_COUNT=0", name], check=True, capture_output=True)
-    try:
-        single = User(name, home)
-        os.chown(home, single.uid, single.gid)
-        os.makedirs(single.runtime_dir, mode=0o700)
-        os.chown(single.runtime_dir, single.uid, single.gid)
+    with new_user(f"huskrs{os.getpid()}") as single:
         mapped = single.husk("unshare", "cat", "/proc/self/uid_map", "/proc/self/gid_map")
         assert mapped.returncode == 0, mapped.stderr
         assert "Using rootless single mapping into the namespace" in mapped.stderr
         assert [line.split() for line in mapped.stdout.splitlines()] == [["0", str(single.uid), "1"],
                                                                           ["0", str(single.gid), "1"]]
-    finally:
-        _remove_user(name, home)
