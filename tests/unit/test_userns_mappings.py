@@ -56,3 +56,16 @@ def test_auto_without_an_entry(subids):
 def test_host_id():
     assert userns.host_id([[0, 100000, 10]], 3) == 100003
     assert userns.host_id([[0, 100000, 10]], 10) == 65534
+
+
+def test_keep_id_and_nomap_maps_are_cut_at_the_parents_extents(monkeypatch):
+    """A rootless namespace of 1 + 65536 + 65536 ids (its own id, two subordinate ranges): keep-id for
+    uid 1001 and nomap cut their lines where the parent's lines meet (the kernel refuses a line across)."""
+    extents = [(0, 1), (1, 65536), (65537, 65536)]
+    monkeypatch.setattr(userns, "_own_extents", lambda: (extents, extents))
+    monkeypatch.setenv("_HUSK_ROOTLESS_UID", "1001")
+    uids, gids = userns._keep_id()
+    assert uids == [[0, 1, 1001], [1001, 0, 1], [1002, 1002, 64535], [65537, 65537, 65536]]
+    assert userns.keep_id_user(uids, uids) == (1001, 1001)
+    assert userns._nomap() == ([[0, 1, 65536], [65536, 65537, 65536]],) * 2
+    assert userns._fitted([[0, 0, 3]], [(0, 1), (1, 1), (5, 2)]) == [[0, 0, 1], [1, 1, 1]]
