@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -25,19 +26,24 @@ _ANSIC = "%a %b %e %H:%M:%S %Y"
 
 def podman_info_fields(runtime: "Runtime", document: dict[str, Any]) -> None:
     """Add podman's fields to `document` (husk's info document) in place; husk's own stay."""
+    from ..engine.config import is_rootless
+
     host, store = document["Host"], document["Store"]
     meminfo = _meminfo()
+    # `system service`'s default socket (a rootless user's is in its run root)
+    socket_path = os.path.join(runtime.paths.runroot, "husk.sock") if is_rootless() else "/run/husk/husk.sock"
     host.update({
         "BuildahVersion": "", "CgroupManager": "cgroupfs", "CgroupsVersion": host["CgroupVersion"],
         "CgroupControllers": _cgroup_controllers(), "CPUs": os.cpu_count() or 1,
         "CPUUtilization": _cpu_utilization(), "Distribution": _distribution(),
-        "IDMappings": {"GIDMap": None, "UIDMap": None},
+        "IDMappings": _id_mappings(),
         "MemFree": meminfo.get("MemFree", 0), "MemTotal": meminfo.get("MemTotal", 0),
         "SwapFree": meminfo.get("SwapFree", 0), "SwapTotal": meminfo.get("SwapTotal", 0),
         "NetworkBackend": runtime.config.network_backend or next(iter(runtime.plugins.network_backends), ""),
         "Conmon": {"Package": "", "Path": "husk.monitor", "Version": "husk's own monitor (no conmon)"},
-        "RemoteSocket": {"Path": "/run/husk/husk.sock", "Exists": os.path.exists("/run/husk/husk.sock")},
-        "ServiceIsRemote": False, "Slirp4NetNS": {"Executable": "", "Package": "", "Version": ""},
+        "RemoteSocket": {"Path": socket_path, "Exists": os.path.exists(socket_path)},
+        "ServiceIsRemote": False, "Slirp4NetNS": {"Executable": shutil.which("slirp4netns") or "",
+                                                  "Package": "slirp4netns", "Version": ""},
         "Uptime": _uptime(), "Linkmode": "dynamic",
     })
     root = runtime.paths.root
@@ -53,6 +59,17 @@ def podman_info_fields(runtime: "Runtime", document: dict[str, Any]) -> None:
                                 "Network": ["bridge", "macvlan"] if host["NetworkBackend"] else [],
                                 "Log": ["k8s-file", "json-file", "none"], "Authorization": None})
     document.setdefault("Registries", {})
+
+
+def _id_mappings() -> dict[str, Any]:
+    """podman's host.idMappings: the user namespace husk runs in (a rootless user's), null for the host's."""
+    mappings = {}
+    for kind in ("GID", "UID"):
+        with open(f"/proc/self/{kind.lower()}_map") as handle:
+            lines = [[int(field) for field in line.split()] for line in handle if line.strip()]
+        mappings[f"{kind}Map"] = None if lines == [[0, 0, 2 ** 32 - 1]] else [
+            {"container_id": inside, "host_id": outside, "size": size} for inside, outside, size in lines]
+    return mappings
 
 
 def with_go_names(document: dict[str, Any]) -> dict[str, Any]:

@@ -151,6 +151,10 @@ def test_places(user):
     for path in info[:2]:
         status = os.stat(path)
         assert (status.st_uid, status.st_mode & 0o777) == (user.uid, 0o700)
+    mappings = user.husk("info", "--format", "{{json .Host.IDMappings.UIDMap}} {{.Host.RemoteSocket.Path}}",
+                         check=True).stdout.split()
+    assert mappings[0].startswith(f'[{{"container_id":0,"host_id":{user.uid},"size":1}},{{"container_id":1,')
+    assert mappings[1] == os.path.join(user.runtime_dir, "husk", "husk.sock")
     result = user.husk("run", "--rm", "--network", "none", IMAGE, "true", runtime_dir=False)
     assert result.returncode == 0, result.stderr
     status = os.stat(f"/tmp/husk-run-{user.uid}")
