@@ -41,6 +41,11 @@ DEFAULT_STOP_TIMEOUT = 10
 DEFAULT_STOP_SIGNAL = "SIGTERM"
 DEFAULT_PIDS_LIMIT = 2048  # podman's default --pids-limit
 DEFAULT_IMAGE = "localhost/busybox:latest"
+#: files every husk on the host shares, whatever its run root (the netavark
+#: lock, the runsc platform cache): created 0700 by root in /run, where no one
+#: else can make it first; not in the default run root /run/husk, which is one
+#: installation's and another run root never sees (see docs/security.md)
+HOST_DIR = "/run/husk-host"
 
 
 class HuskError(Exception):

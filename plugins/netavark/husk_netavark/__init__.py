@@ -17,7 +17,7 @@ import json
 import os
 import subprocess
 
-from husk.define import HuskError
+from husk.define import HOST_DIR, HuskError
 from husk.hooks import hookimpl
 from husk.network.backend import NetworkBackend
 
@@ -60,9 +60,10 @@ def find_helper(name: str) -> str | None:
     return None
 
 
-#: serialises every netavark run on the host (see Netavark._run); in a
-#: directory only root can write (not /run/lock, where anyone may plant a symlink)
-HOST_LOCK_DIR = "/run/husk"
+#: serialises every netavark run on the host (see Netavark._run); in husk's
+#: host directory, which only root can write (not /run/lock, where anyone may
+#: plant a symlink, nor a run root, which other installations do not share)
+HOST_LOCK_DIR = HOST_DIR
 
 
 class Netavark(NetworkBackend):

@@ -13,7 +13,8 @@ The platform, kvm or ptrace, is found by a trial run.
 (a PVM guest, say) it opens, and a KVM sandbox then hangs for good.  So the
 probe runs `runsc --platform=kvm do true` in a throwaway root, with a
 deadline, and falls back to ptrace when that does not exit 0.  The answer is
-cached host-wide in /run (tmpfs: a reboot, a new kernel, probes again), keyed
+cached host-wide in husk's host directory in /run (``husk.define.HOST_DIR``;
+tmpfs: a reboot, a new kernel, probes again), keyed
 by the runsc binary's path, mtime and size, so the trial costs its seconds
 once per boot and runsc, not per husk run root.
 """
@@ -27,7 +28,9 @@ import signal
 import subprocess
 import tempfile
 
-CACHE = "/run/husk/runsc-platform.json"
+from husk.define import HOST_DIR
+
+CACHE = os.path.join(HOST_DIR, "runsc-platform.json")
 #: a KVM sandbox that works runs `true` in well under a second
 TRIAL_SECONDS = 10
 
