@@ -181,6 +181,54 @@ class LogWriter:
             self.fd = -1
 
 
+#: where a running systemd journal listens (husk.state.journal's, restated: the monitor imports no husk)
+JOURNAL_SOCKET = "/run/systemd/journal/socket"
+#: the most of one line a journal entry carries (a longer line goes as several)
+JOURNAL_LINE_MAX = 48 * 1024
+
+
+class JournalWriter:
+    """``--log-driver journald``: each line of output also goes to the journal, as
+    conmon sends it (``MESSAGE``, ``PRIORITY`` 6 for stdout and 3 for stderr, and
+    the container's ``fields``: CONTAINER_ID, CONTAINER_ID_FULL, CONTAINER_NAME,
+    CONTAINER_TAG and SYSLOG_IDENTIFIER with a tag); a partial line waits for its
+    end, or for the exit.  No ``fields``: nothing is sent.  The journal gone
+    loses the entries, never the monitor."""
+
+    def __init__(self, fields: dict) -> None:
+        self.common = b"".join(b"%s=%s\n" % (k.encode(), str(v).encode()) for k, v in sorted(fields.items())
+                               if "\n" not in str(v))
+        self.partial = {STREAM_STDOUT: b"", STREAM_STDERR: b""}
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) if fields else None
+
+    def write(self, stream: int, chunk: bytes) -> None:
+        if self.sock is None:
+            return
+        lines = (self.partial.get(stream, b"") + chunk).split(b"\n")
+        self.partial[stream] = lines.pop()
+        for line in lines:
+            self._send(stream, line)
+
+    def _send(self, stream: int, line: bytes) -> None:
+        priority = b"3" if stream == STREAM_STDERR else b"6"
+        for start in range(0, max(len(line), 1), JOURNAL_LINE_MAX):
+            part = line[start:start + JOURNAL_LINE_MAX]
+            try:
+                self.sock.sendto(b"MESSAGE\n" + struct.pack("<Q", len(part)) + part + b"\nPRIORITY=" + priority
+                                 + b"\n" + self.common, JOURNAL_SOCKET)
+            except OSError:
+                return
+
+    def close(self) -> None:
+        if self.sock is None:
+            return
+        for stream, rest in self.partial.items():
+            if rest:
+                self._send(stream, rest)
+        self.sock.close()
+        self.sock = None
+
+
 def unix_address(path: str, holder: list) -> str:
     """An AF_UNIX address for ``path`` even past the 107-byte limit: long paths
     go through ``/proc/<pid>/fd/<dirfd>``; the dir fd is appended to ``holder``
@@ -352,6 +400,7 @@ class Monitor:
         self.is_exec = bool(config.get("exec"))
         self.early_output: list = []
         self.log = LogWriter(config.get("log_path", ""), int(config.get("log_max_size") or 0))
+        self.journal = JournalWriter(config.get("journal") or {})
         self.health_argv = list(config.get("health_argv") or [])
         self.health_interval = float(config.get("health_interval") or 0)
         self.health_pid = 0
@@ -542,6 +591,7 @@ class Monitor:
     def forward(self, stream: int, chunk: bytes) -> None:
         """Output of the container (or exec'd command): to the log and the clients."""
         self.log.write(k8s_records(stream, chunk))
+        self.journal.write(stream, chunk)
         packet = bytes([stream]) + chunk
         for client_fd in list(self.clients):
             self.send_to_client(client_fd, packet)
@@ -838,6 +888,7 @@ class Monitor:
         except OSError:
             pass
         self.log.close()
+        self.journal.close()
         deadline = time.monotonic() + FLUSH_SECONDS
         cleaner = None
         for fd, (conn, queue, _) in list(self.clients.items()):

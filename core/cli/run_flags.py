@@ -216,14 +216,21 @@ def _timeout(value: int) -> int:
 
 
 def _log_driver(value: str) -> str:
-    """podman's log drivers: what husk's monitor writes (k8s-file; json-file is its alias, as in podman)
-    or none; journald and passthrough are refused, saying why."""
-    if value in ("journald", "passthrough"):
-        why = ("husk's monitor writes the container's log itself and does not send it to the journal"
-               if value == "journald" else "husk's monitor always holds the container's stdio (attach, logs)")
-        raise InvalidArgument(f"--log-driver {value}: {why}; use k8s-file or none")
+    """podman's log drivers: what husk's monitor writes (k8s-file; json-file is its alias, as in podman),
+    none, or journald where a journal runs (the monitor sends each line there too); journald where
+    none runs and passthrough are refused, saying why."""
+    if value == "journald":
+        from ..state.journal import JOURNAL_SOCKET, journal_running
+
+        if journal_running():
+            return value
+        raise InvalidArgument(f"--log-driver journald: no systemd journal is running on this host "
+                              f"({JOURNAL_SOCKET} is missing); use k8s-file or none")
+    if value == "passthrough":
+        raise InvalidArgument("--log-driver passthrough: husk's monitor always holds the container's stdio "
+                              "(attach, logs); use k8s-file or none")
     if value not in ("", "k8s-file", "json-file", "none"):
-        raise InvalidArgument(f"invalid log driver: {value}: use k8s-file, json-file or none")
+        raise InvalidArgument(f"invalid log driver: {value}: use k8s-file, json-file, journald or none")
     return value
 
 
