@@ -121,13 +121,24 @@ def test_checkpoint_export_and_import(runsc_env, tmp_path):
     result = env("restore", "--import", str(archive), "--name", "g6")
     assert result.returncode == 125 and result.stderr.count("\n") == 1, result.stderr
     assert "cannot restore a checkpoint under another container id (--name)" in result.stderr
+    # nor is --name NEW the way out when the archive's id or name is taken: make room
+    result = env("restore", "--import", str(archive))
+    assert result.returncode == 125 and result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.endswith("only under the id it was taken with: remove that container first\n")
     env("rm", "g5", check=True)
+    env("create", "--name", "g5", "--network", "none", "busybox", "true", check=True)  # another id
+    result = env("restore", "--import", str(archive))
+    assert result.returncode == 125 and result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr == ("Error: a container named 'g5' already exists in this storage, and runtime runsc "
+                             "cannot restore a checkpoint under another name (--name): remove or rename that "
+                             "container first\n")
+    env("rename", "g5", "g5-other", check=True)
     env("restore", "--import", str(archive), check=True, timeout=120)
     assert env("inspect", "-f", "{{.State.Status}} {{.OCIRuntime}}", "g5", check=True).stdout == \
         "running runsc\n"
     env("exec", "g5", "rm", "/tmp/born", check=True)
     assert wait_until(lambda: env("exec", "g5", "cat", "/tmp/born").stdout == born)  # not born again
-    env("rm", "-f", "-t", "0", "g5", check=True, timeout=120)
+    env("rm", "-f", "-t", "0", "g5", "g5-other", check=True, timeout=120)
     stripped = tmp_path / "stripped.tar"  # the same archive without gVisor's image
     with tarfile.open(archive) as source, tarfile.open(stripped, "w") as target:
         for member in source:

@@ -304,6 +304,21 @@ def _scan_diff(path: str) -> None:
         raise InvalidArgument(f"invalid checkpoint archive: rootfs diff: {exc}") from None
 
 
+def _in_the_way(runtime, config, keeps_id: bool) -> str:
+    """What to do about a container of this storage that has the archive's name
+    or id: restore a copy under a new name, or, where the runtime's images keep
+    the id (no --name), make room: remove the container that has the id, or
+    remove or rename the one that has the name."""
+    if not keeps_id:
+        return (f"a container named {config.name!r} or with id {config.id[:12]} already exists "
+                "in this storage; restore a copy with --name NEW")
+    if runtime.container_exists(config.id):
+        return (f"container {config.id[:12]} already exists in this storage, and runtime {config.runtime} "
+                "restores a checkpoint only under the id it was taken with: remove that container first")
+    return (f"a container named {config.name!r} already exists in this storage, and runtime {config.runtime} "
+            "cannot restore a checkpoint under another name (--name): remove or rename that container first")
+
+
 def _adopt(runtime, staging: str, options: dict):
     """Make the staged archive a container of this storage root."""
     import msgspec
@@ -333,8 +348,7 @@ def _adopt(runtime, staging: str, options: dict):
         raise InvalidArgument("invalid checkpoint archive: config.json has a malformed container id")
     _check_config(config, options.get("import_privileged", False))
     if runtime.container_exists(config.id) or runtime.container_exists(config.name):
-        raise NameInUse(f"a container named {config.name!r} or with id {config.id[:12]} already exists "
-                        "in this storage; restore a copy with --name NEW")
+        raise NameInUse(_in_the_way(runtime, config, backend.checkpoint_keeps_id))
     try:
         runtime.store.image(config.image_id)
     except NoSuchImage:  # another storage root: the same image under its name
