@@ -52,7 +52,8 @@ async def info(request: web.Request) -> web.Response:
 
 
 @routes.get("/events")
-async def events(request: web.Request) -> web.StreamResponse:
+async def events(request: web.Request, libpod: bool = False) -> web.StreamResponse:
+    """The event stream (Docker's shape; with `libpod`, podman's statuses: see documents.event)."""
     from ..state.events import compile_filters
     from ..formats.timestamps import parse_time, parse_until
 
@@ -70,19 +71,19 @@ async def events(request: web.Request) -> web.StreamResponse:
     with watcher.subscribe(os.path.dirname(log.path)) as changes, log.tail(since_t, until_t, wanted) as tail:
         if since_t is not None:  # the stored events: up to the whole log, read in a worker thread
             async for event in blocking.iterate(lambda stop: tail.backlog()):
-                await response.write(_event_line(event))
+                await response.write(_event_line(event, libpod))
         while not tail.ended and not watcher.stopped:
             found = tail.new()
             for event in found:
-                await response.write(_event_line(event))
+                await response.write(_event_line(event, libpod))
             if not found:
                 await changes.wait(tail.seconds_left())
     await response.write_eof()
     return response
 
 
-def _event_line(event) -> bytes:
-    return json.dumps(documents.event(event)).encode() + b"\n"
+def _event_line(event, libpod: bool) -> bytes:
+    return json.dumps(documents.event(event, libpod)).encode() + b"\n"
 
 
 def _event_filters(wanted: dict[str, list[str]]) -> dict[str, list[str]]:

@@ -193,11 +193,18 @@ def _config_extras(image: "ImageRecord") -> dict[str, Any]:
 DOCKER_EVENT_ACTIONS = {"died": "die", "remove": "destroy", "exec_died": "exec_die"}
 
 
-def event(event: "Event") -> dict[str, Any]:
-    """One event as Docker streams it (`exitCode` is Docker's name for the died code)."""
+def event(event: "Event", libpod: bool = False) -> dict[str, Any]:
+    """One event as Docker streams it (`exitCode` is Docker's name for the died code); with
+    `libpod`, as podman's service does: the same shape with podman's statuses (`died`, `remove`)
+    and attribute names, which podman-remote parses back (an unknown status is its crash)."""
     from ..state.events import EXIT_CODE_ATTRIBUTE
 
     attributes = {"image": event.image, "name": event.name, **event.attributes}
+    if libpod:
+        attributes.setdefault(EXIT_CODE_ATTRIBUTE, "0")  # podman-remote drops an event without one
+        return {"status": event.status, "id": event.id, "from": event.image, "Type": event.type,
+                "Action": event.status, "Actor": {"ID": event.id, "Attributes": attributes},
+                "scope": "local", "time": event.time_ns // 1_000_000_000, "timeNano": event.time_ns}
     if EXIT_CODE_ATTRIBUTE in attributes:
         attributes["exitCode"] = attributes.pop(EXIT_CODE_ATTRIBUTE)
     action = DOCKER_EVENT_ACTIONS.get(event.status, event.status) if event.type == "container" else event.status

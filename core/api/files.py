@@ -42,18 +42,30 @@ def _path(request: web.Request) -> str:
     return path
 
 
-def _stat_header(path_stat) -> str:
-    return base64.b64encode(json.dumps(path_stat.docker()).encode()).decode()
-
-
 @routes.get("/containers/{id}/archive")
-@libpod_routes.get("/containers/{id}/archive")
 async def get_archive(request: web.Request) -> web.StreamResponse:
     """The path's stat in a header (HEAD: only that), then the tar."""
+    return await _get(request, libpod=False)
+
+
+@libpod_routes.get("/containers/{id}/archive")
+async def get_archive_libpod(request: web.Request) -> web.StreamResponse:
+    """podman's: the stat says isDir, and its linkTarget is the path resolved even when it is no
+    link (podman-remote's cp takes its destination from both; Docker's is set for links only)."""
+    return await _get(request, libpod=True)
+
+
+async def _get(request: web.Request, libpod: bool) -> web.StreamResponse:
+    import posixpath
+
     path = _path(request)
     container = await request_container(request)
     path_stat = await blocking.run(container.stat_path, path)
-    headers = {STAT_HEADER: _stat_header(path_stat)}
+    document = path_stat.docker()
+    if libpod:  # podman's copy.FileInfo: isDir too
+        document["isDir"] = path_stat.is_dir
+        document["linkTarget"] = document["linkTarget"] or posixpath.normpath("/" + path.lstrip("/"))
+    headers = {STAT_HEADER: base64.b64encode(json.dumps(document).encode()).decode()}
     if request.method == "HEAD":
         return web.Response(status=200, headers=headers)
     return await _stream_tar(request, headers, lambda out: container.copy_from(path, out))

@@ -61,10 +61,13 @@ async def events(request: web.Request) -> web.StreamResponse:
         import time
 
         query = request.query.copy()
+        for key in ("since", "until"):  # podman-remote sends them empty when not given
+            if not query.get(key):
+                query.pop(key, None)
         query.setdefault("since", "0")
         query.setdefault("until", f"{time.time():.9f}")
         request = request.clone(rel_url=request.rel_url.with_query(query))
-    return await docker.events(request)
+    return await docker.events(request, libpod=True)
 
 
 # -- checkpoint / restore -------------------------------------------------------------------

@@ -107,11 +107,11 @@ class LazyGroup(click.Group):
         return super().list_commands(ctx)
 
     def get_command(self, ctx, name):
-        """With a remote flag (--url, --connection, --remote), the verb's remote version (husk.cli.remote)."""
+        """With a remote flag (--url, --connection, --remote), the verb's remote version (husk.cli.remote_verbs)."""
         local = super().get_command(ctx, name)
         if not ctx.meta.get("husk.remote", {}).get("on"):
             return local
-        from .remote import command
+        from .remote_verbs import command
 
         return command(name, local)
 

@@ -593,30 +593,3 @@ def version(format_):
 COMMANDS = {command.name: command for command in (ps, run, create, logs, inspect, start, stop, restart, kill, wait, pause,
                                                    unpause, rm, images, pull, rmi, version, exec_)}
 
-
-def command(name: str, local: click.Command | None) -> click.Command | None:
-    """The remote version of a verb; for a verb that has none, a command saying so.  Of `system`,
-    `connection` stays local (it manages this host's destinations, as with podman --remote)."""
-    from . import remote_containers, remote_objects
-
-    found = {**COMMANDS, **remote_containers.COMMANDS, **remote_objects.COMMANDS}.get(name)
-    if found is not None:
-        return found
-    if local is None:
-        return None
-    if name == "system":
-        group = click.Group("system", context_settings=CONTEXT, help=local.help)
-        group.add_command(local.commands["connection"])
-        for sub in local.commands:
-            if sub != "connection":
-                group.add_command(_unsupported(f"system {sub}"), sub)
-        return group
-    return _unsupported(name)
-
-
-def _unsupported(name: str) -> click.Command:
-    @click.command(name, context_settings={**CONTEXT, "ignore_unknown_options": True})
-    @click.argument("args", nargs=-1, type=click.UNPROCESSED)
-    def unsupported(args):
-        raise InvalidArgument(f"{name} is not supported remotely yet (run it on the service's host)")
-    return unsupported

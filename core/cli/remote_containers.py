@@ -114,19 +114,16 @@ def events(since, until, filters, format_, stream, no_trunc):
 
 
 def _event(line: bytes):
-    """One of the service's events (Docker's shape) as husk's Event."""
-    from ..state.events import Event
+    """One of the service's events (Docker's shape, podman's statuses: the libpod stream's) as husk's Event."""
+    from ..state.events import EXIT_CODE_ATTRIBUTE, Event
 
     document = json.loads(line)
     attributes = dict((document.get("Actor") or {}).get("Attributes") or {})
-    action = document.get("Action", "")
-    return Event(_PODMAN_STATUS.get(action, action), type=document.get("Type", ""), id=document.get("id") or "",
+    if document.get("Action") != "died":
+        attributes.pop(EXIT_CODE_ATTRIBUTE, None)  # the libpod stream gives every event one
+    return Event(document.get("Action", ""), type=document.get("Type", ""), id=document.get("id") or "",
                  name=attributes.pop("name", ""), image=attributes.pop("image", ""), attributes=attributes,
                  time_ns=document.get("timeNano"))
-
-
-#: the service's events are Docker's: their actions as podman names them
-_PODMAN_STATUS = {"die": "died", "destroy": "remove", "exec_die": "exec_died"}
 
 
 # -- cp -------------------------------------------------------------------------------------

@@ -453,6 +453,24 @@ def test_podman_remote_drives_husks_service(api_crun):
     assert (execed.returncode, execed.stdout, execed.stderr) == (4, "x\n", "y\n")
     piped = remote("exec", "-i", "pr2", "tr", "a-z", "A-Z", input="piped\n")
     assert (piped.returncode, piped.stdout) == (0, "PIPED\n"), piped.stderr
+    source = tempfile.mkdtemp(prefix="hcp-")
+    try:  # cp asks the path's stat (isDir, linkTarget: podman's copy.FileInfo) first
+        with open(f"{source}/in.txt", "w") as handle:
+            handle.write("copied\n")
+        copied = remote("cp", f"{source}/in.txt", "pr2:/tmp/")
+        assert copied.returncode == 0, copied.stderr
+        assert api_crun.env("exec", "pr2", "cat", "/tmp/in.txt").stdout == "copied\n"
+        back = remote("cp", "pr2:/tmp/in.txt", f"{source}/back.txt")
+        assert back.returncode == 0, back.stderr
+        with open(f"{source}/back.txt") as handle:
+            assert handle.read() == "copied\n"
+    finally:
+        shutil.rmtree(source, ignore_errors=True)
+    # events carry podman's statuses and a containerExitCode each (podman-remote crashes on less)
+    events = remote("events", "--stream=false", "--filter", "container=pr1", "--format",
+                    "{{.Status}} {{.ContainerExitCode}}")
+    assert events.returncode == 0, events.stderr
+    assert "died 3" in events.stdout.splitlines() and events.stdout.startswith("create 0\n"), events.stdout
     assert remote("stop", "-t", "0", "pr2").stdout == "pr2\n"
     removed = remote("rm", "pr1", "pr2")
     assert removed.returncode == 0 and len(removed.stdout.split()) == 2, removed.stderr
