@@ -1,6 +1,7 @@
 """Which command answers a verb under a remote flag (--url, --connection, --remote): the remote
-versions of :mod:`husk.cli.remote`, :mod:`husk.cli.remote_containers` and
-:mod:`husk.cli.remote_objects`, or one that says the verb has none yet.
+versions of :mod:`husk.cli.remote`, :mod:`husk.cli.remote_containers`,
+:mod:`husk.cli.remote_images` and :mod:`husk.cli.remote_objects`, or one that says the verb
+has none yet.
 """
 
 from __future__ import annotations
@@ -8,14 +9,15 @@ from __future__ import annotations
 import click
 
 from ..define import InvalidArgument
-from . import remote, remote_containers, remote_objects
+from . import remote, remote_containers, remote_images, remote_objects
 from .common import CONTEXT
 
 
 def command(name: str, local: click.Command | None) -> click.Command | None:
     """The remote version of a verb; for a verb that has none, a command saying so.  Of `system`,
     `connection` stays local (it manages this host's destinations, as with podman --remote)."""
-    found = {**remote.COMMANDS, **remote_containers.COMMANDS, **remote_objects.COMMANDS}.get(name)
+    found = {**remote.COMMANDS, **remote_containers.COMMANDS, **remote_images.COMMANDS,
+             **remote_objects.COMMANDS}.get(name)
     if found is not None:
         return found
     if local is None:

@@ -150,3 +150,31 @@ def test_remote_push_to_a_registry(husk_envs, registry):
         shutil.rmtree(base, ignore_errors=True)
     assert "Traceback" not in err, err
 
+
+
+def test_remote_commit_tag_save_load_export_rename_and_init(api_crun, tmp_path):
+    ok(client(api_crun, "run", "--name", "rcm", IMAGE, "sh", "-c", "echo changed > /changed"))
+    ident = ok(client(api_crun, "commit", "rcm", "localhost/committed:2")).strip()
+    assert ident == api_crun.env("inspect", "--format", "{{.Id}}", "localhost/committed:2").stdout.strip()
+    ok(client(api_crun, "tag", "localhost/committed:2", "localhost/other:3", "localhost/third"))
+    names = ok(client(api_crun, "images", "--format", "{{.Repository}}:{{.Tag}}")).split()
+    assert {"localhost/other:3", "localhost/third:latest"} <= set(names)
+    ok(client(api_crun, "untag", "localhost/committed:2", "localhost/other:3", "localhost/third"))
+    assert "localhost/other:3" not in ok(client(api_crun, "images", "--format", "{{.Repository}}:{{.Tag}}"))
+    archive = tmp_path / "saved.tar"
+    ok(client(api_crun, "save", "-o", str(archive), "localhost/committed:2"))
+    ok(client(api_crun, "rmi", "localhost/committed:2"))
+    assert ok(client(api_crun, "load", "-i", str(archive))) == "Loaded image: localhost/committed:2\n"
+    assert ok(client(api_crun, "run", "--rm", "localhost/committed:2", "cat", "/changed")) == "changed\n"
+    exported = tmp_path / "fs.tar"
+    ok(client(api_crun, "export", "-o", str(exported), "rcm"))
+    import tarfile
+
+    with tarfile.open(exported) as tar:
+        assert "changed" in [member.name.lstrip("./") for member in tar.getmembers()]
+    ok(client(api_crun, "rename", "rcm", "rcm2"))
+    assert ok(client(api_crun, "ps", "-a", "--format", "{{.Names}}")) == "rcm2\n"
+    ok(client(api_crun, "create", "--name", "rin", IMAGE, "true"))
+    assert ok(client(api_crun, "init", "rin")) == "rin\n"
+    assert api_crun.env("inspect", "--format", "{{.State.Status}}", "rin").stdout == "initialized\n"
+    ok(client(api_crun, "rm", "-f", "rcm2", "rin"))
