@@ -104,7 +104,7 @@ class Container:
         """Start the container, initialising it first when needed."""
         with self._locked():
             self._prepare_to_start(recursive)
-            lifecycle.start(self)
+            lifecycle.start(self)  # saves init's record too (or syncs it when the start fails)
 
     def _stop_timeout(self, timeout: int | None) -> int:
         """The one rule for stop timeouts: None is the container's own, 0 or more
@@ -113,7 +113,8 @@ class Container:
         return self.config.stop_timeout if timeout is None else timeout
 
     def _prepare_to_start(self, recursive: bool) -> None:
-        """start's state checks (and its dependencies'), then init when needed."""
+        """start's state checks (and its dependencies'), then init when needed,
+        whose record the start saves (see lifecycle.init)."""
         state = self.state.state
         if state in (State.RUNNING, State.PAUSED):
             raise AlreadyRunning(f"container {self.id} is already running")
@@ -123,7 +124,7 @@ class Container:
 
         check_dependencies(self, recursive)
         if state is not State.CREATED:
-            lifecycle.init(self)
+            lifecycle.init(self, save=False)
 
     def stop(self, timeout: int | None = None) -> None:
         """The stop signal, then SIGKILL after `timeout` seconds (None: the
@@ -227,7 +228,11 @@ class Container:
         skips its exit command when nothing is left for it."""
         with self._locked():
             self._prepare_to_start(recursive)
-            client = self._connect_attach()
+            try:
+                client = self._connect_attach()
+            except BaseException:
+                self.save()  # init's record: the start that would have saved it is not coming
+                raise
             try:
                 if cleans_up:
                     client.promise_cleanup()

@@ -239,9 +239,13 @@ def _release_runtime_container(container: "Container") -> None:
 
 
 # -- init / start -------------------------------------------------------------------------
-def init(container: "Container", retain_restart_count: bool = False) -> None:
+def init(container: "Container", retain_restart_count: bool = False, save: bool = True) -> None:
     """Create the container in the runtime through a new monitor; state `created`.
-    A user's init or start resets the restart count; a restart by policy keeps it."""
+    A user's init or start resets the restart count; a restart by policy keeps it.
+    `save` False leaves the record to the start that follows at once (one
+    fsync less; the caller saves if it fails before): until then the record
+    says `configured` with the rootfs mounted, which the next command's sync
+    rolls back as an abandoned init."""
     from .monitor_client import launch_monitor
 
     if container.state.state in (State.STOPPED, State.EXITED):
@@ -278,7 +282,8 @@ def init(container: "Container", retain_restart_count: bool = False) -> None:
     st.error = ""
     if not retain_restart_count:
         st.restart_count = 0
-    container.save()
+    if save:
+        container.save()
     fault("init.record.after")
     runtime.emit("init", container)
 
@@ -343,7 +348,9 @@ def start(container: "Container") -> None:
         backend.start(container.id)
         fault("start.runtime.after")
     except HuskError:
-        # The process may have died at start (bad executable): record what happened.
+        # The process may have died at start (bad executable): record what happened
+        # (init's record first, when this start was to save it).
+        container.save()
         wait_for_exit(container, 1.0)
         sync(container, ask_runtime=True)
         raise
