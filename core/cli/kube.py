@@ -41,9 +41,26 @@ def _documents(path: str) -> list[dict]:
 def _print_down(session, documents) -> None:
     from ..presentation.kube_play import down as take_down
 
-    removed = take_down(session.runtime, documents)
+    print_down(take_down(session.runtime, documents))
+
+
+def print_down(removed: list[str]) -> None:
+    """`kube down`'s lines (local and remote): the pods stopped and removed."""
     click.echo("Pods stopped:\n" + "".join(f"{pod_id}\n" for pod_id in removed)
                + "Pods removed:\n" + "".join(f"{pod_id}\n" for pod_id in removed), nl=False)
+
+
+def print_played(volumes: list[str], pods: list[tuple[str, list[str]]]) -> None:
+    """`kube play`'s lines as podman 4.3 prints them (local and remote): the volumes made, then
+    each pod (`Pod:`, its ID, `Container:` or `Containers:`, their IDs, an empty line)."""
+    text = "Volumes:\n" + "".join(f"{name}\n" for name in volumes) if volumes else ""
+    for pod, containers in pods:
+        text += f"Pod:\n{pod}\n"
+        if containers:
+            text += ("Container:\n" if len(containers) == 1 else "Containers:\n") + "".join(
+                f"{ident}\n" for ident in containers)
+        text += "\n"
+    click.echo(text, nl=False)
 
 
 @click.command("play", context_settings=CONTEXT)
@@ -86,11 +103,7 @@ def play(session, replace, down, start, network, configmap, log_driver, build, c
         _image(session, image, directory, build, quiet)
     made = play_documents(session.runtime, documents, start=start, network=list(network) or None,
                           configmaps=configmaps, log_driver=log_driver)
-    text = "".join(f"{heading}:\n" + "".join(f"{item}\n" for item in made[key])
-                   for heading, key in (("Secrets", "Secrets"), ("Volumes", "Volumes"), ("Pod", "Pods"),
-                                        ("Containers", "Containers"))
-                   if made[key])
-    click.echo(text + "\n", nl=False)
+    print_played(made["Volumes"], list(made["PodContainers"].items()))
 
 
 def _image(session, image: str, directory: str, build: bool | None, quiet: bool) -> None:

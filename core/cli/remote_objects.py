@@ -371,5 +371,58 @@ def push(tls_verify, quiet, image, destination):
             sys.stderr.write(message["stream"])
 
 
-COMMANDS = {"pod": _pods(), "network": _networks(), "volume": _volumes(), "secret": _secrets(),
+# -- kube -----------------------------------------------------------------------------------
+def _yaml(file: str) -> bytes:
+    from .options import open_input
+
+    with open_input(file) as stream:
+        return stream.read()
+
+
+@click.command("play", cls=RemoteCommand, context_settings=CONTEXT)
+@click.option("--replace", is_flag=True, help="Remove the pods the YAML makes first.")
+@click.option("--down", is_flag=True, help="Remove the pods the YAML made, instead.")
+@click.option("--start", type=click.BOOL, default=True, is_flag=False, flag_value=True,
+              help="Start the pods (default true).")
+@click.option("--network", "--net", multiple=True, help="The pods' network.")
+@click.option("--log-driver", default="", help="The containers' log driver: k8s-file (default), json-file, none.")
+@click.argument("file")
+def kube_play(replace, down, start, network, log_driver, file):
+    """Run Kubernetes YAML (FILE, or - for stdin) on the service; its missing images are pulled there."""
+    from .kube import print_played
+
+    if down:
+        _down(file)
+        return
+    query = {"replace": str(replace).lower(), "start": str(start).lower(), "network": list(network),
+             "logDriver": log_driver}
+    report = client().json("POST", "/play/kube", query, body=_yaml(file))
+    print_played([volume["Name"] for volume in report.get("Volumes") or []],
+                 [(pod["ID"], pod.get("Containers") or []) for pod in report.get("Pods") or []])
+
+
+@click.command("down", cls=RemoteCommand, context_settings=CONTEXT)
+@click.argument("file")
+def kube_down(file):
+    """Remove the pods (and their containers) that Kubernetes YAML made on the service."""
+    _down(file)
+
+
+def _down(file: str) -> None:
+    from .kube import print_down
+
+    print_down([each["Id"] for each in client().json("DELETE", "/play/kube", body=_yaml(file)).get("RmReport") or []])
+
+
+def _kube() -> click.Group:
+    return _group("kube", "Kubernetes YAML on the service: play, down.", kube_play, kube_down)
+
+
+def _play() -> click.Group:
+    group = click.Group("play", help="Play Kubernetes YAML on the service.", context_settings=CONTEXT)
+    group.add_command(kube_play, "kube")
+    return group
+
+
+COMMANDS = {"kube": _kube(), "play": _play(), "pod": _pods(), "network": _networks(), "volume": _volumes(), "secret": _secrets(),
             "build": build, "push": push}

@@ -87,8 +87,9 @@ def play(runtime: "Runtime", documents: list[dict[str, Any]], *, start: bool = T
     """Make the volumes, pods and containers; start the pods unless told not
     to.  `configmaps`: ConfigMap documents from elsewhere (`--configmap`);
     `log_driver`: the containers' (`--log-driver`, checked by the caller).
-    Returns what was made: {"Volumes": names, "Pods": ids, "Containers": ids, "Secrets": ids}."""
-    made: dict[str, list[str]] = {"Volumes": [], "Pods": [], "Containers": [], "Secrets": []}
+    Returns what was made: {"Volumes": names, "Pods": ids, "Secrets": ids,
+    "PodContainers": {pod id: its container ids}}."""
+    made: dict = {"Volumes": [], "Pods": [], "Secrets": [], "PodContainers": {}}
     sources = _Sources(runtime, [*documents, *configmaps])
     for document in documents:
         if document["kind"] == "PersistentVolumeClaim":
@@ -110,7 +111,7 @@ def play(runtime: "Runtime", documents: list[dict[str, Any]], *, start: bool = T
             for name in pod_names(document):
                 pod, containers = _play_pod(runtime, name, spec, labels, network, sources, log_driver)
                 made["Pods"].append(pod.id)
-                made["Containers"] += containers
+                made["PodContainers"][pod.id] = containers
                 if start:
                     pod.start()
     for document in documents:  # once the pods are made: a YAML that fails stores nothing

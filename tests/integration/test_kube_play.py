@@ -54,7 +54,7 @@ def test_generate_down_play_runs_the_same_pod_again(husk_rt, tmp_path):
     assert husk_rt("volume", "exists", "state").returncode == 0  # volumes stay
 
     played = husk_rt("kube", "play", str(path), check=True).stdout
-    assert played.startswith("Pod:\n") and "Containers:\n" in played
+    assert played.startswith("Pod:\n") and "\nContainer:\n" in played  # podman's: singular for one
     assert http_body("127.0.0.1", port, timeout=60) == b"hello from the pod\n"
     assert _settings(husk_rt, "trip-srv") == before
     hosts = husk_rt("exec", "trip-srv", "cat", "/etc/hosts", check=True).stdout
