@@ -1,7 +1,8 @@
 """The libpod kube routes: `POST /libpod/play/kube` (and `/libpod/kube/play`) runs the YAML
 of the request body as `kube play` does (husk.presentation.kube_play), pulling the images the
 service lacks first; `DELETE` of the same paths takes the YAML's pods down.  The answers are
-podman's PlayKubeReport and its down report, which podman-remote prints.
+podman's PlayKubeReport and its down report, which podman-remote prints.  `GET
+/libpod/generate/kube` answers `generate kube`'s YAML (husk.presentation.kube).
 """
 
 from __future__ import annotations
@@ -79,3 +80,16 @@ async def take_down(request: web.Request) -> web.Response:
     removed = await blocking.run(down, request_runtime(request), documents)
     reports = [{"Id": pod, "Errs": []} for pod in removed]
     return json_response({"StopReport": reports, "RmReport": [{"Id": pod, "Err": None} for pod in removed]})
+
+
+@libpod_routes.get("/generate/kube")
+async def generate(request: web.Request) -> web.Response:
+    """`names` (repeatable: pods, containers, volumes), `service`, `type` (pod or deployment)."""
+    from ..presentation.kube import generate as generate_yaml
+
+    names = request.query.getall("names", [])
+    if not names:
+        raise InvalidArgument("you must provide at least one container, pod or volume name or id")
+    text = await blocking.run(generate_yaml, request_runtime(request), names, service=flag(request, "service"),
+                              kind=request.query.get("type", "pod") or "pod")
+    return web.Response(text=text, content_type="text/yaml")

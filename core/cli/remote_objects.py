@@ -414,8 +414,26 @@ def _down(file: str) -> None:
     print_down([each["Id"] for each in client().json("DELETE", "/play/kube", body=_yaml(file)).get("RmReport") or []])
 
 
+@click.command("kube", cls=RemoteCommand, context_settings=CONTEXT)
+@click.option("-s", "--service", is_flag=True, help="Add a Service for the published ports.")
+@click.option("-f", "--filename", default="", help="Write the YAML to this file (default: stdout).")
+@click.option("-t", "--type", "kind", default="pod", help="pod, or deployment (beyond podman 4.3).")
+@click.argument("names", nargs=-1, required=True)
+def generate_kube(service, filename, kind, names):
+    """Kubernetes YAML for the service's pods, containers and volumes."""
+    query = {"names": list(names), "service": str(service).lower(), "type": kind}
+    text = client().open("GET", "/generate/kube", query).read().decode()
+    if filename:
+        with open(filename, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    else:
+        click.echo(text, nl=False)
+
+
 def _kube() -> click.Group:
-    return _group("kube", "Kubernetes YAML on the service: play, down.", kube_play, kube_down)
+    group = _group("kube", "Kubernetes YAML on the service: generate, play, down.", kube_play, kube_down)
+    group.add_command(generate_kube, "generate")
+    return group
 
 
 def _play() -> click.Group:
@@ -424,5 +442,9 @@ def _play() -> click.Group:
     return group
 
 
-COMMANDS = {"kube": _kube(), "play": _play(), "pod": _pods(), "network": _networks(), "volume": _volumes(), "secret": _secrets(),
+def _generate() -> click.Group:
+    return _group("generate", "Generate structured data from the service's objects.", generate_kube)
+
+
+COMMANDS = {"kube": _kube(), "play": _play(), "generate": _generate(), "pod": _pods(), "network": _networks(), "volume": _volumes(), "secret": _secrets(),
             "build": build, "push": push}

@@ -209,3 +209,18 @@ def test_remote_kube_play_and_down(api_crun, tmp_path):
     done = subprocess.run([*remote, "down", str(path)], capture_output=True, text=True, timeout=120,
                           env=api_crun.env.env())
     assert done.returncode == 0 and done.stdout.startswith("Pods stopped:\n"), done.stderr
+
+
+def test_remote_generate_kube(api_crun):
+    import yaml
+
+    ok(client(api_crun, "pod", "create", "--name", "rgk"))
+    ok(client(api_crun, "create", "--pod", "rgk", "--name", "rgkc", "-e", "MODE=x", IMAGE, "sleep", "600"))
+    text = ok(client(api_crun, "generate", "kube", "rgk"))
+    assert text == ok(client(api_crun, "kube", "generate", "rgk"))
+    document = yaml.safe_load(text)
+    assert (document["kind"], document["metadata"]["name"]) == ("Pod", "rgk")
+    assert document["spec"]["containers"][0]["env"] == [{"name": "MODE", "value": "x"}]
+    missing = client(api_crun, "generate", "kube", "nope")
+    assert missing.returncode == 125 and len(missing.stderr.splitlines()) == 1, missing.stderr
+    ok(client(api_crun, "pod", "rm", "-f", "rgk"))
