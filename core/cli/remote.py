@@ -106,6 +106,10 @@ def destination(settings: dict) -> tuple[str, str]:
     connections, default = load()
     name = settings.get("connection") or default
     if not name:
+        from ..engine.config import default_runroot, is_rootless
+
+        if is_rootless():  # a rootless user's own service, in its run root
+            return f"unix://{default_runroot()}/husk.sock", identity
         return "unix:///run/husk/husk.sock", identity  # `husk system service`'s default
     if name not in connections:
         raise InvalidArgument(f'connection "{name}" not found')

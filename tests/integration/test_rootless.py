@@ -269,6 +269,8 @@ def test_api_service_on_the_users_socket(user):
         connection = Connection("localhost", timeout=30)
         connection.request("GET", "/_ping")
         assert connection.getresponse().read() == b"OK"
+        remote = user.husk("--remote", "ps", "-a", "--format", "{{.Names}}")  # the user's socket by default
+        assert remote.returncode == 0, remote.stderr
     finally:
         service.terminate()
         service.wait(timeout=60)
