@@ -262,11 +262,14 @@ def busybox_tar(tmp_path_factory) -> str:
     return path
 
 
-def make_env(busybox_tar: str, runtime_name: str = "crun", sizes: tuple[str, str] | None = None) -> HuskEnv:
+def make_env(busybox_tar: str, runtime_name: str = "crun", sizes: tuple[str, str] | None = None,
+             filesystem: str = "tmpfs") -> HuskEnv:
     """A fresh husk installation with the busybox image imported.  Run roots are
     short paths under /tmp: AF_UNIX socket paths are limited to 108 bytes.
-    `sizes` (storage root's, run root's: "16m") puts each root on a tmpfs of
-    that size, for tests of full disks."""
+    `sizes` (storage root's, run root's: "16m") puts each root on a file
+    system of that size, for tests of full disks: a tmpfs, or (`filesystem`
+    "ext4") an ext4 image loop-mounted, a disk's own behaviour (reserved
+    blocks, a journal, inodes)."""
     base = tempfile.mkdtemp(prefix="husk-")
     block, config = _network_config(base)
     os.makedirs(os.path.join(base, "config", "husk"))
@@ -276,7 +279,14 @@ def make_env(busybox_tar: str, runtime_name: str = "crun", sizes: tuple[str, str
                   extra_env={"XDG_CONFIG_HOME": os.path.join(base, "config")}, net_block=block)
     for path, size in zip((env.root, env.runroot), sizes or ()):
         os.makedirs(path, mode=0o700)
-        subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", path], check=True)
+        if filesystem == "ext4":
+            image = path + ".img"
+            subprocess.run(["truncate", "-s", size, image], check=True)
+            subprocess.run(["mkfs.ext4", "-q", "-F", image], check=True, capture_output=True)
+            subprocess.run(["mount", "-o", "loop", image, path], check=True)  # the loop device goes with it
+            os.chmod(path, 0o700)
+        else:
+            subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", path], check=True)
         env.mounts.append(path)
     env("import", "--change", 'CMD=["sh"]', busybox_tar, IMAGE, check=True)
     return env
@@ -288,8 +298,8 @@ def husk_envs(busybox_tar):
     (another "host"); each is cleaned up after the test."""
     made: list[HuskEnv] = []
 
-    def make(runtime_name: str = "crun", sizes: tuple[str, str] | None = None) -> HuskEnv:
-        made.append(make_env(busybox_tar, runtime_name, sizes))
+    def make(runtime_name: str = "crun", sizes: tuple[str, str] | None = None, filesystem: str = "tmpfs") -> HuskEnv:
+        made.append(make_env(busybox_tar, runtime_name, sizes, filesystem))
         return made[-1]
 
     yield make

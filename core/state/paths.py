@@ -64,8 +64,11 @@ class Paths:
         and the process never walks the host path to it.
         """
         searchable = (self.root, os.path.join(self.root, "containers"))  # 0711 for user namespaces (husk.engine.userns)
+        # locks/ too, now: on a full disk a new file may still fit in a directory that
+        # exists (an inode, an entry), a new directory may not (a block), and without
+        # its lock nothing can remove the container that could not start
         for path in (self.root, os.path.join(self.root, "containers"), os.path.join(self.root, "layers"),
-                     self.runroot, os.path.join(self.runroot, "containers")):
+                     self.runroot, os.path.join(self.runroot, "containers"), os.path.join(self.runroot, "locks")):
             try:
                 mode = os.stat(path).st_mode & 0o777
             except FileNotFoundError:

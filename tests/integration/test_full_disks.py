@@ -1,7 +1,8 @@
 """Full disks and descriptor limits (issue 22, section 3).
 
-Each installation here has its storage root and run root on small tmpfs
-mounts (`husk_envs(sizes=...)`).  A test fills one with a filler file, runs
+Each installation here has its storage root and run root on small file
+systems of their own (`husk_envs(sizes=...)`): tmpfs mounts, and again on
+loop-mounted ext4 images.  A test fills one with a filler file, runs
 the operation, and checks that it fails with one line (exit 125, no
 traceback), that the store stays readable and unchanged where the operation
 would have added to it, and that the operation works again once the filler
@@ -25,10 +26,11 @@ from husk.testing import ApiService, needs_registry, wait_until
 SIZES = ("32m", "8m")
 
 
-@pytest.fixture
-def small(husk_envs):
-    """An installation on a 32 MiB storage root and an 8 MiB run root."""
-    return husk_envs("crun", SIZES)
+@pytest.fixture(params=["tmpfs", "ext4"])
+def small(request, husk_envs):
+    """An installation on a 32 MiB storage root and an 8 MiB run root, each a
+    tmpfs or a loop-mounted ext4 image."""
+    return husk_envs("crun", SIZES, request.param)
 
 
 def fill(directory: str) -> str:
