@@ -39,6 +39,8 @@ AUTO_MIN_SIZE = 1024
 #: the file in the container's directory naming the mapping its rootfs was chowned to
 _APPLIED = "idmap"
 _CLONE_NEWUSER = 0x10000000
+#: --userns modes whose maps are not ranges of their own (they span the user's ids, or share another's)
+_NOT_ALLOCATIONS = ("keep-id", "nomap", "ns:", "container:")
 
 
 def parse_map(values: Iterable[str], flag: str) -> list[list[int]]:
@@ -232,18 +234,26 @@ def adopt_auto(runtime: "Runtime", config: "ContainerConfig") -> "Container":
     from ..state.records import ContainerState
 
     with FileLock(os.path.join(runtime.paths.root, "userns-auto.lock")):
-        taken = [mapping for container in runtime.containers() for mapping in container.config.run_options.uid_mappings]
+        taken = [mapping for container in runtime.containers() for mapping in container.config.run_options.uid_mappings
+                 if not container.config.run_options.userns.startswith(_NOT_ALLOCATIONS)]
         options = config.run_options
         options.uid_mappings, options.gid_mappings = resolve(options.userns, [], [], "", "", taken)
         return runtime.adopt_container(config, ContainerState())
 
 
 def _auto(options: str, taken: list[list[int]]) -> tuple[list[list[int]], list[list[int]]]:
+    from .config import is_rootless
+
     size = check_auto(options)
-    try:
-        uid_ranges, gid_ranges = sub_ranges(AUTO_USER, SUBUID), sub_ranges(AUTO_USER, SUBGID)
-    except InvalidArgument as exc:
-        raise InvalidArgument(f"cannot find mappings for --userns=auto: {exc}") from None
+    extents = None
+    if is_rootless():  # the user's own namespace's ids but its own (0), as podman's rootless auto
+        extents = _own_extents()
+        uid_ranges, gid_ranges = ([(1, sum(count for _, count in kind) - 1)] for kind in extents)
+    else:
+        try:
+            uid_ranges, gid_ranges = sub_ranges(AUTO_USER, SUBUID), sub_ranges(AUTO_USER, SUBGID)
+        except InvalidArgument as exc:
+            raise InvalidArgument(f"cannot find mappings for --userns=auto: {exc}") from None
     busy = sorted((host, host + count) for _, host, count in taken)
     for start, count in uid_ranges:
         candidate = start
@@ -253,6 +263,8 @@ def _auto(options: str, taken: list[list[int]]) -> tuple[list[list[int]], list[l
             candidate = high
         if candidate + size <= start + count and any(low <= candidate and candidate + size <= low + n
                                                      for low, n in gid_ranges):
+            if extents:
+                return _fitted([[0, candidate, size]], extents[0]), _fitted([[0, candidate, size]], extents[1])
             return [[0, candidate, size]], [[0, candidate, size]]
     raise InvalidArgument("creating container storage: could not find enough available IDs")
 

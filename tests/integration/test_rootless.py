@@ -220,6 +220,23 @@ def test_userns_keep_id_and_nomap(user, runtime):
     assert [line.split()[:2] for line in lines[1:]] == [["0", "1"]]  # container 0 is the first subordinate id
 
 
+def test_userns_auto(user):
+    """--userns=auto takes free ranges of the user's own namespace (never its own id), cut where its
+    subordinate ranges meet."""
+    starts = []
+    for name, size in (("auto-a", "auto"), ("auto-b", "auto:size=2048")):
+        run = user.husk("run", "-d", "--name", name, "--network", "none", "--userns", size, IMAGE, "sleep", "600")
+        assert run.returncode == 0, run.stderr
+    try:
+        for name in ("auto-a", "auto-b"):
+            lines = [line.split() for line in user.husk("exec", name, "cat", "/proc/self/uid_map").stdout.splitlines()]
+            assert lines[0][0] == "0" and int(lines[0][1]) >= 1, lines
+            starts.append(int(lines[0][1]))
+        assert abs(starts[0] - starts[1]) >= 1024
+    finally:
+        assert user.husk("rm", "-f", "-t", "0", "auto-a", "auto-b").returncode == 0
+
+
 def test_network_needs_tun(user):
     """The default network (slirp4netns, podman's) and pasta fail on /dev/net/tun, and the error says so;
     nothing is left behind."""
