@@ -465,6 +465,7 @@ class ApiService:
                  env_extra=None, uri: str = "", wait: bool = True, options=()) -> None:
         self.env = env
         self.socket_path = socket_path
+        self.uri = uri
         self.process = subprocess.Popen([*argv_prefix, HUSK, *env.global_args, "system", "service", "--time",
                                          str(idle), *options, uri or f"unix://{socket_path}"],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, pass_fds=pass_fds,
@@ -505,9 +506,13 @@ class ApiService:
     def hijack(self, path: str, body: dict | None = None) -> tuple[socket.socket, bytes]:
         """POST `path` asking for the upgrade (`Upgrade: tcp`), as docker clients
         do; the socket after the 101 and what came after its headers."""
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(15)
-        sock.connect(self.socket_path)
+        if self.uri.startswith("tcp://"):
+            host, _, port = self.uri[len("tcp://"):].rpartition(":")
+            sock = socket.create_connection((host, int(port)), timeout=15)
+        else:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.settimeout(15)
+            sock.connect(self.socket_path)
         payload = json.dumps(body).encode() if body is not None else b""
         kind = "Content-Type: application/json\r\n" if body is not None else ""
         sock.sendall(f"POST {path} HTTP/1.1\r\nHost: d\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n{kind}"

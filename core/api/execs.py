@@ -230,10 +230,10 @@ async def start(request: web.Request) -> web.StreamResponse:
     finally:
         entry.launched.set()
         if process is not None and process.client is not None and entry.exit_code is None:
-            if config.attach_stdin and (stream.is_closed or stream.transport.is_closing()):
+            if config.attach_stdin and not entry.tty and (stream.is_closed or stream.transport.is_closing()):
                 # The client is gone (a reset, not a half-close): nobody can attach to an exec
                 # again, so its input is over, as Docker's is.  Left open, a command reading its
-                # stdin would run for ever.
+                # stdin would run for ever.  Not with a TTY: the docker CLI detaches by hanging up.
                 with contextlib.suppress(OSError):
                     process.client.close_stdin()
             process.client.close()

@@ -228,26 +228,13 @@ def _dropped(port: int) -> None:
         (_reset if i % 2 else socket.socket.close)(sock)
 
 
-def _hijack(port: int, path: str, body: bytes = b"") -> socket.socket:
-    sock = _open(port)
-    sock.sendall(f"POST {path} HTTP/1.1\r\nHost: husk\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n"
-                 f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(4096)
-        assert chunk, data
-        data += chunk
-    assert data.startswith(b"HTTP/1.1 101"), data
-    return sock
-
-
-def _cut_hijacks(port: int, cid: str) -> None:
+def _cut_hijacks(service, cid: str) -> None:
     """Attach and exec sessions on a chatty container, cut after some output."""
     for i in range(CUTS):
         if i % 2:
-            sock = _hijack(port, f"/containers/{cid}/attach?stream=1&stdout=1&stderr=1&stdin=1")
+            sock, _ = service.hijack(f"/containers/{cid}/attach?stream=1&stdout=1&stderr=1&stdin=1")
         else:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            conn = http.client.HTTPConnection("127.0.0.1", service.port, timeout=30)
             conn.request("POST", f"/containers/{cid}/exec", body=json.dumps(
                 # chatter until stdin ends: the cut must close the session's stdin
                 {"Cmd": ["sh", "-c", "yes exec-chatter & cat >/dev/null; kill $!; wait"], "AttachStdout": True,
@@ -255,7 +242,7 @@ def _cut_hijacks(port: int, cid: str) -> None:
             response = conn.getresponse()
             exec_id = json.loads(response.read())["Id"]
             conn.close()
-            sock = _hijack(port, f"/exec/{exec_id}/start", json.dumps({"Detach": False}).encode())
+            sock, _ = service.hijack(f"/exec/{exec_id}/start", {"Detach": False})
         received = 0
         while received < 4096:
             chunk = sock.recv(65536)
@@ -310,7 +297,7 @@ def test_hostile_clients_leave_the_service_answering(husk, tcp_service):
     pinger.start()
     figures = []
     for name, load in (("slowloris", lambda: _slowloris(port)), ("dropped", lambda: _dropped(port)),
-                       ("cut hijacks", lambda: _cut_hijacks(port, cid)), ("big body", lambda: _big_body(port))):
+                       ("cut hijacks", lambda: _cut_hijacks(tcp_service, cid)), ("big body", lambda: _big_body(port))):
         started = time.monotonic()
         outcome = load()
         figures.append(f"{name} {time.monotonic() - started:.1f} s{': ' + repr(outcome) if outcome else ''}")
@@ -343,8 +330,7 @@ def test_an_exec_whose_client_resets_gets_the_end_of_its_input(husk, tcp_service
          "AttachStdin": True}))
     exec_id = json.loads(conn.getresponse().read())["Id"]
     conn.close()
-    sock = _hijack(tcp_service.port, f"/exec/{exec_id}/start", json.dumps({"Detach": False}).encode())
-    data = b""
+    sock, data = tcp_service.hijack(f"/exec/{exec_id}/start", {"Detach": False})
     while len(data) < 65536:
         data += sock.recv(65536)
     _reset(sock)
