@@ -11,9 +11,10 @@ FLAGS = {"nosuid", "nodev", "noexec"}
 
 
 def _flags(husk, volume_option: str) -> set[str]:
-    line = husk("run", "--rm", "--network", "none", "-v", f"flagged:/d{volume_option}", IMAGE, "sh", "-c",
-                "grep ' /d ' /proc/mounts", check=True).stdout
-    return set(line.split()[3].split(",")) & FLAGS
+    ran = husk("run", "--rm", "--network", "none", "-v", f"flagged:/d{volume_option}", IMAGE, "sh", "-c",
+               "grep ' /d ' /proc/mounts", check=True)
+    assert len(ran.stdout.split()) == 6, (ran.stdout, ran.stderr)
+    return set(ran.stdout.split()[3].split(",")) & FLAGS
 
 
 def test_volume_mount_flags_are_podmans(husk_rt):
@@ -92,6 +93,6 @@ def test_a_mounted_volume_stays_until_its_last_user_stops(husk_rt):
 def test_secret_uid_gid_and_mode(husk_rt):
     husk = husk_rt
     husk("secret", "create", "owned", "-", input="v", check=True)
-    out = husk("run", "--rm", "--network", "none", "--secret", "owned,uid=1,gid=2,mode=0440", IMAGE,
-               "stat", "-c", "%u %g %a", "/run/secrets/owned", check=True).stdout
-    assert out == "1 2 440\n"
+    ran = husk("run", "--rm", "--network", "none", "--secret", "owned,uid=1,gid=2,mode=0440", IMAGE,
+               "stat", "-c", "%u %g %a", "/run/secrets/owned", check=True)
+    assert ran.stdout == "1 2 440\n", ran.stderr
