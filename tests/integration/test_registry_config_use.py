@@ -6,11 +6,13 @@ mirrors and short-name aliases, push to docker-archive: and as v2s2, and the
 search, push and prune routes of Docker's and libpod's API."""
 
 import base64
+import contextlib
 import gzip
 import hashlib
 import io
 import json
 import os
+import shutil
 import subprocess
 import tarfile
 import urllib.parse
@@ -278,3 +280,30 @@ def test_docker_sdk_image_api_paths(husk_envs, registry):
         assert {"Deleted": committed["Id"]} in report["ImagesDeleted"], report
         assert api.images(quiet=True) == []
         assert [row["name"] for row in api.search(f"{registry.host}/sdk")] == [f"{registry.host}/sdk/bb"]
+
+
+def test_system_certs_d_is_read(husk, registry, tmp_path):
+    """/etc/containers/certs.d/HOST/ca.crt makes husk trust a registry (podman's
+    system-wide place; the registry's port makes the directory this test's own)."""
+    seed(husk, registry)
+    husk.extra_env["HOME"] = str(tmp_path / "home")  # no certs.d of the user's
+    husk.extra_env["CONTAINERS_REGISTRIES_CONF"] = str(tmp_path / "registries.conf")
+    (tmp_path / "registries.conf").write_text("")
+    reference = f"{registry.host}/busybox:latest"
+    refused = husk("pull", "-q", reference)
+    assert refused.returncode == 125 and "failed to verify certificate" in refused.stderr, refused.stderr
+    base = "/etc/containers/certs.d"
+    made_base = not os.path.isdir(base)
+    directory = os.path.join(base, registry.host)
+    os.makedirs(directory)
+    try:
+        with open(os.path.join(registry.cert_dir, "ca.crt"), "rb") as source, \
+                open(os.path.join(directory, "ca.crt"), "wb") as target:
+            target.write(source.read())
+        pulled = husk("pull", "-q", reference)
+        assert pulled.returncode == 0, pulled.stderr
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+        if made_base:
+            with contextlib.suppress(OSError):
+                os.rmdir(base)
