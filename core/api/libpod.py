@@ -15,7 +15,7 @@ import time
 import msgspec
 from aiohttp import web
 
-from ..define import InvalidArgument, NoSuchImage, State
+from ..define import HuskError, InvalidArgument, NoSuchImage, State
 from ..formats.timestamps import rfc3339
 from . import blocking, docker, documents
 from .changes import LinuxResources
@@ -52,8 +52,48 @@ async def version(request: web.Request) -> web.Response:
     return json_response(document)
 
 
-# info answers as Docker's (podman's service shares it too)
-libpod_routes.get("/info")(docker.info)
+@libpod_routes.get("/info")
+async def info(request: web.Request) -> web.Response:
+    """podman's Info document (host, store, registries, plugins, version): podman --remote info
+    reads it (Docker's /info has no `host`, and podman's client dies on that)."""
+    return json_response(await blocking.run(_info, request_runtime(request)))
+
+
+def _info(runtime) -> dict:
+    """The fields husk knows, under podman's Go names (its client matches them case-insensitively),
+    completed by husk.presentation.host_info as `husk info` is."""
+    import os
+
+    from .. import __version__
+    from ..engine import security
+    from ..engine.spec import DEFAULT_CAPABILITIES
+    from ..presentation.host_info import podman_info_fields
+
+    try:
+        oci = runtime.oci_runtime().describe()
+    except HuskError as exc:  # the default runtime's plugin is disabled: said, not failed
+        oci = {"Name": runtime.default_runtime, "Path": "", "Version": f"unavailable: {exc}"}
+    states = [c.state.state for c in runtime.containers(errors=[])]
+    running, paused = states.count(State.RUNNING), states.count(State.PAUSED)
+    served = documents.version()
+    uname = os.uname()
+    document = {
+        "Host": {"Arch": served["Arch"], "Hostname": uname.nodename, "Kernel": uname.release, "OS": "linux",
+                 "CgroupVersion": "v2" if os.path.exists("/sys/fs/cgroup/cgroup.controllers") else "v1",
+                 "EventLogger": runtime.events_backend, "LogDriver": "k8s-file",
+                 "OCIRuntime": {"Name": oci["Name"], "Path": oci["Path"], "Version": oci["Version"], "Package": ""},
+                 "Security": security.host_document(DEFAULT_CAPABILITIES)},
+        "Store": {"GraphRoot": runtime.paths.root, "RunRoot": runtime.paths.runroot, "GraphDriverName": "overlay",
+                  "ContainerStore": {"number": len(states), "running": running, "paused": paused,
+                                     "stopped": len(states) - running - paused},
+                  "ImageStore": {"number": len(runtime.store.images())}},
+        "Plugins": {},
+        "Version": {"APIVersion": LIBPOD_API_VERSION, "Version": __version__, "GoVersion": served["GoVersion"],
+                    "GitCommit": "", "BuiltTime": "", "Built": 0, "OsArch": f"linux/{served['Arch']}", "Os": "linux"},
+    }
+    podman_info_fields(runtime, document)
+    document["Host"]["ServiceIsRemote"] = True
+    return document
 
 
 # -- containers -----------------------------------------------------------------------------

@@ -477,6 +477,11 @@ def test_podman_remote_drives_husks_service(api_crun):
     assert api_crun.env("ps", "-aq").stdout == ""
     server = remote("version", "--format", "{{.Server.APIVersion}}")
     assert (server.returncode, server.stdout) == (0, "4.3.1\n"), server.stderr
+    # podman's Info document (libpod's /info): podman --remote info died on Docker's
+    info = remote("info", "--format", "{{.Host.ServiceIsRemote}} {{.Store.GraphDriverName}} {{.Version.APIVersion}} "
+                  "{{.Host.Security.SECCOMPEnabled}}")
+    assert (info.returncode, info.stdout) == (0, "true overlay 4.3.1 true\n"), info.stderr
+    assert remote("info").stdout.startswith("host:\n")
 
 
 def test_remote_cp_and_pods_over_ssh(api_crun, sshd, tmp_path):
