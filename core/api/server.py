@@ -304,6 +304,9 @@ def serve(runtime: "Runtime", uri: str = DEFAULT_URI, idle_seconds: float = DEFA
         from .guards import check_tcp_host
 
         check_tcp_host(address.rpartition(":")[0], options.insecure_tcp, bool(options.tls_client_ca))
+    from ..define import logger
+
+    logger()  # the CLI's handler on "husk" now: the service logs from the start
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("aiohttp.server").addFilter(_OneLineProtocolErrors())
     runtime.store  # open the store and refresh after a reboot now, not in the first request

@@ -160,9 +160,9 @@ def run(session, detach, rmi, preserve_fds, detach_keys, sig_proxy, **opts):
         raise InvalidArgument("--rmi is only for a container run in the foreground")
     opts["auto_remove"] = opts["auto_remove"] or rmi
     if opts["tty"] and opts["interactive"] and not os.isatty(0):
-        import logging
+        from ..define import logger
 
-        logging.getLogger("husk").warning("The input device is not a TTY. The --tty and --interactive flags "
+        logger().warning("The input device is not a TTY. The --tty and --interactive flags "
                                           "might not work properly")
     container = _create(session, opts, preserve_fds=preserve_fds)
     if detach:

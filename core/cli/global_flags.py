@@ -189,11 +189,20 @@ def settings(ctx: click.Context | None = None) -> dict:
 
 def configure_logging(level: str) -> None:
     """The engine's warnings on stderr as podman's logrus writes them on a
-    terminal (`WARN[0010] message`: the level, then the seconds since start)."""
-    import logging
+    terminal (`WARN[0010] message`: the level, then the seconds since start).
+    Set up at the first warning (husk.define.logger), not here: most commands
+    never warn, and importing logging is a sixth of an `inspect`'s own work."""
     import time
 
+    from .. import define
+
     started = time.monotonic()
+    define._log_setup = lambda: _logrus(level, started)
+
+
+def _logrus(level: str, started: float) -> None:
+    import logging
+    import time
 
     class _Logrus(logging.Formatter):
         def format(self, record: logging.LogRecord) -> str:

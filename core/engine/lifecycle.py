@@ -397,9 +397,9 @@ def _stop_process(container: "Container", backend: "OCIRuntime", timeout: int) -
         if wait_for_exit(container, timeout):
             _finish_stop(container)
             return
-        import logging
+        from ..define import logger
 
-        logging.getLogger("husk").warning(
+        logger().warning(
             "StopSignal %s failed to stop container %s in %d seconds, resorting to SIGKILL",
             container.config.stop_signal, container.name, timeout)
     from .config import uses_cgroups

@@ -460,9 +460,9 @@ def notify_ready(options: RunOptions, monitor_pid: int) -> None:
         try:
             notify.sendto(f"MAINPID={monitor_pid}\nREADY=1\n".encode(), address)
         except OSError as exc:
-            import logging
+            from ..define import logger
 
-            logging.getLogger("husk").warning("sd-notify %s: %s", path, exc)
+            logger().warning("sd-notify %s: %s", path, exc)
 
 
 def merge_env(env: list[str], merges: list[str]) -> list[str]:

@@ -6,7 +6,7 @@ machine.  So each verb here is run in a fresh interpreter that writes
 ``sys.modules`` when it exits, and the test fails when a module that verb must
 not need was imported: the API service's aiohttp, importlib.metadata (the
 entry-point scan, `--version`), the worker pool on single-container verbs,
-pluggy and the plugins on read-only verbs, the spec generator and the pods
+pluggy, the plugins and logging on read-only verbs, the spec generator and the pods
 module (tarfile) on the listing verbs, create's 150 options on the verbs
 sharing its module, and every plugin but the container's runtime's on pause
 and unpause.
@@ -41,8 +41,9 @@ main()
 LIFECYCLE = ("aiohttp", "multiprocess", "dill", "pyroute2", "yarl", "multidict")
 #: nor in a read-only verb: the entry-point scan (`--version` used to pay for it)
 EVERYWHERE = LIFECYCLE + ("importlib.metadata",)
-#: read-only verbs do not load plugins (they read records, never call a runtime's hooks)
-PLUGINS = ("pluggy", "husk_runc", "husk_crun", "husk_criu", "husk.hooks", "husk.engine.plugins")
+#: read-only verbs do not load plugins (they read records, never call a runtime's hooks),
+#: nor logging (set up at the first warning: husk.define.logger)
+PLUGINS = ("pluggy", "husk_runc", "husk_crun", "husk_criu", "husk.hooks", "husk.engine.plugins", "logging")
 #: nor what only creating and starting need: the spec generator, pods (tarfile), create's
 #: options (husk.cli.run_flags), the image store's writers
 READING = ("husk.engine.spec", "husk.engine.pods", "tarfile", "husk.cli.run_flags", "husk.storage.pull")
