@@ -38,8 +38,10 @@ if TYPE_CHECKING:
 routes = web.RouteTableDef()
 #: podman's libpod exec routes are Docker's, under the libpod prefix
 libpod_routes = routes
-#: finished entries older than this are dropped when a new exec is created
-KEEP_FINISHED_SECONDS = 600
+#: finished entries, and entries never started, older than this are dropped when a new
+#: exec is created (Docker drops unstarted ones after 5 minutes): a client cannot grow
+#: the table for ever with creates alone
+KEEP_SECONDS = 600
 
 
 class ExecCreateBody(msgspec.Struct, rename="pascal"):
@@ -75,6 +77,7 @@ class ExecEntry:
         self.started = False
         self.launched = asyncio.Event()  # set once a start has run (or failed to run) the process
         self.exit_code: int | None = None
+        self.created_at = time.time()
         self.finished_at = 0.0
         self._reaping = threading.Lock()
 
@@ -129,6 +132,15 @@ def _alive(pid: int) -> bool:
 
 
 
+def prune(table: dict[str, ExecEntry], now: float) -> None:
+    """Drop the entries finished, or created and never started, more than KEEP_SECONDS ago."""
+    cutoff = now - KEEP_SECONDS
+    for old in [entry for entry in table.values()
+                if (entry.exit_code is not None and entry.finished_at < cutoff)
+                or (not entry.started and entry.created_at < cutoff)]:
+        del table[old.id]
+
+
 def setup(app: web.Application) -> None:
     """The in-memory table of execs, by id (Docker's execs do not outlive the daemon either)."""
     app[EXECS] = {}
@@ -174,9 +186,7 @@ async def create(request: web.Request) -> web.Response:
     container = await blocking.run(check)
     entry = ExecEntry(secrets.token_hex(32), container, body)
     table = _table(request)
-    cutoff = time.time() - KEEP_FINISHED_SECONDS
-    for old in [e for e in table.values() if e.exit_code is not None and e.finished_at < cutoff]:
-        del table[old.id]
+    prune(table, time.time())
     table[entry.id] = entry
     return json_response({"Id": entry.id}, status=201)
 
