@@ -594,6 +594,15 @@ def version(format_):
                    + side_text("Server", name, document["Server"]))
 
 
-COMMANDS = {command.name: command for command in (ps, run, create, logs, inspect, start, stop, restart, kill, wait, pause,
+@click.command(cls=RemoteCommand, context_settings=CONTEXT)
+@click.option("-f", "--format", "format_", default="", help="Go template, or json.")
+def info(format_):
+    """The service's host, store and version (its libpod /info), as the local verb prints them."""
+    from .system import print_info
+
+    print_info(client().json("GET", "/info"), format_)
+
+
+COMMANDS = {command.name: command for command in (info, ps, run, create, logs, inspect, start, stop, restart, kill, wait, pause,
                                                    unpause, rm, images, pull, rmi, version, exec_)}
 

@@ -152,10 +152,17 @@ def _yaml(value, indent: int = 0) -> str:
 @click.pass_obj
 def info(session, format_):
     """Show the host, the store, the loaded plugins and runtimes."""
-    from ..presentation.host_info import podman_info_fields, with_go_names
+    from ..presentation.host_info import podman_info_fields
 
     document = _info_document(session.runtime)
     podman_info_fields(session.runtime, document)
+    print_info(document, format_)
+
+
+def print_info(document: dict, format_: str) -> None:
+    """`info`'s document (local, or a service's libpod one) as YAML, JSON or through a template."""
+    from ..presentation.host_info import with_go_names
+
     if format_ == "json":
         click.echo(json.dumps(document, indent=4))
     elif format_:

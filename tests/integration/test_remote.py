@@ -88,6 +88,13 @@ def test_remote_version_shows_the_client_and_the_service(api_crun):
         "Server", "Version", "API Version", "Go Version", "Built", "OS/Arch"]
 
 
+def test_remote_info_is_the_services(api_crun):
+    url = ["--url", f"unix://{api_crun.socket_path}"]
+    done = client(api_crun, *url, "info", "--format", "{{.Store.GraphRoot}} {{.Host.ServiceIsRemote}}")
+    assert (done.returncode, done.stdout) == (0, f"{api_crun.env.root} true\n"), done.stderr
+    assert client(api_crun, *url, "info").stdout.startswith("Host:\n")
+
+
 def test_a_verb_without_a_remote_version_says_so(api_crun):
     done = client(api_crun, "--url", f"unix://{api_crun.socket_path}", "mount", "x")
     assert (done.returncode, done.stdout) == (125, "")
