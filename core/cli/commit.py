@@ -23,8 +23,9 @@ def commit(session, author, change, format_, message, pause, quiet, squash, cont
     """Make an image of CONTAINER's changes (a new layer over its image); prints the id."""
     import sys
 
-    from ..engine.commit import commit as commit_container
+    from ..engine.commit import check_format, commit as commit_container
 
+    check_format(format_)
     if message and format_ != "docker":
         from ..define import InvalidArgument
 

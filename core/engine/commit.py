@@ -14,14 +14,19 @@ if TYPE_CHECKING:
     from .container import Container
 
 
+def check_format(format_: str) -> None:
+    """`--format oci|docker`, refused in podman's words (before anything is printed or read)."""
+    if format_ not in ("oci", "docker"):
+        raise InvalidArgument(f'unrecognized image format "{format_}"')
+
+
 def commit(container: "Container", reference: str = "", *, changes: Iterable[str] = (), message: str = "",
            author: str = "", pause: bool = True, format_: str = "oci", squash: bool = False) -> "ImageRecord":
     from ..state.records import ImageConfig
     from ..storage.commit import commit_image
     from ..storage.images import parse_changes
 
-    if format_ not in ("oci", "docker"):
-        raise InvalidArgument(f'unrecognized image format "{format_}"')
+    check_format(format_)
     runtime = container.runtime
     if container.config.rootfs:
         raise InvalidArgument(f"cannot commit container {container.name}: it runs a --rootfs directory, not an "
