@@ -139,12 +139,19 @@ class RemoteCommand(click.Command):
 @click.option("--no-trunc", is_flag=True, help="Full IDs.")
 @click.option("-n", "--noheading", "no_heading", is_flag=True, help="No header row.")
 @click.option("--format", "format_", default="", help="Go template, or json.")
-def ps(all_, quiet, no_trunc, no_heading, format_):
+@click.option("-f", "--filter", "filters", multiple=True, help="KEY=VALUE, as the local verb's (the service filters).")
+def ps(all_, quiet, no_trunc, no_heading, format_, filters):
     """List the service's containers."""
     from ..formats.template import format_rows
     from .listing import PS_HEADERS, PS_TABLE
 
-    documents = client().json("GET", "/containers/json", {"all": str(all_).lower()})
+    wanted: dict[str, list[str]] = {}
+    for value in filters:
+        key, sep, wanted_value = value.partition("=")
+        if not sep:
+            raise InvalidArgument(f"invalid filter {value!r}: KEY=VALUE")
+        wanted.setdefault(key, []).append(wanted_value)
+    documents = client().json("GET", "/containers/json", {"all": str(all_).lower(), "filters": json.dumps(wanted)})
     if format_ == "json":
         click.echo(json.dumps(documents, indent=4))
         return
@@ -361,11 +368,13 @@ class _Frames:
         return None if body is None else (head[0], body)
 
 
-def _copy_logs(service: Client, ident: str, follow: bool, tty: bool) -> None:
+def _copy_logs(service: Client, ident: str, follow: bool, tty: bool, options: dict | None = None) -> None:
     """The container's log to our stdout and stderr: docker's multiplexed frames, or raw for a
-    container with a terminal (known from its configuration: podman's service labels both alike)."""
+    container with a terminal (known from its configuration: podman's service labels both alike).
+    `options`: more of the logs route's query (tail, since, until, timestamps)."""
     response = service.open("GET", path("containers", ident, "logs"),
-                            {"stdout": "true", "stderr": "true", "follow": str(follow).lower()}, timeout=None)
+                            {"stdout": "true", "stderr": "true", "follow": str(follow).lower(), **(options or {})},
+                            timeout=None)
     outs = {1: sys.stdout.buffer, 2: sys.stderr.buffer}
     if tty:
         while chunk := response.read1(65536):
@@ -407,12 +416,18 @@ exec_.name = "exec"
 
 @click.command(cls=RemoteCommand, context_settings=CONTEXT)
 @click.option("-f", "--follow", is_flag=True, help="Keep printing until the container stops.")
+@click.option("-n", "--tail", default="all", help="Only the last N lines (all: every line).")
+@click.option("--since", default="", help="Lines after this time (RFC 3339, Unix time or a duration).")
+@click.option("--until", default="", help="Lines before this time.")
+@click.option("-t", "--timestamps", is_flag=True, help="Each line's time first.")
 @click.argument("name")
-def logs(follow, name):
+def logs(follow, tail, since, until, timestamps, name):
     """Print a container's log."""
     service = client()
     config = service.json("GET", path("containers", name, "json"))["Config"]
-    _copy_logs(service, name, follow, tty=bool(config.get("Tty")))
+    options = {"tail": tail, "timestamps": str(timestamps).lower(), "since": since, "until": until}
+    _copy_logs(service, name, follow, tty=bool(config.get("Tty")),
+               options={key: value for key, value in options.items() if value})
 
 
 @click.command(cls=RemoteCommand, context_settings=CONTEXT)

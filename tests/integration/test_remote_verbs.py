@@ -224,3 +224,17 @@ def test_remote_generate_kube(api_crun):
     missing = client(api_crun, "generate", "kube", "nope")
     assert missing.returncode == 125 and len(missing.stderr.splitlines()) == 1, missing.stderr
     ok(client(api_crun, "pod", "rm", "-f", "rgk"))
+
+
+def test_remote_logs_options_and_ps_filters(api_crun):
+    ok(client(api_crun, "run", "--name", "rl1", IMAGE, "sh", "-c", "echo a; echo b; echo c"))
+    ok(client(api_crun, "run", "-d", "--name", "rl2", IMAGE, "sleep", "600"))
+    assert ok(client(api_crun, "logs", "--tail", "1", "rl1")) == "c\n"
+    stamped = ok(client(api_crun, "logs", "-t", "rl1")).splitlines()
+    assert [line.split(" ", 1)[1] for line in stamped] == ["a", "b", "c"] and stamped[0].startswith("20")
+    assert ok(client(api_crun, "logs", "--since", "1h", "rl1")) == "a\nb\nc\n"
+    assert ok(client(api_crun, "ps", "-a", "--filter", "name=rl1", "--format", "{{.Names}}")) == "rl1\n"
+    assert ok(client(api_crun, "ps", "--filter", "status=running", "--format", "{{.Names}}")) == "rl2\n"
+    bad = client(api_crun, "ps", "--filter", "bogus=1")
+    assert bad.returncode == 125 and bad.stderr.startswith("Error: invalid filter 'bogus'")
+    ok(client(api_crun, "rm", "-f", "rl1", "rl2"))
