@@ -123,4 +123,16 @@ def init(names):
     _each(names, lambda name: service.open("POST", path("containers", name, "init")).read())
 
 
+@click.command("inspect", cls=RemoteCommand, context_settings=CONTEXT)
+@click.option("-f", "--format", "format_", default="", help="Go template applied to each result.")
+@click.argument("names", nargs=-1, required=True)
+def image_inspect(format_, names):
+    """Show the service's images (`image inspect`: images only)."""
+    from .listing import print_inspected
+
+    service = client()
+    print_inspected(names, lambda name: service.json("GET", path("images", name, "json")), format_,
+                    "define.ImageData")
+
+
 COMMANDS = {command.name: command for command in (commit, tag, untag, save, export, load, rename, init)}

@@ -13,13 +13,29 @@ from . import remote, remote_containers, remote_images, remote_objects
 from .common import CONTEXT
 
 
+#: the verbs of podman's `container` and `image` groups, by the top-level verbs they are
+#: (`container ls` is `ps`, `image ls` is `images`, `image rm` is `rmi`)
+CONTAINER_VERBS = ("attach", "commit", "cp", "create", "exec", "export", "init", "inspect", "kill", "logs", "pause",
+                   "port", "ps", "rename", "restart", "rm", "run", "start", "stats", "stop", "top", "unpause", "wait")
+IMAGE_VERBS = {"build": "build", "load": "load", "pull": "pull", "push": "push", "save": "save", "tag": "tag",
+               "untag": "untag", "rm": "rmi", "ls": "images", "list": "images"}
+
+
 def command(name: str, local: click.Command | None) -> click.Command | None:
     """The remote version of a verb; for a verb that has none, a command saying so.  Of `system`,
     `connection` stays local (it manages this host's destinations, as with podman --remote)."""
-    found = {**remote.COMMANDS, **remote_containers.COMMANDS, **remote_images.COMMANDS,
-             **remote_objects.COMMANDS}.get(name)
-    if found is not None:
-        return found
+    verbs = {**remote.COMMANDS, **remote_containers.COMMANDS, **remote_images.COMMANDS, **remote_objects.COMMANDS}
+    if name in verbs:
+        return verbs[name]
+    if name == "container":
+        group = _group(name, "Manage the service's containers.", {verb: verbs[verb] for verb in CONTAINER_VERBS})
+        group.add_command(verbs["ps"], "ls")
+        group.add_command(verbs["ps"], "list")
+        return group
+    if name == "image":
+        group = _group(name, "Manage the service's images.", {verb: verbs[top] for verb, top in IMAGE_VERBS.items()})
+        group.add_command(remote_images.image_inspect)
+        return group
     if local is None:
         return None
     if name == "system":
@@ -38,3 +54,10 @@ def _unsupported(name: str) -> click.Command:
     def unsupported(args):
         raise InvalidArgument(f"{name} is not supported remotely yet (run it on the service's host)")
     return unsupported
+
+
+def _group(name: str, doc: str, commands: dict[str, click.Command]) -> click.Group:
+    group = click.Group(name, help=doc, context_settings=CONTEXT)
+    for verb, found in commands.items():
+        group.add_command(found, verb)
+    return group

@@ -238,3 +238,15 @@ def test_remote_logs_options_and_ps_filters(api_crun):
     bad = client(api_crun, "ps", "--filter", "bogus=1")
     assert bad.returncode == 125 and bad.stderr.startswith("Error: invalid filter 'bogus'")
     ok(client(api_crun, "rm", "-f", "rl1", "rl2"))
+
+
+def test_remote_container_and_image_groups(api_crun):
+    ok(client(api_crun, "container", "run", "-d", "--name", "rg", IMAGE, "sleep", "600"))
+    assert ok(client(api_crun, "container", "ls", "--format", "{{.Names}}")) == "rg\n"
+    assert ok(client(api_crun, "container", "list", "-q")).strip() == ok(client(api_crun, "ps", "-q")).strip()
+    ident = api_crun.env("inspect", "--format", "{{.Id}}", IMAGE).stdout.strip()
+    assert ok(client(api_crun, "image", "inspect", "--format", "{{.Id}}", IMAGE)) == ident + "\n"
+    ok(client(api_crun, "image", "tag", IMAGE, "localhost/grouped:1"))
+    assert "localhost/grouped" in ok(client(api_crun, "image", "ls"))
+    assert ok(client(api_crun, "image", "rm", "localhost/grouped:1")) == "Untagged: localhost/grouped:1\n"
+    assert ok(client(api_crun, "container", "rm", "-f", "rg")) == "rg\n"
