@@ -143,15 +143,10 @@ class RemoteCommand(click.Command):
 def ps(all_, quiet, no_trunc, no_heading, format_, filters):
     """List the service's containers."""
     from ..formats.template import format_rows
-    from .listing import PS_HEADERS, PS_TABLE
+    from .listing import PS_HEADERS, PS_TABLE, _parse_filters
 
-    wanted: dict[str, list[str]] = {}
-    for value in filters:
-        key, sep, wanted_value = value.partition("=")
-        if not sep:
-            raise InvalidArgument(f"invalid filter {value!r}: KEY=VALUE")
-        wanted.setdefault(key, []).append(wanted_value)
-    documents = client().json("GET", "/containers/json", {"all": str(all_).lower(), "filters": json.dumps(wanted)})
+    documents = client().json("GET", "/containers/json", {"all": str(all_).lower(),
+                                                          "filters": json.dumps(_parse_filters(filters))})
     if format_ == "json":
         click.echo(json.dumps(documents, indent=4))
         return
