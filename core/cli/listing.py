@@ -158,17 +158,31 @@ def _go_fields(kind: str, doc: dict) -> dict:
 
 
 def documents_text(documents: list[dict], format_: str, struct: str, map_fields=frozenset({"Labels", "Options"}),
-                   indent: int = 4) -> str:
+                   indent: int = 4, go_names: dict | None = None) -> str:
     """Inspect documents as podman prints them: a JSON array (`indent` spaces a
     level: podman's volume inspect has 5), or `format_` (a Go template) once per
-    document; `struct` is the Go type the template sees."""
+    document; `struct` is the Go type the template sees.  `go_names` maps JSON
+    keys to the Go fields a template names, where the two differ (a network's
+    `name` is `.Name`)."""
     if not format_ or format_ == "json":
         return json.dumps(documents, indent=indent) + "\n"
     from ..formats.gofmt import as_struct
     from ..formats.template import compile as compile_template
 
     template = compile_template(format_)
+    if go_names:
+        documents = [_renamed(d, go_names, map_fields) for d in documents]
+        map_fields = frozenset(go_names.get(key, key) for key in map_fields)
     return "".join(template.render(as_struct(d, struct, map_fields)) + "\n" for d in documents)
+
+
+def _renamed(value, names: dict, keep: frozenset):
+    """`value` with its dicts' keys renamed by `names`, except inside the map fields `keep`."""
+    if isinstance(value, list):
+        return [_renamed(item, names, keep) for item in value]
+    if not isinstance(value, dict):
+        return value
+    return {names.get(k, k): v if k in keep else _renamed(v, names, keep) for k, v in value.items()}
 
 
 def print_inspected(names, document_of, format_: str, struct: str, error_prefix: str = "", indent: int = 4) -> None:

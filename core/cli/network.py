@@ -13,6 +13,12 @@ from .common import CONTEXT
 
 NETWORKS_TABLE = "table {{.ID}}\t{{.Name}}\t{{.Driver}}"
 NETWORKS_HEADERS = {"ID": "NETWORK ID"}
+#: the Go fields of podman's types.Network and types.Subnet, which a template names (the JSON keys are lower case)
+NETWORK_GO_NAMES = {"name": "Name", "id": "ID", "driver": "Driver", "network_interface": "NetworkInterface",
+                    "created": "Created", "subnets": "Subnets", "ipv6_enabled": "IPv6Enabled", "internal": "Internal",
+                    "dns_enabled": "DNSEnabled", "labels": "Labels", "options": "Options",
+                    "ipam_options": "IPAMOptions", "subnet": "Subnet", "gateway": "Gateway",
+                    "lease_range": "LeaseRange", "start_ip": "StartIP", "end_ip": "EndIP"}
 
 
 def _key_values(values, what: str) -> dict[str, str]:
@@ -105,7 +111,8 @@ def inspect(session, format_, names):
     if format_ and format_ != "json":
         from .listing import documents_text
 
-        click.echo(documents_text(documents, format_, "types.Network", frozenset({"labels", "options"})), nl=False)
+        click.echo(documents_text(documents, format_, "types.Network", frozenset({"labels", "options", "ipam_options"}),
+                                  go_names=NETWORK_GO_NAMES), nl=False)
     else:  # podman indents network documents by five
         click.echo(json.dumps(documents, indent=5))
     raise SystemExit(code)

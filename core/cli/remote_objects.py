@@ -47,9 +47,9 @@ def _ls(kind: str, table: str, headers: dict, row, key: str = "Name", query=None
 
 
 def _inspect(kind: str, struct: str, indent: int = 4, message: str = "",
-             maps=frozenset({"Labels", "Options"})) -> click.Command:
+             maps=frozenset({"Labels", "Options"}), go_names: dict | None = None) -> click.Command:
     """A group's `inspect`: the service's documents as the local verb prints them (`maps`: the
-    fields a template sees as maps)."""
+    fields a template sees as maps; `go_names`: see documents_text)."""
     @click.command("inspect", cls=RemoteCommand, context_settings=CONTEXT, help=f"Show {kind}s as JSON.")
     @click.option("-f", "--format", "format_", default="", help="Go template, or json.")
     @click.argument("names", nargs=-1, required=True)
@@ -63,7 +63,7 @@ def _inspect(kind: str, struct: str, indent: int = 4, message: str = "",
             except ServiceError as exc:
                 click.echo(f"Error: {message}{exc}", err=True)
                 code = exc.exit_code
-        sys.stdout.write(documents_text(documents, format_, struct, maps, indent=indent))
+        sys.stdout.write(documents_text(documents, format_, struct, maps, indent=indent, go_names=go_names))
         if code:
             raise SystemExit(code)
     return inspect
@@ -229,11 +229,12 @@ def _network_link(action: str, doc: str, key: str) -> click.Command:
 
 
 def _networks() -> click.Group:
-    from .network import NETWORKS_HEADERS, NETWORKS_TABLE
+    from .network import NETWORK_GO_NAMES, NETWORKS_HEADERS, NETWORKS_TABLE
 
     return _group("network", "Manage the service's networks.", network_create, network_rm, _prune("network", "Name"),
                   _ls("network", NETWORKS_TABLE, NETWORKS_HEADERS, _network_row, key="name"),
-                  _inspect("network", "types.Network", indent=5, maps=frozenset({"labels", "options"})),
+                  _inspect("network", "types.Network", indent=5, maps=frozenset({"labels", "options", "ipam_options"}),
+                           go_names=NETWORK_GO_NAMES),
                   _exists("network"), _network_link("connect", "Connect a container to a network.", "container"),
                   _network_link("disconnect", "Disconnect a container from a network.", "Container"))
 

@@ -166,6 +166,11 @@ def test_network_verbs_as_podman(husk):
     assert document["subnets"] == [{"subnet": husk.subnet(1), "gateway": husk.subnet(1).replace(".0/24", ".1")}]
     assert (document["network_interface"], document["dns_enabled"], document["labels"]) == (
         husk.bridge(1), True, {"a": "b"})
+    # templates name podman's Go fields (types.Network, types.Subnet), not the JSON keys
+    shown = husk("network", "inspect", "--format", "{{.Name}} {{.NetworkInterface}} {{range .Subnets}}{{.Gateway}}"
+                 "{{end}} {{.Labels}} {{.DNSEnabled}} {{.IPAMOptions}}", n1, check=True).stdout
+    assert shown == f"{n1} {husk.bridge(1)} {husk.subnet(1).replace('.0/24', '.1')} map[a:b] true " \
+                    "map[driver:host-local]\n"
     assert husk("network", "exists", n1).returncode == 0
     assert husk("network", "exists", "nope").returncode == 1
     missing = husk("network", "inspect", "nope")
