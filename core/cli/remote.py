@@ -209,7 +209,7 @@ def _create(service: "Client", options: dict, auto_remove: bool) -> str:
     from ..network.ports import parse_publish
 
     ports = [{"container_port": m.container_port, "host_port": m.host_port, "host_ip": m.host_ip,
-              "protocol": m.protocol, "range": m.range} for value in options["publish"] for m in parse_publish(value)]
+              "protocol": m.protocol, "range": m.range} for value in options["publish"] for m in parse_publish(value, assign=False)]
     spec = {"image": options["image"], "name": options["name"], "remove": auto_remove, "work_dir": options["workdir"],
             "user": options["user"], "stdin": options["interactive"], "terminal": options["tty"],
             "env": dict(item.partition("=")[::2] for item in options["env"]) or None,

@@ -120,7 +120,8 @@ def pod_create(name, infra, share, hostname, labels, publish):
     from ..network.ports import parse_publish
 
     mappings = [{"container_port": m.container_port, "host_port": m.host_port, "host_ip": m.host_ip,
-                 "protocol": m.protocol, "range": m.range} for value in publish for m in parse_publish(value)]
+                 "protocol": m.protocol, "range": m.range}
+                for value in publish for m in parse_publish(value, assign=False)]
     spec = {"name": name, "no_infra": not infra, "hostname": hostname, "portmappings": mappings or None,
             "labels": dict(label.partition("=")[::2] for label in labels) or None,
             "shared_namespaces": share.split(",") if share is not None else None}

@@ -15,8 +15,9 @@ from ..state.records import PortMapping
 PROTOCOLS = ("tcp", "udp", "sctp")
 
 
-def parse_publish(spec: str) -> list[PortMapping]:
-    """One `-p` value as port mappings (random host ports filled in)."""
+def parse_publish(spec: str, assign: bool = True) -> list[PortMapping]:
+    """One `-p` value as port mappings: random host ports filled in, or (`assign` false: a remote
+    client's, whose service must pick them on its own host) left 0."""
     text, _, protocols = spec.partition("/")
     protocols = protocols or "tcp"
     for protocol in protocols.split(","):
@@ -45,8 +46,8 @@ def parse_publish(spec: str) -> list[PortMapping]:
             raise InvalidArgument(f'host and container port ranges must be the same length in "{spec}"')
     mappings = []
     for protocol in protocols.split(","):
-        port = host_first or free_port(host_ip, protocol)
-        if not host_first and count > 1:
+        port = host_first or (free_port(host_ip, protocol) if assign else 0)
+        if not host_first and count > 1 and assign:
             mappings += [PortMapping(container_port=container_first + i, host_port=free_port(host_ip, protocol),
                                      host_ip=host_ip, protocol=protocol) for i in range(count)]
             continue

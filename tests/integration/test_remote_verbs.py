@@ -250,3 +250,14 @@ def test_remote_container_and_image_groups(api_crun):
     assert "localhost/grouped" in ok(client(api_crun, "image", "ls"))
     assert ok(client(api_crun, "image", "rm", "localhost/grouped:1")) == "Untagged: localhost/grouped:1\n"
     assert ok(client(api_crun, "container", "rm", "-f", "rg")) == "rg\n"
+
+
+def test_remote_publish_without_host_port_is_picked_by_the_service(api_crun):
+    ok(client(api_crun, "run", "-d", "--name", "rpp", "-p", "80", IMAGE, "sleep", "600"))
+    try:
+        (line,) = ok(client(api_crun, "port", "rpp")).splitlines()
+        key, _, host = line.partition(" -> ")
+        assert key == "80/tcp" and int(host.rpartition(":")[2]) > 0, line
+        assert api_crun.env("port", "rpp").stdout == line + "\n"
+    finally:
+        client(api_crun, "rm", "-f", "rpp")

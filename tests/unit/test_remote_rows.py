@@ -31,3 +31,22 @@ def test_destinations_parse():
     assert parse("ssh://h/run/s.sock").port == 22
     assert parse("tcp://127.0.0.1:8080") == Target("tcp", host="127.0.0.1", port=8080)
     assert parse("unix:///run/husk/husk.sock") == Target("unix", path="/run/husk/husk.sock")
+
+
+def test_remote_publish_leaves_the_host_port_to_the_service():
+    """`-p 80` remotely sends host port 0: the service picks a free port on its own host (a port
+    free here says nothing about the service's machine)."""
+    from husk.cli.remote import _create
+
+    class Service:
+        def json(self, method, target, query=None, body=None):
+            self.spec = body
+            return {"Id": "b" * 64}
+
+    service = Service()
+    options = {"image": "busybox", "name": "", "workdir": "", "user": "", "interactive": False, "tty": False,
+               "env": (), "command": (), "pod": "", "entrypoint": None, "publish": ("80", "127.0.0.1::90-91/udp")}
+    assert _create(service, options, False) == "b" * 64
+    assert service.spec["portmappings"] == [
+        {"container_port": 80, "host_port": 0, "host_ip": "", "protocol": "tcp", "range": 1},
+        {"container_port": 90, "host_port": 0, "host_ip": "127.0.0.1", "protocol": "udp", "range": 2}]
