@@ -812,8 +812,15 @@ class Monitor:
         self.report({"pid": self.container_pid, "monitor_pid": os.getpid()})
 
     def begin_drain(self) -> None:
-        """The init died: accept no more clients and read the output that is left."""
+        """The init died: accept the clients that connected before (a listener
+        closed on them would reset them, their output lost), then no more, and
+        read the output that is left."""
         self.phase = "draining"
+        while True:
+            try:
+                self.add_client(accept(self.listener))
+            except OSError:  # BlockingIOError: none left
+                break
         self.unwatch(self.listener.fileno(), read=True)
         self.listener.close()
 
@@ -893,6 +900,18 @@ class Monitor:
         self.journal.close()
         deadline = time.monotonic() + FLUSH_SECONDS
         cleaner = None
+        for fd, (conn, _, _) in list(self.clients.items()):
+            # what a client sent and was not read yet: a socket closed on unread
+            # data resets its peer, whose last output is then lost
+            try:
+                while True:
+                    message = conn.recv(MAX_DATA + 1)
+                    if not message:
+                        break
+                    if message[0] == MSG_CLEANUP and self.cleaner < 0:
+                        self.cleaner = fd
+            except OSError:  # BlockingIOError: all read
+                pass
         for fd, (conn, queue, _) in list(self.clients.items()):
             try:
                 for packet in queue:
