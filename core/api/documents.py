@@ -116,10 +116,12 @@ def container_inspect(container: "Container") -> dict[str, Any]:
         "AttachStdin": config.stdin_open, "AttachStdout": True, "AttachStderr": True,
         "StdinOnce": config.stdin_open,
         "Labels": dict(config.labels),
+        "StopSignal": config.stop_signal,  # Docker's shape: the name (podman's: the number)
         "ExposedPorts": {key: {} for key in config.exposed_ports} or None,
     })
     for podman_only in ("Annotations", "CreateCommand"):
         doc["Config"].pop(podman_only, None)
+    doc["HostConfig"].pop("IDMappings", None)  # podman's only: Docker's HostConfig has no such field
     doc["HostConfig"].update({
         # "json-file": what clients check before reading logs through the API
         # (docker-py's run() returns no output for any other driver); husk's

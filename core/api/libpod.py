@@ -294,14 +294,10 @@ async def list_containers(request: web.Request) -> web.Response:
 @libpod_routes.get("/containers/{id}/json")
 async def inspect(request: web.Request) -> web.Response:
     def read():
-        """The CLI's document, with Config.StopSignal as podman's libpod shape has it: a number."""
-        from ..formats.signals import parse_signal
-
+        """The CLI's document (podman's libpod shape)."""
         container = request_runtime(request).container(request.match_info["id"])
         container.sync_if_unlocked()
-        document = container.inspect()
-        document["Config"]["StopSignal"] = int(parse_signal(document["Config"]["StopSignal"] or "SIGTERM"))
-        return document
+        return container.inspect()
 
     return json_response(await blocking.run(read))
 

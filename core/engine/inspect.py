@@ -9,8 +9,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..define import State
+from ..formats.signals import parse_signal
 from ..formats.timestamps import rfc3339
-from . import health, security
+from . import health, security, userns
 from .networking import network_settings
 from .volume_mounts import mount_document
 
@@ -94,7 +95,7 @@ def inspect_container(container: "Container") -> dict[str, Any]:
             "OnBuild": None,
             "Labels": dict(config.labels) or None,
             "Annotations": dict(config.annotations),
-            "StopSignal": config.stop_signal,
+            "StopSignal": int(parse_signal(config.stop_signal or "SIGTERM")),  # podman 4.3: the number
             "StopTimeout": config.stop_timeout,
             **({"Healthcheck": health.config_document(config.healthcheck),
                 "HealthcheckOnFailureAction": config.healthcheck.on_failure} if config.healthcheck else {}),
@@ -121,6 +122,7 @@ def inspect_container(container: "Container") -> dict[str, Any]:
             "NanoCpus": config.resources.nano_cpus,
             "CpuShares": config.resources.cpu_shares,
             "PidsLimit": config.resources.pids_limit,
+            **userns.inspect_fields(config.run_options),
         },
     }
 

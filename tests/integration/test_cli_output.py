@@ -102,7 +102,7 @@ def test_inspect_fields(husk, tmp_path):
     assert web[:6] == ["web", "running", "true", "false", "0", web[5]] and int(web[5]) > 0
     assert re.fullmatch(RFC3339NANO, web[6]) and web[7] == "0001-01-01T00:00:00Z"
     assert web[8:13] == ["false", "0", "localhost/busybox:latest", "crun", "[sleep 1000]"]
-    assert web[13:17] == ["map[app:x]", "SIGUSR1", "on-failure:3", "k8s-file"]
+    assert web[13:17] == ["map[app:x]", "10", "on-failure:3", "k8s-file"]
     assert web[17].endswith("/userdata/ctr.log") and web[17].startswith(husk.root) and web[18] == "1"
     assert re.fullmatch(r"[0-9a-f]{64}", web[19]) and re.fullmatch(r"[0-9a-f]{64}", web[20])
     assert done[1] in ("stopped", "exited") and done[2:6] == ["false", "false", "4", "0"]  # cleanup may lag

@@ -44,7 +44,7 @@ def test_systemd_mounts_and_stop_signal_as_podman(husk_rt):
     husk_rt("create", "--name", "sd", image, INIT, check=True)
     husk_rt("create", "--name", "sd-told", "--stop-signal", "SIGTERM", image, INIT, check=True)
     husk_rt("create", "--name", "not-sd", image, "sh", check=True)
-    assert [_signal(husk_rt, n) for n in ("sd", "sd-told", "not-sd")] == ["SIGRTMIN+3", "SIGTERM", "SIGTERM"]
+    assert [_signal(husk_rt, n) for n in ("sd", "sd-told", "not-sd")] == ["37", "15", "15"]  # podman 4.3 prints the number
     husk_rt("rm", "sd", "sd-told", "not-sd", check=True)
     bad = husk_rt("create", "--systemd", "maybe", IMAGE, "true")
     assert bad.returncode == 125 and "invalid --systemd value 'maybe'" in bad.stderr
