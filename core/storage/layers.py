@@ -22,7 +22,6 @@ import hashlib
 import os
 import posixpath
 import shutil
-import signal
 import stat
 from typing import BinaryIO
 
@@ -156,10 +155,10 @@ def _extract_in_child(stream: BinaryIO, target_dir: str, *, workdir: str = ".", 
         finally:
             os.close(data_write)  # the child sees the end of the tar
         child_error = _read_all(error_read)
-    except BaseException:
-        os.kill(pid, signal.SIGKILL)
-        raise
     finally:
+        # Even when we are interrupted the child is waited for, not killed: its input has
+        # ended, so it refuses the cut archive and removes its staging directory (a killed
+        # child would leave `.husk-cp-*` in the destination).
         os.close(error_read)
         _, status = os.waitpid(pid, 0)
     if parent_error is not None:

@@ -81,3 +81,38 @@ def test_api_answers_400_and_leaves_nothing(api_crun):
         assert api_crun.request("HEAD", "/containers/c/archive?path=/tmp/first")[0] == 404
     status, _, listing = api_crun.request("GET", "/containers/c/archive?path=/tmp")
     assert status == 200 and sorted(tarfile.open(fileobj=io.BytesIO(listing)).getnames()) == ["tmp", "tmp/keep"]
+
+
+def test_an_interrupted_copy_leaves_no_staging_directory(husk):
+    """Ctrl-C while `cp -` unpacks: the unpacking child is not killed but refuses the cut
+    archive, so its `.husk-cp-*` staging directory does not stay in the destination."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from husk.testing import HUSK
+
+    husk("run", "-d", "--name", "cpint", "busybox", "sleep", "600", check=True)
+    merged = husk("inspect", "--format", "{{.GraphDriver.Data.MergedDir}}", "cpint", check=True).stdout.strip()
+    header = tarfile.TarInfo("big")
+    header.size = 64 << 20
+    copier = subprocess.Popen([HUSK, *husk.global_args, "cp", "-", "cpint:/tmp"], stdin=subprocess.PIPE,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=husk.env())
+    try:
+        copier.stdin.write(header.tobuf(format=tarfile.GNU_FORMAT) + b"x" * (1 << 20))
+        copier.stdin.flush()
+        deadline = time.monotonic() + 120
+        while not any(name.startswith(".husk-cp-") for name in os.listdir(f"{merged}/tmp")):
+            assert time.monotonic() < deadline and copier.poll() is None, "no staging directory appeared"
+            time.sleep(0.05)
+        copier.send_signal(signal.SIGINT)
+        assert copier.wait(timeout=120) != 0
+    finally:
+        if copier.poll() is None:
+            copier.kill()
+            copier.wait()
+        copier.stdin.close()
+        copier.stderr.close()
+    assert [name for name in os.listdir(f"{merged}/tmp") if name.startswith(".husk-cp-")] == []
+    husk("rm", "-f", "-t", "0", "cpint", check=True)
