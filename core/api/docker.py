@@ -20,7 +20,7 @@ from ..define import HuskError, InvalidArgument, State
 from ..presentation.filters import container_filter
 from . import blocking, documents
 from .responses import json_response, request_container, request_runtime
-from .requests import CreateBody, console_size, decode_body, filters, flag, integer, string_list
+from .requests import CreateBody, console_size, decode_body, filters, flag, integer, string_list, userns_run_options
 from .keys import WATCHER
 
 if TYPE_CHECKING:
@@ -100,7 +100,14 @@ async def create(request: web.Request) -> web.Response:
     body = await decode_body(request, CreateBody)
     name = request.query.get("name", "")
     kwargs = _create_arguments(body)
-    container = await blocking.run(request_runtime(request).create_container, body.image, name=name, **kwargs)
+    runtime = request_runtime(request)
+    userns = body.host_config.userns_mode if body.host_config is not None else ""
+
+    def make() -> "Container":
+        options = userns_run_options(runtime, userns)
+        return runtime.create_container(body.image, name=name, run_options=options, **kwargs)
+
+    container = await blocking.run(make)
     return json_response({"Id": container.id, "Warnings": []}, status=201)
 
 

@@ -20,7 +20,8 @@ from ..formats.timestamps import rfc3339
 from . import blocking, docker, documents
 from .changes import LinuxResources
 from .responses import json_response, request_container, request_runtime
-from .requests import HealthcheckBody, Namespace, PortMappingBody, decode_body, filters, flag, integer
+from .requests import (HealthcheckBody, Namespace, PortMappingBody, decode_body, filters, flag, integer,
+                       userns_run_options)
 from .keys import WATCHER
 
 libpod_routes = web.RouteTableDef()
@@ -128,6 +129,47 @@ class NamedVolume(msgspec.Struct, rename={"name": "Name", "dest": "Dest", "optio
     options: list[str] | None = None
 
 
+class IDMap(msgspec.Struct):
+    """One line of a mapping (containers/storage's idtools.IDMap)."""
+
+    container_id: int = 0
+    host_id: int = 0
+    size: int = 0
+
+
+class AutoUserNsOptions(msgspec.Struct, rename="pascal"):
+    size: int = 0
+
+
+class IDMappings(msgspec.Struct, rename={"uid_map": "UIDMap", "gid_map": "GIDMap", "auto_user_ns": "AutoUserNs",
+                                         "auto_user_ns_opts": "AutoUserNsOpts"}):
+    """SpecGenerator.idmappings (containers/storage's IDMappingOptions; HostUIDMapping and
+    HostGIDMapping say no more than empty maps do)."""
+
+    uid_map: list[IDMap] | None = None
+    gid_map: list[IDMap] | None = None
+    auto_user_ns: bool = False
+    auto_user_ns_opts: AutoUserNsOptions | None = None
+
+
+def _userns_flags(spec: "SpecGenerator") -> tuple[str, list[str], list[str]]:
+    """SpecGenerator's userns {nsmode, value} and idmappings as the CLI's --userns, --uidmap and
+    --gidmap values (podman's client sends `private`, or nothing, with the maps it parsed)."""
+    mode = spec.userns.nsmode if spec.userns is not None else ""
+    value = spec.userns.value if spec.userns is not None else ""
+    maps = spec.idmappings or IDMappings()
+    uidmap, gidmap = ([f"{m.container_id}:{m.host_id}:{m.size}" for m in lines or []]
+                      for lines in (maps.uid_map, maps.gid_map))
+    if maps.auto_user_ns and mode in ("", "auto"):
+        mode = "auto"
+        size = maps.auto_user_ns_opts.size if maps.auto_user_ns_opts is not None else 0
+        value = value or (f"size={size}" if size else "")
+    if mode == "private" and (uidmap or gidmap):
+        mode = ""  # the maps make the namespace private
+    userns = {"path": "ns", "container": "container"}.get(mode, mode)
+    return (f"{userns}:{value}" if value else userns), uidmap, gidmap
+
+
 class SpecGenerator(msgspec.Struct):
     """The fields of podman's SpecGenerator that husk acts on (others are ignored)."""
 
@@ -167,6 +209,8 @@ class SpecGenerator(msgspec.Struct):
     secrets: list[SpecSecret] | None = None
     secret_env: dict[str, str] | None = None
     netns: Namespace | None = None
+    userns: Namespace | None = None
+    idmappings: IDMappings | None = None
     portmappings: list[PortMappingBody] | None = None
     #: podman's `-P` and `--expose` (port -> protocol)
     publish_image_ports: bool = False
@@ -264,7 +308,13 @@ def _resources(limits: LinuxResources | None):
 async def create(request: web.Request) -> web.Response:
     spec = await decode_body(request, SpecGenerator)
     kwargs = _create_arguments(spec)
-    container = await blocking.run(request_runtime(request).create_container, spec.image, **kwargs)
+    runtime = request_runtime(request)
+
+    def make():
+        options = userns_run_options(runtime, *_userns_flags(spec))
+        return runtime.create_container(spec.image, run_options=options, **kwargs)
+
+    container = await blocking.run(make)
     return json_response({"Id": container.id, "Warnings": []}, status=201)
 
 

@@ -157,6 +157,8 @@ class HostConfigBody(msgspec.Struct, rename="pascal"):
     dns_search: list[str] | None = None
     dns_options: list[str] | None = None
     extra_hosts: list[str] | None = None
+    #: "", host, or podman's --userns values (its compat API takes them all)
+    userns_mode: str = ""
 
 
 class HealthcheckBody(msgspec.Struct, rename="pascal"):
@@ -216,9 +218,10 @@ def string_list(value: StrOrList) -> list[str] | None:
 
 
 class Namespace(msgspec.Struct):
-    """libpod's namespace setting (SpecGenerator's and PodSpecGenerator's `netns`)."""
+    """libpod's namespace setting (SpecGenerator's and PodSpecGenerator's `netns`, `userns`)."""
 
     nsmode: str = ""
+    value: str = ""
 
 
 class PortMappingBody(msgspec.Struct):
@@ -229,3 +232,14 @@ class PortMappingBody(msgspec.Struct):
     host_ip: str = ""
     protocol: str = ""
     range: int = 0
+
+
+def userns_run_options(runtime, userns: str, uidmap=(), gidmap=()):
+    """The create's user namespace (Docker's HostConfig.UsernsMode, libpod's userns and idmappings) as
+    the CLI's --userns, --uidmap and --gidmap make it: the same checks and messages; None when unset."""
+    if not (userns or uidmap or gidmap):
+        return None
+    from ..engine.userns import run_options
+    from ..state.run_options import RunOptions
+
+    return RunOptions(**run_options(lambda: runtime, userns, uidmap, gidmap))

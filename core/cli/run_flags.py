@@ -168,29 +168,11 @@ def run_options(session, opts: dict):
 
 
 def _user_namespace(session, opts: dict) -> dict:
-    """uid_mappings/gid_mappings for --userns, --uidmap, --gidmap, --subuidname, --subgidname, and the
-    --userns mode as given.  `auto` is checked here and given its range at create, under the store's
-    lock for it (husk.engine.userns.adopt_auto); keep-id and nomap read the rootless namespace."""
-    from ..engine.userns import check_auto, resolve
+    """--userns, --uidmap, --gidmap, --subuidname, --subgidname (see husk.engine.userns.run_options)."""
+    from ..engine.userns import run_options
 
-    userns = opts["userns"]
-    if userns.startswith("auto") and not (opts["uidmap"] or opts["gidmap"] or opts["subuidname"]
-                                          or opts["subgidname"]):
-        check_auto(userns.partition(":")[2])
-        return {"userns": userns}
-    if userns in ("keep-id", "nomap"):
-        session.runtime  # a rootless user's namespace joined: its maps say how many ids there are
-    if userns.startswith("container:") and not (opts["uidmap"] or opts["gidmap"] or opts["subuidname"]
-                                               or opts["subgidname"]):
-        other = session.runtime.container(userns.partition(":")[2])  # its maps, its namespace at init
-        options = other.config.run_options
-        if not options.uid_mappings:
-            raise InvalidArgument(f"container {other.config.name} has no user namespace of its own to share")
-        return {"uid_mappings": list(options.uid_mappings), "gid_mappings": list(options.gid_mappings),
-                "userns": f"container:{other.id}"}
-    uids, gids = resolve(userns, list(opts["uidmap"]), list(opts["gidmap"]), opts["subuidname"],
-                         opts["subgidname"], [])
-    return {"uid_mappings": uids, "gid_mappings": gids, "userns": userns}
+    return run_options(lambda: session.runtime, opts["userns"], opts["uidmap"], opts["gidmap"],
+                       opts["subuidname"], opts["subgidname"])
 
 
 def _absolute_in_container(path: str, flag: str) -> str:

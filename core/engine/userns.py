@@ -120,6 +120,45 @@ def resolve(userns: str, uidmap: list[str], gidmap: list[str], subuidname: str, 
     raise InvalidArgument(f"unrecognized namespace mode {userns} passed")
 
 
+def run_options(runtime_of, userns: str, uidmap: Iterable[str] = (), gidmap: Iterable[str] = (),
+                subuidname: str = "", subgidname: str = "") -> dict:
+    """The RunOptions fields (`userns`, `uid_mappings`, `gid_mappings`) for the CLI's flags and the
+    API's fields alike.  `runtime_of()` gives the runtime (called only when needed: `container:NAME`
+    reads that container's maps, keep-id and nomap the rootless namespace).  `auto` is checked here and
+    given its range at create, under the store's lock for it (:func:`adopt_auto`)."""
+    uidmap, gidmap = list(uidmap), list(gidmap)
+    explicit = bool(uidmap or gidmap or subuidname or subgidname)
+    if userns.startswith("auto") and not explicit:
+        check_auto(userns.partition(":")[2])
+        return {"userns": userns}
+    if userns in ("keep-id", "nomap"):
+        runtime_of()  # a rootless user's namespace joined: its maps say how many ids there are
+    if userns.startswith("container:") and not explicit:
+        other = runtime_of().container(userns.partition(":")[2])  # its maps, its namespace at init
+        options = other.config.run_options
+        if not options.uid_mappings:
+            raise InvalidArgument(f"container {other.config.name} has no user namespace of its own to share")
+        return {"uid_mappings": list(options.uid_mappings), "gid_mappings": list(options.gid_mappings),
+                "userns": f"container:{other.id}"}
+    uids, gids = resolve(userns, uidmap, gidmap, subuidname, subgidname, [])
+    return {"uid_mappings": uids, "gid_mappings": gids, "userns": userns}
+
+
+def inspect_fields(options) -> dict:
+    """podman 4.3's HostConfig.UsernsMode (`container:ID`, `ns:PATH`, `private` for any other namespace
+    of the container's own but auto's, else "") and HostConfig.IDMappings (only when mapped)."""
+    userns = options.userns
+    if userns.startswith(("container:", "ns:")):
+        mode = userns
+    else:
+        mode = "private" if options.uid_mappings and not userns.startswith("auto") else ""
+    fields = {"UsernsMode": mode}
+    if options.uid_mappings:
+        fields["IDMappings"] = {"UidMap": [":".join(map(str, m)) for m in options.uid_mappings],
+                                "GidMap": [":".join(map(str, m)) for m in options.gid_mappings]}
+    return fields
+
+
 def namespace_maps(path: str) -> tuple[list[list[int]], list[list[int]]]:
     """The uid and gid maps of the user namespace at `path` (`--userns=ns:PATH`), read by a child that
     joins it: a process reading its own maps sees its namespace's ids as the parent namespace knows them."""

@@ -1,0 +1,90 @@
+"""User namespaces through the REST API (issue 18): Docker's HostConfig.UsernsMode and libpod's
+userns/idmappings reach the CLI's --userns/--uidmap/--gidmap code; inspect shows podman 4.3's
+HostConfig.UsernsMode and HostConfig.IDMappings; bad values are 400s with podman's messages."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+HOST_MAP = "0 0 4294967295"
+
+
+def _uid_map(text: str) -> list[str]:
+    return [" ".join(line.split()) for line in text.splitlines() if line.strip()]
+
+
+def test_docker_cli_and_sdk_userns_host(api):
+    result = api.docker("run", "--rm", "--network", "none", "--userns=host", "busybox", "cat", "/proc/self/uid_map")
+    assert result.returncode == 0, result.stderr
+    assert _uid_map(result.stdout.decode()) == [HOST_MAP]
+    docker = pytest.importorskip("docker", reason="the docker SDK is in the test extra")
+    client = docker.DockerClient(base_url=f"unix://{api.socket_path}")
+    container = client.containers.run("busybox", ["cat", "/proc/self/uid_map"], userns_mode="host",
+                                      network_mode="none", detach=True)
+    try:
+        assert container.wait(timeout=60)["StatusCode"] == 0
+        assert _uid_map(container.logs().decode()) == [HOST_MAP]
+        container.reload()
+        assert container.attrs["HostConfig"]["UsernsMode"] == ""  # podman 4.3: no namespace of its own
+        assert "IDMappings" not in container.attrs["HostConfig"]
+    finally:
+        container.remove(force=True)
+    client.close()
+
+
+def test_libpod_idmappings_map_the_container(api):
+    os.chmod(os.path.dirname(api.env.root), 0o755)  # searchable by others, as /var/lib is
+    body = {"image": "busybox", "name": "mapped", "netns": {"nsmode": "none"},
+            "command": ["sh", "-c", "cat /proc/self/uid_map /proc/self/gid_map; id -u"],
+            "idmappings": {"UIDMap": [{"container_id": 0, "host_id": 200000, "size": 65536}],
+                           "GIDMap": [{"container_id": 0, "host_id": 300000, "size": 65536}]}}
+    status, _, answer = api.request("POST", "/v4.3.0/libpod/containers/create", body)
+    assert status == 201, answer
+    try:
+        status, _, inspect = api.request("GET", "/v4.3.0/libpod/containers/mapped/json")
+        assert status == 200
+        assert inspect["HostConfig"]["UsernsMode"] == "private"
+        assert inspect["HostConfig"]["IDMappings"] == {"UidMap": ["0:200000:65536"], "GidMap": ["0:300000:65536"]}
+        status, _, docker_inspect = api.request("GET", "/v1.41/containers/mapped/json")
+        assert docker_inspect["HostConfig"]["UsernsMode"] == "private"
+        assert "IDMappings" not in docker_inspect["HostConfig"]
+        assert api.request("POST", "/v4.3.0/libpod/containers/mapped/start")[0] == 204
+        status, _, waited = api.request("POST", "/v4.3.0/libpod/containers/mapped/wait?condition=exited")
+        assert (status, waited) == (200, 0)
+        logs = api.env("logs", "mapped", check=True).stdout
+        assert _uid_map(logs) == ["0 200000 65536", "0 300000 65536", "0"]
+        # the same container through the CLI's inspect
+        mode = api.env("inspect", "--format", "{{.HostConfig.UsernsMode}}", "mapped", check=True).stdout
+        assert mode.strip() == "private"
+    finally:
+        api.env("rm", "-f", "-t", "0", "mapped")
+
+
+def test_docker_usernsmode_podman_values_and_refusals(api):
+    """podman's compat API takes its own --userns values in UsernsMode: a mapping refused as the CLI
+    refuses it (400, podman's message); `private` without a map and keep-id as root likewise."""
+    cases = [
+        ({"UsernsMode": "bogus"}, "unrecognized namespace mode bogus passed"),
+        ({"UsernsMode": "keep-id"}, "keep-id is only supported in rootless mode"),
+        ({"UsernsMode": "private"}, "must provide at least one UID or GID mapping"),
+        ({"UsernsMode": "auto:size=x"}, "invalid --userns=auto option"),
+        ({"UsernsMode": "ns:/no/such/ns"}, "cannot find specified user namespace path: stat /no/such/ns"),
+    ]
+    for host_config, message in cases:
+        status, _, answer = api.request("POST", "/v1.41/containers/create",
+                                        {"Image": "busybox", "HostConfig": host_config})
+        assert status == 400, (host_config, answer)
+        assert message in answer["message"], answer
+    libpod = [
+        ({"userns": {"nsmode": "host"}, "idmappings": {"UIDMap": [{"container_id": 0, "host_id": 1, "size": 5}]}},
+         "mutually exclusive"),
+        ({"idmappings": {"UIDMap": [{"container_id": 0, "host_id": 1, "size": 0}]}}, "UID setting is malformed"),
+        ({"userns": {"nsmode": "pod"}}, "unrecognized namespace mode pod passed"),
+    ]
+    for fields, message in libpod:
+        status, _, answer = api.request("POST", "/v4.3.0/libpod/containers/create", {"image": "busybox", **fields})
+        assert status == 400, (fields, answer)
+        assert message in answer["message"], answer
+    assert api.env("ps", "-a", "-q", check=True).stdout == ""
