@@ -8,6 +8,8 @@ import os
 
 import pytest
 
+from test_userns import auto_ids  # noqa: F401 - the fixture: a "containers" range in /etc/subuid
+
 HOST_MAP = "0 0 4294967295"
 
 
@@ -88,3 +90,36 @@ def test_docker_usernsmode_podman_values_and_refusals(api):
         assert status == 400, (fields, answer)
         assert message in answer["message"], answer
     assert api.env("ps", "-a", "-q", check=True).stdout == ""
+
+
+def test_libpod_userns_path_container_and_auto_modes(api, auto_ids):
+    """libpod's userns {nsmode: path|container|auto, value} join another container's namespace or
+    take an auto range; inspect says ns:PATH, container:ID (with its maps) and "" for auto, as podman."""
+    os.chmod(os.path.dirname(api.env.root), 0o755)
+    api.env("run", "-d", "--name", "owner", "--network", "none", "--uidmap", "0:220000:65536", "busybox",
+            "sleep", "600", check=True)
+    try:
+        owner = int(api.env("inspect", "--format", "{{.State.Pid}}", "owner", check=True).stdout)
+        owner_id = api.env("inspect", "--format", "{{.Id}}", "owner", check=True).stdout.strip()
+        path = f"/proc/{owner}/ns/user"
+        for name, userns, mode in (("by-path", {"nsmode": "path", "value": path}, f"ns:{path}"),
+                                   ("by-name", {"nsmode": "container", "value": "owner"}, f"container:{owner_id}")):
+            body = {"image": "busybox", "name": name, "netns": {"nsmode": "none"}, "userns": userns,
+                    "command": ["sleep", "600"]}
+            status, _, answer = api.request("POST", "/v4.3.0/libpod/containers/create", body)
+            assert status == 201, answer
+            assert api.request("POST", f"/v4.3.0/libpod/containers/{name}/start")[0] == 204
+            pid = int(api.env("inspect", "--format", "{{.State.Pid}}", name, check=True).stdout)
+            assert os.readlink(f"/proc/{pid}/ns/user") == os.readlink(path)
+            _, _, inspect = api.request("GET", f"/v4.3.0/libpod/containers/{name}/json")
+            assert inspect["HostConfig"]["UsernsMode"] == mode
+            assert inspect["HostConfig"]["IDMappings"]["UidMap"] == ["0:220000:65536"]
+        body = {"image": "busybox", "name": "auto", "userns": {"nsmode": "auto", "value": "size=2000"}}
+        status, _, answer = api.request("POST", "/v4.3.0/libpod/containers/create", body)
+        assert status == 201, answer
+        _, _, inspect = api.request("GET", "/v4.3.0/libpod/containers/auto/json")
+        assert inspect["HostConfig"]["UsernsMode"] == ""  # podman 4.3 says nothing for auto
+        [uid_map] = inspect["HostConfig"]["IDMappings"]["UidMap"]
+        assert uid_map.startswith("0:") and uid_map.endswith(":2000")
+    finally:
+        api.env("rm", "-f", "-t", "0", "by-path", "by-name", "auto", "owner")
