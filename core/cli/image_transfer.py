@@ -160,21 +160,25 @@ HISTORY_HEADERS = {"ID": "ID", "CreatedBy": "CREATED BY"}
 @click.pass_obj
 def history(session, quiet, no_trunc, human, format_, image):
     """Show the steps an image was made by, newest first."""
+    from ..storage.images import image_history
+
+    click.echo(history_text(image_history(session.runtime, image), quiet, no_trunc, human, format_), nl=False)
+
+
+def history_text(steps: list[dict], quiet: bool, no_trunc: bool, human: bool, format_: str) -> str:
+    """`history`'s output for an image's steps (Docker's history documents, as the API has them)."""
     import json
     import time
 
     from ..formats.gofmt import GoStruct
-    from ..storage.images import image_history
     from ..formats.template import format_rows
-    from .image import _size
     from ..formats.timestamps import human_duration
+    from .image import _size
 
-    steps = image_history(session.runtime, image)
     if format_ == "json":
-        click.echo(json.dumps([{"id": s["Id"].removeprefix("sha256:"), "created": s["Created"],
-                                "createdBy": s["CreatedBy"], "size": s["Size"], "comment": s["Comment"],
-                                "tags": s["Tags"]} for s in steps], indent=4))
-        return
+        return json.dumps([{"id": s["Id"].removeprefix("sha256:"), "created": s["Created"],
+                            "createdBy": s["CreatedBy"], "size": s["Size"], "comment": s["Comment"],
+                            "tags": s["Tags"]} for s in steps], indent=4) + "\n"
     now = time.time()
     rows = []
     for step in steps:
@@ -188,9 +192,8 @@ def history(session, quiet, no_trunc, human, format_, image):
                               "CreatedBy": created_by, "Size": _size(step["Size"]),
                               "Comment": step["Comment"], "Tags": step["Tags"]}, "historyReporter"))
     if quiet:
-        click.echo("".join(row["ID"] + "\n" for row in rows), nl=False)
-    else:
-        click.echo(format_rows(format_ or HISTORY_TABLE, rows, HISTORY_HEADERS), nl=False)
+        return "".join(row["ID"] + "\n" for row in rows)
+    return format_rows(format_ or HISTORY_TABLE, rows, HISTORY_HEADERS)
 
 
 def _rfc3339_seconds(epoch: float) -> str:

@@ -308,12 +308,17 @@ def search(session, limit, list_tags, format_, no_trunc, authfile, cert_dir, tls
 
     rows = search_registries(term, _pull_options(tls_verify=tls_verify, cert_dir=cert_dir, authfile=authfile),
                              limit=limit, list_tags=list_tags)
+    click.echo(search_text(rows, list_tags, format_), nl=False)
+
+
+def search_text(rows: list[dict], list_tags: bool, format_: str) -> str:
+    """`search`'s table (or template) of result rows (.Name, .Description, .Tag, ...)."""
     from ..formats.gofmt import GoStruct
     from ..formats.template import format_rows
 
     columns = ["Name", "Tag"] if list_tags else ["Name", "Description"]
     table = "table " + "\t".join("{{." + c + "}}" for c in columns)
-    click.echo(format_rows(format_ or table, [GoStruct(row, "searchReporter") for row in rows]), nl=False)
+    return format_rows(format_ or table, [GoStruct(row, "searchReporter") for row in rows])
 
 
 def register(group: click.Group) -> None:

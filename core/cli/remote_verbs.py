@@ -9,41 +9,49 @@ from __future__ import annotations
 import click
 
 from ..define import InvalidArgument
-from . import remote, remote_containers, remote_images, remote_objects
+from . import remote, remote_containers, remote_images, remote_inventory, remote_objects
 from .common import CONTEXT
 
 
 #: the verbs of podman's `container` and `image` groups, by the top-level verbs they are
-#: (`container ls` is `ps`, `image ls` is `images`, `image rm` is `rmi`)
-CONTAINER_VERBS = ("attach", "commit", "cp", "create", "exec", "export", "init", "inspect", "kill", "logs", "pause",
-                   "port", "ps", "rename", "restart", "rm", "run", "start", "stats", "stop", "top", "unpause", "wait")
+#: (`container ls` is `ps`, `image ls` is `images`, `image rm` is `rmi`); the verbs only a group has
+#: (exists, prune, tree) are in husk.cli.remote_inventory
+CONTAINER_VERBS = ("attach", "checkpoint", "commit", "cp", "create", "exec", "export", "init", "inspect", "kill",
+                   "logs", "pause", "port", "ps", "rename", "restart", "restore", "rm", "run", "start", "stats", "stop",
+                   "top", "unpause", "update", "wait")
 IMAGE_VERBS = {"build": "build", "load": "load", "pull": "pull", "push": "push", "save": "save", "tag": "tag",
                "untag": "untag", "rm": "rmi", "ls": "images", "list": "images"}
 
 
 def command(name: str, local: click.Command | None) -> click.Command | None:
     """The remote version of a verb; for a verb that has none, a command saying so.  Of `system`,
-    `connection` stays local (it manages this host's destinations, as with podman --remote)."""
-    verbs = {**remote.COMMANDS, **remote_containers.COMMANDS, **remote_images.COMMANDS, **remote_objects.COMMANDS}
+    `connection` stays local (it manages this host's destinations, as with podman --remote), and so
+    do login and logout."""
+    verbs = {**remote.COMMANDS, **remote_containers.COMMANDS, **remote_images.COMMANDS, **remote_objects.COMMANDS,
+             **remote_inventory.COMMANDS}
     if name in verbs:
         return verbs[name]
     if name == "container":
-        group = _group(name, "Manage the service's containers.", {verb: verbs[verb] for verb in CONTAINER_VERBS})
+        group = _group(name, "Manage the service's containers.", {**{verb: verbs[verb] for verb in CONTAINER_VERBS},
+                                                                   **remote_inventory.CONTAINER_COMMANDS})
         group.add_command(verbs["ps"], "ls")
         group.add_command(verbs["ps"], "list")
         return group
     if name == "image":
-        group = _group(name, "Manage the service's images.", {verb: verbs[top] for verb, top in IMAGE_VERBS.items()})
+        group = _group(name, "Manage the service's images.", {**{verb: verbs[top] for verb, top in IMAGE_VERBS.items()},
+                                                               **remote_inventory.IMAGE_COMMANDS})
         group.add_command(remote_images.image_inspect)
         return group
     if local is None:
         return None
+    if name in ("login", "logout"):
+        return local  # as podman-remote: the credentials are the client's, in its own auth file
     if name == "system":
         group = click.Group("system", context_settings=CONTEXT, help=local.help)
         group.add_command(local.commands["connection"])
         for sub in local.commands:
             if sub != "connection":
-                group.add_command(_unsupported(f"system {sub}"), sub)
+                group.add_command(remote_inventory.SYSTEM_COMMANDS.get(sub) or _unsupported(f"system {sub}"), sub)
         return group
     return _unsupported(name)
 

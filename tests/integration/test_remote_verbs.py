@@ -261,3 +261,42 @@ def test_remote_publish_without_host_port_is_picked_by_the_service(api_crun):
         assert api_crun.env("port", "rpp").stdout == line + "\n"
     finally:
         client(api_crun, "rm", "-f", "rpp")
+
+
+def test_remote_exists_prune_history_tree_df_and_update(api_crun, tmp_path):
+    ok(client(api_crun, "run", "-d", "--name", "rx", IMAGE, "sleep", "600"))
+    ok(client(api_crun, "run", "--name", "rdone", IMAGE, "true"))
+    assert client(api_crun, "container", "exists", "rx").returncode == 0
+    assert client(api_crun, "container", "exists", "nope").returncode == 1
+    assert client(api_crun, "image", "exists", IMAGE).returncode == 0
+    assert client(api_crun, "image", "exists", "nope").returncode == 1
+    for verb in (("history", "--format", "json", IMAGE),
+                 ("image", "history", "--no-trunc", "--format", "{{.ID}} {{.Size}}", IMAGE), ("image", "tree", IMAGE)):
+        assert ok(client(api_crun, *verb)) == api_crun.env(*verb, check=True).stdout, verb
+    types = "{{.Type}} {{.Total}} {{.Active}}"
+    assert ok(client(api_crun, "system", "df", "--format", types)).splitlines() \
+        == api_crun.env("system", "df", "--format", types, check=True).stdout.splitlines()[:3]
+    ident = api_crun.env("inspect", "--format", "{{.Id}}", "rx", check=True).stdout
+    assert ok(client(api_crun, "update", "--memory", "64m", "--pids-limit", "100", "--restart", "on-failure:2",
+                     "rx")) == ident
+    assert api_crun.env("inspect", "--format", "{{.HostConfig.Memory}} {{.HostConfig.PidsLimit}} "
+                        "{{.HostConfig.RestartPolicy.Name}}:{{.HostConfig.RestartPolicy.MaximumRetryCount}}",
+                        "rx", check=True).stdout == "67108864 100 on-failure:2\n"
+    bad = client(api_crun, "container", "update", "--memory", "lots", "rx")
+    assert bad.returncode == 125 and len(bad.stderr.splitlines()) == 1, bad.stderr
+    done = api_crun.env("inspect", "--format", "{{.Id}}", "rdone", check=True).stdout
+    assert ok(client(api_crun, "container", "prune", "-f")) == done
+    assert client(api_crun, "container", "exists", "rdone").returncode == 1
+    ok(client(api_crun, "image", "prune", "-a", "-f"))  # the image rx uses stays
+    assert client(api_crun, "image", "exists", IMAGE).returncode == 0
+    unreachable = client(api_crun, "search", "--tls-verify=false", "127.0.0.1:1/busybox")
+    assert unreachable.returncode == 125 and len(unreachable.stderr.splitlines()) == 1, unreachable.stderr
+    ok(client(api_crun, "rm", "-f", "rx"))
+
+
+def test_remote_login_and_logout_keep_credentials_on_the_client(api_crun, tmp_path):
+    authfile = tmp_path / "auth.json"
+    authfile.write_text('{"auths": {"registry.example:5000": {"auth": "dTpw"}}}')
+    done = ok(client(api_crun, "logout", "--authfile", str(authfile), "registry.example:5000"))
+    assert done == "Removed login credentials for registry.example:5000\n"
+    assert "registry.example" not in authfile.read_text()
