@@ -300,3 +300,22 @@ def test_remote_login_and_logout_keep_credentials_on_the_client(api_crun, tmp_pa
     done = ok(client(api_crun, "logout", "--authfile", str(authfile), "registry.example:5000"))
     assert done == "Removed login credentials for registry.example:5000\n"
     assert "registry.example" not in authfile.read_text()
+
+
+def test_remote_checkpoint_restore_and_streamed_export_import(api_runc, tmp_path):
+    status = "{{.State.Status}}"
+    ok(client(api_runc, "run", "-d", "--name", "rck", IMAGE, "sleep", "600"))
+    assert ok(client(api_runc, "container", "checkpoint", "rck")) == "rck\n"
+    assert api_runc.env("inspect", "--format", status, "rck", check=True).stdout == "exited\n"
+    assert ok(client(api_runc, "container", "restore", "rck")) == "rck\n"
+    assert api_runc.env("inspect", "--format", status, "rck", check=True).stdout == "running\n"
+    archive = tmp_path / "rck.tar"
+    assert ok(client(api_runc, "checkpoint", "-R", "-e", str(archive), "rck")) == "rck\n"
+    assert archive.stat().st_size > 0
+    assert api_runc.env("inspect", "--format", status, "rck", check=True).stdout == "running\n"
+    copy = ok(client(api_runc, "restore", "-i", str(archive), "-n", "rck2")).strip()
+    assert copy == api_runc.env("inspect", "--format", "{{.Id}}", "rck2", check=True).stdout.strip()
+    assert api_runc.env("inspect", "--format", status, "rck2", check=True).stdout == "running\n"
+    wrong = client(api_runc, "restore", "-n", "x", "rck")
+    assert wrong.returncode == 125 and "--import" in wrong.stderr
+    ok(client(api_runc, "rm", "-f", "rck", "rck2"))
