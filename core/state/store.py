@@ -38,6 +38,11 @@ from .records import ContainerConfig, ContainerState, ImageRecord, PodRecord, Se
 
 _DATABASES = ("configs", "states", "names", "images", "image_names", "mounts", "networks", "leases", "volumes", "secrets", "pods")
 _INITIAL_MAP_SIZE = 1 << 32  # sparse; grown on MapFullError
+#: space kept allocated past the store's last page (topped up at each opening once
+#: half is spent): LMDB writes new pages there without asking the file system for
+#: blocks, so on a full disk the records of an exit, a cleanup or a removal -- the
+#: way out -- still commit
+_RESERVE = 2 << 20
 _OPEN: dict[tuple[int, str], "Store"] = {}
 #: one opening at a time: LMDB refuses a second open of one environment in a
 #: process, and threads (a build's parallel stages) may ask at once
@@ -124,6 +129,21 @@ class Store:
         self.db = {name: self._open_db(name) for name in _DATABASES}
         self._map_lock = _MapLock()
         self._map_size = self.env.info()["map_size"]
+        self._keep_reserve()
+
+    def _keep_reserve(self) -> None:
+        used = (self.env.info()["last_pgno"] + 1) * self.env.stat()["psize"]
+        try:
+            fd = os.open(os.path.join(self.path, "data.mdb"), os.O_RDWR | os.O_CLOEXEC)
+        except OSError:
+            return
+        try:
+            if os.fstat(fd).st_size < used + _RESERVE // 2:
+                os.posix_fallocate(fd, 0, used + _RESERVE)
+        except OSError:
+            pass  # the disk is full already: what is allocated is the reserve
+        finally:
+            os.close(fd)
 
     def _open_db(self, name: str):
         """open_db, after adopting the size on disk if another process has grown

@@ -198,3 +198,17 @@ def test_threads_opening_one_store_at_once_share_it(tmp_path):
     for thread in threads:
         thread.join(30)
     assert errors == [] and len(stores) == 8 and all(store is stores[0] for store in stores)
+
+
+def test_the_store_keeps_space_allocated_past_its_last_page(tmp_path):
+    """What lets an exit or a removal commit on a full disk (tests/integration/
+    test_full_disks.py fills one): the data file holds room LMDB has not used yet."""
+    import os
+
+    from husk.state.store import _RESERVE
+
+    store = Store(str(tmp_path / "state"))
+    used = (store.env.info()["last_pgno"] + 1) * store.env.stat()["psize"]
+    data = os.stat(tmp_path / "state" / "data.mdb")
+    assert data.st_size >= used + _RESERVE // 2
+    assert data.st_blocks * 512 >= used + _RESERVE // 2  # allocated, not a hole
