@@ -1,4 +1,4 @@
-"""Rename, top and update, in the Docker API's shapes and the libpod API's.
+"""Rename, top, update and changes (diff), in the Docker API's shapes and the libpod API's.
 
 The same engine calls as `husk rename`, `husk top` and `husk update`
 (:meth:`husk.Container.rename`, ``.top``, ``.update``).  Where the two APIs
@@ -179,3 +179,28 @@ async def libpod_update(request: web.Request) -> web.Response:
     container = await request_container(request)
     await blocking.run(container.update, restart_policy=restart, **resource_arguments(body))
     return json_response(container.id, status=201)
+
+
+# -- changes (diff) -------------------------------------------------------------------------
+#: the API's change kinds (Docker's and libpod's: 0 changed, 1 added, 2 deleted)
+CHANGE_KINDS = {"C": 0, "A": 1, "D": 2}
+
+
+async def _changes(request: web.Request, image: bool) -> web.Response:
+    from ..engine.commit import container_changes, image_changes
+    from .responses import request_runtime
+
+    name = request.match_info["name" if image else "id"]
+    found = await blocking.run(image_changes if image else container_changes, request_runtime(request), name)
+    return json_response([{"Path": path, "Kind": CHANGE_KINDS[kind]} for kind, path in found])
+
+
+@routes.get("/containers/{id}/changes")
+@libpod_routes.get("/containers/{id}/changes")
+async def container_changes(request: web.Request) -> web.Response:
+    return await _changes(request, image=False)
+
+
+@libpod_routes.get("/images/{name:.+}/changes")
+async def image_changes(request: web.Request) -> web.Response:
+    return await _changes(request, image=True)

@@ -59,25 +59,15 @@ def _print_changes(found: list[tuple[str, str]], format_: str) -> None:
 
 
 def _container_changes(session, name):
-    from ..storage.commit import container_changes
+    from ..engine.commit import container_changes
 
-    container = session.runtime.container(name)
-    if container.config.rootfs:
-        from ..define import InvalidArgument
-
-        raise InvalidArgument(f"cannot list the changes of container {container.name}: it runs a --rootfs "
-                              "directory, not an image")
-    from ..engine.userns import refuse_chowned
-
-    refuse_chowned(container.config, "list the changes of")
-    return container_changes(session.runtime, container.id, container.config.image_id)
+    return container_changes(session.runtime, name)
 
 
 def _image_changes(session, name):
-    from ..storage.commit import image_changes
-    from ..storage.images import resolve_image
+    from ..engine.commit import image_changes
 
-    return image_changes(session.runtime, resolve_image(session.runtime, name))
+    return image_changes(session.runtime, name)
 
 
 def _diff_command(name: str, changes_of, doc: str):

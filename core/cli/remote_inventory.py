@@ -1,6 +1,6 @@
 """Remote verbs that look after what the service holds (see :mod:`husk.cli.remote`): `container`
-and `image` exists and prune, history, image tree, search, system df, update, checkpoint and
-restore, as podman-remote has them.  Their output is the local verbs' (the same printers), made
+and `image` exists and prune, diff, history, image tree, search, system df, update, checkpoint
+and restore, as podman-remote has them.  Their output is the local verbs' (the same printers), made
 from the service's libpod documents.
 """
 
@@ -14,7 +14,7 @@ import click
 from ..define import InvalidArgument
 from .changes import resource_options
 from .common import CONTEXT
-from .remote import RemoteCommand, _each, client, path
+from .remote import RemoteCommand, ServiceError, _each, client, path
 from .remote_objects import _exists, _prune
 
 container_exists = _exists("container")
@@ -29,6 +29,33 @@ def image_prune(all_, force):
     """Remove the service's unused images; their IDs, one a line."""
     for report in client().json("POST", "/images/prune", {"all": str(all_).lower()}) or []:
         click.echo(report["Id"])
+
+
+def _diff(kinds: tuple[str, ...], doc: str) -> click.Command:
+    """`diff`: a container's changes (`kinds` ("containers",)), an image's, or (both) the
+    container's when there is one, as podman's `diff` looks them up."""
+    @click.command("diff", cls=RemoteCommand, context_settings=CONTEXT, help=doc)
+    @click.option("--format", "format_", default="", help="json, or the default A/C/D lines.")
+    @click.argument("name")
+    def diff(format_, name):
+        from .commit import _print_changes
+
+        letters = {0: "C", 1: "A", 2: "D"}
+        for kind in kinds:
+            try:
+                found = client().json("GET", path(kind, name, "changes"))
+                break
+            except ServiceError as exc:
+                if exc.status != 404 or kind == kinds[-1]:
+                    raise
+        _print_changes([(letters[change["Kind"]], change["Path"]) for change in found or []], format_)
+    return diff
+
+
+diff = _diff(("containers", "images"), "Changes of a container (or of an image's top layer): A added, C changed, "
+             "D deleted.")
+container_diff = _diff(("containers",), "Changes of a container: A added, C changed, D deleted.")
+image_diff = _diff(("images",), "What an image's top layer changes: A added, C changed, D deleted.")
 
 
 @click.command(cls=RemoteCommand, context_settings=CONTEXT)
@@ -187,8 +214,8 @@ def restore(keep, tcp_established, import_, name, names):
     _each(names, lambda each: service.open("POST", path("containers", each, "restore"), query).read())
 
 
-CONTAINER_COMMANDS = {"exists": container_exists, "prune": container_prune}
+CONTAINER_COMMANDS = {"exists": container_exists, "prune": container_prune, "diff": container_diff}
 IMAGE_COMMANDS = {"exists": image_exists, "prune": image_prune, "tree": image_tree, "history": history,
-                  "search": search}
-COMMANDS = {command.name: command for command in (history, search, update, checkpoint, restore)}
+                  "search": search, "diff": image_diff}
+COMMANDS = {command.name: command for command in (diff, history, search, update, checkpoint, restore)}
 SYSTEM_COMMANDS = {"df": df}

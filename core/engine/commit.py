@@ -60,3 +60,25 @@ def commit(container: "Container", reference: str = "", *, changes: Iterable[str
     finally:
         if squash:
             container.unmount()
+
+
+def container_changes(runtime, name: str) -> list[tuple[str, str]]:
+    """`diff` of a container: (A|C|D, path) against its image (refused for a --rootfs container,
+    and for one whose files were chowned to a user namespace, where every file would differ)."""
+    from ..storage.commit import container_changes as changes
+    from .userns import refuse_chowned
+
+    container = runtime.container(name)
+    if container.config.rootfs:
+        raise InvalidArgument(f"cannot list the changes of container {container.name}: it runs a --rootfs "
+                              "directory, not an image")
+    refuse_chowned(container.config, "list the changes of")
+    return changes(runtime, container.id, container.config.image_id)
+
+
+def image_changes(runtime, name: str) -> list[tuple[str, str]]:
+    """`diff` of an image: what its top layer changes."""
+    from ..storage.commit import image_changes as changes
+    from ..storage.images import resolve_image
+
+    return changes(runtime, resolve_image(runtime, name))

@@ -270,6 +270,13 @@ def test_remote_exists_prune_history_tree_df_and_update(api_crun, tmp_path):
     assert client(api_crun, "container", "exists", "nope").returncode == 1
     assert client(api_crun, "image", "exists", IMAGE).returncode == 0
     assert client(api_crun, "image", "exists", "nope").returncode == 1
+    api_crun.env("exec", "rx", "touch", "/tmp/new", check=True)
+    for verb in (("diff", "rx"), ("container", "diff", "--format", "json", "rx"), ("image", "diff", IMAGE),
+                 ("diff", IMAGE)):
+        assert ok(client(api_crun, *verb)) == api_crun.env(*verb, check=True).stdout, verb
+    assert "A /tmp/new" in ok(client(api_crun, "diff", "rx")).splitlines()
+    missing = client(api_crun, "diff", "nope")
+    assert missing.returncode == 125 and len(missing.stderr.splitlines()) == 1, missing.stderr
     for verb in (("history", "--format", "json", IMAGE),
                  ("image", "history", "--no-trunc", "--format", "{{.ID}} {{.Size}}", IMAGE), ("image", "tree", IMAGE)):
         assert ok(client(api_crun, *verb)) == api_crun.env(*verb, check=True).stdout, verb
