@@ -11,13 +11,15 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
-from ..define import EXIT_ENGINE, AlreadyStopped, CorruptRecord, HuskError, NoSuchContainer
+from ..define import EXIT_ENGINE, AlreadyRunning, AlreadyStopped, CorruptRecord, HuskError, NoSuchContainer
 
 if TYPE_CHECKING:
     from ..engine.container import Container
 
 #: (name as given, None or (message, exit code, whether the container was missing))
 Outcome = tuple[str, "tuple[str, int, bool] | None"]
+#: an outcome's "error" for a container left as it was, and not named (a start of a running one)
+UNTOUCHED = ("", 0, False)
 _MAX_WORKERS = 8
 
 
@@ -34,7 +36,11 @@ def _kill(container: "Container", signal):
 
 
 def _start(container: "Container"):
-    container.start(recursive=True)  # podman's `--requires`: dependencies are started first
+    """podman's CLI leaves a running container be, silently (a paused one is an error)."""
+    try:
+        container.start(recursive=True)  # podman's `--requires`: dependencies are started first
+    except AlreadyRunning:
+        return UNTOUCHED
 
 
 def _remove(container: "Container", force, timeout, volumes=False):
@@ -76,7 +82,8 @@ def _run_one(job: tuple[tuple, dict[str, Any], str, str, dict[str, Any]]) -> Out
                 raise
             runtime.purge_container(name)  # rm -f is how a user gets rid of a corrupt record
             return name, None
-        ACTIONS[action](container, **kwargs)
+        if ACTIONS[action](container, **kwargs) == UNTOUCHED:
+            return name, UNTOUCHED
     except HuskError as exc:
         return _failed(name, exc)
     return name, None
@@ -125,7 +132,7 @@ def report(outcomes: Iterable[Outcome], echo=True, ignore_missing=False, missing
                 click.echo(name)
             continue
         message, exit_code, missing = error
-        if ignore_missing and missing:
+        if (ignore_missing and missing) or error == UNTOUCHED:
             continue
         click.echo(f"Error: {message}", err=True)
         code = (missing_exit_code if missing and missing_exit_code else exit_code) or EXIT_ENGINE

@@ -116,8 +116,10 @@ class Container:
         """start's state checks (and its dependencies'), then init when needed,
         whose record the start saves (see lifecycle.init)."""
         state = self.state.state
-        if state in (State.RUNNING, State.PAUSED):
+        if state is State.RUNNING:
             raise AlreadyRunning(f"container {self.id} is already running")
+        if state is State.PAUSED:
+            raise StateInvalid(f"container {self.id} must be in Created or Stopped state to be started")
         if state is State.REMOVING:
             raise StateInvalid(f"container {self.id} is being removed")
         from .dependencies import check_dependencies

@@ -33,6 +33,20 @@ def test_run_it_without_a_terminal_warns_and_runs(husk_rt):
     assert "The input device is not a TTY. The --tty and --interactive flags might not work properly" in result.stderr
 
 
+def test_start_leaves_a_running_container_be_and_refuses_a_paused_one(husk_rt):
+    """podman 4.3: `start` of a running container prints nothing and exits 0 (so
+    `start` is safe to repeat); of a paused one it is an error."""
+    cid = husk_rt("run", "-d", "busybox", "sleep", "1000", check=True).stdout.strip()
+    again = husk_rt("start", cid)
+    assert (again.returncode, again.stdout, again.stderr) == (0, "", "")
+    husk_rt("pause", cid, check=True)
+    paused = husk_rt("start", cid)
+    assert (paused.returncode, paused.stderr) == (
+        125, f"Error: container {cid} must be in Created or Stopped state to be started: "
+             "container state improper\n")
+    husk_rt("rm", "-f", "-t", "0", cid, check=True)
+
+
 def test_image_inspect_id(husk):
     image_id = husk("images", "-q", "--no-trunc", "busybox").stdout.strip().removeprefix("sha256:")
     assert husk("image", "inspect", "--format", "{{.ID}}", "busybox").stdout.strip().removeprefix("sha256:") == \
