@@ -1,5 +1,5 @@
 """The libpod container routes beyond the basics of :mod:`husk.api.libpod`:
-restart, pause, unpause, init, attach, resize, checkpoint, restore, prune, events.
+restart, pause, unpause, init, attach, resize, checkpoint, restore, prune, events, healthcheck.
 
 Most are the Docker routes' handlers under the libpod prefix, as in podman's
 service.  Checkpoint and restore call :meth:`husk.Container.checkpoint`,
@@ -159,3 +159,14 @@ async def prune(request: web.Request) -> web.Response:
 
     reports = await blocking.run(prune_containers, request_runtime(request), filters(request))
     return json_response([{"Id": r.id, "Size": r.size, "Err": r.error or None} for r in reports])
+
+
+@libpod_routes.get("/containers/{id}/healthcheck")
+async def healthcheck(request: web.Request) -> web.Response:
+    """Run the container's health check once (`healthcheck run`): podman's HealthCheckResults,
+    whose last Log entry is this run's (its ExitCode says whether it passed)."""
+    from ..engine import health
+
+    container = await request_container(request)
+    await blocking.run(health.run, container)
+    return json_response(health.state_document(container.state.health))

@@ -1,6 +1,6 @@
 """Remote verbs that look after what the service holds (see :mod:`husk.cli.remote`): `container`
 and `image` exists and prune, diff, history, image tree, search, system df, update, checkpoint
-and restore, as podman-remote has them.  Their output is the local verbs' (the same printers), made
+and restore, healthcheck run, as podman-remote has them.  Their output is the local verbs' (the same printers), made
 from the service's libpod documents.
 """
 
@@ -160,6 +160,17 @@ def update(memory, cpus, cpu_shares, pids_limit, restart, container):
     click.echo(client().json("POST", path("containers", container, "update"), query, body=body))
 
 
+@click.command("run", cls=RemoteCommand, context_settings=CONTEXT)
+@click.argument("container")
+def healthcheck_run(container):
+    """Run a container's health check on the service once: nothing and exit 0 when it passes,
+    `unhealthy` and exit 1 when it fails."""
+    log = client().json("GET", path("containers", container, "healthcheck")).get("Log") or [{}]
+    if log[-1].get("ExitCode") != 0:
+        click.echo("unhealthy")
+        raise SystemExit(1)
+
+
 @click.command(cls=RemoteCommand, context_settings=CONTEXT)
 @click.option("-k", "--keep", is_flag=True, help="Keep the checkpoint's files on the service.")
 @click.option("-R", "--leave-running", is_flag=True, help="Leave the container running after the checkpoint.")
@@ -219,3 +230,4 @@ IMAGE_COMMANDS = {"exists": image_exists, "prune": image_prune, "tree": image_tr
                   "search": search, "diff": image_diff}
 COMMANDS = {command.name: command for command in (diff, history, search, update, checkpoint, restore)}
 SYSTEM_COMMANDS = {"df": df}
+GROUPS = {"healthcheck": {"run": healthcheck_run}}

@@ -37,6 +37,8 @@ def command(name: str, local: click.Command | None) -> click.Command | None:
         group.add_command(verbs["ps"], "ls")
         group.add_command(verbs["ps"], "list")
         return group
+    if name in remote_inventory.GROUPS:
+        return _group(name, f"The service's {name}.", remote_inventory.GROUPS[name])
     if name == "image":
         group = _group(name, "Manage the service's images.", {**{verb: verbs[top] for verb, top in IMAGE_VERBS.items()},
                                                                **remote_inventory.IMAGE_COMMANDS})

@@ -326,3 +326,15 @@ def test_remote_checkpoint_restore_and_streamed_export_import(api_runc, tmp_path
     wrong = client(api_runc, "restore", "-n", "x", "rck")
     assert wrong.returncode == 125 and "--import" in wrong.stderr
     ok(client(api_runc, "rm", "-f", "rck", "rck2"))
+
+
+def test_remote_healthcheck_run(api_crun):
+    api_crun.env("run", "-d", "--name", "rhc", "--health-cmd", "test -e /tmp/ok", "--health-interval", "0",
+                 IMAGE, "sleep", "600", check=True)
+    failed = client(api_crun, "healthcheck", "run", "rhc")
+    assert (failed.returncode, failed.stdout) == (1, "unhealthy\n"), failed.stderr
+    api_crun.env("exec", "rhc", "touch", "/tmp/ok", check=True)
+    assert ok(client(api_crun, "healthcheck", "run", "rhc")) == ""
+    missing = client(api_crun, "healthcheck", "run", "nope")
+    assert missing.returncode == 125 and len(missing.stderr.splitlines()) == 1, missing.stderr
+    ok(client(api_crun, "rm", "-f", "rhc"))
