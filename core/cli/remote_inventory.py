@@ -1,7 +1,7 @@
 """Remote verbs that look after what the service holds (see :mod:`husk.cli.remote`): `container`
-and `image` exists and prune, diff, history, image tree, search, system df, update, checkpoint
-and restore, healthcheck run, as podman-remote has them.  Their output is the local verbs' (the same printers), made
-from the service's libpod documents.
+and `image` exists and prune, diff, history, image tree, search, update, checkpoint and restore,
+healthcheck run, system df and prune, as podman-remote has them.  Their output is the local
+verbs' (the same printers), made from the service's libpod documents.
 """
 
 from __future__ import annotations
@@ -128,6 +128,40 @@ def df(format_):
     sys.stdout.write(format_rows(format_ or DF_TABLE, [GoStruct(row, "system.dfSummary") for row in rows], HEADERS))
 
 
+@click.command("prune", cls=RemoteCommand, context_settings=CONTEXT)
+@click.option("-a", "--all", "all_", is_flag=True, help="Remove every unused image, not only dangling ones.")
+@click.option("-f", "--force", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--filter", "filters", multiple=True, help="Only what matches: until=TIME, label=KEY[=VALUE], "
+              "label!=KEY[=VALUE].")
+@click.option("--volumes", is_flag=True, help="Remove volumes no container uses, too.")
+def system_prune(all_, force, filters, volumes):
+    """Remove the service's stopped containers, unused networks, dangling (-a: unused) images and,
+    with --volumes, unused volumes (its build cache stays: the libpod API has no call for it)."""
+    from ..formats.units import human_size
+    from .disk import _section, prune_warning
+    from .prune import _confirmed, _filters
+
+    query = {"filters": json.dumps(_filters(filters))}
+    if not _confirmed(force, prune_warning(all_, volumes)):
+        return
+    service, code = client(), 0
+    containers = service.json("POST", "/containers/prune", query) or []
+    for report in containers:
+        if report.get("Err"):
+            click.echo(f"Error: {report['Err']}", err=True)
+            code = 125
+    _section("Deleted Containers", [r["Id"] for r in containers if not r.get("Err")])
+    _section("Deleted Networks", [r["Name"] for r in service.json("POST", "/networks/prune", query) or []])
+    pruned_volumes = (service.json("POST", "/volumes/prune", query) or []) if volumes else []
+    _section("Deleted Volumes", [r["Id"] for r in pruned_volumes])
+    images = service.json("POST", "/images/prune", {**query, "all": str(all_).lower()}) or []
+    _section("Deleted Images", [r["Id"] for r in images])
+    freed = sum(r.get("Size") or 0 for r in containers + pruned_volumes + images)
+    click.echo(f"Total reclaimed space: {human_size(freed)}")
+    if code:
+        raise SystemExit(code)
+
+
 @click.command(cls=RemoteCommand, context_settings=CONTEXT)
 @resource_options
 @click.option("--restart", default=None, help="Restart policy: no, on-failure[:N], always, unless-stopped.")
@@ -229,5 +263,5 @@ CONTAINER_COMMANDS = {"exists": container_exists, "prune": container_prune, "dif
 IMAGE_COMMANDS = {"exists": image_exists, "prune": image_prune, "tree": image_tree, "history": history,
                   "search": search, "diff": image_diff}
 COMMANDS = {command.name: command for command in (diff, history, search, update, checkpoint, restore)}
-SYSTEM_COMMANDS = {"df": df}
+SYSTEM_COMMANDS = {"df": df, "prune": system_prune}
 GROUPS = {"healthcheck": {"run": healthcheck_run}}

@@ -338,3 +338,20 @@ def test_remote_healthcheck_run(api_crun):
     missing = client(api_crun, "healthcheck", "run", "nope")
     assert missing.returncode == 125 and len(missing.stderr.splitlines()) == 1, missing.stderr
     ok(client(api_crun, "rm", "-f", "rhc"))
+
+
+def test_remote_system_prune(api_crun):
+    ok(client(api_crun, "run", "--name", "rsp", IMAGE, "true"))
+    ok(client(api_crun, "run", "-d", "--name", "rsp-up", IMAGE, "sleep", "600"))
+    ok(client(api_crun, "network", "create", "rspnet"))
+    ok(client(api_crun, "volume", "create", "rspvol"))
+    done = api_crun.env("inspect", "--format", "{{.Id}}", "rsp", check=True).stdout.strip()
+    asked = client(api_crun, "system", "prune", input="n\n")
+    assert asked.returncode == 0 and "WARNING!" in asked.stdout
+    assert client(api_crun, "container", "exists", "rsp").returncode == 0
+    out = ok(client(api_crun, "system", "prune", "-f", "--volumes")).splitlines()
+    assert out[:6] == ["Deleted Containers", done, "Deleted Networks", "rspnet", "Deleted Volumes", "rspvol"], out
+    assert out[-1].startswith("Total reclaimed space: ")
+    assert client(api_crun, "container", "exists", "rsp-up").returncode == 0
+    assert client(api_crun, "image", "exists", IMAGE).returncode == 0
+    ok(client(api_crun, "rm", "-f", "rsp-up"))
