@@ -158,24 +158,53 @@ def acquire(container: "Container", rootfs: str) -> None:
         return
     volumes = container.runtime.volumes
     volumes.acquire(container.id, names)
+    mapped = bool(container.config.run_options.uid_mappings)
     try:
         for mount in container.config.mounts:
-            if mount.type == "volume" and "nocopy" not in mount.options:
+            if mount.type != "volume":
+                continue
+            fresh = mapped and volumes.get(mount.source).needs_copy_up
+            if "nocopy" not in mount.options:
                 volumes.copy_up(mount.source, rootfs, mount.destination)
-            if mount.type == "volume" and "U" in mount.options:
+            if "U" in mount.options:
                 _chown_to_user(container, rootfs, mount.source)
+            elif fresh:
+                _chown_new_to_mapped_user(container, rootfs, mount.source)
     except BaseException:
         volumes.release(container.id, names)
         raise
 
 
 def _chown_to_user(container: "Container", rootfs: str, name: str) -> None:
-    """`:U`: the volume's directory belongs to the container's user."""
+    """`:U`: the volume's directory belongs to the container's user (its host ids, in a user namespace)."""
+    volumes = container.runtime.volumes
+    os.chown(volumes.path(volumes.get(name)), *_host_user(container, rootfs))
+
+
+def _chown_new_to_mapped_user(container: "Container", rootfs: str, name: str) -> None:
+    """A new local volume's directory, still root's (no UID/GID option, nothing copied up from the
+    image), is given to the container's user as its user namespace maps it, as podman does on a
+    volume's first use; otherwise its root inside could not write to it (host root's is `nobody`'s)."""
+    volumes = container.runtime.volumes
+    volume = volumes.get(name)
+    if volume.driver != "local" or volume.uid >= 0 or volume.gid >= 0:
+        return
+    path = volumes.path(volume)
+    st = os.stat(path)
+    if (st.st_uid, st.st_gid) == (0, 0):
+        os.chown(path, *_host_user(container, rootfs))
+
+
+def _host_user(container: "Container", rootfs: str) -> tuple[int, int]:
+    """The host uid and gid of the container's user (through its mapping, if it has one)."""
+    from .userns import host_id
     from .users import resolve_user
 
     user = resolve_user(rootfs, container.config.user)
-    volumes = container.runtime.volumes
-    os.chown(volumes.path(volumes.get(name)), user.uid, user.gid)
+    options = container.config.run_options
+    if not options.uid_mappings:
+        return user.uid, user.gid
+    return host_id(options.uid_mappings, user.uid), host_id(options.gid_mappings, user.gid)
 
 
 def release(container: "Container") -> None:
