@@ -369,8 +369,7 @@ def stats(session, all_, format_, interval, latest, no_reset, no_stream, names):
     """Show the resource usage of pods' containers (podman's pod stats)."""
     from ..engine.pods import all_pods, get_pod
     from ..engine.stats import sample
-    from ..formats.template import format_rows
-    from ..presentation.pods import STATS_HEADERS, STATS_TABLE, stats_row
+    from ..presentation.pods import stats_row
     from ..presentation.stats import podman_report, podman_row
     from .stats import stream_reports
 
@@ -386,15 +385,20 @@ def stats(session, all_, format_, interval, latest, no_reset, no_stream, names):
                 if container.state.state.value in ("running", "paused"):
                     current[container.id] = sample(container)
                     row = podman_row(podman_report(container, current[container.id], previous.get(container.id)))
-                    rows.append(stats_row(pod, row))
+                    rows.append(stats_row(pod.id, row))
         return rows, current
 
-    def render(rows: list) -> str:
-        if format_ == "json":
-            return json.dumps([dict(row) for row in rows], indent=4) + "\n"
-        return format_rows(format_ if format_ and format_ != "table" else STATS_TABLE, rows, STATS_HEADERS)
+    stream_reports(report, lambda rows: stats_text(rows, format_), interval, no_stream, no_reset)
 
-    stream_reports(report, render, interval, no_stream, no_reset)
+
+def stats_text(rows: list, format_: str) -> str:
+    """`pod stats`' table (or template, or JSON) of PodStatsReport rows."""
+    from ..formats.template import format_rows
+    from ..presentation.pods import STATS_HEADERS, STATS_TABLE
+
+    if format_ == "json":
+        return json.dumps([dict(row) for row in rows], indent=4) + "\n"
+    return format_rows(format_ if format_ and format_ != "table" else STATS_TABLE, rows, STATS_HEADERS)
 
 
 def register(group: click.Group) -> None:

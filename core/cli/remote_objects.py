@@ -1,5 +1,5 @@
-"""Remote verbs on the service's other objects (see :mod:`husk.cli.remote`): the pod, network,
-volume and secret groups, and build and push, as podman-remote has them.  Lists and inspects
+"""Remote verbs on the service's other objects (see :mod:`husk.cli.remote`): the pod (with its
+logs and stats), network, volume and secret groups, and build and push, as podman-remote has them.  Lists and inspects
 print the service's libpod documents through the local verbs' tables and templates.
 """
 
@@ -170,6 +170,89 @@ def pod_top(pod, descriptors):
     click.echo(format_table(answer["Titles"], answer["Processes"]), nl=False)
 
 
+def _members(service, pod: str, infra: bool = False) -> tuple[str, list[dict]]:
+    """A pod's id and its containers ({Id, Name, State}; the infra one only with `infra`), from
+    its inspect document."""
+    document = service.json("GET", path("pods", pod, "json"))
+    left_out = "" if infra else document.get("InfraContainerID") or ""
+    return document["Id"], [c for c in document.get("Containers") or [] if c["Id"] != left_out]
+
+
+@click.command("logs", cls=RemoteCommand, context_settings=CONTEXT)
+@click.option("-c", "--container", default="", help="Only this container of the pod.")
+@click.option("-f", "--follow", is_flag=True, help="Keep printing new output until the containers exit.")
+@click.option("--tail", type=int, default=-1, help="Only the last N lines of each container (-1: all).")
+@click.option("-t", "--timestamps", is_flag=True, help="Prefix each line with its time.")
+@click.option("--since", default="", help="Only lines after this time.")
+@click.option("--until", default="", help="Only lines before this time.")
+@click.argument("pod")
+def pod_logs(container, follow, tail, timestamps, since, until, pod):
+    """Print the output of a pod's containers on the service, one after another (with --follow,
+    together as they come)."""
+    import threading
+
+    from .remote import _copy_logs
+
+    service = client()
+    _, members = _members(service, pod)
+    if container:
+        members = [c for c in members if container in (c["Name"], c["Id"]) or c["Id"].startswith(container)]
+        if not members:
+            raise InvalidArgument(f"container {container} is not in pod {pod}")
+    if not members:
+        raise InvalidArgument(f"pod {pod} has no containers to show logs of")
+    options = {"tail": "all" if tail < 0 else str(tail), "timestamps": str(timestamps).lower(), "since": since,
+               "until": until}
+    options = {key: value for key, value in options.items() if value}
+
+    def copy(member: dict) -> None:
+        tty = bool(service.json("GET", path("containers", member["Id"], "json"))["Config"].get("Tty"))
+        _copy_logs(service, member["Id"], follow, tty, options)
+
+    if not follow:
+        for member in members:
+            copy(member)
+        return
+    threads = [threading.Thread(target=copy, args=(member,), daemon=True) for member in members]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+@click.command("stats", cls=RemoteCommand, context_settings=CONTEXT)
+@click.option("-a", "--all", "all_", is_flag=True, help="Every running pod (the default without names).")
+@click.option("--format", "format_", default="", help="Go template (.Pod .CID .Name .CPU .MemUsage .Mem .NetIO "
+                                                     ".BlockIO .PIDS), or json.")
+@click.option("-i", "--interval", type=click.IntRange(1), default=5, show_default=True, help="Seconds between reports.")
+@click.option("--no-reset", is_flag=True, help="Do not clear the screen between reports.")
+@click.option("--no-stream", is_flag=True, help="One report, then exit.")
+@click.argument("names", nargs=-1)
+def pod_stats(all_, format_, interval, no_reset, no_stream, names):
+    """The resource use of the service's pods' containers (podman's pod stats)."""
+    from ..presentation.pods import stats_row
+    from ..presentation.stats import podman_row
+    from .pod import stats_text
+    from .stats import stream_reports
+
+    service = client()
+
+    def report(previous: dict) -> tuple[list, dict]:
+        pods = names or [doc["Id"] for doc in service.json("GET", "/pods/json") or []]
+        owner = {}
+        for pod in pods:
+            pod_id, members = _members(service, pod, infra=True)
+            owner.update((c["Id"], pod_id) for c in members if c["State"] in ("running", "paused"))
+        if not owner:
+            return [], {}
+        answer = service.json("GET", "/containers/stats", {"containers": list(owner), "stream": "false"})
+        if answer.get("Error"):
+            raise ServiceError(str(answer["Error"]))
+        return [stats_row(owner[r["ContainerID"]], podman_row(r)) for r in answer.get("Stats") or []], {}
+
+    stream_reports(report, lambda rows: stats_text(rows, format_), interval, no_stream, no_reset)
+
+
 def _pods() -> click.Group:
     from ..presentation.pods import PS_HEADERS, ps_table
 
@@ -178,7 +261,8 @@ def _pods() -> click.Group:
     verbs = [_pod_action("start", "Start pods."), _pod_action("stop", "Stop pods.", timeout=True),
              _pod_action("restart", "Restart pods."), _pod_action("kill", "Kill pods.", signal=True),
              _pod_action("pause", "Pause pods."), _pod_action("unpause", "Unpause pods.")]
-    group = _group("pod", "Manage the service's pods.", pod_create, ps, pod_rm, pod_top, _prune("pod", "Id"), *verbs,
+    group = _group("pod", "Manage the service's pods.", pod_create, ps, pod_rm, pod_top, pod_logs, pod_stats,
+                   _prune("pod", "Id"), *verbs,
                    _inspect("pod", "define.InspectPodData"), _exists("pod"))
     group.add_command(ps, "ls")
     return group

@@ -171,10 +171,10 @@ STATS_HEADERS = {"Pod": "POD", "CID": "CID", "Name": "NAME", "CPU": "CPU %", "Me
                  "Mem": "MEM %", "NetIO": "NET IO", "BlockIO": "BLOCK IO", "PIDS": "PIDS"}
 
 
-def stats_row(pod: "Pod", row: dict[str, Any]) -> dict[str, Any]:
+def stats_row(pod_id: str, row: dict[str, Any]) -> dict[str, Any]:
     """podman's PodStatsReport for one container's `stats` row (husk.presentation.stats.podman_row)."""
     from ..formats.gofmt import GoStruct
 
     return GoStruct({"CPU": row["CPUPerc"], "MemUsage": row["MemUsage"], "MemUsageBytes": row["MemUsageBytes"],
                      "Mem": row["MemPerc"], "NetIO": row["NetIO"], "BlockIO": row["BlockIO"], "PIDS": row["PIDS"],
-                     "Pod": pod.id[:12], "CID": row["ID"], "Name": row["Name"]}, "entities.PodStatsReport")
+                     "Pod": pod_id[:12], "CID": row["ID"], "Name": row["Name"]}, "entities.PodStatsReport")

@@ -9,6 +9,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 
 import pytest
 
@@ -355,3 +356,26 @@ def test_remote_system_prune(api_crun):
     assert client(api_crun, "container", "exists", "rsp-up").returncode == 0
     assert client(api_crun, "image", "exists", IMAGE).returncode == 0
     ok(client(api_crun, "rm", "-f", "rsp-up"))
+
+
+def test_remote_pod_logs_and_stats(api_crun):
+    ok(client(api_crun, "pod", "create", "--name", "rlp"))
+    ok(client(api_crun, "run", "-d", "--pod", "rlp", "--name", "rlp-a", IMAGE, "sh", "-c", "echo from-a; sleep 600"))
+    ok(client(api_crun, "run", "-d", "--pod", "rlp", "--name", "rlp-b", IMAGE, "sh", "-c", "echo from-b; sleep 600"))
+    try:
+        for name in ("rlp-a", "rlp-b"):  # each has written its line before its log is read
+            deadline = time.monotonic() + 120
+            while not api_crun.env("logs", name).stdout:
+                assert time.monotonic() < deadline, f"{name} wrote nothing"
+                time.sleep(0.1)
+        assert sorted(ok(client(api_crun, "pod", "logs", "rlp")).splitlines()) == ["from-a", "from-b"]
+        assert ok(client(api_crun, "pod", "logs", "-c", "rlp-b", "rlp")) == "from-b\n"
+        alone = client(api_crun, "pod", "logs", "-c", "nope", "rlp")
+        assert alone.returncode == 125 and "not in pod" in alone.stderr
+        pod = api_crun.env("pod", "inspect", "--format", "{{.Id}}", "rlp", check=True).stdout.strip()
+        rows = ok(client(api_crun, "pod", "stats", "--no-stream", "--format", "{{.Pod}} {{.Name}}", "rlp"))
+        assert {f"{pod[:12]} rlp-a", f"{pod[:12]} rlp-b"} <= set(rows.splitlines()), rows
+        local = api_crun.env("pod", "stats", "--no-stream", "--format", "{{.Pod}} {{.Name}}", "rlp", check=True)
+        assert sorted(rows.splitlines()) == sorted(local.stdout.splitlines())
+    finally:
+        client(api_crun, "pod", "rm", "-f", "rlp")
