@@ -5,8 +5,13 @@ HostConfig.UsernsMode and HostConfig.IDMappings; bad values are 400s with podman
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import tempfile
 
 import pytest
+
+from husk.testing import IMAGE
 
 from test_userns import auto_ids  # noqa: F401 - the fixture: a "containers" range in /etc/subuid
 
@@ -123,3 +128,31 @@ def test_libpod_userns_path_container_and_auto_modes(api, auto_ids):
         assert uid_map.startswith("0:") and uid_map.endswith(":2000")
     finally:
         api.env("rm", "-f", "-t", "0", "by-path", "by-name", "auto", "owner")
+
+
+def test_podman_remote_uidmap(api):
+    """podman 4.3 as the client (`podman --url`): its --uidmap body maps the container; its inspect
+    reads the fields back."""
+    podman = shutil.which("podman")
+    if podman is None:
+        pytest.skip("podman (the reference) is in contrib/test-packages.txt")
+    os.chmod(os.path.dirname(api.env.root), 0o755)
+    home = tempfile.mkdtemp(prefix="hpr-")
+    env = {**os.environ, "XDG_CONFIG_HOME": f"{home}/config"}
+
+    def remote(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([podman, "--url", f"unix://{api.socket_path}", *args], capture_output=True,
+                              text=True, timeout=120, env=env)
+
+    try:
+        created = remote("create", "--network", "none", "--name", "pr", "--uidmap", "0:240000:65536", IMAGE,
+                         "cat", "/proc/self/uid_map")
+        assert created.returncode == 0, created.stderr
+        ran = remote("start", "-a", "pr")
+        assert ran.returncode == 0, ran.stderr
+        assert _uid_map(ran.stdout) == ["0 240000 65536"]
+        shown = remote("inspect", "--format", "{{.HostConfig.UsernsMode}} {{.HostConfig.IDMappings.UIDMap}}", "pr")
+        assert shown.stdout.strip() == "private [0:240000:65536]", shown.stderr
+    finally:
+        api.env("rm", "-f", "-t", "0", "pr")
+        shutil.rmtree(home, ignore_errors=True)
