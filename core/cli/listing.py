@@ -147,14 +147,19 @@ def _go_fields(kind: str, doc: dict) -> dict:
     """What podman's Go structs show templates beyond their JSON: the field ID
     (its JSON name is Id); a container's sizes without --size too (JSON leaves
     them out: omitempty) and Config.Healthcheck (nil); State.Healthcheck,
-    podman's old name of State.Health (a method of its struct, kept for old templates)."""
+    podman's old name of State.Health (a method of its struct, kept for old templates);
+    HostConfig.IDMappings' UIDMap and GIDMap (JSON UidMap, GidMap)."""
     if "Id" not in doc:
         return doc
     if kind == "image":
         return {**doc, "ID": doc["Id"]}
+    host = doc["HostConfig"]
+    if "IDMappings" in host:
+        maps = host["IDMappings"]
+        host = {**host, "IDMappings": {"UIDMap": maps["UidMap"], "GIDMap": maps["GidMap"]}}
     return {"SizeRw": None, "SizeRootFs": 0, **doc, "ID": doc["Id"],
             "State": {**doc["State"], "Healthcheck": doc["State"]["Health"]},
-            "Config": {"Healthcheck": None, **doc["Config"]}}
+            "Config": {"Healthcheck": None, **doc["Config"]}, "HostConfig": host}
 
 
 def documents_text(documents: list[dict], format_: str, struct: str, map_fields=frozenset({"Labels", "Options"}),

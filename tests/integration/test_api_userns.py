@@ -63,8 +63,9 @@ def test_libpod_idmappings_map_the_container(api):
         logs = api.env("logs", "mapped", check=True).stdout
         assert _uid_map(logs) == ["0 200000 65536", "0 300000 65536", "0"]
         # the same container through the CLI's inspect
-        mode = api.env("inspect", "--format", "{{.HostConfig.UsernsMode}}", "mapped", check=True).stdout
-        assert mode.strip() == "private"
+        mode = api.env("inspect", "--format", "{{.HostConfig.UsernsMode}} {{.HostConfig.IDMappings.UIDMap}} "
+                       "{{.HostConfig.IDMappings.GIDMap}}", "mapped", check=True).stdout
+        assert mode.strip() == "private [0:200000:65536] [0:300000:65536]"  # podman's Go field names
     finally:
         api.env("rm", "-f", "-t", "0", "mapped")
 
