@@ -53,7 +53,8 @@ def command(name: str, local: click.Command | None) -> click.Command | None:
         group.add_command(local.commands["connection"])
         for sub in local.commands:
             if sub != "connection":
-                group.add_command(remote_inventory.SYSTEM_COMMANDS.get(sub) or _unsupported(f"system {sub}"), sub)
+                found = remote_inventory.SYSTEM_COMMANDS.get(sub) or verbs.get(sub)  # (events, info)
+                group.add_command(found or _unsupported(f"system {sub}"), sub)
         return group
     return _unsupported(name)
 

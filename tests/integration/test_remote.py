@@ -99,9 +99,12 @@ def test_a_verb_without_a_remote_version_says_so(api_crun):
     done = client(api_crun, "--url", f"unix://{api_crun.socket_path}", "mount", "x")
     assert (done.returncode, done.stdout) == (125, "")
     assert done.stderr == "Error: mount is not supported remotely yet (run it on the service's host)\n"
-    prune = client(api_crun, "--url", f"unix://{api_crun.socket_path}", "system", "prune", "-f")
-    assert (prune.returncode, prune.stderr) == (125, "Error: system prune is not supported remotely yet (run it "
+    serve = client(api_crun, "--url", f"unix://{api_crun.socket_path}", "system", "service", "-t", "0")
+    assert (serve.returncode, serve.stderr) == (125, "Error: system service is not supported remotely yet (run it "
                                                      "on the service's host)\n")
+    info = client(api_crun, "--url", f"unix://{api_crun.socket_path}", "system", "info", "--format",
+                  "{{.Host.ServiceIsRemote}}")
+    assert (info.returncode, info.stdout) == (0, "true\n"), info.stderr
     listed = client(api_crun, "--url", f"unix://{api_crun.socket_path}", "system", "connection", "ls")
     assert (listed.returncode, listed.stdout.split()) == (0, ["NAME", "URI", "IDENTITY", "DEFAULT"]), listed.stderr
     flag = client(api_crun, "--url", f"unix://{api_crun.socket_path}", "run", "--cap-add", "NET_ADMIN", IMAGE, "true")
