@@ -310,6 +310,35 @@ def test_remote_login_and_logout_keep_credentials_on_the_client(api_crun, tmp_pa
     assert "registry.example" not in authfile.read_text()
 
 
+@needs_registry
+def test_remote_login_stores_on_the_client_and_search_asks_the_service(husk_envs, tmp_path):
+    from husk.testing import start_registry
+
+    locked = start_registry(str(tmp_path / "locked"), "basic")
+    open_ = start_registry(str(tmp_path / "open"))
+    env = open_.trust(locked.trust(husk_envs("crun")))
+    service = ApiService(env, os.path.join(tempfile.mkdtemp(prefix="hapi-"), "s.sock"))
+    try:
+        authfile = tmp_path / "client-auth.json"
+        done = client(service, "login", "-u", locked.user, "-p", locked.password, "--authfile", str(authfile),
+                      locked.host)
+        assert (done.returncode, done.stdout) == (0, "Login Succeeded!\n"), done.stderr
+        assert locked.host in authfile.read_text()
+        assert not os.path.exists(env.extra_env["REGISTRY_AUTH_FILE"])  # nothing on the service's side
+        assert ok(client(service, "logout", "--authfile", str(authfile), locked.host)) \
+            == f"Removed login credentials for {locked.host}\n"
+        env("push", IMAGE, f"docker://{open_.host}/remote/findme:1", check=True, timeout=300)
+        found = ok(client(service, "search", "--format", "{{.Name}}", f"{open_.host}/findme"))
+        assert found == f"{open_.host}/remote/findme\n"
+        assert found == env("search", "--format", "{{.Name}}", f"{open_.host}/findme", check=True).stdout
+    finally:
+        err = service.stop()
+        shutil.rmtree(os.path.dirname(service.socket_path), ignore_errors=True)
+        locked.stop()
+        open_.stop()
+    assert "Traceback" not in err, err
+
+
 def test_remote_checkpoint_restore_and_streamed_export_import(api_runc, tmp_path):
     status = "{{.State.Status}}"
     ok(client(api_runc, "run", "-d", "--name", "rck", IMAGE, "sleep", "600"))
