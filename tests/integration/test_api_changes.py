@@ -242,3 +242,17 @@ def test_rename_event_is_streamed(api_crun):
     assert status == 200
     assert [(e["Action"], e["Actor"]["Attributes"]["name"], e["Actor"]["Attributes"]["oldName"]) for e in events] == \
         [("rename", "ev2", "ev1")]
+
+
+@needs_docker_cli
+def test_docker_cli_diff(api_crun):
+    """`docker diff` reads GET /containers/NAME/changes: the same changes as `husk diff`."""
+    _start(api_crun, "changed")
+    api_crun.env("exec", "changed", "touch", "/tmp/new", check=True)
+    shown = _docker(api_crun, "diff", "changed")
+    assert shown.returncode == 0, shown.stderr
+    assert "A /tmp/new" in shown.stdout.splitlines()
+    assert sorted(shown.stdout.splitlines()) == sorted(api_crun.env("diff", "changed", check=True).stdout.splitlines())
+    missing = _docker(api_crun, "diff", "nope")
+    assert missing.returncode != 0 and "nope" in missing.stderr
+    api_crun.request("DELETE", "/containers/changed?force=true")
