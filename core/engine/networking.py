@@ -116,8 +116,8 @@ def setup(container: "Container", ignore_static_ip: bool = False, ignore_static_
     """Make the namespace and connect it; a failure leaves nothing behind.
     A restore may drop the container's addresses and MACs for new ones.
 
-    The namespace is recorded before the backend runs (a crash then leaves
-    something that teardown removes); the status it answers is saved by the
+    The namespace is recorded before it is made (a CLI killed in between
+    leaves a record that teardown follows, not an unknown namespace); the status it answers is saved by the
     caller (init and restore save once the monitor has reported: one fsync
     less).  Unsaved, a teardown disconnects from every network the container
     was to join, as after a setup that never answered."""
@@ -142,11 +142,11 @@ def setup(container: "Container", ignore_static_ip: bool = False, ignore_static_
             per.pop("static_mac", None)
     check_free(container.config.ports)
     path = container.runtime.paths.netns(container.id)
-    netns.create(path)
     st.netns = path
-    container.save()
-    fault("init.netns.after")
+    container.save()  # before the namespace: a CLI killed from here on leaves a record that teardown follows
     try:
+        netns.create(path)
+        fault("init.netns.after")
         answer = chosen.setup(path, document_)
         st.network_status = msgspec.convert(answer, dict[str, NetworkStatus])
     except BaseException as exc:
@@ -164,10 +164,10 @@ def _setup_usermode(container: "Container") -> None:
 
     check_free(container.config.ports)
     path = container.runtime.paths.netns(container.id)
-    netns.create(path)
     container.state.netns = path
-    container.save()
+    container.save()  # before the namespace, as in setup
     try:
+        netns.create(path)
         usermode.start(container.config.network, path, container.runtime.paths.container_run_dir(container.id),
                        container.config.ports)
     except BaseException:
