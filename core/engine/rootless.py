@@ -5,7 +5,9 @@ The first command of a user starts a *pause process* (catatonit -P, as podman
 does) in a new user namespace and mount namespace: the user's own id is root in
 it and the user's /etc/subuid and /etc/subgid ranges follow (written by the
 setuid helpers newuidmap and newgidmap, Debian's uidmap), and its pid is kept
-in the run root's ``pause.pid``.  Every command of that user (the first one
+in the run root's ``pause.pid``.  When the pause process has died while containers run, the
+next command's new pause process joins the namespaces of one of their monitors instead (as
+podman joins a conmon's), so their mounts stay in sight.  Every command of that user (the first one
 included) joins both namespaces before it touches the store, so the overlay
 mounts one command makes are there for the next, and the monitors and runtimes
 it starts run inside them as root of the namespace.  Without any subordinate
@@ -52,7 +54,7 @@ def enter(runroot: str) -> None:
             fcntl.flock(lock, fcntl.LOCK_EX)  # one pause process per user, whoever comes first
             pid = _alive(pidfile, uid)
             if pid is None:
-                pid = _start_pause(uid, os.getegid())
+                pid = _start_pause(uid, os.getegid(), join=_running_monitor(runroot, uid))
                 with open(pidfile + ".tmp", "w") as handle:
                     handle.write(str(pid))
                 os.replace(pidfile + ".tmp", pidfile)
@@ -76,13 +78,46 @@ def _alive(pidfile: str, uid: int) -> int | None:
     return pid
 
 
+def _running_monitor(runroot: str, uid: int) -> int | None:
+    """The monitor of a container of this run root that still runs, when there is one: the pause
+    process died while containers ran, and their mounts live in the namespaces the monitors are in
+    (podman joins a conmon's for the same reason).  The monitor is the parent of the container's
+    init (it is the subreaper of its subtree); it must be the user's, in a user namespace other
+    than ours, and a husk monitor (its command line says so)."""
+    directory = os.path.join(runroot, "containers")
+    try:
+        entries = os.listdir(directory)
+    except OSError:
+        return None
+    own = os.readlink("/proc/self/ns/user")
+    for entry in entries:
+        if len(entry) != 64 or not all(c in "0123456789abcdef" for c in entry):
+            continue
+        try:
+            with open(os.path.join(directory, entry, "pidfile")) as handle:
+                init = int(handle.read().strip())
+            with open(f"/proc/{init}/stat") as handle:
+                monitor = int(handle.read().rpartition(")")[2].split()[1])
+            with open(f"/proc/{monitor}/cmdline", "rb") as handle:
+                command = handle.read()
+            if (os.stat(f"/proc/{monitor}").st_uid == uid and b"monitor.main()" in command
+                    and os.readlink(f"/proc/{monitor}/ns/user") != own):
+                os.readlink(f"/proc/{monitor}/ns/mnt")  # not a zombie
+                return monitor
+        except (OSError, ValueError, IndexError):
+            continue
+    return None
+
+
 def _libc():
     return ctypes.CDLL(None, use_errno=True)
 
 
-def _start_pause(uid: int, gid: int) -> int:
+def _start_pause(uid: int, gid: int, join: int | None = None) -> int:
     """Fork the pause process: it unshares, waits for its maps, makes its mounts private and
-    becomes catatonit -P (in a new session, its own descriptors closed)."""
+    becomes catatonit -P (in a new session, its own descriptors closed).  With ``join`` (a running
+    monitor's pid) it joins that process's user and mount namespaces instead of making new ones,
+    so the running containers and their mounts stay visible to every later command."""
     pause = shutil.which("catatonit") or "/usr/libexec/podman/catatonit"
     libc = _libc()
     ready_r, ready_w = os.pipe()
@@ -92,17 +127,25 @@ def _start_pause(uid: int, gid: int) -> int:
     if child == 0:  # pragma: no cover - runs in the child only
         try:
             os.close(ready_r), os.close(go_w), os.close(done_r)
-            if libc.unshare(_CLONE_NEWUSER | _CLONE_NEWNS) != 0:
-                os.write(done_w, f"unshare: {os.strerror(ctypes.get_errno())}".encode())
-                os._exit(1)
-            os.write(ready_w, b"1")
-            if os.read(go_r, 1) != b"1":
-                os._exit(1)
-            os.setresgid(0, 0, 0)
-            os.setresuid(0, 0, 0)
-            if libc.mount(b"none", b"/", None, _MS_REC | _MS_PRIVATE, None) != 0:
-                os.write(done_w, f"making / private: {os.strerror(ctypes.get_errno())}".encode())
-                os._exit(1)
+            if join is not None:
+                try:
+                    _join(join)
+                except HuskError as error:
+                    os.write(done_w, str(error).encode())
+                    os._exit(1)
+                os.write(ready_w, b"1")
+            else:
+                if libc.unshare(_CLONE_NEWUSER | _CLONE_NEWNS) != 0:
+                    os.write(done_w, f"unshare: {os.strerror(ctypes.get_errno())}".encode())
+                    os._exit(1)
+                os.write(ready_w, b"1")
+                if os.read(go_r, 1) != b"1":
+                    os._exit(1)
+                os.setresgid(0, 0, 0)
+                os.setresuid(0, 0, 0)
+                if libc.mount(b"none", b"/", None, _MS_REC | _MS_PRIVATE, None) != 0:
+                    os.write(done_w, f"making / private: {os.strerror(ctypes.get_errno())}".encode())
+                    os._exit(1)
             os.setsid()
             os.chdir("/")
             null = os.open(os.devnull, os.O_RDWR)
@@ -117,8 +160,9 @@ def _start_pause(uid: int, gid: int) -> int:
     try:
         if os.read(ready_r, 1) != b"1":
             raise HuskError("cannot set up the rootless user namespace: " + _read_all(done_r))
-        _write_maps(child, uid, gid)
-        os.write(go_w, b"1")
+        if join is None:
+            _write_maps(child, uid, gid)
+            os.write(go_w, b"1")
         error = _read_all(done_r)
         if error:
             raise HuskError(f"cannot set up the rootless user namespace: {error}")
@@ -180,15 +224,23 @@ def _write_maps(pid: int, uid: int, gid: int) -> None:
 
 
 def _join(pid: int) -> None:
-    """setns into the pause process's user namespace, then its mount namespace."""
+    """setns into the user namespace of ``pid`` (the pause process, or a monitor), then its mount
+    namespace (both opened before either setns)."""
     libc = _libc()
-    for kind, flag in (("user", _CLONE_NEWUSER), ("mnt", _CLONE_NEWNS)):
-        fd = os.open(f"/proc/{pid}/ns/{kind}", os.O_RDONLY | os.O_CLOEXEC)
-        try:
+    fds = []
+    try:
+        for kind in ("user", "mnt"):
+            try:
+                fds.append(os.open(f"/proc/{pid}/ns/{kind}", os.O_RDONLY | os.O_CLOEXEC))
+            except OSError as error:
+                raise HuskError(f"cannot join the rootless {kind} namespace of process {pid}: "
+                                f"{error.strerror}") from None
+        for kind, flag, fd in zip(("user", "mnt"), (_CLONE_NEWUSER, _CLONE_NEWNS), fds):
             if libc.setns(fd, flag) != 0:
-                raise HuskError(f"cannot join the rootless {kind} namespace of pause process {pid}: "
+                raise HuskError(f"cannot join the rootless {kind} namespace of process {pid}: "
                                 + os.strerror(ctypes.get_errno()))
-        finally:
+    finally:
+        for fd in fds:
             os.close(fd)
     os.setresgid(0, 0, 0)
     os.setresuid(0, 0, 0)

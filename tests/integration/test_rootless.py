@@ -372,6 +372,40 @@ def test_a_killed_pause_process_is_replaced(user):
     assert int(open(pid_file).read()) != old
 
 
+def test_a_pause_process_killed_while_a_container_runs_is_replaced_in_its_namespace(user, runtime):
+    """The pause process dies while a container runs: the next command's new pause process joins the
+    namespaces of the container's monitor (as podman joins a conmon's), so the container's mount is in
+    sight; ps, exec and stop work, and a new container starts."""
+    name = f"orphan-{runtime}"
+    pid_file = os.path.join(user.runtime_dir, "husk", "pause.pid")
+    run = user.husk("run", "-d", "--name", name, "--network", "none", IMAGE, "sleep", "600", runtime=runtime)
+    assert run.returncode == 0, run.stderr
+    cid = run.stdout.strip()
+    try:
+        monitor = int(user.husk("inspect", "--format", "{{.State.ConmonPid}}", name, check=True).stdout)
+        old = int(open(pid_file).read())
+        os.kill(old, signal.SIGKILL)
+        assert wait_until(lambda: _dead(old), timeout=30)
+        assert user.husk("ps", "--format", "{{.Names}} {{.State}}").stdout.split() == [name, "running"]
+        new = int(open(pid_file).read())
+        assert new != old
+        for kind in ("user", "mnt"):
+            assert os.readlink(f"/proc/{new}/ns/{kind}") == os.readlink(f"/proc/{monitor}/ns/{kind}")
+        mounts = user.husk("unshare", "cat", "/proc/self/mountinfo", check=True).stdout
+        assert cid in mounts  # the container's rootfs, mounted by the old pause process's namespace
+        executed = user.husk("exec", name, "echo", "in-exec", runtime=runtime)
+        assert executed.stdout == "in-exec\n", executed.stderr
+        again = user.husk("run", "--rm", "--network", "none", IMAGE, "echo", "again", runtime=runtime)
+        assert again.stdout == "again\n", again.stderr
+        stop = user.husk("stop", "-t", "1", name, runtime=runtime)
+        assert stop.returncode == 0, stop.stderr
+        assert user.husk("ps", "-a", "--format", "{{.Names}} {{.State}}").stdout.split() == [name, "exited"]
+        assert cid not in user.husk("unshare", "cat", "/proc/self/mountinfo", check=True).stdout
+    finally:
+        removed = user.husk("rm", "-f", "-t", "0", name)
+    assert removed.returncode == 0, removed.stderr
+
+
 def _dead(pid: int) -> bool:
     """Gone, or a zombie its parent has not reaped yet."""
     try:
