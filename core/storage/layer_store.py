@@ -62,9 +62,10 @@ class StagedLayer:
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
-def stage_layer(runtime: "Runtime", stream: BinaryIO) -> StagedLayer:
+def stage_layer(runtime: "Runtime", stream: BinaryIO, *, refuse_devices: bool = False) -> StagedLayer:
     """Unpack a layer tar (plain or compressed) with :func:`husk.storage.layers.extract_layer`
-    (chrooted, escape-refusing) into a staging directory, keeping its archive."""
+    (chrooted, escape-refusing; device-refusing for a registry's layer) into a
+    staging directory, keeping its archive."""
     from .layers import extract_layer
 
     layers_root = os.path.join(runtime.paths.root, "layers")
@@ -73,7 +74,7 @@ def stage_layer(runtime: "Runtime", stream: BinaryIO) -> StagedLayer:
     os.makedirs(staging, mode=0o700)
     try:
         with open(os.path.join(staging, ARCHIVE_NAME), "wb") as copy:
-            info = extract_layer(_Tee(stream, copy), os.path.join(staging, "diff"))
+            info = extract_layer(_Tee(stream, copy), os.path.join(staging, "diff"), refuse_devices=refuse_devices)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

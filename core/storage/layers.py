@@ -8,7 +8,9 @@ hardlink can reach outside it, whatever the archive built earlier.  The child
 runs tarfile with husk's own filter (:class:`_LayerFilter`), which keeps modes,
 numeric owners, mtimes, absolute symlinks, device nodes and fifos, refuses
 names that climb above the root, and turns OCI whiteouts into what overlayfs
-reads in a lower directory.
+reads in a lower directory.  A pull from a registry asks it to refuse device
+nodes too (``refuse_devices``): a registry's layer is a stranger's, while a
+loaded archive (podman's or docker's `save`) keeps them, as podman's load does.
 
 The parent reads the input once (it may be a pipe), decompresses it, hashes the
 uncompressed bytes (the layer's diff_id) and streams them to the child.
@@ -61,10 +63,11 @@ class LayerInfo:
 
 
 class _LayerEscape(Exception):
-    """A member would land outside the layer; the message is the user's line."""
+    """A member the layer may not hold (it would land outside it, or is a refused
+    device node); the message is the user's line."""
 
 
-def extract_layer(stream: BinaryIO, target_dir: str) -> LayerInfo:
+def extract_layer(stream: BinaryIO, target_dir: str, *, refuse_devices: bool = False) -> LayerInfo:
     """Unpack the layer tar read from ``stream`` into ``target_dir`` (created if missing).
 
     The stream is read once, in chunks, and may be a pipe.  Plain tar and gzip
@@ -73,10 +76,18 @@ def extract_layer(stream: BinaryIO, target_dir: str) -> LayerInfo:
     magic bytes.  On any failure ``target_dir`` is removed and the error is an
     :class:`InvalidArgument` ("invalid layer: <reason>") for a bad archive, or a
     :class:`HuskError` for a host problem (disk full, ...).
+
+    :param refuse_devices: a character or block device member makes the layer
+        invalid (a pull from a registry); whiteouts are still written as the
+        0/0 devices overlayfs reads.
     """
     os.makedirs(target_dir, exist_ok=True)
+
+    def make_filter():
+        return _LayerFilter(refuse_devices=refuse_devices)
+
     try:
-        return _extract_in_child(stream, target_dir)
+        return _extract_in_child(stream, target_dir, make_filter=make_filter)
     except BaseException:
         shutil.rmtree(target_dir, ignore_errors=True)
         raise
@@ -113,12 +124,12 @@ def extract_tree(stream: BinaryIO, root: str, *, workdir: str = ".", check=None,
     _extract_in_child(stream, root, workdir=workdir, make_filter=make_filter, what=what)
 
 
-def _extract_in_child(stream: BinaryIO, target_dir: str, *, workdir: str = ".", make_filter=None,
+def _extract_in_child(stream: BinaryIO, target_dir: str, *, make_filter, workdir: str = ".",
                       what: str = "layer") -> LayerInfo:
     """Unpack in a child chrooted into `target_dir`, relative to `workdir` inside it.
 
-    :param make_filter: builds the member filter (default :class:`_LayerFilter`);
-        `husk cp` passes one without whiteouts.
+    :param make_filter: builds the member filter in the child (a layer's
+        :class:`_LayerFilter`; `husk cp`'s has no whiteouts).
     :param what: names the archive in error messages ("invalid <what>: ...").
     """
     # What the child imports is imported here first: a module that another
@@ -136,7 +147,7 @@ def _extract_in_child(stream: BinaryIO, target_dir: str, *, workdir: str = ".", 
     if pid == 0:  # the child: never returns
         os.close(data_write)
         os.close(error_read)
-        _child_unpack(target_dir, data_read, error_write, workdir, make_filter or _LayerFilter)
+        _child_unpack(target_dir, data_read, error_write, workdir, make_filter)
     os.close(data_read)
     os.close(error_write)
     parent_error: BaseException | None = None
@@ -371,7 +382,8 @@ class _LayerFilter:
     symlinks get their mtimes, which tarfile leaves out.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, refuse_devices: bool = False) -> None:
+        self.refuse_devices = refuse_devices
         self.opaque_dirs: list[str] = []
         # set in finish(), keyed by path so that a replaced member's are dropped
         self.xattrs: dict[str, dict[str, bytes]] = {}
@@ -388,6 +400,10 @@ class _LayerFilter:
         parent, base = posixpath.split(name)
         if self.applies_whiteouts and base.startswith(_WHITEOUT_PREFIX):
             return self._whiteout(member, parent, base)
+        if self.refuse_devices and (member.ischr() or member.isblk()):
+            kind = "character" if member.ischr() else "block"
+            raise _LayerEscape(f"member '{member.name}' is a {kind} device "
+                               f"({member.devmajor}:{member.devminor}); device nodes are refused in a pulled layer")
         changes: dict = {"name": name}
         if member.islnk():
             changes["linkname"] = _inside_name(

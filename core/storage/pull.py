@@ -217,9 +217,13 @@ def _decode_manifest(data: bytes, where: str) -> _Manifest:
 
 
 def fetch_image(runtime: "Runtime", source, repository: str, reference: str, name: str, want: Platform,
-                progress: Progress, where: str, event: str = "pull") -> "ImageRecord":
+                progress: Progress, where: str, event: str = "pull", refuse_devices: bool = True) -> "ImageRecord":
     """Store the image `reference` names in `source` (a RegistryClient, or an
-    OCI layout's :class:`husk.storage.oci_layout.LayoutSource`) under `name`."""
+    OCI layout's :class:`husk.storage.oci_layout.LayoutSource`) under `name`.
+
+    :param refuse_devices: a layer holding a device node is an error (a
+        registry's); a local layout's (`load`, `pull oci-archive:`) keeps them.
+    """
     data, media_type, digest = source.get_manifest(repository, reference)
     manifest = _decode_manifest(data, where)
     media_type = manifest.mediaType or media_type
@@ -245,7 +249,8 @@ def fetch_image(runtime: "Runtime", source, repository: str, reference: str, nam
     if len(image.layers) != len(manifest.layers):
         raise RegistryError(f"{where}: the config lists {len(image.layers)} layers, the manifest "
                             f"{len(manifest.layers)}")
-    image.size = _fetch_layers(runtime, source, repository, list(zip(manifest.layers, image.layers)), progress)
+    image.size = _fetch_layers(runtime, source, repository, list(zip(manifest.layers, image.layers)), progress,
+                               refuse_devices)
     fault("pull.blobs.after")
     progress.message(f"Copying config {config_digest[7:19]} done")
     progress.message("Writing manifest to image destination")
@@ -298,7 +303,7 @@ def _checked_index(entry: Descriptor, where: str) -> str:
 
 
 def _fetch_layers(runtime: "Runtime", source, repository: str,
-                  layers: list[tuple[Descriptor, str]], progress: Progress) -> int:
+                  layers: list[tuple[Descriptor, str]], progress: Progress, refuse_devices: bool) -> int:
     """Download and unpack the layers not stored yet, a few at once; the total
     uncompressed size.  The first failure stops the others."""
     from concurrent.futures import ThreadPoolExecutor
@@ -308,7 +313,8 @@ def _fetch_layers(runtime: "Runtime", source, repository: str,
     unique = list({diff_id: (descriptor, diff_id) for descriptor, diff_id in layers}.values())
     with ThreadPoolExecutor(max_workers=PARALLEL_LAYERS) as pool:
         try:
-            futures = [pool.submit(_fetch_layer, runtime, source, repository, d, diff_id, progress, abort, readers)
+            futures = [pool.submit(_fetch_layer, runtime, source, repository, d, diff_id, progress, abort, readers,
+                                   refuse_devices)
                        for d, diff_id in unique]
             sizes = dict(future.result() for future in futures)
         finally:
@@ -318,8 +324,8 @@ def _fetch_layers(runtime: "Runtime", source, repository: str,
     return sum(sizes[diff_id] for _, diff_id in layers)
 
 
-def _fetch_layer(runtime: "Runtime", source, repository: str, descriptor: Descriptor,
-                 diff_id: str, progress: Progress, abort: threading.Event, readers: list) -> tuple[str, int]:
+def _fetch_layer(runtime: "Runtime", source, repository: str, descriptor: Descriptor, diff_id: str,
+                 progress: Progress, abort: threading.Event, readers: list, refuse_devices: bool) -> tuple[str, int]:
     from .layer_store import layer_archive, layer_present, stage_layer
 
     short = descriptor.digest[7:19]
@@ -341,7 +347,7 @@ def _fetch_layer(runtime: "Runtime", source, repository: str, descriptor: Descri
             raise HuskError("pull aborted")
         try:
             try:
-                staged = stage_layer(runtime, reader)
+                staged = stage_layer(runtime, reader, refuse_devices=refuse_devices)
             except InvalidArgument as exc:
                 reader.finish()  # bytes that are not the blob are the error to report, not their tar
                 raise RegistryError(f"layer {descriptor.digest}: {exc}") from None
@@ -417,6 +423,6 @@ def pull_local(runtime, transport: str, location: str, platform, progress):
         digest, ref_name = source.index_entry(tag)
         name = next((normalize(n) for n in (tag, ref_name) if "/" in n), "")
         return fetch_image(runtime, source, "", digest, name, platform, progress,
-                           where=f"{transport}:{path}", event="pull")
+                           where=f"{transport}:{path}", event="pull", refuse_devices=False)
     finally:
         source.close()

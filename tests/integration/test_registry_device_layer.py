@@ -1,7 +1,10 @@
-"""A registry's layer that holds device nodes (the host's disk, /dev/mem): husk
-stores them as podman 4.3 does (a layer may carry /dev entries, and a
-container may mknod the same nodes itself with CAP_MKNOD), and they give the
-container nothing: its device cgroup refuses to open them, on runc and crun."""
+"""A layer that holds device nodes (the host's disk, /dev/mem).
+
+From a registry it is a stranger's, and the pull refuses it: one line, exit
+125, no image, no layer, the store as it was (issue 14).  From an archive the
+user loads (`docker save`'s, `podman save`'s) the nodes are kept, as podman 4.3
+keeps them, and they give the container nothing: its device cgroup refuses to
+open them, on runc and crun."""
 
 import gzip
 import hashlib
@@ -56,24 +59,57 @@ def _add_layer(layout: str, tag: str, new_tag: str, layer: bytes) -> None:
         json.dump(index, stream)
 
 
-def test_device_nodes_in_a_pulled_layer_open_nothing(husk_envs, registry, tmp_path):
-    seeding = husk_envs()
+def _device_image(husk_envs, tmp_path) -> str:
+    """An OCI layout holding busybox as `bb` and busybox plus the device layer as `devices`."""
     layout = str(tmp_path / "layout")
-    seeding("push", "-q", IMAGE, f"oci:{layout}:bb", check=True)
+    husk_envs()("push", "-q", IMAGE, f"oci:{layout}:bb", check=True)
     _add_layer(layout, "bb", "devices", _device_layer())
-    reference = f"{registry.host}/devices:1"
-    subprocess.run(["skopeo", "copy", "-q", "--dest-cert-dir", registry.cert_dir, f"oci:{layout}:devices",
-                    f"docker://{reference}"], check=True, capture_output=True, timeout=60)
+    return layout
+
+
+def _copy(source: str, destination: str, *flags: str) -> None:
+    subprocess.run(["skopeo", "copy", "-q", *flags, source, destination], check=True, capture_output=True, timeout=60)
+
+
+def _store(husk) -> list:
+    """What a failed pull must leave as it was: the images, and the layer store's entries."""
+    images = json.loads(husk("images", "--format", "json", check=True).stdout)
+    return [sorted((i["Id"], tuple(i.get("Names") or ())) for i in images),
+            sorted(os.listdir(os.path.join(husk.root, "layers")))]
+
+
+def test_a_pulled_layer_with_device_nodes_is_refused_and_leaves_the_store_intact(husk_envs, registry, tmp_path):
+    layout = _device_image(husk_envs, tmp_path)
+    devices, good = f"{registry.host}/devices:1", f"{registry.host}/good:1"
+    for tag, reference in (("devices", devices), ("bb", good)):
+        _copy(f"oci:{layout}:{tag}", f"docker://{reference}", "--dest-cert-dir", registry.cert_dir)
+    husk = registry.trust(husk_envs())
+    before = _store(husk)
+    pulled = husk("pull", "-q", devices)
+    assert pulled.returncode == 125, pulled
+    assert pulled.stdout == ""
+    error = pulled.stderr.strip().splitlines()[-1]
+    assert error.startswith("Error: ") and "Traceback" not in pulled.stderr, pulled.stderr
+    assert "member 'hostdisk' is a block device (8:0); device nodes are refused in a pulled layer" in error, error
+    assert _store(husk) == before
+    assert husk("image", "exists", devices).returncode == 1
+    assert husk("pull", "-q", good).returncode == 0
+    ran = husk("run", "--rm", "--network", "none", good, "echo", "hi")
+    assert (ran.returncode, ran.stdout) == (0, "hi\n"), ran.stderr
+
+
+def test_device_nodes_in_a_loaded_archive_are_kept_and_open_nothing(husk_envs, tmp_path):
+    layout = _device_image(husk_envs, tmp_path)
+    archive = str(tmp_path / "devices.tar")
+    _copy(f"oci:{layout}:devices", f"docker-archive:{archive}:localhost/devices:1")  # as `docker save` writes it
     for runtime in ("runc", "crun"):
-        husk = registry.trust(husk_envs(runtime))
-        husk("rmi", "-a", "-f", check=True)
-        pulled = husk("pull", "-q", reference)
-        assert pulled.returncode == 0, pulled.stderr
-        ran = husk("run", "--rm", "--network", "none", reference, "sh", "-c",
+        husk = husk_envs(runtime)
+        loaded = husk("load", "-i", archive)
+        assert loaded.returncode == 0, loaded.stderr
+        assert "Loaded image: localhost/devices:1" in loaded.stdout
+        ran = husk("run", "--rm", "--network", "none", "localhost/devices:1", "sh", "-c",
                    "ls -l /hostdisk /mem | cut -c1; head -c1 /hostdisk; echo disk=$?; head -c1 /mem; echo mem=$?")
         assert ran.returncode == 0, ran.stderr
         assert ran.stdout.split() == ["b", "c", "disk=1", "mem=1"], ran.stdout
         assert ran.stderr.count("Operation not permitted") == 2, ran.stderr
-        layers = json.loads(husk("image", "inspect", reference, check=True).stdout)[0]["RootFS"]["Layers"]
-        assert len(layers) == 2
         assert stat.S_IMODE(os.stat(husk.root).st_mode) == 0o700  # only root reaches the stored nodes

@@ -126,6 +126,23 @@ def test_device_nodes_and_fifos(target):
     assert stat.S_ISFIFO(os.lstat(os.path.join(target, "run/fifo")).st_mode)
 
 
+@pytest.mark.parametrize("kind, word", [(tarfile.CHRTYPE, "character"), (tarfile.BLKTYPE, "block")])
+def test_refused_device_nodes_fail_and_remove_the_target(target, kind, word):
+    tar = build_tar(regular("first", b"1"), entry("dev/x", kind, devmajor=8, devminor=1, mode=0o666))
+    with pytest.raises(InvalidArgument) as raised:
+        extract_layer(io.BytesIO(tar), target, refuse_devices=True)
+    assert str(raised.value) == (f"invalid layer: member 'dev/x' is a {word} device (8:1); "
+                                 "device nodes are refused in a pulled layer")
+    assert not os.path.exists(target)
+
+
+def test_refusing_devices_keeps_fifos_and_whiteouts(target):
+    tar = build_tar(entry("run/fifo", tarfile.FIFOTYPE, mode=0o600), regular("etc/.wh.shadow", b""))
+    extract_layer(io.BytesIO(tar), target, refuse_devices=True)
+    assert stat.S_ISFIFO(os.lstat(os.path.join(target, "run/fifo")).st_mode)
+    assert os.lstat(os.path.join(target, "etc/shadow")).st_rdev == os.makedev(0, 0)
+
+
 def test_hardlink_shares_the_inode(target):
     tar = build_tar(regular("bin/busybox", b"elf"), entry("bin/ls", tarfile.LNKTYPE, linkname="bin/busybox"))
     extract_layer(io.BytesIO(tar), target)
