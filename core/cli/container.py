@@ -389,8 +389,8 @@ def inspect(session, format_, type_, size, latest, names):
 @click.option("-t", "--timestamps", is_flag=True, help="Prefix each line with its time.")
 @click.option("--since", default=None, help="Only lines after this time (RFC3339, Unix time or duration).")
 @click.option("--until", default=None, help="Only lines before this time.")
-@click.option("-n", "--names", "by_name", is_flag=True, help="Prefix each line with its container's name.")
-@click.option("--color", is_flag=True, help="Each container's prefix in a colour of its own.")
+@click.option("-n", "--names", "by_name", is_flag=True, help="Each line's container by name, not ID.")
+@click.option("--color", is_flag=True, help="Each container's lines in a colour of their own.")
 @selectors()
 @click.argument("names", nargs=-1)
 @pass_session

@@ -207,18 +207,20 @@ def print_inspected(names, document_of, format_: str, struct: str, error_prefix:
 
 def print_logs(runtime: "Runtime", names, *, follow: bool, tail: int, timestamps: bool, since, until,
                by_name: bool = False, color: bool = False) -> None:
-    """Each container's log; lines are prefixed with the container's short id when
-    there are several (its name with `by_name`, and coloured with `color`, as podman's)."""
+    """Each container's log, its lines marked as :mod:`husk.presentation.logs` says (the
+    container's short id or name when there are several, a colour with `color`)."""
     from ..formats.timestamps import parse_until
     from ..engine.logs import follow_log, read_log, write_lines
     from ..formats.timestamps import parse_time
+    from ..presentation.logs import markers
 
     since_t = parse_time(since) if since else None
     until_t = parse_until(until) if until else None
     tail_n = None if tail < 0 else tail
     out, err = sys.stdout.buffer, sys.stderr.buffer
     containers = [runtime.container(name) for name in names]
-    for container in containers:
+    marks = markers([(c.id, c.name) for c in containers], by_name, color)
+    for container, mark in zip(containers, marks):
         if container.config.log_driver == "none":
             raise InvalidArgument("this container is using the 'none' log driver, cannot read logs: "
                                   "this container is not logging output")
@@ -232,19 +234,4 @@ def print_logs(runtime: "Runtime", names, *, follow: bool, tail: int, timestamps
             lines = follow_log(path, running, tail=tail_n, since=since_t, until=until_t)
         else:
             lines = read_log(path, tail=tail_n, since=since_t, until=until_t)
-        if len(containers) > 1 or by_name:
-            prefix = container.name if by_name else container.id[:12]
-            if color:
-                prefix = f"\033[{_COLORS[containers.index(container) % len(_COLORS)]}m{prefix}\033[0m"
-            lines = _prefixed(lines, prefix)
-        write_lines(lines, out, err, timestamps)
-
-
-#: ANSI colours for `logs --color`, one per container in turn
-_COLORS = (32, 33, 34, 35, 36, 31)
-
-
-def _prefixed(lines, prefix: str):
-    for line in lines:
-        line.text = prefix.encode() + b" " + line.text
-        yield line
+        write_lines(lines, out, err, timestamps, mark)

@@ -84,6 +84,12 @@ def create_from_flags(session, opts: dict, name: str = ""):
 
         infra_command = parse_entrypoint(opts["infra_command"])
     network = list(opts.get("network") or ()) or None
+    userns = None
+    if any(opts.get(flag) for flag in ("userns", "uidmap", "gidmap", "subuidname", "subgidname")):
+        from ..engine.userns import run_options
+
+        userns = run_options(lambda: session.runtime, opts.get("userns") or "", opts.get("uidmap", ()),
+                             opts.get("gidmap", ()), opts.get("subuidname") or "", opts.get("subgidname") or "")
     return create_pod(
         session.runtime, name, infra=opts.get("infra", True), infra_command=infra_command,
         infra_name=opts.get("infra_name", ""), share=opts.get("share"), hostname=opts.get("hostname", ""),
@@ -92,7 +98,8 @@ def create_from_flags(session, opts: dict, name: str = ""):
         host_files=HostFiles(dns_servers=list(opts.get("dns", ())), dns_search=list(opts.get("dns_search", ())),
                              dns_options=list(opts.get("dns_option", ())), add_hosts=list(opts.get("add_host", ())),
                              no_hosts=opts.get("no_hosts", False)),
-        cgroup_parent=opts.get("cgroup_parent", ""), memory=opts.get("memory"), cpus=opts.get("cpus"))
+        cgroup_parent=opts.get("cgroup_parent", ""), memory=opts.get("memory"), cpus=opts.get("cpus"),
+        userns=userns)
 
 
 def write_id_file(path: str, pod_id: str) -> None:
@@ -129,6 +136,12 @@ def write_id_file(path: str, pod_id: str) -> None:
 @click.option("--cpus", default=None, help="CPUs the pod's containers may use together (e.g. 1.5).")
 @click.option("--exit-policy", default="continue", help="continue, or stop: stop the pod when its last container "
                                                         "exits.")
+@click.option("--userns", default="", help="The pod's user namespace, which its containers share: host, "
+                                           "auto[:size=N] (keep-id, nomap: rootless).")
+@click.option("--uidmap", multiple=True, help="CONTAINER:HOST:SIZE uid map of the pod's user namespace.")
+@click.option("--gidmap", multiple=True, help="CONTAINER:HOST:SIZE gid map of the pod's user namespace.")
+@click.option("--subuidname", default="", help="Map the pod to this user's /etc/subuid ranges.")
+@click.option("--subgidname", default="", help="Map the pod to this user's /etc/subgid ranges.")
 @click.argument("name_arg", required=False, default="")
 @pass_session
 def create(session, name, name_arg, pod_id_file, replace, **opts):
@@ -333,8 +346,8 @@ def top(session, latest, pod, descriptors):
 @click.option("-t", "--timestamps", is_flag=True, help="Prefix each line with its time.")
 @click.option("--since", default=None, help="Only lines after this time.")
 @click.option("--until", default=None, help="Only lines before this time.")
-@click.option("--names", "by_name", is_flag=True, help="Prefix each line with its container's name.")
-@click.option("--color", is_flag=True, help="Each container's prefix in a colour of its own.")
+@click.option("-n", "--names", "by_name", is_flag=True, help="Each line's container by name, not ID.")
+@click.option("--color", is_flag=True, help="Each container's lines in a colour of their own.")
 @click.option("-l", "--latest", is_flag=True, help="The pod created last.")
 @click.argument("pod", required=False)
 @pass_session
@@ -423,6 +436,8 @@ def pod_option(session, opts: dict) -> str:
         if pod:
             raise InvalidArgument("cannot specify both --pod and --pod-id-file")
         pod = _read_id_files((opts["pod_id_file"],))[0]
+    if pod and opts.get("userns"):  # a pod's members share its user namespace (pod create --userns)
+        raise InvalidArgument("--userns and --pod cannot be set together")
     if not pod.startswith("new:"):
         return pod
     settings = {flag: opts.get(flag, ()) for flag in _NEW_POD_FLAGS}

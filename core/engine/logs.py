@@ -268,16 +268,16 @@ class LogFollower:
         self.close()
 
 
-def write_lines(lines: Iterable[LogLine], out_stdout: BinaryIO, out_stderr: BinaryIO, timestamps: bool) -> None:
+def write_lines(lines: Iterable[LogLine], out_stdout: BinaryIO, out_stderr: BinaryIO, timestamps: bool,
+                mark: Callable[[bytes], bytes] | None = None) -> None:
     """Copy lines to the CLI's binary stdout / stderr, flushing each so `--follow` is live.
 
     With `timestamps`, each line starts with its RFC3339Nano time and a space,
-    as `podman logs -t` prints it.
+    as `podman logs -t` prints it; `mark` then prefixes or colours the whole
+    (husk.presentation.logs: the container's id or name goes before the time).
     """
     for line in lines:
         out = out_stderr if line.stream == "stderr" else out_stdout
-        if timestamps:
-            out.write(format_rfc3339_nano(line.time_ns).encode() + b" " + line.text)
-        else:
-            out.write(line.text)
+        text = format_rfc3339_nano(line.time_ns).encode() + b" " + line.text if timestamps else line.text
+        out.write(mark(text) if mark else text)
         out.flush()

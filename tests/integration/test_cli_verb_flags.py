@@ -41,12 +41,39 @@ def test_ps_watch_prints_again(husk):
 
 
 def test_logs_names_and_color(husk):
-    husk("run", "--network", "none", "--name", "one", "busybox", "echo", "first", check=True)
+    """podman 4.3's marks (checked against it): with several containers each line starts with
+    the container's short ID (its name with -n), before the time; with one, none even with -n;
+    --color puts each container's whole lines in a colour of its own (37, 31, ... in turn)."""
+    one = husk("run", "--network", "none", "--name", "one", "busybox", "echo", "first", check=True).stdout
     husk("run", "--network", "none", "--name", "two", "busybox", "echo", "second", check=True)
-    assert husk("logs", "--names", "one").stdout == "one first\n"
+    ident = husk("inspect", "--format", "{{.Id}}", "one", check=True).stdout.strip()
+    assert one == "first\n"
+    assert husk("logs", "--names", "one").stdout == "first\n"
     assert husk("logs", "-n", "one", "two").stdout == "one first\ntwo second\n"
+    assert husk("logs", "one", "two").stdout.splitlines()[0] == f"{ident[:12]} first"
     colored = husk("logs", "--color", "-n", "one", "two").stdout
-    assert colored == "\033[32mone\033[0m first\n\033[33mtwo\033[0m second\n"
+    assert colored == "\033[37mone first\033[0m\n\033[31mtwo second\033[0m\n"
+    assert husk("logs", "--color", "one").stdout == "\033[37mfirst\033[0m\n"
+    name, stamp, text = husk("logs", "-t", "-n", "one", "two").stdout.splitlines()[0].split()
+    assert (name, stamp[:2], text) == ("one", "20", "first")
+
+
+def test_pod_logs_names_and_color(husk):
+    husk("pod", "create", "--network", "none", "--name", "plc", check=True)
+    try:
+        for name, word in (("plc-a", "first"), ("plc-b", "second")):
+            husk("run", "--pod", "plc", "--name", name, "busybox", "echo", word, check=True)
+        ids = {name: husk("inspect", "--format", "{{.Id}}", name, check=True).stdout[:12]
+               for name in ("plc-a", "plc-b")}
+        assert sorted(husk("pod", "logs", "plc").stdout.splitlines()) \
+            == sorted([f"{ids['plc-a']} first", f"{ids['plc-b']} second"])
+        assert sorted(husk("pod", "logs", "-n", "plc").stdout.splitlines()) == ["plc-a first", "plc-b second"]
+        assert husk("pod", "logs", "--names", "-c", "plc-b", "plc").stdout == "second\n"
+        colored = husk("pod", "logs", "--color", "--names", "plc").stdout.splitlines()
+        assert sorted(colored) == sorted(["\033[37mplc-a first\033[0m", "\033[31mplc-b second\033[0m"]) \
+            or sorted(colored) == sorted(["\033[31mplc-a first\033[0m", "\033[37mplc-b second\033[0m"])
+    finally:
+        husk("pod", "rm", "-f", "plc")
 
 
 def test_rmi_ignore_and_no_prune(husk):
