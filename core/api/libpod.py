@@ -170,6 +170,20 @@ def _userns_flags(spec: "SpecGenerator") -> tuple[str, list[str], list[str]]:
     return (f"{userns}:{value}" if value else userns), uidmap, gidmap
 
 
+class SpecDevice(msgspec.Struct):
+    """One of SpecGenerator.devices: podman's client sends each --device value whole in `path`."""
+
+    path: str
+
+
+class RLimit(msgspec.Struct):
+    """One of SpecGenerator.r_limits (an OCI POSIXRlimit: RLIMIT_NOFILE, soft, hard)."""
+
+    type: str
+    soft: int = 0
+    hard: int = 0
+
+
 class SpecGenerator(msgspec.Struct):
     """The fields of podman's SpecGenerator that husk acts on (others are ignored)."""
 
@@ -221,18 +235,39 @@ class SpecGenerator(msgspec.Struct):
     pod: str = ""
     #: podman's Schema2HealthConfig (Docker's HealthConfig)
     healthconfig: HealthcheckBody | None = None
+    #: /etc/resolv.conf and /etc/hosts (--dns, --dns-search, --dns-option, --add-host, --no-hosts)
+    dns_server: list[str] | None = None
+    dns_search: list[str] | None = None
+    dns_option: list[str] | None = None
+    hostadd: list[str] | None = None
+    use_image_hosts: bool = False
+    #: the run options (--device as its flag's text in `path`, --ulimit, --sysctl, --shm-size, --init, ...)
+    devices: list[SpecDevice] | None = None
+    r_limits: list[RLimit] | None = None
+    sysctl: dict[str, str] | None = None
+    shm_size: int | None = None
+    init: bool = False
+    init_path: str = ""
+    timezone: str = ""
+    groups: list[str] | None = None
+    umask: str = ""
+    oom_score_adj: int | None = None
 
 
 def _create_arguments(spec: SpecGenerator) -> dict:
-    from ..presentation.mounts import parse_volume
+    from ..presentation.mounts import parse_tmpfs, parse_volume
+    from ..state.records import HostFiles
 
     if not spec.image:
         raise InvalidArgument("no image given: the create body needs \"image\"")
     mounts = []
     for mount in spec.mounts or []:
-        if mount.type != "bind":
-            raise InvalidArgument(f"mount type {mount.type!r} is not supported here: use bind")
         options = ",".join(mount.options or [])
+        if mount.type == "tmpfs":
+            mounts.append(parse_tmpfs(mount.destination + (f":{options}" if options else "")))
+            continue
+        if mount.type != "bind":
+            raise InvalidArgument(f"mount type {mount.type!r} is not supported here: use bind or tmpfs")
         mounts.append(parse_volume(f"{mount.source}:{mount.destination}" + (f":{options}" if options else "")))
     for volume in spec.volumes or []:
         options = ",".join(volume.options or [])
@@ -258,7 +293,10 @@ def _create_arguments(spec: SpecGenerator) -> dict:
             "static_mac": first.static_mac, "aliases": list(first.aliases or []),
             "resources": _resources(spec.resource_limits),
             "volumes_from": spec.volumes_from or (), "secrets": _secrets(spec), "pod": spec.pod,
-            "healthcheck": spec.healthconfig.settings() if spec.healthconfig else None}
+            "healthcheck": spec.healthconfig.settings() if spec.healthconfig else None,
+            "host_files": HostFiles(dns_servers=spec.dns_server or [], dns_search=spec.dns_search or [],
+                                    dns_options=spec.dns_option or [], add_hosts=spec.hostadd or [],
+                                    no_hosts=spec.use_image_hosts)}
 
 
 def _secrets(spec: SpecGenerator) -> list[str]:
@@ -281,6 +319,44 @@ def _security_options(spec: SpecGenerator) -> list[str]:
             + (["no-new-privileges"] if spec.no_new_privileges else []))
 
 
+def _run_options(runtime, spec: SpecGenerator):
+    """The RunOptions of the create (None: none given), read by the CLI's parsers (the same checks
+    and messages as `husk run`'s flags)."""
+    from ..engine import run_options as parse
+    from ..state.run_options import RunOptions
+
+    given: dict = {}
+    if spec.devices:
+        given["devices"] = parse.parse_devices([device.path for device in spec.devices])
+    if spec.r_limits:
+        given["ulimits"] = parse.parse_ulimits([f"{limit.type.lower().removeprefix('rlimit_')}={limit.soft}:{limit.hard}"
+                                                for limit in spec.r_limits])
+    if spec.sysctl:
+        given["sysctls"] = parse.parse_sysctls([f"{key}={value}" for key, value in spec.sysctl.items()])
+    if spec.shm_size:
+        given["shm_size"] = spec.shm_size
+    if spec.init or spec.init_path:
+        given.update(init=True, init_path=spec.init_path)
+    if spec.timezone:
+        given["tz"] = parse.check_tz(spec.timezone)
+    if spec.groups:
+        given["group_add"] = list(spec.groups)
+    if spec.umask:
+        given["umask"] = parse.parse_umask(spec.umask)
+    if spec.oom_score_adj is not None:
+        if not -1000 <= spec.oom_score_adj <= 1000:
+            raise InvalidArgument(f"oom-score-adj {spec.oom_score_adj} is not in the range -1000 to 1000")
+        given["oom_score_adj"] = spec.oom_score_adj
+    options = userns_run_options(runtime, *_userns_flags(spec))
+    if given:
+        options = options or RunOptions()
+        for key, value in given.items():
+            setattr(options, key, value)
+        if options.init:
+            parse.init_binary(options)
+    return options
+
+
 def _network(spec: SpecGenerator):
     """netns.nsmode (bridge, none, host; "" is the default) with the named
     networks, port mappings (a host port of 0 is a free one) and the first
@@ -288,6 +364,8 @@ def _network(spec: SpecGenerator):
     from ..network.ports import libpod_mapping
 
     mode = spec.netns.nsmode if spec.netns is not None and spec.netns.nsmode else None
+    if mode in ("container", "path"):  # the --network value: container:NAME, ns:PATH
+        mode = f"{'ns' if mode == 'path' else mode}:{spec.netns.value}"
     names = list(spec.networks or {})
     network = names if names and mode in (None, "bridge") else mode
     ports = [port for m in spec.portmappings or []
@@ -311,8 +389,7 @@ async def create(request: web.Request) -> web.Response:
     runtime = request_runtime(request)
 
     def make():
-        options = userns_run_options(runtime, *_userns_flags(spec))
-        return runtime.create_container(spec.image, run_options=options, **kwargs)
+        return runtime.create_container(spec.image, run_options=_run_options(runtime, spec), **kwargs)
 
     container = await blocking.run(make)
     return json_response({"Id": container.id, "Warnings": []}, status=201)

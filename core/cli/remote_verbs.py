@@ -9,7 +9,7 @@ from __future__ import annotations
 import click
 
 from ..define import InvalidArgument
-from . import remote, remote_containers, remote_images, remote_inventory, remote_objects
+from . import remote, remote_containers, remote_create, remote_images, remote_inventory, remote_objects
 from .common import CONTEXT
 
 
@@ -27,8 +27,8 @@ def command(name: str, local: click.Command | None) -> click.Command | None:
     """The remote version of a verb; for a verb that has none, a command saying so.  Of `system`,
     `connection` stays local (it manages this host's destinations, as with podman --remote), and so
     do login and logout."""
-    verbs = {**remote.COMMANDS, **remote_containers.COMMANDS, **remote_images.COMMANDS, **remote_objects.COMMANDS,
-             **remote_inventory.COMMANDS}
+    verbs = {**remote.COMMANDS, **remote_create.COMMANDS, **remote_containers.COMMANDS, **remote_images.COMMANDS,
+             **remote_objects.COMMANDS, **remote_inventory.COMMANDS}
     if name in verbs:
         return verbs[name]
     if name == "container":

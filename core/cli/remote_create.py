@@ -1,0 +1,337 @@
+"""Remote `run` and `create`: the local verbs' flags (the same click options, read by the same
+parsers), sent to the service as podman's SpecGenerator (the libpod create body, podman 4.3's
+field names), which the service turns back into the engine's create (husk.api.libpod).
+
+:data:`SPEC_TABLE` is the one place that says which local flag becomes which field.  A flag it
+does not name, given on the command line, is refused in one line (exit 125) rather than
+dropped: :data:`CLIENT_SIDE` are those the client itself acts on.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ..define import InvalidArgument
+from .attach import detach_keys_option, sig_proxy_option
+from .common import CONTEXT, DeferredOptions, deferred
+from .remote import ServiceError, _attach, _copy_logs, _pull, _pump, _terminal, client, path
+
+
+def _volumes(opts: dict) -> dict:
+    """-v, --mount and --tmpfs: binds and tmpfs as `mounts`, named and anonymous volumes as
+    `volumes`.  A bind's source is a path on the service's host, checked there."""
+    from ..presentation.mounts import parse_tmpfs, parse_volume
+    from .run_flags import parse_mounts
+
+    records = []
+    for value in opts["volume"]:
+        source = value.split(":")[0] if ":" in value else ""
+        if source.startswith("."):
+            raise InvalidArgument(f"invalid volume {value!r}: a relative host path is not supported remotely "
+                                  "(give an absolute path on the service's host)")
+        if source.startswith("/"):
+            parts = value.split(":")
+            records.append(("bind", source, parts[1], [o for o in (parts[2] if len(parts) > 2 else "").split(",")
+                                                       if o]))
+        else:
+            mount = parse_volume(value)
+            records.append((mount.type, mount.source, mount.destination, mount.options))
+    for mount in [parse_tmpfs(value) for value in opts["tmpfs"]] + parse_mounts(opts["mount_"]):
+        records.append((mount.type, mount.source, mount.destination, mount.options))
+    mounts, volumes = [], []
+    for kind, source, destination, options in records:
+        if kind == "volume":
+            volumes.append({"Name": source, "Dest": destination, "Options": options})
+        elif kind in ("bind", "tmpfs"):
+            mounts.append({"type": kind, "source": source, "destination": destination, "options": options})
+        else:
+            raise InvalidArgument(f"--mount type={kind} is not supported remotely yet")
+    return {"mounts": mounts or None, "volumes": volumes or None}
+
+
+#: --network values that are modes, not network names (podman's nsmode for each)
+_NETWORK_MODES = {"none": "none", "host": "host", "bridge": "bridge", "private": "private", "slirp4netns": "slirp4netns",
+                  "pasta": "pasta", "container": "container", "ns": "path"}
+
+
+def _network(opts: dict) -> dict:
+    """--network (a mode, or network names), --ip, --ip6, --mac-address, --network-alias, -p."""
+    from ..network.ports import parse_publish
+
+    netns, names = None, []
+    for value in opts["network"]:
+        mode, _, argument = value.partition(":")
+        if mode in _NETWORK_MODES:
+            netns = {"nsmode": _NETWORK_MODES[mode], "value": argument}
+        else:
+            names.append(value)
+    attachment = {"static_ips": [ip for ip in (opts["ip"], opts["ip6"]) if ip] or None,
+                  "static_mac": opts["mac_address"], "aliases": list(opts["network_alias"]) or None}
+    if any(attachment.values()) and not names:
+        raise InvalidArgument("--ip, --ip6, --mac-address and --network-alias need a --network NAME remotely")
+    networks = {name: attachment if index == 0 else {} for index, name in enumerate(names)}
+    ports = [{"container_port": m.container_port, "host_port": m.host_port, "host_ip": m.host_ip,
+              "protocol": m.protocol, "range": m.range}
+             for value in opts["publish"] for m in parse_publish(value, assign=False)]
+    return {"netns": netns or ({"nsmode": "bridge"} if names else None), "networks": networks or None,
+            "portmappings": ports or None, "publish_image_ports": opts["publish_all"],
+            "expose": dict(_expose(value) for value in opts["expose"]) or None}
+
+
+def _expose(value: str) -> tuple[int, str]:
+    port, _, protocol = value.partition("/")
+    if not port.isdigit():
+        raise InvalidArgument(f"--expose {value}: a port range is not supported remotely yet")
+    return int(port), protocol or "tcp"
+
+
+def _resources(opts: dict) -> dict:
+    """--memory, --cpus, --cpu-shares, --pids-limit: checked here as locally, sent as an OCI
+    LinuxResources document."""
+    from ..engine.resources import oci_resources
+    from .changes import resource_limits
+
+    limits = resource_limits(opts)
+    return {"resource_limits": oci_resources(limits) if limits is not None else None}
+
+
+def _env(opts: dict) -> dict:
+    from .options import parse_env
+    from .run_flags import host_env
+
+    env = host_env(parse_env(opts["env"], opts["env_file"]), opts["env_host"], opts["http_proxy"])
+    return {"env": dict(item.partition("=")[::2] for item in env) or None}
+
+
+def _labels(opts: dict) -> dict:
+    from .options import parse_labels
+    from .run_flags import read_label_files
+
+    return {"labels": parse_labels((*read_label_files(opts["label_file"]), *opts["label"])) or None}
+
+
+def _restart(opts: dict) -> dict:
+    policy, _, tries = opts["restart"].partition(":")
+    if tries and not tries.isdigit():
+        raise InvalidArgument(f"invalid restart policy {opts['restart']!r}: the retry count must be a number")
+    return {"restart_policy": policy, "restart_tries": int(tries) if tries else None}
+
+
+def _health(opts: dict) -> dict:
+    """The health check flags, checked here as locally, as Docker's HealthConfig (nanoseconds)."""
+    from .health import health_settings
+
+    given = health_settings(opts)
+    if not given:
+        return {}
+    return {"healthconfig": {"Test": given.get("test"), "Interval": given.get("interval"),
+                             "Timeout": given.get("timeout"), "StartPeriod": given.get("start_period"),
+                             "Retries": given.get("retries")}}
+
+
+def _security(opts: dict) -> dict:
+    """--security-opt values as SpecGenerator's fields (the service makes them options again)."""
+    fields: dict = {}
+    for value in opts["security_opt"]:
+        key, _, setting = value.partition("=") if "=" in value else value.partition(":")
+        if key == "no-new-privileges":
+            fields["no_new_privileges"] = setting in ("", "true")
+        elif key == "seccomp":
+            fields["seccomp_profile_path"] = setting
+        elif key == "apparmor":
+            fields["apparmor_profile"] = setting
+        elif key in ("mask", "unmask"):
+            fields[key] = setting
+        elif key == "proc-opts":
+            fields["procfs_opts"] = setting.split(",")
+        elif key == "label":
+            fields.setdefault("selinux_opts", []).append(setting)
+        else:
+            raise InvalidArgument(f"invalid --security-opt {value!r}")
+    return fields
+
+
+def _split(values) -> list[str] | None:
+    return [item for value in values for item in value.split(",") if item] or None
+
+
+def _one(field: str, key: str | None = None, convert=None):
+    """A flag sent as it is (or converted) in one field; empty values are left out."""
+    def build(opts: dict) -> dict:
+        value = opts[key or field]
+        if convert is not None:
+            value = convert(value)
+        return {field: value} if value not in (None, "", (), [], {}) else {}
+    return build
+
+
+#: each local flag (its click parameter's name) the remote verbs send, and the builder that makes
+#: its SpecGenerator fields from the parsed options
+SPEC_TABLE = (
+    (("image",), _one("image")), (("name",), _one("name")), (("command",), _one("command", convert=list)),
+    (("auto_remove",), _one("remove", "auto_remove")), (("interactive",), _one("stdin", "interactive")),
+    (("tty",), _one("terminal", "tty")),
+    (("entrypoint",), lambda o: {} if o["entrypoint"] is None else {"entrypoint": _entrypoint(o["entrypoint"])}),
+    (("workdir",), _one("work_dir", "workdir")), (("user",), _one("user")), (("hostname",), _one("hostname")),
+    (("env", "env_file", "env_host", "http_proxy"), _env), (("label", "label_file"), _labels),
+    (("annotation",), lambda o: {"annotations": _annotations(o["annotation"]) or None}),
+    (("stop_signal",), lambda o: {"stop_signal": _signal(o["stop_signal"])} if o["stop_signal"] else {}),
+    (("stop_timeout",), _one("stop_timeout")),
+    (("network", "ip", "ip6", "mac_address", "network_alias", "publish", "publish_all", "expose"), _network),
+    (("dns",), _one("dns_server", "dns", list)), (("dns_search",), _one("dns_search", convert=list)),
+    (("dns_option",), _one("dns_option", convert=list)), (("add_host",), _one("hostadd", "add_host", list)),
+    (("no_hosts",), _one("use_image_hosts", "no_hosts")),
+    (("volume", "tmpfs", "mount_"), _volumes), (("volumes_from",), _one("volumes_from", convert=list)),
+    (("read_only",), _one("read_only_filesystem", "read_only")), (("restart",), _restart),
+    (("privileged",), _one("privileged")), (("cap_add",), _one("cap_add", convert=_split)),
+    (("cap_drop",), _one("cap_drop", convert=_split)), (("security_opt",), _security),
+    (("seccomp_policy",), _one("seccomp_policy")), (("pod",), _one("pod")),
+    (("memory", "cpus", "cpu_shares", "pids_limit"), _resources),
+    (("device",), lambda o: {"devices": [{"path": value} for value in o["device"]] or None}),
+    (("ulimit",), lambda o: {"r_limits": _rlimits(o["ulimit"]) or None}),
+    (("sysctl",), lambda o: {"sysctl": dict(v.partition("=")[::2] for v in o["sysctl"]) or None}),
+    (("shm_size",), lambda o: {"shm_size": _size(o["shm_size"], "--shm-size")} if o["shm_size"] else {}),
+    (("init",), _one("init")), (("init_path",), _one("init_path")), (("tz",), _one("timezone", "tz")),
+    (("group_add",), _one("groups", "group_add", list)), (("umask",), _one("umask")),
+    (("oom_score_adj",), _one("oom_score_adj")),
+    (("health_cmd", "health_interval", "health_retries", "health_start_period", "health_timeout",
+      "no_healthcheck"), _health),
+)
+
+#: the flags the client acts on itself (run's, the pull's policy, files written or read here)
+CLIENT_SIDE = frozenset({"detach", "cidfile", "replace", "pull_policy", "pull_quiet", "rmi"})
+
+
+def _entrypoint(value: str) -> list[str]:
+    from .options import parse_entrypoint
+
+    return parse_entrypoint(value)
+
+
+def _annotations(values) -> dict:
+    from .options import parse_annotations
+
+    return parse_annotations(values)
+
+
+def _signal(value: str) -> int:
+    from ..formats.signals import parse_signal
+
+    return parse_signal(value)
+
+
+def _size(value: str, flag: str) -> int:
+    from ..engine.run_options import parse_size
+
+    return parse_size(value, flag)
+
+
+def _rlimits(values) -> list[dict]:
+    from ..engine.run_options import parse_ulimits
+
+    return [{"type": name, "soft": soft, "hard": hard} for name, (soft, hard) in parse_ulimits(values).items()]
+
+
+def spec_generator(ctx: click.Context, opts: dict) -> dict:
+    """The SpecGenerator for the parsed options; a flag given that no builder sends is refused."""
+    sent = {name for names, _ in SPEC_TABLE for name in names}
+    from click.core import ParameterSource
+
+    for param in ctx.command.params:
+        if param.name in sent or param.name in CLIENT_SIDE:
+            continue
+        if ctx.get_parameter_source(param.name) is ParameterSource.COMMANDLINE:
+            flag = max(param.opts, key=len)
+            raise InvalidArgument(f"{flag} is not supported remotely yet (run it on the service's host)")
+    spec: dict = {}
+    for _, build in SPEC_TABLE:
+        spec.update(build(opts))
+    return spec
+
+
+def _create(ctx: click.Context, opts: dict) -> str:
+    """The container made on the service (its image pulled there first as --pull says): its ID."""
+    from .run_flags import check_cidfile, write_cidfile
+
+    check_cidfile(opts["cidfile"])
+    spec = spec_generator(ctx, opts)
+    service = client()
+    policy = opts["pull_policy"]
+    if policy not in ("always", "missing", "never", "newer"):
+        raise InvalidArgument(f'invalid pull policy "{policy}"')
+    if opts["replace"]:
+        if not opts["name"]:
+            raise InvalidArgument("cannot replace container without --name being set")
+        try:
+            service.open("DELETE", path("containers", opts["name"]), {"force": "true"}).read()
+        except ServiceError as exc:
+            if exc.status != 404:
+                raise
+    if policy == "always":
+        _pull(service, opts["image"], quiet=True, out=sys.stderr)
+    try:
+        ident = service.json("POST", "/containers/create", body=spec)["Id"]
+    except ServiceError as exc:
+        if policy == "never" or "image" not in str(exc).lower():
+            raise
+        _pull(service, opts["image"], quiet=opts["pull_quiet"], out=sys.stderr)
+        ident = service.json("POST", "/containers/create", body=spec)["Id"]
+    write_cidfile(opts["cidfile"], ident)
+    return ident
+
+
+def _create_options(function):
+    from .container import _create_options as local
+
+    return local(function)
+
+
+@click.command(cls=DeferredOptions, context_settings={**CONTEXT, "allow_interspersed_args": False})
+@click.option("-d", "--detach", is_flag=True, help="Print the ID and leave the container running.")
+@click.option("--rmi", is_flag=True, help="Remove the image once the container is gone (implies --rm).")
+@click.option("--preserve-fds", type=int, default=0, help="Not remotely: the descriptors are this host's.")
+@detach_keys_option
+@sig_proxy_option
+@deferred(_create_options)
+@click.pass_context
+def run(ctx, detach, rmi, preserve_fds, detach_keys, sig_proxy, **opts):
+    """Run a command in a new container on the service (the local verb's flags)."""
+    if detach and rmi:
+        raise InvalidArgument("--rmi is only for a container run in the foreground")
+    interactive, tty, remove = opts["interactive"], opts["tty"], opts["auto_remove"] or rmi
+    opts["auto_remove"] = remove and detach  # attached: the client removes it once it has its exit code
+    ident = _create(ctx, opts)
+    service = client()
+    stream = _attach(service, ident) if (interactive or tty) and not detach else None
+    service.open("POST", path("containers", ident, "start")).read()
+    if detach:
+        click.echo(ident)
+        return
+    if stream is None:
+        _copy_logs(service, ident, follow=True, tty=False)
+    elif tty:
+        _terminal(service, ident, *stream, interactive)
+    else:
+        _pump(*stream, interactive, tty=False)
+    code = service.json("POST", path("containers", ident, "wait"), {"condition": "stopped"})
+    if remove:
+        service.open("DELETE", path("containers", ident), {"force": "true"}).read()
+    if rmi:
+        try:
+            service.open("DELETE", path("images", opts["image"])).read()
+        except ServiceError as exc:
+            click.echo(f"Error: failed removing image {opts['image']}: {exc}", err=True)
+    raise SystemExit(code)
+
+
+@click.command(cls=DeferredOptions, context_settings={**CONTEXT, "allow_interspersed_args": False})
+@deferred(_create_options)
+@click.pass_context
+def create(ctx, **opts):
+    """Create a container on the service (not started); its ID on stdout."""
+    click.echo(_create(ctx, opts))
+
+
+COMMANDS = {command.name: command for command in (run, create)}
