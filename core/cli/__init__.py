@@ -16,6 +16,7 @@ asking importlib.metadata (about 20 ms).
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 import click
@@ -206,4 +207,21 @@ def main() -> None:
         print(f"Error: internal error: {type(exc).__name__}: {exc} (--log-level debug shows where)", file=sys.stderr)
         code = EXIT_ENGINE
     sys.stdout.flush()
-    sys.exit(code if isinstance(code, int) else 0)
+    _exit(code if isinstance(code, int) else 0)
+
+
+def _exit(code: int) -> None:
+    """End the process.  Python's own exit tears down every module and runs a
+    last garbage collection: about 10 ms, a sixth of `ps -a`, for nothing, as
+    the kernel frees the memory and the LMDB map.  So the process leaves at
+    once when that teardown has no work: no atexit callback (logging's
+    flush, tempfile's finalizers, a caller's recorder) and no thread but
+    this one (threading's exit joins the others); otherwise the ordinary
+    way."""
+    import atexit
+    import threading
+
+    if atexit._ncallbacks() == 0 and threading.active_count() == 1:
+        sys.stderr.flush()
+        os._exit(code & 0xFF)
+    sys.exit(code)
