@@ -44,7 +44,8 @@ container before removal).  At exit the monitor waits for a client that sent
 MSG_CLEANUP (run and start -a, which clean up or remove the container
 themselves) to hang up, then takes the container's lock (``lock_path``, as
 husk's commands do) and runs the exit command only when the marker is still
-there and the lock file was not removed with the container.  Every doubt
+there (or its directory is gone: a removal died half-way) and the lock
+file was not removed with the container.  Every doubt
 (a killed CLI, a marker left behind) runs it: the exit command repairs, and
 is idempotent.
 
@@ -967,7 +968,9 @@ class Monitor:
             return True
         try:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            return os.fstat(lock).st_nlink > 0 and exists(marker)
+            # the marker's directory gone with the lock still there: a removal
+            # (of a --rm container, say) died before the records went; finish it
+            return os.fstat(lock).st_nlink > 0 and (exists(marker) or not exists(marker.rpartition("/")[0]))
         except OSError:
             return True
         finally:

@@ -167,7 +167,9 @@ class Container:
         with self._locked():
             if exit_of_monitor and self.state.monitor_pid not in (0, exit_of_monitor):
                 return
-            self._require(State.CONFIGURED, State.CREATED, State.STOPPED, State.EXITED,
+            # `removing`: a --rm container whose removal died half-way (run's own, or rm's): finish it
+            removable = (State.REMOVING,) if self.config.auto_remove else ()
+            self._require(State.CONFIGURED, State.CREATED, State.STOPPED, State.EXITED, *removable,
                           message=f"container {self.id} is running or paused, refusing to clean up")
             if lifecycle.restart_by_policy(self):
                 return

@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from husk.testing import find_monitors, wait_until
+
+SLEEPER = ["busybox", "sleep", "1000"]
 
 RECORDER = """import os, sys
 with open(os.environ["HUSK_TEST_ARGV_LOG"], "a") as log:
@@ -88,3 +92,19 @@ def test_output_of_an_instant_exit_reaches_run(husk):
     for attempt in range(12):
         result = husk("run", "--rm", "busybox", "echo", "again")
         assert (result.returncode, result.stdout) == (0, "again\n"), (attempt, result.stderr)
+
+
+@pytest.mark.parametrize("point", ["remove.record.after", "remove.files.after"])
+def test_killed_removal_of_an_rm_container_is_finished_by_the_exit_command(husk, point):
+    """`rm -f` of a --rm container dies half-way (its record `removing`; after
+    its files went, the cleanup marker with them): the exit command finishes
+    the removal (the monitor skipped it when the marker had gone with the
+    run directory, and the exit command refused a `removing` container)."""
+    husk("run", "-d", "--rm", "--name", "r", *SLEEPER, check=True)
+    husk.extra_env["HUSK_FAULT"] = f"{point}:kill"  # the rm CLI only: the monitor was started without it
+    try:
+        assert husk("rm", "-f", "-t", "0", "r", timeout=120).returncode == -9
+    finally:
+        del husk.extra_env["HUSK_FAULT"]
+    assert wait_until(lambda: not find_monitors(husk.runroot)), "the monitor did not end"
+    assert husk("ps", "-a", "--format", "{{.Names}} {{.State}}", check=True).stdout == ""
