@@ -284,7 +284,7 @@ def _create_arguments(spec: SpecGenerator) -> dict:
             "env": [f"{key}={value}" for key, value in (spec.env or {}).items()], "workdir": spec.work_dir,
             "user": spec.user, "hostname": spec.hostname, "labels": spec.labels or {},
             "annotations": spec.annotations or {},
-            "stop_signal": str(spec.stop_signal) if spec.stop_signal else "", "stop_timeout": spec.stop_timeout,
+            "stop_signal": _signal_name(spec.stop_signal) if spec.stop_signal else "", "stop_timeout": spec.stop_timeout,
             "tty": spec.terminal, "stdin_open": spec.stdin, "auto_remove": spec.remove,
             "privileged": spec.privileged, "cap_add": spec.cap_add or (), "cap_drop": spec.cap_drop or (),
             "security_opt": _security_options(spec), "seccomp_policy": spec.seccomp_policy or "default",
@@ -297,6 +297,16 @@ def _create_arguments(spec: SpecGenerator) -> dict:
             "host_files": HostFiles(dns_servers=spec.dns_server or [], dns_search=spec.dns_search or [],
                                     dns_options=spec.dns_option or [], add_hosts=spec.hostadd or [],
                                     no_hosts=spec.use_image_hosts)}
+
+
+def _signal_name(number: int) -> str:
+    """SpecGenerator's stop_signal (a number) as the CLI's --stop-signal stores it: SIGINT."""
+    import signal
+
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return str(number)
 
 
 def _secrets(spec: SpecGenerator) -> list[str]:

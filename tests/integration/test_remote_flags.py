@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import subprocess
 
 from husk.testing import HUSK, IMAGE
@@ -16,6 +17,12 @@ _VOLATILE = {"Id", "Name", "Created", "State", "ResolvConfPath", "HostnamePath",
              "SizeRootFs", "Dependencies", "ExecIDs", "GraphDriver", "NetworkSettings", "IsInfra", "IsService",
              "Namespace", "Pod", "MountLabel", "ProcessLabel", "EffectiveCaps", "BoundingCaps", "ExitCommand",
              "Driver", "CreateCommand", "ContainerIDFile"}
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def client(service, *args: str, input=None) -> subprocess.CompletedProcess:
@@ -33,7 +40,7 @@ def _inspect(service, name: str) -> dict:
         document.pop(key, None)
     # ids (of anonymous volumes, in paths) are random; the order of binds and volumes is not kept
     # across the SpecGenerator's two lists (as with podman: it sorts mounts by their destination)
-    document = json.loads(re.sub(r"[0-9a-f]{64}", "<id>", json.dumps(document)))
+    document = json.loads(re.sub(r"[0-9a-f]{64}|(?<=HOSTNAME=)[0-9a-f]{12}\b", "<id>", json.dumps(document)))
     document["Mounts"].sort(key=lambda mount: mount["Destination"])
     document["HostConfig"]["Binds"].sort(key=lambda bind: bind.split(":")[1])
     return document
@@ -41,13 +48,24 @@ def _inspect(service, name: str) -> dict:
 
 def _same(service, flags: list[str], local: str, remote: str, command=("true",)) -> dict:
     """Create `local` with the local CLI and `remote` through the service, with `flags`; their
-    documents (identity and paths left out) must be equal.  The remote one's document."""
+    documents (identity and paths left out) and records must be equal.  The remote one's record."""
     service.env("create", "--name", local, *flags, IMAGE, *command, check=True)
     done = client(service, "create", "--name", remote, *flags, IMAGE, *command)
     assert done.returncode == 0, done.stderr
     mine, theirs = _inspect(service, local), _inspect(service, remote)
     assert theirs == mine, _diff(mine, theirs)
+    # and the records (inspect leaves out the run options: ulimits, devices, DNS...)
+    mine, theirs = _record(service, local), _record(service, remote)
+    assert theirs == mine, _diff(mine, theirs)
     return theirs
+
+
+def _record(service, name: str) -> dict:
+    record = _fields(service.env.runtime().container(name).config)
+    for key in ("id", "name", "created", "dependencies"):
+        record.pop(key, None)
+    record["mounts"].sort(key=lambda mount: mount["destination"])
+    return json.loads(re.sub(r"[0-9a-f]{64}", "<id>", json.dumps(record)))
 
 
 def test_remote_storage_env_and_process_flags(api_crun, tmp_path):
@@ -62,12 +80,24 @@ def test_remote_storage_env_and_process_flags(api_crun, tmp_path):
              "--read-only", "--volumes-from", "rf-src"]
     api_crun.env("create", "--name", "rf-src", "-v", "/from", IMAGE, "true", check=True)
     document = _same(api_crun, flags, "rf-l1", "rf-r1", command=("-c", "true"))
-    assert {m["Destination"] for m in document["Mounts"]} >= {"/data", "/vol", "/anon", "/m", "/from"}
-    assert document["HostConfig"]["RestartPolicy"] == {"Name": "on-failure", "MaximumRetryCount": 2}
+    assert [m["destination"] for m in document["mounts"]] == ["/anon", "/data", "/from", "/m", "/t1", "/t2", "/vol"]
+    assert document["restart_policy"] == {"name": "on-failure", "max_retries": 2}
+    assert (document["stop_signal"], document["labels"], document["read_only"]) == ("SIGINT", {"k": "v"}, True)
     ran = client(api_crun, "run", "--rm", "-v", f"{host}:/data", "-e", "B=2", "-w", "/data", IMAGE,
                  "sh", "-c", "echo $B > out; pwd")
     assert (ran.returncode, ran.stdout) == (0, "/data\n"), ran.stderr
     assert (host / "out").read_text() == "2\n"
+
+
+def _fields(value):
+    """A record as plain data, every field there (defaults included)."""
+    if hasattr(value, "__struct_fields__"):
+        return {field: _fields(getattr(value, field)) for field in value.__struct_fields__}
+    if isinstance(value, (list, tuple)):
+        return [_fields(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _fields(item) for key, item in value.items()}
+    return value
 
 
 def _diff(a, b, where=""):
@@ -75,3 +105,55 @@ def _diff(a, b, where=""):
     if isinstance(a, dict) and isinstance(b, dict):
         return [d for key in sorted(set(a) | set(b)) for d in _diff(a.get(key), b.get(key), f"{where}.{key}")]
     return [] if a == b else [f"{where}: {a!r} != {b!r}"]
+
+
+def test_remote_limits_security_and_run_option_flags(api_crun):
+    flags = ["--memory", "64m", "--cpus", "0.5", "--cpu-shares", "512", "--pids-limit", "100",
+             "--cap-add", "NET_ADMIN,SYS_TIME", "--cap-drop", "CHOWN", "--security-opt", "no-new-privileges",
+             "--security-opt", "seccomp=unconfined", "--security-opt", "mask=/proc/x", "--ulimit", "nofile=1024:2048",
+             "--sysctl", "net.ipv4.ip_forward=1", "--shm-size", "32m", "--init", "--tz", "UTC", "--group-add", "10",
+             "--umask", "0077", "--oom-score-adj", "100", "--device", "/dev/null:/dev/mynull:rw",
+             "--health-cmd", "true", "--health-interval", "5s", "--health-retries", "2", "-i", "-t", "--rm"]
+    document = _same(api_crun, flags, "rf-l2", "rf-r2")
+    assert document["resources"]["memory"] == 64 * 1024 * 1024
+    assert document["run_options"]["ulimits"] == {"RLIMIT_NOFILE": [1024, 2048]}
+    assert document["run_options"]["devices"][0]["container"] == "/dev/mynull"
+    # and the service's container runs with them
+    ran = client(api_crun, "run", "--rm", "--memory", "64m", "--ulimit", "nofile=1024:2048", "--device",
+                 "/dev/null:/dev/mynull", "--sysctl", "net.ipv4.ip_forward=1", IMAGE, "sh", "-c",
+                 "ulimit -n; test -c /dev/mynull && echo dev; cat /proc/sys/net/ipv4/ip_forward")
+    assert (ran.returncode, ran.stdout) == (0, "1024\ndev\n1\n"), ran.stderr
+
+
+def test_remote_network_flags(api_crun):
+    network, port = "rfnet", _free_port()
+    api_crun.env("network", "create", "--subnet", "10.231.7.0/24", network, check=True)
+    try:
+        flags = ["--network", network, "--ip", "10.231.7.9", "--network-alias", "web", "-p", f"127.0.0.1:{port}:80",
+                 "--expose", "9000", "--dns", "10.231.7.1", "--dns-search", "example.com", "--dns-option", "ndots:2",
+                 "--add-host", "h:10.0.0.1"]
+        document = _same(api_crun, ["--mac-address", "92:d0:c6:0a:29:33", *flags], "rf-l3", "rf-r3")
+        assert (document["network"], list(document["networks"])) == ("bridge", [network])
+        assert document["ports"] == [{"container_port": 80, "host_port": port, "host_ip": "127.0.0.1",
+                                      "protocol": "tcp", "range": 1}]
+        assert document["host_files"]["dns_servers"] == ["10.231.7.1"]
+        _same(api_crun, ["--network", "none"], "rf-l4", "rf-r4")
+        _same(api_crun, ["--network", "container:rf-l4"], "rf-l5", "rf-r5")
+        ran = client(api_crun, "run", "--rm", *flags, IMAGE, "sh", "-c",
+                     "ip -4 -o addr show eth0 | grep -o '10.231.7.9/24'; grep -c 'h$' /etc/hosts; "
+                     "grep nameserver /etc/resolv.conf")
+        assert (ran.returncode, ran.stdout) == (0, "10.231.7.9/24\n1\nnameserver 10.231.7.1\n"), ran.stderr
+    finally:
+        api_crun.env("rm", "-f", "-a")
+        api_crun.env("network", "rm", "-f", network)
+
+
+def test_a_flag_the_remote_verbs_cannot_send_is_one_line(api_crun):
+    for flags, message in (
+            (["--cpu-period", "100000"], "Error: --cpu-period is not supported remotely yet (run it on the "
+                                         "service's host)\n"),
+            (["-v", "./x:/x"], "Error: invalid volume './x:/x': a relative host path is not supported remotely "
+                               "(give an absolute path on the service's host)\n")):
+        done = client(api_crun, "run", *flags, IMAGE, "true")
+        assert (done.returncode, done.stdout, done.stderr) == (125, "", message)
+    assert client(api_crun, "ps", "-aq").stdout == ""
