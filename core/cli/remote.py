@@ -363,24 +363,62 @@ class _Frames:
         return None if body is None else (head[0], body)
 
 
-def _copy_logs(service: Client, ident: str, follow: bool, tty: bool, options: dict | None = None) -> None:
+def _copy_logs(service: Client, ident: str, follow: bool, tty: bool, options: dict | None = None,
+               mark=None) -> None:
     """The container's log to our stdout and stderr: docker's multiplexed frames, or raw for a
     container with a terminal (known from its configuration: podman's service labels both alike).
-    `options`: more of the logs route's query (tail, since, until, timestamps)."""
+    `options`: more of the logs route's query (tail, since, until, timestamps); `mark`: a
+    husk.presentation.logs.Marker for each whole line."""
     response = service.open("GET", path("containers", ident, "logs"),
                             {"stdout": "true", "stderr": "true", "follow": str(follow).lower(), **(options or {})},
                             timeout=None)
     outs = {1: sys.stdout.buffer, 2: sys.stderr.buffer}
-    if tty:
-        while chunk := response.read1(65536):
-            outs[1].write(chunk)
-            outs[1].flush()
-        return
-    while len(header := response.read(8)) == 8:
-        data = response.read(int.from_bytes(header[4:], "big"))
-        out = outs.get(header[0], outs[1])
+    chunks = ((1, chunk) for chunk in iter(lambda: response.read1(65536), b"")) if tty else _frames(response)
+    for stream, data in _marked(chunks, mark) if mark else chunks:
+        out = outs.get(stream, outs[1])
         out.write(data)
         out.flush()
+
+
+def _frames(response):
+    """(stream, data) of each of docker's multiplexed frames."""
+    while len(header := response.read(8)) == 8:
+        yield header[0], response.read(int.from_bytes(header[4:], "big"))
+
+
+def _marked(chunks, mark):
+    """`chunks` as whole lines, each marked (one write for each chunk's lines, so that followed
+    containers' lines do not mix); a line with no end yet waits for it, or for the stream's end."""
+    pending: dict[int, bytes] = {}
+    for stream, data in chunks:
+        *lines, pending[stream] = (pending.get(stream, b"") + data).split(b"\n")
+        if lines:
+            yield stream, b"".join(mark(line + b"\n") for line in lines)
+    for stream, rest in pending.items():
+        if rest:
+            yield stream, mark(rest)
+
+
+def show_logs(service: Client, documents: list[dict], follow: bool, options: dict, by_name: bool,
+              color: bool) -> None:
+    """The logs of containers (their inspect documents), marked as husk.presentation.logs says:
+    one after another, or with `follow` all at once as the lines come."""
+    import threading
+
+    from ..presentation.logs import markers
+
+    marks = markers([(doc["Id"], doc["Name"]) for doc in documents], by_name, color)
+    copies = [(service, doc["Id"], follow, bool(doc["Config"].get("Tty")), options, mark)
+              for doc, mark in zip(documents, marks)]
+    if not follow:
+        for args in copies:
+            _copy_logs(*args)
+        return
+    threads = [threading.Thread(target=_copy_logs, args=args, daemon=True) for args in copies]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
 
 
 @click.command(cls=RemoteCommand, context_settings={**CONTEXT, "allow_interspersed_args": False})
@@ -411,18 +449,19 @@ exec_.name = "exec"
 
 @click.command(cls=RemoteCommand, context_settings=CONTEXT)
 @click.option("-f", "--follow", is_flag=True, help="Keep printing until the container stops.")
-@click.option("-n", "--tail", default="all", help="Only the last N lines (all: every line).")
+@click.option("--tail", default="all", help="Only the last N lines (all: every line).")
 @click.option("--since", default="", help="Lines after this time (RFC 3339, Unix time or a duration).")
 @click.option("--until", default="", help="Lines before this time.")
 @click.option("-t", "--timestamps", is_flag=True, help="Each line's time first.")
-@click.argument("name")
-def logs(follow, tail, since, until, timestamps, name):
-    """Print a container's log."""
+@click.option("-n", "--names", "by_name", is_flag=True, help="Each line's container by name, not ID.")
+@click.option("--color", is_flag=True, help="Each container's lines in a colour of their own.")
+@click.argument("names", nargs=-1, required=True)
+def logs(follow, tail, since, until, timestamps, by_name, color, names):
+    """Print containers' logs (with several, each line marked with its container)."""
     service = client()
-    config = service.json("GET", path("containers", name, "json"))["Config"]
+    documents = [service.json("GET", path("containers", name, "json")) for name in names]
     options = {"tail": tail, "timestamps": str(timestamps).lower(), "since": since, "until": until}
-    _copy_logs(service, name, follow, tty=bool(config.get("Tty")),
-               options={key: value for key, value in options.items() if value})
+    show_logs(service, documents, follow, {key: value for key, value in options.items() if value}, by_name, color)
 
 
 @click.command(cls=RemoteCommand, context_settings=CONTEXT)

@@ -185,13 +185,13 @@ def _members(service, pod: str, infra: bool = False) -> tuple[str, list[dict]]:
 @click.option("-t", "--timestamps", is_flag=True, help="Prefix each line with its time.")
 @click.option("--since", default="", help="Only lines after this time.")
 @click.option("--until", default="", help="Only lines before this time.")
+@click.option("-n", "--names", "by_name", is_flag=True, help="Each line's container by name, not ID.")
+@click.option("--color", is_flag=True, help="Each container's lines in a colour of their own.")
 @click.argument("pod")
-def pod_logs(container, follow, tail, timestamps, since, until, pod):
+def pod_logs(container, follow, tail, timestamps, since, until, by_name, color, pod):
     """Print the output of a pod's containers on the service, one after another (with --follow,
     together as they come)."""
-    import threading
-
-    from .remote import _copy_logs
+    from .remote import show_logs
 
     service = client()
     _, members = _members(service, pod)
@@ -203,21 +203,8 @@ def pod_logs(container, follow, tail, timestamps, since, until, pod):
         raise InvalidArgument(f"pod {pod} has no containers to show logs of")
     options = {"tail": "all" if tail < 0 else str(tail), "timestamps": str(timestamps).lower(), "since": since,
                "until": until}
-    options = {key: value for key, value in options.items() if value}
-
-    def copy(member: dict) -> None:
-        tty = bool(service.json("GET", path("containers", member["Id"], "json"))["Config"].get("Tty"))
-        _copy_logs(service, member["Id"], follow, tty, options)
-
-    if not follow:
-        for member in members:
-            copy(member)
-        return
-    threads = [threading.Thread(target=copy, args=(member,), daemon=True) for member in members]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    documents = [service.json("GET", path("containers", member["Id"], "json")) for member in members]
+    show_logs(service, documents, follow, {key: value for key, value in options.items() if value}, by_name, color)
 
 
 @click.command("stats", cls=RemoteCommand, context_settings=CONTEXT)

@@ -234,11 +234,15 @@ def test_remote_logs_options_and_ps_filters(api_crun):
     stamped = ok(client(api_crun, "logs", "-t", "rl1")).splitlines()
     assert [line.split(" ", 1)[1] for line in stamped] == ["a", "b", "c"] and stamped[0].startswith("20")
     assert ok(client(api_crun, "logs", "--since", "1h", "rl1")) == "a\nb\nc\n"
+    ok(client(api_crun, "run", "--name", "rl3", IMAGE, "echo", "d"))
+    followed = ok(client(api_crun, "logs", "-f", "-n", "rl1", "rl3")).splitlines()  # together, as they come
+    assert [line for line in followed if line.startswith("rl1 ")] == ["rl1 a", "rl1 b", "rl1 c"]
+    assert sorted(followed) == ["rl1 a", "rl1 b", "rl1 c", "rl3 d"]
     assert ok(client(api_crun, "ps", "-a", "--filter", "name=rl1", "--format", "{{.Names}}")) == "rl1\n"
     assert ok(client(api_crun, "ps", "--filter", "status=running", "--format", "{{.Names}}")) == "rl2\n"
     bad = client(api_crun, "ps", "--filter", "bogus=1")
     assert bad.returncode == 125 and bad.stderr.startswith("Error: invalid filter 'bogus'")
-    ok(client(api_crun, "rm", "-f", "rl1", "rl2"))
+    ok(client(api_crun, "rm", "-f", "rl1", "rl2", "rl3"))
 
 
 def test_remote_container_and_image_groups(api_crun):
@@ -397,8 +401,16 @@ def test_remote_pod_logs_and_stats(api_crun):
             while not api_crun.env("logs", name).stdout:
                 assert time.monotonic() < deadline, f"{name} wrote nothing"
                 time.sleep(0.1)
-        assert sorted(ok(client(api_crun, "pod", "logs", "rlp")).splitlines()) == ["from-a", "from-b"]
-        assert ok(client(api_crun, "pod", "logs", "-c", "rlp-b", "rlp")) == "from-b\n"
+        ids = {name: api_crun.env("inspect", "--format", "{{.Id}}", name, check=True).stdout[:12]
+               for name in ("rlp-a", "rlp-b")}
+        assert sorted(ok(client(api_crun, "pod", "logs", "rlp")).splitlines()) \
+            == sorted([f"{ids['rlp-a']} from-a", f"{ids['rlp-b']} from-b"])
+        assert sorted(ok(client(api_crun, "pod", "logs", "-n", "rlp")).splitlines()) == ["rlp-a from-a", "rlp-b from-b"]
+        assert ok(client(api_crun, "pod", "logs", "-c", "rlp-b", "--names", "rlp")) == "from-b\n"
+        colored = sorted(ok(client(api_crun, "pod", "logs", "--color", "rlp")).splitlines())
+        assert sorted(line[:5] for line in colored) == ["\033[31m", "\033[37m"], colored
+        for verb in (("logs", "rlp-a", "rlp-b"), ("logs", "--color", "-n", "-t", "rlp-b", "rlp-a")):
+            assert ok(client(api_crun, *verb)) == api_crun.env(*verb, check=True).stdout, verb
         alone = client(api_crun, "pod", "logs", "-c", "nope", "rlp")
         assert alone.returncode == 125 and "not in pod" in alone.stderr
         pod = api_crun.env("pod", "inspect", "--format", "{{.Id}}", "rlp", check=True).stdout.strip()
