@@ -240,14 +240,17 @@ def create_pod(runtime: "Runtime", name: str = "", *, infra: bool = True, infra_
                infra_name: str = "", share: str | None = None, hostname: str = "", labels: dict | None = None,
                exit_policy: str = "continue", network: "str | list[str] | None" = None, ports=(),
                host_files=None, runtime_name: str = "", cgroup_parent: str = "", memory: "str | int | None" = None,
-               cpus: "str | float | None" = None) -> Pod:
+               cpus: "str | float | None" = None, userns: dict | None = None) -> Pod:
     """Make a pod (and its infra container, `configured`: nothing runs yet).
     `network`, `ports` and `host_files` are the infra container's (see
     Runtime.create_container); they need an infra container, as in podman.
     `cgroup_parent`, `memory` and `cpus` give the pod a cgroup of its own
-    that holds its containers and their shared limits (husk.engine.pod_cgroup)."""
+    that holds its containers and their shared limits (husk.engine.pod_cgroup).
+    `userns` (husk.engine.userns.run_options's fields) is the infra container's user
+    namespace; when it maps ids, the pod shares it (`user`): every member joins it."""
     from .resources import limits
     from ..state.records import HostFiles
+    from ..state.run_options import RunOptions
 
     if name and not NAME_PATTERN.fullmatch(name):
         raise InvalidArgument(f'pod name "{name}" is invalid: names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*')
@@ -261,6 +264,7 @@ def create_pod(runtime: "Runtime", name: str = "", *, infra: bool = True, infra_
             raise InvalidArgument("you must have an infra container to publish port bindings to the host, "
                                   "or to set a pod's network, DNS, hosts or hostname")
         shared = []
+    options = RunOptions(**(userns or {}))
     pod_id = os.urandom(32).hex()
     resources = limits(memory=memory, cpus=cpus)
     record = PodRecord(id=pod_id, name=name or random_name(), created=time.time(), share=shared,
@@ -274,8 +278,10 @@ def create_pod(runtime: "Runtime", name: str = "", *, infra: bool = True, infra_
                 entrypoint=list(infra_command) if infra_command else None,
                 hostname=(hostname or record.name) if "uts" in shared else "",
                 network=network, ports=ports, host_files=host_files, runtime=runtime_name,
-                stop_timeout=10, pod=pod_id)
+                stop_timeout=10, pod=pod_id, run_options=options)
             record.infra_id = container.id
+            if container.config.run_options.uid_mappings:  # auto's range is given at create
+                record.share = sorted({*record.share, "user"})
             runtime.store.save_pod(record)
     except BaseException:
         runtime.store.remove_pod(pod_id)
@@ -304,6 +310,7 @@ def join(runtime: "Runtime", config, pod_name_or_id: str) -> None:
         config.run_options.cgroup_parent = pod_cgroup.path(record)
     if not record.infra_id:
         return
+    _join_userns(runtime, config, record)
     if "net" in record.share:
         if config.ports or config.networks or config.network != runtime.config.netns and config.network != "bridge":
             raise InvalidArgument("invalid config provided: published or exposed ports must be defined when the pod "
@@ -318,6 +325,25 @@ def join(runtime: "Runtime", config, pod_name_or_id: str) -> None:
         config.hostname = runtime.store.container_config(record.infra_id).hostname
     if record.infra_id not in config.dependencies:
         config.dependencies = [record.infra_id, *config.dependencies]
+
+
+def _join_userns(runtime: "Runtime", config, record: PodRecord) -> None:
+    """A pod with an infra container decides its members' user namespace, as podman's: no maps of
+    their own (podman's message); in a pod that shares one, the infra container's namespace and maps
+    (`container:ID`, as podman's inspect shows them; no range of their own for `auto`), and with
+    keep-id the user's own ids unless --user says otherwise."""
+    options = config.run_options
+    if options.uid_mappings or options.gid_mappings:
+        raise InvalidArgument("cannot specify a new uid/gid map when entering a pod with an infra container: "
+                              "invalid argument")
+    if "user" in record.share:
+        infra = runtime.store.container_config(record.infra_id).run_options
+        options.uid_mappings, options.gid_mappings = list(infra.uid_mappings), list(infra.gid_mappings)
+        options.userns = f"container:{record.infra_id}"
+        if infra.userns == "keep-id" and not config.user:  # as a keep-id container: the user's own ids
+            from .userns import keep_id_user
+
+            config.user = "{}:{}".format(*keep_id_user(infra.uid_mappings, infra.gid_mappings))
 
 
 def join_spec(container: "Container", spec: dict) -> None:
@@ -336,6 +362,8 @@ def join_spec(container: "Container", spec: dict) -> None:
                            improper=False)
     linux = spec["linux"]
     for kind in record.share:
+        if kind == "user":  # joined as --userns=container:INFRA (see _join_userns)
+            continue
         oci = _OCI_NAMESPACE[kind]
         rest = [ns for ns in linux["namespaces"] if ns["type"] != oci]
         if oci == "network" and infra.config.network == "host":

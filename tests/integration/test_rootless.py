@@ -423,3 +423,21 @@ def test_a_user_without_subordinate_ids_gets_a_single_mapping():
         assert "Using rootless single mapping into the namespace" in mapped.stderr
         assert [line.split() for line in mapped.stdout.splitlines()] == [["0", str(single.uid), "1"],
                                                                           ["0", str(single.gid), "1"]]
+
+
+def test_pod_userns_keep_id(user):
+    """A rootless pod made with --userns=keep-id: its members share the infra container's namespace and
+    run as the user's own ids."""
+    created = user.husk("pod", "create", "--name", "kpod", "--network", "none", "--userns", "keep-id")
+    assert created.returncode == 0, created.stderr
+    try:
+        for name in ("k1", "k2"):
+            run = user.husk("run", "-d", "--pod", "kpod", "--name", name, IMAGE, "sleep", "600")
+            assert run.returncode == 0, run.stderr
+        ids = [user.husk("exec", name, "sh", "-c", "id -u; id -g").stdout.split() for name in ("k1", "k2")]
+        assert ids == [[str(user.uid), str(user.gid)]] * 2
+        pids = [int(user.husk("inspect", "--format", "{{.State.Pid}}", name, check=True).stdout) for name in ("k1", "k2")]
+        assert os.readlink(f"/proc/{pids[0]}/ns/user") == os.readlink(f"/proc/{pids[1]}/ns/user")
+    finally:
+        removed = user.husk("pod", "rm", "-f", "-t", "0", "kpod")
+    assert removed.returncode == 0, removed.stderr

@@ -169,3 +169,38 @@ def test_userns_ns_path_and_container(mapped):
     shared = husk("create", "--userns", "container:plain", "busybox", "true")
     assert shared.returncode == 125 and "has no user namespace of its own" in shared.stderr
     husk("rm", "-f", "-t", "0", "owner", "by-path", "by-name", "plain", check=True)
+
+
+def test_a_pods_containers_share_its_user_namespace(mapped, auto_ids):
+    """`pod create --userns=auto` (and --uidmap): the infra container gets the namespace, the pod shares
+    `user`, and every member joins it (one mapping, one namespace; podman's inspect `container:INFRA`);
+    another pod gets a range of its own; a member may not bring a namespace or maps of its own."""
+    husk = mapped
+    maps, spaces = {}, {}
+    for pod, flags in (("upa", ["--userns=auto"]), ("upb", ["--userns=auto:size=2048"]),
+                       ("upc", ["--uidmap", "0:400000:65536"])):
+        husk("pod", "create", "--name", pod, "--network", "none", *flags, check=True)
+        assert husk("pod", "inspect", "--format", "{{.SharedNamespaces}}", pod, check=True).stdout.split() == [
+            "[ipc", "net", "user", "uts]"]
+        infra = husk("pod", "inspect", "--format", "{{.InfraContainerID}}", pod, check=True).stdout.strip()
+        for member in (f"{pod}-1", f"{pod}-2"):
+            husk("run", "-d", "--pod", pod, "--name", member, "busybox", "sleep", "600", check=True)
+            mode = husk("inspect", "--format", "{{.HostConfig.UsernsMode}}", member, check=True).stdout.strip()
+            assert mode == f"container:{infra}"
+        pids = [_pid(husk, name) for name in (infra, f"{pod}-1", f"{pod}-2")]
+        assert len({os.readlink(f"/proc/{pid}/ns/user") for pid in pids}) == 1
+        assert len({open(f"/proc/{pid}/uid_map").read() for pid in pids}) == 1
+        maps[pod] = open(f"/proc/{pids[1]}/uid_map").read().split()
+        spaces[pod] = os.readlink(f"/proc/{pids[1]}/ns/user")
+        assert husk("exec", f"{pod}-2", "id", "-u", check=True).stdout == "0\n"
+    assert maps["upc"] == ["0", "400000", "65536"]
+    assert maps["upb"][2] == "2048" and maps["upa"][2] == "1024" and maps["upa"][1] != maps["upb"][1]
+    assert len(set(spaces.values())) == 3
+    userns = husk("run", "--rm", "--pod", "upa", "--userns", "host", "busybox", "true")
+    assert userns.returncode == 125 and "--userns and --pod cannot be set together" in userns.stderr
+    uidmap = husk("run", "--rm", "--pod", "upa", "--uidmap", "0:500000:1000", "busybox", "true")
+    assert uidmap.returncode == 125
+    assert "cannot specify a new uid/gid map when entering a pod with an infra container" in uidmap.stderr
+    for pod in ("upa", "upb", "upc"):
+        husk("pod", "rm", "-f", "-t", "0", pod, check=True)
+    assert husk("ps", "-aq").stdout == ""
