@@ -184,6 +184,12 @@ class RLimit(msgspec.Struct):
     hard: int = 0
 
 
+class Personality(msgspec.Struct):
+    """SpecGenerator.personality (an OCI LinuxPersonality)."""
+
+    domain: str = ""
+
+
 class SpecGenerator(msgspec.Struct):
     """The fields of podman's SpecGenerator that husk acts on (others are ignored)."""
 
@@ -252,6 +258,25 @@ class SpecGenerator(msgspec.Struct):
     groups: list[str] | None = None
     umask: str = ""
     oom_score_adj: int | None = None
+    pidns: Namespace | None = None
+    ipcns: Namespace | None = None
+    utsns: Namespace | None = None
+    cgroupns: Namespace | None = None
+    cgroup_parent: str = ""
+    unsetenv: list[str] | None = None
+    unsetenv_all: bool = False
+    envmerge: list[str] | None = None
+    chroot_directories: list[str] | None = None
+    timeout: int = 0
+    systemd: str = ""
+    sdnotifyMode: str = ""
+    cgroups_mode: str = ""
+    hostusers: list[str] | None = None
+    passwd_entry: str = ""
+    personality: Personality | None = None
+    #: --requires: containers started before this one
+    dependencyContainers: list[str] | None = None
+    image_volume_mode: str = ""
 
 
 def _create_arguments(spec: SpecGenerator) -> dict:
@@ -293,6 +318,7 @@ def _create_arguments(spec: SpecGenerator) -> dict:
             "static_mac": first.static_mac, "aliases": list(first.aliases or []),
             "resources": _resources(spec.resource_limits),
             "volumes_from": spec.volumes_from or (), "secrets": _secrets(spec), "pod": spec.pod,
+            "dependencies": spec.dependencyContainers or (), "image_volume": spec.image_volume_mode or "bind",
             "healthcheck": spec.healthconfig.settings() if spec.healthconfig else None,
             "host_files": HostFiles(dns_servers=spec.dns_server or [], dns_search=spec.dns_search or [],
                                     dns_options=spec.dns_option or [], add_hosts=spec.hostadd or [],
@@ -353,6 +379,27 @@ def _run_options(runtime, spec: SpecGenerator):
         given["group_add"] = list(spec.groups)
     if spec.umask:
         given["umask"] = parse.parse_umask(spec.umask)
+    for flag, namespace in (("pid", spec.pidns), ("ipc", spec.ipcns), ("uts", spec.utsns), ("cgroupns", spec.cgroupns)):
+        if namespace is not None and namespace.nsmode:
+            value = {"path": f"ns:{namespace.value}", "container": f"container:{namespace.value}"}.get(
+                namespace.nsmode, namespace.nsmode)
+            given.setdefault("namespaces", {})[flag] = parse.parse_namespace(
+                flag, value, lambda name: runtime.container(name).id)
+    for key, value, check in (("systemd", spec.systemd, ("true", "false", "always")),
+                              ("sdnotify", spec.sdnotifyMode, ("conmon", "container", "ignore")),
+                              ("cgroups", spec.cgroups_mode, ("enabled", "disabled", "no-conmon", "split"))):
+        if value:
+            given[key] = parse.choose(key, value, check)
+    if spec.personality is not None and spec.personality.domain:
+        given["personality"] = parse.choose("personality", spec.personality.domain.upper(), ("LINUX", "LINUX32"))
+    if spec.timeout < 0:
+        raise InvalidArgument(f"invalid timeout {spec.timeout}: a number of seconds (0: no limit)")
+    for key, value in (("cgroup_parent", spec.cgroup_parent), ("unsetenv", spec.unsetenv),
+                       ("unsetenv_all", spec.unsetenv_all), ("env_merge", spec.envmerge), ("timeout", spec.timeout),
+                       ("chrootdirs", spec.chroot_directories), ("hostuser", spec.hostusers),
+                       ("passwd_entry", spec.passwd_entry)):
+        if value:
+            given[key] = list(value) if isinstance(value, list) else value
     if spec.oom_score_adj is not None:
         if not -1000 <= spec.oom_score_adj <= 1000:
             raise InvalidArgument(f"oom-score-adj {spec.oom_score_adj} is not in the range -1000 to 1000")

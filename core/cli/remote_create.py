@@ -167,6 +167,66 @@ def _one(field: str, key: str | None = None, convert=None):
     return build
 
 
+def _namespace(field: str, key: str):
+    """--pid, --ipc, --uts, --cgroupns: podman's {nsmode, value} (the service checks the value)."""
+    def build(opts: dict) -> dict:
+        if not opts[key]:
+            return {}
+        mode, _, value = opts[key].partition(":")
+        return {field: {"nsmode": {"ns": "path"}.get(mode, mode), "value": value}}
+    return build
+
+
+def _secrets(values) -> dict:
+    """--secret NAME[,type=mount|env,target=,uid=,gid=,mode=] as `secrets` (files) and `secret_env`."""
+    files, variables = [], {}
+    for value in values:
+        name, *fields = value.split(",")
+        settings = dict(field.partition("=")[::2] for field in fields)
+        if settings.get("type") == "env":
+            variables[settings.get("target") or name] = name
+            continue
+        try:
+            files.append({"source": name, "target": settings.get("target", ""), "uid": int(settings.get("uid", 0)),
+                          "gid": int(settings.get("gid", 0)), "mode": int(settings.get("mode", "0"), 8)})
+        except ValueError:
+            raise InvalidArgument(f"invalid --secret {value!r}: uid, gid and mode are numbers") from None
+    return {"secrets": files or None, "secret_env": variables or None}
+
+
+def _userns(userns: str, uidmap, gidmap) -> dict:
+    """--userns (podman's {nsmode, value}), --uidmap and --gidmap (idmappings)."""
+    def lines(values) -> list[dict]:
+        found = []
+        for value in values:
+            try:
+                inside, outside, size = (int(part) for part in value.split(":"))
+            except ValueError:
+                raise InvalidArgument(f"invalid mapping {value!r}: CONTAINER:HOST:SIZE") from None
+            found.append({"container_id": inside, "host_id": outside, "size": size})
+        return found
+
+    mode, _, value = userns.partition(":")
+    fields: dict = {"userns": {"nsmode": {"ns": "path"}.get(mode, mode), "value": value}} if userns else {}
+    if uidmap or gidmap:
+        fields["idmappings"] = {"UIDMap": lines(uidmap) or None, "GIDMap": lines(gidmap) or None}
+    return fields
+
+
+def _pod(value: str) -> str:
+    if value.startswith("new:"):
+        raise InvalidArgument("--pod new:NAME is not supported remotely yet: `pod create` it first")
+    return value
+
+
+def _pod_id(opts: dict) -> str:
+    from .pod import _read_id_files
+
+    if opts["pod"]:
+        raise InvalidArgument("cannot specify both --pod and --pod-id-file")
+    return _read_id_files((opts["pod_id_file"],))[0]
+
+
 #: each local flag (its click parameter's name) the remote verbs send, and the builder that makes
 #: its SpecGenerator fields from the parsed options
 SPEC_TABLE = (
@@ -187,7 +247,7 @@ SPEC_TABLE = (
     (("read_only",), _one("read_only_filesystem", "read_only")), (("restart",), _restart),
     (("privileged",), _one("privileged")), (("cap_add",), _one("cap_add", convert=_split)),
     (("cap_drop",), _one("cap_drop", convert=_split)), (("security_opt",), _security),
-    (("seccomp_policy",), _one("seccomp_policy")), (("pod",), _one("pod")),
+    (("seccomp_policy",), _one("seccomp_policy")), (("pod",), _one("pod", convert=_pod)),
     (("memory", "cpus", "cpu_shares", "pids_limit"), _resources),
     (("device",), lambda o: {"devices": [{"path": value} for value in o["device"]] or None}),
     (("ulimit",), lambda o: {"r_limits": _rlimits(o["ulimit"]) or None}),
@@ -198,6 +258,20 @@ SPEC_TABLE = (
     (("oom_score_adj",), _one("oom_score_adj")),
     (("health_cmd", "health_interval", "health_retries", "health_start_period", "health_timeout",
       "no_healthcheck"), _health),
+    (("requires",), lambda o: {"dependencyContainers": _split(o["requires"])}),
+    (("pid_ns",), _namespace("pidns", "pid_ns")), (("ipc_ns",), _namespace("ipcns", "ipc_ns")),
+    (("uts_ns",), _namespace("utsns", "uts_ns")), (("cgroup_ns",), _namespace("cgroupns", "cgroup_ns")),
+    (("cgroup_parent",), _one("cgroup_parent")), (("unsetenv",), _one("unsetenv", convert=list)),
+    (("unsetenv_all",), _one("unsetenv_all")), (("env_merge",), _one("envmerge", "env_merge", list)),
+    (("chrootdirs",), _one("chroot_directories", "chrootdirs", list)), (("timeout",), _one("timeout")),
+    (("systemd",), _one("systemd", convert=str.lower)), (("sdnotify",), _one("sdnotifyMode", "sdnotify")),
+    (("cgroups",), _one("cgroups_mode", "cgroups")), (("hostuser",), _one("hostusers", "hostuser", list)),
+    (("passwd_entry",), _one("passwd_entry")),
+    (("personality",), lambda o: {"personality": {"domain": o["personality"]}} if o["personality"] else {}),
+    (("image_volume",), _one("image_volume_mode", "image_volume")),
+    (("secrets",), lambda o: _secrets(o["secrets"])),
+    (("userns", "uidmap", "gidmap"), lambda o: _userns(o["userns"], o["uidmap"], o["gidmap"])),
+    (("pod_id_file",), lambda o: {"pod": _pod_id(o)} if o["pod_id_file"] else {}),
 )
 
 #: the flags the client acts on itself (run's, the pull's policy, files written or read here)

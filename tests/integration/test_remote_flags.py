@@ -65,6 +65,7 @@ def _record(service, name: str) -> dict:
     for key in ("id", "name", "created", "dependencies"):
         record.pop(key, None)
     record["mounts"].sort(key=lambda mount: mount["destination"])
+    record["secrets"].sort(key=lambda use: (use["type"], use["target"]))  # files and variables: two lists
     return json.loads(re.sub(r"[0-9a-f]{64}", "<id>", json.dumps(record)))
 
 
@@ -157,3 +158,20 @@ def test_a_flag_the_remote_verbs_cannot_send_is_one_line(api_crun):
         done = client(api_crun, "run", *flags, IMAGE, "true")
         assert (done.returncode, done.stdout, done.stderr) == (125, "", message)
     assert client(api_crun, "ps", "-aq").stdout == ""
+
+
+def test_remote_namespace_environment_secret_and_process_flags(api_crun, tmp_path):
+    api_crun.env("secret", "create", "rfsecret", "-", input="hush", check=True)
+    api_crun.env("create", "--name", "rf-dep", IMAGE, "sleep", "600", check=True)
+    flags = ["--requires", "rf-dep", "--pid", "host", "--ipc", "private", "--uts", "host", "--cgroupns", "host",
+             "--cgroup-parent", "rfparent.slice", "--unsetenv", "TERM", "--env-merge", "X=${PATH}:/x",
+             "--chrootdirs", "/srv", "--timeout", "30", "--systemd", "false", "--sdnotify", "ignore",
+             "--hostuser", "root", "--passwd-entry", "$USERNAME:x:$UID:$GID::$HOME:/bin/sh",
+             "--personality", "LINUX32", "--image-volume", "tmpfs", "--uidmap", "0:100000:5000",
+             "--gidmap", "0:200000:5000", "--secret", "rfsecret", "--secret", "rfsecret,type=env,target=S",
+             "--secret", "rfsecret,target=/etc/s,uid=1,gid=2,mode=0400"]
+    document = _same(api_crun, flags, "rf-l6", "rf-r6")
+    assert document["run_options"]["namespaces"] == {"pid": "host", "ipc": "private", "uts": "host",
+                                                     "cgroupns": "host"}
+    assert document["run_options"]["uid_mappings"] == [[0, 100000, 5000]]
+    assert len(document["secrets"]) == 3
