@@ -236,7 +236,9 @@ class SpecGenerator(msgspec.Struct):
     publish_image_ports: bool = False
     expose: dict[str, str] | None = None
     networks: dict[str, PerNetworkBody] | None = None
-    resource_limits: LinuxResources | None = None
+    #: an OCI LinuxResources document: its limit, shares, quota and period are husk's limits, the rest
+    #: (--cpuset-cpus, --memory-swap, --blkio-weight, ...) the run options' resources fragment
+    resource_limits: dict | None = None
     #: the pod it joins (name or id)
     pod: str = ""
     #: podman's Schema2HealthConfig (Docker's HealthConfig)
@@ -400,6 +402,9 @@ def _run_options(runtime, spec: SpecGenerator):
                        ("passwd_entry", spec.passwd_entry)):
         if value:
             given[key] = list(value) if isinstance(value, list) else value
+    _, fragment = _split_resources(spec.resource_limits or {})
+    if fragment:
+        given["resources"] = fragment
     if spec.oom_score_adj is not None:
         if not -1000 <= spec.oom_score_adj <= 1000:
             raise InvalidArgument(f"oom-score-adj {spec.oom_score_adj} is not in the range -1000 to 1000")
@@ -431,12 +436,40 @@ def _network(spec: SpecGenerator):
     return network, ports, first
 
 
-def _resources(limits: LinuxResources | None):
-    """podman's resource_limits (an OCI LinuxResources document) as husk's limits."""
+def _resources(document: dict | None):
+    """The limits part of podman's resource_limits as husk's limits (None: none given)."""
     from ..engine.resources import limits as make_limits
     from .changes import resource_arguments
 
-    return make_limits(**resource_arguments(limits)) if limits is not None else None
+    if not document:
+        return None
+    limits, _ = _split_resources(document)
+    try:
+        body = msgspec.convert(limits, LinuxResources)
+    except msgspec.ValidationError as exc:
+        raise InvalidArgument(f"invalid resource_limits: {exc}") from None
+    return make_limits(**resource_arguments(body)) if limits else None
+
+
+#: the fields of an OCI LinuxResources document that husk's limits hold (the others: a fragment)
+_LIMIT_FIELDS = {"memory": ("limit",), "cpu": ("shares", "quota", "period"), "pids": ("limit",)}
+
+
+def _split_resources(document: dict) -> tuple[dict, dict]:
+    """(husk's limits part, the rest as an OCI linux.resources fragment)."""
+    limits: dict = {}
+    rest: dict = {}
+    for key, value in document.items():
+        if key in _LIMIT_FIELDS and isinstance(value, dict):
+            mine = {field: item for field, item in value.items() if field in _LIMIT_FIELDS[key]}
+            other = {field: item for field, item in value.items() if field not in _LIMIT_FIELDS[key]}
+            if mine:
+                limits[key] = mine
+            if other:
+                rest[key] = other
+        else:
+            rest[key] = value
+    return limits, rest
 
 
 @libpod_routes.post("/containers/create")

@@ -87,14 +87,28 @@ def _expose(value: str) -> tuple[int, str]:
     return int(port), protocol or "tcp"
 
 
+#: the finer resource flags sent (those naming a device are not: its numbers would be this host's)
+_FINER_RESOURCES = ("cpu_period", "cpu_quota", "cpu_rt_period", "cpu_rt_runtime", "cpuset_cpus", "cpuset_mems",
+                    "memory_reservation", "memory_swap", "memory_swappiness", "blkio_weight", "oom_kill_disable",
+                    "device_cgroup_rule", "cgroup_conf")
+
+
 def _resources(opts: dict) -> dict:
-    """--memory, --cpus, --cpu-shares, --pids-limit: checked here as locally, sent as an OCI
-    LinuxResources document."""
+    """--memory, --cpus, --cpu-shares, --pids-limit and the finer flags: checked here as locally,
+    sent as one OCI LinuxResources document (podman's resource_limits)."""
     from ..engine.resources import oci_resources
     from .changes import resource_limits
+    from .run_flags import resource_fragment
 
     limits = resource_limits(opts)
-    return {"resource_limits": oci_resources(limits) if limits is not None else None}
+    if limits is not None and limits.nano_cpus and (opts["cpu_period"] or opts["cpu_quota"]):
+        raise InvalidArgument("--cpus and --cpu-period or --cpu-quota cannot be sent together remotely")
+    document = oci_resources(limits) if limits is not None else {}
+    for key, part in resource_fragment({key: opts[key] for key in _FINER_RESOURCES}).items():
+        document[key] = {**document[key], **part} if isinstance(part, dict) and key in document else part
+    if document.get("memory", {}).get("swap") not in (None, -1) and not opts.get("memory"):
+        raise InvalidArgument("you must provide a memory limit when specifying memory swap (--memory)")
+    return {"resource_limits": document or None}
 
 
 def _env(opts: dict) -> dict:
@@ -248,7 +262,7 @@ SPEC_TABLE = (
     (("privileged",), _one("privileged")), (("cap_add",), _one("cap_add", convert=_split)),
     (("cap_drop",), _one("cap_drop", convert=_split)), (("security_opt",), _security),
     (("seccomp_policy",), _one("seccomp_policy")), (("pod",), _one("pod", convert=_pod)),
-    (("memory", "cpus", "cpu_shares", "pids_limit"), _resources),
+    (("memory", "cpus", "cpu_shares", "pids_limit", *_FINER_RESOURCES), _resources),
     (("device",), lambda o: {"devices": [{"path": value} for value in o["device"]] or None}),
     (("ulimit",), lambda o: {"r_limits": _rlimits(o["ulimit"]) or None}),
     (("sysctl",), lambda o: {"sysctl": dict(v.partition("=")[::2] for v in o["sysctl"]) or None}),

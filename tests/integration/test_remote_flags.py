@@ -114,11 +114,15 @@ def test_remote_limits_security_and_run_option_flags(api_crun):
              "--security-opt", "seccomp=unconfined", "--security-opt", "mask=/proc/x", "--ulimit", "nofile=1024:2048",
              "--sysctl", "net.ipv4.ip_forward=1", "--shm-size", "32m", "--init", "--tz", "UTC", "--group-add", "10",
              "--umask", "0077", "--oom-score-adj", "100", "--device", "/dev/null:/dev/mynull:rw",
-             "--health-cmd", "true", "--health-interval", "5s", "--health-retries", "2", "-i", "-t", "--rm"]
+             "--health-cmd", "true", "--health-interval", "5s", "--health-retries", "2", "-i", "-t", "--rm",
+             "--cpuset-cpus", "0", "--memory-reservation", "32m", "--memory-swap", "128m", "--memory-swappiness", "10",
+             "--oom-kill-disable"]
     document = _same(api_crun, flags, "rf-l2", "rf-r2")
     assert document["resources"]["memory"] == 64 * 1024 * 1024
     assert document["run_options"]["ulimits"] == {"RLIMIT_NOFILE": [1024, 2048]}
     assert document["run_options"]["devices"][0]["container"] == "/dev/mynull"
+    assert document["run_options"]["resources"]["cpu"] == {"cpus": "0"}
+    assert document["run_options"]["resources"]["memory"]["disableOOMKiller"] is True
     # and the service's container runs with them
     ran = client(api_crun, "run", "--rm", "--memory", "64m", "--ulimit", "nofile=1024:2048", "--device",
                  "/dev/null:/dev/mynull", "--sysctl", "net.ipv4.ip_forward=1", IMAGE, "sh", "-c",
@@ -151,8 +155,8 @@ def test_remote_network_flags(api_crun):
 
 def test_a_flag_the_remote_verbs_cannot_send_is_one_line(api_crun):
     for flags, message in (
-            (["--cpu-period", "100000"], "Error: --cpu-period is not supported remotely yet (run it on the "
-                                         "service's host)\n"),
+            (["--device-read-bps", "/dev/null:1mb"], "Error: --device-read-bps is not supported remotely yet (run it "
+                                                     "on the service's host)\n"),
             (["-v", "./x:/x"], "Error: invalid volume './x:/x': a relative host path is not supported remotely "
                                "(give an absolute path on the service's host)\n")):
         done = client(api_crun, "run", *flags, IMAGE, "true")
