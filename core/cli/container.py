@@ -375,12 +375,10 @@ def ps(session, all_, quiet, no_trunc, no_heading, filters, format_, sort, lates
 @pass_session
 def inspect(session, format_, type_, size, latest, names):
     """Show containers' (or images') configuration and state as JSON."""
-    from .listing import inspect_objects
+    from .listing import inspect_objects, print_report
 
     names = targets(session, names, latest=latest) if latest or not names else names
-    output, code = inspect_objects(session.runtime, names, type_, format_, size)
-    click.echo(output, nl=False)
-    raise SystemExit(code)
+    print_report(*inspect_objects(session.runtime, names, type_, format_, size))
 
 
 @click.command(context_settings=CONTEXT)

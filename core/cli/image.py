@@ -144,11 +144,9 @@ def exists(session, name):
 @click.pass_obj
 def inspect(session, format_, names):
     """Show images' configuration as JSON."""
-    from .listing import inspect_objects
+    from .listing import inspect_objects, print_report
 
-    output, code = inspect_objects(session.runtime, names, "image", format_)
-    click.echo(output, nl=False)
-    raise SystemExit(code or 0)
+    print_report(*inspect_objects(session.runtime, names, "image", format_))
 
 
 def _size(size: int) -> str:

@@ -96,16 +96,17 @@ _MAP_FIELDS = frozenset({"Labels", "Annotations", "Tmpfs", "Data", "Sysctls", "A
                          "Runtimes"})
 
 
-def inspect_objects(runtime: "Runtime", names, type_: str, format_: str, size: bool = False) -> tuple[str, int]:
-    """Each name as a container (or image); JSON array, or the template per object.
+def inspect_objects(runtime: "Runtime", names, type_: str, format_: str,
+                    size: bool = False) -> tuple[str, list[str]]:
+    """Each name as a container (or image): the JSON array, or the template per
+    object, and the failures' messages for :func:`print_report`.
     `size`: containers' documents carry SizeRw and SizeRootFs (podman's --size).
 
-    A name that is neither is one error line (podman's wording) and exit 125,
-    the others are still printed; any other failure (a corrupt record) keeps
-    its own message, which names the container."""
+    A name that is neither is podman's message (`inspecting object: no such
+    object: "NAME"`); the others are still printed."""
     from ..define import NoSuchImage
 
-    documents, code = [], 0
+    documents, errors = [], []
     for name in names:
         try:
             if type_ != "image":
@@ -120,18 +121,17 @@ def inspect_objects(runtime: "Runtime", names, type_: str, format_: str, size: b
                     continue
                 except NoSuchContainer:
                     if type_ == "container":
-                        raise
+                        errors.append(f"inspecting object: no such container {name}")
+                        continue
             from ..presentation.images import image_document  # not before: a container's inspect is the hot path
             from ..storage.images import resolve_image
 
             documents.append(("image", image_document(resolve_image(runtime, name), runtime.paths)))
         except NoSuchImage:
-            message = f'no such object: "{name}"' if type_ == "all" else f"{name}: image not known"
-            print(f"Error: {message}", file=sys.stderr)
-            code = EXIT_ENGINE
+            errors.append(f'inspecting object: no such object: "{name}"' if type_ == "all"
+                          else f"inspecting object: {name}: image not known")
         except HuskError as exc:
-            print(f"Error: {exc}", file=sys.stderr)
-            code = EXIT_ENGINE
+            errors.append(f"inspecting object: {exc}")
     if format_:
         from ..formats.gofmt import as_struct
         from ..formats.template import compile as compile_template
@@ -139,8 +139,21 @@ def inspect_objects(runtime: "Runtime", names, type_: str, format_: str, size: b
         template = compile_template(format_)
         types = {"container": "define.InspectContainerData", "image": "inspect.ImageData"}
         return "".join(template.render(as_struct(_go_fields(kind, doc), types[kind], _MAP_FIELDS)) + "\n"
-                       for kind, doc in documents), code
-    return json.dumps([doc for _, doc in documents], indent=4) + "\n", code
+                       for kind, doc in documents), errors
+    return json.dumps([doc for _, doc in documents], indent=4) + "\n", errors
+
+
+def print_report(output: str, errors: list[str]) -> None:
+    """What an inspect printed, then its failures as podman 4.3 reports several:
+    each but the first as `error MESSAGE`, then the first as the `Error:` line,
+    and exit 125 if there was one."""
+    sys.stdout.write(output)
+    sys.stdout.flush()
+    for message in errors[1:]:
+        print(f"error {message}", file=sys.stderr)
+    if errors:
+        print(f"Error: {errors[0]}", file=sys.stderr)
+        raise SystemExit(EXIT_ENGINE)
 
 
 def _go_fields(kind: str, doc: dict) -> dict:
@@ -192,17 +205,14 @@ def _renamed(value, names: dict, keep: frozenset):
 
 def print_inspected(names, document_of, format_: str, struct: str, error_prefix: str = "", indent: int = 4) -> None:
     """`document_of(name)` for each name, printed as :func:`documents_text` does;
-    a name that fails is one `Error:` line and makes the exit code 125."""
-    documents, code = [], 0
+    the names that fail are reported as :func:`print_report` does (exit 125)."""
+    documents, errors = [], []
     for name in names:
         try:
             documents.append(document_of(name))
         except HuskError as exc:
-            print(f"Error: {error_prefix}{exc}", file=sys.stderr)
-            code = EXIT_ENGINE
-    sys.stdout.write(documents_text(documents, format_, struct, indent=indent))
-    if code:
-        raise SystemExit(code)
+            errors.append(f"{error_prefix}{exc}")
+    print_report(documents_text(documents, format_, struct, indent=indent), errors)
 
 
 def print_logs(runtime: "Runtime", names, *, follow: bool, tail: int, timestamps: bool, since, until,

@@ -480,7 +480,7 @@ def inspect(format_, names):
             try:
                 return service.json("GET", path("images", name, "json"))
             except ServiceError:
-                raise ServiceError(f"no such object: \"{name}\"") from None
+                raise ServiceError(f"inspecting object: no such object: \"{name}\"") from None
 
     print_inspected(names, document, format_, "define.InspectContainerData")
 

@@ -117,8 +117,16 @@ def test_inspect_fields(husk, tmp_path):
     documents = json.loads(husk("inspect", "web", "done", check=True).stdout)
     assert [d["Name"] for d in documents] == ["web", "done"]
     result = husk("inspect", "web", "nope", "done")
-    assert result.returncode == 125 and result.stderr == 'Error: no such object: "nope"\n'
+    assert result.returncode == 125 and result.stderr == 'Error: inspecting object: no such object: "nope"\n'
     assert [d["Name"] for d in json.loads(result.stdout)] == ["web", "done"]
+    result = husk("inspect", "nope")  # podman 4.3: an empty array, and its words
+    assert (result.returncode, result.stdout) == (125, "[]\n")
+    assert result.stderr == 'Error: inspecting object: no such object: "nope"\n'
+    result = husk("inspect", "nope", "--type", "container", "nope2")  # several: the first last, as podman
+    assert result.stderr.splitlines() == ["error inspecting object: no such container nope2",
+                                          "Error: inspecting object: no such container nope"]
+    result = husk("image", "inspect", "nope")
+    assert (result.returncode, result.stderr) == (125, "Error: inspecting object: nope: image not known\n")
     result = husk("inspect", "--format", "{{.Name}}", "nope", "web")
     assert (result.returncode, result.stdout) == (125, "web\n")
     result = husk("inspect", "--format", "{{.State.Nope}}", "web")

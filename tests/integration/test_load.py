@@ -67,7 +67,7 @@ NO_SUCH = r'no container with name or ID "(c|[0-9a-f]{64})" found: no such conta
 LOSERS = {
     "start": [NO_SUCH],  # a start of a running container is no error (podman's)
     "stop": [NO_SUCH],
-    "inspect": [r'no such object: "c"'],
+    "inspect": [r'inspecting object: no such object: "c"'],
     "exec": [NO_SUCH, r"can only create exec sessions on running containers: container state improper"],
     "rm": [NO_SUCH, r"cannot remove container [0-9a-f]{64} as it is running - running or paused containers "
                     r"cannot be removed without force: container state improper"],

@@ -55,7 +55,8 @@ def test_remote_verbs_over_the_unix_socket(api_crun):
     images = client(api_crun, *url, "images")
     assert images.stdout.splitlines()[1].split()[:2] == ["localhost/busybox", "latest"]
     missing = client(api_crun, *url, "inspect", "nope")
-    assert (missing.returncode, missing.stderr) == (125, 'Error: no such object: "nope"\n')
+    assert (missing.returncode, missing.stdout) == (125, "[]\n")
+    assert missing.stderr == 'Error: inspecting object: no such object: "nope"\n'
 
 
 def test_remote_start_pause_kill_wait_and_rmi(api_crun):
