@@ -2,53 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import sys
-import time
 
 import click
 
 from ..define import InvalidArgument
 from .common import CONTEXT
-
-DF_TABLE = "table {{.Type}}\t{{.Total}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}"
-IMAGES_TABLE = ("table {{.Repository}}\t{{.Tag}}\t{{.ImageID}}\t{{.Created}}\t{{.Size}}\t{{.SharedSize}}"
-                "\t{{.UniqueSize}}\t{{.Containers}}")
-CONTAINERS_TABLE = ("table {{.ContainerID}}\t{{.Image}}\t{{.Command}}\t{{.LocalVolumes}}\t{{.Size}}\t{{.Created}}"
-                    "\t{{.Status}}\t{{.Names}}")
-VOLUMES_TABLE = "table {{.VolumeName}}\t{{.Links}}\t{{.Size}}"
-CACHE_TABLE = "table {{.CacheID}}\t{{.CacheType}}\t{{.Size}}\t{{.Created}}\t{{.LastUsed}}\t{{.Usage}}\t{{.Shared}}"
-HEADERS = {"ImageID": "IMAGE ID", "ContainerID": "CONTAINER ID", "LocalVolumes": "LOCAL VOLUMES",
-           "SharedSize": "SHARED SIZE", "UniqueSize": "UNIQUE SIZE", "VolumeName": "VOLUME NAME",
-           "CacheID": "CACHE ID", "CacheType": "CACHE TYPE", "LastUsed": "LAST USED"}
-
-
-def _reclaimable(reclaimable: int, size: int) -> str:
-    from ..formats.units import human_size
-
-    return f"{human_size(reclaimable)} ({int(reclaimable * 100 / size) if size else 0}%)"
-
-
-def summary(usage, cache) -> list[dict]:
-    """podman's three rows, Images, Containers, Local Volumes, and Docker's fourth,
-    Build Cache (husk.build.usage; nothing in it is active between builds); raw
-    numbers too, for JSON."""
-    from ..formats.units import human_size
-
-    rows = []
-    for kind, entries, active, size, reclaimable in (
-            ("Images", usage.images, sum(1 for i in usage.images if i.containers), usage.layers_size,
-             usage.layers_reclaimable),
-            ("Containers", usage.containers, sum(1 for c in usage.containers if c.active),
-             sum(c.size_rw for c in usage.containers), sum(c.size_rw for c in usage.containers if not c.active)),
-            ("Local Volumes", usage.volumes, sum(1 for v in usage.volumes if v.links),
-             sum(v.size for v in usage.volumes), sum(v.size for v in usage.volumes if not v.links)),
-            ("Build Cache", cache.records, 0, cache.size, cache.reclaimable)):
-        rows.append({"Type": kind, "Total": len(entries), "Active": active, "Size": human_size(size),
-                     "Reclaimable": _reclaimable(reclaimable, size), "RawSize": size,
-                     "RawReclaimable": reclaimable})
-    return rows
-
 
 @click.command(context_settings=CONTEXT)
 @click.option("--format", "format_", default="", help="Go template ({{.Type}} {{.Total}} {{.Active}} {{.Size}} "
@@ -58,60 +17,18 @@ def summary(usage, cache) -> list[dict]:
 def df(session, format_, verbose):
     """Show the disk space images, containers, volumes and the build cache use."""
     from ..build.usage import build_cache_usage
-    from ..engine.disk_usage import disk_usage
-    from ..formats.gofmt import GoStruct
-    from ..formats.template import format_rows
+    from ..presentation.disk import df_report
+
+    print_df(df_report(session.runtime, build_cache_usage(session.runtime)), format_, verbose)
+
+
+def print_df(report: dict, format_: str, verbose: bool) -> None:
+    """`system df` of a SystemDfReport (husk.presentation.disk), local or the service's."""
+    from ..presentation.disk import df_text, verbose_text
 
     if format_ and verbose:
         raise InvalidArgument("cannot combine --format and --verbose flags")
-    usage, cache = disk_usage(session.runtime), build_cache_usage(session.runtime)
-    if verbose:
-        sys.stdout.write(_verbose(usage, cache))
-        return
-    rows = summary(usage, cache)
-    if format_ == "json":
-        sys.stdout.write(json.dumps(rows, indent=4) + "\n")
-        return
-    sys.stdout.write(format_rows(format_ or DF_TABLE, [GoStruct(row, "system.dfSummary") for row in rows], HEADERS))
-
-
-def _verbose(usage, cache) -> str:
-    from ..formats.gofmt import GoStruct
-    from ..formats.template import format_rows
-    from ..formats.timestamps import human_duration
-    from ..formats.units import human_size
-    from ..presentation.ps import command_args
-
-    now = time.time()
-    images = []
-    for entry in sorted(usage.images, key=lambda e: -e.image.created):
-        for name in entry.image.names or ["<none>:<none>"]:
-            repository, tag = (name.partition("@")[0], "<none>") if "@" in name else name.rpartition(":")[::2]
-            images.append(GoStruct({"Repository": repository, "Tag": tag, "ImageID": entry.image.id[:12],
-                                    "Created": human_duration(now - entry.image.created),
-                                    "Size": human_size(entry.size), "SharedSize": human_size(entry.shared),
-                                    "UniqueSize": human_size(entry.unique), "Containers": entry.containers},
-                                   "system.dfImage"))
-    containers = []
-    for entry in sorted(usage.containers, key=lambda e: -e.container.config.created):
-        config = entry.container.config
-        command = " ".join(command_args(entry.container, None))
-        containers.append(GoStruct({
-            "ContainerID": config.id[:12], "Image": config.image_name,
-            "Command": command if len(command) <= 20 else command[:17] + "...",
-            "LocalVolumes": sum(1 for m in config.mounts if m.type == "volume"),
-            "Size": human_size(entry.size_rw), "Created": human_duration(now - config.created),
-            "Status": entry.container.state.state.value, "Names": config.name}, "system.dfContainer"))
-    volumes = [GoStruct({"VolumeName": e.volume.name, "Links": e.links, "Size": human_size(e.size)},
-                        "system.dfVolume") for e in sorted(usage.volumes, key=lambda e: e.volume.name)]
-    entries = [GoStruct({"CacheID": r.id[:12], "CacheType": r.kind, "Size": human_size(r.size),
-                         "Created": human_duration(now - r.created) + " ago",
-                         "LastUsed": human_duration(now - r.created) + " ago", "Usage": 1, "Shared": "false"},
-                        "system.dfBuildCache") for r in sorted(cache.records, key=lambda r: -r.created)]
-    return ("Images space usage:\n\n" + format_rows(IMAGES_TABLE, images, HEADERS)
-            + "\nContainers space usage:\n\n" + format_rows(CONTAINERS_TABLE, containers, HEADERS)
-            + "\nLocal Volumes space usage:\n\n" + format_rows(VOLUMES_TABLE, volumes, HEADERS)
-            + "\nBuild Cache space usage:\n\n" + format_rows(CACHE_TABLE, entries, HEADERS))
+    sys.stdout.write(verbose_text(report) if verbose else df_text(report, format_))
 
 
 def prune_warning(all_: bool, volumes: bool) -> str:

@@ -7,7 +7,6 @@ verbs' (the same printers), made from the service's libpod documents.
 from __future__ import annotations
 
 import json
-import sys
 
 import click
 
@@ -101,31 +100,13 @@ def search(limit, list_tags, format_, no_trunc, tls_verify, term):
 @click.command(cls=RemoteCommand, context_settings=CONTEXT)
 @click.option("--format", "format_", default="", help="Go template ({{.Type}} {{.Total}} {{.Active}} {{.Size}} "
               "{{.Reclaimable}}), or json.")
-def df(format_):
-    """The disk space the service's images, containers and volumes use (its libpod report:
-    no build cache row, which that report lacks)."""
-    from ..formats.gofmt import GoStruct
-    from ..formats.template import format_rows
-    from ..formats.units import human_size
-    from .disk import DF_TABLE, HEADERS, _reclaimable
+@click.option("-v", "--verbose", is_flag=True, help="Each image, container, volume and build cache entry.")
+def df(format_, verbose):
+    """The disk space the service's images, containers, volumes and build cache use (its libpod
+    report, printed as the local verb prints it)."""
+    from .disk import print_df
 
-    report = client().json("GET", "/system/df")
-    images = {row["ImageID"]: row for row in report.get("Images") or []}
-    containers, volumes = report.get("Containers") or [], report.get("Volumes") or []
-    rows = []
-    for kind, total, active, size, reclaimable in (
-            ("Images", len(images), sum(1 for i in images.values() if i["Containers"]), report.get("ImagesSize", 0),
-             sum(i["UniqueSize"] for i in images.values() if not i["Containers"])),
-            ("Containers", len(containers), sum(1 for c in containers if c["Status"] == "running"),
-             sum(c["RWSize"] for c in containers), sum(c["RWSize"] for c in containers if c["Status"] != "running")),
-            ("Local Volumes", len(volumes), sum(1 for v in volumes if v["Links"]), sum(v["Size"] for v in volumes),
-             sum(v["ReclaimableSize"] for v in volumes))):
-        rows.append({"Type": kind, "Total": total, "Active": active, "Size": human_size(size),
-                     "Reclaimable": _reclaimable(reclaimable, size), "RawSize": size, "RawReclaimable": reclaimable})
-    if format_ == "json":
-        sys.stdout.write(json.dumps(rows, indent=4) + "\n")
-        return
-    sys.stdout.write(format_rows(format_ or DF_TABLE, [GoStruct(row, "system.dfSummary") for row in rows], HEADERS))
+    print_df(client().json("GET", "/system/df"), format_, verbose)
 
 
 @click.command("prune", cls=RemoteCommand, context_settings=CONTEXT)

@@ -286,8 +286,8 @@ def test_remote_exists_prune_history_tree_df_and_update(api_crun, tmp_path):
                  ("image", "history", "--no-trunc", "--format", "{{.ID}} {{.Size}}", IMAGE), ("image", "tree", IMAGE)):
         assert ok(client(api_crun, *verb)) == api_crun.env(*verb, check=True).stdout, verb
     types = "{{.Type}} {{.Total}} {{.Active}}"
-    assert ok(client(api_crun, "system", "df", "--format", types)).splitlines() \
-        == api_crun.env("system", "df", "--format", types, check=True).stdout.splitlines()[:3]
+    assert ok(client(api_crun, "system", "df", "--format", types)) \
+        == api_crun.env("system", "df", "--format", types, check=True).stdout
     ident = api_crun.env("inspect", "--format", "{{.Id}}", "rx", check=True).stdout
     assert ok(client(api_crun, "update", "--memory", "64m", "--pids-limit", "100", "--restart", "on-failure:2",
                      "rx")) == ident
@@ -304,6 +304,39 @@ def test_remote_exists_prune_history_tree_df_and_update(api_crun, tmp_path):
     unreachable = client(api_crun, "search", "--tls-verify=false", "127.0.0.1:1/busybox")
     assert unreachable.returncode == 125 and len(unreachable.stderr.splitlines()) == 1, unreachable.stderr
     ok(client(api_crun, "rm", "-f", "rx"))
+
+
+def _ages_out(text: str) -> str:
+    """`system df` text with its durations and column padding folded (a second may pass between
+    two runs)."""
+    import re
+
+    text = re.sub(r"(Less than a second|About an? \w+|\d+ \w+)( ago)?", "T", text)
+    return re.sub(r" {2,}", "  ", text)
+
+
+def test_remote_system_df_is_the_local_one(api_crun):
+    """The service's report printed by the local printers: the summary (with the build cache
+    row) and -v's tables, as `system df` on the service's host prints them."""
+    env = api_crun.env
+    env("volume", "create", "rdfv", check=True)
+    env("run", "--name", "rdf", "-v", "rdfv:/data", IMAGE, "sh", "-c", "echo x > /data/f; echo y > /f", check=True)
+    try:
+        for verb in (("system", "df"), ("system", "df", "-v"), ("system", "df", "--format", "json")):
+            local = env(*verb, check=True).stdout
+            assert _ages_out(ok(client(api_crun, *verb))) == _ages_out(local), verb
+        verbose = ok(client(api_crun, "system", "df", "-v"))
+        assert "\nBuild Cache space usage:\n" in verbose and any(line.startswith("rdfv ") for line in
+                                                                 verbose.splitlines())
+        image = env("image", "inspect", "--format", "{{.Id}}", IMAGE, check=True).stdout[:12]
+        row = next(line for line in verbose.splitlines() if line.endswith(" rdf")).split("  ")
+        row = [column.strip() for column in row if column]
+        assert row[1] == image and row[2].startswith("sh -c ") and row[3] == "1", row  # IMAGE: its ID (podman's)
+        both = client(api_crun, "system", "df", "-v", "--format", "json")
+        assert (both.returncode, both.stderr) == (125, "Error: cannot combine --format and --verbose flags\n")
+    finally:
+        env("rm", "-f", "rdf")
+        env("volume", "rm", "rdfv")
 
 
 def test_remote_login_and_logout_keep_credentials_on_the_client(api_crun, tmp_path):
