@@ -11,7 +11,7 @@ import sys
 import click
 
 from .common import CONTEXT
-from .remote import RemoteCommand, _each, client, path
+from .remote import RemoteCommand, ServiceError, _each, client, path
 
 
 def _split(name: str) -> tuple[str, str]:
@@ -131,8 +131,16 @@ def image_inspect(format_, names):
     from .listing import print_inspected
 
     service = client()
-    print_inspected(names, lambda name: service.json("GET", path("images", name, "json")), format_,
-                    "define.ImageData")
+
+    def document(name: str) -> dict:
+        try:
+            return service.json("GET", path("images", name, "json"))
+        except ServiceError as exc:
+            if exc.status == 404:  # the service's words are Docker's (`No such image: ...`)
+                raise ServiceError(f"{name}: image not known") from None
+            raise
+
+    print_inspected(names, document, format_, "define.ImageData", "inspecting object: ")
 
 
 COMMANDS = {command.name: command for command in (commit, tag, untag, save, export, load, rename, init)}

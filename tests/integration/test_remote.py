@@ -57,6 +57,8 @@ def test_remote_verbs_over_the_unix_socket(api_crun):
     missing = client(api_crun, *url, "inspect", "nope")
     assert (missing.returncode, missing.stdout) == (125, "[]\n")
     assert missing.stderr == 'Error: inspecting object: no such object: "nope"\n'
+    missing = client(api_crun, *url, "image", "inspect", "nope")
+    assert (missing.returncode, missing.stderr) == (125, "Error: inspecting object: nope: image not known\n")
 
 
 def test_remote_start_pause_kill_wait_and_rmi(api_crun):
