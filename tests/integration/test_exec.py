@@ -141,10 +141,13 @@ def test_exec_python_api(husk_rt):
 # -- sessions, events, the hook ----------------------------------------------------------------
 def test_exec_detached_prints_the_session_id_and_is_reaped(husk):
     _running(husk)
-    result = husk("exec", "-d", "box", "sh", "-c", "sleep 0.5; touch /tmp/ran")
+    # the detached command lives until the test lets it end: however loaded the
+    # machine, its session is still there when it is looked at
+    result = husk("exec", "-d", "box", "sh", "-c", "until [ -e /tmp/go ]; do sleep 0.05; done; touch /tmp/ran")
     assert result.returncode == 0 and re.fullmatch(r"[0-9a-f]{64}\n", result.stdout)
     session_id = result.stdout.strip()
     assert _sessions(husk) == [session_id]
+    husk("exec", "box", "touch", "/tmp/go", check=True)
     _until(lambda: husk("exec", "box", "test", "-e", "/tmp/ran").returncode == 0, what="the detached command")
     _until(lambda: husk("exec", "box", "true").returncode == 0 and _sessions(husk) == [], what="the reap")
     run_dir = os.path.join(husk.runroot, "containers")
