@@ -95,7 +95,8 @@ class State:
     platform: dict = dataclasses.field(default_factory=dict)
 
     def document(self) -> bytes:
-        created = self.history[-1]["created"] if self.history else "1970-01-01T00:00:00Z"
+        # an entry's fields are optional (the OCI spec's): a base image's last one may have no time
+        created = (self.history[-1].get("created") if self.history else "") or "1970-01-01T00:00:00Z"
         document = {**self.platform, "config": self.config, "created": created, "history": self.history,
                     "rootfs": {"type": "layers", "diff_ids": list(self.layers)}}
         return json.dumps(document, separators=(",", ":")).encode()

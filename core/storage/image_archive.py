@@ -65,13 +65,25 @@ class _RunConfig(msgspec.Struct, rename="pascal"):
     exposed_ports: dict[str, dict] | None = None
 
 
+class _History(msgspec.Struct):
+    """One history entry (every field optional, as the OCI spec has them; null as absent, as Go reads it)."""
+
+    created: str | None = None
+    created_by: str | None = None
+    author: str | None = None
+    comment: str | None = None
+    empty_layer: bool | None = None
+
+
 class _Config(msgspec.Struct):
-    """The fields of an image config husk reads (the bytes are kept whole)."""
+    """The fields of an image config husk reads (the bytes are kept whole;
+    `history` is checked for its shape only: build extends it)."""
 
     rootfs: _RootFS
     config: _RunConfig | None = None
     created: str = ""
     os: str = "linux"
+    history: list[_History] | None = None
 
 
 @dataclasses.dataclass

@@ -559,3 +559,23 @@ def test_a_terminal_gets_the_compact_progress_view(husk, tmp_path):
     assert b"\x1b[1A\x1b[2K" in terminal.output  # a window was drawn and erased
     plain = husk("build", "--no-cache", context)  # not a terminal: podman's plain stream, every line
     assert "noisy-8\n" in plain.stdout and "\x1b" not in plain.stdout
+
+
+
+def test_from_an_image_whose_history_entries_have_no_time(husk, tmp_path):
+    """Every field of a history entry is optional (the OCI spec): a FROM-only
+    build of an image whose last entry has no `created` failed with
+    `internal error: KeyError: 'created'`."""
+    import hashlib
+
+    layer = build_tar((tarfile.TarInfo("hello"), b"hi\n"))
+    config = json.dumps({"os": "linux", "architecture": "amd64", "history": [{"created_by": "made by a tool"}],
+                         "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(layer).hexdigest()]}})
+    manifest = json.dumps([{"Config": "c.json", "RepoTags": ["localhost/untimed:1"], "Layers": ["l.tar"]}])
+    archive = build_tar((tarfile.TarInfo("c.json"), config.encode()), (tarfile.TarInfo("l.tar"), layer),
+                        (tarfile.TarInfo("manifest.json"), manifest.encode()))
+    husk("load", input=archive, check=True)
+    result = husk("build", "-t", "localhost/rebuilt:1", _context(tmp_path, "FROM localhost/untimed:1\n"),
+                  timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert _config(husk, "localhost/rebuilt:1")["History"][-1]["created_by"] == "made by a tool"

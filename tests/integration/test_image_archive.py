@@ -121,11 +121,13 @@ def _tar(members: dict[str, bytes], links: dict[str, str] | None = None) -> byte
     return out.getvalue()
 
 
-def _archive(layer: bytes, layer_path: str = "l.tar", diff_id: str | None = None, extra=None, links=None) -> bytes:
+def _archive(layer: bytes, layer_path: str = "l.tar", diff_id: str | None = None, extra=None, links=None,
+             config_fields=None) -> bytes:
     import hashlib
 
     diff_id = diff_id or "sha256:" + hashlib.sha256(layer).hexdigest()
-    config = json.dumps({"os": "linux", "rootfs": {"type": "layers", "diff_ids": [diff_id]}}).encode()
+    config = json.dumps({"os": "linux", "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+                         **(config_fields or {})}).encode()
     manifest = json.dumps([{"Config": "c.json", "RepoTags": ["evil:1"], "Layers": [layer_path]}]).encode()
     return _tar({"c.json": config, "manifest.json": manifest, "l.tar": layer, **(extra or {})}, links)
 
@@ -154,6 +156,9 @@ def bad_archives() -> dict[str, tuple[bytes, str]]:
         "diff_id a path": (_archive(good_layer, diff_id="/srv/victim"), "invalid diff_id '/srv/victim'"),
         "diff_id climbing": (_archive(good_layer, diff_id="sha256:../" + "0" * 61), "invalid diff_id 'sha256:../"),
         "truncated": (good[: len(good) // 2], "invalid image archive: "),
+        # build extends the history: a malformed one failed it with an internal error
+        "history a string": (_archive(good_layer, config_fields={"history": "junk"}), "at `$.history`"),
+        "history entry a number": (_archive(good_layer, config_fields={"history": [1]}), "at `$.history[0]`"),
     }
 
 
