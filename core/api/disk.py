@@ -63,3 +63,16 @@ async def libpod_df(request: web.Request) -> web.Response:
 
     runtime = request_runtime(request)
     return json_response(await blocking.run(lambda: df_report(runtime, build_cache_usage(runtime))))
+
+
+@libpod_routes.post("/system/prune")
+async def libpod_prune(request: web.Request) -> web.Response:
+    """podman's SystemPruneReport (`system prune` remotely, podman's client too): what `husk
+    system prune` removes, the build cache included (husk.presentation.disk)."""
+    from ..build.usage import prune_build_cache
+    from ..presentation.disk import prune_report
+    from .requests import filters, flag
+
+    runtime, all_, volumes, wanted = request_runtime(request), flag(request, "all"), flag(request, "volumes"), \
+        filters(request)
+    return json_response(await blocking.run(prune_report, runtime, all_, wanted, volumes, prune_build_cache))

@@ -53,46 +53,26 @@ def prune(session, all_, force, filters, volumes):
     """Remove stopped containers, unused networks, dangling (or, with -a, unused) images, the dangling
     (with -a, all) build cache and, with --volumes, unused volumes."""
     from ..build.usage import prune_build_cache
-    from ..engine.disk_usage import disk_usage
-    from ..engine.networking import prune_networks
-    from ..engine.prune import prune_containers
-    from ..formats.units import human_size
-    from ..storage.image_prune import prune_images
+    from ..presentation.disk import check_prune_filters, prune_report
     from .prune import _confirmed, _filters
 
     wanted = _filters(filters)
-    for key in wanted:
-        if key not in ("until", "label", "label!"):
-            raise InvalidArgument(f"invalid filter {key!r}: prune filters are until, label, label!")
-    if not _confirmed(force, prune_warning(all_, volumes)):
-        return
-    runtime = session.runtime
-    before = disk_usage(runtime)
-    code = 0
-    reports = prune_containers(runtime, wanted)
-    removed = [r.id for r in reports if not r.error]
-    for report in reports:
-        if report.error:
-            click.echo(f"Error: {report.error}", err=True)
-            code = 125
-    _section("Deleted Containers", removed)
-    _section("Deleted Networks", prune_networks(runtime, wanted))
-    if volumes:
-        from ..presentation.volumes import PRUNE_KEYS, volume_filter
-
-        keep = volume_filter(runtime, wanted, PRUNE_KEYS)
-        _section("Deleted Volumes", [v.name for v in runtime.volumes.prune(lambda v: not keep(v))])
-    _section("Deleted Images", prune_images(runtime, all_, wanted))
-    cache_ids, cache_freed = prune_build_cache(runtime, all_, wanted)
-    _section("Deleted Build Cache", cache_ids)
-    after = disk_usage(runtime)
-    click.echo(f"Total reclaimed space: {human_size(max(_total(before) - _total(after), 0) + cache_freed)}")
-    if code:
-        raise SystemExit(code)
+    check_prune_filters(wanted)
+    if _confirmed(force, prune_warning(all_, volumes)):
+        print_prune(prune_report(session.runtime, all_, wanted, volumes, prune_build_cache))
 
 
-def _total(usage) -> int:
-    return usage.layers_size + sum(c.size_rw for c in usage.containers) + sum(v.size for v in usage.volumes)
+def print_prune(report: dict) -> None:
+    """`system prune`'s sections of a SystemPruneReport (husk.presentation.disk), local or the
+    service's; a container that could not be removed is an Error line and exit 125."""
+    from ..presentation.disk import prune_text
+
+    text, errors = prune_text(report)
+    for error in errors:
+        click.echo(f"Error: {error}", err=True)
+    click.echo(text, nl=False)
+    if errors:
+        raise SystemExit(125)
 
 
 def _section(title: str, names: list[str]) -> None:

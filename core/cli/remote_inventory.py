@@ -116,31 +116,17 @@ def df(format_, verbose):
               "label!=KEY[=VALUE].")
 @click.option("--volumes", is_flag=True, help="Remove volumes no container uses, too.")
 def system_prune(all_, force, filters, volumes):
-    """Remove the service's stopped containers, unused networks, dangling (-a: unused) images and,
-    with --volumes, unused volumes (its build cache stays: the libpod API has no call for it)."""
-    from ..formats.units import human_size
-    from .disk import _section, prune_warning
+    """Remove the service's stopped containers, unused networks, dangling (-a: unused) images, its
+    dangling (-a: all) build cache and, with --volumes, unused volumes (libpod's /system/prune)."""
+    from ..presentation.disk import check_prune_filters
+    from .disk import print_prune, prune_warning
     from .prune import _confirmed, _filters
 
-    query = {"filters": json.dumps(_filters(filters))}
-    if not _confirmed(force, prune_warning(all_, volumes)):
-        return
-    service, code = client(), 0
-    containers = service.json("POST", "/containers/prune", query) or []
-    for report in containers:
-        if report.get("Err"):
-            click.echo(f"Error: {report['Err']}", err=True)
-            code = 125
-    _section("Deleted Containers", [r["Id"] for r in containers if not r.get("Err")])
-    _section("Deleted Networks", [r["Name"] for r in service.json("POST", "/networks/prune", query) or []])
-    pruned_volumes = (service.json("POST", "/volumes/prune", query) or []) if volumes else []
-    _section("Deleted Volumes", [r["Id"] for r in pruned_volumes])
-    images = service.json("POST", "/images/prune", {**query, "all": str(all_).lower()}) or []
-    _section("Deleted Images", [r["Id"] for r in images])
-    freed = sum(r.get("Size") or 0 for r in containers + pruned_volumes + images)
-    click.echo(f"Total reclaimed space: {human_size(freed)}")
-    if code:
-        raise SystemExit(code)
+    wanted = _filters(filters)
+    check_prune_filters(wanted)
+    if _confirmed(force, prune_warning(all_, volumes)):
+        print_prune(client().json("POST", "/system/prune", {"all": str(all_).lower(), "volumes": str(volumes).lower(),
+                                                           "filters": json.dumps(wanted)}))
 
 
 @click.command(cls=RemoteCommand, context_settings=CONTEXT)

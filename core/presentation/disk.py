@@ -1,6 +1,7 @@
-"""`system df`, local and remote alike: podman's SystemDfReport (libpod's `GET /system/df`,
+"""`system df` and `system prune`, local and remote alike: podman's SystemDfReport (libpod's `GET /system/df`,
 made here from husk.engine.disk_usage and husk.build.usage's report) and the text `system df` prints
-from it, so that a remote `system df` prints what the service's host would.
+from it, so that a remote `system df` prints what the service's host would; likewise podman's
+SystemPruneReport (libpod's `POST /system/prune`) and what `system prune` prints of it.
 
 The report carries husk's build cache as well, under keys of its own that podman's clients
 ignore: `BuildCache` (Docker's records, as in Docker's /system/df), `BuilderSize` (du of the
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -146,3 +148,67 @@ def verbose_text(report: dict) -> str:
             + "\nContainers space usage:\n\n" + format_rows(CONTAINERS_TABLE, containers, HEADERS)
             + "\nLocal Volumes space usage:\n\n" + format_rows(VOLUMES_TABLE, volumes, HEADERS)
             + "\nBuild Cache space usage:\n\n" + format_rows(CACHE_TABLE, cache, HEADERS))
+
+
+#: the filters `system prune` takes (podman's)
+PRUNE_FILTERS = ("until", "label", "label!")
+
+
+def check_prune_filters(filters: dict[str, list[str]]) -> None:
+    from ..define import InvalidArgument
+
+    for key in filters:
+        if key not in PRUNE_FILTERS:
+            raise InvalidArgument(f"invalid filter {key!r}: prune filters are until, label, label!")
+
+
+def prune_report(runtime: "Runtime", all_: bool, filters: dict[str, list[str]], volumes: bool,
+                 prune_cache: Callable) -> dict:
+    """`system prune`: stopped containers, unused networks, with `volumes` unused volumes,
+    dangling (`all_`: unused) images, then `prune_cache(runtime, all_, filters)` (husk.build.usage's,
+    which the front ends pass: build is not below this room); podman's SystemPruneReport, with
+    husk's `BuildCachePruneReports` (podman's clients ignore it).  ReclaimedSpace: what
+    disk_usage no longer counts, and the cache's bytes."""
+    from ..engine.disk_usage import disk_usage
+    from ..engine.networking import prune_networks
+    from ..engine.prune import prune_containers
+    from ..storage.image_prune import prune_images
+    from .volumes import PRUNE_KEYS, volume_filter
+
+    check_prune_filters(filters)
+    before = _total(disk_usage(runtime))
+    containers = [{"Id": r.id, "Size": r.size, "Err": r.error or None} for r in prune_containers(runtime, filters)]
+    networks = [{"Name": name, "Error": None} for name in prune_networks(runtime, filters)]
+    pruned_volumes = []
+    if volumes:
+        keep = volume_filter(runtime, filters, PRUNE_KEYS)
+        pruned_volumes = [{"Id": v.name, "Size": 0} for v in runtime.volumes.prune(lambda v: not keep(v))]
+    images = [{"Id": ident, "Size": 0} for ident in prune_images(runtime, all_, filters)]
+    cache_ids, cache_freed = prune_cache(runtime, all_, filters)
+    return {"PodPruneReport": [], "ContainerPruneReports": containers, "NetworkPruneReports": networks,
+            "VolumePruneReports": pruned_volumes, "ImagePruneReports": images,
+            "BuildCachePruneReports": [{"Id": ident, "Size": 0} for ident in cache_ids],
+            "ReclaimedSpace": max(before - _total(disk_usage(runtime)), 0) + cache_freed}
+
+
+def _total(usage) -> int:
+    return usage.layers_size + sum(c.size_rw for c in usage.containers) + sum(v.size for v in usage.volumes)
+
+
+def prune_text(report: dict) -> tuple[str, list[str]]:
+    """What `system prune` prints of a SystemPruneReport (local or the service's): podman's
+    sections, then the total; and the errors, for stderr."""
+    from ..formats.units import human_size
+
+    errors = [r["Err"] for r in report.get("ContainerPruneReports") or [] if r.get("Err")]
+    lines = []
+    for title, key, name in (("Deleted Containers", "ContainerPruneReports", "Id"),
+                             ("Deleted Networks", "NetworkPruneReports", "Name"),
+                             ("Deleted Volumes", "VolumePruneReports", "Id"),
+                             ("Deleted Images", "ImagePruneReports", "Id"),
+                             ("Deleted Build Cache", "BuildCachePruneReports", "Id")):
+        names = [r[name] for r in report.get(key) or [] if not r.get("Err") and not r.get("Error")]
+        if names:
+            lines += [title, *names]
+    lines.append(f"Total reclaimed space: {human_size(report.get('ReclaimedSpace') or 0)}")
+    return "".join(line + "\n" for line in lines), errors

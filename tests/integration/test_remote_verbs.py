@@ -407,7 +407,7 @@ def test_remote_healthcheck_run(api_crun):
     ok(client(api_crun, "rm", "-f", "rhc"))
 
 
-def test_remote_system_prune(api_crun):
+def test_remote_system_prune(api_crun, tmp_path):
     ok(client(api_crun, "run", "--name", "rsp", IMAGE, "true"))
     ok(client(api_crun, "run", "-d", "--name", "rsp-up", IMAGE, "sleep", "600"))
     ok(client(api_crun, "network", "create", "rspnet"))
@@ -421,7 +421,26 @@ def test_remote_system_prune(api_crun):
     assert out[-1].startswith("Total reclaimed space: ")
     assert client(api_crun, "container", "exists", "rsp-up").returncode == 0
     assert client(api_crun, "image", "exists", IMAGE).returncode == 0
+    # the service's build cache goes too (libpod's /system/prune does what `system prune` does there)
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "Containerfile").write_text(f"FROM {IMAGE}\nRUN echo hi > /c\n")
+    api_crun.env("build", "-t", "localhost/rsp-built:1", str(context), check=True, timeout=300)
+    cache = "{{if eq .Type \"Build Cache\"}}{{.Total}}{{end}}"
+    assert api_crun.env("system", "df", "--format", cache, check=True).stdout.strip() != "0"
+    out = ok(client(api_crun, "system", "prune", "-f", "-a")).splitlines()
+    assert "Deleted Build Cache" in out and "Deleted Images" in out, out
+    assert api_crun.env("system", "df", "--format", cache, check=True).stdout.strip() == "0"
+    bad = client(api_crun, "system", "prune", "-f", "--filter", "nope=1")
+    assert (bad.returncode, bad.stdout) == (125, "") and len(bad.stderr.splitlines()) == 1, bad.stderr
     ok(client(api_crun, "rm", "-f", "rsp-up"))
+    podman = shutil.which("podman")
+    if podman is not None:  # podman 4.3 as the client of the same route
+        api_crun.env("create", "--name", "rsp-podman", IMAGE, "true", check=True)
+        done = subprocess.run([podman, "--remote", "--url", f"unix://{api_crun.socket_path}", "system", "prune", "-f"],
+                              capture_output=True, text=True, timeout=120, env=api_crun.env.env())
+        assert done.returncode == 0 and "Total reclaimed space" in done.stdout, (done.stdout, done.stderr)
+        assert client(api_crun, "container", "exists", "rsp-podman").returncode == 1, done.stdout
 
 
 def test_remote_pod_logs_and_stats(api_crun):
