@@ -25,39 +25,39 @@ def client(service, *args: str, env_extra=None, timeout: float = 120) -> subproc
                           env={**service.env.env(), **(env_extra or {})})
 
 
-def test_remote_verbs_over_the_unix_socket(api_crun):
-    url = ["--url", f"unix://{api_crun.socket_path}"]
-    ran = client(api_crun, *url, "run", "--name", "rr1", IMAGE, "sh", "-c", "echo out; echo err >&2; exit 3")
+def test_remote_verbs_over_the_unix_socket(api):
+    url = ["--url", f"unix://{api.socket_path}"]
+    ran = client(api, *url, "run", "--name", "rr1", IMAGE, "sh", "-c", "echo out; echo err >&2; exit 3")
     assert (ran.returncode, ran.stdout, ran.stderr) == (3, "out\n", "err\n")
-    started = client(api_crun, *url, "run", "-d", "--name", "rr2", IMAGE, "sleep", "600")
+    started = client(api, *url, "run", "-d", "--name", "rr2", IMAGE, "sleep", "600")
     assert started.returncode == 0, started.stderr
     ident = started.stdout.strip()
     assert len(ident) == 64
-    listed = client(api_crun, *url, "ps")
+    listed = client(api, *url, "ps")
     assert listed.stdout.splitlines()[0].split() == ["CONTAINER", "ID", "IMAGE", "COMMAND", "CREATED", "STATUS",
                                                     "PORTS", "NAMES"]
     assert [line.split()[-1] for line in listed.stdout.splitlines()[1:]] == ["rr2"]
-    every = client(api_crun, *url, "ps", "-a", "--format", "{{.Names}} {{.State}}")
+    every = client(api, *url, "ps", "-a", "--format", "{{.Names}} {{.State}}")
     assert sorted(every.stdout.splitlines()) == ["rr1 exited", "rr2 running"]
     # what the service's own installation sees
-    assert api_crun.env("inspect", "--format", "{{.State.Status}}", "rr2").stdout == "running\n"
-    inspected = client(api_crun, *url, "inspect", "--format", "{{.Id}} {{.State.ExitCode}}", "rr1")
+    assert api.env("inspect", "--format", "{{.State.Status}}", "rr2").stdout == "running\n"
+    inspected = client(api, *url, "inspect", "--format", "{{.Id}} {{.State.ExitCode}}", "rr1")
     assert inspected.stdout.split()[1] == "3"
-    assert client(api_crun, *url, "logs", "rr1").stdout == "out\n"
-    stopped = client(api_crun, *url, "stop", "-t", "0", "rr2")
+    assert client(api, *url, "logs", "rr1").stdout == "out\n"
+    stopped = client(api, *url, "stop", "-t", "0", "rr2")
     assert (stopped.returncode, stopped.stdout) == (0, "rr2\n"), stopped.stderr
-    removed = client(api_crun, *url, "rm", "rr1", "rr2", "nope")
+    removed = client(api, *url, "rm", "rr1", "rr2", "nope")
     assert removed.returncode == 125
     assert removed.stdout == "rr1\nrr2\n"
     assert removed.stderr.strip().splitlines() == ['Error: no container with name or ID "nope" found: '
                                                    'no such container']
-    assert client(api_crun, *url, "ps", "-aq").stdout == ""
-    images = client(api_crun, *url, "images")
+    assert client(api, *url, "ps", "-aq").stdout == ""
+    images = client(api, *url, "images")
     assert images.stdout.splitlines()[1].split()[:2] == ["localhost/busybox", "latest"]
-    missing = client(api_crun, *url, "inspect", "nope")
+    missing = client(api, *url, "inspect", "nope")
     assert (missing.returncode, missing.stdout) == (125, "[]\n")
     assert missing.stderr == 'Error: inspecting object: no such object: "nope"\n'
-    missing = client(api_crun, *url, "image", "inspect", "nope")
+    missing = client(api, *url, "image", "inspect", "nope")
     assert (missing.returncode, missing.stderr) == (125, "Error: inspecting object: nope: image not known\n")
 
 
