@@ -87,6 +87,9 @@ class Config:
         self.default_network = "podman"
         self.default_subnet = "10.88.0.0/16"
         self.default_interface = "podman0"  # the default network's bridge
+        #: a program that mounts the containers' overlay instead of the kernel (podman's storage.conf
+        #: mount_program, e.g. /usr/bin/fuse-overlayfs); "" for the kernel's overlay
+        self.mount_program = ""
         #: plugin name -> its ``[plugins.NAME]`` table (see :meth:`plugin_settings`)
         self.plugin_tables: dict[str, dict] = {}
         for key, value in overrides.items():
@@ -105,6 +108,7 @@ _SECTIONS = {
     "engine": ("runtime", "root", "runroot", "plugins", "disabled_plugins", "events_logfile_max_size"),
     "containers": ("stop_timeout", "log_size_max", "netns"),
     "network": ("network_backend", "default_network", "default_subnet", "default_interface"),
+    "storage": ("mount_program",),
 }
 
 

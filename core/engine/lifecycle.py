@@ -158,6 +158,7 @@ def mount(container: "Container") -> str:
 def _mount_rootfs(container: "Container") -> str:
     """Mount the overlay (uncounted; an existing mount is reused); return its path."""
     from ..storage.rootfs import mount_overlay
+    from .config import is_rootless
 
     runtime, config = container.runtime, container.config
     if config.rootfs and not config.rootfs_overlay:
@@ -165,10 +166,17 @@ def _mount_rootfs(container: "Container") -> str:
 
         return bind_rootfs(config.rootfs, runtime.paths.container_dir(container.id))
     if config.rootfs:
-        return mount_overlay([config.rootfs], runtime.paths.container_dir(container.id))
-    image = runtime.store.image(config.image_id)
-    lower = [runtime.paths.layer_diff(layer) for layer in reversed(image.layers)]
-    return mount_overlay(lower, runtime.paths.container_dir(container.id))
+        lower = [config.rootfs]
+    else:
+        image = runtime.store.image(config.image_id)
+        lower = [runtime.paths.layer_diff(layer) for layer in reversed(image.layers)]
+    fallback = ""
+    if is_rootless():  # podman's rootless fallback where the kernel has no overlay for users
+        import shutil
+
+        fallback = shutil.which("fuse-overlayfs") or ""
+    return mount_overlay(lower, runtime.paths.container_dir(container.id),
+                         mount_program=runtime.config.mount_program, fallback_program=fallback)
 
 
 def image_config(container: "Container") -> "ImageConfig":

@@ -8,6 +8,13 @@ a mount plus unmount takes about 0.3 ms through the syscall against about
 once.  Where overlayfs is unavailable (no overlay module, or an upper file
 system it cannot sit on) the ``vfs`` driver copies the layers into ``merged``
 once, applying their whiteouts, and unmounting is then a no-op.
+
+A *mount program* (podman's storage.conf ``mount_program``, husk.conf's
+``[storage] mount_program``), fuse-overlayfs in practice, mounts the same
+overlay from user space instead of the kernel; a caller may also name a
+program for when the kernel cannot do overlay (rootless husk: fuse-overlayfs
+on kernels before 5.11, as podman), tried before the vfs copy.  The program's daemon
+lives until the unmount, which is the same umount2 as for the kernel's.
 """
 
 from __future__ import annotations
@@ -35,13 +42,18 @@ _OPAQUE_XATTR = "trusted.overlay.opaque"
 _OVERLAY_XATTR_PREFIX = "trusted.overlay."
 
 
-def mount_overlay(lower_dirs: list[str], container_dir: str, driver: str = OVERLAY) -> str:
+def mount_overlay(lower_dirs: list[str], container_dir: str, driver: str = OVERLAY, mount_program: str = "",
+                  fallback_program: str = "") -> str:
     """Make the container's root filesystem at ``container_dir/merged``; return that path.
 
     :param lower_dirs: the layers' ``diff`` directories, top-most first (overlay's order)
     :param container_dir: holds ``upper``, ``work`` and ``merged`` (created if missing)
     :param driver: ``"overlay"`` mounts overlayfs, falling back to ``"vfs"`` when the
         kernel or the upper file system cannot do overlay; ``"vfs"`` copies the layers.
+    :param mount_program: a program that mounts the overlay instead of the kernel
+        (fuse-overlayfs's command line); "" for the kernel's.
+    :param fallback_program: the same, used only when the kernel cannot do overlay here
+        (before the vfs copy).
 
     Calling it again on a mounted (or already copied) rootfs returns the same path.
     The overlay options must fit in one page (about 45 layers with absolute paths
@@ -55,6 +67,9 @@ def mount_overlay(lower_dirs: list[str], container_dir: str, driver: str = OVERL
     merged = paths["merged"]
     if is_mounted(merged) or os.listdir(merged):  # mounted, or a vfs copy already made
         return merged
+    if driver == OVERLAY and mount_program:
+        _run_mount_program(mount_program, lower_dirs, paths["upper"], paths["work"], merged)
+        return merged
     if driver == OVERLAY:
         try:
             _mount_overlayfs(lower_dirs, paths["upper"], paths["work"], merged)
@@ -62,8 +77,34 @@ def mount_overlay(lower_dirs: list[str], container_dir: str, driver: str = OVERL
         except OSError as exc:
             if exc.errno not in _OVERLAY_UNAVAILABLE:
                 raise HuskError(f"cannot mount the rootfs at {merged}: {exc.strerror}") from None
+        if fallback_program:
+            _run_mount_program(fallback_program, lower_dirs, paths["upper"], paths["work"], merged)
+            return merged
     _copy_layers(lower_dirs, merged)
     return merged
+
+
+def _run_mount_program(program: str, lower_dirs: list[str], upper: str, work: str, merged: str) -> None:
+    """Mount the overlay with ``program`` (fuse-overlayfs's options: ``-o lowerdir=...,upperdir=...,
+    workdir=...``); it stays behind as the file system's daemon until the unmount."""
+    import subprocess
+
+    lower_dirs = [os.path.abspath(path) for path in lower_dirs]
+    upper, work = os.path.abspath(upper), os.path.abspath(work)
+    _check_separators((*lower_dirs, upper, work))
+    options = _overlay_options(lower_dirs, upper, work)
+    try:
+        result = subprocess.run([program, "-o", options, merged], stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=60)
+    except OSError as exc:
+        raise HuskError(f"cannot mount the rootfs at {merged} with {program}: {exc.strerror}") from None
+    except subprocess.TimeoutExpired:
+        raise HuskError(f"cannot mount the rootfs at {merged}: {program} did not finish in 60 s") from None
+    if result.returncode != 0:
+        reason = (result.stderr.strip().splitlines() or [f"exit status {result.returncode}"])[-1]
+        if not os.access("/dev/fuse", os.R_OK | os.W_OK):  # a rootless user, where only root may open it
+            reason += " (/dev/fuse cannot be opened here, and a FUSE mount program needs it)"
+        raise HuskError(f"cannot mount the rootfs at {merged} with {program}: {reason}")
 
 
 def _make_directories(container_dir: str, paths: dict[str, str], lower_dirs: list[str]) -> None:
@@ -177,14 +218,18 @@ def _overlay_options(lower: list[str], upper: str, work: str) -> str:
     return f"lowerdir={':'.join(lower)}" + (f",upperdir={upper},workdir={work}" if upper else "")
 
 
+def _check_separators(paths) -> None:
+    for path in paths:
+        if any(char in path for char in _OPTION_SEPARATORS):
+            raise HuskError(f"cannot use {path!r} in an overlay: it contains one of {' '.join(_OPTION_SEPARATORS)}")
+
+
 def _mount_overlayfs(lower_dirs: list[str], upper: str, work: str, merged: str) -> None:
     if not lower_dirs:
         raise HuskError("cannot mount an overlay without layers")
     lower_dirs = [os.path.abspath(path) for path in lower_dirs]
     upper, work = (os.path.abspath(upper), os.path.abspath(work)) if upper else ("", "")
-    for path in (*lower_dirs, upper, work):
-        if any(char in path for char in _OPTION_SEPARATORS):
-            raise HuskError(f"cannot use {path!r} in an overlay: it contains one of {' '.join(_OPTION_SEPARATORS)}")
+    _check_separators((*lower_dirs, upper, work))
     page_size = os.sysconf("SC_PAGESIZE")
     options = _overlay_options(lower_dirs, upper, work)
     if len(os.fsencode(options)) < page_size:

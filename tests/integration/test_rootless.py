@@ -42,9 +42,11 @@ class User:
         return ["setpriv", f"--reuid={self.uid}", f"--regid={self.gid}", "--init-groups", *args]
 
     def husk(self, *args: str, runtime: str = "crun", check: bool = False, timeout: float = 120,
-             runtime_dir: bool = True, input: str | None = None) -> subprocess.CompletedProcess:
+             runtime_dir: bool = True, input: str | None = None,
+             env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
         result = subprocess.run(self.argv(HUSK, "--runtime", runtime, *args), capture_output=True, text=True,
-                                timeout=timeout, env=self.env(runtime_dir), cwd=self.home, input=input)
+                                timeout=timeout, env={**self.env(runtime_dir), **(env or {})}, cwd=self.home,
+                                input=input)
         if check and result.returncode != 0:
             raise AssertionError(f"husk {' '.join(args)} exited {result.returncode}: {result.stderr}")
         return result
@@ -441,3 +443,20 @@ def test_pod_userns_keep_id(user):
     finally:
         removed = user.husk("pod", "rm", "-f", "-t", "0", "kpod")
     assert removed.returncode == 0, removed.stderr
+
+
+def test_mount_program_needs_dev_fuse(user):
+    """A configured mount program (fuse-overlayfs) needs /dev/fuse, which these machines give only to
+    root: the run fails with one line naming the program's own reason, and leaves nothing."""
+    program = shutil.which("fuse-overlayfs")
+    if program is None:
+        pytest.skip("fuse-overlayfs is not installed")
+    if os.stat("/dev/fuse").st_mode & 0o006:
+        pytest.skip("this host lets users open /dev/fuse")
+    config = os.path.join(user.home, "fuse.conf")
+    with open(config, "w") as handle:
+        handle.write(f'[storage]\nmount_program = "{program}"\n')
+    result = user.husk("run", "--rm", "--network", "none", IMAGE, "true", env={"HUSK_CONFIG": config})
+    assert result.returncode == 125, result.stderr
+    assert f"with {program}:" in result.stderr and "/dev/fuse" in result.stderr, result.stderr
+    assert user.husk("ps", "-aq").stdout == ""
