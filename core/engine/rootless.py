@@ -63,13 +63,17 @@ def enter(runroot: str) -> None:
 
 
 def _alive(pidfile: str, uid: int) -> int | None:
-    """The pause process's pid when it still runs: ours, in a user namespace other than ours, and not
-    a zombie (whose mount namespace is gone already)."""
+    """The pause process's pid when it still runs: ours, a pause process (the pid may be another
+    process's since: it would be joined, or refuse the join for ever), in a user namespace other
+    than ours, and not a zombie (whose mount namespace is gone already)."""
     try:
         with open(pidfile) as handle:
             pid = int(handle.read().strip())
         if os.stat(f"/proc/{pid}").st_uid != uid:
             return None
+        with open(f"/proc/{pid}/comm") as handle:
+            if handle.read().strip() != "catatonit":
+                return None
         if os.readlink(f"/proc/{pid}/ns/user") == os.readlink("/proc/self/ns/user"):
             return None
         os.readlink(f"/proc/{pid}/ns/mnt")
