@@ -381,6 +381,17 @@ def inspect(session, format_, type_, size, latest, names):
     print_report(*inspect_objects(session.runtime, names, type_, format_, size))
 
 
+@click.command("inspect", context_settings=CONTEXT)
+@click.option("-f", "--format", "format_", default="", help="Go template applied to each container.")
+@click.option("-s", "--size", is_flag=True, help="SizeRw and SizeRootFs too.")
+@selectors()
+@click.argument("names", nargs=-1)
+@click.pass_context
+def container_inspect(ctx, format_, size, latest, names):
+    """Show containers' configuration and state as JSON (containers only, as podman's)."""
+    ctx.invoke(inspect, format_=format_, type_="container", size=size, latest=latest, names=names)
+
+
 @click.command(context_settings=CONTEXT)
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new output until the container exits.")
 @click.option("--tail", type=int, default=-1, help="Only the last N lines (-1: all).")
@@ -483,8 +494,8 @@ def _duration(text: str) -> float:
 
 def register(group: click.Group) -> None:
     container_group = click.Group("container", help="Manage containers.", context_settings=CONTEXT)
-    for command in (create, run, init, start, stop, kill, rm, wait, ps, inspect, logs, exists, cleanup, sync,
-                    refresh):
+    for command in (create, run, init, start, stop, kill, rm, wait, ps, container_inspect, logs, exists, cleanup,
+                    sync, refresh):
         container_group.add_command(command)
     container_group.add_command(ps, "list")
     container_group.add_command(ps, "ls")

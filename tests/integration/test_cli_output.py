@@ -13,6 +13,8 @@ import subprocess
 import sys
 import time
 
+from husk.testing import IMAGE
+
 
 ID12 = r"[0-9a-f]{12}"
 RFC3339NANO = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z"
@@ -127,6 +129,10 @@ def test_inspect_fields(husk, tmp_path):
                                           "Error: inspecting object: no such container nope"]
     result = husk("image", "inspect", "nope")
     assert (result.returncode, result.stderr) == (125, "Error: inspecting object: nope: image not known\n")
+    assert husk("container", "inspect", "--format", "{{.Name}}", "web", check=True).stdout == "web\n"
+    result = husk("container", "inspect", IMAGE)  # containers only, as podman's
+    assert (result.returncode, result.stdout) == (125, "[]\n")
+    assert result.stderr == f"Error: inspecting object: no such container {IMAGE}\n"
     result = husk("inspect", "--format", "{{.Name}}", "nope", "web")
     assert (result.returncode, result.stdout) == (125, "web\n")
     result = husk("inspect", "--format", "{{.State.Nope}}", "web")
