@@ -320,11 +320,15 @@ def _create_arguments(spec: SpecGenerator) -> dict:
             "static_mac": first.static_mac, "aliases": list(first.aliases or []),
             "resources": _resources(spec.resource_limits),
             "volumes_from": spec.volumes_from or (), "secrets": _secrets(spec), "pod": spec.pod,
-            "dependencies": spec.dependencyContainers or (), "image_volume": spec.image_volume_mode or "bind",
+            "dependencies": spec.dependencyContainers or (), "image_volume": _IMAGE_VOLUME_MODES.get(spec.image_volume_mode, spec.image_volume_mode),
             "healthcheck": spec.healthconfig.settings() if spec.healthconfig else None,
             "host_files": HostFiles(dns_servers=spec.dns_server or [], dns_search=spec.dns_search or [],
                                     dns_options=spec.dns_option or [], add_hosts=spec.hostadd or [],
                                     no_hosts=spec.use_image_hosts)}
+
+
+#: SpecGenerator's image_volume_mode (podman's client sends "anonymous" for --image-volume bind, its default)
+_IMAGE_VOLUME_MODES = {"": "bind", "anonymous": "bind"}
 
 
 def _signal_name(number: int) -> str:

@@ -186,76 +186,6 @@ def _ps_row(doc: dict, no_trunc: bool, now: float) -> dict:
             "Labels": doc.get("Labels") or {}, "Pod": doc.get("Pod", ""), "PodName": doc.get("PodName", "")}
 
 
-def _container_options(function):
-    """The flags `run` and `create` have remotely."""
-    for option in reversed([
-            click.option("-i", "--interactive", is_flag=True, help="Our stdin to the container's."),
-            click.option("-t", "--tty", is_flag=True, help="A terminal for the container (ours raw, its size followed)."),
-            click.option("--name", default="", help="The container's name."),
-            click.option("--rm", "remove", is_flag=True, help="Remove the container when it exits."),
-            click.option("-e", "--env", multiple=True, help="KEY=VALUE in the container's environment."),
-            click.option("--entrypoint", default=None, help="Override the image's entrypoint."),
-            click.option("-w", "--workdir", default="", help="Working directory in the container."),
-            click.option("-u", "--user", default="", help="User in the container."),
-            click.option("-p", "--publish", multiple=True, help="HOST_PORT:CONTAINER_PORT[/PROTOCOL] to publish."),
-            click.option("--pod", default="", help="Join this pod on the service."),
-            click.argument("image"), click.argument("command", nargs=-1)]):
-        function = option(function)
-    return function
-
-
-def _create(service: "Client", options: dict, auto_remove: bool) -> str:
-    """The container made on the service (its image pulled there first if it is missing): its ID."""
-    from ..network.ports import parse_publish
-
-    ports = [{"container_port": m.container_port, "host_port": m.host_port, "host_ip": m.host_ip,
-              "protocol": m.protocol, "range": m.range} for value in options["publish"] for m in parse_publish(value, assign=False)]
-    spec = {"image": options["image"], "name": options["name"], "remove": auto_remove, "work_dir": options["workdir"],
-            "user": options["user"], "stdin": options["interactive"], "terminal": options["tty"],
-            "env": dict(item.partition("=")[::2] for item in options["env"]) or None,
-            "command": list(options["command"]) or None, "pod": options["pod"], "portmappings": ports or None,
-            "entrypoint": [options["entrypoint"]] if options["entrypoint"] is not None else None}
-    try:
-        return service.json("POST", "/containers/create", body=spec)["Id"]
-    except ServiceError as exc:
-        if "image" not in str(exc).lower():
-            raise
-    _pull(service, options["image"], quiet=False, out=sys.stderr)
-    return service.json("POST", "/containers/create", body=spec)["Id"]
-
-
-@click.command(cls=RemoteCommand, context_settings={**CONTEXT, "allow_interspersed_args": False})
-@click.option("-d", "--detach", is_flag=True, help="Print the ID and leave the container running.")
-@_container_options
-def run(detach, **options):
-    """Run a command in a new container on the service."""
-    service = client()
-    interactive, tty, remove = options["interactive"], options["tty"], options["remove"]
-    ident = _create(service, options, auto_remove=remove and detach)
-    stream = _attach(service, ident) if (interactive or tty) and not detach else None
-    service.open("POST", path("containers", ident, "start")).read()
-    if detach:
-        click.echo(ident)
-        return
-    if stream is None:
-        _copy_logs(service, ident, follow=True, tty=False)
-    elif tty:
-        _terminal(service, ident, *stream, interactive)
-    else:
-        _pump(*stream, interactive, tty=False)
-    code = service.json("POST", path("containers", ident, "wait"), {"condition": "stopped"})
-    if remove:
-        service.open("DELETE", path("containers", ident), {"force": "true"}).read()
-    raise SystemExit(code)
-
-
-@click.command(cls=RemoteCommand, context_settings={**CONTEXT, "allow_interspersed_args": False})
-@_container_options
-def create(**options):
-    """Create a container on the service (not started); its ID on stdout."""
-    click.echo(_create(client(), options, auto_remove=options["remove"]))
-
-
 def _attach(service: Client, ident: str):
     """The container's stdin, stdout and stderr on a hijacked connection, made before the start
     so no output is missed."""
@@ -652,6 +582,6 @@ def info(format_):
     print_info(client().json("GET", "/info"), format_)
 
 
-COMMANDS = {command.name: command for command in (info, ps, run, create, logs, inspect, start, stop, restart, kill, wait, pause,
+COMMANDS = {command.name: command for command in (info, ps, logs, inspect, start, stop, restart, kill, wait, pause,
                                                    unpause, rm, images, pull, rmi, version, exec_)}
 

@@ -282,7 +282,7 @@ SPEC_TABLE = (
     (("cgroups",), _one("cgroups_mode", "cgroups")), (("hostuser",), _one("hostusers", "hostuser", list)),
     (("passwd_entry",), _one("passwd_entry")),
     (("personality",), lambda o: {"personality": {"domain": o["personality"]}} if o["personality"] else {}),
-    (("image_volume",), _one("image_volume_mode", "image_volume")),
+    (("image_volume",), _one("image_volume_mode", "image_volume", lambda mode: {"bind": "anonymous"}.get(mode, mode))),
     (("secrets",), lambda o: _secrets(o["secrets"])),
     (("userns", "uidmap", "gidmap"), lambda o: _userns(o["userns"], o["uidmap"], o["gidmap"])),
     (("pod_id_file",), lambda o: {"pod": _pod_id(o)} if o["pod_id_file"] else {}),

@@ -110,8 +110,9 @@ def test_a_verb_without_a_remote_version_says_so(api_crun):
     assert (info.returncode, info.stdout) == (0, "true\n"), info.stderr
     listed = client(api_crun, "--url", f"unix://{api_crun.socket_path}", "system", "connection", "ls")
     assert (listed.returncode, listed.stdout.split()) == (0, ["NAME", "URI", "IDENTITY", "DEFAULT"]), listed.stderr
-    flag = client(api_crun, "--url", f"unix://{api_crun.socket_path}", "run", "--cap-add", "NET_ADMIN", IMAGE, "true")
-    assert (flag.returncode, flag.stderr) == (125, "Error: unknown flag: --cap-add (not supported remotely yet)\n")
+    flag = client(api_crun, "--url", f"unix://{api_crun.socket_path}", "run", "--preserve-fds", "1", IMAGE, "true")
+    assert (flag.returncode, flag.stderr) == (125, "Error: --preserve-fds is not supported remotely yet (run it on "
+                                                   "the service's host)\n")
 
 
 @pytest.mark.parametrize("uri, message", [

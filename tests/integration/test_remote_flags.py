@@ -179,3 +179,35 @@ def test_remote_namespace_environment_secret_and_process_flags(api_crun, tmp_pat
                                                      "cgroupns": "host"}
     assert document["run_options"]["uid_mappings"] == [[0, 100000, 5000]]
     assert len(document["secrets"]) == 3
+
+
+def test_podman_as_the_client_sends_the_same_flags(api_crun, tmp_path):
+    """podman 4.3's client (`podman --remote`) against husk's service: the same containers as
+    husk's local verbs make, for a set of flags from each group."""
+    import shutil
+
+    import pytest
+
+    podman = shutil.which("podman")
+    if podman is None:
+        pytest.skip("podman (the reference) is in contrib/test-packages.txt")
+    host = tmp_path / "data"
+    host.mkdir()
+    flags = ["-v", f"{host}:/data:ro", "-v", "rfvol:/vol", "--tmpfs", "/t1:size=1m", "-e", "A=1", "-l", "k=v",
+             "-w", "/tmp", "-u", "1000:1000", "-h", "myhost", "--restart", "on-failure:2", "--memory", "64m",
+             "--cpus", "0.5", "--pids-limit", "100", "--cap-add", "NET_ADMIN", "--cap-drop", "CHOWN",
+             "--ulimit", "nofile=1024:2048", "--sysctl", "net.ipv4.ip_forward=1", "--shm-size", "32m",
+             "--dns", "10.231.8.1", "--add-host", "h:10.0.0.1", "-p", f"127.0.0.1:{_free_port()}:80"]
+    api_crun.env("create", "--name", "rf-l7", *flags, IMAGE, "true", check=True)
+    done = subprocess.run([podman, "--remote", "--url", f"unix://{api_crun.socket_path}", "create", "--name",
+                           "rf-p7", *flags, IMAGE, "true"], capture_output=True, text=True, timeout=120,
+                          env=api_crun.env.env())
+    assert done.returncode == 0, done.stderr
+    mine, theirs = _record(api_crun, "rf-l7"), _record(api_crun, "rf-p7")
+    # podman's client sends its own defaults: an annotation, swap twice the memory, --sdnotify container
+    # and umask 0022 (husk's default too)
+    assert theirs["annotations"].pop("io.kubernetes.cri-o.TTY") == "false"
+    assert theirs["run_options"]["resources"].pop("memory") == {"swap": 2 * 64 * 1024 * 1024}
+    assert (theirs["run_options"]["sdnotify"], theirs["run_options"]["umask"]) == ("container", 0o022)
+    theirs["run_options"].update(sdnotify="conmon", umask=-1)
+    assert theirs == mine, _diff(mine, theirs)
