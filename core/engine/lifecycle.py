@@ -89,7 +89,8 @@ def looks_stale(container: "Container") -> bool:
         st.state is not State.CREATED and not pid_alive(st.pid))
 
 
-def _record_exit(container: "Container", exit_code: int, finished_at: float) -> None:
+def _record_exit(container: "Container", exit_code: int, finished_at: float, save: bool = True) -> None:
+    """Record the process's end (`save`=False: the caller saves it with its next write)."""
     st = container.state
     st.state = State.STOPPED
     st.stopping = False
@@ -101,7 +102,8 @@ def _record_exit(container: "Container", exit_code: int, finished_at: float) -> 
         st.oom_killed = True
     except FileNotFoundError:
         pass
-    container.save()
+    if save:
+        container.save()
     if st.oom_killed:
         container.runtime.emit("oom", container)
     container.runtime.emit("died", container, containerExitCode=exit_code)
@@ -412,8 +414,9 @@ def _stop_process(container: "Container", backend: "OCIRuntime", timeout: int) -
             container.config.stop_signal, container.name, timeout)
     from .config import uses_cgroups
 
-    # every process of the cgroup; without one (rootless on v1), pid 1's death ends its pid namespace
-    _signal(container, backend, signal_module.SIGKILL, all_processes=uses_cgroups())
+    # every process of the cgroup; without one (rootless), pid 1's death ends its pid namespace
+    _signal(container, backend, signal_module.SIGKILL,
+            all_processes=uses_cgroups(container.config.run_options.cgroup_parent))
     fault("stop.signal.after")
     if not wait_for_exit(container, 30):
         raise HuskError(f"container {container.id} did not exit within 30 seconds of SIGKILL")
@@ -766,17 +769,19 @@ def checkpoint(container: "Container", options: dict) -> None:
 
 
 def _checkpointed(container: "Container", options: dict) -> None:
-    """Record a taken dump: the process's end (unless it keeps running) and the checkpoint."""
+    """Record a taken dump: the process's end (unless it keeps running) and the
+    checkpoint, in cleanup's one write (a crash before it leaves a running record
+    whose exit file the next command's sync records and cleans up)."""
     st = container.state
-    if not options.get("keep_running"):
-        wait_for_exit(container, 30)
-        st.stopped_by_user = True  # no restart policy brings a checkpointed process back
-        sync(container)
-        if st.state in (State.CREATED, State.RUNNING, State.PAUSED):
-            _record_exit(container, *(read_exit_file(container) or (0, time.time())))
-        cleanup(container)
     st.checkpointed = True
-    container.save()
+    if options.get("keep_running"):
+        container.save()
+        return
+    wait_for_exit(container, 30)
+    st.stopped_by_user = True  # no restart policy brings a checkpointed process back
+    if st.state in (State.CREATED, State.RUNNING, State.PAUSED):
+        _record_exit(container, *(read_exit_file(container) or (0, time.time())), save=False)
+    cleanup(container)
 
 
 def restore(container: "Container", options: dict) -> None:
