@@ -199,6 +199,10 @@ class Container:
                     "cannot be removed without force: container state improper")
             lifecycle.remove(self, timeout, volumes=volumes)
             self._valid = False
+        if self.config.pod:  # as a cleanup does (podman's removal cleans up): run --rm, rm -f of the last member
+            from .pods import apply_exit_policy
+
+            apply_exit_policy(self)
 
     # -- attach -------------------------------------------------------------------------
     def attach(self):

@@ -12,7 +12,7 @@ import os
 import signal
 import time
 
-from husk.testing import http_body
+from husk.testing import http_body, wait_until
 
 IMAGE = "busybox"
 HTTPD = "echo served > /tmp/i; exec httpd -f -p 8080 -h /tmp"
@@ -199,6 +199,21 @@ def test_exit_policy_stop_stops_the_pod_when_its_last_container_exits(husk_rt):
     husk_rt("run", "--pod", "stays", IMAGE, "true", check=True)
     assert _pod_status(husk_rt, "stays") == "Degraded"  # continue (the default): the infra container runs on
     husk_rt("pod", "rm", "-a", "-f", "-t", "0", check=True)
+
+
+def test_exit_policy_stop_applies_when_the_last_container_is_removed(husk):
+    """podman's removal cleans up, and its cleanup applies the exit policy: an
+    attached `run --rm` (which removes the member itself, so the monitor's exit
+    command has nothing left) and `rm -f` of the last running member stop the pod."""
+    for pod, remove in (("rmrun", None), ("rmf", ("rm", "-f", "-t", "0", "job"))):
+        husk("pod", "create", "--name", pod, "--network", "none", "--exit-policy", "stop", check=True)
+        if remove is None:
+            husk("run", "--rm", "--pod", pod, IMAGE, "true", check=True)
+        else:
+            husk("run", "-d", "--pod", pod, "--name", "job", IMAGE, "sleep", "1000", check=True)
+            husk(*remove, check=True)
+        assert wait_until(lambda: _pod_status(husk, pod) == "Exited"), husk("ps", "-a").stdout
+    husk("pod", "rm", "-a", "-f", "-t", "0", check=True)
 
 
 def test_pod_events_and_the_infra_container_refuses_rm(husk):
