@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 from aiohttp import web
 
+from ..define import InvalidArgument
 from . import blocking
 from .requests import EndpointIPAMConfigBody, EndpointSettingsBody, decode_body, flag
 from .responses import json_response, request_runtime
@@ -211,9 +212,32 @@ async def libpod_exists(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+class LeaseRangeBody(msgspec.Struct):
+    start_ip: str = ""
+    end_ip: str = ""
+
+
 class LibpodSubnet(msgspec.Struct):
     subnet: str = ""
     gateway: str = ""
+    lease_range: LeaseRangeBody | None = None
+
+    def ip_range(self) -> str:
+        """The lease range as `--ip-range` takes it: the network whose hosts it is ("" when none)."""
+        import ipaddress
+
+        lease = self.lease_range
+        if lease is None or not (lease.start_ip or lease.end_ip):
+            return ""
+        try:
+            start, end = ipaddress.ip_address(lease.start_ip), ipaddress.ip_address(lease.end_ip)
+            found = list(ipaddress.summarize_address_range(start - 1, end + 1))
+        except (ValueError, TypeError) as exc:
+            raise InvalidArgument(f"invalid lease range {lease.start_ip}-{lease.end_ip}: {exc}") from None
+        if len(found) != 1:
+            raise InvalidArgument(f"lease range {lease.start_ip}-{lease.end_ip}: husk takes a range that is the "
+                                  "hosts of one network (--ip-range CIDR)")
+        return str(found[0])
 
 
 class LibpodCreateBody(msgspec.Struct):
@@ -239,6 +263,7 @@ async def libpod_create(request: web.Request) -> web.Response:
         networking.create_network, request_runtime(request), body.name, driver=body.driver,
         internal=body.internal, ipv6=body.ipv6_enabled, dns=body.dns_enabled, interface=body.network_interface,
         subnets=[s.subnet for s in subnets], gateways=[s.gateway for s in subnets if s.gateway],
+        ip_ranges=[s.ip_range() for s in subnets],
         options=dict(body.options or {}), labels=dict(body.labels or {}))
     return json_response(document(network))
 

@@ -56,27 +56,37 @@ _NETWORK_MODES = {"none": "none", "host": "host", "bridge": "bridge", "private":
                   "pasta": "pasta", "container": "container", "ns": "path"}
 
 
-def _network(opts: dict) -> dict:
-    """--network (a mode, or network names), --ip, --ip6, --mac-address, --network-alias, -p."""
-    from ..network.ports import parse_publish
-
+def _network_mode(values) -> tuple[dict | None, list[str]]:
+    """--network values: (podman's netns {nsmode, value} or None, the network names)."""
     netns, names = None, []
-    for value in opts["network"]:
+    for value in values:
         mode, _, argument = value.partition(":")
         if mode in _NETWORK_MODES:
             netns = {"nsmode": _NETWORK_MODES[mode], "value": argument}
         else:
             names.append(value)
+    return netns or ({"nsmode": "bridge"} if names else None), names
+
+
+def _ports(values) -> list[dict] | None:
+    """-p values as libpod's portmappings; a host port left out stays 0, for the service to pick."""
+    from ..network.ports import parse_publish
+
+    return [{"container_port": m.container_port, "host_port": m.host_port, "host_ip": m.host_ip,
+             "protocol": m.protocol, "range": m.range}
+            for value in values for m in parse_publish(value, assign=False)] or None
+
+
+def _network(opts: dict) -> dict:
+    """--network (a mode, or network names), --ip, --ip6, --mac-address, --network-alias, -p."""
+    netns, names = _network_mode(opts["network"])
     attachment = {"static_ips": [ip for ip in (opts["ip"], opts["ip6"]) if ip] or None,
                   "static_mac": opts["mac_address"], "aliases": list(opts["network_alias"]) or None}
     if any(attachment.values()) and not names:
         raise InvalidArgument("--ip, --ip6, --mac-address and --network-alias need a --network NAME remotely")
     networks = {name: attachment if index == 0 else {} for index, name in enumerate(names)}
-    ports = [{"container_port": m.container_port, "host_port": m.host_port, "host_ip": m.host_ip,
-              "protocol": m.protocol, "range": m.range}
-             for value in opts["publish"] for m in parse_publish(value, assign=False)]
-    return {"netns": netns or ({"nsmode": "bridge"} if names else None), "networks": networks or None,
-            "portmappings": ports or None, "publish_image_ports": opts["publish_all"],
+    return {"netns": netns, "networks": networks or None, "portmappings": _ports(opts["publish"]),
+            "publish_image_ports": opts["publish_all"],
             "expose": dict(_expose(value) for value in opts["expose"]) or None}
 
 
@@ -324,19 +334,21 @@ def _rlimits(values) -> list[dict]:
 
 def spec_generator(ctx: click.Context, opts: dict) -> dict:
     """The SpecGenerator for the parsed options; a flag given that no builder sends is refused."""
-    sent = {name for names, _ in SPEC_TABLE for name in names}
-    from click.core import ParameterSource
-
-    for param in ctx.command.params:
-        if param.name in sent or param.name in CLIENT_SIDE:
-            continue
-        if ctx.get_parameter_source(param.name) is ParameterSource.COMMANDLINE:
-            flag = max(param.opts, key=len)
-            raise InvalidArgument(f"{flag} is not supported remotely yet (run it on the service's host)")
+    refuse_unsent(ctx, {name for names, _ in SPEC_TABLE for name in names} | CLIENT_SIDE)
     spec: dict = {}
     for _, build in SPEC_TABLE:
         spec.update(build(opts))
     return spec
+
+
+def refuse_unsent(ctx: click.Context, sent: set[str]) -> None:
+    """One line (exit 125) for the first flag given on the command line that is not in `sent`."""
+    from click.core import ParameterSource
+
+    for param in ctx.command.params:
+        if param.name not in sent and ctx.get_parameter_source(param.name) is ParameterSource.COMMANDLINE:
+            flag = max(param.opts, key=len)
+            raise InvalidArgument(f"{flag} is not supported remotely yet (run it on the service's host)")
 
 
 def _create(ctx: click.Context, opts: dict) -> str:
@@ -423,3 +435,81 @@ def create(ctx, **opts):
 
 
 COMMANDS = {command.name: command for command in (run, create)}
+
+
+# -- pod create, network create -------------------------------------------------------------
+def _like(local: click.Command, callback) -> click.Command:
+    """A remote verb with the local verb's flags (the same click parameters) and help."""
+    return click.Command(local.name, params=list(local.params), callback=click.pass_context(callback),
+                         help=local.help, context_settings=CONTEXT)
+
+
+#: `pod create`'s flags sent in podman's PodSpecGenerator (and those the client acts on itself)
+_POD_SENT = {"name", "name_arg", "infra", "infra_command", "infra_name", "share", "publish", "network", "hostname",
+             "add_host", "dns", "dns_search", "dns_option", "no_hosts", "label", "cgroup_parent", "memory", "cpus",
+             "exit_policy", "pod_id_file", "replace"}
+
+
+def _pod_create(ctx, name, name_arg, pod_id_file, replace, **opts):
+    """Create a pod on the service (the local verb's flags); its ID on stdout."""
+    from ..engine.resources import limits, oci_resources
+    from .options import parse_entrypoint, parse_labels
+    from .pod import write_id_file
+
+    refuse_unsent(ctx, _POD_SENT)
+    if name and name_arg:
+        raise InvalidArgument("cannot specify --name and a pod name argument together")
+    name = name or name_arg
+    netns, names = _network_mode(opts["network"])
+    given = {key: opts[key] for key in ("memory", "cpus") if opts[key] is not None}
+    spec = {"name": name, "no_infra": not opts["infra"], "infra_name": opts["infra_name"],
+            "infra_command": parse_entrypoint(opts["infra_command"]) if opts["infra_command"] else None,
+            "shared_namespaces": opts["share"].split(",") if opts["share"] is not None else None,
+            "hostname": opts["hostname"], "labels": parse_labels(opts["label"]) or None, "netns": netns,
+            "Networks": {each: {} for each in names} or None, "portmappings": _ports(opts["publish"]),
+            "dns_server": list(opts["dns"]) or None, "dns_search": list(opts["dns_search"]) or None,
+            "dns_option": list(opts["dns_option"]) or None, "hostadd": list(opts["add_host"]) or None,
+            "no_manage_hosts": opts["no_hosts"], "cgroup_parent": opts["cgroup_parent"],
+            "exit_policy": opts["exit_policy"], "resource_limits": oci_resources(limits(**given)) if given else None}
+    service = client()
+    if replace:
+        if not name:
+            raise InvalidArgument("cannot replace pod without --name being set")
+        try:
+            service.open("DELETE", path("pods", name), {"force": "true"}).read()
+        except ServiceError as exc:
+            if exc.status != 404:
+                raise
+    ident = service.json("POST", "/pods/create", body=spec)["Id"]
+    write_id_file(pod_id_file, ident)
+    click.echo(ident)
+
+
+def _network_create(ctx, driver, subnet, gateway, ip_range, internal, ipv6, disable_dns, interface_name, opt, label,
+                    name):
+    """Create a network on the service (the local verb's flags); its name on stdout."""
+    import msgspec
+
+    from ..network.networks import subnet_record
+    from .network import _key_values
+
+    if len(gateway) > len(subnet) or len(ip_range) > len(subnet):
+        raise InvalidArgument("cannot set more gateways or ip ranges than subnets")
+    subnets = [msgspec.to_builtins(subnet_record(each, gateway[i] if i < len(gateway) else "",
+                                           ip_range[i] if i < len(ip_range) else ""))
+               for i, each in enumerate(subnet)]
+    body = {"name": name, "driver": driver, "internal": internal, "ipv6_enabled": ipv6, "dns_enabled": not disable_dns,
+            "network_interface": interface_name, "subnets": subnets or None, "options": _key_values(opt, "opt"),
+            "labels": _key_values(label, "label")}
+    click.echo(client().json("POST", "/networks/create", body=body)["name"])
+
+
+def group_create(group: str) -> click.Command:
+    """The remote `pod create` or `network create`."""
+    if group == "pod":
+        from .pod import create as local_pod
+
+        return _like(local_pod, _pod_create)
+    from .network import create as local_network
+
+    return _like(local_network, _network_create)

@@ -30,6 +30,8 @@ def command(name: str, local: click.Command | None) -> click.Command | None:
     verbs = {**remote.COMMANDS, **remote_create.COMMANDS, **remote_containers.COMMANDS, **remote_images.COMMANDS,
              **remote_objects.COMMANDS, **remote_inventory.COMMANDS}
     if name in verbs:
+        if name in ("pod", "network"):  # create with the local verb's flags
+            verbs[name].add_command(remote_create.group_create(name), "create")
         return verbs[name]
     if name == "container":
         group = _group(name, "Manage the service's containers.", {**{verb: verbs[verb] for verb in CONTAINER_VERBS},

@@ -208,7 +208,7 @@ def new_network(store, name: str, driver: str = "bridge", subnets: list[str] = (
     if len(gateways) > len(subnets) or len(ip_ranges) > len(subnets):
         raise InvalidArgument("cannot set more gateways or ip ranges than subnets")
     taken = all_networks(store)
-    chosen = [_subnet(s, g, r) for s, g, r in zip(subnets, [*gateways, *[""] * len(subnets)],
+    chosen = [subnet_record(s, g, r) for s, g, r in zip(subnets, [*gateways, *[""] * len(subnets)],
                                                     [*ip_ranges, *[""] * len(subnets)])]
     if not chosen:
         chosen = [Subnet(subnet=(free := _free_subnet(taken)), gateway=str(ipaddress.ip_network(free)[1]))]
@@ -225,7 +225,9 @@ def new_network(store, name: str, driver: str = "bridge", subnets: list[str] = (
                    ipam_options={"driver": "host-local"})
 
 
-def _subnet(subnet: str, gateway: str, ip_range: str) -> Subnet:
+def subnet_record(subnet: str, gateway: str, ip_range: str) -> Subnet:
+    """One subnet as `--subnet`, `--gateway` and `--ip-range` give it (the gateway: the first
+    address when left out; the range: its hosts), checked; a remote client sends it as it is."""
     try:
         net = ipaddress.ip_network(subnet, strict=False)
         gw = ipaddress.ip_address(gateway) if gateway else net.network_address + 1

@@ -211,3 +211,54 @@ def test_podman_as_the_client_sends_the_same_flags(api_crun, tmp_path):
     assert (theirs["run_options"]["sdnotify"], theirs["run_options"]["umask"]) == ("container", 0o022)
     theirs["run_options"].update(sdnotify="conmon", umask=-1)
     assert theirs == mine, _diff(mine, theirs)
+
+
+def test_remote_pod_create_and_network_create_flags(api_crun, tmp_path):
+    """`pod create` and `network create` remotely take the local verbs' flags: the same records."""
+
+    flags = ["--subnet", "10.231.9.0/24", "--gateway", "10.231.9.254", "--ip-range", "10.231.9.128/25",
+             "--internal", "--disable-dns", "--label", "k=v", "-o", "mtu=1400", "--interface-name", "rfbr0", "rfn"]
+    runtime = api_crun.env.runtime()
+    from husk.engine import networking
+
+    def network():
+        record = _fields(networking.lookup(runtime, "rfn"))
+        for key in ("id", "created"):
+            record.pop(key)
+        return record
+    api_crun.env("network", "create", *flags, check=True)
+    mine = network()
+    api_crun.env("network", "rm", "rfn", check=True)  # (a subnet is one network's)
+    done = client(api_crun, "network", "create", *flags)
+    assert (done.returncode, done.stdout) == (0, "rfn\n"), done.stderr
+    assert network() == mine
+    assert mine["subnets"][0]["lease_range"] == {"start_ip": "10.231.9.129", "end_ip": "10.231.9.254"}
+    pod_flags = ["--infra-name", "{}-infra", "--share", "net,ipc", "-p", f"127.0.0.1:{_free_port()}:80",
+                 "--network", "rfn", "--hostname", "podhost", "--add-host", "h:10.0.0.1", "--dns", "10.231.9.1",
+                 "--dns-search", "example.com", "--dns-option", "ndots:2", "-l", "k=v", "--memory", "64m",
+                 "--cpus", "0.5", "--exit-policy", "stop"]
+    try:
+        for pod, run in (("rfpod-l", api_crun.env), ("rfpod-r", lambda *args: client(api_crun, *args))):
+            flags = [flag.format(pod) for flag in pod_flags]
+            done = run("pod", "create", "--name", pod, "--pod-id-file", str(tmp_path / pod), *flags)
+            assert done.returncode == 0, done.stderr
+            assert (tmp_path / pod).read_text() == done.stdout.strip()
+        replaced = client(api_crun, "pod", "create", "--replace", "--name", "rfpod-r", *[f.format("rfpod-r")
+                                                                                          for f in pod_flags])
+        assert replaced.returncode == 0, replaced.stderr
+        assert replaced.stdout.strip() != (tmp_path / "rfpod-r").read_text()
+        from husk.engine.pods import get_pod
+
+        def pod_record(name):
+            record = _fields(get_pod(runtime, name).record)
+            for key in ("id", "name", "created", "infra_id", "infra_name"):
+                record.pop(key, None)
+            return json.loads(re.sub(r"[0-9a-f]{64}", "<id>", json.dumps(record)))
+        assert pod_record("rfpod-r") == pod_record("rfpod-l"), _diff(pod_record("rfpod-l"), pod_record("rfpod-r"))
+        _same(api_crun, ["--pod", "rfpod-l"], "rf-l8", "rf-r8")
+        refused = client(api_crun, "pod", "create", "--userns", "auto", "--name", "rfpod-x")
+        assert (refused.returncode, refused.stderr) == (125, "Error: --userns is not supported remotely yet (run it "
+                                                             "on the service's host)\n")
+    finally:
+        api_crun.env("pod", "rm", "-f", "-a")
+        api_crun.env("network", "rm", "-f", "rfn")
