@@ -60,10 +60,29 @@ def default_runroot() -> str:
     return os.path.join(runtime_dir, "husk") if runtime_dir else f"/tmp/husk-run-{host_uid()}"
 
 
-def uses_cgroups() -> bool:
-    """podman's --cgroups rule: a rootless container on a cgroup v1 or hybrid host gets no
-    cgroup at all (the user cannot write there); its limits are ignored, with podman's warning."""
-    return not is_rootless() or os.path.exists("/sys/fs/cgroup/cgroup.controllers")
+def uses_cgroups(cgroup_parent: str = "") -> bool:
+    """podman's rule for rootless containers under its cgroupfs manager (husk's only one): no
+    cgroup at all on a cgroup v1 or hybrid host (the user cannot write there), and on a v2 host
+    only under a `--cgroup-parent` the user names (a subtree delegated to the user, as systemd's
+    `Delegate=yes` makes it); otherwise the runtime would make its cgroup where the user may not
+    (crun: /sys/fs/cgroup/husk/ID, permission denied).  Without one the limits are ignored, with a
+    warning (:func:`no_cgroups_warning`)."""
+    if not is_rootless():
+        return True
+    return bool(cgroup_parent) and cgroup_v2()
+
+
+def cgroup_v2() -> bool:
+    """A pure cgroup v2 host (/sys/fs/cgroup is the unified hierarchy)."""
+    return os.path.exists("/sys/fs/cgroup/cgroup.controllers")
+
+
+def no_cgroups_warning() -> str:
+    """The line a rootless create prints when it drops the container's limits: podman's on v1."""
+    if not cgroup_v2():
+        return "Resource limits are not supported and ignored on cgroups V1 rootless systems"
+    return ("Resource limits are ignored for rootless containers without a --cgroup-parent delegated to the user "
+            "(husk drives cgroupfs, not systemd)")
 
 
 class Config:

@@ -58,7 +58,15 @@ def enter(runroot: str) -> None:
                 with open(pidfile + ".tmp", "w") as handle:
                     handle.write(str(pid))
                 os.replace(pidfile + ".tmp", pidfile)
+    try:
+        cwd = os.getcwd()
+    except OSError:  # removed under us
+        cwd = "/"
     _join(pid)
+    try:
+        os.chdir(cwd)  # setns into a mount namespace moves the process to its root
+    except OSError:
+        pass
     os.environ[ROOTLESS_ENV] = str(uid)
 
 

@@ -256,10 +256,10 @@ class Runtime:
             resources=resources or Resources(), security=security_record,
             run_options=run_options or RunOptions(), secrets=secret_uses,
             healthcheck=resolve_healthcheck(healthcheck or {}, image_record))
-        if config.resources != Resources() and not config_module.uses_cgroups():
-            import sys  # podman's words, and it goes on without them
+        if config.resources != Resources() and not config_module.uses_cgroups(config.run_options.cgroup_parent):
+            import sys  # podman's words (v1), and it goes on without them
 
-            print("Resource limits are not supported and ignored on cgroups V1 rootless systems", file=sys.stderr)
+            print(config_module.no_cgroups_warning(), file=sys.stderr)
         if self.hooks_dirs:
             config.run_options.hooks_dirs = [*config.run_options.hooks_dirs, *self.hooks_dirs]
         if config.run_options.log_driver:

@@ -148,7 +148,7 @@ def generate(config: ContainerConfig, image: ImageConfig, rootfs: str, userdata:
     }
     if config.privileged:
         linux["devices"] = _host_devices()
-    if not uses_cgroups():
+    if not uses_cgroups(config.run_options.cgroup_parent):
         del linux["cgroupsPath"]
         linux["resources"] = {}
 

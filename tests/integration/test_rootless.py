@@ -460,3 +460,83 @@ def test_mount_program_needs_dev_fuse(user):
     assert result.returncode == 125, result.stderr
     assert f"with {program}:" in result.stderr and "/dev/fuse" in result.stderr, result.stderr
     assert user.husk("ps", "-aq").stdout == ""
+
+
+def _unified_hierarchy() -> str | None:
+    """This hybrid host's cgroup v2 hierarchy (/sys/fs/cgroup/unified), if it has one."""
+    with open("/proc/self/mountinfo") as mountinfo:
+        for line in mountinfo:
+            fields = line.split()
+            if fields[4] == "/sys/fs/cgroup/unified" and fields[fields.index("-") + 1] == "cgroup2":
+                return fields[4]
+    return None
+
+
+@pytest.mark.parametrize("runtime", RT_RUNTIMES)
+def test_a_delegated_cgroup_v2_subtree(runtime):
+    """As on a pure cgroup v2 host: a user's commands see the unified hierarchy at /sys/fs/cgroup (mounted
+    there in a private mount namespace, so the runtimes take the host for v2) and own a subtree of it (as
+    systemd's Delegate=yes makes it).  Without --cgroup-parent the container gets no cgroup (podman's
+    cgroupfs rule for rootless) and its limits are dropped with a warning; with the delegated subtree as
+    --cgroup-parent the container's processes are in a cgroup of their own there, stop kills them all,
+    and rm removes the cgroup.  Not testable here: limits (this host binds every controller to v1, so
+    the v2 hierarchy has none: --pids-limit -1 drops the default pids limit) and systemd's delegation."""
+    unified = _unified_hierarchy()
+    if unified is None:
+        pytest.skip("no hybrid cgroup v2 hierarchy at /sys/fs/cgroup/unified")
+    with new_user(f"huskcg{os.getpid()}{runtime[0]}") as user:
+        setup = subprocess.run(["bash", os.path.join(REPO, "contrib", "setup.sh"), "--rootless", user.name],
+                               capture_output=True, text=True, timeout=300)
+        assert setup.returncode == 0, setup.stderr
+        delegated = os.path.join(unified, f"husk-delegated-{user.name}")
+        os.makedirs(os.path.join(delegated, "cli"))
+        try:
+            for directory in (delegated, os.path.join(delegated, "cli")):  # what systemd gives a delegate
+                for name in ("", "cgroup.procs", "cgroup.threads", "cgroup.subtree_control"):
+                    os.chown(os.path.join(directory, name), user.uid, user.gid)
+            parent = "/" + os.path.basename(delegated)  # its path in the hierarchy
+
+            def husk(*args: str) -> subprocess.CompletedProcess:
+                """husk as the user, in the delegated cgroup, with the v2 hierarchy at /sys/fs/cgroup."""
+                script = ('mount -t cgroup2 none /sys/fs/cgroup && echo $$ > "/sys/fs/cgroup$0/cli/cgroup.procs" '
+                          '&& exec "$@"')
+                argv = ["unshare", "-m", "--propagation", "private", "sh", "-c", script, parent,
+                        *user.argv(HUSK, "--runtime", runtime, *args)]
+                return subprocess.run(argv, capture_output=True, text=True, timeout=120, env=user.env(),
+                                      cwd=user.home)
+
+            tar = os.path.join(user.home, "busybox.tar")
+            subprocess.run([HUSK, "save", "-o", tar, IMAGE], check=True, capture_output=True)
+            os.chown(tar, user.uid, user.gid)
+            loaded = husk("load", "-i", "busybox.tar")  # a relative path: the namespace keeps the directory
+            assert loaded.returncode == 0, loaded.stderr
+            plain = husk("run", "--rm", "--network", "none", "--memory", "64m", IMAGE, "echo", "no-cgroup")
+            assert plain.stdout == "no-cgroup\n", plain.stderr
+            assert "Resource limits are ignored for rootless containers without a --cgroup-parent" in plain.stderr
+            run = husk("run", "-d", "--name", "deleg", "--network", "none", "--cgroup-parent", parent,
+                       "--pids-limit", "-1", IMAGE, "sh", "-c", "sleep 600 & exec sleep 600")
+            assert run.returncode == 0, run.stderr
+            cgroup = os.path.join(delegated, run.stdout.strip())
+            procs = open(os.path.join(cgroup, "cgroup.procs")).read().split()
+            pid = husk("inspect", "--format", "{{.State.Pid}}", "deleg").stdout.strip()
+            assert pid in procs and len(procs) == 2, (pid, procs)
+            stop = husk("stop", "-t", "0", "deleg")
+            assert stop.returncode == 0, stop.stderr
+            assert all(wait_until(lambda p=p: _dead(int(p)), timeout=30) for p in procs)
+            assert husk("rm", "deleg").returncode == 0
+            assert not os.path.exists(cgroup)
+        finally:
+            _remove_user(user.name, user.home)
+            for directory, _, _ in sorted(os.walk(delegated), key=lambda entry: -len(entry[0])):
+                os.rmdir(directory)
+
+
+def test_relative_paths_are_the_users(user):
+    """Joining the namespace's mount namespace moves a process to its root; husk goes back to the
+    user's directory, so relative paths name the user's files (save -o, load -i)."""
+    saved = user.husk("save", "-o", "relative.tar", IMAGE)
+    assert saved.returncode == 0, saved.stderr
+    assert os.path.getsize(os.path.join(user.home, "relative.tar")) > 0
+    loaded = user.husk("load", "-i", "relative.tar")
+    assert loaded.returncode == 0, loaded.stderr
+    os.unlink(os.path.join(user.home, "relative.tar"))
