@@ -113,6 +113,54 @@ def test_document_shape(document):
             target = target[part]
 
 
+#: the resource flows whose links schemathesis's stateful phase follows (issue 22): (from, to)
+LINKED_FLOWS = [
+    ("post /containers/create", "get /containers/{id}/json"),
+    ("post /containers/create", "post /containers/{id}/start"),
+    ("post /containers/create", "post /containers/{id}/stop"),
+    ("post /containers/create", "post /containers/{id}/wait"),
+    ("post /containers/create", "delete /containers/{id}"),
+    ("post /containers/{id}/exec", "post /exec/{id}/start"),
+    ("post /containers/{id}/exec", "get /exec/{id}/json"),
+    ("post /images/create", "get /images/{name}/json"),
+    ("post /volumes/create", "get /volumes/{name}"),
+    ("post /volumes/create", "delete /volumes/{name}"),
+    ("post /networks/create", "get /networks/{name}"),
+    ("post /networks/create", "delete /networks/{name}"),
+    ("post /libpod/containers/create", "get /libpod/containers/{id}/json"),
+    ("post /libpod/containers/create", "delete /libpod/containers/{id}"),
+    ("post /libpod/containers/{id}/exec", "post /libpod/exec/{id}/start"),
+    ("post /libpod/volumes/create", "delete /libpod/volumes/{name}"),
+    ("post /libpod/networks/create", "delete /libpod/networks/{name}"),
+]
+
+
+def _links(document):
+    """((method, path) of the source, the link's target (method, path), its parameters) for every link."""
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            for response in operation.get("responses", {}).values() if method in METHODS else ():
+                for link in response.get("links", {}).values():
+                    pointer = link["operationRef"].removeprefix("#/paths/")
+                    target, _, target_method = pointer.rpartition("/")
+                    yield (method, path), (target_method, target.replace("~1", "/").replace("~0", "~")), link
+
+
+def test_links_name_real_operations_and_parameters(document):
+    """Each OpenAPI link (operationRef) points at a documented operation, sets
+    only parameters it declares (`path.id`), from a runtime expression."""
+    seen = set()
+    for source, (method, path), link in _links(document):
+        operation = document["paths"].get(path, {}).get(method)
+        assert operation, f"{source}: link to an undocumented {method.upper()} {path}"
+        declared = {f"{p['in']}.{p['name']}" for p in operation.get("parameters", [])}
+        for name, expression in link["parameters"].items():
+            assert name in declared, f"{source} -> {method.upper()} {path}: no parameter {name}"
+            assert re.fullmatch(r"\$(response\.body#/\w+|request\.query\.\w+)", expression), expression
+        seen.add((f"{source[0]} {source[1]}", f"{method} {path}"))
+    assert set(LINKED_FLOWS) <= seen, sorted(set(LINKED_FLOWS) - seen)
+
+
 def test_the_check_notices_an_undocumented_route(document):
     """The comparison itself can fail: a route nobody documented shows up."""
     from aiohttp import web
