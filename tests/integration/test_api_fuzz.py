@@ -5,7 +5,8 @@ answers everything with a status it documents and keeps answering `/_ping`.
   time and in cases per operation: no 5xx but the documented 500 of an
   engine failure (never husk's "internal error", a bug), no traceback in the
   service's log, the service alive at the end.  Left out: operations that
-  reach beyond loopback (pull, push, search, auth, build's remote context),
+  reach beyond loopback (pull, push, search, auth, build's remote context,
+  kube play's pulls),
   that change the host's networking (network create and connect: a fuzzed
   subnet would be routed on the host) and streams that last until their
   client leaves (events, attach, wait, logs, stats).
@@ -46,6 +47,7 @@ from test_faults import _container_processes  # same directory (rootdir imports)
 FULL = os.environ.get("HUSK_FUZZ") == "full"
 SCHEMATHESIS = os.path.join(os.path.dirname(sys.executable), "schemathesis")
 EXCLUDED = ("/auth$|/push$|/images/create$|/images/pull$|/images/search$|/build$"  # beyond loopback
+            "|/kube/play$|/play/kube$"  # beyond loopback: they pull their images
             "|/networks/create$|/connect$"  # the host's networking
             "|/events$|/attach$|/wait$|/logs$|/stats$")  # streams that last
 SLOW = 500 if FULL else 40
