@@ -113,7 +113,7 @@ async def list_pods(request: web.Request) -> web.Response:
 
     wanted = filters(request)
     entries = await blocking.run(select_pods, request_runtime(request), wanted)
-    return json_response([ps_document(pod, containers) for _, pod, containers in entries])
+    return json_response([ps_document(pod, containers) for pod, containers in entries])
 
 
 @libpod_routes.get("/pods/{name}/json")

@@ -245,3 +245,20 @@ def print_logs(runtime: "Runtime", names, *, follow: bool, tail: int, timestamps
         else:
             lines = read_log(path, tail=tail_n, since=since_t, until=until_t)
         write_lines(lines, out, err, timestamps, mark)
+
+
+def print_listing(documents: list[dict], format_: str, quiet: bool, heading: bool, table: str, headers: dict,
+                  row, quiet_value, json_text=None) -> None:
+    """What a list verb (pod ps, network, volume and secret ls) prints of its libpod list
+    documents, local and remote alike: `quiet_value(document)` a line with -q, JSON
+    (`json_text(documents)`, or indented by 4), or `row(document)` of each through the table or
+    the template."""
+    from ..formats.template import format_rows
+
+    if quiet:
+        sys.stdout.write("".join(quiet_value(doc) + "\n" for doc in documents))
+    elif format_ == "json":
+        sys.stdout.write((json_text(documents) if json_text else json.dumps(documents, indent=4)) + "\n")
+    else:
+        sys.stdout.write(format_rows(table if format_ in ("", "table") else format_, [row(doc) for doc in documents],
+                                     headers, heading=heading))

@@ -62,22 +62,26 @@ def create(session, driver, subnet, gateway, ip_range, internal, ipv6, disable_d
 def ls(session, filters, format_, quiet, no_heading, no_trunc):
     """List networks."""
     from ..engine import networking
-    from ..formats.gofmt import GoStruct
-    from ..formats.template import format_rows
     from ..network.networks import document
 
     found = networking.list_networks(session.runtime, _filters(filters))
-    if quiet:
-        click.echo("".join(n.name + "\n" for n in found), nl=False)
-    elif format_ == "json":
-        click.echo(json.dumps([document(n) for n in found], indent=2))
-    else:
-        rows = [GoStruct({"ID": n.id if no_trunc else n.id[:12], "Name": n.name, "Driver": n.driver,
-                          "Labels": dict(n.labels), "Options": dict(n.options), "Internal": n.internal,
-                          "IPv6Enabled": n.ipv6_enabled, "DNSEnabled": n.dns_enabled,
-                          "NetworkInterface": n.network_interface, "Created": n.created}, "types.Network")
-                for n in found]
-        click.echo(format_rows(format_ or NETWORKS_TABLE, rows, NETWORKS_HEADERS, heading=not no_heading), nl=False)
+    print_networks([document(n) for n in found], format_, quiet, not no_heading, no_trunc)
+
+
+def print_networks(documents: list[dict], format_: str, quiet: bool, heading: bool, no_trunc: bool) -> None:
+    """`network ls` of podman's network documents (this host's or a service's)."""
+    from ..formats.gofmt import GoStruct
+    from .listing import print_listing
+
+    def row(doc: dict) -> GoStruct:
+        return GoStruct({"ID": doc["id"] if no_trunc else doc["id"][:12], "Name": doc["name"], "Driver": doc["driver"],
+                         "Labels": doc.get("labels") or {}, "Options": doc.get("options") or {},
+                         "Internal": doc["internal"], "IPv6Enabled": doc["ipv6_enabled"],
+                         "DNSEnabled": doc["dns_enabled"], "NetworkInterface": doc["network_interface"],
+                         "Created": doc["created"]}, "types.Network")
+
+    print_listing(documents, format_, quiet, heading, NETWORKS_TABLE, NETWORKS_HEADERS, row,
+                  lambda doc: doc["name"], lambda docs: json.dumps(docs, indent=2))
 
 
 def _filters(values) -> dict[str, list[str]]:

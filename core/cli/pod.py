@@ -268,21 +268,25 @@ def prune(session, force):
 @pass_session
 def ps(session, filters, format_, quiet, no_trunc, no_heading, ctr_names, ctr_ids, ctr_status, sort, latest):
     """List pods."""
-    from ..presentation.pods import PS_HEADERS, ps_document, ps_table, select_pods
+    from ..presentation.pods import ps_document, select_pods
     from .volume import _filters
 
-    entries = select_pods(session.runtime, _filters(filters), sort=sort, latest=latest, no_trunc=no_trunc)
-    if quiet:
-        click.echo("".join(row["ID"] + "\n" for row, _, _ in entries), nl=False)
-        return
-    if format_ == "json":
-        click.echo(json.dumps([ps_document(pod, containers) for _, pod, containers in entries], indent=4))
-        return
-    from ..formats.template import format_rows
+    entries = select_pods(session.runtime, _filters(filters), sort=sort, latest=latest)
+    print_pods([ps_document(pod, containers) for pod, containers in entries], format_, quiet, not no_heading,
+               no_trunc, ctr_names, ctr_ids, ctr_status)
 
-    table = ps_table(ctr_names, ctr_ids, ctr_status)
-    fmt = table if not format_ or format_ == "table" else format_
-    click.echo(format_rows(fmt, [row for row, _, _ in entries], PS_HEADERS, heading=not no_heading), nl=False)
+
+def print_pods(documents: list[dict], format_: str, quiet: bool, heading: bool, no_trunc: bool, ctr_names: bool,
+               ctr_ids: bool, ctr_status: bool) -> None:
+    """`pod ps` of podman's ListPodsReports (this host's or a service's)."""
+    import time
+
+    from ..presentation.pods import PS_HEADERS, ps_row, ps_table
+    from .listing import print_listing
+
+    now = time.time()
+    print_listing(documents, format_, quiet, heading, ps_table(ctr_names, ctr_ids, ctr_status), PS_HEADERS,
+                  lambda doc: ps_row(doc, no_trunc, now), lambda doc: doc["Id"] if no_trunc else doc["Id"][:12])
 
 
 @click.command(context_settings=CONTEXT)

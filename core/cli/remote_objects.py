@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
 
 import click
 
@@ -24,26 +23,21 @@ def _group(name: str, doc: str, *commands: click.Command) -> click.Group:
     return group
 
 
-def _ls(kind: str, table: str, headers: dict, row, key: str = "Name", query=None):
-    """A group's `ls`: the service's list as a table, a template, JSON or names (-q)."""
-    @click.command("ls", cls=RemoteCommand, context_settings=CONTEXT, help=f"List the service's {kind}s.")
-    @click.option("--format", "format_", default="", help="Go template, table, or json.")
-    @click.option("-q", "--quiet", is_flag=True, help="Only the names (ids for pods and secrets).")
-    @click.option("-n", "--noheading", "no_heading", is_flag=True, help="No header row.")
-    def ls(format_, quiet, no_heading):
-        from ..formats.template import format_rows
+def _list_options(function):
+    """The flags a remote list verb shares with the local one (the local verb's printer prints)."""
+    for option in reversed([
+            click.option("--format", "format_", default="", help="Go template, table, or json."),
+            click.option("-q", "--quiet", is_flag=True, help="Only the names (IDs for pods and secrets)."),
+            click.option("-n", "--noheading", "no_heading", is_flag=True, help="No header row.")]):
+        function = option(function)
+    return function
 
-        documents = client().json("GET", f"/{kind}s/json", query)
-        if quiet:
-            click.echo("".join(str(doc[key]) + "\n" for doc in documents), nl=False)
-        elif format_ == "json":
-            click.echo(json.dumps(documents, indent=4))
-        else:
-            now = time.time()
-            rows = [row(doc, now) for doc in documents]
-            click.echo(format_rows(table if format_ in ("", "table") else format_, rows, headers,
-                                   heading=not no_heading), nl=False)
-    return ls
+
+def _documents(kind: str, filters: tuple[str, ...] = ()) -> list[dict]:
+    """The service's list of `kind`s, filtered there (KEY=VALUE, as the local verb's)."""
+    from .volume import _filters
+
+    return client().json("GET", f"/{kind}s/json", {"filters": json.dumps(_filters(filters))} if filters else None) or []
 
 
 def _inspect(kind: str, struct: str, indent: int = 4, message: str = "",
@@ -90,24 +84,7 @@ def _prune(kind: str, key: str) -> click.Command:
     return prune
 
 
-def _human(when: str, now: float) -> str:
-    from ..formats.timestamps import human_duration, parse_rfc3339_ns
-
-    return f"{human_duration(now - parse_rfc3339_ns(when) / 1e9)} ago" if when else ""
-
-
 # -- pods -----------------------------------------------------------------------------------
-def _pod_row(doc: dict, now: float) -> dict:
-    containers = doc.get("Containers") or []
-    return {"ID": doc["Id"][:12], "Id": doc["Id"], "Name": doc.get("Name", ""), "Status": doc.get("Status", ""),
-            "Created": _human(doc.get("Created", ""), now), "CreatedAt": doc.get("Created", ""),
-            "InfraID": (doc.get("InfraId") or "")[:12], "InfraId": doc.get("InfraId") or "",
-            "NumberOfContainers": len(containers), "ContainerNames": ",".join(c["Names"] for c in containers),
-            "ContainerIds": ",".join(c["Id"][:12] for c in containers),
-            "ContainerStatuses": ",".join(c["Status"] for c in containers), "Labels": doc.get("Labels") or {},
-            "Networks": doc.get("Networks") or []}
-
-
 @click.command("create", cls=RemoteCommand, context_settings=CONTEXT)
 @click.option("--name", default="", help="The pod's name.")
 @click.option("--infra/--no-infra", default=True, help="An infra container holding the shared namespaces.")
@@ -240,18 +217,29 @@ def pod_stats(all_, format_, interval, no_reset, no_stream, names):
     stream_reports(report, lambda rows: stats_text(rows, format_), interval, no_stream, no_reset)
 
 
-def _pods() -> click.Group:
-    from ..presentation.pods import PS_HEADERS, ps_table
+@click.command("ps", cls=RemoteCommand, context_settings=CONTEXT)
+@_list_options
+@click.option("-f", "--filter", "filters", multiple=True, help="id=, name=, label=, status=, ctr-names=, ctr-ids=, "
+              "ctr-status=, ctr-number=, network=, until= (the service filters).")
+@click.option("--no-trunc", is_flag=True, help="Full IDs.")
+@click.option("--ctr-names", is_flag=True, help="The containers' names instead of their number.")
+@click.option("--ctr-ids", is_flag=True, help="The containers' IDs instead of their number.")
+@click.option("--ctr-status", is_flag=True, help="The containers' states instead of their number.")
+def pod_ps(format_, quiet, no_heading, filters, no_trunc, ctr_names, ctr_ids, ctr_status):
+    """List the service's pods, newest first."""
+    from .pod import print_pods
 
-    ps = _ls("pod", ps_table(), PS_HEADERS, _pod_row, key="Id")
-    ps.name = "ps"
+    print_pods(_documents("pod", filters), format_, quiet, not no_heading, no_trunc, ctr_names, ctr_ids, ctr_status)
+
+
+def _pods() -> click.Group:
     verbs = [_pod_action("start", "Start pods."), _pod_action("stop", "Stop pods.", timeout=True),
              _pod_action("restart", "Restart pods."), _pod_action("kill", "Kill pods.", signal=True),
              _pod_action("pause", "Pause pods."), _pod_action("unpause", "Unpause pods.")]
-    group = _group("pod", "Manage the service's pods.", pod_create, ps, pod_rm, pod_top, pod_logs, pod_stats,
+    group = _group("pod", "Manage the service's pods.", pod_create, pod_ps, pod_rm, pod_top, pod_logs, pod_stats,
                    _prune("pod", "Id"), *verbs,
                    _inspect("pod", "define.InspectPodData"), _exists("pod"))
-    group.add_command(ps, "ls")
+    group.add_command(pod_ps, "ls")
     return group
 
 
@@ -273,12 +261,15 @@ def network_create(driver, subnet, gateway, internal, disable_dns, labels, name)
     click.echo(client().json("POST", "/networks/create", body=body)["name"])
 
 
-def _network_row(doc: dict, now: float) -> dict:
-    return {"ID": doc.get("id", "")[:12], "Name": doc.get("name", ""), "Driver": doc.get("driver", ""),
-            "Labels": doc.get("labels") or {}, "Options": doc.get("options") or {},
-            "Internal": doc.get("internal", False), "IPv6Enabled": doc.get("ipv6_enabled", False),
-            "DNSEnabled": doc.get("dns_enabled", False), "NetworkInterface": doc.get("network_interface", ""),
-            "Created": doc.get("created", "")}
+@click.command("ls", cls=RemoteCommand, context_settings=CONTEXT)
+@_list_options
+@click.option("-f", "--filter", "filters", multiple=True, help="name=, id=, driver=, label= (the service filters).")
+@click.option("--no-trunc", is_flag=True, help="Full IDs.")
+def network_ls(format_, quiet, no_heading, filters, no_trunc):
+    """List the service's networks."""
+    from .network import print_networks
+
+    print_networks(_documents("network", filters), format_, quiet, not no_heading, no_trunc)
 
 
 @click.command("rm", cls=RemoteCommand, context_settings=CONTEXT)
@@ -301,10 +292,10 @@ def _network_link(action: str, doc: str, key: str) -> click.Command:
 
 
 def _networks() -> click.Group:
-    from .network import NETWORK_GO_NAMES, NETWORKS_HEADERS, NETWORKS_TABLE
+    from .network import NETWORK_GO_NAMES
 
     return _group("network", "Manage the service's networks.", network_create, network_rm, _prune("network", "Name"),
-                  _ls("network", NETWORKS_TABLE, NETWORKS_HEADERS, _network_row, key="name"),
+                  network_ls,
                   _inspect("network", "types.Network", indent=5, maps=frozenset({"labels", "options", "ipam_options"}),
                            go_names=NETWORK_GO_NAMES),
                   _exists("network"), _network_link("connect", "Connect a container to a network.", "container"),
@@ -333,11 +324,20 @@ def volume_rm(force, names):
     _each(names, lambda name: service.open("DELETE", path("volumes", name), {"force": str(force).lower()}).read())
 
 
-def _volumes() -> click.Group:
-    from .volume import LS_HEADERS, LS_TABLE
+@click.command("ls", cls=RemoteCommand, context_settings=CONTEXT)
+@_list_options
+@click.option("-f", "--filter", "filters", multiple=True, help="name=, driver=, label=, opt=, dangling=, until= "
+              "(the service filters).")
+def volume_ls(format_, quiet, no_heading, filters):
+    """List the service's volumes."""
+    from .volume import print_volumes
 
+    print_volumes(_documents("volume", filters), format_, quiet, not no_heading)
+
+
+def _volumes() -> click.Group:
     return _group("volume", "Manage the service's volumes.", volume_create, volume_rm, _prune("volume", "Id"),
-                  _ls("volume", LS_TABLE, LS_HEADERS, lambda doc, now: doc),
+                  volume_ls,
                   _inspect("volume", "define.InspectVolumeData", indent=5), _exists("volume"))
 
 
@@ -372,17 +372,17 @@ def secret_rm(names):
     _each(names, remove)
 
 
-def _secret_row(doc: dict, now: float) -> dict:
-    spec = doc.get("Spec") or {}
-    return {"ID": doc["ID"], "Name": spec.get("Name", ""), "Driver": (spec.get("Driver") or {}).get("Name", ""),
-            "CreatedAt": _human(doc.get("CreatedAt", ""), now), "UpdatedAt": _human(doc.get("UpdatedAt", ""), now)}
+@click.command("ls", cls=RemoteCommand, context_settings=CONTEXT)
+@_list_options
+def secret_ls(format_, quiet, no_heading):
+    """List the service's secrets."""
+    from .secret import print_secrets
+
+    print_secrets(_documents("secret"), format_, quiet, not no_heading)
 
 
 def _secrets() -> click.Group:
-    from .secret import LS_HEADERS, LS_TABLE
-
-    return _group("secret", "Manage the service's secrets.", secret_create, secret_rm,
-                  _ls("secret", LS_TABLE, LS_HEADERS, _secret_row, key="ID"),
+    return _group("secret", "Manage the service's secrets.", secret_create, secret_rm, secret_ls,
                   _inspect("secret", "secrets.SecretInfoReport", message="inspecting secret: "), _exists("secret"))
 
 

@@ -46,24 +46,31 @@ def create(session, driver, env, labels, name, source):
 @click.pass_obj
 def ls(session, format_, quiet, noheading):
     """List secrets."""
+    secrets = sorted(session.runtime.store.secrets(), key=lambda s: s.created)
+    path = session.runtime.paths.secrets_dir
+    print_secrets([secret_document(s, path) for s in secrets], format_, quiet, not noheading)
+
+
+def print_secrets(documents: list[dict], format_: str, quiet: bool, heading: bool) -> None:
+    """`secret ls` of podman's SecretInfoReports (this host's or a service's); --format json
+    prints the documents (podman 4.3 prints the word itself, once a secret: a bug later podmans
+    fixed so)."""
     import time
 
-    from ..formats.timestamps import human_duration
-
-    secrets = sorted(session.runtime.store.secrets(), key=lambda s: s.created)
-    if quiet:
-        click.echo("".join(s.id + "\n" for s in secrets), nl=False)
-        return
-    if format_ == "json":  # podman 4.3 prints the word itself, once a secret (a bug later podmans fixed so)
-        path = session.runtime.paths.secrets_dir
-        click.echo(json.dumps([secret_document(s, path) for s in secrets], indent=4))
-        return
-    from ..formats.template import format_rows
+    from ..formats.timestamps import human_duration, parse_rfc3339_ns
+    from .listing import print_listing
 
     now = time.time()
-    rows = [{"ID": s.id, "Name": s.name, "Driver": s.driver, "CreatedAt": human_duration(now - s.created) + " ago",
-             "UpdatedAt": human_duration(now - s.created) + " ago"} for s in secrets]
-    click.echo(format_rows(format_ or LS_TABLE, rows, LS_HEADERS, heading=not noheading), nl=False)
+
+    def ago(when: str) -> str:
+        return human_duration(now - parse_rfc3339_ns(when) / 1e9) + " ago"
+
+    def row(doc: dict) -> dict:
+        spec = doc["Spec"]
+        return {"ID": doc["ID"], "Name": spec["Name"], "Driver": spec["Driver"]["Name"],
+                "CreatedAt": ago(doc["CreatedAt"]), "UpdatedAt": ago(doc["UpdatedAt"])}
+
+    print_listing(documents, format_, quiet, heading, LS_TABLE, LS_HEADERS, row, lambda doc: doc["ID"])
 
 
 @click.command(context_settings=CONTEXT)

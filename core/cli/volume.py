@@ -66,17 +66,19 @@ def ls(session, filters, format_, quiet, noheading):
     runtime = session.runtime
     keep = volume_filter(runtime, _filters(filters))
     volumes = sorted((v for v in runtime.volumes.list() if keep(v)), key=lambda v: v.name)
-    if quiet:
-        click.echo("".join(v.name + "\n" for v in volumes), nl=False)
-        return
-    documents = [podman_document(runtime, v) for v in volumes]
-    if format_ == "json":  # podman's: two spaces, an empty map as an empty indented line
-        text = json.dumps(documents, indent=2)
-        click.echo(re.sub(r"^( *)(.*)\{\}", lambda m: f"{m[1]}{m[2]}{{\n{m[1]}  \n{m[1]}}}", text, flags=re.M))
-        return
-    from ..formats.template import format_rows
+    print_volumes([podman_document(runtime, v) for v in volumes], format_, quiet, not noheading)
 
-    click.echo(format_rows(format_ or LS_TABLE, documents, LS_HEADERS, heading=not noheading), nl=False)
+
+def print_volumes(documents: list[dict], format_: str, quiet: bool, heading: bool) -> None:
+    """`volume ls` of podman's volume documents (this host's or a service's)."""
+    from .listing import print_listing
+
+    def json_text(docs: list[dict]) -> str:  # podman's: two spaces, an empty map as an empty indented line
+        text = json.dumps(docs, indent=2)
+        return re.sub(r"^( *)(.*)\{\}", lambda m: f"{m[1]}{m[2]}{{\n{m[1]}  \n{m[1]}}}", text, flags=re.M)
+
+    print_listing(documents, format_, quiet, heading, LS_TABLE, LS_HEADERS, lambda doc: doc, lambda doc: doc["Name"],
+                  json_text)
 
 
 @click.command(context_settings=CONTEXT)

@@ -5,7 +5,6 @@ document, from a pod and its containers (husk.engine.pods)."""
 from __future__ import annotations
 
 import re
-import time
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..define import InvalidArgument
@@ -30,23 +29,27 @@ def ps_table(ctr_names: bool = False, ctr_ids: bool = False, ctr_status: bool = 
     return "table {{.ID}}\t{{.Name}}\t{{.Status}}\t{{.Created}}\t{{.InfraID}}\t" + last
 
 
-def ps_row(pod: "Pod", containers: list["Container"], no_trunc: bool, now: float) -> dict[str, Any]:
-    """One `pod ps` row, a struct to templates (podman's ListPodReporter)."""
+def ps_row(document: dict[str, Any], no_trunc: bool, now: float) -> dict[str, Any]:
+    """One `pod ps` row of a ListPodsReport (:func:`ps_document`, this host's or a service's), a
+    struct to templates (podman's ListPodReporter)."""
     from ..formats.gofmt import GoStruct
+    from ..formats.timestamps import parse_rfc3339_ns
 
     def short(value: str) -> str:
         return value if no_trunc else value[:12]
 
-    record = pod.record
+    containers = document.get("Containers") or []
+    infra = document.get("InfraId") or ""
     return GoStruct({
-        "Id": record.id, "ID": short(record.id), "Name": record.name, "Status": pod.status(containers),
-        "Created": f"{human_duration(now - record.created)} ago", "CreatedAt": rfc3339(record.created),
-        "InfraId": record.infra_id, "InfraID": short(record.infra_id),
+        "Id": document["Id"], "ID": short(document["Id"]), "Name": document["Name"], "Status": document["Status"],
+        "Created": f"{human_duration(now - parse_rfc3339_ns(document['Created']) / 1e9)} ago",
+        "CreatedAt": document["Created"], "InfraId": infra, "InfraID": short(infra),
         "NumberOfContainers": len(containers),
-        "ContainerNames": ",".join(c.name for c in containers),
-        "ContainerIds": ",".join(short(c.id) for c in containers),
-        "ContainerStatuses": ",".join(str(c.state.state) for c in containers),
-        "Labels": dict(record.labels), "Networks": _networks(pod), "Cgroup": "", "Namespace": "",
+        "ContainerNames": ",".join(c["Names"] for c in containers),
+        "ContainerIds": ",".join(short(c["Id"]) for c in containers),
+        "ContainerStatuses": ",".join(c["Status"] for c in containers),
+        "Labels": document.get("Labels") or {}, "Networks": document.get("Networks") or [], "Cgroup": "",
+        "Namespace": "",
     }, "ListPodReporter")
 
 
@@ -103,24 +106,23 @@ def pod_filter(filters: dict[str, list[str]]) -> Callable[["Pod", list["Containe
     return keep
 
 
-def select_pods(runtime, filters: dict[str, list[str]], sort: str = "created", latest: bool = False,
-                no_trunc: bool = False) -> list[tuple[dict[str, Any], "Pod", list["Container"]]]:
-    """The pods a listing shows, each with its row and containers (newest first, as podman sorts by created)."""
+def select_pods(runtime, filters: dict[str, list[str]], sort: str = "created",
+                latest: bool = False) -> list[tuple["Pod", list["Container"]]]:
+    """The pods a listing shows, each with its containers (newest first, as podman sorts by created)."""
     from ..engine.pods import all_pods
 
     if sort not in SORT_KEYS:
         raise InvalidArgument(f"invalid option for --sort, options are: {', '.join(SORT_KEYS)}")
     keep = pod_filter(filters)
-    now = time.time()
     entries = []
     for pod in all_pods(runtime):
         containers = pod.containers()
         if keep(pod, containers):
-            entries.append((ps_row(pod, containers, no_trunc, now), pod, containers))
+            entries.append((pod, containers))
     if latest:
-        entries = sorted(entries, key=lambda e: e[1].record.created)[-1:]
-    order = {"created": lambda e: -e[1].record.created, "id": lambda e: e[1].id, "name": lambda e: e[1].name,
-             "number": lambda e: len(e[2]), "status": lambda e: e[0]["Status"]}[sort]
+        entries = sorted(entries, key=lambda e: e[0].record.created)[-1:]
+    order = {"created": lambda e: -e[0].record.created, "id": lambda e: e[0].id, "name": lambda e: e[0].name,
+             "number": lambda e: len(e[1]), "status": lambda e: e[0].status(e[1])}[sort]
     return sorted(entries, key=order)
 
 

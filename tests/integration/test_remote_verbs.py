@@ -121,6 +121,34 @@ def test_remote_pod_network_volume_and_secret_groups(api_crun):
     assert missing.returncode == 125 and missing.stderr.startswith("Error: inspecting secret: ")
 
 
+def test_remote_lists_are_the_local_ones(api_crun):
+    """pod ps and network, volume and secret ls print the service's documents as the local verbs
+    print their own (one printer each): tables, templates, JSON and -q."""
+    env = api_crun.env
+    env("pod", "create", "--name", "rlpod", "--label", "k=v", check=True)
+    env("create", "--pod", "rlpod", "--name", "rlpc", IMAGE, "true", check=True)
+    env("network", "create", "--label", "k=v", "rlnet", check=True)
+    env("volume", "create", "--label", "k=v", "rlvol", check=True)
+    subprocess.run([HUSK, *env.global_args, "secret", "create", "rlsec", "-"], input="s3cret", text=True,
+                   env=env.env(), check=True, capture_output=True)
+    try:
+        differ = []
+        for group, verb, extra in (("pod", "ps", ("--ctr-names",)), ("network", "ls", ("--no-trunc",)),
+                                   ("volume", "ls", ()), ("secret", "ls", ())):
+            for options in ((), ("--format", "json"), ("-q",), ("--noheading",), extra,
+                            ("--format", "{{.Name}} {{.Labels}}" if group != "secret" else "{{.Name}} {{.Driver}}")):
+                local = env(group, verb, *options, check=True).stdout
+                remote = ok(client(api_crun, group, verb, *options))
+                if _ages_out(remote) != _ages_out(local):
+                    differ.append((group, options, remote, local))
+        assert differ == []
+    finally:
+        env("pod", "rm", "-f", "rlpod")
+        env("network", "rm", "rlnet")
+        env("volume", "rm", "rlvol")
+        env("secret", "rm", "rlsec")
+
+
 def test_remote_build_sends_the_context(api_crun, tmp_path):
     context = tmp_path / "ctx"
     context.mkdir()
