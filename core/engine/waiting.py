@@ -109,6 +109,10 @@ def _pidfd(pid: int) -> int | None:
         return None
 
 
+#: poll(2)'s longest timeout, in milliseconds (a C int: 24.8 days); a longer wait polls again
+_POLL_MAX_MS = 2**31 - 1
+
+
 def wait_for_exit_file(exit_file: str, monitor_pid: int, container_pid: int, timeout: float | None) -> bool:
     """Block until `exit_file` exists.  When the monitor `monitor_pid` has gone
     (killed: no one will write the file), wait for the container's process
@@ -135,7 +139,7 @@ def wait_for_exit_file(exit_file: str, monitor_pid: int, container_pid: int, tim
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     return False
-                ready = poller.poll(None if remaining is None else remaining * 1000)
+                ready = poller.poll(None if remaining is None else min(remaining * 1000, _POLL_MAX_MS))
                 if any(fd == process for fd, _ in ready):
                     return True
                 inotify.drain()

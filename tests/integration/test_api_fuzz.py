@@ -337,3 +337,30 @@ def test_an_exec_whose_client_resets_gets_the_end_of_its_input(husk, tcp_service
         data += sock.recv(65536)
     _reset(sock)
     assert wait_until(lambda: len(_container_processes([cid])) == 1, timeout=60), "the exec's cat lived on"
+
+
+#: a container that ends on SIGTERM (busybox's sh as PID 1 ignores it otherwise)
+_ENDS_ON_TERM = ("sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.1; done")
+
+
+def test_a_stop_timeout_past_poll_s_range_waits_as_asked(husk, tcp_service):
+    """`POST /containers/{id}/stop?t=2006449996` (63 years, past poll(2)'s
+    24-day limit in milliseconds) was a 500 "internal error: OverflowError:
+    timeout is too large" (found by the fuzzer once creates succeeded); it is a
+    wait like any other, and the container that ends on SIGTERM stops."""
+    husk("run", "-d", "--name", "big", "busybox", *_ENDS_ON_TERM, check=True)
+    conn = http.client.HTTPConnection("127.0.0.1", tcp_service.port, timeout=120)
+    try:
+        conn.request("POST", "/containers/big/stop?t=2006449996")
+        response = conn.getresponse()
+        assert (response.status, response.read()) == (204, b"")
+    finally:
+        conn.close()
+    assert husk("inspect", "--format", "{{.State.Status}}", "big", check=True).stdout.strip() == "exited"
+
+
+def test_the_cli_stop_takes_a_timeout_past_poll_s_range(husk):
+    """The same through the CLI: `husk stop -t 2006449996` stops, no traceback."""
+    husk("run", "-d", "--name", "big", "busybox", *_ENDS_ON_TERM, check=True)
+    result = husk("stop", "-t", "2006449996", "big")
+    assert (result.returncode, result.stderr) == (0, ""), result.stderr
