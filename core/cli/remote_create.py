@@ -14,8 +14,6 @@ import sys
 import click
 
 from ..define import InvalidArgument
-from .attach import detach_keys_option, sig_proxy_option
-from .common import CONTEXT, DeferredOptions, deferred
 from .remote import ServiceError, _attach, _copy_logs, _pull, _pump, _terminal, client, path
 
 
@@ -382,21 +380,7 @@ def _create(ctx: click.Context, opts: dict) -> str:
     return ident
 
 
-def _create_options(function):
-    from .container import _create_options as local
-
-    return local(function)
-
-
-@click.command(cls=DeferredOptions, context_settings={**CONTEXT, "allow_interspersed_args": False})
-@click.option("-d", "--detach", is_flag=True, help="Print the ID and leave the container running.")
-@click.option("--rmi", is_flag=True, help="Remove the image once the container is gone (implies --rm).")
-@click.option("--preserve-fds", type=int, default=0, help="Not remotely: the descriptors are this host's.")
-@detach_keys_option
-@sig_proxy_option
-@deferred(_create_options)
-@click.pass_context
-def run(ctx, detach, rmi, preserve_fds, detach_keys, sig_proxy, **opts):
+def _run(ctx, detach, rmi, preserve_fds, detach_keys, sig_proxy, **opts):
     """Run a command in a new container on the service (the local verb's flags)."""
     if detach and rmi:
         raise InvalidArgument("--rmi is only for a container run in the foreground")
@@ -426,24 +410,27 @@ def run(ctx, detach, rmi, preserve_fds, detach_keys, sig_proxy, **opts):
     raise SystemExit(code)
 
 
-@click.command(cls=DeferredOptions, context_settings={**CONTEXT, "allow_interspersed_args": False})
-@deferred(_create_options)
-@click.pass_context
-def create(ctx, **opts):
+def _create_verb(ctx, **opts):
     """Create a container on the service (not started); its ID on stdout."""
     click.echo(_create(ctx, opts))
 
 
-COMMANDS = {command.name: command for command in (run, create)}
+def _like(local: click.Command, callback) -> click.Command:
+    """A remote verb with the local verb's flags (the same click parameters), help and settings."""
+    return click.Command(local.name, params=list(local.params), callback=click.pass_context(callback),
+                         help=local.help, context_settings=local.context_settings)
+
+
+def commands() -> dict[str, click.Command]:
+    """Remote `run` and `create` (made when a remote verb is looked up: the local verbs' options are
+    built then)."""
+    from . import container
+
+    return {"run": _like(container.run, _run), "create": _like(container.create, _create_verb)}
+
 
 
 # -- pod create, network create -------------------------------------------------------------
-def _like(local: click.Command, callback) -> click.Command:
-    """A remote verb with the local verb's flags (the same click parameters) and help."""
-    return click.Command(local.name, params=list(local.params), callback=click.pass_context(callback),
-                         help=local.help, context_settings=CONTEXT)
-
-
 #: `pod create`'s flags sent in podman's PodSpecGenerator (and those the client acts on itself)
 _POD_SENT = {"name", "name_arg", "infra", "infra_command", "infra_name", "share", "publish", "network", "hostname",
              "add_host", "dns", "dns_search", "dns_option", "no_hosts", "label", "cgroup_parent", "memory", "cpus",

@@ -27,8 +27,10 @@ def command(name: str, local: click.Command | None) -> click.Command | None:
     """The remote version of a verb; for a verb that has none, a command saying so.  Of `system`,
     `connection` stays local (it manages this host's destinations, as with podman --remote), and so
     do login and logout."""
-    verbs = {**remote.COMMANDS, **remote_create.COMMANDS, **remote_containers.COMMANDS, **remote_images.COMMANDS,
-             **remote_objects.COMMANDS, **remote_inventory.COMMANDS}
+    verbs = {**remote.COMMANDS, **remote_containers.COMMANDS, **remote_images.COMMANDS, **remote_objects.COMMANDS,
+             **remote_inventory.COMMANDS}
+    if name in ("run", "create", "container"):  # (their options are many: made only for them)
+        verbs.update(remote_create.commands())
     if name in verbs:
         if name in ("pod", "network"):  # create with the local verb's flags
             verbs[name].add_command(remote_create.group_create(name), "create")

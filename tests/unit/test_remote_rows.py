@@ -81,6 +81,6 @@ FLAGS = {"--rootfs"}
 
 
 def remote_command(name: str):
-    from husk.cli.remote_create import COMMANDS
+    from husk.cli.remote_create import commands
 
-    return COMMANDS[name]
+    return commands()[name]
