@@ -145,7 +145,7 @@ def setup(container: "Container", ignore_static_ip: bool = False, ignore_static_
     st.netns = path
     container.save()  # before the namespace: a CLI killed from here on leaves a record that teardown follows
     try:
-        netns.create(path)
+        netns.create(path, *_own_user_namespace(container))
         fault("init.netns.after")
         answer = chosen.setup(path, document_)
         st.network_status = msgspec.convert(answer, dict[str, NetworkStatus])
@@ -154,6 +154,15 @@ def setup(container: "Container", ignore_static_ip: bool = False, ignore_static_
         if isinstance(exc, msgspec.ValidationError):
             raise HuskError(f"network backend {chosen.name} answered an invalid status: {exc}") from None
         raise
+
+
+def _own_user_namespace(container: "Container") -> tuple:
+    """The maps of the user namespace a container makes for itself (none when it has none, or joins
+    another's: `container:`, `ns:`), which its network namespace is made in (see husk.network.netns)."""
+    options = container.config.run_options
+    if not options.uid_mappings or options.userns.startswith(("container:", "ns:")):
+        return None, None
+    return options.uid_mappings, options.gid_mappings
 
 
 def _setup_usermode(container: "Container") -> None:
@@ -241,9 +250,14 @@ def prepare_bundle(container: "Container", spec: dict, userdata: str) -> None:
         return
     if not st.netns:
         return
+    from ..network.netns import is_bound, userns_path
+
+    owner = userns_path(st.netns) if is_bound(userns_path(st.netns)) else ""
     for namespace in spec["linux"]["namespaces"]:
         if namespace["type"] == "network":
             namespace["path"] = st.netns
+        elif namespace["type"] == "user" and owner:  # the one the network namespace was made in
+            namespace["path"] = owner
     # containers.conf's default_sysctls: ping without CAP_NET_RAW, as in podman
     spec["linux"].setdefault("sysctl", {}).setdefault("net.ipv4.ping_group_range", "0 0")
     hostname = container.config.hostname or container.id[:12]

@@ -204,3 +204,33 @@ def test_a_pods_containers_share_its_user_namespace(mapped, auto_ids):
     for pod in ("upa", "upb", "upc"):
         husk("pod", "rm", "-f", "-t", "0", pod, check=True)
     assert husk("ps", "-aq").stdout == ""
+
+
+def test_a_mapped_container_on_a_bridge_network(mapped, auto_ids):
+    """A mapped container's network namespace is made in its user namespace (podman lets the runtime make
+    it there): its root sets the default sysctl, mounts sysfs (runc) and serves on port 80 through a
+    published port; so does a pod's member in the pod's namespace; nothing is left behind."""
+    import socket
+
+    from husk.testing import http_body
+
+    husk = mapped
+    ports = []
+    for _ in range(2):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            ports.append(probe.getsockname()[1])
+    run = husk("run", "-d", "--name", "ubr", "--userns=auto", "-p", f"127.0.0.1:{ports[0]}:80", "busybox", "sh", "-c",
+               "echo mapped-web > /tmp/i; exec httpd -f -p 80 -h /tmp")
+    assert run.returncode == 0, run.stderr
+    assert http_body("127.0.0.1", ports[0], timeout=60) == b"mapped-web\n"
+    inside = husk("exec", "ubr", "sh", "-c", "cat /proc/sys/net/ipv4/ping_group_range; id -u", check=True).stdout
+    assert inside.split() == ["0", "0", "0"]
+    assert _host_ids(_pid(husk, "ubr"))[0] != "0"
+    husk("pod", "create", "--name", "ubrpod", "--userns=auto", "-p", f"127.0.0.1:{ports[1]}:80", check=True)
+    husk("run", "-d", "--pod", "ubrpod", "--name", "ubrmember", "busybox", "sh", "-c",
+         "echo pod-web > /tmp/i; exec httpd -f -p 80 -h /tmp", check=True)
+    assert http_body("127.0.0.1", ports[1], timeout=60) == b"pod-web\n"
+    husk("rm", "-f", "-t", "0", "ubr", check=True)
+    husk("pod", "rm", "-f", "-t", "0", "ubrpod", check=True)
+    assert os.listdir(os.path.join(husk.runroot, "netns")) == []
