@@ -184,6 +184,15 @@ class RLimit(msgspec.Struct):
     hard: int = 0
 
 
+class LogConfig(msgspec.Struct):
+    """SpecGenerator.log_configuration: --log-driver, and --log-opt's path, max-size (`size`) and tag."""
+
+    driver: str = ""
+    path: str = ""
+    size: int = 0
+    options: dict[str, str] | None = None
+
+
 class Personality(msgspec.Struct):
     """SpecGenerator.personality (an OCI LinuxPersonality)."""
 
@@ -279,6 +288,7 @@ class SpecGenerator(msgspec.Struct):
     #: --requires: containers started before this one
     dependencyContainers: list[str] | None = None
     image_volume_mode: str = ""
+    log_configuration: LogConfig | None = None
 
 
 def _create_arguments(spec: SpecGenerator) -> dict:
@@ -406,6 +416,13 @@ def _run_options(runtime, spec: SpecGenerator):
                        ("passwd_entry", spec.passwd_entry)):
         if value:
             given[key] = list(value) if isinstance(value, list) else value
+    log = spec.log_configuration
+    if log is not None:
+        opts = [f"path={log.path}"] if log.path else []
+        opts += [f"max-size={log.size}"] if log.size > 0 else []
+        opts += [f"{key}={value}" for key, value in (log.options or {}).items()]
+        given.update({key: value for key, value in (("log_driver", parse.parse_log_driver(log.driver)),
+                                                    *parse.parse_log_options(opts).items()) if value})
     _, fragment = _split_resources(spec.resource_limits or {})
     if fragment:
         given["resources"] = fragment

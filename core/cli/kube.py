@@ -84,9 +84,9 @@ def play(session, replace, down, start, network, configmap, log_driver, build, c
 
     from ..presentation.kube_play import images, play as play_documents
 
-    from .run_flags import _log_driver
+    from ..engine.run_options import parse_log_driver
 
-    _log_driver(log_driver)
+    parse_log_driver(log_driver)
     documents = _documents(file)
     configmaps = [d for path in configmap for value in path.split(",") for d in _documents(value)]
     if any(d["kind"] != "ConfigMap" for d in configmaps):

@@ -235,6 +235,21 @@ def _userns(userns: str, uidmap, gidmap) -> dict:
     return fields
 
 
+def _log(driver: str, values) -> dict:
+    """--log-driver and --log-opt (checked here as locally) as podman's log_configuration; a path is
+    the service host's."""
+    from ..engine.run_options import parse_log_driver, parse_log_options
+
+    options = parse_log_options([value for value in values if not value.startswith("path=")])
+    paths = [value.partition("=")[2] for value in values if value.startswith("path=")]
+    if paths and not paths[-1].startswith("/"):
+        raise InvalidArgument(f"--log-opt path={paths[-1]}: give an absolute path on the service's host remotely")
+    found = {"driver": parse_log_driver(driver), "path": paths[-1] if paths else "",
+             "size": options.get("log_max_size", 0),
+             "options": {"tag": options["log_tag"]} if options.get("log_tag") else None}
+    return {"log_configuration": found} if any(found.values()) else {}
+
+
 def _pod(value: str) -> str:
     if value.startswith("new:"):
         raise InvalidArgument("--pod new:NAME is not supported remotely yet: `pod create` it first")
@@ -294,6 +309,7 @@ SPEC_TABLE = (
     (("secrets",), lambda o: _secrets(o["secrets"])),
     (("userns", "uidmap", "gidmap"), lambda o: _userns(o["userns"], o["uidmap"], o["gidmap"])),
     (("pod_id_file",), lambda o: {"pod": _pod_id(o)} if o["pod_id_file"] else {}),
+    (("log_driver", "log_opt"), lambda o: _log(o["log_driver"], o["log_opt"])),
 )
 
 #: the flags the client acts on itself (run's, the pull's policy, files written or read here)

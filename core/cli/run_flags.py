@@ -151,8 +151,8 @@ def run_options(session, opts: dict):
         namespaces=namespaces, cgroup_parent=opts["cgroup_parent"], read_only_tmpfs=opts["read_only_tmpfs"],
         pidfile=_absolute(opts["pidfile"]), conmon_pidfile=_absolute(opts["conmon_pidfile"]),
         attach=_streams(opts["attach"]), passwd=opts["passwd"], passwd_entry=opts["passwd_entry"],
-        hostuser=[_host_user(name) for name in opts["hostuser"]], timeout=_timeout(opts["timeout"]), log_driver=_log_driver(opts["log_driver"]),
-        **_log_options(opts["log_opt"]), env_merge=[_env_entry(item) for item in opts["env_merge"]], personality=_personality(opts["personality"]),
+        hostuser=[_host_user(name) for name in opts["hostuser"]], timeout=_timeout(opts["timeout"]), log_driver=parse.parse_log_driver(opts["log_driver"]),
+        **parse.parse_log_options(opts["log_opt"]), env_merge=[_env_entry(item) for item in opts["env_merge"]], personality=_personality(opts["personality"]),
         chrootdirs=[_absolute_in_container(d, "--chrootdirs") for d in opts["chrootdirs"]],
         systemd=parse.choose("systemd", opts["systemd"].lower(), ("true", "false", "always")),
         sdnotify=parse.choose("sdnotify", opts["sdnotify"], ("conmon", "container", "ignore")),
@@ -195,42 +195,6 @@ def _timeout(value: int) -> int:
     if value < 0:
         raise InvalidArgument(f"invalid --timeout {value}: a number of seconds (0: no limit)")
     return value
-
-
-def _log_driver(value: str) -> str:
-    """podman's log drivers: what husk's monitor writes (k8s-file; json-file is its alias, as in podman),
-    none, or journald where a journal runs (the monitor sends each line there too); journald where
-    none runs and passthrough are refused, saying why."""
-    if value == "journald":
-        from ..state.journal import JOURNAL_SOCKET, journal_running
-
-        if journal_running():
-            return value
-        raise InvalidArgument(f"--log-driver journald: no systemd journal is running on this host "
-                              f"({JOURNAL_SOCKET} is missing); use k8s-file or none")
-    if value == "passthrough":
-        raise InvalidArgument("--log-driver passthrough: husk's monitor always holds the container's stdio "
-                              "(attach, logs); use k8s-file or none")
-    if value not in ("", "k8s-file", "json-file", "none"):
-        raise InvalidArgument(f"invalid log driver: {value}: use k8s-file, json-file, journald or none")
-    return value
-
-
-def _log_options(values: tuple[str, ...]) -> dict:
-    from ..engine.run_options import parse_size
-
-    result: dict = {}
-    for value in values:
-        key, eq, setting = value.partition("=")
-        if key == "path" and eq and setting:
-            result["log_path"] = os.path.abspath(setting)
-        elif key == "max-size" and eq:
-            result["log_max_size"] = parse_size(setting, "--log-opt max-size")
-        elif key == "tag" and eq:
-            result["log_tag"] = setting
-        else:
-            raise InvalidArgument(f"--log-opt {value}: unknown log option (path=, max-size=, tag=)")
-    return result
 
 
 def _personality(value: str) -> str:

@@ -588,3 +588,38 @@ def _devices(linux: dict[str, Any], devices: list[Device]) -> None:
             "fileMode": stat.S_IMODE(info.st_mode), "uid": info.st_uid, "gid": info.st_gid})
         linux["resources"].setdefault("devices", []).append({
             "allow": True, "type": kind, "major": major, "minor": minor, "access": device.permissions})
+
+
+def parse_log_driver(value: str) -> str:
+    """podman's log drivers: what husk's monitor writes (k8s-file; json-file is its alias, as in podman),
+    none, or journald where a journal runs (the monitor sends each line there too); journald where
+    none runs and passthrough are refused, saying why."""
+    if value == "journald":
+        from ..state.journal import JOURNAL_SOCKET, journal_running
+
+        if journal_running():
+            return value
+        raise InvalidArgument(f"--log-driver journald: no systemd journal is running on this host "
+                              f"({JOURNAL_SOCKET} is missing); use k8s-file or none")
+    if value == "passthrough":
+        raise InvalidArgument("--log-driver passthrough: husk's monitor always holds the container's stdio "
+                              "(attach, logs); use k8s-file or none")
+    if value not in ("", "k8s-file", "json-file", "none"):
+        raise InvalidArgument(f"invalid log driver: {value}: use k8s-file, json-file, journald or none")
+    return value
+
+
+def parse_log_options(values: tuple[str, ...] | list[str]) -> dict:
+    """`--log-opt path=FILE|max-size=SIZE|tag=NAME` as RunOptions' log fields."""
+    result: dict = {}
+    for value in values:
+        key, eq, setting = value.partition("=")
+        if key == "path" and eq and setting:
+            result["log_path"] = os.path.abspath(setting)
+        elif key == "max-size" and eq:
+            result["log_max_size"] = parse_size(setting, "--log-opt max-size")
+        elif key == "tag" and eq:
+            result["log_tag"] = setting
+        else:
+            raise InvalidArgument(f"--log-opt {value}: unknown log option (path=, max-size=, tag=)")
+    return result

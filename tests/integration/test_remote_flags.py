@@ -116,13 +116,14 @@ def test_remote_limits_security_and_run_option_flags(api_crun):
              "--umask", "0077", "--oom-score-adj", "100", "--device", "/dev/null:/dev/mynull:rw",
              "--health-cmd", "true", "--health-interval", "5s", "--health-retries", "2", "-i", "-t", "--rm",
              "--cpuset-cpus", "0", "--memory-reservation", "32m", "--memory-swap", "128m", "--memory-swappiness", "10",
-             "--oom-kill-disable"]
+             "--oom-kill-disable", "--log-driver", "json-file", "--log-opt", "max-size=1m", "--log-opt", "tag=t"]
     document = _same(api_crun, flags, "rf-l2", "rf-r2")
     assert document["resources"]["memory"] == 64 * 1024 * 1024
     assert document["run_options"]["ulimits"] == {"RLIMIT_NOFILE": [1024, 2048]}
     assert document["run_options"]["devices"][0]["container"] == "/dev/mynull"
     assert document["run_options"]["resources"]["cpu"] == {"cpus": "0"}
     assert document["run_options"]["resources"]["memory"]["disableOOMKiller"] is True
+    assert (document["log_driver"], document["run_options"]["log_max_size"]) == ("json-file", 1024 * 1024)
     # and the service's container runs with them
     ran = client(api_crun, "run", "--rm", "--memory", "64m", "--ulimit", "nofile=1024:2048", "--device",
                  "/dev/null:/dev/mynull", "--sysctl", "net.ipv4.ip_forward=1", IMAGE, "sh", "-c",
