@@ -231,13 +231,15 @@ class LibpodSubnet(msgspec.Struct):
             return ""
         try:
             start, end = ipaddress.ip_address(lease.start_ip), ipaddress.ip_address(lease.end_ip)
-            found = list(ipaddress.summarize_address_range(start - 1, end + 1))
+            # husk's client ends the range before the network's last address, podman's on it
+            found = [list(ipaddress.summarize_address_range(start - 1, last)) for last in (end + 1, end)]
         except (ValueError, TypeError) as exc:
             raise InvalidArgument(f"invalid lease range {lease.start_ip}-{lease.end_ip}: {exc}") from None
-        if len(found) != 1:
-            raise InvalidArgument(f"lease range {lease.start_ip}-{lease.end_ip}: husk takes a range that is the "
-                                  "hosts of one network (--ip-range CIDR)")
-        return str(found[0])
+        for networks in found:
+            if len(networks) == 1:
+                return str(networks[0])
+        raise InvalidArgument(f"lease range {lease.start_ip}-{lease.end_ip}: husk takes a range that is the "
+                              "hosts of one network (--ip-range CIDR)")
 
 
 class LibpodCreateBody(msgspec.Struct):

@@ -263,3 +263,48 @@ def test_remote_pod_create_and_network_create_flags(api_crun, tmp_path):
     finally:
         api_crun.env("pod", "rm", "-f", "-a")
         api_crun.env("network", "rm", "-f", "rfn")
+
+
+def test_podman_as_the_client_creates_the_same_networks_and_pods(api_crun):
+    import shutil
+
+    import pytest
+
+    podman = shutil.which("podman")
+    if podman is None:
+        pytest.skip("podman (the reference) is in contrib/test-packages.txt")
+
+    def remote(*args):
+        return subprocess.run([podman, "--remote", "--url", f"unix://{api_crun.socket_path}", *args],
+                              capture_output=True, text=True, timeout=120, env=api_crun.env.env())
+    from husk.engine import networking
+    from husk.engine.pods import get_pod
+
+    runtime = api_crun.env.runtime()
+    flags = ["--subnet", "10.231.11.0/24", "--gateway", "10.231.11.254", "--ip-range", "10.231.11.128/25",
+             "--internal", "--label", "k=v", "-o", "mtu=1400", "rfpn"]
+    api_crun.env("network", "create", *flags, check=True)
+    mine = _fields(networking.lookup(runtime, "rfpn"))
+    api_crun.env("network", "rm", "rfpn", check=True)
+    done = remote("network", "create", *flags)
+    assert done.returncode == 0, done.stderr
+    theirs = _fields(networking.lookup(runtime, "rfpn"))
+    for record in (mine, theirs):
+        record.pop("id"), record.pop("created")
+    assert theirs == mine, _diff(mine, theirs)
+    pod_flags = ["--share", "net,ipc", "-p", f"127.0.0.1:{_free_port()}:80", "--network", "rfpn", "--hostname",
+                 "podhost", "--add-host", "h:10.0.0.1", "--dns", "10.231.11.1", "-l", "k=v", "--exit-policy", "stop"]
+    try:
+        api_crun.env("pod", "create", "--name", "rfpp-l", *pod_flags, check=True)
+        done = remote("pod", "create", "--name", "rfpp-r", *pod_flags)
+        assert done.returncode == 0, done.stderr
+
+        def pod_record(name):
+            record = _fields(get_pod(runtime, name).record)
+            for key in ("id", "name", "created", "infra_id", "infra_name"):
+                record.pop(key, None)
+            return record
+        assert pod_record("rfpp-r") == pod_record("rfpp-l"), _diff(pod_record("rfpp-l"), pod_record("rfpp-r"))
+    finally:
+        api_crun.env("pod", "rm", "-f", "-a")
+        api_crun.env("network", "rm", "-f", "rfpn")
