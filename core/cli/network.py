@@ -239,13 +239,20 @@ def port(session, all_, latest, container, private_port):
     if not all_ and not container:
         raise click.UsageError("you must supply a running container name or id")
     containers = session.runtime.containers() if all_ else [session.runtime.container(container)]
+    print_ports([(target.id, list(each_port(target.config.ports))) for target in containers], all_, private_port)
+
+
+def print_ports(containers: list[tuple[str, list]], all_: bool, private_port: str | None) -> None:
+    """`port`'s lines, local and remote alike: `containers` are (id, [(container port, protocol,
+    host IP, host port)]); with `all_` each one that publishes is named first; with
+    `private_port` (`80`, `80/tcp`) only its host addresses."""
     want_port, _, want_proto = (private_port or "").partition("/")
-    for target in containers:
-        if all_ and not target.config.ports:
+    for ident, ports in containers:
+        if all_ and not ports:
             continue
         if all_:
-            click.echo(target.id)
-        for container_port, protocol, host_ip, host_port in each_port(target.config.ports):
+            click.echo(ident)
+        for container_port, protocol, host_ip, host_port in ports:
             if private_port and (str(container_port) != want_port or (want_proto and want_proto != protocol)):
                 continue
             host = f"{host_ip or '0.0.0.0'}:{host_port}"

@@ -45,25 +45,19 @@ def attach(no_stdin, name):
 @click.argument("private_port", required=False)
 def port(all_, container, private_port):
     """List a container's published ports: `80/tcp -> 0.0.0.0:8080`."""
+    from .network import print_ports
+
     if not all_ and not container:
         raise click.UsageError("you must supply a running container name or id")
     service = client()
     names = [doc["Id"] for doc in service.json("GET", "/containers/json", {"all": "true"})] if all_ else [container]
-    want_port, _, want_proto = (private_port or "").partition("/")
+    containers = []
     for name in names:
         document = service.json("GET", path("containers", name, "json"))
-        ports = (document.get("NetworkSettings") or {}).get("Ports") or {}
-        published = [(key, binding) for key, bindings in ports.items() for binding in bindings or []]
-        if all_ and not published:
-            continue
-        if all_:
-            click.echo(document["Id"])
-        for key, binding in published:
-            number, _, protocol = key.partition("/")
-            if private_port and (number != want_port or (want_proto and want_proto != protocol)):
-                continue
-            host = f"{binding.get('HostIp') or '0.0.0.0'}:{binding.get('HostPort', '')}"
-            click.echo(host if private_port else f"{key} -> {host}")
+        published = ((document.get("NetworkSettings") or {}).get("Ports") or {}).items()
+        containers.append((document["Id"], [(*key.partition("/")[::2], each.get("HostIp"), each.get("HostPort", ""))
+                                            for key, bindings in published for each in bindings or []]))
+    print_ports(containers, all_, private_port)
 
 
 @click.command(cls=RemoteCommand, context_settings={**CONTEXT, "ignore_unknown_options": True,

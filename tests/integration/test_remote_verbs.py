@@ -43,6 +43,8 @@ def test_remote_create_attach_top_and_port(api_crun):
     ok(client(api_crun, "run", "-d", "--name", "rp", "-p", f"{port}:80", IMAGE, "sleep", "600"))
     assert client(api_crun, "port", "rp").stdout == f"80/tcp -> 0.0.0.0:{port}\n"
     assert client(api_crun, "port", "rp", "80").stdout == f"0.0.0.0:{port}\n"
+    for args in (("port", "-a"), ("port", "rp", "80/tcp"), ("port", "rp", "80/udp")):  # one printer for both
+        assert ok(client(api_crun, *args)) == api_crun.env(*args, check=True).stdout, args
     top = ok(client(api_crun, "top", "rp", "pid", "args")).splitlines()
     assert top[0].split() == ["PID", "COMMAND"] and top[1].split() == ["1", "sleep", "600"]
     ok(client(api_crun, "rm", "-f", "ra", "rp"))
