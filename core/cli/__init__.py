@@ -192,6 +192,10 @@ def main() -> None:
             traceback.print_exc()
         print(f"Error: {exc}", file=sys.stderr)
         code = exc.exit_code
+    except SystemExit as exc:  # a verb's own exit code (run's, exec's, rm's): leave as below
+        if not isinstance(exc.code, (int, type(None))):
+            raise  # a message: Python prints it
+        code = exc.code or 0
     except KeyboardInterrupt:
         code = 130
     except BrokenPipeError:
