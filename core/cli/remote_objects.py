@@ -85,26 +85,6 @@ def _prune(kind: str, key: str) -> click.Command:
 
 
 # -- pods -----------------------------------------------------------------------------------
-@click.command("create", cls=RemoteCommand, context_settings=CONTEXT)
-@click.option("--name", default="", help="The pod's name.")
-@click.option("--infra/--no-infra", default=True, help="An infra container holding the shared namespaces.")
-@click.option("--share", default=None, help="Namespaces the containers share (net, ipc, uts, pid, cgroup).")
-@click.option("--hostname", default="", help="The pod's hostname.")
-@click.option("--label", "labels", multiple=True, help="KEY=VALUE label.")
-@click.option("-p", "--publish", multiple=True, help="HOST_PORT:CONTAINER_PORT[/PROTOCOL] on the infra container.")
-def pod_create(name, infra, share, hostname, labels, publish):
-    """Create a pod on the service; its ID on stdout."""
-    from ..network.ports import parse_publish
-
-    mappings = [{"container_port": m.container_port, "host_port": m.host_port, "host_ip": m.host_ip,
-                 "protocol": m.protocol, "range": m.range}
-                for value in publish for m in parse_publish(value, assign=False)]
-    spec = {"name": name, "no_infra": not infra, "hostname": hostname, "portmappings": mappings or None,
-            "labels": dict(label.partition("=")[::2] for label in labels) or None,
-            "shared_namespaces": share.split(",") if share is not None else None}
-    click.echo(client().json("POST", "/pods/create", body=spec)["Id"])
-
-
 def _pod_action(action: str, doc: str, *, signal: bool = False, timeout: bool = False) -> click.Command:
     """`pod start|stop|...`: the pod's ID a pod (podman's), or its errors."""
     @click.command(action, cls=RemoteCommand, context_settings=CONTEXT, help=doc)
@@ -236,7 +216,8 @@ def _pods() -> click.Group:
     verbs = [_pod_action("start", "Start pods."), _pod_action("stop", "Stop pods.", timeout=True),
              _pod_action("restart", "Restart pods."), _pod_action("kill", "Kill pods.", signal=True),
              _pod_action("pause", "Pause pods."), _pod_action("unpause", "Unpause pods.")]
-    group = _group("pod", "Manage the service's pods.", pod_create, pod_ps, pod_rm, pod_top, pod_logs, pod_stats,
+    # (`create` is husk.cli.remote_create's, with the local verb's flags: see husk.cli.remote_verbs)
+    group = _group("pod", "Manage the service's pods.", pod_ps, pod_rm, pod_top, pod_logs, pod_stats,
                    _prune("pod", "Id"), *verbs,
                    _inspect("pod", "define.InspectPodData"), _exists("pod"))
     group.add_command(pod_ps, "ls")
@@ -244,23 +225,6 @@ def _pods() -> click.Group:
 
 
 # -- networks -------------------------------------------------------------------------------
-@click.command("create", cls=RemoteCommand, context_settings=CONTEXT)
-@click.option("-d", "--driver", default="bridge", show_default=True, help="bridge or macvlan.")
-@click.option("--subnet", multiple=True, help="A subnet in CIDR form.")
-@click.option("--gateway", multiple=True, help="The gateway of a --subnet.")
-@click.option("--internal", is_flag=True, help="No route out of the network.")
-@click.option("--disable-dns", is_flag=True, help="No DNS server for the network.")
-@click.option("--label", "labels", multiple=True, help="KEY=VALUE label.")
-@click.argument("name", required=False, default="")
-def network_create(driver, subnet, gateway, internal, disable_dns, labels, name):
-    """Create a network on the service; its name on stdout."""
-    subnets = [{"subnet": each, "gateway": gateway[index] if index < len(gateway) else ""}
-               for index, each in enumerate(subnet)]
-    body = {"name": name, "driver": driver, "internal": internal, "dns_enabled": not disable_dns,
-            "subnets": subnets or None, "labels": dict(label.partition("=")[::2] for label in labels) or None}
-    click.echo(client().json("POST", "/networks/create", body=body)["name"])
-
-
 @click.command("ls", cls=RemoteCommand, context_settings=CONTEXT)
 @_list_options
 @click.option("-f", "--filter", "filters", multiple=True, help="name=, id=, driver=, label= (the service filters).")
@@ -294,7 +258,7 @@ def _network_link(action: str, doc: str, key: str) -> click.Command:
 def _networks() -> click.Group:
     from .network import NETWORK_GO_NAMES
 
-    return _group("network", "Manage the service's networks.", network_create, network_rm, _prune("network", "Name"),
+    return _group("network", "Manage the service's networks.", network_rm, _prune("network", "Name"),
                   network_ls,
                   _inspect("network", "types.Network", indent=5, maps=frozenset({"labels", "options", "ipam_options"}),
                            go_names=NETWORK_GO_NAMES),
