@@ -145,7 +145,7 @@ def setup(container: "Container", ignore_static_ip: bool = False, ignore_static_
     st.netns = path
     container.save()  # before the namespace: a CLI killed from here on leaves a record that teardown follows
     try:
-        netns.create(path, *_own_user_namespace(container))
+        netns.create(path, *_user_namespace(container))
         fault("init.netns.after")
         answer = chosen.setup(path, document_)
         st.network_status = msgspec.convert(answer, dict[str, NetworkStatus])
@@ -156,13 +156,22 @@ def setup(container: "Container", ignore_static_ip: bool = False, ignore_static_
         raise
 
 
-def _own_user_namespace(container: "Container") -> tuple:
-    """The maps of the user namespace a container makes for itself (none when it has none, or joins
-    another's: `container:`, `ns:`), which its network namespace is made in (see husk.network.netns)."""
+def _user_namespace(container: "Container") -> tuple:
+    """The user namespace a container's network namespace is made in (see husk.network.netns): the
+    maps of one of its own, or the file of the one it joins (`ns:PATH`, `container:NAME`'s process);
+    nothing without one."""
     options = container.config.run_options
-    if not options.uid_mappings or options.userns.startswith(("container:", "ns:")):
-        return None, None
-    return options.uid_mappings, options.gid_mappings
+    if not options.uid_mappings:
+        return None, None, ""
+    kind, _, target = options.userns.partition(":")
+    if kind == "ns":
+        return None, None, target
+    if kind == "container":
+        other = container.runtime.container(target)
+        if not other.state.pid:
+            raise HuskError(f"cannot join the user namespace of container {other.config.name}: it is not running")
+        return None, None, f"/proc/{other.state.pid}/ns/user"
+    return options.uid_mappings, options.gid_mappings, ""
 
 
 def _setup_usermode(container: "Container") -> None:

@@ -19,7 +19,8 @@ _CLONE_NEWUSER = 0x10000000
 _MS_BIND = 4096
 
 
-def create(path: str, uid_map: list[list[int]] | None = None, gid_map: list[list[int]] | None = None) -> None:
+def create(path: str, uid_map: list[list[int]] | None = None, gid_map: list[list[int]] | None = None,
+           owner: str = "") -> None:
     """A new network namespace bound to `path`: a forked child unshares its
     network namespace and binds it there, then exits (no program is run: an
     exec of util-linux's unshare cost a process start on every container start).
@@ -27,9 +28,10 @@ def create(path: str, uid_map: list[list[int]] | None = None, gid_map: list[list
     With maps, the network namespace belongs to a new user namespace with those
     maps, bound beside it (:func:`userns_path`) for the container to join: its root
     may then configure the network it lives in (sysctls, sysfs, ports below 1024),
-    which it may not in a namespace the host's root owns."""
-    if uid_map:
-        _create_in_userns(path, uid_map, gid_map or uid_map)
+    which it may not in a namespace the host's root owns.  With `owner` (a user
+    namespace's file), it belongs to that existing user namespace."""
+    if uid_map or owner:
+        _create_in_userns(path, uid_map or [], gid_map or uid_map or [], owner)
         return
     os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
     with open(path, "w"):
@@ -58,16 +60,22 @@ def userns_path(path: str) -> str:
     return path + ".userns"
 
 
-def _create_in_userns(path: str, uid_map: list[list[int]], gid_map: list[list[int]]) -> None:
-    """The child unshares a user namespace, waits for its maps (written here, by the host's root),
-    then unshares the network namespace inside it; this process binds both (the child has no
-    right to mount on the host's files)."""
+def _create_in_userns(path: str, uid_map: list[list[int]], gid_map: list[list[int]], owner: str) -> None:
+    """The child unshares a user namespace (or joins `owner`), waits for its maps (written here, by
+    the host's root), then unshares the network namespace inside it; this process binds them (the
+    child has no right to mount on the host's files)."""
     os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-    for target in (path, userns_path(path)):
+    bound = [("net", path)] + ([] if owner else [("user", userns_path(path))])
+    for _, target in bound:
         with open(target, "w"):
             pass
+    try:
+        owner_fd = os.open(owner, os.O_RDONLY | os.O_CLOEXEC) if owner else -1
+    except OSError as exc:
+        remove(path)
+        raise HuskError(f"creating network namespace {path}: opening {owner}: {exc.strerror}") from None
     libc = ctypes.CDLL(None, use_errno=True)
-    unshare = libc.unshare
+    unshare, setns = libc.unshare, libc.setns
     ready_r, ready_w = os.pipe()
     go_r, go_w = os.pipe()
     child = os.fork()
@@ -75,7 +83,7 @@ def _create_in_userns(path: str, uid_map: list[list[int]], gid_map: list[list[in
         code = 0
         try:
             os.close(ready_r), os.close(go_w)
-            if unshare(_CLONE_NEWUSER) != 0:
+            if (setns(owner_fd, _CLONE_NEWUSER) if owner else unshare(_CLONE_NEWUSER)) != 0:
                 code = ctypes.get_errno() or errno.EIO
             else:
                 os.write(ready_w, b"1")
@@ -87,19 +95,21 @@ def _create_in_userns(path: str, uid_map: list[list[int]], gid_map: list[list[in
         finally:
             os._exit(code)
     os.close(ready_w), os.close(go_r)
+    if owner:
+        os.close(owner_fd)
     error = ""
     try:
         if os.read(ready_r, 1) != b"1":
-            error = "cannot make its user namespace"
+            error = f"cannot {'join' if owner else 'make'} its user namespace"
         else:
-            for kind, mapping in (("uid", uid_map), ("gid", gid_map)):
+            for kind, mapping in (("uid", uid_map), ("gid", gid_map)) if not owner else ():
                 with open(f"/proc/{child}/{kind}_map", "w") as handle:
                     handle.write("".join(f"{inside} {host} {size}\n" for inside, host, size in mapping))
             os.write(go_w, b"1")
             if os.read(ready_r, 1) != b"2":
                 error = "cannot make it in its user namespace"
             else:
-                for kind, target in (("net", path), ("user", userns_path(path))):
+                for kind, target in bound:
                     if libc.mount(f"/proc/{child}/ns/{kind}".encode(), target.encode(), None, _MS_BIND, None) != 0:
                         error = f"binding its {kind} namespace: {os.strerror(ctypes.get_errno())}"
                         break

@@ -227,6 +227,9 @@ def test_a_mapped_container_on_a_bridge_network(mapped, auto_ids):
     inside = husk("exec", "ubr", "sh", "-c", "cat /proc/sys/net/ipv4/ping_group_range; id -u", check=True).stdout
     assert inside.split() == ["0", "0", "0"]
     assert _host_ids(_pid(husk, "ubr"))[0] != "0"
+    for joined in ("container:ubr", f"ns:/proc/{_pid(husk, 'ubr')}/ns/user"):  # made in the joined namespace
+        other = husk("run", "--rm", "--userns", joined, "busybox", "cat", "/proc/sys/net/ipv4/ping_group_range")
+        assert other.stdout.split() == ["0", "0"], other.stderr
     husk("pod", "create", "--name", "ubrpod", "--userns=auto", "-p", f"127.0.0.1:{ports[1]}:80", check=True)
     husk("run", "-d", "--pod", "ubrpod", "--name", "ubrmember", "busybox", "sh", "-c",
          "echo pod-web > /tmp/i; exec httpd -f -p 80 -h /tmp", check=True)
