@@ -75,24 +75,27 @@ def top(container, descriptors):
 @click.command(cls=RemoteCommand, context_settings=CONTEXT)
 @click.option("-a", "--all", "all_", is_flag=True, help="All containers (the service shows its running ones).")
 @click.option("--no-stream", is_flag=True, help="One report, then exit.")
+@click.option("--no-reset", is_flag=True, help="Do not clear the screen between reports.")
 @click.option("--format", "format_", default="", help="Go template, table, or json.")
 @click.option("-i", "--interval", type=click.IntRange(1), default=5, show_default=True, help="Seconds between reports.")
 @click.argument("names", nargs=-1)
-def stats(all_, no_stream, format_, interval, names):
-    """Live resource use of the service's containers (podman's columns)."""
+def stats(all_, no_stream, no_reset, format_, interval, names):
+    """Live resource use of the service's containers (podman's columns), shown as the local verb
+    shows its own."""
     from ..presentation.stats import podman_row
-    from .stats import _render
+    from .stats import _render, show_reports
 
     query = {"containers": list(names), "stream": str(not no_stream).lower(), "interval": interval}
     response = client().open("GET", "/containers/stats", query, timeout=None)
-    for line in response if not no_stream else [response.read()]:
-        answer = json.loads(line)
-        if answer.get("Error"):
-            raise ServiceError(str(answer["Error"]))
-        rows = [podman_row(report) for report in answer.get("Stats") or []]
-        if not no_stream:
-            click.echo("\033[2J\033[H", nl=False)  # a fresh screen a report, as the local verb
-        click.echo(_render(rows, format_), nl=False)
+
+    def rounds():
+        for line in response if not no_stream else [response.read()]:
+            answer = json.loads(line)
+            if answer.get("Error"):
+                raise ServiceError(str(answer["Error"]))
+            yield [podman_row(report) for report in answer.get("Stats") or []]
+
+    show_reports(rounds(), lambda rows: _render(rows, format_), no_stream, no_reset)
 
 
 @click.command(cls=RemoteCommand, context_settings=CONTEXT)

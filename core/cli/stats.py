@@ -68,20 +68,30 @@ def stats(session, all_, format_, interval, latest, no_reset, no_stream, no_trun
 
 def stream_reports(report, render, interval: int, no_stream: bool, no_reset: bool) -> None:
     """Print a report every `interval` seconds until interrupted (one with
-    --no-stream); on a terminal each replaces the last.  `report(previous
-    samples)` gives the rows and this round's samples (CPU % is the change
-    between two rounds)."""
+    --no-stream), as :func:`show_reports` does.  `report(previous samples)`
+    gives the rows and this round's samples (CPU % is the change between two
+    rounds)."""
+    def rounds():
+        previous: dict = {}
+        while True:
+            rows, previous = report(previous)
+            yield rows
+            time.sleep(interval)
+
+    show_reports(rounds(), render, no_stream, no_reset)
+
+
+def show_reports(rounds, render, no_stream: bool, no_reset: bool) -> None:
+    """`render` each round's rows (only the first with --no-stream), local or from a service's
+    stream; on a terminal each report replaces the last."""
     redraw = sys.stdout.isatty() and not no_reset and not no_stream
-    previous: dict = {}
-    while True:
-        rows, previous = report(previous)
+    for rows in rounds:
         if redraw:
             sys.stdout.write(CLEAR)
         sys.stdout.write(render(rows))
         sys.stdout.flush()
         if no_stream:
             return
-        time.sleep(interval)
 
 
 def _selected(runtime, names, all_) -> list:

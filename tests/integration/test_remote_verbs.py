@@ -9,6 +9,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 
 import pytest
@@ -79,6 +80,17 @@ def test_remote_stats_and_events(api_crun):
     ok(client(api_crun, "run", "-d", "--name", "rs", IMAGE, "sleep", "600"))
     stats = ok(client(api_crun, "stats", "--no-stream", "--format", "{{.Name}} {{.PIDs}}", "rs"))
     assert stats == "rs 1\n"
+    streamed = subprocess.Popen([HUSK, "--url", f"unix://{api_crun.socket_path}", "stats", "-i", "1", "--format",
+                                 "{{.Name}}", "rs"], stdout=subprocess.PIPE, text=True, env=api_crun.env.env())
+    watchdog = threading.Timer(120, streamed.kill)  # a stuck stream ends the read below
+    watchdog.start()
+    try:
+        rounds = [streamed.stdout.readline() for _ in range(2)]
+    finally:
+        watchdog.cancel()
+        streamed.kill()
+        streamed.communicate(timeout=60)
+    assert rounds == ["rs\n", "rs\n"]  # a report a round; a pipe's screen is not cleared, as locally
     events = ok(client(api_crun, "events", "--stream=false", "--filter", "container=rs",
                        "--format", "{{.Status}} {{.Name}}"))
     assert events.splitlines()[:3] == ["create rs", "init rs", "start rs"]
