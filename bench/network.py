@@ -13,7 +13,13 @@ husk's default network gets a subnet and bridge of its own (10.231.30.0/24,
 huskbench0) so that it never shares podman0 and 10.88.0.0/16 with podman's
 separate IPAM; podman uses its default network.  Only loopback is contacted.
 
-Usage: bench/network.py [--iterations N] [--runtime crun|runc] [--json]
+With ``--netavark-times`` each tool's netavark is a small timing stand-in
+(bench/netavark-timer.c, compiled with ``cc``) that runs the real one, so the
+table also shows, per tool, the time inside netavark (setup + teardown) of the
+median run and the rest: the part of the run that is the engine's own, and the
+floor netavark alone sets for any ratio against podman.
+
+Usage: bench/network.py [--iterations N] [--runtime crun|runc] [--json] [--netavark-times]
 """
 
 from __future__ import annotations
@@ -40,6 +46,13 @@ HTTPD = "echo x > /tmp/i; exec httpd -f -p 80 -h /tmp"
 class Tool:
     def __init__(self, name: str, argv: list[str], env: dict[str, str]) -> None:
         self.name, self.argv, self.env = name, argv, env
+        #: the timing stand-in's log (--netavark-times), one "VERB NANOSECONDS" line per call
+        self.netavark_log: pathlib.Path | None = None
+
+    def netavark_calls(self) -> list[int]:
+        if self.netavark_log is None or not self.netavark_log.exists():
+            return []
+        return [int(line.split()[1]) for line in self.netavark_log.read_text().splitlines()]
 
     def __call__(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         done = subprocess.run([*self.argv, *args], capture_output=True, text=True, env=self.env, timeout=120)
@@ -48,7 +61,22 @@ class Tool:
         return done
 
 
-def make_tools(work: pathlib.Path, runtime: str) -> list[Tool]:
+def timing_helpers(work: pathlib.Path, name: str) -> tuple[pathlib.Path, pathlib.Path]:
+    """A helper directory for one tool: podman's helpers linked, netavark replaced by
+    the timing stand-in writing to the tool's own log; (directory, log)."""
+    real_dir = pathlib.Path("/usr/lib/podman")
+    helpers = work / f"helpers-{name}"
+    helpers.mkdir()
+    for entry in real_dir.iterdir():
+        (helpers / entry.name).symlink_to(entry)
+    (helpers / "netavark").unlink()
+    log = work / f"netavark-{name}.log"
+    subprocess.run(["cc", "-O2", "-o", str(helpers / "netavark"), f'-DREAL="{real_dir / "netavark"}"',
+                    f'-DLOG="{log}"', str(REPO / "bench" / "netavark-timer.c")], check=True)
+    return helpers, log
+
+
+def make_tools(work: pathlib.Path, runtime: str, netavark_times: bool = False) -> list[Tool]:
     config = work / "husk-config" / "husk"
     config.mkdir(parents=True)
     (config / "husk.conf").write_text('[network]\ndefault_subnet = "10.231.30.0/24"\n'
@@ -64,6 +92,14 @@ def make_tools(work: pathlib.Path, runtime: str) -> list[Tool]:
     nproc = min(resource.getrlimit(resource.RLIMIT_NPROC)[1], 32768)
     conf = work / "containers.conf"
     conf.write_text(f'[containers]\ndefault_ulimits = ["nofile={nofile}:{nofile}", "nproc={nproc}:{nproc}"]\n')
+    logs = {}
+    if netavark_times:
+        for name in ("husk", "podman"):
+            helpers, logs[name] = timing_helpers(work, name)
+            target = conf if name == "podman" else work / "husk-containers.conf"
+            with open(target, "a") as handle:
+                handle.write(f'[engine]\nhelper_binaries_dir = ["{helpers}"]\n')
+        husk.env["CONTAINERS_CONF"] = str(work / "husk-containers.conf")
     podman = Tool("podman", ["podman", "--root", str(work / "podman"), "--runroot", str(work / "podman-run"),
                              "--runtime", runtime], {**os.environ, "CONTAINERS_CONF": str(conf)})
     tar = work / "busybox.tar"
@@ -71,6 +107,7 @@ def make_tools(work: pathlib.Path, runtime: str) -> list[Tool]:
                    check=True, capture_output=True)
     husk("import", "--change", 'CMD=["sh"]', str(tar), IMAGE)
     podman("import", "--change", 'CMD=["sh"]', str(tar), IMAGE)
+    husk.netavark_log, podman.netavark_log = logs.get("husk"), logs.get("podman")
     return [husk, podman]
 
 
@@ -114,12 +151,14 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=7)
     parser.add_argument("--runtime", default="crun", choices=("crun", "runc"))
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--netavark-times", action="store_true",
+                        help="time netavark inside each run (a timing stand-in; needs cc)")
     args = parser.parse_args()
     work = pathlib.Path(tempfile.mkdtemp(prefix="husk-netbench-"))
     samples: dict[str, dict[str, list[float]]] = {}
     tools: list[Tool] = []
     try:
-        tools = make_tools(work, args.runtime)
+        tools = make_tools(work, args.runtime, args.netavark_times)
         benchmarks = {
             "run --rm busybox true (default network)": lambda t: timed(lambda: t("run", "--rm", IMAGE, "true")),
             "run --rm --network none busybox true": lambda t: timed(
@@ -133,7 +172,13 @@ def main() -> None:
             for name, bench in benchmarks.items():
                 order = tools if iteration % 2 == 0 else list(reversed(tools))
                 for tool in order:
+                    calls = len(tool.netavark_calls())
                     samples.setdefault(name, {}).setdefault(tool.name, []).append(bench(tool))
+                    if tool.netavark_log is not None and name.endswith("(default network)"):
+                        inside = sum(tool.netavark_calls()[calls:]) / 1e9
+                        samples.setdefault("  of which netavark", {}).setdefault(tool.name, []).append(inside)
+                        samples.setdefault("  the rest (run minus netavark)", {}).setdefault(
+                            tool.name, []).append(samples[name][tool.name][-1] - inside)
     finally:
         for tool in tools:
             tool("rm", "-af", "-t", "0", check=False)
@@ -144,9 +189,12 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
     medians = {name: {tool: statistics.median(values) for tool, values in by_tool.items()}
                for name, by_tool in samples.items()}
+    with open("/proc/loadavg") as handle:
+        load = " ".join(handle.read().split()[:3])
     if args.json:
         print(json.dumps(medians, indent=2))
         return
+    print(f"load {load}")
     print(f"| benchmark ({args.runtime}) | husk | podman | husk/podman |")
     print("|---|---|---|---|")
     for name, by_tool in medians.items():
