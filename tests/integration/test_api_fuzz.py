@@ -147,7 +147,7 @@ def test_schemathesis_finds_no_undocumented_server_error(husk, tcp_service, tmp_
     pinger = Pinger(tcp_service.port)
     pinger.start()
     started = time.monotonic()
-    phases = "examples,coverage,fuzzing,stateful" if FULL else "examples,fuzzing"
+    phases = "examples,coverage,fuzzing,stateful" if FULL else "examples,fuzzing,stateful"
     result = subprocess.run(
         [SCHEMATHESIS, "run", f"http://127.0.0.1:{tcp_service.port}/openapi.json",
          "--checks", "no_undocumented_server_error", "--phases", phases,
