@@ -219,13 +219,15 @@ def _exit(code: int) -> None:
     last garbage collection: about 10 ms, a sixth of `ps -a`, for nothing, as
     the kernel frees the memory and the LMDB map.  So the process leaves at
     once when that teardown has no work: no atexit callback (logging's
-    flush, tempfile's finalizers, a caller's recorder) and no thread but
-    this one (threading's exit joins the others); otherwise the ordinary
-    way."""
+    flush, tempfile's finalizers, a caller's recorder), no thread but this
+    one (threading's exit joins the others) and no profiler or tracer
+    (`python -m cProfile` writes its report after the script); otherwise
+    the ordinary way."""
     import atexit
     import threading
 
-    if atexit._ncallbacks() == 0 and threading.active_count() == 1:
+    if (atexit._ncallbacks() == 0 and threading.active_count() == 1
+            and sys.getprofile() is None and sys.gettrace() is None):
         sys.stderr.flush()
         os._exit(code & 0xFF)
     sys.exit(code)
