@@ -258,7 +258,6 @@ def _quietly(send, *args) -> None:
         pass  # the monitor closed the socket: the output loop sees the end next
 
 
-@contextlib.contextmanager
 def _proxied_signals(container: "Container"):
     """Forward the signals this CLI gets to the container (podman's --sig-proxy,
     on by default): Ctrl-C or a `kill` of `husk run` reaches the process.
@@ -268,17 +267,25 @@ def _proxied_signals(container: "Container"):
     own handle on the container: the handler interrupts the main thread, which
     may hold the container's lock at that moment, and one handle's lock and
     state are not to be shared between threads."""
+    return proxied_signals(lambda number: container.runtime.container(container.id).kill(number))
+
+
+@contextlib.contextmanager
+def proxied_signals(kill):
+    """While in the block, the proxied signals this CLI gets go to `kill(number)`, each from a thread
+    of its own (an error saying the container is not running is dropped); the remote `run` passes
+    one that asks the service."""
     import signal
     import threading
 
-    def kill(number: int) -> None:
+    def send(number: int) -> None:
         try:
-            container.runtime.container(container.id).kill(number)
+            kill(number)
         except HuskError:
             pass  # not started yet, exited meanwhile, or removed
 
     def forward(number, _frame) -> None:
-        threading.Thread(target=kill, args=(number,), name=f"sig-proxy-{number}").start()
+        threading.Thread(target=send, args=(number,), name=f"sig-proxy-{number}").start()
 
     numbers = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
     previous = {number: signal.signal(number, forward) for number in numbers}

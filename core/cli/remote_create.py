@@ -9,11 +9,13 @@ dropped: :data:`CLIENT_SIDE` are those the client itself acts on.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 
 import click
 
 from ..define import InvalidArgument
+from .attach import proxied_signals
 from .remote import ServiceError, _attach, _copy_logs, _pull, _pump, _terminal, client, path
 
 
@@ -313,7 +315,7 @@ SPEC_TABLE = (
 )
 
 #: the flags the client acts on itself (run's, the pull's policy, files written or read here)
-CLIENT_SIDE = frozenset({"detach", "cidfile", "replace", "pull_policy", "pull_quiet", "rmi"})
+CLIENT_SIDE = frozenset({"detach", "cidfile", "replace", "pull_policy", "pull_quiet", "rmi", "sig_proxy"})
 
 
 def _entrypoint(value: str) -> list[str]:
@@ -409,13 +411,15 @@ def _run(ctx, detach, rmi, preserve_fds, detach_keys, sig_proxy, **opts):
     if detach:
         click.echo(ident)
         return
-    if stream is None:
-        _copy_logs(service, ident, follow=True, tty=False)
-    elif tty:
-        _terminal(service, ident, *stream, interactive)
-    else:
-        _pump(*stream, interactive, tty=False)
-    code = service.json("POST", path("containers", ident, "wait"), {"condition": "stopped"})
+    proxy = sig_proxy and not (tty and interactive)  # (raw, ^C goes through the terminal: as locally)
+    with proxied_signals(lambda number: _kill(service, ident, number)) if proxy else contextlib.nullcontext():
+        if stream is None:
+            _copy_logs(service, ident, follow=True, tty=False)
+        elif tty:
+            _terminal(service, ident, *stream, interactive)
+        else:
+            _pump(*stream, interactive, tty=False)
+        code = service.json("POST", path("containers", ident, "wait"), {"condition": "stopped"})
     if remove:
         service.open("DELETE", path("containers", ident), {"force": "true"}).read()
     if rmi:
@@ -424,6 +428,15 @@ def _run(ctx, detach, rmi, preserve_fds, detach_keys, sig_proxy, **opts):
         except ServiceError as exc:
             click.echo(f"Error: failed removing image {opts['image']}: {exc}", err=True)
     raise SystemExit(code)
+
+
+def _kill(service, ident: str, number: int) -> None:
+    """--sig-proxy: a signal this client got, sent to the container through the service (from the
+    proxy's thread: `service` is the command's client, found before)."""
+    try:
+        service.open("POST", path("containers", ident, "kill"), {"signal": str(number)}).read()
+    except ServiceError:
+        pass  # not running (any more): nothing to forward to
 
 
 def _create_verb(ctx, **opts):

@@ -308,3 +308,23 @@ def test_podman_as_the_client_creates_the_same_networks_and_pods(api_crun):
     finally:
         api_crun.env("pod", "rm", "-f", "-a")
         api_crun.env("network", "rm", "-f", "rfpn")
+
+
+def test_remote_run_proxies_signals_to_the_container(api_crun):
+    """--sig-proxy (the default, as locally): a SIGTERM to the remote `run` reaches the container."""
+    import signal
+
+    script = 'trap "echo got; exit 7" TERM; echo ready; while :; do sleep 0.1; done'
+    process = subprocess.Popen([HUSK, "--url", f"unix://{api_crun.socket_path}", "run", "--rm", IMAGE, "sh", "-c",
+                                script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env=api_crun.env.env())
+    try:
+        assert process.stdout.readline() == "ready\n"
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+        api_crun.env("rm", "-f", "-a")
+    assert (process.returncode, out) == (7, "got\n"), err

@@ -74,7 +74,7 @@ def test_every_local_run_flag_is_sent_or_refused_remotely():
 REFUSED = ["--arch", "--attach", "--authfile", "--blkio-weight-device", "--cert-dir", "--conmon-pidfile", "--creds",
            "--detach-keys", "--device-read-bps", "--device-read-iops", "--device-write-bps", "--device-write-iops",
            "--health-on-failure", "--os", "--passwd", "--pidfile", "--platform",
-           "--preserve-fds", "--read-only-tmpfs", "--rootfs", "--sig-proxy", "--subgidname", "--subuidname",
+           "--preserve-fds", "--read-only-tmpfs", "--rootfs", "--subgidname", "--subuidname",
            "--tls-verify", "--variant"]
 #: those that take no value
 FLAGS = {"--rootfs"}
