@@ -51,45 +51,36 @@ def import_(session, change, message, quiet, arch, os_, variant, source, referen
 def images(session, quiet, no_trunc, no_heading, format_, digests, all_, filters, sort, history, name):
     """List images."""
     import json
-    import time
 
-    from ..formats.gofmt import GoStruct
     from ..storage.images import resolve_image
-    from ..formats.template import format_rows
-    from ..formats.timestamps import format_go_time
-    from ..formats.timestamps import human_duration
     from ..presentation.images import image_document
 
     from ..presentation.image_filters import image_filter, reference_rows, sort_rows
 
     records = [resolve_image(session.runtime, name)] if name else session.runtime.store.images()
     records = [image for image in records if image_filter(session.runtime, filters)(image)]
-    now = time.time()
-    rows = []
-    for image in sorted(records, key=lambda i: -i.created):
-        for tagged in image.names or ["<none>:<none>"]:
-            repository, at, _ = tagged.partition("@")  # pulled by digest: no tag
-            repository, tag = (repository, "<none>") if at else tagged.rpartition(":")[::2]
-            rows.append(GoStruct({
-                "Repository": repository, "Tag": tag, "ID": image.id if no_trunc else image.id[:12],
-                "Created": int(image.created), "CreatedAt": format_go_time(int(image.created * 1e9)),
-                "CreatedHuman": f"{human_duration(now - image.created)} ago", "CreatedSince":
-                f"{human_duration(now - image.created)} ago", "Size": _size(image.size), "Names": image.names,
-                "Digest": image.digest or "sha256:" + image.id, "Labels": dict(image.config.labels),
-                "History": ", ".join(image.names_history)},
-                "imageReporter"))
+    rows = image_rows([{"Id": i.id, "Names": i.names, "Created": i.created, "Size": i.size,
+                        "Digest": i.digest or "sha256:" + i.id, "Labels": dict(i.config.labels),
+                        "History": i.names_history} for i in records], no_trunc)
     rows = sort_rows(reference_rows(rows, filters), sort, {image.id if no_trunc else image.id[:12]: image.size for image in records})
-    if quiet:
-        click.echo("".join(dict.fromkeys(row["ID"] + "\n" for row in rows)), nl=False)
-    elif format_ == "json":
+    if format_ == "json" and not quiet:
         documents = [image_document(i, session.runtime.paths) for i in records]
         for document in documents if history else ():
             document["History"] = document["NamesHistory"]
         click.echo(json.dumps(documents, indent=4))
+        return
+    table = IMAGES_TABLE.replace("\t{{.ID}}", "\t{{.Digest}}\t{{.ID}}") if digests else IMAGES_TABLE
+    print_images(rows, quiet, format_ or table + ("\t{{.History}}" if history else ""), not no_heading)
+
+
+def print_images(rows: list, quiet: bool, template: str, heading: bool) -> None:
+    """`images`' lines of :func:`image_rows`: each ID once with -q, else through the template."""
+    from ..formats.template import format_rows
+
+    if quiet:
+        click.echo("".join(dict.fromkeys(row["ID"] + "\n" for row in rows)), nl=False)
     else:
-        table = IMAGES_TABLE.replace("\t{{.ID}}", "\t{{.Digest}}\t{{.ID}}") if digests else IMAGES_TABLE
-        table += "\t{{.History}}" if history else ""
-        click.echo(format_rows(format_ or table, rows, IMAGES_HEADERS, heading=not no_heading), nl=False)
+        click.echo(format_rows(template, rows, IMAGES_HEADERS, heading=heading), nl=False)
 
 
 @click.command(context_settings=CONTEXT)
@@ -147,6 +138,31 @@ def inspect(session, format_, names):
     from .listing import inspect_objects, print_report
 
     print_report(*inspect_objects(session.runtime, names, "image", format_))
+
+
+def image_rows(images: list[dict], no_trunc: bool) -> list:
+    """`images`' rows (podman's imageReporter), newest first, one a name, of images as libpod's
+    list gives them (Id, Names, Created in Unix seconds, Size, Digest, Labels, History: the names
+    the image had), this host's or a service's."""
+    import time
+
+    from ..formats.gofmt import GoStruct
+    from ..formats.timestamps import format_go_time, human_duration
+
+    now = time.time()
+    rows = []
+    for image in sorted(images, key=lambda i: -i["Created"]):
+        ago = f"{human_duration(now - image['Created'])} ago"
+        for tagged in image["Names"] or ["<none>:<none>"]:
+            repository, at, _ = tagged.partition("@")  # pulled by digest: no tag
+            repository, tag = (repository, "<none>") if at else tagged.rpartition(":")[::2]
+            rows.append(GoStruct({
+                "Repository": repository, "Tag": tag, "ID": image["Id"] if no_trunc else image["Id"][:12],
+                "Created": int(image["Created"]), "CreatedAt": format_go_time(int(image["Created"] * 1e9)),
+                "CreatedHuman": ago, "CreatedSince": ago, "Size": _size(image["Size"]), "Names": image["Names"],
+                "Digest": image["Digest"], "Labels": image["Labels"] or {},
+                "History": ", ".join(image.get("History") or [])}, "imageReporter"))
+    return rows
 
 
 def _size(size: int) -> str:

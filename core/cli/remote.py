@@ -500,24 +500,16 @@ def rmi(force, names):
 @click.option("-q", "--quiet", is_flag=True, help="Only the IDs.")
 @click.option("--format", "format_", default="", help="Go template, or json.")
 @click.option("-n", "--noheading", "no_heading", is_flag=True, help="No header row.")
-def images(quiet, format_, no_heading):
-    """List the service's images."""
-    from ..formats.template import format_rows
+@click.option("--no-trunc", is_flag=True, help="Full IDs.")
+def images(quiet, format_, no_heading, no_trunc):
+    """List the service's images (its libpod list, in the local verb's rows; json: that list)."""
+    from .image import IMAGES_TABLE, image_rows, print_images
 
-    documents = client().json("GET", "/images/json")
-    if format_ == "json":
+    documents = client().json("GET", "/images/json") or []
+    if format_ == "json" and not quiet:
         click.echo(json.dumps(documents, indent=4))
         return
-    rows = []
-    for doc in documents:
-        for name in doc.get("Names") or ["<none>:<none>"]:
-            repository, _, tag = name.rpartition(":")
-            rows.append({"ID": doc["Id"][:12], "Repository": repository, "Tag": tag, "Size": doc.get("Size", 0)})
-    if quiet:
-        click.echo("".join(dict.fromkeys(row["ID"] + "\n" for row in rows)), nl=False)
-        return
-    click.echo(format_rows(format_ or "table {{.Repository}}\t{{.Tag}}\t{{.ID}}", rows,
-                           {"ID": "IMAGE ID"}, heading=not no_heading), nl=False)
+    print_images(image_rows(documents, no_trunc), quiet, format_ or IMAGES_TABLE, not no_heading)
 
 
 @click.command(cls=RemoteCommand, context_settings=CONTEXT)

@@ -136,8 +136,8 @@ def test_remote_pod_network_volume_and_secret_groups(api_crun):
 
 
 def test_remote_lists_are_the_local_ones(api_crun):
-    """pod ps and network, volume and secret ls print the service's documents as the local verbs
-    print their own (one printer each): tables, templates, JSON and -q."""
+    """pod ps, network, volume and secret ls and images print the service's documents as the
+    local verbs print their own (one printer each): tables, templates, JSON and -q."""
     env = api_crun.env
     env("pod", "create", "--name", "rlpod", "--label", "k=v", check=True)
     env("create", "--pod", "rlpod", "--name", "rlpc", IMAGE, "true", check=True)
@@ -155,6 +155,13 @@ def test_remote_lists_are_the_local_ones(api_crun):
                 remote = ok(client(api_crun, group, verb, *options))
                 if _ages_out(remote) != _ages_out(local):
                     differ.append((group, options, remote, local))
+        env("tag", IMAGE, "localhost/rl-other:1", check=True)
+        for options in ((), ("-q",), ("--noheading",), ("--no-trunc",), ("--format", "{{.Repository}}:{{.Tag}} "
+                                                                        "{{.Size}} {{.Digest}} {{.Labels}}")):
+            local = env("images", *options, check=True).stdout
+            remote = ok(client(api_crun, "images", *options))
+            if _ages_out(remote) != _ages_out(local):
+                differ.append(("images", options, remote, local))
         assert differ == []
     finally:
         env("pod", "rm", "-f", "rlpod")
