@@ -203,16 +203,24 @@ def _renamed(value, names: dict, keep: frozenset):
     return {names.get(k, k): v if k in keep else _renamed(v, names, keep) for k, v in value.items()}
 
 
-def print_inspected(names, document_of, format_: str, struct: str, error_prefix: str = "", indent: int = 4) -> None:
+def print_inspected(names, document_of, format_: str, struct: str, error_prefix: str = "", indent: int = 4,
+                    map_fields=frozenset({"Labels", "Options"}), go_names: dict | None = None,
+                    one_as_object: bool = False) -> None:
     """`document_of(name)` for each name, printed as :func:`documents_text` does;
-    the names that fail are reported as :func:`print_report` does (exit 125)."""
+    the names that fail are reported as :func:`print_report` does (exit 125).
+    `one_as_object`: a single JSON document is printed bare, not in an array
+    (podman 4.3's pod inspect)."""
     documents, errors = [], []
     for name in names:
         try:
             documents.append(document_of(name))
         except HuskError as exc:
             errors.append(f"{error_prefix}{exc}")
-    print_report(documents_text(documents, format_, struct, indent=indent), errors)
+    if one_as_object and len(documents) == 1 and (not format_ or format_ == "json"):
+        output = json.dumps(documents[0], indent=indent) + "\n"
+    else:
+        output = documents_text(documents, format_, struct, map_fields, indent, go_names)
+    print_report(output, errors)
 
 
 def print_logs(runtime: "Runtime", names, *, follow: bool, tail: int, timestamps: bool, since, until,

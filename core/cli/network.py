@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from ..define import EXIT_ENGINE, HuskError, NoSuchNetwork
+from ..define import HuskError, NoSuchNetwork
 from .common import CONTEXT
 
 NETWORKS_TABLE = "table {{.ID}}\t{{.Name}}\t{{.Driver}}"
@@ -104,22 +104,16 @@ def inspect(session, format_, names):
     """Show networks as podman's JSON documents."""
     from ..engine import networking
     from ..network.networks import document
+    from .listing import print_inspected
 
-    documents, code = [], 0
-    for name in names:
+    def document_of(name: str) -> dict:
         try:
-            documents.append(document(networking.lookup(session.runtime, name)))
+            return document(networking.lookup(session.runtime, name))
         except HuskError as exc:
-            print(f"Error: inspecting object: network {name}: {exc}", file=sys.stderr)
-            code = EXIT_ENGINE
-    if format_ and format_ != "json":
-        from .listing import documents_text
+            raise HuskError(f"network {name}: {exc}") from None
 
-        click.echo(documents_text(documents, format_, "types.Network", frozenset({"labels", "options", "ipam_options"}),
-                                  go_names=NETWORK_GO_NAMES), nl=False)
-    else:  # podman indents network documents by five
-        click.echo(json.dumps(documents, indent=5))
-    raise SystemExit(code)
+    print_inspected(names, document_of, format_, "types.Network", "inspecting object: ", indent=5,  # podman's 5
+                    map_fields=frozenset({"labels", "options", "ipam_options"}), go_names=NETWORK_GO_NAMES)
 
 
 @click.command(context_settings=CONTEXT)

@@ -298,21 +298,16 @@ def inspect(session, format_, latest, names):
     """Show pods' details as JSON (or through a template)."""
     from ..engine.pods import get_pod
     from ..presentation.pods import inspect_document
-    from .listing import documents_text
+    from .listing import print_inspected
 
-    documents, code = [], 0
-    for name in _pods(session, names, latest=latest):
+    def document_of(name: str) -> dict:
         try:
-            documents.append(inspect_document(get_pod(session.runtime, name)))
+            return inspect_document(get_pod(session.runtime, name))
         except NoSuchPod:
-            print(f"Error: inspecting object: no such pod {name}", file=sys.stderr)
-            code = 125
-    if documents and (not format_ or format_ == "json") and len(documents) == 1:
-        click.echo(json.dumps(documents[0], indent=5))  # podman 4.3 prints one pod as an object
-    elif documents:
-        sys.stdout.write(documents_text(documents, format_, "define.InspectPodData"))
-    if code:
-        raise SystemExit(code)
+            raise NoSuchPod(f"no such pod {name}") from None
+
+    print_inspected(_pods(session, names, latest=latest), document_of, format_, "define.InspectPodData",
+                    "inspecting object: ", indent=5, one_as_object=True)  # podman 4.3 indents pods by 5
 
 
 @click.command(context_settings=CONTEXT)

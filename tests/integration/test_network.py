@@ -186,6 +186,18 @@ def test_network_verbs_as_podman(husk):
     assert husk("network", "prune", "-f").stdout == f"{n3}\n"
 
 
+def test_network_inspect_missing_names_as_podman(husk):
+    """podman 4.3: the array ([] when nothing is found), then each missing name but the
+    first as an `error` line and the first as the `Error:` line (exit 125)."""
+    prefix = "inspecting object: network {0}: unable to find network with name or ID {0}: network not found"
+    missing = husk("network", "inspect", "nope", "nope2")
+    assert (missing.returncode, missing.stdout) == (125, "[]\n")
+    assert missing.stderr.splitlines() == ["error " + prefix.format("nope2"), "Error: " + prefix.format("nope")]
+    found = husk("network", "inspect", "--format", "{{.Name}}", "nope", husk.default_network)
+    assert (found.returncode, found.stdout) == (125, f"{husk.default_network}\n")
+    assert found.stderr == "Error: " + prefix.format("nope") + "\n"
+
+
 def test_connect_and_disconnect_a_running_container(husk):
     extra = husk.net_name("extra")
     husk("network", "create", *husk.network_args(1), extra, check=True)

@@ -150,7 +150,12 @@ def test_pod_errors_are_podmans(husk):
     missing = husk("pod", "rm", "nope")
     assert (missing.returncode, missing.stderr) == (1, "Error: no pod with name or ID nope found: no such pod\n")
     missing = husk("pod", "inspect", "nope")
-    assert (missing.returncode, missing.stderr) == (125, "Error: inspecting object: no such pod nope\n")
+    assert (missing.returncode, missing.stdout) == (125, "[]\n")  # podman 4.3: the empty array, then the error
+    assert missing.stderr == "Error: inspecting object: no such pod nope\n"
+    missing = husk("pod", "inspect", "nope", "dup", "nope2")  # several: the first last; one pod bare
+    assert missing.returncode == 125 and json.loads(missing.stdout)["Name"] == "dup"
+    assert missing.stderr.splitlines() == ["error inspecting object: no such pod nope2",
+                                           "Error: inspecting object: no such pod nope"]
     assert husk("pod", "exists", "nope").returncode == 1
     assert husk("pod", "exists", "dup").returncode == 0
     assert husk("run", "--pod", "nope", IMAGE, "true").returncode == 125
