@@ -260,7 +260,8 @@ class Container:
         try:
             client.pace()
             self.runtime.emit("attach", self)
-            self.runtime.plugins.attach(self)
+            if self.runtime.plugins_implement("husk_attach"):
+                self.runtime.plugins.attach(self)
         except BaseException:
             client.close()
             raise

@@ -96,7 +96,8 @@ def start(container: "Container", command: list[str], *, env: list[str] = (), us
     fault("exec.record.after")
     container.runtime.emit("exec", container, execID=session_id)
     try:
-        container.runtime.plugins.exec_session(container, session_id, list(command))
+        if container.runtime.plugins_implement("husk_exec_session"):
+            container.runtime.plugins.exec_session(container, session_id, list(command))
     except PluginFailure:
         _kill(container, session)
         forget(container, session_id)

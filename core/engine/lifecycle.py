@@ -382,7 +382,8 @@ def start(container: "Container") -> None:
 # -- stop / kill --------------------------------------------------------------------------
 def stop(container: "Container", timeout: int) -> None:
     """The stop signal, then SIGKILL after `timeout`; returns once the process has exited."""
-    container.runtime.plugins.stop(container, timeout)
+    if container.runtime.plugins_implement("husk_stop"):
+        container.runtime.plugins.stop(container, timeout)
     backend = container.runtime.oci_runtime(container.config.runtime)
     container.state.stopped_by_user = True
     container.state.stopping = container.state.state is State.RUNNING  # until the exit is recorded
@@ -519,7 +520,8 @@ def cleanup(container: "Container", removing: bool = False) -> None:
         return
     plugin_error = None
     try:
-        container.runtime.plugins.cleanup(container)
+        if container.runtime.plugins_implement("husk_cleanup"):
+            container.runtime.plugins.cleanup(container)
     except PluginFailure as exc:
         plugin_error = exc
     if st.exec_sessions:

@@ -12,7 +12,9 @@ Loading every plugin costs a lifecycle command 15-30 ms, and most commands
 runtime.  So each full load writes down which plugin registered which runtime
 (a hint beside the entry-point cache), and :func:`hinted_runtime` imports that
 one plugin and asks it alone; a hint that no longer holds falls back to the
-full load.
+full load.  Each full load also notes which hooks the plugins implement, so
+that a command calling a hook no plugin implements (exec's, stop's, cleanup's
+with the shipped plugins) loads none (:func:`unimplemented`).
 """
 
 from __future__ import annotations
@@ -62,7 +64,9 @@ class Plugins:
 
             config = Config()
         self._call("husk_register_runtimes", register=self._register_runtime, config=config)
-        _save_runtime_hints(self._runtime_hints(), _hint_context(extra_modules, blocked))
+        context = _hint_context(extra_modules, blocked)
+        _save_runtime_hints(self._runtime_hints(), context)
+        _save_hook_note(self._hook_note(), context)
 
     def _load_entry_points(self, blocked: set[str]) -> None:
         for name, value, version in _entry_points():
@@ -107,6 +111,17 @@ class Plugins:
             if len(owners) == 1:
                 hints[runtime] = [owners[0], self._references[owners[0]]]
         return hints
+
+    def _hook_note(self) -> dict:
+        """The hooks this load's plugins implement, and the files defining the
+        plugins with their mtimes (an edited plugin may implement more now)."""
+        files = set()
+        for _, plugin in self.pm.list_name_plugin():
+            module = plugin if isinstance(plugin, types.ModuleType) else sys.modules.get(type(plugin).__module__)
+            files.add(getattr(module, "__file__", None) or "")
+        hooks = sorted(name for name, caller in vars(self.pm.hook).items()
+                       if name.startswith(PROJECT) and caller.get_hookimpls())
+        return {"hooks": hooks, "files": [[path, _mtime(path)] for path in sorted(files)]}
 
     @functools.cached_property
     def network_backends(self) -> dict[str, "type[NetworkBackend]"]:
@@ -215,6 +230,28 @@ def hinted_runtime(name: str, extra_modules: list[str] = (), disabled: list[str]
     except Exception:  # the full load names the plugin and the failure
         return None
     return found.get(name)
+
+
+def unimplemented(hook_name: str, extra_modules: list[str] = (), disabled: list[str] = ()) -> bool:
+    """Whether no plugin implements `hook_name`, as the last full load under the
+    same plugins noted (nothing installed, blocked or edited since); False when
+    unknown, and the caller loads the plugins and calls the hook."""
+    note = _read_cache("hooks", _hint_context(extra_modules, _blocked(disabled)))
+    if not isinstance(note, dict) or any(_mtime(path) != mtime for path, mtime in note.get("files", [[None, None]])):
+        return False
+    return hook_name not in note.get("hooks", [hook_name])
+
+
+def _mtime(path: str) -> int:
+    try:
+        return os.stat(path).st_mtime_ns
+    except (OSError, TypeError, ValueError):
+        return -1
+
+
+def _save_hook_note(note: dict, context: dict) -> None:
+    if _read_cache("hooks", context) != note:
+        _write_cache("hooks", context, note)
 
 
 def _blocked(disabled) -> set[str]:

@@ -76,6 +76,17 @@ class Runtime:
 
         return Plugins(self.config.plugins, self.config.disabled_plugins, self.config)
 
+    def plugins_implement(self, hook_name: str) -> bool:
+        """Whether to call `hook_name`: False only when no plugin is loaded yet and
+        the last full load noted that none implements it (husk.engine.plugins.
+        unimplemented), so that exec, stop and rm load no plugin for a hook
+        nobody answers."""
+        if "plugins" in self.__dict__:
+            return True
+        from .plugins import unimplemented
+
+        return not unimplemented(hook_name, self.config.plugins, self.config.disabled_plugins)
+
     @functools.cached_property
     def volumes(self) -> "Volumes":
         """Volumes: records, drivers, use counts (see husk.volumes.manager)."""

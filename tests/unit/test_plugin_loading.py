@@ -345,3 +345,47 @@ def test_a_runtime_whose_hint_fails_falls_back_to_the_full_load(hints, monkeypat
     with pytest.raises(InvalidArgument, match="unknown OCI runtime 'flaky'; available: steady"):
         runtime.oci_runtime("flaky")
     assert runtime.oci_runtime("steady").name == "steady"
+
+
+# -- the hook note: a hook no plugin implements loads no plugin ---------------------------------
+STOP_HOOK = '''
+from husk.hooks import hookimpl
+
+@hookimpl
+def husk_stop(container, timeout):
+    pass
+'''
+
+
+def test_a_full_load_notes_the_hooks_nobody_implements(hints):
+    from husk.engine.plugins import unimplemented
+
+    hints("stopper", STOP_HOOK)
+    assert not unimplemented("husk_exec_session")  # no full load yet: unknown, so called
+    Plugins()
+    assert unimplemented("husk_exec_session") and unimplemented("husk_cleanup")
+    assert not unimplemented("husk_stop")
+    assert not unimplemented("husk_exec_session", extra_modules=["another"])  # noted under other plugins
+
+
+def test_an_edited_plugin_voids_the_note(hints, tmp_path):
+    import os
+
+    from husk.engine.plugins import unimplemented
+
+    module = hints("edited", STOP_HOOK)
+    Plugins()
+    assert unimplemented("husk_cleanup")
+    path = tmp_path / f"{module}.py"
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 1_000_000))
+    assert not unimplemented("husk_cleanup")
+
+
+def test_runtime_skips_loading_plugins_for_an_unimplemented_hook(hints, tmp_path):
+    hints("stopper", STOP_HOOK)
+    Plugins()
+    runtime = Runtime(str(tmp_path / "root"), str(tmp_path / "run"), config=Config())
+    assert not runtime.plugins_implement("husk_cleanup") and runtime.plugins_implement("husk_stop")
+    assert "plugins" not in runtime.__dict__
+    runtime.plugins  # once loaded, every hook is called through them
+    assert runtime.plugins_implement("husk_cleanup")
