@@ -289,6 +289,8 @@ class SpecGenerator(msgspec.Struct):
     dependencyContainers: list[str] | None = None
     image_volume_mode: str = ""
     log_configuration: LogConfig | None = None
+    #: --health-on-failure as podman's client numbers it (0: none, not sent)
+    health_check_on_failure_action: int = 0
 
 
 def _create_arguments(spec: SpecGenerator) -> dict:
@@ -321,7 +323,8 @@ def _create_arguments(spec: SpecGenerator) -> dict:
             "env": [f"{key}={value}" for key, value in (spec.env or {}).items()], "workdir": spec.work_dir,
             "user": spec.user, "hostname": spec.hostname, "labels": spec.labels or {},
             "annotations": spec.annotations or {},
-            "stop_signal": _signal_name(spec.stop_signal) if spec.stop_signal else "", "stop_timeout": spec.stop_timeout,
+            "stop_signal": _signal_name(spec.stop_signal) if spec.stop_signal else "",
+            "stop_timeout": spec.stop_timeout,
             "tty": spec.terminal, "stdin_open": spec.stdin, "auto_remove": spec.remove,
             "privileged": spec.privileged, "cap_add": spec.cap_add or (), "cap_drop": spec.cap_drop or (),
             "security_opt": _security_options(spec), "seccomp_policy": spec.seccomp_policy or "default",
@@ -330,8 +333,9 @@ def _create_arguments(spec: SpecGenerator) -> dict:
             "static_mac": first.static_mac, "aliases": list(first.aliases or []),
             "resources": _resources(spec.resource_limits),
             "volumes_from": spec.volumes_from or (), "secrets": _secrets(spec), "pod": spec.pod,
-            "dependencies": spec.dependencyContainers or (), "image_volume": _IMAGE_VOLUME_MODES.get(spec.image_volume_mode, spec.image_volume_mode),
-            "healthcheck": spec.healthconfig.settings() if spec.healthconfig else None,
+            "dependencies": spec.dependencyContainers or (),
+            "image_volume": _IMAGE_VOLUME_MODES.get(spec.image_volume_mode, spec.image_volume_mode),
+            "healthcheck": _healthcheck(spec),
             "host_files": HostFiles(dns_servers=spec.dns_server or [], dns_search=spec.dns_search or [],
                                     dns_options=spec.dns_option or [], add_hosts=spec.hostadd or [],
                                     no_hosts=spec.use_image_hosts)}
@@ -339,6 +343,21 @@ def _create_arguments(spec: SpecGenerator) -> dict:
 
 #: SpecGenerator's image_volume_mode (podman's client sends "anonymous" for --image-volume bind, its default)
 _IMAGE_VOLUME_MODES = {"": "bind", "anonymous": "bind"}
+
+
+def _healthcheck(spec: SpecGenerator) -> dict | None:
+    """healthconfig (Docker's HealthConfig) and the on-failure action as the engine's create takes them."""
+    from ..engine.health import ON_FAILURE_NUMBERS
+
+    actions = {number: name for name, number in ON_FAILURE_NUMBERS.items()}
+    settings = spec.healthconfig.settings() if spec.healthconfig else {}
+    action = spec.health_check_on_failure_action
+    if action not in actions:
+        raise InvalidArgument(f"invalid health_check_on_failure_action {action}: 0 (none), 2 (kill), 3 (restart) or "
+                              "4 (stop)")
+    if action:
+        settings = {**settings, "on_failure": actions[action]}
+    return settings or None
 
 
 def _signal_name(number: int) -> str:
@@ -381,8 +400,8 @@ def _run_options(runtime, spec: SpecGenerator):
     if spec.devices:
         given["devices"] = parse.parse_devices([device.path for device in spec.devices])
     if spec.r_limits:
-        given["ulimits"] = parse.parse_ulimits([f"{limit.type.lower().removeprefix('rlimit_')}={limit.soft}:{limit.hard}"
-                                                for limit in spec.r_limits])
+        given["ulimits"] = parse.parse_ulimits([f"{limit.type.lower().removeprefix('rlimit_')}="
+                                                f"{limit.soft}:{limit.hard}" for limit in spec.r_limits])
     if spec.sysctl:
         given["sysctls"] = parse.parse_sysctls([f"{key}={value}" for key, value in spec.sysctl.items()])
     if spec.shm_size:

@@ -52,8 +52,8 @@ def _volumes(opts: dict) -> dict:
 
 
 #: --network values that are modes, not network names (podman's nsmode for each)
-_NETWORK_MODES = {"none": "none", "host": "host", "bridge": "bridge", "private": "private", "slirp4netns": "slirp4netns",
-                  "pasta": "pasta", "container": "container", "ns": "path"}
+_NETWORK_MODES = {"none": "none", "host": "host", "bridge": "bridge", "private": "private",
+                  "slirp4netns": "slirp4netns", "pasta": "pasta", "container": "container", "ns": "path"}
 
 
 def _network_mode(values) -> tuple[dict | None, list[str]]:
@@ -147,12 +147,15 @@ def _health(opts: dict) -> dict:
     """The health check flags, checked here as locally, as Docker's HealthConfig (nanoseconds)."""
     from .health import health_settings
 
+    from ..engine.health import ON_FAILURE_NUMBERS
+
     given = health_settings(opts)
-    if not given:
-        return {}
-    return {"healthconfig": {"Test": given.get("test"), "Interval": given.get("interval"),
-                             "Timeout": given.get("timeout"), "StartPeriod": given.get("start_period"),
-                             "Retries": given.get("retries")}}
+    check = {"Test": given.get("test"), "Interval": given.get("interval"), "Timeout": given.get("timeout"),
+             "StartPeriod": given.get("start_period"), "Retries": given.get("retries")}
+    fields = {"healthconfig": check} if any(value is not None for value in check.values()) else {}
+    if "on_failure" in given:
+        fields["health_check_on_failure_action"] = ON_FAILURE_NUMBERS[given["on_failure"]]
+    return fields
 
 
 def _security(opts: dict) -> dict:
@@ -296,7 +299,7 @@ SPEC_TABLE = (
     (("group_add",), _one("groups", "group_add", list)), (("umask",), _one("umask")),
     (("oom_score_adj",), _one("oom_score_adj")),
     (("health_cmd", "health_interval", "health_retries", "health_start_period", "health_timeout",
-      "no_healthcheck"), _health),
+      "health_on_failure", "no_healthcheck"), _health),
     (("requires",), lambda o: {"dependencyContainers": _split(o["requires"])}),
     (("pid_ns",), _namespace("pidns", "pid_ns")), (("ipc_ns",), _namespace("ipcns", "ipc_ns")),
     (("uts_ns",), _namespace("utsns", "uts_ns")), (("cgroup_ns",), _namespace("cgroupns", "cgroup_ns")),

@@ -31,6 +31,8 @@ DEFAULT_INTERVAL = 30 * NS
 DEFAULT_TIMEOUT = 30 * NS
 DEFAULT_RETRIES = 3
 ON_FAILURE_ACTIONS = ("none", "kill", "restart", "stop")
+#: the actions as podman 4.3's libpod API numbers them (SpecGenerator.health_check_on_failure_action; none is 0)
+ON_FAILURE_NUMBERS = {"none": 0, "kill": 2, "restart": 3, "stop": 4}
 STATUSES = ("starting", "healthy", "unhealthy")
 #: podman keeps the last five results, each with at most 500 bytes of output
 MAX_LOG = 5

@@ -114,7 +114,8 @@ def test_remote_limits_security_and_run_option_flags(api_crun):
              "--security-opt", "seccomp=unconfined", "--security-opt", "mask=/proc/x", "--ulimit", "nofile=1024:2048",
              "--sysctl", "net.ipv4.ip_forward=1", "--shm-size", "32m", "--init", "--tz", "UTC", "--group-add", "10",
              "--umask", "0077", "--oom-score-adj", "100", "--device", "/dev/null:/dev/mynull:rw",
-             "--health-cmd", "true", "--health-interval", "5s", "--health-retries", "2", "-i", "-t", "--rm",
+             "--health-cmd", "true", "--health-interval", "5s", "--health-retries", "2", "--health-on-failure", "kill",
+             "-i", "-t", "--rm",
              "--cpuset-cpus", "0", "--memory-reservation", "32m", "--memory-swap", "128m", "--memory-swappiness", "10",
              "--oom-kill-disable", "--log-driver", "json-file", "--log-opt", "max-size=1m", "--log-opt", "tag=t"]
     document = _same(api_crun, flags, "rf-l2", "rf-r2")
@@ -198,7 +199,8 @@ def test_podman_as_the_client_sends_the_same_flags(api_crun, tmp_path):
              "-w", "/tmp", "-u", "1000:1000", "-h", "myhost", "--restart", "on-failure:2", "--memory", "64m",
              "--cpus", "0.5", "--pids-limit", "100", "--cap-add", "NET_ADMIN", "--cap-drop", "CHOWN",
              "--ulimit", "nofile=1024:2048", "--sysctl", "net.ipv4.ip_forward=1", "--shm-size", "32m",
-             "--dns", "10.231.8.1", "--add-host", "h:10.0.0.1", "-p", f"127.0.0.1:{_free_port()}:80"]
+             "--dns", "10.231.8.1", "--add-host", "h:10.0.0.1", "-p", f"127.0.0.1:{_free_port()}:80",
+             "--health-cmd", "true", "--health-on-failure", "restart"]
     api_crun.env("create", "--name", "rf-l7", *flags, IMAGE, "true", check=True)
     done = subprocess.run([podman, "--remote", "--url", f"unix://{api_crun.socket_path}", "create", "--name",
                            "rf-p7", *flags, IMAGE, "true"], capture_output=True, text=True, timeout=120,

@@ -73,7 +73,7 @@ def test_every_local_run_flag_is_sent_or_refused_remotely():
 #: (this host's), the attach-time flags of a local terminal, and what the libpod API has no field for here
 REFUSED = ["--arch", "--attach", "--authfile", "--blkio-weight-device", "--cert-dir", "--conmon-pidfile", "--creds",
            "--detach-keys", "--device-read-bps", "--device-read-iops", "--device-write-bps", "--device-write-iops",
-           "--health-on-failure", "--os", "--passwd", "--pidfile", "--platform",
+           "--os", "--passwd", "--pidfile", "--platform",
            "--preserve-fds", "--read-only-tmpfs", "--rootfs", "--subgidname", "--subuidname",
            "--tls-verify", "--variant"]
 #: those that take no value
