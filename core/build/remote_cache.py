@@ -29,9 +29,8 @@ def _tagged(repository: str, key: str) -> str:
 def fetch(builder: "Builder", key: str) -> dict | None:
     """The cached state (as :meth:`State.as_cached` makes it) of `key` from the first
     `--cache-from` repository that has it; None when none has."""
-    import json
-
     from ..storage.pull import Progress, pull
+    from .builder import image_state
 
     store = builder.runtime.store
     for repository in builder.options.cache_from:
@@ -45,10 +44,7 @@ def fetch(builder: "Builder", key: str) -> dict | None:
         image = store.untag_image(image.id, stored)
         if image.id not in before and not image.names:
             builder.intermediates.append(image.id)  # dropped at the end of the build; its layers stay
-        document = json.loads(image.config_json)
-        platform = {k: document[k] for k in ("architecture", "os", "variant") if document.get(k)}
-        return {"layers": list(image.layers), "config": document.get("config") or {},
-                "history": document.get("history") or [], "size": image.size, "platform": platform}
+        return image_state(image, key).as_cached()
     return None
 
 
