@@ -93,9 +93,10 @@ def _alive(pidfile: str, uid: int) -> int | None:
 def _running_monitor(runroot: str, uid: int) -> int | None:
     """The monitor of a container of this run root that still runs, when there is one: the pause
     process died while containers ran, and their mounts live in the namespaces the monitors are in
-    (podman joins a conmon's for the same reason).  The monitor is the parent of the container's
-    init (it is the subreaper of its subtree); it must be the user's, in a user namespace other
-    than ours, and a husk monitor (its command line says so)."""
+    (podman joins a conmon's for the same reason).  The monitor is the parent of the process it
+    waits for, the pid file's last (as the monitor reads it: the container's init, or a shim
+    backend's waiter after the init's pid; the monitor is the subreaper of its subtree); it must be
+    the user's, in a user namespace other than ours, and a husk monitor (its command line says so)."""
     directory = os.path.join(runroot, "containers")
     try:
         entries = os.listdir(directory)
@@ -107,8 +108,8 @@ def _running_monitor(runroot: str, uid: int) -> int | None:
             continue
         try:
             with open(os.path.join(directory, entry, "pidfile")) as handle:
-                init = int(handle.read().strip())
-            with open(f"/proc/{init}/stat") as handle:
+                waited = int(handle.read().split()[-1])
+            with open(f"/proc/{waited}/stat") as handle:
                 monitor = int(handle.read().rpartition(")")[2].split()[1])
             with open(f"/proc/{monitor}/cmdline", "rb") as handle:
                 command = handle.read()
