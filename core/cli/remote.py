@@ -186,12 +186,6 @@ def _ps_row(doc: dict, no_trunc: bool, now: float) -> dict:
             "Labels": doc.get("Labels") or {}, "Pod": doc.get("Pod", ""), "PodName": doc.get("PodName", "")}
 
 
-def _attach(service: Client, ident: str):
-    """The container's stdin, stdout and stderr on a hijacked connection, made before the start
-    so no output is missed."""
-    return _hijack(service, f"{path('containers', ident, 'attach')}?stream=true&stdin=true&stdout=true&stderr=true")
-
-
 def _hijack(service: Client, target: str, body: dict | None = None):
     """POST `target` asking for the connection (`Upgrade: tcp`, as podman's and docker's clients
     do): (the socket, what arrived after the response's head)."""

@@ -16,7 +16,7 @@ import click
 
 from ..define import InvalidArgument
 from .attach import proxied_signals
-from .remote import ServiceError, _attach, _copy_logs, _pull, _pump, _terminal, client, path
+from .remote import ServiceError, _copy_logs, _hijack, _pull, _pump, _terminal, client, path
 
 
 def _volumes(opts: dict) -> dict:
@@ -318,7 +318,8 @@ SPEC_TABLE = (
 )
 
 #: the flags the client acts on itself (run's, the pull's policy, files written or read here)
-CLIENT_SIDE = frozenset({"detach", "cidfile", "replace", "pull_policy", "pull_quiet", "rmi", "sig_proxy"})
+CLIENT_SIDE = frozenset({"detach", "cidfile", "replace", "pull_policy", "pull_quiet", "rmi", "sig_proxy",
+                         "attach"})
 
 
 def _entrypoint(value: str) -> list[str]:
@@ -405,11 +406,19 @@ def _run(ctx, detach, rmi, preserve_fds, detach_keys, sig_proxy, **opts):
     """Run a command in a new container on the service (the local verb's flags)."""
     if detach and rmi:
         raise InvalidArgument("--rmi is only for a container run in the foreground")
-    interactive, tty, remove = opts["interactive"], opts["tty"], opts["auto_remove"] or rmi
+    from .run_flags import _streams
+
+    if detach and opts["attach"]:
+        raise InvalidArgument("--attach and --detach cannot be used together")
+    streams = _streams(opts["attach"]) or ["stdin", "stdout", "stderr"]  # -a: only these (as locally)
+    interactive, tty, remove = opts["interactive"] and "stdin" in streams, opts["tty"], opts["auto_remove"] or rmi
     opts["auto_remove"] = remove and detach  # attached: the client removes it once it has its exit code
     ident = _create(ctx, opts)
     service = client()
-    stream = _attach(service, ident) if (interactive or tty) and not detach else None
+    wanted = {name: str(name in streams).lower() for name in ("stdout", "stderr")}
+    stream = _hijack(service, f"{path('containers', ident, 'attach')}?stream=true&stdin={str(interactive).lower()}"
+                              f"&stdout={wanted['stdout']}&stderr={wanted['stderr']}") \
+        if (interactive or tty) and not detach else None
     service.open("POST", path("containers", ident, "start")).read()
     if detach:
         click.echo(ident)
@@ -417,7 +426,7 @@ def _run(ctx, detach, rmi, preserve_fds, detach_keys, sig_proxy, **opts):
     proxy = sig_proxy and not (tty and interactive)  # (raw, ^C goes through the terminal: as locally)
     with proxied_signals(lambda number: _kill(service, ident, number)) if proxy else contextlib.nullcontext():
         if stream is None:
-            _copy_logs(service, ident, follow=True, tty=False)
+            _copy_logs(service, ident, follow=True, tty=False, options=wanted)
         elif tty:
             _terminal(service, ident, *stream, interactive)
         else:

@@ -330,3 +330,13 @@ def test_remote_run_proxies_signals_to_the_container(api_crun):
             process.communicate()
         api_crun.env("rm", "-f", "-a")
     assert (process.returncode, out) == (7, "got\n"), err
+
+
+def test_remote_run_attaches_the_streams_asked_for(api_crun):
+    """-a/--attach remotely: only the streams named, as the local verb does."""
+    both, reading = "echo out; echo err >&2", "echo out; echo err >&2; read line; echo \"in:$line\""
+    for flags, script in ((["-a", "stdout"], both), (["-a", "stderr"], both), (["-a", "stdout", "-a", "stderr"], both),
+                          (["-i", "-a", "stdin", "-a", "stdout"], reading)):
+        mine = api_crun.env("run", "--rm", *flags, IMAGE, "sh", "-c", script, input="typed\n")
+        theirs = client(api_crun, "run", "--rm", *flags, IMAGE, "sh", "-c", script, input="typed\n")
+        assert (theirs.returncode, theirs.stdout, theirs.stderr) == (mine.returncode, mine.stdout, mine.stderr), flags
