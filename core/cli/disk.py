@@ -42,12 +42,20 @@ def prune_warning(all_: bool, volumes: bool) -> str:
     return "\n".join(lines) + "\n"
 
 
+def prune_options(function):
+    """`system prune`'s flags, local and remote."""
+    for option in reversed([
+            click.option("-a", "--all", "all_", is_flag=True, help="Every unused image, not only dangling ones."),
+            click.option("-f", "--force", is_flag=True, help="Do not ask for confirmation."),
+            click.option("--filter", "filters", multiple=True, help="Only what matches: until=TIME, "
+                         "label=KEY[=VALUE], label!=KEY[=VALUE]."),
+            click.option("--volumes", is_flag=True, help="Remove volumes no container uses, too.")]):
+        function = option(function)
+    return function
+
+
 @click.command("prune", context_settings=CONTEXT)
-@click.option("-a", "--all", "all_", is_flag=True, help="Remove every unused image, not only dangling ones.")
-@click.option("-f", "--force", is_flag=True, help="Do not ask for confirmation.")
-@click.option("--filter", "filters", multiple=True, help="Only what matches: until=TIME, label=KEY[=VALUE], "
-              "label!=KEY[=VALUE].")
-@click.option("--volumes", is_flag=True, help="Remove volumes no container uses, too.")
+@prune_options
 @click.pass_obj
 def prune(session, all_, force, filters, volumes):
     """Remove stopped containers, unused networks, dangling (or, with -a, unused) images, the dangling

@@ -22,7 +22,11 @@ def kube(session, service, filename, kind, names):
 
     if not names:
         raise InvalidArgument("you must provide at least one container, pod or volume name or id")
-    text = generate(session.runtime, list(names), service=service, kind=kind)
+    write_yaml(generate(session.runtime, list(names), service=service, kind=kind), filename)
+
+
+def write_yaml(text: str, filename: str) -> None:
+    """`generate kube`'s YAML (local or the service's) to the file, or stdout."""
     if filename:
         with open(filename, "w", encoding="utf-8") as handle:
             handle.write(text)

@@ -534,7 +534,7 @@ def _pull(service: Client, reference: str, quiet: bool, out) -> None:
 @click.option("-f", "--format", "format_", default="", help="Go template, or json.")
 def version(format_):
     """This client's version and the service's."""
-    from .system import _version_document, side_text
+    from .system import _version_document, print_version, side_text
 
     document = _version_document()
     served = client().json("GET", "/version")
@@ -545,18 +545,10 @@ def version(format_):
                           "BuiltTime": details.get("BuildTime") or served.get("BuildTime", ""),
                           "OsArch": f"{served.get('Os', '')}/{served.get('Arch', '')}", "Os": served.get("Os", ""),
                           "GitCommit": served.get("GitCommit", ""), "Built": 0}
-    if format_ == "json":
-        click.echo(json.dumps(document, indent=4))
-    elif format_:
-        from ..formats.gofmt import as_struct
-        from ..formats.template import render
-
-        click.echo(render(format_, as_struct(document, "define.Version")))
-    else:
-        # husk's service names its engine component as podman's client looks it up; its platform says husk
-        name = "husk" if (served.get("Platform") or {}).get("Name") == "husk" else engine.get("Name") or "husk"
-        click.echo(side_text("Client", "husk", document["Client"]) + "\n\n"
-                   + side_text("Server", name, document["Server"]))
+    # husk's service names its engine component as podman's client looks it up; its platform says husk
+    name = "husk" if (served.get("Platform") or {}).get("Name") == "husk" else engine.get("Name") or "husk"
+    print_version(document, format_, side_text("Client", "husk", document["Client"]) + "\n\n"
+                  + side_text("Server", name, document["Server"]))
 
 
 @click.command(cls=RemoteCommand, context_settings=CONTEXT)

@@ -12,6 +12,7 @@ import click
 
 from ..define import InvalidArgument
 from .changes import resource_options
+from .disk import prune_options
 from .common import CONTEXT
 from .remote import RemoteCommand, ServiceError, _each, client, path
 from .remote_objects import _exists, _prune
@@ -110,11 +111,7 @@ def df(format_, verbose):
 
 
 @click.command("prune", cls=RemoteCommand, context_settings=CONTEXT)
-@click.option("-a", "--all", "all_", is_flag=True, help="Remove every unused image, not only dangling ones.")
-@click.option("-f", "--force", is_flag=True, help="Do not ask for confirmation.")
-@click.option("--filter", "filters", multiple=True, help="Only what matches: until=TIME, label=KEY[=VALUE], "
-              "label!=KEY[=VALUE].")
-@click.option("--volumes", is_flag=True, help="Remove volumes no container uses, too.")
+@prune_options
 def system_prune(all_, force, filters, volumes):
     """Remove the service's stopped containers, unused networks, dangling (-a: unused) images, its
     dangling (-a: all) build cache and, with --volumes, unused volumes (libpod's /system/prune)."""

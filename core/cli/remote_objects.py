@@ -459,12 +459,9 @@ def _down(file: str) -> None:
 def generate_kube(service, filename, kind, names):
     """Kubernetes YAML for the service's pods, containers and volumes."""
     query = {"names": list(names), "service": str(service).lower(), "type": kind}
-    text = client().open("GET", "/generate/kube", query).read().decode()
-    if filename:
-        with open(filename, "w", encoding="utf-8") as handle:
-            handle.write(text)
-    else:
-        click.echo(text, nl=False)
+    from .kube import write_yaml
+
+    write_yaml(client().open("GET", "/generate/kube", query).read().decode(), filename)
 
 
 def _kube() -> click.Group:

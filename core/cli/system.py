@@ -40,6 +40,12 @@ def _arch() -> str:
 def version(format_):
     """Show husk's version."""
     document = _version_document()
+    print_version(document, format_, side_text("Client", "husk", document["Client"]))
+
+
+def print_version(document: dict, format_: str, text: str) -> None:
+    """`version`'s output, local and remote alike: the document as JSON, through the template, or
+    `text` (podman's lines)."""
     if format_ == "json":
         click.echo(json.dumps(document, indent=4))
     elif format_:
@@ -48,7 +54,7 @@ def version(format_):
 
         click.echo(render(format_, as_struct(document, "define.Version")))
     else:
-        click.echo(side_text("Client", "husk", document["Client"]))
+        click.echo(text)
 
 
 def side_text(title: str, name: str, side: dict) -> str:
