@@ -30,6 +30,7 @@ import threading
 import time
 
 from husk.testing import ApiService, wait_until
+from test_api_fuzz import _connects, _ping  # same directory (rootdir imports)
 
 SECONDS = float(os.environ.get("HUSK_PING_LOAD", "5"))
 CLIENTS = 6
@@ -40,19 +41,6 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-def _ping(port: int) -> float:
-    """One `GET /_ping` on a new connection: its duration in seconds."""
-    started = time.monotonic()
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    try:
-        conn.request("GET", "/_ping")
-        response = conn.getresponse()
-        assert (response.status, response.read()) == (200, b"OK")
-    finally:
-        conn.close()
-    return time.monotonic() - started
 
 
 def _quantile(samples: list[float], q: float) -> float:
@@ -204,10 +192,3 @@ def test_ping_answers_under_load(husk):
         err = service.stop()
     assert "Traceback" not in err, err
 
-
-def _connects(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        return True
-    except OSError:
-        return False
