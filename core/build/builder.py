@@ -20,7 +20,7 @@ import time
 from typing import TYPE_CHECKING, Callable
 
 from ..define import HuskError, InvalidArgument, NoSuchImage
-from .cache import Cache, step_key
+from .cache import Cache, image_fields, step_key
 from .parsing import Containerfile, Instruction, SyntaxProblem
 from .mounted import Mounted
 from .words import expand, expand_words
@@ -109,20 +109,6 @@ class State:
     def as_cached(self) -> dict:
         return {"layers": self.layers, "config": self.config, "history": self.history, "size": self.size,
                 "platform": self.platform}
-
-
-def image_state(image, key: str) -> State:
-    """A stored image as a build step's state under `key`: its layers, config,
-    history and platform (from its config document, or one made from its record
-    when it has none).  FROM's base and a `--cache-from` image are read this way."""
-    document = json.loads(image.config_json) if image.config_json else {}
-    if not document:
-        from ..storage.images import config_blob
-
-        document = json.loads(config_blob(image.config, image.layers, image.created, []))
-    platform = {k: document[k] for k in ("architecture", "os", "variant") if document.get(k)}
-    return State(list(image.layers), document.get("config") or {}, document.get("history") or [], key, image.size,
-                 platform)
 
 
 @dataclasses.dataclass
@@ -367,7 +353,7 @@ class Builder:
                          {"architecture": {"x86_64": "amd64", "aarch64": "arm64"}.get(machine, machine),
                           "os": "linux"})
         image = self._base_image(name)
-        return image_state(image, step_key("image", image.id))
+        return State(key=step_key("image", image.id), **image_fields(image))
 
     def _base_image(self, name: str):
         """FROM's image: stored, or pulled as `--pull` says (podman's policies)."""

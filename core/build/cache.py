@@ -22,6 +22,20 @@ def step_key(*parts) -> str:
     return hashlib.sha256(json.dumps(parts, separators=(",", ":"), sort_keys=True).encode()).hexdigest()
 
 
+def image_fields(image) -> dict:
+    """A stored image as a step's state (the fields a cache entry has): its layers,
+    config, history, size and platform, from its config document (or one made from
+    its record when it has none).  FROM's base and a `--cache-from` image are read so."""
+    document = json.loads(image.config_json) if image.config_json else {}
+    if not document:
+        from ..storage.images import config_blob
+
+        document = json.loads(config_blob(image.config, image.layers, image.created, []))
+    return {"layers": list(image.layers), "config": document.get("config") or {},
+            "history": document.get("history") or [], "size": image.size,
+            "platform": {k: document[k] for k in ("architecture", "os", "variant") if document.get(k)}}
+
+
 class Cache:
     def __init__(self, root: str) -> None:
         self.directory = os.path.join(root, "build-cache")

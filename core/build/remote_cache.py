@@ -30,7 +30,7 @@ def fetch(builder: "Builder", key: str) -> dict | None:
     """The cached state (as :meth:`State.as_cached` makes it) of `key` from the first
     `--cache-from` repository that has it; None when none has."""
     from ..storage.pull import Progress, pull
-    from .builder import image_state
+    from .cache import image_fields
 
     store = builder.runtime.store
     for repository in builder.options.cache_from:
@@ -44,7 +44,7 @@ def fetch(builder: "Builder", key: str) -> dict | None:
         image = store.untag_image(image.id, stored)
         if image.id not in before and not image.names:
             builder.intermediates.append(image.id)  # dropped at the end of the build; its layers stay
-        return image_state(image, key).as_cached()
+        return image_fields(image)
     return None
 
 
