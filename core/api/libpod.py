@@ -404,7 +404,9 @@ def _run_options(runtime, spec: SpecGenerator):
                                                 f"{limit.soft}:{limit.hard}" for limit in spec.r_limits])
     if spec.sysctl:
         given["sysctls"] = parse.parse_sysctls([f"{key}={value}" for key, value in spec.sysctl.items()])
-    if spec.shm_size:
+    if spec.shm_size is not None:
+        if spec.shm_size <= 0:
+            raise InvalidArgument(f"invalid shm_size {spec.shm_size}: a number of bytes, more than 0")
         given["shm_size"] = spec.shm_size
     if spec.init or spec.init_path:
         given.update(init=True, init_path=spec.init_path)
@@ -429,9 +431,14 @@ def _run_options(runtime, spec: SpecGenerator):
         given["personality"] = parse.choose("personality", spec.personality.domain.upper(), ("LINUX", "LINUX32"))
     if spec.timeout < 0:
         raise InvalidArgument(f"invalid timeout {spec.timeout}: a number of seconds (0: no limit)")
+    given["chrootdirs"] = [parse.absolute_in_container(path, "chroot_directories")
+                           for path in spec.chroot_directories or []]
+    given["hostuser"] = [parse.check_host_user(name) for name in spec.hostusers or []]
+    for item in spec.envmerge or []:
+        if "=" not in item or item.startswith("="):
+            raise InvalidArgument(f"invalid envmerge {item!r}: NAME=VALUE")
     for key, value in (("cgroup_parent", spec.cgroup_parent), ("unsetenv", spec.unsetenv),
                        ("unsetenv_all", spec.unsetenv_all), ("env_merge", spec.envmerge), ("timeout", spec.timeout),
-                       ("chrootdirs", spec.chroot_directories), ("hostuser", spec.hostusers),
                        ("passwd_entry", spec.passwd_entry)):
         if value:
             given[key] = list(value) if isinstance(value, list) else value
@@ -449,6 +456,7 @@ def _run_options(runtime, spec: SpecGenerator):
         if not -1000 <= spec.oom_score_adj <= 1000:
             raise InvalidArgument(f"oom-score-adj {spec.oom_score_adj} is not in the range -1000 to 1000")
         given["oom_score_adj"] = spec.oom_score_adj
+    given = {key: value for key, value in given.items() if value != []}
     options = userns_run_options(runtime, *_userns_flags(spec))
     if given:
         options = options or RunOptions()

@@ -151,9 +151,9 @@ def run_options(session, opts: dict):
         namespaces=namespaces, cgroup_parent=opts["cgroup_parent"], read_only_tmpfs=opts["read_only_tmpfs"],
         pidfile=_absolute(opts["pidfile"]), conmon_pidfile=_absolute(opts["conmon_pidfile"]),
         attach=_streams(opts["attach"]), passwd=opts["passwd"], passwd_entry=opts["passwd_entry"],
-        hostuser=[_host_user(name) for name in opts["hostuser"]], timeout=_timeout(opts["timeout"]), log_driver=parse.parse_log_driver(opts["log_driver"]),
+        hostuser=[parse.check_host_user(name) for name in opts["hostuser"]], timeout=_timeout(opts["timeout"]), log_driver=parse.parse_log_driver(opts["log_driver"]),
         **parse.parse_log_options(opts["log_opt"]), env_merge=[_env_entry(item) for item in opts["env_merge"]], personality=_personality(opts["personality"]),
-        chrootdirs=[_absolute_in_container(d, "--chrootdirs") for d in opts["chrootdirs"]],
+        chrootdirs=[parse.absolute_in_container(d, "--chrootdirs") for d in opts["chrootdirs"]],
         systemd=parse.choose("systemd", opts["systemd"].lower(), ("true", "false", "always")),
         sdnotify=parse.choose("sdnotify", opts["sdnotify"], ("conmon", "container", "ignore")),
         cgroups=parse.choose("cgroups", opts["cgroups"], ("enabled", "disabled", "no-conmon", "split")),
@@ -173,22 +173,6 @@ def _user_namespace(session, opts: dict) -> dict:
 
     return run_options(lambda: session.runtime, opts["userns"], opts["uidmap"], opts["gidmap"],
                        opts["subuidname"], opts["subgidname"])
-
-
-def _absolute_in_container(path: str, flag: str) -> str:
-    if not path.startswith("/"):
-        raise InvalidArgument(f"{flag} {path!r}: must be an absolute path in the container")
-    return os.path.normpath(path)
-
-
-def _host_user(name: str) -> str:
-    import pwd
-
-    try:
-        pwd.getpwnam(name) if not name.isdigit() else pwd.getpwuid(int(name))
-    except KeyError:
-        raise InvalidArgument(f"--hostuser {name}: no such user on the host") from None
-    return name
 
 
 def _timeout(value: int) -> int:

@@ -623,3 +623,21 @@ def parse_log_options(values: tuple[str, ...] | list[str]) -> dict:
         else:
             raise InvalidArgument(f"--log-opt {value}: unknown log option (path=, max-size=, tag=)")
     return result
+
+
+def absolute_in_container(path: str, flag: str) -> str:
+    """A path in the container as --chrootdirs takes it: absolute, normalised."""
+    if not path.startswith("/"):
+        raise InvalidArgument(f"{flag} {path!r}: must be an absolute path in the container")
+    return os.path.normpath(path)
+
+
+def check_host_user(name: str) -> str:
+    """--hostuser: a user (name or uid) of this host's /etc/passwd."""
+    import pwd
+
+    try:
+        pwd.getpwnam(name) if not name.isdigit() else pwd.getpwuid(int(name))
+    except KeyError:
+        raise InvalidArgument(f"--hostuser {name}: no such user on the host") from None
+    return name

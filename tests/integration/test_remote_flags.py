@@ -340,3 +340,23 @@ def test_remote_run_attaches_the_streams_asked_for(api_crun):
         mine = api_crun.env("run", "--rm", *flags, IMAGE, "sh", "-c", script, input="typed\n")
         theirs = client(api_crun, "run", "--rm", *flags, IMAGE, "sh", "-c", script, input="typed\n")
         assert (theirs.returncode, theirs.stdout, theirs.stderr) == (mine.returncode, mine.stdout, mine.stderr), flags
+
+
+def test_bad_spec_generator_fields_are_400s(api_crun):
+    """The fields the service reads now, given bad values by another client: a 4xx naming the
+    problem (never a 500), and nothing created."""
+    bodies = [{"devices": [{"path": "/nonexistent/dev"}]}, {"r_limits": [{"type": "RLIMIT_BOGUS", "soft": 1}]},
+              {"sysctl": {"": "1"}}, {"shm_size": -1}, {"umask": "999"}, {"oom_score_adj": 5000},
+              {"personality": {"domain": "X"}}, {"pidns": {"nsmode": "container", "value": "nope"}},
+              {"utsns": {"nsmode": "bogus"}}, {"systemd": "maybe"}, {"timeout": -1}, {"chroot_directories": ["rel"]},
+              {"hostusers": ["no-such-user-rf"]}, {"envmerge": ["=x"]}, {"log_configuration": {"driver": "bogus"}},
+              {"health_check_on_failure_action": 9}, {"resource_limits": {"memory": {"limit": "x"}}},
+              {"image_volume_mode": "bogus"}, {"timezone": "../etc"}]
+    for body in bodies:
+        status, _, answer = api_crun.request("POST", "/v4.0.0/libpod/containers/create", {"image": IMAGE, **body})
+        assert 400 <= status < 500 and answer.get("message"), (body, status, answer)
+    subnet = {"subnet": "10.231.12.0/24", "lease_range": {"start_ip": "10.231.12.3", "end_ip": "10.231.12.9"}}
+    status, _, answer = api_crun.request("POST", "/v4.0.0/libpod/networks/create", {"name": "rfbad",
+                                                                                    "subnets": [subnet]})
+    assert status == 400 and "lease range" in answer["message"], answer
+    assert client(api_crun, "ps", "-aq").stdout == ""
