@@ -368,15 +368,19 @@ def ps(session, all_, quiet, no_trunc, no_heading, filters, format_, sort, lates
 
 @click.command(context_settings=CONTEXT)
 @click.option("-f", "--format", "format_", default="", help="Go template applied to each result.")
-@click.option("-t", "--type", "type_", type=click.Choice(["container", "image", "all"]), default="all")
+@click.option("-t", "--type", "type_", default="all",
+              help="container, image, volume, network, pod, or all (the first that has the name).")
 @click.option("-s", "--size", is_flag=True, help="Containers' SizeRw and SizeRootFs too.")
 @selectors()
 @click.argument("names", nargs=-1)
 @pass_session
 def inspect(session, format_, type_, size, latest, names):
-    """Show containers' (or images') configuration and state as JSON."""
+    """Show containers', images', volumes', networks' or pods' details as JSON."""
     from .listing import inspect_objects, print_report
 
+    if type_ not in ("image", "container", "pod", "network", "volume", "all"):
+        raise InvalidArgument(f'invalid type "{type_}": must be "image", "container", "pod", "network", '
+                              '"volume", or "all"')
     names = targets(session, names, latest=latest) if latest or not names else names
     print_report(*inspect_objects(session.runtime, names, type_, format_, size))
 

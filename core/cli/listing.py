@@ -98,49 +98,81 @@ _MAP_FIELDS = frozenset({"Labels", "Annotations", "Tmpfs", "Data", "Sysctls", "A
 
 def inspect_objects(runtime: "Runtime", names, type_: str, format_: str,
                     size: bool = False) -> tuple[str, list[str]]:
-    """Each name as a container (or image): the JSON array, or the template per
-    object, and the failures' messages for :func:`print_report`.
+    """Each name as a container, image, volume, network or pod (`type_`, or `all`:
+    the first kind that has it, in podman's order): the JSON array, or the template
+    per object, and the failures' messages for :func:`print_report`.
     `size`: containers' documents carry SizeRw and SizeRootFs (podman's --size).
 
-    A name that is neither is podman's message (`inspecting object: no such
-    object: "NAME"`); the others are still printed."""
-    from ..define import NoSuchImage
-
+    A name that is none is podman's message (`inspecting object: no such
+    object: "NAME"`, or the kind's own with a `type_`); the others are still printed."""
     documents, errors = [], []
     for name in names:
         try:
-            if type_ != "image":
-                try:
-                    container = runtime.container(name)
-                    document = container.inspect()
-                    if size:
-                        from ..engine.disk_usage import container_sizes
-
-                        document["SizeRw"], document["SizeRootFs"] = container_sizes(runtime, container)
-                    documents.append(("container", document))
-                    continue
-                except NoSuchContainer:
-                    if type_ == "container":
-                        errors.append(f"inspecting object: no such container {name}")
-                        continue
-            from ..presentation.images import image_document  # not before: a container's inspect is the hot path
-            from ..storage.images import resolve_image
-
-            documents.append(("image", image_document(resolve_image(runtime, name), runtime.paths)))
-        except NoSuchImage:
-            errors.append(f'inspecting object: no such object: "{name}"' if type_ == "all"
-                          else f"inspecting object: {name}: image not known")
+            found = _inspect_one(runtime, name, type_, size)
         except HuskError as exc:
             errors.append(f"inspecting object: {exc}")
-    if format_:
-        from ..formats.gofmt import as_struct
+            continue
+        if found is None:
+            errors.append(f'inspecting object: no such object: "{name}"')
+        else:
+            documents.append(found)
+    if format_ and format_ != "json":
         from ..formats.template import compile as compile_template
 
         template = compile_template(format_)
-        types = {"container": "define.InspectContainerData", "image": "inspect.ImageData"}
-        return "".join(template.render(as_struct(_go_fields(kind, doc), types[kind], _MAP_FIELDS)) + "\n"
-                       for kind, doc in documents), errors
+        return "".join(template.render(_inspect_value(kind, doc)) + "\n" for kind, doc in documents), errors
     return json.dumps([doc for _, doc in documents], indent=4) + "\n", errors
+
+
+_ALL_KINDS = ("container", "image", "volume", "network", "pod")
+
+
+def _inspect_one(runtime: "Runtime", name: str, type_: str, size: bool) -> tuple[str, dict] | None:
+    """(kind, document) of the first kind that has `name`; None when none has
+    (with `type_` all), else the kind's own error."""
+    from ..define import NoSuchImage, NoSuchNetwork, NoSuchPod, NoSuchVolume
+    from .inspected import OTHER_KINDS
+
+    for kind in _ALL_KINDS if type_ == "all" else (type_,):
+        try:
+            if kind == "container":
+                return kind, _container_document(runtime, name, size)
+            if kind == "image":
+                from ..presentation.images import image_document  # not before: a container's is the hot path
+                from ..storage.images import resolve_image
+
+                return kind, image_document(resolve_image(runtime, name), runtime.paths)
+            return kind, OTHER_KINDS[kind][0](runtime, name)
+        except (NoSuchContainer, NoSuchImage, NoSuchVolume, NoSuchNetwork, NoSuchPod, InvalidArgument) as exc:
+            if type_ == "all":  # podman's: a name no kind takes (an image's bad reference too) is no object
+                continue
+            if isinstance(exc, NoSuchContainer):
+                raise NoSuchContainer(f"no such container {name}") from None
+            if isinstance(exc, NoSuchImage):
+                raise NoSuchImage(f"{name}: image not known") from None
+            raise
+    return None
+
+
+def _container_document(runtime: "Runtime", name: str, size: bool) -> dict:
+    """A container's inspect document (`size`: with SizeRw and SizeRootFs)."""
+    container = runtime.container(name)
+    document = container.inspect()
+    if size:
+        from ..engine.disk_usage import container_sizes
+
+        document["SizeRw"], document["SizeRootFs"] = container_sizes(runtime, container)
+    return document
+
+
+def _inspect_value(kind: str, document: dict):
+    """A document of `inspect` as the Go struct its template sees."""
+    if kind in ("container", "image"):
+        struct = "define.InspectContainerData" if kind == "container" else "inspect.ImageData"
+        return _go_value(_go_fields(kind, document), struct, _MAP_FIELDS)
+    from .inspected import OTHER_KINDS
+
+    return _go_value(document, *OTHER_KINDS[kind][1:])
 
 
 def print_report(output: str, errors: list[str]) -> None:
@@ -184,14 +216,20 @@ def documents_text(documents: list[dict], format_: str, struct: str, map_fields=
     `name` is `.Name`)."""
     if not format_ or format_ == "json":
         return json.dumps(documents, indent=indent) + "\n"
-    from ..formats.gofmt import as_struct
     from ..formats.template import compile as compile_template
 
     template = compile_template(format_)
+    return "".join(template.render(_go_value(d, struct, map_fields, go_names)) + "\n" for d in documents)
+
+
+def _go_value(document: dict, struct: str, map_fields: frozenset, go_names: dict | None = None):
+    """A document as the Go struct `struct` (see :func:`documents_text`)."""
+    from ..formats.gofmt import as_struct
+
     if go_names:
-        documents = [_renamed(d, go_names, map_fields) for d in documents]
+        document = _renamed(document, go_names, map_fields)
         map_fields = frozenset(go_names.get(key, key) for key in map_fields)
-    return "".join(template.render(as_struct(d, struct, map_fields)) + "\n" for d in documents)
+    return as_struct(document, struct, map_fields)
 
 
 def _renamed(value, names: dict, keep: frozenset):

@@ -10,15 +10,10 @@ import click
 
 from ..define import HuskError, NoSuchNetwork
 from .common import CONTEXT
+from .inspected import NETWORK_GO_NAMES, NETWORK_MAP_FIELDS, network_document
 
 NETWORKS_TABLE = "table {{.ID}}\t{{.Name}}\t{{.Driver}}"
 NETWORKS_HEADERS = {"ID": "NETWORK ID"}
-#: the Go fields of podman's types.Network and types.Subnet, which a template names (the JSON keys are lower case)
-NETWORK_GO_NAMES = {"name": "Name", "id": "ID", "driver": "Driver", "network_interface": "NetworkInterface",
-                    "created": "Created", "subnets": "Subnets", "ipv6_enabled": "IPv6Enabled", "internal": "Internal",
-                    "dns_enabled": "DNSEnabled", "labels": "Labels", "options": "Options",
-                    "ipam_options": "IPAMOptions", "subnet": "Subnet", "gateway": "Gateway",
-                    "lease_range": "LeaseRange", "start_ip": "StartIP", "end_ip": "EndIP"}
 
 
 def _key_values(values, what: str) -> dict[str, str]:
@@ -102,18 +97,10 @@ def _filters(values) -> dict[str, list[str]]:
 @click.pass_obj
 def inspect(session, format_, names):
     """Show networks as podman's JSON documents."""
-    from ..engine import networking
-    from ..network.networks import document
     from .listing import print_inspected
 
-    def document_of(name: str) -> dict:
-        try:
-            return document(networking.lookup(session.runtime, name))
-        except HuskError as exc:
-            raise HuskError(f"network {name}: {exc}") from None
-
-    print_inspected(names, document_of, format_, "types.Network", "inspecting object: ", indent=5,  # podman's 5
-                    map_fields=frozenset({"labels", "options", "ipam_options"}), go_names=NETWORK_GO_NAMES)
+    print_inspected(names, lambda name: network_document(session.runtime, name), format_, "types.Network",
+                    "inspecting object: ", indent=5, map_fields=NETWORK_MAP_FIELDS, go_names=NETWORK_GO_NAMES)
 
 
 @click.command(context_settings=CONTEXT)

@@ -296,18 +296,12 @@ def print_pods(documents: list[dict], format_: str, quiet: bool, heading: bool, 
 @pass_session
 def inspect(session, format_, latest, names):
     """Show pods' details as JSON (or through a template)."""
-    from ..engine.pods import get_pod
-    from ..presentation.pods import inspect_document
+    from .inspected import pod_document
     from .listing import print_inspected
 
-    def document_of(name: str) -> dict:
-        try:
-            return inspect_document(get_pod(session.runtime, name))
-        except NoSuchPod:
-            raise NoSuchPod(f"no such pod {name}") from None
-
-    print_inspected(_pods(session, names, latest=latest), document_of, format_, "define.InspectPodData",
-                    "inspecting object: ", indent=5, one_as_object=True)  # podman 4.3 indents pods by 5
+    print_inspected(_pods(session, names, latest=latest), lambda name: pod_document(session.runtime, name),
+                    format_, "define.InspectPodData", "inspecting object: ", indent=5,  # podman 4.3's 5
+                    one_as_object=True)
 
 
 @click.command(context_settings=CONTEXT)

@@ -88,21 +88,15 @@ def print_volumes(documents: list[dict], format_: str, quiet: bool, heading: boo
 @click.pass_obj
 def inspect(session, all_, format_, names):
     """Show volumes' details as JSON (or through a template)."""
-    from ..presentation.volumes import podman_document
-
     runtime = session.runtime
     if not all_ and not names:
         raise InvalidArgument("provide one or more volume names or use --all")
+    from .inspected import volume_document
     from .listing import print_inspected
 
-    def document_of(name: str) -> dict:
-        try:
-            return podman_document(runtime, runtime.volumes.get(name))
-        except NoSuchVolume:
-            raise NoSuchVolume(f"inspecting object: no such volume {name}") from None
-
-    print_inspected([v.name for v in runtime.volumes.list()] if all_ else names, document_of, format_,
-                    "define.InspectVolumeData", indent=5)  # podman 4.3 indents volume inspect by 5
+    print_inspected([v.name for v in runtime.volumes.list()] if all_ else names,
+                    lambda name: volume_document(runtime, name), format_, "define.InspectVolumeData",
+                    "inspecting object: ", indent=5)  # podman 4.3 indents volume inspect by 5
 
 
 @click.command(context_settings=CONTEXT)
