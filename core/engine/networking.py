@@ -106,9 +106,12 @@ def options(container: "Container", names: list[str] | None = None, dynamic: boo
 def stable_mac(container_id: str, network_id: str) -> str:
     """The container's MAC address on a network: the same at every start and
     restore (a restored TCP connection needs it), locally administered."""
-    import hashlib
+    try:  # CPython's own SHA-256: hashlib loads OpenSSL's libcrypto (3 ms a bridge run) for this one digest
+        from _sha256 import sha256
+    except ImportError:  # another interpreter, or Python >= 3.12 (_sha2)
+        from hashlib import sha256
 
-    digest = hashlib.sha256(f"{container_id}/{network_id}".encode()).digest()
+    digest = sha256(f"{container_id}/{network_id}".encode()).digest()
     return ":".join(f"{b:02x}" for b in (0x02 | (digest[0] & 0xFC), *digest[1:6]))
 
 
