@@ -1,10 +1,11 @@
-"""Remote `run` and `create`: the local verbs' flags (the same click options, read by the same
-parsers), sent to the service as podman's SpecGenerator (the libpod create body, podman 4.3's
-field names), which the service turns back into the engine's create (husk.api.libpod).
+"""Remote `run`, `create`, `pod create` and `network create`: the local verbs' flags (the same
+click parameters, read by the same parsers), sent to the service as podman's SpecGenerator (the
+libpod create body, podman 4.3's field names), PodSpecGenerator and network body, which the
+service turns back into the engine's calls (husk.api.libpod, husk.api.pods, husk.api.networks).
 
-:data:`SPEC_TABLE` is the one place that says which local flag becomes which field.  A flag it
-does not name, given on the command line, is refused in one line (exit 125) rather than
-dropped: :data:`CLIENT_SIDE` are those the client itself acts on.
+:data:`SPEC_TABLE` is the one place that says which local flag becomes which SpecGenerator
+field.  A flag it does not name, given on the command line, is refused in one line (exit 125)
+rather than dropped: :data:`CLIENT_SIDE` are those the client itself acts on.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import sys
 import click
 
 from ..define import InvalidArgument
-from .attach import proxied_signals
 from .remote import ServiceError, _copy_logs, _hijack, _pull, _pump, _terminal, client, path
 
 
@@ -406,6 +406,7 @@ def _run(ctx, detach, rmi, preserve_fds, detach_keys, sig_proxy, **opts):
     """Run a command in a new container on the service (the local verb's flags)."""
     if detach and rmi:
         raise InvalidArgument("--rmi is only for a container run in the foreground")
+    from .attach import proxied_signals
     from .run_flags import _streams
 
     if detach and opts["attach"]:
