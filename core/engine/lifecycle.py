@@ -319,7 +319,8 @@ def _write_bundle(container: "Container", rootfs: str) -> str:
         from .pods import join_spec
 
         join_spec(container, spec)
-    container.runtime.plugins.pre_init(container, spec)
+    if container.runtime.plugins_implement("husk_pre_init"):
+        container.runtime.plugins.pre_init(container, spec)
     spec_module.write_bundle(spec, userdata)
     return userdata
 
@@ -376,7 +377,8 @@ def start(container: "Container") -> None:
 
     notify_ready(container.config.run_options, st.monitor_pid)
     container.runtime.emit("start", container)
-    container.runtime.plugins.start(container)
+    if container.runtime.plugins_implement("husk_start"):
+        container.runtime.plugins.start(container)
 
 
 # -- stop / kill --------------------------------------------------------------------------

@@ -219,10 +219,10 @@ def spec_config(container: "Container") -> "ContainerConfig":
     mount the runtime is given (the volume's host directory, the image's mount)."""
     import msgspec
 
-    volumes = container.runtime.volumes
     mounts = []
     for mount in container.config.mounts:
-        if mount.type == "volume":
+        if mount.type == "volume":  # the volume manager (and its drivers' plugins) only for a volume
+            volumes = container.runtime.volumes
             source = volumes.path(volumes.get(mount.source))
             options = [o for o in mount.options if o not in _VOLUME_ONLY_OPTIONS]
             # podman's default for a volume: nosuid and nodev, unless suid or dev is asked for
