@@ -125,14 +125,15 @@ def test_pause_and_unpause_load_only_their_runtime_s_plugin(budget, tmp_path):
         assert heavy(modules, LIFECYCLE + ("husk.engine.spec", "husk.network", "importlib.metadata")) == [], verb
 
 
-def test_exec_and_stop_load_only_their_runtime_s_plugin(budget, tmp_path):
-    """Once a full load has noted that no plugin implements the exec, stop and
-    cleanup hooks (husk.engine.plugins.unimplemented), exec and stop import the
-    container's runtime's plugin and no other."""
+def test_exec_stop_start_and_run_load_only_their_runtime_s_plugin(budget, tmp_path):
+    """Once a full load has noted that no plugin implements the exec, stop,
+    cleanup, pre_init and start hooks (husk.engine.plugins.unimplemented), exec,
+    stop, start and run without a network or volume import the container's
+    runtime's plugin and no other."""
     budget.extra_env["XDG_CACHE_HOME"] = str(tmp_path / "cache")  # this test's own cache and note
     modules_after(budget, tmp_path, ["run", "-d", "--name", "quick", "--network", "none", IMAGE, "sleep", "300"])
     own = "husk_" + budget.runtime_name
-    for args in (["exec", "quick", "true"], ["stop", "-t", "0", "quick"]):
+    for args in (["exec", "quick", "true"], ["stop", "-t", "0", "quick"], ["start", "quick"], SINGLE[0]):
         modules = modules_after(budget, tmp_path, args)
         assert own in modules, args
         assert heavy(modules, tuple(p for p in SHIPPED_PLUGINS if p != own)) == [], args
