@@ -381,7 +381,7 @@ def inspect(session, format_, type_, size, latest, names):
     if type_ not in ("image", "container", "pod", "network", "volume", "all"):
         raise InvalidArgument(f'invalid type "{type_}": must be "image", "container", "pod", "network", '
                               '"volume", or "all"')
-    names = targets(session, names, latest=latest) if latest or not names else names
+    names = targets(session, names, latest=True) if latest else names
     print_report(*inspect_objects(session.runtime, names, type_, format_, size))
 
 

@@ -131,7 +131,7 @@ def exists(session, name):
 
 @click.command(context_settings=CONTEXT)
 @click.option("-f", "--format", "format_", default="", help="Go template applied to each image.")
-@click.argument("names", nargs=-1, required=True)
+@click.argument("names", nargs=-1)
 @click.pass_obj
 def inspect(session, format_, names):
     """Show images' configuration as JSON."""

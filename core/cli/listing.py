@@ -105,6 +105,8 @@ def inspect_objects(runtime: "Runtime", names, type_: str, format_: str,
 
     A name that is none is podman's message (`inspecting object: no such
     object: "NAME"`, or the kind's own with a `type_`); the others are still printed."""
+    if not names:
+        raise InvalidArgument("no names or ids specified")  # podman's words
     documents, errors = [], []
     for name in names:
         try:

@@ -299,6 +299,8 @@ def inspect(session, format_, latest, names):
     from .inspected import pod_document
     from .listing import print_inspected
 
+    if not names and not latest:
+        raise InvalidArgument("no names or ids specified")  # podman's words (not the other verbs')
     print_inspected(_pods(session, names, latest=latest), lambda name: pod_document(session.runtime, name),
                     format_, "define.InspectPodData", "inspecting object: ", indent=5,  # podman 4.3's 5
                     one_as_object=True)

@@ -35,3 +35,9 @@ def test_inspect_finds_volumes_networks_and_pods(husk):
     finally:
         husk("pod", "rm", pod)
         husk("volume", "rm", volume)
+
+
+def test_no_names_in_podmans_words(husk):
+    for verb in (["inspect"], ["container", "inspect"], ["image", "inspect"], ["pod", "inspect"]):
+        result = husk(*verb)
+        assert (result.returncode, result.stdout, result.stderr) == (125, "", "Error: no names or ids specified\n")
