@@ -123,7 +123,7 @@ def inspect_objects(runtime: "Runtime", names, type_: str, format_: str,
 
         template = compile_template(format_)
         return "".join(template.render(_inspect_value(kind, doc)) + "\n" for kind, doc in documents), errors
-    return json.dumps([doc for _, doc in documents], indent=4) + "\n", errors
+    return json.dumps([doc for _, doc in documents], indent=5) + "\n", errors  # podman 4.3 indents by 5
 
 
 _ALL_KINDS = ("container", "image", "volume", "network", "pod")

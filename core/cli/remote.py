@@ -406,7 +406,7 @@ def inspect(format_, names):
             except ServiceError:
                 raise ServiceError(f"inspecting object: no such object: \"{name}\"") from None
 
-    print_inspected(names, document, format_, "define.InspectContainerData")
+    print_inspected(names, document, format_, "define.InspectContainerData", indent=5)  # as the local inspect
 
 
 def _each(names, action) -> None:

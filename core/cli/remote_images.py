@@ -140,7 +140,7 @@ def image_inspect(format_, names):
                 raise ServiceError(f"{name}: image not known") from None
             raise
 
-    print_inspected(names, document, format_, "define.ImageData", "inspecting object: ")
+    print_inspected(names, document, format_, "define.ImageData", "inspecting object: ", indent=5)  # as locally
 
 
 COMMANDS = {command.name: command for command in (commit, tag, untag, save, export, load, rename, init)}

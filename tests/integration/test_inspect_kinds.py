@@ -4,6 +4,8 @@ their missing names in podman's words."""
 
 import json
 
+from husk.testing import IMAGE
+
 KINDS = '"image", "container", "pod", "network", "volume", or "all"'
 
 
@@ -41,3 +43,12 @@ def test_no_names_in_podmans_words(husk):
     for verb in (["inspect"], ["container", "inspect"], ["image", "inspect"], ["pod", "inspect"]):
         result = husk(*verb)
         assert (result.returncode, result.stdout, result.stderr) == (125, "", "Error: no names or ids specified\n")
+
+
+def test_the_array_is_indented_by_five_as_podmans(husk):
+    husk("create", "--name", "ikfive", IMAGE, "true", check=True)
+    try:
+        for verb in (["inspect", "ikfive"], ["container", "inspect", "ikfive"], ["image", "inspect", IMAGE]):
+            assert husk(*verb, check=True).stdout.startswith('[\n     {\n          "'), verb
+    finally:
+        husk("rm", "ikfive")
