@@ -255,12 +255,6 @@ def _log(driver: str, values) -> dict:
     return {"log_configuration": found} if any(found.values()) else {}
 
 
-def _pod(value: str) -> str:
-    if value.startswith("new:"):
-        raise InvalidArgument("--pod new:NAME is not supported remotely yet: `pod create` it first")
-    return value
-
-
 def _pod_id(opts: dict) -> str:
     from .pod import _read_id_files
 
@@ -289,7 +283,7 @@ SPEC_TABLE = (
     (("read_only",), _one("read_only_filesystem", "read_only")), (("restart",), _restart),
     (("privileged",), _one("privileged")), (("cap_add",), _one("cap_add", convert=_split)),
     (("cap_drop",), _one("cap_drop", convert=_split)), (("security_opt",), _security),
-    (("seccomp_policy",), _one("seccomp_policy")), (("pod",), _one("pod", convert=_pod)),
+    (("seccomp_policy",), _one("seccomp_policy")), (("pod",), _one("pod")),
     (("memory", "cpus", "cpu_shares", "pids_limit", *_FINER_RESOURCES), _resources),
     (("device",), lambda o: {"devices": [{"path": value} for value in o["device"]] or None}),
     (("ulimit",), lambda o: {"r_limits": _rlimits(o["ulimit"]) or None}),
@@ -375,9 +369,17 @@ def _create(ctx: click.Context, opts: dict) -> str:
     """The container made on the service (its image pulled there first as --pull says): its ID."""
     from .run_flags import check_cidfile, write_cidfile
 
+    from .pod import _NEW_POD_FLAGS
+
     check_cidfile(opts["cidfile"])
+    new_pod = None
+    if opts["pod"].startswith("new:"):  # the pod made from the container's network flags, as locally
+        new_pod = _pod_spec(opts["pod"][len("new:"):], {flag: opts[flag] for flag in _NEW_POD_FLAGS})
+        opts.update({flag: () for flag in _NEW_POD_FLAGS}, pod=new_pod["name"])
     spec = spec_generator(ctx, opts)
     service = client()
+    if new_pod is not None:
+        service.json("POST", "/pods/create", body=new_pod)
     policy = opts["pull_policy"]
     if policy not in ("always", "missing", "never", "newer"):
         raise InvalidArgument(f'invalid pull policy "{policy}"')
@@ -479,27 +481,35 @@ _POD_SENT = {"name", "name_arg", "infra", "infra_command", "infra_name", "share"
              "exit_policy", "pod_id_file", "replace"}
 
 
-def _pod_create(ctx, name, name_arg, pod_id_file, replace, **opts):
-    """Create a pod on the service (the local verb's flags); its ID on stdout."""
+def _pod_spec(name: str, opts: dict) -> dict:
+    """podman's PodSpecGenerator for `pod create`'s flags (those left out: the local defaults)."""
     from ..engine.resources import limits, oci_resources
     from .options import parse_entrypoint, parse_labels
+
+    netns, names = _network_mode(opts.get("network", ()))
+    given = {key: opts[key] for key in ("memory", "cpus") if opts.get(key) is not None}
+    return {"name": name, "no_infra": not opts.get("infra", True), "infra_name": opts.get("infra_name", ""),
+            "infra_command": parse_entrypoint(opts["infra_command"]) if opts.get("infra_command") else None,
+            "shared_namespaces": opts["share"].split(",") if opts.get("share") is not None else None,
+            "hostname": opts.get("hostname", ""), "labels": parse_labels(opts.get("label", ())) or None,
+            "netns": netns, "Networks": {each: {} for each in names} or None,
+            "portmappings": _ports(opts.get("publish", ())), "dns_server": list(opts.get("dns", ())) or None,
+            "dns_search": list(opts.get("dns_search", ())) or None,
+            "dns_option": list(opts.get("dns_option", ())) or None,
+            "hostadd": list(opts.get("add_host", ())) or None, "no_manage_hosts": opts.get("no_hosts", False),
+            "cgroup_parent": opts.get("cgroup_parent", ""), "exit_policy": opts.get("exit_policy", "continue"),
+            "resource_limits": oci_resources(limits(**given)) if given else None}
+
+
+def _pod_create(ctx, name, name_arg, pod_id_file, replace, **opts):
+    """Create a pod on the service (the local verb's flags); its ID on stdout."""
     from .pod import write_id_file
 
     refuse_unsent(ctx, _POD_SENT)
     if name and name_arg:
         raise InvalidArgument("cannot specify --name and a pod name argument together")
     name = name or name_arg
-    netns, names = _network_mode(opts["network"])
-    given = {key: opts[key] for key in ("memory", "cpus") if opts[key] is not None}
-    spec = {"name": name, "no_infra": not opts["infra"], "infra_name": opts["infra_name"],
-            "infra_command": parse_entrypoint(opts["infra_command"]) if opts["infra_command"] else None,
-            "shared_namespaces": opts["share"].split(",") if opts["share"] is not None else None,
-            "hostname": opts["hostname"], "labels": parse_labels(opts["label"]) or None, "netns": netns,
-            "Networks": {each: {} for each in names} or None, "portmappings": _ports(opts["publish"]),
-            "dns_server": list(opts["dns"]) or None, "dns_search": list(opts["dns_search"]) or None,
-            "dns_option": list(opts["dns_option"]) or None, "hostadd": list(opts["add_host"]) or None,
-            "no_manage_hosts": opts["no_hosts"], "cgroup_parent": opts["cgroup_parent"],
-            "exit_policy": opts["exit_policy"], "resource_limits": oci_resources(limits(**given)) if given else None}
+    spec = _pod_spec(name, opts)
     service = client()
     if replace:
         if not name:

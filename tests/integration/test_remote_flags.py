@@ -90,6 +90,22 @@ def test_remote_storage_env_and_process_flags(api_crun, tmp_path):
     assert (host / "out").read_text() == "2\n"
 
 
+def _pod(service, name: str) -> dict:
+    """A pod's record and its infra container's (their identities and names left out)."""
+    from husk.engine.pods import get_pod
+
+    pod = get_pod(service.env.runtime(), name)
+    record = _fields(pod.record)
+    for key in ("id", "name", "created", "infra_id"):
+        record.pop(key, None)
+    if pod.record.infra_id:
+        infra = _record(service, pod.record.infra_id)
+        for key in ("pod", "hostname"):  # (the pod's id; its name, the default hostname)
+            infra.pop(key)
+        record["infra"] = infra
+    return record
+
+
 def _fields(value):
     """A record as plain data, every field there (defaults included)."""
     if hasattr(value, "__struct_fields__"):
@@ -250,14 +266,8 @@ def test_remote_pod_create_and_network_create_flags(api_crun, tmp_path):
                                                                                           for f in pod_flags])
         assert replaced.returncode == 0, replaced.stderr
         assert replaced.stdout.strip() != (tmp_path / "rfpod-r").read_text()
-        from husk.engine.pods import get_pod
-
-        def pod_record(name):
-            record = _fields(get_pod(runtime, name).record)
-            for key in ("id", "name", "created", "infra_id", "infra_name"):
-                record.pop(key, None)
-            return json.loads(re.sub(r"[0-9a-f]{64}", "<id>", json.dumps(record)))
-        assert pod_record("rfpod-r") == pod_record("rfpod-l"), _diff(pod_record("rfpod-l"), pod_record("rfpod-r"))
+        mine, theirs = _pod(api_crun, "rfpod-l"), _pod(api_crun, "rfpod-r")
+        assert theirs == mine, _diff(mine, theirs)
         _same(api_crun, ["--pod", "rfpod-l"], "rf-l8", "rf-r8")
         refused = client(api_crun, "pod", "create", "--userns", "auto", "--name", "rfpod-x")
         assert (refused.returncode, refused.stderr) == (125, "Error: --userns is not supported remotely yet (run it "
@@ -280,7 +290,6 @@ def test_podman_as_the_client_creates_the_same_networks_and_pods(api_crun):
         return subprocess.run([podman, "--remote", "--url", f"unix://{api_crun.socket_path}", *args],
                               capture_output=True, text=True, timeout=120, env=api_crun.env.env())
     from husk.engine import networking
-    from husk.engine.pods import get_pod
 
     runtime = api_crun.env.runtime()
     flags = ["--subnet", "10.231.11.0/24", "--gateway", "10.231.11.254", "--ip-range", "10.231.11.128/25",
@@ -301,12 +310,8 @@ def test_podman_as_the_client_creates_the_same_networks_and_pods(api_crun):
         done = remote("pod", "create", "--name", "rfpp-r", *pod_flags)
         assert done.returncode == 0, done.stderr
 
-        def pod_record(name):
-            record = _fields(get_pod(runtime, name).record)
-            for key in ("id", "name", "created", "infra_id", "infra_name"):
-                record.pop(key, None)
-            return record
-        assert pod_record("rfpp-r") == pod_record("rfpp-l"), _diff(pod_record("rfpp-l"), pod_record("rfpp-r"))
+        mine, theirs = _pod(api_crun, "rfpp-l"), _pod(api_crun, "rfpp-r")
+        assert theirs == mine, _diff(mine, theirs)
     finally:
         api_crun.env("pod", "rm", "-f", "-a")
         api_crun.env("network", "rm", "-f", "rfpn")
@@ -360,3 +365,25 @@ def test_bad_spec_generator_fields_are_400s(api_crun):
                                                                                     "subnets": [subnet]})
     assert status == 400 and "lease range" in answer["message"], answer
     assert client(api_crun, "ps", "-aq").stdout == ""
+
+
+def test_remote_run_with_a_new_pod(api_crun):
+    """--pod new:NAME remotely: the pod made from the container's network flags, as locally."""
+    from husk.engine.pods import get_pod
+
+    flags = ["-p", f"127.0.0.1:{_free_port()}:80", "--dns", "10.231.13.1", "--add-host", "h:10.0.0.1", "-e", "A=1"]
+    try:
+        api_crun.env("create", "--name", "rf-l9", "--pod", "new:rfnp-l", *flags, IMAGE, "true", check=True)
+        done = client(api_crun, "create", "--name", "rf-r9", "--pod", "new:rfnp-r", *flags, IMAGE, "true")
+        assert done.returncode == 0, done.stderr
+        runtime = api_crun.env.runtime()
+        mine, theirs = _record(api_crun, "rf-l9"), _record(api_crun, "rf-r9")
+        assert runtime.container("rf-r9").config.pod == get_pod(runtime, "rfnp-r").id
+        assert (mine.pop("hostname"), theirs.pop("hostname")) == ("rfnp-l", "rfnp-r")  # the pod's name
+        assert theirs == mine, _diff(mine, theirs)
+
+        mine, theirs = _pod(api_crun, "rfnp-l"), _pod(api_crun, "rfnp-r")
+        assert theirs == mine, _diff(mine, theirs)
+        assert _pod(api_crun, "rfnp-r")["infra"]["ports"]
+    finally:
+        api_crun.env("pod", "rm", "-f", "-a")
