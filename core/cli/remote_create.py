@@ -343,7 +343,8 @@ def _size(value: str, flag: str) -> int:
 def _rlimits(values) -> list[dict]:
     from ..engine.run_options import parse_ulimits
 
-    return [{"type": name, "soft": soft, "hard": hard} for name, (soft, hard) in parse_ulimits(values).items()]
+    return [{"type": name.lower().removeprefix("rlimit_"), "soft": soft, "hard": hard}  # podman's: nofile
+            for name, (soft, hard) in parse_ulimits(values).items()]
 
 
 def spec_generator(ctx: click.Context, opts: dict) -> dict:

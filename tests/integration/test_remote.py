@@ -5,6 +5,7 @@ a free loopback port with its own host key, authorized key and known_hosts
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -522,3 +523,34 @@ def test_remote_cp_and_pods_over_ssh(api_crun, sshd, tmp_path):
     remote("pod", "rm", "-f", "sshpod")
     remote("volume", "rm", "sshvol")
     assert remote("ps", "-aq") == ""
+
+
+def test_husks_run_flags_reach_podmans_service(podman_service, tmp_path):
+    """The SpecGenerator husk's client sends (husk.cli.remote_create) is podman's: its service makes
+    the container the flags ask for (its own inspect says so)."""
+    sock, env = podman_service
+    flags = ["-v", f"{tmp_path}:/data:ro", "--tmpfs", "/t1:size=1m", "-e", "A=1", "-l", "k=v", "-w", "/tmp",
+             "-u", "1000:1000", "-h", "myhost", "--memory", "64m", "--cpus", "0.5", "--pids-limit", "100",
+             "--cap-add", "NET_ADMIN", "--cap-drop", "CHOWN", "--ulimit", "nofile=512:1024", "--restart",
+             "on-failure:2", "--dns", "10.231.14.1", "--add-host", "h:10.0.0.1", "--stop-signal", "SIGINT",
+             "--health-cmd", "true", "--health-on-failure", "kill", "--sysctl", "net.ipv4.ip_forward=1",
+             "--shm-size", "32m", "--read-only", "--security-opt", "no-new-privileges"]
+    done = subprocess.run([HUSK, "--url", f"unix://{sock}", "create", "--name", "pflags", *flags, IMAGE, "true"],
+                          capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr
+    inspected = subprocess.run([HUSK, "--url", f"unix://{sock}", "inspect", "pflags"], capture_output=True,
+                               text=True, timeout=120, env=env)
+    document = json.loads(inspected.stdout)[0]
+    host, config = document["HostConfig"], document["Config"]
+    assert (host["Binds"][0].split(":")[:2], host["Tmpfs"]["/t1"].split(",")[0]) == ([str(tmp_path), "/data"],
+                                                                                    "size=1m")
+    assert (host["Memory"], host["NanoCpus"], host["PidsLimit"], host["ShmSize"]) == (64 << 20, 5 * 10 ** 8, 100,
+                                                                                      32 << 20)
+    assert (host["CapAdd"], host["CapDrop"]) == (["CAP_NET_ADMIN"], ["CAP_CHOWN"])
+    assert {"Name": "RLIMIT_NOFILE", "Soft": 512, "Hard": 1024} in host["Ulimits"]
+    assert host["RestartPolicy"] == {"Name": "on-failure", "MaximumRetryCount": 2}
+    assert (host["Dns"], host["ExtraHosts"], host["ReadonlyRootfs"]) == (["10.231.14.1"], ["h:10.0.0.1"], True)
+    assert "no-new-privileges" in host["SecurityOpt"]
+    assert ("A=1" in config["Env"], config["Labels"]["k"], config["WorkingDir"], config["User"],
+            config["Hostname"]) == (True, "v", "/tmp", "1000:1000", "myhost")
+    assert (config["StopSignal"], config["HealthcheckOnFailureAction"]) == (2, "kill")
