@@ -554,3 +554,35 @@ def test_husks_run_flags_reach_podmans_service(podman_service, tmp_path):
     assert ("A=1" in config["Env"], config["Labels"]["k"], config["WorkingDir"], config["User"],
             config["Hostname"]) == (True, "v", "/tmp", "1000:1000", "myhost")
     assert (config["StopSignal"], config["HealthcheckOnFailureAction"]) == (2, "kill")
+
+
+def test_husks_pod_and_network_create_flags_reach_podmans_service(podman_service):
+    """husk's remote `network create` and `pod create` bodies are podman's: its service takes them."""
+    sock, env = podman_service
+
+    def remote(*args):
+        done = subprocess.run([HUSK, "--url", f"unix://{sock}", *args], capture_output=True, text=True, timeout=120,
+                              env=env)
+        assert done.returncode == 0, (args, done.stderr)
+        return done.stdout
+    name = f"pnet{os.getpid()}"  # podman keeps networks host-wide (/etc/containers/networks)
+    try:
+        remote("network", "create", "--subnet", "10.231.15.0/24", "--gateway", "10.231.15.254", "--ip-range",
+               "10.231.15.128/25", "--internal", "--label", "k=v", "-o", "mtu=1400", name)
+        network = json.loads(remote("network", "inspect", name))[0]
+        assert network["subnets"] == [{"subnet": "10.231.15.0/24", "gateway": "10.231.15.254",
+                                       "lease_range": {"start_ip": "10.231.15.129", "end_ip": "10.231.15.254"}}]
+        assert (network["internal"], network["labels"], network["options"]) == (True, {"k": "v"}, {"mtu": "1400"})
+        remote("pod", "create", "--name", "ppod", "--share", "net,ipc", "--hostname", "podhost", "--add-host",
+               "h:10.0.0.1", "--dns", "10.231.15.1", "-l", "k=v", "--exit-policy", "stop")
+        pod = json.loads(remote("pod", "inspect", "ppod"))
+        pod = pod[0] if isinstance(pod, list) else pod
+        infra = pod["InfraConfig"]
+        assert (pod["Hostname"], pod["Labels"], pod["ExitPolicy"], sorted(pod["SharedNamespaces"])) == (
+            "podhost", {"k": "v"}, "stop", ["ipc", "net"])
+        assert (infra["DNSServer"], infra["HostAdd"]) == (["10.231.15.1"], ["h:10.0.0.1"])
+    finally:
+        subprocess.run([HUSK, "--url", f"unix://{sock}", "pod", "rm", "-f", "ppod"], capture_output=True,
+                       timeout=120, env=env)
+        subprocess.run([HUSK, "--url", f"unix://{sock}", "network", "rm", "-f", name], capture_output=True,
+                       timeout=120, env=env)
