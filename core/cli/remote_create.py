@@ -397,8 +397,8 @@ def _create(ctx: click.Context, opts: dict) -> str:
     try:
         ident = service.json("POST", "/containers/create", body=spec)["Id"]
     except ServiceError as exc:
-        if policy == "never" or "image" not in str(exc).lower():
-            raise
+        if policy == "never" or exc.status != 404 or "image" not in str(exc).lower():
+            raise  # only a missing image is pulled: any other failure is the create's own
         _pull(service, opts["image"], quiet=opts["pull_quiet"], out=sys.stderr)
         ident = service.json("POST", "/containers/create", body=spec)["Id"]
     write_cidfile(opts["cidfile"], ident)
