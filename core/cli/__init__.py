@@ -30,7 +30,7 @@ from .global_flags import LogLevel
 #: after the module that makes the group)
 MODULES = ("container", "image", "image_transfer", "registry", "commit", "system", "attach", "ops", "exec",
            "checkpoint", "changes", "cp", "prune", "network", "volume", "secret", "stats", "disk", "health", "pod",
-           "build", "kube", "connections")
+           "build", "kube", "connections", "manifest")
 #: group -> the modules adding to it, the one making it first
 GROUPS = {
     "container": ("container", "attach", "ops", "exec", "checkpoint", "changes", "cp", "prune", "commit", "network",
@@ -46,6 +46,7 @@ GROUPS = {
     "generate": ("kube",),
     "kube": ("kube",),
     "play": ("kube",),
+    "manifest": ("manifest",),
 }
 #: top-level verb -> its module.  A verb missing here still works (every module
 #: is then loaded); tests/unit/test_cli_lazy.py keeps this complete.

@@ -60,6 +60,10 @@ class ImageRecord(msgspec.Struct, omit_defaults=True):
     names_history: list[str] = []
     #: the OCI manifest's annotations (`build --annotation`; a pull's manifest's), pushed with it
     annotations: dict[str, str] = {}
+    #: a manifest list's (`husk manifest`) index, as JSON; empty for an image
+    manifest_list: str = ""
+    #: a manifest list's instances: digest -> the id of the local image it was made from
+    list_instances: dict[str, str] = {}
 
 
 class VolumeRecord(msgspec.Struct, omit_defaults=True):

@@ -268,7 +268,10 @@ def _to_dir(prepared: PreparedImage, path: str) -> None:
         out.write("Directory Transport Version: 1.1\n")
 
 
-def _to_registry(runtime: "Runtime", prepared: PreparedImage, target: str, options, progress) -> str:
+def _to_registry(runtime: "Runtime", prepared: PreparedImage, target: str, options, progress,
+                 by_digest: bool = False) -> str:
+    """Send `prepared` to `target`'s repository, its manifest under the target's tag
+    or, `by_digest`, under its own digest only (a manifest list's instance)."""
     from concurrent.futures import ThreadPoolExecutor
 
     from .pull import PullOptions, client_for
@@ -306,7 +309,8 @@ def _to_registry(runtime: "Runtime", prepared: PreparedImage, target: str, optio
         send(prepared.config)
         progress.message(f"Copying config {prepared.config.digest[7:19]} done")
         progress.message("Writing manifest to image destination")
-        digest = client.put_manifest(ref.repository, ref.reference, prepared.manifest, prepared.media_type)
+        digest = client.put_manifest(ref.repository, prepared.digest if by_digest else ref.reference,
+                                     prepared.manifest, prepared.media_type)
     finally:
         client.close()
     progress.message("Storing signatures")

@@ -1,0 +1,214 @@
+"""`husk manifest`: manifest lists (Docker) and image indexes (OCI), kept locally
+as podman keeps them: an image record with no layers whose `manifest_list` is
+the index's JSON, named like any image (so `images`, `rmi` and `tag` see it).
+
+An instance added from a local image is described by the manifest a push
+would send for it (computed with :func:`husk.storage.push.prepare` in the
+list's own format); the record remembers which local image each digest came
+from, so `manifest push` can send the images before the list.  A push in
+another format (`--format`) prepares each image again and rewrites the list's
+entries with the digests the registry then holds, as podman does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import TYPE_CHECKING
+
+from ..define import HuskError, InvalidArgument, NoSuchImage
+from ..state.records import ImageRecord
+from .registry import MANIFEST_LIST, OCI_INDEX
+
+if TYPE_CHECKING:
+    from ..engine.runtime import Runtime
+    from .pull import Progress, PullOptions
+
+#: --format's names for the list types
+FORMATS = {"v2s2": MANIFEST_LIST, "oci": OCI_INDEX}
+_LOCAL = "containers-storage:"
+
+
+def check_digest(digest: str) -> str:
+    """`sha256:` + 64 lowercase hex, or podman's InvalidArgument."""
+    hex_part = digest.removeprefix("sha256:")
+    if not digest.startswith("sha256:") or len(hex_part) != 64 or any(c not in "0123456789abcdef" for c in hex_part):
+        raise InvalidArgument(f'invalid image digest "{digest}": invalid checksum digest format')
+    return digest
+
+
+def index_of(image: ImageRecord) -> dict:
+    """The list's index document."""
+    return json.loads(image.manifest_list)
+
+
+def get_list(runtime: "Runtime", name: str) -> ImageRecord:
+    """The manifest list `name` names; an image that is not a list is refused."""
+    from .images import resolve_image
+
+    image = resolve_image(runtime, name)
+    if not image.manifest_list:
+        raise HuskError(f"{name}: image is not a manifest list")
+    return image
+
+
+def _save(runtime: "Runtime", image: ImageRecord, index: dict) -> None:
+    image.manifest_list = json.dumps(index)
+    image.size = len(image.manifest_list)
+    runtime.store.put_image(image)
+
+
+def create(runtime: "Runtime", name: str, images: list[str] = (), *, amend: bool = False) -> str:
+    """A new, empty list named `name` holding `images`; with `amend`, a list of that
+    name already stored is added to instead.  Its id."""
+    from .images import normalize
+
+    full = normalize(name)
+    existing = runtime.store.image_id_for_name(full)
+    if existing and not (amend and runtime.store.image(existing).manifest_list):
+        raise HuskError(f'creating image to hold manifest list: image name "{full}" is already associated with '
+                        f'image "{existing}": that name is already in use')
+    if not existing:
+        record = ImageRecord(id=os.urandom(32).hex(), names=[full], layers=[], created=time.time())
+        _save(runtime, record, {"schemaVersion": 2, "mediaType": MANIFEST_LIST, "manifests": None})
+        existing = record.id
+    for image in images:
+        add(runtime, existing, image)
+    return existing
+
+
+def _local_image(runtime: "Runtime", reference: str) -> ImageRecord:
+    """The local image an `add` names: `containers-storage:NAME`, or a bare NAME
+    stored here (podman would look a bare name up in a registry)."""
+    from .images import resolve_image
+
+    if reference.startswith("docker://") or reference.startswith("oci:") or reference.startswith("dir:"):
+        raise InvalidArgument(f"adding {reference!r}: husk adds only local images (containers-storage:NAME)")
+    name = reference.removeprefix(_LOCAL)
+    image = resolve_image(runtime, name)
+    if image.manifest_list:
+        raise InvalidArgument(f"{name} is a manifest list: add its images one by one")
+    return image
+
+
+def add(runtime: "Runtime", list_name: str, reference: str, *, arch: str = "", os_: str = "", variant: str = "",
+        annotations: dict[str, str] | None = None) -> str:
+    """Add the local image `reference` to the list; the list's id."""
+    from .push import prepare
+
+    record = get_list(runtime, list_name)
+    index = index_of(record)
+    image = _local_image(runtime, reference)
+    prepared = prepare(runtime, image, "oci" if index["mediaType"] == OCI_INDEX else "v2s2")
+    prepared.cleanup()
+    config = json.loads(image.config_json)
+    platform = {"architecture": arch or config.get("architecture", ""), "os": os_ or config.get("os", "")}
+    if variant or config.get("variant"):
+        platform["variant"] = variant or config["variant"]
+    entry = {"mediaType": prepared.media_type, "size": len(prepared.manifest), "digest": prepared.digest,
+             "platform": platform}
+    if annotations:
+        entry["annotations"] = dict(annotations)
+    index["manifests"] = [m for m in index["manifests"] or [] if m["digest"] != prepared.digest] + [entry]
+    record.list_instances[prepared.digest] = image.id
+    _save(runtime, record, index)
+    return record.id
+
+
+def _entry(index: dict, list_name: str, digest: str, doing: str) -> dict:
+    for entry in index["manifests"] or []:
+        if entry["digest"] == digest:
+            return entry
+    raise NoSuchImage(f'{doing} {list_name}: no instance matching digest "{digest}" found in manifest list: '
+                      "file does not exist")
+
+
+def annotate(runtime: "Runtime", list_name: str, digest: str, *, arch: str = "", os_: str = "", variant: str = "",
+             annotations: dict[str, str] | None = None) -> str:
+    """Change an instance's platform or annotations; the list's id."""
+    record = get_list(runtime, list_name)
+    try:
+        check_digest(digest)
+    except InvalidArgument as error:
+        raise InvalidArgument(f"annotating manifest list {list_name}: {error}") from None
+    index = index_of(record)
+    entry = _entry(index, list_name, digest, "annotating manifest list")
+    for key, value in (("architecture", arch), ("os", os_), ("variant", variant)):
+        if value:
+            entry.setdefault("platform", {})[key] = value
+    if annotations:
+        entry["annotations"] = {**entry.get("annotations", {}), **annotations}
+    _save(runtime, record, index)
+    return record.id
+
+
+def remove(runtime: "Runtime", list_name: str, digest: str) -> str:
+    """Take the instance `digest` out of the list; the list's id."""
+    record = get_list(runtime, list_name)
+    try:
+        check_digest(digest)
+    except InvalidArgument as error:
+        raise InvalidArgument(f"removing from manifest list {list_name}: {error}") from None
+    index = index_of(record)
+    _entry(index, list_name, digest, "removing from manifest list")
+    index["manifests"] = [m for m in index["manifests"] if m["digest"] != digest]
+    record.list_instances.pop(digest, None)
+    _save(runtime, record, index)
+    return record.id
+
+
+def push(runtime: "Runtime", list_name: str, destination: str, *, all_: bool = True, manifest_format: str = "",
+         options: "PullOptions | None" = None, progress: "Progress | None" = None) -> str:
+    """Push the list (with `all_`, its images first, each by digest) to the registry
+    reference `destination`; the list's digest there."""
+    import hashlib
+
+    from .pull import PullOptions, Progress, client_for
+    from .push import _to_registry, prepare, split_destination
+    from .registry import is_qualified, parse_remote
+    from .registry_config import load_registries_conf
+
+    record = get_list(runtime, list_name)
+    index = index_of(record)
+    media_type = FORMATS.get(manifest_format) if manifest_format else index["mediaType"]
+    if media_type is None:
+        raise InvalidArgument(f"unsupported manifest format {manifest_format!r}: oci or v2s2")
+    transport, target = split_destination(destination)
+    if transport != "docker":
+        raise InvalidArgument(f"pushing a manifest list to {transport}: is not supported: use docker://")
+    if not is_qualified(target) or parse_remote(target).digest:
+        raise InvalidArgument(f"invalid destination {target!r}: push needs a fully qualified name "
+                              "(registry/repository[:tag])")
+    progress = progress or Progress()
+    options = options or PullOptions()
+    entries = []
+    for entry in index["manifests"] or []:
+        entry = dict(entry)
+        if all_:
+            image_id = record.list_instances.get(entry["digest"])
+            try:
+                image = runtime.store.image(image_id) if image_id else None
+            except NoSuchImage:
+                image = None
+            if image is None:
+                raise NoSuchImage(f"pushing manifest list {list_name}: the image of instance {entry['digest']} "
+                                  "is no longer stored")
+            prepared = prepare(runtime, image, "oci" if media_type == OCI_INDEX else "v2s2")
+            try:
+                _to_registry(runtime, prepared, target, options, progress, by_digest=True)
+            finally:
+                prepared.cleanup()
+            entry.update(mediaType=prepared.media_type, size=len(prepared.manifest), digest=prepared.digest)
+        entries.append(entry)
+    document = {"schemaVersion": 2, "mediaType": media_type, "manifests": entries}
+    data = json.dumps(document, separators=(",", ":")).encode()
+    ref = parse_remote(target)
+    client = client_for(ref.registry, load_registries_conf(), options, ref.name)
+    try:
+        progress.message("Writing manifest list to image destination")
+        client.put_manifest(ref.repository, ref.reference, data, media_type)
+    finally:
+        client.close()
+    progress.message("Storing signatures")
+    return "sha256:" + hashlib.sha256(data).hexdigest()
