@@ -1,0 +1,107 @@
+"""`husk manifest`: lists made of local images, kept as podman keeps them, and
+pushed to Debian's docker-registry on loopback; a pull of the pushed list picks
+the instance of the platform asked for."""
+
+import hashlib
+import json
+import subprocess
+import tarfile
+
+import pytest
+
+from husk.testing import IMAGE, build_tar, needs_registry
+
+ZERO = "sha256:" + "0" * 64
+
+
+def _second_image(husk, name="localhost/other:latest") -> str:
+    """A one-file image (a different config from busybox's, so another instance)."""
+    info = tarfile.TarInfo("hello.txt")
+    info.size = 3
+    husk("import", "-", name, input=build_tar((info, b"hi\n")), check=True)
+    return json.loads(husk("image", "inspect", name, check=True).stdout)[0]["Id"]
+
+
+def test_local_lists(husk):
+    """create, add (platform flags, annotations), inspect, annotate, remove, exists, rm,
+    with podman's messages and exit codes for bad input."""
+    list_id = husk("manifest", "create", "localhost/mylist", check=True).stdout.strip()
+    empty = json.loads(husk("manifest", "inspect", "mylist", check=True).stdout)
+    assert empty == {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.list.v2+json",
+                     "manifests": None}
+    again = husk("manifest", "create", "localhost/mylist")
+    assert again.returncode == 125 and "that name is already in use" in again.stderr, again.stderr
+    assert husk("manifest", "create", "--amend", "localhost/mylist", check=True).stdout.strip() == list_id
+    added = husk("manifest", "add", "--arch", "arm64", "--variant", "v8", "--annotation", "a=b", "mylist",
+                 f"containers-storage:{IMAGE}", check=True)
+    assert added.stdout.strip() == list_id
+    entries = json.loads(husk("manifest", "inspect", "mylist", check=True).stdout)["manifests"]
+    assert len(entries) == 1 and entries[0]["platform"] == {"architecture": "arm64", "os": "linux", "variant": "v8"}
+    assert entries[0]["annotations"] == {"a": "b"}
+    digest = entries[0]["digest"]
+    husk("manifest", "annotate", "--os", "freebsd", "--annotation", "c=d", "mylist", digest, check=True)
+    entry = json.loads(husk("manifest", "inspect", "mylist", check=True).stdout)["manifests"][0]
+    assert entry["platform"]["os"] == "freebsd" and entry["annotations"] == {"a": "b", "c": "d"}
+    for bad in ("bad", "sha256:../../etc", "sha256:" + "A" * 64):
+        refused = husk("manifest", "remove", "mylist", bad)
+        assert refused.returncode == 125 and refused.stderr.count("\n") == 1, refused.stderr
+        assert "invalid checksum digest format" in refused.stderr
+    missing = husk("manifest", "remove", "mylist", ZERO)
+    assert missing.returncode == 125 and f'no instance matching digest "{ZERO}"' in missing.stderr
+    assert husk("manifest", "remove", "mylist", digest, check=True).stdout.strip() == list_id
+    assert json.loads(husk("manifest", "inspect", "mylist", check=True).stdout)["manifests"] == []
+    assert husk("manifest", "exists", "mylist").returncode == 0
+    assert husk("manifest", "exists", "nope").returncode == 1
+    assert husk("manifest", "exists", IMAGE).returncode == 1  # an image, not a list
+    assert husk("manifest", "inspect", IMAGE).returncode == 125
+    nope = husk("manifest", "rm", "nope")
+    assert nope.returncode == 125 and nope.stderr == "Error: nope: image not known\n"
+    removed = husk("manifest", "rm", "mylist", check=True)
+    assert f"Deleted: {list_id}" in removed.stdout
+    assert husk("manifest", "exists", "mylist").returncode == 1
+    assert husk("image", "exists", IMAGE).returncode == 0  # its images stay
+
+
+@needs_registry
+@pytest.mark.parametrize("format_", ["v2s2", "oci"])
+def test_push_and_pull_by_platform(husk, registry, format_):
+    """The list and both images reach the registry; husk pulling it gets the
+    instance of the platform asked for, and skopeo resolves its arm64 one."""
+    registry.trust(husk)
+    other_id = _second_image(husk)
+    busybox_id = json.loads(husk("image", "inspect", IMAGE, check=True).stdout)[0]["Id"]
+    husk("manifest", "create", "localhost/multi", IMAGE, check=True)
+    husk("manifest", "add", "--arch", "arm64", "--variant", "v8", "multi", "localhost/other:latest", check=True)
+    target = f"{registry.host}/multi:1"
+    digestfile = f"{husk.root}.digest"
+    husk("manifest", "push", "--format", format_, "--digestfile", digestfile, "--rm", "multi",
+         f"docker://{target}", check=True, timeout=120)
+    assert husk("manifest", "exists", "multi").returncode == 1  # --rm
+    raw = subprocess.run(["skopeo", "inspect", "--raw", "--cert-dir", registry.cert_dir, f"docker://{target}"],
+                         check=True, capture_output=True, timeout=60).stdout
+    index = json.loads(raw)
+    with open(digestfile) as stream:
+        assert stream.read() == "sha256:" + hashlib.sha256(raw).hexdigest()
+    want = {"v2s2": "application/vnd.docker.distribution.manifest.list.v2+json",
+            "oci": "application/vnd.oci.image.index.v1+json"}[format_]
+    assert index["mediaType"] == want and len(index["manifests"]) == 2
+    arches = sorted(m["platform"]["architecture"] for m in index["manifests"])
+    assert arches == ["amd64", "arm64"]
+    husk("rmi", "-f", IMAGE, "localhost/other:latest", check=True)
+    husk("pull", "-q", "--arch", "arm64", "--variant", "v8", target, check=True, timeout=120)
+    assert json.loads(husk("image", "inspect", target, check=True).stdout)[0]["Id"] == other_id
+    husk("rmi", target, check=True)
+    husk("pull", "-q", "--arch", "amd64", target, check=True, timeout=120)
+    assert json.loads(husk("image", "inspect", target, check=True).stdout)[0]["Id"] == busybox_id
+    skopeo = subprocess.run(["skopeo", "inspect", "--override-arch", "arm64", "--override-variant", "v8",
+                             "--cert-dir", registry.cert_dir, f"docker://{target}"],
+                            check=True, capture_output=True, timeout=60)
+    assert json.loads(skopeo.stdout)["Digest"] == "sha256:" + hashlib.sha256(raw).hexdigest()  # it read the list
+
+
+@needs_registry
+def test_push_refuses_bad_destinations(husk, registry):
+    husk("manifest", "create", "localhost/badpush", IMAGE, check=True)
+    for destination in ("unqualified", f"{registry.host}/x@{ZERO}", "dir:/tmp/x"):
+        refused = husk("manifest", "push", "badpush", destination)
+        assert refused.returncode == 125 and refused.stderr.count("\n") == 1, refused.stderr
