@@ -12,7 +12,6 @@ daemons do; before, it is an ordinary error answer.
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import time
 
@@ -21,26 +20,12 @@ from aiohttp import web
 from ..define import HuskError, InvalidArgument
 from ..storage.pull import Progress
 from . import blocking
-from .requests import flag
+from .requests import flag, registry_options
 from .responses import json_response, request_runtime
 
 routes = web.RouteTableDef()
 libpod_routes = web.RouteTableDef()
 _DONE = object()
-
-
-def _registry_auth(request: web.Request) -> tuple[str, str] | None:
-    """X-Registry-Auth: base64url JSON {username, password}; absent or empty: auth.json's."""
-    header = request.headers.get("X-Registry-Auth", "")
-    if not header:
-        return None
-    try:
-        document = json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))
-    except ValueError:
-        raise InvalidArgument("malformed X-Registry-Auth header") from None
-    if not isinstance(document, dict) or not document.get("username"):
-        return None
-    return str(document["username"]), str(document.get("password", ""))
 
 
 def _with_tag(image: str, tag: str) -> str:
@@ -50,18 +35,6 @@ def _with_tag(image: str, tag: str) -> str:
     if tag.startswith("sha256:"):
         return f"{image}@{tag}"
     return image if ":" in image.rsplit("/", 1)[-1] else f"{image}:{tag}"
-
-
-def _options(request: web.Request):
-    from ..storage.pull import Platform, PullOptions
-
-    tls = request.query.get("tlsVerify")
-    platform = request.query.get("platform", "")
-    return PullOptions(tls_verify=None if tls is None else flag(request, "tlsVerify"),
-                       credentials=_registry_auth(request),
-                       platform=Platform.parse(platform, request.query.get("OS", ""),
-                                               request.query.get("Arch", ""), request.query.get("Variant", "")),
-                       all_tags=flag(request, "allTags"))
 
 
 class _Queued(Progress):
@@ -166,7 +139,7 @@ async def docker_pull(request: web.Request, image: str, tag: str) -> web.StreamR
     from ..storage.pull import pull
 
     reference = _with_tag(image, tag)
-    options = _options(request)
+    options = registry_options(request)
     runtime = request_runtime(request)
 
     def finish(images):
@@ -184,7 +157,7 @@ async def docker_push(request: web.Request) -> web.StreamResponse:
 
     tag = request.query.get("tag", "")
     name = _with_tag(request.match_info["name"], tag)
-    options = _options(request)
+    options = registry_options(request)
     runtime = request_runtime(request)
 
     def finish(digest: str):
@@ -232,7 +205,7 @@ async def libpod_pull(request: web.Request) -> web.StreamResponse:
     if not reference:
         raise InvalidArgument("reference must be given")
     quiet = flag(request, "quiet")
-    options = _options(request)
+    options = registry_options(request)
     runtime = request_runtime(request)
     policy = request.query.get("policy", "always")  # podman-remote's run asks with `missing`
 
@@ -255,7 +228,7 @@ async def libpod_push(request: web.Request) -> web.StreamResponse:
 
     name = request.match_info["name"]
     destination = request.query.get("destination", "")
-    options = _options(request)
+    options = registry_options(request)
     runtime = request_runtime(request)
     manifest_format = request.query.get("format", "oci")
     return await _streamed(

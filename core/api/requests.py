@@ -9,6 +9,7 @@ ignored as Docker ignores them.
 
 from __future__ import annotations
 
+import base64
 import json
 
 import msgspec
@@ -243,3 +244,30 @@ def userns_run_options(runtime, userns: str, uidmap=(), gidmap=()):
     from ..state.run_options import RunOptions
 
     return RunOptions(**run_options(lambda: runtime, userns, uidmap, gidmap))
+
+
+def registry_auth(request: web.Request) -> tuple[str, str] | None:
+    """X-Registry-Auth: base64url JSON {username, password}; absent or empty: auth.json's."""
+    header = request.headers.get("X-Registry-Auth", "")
+    if not header:
+        return None
+    try:
+        document = json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))
+    except ValueError:
+        raise InvalidArgument("malformed X-Registry-Auth header") from None
+    if not isinstance(document, dict) or not document.get("username"):
+        return None
+    return str(document["username"]), str(document.get("password", ""))
+
+
+def registry_options(request: web.Request):
+    """A pull's or push's PullOptions from the query (tlsVerify, platform, allTags) and X-Registry-Auth."""
+    from ..storage.pull import Platform, PullOptions
+
+    tls = request.query.get("tlsVerify")
+    platform = request.query.get("platform", "")
+    return PullOptions(tls_verify=None if tls is None else flag(request, "tlsVerify"),
+                       credentials=registry_auth(request),
+                       platform=Platform.parse(platform, request.query.get("OS", ""),
+                                               request.query.get("Arch", ""), request.query.get("Variant", "")),
+                       all_tags=flag(request, "allTags"))

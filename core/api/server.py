@@ -197,7 +197,7 @@ def make_app(runtime: "Runtime", options: ServiceOptions = ServiceOptions(), mid
 #: never import one another's registration.
 ROUTE_MODULES = ("docker", "execs", "libpod", "libpod_containers", "images", "changes", "files", "registry",
                  "image_ops", "build", "networks", "volumes", "stats", "disk",
-                 "secrets", "pods", "kube", "openapi")
+                 "secrets", "pods", "kube", "manifests", "openapi")
 DOCKER_PREFIX = r"/v{version:[0-9]+\.[0-9]+}"
 LIBPOD_PREFIX = r"/v{libpod_version:[0-9]+\.[0-9]+(?:\.[0-9]+)?}/libpod"
 

@@ -105,3 +105,47 @@ def test_push_refuses_bad_destinations(husk, registry):
     for destination in ("unqualified", f"{registry.host}/x@{ZERO}", "dir:/tmp/x"):
         refused = husk("manifest", "push", "badpush", destination)
         assert refused.returncode == 125 and refused.stderr.count("\n") == 1, refused.stderr
+
+
+@needs_registry
+def test_libpod_manifest_routes(api_crun, registry):
+    """podman 4.3's v4 routes (create, modify, inspect, exists, push, delete) and v3's
+    (create, add, remove by digest), against husk's service."""
+    api = api_crun
+    v4, v3 = "/v4.3.1/libpod/manifests", "/v3.4.0/libpod/manifests"
+    status, _, created = api.request("POST", f"{v4}/localhost/apilist?images={IMAGE}")
+    assert status == 201, created
+    list_id = created["Id"]
+    status, _, index = api.request("GET", f"{v4}/localhost/apilist/json")
+    assert status == 200 and len(index["manifests"]) == 1, index
+    digest = index["manifests"][0]["digest"]
+    status, _, report = api.request("PUT", f"{v4}/apilist", {"operation": "annotate", "images": [digest],
+                                                             "arch": "arm64", "annotation": ["k=v"]})
+    assert status == 200 and report["Id"] == list_id, report
+    entry = api.request("GET", f"{v4}/apilist/json")[2]["manifests"][0]
+    assert entry["platform"]["architecture"] == "arm64" and entry["annotations"] == {"k": "v"}
+    bad = api.request("PUT", f"{v4}/apilist", {"operation": "remove", "images": ["sha256:../../x"]})
+    assert bad[0] == 400, bad
+    assert api.request("GET", f"{v4}/apilist/exists")[0] == 204
+    assert api.request("GET", f"{v4}/nope/exists")[0] == 404
+    assert api.request("GET", f"{v4}/nope/json")[0] == 404
+    status, _, pushed = api.request(
+        "POST", f"{v4}/apilist/registry/{registry.host}/apilist:1?tlsVerify=false&format=oci")
+    assert status == 200 and pushed["Id"].startswith("sha256:"), pushed
+    raw = subprocess.run(["skopeo", "inspect", "--raw", "--cert-dir", registry.cert_dir,
+                          f"docker://{registry.host}/apilist:1"], check=True, capture_output=True, timeout=60).stdout
+    assert "sha256:" + hashlib.sha256(raw).hexdigest() == pushed["Id"]
+    assert json.loads(raw)["manifests"][0]["platform"]["architecture"] == "arm64"
+    status, _, removed = api.request("DELETE", f"{v4}/apilist")
+    assert status == 200 and removed["Deleted"] == [list_id], removed
+    assert api.request("GET", f"{v4}/apilist/exists")[0] == 404
+    # v3: create with the name in the query, add, remove by digest
+    status, _, created = api.request("POST", f"{v3}/create?name=localhost/old")
+    assert status == 200, created
+    status, _, added = api.request("POST", f"{v3}/localhost/old/add", {"images": [IMAGE]})
+    assert status == 200 and added["Id"] == created["Id"], added
+    digest = api.request("GET", f"{v3}/localhost/old/json")[2]["manifests"][0]["digest"]
+    status, _, dropped = api.request("DELETE", f"{v3}/localhost/old?digest={digest}")
+    assert status == 200 and dropped["Id"] == created["Id"], dropped
+    assert api.request("GET", f"{v3}/localhost/old/json")[2]["manifests"] == []
+    assert api.request("DELETE", f"{v3}/localhost/old?digest=bad")[0] == 400
