@@ -54,7 +54,13 @@ def _platform(body: ModifyBody) -> dict:
 
 
 async def _body(request: web.Request) -> ModifyBody:
-    return await decode_body(request, ModifyBody) if request.can_read_body else ModifyBody()
+    """The body's options; keys match whatever their case (podman's client sends its
+    Go field names, `Operation`, and nulls for what is unset, as Go's decoder allows)."""
+    raw = await decode_body(request, dict)
+    try:
+        return msgspec.convert({key.lower(): value for key, value in raw.items() if value is not None}, ModifyBody)
+    except msgspec.ValidationError as exc:
+        raise InvalidArgument(f"invalid request body: {exc}") from None
 
 
 async def _create(request: web.Request, name: str) -> web.Response:
@@ -150,7 +156,7 @@ async def modify(request: web.Request) -> web.Response:
     from ..storage import manifest_list
 
     name = request.match_info["name"]
-    body = await decode_body(request, ModifyBody)
+    body = await _body(request)
     runtime = request_runtime(request)
     if body.operation not in ("update", "remove", "annotate"):
         raise InvalidArgument(f"unknown operation {body.operation!r}: update, remove or annotate")
