@@ -31,6 +31,10 @@ def command(name: str, local: click.Command | None) -> click.Command | None:
              **remote_inventory.COMMANDS}
     if name in ("run", "create", "container"):  # (their options are many: made only for them)
         verbs.update(remote_create.commands())
+    if name == "manifest":
+        from .remote_manifests import group
+
+        return group()
     if name in verbs:
         if name in ("pod", "network"):  # create with the local verb's flags
             verbs[name].add_command(remote_create.group_create(name), "create")

@@ -9,7 +9,7 @@ import tarfile
 
 import pytest
 
-from husk.testing import IMAGE, build_tar, needs_registry
+from husk.testing import HUSK, IMAGE, build_tar, needs_registry
 
 ZERO = "sha256:" + "0" * 64
 
@@ -153,3 +153,33 @@ def test_libpod_manifest_routes(api_crun, registry):
     assert status == 200 and dropped["Id"] == created["Id"], dropped
     assert api.request("GET", f"{v3}/localhost/old/json")[2]["manifests"] == []
     assert api.request("DELETE", f"{v3}/localhost/old?digest=bad")[0] == 400
+
+
+@needs_registry
+def test_remote_manifest_verbs(api_crun, registry):
+    """`husk --url ... manifest ...` against husk's service: the same verbs, messages and codes."""
+    def remote(*args):
+        return subprocess.run([HUSK, "--url", f"unix://{api_crun.socket_path}", "manifest", *args],
+                              capture_output=True, text=True, timeout=120, env=api_crun.env.env())
+
+    created = remote("create", "localhost/rlist", IMAGE)
+    assert created.returncode == 0, created.stderr
+    list_id = created.stdout.strip()
+    digest = json.loads(remote("inspect", "rlist").stdout)["manifests"][0]["digest"]
+    annotated = remote("annotate", "--arch", "arm64", "--annotation", "q=r", "rlist", digest)
+    assert annotated.returncode == 0 and annotated.stdout.strip() == list_id, annotated.stderr
+    entry = json.loads(remote("inspect", "rlist").stdout)["manifests"][0]
+    assert entry["platform"]["architecture"] == "arm64" and entry["annotations"] == {"q": "r"}
+    bad = remote("remove", "rlist", "bad")
+    assert bad.returncode == 125 and "invalid checksum digest format" in bad.stderr, bad.stderr
+    assert remote("exists", "rlist").returncode == 0 and remote("exists", "nope").returncode == 1
+    digestfile = f"{api_crun.socket_path}.digest"
+    pushed = remote("push", "--tls-verify=false", "--rm", "--digestfile", digestfile, "rlist",
+                    f"docker://{registry.host}/rlist:1")
+    assert pushed.returncode == 0, pushed.stderr
+    raw = subprocess.run(["skopeo", "inspect", "--raw", "--cert-dir", registry.cert_dir,
+                          f"docker://{registry.host}/rlist:1"], check=True, capture_output=True, timeout=60).stdout
+    with open(digestfile) as stream:
+        assert stream.read() == "sha256:" + hashlib.sha256(raw).hexdigest()
+    assert remote("exists", "rlist").returncode == 1  # --rm
+    assert remote("rm", "nope").returncode == 125
