@@ -29,22 +29,19 @@ def create(amend, name, images):
     click.echo(client().json("POST", path("manifests", name), query)["Id"])
 
 
-@click.command(cls=RemoteCommand, context_settings=CONTEXT)
-@platform_options
-@click.argument("name")
-@click.argument("image")
-def add(arch, os_, variant, annotations, name, image):
-    """Add the service's image IMAGE to the list NAME."""
-    click.echo(_modify(name, "update", [image], arch, os_, variant, annotations))
+def _platform_verb(verb: str, operation: str, target: str, doc: str) -> click.Command:
+    """add and annotate: the local verb's platform flags, sent as a modify `operation`."""
+    @click.command(verb, cls=RemoteCommand, context_settings=CONTEXT, help=doc)
+    @platform_options
+    @click.argument("name")
+    @click.argument(target)
+    def command(arch, os_, variant, annotations, name, **what):
+        click.echo(_modify(name, operation, [what[target]], arch, os_, variant, annotations))
+    return command
 
 
-@click.command(cls=RemoteCommand, context_settings=CONTEXT)
-@platform_options
-@click.argument("name")
-@click.argument("digest")
-def annotate(arch, os_, variant, annotations, name, digest):
-    """Change the platform or annotations of the instance DIGEST."""
-    click.echo(_modify(name, "annotate", [digest], arch, os_, variant, annotations))
+add = _platform_verb("add", "update", "image", "Add the service's image IMAGE to the list NAME.")
+annotate = _platform_verb("annotate", "annotate", "digest", "Change the platform or annotations of the instance DIGEST.")
 
 
 @click.command(cls=RemoteCommand, context_settings=CONTEXT)
