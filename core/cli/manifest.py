@@ -164,8 +164,9 @@ def push(session, all_, format_, remove_list, digestfile, quiet, remove_signatur
     from ..storage.pull import Progress
     from .registry import TerminalProgress
 
-    digest = manifest_list.push(session.runtime, name, destination, all_=_tls_verify(all_) is not False, manifest_format=format_,
-                                options=_pull_options(**flags), progress=Progress() if quiet else TerminalProgress())
+    digest = manifest_list.push(session.runtime, name, destination, all_=_tls_verify(all_) is not False,
+                                manifest_format=format_, options=_pull_options(**flags),
+                                progress=Progress() if quiet else TerminalProgress())
     if digestfile:
         with open(digestfile, "w") as stream:
             stream.write(digest)

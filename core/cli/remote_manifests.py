@@ -41,7 +41,8 @@ def _platform_verb(verb: str, operation: str, target: str, doc: str) -> click.Co
 
 
 add = _platform_verb("add", "update", "image", "Add the service's image IMAGE to the list NAME.")
-annotate = _platform_verb("annotate", "annotate", "digest", "Change the platform or annotations of the instance DIGEST.")
+annotate = _platform_verb("annotate", "annotate", "digest",
+                          "Change the platform or annotations of the instance DIGEST.")
 
 
 @click.command(cls=RemoteCommand, context_settings=CONTEXT)
