@@ -7,7 +7,7 @@ import click
 
 from ..define import HuskError
 from .common import CONTEXT
-from .registry import AUTHFILE, CERT_DIR, CREDS, TLS_VERIFY, _pull_options, _tls_verify
+from .registry import AUTHFILE, CERT_DIR, CREDS, TLS_VERIFY, _pull_options
 
 PLATFORM = [click.option("--arch", default="", help="Override the image's architecture."),
             click.option("--os", "os_", default="", help="Override the image's OS."),
@@ -142,7 +142,7 @@ def exists(session, name):
 
 
 @click.command(context_settings=CONTEXT)
-@click.option("--all", "all_", metavar="BOOL", is_flag=False, flag_value="true", default="true",
+@click.option("--all", "all_", type=click.BOOL, default=True, is_flag=False, flag_value=True,
               help="Push the list's images too (default true; --all=false pushes the list alone).")
 @click.option("-f", "--format", "format_", default="", type=click.Choice(["", "oci", "v2s2"]),
               help="oci or v2s2 (default: the list's own type).")
@@ -164,7 +164,7 @@ def push(session, all_, format_, remove_list, digestfile, quiet, remove_signatur
     from ..storage.pull import Progress
     from .registry import TerminalProgress
 
-    digest = manifest_list.push(session.runtime, name, destination, all_=_tls_verify(all_) is not False,
+    digest = manifest_list.push(session.runtime, name, destination, all_=all_,
                                 manifest_format=format_, options=_pull_options(**flags),
                                 progress=Progress() if quiet else TerminalProgress())
     if digestfile:

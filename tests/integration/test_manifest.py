@@ -106,6 +106,13 @@ def test_push_refuses_bad_destinations(husk, registry):
     for destination in ("unqualified", f"{registry.host}/x@{ZERO}", "dir:/tmp/x"):
         refused = husk("manifest", "push", "badpush", destination)
         assert refused.returncode == 125 and refused.stderr.count("\n") == 1, refused.stderr
+    registry.trust(husk)
+    alone = husk("manifest", "push", "--all=false", "badpush", f"{registry.host}/alone:1")
+    # the list alone: the registry refuses it, its image never having been sent
+    assert alone.returncode == 125 and alone.stderr.count("Error:") == 1, alone.stderr
+    assert "blob unknown" in alone.stderr
+    husk("manifest", "push", "badpush", f"{registry.host}/alone:1", check=True, timeout=120)
+    husk("manifest", "push", "--all=false", "badpush", f"{registry.host}/alone:2", check=True, timeout=120)
 
 
 @needs_registry
