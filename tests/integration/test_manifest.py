@@ -113,6 +113,11 @@ def test_push_refuses_bad_destinations(husk, registry):
     assert "blob unknown" in alone.stderr
     husk("manifest", "push", "badpush", f"{registry.host}/alone:1", check=True, timeout=120)
     husk("manifest", "push", "--all=false", "badpush", f"{registry.host}/alone:2", check=True, timeout=120)
+    # `push` of a list is `manifest push`
+    husk("push", "badpush", f"{registry.host}/alone:3", check=True, timeout=120)
+    raw = subprocess.run(["skopeo", "inspect", "--raw", "--cert-dir", registry.cert_dir,
+                          f"docker://{registry.host}/alone:3"], check=True, capture_output=True, timeout=60).stdout
+    assert json.loads(raw)["mediaType"] == "application/vnd.oci.image.index.v1+json"
 
 
 @needs_registry
