@@ -214,11 +214,6 @@ def push(runtime: "Runtime", source: str, destination: str = "", *, options: "Pu
     progress = progress or Progress()
     image = resolve_image(runtime, source)
     transport, target = split_destination(destination or source)
-    if image.manifest_list:  # a list goes with its images, as `manifest push` sends it
-        from .manifest_list import push as push_list
-
-        return push_list(runtime, source, destination or source, manifest_format=manifest_format, options=options,
-                         progress=progress)
     if transport == "docker-archive":
         from .image_archive import save_images
 
