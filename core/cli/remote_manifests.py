@@ -11,6 +11,7 @@ import click
 from .common import CONTEXT
 from .manifest import _annotations, platform_options
 from .remote import RemoteCommand, ServiceError, client, path
+from .remote_objects import _exists
 
 
 def _modify(name: str, operation: str, images: list[str], arch="", os_="", variant="", annotations=()) -> str:
@@ -82,16 +83,6 @@ def rm(names):
 
 
 @click.command(cls=RemoteCommand, context_settings=CONTEXT)
-@click.argument("name")
-def exists(name):
-    """Exit 0 when NAME is a manifest list on the service, 1 when not."""
-    try:
-        client().open("GET", path("manifests", name, "exists")).read()
-    except ServiceError:
-        raise SystemExit(1) from None
-
-
-@click.command(cls=RemoteCommand, context_settings=CONTEXT)
 @click.option("--all", "all_", type=click.BOOL, default=True, is_flag=False, flag_value=True,
               help="Push the list's images too (default true).")
 @click.option("-f", "--format", "format_", default="", type=click.Choice(["", "oci", "v2s2"]),
@@ -115,6 +106,6 @@ def push(all_, format_, remove_list, tls_verify, digestfile, quiet, name, destin
 
 def group() -> click.Group:
     manifest = click.Group("manifest", help="Manipulate the service's manifest lists.", context_settings=CONTEXT)
-    for command in (create, add, annotate, inspect, remove, rm, exists, push):
+    for command in (create, add, annotate, inspect, remove, rm, _exists("manifest"), push):
         manifest.add_command(command)
     return manifest

@@ -116,10 +116,17 @@ def add(runtime: "Runtime", list_name: str, reference: str, *, arch: str = "", o
     return record.id
 
 
-def _entry(index: dict, list_name: str, digest: str, doing: str) -> dict:
+def _instance(runtime: "Runtime", list_name: str, digest: str, doing: str) -> tuple[ImageRecord, dict, dict]:
+    """The list, its index and the entry of `digest` (checked first: `sha256:` + 64 hex)."""
+    record = get_list(runtime, list_name)
+    try:
+        check_digest(digest)
+    except InvalidArgument as error:
+        raise InvalidArgument(f"{doing} {list_name}: {error}") from None
+    index = index_of(record)
     for entry in index["manifests"] or []:
         if entry["digest"] == digest:
-            return entry
+            return record, index, entry
     raise NoSuchImage(f'{doing} {list_name}: no instance matching digest "{digest}" found in manifest list: '
                       "file does not exist")
 
@@ -127,13 +134,7 @@ def _entry(index: dict, list_name: str, digest: str, doing: str) -> dict:
 def annotate(runtime: "Runtime", list_name: str, digest: str, *, arch: str = "", os_: str = "", variant: str = "",
              annotations: dict[str, str] | None = None) -> str:
     """Change an instance's platform or annotations; the list's id."""
-    record = get_list(runtime, list_name)
-    try:
-        check_digest(digest)
-    except InvalidArgument as error:
-        raise InvalidArgument(f"annotating manifest list {list_name}: {error}") from None
-    index = index_of(record)
-    entry = _entry(index, list_name, digest, "annotating manifest list")
+    record, index, entry = _instance(runtime, list_name, digest, "annotating manifest list")
     for key, value in (("architecture", arch), ("os", os_), ("variant", variant)):
         if value:
             entry.setdefault("platform", {})[key] = value
@@ -145,13 +146,7 @@ def annotate(runtime: "Runtime", list_name: str, digest: str, *, arch: str = "",
 
 def remove(runtime: "Runtime", list_name: str, digest: str) -> str:
     """Take the instance `digest` out of the list; the list's id."""
-    record = get_list(runtime, list_name)
-    try:
-        check_digest(digest)
-    except InvalidArgument as error:
-        raise InvalidArgument(f"removing from manifest list {list_name}: {error}") from None
-    index = index_of(record)
-    _entry(index, list_name, digest, "removing from manifest list")
+    record, index, _ = _instance(runtime, list_name, digest, "removing from manifest list")
     index["manifests"] = [m for m in index["manifests"] if m["digest"] != digest]
     record.list_instances.pop(digest, None)
     _save(runtime, record, index)
