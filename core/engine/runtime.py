@@ -202,6 +202,10 @@ class Runtime:
         from ..formats.signals import parse_signal
 
         image_record, rootfs_dir, overlay = _rootfs(image) if rootfs else (resolve_image(self, image), "", False)
+        if image_record.manifest_list:  # a list runs its instance for this host, as podman's
+            from ..storage.manifest_list import instance_image
+
+            image_record = instance_image(self, image_record)
         if name:
             check_name(name)
         check_env(env)

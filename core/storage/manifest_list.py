@@ -207,3 +207,18 @@ def push(runtime: "Runtime", list_name: str, destination: str, *, all_: bool = T
         client.close()
     progress.message("Storing signatures")
     return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def instance_image(runtime: "Runtime", record: ImageRecord) -> ImageRecord:
+    """The local image a list holds for this host's platform (what `run LIST` runs, as podman's)."""
+    import msgspec
+
+    from .pull import Descriptor, Platform, _choose
+
+    entries = msgspec.convert(index_of(record)["manifests"] or [], list[Descriptor])
+    name = record.names[0] if record.names else record.id
+    digest = _choose(entries, Platform.parse(), name)
+    try:
+        return runtime.store.image(record.list_instances[digest])
+    except (KeyError, NoSuchImage):
+        raise NoSuchImage(f"{name}: the image of instance {digest} is no longer stored") from None

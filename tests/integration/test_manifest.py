@@ -231,3 +231,14 @@ def test_podman_client_drives_husks_manifest_routes(api_crun, registry):
     deleted = remote("rm", "localhost/plist")
     assert deleted.returncode == 0 and list_id in deleted.stdout, deleted.stderr
     assert remote("exists", "localhost/plist").returncode == 1
+
+
+def test_run_of_a_list_runs_the_hosts_instance(husk):
+    husk("manifest", "create", "localhost/runlist", IMAGE, check=True)
+    ran = husk("run", "--rm", "localhost/runlist", "echo", "ran")
+    assert (ran.returncode, ran.stdout) == (0, "ran\n"), ran.stderr
+    digest = json.loads(husk("manifest", "inspect", "runlist", check=True).stdout)["manifests"][0]["digest"]
+    husk("manifest", "annotate", "--arch", "s390x", "runlist", digest, check=True)
+    refused = husk("run", "--rm", "localhost/runlist", "true")
+    assert refused.returncode == 125 and refused.stderr.count("\n") == 1, refused.stderr
+    assert "no image found in manifest list for architecture" in refused.stderr
