@@ -576,6 +576,9 @@ class Bench:
         for name in BENCHMARKS:
             if name == "importtime" or (only and name not in only):
                 continue
+            if name == "checkpoint" and self.runtime != "runc":  # crun 1.8.1 has no +CRIU
+                log("[%s] checkpoint skipped: it needs --runtime runc" % self.runtime)
+                continue
             log("[%s] %s ..." % (self.runtime, name))
             results.append(getattr(self, "bench_" + name)())
         return results
