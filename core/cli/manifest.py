@@ -33,8 +33,18 @@ def _annotations(values) -> dict[str, str]:
     return result
 
 
+def _refuse_all(all_: bool) -> None:
+    """--all (every image of a list that IMAGE names) needs a list read from a
+    registry, which husk's manifest verbs do not do yet: refused, not ignored."""
+    from ..define import InvalidArgument
+
+    if all_:
+        raise InvalidArgument("--all: adding every image of a list IMAGE names is not supported yet "
+                              "(add its images one by one)")
+
+
 @click.command(context_settings=CONTEXT)
-@click.option("--all", "all_", is_flag=True, help="Add all of a list's images (husk adds local images only).")
+@click.option("--all", "all_", is_flag=True, help="Add all of a list's images (not supported yet: refused).")
 @click.option("-a", "--amend", is_flag=True, help="Add to the list of that name if one exists.")
 @TLS_VERIFY
 @click.argument("name")
@@ -44,12 +54,14 @@ def create(session, all_, amend, tls_verify, name, images):
     """Create a manifest list NAME, holding IMAGEs."""
     from ..storage import manifest_list
 
+    _refuse_all(all_)
+
     click.echo(manifest_list.create(session.runtime, name, list(images), amend=amend))
 
 
 @click.command(context_settings=CONTEXT)
 @platform_options
-@click.option("--all", "all_", is_flag=True, help="Add all of a list's images (husk adds local images only).")
+@click.option("--all", "all_", is_flag=True, help="Add all of a list's images (not supported yet: refused).")
 @TLS_VERIFY
 @AUTHFILE
 @CREDS
@@ -60,6 +72,8 @@ def create(session, all_, amend, tls_verify, name, images):
 def add(session, arch, os_, variant, annotations, all_, tls_verify, authfile, creds, cert_dir, name, image):
     """Add the local IMAGE (containers-storage:NAME, or a stored NAME) to the list NAME."""
     from ..storage import manifest_list
+
+    _refuse_all(all_)
 
     click.echo(manifest_list.add(session.runtime, name, image, arch=arch, os_=os_, variant=variant,
                                  annotations=_annotations(annotations)))

@@ -33,6 +33,9 @@ def test_local_lists(husk):
     again = husk("manifest", "create", "localhost/mylist")
     assert again.returncode == 125 and "that name is already in use" in again.stderr, again.stderr
     assert husk("manifest", "create", "--amend", "localhost/mylist", check=True).stdout.strip() == list_id
+    for verb in (["create", "--all", "localhost/other"], ["add", "--all", "mylist", IMAGE]):
+        refused = husk("manifest", *verb)  # not done yet: refused in one line, never ignored
+        assert (refused.returncode, refused.stderr.count("\n")) == (125, 1) and "--all" in refused.stderr, refused.stderr
     added = husk("manifest", "add", "--arch", "arm64", "--variant", "v8", "--annotation", "a=b", "mylist",
                  f"containers-storage:{IMAGE}", check=True)
     assert added.stdout.strip() == list_id
