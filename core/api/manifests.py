@@ -29,6 +29,9 @@ class ModifyBody(msgspec.Struct, omit_defaults=True):
     arch: str = ""
     os: str = ""
     variant: str = ""
+    os_version: str = ""
+    os_features: list[str] | None = None
+    features: list[str] | None = None
     annotation: list[str] | dict[str, str] | None = None
     annotations: dict[str, str] | None = None
 
@@ -50,7 +53,9 @@ def _annotations(body: ModifyBody) -> dict[str, str]:
 
 
 def _platform(body: ModifyBody) -> dict:
-    return {"arch": body.arch, "os_": body.os, "variant": body.variant, "annotations": _annotations(body)}
+    return {"arch": body.arch, "os_": body.os, "variant": body.variant, "os_version": body.os_version,
+            "os_features": body.os_features or (), "features": body.features or (),
+            "annotations": _annotations(body)}
 
 
 async def _body(request: web.Request) -> ModifyBody:

@@ -12,6 +12,9 @@ from .registry import AUTHFILE, CERT_DIR, CREDS, TLS_VERIFY, _pull_options
 PLATFORM = [click.option("--arch", default="", help="Override the image's architecture."),
             click.option("--os", "os_", default="", help="Override the image's OS."),
             click.option("--variant", default="", help="Override the image's architecture variant."),
+            click.option("--os-version", default="", help="The OS version the image needs (os.version)."),
+            click.option("--os-features", multiple=True, help="An OS feature the image needs (os.features; several)."),
+            click.option("--features", multiple=True, help="A feature the image needs (features; several)."),
             click.option("--annotation", "annotations", multiple=True, help="KEY=VALUE to set on the entry.")]
 
 
@@ -69,14 +72,12 @@ def create(session, all_, amend, tls_verify, name, images):
 @click.argument("name")
 @click.argument("image")
 @click.pass_obj
-def add(session, arch, os_, variant, annotations, all_, tls_verify, authfile, creds, cert_dir, name, image):
+def add(session, annotations, all_, tls_verify, authfile, creds, cert_dir, name, image, **platform):
     """Add the local IMAGE (containers-storage:NAME, or a stored NAME) to the list NAME."""
     from ..storage import manifest_list
 
     _refuse_all(all_)
-
-    click.echo(manifest_list.add(session.runtime, name, image, arch=arch, os_=os_, variant=variant,
-                                 annotations=_annotations(annotations)))
+    click.echo(manifest_list.add(session.runtime, name, image, annotations=_annotations(annotations), **platform))
 
 
 @click.command(context_settings=CONTEXT)
@@ -84,12 +85,12 @@ def add(session, arch, os_, variant, annotations, all_, tls_verify, authfile, cr
 @click.argument("name")
 @click.argument("digest")
 @click.pass_obj
-def annotate(session, arch, os_, variant, annotations, name, digest):
+def annotate(session, annotations, name, digest, **platform):
     """Change the platform or annotations of the instance DIGEST of the list NAME."""
     from ..storage import manifest_list
 
-    click.echo(manifest_list.annotate(session.runtime, name, digest, arch=arch, os_=os_, variant=variant,
-                                      annotations=_annotations(annotations)))
+    click.echo(manifest_list.annotate(session.runtime, name, digest, annotations=_annotations(annotations),
+                                      **platform))
 
 
 @click.command(context_settings=CONTEXT)

@@ -14,8 +14,10 @@ from .remote import RemoteCommand, ServiceError, client, path
 from .remote_objects import _exists
 
 
-def _modify(name: str, operation: str, images: list[str], arch="", os_="", variant="", annotations=()) -> str:
+def _modify(name: str, operation: str, images: list[str], annotations=(), arch="", os_="", variant="",
+            os_version="", os_features=(), features=()) -> str:
     body = {"operation": operation, "images": images, "arch": arch, "os": os_, "variant": variant,
+            "os_version": os_version, "os_features": list(os_features), "features": list(features),
             "annotations": _annotations(annotations)}
     return client().json("PUT", path("manifests", name), body=body)["Id"]
 
@@ -36,8 +38,8 @@ def _platform_verb(verb: str, operation: str, target: str, doc: str) -> click.Co
     @platform_options
     @click.argument("name")
     @click.argument(target)
-    def command(arch, os_, variant, annotations, name, **what):
-        click.echo(_modify(name, operation, [what[target]], arch, os_, variant, annotations))
+    def command(annotations, name, **what):
+        click.echo(_modify(name, operation, [what.pop(target)], annotations, **what))
     return command
 
 

@@ -92,9 +92,20 @@ def _local_image(runtime: "Runtime", reference: str) -> ImageRecord:
     return image
 
 
+def _override(platform: dict, arch: str = "", os_: str = "", variant: str = "", os_version: str = "",
+              os_features=(), features=()) -> dict:
+    """`platform` with the flags that were given set (`--os-features` and
+    `--features` are lists: OCI's os.features and the Docker list's features)."""
+    for key, value in (("architecture", arch), ("os", os_), ("variant", variant), ("os.version", os_version),
+                       ("os.features", list(os_features)), ("features", list(features))):
+        if value:
+            platform[key] = value
+    return platform
+
+
 def add(runtime: "Runtime", list_name: str, reference: str, *, arch: str = "", os_: str = "", variant: str = "",
-        annotations: dict[str, str] | None = None) -> str:
-    """Add the local image `reference` to the list; the list's id."""
+        annotations: dict[str, str] | None = None, **platform_flags) -> str:
+    """Add the local image `reference` to the list; the list's id (`platform_flags`: _override's others)."""
     from .push import prepare
 
     record = get_list(runtime, list_name)
@@ -103,9 +114,10 @@ def add(runtime: "Runtime", list_name: str, reference: str, *, arch: str = "", o
     prepared = prepare(runtime, image, "oci" if index["mediaType"] == OCI_INDEX else "v2s2")
     prepared.cleanup()
     config = json.loads(image.config_json)
-    platform = {"architecture": arch or config.get("architecture", ""), "os": os_ or config.get("os", "")}
-    if variant or config.get("variant"):
-        platform["variant"] = variant or config["variant"]
+    platform = {"architecture": config.get("architecture", ""), "os": config.get("os", "")}
+    if config.get("variant"):
+        platform["variant"] = config["variant"]
+    _override(platform, arch, os_, variant, **platform_flags)
     entry = {"mediaType": prepared.media_type, "size": len(prepared.manifest), "digest": prepared.digest,
              "platform": platform}
     if annotations:
@@ -131,13 +143,11 @@ def _instance(runtime: "Runtime", list_name: str, digest: str, doing: str) -> tu
                       "file does not exist")
 
 
-def annotate(runtime: "Runtime", list_name: str, digest: str, *, arch: str = "", os_: str = "", variant: str = "",
-             annotations: dict[str, str] | None = None) -> str:
-    """Change an instance's platform or annotations; the list's id."""
+def annotate(runtime: "Runtime", list_name: str, digest: str, *, annotations: dict[str, str] | None = None,
+             **platform_flags) -> str:
+    """Change an instance's platform (_override's flags) or annotations; the list's id."""
     record, index, entry = _instance(runtime, list_name, digest, "annotating manifest list")
-    for key, value in (("architecture", arch), ("os", os_), ("variant", variant)):
-        if value:
-            entry.setdefault("platform", {})[key] = value
+    _override(entry.setdefault("platform", {}), **platform_flags)
     if annotations:
         entry["annotations"] = {**entry.get("annotations", {}), **annotations}
     _save(runtime, record, index)

@@ -43,9 +43,12 @@ def test_local_lists(husk):
     assert len(entries) == 1 and entries[0]["platform"] == {"architecture": "arm64", "os": "linux", "variant": "v8"}
     assert entries[0]["annotations"] == {"a": "b"}
     digest = entries[0]["digest"]
-    husk("manifest", "annotate", "--os", "freebsd", "--annotation", "c=d", "mylist", digest, check=True)
+    husk("manifest", "annotate", "--os", "freebsd", "--annotation", "c=d", "--os-version", "14.1",
+         "--os-features", "f1", "--os-features", "f2", "--features", "sse4", "mylist", digest, check=True)
     entry = json.loads(husk("manifest", "inspect", "mylist", check=True).stdout)["manifests"][0]
-    assert entry["platform"]["os"] == "freebsd" and entry["annotations"] == {"a": "b", "c": "d"}
+    assert entry["platform"] == {"architecture": "arm64", "os": "freebsd", "variant": "v8", "os.version": "14.1",
+                                 "os.features": ["f1", "f2"], "features": ["sse4"]}
+    assert entry["annotations"] == {"a": "b", "c": "d"}
     for bad in ("bad", "sha256:../../etc", "sha256:" + "A" * 64):
         refused = husk("manifest", "remove", "mylist", bad)
         assert refused.returncode == 125 and refused.stderr.count("\n") == 1, refused.stderr
@@ -182,10 +185,11 @@ def test_remote_manifest_verbs(api_crun, registry):
     assert created.returncode == 0, created.stderr
     list_id = created.stdout.strip()
     digest = json.loads(remote("inspect", "rlist").stdout)["manifests"][0]["digest"]
-    annotated = remote("annotate", "--arch", "arm64", "--annotation", "q=r", "rlist", digest)
+    annotated = remote("annotate", "--arch", "arm64", "--annotation", "q=r", "--os-version", "1.2", "rlist", digest)
     assert annotated.returncode == 0 and annotated.stdout.strip() == list_id, annotated.stderr
     entry = json.loads(remote("inspect", "rlist").stdout)["manifests"][0]
     assert entry["platform"]["architecture"] == "arm64" and entry["annotations"] == {"q": "r"}
+    assert entry["platform"]["os.version"] == "1.2"
     bad = remote("remove", "rlist", "bad")
     assert bad.returncode == 125 and "invalid checksum digest format" in bad.stderr, bad.stderr
     assert remote("exists", "rlist").returncode == 0 and remote("exists", "nope").returncode == 1
