@@ -231,7 +231,7 @@ def teardown(container: "Container", save: bool = True) -> None:
             netns.create(path)
         if names:
             backend(container.runtime).teardown(path, options(container, names))
-    except HuskError as exc:
+    except (HuskError, OSError) as exc:  # OSError: no room for the fresh namespace's file (a full run root)
         if st.network_status:  # set up: a failure may leave something behind
             print(f"Warning: tearing down the network of container {container.id}: {exc}", file=sys.stderr)
     if uses_usermode(container):
