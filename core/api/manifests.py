@@ -41,14 +41,12 @@ def _v3(request: web.Request) -> bool:
 
 
 def _annotations(body: ModifyBody) -> dict[str, str]:
+    from ..storage.manifest_list import parse_annotations
+
     result = dict(body.annotations or {})
     if isinstance(body.annotation, dict):
         result.update(body.annotation)
-    for item in body.annotation if isinstance(body.annotation, list) else ():
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise InvalidArgument(f"no value given for annotation {key!r}")
-        result[key] = value
+    result.update(parse_annotations(body.annotation if isinstance(body.annotation, list) else ()))
     return result
 
 

@@ -25,15 +25,9 @@ def platform_options(function):
 
 
 def _annotations(values) -> dict[str, str]:
-    from ..define import InvalidArgument
+    from ..storage.manifest_list import parse_annotations
 
-    result = {}
-    for value in values:
-        key, sep, text = value.partition("=")
-        if not sep or not key:
-            raise InvalidArgument(f"no value given for annotation {key!r}")
-        result[key] = text
-    return result
+    return parse_annotations(values)
 
 
 def _refuse_all(all_: bool) -> None:

@@ -92,6 +92,18 @@ def _local_image(runtime: "Runtime", reference: str) -> ImageRecord:
     return image
 
 
+def parse_annotations(values) -> dict[str, str]:
+    """KEY=VALUE strings (the flags, or libpod's `annotation` list) as a map,
+    refused in podman's words when one has no `=`."""
+    result = {}
+    for value in values:
+        key, sep, text = value.partition("=")
+        if not sep or not key:
+            raise InvalidArgument(f"no value given for annotation {key!r}")
+        result[key] = text
+    return result
+
+
 def _override(platform: dict, arch: str = "", os_: str = "", variant: str = "", os_version: str = "",
               os_features=(), features=()) -> dict:
     """`platform` with the flags that were given set (`--os-features` and
