@@ -31,11 +31,13 @@ _LOCAL = "containers-storage:"
 
 
 def check_digest(digest: str) -> str:
-    """`sha256:` + 64 lowercase hex, or podman's InvalidArgument."""
-    hex_part = digest.removeprefix("sha256:")
-    if not digest.startswith("sha256:") or len(hex_part) != 64 or any(c not in "0123456789abcdef" for c in hex_part):
-        raise InvalidArgument(f'invalid image digest "{digest}": invalid checksum digest format')
-    return digest
+    """`sha256:` + 64 lowercase hex (husk.state.paths.check_digest), refused in podman's words."""
+    from ..state.paths import check_digest as well_formed
+
+    try:
+        return well_formed(digest)
+    except InvalidArgument:
+        raise InvalidArgument(f'invalid image digest "{digest}": invalid checksum digest format') from None
 
 
 def index_of(image: ImageRecord) -> dict:
