@@ -16,6 +16,7 @@ import msgspec
 from aiohttp import web
 
 from ..define import HuskError, InvalidArgument, NoSuchImage, State
+from ..formats.signals import signal_name
 from ..formats.timestamps import rfc3339
 from . import blocking, docker, documents
 from .changes import LinuxResources
@@ -323,7 +324,7 @@ def _create_arguments(spec: SpecGenerator) -> dict:
             "env": [f"{key}={value}" for key, value in (spec.env or {}).items()], "workdir": spec.work_dir,
             "user": spec.user, "hostname": spec.hostname, "labels": spec.labels or {},
             "annotations": spec.annotations or {},
-            "stop_signal": _signal_name(spec.stop_signal) if spec.stop_signal else "",
+            "stop_signal": signal_name(spec.stop_signal) if spec.stop_signal else "",  # as --stop-signal stores it
             "stop_timeout": spec.stop_timeout,
             "tty": spec.terminal, "stdin_open": spec.stdin, "auto_remove": spec.remove,
             "privileged": spec.privileged, "cap_add": spec.cap_add or (), "cap_drop": spec.cap_drop or (),
@@ -358,16 +359,6 @@ def _healthcheck(spec: SpecGenerator) -> dict | None:
     if action:
         settings = {**settings, "on_failure": actions[action]}
     return settings or None
-
-
-def _signal_name(number: int) -> str:
-    """SpecGenerator's stop_signal (a number) as the CLI's --stop-signal stores it: SIGINT."""
-    import signal
-
-    try:
-        return signal.Signals(number).name
-    except ValueError:
-        return str(number)
 
 
 def _secrets(spec: SpecGenerator) -> list[str]:
@@ -444,6 +435,8 @@ def _run_options(runtime, spec: SpecGenerator):
             given[key] = list(value) if isinstance(value, list) else value
     log = spec.log_configuration
     if log is not None:
+        if log.path and not log.path.startswith("/"):  # the service's working directory is no place for it
+            raise InvalidArgument(f"log_configuration.path {log.path!r} must be an absolute path")
         opts = [f"path={log.path}"] if log.path else []
         opts += [f"max-size={log.size}"] if log.size > 0 else []
         opts += [f"{key}={value}" for key, value in (log.options or {}).items()]

@@ -378,15 +378,15 @@ def _create(ctx: click.Context, opts: dict) -> str:
         new_pod = _pod_spec(opts["pod"][len("new:"):], {flag: opts[flag] for flag in _NEW_POD_FLAGS})
         opts.update({flag: () for flag in _NEW_POD_FLAGS}, pod=new_pod["name"])
     spec = spec_generator(ctx, opts)
+    policy = opts["pull_policy"]  # checked before anything is made on the service
+    if policy not in ("always", "missing", "never", "newer"):
+        raise InvalidArgument(f'invalid pull policy "{policy}"')
+    if opts["replace"] and not opts["name"]:
+        raise InvalidArgument("cannot replace container without --name being set")
     service = client()
     if new_pod is not None:
         service.json("POST", "/pods/create", body=new_pod)
-    policy = opts["pull_policy"]
-    if policy not in ("always", "missing", "never", "newer"):
-        raise InvalidArgument(f'invalid pull policy "{policy}"')
     if opts["replace"]:
-        if not opts["name"]:
-            raise InvalidArgument("cannot replace container without --name being set")
         try:
             service.open("DELETE", path("containers", opts["name"]), {"force": "true"}).read()
         except ServiceError as exc:

@@ -355,6 +355,7 @@ def test_bad_spec_generator_fields_are_400s(api_crun):
               {"personality": {"domain": "X"}}, {"pidns": {"nsmode": "container", "value": "nope"}},
               {"utsns": {"nsmode": "bogus"}}, {"systemd": "maybe"}, {"timeout": -1}, {"chroot_directories": ["rel"]},
               {"hostusers": ["no-such-user-rf"]}, {"envmerge": ["=x"]}, {"log_configuration": {"driver": "bogus"}},
+              {"log_configuration": {"driver": "k8s-file", "path": "relative.log"}},
               {"health_check_on_failure_action": 9}, {"resource_limits": {"memory": {"limit": "x"}}},
               {"image_volume_mode": "bogus"}, {"timezone": "../etc"}]
     for body in bodies:
