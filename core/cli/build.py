@@ -161,19 +161,19 @@ def _secrets(values) -> dict[str, str]:
         if fields.get("env"):
             if fields["env"] not in os.environ:
                 raise InvalidArgument(f"secret {secret_id!r}: environment variable {fields['env']} is not set")
-            handle = tempfile.NamedTemporaryFile("w", prefix="husk-secret-")  # 0600, gone at exit
+            import atexit
+
+            handle = tempfile.NamedTemporaryFile("w", prefix="husk-secret-")  # 0600
             handle.write(os.environ[fields["env"]])
             handle.flush()
-            _KEPT.append(handle)
+            # closed (deleted) at exit: registered, since the CLI's quick exit skips the
+            # interpreter's teardown when no atexit callback is pending (husk.cli._exit)
+            atexit.register(handle.close)
             fields["src"] = handle.name
         if not secret_id or not fields.get("src") or not os.path.isfile(fields["src"]):
             raise InvalidArgument(f"invalid secret {value!r}: id=ID,src=FILE (an existing file) or id=ID,env=VAR")
         secrets[secret_id] = os.path.abspath(fields["src"])
     return secrets
-
-
-#: the temporary files of env= secrets, open until the build's process exits
-_KEPT: list = []
 
 
 def _interrupt_on_sigterm() -> None:

@@ -579,3 +579,23 @@ def test_from_an_image_whose_history_entries_have_no_time(husk, tmp_path):
                   timeout=120)
     assert result.returncode == 0, result.stderr
     assert _config(husk, "localhost/rebuilt:1")["History"][-1]["created_by"] == "made by a tool"
+
+
+def test_an_env_secrets_file_is_gone_after_the_build(husk, tmp_path):
+    """--secret id=ID,env=VAR writes the value to a 0600 temporary file for the build; it
+    must not outlive the build (the CLI's quick exit skipped the interpreter's teardown,
+    which was what deleted it)."""
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    context = _context(tmp_path, f"""\
+FROM {IMAGE}
+RUN --mount=type=secret,id=tok,required grep -q env-s3cret /run/secrets/tok && echo seen > /secretseen
+""")
+    husk.extra_env.update(TMPDIR=str(scratch), HUSK_TEST_TOKEN="env-s3cret")
+    try:
+        husk("build", "-t", "envsecret", "--secret", "id=tok,env=HUSK_TEST_TOKEN", context, check=True)
+    finally:
+        for key in ("TMPDIR", "HUSK_TEST_TOKEN"):
+            husk.extra_env.pop(key)
+    assert husk("run", "--rm", "envsecret", "cat", "/secretseen", check=True).stdout == "seen\n"
+    assert [name for name in os.listdir(scratch) if name.startswith("husk-secret-")] == []
