@@ -19,6 +19,11 @@ class Marker(NamedTuple):
     head: bytes
     colour: bytes
 
+    def __bool__(self) -> bool:
+        """Whether it marks anything (an empty one leaves the output as it comes: a remote
+        follow then copies a prompt without waiting for its newline)."""
+        return bool(self.head or self.colour)
+
     def __call__(self, text: bytes) -> bytes:
         """`text` (one line, its time first if asked for) marked; the colour ends before the
         newline, as podman's does."""
