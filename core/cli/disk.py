@@ -19,15 +19,17 @@ def df(session, format_, verbose):
     from ..build.usage import build_cache_usage
     from ..presentation.disk import df_report
 
-    print_df(df_report(session.runtime, build_cache_usage(session.runtime)), format_, verbose)
+    print_df(lambda: df_report(session.runtime, build_cache_usage(session.runtime)), format_, verbose)
 
 
-def print_df(report: dict, format_: str, verbose: bool) -> None:
-    """`system df` of a SystemDfReport (husk.presentation.disk), local or the service's."""
+def print_df(report_of, format_: str, verbose: bool) -> None:
+    """`system df` of the SystemDfReport (husk.presentation.disk) `report_of()` gives, local or
+    the service's: asked for once the flags are known to go together (it walks the disk)."""
     from ..presentation.disk import df_text, verbose_text
 
     if format_ and verbose:
         raise InvalidArgument("cannot combine --format and --verbose flags")
+    report = report_of()
     sys.stdout.write(verbose_text(report) if verbose else df_text(report, format_))
 
 

@@ -107,7 +107,7 @@ def df(format_, verbose):
     report, printed as the local verb prints it)."""
     from .disk import print_df
 
-    print_df(client().json("GET", "/system/df"), format_, verbose)
+    print_df(lambda: client().json("GET", "/system/df"), format_, verbose)
 
 
 @click.command("prune", cls=RemoteCommand, context_settings=CONTEXT)
