@@ -40,26 +40,18 @@ def _documents(kind: str, filters: tuple[str, ...] = ()) -> list[dict]:
     return client().json("GET", f"/{kind}s/json", {"filters": json.dumps(_filters(filters))} if filters else None) or []
 
 
-def _inspect(kind: str, struct: str, indent: int = 4, message: str = "",
-             maps=frozenset({"Labels", "Options"}), go_names: dict | None = None) -> click.Command:
-    """A group's `inspect`: the service's documents as the local verb prints them (`maps`: the
-    fields a template sees as maps; `go_names`: see documents_text)."""
+def _inspect(kind: str, struct: str, indent: int = 5, message: str = "inspecting object: ", **printing) -> click.Command:
+    """A group's `inspect`: the service's documents printed by the local verb's printer
+    (listing.print_inspected, with the local verb's `message`, `indent` and `printing` options)."""
     @click.command("inspect", cls=RemoteCommand, context_settings=CONTEXT, help=f"Show {kind}s as JSON.")
     @click.option("-f", "--format", "format_", default="", help="Go template, or json.")
     @click.argument("names", nargs=-1, required=True)
     def inspect(format_, names):
-        from .listing import documents_text
+        from .listing import print_inspected
 
-        service, documents, code = client(), [], 0
-        for name in names:
-            try:
-                documents.append(service.json("GET", path(f"{kind}s", name, "json")))
-            except ServiceError as exc:
-                click.echo(f"Error: {message}{exc}", err=True)
-                code = exc.exit_code
-        sys.stdout.write(documents_text(documents, format_, struct, maps, indent=indent, go_names=go_names))
-        if code:
-            raise SystemExit(code)
+        service = client()
+        print_inspected(names, lambda name: service.json("GET", path(f"{kind}s", name, "json")), format_, struct,
+                        message, indent, **printing)
     return inspect
 
 
@@ -219,7 +211,7 @@ def _pods() -> click.Group:
     # (`create` is husk.cli.remote_create's, with the local verb's flags: see husk.cli.remote_verbs)
     group = _group("pod", "Manage the service's pods.", pod_ps, pod_rm, pod_top, pod_logs, pod_stats,
                    _prune("pod", "Id"), *verbs,
-                   _inspect("pod", "define.InspectPodData"), _exists("pod"))
+                   _inspect("pod", "define.InspectPodData", one_as_object=True), _exists("pod"))
     group.add_command(pod_ps, "ls")
     return group
 
@@ -256,12 +248,11 @@ def _network_link(action: str, doc: str, key: str) -> click.Command:
 
 
 def _networks() -> click.Group:
-    from .network import NETWORK_GO_NAMES
+    from .inspected import NETWORK_GO_NAMES, NETWORK_MAP_FIELDS
 
     return _group("network", "Manage the service's networks.", network_rm, _prune("network", "Name"),
                   network_ls,
-                  _inspect("network", "types.Network", indent=5, maps=frozenset({"labels", "options", "ipam_options"}),
-                           go_names=NETWORK_GO_NAMES),
+                  _inspect("network", "types.Network", map_fields=NETWORK_MAP_FIELDS, go_names=NETWORK_GO_NAMES),
                   _exists("network"), _network_link("connect", "Connect a container to a network.", "container"),
                   _network_link("disconnect", "Disconnect a container from a network.", "Container"))
 
@@ -302,7 +293,7 @@ def volume_ls(format_, quiet, no_heading, filters):
 def _volumes() -> click.Group:
     return _group("volume", "Manage the service's volumes.", volume_create, volume_rm, _prune("volume", "Id"),
                   volume_ls,
-                  _inspect("volume", "define.InspectVolumeData", indent=5), _exists("volume"))
+                  _inspect("volume", "define.InspectVolumeData"), _exists("volume"))
 
 
 # -- secrets --------------------------------------------------------------------------------
@@ -347,7 +338,7 @@ def secret_ls(format_, quiet, no_heading):
 
 def _secrets() -> click.Group:
     return _group("secret", "Manage the service's secrets.", secret_create, secret_rm, secret_ls,
-                  _inspect("secret", "secrets.SecretInfoReport", message="inspecting secret: "), _exists("secret"))
+                  _inspect("secret", "secrets.SecretInfoReport", indent=4, message="inspecting secret: "), _exists("secret"))
 
 
 # -- build and push -------------------------------------------------------------------------
