@@ -222,21 +222,19 @@ def _secrets(values) -> dict:
 
 
 def _userns(userns: str, uidmap, gidmap) -> dict:
-    """--userns (podman's {nsmode, value}), --uidmap and --gidmap (idmappings)."""
-    def lines(values) -> list[dict]:
-        found = []
-        for value in values:
-            try:
-                inside, outside, size = (int(part) for part in value.split(":"))
-            except ValueError:
-                raise InvalidArgument(f"invalid mapping {value!r}: CONTAINER:HOST:SIZE") from None
-            found.append({"container_id": inside, "host_id": outside, "size": size})
-        return found
+    """--userns (podman's {nsmode, value}), --uidmap and --gidmap (idmappings, checked by the
+    local parser: the same message)."""
+    from ..engine.userns import parse_map
+
+    def lines(values, flag: str) -> list[dict]:
+        return [{"container_id": inside, "host_id": outside, "size": size}
+                for inside, outside, size in parse_map(values, flag)]
 
     mode, _, value = userns.partition(":")
     fields: dict = {"userns": {"nsmode": {"ns": "path"}.get(mode, mode), "value": value}} if userns else {}
     if uidmap or gidmap:
-        fields["idmappings"] = {"UIDMap": lines(uidmap) or None, "GIDMap": lines(gidmap) or None}
+        fields["idmappings"] = {"UIDMap": lines(uidmap, "--uidmap") or None,
+                                "GIDMap": lines(gidmap, "--gidmap") or None}
     return fields
 
 

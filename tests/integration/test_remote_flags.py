@@ -182,6 +182,17 @@ def test_a_flag_the_remote_verbs_cannot_send_is_one_line(api_crun):
     assert client(api_crun, "ps", "-aq").stdout == ""
 
 
+def test_a_bad_remote_idmap_is_the_local_message(api_crun):
+    """--uidmap/--gidmap are checked by the local parser before anything is sent: a zero size or a
+    missing field is podman's one line, as locally, and nothing is created."""
+    for flags in (["--uidmap", "0:100000:0"], ["--gidmap", "0:100000"]):
+        mine = api_crun.env("create", *flags, IMAGE, "true")
+        theirs = client(api_crun, "create", *flags, IMAGE, "true")
+        assert mine.returncode == 125 and "malformed" in mine.stderr, mine.stderr
+        assert (theirs.returncode, theirs.stderr) == (125, mine.stderr)
+    assert client(api_crun, "ps", "-aq").stdout == ""
+
+
 def test_remote_namespace_environment_secret_and_process_flags(api_crun, tmp_path):
     api_crun.env("secret", "create", "rfsecret", "-", input="hush", check=True)
     api_crun.env("create", "--name", "rf-dep", IMAGE, "sleep", "600", check=True)
