@@ -13,9 +13,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 
-_KEY = re.compile(r"^[0-9a-f]{64}$")
+from ..state.paths import is_id
 
 
 def step_key(*parts) -> str:
@@ -41,7 +40,7 @@ class Cache:
         self.directory = os.path.join(root, "build-cache")
 
     def _path(self, key: str) -> str:
-        if not _KEY.match(key):
+        if not is_id(key):  # a key names a file: 64 hex digits, no newline after them
             raise ValueError(f"bad cache key {key!r}")
         return os.path.join(self.directory, key)
 

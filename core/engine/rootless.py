@@ -30,6 +30,7 @@ import subprocess
 import sys
 
 from ..define import HuskError, InvalidArgument
+from ..state.paths import is_id
 from .config import ROOTLESS_ENV
 
 _CLONE_NEWNS = 0x00020000
@@ -104,7 +105,7 @@ def _running_monitor(runroot: str, uid: int) -> int | None:
         return None
     own = os.readlink("/proc/self/ns/user")
     for entry in entries:
-        if len(entry) != 64 or not all(c in "0123456789abcdef" for c in entry):
+        if not is_id(entry):
             continue
         try:
             with open(os.path.join(directory, entry, "pidfile")) as handle:

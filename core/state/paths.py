@@ -28,8 +28,14 @@ def check_digest(value: str, what: str = "digest") -> str:
     return value
 
 
+def is_id(value: str) -> bool:
+    """Whether `value` is an id: 64 lowercase hex digits (a container's, an image's without its
+    `sha256:`, a layer directory's name).  The one test: every other check of an id is this one."""
+    return isinstance(value, str) and _ID.fullmatch(value) is not None
+
+
 def _check_id(value: str, what: str) -> str:
-    if not _ID.fullmatch(value):
+    if not is_id(value):
         raise InvalidArgument(f"invalid {what} {value!r}: expected 64 lowercase hex digits")
     return value
 

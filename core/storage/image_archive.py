@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, BinaryIO, Iterable
 import msgspec
 
 from ..define import HuskError, InvalidArgument
-from ..state.paths import check_digest
+from ..state.paths import check_digest, is_id
 
 if TYPE_CHECKING:
     import tarfile
@@ -344,9 +344,7 @@ def _verify_layer(runtime: "Runtime", stream: BinaryIO, path: str, diff_id: str,
 def _named_digest(name: str) -> str | None:
     """The digest a member name carries (`<hex>.json`, `blobs/sha256/<hex>`), if any."""
     base = posixpath.basename(name).removesuffix(".json")
-    if len(base) == 64 and all(c in "0123456789abcdef" for c in base):
-        return base
-    return None
+    return base if is_id(base) else None
 
 
 def _layer_size(runtime: "Runtime", staged: dict, diff_id: str) -> int:

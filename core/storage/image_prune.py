@@ -12,6 +12,7 @@ import time
 from typing import TYPE_CHECKING, Callable
 
 from ..define import InvalidArgument, NoSuchImage
+from ..state.paths import is_id
 
 if TYPE_CHECKING:
     from ..engine.runtime import Runtime
@@ -77,7 +78,7 @@ def _remove_orphan_layers(runtime: "Runtime") -> None:
     now = time.time()
     for entry in entries:
         staging = entry.startswith(".stage-")  # a pull or load killed mid-layer left it
-        if not staging and (entry in listed or len(entry) != 64 or not all(c in "0123456789abcdef" for c in entry)):
+        if not staging and (entry in listed or not is_id(entry)):
             continue
         path = os.path.join(layers_root, entry)
         try:

@@ -29,6 +29,7 @@ import tarfile
 import time
 
 from husk.define import HuskError, InvalidArgument, NameInUse
+from husk.state.paths import is_id
 
 VERSION_NAME = "husk-checkpoint.version"
 VERSION = b"husk-checkpoint 1\n"
@@ -344,7 +345,7 @@ def _adopt(runtime, staging: str, options: dict):
     if options.get("name"):
         check_name(options["name"])
         config.id, config.name = os.urandom(32).hex(), options["name"]
-    elif not re_id(config.id):
+    elif not is_id(config.id):
         raise InvalidArgument("invalid checkpoint archive: config.json has a malformed container id")
     _check_config(config, options.get("import_privileged", False))
     if runtime.container_exists(config.id) or runtime.container_exists(config.name):
@@ -422,7 +423,7 @@ def _check_config(config, import_privileged: bool) -> None:
     from husk.network.ports import check_mapping
 
     try:
-        if not re_id(config.image_id):
+        if not is_id(config.image_id):
             raise InvalidArgument("malformed image id")
         check_name(config.name)
         check_env(config.env)
@@ -438,7 +439,7 @@ def _check_config(config, import_privileged: bool) -> None:
         capability_set(config.cap_add, config.cap_drop, privileged=config.privileged)
         parse_security(security_options(config.security), config.security.seccomp_policy)
         for dependency in config.dependencies:
-            if not re_id(dependency):
+            if not is_id(dependency):
                 check_name(dependency)
         for mount in config.mounts:
             options = f":{','.join(mount.options)}" if mount.options else ""
@@ -462,7 +463,3 @@ def _check_config(config, import_privileged: bool) -> None:
     if elevated and not import_privileged:
         raise InvalidArgument(f"the checkpoint archive asks for {', '.join(elevated)}: "
                               "restore it with --import-privileged only if you trust who made it")
-
-
-def re_id(value: str) -> bool:
-    return len(value) == 64 and all(c in "0123456789abcdef" for c in value)
