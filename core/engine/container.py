@@ -260,8 +260,7 @@ class Container:
         try:
             client.pace()
             self.runtime.emit("attach", self)
-            if self.runtime.plugins_implement("husk_attach"):
-                self.runtime.plugins.attach(self)
+            self.runtime.call_plugins("attach", self)
         except BaseException:
             client.close()
             raise

@@ -96,8 +96,7 @@ def start(container: "Container", command: list[str], *, env: list[str] = (), us
     fault("exec.record.after")
     container.runtime.emit("exec", container, execID=session_id)
     try:
-        if container.runtime.plugins_implement("husk_exec_session"):
-            container.runtime.plugins.exec_session(container, session_id, list(command))
+        container.runtime.call_plugins("exec_session", container, session_id, list(command))
     except PluginFailure:
         _kill(container, session)
         forget(container, session_id)

@@ -319,8 +319,7 @@ def _write_bundle(container: "Container", rootfs: str) -> str:
         from .pods import join_spec
 
         join_spec(container, spec)
-    if container.runtime.plugins_implement("husk_pre_init"):
-        container.runtime.plugins.pre_init(container, spec)
+    container.runtime.call_plugins("pre_init", container, spec)
     spec_module.write_bundle(spec, userdata)
     return userdata
 
@@ -377,15 +376,13 @@ def start(container: "Container") -> None:
 
     notify_ready(container.config.run_options, st.monitor_pid)
     container.runtime.emit("start", container)
-    if container.runtime.plugins_implement("husk_start"):
-        container.runtime.plugins.start(container)
+    container.runtime.call_plugins("start", container)
 
 
 # -- stop / kill --------------------------------------------------------------------------
 def stop(container: "Container", timeout: int) -> None:
     """The stop signal, then SIGKILL after `timeout`; returns once the process has exited."""
-    if container.runtime.plugins_implement("husk_stop"):
-        container.runtime.plugins.stop(container, timeout)
+    container.runtime.call_plugins("stop", container, timeout)
     backend = container.runtime.oci_runtime(container.config.runtime)
     container.state.stopped_by_user = True
     container.state.stopping = container.state.state is State.RUNNING  # until the exit is recorded
@@ -522,8 +519,7 @@ def cleanup(container: "Container", removing: bool = False) -> None:
         return
     plugin_error = None
     try:
-        if container.runtime.plugins_implement("husk_cleanup"):
-            container.runtime.plugins.cleanup(container)
+        container.runtime.call_plugins("cleanup", container)
     except PluginFailure as exc:
         plugin_error = exc
     if st.exec_sessions:

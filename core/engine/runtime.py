@@ -76,16 +76,18 @@ class Runtime:
 
         return Plugins(self.config.plugins, self.config.disabled_plugins, self.config)
 
-    def plugins_implement(self, hook_name: str) -> bool:
-        """Whether to call `hook_name`: False only when no plugin is loaded yet and
-        the last full load noted that none implements it (husk.engine.plugins.
-        unimplemented), so that exec, stop and rm load no plugin for a hook
-        nobody answers."""
-        if "plugins" in self.__dict__:
-            return True
-        from .plugins import unimplemented
+    def call_plugins(self, hook: str, *args: Any) -> None:
+        """Call the Plugins facade's lifecycle hook `hook` (``pre_init``, ``start``, ``stop``,
+        ``exec_session``, ``attach``, ``cleanup``: the pluggy hook ``husk_<hook>``), the one way
+        the engine calls them.  Skipped when no plugin is loaded yet and the last full load
+        noted that none implements it (husk.engine.plugins.unimplemented), so that exec, stop
+        and rm load no plugin for a hook nobody answers."""
+        if "plugins" not in self.__dict__:
+            from .plugins import unimplemented
 
-        return not unimplemented(hook_name, self.config.plugins, self.config.disabled_plugins)
+            if unimplemented(f"husk_{hook}", self.config.plugins, self.config.disabled_plugins):
+                return
+        getattr(self.plugins, hook)(*args)
 
     @functools.cached_property
     def volumes(self) -> "Volumes":

@@ -385,7 +385,11 @@ def test_runtime_skips_loading_plugins_for_an_unimplemented_hook(hints, tmp_path
     hints("stopper", STOP_HOOK)
     Plugins()
     runtime = Runtime(str(tmp_path / "root"), str(tmp_path / "run"), config=Config())
-    assert not runtime.plugins_implement("husk_cleanup") and runtime.plugins_implement("husk_stop")
+    runtime.call_plugins("cleanup", None)
     assert "plugins" not in runtime.__dict__
-    runtime.plugins  # once loaded, every hook is called through them
-    assert runtime.plugins_implement("husk_cleanup")
+    runtime.call_plugins("stop", None, 1)  # implemented: the plugins are loaded and asked
+    assert "plugins" in runtime.__dict__
+    calls = []
+    runtime.plugins.cleanup = calls.append  # once loaded, every hook is called through them
+    runtime.call_plugins("cleanup", "c1")
+    assert calls == ["c1"]
