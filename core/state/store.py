@@ -51,14 +51,9 @@ _MAX_KEY = 511  # LMDB's default maximum key size (env.max_key_size())
 _T = TypeVar("_T")
 
 _encode = msgspec.json.Encoder().encode
-_decoders = {
-    ContainerConfig: msgspec.json.Decoder(ContainerConfig),
-    ContainerState: msgspec.json.Decoder(ContainerState),
-    ImageRecord: msgspec.json.Decoder(ImageRecord),
-    VolumeRecord: msgspec.json.Decoder(VolumeRecord),
-    SecretRecord: msgspec.json.Decoder(SecretRecord),
-    PodRecord: msgspec.json.Decoder(PodRecord),
-}
+#: a decoder per record type, made at its first use: making one walks the type's
+#: annotations (about 1.5 ms for all six; `inspect` of a container needs two)
+_decoders: dict[type, msgspec.json.Decoder] = {}
 
 
 def open_store(path: str) -> "Store":
@@ -126,7 +121,7 @@ class Store:
         self.env = lmdb.open(path, map_size=_INITIAL_MAP_SIZE, max_dbs=len(_DATABASES) + 2,
                              sync=True, metasync=True, readahead=False)
         self.env.reader_check()
-        self.db = {name: self._open_db(name) for name in _DATABASES}
+        self.db = self._open_dbs()
         self._map_lock = _MapLock()
         self._map_size = self.env.info()["map_size"]
         self._keep_reserve()
@@ -145,21 +140,28 @@ class Store:
         finally:
             os.close(fd)
 
-    def _open_db(self, name: str):
-        """open_db, after adopting the size on disk if another process has grown
-        the map since this one was opened (no other thread has the store yet)."""
+    def _open_dbs(self) -> dict:
+        """Every database, opened in one write transaction: a new store commits (and
+        syncs) once, not once per database (eleven syncs were a tenth of a first
+        pull).  Adopts the size on disk first if another process has grown the map
+        since this one was opened (no other thread has the store yet)."""
         try:
-            return self.env.open_db(name.encode())
+            txn = self.env.begin(write=True)
         except lmdb.MapResizedError:
             self.env.set_mapsize(0)
-            return self.env.open_db(name.encode())
+            txn = self.env.begin(write=True)
+        with txn:
+            return {name: self.env.open_db(name.encode(), txn=txn) for name in _DATABASES}
 
     # -- plumbing -----------------------------------------------------------------------
     def _decode(self, kind, raw: bytes | None, what: str):
         if raw is None:
             return None
         try:
-            return _decoders[kind].decode(raw)
+            decoder = _decoders.get(kind)
+            if decoder is None:
+                decoder = _decoders[kind] = msgspec.json.Decoder(kind)
+            return decoder.decode(raw)
         except (msgspec.ValidationError, msgspec.DecodeError) as exc:
             error = CorruptRecord(f"corrupt state record for {what}: {exc}; `husk rm -f` removes it")
             if what.startswith("container "):
