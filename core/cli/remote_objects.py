@@ -156,6 +156,29 @@ def pod_logs(container, follow, tail, timestamps, since, until, by_name, color, 
     show_logs(service, documents, follow, {key: value for key, value in options.items() if value}, by_name, color)
 
 
+def pod_stats_report(service, names):
+    """`pod stats`' round: the named pods resolved once, before the first (a missing one is the
+    error then, as locally); each round then one listing of the pods (their containers and
+    states, no inspect of each pod) and one stats request for the running containers."""
+    from ..presentation.pods import stats_row
+    from ..presentation.stats import podman_row
+
+    wanted = {_members(service, name)[0] for name in names}
+
+    def report(previous: dict) -> tuple[list, dict]:
+        owner = {member["Id"]: pod["Id"] for pod in service.json("GET", "/pods/json") or []
+                 if not wanted or pod["Id"] in wanted
+                 for member in pod.get("Containers") or [] if member["Status"] in ("running", "paused")}
+        if not owner:
+            return [], {}
+        answer = service.json("GET", "/containers/stats", {"containers": list(owner), "stream": "false"})
+        if answer.get("Error"):
+            raise ServiceError(str(answer["Error"]))
+        return [stats_row(owner[r["ContainerID"]], podman_row(r)) for r in answer.get("Stats") or []], {}
+
+    return report
+
+
 @click.command("stats", cls=RemoteCommand, context_settings=CONTEXT)
 @click.option("-a", "--all", "all_", is_flag=True, help="Every running pod (the default without names).")
 @click.option("--format", "format_", default="", help="Go template (.Pod .CID .Name .CPU .MemUsage .Mem .NetIO "
@@ -166,26 +189,10 @@ def pod_logs(container, follow, tail, timestamps, since, until, by_name, color, 
 @click.argument("names", nargs=-1)
 def pod_stats(all_, format_, interval, no_reset, no_stream, names):
     """The resource use of the service's pods' containers (podman's pod stats)."""
-    from ..presentation.pods import stats_row
-    from ..presentation.stats import podman_row
     from .pod import stats_text
     from .stats import stream_reports
 
-    service = client()
-
-    def report(previous: dict) -> tuple[list, dict]:
-        pods = names or [doc["Id"] for doc in service.json("GET", "/pods/json") or []]
-        owner = {}
-        for pod in pods:
-            pod_id, members = _members(service, pod, infra=True)
-            owner.update((c["Id"], pod_id) for c in members if c["State"] in ("running", "paused"))
-        if not owner:
-            return [], {}
-        answer = service.json("GET", "/containers/stats", {"containers": list(owner), "stream": "false"})
-        if answer.get("Error"):
-            raise ServiceError(str(answer["Error"]))
-        return [stats_row(owner[r["ContainerID"]], podman_row(r)) for r in answer.get("Stats") or []], {}
-
+    report = pod_stats_report(client(), names)
     stream_reports(report, lambda rows: stats_text(rows, format_), interval, no_stream, no_reset)
 
 
