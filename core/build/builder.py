@@ -227,6 +227,7 @@ class Builder:
         from concurrent.futures import ThreadPoolExecutor, wait
 
         futures: dict = {}
+        failures: list[BaseException] = []  # in the order they happened: the first is the cause
 
         def run(stage: Stage) -> None:
             try:
@@ -235,7 +236,8 @@ class Builder:
                 prefix = f"[{stage.index + 1}/{count}] " if count else ""
                 self.stage_results[stage.index] = self._run_stage(stage, all_stages, prefix,
                                                                   last=stage.index == target)
-            except BaseException:
+            except BaseException as exc:
+                failures.append(exc)
                 self.cancel.set()  # the other stages stop at their next step; their containers are killed
                 raise
 
@@ -249,9 +251,8 @@ class Builder:
             raise
         finally:
             pool.shutdown(wait=True)
-        errors = [future.exception() for future in futures.values() if future.exception() is not None]
-        if errors:  # the failure itself, not the cancellations it caused
-            raise next((error for error in errors if not isinstance(error, BuildCancelled)), errors[0])
+        if failures:  # the failure itself, not what the cancellation it caused made of the other stages
+            raise failures[0]
 
     def _meta_args(self, meta: list[Instruction]) -> dict[str, str]:
         values: dict[str, str] = {}
@@ -662,7 +663,9 @@ class Builder:
 
     def _kill_when_cancelled(self, container) -> threading.Event:
         """A thread that kills the RUN container if the build is cancelled while it runs
-        (the output loop blocks until the container writes or exits); set the returned event when done."""
+        (the output loop blocks until the container writes or exits); set the returned event when done.
+        It kills through a handle of its own, as one handle's state is not to be shared between threads:
+        the step's thread removes the container meanwhile."""
         done = threading.Event()
         cancelled = self.cancel
 
@@ -671,9 +674,9 @@ class Builder:
                 if cancelled.wait(0.5):
                     if not done.is_set():
                         try:
-                            container.kill(9)
+                            self.runtime.container(container.id).kill(9)
                         except HuskError:
-                            pass  # not running any more
+                            pass  # not running any more, or removed
                     return
 
         threading.Thread(target=watch, daemon=True).start()
