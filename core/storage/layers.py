@@ -25,6 +25,7 @@ import os
 import posixpath
 import shutil
 import stat
+import zlib
 from typing import BinaryIO
 
 from ..define import HuskError, InvalidArgument
@@ -242,9 +243,7 @@ def _decompressing_reader(stream: BinaryIO):
     """A file-like object yielding the uncompressed tar, chosen by magic bytes."""
     head, raw = peek_stream(stream, 6)
     if head.startswith(_GZIP_MAGIC):
-        import gzip
-
-        return gzip.GzipFile(fileobj=raw, mode="rb")
+        return _GunzipReader(raw)
     if head.startswith(_ZSTD_MAGIC):
         try:
             import zstandard
@@ -262,6 +261,41 @@ def _decompressing_reader(stream: BinaryIO):
 
         return bz2.BZ2File(raw)
     return raw
+
+
+class _GunzipReader:
+    """The uncompressed bytes of a gzip stream (one member or several), read
+    from ``raw`` a :data:`CHUNK_SIZE` at a time.
+
+    Not :class:`gzip.GzipFile`: Python 3.11's reads its input 8 KiB at a time,
+    so a layer's bytes crossed the blob's sha256, the archive copy, a separate
+    crc32 and inflate in 8 KiB pieces, each of them handing the GIL to the other
+    layer threads and back; a pull spent more time switching than hashing.
+    zlib checks each member's CRC and length itself (``wbits`` 31).
+    """
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self._raw = raw
+        self._inflate = zlib.decompressobj(31)
+        self._pending = b""  # input read but not yet inflated
+
+    def read(self, size: int = -1) -> bytes:
+        while True:
+            if self._inflate.eof:  # a member ended: another may follow (after zeros, as gzip(1) allows)
+                rest = self._inflate.unused_data.lstrip(b"\0")
+                while not rest:
+                    more = self._raw.read(CHUNK_SIZE)
+                    if not more:
+                        return b""
+                    rest = more.lstrip(b"\0")
+                self._pending, self._inflate = rest, zlib.decompressobj(31)
+            data = self._pending or self._raw.read(CHUNK_SIZE)
+            if not data:
+                raise EOFError("compressed stream is truncated")
+            out = self._inflate.decompress(data, max(size, 0))
+            self._pending = self._inflate.unconsumed_tail
+            if out:
+                return out
 
 
 # -- the child ----------------------------------------------------------------------------

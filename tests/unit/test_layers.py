@@ -231,6 +231,37 @@ def test_truncated_gzip_fails_cleanly(target):
     assert not os.path.exists(target)
 
 
+def test_gzip_of_several_members_and_zero_padding_is_one_layer(target):
+    tar = build_tar(regular("a", os.urandom(300_000)))
+    compressed = gzip.compress(tar[:100_000]) + gzip.compress(tar[100_000:]) + bytes(20)
+    info = extract_layer(io.BytesIO(compressed), target)
+    assert info.digest == "sha256:" + hashlib.sha256(tar).hexdigest()
+    assert os.path.getsize(os.path.join(target, "a")) == 300_000
+
+
+@pytest.mark.parametrize("where", [-6, -2])  # the CRC, the length
+def test_gzip_trailer_mismatch_fails_cleanly(target, where):
+    compressed = bytearray(gzip.compress(build_tar(regular("a", os.urandom(1000)))))
+    compressed[where] ^= 1
+    with pytest.raises(InvalidArgument, match=r"^invalid layer: "):
+        extract_layer(io.BytesIO(bytes(compressed)), target)
+    assert not os.path.exists(target)
+
+
+def test_gzip_input_is_read_in_large_chunks(target):
+    """Hashing and inflating 8 KiB at a time (gzip.GzipFile on 3.11) made a pull
+    hand the GIL between layer threads for every 8 KiB (issue 14)."""
+    reads = []
+
+    class Recording(io.BytesIO):
+        def read(self, size=-1):
+            reads.append(size)
+            return super().read(size)
+
+    extract_layer(Recording(gzip.compress(build_tar(regular("a", os.urandom(3 << 20))), compresslevel=1)), target)
+    assert max(reads) >= 1 << 20
+
+
 def test_truncated_tar_fails_cleanly(target):
     tar = build_tar(regular("a", os.urandom(100_000)))
     with pytest.raises(InvalidArgument, match=r"^invalid layer: "):
