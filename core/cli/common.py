@@ -49,13 +49,22 @@ def deferred(decorate):
 
 
 def names_or_all(session, names, all_, states: tuple[str, ...] | None = None) -> list[str]:
-    """The names given, or with --all the full ids of every container (in `states`)."""
+    """The names given, or with --all the full ids of every container (in `states`).
+
+    With --all the running and paused ones come first: the worker pool
+    (husk.cli.parallel) starts jobs in this order, and their stops are the
+    slow ones (up to the stop timeout), so they overlap the quick work on the
+    others instead of starting after it (`rm -a -f` of 200 containers and a
+    running one that ignores SIGTERM took the removals' time plus the 10 s)."""
     if all_ and names:
         raise InvalidArgument("--all and container names cannot be given together")
     if all_:
+        from ..define import State
+
         errors: list = []  # corrupt records: --all covers them too, so that rm -af clears them
-        ids = [c.id for c in session.runtime.containers(errors) if states is None or c.state.state.value in states]
-        return ids + [e.container_id for e in errors if e.container_id]
+        chosen = [c for c in session.runtime.containers(errors) if states is None or c.state.state.value in states]
+        chosen.sort(key=lambda c: c.state.state not in (State.RUNNING, State.PAUSED))
+        return [c.id for c in chosen] + [e.container_id for e in errors if e.container_id]
     if not names:
         raise InvalidArgument("you must provide at least one container name or id")
     return list(names)

@@ -187,6 +187,17 @@ def test_stop_all_and_kill_all_echo_full_ids(husk):
     assert set(result.stdout.split()) == ids
 
 
+def test_rm_all_takes_the_running_containers_first(husk):
+    """--all lists running containers first: the worker pool starts jobs in that
+    order, so their stops (up to the stop timeout) overlap the quick removals of
+    the others instead of following them (issue 20).  rm prints in job order."""
+    running = {husk("run", "-d", "--network", "none", "busybox", "sleep", "1000", check=True).stdout.strip()
+               for _ in range(2)}
+    created = {husk("create", "--network", "none", "busybox", "true", check=True).stdout.strip() for _ in range(15)}
+    removed = husk("rm", "-a", "-f", "-t", "0", check=True).stdout.split()
+    assert set(removed[:2]) == running and set(removed[2:]) == created
+
+
 def test_events_record_the_lifecycle(husk):
     husk("run", "--rm", "--name", "ev", "busybox", "true", check=True)
     result = husk("events", "--stream=false", "--filter", "container=ev", "--format", "{{.Status}}", check=True)
