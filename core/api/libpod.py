@@ -16,6 +16,7 @@ import msgspec
 from aiohttp import web
 
 from ..define import HuskError, InvalidArgument, NoSuchImage, State
+from ..formats.namespaces import to_flag
 from ..formats.signals import signal_name
 from ..formats.timestamps import rfc3339
 from . import blocking, docker, documents
@@ -167,8 +168,7 @@ def _userns_flags(spec: "SpecGenerator") -> tuple[str, list[str], list[str]]:
         value = value or (f"size={size}" if size else "")
     if mode == "private" and (uidmap or gidmap):
         mode = ""  # the maps make the namespace private
-    userns = {"path": "ns", "container": "container"}.get(mode, mode)
-    return (f"{userns}:{value}" if value else userns), uidmap, gidmap
+    return to_flag(mode, value), uidmap, gidmap
 
 
 class SpecDevice(msgspec.Struct):
@@ -409,10 +409,8 @@ def _run_options(runtime, spec: SpecGenerator):
         given["umask"] = parse.parse_umask(spec.umask)
     for flag, namespace in (("pid", spec.pidns), ("ipc", spec.ipcns), ("uts", spec.utsns), ("cgroupns", spec.cgroupns)):
         if namespace is not None and namespace.nsmode:
-            value = {"path": f"ns:{namespace.value}", "container": f"container:{namespace.value}"}.get(
-                namespace.nsmode, namespace.nsmode)
             given.setdefault("namespaces", {})[flag] = parse.parse_namespace(
-                flag, value, lambda name: runtime.container(name).id)
+                flag, to_flag(namespace.nsmode, namespace.value), lambda name: runtime.container(name).id)
     for key, value, check in (("systemd", spec.systemd, ("true", "false", "always")),
                               ("sdnotify", spec.sdnotifyMode, ("conmon", "container", "ignore")),
                               ("cgroups", spec.cgroups_mode, ("enabled", "disabled", "no-conmon", "split"))):
@@ -466,9 +464,7 @@ def _network(spec: SpecGenerator):
     network's static addresses and aliases."""
     from ..network.ports import libpod_mapping
 
-    mode = spec.netns.nsmode if spec.netns is not None and spec.netns.nsmode else None
-    if mode in ("container", "path"):  # the --network value: container:NAME, ns:PATH
-        mode = f"{'ns' if mode == 'path' else mode}:{spec.netns.value}"
+    mode = to_flag(spec.netns.nsmode, spec.netns.value) if spec.netns is not None and spec.netns.nsmode else None
     names = list(spec.networks or {})
     network = names if names and mode in (None, "bridge") else mode
     ports = [port for m in spec.portmappings or []

@@ -15,6 +15,7 @@ import msgspec
 from aiohttp import web
 
 from ..define import HuskError
+from ..formats.namespaces import to_flag
 from . import blocking
 from .requests import Namespace, PortMappingBody, decode_body, filters, flag, integer
 from .responses import json_response, request_runtime
@@ -54,7 +55,7 @@ def _create(request: web.Request, spec: PodSpec) -> "Pod":
     from ..network.ports import libpod_mapping
     from ..state.records import HostFiles
 
-    mode = spec.netns.nsmode if spec.netns is not None and spec.netns.nsmode else None
+    mode = to_flag(spec.netns.nsmode, spec.netns.value) if spec.netns is not None and spec.netns.nsmode else None
     names = list(spec.networks or {})
     network = names if names and mode in (None, "bridge") else mode
     ports = [port for m in spec.portmappings or []

@@ -16,6 +16,7 @@ import sys
 import click
 
 from ..define import InvalidArgument
+from ..formats.namespaces import to_spec
 from .remote import ServiceError, _copy_logs, _hijack, _pull, _pump, _terminal, client, path
 
 
@@ -51,18 +52,16 @@ def _volumes(opts: dict) -> dict:
     return {"mounts": mounts or None, "volumes": volumes or None}
 
 
-#: --network values that are modes, not network names (podman's nsmode for each)
-_NETWORK_MODES = {"none": "none", "host": "host", "bridge": "bridge", "private": "private",
-                  "slirp4netns": "slirp4netns", "pasta": "pasta", "container": "container", "ns": "path"}
+#: --network values that are modes, not network names
+_NETWORK_MODES = ("none", "host", "bridge", "private", "slirp4netns", "pasta", "container", "ns")
 
 
 def _network_mode(values) -> tuple[dict | None, list[str]]:
     """--network values: (podman's netns {nsmode, value} or None, the network names)."""
     netns, names = None, []
     for value in values:
-        mode, _, argument = value.partition(":")
-        if mode in _NETWORK_MODES:
-            netns = {"nsmode": _NETWORK_MODES[mode], "value": argument}
+        if value.partition(":")[0] in _NETWORK_MODES:
+            netns = to_spec(value)
         else:
             names.append(value)
     return netns or ({"nsmode": "bridge"} if names else None), names
@@ -197,10 +196,7 @@ def _one(field: str, key: str | None = None, convert=None):
 def _namespace(field: str, key: str):
     """--pid, --ipc, --uts, --cgroupns: podman's {nsmode, value} (the service checks the value)."""
     def build(opts: dict) -> dict:
-        if not opts[key]:
-            return {}
-        mode, _, value = opts[key].partition(":")
-        return {field: {"nsmode": {"ns": "path"}.get(mode, mode), "value": value}}
+        return {field: to_spec(opts[key])} if opts[key] else {}
     return build
 
 
@@ -230,8 +226,7 @@ def _userns(userns: str, uidmap, gidmap) -> dict:
         return [{"container_id": inside, "host_id": outside, "size": size}
                 for inside, outside, size in parse_map(values, flag)]
 
-    mode, _, value = userns.partition(":")
-    fields: dict = {"userns": {"nsmode": {"ns": "path"}.get(mode, mode), "value": value}} if userns else {}
+    fields: dict = {"userns": to_spec(userns)} if userns else {}
     if uidmap or gidmap:
         fields["idmappings"] = {"UIDMap": lines(uidmap, "--uidmap") or None,
                                 "GIDMap": lines(gidmap, "--gidmap") or None}

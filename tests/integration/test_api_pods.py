@@ -43,6 +43,14 @@ def test_podman_py_pods(api):
     assert api.request("GET", f"{PREFIX}/containers/member/exists")[0] == 404
 
 
+def test_a_pod_netns_path_is_the_flag_ns_path(api):
+    """PodSpecGenerator's netns {nsmode: path, value} is `--network ns:PATH` (husk.formats.namespaces),
+    checked as the flag is: the path named, not a network called "path"."""
+    status, _, body = api.request("POST", f"{PREFIX}/pods/create", {
+        "name": "rpns", "netns": {"nsmode": "path", "value": "/nonexistent/rpns"}})
+    assert status == 400 and "namespace path '/nonexistent/rpns'" in body["message"], body
+
+
 def test_pod_routes_refuse_and_report_like_podman(api):
     status, _, body = api.request("POST", f"{PREFIX}/pods/create", {"name": "rp", "netns": {"nsmode": "none"}})
     assert status == 201 and len(body["Id"]) == 64
