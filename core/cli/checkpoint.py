@@ -155,11 +155,11 @@ def _checkpoint_image(session, target: str, reference: str, options: dict) -> No
 
 def _checkpoint_image_record(session, name: str):
     """The checkpoint image `name` names, if it is one (and no container has that name)."""
+    if session.runtime.container_exists(name):
+        return None  # the common case: before the image store's modules are imported
     from ..define import NoSuchImage
     from ..storage.images import resolve_image
 
-    if session.runtime.container_exists(name):
-        return None
     try:
         image = resolve_image(session.runtime, name)
     except (NoSuchImage, InvalidArgument):

@@ -713,7 +713,7 @@ def restore_imported(runtime: "Runtime", options: dict) -> Container:
     id and ``options["name"]``), then it is restored like any other.  If
     anything fails, no part of the new container remains."""
     _refuse_rootless("restoring")
-    container = runtime.plugins.restore(None, {**options, "runtime": runtime})
+    container = runtime.feature_plugins("restore").restore(None, {**options, "runtime": runtime})
     try:
         imported = {**options, "target_file": ""}
         container.restore(imported)

@@ -756,7 +756,7 @@ def checkpoint(container: "Container", options: dict) -> None:
     its end like any exit (never restarted by policy) and mark the checkpoint."""
     fault("checkpoint.dump.before")
     try:
-        container.runtime.plugins.checkpoint(container, options)
+        container.runtime.feature_plugins("checkpoint").checkpoint(container, options)
     except Exception:
         if not options.get("dumped"):  # nothing taken: the container is as it was
             raise
@@ -798,7 +798,7 @@ def restore(container: "Container", options: dict) -> None:
             networking.setup(container, bool(options.get("ignore_static_ip")), bool(options.get("ignore_static_mac")))
         _write_bundle(container, rootfs)
         fault("restore.runtime.before")
-        container.runtime.plugins.restore(container, options)  # sets st.pid and st.monitor_pid
+        container.runtime.feature_plugins("restore").restore(container, options)  # sets st.pid and st.monitor_pid
         fault("restore.runtime.after")
     st = container.state
     st.state = State.RUNNING

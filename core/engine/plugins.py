@@ -42,7 +42,10 @@ if TYPE_CHECKING:
 
 
 class Plugins:
-    def __init__(self, extra_modules: list[str] = (), disabled: list[str] = (), config: "Config | None" = None) -> None:
+    def __init__(self, extra_modules: list[str] = (), disabled: list[str] = (), config: "Config | None" = None,
+                 only: list[str] | None = None) -> None:
+        """Every plugin, or with `only` just the plugins of those names (see
+        :func:`implementers`): a partial load registers no runtimes and notes nothing."""
         self.pm = pluggy.PluginManager(PROJECT)
         self.pm.add_hookspecs(spec)
         blocked = _blocked(disabled)
@@ -54,11 +57,17 @@ class Plugins:
         self.failed: dict[str, str] = {}
         #: plugin name -> what loads it ("module:attr", or a module named in config)
         self._references: dict[str, str] = {}
+        if only is not None:
+            blocked = blocked | {name for name, _, _ in _entry_points() if name not in only}
         self._load_entry_points(blocked)
         for module_name in extra_modules:
+            if only is not None and module_name not in only:
+                continue
             self._references[module_name] = module_name
             self._load(module_name, lambda m=module_name: importlib.import_module(m), "")
         self.runtimes: dict[str, type[OCIRuntime]] = {}
+        if only is not None:
+            return
         if config is None:
             from .config import Config
 
@@ -119,9 +128,11 @@ class Plugins:
         for _, plugin in self.pm.list_name_plugin():
             module = plugin if isinstance(plugin, types.ModuleType) else sys.modules.get(type(plugin).__module__)
             files.add(getattr(module, "__file__", None) or "")
-        hooks = sorted(name for name, caller in vars(self.pm.hook).items()
-                       if name.startswith(PROJECT) and caller.get_hookimpls())
-        return {"hooks": hooks, "files": [[path, _mtime(path)] for path in sorted(files)]}
+        callers = {name: caller for name, caller in vars(self.pm.hook).items() if name.startswith(PROJECT)}
+        implementers = {name: sorted(impl.plugin_name for impl in caller.get_hookimpls())
+                        for name, caller in sorted(callers.items()) if caller.get_hookimpls()}
+        return {"hooks": sorted(implementers), "implementers": implementers,
+                "files": [[path, _mtime(path)] for path in sorted(files)]}
 
     @functools.cached_property
     def network_backends(self) -> dict[str, "type[NetworkBackend]"]:
@@ -236,10 +247,26 @@ def unimplemented(hook_name: str, extra_modules: list[str] = (), disabled: list[
     """Whether no plugin implements `hook_name`, as the last full load under the
     same plugins noted (nothing installed, blocked or edited since); False when
     unknown, and the caller loads the plugins and calls the hook."""
+    note = _hook_note_now(extra_modules, disabled)
+    return note is not None and hook_name not in note.get("hooks", [hook_name])
+
+
+def implementers(hook_name: str, extra_modules: list[str] = (), disabled: list[str] = ()) -> list[str] | None:
+    """The names of the plugins implementing `hook_name`, as the last full load
+    under the same plugins noted; None when unknown or none does (the caller then
+    loads every plugin, which also reports what is missing).  checkpoint and
+    restore load these alone (the criu plugin): ``Plugins(only=...)``."""
+    note = _hook_note_now(extra_modules, disabled)
+    names = (note or {}).get("implementers", {}).get(hook_name)
+    return list(names) if isinstance(names, list) and names else None
+
+
+def _hook_note_now(extra_modules, disabled) -> dict | None:
+    """The last full load's hook note, when it still holds (no plugin file edited since)."""
     note = _read_cache("hooks", _hint_context(extra_modules, _blocked(disabled)))
     if not isinstance(note, dict) or any(_mtime(path) != mtime for path, mtime in note.get("files", [[None, None]])):
-        return False
-    return hook_name not in note.get("hooks", [hook_name])
+        return None
+    return note
 
 
 def _mtime(path: str) -> int:

@@ -89,6 +89,19 @@ class Runtime:
                 return
         getattr(self.plugins, hook)(*args)
 
+    def feature_plugins(self, hook: str) -> "Plugins":
+        """The plugins to call the feature hook `hook` on (``checkpoint``, ``restore``:
+        the pluggy hook ``husk_<hook>``): until some command needs every plugin, only
+        those the last full load noted implement it (husk.engine.plugins.implementers),
+        so a checkpoint imports the criu plugin, not all six."""
+        if "plugins" not in self.__dict__:
+            from .plugins import Plugins, implementers
+
+            names = implementers(f"husk_{hook}", self.config.plugins, self.config.disabled_plugins)
+            if names:
+                return Plugins(self.config.plugins, self.config.disabled_plugins, self.config, only=names)
+        return self.plugins
+
     @functools.cached_property
     def volumes(self) -> "Volumes":
         """Volumes: records, drivers, use counts (see husk.volumes.manager)."""

@@ -39,8 +39,9 @@ main()
 
 #: nowhere in the CLI's single-container paths (the API service, the worker pool, netlink)
 LIFECYCLE = ("aiohttp", "multiprocess", "dill", "pyroute2", "yarl", "multidict")
-#: nor in a read-only verb: the entry-point scan (`--version` used to pay for it)
-EVERYWHERE = LIFECYCLE + ("importlib.metadata",)
+#: nor in a read-only verb: the entry-point scan (`--version` used to pay for it), and
+#: typing_extensions, which msgspec imports unless husk.cli hides it (3 ms)
+EVERYWHERE = LIFECYCLE + ("importlib.metadata", "typing_extensions")
 #: read-only verbs do not load plugins (they read records, never call a runtime's hooks),
 #: nor logging (set up at the first warning: husk.define.logger)
 PLUGINS = ("pluggy", "husk_runc", "husk_crun", "husk_criu", "husk.hooks", "husk.engine.plugins", "logging")
@@ -137,3 +138,19 @@ def test_exec_stop_start_and_run_load_only_their_runtime_s_plugin(budget, tmp_pa
         modules = modules_after(budget, tmp_path, args)
         assert own in modules, args
         assert heavy(modules, tuple(p for p in SHIPPED_PLUGINS if p != own)) == [], args
+
+
+def test_checkpoint_and_restore_load_only_the_criu_plugin_and_their_runtime_s(husk_envs, tmp_path):
+    """Once a full load has noted which plugin implements the checkpoint and
+    restore hooks (husk.engine.plugins.implementers), checkpoint and restore
+    import that plugin (criu) and the container's runtime's, and no other."""
+    runc = husk_envs("runc")
+    runc.extra_env["XDG_CACHE_HOME"] = str(tmp_path / "cache")  # this test's own cache and note
+    runc("run", "-d", "--name", "dumped", "--network", "none", IMAGE, "sleep", "300", check=True)
+    modules_after(runc, tmp_path, ["container", "checkpoint", "dumped"])  # a full load: the note
+    modules_after(runc, tmp_path, ["container", "restore", "dumped"])
+    for verb in ("checkpoint", "restore"):
+        modules = modules_after(runc, tmp_path, ["container", verb, "dumped"])
+        assert {"husk_criu", "husk_runc"} <= modules, verb
+        assert heavy(modules, tuple(p for p in SHIPPED_PLUGINS if p not in ("husk_runc", "husk_criu"))) == [], verb
+        assert heavy(modules, LIFECYCLE + ("importlib.metadata", "husk.storage.images")) == [], verb

@@ -393,3 +393,33 @@ def test_runtime_skips_loading_plugins_for_an_unimplemented_hook(hints, tmp_path
     runtime.plugins.cleanup = calls.append  # once loaded, every hook is called through them
     runtime.call_plugins("cleanup", "c1")
     assert calls == ["c1"]
+
+
+CHECKPOINT_HOOK = '''
+from husk.hooks import hookimpl
+
+@hookimpl
+def husk_checkpoint(container, options):
+    options["by"] = __name__
+    return True
+'''
+
+
+def test_a_feature_hook_loads_only_the_plugins_that_implement_it(hints, tmp_path):
+    """checkpoint and restore (Runtime.feature_plugins): once a full load has
+    noted who implements the hook, only that plugin is imported and asked."""
+    import sys
+
+    from husk.engine.plugins import implementers
+
+    dumper = hints("dumper", CHECKPOINT_HOOK)
+    other = hints("other", STOP_HOOK)
+    assert implementers("husk_checkpoint") is None  # no full load yet: unknown
+    Plugins()
+    assert implementers("husk_checkpoint") == ["dumper"] and implementers("husk_cleanup") is None
+    sys.modules.pop(dumper), sys.modules.pop(other)
+    runtime = Runtime(str(tmp_path / "root"), str(tmp_path / "run"), config=Config())
+    options: dict = {}
+    runtime.feature_plugins("checkpoint").checkpoint(_container(), options)
+    assert options["by"] == dumper and other not in sys.modules
+    assert "plugins" not in runtime.__dict__  # a partial load is not the runtime's plugins
