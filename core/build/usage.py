@@ -24,7 +24,7 @@ import os
 import shutil
 from typing import TYPE_CHECKING
 
-from .cache import _KEY
+from ..state.paths import is_id
 
 if TYPE_CHECKING:
     from ..engine.runtime import Runtime
@@ -70,7 +70,7 @@ def _entries(directory: str) -> list[tuple[str, os.stat_result]]:
         return []
     found = []
     for name in names:
-        if not _KEY.match(name):
+        if not is_id(name):
             continue  # a writer's temporary file
         try:
             found.append((name, os.lstat(os.path.join(directory, name))))
@@ -103,7 +103,7 @@ def build_cache_usage(runtime: "Runtime") -> BuildCacheUsage:
         path = os.path.join(cache_dir, name)
         value = _read(path)
         layers = [str(layer).removeprefix("sha256:") for layer in value.get("layers") or []]
-        free = {layer for layer in layers if layer not in held and _KEY.match(layer)}
+        free = {layer for layer in layers if layer not in held and is_id(layer)}
         present = {layer for layer in free if os.path.isdir(os.path.join(layers_root, layer))}
         own = {layer: tree_size(os.path.join(layers_root, layer), seen) for layer in sorted(present - counted)}
         counted |= present
