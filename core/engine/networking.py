@@ -218,11 +218,11 @@ def teardown(container: "Container", save: bool = True) -> None:
     a warning on stderr, as in podman: cleanup, rm and refresh must finish;
     none when the setup never answered (killed or failed before or during
     it: the backend then complains of rules it never wrote)."""
-    from ..network import netns
-
     st = container.state
     if not st.netns:
-        return
+        return  # before netns's import: ctypes, 2 ms of every cleanup without a network
+    from ..network import netns
+
     path = st.netns
     # the networks it is connected to; all it was to join when setup never answered
     names = list(st.network_status) or (network_names(container) if uses_networks(container) else [])
