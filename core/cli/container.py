@@ -97,9 +97,11 @@ def _create(session, opts: dict, preserve_fds: int = 0) -> "object":
     env = parse_env(opts["env"], opts["env_file"])
     if opts["replace"]:
         flags.replace(session, opts["name"])
-    from .pod import pod_option
+    pod = ""
+    if opts["pod"] or opts["pod_id_file"]:  # the pod verbs' module only when asked (building its verbs costs 1 ms)
+        from .pod import pod_option
 
-    pod = pod_option(session, opts)
+        pod = pod_option(session, opts)
     container = session.runtime.create_container(
         opts["image"] if opts["rootfs"] else image_for_create(session, opts), list(opts["command"]), name=opts["name"],
         entrypoint=parse_entrypoint(opts["entrypoint"]), env=flags.host_env(env, opts["env_host"], opts["http_proxy"]),

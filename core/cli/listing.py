@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import json
 import os
 import sys
 
@@ -14,6 +13,14 @@ from ..presentation.filters import KEYS
 
 if TYPE_CHECKING:
     from ..engine.runtime import Runtime
+
+def _json(value, indent: int) -> str:
+    """JSON text, json imported here: only the outputs that print JSON pay its
+    2 ms, not every `ps` and `inspect --format` (issue 20)."""
+    import json
+
+    return json.dumps(value, indent=indent)
+
 
 PS_TABLE = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.CreatedHuman}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
 PS_HEADERS = {"ID": "CONTAINER ID", "CreatedHuman": "CREATED", "CreatedAt": "CREATED AT", "RunningFor": "CREATED",
@@ -64,7 +71,7 @@ def list_containers(runtime: "Runtime", *, all_: bool, quiet: bool, no_trunc: bo
         for document, (_, container, _) in zip(documents, entries):
             if container.id in sizes:
                 document["Size"] = dict(zip(("rwSize", "rootFsSize"), sizes[container.id]))
-        return json.dumps(documents, indent=4) + "\n"
+        return _json(documents, indent=4) + "\n"
     from ..formats.template import format_rows
 
     return format_rows(format_ or (PS_TABLE + "\t{{.Size}}" if size else PS_TABLE), rows,
@@ -123,7 +130,7 @@ def inspect_objects(runtime: "Runtime", names, type_: str, format_: str,
 
         template = compile_template(format_)
         return "".join(template.render(_inspect_value(kind, doc)) + "\n" for kind, doc in documents), errors
-    return json.dumps([doc for _, doc in documents], indent=5) + "\n", errors  # podman 4.3 indents by 5
+    return _json([doc for _, doc in documents], indent=5) + "\n", errors  # podman 4.3 indents by 5
 
 
 _ALL_KINDS = ("container", "image", "volume", "network", "pod")
@@ -217,7 +224,7 @@ def documents_text(documents: list[dict], format_: str, struct: str, map_fields=
     keys to the Go fields a template names, where the two differ (a network's
     `name` is `.Name`)."""
     if not format_ or format_ == "json":
-        return json.dumps(documents, indent=indent) + "\n"
+        return _json(documents, indent=indent) + "\n"
     from ..formats.template import compile as compile_template
 
     template = compile_template(format_)
@@ -257,7 +264,7 @@ def print_inspected(names, document_of, format_: str, struct: str, error_prefix:
         except HuskError as exc:
             errors.append(f"{error_prefix}{exc}")
     if one_as_object and len(documents) == 1 and (not format_ or format_ == "json"):
-        output = json.dumps(documents[0], indent=indent) + "\n"
+        output = _json(documents[0], indent=indent) + "\n"
     else:
         output = documents_text(documents, format_, struct, map_fields, indent, go_names)
     print_report(output, errors)
@@ -306,7 +313,7 @@ def print_listing(documents: list[dict], format_: str, quiet: bool, heading: boo
     if quiet:
         sys.stdout.write("".join(quiet_value(doc) + "\n" for doc in documents))
     elif format_ == "json":
-        sys.stdout.write((json_text(documents) if json_text else json.dumps(documents, indent=4)) + "\n")
+        sys.stdout.write((json_text(documents) if json_text else _json(documents, indent=4)) + "\n")
     else:
         sys.stdout.write(format_rows(table if format_ in ("", "table") else format_, [row(doc) for doc in documents],
                                      headers, heading=heading))

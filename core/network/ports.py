@@ -7,8 +7,6 @@ port means a free one chosen at create (podman's `-p 80`).
 
 from __future__ import annotations
 
-import socket
-
 from ..define import InvalidArgument
 from ..state.records import PortMapping
 
@@ -109,6 +107,8 @@ def check_mapping(mapping: PortMapping) -> PortMapping:
 
 def free_port(host_ip: str = "", protocol: str = "tcp") -> int:
     """A port the kernel says is free now (podman's choice of a random host port)."""
+    import socket  # here, not at the top: create and ps import this module for -p's parser (socket is 1.5 ms)
+
     kind = socket.SOCK_DGRAM if protocol == "udp" else socket.SOCK_STREAM
     family = socket.AF_INET6 if ":" in host_ip else socket.AF_INET
     with socket.socket(family, kind) as probe:
@@ -119,6 +119,8 @@ def free_port(host_ip: str = "", protocol: str = "tcp") -> int:
 def check_free(mappings: list[PortMapping]) -> None:
     """Refuse a host port that something on the host holds already, as podman
     does at start (it binds each one)."""
+    import socket
+
     for mapping in mappings:
         for offset in range(mapping.range):
             port = mapping.host_port + offset

@@ -12,7 +12,7 @@ _register()
 
 @pytest.mark.parametrize("line, expected", [
     # global flags anywhere before the container's command move in front of the verb
-    ("ps --root /x -a", "--root /x ps -a"),
+    ("ps --root /x -a", "--root /x ps --all"),
     ("container ps --runroot /r --all", "--runroot /r container ps --all"),
     ("container --root /z ps", "--root /z container ps"),
     ("run --runtime runc --rm busybox ls --root y", "--runtime runc run --rm busybox ls --root y"),
@@ -20,18 +20,19 @@ _register()
     # booleans with values, as strconv.ParseBool spells them
     ("ps -a=false", "ps"),
     ("ps --all=true", "ps --all"),
-    ("run --rm=0 -i=1 busybox", "run -i busybox"),
-    ("run -dit=false busybox", "run -d -i busybox"),
+    ("run --rm=0 -i=1 busybox", "run --interactive busybox"),
+    ("run -dit=false busybox", "run --detach --interactive busybox"),
     ("events --stream=false", "events --stream false"),
     ("run --sig-proxy=F busybox", "run --sig-proxy F busybox"),
-    # values glued with = or to the letter, clusters
-    ("create -e=A=b -eC=d busybox", "create -e A=b -e C=d busybox"),
-    ("stop -t5 x", "stop -t 5 x"),
-    ("run -it busybox sh", "run -i -t busybox sh"),
+    # values glued with = or to the letter, clusters; short names become long ones (click
+    # reads a short one only after failing it as a long one, at the cost of a NoSuchOption)
+    ("create -e=A=b -eC=d busybox", "create --env A=b --env C=d busybox"),
+    ("stop -t5 x", "stop --time 5 x"),
+    ("run -it busybox sh", "run --interactive --tty busybox sh"),
     # -- ends the flags; run's flags end at the image
     ("ps -- --root", "ps -- --root"),
     ("run busybox -a=false --root x", "run busybox -a=false --root x"),
-    ("exec -it c sh -c 'x'", "exec -i -t c sh -c 'x'"),
+    ("exec -it c sh -c 'x'", "exec --interactive --tty c sh -c 'x'"),
 ])
 def test_normalize(line, expected):
     assert " ".join(normalize(cli, line.split())) == expected
