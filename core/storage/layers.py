@@ -30,7 +30,11 @@ from typing import BinaryIO
 
 from ..define import HuskError, InvalidArgument
 
-CHUNK_SIZE = 1 << 20
+#: what the parent reads, hashes, inflates and passes on at a time: large enough that
+#: the layer threads seldom hand each other the GIL, small enough to stay in the
+#: CPU's cache and in memory malloc reuses (1 MiB pieces were fresh pages each time:
+#: twice the page faults of a pull, and 10% more CPU)
+CHUNK_SIZE = 128 << 10
 #: the modules the unpacking child imports (see _extract_in_child)
 _CHILD_IMPORTS = ("copy", "tarfile")
 #: errors of unpacking that the archive's own members cause
