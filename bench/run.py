@@ -30,6 +30,9 @@ Benchmarks (``--only NAME``, repeatable):
   pss         the monitor's PSS per running container (husk's monitor vs conmon),
               with 10 containers running
   importtime  ``python -X importtime`` of the husk CLI for ``inspect`` and ``ps``
+  checkpoint  ``container checkpoint`` + ``container restore`` of a process holding
+              100 MB (``--runtime runc`` only); raw and floor: ``runc checkpoint`` +
+              ``runc restore --detach`` of the same process in a bare bundle
 
 create, ps, inspect, run, exec, restart and pause also time, once in every
 iteration, the floor of any click CLI in husk's interpreter (``python -c 'import
@@ -572,20 +575,39 @@ class Bench:
 
     def bench_checkpoint(self) -> Result:
         """checkpoint + restore of a process holding 100 MB (CRIU through the
-        runtime: only runc here has CRIU support; both engines use the same criu)."""
+        runtime: only runc here has CRIU support; both engines use the same criu).
+        raw, the floor: ``runc checkpoint`` + ``runc restore --detach`` of the
+        same process in the bare bundle (the CRIU work without an engine)."""
         hog = 'x=$(head -c 100000000 /dev/zero | tr "\\0" a); sleep 1000'
         for engine in self.engines:
             engine.run("run", "-d", "--name", "bench-ckpt", "--network", "none", IMAGE, "sh", "-c", hog)
+        set_spec_args(self.raw.bundle, ["sh", "-c", hog])
+        self.raw.run_detached("bench-ckpt")
+        images = self.work / "raw" / "checkpoint"
         time.sleep(3)  # the shell has filled its variable
-        samples: dict[str, list[float]] = {"husk": [], "podman": []}
+        samples: dict[str, list[float]] = {tool: [] for tool in TOOLS}
         for iteration in range(self.args.iterations):
-            for tool in self.rotation(iteration, ("husk", "podman")):
+            for tool in self.rotation(iteration):
+                if tool == "raw":
+                    shutil.rmtree(images, ignore_errors=True)
+                    images.mkdir()
+                    where = ["--image-path", str(images), "--work-path", str(images)]
+                    samples[tool].append(
+                        timed(self.raw.argv("checkpoint", *where, "bench-ckpt"), self.env)
+                        + timed(self.raw.argv("restore", "--detach", *where, "--bundle", str(self.raw.bundle),
+                                              "bench-ckpt"), self.env, detaches=True))
+                    continue
                 engine = self.engine(tool)
                 samples[tool].append(engine.time("container", "checkpoint", "bench-ckpt")
                                      + engine.time("container", "restore", "bench-ckpt"))
         self.teardown()
-        return Result("checkpoint", "checkpoint + restore (100 MB resident)", "s", samples, target=0.8,
-                      notes=["raw: not measured; needs --runtime runc (crun 1.8.1 has no +CRIU)"])
+        shutil.rmtree(images, ignore_errors=True)
+        result = Result("checkpoint", "checkpoint + restore (100 MB resident)", "s", samples, target=0.8,
+                        notes=["needs --runtime runc (crun 1.8.1 has no +CRIU); raw: runc checkpoint + "
+                               "runc restore --detach of the same process in a bare bundle"])
+        result.floor = result.median("raw")
+        result.notes.append("floor (the bare runtime's checkpoint + restore, same turns): %s" % result.floor_text())
+        return result
 
     def bench_export(self) -> Result:
         """MB/s of `export -o FILE` of a container whose rootfs holds EXPORT_MB
@@ -628,8 +650,27 @@ class Bench:
             engine.run("rm", "-af", "-t", "0")
         notes = ["%d running per tool; husk: its monitor, podman: conmon; RSS per monitor: husk %.2f MiB, "
                  "podman %.2f MiB" % (PSS_CONTAINERS, rss["husk"], rss["podman"])]
-        return Result("pss", "monitor PSS per running container", "MiB", samples,
-                      target=3.0, target_absolute=True, notes=notes)
+        result = Result("pss", "monitor PSS per running container", "MiB", samples,
+                        target=3.0, target_absolute=True, notes=notes)
+        result.floor = self.bare_interpreter_pss()
+        result.notes.append("floor (as many bare `python -I -S` sleeping, the interpreter husk's monitor "
+                            "runs in, measured alike after them): %.2f MiB" % result.floor)
+        return result
+
+    def bare_interpreter_pss(self) -> float:
+        """PSS per process of PSS_CONTAINERS idle ``python -I -S`` (husk's
+        interpreter, as its monitor starts it): what any Python monitor costs."""
+        bare = [subprocess.Popen([self.args.python, "-I", "-S", "-c", "import time; time.sleep(1000)"],
+                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                for _ in range(PSS_CONTAINERS)]
+        try:
+            time.sleep(1.0)
+            return statistics.median(sum(smaps_rollup(p.pid)["Pss"] for p in bare) / len(bare) / 1024
+                                     for _ in range(3))
+        finally:
+            for process in bare:
+                process.kill()
+                process.wait()
 
     def run_all(self, only: list[str]) -> list[Result]:
         results = []
