@@ -739,12 +739,13 @@ def rootfs_mounted(container: "Container"):
 
 def release_temporary_mount(container: "Container") -> None:
     """Under the lock: an export's or copy's mount whose holder died (its marker
-    is left) is dropped, unless a counted mount has taken it over since."""
-    from ..storage.rootfs import unmount as unmount_path
-
+    is left) is dropped, unless a counted mount has taken it over since.  Every
+    locked command passes here: the mount code is imported only for a marker."""
     marker = container.runtime.paths.temporary_mount(container.id)
     if not os.path.exists(marker):
         return
+    from ..storage.rootfs import unmount as unmount_path
+
     if container.runtime.store.mount_count(container.id) == 0:
         unmount_path(os.path.join(container.runtime.paths.container_dir(container.id), "merged"))
     _remove_quietly(marker)
