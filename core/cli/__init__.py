@@ -15,6 +15,7 @@ asking importlib.metadata (about 20 ms).
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import sys
@@ -88,7 +89,8 @@ _loaded: set[str] = set()
 
 
 def load(modules) -> None:
-    """Register the verb modules named (and the modules making their groups)."""
+    """Register the verb modules named (and the modules making their groups);
+    a group a module makes gets lazily loaded sub-commands (:class:`_GroupVerbs`)."""
     needed = set(modules)
     for members in GROUPS.values():
         if needed & set(members[1:]):
@@ -97,6 +99,42 @@ def load(modules) -> None:
         if name in needed and name not in _loaded:
             _loaded.add(name)
             importlib.import_module(f"{__name__}.{name}").register(cli)
+            for group, members in GROUPS.items():
+                made = dict.get(cli.commands, group)
+                if members[0] == name and made is not None and not isinstance(made.commands, _GroupVerbs):
+                    made.commands = _GroupVerbs(group, made.commands)
+                    made.list_commands = functools.partial(_list_group, made)
+
+
+class _GroupVerbs(dict):
+    """A group's sub-commands: one not registered yet loads the module of the
+    top-level verb of that name when that module adds to this group (`container
+    checkpoint`: husk.cli.checkpoint, not the group's ten other modules), else
+    every module of the group."""
+
+    def __init__(self, group: str, commands: dict) -> None:
+        super().__init__(commands)
+        self.group = group
+
+    def __missing__(self, name):
+        members = GROUPS[self.group]
+        if VERBS.get(name) in members:
+            load([VERBS[name]])
+        if not dict.__contains__(self, name):
+            load(members)
+        return dict.__getitem__(self, name)
+
+    def get(self, name, default=None):
+        try:
+            return self[name]
+        except KeyError:
+            return default
+
+
+def _list_group(group: click.Group, ctx) -> list[str]:
+    """A group's `--help`: every module of the group first."""
+    load(GROUPS[group.name])
+    return sorted(group.commands)
 
 
 class _Verbs(dict):
@@ -104,7 +142,7 @@ class _Verbs(dict):
     module (click's ``get_command``, and anything else resolving a verb, looks up here)."""
 
     def __missing__(self, name):
-        load(GROUPS.get(name) or ([VERBS[name]] if name in VERBS else MODULES))
+        load(GROUPS.get(name, ())[:1] or ([VERBS[name]] if name in VERBS else MODULES))
         if name not in self:
             raise KeyError(name)
         return dict.get(self, name)
@@ -133,6 +171,7 @@ class LazyGroup(click.Group):
         local = super().get_command(ctx, name)
         if not ctx.meta.get("husk.remote", {}).get("on"):
             return local
+        load(GROUPS.get(name, ()))  # the remote group reads every local sub-command
         from .remote_verbs import command
 
         return command(name, local)

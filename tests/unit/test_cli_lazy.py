@@ -58,3 +58,27 @@ def test_a_verb_loads_only_its_module():
     assert pause["loaded"] == ["container", "ops"]
     assert not {"husk.cli.network", "husk.cli.volume", "husk.cli.system", "husk.cli.image"} & set(pause["modules"])
     assert probe([cli.VERBS["images"]])["loaded"] == ["image"]
+
+
+def test_a_group_s_verb_loads_only_the_modules_it_needs():
+    """`container checkpoint` registers the group's maker and checkpoint's
+    module, not the group's ten others (run_flags among them); a sub-command no
+    top-level verb indexes (`container prune`) and `container --help` load the
+    whole group."""
+    script = """
+import json, sys
+from husk import cli
+group = cli.cli.commands["container"]
+steps = [sorted(cli._loaded)]
+group.commands["checkpoint"]
+steps.append(sorted(cli._loaded))
+steps.append("husk.cli.run_flags" in sys.modules)
+group.commands["prune"]
+steps.append(sorted(cli._loaded))
+print(json.dumps(steps + [group.list_commands(None)]))
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    maker, checkpoint, run_flags, prune, listed = json.loads(out)
+    assert maker == ["container"] and checkpoint == ["checkpoint", "container"] and not run_flags
+    assert set(cli.GROUPS["container"]) <= set(prune)
+    assert listed == sorted(probe(cli.MODULES)["groups"]["container"])
