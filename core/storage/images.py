@@ -8,7 +8,6 @@ and lookups try the short name against every stored name's repository.
 
 from __future__ import annotations
 
-import dataclasses
 import posixpath
 import time
 from typing import TYPE_CHECKING, BinaryIO, Iterable
@@ -279,9 +278,10 @@ def stored_name(image: ImageRecord, name: str) -> str | None:
     return None
 
 
-@dataclasses.dataclass
-class ImageRemoval:
-    """What a removal did: the names taken off, and whether the image itself went."""
+class ImageRemoval(msgspec.Struct):
+    """What a removal did: the names taken off, and whether the image itself went.
+    (A Struct rather than a dataclass: create and run import this module, and
+    dataclasses costs them 0.7 ms.)"""
 
     image: ImageRecord
     untagged: list[str]
