@@ -13,7 +13,8 @@ iteration, in turns whose order rotates:
 Medians and the husk/podman ratio are printed, with the load average at the
 start and the end (the machine may be shared: compare ratios, not times).  Why husk is faster: layers are
 downloaded a few at once and each is unpacked while it streams (one pass:
-network -> sha256 -> gunzip -> tar, no temporary blob file), where podman
+network -> sha256 -> gunzip -> tar, in 128 KiB pieces so that the layer
+threads seldom trade the GIL, no temporary blob file), where podman
 4.3 downloads every blob to a temporary file first and applies layers one by
 one after; a push sends the stored compressed blobs without recompressing.
 
@@ -38,7 +39,8 @@ HUSK = os.path.join(os.path.dirname(sys.executable), "husk")
 
 
 def make_layout(path: str, layers: int, total_mb: int) -> None:
-    """An OCI layout of `layers` layers: files of pseudo-random bytes that compress about 2:1."""
+    """An OCI layout of `layers` layers: files of pseudo-random bytes, each block twice (the
+    repeat lies beyond gzip's 32 KiB window, so the blobs are about as large as the tars)."""
     import io
     import random
     import tarfile
