@@ -106,31 +106,6 @@ def load(modules) -> None:
                     made.list_commands = functools.partial(_list_group, made)
 
 
-class _GroupVerbs(dict):
-    """A group's sub-commands: one not registered yet loads the module of the
-    top-level verb of that name when that module adds to this group (`container
-    checkpoint`: husk.cli.checkpoint, not the group's ten other modules), else
-    every module of the group."""
-
-    def __init__(self, group: str, commands: dict) -> None:
-        super().__init__(commands)
-        self.group = group
-
-    def __missing__(self, name):
-        members = GROUPS[self.group]
-        if VERBS.get(name) in members:
-            load([VERBS[name]])
-        if not dict.__contains__(self, name):
-            load(members)
-        return dict.__getitem__(self, name)
-
-    def get(self, name, default=None):
-        try:
-            return self[name]
-        except KeyError:
-            return default
-
-
 def _list_group(group: click.Group, ctx) -> list[str]:
     """A group's `--help`: every module of the group first."""
     load(GROUPS[group.name])
@@ -152,6 +127,25 @@ class _Verbs(dict):
             return self[name]
         except KeyError:
             return default
+
+
+class _GroupVerbs(_Verbs):
+    """A group's sub-commands: one not registered yet loads the module of the
+    top-level verb of that name when that module adds to this group (`container
+    checkpoint`: husk.cli.checkpoint, not the group's ten other modules), else
+    every module of the group."""
+
+    def __init__(self, group: str, commands: dict) -> None:
+        super().__init__(commands)
+        self.group = group
+
+    def __missing__(self, name):
+        members = GROUPS[self.group]
+        if VERBS.get(name) in members:
+            load([VERBS[name]])
+        if not dict.__contains__(self, name):
+            load(members)
+        return dict.__getitem__(self, name)
 
 
 class LazyGroup(click.Group):
