@@ -4,9 +4,11 @@ the time zone, and the files husk writes for the user (pid files).
 
 Kept in one struct on :class:`husk.state.records.ContainerConfig` so that a
 new flag is one field here and one step in :mod:`husk.engine.run_options`.
-"""
 
-from __future__ import annotations
+No ``from __future__ import annotations`` here: msgspec reads these
+annotations to build each decoder, and as strings it compiles and evaluates
+every one, about 1 ms of each process that reads a record (issue 20).
+"""
 
 import msgspec
 

@@ -212,3 +212,19 @@ def test_the_store_keeps_space_allocated_past_its_last_page(tmp_path):
     data = os.stat(tmp_path / "state" / "data.mdb")
     assert data.st_size >= used + _RESERVE // 2
     assert data.st_blocks * 512 >= used + _RESERVE // 2  # allocated, not a hole
+
+
+def test_record_annotations_are_types_not_strings():
+    """msgspec builds each decoder from the records' annotations; as strings (``from
+    __future__ import annotations``) it compiles and evaluates every one, about 1 ms of
+    each command that reads a record (issue 20)."""
+    import msgspec
+
+    from husk.state import records, run_options
+
+    for module in (records, run_options):
+        structs = [value for value in vars(module).values() if isinstance(value, type)
+                   and issubclass(value, msgspec.Struct) and value.__module__ == module.__name__]
+        assert structs
+        for struct in structs:
+            assert not [name for name, kind in struct.__annotations__.items() if isinstance(kind, str)], struct
