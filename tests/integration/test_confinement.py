@@ -277,3 +277,26 @@ def test_libpod_security_fields(api_crun):
     status, _, body = api_crun.request("POST", "/v4.3.0/libpod/containers/create",
                                        {"image": "busybox", "seccomp_policy": "nope"})
     assert (status, body["message"]) == (400, 'invalid seccomp policy "nope": valid policies are ["default" "image"]')
+
+
+def test_crun_is_handed_the_filter_it_compiled_for_the_same_profile(husk, probe):
+    """crun's filter for a profile is cached (husk_crun, issue 20): a later create
+    of the same profile gets it in run.oci.seccomp_bpf_data instead of compiling,
+    and it refuses the same calls, in the container and in an exec; another
+    profile (other capabilities) is compiled, not handed the first one's."""
+    script = "grep '^Seccomp:' /proc/self/status; /t/probe"
+    compiled = _husk(husk, "-v", f"{probe}:/t:ro", IMAGE, "sh", "-c", script)
+    assert compiled == (0, "Seccomp:\t2\nadd_key -1 38\nperf_event_open -1 1\nio_uring_setup -1 38\n")
+    assert len(os.listdir(os.path.join(husk.runroot, "runtime", "crun", "seccomp-cache"))) == 1
+    husk("run", "-d", "--name", "cached", "--network", "none", "-v", f"{probe}:/t:ro", IMAGE, "sleep", "1000",
+         check=True)
+    husk("run", "-d", "--name", "other", "--network", "none", "--cap-add", "SYS_ADMIN", IMAGE, "sleep", "1000",
+         check=True)
+    try:
+        assert "run.oci.seccomp_bpf_data" in _config(husk, "cached").get("annotations", {})
+        assert "run.oci.seccomp_bpf_data" not in _config(husk, "other").get("annotations", {})
+        execed = husk("exec", "cached", "sh", "-c", script)
+        assert (execed.returncode, execed.stdout) == compiled
+        assert _husk(husk, "-v", f"{probe}:/t:ro", IMAGE, "sh", "-c", script) == compiled
+    finally:
+        husk("rm", "-f", "-t", "0", "cached", "other")
