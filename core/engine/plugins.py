@@ -14,7 +14,9 @@ runtime.  So each full load writes down which plugin registered which runtime
 one plugin and asks it alone; a hint that no longer holds falls back to the
 full load.  Each full load also notes which hooks the plugins implement, so
 that a command calling a hook no plugin implements (exec's, stop's, cleanup's
-with the shipped plugins) loads none (:func:`unimplemented`).
+with the shipped plugins) loads none (:func:`unimplemented`), and one calling a
+feature hook (checkpoint's, restore's) loads only the plugins implementing it
+(:func:`implementers`, ``Plugins(only=...)``).
 """
 
 from __future__ import annotations
