@@ -22,8 +22,7 @@ from ..formats.timestamps import rfc3339
 from . import blocking, docker, documents
 from .changes import LinuxResources
 from .responses import json_response, request_container, request_runtime
-from .requests import (HealthcheckBody, Namespace, PortMappingBody, decode_body, filters, flag, integer,
-                       userns_run_options)
+from .requests import HealthcheckBody, Namespace, PortMappingBody, decode_body, filters, flag, integer
 from .keys import WATCHER
 
 libpod_routes = web.RouteTableDef()
@@ -382,80 +381,37 @@ def _security_options(spec: SpecGenerator) -> list[str]:
 
 
 def _run_options(runtime, spec: SpecGenerator):
-    """The RunOptions of the create (None: none given), read by the CLI's parsers (the same checks
-    and messages as `husk run`'s flags)."""
-    from ..engine import run_options as parse
-    from ..state.run_options import RunOptions
+    """The RunOptions of the create: SpecGenerator's fields as the values of the flags they stand
+    for, read by the flags' one reader (husk.engine.run_options.from_flags: the same checks and
+    messages as `husk run`'s, and nothing granted that the flags would refuse)."""
+    from ..engine.run_options import from_flags, resource_flags
 
-    given: dict = {}
-    if spec.devices:
-        given["devices"] = parse.parse_devices([device.path for device in spec.devices])
-    if spec.r_limits:
-        given["ulimits"] = parse.parse_ulimits([f"{limit.type.lower().removeprefix('rlimit_')}="
-                                                f"{limit.soft}:{limit.hard}" for limit in spec.r_limits])
-    if spec.sysctl:
-        given["sysctls"] = parse.parse_sysctls([f"{key}={value}" for key, value in spec.sysctl.items()])
-    if spec.shm_size is not None:
-        if spec.shm_size <= 0:
-            raise InvalidArgument(f"invalid shm_size {spec.shm_size}: a number of bytes, more than 0")
-        given["shm_size"] = spec.shm_size
-    if spec.init or spec.init_path:
-        given.update(init=True, init_path=spec.init_path)
-    if spec.timezone:
-        given["tz"] = parse.check_tz(spec.timezone)
-    if spec.groups:
-        given["group_add"] = list(spec.groups)
-    if spec.umask:
-        given["umask"] = parse.parse_umask(spec.umask)
-    for flag, namespace in (("pid", spec.pidns), ("ipc", spec.ipcns), ("uts", spec.utsns), ("cgroupns", spec.cgroupns)):
-        if namespace is not None and namespace.nsmode:
-            given.setdefault("namespaces", {})[flag] = parse.parse_namespace(
-                flag, to_flag(namespace.nsmode, namespace.value), lambda name: runtime.container(name).id)
-    for key, value, check in (("systemd", spec.systemd, ("true", "false", "always")),
-                              ("sdnotify", spec.sdnotifyMode, ("conmon", "container", "ignore")),
-                              ("cgroups", spec.cgroups_mode, ("enabled", "disabled", "no-conmon", "split"))):
-        if value:
-            given[key] = parse.choose(key, value, check)
-    if spec.personality is not None and spec.personality.domain:
-        given["personality"] = parse.choose("personality", spec.personality.domain.upper(), ("LINUX", "LINUX32"))
-    if spec.timeout < 0:
-        raise InvalidArgument(f"invalid timeout {spec.timeout}: a number of seconds (0: no limit)")
-    given["chrootdirs"] = [parse.absolute_in_container(path, "chroot_directories")
-                           for path in spec.chroot_directories or []]
-    given["hostuser"] = [parse.check_host_user(name) for name in spec.hostusers or []]
-    for item in spec.envmerge or []:
-        if "=" not in item or item.startswith("="):
-            raise InvalidArgument(f"invalid envmerge {item!r}: NAME=VALUE")
-    for key, value in (("cgroup_parent", spec.cgroup_parent), ("unsetenv", spec.unsetenv),
-                       ("unsetenv_all", spec.unsetenv_all), ("env_merge", spec.envmerge), ("timeout", spec.timeout),
-                       ("passwd_entry", spec.passwd_entry)):
-        if value:
-            given[key] = list(value) if isinstance(value, list) else value
-    log = spec.log_configuration
-    if log is not None:
-        if log.path and not log.path.startswith("/"):  # the service's working directory is no place for it
-            raise InvalidArgument(f"log_configuration.path {log.path!r} must be an absolute path")
-        opts = [f"path={log.path}"] if log.path else []
-        opts += [f"max-size={log.size}"] if log.size > 0 else []
-        opts += [f"{key}={value}" for key, value in (log.options or {}).items()]
-        given.update({key: value for key, value in (("log_driver", parse.parse_log_driver(log.driver)),
-                                                    *parse.parse_log_options(opts).items()) if value})
-    _, fragment = _split_resources(spec.resource_limits or {})
-    if fragment:
-        given["resources"] = fragment
-    if spec.oom_score_adj is not None:
-        if not -1000 <= spec.oom_score_adj <= 1000:
-            raise InvalidArgument(f"oom-score-adj {spec.oom_score_adj} is not in the range -1000 to 1000")
-        given["oom_score_adj"] = spec.oom_score_adj
-    given = {key: value for key, value in given.items() if value != []}
-    options = userns_run_options(runtime, *_userns_flags(spec))
-    if given:
-        options = options or RunOptions()
-        for key, value in given.items():
-            setattr(options, key, value)
-        if options.init:
-            parse.init_binary(options)
-    return options
+    log = spec.log_configuration or LogConfig()
+    if log.path and not log.path.startswith("/"):  # the service's working directory is no place for it
+        raise InvalidArgument(f"log_configuration.path {log.path!r} must be an absolute path")
+    limits, fragment = _split_resources(spec.resource_limits or {})
+    userns, uidmap, gidmap = _userns_flags(spec)
+    namespaces = {key: to_flag(namespace.nsmode, namespace.value) for key, namespace in (
+        ("pid_ns", spec.pidns), ("ipc_ns", spec.ipcns), ("uts_ns", spec.utsns), ("cgroup_ns", spec.cgroupns))
+        if namespace is not None}
+    opts = {
+        "device": [device.path for device in spec.devices or []],
+        "ulimit": [f"{limit.type.lower().removeprefix('rlimit_')}={limit.soft}:{limit.hard}"
+                   for limit in spec.r_limits or []],
+        "sysctl": [f"{key}={value}" for key, value in (spec.sysctl or {}).items()],
+        "shm_size": str(spec.shm_size) if spec.shm_size is not None else "", "init": spec.init,
+        "init_path": spec.init_path, "tz": spec.timezone, "group_add": spec.groups or [], "umask": spec.umask,
+        "oom_score_adj": spec.oom_score_adj, **namespaces, "cgroup_parent": spec.cgroup_parent,
+        "unsetenv": spec.unsetenv or [], "unsetenv_all": spec.unsetenv_all, "env_merge": spec.envmerge or [],
+        "timeout": spec.timeout, "passwd_entry": spec.passwd_entry, "hostuser": spec.hostusers or [],
+        "chrootdirs": spec.chroot_directories or [], "systemd": spec.systemd, "sdnotify": spec.sdnotifyMode,
+        "cgroups": spec.cgroups_mode, "personality": spec.personality.domain if spec.personality else "",
+        "log_driver": log.driver,
+        "log_opt": ([f"path={log.path}"] if log.path else []) + ([f"max-size={log.size}"] if log.size > 0 else [])
+        + [f"{key}={value}" for key, value in (log.options or {}).items()],
+        "userns": userns, "uidmap": uidmap, "gidmap": gidmap, "memory": (limits.get("memory") or {}).get("limit"),
+        **resource_flags(fragment)}
+    return from_flags(opts, lambda: runtime)
 
 
 def _network(spec: SpecGenerator):

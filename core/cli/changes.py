@@ -85,6 +85,7 @@ def update(session, memory, cpus, cpu_shares, pids_limit, restart, container, **
     """Change CONTAINER's resource limits (applied at once when it runs) or
     its restart policy; prints its id."""
     from ..define import InvalidArgument
+    from ..engine.run_options import check_swap
     from .run_flags import resource_fragment
 
     fragment = resource_fragment(finer)
@@ -92,8 +93,7 @@ def update(session, memory, cpus, cpu_shares, pids_limit, restart, container, **
         raise InvalidArgument("nothing to update: give --memory, --cpus, --cpu-shares, --pids-limit, --restart "
                               "or another resource flag")
     ctr = session.runtime.container(container)
-    if fragment.get("memory", {}).get("swap") not in (None, -1) and not (memory or ctr.config.resources.memory):
-        raise InvalidArgument("you must provide a memory limit when specifying memory swap (--memory)")
+    check_swap(fragment, bool(memory or ctr.config.resources.memory))
     ctr.update(memory=memory, cpus=cpus, cpu_shares=cpu_shares, pids_limit=pids_limit, restart_policy=restart,
                finer=fragment)
     click.echo(ctr.id)

@@ -106,6 +106,7 @@ def _resources(opts: dict) -> dict:
     """--memory, --cpus, --cpu-shares, --pids-limit and the finer flags: checked here as locally,
     sent as one OCI LinuxResources document (podman's resource_limits)."""
     from ..engine.resources import oci_resources
+    from ..engine.run_options import check_swap
     from .changes import resource_limits
     from .run_flags import resource_fragment
 
@@ -115,8 +116,7 @@ def _resources(opts: dict) -> dict:
     document = oci_resources(limits) if limits is not None else {}
     for key, part in resource_fragment({key: opts[key] for key in _FINER_RESOURCES}).items():
         document[key] = {**document[key], **part} if isinstance(part, dict) and key in document else part
-    if document.get("memory", {}).get("swap") not in (None, -1) and not opts.get("memory"):
-        raise InvalidArgument("you must provide a memory limit when specifying memory swap (--memory)")
+    check_swap(document, bool(opts.get("memory")))
     return {"resource_limits": document or None}
 
 
@@ -403,11 +403,11 @@ def _run(ctx, detach, rmi, preserve_fds, detach_keys, sig_proxy, **opts):
     if detach and rmi:
         raise InvalidArgument("--rmi is only for a container run in the foreground")
     from .attach import proxied_signals
-    from .run_flags import _streams
+    from ..engine.run_options import parse_attach
 
     if detach and opts["attach"]:
         raise InvalidArgument("--attach and --detach cannot be used together")
-    streams = _streams(opts["attach"]) or ["stdin", "stdout", "stderr"]  # -a: only these (as locally)
+    streams = parse_attach(opts["attach"]) or ["stdin", "stdout", "stderr"]  # -a: only these (as locally)
     interactive, tty, remove = opts["interactive"] and "stdin" in streams, opts["tty"], opts["auto_remove"] or rmi
     opts["auto_remove"] = remove and detach  # attached: the client removes it once it has its exit code
     ident = _create(ctx, opts)

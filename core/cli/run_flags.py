@@ -131,79 +131,11 @@ def resource_fragment(opts: dict) -> dict:
 
 
 def run_options(session, opts: dict):
-    """The RunOptions record for the flags above (checked now: a bad value creates nothing)."""
-    from ..engine import run_options as parse
-    from ..state.run_options import RunOptions
+    """The RunOptions record for the flags above (husk.engine.run_options.from_flags: checked now, a
+    bad value creates nothing)."""
+    from ..engine.run_options import from_flags
 
-    namespaces = {}
-    for flag, key in (("pid", "pid_ns"), ("ipc", "ipc_ns"), ("uts", "uts_ns"), ("cgroupns", "cgroup_ns")):
-        if opts[key]:
-            namespaces[flag] = parse.parse_namespace(flag, opts[key], lambda name: _running_id(session, name))
-    if opts["oom_score_adj"] is not None and not -1000 <= opts["oom_score_adj"] <= 1000:
-        raise InvalidArgument(f"oom-score-adj {opts['oom_score_adj']} is not in the range -1000 to 1000")
-    options = RunOptions(
-        ulimits=parse.parse_ulimits(opts["ulimit"]), devices=parse.parse_devices(opts["device"]),
-        sysctls=parse.parse_sysctls(opts["sysctl"]),
-        shm_size=parse.parse_size(opts["shm_size"], "--shm-size") if opts["shm_size"] else 0,
-        init=opts["init"] or bool(opts["init_path"]), init_path=opts["init_path"], tz=parse.check_tz(opts["tz"]),
-        unsetenv=list(opts["unsetenv"]), unsetenv_all=opts["unsetenv_all"], group_add=list(opts["group_add"]),
-        umask=parse.parse_umask(opts["umask"]) if opts["umask"] else -1, oom_score_adj=opts["oom_score_adj"],
-        namespaces=namespaces, cgroup_parent=opts["cgroup_parent"], read_only_tmpfs=opts["read_only_tmpfs"],
-        pidfile=_absolute(opts["pidfile"]), conmon_pidfile=_absolute(opts["conmon_pidfile"]),
-        attach=_streams(opts["attach"]), passwd=opts["passwd"], passwd_entry=opts["passwd_entry"],
-        hostuser=[parse.check_host_user(name) for name in opts["hostuser"]], timeout=_timeout(opts["timeout"]), log_driver=parse.parse_log_driver(opts["log_driver"]),
-        **parse.parse_log_options(opts["log_opt"]), env_merge=[_env_entry(item) for item in opts["env_merge"]], personality=_personality(opts["personality"]),
-        chrootdirs=[parse.absolute_in_container(d, "--chrootdirs") for d in opts["chrootdirs"]],
-        systemd=parse.choose("systemd", opts["systemd"].lower(), ("true", "false", "always")),
-        sdnotify=parse.choose("sdnotify", opts["sdnotify"], ("conmon", "container", "ignore")),
-        cgroups=parse.choose("cgroups", opts["cgroups"], ("enabled", "disabled", "no-conmon", "split")),
-        **_user_namespace(session, opts),
-        resources=parse.parse_resources({flag: opts[flag.replace("-", "_")] for flag, _ in
-                                         (*_RESOURCE_FLAGS, *_RESOURCE_LISTS, ("oom-kill-disable", ""))}))
-    if options.resources.get("memory", {}).get("swap") not in (None, -1) and not opts.get("memory"):
-        raise InvalidArgument("you must provide a memory limit when specifying memory swap (--memory)")
-    if options.init:
-        parse.init_binary(options)
-    return options
-
-
-def _user_namespace(session, opts: dict) -> dict:
-    """--userns, --uidmap, --gidmap, --subuidname, --subgidname (see husk.engine.userns.run_options)."""
-    from ..engine.userns import run_options
-
-    return run_options(lambda: session.runtime, opts["userns"], opts["uidmap"], opts["gidmap"],
-                       opts["subuidname"], opts["subgidname"])
-
-
-def _timeout(value: int) -> int:
-    if value < 0:
-        raise InvalidArgument(f"invalid --timeout {value}: a number of seconds (0: no limit)")
-    return value
-
-
-def _personality(value: str) -> str:
-    if value and value.upper() not in ("LINUX", "LINUX32"):
-        raise InvalidArgument(f"invalid personality {value!r}: LINUX or LINUX32")
-    return value.upper()
-
-
-def _streams(values: tuple[str, ...]) -> list[str]:
-    streams = []
-    for value in values:
-        for name in value.lower().split(","):
-            if name not in ("stdin", "stdout", "stderr"):
-                raise InvalidArgument(f"invalid stream {name!r} for --attach - must be one of stdin, stdout, or "
-                                      "stderr")
-            streams.append(name)
-    return streams
-
-
-def _absolute(path: str) -> str:
-    return os.path.abspath(path) if path else ""
-
-
-def _running_id(session, name: str) -> str:
-    return session.runtime.container(name).id
+    return from_flags(opts, lambda: session.runtime)
 
 
 def check_cidfile(path: str) -> None:
@@ -241,12 +173,6 @@ def host_env(env: list[str], everything: bool, proxies: bool) -> list[str]:
 #: what --http-proxy passes on, as podman does
 PROXY_VARIABLES = ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "ftp_proxy", "FTP_PROXY", "no_proxy",
                    "NO_PROXY")
-
-
-def _env_entry(item: str) -> str:
-    if "=" not in item or item.startswith("="):
-        raise InvalidArgument(f"invalid --env-merge {item!r}: NAME=VALUE")
-    return item
 
 
 def read_label_files(paths: tuple[str, ...]) -> list[str]:

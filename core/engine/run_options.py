@@ -19,6 +19,7 @@ from ..state.run_options import Device, RunOptions
 
 if TYPE_CHECKING:
     from .container import Container
+    from .runtime import Runtime
 
 #: where podman puts the init binary in the container
 INIT_DESTINATION = "/run/podman-init"
@@ -221,12 +222,22 @@ def parse_resources(values: dict) -> dict:
     rules = [_device_rule(rule) for rule in values.get("device-cgroup-rule") or ()]
     if rules:
         fragment["devices"] = rules
-    conf = values.get("cgroup-conf") or ()
-    if conf:
+    unified = dict(_cgroup_setting(item) for item in values.get("cgroup-conf") or ())
+    if unified:
         if not os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
             raise InvalidArgument("--cgroup-conf sets cgroup v2 files: this host runs cgroup v1")
-        fragment["unified"] = dict(item.partition("=")[::2] for item in conf)
+        fragment["unified"] = unified
     return fragment
+
+
+def _cgroup_setting(item: str) -> tuple[str, str]:
+    """--cgroup-conf KEY=VALUE: KEY a file of the container's own cgroup (CONTROLLER.NAME: no path
+    out of it), VALUE one line."""
+    key, eq, value = item.partition("=")
+    if not eq or not re.fullmatch(r"[a-z][a-z0-9_]*\.[A-Za-z0-9_.-]+", key) or "\n" in value:
+        raise InvalidArgument(f"invalid --cgroup-conf {item!r}: KEY=VALUE, KEY a cgroup v2 file such as "
+                              "memory.high")
+    return key, value
 
 
 def _host_has_block_weights() -> bool:
@@ -641,3 +652,151 @@ def check_host_user(name: str) -> str:
     except KeyError:
         raise InvalidArgument(f"--hostuser {name}: no such user on the host") from None
     return name
+
+
+# -- the flags as one record --------------------------------------------------------------------
+
+#: the flags parse_resources reads (by their names without dashes in `from_flags`' opts)
+RESOURCE_FLAGS = ("cpu-period", "cpu-quota", "cpu-rt-period", "cpu-rt-runtime", "cpuset-cpus", "cpuset-mems",
+                  "memory-reservation", "memory-swap", "memory-swappiness", "blkio-weight", "blkio-weight-device",
+                  "device-read-bps", "device-write-bps", "device-read-iops", "device-write-iops",
+                  "device-cgroup-rule", "cgroup-conf", "oom-kill-disable")
+
+
+def from_flags(opts: dict, runtime_of: Callable[[], "Runtime"]) -> RunOptions:
+    """The RunOptions record for podman's run/create flags, checked now (a bad value creates
+    nothing).  `opts`: the values by click's parameter names (`pid_ns`, `shm_size`, `cgroup_conf`,
+    ...; a missing one is the flag's default).  The one reader of these flags: `husk run`'s and the
+    libpod API's create (its SpecGenerator given as the flags' values), so the service takes nothing
+    the flags would refuse.  `runtime_of()`: the runtime (container:NAME, user namespaces)."""
+    from .userns import run_options as userns_options
+
+    def get(key: str, default: Any = ""):
+        value = opts.get(key)
+        return default if value in (None, "") else value
+
+    namespaces = {}
+    for flag, key in (("pid", "pid_ns"), ("ipc", "ipc_ns"), ("uts", "uts_ns"), ("cgroupns", "cgroup_ns")):
+        if get(key):
+            namespaces[flag] = parse_namespace(flag, get(key), lambda name: runtime_of().container(name).id)
+    oom_score_adj = opts.get("oom_score_adj")
+    if oom_score_adj is not None and not -1000 <= oom_score_adj <= 1000:
+        raise InvalidArgument(f"oom-score-adj {oom_score_adj} is not in the range -1000 to 1000")
+    if get("timeout", 0) < 0:
+        raise InvalidArgument(f"invalid --timeout {get('timeout')}: a number of seconds (0: no limit)")
+    personality = get("personality").upper()
+    if personality not in ("", "LINUX", "LINUX32"):
+        raise InvalidArgument(f"invalid personality {get('personality')!r}: LINUX or LINUX32")
+    for item in get("env_merge", ()):
+        if "=" not in item or item.startswith("="):
+            raise InvalidArgument(f"invalid --env-merge {item!r}: NAME=VALUE")
+    resources = parse_resources({flag: opts.get(flag.replace("-", "_")) for flag in RESOURCE_FLAGS})
+    check_swap(resources, bool(opts.get("memory")))
+    options = RunOptions(
+        ulimits=parse_ulimits(get("ulimit", ())), devices=parse_devices(get("device", ())),
+        sysctls=parse_sysctls(get("sysctl", ())),
+        shm_size=parse_size(get("shm_size"), "--shm-size") if get("shm_size") else 0,
+        init=bool(get("init", False) or get("init_path")), init_path=get("init_path"), tz=check_tz(get("tz")),
+        unsetenv=list(get("unsetenv", ())), unsetenv_all=get("unsetenv_all", False),
+        group_add=list(get("group_add", ())), umask=parse_umask(get("umask")) if get("umask") else -1,
+        oom_score_adj=oom_score_adj, namespaces=namespaces, cgroup_parent=get("cgroup_parent"),
+        read_only_tmpfs=get("read_only_tmpfs", True), pidfile=_absolute(get("pidfile")),
+        conmon_pidfile=_absolute(get("conmon_pidfile")), attach=parse_attach(get("attach", ())),
+        passwd=get("passwd", True), passwd_entry=get("passwd_entry"),
+        hostuser=[check_host_user(name) for name in get("hostuser", ())], timeout=get("timeout", 0),
+        log_driver=parse_log_driver(get("log_driver")), **parse_log_options(get("log_opt", ())),
+        env_merge=list(get("env_merge", ())), personality=personality,
+        chrootdirs=[absolute_in_container(d, "--chrootdirs") for d in get("chrootdirs", ())],
+        systemd=choose("systemd", get("systemd", "true").lower(), ("true", "false", "always")),
+        sdnotify=choose("sdnotify", get("sdnotify", "conmon"), ("conmon", "container", "ignore")),
+        cgroups=choose("cgroups", get("cgroups", "enabled"), ("enabled", "disabled", "no-conmon", "split")),
+        **userns_options(runtime_of, get("userns"), get("uidmap", ()), get("gidmap", ()), get("subuidname"),
+                         get("subgidname")),
+        resources=resources)
+    if options.init:
+        init_binary(options)
+    return options
+
+
+def check_swap(resources: dict, memory_given: bool) -> None:
+    """--memory-swap (other than -1) needs a memory limit, as podman says."""
+    if resources.get("memory", {}).get("swap") not in (None, -1) and not memory_given:
+        raise InvalidArgument("you must provide a memory limit when specifying memory swap (--memory)")
+
+
+def _absolute(path: str) -> str:
+    return os.path.abspath(path) if path else ""
+
+
+def parse_attach(values) -> list[str]:
+    """--attach: the streams named (stdin, stdout, stderr; repeated or comma separated)."""
+    streams = []
+    for value in values:
+        for name in value.lower().split(","):
+            if name not in ("stdin", "stdout", "stderr"):
+                raise InvalidArgument(f"invalid stream {name!r} for --attach - must be one of stdin, stdout, or "
+                                      "stderr")
+            streams.append(name)
+    return streams
+
+
+#: an OCI linux.resources fragment's fields (beyond husk's limits) and the flags that set them
+_FRAGMENT_FLAGS = {"cpu": {"realtimePeriod": "cpu-rt-period", "realtimeRuntime": "cpu-rt-runtime",
+                           "cpus": "cpuset-cpus", "mems": "cpuset-mems", "period": "cpu-period",
+                           "quota": "cpu-quota"},
+                   "memory": {"reservation": "memory-reservation", "swap": "memory-swap",
+                              "swappiness": "memory-swappiness", "disableOOMKiller": "oom-kill-disable"},
+                   "blockIO": {"weight": "blkio-weight"}}
+#: the fragment's per-device lists: (flag, the entry's value field)
+_DEVICE_LISTS = {"weightDevice": ("blkio-weight-device", "weight"),
+                 "throttleReadBpsDevice": ("device-read-bps", "rate"),
+                 "throttleWriteBpsDevice": ("device-write-bps", "rate"),
+                 "throttleReadIOPSDevice": ("device-read-iops", "rate"),
+                 "throttleWriteIOPSDevice": ("device-write-iops", "rate")}
+
+
+def resource_flags(fragment: dict) -> dict[str, Any]:
+    """An OCI linux.resources fragment (the libpod API's resource_limits beyond husk's limits) as
+    the values of the flags that make one, by their names without dashes, for :func:`from_flags`:
+    so the API grants nothing the flags could not (device rules, cgroup files) and refuses with the
+    flags' messages.  A device given by its numbers is the host's /dev/block/MAJOR:MINOR, the block
+    device the flags' path must be.  A field no flag sets is refused."""
+    flags: dict[str, Any] = {}
+    try:
+        for key, part in fragment.items():
+            if key == "devices":
+                flags["device_cgroup_rule"] = [_rule_text(rule) for rule in part]
+            elif key == "unified":
+                flags["cgroup_conf"] = [f"{name}={value}" for name, value in part.items()]
+            elif key in _FRAGMENT_FLAGS and isinstance(part, dict):
+                for field, value in part.items():
+                    if key == "blockIO" and field in _DEVICE_LISTS:
+                        flag, setting = _DEVICE_LISTS[field]
+                        flags[flag.replace("-", "_")] = [
+                            f"/dev/block/{_number(entry['major'])}:{_number(entry['minor'])}:{_number(entry[setting])}"
+                            for entry in value]
+                    elif field in _FRAGMENT_FLAGS[key]:
+                        flag = _FRAGMENT_FLAGS[key][field]
+                        flags[flag.replace("-", "_")] = (value is True if flag == "oom-kill-disable"
+                                                         else None if value is None else str(value))
+                    else:
+                        raise InvalidArgument(f"invalid resource_limits: {key}.{field} is not supported")
+            else:
+                raise InvalidArgument(f"invalid resource_limits: {key} is not supported")
+    except (TypeError, KeyError, AttributeError) as exc:
+        raise InvalidArgument(f"invalid resource_limits: {type(exc).__name__}: {exc}") from None
+    return flags
+
+
+def _number(value: Any) -> int:
+    if type(value) is not int or value < 0:
+        raise InvalidArgument(f"invalid resource_limits: {value!r} is not a device number or value")
+    return value
+
+
+def _rule_text(rule: dict) -> str:
+    """An OCI device cgroup entry as --device-cgroup-rule's text (the flag only allows: a deny is refused)."""
+    if rule.get("allow") is not True:
+        raise InvalidArgument("invalid resource_limits: a device rule must allow (as --device-cgroup-rule)")
+    numbers = ":".join("*" if rule.get(key) in (None, -1) else str(_number(rule[key])) for key in ("major", "minor"))
+    return f"{rule.get('type', 'a')} {numbers} {rule.get('access') or 'rwm'}"

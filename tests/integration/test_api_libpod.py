@@ -92,3 +92,53 @@ def test_libpod_errors_are_json(api_crun):
         assert document["message"]
     status, response, _ = api_crun.request("GET", "/v4.0.0/libpod/_ping")
     assert status == 200 and response.getheader("Libpod-API-Version")
+
+
+#: resource_limits the flags could not make, or would refuse: each a 400 with one message
+_BAD_LIMITS = [
+    {"devices": [{"allow": False, "type": "a"}]},  # --device-cgroup-rule only allows
+    {"devices": [{"allow": True, "type": "x", "access": "rwm"}]},
+    {"devices": [{"allow": True, "type": "c", "major": "1 *:*", "access": "rwm"}]},
+    {"devices": [{"allow": True, "type": "c", "access": "rwm rwm"}]},
+    {"devices": "a *:* rwm"},
+    {"unified": {"../../cgroup.procs": "1"}}, {"unified": {"memory.high": "1\n2"}}, {"unified": {"/x": "1"}},
+    {"hugepageLimits": [{"pageSize": "2MB", "limit": 1}]}, {"memory": {"kernel": 1 << 20}},
+    {"blockIO": {"throttleReadBpsDevice": [{"major": 4095, "minor": 1048575, "rate": 1}]}},
+    {"blockIO": {"throttleReadBpsDevice": [{"major": "../1", "minor": 0, "rate": 1}]}},
+    {"cpu": {"cpus": "all"}}, {"memory": {"swappiness": 101}}, {"memory": {"swap": 1 << 30}},
+]
+
+
+@pytest.mark.parametrize("limits", _BAD_LIMITS, ids=range(len(_BAD_LIMITS)))
+def test_libpod_create_checks_resource_limits_as_the_flags(api_crun, limits):
+    """resource_limits beyond husk's limits go through the flags' parser
+    (husk.engine.run_options.resource_flags): the API grants no device or cgroup file the flags
+    could not, and refuses what they refuse with a 400 and one line; nothing is created."""
+    status, _, body = api_crun.request("POST", "/v4.0.0/libpod/containers/create",
+                                       {"image": "busybox", "resource_limits": limits})
+    assert status == 400 and body["message"] and "\n" not in body["message"].strip(), (limits, status, body)
+    assert api_crun.env("ps", "-aq", check=True).stdout == ""
+
+
+def test_libpod_create_resource_limits_are_the_flags_record(api_crun):
+    """Good device rules, cgroup files and finer limits: the same record as the flags make."""
+    import os
+
+    rules = [{"allow": True, "type": "c", "major": 1, "minor": 3, "access": "rwm"}, {"allow": True, "type": "b",
+                                                                                     "access": "r"}]
+    limits = {"devices": rules, "memory": {"reservation": 32 << 20, "swappiness": 10},
+              "cpu": {"cpus": "0", "realtimeRuntime": -1}}
+    flags = ["--device-cgroup-rule", "c 1:3 rwm", "--device-cgroup-rule", "b *:* r", "--memory-reservation", "32m",
+             "--memory-swappiness", "10", "--cpuset-cpus", "0", "--cpu-rt-runtime", "-1"]
+    if os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
+        limits["unified"] = {"pids.max": "42"}
+        flags += ["--cgroup-conf", "pids.max=42"]
+    status, _, body = api_crun.request("POST", "/v4.0.0/libpod/containers/create",
+                                       {"image": "busybox", "name": "rl-api", "resource_limits": limits})
+    assert status == 201, body
+    api_crun.env("create", "--name", "rl-cli", *flags, "busybox", check=True)
+    runtime = api_crun.env.runtime()
+    mine, theirs = (runtime.container(name).config.run_options.resources for name in ("rl-cli", "rl-api"))
+    assert theirs == mine and theirs["devices"][0] == {"allow": True, "type": "c", "major": 1, "minor": 3,
+                                                       "access": "rwm"}
+    api_crun.env("rm", "-f", "rl-api", "rl-cli", check=True)

@@ -184,6 +184,15 @@ def test_cgroup_resources(husk_rt):
     assert conf.returncode == 125 and "cgroup v1" in conf.stderr
 
 
+def test_cgroup_conf_names_a_file_of_the_containers_own_cgroup(husk):
+    """--cgroup-conf KEY: CONTROLLER.NAME, never a path out of the container's cgroup (checked before
+    the cgroup version, so on every host); a value is one line."""
+    for item in ("../../cgroup.procs=1", "/sys/fs/cgroup/x.y=1", "memory.high", "memory.high=1\n2"):
+        refused = husk("create", "--cgroup-conf", item, "busybox")
+        assert refused.returncode == 125 and "invalid --cgroup-conf" in refused.stderr, (item, refused.stderr)
+    assert husk("ps", "-aq").stdout == ""
+
+
 def test_personality(husk_rt):
     result = husk_rt("run", "--rm", "--personality", "LINUX32", "busybox", "uname", "-m")
     if husk_rt.runtime_name == "runc":
