@@ -74,9 +74,10 @@ def build(session, tag, file_, build_arg, build_arg_file, platform, label, targe
           cache_to, isolation, authfile, cert_dir, creds, tls_verify, context):
     """Build an image from a Containerfile and a context (a directory, or `-`: a tar on stdin)."""
     import sys
+    import threading
 
     from ..build import build as run_build
-    from ..build.builder import Options, Output
+    from ..build.builder import BuildCancelled, Options, Output
     from ..define import InvalidArgument
     from .registry import _pull_options
 
@@ -88,7 +89,8 @@ def build(session, tag, file_, build_arg, build_arg_file, platform, label, targe
 
         check_platform(platform)
     build_args = {**_arg_files(build_arg_file), **_pairs(build_arg, "build arg", from_environment=True)}
-    options = Options(tags=list(tag), build_args=build_args,
+    cancelled = threading.Event()
+    options = Options(cancelled=cancelled, tags=list(tag), build_args=build_args,
                       labels=_pairs(label, "label"), target=target, no_cache=no_cache, layers=layers,
                       format=format_, network=network, quiet=quiet, secrets=_secrets(secret), jobs=jobs,
                       squash=squash, squash_all=squash_all,
@@ -110,14 +112,16 @@ def build(session, tag, file_, build_arg, build_arg_file, platform, label, targe
         from .build_view import CompactView
 
         view = CompactView(sys.stdout)
-    _interrupt_on_sigterm()
+    _cancel_on_signals(cancelled)
     try:
         image_id = run_build(session.runtime, context, options,
                              Output(view.line, view.raw) if view else Output(line, raw), containerfile=file_,
                              stdin=sys.stdin.buffer)
-    except BaseException:
+    except BaseException as exc:
         if view is not None:
             view.failed()
+        if isinstance(exc, BuildCancelled) and cancelled.is_set():
+            raise SystemExit(130) from None
         raise
     if iidfile:
         with open(iidfile, "w") as file:
@@ -176,15 +180,24 @@ def _secrets(values) -> dict[str, str]:
     return secrets
 
 
-def _interrupt_on_sigterm() -> None:
-    """SIGTERM stops a build as Ctrl-C does (KeyboardInterrupt, exit 130), so its step's
-    container, mounts and intermediate images are cleaned up on the way out."""
+def _cancel_on_signals(cancelled) -> None:
+    """Ctrl-C and SIGTERM cancel the build as a client that goes away cancels the API's:
+    the stages stop at their next step (a running RUN is killed), their containers,
+    mounts and intermediate images are cleaned up, and husk exits 130.  Not a
+    KeyboardInterrupt once stage threads run: raised in the main thread while the stage
+    pool was still starting a thread, it left that stage running, unwaited for, after
+    the build's cleanup (its intermediate image stayed).  Before that (reading the
+    context, from stdin maybe) nothing runs beside the main thread: it stops at once."""
     import signal
+    import threading
 
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt
+    def cancel(signum, frame):
+        cancelled.set()
+        if threading.active_count() == 1:
+            raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, interrupt)
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, cancel)
 
 
 def register(group: click.Group) -> None:
