@@ -136,6 +136,7 @@ async def post(request: web.Request) -> web.Response:
 async def _push(request: web.Request, name: str, destination: str) -> web.Response:
     from ..storage import manifest_list
     from ..storage.images import remove_image
+    from ..storage.push import push_list
 
     if not destination:
         raise InvalidArgument("a destination is required")
@@ -143,8 +144,9 @@ async def _push(request: web.Request, name: str, destination: str) -> web.Respon
     runtime = request_runtime(request)
 
     def push() -> str:
-        digest = manifest_list.push(runtime, name, destination, all_=flag(request, "all", True),
-                                    manifest_format=request.query.get("format", ""), options=options)
+        digest = push_list(runtime, manifest_list.get_list(runtime, name), destination,
+                           all_=flag(request, "all", True), manifest_format=request.query.get("format", ""),
+                           options=options)
         if flag(request, "rm"):
             remove_image(runtime, name)
         return digest

@@ -171,11 +171,12 @@ def push(session, all_, format_, remove_list, digestfile, quiet, remove_signatur
     from ..storage import manifest_list
     from ..storage.images import remove_image
     from ..storage.pull import Progress
+    from ..storage.push import push_list
     from .registry import TerminalProgress
 
-    digest = manifest_list.push(session.runtime, name, destination, all_=all_,
-                                manifest_format=format_, options=_pull_options(**flags),
-                                progress=Progress() if quiet else TerminalProgress())
+    digest = push_list(session.runtime, manifest_list.get_list(session.runtime, name), destination, all_=all_,
+                       manifest_format=format_, options=_pull_options(**flags),
+                       progress=Progress() if quiet else TerminalProgress())
     if digestfile:
         with open(digestfile, "w") as stream:
             stream.write(digest)

@@ -206,16 +206,9 @@ def push(session, image, destination, quiet, format_, compression_format, digest
     from ..storage.pull import Progress
     from ..storage.push import push as push_image
 
-    from ..storage import manifest_list
-    from ..storage.images import resolve_image
-
-    progress = Progress() if quiet else TerminalProgress()
-    if resolve_image(session.runtime, image).manifest_list:  # a list goes with its images, as manifest push
-        digest = manifest_list.push(session.runtime, image, destination or image, manifest_format=format_,
-                                    options=_pull_options(**flags), progress=progress)
-    else:
-        digest = push_image(session.runtime, image, destination, options=_pull_options(**flags),
-                            manifest_format=format_, compression=compression_format, progress=progress)
+    progress = Progress() if quiet else TerminalProgress()  # a list goes with its images, as manifest push
+    digest = push_image(session.runtime, image, destination, options=_pull_options(**flags),
+                        manifest_format=format_, compression=compression_format, progress=progress)
     if digestfile and digest:
         with open(digestfile, "w") as stream:
             stream.write(digest)

@@ -23,10 +23,7 @@ from .registry import MANIFEST_LIST, OCI_INDEX
 
 if TYPE_CHECKING:
     from ..engine.runtime import Runtime
-    from .pull import Progress, PullOptions
 
-#: --format's names for the list types
-FORMATS = {"v2s2": MANIFEST_LIST, "oci": OCI_INDEX}
 _LOCAL = "containers-storage:"
 
 
@@ -175,62 +172,6 @@ def remove(runtime: "Runtime", list_name: str, digest: str) -> str:
     record.list_instances.pop(digest, None)
     _save(runtime, record, index)
     return record.id
-
-
-def push(runtime: "Runtime", list_name: str, destination: str, *, all_: bool = True, manifest_format: str = "",
-         options: "PullOptions | None" = None, progress: "Progress | None" = None) -> str:
-    """Push the list (with `all_`, its images first, each by digest) to the registry
-    reference `destination`; the list's digest there."""
-    import hashlib
-
-    from .pull import PullOptions, Progress, client_for
-    from .push import _to_registry, prepare, split_destination
-    from .registry import is_qualified, parse_remote
-    from .registry_config import load_registries_conf
-
-    record = get_list(runtime, list_name)
-    index = index_of(record)
-    media_type = FORMATS.get(manifest_format) if manifest_format else index["mediaType"]
-    if media_type is None:
-        raise InvalidArgument(f"unsupported manifest format {manifest_format!r}: oci or v2s2")
-    transport, target = split_destination(destination)
-    if transport != "docker":
-        raise InvalidArgument(f"pushing a manifest list to {transport}: is not supported: use docker://")
-    if not is_qualified(target) or parse_remote(target).digest:
-        raise InvalidArgument(f"invalid destination {target!r}: push needs a fully qualified name "
-                              "(registry/repository[:tag])")
-    progress = progress or Progress()
-    options = options or PullOptions()
-    entries = []
-    for entry in index["manifests"] or []:
-        entry = dict(entry)
-        if all_:
-            image_id = record.list_instances.get(entry["digest"])
-            try:
-                image = runtime.store.image(image_id) if image_id else None
-            except NoSuchImage:
-                image = None
-            if image is None:
-                raise NoSuchImage(f"pushing manifest list {list_name}: the image of instance {entry['digest']} "
-                                  "is no longer stored")
-            prepared = prepare(runtime, image, "oci" if media_type == OCI_INDEX else "v2s2")
-            try:
-                _to_registry(runtime, prepared, target, options, progress, by_digest=True)
-            finally:
-                prepared.cleanup()
-            entry.update(mediaType=prepared.media_type, size=len(prepared.manifest), digest=prepared.digest)
-        entries.append(entry)
-    document = {"schemaVersion": 2, "mediaType": media_type, "manifests": entries}
-    data = json.dumps(document, separators=(",", ":")).encode()
-    ref = parse_remote(target)
-    client = client_for(ref.registry, load_registries_conf(), options, ref.name)
-    try:
-        progress.message("Writing manifest list to image destination")
-        client.put_manifest(ref.repository, ref.reference, data, media_type)
-    finally:
-        client.close()
-    progress.message("Storing signatures")
-    return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 def instance_image(runtime: "Runtime", record: ImageRecord) -> ImageRecord:

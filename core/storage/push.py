@@ -22,8 +22,8 @@ import os
 import tempfile
 from typing import TYPE_CHECKING, Callable
 
-from ..define import HuskError, InvalidArgument
-from .registry import MANIFEST_V2, OCI_MANIFEST
+from ..define import HuskError, InvalidArgument, NoSuchImage
+from .registry import MANIFEST_LIST, MANIFEST_V2, OCI_INDEX, OCI_MANIFEST
 
 if TYPE_CHECKING:
     from ..engine.runtime import Runtime
@@ -213,6 +213,9 @@ def push(runtime: "Runtime", source: str, destination: str = "", *, options: "Pu
 
     progress = progress or Progress()
     image = resolve_image(runtime, source)
+    if image.manifest_list:  # a list goes with its images, as `manifest push`
+        return push_list(runtime, image, destination or source, manifest_format=manifest_format, options=options,
+                         progress=progress)
     transport, target = split_destination(destination or source)
     if transport == "docker-archive":
         from .image_archive import save_images
@@ -268,15 +271,10 @@ def _to_dir(prepared: PreparedImage, path: str) -> None:
         out.write("Directory Transport Version: 1.1\n")
 
 
-def _to_registry(runtime: "Runtime", prepared: PreparedImage, target: str, options, progress,
-                 by_digest: bool = False) -> str:
-    """Send `prepared` to `target`'s repository, its manifest under the target's tag
-    or, `by_digest`, under its own digest only (a manifest list's instance)."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from .pull import PullOptions, client_for
+def _registry_ref(target: str):
+    """A push's registry `target`, parsed and checked (the one check of an image's and a list's
+    destination): it names a registry and a tag (or none: latest), never a digest."""
     from .registry import is_qualified, parse_remote
-    from .registry_config import load_registries_conf
 
     if not is_qualified(target):
         raise InvalidArgument(f"invalid destination {target!r}: push needs a fully qualified name "
@@ -284,7 +282,26 @@ def _to_registry(runtime: "Runtime", prepared: PreparedImage, target: str, optio
     ref = parse_remote(target)
     if ref.digest:
         raise InvalidArgument("cannot push to a digest reference: give a tag")
-    client = client_for(ref.registry, load_registries_conf(), options or PullOptions(), ref.name)
+    return ref
+
+
+def _client(ref, options: "PullOptions | None"):
+    from .pull import PullOptions, client_for
+    from .registry_config import load_registries_conf
+
+    return client_for(ref.registry, load_registries_conf(), options or PullOptions(), ref.name)
+
+
+def _to_registry(runtime: "Runtime", prepared: PreparedImage, target: str, options, progress,
+                 by_digest: bool = False) -> str:
+    """Send `prepared` to `target`'s repository, its manifest under the target's tag
+    or, `by_digest`, under its own digest only (a manifest list's instance)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .registry import is_qualified, parse_remote
+
+    ref = _registry_ref(target)
+    client = _client(ref, options)
     mount_from = next((parse_remote(n).repository for n in prepared.image.names
                        if is_qualified(n) and n.split("/", 1)[0] == ref.registry
                        and parse_remote(n).repository != ref.repository), "")
@@ -315,3 +332,58 @@ def _to_registry(runtime: "Runtime", prepared: PreparedImage, target: str, optio
         client.close()
     progress.message("Storing signatures")
     return digest
+
+
+#: a list's --format: its media type
+LIST_FORMATS = {"v2s2": MANIFEST_LIST, "oci": OCI_INDEX}
+
+
+def push_list(runtime: "Runtime", record: "ImageRecord", destination: str, *, all_: bool = True,
+              manifest_format: str = "", options: "PullOptions | None" = None,
+              progress: "Progress | None" = None) -> str:
+    """Push the manifest list `record` (husk.storage.manifest_list) to the registry reference
+    `destination`, with `all_` its images first (each by digest, in the list's format or
+    `manifest_format`'s, the entries rewritten to the digests sent); the list's digest there.
+    Here, beside the image push, so that `push`, `manifest push` and the API's push routes all
+    push a list."""
+    from .pull import Progress
+
+    name = record.names[0] if record.names else record.id
+    index = json.loads(record.manifest_list)
+    media_type = LIST_FORMATS.get(manifest_format) if manifest_format else index["mediaType"]
+    if media_type is None:
+        raise InvalidArgument(f"unsupported manifest format {manifest_format!r}: oci or v2s2")
+    transport, target = split_destination(destination)
+    if transport != "docker":
+        raise InvalidArgument(f"pushing a manifest list to {transport}: is not supported: use docker://")
+    ref = _registry_ref(target)  # checked before any image is sent
+    progress = progress or Progress()
+    entries = []
+    for entry in index["manifests"] or []:
+        entry = dict(entry)
+        if all_:
+            image_id = record.list_instances.get(entry["digest"])
+            try:
+                image = runtime.store.image(image_id) if image_id else None
+            except NoSuchImage:
+                image = None
+            if image is None:
+                raise NoSuchImage(f"pushing manifest list {name}: the image of instance {entry['digest']} "
+                                  "is no longer stored")
+            prepared = prepare(runtime, image, "oci" if media_type == OCI_INDEX else "v2s2")
+            try:
+                _to_registry(runtime, prepared, target, options, progress, by_digest=True)
+            finally:
+                prepared.cleanup()
+            entry.update(mediaType=prepared.media_type, size=len(prepared.manifest), digest=prepared.digest)
+        entries.append(entry)
+    data = json.dumps({"schemaVersion": 2, "mediaType": media_type, "manifests": entries},
+                      separators=(",", ":")).encode()
+    client = _client(ref, options)
+    try:
+        progress.message("Writing manifest list to image destination")
+        client.put_manifest(ref.repository, ref.reference, data, media_type)
+    finally:
+        client.close()
+    progress.message("Storing signatures")
+    return "sha256:" + hashlib.sha256(data).hexdigest()

@@ -249,3 +249,41 @@ def test_run_of_a_list_runs_the_hosts_instance(husk):
     refused = husk("run", "--rm", "localhost/runlist", "true")
     assert refused.returncode == 125 and refused.stderr.count("\n") == 1, refused.stderr
     assert "no image found in manifest list for architecture" in refused.stderr
+
+
+@needs_registry
+def test_the_api_image_push_routes_push_a_list(husk, registry, tmp_path):
+    """Docker's and libpod's `/images/{name}/push` of a manifest list: the list with its images,
+    as `husk push` and `manifest push` (one list push, husk.storage.push.push_list)."""
+    import os
+
+    from husk.testing import ApiService, UnixHTTP
+
+    def streamed(path: str) -> tuple[int, bytes]:
+        """A push route's answer: its status and its lines of JSON, whole."""
+        connection = UnixHTTP(service.socket_path, timeout=180)
+        try:
+            connection.request("POST", path)
+            response = connection.getresponse()
+            return response.status, response.read()
+        finally:
+            connection.close()
+
+    registry.trust(husk)
+    husk("manifest", "create", "localhost/apipush", IMAGE, check=True)
+    husk("tag", "localhost/apipush", f"{registry.host}/apipush:d", check=True)
+    service = ApiService(husk, os.path.join(str(tmp_path), "s.sock"))
+    try:
+        docker_answer = streamed(f"/v1.41/images/{registry.host}/apipush/push?tag=d")
+        libpod_answer = streamed(f"/v4.0.0/libpod/images/localhost/apipush/push?destination={registry.host}"
+                                 "/apipush:l&tlsVerify=false")
+    finally:
+        assert "Traceback" not in service.stop()
+    for (status, answer), said in ((docker_answer, b"digest: sha256:"), (libpod_answer, b"manifestdigest")):
+        assert status == 200 and said in answer and b"error" not in answer.lower(), answer
+    for tag in ("d", "l"):
+        raw = subprocess.run(["skopeo", "inspect", "--raw", "--cert-dir", registry.cert_dir,
+                              f"docker://{registry.host}/apipush:{tag}"], check=True, capture_output=True,
+                             timeout=60).stdout
+        index = json.loads(raw)
+        assert index["mediaType"] == "application/vnd.oci.image.index.v1+json" and len(index["manifests"]) == 1
