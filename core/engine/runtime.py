@@ -246,9 +246,10 @@ class Runtime:
             check_host_files(host_files)
         if console_size is not None and not (len(console_size) == 2 and all(0 <= n <= 0xFFFF for n in console_size)):
             raise InvalidArgument(f"invalid console size {list(console_size)}: [rows, columns], each 0 to 65535")
-        from . import security, spec
+        from . import security
+        from .capabilities import capability_set
 
-        spec.capability_set(list(cap_add), list(cap_drop), privileged=privileged)  # unknown names fail now
+        capability_set(list(cap_add), list(cap_drop), privileged=privileged)  # unknown names fail now
         security_record = security.parse(security_opt, seccomp_policy)
         stop_signal_given = stop_signal
         stop_signal = stop_signal or image_record.config.stop_signal or "SIGTERM"

@@ -100,11 +100,11 @@ def test_read_only_verbs_stay_light(budget, tmp_path, args):
 def test_ps_and_create_skip_what_they_do_not_use(budget, tmp_path):
     """`ps -a -q` reaches click with its flags' long names (click's failed try of
     a short flag as a long one imports difflib) and prints no JSON (json);
-    create without -p or --pod needs no socket, not the pod verbs and no
-    dataclasses (issue 20)."""
+    create without -p or --pod needs no socket, not the pod verbs, no
+    dataclasses and not the spec generator (issue 20)."""
     assert heavy(modules_after(budget, tmp_path, ["ps", "-a", "-q"]), ("difflib", "json")) == []
     modules = modules_after(budget, tmp_path, ["create", "--network", "none", IMAGE, "true"])
-    assert heavy(modules, ("socket", "husk.cli.pod", "dataclasses")) == []
+    assert heavy(modules, ("socket", "husk.cli.pod", "dataclasses", "husk.engine.spec")) == []
 
 
 def test_single_container_verbs_need_no_pool_and_no_api(budget, tmp_path):

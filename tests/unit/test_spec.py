@@ -181,7 +181,9 @@ def test_bad_capabilities_are_refused(cap_add, cap_drop, message):
 
 
 def test_capability_husk_lacks_is_refused(monkeypatch):
-    monkeypatch.setattr(spec, "all_capabilities", lambda: ("CAP_CHOWN",))
+    from husk.engine import capabilities
+
+    monkeypatch.setattr(capabilities, "all_capabilities", lambda: ("CAP_CHOWN",))
     with pytest.raises(InvalidArgument, match='^capability "CAP_NET_RAW" cannot be granted: husk itself does not hold it$'):
         spec.capability_set(["net_raw"], [], privileged=False)
 
