@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import pytest
 
+from husk.testing import wait_until
 
 podman = pytest.importorskip("podman", reason="podman-py is in the test extra")
 
 
+#: podman-py's requests wait for ever by default: a generous limit makes a hang a failure
+_WAIT = 120
+
+
 def _client(service):
-    return podman.PodmanClient(base_url=f"unix://{service.socket_path}")
+    return podman.PodmanClient(base_url=f"unix://{service.socket_path}", timeout=_WAIT)
 
 
 def test_podman_py_runs_waits_reads_logs_and_removes(api):
@@ -40,16 +45,25 @@ def test_podman_py_runs_waits_reads_logs_and_removes(api):
         client.containers.get("pp")
 
 
+def _trapping(container, runs: int) -> bool:
+    """Whether the shell of the `runs`-th start has set its TERM trap (it says
+    "trapped" right after): until then it is a pid 1 without a handler, which
+    the kernel spares every signal but SIGKILL, so a TERM sent earlier is lost
+    and the container runs on."""
+    return b"".join(container.logs(stderr=False)).count(b"trapped\n") >= runs
+
+
 def test_podman_py_stop_kill_and_list_running(api_crun):
     client = _client(api_crun)
     container = client.containers.create(
-        "busybox", ["sh", "-c", "trap 'exit 9' TERM; while true; do sleep 0.1; done"], name="long")
+        "busybox", ["sh", "-c", "trap 'exit 9' TERM; echo trapped; while true; do sleep 0.1; done"], name="long")
     container.start()
     assert [c.id for c in client.containers.list()] == [container.id]
     assert [c.id for c in client.containers.list(filters={"status": "running"})] == [container.id]
     container.stop(timeout=0)
     assert container.wait() == 137
     container.start()
+    assert wait_until(lambda: _trapping(container, 2), timeout=_WAIT)
     container.kill(signal="TERM")
     assert container.wait() == 9
     container.reload()
