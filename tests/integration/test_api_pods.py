@@ -7,11 +7,22 @@ from __future__ import annotations
 
 import podman
 
+from husk.testing import wait_until
+
 PREFIX = "/v4.3.1/libpod"
+#: podman-py's requests wait for ever by default: a generous limit makes a hang a failure
+_WAIT = 120
+
+
+def _runs_sleep(pod) -> bool:
+    """Whether the member's `sleep 600` is in the pod's top: the OCI runtime's
+    start returns once the container's init is released, a moment before it
+    execs the command (until then top shows `runc init`, longer on a loaded machine)."""
+    return any("sleep 600" in " ".join(row) for row in pod.top()["Processes"])
 
 
 def test_podman_py_pods(api):
-    client = podman.PodmanClient(base_url=f"http+unix://{api.socket_path}")
+    client = podman.PodmanClient(base_url=f"http+unix://{api.socket_path}", timeout=_WAIT)
     pod = client.pods.create("pp", labels={"k": "v"}, netns={"nsmode": "none"})
     assert pod.name == "pp" and len(pod.id) == 64
     assert client.pods.exists("pp") and not client.pods.exists("nope")
@@ -26,8 +37,7 @@ def test_podman_py_pods(api):
     assert {c["Name"] for c in document["Containers"]} == {f"{pod.id[:12]}-infra", "member"}
     listed = client.pods.list()[0].attrs
     assert listed["Status"] == "Running" and listed["InfraId"] == document["InfraContainerID"]
-    top = pod.top()
-    assert any("sleep 600" in " ".join(row) for row in top["Processes"]) and "PID" in top["Titles"]
+    assert wait_until(lambda: _runs_sleep(pod), timeout=_WAIT) and "PID" in pod.top()["Titles"]
     pod.pause()
     assert client.pods.get("pp").attrs["State"] == "Paused"
     pod.unpause()
