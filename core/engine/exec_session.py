@@ -20,7 +20,6 @@ import json
 import os
 import shutil
 import signal as signal_module
-import socket
 import time
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -70,7 +69,9 @@ def start(container: "Container", command: list[str], *, env: list[str] = (), us
             json.dump(process, out)
         backend = container.runtime.oci_runtime(container.config.runtime)
         if not detach:
-            mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            import _socket  # not socket: see husk.engine.attach_protocol
+
+            mine, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
         # nobody waits for a detached session: its monitor's exit command forgets it (and emits exec_died)
         cleanup = husk_command(container, "container", "cleanup", "--exec", session_id, container.id)
         session_monitor = ExecMonitor(session_id, file, interactive, preserve_fds,

@@ -461,11 +461,11 @@ def notify_ready(options: RunOptions, monitor_pid: int) -> None:
     """`--sdnotify conmon` (the default): once the container runs, tell the
     caller's systemd (NOTIFY_SOCKET) READY=1 with the monitor as MAINPID, as
     podman's conmon does.  Nothing without NOTIFY_SOCKET."""
-    import socket
-
     path = notify_socket()
     if options.sdnotify != "conmon" or not path:
         return
+    import socket  # only here: ~1.2 ms of every start
+
     address = "\0" + path[1:] if path.startswith("@") else path
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as notify:
         try:
