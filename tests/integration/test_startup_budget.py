@@ -164,3 +164,14 @@ def test_checkpoint_and_restore_load_only_the_criu_plugin_and_their_runtime_s(hu
         assert {"husk_criu", "husk_runc"} <= modules, verb
         assert heavy(modules, tuple(p for p in SHIPPED_PLUGINS if p not in ("husk_runc", "husk_criu"))) == [], verb
         assert heavy(modules, LIFECYCLE + ("importlib.metadata", "husk.storage.images")) == [], verb
+
+
+def test_run_start_exec_pause_skip_socket_and_the_mount_code(budget, tmp_path):
+    """run, start and exec attach through the C module _socket (socket.py builds
+    its enums at import, ~1.2 ms); pause and unpause import no mount code
+    (husk.storage.rootfs) while no export's mount marker is left (issue 20)."""
+    modules_after(budget, tmp_path, ["run", "-d", "--name", "lean", "--network", "none", IMAGE, "sleep", "300"])
+    for args in (["exec", "lean", "true"], ["stop", "-t", "0", "lean"], ["start", "lean"], SINGLE[0]):
+        assert heavy(modules_after(budget, tmp_path, args), ("socket",)) == [], args
+    for verb in ("pause", "unpause"):
+        assert heavy(modules_after(budget, tmp_path, [verb, "lean"]), ("socket", "husk.storage.rootfs")) == [], verb
