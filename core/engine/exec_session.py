@@ -129,10 +129,9 @@ def build_process(container: "Container", command: list[str], *, env: list[str] 
     """The OCI process object of an exec: the container's own process (from its
     bundle's config.json) with the exec's args, environment, user, working
     directory, terminal and capabilities.  `user` is resolved in the rootfs the
-    container runs on; a new user also gets its HOME (unless `env` sets one)."""
-    from . import spec as spec_module
-    from .users import resolve_user
-
+    container runs on; a new user also gets its HOME (unless `env` sets one).
+    What an exec without a user, environment or privileges does not need (the
+    spec generator, the user lookup) is imported only when asked for."""
     with open(os.path.join(container.runtime.paths.userdata(container.id), "config.json")) as handle:
         spec = json.load(handle)
     process = spec["process"]
@@ -143,15 +142,19 @@ def build_process(container: "Container", command: list[str], *, env: list[str] 
         process["consoleSize"] = {"height": console_size[0], "width": console_size[1]}
     extra_env = list(env)
     if user:
+        from .spec import DEFAULT_UMASK
+        from .users import resolve_user
+
         resolved = resolve_user(spec["root"]["path"], user)
         process["user"] = {"uid": resolved.uid, "gid": resolved.gid,
-                           "umask": process["user"].get("umask", spec_module.DEFAULT_UMASK)}
+                           "umask": process["user"].get("umask", DEFAULT_UMASK)}
         if resolved.additional_gids:
             process["user"]["additionalGids"] = resolved.additional_gids
         extra_env.insert(0, f"HOME={resolved.home}")
     if extra_env:
-        process["env"] = spec_module.merge_env(process.get("env", []), extra_env,
-                                               hostname=spec.get("hostname", ""), home="/")
+        from .process_args import merge_env
+
+        process["env"] = merge_env(process.get("env", []), extra_env, hostname=spec.get("hostname", ""), home="/")
     if workdir:
         if not workdir.startswith("/"):
             raise InvalidArgument(f"workdir {workdir!r} is not an absolute path")
@@ -165,7 +168,7 @@ def _capabilities(container: "Container", uid: int, privileged: bool) -> dict[st
     """The container's capability rules for an exec as `uid`; `privileged` bounds
     it by every capability husk holds.  As for the container's own process, a
     non-root user holds only the capabilities added explicitly."""
-    from .spec import capability_set
+    from .capabilities import capability_set
 
     config = container.config
     bounding = capability_set(config.cap_add, config.cap_drop, privileged=privileged or config.privileged)
