@@ -8,7 +8,8 @@ it and never needs it alive.
 
 Its memory is paid once per container, so it runs in a bare interpreter
 (``python -I -S``): no site-packages, no husk package, and only the C modules
-underneath the stdlib's (``posix``, ``_socket``, ``_signal``, ``select``, ``marshal``;
+underneath the stdlib's (``posix``, ``_signal``, ``select``, ``marshal``, and
+``_socket`` only once a client connects or a socket is sent to;
 ``os`` alone would add posixpath, stat and _collections_abc, 0.25 MiB):
 ``socket``, ``signal``, ``selectors`` and ``json`` import ``enum`` and ``re``,
 which cost about 1.8 MiB of PSS per monitor (measured with 10 interpreters).
@@ -66,7 +67,6 @@ holds more than one packet of input per client.
 """
 
 import _signal as signal
-import _socket as socket
 import marshal
 import posix as os  # os's C core: the os module (posixpath, stat, _collections_abc) costs ~0.25 MiB PSS a monitor
 import select
@@ -95,6 +95,13 @@ FLUSH_SECONDS = 5.0
 CLEANUP_WAIT_SECONDS = 30.0
 PR_SET_CHILD_SUBREAPER = 36
 SOCKADDR_MAX = 107
+# Linux's numbers for the libc calls made through _ctypes (see libc)
+AF_UNIX = 1
+SOCK_STREAM = 1
+SOCK_SEQPACKET = 5
+SOCK_NONBLOCK = 0o4000
+SOCK_CLOEXEC = 0o2000000
+SHUT_WR = 1
 CHILD_DEFAULT_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGPIPE, signal.SIGCHLD)
 DEVNULL = "/dev/null"
 STREAM_NAMES = {STREAM_STDOUT: b"stdout", STREAM_STDERR: b"stderr"}
@@ -202,7 +209,11 @@ class JournalWriter:
         self.common = b"".join(b"%s=%s\n" % (k.encode(), str(v).encode()) for k, v in sorted(fields.items())
                                if "\n" not in str(v))
         self.partial = {STREAM_STDOUT: b"", STREAM_STDERR: b""}
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) if fields else None
+        self.sock = None
+        if fields:
+            import _socket as socket
+
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 
     def write(self, stream: int, chunk: bytes) -> None:
         if self.sock is None:
@@ -248,8 +259,10 @@ def listen_unix(path: str, kind: int, mode: int = 0o600, backlog: int = 16) -> t
     """A listening, non-blocking AF_UNIX socket at ``path`` with ``mode``
     (set through the umask, so no other user can connect before a chmod).
     The API service binds its socket here too: one way to bind, long paths included.
+    Made by libc's calls, not ``_socket``: a detached container's monitor that
+    nobody attaches to then never imports it (0.08 MiB of PSS each, measured).
 
-    Returns (socket, the address used, dir fds to close once the address is no longer needed)."""
+    Returns (its descriptor, the address used, dir fds to close once the address is no longer needed)."""
     holder: list = []
     try:
         try:
@@ -257,29 +270,35 @@ def listen_unix(path: str, kind: int, mode: int = 0o600, backlog: int = 16) -> t
         except FileNotFoundError:
             pass
         address = unix_address(path, holder)
-        sock = socket.socket(socket.AF_UNIX, kind | socket.SOCK_CLOEXEC)
+        sockaddr = struct.pack("=H108s", AF_UNIX, address.encode(errors="surrogateescape"))
+        fd = libc("socket", AF_UNIX, kind | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)
+        holder.append(fd)  # closed with the dir fds on failure
         old_umask = os.umask(0o777 & ~mode)
         try:
-            sock.bind(address)
+            libc("bind", fd, sockaddr, len(sockaddr))
         finally:
             os.umask(old_umask)
-        sock.listen(backlog)
-        sock.setblocking(False)
-        return sock, address, holder
+        libc("listen", fd, backlog)
+        holder.remove(fd)
+        return fd, address, holder
     except BaseException:
         for fd in holder:
             os.close(fd)
         raise
 
 
-def accept(listener) -> "socket.socket":
-    """``listener.accept()`` without socket.py: the C type's ``_accept`` gives a descriptor."""
-    fd, _ = listener._accept()
-    return socket.socket(fileno=fd)
+def accept(listener: int):
+    """A connection accepted on the descriptor ``listener``, as a ``_socket`` socket
+    (``BlockingIOError``: none waiting)."""
+    import _socket as socket
+
+    return socket.socket(fileno=libc("accept4", listener, None, None, SOCK_CLOEXEC))
 
 
 def receive_fds(conn, maxfds: int) -> list:
     """Descriptors passed with SCM_RIGHTS in one message (socket.recv_fds, without socket.py)."""
+    import _socket as socket
+
     _, ancillary, _, _ = conn.recvmsg(1024, socket.CMSG_LEN(maxfds * 4))
     fds = []
     for level, kind, data in ancillary:
@@ -389,9 +408,9 @@ class Monitor:
         self.stdin_close_pending = False
         self.stdin_held: set = set()  # clients not read while their input waits for the container
         self.pty_master = -1
-        self.console = None
+        self.console = -1  # the console socket's listening descriptor
         self.console_holder: list = []
-        self.listener = None
+        self.listener = -1  # the attach socket's
         self.runtime_output = bytearray()
         self.phase = "create"
         self.create_pid = 0
@@ -463,11 +482,13 @@ class Monitor:
         signal.signal(signal.SIGCHLD, lambda signum, frame: None)
         self.watch(reap_r, on_read=lambda: self.on_sigchld(reap_r))
 
-        self.listener, _, holder = listen_unix(self.config["attach_socket"], socket.SOCK_SEQPACKET)
+        self.listener, _, holder = listen_unix(self.config["attach_socket"], SOCK_SEQPACKET)
         for fd in holder:
             os.close(fd)
-        self.watch(self.listener.fileno(), on_read=self.on_attach_connect)
+        self.watch(self.listener, on_read=self.on_attach_connect)
         if self.config.get("client_fd", -1) >= 0:
+            import _socket as socket
+
             self.owner = self.config["client_fd"]
             os.set_inheritable(self.owner, False)
             self.add_client(socket.socket(fileno=self.owner))
@@ -488,8 +509,8 @@ class Monitor:
             child_fds.append(write_end)
         if self.tty:
             path = self.config["attach_socket"] + ".console"
-            self.console, address, self.console_holder = listen_unix(path, socket.SOCK_STREAM)
-            self.watch(self.console.fileno(), on_read=self.on_console_connect)
+            self.console, address, self.console_holder = listen_unix(path, SOCK_STREAM)
+            self.watch(self.console, on_read=self.on_console_connect)
             # the runtime connects from another process: /proc/self would be its own
             argv[-1:-1] = ["--console-socket", address]
         self.oci_log, self.oci_log_offset = "", 0
@@ -556,11 +577,10 @@ class Monitor:
         self.close_console()
 
     def close_console(self) -> None:
-        if self.console is None:
+        if self.console < 0:
             return
-        self.unwatch(self.console.fileno(), read=True)
-        self.console.close()
-        self.console = None
+        self.forget(self.console)
+        self.console = -1
         for fd in self.console_holder:
             os.close(fd)
         self.console_holder = []
@@ -823,8 +843,8 @@ class Monitor:
                 self.add_client(accept(self.listener))
             except OSError:  # BlockingIOError: none left
                 break
-        self.unwatch(self.listener.fileno(), read=True)
-        self.listener.close()
+        self.forget(self.listener)
+        self.listener = -1
 
     def run(self) -> None:
         self.start()
@@ -920,7 +940,7 @@ class Monitor:
                     conn.settimeout(max(0.01, deadline - time.monotonic()))
                     conn.send(packet)
                 if fd == self.cleaner:
-                    conn.shutdown(socket.SHUT_WR)  # the end of the output, as a close is
+                    conn.shutdown(SHUT_WR)  # the end of the output, as a close is
                     cleaner = self.clients.pop(fd)[0]
                     continue
             except OSError:
@@ -986,24 +1006,38 @@ def exists(path: str) -> bool:
 
 
 def become_subreaper() -> None:
-    """Orphans of our subtree (the container init, once ``create`` exits) become our children.
+    """Orphans of our subtree (the container init, once ``create`` exits) become our children."""
+    libc("prctl", PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 
-    prctl through ``_ctypes`` alone: the ``ctypes`` package costs about 0.45 MiB
-    more PSS per monitor (measured), for the one call it would make."""
+
+#: the libc function type and libc's handle, made on the first call
+_LIBC: list = []
+
+
+def libc(name: str, *args) -> int:
+    """Call the C library's ``name`` (int, bytes and None arguments) for its int
+    result; -1 raises OSError with its errno.  Through ``_ctypes`` alone: the
+    ``ctypes`` package costs about 0.45 MiB more PSS per monitor (measured)."""
     import _ctypes
 
-    class CInt(_ctypes._SimpleCData):
-        _type_ = "i"
+    if not _LIBC:
+        class CInt(_ctypes._SimpleCData):
+            _type_ = "i"
 
-    class Function(_ctypes.CFuncPtr):
-        _flags_ = _ctypes.FUNCFLAG_CDECL | _ctypes.FUNCFLAG_USE_ERRNO
-        _restype_ = CInt
+        class Function(_ctypes.CFuncPtr):
+            _flags_ = _ctypes.FUNCFLAG_CDECL | _ctypes.FUNCFLAG_USE_ERRNO
+            _restype_ = CInt
 
-    class Libc:
-        _handle = _ctypes.dlopen(None)
+        class Libc:
+            _handle = _ctypes.dlopen(None)
 
-    if Function(("prctl", Libc()))(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
-        raise OSError(_ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
+        _LIBC[:] = [Function, Libc()]
+    function, handle = _LIBC
+    result = function((name, handle))(*args)
+    if result == -1:
+        errno = _ctypes.get_errno()
+        raise OSError(errno, "%s: %s" % (name, os.strerror(errno)))
+    return result
 
 
 def main() -> None:

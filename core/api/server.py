@@ -118,7 +118,7 @@ def unix_listener(path: str) -> socket.socket:
     bound, _, holder = listen_unix(path, socket.SOCK_STREAM, mode=0o660, backlog=128)
     for dirfd in holder:
         os.close(dirfd)
-    return socket.socket(fileno=bound.detach())  # the monitor's is the bare C socket type
+    return socket.socket(fileno=bound)  # the monitor's is a descriptor
 
 
 def systemd_listener() -> socket.socket | None:
