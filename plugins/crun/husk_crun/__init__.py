@@ -80,8 +80,7 @@ class Crun(OCIRuntime):
         if cached["key"] != key:  # another profile under the same name: this one compiles
             return
         spec.setdefault("annotations", {})[SECCOMP_BPF_ANNOTATION] = cached["bpf"]
-        with open(config_path, "w") as handle:
-            json.dump(spec, handle, separators=(",", ":"))
+        _write_whole(config_path, json.dumps(spec, separators=(",", ":")), "annotated")
 
     @functools.cached_property
     def supports_checkpoint(self) -> bool:  # type: ignore[override]
@@ -119,10 +118,24 @@ def _keep_filter(compiled: str, cache_file: str, key: dict, container_id: str) -
     if not bpf or len(bpf) % 8:  # not whole BPF instructions (8 bytes each): keep nothing
         return
     os.makedirs(os.path.dirname(cache_file), mode=0o700, exist_ok=True)
-    temporary = "%s.%s" % (cache_file, container_id)
-    with open(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600), "w") as handle:
-        json.dump({"key": key, "bpf": binascii.b2a_base64(bpf, newline=False).decode()}, handle)
-    os.replace(temporary, cache_file)
+    _write_whole(cache_file, json.dumps({"key": key, "bpf": binascii.b2a_base64(bpf, newline=False).decode()}),
+                 container_id)
+
+
+def _write_whole(path: str, text: str, tag: str) -> None:
+    """Replace `path` (mode 0600) with `text` through a temporary file named
+    with `tag`: a full disk or a crash leaves the old file, never half of the new."""
+    temporary = "%s.%s" % (path, tag)
+    try:
+        with open(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600), "w") as handle:
+            handle.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except FileNotFoundError:
+            pass
+        raise
 
 
 @hookimpl
