@@ -60,6 +60,10 @@ class Crun(OCIRuntime):
             except OSError:
                 pass
 
+    def delete(self, container_id: str, force: bool = False) -> None:
+        self._compiling.pop(container_id, None)  # created and never started: nothing to keep (an API service lives on)
+        super().delete(container_id, force)
+
     def _use_cached_filter(self, container_id: str, bundle: str) -> None:
         config_path = os.path.join(bundle, "config.json")
         with open(config_path) as handle:
