@@ -135,7 +135,8 @@ def test_run_output_exit_code_and_stdin(husk_shim):
 def test_lifecycle_exec_pause_update_stop(husk_shim):
     husk_shim("run", "-d", "--name", "box", "busybox", "sleep", "1000", check=True)
     pid = int(husk_shim("inspect", "--format", "{{.State.Pid}}", "box", check=True).stdout)
-    assert os.readlink(f"/proc/{pid}/exe").endswith("busybox")  # the container's init, not the waiter
+    # the container's init, not the waiter (runc's start returns before its init has exec'd: wait for it)
+    _until(lambda: os.readlink(f"/proc/{pid}/exe").endswith("busybox"), what="the init to exec busybox")
     assert len(_shim_pids(husk_shim.runroot)) == 1
 
     result = husk_shim("exec", "box", "sh", "-c", "echo in; echo err >&2; exit 5")
