@@ -83,6 +83,9 @@ MSG_CLOSE_STDIN = 1
 MSG_RESIZE = 2
 MSG_PACE = 3
 MSG_CLEANUP = 4
+MSG_SYNC = 5
+#: the monitor's answer to MSG_SYNC: a packet of no stream
+SYNC_REPLY = b"\x00"
 MAX_DATA = 32768
 
 #: a slow attach client is dropped once this much output waits for it
@@ -621,11 +624,16 @@ class Monitor:
             self.send_to_client(client_fd, packet)
 
     def on_attach_connect(self) -> None:
-        try:
-            conn = accept(self.listener)
-        except (BlockingIOError, ConnectionAbortedError):
-            return
-        self.add_client(conn)
+        """Accept every client waiting, not just one: the output read next in
+        the same round of events must reach all that connected before it."""
+        while True:
+            try:
+                conn = accept(self.listener)
+            except ConnectionAbortedError:
+                continue
+            except OSError:  # BlockingIOError: none left
+                return
+            self.add_client(conn)
 
     def add_client(self, conn) -> None:
         conn.setblocking(False)
@@ -738,6 +746,8 @@ class Monitor:
             self.owner = fd
         elif kind == MSG_CLEANUP and self.cleaner < 0:
             self.cleaner = fd
+        elif kind == MSG_SYNC:
+            self.send_to_client(fd, SYNC_REPLY)
         elif kind == MSG_RESIZE and self.pty_master >= 0 and len(payload) == 4:
             import fcntl
             import termios
@@ -838,11 +848,7 @@ class Monitor:
         closed on them would reset them, their output lost), then no more, and
         read the output that is left."""
         self.phase = "draining"
-        while True:
-            try:
-                self.add_client(accept(self.listener))
-            except OSError:  # BlockingIOError: none left
-                break
+        self.on_attach_connect()
         self.forget(self.listener)
         self.listener = -1
 
@@ -865,6 +871,8 @@ class Monitor:
             if self.health_argv and self.phase == "running":
                 timeout = self.health_timer(timeout)
             events = self.poller.poll(-1 if timeout is None else timeout)
+            # new clients first: output read in this round must reach a client that connected before it was written
+            events.sort(key=lambda event: event[0] != self.listener)
             if not events and self.phase == "draining":
                 break
             for fd, mask in events:

@@ -214,6 +214,30 @@ def test_early_output_reaches_client_attached_before_start(containers):
     assert ctr.wait_exit() == "0\n"
 
 
+def test_output_reaches_every_client_that_connected_while_the_monitor_slept(containers):
+    # the monitor stopped while clients connect and the container writes and exits: it then
+    # sees the connections, the output and the exit in one round of events, and must accept
+    # every waiting client before it forwards the output (it once accepted one per round)
+    ctr = containers(["sh", "-c", "echo early; echo late >&2"])
+    report = ctr.create()
+    os.kill(report["monitor_pid"], signal.SIGSTOP)
+    try:
+        quitter = ctr.attach()
+        clients = [ctr.attach() for _ in range(3)]
+        quitter.close()
+        ctr.start()
+        deadline = time.monotonic() + 20
+        while process_alive(report["pid"]):  # a zombie once it exited: its reaper sleeps
+            assert time.monotonic() < deadline, "the container did not exit"
+            time.sleep(0.02)
+    finally:
+        os.kill(report["monitor_pid"], signal.SIGCONT)
+    for client in clients:
+        with client:
+            assert read_all(client) == {STREAM_STDOUT: b"early\n", STREAM_STDERR: b"late\n"}
+    assert ctr.wait_exit() == "0\n"
+
+
 def test_client_connecting_after_exit_gets_nothing(containers):
     ctr = containers(["sh", "-c", "echo gone"])
     ctr.create()
