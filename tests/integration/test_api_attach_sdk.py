@@ -27,7 +27,7 @@ def client(api_crun):
 def _logged(client, name: str, command: str):
     """A running container that printed three lines and sleeps."""
     container = client.containers.run("busybox", ["sh", "-c", command + "; sleep 300"], detach=True, name=name)
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60
     while container.logs().count(b"\n") < 3:
         assert time.monotonic() < deadline, container.logs()
         time.sleep(0.05)

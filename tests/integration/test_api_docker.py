@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-from husk.testing import DOCKER, HUSK, ApiService, UnixHTTP, make_env, needs_docker_cli
+from husk.testing import DOCKER, HUSK, ApiService, UnixHTTP, make_env, needs_docker_cli, wait_until
 
 # -- version negotiation, socket hygiene ---------------------------------------------------
 def test_ping_get_and_head_carry_the_api_version(api_crun):
@@ -133,7 +133,8 @@ def test_clients_that_are_gone_leave_no_request_behind(husk_envs):
                                        "DOCKER_CONFIG": base})
         assert attach.stdout.readline() == b"tick\n"  # attached
         assert service.docker("exec", "quiet", "touch", "/tmp/quiet").returncode == 0
-        time.sleep(0.5)  # the last tick is out; from now on the container is silent
+        # silent from now on: the loop saw the file and exec'd the sleep (pid 1 is it)
+        assert wait_until(lambda: b"sleep" in service.docker("exec", "quiet", "cat", "/proc/1/cmdline").stdout)
         attach.kill()
         attach.wait()
         assert service.process.wait(timeout=30) == 0
@@ -154,7 +155,7 @@ def test_the_docker_cli_over_tcp_on_loopback(husk_envs):
     service = ApiService(husk_envs("crun"), os.path.join(base, "unused.sock"), uri=f"tcp://127.0.0.1:{port}",
                          wait=False)
     try:
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + 60
         while True:
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=1).close()
@@ -186,7 +187,7 @@ def test_docker_detached_lifecycle(api):
     assert len(container_id) == 64
     ps = api.docker("ps", "--format", "{{.Names}} {{.State}}")
     assert ps.stdout == b"web running\n"
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60
     while api.docker("logs", "web").stdout != b"started\n":
         assert time.monotonic() < deadline
         time.sleep(0.1)
@@ -301,7 +302,7 @@ def test_a_client_leaving_mid_stream_frees_everything(api_crun):
         sock.settimeout(10)
         assert sock.recv(4096)  # the stream has begun (headers, and for attach output)
         sock.close()
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60
     while _fds(pid) > before:
         assert time.monotonic() < deadline, f"{_fds(pid)} descriptors open, {before} before the streams"
         time.sleep(0.1)

@@ -67,13 +67,15 @@ def test_framing_follows_the_start_tty_and_the_exit_code_is_known_at_once(api):
 
 def test_detached_start_has_an_empty_body_and_running_ends(api_crun):
     _running(api_crun)
-    exec_id = _exec(api_crun, "box", {"Cmd": ["sh", "-c", "sleep 0.5; exit 3"]})
+    # it runs until told to end (a fixed sleep could be over before the check under load)
+    exec_id = _exec(api_crun, "box", {"Cmd": ["sh", "-c", "until [ -e /tmp/end ]; do sleep 0.1; done; exit 3"]})
     before = api_crun.request("GET", f"/exec/{exec_id}/json")[2]
     assert (before["Running"], before["ExitCode"], before["Pid"]) == (False, None, 0)
     status, _, body = api_crun.request("POST", f"/exec/{exec_id}/start", {"Detach": True})
     assert (status, body) == (200, b"")
     assert api_crun.request("GET", f"/exec/{exec_id}/json")[2]["Running"] is True
-    deadline = time.monotonic() + 10
+    api_crun.env("exec", "box", "touch", "/tmp/end", check=True)
+    deadline = time.monotonic() + 60
     while (document := api_crun.request("GET", f"/exec/{exec_id}/json")[2])["Running"]:
         assert time.monotonic() < deadline
         time.sleep(0.1)
@@ -103,7 +105,7 @@ def test_resize_reaches_a_running_tty_exec(api_crun):
     exec_id = _exec(api_crun, "box", {"Cmd": ["sh"], "AttachStdin": True, "AttachStdout": True, "Tty": True})
     sock, rest = _start_hijacked(api_crun, exec_id, {"Tty": True})
     assert api_crun.request("POST", f"/exec/{exec_id}/resize?h=33&w=77")[0] == 200
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60
     output = rest
     while b"33 77" not in output:  # the resize has its own connection: ask until it shows
         assert time.monotonic() < deadline, output
@@ -142,7 +144,7 @@ def test_docker_exec_detached(api_crun):
     _running(api_crun)
     result = api_crun.docker("exec", "-d", "box", "sh", "-c", "echo done > /tmp/mark")
     assert (result.returncode, result.stdout) == (0, b"")
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60
     while api_crun.docker("exec", "box", "cat", "/tmp/mark").stdout != b"done\n":
         assert time.monotonic() < deadline
         time.sleep(0.1)
@@ -162,6 +164,8 @@ def test_docker_sdk_exec_run(api):
     assert b"".join(result.output) == b"1\n2\n3\n"
     result = container.exec_run(["sh", "-c", "echo x; sleep 0.1; echo y"], stream=True, tty=True)
     assert b"".join(result.output) == b"x\r\ny\r\n"
-    detached = container.exec_run(["sh", "-c", "sleep 0.3; exit 6"], detach=True)
+    # it runs until told to end, so that it still runs when docker-py asks /exec/{id}/json at once
+    detached = container.exec_run(["sh", "-c", "until [ -e /tmp/end6 ]; do sleep 0.1; done; exit 6"], detach=True)
     assert detached.output == ""  # the empty body of a detached start
-    assert detached.exit_code is None  # docker-py asks /exec/{id}/json at once: still running
+    assert detached.exit_code is None
+    api.env("exec", "box", "touch", "/tmp/end6", check=True)

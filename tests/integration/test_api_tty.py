@@ -123,7 +123,7 @@ def _follow_size(terminal: Terminal, rows: int, cols: int) -> None:
     request, and the CLI may not watch SIGWINCH yet (it starts to once /start
     has answered, while the shell may have printed its prompt already): the
     signal is sent again until the size shows."""
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60
     while True:
         terminal.resize(rows, cols)
         time.sleep(0.2)
@@ -178,7 +178,7 @@ def test_detach_with_ctrl_p_ctrl_q_then_attach_again(api, terminals):
     assert api.docker("inspect", "-f", "{{.State.Running}}", "kept").stdout == b"true\n"
 
     again = terminals(api, "attach", "kept", rows=25, cols=70)
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60
     while b"\r\n25\r\n" not in again.seen:  # the attach is live once the echo comes back
         assert time.monotonic() < deadline, again.seen
         again.type(b"echo $((5*5))\r")
