@@ -109,8 +109,17 @@ def _check_consistent(env) -> dict[str, str]:
     """The records against the runtime's list.  `ps` says podman's words:
     "initialized" is husk's created (in the runtime), "created" its configured
     (not yet); a stopped container may still be in the runtime until its cleanup."""
-    records = _records(env)
-    runtime = _runtime_list(env)
+    # the reads are not one: a container whose process is ending (a stop killed after its
+    # signal) gets its exit file, and its exit command deletes it from the runtime, at any
+    # moment; records that read the same before and after the runtime's list held throughout
+    seen: list = []
+
+    def settled() -> bool:
+        seen[:] = [_records(env), _runtime_list(env), _records(env)]
+        return seen[0] == seen[2]
+
+    assert wait_until(settled), seen
+    records, runtime, _ = seen
     running = ("initialized", "running", "stopping", "paused")  # stopping: a stop killed half-way
     may_be = {cid for cid, state in records.items() if state in (*running, "stopped")}
     must_be = {cid for cid, state in records.items() if state in running}
