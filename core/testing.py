@@ -220,6 +220,18 @@ def wait_until(predicate, timeout: float = 60.0, interval: float = 0.1) -> bool:
     return bool(predicate())
 
 
+def runs(pid: int, program: str) -> bool:
+    """Whether process `pid` runs `program` yet (its argv[0]): an OCI runtime's
+    start returns once the container's init is released, a moment before that
+    init execs the command (until then top shows `runc init`, for long on a
+    loaded machine); tests that read the process wait for this first."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            return handle.read().split(b"\0")[0] == program.encode()
+    except FileNotFoundError:
+        return False
+
+
 def _kill_monitors(runroot: str) -> None:
     """SIGKILL the monitors still running for this run root."""
     for pid in find_monitors(runroot):

@@ -14,7 +14,7 @@ import docker
 import podman
 import pytest
 
-from husk.testing import needs_docker_cli, wait_until
+from husk.testing import needs_docker_cli, runs, wait_until
 
 from test_changes import cgroup_file  # the same directory is on sys.path (rootdir-relative imports)
 
@@ -34,13 +34,6 @@ def _start(api, name, **host_config):
 
 def _pid(api, name):
     return api.request("GET", f"/containers/{name}/json")[2]["State"]["Pid"]
-
-
-def _execd(pid: int) -> bool:
-    """Whether the container's process `pid` runs its `sleep` yet: the OCI runtime's start returns
-    once its init is released, a moment before the exec (until then top shows `runc init`)."""
-    with open(f"/proc/{pid}/cmdline", "rb") as handle:
-        return handle.read().startswith(b"sleep\0")
 
 
 def _docker(api, *args):
@@ -71,7 +64,7 @@ def test_docker_cli_run_with_limits_update_rename_top(api):
 
     assert _docker(api, "rename", "web", "site").returncode == 0
     assert _docker(api, "ps", "--format", "{{.Names}}").stdout.split() == ["site"]
-    assert wait_until(lambda: _execd(pid))
+    assert wait_until(lambda: runs(pid, "sleep"))
     top = _docker(api, "top", "site")
     assert top.returncode == 0, top.stderr
     lines = top.stdout.splitlines()
@@ -108,7 +101,7 @@ def test_docker_sdk_rename_top_update(api):
         assert ctr.name == "renamed"
         host = ctr.attrs["HostConfig"]
         assert (host["Memory"], host["NanoCpus"], host["CpuShares"]) == (32 << 20, 250_000_000, 512)
-        assert wait_until(lambda: _execd(ctr.attrs["State"]["Pid"]))
+        assert wait_until(lambda: runs(ctr.attrs["State"]["Pid"], "sleep"))
         top = ctr.top()
         assert top["Titles"] == ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"]
         assert [row[-1] for row in top["Processes"]] == ["sleep 60"]
@@ -136,7 +129,7 @@ def test_podman_py_rename_top_update(api):
         ctr.rename("pp2")
         ctr.reload()
         assert ctr.name == "pp2"
-        assert wait_until(lambda: _execd(ctr.attrs["State"]["Pid"]))
+        assert wait_until(lambda: runs(ctr.attrs["State"]["Pid"], "sleep"))
         top = ctr.top()
         assert top["Titles"] == ["USER", "PID", "PPID", "%CPU", "ELAPSED", "TTY", "TIME", "COMMAND"]
         assert top["Processes"][0][:3] == ["root", "1", "0"]

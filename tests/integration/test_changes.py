@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from husk.testing import HUSK
+from husk.testing import HUSK, runs, wait_until
 
 
 def _pid(husk, name):
@@ -136,6 +136,7 @@ def test_rename_in_every_state_and_the_old_name_is_free(husk_rt):
     husk_rt("create", "--name", "a", "busybox", "sleep", "60", check=True)
     husk_rt("rename", "a", "b", check=True)
     husk_rt("start", "b", check=True)
+    assert wait_until(lambda: runs(_pid(husk_rt, "b"), "sleep"))  # before the pause: top shows its args
     husk_rt("container", "rename", "b", "c", check=True)  # running
     husk_rt("pause", "c", check=True)
     husk_rt("rename", "c", "d", check=True)  # paused
@@ -189,6 +190,7 @@ def _table(text):
 
 def test_top_shows_the_containers_processes_with_podmans_columns(husk_rt):
     husk_rt("run", "-d", "--name", "t", "busybox", "sleep", "60", check=True)
+    assert wait_until(lambda: runs(_pid(husk_rt, "t"), "sleep"))
     rows = _table(husk_rt("top", "t", check=True).stdout)
     assert rows[0] == ["USER", "PID", "PPID", "%CPU", "ELAPSED", "TTY", "TIME", "COMMAND"]
     assert rows[1][:3] == ["root", "1", "0"] and rows[1][-2:] == ["sleep", "60"]
@@ -206,6 +208,7 @@ def test_top_shows_the_containers_processes_with_podmans_columns(husk_rt):
 def test_top_with_ps_arguments_shows_host_pids(husk_rt):
     husk_rt("run", "-d", "--name", "t", "-u", "nobody", "busybox", "sleep", "60", check=True)
     pid = _pid(husk_rt, "t")
+    assert wait_until(lambda: runs(pid, "sleep"))
     rows = _table(husk_rt("top", "t", "-ef", check=True).stdout)
     assert rows[0] == ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"]
     assert rows[1][1] == str(pid) and rows[1][-2:] == ["sleep", "60"]
