@@ -8,9 +8,11 @@ refuses."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
+import struct
 import subprocess
 import tempfile
 
@@ -300,3 +302,15 @@ def test_crun_is_handed_the_filter_it_compiled_for_the_same_profile(husk, probe)
         assert _husk(husk, "-v", f"{probe}:/t:ro", IMAGE, "sh", "-c", script) == compiled
     finally:
         husk("rm", "-f", "-t", "0", "cached", "other")
+
+
+def test_a_filter_given_in_the_annotation_is_not_cached_for_the_profile(husk, probe):
+    """A container given its own filter in run.oci.seccomp_bpf_data (here one that
+    allows every call) is crun's to apply, but that filter was not compiled from
+    the container's profile: caching it would hand it to every later container of
+    the default profile, which must still refuse what the profile refuses."""
+    allow_all = base64.b64encode(struct.pack("<HBBI", 0x06, 0, 0, 0x7FFF0000)).decode()  # BPF_RET|BPF_K ALLOW
+    husk("run", "--rm", "--network", "none", "--annotation", f"run.oci.seccomp_bpf_data={allow_all}", IMAGE, "true",
+         check=True)
+    assert _husk(husk, "-v", f"{probe}:/t:ro", IMAGE, "/t/probe") == (
+        0, "add_key -1 38\nperf_event_open -1 1\nio_uring_setup -1 38\n")

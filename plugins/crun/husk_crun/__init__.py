@@ -71,6 +71,8 @@ class Crun(OCIRuntime):
         seccomp = (spec.get("linux") or {}).get("seccomp")
         if not seccomp or set(seccomp) - CACHEABLE_SECCOMP_KEYS:
             return  # no profile, or one with flags or a listener: crun's own way
+        if SECCOMP_BPF_ANNOTATION in (spec.get("annotations") or {}):
+            return  # a filter of the user's own, not compiled from the profile: crun applies it, nothing is kept
         binary = os.stat(self.path)
         key = {"seccomp": seccomp, "runtime": [self.path, binary.st_ino, binary.st_size, binary.st_mtime_ns]}
         name = "%08x" % binascii.crc32(json.dumps(key, sort_keys=True).encode())
