@@ -145,7 +145,9 @@ class _GroupVerbs(_Verbs):
             load([VERBS[name]])
         if not dict.__contains__(self, name):
             load(members)
-        return dict.__getitem__(self, name)
+        if not dict.__contains__(self, name):  # not dict.__getitem__: it would call __missing__ again
+            raise KeyError(name)
+        return dict.get(self, name)
 
 
 class LazyGroup(click.Group):

@@ -82,3 +82,12 @@ print(json.dumps(steps + [group.list_commands(None)]))
     assert maker == ["container"] and checkpoint == ["checkpoint", "container"] and not run_flags
     assert set(cli.GROUPS["container"]) <= set(prune)
     assert listed == sorted(probe(cli.MODULES)["groups"]["container"])
+
+
+@pytest.mark.parametrize("group", ["container", "image"])
+def test_an_unknown_sub_command_of_a_lazy_group_is_one_line(group, tmp_path):
+    """`husk container nosuch` says so as podman does (exit 125), not a RecursionError
+    of the group's lazy lookup."""
+    result = subprocess.run([sys.executable, "-m", "husk", "--root", str(tmp_path / "root"), "--runroot",
+                             str(tmp_path / "run"), group, "nosuch"], capture_output=True, text=True, timeout=60)
+    assert (result.returncode, result.stdout, result.stderr) == (125, "", "Error: No such command 'nosuch'.\n")
