@@ -14,7 +14,9 @@ kept, so each packet is one message with a one-byte header:
   takes an empty read as "client gone".  MSG_CLEANUP (I clean up or remove
   the container once it has exited): the monitor then ends the output with a
   shutdown of its side instead of a close, and waits for this client to hang
-  up before it decides whether its exit command has work left.
+  up before it decides whether its exit command has work left.  MSG_SYNC:
+  the monitor answers with a packet of no stream (``SYNC_REPLY``) once it has
+  handled everything this client sent before (a resize before the start).
 
 Stdin is flow-controlled: while the container does not read its stdin, the
 monitor does not read the client that sent it, so the client's sends block
@@ -40,6 +42,9 @@ MSG_CLOSE_STDIN = 1
 MSG_RESIZE = 2
 MSG_PACE = 3
 MSG_CLEANUP = 4
+MSG_SYNC = 5
+#: the monitor's answer to MSG_SYNC (a packet of one byte carries no output: :meth:`AttachClient.recv` skips it)
+SYNC_REPLY = b"\x00"
 #: largest payload in one packet, either direction
 MAX_DATA = 32768
 
@@ -120,6 +125,22 @@ class AttachClient:
     def resize(self, rows: int, cols: int) -> None:
         """Set the container's terminal size (TTY containers only)."""
         self.sock.send(bytes([MSG_RESIZE]) + struct.pack("!HH", rows, cols))
+
+    def sync(self, timeout: float) -> None:
+        """Wait until the monitor has accepted this connection and handled what
+        it sent before (a resize is on the terminal), for at most ``timeout``
+        seconds (a monitor older than MSG_SYNC never answers).  Meant for before
+        the start: output arriving first ends the wait too, and is left for recv."""
+        self.sock.send(bytes([MSG_SYNC]))
+        previous = self.sock.gettimeout()
+        self.sock.settimeout(timeout)
+        try:
+            if self.sock.recv(MAX_DATA + 1, _socket.MSG_PEEK) == SYNC_REPLY:
+                self.sock.recv(1)
+        except (TimeoutError, ConnectionResetError):
+            pass
+        finally:
+            self.sock.settimeout(previous)
 
     def recv(self) -> tuple[int, bytes] | None:
         """The next (stream, data) of output, or None once the monitor closed the socket."""

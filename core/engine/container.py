@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 DEFAULT_WAIT_INTERVAL = 0.25
+#: how long start_and_attach waits for the monitor to take its client before the start (see AttachClient.sync)
+ATTACH_SYNC_SECONDS = 10.0
 
 
 def check_timeout(timeout: int | None) -> None:
@@ -246,6 +248,9 @@ class Container:
                     client.promise_cleanup()
                 if console_size and self.config.tty:
                     client.resize(*console_size)
+                # the monitor takes the client and its resize before the process starts: under
+                # load it may not run again before the process writes or reads its terminal size
+                client.sync(ATTACH_SYNC_SECONDS)
                 lifecycle.start(self)
             except BaseException:
                 client.close()

@@ -301,6 +301,30 @@ def test_start_and_attach_and_attach_resize(husk_rt):
     assert [e["id"] for e in husk_rt.events("attach")] == [ctr.id]
 
 
+def test_start_and_attach_starts_once_the_monitor_took_the_resize(husk):
+    # the monitor stopped while start_and_attach runs: the start must wait for the monitor to
+    # take the client and its resize (it once started at once, the process read a 0x0 terminal)
+    import threading
+
+    ctr = husk.runtime().create_container("busybox", ["stty", "size"], tty=True)
+    ctr.init()
+    monitor_pid = ctr.state.monitor_pid
+    assert monitor_pid > 0
+    os.kill(monitor_pid, signal.SIGSTOP)
+    started: list = []
+    try:
+        starter = threading.Thread(target=lambda: started.append(ctr.start_and_attach(console_size=(11, 22))))
+        starter.start()
+        starter.join(2)  # long enough for a start that does not wait to be done
+    finally:
+        os.kill(monitor_pid, signal.SIGCONT)
+    starter.join(30)
+    assert started, "start_and_attach did not return"
+    with started[0] as client:
+        assert _read_until(client, b"\n") == b"11 22\r\n"
+    assert ctr.wait() == 0
+
+
 def test_start_and_attach_refuses_a_running_container(husk):
     ctr = husk.runtime().create_container("busybox", ["sleep", "100"])
     ctr.start()

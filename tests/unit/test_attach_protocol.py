@@ -9,7 +9,8 @@ import signal
 from husk.engine import attach_protocol
 from husk import monitor
 
-PROTOCOL_NAMES = ("STREAM_STDOUT", "STREAM_STDERR", "MSG_STDIN", "MSG_CLOSE_STDIN", "MSG_RESIZE", "MSG_PACE", "MSG_CLEANUP", "MAX_DATA")
+PROTOCOL_NAMES = ("STREAM_STDOUT", "STREAM_STDERR", "MSG_STDIN", "MSG_CLOSE_STDIN", "MSG_RESIZE", "MSG_PACE", "MSG_CLEANUP",
+                  "MSG_SYNC", "SYNC_REPLY", "MAX_DATA")
 
 
 def test_monitor_copy_of_protocol_agrees():
