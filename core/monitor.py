@@ -105,6 +105,7 @@ SOCK_SEQPACKET = 5
 SOCK_NONBLOCK = 0o4000
 SOCK_CLOEXEC = 0o2000000
 SHUT_WR = 1
+ENAMETOOLONG = 36
 CHILD_DEFAULT_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGPIPE, signal.SIGCHLD)
 DEVNULL = "/dev/null"
 STREAM_NAMES = {STREAM_STDOUT: b"stdout", STREAM_STDERR: b"stderr"}
@@ -273,7 +274,10 @@ def listen_unix(path: str, kind: int, mode: int = 0o600, backlog: int = 16) -> t
         except FileNotFoundError:
             pass
         address = unix_address(path, holder)
-        sockaddr = struct.pack("=H108s", AF_UNIX, address.encode(errors="surrogateescape"))
+        encoded = address.encode(errors="surrogateescape")
+        if len(encoded) > 108:  # struct.pack would cut it, and bind a socket of another name
+            raise OSError(ENAMETOOLONG, "AF_UNIX path too long: %s" % path)
+        sockaddr = struct.pack("=H108s", AF_UNIX, encoded)
         fd = libc("socket", AF_UNIX, kind | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)
         holder.append(fd)  # closed with the dir fds on failure
         old_umask = os.umask(0o777 & ~mode)
