@@ -33,6 +33,7 @@ from __future__ import annotations
 import _socket  # the C module: socket.py's wrapper builds its enums at import, ~1.2 ms of each attach
 import os
 import struct
+import time
 from collections.abc import Iterator
 
 STREAM_STDOUT = 1
@@ -129,14 +130,18 @@ class AttachClient:
     def sync(self, timeout: float) -> None:
         """Wait until the monitor has accepted this connection and handled what
         it sent before (a resize is on the terminal), for at most ``timeout``
-        seconds (a monitor older than MSG_SYNC never answers).  Meant for before
-        the start: output arriving first ends the wait too, and is left for recv."""
+        seconds in all (a monitor older than MSG_SYNC never answers).  Output
+        that arrives meanwhile is dropped: call it before the start, or on a
+        client that wants no output."""
         self.sock.send(bytes([MSG_SYNC]))
         previous = self.sock.gettimeout()
-        self.sock.settimeout(timeout)
+        deadline = time.monotonic() + timeout
         try:
-            if self.sock.recv(MAX_DATA + 1, _socket.MSG_PEEK) == SYNC_REPLY:
-                self.sock.recv(1)
+            while True:  # an empty packet: the monitor is gone, as recv reports next
+                self.sock.settimeout(max(0.001, deadline - time.monotonic()))
+                packet = self.sock.recv(MAX_DATA + 1)
+                if not packet or packet == SYNC_REPLY:
+                    break
         except (TimeoutError, ConnectionResetError):
             pass
         finally:

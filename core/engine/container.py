@@ -219,7 +219,8 @@ class Container:
             return self._connect_attach()
 
     def attach_resize(self, rows: int, cols: int) -> None:
-        """Set the size of a TTY container's terminal (no effect without a TTY)."""
+        """Set the size of a TTY container's terminal (no effect without a TTY);
+        done on return (at most ATTACH_SYNC_SECONDS later: the monitor's answer)."""
         if not (0 < rows <= 0xFFFF and 0 < cols <= 0xFFFF):
             raise InvalidArgument(f"invalid terminal size {rows}x{cols}: rows and columns must be 1 to 65535")
         with self._locked():
@@ -227,6 +228,7 @@ class Container:
                           message="can only resize created or running containers")
             with self._attach_client("resize") as client:
                 client.resize(rows, cols)
+                client.sync(ATTACH_SYNC_SECONDS)
 
     def start_and_attach(self, recursive: bool = False, console_size: tuple[int, int] | None = None,
                          cleans_up: bool = False):
