@@ -314,3 +314,17 @@ def test_a_filter_given_in_the_annotation_is_not_cached_for_the_profile(husk, pr
          check=True)
     assert _husk(husk, "-v", f"{probe}:/t:ro", IMAGE, "/t/probe") == (
         0, "add_key -1 38\nperf_event_open -1 1\nio_uring_setup -1 38\n")
+
+
+def test_crun_s_seccomp_annotations_are_honoured_beside_the_cache(husk, tmp_path):
+    """run.oci.seccomp_fail_unknown_syscall makes crun refuse a profile naming a
+    call it does not know, and still does once the same profile's filter is
+    cached (compiled by a container without the annotation)."""
+    profile = json.loads(open("/usr/share/containers/seccomp.json").read())
+    profile["syscalls"].append({"names": ["husk_no_such_call"], "action": "SCMP_ACT_ERRNO"})
+    path = tmp_path / "profile.json"
+    path.write_text(json.dumps(profile))
+    options = ["--network", "none", "--security-opt", f"seccomp={path}"]
+    husk("run", "--rm", *options, IMAGE, "true", check=True)  # unknown names ignored: compiled, cached
+    strict = husk("run", "--rm", "--annotation", "run.oci.seccomp_fail_unknown_syscall=1", *options, IMAGE, "true")
+    assert (strict.returncode, strict.stderr) == (125, "Error: invalid seccomp syscall `husk_no_such_call`\n")

@@ -19,6 +19,9 @@ from husk.engine.oci_runtime import OCIRuntime, probe_binary
 
 #: crun's annotation carrying a compiled seccomp filter (raw BPF, base64), used in place of the spec's profile
 SECCOMP_BPF_ANNOTATION = "run.oci.seccomp_bpf_data"
+#: crun's annotations about seccomp (a filter given, seccomp_fail_unknown_syscall, a receiver): a create
+#: carrying one is neither handed a cached filter nor has its filter cached
+SECCOMP_ANNOTATIONS = "run.oci.seccomp"
 #: a profile with only these keys is all in the filter (flags and a listener are not)
 CACHEABLE_SECCOMP_KEYS = {"defaultAction", "defaultErrnoRet", "architectures", "syscalls"}
 
@@ -71,8 +74,8 @@ class Crun(OCIRuntime):
         seccomp = (spec.get("linux") or {}).get("seccomp")
         if not seccomp or set(seccomp) - CACHEABLE_SECCOMP_KEYS:
             return  # no profile, or one with flags or a listener: crun's own way
-        if SECCOMP_BPF_ANNOTATION in (spec.get("annotations") or {}):
-            return  # a filter of the user's own, not compiled from the profile: crun applies it, nothing is kept
+        if any(key.startswith(SECCOMP_ANNOTATIONS) for key in spec.get("annotations") or {}):
+            return  # crun's seccomp annotations (a filter of the user's own, strictness): crun's way, nothing kept
         binary = os.stat(self.path)
         key = {"seccomp": seccomp, "runtime": [self.path, binary.st_ino, binary.st_size, binary.st_mtime_ns]}
         name = "%08x" % binascii.crc32(json.dumps(key, sort_keys=True).encode())
