@@ -284,6 +284,8 @@ class _GunzipReader:
         self._pending = b""  # input read but not yet inflated
 
     def read(self, size: int = -1) -> bytes:
+        if size == 0:  # as io's readers: zero bytes asked, none given (``max_length`` 0 means "all")
+            return b""
         while True:
             if self._inflate.eof:  # a member ended: another may follow (after zeros, as gzip(1) allows)
                 rest = self._inflate.unused_data.lstrip(b"\0")

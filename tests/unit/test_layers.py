@@ -274,3 +274,12 @@ def test_garbage_fails_cleanly(target, garbage):
     with pytest.raises(InvalidArgument, match=r"^invalid layer: "):
         extract_layer(io.BytesIO(garbage), target)
     assert not os.path.exists(target)
+
+
+def test_gunzip_reader_read_zero_returns_nothing():
+    """read(0) is b"" as io's readers give, not the next piece (zlib's max_length 0 means unbounded)."""
+    from husk.storage.layers import _GunzipReader
+
+    reader = _GunzipReader(io.BytesIO(gzip.compress(b"payload")))
+    assert reader.read(0) == b""
+    assert reader.read() == b"payload"
