@@ -75,6 +75,16 @@ def test_a_weaker_confinement_in_an_archive_is_refused(husk_envs, archive, secur
     _refused(husk_envs("runc"), _edited(archive, security=security), shown, "--import-privileged")
 
 
+@pytest.mark.parametrize("key", ["run.oci.seccomp_bpf_data", "run.oci.seccomp_fail_unknown_syscall",
+                                 "org.criu.config", "org.systemd.property.Delegate"])
+def test_runtime_directing_annotations_in_an_archive_are_refused(husk_envs, archive, key):
+    """crun's own seccomp filter for later execs, runc's CRIU configuration file and
+    the like direct the runtime: they come back only with --import-privileged."""
+    annotations = {"io.example.harmless": "1", key: "x"}
+    _refused(husk_envs("runc"), _edited(archive, annotations=annotations), f"the annotation {key}",
+             "--import-privileged")
+
+
 def test_import_privileged_restores_them(husk_envs, archive):
     env = husk_envs("runc")
     env("container", "restore", "--import", "-", "--import-privileged", "--name", "trusted",

@@ -405,11 +405,19 @@ def _restore_volumes(runtime, config, staging: str, ignore_volumes: bool) -> Non
                 extract_layer(handle, runtime.volumes.path(volume))
 
 
+# Annotations the OCI runtimes act on: crun's run.oci.* (its own seccomp filter
+# for later execs, keep-going on unknown syscalls, a handler), runc's CRIU
+# configuration file (org.criu.config: action scripts run on the host), the
+# systemd unit properties both set on the scope, crun's wasm handler.
+RUNTIME_ANNOTATIONS = ("run.oci.", "org.criu.", "org.systemd.property.", "module.wasm.image/")
+
+
 def _check_config(config, import_privileged: bool) -> None:
     """Hold an archive's config.json to what `husk create` accepts from flags,
     and refuse what would give the new container more than a default one has
     (privileged, added capabilities, host binds, the host's network, a weaker
-    seccomp filter, AppArmor profile, masks or /proc options) unless the
+    seccomp filter, AppArmor profile, masks or /proc options, annotations
+    that direct the OCI runtime) unless the
     user passed --import-privileged: an archive is a file anybody can edit, and
     restoring it as it says would hand root on the host to whoever wrote it."""
     from husk.presentation.mounts import parse_tmpfs, parse_volume
@@ -459,7 +467,8 @@ def _check_config(config, import_privileged: bool) -> None:
         [f"--cap-add {name}" for name in config.cap_add] + \
         [f"a bind of {m.source}" for m in config.mounts if m.type == "bind"] + \
         (["the host's network"] if config.network == "host" else []) + \
-        relaxed(config.security)
+        relaxed(config.security) + \
+        [f"the annotation {key}" for key in sorted(config.annotations) if key.startswith(RUNTIME_ANNOTATIONS)]
     if elevated and not import_privileged:
         raise InvalidArgument(f"the checkpoint archive asks for {', '.join(elevated)}: "
                               "restore it with --import-privileged only if you trust who made it")
