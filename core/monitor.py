@@ -106,6 +106,10 @@ SOCK_NONBLOCK = 0o4000
 SOCK_CLOEXEC = 0o2000000
 SHUT_WR = 1
 ENAMETOOLONG = 36
+ENFILE = 23
+EMFILE = 24
+#: out of descriptors, the listener stays readable: it is not watched for this long (no busy loop)
+ACCEPT_BACKOFF_SECONDS = 0.2
 CHILD_DEFAULT_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGPIPE, signal.SIGCHLD)
 DEVNULL = "/dev/null"
 STREAM_NAMES = {STREAM_STDOUT: b"stdout", STREAM_STDERR: b"stderr"}
@@ -418,6 +422,7 @@ class Monitor:
         self.console = -1  # the console socket's listening descriptor
         self.console_holder: list = []
         self.listener = -1  # the attach socket's
+        self.accept_resume = None  # monotonic seconds: when to watch the listener again (out of descriptors)
         self.runtime_output = bytearray()
         self.phase = "create"
         self.create_pid = 0
@@ -635,7 +640,11 @@ class Monitor:
                 conn = accept(self.listener)
             except ConnectionAbortedError:
                 continue
-            except OSError:  # BlockingIOError: none left
+            except OSError as exc:  # BlockingIOError: none left
+                if exc.errno in (EMFILE, ENFILE):
+                    # the client stays queued; a listener watched now would wake us at once, forever
+                    self.unwatch(self.listener, read=True)
+                    self.accept_resume = time.monotonic() + ACCEPT_BACKOFF_SECONDS
                 return
             self.add_client(conn)
 
@@ -855,6 +864,7 @@ class Monitor:
         self.on_attach_connect()
         self.forget(self.listener)
         self.listener = -1
+        self.accept_resume = None
 
     def run(self) -> None:
         self.start()
@@ -874,6 +884,8 @@ class Monitor:
                     continue
             if self.health_argv and self.phase == "running":
                 timeout = self.health_timer(timeout)
+            if self.accept_resume is not None:
+                timeout = self.resume_accepting(timeout)
             events = self.poller.poll(-1 if timeout is None else timeout)
             # new clients first: output read in this round must reach a client that connected before it was written
             events.sort(key=lambda event: event[0] != self.listener)
@@ -889,6 +901,15 @@ class Monitor:
                 if handlers and mask & ~select.EPOLLIN and handlers[1]:
                     handlers[1]()
         self.finish()
+
+    def resume_accepting(self, timeout):
+        """Watch the listener again once its back-off is over; the poll timeout until then."""
+        wait = self.accept_resume - time.monotonic()
+        if wait > 0:
+            return wait if timeout is None else min(timeout, wait)
+        self.accept_resume = None
+        self.watch(self.listener, on_read=self.on_attach_connect)
+        return timeout
 
     def health_timer(self, timeout):
         """Reap the last check, start the next when it is due; the poll timeout

@@ -7,14 +7,16 @@ import marshal
 import os
 import re
 import shutil
+import resource
 import signal
+import socket
 import subprocess
 import sys
 import time
 
 import pytest
 
-from husk.engine.attach_protocol import STREAM_STDERR, STREAM_STDOUT, AttachClient
+from husk.engine.attach_protocol import MSG_SYNC, STREAM_STDERR, STREAM_STDOUT, SYNC_REPLY, AttachClient
 from husk.define import CommandCannotInvoke, CommandNotFound
 from husk.engine.monitor_client import MONITOR_SCRIPT, encode_config, spawn_monitor
 
@@ -236,6 +238,40 @@ def test_output_reaches_every_client_that_connected_while_the_monitor_slept(cont
         with client:
             assert read_all(client) == {STREAM_STDOUT: b"early\n", STREAM_STDERR: b"late\n"}
     assert ctr.wait_exit() == "0\n"
+
+
+def cpu_ticks(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def test_out_of_descriptors_the_monitor_waits_without_spinning_and_serves_again(containers):
+    # accept fails with EMFILE while the client stays queued, so the listener stays readable:
+    # the monitor once polled and failed again at once, at 100% CPU, for as long as the limit held
+    ctr = containers(["sleep", "1000"])
+    report = ctr.create()
+    ctr.start()
+    monitor_pid = report["monitor_pid"]
+    old_limits = resource.prlimit(monitor_pid, resource.RLIMIT_NOFILE)
+    open_fds = {int(fd) for fd in os.listdir(f"/proc/{monitor_pid}/fd")}
+    lowest_free = min(set(range(len(open_fds) + 1)) - open_fds)  # what the next descriptor would be
+    resource.prlimit(monitor_pid, resource.RLIMIT_NOFILE, (lowest_free, old_limits[1]))
+    with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as client:
+        try:
+            client.connect(ctr.attach_socket)
+            client.send(bytes([MSG_SYNC]))
+            before = cpu_ticks(monitor_pid)
+            time.sleep(3)  # the window the CPU time is measured over: a busy loop takes most of it
+            assert cpu_ticks(monitor_pid) - before < 50 * os.sysconf("SC_CLK_TCK") // 100
+            client.settimeout(0)
+            with pytest.raises(BlockingIOError):  # not served: the limit was indeed hit
+                client.recv(16)
+        finally:
+            resource.prlimit(monitor_pid, resource.RLIMIT_NOFILE, old_limits)
+        client.settimeout(20)
+        assert client.recv(16) == SYNC_REPLY
+    assert process_alive(monitor_pid)
 
 
 def test_client_connecting_after_exit_gets_nothing(containers):
