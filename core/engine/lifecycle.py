@@ -31,6 +31,8 @@ UNKNOWN_EXIT_CODE = -1
 #: how long an explicit sync waits for a live monitor to write the exit file
 #: of a process that has gone (it drains output for up to 2 s of quiet first)
 MONITOR_FINISH_SECONDS = 5.0
+#: how long a released container's monitor has to write its exit file before it is killed
+MONITOR_RELEASE_SECONDS = 10.0
 
 
 # -- sync ---------------------------------------------------------------------------------
@@ -231,8 +233,15 @@ def _release_runtime_container(container: "Container") -> None:
     """Delete the container from the runtime if the runtime has it (an init or
     restore that failed, or was abandoned, after its monitor created it).  Its
     monitor, when alive, writes an exit file once the process is gone: that
-    file is waited for and removed, or it would end the next start at once."""
+    file is waited for and removed, or it would end the next start at once.
+    A monitor that has not written it in :data:`MONITOR_RELEASE_SECONDS` (a
+    loaded host) is killed, through a pidfd held from before the delete, and
+    followed until it has gone: it cannot write the file later, under the
+    next monitor's feet.  Its exit command is not needed: the callers clean up."""
+    import select
+
     from .processes import monitor_of
+    from .waiting import wait_for_exit_file
 
     backend = container.runtime.oci_runtime(container.config.runtime)
     found = backend.state(container.id)
@@ -240,12 +249,20 @@ def _release_runtime_container(container: "Container") -> None:
         return
     pid = int(found.get("pid") or 0)
     monitor = monitor_of(pid)
-    backend.delete(container.id, force=True)
+    exit_file = container.runtime.paths.exit_file(container.id)
+    process = None
     if monitor:
-        from .waiting import wait_for_exit_file
-
-        wait_for_exit_file(container.runtime.paths.exit_file(container.id), monitor, pid, 10)
-    _remove_quietly(container.runtime.paths.exit_file(container.id))
+        with contextlib.suppress(ProcessLookupError):  # gone already: it writes nothing more
+            process = os.pidfd_open(monitor)
+    try:
+        backend.delete(container.id, force=True)
+        if process is not None and not wait_for_exit_file(exit_file, monitor, pid, MONITOR_RELEASE_SECONDS):
+            signal_module.pidfd_send_signal(process, signal_module.SIGKILL)
+            select.select([process], [], [], MONITOR_RELEASE_SECONDS)  # readable once it has exited
+    finally:
+        if process is not None:
+            os.close(process)
+    _remove_quietly(exit_file)
 
 
 # -- init / start -------------------------------------------------------------------------
