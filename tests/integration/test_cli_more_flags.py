@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 
+from husk.testing import runs, wait_until
+
 
 def test_mount_umount_latest(husk):
     husk("create", "--network", "none", "--name", "older", "busybox", check=True)
@@ -42,6 +44,8 @@ def test_latest_on_exec_top_attach(husk):
          "echo attached-output; sleep 8; echo later", check=True)
     assert husk("exec", "-l", "hostname").stdout.strip() == \
         husk("inspect", "-f", "{{.Config.Hostname}}", "second").stdout.strip()
+    pid = int(husk("inspect", "-f", "{{.State.Pid}}", "second", check=True).stdout)
+    assert wait_until(lambda: runs(pid, "sh"), timeout=120)  # start returns before init execs sh
     top = husk("top", "-l", "pid", "args").stdout.splitlines()
     assert top[0].split() == ["PID", "COMMAND"] and "echo attached-output" in top[1]
     assert husk("top").returncode == 125

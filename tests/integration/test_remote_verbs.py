@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from husk.testing import HUSK, IMAGE, ApiService, needs_registry
+from husk.testing import HUSK, IMAGE, ApiService, needs_registry, runs, wait_until
 
 
 def client(service, *args: str, input=None, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -46,6 +46,8 @@ def test_remote_create_attach_top_and_port(api_crun):
     assert client(api_crun, "port", "rp", "80").stdout == f"0.0.0.0:{port}\n"
     for args in (("port", "-a"), ("port", "rp", "80/tcp"), ("port", "rp", "80/udp")):  # one printer for both
         assert ok(client(api_crun, *args)) == api_crun.env(*args, check=True).stdout, args
+    pid = int(api_crun.env("inspect", "-f", "{{.State.Pid}}", "rp", check=True).stdout)
+    assert wait_until(lambda: runs(pid, "sleep"), timeout=120)  # start returns before init execs sleep
     top = ok(client(api_crun, "top", "rp", "pid", "args")).splitlines()
     assert top[0].split() == ["PID", "COMMAND"] and top[1].split() == ["1", "sleep", "600"]
     ok(client(api_crun, "rm", "-f", "ra", "rp"))
@@ -105,6 +107,8 @@ def test_remote_pod_network_volume_and_secret_groups(api_crun):
     assert ok(client(api_crun, "pod", "ps", "--format", "{{.Name}} {{.Status}} {{.NumberOfContainers}}")) \
         == "rpod Running 2\n"
     assert ok(client(api_crun, "pod", "inspect", "--format", "{{.Name}} {{.NumContainers}}", "rpod")) == "rpod 2\n"
+    pid = int(api_crun.env("inspect", "-f", "{{.State.Pid}}", "inpod", check=True).stdout)
+    assert wait_until(lambda: runs(pid, "sleep"), timeout=120)  # start returns before init execs sleep
     assert "sleep 600" in ok(client(api_crun, "pod", "top", "rpod"))
     assert ok(client(api_crun, "pod", "stop", "-t", "0", "rpod")) == pod + "\n"
     assert api_crun.env("inspect", "--format", "{{.State.Status}}", "inpod").stdout.strip() in ("exited", "stopped")
