@@ -35,11 +35,13 @@ SYNC_TIMEOUT = 60.0
 
 
 def spawn_monitor(config: dict[str, Any], timeout: float = SYNC_TIMEOUT,
-                  pass_fds: tuple[int, ...] = ()) -> dict[str, Any]:
+                  pass_fds: tuple[int, ...] = (), meanwhile: Callable[[], None] | None = None) -> dict[str, Any]:
     """Start a monitor for ``config`` (the keys monitor.py documents; ``sync_fd``
     is filled in here) and return its report: ``{"pid": <container init>,
     "monitor_pid": <monitor>}``.  ``pass_fds`` are descriptors the monitor
     inherits under the same numbers (an exec's ``client_fd`` and preserved fds).
+    ``meanwhile`` runs while the monitor's interpreter starts and the runtime
+    works (on the other CPU): an exec imports there what it needs once started.
 
     :raises CommandNotFound: the runtime says the command does not exist
     :raises CommandCannotInvoke: the runtime was refused permission
@@ -55,6 +57,8 @@ def spawn_monitor(config: dict[str, Any], timeout: float = SYNC_TIMEOUT,
                                      start_new_session=True)
         finally:
             os.close(write_end)
+        if meanwhile is not None:
+            meanwhile()
         first.wait()
         line = _read_line(read_end, timeout)
     finally:
@@ -191,7 +195,8 @@ def launch_monitor(container: "Container", create_argv: list[str], *, tty: bool 
             lock_path=paths.lock_path(container.id), cleanup_marker=paths.cleanup_marker(container.id),
             oom_marker=paths.oom_marker(container.id), **_health_checks(container))
         pass_fds = tuple(range(3, 3 + config.preserve_fds))
-    report = spawn_monitor(dataclasses.asdict(config), pass_fds=pass_fds)
+    report = spawn_monitor(dataclasses.asdict(config), pass_fds=pass_fds,
+                           meanwhile=exec_session.meanwhile if exec_session is not None else None)
     return MonitorReport(int(report["pid"]), int(report.get("monitor_pid", 0)))
 
 
@@ -245,3 +250,5 @@ class ExecMonitor(NamedTuple):
     client_fd: int = -1
     #: a detached session's cleanup (forget it, emit exec_died), run when it ends
     exit_command: tuple[str, ...] = ()
+    #: run while the monitor starts (see spawn_monitor)
+    meanwhile: Callable[[], None] | None = None
