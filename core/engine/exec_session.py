@@ -44,9 +44,7 @@ def start(container: "Container", command: list[str], *, env: list[str] = (), us
     :raises CommandCannotInvoke: (126) it exists but cannot be run
     :raises HuskError: (125) anything else, with the runtime's message
     """
-    from .attach_protocol import AttachClient
-    from .monitor_client import ExecMonitor, husk_command, launch_monitor
-    from ..state.records import ExecSession
+    from .monitor_client import ExecMonitor, MonitorReport, husk_command, start_exec_monitor
     from ..formats.environment import check_env
 
     check_env(env)
@@ -61,13 +59,8 @@ def start(container: "Container", command: list[str], *, env: list[str] = (), us
     def file(name: str) -> str:
         return paths.exec_file(container.id, session_id, name)
 
-    mine = theirs = None
+    mine = theirs = pending = None
     try:
-        process = build_process(container, command, env=env, user=user, workdir=workdir, tty=tty,
-                                privileged=privileged, console_size=console_size)
-        with open(os.open(file("process.json"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
-            json.dump(process, out)
-        backend = container.runtime.oci_runtime(container.config.runtime)
         if not detach:
             import _socket  # not socket: see husk.engine.attach_protocol
 
@@ -75,14 +68,24 @@ def start(container: "Container", command: list[str], *, env: list[str] = (), us
         # nobody waits for a detached session: its monitor's exit command forgets it (and emits exec_died)
         cleanup = husk_command(container, "container", "cleanup", "--exec", session_id, container.id)
         session_monitor = ExecMonitor(session_id, file, interactive, preserve_fds,
-                                      theirs.fileno() if theirs else -1, tuple(cleanup) if detach else (),
-                                      _import_the_rest)
+                                      theirs.fileno() if theirs else -1, tuple(cleanup) if detach else ())
+        # the monitor's interpreter starts while the command is prepared (see PendingMonitor)
+        pending = start_exec_monitor(container, session_monitor, tty=tty)
+        process = build_process(container, command, env=env, user=user, workdir=workdir, tty=tty,
+                                privileged=privileged, console_size=console_size)
+        with open(os.open(file("process.json"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
+            json.dump(process, out)
+        backend = container.runtime.oci_runtime(container.config.runtime)
         fault("exec.monitor.before")
-        report = launch_monitor(container, backend.exec_command(container.id, file("process.json"), file("pidfile"),
-                                                          file("oci-log"), preserve_fds),
-                                tty=tty, exec_session=session_monitor)
+        argv = backend.exec_command(container.id, file("process.json"), file("pidfile"), file("oci-log"),
+                                    preserve_fds)
+        done, pending = pending, None
+        report = done.finish(argv, meanwhile=_import_the_rest)
+        report = MonitorReport(int(report["pid"]), int(report.get("monitor_pid", 0)))
         fault("exec.monitor.after")
     except BaseException:
+        if pending is not None:
+            pending.abandon()
         if mine is not None:
             mine.close()
         shutil.rmtree(directory, ignore_errors=True)
@@ -90,6 +93,9 @@ def start(container: "Container", command: list[str], *, env: list[str] = (), us
     finally:
         if theirs is not None:
             theirs.close()
+    from .attach_protocol import AttachClient
+    from ..state.records import ExecSession
+
     session = ExecSession(id=session_id, command=list(command), pid=report.pid,
                           monitor_pid=report.monitor_pid, tty=tty, detached=detach,
                           started_at=time.time())
@@ -109,11 +115,10 @@ def start(container: "Container", command: list[str], *, env: list[str] = (), us
 
 
 def _import_the_rest() -> None:
-    """Import what a session needs once started (the events log, the hook note's
-    reader), while its monitor's interpreter starts and the runtime execs: about
-    3 ms off the critical path of a short `husk exec`."""
+    """Import what a session needs once started (the attach client, the events
+    log), while the runtime execs: off the critical path of a short `husk exec`."""
+    from . import attach_protocol  # noqa: F401
     from ..state import events  # noqa: F401
-    from . import plugins  # noqa: F401
 
 
 def check_arguments(command: list[str], preserve_fds: int) -> None:

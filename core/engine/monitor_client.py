@@ -35,40 +35,88 @@ SYNC_TIMEOUT = 60.0
 
 
 def spawn_monitor(config: dict[str, Any], timeout: float = SYNC_TIMEOUT,
-                  pass_fds: tuple[int, ...] = (), meanwhile: Callable[[], None] | None = None) -> dict[str, Any]:
+                  pass_fds: tuple[int, ...] = ()) -> dict[str, Any]:
     """Start a monitor for ``config`` (the keys monitor.py documents; ``sync_fd``
     is filled in here) and return its report: ``{"pid": <container init>,
     "monitor_pid": <monitor>}``.  ``pass_fds`` are descriptors the monitor
     inherits under the same numbers (an exec's ``client_fd`` and preserved fds).
-    ``meanwhile`` runs while the monitor's interpreter starts and the runtime
-    works (on the other CPU): an exec imports there what it needs once started.
 
     :raises CommandNotFound: the runtime says the command does not exist
     :raises CommandCannotInvoke: the runtime was refused permission
     :raises RuntimeFailure: any other failure, with the runtime's own message
     """
-    read_end, write_end = os.pipe2(os.O_CLOEXEC)
-    try:
-        bootstrap = _BOOTSTRAP.format(os.path.dirname(MONITOR_SCRIPT))
-        argv = [sys.executable, "-I", "-S", "-c", bootstrap, encode_config({**config, "sync_fd": write_end})]
+    return PendingMonitor(config, pass_fds).finish(timeout=timeout)
+
+
+class PendingMonitor:
+    """A monitor whose interpreter is started before its runtime command is
+    known: an exec starts it first and prepares the command meanwhile (its
+    process.json, the runtime backend), so the interpreter's start-up (about
+    10 ms) runs beside that work instead of after it.  With ``config``'s
+    ``create_argv`` empty, the monitor reads the command from its ``argv_fd``
+    (:meth:`finish` writes it); closing the pipe unwritten (:meth:`abandon`)
+    makes it exit having done nothing."""
+
+    def __init__(self, config: dict[str, Any], pass_fds: tuple[int, ...] = ()) -> None:
+        self.argv_write = -1
+        self.read_end, write_end = os.pipe2(os.O_CLOEXEC)
+        argv_read = -1
         try:
-            first = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL, close_fds=True, pass_fds=[write_end, *pass_fds],
-                                     start_new_session=True)
+            config = {**config, "sync_fd": write_end}
+            if not config.get("create_argv"):
+                argv_read, self.argv_write = os.pipe2(os.O_CLOEXEC)
+                config["argv_fd"] = argv_read
+            bootstrap = _BOOTSTRAP.format(os.path.dirname(MONITOR_SCRIPT))
+            argv = [sys.executable, "-I", "-S", "-c", bootstrap, encode_config(config)]
+            self.first = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                close_fds=True, pass_fds=[write_end, *pass_fds, *([argv_read] if argv_read >= 0 else [])],
+                start_new_session=True)
+        except BaseException:
+            self._close_argv()
+            os.close(self.read_end)
+            raise
         finally:
             os.close(write_end)
-        if meanwhile is not None:
-            meanwhile()
-        first.wait()
-        line = _read_line(read_end, timeout)
-    finally:
-        os.close(read_end)
-    if not line:
-        raise RuntimeFailure(f"the monitor of container {config.get('id', '')} exited without reporting")
-    report = marshal.loads(bytes.fromhex(line.decode()))
-    if "error" in report:
-        raise error_for_message(report["error"])
-    return report
+            if argv_read >= 0:
+                os.close(argv_read)
+        self.config_id = config.get("id", "")
+
+    def finish(self, create_argv: list[str] | None = None, timeout: float = SYNC_TIMEOUT,
+               meanwhile: Callable[[], None] | None = None) -> dict[str, Any]:
+        """Hand the monitor its runtime command (when it waits for one), run
+        ``meanwhile`` (work of the caller's that needs no report: it runs while
+        the runtime does) and return the monitor's report (see spawn_monitor)."""
+        try:
+            if self.argv_write >= 0:
+                data = marshal.dumps(list(create_argv or ()))
+                while data:
+                    data = data[os.write(self.argv_write, data):]
+                self._close_argv()
+            if meanwhile is not None:
+                meanwhile()
+            self.first.wait()
+            line = _read_line(self.read_end, timeout)
+        finally:
+            self._close_argv()
+            os.close(self.read_end)
+        if not line:
+            raise RuntimeFailure(f"the monitor of container {self.config_id} exited without reporting")
+        report = marshal.loads(bytes.fromhex(line.decode()))
+        if "error" in report:
+            raise error_for_message(report["error"])
+        return report
+
+    def abandon(self) -> None:
+        """The command will not come: the monitor exits without having started anything."""
+        self._close_argv()
+        self.first.wait()
+        os.close(self.read_end)
+
+    def _close_argv(self) -> None:
+        if self.argv_write >= 0:
+            os.close(self.argv_write)
+            self.argv_write = -1
 
 
 def encode_config(config: dict[str, Any]) -> str:
@@ -165,6 +213,21 @@ def launch_monitor(container: "Container", create_argv: list[str], *, tty: bool 
 
     :raises CommandNotFound, CommandCannotInvoke, RuntimeFailure: as :func:`spawn_monitor`
     """
+    config, pass_fds = _monitor_config(container, create_argv, tty, exec_session)
+    report = spawn_monitor(config, pass_fds=pass_fds)
+    return MonitorReport(int(report["pid"]), int(report.get("monitor_pid", 0)))
+
+
+def start_exec_monitor(container: "Container", exec_session: "ExecMonitor", *, tty: bool) -> PendingMonitor:
+    """Start the monitor of an exec session before its runtime command is known
+    (see PendingMonitor); ``finish(create_argv)`` returns its report."""
+    config, pass_fds = _monitor_config(container, [], tty, exec_session)
+    return PendingMonitor(config, pass_fds)
+
+
+def _monitor_config(container: "Container", create_argv: list[str], tty: bool | None,
+                    exec_session: "ExecMonitor | None") -> tuple[dict[str, Any], tuple[int, ...]]:
+    """The configuration launch_monitor describes, and the descriptors the monitor inherits."""
     paths = container.runtime.paths
     if exec_session is not None:
         config = MonitorConfig(
@@ -195,9 +258,7 @@ def launch_monitor(container: "Container", create_argv: list[str], *, tty: bool 
             lock_path=paths.lock_path(container.id), cleanup_marker=paths.cleanup_marker(container.id),
             oom_marker=paths.oom_marker(container.id), **_health_checks(container))
         pass_fds = tuple(range(3, 3 + config.preserve_fds))
-    report = spawn_monitor(dataclasses.asdict(config), pass_fds=pass_fds,
-                           meanwhile=exec_session.meanwhile if exec_session is not None else None)
-    return MonitorReport(int(report["pid"]), int(report.get("monitor_pid", 0)))
+    return dataclasses.asdict(config), pass_fds
 
 
 def _journal_fields(container: "Container") -> dict[str, str]:
@@ -250,5 +311,3 @@ class ExecMonitor(NamedTuple):
     client_fd: int = -1
     #: a detached session's cleanup (forget it, emit exec_died), run when it ends
     exit_command: tuple[str, ...] = ()
-    #: run while the monitor starts (see spawn_monitor)
-    meanwhile: Callable[[], None] | None = None
