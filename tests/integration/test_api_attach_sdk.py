@@ -19,7 +19,7 @@ import pytest
 
 @pytest.fixture
 def client(api_crun):
-    sdk = docker.DockerClient(base_url=f"unix://{api_crun.socket_path}", timeout=30)
+    sdk = docker.DockerClient(base_url=f"unix://{api_crun.socket_path}", timeout=120)
     yield sdk
     sdk.close()
 
@@ -35,7 +35,7 @@ def _logged(client, name: str, command: str):
 
 
 def _read_until_closed(sock: socket.socket) -> bytes:
-    sock.settimeout(15)
+    sock.settimeout(60)
     data = b""
     while chunk := sock.recv(65536):
         data += chunk
@@ -87,7 +87,7 @@ def test_attach_socket_with_stdin(client):
     sock = wrapper._sock
     container.start()
     sock.sendall(b"hello through the socket\n")
-    sock.settimeout(15)
+    sock.settimeout(60)
     data = b""
     while len(data) < 8 or len(data) < 8 + struct.unpack(">BxxxL", data[:8])[1]:
         data += sock.recv(65536)
@@ -95,4 +95,4 @@ def test_attach_socket_with_stdin(client):
     sock.shutdown(socket.SHUT_WR)
     _read_until_closed(sock)
     wrapper.close()
-    assert container.wait(timeout=15)["StatusCode"] == 0
+    assert container.wait(timeout=120)["StatusCode"] == 0

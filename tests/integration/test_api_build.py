@@ -52,7 +52,7 @@ def test_docker_build_with_the_classic_builder(api, tmp_path):
 
 def test_the_docker_sdk_builds(api_crun, tmp_path):
     docker = pytest.importorskip("docker")
-    client = docker.DockerClient(base_url=f"unix://{api_crun.socket_path}")
+    client = docker.DockerClient(base_url=f"unix://{api_crun.socket_path}", timeout=300)  # a build under load
     try:
         context = _context_dir(tmp_path, f"FROM {IMAGE} AS base\nRUN echo sdk > /s\nFROM base\nCMD [\"cat\", \"/s\"]\n")
         image, logs = client.images.build(path=context, tag="sdk:1", rm=True, forcerm=True)
@@ -101,7 +101,7 @@ def test_a_syntax_error_is_an_error_line(api_crun):
 
 def test_podman_py_builds_through_libpod(api_crun, tmp_path):
     podman = pytest.importorskip("podman")
-    client = podman.PodmanClient(base_url=f"unix://{api_crun.socket_path}")
+    client = podman.PodmanClient(base_url=f"unix://{api_crun.socket_path}", timeout=300)  # a build under load
     try:
         context = _context_dir(tmp_path, f"FROM {IMAGE}\nRUN echo libpod > /l\nCMD [\"cat\", \"/l\"]\n")
         image, logs = client.images.build(path=context, tag="localhost/pp:1")

@@ -92,7 +92,7 @@ def test_docker_cli_refusals(api_crun):
 
 # -- the docker SDK -------------------------------------------------------------------------
 def test_docker_sdk_rename_top_update(api):
-    client = docker.DockerClient(base_url=f"unix://{api.socket_path}")
+    client = docker.DockerClient(base_url=f"unix://{api.socket_path}", timeout=120)
     try:
         ctr = client.containers.run("busybox", ["sleep", "60"], detach=True, mem_limit="32m", nano_cpus=250_000_000,
                                     cpu_shares=512)
@@ -122,7 +122,7 @@ def test_docker_sdk_rename_top_update(api):
 
 # -- podman-py ------------------------------------------------------------------------------
 def test_podman_py_rename_top_update(api):
-    client = podman.PodmanClient(base_url=f"http+unix://{api.socket_path}")
+    client = podman.PodmanClient(base_url=f"http+unix://{api.socket_path}", timeout=120)
     try:
         ctr = client.containers.create("busybox", ["sleep", "60"], name="pp")
         ctr.start()

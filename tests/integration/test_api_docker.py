@@ -222,7 +222,7 @@ def test_docker_pause_unpause(api_crun):
 # -- the docker SDK -----------------------------------------------------------------------
 def test_docker_sdk_runs_waits_and_reads_logs(api):
     docker = pytest.importorskip("docker", reason="the docker SDK is in the test extra")
-    client = docker.DockerClient(base_url=f"unix://{api.socket_path}")
+    client = docker.DockerClient(base_url=f"unix://{api.socket_path}", timeout=120)
     assert client.ping() is True
     container = client.containers.run("busybox", ["sh", "-c", "echo one; echo two >&2; exit 4"], detach=True)
     assert container.wait(timeout=30)["StatusCode"] == 4

@@ -98,11 +98,11 @@ class _Lines:
 
 
 def test_sdk_events_decoded_in_a_window(api):
-    client = docker.DockerClient(base_url=f"unix://{api.socket_path}", timeout=30)
+    client = docker.DockerClient(base_url=f"unix://{api.socket_path}", timeout=120)
     try:
         since = int(time.time()) - 1
         container = client.containers.run("busybox", ["true"], name="sdk", detach=True)
-        container.wait(timeout=15)
+        container.wait(timeout=120)
         container.remove()
         until = int(time.time()) + 1
         events = list(client.events(decode=True, since=since, until=until, filters={"container": "sdk"}))

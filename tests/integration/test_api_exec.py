@@ -154,7 +154,7 @@ def test_docker_exec_detached(api_crun):
 def test_docker_sdk_exec_run(api):
     docker = pytest.importorskip("docker", reason="the docker SDK is in the test extra")
     _running(api)
-    container = docker.DockerClient(base_url=f"unix://{api.socket_path}").containers.get("box")
+    container = docker.DockerClient(base_url=f"unix://{api.socket_path}", timeout=120).containers.get("box")
     assert tuple(container.exec_run(["sh", "-c", "echo a; exit 2"])) == (2, b"a\n")
     code, (out, err) = container.exec_run(["sh", "-c", "echo o; echo e >&2"], demux=True)
     assert (code, out, err) == (0, b"o\n", b"e\n")

@@ -83,7 +83,7 @@ def test_docker_cp_errors(api_crun, tmp_path):
 @pytest.mark.parametrize("running", [True, False], ids=["running", "stopped"])
 def test_docker_sdk_archives_and_export(api, running):
     docker = pytest.importorskip("docker", reason="the docker SDK is in the test extra")
-    client = docker.DockerClient(base_url=f"unix://{api.socket_path}")
+    client = docker.DockerClient(base_url=f"unix://{api.socket_path}", timeout=120)
     container = client.containers.run("busybox", ["sleep", "300"], detach=True)
     if not running:
         container.stop(timeout=0)
@@ -107,7 +107,7 @@ def test_docker_sdk_archives_and_export(api, running):
 # -- podman-py ------------------------------------------------------------------------------
 def test_podman_py_archives_and_export(api):
     podman = pytest.importorskip("podman", reason="podman-py is in the test extra")
-    client = podman.PodmanClient(base_url=f"unix://{api.socket_path}")
+    client = podman.PodmanClient(base_url=f"unix://{api.socket_path}", timeout=120)
     _run(api, "sleep", "300")
     container = client.containers.get("c")
     assert container.put_archive("/tmp", build_tar(_member("podman.txt", b"from podman-py\n")))

@@ -46,7 +46,7 @@ def test_docker_cli_tag_save_rmi_load_run(api, tmp_path):
 
 
 def test_docker_sdk_tag_save_load(api_crun):
-    client = docker.DockerClient(base_url=f"unix://{api_crun.socket_path}")
+    client = docker.DockerClient(base_url=f"unix://{api_crun.socket_path}", timeout=120)
     image = client.images.get("busybox")
     layers = image.attrs["RootFS"]["Layers"]
     assert len(layers) == 1 and layers[0].startswith("sha256:") and len(layers[0]) == 71, layers
@@ -68,7 +68,7 @@ def test_docker_sdk_tag_save_load(api_crun):
 
 
 def test_podman_py_get_tag_save_remove_load(api_crun):
-    client = podman.PodmanClient(base_url=f"unix://{api_crun.socket_path}")
+    client = podman.PodmanClient(base_url=f"unix://{api_crun.socket_path}", timeout=120)
     image = client.images.get("busybox")
     assert image.tags == ["localhost/busybox:latest"]
     assert image.tag("pp", "7") is True

@@ -44,7 +44,7 @@ def test_docker_cli_networks_and_published_port(api):
 
 def test_docker_sdk_network_and_ports(api_crun):
     env = api_crun.env
-    client = docker.DockerClient(base_url=f"unix://{api_crun.socket_path}", timeout=60)
+    client = docker.DockerClient(base_url=f"unix://{api_crun.socket_path}", timeout=120)
     ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=env.subnet(2))])
     name = env.net_name("sdknet")
     network = client.networks.create(name, driver="bridge", ipam=ipam,
@@ -68,7 +68,7 @@ def test_docker_sdk_network_and_ports(api_crun):
 
 def test_podman_py_networks(api_crun):
     env = api_crun.env
-    client = podman.PodmanClient(base_url=f"http+unix://{api_crun.socket_path}")
+    client = podman.PodmanClient(base_url=f"http+unix://{api_crun.socket_path}", timeout=120)
     name = env.net_name("pynet")
     response = api_crun.request("POST", "/v4.0.0/libpod/networks/create",
                                 {"name": name, "network_interface": env.bridge(1),
@@ -82,7 +82,7 @@ def test_podman_py_networks(api_crun):
 
 
 def test_podman_py_run_with_a_published_port(api_crun):
-    client = podman.PodmanClient(base_url=f"http+unix://{api_crun.socket_path}")
+    client = podman.PodmanClient(base_url=f"http+unix://{api_crun.socket_path}", timeout=120)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]

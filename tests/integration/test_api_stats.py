@@ -43,7 +43,7 @@ def test_docker_stats_no_stream_computes_cpu_and_memory(api):
 
 def test_docker_sdk_stats_one_document_and_a_stream(api):
     docker = pytest.importorskip("docker", reason="the docker SDK is in the test extra")
-    client = docker.DockerClient(base_url=f"unix://{api.socket_path}", timeout=60)
+    client = docker.DockerClient(base_url=f"unix://{api.socket_path}", timeout=120)
     container = client.containers.run("busybox", ["sleep", "600"], detach=True, name="sdk")
     document = container.stats(stream=False)
     assert document["name"] == "/sdk" and document["id"] == container.id
@@ -104,7 +104,7 @@ def test_libpod_stats_reports(api):
 
 def test_podman_py_stats_and_df(api):
     podman = pytest.importorskip("podman", reason="podman-py is in the test extra")
-    client = podman.PodmanClient(base_url=f"unix://{api.socket_path}")
+    client = podman.PodmanClient(base_url=f"unix://{api.socket_path}", timeout=120)
     container = client.containers.create("busybox", ["sleep", "600"], name="ppy", network_mode="none")
     container.start()
     report = json.loads(container.stats(stream=False))

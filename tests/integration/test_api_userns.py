@@ -27,7 +27,7 @@ def test_docker_cli_and_sdk_userns_host(api):
     assert result.returncode == 0, result.stderr
     assert _uid_map(result.stdout.decode()) == [HOST_MAP]
     docker = pytest.importorskip("docker", reason="the docker SDK is in the test extra")
-    client = docker.DockerClient(base_url=f"unix://{api.socket_path}")
+    client = docker.DockerClient(base_url=f"unix://{api.socket_path}", timeout=120)
     container = client.containers.run("busybox", ["cat", "/proc/self/uid_map"], userns_mode="host",
                                       network_mode="none", detach=True)
     try:

@@ -42,7 +42,7 @@ def test_docker_cli_volume_verbs_and_run_with_a_named_volume(api):
 
 
 def test_docker_sdk_volumes(api_crun):
-    sdk = docker.DockerClient(base_url=f"unix://{api_crun.socket_path}", timeout=30)
+    sdk = docker.DockerClient(base_url=f"unix://{api_crun.socket_path}", timeout=120)
     volume = sdk.volumes.create("sdkvol", labels={"a": "b"})
     assert volume.name == "sdkvol" and volume.attrs["Labels"] == {"a": "b"}
     assert sdk.volumes.get("sdkvol").attrs["Mountpoint"].endswith("/volumes/sdkvol/_data")
@@ -86,7 +86,7 @@ def test_remove_in_use_is_409_unless_forced(api_crun):
 
 
 def test_libpod_volumes_and_podman_py(api_crun):
-    client = podman.PodmanClient(base_url=f"http+unix://{api_crun.socket_path}")
+    client = podman.PodmanClient(base_url=f"http+unix://{api_crun.socket_path}", timeout=120)
     volume = client.volumes.create("pv", labels={"x": "y"})
     assert volume.name == "pv"
     assert client.volumes.exists("pv") and not client.volumes.exists("nope")
@@ -117,7 +117,7 @@ def test_libpod_create_with_named_and_anonymous_volumes(api_crun):
 def test_docker_sdk_volume_api_paths(api_crun):
     """The docker SDK's own volume tests' paths: low-level and model calls, the
     errors it expects, prune's report, dangling filters, driver options."""
-    sdk = docker.DockerClient(base_url=f"unix://{api_crun.socket_path}", timeout=30)
+    sdk = docker.DockerClient(base_url=f"unix://{api_crun.socket_path}", timeout=120)
     created = sdk.api.create_volume("lowlevel", driver="local", driver_opts={"type": "tmpfs", "device": "tmpfs"},
                                     labels={"suite": "sdk"})
     assert (created["Name"], created["Driver"], created["Labels"]) == ("lowlevel", "local", {"suite": "sdk"})
@@ -166,7 +166,7 @@ def test_host_config_volume_driver_makes_volumes_with_a_plugin_driver(husk_envs,
     base = tempfile.mkdtemp(prefix="hvd-")
     service = ApiService(husk, os.path.join(base, "s.sock"))
     try:
-        sdk = docker.DockerClient(base_url=f"unix://{service.socket_path}", timeout=30)
+        sdk = docker.DockerClient(base_url=f"unix://{service.socket_path}", timeout=120)
         container = sdk.containers.create("busybox", ["sh", "-c", "echo p > /data/p"], volume_driver="probe",
                                           volumes={"pv": {"bind": "/data", "mode": "rw"}})
         assert sdk.volumes.get("pv").attrs["Driver"] == "probe"

@@ -204,7 +204,7 @@ def test_docker_system_df(api):
 
 def test_docker_sdk_df(api):
     docker = pytest.importorskip("docker", reason="the docker SDK is in the test extra")
-    client = docker.DockerClient(base_url=f"unix://{api.socket_path}", timeout=60)
+    client = docker.DockerClient(base_url=f"unix://{api.socket_path}", timeout=120)
     usage = client.df()
     assert usage["LayersSize"] > 0 and len(usage["Images"]) == 1
 

@@ -13,7 +13,7 @@ import time
 import docker
 import pytest
 
-from husk.testing import IMAGE
+from husk.testing import IMAGE, runs, wait_until
 
 DEADLINE = 90.0
 
@@ -112,6 +112,8 @@ def test_a_hung_check_is_killed_at_its_timeout(husk):
     entry = _inspect(husk, "hc-hang")["State"]["Health"]["Log"][-1]
     assert entry["ExitCode"] == -1
     assert entry["Output"] == "healthcheck command exceeded timeout of 1s"
+    pid = _inspect(husk, "hc-hang")["State"]["Pid"]
+    assert wait_until(lambda: runs(pid, "sleep"), timeout=DEADLINE)  # start returns before init execs sleep
     top = husk("top", "hc-hang", "args").stdout
     assert "sleep 600" in top and top.count("sleep 600") == 1  # the container's own, not the check's
 
@@ -170,7 +172,7 @@ def test_healthcheck_run_refusals_and_bad_flags(husk):
 
 
 def test_the_docker_sdk_sees_state_health(api_crun):
-    client = docker.DockerClient(base_url=f"unix://{api_crun.socket_path}", timeout=60)
+    client = docker.DockerClient(base_url=f"unix://{api_crun.socket_path}", timeout=120)
     container = client.containers.run(IMAGE, ["sleep", "600"], detach=True, name="hc-sdk", healthcheck={
         "test": ["CMD-SHELL", "true"], "interval": 1_000_000_000, "retries": 2})
     try:

@@ -155,7 +155,7 @@ def test_docker_sdk_publish_all_ports_publishes_the_images_exposed_ports(api_cru
 
     env = api_crun.env
     _exposing_image(env)
-    client = docker.DockerClient(base_url=f"unix://{api_crun.socket_path}", timeout=60)
+    client = docker.DockerClient(base_url=f"unix://{api_crun.socket_path}", timeout=120)
     container = client.containers.run("exposing:1", ["sh", "-c", HTTPD], detach=True, publish_all_ports=True,
                                       ports={"90/udp": None})
     try:

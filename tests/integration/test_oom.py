@@ -53,7 +53,7 @@ def test_docker_clients_see_oomkilled(api):
     result = api.docker("run", "--name", "hog", "--memory", "16m", "busybox", "tail", "/dev/zero", timeout=120)
     assert result.returncode == 137, result.stderr
     assert api.docker("inspect", "--format", "{{.State.OOMKilled}}", "hog").stdout == b"true\n"
-    client = docker.DockerClient(base_url=f"unix://{api.socket_path}", timeout=60)
+    client = docker.DockerClient(base_url=f"unix://{api.socket_path}", timeout=120)
     try:
         assert client.containers.get("hog").attrs["State"]["OOMKilled"] is True
         fine = client.containers.run("busybox", ["true"], name="fine", detach=True, mem_limit="16m")

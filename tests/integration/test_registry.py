@@ -261,13 +261,13 @@ def test_sdks_pull_and_push(husk_envs, registry):
     import podman
 
     with _service_of(husk_envs(), registry) as service:
-        client = podman.PodmanClient(base_url=f"unix://{service.socket_path}")
+        client = podman.PodmanClient(base_url=f"unix://{service.socket_path}", timeout=300)  # pull/push under load
         image = client.images.pull(f"{registry.host}/busybox", tag="latest")
         assert f"{registry.host}/busybox:latest" in image.tags
         assert image.tag(f"{registry.host}/from-podman-py", "1")
         pushed = client.images.push(f"{registry.host}/from-podman-py", tag="1")
         assert "error" not in str(pushed).lower(), pushed
-        sdk = docker.DockerClient(base_url=f"unix://{service.socket_path}")
+        sdk = docker.DockerClient(base_url=f"unix://{service.socket_path}", timeout=300)
         pulled = sdk.images.pull(f"{registry.host}/from-podman-py", tag="1")
         assert pulled.id == "sha256:" + image.id.removeprefix("sha256:")
         output = sdk.images.push(f"{registry.host}/from-podman-py", tag="1")

@@ -104,7 +104,7 @@ def test_secrets_api(api_crun):
     assert [s["Spec"]["Name"] for s in listed] == ["apisecret"] and VALUE not in json.dumps(listed)
     assert api_crun.request("GET", "/secrets/apisecret")[2]["ID"] == body["ID"]
     assert api_crun.request("GET", "/secrets/nope")[0] == 404
-    client = podman.PodmanClient(base_url=f"http+unix://{api_crun.socket_path}")
+    client = podman.PodmanClient(base_url=f"http+unix://{api_crun.socket_path}", timeout=120)
     created = client.secrets.create("podsecret", b"from-podman-py")
     assert client.secrets.get("podsecret").id == created.id
     assert sorted(s.name for s in client.secrets.list()) == ["apisecret", "podsecret"]
@@ -117,7 +117,7 @@ def test_secrets_api(api_crun):
 
 
 def test_podman_py_container_with_secrets(api_crun):
-    client = podman.PodmanClient(base_url=f"http+unix://{api_crun.socket_path}")
+    client = podman.PodmanClient(base_url=f"http+unix://{api_crun.socket_path}", timeout=120)
     client.secrets.create("pp", VALUE.encode())
     container = client.containers.create(
         "busybox", ["sh", "-c", 'cat /etc/pp.key; echo; printf %s "$PP" | md5sum'], name="pps",
