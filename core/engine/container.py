@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Callable, Iterator, TypeVar
 
 from . import lifecycle
 from ..define import (AlreadyRunning, AlreadyStopped, ContainerRemoved, ContainerRunning, HuskError, InvalidArgument,
-                      State, StateInvalid)
+                      NoSuchContainer, State, StateInvalid)
 from ..state.lock import FileLock
 from ..state.records import ContainerConfig, ContainerState
 
@@ -367,7 +367,8 @@ class Container:
                 if self.state.state in (State.RUNNING, State.PAUSED, State.CREATED) and self.state.pid:
                     if not lifecycle.wait_for_exit(self, interval if self.state.state is State.CREATED else None):
                         continue
-                    self.sync_if_unlocked()  # records the exit, unless someone holds the lock
+                    if not self.sync_if_unlocked():
+                        self._await_recorded_exit()
                     if self.state.state in (State.STOPPED, State.EXITED):
                         return self.state.exit_code
                 elif watch is None:
@@ -681,22 +682,39 @@ class Container:
             lifecycle.update(self, config)
 
     # -- reading ------------------------------------------------------------------------
-    def sync_if_unlocked(self) -> None:
+    def sync_if_unlocked(self) -> bool:
         """For readers (ps, logs), which never wait for a lock: repair a stale
-        record when the lock is free; otherwise show what the exit file says."""
+        record when the lock is free; otherwise show what the exit file says.
+        False when the record is stale and someone else holds the lock."""
         if not lifecycle.looks_stale(self):
-            return
+            return True
         if self.lock.acquire(blocking=False):
             try:
                 self.reload()
                 lifecycle.sync(self)
             finally:
                 self.lock.release()
-            return
+            return True
         exit_info = lifecycle.read_exit_file(self)
         if exit_info is not None and self.state.state in (State.CREATED, State.RUNNING, State.PAUSED):
             self.state.state = State.STOPPED
             self.state.exit_code, self.state.finished_at = exit_info
+        return False
+
+    def _await_recorded_exit(self) -> None:
+        """wait() returns once the store holds the exit: while the lock's holder
+        (the exit command's cleanup, a stop) is recording it, a fresh lookup
+        right after wait() would still read `running`. So wait for that holder,
+        then read the record (kept as the exit file said if it is gone: --rm)."""
+        self.lock.acquire()
+        try:
+            self.reload()
+            lifecycle.sync(self)
+        except NoSuchContainer:  # removed meanwhile: drop the lock file this may have made again
+            with contextlib.suppress(OSError):
+                os.unlink(self.lock.path)
+        finally:
+            self.lock.release()
 
     def inspect(self) -> dict:
         """podman's inspect document for this container."""

@@ -23,6 +23,38 @@ def test_create_start_wait_remove(runtime):
     assert not runtime.container_exists("api")
 
 
+def test_wait_returns_once_the_store_holds_the_exit(runtime):
+    """While another holder of the lock (the exit command's cleanup, a stop)
+    has yet to record the exit, wait() waits for it: a fresh lookup right
+    after wait() read `running` once (the full suite, under load)."""
+    import threading
+
+    from husk.engine import lifecycle
+    from husk.state.lock import FileLock
+    from husk.testing import wait_until
+
+    ctr = runtime.create_container("busybox", ["sh", "-c", "exit 7"], name="api-held")
+    ctr.start()
+    seen = {}
+
+    def waiter():
+        seen["code"] = ctr.wait()
+        seen["stored"] = runtime.container("api-held").state.state
+
+    holder = FileLock(runtime.paths.lock_path(ctr.id))
+    holder.acquire()  # its own descriptor: the exit command and the waiter wait for it
+    try:
+        thread = threading.Thread(target=waiter)
+        thread.start()
+        wait_until(lambda: lifecycle.read_exit_file(ctr) is not None, 60)
+        thread.join(0.5)  # time for a wait() that does not wait for the record to return
+    finally:
+        holder.release()
+    thread.join(60)
+    assert seen["code"] == 7 and seen["stored"] in (State.STOPPED, State.EXITED), seen
+    ctr.remove()
+
+
 def test_batch_runs_several_operations_under_one_lock(runtime):
     ctr = runtime.create_container("busybox", ["sleep", "1000"])
 
