@@ -1,0 +1,76 @@
+"""Replacing a file whole: the one way husk writes a file that something may
+read while it is written or after a crash (caches, auth and connection files,
+markers, pid files, pushed layouts).
+
+A reader sees the old file or the new one, never half of one: the text goes
+to a temporary file in the same directory (so the rename stays within one
+file system) and ``os.replace`` puts it in place.  Imports only ``os`` and
+``_thread``: hot CLI paths call it.
+"""
+
+from __future__ import annotations
+
+import os
+from _thread import get_ident
+from typing import IO, Callable, Union
+
+#: what to write: bytes, text (UTF-8), or a function given the open binary file
+Content = Union[bytes, str, Callable[[IO[bytes]], object]]
+
+
+def replace_file(path: str, content: Content, *, mode: int = 0o600, durable: bool = False,
+                 make_parent: bool = False) -> None:
+    """Replace `path` with `content` atomically.
+
+    - `mode`: the new file's permission bits as ``os.open`` takes them, so
+      the umask applies (0o600, the default, is private whatever the umask;
+      pass 0o666 for a file the user asked for, as ``open`` would make it).
+    - `durable`: fsync the file before the rename and the directory after,
+      so that a power loss leaves the old file or the whole new one.  Only
+      where losing the write matters (auth, connections, the user namespace
+      marker); caches and run-root files (tmpfs) skip the cost.
+    - `make_parent`: create a missing parent directory (mode 0700, private
+      as husk's directories are) instead of failing.
+
+    The temporary file is ``.NAME.PID.THREAD.tmp`` beside `path`, so
+    processes and threads writing the same file never share one; it is
+    created exclusively (never through a link someone left) and removed on
+    any failure, Ctrl-C included.  Errors are raised: on a read-only home or
+    a full disk the OSError reaches the caller, and a cache's caller catches
+    it and carries on without its cache.
+    """
+    directory, name = os.path.split(os.path.abspath(path))
+    temporary = os.path.join(directory, f".{name}.{os.getpid()}.{get_ident()}.tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        fd = os.open(temporary, flags, mode)
+    except FileExistsError:  # left by a crashed writer whose pid and thread id this one has
+        os.unlink(temporary)
+        fd = os.open(temporary, flags, mode)
+    except FileNotFoundError:
+        if not make_parent:
+            raise
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        fd = os.open(temporary, flags, mode)
+    try:
+        with open(fd, "wb") as handle:
+            if callable(content):
+                content(handle)
+            else:
+                handle.write(content.encode() if isinstance(content, str) else content)
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        raise
+    if durable:
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
