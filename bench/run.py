@@ -41,6 +41,16 @@ remove) and show it beside podman's figure, so the tables say how far a target
 is from reachable; for run, exec, restart and pause the floor adds that
 iteration's raw sample (the bare runtime's own work for the verb).
 
+run, exec and restart also time the floor of husk's architecture (issue 20
+keeps it: no daemon, click, pluggy, LMDB, one monitor process per container),
+once in every iteration: ``python -c 'import click, pluggy, lmdb, msgspec'``
+per husk command, one bare ``python -I -S -c pass`` (the interpreter the
+monitor runs in) per monitor started, and the bare runtime's calls as an engine
+makes them, on a bundle with husk's own seccomp profile (what husk and podman
+load too): run, ``create`` + ``start`` + ``delete --force`` once the process
+has gone; restart, ``kill KILL`` + ``delete --force`` + ``create`` + ``start``;
+exec, the raw sample (``RUNTIME exec``).
+
 Everything it created is removed at the end (``rm -af`` in each tool, then the
 workdir).  Child processes run without PYTHONDONTWRITEBYTECODE and after
 ``compileall`` of husk's sources, so husk starts from cached bytecode as an
@@ -52,6 +62,7 @@ Usage: bench/run.py [--iterations N] [--only NAME] [--runtime crun|runc|both] [-
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import pathlib
@@ -87,6 +98,10 @@ PODMAN_NPROC_CEILING = 32768
 PODMAN_SHARED_DIR = pathlib.Path("/var/lib/containers")
 #: a click CLI's least start-up in husk's interpreter (see the module's docstring)
 FLOOR_ARGS = ("-c", "import click")
+#: the least start-up of a CLI built as husk's architecture prescribes (click, pluggy, LMDB, msgspec)
+ARCH_FLOOR_ARGS = ("-c", "import click, pluggy, lmdb, msgspec")
+#: the least start-up of the monitor's interpreter (as it is started: isolated, no site)
+MONITOR_FLOOR_ARGS = ("-I", "-S", "-c", "pass")
 
 
 class BenchError(Exception):
@@ -158,6 +173,8 @@ class RawRuntime:
     bundle: pathlib.Path
     env: dict[str, str]
     created: set[str] = field(default_factory=set)
+    #: the same bundle with husk's seccomp profile (see :meth:`Bench.setup_seccomp_bundle`)
+    seccomp_bundle: pathlib.Path | None = None
 
     def argv(self, *args: str) -> list[str]:
         return [self.binary, "--root", str(self.state_root), *args]
@@ -206,6 +223,46 @@ class RawRuntime:
         self.created.discard(container_id)
         return time.perf_counter() - started
 
+    def create_start(self, container_id: str) -> int:
+        """``create`` + ``start`` of the seccomp bundle as an engine runs them
+        (two runtime processes); returns the container's pid."""
+        pid_file = self.state_root.parent / (container_id + ".pid")
+        self.created.add(container_id)
+        execute(self.argv("create", "--bundle", str(self.seccomp_bundle), "--pid-file", str(pid_file),
+                          container_id), self.env, detaches=True)
+        execute(self.argv("start", container_id), self.env)
+        pid = int(pid_file.read_text())
+        pid_file.unlink()
+        return pid
+
+    def delete_after_exit(self, container_id: str, pid: int) -> None:
+        """Wait for PID (a pidfd, as a monitor is woken), then ``delete --force``."""
+        with contextlib.suppress(ProcessLookupError):
+            pidfd = os.pidfd_open(pid)
+            try:
+                select.select([pidfd], [], [])
+            finally:
+                os.close(pidfd)
+        execute(self.argv("delete", "--force", container_id), self.env)
+        self.created.discard(container_id)
+
+    def engine_run(self, container_id: str) -> float:
+        """The runtime's share of an engine's ``run --rm``: create, start,
+        delete --force once the process has gone."""
+        started = time.perf_counter()
+        self.delete_after_exit(container_id, self.create_start(container_id))
+        return time.perf_counter() - started
+
+    def engine_restart(self, container_id: str, pid: int) -> tuple[float, int]:
+        """The runtime's share of an engine's ``stop -t 0`` + ``start`` of the
+        running PID: kill KILL, delete --force once it has gone, create, start.
+        Returns the seconds and the new pid."""
+        started = time.perf_counter()
+        execute(self.argv("kill", container_id, "KILL"), self.env)
+        self.delete_after_exit(container_id, pid)
+        pid = self.create_start(container_id)
+        return time.perf_counter() - started, pid
+
     def remove_all(self) -> None:
         for container_id in sorted(self.created):
             execute(self.argv("delete", "--force", container_id), self.env, check=False)
@@ -213,10 +270,13 @@ class RawRuntime:
 
 
 def set_spec_args(bundle: pathlib.Path, args: list[str]) -> None:
-    config_path = bundle / "config.json"
-    spec = json.loads(config_path.read_text())
-    spec["process"]["args"] = args
-    config_path.write_text(json.dumps(spec, indent=2))
+    """ARGS as the process of BUNDLE and of its seccomp twin."""
+    for directory in (bundle, bundle.with_name("bundle-seccomp")):
+        config_path = directory / "config.json"
+        if config_path.exists():
+            spec = json.loads(config_path.read_text())
+            spec["process"]["args"] = args
+            config_path.write_text(json.dumps(spec, indent=2))
 
 
 @dataclass
@@ -233,6 +293,8 @@ class Result:
     notes: list[str] = field(default_factory=list)
     #: the floor (FLOOR_ARGS) in this result's unit, or None when not measured
     floor: float | None = None
+    #: the floor of husk's architecture (ARCH_FLOOR_ARGS, the monitor, the runtime's calls), or None
+    arch_floor: float | None = None
 
     def median(self, tool: str) -> float | None:
         values = self.samples.get(tool)
@@ -268,14 +330,27 @@ class Result:
             "ratio": {"husk/podman": self.ratio("podman"), "husk/raw": self.ratio("raw")},
             "higher_is_better": self.higher_is_better, "target": self.target_text(),
             "verdict": self.verdict(), "notes": self.notes, "floor": self.floor,
+            "architecture_floor": self.arch_floor,
         }
 
-    def floor_text(self) -> str:
-        """The floor and its ratio to podman (what husk/podman could be at best)."""
+    def floor_text(self, floor: float | None = None) -> str:
+        """A floor (by default the click one) and its ratio to podman (what
+        husk/podman could be at best)."""
+        floor = self.floor if floor is None else floor
         podman = self.median("podman")
-        if self.floor is None or not podman:
+        if floor is None or not podman:
             return ""
-        return "%s (%.2fx podman)" % (fmt(self.floor, self.unit), self.floor / podman)
+        return "%s (%.2fx podman)" % (fmt(floor, self.unit), floor / podman)
+
+    def set_arch_floor(self, imports: list[float], monitors: list[float], runtime: list[float], commands: int,
+                       runtime_text: str) -> None:
+        """Each iteration's architectural floor: COMMANDS husk start-ups with
+        click, pluggy, lmdb and msgspec imported, one monitor interpreter's
+        start-up and the bare runtime's calls of that iteration."""
+        self.arch_floor = statistics.median(
+            imports_s * commands + monitor + calls for imports_s, monitor, calls in zip(imports, monitors, runtime))
+        self.notes.append("architecture floor (python -c 'import click, pluggy, lmdb, msgspec' x %d + python -I -S "
+                          "-c pass + %s, same turns): %s" % (commands, runtime_text, self.floor_text(self.arch_floor)))
 
     def set_floor(self, seconds: list[float], commands: int, runtime: str = "") -> None:
         """From floor samples: `commands` husk invocations per sample (a rate: one per item).
@@ -341,6 +416,26 @@ class Bench:
         spec["process"]["terminal"] = False
         spec["root"] = {"path": "rootfs", "readonly": True}
         (bundle / "config.json").write_text(json.dumps(spec, indent=2))
+        self.setup_seccomp_bundle(spec)
+
+    def setup_seccomp_bundle(self, spec: dict) -> None:
+        """The raw bundle (same rootfs) with the seccomp profile husk writes
+        into its own bundles (taken from an initialised husk container), for
+        the architecture floor: the engines load a profile at create too."""
+        name = "bench-seccomp-source"
+        self.husk.run("create", "--name", name, "--network", "none", IMAGE, "true")
+        try:
+            self.husk.run("init", name)
+            config_path = self.husk.run("inspect", "--format", "{{.OCIConfigPath}}", name, capture=True).stdout.strip()
+            seccomp = json.loads(pathlib.Path(config_path).read_text())["linux"].get("seccomp")
+        finally:
+            self.husk.run("rm", "-f", name)
+        bundle = self.raw.bundle.with_name("bundle-seccomp")
+        bundle.mkdir(exist_ok=True)
+        spec = dict(spec, root={"path": str(self.raw.bundle / "rootfs"), "readonly": True})
+        spec["linux"] = dict(spec["linux"], seccomp=seccomp)
+        (bundle / "config.json").write_text(json.dumps(spec, indent=2))
+        self.raw.seccomp_bundle = bundle
 
     def teardown(self) -> None:
         for engine in self.engines:
@@ -360,11 +455,17 @@ class Bench:
         """One sample of the floor: Python's start-up and click's import."""
         return timed([self.args.python, *FLOOR_ARGS], self.env)
 
+    def arch_floor(self, imports: list[float], monitors: list[float]) -> None:
+        """One sample of each of the architecture floor's interpreters: husk's
+        CLI imports (ARCH_FLOOR_ARGS) and the monitor's start-up."""
+        imports.append(timed([self.args.python, *ARCH_FLOOR_ARGS], self.env))
+        monitors.append(timed([self.args.python, *MONITOR_FLOOR_ARGS], self.env))
+
     # --- benchmarks -------------------------------------------------------
 
     def bench_run(self) -> Result:
         samples: dict[str, list[float]] = {tool: [] for tool in TOOLS}
-        floors = []
+        floors, imports, monitors, calls = [], [], [], []
         set_spec_args(self.raw.bundle, ["true"])
         for iteration in range(self.args.iterations):
             for tool in self.rotation(iteration):
@@ -374,9 +475,12 @@ class Bench:
                     samples[tool].append(self.engine(tool).time(
                         "run", "--rm", "--network", "none", IMAGE, "true"))
             floors.append(self.floor())
+            self.arch_floor(imports, monitors)
+            calls.append(self.raw.engine_run("bench-run-engine-%d" % iteration))
         result = Result("run", "run --rm --network none IMAGE true", "s", samples, target=0.6,
                         notes=["raw: RUNTIME run of a bundle (no seccomp profile, no monitor, no store)"])
         result.set_floor(floors, 1, "RUNTIME run")
+        result.set_arch_floor(imports, monitors, calls, 1, "RUNTIME create + start + delete --force (seccomp)")
         return result
 
     def bench_create(self) -> Result:
@@ -472,7 +576,7 @@ class Bench:
             engine.run("run", "-d", "--name", "bench-exec", "--network", "none", IMAGE, "sleep", "1000")
         self.raw.run_detached("bench-exec")
         samples: dict[str, list[float]] = {tool: [] for tool in TOOLS}
-        floors = []
+        floors, imports, monitors = [], [], []
         for iteration in range(self.args.iterations):
             for tool in self.rotation(iteration):
                 if tool == "raw":
@@ -480,10 +584,12 @@ class Bench:
                 else:
                     samples[tool].append(self.engine(tool).time("exec", "bench-exec", "true"))
             floors.append(self.floor())
+            self.arch_floor(imports, monitors)
         self.teardown()
         result = Result("exec", "exec true in a running container", "s", samples, target=0.6,
                         notes=["raw: RUNTIME exec ID true (attached, no monitor)"])
         result.set_floor(floors, 1, "RUNTIME exec")
+        result.set_arch_floor(imports, monitors, samples["raw"], 1, "RUNTIME exec")
         return result
 
     def bench_restart(self) -> Result:
@@ -491,9 +597,10 @@ class Bench:
         for engine in self.engines:
             engine.run("run", "-d", "--name", "bench-restart", "--network", "none", IMAGE, "sleep", "1000")
         self.raw.run_detached("bench-restart")
+        engine_pid = self.raw.create_start("bench-restart-engine")
         samples: dict[str, list[float]] = {tool: [] for tool in TOOLS}
         stops: dict[str, list[float]] = {"husk": [], "podman": []}
-        floors = []
+        floors, imports, monitors, calls = [], [], [], []
         for iteration in range(self.args.iterations):
             for tool in self.rotation(iteration):
                 if tool == "raw":
@@ -505,12 +612,17 @@ class Bench:
                 stops[tool].append(stop)
                 samples[tool].append(stop + start)
             floors.append(self.floor())
+            self.arch_floor(imports, monitors)
+            seconds, engine_pid = self.raw.engine_restart("bench-restart-engine", engine_pid)
+            calls.append(seconds)
         self.teardown()
         notes = ["stop -t 0 alone: husk %.3f s, podman %.3f s" % (
             statistics.median(stops["husk"]), statistics.median(stops["podman"])),
             "raw: kill KILL, wait stopped, delete, run --detach"]
         result = Result("restart", "stop -t 0 + start (sleep 1000)", "s", samples, target=0.6, notes=notes)
         result.set_floor(floors, 2, "RUNTIME kill, delete, run --detach")
+        result.set_arch_floor(imports, monitors, calls, 2,
+                              "RUNTIME kill KILL + delete --force + create + start (seccomp)")
         return result
 
     def bench_pause(self) -> Result:
@@ -851,8 +963,17 @@ def readme_table(results_by_runtime: dict[str, list[Result]]) -> list[str]:
         floors = ["%s: %s" % (result.description, result.floor_text()) for result in results if result.floor_text()]
         if floors:
             lines += ["Floor of a click CLI in husk's interpreter (`python -c 'import click'`, timed in the same "
-                      "turns; the best husk could reach without leaving click and Python):", ""]
+                      "turns, plus the bare runtime's one call where the verb makes one: `run` is one "
+                      "`RUNTIME run` of a bundle without seccomp): the best any click CLI could reach:", ""]
             lines += ["- %s" % floor for floor in floors] + [""]
+        arch = ["%s: %s" % (result.description, result.floor_text(result.arch_floor))
+                for result in results if result.arch_floor is not None]
+        if arch:
+            lines += ["Floor of husk's architecture (timed in the same turns: `python -c 'import click, pluggy, "
+                      "lmdb, msgspec'` per command, one `python -I -S -c pass` for the monitor, the bare "
+                      "runtime's calls as an engine makes them, with husk's seccomp profile: run = create + start "
+                      "+ delete, stop + start = kill + delete + create + start, exec = `RUNTIME exec`):", ""]
+            lines += ["- %s" % floor for floor in arch] + [""]
     return lines
 
 
