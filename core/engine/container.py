@@ -24,7 +24,7 @@ from ..state.records import ContainerConfig, ContainerState
 if TYPE_CHECKING:
     from typing import BinaryIO
 
-    from .exec_session import ExecProcess
+    from .exec_session import ExecLaunch, ExecProcess
     from .runtime import Runtime
 
 T = TypeVar("T")
@@ -220,15 +220,22 @@ class Container:
 
     def attach_resize(self, rows: int, cols: int) -> None:
         """Set the size of a TTY container's terminal (no effect without a TTY);
-        done on return (at most ATTACH_SYNC_SECONDS later: the monitor's answer)."""
+        done on return (at most ATTACH_SYNC_SECONDS later: the monitor's answer).
+
+        The process may end after the state check: its monitor then closes the
+        connection (a broken pipe here), which is the state error, not a fault
+        (the docker CLI's resizes come on their own requests, one may meet the exit)."""
         if not (0 < rows <= 0xFFFF and 0 < cols <= 0xFFFF):
             raise InvalidArgument(f"invalid terminal size {rows}x{cols}: rows and columns must be 1 to 65535")
+        message = "can only resize created or running containers"
         with self._locked():
-            self._require(State.CREATED, State.RUNNING,
-                          message="can only resize created or running containers")
+            self._require(State.CREATED, State.RUNNING, message=message)
             with self._attach_client("resize") as client:
-                client.resize(rows, cols)
-                client.sync(ATTACH_SYNC_SECONDS)
+                try:
+                    client.resize(rows, cols)
+                    client.sync(ATTACH_SYNC_SECONDS)
+                except (BrokenPipeError, ConnectionResetError):
+                    raise StateInvalid(message) from None
 
     def start_and_attach(self, recursive: bool = False, console_size: tuple[int, int] | None = None,
                          cleans_up: bool = False):
@@ -320,12 +327,15 @@ class Container:
     def exec_start(self, command: list[str], *, env: list[str] = (), user: str = "", workdir: str = "",
                    tty: bool = False, privileged: bool = False, interactive: bool = False,
                    preserve_fds: int = 0, detach: bool = False,
-                   console_size: "tuple[int, int] | None" = None) -> "ExecProcess":
+                   console_size: "tuple[int, int] | None" = None, launch: "ExecLaunch | None" = None
+                   ) -> "ExecProcess":
         """Start `command` as a new exec session (running containers only) and
         return it: its id, an attach client connected before the command
         started (None with `detach`), and ``wait()`` for its exit code.
         `env` entries are K=V (K alone: from husk's environment); `user` is
-        resolved in the container; `console_size` (rows, columns) for a TTY."""
+        resolved in the container; `console_size` (rows, columns) for a TTY;
+        `launch`, the session's monitor started beforehand (see
+        husk.engine.exec_session.ExecLaunch; the CLI's), or None for a fresh one."""
         from . import exec_session
 
         exec_session.check_arguments(command, preserve_fds)
@@ -334,7 +344,7 @@ class Container:
             session, client = exec_session.start(
                 self, list(command), env=list(env), user=user, workdir=workdir, tty=tty,
                 privileged=privileged, interactive=interactive, preserve_fds=preserve_fds, detach=detach,
-                console_size=console_size)
+                console_size=console_size, launch=launch)
         return exec_session.ExecProcess(self, session, client)
 
     # -- waiting ------------------------------------------------------------------------

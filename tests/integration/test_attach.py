@@ -301,6 +301,34 @@ def test_start_and_attach_and_attach_resize(husk_rt):
     assert [e["id"] for e in husk_rt.events("attach")] == [ctr.id]
 
 
+def test_attach_resize_that_meets_the_exit_is_refused_as_after_it(husk, monkeypatch):
+    """The process may end between attach_resize's state check and its message
+    (the docker CLI's resize requests can meet the end of `run -it`): the
+    monitor closes the connection, and the resize is refused as after the exit.
+    It raised BrokenPipeError, which the service logged with a traceback (500)."""
+    import select
+
+    from husk.engine.attach_protocol import AttachClient
+
+    ctr = husk.runtime().create_container("busybox", ["sleep", "300"], tty=True)
+    ctr.start()
+    connect = AttachClient.connect.__func__
+
+    def connect_then_exit(cls, path, timeout=None):
+        client = connect(cls, path, timeout)
+        os.kill(ctr.state.pid, signal.SIGKILL)
+        poller = select.poll()
+        poller.register(client.sock, select.POLLHUP)
+        assert poller.poll(60_000), "the monitor did not close the connection at the exit"
+        return client
+
+    monkeypatch.setattr(AttachClient, "connect", classmethod(connect_then_exit))
+    with pytest.raises(StateInvalid, match="^can only resize created or running containers"):
+        ctr.attach_resize(30, 90)
+    monkeypatch.undo()
+    assert ctr.wait() == 137
+
+
 def test_start_and_attach_starts_once_the_monitor_took_the_resize(husk):
     # the monitor stopped while start_and_attach runs: the start must wait for the monitor to
     # take the client and its resize (it once started at once, the process read a 0x0 terminal)
