@@ -272,7 +272,10 @@ class Container:
         and fire the attach hook."""
         client = self._attach_client("attach to")
         try:
-            client.pace()
+            try:
+                client.pace()
+            except (BrokenPipeError, ConnectionResetError):  # the process exited since the state check
+                raise StateInvalid("can only attach to created or running containers") from None
             self.runtime.emit("attach", self)
             self.runtime.call_plugins("attach", self)
         except BaseException:

@@ -301,11 +301,13 @@ def test_start_and_attach_and_attach_resize(husk_rt):
     assert [e["id"] for e in husk_rt.events("attach")] == [ctr.id]
 
 
-def test_attach_resize_that_meets_the_exit_is_refused_as_after_it(husk, monkeypatch):
-    """The process may end between attach_resize's state check and its message
-    (the docker CLI's resize requests can meet the end of `run -it`): the
-    monitor closes the connection, and the resize is refused as after the exit.
-    It raised BrokenPipeError, which the service logged with a traceback (500)."""
+@pytest.mark.parametrize("verb", ["resize", "attach to"])
+def test_attach_or_resize_that_meets_the_exit_is_refused_as_after_it(husk, monkeypatch, verb):
+    """The process may end between the state check and the first message on
+    the monitor's connection (the docker CLI's resize requests can meet the end
+    of `run -it`): the monitor closes the connection, and the call is refused
+    as after the exit.  It raised BrokenPipeError, which the service logged
+    with a traceback (500)."""
     import select
 
     from husk.engine.attach_protocol import AttachClient
@@ -323,8 +325,8 @@ def test_attach_resize_that_meets_the_exit_is_refused_as_after_it(husk, monkeypa
         return client
 
     monkeypatch.setattr(AttachClient, "connect", classmethod(connect_then_exit))
-    with pytest.raises(StateInvalid, match="^can only resize created or running containers"):
-        ctr.attach_resize(30, 90)
+    with pytest.raises(StateInvalid, match=f"^can only {verb} created or running containers"):
+        ctr.attach_resize(30, 90) if verb == "resize" else ctr.attach()
     monkeypatch.undo()
     assert ctr.wait() == 137
 
