@@ -31,9 +31,10 @@ has no log (empty log_path) and an exit command only when detached; its
 command starts so no output is lost, and slowed down to (never dropped for)
 the client's pace; ``preserve_fds`` numbers the caller's descriptors 3.. that
 the runtime passes on to the command (the monitor closes its copies).
-With ``argv_fd`` (an exec's monitor, started while its caller still prepares
-the command), ``create_argv`` is read from that pipe (marshal) first; EOF with
-nothing written means the caller gave up: the monitor exits having done nothing.
+With ``config_fd`` (an exec's monitor, started before its caller knows the
+container or the command), the rest of the configuration is read from that
+pipe first (a marshal dump of config keys, over those of the argument); EOF
+with nothing written means the caller gave up: the monitor exits having done nothing.
 
 Health checks: while the container runs, ``health_argv`` (``husk healthcheck
 run ID``, which does the check and records it) is started ``health_interval``
@@ -1076,8 +1077,8 @@ def libc(name: str, *args) -> int:
     return result
 
 
-def read_create_argv(fd: int) -> list:
-    """The runtime command from the launcher's pipe; exit quietly on EOF without one."""
+def read_late_config(fd: int) -> dict:
+    """The rest of the configuration from the launcher's pipe; exit quietly on EOF without it."""
     data = b""
     while chunk := os.read(fd, 65536):
         data += chunk
@@ -1089,8 +1090,8 @@ def read_create_argv(fd: int) -> list:
 
 def main() -> None:
     config = marshal.loads(bytes.fromhex(sys.argv[1]))
-    if config.get("argv_fd", -1) >= 0:
-        config["create_argv"] = read_create_argv(config["argv_fd"])
+    if config.get("config_fd", -1) >= 0:
+        config.update(read_late_config(config["config_fd"]))
     # The launcher waits for this first process; the monitor lives on in the child.
     if os.fork() != 0:
         os._exit(0)

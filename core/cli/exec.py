@@ -43,18 +43,25 @@ def exec_(session, detach, detach_keys, env, env_file, interactive, privileged, 
         from .targets import latest_container
 
         name, command = latest_container(session), (name, *command)
-    from ..engine.exec_session import check_arguments
-    from ..presentation.terminal import parse_detach_keys, window_size
-    from .options import parse_env
+    from ..engine.exec_session import ExecLaunch, check_arguments
 
     check_arguments(list(command), preserve_fds)  # before husk opens files that could take fd 3
-    keys = parse_detach_keys(detach_keys)
-    terminal = next((fd for fd in (0, 1) if window_size(fd) is not None), None)
-    size = window_size(terminal) if tty and terminal is not None else None
-    process = session.runtime.container(name).exec_start(
-        list(command), env=parse_env(env, env_file), user=user, workdir=workdir, tty=tty,
-        privileged=privileged, interactive=interactive and not detach, preserve_fds=preserve_fds,
-        detach=detach, console_size=size)
+    # the session's monitor first: its interpreter starts while the rest is imported and looked up
+    launch = ExecLaunch(detach=detach, preserve_fds=preserve_fds, runroot=session.runroot)
+    try:
+        from ..presentation.terminal import parse_detach_keys, window_size
+        from .options import parse_env
+
+        keys = parse_detach_keys(detach_keys)
+        terminal = next((fd for fd in (0, 1) if window_size(fd) is not None), None)
+        size = window_size(terminal) if tty and terminal is not None else None
+        process = session.runtime.container(name).exec_start(
+            list(command), env=parse_env(env, env_file), user=user, workdir=workdir, tty=tty,
+            privileged=privileged, interactive=interactive and not detach, preserve_fds=preserve_fds,
+            detach=detach, console_size=size, launch=launch)
+    except BaseException:
+        launch.abandon()
+        raise
     if detach:
         click.echo(process.id)
         return

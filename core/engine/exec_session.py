@@ -16,12 +16,9 @@ only to forget the session.
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
-import signal as signal_module
 import time
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, Callable
 
 from ..define import InvalidArgument, NoSuchContainer, PluginFailure, RuntimeFailure
 from ..faults import fault
@@ -32,11 +29,71 @@ if TYPE_CHECKING:
     from ..state.records import ExecSession
 
 
+class ExecLaunch:
+    """An exec session's monitor, started before the session (see
+    PendingMonitor), with the attach socket pair of an attached one.  The CLI
+    makes it first thing, so the monitor interpreter's start-up overlaps the
+    container lookup and husk's imports; :func:`start` makes its own when
+    given none.  A launch serves one session with the same `detach` and
+    `preserve_fds` (its monitor inherits the descriptors from the start);
+    `runroot` (when known) only names the run root on the monitor's command line."""
+
+    def __init__(self, *, detach: bool, preserve_fds: int, runroot: str | None = None) -> None:
+        from .monitor_client import PendingMonitor, exec_fds
+
+        self.detach, self.preserve_fds = detach, preserve_fds
+        self.mine = self.theirs = None
+        try:
+            if not detach:
+                import _socket  # not socket: see husk.engine.attach_protocol
+
+                self.mine, self.theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
+            self.monitor = PendingMonitor({"runroot": os.path.abspath(runroot)} if runroot else {},
+                                          exec_fds(preserve_fds, self.client_fd))
+        except BaseException:
+            self._close()
+            raise
+
+    @property
+    def client_fd(self) -> int:
+        """The monitor's end of the socket pair (-1: detached)."""
+        return self.theirs.fileno() if self.theirs is not None else -1
+
+    def finish(self, config: dict[str, Any], meanwhile: Callable[[], None]) -> dict[str, Any]:
+        """Hand the monitor its configuration; its report (see PendingMonitor.finish)."""
+        try:
+            return self.monitor.finish(config, meanwhile=meanwhile)
+        finally:
+            if self.theirs is not None:  # the monitor holds its own copy
+                self.theirs.close()
+                self.theirs = None
+
+    def take_client(self) -> "AttachClient | None":
+        """The caller's attach connection (None when detached), once."""
+        from .attach_protocol import AttachClient
+
+        mine, self.mine = self.mine, None
+        return AttachClient(mine) if mine is not None else None
+
+    def abandon(self) -> None:
+        """No session (or a failed one): an unconfigured monitor exits having done
+        nothing; the socket pair is closed.  Safe to call more than once."""
+        self.monitor.abandon()
+        self._close()
+
+    def _close(self) -> None:
+        for end in (self.mine, self.theirs):
+            if end is not None:
+                end.close()
+        self.mine = self.theirs = None
+
+
 def start(container: "Container", command: list[str], *, env: list[str] = (), user: str = "", workdir: str = "",
           tty: bool = False, privileged: bool = False, interactive: bool = False, preserve_fds: int = 0,
-          detach: bool = False, console_size: tuple[int, int] | None = None
+          detach: bool = False, console_size: tuple[int, int] | None = None, launch: ExecLaunch | None = None
           ) -> tuple["ExecSession", "AttachClient | None"]:
-    """Start `command` in the running container `ctr` as a new session.
+    """Start `command` in the running container `ctr` as a new session, with
+    `launch`'s monitor when given (a fresh one otherwise).
 
     Returns the session's record and, unless `detach`, an attach connection
     made before the command started.
@@ -44,33 +101,34 @@ def start(container: "Container", command: list[str], *, env: list[str] = (), us
     :raises CommandCannotInvoke: (126) it exists but cannot be run
     :raises HuskError: (125) anything else, with the runtime's message
     """
-    from .monitor_client import ExecMonitor, MonitorReport, husk_command, start_exec_monitor
-    from ..formats.environment import check_env
-
-    check_env(env)
-    reap(container)
-    paths = container.runtime.paths
-    session_id = os.urandom(32).hex()  # secrets.token_hex, without importing hmac and OpenSSL
-    while session_id in container.state.exec_sessions:
-        session_id = os.urandom(32).hex()
-    directory = paths.exec_dir(container.id, session_id)
-    os.makedirs(directory, mode=0o700)
-
-    def file(name: str) -> str:
-        return paths.exec_file(container.id, session_id, name)
-
-    mine = theirs = pending = None
+    if launch is None:
+        launch = ExecLaunch(detach=detach, preserve_fds=preserve_fds, runroot=container.runtime.paths.runroot)
+    elif (launch.detach, launch.preserve_fds) != (detach, preserve_fds):
+        launch.abandon()
+        raise ValueError("an exec launch serves a session with its own detach and preserve_fds")
+    directory = None
     try:
-        if not detach:
-            import _socket  # not socket: see husk.engine.attach_protocol
+        import json
 
-            mine, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
+        from .monitor_client import ExecMonitor, MonitorReport, exec_monitor_config, husk_command
+        from ..formats.environment import check_env
+
+        check_env(env)
+        reap(container)
+        paths = container.runtime.paths
+        session_id = os.urandom(32).hex()  # secrets.token_hex, without importing hmac and OpenSSL
+        while session_id in container.state.exec_sessions:
+            session_id = os.urandom(32).hex()
+        directory = paths.exec_dir(container.id, session_id)
+        os.makedirs(directory, mode=0o700)
+
+        def file(name: str) -> str:
+            return paths.exec_file(container.id, session_id, name)
+
         # nobody waits for a detached session: its monitor's exit command forgets it (and emits exec_died)
         cleanup = husk_command(container, "container", "cleanup", "--exec", session_id, container.id)
-        session_monitor = ExecMonitor(session_id, file, interactive, preserve_fds,
-                                      theirs.fileno() if theirs else -1, tuple(cleanup) if detach else ())
-        # the monitor's interpreter starts while the command is prepared (see PendingMonitor)
-        pending = start_exec_monitor(container, session_monitor, tty=tty)
+        session_monitor = ExecMonitor(session_id, file, interactive, preserve_fds, launch.client_fd,
+                                      tuple(cleanup) if detach else ())
         process = build_process(container, command, env=env, user=user, workdir=workdir, tty=tty,
                                 privileged=privileged, console_size=console_size)
         with open(os.open(file("process.json"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
@@ -79,21 +137,15 @@ def start(container: "Container", command: list[str], *, env: list[str] = (), us
         fault("exec.monitor.before")
         argv = backend.exec_command(container.id, file("process.json"), file("pidfile"), file("oci-log"),
                                     preserve_fds)
-        done, pending = pending, None
-        report = done.finish(argv, meanwhile=_import_the_rest)
+        report = launch.finish(exec_monitor_config(container, session_monitor, argv, tty=tty),
+                               meanwhile=_import_the_rest)
         report = MonitorReport(int(report["pid"]), int(report.get("monitor_pid", 0)))
         fault("exec.monitor.after")
     except BaseException:
-        if pending is not None:
-            pending.abandon()
-        if mine is not None:
-            mine.close()
-        shutil.rmtree(directory, ignore_errors=True)
+        launch.abandon()
+        if directory is not None:
+            _remove_files(directory)
         raise
-    finally:
-        if theirs is not None:
-            theirs.close()
-    from .attach_protocol import AttachClient
     from ..state.records import ExecSession
 
     session = ExecSession(id=session_id, command=list(command), pid=report.pid,
@@ -108,15 +160,17 @@ def start(container: "Container", command: list[str], *, env: list[str] = (), us
     except PluginFailure:
         _kill(container, session)
         forget(container, session_id)
-        if mine is not None:
-            mine.close()
+        launch.abandon()
         raise
-    return session, (AttachClient(mine) if mine is not None else None)
+    return session, launch.take_client()
 
 
 def _import_the_rest() -> None:
     """Import what a session needs once started (the attach client, the events
-    log), while the runtime execs: off the critical path of a short `husk exec`."""
+    log, shutil to remove its files), while the runtime execs: off the critical
+    path of a short `husk exec`."""
+    import shutil  # noqa: F401
+
     from . import attach_protocol  # noqa: F401
     from ..state import events  # noqa: F401
 
@@ -146,6 +200,8 @@ def build_process(container: "Container", command: list[str], *, env: list[str] 
     container runs on; a new user also gets its HOME (unless `env` sets one).
     What an exec without a user, environment or privileges does not need (the
     spec generator, the user lookup) is imported only when asked for."""
+    import json
+
     with open(os.path.join(container.runtime.paths.userdata(container.id), "config.json")) as handle:
         spec = json.load(handle)
     process = spec["process"]
@@ -209,7 +265,14 @@ def forget(container: "Container", session_id: str, remove_files: bool = True) -
     if container.state.exec_sessions.pop(session_id, None) is not None:
         container.save()
     if remove_files:
-        shutil.rmtree(container.runtime.paths.exec_dir(container.id, session_id), ignore_errors=True)
+        _remove_files(container.runtime.paths.exec_dir(container.id, session_id))
+
+
+def _remove_files(directory: str) -> None:
+    """Remove a session's run directory (and what is in it), if there."""
+    import shutil  # lazily: it imports bz2 and lzma
+
+    shutil.rmtree(directory, ignore_errors=True)
 
 
 def reap(container: "Container", kill: bool = False) -> int:
@@ -247,7 +310,9 @@ def _kill(container: "Container", session: "ExecSession") -> None:
         with open(f"/proc/{session.pid}/cgroup") as handle:
             if container.id not in handle.read():
                 return
-        os.kill(session.pid, signal_module.SIGKILL)
+        import signal
+
+        os.kill(session.pid, signal.SIGKILL)
     except (OSError, ValueError):
         pass
 

@@ -49,56 +49,63 @@ def spawn_monitor(config: dict[str, Any], timeout: float = SYNC_TIMEOUT,
 
 
 class PendingMonitor:
-    """A monitor whose interpreter is started before its runtime command is
-    known: an exec starts it first and prepares the command meanwhile (its
-    process.json, the runtime backend), so the interpreter's start-up (about
-    10 ms) runs beside that work instead of after it.  With ``config``'s
-    ``create_argv`` empty, the monitor reads the command from its ``argv_fd``
-    (:meth:`finish` writes it); closing the pipe unwritten (:meth:`abandon`)
-    makes it exit having done nothing."""
+    """A monitor whose interpreter is started before its configuration is
+    known: an exec starts it first (the CLI before it even looks up the
+    container) and prepares the session meanwhile (its record, process.json,
+    the runtime backend), so the interpreter's start-up (about 10 ms) runs
+    beside that work instead of after it.  With no ``create_argv`` in
+    ``config``, the monitor reads the rest of its configuration from its
+    ``config_fd`` (:meth:`finish` writes it); closing the pipe unwritten
+    (:meth:`abandon`) makes it exit having done nothing.  ``pass_fds`` must be
+    known at the start.  (An exec's early config holds only ``runroot``, which
+    the monitor ignores: its command line names the run root, as every
+    monitor's does, for whoever looks for a run root's monitors.)"""
 
     def __init__(self, config: dict[str, Any], pass_fds: tuple[int, ...] = ()) -> None:
-        self.argv_write = -1
+        self.config_write = -1
         self.read_end, write_end = os.pipe2(os.O_CLOEXEC)
-        argv_read = -1
+        config_read = -1
         try:
             config = {**config, "sync_fd": write_end}
             if not config.get("create_argv"):
-                argv_read, self.argv_write = os.pipe2(os.O_CLOEXEC)
-                config["argv_fd"] = argv_read
+                config_read, self.config_write = os.pipe2(os.O_CLOEXEC)
+                config["config_fd"] = config_read
             bootstrap = _BOOTSTRAP.format(os.path.dirname(MONITOR_SCRIPT))
             argv = [sys.executable, "-I", "-S", "-c", bootstrap, encode_config(config)]
             self.first = subprocess.Popen(
                 argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                close_fds=True, pass_fds=[write_end, *pass_fds, *([argv_read] if argv_read >= 0 else [])],
+                close_fds=True, pass_fds=[write_end, *pass_fds, *([config_read] if config_read >= 0 else [])],
                 start_new_session=True)
         except BaseException:
-            self._close_argv()
+            self._close_config()
             os.close(self.read_end)
             raise
         finally:
             os.close(write_end)
-            if argv_read >= 0:
-                os.close(argv_read)
+            if config_read >= 0:
+                os.close(config_read)
         self.config_id = config.get("id", "")
+        self.done = False
 
-    def finish(self, create_argv: list[str] | None = None, timeout: float = SYNC_TIMEOUT,
+    def finish(self, config: dict[str, Any] | None = None, timeout: float = SYNC_TIMEOUT,
                meanwhile: Callable[[], None] | None = None) -> dict[str, Any]:
-        """Hand the monitor its runtime command (when it waits for one), run
+        """Hand the monitor its configuration (when it waits for one), run
         ``meanwhile`` (work of the caller's that needs no report: it runs while
         the runtime does) and return the monitor's report (see spawn_monitor)."""
+        self.done = True
         try:
-            if self.argv_write >= 0:
-                data = marshal.dumps(list(create_argv or ()))
+            if self.config_write >= 0:
+                self.config_id = config["id"]
+                data = marshal.dumps(config)
                 while data:
-                    data = data[os.write(self.argv_write, data):]
-                self._close_argv()
+                    data = data[os.write(self.config_write, data):]
+                self._close_config()
             if meanwhile is not None:
                 meanwhile()
             self.first.wait()
             line = _read_line(self.read_end, timeout)
         finally:
-            self._close_argv()
+            self._close_config()
             os.close(self.read_end)
         if not line:
             raise RuntimeFailure(f"the monitor of container {self.config_id} exited without reporting")
@@ -108,15 +115,19 @@ class PendingMonitor:
         return report
 
     def abandon(self) -> None:
-        """The command will not come: the monitor exits without having started anything."""
-        self._close_argv()
+        """The configuration will not come: the monitor exits without having
+        started anything.  Nothing once finished (or abandoned)."""
+        if self.done:
+            return
+        self.done = True
+        self._close_config()
         self.first.wait()
         os.close(self.read_end)
 
-    def _close_argv(self) -> None:
-        if self.argv_write >= 0:
-            os.close(self.argv_write)
-            self.argv_write = -1
+    def _close_config(self) -> None:
+        if self.config_write >= 0:
+            os.close(self.config_write)
+            self.config_write = -1
 
 
 def encode_config(config: dict[str, Any]) -> str:
@@ -218,11 +229,11 @@ def launch_monitor(container: "Container", create_argv: list[str], *, tty: bool 
     return MonitorReport(int(report["pid"]), int(report.get("monitor_pid", 0)))
 
 
-def start_exec_monitor(container: "Container", exec_session: "ExecMonitor", *, tty: bool) -> PendingMonitor:
-    """Start the monitor of an exec session before its runtime command is known
-    (see PendingMonitor); ``finish(create_argv)`` returns its report."""
-    config, pass_fds = _monitor_config(container, [], tty, exec_session)
-    return PendingMonitor(config, pass_fds)
+def exec_monitor_config(container: "Container", exec_session: "ExecMonitor", create_argv: list[str], *,
+                        tty: bool) -> dict[str, Any]:
+    """The configuration of an exec session's monitor, for the PendingMonitor
+    started (with the session's descriptors, :func:`exec_fds`) before it was known."""
+    return _monitor_config(container, create_argv, tty, exec_session)[0]
 
 
 def _monitor_config(container: "Container", create_argv: list[str], tty: bool | None,
@@ -236,8 +247,7 @@ def _monitor_config(container: "Container", create_argv: list[str], tty: bool | 
             attach_socket=exec_session.file("attach"), stdin=exec_session.interactive,
             tty=bool(tty), exec=True, preserve_fds=exec_session.preserve_fds, client_fd=exec_session.client_fd,
             exit_command=list(exec_session.exit_command))
-        pass_fds = tuple(range(3, 3 + exec_session.preserve_fds))
-        pass_fds += (exec_session.client_fd,) if exec_session.client_fd >= 0 else ()
+        pass_fds = exec_fds(exec_session.preserve_fds, exec_session.client_fd)
     else:
         os.makedirs(paths.container_run_dir(container.id), mode=0o700, exist_ok=True)
         os.makedirs(paths.exits_dir, mode=0o700, exist_ok=True)
@@ -311,3 +321,7 @@ class ExecMonitor(NamedTuple):
     client_fd: int = -1
     #: a detached session's cleanup (forget it, emit exec_died), run when it ends
     exit_command: tuple[str, ...] = ()
+
+def exec_fds(preserve_fds: int, client_fd: int) -> tuple[int, ...]:
+    """An exec session's descriptors for its monitor: the caller's 3 .. 2+N and the attach client's end."""
+    return tuple(range(3, 3 + preserve_fds)) + ((client_fd,) if client_fd >= 0 else ())
