@@ -9,8 +9,9 @@ traceback appears only with `--log-level debug`.
 
 Start-up is most of what a short command costs, so a command imports only the
 module of its verb (:class:`LazyGroup`: click's documented way to load
-subcommands lazily) and `--version` reads husk's own `__version__` rather than
-asking importlib.metadata (about 20 ms).
+subcommands lazily), `--version` reads husk's own `__version__` rather than
+asking importlib.metadata (about 20 ms), and msgspec's parts husk never runs
+are left unloaded (:mod:`husk.cli.lean_imports`).
 """
 
 from __future__ import annotations
@@ -26,26 +27,10 @@ from .. import __version__
 from ..define import EXIT_ENGINE, HuskError
 from .common import CONTEXT
 from .global_flags import LogLevel
+from . import lean_imports
 
 
-class _NoTypingExtensionsForMsgspec:
-    """An import finder telling msgspec, and nobody else, that typing_extensions
-    is not installed (it is: aiohttp's dependency).  msgspec imports it only for
-    typing_extensions' own TypedDict and get_type_hints, which husk's records do
-    not use (typing's serve them); skipping it saves each command that reads a
-    record about 3 ms of start-up (issue 20).  An import of it by anyone else
-    (aiohttp, in the API service) finds it as usual."""
-
-    @staticmethod
-    def find_spec(name, path=None, target=None):
-        if name == "typing_extensions":
-            utils = sys.modules.get("msgspec._utils")
-            if utils is not None and not hasattr(utils, "get_type_hints"):  # msgspec._utils is importing it
-                raise ModuleNotFoundError("not for msgspec in husk's CLI", name=name)
-        return None
-
-
-sys.meta_path.insert(0, _NoTypingExtensionsForMsgspec)
+lean_imports.install()  # before anything imports msgspec
 
 #: every verb module, in registration order (a module adding to a group comes
 #: after the module that makes the group)

@@ -1,0 +1,66 @@
+"""msgspec without the parts husk never runs, in the CLI's process (issue 20).
+
+`import msgspec` (0.23) runs ``from . import inspect, json, msgpack, structs,
+toml, yaml``: msgspec.inspect (type introspection), msgspec.json's schema
+generator and its textwrap, and the MessagePack, TOML and YAML front ends,
+none of which husk uses (it uses the core types, msgspec.json's encoder and
+decoder, and msgspec.structs).  msgspec._utils, which msgspec._core imports,
+also tries typing_extensions for get_type_hints.  Together about 3.5 ms of
+every command that reads a record.
+
+:class:`LeanImports`, first on ``sys.meta_path`` once :func:`install` ran,
+handles both:
+
+- a module in :data:`DEFERRED` is loaded through ``importlib.util.LazyLoader``:
+  its module object exists at once (``from . import inspect`` and ``import
+  textwrap`` bind it) and its code runs at the first attribute access, so a
+  use of it still works, and pays then.  An ``import`` statement of it while
+  it is deferred also runs it (the import system reads its ``__spec__``).
+- typing_extensions is reported missing to msgspec._utils alone, while it is
+  importing: LazyLoader cannot serve there, as msgspec._utils takes names from
+  it at once.  msgspec then uses typing's get_type_hints, Required and
+  NotRequired (the same objects as typing_extensions' on Python 3.11), which
+  is all that husk's records (plain typing annotations) need.  Anybody else
+  (aiohttp, in the API service) finds typing_extensions as usual, and so does
+  msgspec if it was imported before.
+
+The scope is the CLI's process (`husk system service` runs the API service in
+it too), not ``import husk``: an import hook is process-wide, and a program
+using the Python API owns its process, where msgspec must behave as its
+documentation says (typing_extensions' TypedDict honoured) and a one-time 3 ms
+in a long life does not matter.  msgspec._core itself imports decimal, uuid
+and datetime at once (for its Decimal, UUID and datetime support): those stay.
+"""
+
+from __future__ import annotations
+
+import sys
+
+#: modules whose code runs at their first use, not at their import (see above)
+DEFERRED = frozenset({"msgspec.inspect", "msgspec.msgpack", "msgspec.toml", "msgspec.yaml", "textwrap"})
+
+
+class LeanImports:
+    """The import finder described in the module's docstring."""
+
+    @staticmethod
+    def find_spec(name, path=None, target=None):
+        if name in DEFERRED:
+            from importlib.machinery import PathFinder
+            from importlib.util import LazyLoader
+
+            spec = PathFinder.find_spec(name, path)
+            if spec is not None and spec.loader is not None and hasattr(spec.loader, "exec_module"):
+                spec.loader = LazyLoader(spec.loader)
+            return spec
+        if name == "typing_extensions":
+            utils = sys.modules.get("msgspec._utils")
+            if utils is not None and not hasattr(utils, "get_type_hints"):  # msgspec._utils is importing it
+                raise ModuleNotFoundError("not for msgspec in husk's CLI", name=name)
+        return None
+
+
+def install() -> None:
+    """Put :class:`LeanImports` first on ``sys.meta_path`` (once)."""
+    if LeanImports not in sys.meta_path:
+        sys.meta_path.insert(0, LeanImports)
