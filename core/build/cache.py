@@ -52,9 +52,6 @@ class Cache:
             return None
 
     def put(self, key: str, value: dict) -> None:
-        os.makedirs(self.directory, mode=0o700, exist_ok=True)
-        path = self._path(key)
-        temporary = f"{path}.{os.getpid()}.tmp"
-        with open(temporary, "w") as file:
-            json.dump(value, file, separators=(",", ":"))
-        os.replace(temporary, path)
+        from ..state.atomic import replace_file
+
+        replace_file(self._path(key), json.dumps(value, separators=(",", ":")), make_parent=True)

@@ -36,14 +36,10 @@ def load() -> tuple[dict[str, dict], str]:
 
 
 def save(connections: dict[str, dict], default: str) -> None:
-    path = config_path()
-    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-    temporary = path + ".tmp"
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as file:
-        json.dump({"Connection": {"Default": default, "Connections": connections}}, file, indent=2)
-        file.write("\n")
-    os.replace(temporary, path)
+    from ..state.atomic import replace_file
+
+    replace_file(config_path(), json.dumps({"Connection": {"Default": default, "Connections": connections}},
+                                           indent=2) + "\n", durable=True, make_parent=True)
 
 
 def _known(connections: dict, name: str) -> None:

@@ -29,21 +29,13 @@ def artifact_path(directory: str, name: str) -> str:
 
 
 def add(directory: str, name: str, data: bytes) -> None:
-    path = artifact_path(directory, name)
-    os.makedirs(directory, mode=0o700, exist_ok=True)
-    temporary = os.path.join(directory, f".{name}.{os.getpid()}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, ARTIFACT_MODE)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(temporary, ARTIFACT_MODE)  # whatever the umask
-        os.rename(temporary, path)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
-        raise
+    from ..state.atomic import replace_file
+
+    def write(handle) -> None:
+        handle.write(data)
+        os.fchmod(handle.fileno(), ARTIFACT_MODE)  # whatever the umask
+
+    replace_file(artifact_path(directory, name), write, make_parent=True)
 
 
 def get(directory: str, name: str) -> bytes:

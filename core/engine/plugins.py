@@ -355,13 +355,11 @@ def _read_cache(kind: str, context) -> Any:
 def _write_cache(kind: str, context, entries) -> None:
     import json
 
+    from ..state.atomic import replace_file
+
     path, key = _cache_file(kind)
     try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        temporary = f"{path}.{os.getpid()}"
-        with open(temporary, "w") as handle:
-            json.dump({"key": key, "context": context, "entries": entries}, handle)
-        os.replace(temporary, path)
+        replace_file(path, json.dumps({"key": key, "context": context, "entries": entries}), make_parent=True)
     except OSError:
         pass  # a read-only home: scan every time
 

@@ -55,10 +55,10 @@ def enter(runroot: str) -> None:
             fcntl.flock(lock, fcntl.LOCK_EX)  # one pause process per user, whoever comes first
             pid = _alive(pidfile, uid)
             if pid is None:
+                from ..state.atomic import replace_file
+
                 pid = _start_pause(uid, os.getegid(), join=_running_monitor(runroot, uid))
-                with open(pidfile + ".tmp", "w") as handle:
-                    handle.write(str(pid))
-                os.replace(pidfile + ".tmp", pidfile)
+                replace_file(pidfile, str(pid))
     try:
         cwd = os.getcwd()
     except OSError:  # removed under us

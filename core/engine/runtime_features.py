@@ -47,12 +47,10 @@ def probe(binary: str, cache_dir: str, arguments: tuple[str, ...] = ("features",
     except (OSError, ValueError):
         pass
     features = (summarizer or summarize)(*(_run(binary, argument) for argument in arguments))
+    from ..state.atomic import replace_file
+
     try:
-        os.makedirs(cache_dir, mode=0o700, exist_ok=True)
-        temporary = f"{cache}.{os.getpid()}.tmp"
-        with open(temporary, "w") as handle:
-            json.dump({"key": key, "features": features}, handle)
-        os.replace(temporary, cache)
+        replace_file(cache, json.dumps({"key": key, "features": features}), make_parent=True)
     except OSError:
         pass  # an unwritable cache costs a probe next time, nothing else
     return features

@@ -347,10 +347,10 @@ def prepare(container_dir: str, rootfs: str, uids: list[list[int]], gids: list[l
     except FileNotFoundError:
         before = [[[0, 0, 2 ** 32 - 1]], [[0, 0, 2 ** 32 - 1]]]  # as the layers hold them
     if before != [uids, gids]:
+        from ..state.atomic import replace_file
+
         _shift_tree(rootfs, before, (uids, gids))
-        with open(marker + ".tmp", "w") as handle:
-            json.dump([uids, gids], handle)
-        os.replace(marker + ".tmp", marker)
+        replace_file(marker, json.dumps([uids, gids]), durable=True)  # a lost marker would shift the tree again
     root_uid, root_gid = host_id(uids, 0), host_id(gids, 0)
     if any(host == 0 for _, host, _ in uids):  # husk's own uid is mapped (keep-id): the runtime reaches all
         return

@@ -33,14 +33,18 @@ def write_layout(prepared: "PreparedImage", path: str, tag: str, archive: bool =
     """Write the image as an OCI layout directory at `path` (added to what is
     there), or as a tar of one (`archive`), replacing `path` whole."""
     if archive:
+        from ..state.atomic import replace_file
+
         staging = tempfile.mkdtemp(prefix=".oci-", dir=os.path.dirname(os.path.abspath(path)))
         try:
             write_layout(prepared, staging, tag)
-            partial = f"{staging}.tar"
-            with tarfile.open(partial, "w", format=tarfile.PAX_FORMAT) as out:
-                for entry in ("oci-layout", "index.json", "blobs"):
-                    out.add(os.path.join(staging, entry), entry)
-            os.replace(partial, path)
+
+            def tar(stream) -> None:
+                with tarfile.open(fileobj=stream, mode="w", format=tarfile.PAX_FORMAT) as out:
+                    for entry in ("oci-layout", "index.json", "blobs"):
+                        out.add(os.path.join(staging, entry), entry)
+
+            replace_file(path, tar, mode=0o666)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         return

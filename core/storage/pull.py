@@ -381,10 +381,9 @@ def _blob_digest_path(runtime: "Runtime", diff_id: str) -> str:
 def remember_blob_digest(runtime: "Runtime", diff_id: str, digest: str) -> None:
     """Note the digest of a layer's stored archive (known from the pull that
     verified it, or a push that hashed it), so a push need not hash it again."""
-    path = _blob_digest_path(runtime, diff_id)
-    with open(f"{path}.{os.getpid()}.{threading.get_ident()}", "w") as out:
-        out.write(check_digest(digest))
-    os.replace(out.name, path)
+    from ..state.atomic import replace_file
+
+    replace_file(_blob_digest_path(runtime, diff_id), check_digest(digest))
 
 
 def remembered_blob_digest(runtime: "Runtime", diff_id: str) -> str:

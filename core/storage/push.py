@@ -20,7 +20,7 @@ import hashlib
 import json
 import os
 import tempfile
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from ..define import HuskError, InvalidArgument, NoSuchImage
 from .registry import MANIFEST_LIST, MANIFEST_V2, OCI_INDEX, OCI_MANIFEST
@@ -218,10 +218,11 @@ def push(runtime: "Runtime", source: str, destination: str = "", *, options: "Pu
                          progress=progress)
     transport, target = split_destination(destination or source)
     if transport == "docker-archive":
+        from ..state.atomic import replace_file
         from .image_archive import save_images
 
         path, _, name = target.partition(":")
-        _write_atomically(path, lambda out: save_images(runtime, [source], out, name))
+        replace_file(path, lambda out: save_images(runtime, [source], out, name), mode=0o666)
         return ""
     prepared = prepare(runtime, image, manifest_format, compression)
     try:
@@ -242,18 +243,6 @@ def push(runtime: "Runtime", source: str, destination: str = "", *, options: "Pu
 def _tag_of(name: str) -> str:
     last = name.rsplit("/", 1)[-1]
     return last.partition(":")[2] if ":" in last and "@" not in last else "latest"
-
-
-def _write_atomically(path: str, write: Callable) -> None:
-    partial = os.path.join(os.path.dirname(os.path.abspath(path)), f".{os.path.basename(path)}.{os.getpid()}")
-    try:
-        with open(partial, "wb") as stream:
-            write(stream)
-        os.replace(partial, path)
-    except BaseException:
-        if os.path.exists(partial):
-            os.unlink(partial)
-        raise
 
 
 def _to_dir(prepared: PreparedImage, path: str) -> None:

@@ -227,11 +227,6 @@ def _whole(path: str) -> dict:
 
 
 def _write(path: str, document: dict) -> None:
-    directory = os.path.dirname(path) or "."
-    os.makedirs(directory, mode=0o700, exist_ok=True)
-    temporary = f"{path}.{os.getpid()}.tmp"
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as stream:
-        json.dump(document, stream, indent="\t")
-        stream.write("\n")
-    os.replace(temporary, path)
+    from ..state.atomic import replace_file
+
+    replace_file(path, json.dumps(document, indent="\t") + "\n", durable=True, make_parent=True)

@@ -59,7 +59,7 @@ class Crun(OCIRuntime):
         compiled = self._compiling.pop(container_id, None)
         if compiled is not None:
             try:
-                _keep_filter(os.path.join(self.state_root, container_id, "seccomp.bpf"), *compiled, container_id)
+                _keep_filter(os.path.join(self.state_root, container_id, "seccomp.bpf"), *compiled)
             except OSError:
                 pass
 
@@ -89,7 +89,9 @@ class Crun(OCIRuntime):
         if cached["key"] != key:  # another profile under the same name: this one compiles
             return
         spec.setdefault("annotations", {})[SECCOMP_BPF_ANNOTATION] = cached["bpf"]
-        _write_whole(config_path, json.dumps(spec, separators=(",", ":")), "annotated")
+        from husk.state.atomic import replace_file
+
+        replace_file(config_path, json.dumps(spec, separators=(",", ":")))
 
     @functools.cached_property
     def supports_checkpoint(self) -> bool:  # type: ignore[override]
@@ -117,34 +119,19 @@ class Crun(OCIRuntime):
 PID_MAX_LIMIT = 4 * 1024 * 1024
 
 
-def _keep_filter(compiled: str, cache_file: str, key: dict, container_id: str) -> None:
-    """Cache the filter the create of `container_id` compiled (`compiled`:
-    crun's seccomp.bpf) with the profile and binary it was compiled for,
-    written whole or not at all (through a file of that create's own: the
-    API service starts containers from several threads)."""
+def _keep_filter(compiled: str, cache_file: str, key: dict) -> None:
+    """Cache the filter a create compiled (`compiled`: crun's seccomp.bpf)
+    with the profile and binary it was compiled for, written whole or not at
+    all (the API service starts containers from several threads: each
+    thread's temporary file is its own)."""
     with open(compiled, "rb") as handle:
         bpf = handle.read()
     if not bpf or len(bpf) % 8:  # not whole BPF instructions (8 bytes each): keep nothing
         return
-    os.makedirs(os.path.dirname(cache_file), mode=0o700, exist_ok=True)
-    _write_whole(cache_file, json.dumps({"key": key, "bpf": binascii.b2a_base64(bpf, newline=False).decode()}),
-                 container_id)
+    from husk.state.atomic import replace_file
 
-
-def _write_whole(path: str, text: str, tag: str) -> None:
-    """Replace `path` (mode 0600) with `text` through a temporary file named
-    with `tag`: a full disk or a crash leaves the old file, never half of the new."""
-    temporary = "%s.%s" % (path, tag)
-    try:
-        with open(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600), "w") as handle:
-            handle.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except FileNotFoundError:
-            pass
-        raise
+    replace_file(cache_file, json.dumps({"key": key, "bpf": binascii.b2a_base64(bpf, newline=False).decode()}),
+                 make_parent=True)
 
 
 @hookimpl

@@ -51,12 +51,10 @@ def platform(binary: str) -> str:
     except (OSError, ValueError, AttributeError):
         pass
     chosen = "kvm" if _kvm_runs(binary) else "ptrace"
+    from husk.state.atomic import replace_file
+
     try:
-        os.makedirs(os.path.dirname(CACHE), mode=0o700, exist_ok=True)
-        temporary = f"{CACHE}.{os.getpid()}.tmp"
-        with open(temporary, "w") as handle:
-            json.dump({"key": key, "platform": chosen}, handle)
-        os.replace(temporary, CACHE)
+        replace_file(CACHE, json.dumps({"key": key, "platform": chosen}), make_parent=True)
     except OSError:
         pass  # unwritable /run: probe again next time
     return chosen
