@@ -58,19 +58,17 @@ def save(session, output, format_, multi_image_archive, quiet, images):
         save_images(session.runtime, images, sys.stdout.buffer)
         sys.stdout.buffer.flush()
         return
-    # a temporary name in the same directory: a failed save leaves no half archive
-    partial = os.path.join(os.path.dirname(os.path.abspath(output)), f".{os.path.basename(output)}.{os.getpid()}")
-    try:
-        with open(partial, "wb") as stream:
-            fault("save.archive.before")
-            save_images(session.runtime, images, stream)
-            fault("save.archive.after")
-        os.rename(partial, output)
+    from ..state.atomic import replace_file
+
+    def write(stream) -> None:
+        fault("save.archive.before")
+        save_images(session.runtime, images, stream)
+        fault("save.archive.after")
+
+    try:  # a failed save leaves no half archive
+        replace_file(output, write, mode=0o666)
     except OSError as exc:
         raise click.ClickException(f"writing {output}: {exc.strerror}") from None
-    finally:
-        if os.path.exists(partial):
-            os.unlink(partial)
 
 
 def _save_oci(session, format_: str, output: str, images) -> None:
