@@ -187,3 +187,45 @@ def test_run_start_exec_pause_skip_socket_and_the_mount_code(budget, tmp_path):
         assert heavy(modules_after(budget, tmp_path, args), ("socket",)) == [], args
     for verb in ("pause", "unpause"):
         assert heavy(modules_after(budget, tmp_path, [verb, "lean"]), ("socket", "husk.storage.rootfs")) == [], verb
+
+
+#: writes the modules imported when the first monitor is spawned to the file named by argv[1]
+BEFORE_MONITOR = """
+import os, sys
+out = sys.argv.pop(1)
+def hook(event, args):
+    if event in ("subprocess.Popen", "os.posix_spawn") and "monitor.main()" in " ".join(map(str, args[1])):
+        if not os.path.exists(out):
+            with open(out, "w") as handle:
+                handle.write("\\n".join(sorted(sys.modules)))
+sys.addaudithook(hook)
+sys.argv[0] = "husk"
+from husk.cli import main
+main()
+"""
+
+
+def test_exec_starts_its_monitor_before_the_state_and_the_runtime_imports(budget, tmp_path):
+    """`husk exec` starts its session's monitor first thing (husk.engine.exec_session.ExecLaunch),
+    so the monitor interpreter's start-up overlaps what follows: nothing of the state store,
+    the runtime or the process file is imported before it (each import there would delay
+    the monitor, and so the command, by its whole cost)."""
+    modules_after(budget, tmp_path, ["run", "-d", "--name", "early", "--network", "none", IMAGE, "sleep", "300"])
+    out = tmp_path / "before-monitor"
+    result = subprocess.run([sys.executable, "-c", BEFORE_MONITOR, str(out), *budget.global_args,
+                             "exec", "early", "true"], capture_output=True, text=True, env=budget.env(), timeout=60)
+    assert result.returncode == 0, result.stderr
+    modules = set(out.read_text().split())
+    assert "husk.engine.exec_session" in modules
+    assert heavy(modules, ("husk.engine.runtime", "husk.engine.container", "husk.engine.oci_runtime", "husk.state",
+                           "lmdb", "msgspec", "json", "shutil", "pluggy")) == []
+
+
+def test_ps_and_inspect_of_a_running_container_skip_json_and_seccomp(budget, tmp_path):
+    """A running container's ps row asks husk.engine.health for its status only
+    (json is for parsing a check, at create), and inspect prints its security
+    options without the seccomp profile code (issue 20)."""
+    modules_after(budget, tmp_path, ["run", "-d", "--name", "up", "--network", "none", IMAGE, "sleep", "300"])
+    assert heavy(modules_after(budget, tmp_path, ["ps", "-a"]), ("json", "husk.engine.seccomp")) == []
+    modules = modules_after(budget, tmp_path, ["inspect", "--format", "{{.State.Status}}", "up"])
+    assert heavy(modules, ("husk.engine.seccomp",) + MSGSPEC_UNUSED) == []
