@@ -522,9 +522,10 @@ def refresh(container: "Container") -> None:
 
 
 # -- cleanup / remove ---------------------------------------------------------------------
-def cleanup(container: "Container", removing: bool = False) -> None:
+def cleanup(container: "Container", removing: bool = False, deleted: bool = False) -> None:
     """Delete the container from the runtime and drop its own mount; `stopped` becomes `exited`
-    (`removing`, for :func:`remove`: `removing`, in the same write).
+    (`removing`, for :func:`remove`: `removing`, in the same write).  `deleted`:
+    the runtime has already removed it (runc's checkpoint does), so no `delete` is run.
 
     Plugins' cleanup failures are reported after the cleanup is complete, so a
     broken plugin never leaks a mount or a runtime container (nor lets a removal go on)."""
@@ -543,7 +544,7 @@ def cleanup(container: "Container", removing: bool = False) -> None:
         from .exec_session import reap
 
         reap(container, kill=True)
-    if st.state in IN_RUNTIME:
+    if st.state in IN_RUNTIME and not deleted:
         fault("cleanup.runtime-delete.before")
         container.runtime.oci_runtime(container.config.runtime).delete(container.id, force=True)
         fault("cleanup.runtime-delete.after")
@@ -799,7 +800,7 @@ def _checkpointed(container: "Container", options: dict) -> None:
     st.stopped_by_user = True  # no restart policy brings a checkpointed process back
     if st.state in (State.CREATED, State.RUNNING, State.PAUSED):
         _record_exit(container, *(read_exit_file(container) or (0, time.time())), save=False)
-    cleanup(container)
+    cleanup(container, deleted=container.runtime.oci_runtime(container.config.runtime).checkpoint_deletes)
 
 
 def restore(container: "Container", options: dict) -> None:

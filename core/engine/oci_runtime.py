@@ -34,6 +34,8 @@ class OCIRuntime:
     checkpoint_image = "inventory.img"
     #: whether its checkpoint images hold the container's id (no restore under another: import --name)
     checkpoint_keeps_id = False
+    #: whether a checkpoint that stops the container also removes it from the runtime (no `delete` after it)
+    checkpoint_deletes = False
     #: `--FLAG`s from the user (--runtime-flag), after the backend's own global flags
     extra_flags: list[str] = []
 

@@ -178,8 +178,23 @@ def restore(container, options: dict) -> None:
     options["stats"] = _stats(container, int((time.monotonic() - started) * 1e6), "runtime_restore_duration",
                               "stats-restore")
     if not options.get("keep"):
-        shutil.rmtree(images, ignore_errors=True)
+        _remove_aside(images)
         _remove_logs(userdata)
+
+
+def _remove_aside(images: str) -> None:
+    """Remove a restored checkpoint's images off the command's path: renamed
+    at once (nothing finds them afterwards, a new checkpoint starts afresh),
+    unlinked by a detached `rm -rf` (15-80 ms for CRIU's files, more with a
+    big process's pages, that the restore no longer waits for)."""
+    aside = f"{images}.removing-{os.getpid()}-{time.monotonic_ns()}"
+    try:
+        os.rename(images, aside)
+        subprocess.run(["sh", "-c", 'rm -rf -- "$1" &', "sh", aside], stdin=subprocess.DEVNULL,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30, check=True)
+    except (OSError, subprocess.SubprocessError):
+        shutil.rmtree(images, ignore_errors=True)
+        shutil.rmtree(aside, ignore_errors=True)
 
 
 def _says(log: str, text: str) -> bool:

@@ -13,6 +13,7 @@ from husk.engine.oci_runtime import OCIRuntime, probe_binary
 class Runc(OCIRuntime):
     name = "runc"
     binary = "runc"
+    checkpoint_deletes = True  # runc checkpoint destroys the container unless --leave-running
 
     @property
     def supports_checkpoint(self) -> bool:  # type: ignore[override]
