@@ -12,7 +12,6 @@ after the container was stopped or restarted is dropped.
 
 from __future__ import annotations
 
-import json
 import signal as signal_module
 import threading
 import time
@@ -82,6 +81,8 @@ def from_flags(cmd: str | None, *, interval: str | None = None, retries: int | N
 def parse_test(cmd: str) -> list[str]:
     """`--health-cmd`: a JSON array is the exec form (["CMD", ...] or ["CMD-SHELL", "..."]
     as written; a bare array gets "CMD"), anything else a shell command; "none" disables."""
+    import json  # here, not at the top: ps and inspect of a running container read the status only
+
     try:
         words = json.loads(cmd)
     except ValueError:
@@ -125,6 +126,8 @@ def _duration(flag: str, text: str) -> int:
 
 def from_image(image: "ImageRecord") -> Healthcheck | None:
     """The image config's Healthcheck (zero times and retries mean the defaults), if any."""
+    import json
+
     try:
         document = json.loads(image.config_json or "{}").get("config") or {}
         config = document.get("Healthcheck") or {}

@@ -20,7 +20,6 @@ import os
 from collections.abc import Iterable
 from typing import Any
 
-from . import seccomp
 from .config import is_rootless
 from ..define import InvalidArgument
 from ..state.records import Security
@@ -44,6 +43,8 @@ def parse(options: Iterable[str], seccomp_policy: str = "default") -> Security:
     :raises InvalidArgument: an unknown or malformed option, a seccomp profile
         that does not load, a named AppArmor profile on a kernel without AppArmor.
     """
+    from . import seccomp  # here, not at the top: inspect's options() needs none of it (0.5 ms)
+
     if seccomp_policy not in seccomp.POLICIES:
         raise InvalidArgument(f'invalid seccomp policy "{seccomp_policy}": valid policies are ["default" "image"]')
     result = Security(seccomp_policy=seccomp_policy)
@@ -124,6 +125,8 @@ def apparmor_enabled() -> bool:
 def host_document(default_capabilities: Iterable[str]) -> dict[str, Any]:
     """`husk info`'s Host.Security: what confinement this host gives containers
     (podman's host.security, in husk's spelling)."""
+    from . import seccomp
+
     try:
         with open("/proc/self/status") as file:
             seccomp_enabled = any(line.startswith("Seccomp:") for line in file)
@@ -176,6 +179,8 @@ def seccomp_profile(security: Security, *, privileged: bool, image_labels: dict[
     With policy ``image`` an image's ``io.containers.seccomp.profile`` label
     wins; otherwise the profile named by `seccomp=PATH`, else podman's default.
     """
+    from . import seccomp
+
     if privileged or security.seccomp == "unconfined":
         return None
     if security.seccomp_policy == "image" and image_labels.get(seccomp.IMAGE_LABEL):
