@@ -19,7 +19,6 @@ import time
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 from ..define import RuntimeFailure
-from .oci_runtime import error_for_message
 
 if TYPE_CHECKING:
     from .container import Container
@@ -111,6 +110,8 @@ class PendingMonitor:
             raise RuntimeFailure(f"the monitor of container {self.config_id} exited without reporting")
         report = marshal.loads(bytes.fromhex(line.decode()))
         if "error" in report:
+            from .oci_runtime import error_for_message  # not before an exec's monitor starts: json, shutil
+
             raise error_for_message(report["error"])
         return report
 
