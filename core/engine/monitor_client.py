@@ -23,7 +23,7 @@ from ..define import RuntimeFailure
 if TYPE_CHECKING:
     from .container import Container
 
-MONITOR_SCRIPT = os.path.join(os.path.dirname(os.path.dirname(__file__)), "monitor.py")
+MONITOR_SCRIPT = os.path.join(os.path.dirname(os.path.dirname(__file__)), "monitor")
 # Import the monitor from its cached bytecode instead of running monitor.py as a
 # script: a script is compiled from source on every start, and the compiler's
 # garbage stays in the heap (about 1 MiB more per monitor, measured).  The

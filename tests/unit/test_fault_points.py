@@ -66,7 +66,7 @@ def test_kill_kills_the_process_that_reaches_the_point():
 
 
 def test_the_monitor_reads_the_same_table():
-    """core/monitor.py mirrors the lookup (it cannot import husk)."""
+    """core/monitor/ mirrors the lookup (it cannot import husk)."""
     code = ("import sys; sys.path.insert(0, sys.argv[1]); import monitor; print(sorted(monitor.FAULTS.items()))")
     result = subprocess.run([sys.executable, "-I", "-S", "-c", code, str(REPO / "core")], capture_output=True,
                             text=True, env={"HUSK_FAULT": "a.b.after:kill, c.d.before:enospc,bad"}, timeout=60)

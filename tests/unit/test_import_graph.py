@@ -146,4 +146,7 @@ def test_define_faults_and_the_monitor_import_nothing_of_husk():
     graph = _graph()
     assert graph["husk.define"] == set()
     assert graph["husk.faults"] == set()
-    assert graph["husk.monitor"] == set()
+    monitor = [name for name in graph if name == "husk.monitor" or name.startswith("husk.monitor.")]
+    assert len(monitor) > 1  # the package and its parts
+    assert [(name, target) for name in monitor for target in graph[name]
+            if not target.startswith("husk.monitor")] == []

@@ -1,11 +1,14 @@
-"""What the monitor (core/monitor.py) loads: its memory is paid once per
+"""What the monitor (core/monitor/) loads: its memory is paid once per
 running container, so a detached container's monitor that nobody attaches to
 must not load the socket module (0.08 MiB of PSS each, measured)."""
 
 from __future__ import annotations
 
+import ast
+import marshal
 import os
 import pathlib
+import socket
 import stat
 import subprocess
 import sys
@@ -41,3 +44,50 @@ def test_a_long_path_binds_through_its_directory(tmp_path):
     assert (result.returncode, result.stderr) == (0, "")
     assert result.stdout.split()[:2] == ["False", "False"]  # the /proc address, its dir fd held
     assert stat.S_ISSOCK(os.lstat(directory / "attach").st_mode)
+
+
+LIFE = """
+import sys
+sys.path.append(sys.argv[1])
+import marshal, monitor
+config = marshal.loads(bytes.fromhex(sys.argv[2]))
+finish = monitor.Monitor.finish
+
+def report_parts(self):
+    print(sorted(name for name in sys.modules if name.startswith("monitor.") or name == "_socket"), flush=True)
+    finish(self)
+
+monitor.Monitor.finish = report_parts
+monitor.become_subreaper()
+monitor.Monitor(config).run()
+"""
+
+
+def _monitor_life(tmp_path, **config) -> list[str]:
+    """The monitor's parts and _socket loaded by the end of a container's life
+    (a shell as the runtime's create: it starts the "init" and writes its pid)."""
+    pid_file = tmp_path / "pidfile"
+    config = {"id": "parts", "create_argv": ["/bin/sh", "-c", f"sleep 0.2 & echo $! > {pid_file}"],
+              "pid_file": str(pid_file), "exit_file": str(tmp_path / "exit"), "log_path": str(tmp_path / "log"),
+              "attach_socket": str(tmp_path / "attach"), "oom_marker": str(tmp_path / "oom"), **config}
+    result = subprocess.run([sys.executable, "-I", "-S", "-c", LIFE, str(CORE), marshal.dumps(config).hex()],
+                            capture_output=True, text=True, env={}, timeout=120,
+                            pass_fds=[config["client_fd"]] if "client_fd" in config else ())
+    assert (result.returncode, result.stderr) == (0, "")
+    assert (tmp_path / "exit").read_text() == "0\n"
+    return ast.literal_eval(result.stdout)
+
+
+def test_a_detached_container_s_monitor_loads_no_optional_part(tmp_path):
+    """No client, terminal, journal or health check: only the shared base, and no _socket."""
+    assert _monitor_life(tmp_path) == ["monitor.base"]
+
+
+def test_an_attached_client_loads_the_clients_part(tmp_path):
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    with ours:
+        try:
+            parts = _monitor_life(tmp_path, client_fd=theirs.fileno(), exec=True)
+        finally:
+            theirs.close()
+    assert parts == ["_socket", "monitor.base", "monitor.clients"]

@@ -15,9 +15,11 @@ underneath the stdlib's (``posix``, ``_signal``, ``select``, ``marshal``, and
 which cost about 1.8 MiB of PSS per monitor (measured with 10 interpreters).
 The configuration comes in, and the one report goes out, as the hex of a
 ``marshal`` dump (a dict of str, int, bool and lists; both sides are husk's).
-It works as a script (``python -I -S monitor.py <hex-config>``);
-husk imports it from its directory instead (``monitor.main()``), which uses the
-cached bytecode and saves the compiler's heap.  :mod:`husk.engine.monitor_client` starts it and
+It works as a script (``python -I -S path/to/monitor <hex-config>``, see
+__main__.py); husk imports the package from its parent directory instead
+(``monitor.main()``), which uses the cached bytecode and saves the compiler's
+heap.  This module is the part every monitor runs; the rest loads on demand
+(see ``Monitor``), and base.py is what all parts share.  :mod:`husk.engine.monitor_client` starts it and
 reads its one report line; :mod:`husk.engine.attach_protocol` is the client side of
 the attach socket.
 
@@ -36,11 +38,7 @@ container or the command), the rest of the configuration is read from that
 pipe first (a marshal dump of config keys, over those of the argument); EOF
 with nothing written means the caller gave up: the monitor exits having done nothing.
 
-Health checks: while the container runs, ``health_argv`` (``husk healthcheck
-run ID``, which does the check and records it) is started ``health_interval``
-seconds after the previous one ended, never two at once.  The monitor only
-starts and reaps it; a check still running when the container exits is left
-to finish on its own (it may be the one stopping the container).
+Health checks (``health_argv``, every ``health_interval`` seconds): see .health.
 
 The exit command is skipped when someone else has done its work: a
 container's monitor creates ``cleanup_marker`` at start, and husk's cleanup
@@ -64,36 +62,18 @@ file when it grew: husk's exit recording takes the marker (as a shim
 backend's), so any process of the container killed for memory makes it
 OOMKilled, as in podman.  The count at start keeps a cgroup the container
 shares (none of its own: rootless on v1) from reporting older kills.
-
-Stdin is flow-controlled: a client whose input the container has not read
-yet is not read either (its writes wait in its socket), so the monitor never
-holds more than one packet of input per client.
 """
 
 import _signal as signal
 import marshal
 import posix as os  # os's C core: the os module (posixpath, stat, _collections_abc) costs ~0.25 MiB PSS a monitor
 import select
-import struct
 import sys
 import time
 
-# The attach protocol, mirrored from husk/attach_protocol.py because this script
-# cannot import the husk package; tests/unit/test_attach_protocol.py checks they agree.
-STREAM_STDOUT = 1
-STREAM_STDERR = 2
-MSG_STDIN = 0
-MSG_CLOSE_STDIN = 1
-MSG_RESIZE = 2
-MSG_PACE = 3
-MSG_CLEANUP = 4
-MSG_SYNC = 5
-#: the monitor's answer to MSG_SYNC: a packet of no stream
-SYNC_REPLY = b"\x00"
-MAX_DATA = 32768
+from .base import (DEVNULL, MAX_DATA, SOCK_SEQPACKET, STREAM_STDERR, STREAM_STDOUT, accept, libc, listen_unix,
+                   spawn)
 
-#: a slow attach client is dropped once this much output waits for it
-CLIENT_QUEUE_LIMIT = 1 << 20
 #: after the init died, stop draining output when nothing arrived for this long
 DRAIN_IDLE_SECONDS = 2.0
 #: how long the last output may take to reach attach clients at exit
@@ -101,21 +81,10 @@ FLUSH_SECONDS = 5.0
 #: how long the exit command waits for a client that promised the cleanup (then runs anyway)
 CLEANUP_WAIT_SECONDS = 30.0
 PR_SET_CHILD_SUBREAPER = 36
-SOCKADDR_MAX = 107
-# Linux's numbers for the libc calls made through _ctypes (see libc)
-AF_UNIX = 1
-SOCK_STREAM = 1
-SOCK_SEQPACKET = 5
-SOCK_NONBLOCK = 0o4000
-SOCK_CLOEXEC = 0o2000000
-SHUT_WR = 1
-ENAMETOOLONG = 36
 ENFILE = 23
 EMFILE = 24
 #: out of descriptors, the listener stays readable: it is not watched for this long (no busy loop)
 ACCEPT_BACKOFF_SECONDS = 0.2
-CHILD_DEFAULT_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGPIPE, signal.SIGCHLD)
-DEVNULL = "/dev/null"
 STREAM_NAMES = {STREAM_STDOUT: b"stdout", STREAM_STDERR: b"stderr"}
 #: armed fault points (husk/faults.py's table, read the same way: this script
 #: cannot import husk); ``kill`` kills the monitor, any other action fails the step
@@ -203,134 +172,6 @@ class LogWriter:
             self.fd = -1
 
 
-#: where a running systemd journal listens (husk.state.journal's, restated: the monitor imports no husk)
-JOURNAL_SOCKET = "/run/systemd/journal/socket"
-#: the most of one line a journal entry carries (a longer line goes as several)
-JOURNAL_LINE_MAX = 48 * 1024
-
-
-class JournalWriter:
-    """``--log-driver journald``: each line of output also goes to the journal, as
-    conmon sends it (``MESSAGE``, ``PRIORITY`` 6 for stdout and 3 for stderr, and
-    the container's ``fields``: CONTAINER_ID, CONTAINER_ID_FULL, CONTAINER_NAME,
-    CONTAINER_TAG and SYSLOG_IDENTIFIER with a tag); a partial line waits for its
-    end, or for the exit.  No ``fields``: nothing is sent.  The journal gone
-    loses the entries, never the monitor."""
-
-    def __init__(self, fields: dict) -> None:
-        self.common = b"".join(b"%s=%s\n" % (k.encode(), str(v).encode()) for k, v in sorted(fields.items())
-                               if "\n" not in str(v))
-        self.partial = {STREAM_STDOUT: b"", STREAM_STDERR: b""}
-        self.sock = None
-        if fields:
-            import _socket as socket
-
-            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-
-    def write(self, stream: int, chunk: bytes) -> None:
-        if self.sock is None:
-            return
-        lines = (self.partial.get(stream, b"") + chunk).split(b"\n")
-        self.partial[stream] = lines.pop()
-        for line in lines:
-            self._send(stream, line)
-
-    def _send(self, stream: int, line: bytes) -> None:
-        priority = b"3" if stream == STREAM_STDERR else b"6"
-        for start in range(0, max(len(line), 1), JOURNAL_LINE_MAX):
-            part = line[start:start + JOURNAL_LINE_MAX]
-            try:
-                self.sock.sendto(b"MESSAGE\n" + struct.pack("<Q", len(part)) + part + b"\nPRIORITY=" + priority
-                                 + b"\n" + self.common, JOURNAL_SOCKET)
-            except OSError:
-                return
-
-    def close(self) -> None:
-        if self.sock is None:
-            return
-        for stream, rest in self.partial.items():
-            if rest:
-                self._send(stream, rest)
-        self.sock.close()
-        self.sock = None
-
-
-def unix_address(path: str, holder: list) -> str:
-    """An AF_UNIX address for ``path`` even past the 107-byte limit: long paths
-    go through ``/proc/<pid>/fd/<dirfd>``; the dir fd is appended to ``holder``
-    and must stay open until bind/connect is done."""
-    if len(path.encode(errors="surrogateescape")) <= SOCKADDR_MAX:
-        return path
-    directory, _, name = path.rpartition("/")
-    dirfd = os.open(directory or ("/" if path.startswith("/") else "."), os.O_PATH | os.O_CLOEXEC)
-    holder.append(dirfd)
-    return "/proc/%d/fd/%d/%s" % (os.getpid(), dirfd, name)
-
-
-def listen_unix(path: str, kind: int, mode: int = 0o600, backlog: int = 16) -> tuple:
-    """A listening, non-blocking AF_UNIX socket at ``path`` with ``mode``
-    (set through the umask, so no other user can connect before a chmod).
-    The API service binds its socket here too: one way to bind, long paths included.
-    Made by libc's calls, not ``_socket``: a detached container's monitor that
-    nobody attaches to then never imports it (0.08 MiB of PSS each, measured).
-
-    Returns (its descriptor, the address used, dir fds to close once the address is no longer needed)."""
-    holder: list = []
-    try:
-        try:
-            os.unlink(path)
-        except FileNotFoundError:
-            pass
-        address = unix_address(path, holder)
-        encoded = address.encode(errors="surrogateescape")
-        if len(encoded) > 108:  # struct.pack would cut it, and bind a socket of another name
-            raise OSError(ENAMETOOLONG, "AF_UNIX path too long: %s" % path)
-        sockaddr = struct.pack("=H108s", AF_UNIX, encoded)
-        fd = libc("socket", AF_UNIX, kind | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)
-        holder.append(fd)  # closed with the dir fds on failure
-        old_umask = os.umask(0o777 & ~mode)
-        try:
-            libc("bind", fd, sockaddr, len(sockaddr))
-        finally:
-            os.umask(old_umask)
-        libc("listen", fd, backlog)
-        holder.remove(fd)
-        return fd, address, holder
-    except BaseException:
-        for fd in holder:
-            os.close(fd)
-        raise
-
-
-def accept(listener: int):
-    """A connection accepted on the descriptor ``listener``, as a ``_socket`` socket
-    (``BlockingIOError``: none waiting)."""
-    import _socket as socket
-
-    return socket.socket(fileno=libc("accept4", listener, None, None, SOCK_CLOEXEC))
-
-
-def receive_fds(conn, maxfds: int) -> list:
-    """Descriptors passed with SCM_RIGHTS in one message (socket.recv_fds, without socket.py)."""
-    import _socket as socket
-
-    _, ancillary, _, _ = conn.recvmsg(1024, socket.CMSG_LEN(maxfds * 4))
-    fds = []
-    for level, kind, data in ancillary:
-        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-            usable = len(data) - len(data) % 4
-            fds += [int.from_bytes(data[i:i + 4], sys.byteorder, signed=True) for i in range(0, usable, 4)]
-    return fds
-
-
-def spawn(argv: list, stdin: int, stdout: int, stderr: int) -> int:
-    """Start a child with the given stdio and default signal dispositions
-    (the monitor's own handlers and ignores must not leak into containers)."""
-    actions = [(os.POSIX_SPAWN_DUP2, stdin, 0), (os.POSIX_SPAWN_DUP2, stdout, 1), (os.POSIX_SPAWN_DUP2, stderr, 2)]
-    return os.posix_spawnp(argv[0], argv, os.environ, file_actions=actions,
-                           setsigdef=CHILD_DEFAULT_SIGNALS, setsigmask=())
-
-
 def exit_code(status: int) -> int:
     """The shell's convention: the exit code, or 128 + the signal that killed it."""
     code = os.waitstatus_to_exitcode(status)
@@ -365,47 +206,15 @@ def oom_kills(path: str) -> int:
     return 0
 
 
-def oci_log_error(path: str, offset: int) -> str:
-    """The last error message the runtime wrote to its JSON log after ``offset``
-    (a failure path: json is imported only here)."""
-    import json
-
-    try:
-        with open(path, "rb") as log:
-            log.seek(offset)
-            lines = log.read().splitlines()
-    except OSError:
-        return ""
-    for line in reversed(lines):
-        try:
-            entry = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(entry, dict) and entry.get("level") in ("error", "fatal") and entry.get("msg"):
-            return str(entry["msg"])
-    return ""
-
-
-def last_output_line(output: bytes) -> str:
-    """The last non-empty line the runtime printed, without logrus decoration."""
-    lines = [line.strip() for line in output.decode(errors="replace").splitlines() if line.strip()]
-    if not lines:
-        return ""
-    line = lines[-1]
-    if 'msg="' in line:
-        line = line.split('msg="', 1)[1].rsplit('"', 1)[0].replace('\\"', '"')
-    return line
-
-
 class Monitor:
     """The event loop.  Phases: ``create`` (runtime output is error text),
     ``running`` (output is logged and forwarded), ``draining`` (the init died;
     read what is left), then the exit sequence in :meth:`finish`.
 
-    ``owner`` is the pre-connected client of an exec session (``client_fd``),
-    or the first client of a container that asked with MSG_PACE (the CLI's
-    run, start -a and attach, the API's attach): when it falls behind, output
-    is paused instead of the client dropped."""
+    What only some monitors need is loaded when they need it, so that the
+    others never hold its code (its memory is paid once per container): the
+    attach clients (.clients), a terminal's console (.console), the journal
+    (.journal), health checks (.health) and a failed create's message (.failure)."""
 
     def __init__(self, config: dict) -> None:
         self.config = config
@@ -417,7 +226,7 @@ class Monitor:
         self.handlers: dict = {}  # fd -> [on_read, on_write]
         self.children: dict = {}  # pid -> wait status of reaped children
         self.outputs: dict = {}  # fd -> stream id, for output we read
-        self.clients: dict = {}  # fd -> [socket, queued packets, queued bytes]
+        self.clients: dict = {}  # fd -> [socket, queued packets, queued bytes] (see .clients)
         self.stdin_fd = -1
         self.stdin_queue = bytearray()
         self.stdin_close_pending = False
@@ -433,13 +242,17 @@ class Monitor:
         self.container_pid = 0
         self.exit_pid = 0
         self.deadline = None  # run --timeout: when the container is killed (monotonic seconds)
-        self.owner = -1
+        self.owner = -1  # the client never dropped for its pace (see .clients)
         self.cleaner = -1  # the client that sent MSG_CLEANUP
         self.outputs_paused = False
         self.is_exec = bool(config.get("exec"))
         self.early_output: list = []
         self.log = LogWriter(config.get("log_path", ""), int(config.get("log_max_size") or 0))
-        self.journal = JournalWriter(config.get("journal") or {})
+        self.journal = None
+        if config.get("journal"):
+            from .journal import JournalWriter
+
+            self.journal = JournalWriter(config["journal"])
         self.health_argv = list(config.get("health_argv") or [])
         self.health_interval = float(config.get("health_interval") or 0)
         self.health_pid = 0
@@ -503,11 +316,11 @@ class Monitor:
             os.close(fd)
         self.watch(self.listener, on_read=self.on_attach_connect)
         if self.config.get("client_fd", -1) >= 0:
-            import _socket as socket
+            from . import clients
 
             self.owner = self.config["client_fd"]
             os.set_inheritable(self.owner, False)
-            self.add_client(socket.socket(fileno=self.owner))
+            clients.add(self, self.owner)
 
         argv = list(self.config["create_argv"])
         devnull = os.open(DEVNULL, os.O_RDWR | os.O_CLOEXEC)
@@ -524,11 +337,9 @@ class Monitor:
             self.watch(read_end, on_read=lambda fd=read_end: self.on_output(fd))
             child_fds.append(write_end)
         if self.tty:
-            path = self.config["attach_socket"] + ".console"
-            self.console, address, self.console_holder = listen_unix(path, SOCK_STREAM)
-            self.watch(self.console, on_read=self.on_console_connect)
-            # the runtime connects from another process: /proc/self would be its own
-            argv[-1:-1] = ["--console-socket", address]
+            from . import console
+
+            console.listen(self, argv)
         self.oci_log, self.oci_log_offset = "", 0
         if "--log" in argv:
             self.oci_log = argv[argv.index("--log") + 1]
@@ -567,44 +378,6 @@ class Monitor:
                 return
             self.children[pid] = status
 
-    def on_console_connect(self) -> None:
-        """The runtime sends the pty master over the console socket."""
-        try:
-            conn = accept(self.console)
-        except BlockingIOError:
-            return
-        try:
-            conn.settimeout(10)
-            fds = receive_fds(conn, 4)
-        except OSError:
-            fds = []
-        finally:
-            conn.close()
-        if not fds:
-            return
-        for extra in fds[1:]:
-            os.close(extra)
-        self.pty_master = fds[0]
-        os.set_blocking(self.pty_master, False)
-        self.outputs[self.pty_master] = STREAM_STDOUT
-        self.watch(self.pty_master, on_read=lambda: self.on_output(self.pty_master))
-        if self.want_stdin:
-            self.stdin_fd = self.pty_master
-        self.close_console()
-
-    def close_console(self) -> None:
-        if self.console < 0:
-            return
-        self.forget(self.console)
-        self.console = -1
-        for fd in self.console_holder:
-            os.close(fd)
-        self.console_holder = []
-        try:
-            os.unlink(self.config["attach_socket"] + ".console")
-        except OSError:
-            pass
-
     def on_output(self, fd: int) -> None:
         try:
             chunk = os.read(fd, MAX_DATA)
@@ -631,10 +404,12 @@ class Monitor:
     def forward(self, stream: int, chunk: bytes) -> None:
         """Output of the container (or exec'd command): to the log and the clients."""
         self.log.write(k8s_records(stream, chunk))
-        self.journal.write(stream, chunk)
-        packet = bytes([stream]) + chunk
-        for client_fd in list(self.clients):
-            self.send_to_client(client_fd, packet)
+        if self.journal is not None:
+            self.journal.write(stream, chunk)
+        if self.clients:
+            from . import clients
+
+            clients.broadcast(self, bytes([stream]) + chunk)
 
     def on_attach_connect(self) -> None:
         """Accept every client waiting, not just one: the output read next in
@@ -650,155 +425,9 @@ class Monitor:
                     self.unwatch(self.listener, read=True)
                     self.accept_resume = time.monotonic() + ACCEPT_BACKOFF_SECONDS
                 return
-            self.add_client(conn)
+            from . import clients
 
-    def add_client(self, conn) -> None:
-        conn.setblocking(False)
-        fd = conn.fileno()
-        self.clients[fd] = [conn, [], 0]
-        self.watch(fd, on_read=lambda: self.on_client_message(fd))
-
-    def drop_client(self, fd: int) -> None:
-        client = self.clients.pop(fd, None)
-        if client is None:
-            return
-        if fd == self.owner:
-            self.owner = -1
-            self.pause_outputs(False)
-        if fd == self.cleaner:
-            self.cleaner = -1
-        self.stdin_held.discard(fd)
-        if fd in self.handlers:
-            self.handlers[fd] = [None, None]
-            self._sync(fd)
-        client[0].close()
-
-    def client_gone(self, fd: int) -> None:
-        """A client we can no longer write to: what it sent before it went still
-        counts (an API exec whose caller reset the connection ends its stdin so),
-        then it is dropped."""
-        for _ in range(64):
-            if fd not in self.clients:
-                return
-            self.on_client_message(fd)
-        self.drop_client(fd)
-
-    def send_to_client(self, fd: int, packet: bytes) -> None:
-        client = self.clients[fd]
-        if not client[1]:
-            try:
-                client[0].send(packet)
-                return
-            except BlockingIOError:
-                pass
-            except OSError:
-                self.client_gone(fd)
-                return
-        client[1].append(packet)
-        client[2] += len(packet)
-        if client[2] > CLIENT_QUEUE_LIMIT and fd == self.owner:
-            self.pause_outputs(True)
-            self.watch(fd, on_write=lambda: self.on_client_writable(fd))
-        elif client[2] > CLIENT_QUEUE_LIMIT:
-            self.drop_client(fd)
-        else:
-            self.watch(fd, on_write=lambda: self.on_client_writable(fd))
-
-    def pause_outputs(self, pause: bool) -> None:
-        """Stop (or resume) reading the command's output while the owner catches up."""
-        if pause == self.outputs_paused:
-            return
-        self.outputs_paused = pause
-        for fd in self.outputs:
-            if pause:
-                self.unwatch(fd, read=True)
-            else:
-                self.watch(fd, on_read=lambda fd=fd: self.on_output(fd))
-
-    def on_client_writable(self, fd: int) -> None:
-        client = self.clients[fd]
-        queue = client[1]
-        try:
-            while queue:
-                client[0].send(queue[0])
-                client[2] -= len(queue.pop(0))
-        except BlockingIOError:
-            return
-        except OSError:
-            self.client_gone(fd)
-            return
-        self.unwatch(fd, write=True)
-        if fd == self.owner:
-            self.pause_outputs(False)
-
-    def on_client_message(self, fd: int) -> None:
-        conn = self.clients[fd][0]
-        try:
-            message = conn.recv(MAX_DATA + 1)
-        except BlockingIOError:
-            return
-        except ConnectionResetError:
-            # A client that closed with our output unread: the kernel reports the reset
-            # before the packets it sent last (a datagram socket's rule), such as its
-            # stdin's end; the error is cleared by this report, the packets follow.
-            self.on_client_message(fd)
-            return
-        except OSError:
-            message = b""
-        if not message:
-            # Clients end stdin with MSG_CLOSE_STDIN; an empty read means they are gone.
-            self.drop_client(fd)
-            return
-        kind, payload = message[0], message[1:]
-        if kind == MSG_STDIN and self.stdin_fd >= 0 and not self.stdin_close_pending:
-            self.stdin_queue += payload
-            self.flush_stdin()
-        elif kind == MSG_CLOSE_STDIN and self.stdin_fd >= 0:
-            if self.tty:
-                self.stdin_queue += b"\x04"  # EOF for the line discipline
-            else:
-                self.stdin_close_pending = True
-            self.flush_stdin()
-        elif kind == MSG_PACE and self.owner < 0:
-            self.owner = fd
-        elif kind == MSG_CLEANUP and self.cleaner < 0:
-            self.cleaner = fd
-        elif kind == MSG_SYNC:
-            self.send_to_client(fd, SYNC_REPLY)
-        elif kind == MSG_RESIZE and self.pty_master >= 0 and len(payload) == 4:
-            import fcntl
-            import termios
-            rows, cols = struct.unpack("!HH", payload)
-            try:
-                fcntl.ioctl(self.pty_master, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
-            except OSError:
-                pass
-        if self.stdin_queue:
-            # Backpressure: the container is not reading its stdin.  Read no more
-            # from this client until it does; its writes then block in its socket,
-            # and the monitor holds at most one packet per client.
-            self.stdin_held.add(fd)
-            self.unwatch(fd, read=True)
-
-    def flush_stdin(self) -> None:
-        try:
-            while self.stdin_queue:
-                written = os.write(self.stdin_fd, self.stdin_queue)
-                del self.stdin_queue[:written]
-        except BlockingIOError:
-            self.watch(self.stdin_fd, on_write=self.flush_stdin)
-            return
-        except OSError:  # the container closed its stdin or died
-            self.stdin_queue.clear()
-            self.stdin_close_pending = True
-        if self.stdin_fd in self.handlers:
-            self.unwatch(self.stdin_fd, write=True)
-        for fd in self.stdin_held:
-            self.watch(fd, on_read=lambda fd=fd: self.on_client_message(fd))
-        self.stdin_held.clear()
-        if self.stdin_close_pending and self.stdin_fd != self.pty_master:
-            self.forget(self.stdin_fd)
-            self.stdin_fd = -1
+            clients.add(self, conn)
 
     # -- phases -----------------------------------------------------------------------
     def report(self, message: dict) -> None:
@@ -816,9 +445,15 @@ class Monitor:
 
     def fail(self, message: str) -> None:
         """``create`` failed: clean up, report, exit without an exit file."""
-        for fd in list(self.clients):
-            self.drop_client(fd)
-        self.close_console()
+        if self.clients:
+            from . import clients
+
+            for fd in list(self.clients):
+                clients.drop(self, fd)
+        if self.console >= 0:
+            from . import console
+
+            console.close(self)
         try:
             os.unlink(self.config["attach_socket"])
         except OSError:
@@ -830,14 +465,19 @@ class Monitor:
         status = self.children.pop(self.create_pid)
         code = exit_code(status)
         if code != 0:
+            from .failure import last_output_line, oci_log_error
+
             message = oci_log_error(self.oci_log, self.oci_log_offset) if self.oci_log else ""
             message = message or last_output_line(bytes(self.runtime_output))
             self.fail(message or "%s create exited with code %d" % (self.config["create_argv"][0].rpartition("/")[2], code))
-        if self.tty and self.pty_master < 0:
-            self.on_console_connect()  # the master may still wait in the backlog
+        if self.tty:
+            from . import console
+
             if self.pty_master < 0:
-                self.fail("the OCI runtime sent no terminal on the console socket")
-        self.close_console()
+                console.on_connect(self)  # the master may still wait in the backlog
+                if self.pty_master < 0:
+                    self.fail("the OCI runtime sent no terminal on the console socket")
+            console.close(self)
         try:
             with open(self.config["pid_file"]) as pid_file:
                 pids = pid_file.read().split()
@@ -887,7 +527,9 @@ class Monitor:
                     os.kill(self.container_pid, signal.SIGKILL)
                     continue
             if self.health_argv and self.phase == "running":
-                timeout = self.health_timer(timeout)
+                from . import health
+
+                timeout = health.timer(self, timeout)
             if self.accept_resume is not None:
                 timeout = self.resume_accepting(timeout)
             events = self.poller.poll(-1 if timeout is None else timeout)
@@ -915,28 +557,6 @@ class Monitor:
         self.watch(self.listener, on_read=self.on_attach_connect)
         return timeout
 
-    def health_timer(self, timeout):
-        """Reap the last check, start the next when it is due; the poll timeout
-        until then.  Reaped exec monitors (orphans of checks) are forgotten."""
-        if self.health_pid:
-            if self.health_pid not in self.children:
-                return timeout
-            self.health_pid = 0
-            self.children = {pid: status for pid, status in self.children.items()
-                             if pid in (self.container_pid, self.exit_pid)}
-            self.health_due = time.monotonic() + self.health_interval
-        wait = self.health_due - time.monotonic()
-        if wait <= 0:
-            devnull = os.open(DEVNULL, os.O_RDWR | os.O_CLOEXEC)
-            try:
-                self.health_pid = spawn(self.health_argv, devnull, devnull, devnull)
-            except OSError:
-                self.health_due = time.monotonic() + self.health_interval
-            finally:
-                os.close(devnull)
-            wait = self.health_interval
-        return wait if timeout is None else min(timeout, wait)
-
     def finish(self) -> None:
         """OOM marker, exit file, last output to clients, socket removal, exit command."""
         code = exit_code(self.children[self.exit_pid])
@@ -956,33 +576,13 @@ class Monitor:
         except OSError:
             pass
         self.log.close()
-        self.journal.close()
-        deadline = time.monotonic() + FLUSH_SECONDS
+        if self.journal is not None:
+            self.journal.close()
         cleaner = None
-        for fd, (conn, _, _) in list(self.clients.items()):
-            # what a client sent and was not read yet: a socket closed on unread
-            # data resets its peer, whose last output is then lost
-            try:
-                while True:
-                    message = conn.recv(MAX_DATA + 1)
-                    if not message:
-                        break
-                    if message[0] == MSG_CLEANUP and self.cleaner < 0:
-                        self.cleaner = fd
-            except OSError:  # BlockingIOError: all read
-                pass
-        for fd, (conn, queue, _) in list(self.clients.items()):
-            try:
-                for packet in queue:
-                    conn.settimeout(max(0.01, deadline - time.monotonic()))
-                    conn.send(packet)
-                if fd == self.cleaner:
-                    conn.shutdown(SHUT_WR)  # the end of the output, as a close is
-                    cleaner = self.clients.pop(fd)[0]
-                    continue
-            except OSError:
-                pass
-            self.drop_client(fd)
+        if self.clients:
+            from . import clients
+
+            cleaner = clients.flush_at_exit(self, time.monotonic() + FLUSH_SECONDS)
         try:
             os.unlink(self.config["attach_socket"])
         except OSError:
@@ -1045,36 +645,6 @@ def exists(path: str) -> bool:
 def become_subreaper() -> None:
     """Orphans of our subtree (the container init, once ``create`` exits) become our children."""
     libc("prctl", PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-
-
-#: the libc function type and libc's handle, made on the first call
-_LIBC: list = []
-
-
-def libc(name: str, *args) -> int:
-    """Call the C library's ``name`` (int, bytes and None arguments) for its int
-    result; -1 raises OSError with its errno.  Through ``_ctypes`` alone: the
-    ``ctypes`` package costs about 0.45 MiB more PSS per monitor (measured)."""
-    import _ctypes
-
-    if not _LIBC:
-        class CInt(_ctypes._SimpleCData):
-            _type_ = "i"
-
-        class Function(_ctypes.CFuncPtr):
-            _flags_ = _ctypes.FUNCFLAG_CDECL | _ctypes.FUNCFLAG_USE_ERRNO
-            _restype_ = CInt
-
-        class Libc:
-            _handle = _ctypes.dlopen(None)
-
-        _LIBC[:] = [Function, Libc()]
-    function, handle = _LIBC
-    result = function((name, handle))(*args)
-    if result == -1:
-        errno = _ctypes.get_errno()
-        raise OSError(errno, "%s: %s" % (name, os.strerror(errno)))
-    return result
 
 
 def read_late_config(fd: int) -> dict:
