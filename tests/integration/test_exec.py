@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from husk.testing import HUSK, PtyTerminal
+from husk.testing import HUSK, PtyTerminal, find_monitors, wait_until
 
 CTRL_P, CTRL_Q = b"\x10", b"\x11"
 
@@ -79,6 +79,8 @@ def test_exec_into_a_container_that_is_not_running(husk):
         assert (result.returncode, result.stderr) == (
             125, "Error: can only create exec sessions on running containers: container state improper\n")
     assert husk("exec", "nosuch", "true").returncode == 125
+    # the CLI started each session's monitor before the lookup: given up, it is gone
+    assert wait_until(lambda: find_monitors(husk.runroot) == []), "an exec's monitor outlived its failed exec"
 
 
 def test_exec_interactive_copies_stdin(husk_rt):
