@@ -180,41 +180,65 @@ def _capture(argv: list[str], input: str | None, timeout: float | None) -> tuple
     of 1 ms and more (2-3 ms of every runtime command on a loaded host, pause
     and unpause included); here the output and a pidfd of the process are
     polled under one deadline, so the exit is seen the moment it happens.  The
-    input (an update's resources document) is small: it fits the pipe."""
+    input is written as the pipe takes it, in the same poll: written whole
+    first, an input larger than the pipe would block while the command blocks
+    on its full output pipe.  A timeout or Ctrl-C kills the command (Popen's
+    exit would otherwise leave it running) and reaps it."""
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL if input is None else subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    with proc:  # on the way out (a timeout: after the kill) the pipes are closed and the process reaped
-        if proc.stdin is not None:
-            try:
-                proc.stdin.write(input.encode())
-                proc.stdin.close()
-            except BrokenPipeError:  # it exited without reading: its status says why
-                pass
-        deadline = None if timeout is None else time.monotonic() + timeout
-        output: dict[int, list[bytes]] = {proc.stdout.fileno(): [], proc.stderr.fileno(): []}
-        pidfd = os.pidfd_open(proc.pid)
+    with proc:  # on the way out the pipes are closed and the process reaped
         try:
-            poller = select.poll()
-            pending = {*output, pidfd}
-            for fd in pending:
-                poller.register(fd, select.POLLIN)
-            while pending:
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    proc.kill()
-                    raise subprocess.TimeoutExpired(argv, timeout)
-                for fd, _ in poller.poll(None if remaining is None else math.ceil(remaining * 1000)):
-                    chunk = os.read(fd, 65536) if fd in output else b""
-                    if chunk:
-                        output[fd].append(chunk)
-                    else:  # end of an output, or the pidfd says the process has exited
-                        poller.unregister(fd)
-                        pending.discard(fd)
-        finally:
-            os.close(pidfd)
+            output = _exchange(proc, memoryview(input.encode() if input is not None else b""), timeout)
+        except BaseException:
+            proc.kill()
+            raise
         code = proc.wait()
-    stdout, stderr = (b"".join(output[fd]).decode(errors="replace") for fd in output)
+    stdout, stderr = (b"".join(chunks).decode(errors="replace") for chunks in output)
     return code, stdout, stderr
+
+
+def _exchange(proc: subprocess.Popen, data: memoryview, timeout: float | None) -> tuple[list[bytes], list[bytes]]:
+    """Feed `data` to the process's stdin (when it has one) and read its stdout
+    and stderr until both end and it has exited."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    output: dict[int, list[bytes]] = {proc.stdout.fileno(): [], proc.stderr.fileno(): []}
+    poller = select.poll()
+    stdin = -1
+    if proc.stdin is not None:
+        stdin = proc.stdin.fileno()
+        os.set_blocking(stdin, False)
+        poller.register(stdin, select.POLLOUT)
+    pidfd = os.pidfd_open(proc.pid)
+    try:
+        pending = {*output, pidfd}
+        for fd in pending:
+            poller.register(fd, select.POLLIN)
+        while pending:
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                raise subprocess.TimeoutExpired(proc.args, timeout)
+            for fd, _ in poller.poll(None if remaining is None else math.ceil(remaining * 1000)):
+                if fd == stdin:
+                    try:
+                        data = data[os.write(fd, data[:65536]):]
+                    except BlockingIOError:
+                        continue
+                    except BrokenPipeError:  # it exited without reading: its status says why
+                        data = data[:0]
+                    if not data:
+                        poller.unregister(fd)
+                        proc.stdin.close()
+                        stdin = -1
+                    continue
+                chunk = os.read(fd, 65536) if fd in output else b""
+                if chunk:
+                    output[fd].append(chunk)
+                else:  # end of an output, or the pidfd says the process has exited
+                    poller.unregister(fd)
+                    pending.discard(fd)
+    finally:
+        os.close(pidfd)
+    return output[proc.stdout.fileno()], output[proc.stderr.fileno()]
 
 
 def error_for_message(message: str) -> RuntimeFailure:

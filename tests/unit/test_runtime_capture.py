@@ -1,0 +1,65 @@
+"""husk.engine.oci_runtime._capture, the one way a runtime command is run:
+real processes (sh, cat), each call in an interpreter of its own so that a
+hang fails the test instead of stalling it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+CALL = """
+import sys
+from husk.engine.oci_runtime import _capture
+code, out, err = _capture(sys.argv[1:], {input}, {timeout})
+print(code, len(out), len(err), out[:20])
+"""
+
+
+def _wait_for(condition, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_an_input_larger_than_a_pipe_while_the_command_writes_back():
+    """`cat` echoes 1 MiB: writing all of it before reading would fill both
+    pipes and block forever; the input is written as the output is read."""
+    script = CALL.format(input='"x" * (1 << 20)', timeout=120)
+    result = subprocess.run([sys.executable, "-c", script, "cat"], capture_output=True, text=True, timeout=120)
+    assert result.stdout.split() == ["0", str(1 << 20), "0", "x" * 20], result.stderr
+
+
+def test_a_command_that_reads_nothing_gets_its_status():
+    script = CALL.format(input='"x" * (1 << 20)', timeout=120)
+    result = subprocess.run([sys.executable, "-c", script, "sh", "-c", "echo no >&2; exit 3"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.stdout.split() == ["3", "0", "3"], result.stderr
+
+
+def test_ctrl_c_kills_the_command_instead_of_waiting_for_it(tmp_path):
+    """KeyboardInterrupt while a runtime command runs: the command is killed
+    and reaped, and the interrupt goes on at once (a hung runtime used to
+    hold husk until it exited)."""
+    pid_file = tmp_path / "pid"
+    command = ["sh", "-c", f'echo $$ > {pid_file}.tmp && mv {pid_file}.tmp {pid_file} && exec sleep 600']
+    caller = subprocess.Popen([sys.executable, "-c", CALL.format(input=None, timeout=None), *command],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for(pid_file.exists)
+        pid = int(pid_file.read_text())
+        caller.send_signal(signal.SIGINT)
+        _, stderr = caller.communicate(timeout=60)
+        assert "KeyboardInterrupt" in stderr
+        assert not os.path.exists(f"/proc/{pid}"), "the command outlived its caller"
+    finally:
+        caller.kill()
+        caller.wait()
+        if pid_file.exists():
+            try:
+                os.kill(int(pid_file.read_text()), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
