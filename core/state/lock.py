@@ -30,7 +30,9 @@ class FileLock:
 
     @property
     def held(self) -> bool:
-        return self._depth > 0
+        """Whether the calling thread holds the lock (another thread's hold is
+        not this thread's: it would block on acquire)."""
+        return self._holder == threading.get_ident()
 
     def acquire(self, blocking: bool = True) -> bool:
         """Take the lock; with blocking=False return False when another process or thread holds it."""

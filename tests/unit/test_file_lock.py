@@ -56,3 +56,12 @@ def test_a_waiting_thread_gets_the_lock_with_a_descriptor_of_its_own(tmp_path):
     assert lock.acquire(blocking=False)
     lock.release()
     assert set(os.listdir("/proc/self/fd")) == fds_before
+
+
+def test_held_says_whether_this_thread_holds_it(tmp_path):
+    lock = FileLock(str(tmp_path / "c.lock"))
+    assert not lock.held
+    with lock:
+        assert lock.held
+        assert _in_thread(lambda: lock.held) is False  # held, but by another thread
+    assert not lock.held
