@@ -806,19 +806,29 @@ def _checkpointed(container: "Container", options: dict) -> None:
 def restore(container: "Container", options: dict) -> None:
     """Rebuild the bundle (fresh mount and spec, pre_init hooks) and let the
     plugin restore the process under a new monitor; the container is running.
-    `options["publish"]` (port mappings) replaces its published ports."""
-    cleanup(container)
-    with _unmounted_on_failure(container):
-        rootfs = mount(container)
-        fault("restore.mount.after")
-        if options.get("publish") is not None:
-            networking.republish(container, options["publish"])
-        if networking.needs_setup(container):
-            networking.setup(container, bool(options.get("ignore_static_ip")), bool(options.get("ignore_static_mac")))
-        _write_bundle(container, rootfs)
-        fault("restore.runtime.before")
-        container.runtime.feature_plugins("restore").restore(container, options)  # sets st.pid and st.monitor_pid
-        fault("restore.runtime.after")
+    `options["publish"]` (port mappings) replaces its published ports.
+    The monitor's interpreter is started first, unconfigured, so that its
+    start-up runs beside the mount and the bundle; the plugin hands it its
+    configuration (`options["monitor"]`), and an unused one is abandoned."""
+    from .monitor_client import PendingMonitor
+
+    options["monitor"] = PendingMonitor({"runroot": os.path.abspath(container.runtime.paths.runroot)})
+    try:
+        cleanup(container)
+        with _unmounted_on_failure(container):
+            rootfs = mount(container)
+            fault("restore.mount.after")
+            if options.get("publish") is not None:
+                networking.republish(container, options["publish"])
+            if networking.needs_setup(container):
+                networking.setup(container, bool(options.get("ignore_static_ip")),
+                                 bool(options.get("ignore_static_mac")))
+            _write_bundle(container, rootfs)
+            fault("restore.runtime.before")
+            container.runtime.feature_plugins("restore").restore(container, options)  # sets st.pid and monitor_pid
+            fault("restore.runtime.after")
+    finally:
+        options.pop("monitor").abandon()
     st = container.state
     st.state = State.RUNNING
     st.checkpointed = False

@@ -213,7 +213,7 @@ def exit_command(container: "Container") -> list[str]:
 
 
 def launch_monitor(container: "Container", create_argv: list[str], *, tty: bool | None = None,
-                   exec_session: "ExecMonitor | None" = None) -> MonitorReport:
+                   exec_session: "ExecMonitor | None" = None, pending: PendingMonitor | None = None) -> MonitorReport:
     """Start the monitor of ``container`` (init, restore) or of one of its exec
     sessions, running ``create_argv``, and wait for its report.
 
@@ -222,11 +222,16 @@ def launch_monitor(container: "Container", create_argv: list[str], *, tty: bool 
     cleanup as exit command; stale exit and pid files are removed first.  For
     an exec session: the session's files, no log, and the session's exit
     command (a detached one's cleanup; none for an attached one, whose caller cleans up).
+    ``pending``: a monitor started earlier without a configuration (a
+    restore's, whose interpreter starts while the rootfs is mounted), given this one.
 
     :raises CommandNotFound, CommandCannotInvoke, RuntimeFailure: as :func:`spawn_monitor`
     """
     config, pass_fds = _monitor_config(container, create_argv, tty, exec_session)
-    report = spawn_monitor(config, pass_fds=pass_fds)
+    if pending is not None:
+        report = pending.finish(config)
+    else:
+        report = spawn_monitor(config, pass_fds=pass_fds)
     return MonitorReport(int(report["pid"]), int(report.get("monitor_pid", 0)))
 
 

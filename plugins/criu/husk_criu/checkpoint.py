@@ -158,8 +158,9 @@ def checkpoint(container, options: dict) -> None:
 
 
 def restore(container, options: dict) -> None:
-    """Restore under a new monitor; sets ``ctr.state.pid`` and ``monitor_pid``.
-    The caller holds the lock, has mounted the rootfs and written the bundle."""
+    """Restore under a new monitor (the core's already started one,
+    ``options["monitor"]``, when there is one); sets ``ctr.state.pid`` and
+    ``monitor_pid``.  The caller holds the lock, has mounted the rootfs and written the bundle."""
     from husk.engine.monitor_client import launch_monitor
 
     backend = backend_for(container)
@@ -173,7 +174,7 @@ def restore(container, options: dict) -> None:
     argv = backend.restore_command(container.id, userdata, images, paths.pid_file(container.id),
                                    os.path.join(userdata, "oci-log"), _flags(options))
     started = time.monotonic()
-    report = launch_monitor(container, argv, tty=False)
+    report = launch_monitor(container, argv, tty=False, pending=options.get("monitor"))
     container.state.pid, container.state.monitor_pid = report.pid, report.monitor_pid
     options["stats"] = _stats(container, int((time.monotonic() - started) * 1e6), "runtime_restore_duration",
                               "stats-restore")
