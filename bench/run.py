@@ -690,7 +690,8 @@ class Bench:
         runtime: only runc here has CRIU support; both engines use the same criu).
         raw, the floor: ``runc checkpoint`` + ``runc restore --detach`` of the
         same process in the bare bundle (the CRIU work without an engine)."""
-        hog = 'x=$(head -c 100000000 /dev/zero | tr "\\0" a); sleep 1000'
+        # the shell must outlive sleep: as its last command, busybox sh execs sleep and the 100 MB is gone
+        hog = 'x=$(head -c 100000000 /dev/zero | tr "\\0" a); sleep 1000; echo ${#x}'
         for engine in self.engines:
             engine.run("run", "-d", "--name", "bench-ckpt", "--network", "none", IMAGE, "sh", "-c", hog)
         set_spec_args(self.raw.bundle, ["sh", "-c", hog])
