@@ -130,7 +130,7 @@ class _Options:
             if option is None:
                 return out + ["-" + token[index:]]  # click reports the unknown letter
             value = token[index + 1:]
-            if value.startswith("="):
+            if value.startswith("=") and value != "=":  # `-e=V`; a bare `-e=` is the value "=" (pflag's reading)
                 value = value[1:]
             spelled = _long_name(option, name)
             if _is_flag(option):

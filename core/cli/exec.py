@@ -56,7 +56,7 @@ def exec_(session, detach, detach_keys, env, env_file, interactive, privileged, 
         terminal = next((fd for fd in (0, 1) if window_size(fd) is not None), None)
         size = window_size(terminal) if tty and terminal is not None else None
         process = session.runtime.container(name).exec_start(
-            list(command), env=parse_env(env, env_file), user=user, workdir=workdir, tty=tty,
+            list(command), env=parse_env(env, env_file, exec_=True), user=user, workdir=workdir, tty=tty,
             privileged=privileged, interactive=interactive and not detach, preserve_fds=preserve_fds,
             detach=detach, console_size=size, launch=launch)
     except BaseException:

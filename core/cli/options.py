@@ -12,9 +12,16 @@ from ..define import InvalidArgument
 
 
 
-def parse_env(values: tuple[str, ...], env_files: tuple[str, ...]) -> list[str]:
-    """`-e K=V`, `-e K` (taken from the caller's environment when set) and `--env-file`s,
-    files first as podman does, in order."""
+def parse_env(values: tuple[str, ...], env_files: tuple[str, ...], *, exec_: bool = False) -> list[str]:
+    """`-e K=V`, `-e K` (taken from the caller's environment when set), `-e K*`
+    (every variable of the caller's starting with K) and `--env-file`s, files
+    first as podman does, in order.
+
+    As podman 4.3: `-e K=` sets K empty; a name loses its leading blanks; an
+    entry with no name (`=V`, `-e=`, which cobra reads as the value "=") is
+    refused, and so is an empty one (`-e ''`, `--env=`), except that create
+    and run ignore a lone empty `-e` (exec refuses it too, its message after
+    "parsing environment variables: ")."""
     entries: list[str] = []
     for path in env_files:
         try:
@@ -25,14 +32,19 @@ def parse_env(values: tuple[str, ...], env_files: tuple[str, ...]) -> list[str]:
         except UnicodeDecodeError:
             raise InvalidArgument(f"reading env file {path}: not UTF-8 text") from None
         entries.extend(line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#"))
-    entries.extend(values)
+    if exec_ or values != ("",):
+        entries.extend(values)
     env = []
     for entry in entries:
-        name, sep, _ = entry.partition("=")
-        if not name or any(c.isspace() for c in name):
-            raise InvalidArgument(f"invalid environment variable: {entry!r}")
+        name, sep, value = entry.partition("=")
+        if not name:
+            message = f"invalid environment variable: {_quoted(entry)}"
+            raise InvalidArgument(f"parsing environment variables: {message}" if exec_ else message)
+        name = name.lstrip(" \t")
         if sep:
-            env.append(entry)
+            env.append(f"{name}={value}")
+        elif name.endswith("*"):
+            env += [f"{key}={val}" for key, val in os.environ.items() if key.startswith(name[:-1])]
         elif name in os.environ:
             env.append(f"{name}={os.environ[name]}")
     return env

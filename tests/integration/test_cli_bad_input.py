@@ -65,6 +65,7 @@ def test_bad_run_input_creates_nothing(husk, tmp_path):
     _one_error(husk("run", "-v", f"{tmp_path}:relative", "busybox", "true"), 125, "relative")
     _one_error(husk("run", "--entrypoint", "[broken", "busybox"), 125, "entrypoint")
     _one_error(husk("run", "-e", "=x", "busybox", "true"), 125)
+    _one_error(husk("run", "-e=", "busybox", "true"), 125, 'invalid environment variable: "="')  # pflag: the value "="
     _one_error(husk("run", "nosuchimage", "true"), 125, "nosuchimage")
     assert husk("ps", "-aq", check=True).stdout == ""
 

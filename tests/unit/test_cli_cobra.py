@@ -27,6 +27,8 @@ _register()
     # values glued with = or to the letter, clusters; short names become long ones (click
     # reads a short one only after failing it as a long one, at the cost of a NoSuchOption)
     ("create -e=A=b -eC=d busybox", "create --env A=b --env C=d busybox"),
+    ("create -e= busybox", "create --env = busybox"),  # pflag: a bare `-e=` is the value "="
+    ("create -e== busybox", "create --env = busybox"),
     ("stop -t5 x", "stop --time 5 x"),
     ("run -it busybox sh", "run --interactive --tty busybox sh"),
     # -- ends the flags; run's flags end at the image

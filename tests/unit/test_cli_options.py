@@ -25,10 +25,40 @@ def test_env_files_first_then_flags_and_host_lookups(tmp_path, monkeypatch):
         ["A=1", "B=two words", "FROM_HOST=yes", "C=3", "A=override"]
 
 
-@pytest.mark.parametrize("entry", ["=x", "A B=1", ""])
-def test_bad_env_entries(entry):
-    with pytest.raises(InvalidArgument):
-        parse_env((entry,), ())
+@pytest.mark.parametrize("values, expected", [
+    # what podman 4.3.1 run and exec do with each (checked by hand against podman)
+    (("FOO=",), ["FOO="]),  # an empty value is a value
+    (("UNSET_HERE",), []),  # from the host's environment: unset there, left out
+    (("FROM_HOST*",), ["FROM_HOST=yes", "FROM_HOST_TOO=also"]),  # every host variable with the prefix
+    ((" \tLEAD=1",), ["LEAD=1"]),  # leading blanks are not the name's
+    (("A B=1",), ["A B=1"]),
+    (("",), []),  # create and run ignore a lone `-e ''` (`--env=`): exec refuses it, below
+])
+def test_env_entries_as_podman_reads_them(values, expected, monkeypatch):
+    monkeypatch.setenv("FROM_HOST", "yes")
+    monkeypatch.setenv("FROM_HOST_TOO", "also")
+    monkeypatch.delenv("UNSET_HERE", raising=False)
+    assert parse_env(values, ()) == expected
+
+
+@pytest.mark.parametrize("values, message", [
+    (("=x",), 'invalid environment variable: "=x"'),
+    (("=",), 'invalid environment variable: "="'),  # `-e=`, which cobra reads as the value "="
+    (('="',), 'invalid environment variable: "=\\""'),
+    (("", "A=1"), 'invalid environment variable: ""'),  # an empty one beside others is refused
+])
+def test_bad_env_entries_with_podman_s_message(values, message):
+    with pytest.raises(InvalidArgument) as caught:
+        parse_env(values, ())
+    assert str(caught.value) == message
+    with pytest.raises(InvalidArgument) as caught:
+        parse_env(values, (), exec_=True)
+    assert str(caught.value) == f"parsing environment variables: {message}"
+
+
+def test_exec_refuses_a_lone_empty_env():
+    with pytest.raises(InvalidArgument, match='^parsing environment variables: invalid environment variable: ""$'):
+        parse_env(("",), (), exec_=True)
 
 
 def test_missing_env_file_names_it(tmp_path):
