@@ -57,6 +57,8 @@ class Runtime:
         self.default_runtime = runtime or self.config.runtime
         self._store: Store | None = None
         self._backends: dict[str, OCIRuntime] = {}
+        #: feature_plugins' partial loads, by the plugins they load
+        self._partial_plugins: dict[tuple[str, ...], Plugins] = {}
 
     # -- lazily opened parts -------------------------------------------------------------
     @property
@@ -93,13 +95,19 @@ class Runtime:
         """The plugins to call the feature hook `hook` on (``checkpoint``, ``restore``:
         the pluggy hook ``husk_<hook>``): until some command needs every plugin, only
         those the last full load noted implement it (husk.engine.plugins.implementers),
-        so a checkpoint imports the criu plugin, not all six."""
+        so a checkpoint imports the criu plugin, not all six.  One partial load per
+        set of plugins and Runtime (a restore after a checkpoint, an API service
+        restoring many, reuse it)."""
         if "plugins" not in self.__dict__:
             from .plugins import Plugins, implementers
 
             names = implementers(f"husk_{hook}", self.config.plugins, self.config.disabled_plugins)
             if names:
-                return Plugins(self.config.plugins, self.config.disabled_plugins, self.config, only=names)
+                key = tuple(names)
+                if key not in self._partial_plugins:
+                    self._partial_plugins[key] = Plugins(self.config.plugins, self.config.disabled_plugins,
+                                                         self.config, only=names)
+                return self._partial_plugins[key]
         return self.plugins
 
     @functools.cached_property

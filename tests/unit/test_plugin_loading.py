@@ -423,3 +423,4 @@ def test_a_feature_hook_loads_only_the_plugins_that_implement_it(hints, tmp_path
     runtime.feature_plugins("checkpoint").checkpoint(_container(), options)
     assert options["by"] == dumper and other not in sys.modules
     assert "plugins" not in runtime.__dict__  # a partial load is not the runtime's plugins
+    assert runtime.feature_plugins("checkpoint") is runtime.feature_plugins("checkpoint")  # loaded once per Runtime
