@@ -6,13 +6,14 @@ between storage roots, and every refusal is one clear line."""
 import io
 import json
 import os
+import shutil
 import subprocess
 import tarfile
 import time
 
 import pytest
 
-from husk.testing import HUSK
+from husk.testing import HUSK, find_monitors, wait_until
 
 COUNTER = "i=0; while :; do i=$((i+1)); echo $i; sleep 0.1; done"
 
@@ -160,6 +161,31 @@ def test_changed_file_in_upper_dir_survives_local_restore(runc):
     runc("container", "checkpoint", "count", check=True)
     runc("container", "restore", "count", check=True)
     assert runc("exec", "count", "cat", "/etc/kept").stdout == "kept\n"
+
+
+def test_restore_removes_the_images_and_a_failed_one_leaves_no_monitor(runc):
+    """The images go after a restore (renamed at once, unlinked in the
+    background); --keep keeps them.  The monitor a restore starts before the
+    mount is given up when the restore fails."""
+    runc("run", "-d", "--name", "c", "busybox", "sleep", "1000", check=True)
+    cid = runc("inspect", "--format", "{{.Id}}", "c", check=True).stdout.strip()
+    userdata = os.path.join(runc.root, "containers", cid, "userdata")
+    images = os.path.join(userdata, "checkpoint")
+    runc("container", "checkpoint", "c", check=True)
+    assert os.path.exists(os.path.join(images, "inventory.img"))
+    runc("container", "restore", "c", check=True)
+    assert not os.path.exists(images)
+    assert wait_until(lambda: not [n for n in os.listdir(userdata) if n.startswith("checkpoint")]), \
+        os.listdir(userdata)
+    runc("container", "checkpoint", "c", check=True)
+    runc("container", "restore", "--keep", "c", check=True)
+    assert os.path.exists(os.path.join(images, "inventory.img"))
+    runc("container", "checkpoint", "c", check=True)
+    shutil.rmtree(images)
+    assert wait_until(lambda: find_monitors(runc.runroot) == []), "the checkpointed container's monitor stayed"
+    result = runc("container", "restore", "c")
+    assert result.returncode == 125 and "does not contain a checkpoint" in result.stderr
+    assert wait_until(lambda: find_monitors(runc.runroot) == []), "a failed restore left its monitor behind"
 
 
 def test_refusals(runc, tmp_path):
