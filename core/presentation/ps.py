@@ -8,7 +8,10 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ..define import HuskError, InvalidArgument, State
-from ..formats.timestamps import human_duration
+from ..engine.networking import network_names, uses_networks
+from ..engine.process_args import resolve_args
+from ..formats.gofmt import GoStruct
+from ..formats.timestamps import format_go_time, human_duration
 from .filters import container_filter
 
 if TYPE_CHECKING:
@@ -35,8 +38,6 @@ def status_text(container: "Container", now: float) -> str:
 
 def command_args(container: "Container", image: "ImageRecord | None") -> list[str]:
     """The command the container runs (its entrypoint and command, or the image's)."""
-    from ..engine.process_args import resolve_args
-
     config = container.config
     try:
         return resolve_args(config, image.config) if image else config.entrypoint + config.command
@@ -46,15 +47,14 @@ def command_args(container: "Container", image: "ImageRecord | None") -> list[st
 
 def ps_row(container: "Container", image: "ImageRecord | None", no_trunc: bool, now: float) -> dict[str, Any]:
     """One row of `ps`, a struct to templates (podman's psReporter): an unknown
-    field is an error, as in podman."""
-    from ..engine.networking import network_names, uses_networks
-    from ..formats.gofmt import GoStruct
-    from ..formats.timestamps import format_go_time
-
+    field is an error, as in podman.  (Called for every container of a `ps`:
+    its imports are the module's, not the function's, and what two fields
+    show alike is computed once.)"""
     config, st = container.config, container.state
     command = " ".join(command_args(container, image))
     if not no_trunc and len(command) > 17:
         command = command[:17] + "..."
+    created_human = f"{human_duration(now - config.created)} ago"
     return GoStruct({
         "ID": config.id if no_trunc else config.id[:12],
         "Names": config.name,
@@ -63,8 +63,8 @@ def ps_row(container: "Container", image: "ImageRecord | None", no_trunc: bool, 
         "Command": command,
         "Created": int(config.created),
         "CreatedAt": format_go_time(int(config.created * 1e9)),
-        "CreatedHuman": f"{human_duration(now - config.created)} ago",
-        "RunningFor": f"{human_duration(now - config.created)} ago",
+        "CreatedHuman": created_human,
+        "RunningFor": created_human,
         "Status": status_text(container, now),
         "State": st.shown(),
         "Ports": _ports(config.ports),

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from husk.formats import template
 from husk.define import InvalidArgument
-from husk.formats.gofmt import go_sprintf
+from husk.formats.gofmt import GoStruct, go_sprintf
 from husk.formats.template import align_columns, format_rows, render
 
 INSPECT = {
@@ -354,3 +354,24 @@ def test_go_duration_prints_as_go_does(ns, text):
     from husk.formats.gofmt import go_duration
 
     assert go_duration(ns) == text
+
+
+@pytest.mark.parametrize("row", [
+    GoStruct({"ID": "abc", "N": 3, "On": True, "L": ["x", 1], "Nil": None, "M": {"k": "v"}, "F": 1.5}, "psReporter"),
+    {"ID": "abc", "N": 3, "On": False, "L": [], "Nil": None, "M": {}, "F": 0.25},
+])
+def test_plain_field_templates_print_what_the_node_walk_prints(row):
+    """Template._plain (text and single fields, every default table) renders without
+    walking the nodes: the same text, and a GoStruct's unknown field the same error."""
+    source = "{{.ID}}\t{{.N}} {{.On}}|{{.L}}|{{.Nil}}|{{.M}}|{{.F}}|\n"
+    fast, walked = template.Template(source), template.Template(source)
+    walked._plain = None
+    assert fast._plain is not None
+    assert fast.render(row) == walked.render(row)
+    missing = template.Template("{{.ID}} {{.Nope}}")
+    if isinstance(row, GoStruct):
+        with pytest.raises(InvalidArgument, match="can't evaluate field Nope in type psReporter"):
+            missing.render(row)
+    else:
+        assert missing.render(row) == "abc <no value>"
+    assert template.Template("{{.ID}} {{upper .ID}}")._plain is None

@@ -23,7 +23,8 @@ value; ``len`` counts characters, not bytes.
 
 from __future__ import annotations
 
-from .nodes import _Action, _ExecError, _HeaderRow, _raise, _render_nodes, _State, _Text
+from ..gofmt import MISSING, GoStruct, go_str
+from .nodes import _Action, _ExecError, _Field, _HeaderRow, _raise, _render_nodes, _State, _Text
 from .parse import _WHITESPACE, _Parser
 
 __all__ = ["Template", "compile", "render", "format_rows", "align_columns"]
@@ -120,13 +121,18 @@ def align_columns(text: str, min_width: int = TABLE_MIN_WIDTH, padding: int = TA
 class Template:
     """A parsed template; ``render`` may be called any number of times."""
 
-    __slots__ = ("source", "_nodes")
+    __slots__ = ("source", "_nodes", "_plain")
 
     def __init__(self, source: str) -> None:
         self.source = source
         self._nodes = _Parser(source).parse()
+        self._plain = _plain_fields(self._nodes)
 
     def render(self, data: object) -> str:
+        if self._plain is not None and type(data) in (GoStruct, dict):
+            text = _render_plain(self._plain, data)
+            if text is not None:
+                return text
         state = _State(data)
         out: list[str] = []
         try:
@@ -163,6 +169,38 @@ class Template:
                 value = row.heading(name) if name else ""
             out.append(value)
         return "".join(out)
+
+
+def _plain_fields(nodes: list) -> tuple | None:
+    """A template that is only text and single fields (``{{.ID}}\\t{{.Names}}``,
+    every default table) as (text, field name or None) pairs; None for any other."""
+    plain = []
+    for node in nodes:
+        if type(node) is _Text:
+            plain.append((node.text, None))
+        elif (type(node) is _Action and not node.pipe.decls and len(node.pipe.commands) == 1
+              and type(node.pipe.commands[0]) is _Field and len(node.pipe.commands[0].names) == 1):
+            plain.append(("", node.pipe.commands[0].names[0]))
+        else:
+            return None
+    return tuple(plain)
+
+
+def _render_plain(plain: tuple, data: dict) -> str | None:
+    """What the nodes print for a row, without walking them: a `ps` of 200
+    containers renders 1400 fields, and the node walk was a tenth of its time.
+    The same text as the walk: a dict's missing field prints ``<no value>``;
+    None for a GoStruct's missing one, whose error the walk then raises."""
+    out = []
+    for text, name in plain:
+        if name is None:
+            out.append(text)
+            continue
+        value = data.get(name, MISSING)
+        if value is MISSING and type(data) is GoStruct:
+            return None
+        out.append(value if type(value) is str else go_str(value))
+    return "".join(out)
 
 
 _CACHE: dict[str, Template] = {}
