@@ -228,10 +228,13 @@ def launch_monitor(container: "Container", create_argv: list[str], *, tty: bool 
     :raises CommandNotFound, CommandCannotInvoke, RuntimeFailure: as :func:`spawn_monitor`
     """
     config, pass_fds = _monitor_config(container, create_argv, tty, exec_session)
-    if pending is not None:
-        report = pending.finish(config)
-    else:
-        report = spawn_monitor(config, pass_fds=pass_fds)
+    if pending is None:
+        # The configuration goes through the pipe, not the command line: the
+        # interpreter keeps copies of its command line (wide strings among them)
+        # for the monitor's whole life, about 0.1 MiB of PSS per container
+        # (measured).  The run root stays on it, for whoever looks for its monitors.
+        pending = PendingMonitor({"runroot": os.path.abspath(container.runtime.paths.runroot)}, pass_fds)
+    report = pending.finish(config)
     return MonitorReport(int(report["pid"]), int(report.get("monitor_pid", 0)))
 
 
