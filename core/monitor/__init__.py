@@ -33,10 +33,11 @@ has no log (empty log_path) and an exit command only when detached; its
 command starts so no output is lost, and slowed down to (never dropped for)
 the client's pace; ``preserve_fds`` numbers the caller's descriptors 3.. that
 the runtime passes on to the command (the monitor closes its copies).
-With ``config_fd`` (an exec's monitor, started before its caller knows the
-container or the command), the rest of the configuration is read from that
-pipe first (a marshal dump of config keys, over those of the argument); EOF
-with nothing written means the caller gave up: the monitor exits having done nothing.
+With ``config_fd`` (husk's launches: the monitor starts before its caller
+knows the whole configuration, and a command line's copies would stay in its
+memory for its life), the rest of the configuration is read from that pipe
+first (a marshal dump of config keys, over those of the argument); EOF with
+nothing written means the caller gave up: the monitor exits having done nothing.
 
 Health checks (``health_argv``, every ``health_interval`` seconds): see .health.
 
