@@ -52,12 +52,8 @@ def libc(name: str, *args) -> int:
     import _ctypes
 
     if not _LIBC:
-        class CInt(_ctypes._SimpleCData):
-            _type_ = "i"
-
-        class Function(_ctypes.CFuncPtr):
+        class Function(_ctypes.CFuncPtr):  # no _restype_: a C int, ctypes' default
             _flags_ = _ctypes.FUNCFLAG_CDECL | _ctypes.FUNCFLAG_USE_ERRNO
-            _restype_ = CInt
 
         class Libc:
             _handle = _ctypes.dlopen(None)
