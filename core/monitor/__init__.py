@@ -215,7 +215,11 @@ class Monitor:
     What only some monitors need is loaded when they need it, so that the
     others never hold its code (its memory is paid once per container): the
     attach clients (.clients), a terminal's console (.console), the journal
-    (.journal), health checks (.health) and a failed create's message (.failure)."""
+    (.journal), health checks (.health) and a failed create's message (.failure).
+    A part loaded late (the clients, by the first attach) comes from the husk
+    installed then, perhaps newer than this monitor: the parts use only the
+    attributes set in ``__init__`` and the methods above ``report``, which
+    must therefore keep their names and meaning across versions."""
 
     def __init__(self, config: dict) -> None:
         self.config = config
