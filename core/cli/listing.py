@@ -9,7 +9,6 @@ import os
 import sys
 
 from ..define import EXIT_ENGINE, HuskError, InvalidArgument, NoSuchContainer, State
-from ..presentation.filters import KEYS
 
 if TYPE_CHECKING:
     from ..engine.runtime import Runtime
@@ -33,6 +32,8 @@ def _parse_filters(filters: tuple[str, ...]) -> dict[str, list[str]]:
     for item in filters:
         key, sep, value = item.partition("=")
         if not sep:
+            from ..presentation.filters import KEYS  # here: inspect and logs, which share this module, filter nothing
+
             raise InvalidArgument(f"invalid filter {item!r}: use {', '.join(k + '=' for k in KEYS)}")
         parsed.setdefault(key, []).append(value)
     return parsed
