@@ -53,9 +53,12 @@ async def error_middleware(request: web.Request, handler):
                 response.force_close()  # the rest of the body is not worth waiting for
             return response
         raise
-    except (ConnectionResetError, BrokenPipeError):
-        raise
     except Exception as exc:  # a bug: answer 500, keep serving, log where it was
+        if isinstance(exc, ConnectionError) and (request.transport is None or request.transport.is_closing()):
+            # the client left in the middle of the answer (a followed log, stats): nobody is there
+            # to tell, and aiohttp would log the error with a traceback; a broken connection that
+            # is not the client's (one to a monitor) escaping a handler is a bug like any other
+            return web.Response()  # dropped on the closed connection
         if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):  # the host's disk, not a bug
             return json_error(500, exc.strerror + (f": {exc.filename}" if exc.filename else ""))
         log.exception("internal error in %s %s", request.method, request.path)

@@ -116,3 +116,28 @@ def test_podman_py_stats_and_df(api):
     assert [image["Repository"] for image in usage["Images"]] == ["localhost/busybox"]
     assert [entry["Names"] for entry in usage["Containers"]] == ["ppy"]
     container.remove(force=True)
+
+
+def test_clients_that_hang_up_on_streams_leave_no_traceback(api_crun):
+    """Clients that reset the connection in the middle of a stats, followed-log
+    and events stream: the service's stderr (checked at the fixture's end) stays
+    free of tracebacks.  A handler's write to the closing connection raised
+    ClientConnectionResetError, which the error middleware passed to aiohttp,
+    and aiohttp logged it with a traceback (stats, two hang-ups in five)."""
+    import socket
+    import struct
+
+    status, _, body = api_crun.request("POST", "/containers/create", {
+        "Image": "busybox", "Cmd": ["sh", "-c", "while :; do echo chatter; done"]})
+    assert status == 201, body
+    cid = body["Id"]
+    assert api_crun.request("POST", f"/containers/{cid}/start")[0] == 204
+    for path in (f"/containers/{cid}/stats", f"/containers/{cid}/logs?follow=1&stdout=1", "/events"):
+        for _ in range(6):
+            with socket.socket(socket.AF_UNIX) as sock:
+                sock.settimeout(60)
+                sock.connect(api_crun.socket_path)
+                sock.sendall(f"GET {path} HTTP/1.1\r\nHost: d\r\n\r\n".encode())
+                assert sock.recv(4096).startswith(b"HTTP/1.1 200"), path
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close = reset
+    assert api_crun.request("POST", f"/containers/{cid}/kill")[0] == 204
