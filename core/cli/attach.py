@@ -38,6 +38,7 @@ def run_attached(container: "Container", attach_stdin: bool, remove: bool | None
     """Start `ctr` attached (or attach, when it is running already, as podman's
     `start -a` does); return its exit code, or 0 when the user detached.
     Removes it afterwards when `remove` (default: the container's --rm)."""
+    from ..engine.lifecycle import read_exit_file
     from ..presentation.terminal import parse_detach_keys
 
     remove = container.config.auto_remove if remove is None else remove
@@ -47,6 +48,7 @@ def run_attached(container: "Container", attach_stdin: bool, remove: bool | None
     if streams:
         attach_stdin = attach_stdin and "stdin" in streams
     client = None
+    removed = False
     try:
         with _Session(container, attach_stdin, sig_proxy, streams) as session:
             if container.state.state is State.RUNNING:
@@ -57,12 +59,17 @@ def run_attached(container: "Container", attach_stdin: bool, remove: bool | None
             session.client = None  # closed below, after the cleanup its monitor waits for
         if detached:
             return 0
+        if remove and read_exit_file(container) is not None:
+            # the monitor writes the exit file before it ends the output: the removal
+            # records the exit with its own write, no wait() (and its write) first
+            removed = True
+            container.remove(force=True, timeout=0, volumes=True)  # --rm: anonymous volumes too, as podman
+            return container.state.exit_code
         code = container.wait()
-        if not remove:
-            _clean_up(container)
+        _clean_up(container)
         return code
     finally:
-        if remove and not detached:
+        if remove and not detached and not removed:
             try:
                 container.remove(force=True, timeout=0, volumes=True)  # --rm: anonymous volumes too, as podman
             except (NoSuchContainer, ContainerRemoved):

@@ -194,7 +194,8 @@ class Container:
         if not force:
             self._refuse_removal_of_infra()
             self._refuse_removal_with_dependents()
-        with self._locked():
+        with self._locked(sync=False):
+            lifecycle.sync(self, save=False)  # an exit found is stored by the removal's cleanup
             if self.state.state in (State.RUNNING, State.PAUSED) and not force:
                 raise ContainerRunning(
                     f"cannot remove container {self.id} as it is {self.state.state} - running or paused containers "

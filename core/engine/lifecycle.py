@@ -36,7 +36,7 @@ MONITOR_RELEASE_SECONDS = 10.0
 
 
 # -- sync ---------------------------------------------------------------------------------
-def sync(container: "Container", ask_runtime: bool = False) -> None:
+def sync(container: "Container", ask_runtime: bool = False, save: bool = True) -> None:
     """Bring the stored state in line with reality, cheaply.
 
     The monitor's exit file says a process has exited; a dead pid without an
@@ -44,7 +44,8 @@ def sync(container: "Container", ask_runtime: bool = False) -> None:
     A container left `configured` or `exited` with its own mount recorded was
     abandoned mid-init or mid-restore by a killed CLI: its runtime leftovers
     and mount are released, and so is the mount of an export or copy whose
-    process was killed.
+    process was killed.  `save` False leaves an exit it records to the
+    caller's next write (a stop's or a removal's cleanup: one commit fewer).
     """
     st = container.state
     release_temporary_mount(container)
@@ -73,7 +74,7 @@ def sync(container: "Container", ask_runtime: bool = False) -> None:
             return
         exit_info = (UNKNOWN_EXIT_CODE, time.time())
         st.error = "the container's monitor died; its exit code is unknown"
-    _record_exit(container, *exit_info)
+    _record_exit(container, *exit_info, save=save)
     if not pid_alive(st.monitor_pid):
         cleanup(container)  # the monitor would have run it; with the monitor gone, do it here
 
@@ -441,9 +442,13 @@ def _stop_process(container: "Container", backend: "OCIRuntime", timeout: int) -
 
 
 def _finish_stop(container: "Container") -> None:
-    sync(container, ask_runtime=False)
+    """Record the exit in memory: every stop is followed by a cleanup (the
+    caller's, a removal's, a restart's init), whose write stores it.  A CLI
+    killed before that leaves `stopping` stored and the exit file, which the
+    exit command's (or the next command's) sync records."""
+    sync(container, ask_runtime=False, save=False)
     if container.state.state in (State.CREATED, State.RUNNING, State.PAUSED):
-        _record_exit(container, *(read_exit_file(container) or (UNKNOWN_EXIT_CODE, time.time())))
+        _record_exit(container, *(read_exit_file(container) or (UNKNOWN_EXIT_CODE, time.time())), save=False)
     fault("stop.exit-record.after")
     container.runtime.emit("stop", container)
 
