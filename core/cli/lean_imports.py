@@ -15,7 +15,10 @@ handles both:
   its module object exists at once (``from . import inspect`` and ``import
   textwrap`` bind it) and its code runs at the first attribute access, so a
   use of it still works, and pays then.  An ``import`` statement of it while
-  it is deferred also runs it (the import system reads its ``__spec__``).
+  it is deferred also runs it (the import system reads its ``__spec__``): so
+  aiohttp's ``import textwrap`` runs textwrap in the API service, at import,
+  in one thread (LazyLoader is not thread-safe before Python 3.12; husk itself
+  never uses these modules).
 - typing_extensions is reported missing to msgspec._utils alone, while it is
   importing: LazyLoader cannot serve there, as msgspec._utils takes names from
   it at once.  msgspec then uses typing's get_type_hints, Required and
