@@ -46,6 +46,10 @@ def exec_(session, detach, detach_keys, env, env_file, interactive, privileged, 
     from ..engine.exec_session import ExecLaunch, check_arguments
 
     check_arguments(list(command), preserve_fds)  # before husk opens files that could take fd 3
+    from ..engine.config import ROOTLESS_ENV, is_rootless
+
+    if is_rootless() and ROOTLESS_ENV not in os.environ:
+        session.runtime  # joins the user's namespaces (husk.engine.rootless): the monitor must start inside
     # the session's monitor first: its interpreter starts while the rest is imported and looked up
     launch = ExecLaunch(detach=detach, preserve_fds=preserve_fds, runroot=session.runroot)
     try:
