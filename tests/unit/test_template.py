@@ -375,3 +375,25 @@ def test_plain_field_templates_print_what_the_node_walk_prints(row):
     else:
         assert missing.render(row) == "abc <no value>"
     assert template.Template("{{.ID}} {{upper .ID}}")._plain is None
+
+
+@given(st.lists(st.lists(st.text(alphabet="ab c\u00e9", max_size=15), min_size=1, max_size=5), min_size=1, max_size=8),
+       st.booleans(), st.booleans())
+def test_uniform_tables_align_as_the_elastic_layout(cells, uniform, trailing_newline):
+    """template._align_uniform (every line with as many cells) gives the general
+    elastic layout's text; a table it does not take goes the general way."""
+    if uniform:
+        cells = [(row * 5)[:len(cells[0])] for row in cells]
+    text = "\n".join("\t".join(row) for row in cells) + ("\n" if trailing_newline else "")
+    lines = [line.split("\t") for line in text.split("\n")]
+    fast = template._align_uniform(lines, 12, 2)
+    original = template._align_uniform
+    try:
+        template._align_uniform = lambda *args: None
+        elastic = align_columns(text)
+    finally:
+        template._align_uniform = original
+    if uniform:
+        assert fast is not None
+    assert fast is None or fast == elastic
+    assert align_columns(text) == elastic

@@ -86,6 +86,9 @@ def align_columns(text: str, min_width: int = TABLE_MIN_WIDTH, padding: int = TA
     last cell of a line is not part of any column and is never padded.
     """
     lines = [line.split("\t") for line in text.split("\n")]
+    uniform = _align_uniform(lines, min_width, padding)
+    if uniform is not None:
+        return uniform
     out: list[str] = []
     widths: list[int] = []
 
@@ -116,6 +119,22 @@ def align_columns(text: str, min_width: int = TABLE_MIN_WIDTH, padding: int = TA
 
     layout(0, len(lines))
     return "\n".join(out)
+
+
+def _align_uniform(lines: list[list[str]], min_width: int, padding: int) -> str | None:
+    """:func:`align_columns` of a table whose lines all have as many cells (but
+    for the empty one after the last newline), as every `ps` and `images`
+    table has: then each column spans every line, and one pass over the
+    columns' widths gives the elastic layout's text (a `ps -a` of 200
+    containers spent most of its formatting in the general walk).  None for
+    any other table."""
+    body = lines[:-1] if len(lines) > 1 and lines[-1] == [""] else lines
+    count = len(body[0])
+    if any(len(cells) != count for cells in body):
+        return None
+    widths = [max(min_width, max(len(cells[column]) for cells in body) + padding) for column in range(count - 1)]
+    out = ["".join([cell.ljust(width) for cell, width in zip(cells, widths)]) + cells[-1] for cells in body]
+    return "\n".join(out + [""] * (len(lines) - len(body)))
 
 
 class Template:
