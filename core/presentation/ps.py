@@ -33,7 +33,11 @@ def status_text(container: "Container", now: float) -> str:
         return f"Up {human_duration(now - st.started_at)}" + (f" ({health})" if health else "")
     if st.state in (State.STOPPED, State.EXITED):
         return f"Exited ({st.exit_code}) {human_duration(now - st.finished_at)} ago"
-    return str(st.state).capitalize()
+    return _CAPITALIZED[st.state]
+
+
+#: the other states' STATUS (str() of an enum member, for every row of a `ps`, was a tenth of the row)
+_CAPITALIZED = {state: str(state).capitalize() for state in State}
 
 
 def command_args(container: "Container", image: "ImageRecord | None") -> list[str]:
