@@ -27,6 +27,7 @@ import msgspec
 from aiohttp import web
 
 from ..define import HuskError, InvalidArgument, NoSuchExecSession, State, StateInvalid
+from ..formats.environment import split_entry
 from . import blocking
 from .responses import json_response
 from .requests import StrOrList, console_size, decode_body, integer, string_list
@@ -167,8 +168,11 @@ async def create(request: web.Request) -> web.Response:
     if not command:
         raise InvalidArgument("No exec command specified")
     for entry in body.env or []:
-        if not entry.partition("=")[0]:
-            raise InvalidArgument(f"invalid environment variable: {entry!r}")
+        if "=" not in entry:  # podman's API looks up no value in the service's environment
+            from ..formats.gofmt import go_quote
+
+            raise InvalidArgument(f"environment variable {go_quote(entry)} badly formed, must be key=value")
+        split_entry(entry)
     if body.detach_keys:
         from .streams import parse_detach_keys
 

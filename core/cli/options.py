@@ -9,6 +9,7 @@ import os
 from typing import BinaryIO, Iterator
 
 from ..define import InvalidArgument
+from ..formats.environment import split_entry
 
 
 
@@ -36,12 +37,11 @@ def parse_env(values: tuple[str, ...], env_files: tuple[str, ...], *, exec_: boo
         entries.extend(values)
     env = []
     for entry in entries:
-        name, sep, value = entry.partition("=")
-        if not name:
-            message = f"invalid environment variable: {_quoted(entry)}"
-            raise InvalidArgument(f"parsing environment variables: {message}" if exec_ else message)
-        name = name.lstrip(" \t")
-        if sep:
+        try:
+            name, value = split_entry(entry)
+        except InvalidArgument as exc:
+            raise InvalidArgument(f"parsing environment variables: {exc}" if exec_ else str(exc)) from None
+        if value is not None:
             env.append(f"{name}={value}")
         elif name.endswith("*"):
             env += [f"{key}={val}" for key, val in os.environ.items() if key.startswith(name[:-1])]
@@ -56,7 +56,9 @@ def parse_labels(values: tuple[str, ...]) -> dict[str, str]:
     for value in values:
         key, _, val = value.partition("=")
         if not key:
-            raise InvalidArgument(f"invalid label format: {_quoted(value)}")
+            from ..formats.gofmt import go_quote
+
+            raise InvalidArgument(f"invalid label format: {go_quote(value)}")
         labels[key] = val
     return labels
 
@@ -70,11 +72,6 @@ def parse_annotations(values: tuple[str, ...]) -> dict[str, str]:
             raise InvalidArgument("annotations must be formatted KEY=VALUE")
         annotations[key] = val
     return annotations
-
-
-def _quoted(value: str) -> str:
-    """Go's %q of a string, near enough: one line whatever it holds."""
-    return '"' + value.encode("unicode_escape").decode("ascii").replace('"', '\\"') + '"'
 
 
 def parse_entrypoint(value: str | None) -> list[str] | None:

@@ -48,12 +48,12 @@ def merge_env(image_env: list[str], container_env: list[str], *, hostname: str, 
     An entry without ``=`` takes its value from husk's own environment, and is
     dropped when husk has none (as `-e NAME` does).
     """
+    from ..formats.environment import split_entry
+
     merged = {"PATH": DEFAULT_PATH, "TERM": "xterm", "container": "husk"}
     for entry in (*image_env, *container_env):
-        name, has_value, value = entry.partition("=")
-        if not name:
-            raise InvalidArgument(f"invalid environment variable {entry!r}: no name")
-        if has_value:
+        name, value = split_entry(entry)
+        if value is not None:
             merged[name] = value
         elif name in os.environ:
             merged[name] = os.environ[name]

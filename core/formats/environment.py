@@ -13,3 +13,17 @@ def check_env(entries: Iterable[str]) -> None:
     for entry in entries:
         if "\0" in entry:
             raise InvalidArgument(f"invalid environment variable {entry!r}: it contains a NUL byte")
+
+
+def split_entry(entry: str) -> tuple[str, str | None]:
+    """One entry as podman reads one (its env.ParseSlice), the one reader of the
+    CLI's -e, the API's Env and a container's stored environment: the name and
+    the value after the first `=`, or None when there is no `=` (a name whose
+    value the reader looks up).  Leading blanks are not the name's; an entry
+    without a name (`=V`, `=`, ``) is refused with podman's message."""
+    name, sep, value = entry.partition("=")
+    if not name:
+        from .gofmt import go_quote
+
+        raise InvalidArgument(f"invalid environment variable: {go_quote(entry)}")
+    return name.lstrip(" \t"), value if sep else None

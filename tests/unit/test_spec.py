@@ -102,9 +102,13 @@ def test_env_name_alone_takes_husks_value(monkeypatch):
     assert not any(entry.startswith("HUSK_TEST_ABSENT") for entry in env)
 
 
-def test_env_without_a_name_is_refused():
-    with pytest.raises(InvalidArgument):
+def test_env_without_a_name_is_refused_with_the_cli_s_message():
+    with pytest.raises(InvalidArgument, match='^invalid environment variable: "=value"$'):
         spec.merge_env([], ["=value"], hostname="h", home="/")
+
+
+def test_env_names_lose_leading_blanks_as_podman_reads_them():
+    assert "A=1" in spec.merge_env([" \tA=1"], [], hostname="h", home="/")
 
 
 def test_process_for_a_user(generate):

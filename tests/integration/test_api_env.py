@@ -1,0 +1,34 @@
+"""Environment entries through the API: one reader (husk.formats.environment)
+for the CLI, the API and the stored configuration, with the messages podman
+4.3's service gives for the same bad entries (checked against `podman system
+service`)."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.mark.parametrize("entry", ["=x", "=", ""])
+def test_create_refuses_an_entry_without_a_name_with_podman_s_message(api_crun, entry):
+    status, _, document = api_crun.request("POST", "/v1.41/containers/create",
+                                           {"Image": "busybox", "Cmd": ["true"], "Env": ["A=1", entry]})
+    quoted = '"' + entry + '"'
+    assert (status, document["message"]) == (400, f"invalid environment variable: {quoted}")
+    assert api_crun.request("GET", "/v1.41/containers/json?all=1")[2] == []
+
+
+def test_exec_create_wants_key_value_entries_as_podman_s_service(api_crun):
+    created = api_crun.request("POST", "/v1.41/containers/create?name=envbox",
+                               {"Image": "busybox", "Cmd": ["sleep", "300"]})
+    assert created[0] == 201, created[2]
+    assert api_crun.request("POST", "/v1.41/containers/envbox/start")[0] == 204
+    for prefix in ("/v1.41", "/v4.3.1/libpod"):
+        for entry, message in [("HOME", 'environment variable "HOME" badly formed, must be key=value'),
+                               ("", 'environment variable "" badly formed, must be key=value'),
+                               ("=x", 'invalid environment variable: "=x"')]:
+            status, _, document = api_crun.request("POST", f"{prefix}/containers/envbox/exec",
+                                                   {"Cmd": ["true"], "Env": [entry]})
+            assert (status, document["message"]) == (400, message), (prefix, entry)
+    status, _, document = api_crun.request("POST", "/v1.41/containers/envbox/exec",
+                                           {"Cmd": ["true"], "Env": ["K=v"]})
+    assert status == 201, document
