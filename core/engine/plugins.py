@@ -352,16 +352,49 @@ def _read_cache(kind: str, context) -> Any:
     return None
 
 
+#: cache files of each kind kept: one is written per distinct sys.path, and a
+#: test suite's temporary directories make thousands a day
+_CACHE_KEEP = 64
+
+
 def _write_cache(kind: str, context, entries) -> None:
+    """Write the cache file of `kind`; a new file (a sys.path not seen, or
+    pruned) prunes its kind to the newest _CACHE_KEEP, so the directory stays
+    bounded at no cost to a read or a rewrite."""
     import json
 
     from ..state.atomic import replace_file
 
     path, key = _cache_file(kind)
+    new = not os.path.exists(path)
     try:
         replace_file(path, json.dumps({"key": key, "context": context, "entries": entries}), make_parent=True)
     except OSError:
-        pass  # a read-only home: scan every time
+        return  # a read-only home: scan every time
+    if new:
+        _prune_cache(os.path.dirname(path), f"{kind}-")
+
+
+def _prune_cache(cache_dir: str, prefix: str) -> None:
+    """Remove the files named `prefix`<8 hex>.json beyond the newest _CACHE_KEEP
+    (by mtime: a file pruned while still in use costs its interpreter one scan)."""
+    files = []
+    try:
+        with os.scandir(cache_dir) as entries:
+            for entry in entries:
+                if entry.name.startswith(prefix) and entry.name.endswith(".json") and len(entry.name) == len(prefix) + 13:
+                    try:
+                        files.append((entry.stat().st_mtime_ns, entry.path))
+                    except OSError:
+                        pass  # removed by another husk pruning at the same time
+    except OSError:
+        return
+    files.sort(reverse=True)
+    for _, old in files[_CACHE_KEEP:]:
+        try:
+            os.unlink(old)
+        except OSError:
+            pass
 
 
 def _plugin_that_raised(hook, exc: BaseException) -> str:

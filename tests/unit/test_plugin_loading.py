@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import inspect
 import itertools
+import os
 import textwrap
 import types
 from dataclasses import dataclass
 
 import pytest
 
+from husk.engine import plugins
 from husk.engine.config import Config
 from husk.define import InvalidArgument, NotImplementedByPlugin, PluginFailure
 from husk.hooks import spec
@@ -424,3 +426,29 @@ def test_a_feature_hook_loads_only_the_plugins_that_implement_it(hints, tmp_path
     assert options["by"] == dumper and other not in sys.modules
     assert "plugins" not in runtime.__dict__  # a partial load is not the runtime's plugins
     assert runtime.feature_plugins("checkpoint") is runtime.feature_plugins("checkpoint")  # loaded once per Runtime
+
+
+# -- the cache directory stays bounded ------------------------------------------------------
+def test_a_new_cache_file_keeps_its_kind_to_the_newest_few(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    cache = tmp_path / "husk"
+    cache.mkdir()
+    keep = plugins._CACHE_KEEP
+    for number in range(keep + 10):  # older ones first
+        old = cache / f"hooks-{number:08x}.json"
+        old.write_text("{}")
+        os.utime(old, ns=(number * 10**9, number * 10**9))
+    others = [cache / "runtimes-0000abcd.json", cache / "unrelated", cache / ".hooks-00000000.json.1.2.tmp"]
+    for other in others:
+        other.write_text("{}")
+        os.utime(other, ns=(0, 0))
+    plugins._write_cache("hooks", {"c": 1}, {"n": 1})
+    path, _ = plugins._cache_file("hooks")
+    left = sorted(name for name in os.listdir(cache) if name.startswith("hooks-"))
+    assert len(left) == keep and os.path.basename(path) in left
+    assert f"hooks-{9:08x}.json" not in left and f"hooks-{11:08x}.json" in left  # the oldest went
+    assert all(other.exists() for other in others)
+    assert plugins._read_cache("hooks", {"c": 1}) == {"n": 1}
+    # a rewrite of a file already there does not look at the directory
+    monkeypatch.setattr(plugins, "_prune_cache", lambda *args: pytest.fail("pruned on a rewrite"))
+    plugins._write_cache("hooks", {"c": 2}, {"n": 2})
