@@ -245,6 +245,8 @@ class SpecGenerator(msgspec.Struct):
     publish_image_ports: bool = False
     expose: dict[str, str] | None = None
     networks: dict[str, PerNetworkBody] | None = None
+    #: podman-remote's `--network slirp4netns:OPTIONS`: {"slirp4netns": [OPTION, ...]}
+    network_options: dict[str, list[str]] | None = None
     #: an OCI LinuxResources document: its limit, shares, quota and period are husk's limits, the rest
     #: (--cpuset-cpus, --memory-swap, --blkio-weight, ...) the run options' resources fragment
     resource_limits: dict | None = None
@@ -417,10 +419,14 @@ def _run_options(runtime, spec: SpecGenerator):
 def _network(spec: SpecGenerator):
     """netns.nsmode (bridge, none, host; "" is the default) with the named
     networks, port mappings (a host port of 0 is a free one) and the first
-    network's static addresses and aliases."""
+    network's static addresses and aliases.  slirp4netns's network_options
+    become the flag's `slirp4netns:OPTIONS`, which create checks as the CLI's."""
     from ..network.ports import libpod_mapping
 
     mode = to_flag(spec.netns.nsmode, spec.netns.value) if spec.netns is not None and spec.netns.nsmode else None
+    slirp4netns = (spec.network_options or {}).get("slirp4netns")
+    if mode == "slirp4netns" and slirp4netns:
+        mode += ":" + ",".join(slirp4netns)
     names = list(spec.networks or {})
     network = names if names and mode in (None, "bridge") else mode
     ports = [port for m in spec.portmappings or []

@@ -281,7 +281,9 @@ def parse_mode(values: list[str] | str) -> tuple[str, list[str]]:
     network), `none`, `host`, `slirp4netns[:OPTIONS]`, `pasta[:OPTIONS]`,
     `container:NAME`, `ns:PATH` (the caller resolves both), or network names
     (one flag each, or a comma list)."""
-    items = [v for value in ([values] if isinstance(values, str) else values) for v in value.split(",") if v]
+    # a user-mode program's options are a comma list of their own (slirp4netns:mtu=1500,enable_ipv6=true)
+    items = [v for value in ([values] if isinstance(values, str) else values)
+             for v in ([value] if value.startswith(("slirp4netns:", "pasta:")) else value.split(",")) if v]
     if not items:
         return "bridge", []
     special = [v for v in items if v in ("none", "host", "bridge", "private", "slirp4netns", "pasta") or ":" in v]
@@ -293,6 +295,10 @@ def parse_mode(values: list[str] | str) -> tuple[str, list[str]]:
         if kind in ("container", "ns") and target:
             return mode, []
         if kind in ("slirp4netns", "pasta"):  # user-mode networking (husk.network.usermode)
+            if kind == "slirp4netns" and target:
+                from .usermode import slirp4netns_flags
+
+                slirp4netns_flags(target)  # a bad option is refused at create
             return mode, []
         if mode not in ("none", "host", "bridge"):
             raise InvalidArgument(f'invalid network mode "{mode}": invalid argument')

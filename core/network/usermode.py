@@ -22,7 +22,7 @@ import subprocess
 
 from typing import TYPE_CHECKING
 
-from ..define import HuskError
+from ..define import HuskError, InvalidArgument
 
 if TYPE_CHECKING:
     from ..state.records import PortMapping
@@ -36,7 +36,7 @@ def start(mode: str, netns_path: str, run_dir: str, ports: "list[PortMapping]" =
     are not supported yet) and forward the published `ports` (slirp4netns only); returns once the tap
     device is up and the ports forwarded."""
     kind, _, options = mode.partition(":")
-    if options:
+    if options and kind == "pasta":
         raise HuskError(f"--network {kind}: options ({options}) are not supported yet")
     if ports and kind == "pasta":
         raise HuskError("--network pasta: published ports are not supported yet (use slirp4netns)")
@@ -56,7 +56,7 @@ def start(mode: str, netns_path: str, run_dir: str, ports: "list[PortMapping]" =
                 return
         else:
             ready_r, ready_w = os.pipe()
-            argv = [program, "--configure", "--mtu=65520", "--disable-host-loopback", "--enable-sandbox",
+            argv = [program, "--configure", *slirp4netns_flags(options), "--enable-sandbox",
                     "--enable-seccomp", f"--ready-fd={ready_w}", "--netns-type=path", netns_path, "tap0"]
             if ports:  # relative: the run directory's path may be too long for a unix socket's
                 argv[1:1] = [f"--api-socket={API_SOCKET}"]
@@ -77,6 +77,75 @@ def start(mode: str, netns_path: str, run_dir: str, ports: "list[PortMapping]" =
             process.kill()
             process.wait()
     raise HuskError(_failure(kind, log))
+
+
+def slirp4netns_flags(options: str) -> list[str]:
+    """`--network slirp4netns:OPTIONS` (podman's names, comma-separated) as
+    slirp4netns's flags, with podman 4.3's messages for a bad one.  create
+    checks them (the CLI's and the APIs' alike, through
+    husk.network.networks.parse_mode), so a bad option is refused there, not
+    only at start as podman refuses it.  husk forwards ports through
+    slirp4netns itself: `port_handler=rootlesskit` is refused."""
+    from ..formats.gofmt import go_quote
+
+    mtu, loopback, extra = "65520", False, []
+    for option in options.split(",") if options else []:
+        name, sep, value = option.partition("=")
+        quoted = go_quote(value)
+        if not sep or name not in _SLIRP4NETNS_OPTIONS:
+            raise InvalidArgument(f"unknown option for slirp4netns: {go_quote(option)}")
+        if name == "mtu":
+            digits = value[1:] if value[:1] in ("+", "-") else value
+            if not (digits.isascii() and digits.isdigit()) or int(value) < 68:
+                raise InvalidArgument(f"invalid mtu {quoted}")
+            mtu = str(int(value))
+        elif name in ("allow_host_loopback", "enable_ipv6"):
+            if value not in ("true", "false"):
+                raise InvalidArgument(f"invalid value of {name} for slirp4netns: {quoted}")
+            if name == "allow_host_loopback":
+                loopback = value == "true"
+            elif value == "true":
+                extra.append("--enable-ipv6")
+        elif name == "port_handler":
+            if value == "rootlesskit":
+                raise InvalidArgument("port_handler=rootlesskit is not supported: husk forwards ports through slirp4netns")
+            if value != "slirp4netns":
+                raise InvalidArgument(f"unknown port_handler for slirp4netns: {quoted}")
+        elif name == "cidr":
+            if "/" not in value or _address(value, network=True) != 4:
+                raise InvalidArgument(f"invalid cidr {quoted}")
+            extra.append(f"--cidr={value}")
+        else:  # outbound_addr (an IPv4 address) or outbound_addr6 (IPv6), or a host interface's name
+            version = 4 if name == "outbound_addr" else 6
+            if _address(value) != version and not _interface(value):
+                raise InvalidArgument(f"invalid outbound_addr {quoted}" if version == 4 else f"invalid outbound_addr6: {quoted}")
+            extra.append(f"--{name.replace('_', '-')}={value}")
+    return [f"--mtu={mtu}", *([] if loopback else ["--disable-host-loopback"]), *extra]
+
+
+_SLIRP4NETNS_OPTIONS = ("mtu", "allow_host_loopback", "enable_ipv6", "port_handler", "cidr",
+                        "outbound_addr", "outbound_addr6")
+
+
+def _address(text: str, network: bool = False) -> int | None:
+    """The IP version of an address (or, with `network`, an address/prefix), None if it is neither."""
+    import ipaddress
+
+    try:
+        return (ipaddress.ip_network(text, strict=False) if network else ipaddress.ip_address(text)).version
+    except ValueError:
+        return None
+
+
+def _interface(name: str) -> bool:
+    """Whether the host has a network interface of that name."""
+    import socket
+
+    try:
+        socket.if_nametoindex(name)
+    except (OSError, ValueError):
+        return False
+    return True
 
 
 def _forward(run_dir: str, ports: "list[PortMapping]") -> None:
