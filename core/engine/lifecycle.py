@@ -92,8 +92,10 @@ def looks_stale(container: "Container") -> bool:
         st.state is not State.CREATED and not pid_alive(st.pid))
 
 
-def _record_exit(container: "Container", exit_code: int, finished_at: float, save: bool = True) -> None:
-    """Record the process's end (`save`=False: the caller saves it with its next write)."""
+def _record_exit(container: "Container", exit_code: int, finished_at: float, save: bool = True,
+                 died: bool = True) -> None:
+    """Record the process's end (`save`=False: the caller saves it with its next write;
+    `died`=False: no `died` event, for a checkpoint's end, as podman)."""
     st = container.state
     st.state = State.STOPPED
     st.stopping = False
@@ -109,7 +111,8 @@ def _record_exit(container: "Container", exit_code: int, finished_at: float, sav
         container.save()
     if st.oom_killed:
         container.runtime.emit("oom", container)
-    container.runtime.emit("died", container, containerExitCode=exit_code)
+    if died:
+        container.runtime.emit("died", container, containerExitCode=exit_code)
 
 
 def read_exit_file(container: "Container") -> tuple[int, float] | None:
@@ -273,30 +276,37 @@ def init(container: "Container", retain_restart_count: bool = False, save: bool 
     `save` False leaves the record to the start that follows at once (one
     fsync less; the caller saves if it fails before): until then the record
     says `configured` with the rootfs mounted, which the next command's sync
-    rolls back as an abandoned init."""
-    from .monitor_client import launch_monitor
+    rolls back as an abandoned init.
+    The monitor's interpreter is started first, unconfigured, so that its
+    start-up runs beside the cleanup, the mount and the bundle; a failed init
+    abandons it (it exits having done nothing)."""
+    from .monitor_client import launch_monitor, pending_monitor
 
-    if container.state.state in (State.STOPPED, State.EXITED):
-        cleanup(container)  # a fresh create needs the old runtime container gone
-    runtime, paths = container.runtime, container.runtime.paths
-    with _unmounted_on_failure(container):
-        fault("init.mount.before")
-        rootfs = mount(container)
-        fault("init.mount.after")
-        if networking.needs_setup(container):
-            fault("init.netns.before")
-            networking.setup(container)
-            fault("init.network-setup.after")
-        userdata = _write_bundle(container, rootfs)
-        fault("init.bundle.after")
-        backend = runtime.oci_runtime(container.config.runtime)
-        oci_log = os.path.join(userdata, "oci-log")
-        create = backend.create_command(container.id, userdata, paths.pid_file(container.id), oci_log)
-        if container.config.run_options.cgroups == "disabled":  # crun's global flag (checked at create)
-            create = _without_cgroups(create)
-        fault("init.monitor.before")
-        report = launch_monitor(container, create)
-        fault("init.monitor.after")
+    pending = pending_monitor(container)
+    try:
+        if container.state.state in (State.STOPPED, State.EXITED):
+            cleanup(container)  # a fresh create needs the old runtime container gone
+        runtime, paths = container.runtime, container.runtime.paths
+        with _unmounted_on_failure(container):
+            fault("init.mount.before")
+            rootfs = mount(container)
+            fault("init.mount.after")
+            if networking.needs_setup(container):
+                fault("init.netns.before")
+                networking.setup(container)
+                fault("init.network-setup.after")
+            userdata = _write_bundle(container, rootfs)
+            fault("init.bundle.after")
+            backend = runtime.oci_runtime(container.config.runtime)
+            oci_log = os.path.join(userdata, "oci-log")
+            create = backend.create_command(container.id, userdata, paths.pid_file(container.id), oci_log)
+            if container.config.run_options.cgroups == "disabled":  # crun's global flag (checked at create)
+                create = _without_cgroups(create)
+            fault("init.monitor.before")
+            report = launch_monitor(container, create, pending=pending)
+            fault("init.monitor.after")
+    finally:
+        pending.abandon()
     st = container.state
     st.state = State.CREATED
     st.pid, st.monitor_pid = report.pid, report.monitor_pid
@@ -308,6 +318,7 @@ def init(container: "Container", retain_restart_count: bool = False, save: bool 
     st.oom_killed = False
     st.stopped_by_user = False
     st.error = ""
+    _forget_checkpoint(st)
     if not retain_restart_count:
         st.restart_count = 0
     if save:
@@ -789,23 +800,35 @@ def checkpoint(container: "Container", options: dict) -> None:
     fault("checkpoint.dump.after")
     _checkpointed(container, options)
     fault("checkpoint.record.after")
-    container.runtime.emit("checkpoint", container)
 
 
 def _checkpointed(container: "Container", options: dict) -> None:
-    """Record a taken dump: the process's end (unless it keeps running) and the
-    checkpoint, in cleanup's one write (a crash before it leaves a running record
-    whose exit file the next command's sync records and cleans up)."""
+    """Record a taken dump (the plugin has noted where its images are) and emit
+    `checkpoint`.  Unless the process keeps running, its end is recorded as
+    podman does: `exited` with exit code 0 (not the SIGKILL CRIU ended it with),
+    no `died` event, `Checkpointed` and `CheckpointedAt` set, in cleanup's one
+    write (a crash before it leaves a running record whose exit file the next
+    command's sync records and cleans up)."""
     st = container.state
-    st.checkpointed = True
     if options.get("keep_running"):
         container.save()
+        container.runtime.emit("checkpoint", container)
         return
+    st.checkpointed, st.checkpointed_at = True, time.time()
+    st.restored, st.restored_at = False, 0.0
     wait_for_exit(container, 30)
     st.stopped_by_user = True  # no restart policy brings a checkpointed process back
     if st.state in (State.CREATED, State.RUNNING, State.PAUSED):
-        _record_exit(container, *(read_exit_file(container) or (0, time.time())), save=False)
+        finished = read_exit_file(container)
+        _record_exit(container, 0, finished[1] if finished else time.time(), save=False, died=False)
+    container.runtime.emit("checkpoint", container)
     cleanup(container, deleted=container.runtime.oci_runtime(container.config.runtime).checkpoint_deletes)
+
+
+def _forget_checkpoint(st) -> None:
+    """What inspect says of a checkpoint and a restore goes at the next start, as podman's init clears it."""
+    st.checkpointed, st.checkpointed_at, st.restored, st.restored_at = False, 0.0, False, 0.0
+    st.checkpoint_path = st.checkpoint_log = st.restore_log = ""
 
 
 def restore(container: "Container", options: dict) -> None:
@@ -815,9 +838,9 @@ def restore(container: "Container", options: dict) -> None:
     The monitor's interpreter is started first, unconfigured, so that its
     start-up runs beside the mount and the bundle; the plugin hands it its
     configuration (`options["monitor"]`), and an unused one is abandoned."""
-    from .monitor_client import PendingMonitor
+    from .monitor_client import pending_monitor
 
-    options["monitor"] = PendingMonitor({"runroot": os.path.abspath(container.runtime.paths.runroot)})
+    options["monitor"] = pending_monitor(container)
     try:
         cleanup(container)
         with _unmounted_on_failure(container):
@@ -836,8 +859,9 @@ def restore(container: "Container", options: dict) -> None:
         options.pop("monitor").abandon()
     st = container.state
     st.state = State.RUNNING
-    st.checkpointed = False
-    st.started_at = time.time()
+    st.checkpointed, st.checkpointed_at = False, 0.0
+    st.restored, st.restored_at = True, time.time()
+    st.started_at = st.restored_at
     st.exit_code, st.finished_at = 0, 0.0
     st.stopped_by_user = st.oom_killed = False
     st.error = ""

@@ -229,13 +229,23 @@ def launch_monitor(container: "Container", create_argv: list[str], *, tty: bool 
     """
     config, pass_fds = _monitor_config(container, create_argv, tty, exec_session)
     if pending is None:
-        # The configuration goes through the pipe, not the command line: the
-        # interpreter keeps copies of its command line (wide strings among them)
-        # for the monitor's whole life, about 0.1 MiB of PSS per container
-        # (measured).  The run root stays on it, for whoever looks for its monitors.
-        pending = PendingMonitor({"runroot": os.path.abspath(container.runtime.paths.runroot)}, pass_fds)
+        pending = pending_monitor(container, pass_fds)
     report = pending.finish(config)
     return MonitorReport(int(report["pid"]), int(report.get("monitor_pid", 0)))
+
+
+def pending_monitor(container: "Container", pass_fds: tuple[int, ...] | None = None) -> PendingMonitor:
+    """A monitor of ``container`` started unconfigured, for :func:`launch_monitor`
+    (an init's or a restore's starts before the mount and the bundle, so that
+    its interpreter's start-up runs beside them), inheriting ``pass_fds``
+    (None: the container's preserved descriptors).  The configuration goes
+    through the pipe, not the command line: the interpreter keeps copies of its
+    command line (wide strings among them) for the monitor's whole life, about
+    0.1 MiB of PSS per container (measured).  The run root stays on it, for
+    whoever looks for a run root's monitors."""
+    if pass_fds is None:
+        pass_fds = _preserved_fds(container)
+    return PendingMonitor({"runroot": os.path.abspath(container.runtime.paths.runroot)}, pass_fds)
 
 
 def exec_monitor_config(container: "Container", exec_session: "ExecMonitor", create_argv: list[str], *,
@@ -305,18 +315,23 @@ def _health_checks(container: "Container") -> dict[str, Any]:
 
 
 def _preserved(container: "Container", create_argv: list[str]) -> int:
+    """The preserved descriptors' count (:func:`_preserved_fds`), also told to the runtime."""
+    count = len(_preserved_fds(container))
+    if count:
+        create_argv[-1:-1] = ["--preserve-fds", str(count)]
+    return count
+
+
+def _preserved_fds(container: "Container") -> tuple[int, ...]:
     """run --preserve-fds N: the caller's descriptors 3.. go to the container, when this
     process still holds them (the run that created it; not a later start)."""
     count = container.config.run_options.preserve_fds
-    if not count:
-        return 0
     try:
         for fd in range(3, 3 + count):
             os.fstat(fd)
     except OSError:
-        return 0
-    create_argv[-1:-1] = ["--preserve-fds", str(count)]
-    return count
+        return ()
+    return tuple(range(3, 3 + count))
 
 
 class ExecMonitor(NamedTuple):
