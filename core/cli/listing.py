@@ -14,11 +14,14 @@ if TYPE_CHECKING:
     from ..engine.runtime import Runtime
 
 def _json(value, indent: int) -> str:
-    """JSON text, json imported here: only the outputs that print JSON pay its
-    2 ms, not every `ps` and `inspect --format` (issue 20)."""
-    import json
+    """JSON text indented by `indent` spaces a level, through msgspec, which
+    reading the records loaded already (the json module cost an `inspect` 1 ms
+    to import, issue 20).  The text of json.dumps(value, indent=indent) for
+    ASCII strings and ordinary numbers; other characters are printed as UTF-8,
+    as podman's Go encoder does (json.dumps escaped them as \\uXXXX)."""
+    import msgspec
 
-    return json.dumps(value, indent=indent)
+    return msgspec.json.format(msgspec.json.encode(value), indent=indent).decode()
 
 
 PS_TABLE = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.CreatedHuman}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"

@@ -151,13 +151,15 @@ def _image(container: "Container"):
 def _process_env(container: "Container", image) -> list[str]:
     """The environment the process gets: the bundle's, once the spec exists;
     before that, the same merge the spec generator will do.  Secrets given as
-    environment variables are left out: a value is never shown."""
-    import json
+    environment variables are left out: a value is never shown.  (msgspec reads
+    the bundle: loaded already, where json would be an import of its own.)"""
+    import msgspec
 
     secret = {use.target for use in container.config.secrets if use.type == "env"}
     try:
         with open(f"{container.runtime.paths.userdata(container.id)}/config.json", "rb") as bundle:
-            return [e for e in json.load(bundle)["process"]["env"] if e.partition("=")[0] not in secret]
+            env = msgspec.json.decode(bundle.read())["process"]["env"]
+        return [e for e in env if e.partition("=")[0] not in secret]
     except (OSError, ValueError, KeyError):
         pass
     from .process_args import merge_env
