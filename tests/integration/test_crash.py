@@ -151,3 +151,19 @@ def test_empty_run_root_refreshes_every_container(husk_rt):
     assert _inspect(husk_rt, "running", "{{.State.Status}}") == "running"
     husk_rt("rm", "-af", "-t", "0", check=True)
     assert _mounts_under(husk_rt.root) == []
+
+
+def test_a_removal_undone_by_a_power_loss_is_removed_again(husk):
+    """The store does not wait for its meta page (docs/reliability.md, "A power loss"):
+    a power loss may undo the last commit, say an `rm`'s, whose files are gone.
+    After the reboot the container reads as exited and an `rm` removes it."""
+    container = husk("run", "-d", "--name", "undone", "busybox", "sleep", "1000", check=True).stdout.strip()
+    _reboot(husk)
+    files = os.path.join(husk.root, "containers", container)
+    assert os.path.isdir(files)
+    shutil.rmtree(files)  # what the removal did before its record's commit was lost
+    assert husk("ps", "-a", "--format", "{{.Names}}", check=True).stdout.split() == ["undone"]
+    result = husk("rm", "undone")
+    assert result.returncode == 0, result.stderr
+    assert husk("ps", "-a", "-q", check=True).stdout == ""
+    assert _mounts_under(husk.root) == []
