@@ -9,7 +9,7 @@ import time
 
 import click
 
-from ..define import HuskError, InvalidArgument
+from ..define import HuskError, InvalidArgument, NoSuchContainer
 from .common import CONTEXT
 from .targets import targets as select
 
@@ -200,6 +200,8 @@ def _each(session, targets, action, options, print_stats, echo) -> None:
             container = session.runtime.container(target)
             getattr(container, action)(options)
         except HuskError as exc:
+            if action == "restore" and isinstance(exc, NoSuchContainer):  # it was no checkpoint image either
+                exc = NoSuchContainer(f"no such container or image: {target}")
             click.echo(f"Error: {exc}", err=True)
             code = code or exc.exit_code
             continue

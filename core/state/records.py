@@ -327,7 +327,16 @@ class ContainerState(msgspec.Struct, omit_defaults=True):
     mountpoint: str = ""
     restart_count: int = 0
     exec_sessions: dict[str, ExecSession] = {}
+    #: stopped by a checkpoint (podman's Checkpointed: not after --leave-running), and when
     checkpointed: bool = False
+    checkpointed_at: float = 0.0
+    #: started by a restore (podman's Restored, RestoredAt; a start or a new checkpoint clears them)
+    restored: bool = False
+    restored_at: float = 0.0
+    #: where the checkpoint plugin left its images and CRIU's logs, while they are there ("": not)
+    checkpoint_path: str = ""
+    checkpoint_log: str = ""
+    restore_log: str = ""
     error: str = ""
     #: the container's network namespace file (husk's own), while it has one
     netns: str = ""

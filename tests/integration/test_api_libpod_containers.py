@@ -105,7 +105,7 @@ def test_errors_unknown_and_wrong_state(api_crun):
         assert excinfo.value.status_code == 409, action
         assert "state improper" in excinfo.value.explanation
     status, _, document = api_crun.request("POST", f"{LIBPOD}/containers/stopped/restore")
-    assert status == 409 and "does not contain a checkpoint" in document["message"]
+    assert status == 409 and "a complete checkpoint for this container cannot be found" in document["message"]
     status, _, document = api_crun.request("POST", f"{LIBPOD}/containers/stopped/checkpoint")
     assert status == 409 and "not running" in document["message"]
     status, _, document = api_crun.request("POST", f"{LIBPOD}/containers/stopped/checkpoint?export=maybe")

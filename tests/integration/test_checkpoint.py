@@ -184,7 +184,7 @@ def test_restore_removes_the_images_and_a_failed_one_leaves_no_monitor(runc):
     shutil.rmtree(images)
     assert wait_until(lambda: find_monitors(runc.runroot) == []), "the checkpointed container's monitor stayed"
     result = runc("container", "restore", "c")
-    assert result.returncode == 125 and "does not contain a checkpoint" in result.stderr
+    assert result.returncode == 125 and "a complete checkpoint for this container cannot be found" in result.stderr
     assert wait_until(lambda: find_monitors(runc.runroot) == []), "a failed restore left its monitor behind"
 
 
@@ -194,7 +194,7 @@ def test_refusals(runc, tmp_path):
     assert (result.returncode, result.stderr) == (
         125, 'Error: "created" is not running, cannot checkpoint: container state improper\n')
     result = runc("container", "restore", "idle")
-    assert result.returncode == 125 and "does not contain a checkpoint" in result.stderr
+    assert result.returncode == 125 and "a complete checkpoint for this container cannot be found" in result.stderr
     runc("run", "-d", "--rm", "--name", "gone", "busybox", "sleep", "100", check=True)
     result = runc("container", "checkpoint", "gone")
     assert result.returncode == 125 and "'--rm' unless '--export'" in result.stderr

@@ -109,16 +109,15 @@ def dirty_tracking_off() -> str:
 
 def checkpoint(container, options: dict) -> None:
     """Dump the running container's processes (the caller holds the lock).
-    `--tcp-established` is refused before anything is frozen where CRIU cannot
-    dump a TCP socket at all (see :func:`inet_sockets_blocked`).
+    A dump that fails where CRIU cannot dump a TCP socket at all says why (see
+    :func:`inet_sockets_blocked`); `--tcp-established` is taken as podman takes
+    it (a process without inet sockets is dumped as without the flag).
     `pre_checkpoint` dumps only the memory, into userdata/pre-checkpoint, the
     container running on; `with_previous` then dumps only what changed since.
     Both are refused where CRIU cannot track dirty memory."""
     if container.config.tty:
         raise InvalidArgument("checkpointing a container with a terminal (-t) is not supported")
     backend = backend_for(container)
-    if options.get("tcp_established") and inet_sockets_blocked():
-        raise InvalidArgument(f"--tcp-established: {inet_sockets_blocked()}")
     flags = _flags(options, leave_running="keep_running")
     userdata = container.runtime.paths.userdata(container.id)
     images = image_dir(container)
@@ -153,8 +152,12 @@ def checkpoint(container, options: dict) -> None:
         write_archive(container, images, options["target_file"], options.get("compression") or "none",
                       bool(options.get("ignore_rootfs")), bool(options.get("ignore_volumes")))
     options["stats"] = _stats(container, runtime_us, "runtime_checkpoint_duration", "stats-dump")
+    if not options.get("pre_checkpoint"):  # what inspect shows (podman's CheckpointPath, CheckpointLog)
+        st = container.state
+        st.checkpoint_path, st.checkpoint_log = images, os.path.join(userdata, "dump.log")
     if not options.get("keep"):
         _remove_logs(userdata)
+        container.state.checkpoint_log = ""
 
 
 def restore(container, options: dict) -> None:
@@ -166,10 +169,10 @@ def restore(container, options: dict) -> None:
     backend = backend_for(container)
     paths = container.runtime.paths
     images = image_dir(container)
-    if not os.path.exists(os.path.join(images, backend.checkpoint_image)):
-        raise StateInvalid(f"container {container.id} does not contain a checkpoint ({images}): "
-                           "no such file or directory",
-                           improper=False)
+    index = os.path.join(images, backend.checkpoint_image)
+    if not os.path.exists(index):
+        raise StateInvalid("a complete checkpoint for this container cannot be found, cannot restore: "
+                           f"stat {index}: no such file or directory", improper=False)
     userdata = paths.userdata(container.id)
     argv = backend.restore_command(container.id, userdata, images, paths.pid_file(container.id),
                                    os.path.join(userdata, "oci-log"), _flags(options))
@@ -178,9 +181,12 @@ def restore(container, options: dict) -> None:
     container.state.pid, container.state.monitor_pid = report.pid, report.monitor_pid
     options["stats"] = _stats(container, int((time.monotonic() - started) * 1e6), "runtime_restore_duration",
                               "stats-restore")
+    st = container.state
+    st.restore_log = os.path.join(userdata, "restore.log")
     if not options.get("keep"):
         _remove_aside(images)
         _remove_logs(userdata)
+        st.checkpoint_path = st.checkpoint_log = st.restore_log = ""
 
 
 def _remove_aside(images: str) -> None:

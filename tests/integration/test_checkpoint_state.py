@@ -1,0 +1,114 @@
+"""What a checkpoint and a restore leave in inspect, ps, wait and the events,
+compared with podman 4.3.1 (runc + CRIU): a checkpoint ends the process with
+exit code 0 and no `died` event, `Checkpointed` only when the process stopped
+(not with --leave-running, whose images stay restorable), podman's
+CheckpointedAt, RestoredAt, Restored, CheckpointPath, CheckpointLog and
+RestoreLog, cleared by the next start; and podman's refusals."""
+
+import json
+import os
+
+import pytest
+
+ZERO = "0001-01-01T00:00:00Z"
+
+
+@pytest.fixture
+def runc(husk_envs):
+    return husk_envs("runc")
+
+
+def _state(env, name) -> dict:
+    return json.loads(env("inspect", name, check=True).stdout)[0]["State"]
+
+
+def _statuses(env, name) -> list[str]:
+    out = env("events", "--stream=false", "--format", "json", "--filter", f"container={name}", check=True).stdout
+    return [json.loads(line)["Status"] for line in out.splitlines()]
+
+
+def _ps_status(env, name) -> str:
+    return env("ps", "-a", "--filter", f"name=^{name}$", "--format", "{{.Status}}", check=True).stdout.strip()
+
+
+def _userdata(env, name) -> str:
+    cid = env("inspect", "--format", "{{.Id}}", name, check=True).stdout.strip()
+    return os.path.join(env.root, "containers", cid, "userdata")
+
+
+def test_checkpoint_is_an_exit_of_0_and_restore_is_recorded(runc):
+    runc("run", "-d", "--name", "ck", "busybox", "sleep", "1000", check=True)
+    userdata = _userdata(runc, "ck")
+    runc("container", "checkpoint", "ck", check=True)
+    state = _state(runc, "ck")
+    assert (state["Status"], state["ExitCode"], state["Checkpointed"]) == ("exited", 0, True)
+    assert state["CheckpointedAt"] != ZERO and state["FinishedAt"] != ZERO
+    assert (state["CheckpointPath"], state["CheckpointLog"]) == (os.path.join(userdata, "checkpoint"), "")
+    assert (state["Restored"], state["RestoredAt"]) == (False, ZERO)
+    assert _ps_status(runc, "ck").startswith("Exited (0) ")
+    assert runc("wait", "ck", check=True).stdout == "0\n"  # podman 4.3 errors here: see docs/cli.md
+    statuses = _statuses(runc, "ck")
+    assert "died" not in statuses and statuses[-2:] == ["checkpoint", "cleanup"]
+
+    runc("container", "restore", "ck", check=True)
+    state = _state(runc, "ck")
+    assert (state["Status"], state["Checkpointed"], state["CheckpointedAt"]) == ("running", False, ZERO)
+    assert state["Restored"] is True and state["RestoredAt"] != ZERO
+    assert (state["CheckpointPath"], state["CheckpointLog"], state["RestoreLog"]) == ("", "", "")
+    assert _statuses(runc, "ck")[-1] == "restore"
+
+    runc("container", "checkpoint", "ck", check=True)  # a new checkpoint: not restored any more
+    state = _state(runc, "ck")
+    assert (state["Checkpointed"], state["Restored"], state["RestoredAt"]) == (True, False, ZERO)
+    runc("start", "ck", check=True)  # a start discards the checkpoint's record
+    state = _state(runc, "ck")
+    assert (state["Status"], state["Checkpointed"], state["CheckpointedAt"], state["CheckpointPath"]) == (
+        "running", False, ZERO, "")
+    refused = runc("container", "restore", "ck")
+    assert refused.returncode == 125 and "is running or paused, cannot restore" in refused.stderr
+    runc("rm", "-f", "-t", "0", "ck", check=True)
+
+
+def test_leave_running_is_not_checkpointed_but_restorable_after_a_stop(runc):
+    runc("run", "-d", "--name", "lr", "busybox", "sleep", "1000", check=True)
+    # --tcp-established is taken as podman takes it: this process has no socket for CRIU to fail on
+    runc("container", "checkpoint", "--leave-running", "--tcp-established", "lr", check=True)
+    state = _state(runc, "lr")
+    assert (state["Status"], state["Checkpointed"], state["CheckpointedAt"]) == ("running", False, ZERO)
+    assert state["CheckpointPath"] == os.path.join(_userdata(runc, "lr"), "checkpoint")
+    assert _ps_status(runc, "lr").startswith("Up ")
+    assert "checkpoint" in _statuses(runc, "lr")
+    refused = runc("container", "restore", "lr")
+    assert refused.returncode == 125
+    assert refused.stderr.endswith("is running or paused, cannot restore: container state improper\n")
+    runc("stop", "-t", "0", "lr", check=True)
+    runc("container", "restore", "lr", check=True)  # podman restores the images a --leave-running left
+    assert _state(runc, "lr")["Restored"] is True
+    runc("rm", "-f", "-t", "0", "lr", check=True)
+
+
+def test_keep_shows_the_logs_and_import_is_restored(runc, tmp_path):
+    runc("run", "-d", "--name", "kp", "busybox", "sleep", "1000", check=True)
+    userdata = _userdata(runc, "kp")
+    archive = str(tmp_path / "kp.tar")
+    runc("container", "checkpoint", "--keep", "--export", archive, "kp", check=True)
+    state = _state(runc, "kp")
+    assert state["CheckpointLog"] == os.path.join(userdata, "dump.log") and os.path.exists(state["CheckpointLog"])
+    runc("container", "restore", "--keep", "kp", check=True)
+    state = _state(runc, "kp")
+    assert state["CheckpointPath"] == os.path.join(userdata, "checkpoint")
+    assert state["RestoreLog"] == os.path.join(userdata, "restore.log") and os.path.exists(state["RestoreLog"])
+    runc("container", "restore", "--import", archive, "--name", "kp2", check=True)
+    state = _state(runc, "kp2")
+    assert (state["Status"], state["Restored"], state["Checkpointed"]) == ("running", True, False)
+    assert _statuses(runc, "kp2") == ["create", "restore"]
+    runc("rm", "-f", "-t", "0", "kp", "kp2", check=True)
+
+
+def test_restore_refusals_are_podmans(runc):
+    result = runc("container", "restore", "nosuch")
+    assert (result.returncode, result.stderr) == (125, "Error: no such container or image: nosuch\n")
+    runc("create", "--name", "idle", "busybox", "true", check=True)
+    result = runc("container", "restore", "idle")
+    assert (result.returncode, result.stderr) == (
+        125, "Error: a complete checkpoint for this container cannot be found, cannot restore\n")
