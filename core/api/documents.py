@@ -102,7 +102,8 @@ def container_inspect(container: "Container") -> dict[str, Any]:
     doc = container.inspect()
     config, st = container.config, container.state
     state = doc["State"]
-    for podman_only in ("OciVersion", "ConmonPid", "Checkpointed"):
+    for podman_only in ("OciVersion", "ConmonPid", "Checkpointed", "CheckpointedAt", "RestoredAt", "CheckpointLog",
+                        "CheckpointPath", "RestoreLog", "Restored"):
         state.pop(podman_only, None)
     state["Status"] = docker_state(container)
     state["Dead"] = False

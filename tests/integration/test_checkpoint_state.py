@@ -112,3 +112,18 @@ def test_restore_refusals_are_podmans(runc):
     result = runc("container", "restore", "idle")
     assert (result.returncode, result.stderr) == (
         125, "Error: a complete checkpoint for this container cannot be found, cannot restore\n")
+
+
+def test_the_api_shows_them_to_podman_clients_only(api_runc):
+    """libpod's inspect has podman's checkpoint fields; Docker's State has none of them."""
+    env = api_runc.env
+    env("run", "-d", "--name", "apick", "busybox", "sleep", "1000", check=True)
+    env("container", "checkpoint", "apick", check=True)
+    status, _, podman = api_runc.request("GET", "/v4.3.1/libpod/containers/apick/json")
+    assert status == 200 and podman["State"]["Checkpointed"] is True and podman["State"]["ExitCode"] == 0
+    assert podman["State"]["CheckpointPath"].endswith("/userdata/checkpoint")
+    status, _, docker = api_runc.request("GET", "/containers/apick/json")
+    assert status == 200 and sorted(docker["State"]) == [
+        "Dead", "Error", "ExitCode", "FinishedAt", "OOMKilled", "Paused", "Pid", "Restarting", "Running",
+        "StartedAt", "Status"]
+    env("rm", "-f", "-t", "0", "apick", check=True)
