@@ -117,7 +117,7 @@ def restore(session, all_, keep, tcp_established, import_, name, ignore_rootfs, 
     if import_privileged:
         raise InvalidArgument("--import-privileged can only be used with --import")
     targets = [cid for cid in select(session, names, all_=all_, latest=latest, states=("exited", "stopped"))
-               if not all_ or session.runtime.container(cid).state.checkpointed]
+               if not all_ or session.runtime.container(cid).state.restorable()]
     _each(session, targets, "restore", options, print_stats, echo=True)
 
 

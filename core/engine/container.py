@@ -626,7 +626,7 @@ class Container:
         with self._locked():
             if self.state.state in (State.RUNNING, State.PAUSED):
                 raise StateInvalid(f"container {self.id} is running or paused, cannot restore")
-            if not (self.state.checkpointed or self.state.checkpoint_path):  # --leave-running's stays restorable
+            if not self.state.restorable():
                 raise StateInvalid("a complete checkpoint for this container cannot be found, cannot restore",
                                    improper=False)
             lifecycle.restore(self, options)

@@ -345,6 +345,11 @@ class ContainerState(msgspec.Struct, omit_defaults=True):
     health: Health | None = None
     version: int = SCHEMA_VERSION
 
+    def restorable(self) -> bool:
+        """Whether a checkpoint is there to restore: one that stopped the process, or the
+        images a --leave-running checkpoint left (podman restores those too, once stopped)."""
+        return self.checkpointed or bool(self.checkpoint_path)
+
     def shown(self) -> str:
         """The state as podman shows it: `stopping` while a stop waits, else the state's name."""
         return "stopping" if self.stopping and self.state is State.RUNNING else str(self.state)

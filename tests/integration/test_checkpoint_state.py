@@ -127,3 +127,17 @@ def test_the_api_shows_them_to_podman_clients_only(api_runc):
         "Dead", "Error", "ExitCode", "FinishedAt", "OOMKilled", "Paused", "Pid", "Restarting", "Running",
         "StartedAt", "Status"]
     env("rm", "-f", "-t", "0", "apick", check=True)
+
+
+def test_restore_all_takes_leave_running_images_too(runc):
+    """podman's restore --all restores a --leave-running checkpoint's images once
+    the container has stopped; a container stopped without a checkpoint stays as it is."""
+    for name in ("dumped", "kept", "plain"):
+        runc("run", "-d", "--name", name, "busybox", "sleep", "1000", check=True)
+    runc("container", "checkpoint", "dumped", check=True)
+    runc("container", "checkpoint", "--leave-running", "kept", check=True)
+    runc("stop", "-t", "0", "kept", "plain", check=True)
+    runc("container", "restore", "--all", check=True)
+    for name, status in (("dumped", "running"), ("kept", "running"), ("plain", "exited")):
+        assert _state(runc, name)["Status"] == status, name
+    runc("rm", "-f", "-t", "0", "dumped", "kept", "plain", check=True)
