@@ -79,10 +79,8 @@ def _create_options(function):
 
 def _create(session, opts: dict, preserve_fds: int = 0) -> "object":
     from .changes import resource_limits
-    from ..presentation.mounts import parse_tmpfs, parse_volume
     from .options import parse_annotations, parse_entrypoint, parse_env, parse_labels
     from .registry import image_for_create
-    from ..network.ports import parse_publish
     from ..state.records import HostFiles
     from . import run_flags as flags
 
@@ -92,7 +90,11 @@ def _create(session, opts: dict, preserve_fds: int = 0) -> "object":
     from .health import health_settings
 
     healthcheck = health_settings(opts)
-    mounts = [parse_volume(v) for v in opts["volume"]] + [parse_tmpfs(t) for t in opts["tmpfs"]]
+    mounts = []
+    if opts["volume"] or opts["tmpfs"]:  # the parsers' modules only when asked (run's common case has neither)
+        from ..presentation.mounts import parse_tmpfs, parse_volume
+
+        mounts = [parse_volume(v) for v in opts["volume"]] + [parse_tmpfs(t) for t in opts["tmpfs"]]
     mounts += flags.parse_mounts(opts["mount_"])
     env = parse_env(opts["env"], opts["env_file"])
     if opts["replace"]:
@@ -109,7 +111,7 @@ def _create(session, opts: dict, preserve_fds: int = 0) -> "object":
         labels=parse_labels((*flags.read_label_files(opts["label_file"]), *opts["label"])),
         annotations=parse_annotations(opts["annotation"]),
         stop_signal=opts["stop_signal"], stop_timeout=opts["stop_timeout"], pod=pod,
-        network=list(opts["network"]) or None, ports=[m for p in opts["publish"] for m in parse_publish(p)],
+        network=list(opts["network"]) or None, ports=_ports(opts["publish"]),
         static_ips=[ip for ip in (opts["ip"], opts["ip6"]) if ip], static_mac=opts["mac_address"],
         aliases=opts["network_alias"], expose=opts["expose"], publish_all=opts["publish_all"],
         image_volume=opts["image_volume"], rootfs=opts["rootfs"],
@@ -125,6 +127,15 @@ def _create(session, opts: dict, preserve_fds: int = 0) -> "object":
         healthcheck=healthcheck)
     flags.write_cidfile(opts["cidfile"], container.id)
     return container
+
+
+def _ports(publish: tuple[str, ...]) -> list:
+    """-p/--publish as port mappings (the parser's module only when there is one)."""
+    if not publish:
+        return []
+    from ..network.ports import parse_publish
+
+    return [mapping for value in publish for mapping in parse_publish(value)]
 
 
 def _split(values: tuple[str, ...]) -> list[str]:
@@ -150,10 +161,12 @@ def create(session, **opts):
 @pass_session
 def run(session, detach, rmi, preserve_fds, detach_keys, sig_proxy, **opts):
     """Create and start a container; attached, exits with the container's exit code."""
-    from ..engine.exec_session import check_arguments
     from ..presentation.terminal import parse_detach_keys
 
-    check_arguments(list(opts["command"]) or ["-"], preserve_fds)  # before husk opens files that could take fd 3
+    if preserve_fds:  # before husk opens files that could take fd 3 (0: nothing to check, the command may be the image's)
+        from ..engine.exec_session import check_arguments
+
+        check_arguments(list(opts["command"]) or ["-"], preserve_fds)
 
     parse_detach_keys(detach_keys)  # bad keys create nothing
     if detach and opts["attach"]:
