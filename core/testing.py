@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
+from typing import IO
 
 import pytest
 
@@ -45,6 +46,8 @@ class HuskEnv:
     net_block: str = ""
     #: filesystems mounted for this installation alone (its small roots), unmounted last
     mounts: list[str] = field(default_factory=list)
+    #: the lock that reserves `net_block` on the host (see :func:`_reserve_block`)
+    block_lock: IO[bytes] | None = field(default=None, repr=False, compare=False)
 
     @property
     def global_args(self) -> list[str]:
@@ -163,11 +166,12 @@ def _rules_naming(block: str) -> list[str]:
     return [line for line in rules.splitlines() if any(f"{prefix}{octet}." in line for octet in third)]
 
 
-def _network_config(base: str) -> tuple[str, str]:
+def _network_config(base: str) -> tuple[str, str, IO[bytes]]:
     """(a /22 of 10.128.0.0/10 that no host route touches, husk.conf text that
     makes its first /24 the default network, on a bridge and under a name of
-    its own): parallel installations must not share podman0 and 10.88.0.0/16
-    with separate IPAM, nor netavark's chains named after the network."""
+    its own, the block's reservation): parallel installations must not share
+    podman0 and 10.88.0.0/16 with separate IPAM, nor netavark's chains named
+    after the network."""
     import ipaddress
     import random
 
@@ -178,13 +182,41 @@ def _network_config(base: str) -> tuple[str, str]:
     blocks = list(ipaddress.ip_network("10.128.0.0/10").subnets(new_prefix=22))
     while True:
         block = random.choice(blocks)
+        if any(block.overlaps(route) for route in routes) or (lock := _reserve_block(str(block))) is None:
+            continue
         # rules an earlier run left (a killed suite) must not pass for this installation's leak
-        if not any(block.overlaps(route) for route in routes) and not _rules_naming(str(block)):
+        if not _rules_naming(str(block)):
             break
+        lock.close()
     bridge = f"hk{os.path.basename(base)[-8:]}0"[-15:]
     first = next(block.subnets(new_prefix=24))
     return str(block), (f'[network]\ndefault_network = "podman-{os.path.basename(base)[-8:]}"\n'
-                        f'default_subnet = "{first}"\ndefault_interface = "{bridge}"\n')
+                        f'default_subnet = "{first}"\ndefault_interface = "{bridge}"\n'), lock
+
+
+#: where installations reserve their /22s: one empty lock file per block ever drawn (4,096 at most;
+#: never removed, as removing a flock file races with its next locker)
+BLOCK_LOCKS = os.path.join(tempfile.gettempdir(), ".husk-test-net-blocks")
+
+
+def _reserve_block(block: str) -> IO[bytes] | None:
+    """The block's lock, held (flock) for the installation's life, or None when
+    another installation holds it.  No route or rule tells a block in use by an
+    installation that has no container running yet: two made at once (xdist
+    workers, other suites on the host) drew the same block (1 in 4096 for each
+    pair), and each saw the other's firewall rules as its own leak (and its
+    teardown removed the rules they shared).  A killed process's locks go with it."""
+    import fcntl
+
+    os.makedirs(BLOCK_LOCKS, mode=0o700, exist_ok=True)
+    fd = os.open(os.path.join(BLOCK_LOCKS, block.replace("/", "-")),
+                 os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return os.fdopen(fd, "rb")
 
 
 def processes(what: str = "cmdline"):
@@ -283,12 +315,13 @@ def make_env(busybox_tar: str, runtime_name: str = "crun", sizes: tuple[str, str
     "ext4") an ext4 image loop-mounted, a disk's own behaviour (reserved
     blocks, a journal, inodes)."""
     base = tempfile.mkdtemp(prefix="husk-")
-    block, config = _network_config(base)
+    block, config, block_lock = _network_config(base)
     os.makedirs(os.path.join(base, "config", "husk"))
     with open(os.path.join(base, "config", "husk", "husk.conf"), "w") as handle:
         handle.write(config)
     env = HuskEnv(root=os.path.join(base, "root"), runroot=os.path.join(base, "run"), runtime_name=runtime_name,
-                  extra_env={"XDG_CONFIG_HOME": os.path.join(base, "config")}, net_block=block)
+                  extra_env={"XDG_CONFIG_HOME": os.path.join(base, "config")}, net_block=block,
+                  block_lock=block_lock)
     for path, size in zip((env.root, env.runroot), sizes or ()):
         os.makedirs(path, mode=0o700)
         if filesystem == "ext4":
@@ -319,6 +352,7 @@ def husk_envs(busybox_tar):
     for env in made:
         env.cleanup()
         leaks += env.network_leaks()
+        env.block_lock.close()  # the block is free once checked
         shutil.rmtree(os.path.dirname(env.root), ignore_errors=True)
     assert not leaks, f"the test left networking behind: {leaks}"
 
