@@ -122,16 +122,18 @@ class HuskEnv:
 
         return Runtime(self.root, self.runroot, self.runtime_name, config=load([self.config_file]))
 
-    def cleanup(self) -> None:
-        """Remove every container and unmount everything under the roots."""
-        subprocess.run([HUSK, *self.global_args, "rm", "-af", "-t", "0"], capture_output=True, timeout=120,
-                       env=self.env())
+    def cleanup(self) -> str:
+        """Remove every container and unmount everything under the roots; what
+        `rm -af` said on stderr (a leak's explanation, when one is found)."""
+        removal = subprocess.run([HUSK, *self.global_args, "rm", "-af", "-t", "0"], capture_output=True,
+                                 text=True, timeout=120, env=self.env())
         _kill_monitors(self.runroot)
         _kill_shims(self.runroot)
         _unmount_under(self.root)
         _unmount_under(self.runroot)
         for point in reversed(self.mounts):
             subprocess.run(["umount", "-l", point], capture_output=True)
+        return removal.stderr
 
     def network_leaks(self) -> list[str]:
         """What networking left behind once every container is gone: network
@@ -350,8 +352,9 @@ def husk_envs(busybox_tar):
     yield make
     leaks = []
     for env in made:
-        env.cleanup()
-        leaks += env.network_leaks()
+        said = env.cleanup()
+        if found := env.network_leaks():
+            leaks += [*found, f"(rm -af said: {said.strip() or 'nothing'})"]
         env.block_lock.close()  # the block is free once checked
         shutil.rmtree(os.path.dirname(env.root), ignore_errors=True)
     assert not leaks, f"the test left networking behind: {leaks}"
