@@ -173,7 +173,7 @@ def _ps_row(doc: dict, no_trunc: bool, now: float) -> dict:
     created = parse_rfc3339_ns(created) / 1e9 if isinstance(created, str) else created
     state = doc.get("State", "")
     if state == "running":
-        status = f"Up {human_duration(now - doc.get('StartedAt', now))}"
+        status = f"Up {human_duration(now - doc.get('StartedAt', now))} ago"
     elif state in ("exited", "stopped"):
         status = f"Exited ({doc.get('ExitCode', 0)}) {human_duration(now - doc.get('ExitedAt', now))} ago"
     else:

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 
 def status_text(container: "Container", now: float) -> str:
-    """podman's STATUS column: `Up 5 seconds`, `Exited (3) 2 minutes ago`, or the
+    """podman 4.3's STATUS column: `Up 5 seconds ago`, `Exited (3) 2 minutes ago`, or the
     state's name capitalised (`Created`, `Initialized`, `Paused`, ...)."""
     st = container.state
     if st.stopping and st.state is State.RUNNING:
@@ -30,7 +30,7 @@ def status_text(container: "Container", now: float) -> str:
         from ..engine.health import status
 
         health = status(container)
-        return f"Up {human_duration(now - st.started_at)}" + (f" ({health})" if health else "")
+        return f"Up {human_duration(now - st.started_at)} ago" + (f" ({health})" if health else "")
     if st.state in (State.STOPPED, State.EXITED):
         return f"Exited ({st.exit_code}) {human_duration(now - st.finished_at)} ago"
     return _CAPITALIZED[st.state]

@@ -34,7 +34,7 @@ def test_ps_table_filters_sort_and_formats(husk):
     rows = {line.split()[-1]: line for line in lines[1:]}
     assert set(rows) == {"up", "three", "new"}
     assert re.match(ID12 + r"  ", rows["up"])
-    assert re.search(r"  (Less than a second|\d+ seconds?) ago  +Up (Less than a second|\d+ seconds?)  ", rows["up"])
+    assert re.search(r"  (Less than a second|\d+ seconds?) ago  +Up (Less than a second|\d+ seconds?) ago  ", rows["up"])
     assert re.search(r"  Exited \(3\) (Less than a second|\d+ seconds?) ago  ", rows["three"])
     assert re.search(r"  Created  ", rows["new"]) and "echo a long comma...  " in rows["new"]
     assert [line.split()[-1] for line in lines[1:]] == ["new", "three", "up"]  # newest first

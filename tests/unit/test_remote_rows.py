@@ -18,12 +18,12 @@ def test_podman_documents_get_their_columns_made():
                   False, NOW)
     assert (row["ID"], row["Command"], row["Status"]) == ("a" * 12, "sleep 10000000000...", "Exited (3) 2 hours ago")
     assert row["CreatedHuman"].endswith(" ago")
-    assert _ps_row(_doc(State="running", StartedAt=NOW - 5), True, NOW)["Status"] == "Up 5 seconds"
+    assert _ps_row(_doc(State="running", StartedAt=NOW - 5), True, NOW)["Status"] == "Up 5 seconds ago"
 
 
 def test_the_health_status_follows_the_state():
     row = _ps_row(_doc(State="running", StartedAt=NOW - 5, Status="healthy"), True, NOW)
-    assert (row["ID"], row["Status"], row["CreatedHuman"]) == ("a" * 64, "Up 5 seconds (healthy)", "2 minutes ago")
+    assert (row["ID"], row["Status"], row["CreatedHuman"]) == ("a" * 64, "Up 5 seconds ago (healthy)", "2 minutes ago")
 
 
 def test_destinations_parse():
