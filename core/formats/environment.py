@@ -8,11 +8,14 @@ from ..define import InvalidArgument
 
 
 def check_env(entries: Iterable[str]) -> None:
-    """Refuse an environment entry holding a NUL byte: execve would cut it there
-    without a word (`A=b<NUL>c` would run as `A=b`)."""
+    """Refuse an environment entry holding a NUL byte (execve would cut it
+    there without a word: `A=b<NUL>c` would run as `A=b`) or without a name
+    (split_entry), so that create refuses it, whoever calls, rather than
+    every start."""
     for entry in entries:
         if "\0" in entry:
             raise InvalidArgument(f"invalid environment variable {entry!r}: it contains a NUL byte")
+        split_entry(entry)
 
 
 def split_entry(entry: str) -> tuple[str, str | None]:

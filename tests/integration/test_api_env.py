@@ -32,3 +32,12 @@ def test_exec_create_wants_key_value_entries_as_podman_s_service(api_crun):
     status, _, document = api_crun.request("POST", "/v1.41/containers/envbox/exec",
                                            {"Cmd": ["true"], "Env": ["K=v"]})
     assert status == 201, document
+
+
+def test_libpod_create_refuses_a_variable_without_a_name(api_crun):
+    """podman 4.3 takes {"": "x"} and makes a container whose environment has
+    "=x"; husk refuses it at create, with the line of every other route."""
+    status, _, document = api_crun.request("POST", "/v4.3.1/libpod/containers/create",
+                                           {"image": "busybox", "command": ["true"], "env": {"": "x"}})
+    assert (status, document["message"]) == (400, 'invalid environment variable: "=x"')
+    assert api_crun.request("GET", "/v1.41/containers/json?all=1")[2] == []
