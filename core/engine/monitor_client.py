@@ -243,6 +243,9 @@ def pending_monitor(container: "Container", pass_fds: tuple[int, ...] | None = N
     command line (wide strings among them) for the monitor's whole life, about
     0.1 MiB of PSS per container (measured).  The run root stays on it, for
     whoever looks for a run root's monitors."""
+    from .run_options import notify_socket
+
+    notify_socket()  # the caller's NOTIFY_SOCKET leaves the environment before the monitor (and its runtime) inherits it
     if pass_fds is None:
         pass_fds = _preserved_fds(container)
     return PendingMonitor({"runroot": os.path.abspath(container.runtime.paths.runroot)}, pass_fds)
