@@ -84,7 +84,11 @@ def _network(opts: dict) -> dict:
     if any(attachment.values()) and not names:
         raise InvalidArgument("--ip, --ip6, --mac-address and --network-alias need a --network NAME remotely")
     networks = {name: attachment if index == 0 else {} for index, name in enumerate(names)}
-    return {"netns": netns, "networks": networks or None, "portmappings": _ports(opts["publish"]),
+    options = None
+    if netns and netns["nsmode"] == "slirp4netns" and netns["value"]:  # where podman's client sends them
+        netns, options = {"nsmode": "slirp4netns"}, {"slirp4netns": netns["value"].split(",")}
+    return {"netns": netns, "network_options": options, "networks": networks or None,
+            "portmappings": _ports(opts["publish"]),
             "publish_image_ports": opts["publish_all"],
             "expose": dict(_expose(value) for value in opts["expose"]) or None}
 

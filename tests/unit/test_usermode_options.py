@@ -47,3 +47,16 @@ def test_the_mode_keeps_its_comma_list_and_is_checked():
     assert parse_mode(["slirp4netns:mtu=1500,enable_ipv6=true"]) == ("slirp4netns:mtu=1500,enable_ipv6=true", [])
     with pytest.raises(InvalidArgument, match='^invalid mtu "abc"$'):
         parse_mode("slirp4netns:mtu=abc")
+
+
+def test_the_remote_client_sends_the_options_where_podman_s_does():
+    """podman's service reads slirp4netns's options from network_options only (its netns value
+    is ignored: checked against podman 4.3.1's service), as podman's client sends them."""
+    from husk.cli.remote_create import _network
+
+    opts = {"network": ("slirp4netns:mtu=1500,enable_ipv6=true",), "ip": "", "ip6": "", "mac_address": "",
+            "network_alias": (), "publish": (), "publish_all": False, "expose": ()}
+    spec = _network(opts)
+    assert (spec["netns"], spec["network_options"]) == \
+        ({"nsmode": "slirp4netns"}, {"slirp4netns": ["mtu=1500", "enable_ipv6=true"]})
+    assert _network({**opts, "network": ("none",)})["network_options"] is None
