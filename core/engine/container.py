@@ -615,6 +615,9 @@ class Container:
                 raise InvalidArgument("cannot checkpoint containers that have been started with '--rm' unless "
                                       "'--export' is used")
             lifecycle.checkpoint(self, options)
+            if self.config.auto_remove and not options.get("keep_running"):  # exported: gone on return, as podman
+                lifecycle.remove(self, timeout=0, volumes=True)
+                self._valid = False
 
     def restore(self, options: dict | None = None) -> None:
         """Restore a checkpointed, exited container: the plugin runs the runtime's

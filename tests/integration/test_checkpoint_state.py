@@ -141,3 +141,14 @@ def test_restore_all_takes_leave_running_images_too(runc):
     for name, status in (("dumped", "running"), ("kept", "running"), ("plain", "exited")):
         assert _state(runc, name)["Status"] == status, name
     runc("rm", "-f", "-t", "0", "dumped", "kept", "plain", check=True)
+
+
+def test_an_exported_rm_container_is_gone_when_checkpoint_returns(runc, tmp_path):
+    runc("run", "-d", "--rm", "--name", "gone", "busybox", "sleep", "1000", check=True)
+    archive = str(tmp_path / "gone.tar")
+    runc("container", "checkpoint", "--export", archive, "gone", check=True)
+    assert runc("ps", "-a", "--format", "{{.Names}}", check=True).stdout == ""
+    assert _statuses(runc, "gone")[-1] == "remove"
+    runc("container", "restore", "--import", archive, check=True)
+    assert _state(runc, "gone")["Status"] == "running"
+    runc("rm", "-f", "-t", "0", "gone", check=True)
