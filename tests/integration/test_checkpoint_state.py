@@ -10,6 +10,8 @@ import os
 
 import pytest
 
+from husk.testing import wait_until
+
 ZERO = "0001-01-01T00:00:00Z"
 
 
@@ -151,4 +153,7 @@ def test_an_exported_rm_container_is_gone_when_checkpoint_returns(runc, tmp_path
     assert _statuses(runc, "gone")[-1] == "remove"
     runc("container", "restore", "--import", archive, check=True)
     assert _state(runc, "gone")["Status"] == "running"
-    runc("rm", "-f", "-t", "0", "gone", check=True)
+    # still a --rm container, as podman keeps it: gone once its process has stopped
+    assert runc("inspect", "--format", "{{.HostConfig.AutoRemove}}", "gone", check=True).stdout == "true\n"
+    runc("stop", "-t", "0", "gone", check=True)
+    assert wait_until(lambda: runc("ps", "-a", "--format", "{{.Names}}", check=True).stdout == "")

@@ -361,7 +361,6 @@ def _adopt(runtime, staging: str, options: dict):
             raise InvalidArgument(f"the archive's image {config.image_ref or config.image_name} "
                                   f"({config.image_id[:12]}) is not in this storage") from None
     _restore_volumes(runtime, config, staging, bool(options.get("ignore_volumes")))
-    config.auto_remove = False  # a restored copy outlives its restore
     diff = os.path.join(staging, "rootfs-diff.tar")
     upper = os.path.join(staging, "upper")
     if os.path.exists(diff) and not options.get("ignore_rootfs"):
