@@ -50,7 +50,8 @@ def checkpoint(session, all_, keep, leave_running, tcp_established, export, igno
                            "file_locks": file_locks, "compression": "none"})
         return
     if compress not in COMPRESSIONS:
-        raise InvalidArgument(f"invalid compression {compress!r}: use none, gzip or zstd")
+        raise InvalidArgument(f'selected compression algorithm ("{compress}") not supported. '
+                              'Please select one from: gzip, none, zstd')
     if ignore_rootfs and not export:
         raise InvalidArgument("--ignore-rootfs can only be used with --export")
     if ignore_volumes and not export:
@@ -96,8 +97,10 @@ def restore(session, all_, keep, tcp_established, import_, name, ignore_rootfs, 
 
         options["publish"] = [m for value in publish for m in parse_publish(value)]
     if import_:
-        if all_ or names:
-            raise InvalidArgument("--import cannot be used with --all or container names")
+        if names:
+            raise InvalidArgument("cannot use --import with positional arguments")
+        if all_:
+            raise InvalidArgument("--import cannot be used with --all")
         options.update(target_file=import_, name=name, import_privileged=import_privileged)
         _restore_archive(session, options, print_stats)
         return
@@ -109,13 +112,13 @@ def restore(session, all_, keep, tcp_established, import_, name, ignore_rootfs, 
         _restore_image(session, images[0], options, name, print_stats)
         return
     if name:
-        raise InvalidArgument("--name can only be used with --import or a checkpoint image")
+        raise InvalidArgument("--name can only be used with image or --import")
     if ignore_rootfs:
-        raise InvalidArgument("--ignore-rootfs can only be used with --import")
+        raise InvalidArgument("--ignore-rootfs can only be used with image or --import")
     if ignore_volumes:
-        raise InvalidArgument("--ignore-volumes can only be used with --import")
+        raise InvalidArgument("--ignore-volumes can only be used with image or --import")
     if import_privileged:
-        raise InvalidArgument("--import-privileged can only be used with --import")
+        raise InvalidArgument("--import-privileged can only be used with image or --import")
     targets = [cid for cid in select(session, names, all_=all_, latest=latest, states=("exited", "stopped"))
                if not all_ or session.runtime.container(cid).state.restorable()]
     _each(session, targets, "restore", options, print_stats, echo=True)

@@ -66,7 +66,7 @@ def names_or_all(session, names, all_, states: tuple[str, ...] | None = None) ->
         chosen.sort(key=lambda c: c.state.state not in (State.RUNNING, State.PAUSED))
         return [c.id for c in chosen] + [e.container_id for e in errors if e.container_id]
     if not names:
-        raise InvalidArgument("you must provide at least one container name or id")
+        raise InvalidArgument("you must provide at least one name or id")  # podman's words
     return list(names)
 
 

@@ -157,3 +157,18 @@ def test_an_exported_rm_container_is_gone_when_checkpoint_returns(runc, tmp_path
     assert runc("inspect", "--format", "{{.HostConfig.AutoRemove}}", "gone", check=True).stdout == "true\n"
     runc("stop", "-t", "0", "gone", check=True)
     assert wait_until(lambda: runc("ps", "-a", "--format", "{{.Names}}", check=True).stdout == "")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["container", "checkpoint"], "you must provide at least one name or id"),
+    (["container", "restore"], "you must provide at least one name or id"),
+    (["container", "checkpoint", "-c", "lz4", "-e", "/tmp/x.tar", "c"],
+     'selected compression algorithm ("lz4") not supported. Please select one from: gzip, none, zstd'),
+    (["container", "restore", "--name", "x", "c"], "--name can only be used with image or --import"),
+    (["container", "restore", "--ignore-rootfs", "c"], "--ignore-rootfs can only be used with image or --import"),
+    (["container", "restore", "--ignore-volumes", "c"], "--ignore-volumes can only be used with image or --import"),
+    (["container", "restore", "-i", "/tmp/x.tar", "c"], "cannot use --import with positional arguments"),
+])
+def test_flag_refusals_in_podmans_words(runc, args, message):
+    result = runc(*args)
+    assert (result.returncode, result.stderr) == (125, f"Error: {message}\n")

@@ -121,7 +121,7 @@ def test_what_create_would_refuse_is_refused(husk_envs, archive, changes, messag
 
 def test_import_privileged_needs_import(husk_envs):
     result = husk_envs("runc")("container", "restore", "--import-privileged", "x")
-    assert result.returncode == 125 and "--import-privileged can only be used with --import" in result.stderr
+    assert result.returncode == 125 and "--import-privileged can only be used with image or --import" in result.stderr
 
 
 def test_api_refuses_privileges_unless_asked(husk_envs, archive, api_runc):
