@@ -219,7 +219,9 @@ class Monitor:
     A part loaded late (the clients, by the first attach) comes from the husk
     installed then, perhaps newer than this monitor: the parts use only the
     attributes set in ``__init__`` and the methods above ``report``, which
-    must therefore keep their names and meaning across versions."""
+    must therefore keep their names and meaning across versions.  When the
+    clients cannot be loaded any more (husk removed or moved), an attach is
+    refused (its connection closed) and the monitor lives on."""
 
     def __init__(self, config: dict) -> None:
         self.config = config
@@ -430,8 +432,11 @@ class Monitor:
                     self.unwatch(self.listener, read=True)
                     self.accept_resume = time.monotonic() + ACCEPT_BACKOFF_SECONDS
                 return
-            from . import clients
-
+            try:
+                from . import clients
+            except ImportError:  # husk removed or moved since this monitor started: no client, the container lives on
+                os.close(conn)
+                continue
             clients.add(self, conn)
 
     # -- phases -----------------------------------------------------------------------

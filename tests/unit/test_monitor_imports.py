@@ -91,3 +91,56 @@ def test_an_attached_client_loads_the_clients_part(tmp_path):
         finally:
             theirs.close()
     assert parts == ["_socket", "monitor.base", "monitor.clients"]
+
+
+SERVE = """
+import sys
+sys.path.append(sys.argv[1])
+import marshal, monitor
+monitor.become_subreaper()
+monitor.Monitor(marshal.loads(bytes.fromhex(sys.argv[2]))).run()
+"""
+
+
+def test_an_attach_after_husk_went_away_leaves_the_monitor_running(tmp_path):
+    """A part loaded late (the clients, at the first attach) comes from the
+    files installed then: a husk removed or moved since the monitor started
+    refuses the client, and the monitor lives on to record the exit (it died
+    of the ImportError: no exit file, an orphaned container)."""
+    import shutil
+    import signal
+    import time
+
+    package = tmp_path / "installed"
+    shutil.copytree(CORE / "monitor", package / "monitor", ignore=shutil.ignore_patterns("__pycache__"))
+    pid_file, attach = tmp_path / "pidfile", tmp_path / "attach"
+    config = {"id": "gone", "create_argv": ["/bin/sh", "-c", f"sleep 600 & echo $! > {pid_file}"],
+              "pid_file": str(pid_file), "exit_file": str(tmp_path / "exit"), "log_path": str(tmp_path / "log"),
+              "attach_socket": str(attach), "oom_marker": str(tmp_path / "oom")}
+    monitor = subprocess.Popen([sys.executable, "-I", "-S", "-c", SERVE, str(package), marshal.dumps(config).hex()],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={})
+    container = 0
+    try:
+        deadline = time.monotonic() + 60
+        while not (pid_file.exists() and pid_file.read_text().strip() and attach.exists()):
+            assert time.monotonic() < deadline and monitor.poll() is None, "the monitor did not start its container"
+            time.sleep(0.05)
+        container = int(pid_file.read_text())
+        os.unlink(package / "monitor" / "clients.py")  # husk uninstalled or moved meanwhile
+        with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as client:
+            client.settimeout(60)
+            client.connect(str(attach))
+            assert client.recv(1) == b""  # refused: the connection is closed
+        os.kill(container, signal.SIGKILL)
+        _, stderr = monitor.communicate(timeout=120)
+        assert (monitor.returncode, stderr) == (0, "")
+        assert (tmp_path / "exit").read_text() == "137\n"
+    finally:
+        if monitor.poll() is None:
+            monitor.kill()
+            monitor.wait()
+        if container:
+            try:
+                os.kill(container, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
