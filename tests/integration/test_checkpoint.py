@@ -165,14 +165,16 @@ def test_changed_file_in_upper_dir_survives_local_restore(runc):
 
 def test_restore_removes_the_images_and_a_failed_one_leaves_no_monitor(runc):
     """The images go after a restore (renamed at once, unlinked in the
-    background); --keep keeps them.  The monitor a restore starts before the
-    mount is given up when the restore fails."""
+    background, with what a removal killed half-way left); --keep keeps
+    them.  The monitor a restore starts before the mount is given up when
+    the restore fails."""
     runc("run", "-d", "--name", "c", "busybox", "sleep", "1000", check=True)
     cid = runc("inspect", "--format", "{{.Id}}", "c", check=True).stdout.strip()
     userdata = os.path.join(runc.root, "containers", cid, "userdata")
     images = os.path.join(userdata, "checkpoint")
     runc("container", "checkpoint", "c", check=True)
     assert os.path.exists(os.path.join(images, "inventory.img"))
+    os.makedirs(os.path.join(userdata, "checkpoint.removing-1-2", "pages"))  # an earlier removal, killed half-way
     runc("container", "restore", "c", check=True)
     assert not os.path.exists(images)
     assert wait_until(lambda: not [n for n in os.listdir(userdata) if n.startswith("checkpoint")]), \

@@ -193,11 +193,16 @@ def _remove_aside(images: str) -> None:
     """Remove a restored checkpoint's images off the command's path: renamed
     at once (nothing finds them afterwards, a new checkpoint starts afresh),
     unlinked by a detached `rm -rf` (15-80 ms for CRIU's files, more with a
-    big process's pages, that the restore no longer waits for)."""
+    big process's pages, that the restore no longer waits for).  The `rm`
+    also takes what an earlier one left (killed half-way, or never started:
+    a CLI killed after its rename), else kept until the container's removal."""
+    directory, name = os.path.split(images)
     aside = f"{images}.removing-{os.getpid()}-{time.monotonic_ns()}"
     try:
         os.rename(images, aside)
-        subprocess.run(["sh", "-c", 'rm -rf -- "$1" &', "sh", aside], stdin=subprocess.DEVNULL,
+        asides = [os.path.join(directory, entry) for entry in os.listdir(directory)
+                  if entry.startswith(f"{name}.removing-")]
+        subprocess.run(["sh", "-c", 'rm -rf -- "$@" &', "sh", *asides], stdin=subprocess.DEVNULL,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30, check=True)
     except (OSError, subprocess.SubprocessError):
         shutil.rmtree(images, ignore_errors=True)
