@@ -50,7 +50,7 @@ POINTS = (
     # checkpoint and restore (CRIU through runc)
     "checkpoint.dump.before", "checkpoint.dump.after", "checkpoint.record.after",
     "restore.mount.after", "restore.runtime.before", "restore.runtime.after", "restore.record.after",
-    # the monitor's exit file (core/monitor.py has its own copy of the lookup)
+    # the monitor's exit file (core/monitor/ has its own copy of the lookup)
     "monitor.exit-file.before", "monitor.exit-file.after",
     # images: pull's blobs and record, save's and export's archives
     "pull.blobs.after", "pull.record.before", "pull.record.after",

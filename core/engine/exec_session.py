@@ -1,6 +1,6 @@
 """Exec sessions: commands run in a running container (`husk exec`).
 
-Each session gets a monitor of its own (husk/monitor.py) whose "create" is the
+Each session gets a monitor of its own (husk.monitor) whose "create" is the
 runtime's ``exec --detach --process process.json``: the monitor becomes the
 parent of the exec'd process, holds its stdio, serves an attach socket and
 writes the session's exit file the moment it dies.  An exec's output never

@@ -4,7 +4,7 @@ log, and what `--health-on-failure` does to an unhealthy container.
 
 podman schedules checks with systemd timers; husk's container monitor does it:
 every interval it runs `husk healthcheck run ID` as a child process (see
-husk/monitor.py), so the monitor imports nothing of husk.  A check is an exec
+husk.monitor), so the monitor imports nothing of husk.  A check is an exec
 session killed at the check's timeout; the container lock is held only to
 record the result (never while the command runs), and a result that arrives
 after the container was stopped or restarted is dropped.

@@ -580,7 +580,7 @@ def cleanup(container: "Container", removing: bool = False, deleted: bool = Fals
     fault("cleanup.record.after")
     if not container.config.auto_remove and not container.config.pod:
         # the monitor's exit command has nothing left (a --rm container's removes
-        # it, a pod container's applies the pod's exit policy): see husk/monitor.py
+        # it, a pod container's applies the pod's exit policy): see husk.monitor
         _remove_quietly(container.runtime.paths.cleanup_marker(container.id))
     container.runtime.emit("cleanup", container)
     if plugin_error is not None:

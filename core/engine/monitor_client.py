@@ -1,10 +1,11 @@
 """Starting a container's monitor and reading its report.
 
-The monitor (husk/monitor.py) runs as a plain script in a fresh interpreter:
+The monitor (the husk.monitor package) runs in a fresh bare interpreter:
 a forked CLI or API service would hand it descriptors (a caller's stdout pipe,
 an LMDB handle) that must not live as long as the container.  It detaches by
-forking once more; this side reaps the first process at once, then reads the
-one JSON line the monitor writes on the sync pipe when ``create`` is done.
+forking once more; this side reaps the first process, then reads the one
+line (the hex of a marshal dump) the monitor writes on the sync pipe when
+``create`` is done.
 """
 
 from __future__ import annotations
@@ -24,10 +25,11 @@ if TYPE_CHECKING:
     from .container import Container
 
 MONITOR_SCRIPT = os.path.join(os.path.dirname(os.path.dirname(__file__)), "monitor")
-# Import the monitor from its cached bytecode instead of running monitor.py as a
-# script: a script is compiled from source on every start, and the compiler's
-# garbage stays in the heap (about 1 MiB more per monitor, measured).  The
-# directory goes last on sys.path so nothing beside monitor.py shadows the stdlib.
+# Import the monitor package from its cached bytecode instead of running it as
+# a script (its __main__.py): a script is compiled from source on every start,
+# and the compiler's garbage stays in the heap (about 1 MiB more per monitor,
+# measured).  The package's parent directory goes last on sys.path, so that
+# nothing beside the package shadows the stdlib.
 _BOOTSTRAP = "import sys; sys.path.append({!r}); import monitor; monitor.main()"
 #: how long ``create`` may take (image on slow disk, many hooks)
 SYNC_TIMEOUT = 60.0
@@ -35,7 +37,7 @@ SYNC_TIMEOUT = 60.0
 
 def spawn_monitor(config: dict[str, Any], timeout: float = SYNC_TIMEOUT,
                   pass_fds: tuple[int, ...] = ()) -> dict[str, Any]:
-    """Start a monitor for ``config`` (the keys monitor.py documents; ``sync_fd``
+    """Start a monitor for ``config`` (the keys husk.monitor documents; ``sync_fd``
     is filled in here) and return its report: ``{"pid": <container init>,
     "monitor_pid": <monitor>}``.  ``pass_fds`` are descriptors the monitor
     inherits under the same numbers (an exec's ``client_fd`` and preserved fds).
@@ -133,7 +135,7 @@ class PendingMonitor:
 
 def encode_config(config: dict[str, Any]) -> str:
     """A monitor's configuration as its argument: the hex of a marshal dump
-    (the monitor reads it without importing json, see husk/monitor.py)."""
+    (the monitor reads it without importing json, see husk.monitor)."""
     return marshal.dumps(config).hex()
 
 
@@ -154,7 +156,7 @@ def _read_line(fd: int, timeout: float) -> bytes:
 
 @dataclasses.dataclass
 class MonitorConfig:
-    """What a monitor is told (the keys monitor.py documents), typed: the one
+    """What a monitor is told (the keys husk.monitor documents), typed: the one
     place that writes a monitor's configuration.  :func:`launch_monitor` fills
     it in for a container or an exec session."""
 

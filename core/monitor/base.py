@@ -6,7 +6,7 @@ import _signal as signal
 import _struct as struct
 import posix as os
 
-# The attach protocol, mirrored from husk/attach_protocol.py because the monitor
+# The attach protocol, mirrored from husk/engine/attach_protocol.py because the monitor
 # cannot import the husk package; tests/unit/test_attach_protocol.py checks they agree.
 STREAM_STDOUT = 1
 STREAM_STDERR = 2

@@ -4,7 +4,7 @@ container's monitor that nobody attaches to never holds this code or
 ``_socket``.  The state stays on the Monitor (``clients``, ``owner``,
 ``cleaner``, the stdin queue); these functions take it as their first argument.
 
-A client is a SOCK_SEQPACKET connection speaking husk/attach_protocol.py.
+A client is a SOCK_SEQPACKET connection speaking husk/engine/attach_protocol.py.
 Output goes to every client; the ``owner`` (an exec session's client, or the
 first client that asked with MSG_PACE: the CLI's run, start -a and attach, the
 API's attach) is never dropped when it falls behind: the output is paused for

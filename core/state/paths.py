@@ -164,7 +164,7 @@ class Paths:
 
     def cleanup_marker(self, container_id: str) -> str:
         """Made by the container's monitor at its start, removed by the cleanup that
-        leaves its exit command nothing to do (see husk/monitor.py)."""
+        leaves its exit command nothing to do (see husk.monitor)."""
         return os.path.join(self.container_run_dir(container_id), "cleanup-pending")
 
     def attach_socket(self, container_id: str) -> str:

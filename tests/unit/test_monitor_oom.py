@@ -1,4 +1,4 @@
-"""The monitor's reading of a container's OOM kill count (husk/monitor.py):
+"""The monitor's reading of a container's OOM kill count (husk.monitor):
 where the count is (from /proc/PID/cgroup) and how it is read, on recorded
 files of both cgroup versions."""
 
