@@ -165,8 +165,10 @@ def run(session, detach, rmi, preserve_fds, detach_keys, sig_proxy, **opts):
 
     if preserve_fds:  # before husk opens files that could take fd 3 (0: nothing to check, the command may be the image's)
         from ..engine.exec_session import check_arguments
+        from ..engine.monitor_client import preserve_caller_fds
 
         check_arguments(list(opts["command"]) or ["-"], preserve_fds)
+        preserve_caller_fds(preserve_fds)
 
     parse_detach_keys(detach_keys)  # bad keys create nothing
     if detach and opts["attach"]:

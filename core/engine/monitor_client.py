@@ -327,10 +327,27 @@ def _preserved(container: "Container", create_argv: list[str]) -> int:
     return count
 
 
+#: how many of this process's descriptors 3.. are its caller's (:func:`preserve_caller_fds`)
+_caller_fds = 0
+
+
+def preserve_caller_fds(count: int) -> None:
+    """Declare this process's descriptors 3 .. 2+`count` its caller's, to be
+    preserved into the container it creates (run --preserve-fds, before husk
+    opens anything).  Only a declaring process preserves any: in any other
+    (a later start, a restart, the exit command's restart policy) 3.. are
+    husk's own, its state store's among them, open read-write."""
+    global _caller_fds
+    _caller_fds = count
+
+
 def _preserved_fds(container: "Container") -> tuple[int, ...]:
     """run --preserve-fds N: the caller's descriptors 3.. go to the container, when this
-    process still holds them (the run that created it; not a later start)."""
+    process declared them (:func:`preserve_caller_fds`: the run that created it, not a
+    later start) and still holds them."""
     count = container.config.run_options.preserve_fds
+    if count > _caller_fds:
+        return ()
     try:
         for fd in range(3, 3 + count):
             os.fstat(fd)

@@ -292,3 +292,23 @@ def test_preserve_fds(husk_rt, tmp_path):
     assert result.stdout == "from-fd3\n", result.stderr
     closed = husk_rt("run", "--rm", "--preserve-fds", "2", "busybox", "true")
     assert closed.returncode == 125 and "file descriptor" in closed.stderr
+
+
+def test_a_later_start_preserves_none_of_husk_s_own_descriptors(husk_rt, tmp_path):
+    """--preserve-fds hands the container the descriptors of the run that
+    created it; a later start (its own CLI, whose 3.. are husk's: the state
+    store's lock.mdb and data.mdb, open read-write) hands it none."""
+    data = tmp_path / "fd3"
+    data.write_text("from-fd3\n")
+    import shlex
+
+    command = " ".join(shlex.quote(word) for word in (HUSK, *husk_rt.global_args, "run", "-d", "--name", "pfd-later",
+                                                       "--preserve-fds", "1", "busybox", "sleep", "600"))
+    result = subprocess.run(["sh", "-c", f"exec {command} 3<{shlex.quote(str(data))}"], stdin=subprocess.DEVNULL,
+                            capture_output=True, text=True, timeout=60, env=husk_rt.env())
+    assert result.returncode == 0, result.stderr
+    assert husk_rt("exec", "pfd-later", "cat", "/proc/1/fd/3", check=True).stdout == "from-fd3\n"
+    husk_rt("stop", "-t", "0", "pfd-later", check=True)
+    husk_rt("start", "pfd-later", check=True)
+    listing = husk_rt("exec", "pfd-later", "ls", "/proc/1/fd", check=True).stdout.split()
+    assert sorted(listing) == ["0", "1", "2"], husk_rt("exec", "pfd-later", "ls", "-l", "/proc/1/fd").stdout
