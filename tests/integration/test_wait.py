@@ -20,12 +20,13 @@ def runtime(husk_rt):
 def test_wait_returns_soon_after_the_exit_file(runtime):
     ctr = runtime.create_container("busybox", ["sleep", "0.5"])
     ctr.start()
-    assert ctr.wait(interval=10.0) == 0
+    assert ctr.wait(interval=120.0) == 0
     returned = time.time()
     written = os.stat(runtime.paths.exit_file(ctr.id)).st_mtime
-    # woken by the exit file's rename (inotify), not by the 10 s interval; how soon is the
-    # benchmark's "wait latency" row, not a test's (a 0.1 s bound failed under load)
-    assert returned - written < 4.0
+    # woken by the exit file's rename (inotify), not by the 120 s interval; how soon is the
+    # benchmark's "wait latency" row, not a test's (a 0.1 s bound failed under load, and a
+    # 4 s one leaves a loaded CI machine little room: 60 s still tells the two apart)
+    assert returned - written < 60.0
 
 
 def test_five_processes_wait_at_once(husk_rt):
