@@ -59,11 +59,15 @@ def run_attached(container: "Container", attach_stdin: bool, remove: bool | None
             session.client = None  # closed below, after the cleanup its monitor waits for
         if detached:
             return 0
-        if remove and read_exit_file(container) is not None:
+        exit_info = read_exit_file(container) if remove else None
+        if exit_info is not None:
             # the monitor writes the exit file before it ends the output: the removal
             # records the exit with its own write, no wait() (and its write) first
             removed = True
-            container.remove(force=True, timeout=0, volumes=True)  # --rm: anonymous volumes too, as podman
+            try:
+                container.remove(force=True, timeout=0, volumes=True)  # --rm: anonymous volumes too, as podman
+            except (NoSuchContainer, ContainerRemoved):  # another removal came first (its exit command, rm -f)
+                return exit_info[0]
             return container.state.exit_code
         code = container.wait()
         _clean_up(container)

@@ -385,3 +385,26 @@ def test_husk_attach_hook_fires_for_each_attach(husk, tmp_path):
     assert husk("attach", cid).returncode == 125  # exited: refused before the hook
     calls = [json.loads(line) for line in log.read_text().splitlines()]
     assert calls == [{"id": cid, "state": "running"}]
+
+
+def test_run_rm_whose_container_another_removal_took_returns_its_exit_code(husk_rt, monkeypatch):
+    """run --rm removes the container once its exit file is there; a removal
+    that got there first (the monitor's exit command once its 30 s wait for
+    the CLI is over, on a loaded machine; a user's rm -f) leaves nothing to
+    remove: the run still returns the container's exit code, as the removal
+    after a wait() always did, not the removal's 'no such container'."""
+    from husk.cli.attach import run_attached
+    from husk.engine.container import Container
+
+    runtime = husk_rt.runtime()
+    ctr = runtime.create_container("busybox", ["sh", "-c", "exit 3"], name="rm-raced", auto_remove=True)
+    remove = Container.remove
+
+    def removed_first(self, *args, **kwargs):
+        monkeypatch.setattr(Container, "remove", remove)
+        runtime.container(self.id).remove(force=True, timeout=0)  # the other removal
+        return remove(self, *args, **kwargs)
+
+    monkeypatch.setattr(Container, "remove", removed_first)
+    assert run_attached(ctr, attach_stdin=False, sig_proxy=False) == 3
+    assert husk_rt("ps", "-a", "-q", check=True).stdout == ""
