@@ -191,6 +191,7 @@ def _capture(argv: list[str], input: str | None, timeout: float | None) -> tuple
             output = _exchange(proc, memoryview(input.encode() if input is not None else b""), timeout)
         except BaseException:
             proc.kill()
+            proc.wait()  # reaped here: after a Ctrl-C, Popen's exit waits only 0.25 s for it
             raise
         code = proc.wait()
     stdout, stderr = (b"".join(chunks).decode(errors="replace") for chunks in output)

@@ -40,16 +40,37 @@ def test_a_command_that_reads_nothing_gets_its_status():
     assert result.stdout.split() == ["3", "0", "3"], result.stderr
 
 
+#: marks (a file named by the READY variable) that the caller waits in _capture's poll
+POLLING = """
+import os, select, types
+from husk.engine import oci_runtime
+
+class Poll:
+    def __init__(self):
+        self.real = select.poll()
+        self.register, self.unregister = self.real.register, self.real.unregister
+
+    def poll(self, *args):
+        open(os.environ["READY"], "w").close()
+        return self.real.poll(*args)
+
+oci_runtime.select = types.SimpleNamespace(poll=Poll, POLLIN=select.POLLIN, POLLOUT=select.POLLOUT)
+"""
+
+
 def test_ctrl_c_kills_the_command_instead_of_waiting_for_it(tmp_path):
     """KeyboardInterrupt while a runtime command runs: the command is killed
     and reaped, and the interrupt goes on at once (a hung runtime used to
-    hold husk until it exited)."""
-    pid_file = tmp_path / "pid"
+    hold husk until it exited).  The interrupt comes once the caller polls
+    (sent as soon as the command runs, it could land before _capture's
+    try, on a loaded machine: nobody there to kill the command)."""
+    pid_file, ready = tmp_path / "pid", tmp_path / "ready"
     command = ["sh", "-c", f'echo $$ > {pid_file}.tmp && mv {pid_file}.tmp {pid_file} && exec sleep 600']
-    caller = subprocess.Popen([sys.executable, "-c", CALL.format(input=None, timeout=None), *command],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    caller = subprocess.Popen([sys.executable, "-c", POLLING + CALL.format(input=None, timeout=None), *command],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env={**os.environ, "READY": str(ready)})
     try:
-        _wait_for(pid_file.exists)
+        _wait_for(lambda: pid_file.exists() and ready.exists())
         pid = int(pid_file.read_text())
         caller.send_signal(signal.SIGINT)
         _, stderr = caller.communicate(timeout=60)
