@@ -118,11 +118,8 @@ class Store:
     def __init__(self, path: str) -> None:
         os.makedirs(path, mode=0o700, exist_ok=True)
         self.path = path
-        # metasync=False (MDB_NOMETASYNC): one flush per commit instead of two (the meta
-        # page goes out with the next commit); a power loss may undo the last commit, never
-        # the database's integrity (docs/reliability.md, "A power loss")
         self.env = lmdb.open(path, map_size=_INITIAL_MAP_SIZE, max_dbs=len(_DATABASES) + 2,
-                             sync=True, metasync=False, readahead=False)
+                             sync=True, metasync=True, readahead=False)
         self.env.reader_check()
         self.db = self._open_dbs()
         self._map_lock = _MapLock()

@@ -153,10 +153,10 @@ def test_empty_run_root_refreshes_every_container(husk_rt):
     assert _mounts_under(husk_rt.root) == []
 
 
-def test_a_removal_undone_by_a_power_loss_is_removed_again(husk):
-    """The store does not wait for its meta page (docs/reliability.md, "A power loss"):
-    a power loss may undo the last commit, say an `rm`'s, whose files are gone.
-    After the reboot the container reads as exited and an `rm` removes it."""
+def test_a_record_whose_files_are_gone_is_removed_after_a_reboot(husk):
+    """A container's record can outlive its files (a removal whose record write never
+    reached the disk, files deleted by hand): after the reboot it reads as exited and
+    an `rm` removes it."""
     container = husk("run", "-d", "--name", "undone", "busybox", "sleep", "1000", check=True).stdout.strip()
     _reboot(husk)
     files = os.path.join(husk.root, "containers", container)
