@@ -268,7 +268,7 @@ def encode(document: Any) -> bytes:
     import msgspec
 
     try:
-        return msgspec.json.encode(document)
+        return msgspec.json.encode(document, enc_hook=str)  # str: a GoTime is its RFC 3339 text
     except UnicodeEncodeError:
         import json
 

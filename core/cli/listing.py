@@ -21,7 +21,7 @@ def _json(value, indent: int) -> str:
     as podman's Go encoder does (json.dumps escaped them as \\uXXXX)."""
     import msgspec
 
-    return msgspec.json.format(msgspec.json.encode(value), indent=indent).decode()
+    return msgspec.json.format(msgspec.json.encode(value, enc_hook=str), indent=indent).decode()
 
 
 PS_TABLE = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.CreatedHuman}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"

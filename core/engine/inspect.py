@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..define import State
 from ..formats.signals import parse_signal
-from ..formats.timestamps import rfc3339
+from ..formats.timestamps import go_time
 from . import health, security, userns
 from .networking import network_settings
 from .volume_mounts import mount_document
@@ -28,7 +28,7 @@ def inspect_container(container: "Container") -> dict[str, Any]:
     running = st.state is State.RUNNING
     return {
         "Id": config.id,
-        "Created": rfc3339(config.created),
+        "Created": go_time(config.created),
         "Path": (entrypoint + command)[0] if entrypoint + command else "",
         "Args": (entrypoint + command)[1:],
         "State": {
@@ -43,12 +43,12 @@ def inspect_container(container: "Container") -> dict[str, Any]:
             "ConmonPid": st.monitor_pid,
             "ExitCode": st.exit_code,
             "Error": st.error,
-            "StartedAt": rfc3339(st.started_at),
-            "FinishedAt": rfc3339(st.finished_at),
+            "StartedAt": go_time(st.started_at),
+            "FinishedAt": go_time(st.finished_at),
             "Health": health.state_document(st.health),
             "Checkpointed": st.checkpointed,
-            "CheckpointedAt": rfc3339(st.checkpointed_at),
-            "RestoredAt": rfc3339(st.restored_at),
+            "CheckpointedAt": go_time(st.checkpointed_at),
+            "RestoredAt": go_time(st.restored_at),
             "CheckpointLog": st.checkpoint_log,
             "CheckpointPath": st.checkpoint_path,
             "RestoreLog": st.restore_log,

@@ -9,6 +9,8 @@ float, bool, None).  Standard library only; json is imported on first use.
 
 from __future__ import annotations
 
+from .timestamps import GoTime
+
 __all__ = ["MISSING", "GoStruct", "as_struct", "go_str", "go_float", "go_type", "go_quote", "go_sprintf", "to_json", "sorted_keys"]
 
 
@@ -59,6 +61,8 @@ def as_struct(document: dict, type_name: str, maps: frozenset = frozenset()) -> 
 
 def go_str(value: object) -> str:
     """Print a value as Go's fmt %v does (text/template's way of printing)."""
+    if isinstance(value, GoTime):
+        return value.go_string()
     if isinstance(value, str):
         return str.__str__(value)
     if value is True:
@@ -158,6 +162,8 @@ def go_type(value: object) -> str:
         return "int"
     if isinstance(value, float):
         return "float64"
+    if isinstance(value, GoTime):
+        return "time.Time"
     if isinstance(value, str):
         return "string"
     if isinstance(value, (list, tuple)):
@@ -319,6 +325,8 @@ def go_sprintf(fmt: str, *args: object) -> str:
 
 
 def _format_arg(flags: str, width: int | None, precision: int | None, verb: str, arg: object) -> str:
+    if isinstance(arg, GoTime) and verb in "vsq":
+        arg = arg.go_string()  # a Stringer: %v, %s and %q print its String()
     if verb != "v" and isinstance(arg, (list, tuple)):
         return "[" + " ".join(_format_arg(flags, width, precision, verb, item) for item in arg) + "]"
     if verb != "v" and isinstance(arg, dict):

@@ -230,3 +230,38 @@ ZERO_TIME = "0001-01-01T00:00:00Z"
 def rfc3339(epoch: float) -> str:
     """Go's RFC3339Nano in UTC; Go's zero time for 0 (never happened)."""
     return format_rfc3339_nano(int(epoch * 1e9)) if epoch else ZERO_TIME
+
+
+class GoTime(str):
+    """A field that is a Go time.Time in podman's documents (inspect's Created,
+    State.StartedAt, a volume's CreatedAt...), held as its JSON text (RFC 3339).
+
+    Go prints such a field two ways: encoding/json writes RFC 3339, and a
+    template (fmt's %v, %s) calls String().  Being a str, a GoTime is that JSON
+    text wherever a document is encoded (json.dumps; msgspec through an
+    enc_hook of str); the template printer (husk.formats.gofmt.go_str) asks it
+    for `go_string()`.  A str subclass costs no import: read-only verbs stay cheap."""
+
+    __slots__ = ()
+
+    def go_string(self) -> str:
+        """Go's time.Time String(): `2026-12-05 09:57:09.040398 +0000 UTC`, in the
+        text's own zone (UTC for `Z`, as a time Go parsed from JSON)."""
+        text = str.__str__(self)
+        try:
+            seconds, nanos = divmod(parse_rfc3339_ns(text), NS_PER_SECOND)
+        except ValueError:  # not a time after all (a hand-written network file): its text
+            return text
+        offset = 0 if text[-1:] in ("Z", "z") or text[-6:-5] not in ("+", "-") else _zone_offset_seconds(text, len(text) - 6)
+        when = time.gmtime(seconds + offset)
+        sign = "-" if offset < 0 else "+"
+        hours, minutes = divmod(abs(offset) // 60, 60)
+        zone = f"{sign}{hours:02d}{minutes:02d}"
+        return (f"{when.tm_year:04d}-{when.tm_mon:02d}-{when.tm_mday:02d} "
+                f"{when.tm_hour:02d}:{when.tm_min:02d}:{when.tm_sec:02d}{_trimmed_fraction(nanos)} "
+                f"{zone} {'UTC' if offset == 0 else zone}")
+
+
+def go_time(epoch: float) -> GoTime:
+    """`rfc3339(epoch)` as a GoTime: a document's time.Time field."""
+    return GoTime(rfc3339(epoch))

@@ -63,7 +63,10 @@ _decode = msgspec.json.Decoder(Network).decode
 def document(network: Network) -> dict:
     """The network as podman's JSON document (inspect, the backend): empty
     labels, options and lease ranges left out, the flags always there."""
+    from ..formats.timestamps import GoTime
+
     given = msgspec.to_builtins(network)
+    given["created"] = GoTime(network.created)  # a time.Time in podman's types.Network
     return {field: given.get(field, getattr(network, field)) for field in Network.__struct_fields__
             if field in given or field in _ALWAYS}
 

@@ -12,13 +12,13 @@ if TYPE_CHECKING:
 
 def image_document(image: "ImageRecord", paths: "Paths") -> dict[str, Any]:
     """podman's ImageData for one image (`paths`: where its layers are, for GraphDriver)."""
-    from ..formats.timestamps import rfc3339
+    from ..formats.timestamps import go_time
 
     cfg = image.config
     stored = _stored_config(image)
     return {"Id": image.id, "Digest": image.digest or "sha256:" + image.id, "RepoTags": list(image.names),
             "RepoDigests": repo_digests(image), "Parent": "", "Comment": _comment(stored),
-            "Created": rfc3339(image.created),
+            "Created": go_time(image.created),
             "Config": {"Cmd": cfg.cmd or None, "Entrypoint": cfg.entrypoint or None, "Env": cfg.env,
                        "WorkingDir": cfg.workdir, "User": cfg.user, "Labels": cfg.labels or None,
                        "StopSignal": cfg.stop_signal,

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from ..define import InvalidArgument
 from ..engine.resources import CPU_PERIOD
-from ..formats.timestamps import human_duration, rfc3339
+from ..formats.timestamps import go_time, human_duration, rfc3339
 
 if TYPE_CHECKING:
     from ..engine.container import Container
@@ -132,7 +132,7 @@ def inspect_document(pod: "Pod") -> dict[str, Any]:
     containers = pod.containers()
     infra = pod.infra()
     document: dict[str, Any] = {
-        "Id": record.id, "Name": record.name, "Created": rfc3339(record.created), "CreateCommand": None,
+        "Id": record.id, "Name": record.name, "Created": go_time(record.created), "CreateCommand": None,
         "ExitPolicy": record.exit_policy, "State": pod.status(containers), "Hostname": record.hostname,
     }
     if record.labels:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..formats.timestamps import rfc3339
+from ..formats.timestamps import go_time
 
 if TYPE_CHECKING:
     from ..state.records import SecretRecord
@@ -13,6 +13,6 @@ if TYPE_CHECKING:
 def secret_document(secret: "SecretRecord", path: str) -> dict[str, Any]:
     """podman's SecretInfoReport (Docker's Secret shape, with `Version` added by
     the Docker API); `path` is the file driver's directory, as podman shows it."""
-    return {"ID": secret.id, "CreatedAt": rfc3339(secret.created), "UpdatedAt": rfc3339(secret.created),
+    return {"ID": secret.id, "CreatedAt": go_time(secret.created), "UpdatedAt": go_time(secret.created),
             "Spec": {"Name": secret.name, "Driver": {"Name": secret.driver, "Options": {"path": path}},
                      "Labels": dict(secret.labels)}}

@@ -7,7 +7,7 @@ import re
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..define import InvalidArgument
-from ..formats.timestamps import rfc3339
+from ..formats.timestamps import go_time, rfc3339
 
 if TYPE_CHECKING:
     from ..engine.runtime import Runtime
@@ -21,7 +21,7 @@ def podman_document(runtime: "Runtime", volume: "VolumeRecord") -> dict[str, Any
     """`volume inspect` (and libpod's API): podman 4.3's fields, empty ones left out as it does."""
     document: dict[str, Any] = {
         "Name": volume.name, "Driver": volume.driver, "Mountpoint": runtime.volumes.path(volume),
-        "CreatedAt": rfc3339(volume.created), "Labels": dict(sorted(volume.labels.items())), "Scope": "local",
+        "CreatedAt": go_time(volume.created), "Labels": dict(sorted(volume.labels.items())), "Scope": "local",
         "Options": dict(sorted(volume.options.items()))}  # Go maps: keys in order
     if volume.uid >= 0:
         document["UID"] = volume.uid

@@ -3,6 +3,7 @@ and --type all looking in its order: container, image, volume, network, pod), an
 their missing names in podman's words."""
 
 import json
+import re
 
 from husk.testing import IMAGE
 
@@ -52,3 +53,42 @@ def test_the_array_is_indented_by_five_as_podmans(husk):
             assert husk(*verb, check=True).stdout.startswith('[\n     {\n          "'), verb
     finally:
         husk("rm", "ikfive")
+
+
+def _go_string(rfc3339: str) -> str:
+    """What podman 4.3.1 prints in a template for a time whose JSON is `rfc3339` (UTC)."""
+    assert rfc3339.endswith("Z"), rfc3339
+    return rfc3339[:-1].replace("T", " ") + " +0000 UTC"
+
+
+def test_time_fields_print_as_go_prints_times_in_templates_and_rfc3339_in_json(husk):
+    """podman's templates print a time.Time through String() (`2026-12-05 09:57:09.040398 +0000 UTC`),
+    its JSON as RFC 3339: container, image, volume, network, pod and secret documents alike."""
+    name, volume, pod, secret = "iktimes", "iktimesvol", "iktimespod", "iktimessec"
+    husk("create", "--name", name, IMAGE, "true", check=True)
+    husk("volume", "create", volume, check=True)
+    husk("pod", "create", "--infra=false", "--name", pod, check=True)
+    husk("secret", "create", secret, "-", input="x", check=True)
+    try:
+        cases = [(("inspect", name), "{{.Created}} {{.State.StartedAt}} {{.State.FinishedAt}}",
+                  lambda d: [d["Created"], d["State"]["StartedAt"], d["State"]["FinishedAt"]]),
+                 (("image", "inspect", IMAGE), "{{.Created}}", lambda d: [d["Created"]]),
+                 (("volume", "inspect", volume), "{{.CreatedAt}}", lambda d: [d["CreatedAt"]]),
+                 (("network", "inspect", husk.default_network), "{{.Created}}", lambda d: [d["created"]]),
+                 (("pod", "inspect", pod), "{{.Created}}", lambda d: [d["Created"]]),
+                 (("secret", "inspect", secret), "{{.CreatedAt}}", lambda d: [d["CreatedAt"]])]
+        for command, fmt, times in cases:
+            document = json.loads(husk(*command, check=True).stdout)
+            json_times = times(document[0] if isinstance(document, list) else document)
+            assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d*[1-9])?Z", t) for t in json_times), json_times
+            shown = husk(*command, "--format", fmt, check=True).stdout
+            assert shown == " ".join(_go_string(t) for t in json_times) + "\n", command
+        assert "0001-01-01 00:00:00 +0000 UTC" in husk("inspect", "--format", "{{.State.StartedAt}}", name).stdout
+        created = json.loads(husk("inspect", name, check=True).stdout)[0]["Created"]
+        shown = husk("ps", "-a", "--filter", f"name={name}", "--format", "{{.CreatedAt}}", check=True).stdout
+        assert shown == _go_string(created) + "\n"
+    finally:
+        husk("rm", "-f", name)
+        husk("pod", "rm", pod)
+        husk("volume", "rm", volume)
+        husk("secret", "rm", secret)

@@ -397,3 +397,37 @@ def test_uniform_tables_align_as_the_elastic_layout(cells, uniform, trailing_new
         assert fast is not None
     assert fast is None or fast == elastic
     assert align_columns(text) == elastic
+
+
+@pytest.mark.parametrize(("json_text", "printed"), [
+    # what podman 4.3.1 printed for {{.State.StartedAt}}, {{.State.FinishedAt}} and the like
+    ("2026-12-05T10:36:38.364693463Z", "2026-12-05 10:36:38.364693463 +0000 UTC"),
+    ("0001-01-01T00:00:00Z", "0001-01-01 00:00:00 +0000 UTC"),
+    ("2026-12-05T10:36:38.1Z", "2026-12-05 10:36:38.1 +0000 UTC"),
+    ("2026-12-05T10:36:38Z", "2026-12-05 10:36:38 +0000 UTC"),
+    ("2026-12-05T11:36:38.5+01:00", "2026-12-05 11:36:38.5 +0100 +0100"),  # a zone without a name
+])
+def test_a_time_prints_as_go_time_string_in_templates_and_as_rfc3339_in_json(json_text, printed):
+    """A time.Time field: String() for {{.}}, %v, %s, %q and in a struct; RFC 3339 for json."""
+    import json
+
+    import msgspec
+
+    from husk.formats.timestamps import GoTime
+
+    doc = GoStruct({"State": GoStruct({"StartedAt": GoTime(json_text), "Pid": 1}, "State")}, "Doc")
+    assert render("{{.State.StartedAt}}", doc) == printed
+    assert render('{{printf "%s|%v|%q" .State.StartedAt .State.StartedAt .State.StartedAt}}', doc) == (
+        f'{printed}|{printed}|"{printed}"')
+    assert render("{{.State}}", doc) == "{" + printed + " 1}"
+    assert render("{{json .State.StartedAt}}", doc) == f'"{json_text}"'
+    assert json.loads(json.dumps(doc)) == json.loads(msgspec.json.encode(doc, enc_hook=str)) == {
+        "State": {"StartedAt": json_text, "Pid": 1}}
+
+
+def test_go_time_of_epoch_seconds_and_of_never():
+    from husk.formats.timestamps import go_time
+
+    assert go_time(0).go_string() == "0001-01-01 00:00:00 +0000 UTC"
+    assert go_time(1796466998.5).go_string() == "2026-12-05 10:36:38.5 +0000 UTC"
+    assert go_time(1796466998.5) == "2026-12-05T10:36:38.5Z"
