@@ -9,7 +9,7 @@ import os
 from typing import BinaryIO, Iterator
 
 from ..define import InvalidArgument
-from ..formats.environment import split_entry
+from ..formats.environment import split_entry, utf8_text
 
 
 
@@ -44,9 +44,9 @@ def parse_env(values: tuple[str, ...], env_files: tuple[str, ...], *, exec_: boo
         if value is not None:
             env.append(f"{name}={value}")
         elif name.endswith("*"):
-            env += [f"{key}={val}" for key, val in os.environ.items() if key.startswith(name[:-1])]
+            env += [utf8_text(f"{key}={val}") for key, val in os.environ.items() if key.startswith(name[:-1])]
         elif name in os.environ:
-            env.append(f"{name}={os.environ[name]}")
+            env.append(utf8_text(f"{name}={os.environ[name]}"))
     return env
 
 

@@ -167,7 +167,9 @@ def host_env(env: list[str], everything: bool, proxies: bool) -> list[str]:
     """--env-host: the host's environment first; --http-proxy (podman's default):
     the host's proxy variables first; -e and --env-file win either way."""
     names = os.environ if everything else [name for name in PROXY_VARIABLES if name in os.environ] if proxies else []
-    return [f"{name}={os.environ[name]}" for name in names] + env
+    from ..formats.environment import utf8_text
+
+    return [utf8_text(f"{name}={os.environ[name]}") for name in names] + env
 
 
 #: what --http-proxy passes on, as podman does

@@ -48,7 +48,7 @@ def merge_env(image_env: list[str], container_env: list[str], *, hostname: str, 
     An entry without ``=`` takes its value from husk's own environment, and is
     dropped when husk has none (as `-e NAME` does).
     """
-    from ..formats.environment import split_entry
+    from ..formats.environment import split_entry, utf8_text
 
     merged = {"PATH": DEFAULT_PATH, "TERM": "xterm", "container": "husk"}
     for entry in (*image_env, *container_env):
@@ -56,7 +56,7 @@ def merge_env(image_env: list[str], container_env: list[str], *, hostname: str, 
         if value is not None:
             merged[name] = value
         elif name in os.environ:
-            merged[name] = os.environ[name]
+            merged[name] = utf8_text(os.environ[name])
     merged.setdefault("HOSTNAME", hostname)
     merged.setdefault("HOME", home)
     return [f"{name}={value}" for name, value in merged.items()]

@@ -7,6 +7,21 @@ from typing import Iterable
 from ..define import InvalidArgument
 
 
+def utf8_text(text: str) -> str:
+    """`text` (from the command line or husk's own environment) with each byte
+    that is not UTF-8 as U+FFFD, as podman stores it.
+
+    Python hands such bytes over as lone surrogates (surrogateescape), which
+    the state store's and the OCI spec's JSON refuse (an internal error, before
+    this); podman keeps the bytes until its JSON, whose Go encoder writes U+FFFD
+    for each: a label, env value, annotation or command holds U+FFFD there and
+    here, and a name so read fails its pattern in both.  A file path that is
+    not UTF-8 names another file so read (podman opens the bytes)."""
+    if text.isascii():
+        return text
+    return "".join(["\ufffd" if "\udc80" <= char <= "\udcff" else char for char in text])
+
+
 def check_env(entries: Iterable[str]) -> None:
     """Refuse an environment entry holding a NUL byte (execve would cut it
     there without a word: `A=b<NUL>c` would run as `A=b`) or without a name

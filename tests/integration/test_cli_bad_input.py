@@ -4,10 +4,13 @@ traceback, and nothing changed (no image, no container, no file outside the root
 from __future__ import annotations
 
 import io
+import json
 import os
 import tarfile
 
 import pytest
+
+from husk.testing import IMAGE
 
 
 def _one_error(result, code: int = 125, *words: str) -> str:
@@ -163,3 +166,27 @@ def test_corrupt_state_record_does_not_hide_the_other_containers(husk):
     assert husk("info", "--format", "{{.Store.GraphRoot}}").returncode == 0
     husk("rm", "-f", "bad", check=True)
     assert husk("ps", "-a", "--format", "{{.Names}}", check=True).stdout == "good\n"
+
+
+def test_bytes_that_are_not_utf8_are_stored_as_podman_stores_them(husk):
+    """podman 4.3.1 keeps a label's, env value's, annotation's or command's bytes that
+    are not UTF-8 until its JSON, which writes U+FFFD for each (`--label a=$'\\xff'` is
+    `{"a":"\ufffd"}` in its inspect); a name so written fails its pattern, exit 125.
+    Before, husk failed with "internal error: UnicodeEncodeError" (the store's JSON)."""
+    bad = "\udcff"  # the byte 0xff as Python hands it over (subprocess writes the byte back)
+    name = "badutf8"
+    husk.extra_env["HUSK_TEST_BAD"] = "x" + bad
+    husk("create", "--name", name, "--label", f"a={bad}", "--env", f"E={bad}\udce2\udc82", "-e", "HUSK_TEST_BAD",
+         "--annotation", f"n={bad}", IMAGE, "echo", bad, check=True)
+    try:
+        [document] = json.loads(husk("inspect", name, check=True).stdout)
+        assert document["Config"]["Labels"]["a"] == "\ufffd"
+        assert {"E=\ufffd\ufffd\ufffd", "HUSK_TEST_BAD=x\ufffd"} <= set(document["Config"]["Env"])
+        assert document["Config"]["Annotations"]["n"] == "\ufffd"
+        assert document["Config"]["Cmd"] == ["echo", "\ufffd"]
+        for args in (("create", "--name", f"x{bad}", IMAGE, "true"), ("volume", "create", f"v{bad}"),
+                     ("pod", "create", "--name", f"p{bad}")):
+            _one_error(husk(*args), 125, "names must match")
+        assert husk("ps", "-a", "--format", "{{.Names}}", check=True).stdout == f"{name}\n"  # the store is intact
+    finally:
+        husk("rm", "-f", name)
