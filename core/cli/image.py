@@ -147,18 +147,19 @@ def image_rows(images: list[dict], no_trunc: bool) -> list:
     import time
 
     from ..formats.gofmt import GoStruct
-    from ..formats.timestamps import format_go_time, human_duration
+    from ..formats.timestamps import NS_PER_SECOND, format_go_time, human_duration
 
     now = time.time()
     rows = []
     for image in sorted(images, key=lambda i: -i["Created"]):
         ago = f"{human_duration(now - image['Created'])} ago"
+        created_at = format_go_time(int(image["Created"]) * NS_PER_SECOND)  # podman's: whole Unix seconds
         for tagged in image["Names"] or ["<none>:<none>"]:
             repository, at, _ = tagged.partition("@")  # pulled by digest: no tag
             repository, tag = (repository, "<none>") if at else tagged.rpartition(":")[::2]
             rows.append(GoStruct({
                 "Repository": repository, "Tag": tag, "ID": image["Id"] if no_trunc else image["Id"][:12],
-                "Created": int(image["Created"]), "CreatedAt": format_go_time(int(image["Created"] * 1e9)),
+                "Created": int(image["Created"]), "CreatedAt": created_at, "CreatedTime": created_at,
                 "CreatedHuman": ago, "CreatedSince": ago, "Size": _size(image["Size"]), "Names": image["Names"],
                 "Digest": image["Digest"], "Labels": image["Labels"] or {},
                 "History": ", ".join(image.get("History") or [])}, "imageReporter"))

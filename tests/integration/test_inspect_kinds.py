@@ -87,6 +87,9 @@ def test_time_fields_print_as_go_prints_times_in_templates_and_rfc3339_in_json(h
         created = json.loads(husk("inspect", name, check=True).stdout)[0]["Created"]
         shown = husk("ps", "-a", "--filter", f"name={name}", "--format", "{{.CreatedAt}}", check=True).stdout
         assert shown == _go_string(created) + "\n"
+        image_created = json.loads(husk("image", "inspect", IMAGE, check=True).stdout)[0]["Created"]
+        shown = husk("images", "--format", "{{.CreatedAt}}|{{.CreatedTime}}", IMAGE, check=True).stdout
+        assert shown == "|".join([_go_string(image_created[:19] + "Z")] * 2) + "\n"  # whole seconds, as podman's
     finally:
         husk("rm", "-f", name)
         husk("pod", "rm", pod)
