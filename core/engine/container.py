@@ -700,11 +700,12 @@ class Container:
             lifecycle.update(self, config)
 
     # -- reading ------------------------------------------------------------------------
-    def sync_if_unlocked(self) -> bool:
+    def sync_if_unlocked(self, files: "lifecycle.RunRootFiles | None" = None) -> bool:
         """For readers (ps, logs), which never wait for a lock: repair a stale
         record when the lock is free; otherwise show what the exit file says.
-        False when the record is stale and someone else holds the lock."""
-        if not lifecycle.looks_stale(self):
+        False when the record is stale and someone else holds the lock.  (A
+        listing passes one lifecycle.RunRootListing for all its containers.)"""
+        if not lifecycle.looks_stale(self, files):
             return True
         if self.lock.acquire(blocking=False):
             try:

@@ -79,17 +79,59 @@ def sync(container: "Container", ask_runtime: bool = False, save: bool = True) -
         cleanup(container)  # the monitor would have run it; with the monitor gone, do it here
 
 
-def looks_stale(container: "Container") -> bool:
-    """Whether :func:`sync` would change the record (cheap: no runtime call)."""
+class RunRootFiles:
+    """What :func:`looks_stale` asks of the run root, a stat each: whether a
+    container has a temporary mount, whether its exit file is there."""
+
+    def __init__(self, paths) -> None:
+        self.paths = paths
+
+    def temporary_mount(self, container_id: str) -> bool:
+        return os.path.exists(self.paths.temporary_mount(container_id))
+
+    def exit_file(self, container_id: str) -> bool:
+        return os.path.exists(self.paths.exit_file(container_id))
+
+
+class RunRootListing(RunRootFiles):
+    """The same answers for a listing of many containers (ps, the API's list):
+    the exits directory and the run directories listed once, then a set
+    lookup per container instead of two stats and two id checks (no path is
+    built from an id that is not one of the listed names).  The snapshot is
+    as fresh as the stats were: an exit file written after it is the next
+    listing's, as one written after a stat was."""
+
+    def __init__(self, paths) -> None:
+        super().__init__(paths)
+        self.exits = _names(paths.exits_dir)
+        self.run_dirs = _names(paths.container_run_dirs)
+
+    def temporary_mount(self, container_id: str) -> bool:
+        return container_id in self.run_dirs and super().temporary_mount(container_id)
+
+    def exit_file(self, container_id: str) -> bool:
+        return container_id in self.exits
+
+
+def _names(directory: str) -> frozenset[str]:
+    try:
+        return frozenset(os.listdir(directory))
+    except FileNotFoundError:  # an emptied run root (a reboot): nothing there
+        return frozenset()
+
+
+def looks_stale(container: "Container", files: RunRootFiles | None = None) -> bool:
+    """Whether :func:`sync` would change the record (cheap: no runtime call;
+    `files` a RunRootListing when there are many containers to ask about)."""
     st = container.state
-    if os.path.exists(container.runtime.paths.temporary_mount(container.id)):
+    files = files or RunRootFiles(container.runtime.paths)
+    if files.temporary_mount(container.id):
         return True
     if st.state in (State.CONFIGURED, State.EXITED):
         return bool(st.mountpoint)
     if st.state not in (State.CREATED, State.RUNNING, State.PAUSED):
         return False
-    return os.path.exists(container.runtime.paths.exit_file(container.id)) or (
-        st.state is not State.CREATED and not pid_alive(st.pid))
+    return files.exit_file(container.id) or (st.state is not State.CREATED and not pid_alive(st.pid))
 
 
 def _record_exit(container: "Container", exit_code: int, finished_at: float, save: bool = True,

@@ -8,6 +8,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ..define import HuskError, InvalidArgument, State
+from ..engine.lifecycle import RunRootListing
 from ..engine.networking import network_names, uses_networks
 from ..engine.process_args import resolve_args
 from ..formats.gofmt import GoStruct
@@ -124,8 +125,9 @@ def select_containers(runtime: "Runtime", *, all_: bool, filters: dict[str, list
     if sort not in SORT_KEYS:
         raise InvalidArgument(f"invalid sort key {sort!r}: use {', '.join(SORT_KEYS)}")
     containers = runtime.containers(errors)
+    files = RunRootListing(runtime.paths)
     for container in containers:
-        container.sync_if_unlocked()
+        container.sync_if_unlocked(files)
     containers = [c for c in containers if (all_ or c.state.state is State.RUNNING) and match(c)]
     if latest:
         containers = sorted(containers, key=lambda c: c.config.created)[-1:]

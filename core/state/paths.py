@@ -154,8 +154,13 @@ class Paths:
     def exit_file(self, container_id: str) -> str:
         return os.path.join(self.exits_dir, _check_id(container_id, "container id"))
 
+    @property
+    def container_run_dirs(self) -> str:
+        """Where every container's run directory is (see container_run_dir)."""
+        return os.path.join(self.runroot, "containers")
+
     def container_run_dir(self, container_id: str) -> str:
-        return os.path.join(self.runroot, "containers", _check_id(container_id, "container id"))
+        return os.path.join(self.container_run_dirs, _check_id(container_id, "container id"))
 
     def temporary_mount(self, container_id: str) -> str:
         """Present while an export or copy holds an uncounted mount of the rootfs
