@@ -60,14 +60,15 @@ def ps_row(container: "Container", image: "ImageRecord | None", no_trunc: bool, 
     if not no_trunc and len(command) > 17:
         command = command[:17] + "..."
     created_human = f"{human_duration(now - config.created)} ago"
+    created_at = format_go_time(int(config.created * 1e9))  # podman's .Created and .CreatedAt alike
     return GoStruct({
         "ID": config.id if no_trunc else config.id[:12],
         "Names": config.name,
         "Image": config.image_ref or config.image_name,
         "ImageID": config.image_id,
         "Command": command,
-        "Created": int(config.created),
-        "CreatedAt": format_go_time(int(config.created * 1e9)),
+        "Created": created_at,
+        "CreatedAt": created_at,
         "CreatedHuman": created_human,
         "RunningFor": created_human,
         "Status": status_text(container, now),
@@ -80,8 +81,8 @@ def ps_row(container: "Container", image: "ImageRecord | None", no_trunc: bool, 
         "Exited": st.state in (State.STOPPED, State.EXITED),
         "Networks": network_names(container) if uses_networks(container) else [],
         "Size": "",
-        "StartedAt": int(st.started_at),
-        "ExitedAt": int(st.finished_at),
+        "StartedAt": _unix(st.started_at),
+        "ExitedAt": _unix(st.finished_at),
         "AutoRemove": config.auto_remove,
         "Pod": config.pod if no_trunc else config.pod[:12],
         "PodName": _pod_name(container),
@@ -140,11 +141,19 @@ def select_containers(runtime: "Runtime", *, all_: bool, filters: dict[str, list
     return sorted(entries, key=SORT_KEYS[sort])
 
 
+#: Go's zero time.Time in Unix seconds: podman's StartedAt and ExitedAt of what never started or exited
+_ZERO_UNIX = -62135596800
+
+
+def _unix(epoch: float) -> int:
+    return int(epoch) if epoch else _ZERO_UNIX
+
+
 def ps_document(row: dict[str, Any], container: "Container", image: "ImageRecord | None") -> dict[str, Any]:
     """podman's ListContainer JSON (`ps --format json`, the libpod list): the full
     id and command, whatever --no-trunc says."""
     return {"AutoRemove": row["AutoRemove"], "Command": command_args(container, image) or None,
-            "Created": row["Created"], "CreatedAt": row["CreatedHuman"], "Exited": row["Exited"],
+            "Created": int(container.config.created), "CreatedAt": row["CreatedHuman"], "Exited": row["Exited"],
             "ExitedAt": row["ExitedAt"], "ExitCode": row["ExitCode"], "Id": container.id,
             "Image": row["Image"], "ImageID": row["ImageID"], "Labels": row["Labels"] or None,
             "Mounts": row["Mounts"], "Names": [row["Names"]], "Networks": row["Networks"], "Pid": row["Pid"],

@@ -85,8 +85,11 @@ def test_time_fields_print_as_go_prints_times_in_templates_and_rfc3339_in_json(h
             assert shown == " ".join(_go_string(t) for t in json_times) + "\n", command
         assert "0001-01-01 00:00:00 +0000 UTC" in husk("inspect", "--format", "{{.State.StartedAt}}", name).stdout
         created = json.loads(husk("inspect", name, check=True).stdout)[0]["Created"]
-        shown = husk("ps", "-a", "--filter", f"name={name}", "--format", "{{.CreatedAt}}", check=True).stdout
-        assert shown == _go_string(created) + "\n"
+        shown = husk("ps", "-a", "--filter", f"name={name}", "--format",
+                     "{{.CreatedAt}}|{{.Created}}|{{.StartedAt}}|{{.ExitedAt}}", check=True).stdout
+        assert shown == f"{_go_string(created)}|{_go_string(created)}|-62135596800|-62135596800\n"  # never: Go's zero
+        [row] = json.loads(husk("ps", "-a", "--filter", f"name={name}", "--format", "json", check=True).stdout)
+        assert (row["StartedAt"], row["ExitedAt"]) == (-62135596800, -62135596800) and isinstance(row["Created"], int)
         image_created = json.loads(husk("image", "inspect", IMAGE, check=True).stdout)[0]["Created"]
         shown = husk("images", "--format", "{{.CreatedAt}}|{{.CreatedTime}}", IMAGE, check=True).stdout
         assert shown == "|".join([_go_string(image_created[:19] + "Z")] * 2) + "\n"  # whole seconds, as podman's
