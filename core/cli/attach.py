@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 from ..define import ContainerRemoved, HuskError, NoSuchContainer, State
 from ..presentation.terminal import DEFAULT_DETACH_KEYS
-from .common import CONTEXT
+from .common import CONTEXT, detach_keys_option, sig_proxy_option
 
 if TYPE_CHECKING:
     from ..engine.attach_protocol import AttachClient
@@ -318,17 +318,6 @@ def _clean_up(container: "Container") -> None:
 
 
 # -- the verb -----------------------------------------------------------------------------
-def detach_keys_option(function):
-    return click.option("--detach-keys", default=DEFAULT_DETACH_KEYS, show_default=True,
-                        help='Keys that detach and leave the container running ("" disables).')(function)
-
-
-def sig_proxy_option(function):
-    return click.option("--sig-proxy", type=click.BOOL, default=True, is_flag=False, flag_value=True,
-                        show_default=True, help="Forward the signals husk receives to the container "
-                        "(not with a TTY and stdin: ^C goes through the terminal).")(function)
-
-
 @click.command(context_settings=CONTEXT)
 @detach_keys_option
 @click.option("--no-stdin", is_flag=True, help="Do not attach stdin.")

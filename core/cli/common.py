@@ -48,6 +48,21 @@ def deferred(decorate):
     return mark
 
 
+def detach_keys_option(function):
+    """attach's, run's and start's --detach-keys (here, not in husk.cli.attach: the
+    container group's other verbs do not import the attach client for it)."""
+    from ..presentation.terminal import DEFAULT_DETACH_KEYS
+
+    return click.option("--detach-keys", default=DEFAULT_DETACH_KEYS, show_default=True,
+                        help='Keys that detach and leave the container running ("" disables).')(function)
+
+
+def sig_proxy_option(function):
+    return click.option("--sig-proxy", type=click.BOOL, default=True, is_flag=False, flag_value=True,
+                        show_default=True, help="Forward the signals husk receives to the container "
+                        "(not with a TTY and stdin: ^C goes through the terminal).")(function)
+
+
 def names_or_all(session, names, all_, states: tuple[str, ...] | None = None) -> list[str]:
     """The names given, or with --all the full ids of every container (in `states`).
 

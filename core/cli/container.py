@@ -7,8 +7,8 @@ import os
 import click
 
 from ..define import HuskError, InvalidArgument, NoSuchContainer
-from .common import CONTEXT, DeferredOptions, deferred, names_or_all, run_and_report
-from .attach import detach_keys_option, sig_proxy_option
+from .common import (CONTEXT, DeferredOptions, deferred, detach_keys_option, names_or_all, run_and_report,
+                     sig_proxy_option)
 from .targets import selectors, targets
 
 pass_session = click.pass_obj

@@ -53,8 +53,10 @@ EVERYWHERE = LIFECYCLE + ("importlib.metadata",) + MSGSPEC_UNUSED
 #: nor logging (set up at the first warning: husk.define.logger)
 PLUGINS = ("pluggy", "husk_runc", "husk_crun", "husk_criu", "husk.hooks", "husk.engine.plugins", "logging")
 #: nor what only creating and starting need: the spec generator, pods (tarfile), create's
-#: options (husk.cli.run_flags), the image store's writers
-READING = ("husk.engine.spec", "husk.engine.pods", "tarfile", "husk.cli.run_flags", "husk.storage.pull")
+#: options (husk.cli.run_flags), the image store's writers, the attach client (husk.cli.attach:
+#: run's and start's options come from husk.cli.common)
+READING = ("husk.engine.spec", "husk.engine.pods", "tarfile", "husk.cli.run_flags", "husk.storage.pull",
+           "husk.cli.attach")
 #: every plugin shipped with husk: pause and unpause load only their runtime's
 SHIPPED_PLUGINS = ("husk_runc", "husk_crun", "husk_criu", "husk_netavark", "husk_runsc", "husk_shimv2")
 
