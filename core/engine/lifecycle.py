@@ -337,9 +337,9 @@ def init(container: "Container", retain_restart_count: bool = False, save: bool 
                 fault("init.netns.before")
                 networking.setup(container)
                 fault("init.network-setup.after")
-            userdata = _write_bundle(container, rootfs)
-            fault("init.bundle.after")
             backend = runtime.oci_runtime(container.config.runtime)
+            userdata = _write_bundle(container, rootfs, backend)
+            fault("init.bundle.after")
             oci_log = os.path.join(userdata, "oci-log")
             create = backend.create_command(container.id, userdata, paths.pid_file(container.id), oci_log)
             if container.config.run_options.cgroups == "disabled":  # crun's global flag (checked at create)
@@ -369,9 +369,12 @@ def init(container: "Container", retain_restart_count: bool = False, save: bool 
     runtime.emit("init", container)
 
 
-def _write_bundle(container: "Container", rootfs: str) -> str:
+def _write_bundle(container: "Container", rootfs: str, backend: "OCIRuntime | None" = None) -> str:
     """Write the OCI bundle (the spec from config and image, as the pre_init
-    hooks leave it) for a start or a restore; returns the bundle directory."""
+    hooks leave it) for a start or a restore; returns the bundle directory.
+    A create's runtime `backend` has its say in the spec last (its checks, its
+    annotations: :meth:`OCIRuntime.prepare_spec`); a restore's plugin runs
+    its own command on the bundle as it is."""
     from . import spec as spec_module
     from .secrets import spec_config as with_secrets
     from .volume_mounts import spec_config
@@ -391,6 +394,8 @@ def _write_bundle(container: "Container", rootfs: str) -> str:
 
         join_spec(container, spec)
     container.runtime.call_plugins("pre_init", container, spec)
+    if backend is not None:
+        backend.prepare_spec(container.id, spec)
     spec_module.write_bundle(spec, userdata)
     return userdata
 

@@ -10,7 +10,6 @@ line (the hex of a marshal dump) the monitor writes on the sync pipe when
 
 from __future__ import annotations
 
-import dataclasses
 import marshal
 import os
 import select
@@ -154,11 +153,13 @@ def _read_line(fd: int, timeout: float) -> bytes:
     return data.split(b"\n", 1)[0]
 
 
-@dataclasses.dataclass
-class MonitorConfig:
+class MonitorConfig(NamedTuple):
     """What a monitor is told (the keys husk.monitor documents), typed: the one
     place that writes a monitor's configuration.  :func:`launch_monitor` fills
-    it in for a container or an exec session."""
+    it in for a container or an exec session.  (A NamedTuple, made once and
+    never changed, so its empty defaults are never written to: dataclasses
+    would be an import of its own on every run, and msgspec one before an
+    exec's monitor starts.)"""
 
     id: str
     #: the runtime command the monitor runs as its "create" (create, exec --detach, restore --detach)
@@ -170,20 +171,20 @@ class MonitorConfig:
     log_path: str = ""
     log_max_size: int = 0
     #: --log-driver journald: the journal fields of every line (empty: nothing to the journal)
-    journal: dict = dataclasses.field(default_factory=dict)
+    journal: dict = {}
     #: seconds the container may run (run --timeout); then it is killed; 0: no limit
     timeout: int = 0
     stdin: bool = False
     tty: bool = False
     #: run when the process has exited (husk's cleanup; none for an exec session)
-    exit_command: list[str] = dataclasses.field(default_factory=list)
+    exit_command: list[str] = []
     exec: bool = False
     #: descriptors 3.. of the caller that the runtime passes on to an exec'd command
     preserve_fds: int = 0
     #: an attached exec client's end of a socket pair (-1: none)
     client_fd: int = -1
     #: the health check: the command the monitor runs every ``health_interval`` seconds (none: no checks)
-    health_argv: list[str] = dataclasses.field(default_factory=list)
+    health_argv: list[str] = []
     health_interval: float = 0.0
     #: the container's lock, taken before deciding whether the exit command has work left
     lock_path: str = ""
@@ -292,7 +293,7 @@ def _monitor_config(container: "Container", create_argv: list[str], tty: bool | 
             lock_path=paths.lock_path(container.id), cleanup_marker=paths.cleanup_marker(container.id),
             oom_marker=paths.oom_marker(container.id), **_health_checks(container))
         pass_fds = tuple(range(3, 3 + config.preserve_fds))
-    return dataclasses.asdict(config), pass_fds
+    return config._asdict(), pass_fds
 
 
 def _journal_fields(container: "Container") -> dict[str, str]:

@@ -100,10 +100,21 @@ class OCIRuntime:
             check_spec(self.features(), json.load(handle), self.name)
 
     # -- lifecycle commands --------------------------------------------------------------
+    def prepare_spec(self, container_id: str, spec: dict[str, Any]) -> None:
+        """The backend's say in a create's spec, before the core writes the
+        bundle (after the pre_init hooks): refuse what the runtime's features
+        say it lacks (a namespace, a hook stage), and add what the runtime
+        takes beside the spec (crun: a cached seccomp filter in an annotation).
+        It is given the dict the core writes, so that nothing reads and
+        rewrites config.json after it."""
+        from .runtime_features import check_spec
+
+        check_spec(self.features(), spec, self.name)
+
     def create_command(self, container_id: str, bundle: str, pid_file: str, log_file: str) -> list[str]:
-        """The argv the monitor runs to create the container (it owns the stdio).
+        """The argv the monitor runs to create the container (it owns the stdio),
+        from the bundle :meth:`prepare_spec` had its say in.
         The runtime's own messages go to `log_file` as JSON lines."""
-        self.check_bundle(bundle)
         return self.command("--log", log_file, "--log-format", "json", "create",
                             "--bundle", bundle, "--pid-file", pid_file, container_id)
 

@@ -143,10 +143,11 @@ def test_run_without_importlib_metadata(budget, tmp_path):
 def test_run_skips_the_parsers_of_flags_it_is_not_given(budget, tmp_path):
     """run without -v, --tmpfs, -p or --preserve-fds imports neither those
     flags' parsers (husk.presentation.mounts and the volume names,
-    husk.network.ports) nor the exec sessions' module for its fd check (issue 20)."""
+    husk.network.ports) nor the exec sessions' module for its fd check, nor
+    dataclasses (the monitor's config is a msgspec Struct) (issue 20)."""
     modules = modules_after(budget, tmp_path, SINGLE[0])
     assert heavy(modules, ("husk.engine.exec_session", "husk.presentation.mounts", "husk.network.ports",
-                           "husk.volumes")) == []
+                           "husk.volumes", "dataclasses")) == []
 
 
 def test_pause_and_unpause_load_only_their_runtime_s_plugin(budget, tmp_path):

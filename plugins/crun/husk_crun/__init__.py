@@ -5,7 +5,7 @@ manager named explicitly when systemd is not its parent, in that its
 checkpoint support depends on its build (`crun --version` lists `+CRIU`),
 in that its `update` cannot lift a pids limit (see :meth:`Crun.update`), and
 in that it takes a compiled seccomp filter from an annotation, which husk
-caches (see :meth:`Crun.create_command`).
+caches (see :meth:`Crun.prepare_spec`).
 """
 
 import binascii
@@ -38,7 +38,7 @@ class Crun(OCIRuntime):
     def global_args(self) -> list[str]:
         return [*super().global_args(), "--cgroup-manager", "cgroupfs"]
 
-    def create_command(self, container_id: str, bundle: str, pid_file: str, log_file: str) -> list[str]:
+    def prepare_spec(self, container_id: str, spec: dict) -> None:
         """Compiling the seccomp profile is most of ``crun create`` (10-30 ms
         of CPU for the default profile, in every run and start).  crun leaves
         the filter it compiled in its state directory (seccomp.bpf, which its
@@ -46,13 +46,13 @@ class Crun(OCIRuntime):
         spec's profile.  So the first create of a profile compiles, its start
         keeps the filter in a cache in this state root (private: under husk's
         run root), and a later create of the same profile with the same crun
-        binary is handed the filter, checked against the whole profile."""
-        argv = super().create_command(container_id, bundle, pid_file, log_file)
+        binary is handed the filter, checked against the whole profile, in
+        the spec before the core writes the bundle."""
+        super().prepare_spec(container_id, spec)
         try:
-            self._use_cached_filter(container_id, bundle)
+            self._use_cached_filter(container_id, spec)
         except (OSError, ValueError, KeyError, TypeError):  # the cache is only a shortcut: crun compiles
             pass
-        return argv
 
     def start(self, container_id: str) -> None:
         super().start(container_id)
@@ -67,10 +67,7 @@ class Crun(OCIRuntime):
         self._compiling.pop(container_id, None)  # created and never started: nothing to keep (an API service lives on)
         super().delete(container_id, force)
 
-    def _use_cached_filter(self, container_id: str, bundle: str) -> None:
-        config_path = os.path.join(bundle, "config.json")
-        with open(config_path) as handle:
-            spec = json.load(handle)
+    def _use_cached_filter(self, container_id: str, spec: dict) -> None:
         seccomp = (spec.get("linux") or {}).get("seccomp")
         if not seccomp or set(seccomp) - CACHEABLE_SECCOMP_KEYS:
             return  # no profile, or one with flags or a listener: crun's own way
@@ -78,7 +75,8 @@ class Crun(OCIRuntime):
             return  # crun's seccomp annotations (a filter of the user's own, strictness): crun's way, nothing kept
         binary = os.stat(self.path)
         key = {"seccomp": seccomp, "runtime": [self.path, binary.st_ino, binary.st_size, binary.st_mtime_ns]}
-        name = "%08x" % binascii.crc32(json.dumps(key, sort_keys=True).encode())
+        encoded = json.dumps(key, sort_keys=True)  # the spec's dict may hold tuples where the cache's JSON has lists
+        name = "%08x" % binascii.crc32(encoded.encode())
         cache_file = os.path.join(self.state_root, "seccomp-cache", name)
         try:
             with open(cache_file) as handle:
@@ -86,12 +84,9 @@ class Crun(OCIRuntime):
         except FileNotFoundError:
             self._compiling[container_id] = (cache_file, key)
             return
-        if cached["key"] != key:  # another profile under the same name: this one compiles
+        if json.dumps(cached["key"], sort_keys=True) != encoded:  # another profile under the same name: it compiles
             return
         spec.setdefault("annotations", {})[SECCOMP_BPF_ANNOTATION] = cached["bpf"]
-        from husk.state.atomic import replace_file
-
-        replace_file(config_path, json.dumps(spec, separators=(",", ":")))
 
     @functools.cached_property
     def supports_checkpoint(self) -> bool:  # type: ignore[override]
