@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal as signal_module
 import time
 from typing import TYPE_CHECKING
 
@@ -303,7 +302,9 @@ def _release_runtime_container(container: "Container") -> None:
     try:
         backend.delete(container.id, force=True)
         if process is not None and not wait_for_exit_file(exit_file, monitor, pid, MONITOR_RELEASE_SECONDS):
-            signal_module.pidfd_send_signal(process, signal_module.SIGKILL)
+            import signal
+
+            signal.pidfd_send_signal(process, signal.SIGKILL)
             select.select([process], [], [], MONITOR_RELEASE_SECONDS)  # readable once it has exited
     finally:
         if process is not None:
@@ -488,10 +489,12 @@ def _stop_process(container: "Container", backend: "OCIRuntime", timeout: int) -
         logger().warning(
             "StopSignal %s failed to stop container %s in %d seconds, resorting to SIGKILL",
             container.config.stop_signal, container.name, timeout)
+    import signal
+
     from .config import uses_cgroups
 
     # every process of the cgroup; without one (rootless), pid 1's death ends its pid namespace
-    _signal(container, backend, signal_module.SIGKILL,
+    _signal(container, backend, signal.SIGKILL,
             all_processes=uses_cgroups(container.config.run_options.cgroup_parent))
     fault("stop.signal.after")
     if not wait_for_exit(container, 30):
@@ -717,8 +720,10 @@ def kill_paused(container: "Container", number: int) -> None:
     """Signal a paused container.  The signal waits in the frozen processes until
     they are thawed -- except SIGKILL, which a user means to end the container
     now: the container is thawed so that it dies (the freezer holds even SIGKILL)."""
+    import signal
+
     kill(container, number)
-    if number != signal_module.SIGKILL:
+    if number != signal.SIGKILL:
         return
     backend = container.runtime.oci_runtime(container.config.runtime)
     try:
