@@ -17,6 +17,7 @@ import time
 from aiohttp import web
 
 from ..define import HuskError, InvalidArgument, State
+from ..formats.environment import split_entry
 from ..presentation.filters import container_filter
 from . import blocking, documents
 from .responses import json_response, request_container, request_runtime
@@ -140,6 +141,8 @@ def _create_arguments(body: CreateBody) -> dict:
                   "resources": _resources(host)}
     taken = {m.destination for m in mounts}  # the SDK lists a bind's target in Config.Volumes too
     mounts += [m for m in map(parse_volume, sorted(body.volumes or {})) if m.destination not in taken]
+    for entry in body.env or []:
+        split_entry(entry)  # a bad entry is the request's fault (400) before its image is looked up (404)
     kwargs.update(_network_arguments(body))
     if body.healthcheck is not None:
         kwargs["healthcheck"] = body.healthcheck.settings()
