@@ -171,15 +171,18 @@ def format_go_time(time_ns: int) -> str:
     """Go's time.Time String() in local time: `2026-11-28 22:06:43.123456789 +0000 UTC`."""
     seconds, nanos = divmod(time_ns, NS_PER_SECOND)
     local = time.localtime(seconds)
-    offset_minutes = local.tm_gmtoff // 60
-    sign = "-" if offset_minutes < 0 else "+"
-    hours, minutes = divmod(abs(offset_minutes), 60)
-    zone = local.tm_zone or f"{sign}{hours:02d}{minutes:02d}"
-    return (
-        time.strftime("%Y-%m-%d %H:%M:%S", local)
-        + _trimmed_fraction(nanos)
-        + f" {sign}{hours:02d}{minutes:02d} {zone}"
-    )
+    return _go_string(local, nanos, local.tm_gmtoff, local.tm_zone)
+
+
+def _go_string(when: time.struct_time, nanos: int, offset_seconds: int, zone: str | None) -> str:
+    """Go's String() layout of the wall time `when` at `offset_seconds` east of
+    UTC; `zone` its name (the numeric offset when None, as Go prints a zone it
+    has no name for)."""
+    sign = "-" if offset_seconds < 0 else "+"
+    hours, minutes = divmod(abs(offset_seconds) // 60, 60)
+    offset = f"{sign}{hours:02d}{minutes:02d}"
+    return (f"{when.tm_year:04d}-{when.tm_mon:02d}-{when.tm_mday:02d} {when.tm_hour:02d}:{when.tm_min:02d}:"
+            f"{when.tm_sec:02d}{_trimmed_fraction(nanos)} {offset} {zone or offset}")  # year 1 is 0001 (strftime: 1)
 
 
 def parse_until(value: str) -> float:
@@ -253,13 +256,7 @@ class GoTime(str):
         except ValueError:  # not a time after all (a hand-written network file): its text
             return text
         offset = 0 if text[-1:] in ("Z", "z") or text[-6:-5] not in ("+", "-") else _zone_offset_seconds(text, len(text) - 6)
-        when = time.gmtime(seconds + offset)
-        sign = "-" if offset < 0 else "+"
-        hours, minutes = divmod(abs(offset) // 60, 60)
-        zone = f"{sign}{hours:02d}{minutes:02d}"
-        return (f"{when.tm_year:04d}-{when.tm_mon:02d}-{when.tm_mday:02d} "
-                f"{when.tm_hour:02d}:{when.tm_min:02d}:{when.tm_sec:02d}{_trimmed_fraction(nanos)} "
-                f"{zone} {'UTC' if offset == 0 else zone}")
+        return _go_string(time.gmtime(seconds + offset), nanos, offset, "UTC" if offset == 0 else None)
 
 
 def go_time(epoch: float) -> GoTime:
