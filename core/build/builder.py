@@ -20,6 +20,7 @@ import time
 from typing import TYPE_CHECKING, Callable
 
 from ..define import HuskError, InvalidArgument, NoSuchImage
+from ..formats.environment import utf8_json
 from .cache import Cache, image_fields, step_key
 from .parsing import Containerfile, Instruction, SyntaxProblem
 from .mounted import Mounted
@@ -99,7 +100,7 @@ class State:
         created = (self.history[-1].get("created") if self.history else "") or "1970-01-01T00:00:00Z"
         document = {**self.platform, "config": self.config, "created": created, "history": self.history,
                     "rootfs": {"type": "layers", "diff_ids": list(self.layers)}}
-        return json.dumps(document, separators=(",", ":")).encode()
+        return utf8_json(document).encode()  # a --label or ARG's bytes that are not UTF-8: U+FFFD
 
     def image_id(self) -> str:
         import hashlib

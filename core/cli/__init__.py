@@ -213,10 +213,6 @@ def _register() -> None:
 def main() -> None:
     _global_flags()
     argv = sys.argv[1:]
-    if not all(arg.isascii() for arg in argv):
-        from ..formats.environment import utf8_text
-
-        argv = [utf8_text(arg) for arg in argv]  # a label, env value, name... that is not UTF-8
     debug = "--log-level=debug" in argv or ("--log-level", "debug") in zip(argv, argv[1:])
     try:
         from .cobra import normalize

@@ -108,10 +108,8 @@ def start(container: "Container", command: list[str], *, env: list[str] = (), us
         raise ValueError("an exec launch serves a session with its own detach and preserve_fds")
     directory = None
     try:
-        import json
-
         from .monitor_client import ExecMonitor, MonitorReport, exec_monitor_config, husk_command
-        from ..formats.environment import check_env
+        from ..formats.environment import check_env, utf8_json
 
         check_env(env)
         reap(container)
@@ -132,7 +130,7 @@ def start(container: "Container", command: list[str], *, env: list[str] = (), us
         process = build_process(container, command, env=env, user=user, workdir=workdir, tty=tty,
                                 privileged=privileged, console_size=console_size)
         with open(os.open(file("process.json"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
-            json.dump(process, out)
+            out.write(utf8_json(process))
         backend = container.runtime.oci_runtime(container.config.runtime)
         fault("exec.monitor.before")
         argv = backend.exec_command(container.id, file("process.json"), file("pidfile"), file("oci-log"),

@@ -17,7 +17,6 @@ comes from :mod:`husk.engine.security`, as podman sets it.
 from __future__ import annotations
 
 import functools
-import json
 import os
 import resource
 import stat
@@ -31,6 +30,7 @@ from .config import uses_cgroups
 from .process_args import DEFAULT_PATH, ENTRYPOINT_SET_ANNOTATION, merge_env, resolve_args
 from ..storage import rootpath
 from ..define import InvalidArgument
+from ..formats.environment import utf8_json
 from ..state.records import ContainerConfig, ImageConfig, Mount
 
 OCI_VERSION = "1.0.2"
@@ -154,7 +154,7 @@ def write_bundle(spec: dict[str, Any], userdata: str) -> str:
     before this returns (a crash leaves a file the next init rewrites).
     """
     path = os.path.join(userdata, "config.json")
-    _write(userdata, "config.json", json.dumps(spec, separators=(",", ":")), mode=0o600)
+    _write(userdata, "config.json", utf8_json(spec), mode=0o600)
     return path
 
 

@@ -1,4 +1,5 @@
-"""Environment entries (`KEY=VALUE`) as husk accepts them from users, images and archives."""
+"""Environment entries (`KEY=VALUE`) as husk accepts them from users, images and
+archives, and the text of arguments that is not UTF-8 as podman stores it."""
 
 from __future__ import annotations
 
@@ -12,14 +13,44 @@ def utf8_text(text: str) -> str:
     that is not UTF-8 as U+FFFD, as podman stores it.
 
     Python hands such bytes over as lone surrogates (surrogateescape), which
-    the state store's and the OCI spec's JSON refuse (an internal error, before
-    this); podman keeps the bytes until its JSON, whose Go encoder writes U+FFFD
-    for each: a label, env value, annotation or command holds U+FFFD there and
-    here, and a name so read fails its pattern in both.  A file path that is
-    not UTF-8 names another file so read (podman opens the bytes)."""
+    the state store's JSON refuses and the OCI spec's would write as escapes;
+    podman keeps the bytes until its JSON, whose Go encoder writes U+FFFD for
+    each: a label, env value, annotation or command holds U+FFFD there and
+    here, and a name so read fails its pattern in both.  A host path the CLI
+    opens itself (cp, import, load, save -o, build's context) keeps its bytes,
+    as podman's does; a bind mount's source goes through the spec, U+FFFD in
+    both (the runtime finds no such path)."""
     if text.isascii():
         return text
     return "".join(["\ufffd" if "\udc80" <= char <= "\udcff" else char for char in text])
+
+
+def utf8_document(value):
+    """`value` (a JSON document: dicts, lists, strings) with utf8_text applied
+    to every string, keys too: what the store and the OCI spec write when a
+    record holds bytes that are not UTF-8 (a label, env value, annotation,
+    command or mount source from the command line, which keeps their bytes
+    so that a host path it opens names that file)."""
+    if isinstance(value, str):
+        return utf8_text(value)
+    if isinstance(value, dict):
+        return {utf8_document(key): utf8_document(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [utf8_document(item) for item in value]
+    return value
+
+
+def utf8_json(document) -> str:
+    """`document` as compact JSON (ASCII) as podman's Go encoder writes it: a
+    string holding bytes that are not UTF-8 with U+FFFD for each, where
+    json.dumps writes the lone surrogate as an escape that runtimes and image
+    readers take for a broken UTF-16 pair."""
+    import json
+
+    text = json.dumps(document, separators=(",", ":"))
+    if "\\ud" in text:  # a surrogate escape: a pair, or bytes from the command line
+        text = json.dumps(utf8_document(document), separators=(",", ":"))
+    return text
 
 
 def check_env(entries: Iterable[str]) -> None:

@@ -17,6 +17,7 @@ import time
 import msgspec
 
 from ..define import InvalidArgument, NetworkExists, NoSuchNetwork
+from ..state.store import encode_record
 
 DEFAULT_NAME = "podman"
 DEFAULT_SUBNET = "10.88.0.0/16"
@@ -56,7 +57,6 @@ class Network(msgspec.Struct, omit_defaults=True):
     ipam_options: dict[str, str] = {}
 
 
-_encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder(Network).decode
 
 
@@ -136,7 +136,7 @@ def add(store, network: Network, exist_ok: bool = False) -> Network:
             raise NetworkExists(f"network name {network.name} already used: network already exists")
         for _, raw in txn.cursor(db=db):
             _check_no_overlap(network, _decode(raw))
-        txn.put(network.name.encode(), _encode(network), db=db)
+        txn.put(network.name.encode(), encode_record(network), db=db)
         return network
     return store.transaction(change, write=True)
 

@@ -50,7 +50,26 @@ _OPENING = threading.Lock()
 _MAX_KEY = 511  # LMDB's default maximum key size (env.max_key_size())
 _T = TypeVar("_T")
 
-_encode = msgspec.json.Encoder().encode
+_encoder = msgspec.json.Encoder()
+
+
+def encode_record(record: msgspec.Struct) -> bytes:
+    """`record` as JSON.  Strings holding bytes that are not UTF-8 (surrogates,
+    from the command line or husk's environment) are stored with U+FFFD for
+    each, as podman's Go encoder stores them (utf8_text), and `record` itself
+    is made so too: what the caller goes on with (the spec, the events, the
+    output) is what was stored."""
+    try:
+        return _encoder.encode(record)
+    except UnicodeEncodeError:
+        from ..formats.environment import utf8_document
+
+        raw = _encoder.encode(utf8_document(msgspec.to_builtins(record)))
+        stored = msgspec.json.decode(raw, type=type(record))
+        for field in record.__struct_fields__:
+            setattr(record, field, getattr(stored, field))
+        return raw
+
 #: a decoder per record type, made at its first use: making one walks the type's
 #: annotations (about 1.5 ms for all six; `inspect` of a container needs two)
 _decoders: dict[type, msgspec.json.Decoder] = {}
@@ -213,8 +232,8 @@ class Store:
                 owner = txn.get(_key(config.name), db=self.db["names"]).decode()
                 raise NameInUse(f'the container name "{config.name}" is already in use by {owner}. '
                                 "You have to remove that container to be able to reuse that name: that name is already in use")
-            txn.put(config.id.encode(), _encode(config), db=self.db["configs"])
-            txn.put(config.id.encode(), _encode(state), db=self.db["states"])
+            txn.put(config.id.encode(), encode_record(config), db=self.db["configs"])
+            txn.put(config.id.encode(), encode_record(state), db=self.db["states"])
         fault("create.record.before")
         self._write(change)
         fault("create.record.after")
@@ -226,7 +245,7 @@ class Store:
         def change(txn):
             if txn.get(container_id.encode(), db=self.db["configs"]) is None:
                 raise NoSuchContainer(f"container {container_id} has been removed")
-            txn.put(container_id.encode(), _encode(state), db=self.db["states"])
+            txn.put(container_id.encode(), encode_record(state), db=self.db["states"])
             if mount_delta:
                 self._change_mount_count(txn, container_id, mount_delta)
         self._write(change)
@@ -247,7 +266,7 @@ class Store:
                                     "that name is already in use")
                 if txn.get(_key(old_name), db=self.db["names"]) == key:
                     txn.delete(_key(old_name), db=self.db["names"])
-            txn.put(key, _encode(config), db=self.db["configs"])
+            txn.put(key, encode_record(config), db=self.db["configs"])
         self._write(change)
 
     def remove_container(self, config: ContainerConfig) -> None:
@@ -370,11 +389,11 @@ class Store:
                     previous = self._decode(ImageRecord, txn.get(old, db=self.db["images"]), f"image {old.decode()}")
                     if previous is not None:
                         previous.names = [n for n in previous.names if n != name]
-                        txn.put(old, _encode(previous), db=self.db["images"])
+                        txn.put(old, encode_record(previous), db=self.db["images"])
                         if not previous.names:
                             orphans.append(previous.id)
                 txn.put(_key(name), image.id.encode(), db=self.db["image_names"])
-            txn.put(image.id.encode(), _encode(image), db=self.db["images"])
+            txn.put(image.id.encode(), encode_record(image), db=self.db["images"])
             return orphans
         return self._write(change)
 
@@ -417,7 +436,7 @@ class Store:
             for name in names:
                 if txn.get(_key(name), db=self.db["image_names"]) == image_id.encode():
                     txn.delete(_key(name), db=self.db["image_names"])
-            txn.put(image_id.encode(), _encode(image), db=self.db["images"])
+            txn.put(image_id.encode(), encode_record(image), db=self.db["images"])
             return image
         return self._write(change)
 
@@ -432,12 +451,12 @@ class Store:
     # -- volumes (names are checked by husk.volumes.names before they get here) ----------
     def add_volume(self, volume: VolumeRecord) -> None:
         def change(txn):
-            if not txn.put(volume.name.encode(), _encode(volume), db=self.db["volumes"], overwrite=False):
+            if not txn.put(volume.name.encode(), encode_record(volume), db=self.db["volumes"], overwrite=False):
                 raise VolumeExists(f"volume with name {volume.name} already exists: volume already exists")
         self._write(change)
 
     def save_volume(self, volume: VolumeRecord) -> None:
-        self._write(lambda txn: txn.put(volume.name.encode(), _encode(volume), db=self.db["volumes"]))
+        self._write(lambda txn: txn.put(volume.name.encode(), encode_record(volume), db=self.db["volumes"]))
 
     def volume(self, name: str) -> VolumeRecord:
         raw = self._get("volumes", name) if name and "\0" not in name else None
@@ -462,7 +481,7 @@ class Store:
             for key, raw in list(txn.cursor(db=self.db["volumes"])):
                 volume = self._decode(VolumeRecord, raw, f"volume {key.decode()}")
                 volume.users, volume.user_mounts = [], 0
-                txn.put(key, _encode(volume), db=self.db["volumes"])
+                txn.put(key, encode_record(volume), db=self.db["volumes"])
         self._write(change)
 
     # -- secrets (the records; the values are files, see husk.engine.secrets) ---------------
@@ -472,7 +491,7 @@ class Store:
             for _, raw in txn.cursor(db=self.db["secrets"]):
                 if self._decode(SecretRecord, raw, "secret").name == secret.name:
                     raise NameInUse(f"{secret.name}: secret name in use")
-            txn.put(secret.id.encode(), _encode(secret), db=self.db["secrets"])
+            txn.put(secret.id.encode(), encode_record(secret), db=self.db["secrets"])
         self._write(change)
 
     def secrets(self) -> list[SecretRecord]:
@@ -491,14 +510,14 @@ class Store:
                 self._decode(PodRecord, raw, "pod").name == pod.name for _, raw in txn.cursor(db=self.db["pods"]))
             if taken:
                 raise NameInUse(f'adding pod to state: name "{pod.name}" is in use: pod already exists')
-            txn.put(pod.id.encode(), _encode(pod), db=self.db["pods"])
+            txn.put(pod.id.encode(), encode_record(pod), db=self.db["pods"])
         self._write(change)
 
     def save_pod(self, pod: PodRecord) -> None:
         def change(txn):
             if txn.get(pod.id.encode(), db=self.db["pods"]) is None:
                 raise NoSuchPod.named(pod.id)
-            txn.put(pod.id.encode(), _encode(pod), db=self.db["pods"])
+            txn.put(pod.id.encode(), encode_record(pod), db=self.db["pods"])
         self._write(change)
 
     def pod(self, pod_id: str) -> PodRecord:

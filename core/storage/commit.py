@@ -249,7 +249,9 @@ def commit_image(runtime: "Runtime", container_id: str, base: "ImageRecord", con
         document["container_config"] = document.get("config", {})
         if message:
             document["comment"] = message
-    config_json = json.dumps(document, separators=(",", ":")).encode()
+    from ..formats.environment import utf8_json
+
+    config_json = utf8_json(document).encode()
     image = ImageRecord(id=image_id(config_json), names=names, layers=layers, created=created,
                         size=layer.size + (0 if squash_from else base.size), config=config, config_json=config_json.decode())
     runtime.store.put_image(image)

@@ -173,8 +173,9 @@ def _rfc3339(epoch: float) -> str:
 def config_blob(config: ImageConfig, layers: list[str], created: float, history: list[dict],
                 image_platform: dict | None = None) -> bytes:
     """The OCI image config (Docker's field names) for husk's ImageConfig."""
-    import json
     import platform
+
+    from ..formats.environment import utf8_json
 
     machine = platform.machine()
     run = {"Env": config.env or None, "Cmd": config.cmd or None, "Entrypoint": config.entrypoint or None,
@@ -189,7 +190,7 @@ def config_blob(config: ImageConfig, layers: list[str], created: float, history:
                 "config": run, "created": _rfc3339(created), "history": history, "os": "linux",
                 "rootfs": {"type": "layers", "diff_ids": list(layers)}}
     document.update({key: value for key, value in (image_platform or {}).items() if value})
-    return json.dumps(document, separators=(",", ":")).encode()
+    return utf8_json(document).encode()
 
 
 # -- names ----------------------------------------------------------------------------------

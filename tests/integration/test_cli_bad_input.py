@@ -190,3 +190,37 @@ def test_bytes_that_are_not_utf8_are_stored_as_podman_stores_them(husk):
         assert husk("ps", "-a", "--format", "{{.Names}}", check=True).stdout == f"{name}\n"  # the store is intact
     finally:
         husk("rm", "-f", name)
+
+
+def test_host_paths_that_are_not_utf8_keep_their_bytes(husk, tmp_path):
+    """A path husk opens on the host keeps its bytes, as podman 4.3.1's does (`cp`,
+    `import`, `save -o`, `load -i`, build's context): before, main() read all of argv
+    with U+FFFD and each named another file ('no such file or directory'); a bind
+    mount's source goes through the spec, U+FFFD in both (no such path)."""
+    bad = "\udcff"  # the byte 0xff as Python hands it over (subprocess writes the byte back)
+    source = tmp_path / f"x{bad}"
+    source.write_bytes(b"hello\n")
+    name = "utf8paths"
+    husk("create", "--name", name, IMAGE, "true", check=True)
+    try:
+        husk("cp", str(source), f"{name}:/x", check=True)
+        husk("cp", f"{name}:/x", str(tmp_path / f"y{bad}"), check=True)
+        assert (tmp_path / f"y{bad}").read_bytes() == b"hello\n"
+        archive = tmp_path / f"s{bad}.tar"
+        husk("save", "-o", str(archive), IMAGE, check=True)
+        assert "Loaded image" in husk("load", "-i", str(archive), check=True).stdout
+        layer = tmp_path / f"t{bad}.tar"
+        with tarfile.open(layer, "w") as tar:
+            tar.add(source, arcname="f")
+        husk("import", str(layer), "localhost/utf8paths:1", check=True)
+        context = tmp_path / f"c{bad}"
+        context.mkdir()
+        (context / "f").write_text("context\n")
+        (context / "Containerfile").write_text(f"FROM {IMAGE}\nCOPY f /f\n")
+        husk("build", "-q", "-t", "localhost/utf8paths:2", str(context), check=True)
+        out = husk("run", "--rm", "localhost/utf8paths:2", "cat", "/f", check=True).stdout
+        assert out == "context\n"
+        _one_error(husk("run", "--rm", "-v", f"{context}:/data", IMAGE, "true"), 125, "no such file or directory")
+    finally:
+        husk("rm", "-f", name)
+        husk("rmi", "-f", "localhost/utf8paths:1", "localhost/utf8paths:2")
