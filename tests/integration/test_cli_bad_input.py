@@ -224,3 +224,31 @@ def test_host_paths_that_are_not_utf8_keep_their_bytes(husk, tmp_path):
     finally:
         husk("rm", "-f", name)
         husk("rmi", "-f", "localhost/utf8paths:1", "localhost/utf8paths:2")
+
+
+def test_every_writer_stores_bytes_that_are_not_utf8_as_u_fffd(husk, tmp_path):
+    """What keeps an argument's bytes to the store (argv is not converted in main())
+    writes U+FFFD for each byte that is not UTF-8, as podman 4.3.1 does: an exec's
+    process (json.dumps's escaped surrogate reached the process as ED B3 BF), a
+    network's label, commit's and build's image configs (their reader refused the
+    escape: 'malformed image config'), a build ARG a RUN sees."""
+    bad = "\udcff"
+    name = "utf8writers"
+    husk("run", "-d", "--name", name, IMAGE, "sleep", "1000", check=True)
+    try:
+        assert husk("exec", "-e", f"E={bad}", name, "sh", "-c", "echo $E", input=b"", check=True).stdout == b"\xef\xbf\xbd\n"
+        assert husk("exec", name, "echo", bad, input=b"", check=True).stdout == b"\xef\xbf\xbd\n"
+        husk("network", "create", "--label", f"a={bad}", "utf8net", check=True)
+        assert husk("network", "inspect", "utf8net", "--format", "{{.Labels}}", check=True).stdout == "map[a:\ufffd]\n"
+        husk("commit", "-q", "-f", "docker", "-m", f"m{bad}", "-c", f"LABEL a={bad}", name, "localhost/utf8w:1", check=True)
+        out = husk("image", "inspect", "localhost/utf8w:1", "--format", "{{.Labels}} {{.Comment}}", check=True).stdout
+        assert out == "map[a:\ufffd] m\ufffd\n"
+        (tmp_path / "Containerfile").write_text(f"FROM {IMAGE}\nARG X\nRUN echo \"$X\" > /x\n")
+        husk("build", "-q", "--label", f"a={bad}", "--build-arg", f"X={bad}", "-t", "localhost/utf8w:2", str(tmp_path),
+             check=True)
+        assert husk("image", "inspect", "localhost/utf8w:2", "--format", "{{.Labels}}", check=True).stdout == "map[a:\ufffd]\n"
+        assert husk("run", "--rm", "localhost/utf8w:2", "cat", "/x", input=b"", check=True).stdout == b"\xef\xbf\xbd\n"
+    finally:
+        husk("rm", "-f", "-t", "0", name)
+        husk("network", "rm", "utf8net")
+        husk("rmi", "-f", "localhost/utf8w:1", "localhost/utf8w:2")
