@@ -54,8 +54,10 @@ def test_every_group_is_complete_with_its_modules(everything):
 
 
 def test_a_verb_loads_only_its_module():
+    """Not even the module making a group it adds to: `pause` is in the
+    `container` group, whose module (create's and run's options) it does not need."""
     pause = probe([cli.VERBS["pause"]])
-    assert pause["loaded"] == ["container", "ops"]
+    assert pause["loaded"] == ["ops"] and "husk.cli.container" not in pause["modules"]
     assert not {"husk.cli.network", "husk.cli.volume", "husk.cli.system", "husk.cli.image"} & set(pause["modules"])
     assert probe([cli.VERBS["images"]])["loaded"] == ["image"]
 
@@ -82,6 +84,20 @@ print(json.dumps(steps + [group.list_commands(None)]))
     assert maker == ["container"] and checkpoint == ["checkpoint", "container"] and not run_flags
     assert set(cli.GROUPS["container"]) <= set(prune)
     assert listed == sorted(probe(cli.MODULES)["groups"]["container"])
+
+
+def test_a_group_made_after_its_verbs_has_them():
+    """`pause` loaded first (its module only), then the `container` group: the
+    group still has pause, unpause and restart as its sub-commands."""
+    script = """
+import json
+from husk import cli
+cli.cli.commands["pause"]
+group = cli.cli.commands["container"]
+print(json.dumps([sorted(cli._loaded), [name for name in ("pause", "unpause", "restart") if name in group.commands]]))
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    assert json.loads(out) == [["container", "ops"], ["pause", "unpause", "restart"]]
 
 
 @pytest.mark.parametrize("group", ["container", "image"])
