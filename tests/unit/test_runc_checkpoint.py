@@ -1,0 +1,41 @@
+"""The runc backend's checkpoint freezes the container with `runc pause`
+before CRIU runs (CRIU's own freeze polls every 100 ms) and resumes whatever
+goes on running: a --leave-running or pre-dump dump, and a failed one.  The
+command sequence is the logic under test; the real dumps are in
+tests/integration/test_checkpoint*.py."""
+
+import pytest
+
+from husk.define import RuntimeFailure
+from husk_runc import Runc
+
+
+class Recording(Runc):
+    def __init__(self, fail: bool = False) -> None:
+        super().__init__("/nonexistent")
+        self.calls: list[str] = []
+        self.fail = fail
+
+    def run(self, *args, **kwargs):
+        self.calls.append(args[0])
+        if args[0] == "checkpoint" and self.fail:
+            raise RuntimeFailure("runc: criu failed")
+        return ""
+
+
+@pytest.mark.parametrize("flags, calls", [
+    ([], ["pause", "checkpoint"]),  # runc kills and deletes the dumped container, frozen or not
+    (["--leave-running"], ["pause", "checkpoint", "resume"]),
+    (["--pre-dump"], ["pause", "checkpoint", "resume"]),
+])
+def test_paused_for_the_dump_and_resumed_when_it_goes_on(flags, calls):
+    runc = Recording()
+    runc.checkpoint("c1", "/images", "/work", flags)
+    assert runc.calls == calls
+
+
+def test_a_failed_dump_resumes_the_container():
+    runc = Recording(fail=True)
+    with pytest.raises(RuntimeFailure, match="criu failed"):
+        runc.checkpoint("c1", "/images", "/work", [])
+    assert runc.calls == ["pause", "checkpoint", "resume"]
