@@ -83,11 +83,25 @@ async def decode_body(request: web.Request, kind: type):
         return kind()
     check_json_content_type(request)
     try:
-        return msgspec.json.decode(body, type=kind)
+        try:
+            return msgspec.json.decode(body, type=kind)
+        except msgspec.DecodeError as exc:
+            if "surrogate" not in str(exc) and "UTF-8" not in str(exc):
+                raise
+            return msgspec.json.decode(_as_go_reads(body), type=kind)
     except msgspec.ValidationError as exc:
         raise InvalidArgument(f"invalid request body: {exc}") from None
-    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError, ValueError) as exc:
         raise InvalidArgument(f"invalid JSON in request body: {exc}") from None
+
+
+def _as_go_reads(body: bytes) -> bytes:
+    """`body` with U+FFFD for each byte that is not UTF-8 and each unpaired
+    UTF-16 surrogate escape (`"\\udcff"`), which msgspec refuses and podman's
+    Go decoder reads so: a label or command so sent is stored as podman's."""
+    from ..formats.environment import utf8_document
+
+    return msgspec.json.encode(utf8_document(json.loads(body.decode("utf-8", "surrogateescape"))))
 
 
 StrOrList = list[str] | str | None

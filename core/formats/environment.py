@@ -16,13 +16,14 @@ def utf8_text(text: str) -> str:
     the state store's JSON refuses and the OCI spec's would write as escapes;
     podman keeps the bytes until its JSON, whose Go encoder writes U+FFFD for
     each: a label, env value, annotation or command holds U+FFFD there and
-    here, and a name so read fails its pattern in both.  A host path the CLI
-    opens itself (cp, import, load, save -o, build's context) keeps its bytes,
-    as podman's does; a bind mount's source goes through the spec, U+FFFD in
-    both (the runtime finds no such path)."""
+    here, and a name so read fails its pattern in both.  Any lone surrogate is
+    so replaced: an API body's `"\\ud800"` too, as Go's decoder reads it.  A
+    host path the CLI opens itself (cp, import, load, save -o, build's
+    context) keeps its bytes, as podman's does; a bind mount's source goes
+    through the spec, U+FFFD in both (the runtime finds no such path)."""
     if text.isascii():
         return text
-    return "".join(["\ufffd" if "\udc80" <= char <= "\udcff" else char for char in text])
+    return "".join(["\ufffd" if "\ud800" <= char <= "\udfff" else char for char in text])
 
 
 def utf8_document(value):
