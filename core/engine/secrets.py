@@ -163,8 +163,12 @@ def spec_config(container: "Container", config: "ContainerConfig") -> "Container
 
 
 def discard(container: "Container") -> None:
-    """Delete the container's copies of its secrets (at cleanup: the process is gone)."""
+    """Delete the container's copies of its secrets (at cleanup: the process is gone).
+    Most containers have none: shutil (bz2, lzma: ~1.5 ms of every stop) is
+    imported only when there is a directory to remove."""
+    directory = os.path.join(container.runtime.paths.container_run_dir(container.id), "secrets")
+    if not os.path.isdir(directory):
+        return
     import shutil
 
-    shutil.rmtree(os.path.join(container.runtime.paths.container_run_dir(container.id), "secrets"),
-                  ignore_errors=True)
+    shutil.rmtree(directory, ignore_errors=True)

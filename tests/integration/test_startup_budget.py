@@ -206,6 +206,20 @@ def test_run_start_exec_pause_skip_socket_and_the_mount_code(budget, tmp_path):
         assert heavy(modules_after(budget, tmp_path, [verb, "lean"]), ("socket", "husk.storage.rootfs")) == [], verb
 
 
+def test_pause_unpause_stop_start_and_restart_skip_shutil_and_the_container_verbs(budget, tmp_path):
+    """shutil imports bz2 and lzma (~1.5 ms): a runtime command finds its binary
+    without it (husk.engine.oci_runtime.which), and a stop's cleanup imports it
+    only to remove a secrets directory that is there.  pause, unpause and
+    restart register husk.cli.ops alone, not husk.cli.container (issue 20)."""
+    modules_after(budget, tmp_path, ["run", "-d", "--name", "plain", "--network", "none", IMAGE, "sleep", "300"])
+    for args in (["pause", "plain"], ["unpause", "plain"], ["restart", "-t", "0", "plain"], ["stop", "-t", "0", "plain"],
+                 ["start", "plain"]):
+        modules = modules_after(budget, tmp_path, args)
+        assert heavy(modules, ("shutil",)) == [], args
+        if args[0] != "stop" and args[0] != "start":
+            assert heavy(modules, ("husk.cli.container",)) == [], args
+
+
 #: writes the modules imported when the first monitor is spawned to the file named by argv[1]
 BEFORE_MONITOR = """
 import os, sys
