@@ -365,3 +365,24 @@ def test_template_and_json_data_use_podman_names():
         "Type": "container",
         "Attributes": {"app": "x", "image": "other"},
     }
+
+
+def test_emitting_imports_neither_json_nor_the_reader(tmp_path):
+    """A lifecycle command writes its event with msgspec's encoder (loaded for
+    the records already): the json module and RotatingFile are the readers'
+    (~1 ms of each pause, unpause and stop's start-up, issue 20).  The line is
+    what json.dumps wrote: compact, UTF-8, the same escapes."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "events.log"
+    code = ("import sys; import msgspec\n"
+            "from husk.state.events import Event, EventLog\n"
+            f"EventLog({str(path)!r}).emit(Event('pause', id='c' * 64, name='ü \"q\" \\x01\\n', "
+            "attributes={'k': 'v\\t'}, time_ns=5))\n"
+            "print(sorted(m for m in ('json', 'husk.state.rotatingfile') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+    record = {"time_ns": 5, "type": "container", "status": "pause", "id": "c" * 64, "name": 'ü "q" \x01\n',
+              "attributes": {"k": "v\t"}}
+    assert path.read_text(encoding="utf-8") == json.dumps(record, separators=(",", ":"), ensure_ascii=False) + "\n"

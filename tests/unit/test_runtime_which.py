@@ -36,3 +36,14 @@ def test_a_runtime_command_imports_no_shutil():
             "R('/nonexistent'); print('shutil' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_a_runtime_command_without_json_input_or_output_imports_no_json():
+    """pause, unpause, kill, delete: json is imported by the commands whose
+    input or output is JSON (state, update, a bundle's check), not with the
+    backend (issue 20)."""
+    code = ("import sys; from husk.engine.oci_runtime import OCIRuntime\n"
+            "class R(OCIRuntime): binary = 'true'\n"
+            "R('/nonexistent').pause('c'); print('json' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
