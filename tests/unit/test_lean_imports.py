@@ -1,4 +1,4 @@
-"""husk.cli.lean_imports: msgspec's unused modules deferred, still usable (issue 20).
+"""husk.cli.lean_imports: msgspec's unused modules deferred, still usable; decimal a stand-in (issue 20).
 
 Each check runs in a fresh interpreter: the finder is process-wide, and this
 test process has imported msgspec already."""
@@ -19,6 +19,7 @@ def ran(name):
 deferred = [name for name in sorted(lean_imports.DEFERRED) if ran(name)]
 assert deferred == [], deferred
 assert not ran("typing_extensions")
+assert "decimal" not in sys.modules and "_decimal" not in sys.modules  # msgspec took the stand-in's Decimal
 assert msgspec.json.decode(msgspec.json.encode({"a": [1]})) == {"a": [1]}
 assert msgspec.yaml.__name__ == "msgspec.yaml" and ran("msgspec.yaml")  # a use runs it
 assert msgspec.json.schema(int) == {"type": "integer"}
@@ -27,6 +28,9 @@ import textwrap
 assert textwrap.dedent("  x") == "x"
 import typing_extensions  # anybody but msgspec._utils finds it
 assert typing_extensions.Literal is not None
+import decimal  # anybody finds the real module afterwards
+assert decimal.Decimal("1.5") + 1 == decimal.Decimal("2.5")
+assert msgspec.json.encode(decimal.Decimal("1.5"), enc_hook=str) == b'"1.5"'  # as husk's JSON output encodes
 print("ok")
 """
 
