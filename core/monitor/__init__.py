@@ -509,6 +509,7 @@ class Monitor:
             self.forward(stream, chunk)
         self.early_output = []
         self.report({"pid": self.container_pid, "monitor_pid": os.getpid()})
+        release_free_memory()
 
     def begin_drain(self) -> None:
         """The init died: accept the clients that connected before (a listener
@@ -650,6 +651,18 @@ def exists(path: str) -> bool:
         return True
     except OSError:
         return False
+
+
+def release_free_memory() -> None:
+    """Give the C heap's free pages back once the start-up is done: the
+    buffers of the import (a whole .pyc file each), of the configuration and
+    of the runtime's output stay resident otherwise, for the container's life
+    (about 0.02 MiB of PSS per monitor, measured).  Not in a C library
+    without glibc's malloc_trim."""
+    try:
+        libc("malloc_trim", 0)
+    except AttributeError:
+        pass
 
 
 def become_subreaper() -> None:

@@ -83,6 +83,50 @@ def test_a_detached_container_s_monitor_loads_no_optional_part(tmp_path):
     assert _monitor_life(tmp_path) == ["monitor.base"]
 
 
+WHOLE = """
+import sys
+bare = set(sys.modules)
+sys.path.append(sys.argv[1])
+import marshal, monitor
+calls = []
+libc, report, finish = monitor.libc, monitor.Monitor.report, monitor.Monitor.finish
+
+def traced_libc(name, *args):
+    calls.append(name)
+    return libc(name, *args)
+
+def traced_report(self, message):
+    calls.append("report")
+    report(self, message)
+
+def at_exit(self):
+    print(sorted(set(sys.modules) - bare), calls, flush=True)
+    finish(self)
+
+monitor.libc, monitor.Monitor.report, monitor.Monitor.finish = traced_libc, traced_report, at_exit
+monitor.become_subreaper()
+monitor.Monitor(marshal.loads(bytes.fromhex(sys.argv[2]))).run()
+"""
+
+
+def test_a_detached_container_s_monitor_loads_only_what_it_needs(tmp_path):
+    """Every module beyond the bare interpreter's costs each monitor its
+    memory for the container's life: the C modules the monitor needs
+    (select for epoll, _ctypes for its libc calls) and its own two, no
+    _struct (sockaddr_un is built by hand); and once the start is reported,
+    the C heap's free pages go back (release_free_memory)."""
+    pid_file = tmp_path / "pidfile"
+    config = {"id": "lean", "create_argv": ["/bin/sh", "-c", f"sleep 0.2 & echo $! > {pid_file}"],
+              "pid_file": str(pid_file), "exit_file": str(tmp_path / "exit"), "log_path": str(tmp_path / "log"),
+              "attach_socket": str(tmp_path / "attach"), "oom_marker": str(tmp_path / "oom")}
+    result = subprocess.run([sys.executable, "-I", "-S", "-c", WHOLE, str(CORE), marshal.dumps(config).hex()],
+                            capture_output=True, text=True, env={}, timeout=120)
+    assert (result.returncode, result.stderr) == (0, "")
+    modules, calls = ast.literal_eval(result.stdout.replace("] [", "], ["))
+    assert modules == ["_ctypes", "monitor", "monitor.base", "select"]
+    assert calls[calls.index("report"):] == ["report", "malloc_trim"]
+
+
 def test_an_attached_client_loads_the_clients_part(tmp_path):
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     with ours:
