@@ -11,10 +11,13 @@ container's.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import functools
 import os
 import shutil
 import subprocess
+import threading
 import time
 
 from husk.define import InvalidArgument, StateInvalid
@@ -137,7 +140,8 @@ def checkpoint(container, options: dict) -> None:
     os.makedirs(images, mode=0o700)
     started = time.monotonic()
     try:
-        backend.checkpoint(container.id, images, userdata, flags)
+        with _early_writeback(images):
+            backend.checkpoint(container.id, images, userdata, flags)
     except InvalidArgument:
         raise  # a backend's refusal (runsc's), before CRIU ran: no log to read
     except Exception as exc:
@@ -158,6 +162,58 @@ def checkpoint(container, options: dict) -> None:
     if not options.get("keep"):
         _remove_logs(userdata)
         container.state.checkpoint_log = ""
+
+
+#: how often the dump's memory images are handed to the disk while CRIU writes them
+WRITEBACK_PERIOD = 0.01
+
+
+@contextlib.contextmanager
+def _early_writeback(images: str):
+    """Start writing the memory images (pages-*.img) to disk while CRIU is
+    still dumping: the rootfs unmount after a dump syncs the filesystem the
+    images are on (an overlay's sync_fs syncs its upper filesystem), and that
+    was the whole 100 MB written at once, 30-90 ms measured.  Started as CRIU
+    writes them, the writes overlap its remaining work (the mounts' tars).
+    sync_file_range(SYNC_FILE_RANGE_WRITE) only queues the writes: nothing is
+    waited for here, and the pages stay cached for a restore."""
+    done = threading.Event()
+
+    def queue_writes() -> None:
+        try:
+            start_writeback = _libc().sync_file_range
+        except (OSError, AttributeError):
+            return
+        while not done.wait(WRITEBACK_PERIOD):
+            try:
+                names = [name for name in os.listdir(images) if name.startswith("pages-")]
+            except OSError:
+                return
+            for name in names:
+                try:
+                    fd = os.open(os.path.join(images, name), os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+                except OSError:
+                    continue
+                try:
+                    start_writeback(fd, ctypes.c_int64(0), ctypes.c_int64(0), _SYNC_FILE_RANGE_WRITE)
+                finally:
+                    os.close(fd)
+
+    worker = threading.Thread(target=queue_writes, name="husk-criu-writeback", daemon=True)
+    worker.start()
+    try:
+        yield
+    finally:
+        done.set()
+        worker.join()
+
+
+_SYNC_FILE_RANGE_WRITE = 2
+
+
+@functools.cache
+def _libc():
+    return ctypes.CDLL(None, use_errno=True)
 
 
 def restore(container, options: dict) -> None:
