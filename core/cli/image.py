@@ -143,7 +143,8 @@ def inspect(session, format_, names):
 def image_rows(images: list[dict], no_trunc: bool) -> list:
     """`images`' rows (podman's imageReporter), newest first, one a name, of images as libpod's
     list gives them (Id, Names, Created in Unix seconds, Size, Digest, Labels, History: the names
-    the image had), this host's or a service's."""
+    the image had), this host's or a service's.  A row's Created is podman 4.3's: its
+    imageReporter's Created() method, `17 hours ago` (as CreatedSince), not the seconds."""
     import time
 
     from ..formats.gofmt import GoStruct
@@ -159,7 +160,7 @@ def image_rows(images: list[dict], no_trunc: bool) -> list:
             repository, tag = (repository, "<none>") if at else tagged.rpartition(":")[::2]
             rows.append(GoStruct({
                 "Repository": repository, "Tag": tag, "ID": image["Id"] if no_trunc else image["Id"][:12],
-                "Created": int(image["Created"]), "CreatedAt": created_at, "CreatedTime": created_at,
+                "Created": ago, "CreatedAt": created_at, "CreatedTime": created_at,
                 "CreatedHuman": ago, "CreatedSince": ago, "Size": _size(image["Size"]), "Names": image["Names"],
                 "Digest": image["Digest"], "Labels": image["Labels"] or {},
                 "History": ", ".join(image.get("History") or [])}, "imageReporter"))

@@ -170,7 +170,7 @@ def history_text(steps: list[dict], quiet: bool, no_trunc: bool, human: bool, fo
 
     from ..formats.gofmt import GoStruct
     from ..formats.template import format_rows
-    from ..formats.timestamps import human_duration
+    from ..formats.timestamps import NS_PER_SECOND, format_go_time, human_duration
     from .image import _size
 
     if format_ == "json":
@@ -185,8 +185,10 @@ def history_text(steps: list[dict], quiet: bool, no_trunc: bool, human: bool, fo
         if not no_trunc and len(created_by) > 45:
             created_by = created_by[:42] + "..."
         created = f"{human_duration(now - step['Created'])} ago" if human else _rfc3339_seconds(step["Created"])
+        # podman 4.3's historyReporter: CreatedSince is Created, CreatedAt the time as Go prints it (whole seconds)
         rows.append(GoStruct({"ID": ident if no_trunc or ident == "<missing>" else ident[:12],
-                              "Created": created,
+                              "Created": created, "CreatedSince": created,
+                              "CreatedAt": format_go_time(int(step["Created"]) * NS_PER_SECOND),
                               "CreatedBy": created_by, "Size": _size(step["Size"]),
                               "Comment": step["Comment"], "Tags": step["Tags"]}, "historyReporter"))
     if quiet:

@@ -84,6 +84,29 @@ class Client:
         self.channel.close()
 
 
+#: the fields of libpod's documents that are a Go time.Time (containers', images',
+#: pods', volumes', secrets' and networks' (`created`) inspect)
+_GO_TIMES = frozenset({"Created", "StartedAt", "FinishedAt", "CheckpointedAt", "RestoredAt", "CreatedAt", "UpdatedAt",
+                       "created"})
+#: maps whose keys are the user's, never a field
+_MAPS = frozenset({"Labels", "Annotations", "Options", "labels", "options"})
+
+
+def go_times(value):
+    """A service's document with its time.Time fields as GoTime, as the local
+    document holds them: a template prints them as Go's String(), as local
+    inspect and podman's remote client do, where the JSON's RFC 3339 text
+    printed as it came; JSON output is unchanged (a GoTime is that text)."""
+    if isinstance(value, list):
+        return [go_times(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    from ..formats.timestamps import GoTime
+
+    return {key: GoTime(item) if key in _GO_TIMES and isinstance(item, str) and item[:1].isdigit()
+            else item if key in _MAPS else go_times(item) for key, item in value.items()}
+
+
 def client() -> Client:
     """The command's client, made once from the remote flags (closed when the command ends)."""
     ctx = click.get_current_context()
@@ -399,10 +422,10 @@ def inspect(format_, names):
 
     def document(name: str) -> dict:
         try:
-            return service.json("GET", path("containers", name, "json"))
+            return go_times(service.json("GET", path("containers", name, "json")))
         except ServiceError:
             try:
-                return service.json("GET", path("images", name, "json"))
+                return go_times(service.json("GET", path("images", name, "json")))
             except ServiceError:
                 raise ServiceError(f"inspecting object: no such object: \"{name}\"") from None
 

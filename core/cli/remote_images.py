@@ -11,7 +11,7 @@ import sys
 import click
 
 from .common import CONTEXT
-from .remote import RemoteCommand, ServiceError, _each, client, path
+from .remote import RemoteCommand, ServiceError, _each, client, go_times, path
 
 
 def _split(name: str) -> tuple[str, str]:
@@ -134,7 +134,7 @@ def image_inspect(format_, names):
 
     def document(name: str) -> dict:
         try:
-            return service.json("GET", path("images", name, "json"))
+            return go_times(service.json("GET", path("images", name, "json")))
         except ServiceError as exc:
             if exc.status == 404:  # the service's words are Docker's (`No such image: ...`)
                 raise ServiceError(f"{name}: image not known") from None

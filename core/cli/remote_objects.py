@@ -13,7 +13,7 @@ import click
 
 from ..define import InvalidArgument
 from .common import CONTEXT
-from .remote import RemoteCommand, ServiceError, _each, client, path
+from .remote import RemoteCommand, ServiceError, _each, client, go_times, path
 
 
 def _group(name: str, doc: str, *commands: click.Command) -> click.Group:
@@ -50,8 +50,8 @@ def _inspect(kind: str, struct: str, indent: int = 5, message: str = "inspecting
         from .listing import print_inspected
 
         service = client()
-        print_inspected(names, lambda name: service.json("GET", path(f"{kind}s", name, "json")), format_, struct,
-                        message, indent, **printing)
+        print_inspected(names, lambda name: go_times(service.json("GET", path(f"{kind}s", name, "json"))), format_,
+                        struct, message, indent, **printing)
     return inspect
 
 

@@ -67,12 +67,13 @@ def _spellings(name: str) -> list[str]:
 
 
 def sort_rows(rows: list[Any], key: str, sizes: dict[str, int]) -> list[Any]:
-    """images' rows sorted as podman sorts them: newest first for created, else
-    ascending (`sizes`: bytes by the row's ID)."""
+    """images' rows sorted as podman sorts them: newest first for created (the
+    order husk.cli.image.image_rows gives them in), else ascending (`sizes`:
+    bytes by the row's ID)."""
     if key not in SORT_KEYS:
         raise InvalidArgument(f"invalid sort key {key!r}: use {', '.join(SORT_KEYS)}")
     if key == "created":
-        return sorted(rows, key=lambda row: -row["Created"])
+        return list(rows)
     if key == "size":
         return sorted(rows, key=lambda row: sizes[row["ID"]])
     field = {"id": "ID", "repository": "Repository", "tag": "Tag"}[key]

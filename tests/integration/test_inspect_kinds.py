@@ -93,6 +93,14 @@ def test_time_fields_print_as_go_prints_times_in_templates_and_rfc3339_in_json(h
         image_created = json.loads(husk("image", "inspect", IMAGE, check=True).stdout)[0]["Created"]
         shown = husk("images", "--format", "{{.CreatedAt}}|{{.CreatedTime}}", IMAGE, check=True).stdout
         assert shown == "|".join([_go_string(image_created[:19] + "Z")] * 2) + "\n"  # whole seconds, as podman's
+        # podman 4.3.1: images' {{.Created}} is its CreatedSince ('19 hours ago'; husk printed Unix seconds),
+        # history's CreatedAt the time in whole seconds and CreatedSince its Created (husk had neither)
+        shown = husk("images", "--format", "{{.Created}}|{{.CreatedSince}}", IMAGE, check=True).stdout
+        assert re.fullmatch(r"(.+ ago)\|\1\n", shown), shown
+        for flag, since in (("-H=true", r".+ ago"), ("-H=false", r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(Z|[+-]\d\d:\d\d)")):
+            shown = husk("image", "history", flag, "--format", "{{.Created}}|{{.CreatedSince}}|{{.CreatedAt}}", IMAGE,
+                         check=True).stdout
+            assert re.fullmatch(rf"({since})\|\1\|{re.escape(_go_string(image_created[:19] + 'Z'))}\n", shown), shown
     finally:
         husk("rm", "-f", name)
         husk("pod", "rm", pod)

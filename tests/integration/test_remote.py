@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -97,6 +98,35 @@ def test_remote_info_is_the_services(api_crun):
     done = client(api_crun, *url, "info", "--format", "{{.Store.GraphRoot}} {{.Host.ServiceIsRemote}}")
     assert (done.returncode, done.stdout) == (0, f"{api_crun.env.root} true\n"), done.stderr
     assert client(api_crun, *url, "info").stdout.startswith("Host:\n")
+
+
+def test_remote_templates_print_times_as_the_local_verbs_do(api_crun):
+    """A remote inspect's time.Time fields print as Go's String() in a template, as the
+    local verb's and podman 4.3.1's remote client's (`2026-12-05 12:13:45.5 +0000 UTC`);
+    husk's remote printed the JSON's RFC 3339 text.  JSON output stays RFC 3339."""
+    url = ["--url", f"unix://{api_crun.socket_path}"]
+    env = api_crun.env
+    env("create", "--name", "rtimes", IMAGE, "true", check=True)
+    env("volume", "create", "rtimesvol", check=True)
+    env("pod", "create", "--infra=false", "--name", "rtimespod", check=True)
+    env("secret", "create", "rtimessec", "-", input="x", check=True)
+    env("network", "create", "rtimesnet", check=True)
+    cases = [("inspect", "rtimes", "{{.Created}}|{{.State.StartedAt}}|{{.State.FinishedAt}}|{{.State.CheckpointedAt}}"),
+             ("inspect", IMAGE, "{{.Created}}"), ("image", "inspect", IMAGE, "{{.Created}}"),
+             ("volume", "inspect", "rtimesvol", "{{.CreatedAt}}"), ("pod", "inspect", "rtimespod", "{{.Created}}"),
+             ("secret", "inspect", "rtimessec", "{{.CreatedAt}}|{{.UpdatedAt}}"),
+             ("network", "inspect", "rtimesnet", "{{.Created}}"),
+             ("images", "{{.Created}}|{{.CreatedAt}}"),
+             ("image", "history", IMAGE, "{{.Created}}|{{.CreatedAt}}")]
+    ago = re.compile(r"[^|\n]* ago")  # '3 seconds ago' may be '4 seconds ago' a moment later
+    for *command, template in cases:
+        local = env(*command, "--format", template, check=True).stdout
+        remote = client(api_crun, *url, *command, "--format", template)
+        assert (remote.returncode, ago.sub("AGO", remote.stdout)) == (0, ago.sub("AGO", local)), (command, remote.stderr)
+        assert " +0000 UTC" in local, (command, local)
+    remote = json.loads(client(api_crun, *url, "inspect", "rtimes").stdout)
+    assert remote[0]["Created"] == json.loads(env("inspect", "rtimes", check=True).stdout)[0]["Created"]
+    assert remote[0]["Created"].endswith("Z")
 
 
 def test_a_verb_without_a_remote_version_says_so(api_crun):
