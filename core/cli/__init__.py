@@ -25,7 +25,7 @@ import click
 
 from .. import __version__
 from ..define import EXIT_ENGINE, HuskError
-from .common import CONTEXT
+from .common import CONTEXT, LeanHelp
 from .global_flags import LogLevel
 from . import lean_imports
 
@@ -165,9 +165,10 @@ class _GroupVerbs(_Verbs):
         return dict.get(self, name)
 
 
-class LazyGroup(click.Group):
+class LazyGroup(LeanHelp, click.Group):
     """The top-level group: a verb's module is imported when the verb is looked
-    up; listing the verbs (`--help`) loads them all."""
+    up; listing the verbs (`--help`) loads them all.  Its --help and --version
+    are built without gettext (:class:`husk.cli.common.LeanHelp`)."""
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -207,6 +208,13 @@ class Session:
         return self._runtime
 
 
+def _show_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    """`--version`: click's version_option's output, without its gettext lookup for the help text."""
+    if value and not ctx.resilient_parsing:
+        click.echo(f"husk version {__version__}", color=ctx.color)
+        ctx.exit()
+
+
 @click.group(cls=LazyGroup, context_settings=CONTEXT)
 @click.option("--root", envvar="HUSK_ROOT", help="Storage root (default /var/lib/husk).")
 @click.option("--runroot", envvar="HUSK_RUNROOT", help="Run root for transient files (default /run/husk).")
@@ -214,7 +222,8 @@ class Session:
 @click.option("--log-level", type=LogLevel(), default="warn", show_default=True,
               help="Diagnostics on stderr (trace, debug, info, warn, warning, error, fatal, panic); "
                    "debug also shows tracebacks.")
-@click.version_option(__version__, prog_name="husk", message="husk version %(version)s")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_show_version,
+              help="Show the version and exit.")
 @click.pass_context
 def cli(ctx: click.Context, root, runroot, runtime_name, log_level) -> None:
     """husk: manage containers on real OCI runtimes, without a daemon."""

@@ -7,8 +7,8 @@ import os
 import click
 
 from ..define import HuskError, InvalidArgument, NoSuchContainer
-from .common import (CONTEXT, DeferredOptions, deferred, detach_keys_option, names_or_all, run_and_report,
-                     sig_proxy_option)
+from .common import (CONTEXT, Command, DeferredOptions, Group, deferred, detach_keys_option, names_or_all,
+                     run_and_report, sig_proxy_option)
 from .targets import selectors, targets
 
 pass_session = click.pass_obj
@@ -333,7 +333,7 @@ def wait(session, condition, interval, latest, names):
         conditions, interval=seconds))))
 
 
-@click.command(context_settings=CONTEXT)
+@click.command(cls=Command, context_settings=CONTEXT)
 @click.option("-a", "--all", "all_", is_flag=True, help="Show all containers (default: running only).")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the ids.")
 @click.option("--no-trunc", is_flag=True, help="Do not truncate ids and commands.")
@@ -383,7 +383,7 @@ def ps(session, all_, quiet, no_trunc, no_heading, filters, format_, sort, lates
         raise SystemExit(errors[0].exit_code)
 
 
-@click.command(context_settings=CONTEXT)
+@click.command(cls=Command, context_settings=CONTEXT)
 @click.option("-f", "--format", "format_", default="", help="Go template applied to each result.")
 @click.option("-t", "--type", "type_", default="all",
               help="container, image, volume, network, pod, or all (the first that has the name).")
@@ -402,7 +402,7 @@ def inspect(session, format_, type_, size, latest, names):
     print_report(*inspect_objects(session.runtime, names, type_, format_, size))
 
 
-@click.command("inspect", context_settings=CONTEXT)
+@click.command("inspect", cls=Command, context_settings=CONTEXT)
 @click.option("-f", "--format", "format_", default="", help="Go template applied to each container.")
 @click.option("-s", "--size", is_flag=True, help="SizeRw and SizeRootFs too.")
 @selectors()
@@ -514,7 +514,7 @@ def _duration(text: str) -> float:
 
 
 def register(group: click.Group) -> None:
-    container_group = click.Group("container", help="Manage containers.", context_settings=CONTEXT)
+    container_group = Group("container", help="Manage containers.", context_settings=CONTEXT)
     for command in (create, run, init, start, stop, kill, rm, wait, ps, container_inspect, logs, exists, cleanup,
                     sync, refresh):
         container_group.add_command(command)

@@ -126,6 +126,16 @@ def test_ps_and_create_skip_what_they_do_not_use(budget, tmp_path):
     assert heavy(modules, ("socket", "husk.cli.pod", "dataclasses", "husk.engine.spec")) == []
 
 
+def test_read_verbs_skip_locale(budget, tmp_path):
+    """click asks gettext for its --help and --version options' text each time
+    it builds one, and gettext's first lookup imports locale (its alias tables,
+    2% of a ps -a): the root group's and the read verbs' options are husk's own
+    (husk.cli.common.LeanHelp), so these never translate (issue 20)."""
+    for args in (["--version"], ["ps", "-a"], ["ps", "-a", "-q"], ["inspect", "budget"],
+                 ["container", "inspect", "budget"]):
+        assert heavy(modules_after(budget, tmp_path, args), ("locale",)) == [], args
+
+
 def test_single_container_verbs_need_no_pool_and_no_api(budget, tmp_path):
     for args in SINGLE:
         modules = modules_after(budget, tmp_path, args)
@@ -262,3 +272,14 @@ def test_ps_and_inspect_of_a_running_container_skip_json_and_seccomp(budget, tmp
     modules = modules_after(budget, tmp_path, ["inspect", "--format", "{{.State.Status}}", "up"])
     assert heavy(modules, ("husk.engine.seccomp", "husk.presentation.filters") + MSGSPEC_UNUSED) == []
     assert heavy(modules_after(budget, tmp_path, ["inspect", "up"]), ("json", "husk.engine.seccomp")) == []
+
+
+def test_create_and_run_without_a_network_skip_shutil_and_the_address_code(budget, tmp_path):
+    """create --network none imports neither shutil (bz2 and lzma, for a --tz
+    copy and rm's tree removal only) nor ipaddress (the address checks of
+    husk.network.networks: a network mode needs only parse_mode), and run --rm
+    --network none not the leases (husk.network.ipam: only a bridge container
+    holds one) (issue 20)."""
+    modules = modules_after(budget, tmp_path, ["create", "--network", "none", IMAGE, "true"])
+    assert heavy(modules, ("shutil", "ipaddress", "husk.network.ipam")) == [], "create"
+    assert heavy(modules_after(budget, tmp_path, SINGLE[0]), ("ipaddress", "husk.network.ipam")) == [], "run"
