@@ -246,7 +246,11 @@ def teardown(container: "Container", save: bool = True) -> None:
 
 
 def release(container: "Container") -> None:
-    """Free the container's addresses (rm; also those of networks it has left)."""
+    """Free the container's addresses (rm; also those of networks it has left).
+    Only a container in bridge mode ever takes one (:func:`options`): the
+    others' rm (run --rm --network none) imports neither ipam nor ipaddress."""
+    if not uses_networks(container):
+        return
     from ..network import ipam
 
     ipam.release(container.runtime.store, container.id)

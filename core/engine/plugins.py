@@ -328,23 +328,24 @@ def _cache_file(kind: str) -> tuple[str, list]:
     distribution changes its directory's mtime).  A file per sys.path:
     interpreters started differently (the husk script, `python -m husk`, a
     test's `python -c`) would otherwise overwrite each other's."""
-    import json
     import zlib
+
+    import msgspec  # not json: msgspec is loaded already, json would cost every lifecycle command its import
 
     key = [[path, os.stat(path).st_mtime_ns] for path in sys.path if path and os.path.isdir(path)]
     cache_dir = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "husk")
-    digest = "%08x" % zlib.crc32(json.dumps([path for path, _ in key]).encode())
+    digest = "%08x" % zlib.crc32(msgspec.json.encode([path for path, _ in key]))
     return os.path.join(cache_dir, f"{kind}-{digest}.json"), key
 
 
 def _read_cache(kind: str, context) -> Any:
     """The cached value of `kind` made under this key and `context`, or None."""
-    import json
+    import msgspec
 
     path, key = _cache_file(kind)
     try:
         with open(path, "rb") as handle:
-            cached = json.load(handle)
+            cached = msgspec.json.decode(handle.read())
         if cached["key"] == key and cached.get("context") == context:
             return cached["entries"]
     except (OSError, ValueError, KeyError, TypeError):

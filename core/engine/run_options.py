@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import re
 import resource
-import shutil
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..define import InvalidArgument
@@ -382,6 +381,8 @@ def apply(spec: dict[str, Any], container: "Container", rootfs: str, userdata: s
     if options.tz and "/etc/localtime" not in user_mounts:
         source = "/etc/localtime" if options.tz == "local" else os.path.join("/usr/share/zoneinfo", options.tz)
         copy = os.path.join(userdata, "localtime")
+        import shutil  # here, not at the top: shutil imports bz2 and lzma (~1 ms of every create)
+
         shutil.copyfile(os.path.realpath(source), copy)
         mounts.append({"destination": "/etc/localtime", "type": "bind", "source": copy,
                        "options": ["bind", "rprivate", "ro"]})

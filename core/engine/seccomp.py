@@ -21,7 +21,6 @@ millisecond, the conversion less, so no cache file is kept.
 from __future__ import annotations
 
 import functools
-import json
 import os
 from typing import Any
 
@@ -108,6 +107,8 @@ def _parse(source: str, text: str) -> dict[str, Any]:
     wrong one must fail here, in one line, not in the runtime)."""
     def fail(reason: str) -> InvalidArgument:
         return InvalidArgument(f"loading seccomp profile ({source}) failed: decoding seccomp profile failed: {reason}")
+
+    import json  # here, not at the top: create checks the policy's name only, and needs no JSON parser
 
     try:
         profile = json.loads(text)

@@ -9,7 +9,6 @@ section names another subnet or bridge (the tests give each husk its own).
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 import time
@@ -88,6 +87,7 @@ def default_network(name: str = DEFAULT_NAME, subnet: str = DEFAULT_SUBNET,
     of its own (netavark names firewall chains after the id, so two husks with
     different default networks must not share one)."""
     import hashlib  # here: OpenSSL's _hashlib is a few ms of every run's start-up otherwise
+    import ipaddress  # here too: create --network none/host needs only parse_mode (~1 ms)
 
     net = ipaddress.ip_network(subnet)
     settings = name if (subnet, interface) == (DEFAULT_SUBNET, DEFAULT_INTERFACE) else f"{name}/{net}/{interface}"
@@ -142,6 +142,8 @@ def add(store, network: Network, exist_ok: bool = False) -> Network:
 
 
 def _check_no_overlap(new: Network, old: Network) -> None:
+    import ipaddress
+
     if new.driver == "bridge" and new.network_interface and new.network_interface == old.network_interface:
         raise InvalidArgument(f"bridge name {new.network_interface} already in use")
     for ours in new.subnets:
@@ -158,6 +160,8 @@ def remove(store, name: str) -> None:
 def check_attachment(name: str, attachment) -> None:
     """Refuse what `--network NAME --ip ... --mac-address ... --network-alias ...`
     could not have made (a checkpoint archive's networks)."""
+    import ipaddress
+
     check_name(name)
     try:
         for ip in attachment.static_ips:
@@ -174,6 +178,8 @@ def check_attachment(name: str, attachment) -> None:
 
 def check_host_files(host_files) -> None:
     """podman's checks of --dns, --dns-search and --add-host values."""
+    import ipaddress
+
     for server in host_files.dns_servers:
         try:
             ipaddress.ip_address(server)
@@ -205,6 +211,8 @@ def new_network(store, name: str, driver: str = "bridge", subnets: list[str] = (
                 interface: str = "") -> Network:
     """A network as `network create` makes it: podman's checks, and a free
     subnet (from 10.89.0.0/16 in /24s) and bridge name (podmanN) when none is given."""
+    import ipaddress
+
     check_name(name)
     if driver not in DRIVERS:
         raise InvalidArgument(f"unsupported driver {driver}: invalid argument")
@@ -231,6 +239,8 @@ def new_network(store, name: str, driver: str = "bridge", subnets: list[str] = (
 def subnet_record(subnet: str, gateway: str, ip_range: str) -> Subnet:
     """One subnet as `--subnet`, `--gateway` and `--ip-range` give it (the gateway: the first
     address when left out; the range: its hosts), checked; a remote client sends it as it is."""
+    import ipaddress
+
     try:
         net = ipaddress.ip_network(subnet, strict=False)
         gw = ipaddress.ip_address(gateway) if gateway else net.network_address + 1
@@ -249,6 +259,8 @@ def subnet_record(subnet: str, gateway: str, ip_range: str) -> Subnet:
 
 
 def _free_subnet(taken: list[Network]) -> str:
+    import ipaddress
+
     used = [ipaddress.ip_network(s.subnet) for n in taken for s in n.subnets]
     used += _host_routes()
     for candidate in ipaddress.ip_network(SUBNET_POOL).subnets(new_prefix=POOL_PREFIX):
@@ -259,6 +271,8 @@ def _free_subnet(taken: list[Network]) -> str:
 
 def _host_routes() -> list:
     """The host's IPv4 routes (/proc/net/route): a new subnet must not shadow one."""
+    import ipaddress
+
     routes = []
     try:
         with open("/proc/net/route") as handle:

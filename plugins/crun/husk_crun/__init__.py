@@ -8,11 +8,8 @@ in that it takes a compiled seccomp filter from an annotation, which husk
 caches (see :meth:`Crun.prepare_spec`).
 """
 
-import binascii
 import functools
-import json
 import os
-import subprocess
 
 from husk.hooks import hookimpl
 from husk.engine.oci_runtime import OCIRuntime, probe_binary
@@ -68,6 +65,9 @@ class Crun(OCIRuntime):
         super().delete(container_id, force)
 
     def _use_cached_filter(self, container_id: str, spec: dict) -> None:
+        import binascii
+        import json  # json, subprocess and binascii here, not at the top: a create loads this plugin and needs none
+
         seccomp = (spec.get("linux") or {}).get("seccomp")
         if not seccomp or set(seccomp) - CACHEABLE_SECCOMP_KEYS:
             return  # no profile, or one with flags or a listener: crun's own way
@@ -90,6 +90,8 @@ class Crun(OCIRuntime):
 
     @functools.cached_property
     def supports_checkpoint(self) -> bool:  # type: ignore[override]
+        import subprocess
+
         try:
             out = subprocess.run([self.path, "--version"], capture_output=True, text=True, timeout=10).stdout
         except OSError:
@@ -123,6 +125,9 @@ def _keep_filter(compiled: str, cache_file: str, key: dict) -> None:
         bpf = handle.read()
     if not bpf or len(bpf) % 8:  # not whole BPF instructions (8 bytes each): keep nothing
         return
+    import binascii
+    import json
+
     from husk.state.atomic import replace_file
 
     replace_file(cache_file, json.dumps({"key": key, "bpf": binascii.b2a_base64(bpf, newline=False).decode()}),
