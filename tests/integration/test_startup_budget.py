@@ -274,17 +274,6 @@ def test_ps_and_inspect_of_a_running_container_skip_json_and_seccomp(budget, tmp
     assert heavy(modules_after(budget, tmp_path, ["inspect", "up"]), ("json", "husk.engine.seccomp")) == []
 
 
-def test_create_and_run_without_a_network_skip_shutil_and_the_address_code(budget, tmp_path):
-    """create --network none imports neither shutil (bz2 and lzma, for a --tz
-    copy and rm's tree removal only) nor ipaddress (the address checks of
-    husk.network.networks: a network mode needs only parse_mode), and run --rm
-    --network none not the leases (husk.network.ipam: only a bridge container
-    holds one) (issue 20)."""
-    modules = modules_after(budget, tmp_path, ["create", "--network", "none", IMAGE, "true"])
-    assert heavy(modules, ("shutil", "ipaddress", "husk.network.ipam")) == [], "create"
-    assert heavy(modules_after(budget, tmp_path, SINGLE[0]), ("ipaddress", "husk.network.ipam")) == [], "run"
-
-
 def test_create_and_run_without_a_network_skip_shutil_and_the_leases(budget, tmp_path):
     """create --network none imports no shutil (bz2 and lzma: only a --tz copy
     and rm's tree removal use it), and run --rm --network none not the leases
