@@ -58,7 +58,7 @@ def save(session, output, format_, multi_image_archive, quiet, images):
         save_images(session.runtime, images, sys.stdout.buffer)
         sys.stdout.buffer.flush()
         return
-    from ..state.atomic import replace_file
+    from ..state.atomic import write_output
 
     def write(stream) -> None:
         fault("save.archive.before")
@@ -66,7 +66,7 @@ def save(session, output, format_, multi_image_archive, quiet, images):
         fault("save.archive.after")
 
     try:  # a failed save leaves no half archive
-        replace_file(output, write, mode=0o666)
+        write_output(output, write)
     except OSError as exc:
         raise click.ClickException(f"writing {output}: {exc.strerror}") from None
 

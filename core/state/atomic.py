@@ -77,3 +77,26 @@ def replace_file(path: str, content: Content, *, mode: int = 0o600, durable: boo
                 os.close(fd)
         except OSError:  # a file system that cannot sync a directory: the file is in place all the same
             pass
+
+
+def write_output(path: str, content: Content, *, mode: int = 0o666) -> None:
+    """Write a file the user named (`save -o`, `push IMAGE docker-archive:PATH`)
+    as podman writes one: through a symbolic link to its target (replaced
+    whole, the link kept; a dangling link's target made), and straight into
+    what is not a regular file (a device, a FIFO) or is named by /dev or
+    /proc (`/dev/stdout`, even redirected to a file), where replacing would
+    put a regular file in the device's or link's place.  Anything else is
+    replaced whole (replace_file: a failed write leaves the old file)."""
+    try:
+        kind = os.stat(path).st_mode & 0o170000
+    except FileNotFoundError:
+        kind = None
+    if kind not in (None, 0o100000, 0o040000) or os.path.abspath(path).startswith(("/dev/", "/proc/")):
+        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)  # as podman: no O_TRUNC (a pipe, a tty, a fresh redirect)
+        with open(fd, "wb") as handle:
+            if callable(content):
+                content(handle)
+            else:
+                handle.write(content.encode() if isinstance(content, str) else content)
+        return
+    replace_file(os.path.realpath(path), content, mode=mode)

@@ -33,18 +33,18 @@ def write_layout(prepared: "PreparedImage", path: str, tag: str, archive: bool =
     """Write the image as an OCI layout directory at `path` (added to what is
     there), or as a tar of one (`archive`), replacing `path` whole."""
     if archive:
-        from ..state.atomic import replace_file
+        from ..state.atomic import write_output
 
         staging = tempfile.mkdtemp(prefix=".oci-", dir=os.path.dirname(os.path.abspath(path)))
         try:
             write_layout(prepared, staging, tag)
 
             def tar(stream) -> None:
-                with tarfile.open(fileobj=stream, mode="w", format=tarfile.PAX_FORMAT) as out:
+                with tarfile.open(fileobj=stream, mode="w|", format=tarfile.PAX_FORMAT) as out:  # a pipe too
                     for entry in ("oci-layout", "index.json", "blobs"):
                         out.add(os.path.join(staging, entry), entry)
 
-            replace_file(path, tar, mode=0o666)
+            write_output(path, tar)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         return

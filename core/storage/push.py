@@ -218,11 +218,11 @@ def push(runtime: "Runtime", source: str, destination: str = "", *, options: "Pu
                          progress=progress)
     transport, target = split_destination(destination or source)
     if transport == "docker-archive":
-        from ..state.atomic import replace_file
+        from ..state.atomic import write_output
         from .image_archive import save_images
 
         path, _, name = target.partition(":")
-        replace_file(path, lambda out: save_images(runtime, [source], out, name), mode=0o666)
+        write_output(path, lambda out: save_images(runtime, [source], out, name))
         return ""
     prepared = prepare(runtime, image, manifest_format, compression)
     try:

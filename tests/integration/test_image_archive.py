@@ -85,6 +85,41 @@ def test_save_by_id_has_no_name_and_load_reports_the_id(husk):
     assert husk("images", "--format", "{{.Repository}}", check=True).stdout == "<none>\n"
 
 
+def _members(data: bytes) -> set[str]:
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r|") as archive:
+        return {member.name for member in archive}
+
+
+def test_save_o_writes_through_a_link_and_into_a_device_as_podman(husk, tmp_path):
+    """podman 4.3.1's save -o writes through a symbolic link (a dangling one makes its
+    target) and into /dev/stdout or a device; husk replaced the link, or the device
+    node, with a regular file (a rename onto it).  push to docker-archive: and
+    oci-archive: paths the same (oci-archive onto a pipe failed: 'Illegal seek')."""
+    target, link, dangling = tmp_path / "target.tar", tmp_path / "link.tar", tmp_path / "dangling.tar"
+    target.write_bytes(b"old")
+    link.symlink_to(target)
+    dangling.symlink_to(tmp_path / "made.tar")
+    husk("save", "-o", str(link), IMAGE, check=True)
+    husk("save", "-o", str(dangling), IMAGE, check=True)
+    assert link.is_symlink() and dangling.is_symlink()
+    assert "manifest.json" in _members(target.read_bytes()) and "manifest.json" in _members((tmp_path / "made.tar").read_bytes())
+    piped = husk("save", "-o", "/dev/stdout", IMAGE, input=b"", check=True).stdout
+    assert "manifest.json" in _members(piped)
+    piped = husk("push", IMAGE, "oci-archive:/dev/stdout", input=b"", check=True).stdout
+    assert "index.json" in _members(piped)
+    husk("push", IMAGE, f"docker-archive:{link}", check=True)
+    assert link.is_symlink() and "manifest.json" in _members(target.read_bytes())
+    device = tmp_path / "null"
+    try:
+        os.mknod(device, 0o20666, os.makedev(1, 3))  # /dev/null's numbers, in our own directory
+        with open(device, "wb"):
+            pass
+    except OSError:  # no mknod here, or a nodev file system
+        return
+    husk("save", "-o", str(device), IMAGE, check=True)
+    assert device.is_char_device()
+
+
 def test_save_refuses_a_terminal_and_unknown_images(husk, tmp_path):
     import pty
     import subprocess
