@@ -104,24 +104,33 @@ def restore(session, all_, keep, tcp_established, import_, name, ignore_rootfs, 
         options.update(target_file=import_, name=name, import_privileged=import_privileged)
         _restore_archive(session, options, print_stats)
         return
-    images = [target for target in names if _checkpoint_image_record(session, target) is not None]
-    if images:  # podman's `restore IMAGE`: a checkpoint image, as an archive to import
-        if all_ or latest or len(names) != 1:
-            raise InvalidArgument("a checkpoint image is restored on its own: one IMAGE, without --all and --latest")
-        options["import_privileged"] = import_privileged
-        _restore_image(session, images[0], options, name, print_stats)
-        return
-    if name:
-        raise InvalidArgument("--name can only be used with image or --import")
-    if ignore_rootfs:
-        raise InvalidArgument("--ignore-rootfs can only be used with image or --import")
-    if ignore_volumes:
-        raise InvalidArgument("--ignore-volumes can only be used with image or --import")
-    if import_privileged:
-        raise InvalidArgument("--import-privileged can only be used with image or --import")
-    targets = [cid for cid in select(session, names, all_=all_, latest=latest, states=("exited", "stopped"))
-               if not all_ or session.runtime.container(cid).state.restorable()]
-    _each(session, targets, "restore", options, print_stats, echo=True)
+    from ..engine.monitor_client import unconfigured_monitor
+
+    # the first restore's monitor starts now, its interpreter's start-up beside the lookups and the mount
+    monitor = unconfigured_monitor(session.runtime.paths.runroot)
+    try:
+        images = [target for target in names if _checkpoint_image_record(session, target) is not None]
+        if images:  # podman's `restore IMAGE`: a checkpoint image, as an archive to import
+            if all_ or latest or len(names) != 1:
+                raise InvalidArgument("a checkpoint image is restored on its own: one IMAGE, without --all and "
+                                      "--latest")
+            options["import_privileged"] = import_privileged
+            _restore_image(session, images[0], options, name, print_stats)
+            return
+        if name:
+            raise InvalidArgument("--name can only be used with image or --import")
+        if ignore_rootfs:
+            raise InvalidArgument("--ignore-rootfs can only be used with image or --import")
+        if ignore_volumes:
+            raise InvalidArgument("--ignore-volumes can only be used with image or --import")
+        if import_privileged:
+            raise InvalidArgument("--import-privileged can only be used with image or --import")
+        targets = [cid for cid in select(session, names, all_=all_, latest=latest, states=("exited", "stopped"))
+                   if not all_ or session.runtime.container(cid).state.restorable()]
+        options["monitor"] = monitor  # taken (and given up, if unused) by the first restore
+        _each(session, targets, "restore", options, print_stats, echo=True)
+    finally:
+        monitor.abandon()  # nothing when a restore has taken it
 
 
 #: the labels podman puts on a checkpoint image (`checkpoint --create-image`)

@@ -887,12 +887,14 @@ def restore(container: "Container", options: dict) -> None:
     """Rebuild the bundle (fresh mount and spec, pre_init hooks) and let the
     plugin restore the process under a new monitor; the container is running.
     `options["publish"]` (port mappings) replaces its published ports.
-    The monitor's interpreter is started first, unconfigured, so that its
+    The monitor's interpreter is started first, unconfigured (unless the
+    caller has started one already: `options["monitor"]`), so that its
     start-up runs beside the mount and the bundle; the plugin hands it its
-    configuration (`options["monitor"]`), and an unused one is abandoned."""
-    from .monitor_client import pending_monitor
+    configuration, and an unused one is abandoned."""
+    if options.get("monitor") is None:
+        from .monitor_client import pending_monitor
 
-    options["monitor"] = pending_monitor(container)
+        options["monitor"] = pending_monitor(container)
     try:
         cleanup(container)
         with _unmounted_on_failure(container):

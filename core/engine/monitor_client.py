@@ -246,12 +246,18 @@ def pending_monitor(container: "Container", pass_fds: tuple[int, ...] | None = N
     command line (wide strings among them) for the monitor's whole life, about
     0.1 MiB of PSS per container (measured).  The run root stays on it, for
     whoever looks for a run root's monitors."""
+    return unconfigured_monitor(container.runtime.paths.runroot,
+                                _preserved_fds(container) if pass_fds is None else pass_fds)
+
+
+def unconfigured_monitor(runroot: str, pass_fds: tuple[int, ...] = ()) -> PendingMonitor:
+    """A monitor of a container of `runroot` started before the container is
+    known (see :func:`pending_monitor`): a restore's CLI starts it before it
+    even looks up the container, since no restore has descriptors to pass on."""
     from .run_options import notify_socket
 
     notify_socket()  # the caller's NOTIFY_SOCKET leaves the environment before the monitor (and its runtime) inherits it
-    if pass_fds is None:
-        pass_fds = _preserved_fds(container)
-    return PendingMonitor({"runroot": os.path.abspath(container.runtime.paths.runroot)}, pass_fds)
+    return PendingMonitor({"runroot": os.path.abspath(runroot)}, pass_fds)
 
 
 def exec_monitor_config(container: "Container", exec_session: "ExecMonitor", create_argv: list[str], *,
