@@ -34,13 +34,13 @@ lean_imports.install()  # before anything imports msgspec
 
 #: every verb module, in registration order (a module adding to a group comes
 #: after the module that makes the group)
-MODULES = ("container", "image", "image_transfer", "registry", "commit", "system", "attach", "ops", "exec",
+MODULES = ("container", "reading", "image", "image_transfer", "registry", "commit", "system", "attach", "ops", "exec",
            "checkpoint", "changes", "cp", "prune", "network", "volume", "secret", "stats", "disk", "health", "pod",
            "build", "kube", "connections", "manifest")
 #: group -> the modules adding to it, the one making it first
 GROUPS = {
-    "container": ("container", "attach", "ops", "exec", "checkpoint", "changes", "cp", "prune", "commit", "network",
-                  "stats"),
+    "container": ("container", "reading", "attach", "ops", "exec", "checkpoint", "changes", "cp", "prune", "commit",
+                  "network", "stats"),
     "image": ("image", "image_transfer", "registry", "commit", "prune", "build"),
     "system": ("system", "disk", "connections"),
     "builder": ("disk",),
@@ -57,8 +57,8 @@ GROUPS = {
 #: top-level verb -> its module.  A verb missing here still works (every module
 #: is then loaded); tests/unit/test_cli_lazy.py keeps this complete.
 VERBS = {
-    **dict.fromkeys(("create", "run", "init", "start", "stop", "kill", "rm", "wait", "ps", "inspect", "logs"),
-                    "container"),
+    **dict.fromkeys(("create", "run", "init", "start", "stop", "kill", "rm", "wait", "logs"), "container"),
+    **dict.fromkeys(("ps", "inspect"), "reading"),
     **dict.fromkeys(("import", "images", "rmi"), "image"),
     **dict.fromkeys(("tag", "untag", "save", "load", "history"), "image_transfer"),
     **dict.fromkeys(("pull", "push", "login", "logout", "search"), "registry"),

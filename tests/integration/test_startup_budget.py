@@ -136,6 +136,14 @@ def test_read_verbs_skip_locale(budget, tmp_path):
         assert heavy(modules_after(budget, tmp_path, args), ("locale",)) == [], args
 
 
+def test_ps_and_inspect_skip_the_container_verbs(budget, tmp_path):
+    """ps and inspect have their module (husk.cli.reading): they do not build
+    the options of start, stop, rm, wait and the others (husk.cli.container)
+    (issue 20)."""
+    for args in (["ps", "-a"], ["inspect", "budget"]):
+        assert heavy(modules_after(budget, tmp_path, args), ("husk.cli.container",)) == [], args
+
+
 def test_single_container_verbs_need_no_pool_and_no_api(budget, tmp_path):
     for args in SINGLE:
         modules = modules_after(budget, tmp_path, args)
