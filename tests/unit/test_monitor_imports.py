@@ -124,7 +124,7 @@ def test_a_detached_container_s_monitor_loads_only_what_it_needs(tmp_path):
     assert (result.returncode, result.stderr) == (0, "")
     modules, calls = ast.literal_eval(result.stdout.replace("] [", "], ["))
     assert modules == ["_ctypes", "monitor", "monitor.base", "select"]
-    assert calls[calls.index("report"):] == ["report", "malloc_trim"]
+    assert calls[calls.index("report") + 1] == "malloc_trim"  # the first libc call after it
 
 
 def test_an_attached_client_loads_the_clients_part(tmp_path):
