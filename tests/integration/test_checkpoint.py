@@ -315,3 +315,30 @@ def test_restored_container_is_attachable(runc):
         attach.wait()
     assert _state(runc, "count") == "running"
     runc("stop", "-t", "0", "count", check=True)
+
+
+def test_a_container_with_a_terminal_is_checkpointed_and_restored(runc, tmp_path):
+    """podman 4.3.1 (runc) checkpoints a -t container and restores it on a new
+    terminal (runc restore hands the pty master to the console socket, as at create);
+    husk refused: 'checkpointing a container with a terminal (-t) is not supported'.
+    The restored process's stdio is the monitor's terminal: its log goes on, and an
+    exported checkpoint restores into a new container with a terminal too."""
+    runc("run", "-dt", "--name", "ttyck", "busybox", "sh", "-c", COUNTER, check=True)
+    try:
+        _wait_for_count(runc, "ttyck", 5)
+        assert runc("container", "checkpoint", "ttyck", check=True).stdout == "ttyck\n"
+        assert _state(runc, "ttyck") == "exited"
+        was = _last(runc, "ttyck")
+        assert runc("container", "restore", "ttyck", check=True).stdout == "ttyck\n"
+        assert _state(runc, "ttyck") == "running"
+        assert _wait_for_count(runc, "ttyck", was + 3) > was
+        assert runc("logs", "ttyck", check=True).stdout.split().count("1") == 1, "the counter restarted"
+        assert runc("exec", "ttyck", "readlink", "/proc/1/fd/1", check=True).stdout.startswith("/dev/pts/")
+        archive = str(tmp_path / "ttyck.tar.gz")
+        runc("container", "checkpoint", "-e", archive, "ttyck", check=True)
+        runc("container", "restore", "-i", archive, "-n", "ttyck2", check=True)
+        assert runc("inspect", "--format", "{{.Config.Tty}}", "ttyck2", check=True).stdout == "true\n"
+        assert runc("exec", "ttyck2", "readlink", "/proc/1/fd/1", check=True).stdout.startswith("/dev/pts/")
+        _wait_for_count(runc, "ttyck2", _last(runc, "ttyck2") + 3)
+    finally:
+        runc("rm", "-f", "-t", "0", "ttyck", "ttyck2")

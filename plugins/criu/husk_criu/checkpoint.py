@@ -118,8 +118,6 @@ def checkpoint(container, options: dict) -> None:
     `pre_checkpoint` dumps only the memory, into userdata/pre-checkpoint, the
     container running on; `with_previous` then dumps only what changed since.
     Both are refused where CRIU cannot track dirty memory."""
-    if container.config.tty:
-        raise InvalidArgument("checkpointing a container with a terminal (-t) is not supported")
     backend = backend_for(container)
     flags = _flags(options, leave_running="keep_running")
     userdata = container.runtime.paths.userdata(container.id)
@@ -233,7 +231,7 @@ def restore(container, options: dict) -> None:
     argv = backend.restore_command(container.id, userdata, images, paths.pid_file(container.id),
                                    os.path.join(userdata, "oci-log"), _flags(options))
     started = time.monotonic()
-    report = launch_monitor(container, argv, tty=False, pending=options.get("monitor"))
+    report = launch_monitor(container, argv, pending=options.get("monitor"))
     container.state.pid, container.state.monitor_pid = report.pid, report.monitor_pid
     options["stats"] = _stats(container, int((time.monotonic() - started) * 1e6), "runtime_restore_duration",
                               "stats-restore")
