@@ -12,8 +12,8 @@ after the container was stopped or restarted is dropped.
 
 from __future__ import annotations
 
-import signal as signal_module
 import threading
+from _signal import SIGKILL  # not the signal module: its enums are ~2.7M instructions of a ps or inspect
 import time
 from typing import TYPE_CHECKING
 
@@ -240,7 +240,7 @@ def _kill_tree(container: "Container", pid: int) -> None:
         try:
             with open(f"/proc/{target}/cgroup") as handle:
                 if container.id in handle.read():
-                    os.kill(target, signal_module.SIGKILL)
+                    os.kill(target, SIGKILL)
         except OSError:
             pass
 
@@ -278,7 +278,7 @@ def _act(container: "Container", action: str) -> None:
     """--health-on-failure: kill, stop and restart as the user's kill, stop and
     restart (a restart here counts in RestartCount, as a restart by policy does)."""
     if action == "kill":
-        container.kill(signal_module.SIGKILL)
+        container.kill(SIGKILL)
     elif action == "stop":
         container.stop()
     elif action == "restart":

@@ -1,8 +1,14 @@
-"""Signal names and numbers as users write them: `TERM`, `SIGTERM`, `sigkill`, `9`."""
+"""Signal names and numbers as users write them: `TERM`, `SIGTERM`, `sigkill`, `9`.
+
+Names and numbers are read from ``_signal``, the C module the signal module
+wraps (a built-in, loaded with the interpreter), not from the signal module,
+whose import builds its enums (~2.7M instructions: inspect reads a stop
+signal's number on every call, issue 20): signal.Signals' members are exactly
+``_signal``'s ``SIG*`` names but the ``SIG_*`` constants."""
 
 from __future__ import annotations
 
-import signal
+import _signal
 
 from ..define import InvalidArgument
 
@@ -13,22 +19,24 @@ def parse_signal(value: str | int) -> int:
     text = str(value).strip().upper()
     if text.isascii() and text.isdigit():
         number = int(text) if len(text) <= 3 else 0
-        if 0 < number < signal.NSIG:
+        if 0 < number < _signal.NSIG:
             return number
     else:
         name = text if text.startswith("SIG") else "SIG" + text
         base, sign, offset = name.partition("+") if "+" in name else name.partition("-")
         if base in ("SIGRTMIN", "SIGRTMAX") and sign and offset.isascii() and offset.isdigit():
-            number = (signal.SIGRTMIN + int(offset)) if sign == "+" else (signal.SIGRTMAX - int(offset))
-            if signal.SIGRTMIN <= number <= signal.SIGRTMAX:  # RTMIN+3: systemd's stop signal
+            number = (_signal.SIGRTMIN + int(offset)) if sign == "+" else (_signal.SIGRTMAX - int(offset))
+            if _signal.SIGRTMIN <= number <= _signal.SIGRTMAX:  # RTMIN+3: systemd's stop signal
                 return int(number)
-        number = getattr(signal.Signals, name, None) if name.isidentifier() else None
-        if isinstance(number, signal.Signals):
-            return int(number)
+        number = getattr(_signal, name, None) if name.isidentifier() and not name.startswith("SIG_") else None
+        if type(number) is int:
+            return number
     raise InvalidArgument(f"invalid signal: {value}")
 
 
 def signal_name(number: int) -> str:
+    import signal
+
     try:
         return signal.Signals(number).name
     except ValueError:
