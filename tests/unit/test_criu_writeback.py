@@ -2,6 +2,7 @@
 the disk (sync_file_range), so that the rootfs unmount after the dump does
 not write them all at once; it stops with the dump and touches nothing else."""
 
+import ctypes
 import os
 import threading
 import time
@@ -20,7 +21,7 @@ def test_memory_images_are_queued_for_writing_during_the_dump(tmp_path, monkeypa
             seen.set()
             return 0
 
-    monkeypatch.setattr(checkpoint, "_libc", lambda: Libc)
+    monkeypatch.setattr(ctypes, "CDLL", lambda *args, **kwargs: Libc)
     (tmp_path / "inventory.img").write_bytes(b"x")
     with checkpoint._early_writeback(str(tmp_path)):
         (tmp_path / "pages-1.img").write_bytes(b"a" * 4096)

@@ -12,7 +12,6 @@ container's.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import functools
 import os
 import shutil
@@ -175,11 +174,13 @@ def _early_writeback(images: str):
     writes them, the writes overlap its remaining work (the mounts' tars).
     sync_file_range(SYNC_FILE_RANGE_WRITE) only queues the writes: nothing is
     waited for here, and the pages stay cached for a restore."""
+    import ctypes  # here: a restore imports this module too
+
     done = threading.Event()
 
     def queue_writes() -> None:
         try:
-            start_writeback = _libc().sync_file_range
+            start_writeback = ctypes.CDLL(None, use_errno=True).sync_file_range
         except (OSError, AttributeError):
             return
         while not done.wait(WRITEBACK_PERIOD):
@@ -207,11 +208,6 @@ def _early_writeback(images: str):
 
 
 _SYNC_FILE_RANGE_WRITE = 2
-
-
-@functools.cache
-def _libc():
-    return ctypes.CDLL(None, use_errno=True)
 
 
 def restore(container, options: dict) -> None:
