@@ -252,8 +252,12 @@ def test_an_oversized_body_is_a_413():
         asyncio.run(requests.decode_body(body_request(b" " * (requests.MAX_JSON_BODY + 1)), CreateBody))
 
 
-def test_invalid_utf8_in_a_body_is_a_400():
-    assert decode(b'{"Image": "\xff"}') is None
+def test_text_that_is_not_utf8_in_a_body_is_read_as_podman_reads_it():
+    """podman 4.3.1's service reads a byte that is not UTF-8, and an unpaired
+    surrogate escape, as U+FFFD (201); outside a string it is still a 400."""
+    assert decode(b'{"Image": "\xff"}').image == "\ufffd"
+    assert decode(b'{"Image": "a\\udcff\\ud83d\\ude00"}').image == "a\ufffd\U0001f600"
+    assert decode(b'{"Image": 1\xff}') is None
 
 
 def _exited_filter_then_match(value: str) -> None:
