@@ -12,9 +12,20 @@ module of its verb (:class:`LazyGroup`: click's documented way to load
 subcommands lazily), `--version` reads husk's own `__version__` rather than
 asking importlib.metadata (about 20 ms), and msgspec's parts husk never runs
 are left unloaded (:mod:`husk.cli.lean_imports`).
+
+The cyclic garbage collector of the CLI's process runs after 50,000 net
+allocations rather than Python's 700: a command's imports and records are
+live until it exits, so the ~50 collections of a `ps -a` of 200 containers
+(13.5M instructions, 7% of it; 5% of an `inspect`) found nothing worth the
+walk.  A long-running command (the API service, `logs -f`, `ps --watch`)
+still collects, in larger batches.
 """
 
 from __future__ import annotations
+
+import gc
+
+gc.set_threshold(50_000, *gc.get_threshold()[1:])  # first: the imports below allocate most (see above)
 
 import functools
 import importlib
