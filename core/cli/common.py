@@ -42,12 +42,13 @@ class Group(LeanHelp, click.Group):
     """A group of verbs with :class:`LeanHelp`'s `--help`."""
 
 
-class DeferredOptions(click.Command):
+class DeferredOptions(LeanHelp, click.Command):
     """A command whose bulk of options is built when first asked for (parsing
     it, its help), not when its module is imported: `create` and `run` have
     some 150 options each, and the module's other verbs (ps, inspect, rm) do not
     pay for building them.  The options come after the command's other
-    parameters, in the order the decorators would have given them."""
+    parameters, in the order the decorators would have given them.  Its
+    `--help` is :class:`LeanHelp`'s: no create or run imports locale."""
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
