@@ -657,11 +657,11 @@ def release_free_memory() -> None:
     """Give the C heap's free pages back once the start-up is done: the
     buffers of the import (a whole .pyc file each), of the configuration and
     of the runtime's output stay resident otherwise, for the container's life
-    (about 0.02 MiB of PSS per monitor, measured).  Not in a C library
-    without glibc's malloc_trim."""
+    (about 0.02 MiB of PSS per monitor, measured).  Nothing without glibc's
+    malloc_trim, and never a reason for the monitor to fail."""
     try:
         libc("malloc_trim", 0)
-    except AttributeError:
+    except (AttributeError, OSError):
         pass
 
 
