@@ -103,7 +103,7 @@ def get(store, name_or_id: str, default: Network | None = None) -> Network:
     made here on first use when `default` is given."""
     def find(txn):
         db = store.db["networks"]
-        raw = txn.get(name_or_id.encode(), db=db) if name_or_id else None
+        raw = txn.get(name_or_id.encode("utf-8", "surrogateescape"), db=db) if name_or_id else None  # argv's bytes
         if raw is not None:
             return [raw]
         if not name_or_id or len(name_or_id) > 64:

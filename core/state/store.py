@@ -89,8 +89,10 @@ def open_store(path: str) -> "Store":
 
 def _key(text: str) -> bytes:
     """The LMDB key for a name or id: itself, or past 511 bytes `#sha256:<digest>`
-    (a '#' no valid name, reference or id contains, so it never meets a real key)."""
-    raw = text.encode()
+    (a '#' no valid name, reference or id contains, so it never meets a real key).
+    A name from the command line keeps its bytes that are not UTF-8 (surrogates):
+    looked up, it is found nowhere (no stored name has them), not an error."""
+    raw = text.encode("utf-8", "surrogateescape")
     if len(raw) <= _MAX_KEY:
         return raw
     import hashlib

@@ -221,6 +221,12 @@ def test_host_paths_that_are_not_utf8_keep_their_bytes(husk, tmp_path):
         out = husk("run", "--rm", "localhost/utf8paths:2", "cat", "/f", check=True).stdout
         assert out == "context\n"
         _one_error(husk("run", "--rm", "-v", f"{context}:/data", IMAGE, "true"), 125, "no such file or directory")
+        # a name so given is found nowhere, as podman's: not 'internal error: UnicodeEncodeError'
+        for args in (("rm", f"x{bad}"), ("inspect", f"x{bad}"), ("network", "inspect", f"x{bad}"),
+                     ("volume", "inspect", f"x{bad}"), ("pod", "inspect", f"x{bad}"), ("image", "inspect", f"x{bad}"),
+                     ("secret", "inspect", f"x{bad}")):
+            result = husk(*args)
+            assert "internal error" not in _one_error(result, 1 if args[0] == "rm" else 125), args
     finally:
         husk("rm", "-f", name)
         husk("rmi", "-f", "localhost/utf8paths:1", "localhost/utf8paths:2")
