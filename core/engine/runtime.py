@@ -270,10 +270,13 @@ class Runtime:
 
             dependencies = resolve(self, list(dependencies))
         from .health import resolve as resolve_healthcheck
-        from .secrets import parse_secret
         from .volume_mounts import remove_volumes, resolve_for_create
 
-        secret_uses = [parse_secret(self, value) for value in secrets]
+        secret_uses = []
+        if secrets:  # the secrets' module only when given: most creates have none
+            from .secrets import parse_secret
+
+            secret_uses = [parse_secret(self, value) for value in secrets]
 
         mounts, anonymous = resolve_for_create(self, mounts, image_record.config, volumes_from, image_volume)
         container_id = os.urandom(32).hex()
