@@ -185,9 +185,10 @@ def ps(all_, quiet, no_trunc, no_heading, format_, filters):
 
 def _ps_row(doc: dict, no_trunc: bool, now: float) -> dict:
     """The `ps` row of a libpod list document (the fields of husk's local rows that it carries).
-    The services leave CreatedAt empty, Status is only the health check's and Created is RFC 3339,
-    so both columns are made here from Created, State, StartedAt, ExitedAt and ExitCode."""
-    from ..formats.timestamps import human_duration, parse_rfc3339_ns
+    The services' CreatedAt is a duration, Status only the health check's and Created RFC 3339,
+    so these are made here from Created, State, StartedAt, ExitedAt and ExitCode: Created and
+    CreatedAt as Go prints the time, as the local row's and podman's remote client's."""
+    from ..formats.timestamps import format_go_time, human_duration, parse_rfc3339_ns
 
     command = " ".join(doc.get("Command") or [])
     if not no_trunc and len(command) > 17:
@@ -203,10 +204,19 @@ def _ps_row(doc: dict, no_trunc: bool, now: float) -> dict:
         status = state.capitalize()
     if doc.get("Status"):  # the health check's, as podman's client shows it
         status += f" ({doc['Status']})"
+    created_human, created_at = f"{human_duration(now - created)} ago", format_go_time(int(created * 1e9))
     return {"ID": doc["Id"] if no_trunc else doc["Id"][:12], "Image": doc.get("Image", ""), "Command": command,
-            "CreatedHuman": f"{human_duration(now - created)} ago", "Status": status, "Ports": "",
-            "Names": ",".join(doc.get("Names") or []), "State": doc.get("State", ""),
-            "Labels": doc.get("Labels") or {}, "Pod": doc.get("Pod", ""), "PodName": doc.get("PodName", "")}
+            "Created": created_at, "CreatedAt": created_at, "CreatedHuman": created_human, "RunningFor": created_human,
+            "Status": status, "Ports": "", "Names": ",".join(doc.get("Names") or []), "State": doc.get("State", ""),
+            "Labels": doc.get("Labels") or {}, "Pod": doc.get("Pod", ""), "PodName": doc.get("PodName", ""),
+            "StartedAt": doc.get("StartedAt", _GO_ZERO), "ExitedAt": doc.get("ExitedAt", _GO_ZERO),
+            "ImageID": doc.get("ImageID", ""), "Pid": doc.get("Pid", 0), "ExitCode": doc.get("ExitCode", 0),
+            "Exited": doc.get("Exited", False), "AutoRemove": doc.get("AutoRemove", False),
+            "Mounts": doc.get("Mounts") or [], "Networks": doc.get("Networks") or [], "Size": ""}
+
+
+#: Go's zero time in Unix seconds: a list's StartedAt or ExitedAt of what never started or exited
+_GO_ZERO = -62135596800
 
 
 def _hijack(service: Client, target: str, body: dict | None = None):

@@ -37,7 +37,8 @@ def _documents(kind: str, filters: tuple[str, ...] = ()) -> list[dict]:
     """The service's list of `kind`s, filtered there (KEY=VALUE, as the local verb's)."""
     from .volume import _filters
 
-    return client().json("GET", f"/{kind}s/json", {"filters": json.dumps(_filters(filters))} if filters else None) or []
+    documents = client().json("GET", f"/{kind}s/json", {"filters": json.dumps(_filters(filters))} if filters else None)
+    return go_times(documents or [])
 
 
 def _inspect(kind: str, struct: str, indent: int = 5, message: str = "inspecting object: ", **printing) -> click.Command:

@@ -103,7 +103,8 @@ def test_remote_info_is_the_services(api_crun):
 def test_remote_templates_print_times_as_the_local_verbs_do(api_crun):
     """A remote inspect's time.Time fields print as Go's String() in a template, as the
     local verb's and podman 4.3.1's remote client's (`2026-12-05 12:13:45.5 +0000 UTC`);
-    husk's remote printed the JSON's RFC 3339 text.  JSON output stays RFC 3339."""
+    husk's remote printed the JSON's RFC 3339 text (and `<no value>` for ps's Created,
+    CreatedAt, StartedAt, ExitedAt, RunningFor).  JSON output stays RFC 3339."""
     url = ["--url", f"unix://{api_crun.socket_path}"]
     env = api_crun.env
     env("create", "--name", "rtimes", IMAGE, "true", check=True)
@@ -117,7 +118,9 @@ def test_remote_templates_print_times_as_the_local_verbs_do(api_crun):
              ("secret", "inspect", "rtimessec", "{{.CreatedAt}}|{{.UpdatedAt}}"),
              ("network", "inspect", "rtimesnet", "{{.Created}}"),
              ("images", "{{.Created}}|{{.CreatedAt}}"),
-             ("image", "history", IMAGE, "{{.Created}}|{{.CreatedAt}}")]
+             ("image", "history", IMAGE, "{{.Created}}|{{.CreatedAt}}"),
+             ("ps", "-a", "{{.Created}}|{{.CreatedAt}}|{{.StartedAt}}|{{.ExitedAt}}|{{.RunningFor}}"),
+             ("volume", "ls", "{{.CreatedAt}}")]
     ago = re.compile(r"[^|\n]* ago")  # '3 seconds ago' may be '4 seconds ago' a moment later
     for *command, template in cases:
         local = env(*command, "--format", template, check=True).stdout
