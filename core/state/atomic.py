@@ -81,22 +81,51 @@ def replace_file(path: str, content: Content, *, mode: int = 0o600, durable: boo
 
 def write_output(path: str, content: Content, *, mode: int = 0o666) -> None:
     """Write a file the user named (`save -o`, `push IMAGE docker-archive:PATH`)
-    as podman writes one: through a symbolic link to its target (replaced
-    whole, the link kept; a dangling link's target made), and straight into
-    what is not a regular file (a device, a FIFO) or is named by /dev or
-    /proc (`/dev/stdout`, even redirected to a file), where replacing would
-    put a regular file in the device's or link's place.  Anything else is
-    replaced whole (replace_file: a failed write leaves the old file)."""
+    as podman writes one: the kernel opens `path`, following a symbolic link
+    (its checks, fs.protected_symlinks, apply as to podman's open), and
+    what it finds decides:
+
+    - not a regular file (a device, a FIFO, a terminal), or a /dev or /proc
+      name (`/dev/stdout`, even redirected to a file): written straight in,
+      where replacing would put a regular file in the node's place;
+    - a regular file reached through a link: replaced whole if it is empty
+      (the link kept), refused if not, as podman refuses it: a link someone
+      planted at the path never makes husk replace the file it names
+      (`/etc/shadow`); a dangling link's target is made, as podman makes it;
+    - anything else (a regular file named directly, or nothing): replaced
+      whole (replace_file), husk's difference from podman, which refuses a
+      file that is not empty.
+
+    A failed write leaves the old file, or no file where there was none."""
     try:
-        kind = os.stat(path).st_mode & 0o170000
-    except FileNotFoundError:
-        kind = None
-    if kind not in (None, 0o100000, 0o040000) or os.path.abspath(path).startswith(("/dev/", "/proc/")):
         fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)  # as podman: no O_TRUNC (a pipe, a tty, a fresh redirect)
-        with open(fd, "wb") as handle:
+        made = False
+    except FileNotFoundError:
+        if not os.path.islink(path):
+            replace_file(path, content, mode=mode)
+            return
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, mode)  # a dangling link's target
+        made = True
+    with open(fd, "wb") as handle:
+        status = os.fstat(fd)
+        if (status.st_mode & 0o170000) != 0o100000 or os.path.abspath(path).startswith(("/dev/", "/proc/")):
             if callable(content):
                 content(handle)
             else:
                 handle.write(content.encode() if isinstance(content, str) else content)
-        return
-    replace_file(os.path.realpath(path), content, mode=mode)
+            return
+        linked = os.path.islink(path)
+        if linked and status.st_size:
+            from errno import EEXIST
+
+            raise OSError(EEXIST, "refusing to replace a file that is not empty through a symbolic link")
+        target = os.readlink(f"/proc/self/fd/{fd}") if linked else path  # the file the kernel opened
+    try:
+        replace_file(target, content, mode=mode)
+    except BaseException:
+        if made:
+            try:
+                os.unlink(target)
+            except OSError:
+                pass
+        raise

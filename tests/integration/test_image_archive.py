@@ -96,13 +96,14 @@ def test_save_o_writes_through_a_link_and_into_a_device_as_podman(husk, tmp_path
     node, with a regular file (a rename onto it).  push to docker-archive: and
     oci-archive: paths the same (oci-archive onto a pipe failed: 'Illegal seek')."""
     target, link, dangling = tmp_path / "target.tar", tmp_path / "link.tar", tmp_path / "dangling.tar"
-    target.write_bytes(b"old")
+    target.write_bytes(b"")
     link.symlink_to(target)
     dangling.symlink_to(tmp_path / "made.tar")
     husk("save", "-o", str(link), IMAGE, check=True)
     husk("save", "-o", str(dangling), IMAGE, check=True)
     assert link.is_symlink() and dangling.is_symlink()
     assert "manifest.json" in _members(target.read_bytes()) and "manifest.json" in _members((tmp_path / "made.tar").read_bytes())
+    target.write_bytes(b"")
     piped = husk("save", "-o", "/dev/stdout", IMAGE, input=b"", check=True).stdout
     assert "manifest.json" in _members(piped)
     piped = husk("push", IMAGE, "oci-archive:/dev/stdout", input=b"", check=True).stdout
@@ -118,6 +119,33 @@ def test_save_o_writes_through_a_link_and_into_a_device_as_podman(husk, tmp_path
         return
     husk("save", "-o", str(device), IMAGE, check=True)
     assert device.is_char_device()
+
+
+def test_save_o_never_replaces_a_file_that_is_not_empty_through_a_link(husk, tmp_path):
+    """A link planted at the -o path (`/tmp/out.tar` -> `/etc/shadow`) must not make
+    husk, as root, replace the file it names: podman refuses a regular file that is
+    not empty; husk did replace the link's target whole.  A regular file named
+    directly is still replaced; a failed write through a dangling link leaves no file."""
+    precious, link = tmp_path / "precious", tmp_path / "out.tar"
+    precious.write_bytes(b"keep me")
+    link.symlink_to(precious)
+    for argv in (("save", "-o", str(link), IMAGE), ("push", IMAGE, f"docker-archive:{link}"),
+                 ("push", IMAGE, f"oci-archive:{link}")):
+        result = husk(*argv)
+        assert result.returncode == 125 and "not empty through a symbolic link" in result.stderr, (argv, result.stderr)
+        assert result.stderr.count("\n") == 1 and precious.read_bytes() == b"keep me" and link.is_symlink()
+    plain = tmp_path / "plain.tar"
+    plain.write_bytes(b"old")
+    husk("save", "-o", str(plain), IMAGE, check=True)
+    assert "manifest.json" in _members(plain.read_bytes())
+    dangling = tmp_path / "dangling.tar"
+    dangling.symlink_to(tmp_path / "never.tar")
+    husk.extra_env["HUSK_FAULT"] = "save.archive.after:enospc"
+    try:
+        assert husk("save", "-o", str(dangling), IMAGE).returncode == 125
+    finally:
+        del husk.extra_env["HUSK_FAULT"]
+    assert not (tmp_path / "never.tar").exists() and dangling.is_symlink()
 
 
 def test_save_refuses_a_terminal_and_unknown_images(husk, tmp_path):
