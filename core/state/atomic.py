@@ -54,10 +54,7 @@ def replace_file(path: str, content: Content, *, mode: int = 0o600, durable: boo
         fd = os.open(temporary, flags, mode)
     try:
         with open(fd, "wb") as handle:
-            if callable(content):
-                content(handle)
-            else:
-                handle.write(content.encode() if isinstance(content, str) else content)
+            _write(handle, content)
             if durable:
                 handle.flush()
                 os.fsync(handle.fileno())
@@ -109,10 +106,7 @@ def write_output(path: str, content: Content, *, mode: int = 0o666) -> None:
     with open(fd, "wb") as handle:
         status = os.fstat(fd)
         if (status.st_mode & 0o170000) != 0o100000 or os.path.abspath(path).startswith(("/dev/", "/proc/")):
-            if callable(content):
-                content(handle)
-            else:
-                handle.write(content.encode() if isinstance(content, str) else content)
+            _write(handle, content)
             return
         linked = os.path.islink(path)
         if linked and status.st_size:
@@ -129,3 +123,11 @@ def write_output(path: str, content: Content, *, mode: int = 0o666) -> None:
             except OSError:
                 pass
         raise
+
+
+def _write(handle: IO[bytes], content: Content) -> None:
+    """`content` into the open file, the one reading of Content for both writers."""
+    if callable(content):
+        content(handle)
+    else:
+        handle.write(content.encode() if isinstance(content, str) else content)
