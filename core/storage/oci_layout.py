@@ -31,11 +31,17 @@ _LAYOUT = b'{"imageLayoutVersion":"1.0.0"}'
 
 def write_layout(prepared: "PreparedImage", path: str, tag: str, archive: bool = False) -> None:
     """Write the image as an OCI layout directory at `path` (added to what is
-    there), or as a tar of one (`archive`), replacing `path` whole."""
+    there), or as a tar of one (`archive`) written as write_output writes it.
+    The tar's layout is staged beside `path`, or in /var/tmp (podman's
+    image_copy_tmp_dir) for a /dev or /proc name (`/dev/stdout`, `/dev/fd/1`),
+    whose directory is no place for it (/dev/fd cannot hold one)."""
     if archive:
         from ..state.atomic import write_output
 
-        staging = tempfile.mkdtemp(prefix=".oci-", dir=os.path.dirname(os.path.abspath(path)))
+        directory = os.path.dirname(os.path.abspath(path))
+        if (directory + "/").startswith(("/dev/", "/proc/")):
+            directory = "/var/tmp"
+        staging = tempfile.mkdtemp(prefix=".oci-", dir=directory)
         try:
             write_layout(prepared, staging, tag)
 

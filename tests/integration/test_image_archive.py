@@ -108,6 +108,8 @@ def test_save_o_writes_through_a_link_and_into_a_device_as_podman(husk, tmp_path
     assert "manifest.json" in _members(piped)
     piped = husk("push", IMAGE, "oci-archive:/dev/stdout", input=b"", check=True).stdout
     assert "index.json" in _members(piped)
+    piped = husk("push", IMAGE, "oci-archive:/dev/fd/1", input=b"", check=True).stdout  # staged in /var/tmp, not /dev/fd
+    assert "index.json" in _members(piped)
     husk("push", IMAGE, f"docker-archive:{link}", check=True)
     assert link.is_symlink() and "manifest.json" in _members(target.read_bytes())
     device = tmp_path / "null"
