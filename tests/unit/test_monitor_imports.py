@@ -188,3 +188,60 @@ def test_an_attach_after_husk_went_away_leaves_the_monitor_running(tmp_path):
                 os.kill(container, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+
+
+def _lean_copy(tmp_path) -> pathlib.Path:
+    """A copy of the package with its bytecode for the lean flags (as contrib/setup.sh compiles it)."""
+    import shutil
+
+    from husk.engine import monitor_client
+
+    shutil.copytree(CORE / "monitor", tmp_path / "lean" / "monitor", ignore=shutil.ignore_patterns("__pycache__"))
+    subprocess.run([sys.executable, *monitor_client._LEAN_FLAGS, "-m", "compileall", "-q", str(tmp_path / "lean")],
+                   check=True, timeout=120, env={})
+    return tmp_path / "lean"
+
+
+def test_a_lean_monitor_lives_from_its_own_bytecode(tmp_path):
+    """Under the lean flags (-OO -X no_debug_ranges) the monitor loads what
+    it loads without them, records the exit, and compiles nothing (the
+    bytecode for those flags is there): a compile at every start would cost
+    more memory than the flags save."""
+    from husk.engine import monitor_client
+
+    lean = _lean_copy(tmp_path)
+    cache = lean / "monitor" / "__pycache__"
+    before = {path.name: path.stat().st_mtime_ns for path in cache.iterdir()}
+    assert f"__init__.{sys.implementation.cache_tag}.opt-2.pyc" in before
+    pid_file = tmp_path / "pidfile"
+    config = {"id": "lean", "create_argv": ["/bin/sh", "-c", f"sleep 0.2 & echo $! > {pid_file}"],
+              "pid_file": str(pid_file), "exit_file": str(tmp_path / "exit"), "log_path": str(tmp_path / "log"),
+              "attach_socket": str(tmp_path / "attach"), "oom_marker": str(tmp_path / "oom")}
+    result = subprocess.run([sys.executable, "-I", "-S", *monitor_client._LEAN_FLAGS, "-c", WHOLE, str(lean),
+                             marshal.dumps(config).hex()], capture_output=True, text=True, env={}, timeout=120)
+    assert (result.returncode, result.stderr) == (0, "")
+    modules, _ = ast.literal_eval(result.stdout.replace("] [", "], ["))
+    assert modules == ["_ctypes", "monitor", "monitor.base", "select"]
+    assert (tmp_path / "exit").read_text() == "0\n"
+    assert {path.name: path.stat().st_mtime_ns for path in cache.iterdir()} == before
+
+
+def test_the_launcher_asks_for_the_lean_monitor_only_with_its_bytecode(tmp_path, monkeypatch):
+    """Without that bytecode (a pip install that setup.sh did not finish, a
+    source tree), the monitor starts as before."""
+    from husk.engine import monitor_client
+
+    lean = _lean_copy(tmp_path)
+    bytecode = lean / "monitor" / "__pycache__" / f"__init__.{sys.implementation.cache_tag}.opt-2.pyc"
+    monkeypatch.setattr(monitor_client, "MONITOR_SCRIPT", str(lean / "monitor"))
+    monkeypatch.setattr(monitor_client, "_LEAN_BYTECODE", str(bytecode))
+    seen = []
+    for present in (True, False):
+        if not present:
+            bytecode.unlink()
+        pending = monitor_client.PendingMonitor({"runroot": str(tmp_path)})
+        try:
+            seen.append("-OO" in pending.first.args and "no_debug_ranges" in pending.first.args)
+        finally:
+            pending.abandon()  # it exits having done nothing
+    assert seen == [True, False]
