@@ -27,6 +27,10 @@ import gc
 
 gc.set_threshold(50_000, *gc.get_threshold()[1:])  # first: the imports below allocate most (see above)
 
+from . import lean_imports
+
+lean_imports.install()  # before click (uuid) and msgspec are imported
+
 import functools
 import importlib
 import os
@@ -38,10 +42,6 @@ from .. import __version__
 from ..define import EXIT_ENGINE, HuskError
 from .common import CONTEXT, LeanHelp
 from .global_flags import LogLevel
-from . import lean_imports
-
-
-lean_imports.install()  # before anything imports msgspec
 
 #: every verb module, in registration order (a module adding to a group comes
 #: after the module that makes the group)

@@ -27,24 +27,29 @@ handles both:
   (aiohttp, in the API service) finds typing_extensions as usual, and so does
   msgspec if it was imported before.
 
-- decimal is given to msgspec._core alone, while it is importing, as a
-  stand-in module: msgspec._core takes ``decimal.Decimal`` at once (for its
-  Decimal support, which husk never uses: no record holds a Decimal, and JSON
-  decodes to int and float), and the real module costs ~0.7 ms (the C
-  extension and libmpdec).  The stand-in's Decimal is a class nobody
-  instantiates, and the stand-in leaves ``sys.modules`` as msgspec takes it, so
-  ``import decimal`` afterwards, by anybody, loads the real module.  So in the
-  CLI's process msgspec does not know real Decimals: encoding one is an error
-  (or its ``enc_hook``: husk's JSON output passes ``str``, which writes the
-  string msgspec would have written).
+- decimal and uuid are first imported as stand-in modules (:class:`_StandIn`):
+  msgspec._core takes ``decimal.Decimal`` and ``uuid.UUID`` at once (for its
+  Decimal and UUID support, which husk never uses: no record holds either,
+  and JSON decodes to str, int and float), and click.types subscripts its
+  UUID parameter type with ``uuid.UUID`` (a type hint), a type husk's verbs
+  do not use.  The real
+  modules cost ~0.7 ms (decimal: the C extension and libmpdec) and ~1.5 ms
+  (uuid: platform, whose import and uname it calls at once, and _uuid with
+  libuuid).  A stand-in has no attributes of its own: the module-level code of
+  msgspec (running msgspec._core's initialisation) and of click.types gets a
+  class no value is an instance of; any other use (click's UUID type
+  converting a value, anybody's ``uuid.uuid4()``) loads the real module and is
+  answered from it, and from that use on, ``import`` finds the real module.  So in the CLI's process msgspec does not know real
+  Decimals and UUIDs: encoding one is an error (or its ``enc_hook``: husk's
+  JSON output passes ``str``, which writes the string msgspec would have
+  written).
 
 The scope is the CLI's process (`husk system service` runs the API service in
 it too), not ``import husk``: an import hook is process-wide, and a program
 using the Python API owns its process, where msgspec must behave as its
-documentation says (typing_extensions' TypedDict and Decimal honoured) and a
-one-time 4 ms in a long life does not matter.  msgspec._core also imports uuid
-and datetime at once (for its UUID and datetime support): click has loaded
-them already.
+documentation says (typing_extensions' TypedDict, Decimal and UUID honoured)
+and a one-time 6 ms in a long life does not matter.  msgspec._core also
+imports datetime at once (for its datetime support): click has loaded it.
 """
 
 from __future__ import annotations
@@ -54,6 +59,11 @@ from importlib.machinery import ModuleSpec
 
 #: modules whose code runs at their first use, not at their import (see above)
 DEFERRED = frozenset({"msgspec.inspect", "msgspec.msgpack", "msgspec.toml", "msgspec.yaml", "textwrap"})
+#: module -> the classes msgspec._core and click.types take from it at their import, with the
+#: attributes msgspec reads from them (SafeUUID.unknown): first imported as a stand-in (see above)
+STAND_INS = {"decimal": {"Decimal": {}}, "uuid": {"UUID": {}, "SafeUUID": {"unknown": None}}}
+#: stand-ins used once: their modules are imported for real from then on
+_used: set[str] = set()
 
 
 class LeanImports:
@@ -73,36 +83,46 @@ class LeanImports:
             utils = sys.modules.get("msgspec._utils")
             if utils is not None and not hasattr(utils, "get_type_hints"):  # msgspec._utils is importing it
                 raise ModuleNotFoundError("not for msgspec in husk's CLI", name=name)
-        if name == "decimal" and _msgspec_core_importing():
-            return ModuleSpec(name, _DecimalStandIn)
+        if name in STAND_INS and name not in _used:
+            return ModuleSpec(name, _StandIn)
         return None
 
 
-def _msgspec_core_importing() -> bool:
-    """msgspec's package is importing its first line, ``from ._core import ...``
-    (msgspec._core imports decimal from its initialisation only)."""
-    package = sys.modules.get("msgspec")
-    return package is not None and not hasattr(package, "Struct") and "msgspec._core" not in sys.modules
+#: the modules whose import takes a stand-in's class (msgspec's runs msgspec._core's
+#: initialisation; click.types subscripts its ParamType with uuid.UUID)
+_TAKERS = frozenset({"msgspec", "click.types"})
 
 
-class _DecimalStandIn:
-    """The loader of the stand-in ``decimal`` described in the module's docstring."""
+def _taking_its_class(frame) -> bool:
+    """The caller, past the import system's frames, is the module-level code of
+    a module in :data:`_TAKERS` (msgspec._core is C: the caller seen is
+    msgspec's ``from ._core import``)."""
+    while frame is not None and frame.f_globals.get("__name__", "").startswith(("_frozen_importlib", "importlib")):
+        frame = frame.f_back
+    return frame is not None and frame.f_code.co_name == "<module>" and frame.f_globals.get("__name__") in _TAKERS
 
-    class Decimal:
-        """What msgspec._core takes for decimal.Decimal in husk's CLI: a class no value is an instance of."""
+
+class _StandIn:
+    """The loader of the stand-in modules described in the module's docstring."""
 
     @staticmethod
     def create_module(spec):
         return None
 
-    @classmethod
-    def exec_module(cls, module) -> None:
-        def __getattr__(name):  # msgspec._core's one use: take Decimal, and so leave sys.modules
-            if name != "Decimal":
-                raise AttributeError(name)
-            if sys.modules.get("decimal") is module:
-                del sys.modules["decimal"]
-            return cls.Decimal
+    @staticmethod
+    def exec_module(module) -> None:
+        name = module.__name__
+        placeholders = {class_name: type(class_name, (), {
+            **attributes, "__doc__": f"{name}.{class_name} as msgspec and click take it in husk's CLI: unused."})
+            for class_name, attributes in STAND_INS[name].items()}
+
+        def __getattr__(attribute):  # called for every attribute: the stand-in has none of its own
+            if attribute in placeholders and _taking_its_class(sys._getframe(1)):
+                return placeholders[attribute]
+            _used.add(name)
+            if sys.modules.get(name) is module:  # from now on `import` loads the real module
+                del sys.modules[name]
+            return getattr(__import__(name), attribute)
 
         module.__getattr__ = __getattr__
 

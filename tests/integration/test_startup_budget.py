@@ -45,9 +45,11 @@ LIFECYCLE = ("aiohttp", "multiprocess", "dill", "pyroute2", "yarl", "multidict")
 #: nor in a read-only verb: the entry-point scan (`--version` used to pay for it), and
 #: what msgspec imports but husk never runs (husk.cli.lean_imports): typing_extensions (3 ms),
 #: msgspec.inspect, its MessagePack, TOML and YAML modules, the schema generator's textwrap,
-#: and decimal (msgspec._core's Decimal support, ~0.7 ms: it gets a stand-in).
+#: and the real decimal and uuid (msgspec._core's Decimal and UUID support, click's UUID type:
+#: ~0.7 and ~1.5 ms; they get stand-ins, which stay in sys.modules, so their C parts are what
+#: is checked; uuid's platform, which `version` uses, in test_read_verbs_skip_locale_and_platform).
 MSGSPEC_UNUSED = ("typing_extensions", "msgspec.inspect", "msgspec.msgpack", "msgspec.toml", "msgspec.yaml",
-                  "textwrap", "decimal", "_decimal")
+                  "textwrap", "_decimal", "_uuid")
 EVERYWHERE = LIFECYCLE + ("importlib.metadata",) + MSGSPEC_UNUSED
 #: read-only verbs do not load plugins (they read records, never call a runtime's hooks),
 #: nor logging (set up at the first warning: husk.define.logger)
@@ -126,14 +128,16 @@ def test_ps_and_create_skip_what_they_do_not_use(budget, tmp_path):
     assert heavy(modules, ("socket", "husk.cli.pod", "dataclasses", "husk.engine.spec")) == []
 
 
-def test_read_verbs_skip_locale(budget, tmp_path):
+def test_read_verbs_skip_locale_and_platform(budget, tmp_path):
     """click asks gettext for its --help and --version options' text each time
     it builds one, and gettext's first lookup imports locale (its alias tables,
     2% of a ps -a): the root group's and the read verbs' options are husk's own
-    (husk.cli.common.LeanHelp), so these never translate (issue 20)."""
+    (husk.cli.common.LeanHelp), so these never translate; and the real uuid,
+    which imports platform (4% of a ps -a), is not loaded (husk.cli.lean_imports)
+    (issue 20)."""
     for args in (["--version"], ["ps", "-a"], ["ps", "-a", "-q"], ["inspect", "budget"],
                  ["container", "inspect", "budget"]):
-        assert heavy(modules_after(budget, tmp_path, args), ("locale",)) == [], args
+        assert heavy(modules_after(budget, tmp_path, args), ("locale", "platform")) == [], args
 
 
 def test_ps_and_inspect_skip_the_container_verbs(budget, tmp_path):
