@@ -112,7 +112,7 @@ def write_output(path: str, content: Content, *, mode: int = 0o666) -> None:
         if linked and status.st_size:
             from errno import EEXIST
 
-            raise OSError(EEXIST, "refusing to replace a file that is not empty through a symbolic link")
+            raise OSError(EEXIST, "refusing to replace a file that is not empty through a symbolic link", path)
         target = os.readlink(f"/proc/self/fd/{fd}") if linked else path  # the file the kernel opened
     try:
         replace_file(target, content, mode=mode)
