@@ -37,7 +37,9 @@ SCENARIOS: dict[str, list[tuple[list[list[str]], list[str]]]] = {
     "create": [([], ["create", "--name", "f", *SLEEPER])],
     "init": [([], ["run", "-d", "--name", "f", *SLEEPER]),
              # an exited container started again: its old runtime container goes first
-             ([["run", "--name", "f", "busybox", "true"]], ["start", "f"])],
+             ([["run", "--name", "f", "busybox", "true"]], ["start", "f"]),
+             # a restart: the cleanup before the init keeps the rootfs mounted for it
+             ([["run", "-d", "--name", "f", *SLEEPER]], ["restart", "-t", "0", "f"])],
     "start": [([["create", "--name", "f", *SLEEPER]], ["start", "f"])],
     "stop": [([["run", "-d", "--name", "f", *SLEEPER]], ["stop", "-t", "0", "f"])],
     "cleanup": [([["run", "-d", "--name", "f", *SLEEPER]], ["stop", "-t", "0", "f"])],
