@@ -189,6 +189,8 @@ def go_quote(text: str) -> str:
             out.append(ch)
         elif ord(ch) < 0x80:
             out.append(f"\\x{ord(ch):02x}")
+        elif "\udc80" <= ch <= "\udcff":  # a byte that is not UTF-8, from argv (surrogateescape): Go's %q says \xff
+            out.append(f"\\x{ord(ch) - 0xdc00:02x}")
         elif ord(ch) < 0x10000:
             out.append(f"\\u{ord(ch):04x}")
         else:
