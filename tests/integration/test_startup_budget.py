@@ -142,10 +142,12 @@ def test_read_verbs_skip_locale_and_platform(budget, tmp_path):
 
 def test_ps_and_inspect_skip_the_container_verbs(budget, tmp_path):
     """ps and inspect have their module (husk.cli.reading): they do not build
-    the options of start, stop, rm, wait and the others (husk.cli.container)
-    (issue 20)."""
+    the options of start, stop, rm, wait and the others (husk.cli.container);
+    a ps without --filter does not import the filters (issue 20)."""
     for args in (["ps", "-a"], ["inspect", "budget"]):
-        assert heavy(modules_after(budget, tmp_path, args), ("husk.cli.container",)) == [], args
+        modules = modules_after(budget, tmp_path, args)
+        assert heavy(modules, ("husk.cli.container", "husk.presentation.filters")) == [], args
+    assert "husk.presentation.filters" in modules_after(budget, tmp_path, ["ps", "-a", "--filter", "name=budget"])
 
 
 #: prints the CLI process's garbage collection threshold as the command exits
