@@ -48,7 +48,7 @@ POINTS = (
     # exec: the session's monitor and record
     "exec.monitor.before", "exec.monitor.after", "exec.record.after",
     # checkpoint and restore (CRIU through runc)
-    "checkpoint.dump.before", "checkpoint.dump.after", "checkpoint.record.after",
+    "checkpoint.dump.before", "checkpoint.pause.after", "checkpoint.dump.after", "checkpoint.record.after",
     "restore.mount.after", "restore.runtime.before", "restore.runtime.after", "restore.record.after",
     # the monitor's exit file (core/monitor/ has its own copy of the lookup)
     "monitor.exit-file.before", "monitor.exit-file.after",

@@ -43,11 +43,12 @@ def sync(container: "Container", ask_runtime: bool = False, save: bool = True) -
     A container left `configured` or `exited` with its own mount recorded was
     abandoned mid-init or mid-restore by a killed CLI: its runtime leftovers
     and mount are released, and so is the mount of an export or copy whose
-    process was killed.  `save` False leaves an exit it records to the
+    process was killed; a checkpoint's killed mid-dump thaws its container.  `save` False leaves an exit it records to the
     caller's next write (a stop's or a removal's cleanup: one commit fewer).
     """
     st = container.state
     release_temporary_mount(container)
+    release_interrupted_checkpoint(container)
     if st.state in (State.CONFIGURED, State.EXITED) and st.mountpoint:
         _release_abandoned_init(container)
         return
@@ -80,7 +81,8 @@ def sync(container: "Container", ask_runtime: bool = False, save: bool = True) -
 
 class RunRootFiles:
     """What :func:`looks_stale` asks of the run root, a stat each: whether a
-    container has a temporary mount, whether its exit file is there."""
+    container has a temporary mount or a checkpoint's marker, whether its exit
+    file is there."""
 
     def __init__(self, paths) -> None:
         self.paths = paths
@@ -90,6 +92,9 @@ class RunRootFiles:
 
     def exit_file(self, container_id: str) -> bool:
         return os.path.exists(self.paths.exit_file(container_id))
+
+    def checkpoint_marker(self, container_id: str) -> bool:
+        return os.path.exists(self.paths.checkpoint_marker(container_id))
 
 
 class RunRootListing(RunRootFiles):
@@ -108,6 +113,9 @@ class RunRootListing(RunRootFiles):
     def temporary_mount(self, container_id: str) -> bool:
         return container_id in self.run_dirs and super().temporary_mount(container_id)
 
+    def checkpoint_marker(self, container_id: str) -> bool:
+        return container_id in self.run_dirs and super().checkpoint_marker(container_id)
+
     def exit_file(self, container_id: str) -> bool:
         return container_id in self.exits
 
@@ -125,6 +133,8 @@ def looks_stale(container: "Container", files: RunRootFiles | None = None) -> bo
     st = container.state
     files = files or RunRootFiles(container.runtime.paths)
     if files.temporary_mount(container.id):
+        return True
+    if st.state is State.RUNNING and files.checkpoint_marker(container.id):
         return True
     if st.state in (State.CONFIGURED, State.EXITED):
         return bool(st.mountpoint)
@@ -842,17 +852,38 @@ def release_temporary_mount(container: "Container") -> None:
 
 
 # -- checkpoint / restore (the CRIU work is the checkpoint plugin's) ------------------------
+def release_interrupted_checkpoint(container: "Container") -> None:
+    """Under the lock: a checkpoint's marker left behind means its CLI died
+    mid-dump.  A runtime may freeze the container for the dump (runc's backend
+    pauses it first) and thaw it only if it goes on running, so a container
+    the record says is running but the runtime says is paused is resumed; one
+    the dump ended is the exit file's.  The marker is a file in the run root,
+    not a record: a checkpoint that ends makes no extra commit for it."""
+    marker = container.runtime.paths.checkpoint_marker(container.id)
+    if not os.path.exists(marker):
+        return
+    if container.state.state is State.RUNNING:
+        backend = container.runtime.oci_runtime(container.config.runtime)
+        if (backend.state(container.id) or {}).get("status") == "paused":
+            backend.resume(container.id)
+    _remove_quietly(marker)
+
+
 def checkpoint(container: "Container", options: dict) -> None:
     """Checkpoint through the plugin; unless the process keeps running, record
     its end like any exit (never restarted by policy) and mark the checkpoint."""
     fault("checkpoint.dump.before")
+    marker = container.runtime.paths.checkpoint_marker(container.id)
+    os.close(os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))  # see release_interrupted_checkpoint
     try:
         container.runtime.feature_plugins("checkpoint").checkpoint(container, options)
     except Exception:
+        _remove_quietly(marker)
         if not options.get("dumped"):  # nothing taken: the container is as it was
             raise
         _checkpointed(container, options)  # the export failed after the dump: restorable from the local one
         raise
+    _remove_quietly(marker)
     fault("checkpoint.dump.after")
     _checkpointed(container, options)
     fault("checkpoint.record.after")

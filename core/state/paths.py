@@ -167,6 +167,11 @@ class Paths:
         (see husk.engine.lifecycle.rootfs_mounted)."""
         return os.path.join(self.container_run_dir(container_id), "temporary-mount")
 
+    def checkpoint_marker(self, container_id: str) -> str:
+        """Present while a checkpoint runs (see husk.engine.lifecycle.checkpoint):
+        one left behind means its CLI died, maybe with the container frozen."""
+        return os.path.join(self.container_run_dir(container_id), "checkpointing")
+
     def cleanup_marker(self, container_id: str) -> str:
         """Made by the container's monitor at its start, removed by the cleanup that
         leaves its exit command nothing to do (see husk.monitor)."""

@@ -8,6 +8,7 @@ import contextlib
 import shutil
 
 from husk.define import HuskError
+from husk.faults import fault
 from husk.hooks import hookimpl
 from husk.engine.oci_runtime import OCIRuntime, probe_binary
 
@@ -28,10 +29,13 @@ class Runc(OCIRuntime):
         takes a few.  CRIU leaves a cgroup it found frozen frozen, so a
         container that goes on running (--leave-running, --pre-dump), or one
         whose dump failed, is resumed afterwards; one dumped for good is
-        killed and deleted by runc, frozen or not."""
+        killed and deleted by runc, frozen or not.  A CLI killed before the
+        resume leaves the engine's checkpoint marker, and the next command
+        resumes the container (husk.engine.lifecycle.release_interrupted_checkpoint)."""
         self.pause(container_id)
         going_on = "--leave-running" in flags or "--pre-dump" in flags
         try:
+            fault("checkpoint.pause.after")
             super().checkpoint(container_id, image_path, work_path, flags)
         except BaseException:
             with contextlib.suppress(HuskError):
