@@ -261,6 +261,8 @@ def _register() -> None:
 
 
 def main() -> None:
+    if sys.stderr is not None:  # None: started with fd 2 closed
+        sys.stderr.reconfigure(errors="surrogateescape")  # argv's bytes that are not UTF-8 print as given, as podman's
     _global_flags()
     argv = sys.argv[1:]
     debug = "--log-level=debug" in argv or ("--log-level", "debug") in zip(argv, argv[1:])

@@ -15,7 +15,7 @@ from husk.testing import IMAGE
 
 def _one_error(result, code: int = 125, *words: str) -> str:
     if isinstance(result.stderr, bytes):
-        result.stderr = result.stderr.decode()
+        result.stderr = result.stderr.decode(errors="surrogateescape")  # an argument's bytes, printed as given
     assert result.returncode == code, (result.returncode, result.stderr)
     assert result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1, result.stderr
     assert "Traceback" not in result.stderr
@@ -186,7 +186,7 @@ def test_bytes_that_are_not_utf8_are_stored_as_podman_stores_them(husk):
         assert document["Config"]["Cmd"] == ["echo", "\ufffd"]
         for args in (("create", "--name", f"x{bad}", IMAGE, "true"), ("volume", "create", f"v{bad}"),
                      ("pod", "create", "--name", f"p{bad}")):
-            _one_error(husk(*args), 125, "names must match")
+            _one_error(husk(*args, input=b""), 125, "names must match")  # bytes: the message has the 0xff
         assert husk("ps", "-a", "--format", "{{.Names}}", check=True).stdout == f"{name}\n"  # the store is intact
     finally:
         husk("rm", "-f", name)
@@ -225,7 +225,7 @@ def test_host_paths_that_are_not_utf8_keep_their_bytes(husk, tmp_path):
         for args in (("rm", f"x{bad}"), ("inspect", f"x{bad}"), ("network", "inspect", f"x{bad}"),
                      ("volume", "inspect", f"x{bad}"), ("pod", "inspect", f"x{bad}"), ("image", "inspect", f"x{bad}"),
                      ("secret", "inspect", f"x{bad}")):
-            result = husk(*args)
+            result = husk(*args, input=b"")  # bytes: the message has the 0xff
             assert "internal error" not in _one_error(result, 1 if args[0] == "rm" else 125), args
     finally:
         husk("rm", "-f", name)
@@ -258,3 +258,13 @@ def test_every_writer_stores_bytes_that_are_not_utf8_as_u_fffd(husk, tmp_path):
         husk("rm", "-f", "-t", "0", name)
         husk("network", "rm", "utf8net")
         husk("rmi", "-f", "localhost/utf8w:1", "localhost/utf8w:2")
+
+
+def test_a_message_prints_bytes_that_are_not_utf8_as_given(husk):
+    """podman 4.3.1 prints an argument's bytes as given (`Error: open /nope\\xff...`
+    with the byte 0xff itself); husk printed Python's escape of it, `\\udcff`."""
+    for argv in (("load", "-i", "/nope\udcff"), ("import", "/nope\udcff"),
+                 ("create", "--stop-signal", "\udcff", IMAGE)):
+        result = husk(*argv, input=b"")
+        assert result.returncode == 125 and b"\xff" in result.stderr and b"udcff" not in result.stderr, result.stderr
+        assert result.stderr.startswith(b"Error: ") and result.stderr.count(b"\n") == 1
