@@ -82,13 +82,17 @@ def write_output(path: str, content: Content, *, mode: int = 0o666) -> None:
     (its checks, fs.protected_symlinks, apply as to podman's open), and
     what it finds decides:
 
-    - not a regular file (a device, a FIFO, a terminal), or a /dev or /proc
-      name (`/dev/stdout`, even redirected to a file): written straight in,
-      where replacing would put a regular file in the node's place;
-    - a regular file reached through a link: replaced whole if it is empty
-      (the link kept), refused if not, as podman refuses it: a link someone
-      planted at the path never makes husk replace the file it names
-      (`/etc/shadow`); a dangling link's target is made, as podman makes it;
+    - not a regular file (a device, a FIFO, a terminal): written straight
+      in, where replacing would put a regular file in the node's place;
+    - an empty regular file named by /dev or /proc (`/dev/stdout` redirected
+      to a file): written straight in (replacing it would leave the
+      redirect's file empty);
+    - an empty regular file reached through a link: replaced whole, the
+      link kept; a dangling link's target is made, as podman makes it;
+    - a regular file that is not empty, reached either way: refused, as
+      podman refuses it: a link someone planted at the path never makes
+      husk replace the file it names (`/etc/shadow`), and `>>` is never
+      overwritten from its start;
     - anything else (a regular file named directly, or nothing): replaced
       whole (replace_file), husk's difference from podman, which refuses a
       file that is not empty.
@@ -105,14 +109,18 @@ def write_output(path: str, content: Content, *, mode: int = 0o666) -> None:
         made = True
     with open(fd, "wb") as handle:
         status = os.fstat(fd)
-        if (status.st_mode & 0o170000) != 0o100000 or os.path.abspath(path).startswith(("/dev/", "/proc/")):
+        if (status.st_mode & 0o170000) != 0o100000:
             _write(handle, content)
             return
-        linked = os.path.islink(path)
-        if linked and status.st_size:
+        special, linked = os.path.abspath(path).startswith(("/dev/", "/proc/")), os.path.islink(path)
+        if (special or linked) and status.st_size:
             from errno import EEXIST
 
-            raise OSError(EEXIST, "refusing to replace a file that is not empty through a symbolic link", path)
+            raise OSError(EEXIST, "refusing to overwrite a file that is not empty through a symbolic link "
+                                  "or a /dev or /proc name", path)
+        if special:
+            _write(handle, content)
+            return
         target = os.readlink(f"/proc/self/fd/{fd}") if linked else path  # the file the kernel opened
     try:
         replace_file(target, content, mode=mode)

@@ -8,9 +8,12 @@ import io
 import json
 import os
 import shutil
+import subprocess
 import tarfile
 
 import pytest
+
+from husk.testing import HUSK
 
 IMAGE = "localhost/busybox:latest"
 
@@ -136,6 +139,10 @@ def test_save_o_never_replaces_a_file_that_is_not_empty_through_a_link(husk, tmp
         result = husk(*argv)
         assert result.returncode == 125 and "not empty through a symbolic link" in result.stderr, (argv, result.stderr)
         assert result.stderr.count("\n") == 1 and precious.read_bytes() == b"keep me" and link.is_symlink()
+    with open(precious, "ab") as appended:  # `save -o /dev/stdout >> precious`: podman refuses it too
+        result = subprocess.run([HUSK, *husk.global_args, "save", "-o", "/dev/stdout", IMAGE], stdout=appended,
+                                stderr=subprocess.PIPE, env=husk.env(), timeout=60)
+    assert result.returncode == 125 and precious.read_bytes() == b"keep me", result.stderr
     plain = tmp_path / "plain.tar"
     plain.write_bytes(b"old")
     husk("save", "-o", str(plain), IMAGE, check=True)
