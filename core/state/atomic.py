@@ -97,7 +97,8 @@ def write_output(path: str, content: Content, *, mode: int = 0o666) -> None:
       whole (replace_file), husk's difference from podman, which refuses a
       file that is not empty.
 
-    A failed write leaves the old file, or no file where there was none."""
+    A failed replacement leaves the old file, or no file where there was
+    none; what is written straight in keeps what was written, as podman's."""
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)  # as podman: no O_TRUNC (a pipe, a tty, a fresh redirect)
         made = False
