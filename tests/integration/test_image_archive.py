@@ -115,13 +115,19 @@ def test_save_o_writes_through_a_link_and_into_a_device_as_podman(husk, tmp_path
     assert "index.json" in _members(piped)
     husk("push", IMAGE, f"docker-archive:{link}", check=True)
     assert link.is_symlink() and "manifest.json" in _members(target.read_bytes())
+
+
+def test_save_o_writes_into_a_device_node_and_leaves_it_a_device(husk, tmp_path):
+    """-o naming a character device writes into it (podman 4.3.1 does); husk renamed
+    a regular file over the node.  A node of our own with /dev/null's numbers, so
+    the real /dev/null is never at stake."""
     device = tmp_path / "null"
     try:
-        os.mknod(device, 0o20666, os.makedev(1, 3))  # /dev/null's numbers, in our own directory
+        os.mknod(device, 0o20666, os.makedev(1, 3))
         with open(device, "wb"):
             pass
-    except OSError:  # no mknod here, or a nodev file system
-        return
+    except OSError as exc:
+        pytest.skip(f"this file system has no usable device nodes (mknod or open: {exc})")
     husk("save", "-o", str(device), IMAGE, check=True)
     assert device.is_char_device()
 
