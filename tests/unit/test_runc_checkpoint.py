@@ -39,3 +39,24 @@ def test_a_failed_dump_resumes_the_container():
     with pytest.raises(RuntimeFailure, match="criu failed"):
         runc.checkpoint("c1", "/images", "/work", [])
     assert runc.calls == ["pause", "checkpoint", "resume"]
+
+
+def test_a_cgroup_v1_container_is_frozen_by_its_freezer_file(tmp_path):
+    """runc's state names the freezer cgroup: written directly, no `runc pause`
+    (a plain file stands in for freezer.state: it reads back FROZEN at once)."""
+    import json
+
+    freezer = tmp_path / "freezer"
+    freezer.mkdir()
+    (freezer / "freezer.state").write_text("THAWED\n")
+    runc = Recording()
+    runc.state_root = str(tmp_path / "root")
+    (tmp_path / "root" / "c1").mkdir(parents=True)
+    (tmp_path / "root" / "c1" / "state.json").write_text(json.dumps({"cgroup_paths": {"freezer": str(freezer)}}))
+    runc.checkpoint("c1", "/images", "/work", [])
+    assert runc.calls == ["checkpoint"]
+    assert (freezer / "freezer.state").read_text() == "FROZEN"
+    (tmp_path / "root" / "c1" / "state.json").write_text(json.dumps({"cgroup_paths": {"": str(freezer)}}))
+    runc.calls.clear()
+    runc.checkpoint("c1", "/images", "/work", [])  # cgroup v2: runc pauses it
+    assert runc.calls == ["pause", "checkpoint"]

@@ -5,7 +5,9 @@ which husk probes (runc has the subcommand; CRIU must be installed to use it).
 """
 
 import contextlib
+import os
 import shutil
+import time
 
 from husk.define import HuskError
 from husk.faults import fault
@@ -23,16 +25,17 @@ class Runc(OCIRuntime):
         return shutil.which("criu") is not None
 
     def checkpoint(self, container_id: str, image_path: str, work_path: str, flags: list[str]) -> None:
-        """Freeze the container with `runc pause` first: CRIU freezes a
-        running one itself, but checks its freezer every 100 ms, so a dump
-        always waited about 100 ms for the freeze; runc's freeze spins and
-        takes a few.  CRIU leaves a cgroup it found frozen frozen, so a
+        """Freeze the container first (its freezer written, else `runc
+        pause`): CRIU freezes a running one itself, but checks its freezer
+        every 100 ms, so a dump always waited about 100 ms for the freeze;
+        this freeze spins and takes a few.  CRIU leaves a cgroup it found frozen frozen, so a
         container that goes on running (--leave-running, --pre-dump), or one
         whose dump failed, is resumed afterwards; one dumped for good is
         killed and deleted by runc, frozen or not.  A CLI killed before the
         resume leaves the engine's checkpoint marker, and the next command
         resumes the container (husk.engine.lifecycle.release_interrupted_checkpoint)."""
-        self.pause(container_id)
+        if not self._freeze(container_id):
+            self.pause(container_id)
         going_on = "--leave-running" in flags or "--pre-dump" in flags
         try:
             fault("checkpoint.pause.after")
@@ -43,6 +46,42 @@ class Runc(OCIRuntime):
             raise
         if going_on:
             self.resume(container_id)
+
+    def _freeze(self, container_id: str) -> bool:
+        """Freeze a cgroup-v1 container by writing its freezer.state, as `runc
+        pause` does, without an exec of runc (~6 ms under load against ~1).
+        False when it is not done here (cgroup v2, rootless without a
+        freezer, no runc state, a freeze that does not settle within a
+        second): then `runc pause` does it, and says why it cannot."""
+        import json
+
+        try:
+            with open(os.path.join(self.state_root, container_id, "state.json"), "rb") as handle:
+                state = os.path.join(json.load(handle)["cgroup_paths"]["freezer"], "freezer.state")
+            _write(state, "FROZEN")
+            deadline = time.monotonic() + FREEZE_SECONDS
+            while _read(state) != "FROZEN":  # FREEZING until every task has stopped
+                if time.monotonic() > deadline:
+                    _write(state, "THAWED")
+                    return False
+                time.sleep(0.001)
+        except (OSError, ValueError, KeyError, TypeError):
+            return False
+        return True
+
+
+#: how long a direct freeze may take before `runc pause` is asked instead
+FREEZE_SECONDS = 1.0
+
+
+def _write(path: str, text: str) -> None:
+    with open(path, "w") as handle:
+        handle.write(text)
+
+
+def _read(path: str) -> str:
+    with open(path) as handle:
+        return handle.read().strip()
 
 
 @hookimpl
