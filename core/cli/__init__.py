@@ -17,8 +17,8 @@ The cyclic garbage collector of the CLI's process runs after 50,000 net
 allocations rather than Python's 700: a command's imports and records are
 live until it exits, so the ~50 collections of a `ps -a` of 200 containers
 (13.5M instructions, 7% of it; 5% of an `inspect`) found nothing worth the
-walk.  A long-running command (the API service, `logs -f`, `ps --watch`)
-still collects, in larger batches.
+walk.  A long-running command (`logs -f`, `ps --watch`) still collects, in
+larger batches; the API service takes Python's threshold back (`system service`).
 """
 
 from __future__ import annotations

@@ -44,8 +44,9 @@ handles both:
   JSON output passes ``str``, which writes the string msgspec would have
   written).
 
-The scope is the CLI's process (`husk system service` runs the API service in
-it too), not ``import husk``: an import hook is process-wide, and a program
+The scope is the CLI's process, not ``import husk`` (and not the API service,
+which `husk system service` runs in it: :func:`uninstall` first, so that its
+msgspec takes the real decimal and uuid): an import hook is process-wide, and a program
 using the Python API owns its process, where msgspec must behave as its
 documentation says (typing_extensions' TypedDict, Decimal and UUID honoured)
 and a one-time 6 ms in a long life does not matter.  msgspec._core also
@@ -131,3 +132,18 @@ def install() -> None:
     """Put :class:`LeanImports` first on ``sys.meta_path`` (once)."""
     if LeanImports not in sys.meta_path:
         sys.meta_path.insert(0, LeanImports)
+
+
+def uninstall() -> None:
+    """Take :class:`LeanImports` off ``sys.meta_path`` and the stand-ins out of
+    ``sys.modules``, for a process that lives long (the API service, whose
+    plugins and libraries may encode a UUID or a Decimal with msgspec): called
+    before msgspec is imported, msgspec then takes the real classes.  A class
+    taken already (click.types' ``uuid.UUID`` hint) stays a placeholder."""
+    if LeanImports in sys.meta_path:
+        sys.meta_path.remove(LeanImports)
+    for name in STAND_INS:
+        _used.add(name)
+        module = sys.modules.get(name)
+        if module is not None and getattr(module.__spec__, "loader", None) is _StandIn:
+            del sys.modules[name]

@@ -259,6 +259,15 @@ def service(session, idle_seconds, cors, insecure_tcp, tls_cert, tls_key, tls_cl
             idle_timeout, max_connections, uri):
     """Serve the Docker and libpod REST APIs on URI (unix:///path or tcp://host:port; default
     unix:///run/husk/husk.sock, a rootless user's unix://$XDG_RUNTIME_DIR/husk/husk.sock)."""
+    import gc
+
+    from .lean_imports import uninstall
+
+    # first, before msgspec is imported: the service lives long, so Python's own collector
+    # threshold (cycles a request leaves collected as Python collects them: husk.cli's 50,000
+    # is for a command's short life) and the real decimal and uuid for msgspec (husk.cli.lean_imports)
+    gc.set_threshold(700, 10, 10)
+    uninstall()
     from ..api.guards import parse_cors
     from ..api.server import DEFAULT_URI, ServiceOptions, serve
     from ..engine.config import is_rootless

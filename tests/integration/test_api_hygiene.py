@@ -296,3 +296,33 @@ def test_systemd_socket_activate_starts_the_service_on_first_connection(base):
             activator.communicate()
     assert activator.returncode == 0 and "Traceback" not in err.decode(), err.decode()
     assert os.path.exists(held) and not os.path.exists(os.path.join(base, "other.sock"))
+
+
+#: the service's garbage collection threshold and msgspec's UUID and Decimal, printed as it exits
+LONG_LIVED = """
+import atexit, gc, sys
+
+def report():
+    import decimal, msgspec, uuid
+    print("threshold:", gc.get_threshold()[0], file=sys.stderr)
+    print("encoded:", msgspec.json.encode([uuid.UUID(int=1), decimal.Decimal("1.5")]).decode(), file=sys.stderr)
+
+atexit.register(report)
+sys.argv = ["husk", *sys.argv[2:]]
+from husk.cli import main
+main()
+"""
+
+
+def test_the_service_collects_garbage_and_encodes_uuids_as_python_does(base):
+    """The API service lives long: it takes Python's collector threshold back
+    (the CLI's 50,000 is for a command's short life, husk.cli), and msgspec in
+    it takes the real uuid and decimal (not the CLI's stand-ins), so a plugin
+    or a library encoding a UUID or a Decimal with msgspec works there."""
+    running = Service(base, argv_prefix=(sys.executable, "-c", LONG_LIVED))
+    running.wait_listening(running.socket_path)
+    status, _ = request(running.socket_path, "GET", "/v1.41/containers/json?all=1")  # loads msgspec
+    err = running.stop()
+    assert status == 200 and running.process.returncode == 0, err
+    assert "threshold: 700\n" in err, err
+    assert 'encoded: ["00000000-0000-0000-0000-000000000001","1.5"]\n' in err, err
