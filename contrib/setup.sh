@@ -104,10 +104,6 @@ install_venv() {
     # A regular install: pip builds and copies the local distributions (they
     # are always reinstalled), compiles their bytecode, and leaves no finder.
     quietly "$venv/bin/python" -m pip install --disable-pip-version-check --no-build-isolation "${dists[@]}"
-    # The monitor's bytecode without docstrings and column tables: with it,
-    # husk starts each monitor under -OO -X no_debug_ranges (less memory per
-    # container, see husk/engine/monitor_client.py)
-    quietly "$venv/bin/python" -OO -X no_debug_ranges -m compileall -q "$venv"/lib/python3*/site-packages/husk/monitor
     rm -rf "$repo"/build "$repo"/plugins/*/build
     printf '%s\n' "$wanted" >"$stamp"
 }

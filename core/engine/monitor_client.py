@@ -30,13 +30,6 @@ MONITOR_SCRIPT = os.path.join(os.path.dirname(os.path.dirname(__file__)), "monit
 # measured).  The package's parent directory goes last on sys.path, so that
 # nothing beside the package shadows the stdlib.
 _BOOTSTRAP = "import sys; sys.path.append({!r}); import monitor; monitor.main()"
-#: with the package's bytecode compiled for them (contrib/setup.sh does), the
-#: monitor runs without docstrings and column tables: ~0.014 MiB less PSS per
-#: monitor, same start-up CPU (measured); never without that bytecode, which
-#: the interpreter would compile from source at every start if it cannot
-#: write it (the compiler's heap, see above).
-_LEAN_FLAGS = ("-OO", "-X", "no_debug_ranges")
-_LEAN_BYTECODE = os.path.join(MONITOR_SCRIPT, "__pycache__", "__init__.%s.opt-2.pyc" % sys.implementation.cache_tag)
 #: how long ``create`` may take (image on slow disk, many hooks)
 SYNC_TIMEOUT = 60.0
 
@@ -78,8 +71,7 @@ class PendingMonitor:
                 config_read, self.config_write = os.pipe2(os.O_CLOEXEC)
                 config["config_fd"] = config_read
             bootstrap = _BOOTSTRAP.format(os.path.dirname(MONITOR_SCRIPT))
-            lean = _LEAN_FLAGS if os.path.exists(_LEAN_BYTECODE) else ()
-            argv = [sys.executable, "-I", "-S", *lean, "-c", bootstrap, encode_config(config)]
+            argv = [sys.executable, "-I", "-S", "-c", bootstrap, encode_config(config)]
             self.first = subprocess.Popen(
                 argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 close_fds=True, pass_fds=[write_end, *pass_fds, *([config_read] if config_read >= 0 else [])],
