@@ -60,3 +60,27 @@ def test_a_cgroup_v1_container_is_frozen_by_its_freezer_file(tmp_path):
     runc.calls.clear()
     runc.checkpoint("c1", "/images", "/work", [])  # cgroup v2: runc pauses it
     assert runc.calls == ["pause", "checkpoint"]
+
+
+def test_a_freeze_whose_state_cannot_be_read_back_is_thawed_and_left_to_runc(tmp_path, monkeypatch):
+    """FROZEN written but the state unreadable (the cgroup going away): the
+    freeze is taken back before `runc pause` is asked, never left behind."""
+    import json
+
+    import husk_runc
+
+    freezer = tmp_path / "freezer"
+    freezer.mkdir()
+    (freezer / "freezer.state").write_text("THAWED\n")
+    runc = Recording()
+    runc.state_root = str(tmp_path / "root")
+    (tmp_path / "root" / "c1").mkdir(parents=True)
+    (tmp_path / "root" / "c1" / "state.json").write_text(json.dumps({"cgroup_paths": {"freezer": str(freezer)}}))
+
+    def unreadable(path):
+        raise OSError(19, "No such device")
+
+    monkeypatch.setattr(husk_runc, "_read", unreadable)
+    runc.checkpoint("c1", "/images", "/work", [])
+    assert runc.calls == ["pause", "checkpoint"]
+    assert (freezer / "freezer.state").read_text() == "THAWED"

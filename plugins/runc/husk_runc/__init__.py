@@ -59,15 +59,23 @@ class Runc(OCIRuntime):
             with open(os.path.join(self.state_root, container_id, "state.json"), "rb") as handle:
                 state = os.path.join(json.load(handle)["cgroup_paths"]["freezer"], "freezer.state")
             _write(state, "FROZEN")
-            deadline = time.monotonic() + FREEZE_SECONDS
-            while _read(state) != "FROZEN":  # FREEZING until every task has stopped
-                if time.monotonic() > deadline:
-                    _write(state, "THAWED")
-                    return False
-                time.sleep(0.001)
         except (OSError, ValueError, KeyError, TypeError):
             return False
-        return True
+        deadline = time.monotonic() + FREEZE_SECONDS
+        try:
+            while _read(state) != "FROZEN":  # FREEZING until every task has stopped
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.001)
+            else:
+                return True
+        except OSError:  # the cgroup went away under us
+            pass
+        try:  # never leave behind a freeze that `runc pause` then cannot see through
+            _write(state, "THAWED")
+        except OSError:
+            pass
+        return False
 
 
 #: how long a direct freeze may take before `runc pause` is asked instead
