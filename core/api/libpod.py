@@ -578,14 +578,18 @@ async def remove(request: web.Request) -> web.Response:
 # -- images ---------------------------------------------------------------------------------
 @libpod_routes.get("/images/json")
 async def list_images(request: web.Request) -> web.Response:
+    """libpod's ImageSummary list, newest first, of the images its `filters` keep (those of
+    `images --filter`: a remote client's)."""
+    from ..presentation.image_filters import image_filter
+    from ..presentation.images import image_summary
+
+    wanted = [f"{key}={value}" for key, values in filters(request).items() for value in values]
+
     def collect():
-        """Docker's rows with podman's extra fields."""
-        rows = []
-        for image, row in docker.image_summaries(request_runtime(request)):
-            row.update({"Id": image.id, "Names": list(image.names), "Digest": "sha256:" + image.id,
-                        "Dangling": not image.names})
-            rows.append(row)
-        return rows
+        runtime = request_runtime(request)
+        keep = image_filter(runtime, wanted)
+        return [image_summary(image, row["Containers"]) for image, row in docker.image_summaries(runtime)
+                if keep(image)]
 
     return json_response(await blocking.run(collect))
 

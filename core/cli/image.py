@@ -53,8 +53,6 @@ def images(session, quiet, no_trunc, no_heading, format_, digests, all_, filters
     import json
 
     from ..storage.images import resolve_image
-    from ..presentation.images import image_document
-
     from ..presentation.image_filters import image_filter, reference_rows, sort_rows
 
     records = [resolve_image(session.runtime, name)] if name else session.runtime.store.images()
@@ -63,14 +61,38 @@ def images(session, quiet, no_trunc, no_heading, format_, digests, all_, filters
                         "Digest": i.digest or "sha256:" + i.id, "Labels": dict(i.config.labels),
                         "History": i.names_history} for i in records], no_trunc)
     rows = sort_rows(reference_rows(rows, filters), sort, {image.id if no_trunc else image.id[:12]: image.size for image in records})
-    if format_ == "json" and not quiet:
-        documents = [image_document(i, session.runtime.paths) for i in records]
-        for document in documents if history else ():
-            document["History"] = document["NamesHistory"]
-        click.echo(json.dumps(documents, indent=4))
+    if is_json(format_) and not quiet:
+        from ..presentation.images import image_summary
+
+        used: dict[str, int] = {}
+        for container in session.runtime.containers(errors=[]):
+            used[container.config.image_id] = used.get(container.config.image_id, 0) + 1
+        click.echo(json.dumps(list_documents([image_summary(i, used.get(i.id, 0))
+                                                     for i in sorted(records, key=lambda i: -i.created)]), indent=4))
         return
     table = IMAGES_TABLE.replace("\t{{.ID}}", "\t{{.Digest}}\t{{.ID}}") if digests else IMAGES_TABLE
     print_images(rows, quiet, format_ or table + ("\t{{.History}}" if history else ""), not no_heading)
+
+
+def is_json(format_: str) -> bool:
+    """podman's test for a JSON list format: `json`, or a template that is only `{{json .}}`."""
+    import re
+
+    return re.fullmatch(r"\s*(json|\{\{\s*json\s*\.?\s*\}\})\s*", format_) is not None
+
+
+def list_documents(summaries: list[dict]) -> list[dict]:
+    """podman 4.3's `images --format json` of libpod ImageSummary entries (husk's or a service's):
+    newest first, an image once for each of its names, RepoTags null, and Created (Unix seconds)
+    and CreatedAt (RFC 3339) last."""
+    from ..formats.timestamps import rfc3339
+
+    documents = []
+    for summary in sorted(summaries, key=lambda s: -s["Created"]):
+        document = {key: value for key, value in summary.items() if key != "Created"}
+        document.update(RepoTags=None, Created=summary["Created"], CreatedAt=rfc3339(summary["Created"]))
+        documents += [document] * max(1, len(summary.get("Names") or ()))
+    return documents
 
 
 def print_images(rows: list, quiet: bool, template: str, heading: bool) -> None:

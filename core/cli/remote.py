@@ -528,15 +528,24 @@ def rmi(force, names):
 @click.option("--format", "format_", default="", help="Go template, or json.")
 @click.option("-n", "--noheading", "no_heading", is_flag=True, help="No header row.")
 @click.option("--no-trunc", is_flag=True, help="Full IDs.")
-def images(quiet, format_, no_heading, no_trunc):
-    """List the service's images (its libpod list, in the local verb's rows; json: that list)."""
-    from .image import IMAGES_TABLE, image_rows, print_images
+@click.option("-f", "--filter", "filters", multiple=True, help="KEY=VALUE, as the local verb's (the service applies them).")
+@click.option("--sort", default="created", help="created (default), id, repository, size or tag.")
+def images(quiet, format_, no_heading, no_trunc, filters, sort):
+    """List the service's images (its libpod list, in the local verb's rows and json)."""
+    from ..presentation.image_filters import reference_rows, sort_rows
+    from .image import IMAGES_TABLE, image_rows, is_json, list_documents, print_images
 
-    documents = client().json("GET", "/images/json") or []
-    if format_ == "json" and not quiet:
-        click.echo(json.dumps(documents, indent=4))
+    wanted: dict[str, list[str]] = {}
+    for item in filters:
+        key, _, value = item.partition("=")
+        wanted.setdefault(key, []).append(value)
+    documents = client().json("GET", "/images/json", {"filters": json.dumps(wanted)} if wanted else None) or []
+    if is_json(format_) and not quiet:
+        click.echo(json.dumps(list_documents(documents), indent=4))
         return
-    print_images(image_rows(documents, no_trunc), quiet, format_ or IMAGES_TABLE, not no_heading)
+    sizes = {image["Id"] if no_trunc else image["Id"][:12]: image["Size"] for image in documents}
+    print_images(sort_rows(reference_rows(image_rows(documents, no_trunc), filters), sort, sizes), quiet, format_ or IMAGES_TABLE,
+                 not no_heading)
 
 
 @click.command(cls=RemoteCommand, context_settings=CONTEXT)

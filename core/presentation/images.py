@@ -31,6 +31,20 @@ def image_document(image: "ImageRecord", paths: "Paths") -> dict[str, Any]:
             "History": _history(stored), "NamesHistory": list(image.names_history)}
 
 
+def image_summary(image: "ImageRecord", containers: int) -> dict[str, Any]:
+    """libpod's ImageSummary (an entry of its image list), in its field order: what the libpod
+    API's list serves and, through husk.cli.image.list_documents, `images --format json` prints.
+    `containers`: how many containers use the image.  Dangling, Names and History are omitted
+    when empty (Go's omitempty)."""
+    names = list(image.names)
+    return {"Id": image.id, "ParentId": "", "RepoTags": names or None, "RepoDigests": repo_digests(image),
+            "Created": int(image.created), "Size": image.size, "SharedSize": 0, "VirtualSize": image.size,
+            "Labels": dict(image.config.labels) or None, "Containers": containers,
+            **({} if names else {"Dangling": True}), **({"Names": names} if names else {}),
+            "Digest": image.digest or "sha256:" + image.id,
+            **({"History": list(image.names_history)} if image.names_history else {})}
+
+
 def config_fields(image: "ImageRecord") -> dict[str, str]:
     """What an image's stored config says that Docker's inspect shows too: its
     comment, author, Docker version and platform (Architecture, Os, Variant)."""
