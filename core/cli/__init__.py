@@ -260,9 +260,24 @@ def _register() -> None:
     load(MODULES)
 
 
+def _open_closed_streams() -> None:
+    """A standard stream the caller closed (`2>&-`) becomes /dev/null, as podman's writes to a
+    closed fd go nowhere.  Python leaves such a sys.stderr None: print(file=None) would write
+    the message to stdout, a .flush() raise (exit 1), and the next file husk opens (a lock,
+    the store) would take the fd, for a message or a child's output to land in."""
+    for fd, name in enumerate(("stdin", "stdout", "stderr")):
+        if getattr(sys, name) is None:
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+            setattr(sys, name, os.fdopen(fd, "r" if fd == 0 else "w"))
+
+
 def main() -> None:
-    if sys.stderr is not None:  # None: started with fd 2 closed
-        sys.stderr.reconfigure(errors="surrogateescape")  # argv's bytes that are not UTF-8 print as given, as podman's
+    if sys.stdin is None or sys.stdout is None or sys.stderr is None:
+        _open_closed_streams()
+    sys.stderr.reconfigure(errors="surrogateescape")  # argv's bytes that are not UTF-8 print as given, as podman's
     _global_flags()
     argv = sys.argv[1:]
     debug = "--log-level=debug" in argv or ("--log-level", "debug") in zip(argv, argv[1:])
