@@ -44,9 +44,22 @@ handles both:
   JSON output passes ``str``, which writes the string msgspec would have
   written).
 
+- click.core, click.decorators and click.termui import the stdlib's inspect
+  (with ast, dis, tokenize and linecache: ~3-4 ms, a third of click's
+  import) for ``inspect.cleandoc`` (every command's and option's help text,
+  when it is built) and a few calls husk's read verbs never make
+  (``isfunction`` for a dynamic default shown in --help, ``currentframe`` in
+  ``version_option`` without a version, ``isgeneratorfunction`` in
+  ``echo_via_pager``).  Those three modules alone, at their import, get the
+  stand-in :data:`LEAN_INSPECT`: its :func:`cleandoc` is husk's own (the same
+  result, tests/unit/test_lean_imports.py compares them), and any other
+  attribute loads the real inspect and is answered from it.  The stand-in
+  leaves ``sys.modules`` at the next import the finder sees, so anybody else
+  (pluggy, on the lifecycle verbs) imports the real module.
+
 The scope is the CLI's process, not ``import husk`` (and not the API service,
 which `husk system service` runs in it: :func:`uninstall` first, so that its
-msgspec takes the real decimal and uuid): an import hook is process-wide, and a program
+msgspec takes the real decimal and uuid, and click the real inspect): an import hook is process-wide, and a program
 using the Python API owns its process, where msgspec must behave as its
 documentation says (typing_extensions' TypedDict, Decimal and UUID honoured)
 and a one-time 6 ms in a long life does not matter.  msgspec._core also
@@ -57,6 +70,7 @@ from __future__ import annotations
 
 import sys
 from importlib.machinery import ModuleSpec
+from types import ModuleType
 
 #: modules whose code runs at their first use, not at their import (see above)
 DEFERRED = frozenset({"msgspec.inspect", "msgspec.msgpack", "msgspec.toml", "msgspec.yaml", "textwrap"})
@@ -72,6 +86,10 @@ class LeanImports:
 
     @staticmethod
     def find_spec(name, path=None, target=None):
+        if sys.modules.get("inspect") is LEAN_INSPECT:  # handed to the click module importing it, to nobody else
+            del sys.modules["inspect"]
+        if name == "inspect":
+            return ModuleSpec(name, _LeanInspectLoader) if _importer(sys._getframe(1)) in INSPECT_TAKERS else None
         if name in DEFERRED:
             from importlib.machinery import PathFinder
             from importlib.util import LazyLoader
@@ -94,13 +112,18 @@ class LeanImports:
 _TAKERS = frozenset({"msgspec", "click.types"})
 
 
-def _taking_its_class(frame) -> bool:
-    """The caller, past the import system's frames, is the module-level code of
-    a module in :data:`_TAKERS` (msgspec._core is C: the caller seen is
-    msgspec's ``from ._core import``)."""
+def _importer(frame) -> str | None:
+    """The module whose module-level code is the caller, past the import
+    system's frames (None for a caller inside a function)."""
     while frame is not None and frame.f_globals.get("__name__", "").startswith(("_frozen_importlib", "importlib")):
         frame = frame.f_back
-    return frame is not None and frame.f_code.co_name == "<module>" and frame.f_globals.get("__name__") in _TAKERS
+    return frame.f_globals.get("__name__") if frame is not None and frame.f_code.co_name == "<module>" else None
+
+
+def _taking_its_class(frame) -> bool:
+    """The caller is the module-level code of a module in :data:`_TAKERS`
+    (msgspec._core is C: the caller seen is msgspec's ``from ._core import``)."""
+    return _importer(frame) in _TAKERS
 
 
 class _StandIn:
@@ -128,6 +151,53 @@ class _StandIn:
         module.__getattr__ = __getattr__
 
 
+#: the modules of click importing inspect at their import: they get :data:`LEAN_INSPECT` (see above)
+INSPECT_TAKERS = frozenset({"click.core", "click.decorators", "click.termui"})
+
+
+def cleandoc(doc: str) -> str:
+    """What ``inspect.cleandoc`` returns for *doc*: tabs expanded, the first
+    line's leading whitespace and the other lines' common indentation (of
+    those not blank) removed, and the empty lines at both ends dropped."""
+    lines = doc.expandtabs().split("\n")
+    margin = min((len(line) - len(line.lstrip()) for line in lines[1:] if line.strip()), default=0)
+    lines = [lines[0].lstrip(), *(line[margin:] for line in lines[1:])]
+    first, end = 0, len(lines)
+    while end and not lines[end - 1]:
+        end -= 1
+    while first < end and not lines[first]:
+        first += 1
+    return "\n".join(lines[first:end])
+
+
+def _real_inspect(attribute: str):
+    """Any attribute of the stand-in but cleandoc: the real module's (but the
+    module attributes the import system looks for when it hands it out)."""
+    if attribute.startswith("__"):
+        raise AttributeError(attribute)
+    if sys.modules.get("inspect") is LEAN_INSPECT:
+        del sys.modules["inspect"]
+    return getattr(__import__("inspect"), attribute)
+
+
+#: click's inspect in the CLI's process (see above)
+LEAN_INSPECT = ModuleType("inspect", "inspect as click's modules take it in husk's CLI: cleandoc, the rest delegated.")
+LEAN_INSPECT.cleandoc = cleandoc
+LEAN_INSPECT.__getattr__ = _real_inspect
+
+
+class _LeanInspectLoader:
+    """The loader handing out :data:`LEAN_INSPECT`."""
+
+    @staticmethod
+    def create_module(spec):
+        return LEAN_INSPECT
+
+    @staticmethod
+    def exec_module(module) -> None:
+        pass
+
+
 def install() -> None:
     """Put :class:`LeanImports` first on ``sys.meta_path`` (once)."""
     if LeanImports not in sys.meta_path:
@@ -139,9 +209,16 @@ def uninstall() -> None:
     ``sys.modules``, for a process that lives long (the API service, whose
     plugins and libraries may encode a UUID or a Decimal with msgspec): called
     before msgspec is imported, msgspec then takes the real classes.  A class
-    taken already (click.types' ``uuid.UUID`` hint) stays a placeholder."""
+    taken already (click.types' ``uuid.UUID`` hint) stays a placeholder;
+    click's modules get the real inspect instead of :data:`LEAN_INSPECT`."""
     if LeanImports in sys.meta_path:
         sys.meta_path.remove(LeanImports)
+    if sys.modules.get("inspect") is LEAN_INSPECT:
+        del sys.modules["inspect"]
+    for name in INSPECT_TAKERS:
+        module = sys.modules.get(name)
+        if getattr(module, "inspect", None) is LEAN_INSPECT:
+            module.inspect = __import__("inspect")
     for name in STAND_INS:
         _used.add(name)
         module = sys.modules.get(name)

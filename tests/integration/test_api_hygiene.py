@@ -11,6 +11,7 @@ and LISTEN_FDS/LISTEN_PID set.
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import shutil
@@ -298,13 +299,15 @@ def test_systemd_socket_activate_starts_the_service_on_first_connection(base):
     assert os.path.exists(held) and not os.path.exists(os.path.join(base, "other.sock"))
 
 
-#: the service's garbage collection threshold and msgspec's UUID and Decimal, printed as it exits
+#: the service's garbage collection threshold, msgspec's UUID and Decimal and click's inspect, printed as it exits
 LONG_LIVED = """
 import atexit, gc, sys
 
 def report():
-    import decimal, msgspec, uuid
+    import click.core, click.decorators, click.termui, decimal, inspect, msgspec, uuid
     print("threshold:", gc.get_threshold()[0], file=sys.stderr)
+    print("inspect:", inspect.__file__, click.core.inspect is click.decorators.inspect is click.termui.inspect is inspect,
+          file=sys.stderr)
     print("encoded:", msgspec.json.encode([uuid.UUID(int=1), decimal.Decimal("1.5")]).decode(), file=sys.stderr)
 
 atexit.register(report)
@@ -318,7 +321,8 @@ def test_the_service_collects_garbage_and_encodes_uuids_as_python_does(base):
     """The API service lives long: it takes Python's collector threshold back
     (the CLI's 50,000 is for a command's short life, husk.cli), and msgspec in
     it takes the real uuid and decimal (not the CLI's stand-ins), so a plugin
-    or a library encoding a UUID or a Decimal with msgspec works there."""
+    or a library encoding a UUID or a Decimal with msgspec works there, and
+    click's modules the real inspect (not the CLI's stand-in)."""
     running = Service(base, argv_prefix=(sys.executable, "-c", LONG_LIVED))
     running.wait_listening(running.socket_path)
     status, _ = request(running.socket_path, "GET", "/v1.41/containers/json?all=1")  # loads msgspec
@@ -326,3 +330,4 @@ def test_the_service_collects_garbage_and_encodes_uuids_as_python_does(base):
     assert status == 200 and running.process.returncode == 0, err
     assert "threshold: 700\n" in err, err
     assert 'encoded: ["00000000-0000-0000-0000-000000000001","1.5"]\n' in err, err
+    assert f"inspect: {inspect.__file__} True\n" in err, err
