@@ -43,15 +43,20 @@ def replace_file(path: str, content: Content, *, mode: int = 0o600, durable: boo
     temporary = os.path.join(directory, f".{name}.{os.getpid()}.{get_ident()}.tmp")
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC  # O_EXCL: no link is followed
     try:
-        fd = os.open(temporary, flags, mode)
-    except FileExistsError:  # left by a crashed writer whose pid and thread id this one has
-        os.unlink(temporary)
-        fd = os.open(temporary, flags, mode)
-    except FileNotFoundError:
-        if not make_parent:
-            raise
-        os.makedirs(directory, mode=0o700, exist_ok=True)
-        fd = os.open(temporary, flags, mode)
+        try:
+            fd = os.open(temporary, flags, mode)
+        except FileExistsError:  # left by a crashed writer whose pid and thread id this one has
+            os.unlink(temporary)
+            fd = os.open(temporary, flags, mode)
+        except FileNotFoundError:
+            if not make_parent:
+                raise
+            os.makedirs(directory, mode=0o700, exist_ok=True)
+            fd = os.open(temporary, flags, mode)
+    except OSError as exc:  # a missing or read-only directory: the error names the caller's file
+        if exc.filename == temporary:
+            exc.filename = path
+        raise
     try:
         with open(fd, "wb") as handle:
             _write(handle, content)

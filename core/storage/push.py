@@ -222,7 +222,10 @@ def push(runtime: "Runtime", source: str, destination: str = "", *, options: "Pu
         from .image_archive import save_images
 
         path, _, name = target.partition(":")
-        write_output(path, lambda out: save_images(runtime, [source], out, name))
+        try:
+            write_output(path, lambda out: save_images(runtime, [source], out, name))
+        except OSError as exc:
+            raise _destination_error(transport, path, exc) from None
         return ""
     prepared = prepare(runtime, image, manifest_format, compression)
     try:
@@ -234,10 +237,24 @@ def push(runtime: "Runtime", source: str, destination: str = "", *, options: "Pu
         from .oci_layout import write_layout
 
         path, _, tag = target.partition(":")
-        write_layout(prepared, path, tag or _tag_of(source), archive=transport == "oci-archive")
+        try:
+            write_layout(prepared, path, tag or _tag_of(source), archive=transport == "oci-archive")
+        except OSError as exc:
+            raise _destination_error(transport, path, exc) from None
         return prepared.digest
     finally:
         prepared.cleanup()
+
+
+def _destination_error(transport: str, path: str, exc: OSError) -> Exception:
+    """A file destination that cannot be written, as podman says it (`initializing destination
+    docker-archive:/no/x.tar: opening file "/no/x.tar": no such file or directory`), naming the
+    path the user gave, never a staging file beside it; other errors as they are."""
+    beside = os.path.dirname(os.path.abspath(path))
+    if exc.filename is None or os.path.dirname(os.path.abspath(os.fsdecode(exc.filename))) != beside:
+        return exc  # not the destination's file (a layer of the store): as it is
+    return HuskError(f'initializing destination {transport}:{path}: opening file "{path}": '
+                     f"{(exc.strerror or str(exc)).lower()}")
 
 
 def _tag_of(name: str) -> str:
