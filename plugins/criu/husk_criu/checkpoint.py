@@ -144,6 +144,11 @@ def checkpoint(container, options: dict) -> None:
     if os.path.lexists(images):  # a kept or an unrestored checkpoint's (a restore renames its own aside)
         _remove_tree(images)
     os.makedirs(images, mode=0o700)
+    log = os.path.join(userdata, "dump.log")
+    try:
+        os.unlink(log)  # an earlier (--keep) dump's: a log there after a failure is this run's
+    except FileNotFoundError:
+        pass
     started = time.monotonic()
     try:
         with _early_writeback(images):
@@ -151,7 +156,8 @@ def checkpoint(container, options: dict) -> None:
     except InvalidArgument:
         raise  # a backend's refusal (runsc's), before CRIU ran: no log to read
     except Exception as exc:
-        log = os.path.join(userdata, "dump.log")
+        if not os.path.exists(log):  # the runtime failed before CRIU ran: no log to point to
+            raise
         why = f"; {inet_sockets_blocked()}" if _says(log, "Can't get 1:16 opt") and inet_sockets_blocked() else ""
         raise type(exc)(f"{exc} (CRIU's log: {log}){why}") from None
     runtime_us = int((time.monotonic() - started) * 1e6)
