@@ -255,7 +255,7 @@ def unmount(container: "Container", force: bool = False) -> None:
         container.save(mount_delta=delta)
 
 
-def _drop_mount(container: "Container", force: bool = False) -> int:
+def _drop_mount(container: "Container", force: bool = False, sync_aside: bool = False) -> int:
     """:func:`unmount` without the save: the change of the mount count that the
     caller saves with the state (0: the container held no mount).  A crash
     before that save leaves the mount recorded, and the next unmount, finding
@@ -271,7 +271,12 @@ def _drop_mount(container: "Container", force: bool = False) -> int:
     count = container.runtime.store.mount_count(container.id)
     dropped = max(count if force else 1, 1)
     if count - dropped <= 0:
-        unmount_path(st.mountpoint)
+        if sync_aside:
+            from ..storage.rootfs import unmount_sync_aside
+
+            unmount_sync_aside(st.mountpoint)
+        else:
+            unmount_path(st.mountpoint)
     st.mountpoint = ""
     return -dropped
 
@@ -598,7 +603,8 @@ def refresh(container: "Container") -> None:
 
 
 # -- cleanup / remove ---------------------------------------------------------------------
-def cleanup(container: "Container", removing: bool = False, deleted: bool = False, keep_mount: bool = False) -> None:
+def cleanup(container: "Container", removing: bool = False, deleted: bool = False, keep_mount: bool = False,
+            sync_aside: bool = False) -> None:
     """Delete the container from the runtime and drop its own mount; `stopped` becomes `exited`
     (`removing`, for :func:`remove`: `removing`, in the same write).  `deleted`:
     the runtime has already removed it (runc's checkpoint does), so no `delete` is run.
@@ -606,6 +612,8 @@ def cleanup(container: "Container", removing: bool = False, deleted: bool = Fals
     its volumes') stays, recorded, for it, so that a restart makes no unmount,
     mount and commit of the mount (~5 ms; a crash in between leaves an `exited`
     record with its mount, which sync releases as an abandoned init).
+    `sync_aside`: a checkpoint's, whose unmount would sync CRIU's images:
+    the filesystem's end is left to a detached process (rootfs.unmount_sync_aside).
 
     Plugins' cleanup failures are reported after the cleanup is complete, so a
     broken plugin never leaks a mount or a runtime container (nor lets a removal go on)."""
@@ -630,7 +638,7 @@ def cleanup(container: "Container", removing: bool = False, deleted: bool = Fals
         fault("cleanup.runtime-delete.after")
     networking.teardown(container, save=False)  # saved below, with the rest
     fault("cleanup.network-teardown.after")
-    mount_delta = 0 if keep_mount else _drop_mount(container)  # saved below too
+    mount_delta = 0 if keep_mount else _drop_mount(container, sync_aside=sync_aside)  # saved below too
     fault("cleanup.unmount.after")
     from .secrets import discard
 
@@ -909,7 +917,8 @@ def _checkpointed(container: "Container", options: dict) -> None:
         finished = read_exit_file(container)
         _record_exit(container, 0, finished[1] if finished else time.time(), save=False, died=False)
     container.runtime.emit("checkpoint", container)
-    cleanup(container, deleted=container.runtime.oci_runtime(container.config.runtime).checkpoint_deletes)
+    cleanup(container, deleted=container.runtime.oci_runtime(container.config.runtime).checkpoint_deletes,
+            sync_aside=True)
 
 
 def _forget_checkpoint(st) -> None:

@@ -139,6 +139,46 @@ def unmount(path: str) -> None:
             raise HuskError(f"cannot unmount {path}: {detach_exc.strerror}") from None
 
 
+def unmount_sync_aside(path: str) -> None:
+    """Unmount ``path`` at once, leaving the filesystem's end to a detached
+    process: the last unmount of an overlay syncs its upper file system
+    (overlayfs's sync_fs), which after a checkpoint is CRIU's 100 MB of
+    images, 30-70 ms of the command measured.  An open descriptor of the
+    mount is handed to a `cat` in a session of its own, the mount is detached
+    from the tree (MNT_DETACH: the path is free at once), and the
+    descriptor's last close, when `cat` reads the end of its input at our
+    close of the pipe, ends the filesystem in that process: the sync still
+    runs, beside the command's end rather than in it.  Where the process
+    cannot be started: :func:`unmount`."""
+    try:
+        held = os.open(path, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        unmount(path)
+        return
+    read_end, write_end = os.pipe2(os.O_CLOEXEC)
+    try:
+        # setsid -f: cat is its child, orphaned at once and so never a zombie of ours (nor of the service)
+        setsid = os.posix_spawn("/usr/bin/setsid", ["setsid", "-f", "cat"], {"PATH": os.defpath}, file_actions=[
+            (os.POSIX_SPAWN_DUP2, read_end, 0), (os.POSIX_SPAWN_OPEN, 1, "/dev/null", os.O_WRONLY, 0),
+            (os.POSIX_SPAWN_DUP2, 1, 2), (os.POSIX_SPAWN_DUP2, held, 3)])
+        os.waitpid(setsid, 0)
+    except OSError:
+        os.close(held)
+        os.close(write_end)
+        unmount(path)
+        return
+    finally:
+        os.close(read_end)
+    try:
+        _umount2(path, UMOUNT_NOFOLLOW | MNT_DETACH)
+    except OSError as exc:
+        if exc.errno not in (errno.EINVAL, errno.ENOENT):
+            raise HuskError(f"cannot unmount {path}: {exc.strerror}") from None
+    finally:
+        os.close(held)
+        os.close(write_end)  # cat ends: its close of the descriptor is the mount's last
+
+
 def is_mounted(path: str) -> bool:
     """Whether something is mounted at ``path`` (read from /proc/self/mountinfo)."""
     wanted = os.fsencode(os.path.realpath(path))

@@ -1,0 +1,48 @@
+"""A checkpoint's unmount leaves the filesystem's end (overlayfs syncs its
+upper file system then: CRIU's images) to a detached process
+(husk.storage.rootfs.unmount_sync_aside, issue 20): the path is free at
+once, nothing stays mounted, and the container's changes are kept."""
+
+from __future__ import annotations
+
+import os
+
+from husk.storage import rootfs
+
+
+def _mount_ids(path: str) -> list[str]:
+    with open("/proc/self/mountinfo") as mountinfo:
+        return [line.split()[0] for line in mountinfo if line.split()[4] == path]
+
+
+def test_the_path_is_unmounted_and_free_at_once(tmp_path):
+    target = tmp_path / "merged"
+    target.mkdir()
+    rootfs._mount("tmpfs", str(target), "tmpfs", "size=1m")
+    (target / "file").write_text("x")
+    rootfs.unmount_sync_aside(str(target))
+    assert _mount_ids(str(target)) == []
+    assert os.listdir(target) == []  # the mount's file is not seen through the path any more
+    rootfs._mount("tmpfs", str(target), "tmpfs", "size=1m")  # the path takes a new mount
+    rootfs.unmount(str(target))
+    assert _mount_ids(str(target)) == []
+
+
+def test_a_path_that_is_not_mounted_is_left_alone(tmp_path):
+    rootfs.unmount_sync_aside(str(tmp_path))
+    rootfs.unmount_sync_aside(str(tmp_path / "missing"))
+    assert tmp_path.is_dir()
+
+
+def test_a_checkpoint_unmounts_the_rootfs_and_the_restore_sees_its_changes(husk_envs):
+    runc = husk_envs("runc")
+    runc("run", "-d", "--name", "aside", "--network", "none", "busybox", "sh", "-c",
+         "echo kept > /kept; exec sleep 600", check=True)
+    merged = runc("inspect", "-f", "{{.GraphDriver.Data.MergedDir}}", "aside", check=True).stdout.strip()
+    assert len(_mount_ids(merged)) == 1
+    runc("container", "checkpoint", "aside", check=True)
+    assert _mount_ids(merged) == []
+    runc("container", "restore", "aside", check=True)
+    assert len(_mount_ids(merged)) == 1
+    assert runc("exec", "aside", "cat", "/kept", check=True).stdout == "kept\n"
+    runc("rm", "-f", "-t", "0", "aside", check=True)
