@@ -157,9 +157,11 @@ def unmount_sync_aside(path: str) -> None:
         return
     read_end, write_end = os.pipe2(os.O_CLOEXEC)
     try:
-        # setsid -f: cat is its child, orphaned at once and so never a zombie of ours (nor of the service)
+        # setsid -f: cat is its child, orphaned at once and so never a zombie of ours (nor of the service);
+        # it keeps none of our other descriptors (LMDB's data file, a caller's pipe) while the sync runs
+        closes = [(os.POSIX_SPAWN_CLOSE, fd) for fd in _open_fds() if fd > 2 and os.get_inheritable(fd)]
         setsid = os.posix_spawn("/usr/bin/setsid", ["setsid", "-f", "cat"], {"PATH": os.defpath}, file_actions=[
-            (os.POSIX_SPAWN_DUP2, read_end, 0), (os.POSIX_SPAWN_OPEN, 1, "/dev/null", os.O_WRONLY, 0),
+            *closes, (os.POSIX_SPAWN_DUP2, read_end, 0), (os.POSIX_SPAWN_OPEN, 1, "/dev/null", os.O_WRONLY, 0),
             (os.POSIX_SPAWN_DUP2, 1, 2), (os.POSIX_SPAWN_DUP2, held, 3)])
         os.waitpid(setsid, 0)
     except OSError:
@@ -177,6 +179,20 @@ def unmount_sync_aside(path: str) -> None:
     finally:
         os.close(held)
         os.close(write_end)  # cat ends: its close of the descriptor is the mount's last
+
+
+def _open_fds() -> list[int]:
+    """Our open descriptors (the listing's own, closed when it is read, left out)."""
+    listed = [int(name) for name in os.listdir("/proc/self/fd")]
+    return [fd for fd in listed if _is_open(fd)]
+
+
+def _is_open(fd: int) -> bool:
+    try:
+        os.fstat(fd)
+    except OSError:
+        return False
+    return True
 
 
 def is_mounted(path: str) -> bool:
