@@ -67,8 +67,8 @@ def images(session, quiet, no_trunc, no_heading, format_, digests, all_, filters
         used: dict[str, int] = {}
         for container in session.runtime.containers(errors=[]):
             used[container.config.image_id] = used.get(container.config.image_id, 0) + 1
-        click.echo(json.dumps(list_documents([image_summary(i, used.get(i.id, 0))
-                                                     for i in sorted(records, key=lambda i: -i.created)]), indent=4))
+        click.echo(json.dumps(list_documents([image_summary(i, used.get(i.id, 0)) for i in records], rows,
+                                             no_trunc), indent=4))
         return
     table = IMAGES_TABLE.replace("\t{{.ID}}", "\t{{.Digest}}\t{{.ID}}") if digests else IMAGES_TABLE
     print_images(rows, quiet, format_ or table + ("\t{{.History}}" if history else ""), not no_heading)
@@ -81,18 +81,18 @@ def is_json(format_: str) -> bool:
     return re.fullmatch(r"\s*(json|\{\{\s*json\s*\.?\s*\}\})\s*", format_) is not None
 
 
-def list_documents(summaries: list[dict]) -> list[dict]:
-    """podman 4.3's `images --format json` of libpod ImageSummary entries (husk's or a service's):
-    newest first, an image once for each of its names, RepoTags null, and Created (Unix seconds)
-    and CreatedAt (RFC 3339) last."""
+def list_documents(summaries: list[dict], rows: list, no_trunc: bool) -> list[dict]:
+    """podman 4.3's `images --format json`: for each of the verb's rows (:func:`image_rows`,
+    filtered and sorted: one a name), its image's libpod ImageSummary (husk's or a service's),
+    RepoTags null, and Created (Unix seconds) and CreatedAt (RFC 3339) last."""
     from ..formats.timestamps import rfc3339
 
-    documents = []
-    for summary in sorted(summaries, key=lambda s: -s["Created"]):
+    documents = {}
+    for summary in summaries:
         document = {key: value for key, value in summary.items() if key != "Created"}
         document.update(RepoTags=None, Created=summary["Created"], CreatedAt=rfc3339(summary["Created"]))
-        documents += [document] * max(1, len(summary.get("Names") or ()))
-    return documents
+        documents[summary["Id"] if no_trunc else summary["Id"][:12]] = document
+    return [documents[row["ID"]] for row in rows]
 
 
 def print_images(rows: list, quiet: bool, template: str, heading: bool) -> None:

@@ -540,12 +540,12 @@ def images(quiet, format_, no_heading, no_trunc, filters, sort):
         key, _, value = item.partition("=")
         wanted.setdefault(key, []).append(value)
     documents = client().json("GET", "/images/json", {"filters": json.dumps(wanted)} if wanted else None) or []
-    if is_json(format_) and not quiet:
-        click.echo(json.dumps(list_documents(documents), indent=4))
-        return
     sizes = {image["Id"] if no_trunc else image["Id"][:12]: image["Size"] for image in documents}
-    print_images(sort_rows(reference_rows(image_rows(documents, no_trunc), filters), sort, sizes), quiet, format_ or IMAGES_TABLE,
-                 not no_heading)
+    rows = sort_rows(reference_rows(image_rows(documents, no_trunc), filters), sort, sizes)
+    if is_json(format_) and not quiet:
+        click.echo(json.dumps(list_documents(documents, rows, no_trunc), indent=4))
+        return
+    print_images(rows, quiet, format_ or IMAGES_TABLE, not no_heading)
 
 
 @click.command(cls=RemoteCommand, context_settings=CONTEXT)

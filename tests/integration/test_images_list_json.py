@@ -50,5 +50,9 @@ def test_remote_images_json_filter_and_sort(api_crun):
                     ("--sort", "repository"), ("--sort", "size"), ("--filter", "dangling=false", "--sort", "tag")):
         args = ("images", "--format", "{{.Repository}}:{{.Tag}}", *options)
         assert _remote(api_crun, *args) == env(*args, check=True).stdout, options
+        ids = env("images", "--no-trunc", "--format", "{{.ID}}", *options, check=True).stdout.split()
+        for documents in (env("images", "--format", "json", *options, check=True).stdout,
+                          _remote(api_crun, "images", "--format", "json", *options)):
+            assert [document["Id"] for document in json.loads(documents)] == ids, options  # its rows' order
     assert _remote(api_crun, "images", "--format", "{{.Repository}}", "--filter", "label=ilj=yes") \
         == "localhost/ilj-labelled\n"
