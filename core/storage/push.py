@@ -232,7 +232,10 @@ def push(runtime: "Runtime", source: str, destination: str = "", *, options: "Pu
         if transport == "docker":
             return _to_registry(runtime, prepared, target, options, progress)
         if transport == "dir":
-            _to_dir(prepared, target)
+            try:
+                _to_dir(prepared, target)
+            except OSError as exc:
+                raise _destination_error(transport, target, exc) from None
             return prepared.digest
         from .oci_layout import write_layout
 
@@ -247,14 +250,15 @@ def push(runtime: "Runtime", source: str, destination: str = "", *, options: "Pu
 
 
 def _destination_error(transport: str, path: str, exc: OSError) -> Exception:
-    """A file destination that cannot be written, as podman says it (`initializing destination
-    docker-archive:/no/x.tar: opening file "/no/x.tar": no such file or directory`), naming the
-    path the user gave, never a staging file beside it; other errors as they are."""
+    """A file or directory destination that cannot be written, as podman says it
+    (`initializing destination docker-archive:/no/x.tar: opening file "/no/x.tar": no such
+    file or directory`), naming the path the user gave, never a staging file beside it;
+    other errors as they are."""
     beside = os.path.dirname(os.path.abspath(path))
     if exc.filename is None or os.path.dirname(os.path.abspath(os.fsdecode(exc.filename))) != beside:
         return exc  # not the destination's file (a layer of the store): as it is
-    return HuskError(f'initializing destination {transport}:{path}: opening file "{path}": '
-                     f"{(exc.strerror or str(exc)).lower()}")
+    opening = "" if transport == "dir" else f'opening file "{path}": '
+    return HuskError(f"initializing destination {transport}:{path}: {opening}{(exc.strerror or str(exc)).lower()}")
 
 
 def _tag_of(name: str) -> str:
@@ -266,7 +270,10 @@ def _to_dir(prepared: PreparedImage, path: str) -> None:
     """skopeo's `dir:` layout: manifest.json, `version`, each blob by its hex digest."""
     import shutil
 
-    os.makedirs(path, exist_ok=True)
+    try:
+        os.mkdir(path)  # as podman's: the directory's parent must exist
+    except FileExistsError:
+        pass
     for blob in [*prepared.layers, prepared.config]:
         target = os.path.join(path, blob.digest[7:])
         with blob.open() as stream, open(target, "wb") as out:
