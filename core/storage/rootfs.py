@@ -66,6 +66,7 @@ def mount_overlay(lower_dirs: list[str], container_dir: str, driver: str = OVERL
     merged = paths["merged"]
     if is_mounted(merged) or os.listdir(merged):  # mounted, or a vfs copy already made
         return merged
+    _wait_for_sync_aside(container_dir)
     if driver == OVERLAY and mount_program:
         _run_mount_program(mount_program, lower_dirs, paths["upper"], paths["work"], merged)
         return merged
@@ -144,25 +145,47 @@ def unmount_sync_aside(path: str) -> None:
     process: the last unmount of an overlay syncs its upper file system
     (overlayfs's sync_fs), which after a checkpoint is CRIU's 100 MB of
     images, 30-70 ms of the command measured.  An open descriptor of the
-    mount is handed to a `cat` in a session of its own, the mount is detached
+    mount is handed to a shell in a session of its own, the mount is detached
     from the tree (MNT_DETACH: the path is free at once), and the
-    descriptor's last close, when `cat` reads the end of its input at our
+    descriptor's last close, when the shell reads the end of its input at our
     close of the pipe, ends the filesystem in that process: the sync still
     runs, beside the command's end rather than in it.  Where the process
-    cannot be started: :func:`unmount`."""
+    cannot be started: :func:`unmount`.
+
+    The process also holds a lock on the path's directory (the container's:
+    flock, taken here and inherited) until its close of the descriptor has
+    returned, the sync done: the next mount of the overlay waits for it
+    (:func:`_wait_for_sync_aside`), since an overlay mounted on an upper
+    directory whose previous superblock still lives is "in use" (a warning
+    of undefined behaviour in the kernel's log, EBUSY with overlay's index=on;
+    seen on an immediate restore)."""
+    import fcntl
+
     try:
         held = os.open(path, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError:
         unmount(path)
         return
+    lock = os.open(os.path.dirname(path), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _detach_aside(path, held, lock)
+    finally:
+        os.close(lock)  # the detached process's copy keeps it locked
+
+
+def _detach_aside(path: str, held: int, lock: int) -> None:
     read_end, write_end = os.pipe2(os.O_CLOEXEC)
     try:
-        # setsid -f: cat is its child, orphaned at once and so never a zombie of ours (nor of the service);
+        # setsid -f: the shell is its child, orphaned at once and so never a zombie of ours (nor of the service);
         # it keeps none of our other descriptors (LMDB's data file, a caller's pipe) while the sync runs
         closes = [(os.POSIX_SPAWN_CLOSE, fd) for fd in _open_fds() if fd > 2 and os.get_inheritable(fd)]
-        setsid = os.posix_spawn("/usr/bin/setsid", ["setsid", "-f", "cat"], {"PATH": os.defpath}, file_actions=[
+        # the shell reads to the end of its input, closes the mount (the sync runs in that close), then exits,
+        # which releases the lock (descriptor 4)
+        setsid = os.posix_spawn("/usr/bin/setsid", ["setsid", "-f", "/bin/sh", "-c", "read x; exec 3>&-"],
+                                {"PATH": os.defpath}, file_actions=[
             *closes, (os.POSIX_SPAWN_DUP2, read_end, 0), (os.POSIX_SPAWN_OPEN, 1, "/dev/null", os.O_WRONLY, 0),
-            (os.POSIX_SPAWN_DUP2, 1, 2), (os.POSIX_SPAWN_DUP2, held, 3)])
+            (os.POSIX_SPAWN_DUP2, 1, 2), (os.POSIX_SPAWN_DUP2, held, 3), (os.POSIX_SPAWN_DUP2, lock, 4)])
         os.waitpid(setsid, 0)
     except OSError:
         os.close(held)
@@ -178,7 +201,20 @@ def unmount_sync_aside(path: str) -> None:
             raise HuskError(f"cannot unmount {path}: {exc.strerror}") from None
     finally:
         os.close(held)
-        os.close(write_end)  # cat ends: its close of the descriptor is the mount's last
+        os.close(write_end)  # the shell's read ends: its close of the descriptor is the mount's last
+
+
+def _wait_for_sync_aside(container_dir: str) -> None:
+    """Wait for the end of the overlay's previous superblock when a checkpoint
+    left it to a detached process (:func:`unmount_sync_aside`, which holds the
+    lock until then); at once otherwise."""
+    import fcntl
+
+    lock = os.open(container_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+    finally:
+        os.close(lock)
 
 
 def _open_fds() -> list[int]:

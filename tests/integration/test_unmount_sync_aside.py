@@ -46,3 +46,30 @@ def test_a_checkpoint_unmounts_the_rootfs_and_the_restore_sees_its_changes(husk_
     assert len(_mount_ids(merged)) == 1
     assert runc("exec", "aside", "cat", "/kept", check=True).stdout == "kept\n"
     runc("rm", "-f", "-t", "0", "aside", check=True)
+
+
+def test_the_next_mount_waits_for_the_detached_end_of_the_previous_one(tmp_path):
+    """The detached process holds the container directory's lock until its
+    close of the old overlay (the sync) is done; a mount meanwhile would share
+    the upper directory with a live superblock ("in use": the kernel's warning,
+    EBUSY with index=on, seen on an immediate restore)."""
+    import fcntl
+    import threading
+
+    lower, container = tmp_path / "lower", tmp_path / "container"
+    lower.mkdir()
+    (lower / "file").write_text("x")
+    merged = rootfs.mount_overlay([str(lower)], str(container))
+    rootfs.unmount_sync_aside(merged)
+    held = os.open(container, os.O_RDONLY | os.O_DIRECTORY)
+    fcntl.flock(held, fcntl.LOCK_EX)  # as a detached process whose sync has not ended
+    mounting = threading.Thread(target=rootfs.mount_overlay, args=([str(lower)], str(container)))
+    try:
+        mounting.start()
+        mounting.join(2)
+        assert mounting.is_alive() and _mount_ids(merged) == []
+    finally:
+        os.close(held)
+    mounting.join(60)
+    assert not mounting.is_alive() and len(_mount_ids(merged)) == 1
+    rootfs.unmount(merged)
