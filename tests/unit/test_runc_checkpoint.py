@@ -4,6 +4,8 @@ goes on running: a --leave-running or pre-dump dump, and a failed one.  The
 command sequence is the logic under test; the real dumps are in
 tests/integration/test_checkpoint*.py."""
 
+import json
+
 import pytest
 
 from husk.define import RuntimeFailure
@@ -41,11 +43,9 @@ def test_a_failed_dump_resumes_the_container():
     assert runc.calls == ["pause", "checkpoint", "resume"]
 
 
-def test_a_cgroup_v1_container_is_frozen_by_its_freezer_file(tmp_path):
-    """runc's state names the freezer cgroup: written directly, no `runc pause`
-    (a plain file stands in for freezer.state: it reads back FROZEN at once)."""
-    import json
-
+def _runc_with_a_freezer(tmp_path):
+    """A Recording runc whose state for c1 names a cgroup-v1 freezer (a plain
+    file stands in for freezer.state), and that freezer's directory."""
     freezer = tmp_path / "freezer"
     freezer.mkdir()
     (freezer / "freezer.state").write_text("THAWED\n")
@@ -53,6 +53,13 @@ def test_a_cgroup_v1_container_is_frozen_by_its_freezer_file(tmp_path):
     runc.state_root = str(tmp_path / "root")
     (tmp_path / "root" / "c1").mkdir(parents=True)
     (tmp_path / "root" / "c1" / "state.json").write_text(json.dumps({"cgroup_paths": {"freezer": str(freezer)}}))
+    return runc, freezer
+
+
+def test_a_cgroup_v1_container_is_frozen_by_its_freezer_file(tmp_path):
+    """runc's state names the freezer cgroup: written directly, no `runc pause`
+    (a plain file stands in for freezer.state: it reads back FROZEN at once)."""
+    runc, freezer = _runc_with_a_freezer(tmp_path)
     runc.checkpoint("c1", "/images", "/work", [])
     assert runc.calls == ["checkpoint"]
     assert (freezer / "freezer.state").read_text() == "FROZEN"
@@ -65,17 +72,9 @@ def test_a_cgroup_v1_container_is_frozen_by_its_freezer_file(tmp_path):
 def test_a_freeze_whose_state_cannot_be_read_back_is_thawed_and_left_to_runc(tmp_path, monkeypatch):
     """FROZEN written but the state unreadable (the cgroup going away): the
     freeze is taken back before `runc pause` is asked, never left behind."""
-    import json
-
     import husk_runc
 
-    freezer = tmp_path / "freezer"
-    freezer.mkdir()
-    (freezer / "freezer.state").write_text("THAWED\n")
-    runc = Recording()
-    runc.state_root = str(tmp_path / "root")
-    (tmp_path / "root" / "c1").mkdir(parents=True)
-    (tmp_path / "root" / "c1" / "state.json").write_text(json.dumps({"cgroup_paths": {"freezer": str(freezer)}}))
+    runc, freezer = _runc_with_a_freezer(tmp_path)
 
     def unreadable(path):
         raise OSError(19, "No such device")
