@@ -70,6 +70,7 @@ def test_the_next_mount_waits_for_the_detached_end_of_the_previous_one(tmp_path)
         assert mounting.is_alive() and _mount_ids(merged) == []
     finally:
         os.close(held)
-    mounting.join(60)
-    assert not mounting.is_alive() and len(_mount_ids(merged)) == 1
-    rootfs.unmount(merged)
+        mounting.join(60)
+        mounted = _mount_ids(merged)
+        rootfs.unmount(merged)
+    assert not mounting.is_alive() and len(mounted) == 1
