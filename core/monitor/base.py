@@ -29,6 +29,7 @@ SOCK_CLOEXEC = 0o2000000
 SHUT_WR = 1
 ENAMETOOLONG = 36
 SOCKADDR_MAX = 107
+PR_SET_CHILD_SUBREAPER = 36
 CHILD_DEFAULT_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGPIPE, signal.SIGCHLD)
 DEVNULL = "/dev/null"
 
@@ -45,9 +46,9 @@ def spawn(argv: list, stdin: int, stdout: int, stderr: int) -> int:
 _LIBC: list = []
 
 
-def libc(name: str, *args) -> int:
-    """Call the C library's ``name`` (int, bytes and None arguments) for its int
-    result; -1 raises OSError with its errno.  Through ``_ctypes`` alone: the
+def libc_function(name: str):
+    """The C library's ``name``, looked up now, as a callable (int, bytes and
+    None arguments) returning its int result.  Through ``_ctypes`` alone: the
     ``ctypes`` package costs about 0.45 MiB more PSS per monitor (measured)."""
     import _ctypes
 
@@ -60,18 +61,42 @@ def libc(name: str, *args) -> int:
 
         _LIBC[:] = [Function, Libc()]
     function, handle = _LIBC
-    result = function((name, handle))(*args)
+    return function((name, handle))
+
+
+def libc(name: str, *args) -> int:
+    """Call the C library's ``name`` (see libc_function); -1 raises OSError with its errno."""
+    import _ctypes
+
+    result = libc_function(name)(*args)
     if result == -1:
         errno = _ctypes.get_errno()
         raise OSError(errno, "%s: %s" % (name, os.strerror(errno)))
     return result
 
 
+def become_subreaper() -> None:
+    """Orphans of our subtree (the container init, once ``create`` exits) become
+    our children.  For a container's monitor, husk's launcher sets it in the
+    monitor's process before the interpreter starts (the setting survives
+    execve, husk.engine.monitor_client), so that the monitor never loads
+    ``_ctypes``; any other monitor calls this itself (see husk.monitor.main)."""
+    libc("prctl", PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
 def accept(listener: int) -> int:
-    """A connection's descriptor accepted on ``listener`` (``BlockingIOError``:
-    none waiting): a plain descriptor, so that nothing loads ``_socket`` until
-    a client is really there."""
-    return libc("accept4", listener, None, None, SOCK_CLOEXEC)
+    """A connection's (close-on-exec) descriptor accepted on ``listener``
+    (``BlockingIOError``: none waiting).  Through ``_socket``, which serving
+    the connection loads anyway (.clients, .console), not ``_ctypes``: a
+    container's monitor whose launcher made its socket loads neither until a
+    client is really there."""
+    import _socket
+
+    sock = _socket.socket(fileno=listener)
+    try:
+        return sock._accept()[0]
+    finally:
+        sock.detach()
 
 
 def unix_address(path: str, holder: list) -> str:

@@ -16,7 +16,8 @@ ROOMS = {
     "storage": {"formats", "state"},
     "network": {"formats", "state"},
     "volumes": {"formats", "state", "storage"},
-    "engine": {"formats", "state", "storage", "network", "volumes"},
+    "engine": {"formats", "state", "storage", "network", "volumes",
+               "monitor"},  # the stdlib-only leaf's unix-socket binding and child subreaper, for its launcher
     "presentation": {"formats", "state", "storage", "network", "engine", "volumes"},
     # husk build: RUN runs containers (the engine); the front ends call it
     "build": {"formats", "state", "storage", "network", "engine", "volumes"},

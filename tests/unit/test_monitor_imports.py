@@ -19,7 +19,7 @@ LISTEN = """
 import sys
 sys.path.append(sys.argv[1])
 import monitor
-monitor.become_subreaper()
+monitor.base.become_subreaper()
 fd, address, holder = monitor.listen_unix(sys.argv[2], monitor.SOCK_SEQPACKET)
 print("_socket" in sys.modules, address == sys.argv[2], holder)
 """
@@ -58,7 +58,7 @@ def report_parts(self):
     finish(self)
 
 monitor.Monitor.finish = report_parts
-monitor.become_subreaper()
+monitor.base.become_subreaper()
 monitor.Monitor(config).run()
 """
 
@@ -104,25 +104,53 @@ def at_exit(self):
     finish(self)
 
 monitor.libc, monitor.Monitor.report, monitor.Monitor.finish = traced_libc, traced_report, at_exit
-monitor.become_subreaper()
 monitor.Monitor(marshal.loads(bytes.fromhex(sys.argv[2]))).run()
 """
+
+
+def _subreaper() -> None:
+    """The launcher's part (husk.engine.monitor_client), before the interpreter starts."""
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+
+
+def _whole_life(tmp_path, listener: socket.socket | None) -> tuple[list, list]:
+    """The modules a monitor loaded beyond the bare interpreter's, and its libc calls, by its end."""
+    pid_file = tmp_path / "pidfile"
+    config = {"id": "lean", "create_argv": ["/bin/sh", "-c", f"sleep 0.2 & echo $! > {pid_file}"],
+              "pid_file": str(pid_file), "exit_file": str(tmp_path / "exit"), "log_path": str(tmp_path / "log"),
+              "attach_socket": str(tmp_path / "attach"), "oom_marker": str(tmp_path / "oom"),
+              **({"listen_fd": listener.fileno()} if listener else {})}
+    result = subprocess.run([sys.executable, "-I", "-S", "-c", WHOLE, str(CORE), marshal.dumps(config).hex()],
+                            capture_output=True, text=True, env={}, timeout=120, preexec_fn=_subreaper,
+                            pass_fds=[listener.fileno()] if listener else ())
+    assert (result.returncode, result.stderr) == (0, "")
+    assert (tmp_path / "exit").read_text() == "0\n"
+    return ast.literal_eval(result.stdout.replace("] [", "], ["))
 
 
 def test_a_detached_container_s_monitor_loads_only_what_it_needs(tmp_path):
     """Every module beyond the bare interpreter's costs each monitor its
     memory for the container's life: the C modules the monitor needs
-    (select for epoll, _ctypes for its libc calls) and its own two, no
-    _struct (sockaddr_un is built by hand); and once the start is reported,
-    the C heap's free pages go back (release_free_memory)."""
-    pid_file = tmp_path / "pidfile"
-    config = {"id": "lean", "create_argv": ["/bin/sh", "-c", f"sleep 0.2 & echo $! > {pid_file}"],
-              "pid_file": str(pid_file), "exit_file": str(tmp_path / "exit"), "log_path": str(tmp_path / "log"),
-              "attach_socket": str(tmp_path / "attach"), "oom_marker": str(tmp_path / "oom")}
-    result = subprocess.run([sys.executable, "-I", "-S", "-c", WHOLE, str(CORE), marshal.dumps(config).hex()],
-                            capture_output=True, text=True, env={}, timeout=120)
-    assert (result.returncode, result.stderr) == (0, "")
-    modules, calls = ast.literal_eval(result.stdout.replace("] [", "], ["))
+    (select for epoll) and its own two.  A container's monitor is handed
+    its attach socket listening and is made the child subreaper by its
+    launcher, so it makes no libc call and never loads _ctypes (~0.05 MiB)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as listener:
+        listener.bind(str(tmp_path / "attach"))
+        listener.listen()
+        listener.setblocking(False)
+        modules, calls = _whole_life(tmp_path, listener)
+    assert modules == ["monitor", "monitor.base", "select"]
+    assert calls == ["report"]
+
+
+def test_a_monitor_that_makes_its_own_socket_trims_its_heap(tmp_path):
+    """An exec's or a restore's monitor, started before its container was
+    known, binds its socket through _ctypes (no _struct: sockaddr_un is built
+    by hand); with _ctypes loaded anyway, the C heap's free pages go back once
+    the start is reported (release_free_memory)."""
+    modules, calls = _whole_life(tmp_path, None)
     assert modules == ["_ctypes", "monitor", "monitor.base", "select"]
     assert calls[calls.index("report") + 1] == "malloc_trim"  # the first libc call after it
 
@@ -141,7 +169,7 @@ SERVE = """
 import sys
 sys.path.append(sys.argv[1])
 import marshal, monitor
-monitor.become_subreaper()
+monitor.base.become_subreaper()
 monitor.Monitor(marshal.loads(bytes.fromhex(sys.argv[2]))).run()
 """
 
