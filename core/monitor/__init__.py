@@ -244,6 +244,7 @@ class Monitor:
         self.console = -1  # the console socket's listening descriptor
         self.console_holder: list = []
         self.listener = -1  # the attach socket's
+        self.socket_identity = None  # path_identity of the attach socket once listening
         self.accept_resume = None  # monotonic seconds: when to watch the listener again (out of descriptors)
         self.runtime_output = bytearray()
         self.phase = "create"
@@ -327,6 +328,7 @@ class Monitor:
             self.listener, _, holder = listen_unix(self.config["attach_socket"], SOCK_SEQPACKET)
             for fd in holder:
                 os.close(fd)
+        self.socket_identity = path_identity(self.config["attach_socket"])
         self.watch(self.listener, on_read=self.on_attach_connect)
         if self.config.get("client_fd", -1) >= 0:
             from . import clients
@@ -470,12 +472,19 @@ class Monitor:
             from . import console
 
             console.close(self)
-        try:
-            os.unlink(self.config["attach_socket"])
-        except OSError:
-            pass
+        self.remove_socket()
         self.report({"error": message})
         os._exit(1)
+
+    def remove_socket(self) -> None:
+        """Unlink the attach socket's path if it is still ours: while this
+        monitor flushes its clients after the exit (seconds), a ``start`` may
+        have bound the next monitor's socket at the same path."""
+        if self.socket_identity is not None and path_identity(self.config["attach_socket"]) == self.socket_identity:
+            try:
+                os.unlink(self.config["attach_socket"])
+            except OSError:
+                pass
 
     def on_create_exited(self) -> None:
         status = self.children.pop(self.create_pid)
@@ -601,10 +610,7 @@ class Monitor:
             from . import clients
 
             cleaner = clients.flush_at_exit(self, time.monotonic() + FLUSH_SECONDS)
-        try:
-            os.unlink(self.config["attach_socket"])
-        except OSError:
-            pass
+        self.remove_socket()
         command = self.config.get("exit_command") or []
         if command and not self.cleanup_pending(cleaner):
             command = []
@@ -650,6 +656,17 @@ class Monitor:
             return True
         finally:
             os.close(lock)  # the lock goes with it
+
+
+def path_identity(path: str):
+    """What tells the file ``path`` names now from another made there later
+    (an unlinked socket's inode number may be given to the next at once, its
+    time of making not), None when nothing is there."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    return status.st_dev, status.st_ino, status.st_mtime_ns
 
 
 def exists(path: str) -> bool:
