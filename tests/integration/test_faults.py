@@ -113,19 +113,24 @@ def _check_consistent(env) -> dict[str, str]:
     (not yet); a stopped container may still be in the runtime until its cleanup."""
     # the reads are not one: a container whose process is ending (a stop killed after its
     # signal) gets its exit file, and its exit command deletes it from the runtime, at any
-    # moment; records that read the same before and after the runtime's list held throughout
+    # moment; records that read the same before and after the runtime's list held throughout.
+    # A repair may be under way too: the killed CLI's lock goes to the old monitor's exit
+    # command, which releases an abandoned init (deletes the runtime's container) while `ps`,
+    # which never waits for a lock, still shows the record: so wait until they agree.
     seen: list = []
+    running = ("initialized", "running", "stopping", "paused")  # stopping: a stop killed half-way
+
+    def agree(records: dict, runtime: list) -> bool:
+        may_be = {cid for cid, state in records.items() if state in (*running, "stopped")}
+        must_be = {cid for cid, state in records.items() if state in running}
+        return must_be <= set(runtime) <= may_be
 
     def settled() -> bool:
         seen[:] = [_records(env), _runtime_list(env), _records(env)]
-        return seen[0] == seen[2]
+        return seen[0] == seen[2] and agree(seen[0], seen[1])
 
-    assert wait_until(settled), seen
-    records, runtime, _ = seen
-    running = ("initialized", "running", "stopping", "paused")  # stopping: a stop killed half-way
-    may_be = {cid for cid, state in records.items() if state in (*running, "stopped")}
-    must_be = {cid for cid, state in records.items() if state in running}
-    assert must_be <= set(runtime) <= may_be, (records, runtime)
+    assert wait_until(settled), ("the records never agreed with the runtime", seen)
+    records = seen[0]
     for cid in records:
         result = env("inspect", "--format", "{{.State.Status}}", cid)
         assert result.returncode == 0, result.stderr
