@@ -257,3 +257,20 @@ class NoSuchPod(HuskError):
     @classmethod
     def named(cls, name_or_id: str) -> "NoSuchPod":
         return cls(f'no pod with name or ID {name_or_id} found: no such pod')
+
+
+def inheritable_fds() -> list[int]:
+    """Our descriptors above stdio that an exec would pass on: the close list
+    of a posix_spawn (what Popen's close_fds does), so that a child never holds
+    the store's data file or a caller's pipe."""
+    import os
+
+    found = []
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        try:
+            if fd > 2 and os.get_inheritable(fd):
+                found.append(fd)
+        except OSError:  # the listing's own descriptor, closed by now
+            pass
+    return found

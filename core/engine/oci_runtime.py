@@ -17,7 +17,7 @@ import select
 import time
 from typing import Any
 
-from ..define import CommandCannotInvoke, CommandNotFound, NoSuchContainer, RuntimeFailure
+from ..define import CommandCannotInvoke, CommandNotFound, NoSuchContainer, RuntimeFailure, inheritable_fds
 
 
 class OCIRuntime:
@@ -223,7 +223,7 @@ def _capture(argv: list[str], input: str | None, timeout: float | None) -> tuple
         stderr, child_stderr = (_above_stdio(fd) for fd in os.pipe())
         fds.update((stderr, child_stderr))
         actions = [(os.POSIX_SPAWN_DUP2, child_stdin, 0), (os.POSIX_SPAWN_DUP2, child_stdout, 1),
-                   (os.POSIX_SPAWN_DUP2, child_stderr, 2), *((os.POSIX_SPAWN_CLOSE, fd) for fd in _inheritable())]
+                   (os.POSIX_SPAWN_DUP2, child_stderr, 2), *((os.POSIX_SPAWN_CLOSE, fd) for fd in inheritable_fds())]
         pid = os.posix_spawnp(argv[0], argv, os.environ, file_actions=actions,
                               setsigdef=(signal.SIGPIPE, signal.SIGXFSZ))
         for fd in (child_stdin, child_stdout, child_stderr):
@@ -254,19 +254,6 @@ def _above_stdio(fd: int) -> int:
         return fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)
     finally:
         os.close(fd)
-
-
-def _inheritable() -> list[int]:
-    """Our descriptors above stdio that an exec would pass on."""
-    found = []
-    for name in os.listdir("/proc/self/fd"):
-        fd = int(name)
-        try:
-            if fd > 2 and os.get_inheritable(fd):
-                found.append(fd)
-        except OSError:  # the listing's own descriptor, closed by now
-            pass
-    return found
 
 
 def _exchange(pid: int, stdin: int, stdout: int, stderr: int, fds: set[int], data: memoryview,

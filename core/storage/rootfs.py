@@ -25,7 +25,7 @@ import os
 import re
 import stat
 
-from ..define import HuskError
+from ..define import HuskError, inheritable_fds
 
 OVERLAY = "overlay"
 VFS = "vfs"
@@ -179,7 +179,7 @@ def _detach_aside(path: str, held: int, lock: int) -> None:
     try:
         # setsid -f: the shell is its child, orphaned at once and so never a zombie of ours (nor of the service);
         # it keeps none of our other descriptors (LMDB's data file, a caller's pipe) while the sync runs
-        closes = [(os.POSIX_SPAWN_CLOSE, fd) for fd in _open_fds() if fd > 2 and os.get_inheritable(fd)]
+        closes = [(os.POSIX_SPAWN_CLOSE, fd) for fd in inheritable_fds()]
         # the shell reads to the end of its input, closes the mount (the sync runs in that close), then exits,
         # which releases the lock (descriptor 4)
         setsid = os.posix_spawn("/usr/bin/setsid", ["setsid", "-f", "/bin/sh", "-c", "read x; exec 3>&-"],
@@ -217,18 +217,6 @@ def _wait_for_sync_aside(container_dir: str) -> None:
         os.close(lock)
 
 
-def _open_fds() -> list[int]:
-    """Our open descriptors (the listing's own, closed when it is read, left out)."""
-    listed = [int(name) for name in os.listdir("/proc/self/fd")]
-    return [fd for fd in listed if _is_open(fd)]
-
-
-def _is_open(fd: int) -> bool:
-    try:
-        os.fstat(fd)
-    except OSError:
-        return False
-    return True
 
 
 def is_mounted(path: str) -> bool:
