@@ -886,12 +886,12 @@ def checkpoint(container: "Container", options: dict) -> None:
     try:
         container.runtime.feature_plugins("checkpoint").checkpoint(container, options)
     except Exception:
-        _remove_quietly(marker)
         if not options.get("dumped"):  # nothing taken: the container is as it was
             raise
         _checkpointed(container, options)  # the export failed after the dump: restorable from the local one
         raise
-    _remove_quietly(marker)
+    finally:
+        _remove_quietly(marker)
     fault("checkpoint.dump.after")
     _checkpointed(container, options)
     fault("checkpoint.record.after")
